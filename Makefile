@@ -1,0 +1,95 @@
+# cidre — GNU make + pkg-config. `make`, `make test`, `make asan`, `make fuzz`.
+
+PKGS      := libfyaml jansson libgit2 libxml-2.0
+CC        ?= cc
+CFLAGS    ?= -O2 -g
+WARN      := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wformat=2
+CPPFLAGS  += -Isrc -D_GNU_SOURCE $(shell pkg-config --cflags $(PKGS))
+LDLIBS    += $(shell pkg-config --libs $(PKGS)) -lpthread
+ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS)
+
+VERSION   := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+CPPFLAGS  += -DCIDRE_VERSION='"$(VERSION)"'
+
+BUILD     ?= build
+LIB_SRC   := $(sort $(wildcard src/util/*.c src/pipeline/*.c src/exec/*.c src/sched/*.c))
+CMD_SRC   := $(sort $(wildcard src/cmd/*.c)) src/cidre.c
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CMD_OBJ   := $(CMD_SRC:%.c=$(BUILD)/%.o)
+UNIT_SRC  := $(sort $(wildcard tests/unit/t-*.c))
+UNIT_BIN  := $(UNIT_SRC:%.c=$(BUILD)/%)
+
+BIN       := $(BUILD)/cidre
+
+.PHONY: all clean test unit e2e asan test-asan fuzz fuzz-run lint-banned bench
+
+all: $(BIN) cidre
+
+cidre: $(BIN)
+	ln -sf $(BIN) cidre
+
+$(BIN): $(LIB_OBJ) $(CMD_OBJ)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/tests/unit/%: tests/unit/%.c $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS) -lcmocka
+
+-include $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d)
+
+unit: $(UNIT_BIN)
+	@CMOCKA_MESSAGE_OUTPUT=TAP prove --exec '' $(UNIT_BIN)
+
+e2e: $(BIN)
+	@CIDRE_BIN=$(abspath $(BIN)) prove -j2 tests/e2e/t[0-9]*.sh
+
+# The whole suite, then again under AddressSanitizer + UBSan (with leak
+# checking), then the fuzzers for a bounded time.
+test: all lint-banned
+	$(MAKE) unit e2e
+	$(MAKE) test-asan
+	$(MAKE) fuzz-run
+
+ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+asan:
+	$(MAKE) BUILD=build-asan CFLAGS="$(ASAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" build-asan/cidre
+
+test-asan: asan
+	$(MAKE) BUILD=build-asan CFLAGS="$(ASAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" \
+		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 unit e2e
+
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := $(patsubst fuzz/%.c,build-fuzz/%,$(wildcard fuzz/fuzz-*.c))
+FUZZ_LIB_SRC := $(LIB_SRC)
+fuzz: $(FUZZ_TARGETS)
+
+build-fuzz/%: fuzz/%.c $(FUZZ_LIB_SRC)
+	@mkdir -p build-fuzz
+	clang $(CPPFLAGS) -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_LIB_SRC) $(LDLIBS)
+
+fuzz-run: fuzz
+	@for t in $(FUZZ_TARGETS); do \
+		n=$$(basename $$t); mkdir -p build-fuzz/corpus-$$n; \
+		echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
+		$$t -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -timeout=10 \
+			-rss_limit_mb=2048 build-fuzz/corpus-$$n fuzz/corpus/$$n >build-fuzz/$$n.log 2>&1 \
+			|| { tail -50 build-fuzz/$$n.log; exit 1; }; \
+		tail -1 build-fuzz/$$n.log; \
+	done
+
+# curl's idea: functions with a history of buffer overflows stay out.
+lint-banned:
+	@! grep -nE '\b(sprintf|vsprintf|strcat|strncpy|strtok|gets)\s*\(' $(LIB_SRC) $(CMD_SRC) \
+		|| { echo "banned function used (see docs/internals/style.md)"; exit 1; }
+
+bench: all
+	bench/run.sh
+
+clean:
+	rm -rf build build-asan build-fuzz cidre

@@ -1,0 +1,27 @@
+#!/bin/sh
+# Install the Debian packages cidre needs to build and test.
+# As root: installs what is missing with apt-get. Otherwise: prints the
+# exact apt-get line to run.
+set -e
+BUILD="build-essential pkg-config libfyaml-dev libjansson-dev libgit2-dev libxml2-dev git"
+TEST="libcmocka-dev clang libclang-rt-14-dev perl git"
+want=$BUILD
+case "${1:-}" in
+--test) want="$BUILD $TEST" ;;
+--bench) want="$BUILD hyperfine time rsync nodejs npm" ;;
+esac
+missing=
+for p in $want; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \
+		|| missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" = 0 ]; then
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends $missing
+else
+	echo "cidre needs these packages; run as root:" >&2
+	echo "  apt-get install -y$missing" >&2
+	exit 1
+fi

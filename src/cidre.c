@@ -1,0 +1,116 @@
+/*
+ * cidre: the command table and dispatch (git-style subcommands).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd/cmd.h"
+
+static const char help_usage[] =
+	"usage: cidre help [COMMAND]\n"
+	"\n"
+	"Show the list of commands, or the full help of one command.\n";
+
+static const char version_usage[] =
+	"usage: cidre version\n"
+	"\n"
+	"Print cidre's version (same as cidre --version).\n";
+
+static const struct cmd commands[] = {
+	{ "run", cmd_run, "run the pipeline of the working tree locally", cmd_run_usage },
+	{ "lint", cmd_lint, "check a pipeline file and report every error", cmd_lint_usage },
+	{ "help", cmd_help, "show help for cidre or a command", help_usage },
+	{ "version", cmd_version, "print the version", version_usage },
+};
+
+const struct cmd *cmd_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(commands[i].name, name))
+			return &commands[i];
+	return NULL;
+}
+
+void cmd_print_help(const struct cmd *c)
+{
+	fputs(c->usage, stdout);
+}
+
+int cmd_wants_help(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--"))
+			break;
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+			return 1;
+	}
+	return 0;
+}
+
+static void print_main_help(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "usage: cidre [--version] [--help] COMMAND [ARGS]\n\n"
+		   "cidre is a self-hosted CI/CD server; its pipelines are "
+		   "GitLab CI pipelines.\n\ncommands:\n");
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\nSee 'cidre help COMMAND' or 'cidre COMMAND -h' for the "
+		   "options of a command.\n");
+}
+
+int cmd_help(int argc, char **argv)
+{
+	const struct cmd *c;
+
+	if (argc < 2) {
+		print_main_help(stdout);
+		return 0;
+	}
+	c = cmd_find(argv[1]);
+	if (!c) {
+		fprintf(stderr, "cidre: '%s' is not a cidre command. See 'cidre --help'.\n",
+			argv[1]);
+		return 2;
+	}
+	cmd_print_help(c);
+	return 0;
+}
+
+int cmd_version(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	printf("cidre %s\n", CIDRE_VERSION);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const struct cmd *c;
+
+	if (argc < 2) {
+		print_main_help(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
+		return cmd_help(1, argv);
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V"))
+		return cmd_version(1, argv);
+	c = cmd_find(argv[1]);
+	if (!c) {
+		fprintf(stderr, "cidre: '%s' is not a cidre command. See 'cidre --help'.\n",
+			argv[1]);
+		return 2;
+	}
+	if (cmd_wants_help(argc - 1, argv + 1)) {
+		cmd_print_help(c);
+		return 0;
+	}
+	return c->fn(argc - 1, argv + 1);
+}

@@ -1,0 +1,31 @@
+#ifndef CIDRE_CMD_H
+#define CIDRE_CMD_H
+
+/*
+ * Subcommands. Each lives in src/cmd/<name>.c and is listed in the
+ * command table of src/cidre.c. A command returns the process exit code;
+ * only commands may exit.
+ */
+
+struct cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary;
+	const char *usage; /* full help text for `cidre help NAME` / `-h` */
+};
+
+const struct cmd *cmd_find(const char *name);
+void cmd_print_help(const struct cmd *c);
+
+int cmd_run(int argc, char **argv);
+int cmd_lint(int argc, char **argv);
+int cmd_help(int argc, char **argv);
+int cmd_version(int argc, char **argv);
+
+extern const char cmd_run_usage[];
+extern const char cmd_lint_usage[];
+
+/* 1 if argv has -h or --help before a "--". */
+int cmd_wants_help(int argc, char **argv);
+
+#endif

@@ -1,0 +1,28 @@
+#ifndef CIDRE_WORKSPACE_H
+#define CIDRE_WORKSPACE_H
+
+/*
+ * Workspaces: the snapshot of a working tree that jobs run on, and fresh
+ * per-job copies of it.
+ */
+
+#include "util/strbuf.h"
+#include "util/strvec.h"
+
+/*
+ * List the files of the working tree at dir that a job should see:
+ * tracked files present on disk plus untracked files not ignored, as
+ * paths relative to dir, sorted; never anything under .git/ or .cidre/.
+ * Outside a git repository, every regular file and symlink below dir.
+ */
+int workspace_list(const char *dir, struct strvec *files, struct strbuf *err);
+
+/*
+ * Make dest an exact copy of the listed files of src (dest is emptied
+ * first, created if missing; modes and symlinks kept; reflinks used where
+ * the filesystem allows).
+ */
+int workspace_populate(const char *src, const struct strvec *files,
+		       const char *dest, struct strbuf *err);
+
+#endif

@@ -1,0 +1,246 @@
+#ifndef CIDRE_MODEL_H
+#define CIDRE_MODEL_H
+
+/*
+ * The pipeline model: a pipeline file after YAML parsing, `include`,
+ * `extends`, `!reference`, `default:` and `inherit:` have been resolved
+ * and every keyword has been type-checked. Nothing here depends on a ref,
+ * a variable value or rules: that is the planner's job (plan.h).
+ *
+ * Every string is owned by the struct holding it and freed by
+ * pipeline_free(). Positions point into pipeline->files (interned names).
+ * "Unset" is explicit (has_* flags or -1) wherever GitLab distinguishes
+ * an absent keyword from its default value.
+ */
+
+#include <stddef.h>
+
+#include "pipeline/vars.h"
+#include "util/diag.h"
+#include "util/strvec.h"
+
+enum when {
+	WHEN_ON_SUCCESS = 0,
+	WHEN_ON_FAILURE,
+	WHEN_ALWAYS,
+	WHEN_MANUAL,
+	WHEN_DELAYED,
+	WHEN_NEVER,
+};
+
+const char *when_name(enum when w);
+/* 0 and *ret set when s names a `when` value; -1 otherwise. */
+int when_parse(const char *s, enum when *ret);
+
+/* artifacts:when and cache:when */
+enum on_status {
+	ON_SUCCESS = 0,
+	ON_FAILURE,
+	ON_ALWAYS,
+};
+
+struct int_list {
+	int *v;
+	size_t nr;
+};
+
+struct need {
+	char *job;
+	int optional;  /* needs:optional */
+	int artifacts; /* needs:artifacts, default 1 */
+	/* needs:parallel:matrix: each entry selects the instances whose
+	 * matrix variables equal every key/value of one varlist */
+	struct varlist *matrix;
+	size_t matrix_nr;
+	struct pos pos;
+};
+
+struct rule {
+	struct pos pos;
+	char *if_expr;         /* NULL when absent */
+	struct pos if_pos;
+	int has_changes;
+	struct strvec changes; /* rules:changes (or changes:paths) globs */
+	char *changes_compare_to;
+	int has_exists;
+	struct strvec exists;  /* rules:exists globs */
+	int has_when;
+	enum when when;
+	char *start_in;        /* with when: delayed */
+	int allow_failure;     /* -1 unset, 0, 1 */
+	struct varlist variables;
+	int has_needs;         /* rules:needs replaces the job's needs */
+	struct need *needs;
+	size_t needs_nr;
+};
+
+struct rules {
+	struct rule *v;
+	size_t nr;
+};
+
+/* only: / except: */
+struct ref_filter {
+	int set;
+	struct strvec refs;      /* branch names, /regex/, keywords (branches, tags, ...) */
+	struct strvec variables; /* expressions, any true matches */
+	struct strvec changes;
+	struct pos pos;
+};
+
+struct matrix_dim {
+	char *key;
+	struct strvec values;
+};
+
+/* One entry of parallel:matrix: the product of its dimensions. */
+struct matrix_entry {
+	struct matrix_dim *dims;
+	size_t nr;
+};
+
+struct parallel {
+	int count;                   /* parallel: N (0 unset) */
+	struct matrix_entry *matrix; /* parallel:matrix */
+	size_t matrix_nr;
+};
+
+struct artifacts {
+	int set;
+	struct strvec paths;
+	struct strvec exclude;
+	int untracked;
+	enum on_status when;
+	char *expire_in;
+	char *name;
+	char *expose_as;
+	struct strvec reports_junit;
+	struct strvec reports_dotenv;
+	/* other report types are recorded (name -> paths) but not parsed */
+	struct strvec reports_other;
+};
+
+enum cache_policy {
+	CACHE_PULL_PUSH = 0,
+	CACHE_PULL,
+	CACHE_PUSH,
+};
+
+struct cache {
+	char *key;              /* cache:key string form; NULL if key:files or none */
+	struct strvec key_files;/* cache:key:files */
+	char *key_prefix;       /* cache:key:prefix */
+	struct strvec paths;
+	int untracked;
+	enum cache_policy policy;
+	char *policy_expr;      /* policy given as a $VARIABLE, resolved at run time */
+	enum on_status when;
+	struct strvec fallback_keys;
+	int unprotect;
+};
+
+struct retry {
+	int max;                /* 0..2 */
+	struct strvec when;     /* failure reasons; empty = always */
+	struct int_list exit_codes;
+};
+
+struct environment {
+	int set;
+	char *name;
+	char *url;
+	char *action;           /* start (default), prepare, stop, verify, access */
+	char *on_stop;
+	char *deployment_tier;
+	char *auto_stop_in;
+};
+
+enum inherit_mode {
+	INHERIT_ALL = 0,
+	INHERIT_NONE,
+	INHERIT_LIST,
+};
+
+struct job {
+	char *name;
+	struct pos pos;          /* of the job's key */
+	char *stage;             /* resolved: default "test" */
+	struct pos stage_pos;
+
+	struct strvec before_script; /* flattened (nested lists expanded) */
+	struct strvec script;
+	struct strvec after_script;
+	int has_script;
+
+	struct varlist variables;    /* job-level variables */
+	/* which global variables the job receives (inherit:variables) */
+	enum inherit_mode inherit_variables;
+	struct strvec inherit_variables_list;
+
+	int has_rules;
+	struct rules rules;
+	struct ref_filter only, except;
+
+	int has_when;
+	enum when when;              /* default on_success */
+	char *start_in;
+
+	int allow_failure;           /* -1 unset, 0, 1 */
+	struct int_list allow_failure_exit_codes;
+
+	struct retry retry;
+	int timeout;                 /* seconds; 0 = unset (default 1h) */
+	struct parallel parallel;
+
+	int has_needs;               /* needs: present (even `needs: []`) */
+	struct need *needs;
+	size_t needs_nr;
+	int has_dependencies;
+	struct strvec dependencies;
+
+	struct artifacts artifacts;
+	struct cache *caches;
+	size_t caches_nr;
+	struct environment environment;
+
+	char *resource_group;
+	char *coverage;              /* regex, without the surrounding slashes */
+	int interruptible;           /* -1 unset, 0, 1 */
+	struct strvec tags;
+	char *image;                 /* image name (image:name or string) */
+};
+
+struct pipeline {
+	char *file;                  /* main file, as given (relative to root) */
+	struct strvec files;         /* every file loaded; pos.file points here */
+	struct strvec stages;        /* resolved: .pre first, .post last */
+	struct varlist variables;    /* global variables */
+	int has_workflow_rules;
+	struct rules workflow_rules;
+	char *workflow_name;
+	struct job **jobs;           /* visible jobs in file order */
+	size_t jobs_nr, jobs_alloc;
+};
+
+struct load_opts {
+	const char *root;            /* repository root ("." by default) */
+	const char *file;            /* NULL: .cidre.yml, else .gitlab-ci.yml */
+	/* variables used to evaluate include:rules (predefined + CLI) */
+	const struct varlist *vars;
+	size_t max_file_size;        /* per file; 0 = 1 MiB */
+	size_t max_includes;         /* 0 = 150, GitLab's limit */
+};
+
+/*
+ * Load, resolve and validate a pipeline. Every problem found is added to
+ * d as file:line:col; returns 0 with *ret set on success, -1 if d holds at
+ * least one error (and *ret untouched).
+ */
+int pipeline_load(const struct load_opts *opts, struct pipeline **ret,
+		  struct diag *d);
+void pipeline_free(struct pipeline *p);
+struct job *pipeline_find_job(const struct pipeline *p, const char *name);
+/* Index of the stage in p->stages or -1. */
+int pipeline_stage_index(const struct pipeline *p, const char *stage);
+
+#endif

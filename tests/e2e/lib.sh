@@ -1,0 +1,93 @@
+# Shell test library for cidre's end-to-end tests (git's t/ style).
+#
+#   . ./lib.sh        (from a tests/e2e/tNNNN-area-what.sh script)
+#   test_expect_success 'what it checks' '
+#           commands chained with && ...
+#   '
+#   test_done
+#
+# Each script runs in its own scratch directory (removed on success, kept
+# on failure for inspection), with a private HOME and git identity. Output
+# is TAP, for prove.
+
+set -u
+TEST_DIR=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$TEST_DIR/../.." && pwd)
+CIDRE_BIN=${CIDRE_BIN:-$ROOT/build/cidre}
+TEST_NAME=$(basename "$0" .sh)
+SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/cidre-$TEST_NAME.XXXXXX")
+export HOME="$SCRATCH/home"
+mkdir -p "$HOME"
+export GIT_AUTHOR_NAME='A U Thor' GIT_AUTHOR_EMAIL='author@example.com'
+export GIT_COMMITTER_NAME='C O Mitter' GIT_COMMITTER_EMAIL='committer@example.com'
+export GIT_CONFIG_NOSYSTEM=1
+git config --global init.defaultBranch main
+git config --global advice.detachedHead false
+unset CI GITLAB_CI CI_COMMIT_SHA CIDRE 2>/dev/null || true
+cd "$SCRATCH" || exit 1
+
+test_count=0
+test_failed=0
+
+cidre() { "$CIDRE_BIN" "$@"; }
+
+test_expect_success() {
+	test_count=$((test_count + 1))
+	if (eval "$2") >"$SCRATCH/.test-$test_count.out" 2>&1; then
+		echo "ok $test_count - $1"
+	else
+		test_failed=$((test_failed + 1))
+		echo "not ok $test_count - $1"
+		sed 's/^/#   /' "$SCRATCH/.test-$test_count.out"
+	fi
+}
+
+test_expect_failure_code() {
+	# test_expect_failure_code CODE 'desc' 'cmd': cmd must exit with CODE
+	test_count=$((test_count + 1))
+	(eval "$3") >"$SCRATCH/.test-$test_count.out" 2>&1
+	rc=$?
+	if [ "$rc" = "$1" ]; then
+		echo "ok $test_count - $2"
+	else
+		test_failed=$((test_failed + 1))
+		echo "not ok $test_count - $2 (exit $rc, wanted $1)"
+		sed 's/^/#   /' "$SCRATCH/.test-$test_count.out"
+	fi
+}
+
+test_done() {
+	echo "1..$test_count"
+	if [ "$test_failed" = 0 ]; then
+		cd / && rm -rf "$SCRATCH"
+		exit 0
+	fi
+	echo "# $test_failed of $test_count failed; scratch kept in $SCRATCH"
+	exit 1
+}
+
+# --- helpers for test bodies -------------------------------------------
+
+# new_repo DIR: a git repository with one commit holding the given
+# pipeline read from stdin as .gitlab-ci.yml.
+new_repo() {
+	mkdir -p "$1" && git init -q "$1" &&
+	cat >"$1/.gitlab-ci.yml" &&
+	(cd "$1" && git add . && git commit -q -m "initial commit")
+}
+
+# expect_exit CODE cmd...: run cmd, succeed only if it exits with CODE.
+expect_exit() {
+	want=$1; shift
+	"$@"
+	got=$?
+	[ "$got" = "$want" ] || { echo "expected exit $want, got $got: $*" >&2; return 1; }
+}
+
+# grep that shows the haystack on failure.
+expect_grep() {
+	grep -q -E -- "$1" "$2" || { echo "no match for /$1/ in $2:" >&2; cat "$2" >&2; return 1; }
+}
+expect_no_grep() {
+	! grep -q -E -- "$1" "$2" || { echo "unexpected match for /$1/ in $2:" >&2; cat "$2" >&2; return 1; }
+}
