@@ -3,7 +3,7 @@
 PKGS      := libfyaml jansson libgit2 libxml-2.0
 CC        ?= cc
 CFLAGS    ?= -O2 -g
-WARN      := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wformat=2
+WARN      := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-missing-field-initializers -Wformat=2
 CPPFLAGS  += -Isrc -D_GNU_SOURCE $(shell pkg-config --cflags $(PKGS))
 LDLIBS    += $(shell pkg-config --libs $(PKGS)) -lpthread
 ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS)
@@ -12,7 +12,7 @@ VERSION   := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 CPPFLAGS  += -DCIDRE_VERSION='"$(VERSION)"'
 
 BUILD     ?= build
-LIB_SRC   := $(sort $(wildcard src/util/*.c src/pipeline/*.c src/exec/*.c src/sched/*.c))
+LIB_SRC   := $(sort $(wildcard src/util/*.c src/pipeline/*.c src/exec/*.c src/git/*.c src/sched/*.c))
 CMD_SRC   := $(sort $(wildcard src/cmd/*.c)) src/cidre.c
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CMD_OBJ   := $(CMD_SRC:%.c=$(BUILD)/%.o)
