@@ -1,0 +1,720 @@
+#include "pipeline/yaml.h"
+
+#include <libfyaml.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "util/strbuf.h"
+#include "util/xalloc.h"
+
+#define YAML_DEFAULT_DEPTH 100
+#define YAML_DEFAULT_NODES 500000
+
+struct ynode *ynode_new(enum ynode_type type, const struct pos *pos)
+{
+	struct ynode *n = xcalloc(1, sizeof(*n));
+
+	n->type = type;
+	if (pos)
+		n->pos = *pos;
+	return n;
+}
+
+struct ynode *ynode_new_scalar(const char *s, const struct pos *pos)
+{
+	struct ynode *n = ynode_new(YNODE_SCALAR, pos);
+
+	n->str = xstrdup(s);
+	return n;
+}
+
+void ynode_free(struct ynode *n)
+{
+	size_t i;
+
+	if (!n)
+		return;
+	free(n->tag);
+	free(n->str);
+	for (i = 0; i < n->nr; i++)
+		ynode_free(n->items[i]);
+	free(n->items);
+	for (i = 0; i < n->pairs_nr; i++) {
+		free(n->pairs[i].key);
+		ynode_free(n->pairs[i].val);
+	}
+	free(n->pairs);
+	free(n);
+}
+
+size_t ynode_count(const struct ynode *n)
+{
+	size_t i, c = 1;
+
+	for (i = 0; i < n->nr; i++)
+		c += ynode_count(n->items[i]);
+	for (i = 0; i < n->pairs_nr; i++)
+		c += ynode_count(n->pairs[i].val);
+	return c;
+}
+
+static struct ynode *dup_rec(const struct ynode *n, size_t *budget)
+{
+	struct ynode *c;
+	size_t i;
+
+	if (budget) {
+		if (!*budget)
+			return NULL;
+		(*budget)--;
+	}
+	c = ynode_new(n->type, &n->pos);
+	c->tag = xstrdup_or_null(n->tag);
+	c->str = xstrdup_or_null(n->str);
+	c->plain = n->plain;
+	for (i = 0; i < n->nr; i++) {
+		struct ynode *it = dup_rec(n->items[i], budget);
+
+		if (!it)
+			goto fail;
+		yseq_push_take(c, it);
+	}
+	for (i = 0; i < n->pairs_nr; i++) {
+		struct ynode *v = dup_rec(n->pairs[i].val, budget);
+
+		if (!v)
+			goto fail;
+		ALLOC_GROW(c->pairs, c->pairs_nr + 1, c->pairs_alloc);
+		c->pairs[c->pairs_nr].key = xstrdup(n->pairs[i].key);
+		c->pairs[c->pairs_nr].key_pos = n->pairs[i].key_pos;
+		c->pairs[c->pairs_nr].val = v;
+		c->pairs_nr++;
+	}
+	return c;
+fail:
+	ynode_free(c);
+	return NULL;
+}
+
+struct ynode *ynode_dup(const struct ynode *n, size_t *budget)
+{
+	if (!n)
+		return NULL;
+	return dup_rec(n, budget);
+}
+
+enum yscalar_kind yscalar_kind(const struct ynode *n)
+{
+	const char *s, *p;
+
+	if (!n || n->type != YNODE_SCALAR)
+		return YS_STR;
+	s = n->str;
+	if (!n->plain)
+		return YS_STR;
+	if (!*s || !strcmp(s, "~") || !strcmp(s, "null") ||
+	    !strcmp(s, "Null") || !strcmp(s, "NULL"))
+		return YS_NULL;
+	if (!strcasecmp(s, "true") || !strcasecmp(s, "false") ||
+	    !strcasecmp(s, "yes") || !strcasecmp(s, "no") ||
+	    !strcasecmp(s, "on") || !strcasecmp(s, "off"))
+		return YS_BOOL;
+	p = s;
+	if (*p == '-' || *p == '+')
+		p++;
+	if (*p >= '0' && *p <= '9') {
+		const char *q = p;
+		int dot = 0, exp = 0;
+
+		while ((*q >= '0' && *q <= '9') || *q == '_')
+			q++;
+		if (!*q)
+			return YS_INT;
+		if (*q == '.') {
+			dot = 1;
+			q++;
+			while ((*q >= '0' && *q <= '9') || *q == '_')
+				q++;
+		}
+		if (*q == 'e' || *q == 'E') {
+			exp = 1;
+			q++;
+			if (*q == '-' || *q == '+')
+				q++;
+			while (*q >= '0' && *q <= '9')
+				q++;
+		}
+		if (!*q && (dot || exp))
+			return YS_FLOAT;
+	}
+	if (*p == '.' && (!strcasecmp(p, ".inf") || !strcasecmp(s, ".nan")))
+		return YS_FLOAT;
+	return YS_STR;
+}
+
+int ynode_is_null(const struct ynode *n)
+{
+	return !n || (n->type == YNODE_SCALAR && yscalar_kind(n) == YS_NULL);
+}
+
+const char *ynode_type_name(const struct ynode *n)
+{
+	if (!n)
+		return "null";
+	switch (n->type) {
+	case YNODE_MAP:
+		return "a map";
+	case YNODE_SEQ:
+		return "a list";
+	case YNODE_SCALAR:
+		switch (yscalar_kind(n)) {
+		case YS_NULL:
+			return "null";
+		case YS_BOOL:
+			return "a boolean";
+		case YS_INT:
+		case YS_FLOAT:
+			return "a number";
+		case YS_STR:
+			return "a string";
+		}
+	}
+	return "a value";
+}
+
+struct ypair *ymap_find(const struct ynode *map, const char *key)
+{
+	size_t i;
+
+	if (!map || map->type != YNODE_MAP)
+		return NULL;
+	for (i = 0; i < map->pairs_nr; i++)
+		if (!strcmp(map->pairs[i].key, key))
+			return &map->pairs[i];
+	return NULL;
+}
+
+struct ynode *ymap_get(const struct ynode *map, const char *key)
+{
+	struct ypair *p = ymap_find(map, key);
+
+	return p ? p->val : NULL;
+}
+
+void ymap_set_take(struct ynode *map, const char *key,
+		   const struct pos *key_pos, struct ynode *val)
+{
+	struct ypair *p = ymap_find(map, key);
+
+	if (p) {
+		ynode_free(p->val);
+		p->val = val;
+		return;
+	}
+	ALLOC_GROW(map->pairs, map->pairs_nr + 1, map->pairs_alloc);
+	p = &map->pairs[map->pairs_nr++];
+	p->key = xstrdup(key);
+	if (key_pos)
+		p->key_pos = *key_pos;
+	else
+		p->key_pos = val ? val->pos : map->pos;
+	p->val = val;
+}
+
+struct ynode *ymap_take(struct ynode *map, const char *key)
+{
+	struct ypair *p = ymap_find(map, key);
+	struct ynode *v;
+	size_t i;
+
+	if (!p)
+		return NULL;
+	v = p->val;
+	i = (size_t)(p - map->pairs);
+	free(p->key);
+	memmove(&map->pairs[i], &map->pairs[i + 1],
+		(map->pairs_nr - i - 1) * sizeof(*map->pairs));
+	map->pairs_nr--;
+	return v;
+}
+
+void ymap_del(struct ynode *map, const char *key)
+{
+	ynode_free(ymap_take(map, key));
+}
+
+void yseq_push_take(struct ynode *seq, struct ynode *item)
+{
+	ALLOC_GROW(seq->items, seq->nr + 1, seq->alloc);
+	seq->items[seq->nr++] = item;
+}
+
+int ynode_deep_merge(struct ynode *dst, const struct ynode *src,
+		     size_t *budget)
+{
+	size_t i;
+
+	for (i = 0; i < src->pairs_nr; i++) {
+		const struct ypair *sp = &src->pairs[i];
+		struct ypair *dp = ymap_find(dst, sp->key);
+		struct ynode *c;
+
+		if (dp && dp->val && sp->val && dp->val->type == YNODE_MAP &&
+		    sp->val->type == YNODE_MAP && !dp->val->tag && !sp->val->tag) {
+			if (ynode_deep_merge(dp->val, sp->val, budget))
+				return -1;
+			continue;
+		}
+		c = ynode_dup(sp->val, budget);
+		if (!c)
+			return -1;
+		if (dp) {
+			ynode_free(dp->val);
+			dp->val = c;
+			dp->key_pos = sp->key_pos;
+		} else {
+			ymap_set_take(dst, sp->key, &sp->key_pos, c);
+		}
+	}
+	return 0;
+}
+
+/* --- building the tree from libfyaml events ---------------------------- */
+
+struct anchor {
+	char *name;
+	const struct ynode *node;
+};
+
+struct frame {
+	struct ynode *node;
+	char *anchor;
+	/* map: key waiting for its value */
+	int have_key;
+	char *key;
+	struct pos key_pos;
+	int key_is_merge;
+	/* merge key values, applied when the map ends */
+	struct ynode **merges;
+	size_t merges_nr, merges_alloc;
+};
+
+struct builder {
+	const char *file;
+	struct diag *d;
+	int max_depth;
+	size_t budget;
+	struct frame *stack;
+	size_t depth, stack_alloc;
+	struct anchor *anchors;
+	size_t anchors_nr, anchors_alloc;
+	struct ynode **docs;
+	size_t docs_nr, docs_alloc;
+	/* nodes detached from the tree but possibly still named by an anchor */
+	struct ynode **dead;
+	size_t dead_nr, dead_alloc;
+	int failed;
+};
+
+static void bury(struct builder *b, struct ynode *n)
+{
+	ALLOC_GROW(b->dead, b->dead_nr + 1, b->dead_alloc);
+	b->dead[b->dead_nr++] = n;
+}
+
+static void mark_pos(struct builder *b, const struct fy_mark *m,
+		     struct pos *pos)
+{
+	pos->file = b->file;
+	pos->line = m ? m->line + 1 : 0;
+	pos->col = m ? m->column + 1 : 0;
+}
+
+static char *token_dup(struct fy_token *t)
+{
+	size_t len = 0;
+	const char *s;
+
+	if (!t)
+		return NULL;
+	s = fy_token_get_text(t, &len);
+	if (!s)
+		return xstrdup("");
+	return xstrndup(s, len);
+}
+
+static void frame_release(struct frame *f)
+{
+	size_t i;
+
+	ynode_free(f->node);
+	free(f->anchor);
+	free(f->key);
+	for (i = 0; i < f->merges_nr; i++)
+		ynode_free(f->merges[i]);
+	free(f->merges);
+	memset(f, 0, sizeof(*f));
+}
+
+static void add_anchor(struct builder *b, const char *name,
+		       const struct ynode *node)
+{
+	size_t i;
+
+	/* a later anchor with the same name shadows the earlier one */
+	for (i = 0; i < b->anchors_nr; i++) {
+		if (!strcmp(b->anchors[i].name, name)) {
+			b->anchors[i].node = node;
+			return;
+		}
+	}
+	ALLOC_GROW(b->anchors, b->anchors_nr + 1, b->anchors_alloc);
+	b->anchors[b->anchors_nr].name = xstrdup(name);
+	b->anchors[b->anchors_nr].node = node;
+	b->anchors_nr++;
+}
+
+static int take_budget(struct builder *b, const struct pos *pos, size_t n)
+{
+	if (b->budget < n) {
+		diag_error(b->d, pos, "document too large: more than the node "
+			   "limit after expanding aliases");
+		b->failed = 1;
+		return -1;
+	}
+	b->budget -= n;
+	return 0;
+}
+
+static void apply_merges(struct builder *b, struct frame *f)
+{
+	size_t i, j;
+
+	/* explicit keys win over merged ones; earlier merges over later */
+	for (i = 0; i < f->merges_nr; i++) {
+		struct ynode *m = f->merges[i];
+
+		for (j = 0; j < m->pairs_nr; j++) {
+			if (ymap_find(f->node, m->pairs[j].key))
+				continue;
+			ymap_set_take(f->node, m->pairs[j].key,
+				      &m->pairs[j].key_pos,
+				      ynode_dup(m->pairs[j].val, NULL));
+		}
+		bury(b, m);
+		f->merges[i] = NULL;
+	}
+	f->merges_nr = 0;
+}
+
+static int add_merge(struct builder *b, struct frame *f, struct ynode *v)
+{
+	size_t i;
+
+	if (v->type == YNODE_MAP) {
+		ALLOC_GROW(f->merges, f->merges_nr + 1, f->merges_alloc);
+		f->merges[f->merges_nr++] = v;
+		return 0;
+	}
+	if (v->type == YNODE_SEQ) {
+		for (i = 0; i < v->nr; i++) {
+			if (v->items[i]->type != YNODE_MAP) {
+				diag_error(b->d, &v->items[i]->pos,
+					   "merge key \"<<\" needs a map or a list of maps");
+				bury(b, v);
+				return -1;
+			}
+		}
+		for (i = 0; i < v->nr; i++) {
+			ALLOC_GROW(f->merges, f->merges_nr + 1, f->merges_alloc);
+			f->merges[f->merges_nr++] = v->items[i];
+		}
+		v->nr = 0;
+		bury(b, v);
+		return 0;
+	}
+	diag_error(b->d, &v->pos, "merge key \"<<\" needs a map or a list of maps");
+	bury(b, v);
+	return -1;
+}
+
+/* Attach a finished node to the parent frame (or as a document). */
+static void attach(struct builder *b, struct ynode *n)
+{
+	struct frame *f;
+
+	if (!b->depth) {
+		ALLOC_GROW(b->docs, b->docs_nr + 1, b->docs_alloc);
+		b->docs[b->docs_nr++] = n;
+		return;
+	}
+	f = &b->stack[b->depth - 1];
+	if (f->node->type == YNODE_SEQ) {
+		yseq_push_take(f->node, n);
+		return;
+	}
+	if (!f->have_key) {
+		/* n is a key */
+		if (n->type != YNODE_SCALAR) {
+			diag_error(b->d, &n->pos, "mapping keys must be scalars");
+			bury(b, n);
+			b->failed = 1;
+			f->have_key = 1;
+			f->key = xstrdup("");
+			f->key_is_merge = 0;
+			return;
+		}
+		f->key_is_merge = n->plain && !strcmp(n->str, "<<") && !n->tag;
+		if (!f->key_is_merge && ymap_find(f->node, n->str)) {
+			diag_error(b->d, &n->pos, "duplicate key \"%s\"", n->str);
+			b->failed = 1;
+		}
+		f->key = xstrdup(n->str);
+		f->key_pos = n->pos;
+		f->have_key = 1;
+		bury(b, n);
+		return;
+	}
+	f->have_key = 0;
+	if (f->key_is_merge) {
+		if (add_merge(b, f, n))
+			b->failed = 1;
+	} else if (!ymap_find(f->node, f->key)) {
+		ALLOC_GROW(f->node->pairs, f->node->pairs_nr + 1,
+			   f->node->pairs_alloc);
+		f->node->pairs[f->node->pairs_nr].key = f->key;
+		f->node->pairs[f->node->pairs_nr].key_pos = f->key_pos;
+		f->node->pairs[f->node->pairs_nr].val = n;
+		f->node->pairs_nr++;
+		f->key = NULL;
+	} else {
+		bury(b, n); /* duplicate, already reported */
+	}
+	free(f->key);
+	f->key = NULL;
+}
+
+static int push_frame(struct builder *b, struct ynode *n, struct fy_token *anchor)
+{
+	struct frame *f;
+
+	if (b->depth >= (size_t)b->max_depth) {
+		diag_error(b->d, &n->pos, "nesting too deep (more than %d levels)",
+			   b->max_depth);
+		ynode_free(n);
+		b->failed = 1;
+		return -1;
+	}
+	ALLOC_GROW(b->stack, b->depth + 1, b->stack_alloc);
+	f = &b->stack[b->depth++];
+	memset(f, 0, sizeof(*f));
+	f->node = n;
+	f->anchor = token_dup(anchor);
+	return 0;
+}
+
+static void pop_frame(struct builder *b)
+{
+	struct frame *f = &b->stack[b->depth - 1];
+	struct ynode *n = f->node;
+
+	if (n->type == YNODE_MAP)
+		apply_merges(b, f);
+	if (f->anchor)
+		add_anchor(b, f->anchor, n);
+	f->node = NULL;
+	frame_release(f);
+	b->depth--;
+	attach(b, n);
+}
+
+static int handle_event(struct builder *b, struct fy_event *e)
+{
+	struct fy_token *anchor = NULL, *tag = NULL;
+	struct ynode *n;
+	struct pos pos;
+	size_t i;
+
+	mark_pos(b, fy_event_start_mark(e), &pos);
+	switch (e->type) {
+	case FYET_SCALAR:
+		if (take_budget(b, &pos, 1))
+			return -1;
+		n = ynode_new(YNODE_SCALAR, &pos);
+		n->str = token_dup(e->scalar.value);
+		if (!n->str)
+			n->str = xstrdup("");
+		n->plain = !e->scalar.value ||
+			fy_scalar_token_get_style(e->scalar.value) == FYSS_PLAIN;
+		n->tag = token_dup(e->scalar.tag);
+		if (n->tag && n->tag[0] == '!' && n->tag[1] == '!')
+			n->plain = 0; /* !!str and friends: keep as written */
+		if (e->scalar.anchor) {
+			char *a = token_dup(e->scalar.anchor);
+
+			add_anchor(b, a, n);
+			free(a);
+		}
+		attach(b, n);
+		return 0;
+	case FYET_ALIAS: {
+		char *name = token_dup(e->alias.anchor);
+		const struct ynode *target = NULL;
+		size_t cnt;
+
+		for (i = 0; name && i < b->anchors_nr; i++)
+			if (!strcmp(b->anchors[i].name, name))
+				target = b->anchors[i].node;
+		if (!target) {
+			diag_error(b->d, &pos, "unknown alias \"*%s\"",
+				   name ? name : "");
+			free(name);
+			b->failed = 1;
+			return -1;
+		}
+		free(name);
+		cnt = ynode_count(target);
+		if (take_budget(b, &pos, cnt))
+			return -1;
+		attach(b, ynode_dup(target, NULL));
+		return 0;
+	}
+	case FYET_SEQUENCE_START:
+		anchor = e->sequence_start.anchor;
+		tag = e->sequence_start.tag;
+		/* fall through */
+	case FYET_MAPPING_START:
+		if (e->type == FYET_MAPPING_START) {
+			anchor = e->mapping_start.anchor;
+			tag = e->mapping_start.tag;
+		}
+		if (take_budget(b, &pos, 1))
+			return -1;
+		n = ynode_new(e->type == FYET_MAPPING_START ? YNODE_MAP : YNODE_SEQ,
+			      &pos);
+		n->tag = token_dup(tag);
+		return push_frame(b, n, anchor);
+	case FYET_SEQUENCE_END:
+	case FYET_MAPPING_END:
+		if (b->depth)
+			pop_frame(b);
+		return 0;
+	case FYET_DOCUMENT_START:
+		/* anchors do not cross documents */
+		for (i = 0; i < b->anchors_nr; i++)
+			free(b->anchors[i].name);
+		b->anchors_nr = 0;
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+static void collect_fy_errors(struct builder *b, struct fy_diag *fd)
+{
+	struct fy_diag_error *de;
+	void *it = NULL;
+	int any = 0;
+
+	while ((de = fy_diag_errors_iterate(fd, &it))) {
+		struct pos pos = { b->file, de->line, de->column };
+
+		if (de->type < FYET_ERROR)
+			continue;
+		diag_error(b->d, &pos, "YAML syntax error: %s",
+			   de->msg ? de->msg : "invalid YAML");
+		any = 1;
+	}
+	if (!any) {
+		struct pos pos = { b->file, 0, 0 };
+
+		diag_error(b->d, &pos, "YAML syntax error");
+	}
+}
+
+void yaml_docs_free(struct ynode **docs, size_t nr)
+{
+	size_t i;
+
+	for (i = 0; i < nr; i++)
+		ynode_free(docs[i]);
+	free(docs);
+}
+
+int yaml_parse(const char *file, const char *buf, size_t len,
+	       const struct yaml_limits *lim, struct ynode ***ret_docs,
+	       size_t *ret_nr, struct diag *d)
+{
+	struct builder b;
+	struct fy_diag_cfg dcfg;
+	struct fy_diag *fd = NULL;
+	struct fy_parse_cfg cfg;
+	struct fy_parser *fyp = NULL;
+	struct fy_event *e;
+	size_t i;
+	int ret = -1;
+
+	memset(&b, 0, sizeof(b));
+	b.file = file;
+	b.d = d;
+	b.max_depth = lim && lim->max_depth ? lim->max_depth : YAML_DEFAULT_DEPTH;
+	b.budget = lim && lim->max_nodes ? lim->max_nodes : YAML_DEFAULT_NODES;
+
+	fy_diag_cfg_default(&dcfg);
+	dcfg.fp = NULL;
+	dcfg.output_fn = NULL;
+	dcfg.colorize = false;
+	fd = fy_diag_create(&dcfg);
+	if (!fd)
+		xdie("out of memory creating a YAML diagnostic object");
+	fy_diag_set_collect_errors(fd, true);
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.flags = FYPCF_QUIET | FYPCF_DISABLE_DEPTH_LIMIT |
+		    FYPCF_DEFAULT_VERSION_1_1 | FYPCF_JSON_NONE |
+		    FYPCF_DISABLE_MMAP_OPT;
+	cfg.diag = fd;
+	fyp = fy_parser_create(&cfg);
+	if (!fyp)
+		xdie("out of memory creating a YAML parser");
+	if (fy_parser_set_string(fyp, buf, len)) {
+		struct pos pos = { file, 0, 0 };
+
+		diag_error(d, &pos, "cannot read YAML input");
+		goto out;
+	}
+	while ((e = fy_parser_parse(fyp))) {
+		int r = handle_event(&b, e);
+
+		fy_parser_event_free(fyp, e);
+		if (r)
+			break;
+	}
+	if (fy_parser_get_stream_error(fyp)) {
+		collect_fy_errors(&b, fd);
+		goto out;
+	}
+	if (b.failed)
+		goto out;
+	*ret_docs = b.docs;
+	*ret_nr = b.docs_nr;
+	b.docs = NULL;
+	b.docs_nr = 0;
+	ret = 0;
+out:
+	while (b.depth) {
+		frame_release(&b.stack[b.depth - 1]);
+		b.depth--;
+	}
+	free(b.stack);
+	for (i = 0; i < b.anchors_nr; i++)
+		free(b.anchors[i].name);
+	free(b.anchors);
+	yaml_docs_free(b.docs, b.docs_nr);
+	yaml_docs_free(b.dead, b.dead_nr);
+	if (fyp)
+		fy_parser_destroy(fyp);
+	fy_diag_unref(fd);
+	return ret;
+}
