@@ -1,0 +1,696 @@
+/*
+ * cidre run: run the pipeline of the working tree on this machine.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cmd/cmd.h"
+#include "exec/workspace.h"
+#include "git/gitinfo.h"
+#include "pipeline/model.h"
+#include "pipeline/plan.h"
+#include "sched/sched.h"
+#include "util/xalloc.h"
+
+extern char **environ;
+
+const char cmd_run_usage[] =
+	"usage: cidre run [OPTIONS] [JOB...]\n"
+	"\n"
+	"Run the pipeline of the current git working tree on this machine, with\n"
+	"no server: tracked and untracked (not ignored) files, so uncommitted work\n"
+	"is tested. Each job runs in its own fresh workspace under .cidre/builds.\n"
+	"\n"
+	"options:\n"
+	"  -C DIR             run as if cidre was started in DIR\n"
+	"  -f, --file PATH    pipeline file (default: .cidre.yml, else .gitlab-ci.yml)\n"
+	"  -j, --jobs N       run at most N jobs at once (default: number of cores)\n"
+	"      --job JOB      run only JOB (repeatable; same as naming it)\n"
+	"      --needs        also run what the selected jobs need, transitively\n"
+	"  -v, --variable K=V set a pipeline variable (repeatable; wins over all)\n"
+	"      --manual JOB   run the manual job JOB too (repeatable)\n"
+	"      --all-manual   run every manual job\n"
+	"      --list         show the plan (job, stage, when, needs) and exit\n"
+	"      --json[=FILE]  write a JSON report to FILE, or to standard output\n"
+	"                     (job output then goes to standard error)\n"
+	"  -q, --quiet        no live job output; only the summary\n"
+	"      --color=WHEN   colour output: auto (default), always, never\n"
+	"      --source NAME  CI_PIPELINE_SOURCE (default: push)\n"
+	"\n"
+	"exit status: 0 pipeline passed (allowed failures warn), 1 it failed,\n"
+	"2 configuration error, 130 interrupted (jobs canceled).\n";
+
+struct run_opts {
+	const char *dir;
+	const char *file;
+	int jobs;
+	struct strvec only;
+	int with_needs;
+	struct varlist vars;
+	struct strvec manual;
+	int all_manual;
+	int list;
+	const char *json;     /* NULL: none; "-": stdout */
+	int quiet;
+	int colour;
+	const char *source;
+};
+
+static int parse_opts(int argc, char **argv, struct run_opts *o)
+{
+	enum { OPT_JOB = 256, OPT_NEEDS, OPT_MANUAL, OPT_ALL_MANUAL, OPT_LIST,
+	       OPT_JSON, OPT_COLOR, OPT_SOURCE };
+	static const struct option longopts[] = {
+		{ "file", required_argument, NULL, 'f' },
+		{ "jobs", required_argument, NULL, 'j' },
+		{ "job", required_argument, NULL, OPT_JOB },
+		{ "needs", no_argument, NULL, OPT_NEEDS },
+		{ "variable", required_argument, NULL, 'v' },
+		{ "manual", required_argument, NULL, OPT_MANUAL },
+		{ "all-manual", no_argument, NULL, OPT_ALL_MANUAL },
+		{ "list", no_argument, NULL, OPT_LIST },
+		{ "json", optional_argument, NULL, OPT_JSON },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "color", required_argument, NULL, OPT_COLOR },
+		{ "colour", required_argument, NULL, OPT_COLOR },
+		{ "source", required_argument, NULL, OPT_SOURCE },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *colour = "auto";
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "C:f:j:v:q", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'C':
+			o->dir = optarg;
+			break;
+		case 'f':
+			o->file = optarg;
+			break;
+		case 'j': {
+			char *end;
+			long n = strtol(optarg, &end, 10);
+
+			if (*end || n < 1 || n > 1024) {
+				fprintf(stderr, "cidre run: -j wants a number from 1 to 1024\n");
+				return -1;
+			}
+			o->jobs = (int)n;
+			break;
+		}
+		case OPT_JOB:
+			strvec_push(&o->only, optarg);
+			break;
+		case OPT_NEEDS:
+			o->with_needs = 1;
+			break;
+		case 'v': {
+			const char *eq = strchr(optarg, '=');
+			char *k;
+
+			if (!eq || eq == optarg) {
+				fprintf(stderr, "cidre run: --variable wants KEY=VALUE, got '%s'\n",
+					optarg);
+				return -1;
+			}
+			k = xstrndup(optarg, (size_t)(eq - optarg));
+			varlist_set(&o->vars, k, eq + 1);
+			free(k);
+			break;
+		}
+		case OPT_MANUAL:
+			strvec_push(&o->manual, optarg);
+			break;
+		case OPT_ALL_MANUAL:
+			o->all_manual = 1;
+			break;
+		case OPT_LIST:
+			o->list = 1;
+			break;
+		case OPT_JSON:
+			o->json = optarg ? optarg : "-";
+			break;
+		case 'q':
+			o->quiet = 1;
+			break;
+		case OPT_COLOR:
+			colour = optarg;
+			break;
+		case OPT_SOURCE:
+			o->source = optarg;
+			break;
+		default:
+			fprintf(stderr, "see 'cidre run -h'\n");
+			return -1;
+		}
+	}
+	for (; optind < argc; optind++)
+		strvec_push(&o->only, argv[optind]);
+	if (!strcmp(colour, "always"))
+		o->colour = 1;
+	else if (!strcmp(colour, "never"))
+		o->colour = 0;
+	else if (!strcmp(colour, "auto"))
+		o->colour = -1;
+	else {
+		fprintf(stderr, "cidre run: --color wants auto, always or never\n");
+		return -1;
+	}
+	return 0;
+}
+
+/* Read, increment and write back a counter file under the state dir. */
+static int next_counter(const char *state_dir, const char *name, int step)
+{
+	struct strbuf path = STRBUF_INIT, cur = STRBUF_INIT;
+	int fd, n = 0;
+	char buf[32];
+
+	strbuf_addf(&path, "%s/%s", state_dir, name);
+	fd = open(path.buf, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		goto done;
+	if (flock(fd, LOCK_EX) == 0) {
+		ssize_t r = pread(fd, buf, sizeof(buf) - 1, 0);
+
+		buf[r > 0 ? r : 0] = '\0';
+		n = atoi(buf);
+		snprintf(buf, sizeof(buf), "%d\n", n + step);
+		if (ftruncate(fd, 0) == 0 &&
+		    pwrite(fd, buf, strlen(buf), 0) < 0)
+			n = 0;
+	}
+	close(fd);
+done:
+	strbuf_release(&path);
+	strbuf_release(&cur);
+	return n + 1;
+}
+
+static void slugify(struct strbuf *out, const char *s)
+{
+	int dash = 0;
+
+	for (; *s && out->len < 63; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c >= 'A' && c <= 'Z')
+			c = (unsigned char)(c - 'A' + 'a');
+		if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
+			strbuf_addch(out, c);
+			dash = 0;
+		} else if (!dash && out->len) {
+			strbuf_addch(out, '-');
+			dash = 1;
+		}
+	}
+	while (out->len && out->buf[out->len - 1] == '-')
+		strbuf_setlen(out, out->len - 1);
+}
+
+static void set_slug(struct varlist *vl, const char *key, const char *value)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	slugify(&sb, value);
+	varlist_set(vl, key, sb.buf);
+	strbuf_release(&sb);
+}
+
+/* GitLab's predefined variables for a local run of gi's working tree. */
+static void predefined(const struct gitinfo *gi, const char *state_dir,
+		       const char *file, const char *source, int pipeline_id,
+		       struct varlist *vl)
+{
+	const char *ref = gi->branch ? gi->branch : gi->tag ? gi->tag : gi->sha;
+	const char *name = strrchr(gi->toplevel, '/');
+	const char *nl;
+	char num[32], when[64];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	name = name && name[1] ? name + 1 : gi->toplevel;
+	varlist_set(vl, "CI", "true");
+	varlist_set(vl, "CIDRE", "true");
+	varlist_set(vl, "CI_SERVER", "yes");
+	varlist_set(vl, "CI_SERVER_NAME", "cidre");
+	varlist_set(vl, "CI_SERVER_VERSION", CIDRE_VERSION);
+	varlist_set(vl, "CI_COMMIT_SHA", gi->sha);
+	snprintf(num, sizeof(num), "%.8s", gi->sha);
+	varlist_set(vl, "CI_COMMIT_SHORT_SHA", num);
+	varlist_set(vl, "CI_COMMIT_BEFORE_SHA", gi->before_sha);
+	varlist_set(vl, "CI_COMMIT_REF_NAME", ref);
+	set_slug(vl, "CI_COMMIT_REF_SLUG", ref);
+	varlist_set(vl, "CI_COMMIT_REF_PROTECTED", "false");
+	if (gi->branch)
+		varlist_set(vl, "CI_COMMIT_BRANCH", gi->branch);
+	if (gi->tag) {
+		varlist_set(vl, "CI_COMMIT_TAG", gi->tag);
+		varlist_set(vl, "CI_COMMIT_TAG_MESSAGE", "");
+	}
+	varlist_set(vl, "CI_COMMIT_MESSAGE", gi->message);
+	nl = strchr(gi->message, '\n');
+	if (nl) {
+		char *title = xstrndup(gi->message, (size_t)(nl - gi->message));
+		const char *desc = nl + 1;
+
+		while (*desc == '\n')
+			desc++;
+		varlist_set(vl, "CI_COMMIT_TITLE", title);
+		varlist_set(vl, "CI_COMMIT_DESCRIPTION", desc);
+		free(title);
+	} else {
+		varlist_set(vl, "CI_COMMIT_TITLE", gi->message);
+		varlist_set(vl, "CI_COMMIT_DESCRIPTION", "");
+	}
+	varlist_set(vl, "CI_COMMIT_AUTHOR", gi->author);
+	varlist_set(vl, "CI_COMMIT_TIMESTAMP", gi->timestamp);
+	varlist_set(vl, "CI_DEFAULT_BRANCH", gi->default_branch);
+	snprintf(num, sizeof(num), "%d", pipeline_id);
+	varlist_set(vl, "CI_PIPELINE_ID", num);
+	varlist_set(vl, "CI_PIPELINE_IID", num);
+	varlist_set(vl, "CI_PIPELINE_SOURCE", source);
+	gmtime_r(&now, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	varlist_set(vl, "CI_PIPELINE_CREATED_AT", when);
+	varlist_set(vl, "CI_PROJECT_NAME", name);
+	varlist_set(vl, "CI_PROJECT_TITLE", name);
+	varlist_set(vl, "CI_PROJECT_NAMESPACE", "local");
+	{
+		struct strbuf p = STRBUF_INIT;
+
+		strbuf_addf(&p, "local/%s", name);
+		varlist_set(vl, "CI_PROJECT_PATH", p.buf);
+		set_slug(vl, "CI_PROJECT_PATH_SLUG", p.buf);
+		strbuf_release(&p);
+	}
+	varlist_set(vl, "CI_PROJECT_ROOT_NAMESPACE", "local");
+	varlist_set(vl, "CI_REPOSITORY_URL", gi->remote_url ? gi->remote_url : gi->toplevel);
+	varlist_set(vl, "CI_CONFIG_PATH", file);
+	{
+		struct strbuf p = STRBUF_INIT;
+
+		strbuf_addf(&p, "%s/builds", state_dir);
+		varlist_set(vl, "CI_BUILDS_DIR", p.buf);
+		strbuf_release(&p);
+	}
+	varlist_set(vl, "CI_RUNNER_DESCRIPTION", "cidre run (shell executor)");
+	varlist_set(vl, "CI_RUNNER_EXECUTABLE_ARCH", "linux/amd64");
+	varlist_set(vl, "CI_RUNNER_VERSION", CIDRE_VERSION);
+	varlist_set(vl, "CI_JOB_STATUS", "running");
+}
+
+static const char *when_label(const struct plan_job *pj)
+{
+	if (pj->when == WHEN_MANUAL && pj->run_manual)
+		return "manual (run)";
+	return when_name(pj->when);
+}
+
+static void print_list(const struct plan *plan)
+{
+	size_t i, n;
+	int w = 3;
+
+	for (i = 0; i < plan->nr; i++)
+		if ((int)strlen(plan->jobs[i].name) > w)
+			w = (int)strlen(plan->jobs[i].name);
+	printf("%-*s  %-10s  %-12s  %-13s  %s\n", w, "JOB", "STAGE", "WHEN",
+	       "ALLOW FAILURE", "NEEDS");
+	for (i = 0; i < plan->nr; i++) {
+		const struct plan_job *pj = &plan->jobs[i];
+		struct strbuf needs = STRBUF_INIT;
+
+		if (pj->has_needs) {
+			for (n = 0; n < pj->needs_nr; n++)
+				strbuf_addf(&needs, "%s%s", n ? ", " : "",
+					    plan->jobs[pj->needs[n].job].name);
+			if (!pj->needs_nr)
+				strbuf_addstr(&needs, "[]");
+		}
+		printf("%-*s  %-10s  %-12s  %-13s  %s\n", w, pj->name,
+		       plan->stages.v[pj->stage], when_label(pj),
+		       pj->allow_failure ? "yes" : "no", needs.buf);
+		strbuf_release(&needs);
+	}
+}
+
+static void human_bytes(char *buf, size_t n, long long b)
+{
+	if (b < 0)
+		snprintf(buf, n, "-");
+	else if (b < 1024 * 1024)
+		snprintf(buf, n, "%.0f KB", b / 1024.0);
+	else if (b < 1024LL * 1024 * 1024)
+		snprintf(buf, n, "%.1f MB", b / (1024.0 * 1024));
+	else
+		snprintf(buf, n, "%.2f GB", b / (1024.0 * 1024 * 1024));
+}
+
+static const char *status_colour(const struct job_result *r)
+{
+	switch (r->status) {
+	case JOB_SUCCESS:
+		return "\033[32m";
+	case JOB_FAILED:
+		return r->allowed_failure ? "\033[33m" : "\033[31m";
+	case JOB_CANCELED:
+		return "\033[31m";
+	default:
+		return "\033[2m";
+	}
+}
+
+static void print_summary(FILE *f, const struct plan *plan,
+			  const struct job_result *res, const char *status,
+			  int pipeline_id, double total, int colour)
+{
+	size_t i;
+	int w = 3, allowed = 0;
+
+	for (i = 0; i < plan->nr; i++)
+		if ((int)strlen(plan->jobs[i].name) > w)
+			w = (int)strlen(plan->jobs[i].name);
+	fprintf(f, "\n%-*s  %-10s  %-17s %9s %9s  %s\n", w, "JOB", "STAGE",
+		"STATUS", "DURATION", "PEAK MEM", "TESTS");
+	for (i = 0; i < plan->nr; i++) {
+		const struct job_result *r = &res[i];
+		struct strbuf st = STRBUF_INIT, tests = STRBUF_INIT;
+		char dur[32] = "-", mem[32] = "-";
+
+		strbuf_addstr(&st, job_status_name(r->status));
+		if (r->allowed_failure) {
+			strbuf_addstr(&st, " (allowed)");
+			allowed++;
+		}
+		if (r->attempts > 1)
+			strbuf_addf(&st, " x%d", r->attempts);
+		if (r->status == JOB_SUCCESS || r->status == JOB_FAILED ||
+		    (r->status == JOB_CANCELED && r->attempts)) {
+			snprintf(dur, sizeof(dur), "%.2fs", r->duration);
+			human_bytes(mem, sizeof(mem), r->peak_mem);
+		}
+		if (r->has_junit)
+			strbuf_addf(&tests, "%zu passed, %zu failed%s", r->junit.passed,
+				    r->junit.failed + r->junit.errors,
+				    r->junit.skipped ? "" : "");
+		if (r->has_junit && r->junit.skipped)
+			strbuf_addf(&tests, ", %zu skipped", r->junit.skipped);
+		if (r->has_coverage)
+			strbuf_addf(&tests, "%scoverage %.2f%%", tests.len ? "; " : "",
+				    r->coverage);
+		fprintf(f, "%-*s  %-10s  %s%-17s%s %9s %9s  %s\n", w,
+			plan->jobs[i].name, plan->stages.v[plan->jobs[i].stage],
+			colour ? status_colour(r) : "", st.buf, colour ? "\033[0m" : "",
+			dur, mem, tests.buf);
+		strbuf_release(&st);
+		strbuf_release(&tests);
+	}
+	fprintf(f, "\npipeline #%d %s%s%s in %.2fs", pipeline_id,
+		colour ? (!strcmp(status, "success") ? "\033[32m" : "\033[31m") : "",
+		!strcmp(status, "success") ? "passed" : status,
+		colour ? "\033[0m" : "", total);
+	if (allowed && !strcmp(status, "success"))
+		fprintf(f, " with warnings (%d allowed failure%s)", allowed,
+			allowed > 1 ? "s" : "");
+	fputc('\n', f);
+}
+
+static json_t *json_strvec(const struct strvec *sv)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; i < sv->nr; i++)
+		json_array_append_new(a, json_string(sv->v[i]));
+	return a;
+}
+
+static int write_json(const char *path, const struct plan *plan,
+		      const struct job_result *res, const char *status,
+		      int pipeline_id, double total, const struct gitinfo *gi)
+{
+	json_t *root = json_object(), *jobs = json_array();
+	size_t i, n;
+	int ret;
+
+	json_object_set_new(root, "id", json_integer(pipeline_id));
+	json_object_set_new(root, "status", json_string(status));
+	json_object_set_new(root, "duration", json_real(total));
+	json_object_set_new(root, "sha", json_string(gi->sha));
+	json_object_set_new(root, "ref", json_string(gi->branch ? gi->branch :
+							gi->tag ? gi->tag : gi->sha));
+	json_object_set_new(root, "stages", json_strvec(&plan->stages));
+	for (i = 0; i < plan->nr; i++) {
+		const struct plan_job *pj = &plan->jobs[i];
+		const struct job_result *r = &res[i];
+		json_t *j = json_object(), *needs = json_array();
+
+		json_object_set_new(j, "name", json_string(pj->name));
+		json_object_set_new(j, "stage", json_string(plan->stages.v[pj->stage]));
+		json_object_set_new(j, "status", json_string(job_status_name(r->status)));
+		json_object_set_new(j, "when", json_string(when_name(pj->when)));
+		json_object_set_new(j, "allow_failure", json_boolean(pj->allow_failure));
+		json_object_set_new(j, "allowed_failure", json_boolean(r->allowed_failure));
+		json_object_set_new(j, "exit_code", r->attempts ? json_integer(r->exit_code) : json_null());
+		json_object_set_new(j, "failure_reason", r->failure_reason ?
+				    json_string(r->failure_reason) : json_null());
+		json_object_set_new(j, "attempts", json_integer(r->attempts));
+		json_object_set_new(j, "started_at", json_real(r->start));
+		json_object_set_new(j, "duration", json_real(r->duration));
+		json_object_set_new(j, "peak_memory", r->peak_mem >= 0 ?
+				    json_integer(r->peak_mem) : json_null());
+		json_object_set_new(j, "cpu_seconds", json_real(r->cpu));
+		json_object_set_new(j, "accounting", r->accounting ?
+				    json_string(r->accounting) : json_null());
+		for (n = 0; n < pj->needs_nr; n++)
+			json_array_append_new(needs, json_string(plan->jobs[pj->needs[n].job].name));
+		json_object_set_new(j, "needs", pj->has_needs ? needs : (json_decref(needs), json_null()));
+		if (r->has_junit) {
+			json_t *t = json_object();
+
+			json_object_set_new(t, "total", json_integer((json_int_t)r->junit.tests));
+			json_object_set_new(t, "passed", json_integer((json_int_t)r->junit.passed));
+			json_object_set_new(t, "failed", json_integer((json_int_t)r->junit.failed));
+			json_object_set_new(t, "errors", json_integer((json_int_t)r->junit.errors));
+			json_object_set_new(t, "skipped", json_integer((json_int_t)r->junit.skipped));
+			json_object_set_new(j, "tests", t);
+		}
+		if (r->has_coverage)
+			json_object_set_new(j, "coverage", json_real(r->coverage));
+		json_object_set_new(j, "artifacts", json_strvec(&r->artifacts));
+		if (pj->def->artifacts.set && pj->def->artifacts.expire_in)
+			json_object_set_new(j, "artifacts_expire_in",
+					    json_string(pj->def->artifacts.expire_in));
+		if (pj->def->environment.set) {
+			json_t *e = json_object();
+
+			json_object_set_new(e, "name", json_string(pj->def->environment.name));
+			if (pj->def->environment.url)
+				json_object_set_new(e, "url", json_string(pj->def->environment.url));
+			json_object_set_new(e, "action", json_string(pj->def->environment.action ?
+						pj->def->environment.action : "start"));
+			json_object_set_new(j, "environment", e);
+		}
+		if (pj->def->resource_group)
+			json_object_set_new(j, "resource_group", json_string(pj->def->resource_group));
+		json_object_set_new(j, "log", r->log_path ? json_string(r->log_path) : json_null());
+		json_array_append_new(jobs, j);
+	}
+	json_object_set_new(root, "jobs", jobs);
+	if (!strcmp(path, "-"))
+		ret = json_dumpf(root, stdout, JSON_INDENT(2)) || fputc('\n', stdout) == EOF;
+	else
+		ret = json_dump_file(root, path, JSON_INDENT(2));
+	json_decref(root);
+	return ret ? -1 : 0;
+}
+
+static long ncpus(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n > 0 ? n : 1;
+}
+
+/* Keep the state directory out of `git status` of the user's repository. */
+static void state_dir_init(const char *state_dir)
+{
+	struct strbuf p = STRBUF_INIT;
+	int fd;
+
+	if (mkdir(state_dir, 0755) < 0 && errno != EEXIST)
+		return;
+	strbuf_addf(&p, "%s/.gitignore", state_dir);
+	fd = open(p.buf, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd >= 0) {
+		if (write(fd, "*\n", 2) != 2) {
+			/* harmless: .cidre/ then shows up as untracked */
+		}
+		close(fd);
+	}
+	strbuf_release(&p);
+}
+
+int cmd_run(int argc, char **argv)
+{
+	struct run_opts o;
+	struct gitinfo gi;
+	struct strbuf err = STRBUF_INIT, state = STRBUF_INIT;
+	struct diag d = DIAG_INIT;
+	struct load_opts lo;
+	struct pipeline *p = NULL;
+	struct plan plan;
+	struct plan_ctx ctx;
+	struct varlist pre = VARLIST_INIT;
+	struct strvec files = STRVEC_INIT, changed = STRVEC_INIT;
+	struct job_result *res = NULL;
+	struct sched_opts so;
+	struct timespec t0, t1;
+	const char *status;
+	FILE *out = stdout;
+	int ret = 2, pipeline_id, interrupted, has_plan = 0, changed_ok;
+	size_t i;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	memset(&o, 0, sizeof(o));
+	strvec_init(&o.only);
+	strvec_init(&o.manual);
+	varlist_init(&o.vars);
+	memset(&plan, 0, sizeof(plan));
+	if (parse_opts(argc, argv, &o) < 0)
+		goto done;
+	if (o.dir && chdir(o.dir) < 0) {
+		fprintf(stderr, "cidre run: cannot change to %s: %s\n", o.dir, strerror(errno));
+		goto done;
+	}
+	if (gitinfo_read(".", &gi, &err) < 0) {
+		fprintf(stderr, "cidre run: %s\n", err.buf);
+		goto done;
+	}
+	strbuf_addf(&state, "%s/.cidre", gi.toplevel);
+
+	memset(&lo, 0, sizeof(lo));
+	lo.root = gi.toplevel;
+	lo.file = o.file;
+	predefined(&gi, state.buf, o.file ? o.file : ".gitlab-ci.yml",
+		   o.source ? o.source : "push", 0, &pre);
+	varlist_merge(&pre, &o.vars);
+	lo.vars = &pre;
+	if (pipeline_load(&lo, &p, &d) < 0) {
+		struct strbuf msg = STRBUF_INIT;
+
+		diag_sort(&d);
+		diag_format(&d, &msg);
+		fputs(msg.buf, stderr);
+		strbuf_release(&msg);
+		goto release_git;
+	}
+	varlist_clear(&pre);
+	state_dir_init(state.buf);
+	pipeline_id = o.list ? 0 : next_counter(state.buf, "pipeline-id", 1);
+	predefined(&gi, state.buf, p->file, o.source ? o.source : "push",
+		   pipeline_id, &pre);
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.predefined = &pre;
+	ctx.overrides = &o.vars;
+	ctx.project_dir = gi.toplevel;
+	changed_ok = gitinfo_changed_files(&gi, &changed, &err);
+	strbuf_reset(&err);
+	ctx.changed = changed_ok == 0 ? &changed : NULL;
+	ctx.only_jobs = o.only.nr ? &o.only : NULL;
+	ctx.with_needs = o.with_needs;
+	ctx.manual_jobs = &o.manual;
+	ctx.all_manual = o.all_manual;
+	if (plan_build(p, &ctx, &plan, &d) < 0) {
+		struct strbuf msg = STRBUF_INIT;
+
+		diag_format(&d, &msg);
+		fputs(msg.buf, stderr);
+		strbuf_release(&msg);
+		goto release_git;
+	}
+	has_plan = 1;
+	if (o.list) {
+		print_list(&plan);
+		ret = 0;
+		goto release_git;
+	}
+	if (plan.workflow_skip) {
+		fprintf(stderr, "cidre run: workflow:rules decided not to run this pipeline\n");
+		ret = 0;
+		goto release_git;
+	}
+	if (o.json && !strcmp(o.json, "-"))
+		out = stderr;
+	if (o.colour < 0)
+		o.colour = isatty(fileno(out));
+
+	if (workspace_list(gi.toplevel, &files, &err) < 0) {
+		fprintf(stderr, "cidre run: listing the working tree: %s\n", err.buf);
+		goto release_git;
+	}
+	memset(&so, 0, sizeof(so));
+	so.project_dir = gi.toplevel;
+	so.files = &files;
+	so.state_dir = state.buf;
+	so.ctx = &ctx;
+	so.host_env = environ;
+	so.max_parallel = o.jobs ? o.jobs : (int)ncpus();
+	so.colour = o.colour;
+	so.quiet = o.quiet;
+	so.out = out;
+	so.pipeline_id = pipeline_id;
+	so.first_job_id = next_counter(state.buf, "job-id", (int)plan.nr);
+	res = xcalloc(plan.nr ? plan.nr : 1, sizeof(*res));
+	interrupted = sched_run(&plan, &so, res, &err);
+	if (interrupted < 0) {
+		fprintf(stderr, "cidre run: %s\n", err.buf);
+		ret = 1;
+		goto release_git;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	status = sched_pipeline_status(&plan, res, interrupted);
+	print_summary(out, &plan, res, status, pipeline_id,
+		      (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9,
+		      o.colour);
+	if (o.json && write_json(o.json, &plan, res, status, pipeline_id,
+				 (double)(t1.tv_sec - t0.tv_sec) +
+				 (t1.tv_nsec - t0.tv_nsec) / 1e9, &gi) < 0)
+		fprintf(stderr, "cidre run: cannot write JSON report to %s\n", o.json);
+	if (interrupted)
+		ret = 130;
+	else
+		ret = !strcmp(status, "success") || !strcmp(status, "skipped") ? 0 : 1;
+release_git:
+	if (res)
+		for (i = 0; i < plan.nr; i++)
+			job_result_release(&res[i]);
+	free(res);
+	if (has_plan)
+		plan_release(&plan);
+	pipeline_free(p);
+	gitinfo_release(&gi);
+done:
+	diag_clear(&d);
+	varlist_clear(&pre);
+	varlist_clear(&o.vars);
+	strvec_clear(&o.only);
+	strvec_clear(&o.manual);
+	strvec_clear(&files);
+	strvec_clear(&changed);
+	strbuf_release(&err);
+	strbuf_release(&state);
+	return ret;
+}

@@ -1,0 +1,566 @@
+/*
+ * One job, from workspace to reports, run in its own worker thread:
+ * populate the workspace, restore artifacts of its dependencies and its
+ * caches, run before_script+script in one shell, after_script in another,
+ * collect artifacts, reports and caches, and retry as `retry:` allows.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "exec/artifacts.h"
+#include "exec/cache.h"
+#include "exec/proc.h"
+#include "exec/workspace.h"
+#include "sched/sched_int.h"
+#include "util/xalloc.h"
+
+#define DEFAULT_TIMEOUT 3600
+#define AFTER_SCRIPT_TIMEOUT 300
+#define DEFAULT_MAX_LOG (64u << 20)
+
+struct job_ctx {
+	struct sched *s;
+	size_t idx;
+	const struct plan_job *pj;
+	struct job_result *r;
+	struct strbuf line;       /* partial output line */
+	int log_fd;
+	size_t log_bytes;
+	size_t max_log;
+	int log_truncated;
+	char *workdir;
+};
+
+static void write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+static void log_raw(struct job_ctx *jc, const char *data, size_t len)
+{
+	static const char marker[] =
+		"\n[cidre: log truncated: job output exceeded the log size limit]\n";
+
+	if (jc->log_fd < 0 || jc->log_truncated)
+		return;
+	if (jc->log_bytes + len > jc->max_log) {
+		write_all(jc->log_fd, data, jc->max_log - jc->log_bytes);
+		write_all(jc->log_fd, marker, sizeof(marker) - 1);
+		jc->log_truncated = 1;
+		return;
+	}
+	write_all(jc->log_fd, data, len);
+	jc->log_bytes += len;
+}
+
+/* cidre's own notes go to the live output and the log alike. */
+static void note(struct job_ctx *jc, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void note(struct job_ctx *jc, const char *fmt, ...)
+{
+	struct strbuf sb = STRBUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	strbuf_vaddf(&sb, fmt, ap);
+	va_end(ap);
+	sched_print_line(jc->s, jc->idx, sb.buf, sb.len, 1);
+	strbuf_addch(&sb, '\n');
+	log_raw(jc, sb.buf, sb.len);
+	strbuf_release(&sb);
+}
+
+/* Live output: cut into lines; a line longer than 64 KiB is cut too. */
+static void on_output(void *ud, const char *data, size_t len)
+{
+	struct job_ctx *jc = ud;
+	size_t i, start = 0;
+
+	log_raw(jc, data, len);
+	for (i = 0; i < len; i++) {
+		if (data[i] != '\n')
+			continue;
+		strbuf_add(&jc->line, data + start, i - start);
+		sched_print_line(jc->s, jc->idx, jc->line.buf, jc->line.len, 0);
+		strbuf_reset(&jc->line);
+		start = i + 1;
+	}
+	strbuf_add(&jc->line, data + start, len - start);
+	if (jc->line.len > 65536) {
+		sched_print_line(jc->s, jc->idx, jc->line.buf, jc->line.len, 0);
+		strbuf_reset(&jc->line);
+	}
+}
+
+static void flush_line(struct job_ctx *jc)
+{
+	if (jc->line.len)
+		sched_print_line(jc->s, jc->idx, jc->line.buf, jc->line.len, 0);
+	strbuf_reset(&jc->line);
+}
+
+static char **make_env(char *const *host, const struct varlist *vars)
+{
+	struct varlist all = VARLIST_INIT;
+	char **env;
+	size_t i;
+
+	for (i = 0; host && host[i]; i++) {
+		const char *eq = strchr(host[i], '=');
+		char *k;
+
+		if (!eq)
+			continue;
+		k = xstrndup(host[i], (size_t)(eq - host[i]));
+		varlist_set(&all, k, eq + 1);
+		free(k);
+	}
+	varlist_merge(&all, vars);
+	env = varlist_to_env(&all);
+	varlist_clear(&all);
+	return env;
+}
+
+static int retry_allows(const struct retry *rt, const char *reason, int exit_code,
+			int attempts)
+{
+	size_t i;
+	int ok = 0;
+
+	if (attempts > rt->max)
+		return 0;
+	if (!rt->when.nr)
+		ok = 1;
+	for (i = 0; i < rt->when.nr && !ok; i++) {
+		const char *w = rt->when.v[i];
+
+		if (!strcmp(w, "always") || !strcmp(w, reason) ||
+		    (!strcmp(w, "stuck_or_timeout_failure") &&
+		     !strcmp(reason, "job_execution_timeout")) ||
+		    (!strcmp(w, "unknown_failure") &&
+		     !strcmp(reason, "unknown_failure")))
+			ok = 1;
+	}
+	if (ok && rt->exit_codes.nr) {
+		ok = 0;
+		for (i = 0; i < rt->exit_codes.nr; i++)
+			if (rt->exit_codes.v[i] == exit_code)
+				ok = 1;
+	}
+	return ok;
+}
+
+static int failure_allowed(const struct plan_job *pj, int exit_code)
+{
+	size_t i;
+
+	if (pj->allow_exit_codes.nr) {
+		for (i = 0; i < pj->allow_exit_codes.nr; i++)
+			if (pj->allow_exit_codes.v[i] == exit_code)
+				return 1;
+		return 0;
+	}
+	return pj->allow_failure == 1;
+}
+
+static void script_of(struct strbuf *out, const struct strvec *a,
+		      const struct strvec *b, int colour)
+{
+	struct strvec all = STRVEC_INIT;
+
+	if (a)
+		strvec_copy(&all, a);
+	if (b)
+		strvec_copy(&all, b);
+	proc_script_build(out, all.v, all.nr, colour);
+	strvec_clear(&all);
+}
+
+static int on_status_matches(enum on_status w, int ok)
+{
+	return w == ON_ALWAYS || (w == ON_SUCCESS && ok) || (w == ON_FAILURE && !ok);
+}
+
+static void expand_list(const struct strvec *in, const struct varlist *vars,
+			struct strvec *out)
+{
+	size_t i;
+
+	for (i = 0; i < in->nr; i++)
+		strvec_push_nodup(out, vars_expand_dup(in->v[i], vars));
+}
+
+static void collect_reports(struct job_ctx *jc, const struct varlist *vars)
+{
+	const struct job *def = jc->pj->def;
+	struct strvec paths = STRVEC_INIT;
+	struct strbuf err = STRBUF_INIT;
+	size_t i, j;
+
+	expand_list(&def->artifacts.reports_junit, vars, &paths);
+	for (i = 0; i < paths.nr; i++) {
+		struct strvec files = STRVEC_INIT;
+
+		/* junit paths may be globs: match against the workspace tree */
+		if (workspace_list(jc->workdir, &files, &err) < 0) {
+			note(jc, "cannot list workspace for reports: %s", err.buf);
+			strbuf_reset(&err);
+		}
+		for (j = 0; j < files.nr; j++) {
+			struct strbuf p = STRBUF_INIT;
+
+			if (!glob_match_path(paths.v[i], files.v[j]))
+				continue;
+			strbuf_addf(&p, "%s/%s", jc->workdir, files.v[j]);
+			if (!jc->r->has_junit)
+				junit_report_init(&jc->r->junit);
+			jc->r->has_junit = 1;
+			if (junit_parse_file(p.buf, &jc->r->junit, 0, &err) < 0) {
+				note(jc, "JUnit report %s: %s", files.v[j], err.buf);
+				strbuf_reset(&err);
+			}
+			strbuf_release(&p);
+		}
+		strvec_clear(&files);
+	}
+	strvec_clear(&paths);
+
+	expand_list(&def->artifacts.reports_dotenv, vars, &paths);
+	for (i = 0; i < paths.nr; i++) {
+		struct strbuf p = STRBUF_INIT;
+
+		strbuf_addf(&p, "%s/%s", jc->workdir, paths.v[i]);
+		if (dotenv_parse_file(p.buf, &jc->r->dotenv, &err) < 0) {
+			note(jc, "dotenv report %s: %s", paths.v[i], err.buf);
+			strbuf_reset(&err);
+		}
+		strbuf_release(&p);
+	}
+	strvec_clear(&paths);
+	strbuf_release(&err);
+}
+
+static void collect_artifacts(struct job_ctx *jc, const struct varlist *vars, int ok)
+{
+	const struct job *def = jc->pj->def;
+	const struct artifacts *a = &def->artifacts;
+	struct strvec paths = STRVEC_INIT, exclude = STRVEC_INIT;
+	struct strbuf warn = STRBUF_INIT, err = STRBUF_INIT, dest = STRBUF_INIT;
+	struct collect_spec spec;
+
+	if (!a->set || !on_status_matches(a->when, ok))
+		return;
+	expand_list(&a->paths, vars, &paths);
+	expand_list(&a->exclude, vars, &exclude);
+	/* GitLab uploads report files as artifacts as well */
+	expand_list(&a->reports_junit, vars, &paths);
+	expand_list(&a->reports_dotenv, vars, &paths);
+	spec.paths = &paths;
+	spec.exclude = &exclude;
+	spec.untracked = a->untracked;
+	spec.tracked = jc->s->o->files;
+	strbuf_addf(&dest, "%s/artifacts/%s", jc->s->o->state_dir, jc->r->slug);
+	strvec_clear(&jc->r->artifacts);
+	if (artifacts_collect(jc->workdir, &spec, dest.buf, &jc->r->artifacts,
+			      &warn, &err) < 0)
+		note(jc, "collecting artifacts failed: %s", err.buf);
+	if (warn.len) {
+		char *line, *save = NULL;
+
+		for (line = strtok_r(warn.buf, "\n", &save); line;
+		     line = strtok_r(NULL, "\n", &save))
+			note(jc, "artifacts: %s", line);
+	}
+	if (jc->r->artifacts.nr)
+		note(jc, "Uploading artifacts: %zu files", jc->r->artifacts.nr);
+	strvec_clear(&paths);
+	strvec_clear(&exclude);
+	strbuf_release(&warn);
+	strbuf_release(&err);
+	strbuf_release(&dest);
+}
+
+static int prepare(struct job_ctx *jc, const struct varlist *vars, struct strbuf *err)
+{
+	const struct sched_opts *o = jc->s->o;
+	const struct plan_job *pj = jc->pj;
+	struct strbuf cache_dir = STRBUF_INIT, src = STRBUF_INIT;
+	size_t i;
+	int ret = -1;
+
+	if (workspace_populate(o->project_dir, o->files, jc->workdir, err) < 0)
+		goto done;
+	for (i = 0; i < pj->deps_nr; i++) {
+		const struct job_result *dr = &jc->s->res[pj->deps[i]];
+
+		strbuf_reset(&src);
+		strbuf_addf(&src, "%s/artifacts/%s", o->state_dir, dr->slug);
+		if (!dr->artifacts.nr)
+			continue;
+		if (artifacts_restore(src.buf, jc->workdir, err) < 0)
+			goto done;
+		note(jc, "Downloaded artifacts of %s (%zu files)",
+		     jc->s->plan->jobs[pj->deps[i]].name, dr->artifacts.nr);
+	}
+	strbuf_addf(&cache_dir, "%s/cache", o->state_dir);
+	for (i = 0; i < pj->def->caches_nr; i++) {
+		const struct cache *c = &pj->def->caches[i];
+		struct strbuf key = STRBUF_INIT;
+		char *hit = NULL;
+
+		cache_key(c, jc->workdir, vars, &key);
+		if (cache_restore(cache_dir.buf, c, key.buf, vars, jc->workdir,
+				  &hit, err) < 0) {
+			strbuf_release(&key);
+			goto done;
+		}
+		if (hit)
+			note(jc, "Restored cache %s", hit);
+		else if (c->policy != CACHE_PUSH)
+			note(jc, "No cache found for key %s", key.buf);
+		free(hit);
+		strbuf_release(&key);
+	}
+	ret = 0;
+done:
+	strbuf_release(&cache_dir);
+	strbuf_release(&src);
+	return ret;
+}
+
+static void save_caches(struct job_ctx *jc, const struct varlist *vars, int ok)
+{
+	const struct sched_opts *o = jc->s->o;
+	struct strbuf cache_dir = STRBUF_INIT, err = STRBUF_INIT;
+	size_t i;
+
+	strbuf_addf(&cache_dir, "%s/cache", o->state_dir);
+	for (i = 0; i < jc->pj->def->caches_nr; i++) {
+		const struct cache *c = &jc->pj->def->caches[i];
+		struct strbuf key = STRBUF_INIT;
+
+		cache_key(c, jc->workdir, vars, &key);
+		if (cache_save(cache_dir.buf, c, key.buf, vars, jc->workdir,
+			       o->files, ok, &err) < 0) {
+			note(jc, "saving cache %s failed: %s", key.buf, err.buf);
+			strbuf_reset(&err);
+		}
+		strbuf_release(&key);
+	}
+	strbuf_release(&cache_dir);
+	strbuf_release(&err);
+}
+
+static void extract_coverage(struct job_ctx *jc)
+{
+	struct strbuf log = STRBUF_INIT;
+	double pct;
+
+	if (!jc->pj->def->coverage || !jc->r->log_path)
+		return;
+	if (strbuf_read_file(&log, jc->r->log_path, 0) < 0)
+		return;
+	if (coverage_extract(jc->pj->def->coverage, log.buf, log.len, &pct) == 1) {
+		jc->r->has_coverage = 1;
+		jc->r->coverage = pct;
+	}
+	strbuf_release(&log);
+}
+
+static void job_vars(struct job_ctx *jc, struct varlist *vars)
+{
+	const struct sched *s = jc->s;
+	const struct sched_opts *o = s->o;
+	const struct plan_job *pj = jc->pj;
+	char num[32];
+	size_t i;
+	time_t now = time(NULL);
+	struct tm tm;
+	char when[64];
+
+	plan_job_vars(s->plan, pj, o->ctx, vars);
+	/* dotenv reports of the jobs whose artifacts this job takes */
+	for (i = 0; i < pj->deps_nr; i++)
+		varlist_merge(vars, &s->res[pj->deps[i]].dotenv);
+	if (o->ctx && o->ctx->overrides)
+		varlist_merge(vars, o->ctx->overrides);
+	varlist_set(vars, "CI_PROJECT_DIR", jc->workdir);
+	snprintf(num, sizeof(num), "%d", o->first_job_id + (int)jc->idx);
+	varlist_set(vars, "CI_JOB_ID", num);
+	snprintf(num, sizeof(num), "%d", pj->def->timeout ? pj->def->timeout : DEFAULT_TIMEOUT);
+	varlist_set(vars, "CI_JOB_TIMEOUT", num);
+	gmtime_r(&now, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	varlist_set(vars, "CI_JOB_STARTED_AT", when);
+	varlist_set(vars, "CI_JOB_STATUS", "running");
+}
+
+static void run_attempt(struct job_ctx *jc, const struct varlist *vars, char **env)
+{
+	const struct job *def = jc->pj->def;
+	const struct sched_opts *o = jc->s->o;
+	struct job_result *r = jc->r;
+	struct proc_spec ps;
+	struct proc_result pr;
+	struct strbuf script = STRBUF_INIT, err = STRBUF_INIT;
+	int ok;
+
+	memset(&ps, 0, sizeof(ps));
+	ps.name = jc->pj->name;
+	ps.workdir = jc->workdir;
+	ps.env = env;
+	ps.cancel_fd = jc->s->cancel_pipe[0];
+	ps.on_output = on_output;
+	ps.ud = jc;
+
+	if (prepare(jc, vars, &err) < 0) {
+		note(jc, "ERROR: preparing the job failed: %s", err.buf);
+		r->status = JOB_FAILED;
+		r->failure_reason = "runner_system_failure";
+		r->exit_code = -1;
+		goto done;
+	}
+	if (def->image)
+		note(jc, "image \"%s\" is not used: the shell executor runs the job on this host",
+		     def->image);
+	script_of(&script, &def->before_script, &def->script, o->colour);
+	ps.script = script.buf;
+	ps.timeout_sec = def->timeout ? def->timeout : DEFAULT_TIMEOUT;
+	if (proc_run(&ps, &pr, &err) < 0) {
+		note(jc, "ERROR: cannot start the job: %s", err.buf);
+		r->status = JOB_FAILED;
+		r->failure_reason = "runner_system_failure";
+		r->exit_code = -1;
+		goto done;
+	}
+	flush_line(jc);
+	r->exit_code = pr.exit_code;
+	r->timed_out = pr.timed_out;
+	r->peak_mem = pr.peak_mem;
+	r->cpu = pr.cpu_user + pr.cpu_sys;
+	r->accounting = pr.accounting;
+	if (pr.canceled) {
+		r->status = JOB_CANCELED;
+		note(jc, "Job canceled");
+	} else if (pr.timed_out) {
+		r->status = JOB_FAILED;
+		r->failure_reason = "job_execution_timeout";
+		note(jc, "ERROR: Job failed: execution took longer than %ds", ps.timeout_sec);
+	} else if (pr.exit_code) {
+		r->status = JOB_FAILED;
+		r->failure_reason = "script_failure";
+		note(jc, "ERROR: Job failed: exit code %d", pr.exit_code);
+	} else {
+		r->status = JOB_SUCCESS;
+	}
+
+	if (def->after_script.nr && r->status != JOB_CANCELED) {
+		struct varlist after = VARLIST_INIT;
+		char **aenv;
+
+		varlist_copy(&after, vars);
+		varlist_set(&after, "CI_JOB_STATUS",
+			    r->status == JOB_SUCCESS ? "success" : "failed");
+		aenv = make_env(o->host_env, &after);
+		strbuf_reset(&script);
+		script_of(&script, &def->after_script, NULL, o->colour);
+		note(jc, "Running after_script");
+		ps.script = script.buf;
+		ps.env = aenv;
+		ps.timeout_sec = AFTER_SCRIPT_TIMEOUT;
+		if (proc_run(&ps, &pr, &err) < 0)
+			note(jc, "WARNING: after_script could not start: %s", err.buf);
+		else if (pr.exit_code)
+			note(jc, "WARNING: after_script failed with exit code %d (ignored)",
+			     pr.exit_code);
+		flush_line(jc);
+		if (pr.peak_mem > r->peak_mem)
+			r->peak_mem = pr.peak_mem;
+		r->cpu += pr.cpu_user + pr.cpu_sys;
+		varlist_env_free(aenv);
+		varlist_clear(&after);
+	}
+	if (r->status != JOB_CANCELED) {
+		ok = r->status == JOB_SUCCESS;
+		collect_reports(jc, vars);
+		collect_artifacts(jc, vars, ok);
+		save_caches(jc, vars, ok);
+	}
+done:
+	strbuf_release(&script);
+	strbuf_release(&err);
+}
+
+void *sched_job_worker(void *arg)
+{
+	struct worker *w = arg;
+	struct sched *s = w->s;
+	const struct sched_opts *o = s->o;
+	struct job_ctx jc;
+	struct varlist vars = VARLIST_INIT;
+	struct strbuf path = STRBUF_INIT;
+	char **env;
+	uint32_t idx = (uint32_t)w->idx;
+
+	memset(&jc, 0, sizeof(jc));
+	jc.s = s;
+	jc.idx = w->idx;
+	jc.pj = &s->plan->jobs[w->idx];
+	jc.r = &s->res[w->idx];
+	jc.max_log = o->max_log ? o->max_log : DEFAULT_MAX_LOG;
+	strbuf_init(&jc.line, 0);
+	strbuf_addf(&path, "%s/builds/%s", o->state_dir, jc.r->slug);
+	jc.workdir = strbuf_detach(&path, NULL);
+	strbuf_addf(&path, "%s/logs/%s.log", o->state_dir, jc.r->slug);
+	jc.r->log_path = strbuf_detach(&path, NULL);
+	jc.log_fd = open(jc.r->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+	jc.r->start = sched_now(s);
+	job_vars(&jc, &vars);
+	env = make_env(o->host_env, &vars);
+	for (;;) {
+		jc.r->attempts++;
+		run_attempt(&jc, &vars, env);
+		if (jc.r->status != JOB_FAILED)
+			break;
+		if (!retry_allows(&jc.pj->def->retry, jc.r->failure_reason,
+				  jc.r->exit_code, jc.r->attempts))
+			break;
+		note(&jc, "Retrying job (attempt %d of %d)", jc.r->attempts + 1,
+		     jc.pj->def->retry.max + 1);
+		if (jc.r->has_junit) {
+			junit_report_clear(&jc.r->junit);
+			jc.r->has_junit = 0;
+		}
+		varlist_clear(&jc.r->dotenv);
+	}
+	if (jc.r->status == JOB_FAILED && failure_allowed(jc.pj, jc.r->exit_code))
+		jc.r->allowed_failure = 1;
+	extract_coverage(&jc);
+	jc.r->duration = sched_now(s) - jc.r->start;
+
+	if (jc.log_fd >= 0)
+		close(jc.log_fd);
+	varlist_env_free(env);
+	varlist_clear(&vars);
+	strbuf_release(&jc.line);
+	free(jc.workdir);
+	write_all(s->done_pipe[1], (const char *)&idx, sizeof(idx));
+	return NULL;
+}

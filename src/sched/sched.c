@@ -1,0 +1,487 @@
+/*
+ * The local scheduler loop. Decides, job by job, what GitLab would:
+ * a job waits for the jobs of earlier stages (or for its needs), then
+ * runs, is skipped, or stays manual according to `when` and whether
+ * those finished successfully; failures allowed by allow_failure count
+ * as success. Runs up to max_parallel jobs at once, one job per
+ * resource_group at a time, and cancels everything on SIGINT/SIGTERM.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sched/sched_int.h"
+#include "util/xalloc.h"
+
+static const char *status_names[] = {
+	[JOB_CREATED] = "created",
+	[JOB_PENDING] = "pending",
+	[JOB_RUNNING] = "running",
+	[JOB_SUCCESS] = "success",
+	[JOB_FAILED] = "failed",
+	[JOB_CANCELED] = "canceled",
+	[JOB_SKIPPED] = "skipped",
+	[JOB_MANUAL] = "manual",
+	[JOB_SCHEDULED] = "scheduled",
+};
+
+const char *job_status_name(enum job_status s)
+{
+	return (size_t)s < ARRAY_SIZE(status_names) ? status_names[s] : "unknown";
+}
+
+double sched_now(const struct sched *s)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - s->t0.tv_sec) + (t.tv_nsec - s->t0.tv_nsec) / 1e9;
+}
+
+static const int colours[] = { 36, 33, 35, 32, 34, 96, 93, 95, 92, 94 };
+
+void sched_print_line(struct sched *s, size_t idx, const char *line,
+		      size_t len, int is_note)
+{
+	const struct sched_opts *o = s->o;
+	const char *name = s->plan->jobs[idx].name;
+	struct strbuf sb = STRBUF_INIT;
+	int w = s->name_width;
+
+	if (o->quiet || !o->out)
+		return;
+	if (len && line[len - 1] == '\r')
+		len--;
+	if (o->colour)
+		strbuf_addf(&sb, "\033[%dm%-*.*s\033[0m \033[2m|\033[0m ",
+			    colours[idx % ARRAY_SIZE(colours)], w, w, name);
+	else
+		strbuf_addf(&sb, "%-*.*s | ", w, w, name);
+	if (is_note && o->colour)
+		strbuf_addstr(&sb, "\033[1m");
+	strbuf_add(&sb, line, len);
+	if (is_note && o->colour)
+		strbuf_addstr(&sb, "\033[0m");
+	strbuf_addch(&sb, '\n');
+	pthread_mutex_lock(&s->out_lock);
+	fwrite(sb.buf, 1, sb.len, o->out);
+	fflush(o->out);
+	pthread_mutex_unlock(&s->out_lock);
+	strbuf_release(&sb);
+}
+
+char *sched_job_slug(const struct plan *plan, size_t idx)
+{
+	const char *n = plan->jobs[idx].name;
+	struct strbuf sb = STRBUF_INIT;
+	size_t i;
+	int dash = 0;
+
+	for (; *n && sb.len < 60; n++) {
+		unsigned char c = (unsigned char)*n;
+
+		if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    (c >= 'A' && c <= 'Z') || c == '_' || c == '.') {
+			if (c == '.' && !sb.len)
+				c = '_';
+			strbuf_addch(&sb, c);
+			dash = 0;
+		} else if (!dash && sb.len) {
+			strbuf_addch(&sb, '-');
+			dash = 1;
+		}
+	}
+	while (sb.len && sb.buf[sb.len - 1] == '-')
+		strbuf_setlen(&sb, sb.len - 1);
+	if (!sb.len)
+		strbuf_addstr(&sb, "job");
+	/* unique within the plan: a later job with the same slug gets -N */
+	for (i = 0; i < idx; i++) {
+		char *other = sched_job_slug(plan, i);
+		int same = !strcmp(other, sb.buf);
+
+		free(other);
+		if (same) {
+			strbuf_addf(&sb, "-%zu", idx);
+			break;
+		}
+	}
+	return strbuf_detach(&sb, NULL);
+}
+
+static int finished(enum job_status st)
+{
+	return st == JOB_SUCCESS || st == JOB_FAILED || st == JOB_CANCELED ||
+	       st == JOB_SKIPPED;
+}
+
+enum verdict { WAIT, RUN, SKIP, MANUAL, DELAY, BLOCKED };
+
+/*
+ * Look at the prerequisites of job i: *failed is set when one of them
+ * failed without being allowed to (or was canceled). Returns 0 when they
+ * are all done, 1 while some are pending, 2 when a blocking manual job
+ * stands in the way.
+ */
+static int prereqs(const struct sched *s, size_t i, int *failed)
+{
+	const struct plan *plan = s->plan;
+	const struct plan_job *pj = &plan->jobs[i];
+	size_t k;
+	int pending = 0;
+
+	*failed = 0;
+	for (k = 0; k < plan->nr; k++) {
+		const struct job_result *r = &s->res[k];
+		const struct plan_job *pk = &plan->jobs[k];
+		int is_prereq = 0;
+		size_t n;
+
+		if (k == i)
+			continue;
+		if (pj->has_needs) {
+			for (n = 0; n < pj->needs_nr; n++)
+				if (pj->needs[n].job == k)
+					is_prereq = 1;
+		} else {
+			is_prereq = pk->stage < pj->stage;
+		}
+		if (!is_prereq)
+			continue;
+		if (r->status == JOB_MANUAL) {
+			if (!pk->allow_failure)
+				return 2;
+			continue;
+		}
+		if (!finished(r->status)) {
+			pending = 1;
+			continue;
+		}
+		if ((r->status == JOB_FAILED && !r->allowed_failure) ||
+		    r->status == JOB_CANCELED)
+			*failed = 1;
+	}
+	return pending;
+}
+
+static enum verdict decide(const struct sched *s, size_t i)
+{
+	const struct plan_job *pj = &s->plan->jobs[i];
+	int failed, st = prereqs(s, i, &failed);
+
+	if (st == 1)
+		return WAIT;
+	if (st == 2)
+		return BLOCKED;
+	switch (pj->when) {
+	case WHEN_ON_SUCCESS:
+		return failed ? SKIP : RUN;
+	case WHEN_ON_FAILURE:
+		return failed ? RUN : SKIP;
+	case WHEN_ALWAYS:
+		return RUN;
+	case WHEN_MANUAL:
+		if (failed)
+			return SKIP;
+		return pj->run_manual ? RUN : MANUAL;
+	case WHEN_DELAYED:
+		return failed ? SKIP : DELAY;
+	case WHEN_NEVER:
+		return SKIP;
+	}
+	return SKIP;
+}
+
+/* Seconds in a GitLab start_in ("30 seconds", "5 min", "1 hour", "10"). */
+static double parse_start_in(const char *s)
+{
+	double total = 0;
+	char *end;
+
+	if (!s)
+		return 0;
+	while (*s) {
+		double n;
+
+		while (*s == ' ' || *s == ',')
+			s++;
+		if (!*s)
+			break;
+		n = strtod(s, &end);
+		if (end == s)
+			return total;
+		s = end;
+		while (*s == ' ')
+			s++;
+		if (!strncmp(s, "h", 1))
+			n *= 3600;
+		else if (!strncmp(s, "mi", 2) || (s[0] == 'm' && (s[1] == ' ' || !s[1])))
+			n *= 60;
+		else if (!strncmp(s, "d", 1))
+			n *= 86400;
+		else if (!strncmp(s, "w", 1))
+			n *= 7 * 86400;
+		while (*s && *s != ' ' && *s != ',')
+			s++;
+		total += n;
+	}
+	return total;
+}
+
+static int group_busy(const struct sched *s, size_t i)
+{
+	const char *g = s->plan->jobs[i].def->resource_group;
+	size_t k;
+
+	if (!g)
+		return 0;
+	for (k = 0; k < s->plan->nr; k++) {
+		const char *h = s->plan->jobs[k].def->resource_group;
+
+		if (k != i && s->res[k].status == JOB_RUNNING && h && !strcmp(g, h))
+			return 1;
+	}
+	return 0;
+}
+
+static int mkdirs(const char *base, struct strbuf *err)
+{
+	static const char *const sub[] = { "", "/builds", "/artifacts", "/cache", "/logs" };
+	struct strbuf p = STRBUF_INIT;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(sub); i++) {
+		strbuf_reset(&p);
+		strbuf_addf(&p, "%s%s", base, sub[i]);
+		if (mkdir(p.buf, 0755) < 0 && errno != EEXIST) {
+			strbuf_addf(err, "cannot create %s: %s", p.buf, strerror(errno));
+			strbuf_release(&p);
+			return -1;
+		}
+	}
+	strbuf_release(&p);
+	return 0;
+}
+
+static void cancel_all(struct sched *s)
+{
+	size_t k;
+
+	if (write(s->cancel_pipe[1], "x", 1) < 0) {
+		/* the pipe is ours and never full: nothing to do */
+	}
+	for (k = 0; k < s->plan->nr; k++) {
+		enum job_status st = s->res[k].status;
+
+		if (st == JOB_CREATED || st == JOB_PENDING || st == JOB_SCHEDULED) {
+			s->res[k].status = JOB_CANCELED;
+			s->res[k].skip_reason = xstrdup("pipeline canceled");
+		}
+	}
+}
+
+int sched_run(const struct plan *plan, const struct sched_opts *o,
+	      struct job_result *res, struct strbuf *err)
+{
+	struct sched s;
+	struct worker *workers;
+	double *due;
+	sigset_t mask, old;
+	int sfd = -1, interrupted = 0, running = 0, ret = -1;
+	size_t i;
+
+	memset(&s, 0, sizeof(s));
+	s.plan = plan;
+	s.o = o;
+	s.res = res;
+	pthread_mutex_init(&s.out_lock, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &s.t0);
+	s.cancel_pipe[0] = s.cancel_pipe[1] = s.done_pipe[0] = s.done_pipe[1] = -1;
+	for (i = 0; i < plan->nr; i++) {
+		int len = (int)strlen(plan->jobs[i].name);
+
+		if (len > s.name_width)
+			s.name_width = len > 24 ? 24 : len;
+		res[i].slug = sched_job_slug(plan, i);
+		res[i].peak_mem = -1;
+		res[i].exit_code = -1;
+		strvec_init(&res[i].artifacts);
+		varlist_init(&res[i].dotenv);
+	}
+	workers = xcalloc(plan->nr ? plan->nr : 1, sizeof(*workers));
+	due = xcalloc(plan->nr ? plan->nr : 1, sizeof(*due));
+	if (mkdirs(o->state_dir, err) < 0)
+		goto out;
+	if (pipe2(s.cancel_pipe, O_CLOEXEC) < 0 || pipe2(s.done_pipe, O_CLOEXEC) < 0) {
+		strbuf_addf(err, "pipe: %s", strerror(errno));
+		goto out;
+	}
+	/* Signals are taken synchronously by this thread; workers and the
+	 * jobs they start inherit the mask only until exec (proc resets it). */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &mask, &old);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+
+	for (;;) {
+		int progress = 1, slots, timeout_ms = -1;
+		struct pollfd pfd[2];
+		double now;
+
+		while (progress && !interrupted) {
+			progress = 0;
+			for (i = 0; i < plan->nr; i++) {
+				enum verdict v;
+
+				if (res[i].status != JOB_CREATED)
+					continue;
+				v = decide(&s, i);
+				if (v == WAIT || v == BLOCKED)
+					continue;
+				progress = 1;
+				if (v == RUN) {
+					res[i].status = JOB_PENDING;
+				} else if (v == SKIP) {
+					res[i].status = JOB_SKIPPED;
+				} else if (v == MANUAL) {
+					res[i].status = JOB_MANUAL;
+				} else if (v == DELAY) {
+					res[i].status = JOB_SCHEDULED;
+					due[i] = sched_now(&s) +
+						 parse_start_in(plan->jobs[i].start_in);
+				}
+			}
+		}
+		now = sched_now(&s);
+		for (i = 0; i < plan->nr; i++) {
+			if (res[i].status != JOB_SCHEDULED)
+				continue;
+			if (due[i] <= now) {
+				res[i].status = JOB_PENDING;
+			} else {
+				int ms = (int)((due[i] - now) * 1000) + 1;
+
+				if (timeout_ms < 0 || ms < timeout_ms)
+					timeout_ms = ms;
+			}
+		}
+		slots = o->max_parallel - running;
+		for (i = 0; i < plan->nr && slots > 0 && !interrupted; i++) {
+			if (res[i].status != JOB_PENDING || group_busy(&s, i))
+				continue;
+			res[i].status = JOB_RUNNING;
+			workers[i].s = &s;
+			workers[i].idx = i;
+			if (pthread_create(&workers[i].thread, NULL, sched_job_worker,
+					   &workers[i])) {
+				res[i].status = JOB_FAILED;
+				res[i].failure_reason = "runner_system_failure";
+				continue;
+			}
+			running++;
+			slots--;
+		}
+		if (!running) {
+			int waiting = 0;
+
+			for (i = 0; i < plan->nr; i++)
+				if (res[i].status == JOB_SCHEDULED || res[i].status == JOB_PENDING)
+					waiting = 1;
+			if (!waiting)
+				break;
+		}
+		pfd[0].fd = s.done_pipe[0];
+		pfd[0].events = POLLIN;
+		pfd[1].fd = sfd;
+		pfd[1].events = POLLIN;
+		if (poll(pfd, sfd >= 0 ? 2 : 1, timeout_ms) < 0) {
+			if (errno == EINTR)
+				continue;
+			strbuf_addf(err, "poll: %s", strerror(errno));
+			break;
+		}
+		if (sfd >= 0 && (pfd[1].revents & POLLIN)) {
+			struct signalfd_siginfo si;
+
+			if (read(sfd, &si, sizeof(si)) > 0 && !interrupted) {
+				interrupted = 1;
+				cancel_all(&s);
+			}
+		}
+		if (pfd[0].revents & POLLIN) {
+			uint32_t idx;
+
+			if (read(s.done_pipe[0], &idx, sizeof(idx)) == sizeof(idx) &&
+			    idx < plan->nr) {
+				pthread_join(workers[idx].thread, NULL);
+				running--;
+			}
+		}
+	}
+	/* Jobs that never got to run: behind a blocking manual job. */
+	for (i = 0; i < plan->nr; i++) {
+		if (res[i].status == JOB_CREATED) {
+			res[i].status = JOB_SKIPPED;
+			res[i].skip_reason = xstrdup("blocked by a manual job");
+		}
+	}
+	ret = interrupted;
+out:
+	if (sfd >= 0) {
+		close(sfd);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	}
+	for (i = 0; i < 2; i++) {
+		if (s.cancel_pipe[i] >= 0)
+			close(s.cancel_pipe[i]);
+		if (s.done_pipe[i] >= 0)
+			close(s.done_pipe[i]);
+	}
+	pthread_mutex_destroy(&s.out_lock);
+	free(workers);
+	free(due);
+	return ret;
+}
+
+const char *sched_pipeline_status(const struct plan *plan,
+				  const struct job_result *res, int interrupted)
+{
+	size_t i;
+	int any = 0;
+
+	if (interrupted)
+		return "canceled";
+	for (i = 0; i < plan->nr; i++) {
+		if (res[i].status == JOB_FAILED && !res[i].allowed_failure)
+			return "failed";
+		if (res[i].status == JOB_CANCELED)
+			return "canceled";
+		if (res[i].status != JOB_SKIPPED && res[i].status != JOB_MANUAL)
+			any = 1;
+	}
+	if (!any)
+		return plan->nr ? "skipped" : "success";
+	return "success";
+}
+
+void job_result_release(struct job_result *r)
+{
+	if (r->has_junit)
+		junit_report_clear(&r->junit);
+	strvec_clear(&r->artifacts);
+	varlist_clear(&r->dotenv);
+	free(r->slug);
+	free(r->log_path);
+	free(r->skip_reason);
+	free(r->cache_hit);
+	memset(r, 0, sizeof(*r));
+}
