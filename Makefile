@@ -21,7 +21,7 @@ UNIT_BIN  := $(UNIT_SRC:%.c=$(BUILD)/%)
 
 BIN       := $(BUILD)/cidre
 
-.PHONY: all clean test unit e2e asan test-asan fuzz fuzz-run lint-banned bench
+.PHONY: all clean test unit e2e asan test-asan fuzz fuzz-run lint-banned bench demo
 
 all: $(BIN) cidre
 
@@ -87,6 +87,13 @@ fuzz-run: fuzz
 lint-banned:
 	@! grep -nE '\b(sprintf|vsprintf|strcat|strncpy|strtok|gets)\s*\(' $(LIB_SRC) $(CMD_SRC) \
 		|| { echo "banned function used (see docs/internals/style.md)"; exit 1; }
+
+# The README's main command: the demo project in a fresh repository.
+demo: all
+	rm -rf $(BUILD)/demo && mkdir -p $(BUILD)/demo && cp -R examples/demo/. $(BUILD)/demo/
+	cd $(BUILD)/demo && git init -q -b main && git add . && \
+		git -c user.name='cidre demo' -c user.email=demo@cidre.invalid commit -q -m 'demo: greet'
+	cd $(BUILD)/demo && $(abspath $(BIN)) run
 
 bench: all
 	bench/run.sh
