@@ -1,0 +1,546 @@
+/*
+ * Per-job cgroups (v2 unified or v1 memory+cpuacct), for the shell
+ * executor. See cgroup.h and docs/internals/exec.md.
+ */
+#include "exec/cgroup.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/strbuf.h"
+#include "util/xalloc.h"
+
+/*
+ * Sequence number making job cgroup names unique within this process
+ * (several jobs run at once from different threads); only ever changed
+ * with an atomic increment.
+ */
+static unsigned long cgroup_seq;
+
+static int read_small(const char *path, struct strbuf *out)
+{
+	strbuf_reset(out);
+	return strbuf_read_file(out, path, 1 << 20);
+}
+
+static int write_str(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t n;
+	int saved;
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, s, strlen(s));
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return n == (ssize_t)strlen(s) ? 0 : -1;
+}
+
+/* 1 if the comma-separated list (len bytes at s) holds word. */
+static int list_has(const char *s, size_t len, const char *word)
+{
+	size_t wl = strlen(word);
+	const char *end = s + len;
+
+	while (s < end) {
+		const char *c = memchr(s, ',', end - s);
+		size_t n = c ? (size_t)(c - s) : (size_t)(end - s);
+
+		if (n == wl && !memcmp(s, word, wl))
+			return 1;
+		if (!c)
+			break;
+		s = c + 1;
+	}
+	return 0;
+}
+
+/* 1 if the space-separated list s holds word. */
+static int words_have(const char *s, const char *word)
+{
+	size_t wl = strlen(word);
+
+	while (*s) {
+		size_t n = strcspn(s, " \n");
+
+		if (n == wl && !memcmp(s, word, wl))
+			return 1;
+		s += n;
+		s += strspn(s, " \n");
+	}
+	return 0;
+}
+
+/*
+ * Our own cgroup path for a v1 controller (ctl) or v2 (ctl NULL), from
+ * /proc/self/cgroup. Returns a malloc'ed path or NULL.
+ */
+static char *own_cgroup(const struct strbuf *procs, const char *ctl)
+{
+	const char *line = procs->buf;
+
+	while (*line) {
+		const char *nl = strchr(line, '\n');
+		size_t len = nl ? (size_t)(nl - line) : strlen(line);
+		const char *c1 = memchr(line, ':', len);
+		const char *c2 = c1 ? memchr(c1 + 1, ':', len - (c1 + 1 - line)) : NULL;
+
+		if (c2) {
+			const char *ctls = c1 + 1;
+			size_t clen = c2 - ctls;
+			int hit = ctl ? list_has(ctls, clen, ctl)
+				      : (clen == 0 && c1 - line == 1 && line[0] == '0');
+
+			if (hit)
+				return xstrndup(c2 + 1, len - (c2 + 1 - line));
+		}
+		if (!nl)
+			break;
+		line = nl + 1;
+	}
+	return NULL;
+}
+
+/*
+ * Directory of cgroup path cg in the hierarchy mounted with fstype
+ * (cgroup or cgroup2) and, for v1, controller ctl among its super options.
+ * Returns malloc'ed path or NULL.
+ */
+static char *hierarchy_dir(const struct strbuf *mounts, const char *fstype,
+			   const char *ctl, const char *cg)
+{
+	const char *line = mounts->buf;
+
+	while (*line) {
+		const char *nl = strchr(line, '\n');
+		size_t len = nl ? (size_t)(nl - line) : strlen(line);
+		char *l = xstrndup(line, len);
+		char *f[6] = { NULL };
+		char *sep = strstr(l, " - ");
+		char *p = l, *res = NULL;
+		int i;
+
+		for (i = 0; i < 5 && p; i++) {
+			f[i] = p;
+			p = strchr(p, ' ');
+			if (p)
+				*p++ = '\0';
+		}
+		if (sep && i == 5) {
+			char *type = sep + 3;
+			char *src = strchr(type, ' ');
+			char *opts = src ? strchr(src + 1, ' ') : NULL;
+
+			if (src)
+				*src = '\0';
+			if (opts)
+				opts++;
+			if (!strcmp(type, fstype) &&
+			    (!ctl || (opts && list_has(opts, strcspn(opts, " "), ctl)))) {
+				const char *root = f[3], *mnt = f[4];
+				size_t rl = strlen(root);
+
+				if (!strcmp(root, "/"))
+					res = xasprintf("%s%s", mnt, cg);
+				else if (!strncmp(cg, root, rl) &&
+					 (cg[rl] == '/' || !cg[rl]))
+					res = xasprintf("%s%s", mnt, cg + rl);
+			}
+		}
+		free(l);
+		if (res) {
+			size_t rl = strlen(res);
+
+			if (rl > 1 && res[rl - 1] == '/')
+				res[rl - 1] = '\0';
+			return res;
+		}
+		if (!nl)
+			break;
+		line = nl + 1;
+	}
+	return NULL;
+}
+
+static int file_has_word(const char *dir, const char *file, const char *word)
+{
+	struct strbuf sb = STRBUF_INIT;
+	char *path = xasprintf("%s/%s", dir, file);
+	int r = 0;
+
+	if (!read_small(path, &sb))
+		r = words_have(sb.buf, word);
+	strbuf_release(&sb);
+	free(path);
+	return r;
+}
+
+static int exists(const char *dir, const char *file)
+{
+	char *path = xasprintf("%s/%s", dir, file);
+	int r = !access(path, F_OK);
+
+	free(path);
+	return r;
+}
+
+static int open_in(const char *dir, const char *file, int flags)
+{
+	char *path = xasprintf("%s/%s", dir, file);
+	int fd = open(path, flags | O_CLOEXEC);
+
+	free(path);
+	return fd;
+}
+
+static char *make_child(const char *parent, const char *leaf)
+{
+	char *dir = xasprintf("%s/%s", parent, leaf);
+
+	if (mkdir(dir, 0755) < 0) {
+		free(dir);
+		return NULL;
+	}
+	return dir;
+}
+
+static int try_v2(struct cgroup *cg, const char *base, const char *leaf)
+{
+	char *dir = make_child(base, leaf);
+
+	if (!dir)
+		return -1;
+	if (!file_has_word(dir, "cgroup.controllers", "memory") &&
+	    file_has_word(base, "cgroup.controllers", "memory")) {
+		char *sc = xasprintf("%s/cgroup.subtree_control", base);
+
+		/* EBUSY when base holds processes: then no memory here. */
+		if (write_str(sc, "+memory") < 0)
+			errno = 0;
+		free(sc);
+	}
+	cg->join_fd[0] = open_in(dir, "cgroup.procs", O_WRONLY);
+	if (cg->join_fd[0] < 0) {
+		rmdir(dir);
+		free(dir);
+		return -1;
+	}
+	cg->version = CGROUP_V2;
+	cg->dir = dir;
+	cg->has_mem = file_has_word(dir, "cgroup.controllers", "memory") &&
+		      exists(dir, "memory.current");
+	cg->has_peak = cg->has_mem && exists(dir, "memory.peak");
+	cg->has_kill = exists(dir, "cgroup.kill");
+	cg->events_fd = open_in(dir, "cgroup.events", O_RDONLY);
+	return 0;
+}
+
+static int try_v1(struct cgroup *cg, const struct strbuf *procs,
+		  const struct strbuf *mounts, const char *leaf)
+{
+	char *own = own_cgroup(procs, "memory");
+	char *base = own ? hierarchy_dir(mounts, "cgroup", "memory", own) : NULL;
+	char *dir = base ? make_child(base, leaf) : NULL;
+
+	free(own);
+	free(base);
+	if (!dir)
+		return -1;
+	cg->join_fd[0] = open_in(dir, "cgroup.procs", O_WRONLY);
+	if (cg->join_fd[0] < 0 || !exists(dir, "memory.max_usage_in_bytes")) {
+		if (cg->join_fd[0] >= 0)
+			close(cg->join_fd[0]);
+		cg->join_fd[0] = -1;
+		rmdir(dir);
+		free(dir);
+		return -1;
+	}
+	cg->version = CGROUP_V1;
+	cg->dir = dir;
+	cg->has_mem = 1;
+
+	own = own_cgroup(procs, "cpuacct");
+	base = own ? hierarchy_dir(mounts, "cgroup", "cpuacct", own) : NULL;
+	cg->cpu_dir = base ? make_child(base, leaf) : NULL;
+	free(own);
+	free(base);
+	if (cg->cpu_dir) {
+		cg->join_fd[1] = open_in(cg->cpu_dir, "cgroup.procs", O_WRONLY);
+		if (cg->join_fd[1] < 0) {
+			rmdir(cg->cpu_dir);
+			free(cg->cpu_dir);
+			cg->cpu_dir = NULL;
+		}
+	}
+	return 0;
+}
+
+int cgroup_create(struct cgroup *cg, const char *name)
+{
+	struct strbuf procs = STRBUF_INIT, mounts = STRBUF_INIT;
+	const char *delegated = getenv("CIDRE_CGROUP");
+	unsigned long n = __atomic_add_fetch(&cgroup_seq, 1, __ATOMIC_RELAXED);
+	char *leaf = xasprintf("cidre-%ld-%lu", (long)getpid(), n);
+	char *v2 = NULL, *own;
+	int ret = -1;
+
+	(void)name;
+	*cg = (struct cgroup)CGROUP_INIT;
+	if (delegated && *delegated) {
+		ret = try_v2(cg, delegated, leaf);
+		goto done;
+	}
+	if (read_small("/proc/self/cgroup", &procs) < 0 ||
+	    read_small("/proc/self/mountinfo", &mounts) < 0)
+		goto done;
+
+	own = own_cgroup(&procs, NULL);
+	if (own) {
+		v2 = hierarchy_dir(&mounts, "cgroup2", NULL, own);
+		free(own);
+	}
+	/* 1. v2 with the memory controller. */
+	if (v2 && !try_v2(cg, v2, leaf)) {
+		if (cg->has_mem) {
+			ret = 0;
+			goto done;
+		}
+		cgroup_destroy(cg);
+	}
+	/* 2. v1 memory (+ cpuacct): the hybrid layout. */
+	if (!try_v1(cg, &procs, &mounts, leaf)) {
+		ret = 0;
+		goto done;
+	}
+	/* 3. v2 without memory: still tracks, kills and counts CPU. */
+	if (v2 && !try_v2(cg, v2, leaf))
+		ret = 0;
+done:
+	if (ret < 0 && cg->version != CGROUP_NONE)
+		cgroup_destroy(cg);
+	free(v2);
+	free(leaf);
+	strbuf_release(&procs);
+	strbuf_release(&mounts);
+	return ret;
+}
+
+int cgroup_join_child(const struct cgroup *cg)
+{
+	int i, ret = 0;
+
+	for (i = 0; i < 2; i++)
+		if (cg->join_fd[i] >= 0 && write(cg->join_fd[i], "0", 1) != 1)
+			ret = -1;
+	return ret;
+}
+
+int cgroup_pids(const struct cgroup *cg, pid_t **ret, size_t *nr)
+{
+	struct strbuf sb = STRBUF_INIT;
+	pid_t *v = NULL;
+	size_t n = 0, alloc = 0;
+	char *p, *end;
+	int fd;
+
+	*ret = NULL;
+	*nr = 0;
+	if (!cg->dir)
+		return -1;
+	fd = open_in(cg->dir, "cgroup.procs", O_RDONLY);
+	if (fd < 0)
+		return -1;
+	for (;;) {
+		ssize_t r;
+
+		strbuf_grow(&sb, 4096);
+		r = read(fd, sb.buf + sb.len, sb.alloc - sb.len - 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		strbuf_setlen(&sb, sb.len + r);
+	}
+	close(fd);
+	for (p = sb.buf; *p; p = end) {
+		long pid = strtol(p, &end, 10);
+
+		if (end == p)
+			break;
+		if (pid > 0) {
+			ALLOC_GROW(v, n + 1, alloc);
+			v[n++] = (pid_t)pid;
+		}
+		while (*end == '\n')
+			end++;
+	}
+	strbuf_release(&sb);
+	*ret = v;
+	*nr = n;
+	return 0;
+}
+
+void cgroup_signal(const struct cgroup *cg, int sig)
+{
+	pid_t *pids;
+	size_t nr, i;
+
+	if (cg->version == CGROUP_NONE)
+		return;
+	if (sig == SIGKILL && cg->has_kill) {
+		char *path = xasprintf("%s/cgroup.kill", cg->dir);
+		int r = write_str(path, "1");
+
+		free(path);
+		if (!r)
+			return;
+	}
+	if (cgroup_pids(cg, &pids, &nr) < 0)
+		return;
+	for (i = 0; i < nr; i++)
+		kill(pids[i], sig);
+	free(pids);
+}
+
+int cgroup_populated(const struct cgroup *cg)
+{
+	struct strbuf sb = STRBUF_INIT;
+	char *p;
+	int r = -1;
+
+	if (cg->version != CGROUP_V2 || cg->events_fd < 0)
+		return -1;
+	strbuf_grow(&sb, 256);
+	if (pread(cg->events_fd, sb.buf, sb.alloc - 1, 0) > 0) {
+		sb.buf[sb.alloc - 1] = '\0';
+		p = strstr(sb.buf, "populated ");
+		if (p)
+			r = p[10] == '1';
+	}
+	strbuf_release(&sb);
+	return r;
+}
+
+static long long read_ll(const char *dir, const char *file)
+{
+	struct strbuf sb = STRBUF_INIT;
+	char *path = xasprintf("%s/%s", dir, file);
+	long long v = -1;
+
+	if (!read_small(path, &sb) && sb.len) {
+		char *end;
+
+		errno = 0;
+		v = strtoll(sb.buf, &end, 10);
+		if (errno || end == sb.buf)
+			v = -1;
+	}
+	strbuf_release(&sb);
+	free(path);
+	return v;
+}
+
+void cgroup_sample(struct cgroup *cg)
+{
+	long long v;
+
+	if (cg->version != CGROUP_V2 || !cg->has_mem || cg->has_peak)
+		return;
+	v = read_ll(cg->dir, "memory.current");
+	if (v > cg->sampled)
+		cg->sampled = v;
+}
+
+long long cgroup_peak_mem(const struct cgroup *cg)
+{
+	if (!cg->has_mem)
+		return -1;
+	if (cg->version == CGROUP_V1)
+		return read_ll(cg->dir, "memory.max_usage_in_bytes");
+	if (cg->has_peak)
+		return read_ll(cg->dir, "memory.peak");
+	return cg->sampled;
+}
+
+/* Value of "key N" in a flat-keyed file, or -1. */
+static long long keyed(const char *dir, const char *file, const char *key)
+{
+	struct strbuf sb = STRBUF_INIT;
+	char *path = xasprintf("%s/%s", dir, file);
+	size_t kl = strlen(key);
+	long long v = -1;
+	const char *p;
+
+	if (!read_small(path, &sb)) {
+		for (p = sb.buf; *p; ) {
+			if (!strncmp(p, key, kl) && p[kl] == ' ') {
+				v = strtoll(p + kl + 1, NULL, 10);
+				break;
+			}
+			p = strchr(p, '\n');
+			if (!p)
+				break;
+			p++;
+		}
+	}
+	strbuf_release(&sb);
+	free(path);
+	return v;
+}
+
+int cgroup_cpu(const struct cgroup *cg, double *user, double *sys)
+{
+	long long u, s;
+
+	if (cg->version == CGROUP_V2) {
+		u = keyed(cg->dir, "cpu.stat", "user_usec");
+		s = keyed(cg->dir, "cpu.stat", "system_usec");
+		if (u < 0 || s < 0)
+			return -1;
+		*user = u / 1e6;
+		*sys = s / 1e6;
+		return 0;
+	}
+	if (cg->version != CGROUP_V1 || !cg->cpu_dir)
+		return -1;
+	u = read_ll(cg->cpu_dir, "cpuacct.usage_user");
+	s = read_ll(cg->cpu_dir, "cpuacct.usage_sys");
+	if (u >= 0 && s >= 0) {
+		*user = u / 1e9;
+		*sys = s / 1e9;
+		return 0;
+	}
+	u = keyed(cg->cpu_dir, "cpuacct.stat", "user");
+	s = keyed(cg->cpu_dir, "cpuacct.stat", "system");
+	if (u < 0 || s < 0)
+		return -1;
+	*user = (double)u / sysconf(_SC_CLK_TCK);
+	*sys = (double)s / sysconf(_SC_CLK_TCK);
+	return 0;
+}
+
+void cgroup_destroy(struct cgroup *cg)
+{
+	int i;
+
+	for (i = 0; i < 2; i++)
+		if (cg->join_fd[i] >= 0)
+			close(cg->join_fd[i]);
+	if (cg->events_fd >= 0)
+		close(cg->events_fd);
+	if (cg->dir)
+		rmdir(cg->dir);
+	if (cg->cpu_dir)
+		rmdir(cg->cpu_dir);
+	free(cg->dir);
+	free(cg->cpu_dir);
+	*cg = (struct cgroup)CGROUP_INIT;
+}

@@ -1,0 +1,70 @@
+#ifndef CIDRE_CGROUP_H
+#define CIDRE_CGROUP_H
+
+/*
+ * Private to exec/: one cgroup per job, for accounting (peak memory, CPU
+ * time of the whole tree) and for finding and killing every process of the
+ * tree. cgroup v2 (unified) and v1 (memory + cpuacct hierarchies) are both
+ * supported; see docs/internals/exec.md for the order in which they are
+ * tried.
+ */
+
+#include <sys/types.h>
+#include <stddef.h>
+
+enum cgroup_version { CGROUP_NONE = 0, CGROUP_V1 = 1, CGROUP_V2 = 2 };
+
+struct cgroup {
+	enum cgroup_version version;
+	char *dir;            /* v2 dir, or v1 memory dir; NULL when none */
+	char *cpu_dir;        /* v1 cpuacct dir, or NULL */
+	int join_fd[2];       /* cgroup.procs fds a child writes "0" to; -1 */
+	int events_fd;        /* v2 cgroup.events (POLLPRI on change); -1 */
+	int has_mem;          /* peak memory is measured by this cgroup */
+	int has_kill;         /* v2 cgroup.kill exists */
+	int has_peak;         /* v2 memory.peak exists (else memory.current) */
+	long long sampled;    /* v2 without memory.peak: max memory.current seen */
+};
+
+#define CGROUP_INIT { CGROUP_NONE, NULL, NULL, { -1, -1 }, -1, 0, 0, 0, -1 }
+
+/*
+ * Create a fresh cgroup for one job (name is used for uniqueness only).
+ * On any failure cg is left as CGROUP_NONE and -1 is returned: callers
+ * then fall back to process-group tracking and rusage. The environment
+ * variable CIDRE_CGROUP may name a delegated cgroup v2 directory to create
+ * job cgroups under.
+ */
+int cgroup_create(struct cgroup *cg, const char *name);
+
+/*
+ * Called in the child between fork and exec: move the calling process into
+ * the cgroup. Async-signal-safe. Returns 0 or -1.
+ */
+int cgroup_join_child(const struct cgroup *cg);
+
+/* Send sig to every process in the cgroup (cgroup.kill for SIGKILL on v2). */
+void cgroup_signal(const struct cgroup *cg, int sig);
+
+/*
+ * The pids currently in the cgroup (malloc'ed into *ret, count in *nr).
+ * Returns 0 or -1.
+ */
+int cgroup_pids(const struct cgroup *cg, pid_t **ret, size_t *nr);
+
+/* v2: 1 when cgroup.events says populated, 0 when empty, -1 unknown. */
+int cgroup_populated(const struct cgroup *cg);
+
+/* Take a memory.current sample (v2 without memory.peak); cheap. */
+void cgroup_sample(struct cgroup *cg);
+
+/* Peak memory of the cgroup in bytes, or -1. */
+long long cgroup_peak_mem(const struct cgroup *cg);
+
+/* CPU time of the cgroup in seconds. Returns 0 or -1. */
+int cgroup_cpu(const struct cgroup *cg, double *user, double *sys);
+
+/* Remove the cgroup (it must be empty) and free cg; cg becomes NONE. */
+void cgroup_destroy(struct cgroup *cg);
+
+#endif

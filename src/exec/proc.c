@@ -1,0 +1,654 @@
+/*
+ * The shell executor's process layer. See proc.h for the contract and
+ * docs/internals/exec.md for the design (process group + cgroup, the
+ * event loop, how "the whole tree is gone" is established).
+ */
+#include "exec/proc.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "exec/cgroup.h"
+#include "util/xalloc.h"
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+/* Longest script passed with -c; longer ones go through a temp file. */
+#define PROC_MAX_ARG_SCRIPT (100 * 1024)
+/* How long to wait for SIGKILLed processes before looking again. */
+#define PROC_REAP_POLL_MS 2000
+/* Sampling period for memory.current when memory.peak is missing. */
+#define PROC_SAMPLE_MS 100
+#define PROC_READ_CHUNK 65536
+
+extern char **environ;
+
+enum child_stage { CHILD_CGROUP = 1, CHILD_CHDIR, CHILD_EXEC };
+
+struct child_msg {
+	int stage;
+	int err;
+};
+
+struct child_args {
+	const char *bash;
+	char **argv;
+	char *const *env;
+	const char *workdir;
+	int devnull, out_w, msg_w;
+	const struct cgroup *cg;
+};
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static double now_sec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int sys_pidfd_open(pid_t pid)
+{
+#ifdef SYS_pidfd_open
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+	errno = ENOSYS;
+	return -1;
+#endif
+}
+
+static int sys_pidfd_kill(int pidfd, int sig)
+{
+#ifdef SYS_pidfd_send_signal
+	return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+#else
+	errno = ENOSYS;
+	return -1;
+#endif
+}
+
+static void child_report(int fd, int stage, int err)
+{
+	struct child_msg m = { stage, err };
+
+	if (write(fd, &m, sizeof(m)) != sizeof(m))
+		errno = 0; /* nothing else to do between fork and exec */
+}
+
+/*
+ * Between fork and exec: async-signal-safe calls only (no malloc, no
+ * stdio, no locks), since other threads may have held locks at fork time.
+ */
+__attribute__((noreturn))
+static void child_exec(const struct child_args *a)
+{
+	struct sigaction sa;
+	sigset_t none;
+	int sig;
+
+	setpgid(0, 0);
+	if (cgroup_join_child(a->cg) < 0)
+		child_report(a->msg_w, CHILD_CGROUP, errno);
+	if (dup2(a->devnull, 0) < 0 || dup2(a->out_w, 1) < 0 ||
+	    dup2(a->out_w, 2) < 0) {
+		child_report(a->msg_w, CHILD_EXEC, errno);
+		_exit(127);
+	}
+	/* Ignored signals survive exec: give the job default dispositions. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	for (sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			sigaction(sig, &sa, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (chdir(a->workdir) < 0) {
+		child_report(a->msg_w, CHILD_CHDIR, errno);
+		_exit(127);
+	}
+	/* Nothing of ours but 0..2 leaks into the job (fails on old kernels). */
+#ifdef SYS_close_range
+	syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
+#endif
+	execve(a->bash, a->argv, a->env);
+	child_report(a->msg_w, CHILD_EXEC, errno);
+	_exit(127);
+}
+
+static const char *find_bash(void)
+{
+	static const char *const cand[] = { "/bin/bash", "/usr/bin/bash",
+					    "/usr/local/bin/bash" };
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(cand); i++)
+		if (!access(cand[i], X_OK))
+			return cand[i];
+	return NULL;
+}
+
+/* State of one run, shared by the helpers below. */
+struct run {
+	const struct proc_spec *spec;
+	struct proc_result *res;
+	struct cgroup cg;
+	int cg_ok;
+	pid_t pid;
+	int out_r;
+	char *buf;
+};
+
+static void emit(struct run *r, const char *data, size_t len)
+{
+	if (len && r->spec->on_output)
+		r->spec->on_output(r->spec->ud, data, len);
+}
+
+/* Read what is available; returns 0 on EOF, 1 if more may come. */
+static int pump(struct run *r)
+{
+	for (;;) {
+		ssize_t n = read(r->out_r, r->buf, PROC_READ_CHUNK);
+
+		if (n > 0) {
+			emit(r, r->buf, (size_t)n);
+			if (n < PROC_READ_CHUNK)
+				return 1;
+			continue;
+		}
+		if (n == 0)
+			return 0;
+		if (errno == EINTR)
+			continue;
+		return errno == EAGAIN ? 1 : 0;
+	}
+}
+
+static void signal_tree(struct run *r, int sig)
+{
+	kill(-r->pid, sig);
+	if (r->cg_ok)
+		cgroup_signal(&r->cg, sig);
+}
+
+/* Parse /proc/<pid>/stat: state and process group. Returns 0 or -1. */
+static int proc_stat(pid_t pid, char *state, pid_t *pgrp)
+{
+	char path[64], buf[512], *p;
+	int fd, n;
+	long pg;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = (int)read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 1, " %c %*d %ld", state, &pg) != 2)
+		return -1;
+	*pgrp = (pid_t)pg;
+	return 0;
+}
+
+static void push_pid(pid_t **v, size_t *nr, size_t *alloc, pid_t pid)
+{
+	size_t i;
+
+	for (i = 0; i < *nr; i++)
+		if ((*v)[i] == pid)
+			return;
+	ALLOC_GROW(*v, *nr + 1, *alloc);
+	(*v)[(*nr)++] = pid;
+}
+
+/* Live (not zombie) processes of the tree: cgroup members + group members. */
+static void tree_members(struct run *r, pid_t **ret, size_t *ret_nr)
+{
+	pid_t *v = NULL, *cgp = NULL;
+	size_t nr = 0, alloc = 0, cgn = 0, i;
+	char st;
+	pid_t pg;
+
+	if (r->cg_ok && !cgroup_pids(&r->cg, &cgp, &cgn)) {
+		for (i = 0; i < cgn; i++)
+			if (proc_stat(cgp[i], &st, &pg) < 0 || st != 'Z')
+				push_pid(&v, &nr, &alloc, cgp[i]);
+		free(cgp);
+	}
+	if (!kill(-r->pid, 0)) {
+		/* Someone in the group is left (maybe only zombies): look. */
+		DIR *d = opendir("/proc");
+		struct dirent *de;
+
+		while (d && (de = readdir(d))) {
+			char *end;
+			long pid = strtol(de->d_name, &end, 10);
+
+			if (*end || pid <= 0)
+				continue;
+			if (!proc_stat((pid_t)pid, &st, &pg) && pg == r->pid &&
+			    st != 'Z')
+				push_pid(&v, &nr, &alloc, (pid_t)pid);
+		}
+		if (d)
+			closedir(d);
+	}
+	*ret = v;
+	*ret_nr = nr;
+}
+
+/*
+ * SIGKILL every remaining process of the tree and wait, on pidfds, until
+ * each is gone; repeat while new ones show up (forked before the kill).
+ */
+static void kill_tree_and_wait(struct run *r)
+{
+	int round;
+
+	signal_tree(r, SIGKILL);
+	for (round = 0; round < 1000; round++) {
+		pid_t *pids;
+		size_t nr, i, np = 0;
+		struct pollfd *pfd;
+
+		tree_members(r, &pids, &nr);
+		if (!nr) {
+			free(pids);
+			return;
+		}
+		pfd = xcalloc(nr, sizeof(*pfd));
+		for (i = 0; i < nr; i++) {
+			int fd = sys_pidfd_open(pids[i]);
+
+			if (fd < 0) {
+				kill(pids[i], SIGKILL);
+				continue;
+			}
+			sys_pidfd_kill(fd, SIGKILL);
+			pfd[np].fd = fd;
+			pfd[np++].events = POLLIN;
+		}
+		free(pids);
+		/* Wait for all of them: each pidfd turns readable at exit. */
+		while (np) {
+			int n = poll(pfd, np, PROC_REAP_POLL_MS);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				break;
+			for (i = 0; i < np; ) {
+				if (pfd[i].revents) {
+					close(pfd[i].fd);
+					pfd[i] = pfd[--np];
+				} else {
+					i++;
+				}
+			}
+		}
+		for (i = 0; i < np; i++)
+			close(pfd[i].fd);
+		free(pfd);
+	}
+}
+
+static void rusage_fill(struct proc_result *res, const struct rusage *ru,
+			int cpu_known, int mem_known)
+{
+	if (!cpu_known) {
+		res->cpu_user = ru->ru_utime.tv_sec + ru->ru_utime.tv_usec / 1e6;
+		res->cpu_sys = ru->ru_stime.tv_sec + ru->ru_stime.tv_usec / 1e6;
+	}
+	if (!mem_known)
+		res->peak_mem = (long long)ru->ru_maxrss * 1024;
+}
+
+static char *script_tempfile(const char *script, struct strbuf *err)
+{
+	const char *tmp = getenv("TMPDIR");
+	char *path = xasprintf("%s/cidre-script-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	int fd = mkostemp(path, O_CLOEXEC);
+	size_t len = strlen(script), off = 0;
+
+	if (fd < 0) {
+		strbuf_addf(err, "cannot create script file %s: %s", path,
+			    strerror(errno));
+		free(path);
+		return NULL;
+	}
+	while (off < len) {
+		ssize_t n = write(fd, script + off, len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			strbuf_addf(err, "cannot write script file %s: %s",
+				    path, strerror(errno));
+			close(fd);
+			unlink(path);
+			free(path);
+			return NULL;
+		}
+		off += (size_t)n;
+	}
+	close(fd);
+	return path;
+}
+
+/*
+ * Start the child; on success r->pid is set and 0 returned. Waits until
+ * the child has exec'd (or failed to) through the message pipe.
+ */
+static int start(struct run *r, char **argv, const char *bash,
+		 struct strbuf *err)
+{
+	const struct proc_spec *spec = r->spec;
+	struct child_args a;
+	int out[2], msg[2], devnull, ret = -1;
+	struct child_msg m;
+	ssize_t n;
+
+	devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (devnull < 0) {
+		strbuf_addf(err, "cannot open /dev/null: %s", strerror(errno));
+		return -1;
+	}
+	if (pipe2(out, O_CLOEXEC) < 0) {
+		strbuf_addf(err, "pipe: %s", strerror(errno));
+		close(devnull);
+		return -1;
+	}
+	if (pipe2(msg, O_CLOEXEC) < 0) {
+		strbuf_addf(err, "pipe: %s", strerror(errno));
+		close(out[0]);
+		close(out[1]);
+		close(devnull);
+		return -1;
+	}
+	a.bash = bash;
+	a.argv = argv;
+	a.env = spec->env ? spec->env : environ;
+	a.workdir = spec->workdir ? spec->workdir : ".";
+	a.devnull = devnull;
+	a.out_w = out[1];
+	a.msg_w = msg[1];
+	a.cg = &r->cg;
+
+	r->pid = fork();
+	if (r->pid == 0)
+		child_exec(&a);
+	close(out[1]);
+	close(msg[1]);
+	close(devnull);
+	if (r->pid < 0) {
+		strbuf_addf(err, "fork: %s", strerror(errno));
+		close(out[0]);
+		close(msg[0]);
+		return -1;
+	}
+	ret = 0;
+	for (;;) {
+		n = read(msg[0], &m, sizeof(m));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n != sizeof(m))
+			break;
+		if (m.stage == CHILD_CGROUP) {
+			r->cg_ok = 0;
+			continue;
+		}
+		strbuf_addf(err, "%s %s: %s",
+			    m.stage == CHILD_CHDIR ? "cannot enter" : "cannot run",
+			    m.stage == CHILD_CHDIR ? a.workdir : bash,
+			    strerror(m.err));
+		ret = -1;
+	}
+	close(msg[0]);
+	if (ret < 0) {
+		waitpid(r->pid, NULL, 0);
+		close(out[0]);
+		return -1;
+	}
+	fcntl(out[0], F_SETFL, fcntl(out[0], F_GETFL) | O_NONBLOCK);
+	r->out_r = out[0];
+	return 0;
+}
+
+int proc_run(const struct proc_spec *spec, struct proc_result *res,
+	     struct strbuf *err)
+{
+	struct run r = { .spec = spec, .res = res, .cg = CGROUP_INIT,
+			 .pid = -1, .out_r = -1 };
+	const char *bash = find_bash();
+	char *script_path = NULL;
+	char *argv[10];
+	int argc = 0, pidfd, status = 0, main_done = 0, out_open = 1;
+	int cancel_fd = spec->cancel_fd, cpu_known = 0, mem_known = 0;
+	int grace = spec->kill_grace_ms > 0 ? spec->kill_grace_ms : 2000;
+	int64_t deadline = -1, kill_at = -1;
+	double t0;
+	struct rusage ru;
+
+	memset(res, 0, sizeof(*res));
+	res->peak_mem = -1;
+	res->accounting = "rusage";
+	if (!bash) {
+		strbuf_addstr(err, "bash not found");
+		return -1;
+	}
+	argv[argc++] = "bash";
+	argv[argc++] = "--noprofile";
+	argv[argc++] = "--norc";
+	argv[argc++] = "-e";
+	argv[argc++] = "-o";
+	argv[argc++] = "pipefail";
+	if (strlen(spec->script) > PROC_MAX_ARG_SCRIPT) {
+		script_path = script_tempfile(spec->script, err);
+		if (!script_path)
+			return -1;
+		argv[argc++] = script_path;
+	} else {
+		argv[argc++] = "-c";
+		argv[argc++] = (char *)spec->script;
+	}
+	argv[argc] = NULL;
+
+	r.cg_ok = !cgroup_create(&r.cg, spec->name);
+	r.buf = xmalloc(PROC_READ_CHUNK);
+	t0 = now_sec();
+	if (start(&r, argv, bash, err) < 0) {
+		cgroup_destroy(&r.cg);
+		free(r.buf);
+		if (script_path)
+			unlink(script_path);
+		free(script_path);
+		return -1;
+	}
+	if (spec->timeout_sec > 0)
+		deadline = now_ms() + (int64_t)spec->timeout_sec * 1000;
+	pidfd = sys_pidfd_open(r.pid);
+
+	while (!main_done) {
+		struct pollfd pfd[3];
+		int nfds = 0, ipid = -1, iout = -1, icancel = -1, tmo = -1, n;
+		int64_t now = now_ms();
+
+		if (out_open) {
+			iout = nfds;
+			pfd[nfds].fd = r.out_r;
+			pfd[nfds++].events = POLLIN;
+		}
+		if (pidfd >= 0) {
+			ipid = nfds;
+			pfd[nfds].fd = pidfd;
+			pfd[nfds++].events = POLLIN;
+		} else {
+			tmo = 20; /* no pidfd (old kernel): check on a tick */
+		}
+		if (cancel_fd >= 0) {
+			icancel = nfds;
+			pfd[nfds].fd = cancel_fd;
+			pfd[nfds++].events = POLLIN;
+		}
+		if (deadline >= 0 && !res->timed_out && !res->canceled)
+			tmo = (tmo < 0 || deadline - now < tmo) ?
+			      (int)(deadline > now ? deadline - now : 0) : tmo;
+		if (kill_at >= 0)
+			tmo = (tmo < 0 || kill_at - now < tmo) ?
+			      (int)(kill_at > now ? kill_at - now : 0) : tmo;
+		if (r.cg_ok && r.cg.has_mem && !r.cg.has_peak &&
+		    r.cg.version == CGROUP_V2) {
+			cgroup_sample(&r.cg);
+			tmo = (tmo < 0 || tmo > PROC_SAMPLE_MS) ? PROC_SAMPLE_MS : tmo;
+		}
+		n = poll(pfd, nfds, tmo);
+		if (n < 0 && errno != EINTR)
+			break;
+		if (n > 0 && iout >= 0 && pfd[iout].revents)
+			out_open = pump(&r);
+		if (n > 0 && icancel >= 0 && pfd[icancel].revents) {
+			cancel_fd = -1;
+			if (!res->timed_out) {
+				res->canceled = 1;
+				signal_tree(&r, SIGTERM);
+				kill_at = now_ms() + grace;
+			}
+		}
+		now = now_ms();
+		if (deadline >= 0 && now >= deadline && !res->timed_out &&
+		    !res->canceled) {
+			res->timed_out = 1;
+			signal_tree(&r, SIGTERM);
+			kill_at = now + grace;
+		}
+		if (kill_at >= 0 && now >= kill_at) {
+			signal_tree(&r, SIGKILL);
+			kill_at = -1;
+		}
+		if (pidfd >= 0 ? (n > 0 && pfd[ipid].revents) : 1) {
+			siginfo_t si;
+
+			int w;
+
+			memset(&si, 0, sizeof(si));
+			w = waitid(P_PID, r.pid, &si, WEXITED | WNOHANG | WNOWAIT);
+			if ((!w && si.si_pid == r.pid) || (w < 0 && errno == ECHILD))
+				main_done = 1;
+		}
+	}
+	/* The job ends when the main shell exits: reap it, kill leftovers. */
+	if (wait4(r.pid, &status, 0, &ru) < 0)
+		memset(&ru, 0, sizeof(ru));
+	kill_tree_and_wait(&r);
+	if (out_open)
+		pump(&r);
+	res->wall = now_sec() - t0;
+
+	if (WIFSIGNALED(status)) {
+		res->signal = WTERMSIG(status);
+		res->exit_code = 128 + res->signal;
+	} else {
+		res->exit_code = WEXITSTATUS(status);
+	}
+	if (r.cg_ok) {
+		res->peak_mem = cgroup_peak_mem(&r.cg);
+		mem_known = res->peak_mem >= 0;
+		if (mem_known)
+			res->accounting = r.cg.version == CGROUP_V2 ?
+					  "cgroup2" : "cgroup1";
+		cpu_known = !cgroup_cpu(&r.cg, &res->cpu_user, &res->cpu_sys);
+	}
+	rusage_fill(res, &ru, cpu_known, mem_known);
+
+	if (pidfd >= 0)
+		close(pidfd);
+	close(r.out_r);
+	cgroup_destroy(&r.cg);
+	free(r.buf);
+	if (script_path)
+		unlink(script_path);
+	free(script_path);
+	return 0;
+}
+
+/* Append s quoted for bash between single quotes. */
+static void sq_quote(struct strbuf *out, const char *s, size_t len)
+{
+	size_t i;
+
+	strbuf_addch(out, '\'');
+	for (i = 0; i < len; i++) {
+		if (s[i] == '\'')
+			strbuf_addstr(out, "'\\''");
+		else
+			strbuf_addch(out, s[i]);
+	}
+	strbuf_addch(out, '\'');
+}
+
+void proc_script_build(struct strbuf *out, char *const *cmds, size_t nr,
+		       int colour)
+{
+	size_t i;
+
+	strbuf_addstr(out, "set -eo pipefail\nset +o noclobber\n");
+	for (i = 0; i < nr; i++) {
+		const char *c = cmds[i];
+		size_t len, first;
+
+		while (*c == ' ' || *c == '\t' || *c == '\n' || *c == '\r')
+			c++;
+		len = strlen(c);
+		while (len && (c[len - 1] == ' ' || c[len - 1] == '\t' ||
+			       c[len - 1] == '\n' || c[len - 1] == '\r'))
+			len--;
+		if (!len) {
+			strbuf_addstr(out, "echo\n");
+			continue;
+		}
+		first = strcspn(c, "\n");
+		if (first > len)
+			first = len;
+		strbuf_addstr(out, colour ? "printf '\\033[32;1m%s\\033[0;m\\n' "
+				 : "printf '%s\\n' ");
+		{
+			struct strbuf line = STRBUF_INIT;
+
+			strbuf_addstr(&line, "$ ");
+			strbuf_add(&line, c, first);
+			if (first < len)
+				strbuf_addstr(&line, " # collapsed multi-line command");
+			sq_quote(out, line.buf, line.len);
+			strbuf_release(&line);
+		}
+		strbuf_addch(out, '\n');
+		strbuf_add(out, c, len);
+		strbuf_addch(out, '\n');
+	}
+}
