@@ -44,8 +44,9 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(LIB_OBJ)
 unit: $(UNIT_BIN)
 	@CMOCKA_MESSAGE_OUTPUT=TAP prove --exec '' $(UNIT_BIN)
 
+E2E ?= $(sort $(wildcard tests/e2e/t[0-9]*.sh))
 e2e: $(BIN)
-	@CIDRE_BIN=$(abspath $(BIN)) prove -j2 tests/e2e/t[0-9]*.sh
+	@CIDRE_BIN=$(abspath $(BIN)) prove -j2 $(E2E)
 
 # The whole suite, then again under AddressSanitizer + UBSan (with leak
 # checking), then the fuzzers for a bounded time.

@@ -1,0 +1,21 @@
+#!/bin/sh
+# cidre's own .cidre.yml builds and tests cidre with `cidre run`.
+. "$(dirname "$0")/lib.sh"
+
+if [ -n "${CIDRE_NESTED:-}" ]; then
+	echo "1..0 # SKIP inside cidre's own pipeline"
+	exit 0
+fi
+
+test_expect_success 'the project pipeline passes on a copy of the source tree' '
+	mkdir self && (cd "$ROOT" && git ls-files -z | xargs -0 cp --parents -t "$SCRATCH/self") &&
+	(cd self && git init -q && git add . && git commit -q -m self) &&
+	(cd self && cidre run --color=never -v E2E_TESTS=tests/e2e/t2000-run-basic.sh >../out 2>&1) &&
+	expect_grep "^build +build +success" out &&
+	expect_grep "^unit +test +success" out &&
+	expect_grep "^e2e +test +success" out &&
+	expect_grep "^pipeline-lint +test +success" out &&
+	expect_grep "pipeline #1 passed" out
+'
+
+test_done
