@@ -65,21 +65,27 @@ test-asan: asan
 		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 unit e2e
 
-FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := $(patsubst fuzz/%.c,build-fuzz/%,$(wildcard fuzz/fuzz-*.c))
-FUZZ_LIB_SRC := $(LIB_SRC)
+FUZZ_SECONDS ?= 30
+FUZZ_TARGETS := $(patsubst fuzz/%.c,build-fuzz/bin/%,$(wildcard fuzz/fuzz-*.c))
+FUZZ_CFLAGS  := -std=gnu11 -g -O1 -fno-omit-frame-pointer
+FUZZ_OBJ     := $(LIB_SRC:%.c=build-fuzz/%.o)
 fuzz: $(FUZZ_TARGETS)
 
-build-fuzz/%: fuzz/%.c $(FUZZ_LIB_SRC)
-	@mkdir -p build-fuzz
-	clang $(CPPFLAGS) -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_LIB_SRC) $(LDLIBS)
+build-fuzz/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
+
+build-fuzz/bin/%: fuzz/%.c $(FUZZ_OBJ)
+	@mkdir -p $(dir $@)
+	clang $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_OBJ) $(LDLIBS)
 
 fuzz-run: fuzz
 	@for t in $(FUZZ_TARGETS); do \
 		n=$$(basename $$t); mkdir -p build-fuzz/corpus-$$n; \
+		seeds=; [ -d fuzz/corpus/$$n ] && seeds=fuzz/corpus/$$n; \
 		echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
 		$$t -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -timeout=10 \
-			-rss_limit_mb=2048 build-fuzz/corpus-$$n fuzz/corpus/$$n >build-fuzz/$$n.log 2>&1 \
+			-rss_limit_mb=2048 build-fuzz/corpus-$$n $$seeds >build-fuzz/$$n.log 2>&1 \
 			|| { tail -50 build-fuzz/$$n.log; exit 1; }; \
 		tail -1 build-fuzz/$$n.log; \
 	done
