@@ -459,7 +459,6 @@ static void attach(struct builder *b, struct ynode *n)
 		if (n->type != YNODE_SCALAR) {
 			diag_error(b->d, &n->pos, "mapping keys must be scalars");
 			bury(b, n);
-			b->failed = 1;
 			f->have_key = 1;
 			f->key = xstrdup("");
 			f->key_is_merge = 0;
@@ -467,8 +466,8 @@ static void attach(struct builder *b, struct ynode *n)
 		}
 		f->key_is_merge = n->plain && !strcmp(n->str, "<<") && !n->tag;
 		if (!f->key_is_merge && ymap_find(f->node, n->str)) {
+			/* recoverable: reported, the later value wins as in GitLab */
 			diag_error(b->d, &n->pos, "duplicate key \"%s\"", n->str);
-			b->failed = 1;
 		}
 		f->key = xstrdup(n->str);
 		f->key_pos = n->pos;
@@ -489,7 +488,12 @@ static void attach(struct builder *b, struct ynode *n)
 		f->node->pairs_nr++;
 		f->key = NULL;
 	} else {
-		bury(b, n); /* duplicate, already reported */
+		struct ypair *dup = ymap_find(f->node, f->key);
+
+		/* duplicate, already reported: the later value wins */
+		bury(b, dup->val);
+		dup->val = n;
+		dup->key_pos = f->key_pos;
 	}
 	free(f->key);
 	f->key = NULL;

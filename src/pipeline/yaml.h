@@ -65,8 +65,10 @@ struct yaml_limits {
  * position (it must outlive the nodes and d). Each document becomes one
  * tree; an empty stream yields no documents. On success returns 0 and
  * sets *ret_docs (malloc'ed array, free with yaml_docs_free) and *ret_nr.
- * On any error (syntax, duplicate key, unknown alias, limits) every
- * problem found is added to d and -1 is returned.
+ * Recoverable problems (a duplicate key: the later value wins, as in
+ * GitLab; a non-scalar key: dropped) are added to d and a tree is still
+ * returned, so the caller can go on and report more. Fatal ones (syntax,
+ * unknown alias, limits) are added to d and -1 is returned.
  */
 int yaml_parse(const char *file, const char *buf, size_t len,
 	       const struct yaml_limits *lim, struct ynode ***ret_docs,

@@ -1,0 +1,889 @@
+/*
+ * The pipeline loader, first half: find and read the pipeline file,
+ * expand `include`, then resolve `extends` and `!reference` on the YAML
+ * tree. model.c builds the typed pipeline from the result.
+ */
+#include "pipeline/loader.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pipeline/expr.h"
+#include "util/strbuf.h"
+#include "util/xalloc.h"
+
+#define DEFAULT_MAX_FILE_SIZE (1024 * 1024)
+#define DEFAULT_MAX_INCLUDES 150
+/* nodes that merging, extends and !reference may create in one load */
+#define LOAD_NODE_BUDGET 2000000
+/* files looked at by one wildcard include or rules:exists */
+#define GLOB_MAX_ENTRIES 50000
+#define GLOB_MAX_DEPTH 32
+
+struct loader {
+	const struct load_opts *opts;
+	struct pipeline *p;
+	struct diag *d;
+	const char *root;
+	size_t max_file_size;
+	size_t max_includes;
+	size_t includes;
+	int include_limit_hit;
+	size_t budget;
+	int budget_hit;
+};
+
+static const char *const global_keywords[] = {
+	"default", "include", "stages", "variables", "workflow", "image",
+	"services", "cache", "before_script", "after_script", "types", "spec",
+};
+
+int pipeline_is_global_keyword(const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(global_keywords); i++)
+		if (!strcmp(global_keywords[i], key))
+			return 1;
+	return 0;
+}
+
+static const char *intern_file(struct loader *ld, const char *name)
+{
+	int i = strvec_find(&ld->p->files, name);
+
+	if (i < 0) {
+		strvec_push(&ld->p->files, name);
+		i = (int)ld->p->files.nr - 1;
+	}
+	return ld->p->files.v[i];
+}
+
+static void budget_error(struct loader *ld, const struct pos *pos)
+{
+	if (!ld->budget_hit)
+		diag_error(ld->d, pos, "pipeline too large: more than %d YAML nodes "
+			   "after include, extends and !reference",
+			   LOAD_NODE_BUDGET);
+	ld->budget_hit = 1;
+}
+
+/* --- globs (include wildcards, include:rules:exists) ------------------- */
+
+/*
+ * GitLab's wildcard paths: `**` matches anything including '/', `*`
+ * anything but '/', `?` one character but '/'.
+ */
+static int glob_match(const char *pat, const char *s)
+{
+	while (*pat) {
+		if (pat[0] == '*' && pat[1] == '*') {
+			pat += 2;
+			if (*pat == '/' && !*s)
+				return 0;
+			for (;; s++) {
+				if (glob_match(pat, s))
+					return 1;
+				if (*pat == '/' && glob_match(pat + 1, s))
+					return 1;
+				if (!*s)
+					return 0;
+			}
+		}
+		if (*pat == '*') {
+			pat++;
+			for (;; s++) {
+				if (glob_match(pat, s))
+					return 1;
+				if (!*s || *s == '/')
+					return 0;
+			}
+		}
+		if (!*s)
+			return 0;
+		if (*pat == '?') {
+			if (*s == '/')
+				return 0;
+		} else if (*pat != *s) {
+			return 0;
+		}
+		pat++;
+		s++;
+	}
+	return !*s;
+}
+
+struct walk {
+	const char *pattern;
+	struct strvec *out;
+	size_t seen;
+	int stop_at_first;
+};
+
+static void walk_dir(struct walk *w, struct strbuf *abs, struct strbuf *rel,
+		     int depth)
+{
+	DIR *dir;
+	struct dirent *de;
+	size_t abs_len = abs->len, rel_len = rel->len;
+
+	if (depth > GLOB_MAX_DEPTH)
+		return;
+	dir = opendir(abs->buf);
+	if (!dir)
+		return;
+	while ((de = readdir(dir))) {
+		struct stat st;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (!depth && !strcmp(de->d_name, ".git"))
+			continue;
+		if (++w->seen > GLOB_MAX_ENTRIES)
+			break;
+		strbuf_addch(abs, '/');
+		strbuf_addstr(abs, de->d_name);
+		if (rel->len)
+			strbuf_addch(rel, '/');
+		strbuf_addstr(rel, de->d_name);
+		if (!lstat(abs->buf, &st)) {
+			if (S_ISDIR(st.st_mode))
+				walk_dir(w, abs, rel, depth + 1);
+			else if (S_ISREG(st.st_mode) &&
+				 glob_match(w->pattern, rel->buf))
+				strvec_push(w->out, rel->buf);
+		}
+		strbuf_setlen(abs, abs_len);
+		strbuf_setlen(rel, rel_len);
+		if (w->stop_at_first && w->out->nr)
+			break;
+	}
+	closedir(dir);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Files under root matching pattern (relative, sorted) appended to out. */
+static void glob_files(const char *root, const char *pattern,
+		       struct strvec *out, int stop_at_first)
+{
+	struct strbuf abs = STRBUF_INIT, rel = STRBUF_INIT;
+	struct walk w = { pattern, out, 0, stop_at_first };
+	size_t start = out->nr;
+
+	strbuf_addstr(&abs, root);
+	walk_dir(&w, &abs, &rel, 0);
+	if (out->nr - start > 1)
+		qsort(out->v + start, out->nr - start, sizeof(*out->v), cmp_str);
+	strbuf_release(&abs);
+	strbuf_release(&rel);
+}
+
+static int path_exists(const char *root, const char *rel)
+{
+	struct strbuf sb = STRBUF_INIT;
+	struct stat st;
+	int r;
+
+	strbuf_addf(&sb, "%s/%s", root, rel);
+	r = !stat(sb.buf, &st);
+	strbuf_release(&sb);
+	return r;
+}
+
+/* rules:exists: any pattern matching a file (or naming a path) */
+static int exists_any(const char *root, const struct ynode *list)
+{
+	size_t i;
+
+	for (i = 0; i < list->nr; i++) {
+		const char *pat = list->items[i]->str;
+		struct strvec out = STRVEC_INIT;
+		int found;
+
+		if (!pat)
+			continue;
+		while (*pat == '/')
+			pat++;
+		if (!strpbrk(pat, "*?")) {
+			if (path_exists(root, pat))
+				return 1;
+			continue;
+		}
+		glob_files(root, pat, &out, 1);
+		found = out.nr > 0;
+		strvec_clear(&out);
+		if (found)
+			return 1;
+	}
+	return 0;
+}
+
+/* --- include ----------------------------------------------------------- */
+
+static struct ynode *load_file(struct loader *ld, const char *rel,
+			       const struct pos *from, int depth);
+
+static int has_yaml_ext(const char *path)
+{
+	size_t n = strlen(path);
+
+	return (n > 4 && !strcmp(path + n - 4, ".yml")) ||
+	       (n > 5 && !strcmp(path + n - 5, ".yaml"));
+}
+
+static int path_escapes(const char *path)
+{
+	const char *p = path;
+
+	while (*p) {
+		const char *e = strchr(p, '/');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+
+		if (n == 2 && p[0] == '.' && p[1] == '.')
+			return 1;
+		if (!e)
+			break;
+		p = e + 1;
+	}
+	return 0;
+}
+
+static const char *const include_unsupported[] = {
+	"remote", "project", "template", "component", "inputs", "file", "ref",
+	"integrity", "cache",
+};
+
+/*
+ * Evaluate include:rules. 1 include, 0 skip, -1 error (reported).
+ */
+static int include_rules(struct loader *ld, const struct ynode *rules)
+{
+	static const struct varlist empty = VARLIST_INIT;
+	const struct varlist *vars = ld->opts->vars ? ld->opts->vars : &empty;
+	size_t i, j;
+
+	if (rules->type != YNODE_SEQ) {
+		diag_error(ld->d, &rules->pos, "include:rules must be a list");
+		return -1;
+	}
+	for (i = 0; i < rules->nr; i++) {
+		const struct ynode *r = rules->items[i];
+		const struct ynode *v;
+		int match = 1;
+
+		if (r->type != YNODE_MAP) {
+			diag_error(ld->d, &r->pos, "include:rules entries must be maps");
+			return -1;
+		}
+		for (j = 0; j < r->pairs_nr; j++) {
+			const char *k = r->pairs[j].key;
+
+			if (strcmp(k, "if") && strcmp(k, "exists") && strcmp(k, "when")) {
+				diag_error(ld->d, &r->pairs[j].key_pos,
+					   "unknown keyword \"%s\" in include:rules%s", k,
+					   !strcmp(k, "changes") ?
+					   " (include:rules:changes is not supported by cidre)" : "");
+				return -1;
+			}
+		}
+		v = ymap_get(r, "if");
+		if (v) {
+			struct strbuf err = STRBUF_INIT;
+			int t;
+
+			if (v->type != YNODE_SCALAR) {
+				diag_error(ld->d, &v->pos, "include:rules:if must be a string");
+				return -1;
+			}
+			t = expr_eval(v->str, vars, &err);
+			if (t < 0) {
+				diag_error(ld->d, &v->pos, "invalid expression in include:rules:if: %s",
+					   err.buf);
+				strbuf_release(&err);
+				return -1;
+			}
+			strbuf_release(&err);
+			match = match && t;
+		}
+		v = ymap_get(r, "exists");
+		if (v && match) {
+			const struct ynode *paths = v;
+
+			if (v->type == YNODE_MAP)
+				paths = ymap_get(v, "paths");
+			if (v->type == YNODE_SCALAR) {
+				struct ynode tmp;
+				struct ynode *one = (struct ynode *)v;
+
+				memset(&tmp, 0, sizeof(tmp));
+				tmp.type = YNODE_SEQ;
+				tmp.items = &one;
+				tmp.nr = 1;
+				match = exists_any(ld->root, &tmp);
+			} else if (!paths || paths->type != YNODE_SEQ) {
+				diag_error(ld->d, &v->pos,
+					   "include:rules:exists must be a string or a list of strings");
+				return -1;
+			} else {
+				match = exists_any(ld->root, paths);
+			}
+		}
+		if (!match)
+			continue;
+		v = ymap_get(r, "when");
+		if (v) {
+			if (v->type != YNODE_SCALAR ||
+			    (strcmp(v->str, "never") && strcmp(v->str, "always"))) {
+				diag_error(ld->d, &v->pos,
+					   "include:rules:when must be \"always\" or \"never\"");
+				return -1;
+			}
+			return strcmp(v->str, "never") ? 1 : 0;
+		}
+		return 1;
+	}
+	return 0;
+}
+
+static void include_one(struct loader *ld, struct ynode *acc,
+			const char *path, const struct pos *pos, int depth)
+{
+	struct strvec files = STRVEC_INIT;
+	size_t i;
+
+	while (*path == '/')
+		path++;
+	if (!*path) {
+		diag_error(ld->d, pos, "include: empty path");
+		return;
+	}
+	if (path_escapes(path)) {
+		diag_error(ld->d, pos, "include \"%s\": path must stay inside the repository",
+			   path);
+		return;
+	}
+	if (!has_yaml_ext(path)) {
+		diag_error(ld->d, pos, "included file \"%s\" does not have a YAML extension "
+			   "(.yml or .yaml)", path);
+		return;
+	}
+	if (strpbrk(path, "*?")) {
+		glob_files(ld->root, path, &files, 0);
+		if (!files.nr)
+			diag_error(ld->d, pos, "include \"%s\": no file matches", path);
+	} else {
+		strvec_push(&files, path);
+	}
+	for (i = 0; i < files.nr; i++) {
+		struct ynode *child;
+
+		if (ld->includes >= ld->max_includes) {
+			if (!ld->include_limit_hit)
+				diag_error(ld->d, pos, "maximum of %zu includes exceeded",
+					   ld->max_includes);
+			ld->include_limit_hit = 1;
+			break;
+		}
+		ld->includes++;
+		child = load_file(ld, files.v[i], pos, depth + 1);
+		if (!child)
+			continue;
+		if (ynode_deep_merge(acc, child, &ld->budget))
+			budget_error(ld, pos);
+		ynode_free(child);
+	}
+	strvec_clear(&files);
+}
+
+static void include_entry(struct loader *ld, struct ynode *acc,
+			  const struct ynode *e, int depth)
+{
+	const struct ynode *local, *rules;
+	size_t i, j;
+
+	if (e->type == YNODE_SCALAR && yscalar_kind(e) != YS_NULL) {
+		if (!strncmp(e->str, "http://", 7) || !strncmp(e->str, "https://", 8)) {
+			diag_error(ld->d, &e->pos, "keyword \"include:remote\" is not "
+				   "supported by cidre (only local files can be included)");
+			return;
+		}
+		include_one(ld, acc, e->str, &e->pos, depth);
+		return;
+	}
+	if (e->type != YNODE_MAP) {
+		diag_error(ld->d, &e->pos, "include entries must be strings or maps");
+		return;
+	}
+	for (i = 0; i < e->pairs_nr; i++) {
+		const char *k = e->pairs[i].key;
+
+		for (j = 0; j < ARRAY_SIZE(include_unsupported); j++) {
+			if (!strcmp(k, include_unsupported[j])) {
+				diag_error(ld->d, &e->pairs[i].key_pos,
+					   "keyword \"include:%s\" is not supported by cidre "
+					   "(only local files can be included)", k);
+				return;
+			}
+		}
+		if (strcmp(k, "local") && strcmp(k, "rules")) {
+			diag_error(ld->d, &e->pairs[i].key_pos,
+				   "unknown keyword \"%s\" in include", k);
+			return;
+		}
+	}
+	local = ymap_get(e, "local");
+	if (!local) {
+		diag_error(ld->d, &e->pos, "include entry needs \"local\"");
+		return;
+	}
+	if (local->type != YNODE_SCALAR || yscalar_kind(local) == YS_NULL) {
+		diag_error(ld->d, &local->pos, "include:local must be a string");
+		return;
+	}
+	rules = ymap_get(e, "rules");
+	if (rules) {
+		int r = include_rules(ld, rules);
+
+		if (r <= 0)
+			return;
+	}
+	include_one(ld, acc, local->str, &local->pos, depth);
+}
+
+/* Expand the include: of root (removed from it) into acc. */
+static void process_includes(struct loader *ld, struct ynode *acc,
+			     struct ynode *inc, int depth)
+{
+	size_t i;
+
+	if (depth > PIPELINE_MAX_INCLUDE_DEPTH) {
+		diag_error(ld->d, &inc->pos, "includes nested too deep (more than %d levels)",
+			   PIPELINE_MAX_INCLUDE_DEPTH);
+		return;
+	}
+	if (inc->type == YNODE_SEQ) {
+		for (i = 0; i < inc->nr; i++) {
+			const struct ynode *e = inc->items[i];
+
+			if (e->type == YNODE_SEQ) {
+				diag_error(ld->d, &e->pos, "include entries must be strings or maps");
+				continue;
+			}
+			include_entry(ld, acc, e, depth);
+		}
+		return;
+	}
+	include_entry(ld, acc, inc, depth);
+}
+
+static const char *display_name(struct loader *ld, const char *rel)
+{
+	return intern_file(ld, rel);
+}
+
+/*
+ * Read, parse and include-expand one file. Returns its tree (a map) or
+ * NULL when it could not be loaded (reported).
+ */
+static struct ynode *load_file(struct loader *ld, const char *rel,
+			       const struct pos *from, int depth)
+{
+	struct strbuf path = STRBUF_INIT, buf = STRBUF_INIT;
+	struct yaml_limits lim = { PIPELINE_MAX_DEPTH, 0 };
+	struct ynode **docs = NULL, *root = NULL, *acc = NULL, *inc;
+	const char *file = display_name(ld, rel);
+	struct pos fpos = { file, 0, 0 };
+	size_t ndocs = 0;
+
+	if (!strcmp(ld->root, ".") || (!from && rel[0] == '/'))
+		strbuf_addstr(&path, rel);
+	else
+		strbuf_addf(&path, "%s/%s", ld->root, rel);
+	if (strbuf_read_file(&buf, path.buf, ld->max_file_size)) {
+		const struct pos *at = from ? from : &fpos;
+
+		if (errno == EFBIG)
+			diag_error(ld->d, at, "%s: file too large (more than %zu bytes)",
+				   rel, ld->max_file_size);
+		else if (errno == ENOENT && from)
+			diag_error(ld->d, at, "included file \"%s\" does not exist", rel);
+		else
+			diag_error(ld->d, at, "cannot read %s: %s", rel, strerror(errno));
+		goto out;
+	}
+	if (memchr(buf.buf, '\0', buf.len)) {
+		diag_error(ld->d, &fpos, "file contains a NUL byte (not a YAML text file)");
+		goto out;
+	}
+	if (yaml_parse(file, buf.buf, buf.len, &lim, &docs, &ndocs, ld->d))
+		goto out;
+	if (ndocs > 1) {
+		struct ynode *spec = ymap_get(docs[0], "spec");
+
+		if (spec)
+			diag_error(ld->d, &ymap_find(docs[0], "spec")->key_pos,
+				   "keyword \"spec:inputs\" is not supported by cidre "
+				   "(pipeline inputs)");
+		else
+			diag_error(ld->d, &docs[1]->pos,
+				   "a pipeline file must hold one YAML document");
+		goto out;
+	}
+	if (!ndocs || ynode_is_null(docs[0])) {
+		root = ynode_new(YNODE_MAP, &fpos);
+	} else {
+		root = docs[0];
+		docs[0] = NULL;
+	}
+	if (root->type != YNODE_MAP) {
+		diag_error(ld->d, &root->pos, "the pipeline must be a map of keywords and "
+			   "jobs, not %s", ynode_type_name(root));
+		goto out;
+	}
+	acc = ynode_new(YNODE_MAP, &root->pos);
+	inc = ymap_take(root, "include");
+	if (inc) {
+		process_includes(ld, acc, inc, depth);
+		ynode_free(inc);
+	}
+	if (ynode_deep_merge(acc, root, &ld->budget))
+		budget_error(ld, &fpos);
+out:
+	yaml_docs_free(docs, ndocs);
+	ynode_free(root);
+	strbuf_release(&path);
+	strbuf_release(&buf);
+	return acc;
+}
+
+/* --- extends ----------------------------------------------------------- */
+
+enum ext_state { EXT_NEW = 0, EXT_BUSY, EXT_DONE, EXT_FAILED };
+
+struct ext_ctx {
+	struct loader *ld;
+	struct ynode *root;
+	enum ext_state *state;
+	int *height;
+	struct strvec chain;
+};
+
+static int pair_index(const struct ynode *root, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < root->pairs_nr; i++)
+		if (!strcmp(root->pairs[i].key, key))
+			return (int)i;
+	return -1;
+}
+
+static int resolve_extends(struct ext_ctx *x, size_t idx)
+{
+	struct ypair *job = &x->root->pairs[idx];
+	struct ynode *ext, *merged;
+	struct ynode one;
+	struct ynode *onep;
+	const struct ynode *list;
+	size_t i;
+	int h = 0;
+
+	if (x->state[idx] == EXT_DONE)
+		return 0;
+	if (x->state[idx] == EXT_FAILED)
+		return -1;
+	if (x->state[idx] == EXT_BUSY) {
+		struct strbuf sb = STRBUF_INIT;
+		int start = strvec_find(&x->chain, job->key);
+
+		for (i = start < 0 ? 0 : (size_t)start; i < x->chain.nr; i++)
+			strbuf_addf(&sb, "%s -> ", x->chain.v[i]);
+		strbuf_addstr(&sb, job->key);
+		ext = ymap_get(job->val, "extends");
+		diag_error(x->ld->d, ext ? &ext->pos : &job->key_pos,
+			   "job \"%s\": circular dependency in extends (%s)",
+			   job->key, sb.buf);
+		strbuf_release(&sb);
+		return -1;
+	}
+	ext = job->val->type == YNODE_MAP ? ymap_get(job->val, "extends") : NULL;
+	if (!ext) {
+		x->state[idx] = EXT_DONE;
+		x->height[idx] = 0;
+		return 0;
+	}
+	if (ext->type == YNODE_SCALAR && yscalar_kind(ext) == YS_STR) {
+		memset(&one, 0, sizeof(one));
+		one.type = YNODE_SEQ;
+		onep = ext;
+		one.items = &onep;
+		one.nr = 1;
+		list = &one;
+	} else if (ext->type == YNODE_SEQ) {
+		list = ext;
+	} else {
+		diag_error(x->ld->d, &ext->pos, "job \"%s\": \"extends\" must be a string "
+			   "or a list of strings", job->key);
+		x->state[idx] = EXT_FAILED;
+		return -1;
+	}
+	x->state[idx] = EXT_BUSY;
+	strvec_push(&x->chain, job->key);
+	for (i = 0; i < list->nr; i++) {
+		const struct ynode *b = list->items[i];
+		int bi;
+
+		if (b->type != YNODE_SCALAR || yscalar_kind(b) != YS_STR) {
+			diag_error(x->ld->d, &b->pos, "job \"%s\": \"extends\" must be a "
+				   "string or a list of strings", job->key);
+			goto fail;
+		}
+		bi = pair_index(x->root, b->str);
+		if (bi < 0 || pipeline_is_global_keyword(b->str)) {
+			diag_error(x->ld->d, &b->pos, "job \"%s\" extends unknown job \"%s\"",
+				   job->key, b->str);
+			goto fail;
+		}
+		if (x->root->pairs[bi].val->type != YNODE_MAP) {
+			diag_error(x->ld->d, &b->pos, "job \"%s\" extends \"%s\", which is "
+				   "not a map", job->key, b->str);
+			goto fail;
+		}
+		if (resolve_extends(x, (size_t)bi))
+			goto fail;
+		if (x->height[bi] + 1 > h)
+			h = x->height[bi] + 1;
+	}
+	strvec_pop(&x->chain);
+	if (h > PIPELINE_MAX_EXTENDS_DEPTH) {
+		diag_error(x->ld->d, &ext->pos, "job \"%s\": extends nested too deep "
+			   "(more than %d levels)", job->key, PIPELINE_MAX_EXTENDS_DEPTH);
+		x->state[idx] = EXT_FAILED;
+		return -1;
+	}
+	/* job = merge(bases in order) then the job itself on top */
+	merged = ynode_new(YNODE_MAP, &job->val->pos);
+	for (i = 0; i < list->nr; i++) {
+		const struct ynode *base = ymap_get(x->root, list->items[i]->str);
+
+		if (ynode_deep_merge(merged, base, &x->ld->budget))
+			goto budget;
+	}
+	if (ynode_deep_merge(merged, job->val, &x->ld->budget))
+		goto budget;
+	/* `list` may point into job->val: done with it */
+	ynode_free(job->val);
+	job->val = merged;
+	x->state[idx] = EXT_DONE;
+	x->height[idx] = h;
+	return 0;
+budget:
+	ynode_free(merged);
+	budget_error(x->ld, &ext->pos);
+	x->state[idx] = EXT_FAILED;
+	return -1;
+fail:
+	strvec_pop(&x->chain);
+	x->state[idx] = EXT_FAILED;
+	return -1;
+}
+
+static void process_extends(struct loader *ld, struct ynode *root)
+{
+	struct ext_ctx x;
+	size_t i;
+
+	memset(&x, 0, sizeof(x));
+	x.ld = ld;
+	x.root = root;
+	x.state = xcalloc(root->pairs_nr + 1, sizeof(*x.state));
+	x.height = xcalloc(root->pairs_nr + 1, sizeof(*x.height));
+	strvec_init(&x.chain);
+	for (i = 0; i < root->pairs_nr; i++) {
+		if (pipeline_is_global_keyword(root->pairs[i].key))
+			continue;
+		if (root->pairs[i].val->type != YNODE_MAP)
+			continue;
+		resolve_extends(&x, i);
+	}
+	strvec_clear(&x.chain);
+	free(x.state);
+	free(x.height);
+}
+
+/* --- !reference -------------------------------------------------------- */
+
+static int is_reference(const struct ynode *n)
+{
+	return n->tag && !strcmp(n->tag, "!reference");
+}
+
+static void resolve_refs(struct loader *ld, const struct ynode *root,
+			 struct ynode **slot, int depth);
+
+/* A copy of what the reference names, references in it resolved; NULL on error. */
+static struct ynode *deref(struct loader *ld, const struct ynode *root,
+			   const struct ynode *ref, int depth)
+{
+	const struct ynode *cur = root;
+	struct ynode *copy;
+	struct strbuf path = STRBUF_INIT;
+	size_t i;
+
+	if (ref->type != YNODE_SEQ || !ref->nr) {
+		diag_error(ld->d, &ref->pos, "!reference needs a list like [job, key]");
+		return NULL;
+	}
+	for (i = 0; i < ref->nr; i++) {
+		const struct ynode *k = ref->items[i];
+
+		if (k->type != YNODE_SCALAR) {
+			diag_error(ld->d, &k->pos, "!reference entries must be strings");
+			goto fail;
+		}
+		if (i)
+			strbuf_addch(&path, ':');
+		strbuf_addstr(&path, k->str);
+		if (cur->type != YNODE_MAP || !ymap_find(cur, k->str)) {
+			if (!i)
+				diag_error(ld->d, &k->pos, "!reference: job \"%s\" not found",
+					   k->str);
+			else
+				diag_error(ld->d, &k->pos, "!reference: key \"%s\" not found",
+					   path.buf);
+			goto fail;
+		}
+		cur = ymap_get(cur, k->str);
+	}
+	if (depth >= PIPELINE_MAX_REFERENCE_DEPTH) {
+		diag_error(ld->d, &ref->pos, "!reference nested too deep (more than %d "
+			   "levels)", PIPELINE_MAX_REFERENCE_DEPTH);
+		goto fail;
+	}
+	copy = ynode_dup(cur, &ld->budget);
+	if (!copy) {
+		budget_error(ld, &ref->pos);
+		goto fail;
+	}
+	strbuf_release(&path);
+	resolve_refs(ld, root, &copy, depth + 1);
+	return copy;
+fail:
+	strbuf_release(&path);
+	return NULL;
+}
+
+static void resolve_refs(struct loader *ld, const struct ynode *root,
+			 struct ynode **slot, int depth)
+{
+	struct ynode *n = *slot;
+	size_t i;
+
+	if (ld->budget_hit)
+		return;
+	if (is_reference(n)) {
+		struct ynode *r = deref(ld, root, n, depth);
+
+		if (!r) {
+			/* leave an empty scalar so later checks do not cascade */
+			r = ynode_new(YNODE_SCALAR, &n->pos);
+			r->str = xstrdup("");
+			r->tag = xstrdup("!reference-error");
+		}
+		ynode_free(n);
+		*slot = r;
+		return;
+	}
+	if (n->tag && n->tag[0] == '!' && n->tag[1] != '!' &&
+	    strcmp(n->tag, "!reference-error")) {
+		diag_error(ld->d, &n->pos, "unknown YAML tag \"%s\"", n->tag);
+		free(n->tag);
+		n->tag = NULL;
+	}
+	for (i = 0; i < n->nr; i++)
+		resolve_refs(ld, root, &n->items[i], depth);
+	for (i = 0; i < n->pairs_nr; i++)
+		resolve_refs(ld, root, &n->pairs[i].val, depth);
+}
+
+/* --- entry point ------------------------------------------------------- */
+
+void pipeline_free(struct pipeline *p);
+
+static int file_exists(const char *root, const char *rel)
+{
+	struct strbuf sb = STRBUF_INIT;
+	int r;
+
+	strbuf_addf(&sb, "%s/%s", root, rel);
+	r = !access(sb.buf, F_OK);
+	strbuf_release(&sb);
+	return r;
+}
+
+int pipeline_load(const struct load_opts *opts, struct pipeline **ret,
+		  struct diag *d)
+{
+	struct loader ld;
+	struct pipeline *p;
+	struct ynode *root;
+	const char *file;
+	size_t errors = d->errors;
+	size_t i;
+
+	memset(&ld, 0, sizeof(ld));
+	ld.opts = opts;
+	ld.d = d;
+	ld.root = opts->root && *opts->root ? opts->root : ".";
+	ld.max_file_size = opts->max_file_size ? opts->max_file_size :
+		DEFAULT_MAX_FILE_SIZE;
+	ld.max_includes = opts->max_includes ? opts->max_includes :
+		DEFAULT_MAX_INCLUDES;
+	ld.budget = LOAD_NODE_BUDGET;
+
+	p = xcalloc(1, sizeof(*p));
+	strvec_init(&p->files);
+	strvec_init(&p->stages);
+	varlist_init(&p->variables);
+	ld.p = p;
+
+	if (opts->file)
+		file = opts->file;
+	else if (file_exists(ld.root, ".cidre.yml"))
+		file = ".cidre.yml";
+	else
+		file = ".gitlab-ci.yml";
+	p->file = xstrdup(file);
+	if (!opts->file && !file_exists(ld.root, file)) {
+		struct pos pos = { intern_file(&ld, file), 0, 0 };
+
+		diag_error(d, &pos, "no pipeline file: neither .cidre.yml nor "
+			   ".gitlab-ci.yml exists in %s", ld.root);
+		pipeline_free(p);
+		return -1;
+	}
+
+	root = load_file(&ld, file, NULL, 0);
+	if (root) {
+		process_extends(&ld, root);
+		for (i = 0; i < root->pairs_nr && !ld.budget_hit; i++)
+			resolve_refs(&ld, root, &root->pairs[i].val, 0);
+		if (!ld.budget_hit)
+			pipeline_model_build(p, root, d);
+		ynode_free(root);
+	}
+	if (d->errors > errors) {
+		pipeline_free(p);
+		return -1;
+	}
+	*ret = p;
+	return 0;
+}
