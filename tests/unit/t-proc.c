@@ -1,0 +1,432 @@
+/* Unit tests for src/exec/proc.c: real bash processes. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "exec/proc.h"
+#include "util/xalloc.h"
+
+static char *const test_env[] = { "PATH=/usr/local/bin:/usr/bin:/bin",
+				  "FOO=bar baz", "LC_ALL=C", NULL };
+
+struct capture {
+	struct strbuf out;
+	int cancel_w;          /* write here when `trigger` shows up; -1 */
+	const char *trigger;
+};
+
+static void on_output(void *ud, const char *data, size_t len)
+{
+	struct capture *c = ud;
+
+	strbuf_add(&c->out, data, len);
+	if (c->cancel_w >= 0 && c->trigger && strstr(c->out.buf, c->trigger)) {
+		assert_int_equal(write(c->cancel_w, "x", 1), 1);
+		c->cancel_w = -1;
+	}
+}
+
+static int run(const char *script, int timeout, int cancel_fd, int grace,
+	       struct capture *cap, struct proc_result *res)
+{
+	struct proc_spec spec = {
+		.name = "t", .workdir = "/tmp", .env = test_env,
+		.script = script, .timeout_sec = timeout,
+		.cancel_fd = cancel_fd, .kill_grace_ms = grace,
+		.on_output = on_output, .ud = cap,
+	};
+	struct strbuf err = STRBUF_INIT;
+	int r = proc_run(&spec, res, &err);
+
+	if (r)
+		print_message("proc_run: %s\n", err.buf);
+	strbuf_release(&err);
+	return r;
+}
+
+static void cap_init(struct capture *c)
+{
+	strbuf_init(&c->out, 0);
+	c->cancel_w = -1;
+	c->trigger = NULL;
+}
+
+/* 1 if pid is gone (or a zombie waiting for init). */
+static int pid_gone(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	int fd, n;
+
+	if (kill(pid, 0) < 0 && errno == ESRCH)
+		return 1;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return 1;
+	n = (int)read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 1;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' && p[2] == 'Z';
+}
+
+static void test_exit_code_and_output(void **state)
+{
+	struct capture c;
+	struct proc_result r;
+
+	cap_init(&c);
+	assert_int_equal(run("echo \"hello $FOO\"; echo err >&2; pwd; exit 3",
+			     0, -1, 0, &c, &r), 0);
+	assert_int_equal(r.exit_code, 3);
+	assert_int_equal(r.signal, 0);
+	assert_false(r.timed_out);
+	assert_string_equal(c.out.buf, "hello bar baz\nerr\n/tmp\n");
+	assert_true(r.wall > 0);
+	assert_non_null(r.accounting);
+	strbuf_release(&c.out);
+}
+
+static void test_set_e_and_pipefail(void **state)
+{
+	struct capture c;
+	struct proc_result r;
+
+	cap_init(&c);
+	assert_int_equal(run("false | true; echo not reached", 0, -1, 0, &c, &r), 0);
+	assert_int_equal(r.exit_code, 1);
+	assert_null(strstr(c.out.buf, "not reached"));
+	strbuf_release(&c.out);
+}
+
+static void test_stdin_is_dev_null(void **state)
+{
+	struct capture c;
+	struct proc_result r;
+
+	cap_init(&c);
+	assert_int_equal(run("cat; echo done", 0, -1, 0, &c, &r), 0);
+	assert_int_equal(r.exit_code, 0);
+	assert_string_equal(c.out.buf, "done\n");
+	strbuf_release(&c.out);
+}
+
+/* A background child, 1 MB of output, a non-zero exit: the child is killed. */
+static void test_big_output_background_child(void **state)
+{
+	char pidfile[] = "/tmp/cidre-t-proc-XXXXXX";
+	struct strbuf script = STRBUF_INIT, pidbuf = STRBUF_INIT;
+	struct capture c;
+	struct proc_result r;
+	int fd = mkstemp(pidfile);
+	pid_t bg;
+
+	assert_true(fd >= 0);
+	close(fd);
+	strbuf_addf(&script,
+		    "sleep 1000 & echo $! > %s\n"
+		    "head -c 1048576 /dev/zero | tr '\\0' a\n"
+		    "exit 7\n", pidfile);
+	cap_init(&c);
+	assert_int_equal(run(script.buf, 0, -1, 0, &c, &r), 0);
+	assert_int_equal(r.exit_code, 7);
+	assert_int_equal(c.out.len, 1048576);
+	assert_int_equal(strbuf_read_file(&pidbuf, pidfile, 64), 0);
+	bg = (pid_t)atoi(pidbuf.buf);
+	assert_true(bg > 0);
+	assert_true(pid_gone(bg));
+	unlink(pidfile);
+	strbuf_release(&script);
+	strbuf_release(&pidbuf);
+	strbuf_release(&c.out);
+}
+
+/* A daemonised grandchild (double fork, own session) is killed too. */
+static void test_double_fork_killed(void **state)
+{
+	char pidfile[] = "/tmp/cidre-t-proc-XXXXXX";
+	struct strbuf script = STRBUF_INIT, pidbuf = STRBUF_INIT;
+	struct capture c;
+	struct proc_result r;
+	int fd = mkstemp(pidfile);
+	pid_t bg;
+
+	assert_true(fd >= 0);
+	close(fd);
+	/* (…&) orphans the sleep; it keeps our process group. */
+	strbuf_addf(&script, "(sleep 1000 >/dev/null 2>&1 & echo $! > %s)\n"
+		    "echo started\n", pidfile);
+	cap_init(&c);
+	assert_int_equal(run(script.buf, 0, -1, 0, &c, &r), 0);
+	assert_int_equal(r.exit_code, 0);
+	assert_int_equal(strbuf_read_file(&pidbuf, pidfile, 64), 0);
+	bg = (pid_t)atoi(pidbuf.buf);
+	assert_true(bg > 0);
+	assert_true(pid_gone(bg));
+	unlink(pidfile);
+	strbuf_release(&script);
+	strbuf_release(&pidbuf);
+	strbuf_release(&c.out);
+}
+
+static void test_timeout(void **state)
+{
+	struct capture c;
+	struct proc_result r;
+
+	cap_init(&c);
+	assert_int_equal(run("echo start; sleep 30", 1, -1, 200, &c, &r), 0);
+	assert_true(r.timed_out);
+	assert_false(r.canceled);
+	assert_int_equal(r.signal, SIGTERM);
+	assert_int_equal(r.exit_code, 128 + SIGTERM);
+	assert_true(r.wall >= 0.9 && r.wall < 5);
+	assert_string_equal(c.out.buf, "start\n");
+	strbuf_release(&c.out);
+}
+
+/* SIGTERM ignored by the whole tree: SIGKILL after the grace period. */
+static void test_timeout_term_ignored(void **state)
+{
+	struct capture c;
+	struct proc_result r;
+
+	cap_init(&c);
+	assert_int_equal(run("trap '' TERM; sleep 30", 1, -1, 300, &c, &r), 0);
+	assert_true(r.timed_out);
+	assert_int_equal(r.signal, SIGKILL);
+	assert_int_equal(r.exit_code, 137);
+	assert_true(r.wall >= 1.2 && r.wall < 5);
+	strbuf_release(&c.out);
+}
+
+static void test_cancel(void **state)
+{
+	struct capture c;
+	struct proc_result r;
+	int p[2];
+
+	assert_int_equal(pipe(p), 0);
+	cap_init(&c);
+	c.cancel_w = p[1];
+	c.trigger = "ready";
+	assert_int_equal(run("echo ready; sleep 30", 0, p[0], 200, &c, &r), 0);
+	assert_true(r.canceled);
+	assert_false(r.timed_out);
+	assert_int_equal(r.exit_code, 128 + SIGTERM);
+	assert_true(r.wall < 5);
+	close(p[0]);
+	close(p[1]);
+	strbuf_release(&c.out);
+}
+
+/* A child process of the script allocates ~50 MB; the peak must show it. */
+static void test_peak_memory(void **state)
+{
+	struct capture c;
+	struct proc_result r;
+
+	cap_init(&c);
+	assert_int_equal(run("bash -c 'x=$(head -c 50000000 /dev/zero | tr \"\\0\" a); echo ${#x}'",
+			     0, -1, 0, &c, &r), 0);
+	assert_int_equal(r.exit_code, 0);
+	assert_string_equal(c.out.buf, "50000000\n");
+	print_message("# peak %lld bytes via %s, cpu %.3f+%.3f s\n",
+		      r.peak_mem, r.accounting, r.cpu_user, r.cpu_sys);
+	assert_true(r.peak_mem >= 40LL * 1000 * 1000);
+	assert_true(r.cpu_user + r.cpu_sys > 0);
+	strbuf_release(&c.out);
+}
+
+/* No cgroup: process-group tracking and rusage still do the job. */
+static void test_rusage_fallback(void **state)
+{
+	char pidfile[] = "/tmp/cidre-t-proc-XXXXXX";
+	struct strbuf script = STRBUF_INIT, pidbuf = STRBUF_INIT;
+	struct capture c;
+	struct proc_result r;
+	int fd = mkstemp(pidfile);
+	pid_t bg;
+
+	assert_true(fd >= 0);
+	close(fd);
+	setenv("CIDRE_CGROUP", "/nonexistent-cgroup", 1);
+	strbuf_addf(&script, "sleep 1000 & echo $! > %s\n"
+		    "bash -c 'x=$(head -c 50000000 /dev/zero | tr \"\\0\" a); echo ${#x}'\n",
+		    pidfile);
+	cap_init(&c);
+	assert_int_equal(run(script.buf, 0, -1, 0, &c, &r), 0);
+	unsetenv("CIDRE_CGROUP");
+	assert_int_equal(r.exit_code, 0);
+	assert_string_equal(r.accounting, "rusage");
+	assert_true(r.peak_mem >= 40LL * 1000 * 1000);
+	assert_int_equal(strbuf_read_file(&pidbuf, pidfile, 64), 0);
+	bg = (pid_t)atoi(pidbuf.buf);
+	assert_true(bg > 0);
+	assert_true(pid_gone(bg));
+	unlink(pidfile);
+	strbuf_release(&script);
+	strbuf_release(&pidbuf);
+	strbuf_release(&c.out);
+}
+
+static void test_bad_workdir(void **state)
+{
+	struct proc_spec spec = { .name = "t", .workdir = "/nonexistent/dir",
+				  .env = test_env, .script = "true",
+				  .cancel_fd = -1 };
+	struct strbuf err = STRBUF_INIT;
+	struct proc_result r;
+
+	assert_int_equal(proc_run(&spec, &r, &err), -1);
+	assert_non_null(strstr(err.buf, "/nonexistent/dir"));
+	strbuf_release(&err);
+}
+
+static void test_script_build(void **state)
+{
+	char *cmds[] = { "echo one", "  ", "echo 'it''s'", "false",
+			 "echo never", NULL };
+	char *multi[] = { "if true; then\n  echo multi\nfi" };
+	struct strbuf s = STRBUF_INIT;
+	struct capture c;
+	struct proc_result r;
+
+	proc_script_build(&s, cmds, 5, 0);
+	cap_init(&c);
+	assert_int_equal(run(s.buf, 0, -1, 0, &c, &r), 0);
+	assert_int_equal(r.exit_code, 1);
+	assert_string_equal(c.out.buf, "$ echo one\none\n\n$ echo 'it''s'\nits\n$ false\n");
+	strbuf_release(&c.out);
+
+	strbuf_reset(&s);
+	proc_script_build(&s, multi, 1, 1);
+	cap_init(&c);
+	assert_int_equal(run(s.buf, 0, -1, 0, &c, &r), 0);
+	assert_int_equal(r.exit_code, 0);
+	assert_string_equal(c.out.buf,
+		"\033[32;1m$ if true; then # collapsed multi-line command\033[0;m\nmulti\n");
+	strbuf_release(&c.out);
+	strbuf_release(&s);
+}
+
+static void test_large_script(void **state)
+{
+	struct strbuf s = STRBUF_INIT;
+	struct capture c;
+	struct proc_result r;
+	int i;
+
+	for (i = 0; i < 20000; i++)
+		strbuf_addf(&s, "x=%d\n", i);
+	strbuf_addstr(&s, "echo $x\n");
+	assert_true(s.len > 100 * 1024);
+	cap_init(&c);
+	assert_int_equal(run(s.buf, 0, -1, 0, &c, &r), 0);
+	assert_int_equal(r.exit_code, 0);
+	assert_string_equal(c.out.buf, "19999\n");
+	strbuf_release(&c.out);
+	strbuf_release(&s);
+}
+
+struct thread_arg {
+	int n;
+	int ok;
+};
+
+static void *thread_main(void *p)
+{
+	struct thread_arg *a = p;
+	struct strbuf script = STRBUF_INIT, want = STRBUF_INIT;
+	struct capture c;
+	struct proc_result r;
+	int i;
+
+	a->ok = 1;
+	for (i = 0; i < 5; i++) {
+		strbuf_reset(&script);
+		strbuf_reset(&want);
+		strbuf_addf(&script, "echo job-%d-%d; sleep 0.0%d &", a->n, i, i);
+		strbuf_addf(&want, "job-%d-%d\n", a->n, i);
+		cap_init(&c);
+		if (run(script.buf, 10, -1, 0, &c, &r) || r.exit_code ||
+		    strcmp(c.out.buf, want.buf))
+			a->ok = 0;
+		strbuf_release(&c.out);
+	}
+	strbuf_release(&script);
+	strbuf_release(&want);
+	return NULL;
+}
+
+static void test_threads(void **state)
+{
+	pthread_t t[6];
+	struct thread_arg a[6];
+	int i;
+
+	for (i = 0; i < 6; i++) {
+		a[i].n = i;
+		assert_int_equal(pthread_create(&t[i], NULL, thread_main, &a[i]), 0);
+	}
+	for (i = 0; i < 6; i++) {
+		pthread_join(t[i], NULL);
+		assert_true(a[i].ok);
+	}
+}
+
+static void test_overhead(void **state)
+{
+	struct capture c;
+	struct proc_result r;
+	struct timespec t0, t1;
+	int i, n = 20;
+	double ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (i = 0; i < n; i++) {
+		cap_init(&c);
+		assert_int_equal(run("true", 0, -1, 0, &c, &r), 0);
+		assert_int_equal(r.exit_code, 0);
+		strbuf_release(&c.out);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = ((t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6) / n;
+	print_message("# proc_run(\"true\"): %.2f ms each (%s)\n", ms, r.accounting);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_exit_code_and_output),
+		cmocka_unit_test(test_set_e_and_pipefail),
+		cmocka_unit_test(test_stdin_is_dev_null),
+		cmocka_unit_test(test_big_output_background_child),
+		cmocka_unit_test(test_double_fork_killed),
+		cmocka_unit_test(test_timeout),
+		cmocka_unit_test(test_timeout_term_ignored),
+		cmocka_unit_test(test_cancel),
+		cmocka_unit_test(test_peak_memory),
+		cmocka_unit_test(test_rusage_fallback),
+		cmocka_unit_test(test_bad_workdir),
+		cmocka_unit_test(test_script_build),
+		cmocka_unit_test(test_large_script),
+		cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_overhead),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
