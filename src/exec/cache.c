@@ -57,7 +57,7 @@ static void hash_files(const struct cache *c, const char *workdir,
 	git_oid oid;
 	size_t i;
 
-	git_libgit2_init();
+	exec_libgit2_init();
 	for (i = 0; i < c->key_files.nr; i++) {
 		strbuf_reset(&name);
 		vars_expand(c->key_files.v[i], vars, &name);
@@ -71,7 +71,6 @@ static void hash_files(const struct cache *c, const char *workdir,
 	git_odb_hash(&oid, list.buf, list.len, GIT_OBJECT_BLOB);
 	git_oid_tostr(hex, sizeof(hex), &oid);
 	strbuf_addstr(out, hex);
-	git_libgit2_shutdown();
 	strbuf_release(&list);
 	strbuf_release(&path);
 	strbuf_release(&name);

@@ -196,7 +196,7 @@ int workspace_list(const char *dir, struct strvec *files, struct strbuf *err)
 	size_t first = files->nr;
 	int ret, r;
 
-	git_libgit2_init();
+	exec_libgit2_init();
 	r = git_repository_open_ext(&repo, dir, 0, NULL);
 	if (r == 0 && !git_repository_is_bare(repo)) {
 		char *prefix = repo_prefix(repo, dir);
@@ -223,7 +223,6 @@ sorted:
 		      cmp_str);
 out:
 	git_repository_free(repo);
-	git_libgit2_shutdown();
 	return ret;
 }
 
