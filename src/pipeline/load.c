@@ -370,15 +370,21 @@ static void include_one(struct loader *ld, struct ynode *acc,
 			   path);
 		return;
 	}
-	if (!has_yaml_ext(path)) {
+	if (strpbrk(path, "*?")) {
+		struct strvec all = STRVEC_INIT;
+
+		/* wildcards include the YAML files they match */
+		glob_files(ld->root, path, &all, 0);
+		for (i = 0; i < all.nr; i++)
+			if (has_yaml_ext(all.v[i]))
+				strvec_push(&files, all.v[i]);
+		strvec_clear(&all);
+		if (!files.nr)
+			diag_error(ld->d, pos, "include \"%s\": no file matches", path);
+	} else if (!has_yaml_ext(path)) {
 		diag_error(ld->d, pos, "included file \"%s\" does not have a YAML extension "
 			   "(.yml or .yaml)", path);
 		return;
-	}
-	if (strpbrk(path, "*?")) {
-		glob_files(ld->root, path, &files, 0);
-		if (!files.nr)
-			diag_error(ld->d, pos, "include \"%s\": no file matches", path);
 	} else {
 		strvec_push(&files, path);
 	}

@@ -551,6 +551,11 @@ static int handle_event(struct builder *b, struct fy_event *e)
 			n->str = xstrdup("");
 		n->plain = !e->scalar.value ||
 			fy_scalar_token_get_style(e->scalar.value) == FYSS_PLAIN;
+		/* libfyaml marks a quoted scalar after its opening quote */
+		if (e->scalar.value && pos.col > 1 &&
+		    (fy_scalar_token_get_style(e->scalar.value) == FYSS_SINGLE_QUOTED ||
+		     fy_scalar_token_get_style(e->scalar.value) == FYSS_DOUBLE_QUOTED))
+			n->pos.col--;
 		n->tag = token_dup(e->scalar.tag);
 		if (n->tag && n->tag[0] == '!' && n->tag[1] == '!')
 			n->plain = 0; /* !!str and friends: keep as written */
@@ -719,6 +724,6 @@ out:
 	yaml_docs_free(b.dead, b.dead_nr);
 	if (fyp)
 		fy_parser_destroy(fyp);
-	fy_diag_unref(fd);
+	fy_diag_destroy(fd);
 	return ret;
 }

@@ -1,0 +1,964 @@
+/*
+ * Unit tests for the pipeline loader: YAML tree, include, extends,
+ * !reference, default:/inherit:, keyword checks and limits.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pipeline/model.h"
+#include "pipeline/yaml.h"
+#include "util/strbuf.h"
+#include "util/xalloc.h"
+
+static char tmpdir[PATH_MAX];
+
+static void write_file(const char *rel, const char *content)
+{
+	struct strbuf path = STRBUF_INIT;
+	char *slash;
+	FILE *f;
+
+	strbuf_addf(&path, "%s/%s", tmpdir, rel);
+	for (slash = strchr(path.buf + strlen(tmpdir) + 1, '/'); slash;
+	     slash = strchr(slash + 1, '/')) {
+		*slash = '\0';
+		mkdir(path.buf, 0755);
+		*slash = '/';
+	}
+	f = fopen(path.buf, "w");
+	assert_non_null(f);
+	fputs(content, f);
+	fclose(f);
+	strbuf_release(&path);
+}
+
+static int setup(void **state)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	(void)state;
+	strbuf_addf(&sb, "%s/t-load.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	assert_non_null(mkdtemp(sb.buf));
+	assert_true(sb.len < sizeof(tmpdir));
+	memcpy(tmpdir, sb.buf, sb.len + 1);
+	strbuf_release(&sb);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct strbuf cmd = STRBUF_INIT;
+
+	(void)state;
+	strbuf_addf(&cmd, "rm -rf '%s'", tmpdir);
+	if (system(cmd.buf))
+		fprintf(stderr, "could not remove %s\n", tmpdir);
+	strbuf_release(&cmd);
+	return 0;
+}
+
+static struct load_opts opts(void)
+{
+	struct load_opts o;
+
+	memset(&o, 0, sizeof(o));
+	o.root = tmpdir;
+	return o;
+}
+
+/* Load yaml as .gitlab-ci.yml; expect success. */
+static struct pipeline *load_ok(const char *yaml)
+{
+	struct load_opts o = opts();
+	struct diag d = DIAG_INIT;
+	struct pipeline *p = NULL;
+	struct strbuf sb = STRBUF_INIT;
+
+	write_file(".gitlab-ci.yml", yaml);
+	if (pipeline_load(&o, &p, &d)) {
+		diag_format(&d, &sb);
+		fprintf(stderr, "unexpected errors:\n%s", sb.buf);
+		strbuf_release(&sb);
+		diag_clear(&d);
+		fail();
+	}
+	assert_int_equal(d.errors, 0);
+	diag_clear(&d);
+	return p;
+}
+
+/* Load yaml; expect failure; return the formatted, sorted diagnostics. */
+static char *load_err(const char *yaml)
+{
+	struct load_opts o = opts();
+	struct diag d = DIAG_INIT;
+	struct pipeline *p = NULL;
+	struct strbuf sb = STRBUF_INIT;
+
+	write_file(".gitlab-ci.yml", yaml);
+	assert_int_equal(pipeline_load(&o, &p, &d), -1);
+	assert_null(p);
+	assert_true(d.errors > 0);
+	diag_sort(&d);
+	diag_format(&d, &sb);
+	diag_clear(&d);
+	return strbuf_detach(&sb, NULL);
+}
+
+#define assert_has(hay, needle) do { \
+	if (!strstr((hay), (needle))) { \
+		fprintf(stderr, "missing \"%s\" in:\n%s", (needle), (hay)); \
+		fail(); \
+	} \
+} while (0)
+
+static size_t count_lines(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+/* --- basics ------------------------------------------------------------- */
+
+static void test_minimal(void **state)
+{
+	struct pipeline *p = load_ok("build:\n  script: make\n");
+	struct job *j;
+
+	(void)state;
+	assert_int_equal(p->jobs_nr, 1);
+	j = pipeline_find_job(p, "build");
+	assert_non_null(j);
+	assert_string_equal(j->stage, "test");
+	assert_int_equal(j->script.nr, 1);
+	assert_string_equal(j->script.v[0], "make");
+	assert_int_equal(p->stages.nr, 5);
+	assert_string_equal(p->stages.v[0], ".pre");
+	assert_string_equal(p->stages.v[1], "build");
+	assert_string_equal(p->stages.v[4], ".post");
+	assert_int_equal(pipeline_stage_index(p, "deploy"), 3);
+	assert_int_equal(pipeline_stage_index(p, "nope"), -1);
+	assert_null(pipeline_find_job(p, "nope"));
+	assert_int_equal(j->allow_failure, -1);
+	assert_int_equal(j->interruptible, -1);
+	assert_int_equal(j->pos.line, 1);
+	assert_int_equal(j->pos.col, 1);
+	pipeline_free(p);
+}
+
+static void test_when(void **state)
+{
+	enum when w;
+
+	(void)state;
+	assert_int_equal(when_parse("manual", &w), 0);
+	assert_int_equal(w, WHEN_MANUAL);
+	assert_int_equal(when_parse("bogus", &w), -1);
+	assert_string_equal(when_name(WHEN_DELAYED), "delayed");
+	assert_string_equal(when_name(WHEN_NEVER), "never");
+}
+
+static void test_stages_pre_post(void **state)
+{
+	struct pipeline *p = load_ok(
+		"stages: [.post, lint, .pre, ship, lint]\n"
+		"a: {stage: ship, script: x}\n"
+		"b: {stage: .pre, script: x}\n");
+
+	(void)state;
+	assert_int_equal(p->stages.nr, 4);
+	assert_string_equal(p->stages.v[0], ".pre");
+	assert_string_equal(p->stages.v[1], "lint");
+	assert_string_equal(p->stages.v[2], "ship");
+	assert_string_equal(p->stages.v[3], ".post");
+	pipeline_free(p);
+}
+
+static void test_script_flatten(void **state)
+{
+	struct pipeline *p = load_ok(
+		".s: {script: [one, two]}\n"
+		"j:\n  script:\n    - zero\n    - !reference [.s, script]\n"
+		"    - [three, [four]]\n"
+		"  before_script: b\n  after_script: [c]\n");
+	struct job *j = pipeline_find_job(p, "j");
+
+	(void)state;
+	assert_int_equal(p->jobs_nr, 1); /* hidden job not listed */
+	assert_int_equal(j->script.nr, 5);
+	assert_string_equal(j->script.v[1], "one");
+	assert_string_equal(j->script.v[2], "two");
+	assert_string_equal(j->script.v[4], "four");
+	assert_string_equal(j->before_script.v[0], "b");
+	assert_string_equal(j->after_script.v[0], "c");
+	pipeline_free(p);
+}
+
+static void test_variables(void **state)
+{
+	struct pipeline *p = load_ok(
+		"variables:\n  A: one\n  N: 42\n"
+		"  E:\n    value: prod\n    description: env\n    options: [dev, prod]\n"
+		"  R: {value: $X, expand: false}\n"
+		"j:\n  script: x\n  variables: {B: two}\n"
+		"  inherit: {variables: [A]}\n");
+	struct job *j = pipeline_find_job(p, "j");
+	struct var *r;
+
+	(void)state;
+	assert_string_equal(varlist_get(&p->variables, "A"), "one");
+	assert_string_equal(varlist_get(&p->variables, "N"), "42");
+	assert_string_equal(varlist_get(&p->variables, "E"), "prod");
+	assert_string_equal(varlist_find(&p->variables, "E")->description, "env");
+	r = varlist_find(&p->variables, "R");
+	assert_int_equal(r->expand, 0);
+	assert_int_equal(r->pos.line, 8);
+	assert_string_equal(varlist_get(&j->variables, "B"), "two");
+	assert_int_equal(j->inherit_variables, INHERIT_LIST);
+	assert_int_equal(j->inherit_variables_list.nr, 1);
+	pipeline_free(p);
+}
+
+static void test_variables_errors(void **state)
+{
+	char *e = load_err(
+		"variables:\n  A: true\n  B: [x]\n"
+		"  C: {value: a, options: [b]}\n  D: {value: x, bogus: 1}\n"
+		"j: {script: x}\n");
+
+	(void)state;
+	assert_has(e, ".gitlab-ci.yml:2:6: error: variables: variable \"A\" must be");
+	assert_has(e, ":3:6: error:");
+	assert_has(e, "must be one of its \"options\"");
+	assert_has(e, "unknown keyword \"bogus\" in variables");
+	free(e);
+}
+
+/* --- YAML --------------------------------------------------------------- */
+
+static void test_yaml_syntax_error(void **state)
+{
+	char *e = load_err("a: [1, 2\nb: c: d\n");
+
+	(void)state;
+	assert_has(e, ".gitlab-ci.yml:");
+	assert_has(e, "YAML syntax error");
+	free(e);
+}
+
+static void test_yaml_duplicate_and_more(void **state)
+{
+	char *e = load_err("j:\n  script: a\n  script: b\n  scirpt: c\n");
+
+	(void)state;
+	/* both reported: parsing goes on after a duplicate key */
+	assert_has(e, ".gitlab-ci.yml:3:3: error: duplicate key \"script\"");
+	assert_has(e, ".gitlab-ci.yml:4:3: error: unknown keyword \"scirpt\" in job \"j\"");
+	free(e);
+}
+
+static void test_yaml_merge_keys(void **state)
+{
+	struct pipeline *p = load_ok(
+		".base: &base\n  stage: build\n  script: [base]\n  tags: [t1]\n"
+		".more: &more\n  tags: [t2]\n  interruptible: true\n"
+		"j:\n  <<: [*base, *more]\n  script: [own]\n");
+	struct job *j = pipeline_find_job(p, "j");
+
+	(void)state;
+	assert_string_equal(j->stage, "build");
+	assert_string_equal(j->script.v[0], "own");   /* explicit key wins */
+	assert_string_equal(j->tags.v[0], "t1");      /* earlier merge wins */
+	assert_int_equal(j->interruptible, 1);
+	pipeline_free(p);
+}
+
+static void test_yaml_billion_laughs(void **state)
+{
+	char *e = load_err(
+		"a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+		"b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+		"c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+		"d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+		"e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n"
+		"f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n"
+		"g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\n");
+
+	(void)state;
+	assert_has(e, "document too large");
+	free(e);
+}
+
+static void test_yaml_depth_limit(void **state)
+{
+	struct strbuf sb = STRBUF_INIT;
+	char *e;
+	int i;
+
+	strbuf_addstr(&sb, "j: ");
+	for (i = 0; i < 150; i++)
+		strbuf_addch(&sb, '[');
+	for (i = 0; i < 150; i++)
+		strbuf_addch(&sb, ']');
+	strbuf_addch(&sb, '\n');
+	e = load_err(sb.buf);
+	(void)state;
+	assert_has(e, "nesting too deep (more than 100 levels)");
+	free(e);
+	strbuf_release(&sb);
+}
+
+static void test_yaml_tree_api(void **state)
+{
+	struct ynode **docs = NULL, *c;
+	struct diag d = DIAG_INIT;
+	size_t nr = 0;
+	const char *y = "a: {x: 1, y: [1, 2]}\nb: 'yes'\nc: yes\nd: ~\n";
+
+	(void)state;
+	assert_int_equal(yaml_parse("f", y, strlen(y), NULL, &docs, &nr, &d), 0);
+	assert_int_equal(nr, 1);
+	assert_int_equal(yscalar_kind(ymap_get(docs[0], "b")), YS_STR);
+	assert_int_equal(yscalar_kind(ymap_get(docs[0], "c")), YS_BOOL);
+	assert_true(ynode_is_null(ymap_get(docs[0], "d")));
+	c = ynode_dup(docs[0], NULL);
+	assert_int_equal(ynode_count(c), ynode_count(docs[0]));
+	ymap_del(c, "a");
+	assert_null(ymap_get(c, "a"));
+	ynode_free(c);
+	yaml_docs_free(docs, nr);
+	assert_int_equal(d.errors, 0);
+	diag_clear(&d);
+}
+
+/* --- keywords ----------------------------------------------------------- */
+
+static void test_full_job(void **state)
+{
+	struct pipeline *p = load_ok(
+		"stages: [build, test, deploy]\n"
+		"build:\n  stage: build\n  script: make\n"
+		"  artifacts:\n    paths: [out/]\n    exclude: [out/*.o]\n"
+		"    expire_in: 1 week\n    when: always\n    name: bin\n"
+		"    reports:\n      junit: [a.xml, b.xml]\n      dotenv: build.env\n"
+		"      codequality: cq.json\n"
+		"  cache:\n    - key: {files: [Gemfile.lock], prefix: gems}\n      paths: [vendor/]\n"
+		"      policy: pull\n    - key: npm\n      paths: [node_modules/]\n"
+		"      policy: $POLICY\n      when: on_failure\n      fallback_keys: [main]\n"
+		"  retry: {max: 2, when: [script_failure], exit_codes: [137]}\n"
+		"  timeout: 1h 30m\n"
+		"  allow_failure: {exit_codes: [42, 43]}\n"
+		"  coverage: '/Total: \\d+%/'\n"
+		"  tags: [linux]\n  image: {name: 'debian:12', pull_policy: if-not-present}\n"
+		"  resource_group: prod\n  interruptible: false\n"
+		"test:\n  script: t\n  needs: [build, {job: build, artifacts: false, optional: true}]\n"
+		"  dependencies: [build]\n  parallel: 3\n  when: delayed\n  start_in: 30 minutes\n"
+		"deploy:\n  stage: deploy\n  script: d\n"
+		"  environment:\n    name: production\n    url: https://x\n    action: start\n"
+		"    on_stop: stop\n    deployment_tier: production\n    auto_stop_in: 1 day\n"
+		"  parallel:\n    matrix:\n      - OS: [linux, mac]\n        ARCH: [amd64, arm64]\n"
+		"      - OS: win\n"
+		"stop:\n  stage: deploy\n  script: s\n  when: manual\n"
+		"  environment: {name: production, action: stop}\n");
+	struct job *b = pipeline_find_job(p, "build");
+	struct job *t = pipeline_find_job(p, "test");
+	struct job *d = pipeline_find_job(p, "deploy");
+
+	(void)state;
+	assert_int_equal(b->artifacts.set, 1);
+	assert_string_equal(b->artifacts.paths.v[0], "out/");
+	assert_int_equal(b->artifacts.when, ON_ALWAYS);
+	assert_int_equal(b->artifacts.reports_junit.nr, 2);
+	assert_string_equal(b->artifacts.reports_dotenv.v[0], "build.env");
+	assert_string_equal(b->artifacts.reports_other.v[0], "codequality:cq.json");
+	assert_int_equal(b->caches_nr, 2);
+	assert_string_equal(b->caches[0].key_files.v[0], "Gemfile.lock");
+	assert_string_equal(b->caches[0].key_prefix, "gems");
+	assert_int_equal(b->caches[0].policy, CACHE_PULL);
+	assert_string_equal(b->caches[1].key, "npm");
+	assert_string_equal(b->caches[1].policy_expr, "$POLICY");
+	assert_int_equal(b->caches[1].when, ON_FAILURE);
+	assert_int_equal(b->retry.max, 2);
+	assert_string_equal(b->retry.when.v[0], "script_failure");
+	assert_int_equal(b->retry.exit_codes.v[0], 137);
+	assert_int_equal(b->timeout, 5400);
+	assert_int_equal(b->allow_failure_exit_codes.nr, 2);
+	assert_string_equal(b->coverage, "Total: \\d+%");
+	assert_string_equal(b->image, "debian:12");
+	assert_string_equal(b->resource_group, "prod");
+	assert_int_equal(b->interruptible, 0);
+	assert_int_equal(t->has_needs, 1);
+	assert_int_equal(t->needs_nr, 2);
+	assert_int_equal(t->needs[0].artifacts, 1);
+	assert_int_equal(t->needs[1].artifacts, 0);
+	assert_int_equal(t->needs[1].optional, 1);
+	assert_int_equal(t->parallel.count, 3);
+	assert_int_equal(t->when, WHEN_DELAYED);
+	assert_string_equal(t->start_in, "30 minutes");
+	assert_string_equal(d->environment.name, "production");
+	assert_string_equal(d->environment.deployment_tier, "production");
+	assert_int_equal(d->parallel.matrix_nr, 2);
+	assert_int_equal(d->parallel.matrix[0].nr, 2);
+	assert_string_equal(d->parallel.matrix[0].dims[1].values.v[1], "arm64");
+	assert_string_equal(d->parallel.matrix[1].dims[0].values.v[0], "win");
+	pipeline_free(p);
+}
+
+static void test_timeouts(void **state)
+{
+	static const struct { const char *in; int secs; } cases[] = {
+		{ "3600", 3600 }, { "2h", 7200 }, { "90 minutes", 5400 },
+		{ "1h 30m", 5400 }, { "10m 20s", 620 }, { "1 hour and 5 minutes", 3900 },
+		{ "1d", 86400 },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct strbuf y = STRBUF_INIT;
+		struct pipeline *p;
+
+		strbuf_addf(&y, "j: {script: x, timeout: '%s'}\n", cases[i].in);
+		p = load_ok(y.buf);
+		assert_int_equal(p->jobs[0]->timeout, cases[i].secs);
+		pipeline_free(p);
+		strbuf_release(&y);
+	}
+}
+
+static void test_rules(void **state)
+{
+	struct pipeline *p = load_ok(
+		"workflow:\n  name: 'pipe $CI_COMMIT_REF_NAME'\n  rules:\n"
+		"    - if: $CI_COMMIT_TAG\n      when: never\n    - when: always\n"
+		".r: {rules: [{if: '$A == \"1\"', when: manual, allow_failure: true}]}\n"
+		"j:\n  script: x\n  rules:\n    - !reference [.r, rules]\n"
+		"    - changes: [src/**/*.c]\n      exists: [Makefile]\n"
+		"      variables: {V: 1}\n      needs: []\n"
+		"    - changes: {paths: [a], compare_to: main}\n"
+		"    - when: delayed\n      start_in: 5m\n"
+		"k:\n  script: x\n  only: {refs: [main, /^rel-/], variables: [$X == \"y\"], changes: [a]}\n"
+		"  except: [tags]\n");
+	struct job *j = pipeline_find_job(p, "j");
+	struct job *k = pipeline_find_job(p, "k");
+
+	(void)state;
+	assert_int_equal(p->has_workflow_rules, 1);
+	assert_int_equal(p->workflow_rules.nr, 2);
+	assert_int_equal(p->workflow_rules.v[0].when, WHEN_NEVER);
+	assert_string_equal(p->workflow_name, "pipe $CI_COMMIT_REF_NAME");
+	assert_int_equal(j->rules.nr, 4);
+	assert_string_equal(j->rules.v[0].if_expr, "$A == \"1\"");
+	assert_int_equal(j->rules.v[0].when, WHEN_MANUAL);
+	assert_int_equal(j->rules.v[0].allow_failure, 1);
+	assert_int_equal(j->rules.v[1].has_changes, 1);
+	assert_int_equal(j->rules.v[1].has_exists, 1);
+	assert_int_equal(j->rules.v[1].has_needs, 1);
+	assert_int_equal(j->rules.v[1].needs_nr, 0);
+	assert_string_equal(varlist_get(&j->rules.v[1].variables, "V"), "1");
+	assert_string_equal(j->rules.v[2].changes_compare_to, "main");
+	assert_string_equal(j->rules.v[3].start_in, "5m");
+	assert_int_equal(k->only.set, 1);
+	assert_int_equal(k->only.refs.nr, 2);
+	assert_string_equal(k->only.variables.v[0], "$X == \"y\"");
+	assert_string_equal(k->except.refs.v[0], "tags");
+	pipeline_free(p);
+}
+
+static void test_rules_errors(void **state)
+{
+	char *e = load_err(
+		"workflow:\n  rules:\n    - when: manual\n"
+		"j:\n  script: x\n  rules:\n    - if: '$A =='\n    - iff: x\n"
+		"    - when: delayed\n  only: [main]\n");
+
+	(void)state;
+	assert_has(e, ":3:13: error: workflow: rules:when must be one of always, never");
+	assert_has(e, ":7:11: error: job \"j\": invalid expression in rules:if");
+	assert_has(e, ":8:7: error: unknown keyword \"iff\" in rules");
+	assert_has(e, "needs \"start_in\"");
+	assert_has(e, "\"rules\" cannot be used together with \"only\"");
+	free(e);
+}
+
+/* --- errors, each reported with its position ---------------------------- */
+
+static void test_many_errors(void **state)
+{
+	char *e = load_err(
+		"stages: [build, test]\n"
+		"build:\n  stage: build\n  script: 1\n  retry: 3\n  timeout: forever\n"
+		"  tags: linux\n  when: sometimes\n  parallel: 201\n"
+		"t:\n  stage: nope\n"
+		"u:\n  script: [x, {a: b}]\n  interruptible: maybe\n"
+		"  artifacts: {paths: [x], reports: {bogus: x}}\n"
+		"  cache: [{key: a/b}, {policy: sometimes}]\n"
+		"  environment: {url: x, action: deploy}\n");
+
+	(void)state;
+	assert_has(e, ":5:10: error: job \"build\": \"retry\" must be between 0 and 2");
+	assert_has(e, ":6:12: error: job \"build\": \"timeout\" must be a duration");
+	assert_has(e, ":7:9: error: job \"build\": \"tags\" must be a list of strings");
+	assert_has(e, ":8:9: error: job \"build\": \"when\" must be one of");
+	assert_has(e, ":9:13: error: job \"build\": \"parallel\" must be between 1 and 200");
+	assert_has(e, ":10:1: error: job \"t\" has no \"script\"");
+	assert_has(e, ":11:10: error: job \"t\": stage \"nope\" is not defined in stages");
+	assert_has(e, ":13:15: error: job \"u\": \"script\" must be a string or a list");
+	assert_has(e, ":14:18: error: job \"u\": \"interruptible\" must be a boolean");
+	assert_has(e, "unknown keyword \"bogus\" in artifacts:reports");
+	assert_has(e, "\"cache:key\" must not contain \"/\"");
+	assert_has(e, "\"cache:policy\" must be pull, push");
+	assert_has(e, "\"environment\" needs \"name\"");
+	assert_has(e, "\"environment:action\" must be start");
+	assert_true(count_lines(e) >= 14);
+	free(e);
+}
+
+static void test_unsupported(void **state)
+{
+	char *e = load_err(
+		"j:\n  script: x\n  services: [postgres]\n  secrets: {}\n  release: {}\n"
+		"  id_tokens: {}\n  hooks: {}\n  identity: google_cloud\n  pages: true\n"
+		"t:\n  trigger: other/project\n"
+		"r:\n  run: []\n"
+		"default:\n  services: [redis]\n"
+		"include:\n  - project: a/b\n    file: x.yml\n  - template: Auto-DevOps.gitlab-ci.yml\n"
+		"  - component: x\n");
+
+	(void)state;
+	assert_has(e, ":3:3: error: keyword \"services\" is not supported by cidre (needs a container engine)");
+	assert_has(e, "keyword \"secrets\" is not supported");
+	assert_has(e, "keyword \"release\" is not supported");
+	assert_has(e, "keyword \"id_tokens\" is not supported");
+	assert_has(e, "keyword \"hooks\" is not supported");
+	assert_has(e, "keyword \"identity\" is not supported");
+	assert_has(e, "keyword \"pages\" is not supported");
+	assert_has(e, "keyword \"trigger\" is not supported");
+	assert_has(e, "keyword \"run\" is not supported");
+	assert_has(e, ":15:3: error: keyword \"services\" is not supported");
+	assert_has(e, "keyword \"include:project\" is not supported");
+	assert_has(e, "keyword \"include:template\" is not supported");
+	assert_has(e, "keyword \"include:component\" is not supported");
+	/* trigger/run jobs are not also blamed for missing script */
+	assert_true(strstr(e, "job \"t\" has no") == NULL);
+	assert_true(strstr(e, "job \"r\" has no") == NULL);
+	free(e);
+}
+
+static void test_spec_inputs(void **state)
+{
+	char *e = load_err("spec:\n  inputs:\n    a: {}\n---\nj: {script: x}\n");
+
+	(void)state;
+	assert_has(e, ":1:1: error: keyword \"spec:inputs\" is not supported");
+	free(e);
+}
+
+static void test_needs_errors(void **state)
+{
+	char *e = load_err(
+		"a: {stage: build, script: x, needs: [b]}\n"
+		"b: {stage: test, script: x, needs: [missing, {job: gone, optional: true}]}\n"
+		"c: {script: x, needs: [d]}\n"
+		"d: {script: x, needs: [c]}\n"
+		"e: {script: x, needs: [e]}\n"
+		"f: {stage: build, script: x, dependencies: [b]}\n");
+
+	(void)state;
+	assert_has(e, ":1:38: error: job \"a\" needs job \"b\", which is in a later stage (\"test\")");
+	assert_has(e, ":2:37: error: job \"b\" needs job \"missing\", which does not exist");
+	assert_true(strstr(e, "gone") == NULL);
+	assert_has(e, "needs cycle: c -> d -> c");
+	assert_has(e, "job \"e\" needs itself");
+	assert_has(e, "dependency \"b\" is not in the current or an earlier stage");
+	free(e);
+}
+
+/* --- extends, !reference, default --------------------------------------- */
+
+static void test_extends(void **state)
+{
+	struct pipeline *p = load_ok(
+		".a:\n  script: [a]\n  variables: {X: a, Y: a}\n  tags: [ta]\n"
+		"  artifacts: {paths: [pa], name: an}\n"
+		".b:\n  extends: .a\n  variables: {Y: b, Z: b}\n  tags: [tb]\n"
+		".c:\n  before_script: [c]\n  tags: [tc]\n"
+		"j:\n  extends: [.b, .c]\n  variables: {Z: j}\n  artifacts: {paths: [pj]}\n");
+	struct job *j = pipeline_find_job(p, "j");
+
+	(void)state;
+	assert_string_equal(j->script.v[0], "a");
+	assert_string_equal(varlist_get(&j->variables, "X"), "a");
+	assert_string_equal(varlist_get(&j->variables, "Y"), "b");
+	assert_string_equal(varlist_get(&j->variables, "Z"), "j");
+	assert_int_equal(j->tags.nr, 1);              /* arrays replaced */
+	assert_string_equal(j->tags.v[0], "tc");      /* later extends wins */
+	assert_string_equal(j->before_script.v[0], "c");
+	assert_string_equal(j->artifacts.paths.v[0], "pj");
+	assert_string_equal(j->artifacts.name, "an"); /* hashes deep-merged */
+	pipeline_free(p);
+}
+
+static void test_extends_errors(void **state)
+{
+	char *e = load_err(
+		"a: {script: x, extends: .nope}\n"
+		"b: {script: x, extends: c}\n"
+		"c: {script: x, extends: b}\n"
+		"d: {script: x, extends: [1]}\n");
+
+	(void)state;
+	assert_has(e, ":1:25: error: job \"a\" extends unknown job \".nope\"");
+	assert_has(e, "circular dependency in extends (b -> c -> b)");
+	assert_has(e, "job \"d\": \"extends\" must be a string or a list of strings");
+	free(e);
+}
+
+static void test_extends_depth(void **state)
+{
+	struct strbuf y = STRBUF_INIT;
+	struct pipeline *p;
+	char *e;
+	int i;
+
+	(void)state;
+	/* 11 levels are fine */
+	strbuf_addstr(&y, ".l0: {script: x}\n");
+	for (i = 1; i <= 11; i++)
+		strbuf_addf(&y, ".l%d: {extends: .l%d}\n", i, i - 1);
+	strbuf_addstr(&y, "j: {extends: .l10}\n");
+	p = load_ok(y.buf);
+	pipeline_free(p);
+	/* 12 are not */
+	strbuf_addstr(&y, "k: {extends: .l11}\n");
+	e = load_err(y.buf);
+	assert_has(e, "extends nested too deep (more than 11 levels)");
+	free(e);
+	strbuf_release(&y);
+}
+
+static void test_reference(void **state)
+{
+	struct pipeline *p = load_ok(
+		".vars: {variables: {A: 1}}\n"
+		".setup:\n  script: [s1, s2]\n  deep: {inner: [d1]}\n"
+		".chain:\n  script: [!reference [.setup, script], c]\n"
+		"j:\n  variables: !reference [.vars, variables]\n"
+		"  script:\n    - !reference [.chain, script]\n    - !reference [.setup, deep, inner]\n");
+	struct job *j = pipeline_find_job(p, "j");
+
+	(void)state;
+	assert_string_equal(varlist_get(&j->variables, "A"), "1");
+	assert_int_equal(j->script.nr, 4);
+	assert_string_equal(j->script.v[0], "s1");
+	assert_string_equal(j->script.v[2], "c");
+	assert_string_equal(j->script.v[3], "d1");
+	pipeline_free(p);
+}
+
+static void test_reference_errors(void **state)
+{
+	char *e = load_err(
+		".a: {script: [x]}\n"
+		"j:\n  script:\n    - !reference [.nope, script]\n    - !reference [.a, nokey]\n"
+		"    - !reference .a\n"
+		".l1: {x: !reference [.l2, x]}\n.l2: {x: !reference [.l1, x]}\n"
+		"k: {script: !reference [.l1, x]}\n"
+		"m: {script: !custom x}\n");
+
+	(void)state;
+	assert_has(e, ":4:19: error: !reference: job \".nope\" not found");
+	assert_has(e, ":5:23: error: !reference: key \".a:nokey\" not found");
+	assert_has(e, "!reference needs a list like [job, key]");
+	assert_has(e, "!reference nested too deep");
+	assert_has(e, "unknown YAML tag \"!custom\"");
+	free(e);
+}
+
+static void test_default_inherit(void **state)
+{
+	struct pipeline *p = load_ok(
+		"image: old:1\n"
+		"default:\n  image: debian:12\n  before_script: [setup]\n  retry: 2\n"
+		"  tags: [shared]\n  timeout: 10m\n  interruptible: true\n"
+		"  cache: {key: k, paths: [c/]}\n  artifacts: {paths: [x]}\n"
+		"  after_script: [cleanup]\n"
+		"a: {script: x}\n"
+		"b: {script: x, tags: [own], inherit: {default: false}}\n"
+		"c: {script: x, inherit: {default: [image, retry]}}\n");
+	struct job *a = pipeline_find_job(p, "a");
+	struct job *b = pipeline_find_job(p, "b");
+	struct job *c = pipeline_find_job(p, "c");
+
+	(void)state;
+	assert_string_equal(a->image, "debian:12"); /* default: beats top-level */
+	assert_string_equal(a->before_script.v[0], "setup");
+	assert_string_equal(a->after_script.v[0], "cleanup");
+	assert_int_equal(a->retry.max, 2);
+	assert_string_equal(a->tags.v[0], "shared");
+	assert_int_equal(a->timeout, 600);
+	assert_int_equal(a->interruptible, 1);
+	assert_int_equal(a->caches_nr, 1);
+	assert_int_equal(a->artifacts.set, 1);
+	assert_null(b->image);
+	assert_int_equal(b->before_script.nr, 0);
+	assert_string_equal(b->tags.v[0], "own");
+	assert_string_equal(c->image, "debian:12");
+	assert_int_equal(c->retry.max, 2);
+	assert_int_equal(c->before_script.nr, 0);
+	assert_int_equal(c->tags.nr, 0);
+	pipeline_free(p);
+}
+
+static void test_default_errors_once(void **state)
+{
+	char *e = load_err(
+		"default:\n  retry: 9\n  script: x\n"
+		"a: {script: x}\nb: {script: x}\n"
+		"c: {script: x, inherit: {default: [nope]}}\n");
+	const char *first;
+
+	(void)state;
+	assert_has(e, ":2:10: error: default: \"retry\" must be between 0 and 2");
+	first = strstr(e, "\"retry\" must be");
+	assert_null(strstr(first + 1, "\"retry\" must be")); /* not once per job */
+	assert_has(e, ":3:3: error: unknown keyword \"script\" in default");
+	assert_has(e, "names unknown default keyword \"nope\"");
+	free(e);
+}
+
+/* --- include ------------------------------------------------------------ */
+
+static void test_include(void **state)
+{
+	struct pipeline *p;
+	static struct varlist vars = VARLIST_INIT;
+	struct load_opts o = opts();
+	struct diag d = DIAG_INIT;
+
+	(void)state;
+	write_file("ci/base.yml",
+		   "variables: {A: base, B: base}\n"
+		   "include: ci/nested.yml\n"
+		   ".tmpl: {script: [tmpl], tags: [base]}\n"
+		   "build: {script: [base], variables: {V: base, W: base}}\n");
+	write_file("ci/nested.yml", "nested: {script: [n]}\n");
+	write_file("ci/extra/one.yml", "one: {script: [1]}\n");
+	write_file("ci/extra/two.yaml", "two: {script: [2]}\n");
+	write_file("ci/cond.yml", "cond: {script: [c]}\n");
+	write_file("ci/never.yml", "never: {script: [c]}\n");
+	write_file(".gitlab-ci.yml",
+		   "include:\n  - local: /ci/base.yml\n  - ci/extra/*.y*ml\n"
+		   "  - local: ci/cond.yml\n    rules:\n      - if: $MODE == \"on\"\n"
+		   "  - local: ci/never.yml\n    rules:\n      - exists: [nothing-here]\n"
+		   "variables: {B: main}\n"
+		   "build:\n  variables: {W: main}\n  extends: .tmpl\n");
+	varlist_set(&vars, "MODE", "on");
+	o.vars = &vars;
+	assert_int_equal(pipeline_load(&o, &p, &d), 0);
+	assert_non_null(pipeline_find_job(p, "nested"));
+	assert_non_null(pipeline_find_job(p, "one"));
+	assert_non_null(pipeline_find_job(p, "two"));
+	assert_non_null(pipeline_find_job(p, "cond"));
+	assert_null(pipeline_find_job(p, "never"));
+	assert_string_equal(varlist_get(&p->variables, "A"), "base");
+	assert_string_equal(varlist_get(&p->variables, "B"), "main");
+	assert_string_equal(varlist_get(&pipeline_find_job(p, "build")->variables, "V"), "base");
+	assert_string_equal(varlist_get(&pipeline_find_job(p, "build")->variables, "W"), "main");
+	/* the included job's definition got deep-merged, then extended */
+	assert_string_equal(pipeline_find_job(p, "build")->script.v[0], "base");
+	assert_string_equal(pipeline_find_job(p, "build")->tags.v[0], "base");
+	assert_string_equal(pipeline_find_job(p, "nested")->pos.file, "ci/nested.yml");
+	assert_true(strvec_find(&p->files, "ci/base.yml") >= 0);
+	pipeline_free(p);
+	diag_clear(&d);
+	varlist_clear(&vars);
+}
+
+static void test_include_errors(void **state)
+{
+	char *e;
+
+	(void)state;
+	write_file("bad.yml", "oops: {script: x, scirpt: y}\n");
+	write_file("notyaml.txt", "x\n");
+	e = load_err("include:\n  - missing.yml\n  - bad.yml\n  - notyaml.txt\n"
+		     "  - ../outside.yml\n  - https://example.com/ci.yml\n"
+		     "  - nothing/*.yml\n"
+		     "j: {script: x}\n");
+	assert_has(e, ".gitlab-ci.yml:2:5: error: included file \"missing.yml\" does not exist");
+	assert_has(e, "bad.yml:1:19: error: unknown keyword \"scirpt\" in job \"oops\"");
+	assert_has(e, "does not have a YAML extension");
+	assert_has(e, "path must stay inside the repository");
+	assert_has(e, "keyword \"include:remote\" is not supported");
+	assert_has(e, "include \"nothing/*.yml\": no file matches");
+	free(e);
+}
+
+static void test_include_limit(void **state)
+{
+	char *e;
+
+	(void)state;
+	/* a file including itself runs into a limit, not forever */
+	write_file("self.yml", "include: self.yml\n");
+	e = load_err("include: self.yml\nj: {script: x}\n");
+	assert_has(e, "self.yml:1:10: error: includes nested too deep (more than 100 levels)");
+	free(e);
+}
+
+static void test_include_limit_opt(void **state)
+{
+	struct load_opts o = opts();
+	struct diag d = DIAG_INIT;
+	struct pipeline *p = NULL;
+	struct strbuf sb = STRBUF_INIT;
+
+	(void)state;
+	write_file("i1.yml", "a: {script: x}\n");
+	write_file("i2.yml", "b: {script: x}\n");
+	write_file("i3.yml", "c: {script: x}\n");
+	write_file(".gitlab-ci.yml", "include: [i1.yml, i2.yml, i3.yml]\n");
+	o.max_includes = 2;
+	assert_int_equal(pipeline_load(&o, &p, &d), -1);
+	diag_format(&d, &sb);
+	assert_has(sb.buf, "maximum of 2 includes exceeded");
+	strbuf_release(&sb);
+	diag_clear(&d);
+}
+
+/* --- limits and files --------------------------------------------------- */
+
+static void test_file_size_limit(void **state)
+{
+	struct load_opts o = opts();
+	struct diag d = DIAG_INIT;
+	struct pipeline *p = NULL;
+	struct strbuf sb = STRBUF_INIT;
+
+	(void)state;
+	write_file(".gitlab-ci.yml", "j:\n  script: [a, b, c, d, e, f, g, h, i]\n");
+	o.max_file_size = 16;
+	assert_int_equal(pipeline_load(&o, &p, &d), -1);
+	diag_format(&d, &sb);
+	assert_has(sb.buf, "file too large (more than 16 bytes)");
+	strbuf_release(&sb);
+	diag_clear(&d);
+}
+
+static void test_job_limit(void **state)
+{
+	struct strbuf y = STRBUF_INIT;
+	char *e;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 2001; i++)
+		strbuf_addf(&y, "j%d: {script: x}\n", i);
+	e = load_err(y.buf);
+	assert_has(e, ":2001:1: error: too many jobs (more than 2000)");
+	free(e);
+	strbuf_release(&y);
+}
+
+static void test_file_discovery(void **state)
+{
+	struct load_opts o = opts();
+	struct diag d = DIAG_INIT;
+	struct pipeline *p = NULL;
+	struct strbuf sb = STRBUF_INIT;
+
+	(void)state;
+	/* nothing there */
+	assert_int_equal(pipeline_load(&o, &p, &d), -1);
+	diag_format(&d, &sb);
+	assert_has(sb.buf, "no pipeline file");
+	diag_clear(&d);
+	/* .cidre.yml wins over .gitlab-ci.yml */
+	write_file(".gitlab-ci.yml", "gitlab: {script: x}\n");
+	write_file(".cidre.yml", "cidre: {script: x}\n");
+	assert_int_equal(pipeline_load(&o, &p, &d), 0);
+	assert_string_equal(p->file, ".cidre.yml");
+	assert_non_null(pipeline_find_job(p, "cidre"));
+	pipeline_free(p);
+	/* explicit file */
+	o.file = ".gitlab-ci.yml";
+	assert_int_equal(pipeline_load(&o, &p, &d), 0);
+	assert_non_null(pipeline_find_job(p, "gitlab"));
+	pipeline_free(p);
+	diag_clear(&d);
+	strbuf_release(&sb);
+}
+
+static void test_empty_and_non_map(void **state)
+{
+	char *e;
+
+	(void)state;
+	e = load_err("");
+	assert_has(e, "no visible jobs");
+	free(e);
+	e = load_err("- a\n- b\n");
+	assert_has(e, ":1:1: error: the pipeline must be a map");
+	free(e);
+	e = load_err(".hidden: {script: x}\nj: 3\n");
+	assert_has(e, ":2:4: error: job \"j\" must be a map of keywords");
+	free(e);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_minimal, setup, teardown),
+		cmocka_unit_test(test_when),
+		cmocka_unit_test_setup_teardown(test_stages_pre_post, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_script_flatten, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_variables, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_variables_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_yaml_syntax_error, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_yaml_duplicate_and_more, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_yaml_merge_keys, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_yaml_billion_laughs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_yaml_depth_limit, setup, teardown),
+		cmocka_unit_test(test_yaml_tree_api),
+		cmocka_unit_test_setup_teardown(test_full_job, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_timeouts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rules, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rules_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_many_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unsupported, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_spec_inputs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_needs_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_extends, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_extends_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_extends_depth, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reference, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reference_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_default_inherit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_default_errors_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_include, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_include_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_include_limit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_include_limit_opt, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_file_size_limit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_job_limit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_file_discovery, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_empty_and_non_map, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
