@@ -125,32 +125,88 @@ static int translate_bracket(const char *pat, size_t len, size_t *i,
 	return regex_fail(err, pat, len, "unterminated [");
 }
 
+/*
+ * Parse "{n}", "{n,}" or "{n,m}" at pat[i]; return its length and the
+ * largest count in *ret_max, or 0 when it is not a repetition (then '{' is
+ * a literal, as in RE2).
+ */
+static size_t parse_repeat(const char *pat, size_t len, size_t i, long *ret_max)
+{
+	size_t j = i + 1;
+	long n = -1, m = -1;
+
+	for (; j < len && pat[j] >= '0' && pat[j] <= '9'; j++)
+		n = (n < 0 ? 0 : n) * 10 + (pat[j] - '0') % 1000000;
+	if (n < 0 || n > 100000)
+		return 0;
+	if (j < len && pat[j] == ',') {
+		for (j++; j < len && pat[j] >= '0' && pat[j] <= '9'; j++)
+			m = (m < 0 ? 0 : m) * 10 + (pat[j] - '0');
+		if (m > 100000 || (m >= 0 && m < n))
+			return 0;
+	} else {
+		m = n;
+	}
+	if (j >= len || pat[j] != '}')
+		return 0;
+	*ret_max = m > n ? m : n;
+	return j - i + 1;
+}
+
+#define REGEX_MAX_REPEAT 1000
+#define REGEX_MAX_GROUPS 64
+
 static int translate(const char *pat, size_t len, struct strbuf *out,
 		     int *icase, struct strbuf *err)
 {
+	/* largest nested {n,m} product inside each open group */
+	long gmax[REGEX_MAX_GROUPS + 1];
+	long atom_mult = 1;
 	size_t i = 0;
-	int after_quant = 0;
+	int depth = 0;
+	int quant = 0; /* 1 after a quantifier, 2 after its lazy '?' */
 
+	gmax[0] = 1;
 	if (len >= 4 && !memcmp(pat, "(?i)", 4)) {
 		*icase = 1;
 		i = 4;
 	}
 	while (i < len) {
 		int c = pat[i];
+		long rep;
+		size_t rlen;
 
-		if (after_quant && c == '?') {
+		if (quant == 1 && c == '?') {
 			/* lazy quantifier: POSIX has none; same set of matches */
-			after_quant = 0;
+			quant = 2;
 			i++;
 			continue;
 		}
-		after_quant = 0;
+		rlen = c == '{' ? parse_repeat(pat, len, i, &rep) : 0;
+		if (quant && (c == '*' || c == '+' || c == '?' || rlen))
+			return regex_fail(err, pat, len, "bad repetition operator");
+		quant = 0;
+		if (rlen) {
+			if (rep > REGEX_MAX_REPEAT || atom_mult * rep > REGEX_MAX_REPEAT)
+				return regex_fail(err, pat, len,
+						  "repetition count too large (limit 1000)");
+			if (atom_mult * rep > gmax[depth])
+				gmax[depth] = atom_mult * rep;
+			strbuf_add(out, pat + i, rlen);
+			i += rlen;
+			quant = 1;
+			continue;
+		}
 		switch (c) {
 		case '[':
 			if (translate_bracket(pat, len, &i, out, err) < 0)
 				return -1;
+			atom_mult = 1;
 			continue;
 		case '(':
+			if (depth >= REGEX_MAX_GROUPS)
+				return regex_fail(err, pat, len, "groups nested too deeply");
+			gmax[++depth] = 1;
 			if (i + 1 < len && pat[i + 1] == '?') {
 				if (i + 2 < len && pat[i + 2] == ':') {
 					strbuf_addch(out, '(');
@@ -163,18 +219,36 @@ static int translate(const char *pat, size_t len, struct strbuf *out,
 			strbuf_addch(out, '(');
 			i++;
 			continue;
+		case ')':
+			atom_mult = 1;
+			if (depth > 0) {
+				atom_mult = gmax[depth--];
+				if (atom_mult > gmax[depth])
+					gmax[depth] = atom_mult;
+			}
+			strbuf_addch(out, ')');
+			i++;
+			continue;
 		case '*':
 		case '+':
 		case '?':
-		case '}':
 			strbuf_addch(out, c);
-			after_quant = 1;
+			quant = 1;
+			i++;
+			continue;
+		case '{':
+		case '}':
+			strbuf_addch(out, '\\');
+			strbuf_addch(out, c);
+			atom_mult = 1;
 			i++;
 			continue;
 		case '\\':
+			atom_mult = 1;
 			break;
 		default:
 			strbuf_addch(out, c);
+			atom_mult = 1;
 			i++;
 			continue;
 		}

@@ -139,6 +139,9 @@ static void test_regex(void **state)
 	T("$VERSION =~ /^v(?:\\d+\\.){2}\\d+$/");
 	T("$VERSION =~ /^v.*?3$/");
 	T("$VERSION =~ /^[\\d.v]+$/");
+	T("$VERSION =~ /^v\\d{1,3}(\\.\\d{1,3}){2}$/");
+	T("\"a{b}\" =~ /a{b}/");        /* not a repetition: literal braces */
+	T("$BRANCH =~ /^(m(a(i)))n$/");
 	T("$FEATURE =~ /\\S+\\/\\S+/");
 	F("$FEATURE =~ /\\s/");
 	T("$BRANCH !~ /^release/");
@@ -219,6 +222,12 @@ static void test_syntax_errors(void **state)
 	expect_error("$A =~ /\\p{L}/", "unsupported escape");
 	expect_error("$A =~ /(a)\\1/", "backreferences");
 	expect_error("$A == 'x' &&", "expected a value");
+	expect_error("$A =~ /a++/", "bad repetition");
+	expect_error("$A =~ /a**/", "bad repetition");
+	expect_error("$A =~ /a*?" "?/", "bad repetition");
+	expect_error("$A =~ /a{2}{3}/", "bad repetition");
+	expect_error("$A =~ /a{1001}/", "too large");
+	expect_error("$A =~ /((a{10}){10}){11}/", "too large");
 	expect_error("nullx == 'x'", "unexpected 'n'");
 	expect_error("$A == \x01", "unexpected byte 0x01");
 }
