@@ -227,8 +227,9 @@ int junit_parse_file(const char *path, struct junit_report *r, size_t max,
 			    "report too large" : "not a regular file");
 		return -1;
 	}
-	if (strbuf_read_file(&buf, path, max + 1) < 0) {
-		strbuf_addf(err, "%s: %s", path, strerror(errno));
+	if (strbuf_read_file(&buf, path, max) < 0) {
+		strbuf_addf(err, "%s: %s", path, errno == EFBIG ?
+			    "report too large" : strerror(errno));
 		goto done;
 	}
 	if (buf.len > max || buf.len > (size_t)0x7fffffff) {
@@ -314,8 +315,12 @@ int dotenv_parse_file(const char *path, struct varlist *out, struct strbuf *err)
 	int line = 0, ret = -1;
 	size_t i;
 
-	if (strbuf_read_file(&buf, path, DOTENV_MAX_BYTES + 1) < 0) {
-		strbuf_addf(err, "%s: %s", path, strerror(errno));
+	if (strbuf_read_file(&buf, path, DOTENV_MAX_BYTES) < 0) {
+		if (errno == EFBIG)
+			strbuf_addf(err, "%s: dotenv report larger than %d bytes",
+				    path, DOTENV_MAX_BYTES);
+		else
+			strbuf_addf(err, "%s: %s", path, strerror(errno));
 		goto done;
 	}
 	if (buf.len > DOTENV_MAX_BYTES) {
@@ -386,10 +391,16 @@ done:
 
 /* --- coverage ------------------------------------------------------------ */
 
-/* Translate a GitLab (RE2/Ruby-style) regex into POSIX ERE. */
-static void to_posix(const char *re, struct strbuf *out)
+#define COVERAGE_GROUPS 32
+
+/*
+ * Translate a GitLab (RE2/Ruby-style) regex into POSIX ERE. POSIX has no
+ * non-capturing groups: "(?:" becomes "(" and capturing[n] records which
+ * POSIX group numbers were capturing in the original.
+ */
+static void to_posix(const char *re, struct strbuf *out, char *capturing)
 {
-	size_t len = strlen(re);
+	size_t len = strlen(re), group = 0;
 	int in_class = 0;
 	size_t i;
 
@@ -437,9 +448,13 @@ static void to_posix(const char *re, struct strbuf *out)
 				strbuf_addch(out, re[++i]);
 			continue;
 		}
-		if (c == '(' && i + 2 < len && re[i + 1] == '?' && re[i + 2] == ':') {
+		if (c == '(') {
+			int nc = i + 2 < len && re[i + 1] == '?' && re[i + 2] == ':';
+
+			if (++group < COVERAGE_GROUPS)
+				capturing[group] = !nc;
 			strbuf_addch(out, '(');
-			i += 2;
+			i += nc ? 2 : 0;
 			continue;
 		}
 		/* lazy quantifiers have no ERE form: match greedily */
@@ -451,29 +466,43 @@ static void to_posix(const char *re, struct strbuf *out)
 	}
 }
 
+/*
+ * GitLab scans the whole log with the regex; of the last match it takes
+ * the last capture group (or the whole match without groups), then the
+ * first number in that text.
+ */
 int coverage_extract(const char *regex, const char *log, size_t len, double *ret)
 {
 	struct strbuf pat = STRBUF_INIT, text = STRBUF_INIT;
-	regmatch_t m;
+	regmatch_t m[COVERAGE_GROUPS];
+	char capturing[COVERAGE_GROUPS] = { 0 };
 	regex_t re;
-	size_t off = 0, i, best_so = 0, best_eo = 0;
+	size_t off = 0, i, nm, best_so = 0, best_eo = 0;
 	int found = 0, eflags = 0;
 
-	to_posix(regex, &pat);
+	to_posix(regex, &pat, capturing);
 	if (regcomp(&re, pat.buf, REG_EXTENDED | REG_NEWLINE)) {
 		strbuf_release(&pat);
 		return -1;
 	}
+	nm = re.re_nsub + 1 < ARRAY_SIZE(m) ? re.re_nsub + 1 : ARRAY_SIZE(m);
 	strbuf_add(&text, log, len);
 	for (i = 0; i < text.len; i++)
 		if (!text.buf[i])
 			text.buf[i] = ' ';
 	while (off <= text.len &&
-	       !regexec(&re, text.buf + off, 1, &m, eflags)) {
-		best_so = off + m.rm_so;
-		best_eo = off + m.rm_eo;
+	       !regexec(&re, text.buf + off, nm, m, eflags)) {
+		size_t g = nm - 1;
+
+		while (g && !capturing[g])
+			g--;
+		if (m[g].rm_so < 0)
+			g = 0;
+		best_so = off + m[g].rm_so;
+		best_eo = off + m[g].rm_eo;
 		found = 1;
-		off += m.rm_eo > m.rm_so ? (size_t)m.rm_eo : (size_t)m.rm_so + 1;
+		off += m[0].rm_eo > m[0].rm_so ? (size_t)m[0].rm_eo :
+		       (size_t)m[0].rm_so + 1;
 		eflags = off && text.buf[off - 1] != '\n' ? REG_NOTBOL : 0;
 	}
 	regfree(&re);
