@@ -250,6 +250,8 @@ struct fx {
 	struct plan plan;
 	struct diag d;
 	struct pipeline *p;
+	int loaded;          /* p from pipeline_load(): pipeline_free() it */
+	char tmpdir[64];
 };
 
 static int fx_setup(void **state)
@@ -279,14 +281,63 @@ static int fx_teardown(void **state)
 
 	plan_release(&f->plan);
 	diag_clear(&f->d);
+	if (f->tmpdir[0]) {
+		struct strbuf cmd = STRBUF_INIT;
+
+		strbuf_addf(&cmd, "rm -rf '%s'", f->tmpdir);
+		if (system(cmd.buf))
+			print_message("could not remove %s\n", f->tmpdir);
+		strbuf_release(&cmd);
+	}
 	varlist_clear(&f->predefined);
 	varlist_clear(&f->overrides);
 	strvec_clear(&f->only_jobs);
 	strvec_clear(&f->manual);
 	strvec_clear(&f->changed);
-	pl_free(f->p);
+	if (f->loaded)
+		pipeline_free(f->p);
+	else
+		pl_free(f->p);
 	free(f);
 	return 0;
+}
+
+static void print_diag(const struct diag *d);
+
+/* Replace f->p with the pipeline loaded from yaml (must load cleanly). */
+static void load_yaml(struct fx *f, const char *yaml)
+{
+	struct load_opts o;
+	struct diag d = DIAG_INIT;
+	struct strbuf path = STRBUF_INIT;
+	struct pipeline *p = NULL;
+	FILE *fp;
+
+	if (!f->tmpdir[0]) {
+		memcpy(f->tmpdir, "/tmp/t-plan-y.XXXXXX", sizeof("/tmp/t-plan-y.XXXXXX"));
+		assert_non_null(mkdtemp(f->tmpdir));
+	}
+	strbuf_addf(&path, "%s/.gitlab-ci.yml", f->tmpdir);
+	fp = fopen(path.buf, "w");
+	assert_non_null(fp);
+	fputs(yaml, fp);
+	fclose(fp);
+	strbuf_release(&path);
+	memset(&o, 0, sizeof(o));
+	o.root = f->tmpdir;
+	if (pipeline_load(&o, &p, &d)) {
+		print_diag(&d);
+		diag_clear(&d);
+		fail();
+	}
+	diag_clear(&d);
+	if (f->loaded)
+		pipeline_free(f->p);
+	else
+		pl_free(f->p);
+	f->p = p;
+	f->loaded = 1;
+	f->ctx.project_dir = f->tmpdir;
 }
 
 static void print_diag(const struct diag *d)
@@ -1232,6 +1283,112 @@ static void test_release_twice(void **state)
 	plan_release(NULL);
 }
 
+
+/* ---- from YAML, through pipeline_load() ---- */
+
+static void test_yaml_pipeline(void **state)
+{
+	struct fx *f = *state;
+	const struct plan_job *x;
+	struct varlist vars;
+
+	load_yaml(f,
+		"workflow:\n"
+		"  name: 'CI for $CI_COMMIT_REF_NAME'\n"
+		"  rules:\n"
+		"    - if: $CI_COMMIT_TAG\n"
+		"      variables: { KIND: release }\n"
+		"    - if: $CI_PIPELINE_SOURCE == \"push\"\n"
+		"      variables: { KIND: dev }\n"
+		"stages: [build, test, deploy]\n"
+		"variables:\n"
+		"  KIND: none\n"
+		"  IMAGE: app:$KIND\n"
+		"build:\n"
+		"  stage: build\n"
+		"  script: [make]\n"
+		"  parallel:\n"
+		"    matrix:\n"
+		"      - OS: [linux, mac]\n"
+		"        ARCH: amd64\n"
+		"unit:\n"
+		"  stage: test\n"
+		"  script: [make check]\n"
+		"  needs:\n"
+		"    - job: build\n"
+		"      parallel:\n"
+		"        matrix:\n"
+		"          - OS: linux\n"
+		"            ARCH: amd64\n"
+		"docs:\n"
+		"  stage: test\n"
+		"  script: [make docs]\n"
+		"  rules:\n"
+		"    - if: $KIND == \"release\"\n"
+		"      when: never\n"
+		"    - exists: [Makefile]\n"
+		"    - when: manual\n"
+		"deploy:\n"
+		"  stage: deploy\n"
+		"  script: [./deploy]\n"
+		"  environment:\n"
+		"    name: $KIND/$CI_COMMIT_REF_NAME\n"
+		"  rules:\n"
+		"    - if: $KIND == \"release\"\n"
+		"    - if: $CI_COMMIT_BRANCH == \"main\"\n"
+		"      when: manual\n"
+		"legacy:\n"
+		"  stage: test\n"
+		"  script: [x]\n"
+		"  only: [tags]\n");
+	assert_int_equal(build(f), 0);
+	assert_string_equal(f->plan.name, "CI for main");
+	assert_string_equal(varlist_get(&f->plan.vars, "KIND"), "dev");
+	assert_jobs(f, "build: [linux, amd64],build: [mac, amd64],unit,docs,deploy");
+	x = pj(f, "unit");
+	assert_int_equal(x->needs_nr, 1);
+	assert_int_equal(x->needs[0].job, idx(f, "build: [linux, amd64]"));
+	x = pj(f, "docs");
+	assert_int_equal(x->when, WHEN_MANUAL); /* no Makefile */
+	assert_int_equal(x->allow_failure, 0);
+	x = pj(f, "deploy");
+	assert_int_equal(x->when, WHEN_MANUAL);
+	plan_job_vars(&f->plan, x, &f->ctx, &vars);
+	assert_string_equal(varlist_get(&vars, "IMAGE"), "app:dev");
+	assert_string_equal(varlist_get(&vars, "CI_ENVIRONMENT_NAME"), "dev/main");
+	assert_string_equal(varlist_get(&vars, "CI_ENVIRONMENT_TIER"), "development");
+	varlist_clear(&vars);
+
+	set_ref(f, "v1.0.0", 1, "push");
+	assert_int_equal(build(f), 0);
+	assert_string_equal(varlist_get(&f->plan.vars, "KIND"), "release");
+	assert_jobs(f, "build: [linux, amd64],build: [mac, amd64],unit,legacy,deploy");
+	assert_int_equal(pj(f, "deploy")->when, WHEN_ON_SUCCESS);
+
+	set_ref(f, "feature", 0, "web");
+	assert_int_equal(build(f), 0);
+	assert_int_equal(f->plan.workflow_skip, 1);
+	assert_int_equal(f->plan.nr, 0);
+}
+
+static void test_yaml_need_excluded_job_position(void **state)
+{
+	struct fx *f = *state;
+
+	load_yaml(f,
+		"build:\n"
+		"  script: [make]\n"
+		"  rules:\n"
+		"    - if: $CI_COMMIT_TAG\n"
+		"test:\n"
+		"  script: [make check]\n"
+		"  needs:\n"
+		"    - build\n"
+		"    - job: build\n"
+		"      optional: true\n");
+	build_fails(f, "not in this pipeline", 8);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
 
 int main(void)
@@ -1272,6 +1429,8 @@ int main(void)
 		T(test_job_vars),
 		T(test_environment_tiers),
 		T(test_release_twice),
+		T(test_yaml_pipeline),
+		T(test_yaml_need_excluded_job_position),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
