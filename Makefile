@@ -102,8 +102,10 @@ demo: all
 		git -c user.name='cidre demo' -c user.email=demo@cidre.invalid commit -q -m 'demo: greet'
 	cd $(BUILD)/demo && $(abspath $(BIN)) run
 
-bench: all
-	bench/run.sh
+# cidre run vs gitlab-ci-local (docs/benchmarks.md); setup is idempotent.
+bench: $(BIN)
+	bench/setup.sh
+	CIDRE=$(abspath $(BIN)) bench/run.sh
 
 clean:
 	rm -rf build build-asan build-fuzz cidre
