@@ -642,6 +642,50 @@ static void collect_fy_errors(struct builder *b, struct fy_diag *fd)
 	}
 }
 
+/*
+ * Offset of the first byte that is not valid UTF-8, or len. libfyaml can
+ * loop forever on some invalid sequences, so they never reach it.
+ */
+static size_t utf8_invalid_at(const unsigned char *s, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		unsigned char c = s[i];
+		size_t n, k;
+		unsigned int cp;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			n = 1;
+			cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			n = 2;
+			cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			n = 3;
+			cp = c & 0x07;
+		} else {
+			return i;
+		}
+		if (len - i <= n)
+			return i;
+		for (k = 1; k <= n; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return i;
+			cp = (cp << 6) | (s[i + k] & 0x3f);
+		}
+		if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+		    (cp >= 0xd800 && cp <= 0xdfff))
+			return i;
+		i += n + 1;
+	}
+	return len;
+}
+
 void yaml_docs_free(struct ynode **docs, size_t nr)
 {
 	size_t i;
@@ -664,6 +708,22 @@ int yaml_parse(const char *file, const char *buf, size_t len,
 	size_t i;
 	int ret = -1;
 
+	i = utf8_invalid_at((const unsigned char *)buf, len);
+	if (i < len) {
+		struct pos pos = { file, 1, 1 };
+		size_t k;
+
+		for (k = 0; k < i; k++) {
+			if (buf[k] == '\n') {
+				pos.line++;
+				pos.col = 1;
+			} else if (((unsigned char)buf[k] & 0xc0) != 0x80) {
+				pos.col++;
+			}
+		}
+		diag_error(d, &pos, "the file is not valid UTF-8");
+		return -1;
+	}
 	memset(&b, 0, sizeof(b));
 	b.file = file;
 	b.d = d;

@@ -322,6 +322,15 @@ static void test_yaml_depth_limit(void **state)
 	strbuf_release(&sb);
 }
 
+static void test_yaml_invalid_utf8(void **state)
+{
+	char *e = load_err("j:\n  script: [ok, \"caf\xc3\xa9 \xff\"]\n");
+
+	(void)state;
+	assert_has(e, ".gitlab-ci.yml:2:22: error: the file is not valid UTF-8");
+	free(e);
+}
+
 static void test_yaml_tree_api(void **state)
 {
 	struct ynode **docs = NULL, *c;
@@ -934,6 +943,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_yaml_merge_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_yaml_billion_laughs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_yaml_depth_limit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_yaml_invalid_utf8, setup, teardown),
 		cmocka_unit_test(test_yaml_tree_api),
 		cmocka_unit_test_setup_teardown(test_full_job, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timeouts, setup, teardown),
