@@ -75,8 +75,10 @@ static void budget_error(struct loader *ld, const struct pos *pos)
 /* --- globs (include wildcards, include:rules:exists) ------------------- */
 
 /*
- * GitLab's wildcard paths: `**` matches anything including '/', `*`
- * anything but '/', `?` one character but '/'.
+ * GitLab's wildcard paths (Repository#search_files_by_wildcard_path):
+ * `**` + `/` matches any run of directories or none, `**` anything
+ * including '/', `*` anything but '/'. Every other character, `?`
+ * included, is literal.
  */
 static int glob_match(const char *pat, const char *s)
 {
@@ -103,14 +105,8 @@ static int glob_match(const char *pat, const char *s)
 					return 0;
 			}
 		}
-		if (!*s)
+		if (!*s || *pat != *s)
 			return 0;
-		if (*pat == '?') {
-			if (*s == '/')
-				return 0;
-		} else if (*pat != *s) {
-			return 0;
-		}
 		pat++;
 		s++;
 	}
@@ -212,7 +208,7 @@ static int exists_any(const char *root, const struct ynode *list)
 			continue;
 		while (*pat == '/')
 			pat++;
-		if (!strpbrk(pat, "*?")) {
+		if (!strchr(pat, '*')) {
 			if (path_exists(root, pat))
 				return 1;
 			continue;
@@ -370,7 +366,7 @@ static void include_one(struct loader *ld, struct ynode *acc,
 			   path);
 		return;
 	}
-	if (strpbrk(path, "*?")) {
+	if (strchr(path, '*')) {
 		struct strvec all = STRVEC_INIT;
 
 		/* wildcards include the YAML files they match */
