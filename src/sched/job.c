@@ -206,53 +206,50 @@ static void expand_list(const struct strvec *in, const struct varlist *vars,
 		strvec_push_nodup(out, vars_expand_dup(in->v[i], vars));
 }
 
+/*
+ * Parse the job's reports from the files its artifacts step collected
+ * (GitLab uploads reports as artifacts, per artifacts:when).
+ */
 static void collect_reports(struct job_ctx *jc, const struct varlist *vars)
 {
 	const struct job *def = jc->pj->def;
+	const struct strvec *got = &jc->r->artifacts;
 	struct strvec paths = STRVEC_INIT;
-	struct strbuf err = STRBUF_INIT;
+	struct strbuf err = STRBUF_INIT, p = STRBUF_INIT;
 	size_t i, j;
 
 	expand_list(&def->artifacts.reports_junit, vars, &paths);
-	for (i = 0; i < paths.nr; i++) {
-		struct strvec files = STRVEC_INIT;
-
-		/* junit paths may be globs: match against the workspace tree */
-		if (workspace_list(jc->workdir, &files, &err) < 0) {
-			note(jc, "cannot list workspace for reports: %s", err.buf);
+	for (j = 0; j < got->nr; j++) {
+		for (i = 0; i < paths.nr; i++)
+			if (glob_match_path(paths.v[i], got->v[j]))
+				break;
+		if (i == paths.nr)
+			continue;
+		strbuf_reset(&p);
+		strbuf_addf(&p, "%s/%s", jc->workdir, got->v[j]);
+		if (!jc->r->has_junit)
+			junit_report_init(&jc->r->junit);
+		jc->r->has_junit = 1;
+		if (junit_parse_file(p.buf, &jc->r->junit, 0, &err) < 0) {
+			note(jc, "JUnit report %s: %s", got->v[j], err.buf);
 			strbuf_reset(&err);
 		}
-		for (j = 0; j < files.nr; j++) {
-			struct strbuf p = STRBUF_INIT;
-
-			if (!glob_match_path(paths.v[i], files.v[j]))
-				continue;
-			strbuf_addf(&p, "%s/%s", jc->workdir, files.v[j]);
-			if (!jc->r->has_junit)
-				junit_report_init(&jc->r->junit);
-			jc->r->has_junit = 1;
-			if (junit_parse_file(p.buf, &jc->r->junit, 0, &err) < 0) {
-				note(jc, "JUnit report %s: %s", files.v[j], err.buf);
-				strbuf_reset(&err);
-			}
-			strbuf_release(&p);
-		}
-		strvec_clear(&files);
 	}
 	strvec_clear(&paths);
 
 	expand_list(&def->artifacts.reports_dotenv, vars, &paths);
-	for (i = 0; i < paths.nr; i++) {
-		struct strbuf p = STRBUF_INIT;
-
-		strbuf_addf(&p, "%s/%s", jc->workdir, paths.v[i]);
+	for (j = 0; j < got->nr; j++) {
+		if (strvec_find(&paths, got->v[j]) < 0)
+			continue;
+		strbuf_reset(&p);
+		strbuf_addf(&p, "%s/%s", jc->workdir, got->v[j]);
 		if (dotenv_parse_file(p.buf, &jc->r->dotenv, &err) < 0) {
-			note(jc, "dotenv report %s: %s", paths.v[i], err.buf);
+			note(jc, "dotenv report %s: %s", got->v[j], err.buf);
 			strbuf_reset(&err);
 		}
-		strbuf_release(&p);
 	}
 	strvec_clear(&paths);
+	strbuf_release(&p);
 	strbuf_release(&err);
 }
 
@@ -498,8 +495,8 @@ static void run_attempt(struct job_ctx *jc, const struct varlist *vars, char **e
 	}
 	if (r->status != JOB_CANCELED) {
 		ok = r->status == JOB_SUCCESS;
-		collect_reports(jc, vars);
 		collect_artifacts(jc, vars, ok);
+		collect_reports(jc, vars);
 		save_caches(jc, vars, ok);
 	}
 done:
