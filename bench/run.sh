@@ -133,16 +133,17 @@ rss_mb() { awk -v k="$2" '$1 == k {printf "%.1f", $2/1024}' "$RESULTS/$1.rss"; }
 
 {
 	echo
-	echo "| pipeline | jobs | cidre ms | cidre -j 1 ms | gitlab-ci-local ms | gcl no-schema ms | ratio | ratio vs no-schema | cidre peak RSS MB | gcl peak RSS MB |"
-	echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+	echo "| pipeline | jobs | cidre ms | cidre CPU ms | cidre -j 1 ms | gitlab-ci-local ms | gcl no-schema ms | ratio | ratio vs no-schema | cidre peak RSS MB | gcl peak RSS MB |"
+	echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 	for p in $PIPELINES; do
 		c=$(ms "$p" 0 mean); cs=$(ms "$p" 0 stddev); c1=$(ms "$p" 1 mean)
+		cu=$(awk -v u="$(ms "$p" 0 user)" -v s="$(ms "$p" 0 system)" 'BEGIN {print u + s}')
 		g=$(ms "$p" 2 mean); gs=$(ms "$p" 2 stddev); gf=$(ms "$p" 3 mean)
 		awk -v p="$p" -v n="$(jobs_of "$BENCH_DIR/pipelines/$p/.gitlab-ci.yml")" \
-		    -v c="$c" -v cs="$cs" -v c1="$c1" -v g="$g" -v gs="$gs" -v gf="$gf" \
+		    -v c="$c" -v cs="$cs" -v cu="$cu" -v c1="$c1" -v g="$g" -v gs="$gs" -v gf="$gf" \
 		    -v cr="$(rss_mb "$p" cidre)" -v gr="$(rss_mb "$p" gcl)" \
-		    'BEGIN {printf "| %s | %d | %.1f ± %.1f | %.1f | %.0f ± %.0f | %.0f | %.1f× | %.1f× | %s | %s |\n",
-			    p, n, c, cs, c1, g, gs, gf, g/c, gf/c, cr, gr}'
+		    'BEGIN {printf "| %s | %d | %.1f ± %.1f | %.1f | %.1f | %.0f ± %.0f | %.0f | %.1f× | %.1f× | %s | %s |\n",
+			    p, n, c, cs, cu, c1, g, gs, gf, g/c, gf/c, cr, gr}'
 	done
 } | tee "$RESULTS/summary.md"
 
