@@ -416,13 +416,14 @@ static void print_summary(FILE *f, const struct plan *plan,
 		strbuf_release(&st);
 		strbuf_release(&tests);
 	}
-	fprintf(f, "\npipeline #%d %s%s%s in %.2fs", pipeline_id,
+	fprintf(f, "\npipeline #%d %s%s%s", pipeline_id,
 		colour ? (!strcmp(status, "success") ? "\033[32m" : "\033[31m") : "",
 		!strcmp(status, "success") ? "passed" : status,
-		colour ? "\033[0m" : "", total);
+		colour ? "\033[0m" : "");
 	if (allowed && !strcmp(status, "success"))
 		fprintf(f, " with warnings (%d allowed failure%s)", allowed,
 			allowed > 1 ? "s" : "");
+	fprintf(f, " in %.2fs", total);
 	fputc('\n', f);
 }
 

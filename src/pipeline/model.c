@@ -1538,7 +1538,12 @@ static int job_key(struct mctx *m, struct job *j, const struct ypair *pr)
 	if (!strcmp(k, "when")) {
 		enum when w;
 
-		if (!is_stringish(v) || when_parse(v->str, &w) || w == WHEN_NEVER) {
+		if (is_stringish(v) && !when_parse(v->str, &w) && w == WHEN_NEVER) {
+			ERR(m, &v->pos, "%s: \"when: never\" is only allowed in rules "
+			    "(use rules: [{when: never}])", m->what);
+			return -1;
+		}
+		if (!is_stringish(v) || when_parse(v->str, &w)) {
 			ERR(m, &v->pos, "%s: \"when\" must be one of on_success, "
 			    "on_failure, always, manual, delayed", m->what);
 			return -1;

@@ -325,6 +325,12 @@ int sched_run(const struct plan *plan, const struct sched_opts *o,
 	}
 	/* Signals are taken synchronously by this thread; workers and the
 	 * jobs they start inherit the mask only until exec (proc resets it). */
+	/* A shell starts background commands with SIGINT ignored, and an
+	 * ignored signal is discarded, never queued: restore the default
+	 * disposition (harmless while blocked) so the signalfd sees it. */
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);

@@ -91,3 +91,11 @@ expect_grep() {
 expect_no_grep() {
 	! grep -q -E -- "$1" "$2" || { echo "unexpected match for /$1/ in $2:" >&2; cat "$2" >&2; return 1; }
 }
+
+# process_alive PID: true while PID runs (a zombie waiting to be reaped by
+# its new parent is dead already).
+process_alive() {
+	[ -r "/proc/$1/stat" ] || return 1
+	state=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d" " -f1)
+	[ -n "$state" ] && [ "$state" != Z ] && [ "$state" != X ]
+}

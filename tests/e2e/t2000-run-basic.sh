@@ -21,8 +21,8 @@ test_expect_success 'a three-stage pipeline runs in stage order' '
 	(cd p && cidre run --color=never >../out 2>&1) &&
 	expect_grep "^compile +\| compile done" out &&
 	expect_grep "^check +\| check done" out &&
-	test "$(grep -n "compile done" out | cut -d: -f1)" -lt "$(grep -n "check done" out | cut -d: -f1)" &&
-	test "$(grep -n "check done" out | cut -d: -f1)" -lt "$(grep -n "ship done" out | cut -d: -f1)" &&
+	test "$(grep -n "| compile done" out | cut -d: -f1)" -lt "$(grep -n "| check done" out | cut -d: -f1)" &&
+	test "$(grep -n "| check done" out | cut -d: -f1)" -lt "$(grep -n "| ship done" out | cut -d: -f1)" &&
 	expect_grep "^compile +build +success" out &&
 	expect_grep "^ship +deploy +success" out &&
 	expect_grep "pipeline #1 passed" out

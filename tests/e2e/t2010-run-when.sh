@@ -123,16 +123,20 @@ test_expect_success 'when: delayed waits start_in before running' '
 	test $(( (end - start) / 1000000 )) -ge 1000
 '
 
-test_expect_success 'when: never removes the job' '
+test_expect_success 'when: never is for rules; a rule with when: never removes the job' '
 	new_repo n <<-\EOF &&
 	gone:
-	  when: never
+	  rules:
+	    - when: never
 	  script: echo gone
 	here:
 	  script: echo here
 	EOF
 	(cd n && cidre run --list >../out 2>&1) &&
-	expect_no_grep "^gone" out && expect_grep "^here" out
+	expect_no_grep "^gone" out && expect_grep "^here" out &&
+	printf "j:\n  when: never\n  script: echo x\n" >n/.gitlab-ci.yml &&
+	(cd n && expect_exit 2 cidre run >../out 2>&1) &&
+	expect_grep "^.gitlab-ci.yml:2:[0-9]+: error: .*never" out
 '
 
 test_expect_success 'retry re-runs a failing job up to max' '
@@ -180,8 +184,7 @@ test_expect_success 'timeout kills the whole process tree' '
 	(cd t && expect_exit 1 cidre run --color=never >../out 2>&1) &&
 	expect_grep "execution took longer than 2s" out &&
 	expect_grep "^slow +test +failed" out &&
-	pid=$(cat t/.cidre/child.pid) &&
-	! kill -0 $pid 2>/dev/null
+	! process_alive "$(cat t/.cidre/child.pid)"
 '
 
 test_expect_success 'after_script runs after a failure with CI_JOB_STATUS' '

@@ -17,7 +17,7 @@ test_expect_success 'a job with needs: [] starts without waiting for earlier sta
 	    - touch "$CI_BUILDS_DIR/../early.done"
 	    - echo early-ran
 	EOF
-	(cd dag && timeout 60 cidre run -j 2 --color=never >../out 2>&1) &&
+	(cd dag && timeout 60 "$CIDRE_BIN" run -j 2 --color=never >../out 2>&1) &&
 	expect_grep "\| early-ran" out && expect_grep "\| build-finished" out
 '
 
@@ -182,7 +182,7 @@ test_expect_success 'jobs run in parallel up to -j' '
 	    - touch "$CI_BUILDS_DIR/../p2"
 	    - while [ ! -e "$CI_BUILDS_DIR/../p1" ]; do sleep 0.05; done
 	EOF
-	(cd par && timeout 60 cidre run -j 2 >../out 2>&1)
+	(cd par && timeout 60 "$CIDRE_BIN" run -j 2 >../out 2>&1)
 '
 
 test_done

@@ -11,7 +11,7 @@ test_expect_success 'parallel: N makes N jobs with CI_NODE_INDEX/TOTAL' '
 	(cd p && cidre run --color=never >../out 2>&1) &&
 	expect_grep "^shard 1/3 +\| node 1 of 3" out &&
 	expect_grep "^shard 3/3 +\| node 3 of 3" out &&
-	test $(grep -c "^shard [0-9]/3 +test +success" out) = 3
+	test $(grep -cE "^shard [0-9]/3 +test +success" out) = 3
 '
 
 test_expect_success 'parallel:matrix makes one job per combination' '
@@ -39,7 +39,7 @@ test_expect_success 'parallel:matrix makes one job per combination' '
 	  script: ls *.txt
 	EOF
 	(cd m && cidre run --color=never >../out 2>&1) &&
-	test $(grep -c "^build: \[.*\] +build +success" out) = 5 &&
+	test $(grep -cE "^build: \[.*\] +build +success" out) = 5 &&
 	expect_grep "^build: \[linux, amd64\] +\| built linux-amd64" out &&
 	expect_grep "^build: \[mac, arm64\] +\| built mac-arm64" out &&
 	expect_grep "^ship +\| linux-amd64.txt" out &&

@@ -100,7 +100,7 @@ test_expect_success 'image is recorded and the shell executor says it runs on th
 	  script: "true"
 	EOF
 	(cd img && cidre run --color=never >../out 2>&1) &&
-	test $(grep -c "image \"alpine:3.19\" is not used" out) = 1
+	test $(grep -cE "image \"alpine:3.19\" is not used" out) = 1
 '
 
 test_done

@@ -27,7 +27,7 @@ test_expect_success 'SIGINT cancels the pipeline: exit 130, tree killed, summary
 	test "$rc" = 130 &&
 	expect_grep "^long +build +canceled" out &&
 	expect_grep "^later +test +canceled" out &&
-	! kill -0 "$(cat c/.cidre/bg.pid)" 2>/dev/null
+	! process_alive "$(cat c/.cidre/bg.pid)"
 '
 
 test_done
