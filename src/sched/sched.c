@@ -77,11 +77,10 @@ void sched_print_line(struct sched *s, size_t idx, const char *line,
 	strbuf_release(&sb);
 }
 
-char *sched_job_slug(const struct plan *plan, size_t idx)
+/* The job name made file-name safe: [A-Za-z0-9_.], runs of others as "-". */
+static char *slug_base(const char *n)
 {
-	const char *n = plan->jobs[idx].name;
 	struct strbuf sb = STRBUF_INIT;
-	size_t i;
 	int dash = 0;
 
 	for (; *n && sb.len < 60; n++) {
@@ -102,18 +101,28 @@ char *sched_job_slug(const struct plan *plan, size_t idx)
 		strbuf_setlen(&sb, sb.len - 1);
 	if (!sb.len)
 		strbuf_addstr(&sb, "job");
-	/* unique within the plan: a later job with the same slug gets -N */
-	for (i = 0; i < idx; i++) {
-		char *other = sched_job_slug(plan, i);
-		int same = !strcmp(other, sb.buf);
-
-		free(other);
-		if (same) {
-			strbuf_addf(&sb, "-%zu", idx);
-			break;
-		}
-	}
 	return strbuf_detach(&sb, NULL);
+}
+
+void sched_job_slugs(const struct plan *plan, char **out)
+{
+	size_t i, k;
+
+	for (i = 0; i < plan->nr; i++) {
+		char *base = slug_base(plan->jobs[i].name);
+		unsigned n = 1;
+
+		out[i] = xstrdup(base);
+		/* unique within the plan: a taken slug gets -2, -3, ... */
+		for (k = 0; k < i; k++) {
+			if (strcmp(out[k], out[i]))
+				continue;
+			free(out[i]);
+			out[i] = xasprintf("%s-%u", base, ++n);
+			k = (size_t)-1;
+		}
+		free(base);
+	}
 }
 
 static int finished(enum job_status st)
@@ -309,11 +318,18 @@ int sched_run(const struct plan *plan, const struct sched_opts *o,
 
 		if (len > s.name_width)
 			s.name_width = len > 24 ? 24 : len;
-		res[i].slug = sched_job_slug(plan, i);
 		res[i].peak_mem = -1;
 		res[i].exit_code = -1;
 		strvec_init(&res[i].artifacts);
 		varlist_init(&res[i].dotenv);
+	}
+	{
+		char **slugs = xcalloc(plan->nr ? plan->nr : 1, sizeof(*slugs));
+
+		sched_job_slugs(plan, slugs);
+		for (i = 0; i < plan->nr; i++)
+			res[i].slug = slugs[i];
+		free(slugs);
 	}
 	workers = xcalloc(plan->nr ? plan->nr : 1, sizeof(*workers));
 	due = xcalloc(plan->nr ? plan->nr : 1, sizeof(*due));

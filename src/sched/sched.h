@@ -86,7 +86,10 @@ const char *sched_pipeline_status(const struct plan *plan,
 				  const struct job_result *results,
 				  int interrupted);
 
-/* A file-name-safe, unique-in-plan name for a job instance. */
-char *sched_job_slug(const struct plan *plan, size_t idx);
+/*
+ * File-name-safe names for every job of the plan, unique within it, in
+ * plan order: out[i] (malloc'ed, the caller frees) for plan->jobs[i].
+ */
+void sched_job_slugs(const struct plan *plan, char **out);
 
 #endif

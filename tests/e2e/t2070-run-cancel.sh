@@ -17,7 +17,7 @@ test_expect_success 'SIGINT cancels the pipeline: exit 130, tree killed, summary
 	  script: echo later
 	EOF
 	cd c &&
-	cidre run --color=never >../out 2>&1 &
+	"$CIDRE_BIN" run --color=never >../out 2>&1 &
 	pid=$! &&
 	n=0 && while ! grep -q "| started" ../out 2>/dev/null; do
 		n=$((n + 1)); [ $n -lt 400 ] || { kill $pid; false; }; sleep 0.05
