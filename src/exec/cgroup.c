@@ -294,6 +294,8 @@ int cgroup_create(struct cgroup *cg, const char *name)
 
 	(void)name;
 	*cg = (struct cgroup)CGROUP_INIT;
+	if (delegated && !strcmp(delegated, "none"))
+		goto done; /* accounting by rusage only, by request */
 	if (delegated && *delegated) {
 		ret = try_v2(cg, delegated, leaf);
 		goto done;
