@@ -503,6 +503,14 @@ static int write_json(const char *path, const struct plan *plan,
 						pj->def->environment.action : "start"));
 			json_object_set_new(j, "environment", e);
 		}
+		if (pj->def->artifacts.set && pj->def->artifacts.name)
+			json_object_set_new(j, "artifacts_name",
+					    json_string(pj->def->artifacts.name));
+		if (pj->def->image)
+			json_object_set_new(j, "image", json_string(pj->def->image));
+		json_object_set_new(j, "tags", json_strvec(&pj->def->tags));
+		json_object_set_new(j, "interruptible", pj->def->interruptible < 0 ?
+				    json_null() : json_boolean(pj->def->interruptible));
 		if (pj->def->resource_group)
 			json_object_set_new(j, "resource_group", json_string(pj->def->resource_group));
 		json_object_set_new(j, "log", r->log_path ? json_string(r->log_path) : json_null());
@@ -510,9 +518,9 @@ static int write_json(const char *path, const struct plan *plan,
 	}
 	json_object_set_new(root, "jobs", jobs);
 	if (!strcmp(path, "-"))
-		ret = json_dumpf(root, stdout, JSON_INDENT(2)) || fputc('\n', stdout) == EOF;
+		ret = json_dumpf(root, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(6)) || fputc('\n', stdout) == EOF;
 	else
-		ret = json_dump_file(root, path, JSON_INDENT(2));
+		ret = json_dump_file(root, path, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
 	json_decref(root);
 	return ret ? -1 : 0;
 }
