@@ -447,6 +447,7 @@ static int write_json(const char *path, const struct plan *plan,
 
 	json_object_set_new(root, "id", json_integer(pipeline_id));
 	json_object_set_new(root, "status", json_string(status));
+	json_object_set_new(root, "name", plan->name ? json_string(plan->name) : json_null());
 	json_object_set_new(root, "duration", json_real(total));
 	json_object_set_new(root, "sha", json_string(gi->sha));
 	json_object_set_new(root, "ref", json_string(gi->branch ? gi->branch :
@@ -496,9 +497,11 @@ static int write_json(const char *path, const struct plan *plan,
 		if (pj->def->environment.set) {
 			json_t *e = json_object();
 
-			json_object_set_new(e, "name", json_string(pj->def->environment.name));
-			if (pj->def->environment.url)
-				json_object_set_new(e, "url", json_string(pj->def->environment.url));
+			json_object_set_new(e, "name", json_string(r->env_name ? r->env_name :
+							pj->def->environment.name));
+			if (r->env_url || pj->def->environment.url)
+				json_object_set_new(e, "url", json_string(r->env_url ? r->env_url :
+							pj->def->environment.url));
 			json_object_set_new(e, "action", json_string(pj->def->environment.action ?
 						pj->def->environment.action : "start"));
 			json_object_set_new(j, "environment", e);
@@ -663,6 +666,8 @@ int cmd_run(int argc, char **argv)
 	so.pipeline_id = pipeline_id;
 	so.first_job_id = next_counter(state.buf, "job-id", (int)plan.nr);
 	res = xcalloc(plan.nr ? plan.nr : 1, sizeof(*res));
+	if (plan.name && *plan.name && !o.quiet)
+		fprintf(out, "pipeline #%d: %s\n", pipeline_id, plan.name);
 	interrupted = sched_run(&plan, &so, res, &err);
 	if (interrupted < 0) {
 		fprintf(stderr, "cidre run: %s\n", err.buf);

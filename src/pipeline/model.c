@@ -2006,6 +2006,14 @@ static void check_jobs(struct mctx *m)
 				    "listed in needs", j->name, dn);
 		}
 	}
+	for (i = 0; i < p->jobs_nr; i++) {
+		const struct job *j = p->jobs[i];
+
+		if (j->environment.set && j->environment.on_stop &&
+		    !pipeline_find_job(p, j->environment.on_stop))
+			ERR(m, &j->pos, "job \"%s\": environment:on_stop job \"%s\" "
+			    "is not defined", j->name, j->environment.on_stop);
+	}
 	for (i = 0; i < p->jobs_nr; i++)
 		if (!state[i])
 			needs_dfs(m, i, state, stack, 0);

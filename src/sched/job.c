@@ -530,6 +530,10 @@ void *sched_job_worker(void *arg)
 
 	jc.r->start = sched_now(s);
 	job_vars(&jc, &vars);
+	if (jc.pj->def->environment.set) {
+		jc.r->env_name = xstrdup_or_null(varlist_get(&vars, "CI_ENVIRONMENT_NAME"));
+		jc.r->env_url = xstrdup_or_null(varlist_get(&vars, "CI_ENVIRONMENT_URL"));
+	}
 	env = make_env(o->host_env, &vars);
 	for (;;) {
 		jc.r->attempts++;

@@ -505,5 +505,7 @@ void job_result_release(struct job_result *r)
 	free(r->log_path);
 	free(r->skip_reason);
 	free(r->cache_hit);
+	free(r->env_name);
+	free(r->env_url);
 	memset(r, 0, sizeof(*r));
 }

@@ -54,6 +54,8 @@ struct job_result {
 	char *log_path;
 	char *skip_reason;
 	char *cache_hit;
+	char *env_name;          /* environment name and URL, expanded */
+	char *env_url;
 };
 
 struct sched_opts {
