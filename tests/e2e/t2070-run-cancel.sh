@@ -16,14 +16,17 @@ test_expect_success 'SIGINT cancels the pipeline: exit 130, tree killed, summary
 	  stage: test
 	  script: echo later
 	EOF
-	cd c &&
-	"$CIDRE_BIN" run --color=never >../out 2>&1 &
-	pid=$! &&
-	n=0 && while ! grep -q "| started" ../out 2>/dev/null; do
-		n=$((n + 1)); [ $n -lt 400 ] || { kill $pid; false; }; sleep 0.05
-	done &&
-	kill -INT $pid &&
-	{ wait $pid; rc=$?; } ; cd .. &&
+	(cd c && exec "$CIDRE_BIN" run --color=never >../out 2>&1) &
+	pid=$!
+	n=0
+	while ! grep -q "| started" out 2>/dev/null; do
+		n=$((n + 1))
+		if [ $n -ge 600 ]; then kill $pid; break; fi
+		sleep 0.05
+	done
+	kill -INT $pid
+	wait $pid
+	rc=$?
 	test "$rc" = 130 &&
 	expect_grep "^long +build +canceled" out &&
 	expect_grep "^later +test +canceled" out &&
