@@ -1,6 +1,6 @@
 # cidre — GNU make + pkg-config. `make`, `make test`, `make asan`, `make fuzz`.
 
-PKGS      := libfyaml jansson libgit2 libxml-2.0
+PKGS      := libfyaml jansson libgit2
 CC        ?= cc
 CFLAGS    ?= -O2 -g
 WARN      := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-missing-field-initializers -Wformat=2

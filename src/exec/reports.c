@@ -1,20 +1,19 @@
 /*
- * Job reports: JUnit XML (libxml2), dotenv, coverage regex. See reports.h.
+ * Job reports: JUnit XML (our own reader, xml.c), dotenv, coverage regex.
+ * See reports.h.
  */
 #include "exec/reports.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
-#include <pthread.h>
 #include <regex.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include <libxml/parser.h>
-#include <libxml/tree.h>
-#include <libxml/xmlerror.h>
-
+#include "exec/xml.h"
 #include "util/xalloc.h"
 
 #define JUNIT_DEFAULT_MAX (30u << 20)
@@ -43,26 +42,6 @@ void junit_report_clear(struct junit_report *r)
 	junit_report_init(r);
 }
 
-/* libxml2 must never print: errors are read from the parser context. */
-static void xml_silent_structured(void *ctx, xmlErrorPtr e)
-{
-	(void)ctx;
-	(void)e;
-}
-
-static void xml_silent_generic(void *ctx, const char *msg, ...)
-{
-	(void)ctx;
-	(void)msg;
-}
-
-static pthread_once_t xml_once = PTHREAD_ONCE_INIT;
-
-static void xml_init(void)
-{
-	xmlInitParser();
-}
-
 /* Cut sb to at most max bytes without splitting a UTF-8 sequence. */
 static void utf8_truncate(struct strbuf *sb, size_t max)
 {
@@ -75,145 +54,235 @@ static void utf8_truncate(struct strbuf *sb, size_t max)
 	strbuf_setlen(sb, n);
 }
 
-/* Text and CDATA below node (entity references skipped), capped. */
-static void add_text(struct strbuf *sb, xmlNodePtr node, size_t cap)
-{
-	xmlNodePtr c;
+/* What an open element is to the JUnit reader. */
+enum junit_frame { F_SUITE, F_CASE, F_RESULT, F_OTHER };
 
-	for (c = node->children; c && sb->len <= cap; c = c->next) {
-		if ((c->type == XML_TEXT_NODE || c->type == XML_CDATA_SECTION_NODE) &&
-		    c->content)
-			strbuf_addstr(sb, (const char *)c->content);
-		else if (c->type == XML_ELEMENT_NODE)
-			add_text(sb, c, cap);
-	}
+struct junit_reader {
+	struct junit_report r;          /* cases of this file only */
+	unsigned char kind[XML_MAX_DEPTH + 1];
+	char *suite[XML_MAX_DEPTH + 1]; /* F_SUITE: name, NULL = inherited */
+	size_t result_depth;            /* of the F_RESULT element, or 0 */
+	char *message;                  /* its message attribute */
+	struct strbuf text;             /* its text, the first CAP+1 bytes */
+	int text_more;                  /* non-space text beyond those */
+};
+
+/* The innermost suite name at or above depth d, or NULL. */
+static const char *suite_at(const struct junit_reader *j, size_t d)
+{
+	for (; d; d--)
+		if (j->kind[d] == F_SUITE && j->suite[d])
+			return j->suite[d];
+	return NULL;
 }
 
-static char *attr_dup(xmlNodePtr n, const char *name)
+static char *attr_or_empty(const struct xml_reader *x, const char *name)
 {
-	xmlChar *v = xmlGetNoNsProp(n, (const xmlChar *)name);
-	char *s;
+	const char *v = xml_attr(x, name);
 
-	if (!v)
-		return NULL;
-	s = xstrdup((const char *)v);
-	xmlFree(v);
-	return s;
+	return xstrdup(v ? v : "");
 }
 
-static double attr_time(xmlNodePtr n)
+static double attr_time(const struct xml_reader *x)
 {
-	char *s = attr_dup(n, "time"), *end;
+	const char *s = xml_attr(x, "time");
+	char *end;
 	double t = 0;
 
 	if (s) {
 		t = strtod(s, &end);
 		if (end == s || !isfinite(t) || t < 0)
 			t = 0;
-		free(s);
 	}
 	return t;
 }
 
-static int is_elem(xmlNodePtr n, const char *name)
-{
-	return n->type == XML_ELEMENT_NODE &&
-	       !strcmp((const char *)n->name, name);
-}
-
-static void add_case(struct junit_report *r, xmlNodePtr tc, const char *suite)
+static void case_start(struct junit_reader *j, const struct xml_reader *x,
+		       const char *suite)
 {
 	struct junit_case *jc;
-	xmlNodePtr c;
 
-	ALLOC_GROW(r->cases, r->nr + 1, r->alloc);
-	jc = &r->cases[r->nr++];
+	ALLOC_GROW(j->r.cases, j->r.nr + 1, j->r.alloc);
+	jc = &j->r.cases[j->r.nr++];
 	memset(jc, 0, sizeof(*jc));
 	jc->suite = xstrdup(suite ? suite : "");
-	jc->classname = attr_dup(tc, "classname");
-	if (!jc->classname)
-		jc->classname = xstrdup("");
-	jc->name = attr_dup(tc, "name");
-	if (!jc->name)
-		jc->name = xstrdup("");
-	jc->time = attr_time(tc);
+	jc->classname = attr_or_empty(x, "classname");
+	jc->name = attr_or_empty(x, "name");
+	jc->time = attr_time(x);
 	jc->status = JUNIT_PASSED;
+}
 
-	for (c = tc->children; c; c = c->next) {
-		enum junit_status st;
-		struct strbuf msg = STRBUF_INIT, text = STRBUF_INIT;
-		char *m;
+static void case_end(struct junit_reader *j)
+{
+	struct junit_case *jc = &j->r.cases[j->r.nr - 1];
 
-		if (is_elem(c, "failure"))
-			st = JUNIT_FAILED;
-		else if (is_elem(c, "error"))
-			st = JUNIT_ERROR;
-		else if (is_elem(c, "skipped"))
-			st = JUNIT_SKIPPED;
-		else
-			continue;
-		/* failure/error outrank skipped; the first of a kind wins */
-		if (jc->status != JUNIT_PASSED &&
-		    !(jc->status == JUNIT_SKIPPED && st != JUNIT_SKIPPED))
-			continue;
-		jc->status = st;
-		m = attr_dup(c, "message");
-		if (m)
-			strbuf_addstr(&msg, m);
-		add_text(&text, c, JUNIT_MESSAGE_MAX);
-		strbuf_rtrim(&text);
-		if (text.len && (!m || strcmp(m, text.buf))) {
-			if (msg.len)
-				strbuf_addstr(&msg, "\n\n");
-			strbuf_add(&msg, text.buf, text.len);
-		}
-		free(m);
-		utf8_truncate(&msg, JUNIT_MESSAGE_MAX);
-		free(jc->message);
-		jc->message = msg.len ? strbuf_detach(&msg, NULL) : NULL;
-		strbuf_release(&msg);
-		strbuf_release(&text);
-	}
-	r->tests++;
-	r->time += jc->time;
+	j->r.tests++;
+	j->r.time += jc->time;
 	switch (jc->status) {
-	case JUNIT_PASSED: r->passed++; break;
-	case JUNIT_FAILED: r->failed++; break;
-	case JUNIT_ERROR: r->errors++; break;
-	case JUNIT_SKIPPED: r->skipped++; break;
+	case JUNIT_PASSED: j->r.passed++; break;
+	case JUNIT_FAILED: j->r.failed++; break;
+	case JUNIT_ERROR: j->r.errors++; break;
+	case JUNIT_SKIPPED: j->r.skipped++; break;
 	}
 }
 
-static void walk_suite(struct junit_report *r, xmlNodePtr n, const char *suite)
+/*
+ * A <failure>, <error> or <skipped> directly in the current case: failure
+ * and error outrank skipped; the first of a kind wins. Returns whether it
+ * becomes the case's result (its text is then collected).
+ */
+static int result_start(struct junit_reader *j, const struct xml_reader *x)
 {
-	xmlNodePtr c;
+	struct junit_case *jc = &j->r.cases[j->r.nr - 1];
+	enum junit_status st;
+	const char *m;
 
-	if (is_elem(n, "testcase")) {
-		add_case(r, n, suite);
-		return;
+	if (!strcmp(x->name, "failure"))
+		st = JUNIT_FAILED;
+	else if (!strcmp(x->name, "error"))
+		st = JUNIT_ERROR;
+	else if (!strcmp(x->name, "skipped"))
+		st = JUNIT_SKIPPED;
+	else
+		return 0;
+	if (jc->status != JUNIT_PASSED &&
+	    !(jc->status == JUNIT_SKIPPED && st != JUNIT_SKIPPED))
+		return 0;
+	jc->status = st;
+	m = xml_attr(x, "message");
+	j->message = m ? xstrdup(m) : NULL;
+	strbuf_reset(&j->text);
+	j->text_more = 0;
+	j->result_depth = x->depth;
+	return 1;
+}
+
+/* All text below the result element counts, nested elements' included. */
+static void result_text(struct junit_reader *j, const char *s, size_t len)
+{
+	size_t room = JUNIT_MESSAGE_MAX + 1 - j->text.len, i;
+
+	if (len > room) {
+		for (i = room; i < len && !j->text_more; i++)
+			j->text_more = !isspace((unsigned char)s[i]);
+		len = room;
 	}
-	for (c = n->children; c; c = c->next) {
-		if (is_elem(c, "testsuite")) {
-			char *name = attr_dup(c, "name");
+	strbuf_add(&j->text, s, len);
+}
 
-			walk_suite(r, c, name ? name : suite);
-			free(name);
-		} else if (is_elem(c, "testsuites")) {
-			walk_suite(r, c, suite);
-		} else if (is_elem(c, "testcase")) {
-			add_case(r, c, suite);
+/* The message: the attribute, then the text if it says more, cut to 4 KiB. */
+static void result_end(struct junit_reader *j)
+{
+	struct junit_case *jc = &j->r.cases[j->r.nr - 1];
+	struct strbuf msg = STRBUF_INIT;
+	const char *m = j->message;
+
+	if (m)
+		strbuf_addstr(&msg, m);
+	/* text cut short with more to come: trailing space is not trailing */
+	if (!j->text_more)
+		strbuf_rtrim(&j->text);
+	if (j->text.len && (!m || strcmp(m, j->text.buf) || j->text_more)) {
+		if (msg.len)
+			strbuf_addstr(&msg, "\n\n");
+		strbuf_add(&msg, j->text.buf, j->text.len);
+	}
+	utf8_truncate(&msg, JUNIT_MESSAGE_MAX);
+	free(jc->message);
+	jc->message = msg.len ? strbuf_detach(&msg, NULL) : NULL;
+	strbuf_release(&msg);
+	free(j->message);
+	j->message = NULL;
+	j->result_depth = 0;
+}
+
+/*
+ * A start tag at depth d: what it is, given its parent. Returns -1 for a
+ * root element that is not JUnit.
+ */
+static int element_start(struct junit_reader *j, const struct xml_reader *x,
+			 const char *path, struct strbuf *err)
+{
+	size_t d = x->depth;
+	int parent = d > 1 ? j->kind[d - 1] : F_SUITE;
+	int kind = F_OTHER;
+
+	j->suite[d] = NULL;
+	if (d == 1 && strcmp(x->name, "testsuites") && strcmp(x->name, "testsuite") &&
+	    strcmp(x->name, "testcase")) {
+		strbuf_addf(err, "%s: not a JUnit report (root element <%s>)", path,
+			    x->name);
+		return -1;
+	}
+	if (parent == F_SUITE) {
+		if (!strcmp(x->name, "testsuite")) {
+			kind = F_SUITE;
+			j->suite[d] = xstrdup_or_null(xml_attr(x, "name"));
+		} else if (!strcmp(x->name, "testsuites")) {
+			kind = F_SUITE;
+		} else if (!strcmp(x->name, "testcase")) {
+			kind = F_CASE;
+			case_start(j, x, suite_at(j, d - 1));
 		}
+	} else if (parent == F_CASE && result_start(j, x)) {
+		kind = F_RESULT;
 	}
+	j->kind[d] = kind;
+	return 0;
+}
+
+static void element_end(struct junit_reader *j, size_t d)
+{
+	switch (j->kind[d]) {
+	case F_RESULT: result_end(j); break;
+	case F_CASE: case_end(j); break;
+	case F_SUITE:
+		free(j->suite[d]);
+		j->suite[d] = NULL;
+		break;
+	}
+}
+
+/* Parse the document in buf into j->r; errors are "path:line:col: ...". */
+static int junit_read(struct junit_reader *j, const char *buf, size_t len,
+		      const char *path, struct strbuf *err)
+{
+	struct xml_reader x;
+	struct strbuf xerr = STRBUF_INIT;
+	int ev, ret = -1;
+
+	xml_reader_init(&x, buf, len);
+	for (;;) {
+		/* text matters only inside a result; elsewhere it is just checked */
+		x.text_max = j->result_depth ? SIZE_MAX : 0;
+		ev = xml_next(&x, &xerr);
+		if (ev < 0) {
+			strbuf_addf(err, "%s:%s", path, xerr.buf);
+			break;
+		}
+		if (ev == XML_EOF) {
+			ret = 0;
+			break;
+		}
+		if (ev == XML_START && element_start(j, &x, path, err) < 0)
+			break;
+		if (ev == XML_END)
+			element_end(j, x.depth);
+		if (ev == XML_TEXT && j->result_depth)
+			result_text(j, x.text, x.text_len);
+	}
+	xml_reader_release(&x);
+	strbuf_release(&xerr);
+	return ret;
 }
 
 int junit_parse_file(const char *path, struct junit_report *r, size_t max,
 		     struct strbuf *err)
 {
 	struct strbuf buf = STRBUF_INIT;
-	xmlParserCtxtPtr ctxt = NULL;
-	xmlDocPtr doc = NULL;
-	xmlNodePtr root;
+	struct junit_reader *j = NULL;
 	struct stat st;
+	size_t i;
 	int ret = -1;
 
 	if (!max)
@@ -232,56 +301,38 @@ int junit_parse_file(const char *path, struct junit_report *r, size_t max,
 			    "report too large" : strerror(errno));
 		goto done;
 	}
-	if (buf.len > max || buf.len > (size_t)0x7fffffff) {
+	if (buf.len > max) {
 		strbuf_addf(err, "%s: report too large", path);
 		goto done;
 	}
-	pthread_once(&xml_once, xml_init);
-	/* Per-thread in libxml2: keeps this thread's parses quiet. */
-	xmlSetStructuredErrorFunc(NULL, xml_silent_structured);
-	xmlSetGenericErrorFunc(NULL, xml_silent_generic);
-	ctxt = xmlNewParserCtxt();
-	if (!ctxt)
-		xdie("out of memory");
-	doc = xmlCtxtReadMemory(ctxt, buf.buf, (int)buf.len, path, NULL,
-				XML_PARSE_NONET | XML_PARSE_NOERROR |
-				XML_PARSE_NOWARNING);
-	if (!doc) {
-		xmlErrorPtr e = xmlCtxtGetLastError(ctxt);
-		struct strbuf m = STRBUF_INIT;
-
-		strbuf_addstr(&m, e && e->message ? e->message : "not well-formed XML");
-		strbuf_rtrim(&m);
-		strbuf_addf(err, "%s:%d: %s", path, e ? e->line : 0, m.buf);
-		strbuf_release(&m);
+	j = xcalloc(1, sizeof(*j));
+	junit_report_init(&j->r);
+	strbuf_init(&j->text, 0);
+	if (junit_read(j, buf.buf, buf.len, path, err) < 0)
 		goto done;
-	}
-	if (doc->intSubset || doc->extSubset) {
-		strbuf_addf(err, "%s: DOCTYPE declarations are not allowed in JUnit reports",
-			    path);
-		goto done;
-	}
-	root = xmlDocGetRootElement(doc);
-	if (!root || (!is_elem(root, "testsuites") && !is_elem(root, "testsuite") &&
-		      !is_elem(root, "testcase"))) {
-		strbuf_addf(err, "%s: not a JUnit report (root element <%s>)", path,
-			    root ? (const char *)root->name : "none");
-		goto done;
-	}
-	if (is_elem(root, "testsuite")) {
-		char *name = attr_dup(root, "name");
-
-		walk_suite(r, root, name);
-		free(name);
-	} else {
-		walk_suite(r, root, NULL);
-	}
+	/* all or nothing: r only grows once the whole file has been read */
+	ALLOC_GROW(r->cases, r->nr + j->r.nr, r->alloc);
+	if (j->r.nr)
+		memcpy(r->cases + r->nr, j->r.cases, j->r.nr * sizeof(*r->cases));
+	r->nr += j->r.nr;
+	r->tests += j->r.tests;
+	r->passed += j->r.passed;
+	r->failed += j->r.failed;
+	r->errors += j->r.errors;
+	r->skipped += j->r.skipped;
+	r->time += j->r.time;
+	free(j->r.cases);
+	junit_report_init(&j->r);
 	ret = 0;
 done:
-	if (doc)
-		xmlFreeDoc(doc);
-	if (ctxt)
-		xmlFreeParserCtxt(ctxt);
+	if (j) {
+		junit_report_clear(&j->r);
+		for (i = 0; i < ARRAY_SIZE(j->suite); i++)
+			free(j->suite[i]);
+		free(j->message);
+		strbuf_release(&j->text);
+		free(j);
+	}
 	strbuf_release(&buf);
 	return ret;
 }
