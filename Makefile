@@ -1,6 +1,6 @@
 # cidre — GNU make + pkg-config. `make`, `make test`, `make asan`, `make fuzz`.
 
-PKGS      := libfyaml jansson libgit2
+PKGS      := libfyaml jansson
 CC        ?= cc
 CFLAGS    ?= -O2 -g
 WARN      := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-missing-field-initializers -Wformat=2

@@ -3,7 +3,7 @@
 # As root: installs what is missing with apt-get. Otherwise: prints the
 # exact apt-get line to run.
 set -e
-BUILD="build-essential pkg-config libfyaml-dev libjansson-dev libgit2-dev git"
+BUILD="build-essential pkg-config libfyaml-dev libjansson-dev git"
 TEST="libcmocka-dev clang libclang-rt-14-dev perl git"
 want=$BUILD
 case "${1:-}" in

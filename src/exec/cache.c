@@ -5,7 +5,7 @@
 #include "exec/cache.h"
 
 #include <errno.h>
-#include <git2.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +14,7 @@
 
 #include "exec/artifacts.h"
 #include "exec/copy.h"
+#include "util/sha256.h"
 #include "util/xalloc.h"
 
 /* Longest key kept (bytes); longer keys are cut (a path component limit). */
@@ -48,28 +49,57 @@ static void sanitise(struct strbuf *key)
 			key->buf[i] = '_';
 }
 
-/* Content hash of the key:files (in order; a missing file hashes as ""). */
+/*
+ * SHA-256 of path's content as hex; a file that is missing, not a regular
+ * file or unreadable hashes as empty.
+ */
+static void hash_file(const char *path, char hex[SHA256_HEX_LEN + 1])
+{
+	unsigned char md[SHA256_LEN], buf[16384];
+	struct sha256 c;
+	struct stat st;
+	ssize_t n = 0;
+	int fd;
+
+	sha256_init(&c);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0 && !fstat(fd, &st) && S_ISREG(st.st_mode)) {
+		while ((n = read(fd, buf, sizeof(buf))) != 0) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0)
+				break;
+			sha256_update(&c, buf, (size_t)n);
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	if (n < 0)
+		sha256_init(&c); /* a read error: as unreadable */
+	sha256_final(&c, md);
+	sha256_to_hex(md, hex);
+}
+
+/*
+ * Content hash of the key:files: each file's SHA-256 (in order; a missing
+ * file hashes as ""), listed "hex name\n", and the list hashed again.
+ */
 static void hash_files(const struct cache *c, const char *workdir,
 		       const struct varlist *vars, struct strbuf *out)
 {
 	struct strbuf list = STRBUF_INIT, path = STRBUF_INIT, name = STRBUF_INIT;
-	char hex[GIT_OID_HEXSZ + 1];
-	git_oid oid;
+	char hex[SHA256_HEX_LEN + 1];
 	size_t i;
 
-	exec_libgit2_init();
 	for (i = 0; i < c->key_files.nr; i++) {
 		strbuf_reset(&name);
 		vars_expand(c->key_files.v[i], vars, &name);
 		strbuf_reset(&path);
 		strbuf_addf(&path, "%s/%s", workdir, name.buf);
-		if (git_odb_hashfile(&oid, path.buf, GIT_OBJECT_BLOB) < 0)
-			git_odb_hash(&oid, "", 0, GIT_OBJECT_BLOB);
-		git_oid_tostr(hex, sizeof(hex), &oid);
+		hash_file(path.buf, hex);
 		strbuf_addf(&list, "%s %s\n", hex, name.buf);
 	}
-	git_odb_hash(&oid, list.buf, list.len, GIT_OBJECT_BLOB);
-	git_oid_tostr(hex, sizeof(hex), &oid);
+	sha256_hex(list.buf, list.len, hex);
 	strbuf_addstr(out, hex);
 	strbuf_release(&list);
 	strbuf_release(&path);

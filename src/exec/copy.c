@@ -6,7 +6,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <git2.h>
 #include <linux/fs.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -248,16 +247,4 @@ int copy_entry(const char *src, const struct stat *st, const char *dst,
 	close(in);
 	close(out);
 	return ret;
-}
-
-static pthread_once_t libgit2_once = PTHREAD_ONCE_INIT;
-
-static void libgit2_init_once(void)
-{
-	git_libgit2_init();
-}
-
-void exec_libgit2_init(void)
-{
-	pthread_once(&libgit2_once, libgit2_init_once);
 }

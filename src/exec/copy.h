@@ -29,11 +29,4 @@ int copy_entry(const char *src, const struct stat *st, const char *dst,
 /* mkdir -p of the parent directory of path (cached: cheap when repeated). */
 int copy_mkparent(const char *path, struct strbuf *last, struct strbuf *err);
 
-/*
- * Initialise libgit2 once for the life of the process. libgit2's global
- * init loads the TLS CA bundle (~13 ms here); pairing init/shutdown per
- * call would pay that every time, so exec/ keeps one reference forever.
- */
-void exec_libgit2_init(void);
-
 #endif

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -651,4 +652,271 @@ void proc_script_build(struct strbuf *out, char *const *cmds, size_t nr,
 		strbuf_add(out, c, len);
 		strbuf_addch(out, '\n');
 	}
+}
+
+/* ---- short helper commands whose output we read ------------------- */
+
+const char *const proc_git_env[] = {
+	"GIT_DIR", "GIT_WORK_TREE", "GIT_IMPLICIT_WORK_TREE", "GIT_INDEX_FILE",
+	"GIT_COMMON_DIR", "GIT_OBJECT_DIRECTORY",
+	"GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_GRAFT_FILE",
+	"GIT_SHALLOW_FILE", "GIT_NO_REPLACE_OBJECTS", "GIT_REPLACE_REF_BASE",
+	"GIT_PREFIX", "GIT_NAMESPACE", "GIT_CONFIG", "GIT_CONFIG_PARAMETERS",
+	"GIT_CONFIG_COUNT",
+	"LC_ALL=C", "GIT_OPTIONAL_LOCKS=0", "GIT_TERMINAL_PROMPT=0",
+	NULL
+};
+
+struct capture_child {
+	pid_t pid;                 /* -1: not started, or reaped */
+	int fd[2];                 /* read ends of stdout, stderr; -1 closed */
+};
+
+void proc_capture_init(struct proc_capture *pc)
+{
+	memset(pc, 0, sizeof(*pc));
+	strbuf_init(&pc->out, 0);
+	strbuf_init(&pc->errout, 0);
+	pc->status = -1;
+}
+
+void proc_capture_release(struct proc_capture *pc)
+{
+	strbuf_release(&pc->out);
+	strbuf_release(&pc->errout);
+}
+
+/* Does environment entry "NAME=value" name the variable of change? */
+static int env_same_name(const char *entry, const char *change)
+{
+	size_t n = strcspn(change, "=");
+
+	return !strncmp(entry, change, n) && entry[n] == '=';
+}
+
+/* environ with changes applied; the array is ours, the strings are not. */
+static char **env_with(const char *const *changes)
+{
+	size_t n, nc = 0, i, j, k = 0;
+	char **env;
+
+	for (n = 0; environ[n]; n++)
+		;
+	while (changes && changes[nc])
+		nc++;
+	env = xcalloc(n + nc + 1, sizeof(*env));
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < nc && !env_same_name(environ[i], changes[j]); j++)
+			;
+		if (j == nc)
+			env[k++] = environ[i];
+	}
+	for (j = 0; j < nc; j++)
+		if (strchr(changes[j], '='))
+			env[k++] = (char *)changes[j];
+	env[k] = NULL;
+	return env;
+}
+
+static int capture_start(struct proc_capture *c, struct capture_child *ch,
+			 int devnull, const posix_spawnattr_t *attr,
+			 struct strbuf *err)
+{
+	posix_spawn_file_actions_t fa;
+	int o[2] = { -1, -1 }, e[2] = { -1, -1 }, r;
+	char **env;
+
+	if (pipe2(o, O_CLOEXEC) < 0 || pipe2(e, O_CLOEXEC) < 0) {
+		r = errno;
+		if (o[0] >= 0) {
+			close(o[0]);
+			close(o[1]);
+		}
+		strbuf_addf(err, "cannot run %s: pipe: %s", c->argv[0], strerror(r));
+		return -1;
+	}
+	env = env_with(c->env);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, devnull, 0);
+	posix_spawn_file_actions_adddup2(&fa, o[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, e[1], 2);
+	if (c->cwd)
+		posix_spawn_file_actions_addchdir_np(&fa, c->cwd);
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+	/* Descriptors other threads opened without O_CLOEXEC stay ours. */
+	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+#endif
+	r = posix_spawnp(&ch->pid, c->argv[0], &fa, attr,
+			 (char *const *)c->argv, env);
+	posix_spawn_file_actions_destroy(&fa);
+	free(env);
+	close(o[1]);
+	close(e[1]);
+	if (r) {
+		close(o[0]);
+		close(e[0]);
+		ch->pid = -1;
+		strbuf_addf(err, "cannot run %s%s%s: %s", c->argv[0],
+			    c->cwd ? " in " : "", c->cwd ? c->cwd : "", strerror(r));
+		return -1;
+	}
+	ch->fd[0] = o[0];
+	ch->fd[1] = e[0];
+	return 0;
+}
+
+/* Read what fd k (0 stdout, 1 stderr) of a child has; closed at its end. */
+static void capture_read(struct proc_capture *c, struct capture_child *ch,
+			 int k)
+{
+	char buf[16384];
+	ssize_t n = read(ch->fd[k], buf, sizeof(buf));
+
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		close(ch->fd[k]);
+		ch->fd[k] = -1;
+		return;
+	}
+	if (k == 1) {
+		size_t room = PROC_CAPTURE_ERR_MAX - c->errout.len;
+
+		strbuf_add(&c->errout, buf, (size_t)n < room ? (size_t)n : room);
+		return;
+	}
+	if (c->out.len + (size_t)n > c->max_out) {
+		strbuf_add(&c->out, buf, c->max_out - c->out.len);
+		c->too_big = 1;
+		kill(ch->pid, SIGKILL);
+		close(ch->fd[0]);
+		ch->fd[0] = -1;
+		return;
+	}
+	strbuf_add(&c->out, buf, (size_t)n);
+}
+
+int proc_capture_all(struct proc_capture *cmds, size_t nr, struct strbuf *err)
+{
+	struct capture_child *ch = xcalloc(nr ? nr : 1, sizeof(*ch));
+	struct pollfd *pfd = xcalloc(2 * nr + 1, sizeof(*pfd));
+	size_t *who = xcalloc(2 * nr + 1, sizeof(*who));
+	posix_spawnattr_t attr;
+	sigset_t all, none;
+	int devnull, ret = 0, status;
+	size_t i, np;
+
+	for (i = 0; i < nr; i++) {
+		ch[i].pid = -1;
+		ch[i].fd[0] = ch[i].fd[1] = -1;
+		cmds[i].status = -1;
+		cmds[i].too_big = 0;
+	}
+	devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (devnull < 0) {
+		strbuf_addf(err, "cannot open /dev/null: %s", strerror(errno));
+		ret = -1;
+		goto done;
+	}
+	/* Ignored signals survive exec: helpers get default dispositions. */
+	sigfillset(&all);
+	sigemptyset(&none);
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setsigdefault(&attr, &all);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF |
+					POSIX_SPAWN_SETSIGMASK);
+	for (i = 0; i < nr; i++) {
+		struct strbuf why = STRBUF_INIT;
+
+		if (capture_start(&cmds[i], &ch[i], devnull, &attr, &why) < 0) {
+			if (!ret)
+				strbuf_add(err, why.buf, why.len);
+			ret = -1;
+		}
+		strbuf_release(&why);
+	}
+	posix_spawnattr_destroy(&attr);
+	close(devnull);
+
+	for (;;) {
+		np = 0;
+		for (i = 0; i < 2 * nr; i++)
+			if (ch[i / 2].fd[i % 2] >= 0) {
+				pfd[np].fd = ch[i / 2].fd[i % 2];
+				pfd[np].events = POLLIN;
+				who[np++] = i;
+			}
+		if (!np)
+			break;
+		if (poll(pfd, np, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			strbuf_addf(err, "poll: %s", strerror(errno));
+			ret = -1;
+			for (i = 0; i < 2 * nr; i++)
+				if (ch[i / 2].fd[i % 2] >= 0) {
+					if (ch[i / 2].pid > 0)
+						kill(ch[i / 2].pid, SIGKILL);
+					close(ch[i / 2].fd[i % 2]);
+					ch[i / 2].fd[i % 2] = -1;
+				}
+			break;
+		}
+		for (i = 0; i < np; i++)
+			if (pfd[i].revents)
+				capture_read(&cmds[who[i] / 2], &ch[who[i] / 2],
+					     (int)(who[i] % 2));
+	}
+
+	for (i = 0; i < nr; i++) {
+		if (ch[i].pid < 0)
+			continue;
+		while (waitpid(ch[i].pid, &status, 0) < 0 && errno == EINTR)
+			;
+		cmds[i].status = WIFSIGNALED(status) ? 128 + WTERMSIG(status) :
+				 WEXITSTATUS(status);
+		if (cmds[i].too_big && !ret) {
+			strbuf_addf(err, "output of %s passed %zu bytes",
+				    cmds[i].argv[0], cmds[i].max_out);
+			ret = -1;
+		}
+	}
+done:
+	free(ch);
+	free(pfd);
+	free(who);
+	return ret;
+}
+
+int proc_capture(const char *const *argv, const char *cwd,
+		 const char *const *env, size_t max_out, struct strbuf *out,
+		 int *ret_status, struct strbuf *err)
+{
+	struct proc_capture pc;
+	int ret;
+
+	proc_capture_init(&pc);
+	pc.argv = argv;
+	pc.cwd = cwd;
+	pc.env = env;
+	pc.max_out = max_out;
+	ret = proc_capture_all(&pc, 1, err);
+	if (!ret) {
+		*ret_status = pc.status;
+		if (pc.status) {
+			strbuf_add(err, pc.errout.buf, pc.errout.len);
+			strbuf_rtrim(err);
+		}
+		if (!out->len) {
+			struct strbuf t = *out;
+
+			*out = pc.out;
+			pc.out = t;
+		} else {
+			strbuf_add(out, pc.out.buf, pc.out.len);
+		}
+	}
+	proc_capture_release(&pc);
+	return ret;
 }

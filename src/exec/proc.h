@@ -54,4 +54,58 @@ int proc_run(const struct proc_spec *spec, struct proc_result *res,
 void proc_script_build(struct strbuf *out, char *const *cmds, size_t nr,
 		       int colour);
 
+/*
+ * A short helper command whose output we read (git, for the working
+ * tree's facts): stdin /dev/null, stdout captured up to max_out bytes,
+ * stderr captured up to PROC_CAPTURE_ERR_MAX bytes (the rest dropped).
+ * Not for jobs: no process group, no cgroup, no timeout; signal
+ * dispositions and mask reset to defaults; no descriptor but 0..2 leaks.
+ */
+#define PROC_CAPTURE_ERR_MAX 4096
+
+struct proc_capture {
+	const char *const *argv;   /* argv[0] looked up in PATH */
+	const char *cwd;           /* NULL: the caller's */
+	/* Changes to our environment: "NAME=value" sets, "NAME" unsets. */
+	const char *const *env;
+	size_t max_out;            /* stdout cap, bytes */
+	struct strbuf out;         /* stdout */
+	struct strbuf errout;      /* stderr (capped) */
+	int status;                /* 0..255; 128+N killed by signal N;
+				      -1 not started */
+	int too_big;               /* stdout passed max_out: killed */
+};
+
+void proc_capture_init(struct proc_capture *pc);
+void proc_capture_release(struct proc_capture *pc);
+
+/*
+ * Run cmds[0..nr) at the same time and wait for all of them. Returns 0
+ * when every command ran to its end (whatever its exit status); -1 when
+ * one could not be started (its status -1) or wrote more than max_out
+ * (too_big, killed), the first such reason in err. The others still run
+ * to completion and keep their results.
+ */
+int proc_capture_all(struct proc_capture *cmds, size_t nr, struct strbuf *err);
+
+/*
+ * One command, the simple form (env as in struct proc_capture): stdout
+ * appended to out (at most max_out bytes), the exit status in
+ * *ret_status. Returns 0 when it ran, and then a non-zero status leaves
+ * the command's stderr in err; -1 when it could not be started or its
+ * output passed max_out (reason in err).
+ */
+int proc_capture(const char *const *argv, const char *cwd,
+		 const char *const *env, size_t max_out, struct strbuf *out,
+		 int *ret_status, struct strbuf *err);
+
+/*
+ * Environment changes for running git on the repository found from its
+ * cwd, as libgit2 did: the repository-location variables git itself
+ * drops when it switches repositories (GIT_DIR, GIT_WORK_TREE,
+ * GIT_INDEX_FILE, ...; a hook that runs us sets them) unset, messages in
+ * the C locale (we match them), no optional index lock.
+ */
+extern const char *const proc_git_env[];
+
 #endif

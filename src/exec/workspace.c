@@ -1,13 +1,12 @@
 /*
- * Workspaces: list the files of a working tree (libgit2 index + status),
- * and copy them into a fresh per-job directory. See workspace.h.
+ * Workspaces: list the files of a working tree (`git ls-files`), and copy
+ * them into a fresh per-job directory. See workspace.h.
  */
 #include "exec/workspace.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <git2.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +14,7 @@
 #include <unistd.h>
 
 #include "exec/copy.h"
+#include "exec/proc.h"
 #include "util/xalloc.h"
 
 static int cmp_str(const void *a, const void *b)
@@ -80,149 +80,105 @@ static int walk(const char *root, struct strbuf *rel, struct strvec *files,
 	return ret;
 }
 
-static void git_err(struct strbuf *err, const char *what)
-{
-	const git_error *e = git_error_last();
+/* Longest `git ls-files` output we read (bytes): ~4M paths. */
+#define WORKSPACE_LIST_MAX (256 * 1024 * 1024)
 
-	strbuf_addf(err, "%s: %s", what, e && e->message ? e->message : "unknown error");
+static const char *const ls_files_argv[] = {
+	"git", "ls-files", "-z", "--cached", "--others", "--exclude-standard",
+	NULL
+};
+
+/* git's messages (C locale) for "dir is not in a working tree". */
+static int not_in_work_tree(const char *msg)
+{
+	return strstr(msg, "not a git repository") ||
+	       strstr(msg, "must be run in a work tree");
 }
 
 /*
- * "sub/dir/" when dir is sub/dir of the repository's work tree, "" at the
- * root; NULL if it cannot be told.
+ * ls-files' NUL-separated paths (relative to dir, only what is under it)
+ * into files, minus what a job never sees, what is gone from the disk
+ * (deleted but still in the index) and directories (gitlinks:
+ * submodules; "x/": untracked nested repositories). Unsorted.
  */
-static char *repo_prefix(git_repository *repo, const char *dir)
+static void add_listed(const char *dir, const struct strbuf *ls,
+		       struct strvec *files)
 {
-	const char *wd = git_repository_workdir(repo);
-	char *rwd, *rdir, *res = NULL;
-	size_t l;
+	struct strbuf path = STRBUF_INIT;
+	size_t pos = 0, dl;
+	struct stat st;
 
-	if (!wd)
-		return NULL;
-	rwd = realpath(wd, NULL);
-	rdir = realpath(dir, NULL);
-	if (rwd && rdir) {
-		l = strlen(rwd);
-		if (!strcmp(rwd, rdir))
-			res = xstrdup("");
-		else if (!strncmp(rwd, rdir, l) && rdir[l] == '/')
-			res = xasprintf("%s/", rdir + l + 1);
-	}
-	free(rwd);
-	free(rdir);
-	return res;
-}
+	strbuf_addf(&path, "%s/", dir);
+	dl = path.len;
+	while (pos < ls->len) {
+		const char *p = ls->buf + pos;
+		size_t l = strlen(p);
 
-static int list_git(git_repository *repo, const char *prefix,
-		    struct strvec *files, struct strbuf *err)
-{
-	git_status_options opts;
-	git_status_list *st = NULL;
-	git_index *idx = NULL;
-	struct strvec deleted = STRVEC_INIT, out = STRVEC_INIT;
-	size_t plen = strlen(prefix), i, n;
-	const char *last = NULL;
-	int ret = -1;
-
-	git_status_options_init(&opts, GIT_STATUS_OPTIONS_VERSION);
-	opts.show = GIT_STATUS_SHOW_WORKDIR_ONLY;
-	opts.flags = GIT_STATUS_OPT_INCLUDE_UNTRACKED |
-		     GIT_STATUS_OPT_RECURSE_UNTRACKED_DIRS |
-		     GIT_STATUS_OPT_EXCLUDE_SUBMODULES |
-		     GIT_STATUS_OPT_SORT_CASE_SENSITIVELY;
-	if (git_repository_index(&idx, repo) < 0) {
-		git_err(err, "cannot read the git index");
-		goto done;
-	}
-	if (git_status_list_new(&st, repo, &opts) < 0) {
-		git_err(err, "cannot read git status");
-		goto done;
-	}
-	n = git_status_list_entrycount(st);
-	for (i = 0; i < n; i++) {
-		const git_status_entry *e = git_status_byindex(st, i);
-		const git_diff_delta *d = e->index_to_workdir;
-
-		if (!d)
+		pos += l + 1;
+		if (!l || p[l - 1] == '/' || excluded(p))
 			continue;
-		if (e->status & GIT_STATUS_WT_DELETED)
-			strvec_push(&deleted, d->old_file.path);
-		else if (e->status & GIT_STATUS_WT_NEW) {
-			const char *p = d->new_file.path;
-			size_t l = strlen(p);
-
-			/* An untracked nested repository shows as "dir/". */
-			if (l && p[l - 1] != '/')
-				strvec_push(&out, p);
+		strbuf_setlen(&path, dl);
+		strbuf_add(&path, p, l);
+		if (lstat(path.buf, &st) < 0) {
+			if (errno == ENOENT || errno == ENOTDIR)
+				continue;
+		} else if (S_ISDIR(st.st_mode)) {
+			continue;
 		}
+		strvec_push(files, p);
 	}
-	qsort(deleted.v, deleted.nr, sizeof(char *), cmp_str);
-
-	n = git_index_entrycount(idx);
-	for (i = 0; i < n; i++) {
-		const git_index_entry *e = git_index_get_byindex(idx, i);
-
-		if (!e || e->mode == GIT_FILEMODE_COMMIT)
-			continue; /* submodules are not part of the snapshot */
-		if (last && !strcmp(last, e->path))
-			continue; /* conflict stages */
-		last = e->path;
-		if (deleted.nr && bsearch(&e->path, deleted.v, deleted.nr,
-					  sizeof(char *), cmp_str))
-			continue;
-		strvec_push(&out, e->path);
-	}
-	for (i = 0; i < out.nr; i++) {
-		const char *p = out.v[i];
-
-		if (strncmp(p, prefix, plen))
-			continue;
-		p += plen;
-		if (*p && !excluded(p))
-			strvec_push(files, p);
-	}
-	ret = 0;
-done:
-	git_status_list_free(st);
-	git_index_free(idx);
-	strvec_clear(&deleted);
-	strvec_clear(&out);
-	return ret;
+	strbuf_release(&path);
 }
 
 int workspace_list(const char *dir, struct strvec *files, struct strbuf *err)
 {
-	git_repository *repo = NULL;
-	size_t first = files->nr;
-	int ret, r;
+	struct proc_capture pc;
+	struct strbuf why = STRBUF_INIT;
+	size_t first = files->nr, i, n;
+	int ret = -1;
 
-	exec_libgit2_init();
-	r = git_repository_open_ext(&repo, dir, 0, NULL);
-	if (r == 0 && !git_repository_is_bare(repo)) {
-		char *prefix = repo_prefix(repo, dir);
-
-		if (prefix) {
-			ret = list_git(repo, prefix, files, err);
-			free(prefix);
-			goto sorted;
-		}
-	} else if (r < 0 && r != GIT_ENOTFOUND) {
-		git_err(err, "cannot open git repository");
-		ret = -1;
-		goto out;
+	proc_capture_init(&pc);
+	pc.argv = ls_files_argv;
+	pc.cwd = dir;
+	pc.env = proc_git_env;
+	pc.max_out = WORKSPACE_LIST_MAX;
+	if (proc_capture_all(&pc, 1, &why) < 0 && pc.status != -1) {
+		strbuf_addf(err, "git ls-files: %s", why.buf);
+		goto done;
 	}
-	{
+	if (pc.status == 0) {
+		add_listed(dir, &pc.out, files);
+	} else if (pc.status == -1 || not_in_work_tree(pc.errout.buf)) {
+		/* Not in a working tree (or no git to ask): walk the directory. */
 		struct strbuf rel = STRBUF_INIT;
 
 		ret = walk(dir, &rel, files, err);
 		strbuf_release(&rel);
+		if (ret < 0)
+			goto done;
+	} else {
+		strbuf_rtrim(&pc.errout);
+		strbuf_addf(err, "git ls-files in %s: %s", dir,
+			    pc.errout.len ? pc.errout.buf : "failed");
+		goto done;
 	}
-sorted:
-	if (!ret)
-		qsort(files->v + first, files->nr - first, sizeof(char *),
-		      cmp_str);
-out:
-	git_repository_free(repo);
+	qsort(files->v + first, files->nr - first, sizeof(char *), cmp_str);
+	/* Unmerged paths come once per stage. */
+	for (i = n = first; i < files->nr; i++) {
+		if (n > first && !strcmp(files->v[i], files->v[n - 1])) {
+			free(files->v[i]);
+			continue;
+		}
+		files->v[n++] = files->v[i];
+	}
+	if (n != files->nr) {
+		files->nr = n;
+		files->v[n] = NULL;
+	}
+	ret = 0;
+done:
+	proc_capture_release(&pc);
+	strbuf_release(&why);
 	return ret;
 }
 

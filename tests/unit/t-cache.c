@@ -117,7 +117,7 @@ static void test_key_files(void **state)
 	k2 = key_of(&c, &v);
 	assert_string_equal(k1, k2);
 	assert_int_equal(strncmp(k1, "gems-", 5), 0);
-	assert_int_equal(strlen(k1), 5 + 40);
+	assert_int_equal(strlen(k1), 5 + 64);
 	sh("echo 'lock v2' > wd/Gemfile.lock");
 	k3 = key_of(&c, &v);
 	assert_string_not_equal(k1, k3);
@@ -127,7 +127,7 @@ static void test_key_files(void **state)
 	free(c.key_prefix);
 	c.key_prefix = NULL;
 	k4 = key_of(&c, &v);
-	assert_int_equal(strlen(k4), 40);
+	assert_int_equal(strlen(k4), 64);
 	free(k1);
 	free(k2);
 	free(k3);
