@@ -70,6 +70,11 @@ static int setup(void **state)
 	setenv("GIT_CONFIG_NOSYSTEM", "1", 1);
 	unsetenv("GIT_CONFIG_GLOBAL");
 	unsetenv("XDG_CONFIG_HOME");
+	/* Identity and dates fixed here, whatever the caller exported. */
+	setenv("GIT_AUTHOR_NAME", "t", 1);
+	setenv("GIT_AUTHOR_EMAIL", "t@example.com", 1);
+	setenv("GIT_COMMITTER_NAME", "c", 1);
+	setenv("GIT_COMMITTER_EMAIL", "c@example.com", 1);
 	setenv("GIT_COMMITTER_DATE", "2024-02-03T04:05:06+0200", 1);
 	setenv("GIT_AUTHOR_DATE", "2024-01-02T03:04:05Z", 1);
 	return 0;
