@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -528,6 +529,50 @@ static int write_json(const char *path, const struct plan *plan,
 	return ret ? -1 : 0;
 }
 
+static int rules_use_changes(const struct rules *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->nr; i++)
+		if (r->v[i].has_changes)
+			return 1;
+	return 0;
+}
+
+/* Whether any rules:changes / only:changes / except:changes needs the diff. */
+static int pipeline_uses_changes(const struct pipeline *p)
+{
+	size_t i;
+
+	if (rules_use_changes(&p->workflow_rules))
+		return 1;
+	for (i = 0; i < p->jobs_nr; i++) {
+		const struct job *j = p->jobs[i];
+
+		if (rules_use_changes(&j->rules) || j->only.changes.nr ||
+		    j->except.changes.nr)
+			return 1;
+	}
+	return 0;
+}
+
+/* The working tree is listed while the pipeline is loaded and planned. */
+struct lister {
+	pthread_t thread;
+	const char *dir;
+	struct strvec *files;
+	struct strbuf err;
+	int ret;
+};
+
+static void *list_files(void *arg)
+{
+	struct lister *l = arg;
+
+	l->ret = workspace_list(l->dir, l->files, &l->err);
+	return NULL;
+}
+
 static long ncpus(void)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -571,7 +616,8 @@ int cmd_run(int argc, char **argv)
 	struct timespec t0, t1;
 	const char *status;
 	FILE *out = stdout;
-	int ret = 2, pipeline_id, interrupted, has_plan = 0, changed_ok;
+	int ret = 2, pipeline_id, interrupted, has_plan = 0, changed_ok, listing = 0;
+	struct lister lister = { .ret = 0, .err = STRBUF_INIT };
 	size_t i;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -591,6 +637,10 @@ int cmd_run(int argc, char **argv)
 		goto done;
 	}
 	strbuf_addf(&state, "%s/.cidre", gi.toplevel);
+	lister.dir = gi.toplevel;
+	lister.files = &files;
+	if (!o.list && pthread_create(&lister.thread, NULL, list_files, &lister) == 0)
+		listing = 1;
 
 	memset(&lo, 0, sizeof(lo));
 	lo.root = gi.toplevel;
@@ -618,7 +668,8 @@ int cmd_run(int argc, char **argv)
 	ctx.predefined = &pre;
 	ctx.overrides = &o.vars;
 	ctx.project_dir = gi.toplevel;
-	changed_ok = gitinfo_changed_files(&gi, &changed, &err);
+	changed_ok = pipeline_uses_changes(p) ?
+		     gitinfo_changed_files(&gi, &changed, &err) : 1;
 	strbuf_reset(&err);
 	ctx.changed = changed_ok == 0 ? &changed : NULL;
 	ctx.only_jobs = o.only.nr ? &o.only : NULL;
@@ -649,8 +700,14 @@ int cmd_run(int argc, char **argv)
 	if (o.colour < 0)
 		o.colour = isatty(fileno(out));
 
-	if (workspace_list(gi.toplevel, &files, &err) < 0) {
-		fprintf(stderr, "cidre run: listing the working tree: %s\n", err.buf);
+	if (listing) {
+		pthread_join(lister.thread, NULL);
+		listing = 0;
+	} else {
+		lister.ret = workspace_list(gi.toplevel, &files, &lister.err);
+	}
+	if (lister.ret < 0) {
+		fprintf(stderr, "cidre run: listing the working tree: %s\n", lister.err.buf);
 		goto release_git;
 	}
 	memset(&so, 0, sizeof(so));
@@ -688,6 +745,9 @@ int cmd_run(int argc, char **argv)
 	else
 		ret = !strcmp(status, "success") || !strcmp(status, "skipped") ? 0 : 1;
 release_git:
+	if (listing)
+		pthread_join(lister.thread, NULL);
+	strbuf_release(&lister.err);
 	if (res)
 		for (i = 0; i < plan.nr; i++)
 			job_result_release(&res[i]);

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdint.h>
@@ -718,6 +719,56 @@ static char **env_with(const char *const *changes)
 	return env;
 }
 
+/*
+ * The full path of a command name found in PATH, looked up once per name
+ * for the life of the process (posix_spawnp would try every PATH entry
+ * on every spawn). NULL when not found; names with a '/' are not cached.
+ */
+static const char *resolve_cmd(const char *name)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static struct { char *name; char *path; } cache[8];
+	static size_t nr;
+	const char *path = getenv("PATH"), *res = NULL, *p;
+	struct strbuf sb = STRBUF_INIT;
+	size_t i;
+
+	if (strchr(name, '/') || !path)
+		return NULL;
+	pthread_mutex_lock(&lock);
+	for (i = 0; i < nr; i++)
+		if (!strcmp(cache[i].name, name)) {
+			res = cache[i].path;
+			goto done;
+		}
+	for (p = path; *p; ) {
+		size_t len = strcspn(p, ":");
+
+		strbuf_reset(&sb);
+		strbuf_add(&sb, p, len);
+		strbuf_addf(&sb, "/%s", name);
+		/* relative PATH entries depend on the cwd: never cached */
+		if (sb.buf[0] == '/' && !access(sb.buf, X_OK)) {
+			res = sb.buf;
+			break;
+		}
+		p += len;
+		if (*p == ':')
+			p++;
+	}
+	if (res && nr < ARRAY_SIZE(cache)) {
+		cache[nr].name = xstrdup(name);
+		cache[nr].path = strbuf_detach(&sb, NULL);
+		res = cache[nr++].path;
+	} else {
+		res = NULL; /* not found, or no room: posix_spawnp searches */
+	}
+done:
+	pthread_mutex_unlock(&lock);
+	strbuf_release(&sb);
+	return res;
+}
+
 static int capture_start(struct proc_capture *c, struct capture_child *ch,
 			 int devnull, const posix_spawnattr_t *attr,
 			 struct strbuf *err)
@@ -746,8 +797,16 @@ static int capture_start(struct proc_capture *c, struct capture_child *ch,
 	/* Descriptors other threads opened without O_CLOEXEC stay ours. */
 	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
 #endif
-	r = posix_spawnp(&ch->pid, c->argv[0], &fa, attr,
-			 (char *const *)c->argv, env);
+	{
+		const char *full = resolve_cmd(c->argv[0]);
+
+		if (full)
+			r = posix_spawn(&ch->pid, full, &fa, attr,
+					(char *const *)c->argv, env);
+		else
+			r = posix_spawnp(&ch->pid, c->argv[0], &fa, attr,
+					 (char *const *)c->argv, env);
+	}
 	posix_spawn_file_actions_destroy(&fa);
 	free(env);
 	close(o[1]);
