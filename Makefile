@@ -35,11 +35,14 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
-$(BUILD)/tests/unit/%: tests/unit/%.c $(LIB_OBJ)
-	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS) -lcmocka
+# Every unit test links the shared helpers in tests/unit/testlib.c.
+UNIT_LIB  := $(BUILD)/tests/unit/testlib.o
 
--include $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d)
+$(BUILD)/tests/unit/%: tests/unit/%.c $(UNIT_LIB) $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(UNIT_LIB) $(LIB_OBJ) $(LDLIBS) -lcmocka
+
+-include $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(UNIT_LIB:.o=.d)
 
 unit: $(UNIT_BIN)
 	@CMOCKA_MESSAGE_OUTPUT=TAP prove --exec '' $(UNIT_BIN)

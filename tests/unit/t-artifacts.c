@@ -13,36 +13,18 @@
 
 #include "exec/artifacts.h"
 #include "util/xalloc.h"
+#include "testlib.h"
 
 static char root[4096];
 
-static void sh(const char *fmt, ...)
-{
-	struct strbuf cmd = STRBUF_INIT;
-	va_list ap;
-
-	strbuf_addf(&cmd, "cd '%s' && { ", root);
-	va_start(ap, fmt);
-	strbuf_vaddf(&cmd, fmt, ap);
-	va_end(ap);
-	strbuf_addstr(&cmd, "; } >/dev/null 2>&1");
-	if (system(cmd.buf) != 0)
-		fail_msg("command failed: %s", cmd.buf);
-	strbuf_release(&cmd);
-}
-
 static int setup(void **state)
 {
-	const char *tmp = getenv("TMPDIR");
-
-	snprintf(root, sizeof(root), "%s/cidre-t-art-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	return mkdtemp(root) ? 0 : -1;
+	return test_tmpdir(root, sizeof(root), "cidre-t-art");
 }
 
 static int teardown(void **state)
 {
-	sh("cd / && rm -rf '%s'", root);
-	return 0;
+	return test_rmtree(root);
 }
 
 static const struct {
@@ -105,14 +87,6 @@ static void test_glob_table(void **state)
 	assert_int_equal(bad, 0);
 }
 
-static void join(const struct strvec *v, struct strbuf *out)
-{
-	size_t i;
-
-	for (i = 0; i < v->nr; i++)
-		strbuf_addf(out, "%s%s", i ? " " : "", v->v[i]);
-}
-
 static void collect(const char *const *paths, const char *const *exclude,
 		    int untracked, const char *const *tracked,
 		    const char *want_files, const char *want_warn)
@@ -140,7 +114,7 @@ static void collect(const char *const *paths, const char *const *exclude,
 	if (r)
 		print_message("collect: %s\n", err.buf);
 	assert_int_equal(r, 0);
-	join(&files, &got);
+	test_join(&files, &got);
 	if (strcmp(got.buf, want_files) || strcmp(warn.buf, want_warn))
 		print_message("got:  [%s] warn [%s]\nwant: [%s] warn [%s]\n",
 			      got.buf, warn.buf, want_files, want_warn);
@@ -159,7 +133,7 @@ static void collect(const char *const *paths, const char *const *exclude,
 
 static void make_wd(void)
 {
-	sh("rm -rf wd out && mkdir -p wd/dist/sub wd/src wd/logs && "
+	test_sh(root, "rm -rf wd out && mkdir -p wd/dist/sub wd/src wd/logs && "
 	   "echo 1 > wd/dist/a.js && echo 2 > wd/dist/sub/b.js && "
 	   "echo 3 > wd/dist/sub/b.map && echo 4 > wd/src/main.c && "
 	   "echo 5 > wd/src/main.o && echo 6 > wd/logs/x.log && "
@@ -218,7 +192,7 @@ static void test_collect_copies_content(void **state)
 	ssize_t n;
 
 	make_wd();
-	sh("chmod 755 wd/dist/a.js");
+	test_sh(root, "chmod 755 wd/dist/a.js");
 	collect(paths, NULL, 0, NULL,
 		"dist/a.js dist/readme-link dist/sub/b.js dist/sub/b.map",
 		"refusing symlink pointing outside the workspace: dist/evil\n");
@@ -248,7 +222,7 @@ static void test_restore(void **state)
 	struct strbuf p = STRBUF_INIT, c = STRBUF_INIT;
 	struct stat st;
 
-	sh("rm -rf art ws outside && mkdir -p art/dist/sub ws/dist outside && "
+	test_sh(root, "rm -rf art ws outside && mkdir -p art/dist/sub ws/dist outside && "
 	   "echo new > art/dist/a.js && echo deep > art/dist/sub/x && "
 	   "echo old > ws/dist/a.js && echo keep > ws/keep && "
 	   /* a symlink in the workspace where the artifact has a directory */

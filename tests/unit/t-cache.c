@@ -13,36 +13,18 @@
 
 #include "exec/cache.h"
 #include "util/xalloc.h"
+#include "testlib.h"
 
 static char root[4096];
 
-static void sh(const char *fmt, ...)
-{
-	struct strbuf cmd = STRBUF_INIT;
-	va_list ap;
-
-	strbuf_addf(&cmd, "cd '%s' && { ", root);
-	va_start(ap, fmt);
-	strbuf_vaddf(&cmd, fmt, ap);
-	va_end(ap);
-	strbuf_addstr(&cmd, "; } >/dev/null 2>&1");
-	if (system(cmd.buf) != 0)
-		fail_msg("command failed: %s", cmd.buf);
-	strbuf_release(&cmd);
-}
-
 static int setup(void **state)
 {
-	const char *tmp = getenv("TMPDIR");
-
-	snprintf(root, sizeof(root), "%s/cidre-t-cache-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	return mkdtemp(root) ? 0 : -1;
+	return test_tmpdir(root, sizeof(root), "cidre-t-cache");
 }
 
 static int teardown(void **state)
 {
-	sh("cd / && rm -rf '%s'", root);
-	return 0;
+	return test_rmtree(root);
 }
 
 static void cache_init(struct cache *c)
@@ -108,7 +90,7 @@ static void test_key_files(void **state)
 	struct cache c;
 	char *k1, *k2, *k3, *k4;
 
-	sh("rm -rf wd && mkdir wd && echo 'lock v1' > wd/Gemfile.lock && : > wd/empty");
+	test_sh(root, "rm -rf wd && mkdir wd && echo 'lock v1' > wd/Gemfile.lock && : > wd/empty");
 	cache_init(&c);
 	strvec_push(&c.key_files, "Gemfile.lock");
 	c.key_prefix = xstrdup("$P");
@@ -118,7 +100,7 @@ static void test_key_files(void **state)
 	assert_string_equal(k1, k2);
 	assert_int_equal(strncmp(k1, "gems-", 5), 0);
 	assert_int_equal(strlen(k1), 5 + 64);
-	sh("echo 'lock v2' > wd/Gemfile.lock");
+	test_sh(root, "echo 'lock v2' > wd/Gemfile.lock");
 	k3 = key_of(&c, &v);
 	assert_string_not_equal(k1, k3);
 	/* a missing file hashes as an empty one */
@@ -157,7 +139,7 @@ static void test_save_restore(void **state)
 	struct cache c;
 	char *hit = NULL;
 
-	sh("rm -rf wd wd2 cache && mkdir -p wd/vendor/lib wd2 && echo x > wd/vendor/lib/x && "
+	test_sh(root, "rm -rf wd wd2 cache && mkdir -p wd/vendor/lib wd2 && echo x > wd/vendor/lib/x && "
 	   "echo t > wd/tracked.c && echo u > wd/untracked.tmp");
 	strbuf_addf(&cd, "%s/cache", root);
 	strbuf_addf(&wd, "%s/wd", root);
@@ -181,7 +163,7 @@ static void test_save_restore(void **state)
 	assert_true(exists("cache/k1/untracked.tmp"));
 	assert_false(exists("cache/k1/tracked.c"));
 	/* saving again replaces the tree */
-	sh("rm wd/untracked.tmp");
+	test_sh(root, "rm wd/untracked.tmp");
 	assert_int_equal(cache_save(cd.buf, &c, "k1", &v, wd.buf, &tracked, 1, &err), 0);
 	assert_false(exists("cache/k1/untracked.tmp"));
 
@@ -193,7 +175,7 @@ static void test_save_restore(void **state)
 	free(hit);
 
 	/* fallback_keys, expanded */
-	sh("rm -rf wd2 && mkdir wd2");
+	test_sh(root, "rm -rf wd2 && mkdir wd2");
 	varlist_set(&v, "FB", "k1");
 	strvec_push(&c.fallback_keys, "nope");
 	strvec_push(&c.fallback_keys, "$FB");

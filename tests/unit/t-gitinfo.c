@@ -17,25 +17,11 @@
 #include "exec/proc.h"
 #include "git/gitinfo.h"
 #include "util/xalloc.h"
+#include "testlib.h"
 
 static char root[PATH_MAX];
 
 #define ZEROS "0000000000000000000000000000000000000000"
-
-static void sh(const char *fmt, ...)
-{
-	struct strbuf cmd = STRBUF_INIT;
-	va_list ap;
-
-	strbuf_addf(&cmd, "cd '%s' && { ", root);
-	va_start(ap, fmt);
-	strbuf_vaddf(&cmd, fmt, ap);
-	va_end(ap);
-	strbuf_addstr(&cmd, "; } >/dev/null 2>&1");
-	if (system(cmd.buf) != 0)
-		fail_msg("command failed: %s", cmd.buf);
-	strbuf_release(&cmd);
-}
 
 /* First line of a command's output, run in root. */
 static char *sh_out(const char *cmd)
@@ -59,11 +45,10 @@ static char *sh_out(const char *cmd)
 
 static int setup(void **state)
 {
-	const char *tmp = getenv("TMPDIR");
 	char made[PATH_MAX];
 
-	snprintf(made, sizeof(made), "%s/cidre-t-gi-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	if (!mkdtemp(made) || !realpath(made, root))
+	if (test_tmpdir(made, sizeof(made), "cidre-t-gi") ||
+	    !realpath(made, root))
 		return -1;
 	/* No user or system configuration: init.defaultBranch is ours. */
 	setenv("HOME", root, 1);
@@ -82,8 +67,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	sh("cd / && rm -rf '%s'", root);
-	return 0;
+	return test_rmtree(root);
 }
 
 static void read_ok(const char *rel, struct gitinfo *gi)
@@ -105,14 +89,12 @@ static void expect_changed(const struct gitinfo *gi, int want_ret,
 {
 	struct strvec v = STRVEC_INIT;
 	struct strbuf err = STRBUF_INIT, got = STRBUF_INIT;
-	size_t i;
 	int r = gitinfo_changed_files(gi, &v, &err);
 
 	if (r != want_ret)
 		print_message("gitinfo_changed_files: %d %s\n", r, err.buf);
 	assert_int_equal(r, want_ret);
-	for (i = 0; i < v.nr; i++)
-		strbuf_addf(&got, "%s%s", i ? " " : "", v.v[i]);
+	test_join(&v, &got);
 	if (want)
 		assert_string_equal(got.buf, want);
 	strvec_clear(&v);
@@ -125,7 +107,7 @@ static void test_not_a_repo(void **state)
 	struct gitinfo gi;
 	struct strbuf want = STRBUF_INIT;
 
-	sh("mkdir -p plain/sub");
+	test_sh(root, "mkdir -p plain/sub");
 	read_ok("plain/sub", &gi);
 	strbuf_addf(&want, "%s/plain/sub", root);
 	assert_int_equal(gi.is_repo, 0);
@@ -148,7 +130,7 @@ static void test_branch(void **state)
 	struct strbuf want = STRBUF_INIT;
 	char *head, *parent;
 
-	sh("mkdir br && cd br && git init -q -b main && echo 1 > f && "
+	test_sh(root, "mkdir br && cd br && git init -q -b main && echo 1 > f && "
 	   GIT " add f && " GIT " commit -qm one && echo 2 > f && "
 	   "printf 'two: the title\\n\\nthe body\\n' > ../msg && "
 	   GIT " commit -qaF ../msg && mkdir -p deep/er");
@@ -179,7 +161,7 @@ static void test_detached_tag(void **state)
 {
 	struct gitinfo gi;
 
-	sh("mkdir tg && cd tg && git init -q -b main && echo 1 > f && "
+	test_sh(root, "mkdir tg && cd tg && git init -q -b main && echo 1 > f && "
 	   GIT " add f && " GIT " commit -qm one && "
 	   GIT " tag -a v2.0 -m release && " GIT " tag b-light && "
 	   "echo 2 > f && " GIT " commit -qam two && " GIT " tag later && "
@@ -195,7 +177,7 @@ static void test_detached_tag(void **state)
 	gitinfo_release(&gi);
 
 	/* detached where no tag points */
-	sh("cd tg && git checkout -q --detach main && " GIT " commit -q --allow-empty -m three");
+	test_sh(root, "cd tg && git checkout -q --detach main && " GIT " commit -q --allow-empty -m three");
 	read_ok("tg", &gi);
 	assert_null(gi.branch);
 	assert_null(gi.tag);
@@ -206,7 +188,7 @@ static void test_unborn(void **state)
 {
 	struct gitinfo gi;
 
-	sh("mkdir ub && cd ub && git init -q -b trunk && echo a > a");
+	test_sh(root, "mkdir ub && cd ub && git init -q -b trunk && echo a > a");
 	read_ok("ub", &gi);
 	assert_int_equal(gi.is_repo, 1);
 	assert_string_equal(gi.branch, "trunk");
@@ -226,7 +208,7 @@ static void test_default_branch(void **state)
 	struct strbuf want = STRBUF_INIT;
 
 	/* origin/HEAD names it (a clone of a repository on "dev") */
-	sh("mkdir up && cd up && git init -q -b dev && echo 1 > f && "
+	test_sh(root, "mkdir up && cd up && git init -q -b dev && echo 1 > f && "
 	   GIT " add f && " GIT " commit -qm one && cd .. && "
 	   "git clone -q up cl && cd cl && git checkout -q -b feature");
 	read_ok("cl", &gi);
@@ -237,21 +219,21 @@ static void test_default_branch(void **state)
 	gitinfo_release(&gi);
 
 	/* origin's URL goes through url.<base>.insteadOf, longest first */
-	sh("cd cl && git config url.https://a.example/.insteadOf '%s/' && "
+	test_sh(root, "cd cl && git config url.https://a.example/.insteadOf '%s/' && "
 	   "git config url.https://b.example/x/.insteadOf '%s/u'", root, root);
 	read_ok("cl", &gi);
 	assert_string_equal(gi.remote_url, "https://b.example/x/p");
 	gitinfo_release(&gi);
 
 	/* no origin/HEAD: init.defaultBranch */
-	sh("cd cl && git remote set-head origin -d && "
+	test_sh(root, "cd cl && git remote set-head origin -d && "
 	   "git config init.defaultBranch stable");
 	read_ok("cl", &gi);
 	assert_string_equal(gi.default_branch, "stable");
 	gitinfo_release(&gi);
 
 	/* neither: an existing master (there is no main) */
-	sh("mkdir ms && cd ms && git init -q -b master && echo 1 > f && "
+	test_sh(root, "mkdir ms && cd ms && git init -q -b master && echo 1 > f && "
 	   GIT " add f && " GIT " commit -qm one && git checkout -q -b topic");
 	read_ok("ms", &gi);
 	assert_string_equal(gi.default_branch, "master");
@@ -263,7 +245,7 @@ static void test_changed_files(void **state)
 {
 	struct gitinfo gi;
 
-	sh("mkdir ch && cd ch && git init -q -b main && "
+	test_sh(root, "mkdir ch && cd ch && git init -q -b main && "
 	   "echo a > a && echo b > b && echo '*.log' > .gitignore && "
 	   GIT " add . && " GIT " commit -qm base && "
 	   "echo a2 >> a && " GIT " commit -qam main-moves-on && "
@@ -283,14 +265,14 @@ static void test_changed_files(void **state)
 	gitinfo_release(&gi);
 
 	/* on the default branch: HEAD's own change (since its parent) */
-	sh("cd ch && " GIT " stash -q -u && git checkout -q main");
+	test_sh(root, "cd ch && " GIT " stash -q -u && git checkout -q main");
 	read_ok("ch", &gi);
 	assert_string_equal(gi.branch, "main");
 	expect_changed(&gi, 0, "a");
 	gitinfo_release(&gi);
 
 	/* a branch with no history shared with the default: its parent */
-	sh("cd ch && git checkout -q --orphan lone && " GIT " commit -qm l1 && "
+	test_sh(root, "cd ch && git checkout -q --orphan lone && " GIT " commit -qm l1 && "
 	   "echo z > z && " GIT " add z && " GIT " commit -qm l2");
 	read_ok("ch", &gi);
 	expect_changed(&gi, 0, "z");
@@ -303,7 +285,7 @@ static void test_env_and_bare(void **state)
 	struct strbuf err = STRBUF_INIT, dir = STRBUF_INIT;
 
 	/* a hook's GIT_DIR / GIT_INDEX_FILE do not redirect us */
-	sh("mkdir e1 e2 && cd e1 && git init -q -b one && cd ../e2 && "
+	test_sh(root, "mkdir e1 e2 && cd e1 && git init -q -b one && cd ../e2 && "
 	   "git init -q -b two");
 	strbuf_addf(&dir, "%s/e2/.git", root);
 	setenv("GIT_DIR", dir.buf, 1);
@@ -314,7 +296,7 @@ static void test_env_and_bare(void **state)
 	assert_string_equal(gi.branch, "one");
 	gitinfo_release(&gi);
 
-	sh("git init -q --bare bare.git");
+	test_sh(root, "git init -q --bare bare.git");
 	strbuf_reset(&dir);
 	strbuf_addf(&dir, "%s/bare.git", root);
 	assert_int_equal(gitinfo_read(dir.buf, &gi, &err), -1);

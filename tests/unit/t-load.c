@@ -20,51 +20,23 @@
 #include "pipeline/yaml.h"
 #include "util/strbuf.h"
 #include "util/xalloc.h"
+#include "testlib.h"
 
 static char tmpdir[PATH_MAX];
 
 static void write_file(const char *rel, const char *content)
 {
-	struct strbuf path = STRBUF_INIT;
-	char *slash;
-	FILE *f;
-
-	strbuf_addf(&path, "%s/%s", tmpdir, rel);
-	for (slash = strchr(path.buf + strlen(tmpdir) + 1, '/'); slash;
-	     slash = strchr(slash + 1, '/')) {
-		*slash = '\0';
-		mkdir(path.buf, 0755);
-		*slash = '/';
-	}
-	f = fopen(path.buf, "w");
-	assert_non_null(f);
-	fputs(content, f);
-	fclose(f);
-	strbuf_release(&path);
+	free(test_write_file(tmpdir, rel, content, strlen(content)));
 }
 
 static int setup(void **state)
 {
-	struct strbuf sb = STRBUF_INIT;
-
-	(void)state;
-	strbuf_addf(&sb, "%s/t-load.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	assert_non_null(mkdtemp(sb.buf));
-	assert_true(sb.len < sizeof(tmpdir));
-	memcpy(tmpdir, sb.buf, sb.len + 1);
-	strbuf_release(&sb);
-	return 0;
+	return test_tmpdir(tmpdir, sizeof(tmpdir), "t-load");
 }
 
 static int teardown(void **state)
 {
-	struct strbuf cmd = STRBUF_INIT;
-
-	(void)state;
-	strbuf_addf(&cmd, "rm -rf '%s'", tmpdir);
-	if (system(cmd.buf))
-		fprintf(stderr, "could not remove %s\n", tmpdir);
-	strbuf_release(&cmd);
+	(void)test_rmtree(tmpdir);
 	return 0;
 }
 

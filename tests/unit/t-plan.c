@@ -2,6 +2,7 @@
  * Unit tests for src/pipeline/plan.c. Pipelines are built by hand with the
  * small builder below, so these tests depend on nothing but the model.
  */
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +18,7 @@
 #include "pipeline/plan.h"
 #include "pipeline/plan_glob.h"
 #include "util/xalloc.h"
+#include "testlib.h"
 
 /* ---- builder ---- */
 
@@ -251,7 +253,7 @@ struct fx {
 	struct diag d;
 	struct pipeline *p;
 	int loaded;          /* p from pipeline_load(): pipeline_free() it */
-	char tmpdir[64];
+	char tmpdir[PATH_MAX];
 };
 
 static int fx_setup(void **state)
@@ -281,14 +283,8 @@ static int fx_teardown(void **state)
 
 	plan_release(&f->plan);
 	diag_clear(&f->d);
-	if (f->tmpdir[0]) {
-		struct strbuf cmd = STRBUF_INIT;
-
-		strbuf_addf(&cmd, "rm -rf '%s'", f->tmpdir);
-		if (system(cmd.buf))
-			print_message("could not remove %s\n", f->tmpdir);
-		strbuf_release(&cmd);
-	}
+	if (f->tmpdir[0])
+		(void)test_rmtree(f->tmpdir);
 	varlist_clear(&f->predefined);
 	varlist_clear(&f->overrides);
 	strvec_clear(&f->only_jobs);
@@ -309,20 +305,11 @@ static void load_yaml(struct fx *f, const char *yaml)
 {
 	struct load_opts o;
 	struct diag d = DIAG_INIT;
-	struct strbuf path = STRBUF_INIT;
 	struct pipeline *p = NULL;
-	FILE *fp;
 
-	if (!f->tmpdir[0]) {
-		memcpy(f->tmpdir, "/tmp/t-plan-y.XXXXXX", sizeof("/tmp/t-plan-y.XXXXXX"));
-		assert_non_null(mkdtemp(f->tmpdir));
-	}
-	strbuf_addf(&path, "%s/.gitlab-ci.yml", f->tmpdir);
-	fp = fopen(path.buf, "w");
-	assert_non_null(fp);
-	fputs(yaml, fp);
-	fclose(fp);
-	strbuf_release(&path);
+	if (!f->tmpdir[0])
+		assert_int_equal(test_tmpdir(f->tmpdir, sizeof(f->tmpdir), "t-plan-y"), 0);
+	free(test_write_file(f->tmpdir, FILE_NAME, yaml, strlen(yaml)));
 	memset(&o, 0, sizeof(o));
 	o.root = f->tmpdir;
 	if (pipeline_load(&o, &p, &d)) {

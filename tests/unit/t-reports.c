@@ -12,38 +12,24 @@
 
 #include "exec/reports.h"
 #include "util/xalloc.h"
+#include "testlib.h"
 
 static char root[4096];
 
 static int setup(void **state)
 {
-	const char *tmp = getenv("TMPDIR");
-
-	snprintf(root, sizeof(root), "%s/cidre-t-rep-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	return mkdtemp(root) ? 0 : -1;
+	return test_tmpdir(root, sizeof(root), "cidre-t-rep");
 }
 
 static int teardown(void **state)
 {
-	struct strbuf cmd = STRBUF_INIT;
-	int r;
-
-	strbuf_addf(&cmd, "rm -rf '%s'", root);
-	r = system(cmd.buf);
-	strbuf_release(&cmd);
-	return r ? -1 : 0;
+	return test_rmtree(root);
 }
 
 /* Write content to root/name; returns the path (caller frees). */
 static char *put(const char *name, const char *content, size_t len)
 {
-	char *path = xasprintf("%s/%s", root, name);
-	FILE *f = fopen(path, "wb");
-
-	assert_non_null(f);
-	assert_int_equal(fwrite(content, 1, len, f), len);
-	fclose(f);
-	return path;
+	return test_write_file(root, name, content, len);
 }
 
 static const char pytest_xml[] =

@@ -14,48 +14,20 @@
 
 #include "exec/workspace.h"
 #include "util/xalloc.h"
+#include "testlib.h"
 
 static char root[4096];
-
-static void sh(const char *fmt, ...)
-{
-	struct strbuf cmd = STRBUF_INIT;
-	va_list ap;
-
-	strbuf_addf(&cmd, "cd '%s' && { ", root);
-	va_start(ap, fmt);
-	strbuf_vaddf(&cmd, fmt, ap);
-	va_end(ap);
-	strbuf_addstr(&cmd, "; } >/dev/null 2>&1");
-	if (system(cmd.buf) != 0)
-		fail_msg("command failed: %s", cmd.buf);
-	strbuf_release(&cmd);
-}
 
 #define GIT "git -c user.name=t -c user.email=t@example.com -c init.defaultBranch=main"
 
 static int setup(void **state)
 {
-	const char *tmp = getenv("TMPDIR");
-
-	snprintf(root, sizeof(root), "%s/cidre-t-ws-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	if (!mkdtemp(root))
-		return -1;
-	return 0;
+	return test_tmpdir(root, sizeof(root), "cidre-t-ws");
 }
 
 static int teardown(void **state)
 {
-	sh("cd / && rm -rf '%s'", root);
-	return 0;
-}
-
-static void join(const struct strvec *v, struct strbuf *out)
-{
-	size_t i;
-
-	for (i = 0; i < v->nr; i++)
-		strbuf_addf(out, "%s%s", i ? " " : "", v->v[i]);
+	return test_rmtree(root);
 }
 
 static void expect_list(const char *dir, const char *want)
@@ -67,7 +39,7 @@ static void expect_list(const char *dir, const char *want)
 	if (r)
 		print_message("workspace_list: %s\n", err.buf);
 	assert_int_equal(r, 0);
-	join(&files, &got);
+	test_join(&files, &got);
 	if (strcmp(got.buf, want))
 		print_message("got:  %s\nwant: %s\n", got.buf, want);
 	assert_string_equal(got.buf, want);
@@ -80,7 +52,7 @@ static void test_git_repo(void **state)
 {
 	struct strbuf dir = STRBUF_INIT;
 
-	sh("mkdir repo && cd repo && " GIT " init -q . && "
+	test_sh(root, "mkdir repo && cd repo && " GIT " init -q . && "
 	   "echo a > a.txt && mkdir -p dir nested/deep && echo b > dir/b.txt && "
 	   "echo c > nested/deep/c.txt && echo d > d.txt && "
 	   "printf '*.log\\nbuild/\\n' > .gitignore && ln -s a.txt link && "
@@ -104,7 +76,7 @@ static void test_plain_dir(void **state)
 {
 	struct strbuf dir = STRBUF_INIT;
 
-	sh("mkdir plain && cd plain && mkdir -p x/y && echo 1 > x/y/f && "
+	test_sh(root, "mkdir plain && cd plain && mkdir -p x/y && echo 1 > x/y/f && "
 	   "echo 2 > top && ln -s top l && mkdir -p .cidre && echo 3 > .cidre/s");
 	strbuf_addf(&dir, "%s/plain", root);
 	expect_list(dir.buf, "l top x/y/f");
@@ -120,7 +92,7 @@ static void test_populate(void **state)
 	char target[64];
 	ssize_t n;
 
-	sh("mkdir -p src/d/e dst && echo hello > src/d/e/f && "
+	test_sh(root, "mkdir -p src/d/e dst && echo hello > src/d/e/f && "
 	   "printf '#!/bin/sh\\n' > src/run.sh && chmod 750 src/run.sh && "
 	   "ln -s d/e/f src/lnk && echo stale > dst/stale");
 	strbuf_addf(&src, "%s/src", root);
@@ -181,7 +153,7 @@ static void test_speed_200(void **state)
 	struct timespec t0;
 	double list_ms, pop_ms;
 
-	sh("mkdir big && cd big && " GIT " init -q . && "
+	test_sh(root, "mkdir big && cd big && " GIT " init -q . && "
 	   "for d in 0 1 2 3 4 5 6 7 8 9; do mkdir -p src/m$d; "
 	   "for f in $(seq 1 18); do head -c 2000 /dev/urandom > src/m$d/f$f.c; done; done && "
 	   GIT " add -A && " GIT " commit -qm init && "
