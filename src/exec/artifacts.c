@@ -144,60 +144,19 @@ struct tree {
 	size_t nr, alloc;
 };
 
-static int walk(const char *root, struct strbuf *rel, struct tree *t,
-		struct strbuf *err)
+/* copy_walk_fn: every directory, file and symlink but the top-level .git. */
+static int tree_add(const char *rel, unsigned char type, void *data)
 {
-	struct strbuf path = STRBUF_INIT;
-	struct dirent *de;
-	DIR *d;
-	int ret = 0;
+	struct tree *t = data;
 
-	strbuf_addstr(&path, root);
-	if (rel->len) {
-		strbuf_addch(&path, '/');
-		strbuf_add(&path, rel->buf, rel->len);
-	}
-	d = opendir(path.buf);
-	if (!d) {
-		if (errno != ENOENT) {
-			strbuf_addf(err, "cannot read directory %s: %s",
-				    path.buf, strerror(errno));
-			ret = -1;
-		}
-		strbuf_release(&path);
-		return ret;
-	}
-	while (!ret && (de = readdir(d))) {
-		size_t keep = rel->len;
-		unsigned char type = de->d_type;
-
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (!rel->len && !strcmp(de->d_name, ".git"))
-			continue;
-		if (type == DT_UNKNOWN) {
-			struct stat st;
-
-			if (!fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW))
-				type = S_ISDIR(st.st_mode) ? DT_DIR :
-				       S_ISLNK(st.st_mode) ? DT_LNK :
-				       S_ISREG(st.st_mode) ? DT_REG : DT_UNKNOWN;
-		}
-		if (type != DT_DIR && type != DT_REG && type != DT_LNK)
-			continue;
-		if (rel->len)
-			strbuf_addch(rel, '/');
-		strbuf_addstr(rel, de->d_name);
-		ALLOC_GROW(t->e, t->nr + 1, t->alloc);
-		t->e[t->nr].path = xstrdup(rel->buf);
-		t->e[t->nr++].type = type;
-		if (type == DT_DIR)
-			ret = walk(root, rel, t, err);
-		strbuf_setlen(rel, keep);
-	}
-	closedir(d);
-	strbuf_release(&path);
-	return ret;
+	if (!strcmp(rel, ".git"))
+		return 1;
+	if (type == DT_UNKNOWN)
+		return 0;
+	ALLOC_GROW(t->e, t->nr + 1, t->alloc);
+	t->e[t->nr].path = xstrdup(rel);
+	t->e[t->nr++].type = type;
+	return 0;
 }
 
 static void tree_clear(struct tree *t)
@@ -313,14 +272,14 @@ int artifacts_collect(const char *workdir, const struct collect_spec *spec,
 		      struct strbuf *warnings, struct strbuf *err)
 {
 	struct tree t = { NULL, 0, 0 };
-	struct strbuf rel = STRBUF_INIT, from = STRBUF_INIT, to = STRBUF_INIT;
+	struct strbuf from = STRBUF_INIT, to = STRBUF_INIT;
 	struct strbuf last = STRBUF_INIT;
 	struct strvec tracked = STRVEC_INIT;
 	char *take;
 	size_t i, j;
 	int ret = -1;
 
-	if (walk(workdir, &rel, &t, err) < 0)
+	if (copy_walk(workdir, COPY_WALK_MISSING_OK, tree_add, &t, err) < 0)
 		goto done;
 	qsort(t.e, t.nr, sizeof(*t.e), cmp_entry);
 	take = xcalloc(t.nr ? t.nr : 1, 1);
@@ -418,7 +377,6 @@ free_take:
 done:
 	tree_clear(&t);
 	strvec_clear(&tracked);
-	strbuf_release(&rel);
 	strbuf_release(&from);
 	strbuf_release(&to);
 	strbuf_release(&last);

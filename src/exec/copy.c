@@ -248,3 +248,67 @@ int copy_entry(const char *src, const struct stat *st, const char *dst,
 	close(out);
 	return ret;
 }
+
+static int walk_dir(const char *root, struct strbuf *rel, unsigned flags,
+		    copy_walk_fn *fn, void *data, struct strbuf *err)
+{
+	struct strbuf path = STRBUF_INIT;
+	struct dirent *de;
+	DIR *d;
+	int ret = 0;
+
+	strbuf_addstr(&path, root);
+	if (rel->len) {
+		strbuf_addch(&path, '/');
+		strbuf_add(&path, rel->buf, rel->len);
+	}
+	d = opendir(path.buf);
+	if (!d) {
+		if (errno != ENOENT || !(flags & COPY_WALK_MISSING_OK)) {
+			strbuf_addf(err, "cannot read directory %s: %s",
+				    path.buf, strerror(errno));
+			ret = -1;
+		}
+		strbuf_release(&path);
+		return ret;
+	}
+	while (!ret && (de = readdir(d))) {
+		size_t keep = rel->len;
+		unsigned char type = de->d_type;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (type == DT_UNKNOWN) {
+			struct stat st;
+
+			if (!fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW))
+				type = S_ISDIR(st.st_mode) ? DT_DIR :
+				       S_ISLNK(st.st_mode) ? DT_LNK :
+				       S_ISREG(st.st_mode) ? DT_REG : DT_UNKNOWN;
+		}
+		if (type != DT_DIR && type != DT_REG && type != DT_LNK)
+			type = DT_UNKNOWN;
+		if (rel->len)
+			strbuf_addch(rel, '/');
+		strbuf_addstr(rel, de->d_name);
+		ret = fn(rel->buf, type, data);
+		if (ret == 0 && type == DT_DIR)
+			ret = walk_dir(root, rel, flags, fn, data, err);
+		else if (ret > 0)
+			ret = 0;
+		strbuf_setlen(rel, keep);
+	}
+	closedir(d);
+	strbuf_release(&path);
+	return ret;
+}
+
+int copy_walk(const char *root, unsigned flags, copy_walk_fn *fn, void *data,
+	      struct strbuf *err)
+{
+	struct strbuf rel = STRBUF_INIT;
+	int ret = walk_dir(root, &rel, flags, fn, data, err);
+
+	strbuf_release(&rel);
+	return ret;
+}

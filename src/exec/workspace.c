@@ -29,55 +29,17 @@ static int excluded(const char *path)
 	       !strncmp(path, ".cidre/", 7) || !strcmp(path, ".cidre");
 }
 
-static int walk(const char *root, struct strbuf *rel, struct strvec *files,
-		struct strbuf *err)
+/* copy_walk_fn: files and symlinks, minus .git anywhere and excluded(). */
+static int list_add(const char *rel, unsigned char type, void *data)
 {
-	struct strbuf path = STRBUF_INIT;
-	struct dirent *de;
-	DIR *d;
-	int ret = 0;
+	const char *name = strrchr(rel, '/');
 
-	strbuf_addstr(&path, root);
-	if (rel->len) {
-		strbuf_addch(&path, '/');
-		strbuf_add(&path, rel->buf, rel->len);
-	}
-	d = opendir(path.buf);
-	if (!d) {
-		strbuf_addf(err, "cannot read directory %s: %s", path.buf,
-			    strerror(errno));
-		strbuf_release(&path);
-		return -1;
-	}
-	while (!ret && (de = readdir(d))) {
-		size_t keep = rel->len;
-		unsigned char type = de->d_type;
-
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
-		    !strcmp(de->d_name, ".git"))
-			continue;
-		if (rel->len)
-			strbuf_addch(rel, '/');
-		strbuf_addstr(rel, de->d_name);
-		if (type == DT_UNKNOWN) {
-			struct stat st;
-
-			if (!fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW))
-				type = S_ISDIR(st.st_mode) ? DT_DIR :
-				       S_ISLNK(st.st_mode) ? DT_LNK :
-				       S_ISREG(st.st_mode) ? DT_REG : DT_UNKNOWN;
-		}
-		if (!excluded(rel->buf)) {
-			if (type == DT_DIR)
-				ret = walk(root, rel, files, err);
-			else if (type == DT_REG || type == DT_LNK)
-				strvec_push(files, rel->buf);
-		}
-		strbuf_setlen(rel, keep);
-	}
-	closedir(d);
-	strbuf_release(&path);
-	return ret;
+	name = name ? name + 1 : rel;
+	if (!strcmp(name, ".git") || excluded(rel))
+		return 1;
+	if (type == DT_REG || type == DT_LNK)
+		strvec_push(data, rel);
+	return 0;
 }
 
 /* Longest `git ls-files` output we read (bytes): ~4M paths. */
@@ -150,10 +112,7 @@ int workspace_list(const char *dir, struct strvec *files, struct strbuf *err)
 		add_listed(dir, &pc.out, files);
 	} else if (pc.status == -1 || not_in_work_tree(pc.errout.buf)) {
 		/* Not in a working tree (or no git to ask): walk the directory. */
-		struct strbuf rel = STRBUF_INIT;
-
-		ret = walk(dir, &rel, files, err);
-		strbuf_release(&rel);
+		ret = copy_walk(dir, 0, list_add, files, err);
 		if (ret < 0)
 			goto done;
 	} else {
