@@ -42,7 +42,10 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(UNIT_LIB) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(UNIT_LIB) $(LIB_OBJ) $(LDLIBS) -lcmocka
 
--include $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(UNIT_LIB:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d)
+
+# Objects made on the way to a fuzzer or test are kept.
+.SECONDARY: $(UNIT_LIB:.o=.d)
 
 unit: $(UNIT_BIN)
 	@CMOCKA_MESSAGE_OUTPUT=TAP prove --exec '' $(UNIT_BIN)

@@ -1,10 +1,11 @@
 #!/bin/sh
-# Install the Debian packages cidre needs to build and test.
-# As root: installs what is missing with apt-get. Otherwise: prints the
-# exact apt-get line to run.
+# Install the Debian packages cidre needs to build (and, with --test, to
+# test; with --bench, to benchmark). Installs what is missing with apt-get
+# as root, or through sudo when it is there; otherwise prints the exact
+# apt-get line to run.
 set -e
 BUILD="build-essential pkg-config libfyaml-dev libjansson-dev git"
-TEST="libcmocka-dev clang libclang-rt-14-dev perl git"
+TEST="libcmocka-dev clang libclang-rt-14-dev perl python3"
 want=$BUILD
 case "${1:-}" in
 --test) want="$BUILD $TEST" ;;
@@ -17,11 +18,13 @@ for p in $want; do
 done
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" = 0 ]; then
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq
-	apt-get install -y -qq --no-install-recommends $missing
+	as_root=
+elif command -v sudo >/dev/null 2>&1; then
+	as_root=sudo
 else
 	echo "cidre needs these packages; run as root:" >&2
 	echo "  apt-get install -y$missing" >&2
 	exit 1
 fi
+$as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+$as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "util/hex.h"
 #include "util/xalloc.h"
 
 enum { ST_PROLOG, ST_CONTENT, ST_EPILOG, ST_DONE, ST_FAILED };
@@ -307,17 +308,6 @@ static int read_name(struct xml_reader *x, const char *what, size_t *ret_len,
 	return 0;
 }
 
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decode the reference at x->pos (on '&') into o and move past its ';'. */
 static int read_ref(struct xml_reader *x, struct sink *o, struct strbuf *err)
 {
@@ -339,7 +329,7 @@ static int read_ref(struct xml_reader *x, struct sink *o, struct strbuf *err)
 			p++;
 		}
 		for (; p < x->len; p++, digits++) {
-			d = hex ? hex_digit(s[p]) : (s[p] >= '0' && s[p] <= '9' ? s[p] - '0' : -1);
+			d = hex ? hex_value(s[p]) : (s[p] >= '0' && s[p] <= '9' ? s[p] - '0' : -1);
 			if (d < 0)
 				break;
 			if (c <= 0x10ffff)

@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "util/hex.h"
+
 /*
  * RE2 -> POSIX ERE translation. GitLab evaluates patterns with RE2; we
  * compile them with regcomp(REG_EXTENDED) after rewriting the constructs
@@ -44,17 +46,6 @@ static int control_char(int c)
 	case 'v': return '\v';
 	}
 	return 0;
-}
-
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 /* Append literal byte c outside a bracket expression. */
@@ -279,8 +270,8 @@ static int translate(const char *pat, size_t len, struct strbuf *out,
 			strbuf_addch(out, c);
 			continue;
 		case 'x': {
-			int h1 = i < len ? hexval(pat[i]) : -1;
-			int h2 = i + 1 < len ? hexval(pat[i + 1]) : -1;
+			int h1 = i < len ? hex_value(pat[i]) : -1;
+			int h2 = i + 1 < len ? hex_value(pat[i + 1]) : -1;
 
 			if (h1 < 0 || h2 < 0 || (h1 == 0 && h2 == 0))
 				return regex_fail(err, pat, len, "bad \\x escape");
