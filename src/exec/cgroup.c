@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -243,15 +244,11 @@ static int try_v2(struct cgroup *cg, const char *base, const char *leaf)
 	return 0;
 }
 
-static int try_v1(struct cgroup *cg, const struct strbuf *procs,
-		  const struct strbuf *mounts, const char *leaf)
+static int try_v1(struct cgroup *cg, const char *mem_base,
+		  const char *cpu_base, const char *leaf)
 {
-	char *own = own_cgroup(procs, "memory");
-	char *base = own ? hierarchy_dir(mounts, "cgroup", "memory", own) : NULL;
-	char *dir = base ? make_child(base, leaf) : NULL;
+	char *dir = mem_base ? make_child(mem_base, leaf) : NULL;
 
-	free(own);
-	free(base);
 	if (!dir)
 		return -1;
 	cg->join_fd[0] = open_in(dir, "cgroup.procs", O_WRONLY);
@@ -267,11 +264,7 @@ static int try_v1(struct cgroup *cg, const struct strbuf *procs,
 	cg->dir = dir;
 	cg->has_mem = 1;
 
-	own = own_cgroup(procs, "cpuacct");
-	base = own ? hierarchy_dir(mounts, "cgroup", "cpuacct", own) : NULL;
-	cg->cpu_dir = base ? make_child(base, leaf) : NULL;
-	free(own);
-	free(base);
+	cg->cpu_dir = cpu_base ? make_child(cpu_base, leaf) : NULL;
 	if (cg->cpu_dir) {
 		cg->join_fd[1] = open_in(cg->cpu_dir, "cgroup.procs", O_WRONLY);
 		if (cg->join_fd[1] < 0) {
@@ -283,13 +276,51 @@ static int try_v1(struct cgroup *cg, const struct strbuf *procs,
 	return 0;
 }
 
-int cgroup_create(struct cgroup *cg, const char *name)
+/*
+ * Where our cgroups are, found once per process: /proc/self/cgroup and
+ * mountinfo do not change under a running cidre, and reading them for
+ * every job was a measurable part of a short job's start.
+ */
+static struct {
+	char *v2;      /* our cgroup in the v2 hierarchy, or NULL */
+	int v2_mem;    /* the memory controller is available below it */
+	char *v1_mem;  /* our cgroup in the v1 memory hierarchy, or NULL */
+	char *v1_cpu;  /* ... and in the v1 cpuacct hierarchy */
+} where;
+static pthread_once_t where_once = PTHREAD_ONCE_INIT;
+
+static void discover(void)
 {
 	struct strbuf procs = STRBUF_INIT, mounts = STRBUF_INIT;
+	char *own;
+
+	if (read_small("/proc/self/cgroup", &procs) < 0 ||
+	    read_small("/proc/self/mountinfo", &mounts) < 0)
+		goto done;
+	if ((own = own_cgroup(&procs, NULL))) {
+		where.v2 = hierarchy_dir(&mounts, "cgroup2", NULL, own);
+		free(own);
+	}
+	where.v2_mem = where.v2 &&
+		       file_has_word(where.v2, "cgroup.controllers", "memory");
+	if ((own = own_cgroup(&procs, "memory"))) {
+		where.v1_mem = hierarchy_dir(&mounts, "cgroup", "memory", own);
+		free(own);
+	}
+	if ((own = own_cgroup(&procs, "cpuacct"))) {
+		where.v1_cpu = hierarchy_dir(&mounts, "cgroup", "cpuacct", own);
+		free(own);
+	}
+done:
+	strbuf_release(&procs);
+	strbuf_release(&mounts);
+}
+
+int cgroup_create(struct cgroup *cg, const char *name)
+{
 	const char *delegated = getenv("CIDRE_CGROUP");
 	unsigned long n = __atomic_add_fetch(&cgroup_seq, 1, __ATOMIC_RELAXED);
 	char *leaf = xasprintf("cidre-%ld-%lu", (long)getpid(), n);
-	char *v2 = NULL, *own;
 	int ret = -1;
 
 	(void)name;
@@ -300,17 +331,9 @@ int cgroup_create(struct cgroup *cg, const char *name)
 		ret = try_v2(cg, delegated, leaf);
 		goto done;
 	}
-	if (read_small("/proc/self/cgroup", &procs) < 0 ||
-	    read_small("/proc/self/mountinfo", &mounts) < 0)
-		goto done;
-
-	own = own_cgroup(&procs, NULL);
-	if (own) {
-		v2 = hierarchy_dir(&mounts, "cgroup2", NULL, own);
-		free(own);
-	}
+	pthread_once(&where_once, discover);
 	/* 1. v2 with the memory controller. */
-	if (v2 && !try_v2(cg, v2, leaf)) {
+	if (where.v2 && where.v2_mem && !try_v2(cg, where.v2, leaf)) {
 		if (cg->has_mem) {
 			ret = 0;
 			goto done;
@@ -318,20 +341,17 @@ int cgroup_create(struct cgroup *cg, const char *name)
 		cgroup_destroy(cg);
 	}
 	/* 2. v1 memory (+ cpuacct): the hybrid layout. */
-	if (!try_v1(cg, &procs, &mounts, leaf)) {
+	if (!try_v1(cg, where.v1_mem, where.v1_cpu, leaf)) {
 		ret = 0;
 		goto done;
 	}
 	/* 3. v2 without memory: still tracks, kills and counts CPU. */
-	if (v2 && !try_v2(cg, v2, leaf))
+	if (where.v2 && !try_v2(cg, where.v2, leaf))
 		ret = 0;
 done:
 	if (ret < 0 && cg->version != CGROUP_NONE)
 		cgroup_destroy(cg);
-	free(v2);
 	free(leaf);
-	strbuf_release(&procs);
-	strbuf_release(&mounts);
 	return ret;
 }
 
