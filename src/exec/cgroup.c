@@ -241,6 +241,7 @@ static int try_v2(struct cgroup *cg, const char *base, const char *leaf)
 	cg->has_peak = cg->has_mem && exists(dir, "memory.peak");
 	cg->has_kill = exists(dir, "cgroup.kill");
 	cg->events_fd = open_in(dir, "cgroup.events", O_RDONLY);
+	cg->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	return 0;
 }
 
@@ -558,6 +559,8 @@ void cgroup_destroy(struct cgroup *cg)
 			close(cg->join_fd[i]);
 	if (cg->events_fd >= 0)
 		close(cg->events_fd);
+	if (cg->dir_fd >= 0)
+		close(cg->dir_fd);
 	if (cg->dir)
 		rmdir(cg->dir);
 	if (cg->cpu_dir)

@@ -24,9 +24,10 @@ struct cgroup {
 	int has_kill;         /* v2 cgroup.kill exists */
 	int has_peak;         /* v2 memory.peak exists (else memory.current) */
 	long long sampled;    /* v2 without memory.peak: max memory.current seen */
+	int dir_fd;           /* v2: the directory, for clone3(CLONE_INTO_CGROUP); -1 */
 };
 
-#define CGROUP_INIT { CGROUP_NONE, NULL, NULL, { -1, -1 }, -1, 0, 0, 0, -1 }
+#define CGROUP_INIT { CGROUP_NONE, NULL, NULL, { -1, -1 }, -1, 0, 0, 0, -1, -1 }
 
 /*
  * Create a fresh cgroup for one job (name is used for uniqueness only).

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <linux/sched.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -53,6 +54,7 @@ struct child_args {
 	const char *workdir;
 	int devnull, out_w, msg_w;
 	const struct cgroup *cg;
+	int in_cgroup;         /* born in cg: no need to join it */
 };
 
 static int64_t now_ms(void)
@@ -111,7 +113,7 @@ static void child_exec(const struct child_args *a)
 	int sig;
 
 	setpgid(0, 0);
-	if (cgroup_join_child(a->cg) < 0)
+	if (!a->in_cgroup && cgroup_join_child(a->cg) < 0)
 		child_report(a->msg_w, CHILD_CGROUP, errno);
 	if (dup2(a->devnull, 0) < 0 || dup2(a->out_w, 1) < 0 ||
 	    dup2(a->out_w, 2) < 0) {
@@ -137,6 +139,36 @@ static void child_exec(const struct child_args *a)
 	execve(a->bash, a->argv, a->env);
 	child_report(a->msg_w, CHILD_EXEC, errno);
 	_exit(127);
+}
+
+/*
+ * fork(), but on cgroup v2 the child is created inside its cgroup with
+ * clone3(CLONE_INTO_CGROUP) where the kernel has it (5.7+): moving a
+ * running process into a cgroup waits for an RCU grace period (several
+ * milliseconds), creating it there does not. *ret_in is set to 1 in the
+ * child when it was born in the cgroup. Falls back to fork().
+ */
+static pid_t spawn_into(const struct cgroup *cg, int *ret_in)
+{
+#if defined(SYS_clone3) && defined(CLONE_INTO_CGROUP)
+	if (cg->version == CGROUP_V2 && cg->dir_fd >= 0) {
+		struct clone_args ca;
+		long pid;
+
+		memset(&ca, 0, sizeof(ca));
+		ca.flags = CLONE_INTO_CGROUP;
+		ca.exit_signal = SIGCHLD;
+		ca.cgroup = (uint64_t)cg->dir_fd;
+		pid = syscall(SYS_clone3, &ca, sizeof(ca));
+		if (pid >= 0) {
+			*ret_in = 1;
+			return (pid_t)pid;
+		}
+		/* ENOSYS, EINVAL (old kernel), EPERM: join after fork */
+	}
+#endif
+	*ret_in = 0;
+	return fork();
 }
 
 static const char *find_bash(void)
@@ -402,7 +434,7 @@ static int start(struct run *r, char **argv, const char *bash,
 	a.msg_w = msg[1];
 	a.cg = &r->cg;
 
-	r->pid = fork();
+	r->pid = spawn_into(&r->cg, &a.in_cgroup);
 	if (r->pid == 0)
 		child_exec(&a);
 	close(out[1]);
