@@ -5,16 +5,11 @@
  */
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include <string.h>
 
 #include "exec/reports.h"
-
-static int fuzz_fd = -1;
-static char fuzz_path[64];
+#include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -22,18 +17,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct varlist vl = VARLIST_INIT;
 	struct strbuf err = STRBUF_INIT;
+	const char *path = fuzz_input_path("fuzz-dotenv", data, size);
 	size_t i;
 
-	if (fuzz_fd < 0) {
-		fuzz_fd = memfd_create("fuzz-dotenv", MFD_CLOEXEC);
-		if (fuzz_fd < 0)
-			return 0;
-		snprintf(fuzz_path, sizeof(fuzz_path), "/proc/self/fd/%d", fuzz_fd);
-	}
-	if (ftruncate(fuzz_fd, 0) < 0 ||
-	    pwrite(fuzz_fd, data, size, 0) != (ssize_t)size)
+	if (!path)
 		return 0;
-	if (dotenv_parse_file(fuzz_path, &vl, &err) == 0) {
+	if (dotenv_parse_file(path, &vl, &err) == 0) {
 		/* every name is [A-Za-z_][A-Za-z0-9_]*, at most 20 of them */
 		if (vl.nr > 20)
 			__builtin_trap();

@@ -5,33 +5,22 @@
  */
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "exec/reports.h"
-
-static int fuzz_fd = -1;
-static char fuzz_path[64];
+#include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct junit_report r;
+	const char *path = fuzz_input_path("fuzz-junit", data, size);
 	struct strbuf err = STRBUF_INIT;
 
-	if (fuzz_fd < 0) {
-		fuzz_fd = memfd_create("fuzz-junit", MFD_CLOEXEC);
-		if (fuzz_fd < 0)
-			return 0;
-		snprintf(fuzz_path, sizeof(fuzz_path), "/proc/self/fd/%d", fuzz_fd);
-	}
-	if (ftruncate(fuzz_fd, 0) < 0 ||
-	    pwrite(fuzz_fd, data, size, 0) != (ssize_t)size)
+	if (!path)
 		return 0;
 	junit_report_init(&r);
-	if (junit_parse_file(fuzz_path, &r, 1 << 20, &err) == 0 &&
+	if (junit_parse_file(path, &r, 1 << 20, &err) == 0 &&
 	    r.tests != r.passed + r.failed + r.errors + r.skipped)
 		__builtin_trap();
 	junit_report_clear(&r);
