@@ -52,72 +52,6 @@ static struct pipeline *pl_new(const char *stages)
 	return p;
 }
 
-static void rules_free(struct rules *rs);
-
-static void filter_free(struct ref_filter *f)
-{
-	strvec_clear(&f->refs);
-	strvec_clear(&f->variables);
-	strvec_clear(&f->changes);
-}
-
-static void needs_free(struct need *n, size_t nr)
-{
-	size_t i, k;
-
-	for (i = 0; i < nr; i++) {
-		free(n[i].job);
-		for (k = 0; k < n[i].matrix_nr; k++)
-			varlist_clear(&n[i].matrix[k]);
-		free(n[i].matrix);
-	}
-	free(n);
-}
-
-static void pl_free(struct pipeline *p)
-{
-	size_t i, e, k;
-
-	for (i = 0; i < p->jobs_nr; i++) {
-		struct job *j = p->jobs[i];
-
-		free(j->name);
-		free(j->stage);
-		free(j->start_in);
-		strvec_clear(&j->script);
-		varlist_clear(&j->variables);
-		strvec_clear(&j->inherit_variables_list);
-		rules_free(&j->rules);
-		filter_free(&j->only);
-		filter_free(&j->except);
-		needs_free(j->needs, j->needs_nr);
-		strvec_clear(&j->dependencies);
-		free(j->allow_failure_exit_codes.v);
-		for (e = 0; e < j->parallel.matrix_nr; e++) {
-			struct matrix_entry *me = &j->parallel.matrix[e];
-
-			for (k = 0; k < me->nr; k++) {
-				free(me->dims[k].key);
-				strvec_clear(&me->dims[k].values);
-			}
-			free(me->dims);
-		}
-		free(j->parallel.matrix);
-		free(j->environment.name);
-		free(j->environment.url);
-		free(j->environment.action);
-		free(j->environment.deployment_tier);
-		free(j);
-	}
-	free(p->jobs);
-	rules_free(&p->workflow_rules);
-	free(p->workflow_name);
-	varlist_clear(&p->variables);
-	strvec_clear(&p->stages);
-	strvec_clear(&p->files);
-	free(p);
-}
-
 static struct job *job_add(struct pipeline *p, const char *name, const char *stage)
 {
 	struct job *j = xcalloc(1, sizeof(*j));
@@ -142,23 +76,6 @@ static struct job *job_add(struct pipeline *p, const char *name, const char *sta
 	ALLOC_GROW(p->jobs, p->jobs_nr + 1, p->jobs_alloc);
 	p->jobs[p->jobs_nr++] = j;
 	return j;
-}
-
-static void rules_free(struct rules *rs)
-{
-	size_t i;
-
-	for (i = 0; i < rs->nr; i++) {
-		struct rule *r = &rs->v[i];
-
-		free(r->if_expr);
-		strvec_clear(&r->changes);
-		strvec_clear(&r->exists);
-		free(r->start_in);
-		varlist_clear(&r->variables);
-		needs_free(r->needs, r->needs_nr);
-	}
-	free(rs->v);
 }
 
 /* Append a rule (if_expr may be NULL); pointer valid until the next add. */
@@ -252,7 +169,6 @@ struct fx {
 	struct plan plan;
 	struct diag d;
 	struct pipeline *p;
-	int loaded;          /* p from pipeline_load(): pipeline_free() it */
 	char tmpdir[PATH_MAX];
 };
 
@@ -290,10 +206,7 @@ static int fx_teardown(void **state)
 	strvec_clear(&f->only_jobs);
 	strvec_clear(&f->manual);
 	strvec_clear(&f->changed);
-	if (f->loaded)
-		pipeline_free(f->p);
-	else
-		pl_free(f->p);
+	pipeline_free(f->p);
 	free(f);
 	return 0;
 }
@@ -318,12 +231,8 @@ static void load_yaml(struct fx *f, const char *yaml)
 		fail();
 	}
 	diag_clear(&d);
-	if (f->loaded)
-		pipeline_free(f->p);
-	else
-		pl_free(f->p);
+	pipeline_free(f->p);
 	f->p = p;
-	f->loaded = 1;
 	f->ctx.project_dir = f->tmpdir;
 }
 
