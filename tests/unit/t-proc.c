@@ -83,6 +83,29 @@ static int pid_gone(pid_t pid)
 	return p && p[1] == ' ' && p[2] == 'Z';
 }
 
+/* Create the empty file named by mkstemp() template path (changed). */
+static void pidfile_create(char *path)
+{
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	close(fd);
+}
+
+/* The pid a script wrote to path must be gone; path is removed. */
+static void assert_pidfile_gone(const char *path)
+{
+	struct strbuf sb = STRBUF_INIT;
+	pid_t bg;
+
+	assert_int_equal(strbuf_read_file(&sb, path, 64), 0);
+	bg = (pid_t)atoi(sb.buf);
+	assert_true(bg > 0);
+	assert_true(pid_gone(bg));
+	unlink(path);
+	strbuf_release(&sb);
+}
+
 static void test_exit_code_and_output(void **state)
 {
 	struct capture c;
@@ -128,14 +151,11 @@ static void test_stdin_is_dev_null(void **state)
 static void test_big_output_background_child(void **state)
 {
 	char pidfile[] = "/tmp/cidre-t-proc-XXXXXX";
-	struct strbuf script = STRBUF_INIT, pidbuf = STRBUF_INIT;
+	struct strbuf script = STRBUF_INIT;
 	struct capture c;
 	struct proc_result r;
-	int fd = mkstemp(pidfile);
-	pid_t bg;
 
-	assert_true(fd >= 0);
-	close(fd);
+	pidfile_create(pidfile);
 	strbuf_addf(&script,
 		    "sleep 1000 & echo $! > %s\n"
 		    "head -c 1048576 /dev/zero | tr '\\0' a\n"
@@ -144,13 +164,8 @@ static void test_big_output_background_child(void **state)
 	assert_int_equal(run(script.buf, 0, -1, 0, &c, &r), 0);
 	assert_int_equal(r.exit_code, 7);
 	assert_int_equal(c.out.len, 1048576);
-	assert_int_equal(strbuf_read_file(&pidbuf, pidfile, 64), 0);
-	bg = (pid_t)atoi(pidbuf.buf);
-	assert_true(bg > 0);
-	assert_true(pid_gone(bg));
-	unlink(pidfile);
+	assert_pidfile_gone(pidfile);
 	strbuf_release(&script);
-	strbuf_release(&pidbuf);
 	strbuf_release(&c.out);
 }
 
@@ -158,27 +173,19 @@ static void test_big_output_background_child(void **state)
 static void test_double_fork_killed(void **state)
 {
 	char pidfile[] = "/tmp/cidre-t-proc-XXXXXX";
-	struct strbuf script = STRBUF_INIT, pidbuf = STRBUF_INIT;
+	struct strbuf script = STRBUF_INIT;
 	struct capture c;
 	struct proc_result r;
-	int fd = mkstemp(pidfile);
-	pid_t bg;
 
-	assert_true(fd >= 0);
-	close(fd);
+	pidfile_create(pidfile);
 	/* (…&) orphans the sleep; it keeps our process group. */
 	strbuf_addf(&script, "(sleep 1000 >/dev/null 2>&1 & echo $! > %s)\n"
 		    "echo started\n", pidfile);
 	cap_init(&c);
 	assert_int_equal(run(script.buf, 0, -1, 0, &c, &r), 0);
 	assert_int_equal(r.exit_code, 0);
-	assert_int_equal(strbuf_read_file(&pidbuf, pidfile, 64), 0);
-	bg = (pid_t)atoi(pidbuf.buf);
-	assert_true(bg > 0);
-	assert_true(pid_gone(bg));
-	unlink(pidfile);
+	assert_pidfile_gone(pidfile);
 	strbuf_release(&script);
-	strbuf_release(&pidbuf);
 	strbuf_release(&c.out);
 }
 
@@ -255,14 +262,11 @@ static void test_peak_memory(void **state)
 static void test_rusage_fallback(void **state)
 {
 	char pidfile[] = "/tmp/cidre-t-proc-XXXXXX";
-	struct strbuf script = STRBUF_INIT, pidbuf = STRBUF_INIT;
+	struct strbuf script = STRBUF_INIT;
 	struct capture c;
 	struct proc_result r;
-	int fd = mkstemp(pidfile);
-	pid_t bg;
 
-	assert_true(fd >= 0);
-	close(fd);
+	pidfile_create(pidfile);
 	setenv("CIDRE_CGROUP", "/nonexistent-cgroup", 1);
 	strbuf_addf(&script, "sleep 1000 & echo $! > %s\n"
 		    "bash -c 'x=$(head -c 50000000 /dev/zero | tr \"\\0\" a); echo ${#x}'\n",
@@ -273,13 +277,8 @@ static void test_rusage_fallback(void **state)
 	assert_int_equal(r.exit_code, 0);
 	assert_string_equal(r.accounting, "rusage");
 	assert_true(r.peak_mem >= 40LL * 1000 * 1000);
-	assert_int_equal(strbuf_read_file(&pidbuf, pidfile, 64), 0);
-	bg = (pid_t)atoi(pidbuf.buf);
-	assert_true(bg > 0);
-	assert_true(pid_gone(bg));
-	unlink(pidfile);
+	assert_pidfile_gone(pidfile);
 	strbuf_release(&script);
-	strbuf_release(&pidbuf);
 	strbuf_release(&c.out);
 }
 
