@@ -233,7 +233,7 @@ void pipeline_free(struct pipeline *p)
 	free(p);
 }
 
-static struct job *job_new(const char *name, const struct pos *pos)
+struct job *pipeline_job_new(const char *name, const struct pos *pos)
 {
 	struct job *j = xcalloc(1, sizeof(*j));
 
@@ -1718,7 +1718,7 @@ static struct job *build_job(struct pipeline *p, struct diag *d,
 
 	strbuf_addf(&what, "job \"%s\"", jp->key);
 	m.what = what.buf;
-	j = job_new(jp->key, &jp->key_pos);
+	j = pipeline_job_new(jp->key, &jp->key_pos);
 	if (strlen(jp->key) > MAX_JOB_NAME)
 		ERR(&m, &jp->key_pos, "job name too long (more than %d characters)",
 		    MAX_JOB_NAME);
@@ -1835,7 +1835,7 @@ static void build_defaults(struct pipeline *p, struct diag *d,
 			ymap_set_take(defs->map, pr->key, &pr->key_pos,
 				      ynode_dup(pr->val, NULL));
 	}
-	scratch = job_new("default", &nopos);
+	scratch = pipeline_job_new("default", &nopos);
 	for (i = 0; i < defs->map->pairs_nr; i++)
 		job_key(&m, scratch, &defs->map->pairs[i]);
 	job_free(scratch);

@@ -240,6 +240,12 @@ int pipeline_load(const struct load_opts *opts, struct pipeline **ret,
 		  struct diag *d);
 void pipeline_free(struct pipeline *p);
 struct job *pipeline_find_job(const struct pipeline *p, const char *name);
+/*
+ * A new job named name at pos with every field at its default (empty
+ * lists, allow_failure and interruptible unset: -1); not in any pipeline.
+ * pipeline_free() frees it once added to p->jobs.
+ */
+struct job *pipeline_job_new(const char *name, const struct pos *pos);
 /* Index of the stage in p->stages or -1. */
 int pipeline_stage_index(const struct pipeline *p, const char *stage);
 

@@ -54,25 +54,13 @@ static struct pipeline *pl_new(const char *stages)
 
 static struct job *job_add(struct pipeline *p, const char *name, const char *stage)
 {
-	struct job *j = xcalloc(1, sizeof(*j));
+	struct pos pos = at((int)p->jobs_nr * 10 + 1);
+	struct job *j = pipeline_job_new(name, &pos);
 
-	j->name = xstrdup(name);
 	j->stage = xstrdup(stage);
-	j->pos = at((int)p->jobs_nr * 10 + 1);
 	j->stage_pos = j->pos;
-	strvec_init(&j->script);
 	strvec_push(&j->script, "true");
 	j->has_script = 1;
-	strvec_init(&j->inherit_variables_list);
-	strvec_init(&j->only.refs);
-	strvec_init(&j->only.variables);
-	strvec_init(&j->only.changes);
-	strvec_init(&j->except.refs);
-	strvec_init(&j->except.variables);
-	strvec_init(&j->except.changes);
-	strvec_init(&j->dependencies);
-	j->allow_failure = -1;
-	j->interruptible = -1;
 	ALLOC_GROW(p->jobs, p->jobs_nr + 1, p->jobs_alloc);
 	p->jobs[p->jobs_nr++] = j;
 	return j;
