@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cmd/cmd.h"
+#include "exec/proc.h"
 #include "exec/workspace.h"
 #include "git/gitinfo.h"
 #include "pipeline/model.h"
@@ -632,6 +633,8 @@ int cmd_run(int argc, char **argv)
 		fprintf(stderr, "cidre run: cannot change to %s: %s\n", o.dir, strerror(errno));
 		goto done;
 	}
+	if (!o.list)
+		proc_prewarm();
 	if (gitinfo_read(".", &gi, &err) < 0) {
 		fprintf(stderr, "cidre run: %s\n", err.buf);
 		goto done;

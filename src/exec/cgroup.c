@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "util/strbuf.h"
@@ -315,6 +316,66 @@ static void discover(void)
 done:
 	strbuf_release(&procs);
 	strbuf_release(&mounts);
+}
+
+/*
+ * The warm-up: a child that only waits to be killed is moved into a
+ * scratch cgroup of the v1 memory hierarchy, so the kernel's wait for a
+ * grace period happens here, in the background, not in the first job.
+ */
+static void *prewarm_thread(void *arg)
+{
+	char *leaf, *dir, *procs, num[32];
+	pid_t pid;
+	int fd;
+
+	(void)arg;
+	pthread_once(&where_once, discover);
+	if (!where.v1_mem || (where.v2 && where.v2_mem))
+		return NULL;
+	leaf = xasprintf("cidre-%ld-warm", (long)getpid());
+	dir = make_child(where.v1_mem, leaf);
+	free(leaf);
+	if (!dir)
+		return NULL;
+	procs = xasprintf("%s/cgroup.procs", dir);
+	fd = open(procs, O_WRONLY | O_CLOEXEC);
+	free(procs);
+	if (fd >= 0) {
+		pid = fork();
+		if (pid == 0) {
+			for (;;)
+				pause();
+		}
+		if (pid > 0) {
+			snprintf(num, sizeof(num), "%ld", (long)pid);
+			if (write(fd, num, strlen(num)) < 0)
+				errno = 0; /* only a warm-up */
+			kill(pid, SIGKILL);
+			while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+				;
+		}
+		close(fd);
+	}
+	rmdir(dir);
+	free(dir);
+	return NULL;
+}
+
+void cgroup_prewarm(void)
+{
+	const char *delegated = getenv("CIDRE_CGROUP");
+	pthread_attr_t attr;
+	pthread_t t;
+
+	if (delegated && *delegated)
+		return;
+	if (pthread_attr_init(&attr))
+		return;
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &attr, prewarm_thread, NULL))
+		errno = 0; /* no warm-up: the first job waits instead */
+	pthread_attr_destroy(&attr);
 }
 
 int cgroup_create(struct cgroup *cg, const char *name)

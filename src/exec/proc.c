@@ -171,6 +171,11 @@ static pid_t spawn_into(const struct cgroup *cg, int *ret_in)
 	return fork();
 }
 
+void proc_prewarm(void)
+{
+	cgroup_prewarm();
+}
+
 static const char *find_bash(void)
 {
 	static const char *const cand[] = { "/bin/bash", "/usr/bin/bash",

@@ -47,6 +47,13 @@ int proc_run(const struct proc_spec *spec, struct proc_result *res,
 	     struct strbuf *err);
 
 /*
+ * Get ready, in the background, for jobs about to start (on cgroup v1
+ * hosts: cgroup_prewarm). Call early, before reading the pipeline; never
+ * fails.
+ */
+void proc_prewarm(void);
+
+/*
  * Build the bash script for a list of commands the way GitLab's runner
  * does: each command echoed as "$ cmd" (green on colour) before it runs,
  * stop at the first failing command. Appends to out.
