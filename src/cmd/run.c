@@ -760,6 +760,7 @@ release_git:
 	pipeline_free(p);
 	gitinfo_release(&gi);
 done:
+	proc_prewarm_finish();
 	diag_clear(&d);
 	varlist_clear(&pre);
 	varlist_clear(&o.vars);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -342,8 +343,14 @@ static void *prewarm_thread(void *arg)
 	fd = open(procs, O_WRONLY | O_CLOEXEC);
 	free(procs);
 	if (fd >= 0) {
+		pid_t parent = getpid();
+
 		pid = fork();
 		if (pid == 0) {
+			/* dies with this thread, even if cidre exits first */
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			if (getppid() != parent)
+				_exit(0);
 			for (;;)
 				pause();
 		}
@@ -362,20 +369,26 @@ static void *prewarm_thread(void *arg)
 	return NULL;
 }
 
+/* The warm-up thread, joined by cgroup_prewarm_finish(); only the
+ * calling (main) thread starts and joins it. */
+static pthread_t prewarm_tid;
+static int prewarm_started;
+
 void cgroup_prewarm(void)
 {
 	const char *delegated = getenv("CIDRE_CGROUP");
-	pthread_attr_t attr;
-	pthread_t t;
 
-	if (delegated && *delegated)
+	if (prewarm_started || (delegated && *delegated))
 		return;
-	if (pthread_attr_init(&attr))
-		return;
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&t, &attr, prewarm_thread, NULL))
-		errno = 0; /* no warm-up: the first job waits instead */
-	pthread_attr_destroy(&attr);
+	if (!pthread_create(&prewarm_tid, NULL, prewarm_thread, NULL))
+		prewarm_started = 1;
+}
+
+void cgroup_prewarm_finish(void)
+{
+	if (prewarm_started)
+		pthread_join(prewarm_tid, NULL);
+	prewarm_started = 0;
 }
 
 int cgroup_create(struct cgroup *cg, const char *name)

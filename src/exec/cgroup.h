@@ -47,6 +47,8 @@ int cgroup_create(struct cgroup *cg, const char *name);
  * or when CIDRE_CGROUP is set.
  */
 void cgroup_prewarm(void);
+/* Wait for the warm-up to be over (its scratch cgroup gone). */
+void cgroup_prewarm_finish(void);
 
 /*
  * Called in the child between fork and exec: move the calling process into

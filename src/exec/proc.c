@@ -176,6 +176,11 @@ void proc_prewarm(void)
 	cgroup_prewarm();
 }
 
+void proc_prewarm_finish(void)
+{
+	cgroup_prewarm_finish();
+}
+
 static const char *find_bash(void)
 {
 	static const char *const cand[] = { "/bin/bash", "/usr/bin/bash",

@@ -52,6 +52,8 @@ int proc_run(const struct proc_spec *spec, struct proc_result *res,
  * fails.
  */
 void proc_prewarm(void);
+/* Wait for what proc_prewarm started; call before exiting. */
+void proc_prewarm_finish(void);
 
 /*
  * Build the bash script for a list of commands the way GitLab's runner
