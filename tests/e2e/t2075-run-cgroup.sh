@@ -33,6 +33,17 @@ test_expect_success 'CIDRE_CGROUP=none accounts by rusage' '
 	expect_grep "\"accounting\": \"rusage\"" r.json
 '
 
+test_expect_success 'no cgroup is left behind, even when cidre stops early' '
+	mkdir bad && (cd bad && git init -q && printf "j:\n  scirpt: x\n" >.gitlab-ci.yml) &&
+	(cd bad && exec "$CIDRE_BIN" run >../out 2>&1) &
+	pid=$!
+	wait $pid
+	rc=$?
+	test $rc = 2 &&
+	! ls -d /sys/fs/cgroup/*/cidre-$pid-* /sys/fs/cgroup/*/*/cidre-$pid-* \
+		/sys/fs/cgroup/*/*/*/cidre-$pid-* 2>/dev/null | grep -q .
+'
+
 if [ -n "$v2" ]; then
 test_expect_success 'a delegated v2 cgroup: the job is born in its own child cgroup' '
 	parent="$v2/cidre-test-$$" && mkdir "$parent" &&
