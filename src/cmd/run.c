@@ -171,10 +171,15 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 	return 0;
 }
 
-/* Read, increment and write back a counter file under the state dir. */
+/*
+ * Read, increment and write back a counter file under the state dir,
+ * under an exclusive lock. Counters only grow, so the new text is never
+ * shorter than the old and the file is rewritten in place, not
+ * truncated (truncation waits for the disk where it discards).
+ */
 static int next_counter(const char *state_dir, const char *name, int step)
 {
-	struct strbuf path = STRBUF_INIT, cur = STRBUF_INIT;
+	struct strbuf path = STRBUF_INIT;
 	int fd, n = 0;
 	char buf[32];
 
@@ -187,15 +192,15 @@ static int next_counter(const char *state_dir, const char *name, int step)
 
 		buf[r > 0 ? r : 0] = '\0';
 		n = atoi(buf);
+		if (n < 0)
+			n = 0;
 		snprintf(buf, sizeof(buf), "%d\n", n + step);
-		if (ftruncate(fd, 0) == 0 &&
-		    pwrite(fd, buf, strlen(buf), 0) < 0)
+		if (pwrite(fd, buf, strlen(buf), 0) < 0)
 			n = 0;
 	}
 	close(fd);
 done:
 	strbuf_release(&path);
-	strbuf_release(&cur);
 	return n + 1;
 }
 
