@@ -39,6 +39,10 @@ test_expect_success() {
 		test_failed=$((test_failed + 1))
 		echo "not ok $test_count - $1"
 		sed 's/^/#   /' "$SCRATCH/.test-$test_count.out"
+		if [ -f "$SCRATCH/out" ]; then
+			echo "#   --- last lines of out:"
+			tail -n 40 "$SCRATCH/out" | sed 's/^/#   /'
+		fi
 	fi
 }
 
