@@ -164,17 +164,17 @@ static int prereqs(const struct sched *s, size_t i, int *failed)
 		}
 		if (!is_prereq)
 			continue;
-		if (r->status == JOB_MANUAL) {
+		if (s->view[k] == JOB_MANUAL) {
 			if (!pk->allow_failure)
 				return 2;
 			continue;
 		}
-		if (!finished(r->status)) {
+		if (!finished(s->view[k])) {
 			pending = 1;
 			continue;
 		}
-		if ((r->status == JOB_FAILED && !r->allowed_failure) ||
-		    r->status == JOB_CANCELED)
+		if ((s->view[k] == JOB_FAILED && !r->allowed_failure) ||
+		    s->view[k] == JOB_CANCELED)
 			*failed = 1;
 	}
 	return pending;
@@ -254,7 +254,7 @@ static int group_busy(const struct sched *s, size_t i)
 	for (k = 0; k < s->plan->nr; k++) {
 		const char *h = s->plan->jobs[k].def->resource_group;
 
-		if (k != i && s->res[k].status == JOB_RUNNING && h && !strcmp(g, h))
+		if (k != i && s->view[k] == JOB_RUNNING && h && !strcmp(g, h))
 			return 1;
 	}
 	return 0;
@@ -287,10 +287,10 @@ static void cancel_all(struct sched *s)
 		/* the pipe is ours and never full: nothing to do */
 	}
 	for (k = 0; k < s->plan->nr; k++) {
-		enum job_status st = s->res[k].status;
+		enum job_status st = s->view[k];
 
 		if (st == JOB_CREATED || st == JOB_PENDING || st == JOB_SCHEDULED) {
-			s->res[k].status = JOB_CANCELED;
+			s->view[k] = s->res[k].status = JOB_CANCELED;
 			s->res[k].skip_reason = xstrdup("pipeline canceled");
 		}
 	}
@@ -331,6 +331,7 @@ int sched_run(const struct plan *plan, const struct sched_opts *o,
 			res[i].slug = slugs[i];
 		free(slugs);
 	}
+	s.view = xcalloc(plan->nr ? plan->nr : 1, sizeof(*s.view));
 	workers = xcalloc(plan->nr ? plan->nr : 1, sizeof(*workers));
 	due = xcalloc(plan->nr ? plan->nr : 1, sizeof(*due));
 	if (mkdirs(o->state_dir, err) < 0)
@@ -364,20 +365,20 @@ int sched_run(const struct plan *plan, const struct sched_opts *o,
 			for (i = 0; i < plan->nr; i++) {
 				enum verdict v;
 
-				if (res[i].status != JOB_CREATED)
+				if (s.view[i] != JOB_CREATED)
 					continue;
 				v = decide(&s, i);
 				if (v == WAIT || v == BLOCKED)
 					continue;
 				progress = 1;
 				if (v == RUN) {
-					res[i].status = JOB_PENDING;
+					s.view[i] = res[i].status = JOB_PENDING;
 				} else if (v == SKIP) {
-					res[i].status = JOB_SKIPPED;
+					s.view[i] = res[i].status = JOB_SKIPPED;
 				} else if (v == MANUAL) {
-					res[i].status = JOB_MANUAL;
+					s.view[i] = res[i].status = JOB_MANUAL;
 				} else if (v == DELAY) {
-					res[i].status = JOB_SCHEDULED;
+					s.view[i] = res[i].status = JOB_SCHEDULED;
 					due[i] = sched_now(&s) +
 						 parse_start_in(plan->jobs[i].start_in);
 				}
@@ -385,10 +386,10 @@ int sched_run(const struct plan *plan, const struct sched_opts *o,
 		}
 		now = sched_now(&s);
 		for (i = 0; i < plan->nr; i++) {
-			if (res[i].status != JOB_SCHEDULED)
+			if (s.view[i] != JOB_SCHEDULED)
 				continue;
 			if (due[i] <= now) {
-				res[i].status = JOB_PENDING;
+				s.view[i] = res[i].status = JOB_PENDING;
 			} else {
 				int ms = (int)((due[i] - now) * 1000) + 1;
 
@@ -398,14 +399,14 @@ int sched_run(const struct plan *plan, const struct sched_opts *o,
 		}
 		slots = o->max_parallel - running;
 		for (i = 0; i < plan->nr && slots > 0 && !interrupted; i++) {
-			if (res[i].status != JOB_PENDING || group_busy(&s, i))
+			if (s.view[i] != JOB_PENDING || group_busy(&s, i))
 				continue;
-			res[i].status = JOB_RUNNING;
+			s.view[i] = res[i].status = JOB_RUNNING;
 			workers[i].s = &s;
 			workers[i].idx = i;
 			if (pthread_create(&workers[i].thread, NULL, sched_job_worker,
 					   &workers[i])) {
-				res[i].status = JOB_FAILED;
+				s.view[i] = res[i].status = JOB_FAILED;
 				res[i].failure_reason = "runner_system_failure";
 				continue;
 			}
@@ -416,7 +417,7 @@ int sched_run(const struct plan *plan, const struct sched_opts *o,
 			int waiting = 0;
 
 			for (i = 0; i < plan->nr; i++)
-				if (res[i].status == JOB_SCHEDULED || res[i].status == JOB_PENDING)
+				if (s.view[i] == JOB_SCHEDULED || s.view[i] == JOB_PENDING)
 					waiting = 1;
 			if (!waiting)
 				break;
@@ -445,14 +446,15 @@ int sched_run(const struct plan *plan, const struct sched_opts *o,
 			if (read(s.done_pipe[0], &idx, sizeof(idx)) == sizeof(idx) &&
 			    idx < plan->nr) {
 				pthread_join(workers[idx].thread, NULL);
+				s.view[idx] = res[idx].status;
 				running--;
 			}
 		}
 	}
 	/* Jobs that never got to run: behind a blocking manual job. */
 	for (i = 0; i < plan->nr; i++) {
-		if (res[i].status == JOB_CREATED) {
-			res[i].status = JOB_SKIPPED;
+		if (s.view[i] == JOB_CREATED) {
+			s.view[i] = res[i].status = JOB_SKIPPED;
 			res[i].skip_reason = xstrdup("blocked by a manual job");
 		}
 	}
@@ -471,6 +473,7 @@ out:
 	pthread_mutex_destroy(&s.out_lock);
 	free(workers);
 	free(due);
+	free(s.view);
 	return ret;
 }
 

@@ -12,6 +12,13 @@ struct sched {
 	const struct plan *plan;
 	const struct sched_opts *o;
 	struct job_result *res;
+	/*
+	 * The scheduler's own view of each job's status. A running job's
+	 * worker owns its job_result until it is joined (it sets the status
+	 * early and keeps working: artifacts, caches); decisions read only
+	 * view[], which takes the worker's final status at the join.
+	 */
+	enum job_status *view;
 	pthread_mutex_t out_lock;
 	int cancel_pipe[2];   /* read end readable once the run is canceled */
 	int done_pipe[2];     /* workers write their job index when done */

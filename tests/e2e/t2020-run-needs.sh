@@ -58,6 +58,25 @@ test_expect_success 'needs pass artifacts; a job without needs gets all earlier 
 	test -f art/.cidre/artifacts/make-a/out/a.txt
 '
 
+test_expect_success 'a job starts only after its needs have uploaded their artifacts' '
+	new_repo slow <<-\EOF &&
+	t:
+	  stage: build
+	  parallel:
+	    matrix:
+	      - V: [a, b, c, d]
+	  script: head -c 20000000 /dev/zero > $V.bin
+	  artifacts: {paths: ["*.bin"]}
+	all:
+	  stage: test
+	  needs: [t]
+	  script:
+	    - for v in a b c d; do test "$(stat -c %s $v.bin)" = 20000000; done
+	EOF
+	(cd slow && cidre run -q >../out 2>&1 && cidre run -q >../out 2>&1 &&
+	 cidre run -q >../out 2>&1)
+'
+
 test_expect_success 'dependencies: [] downloads nothing; a list picks jobs' '
 	new_repo deps <<-\EOF &&
 	stages: [build, test]
