@@ -1,6 +1,6 @@
 # cidre — GNU make + pkg-config. `make`, `make test`, `make asan`, `make fuzz`.
 
-PKGS      := libfyaml jansson
+PKGS      := libfyaml jansson sqlite3 libmicrohttpd libcurl
 CC        ?= cc
 CFLAGS    ?= -O2 -g
 WARN      := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-missing-field-initializers -Wformat=2
@@ -12,7 +12,8 @@ VERSION   := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 CPPFLAGS  += -DCIDRE_VERSION='"$(VERSION)"'
 
 BUILD     ?= build
-LIB_SRC   := $(sort $(wildcard src/util/*.c src/pipeline/*.c src/exec/*.c src/git/*.c src/sched/*.c))
+LIB_SRC   := $(sort $(wildcard src/util/*.c src/pipeline/*.c src/exec/*.c src/git/*.c src/sched/*.c \
+			src/store/*.c src/http/*.c src/forge/*.c src/server/*.c src/client/*.c))
 CMD_SRC   := $(sort $(wildcard src/cmd/*.c)) src/cidre.c
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CMD_OBJ   := $(CMD_SRC:%.c=$(BUILD)/%.o)

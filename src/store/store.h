@@ -1,0 +1,254 @@
+#ifndef CIDRE_STORE_H
+#define CIDRE_STORE_H
+
+/*
+ * The store: every durable record of the server (projects, pipelines,
+ * jobs and their queue, test cases, artifacts' metadata, API tokens,
+ * seen refs) behind one interface. Only src/store/ speaks SQL.
+ *
+ * The embedded implementation is SQLite (WAL) in the data directory; a
+ * PostgreSQL one comes through the same interface, so nothing here may
+ * assume a single process: the job queue is claimed atomically
+ * (store_job_claim), status changes are compare-and-set, ids come from
+ * the database.
+ *
+ * Conventions: functions return 0 on success, STORE_NOTFOUND when the
+ * record does not exist, STORE_CONFLICT when a compare-and-set lost or a
+ * unique name is taken, -1 on any other error with the reason in err
+ * (err may be NULL). Out-parameters are written only on success. Strings
+ * in records are malloc'ed and owned by the record; *_release() frees
+ * them and accepts zeroed records. Times are milliseconds since the
+ * epoch, 0 meaning "not yet". A handle is used by one thread at a time;
+ * threads open their own handles (store_open is cheap).
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/strbuf.h"
+
+#define STORE_NOTFOUND (-2)
+#define STORE_CONFLICT (-3)
+
+struct store;
+
+/*
+ * Open (creating on first use) the store at url: a path to a SQLite
+ * database file ("DATA/cidre.db", or "sqlite:PATH"). Migrations run to
+ * the latest schema version; a database newer than this binary is an
+ * error.
+ */
+int store_open(const char *url, struct store **ret, struct strbuf *err);
+void store_close(struct store *st);
+int store_schema_version(struct store *st);
+
+/* Transactions, for callers that need several calls to be atomic. */
+int store_begin(struct store *st, struct strbuf *err);
+int store_commit(struct store *st, struct strbuf *err);
+void store_rollback(struct store *st);
+
+/* ---- projects ---- */
+
+struct store_project {
+	int64_t id;
+	char *name;           /* unique, [A-Za-z0-9._-]{1,64} */
+	char *repo;           /* path or URL cloned into the mirror */
+	char *branches;       /* glob of branch names that build; "*" all */
+	int poll_interval;    /* seconds, 0 = no polling */
+	char *hook_secret;    /* X-Cidre-Hook-Token of the post-receive hook */
+	char *webhook_secret; /* forges' HMAC key / GitLab token; may be "" */
+	int64_t created;
+};
+void store_project_release(struct store_project *p);
+
+/* Insert; id and created are set in *p. STORE_CONFLICT: name taken. */
+int store_project_add(struct store *st, struct store_project *p, struct strbuf *err);
+int store_project_get(struct store *st, const char *name,
+		      struct store_project *ret, struct strbuf *err);
+int store_project_get_id(struct store *st, int64_t id,
+			 struct store_project *ret, struct strbuf *err);
+/* All projects by name; *ret is an array of *nr records (free with
+ * store_projects_free). */
+int store_project_list(struct store *st, struct store_project **ret,
+		       size_t *nr, struct strbuf *err);
+void store_projects_free(struct store_project *a, size_t nr);
+int store_project_delete(struct store *st, const char *name, struct strbuf *err);
+
+/* Last sha seen on a ref by polling (ret_sha: 41 bytes, "" if none). */
+int store_ref_get(struct store *st, int64_t project, const char *ref,
+		  char *ret_sha, struct strbuf *err);
+int store_ref_set(struct store *st, int64_t project, const char *ref,
+		  const char *sha, struct strbuf *err);
+
+/* ---- pipelines ---- */
+
+struct store_pipeline {
+	int64_t id;
+	int64_t project_id;
+	char *project;        /* project name (read side only) */
+	char *ref;            /* branch name, e.g. "main" */
+	char *sha;
+	char *before_sha;     /* may be NULL */
+	char *source;         /* push, webhook, poll, api */
+	char *status;         /* created ... canceled, skipped */
+	char *error;          /* NULL, or why it could not be created */
+	char *name;           /* workflow:name, may be NULL */
+	char *variables;      /* JSON object of trigger variables, "{}" */
+	char *ctx;            /* JSON: what the planner was given (opaque here) */
+	int64_t created, started, finished;
+};
+void store_pipeline_release(struct store_pipeline *p);
+
+/* Insert; id and created are set in *p. */
+int store_pipeline_add(struct store *st, struct store_pipeline *p, struct strbuf *err);
+int store_pipeline_get(struct store *st, int64_t id,
+		       struct store_pipeline *ret, struct strbuf *err);
+
+struct store_pipeline_filter {
+	int64_t project_id;   /* 0: any */
+	const char *ref;      /* NULL: any */
+	const char *status;
+	const char *source;
+	int64_t before_id;    /* keyset paging: id < before_id; 0: from newest */
+	int offset;           /* page paging, used when before_id is 0 */
+	int limit;            /* 1..1000 */
+};
+/* Newest first. *ret: array of *nr (store_pipelines_free). */
+int store_pipeline_list(struct store *st, const struct store_pipeline_filter *f,
+			struct store_pipeline **ret, size_t *nr, struct strbuf *err);
+void store_pipelines_free(struct store_pipeline *a, size_t nr);
+
+/*
+ * Set status (and started/finished when not 0, and error when not NULL).
+ * When from is not NULL the change happens only if the current status is
+ * from (else STORE_CONFLICT).
+ */
+int store_pipeline_set_status(struct store *st, int64_t id, const char *from,
+			      const char *to, int64_t started, int64_t finished,
+			      const char *error, struct strbuf *err);
+/* Unfinished pipelines (created, pending, running, manual) of a project's
+ * ref, oldest first, with id < below (interruptible auto-cancel). */
+int store_pipeline_unfinished(struct store *st, int64_t project_id, const char *ref,
+			      int64_t below, int64_t **ret_ids, size_t *nr,
+			      struct strbuf *err);
+
+/* ---- jobs ---- */
+
+struct store_job {
+	int64_t id;
+	int64_t pipeline_id;
+	int64_t project_id;
+	char *name;             /* plan name, unique among a pipeline's latest attempts */
+	char *stage;
+	int stage_idx;
+	int plan_idx;           /* index in the pipeline's plan */
+	char *status;
+	char *when;             /* on_success, on_failure, always, manual, delayed */
+	int64_t start_in_ms;    /* delayed */
+	int allow_failure;
+	int interruptible;
+	char *resource_group;   /* NULL or expanded name */
+	char *needs;            /* JSON: [{"job": plan_idx, "artifacts": bool}] or null (stage order) */
+	char *deps;             /* JSON: [plan_idx, ...] whose artifacts are restored */
+	int attempt;            /* 1, 2, ... */
+	int max_retries;        /* retry:max */
+	int retried;            /* a later attempt replaced this one */
+	int exit_code;          /* -1 unknown */
+	char *failure_reason;
+	char *runner;
+	int64_t pid;            /* the job's supervisor process while running */
+	int64_t pid_start;      /* its start time (/proc/PID/stat field 22) */
+	int64_t created, queued, started, finished;
+	int64_t peak_mem;       /* bytes, -1 unknown */
+	double cpu;             /* seconds, -1 unknown */
+	int64_t log_size;
+	double coverage;        /* -1 none */
+	int tests_total, tests_failed, tests_skipped, tests_errors; /* -1 total: no report */
+	char *env_name;         /* environment, expanded; NULL */
+	char *env_url;
+	char *project;          /* project name (read side only) */
+};
+void store_job_release(struct store_job *j);
+
+/* Insert; id and created are set in *j. */
+int store_job_add(struct store *st, struct store_job *j, struct strbuf *err);
+int store_job_get(struct store *st, int64_t id, struct store_job *ret,
+		  struct strbuf *err);
+/* A pipeline's jobs by plan_idx then attempt; all=0: latest attempts only. */
+int store_job_list(struct store *st, int64_t pipeline_id, int all,
+		   struct store_job **ret, size_t *nr, struct strbuf *err);
+void store_jobs_free(struct store_job *a, size_t nr);
+
+/*
+ * Compare-and-set the status. Timestamps, exit code etc. are taken from
+ * *j for the fields the transition fills: pending sets queued; running
+ * sets started, runner, pid, pid_start; a finished status (success,
+ * failed, canceled, skipped) sets finished, exit_code, failure_reason,
+ * peak_mem, cpu, log_size, coverage, tests_*, env_*. from NULL: any.
+ */
+int store_job_transition(struct store *st, int64_t id, const char *from,
+			 const char *to, const struct store_job *j,
+			 struct strbuf *err);
+int store_job_set_retried(struct store *st, int64_t id, struct strbuf *err);
+int store_job_set_log_size(struct store *st, int64_t id, int64_t size,
+			   struct strbuf *err);
+
+/*
+ * Claim the oldest pending job (by queued time, then id) for runner,
+ * atomically moving it to running with started = now; a job whose
+ * resource_group has another running job is passed over. STORE_NOTFOUND
+ * when nothing is claimable.
+ */
+int store_job_claim(struct store *st, const char *runner, int64_t now,
+		    struct store_job *ret, struct strbuf *err);
+/* Jobs in status running (for recovery after a restart). */
+int store_job_running(struct store *st, struct store_job **ret, size_t *nr,
+		      struct strbuf *err);
+/* Number of jobs with this status (metrics, queue limit). */
+int store_job_count(struct store *st, const char *status, int64_t *ret,
+		    struct strbuf *err);
+
+/* ---- test cases (JUnit) ---- */
+
+struct store_test {
+	char *suite, *classname, *name;
+	char *status;           /* passed, failed, error, skipped */
+	double time;
+	char *message;          /* NULL or the failure/error message, capped */
+};
+void store_test_release(struct store_test *t);
+int store_tests_add(struct store *st, int64_t job_id, const struct store_test *a,
+		    size_t nr, struct strbuf *err);
+/* failed_only: status failed or error. */
+int store_tests_list(struct store *st, int64_t job_id, int failed_only,
+		     struct store_test **ret, size_t *nr, struct strbuf *err);
+void store_tests_free(struct store_test *a, size_t nr);
+
+/* ---- artifacts (the files live content-addressed in DATA/artifacts) ---- */
+
+struct store_artifact {
+	char *path;             /* relative to the workspace */
+	int64_t size;
+	char sha256[65];
+	int mode;               /* 0644 or 0755 */
+};
+void store_artifact_release(struct store_artifact *a);
+int store_artifacts_add(struct store *st, int64_t job_id, const struct store_artifact *a,
+			size_t nr, struct strbuf *err);
+int store_artifacts_list(struct store *st, int64_t job_id,
+			 struct store_artifact **ret, size_t *nr, struct strbuf *err);
+int store_artifact_get(struct store *st, int64_t job_id, const char *path,
+		       struct store_artifact *ret, struct strbuf *err);
+void store_artifacts_free(struct store_artifact *a, size_t nr);
+
+/* ---- API tokens (only SHA-256 hashes are stored) ---- */
+
+/* hash: 64 lowercase hex of SHA-256(token). */
+int store_token_add(struct store *st, const char *name, const char *hash,
+		    int64_t *ret_id, struct strbuf *err);
+/* 0 when a token with this hash exists (its name in ret_name, may be NULL). */
+int store_token_check(struct store *st, const char *hash, char **ret_name,
+		      struct strbuf *err);
+int store_token_count(struct store *st, int64_t *ret, struct strbuf *err);
+
+#endif
