@@ -11,9 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "util/strbuf.h"
@@ -254,7 +252,7 @@ static int try_v1(struct cgroup *cg, const char *mem_base,
 
 	if (!dir)
 		return -1;
-	cg->join_fd[0] = open_in(dir, "cgroup.procs", O_WRONLY);
+	cg->join_fd[0] = open_in(dir, "tasks", O_WRONLY);
 	if (cg->join_fd[0] < 0 || !exists(dir, "memory.max_usage_in_bytes")) {
 		if (cg->join_fd[0] >= 0)
 			close(cg->join_fd[0]);
@@ -269,7 +267,7 @@ static int try_v1(struct cgroup *cg, const char *mem_base,
 
 	cg->cpu_dir = cpu_base ? make_child(cpu_base, leaf) : NULL;
 	if (cg->cpu_dir) {
-		cg->join_fd[1] = open_in(cg->cpu_dir, "cgroup.procs", O_WRONLY);
+		cg->join_fd[1] = open_in(cg->cpu_dir, "tasks", O_WRONLY);
 		if (cg->join_fd[1] < 0) {
 			rmdir(cg->cpu_dir);
 			free(cg->cpu_dir);
@@ -317,78 +315,6 @@ static void discover(void)
 done:
 	strbuf_release(&procs);
 	strbuf_release(&mounts);
-}
-
-/*
- * The warm-up: a child that only waits to be killed is moved into a
- * scratch cgroup of the v1 memory hierarchy, so the kernel's wait for a
- * grace period happens here, in the background, not in the first job.
- */
-static void *prewarm_thread(void *arg)
-{
-	char *leaf, *dir, *procs, num[32];
-	pid_t pid;
-	int fd;
-
-	(void)arg;
-	pthread_once(&where_once, discover);
-	if (!where.v1_mem || (where.v2 && where.v2_mem))
-		return NULL;
-	leaf = xasprintf("cidre-%ld-warm", (long)getpid());
-	dir = make_child(where.v1_mem, leaf);
-	free(leaf);
-	if (!dir)
-		return NULL;
-	procs = xasprintf("%s/cgroup.procs", dir);
-	fd = open(procs, O_WRONLY | O_CLOEXEC);
-	free(procs);
-	if (fd >= 0) {
-		pid_t parent = getpid();
-
-		pid = fork();
-		if (pid == 0) {
-			/* dies with this thread, even if cidre exits first */
-			prctl(PR_SET_PDEATHSIG, SIGKILL);
-			if (getppid() != parent)
-				_exit(0);
-			for (;;)
-				pause();
-		}
-		if (pid > 0) {
-			snprintf(num, sizeof(num), "%ld", (long)pid);
-			if (write(fd, num, strlen(num)) < 0)
-				errno = 0; /* only a warm-up */
-			kill(pid, SIGKILL);
-			while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-				;
-		}
-		close(fd);
-	}
-	rmdir(dir);
-	free(dir);
-	return NULL;
-}
-
-/* The warm-up thread, joined by cgroup_prewarm_finish(); only the
- * calling (main) thread starts and joins it. */
-static pthread_t prewarm_tid;
-static int prewarm_started;
-
-void cgroup_prewarm(void)
-{
-	const char *delegated = getenv("CIDRE_CGROUP");
-
-	if (prewarm_started || (delegated && *delegated))
-		return;
-	if (!pthread_create(&prewarm_tid, NULL, prewarm_thread, NULL))
-		prewarm_started = 1;
-}
-
-void cgroup_prewarm_finish(void)
-{
-	if (prewarm_started)
-		pthread_join(prewarm_tid, NULL);
-	prewarm_started = 0;
 }
 
 int cgroup_create(struct cgroup *cg, const char *name)

@@ -39,18 +39,6 @@ struct cgroup {
 int cgroup_create(struct cgroup *cg, const char *name);
 
 /*
- * On a cgroup v1 hierarchy, moving a process into a cgroup waits for an
- * RCU grace period (about 10 ms) unless another move happened moments
- * before. Start such a move of a throw-away child in a detached thread,
- * so that the wait overlaps the caller's start-up rather than delaying
- * the first job. Nothing on v2 (jobs are created in their cgroup there)
- * or when CIDRE_CGROUP is set.
- */
-void cgroup_prewarm(void);
-/* Wait for the warm-up to be over (its scratch cgroup gone). */
-void cgroup_prewarm_finish(void);
-
-/*
  * Called in the child between fork and exec: move the calling process into
  * the cgroup. Async-signal-safe. Returns 0 or -1.
  */

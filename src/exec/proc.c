@@ -173,12 +173,10 @@ static pid_t spawn_into(const struct cgroup *cg, int *ret_in)
 
 void proc_prewarm(void)
 {
-	cgroup_prewarm();
 }
 
 void proc_prewarm_finish(void)
 {
-	cgroup_prewarm_finish();
 }
 
 static const char *find_bash(void)

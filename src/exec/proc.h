@@ -47,9 +47,10 @@ int proc_run(const struct proc_spec *spec, struct proc_result *res,
 	     struct strbuf *err);
 
 /*
- * Get ready, in the background, for jobs about to start (on cgroup v1
- * hosts: cgroup_prewarm). Call early, before reading the pipeline; never
- * fails.
+ * Get ready, in the background, for jobs about to start. Call early,
+ * before reading the pipeline; never fails. Nothing needs it at present
+ * (v1 jobs join their cgroup through `tasks`, which has no lock to warm);
+ * kept as the place for such work.
  */
 void proc_prewarm(void);
 /* Wait for what proc_prewarm started; call before exiting. */
