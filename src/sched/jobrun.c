@@ -1,8 +1,8 @@
 /*
- * One job, from workspace to reports, run in its own worker thread:
- * populate the workspace, restore artifacts of its dependencies and its
- * caches, run before_script+script in one shell, after_script in another,
- * collect artifacts, reports and caches, and retry as `retry:` allows.
+ * One job, from workspace to reports (see jobrun.h): populate the
+ * workspace, restore artifacts of its dependencies and its caches, run
+ * before_script+script in one shell, after_script in another, collect
+ * artifacts, reports and caches, and retry as `retry:` allows.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,7 +18,7 @@
 #include "exec/cache.h"
 #include "exec/proc.h"
 #include "exec/workspace.h"
-#include "sched/sched_int.h"
+#include "sched/jobrun.h"
 #include "util/xalloc.h"
 
 #define DEFAULT_TIMEOUT 3600
@@ -26,8 +26,7 @@
 #define DEFAULT_MAX_LOG (64u << 20)
 
 struct job_ctx {
-	struct sched *s;
-	size_t idx;
+	const struct jobrun *jr;
 	const struct plan_job *pj;
 	struct job_result *r;
 	struct strbuf line;       /* partial output line */
@@ -80,10 +79,17 @@ static void note(struct job_ctx *jc, const char *fmt, ...)
 	va_start(ap, fmt);
 	strbuf_vaddf(&sb, fmt, ap);
 	va_end(ap);
-	sched_print_line(jc->s, jc->idx, sb.buf, sb.len, 1);
+	if (jc->jr->print)
+		jc->jr->print(jc->jr->ud, sb.buf, sb.len, 1);
 	strbuf_addch(&sb, '\n');
 	log_raw(jc, sb.buf, sb.len);
 	strbuf_release(&sb);
+}
+
+static void print_line(struct job_ctx *jc)
+{
+	if (jc->jr->print)
+		jc->jr->print(jc->jr->ud, jc->line.buf, jc->line.len, 0);
 }
 
 /* Live output: cut into lines; a line longer than 64 KiB is cut too. */
@@ -97,13 +103,13 @@ static void on_output(void *ud, const char *data, size_t len)
 		if (data[i] != '\n')
 			continue;
 		strbuf_add(&jc->line, data + start, i - start);
-		sched_print_line(jc->s, jc->idx, jc->line.buf, jc->line.len, 0);
+		print_line(jc);
 		strbuf_reset(&jc->line);
 		start = i + 1;
 	}
 	strbuf_add(&jc->line, data + start, len - start);
 	if (jc->line.len > 65536) {
-		sched_print_line(jc->s, jc->idx, jc->line.buf, jc->line.len, 0);
+		print_line(jc);
 		strbuf_reset(&jc->line);
 	}
 }
@@ -111,7 +117,7 @@ static void on_output(void *ud, const char *data, size_t len)
 static void flush_line(struct job_ctx *jc)
 {
 	if (jc->line.len)
-		sched_print_line(jc->s, jc->idx, jc->line.buf, jc->line.len, 0);
+		print_line(jc);
 	strbuf_reset(&jc->line);
 }
 
@@ -137,7 +143,7 @@ static char **make_env(char *const *host, const struct varlist *vars)
 	return env;
 }
 
-static int retry_allows(const struct retry *rt, const char *reason, int exit_code,
+int jobrun_retry_allows(const struct retry *rt, const char *reason, int exit_code,
 			int attempts)
 {
 	size_t i;
@@ -166,7 +172,7 @@ static int retry_allows(const struct retry *rt, const char *reason, int exit_cod
 	return ok;
 }
 
-static int failure_allowed(const struct plan_job *pj, int exit_code)
+int jobrun_failure_allowed(const struct plan_job *pj, int exit_code)
 {
 	size_t i;
 
@@ -271,8 +277,8 @@ static void collect_artifacts(struct job_ctx *jc, const struct varlist *vars, in
 	spec.paths = &paths;
 	spec.exclude = &exclude;
 	spec.untracked = a->untracked;
-	spec.tracked = jc->s->o->files;
-	strbuf_addf(&dest, "%s/artifacts/%s", jc->s->o->state_dir, jc->r->slug);
+	spec.tracked = jc->jr->files;
+	strbuf_addstr(&dest, jc->jr->artifacts_dir);
 	strvec_clear(&jc->r->artifacts);
 	if (artifacts_collect(jc->workdir, &spec, dest.buf, &jc->r->artifacts,
 			      &warn, &err) < 0)
@@ -295,34 +301,30 @@ static void collect_artifacts(struct job_ctx *jc, const struct varlist *vars, in
 
 static int prepare(struct job_ctx *jc, const struct varlist *vars, struct strbuf *err)
 {
-	const struct sched_opts *o = jc->s->o;
+	const struct jobrun *jr = jc->jr;
 	const struct plan_job *pj = jc->pj;
-	struct strbuf cache_dir = STRBUF_INIT, src = STRBUF_INIT;
 	size_t i;
 	int ret = -1;
 
-	if (workspace_populate(o->project_dir, o->files, jc->workdir, err) < 0)
+	if (jr->project_dir &&
+	    workspace_populate(jr->project_dir, jr->files, jc->workdir, err) < 0)
 		goto done;
-	for (i = 0; i < pj->deps_nr; i++) {
-		const struct job_result *dr = &jc->s->res[pj->deps[i]];
+	for (i = 0; i < jr->deps_nr; i++) {
+		const struct jobrun_dep *d = &jr->deps[i];
 
-		strbuf_reset(&src);
-		strbuf_addf(&src, "%s/artifacts/%s", o->state_dir, dr->slug);
-		if (!dr->artifacts.nr)
+		if (!d->artifacts_dir || !d->files)
 			continue;
-		if (artifacts_restore(src.buf, jc->workdir, err) < 0)
+		if (artifacts_restore(d->artifacts_dir, jc->workdir, err) < 0)
 			goto done;
-		note(jc, "Downloaded artifacts of %s (%zu files)",
-		     jc->s->plan->jobs[pj->deps[i]].name, dr->artifacts.nr);
+		note(jc, "Downloaded artifacts of %s (%zu files)", d->name, d->files);
 	}
-	strbuf_addf(&cache_dir, "%s/cache", o->state_dir);
 	for (i = 0; i < pj->def->caches_nr; i++) {
 		const struct cache *c = &pj->def->caches[i];
 		struct strbuf key = STRBUF_INIT;
 		char *hit = NULL;
 
 		cache_key(c, jc->workdir, vars, &key);
-		if (cache_restore(cache_dir.buf, c, key.buf, vars, jc->workdir,
+		if (cache_restore(jr->cache_dir, c, key.buf, vars, jc->workdir,
 				  &hit, err) < 0) {
 			strbuf_release(&key);
 			goto done;
@@ -336,31 +338,27 @@ static int prepare(struct job_ctx *jc, const struct varlist *vars, struct strbuf
 	}
 	ret = 0;
 done:
-	strbuf_release(&cache_dir);
-	strbuf_release(&src);
 	return ret;
 }
 
 static void save_caches(struct job_ctx *jc, const struct varlist *vars, int ok)
 {
-	const struct sched_opts *o = jc->s->o;
-	struct strbuf cache_dir = STRBUF_INIT, err = STRBUF_INIT;
+	const struct jobrun *jr = jc->jr;
+	struct strbuf err = STRBUF_INIT;
 	size_t i;
 
-	strbuf_addf(&cache_dir, "%s/cache", o->state_dir);
 	for (i = 0; i < jc->pj->def->caches_nr; i++) {
 		const struct cache *c = &jc->pj->def->caches[i];
 		struct strbuf key = STRBUF_INIT;
 
 		cache_key(c, jc->workdir, vars, &key);
-		if (cache_save(cache_dir.buf, c, key.buf, vars, jc->workdir,
-			       o->files, ok, &err) < 0) {
+		if (cache_save(jr->cache_dir, c, key.buf, vars, jc->workdir,
+			       jr->files, ok, &err) < 0) {
 			note(jc, "saving cache %s failed: %s", key.buf, err.buf);
 			strbuf_reset(&err);
 		}
 		strbuf_release(&key);
 	}
-	strbuf_release(&cache_dir);
 	strbuf_release(&err);
 }
 
@@ -382,8 +380,7 @@ static void extract_coverage(struct job_ctx *jc)
 
 static void job_vars(struct job_ctx *jc, struct varlist *vars)
 {
-	const struct sched *s = jc->s;
-	const struct sched_opts *o = s->o;
+	const struct jobrun *jr = jc->jr;
 	const struct plan_job *pj = jc->pj;
 	char num[32];
 	size_t i;
@@ -391,14 +388,15 @@ static void job_vars(struct job_ctx *jc, struct varlist *vars)
 	struct tm tm;
 	char when[64];
 
-	plan_job_vars(s->plan, pj, o->ctx, vars);
+	plan_job_vars(jr->plan, pj, jr->ctx, vars);
 	/* dotenv reports of the jobs whose artifacts this job takes */
-	for (i = 0; i < pj->deps_nr; i++)
-		varlist_merge(vars, &s->res[pj->deps[i]].dotenv);
-	if (o->ctx && o->ctx->overrides)
-		varlist_merge(vars, o->ctx->overrides);
+	for (i = 0; i < jr->deps_nr; i++)
+		if (jr->deps[i].dotenv)
+			varlist_merge(vars, jr->deps[i].dotenv);
+	if (jr->ctx && jr->ctx->overrides)
+		varlist_merge(vars, jr->ctx->overrides);
 	varlist_set(vars, "CI_PROJECT_DIR", jc->workdir);
-	snprintf(num, sizeof(num), "%d", o->first_job_id + (int)jc->idx);
+	snprintf(num, sizeof(num), "%lld", jr->job_id);
 	varlist_set(vars, "CI_JOB_ID", num);
 	snprintf(num, sizeof(num), "%d", pj->def->timeout ? pj->def->timeout : DEFAULT_TIMEOUT);
 	varlist_set(vars, "CI_JOB_TIMEOUT", num);
@@ -411,7 +409,7 @@ static void job_vars(struct job_ctx *jc, struct varlist *vars)
 static void run_attempt(struct job_ctx *jc, const struct varlist *vars, char **env)
 {
 	const struct job *def = jc->pj->def;
-	const struct sched_opts *o = jc->s->o;
+	const struct jobrun *jr = jc->jr;
 	struct job_result *r = jc->r;
 	struct proc_spec ps;
 	struct proc_result pr;
@@ -422,7 +420,7 @@ static void run_attempt(struct job_ctx *jc, const struct varlist *vars, char **e
 	ps.name = jc->pj->name;
 	ps.workdir = jc->workdir;
 	ps.env = env;
-	ps.cancel_fd = jc->s->cancel_pipe[0];
+	ps.cancel_fd = jr->cancel_fd;
 	ps.on_output = on_output;
 	ps.ud = jc;
 
@@ -436,7 +434,7 @@ static void run_attempt(struct job_ctx *jc, const struct varlist *vars, char **e
 	if (def->image)
 		note(jc, "image \"%s\" is not used: the shell executor runs the job on this host",
 		     def->image);
-	script_of(&script, &def->before_script, &def->script, o->colour);
+	script_of(&script, &def->before_script, &def->script, jr->colour);
 	ps.script = script.buf;
 	ps.timeout_sec = def->timeout ? def->timeout : DEFAULT_TIMEOUT;
 	if (proc_run(&ps, &pr, &err) < 0) {
@@ -474,9 +472,9 @@ static void run_attempt(struct job_ctx *jc, const struct varlist *vars, char **e
 		varlist_copy(&after, vars);
 		varlist_set(&after, "CI_JOB_STATUS",
 			    r->status == JOB_SUCCESS ? "success" : "failed");
-		aenv = make_env(o->host_env, &after);
+		aenv = make_env(jr->host_env, &after);
 		strbuf_reset(&script);
-		script_of(&script, &def->after_script, NULL, o->colour);
+		script_of(&script, &def->after_script, NULL, jr->colour);
 		note(jc, "Running after_script");
 		ps.script = script.buf;
 		ps.env = aenv;
@@ -504,57 +502,59 @@ done:
 	strbuf_release(&err);
 }
 
-void *sched_job_worker(void *arg)
+static double since(const struct timespec *t0)
 {
-	struct worker *w = arg;
-	struct sched *s = w->s;
-	const struct sched_opts *o = s->o;
+	struct timespec t;
+
+	if (!t0)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) + (t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+void jobrun_run(const struct jobrun *jr, struct job_result *r)
+{
 	struct job_ctx jc;
 	struct varlist vars = VARLIST_INIT;
-	struct strbuf path = STRBUF_INIT;
 	char **env;
-	uint32_t idx = (uint32_t)w->idx;
 
 	memset(&jc, 0, sizeof(jc));
-	jc.s = s;
-	jc.idx = w->idx;
-	jc.pj = &s->plan->jobs[w->idx];
-	jc.r = &s->res[w->idx];
-	jc.max_log = o->max_log ? o->max_log : DEFAULT_MAX_LOG;
+	jc.jr = jr;
+	jc.pj = jr->pj;
+	jc.r = r;
+	jc.max_log = jr->max_log ? jr->max_log : DEFAULT_MAX_LOG;
 	strbuf_init(&jc.line, 0);
-	strbuf_addf(&path, "%s/builds/%s", o->state_dir, jc.r->slug);
-	jc.workdir = strbuf_detach(&path, NULL);
-	strbuf_addf(&path, "%s/logs/%s.log", o->state_dir, jc.r->slug);
-	jc.r->log_path = strbuf_detach(&path, NULL);
-	jc.log_fd = open(jc.r->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	jc.workdir = xstrdup(jr->workdir);
+	r->log_path = xstrdup(jr->log_path);
+	jc.log_fd = open(r->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 
-	jc.r->start = sched_now(s);
+	r->start = since(jr->t0);
 	job_vars(&jc, &vars);
 	if (jc.pj->def->environment.set) {
-		jc.r->env_name = xstrdup_or_null(varlist_get(&vars, "CI_ENVIRONMENT_NAME"));
-		jc.r->env_url = xstrdup_or_null(varlist_get(&vars, "CI_ENVIRONMENT_URL"));
+		r->env_name = xstrdup_or_null(varlist_get(&vars, "CI_ENVIRONMENT_NAME"));
+		r->env_url = xstrdup_or_null(varlist_get(&vars, "CI_ENVIRONMENT_URL"));
 	}
-	env = make_env(o->host_env, &vars);
+	env = make_env(jr->host_env, &vars);
 	for (;;) {
-		jc.r->attempts++;
+		r->attempts++;
 		run_attempt(&jc, &vars, env);
-		if (jc.r->status != JOB_FAILED)
+		if (r->status != JOB_FAILED || !jr->retry)
 			break;
-		if (!retry_allows(&jc.pj->def->retry, jc.r->failure_reason,
-				  jc.r->exit_code, jc.r->attempts))
+		if (!jobrun_retry_allows(&jc.pj->def->retry, r->failure_reason,
+					 r->exit_code, r->attempts))
 			break;
-		note(&jc, "Retrying job (attempt %d of %d)", jc.r->attempts + 1,
+		note(&jc, "Retrying job (attempt %d of %d)", r->attempts + 1,
 		     jc.pj->def->retry.max + 1);
-		if (jc.r->has_junit) {
-			junit_report_clear(&jc.r->junit);
-			jc.r->has_junit = 0;
+		if (r->has_junit) {
+			junit_report_clear(&r->junit);
+			r->has_junit = 0;
 		}
-		varlist_clear(&jc.r->dotenv);
+		varlist_clear(&r->dotenv);
 	}
-	if (jc.r->status == JOB_FAILED && failure_allowed(jc.pj, jc.r->exit_code))
-		jc.r->allowed_failure = 1;
+	if (r->status == JOB_FAILED && jobrun_failure_allowed(jc.pj, r->exit_code))
+		r->allowed_failure = 1;
 	extract_coverage(&jc);
-	jc.r->duration = sched_now(s) - jc.r->start;
+	r->duration = since(jr->t0) - r->start;
 
 	if (jc.log_fd >= 0)
 		close(jc.log_fd);
@@ -562,6 +562,4 @@ void *sched_job_worker(void *arg)
 	varlist_clear(&vars);
 	strbuf_release(&jc.line);
 	free(jc.workdir);
-	write_all(s->done_pipe[1], (const char *)&idx, sizeof(idx));
-	return NULL;
 }

@@ -1,0 +1,68 @@
+#ifndef CIDRE_JOBRUN_H
+#define CIDRE_JOBRUN_H
+
+/*
+ * One job, from workspace to reports: populate the workspace (or take it
+ * as the caller prepared it), restore its dependencies' artifacts and
+ * its caches, run before_script+script in one shell and after_script in
+ * another, collect artifacts, reports and caches, and retry as `retry:`
+ * allows when asked to. Used by the local scheduler (a worker thread per
+ * job) and by the server's job supervisor process (one job per process).
+ * Blocking; touches nothing but the files named in struct jobrun and
+ * the job_result.
+ */
+
+#include <time.h>
+
+#include "sched/sched.h"
+
+struct jobrun_dep {
+	const char *name;           /* for the log */
+	const char *artifacts_dir;  /* restored from here; NULL: nothing */
+	size_t files;               /* how many files it holds (0: skip) */
+	const struct varlist *dotenv; /* its dotenv report; may be NULL */
+};
+
+struct jobrun {
+	const struct plan *plan;
+	const struct plan_job *pj;
+	const struct plan_ctx *ctx;
+	char *const *host_env;
+	const char *workdir;
+	/*
+	 * Workspace source: with project_dir, the files listed are copied
+	 * from it into workdir (emptied first); without, workdir already
+	 * holds the job's sources and files lists the tracked ones.
+	 */
+	const char *project_dir;
+	const struct strvec *files;
+	const struct jobrun_dep *deps;
+	size_t deps_nr;
+	const char *cache_dir;
+	const char *artifacts_dir;  /* collected artifacts go here */
+	const char *log_path;       /* created/truncated */
+	size_t max_log;             /* 0: 64 MiB */
+	int cancel_fd;              /* readable: cancel; -1: none */
+	int colour;
+	long long job_id;           /* CI_JOB_ID */
+	int retry;                  /* retry here as retry: allows */
+	const struct timespec *t0;  /* result start is seconds since t0 */
+	/* Live output, one whole line at a time (note: cidre's own). */
+	void (*print)(void *ud, const char *line, size_t len, int note);
+	void *ud;
+};
+
+/*
+ * Run the job; r must be initialised (peak_mem and exit_code -1, lists
+ * empty) and gets every field but slug. r->log_path is set (a copy of
+ * jr->log_path).
+ */
+void jobrun_run(const struct jobrun *jr, struct job_result *r);
+
+/* Whether a failure with exit_code is allowed by allow_failure. */
+int jobrun_failure_allowed(const struct plan_job *pj, int exit_code);
+/* Whether retry: allows another attempt after attempts tries. */
+int jobrun_retry_allows(const struct retry *rt, const char *reason, int exit_code,
+			int attempts);
+
+#endif
