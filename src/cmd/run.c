@@ -18,6 +18,7 @@
 #include "exec/proc.h"
 #include "exec/workspace.h"
 #include "git/gitinfo.h"
+#include "git/predefined.h"
 #include "pipeline/model.h"
 #include "pipeline/plan.h"
 #include "sched/sched.h"
@@ -202,119 +203,6 @@ static int next_counter(const char *state_dir, const char *name, int step)
 done:
 	strbuf_release(&path);
 	return n + 1;
-}
-
-static void slugify(struct strbuf *out, const char *s)
-{
-	int dash = 0;
-
-	for (; *s && out->len < 63; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c >= 'A' && c <= 'Z')
-			c = (unsigned char)(c - 'A' + 'a');
-		if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
-			strbuf_addch(out, c);
-			dash = 0;
-		} else if (!dash && out->len) {
-			strbuf_addch(out, '-');
-			dash = 1;
-		}
-	}
-	while (out->len && out->buf[out->len - 1] == '-')
-		strbuf_setlen(out, out->len - 1);
-}
-
-static void set_slug(struct varlist *vl, const char *key, const char *value)
-{
-	struct strbuf sb = STRBUF_INIT;
-
-	slugify(&sb, value);
-	varlist_set(vl, key, sb.buf);
-	strbuf_release(&sb);
-}
-
-/* GitLab's predefined variables for a local run of gi's working tree. */
-static void predefined(const struct gitinfo *gi, const char *state_dir,
-		       const char *file, const char *source, int pipeline_id,
-		       struct varlist *vl)
-{
-	const char *ref = gi->branch ? gi->branch : gi->tag ? gi->tag : gi->sha;
-	const char *name = strrchr(gi->toplevel, '/');
-	const char *nl;
-	char num[32], when[64];
-	time_t now = time(NULL);
-	struct tm tm;
-
-	name = name && name[1] ? name + 1 : gi->toplevel;
-	varlist_set(vl, "CI", "true");
-	varlist_set(vl, "CIDRE", "true");
-	varlist_set(vl, "CI_SERVER", "yes");
-	varlist_set(vl, "CI_SERVER_NAME", "cidre");
-	varlist_set(vl, "CI_SERVER_VERSION", CIDRE_VERSION);
-	varlist_set(vl, "CI_COMMIT_SHA", gi->sha);
-	snprintf(num, sizeof(num), "%.8s", gi->sha);
-	varlist_set(vl, "CI_COMMIT_SHORT_SHA", num);
-	varlist_set(vl, "CI_COMMIT_BEFORE_SHA", gi->before_sha);
-	varlist_set(vl, "CI_COMMIT_REF_NAME", ref);
-	set_slug(vl, "CI_COMMIT_REF_SLUG", ref);
-	varlist_set(vl, "CI_COMMIT_REF_PROTECTED", "false");
-	if (gi->branch)
-		varlist_set(vl, "CI_COMMIT_BRANCH", gi->branch);
-	if (gi->tag) {
-		varlist_set(vl, "CI_COMMIT_TAG", gi->tag);
-		varlist_set(vl, "CI_COMMIT_TAG_MESSAGE", "");
-	}
-	varlist_set(vl, "CI_COMMIT_MESSAGE", gi->message);
-	nl = strchr(gi->message, '\n');
-	if (nl) {
-		char *title = xstrndup(gi->message, (size_t)(nl - gi->message));
-		const char *desc = nl + 1;
-
-		while (*desc == '\n')
-			desc++;
-		varlist_set(vl, "CI_COMMIT_TITLE", title);
-		varlist_set(vl, "CI_COMMIT_DESCRIPTION", desc);
-		free(title);
-	} else {
-		varlist_set(vl, "CI_COMMIT_TITLE", gi->message);
-		varlist_set(vl, "CI_COMMIT_DESCRIPTION", "");
-	}
-	varlist_set(vl, "CI_COMMIT_AUTHOR", gi->author);
-	varlist_set(vl, "CI_COMMIT_TIMESTAMP", gi->timestamp);
-	varlist_set(vl, "CI_DEFAULT_BRANCH", gi->default_branch);
-	snprintf(num, sizeof(num), "%d", pipeline_id);
-	varlist_set(vl, "CI_PIPELINE_ID", num);
-	varlist_set(vl, "CI_PIPELINE_IID", num);
-	varlist_set(vl, "CI_PIPELINE_SOURCE", source);
-	gmtime_r(&now, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	varlist_set(vl, "CI_PIPELINE_CREATED_AT", when);
-	varlist_set(vl, "CI_PROJECT_NAME", name);
-	varlist_set(vl, "CI_PROJECT_TITLE", name);
-	varlist_set(vl, "CI_PROJECT_NAMESPACE", "local");
-	{
-		struct strbuf p = STRBUF_INIT;
-
-		strbuf_addf(&p, "local/%s", name);
-		varlist_set(vl, "CI_PROJECT_PATH", p.buf);
-		set_slug(vl, "CI_PROJECT_PATH_SLUG", p.buf);
-		strbuf_release(&p);
-	}
-	varlist_set(vl, "CI_PROJECT_ROOT_NAMESPACE", "local");
-	varlist_set(vl, "CI_REPOSITORY_URL", gi->remote_url ? gi->remote_url : gi->toplevel);
-	varlist_set(vl, "CI_CONFIG_PATH", file);
-	{
-		struct strbuf p = STRBUF_INIT;
-
-		strbuf_addf(&p, "%s/builds", state_dir);
-		varlist_set(vl, "CI_BUILDS_DIR", p.buf);
-		strbuf_release(&p);
-	}
-	varlist_set(vl, "CI_RUNNER_DESCRIPTION", "cidre run (shell executor)");
-	varlist_set(vl, "CI_RUNNER_EXECUTABLE_ARCH", "linux/amd64");
-	varlist_set(vl, "CI_RUNNER_VERSION", CIDRE_VERSION);
-	varlist_set(vl, "CI_JOB_STATUS", "running");
 }
 
 static const char *when_label(const struct plan_job *pj)
@@ -609,7 +497,8 @@ int cmd_run(int argc, char **argv)
 {
 	struct run_opts o;
 	struct gitinfo gi;
-	struct strbuf err = STRBUF_INIT, state = STRBUF_INIT;
+	struct strbuf err = STRBUF_INIT, state = STRBUF_INIT, builds = STRBUF_INIT;
+	struct ci_predef po;
 	struct diag d = DIAG_INIT;
 	struct load_opts lo;
 	struct pipeline *p = NULL;
@@ -645,6 +534,7 @@ int cmd_run(int argc, char **argv)
 		goto done;
 	}
 	strbuf_addf(&state, "%s/.cidre", gi.toplevel);
+	strbuf_addf(&builds, "%s/builds", state.buf);
 	lister.dir = gi.toplevel;
 	lister.files = &files;
 	if (!o.list && pthread_create(&lister.thread, NULL, list_files, &lister) == 0)
@@ -653,8 +543,12 @@ int cmd_run(int argc, char **argv)
 	memset(&lo, 0, sizeof(lo));
 	lo.root = gi.toplevel;
 	lo.file = o.file;
-	predefined(&gi, state.buf, o.file ? o.file : ".gitlab-ci.yml",
-		   o.source ? o.source : "push", 0, &pre);
+	memset(&po, 0, sizeof(po));
+	po.builds_dir = builds.buf;
+	po.file = o.file ? o.file : ".gitlab-ci.yml";
+	po.source = o.source ? o.source : "push";
+	po.runner = "cidre run (shell executor)";
+	ci_predefined(&gi, &po, &pre);
 	varlist_merge(&pre, &o.vars);
 	lo.vars = &pre;
 	if (pipeline_load(&lo, &p, &d) < 0) {
@@ -669,8 +563,9 @@ int cmd_run(int argc, char **argv)
 	varlist_clear(&pre);
 	state_dir_init(state.buf);
 	pipeline_id = o.list ? 0 : next_counter(state.buf, "pipeline-id", 1);
-	predefined(&gi, state.buf, p->file, o.source ? o.source : "push",
-		   pipeline_id, &pre);
+	po.file = p->file;
+	po.pipeline_id = pipeline_id;
+	ci_predefined(&gi, &po, &pre);
 
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.predefined = &pre;
@@ -775,5 +670,6 @@ done:
 	strvec_clear(&changed);
 	strbuf_release(&err);
 	strbuf_release(&state);
+	strbuf_release(&builds);
 	return ret;
 }
