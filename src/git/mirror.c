@@ -1,0 +1,223 @@
+/*
+ * Bare mirrors and checkouts from them, with the git command line.
+ */
+#include "git/mirror.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "exec/proc.h"
+#include "util/xalloc.h"
+
+#define MIRROR_OUT_MAX (16 * 1024 * 1024)
+#define MIRROR_LIST_MAX (256 * 1024 * 1024)
+
+static const char zero_sha[] = "0000000000000000000000000000000000000000";
+
+int mirror_is_sha(const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < 40; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return s[40] == '\0';
+}
+
+/* Run git; 0 when it exited 0, else -1 with what it said in err. */
+static int git(const char *const *argv, const char *cwd, size_t max,
+	       struct strbuf *out, struct strbuf *err)
+{
+	struct strbuf sink = STRBUF_INIT, e = STRBUF_INIT;
+	int status = -1, ret = -1;
+
+	if (proc_capture(argv, cwd, proc_git_env, max ? max : MIRROR_OUT_MAX,
+			 out ? out : &sink, &status, &e) < 0) {
+		if (err)
+			strbuf_add(err, e.buf, e.len);
+		goto done;
+	}
+	if (status) {
+		if (err) {
+			strbuf_addf(err, "git %s failed", argv[1]);
+			strbuf_rtrim(&e);
+			if (e.len)
+				strbuf_addf(err, ": %s", e.buf);
+		}
+		goto done;
+	}
+	ret = 0;
+done:
+	strbuf_release(&sink);
+	strbuf_release(&e);
+	return ret;
+}
+
+int mirror_create(const char *url, const char *dir, struct strbuf *err)
+{
+	const char *argv[] = { "git", "clone", "--mirror", "--quiet", "--", url, dir, NULL };
+
+	return git(argv, NULL, 0, NULL, err);
+}
+
+int mirror_fetch(const char *dir, struct strbuf *err)
+{
+	const char *argv[] = { "git", "--git-dir", dir, "fetch", "--quiet", "--prune",
+			       "origin", NULL };
+
+	return git(argv, NULL, 0, NULL, err);
+}
+
+int mirror_has_commit(const char *dir, const char *sha)
+{
+	char spec[64];
+	const char *argv[] = { "git", "--git-dir", dir, "cat-file", "-e", spec, NULL };
+
+	if (!mirror_is_sha(sha))
+		return 0;
+	snprintf(spec, sizeof(spec), "%s^{commit}", sha);
+	return git(argv, NULL, 0, NULL, NULL) == 0;
+}
+
+int mirror_resolve(const char *dir, const char *ref, char *ret, struct strbuf *err)
+{
+	struct strbuf out = STRBUF_INIT, spec = STRBUF_INIT;
+	const char *argv[] = { "git", "--git-dir", dir, "rev-parse", "--verify", "--quiet",
+			       NULL, NULL };
+	int rc = -1;
+
+	if (!*ref || *ref == '-' || strlen(ref) > 1024) {
+		strbuf_addf(err, "invalid ref \"%s\"", ref);
+		return -1;
+	}
+	strbuf_addf(&spec, "%s^{commit}", ref);
+	argv[6] = spec.buf;
+	if (git(argv, NULL, 4096, &out, NULL) < 0) {
+		strbuf_addf(err, "no commit named \"%s\" in the repository", ref);
+		goto done;
+	}
+	strbuf_rtrim(&out);
+	if (!mirror_is_sha(out.buf)) {
+		strbuf_addf(err, "git rev-parse %s: unexpected output", ref);
+		goto done;
+	}
+	memcpy(ret, out.buf, 41);
+	rc = 0;
+done:
+	strbuf_release(&out);
+	strbuf_release(&spec);
+	return rc;
+}
+
+int mirror_branches(const char *dir, struct strvec *out, struct strbuf *err)
+{
+	struct strbuf sb = STRBUF_INIT;
+	const char *argv[] = { "git", "--git-dir", dir, "for-each-ref",
+			       "--format=%(objectname) %(refname:lstrip=2)", "refs/heads/", NULL };
+	char *line, *save = NULL;
+
+	if (git(argv, NULL, MIRROR_LIST_MAX, &sb, err) < 0) {
+		strbuf_release(&sb);
+		return -1;
+	}
+	for (line = strtok_r(sb.buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (strlen(line) < 42 || line[40] != ' ')
+			continue;
+		line[40] = '\0';
+		strvec_push(out, line + 41);
+		strvec_push(out, line);
+	}
+	strbuf_release(&sb);
+	return 0;
+}
+
+int mirror_commit(const char *dir, const char *sha, struct gitinfo *gi,
+		  struct strbuf *err)
+{
+	struct strbuf sb = STRBUF_INIT;
+	const char *argv[] = { "git", "--git-dir", dir, "log", "-1", "-z", "--no-show-signature",
+			       "--format=%H%x00%P%x00%an <%ae>%x00%cI%x00%B", sha, "--", NULL };
+	const char *f[5];
+	size_t i, pos = 0;
+	int ret = -1;
+
+	if (!mirror_is_sha(sha)) {
+		strbuf_addf(err, "not a commit id: %s", sha);
+		return -1;
+	}
+	if (git(argv, NULL, MIRROR_OUT_MAX, &sb, err) < 0)
+		goto done;
+	for (i = 0; i < 5; i++) {
+		if (pos >= sb.len) {
+			strbuf_addstr(err, "git log: unexpected output");
+			goto done;
+		}
+		f[i] = sb.buf + pos;
+		pos += strlen(f[i]) + 1;
+	}
+	memset(gi, 0, sizeof(*gi));
+	gi->is_repo = 1;
+	gi->toplevel = xstrdup(dir);
+	gi->sha = xstrdup(f[0]);
+	gi->before_sha = strlen(f[1]) >= 40 ? xstrndup(f[1], 40) : xstrdup(zero_sha);
+	gi->author = xstrdup(f[2]);
+	gi->timestamp = xstrdup(f[3]);
+	gi->message = xstrdup(f[4]);
+	{
+		size_t n = strlen(gi->message);
+
+		while (n && gi->message[n - 1] == '\n')
+			gi->message[--n] = '\0';
+	}
+	ret = 0;
+done:
+	strbuf_release(&sb);
+	return ret;
+}
+
+int mirror_changed(const char *dir, const char *before, const char *sha,
+		   struct strvec *out, struct strbuf *err)
+{
+	struct strbuf sb = STRBUF_INIT;
+	const char *argv[] = { "git", "--git-dir", dir, "diff", "--name-only", "-z",
+			       "--no-renames", before, sha, "--", NULL };
+	size_t pos = 0;
+
+	if (!before || !mirror_is_sha(before) || !strcmp(before, zero_sha) ||
+	    !mirror_has_commit(dir, before))
+		return 1;
+	if (git(argv, NULL, MIRROR_LIST_MAX, &sb, err) < 0) {
+		strbuf_release(&sb);
+		return -1;
+	}
+	while (pos < sb.len) {
+		const char *p = sb.buf + pos;
+
+		strvec_push(out, p);
+		pos += strlen(p) + 1;
+	}
+	strbuf_release(&sb);
+	return 0;
+}
+
+int mirror_checkout(const char *dir, const char *sha, const char *branch,
+		    const char *dest, struct strbuf *err)
+{
+	const char *clone[] = { "git", "clone", "--shared", "--no-checkout", "--quiet",
+				"--", dir, dest, NULL };
+	const char *co[] = { "git", "-c", "advice.detachedHead=false", "checkout",
+			     "--quiet", "--detach", sha, NULL };
+	const char *br[] = { "git", "branch", "--quiet", "--force", branch, sha, NULL };
+
+	if (!mirror_is_sha(sha)) {
+		strbuf_addf(err, "not a commit id: %s", sha);
+		return -1;
+	}
+	if (git(clone, NULL, 0, NULL, err) < 0 || git(co, dest, 0, NULL, err) < 0)
+		return -1;
+	/* a branch at the commit, for tools that ask which branch this is */
+	if (branch && *branch && *branch != '-')
+		git(br, dest, 0, NULL, NULL);
+	return 0;
+}

@@ -1,0 +1,53 @@
+#ifndef CIDRE_MIRROR_H
+#define CIDRE_MIRROR_H
+
+/*
+ * The server's bare mirrors of projects' repositories (DATA/repos/NAME.git)
+ * and what it reads from them: a ref's commit, a commit's facts, the files
+ * a push changed, and a commit checked out into a job's workspace. All
+ * through the git command line (exec/ starts the processes).
+ */
+
+#include "git/gitinfo.h"
+#include "util/strbuf.h"
+#include "util/strvec.h"
+
+/* Clone url (a path or URL) as a mirror into dir, which must not exist. */
+int mirror_create(const char *url, const char *dir, struct strbuf *err);
+/* Fetch every ref of the mirror's origin, pruning deleted ones. */
+int mirror_fetch(const char *dir, struct strbuf *err);
+/* Whether the mirror has this commit. */
+int mirror_has_commit(const char *dir, const char *sha);
+/* The commit a ref ("main", "refs/heads/main", a sha) names; ret: 41 bytes. */
+int mirror_resolve(const char *dir, const char *ref, char *ret, struct strbuf *err);
+/*
+ * Branch heads: out gets "refs/heads/NAME SHA" lines' pairs as
+ * out->v[2k] = "NAME", out->v[2k+1] = sha.
+ */
+int mirror_branches(const char *dir, struct strvec *out, struct strbuf *err);
+/*
+ * The facts of commit sha for the CI_COMMIT_* variables: gi gets sha,
+ * before_sha (first parent or zeros), message, author, timestamp;
+ * toplevel is set to dir, the rest NULL.
+ */
+int mirror_commit(const char *dir, const char *sha, struct gitinfo *gi,
+		  struct strbuf *err);
+/*
+ * Files changed from before to sha (rules:changes of a push). Returns 1
+ * without a list when before is all zeros or unknown (then every
+ * rules:changes is true, as in GitLab for a new branch).
+ */
+int mirror_changed(const char *dir, const char *before, const char *sha,
+		   struct strvec *out, struct strbuf *err);
+/*
+ * A fresh repository at dest (which must not exist) sharing the mirror's
+ * objects, with sha checked out (detached HEAD) and branch set to it
+ * when not NULL: what a job's workspace is.
+ */
+int mirror_checkout(const char *dir, const char *sha, const char *branch,
+		    const char *dest, struct strbuf *err);
+
+/* 40 lowercase hex digits. */
+int mirror_is_sha(const char *s);
+
+#endif
