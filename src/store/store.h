@@ -41,6 +41,8 @@ struct store;
 int store_open(const char *url, struct store **ret, struct strbuf *err);
 void store_close(struct store *st);
 int store_schema_version(struct store *st);
+/* The schema version this binary migrates to. */
+int store_schema_latest(void);
 
 /* Transactions, for callers that need several calls to be atomic. */
 int store_begin(struct store *st, struct strbuf *err);
@@ -58,23 +60,35 @@ struct store_project {
 	char *hook_secret;    /* X-Cidre-Hook-Token of the post-receive hook */
 	char *webhook_secret; /* forges' HMAC key / GitLab token; may be "" */
 	int64_t created;
+	int64_t deleted;      /* 0, or when store_project_delete() marked it */
 };
 void store_project_release(struct store_project *p);
 
-/* Insert; id and created are set in *p. STORE_CONFLICT: name taken. */
+/* 1 if name is a valid project name: [A-Za-z0-9._-]{1,64}, not "." or ".."
+ * (names become directory names in DATA/repos). */
+int store_project_name_ok(const char *name);
+
+/* Insert; id and created (now, when 0) are set in *p. branches NULL: "*";
+ * secrets NULL: "". STORE_CONFLICT: name taken by a live project; -1: a
+ * name store_project_name_ok() refuses or no repo. */
 int store_project_add(struct store *st, struct store_project *p, struct strbuf *err);
+/* A live project by name; by id, deleted ones too (p->deleted set). */
 int store_project_get(struct store *st, const char *name,
 		      struct store_project *ret, struct strbuf *err);
 int store_project_get_id(struct store *st, int64_t id,
 			 struct store_project *ret, struct strbuf *err);
-/* All projects by name; *ret is an array of *nr records (free with
+/* All live projects by name; *ret is an array of *nr records (free with
  * store_projects_free). */
 int store_project_list(struct store *st, struct store_project **ret,
 		       size_t *nr, struct strbuf *err);
 void store_projects_free(struct store_project *a, size_t nr);
+/* Mark a project deleted (its name is free again) and forget its refs.
+ * Its pipelines and jobs stay readable by id; unfinished jobs are the
+ * caller's to cancel. */
 int store_project_delete(struct store *st, const char *name, struct strbuf *err);
 
-/* Last sha seen on a ref by polling (ret_sha: 41 bytes, "" if none). */
+/* Last sha seen on a ref by polling (ret_sha: 41 bytes, "" if none).
+ * store_ref_set refuses a sha longer than 40 characters. */
 int store_ref_get(struct store *st, int64_t project, const char *ref,
 		  char *ret_sha, struct strbuf *err);
 int store_ref_set(struct store *st, int64_t project, const char *ref,
@@ -99,7 +113,9 @@ struct store_pipeline {
 };
 void store_pipeline_release(struct store_pipeline *p);
 
-/* Insert; id and created are set in *p. */
+/* Insert; id and created (now, when 0) are set in *p. ref, sha and source
+ * are required; status NULL: "created"; variables NULL: "{}".
+ * STORE_NOTFOUND: no such project. */
 int store_pipeline_add(struct store *st, struct store_pipeline *p, struct strbuf *err);
 int store_pipeline_get(struct store *st, int64_t id,
 		       struct store_pipeline *ret, struct strbuf *err);
@@ -127,7 +143,8 @@ int store_pipeline_set_status(struct store *st, int64_t id, const char *from,
 			      const char *to, int64_t started, int64_t finished,
 			      const char *error, struct strbuf *err);
 /* Unfinished pipelines (created, pending, running, manual) of a project's
- * ref, oldest first, with id < below (interruptible auto-cancel). */
+ * ref, oldest first, with id < below (any id when below <= 0)
+ * (interruptible auto-cancel). *ret_ids is malloc'ed (free()). */
 int store_pipeline_unfinished(struct store *st, int64_t project_id, const char *ref,
 			      int64_t below, int64_t **ret_ids, size_t *nr,
 			      struct strbuf *err);
@@ -170,11 +187,19 @@ struct store_job {
 };
 void store_job_release(struct store_job *j);
 
-/* Insert; id and created are set in *j. */
+/*
+ * Insert the plan fields of *j (pipeline_id ... max_retries; status NULL:
+ * "created"; when NULL: "on_success"; attempt 0: 1); the result fields
+ * start unknown (exit_code, peak_mem, cpu, coverage, tests_total -1).
+ * Set in *j: id, created (now, when 0), project_id (the pipeline's),
+ * queued (created, when 0 and status is pending). STORE_NOTFOUND: no
+ * such pipeline; STORE_CONFLICT: that attempt of that plan_idx exists.
+ */
 int store_job_add(struct store *st, struct store_job *j, struct strbuf *err);
 int store_job_get(struct store *st, int64_t id, struct store_job *ret,
 		  struct strbuf *err);
-/* A pipeline's jobs by plan_idx then attempt; all=0: latest attempts only. */
+/* A pipeline's jobs by plan_idx then attempt; all=0: latest attempts only
+ * (the highest attempt of each plan_idx). No such pipeline: 0 jobs. */
 int store_job_list(struct store *st, int64_t pipeline_id, int all,
 		   struct store_job **ret, size_t *nr, struct strbuf *err);
 void store_jobs_free(struct store_job *a, size_t nr);
@@ -185,6 +210,10 @@ void store_jobs_free(struct store_job *a, size_t nr);
  * sets started, runner, pid, pid_start; a finished status (success,
  * failed, canceled, skipped) sets finished, exit_code, failure_reason,
  * peak_mem, cpu, log_size, coverage, tests_*, env_*. from NULL: any.
+ * A timestamp given as 0 is taken as now; a log_size < 0 keeps the
+ * stored one; j NULL means "nothing known" (timestamps now, results -1).
+ * Other statuses (created, manual, scheduled, ...) set only the status.
+ * STORE_CONFLICT: the status was not from; STORE_NOTFOUND: no such job.
  */
 int store_job_transition(struct store *st, int64_t id, const char *from,
 			 const char *to, const struct store_job *j,
@@ -197,7 +226,8 @@ int store_job_set_log_size(struct store *st, int64_t id, int64_t size,
  * Claim the oldest pending job (by queued time, then id) for runner,
  * atomically moving it to running with started = now; a job whose
  * resource_group has another running job is passed over. STORE_NOTFOUND
- * when nothing is claimable.
+ * when nothing is claimable. now 0: the current time. Atomic across
+ * handles and processes: a job is claimed once.
  */
 int store_job_claim(struct store *st, const char *runner, int64_t now,
 		    struct store_job *ret, struct strbuf *err);
@@ -217,6 +247,7 @@ struct store_test {
 	char *message;          /* NULL or the failure/error message, capped */
 };
 void store_test_release(struct store_test *t);
+/* All or none; STORE_NOTFOUND: no such job. */
 int store_tests_add(struct store *st, int64_t job_id, const struct store_test *a,
 		    size_t nr, struct strbuf *err);
 /* failed_only: status failed or error. */
@@ -233,6 +264,8 @@ struct store_artifact {
 	int mode;               /* 0644 or 0755 */
 };
 void store_artifact_release(struct store_artifact *a);
+/* All or none; a path already recorded for the job is replaced (an upload
+ * retried). STORE_NOTFOUND: no such job. */
 int store_artifacts_add(struct store *st, int64_t job_id, const struct store_artifact *a,
 			size_t nr, struct strbuf *err);
 int store_artifacts_list(struct store *st, int64_t job_id,
@@ -243,10 +276,11 @@ void store_artifacts_free(struct store_artifact *a, size_t nr);
 
 /* ---- API tokens (only SHA-256 hashes are stored) ---- */
 
-/* hash: 64 lowercase hex of SHA-256(token). */
+/* hash: 64 lowercase hex of SHA-256(token). STORE_CONFLICT: hash exists. */
 int store_token_add(struct store *st, const char *name, const char *hash,
 		    int64_t *ret_id, struct strbuf *err);
-/* 0 when a token with this hash exists (its name in ret_name, may be NULL). */
+/* 0 when a token with this hash exists (its name, malloc'ed, in *ret_name
+ * unless ret_name is NULL); STORE_NOTFOUND otherwise. */
 int store_token_check(struct store *st, const char *hash, char **ret_name,
 		      struct strbuf *err);
 int store_token_count(struct store *st, int64_t *ret, struct strbuf *err);

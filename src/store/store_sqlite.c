@@ -1,0 +1,1674 @@
+/*
+ * The store on SQLite (store.h): WAL, one connection per handle, every
+ * statement prepared once per handle and kept. The schema and why it is
+ * shaped so: docs/internals/store.md.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "store/store.h"
+#include "store/store_schema.h"
+#include "util/xalloc.h"
+
+#define BUSY_TIMEOUT_MS 5000
+
+/* The statements a handle prepares on first use and keeps. */
+enum stmt_id {
+	ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO,
+	ST_PROJECT_ADD, ST_PROJECT_GET, ST_PROJECT_GET_ID, ST_PROJECT_LIST,
+	ST_PROJECT_DELETE, ST_PROJECT_DELETE_REFS,
+	ST_REF_GET, ST_REF_SET,
+	ST_PIPELINE_ADD, ST_PIPELINE_GET, ST_PIPELINE_EXISTS, ST_PIPELINE_SET_STATUS,
+	ST_PIPELINE_UNFINISHED,
+	ST_JOB_ADD, ST_JOB_GET, ST_JOB_EXISTS, ST_JOB_LIST_ALL, ST_JOB_LIST_LATEST,
+	ST_JOB_TO_PENDING, ST_JOB_TO_RUNNING, ST_JOB_TO_FINISHED, ST_JOB_TO_OTHER,
+	ST_JOB_SET_RETRIED, ST_JOB_SET_LOG_SIZE, ST_JOB_CLAIM, ST_JOB_RUNNING,
+	ST_JOB_COUNT,
+	ST_TEST_ADD, ST_TESTS_LIST, ST_TESTS_LIST_FAILED,
+	ST_ARTIFACT_ADD, ST_ARTIFACTS_LIST, ST_ARTIFACT_GET,
+	ST_TOKEN_ADD, ST_TOKEN_CHECK, ST_TOKEN_COUNT,
+	ST__NR
+};
+
+#define PROJECT_COLS \
+	"id, name, repo, branches, poll_interval, hook_secret, webhook_secret, " \
+	"created, deleted"
+
+#define PIPELINE_COLS \
+	"p.id, p.project_id, (SELECT name FROM projects WHERE id = p.project_id), " \
+	"p.ref, p.sha, p.before_sha, p.source, p.status, p.error, p.name, " \
+	"p.variables, p.ctx, p.created, p.started, p.finished"
+
+#define JOB_COLS \
+	"j.id, j.pipeline_id, j.project_id, j.name, j.stage, j.stage_idx, " \
+	"j.plan_idx, j.status, j.when_, j.start_in_ms, j.allow_failure, " \
+	"j.interruptible, j.resource_group, j.needs, j.deps, j.attempt, " \
+	"j.max_retries, j.retried, j.exit_code, j.failure_reason, j.runner, " \
+	"j.pid, j.pid_start, j.created, j.queued, j.started, j.finished, " \
+	"j.peak_mem, j.cpu, j.log_size, j.coverage, j.tests_total, " \
+	"j.tests_failed, j.tests_skipped, j.tests_errors, j.env_name, " \
+	"j.env_url, (SELECT name FROM projects WHERE id = j.project_id)"
+
+/* Fields a finished transition fills; ?1 status, ?2 from, ?3 id. */
+#define JOB_CAS "WHERE id = ?3 AND (?2 IS NULL OR status = ?2)"
+
+static const char *const stmt_sql[ST__NR] = {
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_SAVEPOINT] = "SAVEPOINT store_op",
+	[ST_RELEASE] = "RELEASE store_op",
+	[ST_ROLLBACK_TO] = "ROLLBACK TO store_op",
+
+	[ST_PROJECT_ADD] =
+		"INSERT INTO projects (name, repo, branches, poll_interval, "
+		"hook_secret, webhook_secret, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[ST_PROJECT_GET] =
+		"SELECT " PROJECT_COLS " FROM projects WHERE name = ?1 AND deleted = 0",
+	[ST_PROJECT_GET_ID] = "SELECT " PROJECT_COLS " FROM projects WHERE id = ?1",
+	[ST_PROJECT_LIST] =
+		"SELECT " PROJECT_COLS " FROM projects WHERE deleted = 0 ORDER BY name",
+	[ST_PROJECT_DELETE] =
+		"UPDATE projects SET deleted = ?2 WHERE name = ?1 AND deleted = 0 "
+		"RETURNING id",
+	[ST_PROJECT_DELETE_REFS] = "DELETE FROM refs WHERE project_id = ?1",
+
+	[ST_REF_GET] = "SELECT sha FROM refs WHERE project_id = ?1 AND ref = ?2",
+	[ST_REF_SET] =
+		"INSERT INTO refs (project_id, ref, sha) VALUES (?1, ?2, ?3) "
+		"ON CONFLICT (project_id, ref) DO UPDATE SET sha = excluded.sha",
+
+	[ST_PIPELINE_ADD] =
+		"INSERT INTO pipelines (project_id, ref, sha, before_sha, source, "
+		"status, error, name, variables, ctx, created, started, finished) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+	[ST_PIPELINE_GET] = "SELECT " PIPELINE_COLS " FROM pipelines p WHERE p.id = ?1",
+	[ST_PIPELINE_EXISTS] = "SELECT 1 FROM pipelines WHERE id = ?1",
+	[ST_PIPELINE_SET_STATUS] =
+		"UPDATE pipelines SET status = ?1, "
+		"started = CASE WHEN ?3 <> 0 THEN ?3 ELSE started END, "
+		"finished = CASE WHEN ?4 <> 0 THEN ?4 ELSE finished END, "
+		"error = coalesce(?5, error) "
+		"WHERE id = ?6 AND (?2 IS NULL OR status = ?2)",
+	[ST_PIPELINE_UNFINISHED] =
+		"SELECT id FROM pipelines WHERE project_id = ?1 AND ref = ?2 AND id < ?3 "
+		"AND status IN ('created', 'pending', 'running', 'manual') ORDER BY id",
+
+	/* project_id comes from the pipeline: a job cannot disagree with it */
+	[ST_JOB_ADD] =
+		"INSERT INTO jobs (pipeline_id, project_id, name, stage, stage_idx, "
+		"plan_idx, status, when_, start_in_ms, allow_failure, interruptible, "
+		"resource_group, needs, deps, attempt, max_retries, created, queued) "
+		"SELECT ?1, p.project_id, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
+		"?12, ?13, ?14, ?15, ?16, ?17 FROM pipelines p WHERE p.id = ?1 "
+		"RETURNING id, project_id",
+	[ST_JOB_GET] = "SELECT " JOB_COLS " FROM jobs j WHERE j.id = ?1",
+	[ST_JOB_EXISTS] = "SELECT 1 FROM jobs WHERE id = ?1",
+	[ST_JOB_LIST_ALL] =
+		"SELECT " JOB_COLS " FROM jobs j WHERE j.pipeline_id = ?1 "
+		"ORDER BY j.plan_idx, j.attempt",
+	[ST_JOB_LIST_LATEST] =
+		"SELECT " JOB_COLS " FROM jobs j WHERE j.pipeline_id = ?1 "
+		"AND NOT EXISTS (SELECT 1 FROM jobs k WHERE k.pipeline_id = j.pipeline_id "
+		"AND k.plan_idx = j.plan_idx AND k.attempt > j.attempt) "
+		"ORDER BY j.plan_idx, j.attempt",
+	[ST_JOB_TO_PENDING] =
+		"UPDATE jobs SET status = ?1, queued = ?4 " JOB_CAS,
+	[ST_JOB_TO_RUNNING] =
+		"UPDATE jobs SET status = ?1, started = ?4, runner = ?5, pid = ?6, "
+		"pid_start = ?7 " JOB_CAS,
+	[ST_JOB_TO_FINISHED] =
+		"UPDATE jobs SET status = ?1, finished = ?4, exit_code = ?5, "
+		"failure_reason = ?6, peak_mem = ?7, cpu = ?8, "
+		"log_size = CASE WHEN ?9 < 0 THEN log_size ELSE ?9 END, "
+		"coverage = ?10, tests_total = ?11, tests_failed = ?12, "
+		"tests_skipped = ?13, tests_errors = ?14, env_name = ?15, "
+		"env_url = ?16 " JOB_CAS,
+	[ST_JOB_TO_OTHER] = "UPDATE jobs SET status = ?1 " JOB_CAS,
+	[ST_JOB_SET_RETRIED] = "UPDATE jobs SET retried = 1 WHERE id = ?1",
+	[ST_JOB_SET_LOG_SIZE] = "UPDATE jobs SET log_size = ?2 WHERE id = ?1",
+	/*
+	 * One statement: it takes the write lock before it reads, so two
+	 * handles (or processes) can never pick the same row.
+	 */
+	[ST_JOB_CLAIM] =
+		"UPDATE jobs SET status = 'running', runner = ?1, started = ?2, "
+		"pid = 0, pid_start = 0 "
+		"WHERE status = 'pending' AND id = ("
+		" SELECT q.id FROM jobs q WHERE q.status = 'pending' "
+		" AND (q.resource_group IS NULL OR NOT EXISTS ("
+		"  SELECT 1 FROM jobs r WHERE r.resource_group = q.resource_group "
+		"  AND r.status = 'running')) "
+		" ORDER BY q.queued, q.id LIMIT 1) "
+		"RETURNING id",
+	[ST_JOB_RUNNING] =
+		"SELECT " JOB_COLS " FROM jobs j WHERE j.status = 'running' ORDER BY j.id",
+	[ST_JOB_COUNT] = "SELECT count(*) FROM jobs WHERE status = ?1",
+
+	[ST_TEST_ADD] =
+		"INSERT INTO tests (job_id, suite, classname, name, status, time, message) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[ST_TESTS_LIST] =
+		"SELECT suite, classname, name, status, time, message FROM tests "
+		"WHERE job_id = ?1 ORDER BY id",
+	[ST_TESTS_LIST_FAILED] =
+		"SELECT suite, classname, name, status, time, message FROM tests "
+		"WHERE job_id = ?1 AND status IN ('failed', 'error') ORDER BY id",
+
+	[ST_ARTIFACT_ADD] =
+		"INSERT INTO artifacts (job_id, path, size, sha256, mode) "
+		"VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (job_id, path) DO UPDATE "
+		"SET size = excluded.size, sha256 = excluded.sha256, mode = excluded.mode",
+	[ST_ARTIFACTS_LIST] =
+		"SELECT path, size, sha256, mode FROM artifacts WHERE job_id = ?1 "
+		"ORDER BY path",
+	[ST_ARTIFACT_GET] =
+		"SELECT path, size, sha256, mode FROM artifacts "
+		"WHERE job_id = ?1 AND path = ?2",
+
+	[ST_TOKEN_ADD] = "INSERT INTO tokens (name, hash, created) VALUES (?1, ?2, ?3)",
+	[ST_TOKEN_CHECK] = "SELECT name FROM tokens WHERE hash = ?1",
+	[ST_TOKEN_COUNT] = "SELECT count(*) FROM tokens",
+};
+
+/* Pipeline listings: one statement per combination of filters. */
+#define PF_PROJECT 1
+#define PF_REF     2
+#define PF_STATUS  4
+#define PF_SOURCE  8
+#define PF_BEFORE  16
+#define PF__NR     32
+
+struct store {
+	sqlite3 *db;
+	int version;
+	sqlite3_stmt *stmt[ST__NR];
+	sqlite3_stmt *plist[PF__NR];
+};
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Turn a SQLite result code into the store's: a unique key taken is
+ * STORE_CONFLICT, a missing referenced row STORE_NOTFOUND, anything else
+ * -1. The message goes to err either way.
+ */
+static int db_fail(struct store *st, int rc, const char *what, struct strbuf *err)
+{
+	if (err)
+		strbuf_addf(err, "%s: %s", what, sqlite3_errmsg(st->db));
+	switch (rc) {
+	case SQLITE_CONSTRAINT_UNIQUE:
+	case SQLITE_CONSTRAINT_PRIMARYKEY:
+		return STORE_CONFLICT;
+	case SQLITE_CONSTRAINT_FOREIGNKEY:
+		return STORE_NOTFOUND;
+	default:
+		return -1;
+	}
+}
+
+static int fail(struct strbuf *err, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int fail(struct strbuf *err, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err) {
+		va_start(ap, fmt);
+		strbuf_vaddf(err, fmt, ap);
+		va_end(ap);
+	}
+	return code;
+}
+
+static sqlite3_stmt *prep(struct store *st, enum stmt_id id, struct strbuf *err)
+{
+	if (!st->stmt[id]) {
+		int rc = sqlite3_prepare_v3(st->db, stmt_sql[id], -1,
+					    SQLITE_PREPARE_PERSISTENT,
+					    &st->stmt[id], NULL);
+
+		if (rc != SQLITE_OK) {
+			db_fail(st, rc, "prepare", err);
+			st->stmt[id] = NULL;
+			return NULL;
+		}
+	}
+	return st->stmt[id];
+}
+
+/* Ready a kept statement for its next use. */
+static void done(sqlite3_stmt *s)
+{
+	if (s) {
+		sqlite3_reset(s);
+		sqlite3_clear_bindings(s);
+	}
+}
+
+/* Binding helpers: return a SQLite code, SQLITE_OK (0) on success. */
+static int b_text(sqlite3_stmt *s, int i, const char *v)
+{
+	return v ? sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC) : sqlite3_bind_null(s, i);
+}
+
+/* NULL is stored as "" (NOT NULL columns). */
+static int b_text0(sqlite3_stmt *s, int i, const char *v)
+{
+	return sqlite3_bind_text(s, i, v ? v : "", -1, SQLITE_STATIC);
+}
+
+static int b_int(sqlite3_stmt *s, int i, int64_t v)
+{
+	return sqlite3_bind_int64(s, i, v);
+}
+
+static int b_dbl(sqlite3_stmt *s, int i, double v)
+{
+	return sqlite3_bind_double(s, i, v);
+}
+
+static char *col_str(sqlite3_stmt *s, int i)
+{
+	return xstrdup_or_null((const char *)sqlite3_column_text(s, i));
+}
+
+/* Step a statement that returns no row we need; reset it. */
+static int exec_stmt(struct store *st, sqlite3_stmt *s, const char *what,
+		     struct strbuf *err)
+{
+	int rc;
+
+	if (!s)
+		return -1;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		rc = SQLITE_DONE;
+	done(s);	/* the error and its message stay on the connection */
+	if (rc != SQLITE_DONE)
+		return db_fail(st, rc, what, err);
+	return 0;
+}
+
+static int exec_id(struct store *st, enum stmt_id id, const char *what,
+		   struct strbuf *err)
+{
+	return exec_stmt(st, prep(st, id, err), what, err);
+}
+
+/*
+ * Internal atomic sections: a transaction of their own, or a savepoint
+ * inside the caller's store_begin() transaction.
+ */
+static int op_begin(struct store *st, int *nested, struct strbuf *err)
+{
+	*nested = !sqlite3_get_autocommit(st->db);
+	return exec_id(st, *nested ? ST_SAVEPOINT : ST_BEGIN, "begin", err);
+}
+
+static void op_rollback(struct store *st, int nested)
+{
+	if (nested) {
+		exec_id(st, ST_ROLLBACK_TO, "rollback", NULL);
+		exec_id(st, ST_RELEASE, "rollback", NULL);
+	} else if (!sqlite3_get_autocommit(st->db)) {
+		exec_id(st, ST_ROLLBACK, "rollback", NULL);
+	}
+}
+
+static int op_commit(struct store *st, int nested, struct strbuf *err)
+{
+	int r = exec_id(st, nested ? ST_RELEASE : ST_COMMIT, "commit", err);
+
+	if (r)
+		op_rollback(st, nested);
+	return r;
+}
+
+/* ---- open, migrate, close ---- */
+
+int store_schema_latest(void)
+{
+	return (int)store_migrations_nr;
+}
+
+static int read_version(struct store *st, int *ret, struct strbuf *err)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	rc = sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return fail(err, -1, "cannot read the schema version: %s",
+			    sqlite3_errmsg(st->db));
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW) {
+		db_fail(st, rc, "cannot read the schema version", err);
+		sqlite3_finalize(s);
+		return -1;
+	}
+	*ret = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	return 0;
+}
+
+static int newer_error(int v, struct strbuf *err)
+{
+	return fail(err, -1, "the database's schema version %d is newer than this "
+		    "cidre knows (%d): upgrade cidre", v, store_schema_latest());
+}
+
+/*
+ * Apply the missing migrations, each in its own IMMEDIATE transaction;
+ * the version is read again under the write lock, so two processes
+ * opening a new database together apply each migration once.
+ */
+static int migrate(struct store *st, struct strbuf *err)
+{
+	int v, latest = store_schema_latest();
+
+	if (read_version(st, &v, err))
+		return -1;
+	while (v < latest) {
+		char set[64];
+		char *msg = NULL;
+
+		if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+			return fail(err, -1, "cannot migrate the database: %s",
+				    sqlite3_errmsg(st->db));
+		if (read_version(st, &v, err))
+			goto fail;
+		if (v >= latest) {
+			sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+			break;
+		}
+		if (sqlite3_exec(st->db, store_migrations[v], NULL, NULL, &msg) != SQLITE_OK) {
+			fail(err, -1, "migration %d: %s", v + 1,
+			     msg ? msg : sqlite3_errmsg(st->db));
+			sqlite3_free(msg);
+			goto fail;
+		}
+		snprintf(set, sizeof(set), "PRAGMA user_version = %d", v + 1);
+		if (sqlite3_exec(st->db, set, NULL, NULL, NULL) != SQLITE_OK ||
+		    sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+			db_fail(st, 0, "migration", err);
+			goto fail;
+		}
+		v++;
+		continue;
+fail:
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	if (v > latest)
+		return newer_error(v, err);
+	st->version = v;
+	return 0;
+}
+
+/*
+ * The file path of url, or NULL (err set). "sqlite:PATH" and
+ * "sqlite://PATH" name PATH; any other "scheme://" is refused (the
+ * message leaves the URL out: it may hold a password).
+ */
+static const char *url_path(const char *url, struct strbuf *err)
+{
+	const char *p;
+
+	if (!url || !*url) {
+		fail(err, -1, "empty store URL");
+		return NULL;
+	}
+	if (!strncmp(url, "sqlite:", 7)) {
+		p = url + 7;
+		if (!strncmp(p, "//", 2))
+			p += 2;
+		if (!*p) {
+			fail(err, -1, "store URL without a path");
+			return NULL;
+		}
+		return p;
+	}
+	for (p = url; *p && *p != '/'; p++) {
+		if (!strncmp(p, "://", 3)) {
+			fail(err, -1, "unsupported store URL (scheme %.*s): "
+			     "only SQLite (sqlite:PATH or PATH) for now",
+			     (int)(p - url > 32 ? 32 : p - url), url);
+			return NULL;
+		}
+	}
+	return url;
+}
+
+int store_open(const char *url, struct store **ret, struct strbuf *err)
+{
+	struct store *st;
+	const char *path = url_path(url, err);
+	int rc, fd;
+
+	if (!path)
+		return -1;
+	/*
+	 * Create the file ourselves, mode 0600: it holds hook secrets and
+	 * token hashes. (SQLite would create it 0644; -wal and -shm copy
+	 * the database's mode.) A missing parent directory fails here.
+	 */
+	if (strcmp(path, ":memory:")) {
+		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (fd < 0)
+			return fail(err, -1, "cannot open %s: %s", path, strerror(errno));
+		close(fd);
+	}
+
+	st = xcalloc(1, sizeof(*st));
+	rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+			     SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE, NULL);
+	if (rc != SQLITE_OK) {
+		fail(err, -1, "cannot open %s: %s", path,
+		     st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
+		goto fail;
+	}
+	sqlite3_extended_result_codes(st->db, 1);
+	sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
+	if (sqlite3_exec(st->db, "PRAGMA journal_mode = WAL; "
+			 "PRAGMA synchronous = NORMAL; "
+			 "PRAGMA foreign_keys = ON", NULL, NULL, NULL) != SQLITE_OK) {
+		fail(err, -1, "cannot open %s: %s", path, sqlite3_errmsg(st->db));
+		goto fail;
+	}
+	if (migrate(st, err)) {
+		if (err)
+			strbuf_addf(err, " (%s)", path);
+		goto fail;
+	}
+	*ret = st;
+	return 0;
+fail:
+	store_close(st);
+	return -1;
+}
+
+void store_close(struct store *st)
+{
+	size_t i;
+
+	if (!st)
+		return;
+	for (i = 0; i < ST__NR; i++)
+		sqlite3_finalize(st->stmt[i]);
+	for (i = 0; i < PF__NR; i++)
+		sqlite3_finalize(st->plist[i]);
+	sqlite3_close_v2(st->db);
+	free(st);
+}
+
+int store_schema_version(struct store *st)
+{
+	return st->version;
+}
+
+int store_begin(struct store *st, struct strbuf *err)
+{
+	if (!sqlite3_get_autocommit(st->db))
+		return fail(err, -1, "a transaction is already open");
+	return exec_id(st, ST_BEGIN, "begin", err);
+}
+
+int store_commit(struct store *st, struct strbuf *err)
+{
+	if (sqlite3_get_autocommit(st->db))
+		return fail(err, -1, "no transaction is open");
+	return exec_id(st, ST_COMMIT, "commit", err);
+}
+
+void store_rollback(struct store *st)
+{
+	if (!sqlite3_get_autocommit(st->db))
+		exec_id(st, ST_ROLLBACK, "rollback", NULL);
+}
+
+/* ---- projects ---- */
+
+void store_project_release(struct store_project *p)
+{
+	if (!p)
+		return;
+	free(p->name);
+	free(p->repo);
+	free(p->branches);
+	free(p->hook_secret);
+	free(p->webhook_secret);
+	memset(p, 0, sizeof(*p));
+}
+
+void store_projects_free(struct store_project *a, size_t nr)
+{
+	size_t i;
+
+	for (i = 0; a && i < nr; i++)
+		store_project_release(&a[i]);
+	free(a);
+}
+
+static void read_project(sqlite3_stmt *s, struct store_project *p)
+{
+	p->id = sqlite3_column_int64(s, 0);
+	p->name = col_str(s, 1);
+	p->repo = col_str(s, 2);
+	p->branches = col_str(s, 3);
+	p->poll_interval = sqlite3_column_int(s, 4);
+	p->hook_secret = col_str(s, 5);
+	p->webhook_secret = col_str(s, 6);
+	p->created = sqlite3_column_int64(s, 7);
+	p->deleted = sqlite3_column_int64(s, 8);
+}
+
+int store_project_name_ok(const char *name)
+{
+	size_t i, n = name ? strlen(name) : 0;
+
+	if (n < 1 || n > 64 || !strcmp(name, ".") || !strcmp(name, ".."))
+		return 0;
+	for (i = 0; i < n; i++) {
+		char c = name[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+int store_project_add(struct store *st, struct store_project *p, struct strbuf *err)
+{
+	sqlite3_stmt *s;
+	int64_t created = p->created ? p->created : now_ms();
+	int rc;
+
+	if (!store_project_name_ok(p->name))
+		return fail(err, -1, "invalid project name (want [A-Za-z0-9._-]{1,64}, "
+			    "not . or ..)");
+	if (!p->repo || !*p->repo)
+		return fail(err, -1, "project %s: no repository", p->name);
+	s = prep(st, ST_PROJECT_ADD, err);
+	if (!s)
+		return -1;
+	if (b_text(s, 1, p->name) || b_text(s, 2, p->repo) ||
+	    b_text(s, 3, p->branches ? p->branches : "*") ||
+	    b_int(s, 4, p->poll_interval) || b_text0(s, 5, p->hook_secret) ||
+	    b_text0(s, 6, p->webhook_secret) || b_int(s, 7, created)) {
+		done(s);
+		return db_fail(st, -1, "project add", err);
+	}
+	rc = exec_stmt(st, s, "project add", err);
+	if (rc == STORE_CONFLICT)
+		return rc;
+	if (rc)
+		return rc;
+	p->id = sqlite3_last_insert_rowid(st->db);
+	p->created = created;
+	return 0;
+}
+
+/* Step s for at most one project; reset s. */
+static int get_project(struct store *st, sqlite3_stmt *s, struct store_project *ret,
+		       const char *what, struct strbuf *err)
+{
+	int rc = sqlite3_step(s);
+
+	if (rc == SQLITE_ROW) {
+		memset(ret, 0, sizeof(*ret));
+		read_project(s, ret);
+		done(s);
+		return 0;
+	}
+	done(s);
+	if (rc == SQLITE_DONE)
+		return STORE_NOTFOUND;
+	return db_fail(st, rc, what, err);
+}
+
+int store_project_get(struct store *st, const char *name,
+		      struct store_project *ret, struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, ST_PROJECT_GET, err);
+
+	if (!s)
+		return -1;
+	if (b_text0(s, 1, name)) {
+		done(s);
+		return db_fail(st, -1, "project get", err);
+	}
+	return get_project(st, s, ret, "project get", err);
+}
+
+int store_project_get_id(struct store *st, int64_t id,
+			 struct store_project *ret, struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, ST_PROJECT_GET_ID, err);
+
+	if (!s)
+		return -1;
+	b_int(s, 1, id);
+	return get_project(st, s, ret, "project get", err);
+}
+
+int store_project_list(struct store *st, struct store_project **ret,
+		       size_t *nr, struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, ST_PROJECT_LIST, err);
+	struct store_project *a = NULL;
+	size_t n = 0, alloc = 0;
+	int rc;
+
+	if (!s)
+		return -1;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		ALLOC_GROW(a, n + 1, alloc);
+		memset(&a[n], 0, sizeof(a[n]));
+		read_project(s, &a[n++]);
+	}
+	done(s);
+	if (rc != SQLITE_DONE) {
+		store_projects_free(a, n);
+		return db_fail(st, rc, "project list", err);
+	}
+	*ret = a;
+	*nr = n;
+	return 0;
+}
+
+int store_project_delete(struct store *st, const char *name, struct strbuf *err)
+{
+	sqlite3_stmt *s;
+	int nested, rc, r;
+	int64_t id;
+
+	if (op_begin(st, &nested, err))
+		return -1;
+	s = prep(st, ST_PROJECT_DELETE, err);
+	if (!s)
+		goto fail;
+	b_text0(s, 1, name);
+	b_int(s, 2, now_ms());
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		id = sqlite3_column_int64(s, 0);
+		rc = sqlite3_step(s);
+	} else if (rc == SQLITE_DONE) {
+		done(s);
+		op_rollback(st, nested);
+		return fail(err, STORE_NOTFOUND, "no project %s", name ? name : "");
+	}
+	done(s);
+	if (rc != SQLITE_DONE) {
+		db_fail(st, rc, "project delete", err);
+		goto fail;
+	}
+	s = prep(st, ST_PROJECT_DELETE_REFS, err);
+	if (!s)
+		goto fail;
+	b_int(s, 1, id);
+	if ((r = exec_stmt(st, s, "project delete", err)))
+		goto fail;
+	return op_commit(st, nested, err);
+fail:
+	op_rollback(st, nested);
+	return -1;
+}
+
+int store_ref_get(struct store *st, int64_t project, const char *ref,
+		  char *ret_sha, struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, ST_REF_GET, err);
+	int rc;
+
+	if (!s)
+		return -1;
+	b_int(s, 1, project);
+	if (b_text0(s, 2, ref)) {
+		done(s);
+		return db_fail(st, -1, "ref get", err);
+	}
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		const char *sha = (const char *)sqlite3_column_text(s, 0);
+		size_t n = sha ? strlen(sha) : 0;
+
+		if (n > 40)
+			n = 40;
+		memcpy(ret_sha, sha ? sha : "", n);
+		ret_sha[n] = '\0';
+	} else if (rc == SQLITE_DONE) {
+		ret_sha[0] = '\0';
+	}
+	done(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_fail(st, rc, "ref get", err);
+	return 0;
+}
+
+int store_ref_set(struct store *st, int64_t project, const char *ref,
+		  const char *sha, struct strbuf *err)
+{
+	sqlite3_stmt *s;
+
+	if (!ref || !sha || strlen(sha) > 40)
+		return fail(err, -1, "ref set: want a ref and a sha of at most 40 characters");
+	s = prep(st, ST_REF_SET, err);
+	if (!s)
+		return -1;
+	b_int(s, 1, project);
+	if (b_text(s, 2, ref) || b_text(s, 3, sha)) {
+		done(s);
+		return db_fail(st, -1, "ref set", err);
+	}
+	return exec_stmt(st, s, "ref set", err);
+}
+
+/* ---- pipelines ---- */
+
+void store_pipeline_release(struct store_pipeline *p)
+{
+	if (!p)
+		return;
+	free(p->project);
+	free(p->ref);
+	free(p->sha);
+	free(p->before_sha);
+	free(p->source);
+	free(p->status);
+	free(p->error);
+	free(p->name);
+	free(p->variables);
+	free(p->ctx);
+	memset(p, 0, sizeof(*p));
+}
+
+void store_pipelines_free(struct store_pipeline *a, size_t nr)
+{
+	size_t i;
+
+	for (i = 0; a && i < nr; i++)
+		store_pipeline_release(&a[i]);
+	free(a);
+}
+
+static void read_pipeline(sqlite3_stmt *s, struct store_pipeline *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->id = sqlite3_column_int64(s, 0);
+	p->project_id = sqlite3_column_int64(s, 1);
+	p->project = col_str(s, 2);
+	p->ref = col_str(s, 3);
+	p->sha = col_str(s, 4);
+	p->before_sha = col_str(s, 5);
+	p->source = col_str(s, 6);
+	p->status = col_str(s, 7);
+	p->error = col_str(s, 8);
+	p->name = col_str(s, 9);
+	p->variables = col_str(s, 10);
+	p->ctx = col_str(s, 11);
+	p->created = sqlite3_column_int64(s, 12);
+	p->started = sqlite3_column_int64(s, 13);
+	p->finished = sqlite3_column_int64(s, 14);
+}
+
+int store_pipeline_add(struct store *st, struct store_pipeline *p, struct strbuf *err)
+{
+	sqlite3_stmt *s;
+	int64_t created = p->created ? p->created : now_ms();
+	int rc;
+
+	if (!p->ref || !p->sha || !p->source)
+		return fail(err, -1, "pipeline add: ref, sha and source are required");
+	s = prep(st, ST_PIPELINE_ADD, err);
+	if (!s)
+		return -1;
+	if (b_int(s, 1, p->project_id) || b_text(s, 2, p->ref) ||
+	    b_text(s, 3, p->sha) || b_text(s, 4, p->before_sha) ||
+	    b_text(s, 5, p->source) || b_text(s, 6, p->status ? p->status : "created") ||
+	    b_text(s, 7, p->error) || b_text(s, 8, p->name) ||
+	    b_text(s, 9, p->variables ? p->variables : "{}") || b_text(s, 10, p->ctx) ||
+	    b_int(s, 11, created) || b_int(s, 12, p->started) ||
+	    b_int(s, 13, p->finished)) {
+		done(s);
+		return db_fail(st, -1, "pipeline add", err);
+	}
+	rc = exec_stmt(st, s, "pipeline add", err);
+	if (rc)
+		return rc;
+	p->id = sqlite3_last_insert_rowid(st->db);
+	p->created = created;
+	return 0;
+}
+
+int store_pipeline_get(struct store *st, int64_t id,
+		       struct store_pipeline *ret, struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, ST_PIPELINE_GET, err);
+	int rc;
+
+	if (!s)
+		return -1;
+	b_int(s, 1, id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		read_pipeline(s, ret);
+	done(s);
+	if (rc == SQLITE_ROW)
+		return 0;
+	if (rc == SQLITE_DONE)
+		return fail(err, STORE_NOTFOUND, "no pipeline %lld", (long long)id);
+	return db_fail(st, rc, "pipeline get", err);
+}
+
+static sqlite3_stmt *pipeline_list_stmt(struct store *st, unsigned mask,
+					struct strbuf *err)
+{
+	struct strbuf sql = STRBUF_INIT;
+	int rc;
+
+	if (st->plist[mask])
+		return st->plist[mask];
+	/*
+	 * Only the filters given appear, so each combination gets the plan
+	 * of its index (a generic "?1 = 0 OR project_id = ?1" would scan).
+	 * ?6 and ?7 are always there, so binding ?1..?5 is always in range.
+	 */
+	strbuf_addstr(&sql, "SELECT " PIPELINE_COLS " FROM pipelines p WHERE 1");
+	if (mask & PF_PROJECT)
+		strbuf_addstr(&sql, " AND p.project_id = ?1");
+	if (mask & PF_REF)
+		strbuf_addstr(&sql, " AND p.ref = ?2");
+	if (mask & PF_STATUS)
+		strbuf_addstr(&sql, " AND p.status = ?3");
+	if (mask & PF_SOURCE)
+		strbuf_addstr(&sql, " AND p.source = ?4");
+	if (mask & PF_BEFORE)
+		strbuf_addstr(&sql, " AND p.id < ?5");
+	strbuf_addstr(&sql, " ORDER BY p.id DESC LIMIT ?6 OFFSET ?7");
+	rc = sqlite3_prepare_v3(st->db, sql.buf, -1, SQLITE_PREPARE_PERSISTENT,
+				&st->plist[mask], NULL);
+	strbuf_release(&sql);
+	if (rc != SQLITE_OK) {
+		db_fail(st, rc, "prepare", err);
+		st->plist[mask] = NULL;
+	}
+	return st->plist[mask];
+}
+
+int store_pipeline_list(struct store *st, const struct store_pipeline_filter *f,
+			struct store_pipeline **ret, size_t *nr, struct strbuf *err)
+{
+	struct store_pipeline *a = NULL;
+	size_t n = 0, alloc = 0;
+	unsigned mask = 0;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (f->limit < 1 || f->limit > 1000)
+		return fail(err, -1, "pipeline list: limit %d not in 1..1000", f->limit);
+	if (f->offset < 0)
+		return fail(err, -1, "pipeline list: negative offset");
+	if (f->project_id)
+		mask |= PF_PROJECT;
+	if (f->ref)
+		mask |= PF_REF;
+	if (f->status)
+		mask |= PF_STATUS;
+	if (f->source)
+		mask |= PF_SOURCE;
+	if (f->before_id)
+		mask |= PF_BEFORE;
+	s = pipeline_list_stmt(st, mask, err);
+	if (!s)
+		return -1;
+	if (((mask & PF_PROJECT) && b_int(s, 1, f->project_id)) ||
+	    ((mask & PF_REF) && b_text(s, 2, f->ref)) ||
+	    ((mask & PF_STATUS) && b_text(s, 3, f->status)) ||
+	    ((mask & PF_SOURCE) && b_text(s, 4, f->source)) ||
+	    ((mask & PF_BEFORE) && b_int(s, 5, f->before_id)) ||
+	    b_int(s, 6, f->limit) || b_int(s, 7, f->before_id ? 0 : f->offset)) {
+		done(s);
+		return db_fail(st, -1, "pipeline list", err);
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		ALLOC_GROW(a, n + 1, alloc);
+		read_pipeline(s, &a[n++]);
+	}
+	done(s);
+	if (rc != SQLITE_DONE) {
+		store_pipelines_free(a, n);
+		return db_fail(st, rc, "pipeline list", err);
+	}
+	*ret = a;
+	*nr = n;
+	return 0;
+}
+
+/* After a compare-and-set that changed nothing: which of the two? */
+static int cas_lost(struct store *st, enum stmt_id exists, int64_t id,
+		    const char *what, struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, exists, err);
+	int rc;
+
+	if (!s)
+		return -1;
+	b_int(s, 1, id);
+	rc = sqlite3_step(s);
+	done(s);
+	if (rc == SQLITE_ROW)
+		return fail(err, STORE_CONFLICT, "%s %lld: status changed meanwhile",
+			    what, (long long)id);
+	if (rc == SQLITE_DONE)
+		return fail(err, STORE_NOTFOUND, "no %s %lld", what, (long long)id);
+	return db_fail(st, rc, what, err);
+}
+
+int store_pipeline_set_status(struct store *st, int64_t id, const char *from,
+			      const char *to, int64_t started, int64_t finished,
+			      const char *error, struct strbuf *err)
+{
+	sqlite3_stmt *s;
+	int r;
+
+	if (!to)
+		return fail(err, -1, "pipeline set status: no status");
+	s = prep(st, ST_PIPELINE_SET_STATUS, err);
+	if (!s)
+		return -1;
+	if (b_text(s, 1, to) || b_text(s, 2, from) || b_int(s, 3, started) ||
+	    b_int(s, 4, finished) || b_text(s, 5, error) || b_int(s, 6, id)) {
+		done(s);
+		return db_fail(st, -1, "pipeline set status", err);
+	}
+	r = exec_stmt(st, s, "pipeline set status", err);
+	if (r)
+		return r;
+	if (sqlite3_changes(st->db) == 0)
+		return cas_lost(st, ST_PIPELINE_EXISTS, id, "pipeline", err);
+	return 0;
+}
+
+int store_pipeline_unfinished(struct store *st, int64_t project_id, const char *ref,
+			      int64_t below, int64_t **ret_ids, size_t *nr,
+			      struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, ST_PIPELINE_UNFINISHED, err);
+	int64_t *a = NULL;
+	size_t n = 0, alloc = 0;
+	int rc;
+
+	if (!s)
+		return -1;
+	b_int(s, 1, project_id);
+	b_int(s, 3, below > 0 ? below : INT64_MAX);
+	if (b_text0(s, 2, ref)) {
+		done(s);
+		return db_fail(st, -1, "pipeline unfinished", err);
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		ALLOC_GROW(a, n + 1, alloc);
+		a[n++] = sqlite3_column_int64(s, 0);
+	}
+	done(s);
+	if (rc != SQLITE_DONE) {
+		free(a);
+		return db_fail(st, rc, "pipeline unfinished", err);
+	}
+	*ret_ids = a;
+	*nr = n;
+	return 0;
+}
+
+/* ---- jobs ---- */
+
+void store_job_release(struct store_job *j)
+{
+	if (!j)
+		return;
+	free(j->name);
+	free(j->stage);
+	free(j->status);
+	free(j->when);
+	free(j->resource_group);
+	free(j->needs);
+	free(j->deps);
+	free(j->failure_reason);
+	free(j->runner);
+	free(j->env_name);
+	free(j->env_url);
+	free(j->project);
+	memset(j, 0, sizeof(*j));
+}
+
+void store_jobs_free(struct store_job *a, size_t nr)
+{
+	size_t i;
+
+	for (i = 0; a && i < nr; i++)
+		store_job_release(&a[i]);
+	free(a);
+}
+
+static void read_job(sqlite3_stmt *s, struct store_job *j)
+{
+	memset(j, 0, sizeof(*j));
+	j->id = sqlite3_column_int64(s, 0);
+	j->pipeline_id = sqlite3_column_int64(s, 1);
+	j->project_id = sqlite3_column_int64(s, 2);
+	j->name = col_str(s, 3);
+	j->stage = col_str(s, 4);
+	j->stage_idx = sqlite3_column_int(s, 5);
+	j->plan_idx = sqlite3_column_int(s, 6);
+	j->status = col_str(s, 7);
+	j->when = col_str(s, 8);
+	j->start_in_ms = sqlite3_column_int64(s, 9);
+	j->allow_failure = sqlite3_column_int(s, 10);
+	j->interruptible = sqlite3_column_int(s, 11);
+	j->resource_group = col_str(s, 12);
+	j->needs = col_str(s, 13);
+	j->deps = col_str(s, 14);
+	j->attempt = sqlite3_column_int(s, 15);
+	j->max_retries = sqlite3_column_int(s, 16);
+	j->retried = sqlite3_column_int(s, 17);
+	j->exit_code = sqlite3_column_int(s, 18);
+	j->failure_reason = col_str(s, 19);
+	j->runner = col_str(s, 20);
+	j->pid = sqlite3_column_int64(s, 21);
+	j->pid_start = sqlite3_column_int64(s, 22);
+	j->created = sqlite3_column_int64(s, 23);
+	j->queued = sqlite3_column_int64(s, 24);
+	j->started = sqlite3_column_int64(s, 25);
+	j->finished = sqlite3_column_int64(s, 26);
+	j->peak_mem = sqlite3_column_int64(s, 27);
+	j->cpu = sqlite3_column_double(s, 28);
+	j->log_size = sqlite3_column_int64(s, 29);
+	j->coverage = sqlite3_column_double(s, 30);
+	j->tests_total = sqlite3_column_int(s, 31);
+	j->tests_failed = sqlite3_column_int(s, 32);
+	j->tests_skipped = sqlite3_column_int(s, 33);
+	j->tests_errors = sqlite3_column_int(s, 34);
+	j->env_name = col_str(s, 35);
+	j->env_url = col_str(s, 36);
+	j->project = col_str(s, 37);
+}
+
+int store_job_add(struct store *st, struct store_job *j, struct strbuf *err)
+{
+	sqlite3_stmt *s;
+	int64_t created = j->created ? j->created : now_ms();
+	const char *status = j->status ? j->status : "created";
+	int64_t queued = j->queued;
+	int rc;
+
+	if (!j->name || !j->stage)
+		return fail(err, -1, "job add: name and stage are required");
+	if (!queued && !strcmp(status, "pending"))
+		queued = created;
+	s = prep(st, ST_JOB_ADD, err);
+	if (!s)
+		return -1;
+	if (b_int(s, 1, j->pipeline_id) || b_text(s, 2, j->name) ||
+	    b_text(s, 3, j->stage) || b_int(s, 4, j->stage_idx) ||
+	    b_int(s, 5, j->plan_idx) || b_text(s, 6, status) ||
+	    b_text(s, 7, j->when ? j->when : "on_success") ||
+	    b_int(s, 8, j->start_in_ms) || b_int(s, 9, !!j->allow_failure) ||
+	    b_int(s, 10, !!j->interruptible) || b_text(s, 11, j->resource_group) ||
+	    b_text(s, 12, j->needs) || b_text(s, 13, j->deps) ||
+	    b_int(s, 14, j->attempt > 0 ? j->attempt : 1) ||
+	    b_int(s, 15, j->max_retries) || b_int(s, 16, created) ||
+	    b_int(s, 17, queued)) {
+		done(s);
+		return db_fail(st, -1, "job add", err);
+	}
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		j->id = sqlite3_column_int64(s, 0);
+		j->project_id = sqlite3_column_int64(s, 1);
+		rc = sqlite3_step(s);
+		done(s);
+		if (rc != SQLITE_DONE)
+			return db_fail(st, rc, "job add", err);
+		j->created = created;
+		j->queued = queued;
+		if (j->attempt <= 0)
+			j->attempt = 1;
+		return 0;
+	}
+	done(s);
+	if (rc == SQLITE_DONE)
+		return fail(err, STORE_NOTFOUND, "job add: no pipeline %lld",
+			    (long long)j->pipeline_id);
+	if (rc == SQLITE_CONSTRAINT_UNIQUE)
+		return fail(err, STORE_CONFLICT,
+			    "job add: pipeline %lld already has attempt %d of job %d",
+			    (long long)j->pipeline_id, j->attempt > 0 ? j->attempt : 1,
+			    j->plan_idx);
+	return db_fail(st, rc, "job add", err);
+}
+
+int store_job_get(struct store *st, int64_t id, struct store_job *ret,
+		  struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, ST_JOB_GET, err);
+	int rc;
+
+	if (!s)
+		return -1;
+	b_int(s, 1, id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		read_job(s, ret);
+	done(s);
+	if (rc == SQLITE_ROW)
+		return 0;
+	if (rc == SQLITE_DONE)
+		return fail(err, STORE_NOTFOUND, "no job %lld", (long long)id);
+	return db_fail(st, rc, "job get", err);
+}
+
+/* Step s (bound) into an array of jobs; reset s. */
+static int collect_jobs(struct store *st, sqlite3_stmt *s, struct store_job **ret,
+			size_t *nr, const char *what, struct strbuf *err)
+{
+	struct store_job *a = NULL;
+	size_t n = 0, alloc = 0;
+	int rc;
+
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		ALLOC_GROW(a, n + 1, alloc);
+		read_job(s, &a[n++]);
+	}
+	done(s);
+	if (rc != SQLITE_DONE) {
+		store_jobs_free(a, n);
+		return db_fail(st, rc, what, err);
+	}
+	*ret = a;
+	*nr = n;
+	return 0;
+}
+
+int store_job_list(struct store *st, int64_t pipeline_id, int all,
+		   struct store_job **ret, size_t *nr, struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, all ? ST_JOB_LIST_ALL : ST_JOB_LIST_LATEST, err);
+
+	if (!s)
+		return -1;
+	b_int(s, 1, pipeline_id);
+	return collect_jobs(st, s, ret, nr, "job list", err);
+}
+
+static int is_finished(const char *status)
+{
+	return !strcmp(status, "success") || !strcmp(status, "failed") ||
+		!strcmp(status, "canceled") || !strcmp(status, "skipped");
+}
+
+/* What a transition without a record fills: now, and "unknown" results. */
+static const struct store_job job_unknown = {
+	.exit_code = -1, .peak_mem = -1, .cpu = -1, .log_size = -1,
+	.coverage = -1, .tests_total = -1,
+};
+
+int store_job_transition(struct store *st, int64_t id, const char *from,
+			 const char *to, const struct store_job *j,
+			 struct strbuf *err)
+{
+	enum stmt_id which;
+	sqlite3_stmt *s;
+	int bad, r;
+
+	if (!to)
+		return fail(err, -1, "job transition: no status");
+	if (!j)
+		j = &job_unknown;
+	if (!strcmp(to, "pending"))
+		which = ST_JOB_TO_PENDING;
+	else if (!strcmp(to, "running"))
+		which = ST_JOB_TO_RUNNING;
+	else if (is_finished(to))
+		which = ST_JOB_TO_FINISHED;
+	else
+		which = ST_JOB_TO_OTHER;
+	s = prep(st, which, err);
+	if (!s)
+		return -1;
+	bad = b_text(s, 1, to) || b_text(s, 2, from) || b_int(s, 3, id);
+	switch (which) {
+	case ST_JOB_TO_PENDING:
+		bad = bad || b_int(s, 4, j->queued ? j->queued : now_ms());
+		break;
+	case ST_JOB_TO_RUNNING:
+		bad = bad || b_int(s, 4, j->started ? j->started : now_ms()) ||
+			b_text(s, 5, j->runner) || b_int(s, 6, j->pid) ||
+			b_int(s, 7, j->pid_start);
+		break;
+	case ST_JOB_TO_FINISHED:
+		bad = bad || b_int(s, 4, j->finished ? j->finished : now_ms()) ||
+			b_int(s, 5, j->exit_code) || b_text(s, 6, j->failure_reason) ||
+			b_int(s, 7, j->peak_mem) || b_dbl(s, 8, j->cpu) ||
+			b_int(s, 9, j->log_size) || b_dbl(s, 10, j->coverage) ||
+			b_int(s, 11, j->tests_total) || b_int(s, 12, j->tests_failed) ||
+			b_int(s, 13, j->tests_skipped) || b_int(s, 14, j->tests_errors) ||
+			b_text(s, 15, j->env_name) || b_text(s, 16, j->env_url);
+		break;
+	default:
+		break;
+	}
+	if (bad) {
+		done(s);
+		return db_fail(st, -1, "job transition", err);
+	}
+	r = exec_stmt(st, s, "job transition", err);
+	if (r)
+		return r;
+	if (sqlite3_changes(st->db) == 0)
+		return cas_lost(st, ST_JOB_EXISTS, id, "job", err);
+	return 0;
+}
+
+static int job_update(struct store *st, enum stmt_id which, int64_t id,
+		      int64_t v, const char *what, struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, which, err);
+	int r;
+
+	if (!s)
+		return -1;
+	b_int(s, 1, id);
+	if (which == ST_JOB_SET_LOG_SIZE)
+		b_int(s, 2, v);
+	r = exec_stmt(st, s, what, err);
+	if (r)
+		return r;
+	if (sqlite3_changes(st->db) == 0)
+		return fail(err, STORE_NOTFOUND, "no job %lld", (long long)id);
+	return 0;
+}
+
+int store_job_set_retried(struct store *st, int64_t id, struct strbuf *err)
+{
+	return job_update(st, ST_JOB_SET_RETRIED, id, 0, "job set retried", err);
+}
+
+int store_job_set_log_size(struct store *st, int64_t id, int64_t size,
+			   struct strbuf *err)
+{
+	return job_update(st, ST_JOB_SET_LOG_SIZE, id, size, "job set log size", err);
+}
+
+int store_job_claim(struct store *st, const char *runner, int64_t now,
+		    struct store_job *ret, struct strbuf *err)
+{
+	struct store_job j;
+	sqlite3_stmt *s;
+	int nested, rc, r;
+	int64_t id = 0;
+
+	/* the claim and the read of the claimed row, one transaction */
+	if (op_begin(st, &nested, err))
+		return -1;
+	s = prep(st, ST_JOB_CLAIM, err);
+	if (!s)
+		goto fail;
+	if (b_text(s, 1, runner) || b_int(s, 2, now ? now : now_ms())) {
+		done(s);
+		db_fail(st, -1, "job claim", err);
+		goto fail;
+	}
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		id = sqlite3_column_int64(s, 0);
+		rc = sqlite3_step(s);
+	} else if (rc == SQLITE_DONE) {
+		done(s);
+		op_rollback(st, nested);
+		return STORE_NOTFOUND;
+	}
+	done(s);
+	if (rc != SQLITE_DONE) {
+		db_fail(st, rc, "job claim", err);
+		goto fail;
+	}
+	if (store_job_get(st, id, &j, err))
+		goto fail;
+	if ((r = op_commit(st, nested, err))) {
+		store_job_release(&j);
+		return r;
+	}
+	*ret = j;
+	return 0;
+fail:
+	op_rollback(st, nested);
+	return -1;
+}
+
+int store_job_running(struct store *st, struct store_job **ret, size_t *nr,
+		      struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, ST_JOB_RUNNING, err);
+
+	if (!s)
+		return -1;
+	return collect_jobs(st, s, ret, nr, "job running", err);
+}
+
+/* Step a bound "SELECT count(*)" into *ret; reset s. */
+static int get_count(struct store *st, sqlite3_stmt *s, int64_t *ret,
+		     const char *what, struct strbuf *err)
+{
+	int rc = sqlite3_step(s);
+
+	if (rc == SQLITE_ROW)
+		*ret = sqlite3_column_int64(s, 0);
+	done(s);
+	if (rc != SQLITE_ROW)
+		return db_fail(st, rc, what, err);
+	return 0;
+}
+
+int store_job_count(struct store *st, const char *status, int64_t *ret,
+		    struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, ST_JOB_COUNT, err);
+
+	if (!s)
+		return -1;
+	if (b_text0(s, 1, status)) {
+		done(s);
+		return db_fail(st, -1, "job count", err);
+	}
+	return get_count(st, s, ret, "job count", err);
+}
+
+/* ---- test cases ---- */
+
+void store_test_release(struct store_test *t)
+{
+	if (!t)
+		return;
+	free(t->suite);
+	free(t->classname);
+	free(t->name);
+	free(t->status);
+	free(t->message);
+	memset(t, 0, sizeof(*t));
+}
+
+void store_tests_free(struct store_test *a, size_t nr)
+{
+	size_t i;
+
+	for (i = 0; a && i < nr; i++)
+		store_test_release(&a[i]);
+	free(a);
+}
+
+int store_tests_add(struct store *st, int64_t job_id, const struct store_test *a,
+		    size_t nr, struct strbuf *err)
+{
+	sqlite3_stmt *s;
+	int nested, r;
+	size_t i;
+
+	if (!nr)
+		return 0;
+	if (op_begin(st, &nested, err))
+		return -1;
+	s = prep(st, ST_TEST_ADD, err);
+	if (!s) {
+		op_rollback(st, nested);
+		return -1;
+	}
+	for (i = 0; i < nr; i++) {
+		const struct store_test *t = &a[i];
+
+		if (b_int(s, 1, job_id) || b_text0(s, 2, t->suite) ||
+		    b_text0(s, 3, t->classname) || b_text0(s, 4, t->name) ||
+		    b_text0(s, 5, t->status) || b_dbl(s, 6, t->time) ||
+		    b_text(s, 7, t->message)) {
+			done(s);
+			r = db_fail(st, -1, "tests add", err);
+			goto fail;
+		}
+		if ((r = exec_stmt(st, s, "tests add", err)))
+			goto fail;
+	}
+	return op_commit(st, nested, err);
+fail:
+	op_rollback(st, nested);
+	return r;
+}
+
+int store_tests_list(struct store *st, int64_t job_id, int failed_only,
+		     struct store_test **ret, size_t *nr, struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, failed_only ? ST_TESTS_LIST_FAILED : ST_TESTS_LIST, err);
+	struct store_test *a = NULL;
+	size_t n = 0, alloc = 0;
+	int rc;
+
+	if (!s)
+		return -1;
+	b_int(s, 1, job_id);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct store_test *t;
+
+		ALLOC_GROW(a, n + 1, alloc);
+		t = &a[n++];
+		t->suite = col_str(s, 0);
+		t->classname = col_str(s, 1);
+		t->name = col_str(s, 2);
+		t->status = col_str(s, 3);
+		t->time = sqlite3_column_double(s, 4);
+		t->message = col_str(s, 5);
+	}
+	done(s);
+	if (rc != SQLITE_DONE) {
+		store_tests_free(a, n);
+		return db_fail(st, rc, "tests list", err);
+	}
+	*ret = a;
+	*nr = n;
+	return 0;
+}
+
+/* ---- artifacts ---- */
+
+void store_artifact_release(struct store_artifact *a)
+{
+	if (!a)
+		return;
+	free(a->path);
+	memset(a, 0, sizeof(*a));
+}
+
+void store_artifacts_free(struct store_artifact *a, size_t nr)
+{
+	size_t i;
+
+	for (i = 0; a && i < nr; i++)
+		store_artifact_release(&a[i]);
+	free(a);
+}
+
+static void read_artifact(sqlite3_stmt *s, struct store_artifact *a)
+{
+	const char *sha = (const char *)sqlite3_column_text(s, 2);
+	size_t n = sha ? strlen(sha) : 0;
+
+	memset(a, 0, sizeof(*a));
+	a->path = col_str(s, 0);
+	a->size = sqlite3_column_int64(s, 1);
+	if (n > 64)
+		n = 64;
+	memcpy(a->sha256, sha ? sha : "", n);
+	a->sha256[n] = '\0';
+	a->mode = sqlite3_column_int(s, 3);
+}
+
+int store_artifacts_add(struct store *st, int64_t job_id, const struct store_artifact *a,
+			size_t nr, struct strbuf *err)
+{
+	sqlite3_stmt *s;
+	int nested, r;
+	size_t i;
+
+	if (!nr)
+		return 0;
+	for (i = 0; i < nr; i++)
+		if (!a[i].path || !*a[i].path)
+			return fail(err, -1, "artifacts add: an artifact without a path");
+	if (op_begin(st, &nested, err))
+		return -1;
+	s = prep(st, ST_ARTIFACT_ADD, err);
+	if (!s) {
+		op_rollback(st, nested);
+		return -1;
+	}
+	for (i = 0; i < nr; i++) {
+		if (b_int(s, 1, job_id) || b_text(s, 2, a[i].path) ||
+		    b_int(s, 3, a[i].size) ||
+		    sqlite3_bind_text(s, 4, a[i].sha256, (int)strnlen(a[i].sha256, 64),
+				      SQLITE_STATIC) ||
+		    b_int(s, 5, a[i].mode)) {
+			done(s);
+			r = db_fail(st, -1, "artifacts add", err);
+			goto fail;
+		}
+		if ((r = exec_stmt(st, s, "artifacts add", err)))
+			goto fail;
+	}
+	return op_commit(st, nested, err);
+fail:
+	op_rollback(st, nested);
+	return r;
+}
+
+int store_artifacts_list(struct store *st, int64_t job_id,
+			 struct store_artifact **ret, size_t *nr, struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, ST_ARTIFACTS_LIST, err);
+	struct store_artifact *a = NULL;
+	size_t n = 0, alloc = 0;
+	int rc;
+
+	if (!s)
+		return -1;
+	b_int(s, 1, job_id);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		ALLOC_GROW(a, n + 1, alloc);
+		read_artifact(s, &a[n++]);
+	}
+	done(s);
+	if (rc != SQLITE_DONE) {
+		store_artifacts_free(a, n);
+		return db_fail(st, rc, "artifacts list", err);
+	}
+	*ret = a;
+	*nr = n;
+	return 0;
+}
+
+int store_artifact_get(struct store *st, int64_t job_id, const char *path,
+		       struct store_artifact *ret, struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, ST_ARTIFACT_GET, err);
+	int rc;
+
+	if (!s)
+		return -1;
+	b_int(s, 1, job_id);
+	if (b_text0(s, 2, path)) {
+		done(s);
+		return db_fail(st, -1, "artifact get", err);
+	}
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		read_artifact(s, ret);
+	done(s);
+	if (rc == SQLITE_ROW)
+		return 0;
+	if (rc == SQLITE_DONE)
+		return fail(err, STORE_NOTFOUND, "job %lld has no artifact %s",
+			    (long long)job_id, path ? path : "");
+	return db_fail(st, rc, "artifact get", err);
+}
+
+/* ---- tokens ---- */
+
+int store_token_add(struct store *st, const char *name, const char *hash,
+		    int64_t *ret_id, struct strbuf *err)
+{
+	sqlite3_stmt *s;
+	int r;
+
+	if (!hash || strlen(hash) != 64)
+		return fail(err, -1, "token add: want 64 hex characters of SHA-256");
+	s = prep(st, ST_TOKEN_ADD, err);
+	if (!s)
+		return -1;
+	if (b_text0(s, 1, name) || b_text(s, 2, hash) || b_int(s, 3, now_ms())) {
+		done(s);
+		return db_fail(st, -1, "token add", err);
+	}
+	r = exec_stmt(st, s, "token add", err);
+	if (r)
+		return r;
+	if (ret_id)
+		*ret_id = sqlite3_last_insert_rowid(st->db);
+	return 0;
+}
+
+int store_token_check(struct store *st, const char *hash, char **ret_name,
+		      struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, ST_TOKEN_CHECK, err);
+	int rc;
+
+	if (!s)
+		return -1;
+	if (b_text0(s, 1, hash)) {
+		done(s);
+		return db_fail(st, -1, "token check", err);
+	}
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW && ret_name)
+		*ret_name = col_str(s, 0);
+	done(s);
+	if (rc == SQLITE_ROW)
+		return 0;
+	if (rc == SQLITE_DONE)
+		return STORE_NOTFOUND;
+	return db_fail(st, rc, "token check", err);
+}
+
+int store_token_count(struct store *st, int64_t *ret, struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, ST_TOKEN_COUNT, err);
+
+	if (!s)
+		return -1;
+	return get_count(st, s, ret, "token count", err);
+}
