@@ -1,0 +1,176 @@
+/*
+ * A server pipeline's planning context as JSON, and planning with it.
+ */
+#include "server/pctx.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/xalloc.h"
+
+void pctx_init(struct pctx *c)
+{
+	memset(c, 0, sizeof(*c));
+	varlist_init(&c->predefined);
+	varlist_init(&c->overrides);
+	strvec_init(&c->changed);
+}
+
+void pctx_release(struct pctx *c)
+{
+	if (!c)
+		return;
+	free(c->file);
+	varlist_clear(&c->predefined);
+	varlist_clear(&c->overrides);
+	strvec_clear(&c->changed);
+	c->file = NULL;
+}
+
+static json_t *vars_obj(const struct varlist *vl)
+{
+	json_t *o = json_object();
+	size_t i;
+
+	for (i = 0; i < vl->nr; i++)
+		json_object_set_new(o, vl->v[i].key,
+				    json_string(vl->v[i].value ? vl->v[i].value : ""));
+	return o;
+}
+
+static int obj_vars(json_t *o, struct varlist *out, struct strbuf *err)
+{
+	const char *k;
+	json_t *v;
+
+	if (!json_is_object(o)) {
+		strbuf_addstr(err, "variables must be an object of strings");
+		return -1;
+	}
+	json_object_foreach(o, k, v) {
+		if (!json_is_string(v)) {
+			strbuf_addf(err, "variable %s: the value must be a string", k);
+			return -1;
+		}
+		varlist_set(out, k, json_string_value(v));
+	}
+	return 0;
+}
+
+char *pctx_vars_json(const struct varlist *vl)
+{
+	json_t *o = vars_obj(vl);
+	char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+
+	json_decref(o);
+	return s;
+}
+
+int pctx_vars_parse(const char *json, struct varlist *out, struct strbuf *err)
+{
+	json_error_t je;
+	json_t *o = json_loads(json, 0, &je);
+	int rc;
+
+	if (!o) {
+		strbuf_addf(err, "bad variables JSON: %s", je.text);
+		return -1;
+	}
+	rc = obj_vars(o, out, err);
+	json_decref(o);
+	return rc;
+}
+
+char *pctx_to_json(const struct pctx *c)
+{
+	json_t *o = json_object(), *ch;
+	size_t i;
+	char *s;
+
+	if (c->file)
+		json_object_set_new(o, "file", json_string(c->file));
+	json_object_set_new(o, "predefined", vars_obj(&c->predefined));
+	json_object_set_new(o, "overrides", vars_obj(&c->overrides));
+	if (c->has_changed) {
+		ch = json_array();
+		for (i = 0; i < c->changed.nr; i++)
+			json_array_append_new(ch, json_string(c->changed.v[i]));
+		json_object_set_new(o, "changed", ch);
+	} else {
+		json_object_set_new(o, "changed", json_null());
+	}
+	s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(o);
+	return s;
+}
+
+int pctx_from_json(const char *json, struct pctx *c, struct strbuf *err)
+{
+	json_error_t je;
+	json_t *o = json_loads(json, 0, &je), *v;
+	size_t i;
+	int rc = -1;
+
+	if (!o || !json_is_object(o)) {
+		strbuf_addf(err, "bad pipeline context: %s", o ? "not an object" : je.text);
+		goto done;
+	}
+	v = json_object_get(o, "file");
+	if (json_is_string(v))
+		c->file = xstrdup(json_string_value(v));
+	v = json_object_get(o, "predefined");
+	if (v && obj_vars(v, &c->predefined, err) < 0)
+		goto done;
+	v = json_object_get(o, "overrides");
+	if (v && obj_vars(v, &c->overrides, err) < 0)
+		goto done;
+	v = json_object_get(o, "changed");
+	if (json_is_array(v)) {
+		c->has_changed = 1;
+		for (i = 0; i < json_array_size(v); i++) {
+			json_t *e = json_array_get(v, i);
+
+			if (json_is_string(e))
+				strvec_push(&c->changed, json_string_value(e));
+		}
+	}
+	rc = 0;
+done:
+	json_decref(o);
+	return rc;
+}
+
+int pctx_plan(const char *root, const struct pctx *c, struct pipeline **ret_p,
+	      struct plan *ret_plan, struct diag *d)
+{
+	struct load_opts lo;
+	struct plan_ctx ctx;
+	struct varlist pre = VARLIST_INIT;
+	struct pipeline *p = NULL;
+
+	memset(&lo, 0, sizeof(lo));
+	lo.root = root;
+	lo.file = c->file;
+	varlist_copy(&pre, &c->predefined);
+	varlist_merge(&pre, &c->overrides);
+	lo.vars = &pre;
+	if (pipeline_load(&lo, &p, d) < 0) {
+		varlist_clear(&pre);
+		diag_sort(d);
+		return -1;
+	}
+	varlist_clear(&pre);
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.predefined = &c->predefined;
+	ctx.overrides = &c->overrides;
+	ctx.project_dir = root;
+	ctx.changed = c->has_changed ? &c->changed : NULL;
+	memset(ret_plan, 0, sizeof(*ret_plan));
+	if (plan_build(p, &ctx, ret_plan, d) < 0) {
+		pipeline_free(p);
+		return -1;
+	}
+	*ret_p = p;
+	return 0;
+}

@@ -1,0 +1,43 @@
+#ifndef CIDRE_PCTX_H
+#define CIDRE_PCTX_H
+
+/*
+ * What the planner was given for one server pipeline, kept with the
+ * pipeline (store_pipeline.ctx, JSON) so that the job supervisor, in its
+ * own process and workspace, rebuilds exactly the same plan: the
+ * pipeline file's name, the predefined variables, the trigger's
+ * variables, and the files the push changed.
+ */
+
+#include "pipeline/plan.h"
+#include "util/diag.h"
+#include "util/strvec.h"
+
+struct pctx {
+	char *file;                /* NULL: .cidre.yml, else .gitlab-ci.yml */
+	struct varlist predefined;
+	struct varlist overrides;  /* trigger variables */
+	int has_changed;           /* 0: every rules:changes is true */
+	struct strvec changed;
+};
+
+void pctx_init(struct pctx *c);
+void pctx_release(struct pctx *c);
+/* Serialise (malloc'ed JSON text). */
+char *pctx_to_json(const struct pctx *c);
+/* Parse what pctx_to_json wrote. 0, or -1 with err. */
+int pctx_from_json(const char *json, struct pctx *c, struct strbuf *err);
+
+/* JSON object text <-> variables ({"K": "V", ...}). */
+char *pctx_vars_json(const struct varlist *vl);
+int pctx_vars_parse(const char *json, struct varlist *out, struct strbuf *err);
+
+/*
+ * Load the pipeline file of the tree at root and plan it with c. On
+ * success *ret_p (pipeline_free) and *ret_plan (plan_release) are set;
+ * on failure d holds the errors with positions.
+ */
+int pctx_plan(const char *root, const struct pctx *c, struct pipeline **ret_p,
+	      struct plan *ret_plan, struct diag *d);
+
+#endif
