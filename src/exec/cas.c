@@ -223,3 +223,8 @@ done:
 	strbuf_release(&parent);
 	return ret;
 }
+
+int cas_rmtree(const char *path, struct strbuf *err)
+{
+	return copy_rmtree(path, err);
+}

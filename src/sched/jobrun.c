@@ -526,7 +526,14 @@ void jobrun_run(const struct jobrun *jr, struct job_result *r)
 	strbuf_init(&jc.line, 0);
 	jc.workdir = xstrdup(jr->workdir);
 	r->log_path = xstrdup(jr->log_path);
-	jc.log_fd = open(r->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	jc.log_fd = open(r->log_path, O_WRONLY | O_CREAT | O_CLOEXEC |
+			 (jr->log_append ? O_APPEND : O_TRUNC), 0644);
+	if (jc.log_fd >= 0 && jr->log_append) {
+		struct stat st;
+
+		if (!fstat(jc.log_fd, &st))
+			jc.log_bytes = (size_t)st.st_size;
+	}
 
 	r->start = since(jr->t0);
 	job_vars(&jc, &vars);

@@ -41,6 +41,7 @@ struct jobrun {
 	const char *cache_dir;
 	const char *artifacts_dir;  /* collected artifacts go here */
 	const char *log_path;       /* created/truncated */
+	int log_append;             /* append to it instead (its size counts) */
 	size_t max_log;             /* 0: 64 MiB */
 	int cancel_fd;              /* readable: cancel; -1: none */
 	int colour;

@@ -1,0 +1,238 @@
+/*
+ * The server's configuration file (see config.h).
+ */
+#include "server/config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pipeline/yaml.h"
+#include "util/diag.h"
+#include "util/xalloc.h"
+
+#define CONFIG_MAX_FILE (1024 * 1024)
+
+void server_config_defaults(struct server_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->listen = xstrdup("127.0.0.1:8080");
+	c->runner_name = xstrdup("embedded");
+	c->slots = 2;
+	c->max_request_body = 1024 * 1024;
+	c->max_log = 64u << 20;
+	c->max_queue = 10000;
+	c->max_pipelines_per_push = 20;
+	c->max_artifacts = (size_t)1 << 30;
+	c->poll_min_interval = 10;
+}
+
+void server_config_release(struct server_config *c)
+{
+	if (!c)
+		return;
+	free(c->listen);
+	free(c->store);
+	free(c->runner_name);
+	memset(c, 0, sizeof(*c));
+}
+
+int server_parse_size(const char *s, size_t *ret)
+{
+	char *end;
+	unsigned long long n, mul = 1;
+
+	errno = 0;
+	if (!*s || *s == '-')
+		return -1;
+	n = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -1;
+	while (*end == ' ')
+		end++;
+	if (!*end || !strcmp(end, "B"))
+		mul = 1;
+	else if (!strcmp(end, "k") || !strcmp(end, "K") || !strcmp(end, "KiB") || !strcmp(end, "KB"))
+		mul = 1024;
+	else if (!strcmp(end, "M") || !strcmp(end, "MiB") || !strcmp(end, "MB"))
+		mul = 1024 * 1024;
+	else if (!strcmp(end, "G") || !strcmp(end, "GiB") || !strcmp(end, "GB"))
+		mul = 1024ull * 1024 * 1024;
+	else
+		return -1;
+	if (n > (unsigned long long)SIZE_MAX / mul)
+		return -1;
+	*ret = (size_t)(n * mul);
+	return 0;
+}
+
+struct cfg_ctx {
+	struct diag *d;
+	struct server_config *c;
+};
+
+static const char *scalar(struct cfg_ctx *x, const struct ynode *n, const char *key)
+{
+	if (!n || n->type != YNODE_SCALAR || ynode_is_null(n)) {
+		diag_error(x->d, n ? &n->pos : NULL, "%s: a value is needed", key);
+		return NULL;
+	}
+	return n->str;
+}
+
+static void set_str(struct cfg_ctx *x, const struct ynode *n, const char *key, char **dst)
+{
+	const char *s = scalar(x, n, key);
+
+	if (!s)
+		return;
+	if (!*s || strlen(s) > 4096) {
+		diag_error(x->d, &n->pos, "%s: must be 1 to 4096 characters", key);
+		return;
+	}
+	free(*dst);
+	*dst = xstrdup(s);
+}
+
+static void set_int(struct cfg_ctx *x, const struct ynode *n, const char *key, int lo,
+		    int hi, int *dst)
+{
+	const char *s = scalar(x, n, key);
+	char *end;
+	long v;
+
+	if (!s)
+		return;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < lo || v > hi) {
+		diag_error(x->d, &n->pos, "%s: must be a whole number from %d to %d", key, lo, hi);
+		return;
+	}
+	*dst = (int)v;
+}
+
+static void set_size(struct cfg_ctx *x, const struct ynode *n, const char *key,
+		     size_t lo, size_t *dst)
+{
+	const char *s = scalar(x, n, key);
+	size_t v;
+
+	if (!s)
+		return;
+	if (server_parse_size(s, &v) < 0 || v < lo) {
+		diag_error(x->d, &n->pos, "%s: must be a size of at least %zu bytes "
+			   "(e.g. 512, 64KiB, 16MiB, 1GiB)", key, lo);
+		return;
+	}
+	*dst = v;
+}
+
+static int is_map(struct cfg_ctx *x, const struct ynode *n, const char *key)
+{
+	if (n && n->type == YNODE_MAP)
+		return 1;
+	diag_error(x->d, n ? &n->pos : NULL, "%s: must be a map", key);
+	return 0;
+}
+
+static void section(struct cfg_ctx *x, const char *name, const struct ynode *m)
+{
+	struct server_config *c = x->c;
+	size_t i;
+
+	if (!is_map(x, m, name))
+		return;
+	for (i = 0; i < m->pairs_nr; i++) {
+		const char *k = m->pairs[i].key;
+		const struct ynode *v = m->pairs[i].val;
+
+		if (!strcmp(name, "runner") && !strcmp(k, "slots"))
+			set_int(x, v, "runner.slots", 1, 256, &c->slots);
+		else if (!strcmp(name, "runner") && !strcmp(k, "name"))
+			set_str(x, v, "runner.name", &c->runner_name);
+		else if (!strcmp(name, "http") && !strcmp(k, "threads"))
+			set_int(x, v, "http.threads", 0, 256, &c->http_threads);
+		else if (!strcmp(name, "limits") && !strcmp(k, "request_body"))
+			set_size(x, v, "limits.request_body", 1024, &c->max_request_body);
+		else if (!strcmp(name, "limits") && !strcmp(k, "log_size"))
+			set_size(x, v, "limits.log_size", 1024, &c->max_log);
+		else if (!strcmp(name, "limits") && !strcmp(k, "artifacts_size"))
+			set_size(x, v, "limits.artifacts_size", 0, &c->max_artifacts);
+		else if (!strcmp(name, "limits") && !strcmp(k, "queue_length"))
+			set_int(x, v, "limits.queue_length", 1, 10000000, &c->max_queue);
+		else if (!strcmp(name, "limits") && !strcmp(k, "pipelines_per_push"))
+			set_int(x, v, "limits.pipelines_per_push", 1, 10000,
+				&c->max_pipelines_per_push);
+		else if (!strcmp(name, "poll") && !strcmp(k, "min_interval"))
+			set_int(x, v, "poll.min_interval", 1, 86400, &c->poll_min_interval);
+		else
+			diag_error(x->d, &m->pairs[i].key_pos, "unknown setting %s.%s", name, k);
+	}
+}
+
+int server_config_load(const char *path, int missing_ok, struct server_config *c,
+		       struct strbuf *err)
+{
+	struct strbuf buf = STRBUF_INIT;
+	struct ynode **docs = NULL;
+	size_t nr = 0, i;
+	struct diag d;
+	struct cfg_ctx x;
+	int rc = -1;
+
+	diag_init(&d);
+	x.d = &d;
+	x.c = c;
+	if (access(path, F_OK) < 0 && errno == ENOENT && missing_ok) {
+		rc = 0;
+		goto done;
+	}
+	if (strbuf_read_file(&buf, path, CONFIG_MAX_FILE) < 0) {
+		strbuf_addf(err, "%s: cannot read: %s", path,
+			    errno ? strerror(errno) : "larger than 1 MiB");
+		goto done;
+	}
+	if (yaml_parse(path, buf.buf, buf.len, NULL, &docs, &nr, &d) < 0)
+		goto report;
+	if (nr > 1) {
+		diag_error(&d, &docs[1]->pos, "one YAML document is expected");
+		goto report;
+	}
+	if (nr == 1 && !ynode_is_null(docs[0])) {
+		const struct ynode *root = docs[0];
+
+		if (!is_map(&x, root, "the configuration"))
+			goto report;
+		for (i = 0; i < root->pairs_nr; i++) {
+			const char *k = root->pairs[i].key;
+			const struct ynode *v = root->pairs[i].val;
+
+			if (!strcmp(k, "listen"))
+				set_str(&x, v, "listen", &c->listen);
+			else if (!strcmp(k, "store"))
+				set_str(&x, v, "store", &c->store);
+			else if (!strcmp(k, "runner") || !strcmp(k, "http") ||
+				 !strcmp(k, "limits") || !strcmp(k, "poll"))
+				section(&x, k, v);
+			else
+				diag_error(&d, &root->pairs[i].key_pos, "unknown setting %s", k);
+		}
+	}
+report:
+	if (d.errors) {
+		diag_sort(&d);
+		diag_format(&d, err);
+		strbuf_rtrim(err);
+		goto done;
+	}
+	rc = 0;
+done:
+	yaml_docs_free(docs, nr);
+	diag_clear(&d);
+	strbuf_release(&buf);
+	return rc;
+}

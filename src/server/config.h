@@ -1,0 +1,58 @@
+#ifndef CIDRE_SERVER_CONFIG_H
+#define CIDRE_SERVER_CONFIG_H
+
+/*
+ * The server's configuration file (YAML, DATA/config.yml by default):
+ *
+ *   listen: 127.0.0.1:8080
+ *   store: sqlite:/var/lib/cidre/cidre.db   # default DATA/cidre.db
+ *   runner:
+ *     name: embedded
+ *     slots: 2
+ *   http:
+ *     threads: 2
+ *   limits:
+ *     request_body: 1MiB
+ *     log_size: 64MiB
+ *     queue_length: 10000
+ *     pipelines_per_push: 20
+ *     artifacts_size: 1GiB
+ *   poll:
+ *     min_interval: 10
+ *
+ * Unknown keys and wrong types are errors with file:line:col. Sizes take
+ * B, KiB, MiB, GiB (or k, M, G). SIGHUP reloads it: runner slots and
+ * limits change at once; listen, store and http need a restart (a reload
+ * that changes them says so and keeps the old values).
+ */
+
+#include <stddef.h>
+
+#include "util/strbuf.h"
+
+struct server_config {
+	char *listen;
+	char *store;            /* NULL: DATA/cidre.db */
+	char *runner_name;
+	int slots;              /* jobs at once on the embedded runner, 1..256 */
+	int http_threads;       /* 0: number of CPUs */
+	size_t max_request_body;
+	size_t max_log;
+	int max_queue;          /* pending jobs; a trigger beyond gets 503 */
+	int max_pipelines_per_push;
+	size_t max_artifacts;   /* per job */
+	int poll_min_interval;  /* seconds */
+};
+
+void server_config_defaults(struct server_config *c);
+void server_config_release(struct server_config *c);
+/*
+ * Read path over the defaults into c. A missing file is fine when
+ * missing_ok (the defaults stand). 0, or -1 with every error in err.
+ */
+int server_config_load(const char *path, int missing_ok, struct server_config *c,
+		       struct strbuf *err);
+/* Parse "64MiB", "1k", "512": bytes. 0, or -1 on a bad size. */
+int server_parse_size(const char *s, size_t *ret);
+
+#endif

@@ -1,0 +1,441 @@
+/*
+ * The job supervisor process (see supervisor.h).
+ */
+#include "server/supervisor.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "exec/cas.h"
+#include "exec/workspace.h"
+#include "git/mirror.h"
+#include "sched/jobrun.h"
+#include "server/pctx.h"
+#include "util/xalloc.h"
+
+static int cancel_pipe[2] = { -1, -1 };
+
+static void on_signal(int sig)
+{
+	int saved = errno;
+	char c = (char)sig;
+
+	if (write(cancel_pipe[1], &c, 1) < 0) {
+		/* nothing to do: the pipe is full, the job is being canceled */
+	}
+	errno = saved;
+}
+
+struct spec {
+	json_t *root;
+	long long job_id, pipeline_id;
+	const char *name, *mirror, *sha, *ref, *workdir, *log, *result, *cas, *cache_dir, *ctx;
+	size_t max_log;
+};
+
+static const char *str(json_t *o, const char *k)
+{
+	json_t *v = json_object_get(o, k);
+
+	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static int read_spec(const char *path, struct spec *s, struct strbuf *err)
+{
+	json_error_t je;
+
+	memset(s, 0, sizeof(*s));
+	s->root = json_load_file(path, 0, &je);
+	if (!s->root) {
+		strbuf_addf(err, "%s: %s", path, je.text);
+		return -1;
+	}
+	s->job_id = json_integer_value(json_object_get(s->root, "job_id"));
+	s->pipeline_id = json_integer_value(json_object_get(s->root, "pipeline_id"));
+	s->name = str(s->root, "name");
+	s->mirror = str(s->root, "mirror");
+	s->sha = str(s->root, "sha");
+	s->ref = str(s->root, "ref");
+	s->workdir = str(s->root, "workdir");
+	s->log = str(s->root, "log");
+	s->result = str(s->root, "result");
+	s->cas = str(s->root, "cas");
+	s->cache_dir = str(s->root, "cache_dir");
+	s->ctx = str(s->root, "ctx");
+	s->max_log = (size_t)json_integer_value(json_object_get(s->root, "max_log"));
+	if (!s->name || !s->mirror || !s->sha || !s->workdir || !s->log ||
+	    !s->result || !s->cas || !s->cache_dir || !s->ctx) {
+		strbuf_addf(err, "%s: incomplete job spec", path);
+		return -1;
+	}
+	return 0;
+}
+
+static void log_note(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void log_note(int fd, const char *fmt, ...)
+{
+	struct strbuf sb = STRBUF_INIT;
+	va_list ap;
+	size_t off = 0;
+
+	va_start(ap, fmt);
+	strbuf_vaddf(&sb, fmt, ap);
+	va_end(ap);
+	strbuf_addch(&sb, '\n');
+	while (fd >= 0 && off < sb.len) {
+		ssize_t w = write(fd, sb.buf + off, sb.len - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+	strbuf_release(&sb);
+}
+
+static json_t *files_json(const struct cas_file *f, size_t nr)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; i < nr; i++)
+		json_array_append_new(a, json_pack("{s:s, s:I, s:s, s:i}",
+						   "path", f[i].path, "size", (json_int_t)f[i].size,
+						   "sha256", f[i].sha256, "mode", f[i].mode));
+	return a;
+}
+
+static int json_files(json_t *a, struct cas_file **ret, size_t *nr)
+{
+	size_t i, n = json_array_size(a);
+	struct cas_file *f = n ? xcalloc(n, sizeof(*f)) : NULL;
+
+	for (i = 0; i < n; i++) {
+		json_t *e = json_array_get(a, i);
+		const char *p = str(e, "path"), *h = str(e, "sha256");
+
+		if (!p || !h || strlen(h) != 64) {
+			cas_files_free(f, i);
+			return -1;
+		}
+		f[i].path = xstrdup(p);
+		memcpy(f[i].sha256, h, 65);
+		f[i].size = json_integer_value(json_object_get(e, "size"));
+		f[i].mode = (int)json_integer_value(json_object_get(e, "mode"));
+	}
+	*ret = f;
+	*nr = n;
+	return 0;
+}
+
+static const char *const junit_names[] = { "passed", "failed", "error", "skipped" };
+
+static json_t *result_json(const struct job_result *r, const struct cas_file *arts,
+			   size_t arts_nr, long long log_size)
+{
+	json_t *o = json_object(), *dot = json_object();
+	size_t i;
+
+	json_object_set_new(o, "status", json_string(job_status_name(r->status)));
+	json_object_set_new(o, "exit_code", json_integer(r->exit_code));
+	json_object_set_new(o, "failure_reason",
+			    r->failure_reason ? json_string(r->failure_reason) : json_null());
+	json_object_set_new(o, "allowed_failure", json_boolean(r->allowed_failure));
+	json_object_set_new(o, "duration", json_real(r->duration));
+	json_object_set_new(o, "peak_mem", json_integer(r->peak_mem));
+	json_object_set_new(o, "cpu", json_real(r->cpu));
+	json_object_set_new(o, "coverage", r->has_coverage ? json_real(r->coverage) : json_null());
+	json_object_set_new(o, "env_name", r->env_name ? json_string(r->env_name) : json_null());
+	json_object_set_new(o, "env_url", r->env_url ? json_string(r->env_url) : json_null());
+	json_object_set_new(o, "log_size", json_integer(log_size));
+	json_object_set_new(o, "artifacts", files_json(arts, arts_nr));
+	for (i = 0; i < r->dotenv.nr; i++)
+		json_object_set_new(dot, r->dotenv.v[i].key, json_string(r->dotenv.v[i].value));
+	json_object_set_new(o, "dotenv", dot);
+	if (r->has_junit) {
+		json_t *t = json_object(), *cases = json_array();
+
+		json_object_set_new(t, "total", json_integer((json_int_t)r->junit.tests));
+		json_object_set_new(t, "failed", json_integer((json_int_t)r->junit.failed));
+		json_object_set_new(t, "skipped", json_integer((json_int_t)r->junit.skipped));
+		json_object_set_new(t, "errors", json_integer((json_int_t)r->junit.errors));
+		for (i = 0; i < r->junit.nr && i < SUPERVISOR_MAX_CASES; i++) {
+			const struct junit_case *c = &r->junit.cases[i];
+			json_t *e = json_object();
+
+			json_object_set_new(e, "suite", json_string(c->suite ? c->suite : ""));
+			json_object_set_new(e, "classname", json_string(c->classname ? c->classname : ""));
+			json_object_set_new(e, "name", json_string(c->name ? c->name : ""));
+			json_object_set_new(e, "status", json_string(junit_names[c->status]));
+			json_object_set_new(e, "time", json_real(c->time));
+			json_object_set_new(e, "message", c->message ? json_string(c->message) : json_null());
+			json_array_append_new(cases, e);
+		}
+		json_object_set_new(t, "cases", cases);
+		json_object_set_new(o, "tests", t);
+	}
+	return o;
+}
+
+/* Write o to path atomically: a reader sees the whole file or none. */
+static int write_result(const char *path, json_t *o)
+{
+	struct strbuf tmp = STRBUF_INIT;
+	int rc = -1, fd;
+	char *text = json_dumps(o, JSON_COMPACT);
+	size_t len = text ? strlen(text) : 0, off = 0;
+
+	if (!text)
+		goto done;
+	strbuf_addf(&tmp, "%s.tmp", path);
+	fd = open(tmp.buf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		goto done;
+	while (off < len) {
+		ssize_t w = write(fd, text + off, len - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+	if (off < len || fsync(fd) < 0) {
+		close(fd);
+		goto done;
+	}
+	close(fd);
+	rc = rename(tmp.buf, path);
+done:
+	free(text);
+	strbuf_release(&tmp);
+	return rc;
+}
+
+static void fail_result(struct job_result *r, const char *reason)
+{
+	r->status = JOB_FAILED;
+	r->failure_reason = reason;
+	r->exit_code = -1;
+}
+
+int supervisor_main(const char *spec_path)
+{
+	struct spec s;
+	struct strbuf err = STRBUF_INIT, deps_root = STRBUF_INIT, art_dir = STRBUF_INIT;
+	struct pctx ctx;
+	struct pipeline *p = NULL;
+	struct plan plan;
+	struct job_result r;
+	struct jobrun jr;
+	struct jobrun_dep *deps = NULL;
+	struct varlist *dep_env = NULL;
+	struct cas_file *arts = NULL;
+	struct strvec files = STRVEC_INIT;
+	struct diag d;
+	struct timespec t0;
+	struct sigaction sa;
+	size_t i, ndeps = 0, arts_nr = 0;
+	const struct plan_job *pj = NULL;
+	int have_plan = 0, log_fd = -1, rc = 1;
+	json_t *out = NULL, *jdeps;
+	struct stat st;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	diag_init(&d);
+	pctx_init(&ctx);
+	memset(&r, 0, sizeof(r));
+	memset(&plan, 0, sizeof(plan));
+	r.peak_mem = -1;
+	r.exit_code = -1;
+	strvec_init(&r.artifacts);
+	varlist_init(&r.dotenv);
+
+	if (read_spec(spec_path, &s, &err) < 0) {
+		fprintf(stderr, "cidre job-exec: %s\n", err.buf);
+		json_decref(s.root);
+		strbuf_release(&err);
+		return 2;
+	}
+	if (pipe2(cancel_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+		fprintf(stderr, "cidre job-exec: pipe: %s\n", strerror(errno));
+		json_decref(s.root);
+		strbuf_release(&err);
+		return 2;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	log_fd = open(s.log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	log_note(log_fd, "Running with cidre %s on the embedded runner (shell executor)",
+		 CIDRE_VERSION);
+	log_note(log_fd, "Checking out %.8s as detached HEAD (ref %s)...", s.sha,
+		 s.ref ? s.ref : "");
+	strbuf_addf(&deps_root, "%s.deps", s.workdir);
+	strbuf_addf(&art_dir, "%s.artifacts", s.workdir);
+	cas_rmtree(s.workdir, NULL);
+	cas_rmtree(deps_root.buf, NULL);
+	cas_rmtree(art_dir.buf, NULL);
+	if (mirror_checkout(s.mirror, s.sha, s.ref, s.workdir, &err) < 0) {
+		log_note(log_fd, "ERROR: checking out the commit failed: %s", err.buf);
+		fail_result(&r, "runner_system_failure");
+		goto write;
+	}
+	if (pctx_from_json(s.ctx, &ctx, &err) < 0 ||
+	    pctx_plan(s.workdir, &ctx, &p, &plan, &d) < 0) {
+		struct strbuf msg = STRBUF_INIT;
+
+		diag_format(&d, &msg);
+		log_note(log_fd, "ERROR: the pipeline cannot be planned again: %s%s",
+			 err.buf, msg.buf);
+		strbuf_release(&msg);
+		fail_result(&r, "runner_system_failure");
+		goto write;
+	}
+	have_plan = 1;
+	for (i = 0; i < plan.nr && !pj; i++)
+		if (!strcmp(plan.jobs[i].name, s.name))
+			pj = &plan.jobs[i];
+	if (!pj) {
+		log_note(log_fd, "ERROR: job \"%s\" is not in the pipeline planned again", s.name);
+		fail_result(&r, "runner_system_failure");
+		goto write;
+	}
+	jdeps = json_object_get(s.root, "deps");
+	ndeps = json_array_size(jdeps);
+	if (ndeps) {
+		deps = xcalloc(ndeps, sizeof(*deps));
+		dep_env = xcalloc(ndeps, sizeof(*dep_env));
+	}
+	for (i = 0; i < ndeps; i++) {
+		json_t *e = json_array_get(jdeps, i);
+		struct cas_file *f = NULL;
+		size_t nr = 0;
+		json_t *de = json_object_get(e, "dotenv");
+
+		varlist_init(&dep_env[i]);
+		deps[i].name = str(e, "name") ? str(e, "name") : "?";
+		deps[i].dotenv = &dep_env[i];
+		if (json_is_object(de)) {
+			const char *k;
+			json_t *v;
+
+			json_object_foreach(de, k, v)
+				if (json_is_string(v))
+					varlist_set(&dep_env[i], k, json_string_value(v));
+		}
+		if (json_files(json_object_get(e, "files"), &f, &nr) < 0) {
+			log_note(log_fd, "ERROR: bad artifact list of %s", deps[i].name);
+			fail_result(&r, "runner_system_failure");
+			goto write;
+		}
+		if (nr) {
+			char *dir = xasprintf("%s/%zu", deps_root.buf, i);
+
+			if (cas_materialize(s.cas, f, nr, dir, &err) < 0) {
+				log_note(log_fd, "ERROR: artifacts of %s: %s", deps[i].name, err.buf);
+				cas_files_free(f, nr);
+				free(dir);
+				fail_result(&r, "runner_system_failure");
+				goto write;
+			}
+			deps[i].artifacts_dir = dir;
+			deps[i].files = nr;
+		}
+		cas_files_free(f, nr);
+	}
+	if (workspace_list(s.workdir, &files, &err) < 0) {
+		log_note(log_fd, "ERROR: listing the workspace: %s", err.buf);
+		fail_result(&r, "runner_system_failure");
+		goto write;
+	}
+	close(log_fd);
+	log_fd = -1;
+
+	memset(&jr, 0, sizeof(jr));
+	jr.plan = &plan;
+	jr.pj = pj;
+	{
+		static struct plan_ctx pc;
+
+		memset(&pc, 0, sizeof(pc));
+		pc.predefined = &ctx.predefined;
+		pc.overrides = &ctx.overrides;
+		pc.project_dir = s.workdir;
+		pc.changed = ctx.has_changed ? &ctx.changed : NULL;
+		jr.ctx = &pc;
+	}
+	{
+		extern char **environ;
+
+		jr.host_env = environ;
+	}
+	jr.workdir = s.workdir;
+	jr.files = &files;
+	jr.deps = deps;
+	jr.deps_nr = ndeps;
+	jr.cache_dir = s.cache_dir;
+	jr.artifacts_dir = art_dir.buf;
+	jr.log_path = s.log;
+	jr.log_append = 1;
+	jr.max_log = s.max_log;
+	jr.cancel_fd = cancel_pipe[0];
+	jr.job_id = s.job_id;
+	jr.t0 = &t0;
+	jobrun_run(&jr, &r);
+
+	if (r.artifacts.nr && cas_put_dir(s.cas, art_dir.buf, &arts, &arts_nr, NULL, &err) < 0) {
+		log_fd = open(s.log, O_WRONLY | O_APPEND | O_CLOEXEC);
+		log_note(log_fd, "ERROR: storing artifacts failed: %s", err.buf);
+		arts = NULL;
+		arts_nr = 0;
+	}
+write:
+	if (log_fd >= 0)
+		close(log_fd);
+	out = result_json(&r, arts, arts_nr, stat(s.log, &st) ? 0 : (long long)st.st_size);
+	if (write_result(s.result, out) == 0)
+		rc = 0;
+	else
+		fprintf(stderr, "cidre job-exec: cannot write %s: %s\n", s.result, strerror(errno));
+	json_decref(out);
+	cas_rmtree(s.workdir, NULL);
+	cas_rmtree(deps_root.buf, NULL);
+	cas_rmtree(art_dir.buf, NULL);
+
+	for (i = 0; i < ndeps; i++) {
+		free((char *)deps[i].artifacts_dir);
+		varlist_clear(&dep_env[i]);
+	}
+	free(deps);
+	free(dep_env);
+	cas_files_free(arts, arts_nr);
+	strvec_clear(&files);
+	job_result_release(&r);
+	if (have_plan) {
+		plan_release(&plan);
+		pipeline_free(p);
+	}
+	pctx_release(&ctx);
+	diag_clear(&d);
+	json_decref(s.root);
+	strbuf_release(&err);
+	strbuf_release(&deps_root);
+	strbuf_release(&art_dir);
+	return rc;
+}
