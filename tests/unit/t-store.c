@@ -1,0 +1,1167 @@
+/* Unit tests for src/store/: the SQLite store, real database files. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "store/store.h"
+#include "testlib.h"
+#include "util/xalloc.h"
+
+static char tmp[4096];
+static int db_seq;
+
+static int setup(void **state)
+{
+	return test_tmpdir(tmp, sizeof(tmp), "t-store");
+}
+
+static int teardown(void **state)
+{
+	return test_rmtree(tmp);
+}
+
+/* A fresh database path in the scratch directory (caller frees). */
+static char *db_path(void)
+{
+	return xasprintf("%s/db%d.sqlite", tmp, ++db_seq);
+}
+
+static struct store *open_ok(const char *url)
+{
+	struct strbuf err = STRBUF_INIT;
+	struct store *st = NULL;
+
+	if (store_open(url, &st, &err))
+		fail_msg("store_open %s: %s", url, err.buf);
+	strbuf_release(&err);
+	return st;
+}
+
+static struct store *open_new(void)
+{
+	char *path = db_path();
+	struct store *st = open_ok(path);
+
+	free(path);
+	return st;
+}
+
+static int64_t add_project(struct store *st, const char *name)
+{
+	struct store_project p = { .name = (char *)name, .repo = "/srv/git/x.git" };
+	struct strbuf err = STRBUF_INIT;
+
+	if (store_project_add(st, &p, &err))
+		fail_msg("project add %s: %s", name, err.buf);
+	strbuf_release(&err);
+	return p.id;
+}
+
+static int64_t add_pipeline(struct store *st, int64_t project, const char *ref,
+			    const char *status, const char *source)
+{
+	struct store_pipeline p = {
+		.project_id = project, .ref = (char *)ref,
+		.sha = "0123456789abcdef0123456789abcdef01234567",
+		.source = (char *)source, .status = (char *)status,
+	};
+	struct strbuf err = STRBUF_INIT;
+
+	if (store_pipeline_add(st, &p, &err))
+		fail_msg("pipeline add: %s", err.buf);
+	strbuf_release(&err);
+	return p.id;
+}
+
+static int64_t add_job(struct store *st, int64_t pipeline, int plan_idx, int attempt,
+		       const char *status, int64_t queued, const char *group)
+{
+	struct store_job j = {
+		.pipeline_id = pipeline, .name = "build", .stage = "test",
+		.plan_idx = plan_idx, .attempt = attempt, .status = (char *)status,
+		.queued = queued, .resource_group = (char *)group,
+	};
+	struct strbuf err = STRBUF_INIT;
+
+	if (store_job_add(st, &j, &err))
+		fail_msg("job add: %s", err.buf);
+	strbuf_release(&err);
+	return j.id;
+}
+
+/* Run SQL on the file behind the store's back (schema version games). */
+static void raw_sql(const char *path, const char *sql)
+{
+	sqlite3 *db;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+/* ---- open, migrate ---- */
+
+static void test_open_create_reopen(void **state)
+{
+	struct strbuf err = STRBUF_INIT, url = STRBUF_INIT;
+	struct store_project p;
+	struct store *st;
+	char *path = db_path();
+	struct stat sb;
+	sqlite3 *db;
+	sqlite3_stmt *s;
+
+	st = open_ok(path);
+	assert_true(store_schema_latest() >= 1);
+	assert_int_equal(store_schema_version(st), store_schema_latest());
+	add_project(st, "demo");
+	store_close(st);
+
+	/* created 0600, in WAL mode */
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(s, 0), "wal");
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+
+	/* reopened (both URL forms), the data is there, nothing migrates again */
+	strbuf_addf(&url, "sqlite:%s", path);
+	st = open_ok(url.buf);
+	assert_int_equal(store_schema_version(st), store_schema_latest());
+	assert_int_equal(store_project_get(st, "demo", &p, &err), 0);
+	assert_string_equal(p.repo, "/srv/git/x.git");
+	store_project_release(&p);
+	store_close(st);
+	strbuf_reset(&url);
+	strbuf_addf(&url, "sqlite://%s", path);
+	st = open_ok(url.buf);
+	assert_int_equal(store_project_get(st, "demo", &p, &err), 0);
+	store_project_release(&p);
+	store_close(st);
+
+	strbuf_release(&url);
+	strbuf_release(&err);
+	free(path);
+}
+
+/* An existing empty file (version 0) with a table of someone else's. */
+static void test_migrate_existing(void **state)
+{
+	char *path = db_path();
+	struct store *st;
+	sqlite3 *db;
+	sqlite3_stmt *s;
+
+	raw_sql(path, "CREATE TABLE keep (x); INSERT INTO keep VALUES (42);");
+	st = open_ok(path);
+	assert_int_equal(store_schema_version(st), store_schema_latest());
+	add_project(st, "p");
+	store_close(st);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT x FROM keep", -1, &s, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(s, 0), 42);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	free(path);
+}
+
+static void test_open_errors(void **state)
+{
+	struct strbuf err = STRBUF_INIT;
+	struct store *st = (struct store *)&err;	/* must stay untouched */
+	char *path, *sql, *missing;
+
+	/* another scheme; the URL (with its password) is not repeated */
+	assert_int_equal(store_open("postgres://cidre:s3cret@db/cidre", &st, &err), -1);
+	assert_non_null(strstr(err.buf, "unsupported store URL"));
+	assert_null(strstr(err.buf, "s3cret"));
+	assert_ptr_equal(st, &err);
+	strbuf_reset(&err);
+	assert_int_equal(store_open("", &st, &err), -1);
+	assert_int_equal(store_open(NULL, &st, &err), -1);
+	assert_int_equal(store_open("sqlite:", &st, &err), -1);
+
+	/* the parent directory must exist */
+	strbuf_reset(&err);
+	missing = xasprintf("%s/no/such/dir/cidre.db", tmp);
+	assert_int_equal(store_open(missing, &st, &err), -1);
+	assert_non_null(strstr(err.buf, "No such file"));
+	free(missing);
+
+	/* a database from a newer cidre */
+	path = db_path();
+	store_close(open_ok(path));
+	sql = xasprintf("PRAGMA user_version = %d", store_schema_latest() + 1);
+	raw_sql(path, sql);
+	strbuf_reset(&err);
+	assert_int_equal(store_open(path, &st, &err), -1);
+	assert_non_null(strstr(err.buf, "newer"));
+	assert_ptr_equal(st, &err);
+	free(sql);
+	free(path);
+
+	/* not a database */
+	path = db_path();
+	free(test_write_file(tmp, strrchr(path, '/') + 1, "hello, this is not sqlite at all"
+			     "................................................................"
+			     "................................................................", 160));
+	strbuf_reset(&err);
+	assert_int_equal(store_open(path, &st, &err), -1);
+	assert_true(err.len > 0);
+	free(path);
+
+	strbuf_release(&err);
+}
+
+/* ---- projects, refs ---- */
+
+static void test_projects(void **state)
+{
+	struct strbuf err = STRBUF_INIT;
+	struct store *st = open_new();
+	struct store_project p = { .name = "web", .repo = "https://example.com/web.git",
+				   .branches = "main", .poll_interval = 60,
+				   .hook_secret = "h", .webhook_secret = "w" };
+	struct store_project q, *a;
+	size_t nr;
+	int64_t web;
+
+	assert_int_equal(store_project_add(st, &p, &err), 0);
+	assert_true(p.id > 0);
+	assert_true(p.created > 0);
+	web = p.id;
+	add_project(st, "api");
+	add_project(st, "zeta");
+
+	assert_int_equal(store_project_get(st, "web", &q, &err), 0);
+	assert_int_equal(q.id, web);
+	assert_string_equal(q.repo, "https://example.com/web.git");
+	assert_string_equal(q.branches, "main");
+	assert_int_equal(q.poll_interval, 60);
+	assert_string_equal(q.hook_secret, "h");
+	assert_string_equal(q.webhook_secret, "w");
+	assert_int_equal(q.created, p.created);
+	assert_int_equal(q.deleted, 0);
+	store_project_release(&q);
+	store_project_release(&q);	/* released records are zeroed */
+
+	/* defaults */
+	assert_int_equal(store_project_get(st, "api", &q, &err), 0);
+	assert_string_equal(q.branches, "*");
+	assert_string_equal(q.hook_secret, "");
+	store_project_release(&q);
+
+	assert_int_equal(store_project_get_id(st, web, &q, &err), 0);
+	assert_string_equal(q.name, "web");
+	store_project_release(&q);
+	assert_int_equal(store_project_get(st, "nope", &q, &err), STORE_NOTFOUND);
+	assert_int_equal(store_project_get_id(st, 999, &q, &err), STORE_NOTFOUND);
+
+	/* name taken; invalid names */
+	p.id = 0;
+	strbuf_reset(&err);
+	assert_int_equal(store_project_add(st, &p, &err), STORE_CONFLICT);
+	assert_non_null(strstr(err.buf, "UNIQUE constraint failed"));
+	p.name = "a/b";
+	assert_int_equal(store_project_add(st, &p, &err), -1);
+	p.name = "..";
+	assert_int_equal(store_project_add(st, &p, &err), -1);
+	p.name = "";
+	assert_int_equal(store_project_add(st, &p, &err), -1);
+	p.name = NULL;
+	assert_int_equal(store_project_add(st, &p, &err), -1);
+	assert_true(store_project_name_ok("A-z_0.9"));
+	assert_false(store_project_name_ok("x'; DROP TABLE projects; --"));
+
+	assert_int_equal(store_project_list(st, &a, &nr, &err), 0);
+	assert_int_equal(nr, 3);
+	assert_string_equal(a[0].name, "api");
+	assert_string_equal(a[1].name, "web");
+	assert_string_equal(a[2].name, "zeta");
+	store_projects_free(a, nr);
+
+	/* delete: gone by name and from the list, still there by id; the
+	 * name can be taken again */
+	assert_int_equal(store_project_delete(st, "web", &err), 0);
+	assert_int_equal(store_project_delete(st, "web", &err), STORE_NOTFOUND);
+	assert_int_equal(store_project_get(st, "web", &q, &err), STORE_NOTFOUND);
+	assert_int_equal(store_project_get_id(st, web, &q, &err), 0);
+	assert_true(q.deleted > 0);
+	store_project_release(&q);
+	assert_int_equal(store_project_list(st, &a, &nr, &err), 0);
+	assert_int_equal(nr, 2);
+	store_projects_free(a, nr);
+	assert_true(add_project(st, "web") > web);
+
+	store_projects_free(NULL, 0);
+	store_close(st);
+	strbuf_release(&err);
+}
+
+static void test_refs(void **state)
+{
+	struct strbuf err = STRBUF_INIT;
+	struct store *st = open_new();
+	int64_t pid = add_project(st, "p");
+	char sha[41];
+
+	assert_int_equal(store_ref_get(st, pid, "refs/heads/main", sha, &err), 0);
+	assert_string_equal(sha, "");
+	assert_int_equal(store_ref_set(st, pid, "refs/heads/main",
+				       "1111111111111111111111111111111111111111", &err), 0);
+	assert_int_equal(store_ref_set(st, pid, "refs/heads/dev", "2222", &err), 0);
+	assert_int_equal(store_ref_get(st, pid, "refs/heads/main", sha, &err), 0);
+	assert_string_equal(sha, "1111111111111111111111111111111111111111");
+	assert_int_equal(store_ref_set(st, pid, "refs/heads/main",
+				       "3333333333333333333333333333333333333333", &err), 0);
+	assert_int_equal(store_ref_get(st, pid, "refs/heads/main", sha, &err), 0);
+	assert_string_equal(sha, "3333333333333333333333333333333333333333");
+	assert_int_equal(store_ref_get(st, pid, "refs/heads/dev", sha, &err), 0);
+	assert_string_equal(sha, "2222");
+
+	/* too long for ret_sha; no such project */
+	assert_int_equal(store_ref_set(st, pid, "x",
+		"33333333333333333333333333333333333333334", &err), -1);
+	assert_int_equal(store_ref_set(st, 999, "x", "1", &err), STORE_NOTFOUND);
+
+	/* a deleted project's refs are forgotten */
+	assert_int_equal(store_project_delete(st, "p", &err), 0);
+	assert_int_equal(store_ref_get(st, pid, "refs/heads/main", sha, &err), 0);
+	assert_string_equal(sha, "");
+
+	store_close(st);
+	strbuf_release(&err);
+}
+
+/* ---- pipelines ---- */
+
+/* ids of the listing, e.g. "9 7 3" */
+static void list_ids(struct store *st, const struct store_pipeline_filter *f,
+		     struct strbuf *out)
+{
+	struct strbuf err = STRBUF_INIT;
+	struct store_pipeline *a = NULL;
+	size_t nr = 0, i;
+
+	strbuf_reset(out);
+	if (store_pipeline_list(st, f, &a, &nr, &err))
+		fail_msg("pipeline list: %s", err.buf);
+	for (i = 0; i < nr; i++)
+		strbuf_addf(out, "%s%lld", i ? " " : "", (long long)a[i].id);
+	store_pipelines_free(a, nr);
+	strbuf_release(&err);
+}
+
+static void test_pipelines(void **state)
+{
+	struct strbuf err = STRBUF_INIT, ids = STRBUF_INIT;
+	struct store *st = open_new();
+	int64_t a = add_project(st, "a"), b = add_project(st, "b");
+	struct store_pipeline p = {
+		.project_id = a, .ref = "main", .sha = "abc", .before_sha = "def",
+		.source = "push", .name = "nightly", .variables = "{\"K\":\"V\"}",
+		.ctx = "{\"x\":1}",
+	};
+	struct store_pipeline q, *arr;
+	struct store_pipeline_filter f = { .limit = 20 };
+	size_t nr;
+
+	/* 1..8: a main push, a dev push, b main api, a main webhook (x2) ... */
+	assert_int_equal(store_pipeline_add(st, &p, &err), 0);
+	assert_int_equal(p.id, 1);
+	assert_true(p.created > 0);
+	add_pipeline(st, a, "dev", "running", "push");		/* 2 */
+	add_pipeline(st, b, "main", "success", "api");		/* 3 */
+	add_pipeline(st, a, "main", "success", "webhook");	/* 4 */
+	add_pipeline(st, a, "main", "failed", "push");		/* 5 */
+	add_pipeline(st, b, "dev", "failed", "poll");		/* 6 */
+	add_pipeline(st, a, "main", "success", "push");		/* 7 */
+	add_pipeline(st, b, "main", "success", "push");		/* 8 */
+
+	assert_int_equal(store_pipeline_get(st, 1, &q, &err), 0);
+	assert_int_equal(q.project_id, a);
+	assert_string_equal(q.project, "a");
+	assert_string_equal(q.ref, "main");
+	assert_string_equal(q.sha, "abc");
+	assert_string_equal(q.before_sha, "def");
+	assert_string_equal(q.source, "push");
+	assert_string_equal(q.status, "created");
+	assert_null(q.error);
+	assert_string_equal(q.name, "nightly");
+	assert_string_equal(q.variables, "{\"K\":\"V\"}");
+	assert_string_equal(q.ctx, "{\"x\":1}");
+	assert_int_equal(q.created, p.created);
+	assert_int_equal(q.started, 0);
+	assert_int_equal(q.finished, 0);
+	store_pipeline_release(&q);
+	assert_int_equal(store_pipeline_get(st, 2, &q, &err), 0);
+	assert_null(q.before_sha);
+	assert_null(q.name);
+	assert_string_equal(q.variables, "{}");
+	store_pipeline_release(&q);
+	assert_int_equal(store_pipeline_get(st, 99, &q, &err), STORE_NOTFOUND);
+
+	/* no such project; missing fields */
+	p.project_id = 999;
+	assert_int_equal(store_pipeline_add(st, &p, &err), STORE_NOTFOUND);
+	p.project_id = a;
+	p.sha = NULL;
+	assert_int_equal(store_pipeline_add(st, &p, &err), -1);
+
+	/* every filter, alone and together */
+	list_ids(st, &f, &ids);
+	assert_string_equal(ids.buf, "8 7 6 5 4 3 2 1");
+	f.project_id = a;
+	list_ids(st, &f, &ids);
+	assert_string_equal(ids.buf, "7 5 4 2 1");
+	f.ref = "main";
+	list_ids(st, &f, &ids);
+	assert_string_equal(ids.buf, "7 5 4 1");
+	f.status = "success";
+	list_ids(st, &f, &ids);
+	assert_string_equal(ids.buf, "7 4");
+	f.source = "push";
+	list_ids(st, &f, &ids);
+	assert_string_equal(ids.buf, "7");
+	f = (struct store_pipeline_filter){ .limit = 20, .ref = "dev" };
+	list_ids(st, &f, &ids);
+	assert_string_equal(ids.buf, "6 2");
+	f = (struct store_pipeline_filter){ .limit = 20, .status = "failed" };
+	list_ids(st, &f, &ids);
+	assert_string_equal(ids.buf, "6 5");
+	f = (struct store_pipeline_filter){ .limit = 20, .source = "push" };
+	list_ids(st, &f, &ids);
+	assert_string_equal(ids.buf, "8 7 5 2 1");
+	f = (struct store_pipeline_filter){ .limit = 20, .project_id = b, .status = "success" };
+	list_ids(st, &f, &ids);
+	assert_string_equal(ids.buf, "8 3");
+	f = (struct store_pipeline_filter){ .limit = 20, .ref = "x' OR '1'='1" };
+	list_ids(st, &f, &ids);
+	assert_string_equal(ids.buf, "");
+
+	/* page paging */
+	f = (struct store_pipeline_filter){ .limit = 3 };
+	list_ids(st, &f, &ids);
+	assert_string_equal(ids.buf, "8 7 6");
+	f.offset = 3;
+	list_ids(st, &f, &ids);
+	assert_string_equal(ids.buf, "5 4 3");
+	f.offset = 6;
+	list_ids(st, &f, &ids);
+	assert_string_equal(ids.buf, "2 1");
+	f.offset = 9;
+	list_ids(st, &f, &ids);
+	assert_string_equal(ids.buf, "");
+
+	/* keyset paging (offset ignored), with a filter */
+	f = (struct store_pipeline_filter){ .limit = 3, .before_id = 6, .offset = 100 };
+	list_ids(st, &f, &ids);
+	assert_string_equal(ids.buf, "5 4 3");
+	f.before_id = 3;
+	list_ids(st, &f, &ids);
+	assert_string_equal(ids.buf, "2 1");
+	f = (struct store_pipeline_filter){ .limit = 2, .project_id = a, .before_id = 7 };
+	list_ids(st, &f, &ids);
+	assert_string_equal(ids.buf, "5 4");
+
+	/* limits */
+	f = (struct store_pipeline_filter){ .limit = 0 };
+	assert_int_equal(store_pipeline_list(st, &f, &arr, &nr, &err), -1);
+	f.limit = 1001;
+	assert_int_equal(store_pipeline_list(st, &f, &arr, &nr, &err), -1);
+	f.limit = 1000;
+	f.offset = -1;
+	assert_int_equal(store_pipeline_list(st, &f, &arr, &nr, &err), -1);
+
+	/* the listing carries whole records */
+	f = (struct store_pipeline_filter){ .limit = 1, .before_id = 2 };
+	assert_int_equal(store_pipeline_list(st, &f, &arr, &nr, &err), 0);
+	assert_int_equal(nr, 1);
+	assert_string_equal(arr[0].project, "a");
+	assert_string_equal(arr[0].ctx, "{\"x\":1}");
+	store_pipelines_free(arr, nr);
+
+	/* a deleted project's pipelines stay readable, with its name */
+	assert_int_equal(store_project_delete(st, "b", &err), 0);
+	assert_int_equal(store_pipeline_get(st, 3, &q, &err), 0);
+	assert_string_equal(q.project, "b");
+	store_pipeline_release(&q);
+
+	store_close(st);
+	strbuf_release(&ids);
+	strbuf_release(&err);
+}
+
+static void test_pipeline_status(void **state)
+{
+	struct strbuf err = STRBUF_INIT;
+	struct store *st = open_new();
+	int64_t a = add_project(st, "a"), b = add_project(st, "b");
+	int64_t p1 = add_pipeline(st, a, "main", "created", "push");
+	struct store_pipeline q;
+	int64_t *ids;
+	size_t nr;
+
+	assert_int_equal(store_pipeline_set_status(st, p1, "created", "running",
+						   1000, 0, NULL, &err), 0);
+	/* lost compare-and-set: nothing changes */
+	strbuf_reset(&err);
+	assert_int_equal(store_pipeline_set_status(st, p1, "created", "canceled",
+						   0, 2000, "no", &err), STORE_CONFLICT);
+	assert_true(err.len > 0);
+	assert_int_equal(store_pipeline_get(st, p1, &q, &err), 0);
+	assert_string_equal(q.status, "running");
+	assert_int_equal(q.started, 1000);
+	assert_int_equal(q.finished, 0);
+	assert_null(q.error);
+	store_pipeline_release(&q);
+	/* same status again still counts as a change */
+	assert_int_equal(store_pipeline_set_status(st, p1, "running", "running",
+						   0, 0, NULL, &err), 0);
+	assert_int_equal(store_pipeline_set_status(st, 999, "running", "failed",
+						   0, 0, NULL, &err), STORE_NOTFOUND);
+	assert_int_equal(store_pipeline_set_status(st, 999, NULL, "failed",
+						   0, 0, NULL, &err), STORE_NOTFOUND);
+	/* from NULL: any; 0 keeps started */
+	assert_int_equal(store_pipeline_set_status(st, p1, NULL, "failed",
+						   0, 3000, "boom", &err), 0);
+	assert_int_equal(store_pipeline_get(st, p1, &q, &err), 0);
+	assert_string_equal(q.status, "failed");
+	assert_int_equal(q.started, 1000);
+	assert_int_equal(q.finished, 3000);
+	assert_string_equal(q.error, "boom");
+	store_pipeline_release(&q);
+
+	/* unfinished: this project and ref, below the id, oldest first */
+	add_pipeline(st, a, "main", "pending", "push");		/* 2 */
+	add_pipeline(st, a, "main", "success", "push");		/* 3 */
+	add_pipeline(st, a, "dev", "running", "push");		/* 4 */
+	add_pipeline(st, b, "main", "running", "push");		/* 5 */
+	add_pipeline(st, a, "main", "manual", "push");		/* 6 */
+	add_pipeline(st, a, "main", "running", "push");		/* 7 */
+	add_pipeline(st, a, "main", "created", "push");		/* 8 */
+	assert_int_equal(store_pipeline_unfinished(st, a, "main", 8, &ids, &nr, &err), 0);
+	assert_int_equal(nr, 3);
+	assert_int_equal(ids[0], 2);
+	assert_int_equal(ids[1], 6);
+	assert_int_equal(ids[2], 7);
+	free(ids);
+	assert_int_equal(store_pipeline_unfinished(st, a, "main", 0, &ids, &nr, &err), 0);
+	assert_int_equal(nr, 4);
+	free(ids);
+	assert_int_equal(store_pipeline_unfinished(st, a, "none", 0, &ids, &nr, &err), 0);
+	assert_int_equal(nr, 0);
+	free(ids);
+
+	store_close(st);
+	strbuf_release(&err);
+}
+
+/* ---- jobs ---- */
+
+static void test_jobs(void **state)
+{
+	struct strbuf err = STRBUF_INIT;
+	struct store *st = open_new();
+	int64_t proj = add_project(st, "p");
+	int64_t pl = add_pipeline(st, proj, "main", "running", "push");
+	struct store_job j = {
+		.pipeline_id = pl, .name = "test 1/2", .stage = "test", .stage_idx = 1,
+		.plan_idx = 0, .status = "created", .when = "manual", .start_in_ms = 5,
+		.allow_failure = 1, .interruptible = 1, .resource_group = "prod",
+		.needs = "[{\"job\":3,\"artifacts\":true}]", .deps = "[3]",
+		.max_retries = 2,
+		.exit_code = 7, .runner = "ignored",	/* not plan fields */
+	};
+	struct store_job g, *a;
+	size_t nr;
+	int64_t id0, id1, id1b, n;
+
+	assert_int_equal(store_job_add(st, &j, &err), 0);
+	id0 = j.id;
+	assert_true(id0 > 0);
+	assert_int_equal(j.project_id, proj);
+	assert_int_equal(j.attempt, 1);
+	assert_true(j.created > 0);
+	assert_int_equal(store_job_get(st, id0, &g, &err), 0);
+	assert_int_equal(g.pipeline_id, pl);
+	assert_int_equal(g.project_id, proj);
+	assert_string_equal(g.project, "p");
+	assert_string_equal(g.name, "test 1/2");
+	assert_string_equal(g.stage, "test");
+	assert_int_equal(g.stage_idx, 1);
+	assert_string_equal(g.status, "created");
+	assert_string_equal(g.when, "manual");
+	assert_int_equal(g.start_in_ms, 5);
+	assert_int_equal(g.allow_failure, 1);
+	assert_int_equal(g.interruptible, 1);
+	assert_string_equal(g.resource_group, "prod");
+	assert_string_equal(g.needs, "[{\"job\":3,\"artifacts\":true}]");
+	assert_string_equal(g.deps, "[3]");
+	assert_int_equal(g.attempt, 1);
+	assert_int_equal(g.max_retries, 2);
+	assert_int_equal(g.retried, 0);
+	assert_int_equal(g.exit_code, -1);
+	assert_null(g.runner);
+	assert_null(g.failure_reason);
+	assert_int_equal(g.peak_mem, -1);
+	assert_true(g.cpu < 0);
+	assert_true(g.coverage < 0);
+	assert_int_equal(g.tests_total, -1);
+	assert_int_equal(g.created, j.created);
+	assert_int_equal(g.queued, 0);
+	store_job_release(&g);
+	assert_int_equal(store_job_get(st, 999, &g, &err), STORE_NOTFOUND);
+
+	/* plan 1: attempts 1 and 2; plan 2: one attempt; a pending job is queued */
+	id1 = add_job(st, pl, 1, 1, "failed", 0, NULL);
+	id1b = add_job(st, pl, 1, 2, "pending", 0, NULL);
+	add_job(st, pl, 2, 1, "created", 0, NULL);
+	assert_int_equal(store_job_get(st, id1b, &g, &err), 0);
+	assert_true(g.queued > 0);
+	assert_string_equal(g.when, "on_success");
+	assert_null(g.resource_group);
+	store_job_release(&g);
+	assert_int_equal(store_job_set_retried(st, id1, &err), 0);
+	assert_int_equal(store_job_set_retried(st, 999, &err), STORE_NOTFOUND);
+
+	/* the same attempt twice; no such pipeline */
+	j.id = 0;
+	j.plan_idx = 1;
+	j.attempt = 2;
+	assert_int_equal(store_job_add(st, &j, &err), STORE_CONFLICT);
+	j.pipeline_id = 999;
+	j.attempt = 1;
+	assert_int_equal(store_job_add(st, &j, &err), STORE_NOTFOUND);
+
+	assert_int_equal(store_job_list(st, pl, 0, &a, &nr, &err), 0);
+	assert_int_equal(nr, 3);
+	assert_int_equal(a[0].id, id0);
+	assert_int_equal(a[1].id, id1b);
+	assert_int_equal(a[1].attempt, 2);
+	assert_int_equal(a[2].plan_idx, 2);
+	store_jobs_free(a, nr);
+	assert_int_equal(store_job_list(st, pl, 1, &a, &nr, &err), 0);
+	assert_int_equal(nr, 4);
+	assert_int_equal(a[1].id, id1);
+	assert_int_equal(a[1].retried, 1);
+	assert_int_equal(a[2].id, id1b);
+	store_jobs_free(a, nr);
+	assert_int_equal(store_job_list(st, 999, 0, &a, &nr, &err), 0);
+	assert_int_equal(nr, 0);
+	store_jobs_free(a, nr);
+
+	assert_int_equal(store_job_count(st, "pending", &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_job_count(st, "created", &n, &err), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(store_job_count(st, "nothing", &n, &err), 0);
+	assert_int_equal(n, 0);
+
+	store_close(st);
+	strbuf_release(&err);
+}
+
+static void test_job_transition(void **state)
+{
+	struct strbuf err = STRBUF_INIT;
+	struct store *st = open_new();
+	int64_t pl = add_pipeline(st, add_project(st, "p"), "main", "running", "push");
+	int64_t id = add_job(st, pl, 0, 1, "created", 0, NULL);
+	int64_t id2 = add_job(st, pl, 1, 1, "created", 0, NULL);
+	struct store_job t = { .queued = 100 }, g, *a;
+	size_t nr;
+
+	assert_int_equal(store_job_transition(st, id, "created", "pending", &t, &err), 0);
+	assert_int_equal(store_job_get(st, id, &g, &err), 0);
+	assert_string_equal(g.status, "pending");
+	assert_int_equal(g.queued, 100);
+	assert_int_equal(g.started, 0);
+	store_job_release(&g);
+
+	/* lost compare-and-set, no such job */
+	strbuf_reset(&err);
+	assert_int_equal(store_job_transition(st, id, "created", "running", &t, &err),
+			 STORE_CONFLICT);
+	assert_true(err.len > 0);
+	assert_int_equal(store_job_transition(st, 999, "created", "running", &t, &err),
+			 STORE_NOTFOUND);
+	assert_int_equal(store_job_transition(st, 999, NULL, "running", &t, &err),
+			 STORE_NOTFOUND);
+
+	t = (struct store_job){ .started = 200, .runner = "r1", .pid = 4242,
+				.pid_start = 777, .exit_code = 3 };
+	assert_int_equal(store_job_transition(st, id, "pending", "running", &t, &err), 0);
+	assert_int_equal(store_job_get(st, id, &g, &err), 0);
+	assert_string_equal(g.status, "running");
+	assert_int_equal(g.queued, 100);
+	assert_int_equal(g.started, 200);
+	assert_string_equal(g.runner, "r1");
+	assert_int_equal(g.pid, 4242);
+	assert_int_equal(g.pid_start, 777);
+	assert_int_equal(g.exit_code, -1);	/* not a field of running */
+	store_job_release(&g);
+
+	assert_int_equal(store_job_set_log_size(st, id, 50, &err), 0);
+	assert_int_equal(store_job_set_log_size(st, 999, 50, &err), STORE_NOTFOUND);
+	assert_int_equal(store_job_running(st, &a, &nr, &err), 0);
+	assert_int_equal(nr, 1);
+	assert_int_equal(a[0].id, id);
+	assert_int_equal(a[0].log_size, 50);
+	store_jobs_free(a, nr);
+
+	t = (struct store_job){ .finished = 300, .exit_code = 1,
+				.failure_reason = "script_failure", .peak_mem = 5242880,
+				.cpu = 0.25, .log_size = 1234, .coverage = 87.5,
+				.tests_total = 3, .tests_failed = 1, .tests_skipped = 1,
+				.tests_errors = 0, .env_name = "review/main",
+				.env_url = "https://x", .runner = "ignored" };
+	assert_int_equal(store_job_transition(st, id, "running", "failed", &t, &err), 0);
+	assert_int_equal(store_job_get(st, id, &g, &err), 0);
+	assert_string_equal(g.status, "failed");
+	assert_int_equal(g.started, 200);
+	assert_int_equal(g.finished, 300);
+	assert_int_equal(g.exit_code, 1);
+	assert_string_equal(g.failure_reason, "script_failure");
+	assert_int_equal(g.peak_mem, 5242880);
+	assert_true(g.cpu == 0.25);
+	assert_int_equal(g.log_size, 1234);
+	assert_true(g.coverage == 87.5);
+	assert_int_equal(g.tests_total, 3);
+	assert_int_equal(g.tests_failed, 1);
+	assert_int_equal(g.tests_skipped, 1);
+	assert_int_equal(g.tests_errors, 0);
+	assert_string_equal(g.env_name, "review/main");
+	assert_string_equal(g.env_url, "https://x");
+	assert_string_equal(g.runner, "r1");
+	store_job_release(&g);
+	assert_int_equal(store_job_running(st, &a, &nr, &err), 0);
+	assert_int_equal(nr, 0);
+	store_jobs_free(a, nr);
+
+	/* no record: timestamps now, results unknown, log size kept; other
+	 * statuses change only the status */
+	assert_int_equal(store_job_transition(st, id2, NULL, "manual", NULL, &err), 0);
+	assert_int_equal(store_job_set_log_size(st, id2, 9, &err), 0);
+	assert_int_equal(store_job_transition(st, id2, "manual", "canceled", NULL, &err), 0);
+	assert_int_equal(store_job_get(st, id2, &g, &err), 0);
+	assert_string_equal(g.status, "canceled");
+	assert_true(g.finished > 0);
+	assert_int_equal(g.exit_code, -1);
+	assert_int_equal(g.log_size, 9);
+	assert_int_equal(g.queued, 0);
+	store_job_release(&g);
+	assert_int_equal(store_job_transition(st, id2, NULL, NULL, NULL, &err), -1);
+
+	store_close(st);
+	strbuf_release(&err);
+}
+
+/* ---- the queue ---- */
+
+static int64_t claim(struct store *st, const char *runner)
+{
+	struct strbuf err = STRBUF_INIT;
+	struct store_job j;
+	int64_t id;
+	int r = store_job_claim(st, runner, 0, &j, &err);
+
+	if (r == STORE_NOTFOUND)
+		return 0;
+	if (r)
+		fail_msg("claim: %s", err.buf);
+	assert_string_equal(j.status, "running");
+	assert_string_equal(j.runner, runner);
+	assert_true(j.started > 0);
+	id = j.id;
+	store_job_release(&j);
+	strbuf_release(&err);
+	return id;
+}
+
+static void test_claim_order(void **state)
+{
+	struct strbuf err = STRBUF_INIT;
+	struct store *st = open_new();
+	int64_t pl = add_pipeline(st, add_project(st, "p"), "main", "running", "push");
+	int64_t late = add_job(st, pl, 0, 1, "pending", 300, NULL);
+	int64_t tie1 = add_job(st, pl, 1, 1, "pending", 200, NULL);
+	int64_t tie2 = add_job(st, pl, 2, 1, "pending", 200, NULL);
+	int64_t early = add_job(st, pl, 3, 1, "pending", 100, NULL);
+	struct store_job j;
+
+	add_job(st, pl, 4, 1, "created", 50, NULL);
+	add_job(st, pl, 5, 1, "manual", 50, NULL);
+	add_job(st, pl, 6, 1, "success", 50, NULL);
+
+	assert_int_equal(store_job_claim(st, "r", 12345, &j, &err), 0);
+	assert_int_equal(j.id, early);
+	assert_int_equal(j.started, 12345);
+	assert_string_equal(j.project, "p");
+	store_job_release(&j);
+	assert_int_equal(claim(st, "r"), tie1);
+	assert_int_equal(claim(st, "r"), tie2);
+	assert_int_equal(claim(st, "r"), late);
+	assert_int_equal(claim(st, "r"), 0);
+	assert_int_equal(store_job_claim(st, "r", 0, &j, &err), STORE_NOTFOUND);
+
+	store_close(st);
+	strbuf_release(&err);
+}
+
+static void test_claim_resource_group(void **state)
+{
+	struct strbuf err = STRBUF_INIT;
+	struct store *st = open_new();
+	int64_t pl = add_pipeline(st, add_project(st, "p"), "main", "running", "push");
+	int64_t prod1 = add_job(st, pl, 0, 1, "pending", 100, "prod");
+	int64_t prod2 = add_job(st, pl, 1, 1, "pending", 200, "prod");
+	int64_t other = add_job(st, pl, 2, 1, "pending", 300, NULL);
+	int64_t stage1 = add_job(st, pl, 3, 1, "pending", 400, "staging");
+
+	assert_int_equal(claim(st, "r"), prod1);
+	/* prod2 is older than the rest but its group is busy */
+	assert_int_equal(claim(st, "r"), other);
+	assert_int_equal(claim(st, "r"), stage1);
+	assert_int_equal(claim(st, "r"), 0);
+	assert_int_equal(store_job_transition(st, prod1, "running", "success", NULL, &err), 0);
+	assert_int_equal(claim(st, "r"), prod2);
+	assert_int_equal(claim(st, "r"), 0);
+
+	store_close(st);
+	strbuf_release(&err);
+}
+
+/* Claims inside the caller's transaction (a savepoint) roll back with it. */
+static void test_transactions(void **state)
+{
+	struct strbuf err = STRBUF_INIT;
+	struct store *st = open_new();
+	int64_t pl = add_pipeline(st, add_project(st, "p"), "main", "running", "push");
+	int64_t id = add_job(st, pl, 0, 1, "pending", 1, NULL);
+	struct store_project q;
+
+	assert_int_equal(store_begin(st, &err), 0);
+	assert_int_equal(store_begin(st, &err), -1);
+	add_project(st, "gone");
+	assert_int_equal(claim(st, "r"), id);
+	store_rollback(st);
+	store_rollback(st);
+	assert_int_equal(store_project_get(st, "gone", &q, &err), STORE_NOTFOUND);
+
+	assert_int_equal(store_begin(st, &err), 0);
+	add_project(st, "kept");
+	assert_int_equal(claim(st, "r"), id);
+	assert_int_equal(store_commit(st, &err), 0);
+	assert_int_equal(store_commit(st, &err), -1);
+	assert_int_equal(store_project_get(st, "kept", &q, &err), 0);
+	store_project_release(&q);
+	assert_int_equal(claim(st, "r"), 0);
+
+	store_close(st);
+	strbuf_release(&err);
+}
+
+#define CLAIMERS 4
+#define QUEUED 300
+
+/*
+ * CLAIMERS processes, each with its own handle on one file, claim until
+ * the queue is empty: every job is claimed exactly once.
+ */
+static void test_claim_processes(void **state)
+{
+	struct strbuf err = STRBUF_INIT;
+	char *path = db_path();
+	struct store *st = open_ok(path);
+	int64_t pl = add_pipeline(st, add_project(st, "p"), "main", "running", "push");
+	int64_t first = 0, n;
+	unsigned char *seen = xcalloc(QUEUED, 1);
+	int fds[CLAIMERS][2], got[CLAIMERS] = { 0 }, total = 0;
+	pid_t pids[CLAIMERS];
+	int i, k;
+
+	assert_int_equal(store_begin(st, &err), 0);
+	for (i = 0; i < QUEUED; i++) {
+		int64_t id = add_job(st, pl, i, 1, "pending", 1000 + i % 7, NULL);
+
+		if (!first)
+			first = id;
+	}
+	assert_int_equal(store_commit(st, &err), 0);
+	store_close(st);
+
+	for (k = 0; k < CLAIMERS; k++) {
+		assert_int_equal(pipe(fds[k]), 0);
+		pids[k] = fork();
+		assert_true(pids[k] >= 0);
+		if (pids[k] == 0) {
+			struct store *cs = NULL;
+			char runner[16];
+			int64_t id;
+			int status = 0;
+
+			close(fds[k][0]);
+			snprintf(runner, sizeof(runner), "r%d", k);
+			if (store_open(path, &cs, NULL))
+				_exit(2);
+			for (;;) {
+				struct store_job j;
+				int r = store_job_claim(cs, runner, 0, &j, NULL);
+
+				if (r == STORE_NOTFOUND)
+					break;
+				if (r) {
+					status = 3;
+					break;
+				}
+				id = j.id;
+				store_job_release(&j);
+				if (write(fds[k][1], &id, sizeof(id)) != sizeof(id)) {
+					status = 4;
+					break;
+				}
+			}
+			store_close(cs);
+			_exit(status);
+		}
+		close(fds[k][1]);
+	}
+	for (k = 0; k < CLAIMERS; k++) {
+		int64_t id;
+		int wst;
+
+		while (read(fds[k][0], &id, sizeof(id)) == sizeof(id)) {
+			assert_true(id >= first && id < first + QUEUED);
+			assert_int_equal(seen[id - first], 0);
+			seen[id - first] = 1;
+			got[k]++;
+			total++;
+		}
+		close(fds[k][0]);
+		assert_int_equal(waitpid(pids[k], &wst, 0), pids[k]);
+		assert_true(WIFEXITED(wst));
+		assert_int_equal(WEXITSTATUS(wst), 0);
+	}
+	assert_int_equal(total, QUEUED);
+
+	st = open_ok(path);
+	assert_int_equal(store_job_count(st, "running", &n, &err), 0);
+	assert_int_equal(n, QUEUED);
+	assert_int_equal(store_job_count(st, "pending", &n, &err), 0);
+	assert_int_equal(n, 0);
+	store_close(st);
+	free(seen);
+	free(path);
+	strbuf_release(&err);
+}
+
+/* Two handles in one process see each other's claims. */
+static void test_claim_two_handles(void **state)
+{
+	char *path = db_path();
+	struct store *a = open_ok(path), *b = open_ok(path);
+	int64_t pl = add_pipeline(a, add_project(a, "p"), "main", "running", "push");
+	int64_t j1 = add_job(a, pl, 0, 1, "pending", 1, NULL);
+	int64_t j2 = add_job(a, pl, 1, 1, "pending", 2, NULL);
+
+	assert_int_equal(claim(b, "b"), j1);
+	assert_int_equal(claim(a, "a"), j2);
+	assert_int_equal(claim(b, "b"), 0);
+	assert_int_equal(claim(a, "a"), 0);
+	store_close(a);
+	store_close(b);
+	free(path);
+}
+
+/* ---- tests, artifacts, tokens ---- */
+
+static void test_test_cases(void **state)
+{
+	struct strbuf err = STRBUF_INIT;
+	struct store *st = open_new();
+	int64_t pl = add_pipeline(st, add_project(st, "p"), "main", "running", "push");
+	int64_t job = add_job(st, pl, 0, 1, "running", 0, NULL);
+	struct store_test in[] = {
+		{ "s", "c", "ok", "passed", 0.5, NULL },
+		{ "s", "c", "bad", "failed", 1.5, "expected 1" },
+		{ "s", "c", "skip", "skipped", 0, NULL },
+		{ "s", "c", "err", "error", 2, "segfault" },
+	}, *a;
+	size_t nr;
+
+	assert_int_equal(store_tests_add(st, job, in, 4, &err), 0);
+	assert_int_equal(store_tests_add(st, job, in, 0, &err), 0);
+	assert_int_equal(store_tests_add(st, 999, in, 4, &err), STORE_NOTFOUND);
+	assert_int_equal(store_tests_list(st, job, 0, &a, &nr, &err), 0);
+	assert_int_equal(nr, 4);
+	assert_string_equal(a[0].name, "ok");
+	assert_null(a[0].message);
+	assert_true(a[1].time == 1.5);
+	assert_string_equal(a[3].suite, "s");
+	assert_string_equal(a[3].classname, "c");
+	store_tests_free(a, nr);
+	assert_int_equal(store_tests_list(st, job, 1, &a, &nr, &err), 0);
+	assert_int_equal(nr, 2);
+	assert_string_equal(a[0].name, "bad");
+	assert_string_equal(a[0].status, "failed");
+	assert_string_equal(a[0].message, "expected 1");
+	assert_string_equal(a[1].name, "err");
+	store_tests_free(a, nr);
+	assert_int_equal(store_tests_list(st, 999, 0, &a, &nr, &err), 0);
+	assert_int_equal(nr, 0);
+	store_tests_free(a, nr);
+
+	store_close(st);
+	strbuf_release(&err);
+}
+
+static void test_artifacts(void **state)
+{
+	struct strbuf err = STRBUF_INIT;
+	struct store *st = open_new();
+	int64_t pl = add_pipeline(st, add_project(st, "p"), "main", "running", "push");
+	int64_t job = add_job(st, pl, 0, 1, "running", 0, NULL);
+	struct store_artifact in[2] = {
+		{ .path = "dist/app", .size = 1000, .mode = 0755 },
+		{ .path = "README", .size = 5, .mode = 0644 },
+	}, g, *a;
+	size_t nr;
+
+	memset(in[0].sha256, 'a', 64);
+	memset(in[1].sha256, 'b', 64);
+	assert_int_equal(store_artifacts_add(st, job, in, 2, &err), 0);
+	assert_int_equal(store_artifacts_list(st, job, &a, &nr, &err), 0);
+	assert_int_equal(nr, 2);
+	assert_string_equal(a[0].path, "README");
+	assert_int_equal(a[0].size, 5);
+	assert_int_equal(a[0].mode, 0644);
+	assert_int_equal(strlen(a[0].sha256), 64);
+	assert_int_equal(a[0].sha256[0], 'b');
+	assert_string_equal(a[1].path, "dist/app");
+	store_artifacts_free(a, nr);
+
+	assert_int_equal(store_artifact_get(st, job, "dist/app", &g, &err), 0);
+	assert_int_equal(g.size, 1000);
+	assert_int_equal(g.mode, 0755);
+	assert_int_equal(g.sha256[63], 'a');
+	store_artifact_release(&g);
+	assert_int_equal(store_artifact_get(st, job, "nope", &g, &err), STORE_NOTFOUND);
+
+	/* an upload retried replaces; a path-less one is refused; no such job */
+	in[0].size = 2000;
+	assert_int_equal(store_artifacts_add(st, job, in, 1, &err), 0);
+	assert_int_equal(store_artifact_get(st, job, "dist/app", &g, &err), 0);
+	assert_int_equal(g.size, 2000);
+	store_artifact_release(&g);
+	in[1].path = NULL;
+	assert_int_equal(store_artifacts_add(st, job, in, 2, &err), -1);
+	assert_int_equal(store_artifacts_add(st, 999, in, 1, &err), STORE_NOTFOUND);
+
+	store_close(st);
+	strbuf_release(&err);
+}
+
+static void test_tokens(void **state)
+{
+	struct strbuf err = STRBUF_INIT;
+	struct store *st = open_new();
+	char h1[65], h2[65], *name = NULL;
+	int64_t id = 0, n = -1;
+
+	memset(h1, '1', 64);
+	h1[64] = '\0';
+	memset(h2, '2', 64);
+	h2[64] = '\0';
+	assert_int_equal(store_token_count(st, &n, &err), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(store_token_check(st, h1, &name, &err), STORE_NOTFOUND);
+	assert_null(name);
+	assert_int_equal(store_token_add(st, "admin", h1, &id, &err), 0);
+	assert_true(id > 0);
+	assert_int_equal(store_token_add(st, "again", h1, &id, &err), STORE_CONFLICT);
+	assert_int_equal(store_token_add(st, "short", "abc", &id, &err), -1);
+	assert_int_equal(store_token_add(st, "ci", h2, NULL, &err), 0);
+	assert_int_equal(store_token_check(st, h1, &name, &err), 0);
+	assert_string_equal(name, "admin");
+	free(name);
+	assert_int_equal(store_token_check(st, h2, NULL, &err), 0);
+	assert_int_equal(store_token_check(st, "", NULL, &err), STORE_NOTFOUND);
+	assert_int_equal(store_token_count(st, &n, &err), 0);
+	assert_int_equal(n, 2);
+
+	store_close(st);
+	strbuf_release(&err);
+}
+
+/* Quotes, SQL, newlines, a megabyte: stored and read back as given. */
+static void test_hostile_strings(void **state)
+{
+	struct strbuf err = STRBUF_INIT, big = STRBUF_INIT;
+	struct store *st = open_new();
+	int64_t proj = add_project(st, "p");
+	const char *evil = "x'); DROP TABLE pipelines; --\n\"\\%s%n";
+	struct store_pipeline p = { .project_id = proj, .ref = (char *)evil,
+				    .sha = (char *)evil, .source = "api" };
+	struct store_pipeline q;
+	struct store_project pr;
+	size_t i;
+
+	for (i = 0; i < (1u << 20); i++)
+		strbuf_addch(&big, 'a' + i % 26);
+	p.ctx = big.buf;
+	assert_int_equal(store_pipeline_add(st, &p, &err), 0);
+	assert_int_equal(store_pipeline_get(st, p.id, &q, &err), 0);
+	assert_string_equal(q.ref, evil);
+	assert_string_equal(q.ctx, big.buf);
+	store_pipeline_release(&q);
+	assert_int_equal(store_project_get(st, evil, &pr, &err), STORE_NOTFOUND);
+	assert_int_equal(store_project_get(st, NULL, &pr, &err), STORE_NOTFOUND);
+	assert_int_equal(store_project_delete(st, NULL, &err), STORE_NOTFOUND);
+
+	store_close(st);
+	store_close(NULL);
+	strbuf_release(&big);
+	strbuf_release(&err);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_open_create_reopen),
+		cmocka_unit_test(test_migrate_existing),
+		cmocka_unit_test(test_open_errors),
+		cmocka_unit_test(test_projects),
+		cmocka_unit_test(test_refs),
+		cmocka_unit_test(test_pipelines),
+		cmocka_unit_test(test_pipeline_status),
+		cmocka_unit_test(test_jobs),
+		cmocka_unit_test(test_job_transition),
+		cmocka_unit_test(test_claim_order),
+		cmocka_unit_test(test_claim_resource_group),
+		cmocka_unit_test(test_transactions),
+		cmocka_unit_test(test_claim_processes),
+		cmocka_unit_test(test_claim_two_handles),
+		cmocka_unit_test(test_test_cases),
+		cmocka_unit_test(test_artifacts),
+		cmocka_unit_test(test_tokens),
+		cmocka_unit_test(test_hostile_strings),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
