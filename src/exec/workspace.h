@@ -2,7 +2,7 @@
 #define CIDRE_WORKSPACE_H
 
 /*
- * Workspaces: the snapshot of a working tree that jobs run on, and fresh
+ * Workspaces: the snapshot of a working tree that jobs run on, and
  * per-job copies of it.
  */
 
@@ -18,9 +18,11 @@
 int workspace_list(const char *dir, struct strvec *files, struct strbuf *err);
 
 /*
- * Make dest an exact copy of the listed files of src (dest is emptied
- * first, created if missing; modes and symlinks kept; reflinks used where
- * the filesystem allows).
+ * Make dest an exact copy of the listed files of src: created if
+ * missing; an existing dest is brought up to date (what is not listed
+ * removed, files already identical kept, the rest replaced; no symlink
+ * in dest followed). Modes and symlinks kept; reflinks used where the
+ * filesystem allows. 0, or -1 with err set.
  */
 int workspace_populate(const char *src, const struct strvec *files,
 		       const char *dest, struct strbuf *err);

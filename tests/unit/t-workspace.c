@@ -137,6 +137,72 @@ static void test_populate(void **state)
 	strbuf_release(&content);
 }
 
+/*
+ * A second populate reuses the old workspace: whatever the last job
+ * changed, added or planted is undone, and nothing outside is written.
+ */
+static void test_populate_again(void **state)
+{
+	struct strvec files = STRVEC_INIT;
+	struct strbuf err = STRBUF_INIT, src = STRBUF_INIT, dst = STRBUF_INIT;
+	struct strbuf p = STRBUF_INIT, content = STRBUF_INIT;
+	struct stat st, before;
+
+	test_sh(root, "mkdir -p again/src/d/e again/outside && cd again && "
+	   "echo hello > src/d/e/f && echo same > src/keep && "
+	   "printf '#!/bin/sh\\n' > src/run.sh && chmod 750 src/run.sh && "
+	   "ln -s d/e/f src/lnk && echo secret > outside/f");
+	strbuf_addf(&src, "%s/again/src", root);
+	strbuf_addf(&dst, "%s/again/dst", root);
+	strvec_push(&files, "d/e/f");
+	strvec_push(&files, "keep");
+	strvec_push(&files, "lnk");
+	strvec_push(&files, "run.sh");
+	assert_int_equal(workspace_populate(src.buf, &files, dst.buf, &err), 0);
+	strbuf_addf(&p, "%s/keep", dst.buf);
+	assert_int_equal(lstat(p.buf, &before), 0);
+
+	/* what a job may leave behind */
+	test_sh(root, "cd again/dst && echo junk > new && mkdir -p newdir/x && "
+	   "echo y > newdir/x/y && echo HELLO > d/e/f.tmp && mv d/e/f.tmp d/e/f && "
+	   "chmod 700 run.sh && rm lnk && ln -s /etc lnk && "
+	   "rm -r d && ln -s ../outside d && mkfifo pipe");
+	assert_int_equal(workspace_populate(src.buf, &files, dst.buf, &err), 0);
+
+	test_sh(root, "cd again && diff -r --no-dereference src dst && "
+	   "test \"$(cat outside/f)\" = secret && test ! -e outside/e && "
+	   "test ! -e dst/new && test ! -e dst/newdir && test ! -e dst/pipe && "
+	   "test -d dst/d && test ! -L dst/d && test \"$(readlink dst/lnk)\" = d/e/f");
+	assert_int_equal(lstat(p.buf, &st), 0);
+	assert_int_equal(st.st_ino, before.st_ino); /* unchanged: kept */
+	strbuf_reset(&p);
+	strbuf_addf(&p, "%s/run.sh", dst.buf);
+	assert_int_equal(lstat(p.buf, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0750);
+
+	/* a file with the same size but other bytes, and a hard link out */
+	test_sh(root, "cd again && echo SAME > dst/keep && ln dst/d/e/f outside/link");
+	assert_int_equal(workspace_populate(src.buf, &files, dst.buf, &err), 0);
+	test_sh(root, "cd again && diff -r --no-dereference src dst && "
+	   "test \"$(cat outside/link)\" = hello");
+	test_sh(root, "cd again && echo changed > src/d/e/f");
+	assert_int_equal(workspace_populate(src.buf, &files, dst.buf, &err), 0);
+	test_sh(root, "cd again && diff -r --no-dereference src dst && "
+	   "test \"$(cat outside/link)\" = hello");
+
+	/* the workspace itself replaced by a file */
+	test_sh(root, "cd again && rm -rf dst && echo x > dst");
+	assert_int_equal(workspace_populate(src.buf, &files, dst.buf, &err), 0);
+	test_sh(root, "cd again && diff -r --no-dereference src dst");
+
+	strvec_clear(&files);
+	strbuf_release(&err);
+	strbuf_release(&src);
+	strbuf_release(&dst);
+	strbuf_release(&p);
+	strbuf_release(&content);
+}
+
 static double ms_since(const struct timespec *t0)
 {
 	struct timespec t1;
@@ -181,6 +247,7 @@ int main(void)
 		cmocka_unit_test(test_git_repo),
 		cmocka_unit_test(test_plain_dir),
 		cmocka_unit_test(test_populate),
+		cmocka_unit_test(test_populate_again),
 		cmocka_unit_test(test_speed_200),
 	};
 
