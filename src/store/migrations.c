@@ -47,8 +47,10 @@ const char *const store_migrations[] = {
 	"CREATE INDEX pipelines_project ON pipelines (project_id, id);"
 	"CREATE INDEX pipelines_project_ref ON pipelines (project_id, ref, id);"
 	"CREATE INDEX pipelines_project_status ON pipelines (project_id, status, id);"
+	"CREATE INDEX pipelines_project_source ON pipelines (project_id, source, id);"
 	"CREATE INDEX pipelines_ref ON pipelines (ref, id);"
 	"CREATE INDEX pipelines_status ON pipelines (status, id);"
+	"CREATE INDEX pipelines_source ON pipelines (source, id);"
 
 	"CREATE TABLE jobs ("
 	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
@@ -68,6 +70,7 @@ const char *const store_migrations[] = {
 	" deps TEXT,"
 	" attempt INTEGER NOT NULL DEFAULT 1,"
 	" max_retries INTEGER NOT NULL DEFAULT 0,"
+	" retry_when TEXT,"
 	" retried INTEGER NOT NULL DEFAULT 0,"
 	" exit_code INTEGER NOT NULL DEFAULT -1,"
 	" failure_reason TEXT,"

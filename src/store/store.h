@@ -142,7 +142,10 @@ void store_pipelines_free(struct store_pipeline *a, size_t nr);
 int store_pipeline_set_status(struct store *st, int64_t id, const char *from,
 			      const char *to, int64_t started, int64_t finished,
 			      const char *error, struct strbuf *err);
-/* Unfinished pipelines (created, pending, running, manual) of a project's
+/* Set the planning context and workflow:name (NULL: none) of pipeline id. */
+int store_pipeline_set_ctx(struct store *st, int64_t id, const char *ctx,
+			   const char *name, struct strbuf *err);
+/* Unfinished pipelines (created, pending, running, manual, scheduled) of a project's
  * ref, oldest first, with id < below (any id when below <= 0)
  * (interruptible auto-cancel). *ret_ids is malloc'ed (free()). */
 int store_pipeline_unfinished(struct store *st, int64_t project_id, const char *ref,
@@ -169,6 +172,7 @@ struct store_job {
 	char *deps;             /* JSON: [plan_idx, ...] whose artifacts are restored */
 	int attempt;            /* 1, 2, ... */
 	int max_retries;        /* retry:max */
+	char *retry_when;       /* JSON {"when": [...], "exit_codes": [...]} or NULL */
 	int retried;            /* a later attempt replaced this one */
 	int exit_code;          /* -1 unknown */
 	char *failure_reason;

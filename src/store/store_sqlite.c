@@ -29,6 +29,7 @@ enum stmt_id {
 	ST_REF_GET, ST_REF_SET,
 	ST_PIPELINE_ADD, ST_PIPELINE_GET, ST_PIPELINE_EXISTS, ST_PIPELINE_SET_STATUS,
 	ST_PIPELINE_UNFINISHED,
+	ST_PIPELINE_SET_CTX,
 	ST_JOB_ADD, ST_JOB_GET, ST_JOB_EXISTS, ST_JOB_LIST_ALL, ST_JOB_LIST_LATEST,
 	ST_JOB_TO_PENDING, ST_JOB_TO_RUNNING, ST_JOB_TO_FINISHED, ST_JOB_TO_OTHER,
 	ST_JOB_SET_RETRIED, ST_JOB_SET_LOG_SIZE, ST_JOB_CLAIM, ST_JOB_RUNNING,
@@ -56,7 +57,8 @@ enum stmt_id {
 	"j.pid, j.pid_start, j.created, j.queued, j.started, j.finished, " \
 	"j.peak_mem, j.cpu, j.log_size, j.coverage, j.tests_total, " \
 	"j.tests_failed, j.tests_skipped, j.tests_errors, j.env_name, " \
-	"j.env_url, (SELECT name FROM projects WHERE id = j.project_id)"
+	"j.env_url, (SELECT name FROM projects WHERE id = j.project_id), " \
+	"j.retry_when"
 
 /* Fields a finished transition fills; ?1 status, ?2 from, ?3 id. */
 #define JOB_CAS "WHERE id = ?3 AND (?2 IS NULL OR status = ?2)"
@@ -101,15 +103,18 @@ static const char *const stmt_sql[ST__NR] = {
 		"WHERE id = ?6 AND (?2 IS NULL OR status = ?2)",
 	[ST_PIPELINE_UNFINISHED] =
 		"SELECT id FROM pipelines WHERE project_id = ?1 AND ref = ?2 AND id < ?3 "
-		"AND status IN ('created', 'pending', 'running', 'manual') ORDER BY id",
+		"AND status IN ('created', 'pending', 'running', 'manual', 'scheduled') "
+		"ORDER BY id",
+	[ST_PIPELINE_SET_CTX] = "UPDATE pipelines SET ctx = ?2, name = ?3 WHERE id = ?1",
 
 	/* project_id comes from the pipeline: a job cannot disagree with it */
 	[ST_JOB_ADD] =
 		"INSERT INTO jobs (pipeline_id, project_id, name, stage, stage_idx, "
 		"plan_idx, status, when_, start_in_ms, allow_failure, interruptible, "
-		"resource_group, needs, deps, attempt, max_retries, created, queued) "
+		"resource_group, needs, deps, attempt, max_retries, created, queued, "
+		"retry_when) "
 		"SELECT ?1, p.project_id, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
-		"?12, ?13, ?14, ?15, ?16, ?17 FROM pipelines p WHERE p.id = ?1 "
+		"?12, ?13, ?14, ?15, ?16, ?17, ?18 FROM pipelines p WHERE p.id = ?1 "
 		"RETURNING id, project_id",
 	[ST_JOB_GET] = "SELECT " JOB_COLS " FROM jobs j WHERE j.id = ?1",
 	[ST_JOB_EXISTS] = "SELECT 1 FROM jobs WHERE id = ?1",
@@ -132,7 +137,7 @@ static const char *const stmt_sql[ST__NR] = {
 		"log_size = CASE WHEN ?9 < 0 THEN log_size ELSE ?9 END, "
 		"coverage = ?10, tests_total = ?11, tests_failed = ?12, "
 		"tests_skipped = ?13, tests_errors = ?14, env_name = ?15, "
-		"env_url = ?16 " JOB_CAS,
+		"env_url = ?16, allow_failure = ?17 " JOB_CAS,
 	[ST_JOB_TO_OTHER] = "UPDATE jobs SET status = ?1 " JOB_CAS,
 	[ST_JOB_SET_RETRIED] = "UPDATE jobs SET retried = 1 WHERE id = ?1",
 	[ST_JOB_SET_LOG_SIZE] = "UPDATE jobs SET log_size = ?2 WHERE id = ?1",
@@ -1008,6 +1013,26 @@ int store_pipeline_set_status(struct store *st, int64_t id, const char *from,
 	return 0;
 }
 
+int store_pipeline_set_ctx(struct store *st, int64_t id, const char *ctx,
+			   const char *name, struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, ST_PIPELINE_SET_CTX, err);
+	int r;
+
+	if (!s)
+		return -1;
+	if (b_int(s, 1, id) || b_text(s, 2, ctx) || b_text(s, 3, name)) {
+		done(s);
+		return db_fail(st, -1, "pipeline set ctx", err);
+	}
+	r = exec_stmt(st, s, "pipeline set ctx", err);
+	if (r)
+		return r;
+	if (sqlite3_changes(st->db) == 0)
+		return fail(err, STORE_NOTFOUND, "no pipeline %lld", (long long)id);
+	return 0;
+}
+
 int store_pipeline_unfinished(struct store *st, int64_t project_id, const char *ref,
 			      int64_t below, int64_t **ret_ids, size_t *nr,
 			      struct strbuf *err)
@@ -1057,6 +1082,7 @@ void store_job_release(struct store_job *j)
 	free(j->env_name);
 	free(j->env_url);
 	free(j->project);
+	free(j->retry_when);
 	memset(j, 0, sizeof(*j));
 }
 
@@ -1110,6 +1136,7 @@ static void read_job(sqlite3_stmt *s, struct store_job *j)
 	j->env_name = col_str(s, 35);
 	j->env_url = col_str(s, 36);
 	j->project = col_str(s, 37);
+	j->retry_when = col_str(s, 38);
 }
 
 int store_job_add(struct store *st, struct store_job *j, struct strbuf *err)
@@ -1136,7 +1163,7 @@ int store_job_add(struct store *st, struct store_job *j, struct strbuf *err)
 	    b_text(s, 12, j->needs) || b_text(s, 13, j->deps) ||
 	    b_int(s, 14, j->attempt > 0 ? j->attempt : 1) ||
 	    b_int(s, 15, j->max_retries) || b_int(s, 16, created) ||
-	    b_int(s, 17, queued)) {
+	    b_int(s, 17, queued) || b_text(s, 18, j->retry_when)) {
 		done(s);
 		return db_fail(st, -1, "job add", err);
 	}
@@ -1243,7 +1270,7 @@ int store_job_transition(struct store *st, int64_t id, const char *from,
 		return fail(err, -1, "job transition: no status");
 	if (!j)
 		j = &job_unknown;
-	if (!strcmp(to, "pending"))
+	if (!strcmp(to, "pending") || !strcmp(to, "scheduled"))
 		which = ST_JOB_TO_PENDING;
 	else if (!strcmp(to, "running"))
 		which = ST_JOB_TO_RUNNING;
@@ -1271,7 +1298,8 @@ int store_job_transition(struct store *st, int64_t id, const char *from,
 			b_int(s, 9, j->log_size) || b_dbl(s, 10, j->coverage) ||
 			b_int(s, 11, j->tests_total) || b_int(s, 12, j->tests_failed) ||
 			b_int(s, 13, j->tests_skipped) || b_int(s, 14, j->tests_errors) ||
-			b_text(s, 15, j->env_name) || b_text(s, 16, j->env_url);
+			b_text(s, 15, j->env_name) || b_text(s, 16, j->env_url) ||
+			b_int(s, 17, !!j->allow_failure);
 		break;
 	default:
 		break;
