@@ -317,6 +317,107 @@ done:
 	strbuf_release(&mounts);
 }
 
+/*
+ * Idle v1 cgroups of finished jobs, handed to the next job instead of a
+ * new pair of directories: creating and removing two cgroups was a
+ * measurable part of a short job's cost. A cgroup goes back to the pool
+ * only empty and with at most CGROUP_REUSE_MAX_USAGE bytes still charged
+ * to it (page cache of files its job wrote): its next job's peak is
+ * counted above what was left. The pool is emptied (the directories
+ * removed) by cgroup_pool_drain(), also called at exit. Guarded by
+ * pool_lock: jobs start and end in several threads.
+ */
+#define CGROUP_POOL_MAX 64
+#define CGROUP_REUSE_MAX_USAGE (1LL << 20)
+
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct cgroup pool[CGROUP_POOL_MAX];
+static size_t pool_nr;
+static int pool_atexit_set;
+
+static long long read_ll(const char *dir, const char *file);
+
+static int write_in(const char *dir, const char *file, const char *s)
+{
+	char *path = xasprintf("%s/%s", dir, file);
+	int r = write_str(path, s);
+
+	free(path);
+	return r;
+}
+
+/* Take an idle cgroup and zero its counters. 0, or -1 when none. */
+static int pool_take(struct cgroup *cg)
+{
+	for (;;) {
+		struct cgroup c;
+		int ok;
+
+		pthread_mutex_lock(&pool_lock);
+		if (!pool_nr) {
+			pthread_mutex_unlock(&pool_lock);
+			return -1;
+		}
+		c = pool[--pool_nr];
+		pthread_mutex_unlock(&pool_lock);
+		ok = !write_in(c.dir, "memory.max_usage_in_bytes", "0") &&
+		     (!c.cpu_dir || !write_in(c.cpu_dir, "cpuacct.usage", "0"));
+		c.base_mem = ok ? read_ll(c.dir, "memory.usage_in_bytes") : -1;
+		if (c.base_mem >= 0) {
+			*cg = c;
+			return 0;
+		}
+		cgroup_destroy(&c);
+	}
+}
+
+static void pool_atexit(void)
+{
+	cgroup_pool_drain();
+}
+
+/* Put cg in the pool if it can serve another job. 0, or -1 when not. */
+static int pool_put(struct cgroup *cg)
+{
+	pid_t *pids;
+	size_t nr;
+	long long used;
+	int ret = -1;
+
+	if (cg->version != CGROUP_V1 || cgroup_pids(cg, &pids, &nr) < 0)
+		return -1;
+	free(pids);
+	used = read_ll(cg->dir, "memory.usage_in_bytes");
+	if (nr || used < 0 || used > CGROUP_REUSE_MAX_USAGE)
+		return -1;
+	pthread_mutex_lock(&pool_lock);
+	if (pool_nr < CGROUP_POOL_MAX) {
+		if (!pool_atexit_set && !atexit(pool_atexit))
+			pool_atexit_set = 1;
+		if (pool_atexit_set) {
+			pool[pool_nr++] = *cg;
+			*cg = (struct cgroup)CGROUP_INIT;
+			ret = 0;
+		}
+	}
+	pthread_mutex_unlock(&pool_lock);
+	return ret;
+}
+
+void cgroup_pool_drain(void)
+{
+	pthread_mutex_lock(&pool_lock);
+	while (pool_nr)
+		cgroup_destroy(&pool[--pool_nr]);
+	pthread_mutex_unlock(&pool_lock);
+}
+
+void cgroup_release(struct cgroup *cg)
+{
+	if (pool_put(cg) < 0)
+		cgroup_destroy(cg);
+}
+
 int cgroup_create(struct cgroup *cg, const char *name)
 {
 	const char *delegated = getenv("CIDRE_CGROUP");
@@ -341,8 +442,8 @@ int cgroup_create(struct cgroup *cg, const char *name)
 		}
 		cgroup_destroy(cg);
 	}
-	/* 2. v1 memory (+ cpuacct): the hybrid layout. */
-	if (!try_v1(cg, where.v1_mem, where.v1_cpu, leaf)) {
+	/* 2. v1 memory (+ cpuacct): the hybrid layout; an idle one first. */
+	if (!pool_take(cg) || !try_v1(cg, where.v1_mem, where.v1_cpu, leaf)) {
 		ret = 0;
 		goto done;
 	}
@@ -486,8 +587,13 @@ long long cgroup_peak_mem(const struct cgroup *cg)
 {
 	if (!cg->has_mem)
 		return -1;
-	if (cg->version == CGROUP_V1)
-		return read_ll(cg->dir, "memory.max_usage_in_bytes");
+	if (cg->version == CGROUP_V1) {
+		long long v = read_ll(cg->dir, "memory.max_usage_in_bytes");
+
+		if (v < 0 || cg->base_mem <= 0)
+			return v;
+		return v > cg->base_mem ? v - cg->base_mem : 0;
+	}
 	if (cg->has_peak)
 		return read_ll(cg->dir, "memory.peak");
 	return cg->sampled;

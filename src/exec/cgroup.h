@@ -2,7 +2,7 @@
 #define CIDRE_CGROUP_H
 
 /*
- * Private to exec/: one cgroup per job, for accounting (peak memory, CPU
+ * Private to exec/: one cgroup per running job, for accounting (peak memory, CPU
  * time of the whole tree) and for finding and killing every process of the
  * tree. cgroup v2 (unified) and v1 (memory + cpuacct hierarchies) are both
  * supported; see docs/internals/exec.md for the order in which they are
@@ -25,12 +25,14 @@ struct cgroup {
 	int has_peak;         /* v2 memory.peak exists (else memory.current) */
 	long long sampled;    /* v2 without memory.peak: max memory.current seen */
 	int dir_fd;           /* v2: the directory, for clone3(CLONE_INTO_CGROUP); -1 */
+	long long base_mem;   /* v1 reused: bytes charged before the job; 0 */
 };
 
-#define CGROUP_INIT { CGROUP_NONE, NULL, NULL, { -1, -1 }, -1, 0, 0, 0, -1, -1 }
+#define CGROUP_INIT { CGROUP_NONE, NULL, NULL, { -1, -1 }, -1, 0, 0, 0, -1, -1, 0 }
 
 /*
- * Create a fresh cgroup for one job (name is used for uniqueness only).
+ * Get a cgroup for one job (name is unused): on v1 an idle one that an
+ * earlier job of this process left (counters zeroed), else a new one.
  * On any failure cg is left as CGROUP_NONE and -1 is returned: callers
  * then fall back to process-group tracking and rusage. The environment
  * variable CIDRE_CGROUP may name a delegated cgroup v2 directory to create
@@ -67,5 +69,15 @@ int cgroup_cpu(const struct cgroup *cg, double *user, double *sys);
 
 /* Remove the cgroup (it must be empty) and free cg; cg becomes NONE. */
 void cgroup_destroy(struct cgroup *cg);
+
+/*
+ * The job of cg is over (its tree gone): keep the cgroup for the next
+ * job where it can serve one (v1, empty, little memory still charged),
+ * else cgroup_destroy(). cg becomes NONE.
+ */
+void cgroup_release(struct cgroup *cg);
+
+/* Remove every idle cgroup kept by cgroup_release(); also run at exit. */
+void cgroup_pool_drain(void);
 
 #endif

@@ -177,6 +177,7 @@ void proc_prewarm(void)
 
 void proc_prewarm_finish(void)
 {
+	cgroup_pool_drain();
 }
 
 static const char *find_bash(void)
@@ -631,7 +632,7 @@ int proc_run(const struct proc_spec *spec, struct proc_result *res,
 	if (pidfd >= 0)
 		close(pidfd);
 	close(r.out_r);
-	cgroup_destroy(&r.cg);
+	cgroup_release(&r.cg);
 	free(r.buf);
 	if (script_path)
 		unlink(script_path);

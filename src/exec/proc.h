@@ -53,7 +53,10 @@ int proc_run(const struct proc_spec *spec, struct proc_result *res,
  * kept as the place for such work.
  */
 void proc_prewarm(void);
-/* Wait for what proc_prewarm started; call before exiting. */
+/*
+ * Wait for what proc_prewarm started and remove the cgroups kept for
+ * reuse by later jobs (see cgroup_release); call before exiting.
+ */
 void proc_prewarm_finish(void);
 
 /*

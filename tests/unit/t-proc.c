@@ -258,6 +258,59 @@ static void test_peak_memory(void **state)
 	strbuf_release(&c.out);
 }
 
+/* The memory cgroup path of the job, from its /proc/self/cgroup; or "". */
+static void job_memcg(const char *out, char *buf, size_t size)
+{
+	const char *p = strstr(out, ":memory:");
+	size_t n;
+
+	buf[0] = '\0';
+	if (!p)
+		return;
+	p += strlen(":memory:");
+	n = strcspn(p, "\n");
+	if (n < size) {
+		memcpy(buf, p, n);
+		buf[n] = '\0';
+	}
+}
+
+/*
+ * On cgroup v1 a finished job's cgroup serves the next job, with its
+ * counters zeroed: a small job after a big one reports a small peak;
+ * proc_prewarm_finish() removes the idle cgroups.
+ */
+static void test_cgroup_reuse(void **state)
+{
+	struct capture c;
+	struct proc_result r;
+	char first[512], second[512], path[1024];
+
+	cap_init(&c);
+	assert_int_equal(run("cat /proc/self/cgroup; "
+			     "x=$(head -c 50000000 /dev/zero | tr \"\\0\" a)",
+			     0, -1, 0, &c, &r), 0);
+	job_memcg(c.out.buf, first, sizeof(first));
+	if (strcmp(r.accounting, "cgroup1")) {
+		print_message("# %s accounting: no reuse to test\n", r.accounting);
+		strbuf_release(&c.out);
+		return;
+	}
+	assert_true(r.peak_mem >= 40LL * 1000 * 1000);
+	strbuf_reset(&c.out);
+	assert_int_equal(run("cat /proc/self/cgroup", 0, -1, 0, &c, &r), 0);
+	job_memcg(c.out.buf, second, sizeof(second));
+	print_message("# reused %s: peak %lld bytes\n", second, r.peak_mem);
+	assert_string_equal(first, second);
+	assert_true(r.peak_mem >= 0 && r.peak_mem < 20LL * 1000 * 1000);
+	assert_true(r.cpu_user + r.cpu_sys < 0.2);
+	snprintf(path, sizeof(path), "/sys/fs/cgroup/memory%s", second);
+	assert_int_equal(access(path, F_OK), 0);
+	proc_prewarm_finish();
+	assert_int_equal(access(path, F_OK), -1);
+	strbuf_release(&c.out);
+}
+
 /* No cgroup: process-group tracking and rusage still do the job. */
 static void test_rusage_fallback(void **state)
 {
@@ -419,6 +472,7 @@ int main(void)
 		cmocka_unit_test(test_timeout_term_ignored),
 		cmocka_unit_test(test_cancel),
 		cmocka_unit_test(test_peak_memory),
+		cmocka_unit_test(test_cgroup_reuse),
 		cmocka_unit_test(test_rusage_fallback),
 		cmocka_unit_test(test_bad_workdir),
 		cmocka_unit_test(test_script_build),
