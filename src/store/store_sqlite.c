@@ -429,8 +429,11 @@ fail:
 
 /*
  * The file path of url, or NULL (err set). "sqlite:PATH" and
- * "sqlite://PATH" name PATH; any other "scheme://" is refused (the
- * message leaves the URL out: it may hold a password).
+ * "sqlite://PATH" name PATH; a plain path names itself. Anything else
+ * that starts like a URL scheme ("postgres://...", "postgresql:...") is
+ * refused, the message leaving the URL out: it may hold a password. (A
+ * relative path with a colon before its first slash is taken for a
+ * scheme: write it "./a:b".)
  */
 static const char *url_path(const char *url, struct strbuf *err)
 {
@@ -450,8 +453,12 @@ static const char *url_path(const char *url, struct strbuf *err)
 		}
 		return p;
 	}
-	for (p = url; *p && *p != '/'; p++) {
-		if (!strncmp(p, "://", 3)) {
+	p = url;
+	if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')) {
+		while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		       (*p >= '0' && *p <= '9') || *p == '+' || *p == '.' || *p == '-')
+			p++;
+		if (*p == ':') {
 			fail(err, -1, "unsupported store URL (scheme %.*s): "
 			     "only SQLite (sqlite:PATH or PATH) for now",
 			     (int)(p - url > 32 ? 32 : p - url), url);

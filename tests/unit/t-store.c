@@ -192,6 +192,10 @@ static void test_open_errors(void **state)
 	assert_null(strstr(err.buf, "s3cret"));
 	assert_ptr_equal(st, &err);
 	strbuf_reset(&err);
+	assert_int_equal(store_open("postgresql:host=db password=s3cret", &st, &err), -1);
+	assert_non_null(strstr(err.buf, "unsupported store URL"));
+	assert_null(strstr(err.buf, "s3cret"));
+	assert_int_equal(store_open("file:cidre.db", &st, &err), -1);
 	assert_int_equal(store_open("", &st, &err), -1);
 	assert_int_equal(store_open(NULL, &st, &err), -1);
 	assert_int_equal(store_open("sqlite:", &st, &err), -1);
