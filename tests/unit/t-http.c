@@ -1,0 +1,766 @@
+/*
+ * Unit tests for src/http/http.c: a server on 127.0.0.1, port 0, spoken
+ * to over raw sockets. Routing, parameters, errors, limits, HEAD, Range,
+ * streams (suspend, wake from another thread, client gone, server stop).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "http/http.h"
+#include "util/xalloc.h"
+#include "testlib.h"
+
+#define TIMEOUT_MS 5000
+
+/* ------------------------------------------------------------ a client */
+
+static int connect_to(unsigned port)
+{
+	struct sockaddr_in sa = { 0 };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+static void send_all(int fd, const char *s, size_t len)
+{
+	while (len) {
+		ssize_t n = send(fd, s, len, MSG_NOSIGNAL);
+
+		assert_true(n > 0);
+		s += n;
+		len -= (size_t)n;
+	}
+}
+
+/*
+ * Read into out until needle appears (needle NULL: until EOF). Returns 0,
+ * or -1 on timeout / EOF before the needle.
+ */
+static int read_until(int fd, struct strbuf *out, const char *needle,
+		      int timeout_ms)
+{
+	for (;;) {
+		struct pollfd pfd = { fd, POLLIN, 0 };
+		char buf[4096];
+		ssize_t n;
+
+		if (needle && strstr(out->buf, needle))
+			return 0;
+		if (poll(&pfd, 1, timeout_ms) <= 0)
+			return -1;
+		n = read(fd, buf, sizeof(buf));
+		if (n < 0 && errno == ECONNRESET)
+			n = 0;
+		if (n <= 0)
+			return needle ? -1 : 0;
+		strbuf_add(out, buf, (size_t)n);
+	}
+}
+
+/* One request on a fresh connection, the response read until EOF. */
+static void request(unsigned port, const char *req, struct strbuf *resp)
+{
+	int fd = connect_to(port);
+
+	strbuf_reset(resp);
+	send_all(fd, req, strlen(req));
+	assert_int_equal(read_until(fd, resp, NULL, TIMEOUT_MS), 0);
+	close(fd);
+}
+
+static int status_of(const struct strbuf *resp)
+{
+	int st = 0;
+
+	if (sscanf(resp->buf, "HTTP/1.%*d %d", &st) != 1)
+		return -1;
+	return st;
+}
+
+static const char *body_of(const struct strbuf *resp)
+{
+	const char *p = strstr(resp->buf, "\r\n\r\n");
+
+	return p ? p + 4 : "";
+}
+
+static void get(unsigned port, const char *path, struct strbuf *resp)
+{
+	struct strbuf req = STRBUF_INIT;
+
+	strbuf_addf(&req, "GET %s HTTP/1.1\r\nHost: t\r\nX-Test: hello\r\n"
+		    "Connection: close\r\n\r\n", path);
+	request(port, req.buf, resp);
+	strbuf_release(&req);
+}
+
+/* ------------------------------------------------------------ handlers */
+
+static int h_echo(struct http_request *req, void *ud)
+{
+	json_t *j = json_object();
+	const char *q;
+	size_t len;
+	int ret;
+
+	json_object_set_new(j, "method", json_string(http_request_method(req)));
+	json_object_set_new(j, "path", json_string(http_request_path(req)));
+	if ((q = http_request_param(req, "id")))
+		json_object_set_new(j, "id", json_string(q));
+	if ((q = http_request_param(req, "path")))
+		json_object_set_new(j, "file", json_string(q));
+	if ((q = http_request_query(req, "offset")))
+		json_object_set_new(j, "offset", json_string(q));
+	if ((q = http_request_query(req, "x")))
+		json_object_set_new(j, "x", json_string(q));
+	if ((q = http_request_query(req, "flag")))
+		json_object_set_new(j, "flag", json_string(q));
+	if ((q = http_request_header(req, "x-TEST")))
+		json_object_set_new(j, "hdr", json_string(q));
+	json_object_set_new(j, "remote", json_string(http_request_remote(req)));
+	http_request_body(req, &len);
+	json_object_set_new(j, "body", json_integer((json_int_t)len));
+	assert_int_equal(http_add_header(req, "X-Extra", "yes"), 0);
+	assert_int_equal(http_add_header(req, "Bad", "a\r\nInjected: 1"), -1);
+	ret = http_respond_json(req, 200, j);
+	/* a second response is refused */
+	assert_int_equal(http_respond_text(req, 200, "x", 1), -1);
+	json_decref(j);
+	return ret;
+}
+
+static int h_created(struct http_request *req, void *ud)
+{
+	size_t len;
+	const char *body = http_request_body(req, &len);
+
+	return http_respond_json_str(req, 201, body, len);
+}
+
+static int h_silent(struct http_request *req, void *ud)
+{
+	return 0;      /* forgets to respond */
+}
+
+static int h_fail(struct http_request *req, void *ud)
+{
+	return -1;
+}
+
+static char file_path[256];
+
+static int h_file(struct http_request *req, void *ud)
+{
+	int fd = open(file_path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return http_respond_error(req, 404, "no file");
+	return http_respond_fd(req, fd, 10, "text/plain");
+}
+
+/* A stream fed by the tests: data appended under lock, then woken. */
+struct feed {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct strbuf data;
+	bool ended;
+	int reads, frees;
+	struct http_stream *handle;
+};
+
+static struct feed feed = {
+	PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, STRBUF_INIT,
+	false, 0, 0, NULL,
+};
+
+static ssize_t feed_read(void *ud, uint64_t pos, char *buf, size_t max)
+{
+	struct feed *f = ud;
+	ssize_t n = 0;
+
+	pthread_mutex_lock(&f->lock);
+	f->reads++;
+	if (pos < f->data.len) {
+		n = (ssize_t)(f->data.len - pos < max ? f->data.len - pos : max);
+		memcpy(buf, f->data.buf + pos, (size_t)n);
+	} else if (f->ended) {
+		n = -1;
+	}
+	pthread_cond_broadcast(&f->cond);
+	pthread_mutex_unlock(&f->lock);
+	return n;
+}
+
+static void feed_free(void *ud)
+{
+	struct feed *f = ud;
+
+	pthread_mutex_lock(&f->lock);
+	f->frees++;
+	pthread_cond_broadcast(&f->cond);
+	pthread_mutex_unlock(&f->lock);
+}
+
+static const struct http_stream_ops feed_ops = {
+	feed_read, feed_free, ": ping\n\n",
+};
+
+static int h_stream(struct http_request *req, void *ud)
+{
+	struct http_stream *s;
+	int ret = http_respond_stream(req, 200, "text/event-stream", &feed_ops,
+				      &feed, &s);
+
+	if (ret == 0) {
+		pthread_mutex_lock(&feed.lock);
+		feed.handle = s;
+		pthread_cond_broadcast(&feed.cond);
+		pthread_mutex_unlock(&feed.lock);
+	}
+	return ret;
+}
+
+static void feed_reset(void)
+{
+	pthread_mutex_lock(&feed.lock);
+	strbuf_reset(&feed.data);
+	feed.ended = false;
+	feed.reads = feed.frees = 0;
+	feed.handle = NULL;
+	pthread_mutex_unlock(&feed.lock);
+}
+
+static void feed_add(const char *s, bool end)
+{
+	struct http_stream *h;
+
+	pthread_mutex_lock(&feed.lock);
+	strbuf_addstr(&feed.data, s);
+	feed.ended = end;
+	h = feed.handle;
+	pthread_mutex_unlock(&feed.lock);
+	http_stream_wake(h);
+}
+
+/* Wait until *v >= want (under feed.lock); 0, or -1 on timeout. */
+static int feed_wait(int *v, int want, int timeout_ms)
+{
+	struct timespec ts;
+	int ret = 0;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += timeout_ms / 1000;
+	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&feed.lock);
+	while (*v < want && ret == 0)
+		if (pthread_cond_timedwait(&feed.cond, &feed.lock, &ts))
+			ret = -1;
+	pthread_mutex_unlock(&feed.lock);
+	return ret;
+}
+
+static int feed_get(int *v)
+{
+	int x;
+
+	pthread_mutex_lock(&feed.lock);
+	x = *v;
+	pthread_mutex_unlock(&feed.lock);
+	return x;
+}
+
+static const struct http_route routes[] = {
+	{ "GET", "/api/v1/jobs/:id/log", h_echo },
+	{ "GET", "/api/v1/jobs/:id/artifacts/*path", h_echo },
+	{ "POST", "/api/v1/jobs/:id/log", h_echo },
+	{ "DELETE", "/api/v1/jobs/:id", h_echo },
+	{ "POST", "/api/v1/projects", h_created },
+	{ "GET", "/silent", h_silent },
+	{ "GET", "/fail", h_fail },
+	{ "GET", "/file", h_file },
+	{ "GET", "/stream", h_stream },
+};
+
+static struct http_server *start(unsigned heartbeat)
+{
+	struct http_config cfg = {
+		.listen = "127.0.0.1:0", .threads = 2, .max_body = 1000,
+		.max_connections = 64, .timeout = 10, .heartbeat = heartbeat,
+	};
+	struct http_server *srv = NULL;
+	struct strbuf err = STRBUF_INIT;
+
+	if (http_server_start(&cfg, routes, ARRAY_SIZE(routes), NULL, &srv,
+			      &err))
+		fail_msg("http_server_start: %s", err.buf);
+	assert_true(http_server_port(srv) > 0);
+	strbuf_release(&err);
+	return srv;
+}
+
+/* ---------------------------------------------------------------- tests */
+
+static int setup(void **state)
+{
+	*state = start(0);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	http_server_stop(*state);
+	return 0;
+}
+
+static void test_routing_params(void **state)
+{
+	unsigned port = http_server_port(*state);
+	struct strbuf r = STRBUF_INIT;
+	const char *b;
+
+	get(port, "/api/v1/jobs/42/log?offset=12&x=a+b%21&flag", &r);
+	assert_int_equal(status_of(&r), 200);
+	assert_non_null(strstr(r.buf, "Content-Type: application/json"));
+	assert_non_null(strstr(r.buf, "X-Extra: yes"));
+	assert_null(strstr(r.buf, "Injected"));
+	b = body_of(&r);
+	assert_non_null(strstr(b, "\"method\":\"GET\""));
+	assert_non_null(strstr(b, "\"path\":\"/api/v1/jobs/42/log\""));
+	assert_non_null(strstr(b, "\"id\":\"42\""));
+	assert_non_null(strstr(b, "\"offset\":\"12\""));
+	assert_non_null(strstr(b, "\"x\":\"a b!\""));
+	assert_non_null(strstr(b, "\"flag\":\"\""));
+	assert_non_null(strstr(b, "\"hdr\":\"hello\""));
+	assert_non_null(strstr(b, "\"remote\":\"127.0.0.1\""));
+
+	/* wildcard: the rest of the path, decoded; %2F stays inside :id */
+	get(port, "/api/v1/jobs/a%2Fb/artifacts/dir/sub/file%20name.txt", &r);
+	assert_int_equal(status_of(&r), 200);
+	b = body_of(&r);
+	assert_non_null(strstr(b, "\"id\":\"a/b\""));
+	assert_non_null(strstr(b, "\"file\":\"dir/sub/file name.txt\""));
+
+	/* a wildcard needs at least one character */
+	get(port, "/api/v1/jobs/7/artifacts/", &r);
+	assert_int_equal(status_of(&r), 404);
+	/* a parameter is one non-empty segment */
+	get(port, "/api/v1/jobs//log", &r);
+	assert_int_equal(status_of(&r), 404);
+	strbuf_release(&r);
+}
+
+static void test_errors(void **state)
+{
+	unsigned port = http_server_port(*state);
+	struct strbuf r = STRBUF_INIT;
+
+	get(port, "/nowhere", &r);
+	assert_int_equal(status_of(&r), 404);
+	assert_string_equal(body_of(&r), "{\"error\":\"no such route\",\"status\":404}");
+
+	request(port, "PUT /api/v1/jobs/1/log HTTP/1.1\r\nHost: t\r\n"
+		"Connection: close\r\nContent-Length: 0\r\n\r\n", &r);
+	assert_int_equal(status_of(&r), 405);
+	assert_non_null(strstr(r.buf, "Allow: GET, HEAD, POST\r\n"));
+	assert_non_null(strstr(body_of(&r), "\"status\":405"));
+
+	get(port, "/silent", &r);
+	assert_int_equal(status_of(&r), 500);
+	assert_non_null(strstr(body_of(&r), "no response"));
+	get(port, "/fail", &r);
+	assert_int_equal(status_of(&r), 500);
+
+	/* NUL and ".." are refused, however encoded */
+	get(port, "/api/v1/jobs/%00/log", &r);
+	assert_int_equal(status_of(&r), 400);
+	get(port, "/api/v1/jobs/1/artifacts/../../etc/passwd", &r);
+	assert_int_equal(status_of(&r), 400);
+	get(port, "/api/v1/jobs/1/artifacts/a/%2e%2e/b", &r);
+	assert_int_equal(status_of(&r), 400);
+	get(port, "/api/v1/jobs/1/artifacts/a%2F..%2Fb", &r);
+	assert_int_equal(status_of(&r), 400);
+	/* "..." and "..x" are names, not parent directories */
+	get(port, "/api/v1/jobs/1/artifacts/.../..x", &r);
+	assert_int_equal(status_of(&r), 200);
+
+	/* garbage does not crash the server */
+	request(port, "\x01\x02 garbage\r\n\r\n", &r);
+	request(port, "GET http://evil/ HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", &r);
+	assert_int_equal(status_of(&r), 400);
+	get(port, "/api/v1/jobs/1/log", &r);
+	assert_int_equal(status_of(&r), 200);
+	strbuf_release(&r);
+}
+
+static void test_body_limit(void **state)
+{
+	unsigned port = http_server_port(*state);
+	struct strbuf r = STRBUF_INIT, req = STRBUF_INIT;
+	char big[1001];
+	size_t i;
+
+	request(port, "POST /api/v1/projects HTTP/1.1\r\nHost: t\r\n"
+		"Connection: close\r\nContent-Type: application/json\r\n"
+		"Content-Length: 13\r\n\r\n{\"name\":\"d\"}\n", &r);
+	assert_int_equal(status_of(&r), 201);
+	assert_string_equal(body_of(&r), "{\"name\":\"d\"}\n");
+
+	/* Content-Length over the cap: refused before the body is read */
+	request(port, "POST /api/v1/projects HTTP/1.1\r\nHost: t\r\n"
+		"Connection: close\r\nContent-Length: 1001\r\n\r\n", &r);
+	assert_int_equal(status_of(&r), 413);
+	assert_non_null(strstr(body_of(&r), "\"status\":413"));
+
+	/* chunked, over the cap */
+	memset(big, 'x', sizeof(big));
+	strbuf_addstr(&req, "POST /api/v1/projects HTTP/1.1\r\nHost: t\r\n"
+		      "Connection: close\r\nTransfer-Encoding: chunked\r\n\r\n");
+	for (i = 0; i < 3; i++) {
+		strbuf_addf(&req, "%zx\r\n", sizeof(big));
+		strbuf_add(&req, big, sizeof(big));
+		strbuf_addstr(&req, "\r\n");
+	}
+	strbuf_addstr(&req, "0\r\n\r\n");
+	request(port, req.buf, &r);
+	assert_int_equal(status_of(&r), 413);
+
+	/* exactly the cap is fine */
+	strbuf_reset(&req);
+	strbuf_addstr(&req, "POST /api/v1/jobs/1/log HTTP/1.1\r\nHost: t\r\n"
+		      "Connection: close\r\nContent-Length: 1000\r\n\r\n");
+	strbuf_add(&req, big, 1000);
+	request(port, req.buf, &r);
+	assert_int_equal(status_of(&r), 200);
+	assert_non_null(strstr(body_of(&r), "\"body\":1000"));
+	strbuf_release(&req);
+	strbuf_release(&r);
+}
+
+static void test_head_keepalive(void **state)
+{
+	unsigned port = http_server_port(*state);
+	struct strbuf r = STRBUF_INIT;
+	int fd;
+
+	request(port, "HEAD /api/v1/jobs/5/log HTTP/1.1\r\nHost: t\r\n"
+		"Connection: close\r\n\r\n", &r);
+	assert_int_equal(status_of(&r), 200);
+	assert_non_null(strstr(r.buf, "Content-Length: "));
+	assert_string_equal(body_of(&r), "");
+	/* HEAD of a route with no GET */
+	request(port, "HEAD /api/v1/projects HTTP/1.1\r\nHost: t\r\n"
+		"Connection: close\r\n\r\n", &r);
+	assert_int_equal(status_of(&r), 405);
+
+	/* two requests, one of them an error, on one connection */
+	fd = connect_to(port);
+	strbuf_reset(&r);
+	send_all(fd, "GET /nowhere HTTP/1.1\r\nHost: t\r\n\r\n", 34);
+	assert_int_equal(read_until(fd, &r, "\"status\":404}", TIMEOUT_MS), 0);
+	send_all(fd, "GET /api/v1/jobs/9/log HTTP/1.1\r\nHost: t\r\n\r\n", 44);
+	assert_int_equal(read_until(fd, &r, "\"id\":\"9\"", TIMEOUT_MS), 0);
+	close(fd);
+	strbuf_release(&r);
+}
+
+static void test_range(void **state)
+{
+	unsigned port = http_server_port(*state);
+	struct strbuf r = STRBUF_INIT;
+	char dir[256];
+	char *path;
+
+	assert_int_equal(test_tmpdir(dir, sizeof(dir), "t-http"), 0);
+	path = test_write_file(dir, "log", "0123456789", 10);
+	snprintf(file_path, sizeof(file_path), "%s", path);
+	free(path);
+
+#define RANGE(h) "GET /file HTTP/1.1\r\nHost: t\r\nConnection: close\r\n" h "\r\n"
+	request(port, RANGE(""), &r);
+	assert_int_equal(status_of(&r), 200);
+	assert_non_null(strstr(r.buf, "Accept-Ranges: bytes"));
+	assert_string_equal(body_of(&r), "0123456789");
+
+	request(port, RANGE("Range: bytes=2-5\r\n"), &r);
+	assert_int_equal(status_of(&r), 206);
+	assert_non_null(strstr(r.buf, "Content-Range: bytes 2-5/10\r\n"));
+	assert_string_equal(body_of(&r), "2345");
+
+	request(port, RANGE("Range: bytes=7-\r\n"), &r);
+	assert_int_equal(status_of(&r), 206);
+	assert_non_null(strstr(r.buf, "Content-Range: bytes 7-9/10\r\n"));
+	assert_string_equal(body_of(&r), "789");
+
+	request(port, RANGE("Range: bytes=-3\r\n"), &r);
+	assert_int_equal(status_of(&r), 206);
+	assert_string_equal(body_of(&r), "789");
+
+	request(port, RANGE("Range: bytes=8-100\r\n"), &r);
+	assert_int_equal(status_of(&r), 206);
+	assert_string_equal(body_of(&r), "89");
+
+	request(port, RANGE("Range: bytes=10-\r\n"), &r);
+	assert_int_equal(status_of(&r), 416);
+	assert_non_null(strstr(r.buf, "Content-Range: bytes */10\r\n"));
+	assert_non_null(strstr(body_of(&r), "\"status\":416"));
+
+	/* malformed or several ranges: the whole file */
+	request(port, RANGE("Range: bytes=5-2\r\n"), &r);
+	assert_int_equal(status_of(&r), 200);
+	request(port, RANGE("Range: bytes=0-1,4-5\r\n"), &r);
+	assert_int_equal(status_of(&r), 200);
+	assert_string_equal(body_of(&r), "0123456789");
+	request(port, RANGE("Range: items=1-2\r\n"), &r);
+	assert_int_equal(status_of(&r), 200);
+	request(port, RANGE("Range: bytes=99999999999999999999999-\r\n"), &r);
+	assert_int_equal(status_of(&r), 200);
+#undef RANGE
+	test_rmtree(dir);
+	strbuf_release(&r);
+}
+
+static const char stream_req[] =
+	"GET /stream HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+
+/* Open a stream and wait for the first message. */
+static int open_stream(unsigned port, struct strbuf *r)
+{
+	int fd;
+
+	feed_reset();
+	feed_add("data: one\n\n", false);
+	fd = connect_to(port);
+	strbuf_reset(r);
+	send_all(fd, stream_req, sizeof(stream_req) - 1);
+	assert_int_equal(read_until(fd, r, "data: one\n\n", TIMEOUT_MS), 0);
+	assert_non_null(strstr(r->buf, "Content-Type: text/event-stream"));
+	assert_non_null(strstr(r->buf, "Cache-Control: no-cache"));
+	assert_int_equal(feed_wait(&feed.reads, 2, TIMEOUT_MS), 0);
+	return fd;
+}
+
+static void test_stream_wake(void **state)
+{
+	unsigned port = http_server_port(*state);
+	struct strbuf r = STRBUF_INIT;
+	struct pollfd pfd;
+	int fd = open_stream(port, &r), reads;
+
+	/* read returned 0: the connection sleeps, read is not polled */
+	reads = feed_get(&feed.reads);
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	assert_int_equal(poll(&pfd, 1, 300), 0);
+	assert_int_equal(feed_get(&feed.reads), reads);
+
+	/* a wake from this thread (not a server thread) resumes it */
+	feed_add("data: two\n\n", false);
+	assert_int_equal(read_until(fd, &r, "data: two\n\n", TIMEOUT_MS), 0);
+	feed_add("data: three\n\n", true);
+	assert_int_equal(read_until(fd, &r, "data: three\n\n\r\n0\r\n\r\n", TIMEOUT_MS), 0);
+	assert_int_equal(feed_wait(&feed.frees, 1, TIMEOUT_MS), 0);
+	assert_int_equal(http_stream_finished(feed.handle), 1);
+	/* wake after the end: harmless */
+	http_stream_wake(feed.handle);
+	assert_int_equal(feed_get(&feed.frees), 1);
+	http_stream_unref(feed.handle);
+	close(fd);
+	strbuf_release(&r);
+}
+
+struct producer {
+	int n;
+};
+
+static void *produce(void *arg)
+{
+	struct producer *p = arg;
+	char msg[64];
+	int i;
+
+	for (i = 0; i < p->n; i++) {
+		snprintf(msg, sizeof(msg), "data: %d\n\n", i);
+		feed_add(msg, i == p->n - 1);
+	}
+	return NULL;
+}
+
+/* Many wakes racing with reads and sleeps: none is lost. */
+static void test_stream_wake_race(void **state)
+{
+	unsigned port = http_server_port(*state);
+	struct strbuf r = STRBUF_INIT;
+	struct producer p = { 2000 };
+	pthread_t th;
+	int fd = open_stream(port, &r);
+
+	assert_int_equal(pthread_create(&th, NULL, produce, &p), 0);
+	assert_int_equal(read_until(fd, &r, "data: 1999\n\n", TIMEOUT_MS), 0);
+	assert_int_equal(read_until(fd, &r, "\r\n0\r\n\r\n", TIMEOUT_MS), 0);
+	pthread_join(th, NULL);
+	assert_int_equal(feed_wait(&feed.frees, 1, TIMEOUT_MS), 0);
+	http_stream_unref(feed.handle);
+	close(fd);
+	strbuf_release(&r);
+}
+
+/* The client goes away while the stream sleeps: free runs once. */
+static void test_stream_disconnect(void **state)
+{
+	unsigned port = http_server_port(*state);
+	struct strbuf r = STRBUF_INIT;
+	int fd = open_stream(port, &r), i;
+
+	close(fd);
+	/* noticed at the next write: keep producing until it is */
+	for (i = 0; i < 200 && feed_get(&feed.frees) == 0; i++) {
+		feed_add("data: more\n\n", false);
+		feed_wait(&feed.frees, 1, 50);
+	}
+	assert_int_equal(feed_get(&feed.frees), 1);
+	assert_int_equal(http_stream_finished(feed.handle), 1);
+	http_stream_wake(feed.handle);
+	http_stream_wake(feed.handle);
+	assert_int_equal(feed_get(&feed.frees), 1);
+	http_stream_unref(feed.handle);
+	strbuf_release(&r);
+}
+
+/* An idle stream gets its heartbeat; a gone client is noticed by it. */
+static void test_stream_heartbeat(void **state)
+{
+	struct http_server *srv = start(1);
+	struct strbuf r = STRBUF_INIT;
+	int fd = open_stream(http_server_port(srv), &r);
+
+	assert_int_equal(read_until(fd, &r, ": ping\n\n", TIMEOUT_MS), 0);
+	close(fd);
+	assert_int_equal(feed_wait(&feed.frees, 1, TIMEOUT_MS), 0);
+	http_stream_unref(feed.handle);
+	http_server_stop(srv);
+	strbuf_release(&r);
+}
+
+/* Stop with an idle connection and a sleeping stream open. */
+static void test_stop_with_connections(void **state)
+{
+	struct http_server *srv = start(0);
+	unsigned port = http_server_port(srv);
+	struct strbuf r = STRBUF_INIT, r2 = STRBUF_INIT;
+	int idle = connect_to(port), fd = open_stream(port, &r);
+	struct http_stream *h = feed.handle;
+
+	/* half a request on another connection */
+	send_all(idle, "GET /api/v1/jobs/1/log HTTP/1.1\r\n", 33);
+	http_server_stop(srv);
+	assert_int_equal(feed_get(&feed.frees), 1);
+	assert_int_equal(http_stream_finished(h), 1);
+	http_stream_wake(h);    /* the server is gone; the handle is not */
+	http_stream_unref(h);
+	/* both connections see the end */
+	assert_int_equal(read_until(fd, &r, NULL, TIMEOUT_MS), 0);
+	assert_int_equal(read_until(idle, &r2, NULL, TIMEOUT_MS), 0);
+	close(fd);
+	close(idle);
+	strbuf_release(&r);
+	strbuf_release(&r2);
+}
+
+static void test_start_errors(void **state)
+{
+	static const struct http_route bad_routes[][1] = {
+		{ { "GET", "nope", h_echo } },
+		{ { "GET", "/a/*rest/b", h_echo } },
+		{ { "GET", "/a//b", h_echo } },
+		{ { "GET", "/a/:", h_echo } },
+		{ { NULL, "/a", h_echo } },
+		{ { "GET", "/a/:1/:2/:3/:4/:5/:6/:7/:8/:9", h_echo } },
+	};
+	static const char *const bad_listen[] = {
+		"", "8080", "127.0.0.1:", "127.0.0.1:65536", "[::1]8080",
+		"127.0.0.1:80x", "256.1.1.1:0",
+	};
+	struct http_config cfg = { .listen = "127.0.0.1:0" };
+	struct http_server *srv = NULL;
+	struct strbuf err = STRBUF_INIT;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(bad_routes); i++) {
+		strbuf_reset(&err);
+		assert_int_equal(http_server_start(&cfg, bad_routes[i], 1, NULL,
+						   &srv, &err), -1);
+		assert_true(err.len > 0);
+		assert_null(srv);
+	}
+	for (i = 0; i < ARRAY_SIZE(bad_listen); i++) {
+		cfg.listen = bad_listen[i];
+		strbuf_reset(&err);
+		assert_int_equal(http_server_start(&cfg, routes, 1, NULL, &srv,
+						   &err), -1);
+		assert_true(err.len > 0);
+	}
+	/* the port is taken */
+	cfg.listen = "127.0.0.1:0";
+	assert_int_equal(http_server_start(&cfg, routes, 1, NULL, &srv, &err), 0);
+	{
+		struct http_server *srv2 = NULL;
+		char addr[64];
+
+		snprintf(addr, sizeof(addr), "127.0.0.1:%u", http_server_port(srv));
+		cfg.listen = addr;
+		strbuf_reset(&err);
+		assert_int_equal(http_server_start(&cfg, routes, 1, NULL, &srv2,
+						   &err), -1);
+		assert_non_null(strstr(err.buf, "in use"));
+	}
+	http_server_stop(srv);
+	http_server_stop(NULL);
+	strbuf_release(&err);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_routing_params, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_body_limit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_head_keepalive, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_range, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stream_wake, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stream_wake_race, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stream_disconnect, setup, teardown),
+		cmocka_unit_test(test_stream_heartbeat),
+		cmocka_unit_test(test_stop_with_connections),
+		cmocka_unit_test(test_start_errors),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
