@@ -694,6 +694,18 @@ static void test_stop_with_connections(void **state)
 	strbuf_release(&r2);
 }
 
+static int count_fds(void)
+{
+	char path[64];
+	int fd, n = 0;
+
+	for (fd = 0; fd < 1024; fd++) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		n += access(path, F_OK) == 0;
+	}
+	return n;
+}
+
 static void test_start_errors(void **state)
 {
 	static const struct http_route bad_routes[][1] = {
@@ -711,6 +723,7 @@ static void test_start_errors(void **state)
 	struct http_config cfg = { .listen = "127.0.0.1:0" };
 	struct http_server *srv = NULL;
 	struct strbuf err = STRBUF_INIT;
+	int fds = count_fds();
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(bad_routes); i++) {
@@ -743,6 +756,8 @@ static void test_start_errors(void **state)
 	}
 	http_server_stop(srv);
 	http_server_stop(NULL);
+	/* every socket, pipe and epoll descriptor is closed again */
+	assert_int_equal(count_fds(), fds);
 	strbuf_release(&err);
 }
 
