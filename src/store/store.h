@@ -210,13 +210,16 @@ void store_jobs_free(struct store_job *a, size_t nr);
 
 /*
  * Compare-and-set the status. Timestamps, exit code etc. are taken from
- * *j for the fields the transition fills: pending sets queued; running
- * sets started, runner, pid, pid_start; a finished status (success,
- * failed, canceled, skipped) sets finished, exit_code, failure_reason,
- * peak_mem, cpu, log_size, coverage, tests_*, env_*. from NULL: any.
+ * *j for the fields the transition fills: pending sets queued; scheduled
+ * sets queued (the time it is due); running sets started, runner, pid,
+ * pid_start; a finished status (success, failed, canceled, skipped) sets
+ * finished, exit_code, failure_reason, peak_mem, cpu, log_size, coverage,
+ * tests_*, env_*, allow_failure. from NULL: any.
  * A timestamp given as 0 is taken as now; a log_size < 0 keeps the
- * stored one; j NULL means "nothing known" (timestamps now, results -1).
- * Other statuses (created, manual, scheduled, ...) set only the status.
+ * stored one; j NULL means "nothing known" (timestamps now, results -1,
+ * allow_failure kept). created resets the job to its just-added state
+ * (every timestamp but created 0, results unknown, no runner); other
+ * statuses (manual, ...) set only the status.
  * STORE_CONFLICT: the status was not from; STORE_NOTFOUND: no such job.
  */
 int store_job_transition(struct store *st, int64_t id, const char *from,

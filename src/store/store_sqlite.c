@@ -31,7 +31,8 @@ enum stmt_id {
 	ST_PIPELINE_UNFINISHED,
 	ST_PIPELINE_SET_CTX,
 	ST_JOB_ADD, ST_JOB_GET, ST_JOB_EXISTS, ST_JOB_LIST_ALL, ST_JOB_LIST_LATEST,
-	ST_JOB_TO_PENDING, ST_JOB_TO_RUNNING, ST_JOB_TO_FINISHED, ST_JOB_TO_OTHER,
+	ST_JOB_TO_PENDING, ST_JOB_TO_RUNNING, ST_JOB_TO_FINISHED, ST_JOB_TO_CREATED,
+	ST_JOB_TO_OTHER,
 	ST_JOB_SET_RETRIED, ST_JOB_SET_LOG_SIZE, ST_JOB_CLAIM, ST_JOB_RUNNING,
 	ST_JOB_COUNT,
 	ST_TEST_ADD, ST_TESTS_LIST, ST_TESTS_LIST_FAILED,
@@ -137,7 +138,14 @@ static const char *const stmt_sql[ST__NR] = {
 		"log_size = CASE WHEN ?9 < 0 THEN log_size ELSE ?9 END, "
 		"coverage = ?10, tests_total = ?11, tests_failed = ?12, "
 		"tests_skipped = ?13, tests_errors = ?14, env_name = ?15, "
-		"env_url = ?16, allow_failure = ?17 " JOB_CAS,
+		"env_url = ?16, allow_failure = coalesce(?17, allow_failure) " JOB_CAS,
+	/* back to created: as if just added (a retry re-plans skipped jobs) */
+	[ST_JOB_TO_CREATED] =
+		"UPDATE jobs SET status = ?1, queued = 0, started = 0, finished = 0, "
+		"exit_code = -1, failure_reason = NULL, runner = NULL, pid = 0, "
+		"pid_start = 0, peak_mem = -1, cpu = -1, log_size = 0, coverage = -1, "
+		"tests_total = -1, tests_failed = 0, tests_skipped = 0, "
+		"tests_errors = 0, env_name = NULL, env_url = NULL " JOB_CAS,
 	[ST_JOB_TO_OTHER] = "UPDATE jobs SET status = ?1 " JOB_CAS,
 	[ST_JOB_SET_RETRIED] = "UPDATE jobs SET retried = 1 WHERE id = ?1",
 	[ST_JOB_SET_LOG_SIZE] = "UPDATE jobs SET log_size = ?2 WHERE id = ?1",
@@ -1283,6 +1291,8 @@ int store_job_transition(struct store *st, int64_t id, const char *from,
 		which = ST_JOB_TO_RUNNING;
 	else if (is_finished(to))
 		which = ST_JOB_TO_FINISHED;
+	else if (!strcmp(to, "created"))
+		which = ST_JOB_TO_CREATED;
 	else
 		which = ST_JOB_TO_OTHER;
 	s = prep(st, which, err);
@@ -1306,7 +1316,8 @@ int store_job_transition(struct store *st, int64_t id, const char *from,
 			b_int(s, 11, j->tests_total) || b_int(s, 12, j->tests_failed) ||
 			b_int(s, 13, j->tests_skipped) || b_int(s, 14, j->tests_errors) ||
 			b_text(s, 15, j->env_name) || b_text(s, 16, j->env_url) ||
-			b_int(s, 17, !!j->allow_failure);
+			(j == &job_unknown ? sqlite3_bind_null(s, 17) :
+			 b_int(s, 17, !!j->allow_failure));
 		break;
 	default:
 		break;

@@ -551,6 +551,14 @@ static void test_pipeline_status(void **state)
 	assert_string_equal(q.error, "boom");
 	store_pipeline_release(&q);
 
+	/* planning context and workflow name, set after the insert */
+	assert_int_equal(store_pipeline_set_ctx(st, p1, "{\"plan\":1}", "wf", &err), 0);
+	assert_int_equal(store_pipeline_get(st, p1, &q, &err), 0);
+	assert_string_equal(q.ctx, "{\"plan\":1}");
+	assert_string_equal(q.name, "wf");
+	store_pipeline_release(&q);
+	assert_int_equal(store_pipeline_set_ctx(st, 999, "{}", NULL, &err), STORE_NOTFOUND);
+
 	/* unfinished: this project and ref, below the id, oldest first */
 	add_pipeline(st, a, "main", "pending", "push");		/* 2 */
 	add_pipeline(st, a, "main", "success", "push");		/* 3 */
@@ -771,6 +779,60 @@ static void test_job_transition(void **state)
 	assert_int_equal(g.queued, 0);
 	store_job_release(&g);
 	assert_int_equal(store_job_transition(st, id2, NULL, NULL, NULL, &err), -1);
+
+	store_close(st);
+	strbuf_release(&err);
+}
+
+/* scheduled keeps its due time; a finish fills allow_failure unless no
+ * record is given; back to created forgets the last run */
+static void test_job_reset(void **state)
+{
+	struct strbuf err = STRBUF_INIT;
+	struct store *st = open_new();
+	int64_t pl = add_pipeline(st, add_project(st, "p"), "main", "running", "push");
+	struct store_job j = { .pipeline_id = pl, .name = "deploy", .stage = "deploy",
+			       .allow_failure = 1,
+			       .retry_when = "{\"when\":[\"script_failure\"]}" };
+	struct store_job t = { .queued = 5000 }, g;
+
+	assert_int_equal(store_job_add(st, &j, &err), 0);
+	assert_int_equal(store_job_get(st, j.id, &g, &err), 0);
+	assert_string_equal(g.retry_when, "{\"when\":[\"script_failure\"]}");
+	store_job_release(&g);
+
+	assert_int_equal(store_job_transition(st, j.id, "created", "scheduled", &t, &err), 0);
+	assert_int_equal(store_job_get(st, j.id, &g, &err), 0);
+	assert_string_equal(g.status, "scheduled");
+	assert_int_equal(g.queued, 5000);
+	store_job_release(&g);
+
+	assert_int_equal(store_job_transition(st, j.id, "scheduled", "canceled", NULL, &err), 0);
+	assert_int_equal(store_job_get(st, j.id, &g, &err), 0);
+	assert_int_equal(g.allow_failure, 1);
+	store_job_release(&g);
+
+	t = (struct store_job){ .finished = 9000, .exit_code = 2, .failure_reason = "x",
+				.log_size = 10, .tests_total = 4, .env_name = "prod",
+				.allow_failure = 0 };
+	assert_int_equal(store_job_transition(st, j.id, NULL, "failed", &t, &err), 0);
+	assert_int_equal(store_job_get(st, j.id, &g, &err), 0);
+	assert_int_equal(g.allow_failure, 0);
+	assert_int_equal(g.exit_code, 2);
+	store_job_release(&g);
+
+	assert_int_equal(store_job_transition(st, j.id, "failed", "created", NULL, &err), 0);
+	assert_int_equal(store_job_get(st, j.id, &g, &err), 0);
+	assert_string_equal(g.status, "created");
+	assert_int_equal(g.created, j.created);
+	assert_int_equal(g.queued, 0);
+	assert_int_equal(g.finished, 0);
+	assert_int_equal(g.exit_code, -1);
+	assert_null(g.failure_reason);
+	assert_int_equal(g.log_size, 0);
+	assert_int_equal(g.tests_total, -1);
+	assert_null(g.env_name);
+	store_job_release(&g);
 
 	store_close(st);
 	strbuf_release(&err);
@@ -1156,6 +1218,7 @@ int main(void)
 		cmocka_unit_test(test_pipeline_status),
 		cmocka_unit_test(test_jobs),
 		cmocka_unit_test(test_job_transition),
+		cmocka_unit_test(test_job_reset),
 		cmocka_unit_test(test_claim_order),
 		cmocka_unit_test(test_claim_resource_group),
 		cmocka_unit_test(test_transactions),
