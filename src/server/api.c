@@ -1,0 +1,1406 @@
+/*
+ * The REST API (docs/api.md): handlers parse the request, call the store
+ * or the runner, and render JSON. No scheduling decision is made here.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "exec/cas.h"
+#include "forge/webhook.h"
+#include "git/mirror.h"
+#include "server/pctx.h"
+#include "server/server.h"
+#include "util/hex.h"
+#include "util/hmac.h"
+#include "util/sha256.h"
+#include "util/xalloc.h"
+
+#define MAX_PER_PAGE 100
+#define MAX_VARIABLES 200
+#define MAX_VAR_VALUE 10000
+
+#define SRV(ud) ((struct server *)(ud))
+
+/* ---- rendering ---- */
+
+static json_t *jtime(int64_t ms)
+{
+	char buf[40];
+	time_t t;
+	struct tm tm;
+	size_t n;
+
+	if (ms <= 0)
+		return json_null();
+	t = (time_t)(ms / 1000);
+	gmtime_r(&t, &tm);
+	n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, sizeof(buf) - n, ".%03dZ", (int)(ms % 1000));
+	return json_string(buf);
+}
+
+static json_t *jstr(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+static json_t *jdur(int64_t a, int64_t b)
+{
+	return a > 0 && b >= a ? json_real((double)(b - a) / 1000.0) : json_null();
+}
+
+static json_t *project_json(const struct store_project *p, int secrets)
+{
+	json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:i}", "id", (json_int_t)p->id,
+			      "name", p->name, "repo", p->repo, "branches", p->branches,
+			      "poll_interval", p->poll_interval);
+
+	json_object_set_new(o, "created_at", jtime(p->created));
+	if (secrets) {
+		json_object_set_new(o, "hook_secret", jstr(p->hook_secret));
+		json_object_set_new(o, "webhook_secret", jstr(p->webhook_secret));
+	}
+	return o;
+}
+
+static json_t *pipeline_json(const struct store_pipeline *p)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "id", json_integer(p->id));
+	json_object_set_new(o, "project", jstr(p->project));
+	json_object_set_new(o, "ref", jstr(p->ref));
+	json_object_set_new(o, "sha", jstr(p->sha));
+	json_object_set_new(o, "before_sha", jstr(p->before_sha));
+	json_object_set_new(o, "source", jstr(p->source));
+	json_object_set_new(o, "status", jstr(p->status));
+	json_object_set_new(o, "error", jstr(p->error));
+	json_object_set_new(o, "name", jstr(p->name));
+	json_object_set_new(o, "created_at", jtime(p->created));
+	json_object_set_new(o, "started_at", jtime(p->started));
+	json_object_set_new(o, "finished_at", jtime(p->finished));
+	json_object_set_new(o, "duration", jdur(p->started, p->finished));
+	return o;
+}
+
+static json_t *job_json(const struct store_job *j)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "id", json_integer(j->id));
+	json_object_set_new(o, "pipeline_id", json_integer(j->pipeline_id));
+	json_object_set_new(o, "project", jstr(j->project));
+	json_object_set_new(o, "name", jstr(j->name));
+	json_object_set_new(o, "stage", jstr(j->stage));
+	json_object_set_new(o, "status", jstr(j->status));
+	json_object_set_new(o, "when", jstr(j->when));
+	json_object_set_new(o, "allow_failure", json_boolean(j->allow_failure));
+	json_object_set_new(o, "exit_code", j->exit_code >= 0 ? json_integer(j->exit_code) :
+			    json_null());
+	json_object_set_new(o, "failure_reason", jstr(j->failure_reason));
+	json_object_set_new(o, "attempt", json_integer(j->attempt));
+	json_object_set_new(o, "retried", json_boolean(j->retried));
+	json_object_set_new(o, "runner", jstr(j->runner));
+	json_object_set_new(o, "created_at", jtime(j->created));
+	json_object_set_new(o, "queued_at", jtime(j->queued));
+	json_object_set_new(o, "started_at", jtime(j->started));
+	json_object_set_new(o, "finished_at", jtime(j->finished));
+	json_object_set_new(o, "duration", jdur(j->started, j->finished));
+	json_object_set_new(o, "peak_memory", j->peak_mem >= 0 ? json_integer(j->peak_mem) :
+			    json_null());
+	json_object_set_new(o, "cpu", j->cpu >= 0 ? json_real(j->cpu) : json_null());
+	json_object_set_new(o, "log_size", json_integer(j->log_size));
+	json_object_set_new(o, "coverage", j->coverage >= 0 ? json_real(j->coverage) :
+			    json_null());
+	if (j->tests_total >= 0)
+		json_object_set_new(o, "tests", json_pack("{s:i, s:i, s:i, s:i}",
+							 "total", j->tests_total,
+							 "failed", j->tests_failed,
+							 "skipped", j->tests_skipped,
+							 "errors", j->tests_errors));
+	else
+		json_object_set_new(o, "tests", json_null());
+	if (j->env_name)
+		json_object_set_new(o, "environment", json_pack("{s:s, s:o}", "name", j->env_name,
+								"url", jstr(j->env_url)));
+	else
+		json_object_set_new(o, "environment", json_null());
+	return o;
+}
+
+/* ---- request helpers ---- */
+
+static struct store *store_or_500(struct http_request *req, struct server *srv)
+{
+	struct strbuf err = STRBUF_INIT;
+	struct store *st = server_store(srv, &err);
+
+	if (!st)
+		http_respond_error(req, 500, "store: %s", err.buf);
+	strbuf_release(&err);
+	return st;
+}
+
+/* Respond for a store error code. */
+static int store_error(struct http_request *req, int rc, const struct strbuf *err)
+{
+	unsigned status = rc == STORE_NOTFOUND ? 404 : rc == STORE_CONFLICT ? 409 : 500;
+
+	return http_respond_error(req, status, "%s", err->len ? err->buf : "store error");
+}
+
+/* 1 when the request carries a valid API token; else responds 401, 0. */
+static int authorized(struct http_request *req, struct server *srv, struct store *st)
+{
+	const char *h = http_request_header(req, "Authorization");
+	const char *tok = NULL;
+	char hash[SHA256_HEX_LEN + 1];
+	struct strbuf err = STRBUF_INIT;
+	int rc;
+
+	if (h && !strncasecmp(h, "Bearer ", 7))
+		tok = h + 7;
+	else
+		tok = http_request_header(req, "PRIVATE-TOKEN");
+	if (!tok || !*tok || strlen(tok) > 256) {
+		http_respond_error(req, 401, "an API token is needed (Authorization: Bearer TOKEN)");
+		return 0;
+	}
+	sha256_hex(tok, strlen(tok), hash);
+	rc = store_token_check(st, hash, NULL, &err);
+	strbuf_release(&err);
+	if (rc == 0)
+		return 1;
+	if (rc == STORE_NOTFOUND)
+		http_respond_error(req, 401, "invalid API token");
+	else
+		http_respond_error(req, 500, "checking the token failed");
+	return 0;
+}
+
+/* The request's token is valid (no response sent either way). */
+static int has_token(struct http_request *req, struct store *st)
+{
+	const char *h = http_request_header(req, "Authorization");
+	const char *tok = h && !strncasecmp(h, "Bearer ", 7) ? h + 7 :
+			  http_request_header(req, "PRIVATE-TOKEN");
+	char hash[SHA256_HEX_LEN + 1];
+	struct strbuf err = STRBUF_INIT;
+	int rc;
+
+	if (!tok || !*tok || strlen(tok) > 256)
+		return 0;
+	sha256_hex(tok, strlen(tok), hash);
+	rc = store_token_check(st, hash, NULL, &err);
+	strbuf_release(&err);
+	return rc == 0;
+}
+
+static int id_param(struct http_request *req, const char *name, int64_t *ret)
+{
+	const char *s = http_request_param(req, name);
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = s ? strtoll(s, &end, 10) : 0;
+	if (!s || errno || end == s || *end || v <= 0) {
+		http_respond_error(req, 400, "%s must be a positive number", name);
+		return -1;
+	}
+	*ret = v;
+	return 0;
+}
+
+/* The body as a JSON object (an empty body is {}); else responds 400, NULL. */
+static json_t *body_json(struct http_request *req)
+{
+	size_t len;
+	const char *b = http_request_body(req, &len);
+	json_error_t je;
+	json_t *o;
+
+	if (!len)
+		return json_object();
+	o = json_loadb(b, len, JSON_REJECT_DUPLICATES, &je);
+	if (!o) {
+		http_respond_error(req, 400, "malformed JSON at line %d column %d: %s", je.line,
+				   je.column, je.text);
+		return NULL;
+	}
+	if (!json_is_object(o)) {
+		json_decref(o);
+		http_respond_error(req, 400, "the body must be a JSON object");
+		return NULL;
+	}
+	return o;
+}
+
+/* An optional string member; -1 (400 sent) when present but not a string. */
+static int opt_str(struct http_request *req, json_t *o, const char *k, size_t max,
+		   const char **ret)
+{
+	json_t *v = json_object_get(o, k);
+
+	*ret = NULL;
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_string(v) || json_string_length(v) > max) {
+		http_respond_error(req, 400, "%s must be a string of at most %zu bytes", k, max);
+		return -1;
+	}
+	*ret = json_string_value(v);
+	return 0;
+}
+
+static int page_args(struct http_request *req, struct store_pipeline_filter *f)
+{
+	const char *pp = http_request_query(req, "per_page");
+	const char *pg = http_request_query(req, "page");
+	const char *bf = http_request_query(req, "before");
+	long v;
+	char *end;
+
+	f->limit = 20;
+	if (pp) {
+		v = strtol(pp, &end, 10);
+		if (*end || v < 1 || v > MAX_PER_PAGE) {
+			http_respond_error(req, 400, "per_page must be 1 to %d", MAX_PER_PAGE);
+			return -1;
+		}
+		f->limit = (int)v;
+	}
+	if (pg) {
+		v = strtol(pg, &end, 10);
+		if (*end || v < 1 || v > 1000000) {
+			http_respond_error(req, 400, "page must be a positive number");
+			return -1;
+		}
+		f->offset = (int)((v - 1) * f->limit);
+	}
+	if (bf) {
+		long long b = strtoll(bf, &end, 10);
+
+		if (*end || b < 1) {
+			http_respond_error(req, 400, "before must be a pipeline id");
+			return -1;
+		}
+		f->before_id = b;
+	}
+	return 0;
+}
+
+/* ---- projects ---- */
+
+static int valid_name(const char *s)
+{
+	size_t n = strlen(s), i;
+
+	if (!n || n > 64 || s[0] == '.' || s[0] == '-')
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '.' || s[i] == '_' || s[i] == '-'))
+			return 0;
+	return 1;
+}
+
+static void random_hex(char *out, size_t bytes)
+{
+	unsigned char b[64];
+	size_t i;
+
+	if (bytes > sizeof(b))
+		bytes = sizeof(b);
+	if (getrandom(b, bytes, 0) != (ssize_t)bytes) {
+		struct timespec t;
+
+		clock_gettime(CLOCK_REALTIME, &t);
+		for (i = 0; i < bytes; i++)
+			b[i] ^= (unsigned char)(t.tv_nsec >> (i % 4 * 8)) ^ (unsigned char)rand();
+	}
+	for (i = 0; i < bytes; i++) {
+		out[2 * i] = "0123456789abcdef"[b[i] >> 4];
+		out[2 * i + 1] = "0123456789abcdef"[b[i] & 15];
+	}
+	out[2 * bytes] = '\0';
+}
+
+static int h_projects(struct http_request *req, void *ud)
+{
+	struct store *st = store_or_500(req, SRV(ud));
+	struct strbuf err = STRBUF_INIT;
+	struct store_project *ps = NULL;
+	size_t n = 0, i;
+	json_t *a;
+	int rc;
+
+	if (!st)
+		return 0;
+	rc = store_project_list(st, &ps, &n, &err);
+	if (rc < 0) {
+		store_error(req, rc, &err);
+		strbuf_release(&err);
+		return 0;
+	}
+	a = json_array();
+	for (i = 0; i < n; i++)
+		json_array_append_new(a, project_json(&ps[i], 0));
+	http_respond_json(req, 200, a);
+	json_decref(a);
+	store_projects_free(ps, n);
+	strbuf_release(&err);
+	return 0;
+}
+
+static int h_project_add(struct http_request *req, void *ud)
+{
+	struct server *srv = SRV(ud);
+	struct store *st = store_or_500(req, srv);
+	struct strbuf err = STRBUF_INIT;
+	struct store_project p;
+	const char *name, *repo, *branches, *wsecret;
+	char hook[65], whs[65];
+	char *mirror = NULL;
+	json_t *o, *pi;
+	int rc;
+
+	if (!st || !authorized(req, srv, st) || !(o = body_json(req)))
+		return 0;
+	memset(&p, 0, sizeof(p));
+	if (opt_str(req, o, "name", 64, &name) || opt_str(req, o, "repo", 4096, &repo) ||
+	    opt_str(req, o, "branches", 1024, &branches) ||
+	    opt_str(req, o, "webhook_secret", 256, &wsecret))
+		goto done;
+	if (!name || !valid_name(name)) {
+		http_respond_error(req, 400, "name is required: 1 to 64 of A-Z a-z 0-9 . _ -, "
+				   "not starting with . or -");
+		goto done;
+	}
+	if (!repo || !*repo) {
+		http_respond_error(req, 400, "repo is required: a path or URL of a git repository");
+		goto done;
+	}
+	pi = json_object_get(o, "poll_interval");
+	if (pi && !json_is_null(pi) && (!json_is_integer(pi) || json_integer_value(pi) < 0 ||
+					json_integer_value(pi) > 86400 * 7)) {
+		http_respond_error(req, 400, "poll_interval must be seconds from 0 to 604800");
+		goto done;
+	}
+	random_hex(hook, 32);
+	random_hex(whs, 32);
+	p.name = (char *)name;
+	p.repo = (char *)repo;
+	p.branches = (char *)(branches && *branches ? branches : "*");
+	p.poll_interval = json_is_integer(pi) ? (int)json_integer_value(pi) : 0;
+	p.hook_secret = hook;
+	p.webhook_secret = (char *)(wsecret ? wsecret : whs);
+	{
+		struct store_project old;
+
+		memset(&old, 0, sizeof(old));
+		if (store_project_get(st, name, &old, &err) == 0) {
+			store_project_release(&old);
+			http_respond_error(req, 409, "a project named %s exists", name);
+			goto done;
+		}
+		strbuf_reset(&err);
+	}
+	mirror = server_mirror_path(srv, name);
+	cas_rmtree(mirror, NULL);
+	if (mirror_create(repo, mirror, &err) < 0) {
+		http_respond_error(req, 400, "cannot clone %s: %s", repo, err.buf);
+		cas_rmtree(mirror, NULL);
+		goto done;
+	}
+	rc = store_project_add(st, &p, &err);
+	if (rc < 0) {
+		cas_rmtree(mirror, NULL);
+		store_error(req, rc, &err);
+		goto done;
+	}
+	slog_info("project %s added (%s)", name, repo);
+	{
+		json_t *r = project_json(&p, 1);
+
+		http_respond_json(req, 201, r);
+		json_decref(r);
+	}
+	if (p.poll_interval) {
+		uint64_t one = 1;
+
+		if (write(srv->poll_fd, &one, sizeof(one)) < 0) {
+			/* the poller sees the project at its next round */
+		}
+	}
+done:
+	free(mirror);
+	json_decref(o);
+	strbuf_release(&err);
+	return 0;
+}
+
+static int h_project(struct http_request *req, void *ud)
+{
+	struct server *srv = SRV(ud);
+	struct store *st = store_or_500(req, srv);
+	struct strbuf err = STRBUF_INIT;
+	struct store_project p;
+	json_t *o;
+	int rc;
+
+	if (!st)
+		return 0;
+	memset(&p, 0, sizeof(p));
+	rc = store_project_get(st, http_request_param(req, "name"), &p, &err);
+	if (rc < 0) {
+		store_error(req, rc, &err);
+	} else {
+		o = project_json(&p, has_token(req, st));
+		http_respond_json(req, 200, o);
+		json_decref(o);
+	}
+	store_project_release(&p);
+	strbuf_release(&err);
+	return 0;
+}
+
+static int h_project_delete(struct http_request *req, void *ud)
+{
+	struct server *srv = SRV(ud);
+	struct store *st = store_or_500(req, srv);
+	struct strbuf err = STRBUF_INIT;
+	int rc;
+
+	if (!st || !authorized(req, srv, st))
+		return 0;
+	rc = store_project_delete(st, http_request_param(req, "name"), &err);
+	if (rc < 0)
+		store_error(req, rc, &err);
+	else
+		http_respond_json_str(req, 200, "{\"deleted\":true}", 16);
+	strbuf_release(&err);
+	return 0;
+}
+
+/* ---- pipelines ---- */
+
+static int list_pipelines(struct http_request *req, struct server *srv, int64_t project_id)
+{
+	struct store *st = store_or_500(req, srv);
+	struct store_pipeline_filter f;
+	struct store_pipeline *ps = NULL;
+	struct strbuf err = STRBUF_INIT, out = STRBUF_INIT;
+	size_t n = 0, i;
+	int rc;
+
+	if (!st)
+		return 0;
+	memset(&f, 0, sizeof(f));
+	if (page_args(req, &f) < 0)
+		return 0;
+	f.project_id = project_id;
+	f.ref = http_request_query(req, "ref");
+	f.status = http_request_query(req, "status");
+	f.source = http_request_query(req, "source");
+	if (!project_id && http_request_query(req, "project")) {
+		struct store_project p;
+
+		memset(&p, 0, sizeof(p));
+		rc = store_project_get(st, http_request_query(req, "project"), &p, &err);
+		if (rc < 0) {
+			store_error(req, rc, &err);
+			strbuf_release(&err);
+			return 0;
+		}
+		f.project_id = p.id;
+		store_project_release(&p);
+	}
+	/* one more than asked: whether there is a next page */
+	f.limit++;
+	rc = store_pipeline_list(st, &f, &ps, &n, &err);
+	f.limit--;
+	if (rc < 0) {
+		store_error(req, rc, &err);
+		strbuf_release(&err);
+		return 0;
+	}
+	strbuf_addch(&out, '[');
+	for (i = 0; i < n && i < (size_t)f.limit; i++) {
+		json_t *o = pipeline_json(&ps[i]);
+		char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+
+		if (i)
+			strbuf_addch(&out, ',');
+		strbuf_addstr(&out, s);
+		free(s);
+		json_decref(o);
+	}
+	strbuf_addch(&out, ']');
+	if (n > (size_t)f.limit) {
+		char v[32];
+
+		snprintf(v, sizeof(v), "%lld", (long long)ps[f.limit - 1].id);
+		http_add_header(req, "X-Next-Before", v);
+		if (!f.before_id) {
+			snprintf(v, sizeof(v), "%d", f.offset / f.limit + 2);
+			http_add_header(req, "X-Next-Page", v);
+		}
+	}
+	http_respond_json_str(req, 200, out.buf, out.len);
+	store_pipelines_free(ps, n);
+	strbuf_release(&out);
+	strbuf_release(&err);
+	return 0;
+}
+
+static int h_pipelines(struct http_request *req, void *ud)
+{
+	return list_pipelines(req, SRV(ud), 0);
+}
+
+static int project_of(struct http_request *req, struct store *st, struct store_project *p)
+{
+	struct strbuf err = STRBUF_INIT;
+	int rc = store_project_get(st, http_request_param(req, "name"), p, &err);
+
+	if (rc < 0)
+		store_error(req, rc, &err);
+	strbuf_release(&err);
+	return rc;
+}
+
+static int h_project_pipelines(struct http_request *req, void *ud)
+{
+	struct store *st = store_or_500(req, SRV(ud));
+	struct store_project p;
+
+	if (!st)
+		return 0;
+	memset(&p, 0, sizeof(p));
+	if (project_of(req, st, &p) == 0)
+		list_pipelines(req, SRV(ud), p.id);
+	store_project_release(&p);
+	return 0;
+}
+
+static int respond_pipeline(struct http_request *req, struct store *st, int64_t id,
+			    unsigned status)
+{
+	struct strbuf err = STRBUF_INIT;
+	struct store_pipeline p;
+	struct store_job *jobs = NULL;
+	size_t n = 0, i;
+	json_t *o, *a;
+	int rc;
+
+	memset(&p, 0, sizeof(p));
+	rc = store_pipeline_get(st, id, &p, &err);
+	if (rc == 0)
+		rc = store_job_list(st, id, 0, &jobs, &n, &err);
+	if (rc < 0) {
+		store_error(req, rc, &err);
+		goto done;
+	}
+	o = pipeline_json(&p);
+	a = json_array();
+	for (i = 0; i < n; i++)
+		json_array_append_new(a, job_json(&jobs[i]));
+	json_object_set_new(o, "jobs", a);
+	json_object_set_new(o, "variables", json_loads(p.variables ? p.variables : "{}", 0,
+						       NULL));
+	http_respond_json(req, status, o);
+	json_decref(o);
+done:
+	store_jobs_free(jobs, n);
+	store_pipeline_release(&p);
+	strbuf_release(&err);
+	return 0;
+}
+
+static int h_trigger(struct http_request *req, void *ud)
+{
+	struct server *srv = SRV(ud);
+	struct store *st = store_or_500(req, srv);
+	struct strbuf err = STRBUF_INIT;
+	struct store_project p;
+	struct varlist vars = VARLIST_INIT;
+	struct trigger t;
+	const char *ref, *sha;
+	json_t *o, *v;
+	int64_t id;
+	int status;
+
+	if (!st || !authorized(req, srv, st) || !(o = body_json(req)))
+		return 0;
+	memset(&p, 0, sizeof(p));
+	if (opt_str(req, o, "ref", 1024, &ref) || opt_str(req, o, "sha", 40, &sha) ||
+	    project_of(req, st, &p) < 0)
+		goto done;
+	v = json_object_get(o, "variables");
+	if (v && !json_is_null(v)) {
+		const char *k;
+		json_t *e;
+
+		if (!json_is_object(v) || json_object_size(v) > MAX_VARIABLES) {
+			http_respond_error(req, 400, "variables must be an object of at most %d "
+					   "string values", MAX_VARIABLES);
+			goto done;
+		}
+		json_object_foreach(v, k, e) {
+			size_t i;
+			int ok = *k && strlen(k) <= 255;
+
+			for (i = 0; k[i] && ok; i++)
+				ok = (k[i] >= 'A' && k[i] <= 'Z') || (k[i] >= 'a' && k[i] <= 'z') ||
+				     k[i] == '_' || (i && k[i] >= '0' && k[i] <= '9');
+			if (!ok || !json_is_string(e) || json_string_length(e) > MAX_VAR_VALUE) {
+				http_respond_error(req, 400, "variable \"%s\": names are "
+						   "[A-Za-z_][A-Za-z0-9_]*, values strings of at "
+						   "most %d bytes", k, MAX_VAR_VALUE);
+				goto done;
+			}
+			varlist_set(&vars, k, json_string_value(e));
+		}
+	}
+	memset(&t, 0, sizeof(t));
+	t.project = &p;
+	t.ref = ref;
+	t.sha = sha;
+	t.source = "api";
+	t.vars = &vars;
+	if (server_create_pipeline(srv, &t, &id, &status, &err) < 0) {
+		http_respond_error(req, (unsigned)status, "%s", err.buf);
+		goto done;
+	}
+	respond_pipeline(req, st, id, 201);
+done:
+	varlist_clear(&vars);
+	store_project_release(&p);
+	json_decref(o);
+	strbuf_release(&err);
+	return 0;
+}
+
+static int h_pipeline(struct http_request *req, void *ud)
+{
+	struct store *st = store_or_500(req, SRV(ud));
+	int64_t id;
+
+	if (st && id_param(req, "id", &id) == 0)
+		respond_pipeline(req, st, id, 200);
+	return 0;
+}
+
+static int h_pipeline_jobs(struct http_request *req, void *ud)
+{
+	struct store *st = store_or_500(req, SRV(ud));
+	struct strbuf err = STRBUF_INIT;
+	struct store_pipeline p;
+	struct store_job *jobs = NULL;
+	size_t n = 0, i;
+	int64_t id;
+	json_t *a;
+	int rc;
+
+	if (!st || id_param(req, "id", &id) < 0)
+		return 0;
+	memset(&p, 0, sizeof(p));
+	rc = store_pipeline_get(st, id, &p, &err);
+	if (rc == 0)
+		rc = store_job_list(st, id, http_request_query(req, "all") != NULL, &jobs, &n,
+				    &err);
+	if (rc < 0) {
+		store_error(req, rc, &err);
+	} else {
+		a = json_array();
+		for (i = 0; i < n; i++)
+			json_array_append_new(a, job_json(&jobs[i]));
+		http_respond_json(req, 200, a);
+		json_decref(a);
+	}
+	store_jobs_free(jobs, n);
+	store_pipeline_release(&p);
+	strbuf_release(&err);
+	return 0;
+}
+
+static json_t *tests_json(const struct store_test *t, size_t n)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s, s:f, s:o}",
+						   "suite", t[i].suite, "classname", t[i].classname,
+						   "name", t[i].name, "status", t[i].status,
+						   "time", t[i].time, "message", jstr(t[i].message)));
+	return a;
+}
+
+static int h_pipeline_tests(struct http_request *req, void *ud)
+{
+	struct store *st = store_or_500(req, SRV(ud));
+	struct strbuf err = STRBUF_INIT;
+	struct store_job *jobs = NULL;
+	size_t n = 0, i;
+	int64_t id;
+	long long total = 0, failed = 0, skipped = 0, errors = 0;
+	json_t *o, *fa;
+	int rc;
+
+	if (!st || id_param(req, "id", &id) < 0)
+		return 0;
+	{
+		struct store_pipeline p;
+
+		memset(&p, 0, sizeof(p));
+		rc = store_pipeline_get(st, id, &p, &err);
+		store_pipeline_release(&p);
+	}
+	if (rc == 0)
+		rc = store_job_list(st, id, 0, &jobs, &n, &err);
+	if (rc < 0) {
+		store_error(req, rc, &err);
+		goto done;
+	}
+	fa = json_array();
+	for (i = 0; i < n; i++) {
+		struct store_test *t = NULL;
+		size_t tn = 0, k;
+
+		if (jobs[i].tests_total < 0)
+			continue;
+		total += jobs[i].tests_total;
+		failed += jobs[i].tests_failed;
+		skipped += jobs[i].tests_skipped;
+		errors += jobs[i].tests_errors;
+		if (store_tests_list(st, jobs[i].id, 1, &t, &tn, &err) < 0) {
+			strbuf_reset(&err);
+			continue;
+		}
+		for (k = 0; k < tn && json_array_size(fa) < 1000; k++) {
+			json_t *c = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:f, s:o}",
+					      "job_id", (json_int_t)jobs[i].id, "job", jobs[i].name,
+					      "suite", t[k].suite, "classname", t[k].classname,
+					      "name", t[k].name, "status", t[k].status,
+					      "time", t[k].time, "message", jstr(t[k].message));
+
+			json_array_append_new(fa, c);
+		}
+		store_tests_free(t, tn);
+	}
+	o = json_pack("{s:I, s:I, s:I, s:I, s:o}", "total", (json_int_t)total,
+		      "failed", (json_int_t)failed, "skipped", (json_int_t)skipped,
+		      "errors", (json_int_t)errors, "failed_cases", fa);
+	http_respond_json(req, 200, o);
+	json_decref(o);
+done:
+	store_jobs_free(jobs, n);
+	strbuf_release(&err);
+	return 0;
+}
+
+typedef int (*pipeline_op_fn)(struct server *, struct store *, int64_t, struct strbuf *);
+
+static int pipeline_op(struct http_request *req, void *ud, pipeline_op_fn fn)
+{
+	struct server *srv = SRV(ud);
+	struct store *st = store_or_500(req, srv);
+	struct strbuf err = STRBUF_INIT;
+	struct store_pipeline p;
+	int64_t id;
+	int rc;
+
+	if (!st || !authorized(req, srv, st) || id_param(req, "id", &id) < 0)
+		return 0;
+	memset(&p, 0, sizeof(p));
+	rc = store_pipeline_get(st, id, &p, &err);
+	store_pipeline_release(&p);
+	if (rc == 0)
+		rc = fn(srv, st, id, &err);
+	if (rc < 0)
+		store_error(req, rc, &err);
+	else
+		respond_pipeline(req, st, id, 200);
+	strbuf_release(&err);
+	return 0;
+}
+
+static int h_pipeline_cancel(struct http_request *req, void *ud)
+{
+	return pipeline_op(req, ud, runner_cancel_pipeline);
+}
+
+static int h_pipeline_retry(struct http_request *req, void *ud)
+{
+	return pipeline_op(req, ud, runner_retry_pipeline);
+}
+
+/* ---- jobs ---- */
+
+static int get_job(struct http_request *req, struct store *st, struct store_job *j)
+{
+	struct strbuf err = STRBUF_INIT;
+	int64_t id;
+	int rc;
+
+	memset(j, 0, sizeof(*j));
+	if (id_param(req, "id", &id) < 0)
+		return -1;
+	rc = store_job_get(st, id, j, &err);
+	if (rc < 0)
+		store_error(req, rc, &err);
+	strbuf_release(&err);
+	return rc;
+}
+
+static int respond_job(struct http_request *req, struct store *st, int64_t id, unsigned status)
+{
+	struct strbuf err = STRBUF_INIT;
+	struct store_job j;
+	int rc;
+
+	memset(&j, 0, sizeof(j));
+	rc = store_job_get(st, id, &j, &err);
+	if (rc < 0) {
+		store_error(req, rc, &err);
+	} else {
+		json_t *o = job_json(&j);
+
+		http_respond_json(req, status, o);
+		json_decref(o);
+	}
+	store_job_release(&j);
+	strbuf_release(&err);
+	return 0;
+}
+
+static int h_job(struct http_request *req, void *ud)
+{
+	struct store *st = store_or_500(req, SRV(ud));
+	int64_t id;
+
+	if (st && id_param(req, "id", &id) == 0)
+		respond_job(req, st, id, 200);
+	return 0;
+}
+
+static int h_job_cancel(struct http_request *req, void *ud)
+{
+	struct server *srv = SRV(ud);
+	struct store *st = store_or_500(req, srv);
+	struct strbuf err = STRBUF_INIT;
+	int64_t id;
+	int rc;
+
+	if (!st || !authorized(req, srv, st) || id_param(req, "id", &id) < 0)
+		return 0;
+	rc = runner_cancel_job(srv, st, id, &err);
+	if (rc < 0)
+		store_error(req, rc, &err);
+	else
+		respond_job(req, st, id, 202);
+	strbuf_release(&err);
+	return 0;
+}
+
+static int h_job_retry(struct http_request *req, void *ud)
+{
+	struct server *srv = SRV(ud);
+	struct store *st = store_or_500(req, srv);
+	struct strbuf err = STRBUF_INIT;
+	int64_t id, nid = 0;
+	int rc;
+
+	if (!st || !authorized(req, srv, st) || id_param(req, "id", &id) < 0)
+		return 0;
+	rc = runner_retry_job(srv, st, id, &nid, &err);
+	if (rc < 0)
+		store_error(req, rc, &err);
+	else
+		respond_job(req, st, nid, 201);
+	strbuf_release(&err);
+	return 0;
+}
+
+static int h_job_play(struct http_request *req, void *ud)
+{
+	struct server *srv = SRV(ud);
+	struct store *st = store_or_500(req, srv);
+	struct strbuf err = STRBUF_INIT;
+	int64_t id;
+	int rc;
+
+	if (!st || !authorized(req, srv, st) || id_param(req, "id", &id) < 0)
+		return 0;
+	rc = runner_play_job(srv, st, id, &err);
+	if (rc < 0)
+		store_error(req, rc, &err);
+	else
+		respond_job(req, st, id, 200);
+	strbuf_release(&err);
+	return 0;
+}
+
+static int h_job_log(struct http_request *req, void *ud)
+{
+	struct server *srv = SRV(ud);
+	struct store *st = store_or_500(req, srv);
+	struct store_job j;
+	char *path;
+	struct stat sb;
+	const char *qo = http_request_query(req, "offset");
+	const char *ql = http_request_query(req, "limit");
+	int fd;
+
+	if (!st || get_job(req, st, &j) < 0)
+		return 0;
+	path = server_path(srv, "logs", j.id, ".log");
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	free(path);
+	if (fd < 0 || fstat(fd, &sb) < 0) {
+		if (fd >= 0)
+			close(fd);
+		http_respond_text(req, 200, "", 0);
+		goto done;
+	}
+	if (qo || ql) {
+		/* ?offset=N&limit=M: a slice, without Range */
+		unsigned long long off = qo ? strtoull(qo, NULL, 10) : 0;
+		unsigned long long lim = ql ? strtoull(ql, NULL, 10) : 1 << 20;
+		struct strbuf sb2 = STRBUF_INIT;
+		ssize_t n;
+
+		if (lim > (64u << 20))
+			lim = 64u << 20;
+		if (off > (unsigned long long)sb.st_size)
+			off = (unsigned long long)sb.st_size;
+		if (lim > (unsigned long long)sb.st_size - off)
+			lim = (unsigned long long)sb.st_size - off;
+		strbuf_grow(&sb2, (size_t)lim + 1);
+		n = lim ? pread(fd, sb2.buf, (size_t)lim, (off_t)off) : 0;
+		close(fd);
+		strbuf_setlen(&sb2, n > 0 ? (size_t)n : 0);
+		http_respond_text(req, 200, sb2.buf ? sb2.buf : "", sb2.len);
+		strbuf_release(&sb2);
+		goto done;
+	}
+	http_respond_fd(req, fd, (uint64_t)sb.st_size, "text/plain; charset=utf-8");
+done:
+	store_job_release(&j);
+	return 0;
+}
+
+static int job_finished(const char *s)
+{
+	return !strcmp(s, "success") || !strcmp(s, "failed") || !strcmp(s, "canceled") ||
+	       !strcmp(s, "skipped");
+}
+
+static int h_job_log_stream(struct http_request *req, void *ud)
+{
+	struct server *srv = SRV(ud);
+	struct store *st = store_or_500(req, srv);
+	struct store_job j;
+	const char *o = http_request_query(req, "offset");
+	const char *last = http_request_header(req, "Last-Event-ID");
+	uint64_t off = 0;
+
+	if (!st || get_job(req, st, &j) < 0)
+		return 0;
+	if (o)
+		off = strtoull(o, NULL, 10);
+	else if (last)
+		off = strtoull(last, NULL, 10);
+	logs_stream(srv, req, j.id, off, job_finished(j.status));
+	store_job_release(&j);
+	return 0;
+}
+
+static int h_job_tests(struct http_request *req, void *ud)
+{
+	struct store *st = store_or_500(req, SRV(ud));
+	struct strbuf err = STRBUF_INIT;
+	struct store_test *t = NULL;
+	struct store_job j;
+	size_t n = 0;
+	int rc;
+
+	if (!st || get_job(req, st, &j) < 0)
+		return 0;
+	rc = store_tests_list(st, j.id, http_request_query(req, "failed") != NULL, &t, &n, &err);
+	if (rc < 0) {
+		store_error(req, rc, &err);
+	} else {
+		json_t *a = tests_json(t, n);
+
+		http_respond_json(req, 200, a);
+		json_decref(a);
+	}
+	store_tests_free(t, n);
+	store_job_release(&j);
+	strbuf_release(&err);
+	return 0;
+}
+
+static int h_job_artifacts(struct http_request *req, void *ud)
+{
+	struct store *st = store_or_500(req, SRV(ud));
+	struct strbuf err = STRBUF_INIT;
+	struct store_artifact *a = NULL;
+	struct store_job j;
+	size_t n = 0, i;
+	int rc;
+
+	if (!st || get_job(req, st, &j) < 0)
+		return 0;
+	rc = store_artifacts_list(st, j.id, &a, &n, &err);
+	if (rc < 0) {
+		store_error(req, rc, &err);
+	} else {
+		json_t *arr = json_array();
+
+		for (i = 0; i < n; i++)
+			json_array_append_new(arr, json_pack("{s:s, s:I, s:s, s:i}",
+							     "path", a[i].path,
+							     "size", (json_int_t)a[i].size,
+							     "sha256", a[i].sha256, "mode", a[i].mode));
+		http_respond_json(req, 200, arr);
+		json_decref(arr);
+	}
+	store_artifacts_free(a, n);
+	store_job_release(&j);
+	strbuf_release(&err);
+	return 0;
+}
+
+static int h_job_artifact(struct http_request *req, void *ud)
+{
+	struct server *srv = SRV(ud);
+	struct store *st = store_or_500(req, srv);
+	struct strbuf err = STRBUF_INIT, path = STRBUF_INIT;
+	struct store_artifact a;
+	struct store_job j;
+	struct stat sb;
+	int rc, fd;
+
+	if (!st || get_job(req, st, &j) < 0)
+		return 0;
+	memset(&a, 0, sizeof(a));
+	rc = store_artifact_get(st, j.id, http_request_param(req, "path"), &a, &err);
+	if (rc < 0) {
+		store_error(req, rc, &err);
+		goto done;
+	}
+	strbuf_addf(&path, "%s/artifacts", srv->data);
+	{
+		struct strbuf p2 = STRBUF_INIT;
+
+		cas_path(path.buf, a.sha256, &p2);
+		fd = open(p2.buf, O_RDONLY | O_CLOEXEC);
+		strbuf_release(&p2);
+	}
+	if (fd < 0 || fstat(fd, &sb) < 0) {
+		if (fd >= 0)
+			close(fd);
+		http_respond_error(req, 410, "the file of artifact %s is gone from the store", a.path);
+		goto done;
+	}
+	http_respond_fd(req, fd, (uint64_t)sb.st_size, "application/octet-stream");
+done:
+	store_artifact_release(&a);
+	store_job_release(&j);
+	strbuf_release(&err);
+	strbuf_release(&path);
+	return 0;
+}
+
+/* ---- triggers from git: hook and webhooks ---- */
+
+static int h_hook(struct http_request *req, void *ud)
+{
+	struct server *srv = SRV(ud);
+	struct store *st = store_or_500(req, srv);
+	struct strbuf err = STRBUF_INIT;
+	struct store_project p;
+	struct server_config cfg;
+	const char *name, *tok = http_request_header(req, "X-Cidre-Hook-Token");
+	json_t *o, *refs, *ids = NULL, *dropped = NULL, *resp;
+	char *mirror = NULL;
+	size_t i;
+	int fetched = 0;
+
+	if (!st || !(o = body_json(req)))
+		return 0;
+	memset(&p, 0, sizeof(p));
+	server_cfg(srv, &cfg);
+	if (opt_str(req, o, "project", 64, &name))
+		goto done;
+	if (!name || store_project_get(st, name, &p, &err) < 0) {
+		/* the same answer for a wrong project and a wrong token */
+		http_respond_error(req, 401, "unknown project or bad hook token");
+		goto done;
+	}
+	if (!tok || !ct_streq(tok, p.hook_secret)) {
+		http_respond_error(req, 401, "unknown project or bad hook token");
+		goto done;
+	}
+	refs = json_object_get(o, "refs");
+	if (!json_is_array(refs)) {
+		http_respond_error(req, 400, "refs must be an array of {old, new, ref}");
+		goto done;
+	}
+	ids = json_array();
+	dropped = json_array();
+	mirror = server_mirror_path(srv, p.name);
+	for (i = 0; i < json_array_size(refs); i++) {
+		json_t *r = json_array_get(refs, i);
+		const char *ref = json_string_value(json_object_get(r, "ref"));
+		const char *old = json_string_value(json_object_get(r, "old"));
+		const char *new = json_string_value(json_object_get(r, "new"));
+		struct trigger t;
+		int64_t id;
+		int status;
+
+		if (!ref || !new || strncmp(ref, "refs/heads/", 11) || !mirror_is_sha(new) ||
+		    !strcmp(new, "0000000000000000000000000000000000000000"))
+			continue; /* tags, deletions, others: not built */
+		if (!server_branch_matches(p.branches, ref + 11))
+			continue;
+		if (json_array_size(ids) >= (size_t)cfg.max_pipelines_per_push) {
+			json_array_append_new(dropped, json_pack("{s:s, s:s}", "ref", ref, "reason",
+				"more branches in one push than limits.pipelines_per_push"));
+			continue;
+		}
+		if (!fetched) {
+			if (server_fetch(mirror, &err) < 0) {
+				http_respond_error(req, 502, "fetching %s: %s", p.repo, err.buf);
+				goto done;
+			}
+			fetched = 1;
+		}
+		memset(&t, 0, sizeof(t));
+		t.project = &p;
+		t.ref = ref + 11;
+		t.sha = new;
+		t.before = old && mirror_is_sha(old) ? old : NULL;
+		t.source = "push";
+		t.fetched = 1;
+		if (server_create_pipeline(srv, &t, &id, &status, &err) < 0) {
+			json_array_append_new(dropped, json_pack("{s:s, s:s}", "ref", ref,
+								 "reason", err.buf));
+			strbuf_reset(&err);
+			continue;
+		}
+		json_array_append_new(ids, json_integer(id));
+	}
+	resp = json_pack("{s:O, s:O}", "pipelines", ids, "dropped", dropped);
+	http_respond_json(req, 200, resp);
+	json_decref(resp);
+done:
+	json_decref(ids);
+	json_decref(dropped);
+	free(mirror);
+	store_project_release(&p);
+	json_decref(o);
+	strbuf_release(&err);
+	return 0;
+}
+
+static const char *header_cb(void *ctx, const char *name)
+{
+	return http_request_header(ctx, name);
+}
+
+static int h_webhook(struct http_request *req, void *ud)
+{
+	struct server *srv = SRV(ud);
+	struct store *st = store_or_500(req, srv);
+	struct strbuf err = STRBUF_INIT;
+	struct store_project p;
+	struct webhook_input in;
+	struct webhook_push push = WEBHOOK_PUSH_INIT;
+	struct server_config cfg;
+	int rc, status;
+	int64_t id;
+
+	if (!st)
+		return 0;
+	memset(&p, 0, sizeof(p));
+	server_cfg(srv, &cfg);
+	if (store_project_get(st, http_request_param(req, "name"), &p, &err) < 0) {
+		http_respond_error(req, 401, "unknown project or bad signature");
+		goto done;
+	}
+	memset(&in, 0, sizeof(in));
+	webhook_input_headers(&in, header_cb, req);
+	in.body = http_request_body(req, &in.len);
+	in.max_body = cfg.max_request_body;
+	strbuf_reset(&err);
+	rc = webhook_parse(&in, p.webhook_secret, &push, &err);
+	if (rc == WEBHOOK_UNAUTHORIZED) {
+		slog_warn("webhook for %s refused: %s", p.name, err.buf);
+		http_respond_error(req, 401, "%s", err.buf);
+		goto done;
+	}
+	if (rc == WEBHOOK_BAD_REQUEST) {
+		http_respond_error(req, 400, "%s", err.buf);
+		goto done;
+	}
+	if (rc == WEBHOOK_IGNORED || strncmp(push.ref, "refs/heads/", 11) ||
+	    !server_branch_matches(p.branches, push.ref + 11)) {
+		json_t *o = json_pack("{s:s}", "ignored",
+				      rc == WEBHOOK_IGNORED && err.len ? err.buf :
+				      "not a push to a branch this project builds");
+
+		http_respond_json(req, 202, o);
+		json_decref(o);
+		goto done;
+	}
+	{
+		struct trigger t;
+
+		memset(&t, 0, sizeof(t));
+		t.project = &p;
+		t.ref = push.ref + 11;
+		t.sha = push.after;
+		t.before = push.before;
+		t.source = "webhook";
+		strbuf_reset(&err);
+		if (server_create_pipeline(srv, &t, &id, &status, &err) < 0) {
+			http_respond_error(req, (unsigned)status, "%s", err.buf);
+			goto done;
+		}
+	}
+	{
+		json_t *o = json_pack("{s:[I]}", "pipelines", (json_int_t)id);
+
+		http_respond_json(req, 201, o);
+		json_decref(o);
+	}
+done:
+	webhook_push_clear(&push);
+	store_project_release(&p);
+	strbuf_release(&err);
+	return 0;
+}
+
+/* ---- the server itself ---- */
+
+static int h_version(struct http_request *req, void *ud)
+{
+	static const char v[] = "{\"version\":\"" CIDRE_VERSION "\"}";
+
+	return http_respond_json_str(req, 200, v, sizeof(v) - 1);
+}
+
+static int h_root(struct http_request *req, void *ud)
+{
+	static const char page[] =
+		"<!doctype html><html><head><meta charset=\"utf-8\"><title>cidre</title></head>"
+		"<body><h1>cidre</h1><p>The API is under <a href=\"/api/v1/pipelines\">"
+		"/api/v1</a>; metrics at <a href=\"/metrics\">/metrics</a>.</p></body></html>\n";
+
+	return http_respond_data(req, 200, "text/html; charset=utf-8", page, sizeof(page) - 1);
+}
+
+static int h_healthz(struct http_request *req, void *ud)
+{
+	return http_respond_text(req, 200, "ok\n", 3);
+}
+
+static int h_metrics(struct http_request *req, void *ud)
+{
+	static const char *const statuses[] = { "created", "pending", "running", "success",
+						"failed", "canceled", "skipped", "manual",
+						"scheduled" };
+	static const char *const le[] = { "0.1", "0.5", "1", "5", "30", "60", "300", "+Inf" };
+	struct server *srv = SRV(ud);
+	struct store *st = store_or_500(req, srv);
+	struct strbuf out = STRBUF_INIT, err = STRBUF_INIT;
+	long long cum = 0;
+	size_t i;
+
+	if (!st)
+		return 0;
+	strbuf_addstr(&out, "# HELP cidre_jobs Jobs in the store by status.\n"
+		      "# TYPE cidre_jobs gauge\n");
+	for (i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++) {
+		int64_t n = 0;
+
+		store_job_count(st, statuses[i], &n, &err);
+		strbuf_addf(&out, "cidre_jobs{status=\"%s\"} %lld\n", statuses[i], (long long)n);
+		if (!strcmp(statuses[i], "pending"))
+			strbuf_addf(&out, "# HELP cidre_queue_length Jobs waiting for a runner.\n"
+				    "# TYPE cidre_queue_length gauge\ncidre_queue_length %lld\n",
+				    (long long)n);
+	}
+	strbuf_addf(&out, "# HELP cidre_pipelines_created_total Pipelines created since start.\n"
+		    "# TYPE cidre_pipelines_created_total counter\n"
+		    "cidre_pipelines_created_total %lld\n",
+		    (long long)atomic_load(&srv->pipelines_created));
+	strbuf_addf(&out, "# HELP cidre_jobs_finished_total Jobs finished since start.\n"
+		    "# TYPE cidre_jobs_finished_total counter\n"
+		    "cidre_jobs_finished_total %lld\n"
+		    "cidre_jobs_failed_total %lld\n",
+		    (long long)atomic_load(&srv->jobs_finished),
+		    (long long)atomic_load(&srv->jobs_failed));
+	strbuf_addstr(&out, "# HELP cidre_job_duration_seconds Job durations since start.\n"
+		      "# TYPE cidre_job_duration_seconds histogram\n");
+	for (i = 0; i < 8; i++) {
+		cum += srv->job_seconds_bucket[i];
+		strbuf_addf(&out, "cidre_job_duration_seconds_bucket{le=\"%s\"} %lld\n", le[i], cum);
+	}
+	strbuf_addf(&out, "cidre_job_duration_seconds_sum %.3f\n"
+		    "cidre_job_duration_seconds_count %lld\n", srv->job_seconds_sum, cum);
+	strbuf_addf(&out, "# HELP cidre_uptime_seconds Seconds since the server started.\n"
+		    "# TYPE cidre_uptime_seconds gauge\ncidre_uptime_seconds %.3f\n",
+		    (double)(server_now_ms() - srv->started_ms) / 1000.0);
+	http_respond_data(req, 200, "text/plain; version=0.0.4; charset=utf-8", out.buf,
+			  out.len);
+	strbuf_release(&out);
+	strbuf_release(&err);
+	return 0;
+}
+
+const struct http_route server_routes[] = {
+	{ "GET", "/", h_root },
+	{ "GET", "/healthz", h_healthz },
+	{ "GET", "/metrics", h_metrics },
+	{ "GET", "/api/v1/version", h_version },
+	{ "GET", "/api/v1/projects", h_projects },
+	{ "POST", "/api/v1/projects", h_project_add },
+	{ "GET", "/api/v1/projects/:name", h_project },
+	{ "DELETE", "/api/v1/projects/:name", h_project_delete },
+	{ "GET", "/api/v1/projects/:name/pipelines", h_project_pipelines },
+	{ "POST", "/api/v1/projects/:name/pipelines", h_trigger },
+	{ "GET", "/api/v1/pipelines", h_pipelines },
+	{ "GET", "/api/v1/pipelines/:id", h_pipeline },
+	{ "POST", "/api/v1/pipelines/:id/cancel", h_pipeline_cancel },
+	{ "POST", "/api/v1/pipelines/:id/retry", h_pipeline_retry },
+	{ "GET", "/api/v1/pipelines/:id/jobs", h_pipeline_jobs },
+	{ "GET", "/api/v1/pipelines/:id/tests", h_pipeline_tests },
+	{ "GET", "/api/v1/jobs/:id", h_job },
+	{ "POST", "/api/v1/jobs/:id/cancel", h_job_cancel },
+	{ "POST", "/api/v1/jobs/:id/retry", h_job_retry },
+	{ "POST", "/api/v1/jobs/:id/play", h_job_play },
+	{ "GET", "/api/v1/jobs/:id/log", h_job_log },
+	{ "GET", "/api/v1/jobs/:id/log/stream", h_job_log_stream },
+	{ "GET", "/api/v1/jobs/:id/tests", h_job_tests },
+	{ "GET", "/api/v1/jobs/:id/artifacts", h_job_artifacts },
+	{ "GET", "/api/v1/jobs/:id/artifacts/*path", h_job_artifact },
+	{ "POST", "/api/v1/hook", h_hook },
+	{ "POST", "/api/v1/webhooks/:name", h_webhook },
+};
+
+const size_t server_routes_nr = sizeof(server_routes) / sizeof(server_routes[0]);

@@ -1,0 +1,395 @@
+/*
+ * Creating a pipeline for a trigger: fetch the commit into the mirror,
+ * read the pipeline file at that commit, plan it as GitLab would for the
+ * push, and record the pipeline and its jobs.
+ */
+#include <errno.h>
+#include <fnmatch.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "exec/cas.h"
+#include "git/mirror.h"
+#include "git/predefined.h"
+#include "server/pctx.h"
+#include "server/server.h"
+#include "util/xalloc.h"
+
+/* Serialises mirror fetches (git takes ref locks; a second fetch fails). */
+static pthread_mutex_t fetch_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int server_fetch(const char *mirror, struct strbuf *err)
+{
+	int rc;
+
+	/* one fetch at a time: git's ref locks would fail concurrent ones */
+	pthread_mutex_lock(&fetch_lock);
+	rc = mirror_fetch(mirror, err);
+	pthread_mutex_unlock(&fetch_lock);
+	return rc;
+}
+
+int server_branch_matches(const char *glob, const char *branch)
+{
+	if (!glob || !*glob || !strcmp(glob, "*"))
+		return 1;
+	/* a comma-separated list of globs */
+	while (*glob) {
+		const char *e = strchr(glob, ',');
+		size_t n = e ? (size_t)(e - glob) : strlen(glob);
+		char *one = xstrndup(glob, n);
+		char *s = one;
+		int m;
+
+		while (*s == ' ')
+			s++;
+		m = *s && !fnmatch(s, branch, 0);
+		free(one);
+		if (m)
+			return 1;
+		glob += n;
+		if (*glob)
+			glob++;
+	}
+	return 0;
+}
+
+static const char *const when_names[] = {
+	[WHEN_ON_SUCCESS] = "on_success", [WHEN_ON_FAILURE] = "on_failure",
+	[WHEN_ALWAYS] = "always", [WHEN_MANUAL] = "manual",
+	[WHEN_DELAYED] = "delayed", [WHEN_NEVER] = "never",
+};
+
+/* GitLab's start_in: "30", "30 seconds", "5 minutes", "1 hour", "1 day", "1 week". */
+static int64_t start_in_ms(const char *s)
+{
+	char *end;
+	double n;
+	int64_t mul = 1000;
+
+	if (!s)
+		return 0;
+	n = strtod(s, &end);
+	if (end == s || n < 0)
+		return 0;
+	while (*end == ' ')
+		end++;
+	if (!strncmp(end, "min", 3))
+		mul = 60 * 1000;
+	else if (!strncmp(end, "h", 1))
+		mul = 3600 * 1000;
+	else if (!strncmp(end, "d", 1))
+		mul = 86400 * 1000;
+	else if (!strncmp(end, "w", 1))
+		mul = 7 * 86400 * 1000;
+	return (int64_t)(n * (double)mul);
+}
+
+static char *needs_json(const struct plan_job *pj)
+{
+	json_t *a;
+	size_t i;
+	char *s;
+
+	if (!pj->has_needs)
+		return NULL;
+	a = json_array();
+	for (i = 0; i < pj->needs_nr; i++)
+		json_array_append_new(a, json_pack("{s:I, s:b}", "job", (json_int_t)pj->needs[i].job,
+						   "artifacts", pj->needs[i].artifacts));
+	s = json_dumps(a, JSON_COMPACT);
+	json_decref(a);
+	return s;
+}
+
+static char *deps_json(const struct plan_job *pj)
+{
+	json_t *a = json_array();
+	size_t i;
+	char *s;
+
+	for (i = 0; i < pj->deps_nr; i++)
+		json_array_append_new(a, json_integer((json_int_t)pj->deps[i]));
+	s = json_dumps(a, JSON_COMPACT);
+	json_decref(a);
+	return s;
+}
+
+static char *retry_json(const struct retry *rt)
+{
+	json_t *o = json_object(), *w = json_array(), *c = json_array();
+	size_t i;
+	char *s;
+
+	for (i = 0; i < rt->when.nr; i++)
+		json_array_append_new(w, json_string(rt->when.v[i]));
+	for (i = 0; i < rt->exit_codes.nr; i++)
+		json_array_append_new(c, json_integer(rt->exit_codes.v[i]));
+	json_object_set_new(o, "when", w);
+	json_object_set_new(o, "exit_codes", c);
+	s = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	return s;
+}
+
+/* Record the plan's jobs (in one transaction with the context). */
+static int add_jobs(struct store *st, int64_t pid, const struct plan *plan,
+		    const struct plan_ctx *pc, struct strbuf *err)
+{
+	size_t i;
+
+	for (i = 0; i < plan->nr; i++) {
+		const struct plan_job *pj = &plan->jobs[i];
+		struct store_job j;
+		struct varlist vars = VARLIST_INIT;
+		int rc;
+
+		memset(&j, 0, sizeof(j));
+		j.pipeline_id = pid;
+		j.name = pj->name;
+		j.stage = plan->stages.v[pj->stage];
+		j.stage_idx = (int)pj->stage;
+		j.plan_idx = (int)i;
+		j.status = "created";
+		j.when = (char *)when_names[pj->when];
+		j.start_in_ms = start_in_ms(pj->start_in);
+		j.allow_failure = pj->allow_failure == 1 || pj->allow_exit_codes.nr;
+		j.interruptible = pj->def->interruptible == 1;
+		if (pj->def->resource_group) {
+			plan_job_vars(plan, pj, pc, &vars);
+			j.resource_group = vars_expand_dup(pj->def->resource_group, &vars);
+			varlist_clear(&vars);
+		}
+		j.needs = needs_json(pj);
+		j.deps = deps_json(pj);
+		j.attempt = 1;
+		j.max_retries = pj->def->retry.max;
+		j.retry_when = retry_json(&pj->def->retry);
+		rc = store_job_add(st, &j, err);
+		free(j.resource_group);
+		free(j.needs);
+		free(j.deps);
+		free(j.retry_when);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* The default branch of a mirror: HEAD's target. */
+static char *default_branch(const char *mirror)
+{
+	char sha[41];
+	struct strbuf err = STRBUF_INIT;
+	static const char *const names[] = { "main", "master" };
+	size_t i;
+
+	for (i = 0; i < 2; i++)
+		if (!mirror_resolve(mirror, names[i], sha, &err)) {
+			strbuf_release(&err);
+			return xstrdup(names[i]);
+		}
+	strbuf_release(&err);
+	return xstrdup("main");
+}
+
+int server_create_pipeline(struct server *srv, const struct trigger *t,
+			   int64_t *ret_id, int *ret_status, struct strbuf *err)
+{
+	const struct store_project *pr = t->project;
+	struct store *st = server_store(srv, err);
+	char *mirror = server_mirror_path(srv, pr->name);
+	char *plan_dir = NULL, *branch = NULL, *vars_text = NULL, *ctx_text = NULL;
+	char sha[41];
+	struct gitinfo gi;
+	struct ci_predef po;
+	struct pctx ctx;
+	struct pipeline *p = NULL;
+	struct plan plan;
+	struct plan_ctx pc;
+	struct store_pipeline pl;
+	struct server_config cfg;
+	struct diag d;
+	int64_t pending = 0;
+	int have_gi = 0, have_plan = 0, rc = -1, in_tx = 0;
+	static atomic_llong plan_seq;
+
+	*ret_status = 500;
+	diag_init(&d);
+	pctx_init(&ctx);
+	memset(&gi, 0, sizeof(gi));
+	memset(&pl, 0, sizeof(pl));
+	memset(&plan, 0, sizeof(plan));
+	if (!st)
+		goto done;
+	server_cfg(srv, &cfg);
+	if (store_job_count(st, "pending", &pending, err) < 0)
+		goto done;
+	if (pending >= cfg.max_queue) {
+		*ret_status = 503;
+		strbuf_addf(err, "the job queue is full (%lld pending jobs, limits.queue_length "
+			    "is %d): try again later", (long long)pending, cfg.max_queue);
+		goto done;
+	}
+
+	/* the commit */
+	if (t->sha && !mirror_is_sha(t->sha)) {
+		*ret_status = 400;
+		strbuf_addf(err, "sha must be 40 lowercase hex digits");
+		goto done;
+	}
+	if (!t->fetched && (!t->sha || !mirror_has_commit(mirror, t->sha))) {
+		if (server_fetch(mirror, err) < 0) {
+			*ret_status = 502;
+			goto done;
+		}
+	}
+	branch = t->ref ? xstrdup(t->ref) : default_branch(mirror);
+	if (!strncmp(branch, "refs/heads/", 11))
+		memmove(branch, branch + 11, strlen(branch + 11) + 1);
+	if (t->sha) {
+		if (!mirror_has_commit(mirror, t->sha)) {
+			*ret_status = 404;
+			strbuf_addf(err, "commit %s is not in the repository", t->sha);
+			goto done;
+		}
+		memcpy(sha, t->sha, 41);
+	} else if (mirror_resolve(mirror, branch, sha, err) < 0) {
+		*ret_status = 404;
+		goto done;
+	}
+	if (mirror_commit(mirror, sha, &gi, err) < 0)
+		goto done;
+	have_gi = 1;
+	if (t->before && mirror_is_sha(t->before)) {
+		free(gi.before_sha);
+		gi.before_sha = xstrdup(t->before);
+	}
+	gi.branch = xstrdup(branch);
+	gi.default_branch = default_branch(mirror);
+	free(gi.toplevel);
+	gi.toplevel = xstrdup(pr->repo);
+	gi.remote_url = xstrdup(pr->repo);
+
+	/* the pipeline row first: its id is a predefined variable */
+	if (store_begin(st, err) < 0)
+		goto done;
+	in_tx = 1;
+	vars_text = t->vars ? pctx_vars_json(t->vars) : xstrdup("{}");
+	pl.project_id = pr->id;
+	pl.ref = branch;
+	pl.sha = sha;
+	pl.before_sha = t->before && mirror_is_sha(t->before) ? (char *)t->before : NULL;
+	pl.source = (char *)t->source;
+	pl.status = "created";
+	pl.variables = vars_text;
+	if (store_pipeline_add(st, &pl, err) < 0)
+		goto done;
+
+	/* the planning context */
+	memset(&po, 0, sizeof(po));
+	po.builds_dir = srv->data;
+	po.file = ".gitlab-ci.yml";
+	po.source = t->source;
+	po.runner = cfg.runner_name;
+	po.project = pr->name;
+	po.namespace = "cidre";
+	po.pipeline_id = pl.id;
+	{
+		char *b = xasprintf("%s/work", srv->data);
+
+		po.builds_dir = b;
+		ci_predefined(&gi, &po, &ctx.predefined);
+		free(b);
+	}
+	if (t->vars)
+		varlist_copy(&ctx.overrides, t->vars);
+	if (t->before && mirror_is_sha(t->before)) {
+		int c = mirror_changed(mirror, t->before, sha, &ctx.changed, NULL);
+
+		ctx.has_changed = c == 0;
+	}
+
+	/* plan at the commit */
+	plan_dir = xasprintf("%s/work/plan-%ld-%lld", srv->data, (long)getpid(),
+			     (long long)atomic_fetch_add(&plan_seq, 1));
+	cas_rmtree(plan_dir, NULL);
+	if (mirror_checkout(mirror, sha, NULL, plan_dir, err) < 0)
+		goto done;
+	if (pctx_plan(plan_dir, &ctx, &p, &plan, &d) < 0) {
+		struct strbuf msg = STRBUF_INIT;
+
+		/* a broken pipeline file: a failed pipeline that says where */
+		diag_format(&d, &msg);
+		strbuf_rtrim(&msg);
+		ctx_text = pctx_to_json(&ctx);
+		if (store_pipeline_set_ctx(st, pl.id, ctx_text, NULL, err) < 0 ||
+		    store_pipeline_set_status(st, pl.id, NULL, "failed", 0, server_now_ms(),
+					      msg.len ? msg.buf : "the pipeline cannot be planned",
+					      err) < 0) {
+			strbuf_release(&msg);
+			goto done;
+		}
+		strbuf_release(&msg);
+		goto commit;
+	}
+	have_plan = 1;
+	{
+		const struct var *cf = varlist_find(&ctx.predefined, "CI_CONFIG_PATH");
+
+		if (p->file && (!cf || strcmp(cf->value, p->file))) {
+			/* the file actually read, as CI_CONFIG_PATH */
+			varlist_set(&ctx.predefined, "CI_CONFIG_PATH", p->file);
+		}
+	}
+	ctx_text = pctx_to_json(&ctx);
+	if (store_pipeline_set_ctx(st, pl.id, ctx_text, plan.name, err) < 0)
+		goto done;
+	if (plan.workflow_skip || !plan.nr) {
+		if (store_pipeline_set_status(st, pl.id, NULL, "skipped", 0, server_now_ms(),
+					      plan.workflow_skip ?
+					      "filtered out by workflow:rules" :
+					      "no job to run for this commit", err) < 0)
+			goto done;
+		goto commit;
+	}
+	memset(&pc, 0, sizeof(pc));
+	pc.predefined = &ctx.predefined;
+	pc.overrides = &ctx.overrides;
+	pc.project_dir = plan_dir;
+	pc.changed = ctx.has_changed ? &ctx.changed : NULL;
+	if (add_jobs(st, pl.id, &plan, &pc, err) < 0)
+		goto done;
+commit:
+	if (store_commit(st, err) < 0)
+		goto done;
+	in_tx = 0;
+	atomic_fetch_add(&srv->pipelines_created, 1);
+	runner_auto_cancel(srv, st, pr->id, branch, pl.id);
+	server_kick(srv, pl.id);
+	*ret_id = pl.id;
+	rc = 0;
+done:
+	if (in_tx)
+		store_rollback(st);
+	if (plan_dir) {
+		cas_rmtree(plan_dir, NULL);
+		free(plan_dir);
+	}
+	if (have_plan) {
+		plan_release(&plan);
+		pipeline_free(p);
+	}
+	if (have_gi)
+		gitinfo_release(&gi);
+	pctx_release(&ctx);
+	diag_clear(&d);
+	free(mirror);
+	free(branch);
+	free(vars_text);
+	free(ctx_text);
+	return rc;
+}

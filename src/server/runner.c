@@ -1,0 +1,1331 @@
+/*
+ * The embedded runner and the pipeline scheduler (one thread), the
+ * poller (another), and the state changes the API asks for.
+ *
+ * The runner thread is the only one that decides what a created job
+ * becomes (pending, skipped, manual, scheduled), claims pending jobs,
+ * starts their supervisors and records their results. Everything it
+ * knows is in the store; what it keeps in memory (running slots, delayed
+ * jobs' timers) is rebuilt from the store at start (recover()).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "exec/spawn.h"
+#include "git/mirror.h"
+#include "sched/jobrun.h"
+#include "server/server.h"
+#include "util/xalloc.h"
+
+struct slot {
+	int64_t job_id;
+	int64_t pipeline_id;
+	pid_t pid;
+	int pidfd;
+	int child;        /* our child (started here), else re-attached */
+};
+
+struct timer {
+	int64_t job_id;
+	int64_t pipeline_id;
+	int64_t due;      /* ms since the epoch */
+};
+
+struct runner {
+	struct server *srv;
+	struct store *st;
+	int ep;
+	struct slot *slots;
+	size_t nr, alloc;
+	struct timer *timers;
+	size_t timers_nr, timers_alloc;
+};
+
+static int finished(const char *s)
+{
+	return !strcmp(s, "success") || !strcmp(s, "failed") || !strcmp(s, "canceled") ||
+	       !strcmp(s, "skipped");
+}
+
+/* ---- retry policy ---- */
+
+static int retry_allows(const struct store_job *j, const char *reason, int exit_code)
+{
+	struct retry rt;
+	json_t *o = NULL, *a;
+	size_t i;
+	int ok;
+
+	if (j->attempt > j->max_retries)
+		return 0;
+	memset(&rt, 0, sizeof(rt));
+	strvec_init(&rt.when);
+	rt.max = j->max_retries;
+	if (j->retry_when)
+		o = json_loads(j->retry_when, 0, NULL);
+	a = json_object_get(o, "when");
+	for (i = 0; i < json_array_size(a); i++)
+		if (json_is_string(json_array_get(a, i)))
+			strvec_push(&rt.when, json_string_value(json_array_get(a, i)));
+	a = json_object_get(o, "exit_codes");
+	if (json_array_size(a)) {
+		rt.exit_codes.v = xcalloc(json_array_size(a), sizeof(int));
+		for (i = 0; i < json_array_size(a); i++)
+			rt.exit_codes.v[rt.exit_codes.nr++] =
+				(int)json_integer_value(json_array_get(a, i));
+	}
+	ok = jobrun_retry_allows(&rt, reason ? reason : "unknown_failure", exit_code,
+				 j->attempt);
+	strvec_clear(&rt.when);
+	free(rt.exit_codes.v);
+	json_decref(o);
+	return ok;
+}
+
+/* A new attempt of j, pending at once (GitLab's retry). */
+static int new_attempt(struct store *st, const struct store_job *j, int64_t *ret_id,
+		       struct strbuf *err)
+{
+	struct store_job n;
+
+	memset(&n, 0, sizeof(n));
+	n.pipeline_id = j->pipeline_id;
+	n.name = j->name;
+	n.stage = j->stage;
+	n.stage_idx = j->stage_idx;
+	n.plan_idx = j->plan_idx;
+	n.status = "pending";
+	n.when = j->when;
+	n.start_in_ms = j->start_in_ms;
+	n.allow_failure = j->allow_failure;
+	n.interruptible = j->interruptible;
+	n.resource_group = j->resource_group;
+	n.needs = j->needs;
+	n.deps = j->deps;
+	n.attempt = j->attempt + 1;
+	n.max_retries = j->max_retries;
+	n.retry_when = j->retry_when;
+	if (store_job_add(st, &n, err) < 0 || store_job_set_retried(st, j->id, err) < 0)
+		return -1;
+	if (ret_id)
+		*ret_id = n.id;
+	return 0;
+}
+
+/* ---- deciding: what GitLab does with a created job ---- */
+
+enum verdict { WAIT, RUN, SKIP, MANUAL, DELAY, BLOCKED };
+
+static const struct store_job *by_idx(const struct store_job *jobs, size_t nr, int idx)
+{
+	size_t i;
+
+	for (i = 0; i < nr; i++)
+		if (jobs[i].plan_idx == idx)
+			return &jobs[i];
+	return NULL;
+}
+
+static enum verdict decide(const struct store_job *jobs, size_t nr, const struct store_job *j)
+{
+	json_t *needs = j->needs ? json_loads(j->needs, 0, NULL) : NULL;
+	int pending = 0, failed = 0, blocked = 0;
+	size_t i, k;
+
+	for (k = 0; k < nr; k++) {
+		const struct store_job *p = &jobs[k];
+		int is_prereq = 0;
+
+		if (p == j)
+			continue;
+		if (needs) {
+			for (i = 0; i < json_array_size(needs); i++)
+				if (json_integer_value(json_object_get(json_array_get(needs, i),
+								       "job")) == p->plan_idx)
+					is_prereq = 1;
+		} else {
+			is_prereq = p->stage_idx < j->stage_idx;
+		}
+		if (!is_prereq)
+			continue;
+		if (!strcmp(p->status, "manual")) {
+			if (!p->allow_failure)
+				blocked = 1;
+			continue;
+		}
+		if (!finished(p->status)) {
+			pending = 1;
+			continue;
+		}
+		if ((!strcmp(p->status, "failed") && !p->allow_failure) ||
+		    !strcmp(p->status, "canceled"))
+			failed = 1;
+	}
+	json_decref(needs);
+	if (pending)
+		return WAIT;
+	if (blocked)
+		return BLOCKED;
+	if (!strcmp(j->when, "on_failure"))
+		return failed ? RUN : SKIP;
+	if (!strcmp(j->when, "always"))
+		return RUN;
+	if (failed)
+		return SKIP;
+	if (!strcmp(j->when, "manual"))
+		return MANUAL;
+	if (!strcmp(j->when, "delayed"))
+		return DELAY;
+	return RUN;
+}
+
+static void add_timer(struct runner *r, int64_t job, int64_t pipeline, int64_t due)
+{
+	size_t i;
+
+	for (i = 0; i < r->timers_nr; i++)
+		if (r->timers[i].job_id == job)
+			return;
+	if (r->timers_nr == r->timers_alloc) {
+		r->timers_alloc = r->timers_alloc ? 2 * r->timers_alloc : 8;
+		r->timers = xrealloc(r->timers, r->timers_alloc * sizeof(*r->timers));
+	}
+	r->timers[r->timers_nr].job_id = job;
+	r->timers[r->timers_nr].pipeline_id = pipeline;
+	r->timers[r->timers_nr].due = due;
+	r->timers_nr++;
+}
+
+/* GitLab's pipeline status from its jobs' (latest attempts). */
+static const char *pipeline_status(const struct store_job *jobs, size_t nr, int *ret_started)
+{
+	size_t i;
+	int running = 0, pending = 0, created = 0, scheduled = 0, manual = 0;
+	int failed = 0, canceled = 0, success = 0, started = 0;
+
+	for (i = 0; i < nr; i++) {
+		const char *s = jobs[i].status;
+
+		if (jobs[i].started)
+			started = 1;
+		if (!strcmp(s, "running"))
+			running++;
+		else if (!strcmp(s, "pending"))
+			pending++;
+		else if (!strcmp(s, "created"))
+			created++;
+		else if (!strcmp(s, "scheduled"))
+			scheduled++;
+		else if (!strcmp(s, "manual"))
+			manual += !jobs[i].allow_failure;
+		else if (!strcmp(s, "failed"))
+			jobs[i].allow_failure ? success++ : failed++;
+		else if (!strcmp(s, "canceled"))
+			canceled++;
+		else if (!strcmp(s, "success"))
+			success++;
+	}
+	*ret_started = started || running;
+	if (running || (pending && started))
+		return "running";
+	if (pending)
+		return "pending";
+	if (scheduled)
+		return "scheduled";
+	/* created jobs left with nothing running wait on a manual job */
+	if (manual || created)
+		return failed ? "failed" : "manual";
+	if (failed)
+		return "failed";
+	if (canceled)
+		return "canceled";
+	if (success)
+		return "success";
+	return "skipped";
+}
+
+static int pipeline_finished(const char *s)
+{
+	return finished(s);
+}
+
+/* Decide every created job of pipeline id; set the pipeline's status. */
+static void advance(struct runner *r, int64_t id)
+{
+	struct store *st = r->st;
+	struct strbuf err = STRBUF_INIT;
+	struct store_pipeline pl;
+	struct store_job *jobs = NULL;
+	size_t nr = 0, i;
+	int changed = 1, rounds = 0, started;
+	int64_t now = server_now_ms();
+	const char *status;
+
+	memset(&pl, 0, sizeof(pl));
+	if (store_pipeline_get(st, id, &pl, &err) < 0)
+		goto done;
+	if (pl.error && !strcmp(pl.status, "failed"))
+		goto done;
+	while (changed && rounds++ < 1000) {
+		changed = 0;
+		store_jobs_free(jobs, nr);
+		jobs = NULL;
+		if (store_job_list(st, id, 0, &jobs, &nr, &err) < 0)
+			goto done;
+		for (i = 0; i < nr; i++) {
+			struct store_job *j = &jobs[i];
+			struct store_job f;
+			const char *to = NULL;
+
+			if (!strcmp(j->status, "scheduled")) {
+				add_timer(r, j->id, id, j->queued);
+				continue;
+			}
+			if (strcmp(j->status, "created"))
+				continue;
+			memset(&f, 0, sizeof(f));
+			f.exit_code = -1;
+			f.peak_mem = -1;
+			f.cpu = -1;
+			f.log_size = -1;
+			f.coverage = -1;
+			f.tests_total = -1;
+			switch (decide(jobs, nr, j)) {
+			case RUN:
+				to = "pending";
+				f.queued = now;
+				break;
+			case SKIP:
+				to = "skipped";
+				f.finished = now;
+				break;
+			case MANUAL:
+				to = "manual";
+				break;
+			case DELAY:
+				to = "scheduled";
+				f.queued = now + j->start_in_ms;
+				break;
+			default:
+				break;
+			}
+			if (!to)
+				continue;
+			if (store_job_transition(st, j->id, "created", to, &f, &err) < 0) {
+				strbuf_reset(&err);
+				continue;
+			}
+			if (!strcmp(to, "scheduled"))
+				add_timer(r, j->id, id, f.queued);
+			if (!strcmp(to, "skipped"))
+				logs_job_finished(r->srv, j->id);
+			changed = 1;
+		}
+	}
+	status = pipeline_status(jobs, nr, &started);
+	if (strcmp(status, pl.status)) {
+		int64_t fin = pipeline_finished(status) ? now : 0;
+
+		store_pipeline_set_status(st, id, pl.status, status,
+					  started && !pl.started ? now : 0, fin, NULL, &err);
+	}
+done:
+	if (err.len)
+		slog_warn("pipeline %lld: %s", (long long)id, err.buf);
+	store_jobs_free(jobs, nr);
+	store_pipeline_release(&pl);
+	strbuf_release(&err);
+}
+
+/* ---- results ---- */
+
+static void append_log(struct server *srv, int64_t job, const char *msg)
+{
+	char *path = server_path(srv, "logs", job, ".log");
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+
+	if (fd >= 0) {
+		if (write(fd, msg, strlen(msg)) < 0) {
+			/* the log is best effort; the status says what happened */
+		}
+		close(fd);
+	}
+	free(path);
+}
+
+static void record_duration(struct server *srv, double sec)
+{
+	static const double bounds[] = { 0.1, 0.5, 1, 5, 30, 60, 300 };
+	size_t i;
+
+	srv->job_seconds_sum += sec;
+	for (i = 0; i < 7 && sec > bounds[i]; i++)
+		;
+	srv->job_seconds_bucket[i]++;
+}
+
+/*
+ * Record the end of running job id from its result file (or its
+ * absence: the supervisor died), retry it if its retry: allows.
+ */
+static void ingest(struct runner *r, int64_t id, const char *lost_reason)
+{
+	struct server *srv = r->srv;
+	struct store *st = r->st;
+	struct strbuf err = STRBUF_INIT;
+	char *rpath = server_path(srv, "results", id, ".json");
+	char *lpath = server_path(srv, "logs", id, ".log");
+	json_t *res = NULL, *t, *a;
+	struct store_job j, f;
+	const char *status = "failed";
+	size_t i;
+	struct stat sb;
+
+	memset(&j, 0, sizeof(j));
+	if (store_job_get(st, id, &j, &err) < 0)
+		goto done;
+	if (strcmp(j.status, "running"))
+		goto done;
+	res = json_load_file(rpath, 0, NULL);
+	memset(&f, 0, sizeof(f));
+	f.exit_code = -1;
+	f.peak_mem = -1;
+	f.cpu = -1;
+	f.coverage = -1;
+	f.tests_total = -1;
+	f.finished = server_now_ms();
+	f.log_size = stat(lpath, &sb) ? -1 : (int64_t)sb.st_size;
+	if (!res) {
+		struct strbuf m = STRBUF_INIT;
+
+		strbuf_addf(&m, "\ncidre: ERROR: %s\n", lost_reason ? lost_reason :
+			    "the job's supervisor ended without a result");
+		append_log(srv, id, m.buf);
+		strbuf_release(&m);
+		f.failure_reason = "runner_system_failure";
+		f.log_size = stat(lpath, &sb) ? -1 : (int64_t)sb.st_size;
+	} else {
+		json_t *v;
+
+		status = json_string_value(json_object_get(res, "status"));
+		if (!status || (strcmp(status, "success") && strcmp(status, "failed") &&
+				strcmp(status, "canceled")))
+			status = "failed";
+		f.exit_code = (int)json_integer_value(json_object_get(res, "exit_code"));
+		v = json_object_get(res, "failure_reason");
+		f.failure_reason = json_is_string(v) ? (char *)json_string_value(v) : NULL;
+		v = json_object_get(res, "peak_mem");
+		f.peak_mem = json_is_integer(v) ? json_integer_value(v) : -1;
+		f.cpu = json_number_value(json_object_get(res, "cpu"));
+		v = json_object_get(res, "coverage");
+		f.coverage = json_is_number(v) ? json_number_value(v) : -1;
+		v = json_object_get(res, "env_name");
+		f.env_name = json_is_string(v) ? (char *)json_string_value(v) : NULL;
+		v = json_object_get(res, "env_url");
+		f.env_url = json_is_string(v) ? (char *)json_string_value(v) : NULL;
+		f.allow_failure = json_is_true(json_object_get(res, "allowed_failure")) ||
+				  (j.allow_failure && strcmp(status, "failed"));
+		t = json_object_get(res, "tests");
+		if (json_is_object(t)) {
+			f.tests_total = (int)json_integer_value(json_object_get(t, "total"));
+			f.tests_failed = (int)json_integer_value(json_object_get(t, "failed"));
+			f.tests_skipped = (int)json_integer_value(json_object_get(t, "skipped"));
+			f.tests_errors = (int)json_integer_value(json_object_get(t, "errors"));
+		}
+	}
+	if (!strcmp(status, "failed") && !res)
+		f.allow_failure = 0;
+	if (res && strcmp(status, "failed"))
+		f.allow_failure = j.allow_failure;
+
+	if (store_begin(st, &err) < 0)
+		goto done;
+	t = json_object_get(res, "tests");
+	a = json_object_get(t, "cases");
+	if (json_array_size(a)) {
+		size_t n = json_array_size(a);
+		struct store_test *tc = xcalloc(n, sizeof(*tc));
+
+		for (i = 0; i < n; i++) {
+			json_t *c = json_array_get(a, i), *m = json_object_get(c, "message");
+
+			tc[i].suite = (char *)json_string_value(json_object_get(c, "suite"));
+			tc[i].classname = (char *)json_string_value(json_object_get(c, "classname"));
+			tc[i].name = (char *)json_string_value(json_object_get(c, "name"));
+			tc[i].status = (char *)json_string_value(json_object_get(c, "status"));
+			tc[i].time = json_number_value(json_object_get(c, "time"));
+			tc[i].message = json_is_string(m) ? (char *)json_string_value(m) : NULL;
+			if (!tc[i].suite)
+				tc[i].suite = "";
+			if (!tc[i].classname)
+				tc[i].classname = "";
+			if (!tc[i].name)
+				tc[i].name = "";
+			if (!tc[i].status)
+				tc[i].status = "passed";
+		}
+		if (store_tests_add(st, id, tc, n, &err) < 0)
+			slog_warn("job %lld: test results not recorded: %s", (long long)id, err.buf);
+		strbuf_reset(&err);
+		free(tc);
+	}
+	a = json_object_get(res, "artifacts");
+	if (json_array_size(a)) {
+		size_t n = json_array_size(a);
+		struct store_artifact *sa = xcalloc(n, sizeof(*sa));
+
+		for (i = 0; i < n; i++) {
+			json_t *e = json_array_get(a, i);
+			const char *h = json_string_value(json_object_get(e, "sha256"));
+
+			sa[i].path = (char *)json_string_value(json_object_get(e, "path"));
+			sa[i].size = json_integer_value(json_object_get(e, "size"));
+			sa[i].mode = (int)json_integer_value(json_object_get(e, "mode"));
+			if (h && strlen(h) == 64)
+				memcpy(sa[i].sha256, h, 65);
+			if (!sa[i].path)
+				sa[i].path = "";
+		}
+		if (store_artifacts_add(st, id, sa, n, &err) < 0)
+			slog_warn("job %lld: artifacts not recorded: %s", (long long)id, err.buf);
+		strbuf_reset(&err);
+		free(sa);
+	}
+	if (store_job_transition(st, id, "running", status, &f, &err) < 0) {
+		store_rollback(st);
+		goto done;
+	}
+	if (!strcmp(status, "failed") && !f.allow_failure &&
+	    retry_allows(&j, f.failure_reason, f.exit_code)) {
+		int64_t nid = 0;
+
+		if (new_attempt(st, &j, &nid, &err) < 0) {
+			store_rollback(st);
+			goto done;
+		}
+		slog_info("job %lld failed (%s): retrying as job %lld", (long long)id,
+			  f.failure_reason ? f.failure_reason : "unknown_failure", (long long)nid);
+	}
+	if (store_commit(st, &err) < 0)
+		goto done;
+	atomic_fetch_add(&srv->jobs_finished, 1);
+	if (!strcmp(status, "failed"))
+		atomic_fetch_add(&srv->jobs_failed, 1);
+	if (res)
+		record_duration(srv, json_number_value(json_object_get(res, "duration")));
+done:
+	if (err.len)
+		slog_warn("job %lld: %s", (long long)id, err.buf);
+	logs_job_finished(srv, id);
+	if (j.pipeline_id)
+		advance(r, j.pipeline_id);
+	json_decref(res);
+	store_job_release(&j);
+	free(rpath);
+	free(lpath);
+	strbuf_release(&err);
+}
+
+/* ---- starting jobs ---- */
+
+static json_t *dep_json(struct runner *r, const struct store_job *d)
+{
+	struct strbuf err = STRBUF_INIT;
+	struct store_artifact *a = NULL;
+	size_t nr = 0, i;
+	json_t *o = json_object(), *files = json_array(), *res, *dot;
+	char *rpath = server_path(r->srv, "results", d->id, ".json");
+
+	json_object_set_new(o, "name", json_string(d->name));
+	if (store_artifacts_list(r->st, d->id, &a, &nr, &err) == 0) {
+		for (i = 0; i < nr; i++)
+			json_array_append_new(files, json_pack("{s:s, s:I, s:s, s:i}",
+							       "path", a[i].path,
+							       "size", (json_int_t)a[i].size,
+							       "sha256", a[i].sha256,
+							       "mode", a[i].mode));
+		store_artifacts_free(a, nr);
+	}
+	json_object_set_new(o, "files", files);
+	res = json_load_file(rpath, 0, NULL);
+	dot = json_object_get(res, "dotenv");
+	json_object_set(o, "dotenv", json_is_object(dot) ? dot : json_object());
+	json_decref(res);
+	free(rpath);
+	strbuf_release(&err);
+	return o;
+}
+
+static int write_spec(struct runner *r, const struct store_job *j, const char *path,
+		      struct strbuf *err)
+{
+	struct server *srv = r->srv;
+	struct store_pipeline pl;
+	struct store_job *jobs = NULL;
+	size_t nr = 0, i;
+	json_t *spec = NULL, *deps, *dl;
+	struct server_config cfg;
+	char *s;
+	int rc = -1;
+
+	memset(&pl, 0, sizeof(pl));
+	server_cfg(srv, &cfg);
+	if (store_pipeline_get(r->st, j->pipeline_id, &pl, err) < 0 ||
+	    store_job_list(r->st, j->pipeline_id, 0, &jobs, &nr, err) < 0)
+		goto done;
+	deps = json_array();
+	dl = j->deps ? json_loads(j->deps, 0, NULL) : NULL;
+	for (i = 0; i < json_array_size(dl); i++) {
+		const struct store_job *d = by_idx(jobs, nr,
+						   (int)json_integer_value(json_array_get(dl, i)));
+
+		if (d)
+			json_array_append_new(deps, dep_json(r, d));
+	}
+	json_decref(dl);
+	spec = json_object();
+	json_object_set_new(spec, "job_id", json_integer(j->id));
+	json_object_set_new(spec, "pipeline_id", json_integer(j->pipeline_id));
+	json_object_set_new(spec, "name", json_string(j->name));
+	s = server_mirror_path(srv, pl.project);
+	json_object_set_new(spec, "mirror", json_string(s));
+	free(s);
+	json_object_set_new(spec, "sha", json_string(pl.sha));
+	json_object_set_new(spec, "ref", json_string(pl.ref));
+	s = server_path(srv, "work", j->id, "");
+	json_object_set_new(spec, "workdir", json_string(s));
+	free(s);
+	s = server_path(srv, "logs", j->id, ".log");
+	json_object_set_new(spec, "log", json_string(s));
+	free(s);
+	json_object_set_new(spec, "max_log", json_integer((json_int_t)cfg.max_log));
+	s = server_path(srv, "results", j->id, ".json");
+	json_object_set_new(spec, "result", json_string(s));
+	free(s);
+	s = xasprintf("%s/artifacts", srv->data);
+	json_object_set_new(spec, "cas", json_string(s));
+	free(s);
+	s = xasprintf("%s/cache/%s", srv->data, pl.project);
+	json_object_set_new(spec, "cache_dir", json_string(s));
+	free(s);
+	json_object_set_new(spec, "ctx", json_string(pl.ctx ? pl.ctx : "{}"));
+	json_object_set_new(spec, "deps", deps);
+	if (json_dump_file(spec, path, JSON_COMPACT) < 0) {
+		strbuf_addf(err, "cannot write %s: %s", path, strerror(errno));
+		goto done;
+	}
+	rc = 0;
+done:
+	json_decref(spec);
+	store_jobs_free(jobs, nr);
+	store_pipeline_release(&pl);
+	return rc;
+}
+
+static void add_slot(struct runner *r, int64_t job, int64_t pipeline, pid_t pid, int pidfd,
+		     int child)
+{
+	struct epoll_event ev;
+
+	if (r->nr == r->alloc) {
+		r->alloc = r->alloc ? 2 * r->alloc : 8;
+		r->slots = xrealloc(r->slots, r->alloc * sizeof(*r->slots));
+	}
+	r->slots[r->nr].job_id = job;
+	r->slots[r->nr].pipeline_id = pipeline;
+	r->slots[r->nr].pid = pid;
+	r->slots[r->nr].pidfd = pidfd;
+	r->slots[r->nr].child = child;
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN;
+	ev.data.u64 = (uint64_t)job;
+	if (pidfd >= 0)
+		epoll_ctl(r->ep, EPOLL_CTL_ADD, pidfd, &ev);
+	r->nr++;
+}
+
+static void start(struct runner *r, struct store_job *j)
+{
+	struct server *srv = r->srv;
+	struct strbuf err = STRBUF_INIT;
+	char *spec = server_path(srv, "work", j->id, ".spec.json");
+	char *log = server_path(srv, "logs", j->id, ".log");
+	char *res = server_path(srv, "results", j->id, ".json");
+	const char *argv[] = { spawn_self_exe(), "job-exec", spec, NULL };
+	struct store_job f;
+	pid_t pid;
+	int pidfd, fd;
+
+	unlink(res);
+	fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd >= 0)
+		close(fd);
+	if (write_spec(r, j, spec, &err) < 0 ||
+	    spawn_detached(argv, log, &pid, &pidfd, &err) < 0) {
+		struct strbuf m = STRBUF_INIT;
+
+		strbuf_addf(&m, "cannot start the job: %s", err.buf);
+		slog_warn("job %lld: %s", (long long)j->id, m.buf);
+		ingest(r, j->id, m.buf);
+		strbuf_release(&m);
+		goto done;
+	}
+	memset(&f, 0, sizeof(f));
+	f.started = j->started;
+	f.runner = j->runner;
+	f.pid = pid;
+	f.pid_start = spawn_start_time(pid);
+	if (store_job_transition(r->st, j->id, "running", "running", &f, &err) < 0)
+		slog_warn("job %lld: %s", (long long)j->id, err.buf);
+	add_slot(r, j->id, j->pipeline_id, pid, pidfd, 1);
+	/* the pipeline is running now */
+	advance(r, j->pipeline_id);
+done:
+	free(spec);
+	free(log);
+	free(res);
+	strbuf_release(&err);
+}
+
+static void finish_slot(struct runner *r, size_t i)
+{
+	struct slot s = r->slots[i];
+	char *spec;
+
+	if (s.pidfd >= 0) {
+		epoll_ctl(r->ep, EPOLL_CTL_DEL, s.pidfd, NULL);
+		close(s.pidfd);
+	}
+	if (s.child)
+		spawn_reap(s.pid);
+	r->slots[i] = r->slots[--r->nr];
+	spec = server_path(r->srv, "work", s.job_id, ".spec.json");
+	unlink(spec);
+	free(spec);
+	ingest(r, s.job_id, NULL);
+}
+
+/* Slots whose process is gone but gave no pidfd event (no pidfd support). */
+static void check_slots(struct runner *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->nr; i++) {
+		if (r->slots[i].pidfd >= 0)
+			continue;
+		if (r->slots[i].child) {
+			if (waitpid(r->slots[i].pid, NULL, WNOHANG) == 0)
+				continue;
+		} else if (kill(r->slots[i].pid, 0) == 0) {
+			continue;
+		}
+		r->slots[i].child = 0;
+		finish_slot(r, i--);
+	}
+}
+
+static void fill_slots(struct runner *r)
+{
+	struct server_config cfg;
+	struct strbuf err = STRBUF_INIT;
+
+	server_cfg(r->srv, &cfg);
+	while ((int)r->nr < cfg.slots && !atomic_load(&r->srv->stopping)) {
+		struct store_job j;
+		int rc;
+
+		memset(&j, 0, sizeof(j));
+		rc = store_job_claim(r->st, cfg.runner_name, server_now_ms(), &j, &err);
+		if (rc == STORE_NOTFOUND)
+			break;
+		if (rc < 0) {
+			slog_warn("claiming a job: %s", err.buf);
+			break;
+		}
+		start(r, &j);
+		store_job_release(&j);
+	}
+	strbuf_release(&err);
+}
+
+/* ---- recovery after a restart ---- */
+
+static void recover(struct runner *r)
+{
+	struct store_job *jobs = NULL;
+	struct strbuf err = STRBUF_INIT;
+	size_t nr = 0, i;
+	static const char *const unfinished[] = { "created", "pending", "running", "manual",
+						  "scheduled" };
+
+	if (store_job_running(r->st, &jobs, &nr, &err) < 0) {
+		slog_warn("recovery: %s", err.buf);
+		goto done;
+	}
+	for (i = 0; i < nr; i++) {
+		char *res = server_path(r->srv, "results", jobs[i].id, ".json");
+		int fd = -1;
+
+		if (access(res, F_OK) == 0) {
+			slog_info("recovery: job %lld finished while the server was down",
+				  (long long)jobs[i].id);
+			ingest(r, jobs[i].id, NULL);
+		} else if ((fd = spawn_attach((pid_t)jobs[i].pid, jobs[i].pid_start)) >= 0) {
+			slog_info("recovery: job %lld still runs (pid %lld): re-attached",
+				  (long long)jobs[i].id, (long long)jobs[i].pid);
+			add_slot(r, jobs[i].id, jobs[i].pipeline_id, (pid_t)jobs[i].pid, fd, 0);
+			/* it may have ended between the check and the attach */
+			if (access(res, F_OK) == 0 && kill((pid_t)jobs[i].pid, 0) < 0)
+				finish_slot(r, r->nr - 1);
+		} else {
+			slog_warn("recovery: job %lld was running when the server stopped and "
+				  "its process is gone", (long long)jobs[i].id);
+			ingest(r, jobs[i].id, "the server stopped while the job ran, and the "
+			       "job's process is gone (runner_system_failure)");
+		}
+		free(res);
+	}
+	/* decide again for every unfinished pipeline (timers are rebuilt) */
+	for (i = 0; i < sizeof(unfinished) / sizeof(unfinished[0]); i++) {
+		struct store_pipeline_filter f;
+		struct store_pipeline *pl = NULL;
+		size_t n = 0, k;
+
+		memset(&f, 0, sizeof(f));
+		f.status = unfinished[i];
+		f.limit = 1000;
+		for (;;) {
+			if (store_pipeline_list(r->st, &f, &pl, &n, &err) < 0) {
+				slog_warn("recovery: %s", err.buf);
+				break;
+			}
+			for (k = 0; k < n; k++)
+				advance(r, pl[k].id);
+			if (n < (size_t)f.limit) {
+				store_pipelines_free(pl, n);
+				break;
+			}
+			f.before_id = pl[n - 1].id;
+			store_pipelines_free(pl, n);
+		}
+	}
+done:
+	store_jobs_free(jobs, nr);
+	strbuf_release(&err);
+}
+
+/* ---- the loop ---- */
+
+static void fire_timers(struct runner *r)
+{
+	int64_t now = server_now_ms();
+	struct strbuf err = STRBUF_INIT;
+	size_t i;
+
+	for (i = 0; i < r->timers_nr; i++) {
+		struct timer t = r->timers[i];
+		struct store_job f;
+
+		if (t.due > now)
+			continue;
+		r->timers[i--] = r->timers[--r->timers_nr];
+		memset(&f, 0, sizeof(f));
+		f.queued = now;
+		if (store_job_transition(r->st, t.job_id, "scheduled", "pending", &f, &err) < 0)
+			strbuf_reset(&err);
+		advance(r, t.pipeline_id);
+	}
+	strbuf_release(&err);
+}
+
+static int next_timeout(struct runner *r)
+{
+	int64_t now = server_now_ms(), t = 1000;
+	size_t i;
+
+	for (i = 0; i < r->timers_nr; i++)
+		if (r->timers[i].due - now < t)
+			t = r->timers[i].due - now;
+	return t < 0 ? 0 : (int)t;
+}
+
+static void take_requests(struct runner *r)
+{
+	struct server *srv = r->srv;
+	int64_t *dirty, *kill_ids;
+	size_t nd, nk, i, k;
+	uint64_t v;
+
+	if (read(srv->kick_fd, &v, sizeof(v)) < 0) {
+		/* EAGAIN: nothing new */
+	}
+	pthread_mutex_lock(&srv->lock);
+	dirty = srv->dirty;
+	nd = srv->dirty_nr;
+	kill_ids = srv->kill;
+	nk = srv->kill_nr;
+	srv->dirty = NULL;
+	srv->dirty_nr = srv->dirty_alloc = 0;
+	srv->kill = NULL;
+	srv->kill_nr = srv->kill_alloc = 0;
+	pthread_mutex_unlock(&srv->lock);
+	for (i = 0; i < nk; i++)
+		for (k = 0; k < r->nr; k++)
+			if (r->slots[k].job_id == kill_ids[i])
+				kill(r->slots[k].pid, SIGTERM);
+	for (i = 0; i < nd; i++) {
+		/* once per pipeline */
+		for (k = 0; k < i; k++)
+			if (dirty[k] == dirty[i])
+				break;
+		if (k == i && dirty[i])
+			advance(r, dirty[i]);
+	}
+	free(dirty);
+	free(kill_ids);
+}
+
+static void *runner_main(void *arg)
+{
+	struct runner *r = arg;
+	struct server *srv = r->srv;
+	struct epoll_event evs[32];
+	struct epoll_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN;
+	ev.data.u64 = 0;
+	epoll_ctl(r->ep, EPOLL_CTL_ADD, srv->kick_fd, &ev);
+	{
+		struct strbuf err = STRBUF_INIT;
+
+		/* the store is opened on this thread: handles are per thread */
+		r->st = server_store(srv, &err);
+		if (!r->st) {
+			slog_warn("runner: %s", err.buf);
+			strbuf_release(&err);
+			return NULL;
+		}
+		strbuf_release(&err);
+	}
+	recover(r);
+	while (!atomic_load(&srv->stopping)) {
+		int n, i;
+
+		take_requests(r);
+		fire_timers(r);
+		fill_slots(r);
+		n = epoll_wait(r->ep, evs, 32, next_timeout(r));
+		for (i = 0; i < n; i++) {
+			int64_t job = (int64_t)evs[i].data.u64;
+			size_t k;
+
+			if (!job)
+				continue;
+			for (k = 0; k < r->nr; k++)
+				if (r->slots[k].job_id == job) {
+					finish_slot(r, k);
+					break;
+				}
+		}
+		check_slots(r);
+	}
+	return NULL;
+}
+
+int runner_start(struct server *srv, struct strbuf *err)
+{
+	struct runner *r = xcalloc(1, sizeof(*r));
+
+	r->srv = srv;
+	r->ep = epoll_create1(EPOLL_CLOEXEC);
+	if (r->ep < 0) {
+		strbuf_addf(err, "epoll: %s", strerror(errno));
+		free(r);
+		return -1;
+	}
+	srv->runner = r;
+	if (pthread_create(&srv->runner_thread, NULL, runner_main, r)) {
+		strbuf_addstr(err, "cannot start the runner thread");
+		close(r->ep);
+		free(r);
+		srv->runner = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Stop the loop. Running jobs keep running in their supervisors: a server
+ * that starts again re-attaches to them (as after a crash).
+ */
+void runner_stop(struct server *srv)
+{
+	struct runner *r = srv->runner;
+	size_t i;
+
+	if (!r)
+		return;
+	server_kick(srv, 0);
+	pthread_join(srv->runner_thread, NULL);
+	for (i = 0; i < r->nr; i++)
+		if (r->slots[i].pidfd >= 0)
+			close(r->slots[i].pidfd);
+	free(r->slots);
+	free(r->timers);
+	close(r->ep);
+	free(r);
+	srv->runner = NULL;
+}
+
+/* ---- state changes asked for by the API (any thread, its own store) ---- */
+
+/* Skipped jobs that ran after a retried one are decided again (GitLab). */
+static void reset_skipped(struct store *st, int64_t pipeline, const struct store_job *from)
+{
+	struct store_job *jobs = NULL;
+	struct strbuf err = STRBUF_INIT;
+	size_t nr = 0, i;
+
+	if (store_job_list(st, pipeline, 0, &jobs, &nr, &err) < 0)
+		goto done;
+	for (i = 0; i < nr; i++)
+		if (!strcmp(jobs[i].status, "skipped") && jobs[i].stage_idx >= from->stage_idx &&
+		    jobs[i].id != from->id)
+			store_job_transition(st, jobs[i].id, "skipped", "created", NULL, &err);
+done:
+	store_jobs_free(jobs, nr);
+	strbuf_release(&err);
+}
+
+int runner_retry_job(struct server *srv, struct store *st, int64_t id, int64_t *ret_new,
+		     struct strbuf *err)
+{
+	struct store_job j;
+	int rc;
+
+	memset(&j, 0, sizeof(j));
+	rc = store_job_get(st, id, &j, err);
+	if (rc < 0)
+		return rc;
+	if (j.retried) {
+		strbuf_addf(err, "job %lld was already retried", (long long)id);
+		rc = STORE_CONFLICT;
+		goto done;
+	}
+	if (strcmp(j.status, "success") && strcmp(j.status, "failed") &&
+	    strcmp(j.status, "canceled")) {
+		strbuf_addf(err, "job %lld is %s: only a finished job can be retried",
+			    (long long)id, j.status);
+		rc = STORE_CONFLICT;
+		goto done;
+	}
+	if ((rc = store_begin(st, err)) < 0)
+		goto done;
+	if ((rc = new_attempt(st, &j, ret_new, err)) < 0) {
+		store_rollback(st);
+		goto done;
+	}
+	reset_skipped(st, j.pipeline_id, &j);
+	store_pipeline_set_status(st, j.pipeline_id, NULL, "running", 0, 0, NULL, NULL);
+	rc = store_commit(st, err);
+	server_kick(srv, j.pipeline_id);
+done:
+	store_job_release(&j);
+	return rc;
+}
+
+int runner_retry_pipeline(struct server *srv, struct store *st, int64_t id,
+			  struct strbuf *err)
+{
+	struct store_job *jobs = NULL;
+	size_t nr = 0, i;
+	int rc, n = 0;
+
+	rc = store_job_list(st, id, 0, &jobs, &nr, err);
+	if (rc < 0)
+		return rc;
+	for (i = 0; i < nr && rc >= 0; i++)
+		if (!strcmp(jobs[i].status, "failed") || !strcmp(jobs[i].status, "canceled")) {
+			rc = runner_retry_job(srv, st, jobs[i].id, NULL, err);
+			n++;
+		}
+	store_jobs_free(jobs, nr);
+	if (rc >= 0 && !n) {
+		strbuf_addf(err, "pipeline %lld has no failed or canceled job to retry",
+			    (long long)id);
+		return STORE_CONFLICT;
+	}
+	return rc;
+}
+
+static int cancel_one(struct server *srv, struct store *st, const struct store_job *j,
+		      struct strbuf *err)
+{
+	static const char *const waiting[] = { "created", "pending", "scheduled", "manual" };
+	size_t i;
+
+	if (!strcmp(j->status, "running")) {
+		server_kill_job(srv, j->id);
+		return 0;
+	}
+	for (i = 0; i < 4; i++) {
+		if (strcmp(j->status, waiting[i]))
+			continue;
+		if (store_job_transition(st, j->id, waiting[i], "canceled", NULL, err) < 0)
+			return -1;
+		logs_job_finished(srv, j->id);
+		server_kick(srv, j->pipeline_id);
+		return 0;
+	}
+	strbuf_addf(err, "job %lld is already %s", (long long)j->id, j->status);
+	return STORE_CONFLICT;
+}
+
+int runner_cancel_job(struct server *srv, struct store *st, int64_t id, struct strbuf *err)
+{
+	struct store_job j;
+	int rc;
+
+	memset(&j, 0, sizeof(j));
+	rc = store_job_get(st, id, &j, err);
+	if (rc == 0)
+		rc = cancel_one(srv, st, &j, err);
+	store_job_release(&j);
+	return rc;
+}
+
+int runner_cancel_pipeline(struct server *srv, struct store *st, int64_t id,
+			   struct strbuf *err)
+{
+	struct store_job *jobs = NULL;
+	size_t nr = 0, i;
+	int rc;
+
+	rc = store_job_list(st, id, 0, &jobs, &nr, err);
+	if (rc < 0)
+		return rc;
+	for (i = 0; i < nr; i++) {
+		if (finished(jobs[i].status) || !strcmp(jobs[i].status, "manual"))
+			continue;
+		if (cancel_one(srv, st, &jobs[i], err) < 0)
+			strbuf_reset(err);
+	}
+	store_jobs_free(jobs, nr);
+	server_kick(srv, id);
+	return 0;
+}
+
+int runner_play_job(struct server *srv, struct store *st, int64_t id, struct strbuf *err)
+{
+	struct store_job j, f;
+	int rc;
+
+	memset(&j, 0, sizeof(j));
+	rc = store_job_get(st, id, &j, err);
+	if (rc < 0)
+		return rc;
+	if (strcmp(j.status, "manual")) {
+		strbuf_addf(err, "job %lld is %s: only a manual job can be played",
+			    (long long)id, j.status);
+		store_job_release(&j);
+		return STORE_CONFLICT;
+	}
+	memset(&f, 0, sizeof(f));
+	f.queued = server_now_ms();
+	rc = store_job_transition(st, id, "manual", "pending", &f, err);
+	if (rc == 0) {
+		store_pipeline_set_status(st, j.pipeline_id, NULL, "running", 0, 0, NULL, NULL);
+		server_kick(srv, j.pipeline_id);
+	}
+	store_job_release(&j);
+	return rc;
+}
+
+void runner_auto_cancel(struct server *srv, struct store *st, int64_t project_id,
+			const char *ref, int64_t newer_id)
+{
+	struct strbuf err = STRBUF_INIT;
+	int64_t *ids = NULL;
+	size_t nr = 0, i, k;
+
+	if (store_pipeline_unfinished(st, project_id, ref, newer_id, &ids, &nr, &err) < 0)
+		goto done;
+	for (i = 0; i < nr; i++) {
+		struct store_job *jobs = NULL;
+		size_t n = 0;
+		int protected = 0;
+
+		if (store_job_list(st, ids[i], 0, &jobs, &n, &err) < 0)
+			break;
+		/* a started job that is not interruptible keeps the pipeline */
+		for (k = 0; k < n; k++)
+			if (jobs[k].started && !jobs[k].interruptible)
+				protected = 1;
+		if (!protected) {
+			slog_info("pipeline %lld: canceled as redundant (pipeline %lld is newer)",
+				  (long long)ids[i], (long long)newer_id);
+			for (k = 0; k < n; k++)
+				if (!finished(jobs[k].status) && cancel_one(srv, st, &jobs[k], &err) < 0)
+					strbuf_reset(&err);
+		}
+		store_jobs_free(jobs, n);
+	}
+done:
+	if (err.len)
+		slog_warn("auto-cancel: %s", err.buf);
+	free(ids);
+	strbuf_release(&err);
+}
+
+/* ---- the poller ---- */
+
+struct polled {
+	int64_t project;
+	int64_t next;
+};
+
+static void poll_project(struct server *srv, struct store *st, const struct store_project *p)
+{
+	struct strbuf err = STRBUF_INIT;
+	struct strvec br = STRVEC_INIT;
+	struct server_config cfg;
+	char *mirror = server_mirror_path(srv, p->name);
+	size_t i;
+	int created = 0;
+
+	server_cfg(srv, &cfg);
+	if (server_fetch(mirror, &err) < 0 || mirror_branches(mirror, &br, &err) < 0) {
+		slog_warn("poll %s: %s", p->name, err.buf);
+		goto done;
+	}
+	for (i = 0; i + 1 < br.nr; i += 2) {
+		char seen[41] = "";
+		struct trigger t;
+		int64_t id;
+		int status;
+
+		if (!server_branch_matches(p->branches, br.v[i]))
+			continue;
+		if (store_ref_get(st, p->id, br.v[i], seen, &err) < 0 && !seen[0])
+			strbuf_reset(&err);
+		if (!strcmp(seen, br.v[i + 1]))
+			continue;
+		if (created >= cfg.max_pipelines_per_push) {
+			slog_warn("poll %s: more than %d new heads at once (limits.pipelines_per_push)",
+				  p->name, cfg.max_pipelines_per_push);
+			break;
+		}
+		memset(&t, 0, sizeof(t));
+		t.project = p;
+		t.ref = br.v[i];
+		t.sha = br.v[i + 1];
+		t.before = seen[0] ? seen : NULL;
+		t.source = "poll";
+		t.fetched = 1;
+		if (server_create_pipeline(srv, &t, &id, &status, &err) < 0) {
+			slog_warn("poll %s %s: %s", p->name, br.v[i], err.buf);
+			strbuf_reset(&err);
+			continue;
+		}
+		created++;
+		slog_info("poll %s: %s is at %.8s: pipeline %lld", p->name, br.v[i],
+			  br.v[i + 1], (long long)id);
+		store_ref_set(st, p->id, br.v[i], br.v[i + 1], &err);
+		strbuf_reset(&err);
+	}
+done:
+	strvec_clear(&br);
+	free(mirror);
+	strbuf_release(&err);
+}
+
+static void *poller_main(void *arg)
+{
+	struct server *srv = arg;
+	struct polled *due = NULL;
+	size_t due_nr = 0, due_alloc = 0;
+	struct strbuf err = STRBUF_INIT;
+
+	while (!atomic_load(&srv->stopping)) {
+		struct store *st = server_store(srv, &err);
+		struct store_project *ps = NULL;
+		struct server_config cfg;
+		struct pollfd pfd;
+		size_t n = 0, i, k;
+		int64_t now = server_now_ms(), wait = 60000;
+
+		server_cfg(srv, &cfg);
+		if (st && store_project_list(st, &ps, &n, &err) == 0) {
+			for (i = 0; i < n; i++) {
+				int64_t every;
+
+				if (ps[i].poll_interval <= 0)
+					continue;
+				every = (int64_t)(ps[i].poll_interval > cfg.poll_min_interval ?
+						  ps[i].poll_interval : cfg.poll_min_interval) * 1000;
+				for (k = 0; k < due_nr && due[k].project != ps[i].id; k++)
+					;
+				if (k == due_nr) {
+					ALLOC_GROW(due, due_nr + 1, due_alloc);
+					due[due_nr].project = ps[i].id;
+					due[due_nr].next = 0;
+					due_nr++;
+				}
+				if (due[k].next <= now) {
+					poll_project(srv, st, &ps[i]);
+					now = server_now_ms();
+					due[k].next = now + every;
+				}
+				if (due[k].next - now < wait)
+					wait = due[k].next - now;
+			}
+			store_projects_free(ps, n);
+		} else {
+			slog_warn("poller: %s", err.buf);
+		}
+		strbuf_reset(&err);
+		pfd.fd = srv->poll_fd;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, (int)(wait < 0 ? 0 : wait)) > 0) {
+			uint64_t v;
+
+			if (read(srv->poll_fd, &v, sizeof(v)) < 0) {
+				/* woken for a stop or a new project */
+			}
+		}
+	}
+	free(due);
+	strbuf_release(&err);
+	return NULL;
+}
+
+int runner_poller_start(struct server *srv, struct strbuf *err)
+{
+	if (pthread_create(&srv->poller, NULL, poller_main, srv)) {
+		strbuf_addstr(err, "cannot start the poller thread");
+		return -1;
+	}
+	return 0;
+}
+
+void runner_poller_stop(struct server *srv)
+{
+	uint64_t one = 1;
+
+	if (write(srv->poll_fd, &one, sizeof(one)) < 0) {
+		/* the eventfd cannot be full: the poller will see stopping */
+	}
+	pthread_join(srv->poller, NULL);
+}

@@ -1,0 +1,148 @@
+#ifndef CIDRE_SERVER_H
+#define CIDRE_SERVER_H
+
+/*
+ * The server daemon: state shared by its parts. Private to src/server/.
+ *
+ * Threads:
+ *  - the main thread: signals (SIGHUP reload, SIGTERM/SIGINT stop);
+ *  - HTTP pool threads: API handlers (api.c), pipeline creation
+ *    (create.c) for triggers and hooks;
+ *  - the runner thread (runner.c): the only one that advances pipelines,
+ *    claims jobs, starts and reaps job supervisors;
+ *  - the poller thread (runner.c): fetches polled repositories;
+ *  - the log watcher thread (logs.c): wakes live log streams.
+ * Every thread has its own store handle (server_store()). The database
+ * is the truth; in-memory state is only what can be rebuilt from it at
+ * start (recovery).
+ */
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "http/http.h"
+#include "server/config.h"
+#include "store/store.h"
+
+struct logs;
+struct runner;
+
+struct server {
+	char *data;                 /* absolute data directory */
+	char *config_path;
+	char *store_url;
+	char *url;                  /* http://HOST:PORT, once listening */
+
+	pthread_mutex_t cfg_lock;   /* guards cfg (SIGHUP swaps it) */
+	struct server_config cfg;
+
+	struct http_server *http;
+	struct logs *logs;
+	struct runner *runner;      /* owned by the runner thread */
+
+	/* requests to the runner thread, under lock; kick_fd wakes it */
+	pthread_mutex_t lock;
+	int kick_fd;
+	int64_t *dirty;             /* pipelines to advance */
+	size_t dirty_nr, dirty_alloc;
+	int64_t *kill;              /* running jobs to cancel */
+	size_t kill_nr, kill_alloc;
+	atomic_int stopping;
+
+	pthread_t runner_thread, poller;
+	int poll_fd;                /* eventfd: wakes the poller (stop) */
+
+	/* metrics (since start) */
+	atomic_llong jobs_finished, jobs_failed, pipelines_created;
+	atomic_llong http_requests;
+	double job_seconds_sum;
+	long long job_seconds_bucket[8]; /* <=0.1 0.5 1 5 30 60 300 +Inf */
+	int64_t started_ms;
+};
+
+/* This thread's store handle (opened on first use), or NULL with err. */
+struct store *server_store(struct server *srv, struct strbuf *err);
+/* A copy of the current config's scalars (strings not copied: do not keep them). */
+void server_cfg(struct server *srv, struct server_config *out);
+
+/* Ask the runner to advance pipeline id (0: just look for work). */
+void server_kick(struct server *srv, int64_t pipeline_id);
+/* Ask the runner to kill running job id (it records the job canceled). */
+void server_kill_job(struct server *srv, int64_t job_id);
+
+int64_t server_now_ms(void);
+/* DATA/<sub>/<id><ext> */
+char *server_path(const struct server *srv, const char *sub, int64_t id, const char *ext);
+/* DATA/repos/NAME.git */
+char *server_mirror_path(const struct server *srv, const char *project);
+
+/* Server log lines on stderr: "2026-11-27T23:10:04Z cidre[PID]: info: ..." */
+void slog_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void slog_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- create.c ---- */
+
+struct trigger {
+	const struct store_project *project;
+	const char *ref;         /* branch name (refs/heads/ stripped); NULL: default */
+	const char *sha;         /* NULL: the ref's head after a fetch */
+	const char *before;      /* NULL or the previous head (push) */
+	const char *source;      /* push, webhook, poll, api */
+	const struct varlist *vars; /* trigger variables; may be NULL */
+	int fetched;             /* the mirror was just fetched */
+};
+
+/*
+ * Create a pipeline for t: fetch, read the pipeline file at the commit,
+ * plan, record pipeline and jobs, auto-cancel redundant pipelines, kick
+ * the runner. A broken pipeline file records a failed pipeline (its
+ * error says file:line:col) and still returns 0. Returns 0 with
+ * *ret_id; -1 when nothing was recorded, *ret_status the HTTP status
+ * that fits (400, 404, 503, 500) and the reason in err.
+ */
+int server_create_pipeline(struct server *srv, const struct trigger *t,
+			   int64_t *ret_id, int *ret_status, struct strbuf *err);
+
+/* Fetch a mirror (one fetch at a time in this process). */
+int server_fetch(const char *mirror, struct strbuf *err);
+
+/* Branch name matches the project's branches: comma-separated globs, "*" all. */
+int server_branch_matches(const char *glob, const char *branch);
+
+/* ---- runner.c ---- */
+
+int runner_start(struct server *srv, struct strbuf *err);
+void runner_stop(struct server *srv);
+int runner_poller_start(struct server *srv, struct strbuf *err);
+void runner_poller_stop(struct server *srv);
+/* Retry job id as a new attempt (pending); *ret_new its id. */
+int runner_retry_job(struct server *srv, struct store *st, int64_t id, int64_t *ret_new,
+		     struct strbuf *err);
+/* Cancel a pipeline's unfinished jobs. */
+int runner_cancel_pipeline(struct server *srv, struct store *st, int64_t id,
+			   struct strbuf *err);
+int runner_cancel_job(struct server *srv, struct store *st, int64_t id, struct strbuf *err);
+int runner_play_job(struct server *srv, struct store *st, int64_t id, struct strbuf *err);
+int runner_retry_pipeline(struct server *srv, struct store *st, int64_t id,
+			  struct strbuf *err);
+/* Cancel interruptible work of pipelines on the same ref older than newer_id. */
+void runner_auto_cancel(struct server *srv, struct store *st, int64_t project_id,
+			const char *ref, int64_t newer_id);
+
+/* ---- logs.c ---- */
+
+int logs_start(struct server *srv, struct strbuf *err);
+void logs_stop(struct server *srv);
+/* The job finished: its streams send what is left and end. */
+void logs_job_finished(struct server *srv, int64_t job_id);
+/* Respond to req with the live log of job id from offset (SSE). */
+int logs_stream(struct server *srv, struct http_request *req, int64_t job_id,
+		uint64_t offset, int finished);
+
+/* ---- api.c ---- */
+
+extern const struct http_route server_routes[];
+extern const size_t server_routes_nr;
+
+#endif
