@@ -19,6 +19,15 @@ static const char version_usage[] =
 static const struct cmd commands[] = {
 	{ "run", cmd_run, "run the pipeline of the working tree locally", cmd_run_usage },
 	{ "lint", cmd_lint, "check a pipeline file and report every error", cmd_lint_usage },
+	{ "status", cmd_status, "show a server's recent pipelines, or one pipeline's jobs", cmd_status_usage },
+	{ "log", cmd_log, "print a job's log, or follow it live (-f)", cmd_log_usage },
+	{ "trigger", cmd_trigger, "start a pipeline on the server (--wait for it)", cmd_trigger_usage },
+	{ "retry", cmd_retry, "retry a job, or a pipeline's failed jobs", cmd_retry_usage },
+	{ "cancel", cmd_cancel, "cancel a job, or a whole pipeline", cmd_cancel_usage },
+	{ "play", cmd_play, "start a manual job", cmd_play_usage },
+	{ "artifacts", cmd_artifacts, "list or download a job's artifacts", cmd_artifacts_usage },
+	{ "project", cmd_project, "add, list or remove the server's projects", cmd_project_usage },
+	{ "hook", cmd_hook, "install the git post-receive hook that starts pipelines", cmd_hook_usage },
 	{ "help", cmd_help, "show help for cidre or a command", help_usage },
 	{ "version", cmd_version, "print the version", version_usage },
 };

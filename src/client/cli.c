@@ -194,6 +194,8 @@ void cli_fmt_bytes(struct strbuf *out, double b)
 {
 	if (b < 0 || isnan(b))
 		strbuf_addstr(out, "-");
+	else if (b < 1024)
+		strbuf_addf(out, "%.0f B", b);
 	else if (b < 1024.0 * 1024)
 		strbuf_addf(out, "%.0f KB", b / 1024.0);
 	else if (b < 1024.0 * 1024 * 1024)
@@ -263,6 +265,7 @@ static size_t text_width(const char *s)
 void cli_table_print(const struct cli_table *t, FILE *f)
 {
 	size_t *w = xcalloc(t->ncols ? t->ncols : 1, sizeof(*w));
+	struct strbuf line = STRBUF_INIT;
 	size_t i, col;
 
 	for (i = 0; i < t->cells.nr; i++) {
@@ -278,16 +281,20 @@ void cli_table_print(const struct cli_table *t, FILE *f)
 		col = i % t->ncols;
 		pad = w[col] - text_width(cell);
 		if (t->align[col] == 'r')
-			fprintf(f, "%*s", (int)pad, "");
-		fputs(cell, f);
+			strbuf_addf(&line, "%*s", (int)pad, "");
+		strbuf_addstr(&line, cell);
 		if (col + 1 == t->ncols || i + 1 == t->cells.nr) {
-			fputc('\n', f);
+			strbuf_rtrim(&line);
+			strbuf_addch(&line, '\n');
+			fputs(line.buf, f);
+			strbuf_reset(&line);
 			continue;
 		}
 		if (t->align[col] != 'r')
-			fprintf(f, "%*s", (int)pad, "");
-		fputs("  ", f);
+			strbuf_addf(&line, "%*s", (int)pad, "");
+		strbuf_addstr(&line, "  ");
 	}
+	strbuf_release(&line);
 	free(w);
 }
 

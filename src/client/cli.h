@@ -77,7 +77,7 @@ int cli_status_final(const char *status);
 int cli_parse_time(const char *s, double *ret);
 /* "0.41s", "12.3s", "2m05s", "1h02m"; "-" for a negative value. */
 void cli_fmt_duration(struct strbuf *out, double seconds);
-/* "512 KB", "5.0 MB", "1.25 GB"; "-" for a negative value. */
+/* "100 B", "512 KB", "5.0 MB", "1.25 GB"; "-" for a negative value. */
 void cli_fmt_bytes(struct strbuf *out, double bytes);
 /* "5s ago", "3m ago", "2h ago", "4d ago" from time `when` (RFC 3339) to
  * now; "-" when when is NULL or not a time. */
@@ -85,7 +85,7 @@ void cli_fmt_age(struct strbuf *out, const char *when, time_t now);
 
 /*
  * A table printed with columns padded to their widest cell. align holds
- * one letter per column, 'l' or 'r'; the last column is not padded.
+ * one letter per column, 'l' or 'r'; no line ends in spaces.
  * Widths count UTF-8 characters, not bytes.
  */
 struct cli_table {

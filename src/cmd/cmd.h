@@ -19,11 +19,29 @@ void cmd_print_help(const struct cmd *c);
 
 int cmd_run(int argc, char **argv);
 int cmd_lint(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_log(int argc, char **argv);
+int cmd_trigger(int argc, char **argv);
+int cmd_retry(int argc, char **argv);
+int cmd_cancel(int argc, char **argv);
+int cmd_play(int argc, char **argv);
+int cmd_artifacts(int argc, char **argv);
+int cmd_project(int argc, char **argv);
+int cmd_hook(int argc, char **argv);
 int cmd_help(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 
 extern const char cmd_run_usage[];
 extern const char cmd_lint_usage[];
+extern const char cmd_status_usage[];
+extern const char cmd_log_usage[];
+extern const char cmd_trigger_usage[];
+extern const char cmd_retry_usage[];
+extern const char cmd_cancel_usage[];
+extern const char cmd_play_usage[];
+extern const char cmd_artifacts_usage[];
+extern const char cmd_project_usage[];
+extern const char cmd_hook_usage[];
 
 /* 1 if argv has -h or --help before a "--". */
 int cmd_wants_help(int argc, char **argv);

@@ -484,6 +484,7 @@ static void test_formats(void **state)
 	expect_fmt(cli_fmt_duration, -1, "-");
 	expect_fmt(cli_fmt_bytes, 5242880, "5.0 MB");
 	expect_fmt(cli_fmt_bytes, 4096, "4 KB");
+	expect_fmt(cli_fmt_bytes, 21, "21 B");
 	expect_fmt(cli_fmt_bytes, 1.5 * 1024 * 1024 * 1024, "1.50 GB");
 	expect_fmt(cli_fmt_bytes, -1, "-");
 
@@ -525,13 +526,17 @@ static void test_table(void **state)
 	cli_table_add(&t, "12");
 	cli_table_add(&t, "a");
 	cli_table_add(&t, "2m05s");
+	cli_table_add(&t, "3");
+	cli_table_add(&t, "b");
+	cli_table_add(&t, "");
 	cli_table_print(&t, f);
 	cli_table_release(&t);
 	fclose(f);
 	assert_string_equal(out,
 		"ID  NAME   DURATION\n"
 		" 7  héllo     0.41s\n"
-		"12  a         2m05s\n");
+		"12  a         2m05s\n"
+		" 3  b\n");
 	free(out);
 }
 

@@ -1,0 +1,404 @@
+/*
+ * cidre artifacts: list a job's artifacts, or download them into a
+ * directory.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "client/cli.h"
+#include "cmd/cmd.h"
+#include "util/sha256.h"
+#include "util/xalloc.h"
+
+const char cmd_artifacts_usage[] =
+	"usage: cidre artifacts list JOB_ID [--json]\n"
+	"       cidre artifacts get JOB_ID [PATH...] [-o DIR]\n"
+	"\n"
+	"list: the files a job uploaded as artifacts (path, size, SHA-256).\n"
+	"get:  download them, or only the named ones (a name ending in '/'\n"
+	"      takes a whole directory), into DIR, under their paths. Each file\n"
+	"      is checked against its size and SHA-256, written to a temporary\n"
+	"      file and renamed into place. A path with '..', an absolute path,\n"
+	"      or a symbolic link on the way is refused.\n"
+	"\n"
+	"options:\n"
+	"  -o, --output DIR   where to write (default: the current directory;\n"
+	"                     created if missing)\n"
+	"      --json         (list) print the server's JSON\n"
+	"\n"
+	CLI_USAGE_CONN
+	"\n"
+	"exit status: 0 done, 1 a file could not be fetched or written, or the\n"
+	"server refused, 2 usage error or the server cannot be reached.\n";
+
+struct art_opts {
+	struct client_opts conn;
+	const char *dir;
+	int json;
+	int64_t job;
+	char **paths;
+	int npaths;
+};
+
+static int fetch_list(struct client *c, int64_t job, json_t **ret)
+{
+	struct strbuf path = STRBUF_INIT, err = STRBUF_INIT;
+	int rc;
+
+	strbuf_addf(&path, "/api/v1/jobs/%" PRId64 "/artifacts", job);
+	rc = client_request(c, "GET", path.buf, NULL, ret, &err);
+	if (!rc && !json_is_array(*ret)) {
+		json_decref(*ret);
+		*ret = NULL;
+		strbuf_addstr(&err, "the server's artifact list is not a JSON array");
+		rc = CLIENT_EPROTO;
+	}
+	rc = cli_report(rc, &err);
+	strbuf_release(&path);
+	strbuf_release(&err);
+	return rc;
+}
+
+static int do_list(struct client *c, const struct art_opts *o)
+{
+	struct cli_table t;
+	json_t *list = NULL, *a;
+	size_t i;
+	int rc = fetch_list(c, o->job, &list);
+
+	if (rc)
+		return rc;
+	if (o->json) {
+		cli_print_json(list);
+		json_decref(list);
+		return 0;
+	}
+	if (!json_array_size(list)) {
+		printf("job %" PRId64 " has no artifacts\n", o->job);
+		json_decref(list);
+		return 0;
+	}
+	cli_table_init(&t, "lrl");
+	cli_table_add(&t, "PATH");
+	cli_table_add(&t, "SIZE");
+	cli_table_add(&t, "SHA256");
+	json_array_foreach(list, i, a) {
+		cli_table_add(&t, cli_str(a, "path", "?"));
+		cli_table_addf(&t, "%" PRId64, cli_int(a, "size", 0));
+		cli_table_addf(&t, "%.12s", cli_str(a, "sha256", ""));
+	}
+	cli_table_print(&t, stdout);
+	cli_table_release(&t);
+	json_decref(list);
+	return 0;
+}
+
+/*
+ * Create the directories of rel (a safe relative path) under dir; each
+ * one that exists must be a real directory, not a symbolic link.
+ */
+static int make_parents(const char *dir, const char *rel, struct strbuf *err)
+{
+	struct strbuf p = STRBUF_INIT;
+	const char *slash;
+	struct stat st;
+	int rc = 0;
+
+	for (slash = strchr(rel, '/'); slash; slash = strchr(slash + 1, '/')) {
+		strbuf_reset(&p);
+		strbuf_addf(&p, "%s/%.*s", dir, (int)(slash - rel), rel);
+		if (lstat(p.buf, &st) == 0) {
+			if (S_ISDIR(st.st_mode))
+				continue;
+			strbuf_addf(err, "%s is in the way (not a directory)", p.buf);
+			rc = -1;
+			break;
+		}
+		if (errno != ENOENT || (mkdir(p.buf, 0755) < 0 && errno != EEXIST)) {
+			strbuf_addf(err, "cannot create %s: %s", p.buf, strerror(errno));
+			rc = -1;
+			break;
+		}
+	}
+	strbuf_release(&p);
+	return rc;
+}
+
+struct dl {
+	int fd;
+	struct sha256 sha;
+	int64_t size;
+	int werr;
+};
+
+static int dl_sink(void *ctx, const char *buf, size_t len)
+{
+	struct dl *d = ctx;
+
+	sha256_update(&d->sha, buf, len);
+	d->size += (int64_t)len;
+	while (len) {
+		ssize_t n = write(d->fd, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			d->werr = errno ? errno : EIO;
+			return -1;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* The artifact's mode from the listing ("mode": 493 or "0755"), or 0644. */
+static mode_t entry_mode(const json_t *a)
+{
+	const json_t *m = json_object_get(a, "mode");
+
+	if (json_is_integer(m))
+		return (mode_t)(json_integer_value(m) & 0777);
+	if (json_is_string(m)) {
+		char *end;
+		long v = strtol(json_string_value(m), &end, 8);
+
+		if (!*end && v >= 0)
+			return (mode_t)(v & 0777);
+	}
+	return 0644;
+}
+
+/* Download one listed artifact into dir. 0, or -1 with err. */
+static int get_one(struct client *c, int64_t job, const json_t *a,
+		   const char *dir, struct strbuf *err)
+{
+	const char *rel = cli_str(a, "path", ""), *want_sha = cli_str(a, "sha256", NULL);
+	int64_t want_size = cli_int(a, "size", -1);
+	struct strbuf url = STRBUF_INIT, dest = STRBUF_INIT, tmp = STRBUF_INIT,
+		      why = STRBUF_INIT;
+	struct dl d;
+	struct stat st;
+	unsigned char md[SHA256_LEN];
+	char hex[SHA256_HEX_LEN + 1];
+	int rc = -1, r;
+
+	d.fd = -1;
+	if (!cli_path_safe(rel)) {
+		strbuf_addf(err, "refusing the artifact path '%s' (absolute, '..' or "
+			    "not a plain relative path)", rel);
+		goto done;
+	}
+	if (make_parents(dir, rel, err) < 0)
+		goto done;
+	strbuf_addf(&dest, "%s/%s", dir, rel);
+	if (lstat(dest.buf, &st) == 0 && !S_ISREG(st.st_mode)) {
+		strbuf_addf(err, "%s is in the way (not a regular file)", dest.buf);
+		goto done;
+	}
+	strbuf_addf(&tmp, "%s.cidre-XXXXXX", dest.buf);
+	d.fd = mkstemp(tmp.buf);
+	if (d.fd < 0) {
+		strbuf_addf(err, "cannot create %s: %s", tmp.buf, strerror(errno));
+		goto done;
+	}
+	sha256_init(&d.sha);
+	d.size = 0;
+	d.werr = 0;
+	strbuf_addf(&url, "/api/v1/jobs/%" PRId64 "/artifacts/", job);
+	client_escape(&url, rel, 1);
+	r = client_get_stream(c, url.buf, want_size >= 0 ? (size_t)want_size + 1 : 0,
+			      dl_sink, &d, &why);
+	if (r == CLIENT_ELOCAL) {
+		strbuf_addf(err, "cannot write %s: %s", tmp.buf, strerror(d.werr));
+		goto done;
+	}
+	if (r) {
+		strbuf_addf(err, "%s: %s", rel, why.buf);
+		goto done;
+	}
+	sha256_final(&d.sha, md);
+	sha256_to_hex(md, hex);
+	if (want_size >= 0 && d.size != want_size) {
+		strbuf_addf(err, "%s: got %" PRId64 " bytes, the listing says %" PRId64,
+			    rel, d.size, want_size);
+		goto done;
+	}
+	if (want_sha && strcasecmp(want_sha, hex)) {
+		strbuf_addf(err, "%s: SHA-256 %s, the listing says %s", rel, hex, want_sha);
+		goto done;
+	}
+	if (fchmod(d.fd, entry_mode(a)) < 0 || close(d.fd) < 0) {
+		d.fd = -1;
+		strbuf_addf(err, "cannot write %s: %s", tmp.buf, strerror(errno));
+		goto done;
+	}
+	d.fd = -1;
+	if (rename(tmp.buf, dest.buf) < 0) {
+		strbuf_addf(err, "cannot rename %s to %s: %s", tmp.buf, dest.buf,
+			    strerror(errno));
+		goto done;
+	}
+	strbuf_reset(&tmp);
+	rc = 0;
+done:
+	if (d.fd >= 0)
+		close(d.fd);
+	if (tmp.len)
+		unlink(tmp.buf);
+	strbuf_release(&url);
+	strbuf_release(&dest);
+	strbuf_release(&tmp);
+	strbuf_release(&why);
+	return rc;
+}
+
+/* 1 if the artifact path p is selected by the names given (all if none). */
+static int selected(const struct art_opts *o, const char *p, char *used)
+{
+	int i, any = 0;
+
+	if (!o->npaths)
+		return 1;
+	for (i = 0; i < o->npaths; i++) {
+		const char *name = o->paths[i];
+		size_t n = strlen(name);
+
+		if (!strcmp(p, name) ||
+		    (n && name[n - 1] == '/' && !strncmp(p, name, n))) {
+			used[i] = 1;
+			any = 1;
+		}
+	}
+	return any;
+}
+
+static int do_get(struct client *c, const struct art_opts *o)
+{
+	struct strbuf err = STRBUF_INIT, sb = STRBUF_INIT;
+	json_t *list = NULL, *a;
+	char *used = xcalloc((size_t)o->npaths + 1, 1);
+	const char *dir = o->dir ? o->dir : ".";
+	int64_t bytes = 0;
+	size_t i, files = 0;
+	int rc, i2, failed = 0;
+
+	for (i2 = 0; i2 < o->npaths; i2++) {
+		const char *name = o->paths[i2];
+		size_t n = strlen(name);
+		char *bare = xstrndup(name, n && name[n - 1] == '/' ? n - 1 : n);
+		int ok = cli_path_safe(bare);
+
+		free(bare);
+		if (!ok) {
+			free(used);
+			return cli_usage_error("artifacts", "refusing the path '%s' "
+					       "(absolute, '..' or not a plain relative path)",
+					       name);
+		}
+	}
+	rc = fetch_list(c, o->job, &list);
+	if (rc)
+		goto done;
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+		fprintf(stderr, "cidre: cannot create %s: %s\n", dir, strerror(errno));
+		rc = CLI_FAILED;
+		goto done;
+	}
+	json_array_foreach(list, i, a) {
+		const char *p = cli_str(a, "path", "");
+
+		if (!selected(o, p, used))
+			continue;
+		strbuf_reset(&err);
+		if (get_one(c, o->job, a, dir, &err) < 0) {
+			fprintf(stderr, "cidre: %s\n", err.buf);
+			failed++;
+			continue;
+		}
+		files++;
+		bytes += cli_int(a, "size", 0);
+	}
+	for (i2 = 0; i2 < o->npaths; i2++)
+		if (!used[i2]) {
+			fprintf(stderr, "cidre: job %" PRId64 " has no artifact '%s'\n",
+				o->job, o->paths[i2]);
+			failed++;
+		}
+	cli_fmt_bytes(&sb, (double)bytes);
+	printf("job %" PRId64 ": %zu file%s (%s) written to %s\n", o->job, files,
+	       files == 1 ? "" : "s", sb.buf, dir);
+	rc = failed ? CLI_FAILED : CLI_OK;
+done:
+	json_decref(list);
+	free(used);
+	strbuf_release(&err);
+	strbuf_release(&sb);
+	return rc;
+}
+
+int cmd_artifacts(int argc, char **argv)
+{
+	enum { OPT_JSON = 256 };
+	static const struct option longopts[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "json", no_argument, NULL, OPT_JSON },
+		CLI_LONGOPTS_CONN,
+		{ NULL, 0, NULL, 0 },
+	};
+	struct art_opts o;
+	struct client c = CLIENT_INIT;
+	const char *sub;
+	int ch, rc;
+
+	memset(&o, 0, sizeof(o));
+	if (argc < 2)
+		return cli_usage_error("artifacts", "wants 'list' or 'get'");
+	sub = argv[1];
+	if (strcmp(sub, "list") && strcmp(sub, "get"))
+		return cli_usage_error("artifacts", "unknown subcommand '%s' (list, get)",
+				       sub);
+	argc--;
+	argv++;
+	optind = 1;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "o:", longopts, NULL)) != -1) {
+		if (cli_conn_opt(ch, optarg, &o.conn))
+			continue;
+		switch (ch) {
+		case 'o':
+			o.dir = optarg;
+			break;
+		case OPT_JSON:
+			o.json = 1;
+			break;
+		default:
+			return cli_usage_error("artifacts", "unknown or incomplete option '%s'",
+					       argv[optind - 1]);
+		}
+	}
+	if (optind == argc)
+		return cli_usage_error("artifacts", "wants a job id");
+	if (cli_parse_id(argv[optind], &o.job) < 0)
+		return cli_usage_error("artifacts", "'%s' is not a job id", argv[optind]);
+	optind++;
+	o.paths = argv + optind;
+	o.npaths = argc - optind;
+	if (!strcmp(sub, "list") && (o.npaths || o.dir))
+		return cli_usage_error("artifacts", "list takes only a job id");
+	if (!strcmp(sub, "get") && o.json)
+		return cli_usage_error("artifacts", "--json goes with list");
+	rc = cli_open(&c, &o.conn);
+	if (rc)
+		return rc;
+	rc = !strcmp(sub, "list") ? do_list(&c, &o) : do_get(&c, &o);
+	client_close(&c);
+	return rc;
+}

@@ -1,0 +1,295 @@
+/*
+ * cidre project: add, list, show and remove the server's projects.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "client/cli.h"
+#include "cmd/cmd.h"
+#include "util/xalloc.h"
+
+const char cmd_project_usage[] =
+	"usage: cidre project add NAME --repo PATH_OR_URL [--branches GLOB]\n"
+	"                         [--poll SECONDS] [--webhook-secret SECRET]\n"
+	"       cidre project list [--json]\n"
+	"       cidre project show NAME [--json]\n"
+	"       cidre project rm NAME\n"
+	"\n"
+	"add:  register a repository with the server. A local path is made\n"
+	"      absolute. Pipelines start on a push (see 'cidre hook install'),\n"
+	"      a forge webhook, every SECONDS of polling, or 'cidre trigger'.\n"
+	"list: the projects: name, repository, branches, polling interval.\n"
+	"show: one project, its hook secret included when a token is given.\n"
+	"rm:   remove a project; its pipelines stay readable by id.\n"
+	"add, show with a token, and rm need a token.\n"
+	"\n"
+	"options:\n"
+	"      --repo PATH_OR_URL    the repository (a path on the server's\n"
+	"                            machine, or a URL git can fetch)\n"
+	"      --branches GLOB       branches that get pipelines on a push\n"
+	"                            (default: *)\n"
+	"      --poll SECONDS        fetch the repository every SECONDS and run\n"
+	"                            new commits (default 0: never)\n"
+	"      --webhook-secret S    the forges' webhook secret (HMAC key, or\n"
+	"                            GitLab's token)\n"
+	"      --json                print the server's JSON\n"
+	"\n"
+	CLI_USAGE_CONN
+	"\n"
+	"exit status: 0 done, 1 the server refused (e.g. the name is taken),\n"
+	"2 usage error or the server cannot be reached.\n";
+
+struct project_opts {
+	struct client_opts conn;
+	const char *repo;
+	const char *branches;
+	const char *webhook_secret;
+	long poll;
+	int has_poll;
+	int json;
+};
+
+/*
+ * A repository argument as the server should see it: a URL or scp-like
+ * "host:path" unchanged, a local path made absolute. Malloc'ed.
+ */
+static char *repo_location(const char *repo)
+{
+	const char *colon = strchr(repo, ':'), *slash = strchr(repo, '/');
+	char *real, *cwd;
+
+	if (strstr(repo, "://") || (colon && (!slash || colon < slash) &&
+				    access(repo, F_OK) < 0))
+		return xstrdup(repo);
+	real = realpath(repo, NULL);
+	if (real) {
+		char *copy = xstrdup(real);
+
+		free(real);
+		return copy;
+	}
+	if (repo[0] == '/')
+		return xstrdup(repo);
+	cwd = getcwd(NULL, 0);
+	if (!cwd)
+		return xstrdup(repo);
+	real = xasprintf("%s/%s", cwd, repo);
+	free(cwd);
+	return real;
+}
+
+static void project_path(struct strbuf *path, const char *name)
+{
+	strbuf_addstr(path, "/api/v1/projects/");
+	client_escape(path, name, 0);
+}
+
+static int do_add(struct client *c, const char *name, const struct project_opts *o)
+{
+	struct strbuf err = STRBUF_INIT;
+	json_t *body = json_object(), *res = NULL;
+	char *repo = repo_location(o->repo);
+	int rc;
+
+	json_object_set_new(body, "name", json_string(name));
+	json_object_set_new(body, "repo", json_string(repo));
+	if (o->branches)
+		json_object_set_new(body, "branches", json_string(o->branches));
+	if (o->has_poll)
+		json_object_set_new(body, "poll_interval", json_integer(o->poll));
+	if (o->webhook_secret)
+		json_object_set_new(body, "webhook_secret",
+				    json_string(o->webhook_secret));
+	rc = client_request(c, "POST", "/api/v1/projects", body, &res, &err);
+	if (rc)
+		rc = cli_report(rc, &err);
+	else if (o->json)
+		cli_print_json(res);
+	else
+		printf("project %s added: %s (branches %s)\n",
+		       cli_str(res, "name", name), cli_str(res, "repo", repo),
+		       cli_str(res, "branches", o->branches ? o->branches : "*"));
+	json_decref(body);
+	json_decref(res);
+	free(repo);
+	strbuf_release(&err);
+	return rc;
+}
+
+static int do_list(struct client *c, const struct project_opts *o)
+{
+	struct strbuf err = STRBUF_INIT;
+	struct cli_table t;
+	json_t *res = NULL, *p;
+	size_t i;
+	int rc = client_request(c, "GET", "/api/v1/projects", NULL, &res, &err);
+
+	if (!rc && !json_is_array(res)) {
+		strbuf_addstr(&err, "the server's project list is not a JSON array");
+		rc = CLIENT_EPROTO;
+	}
+	if (rc) {
+		rc = cli_report(rc, &err);
+	} else if (o->json) {
+		cli_print_json(res);
+	} else if (!json_array_size(res)) {
+		printf("no projects yet (cidre project add NAME --repo PATH)\n");
+	} else {
+		cli_table_init(&t, "lllr");
+		cli_table_add(&t, "NAME");
+		cli_table_add(&t, "REPO");
+		cli_table_add(&t, "BRANCHES");
+		cli_table_add(&t, "POLL");
+		json_array_foreach(res, i, p) {
+			int64_t poll = cli_int(p, "poll_interval", 0);
+
+			cli_table_add(&t, cli_str(p, "name", "?"));
+			cli_table_add(&t, cli_str(p, "repo", "?"));
+			cli_table_add(&t, cli_str(p, "branches", "*"));
+			if (poll > 0)
+				cli_table_addf(&t, "%" PRId64 "s", poll);
+			else
+				cli_table_add(&t, "-");
+		}
+		cli_table_print(&t, stdout);
+		cli_table_release(&t);
+	}
+	json_decref(res);
+	strbuf_release(&err);
+	return rc;
+}
+
+static int do_show(struct client *c, const char *name, const struct project_opts *o)
+{
+	struct strbuf err = STRBUF_INIT, path = STRBUF_INIT;
+	json_t *res = NULL;
+	const char *k;
+	json_t *v;
+	int rc;
+
+	project_path(&path, name);
+	rc = client_request(c, "GET", path.buf, NULL, &res, &err);
+	if (rc) {
+		rc = cli_report(rc, &err);
+	} else if (o->json) {
+		cli_print_json(res);
+	} else {
+		json_object_foreach(res, k, v) {
+			char *s = json_is_string(v) ? NULL :
+				  json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+
+			printf("%-15s %s\n", k, s ? s : json_string_value(v));
+			free(s);
+		}
+	}
+	json_decref(res);
+	strbuf_release(&path);
+	strbuf_release(&err);
+	return rc;
+}
+
+static int do_rm(struct client *c, const char *name)
+{
+	struct strbuf err = STRBUF_INIT, path = STRBUF_INIT;
+	int rc;
+
+	project_path(&path, name);
+	rc = client_request(c, "DELETE", path.buf, NULL, NULL, &err);
+	if (rc)
+		rc = cli_report(rc, &err);
+	else
+		printf("project %s removed\n", name);
+	strbuf_release(&path);
+	strbuf_release(&err);
+	return rc;
+}
+
+int cmd_project(int argc, char **argv)
+{
+	enum { OPT_REPO = 256, OPT_BRANCHES, OPT_POLL, OPT_SECRET, OPT_JSON };
+	static const struct option longopts[] = {
+		{ "repo", required_argument, NULL, OPT_REPO },
+		{ "branches", required_argument, NULL, OPT_BRANCHES },
+		{ "poll", required_argument, NULL, OPT_POLL },
+		{ "webhook-secret", required_argument, NULL, OPT_SECRET },
+		{ "json", no_argument, NULL, OPT_JSON },
+		CLI_LONGOPTS_CONN,
+		{ NULL, 0, NULL, 0 },
+	};
+	struct project_opts o;
+	struct client c = CLIENT_INIT;
+	const char *sub, *name = NULL;
+	char *end;
+	int ch, rc;
+
+	memset(&o, 0, sizeof(o));
+	if (argc < 2)
+		return cli_usage_error("project", "wants add, list, show or rm");
+	sub = argv[1];
+	if (strcmp(sub, "add") && strcmp(sub, "list") && strcmp(sub, "show") &&
+	    strcmp(sub, "rm"))
+		return cli_usage_error("project", "unknown subcommand '%s' (add, list, "
+				       "show, rm)", sub);
+	argc--;
+	argv++;
+	optind = 1;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (cli_conn_opt(ch, optarg, &o.conn))
+			continue;
+		switch (ch) {
+		case OPT_REPO:
+			o.repo = optarg;
+			break;
+		case OPT_BRANCHES:
+			o.branches = optarg;
+			break;
+		case OPT_POLL:
+			o.poll = strtol(optarg, &end, 10);
+			if (*end || !*optarg || o.poll < 0 || o.poll > 86400 * 7)
+				return cli_usage_error("project", "--poll wants seconds, "
+						       "0 to %d", 86400 * 7);
+			o.has_poll = 1;
+			break;
+		case OPT_SECRET:
+			o.webhook_secret = optarg;
+			break;
+		case OPT_JSON:
+			o.json = 1;
+			break;
+		default:
+			return cli_usage_error("project", "unknown or incomplete option '%s'",
+					       argv[optind - 1]);
+		}
+	}
+	if (strcmp(sub, "list")) {
+		if (optind == argc)
+			return cli_usage_error("project", "%s wants a project name", sub);
+		name = argv[optind++];
+	}
+	if (optind < argc)
+		return cli_usage_error("project", "unexpected argument '%s'", argv[optind]);
+	if (!strcmp(sub, "add") && !o.repo)
+		return cli_usage_error("project", "add wants --repo PATH_OR_URL");
+	if (strcmp(sub, "add") && (o.repo || o.branches || o.has_poll || o.webhook_secret))
+		return cli_usage_error("project", "--repo, --branches, --poll and "
+				       "--webhook-secret go with add");
+	rc = cli_open(&c, &o.conn);
+	if (rc)
+		return rc;
+	if (!strcmp(sub, "add"))
+		rc = do_add(&c, name, &o);
+	else if (!strcmp(sub, "list"))
+		rc = do_list(&c, &o);
+	else if (!strcmp(sub, "show"))
+		rc = do_show(&c, name, &o);
+	else
+		rc = do_rm(&c, name);
+	client_close(&c);
+	return rc;
+}

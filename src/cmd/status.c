@@ -1,0 +1,271 @@
+/*
+ * cidre status: recent pipelines of a server, or one pipeline with its jobs.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "client/cli.h"
+#include "cmd/cmd.h"
+
+const char cmd_status_usage[] =
+	"usage: cidre status [PROJECT] [--ref REF] [--status S] [-n N] [--json]\n"
+	"       cidre status -p PIPELINE_ID [--json]\n"
+	"       cidre status PIPELINE_ID [--json]\n"
+	"\n"
+	"Show the server's recent pipelines, newest first: id, project, ref,\n"
+	"short commit, source, status, duration and age. With a pipeline id,\n"
+	"show that pipeline and its jobs: name, stage, status, duration, peak\n"
+	"memory, exit code, tests.\n"
+	"\n"
+	"options:\n"
+	"  -p, --pipeline ID  show one pipeline (a numeric PROJECT means the same)\n"
+	"      --ref REF      only pipelines of this branch or tag\n"
+	"      --status S     only pipelines with this status (running, failed, ...)\n"
+	"      --source S     only pipelines from push, webhook, poll or api\n"
+	"  -n N               show N pipelines (default 20, at most 1000)\n"
+	"      --json         print the server's JSON\n"
+	"\n"
+	CLI_USAGE_CONN
+	"\n"
+	"The config file is $CIDRE_CONFIG, else $XDG_CONFIG_HOME/cidre/client.conf,\n"
+	"else ~/.config/cidre/client.conf:\n"
+	"  server = http://127.0.0.1:8080\n"
+	"  token_file = /var/lib/cidre/admin-token   # or: token = TOKEN\n"
+	"\n"
+	"exit status: 0 shown, 1 the server refused (e.g. no such pipeline),\n"
+	"2 usage error or the server cannot be reached.\n";
+
+struct status_opts {
+	struct client_opts conn;
+	const char *project;
+	const char *ref;
+	const char *status;
+	const char *source;
+	int64_t pipeline;
+	long n;
+	int json;
+};
+
+static int parse_opts(int argc, char **argv, struct status_opts *o)
+{
+	enum { OPT_REF = 256, OPT_STATUS, OPT_SOURCE, OPT_JSON };
+	static const struct option longopts[] = {
+		{ "pipeline", required_argument, NULL, 'p' },
+		{ "ref", required_argument, NULL, OPT_REF },
+		{ "status", required_argument, NULL, OPT_STATUS },
+		{ "source", required_argument, NULL, OPT_SOURCE },
+		{ "json", no_argument, NULL, OPT_JSON },
+		CLI_LONGOPTS_CONN,
+		{ NULL, 0, NULL, 0 },
+	};
+	char *end;
+	int c;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "p:n:", longopts, NULL)) != -1) {
+		if (cli_conn_opt(c, optarg, &o->conn))
+			continue;
+		switch (c) {
+		case 'p':
+			if (cli_parse_id(optarg, &o->pipeline) < 0)
+				return cli_usage_error("status", "'%s' is not a pipeline id",
+						       optarg);
+			break;
+		case 'n':
+			o->n = strtol(optarg, &end, 10);
+			if (*end || o->n < 1 || o->n > 1000)
+				return cli_usage_error("status", "-n wants a number from 1 to 1000");
+			break;
+		case OPT_REF:
+			o->ref = optarg;
+			break;
+		case OPT_STATUS:
+			o->status = optarg;
+			break;
+		case OPT_SOURCE:
+			o->source = optarg;
+			break;
+		case OPT_JSON:
+			o->json = 1;
+			break;
+		default:
+			return cli_usage_error("status", "unknown or incomplete option '%s'",
+					       argv[optind - 1]);
+		}
+	}
+	if (optind < argc) {
+		const char *arg = argv[optind++];
+
+		if (!o->pipeline && cli_parse_id(arg, &o->pipeline) == 0)
+			;
+		else
+			o->project = arg;
+	}
+	if (optind < argc)
+		return cli_usage_error("status", "unexpected argument '%s'", argv[optind]);
+	if (o->pipeline && (o->project || o->ref || o->status || o->source))
+		return cli_usage_error("status", "a pipeline id takes no filter");
+	return 0;
+}
+
+static int show_pipeline(struct client *c, const struct status_opts *o)
+{
+	struct strbuf path = STRBUF_INIT, err = STRBUF_INIT;
+	json_t *p = NULL;
+	int rc;
+
+	strbuf_addf(&path, "/api/v1/pipelines/%" PRId64, o->pipeline);
+	rc = client_request(c, "GET", path.buf, NULL, &p, &err);
+	if (rc)
+		rc = cli_report(rc, &err);
+	else if (o->json)
+		cli_print_json(p);
+	else
+		cli_print_pipeline(p, stdout, time(NULL));
+	json_decref(p);
+	strbuf_release(&path);
+	strbuf_release(&err);
+	return rc;
+}
+
+static void add_query(struct strbuf *q, const char *key, const char *value)
+{
+	if (!value)
+		return;
+	strbuf_addf(q, "&%s=", key);
+	client_escape(q, value, 0);
+}
+
+/* Up to o->n pipelines into all, in pages of at most 100 (keyset paging). */
+static int fetch_list(struct client *c, const struct status_opts *o, json_t *all,
+		      struct strbuf *err)
+{
+	struct strbuf path = STRBUF_INIT;
+	int64_t before = 0;
+	int rc = 0;
+
+	while ((long)json_array_size(all) < o->n) {
+		long want = o->n - (long)json_array_size(all);
+		json_t *page = NULL, *p;
+		size_t i;
+
+		if (want > 100)
+			want = 100;
+		strbuf_reset(&path);
+		strbuf_addf(&path, "/api/v1/pipelines?per_page=%ld", want);
+		add_query(&path, "project", o->project);
+		add_query(&path, "ref", o->ref);
+		add_query(&path, "status", o->status);
+		add_query(&path, "source", o->source);
+		if (before)
+			strbuf_addf(&path, "&before=%" PRId64, before);
+		rc = client_request(c, "GET", path.buf, NULL, &page, err);
+		if (rc)
+			break;
+		if (!json_is_array(page)) {
+			strbuf_addstr(err, "the server's pipeline list is not a JSON array");
+			json_decref(page);
+			rc = CLIENT_EPROTO;
+			break;
+		}
+		json_array_foreach(page, i, p) {
+			if ((long)json_array_size(all) >= o->n)
+				break;
+			json_array_append(all, p);
+			before = cli_int(p, "id", 0);
+		}
+		i = json_array_size(page);
+		json_decref(page);
+		if ((long)i < want || before <= 1)
+			break;
+	}
+	strbuf_release(&path);
+	return rc;
+}
+
+static void print_list(const json_t *all)
+{
+	struct strbuf sb = STRBUF_INIT;
+	struct cli_table t;
+	time_t now = time(NULL);
+	const json_t *p;
+	size_t i;
+
+	cli_table_init(&t, "rlllllrr");
+	cli_table_add(&t, "ID");
+	cli_table_add(&t, "PROJECT");
+	cli_table_add(&t, "REF");
+	cli_table_add(&t, "SHA");
+	cli_table_add(&t, "SOURCE");
+	cli_table_add(&t, "STATUS");
+	cli_table_add(&t, "DURATION");
+	cli_table_add(&t, "AGE");
+	json_array_foreach(all, i, p) {
+		double d;
+
+		cli_table_addf(&t, "%" PRId64, cli_int(p, "id", 0));
+		cli_table_add(&t, cli_str(p, "project", "?"));
+		cli_table_add(&t, cli_str(p, "ref", "?"));
+		cli_table_addf(&t, "%.8s", cli_str(p, "sha", ""));
+		cli_table_add(&t, cli_str(p, "source", ""));
+		strbuf_addstr(&sb, cli_str(p, "status", "?"));
+		if (cli_str(p, "error", NULL))
+			strbuf_addstr(&sb, " (error)");
+		cli_table_add(&t, sb.buf);
+		strbuf_reset(&sb);
+		if (cli_num(p, "duration", &d) < 0)
+			d = -1;
+		cli_fmt_duration(&sb, d);
+		cli_table_add(&t, sb.buf);
+		strbuf_reset(&sb);
+		cli_fmt_age(&sb, cli_str(p, "created_at", NULL), now);
+		cli_table_add(&t, sb.buf);
+		strbuf_reset(&sb);
+	}
+	cli_table_print(&t, stdout);
+	cli_table_release(&t);
+	strbuf_release(&sb);
+}
+
+int cmd_status(int argc, char **argv)
+{
+	struct status_opts o;
+	struct client c = CLIENT_INIT;
+	struct strbuf err = STRBUF_INIT;
+	json_t *all;
+	int rc;
+
+	memset(&o, 0, sizeof(o));
+	o.n = 20;
+	rc = parse_opts(argc, argv, &o);
+	if (rc)
+		return rc;
+	rc = cli_open(&c, &o.conn);
+	if (rc)
+		return rc;
+	if (o.pipeline) {
+		rc = show_pipeline(&c, &o);
+		client_close(&c);
+		return rc;
+	}
+	all = json_array();
+	rc = fetch_list(&c, &o, all, &err);
+	if (rc)
+		rc = cli_report(rc, &err);
+	else if (o.json)
+		cli_print_json(all);
+	else if (!json_array_size(all))
+		printf("no pipelines%s\n", o.project || o.ref || o.status || o.source ?
+		       " match" : " yet");
+	else
+		print_list(all);
+	json_decref(all);
+	strbuf_release(&err);
+	client_close(&c);
+	return rc;
+}
