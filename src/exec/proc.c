@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdint.h>
@@ -141,34 +142,69 @@ static void child_exec(const struct child_args *a)
 	_exit(127);
 }
 
+/* Stack of the CLONE_VM child, which only runs child_exec() until exec. */
+#define PROC_CHILD_STACK (64 * 1024)
+
+static int child_main(void *arg)
+{
+	child_exec(arg);
+}
+
 /*
- * fork(), but on cgroup v2 the child is created inside its cgroup with
+ * Start the child running child_exec(a); returns its pid (-1 on error)
+ * in the parent only.
+ *
+ * On cgroup v2 the child is created inside its cgroup with
  * clone3(CLONE_INTO_CGROUP) where the kernel has it (5.7+): moving a
  * running process into a cgroup waits for an RCU grace period (several
- * milliseconds), creating it there does not. *ret_in is set to 1 in the
- * child when it was born in the cgroup. Falls back to fork().
+ * milliseconds), creating it there does not; a->in_cgroup tells the
+ * child. Otherwise the child shares our memory until it execs
+ * (CLONE_VM|CLONE_VFORK, as posix_spawn does): no copy of our page
+ * tables to make and tear down again, no copy-on-write faults in our
+ * threads afterwards. This thread waits until the exec; other threads
+ * go on. All signals are blocked meanwhile, so no handler of ours runs
+ * in the child before child_exec() resets them. Falls back to fork().
  */
-static pid_t spawn_into(const struct cgroup *cg, int *ret_in)
+static pid_t spawn_child(const struct cgroup *cg, struct child_args *a)
 {
+	sigset_t all, old;
+	char *stack;
+	pid_t pid;
+
+	a->in_cgroup = 0;
 #if defined(SYS_clone3) && defined(CLONE_INTO_CGROUP)
 	if (cg->version == CGROUP_V2 && cg->dir_fd >= 0) {
 		struct clone_args ca;
-		long pid;
+		long r;
 
 		memset(&ca, 0, sizeof(ca));
 		ca.flags = CLONE_INTO_CGROUP;
 		ca.exit_signal = SIGCHLD;
 		ca.cgroup = (uint64_t)cg->dir_fd;
-		pid = syscall(SYS_clone3, &ca, sizeof(ca));
-		if (pid >= 0) {
-			*ret_in = 1;
-			return (pid_t)pid;
-		}
-		/* ENOSYS, EINVAL (old kernel), EPERM: join after fork */
+		a->in_cgroup = 1;
+		r = syscall(SYS_clone3, &ca, sizeof(ca));
+		if (r == 0)
+			child_exec(a);
+		if (r > 0)
+			return (pid_t)r;
+		/* ENOSYS, EINVAL (old kernel), EPERM: join after starting */
+		a->in_cgroup = 0;
 	}
 #endif
-	*ret_in = 0;
-	return fork();
+	stack = xmalloc(PROC_CHILD_STACK);
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	/* the stack grows down on every architecture we build for */
+	pid = clone(child_main, stack + PROC_CHILD_STACK,
+		    CLONE_VM | CLONE_VFORK | SIGCHLD, a);
+	if (pid < 0) {
+		pid = fork();
+		if (pid == 0)
+			child_exec(a);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	free(stack);
+	return pid;
 }
 
 void proc_prewarm(void)
@@ -443,9 +479,7 @@ static int start(struct run *r, char **argv, const char *bash,
 	a.msg_w = msg[1];
 	a.cg = &r->cg;
 
-	r->pid = spawn_into(&r->cg, &a.in_cgroup);
-	if (r->pid == 0)
-		child_exec(&a);
+	r->pid = spawn_child(&r->cg, &a);
 	close(out[1]);
 	close(msg[1]);
 	close(devnull);
