@@ -10,6 +10,7 @@
 #   WARMUP=3       untimed runs first (hyperfine --warmup)
 #   RSS_RUNS=5     runs under /usr/bin/time for the peak RSS (median taken)
 #   PIPELINES="one-job three-stages twenty-jobs"
+#   GCL=0          skip gitlab-ci-local (cidre rows only: quick, while iterating)
 #
 # For each pipeline, two fresh git repositories (one per tool, so that
 # neither sees the other's state directory) hold bench/pipelines/NAME/
@@ -29,6 +30,7 @@ RUNS=${RUNS:-20}
 WARMUP=${WARMUP:-3}
 RSS_RUNS=${RSS_RUNS:-5}
 PIPELINES=${PIPELINES:-"one-job three-stages twenty-jobs"}
+GCL=${GCL:-1}
 ROOT=$(cd "$BENCH_DIR/.." && pwd)
 RESULTS="$BENCH_DIR/results"
 
@@ -47,10 +49,14 @@ command -v hyperfine >/dev/null || die "hyperfine is missing: run bench/setup.sh
 command -v jq >/dev/null || die "jq is missing: run bench/setup.sh"
 [ -x /usr/bin/time ] || die "GNU time (/usr/bin/time) is missing: run bench/setup.sh"
 command -v rsync >/dev/null || die "rsync (needed by gitlab-ci-local) is missing: run bench/setup.sh"
-find_node && [ -f "$GCL_JS" ] ||
-	die "gitlab-ci-local is not set up under bench/node_modules: run bench/setup.sh"
-gcl_version=$("$GCL_NODE" "$GCL_JS" --version 2>/dev/null) ||
-	die "gitlab-ci-local does not start under $GCL_NODE: run bench/setup.sh"
+if [ "$GCL" = 0 ]; then
+	GCL_NODE=node GCL_JS=none gcl_version="(skipped: GCL=0)"
+else
+	find_node && [ -f "$GCL_JS" ] ||
+		die "gitlab-ci-local is not set up under bench/node_modules: run bench/setup.sh"
+	gcl_version=$("$GCL_NODE" "$GCL_JS" --version 2>/dev/null) ||
+		die "gitlab-ci-local does not start under $GCL_NODE: run bench/setup.sh"
+fi
 
 W=$(mktemp -d "${TMPDIR:-/tmp}/cidre-bench.XXXXXX")
 trap 'rm -rf "$W"' EXIT
@@ -72,7 +78,11 @@ CMD_GCL_FAST="$CMD_GCL --no-json-schema-validation"
 		"$(awk '/MemTotal/ {printf "%.0f GB RAM", $2/1048576}' /proc/meminfo), Linux $(uname -r)"
 	echo "load:      $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min, before the runs)"
 	echo "cidre:     $cidre_version ($CIDRE)"
-	echo "reference: gitlab-ci-local $gcl_version on node $("$GCL_NODE" --version)"
+	if [ "$GCL" = 0 ]; then
+		echo "reference: gitlab-ci-local $gcl_version"
+	else
+		echo "reference: gitlab-ci-local $gcl_version on node $("$GCL_NODE" --version)"
+	fi
 	echo "hyperfine: $(hyperfine --version | cut -d' ' -f2), --warmup $WARMUP --runs $RUNS --shell=none; peak RSS: median of $RSS_RUNS runs of /usr/bin/time -f %M"
 } | tee "$RESULTS/machine.txt"
 if awk -v l="$(cut -d' ' -f1 /proc/loadavg)" -v n="$(nproc)" 'BEGIN {exit !(l > n / 2)}'; then
@@ -105,24 +115,27 @@ for p in $PIPELINES; do
 	# One checked run of each, so a failure shows its output instead of
 	# being a bare hyperfine "non-zero exit code".
 	$CMD_CIDRE >"$W/out" 2>&1 || { cat "$W/out" >&2; die "cidre run failed on $p (output above)"; }
-	$CMD_GCL >"$W/out" 2>&1 || { cat "$W/out" >&2; die "gitlab-ci-local failed on $p (output above)"; }
+	if [ "$GCL" != 0 ]; then
+		$CMD_GCL >"$W/out" 2>&1 || { cat "$W/out" >&2; die "gitlab-ci-local failed on $p (output above)"; }
+	fi
 
 	echo
 	echo "== $p ($(jobs_of "$yml") jobs)"
+	set -- -n cidre "$CMD_CIDRE" -n "cidre -j 1" "$CMD_CIDRE_J1"
+	[ "$GCL" = 0 ] || set -- "$@" -n gitlab-ci-local "$CMD_GCL" \
+		-n "gitlab-ci-local --no-json-schema-validation" "$CMD_GCL_FAST"
 	hyperfine --shell=none --warmup "$WARMUP" --runs "$RUNS" \
-		--export-json "$RESULTS/$p.json" \
-		-n cidre "$CMD_CIDRE" \
-		-n "cidre -j 1" "$CMD_CIDRE_J1" \
-		-n gitlab-ci-local "$CMD_GCL" \
-		-n "gitlab-ci-local --no-json-schema-validation" "$CMD_GCL_FAST" ||
+		--export-json "$RESULTS/$p.json" "$@" ||
 		die "hyperfine failed on $p"
 
 	echo "peak RSS ($RSS_RUNS runs each) ..."
 	{
 		echo "cidre $(peak_rss $CMD_CIDRE)"
 		echo "cidre-j1 $(peak_rss $CMD_CIDRE_J1)"
-		echo "gcl $(peak_rss $CMD_GCL)"
-		echo "gcl-fast $(peak_rss $CMD_GCL_FAST)"
+		if [ "$GCL" != 0 ]; then
+			echo "gcl $(peak_rss $CMD_GCL)"
+			echo "gcl-fast $(peak_rss $CMD_GCL_FAST)"
+		fi
 	} >"$RESULTS/$p.rss"
 	cd "$ROOT"
 done
@@ -133,17 +146,29 @@ rss_mb() { awk -v k="$2" '$1 == k {printf "%.1f", $2/1024}' "$RESULTS/$1.rss"; }
 
 {
 	echo
-	echo "| pipeline | jobs | cidre ms | cidre CPU ms | cidre -j 1 ms | gitlab-ci-local ms | gcl no-schema ms | ratio | ratio vs no-schema | cidre peak RSS MB | gcl peak RSS MB |"
-	echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+	echo "| pipeline | jobs | cidre ms (mean) | median / min | cidre CPU ms | cidre -j 1 ms | gitlab-ci-local ms | gcl no-schema ms | ratio | ratio vs no-schema | cidre peak RSS MB | gcl peak RSS MB |"
+	echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 	for p in $PIPELINES; do
 		c=$(ms "$p" 0 mean); cs=$(ms "$p" 0 stddev); c1=$(ms "$p" 1 mean)
+		cm=$(ms "$p" 0 median); cn=$(ms "$p" 0 min)
 		cu=$(awk -v u="$(ms "$p" 0 user)" -v s="$(ms "$p" 0 system)" 'BEGIN {print u + s}')
-		g=$(ms "$p" 2 mean); gs=$(ms "$p" 2 stddev); gf=$(ms "$p" 3 mean)
+		if [ "$GCL" = 0 ]; then
+			g=0 gs=0 gf=0
+		else
+			g=$(ms "$p" 2 mean); gs=$(ms "$p" 2 stddev); gf=$(ms "$p" 3 mean)
+		fi
 		awk -v p="$p" -v n="$(jobs_of "$BENCH_DIR/pipelines/$p/.gitlab-ci.yml")" \
-		    -v c="$c" -v cs="$cs" -v cu="$cu" -v c1="$c1" -v g="$g" -v gs="$gs" -v gf="$gf" \
+		    -v c="$c" -v cs="$cs" -v cm="$cm" -v cn="$cn" -v cu="$cu" -v c1="$c1" \
+		    -v g="$g" -v gs="$gs" -v gf="$gf" \
 		    -v cr="$(rss_mb "$p" cidre)" -v gr="$(rss_mb "$p" gcl)" \
-		    'BEGIN {printf "| %s | %d | %.1f ± %.1f | %.1f | %.1f | %.0f ± %.0f | %.0f | %.1f× | %.1f× | %s | %s |\n",
-			    p, n, c, cs, cu, c1, g, gs, gf, g/c, gf/c, cr, gr}'
+		    'BEGIN {
+			if (g > 0)
+				printf "| %s | %d | %.1f ± %.1f | %.1f / %.1f | %.1f | %.1f | %.0f ± %.0f | %.0f | %.1f× | %.1f× | %s | %s |\n",
+				    p, n, c, cs, cm, cn, cu, c1, g, gs, gf, g/c, gf/c, cr, gr
+			else
+				printf "| %s | %d | %.1f ± %.1f | %.1f / %.1f | %.1f | %.1f | – | – | – | – | %s | – |\n",
+				    p, n, c, cs, cm, cn, cu, c1, cr
+		    }'
 	done
 } | tee "$RESULTS/summary.md"
 
@@ -154,6 +179,7 @@ has() { case " $PIPELINES " in *" $1 "*) return 0 ;; esac; return 1; }
 	echo
 	if has one-job && has twenty-jobs; then
 		for i in 0 1 2; do
+			[ "$GCL" = 0 ] && [ $i = 2 ] && break
 			name=$(jq -r ".results[$i].command" "$RESULTS/one-job.json")
 			awk -v n="$name" -v a="$(ms one-job $i mean)" -v b="$(ms twenty-jobs $i mean)" \
 				'BEGIN {printf "per extra job, %s: %.2f ms  ((t20 - t1) / 19)\n", n, (b - a) / 19}'
@@ -164,6 +190,7 @@ has() { case " $PIPELINES " in *" $1 "*) return 0 ;; esac; return 1; }
 		printf "goal: %-32s %s %s%s  measured %.2f%s  %s\n", w, op, lim, u, v, u, ok ? "MET" : "MISSED" }'; }
 	if has three-stages; then
 		goal "6-job pipeline, cidre" "$(ms three-stages 0 mean)" "<=" 28 " ms"
+		[ "$GCL" = 0 ] ||
 		goal "6-job pipeline, speed-up" "$(awk -v g="$(ms three-stages 2 mean)" -v c="$(ms three-stages 0 mean)" 'BEGIN {print g/c}')" ">=" 25 "×"
 	fi
 	if has one-job && has twenty-jobs; then
