@@ -981,16 +981,22 @@ int http_respond_stream(struct http_request *req, unsigned status,
 	s->ending = srv->stopping;
 	pthread_mutex_unlock(&srv->lock);
 
-	if (ret) {
-		http_stream_ref(s);
-		*ret = s;
-	}
+	http_stream_ref(s);    /* ours until queued, then the caller's */
 	if (MHD_add_response_header(resp, "Cache-Control", "no-cache") != MHD_YES ||
 	    MHD_add_response_header(resp, "X-Accel-Buffering", "no") != MHD_YES) {
 		MHD_destroy_response(resp);   /* runs stream_free_cb */
+		http_stream_unref(s);
 		return -1;
 	}
-	return queue(req, status, typed(resp, content_type));
+	if (queue(req, status, typed(resp, content_type)) < 0) {
+		http_stream_unref(s);
+		return -1;
+	}
+	if (ret)
+		*ret = s;
+	else
+		http_stream_unref(s);
+	return 0;
 }
 
 /* The heartbeat: wake streams idle for srv->heartbeat seconds. */
