@@ -229,6 +229,9 @@ static int compile_route(const struct http_route *r, struct route *out,
 			    "pattern starting with '/'", p ? p : "(null)");
 		return -1;
 	}
+	/* "/" alone is the root: no segment */
+	if (!strcmp(p, "/"))
+		return 0;
 	while (*p == '/') {
 		const char *s = ++p;
 		size_t len = strcspn(s, "/");
@@ -313,7 +316,7 @@ static int match_route(const struct route *rt, const char *raw,
 		}
 		p = s + len;
 	}
-	if (*p)
+	if (*p && !(rt->nr == 0 && !strcmp(p, "/")))
 		return 0;
 	if (req)
 		req->nr_params = np;

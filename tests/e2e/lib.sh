@@ -33,7 +33,8 @@ cidre() { "$CIDRE_BIN" "$@"; }
 
 test_expect_success() {
 	test_count=$((test_count + 1))
-	if (eval "$2") >"$SCRATCH/.test-$test_count.out" 2>&1; then
+	# TEST_PRELUDE: run first in the body's subshell (lib-server.sh uses it)
+	if (eval "${TEST_PRELUDE:-:}" && eval "$2") >"$SCRATCH/.test-$test_count.out" 2>&1; then
 		echo "ok $test_count - $1"
 	else
 		test_failed=$((test_failed + 1))

@@ -1,0 +1,128 @@
+# Helpers for end-to-end tests of `cidre server` (source after lib.sh).
+#
+#   start_server DATA [ARGS...]  start a server on 127.0.0.1 (any port) with
+#                                data directory DATA (the current server from
+#                                then on); its log goes to DATA.log
+#   URL, TOKEN, SERVER_PID       are read from the current server's files each
+#                                time (test bodies run in subshells)
+#   stop_server                  SIGTERM, and wait for it
+#   kill_server                  SIGKILL, and wait for it
+#   api METHOD PATH [JSON]       curl the API with the admin token; the
+#                                body goes to stdout, the status to $STATUS_FILE
+#   wait_for SECONDS CMD...      run CMD every 20 ms until it succeeds
+#   wait_pipeline ID             until pipeline ID is finished; prints it
+#   add_project NAME REPO        POST /api/v1/projects
+#
+# Every server a test starts is stopped when the script exits.
+
+STATUS_FILE=$SCRATCH/.http-status
+CURRENT=$SCRATCH/.server
+
+# the current server's facts (files written by start_server and the server)
+refresh() {
+	d=$(cat "$CURRENT" 2>/dev/null) || return 0
+	URL=$(cat "$d/server-url" 2>/dev/null)
+	TOKEN=$(cat "$d/admin-token" 2>/dev/null)
+	SERVER_PID=$(cat "$d.pid" 2>/dev/null)
+}
+
+stop_all_servers() {
+	for f in "$SCRATCH"/*.pid; do
+		[ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null
+	done
+	# job supervisors this script's servers started (their own sessions)
+	for p in $(pgrep -f "job-exec $SCRATCH/" 2>/dev/null); do
+		kill -9 "$p" 2>/dev/null
+	done
+}
+trap stop_all_servers EXIT
+
+wait_for() {
+	limit=$(( $1 * 50 )); shift
+	n=0
+	while ! "$@" >/dev/null 2>&1; do
+		n=$((n + 1))
+		[ "$n" -ge "$limit" ] && { echo "timed out waiting for: $*" >&2; return 1; }
+		sleep 0.02
+	done
+}
+
+start_server() {
+	data=$1; shift
+	rm -f "$data/server-url"
+	"$CIDRE_BIN" server --data "$data" --listen 127.0.0.1:0 "$@" >>"$data.log" 2>&1 &
+	echo $! >"$data.pid"
+	echo "$data" >"$CURRENT"
+	wait_for 20 test -s "$data/server-url" || { cat "$data.log" >&2; return 1; }
+	refresh
+}
+
+server_gone() {
+	! process_alive "$SERVER_PID"
+}
+
+stop_server() {
+	refresh
+	kill -TERM "$SERVER_PID" && wait_for 20 server_gone
+}
+
+kill_server() {
+	refresh
+	kill -9 "$SERVER_PID" && wait_for 20 server_gone
+}
+
+api() {
+	refresh
+	m=$1 p=$2
+	if [ $# -ge 3 ]; then
+		curl -sS -o "$SCRATCH/.http-body" -w '%{http_code}' -X "$m" \
+			-H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+			--data-binary "$3" "$URL$p" >"$STATUS_FILE"
+	else
+		curl -sS -o "$SCRATCH/.http-body" -w '%{http_code}' -X "$m" \
+			-H "Authorization: Bearer $TOKEN" "$URL$p" >"$STATUS_FILE"
+	fi
+	rc=$?
+	cat "$SCRATCH/.http-body"
+	return $rc
+}
+
+# expect_status CODE: the last api call's HTTP status.
+expect_status() {
+	got=$(cat "$STATUS_FILE")
+	[ "$got" = "$1" ] || { echo "expected HTTP $1, got $got: $(cat "$SCRATCH/.http-body")" >&2; return 1; }
+}
+
+pipeline_finished() {
+	refresh
+	s=$(curl -sS "$URL/api/v1/pipelines/$1" | jq -r .status)
+	case "$s" in success|failed|canceled|skipped) return 0 ;; esac
+	return 1
+}
+
+wait_pipeline() {
+	refresh
+	wait_for "${2:-30}" pipeline_finished "$1" || return 1
+	curl -sS "$URL/api/v1/pipelines/$1"
+}
+
+job_status_is() {
+	refresh
+	[ "$(curl -sS "$URL/api/v1/jobs/$1" | jq -r .status)" = "$2" ]
+}
+
+add_project() {
+	api POST /api/v1/projects "{\"name\":\"$1\",\"repo\":\"$2\"}" >/dev/null && expect_status 201
+}
+
+# bare_repo NAME: NAME.git (bare) and a clone NAME/ to commit in, with the
+# pipeline from stdin as .gitlab-ci.yml, pushed to main.
+bare_repo() {
+	git init -q --bare "$1.git" &&
+	git clone -q "$1.git" "$1" 2>/dev/null &&
+	cat >"$1/.gitlab-ci.yml" &&
+	(cd "$1" && git add . && git commit -q -m "pipeline" && git push -q origin HEAD:main)
+}
+
+refresh
+TEST_PRELUDE=refresh

@@ -1,0 +1,140 @@
+#!/bin/sh
+# cidre server: start-up, configuration check, the API end to end
+# (project, trigger, jobs, logs, tests, artifacts) and its errors.
+. "$(dirname "$0")/lib.sh"
+. "$TEST_DIR/lib-server.sh"
+
+test_expect_success 'server -n checks the configuration and says so' '
+	mkdir -p conf &&
+	printf "listen: 127.0.0.1:0\nrunner:\n  slots: 3\nlimits:\n  log_size: 2MiB\n" >conf/good.yml &&
+	cidre server -n --config conf/good.yml >out 2>&1 &&
+	expect_grep "configuration OK" out &&
+	printf "runner:\n  slots: many\nbogus: 1\n" >conf/bad.yml &&
+	expect_exit 1 cidre server -n --config conf/bad.yml >out 2>&1 &&
+	expect_grep "bad.yml:2:10: error: runner.slots: must be a whole number" out &&
+	expect_grep "bad.yml:3:1: error: unknown setting bogus" out
+'
+
+test_expect_success 'first start creates the data directory and a 0600 admin token' '
+	start_server data &&
+	test -f data/cidre.db && test -d data/repos && test -d data/logs &&
+	test "$(stat -c %a data/admin-token)" = 600 &&
+	expect_grep "admin API token in .*admin-token" data.log &&
+	curl -sS "$URL/api/v1/version" | jq -e ".version" >/dev/null
+'
+
+test_expect_success 'a second server on the same data directory is refused' '
+	expect_exit 1 cidre server --data data --listen 127.0.0.1:0 >out 2>&1 &&
+	expect_grep "another server uses" out
+'
+
+cat >pipeline.yml <<'YML'
+stages: [build, test]
+build:
+  stage: build
+  script:
+    - echo "building $CI_COMMIT_SHORT_SHA from $CI_PIPELINE_SOURCE"
+    - mkdir -p out && printf "bin\n" >out/app && chmod +x out/app
+  artifacts:
+    paths: [out/]
+test:
+  stage: test
+  script:
+    - test -x out/app
+    - printf "%s\n" "<testsuite name=\"s\"><testcase classname=\"c\" name=\"ok\"/><testcase classname=\"c\" name=\"bad\"><failure message=\"boom\">x</failure></testcase></testsuite>" >report.xml
+  artifacts:
+    reports:
+      junit: report.xml
+YML
+
+test_expect_success 'a project and a triggered pipeline run to the end' '
+	bare_repo app <pipeline.yml &&
+	add_project app "$SCRATCH/app.git" &&
+	api POST /api/v1/projects/app/pipelines "{\"ref\":\"main\",\"variables\":{\"GREETING\":\"hi\"}}" >p.json &&
+	expect_status 201 &&
+	id=$(jq -r .id p.json) &&
+	wait_pipeline "$id" >done.json &&
+	jq -e ".status == \"success\" and .source == \"api\" and (.jobs | length) == 2" done.json &&
+	jq -e ".jobs[0].name == \"build\" and .jobs[0].status == \"success\" and .jobs[0].exit_code == 0" done.json &&
+	jq -e ".jobs[1].tests == {\"total\":2,\"failed\":1,\"skipped\":0,\"errors\":0}" done.json &&
+	jq -e ".variables.GREETING == \"hi\"" done.json
+'
+
+test_expect_success 'logs, test cases and artifacts are served' '
+	id=$(jq -r ".jobs[0].id" done.json) &&
+	api GET "/api/v1/jobs/$id/log" >log &&
+	expect_grep "building [0-9a-f]{8} from api" log &&
+	api GET "/api/v1/jobs/$id/artifacts" >arts.json &&
+	jq -e ".[0].path == \"out/app\" and .[0].mode == 493 and .[0].size == 4" arts.json &&
+	api GET "/api/v1/jobs/$id/artifacts/out/app" >app.bin && test "$(cat app.bin)" = bin &&
+	tid=$(jq -r ".jobs[1].id" done.json) &&
+	api GET "/api/v1/jobs/$tid/tests" >tests.json &&
+	jq -e "length == 2 and .[1].status == \"failed\" and (.[1].message | startswith(\"boom\"))" tests.json &&
+	api GET "/api/v1/pipelines/$(jq -r .id done.json)/tests" >sum.json &&
+	jq -e ".total == 2 and .failed == 1 and .failed_cases[0].name == \"bad\"" sum.json
+'
+
+test_expect_success 'a ranged log read returns 206 and the bytes asked for' '
+	id=$(jq -r ".jobs[0].id" done.json) &&
+	curl -sS -H "Range: bytes=0-6" -o part -w "%{http_code}" "$URL/api/v1/jobs/$id/log" >code &&
+	test "$(cat code)" = 206 && test "$(cat part)" = "Running"
+'
+
+test_expect_success 'listings filter and page' '
+	api POST /api/v1/projects/app/pipelines "{}" >/dev/null && expect_status 201 &&
+	api GET "/api/v1/pipelines?per_page=1" >l1.json &&
+	jq -e "length == 1" l1.json &&
+	curl -sS -D hdr -o /dev/null "$URL/api/v1/pipelines?per_page=1" &&
+	expect_grep "X-Next-Page: 2" hdr &&
+	api GET "/api/v1/projects/app/pipelines?status=success&source=api" >l2.json &&
+	jq -e "length >= 1 and all(.status == \"success\")" l2.json
+'
+
+test_expect_success 'state changes need a token; bad requests get clear 4xx JSON' '
+	curl -sS -o body -w "%{http_code}" -X POST -d "{}" "$URL/api/v1/projects/app/pipelines" >code &&
+	test "$(cat code)" = 401 && jq -e ".status == 401" body &&
+	api POST /api/v1/projects/app/pipelines "{\"ref\": " >body; expect_status 400 &&
+	jq -e ".error | test(\"malformed JSON\")" body &&
+	api POST /api/v1/projects/app/pipelines "[1]" >body; expect_status 400 &&
+	api GET /api/v1/nothing-here >body; expect_status 404 &&
+	api DELETE /api/v1/pipelines/1 >body; expect_status 405 &&
+	api GET /api/v1/pipelines/999999 >body; expect_status 404 &&
+	api GET /api/v1/jobs/abc >body; expect_status 400 &&
+	api POST /api/v1/projects/nope/pipelines "{}" >body; expect_status 404 &&
+	api POST /api/v1/projects/app/pipelines "{\"ref\":\"no-such-branch\"}" >body; expect_status 404 &&
+	api POST /api/v1/projects/app/pipelines "{\"variables\":{\"1BAD\":\"x\"}}" >body; expect_status 400
+'
+
+test_expect_success 'nothing was recorded for the refused requests' '
+	api GET "/api/v1/pipelines?per_page=100" >all.json &&
+	jq -e "length == 2" all.json
+'
+
+test_expect_success 'a request body over limits.request_body gets 413' '
+	head -c 1100000 /dev/zero | tr "\0" a >big &&
+	curl -sS -o body -w "%{http_code}" -H "Authorization: Bearer $TOKEN" \
+		--data-binary @big "$URL/api/v1/projects/app/pipelines" >code &&
+	test "$(cat code)" = 413
+'
+
+test_expect_success 'a broken pipeline file records a failed pipeline that says where' '
+	printf "build:\n  scirpt: [true]\n" >app/.gitlab-ci.yml &&
+	(cd app && git commit -qam broken && git push -q origin HEAD:main) &&
+	api POST /api/v1/projects/app/pipelines "{}" >p.json && expect_status 201 &&
+	jq -e ".status == \"failed\"" p.json &&
+	jq -e ".error | test(\".gitlab-ci.yml:2:3: error: unknown keyword .scirpt.\")" p.json
+'
+
+test_expect_success '/metrics speaks Prometheus text' '
+	curl -sS "$URL/metrics" >m &&
+	expect_grep "^cidre_jobs\\{status=\"success\"\\} [0-9]+" m &&
+	expect_grep "^cidre_queue_length 0" m &&
+	expect_grep "^cidre_job_duration_seconds_count [1-9]" m
+'
+
+test_expect_success 'SIGTERM stops the server and removes server-url' '
+	stop_server &&
+	test ! -e data/server-url
+'
+
+test_done
