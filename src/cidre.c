@@ -19,6 +19,8 @@ static const char version_usage[] =
 static const struct cmd commands[] = {
 	{ "run", cmd_run, "run the pipeline of the working tree locally", cmd_run_usage },
 	{ "lint", cmd_lint, "check a pipeline file and report every error", cmd_lint_usage },
+	{ "server", cmd_server, "run the server: API, scheduler, embedded runner", cmd_server_usage },
+	{ "job-exec", cmd_job_exec, NULL, cmd_job_exec_usage },
 	{ "status", cmd_status, "show a server's recent pipelines, or one pipeline's jobs", cmd_status_usage },
 	{ "log", cmd_log, "print a job's log, or follow it live (-f)", cmd_log_usage },
 	{ "trigger", cmd_trigger, "start a pipeline on the server (--wait for it)", cmd_trigger_usage },
@@ -68,7 +70,8 @@ static void print_main_help(FILE *f)
 		   "cidre is a self-hosted CI/CD server; its pipelines are "
 		   "GitLab CI pipelines.\n\ncommands:\n");
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+		if (commands[i].summary) /* internal commands have none */
+			fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "\nSee 'cidre help COMMAND' or 'cidre COMMAND -h' for the "
 		   "options of a command.\n");
 }

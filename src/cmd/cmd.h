@@ -10,7 +10,7 @@
 struct cmd {
 	const char *name;
 	int (*fn)(int argc, char **argv);
-	const char *summary;
+	const char *summary; /* NULL: internal, not listed */
 	const char *usage; /* full help text for `cidre help NAME` / `-h` */
 };
 
@@ -19,6 +19,8 @@ void cmd_print_help(const struct cmd *c);
 
 int cmd_run(int argc, char **argv);
 int cmd_lint(int argc, char **argv);
+int cmd_server(int argc, char **argv);
+int cmd_job_exec(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_log(int argc, char **argv);
 int cmd_trigger(int argc, char **argv);
@@ -33,6 +35,8 @@ int cmd_version(int argc, char **argv);
 
 extern const char cmd_run_usage[];
 extern const char cmd_lint_usage[];
+extern const char cmd_server_usage[];
+extern const char cmd_job_exec_usage[];
 extern const char cmd_status_usage[];
 extern const char cmd_log_usage[];
 extern const char cmd_trigger_usage[];
