@@ -1,0 +1,112 @@
+#!/bin/sh
+# kill -9 of the server in the middle of a pipeline: nothing finished is
+# lost, running jobs are re-attached (their supervisors outlive the
+# server), a job whose process died too is failed with a clear reason and
+# retried as its retry: allows, and the queue goes on.
+. "$(dirname "$0")/lib.sh"
+. "$TEST_DIR/lib-server.sh"
+
+cat >pipeline.yml <<'YML'
+stages: [one, two]
+early:
+  stage: one
+  script: [echo early done]
+slow:
+  stage: one
+  script:
+    - echo "slow started"
+    - while [ ! -f "$MARK" ]; do sleep 0.05; done
+    - echo "slow finished"
+victim:
+  stage: one
+  retry: 1
+  script:
+    - echo "victim attempt $CI_JOB_ID"
+    - while [ ! -f "$MARK" ]; do sleep 0.05; done
+after:
+  stage: two
+  script: [echo after ran]
+YML
+
+job_id() {
+	jq -r ".jobs[] | select(.name == \"$1\") | .id" "$2"
+}
+
+log_has() {
+	curl -sS "$URL/api/v1/jobs/$1/log" | grep -q "$2"
+}
+
+test_expect_success 'a pipeline is mid-way: one job done, two running' '
+	mkdir -p data && printf "runner:\n  slots: 3\n" >data/config.yml &&
+	start_server data &&
+	bare_repo app <pipeline.yml &&
+	add_project app "$SCRATCH/app.git" &&
+	api POST /api/v1/projects/app/pipelines "{\"variables\":{\"MARK\":\"$SCRATCH/go\"}}" >p.json &&
+	expect_status 201 &&
+	id=$(jq -r .id p.json) && echo "$id" >pid &&
+	api GET "/api/v1/pipelines/$id" >p.json &&
+	wait_for 20 job_status_is "$(job_id early p.json)" success &&
+	wait_for 20 log_has "$(job_id slow p.json)" "slow started" &&
+	wait_for 20 log_has "$(job_id victim p.json)" "victim attempt"
+'
+
+test_expect_success 'kill -9 the server, and the victim job with all its processes' '
+	kill_server &&
+	vid=$(job_id victim p.json) &&
+	spid=$(pgrep -f "job-exec $SCRATCH/data/work/$vid.spec.json") &&
+	test -n "$spid" &&
+	pkill -9 -s "$spid" &&
+	wait_for 10 sh -c "! pgrep -s $spid"
+'
+
+test_expect_success 'after a restart: the finished job stays, the live one is re-attached' '
+	start_server data &&
+	api GET "/api/v1/pipelines/$(cat pid)" >q.json &&
+	jq -e ".jobs[] | select(.name == \"early\") | .status == \"success\"" q.json &&
+	jq -e ".jobs[] | select(.name == \"slow\") | .status == \"running\"" q.json &&
+	expect_grep "job $(job_id slow p.json) still runs .*re-attached" data.log
+'
+
+test_expect_success 'the job whose process is gone failed with a reason and is retried' '
+	vid=$(job_id victim p.json) &&
+	api GET "/api/v1/jobs/$vid" >v.json &&
+	jq -e ".status == \"failed\" and .failure_reason == \"runner_system_failure\" and .retried" v.json &&
+	api GET "/api/v1/jobs/$vid/log" >vlog &&
+	expect_grep "victim attempt $vid" vlog &&
+	expect_grep "the server stopped while the job ran" vlog &&
+	api GET "/api/v1/pipelines/$(cat pid)/jobs?all=1" >all.json &&
+	jq -e "[.[] | select(.name == \"victim\")] | length == 2" all.json
+'
+
+test_expect_success 'the queue resumes and the pipeline ends in success' '
+	touch go &&
+	wait_pipeline "$(cat pid)" >done.json &&
+	jq -e ".status == \"success\"" done.json &&
+	jq -e "[.jobs[] | select(.name == \"victim\")][0] | .attempt == 2 and .status == \"success\"" done.json &&
+	jq -e ".jobs[] | select(.name == \"after\") | .status == \"success\"" done.json
+'
+
+test_expect_success 'every log line of the re-attached job is there, before and after the kill' '
+	sid=$(job_id slow p.json) &&
+	api GET "/api/v1/jobs/$sid/log" >slog &&
+	expect_grep "slow started" slog &&
+	expect_grep "slow finished" slog
+'
+
+test_expect_success 'a job that ended while the server was down is recorded at the next start' '
+	printf "one:\n  script:\n    - while [ ! -f \"\$MARK\" ]; do sleep 0.05; done\n    - echo one done\n" >app/.gitlab-ci.yml &&
+	(cd app && git commit -qam one && git push -q origin HEAD:main) &&
+	api POST /api/v1/projects/app/pipelines "{\"variables\":{\"MARK\":\"$SCRATCH/go2\"}}" >p2.json &&
+	id=$(jq -r .id p2.json) &&
+	jid=$(jq -r ".jobs[0].id" p2.json) &&
+	wait_for 20 job_status_is "$jid" running &&
+	kill_server &&
+	touch go2 &&
+	wait_for 20 test -f "data/results/$jid.json" &&
+	start_server data &&
+	wait_pipeline "$id" >d2.json &&
+	jq -e ".status == \"success\"" d2.json &&
+	expect_grep "job $jid finished while the server was down" data.log
+'
+
+test_done
