@@ -1,0 +1,195 @@
+#!/bin/sh
+# The command-line client against a real server: where the server and the
+# token come from, project add/list/show/rm, the post-receive hook, status,
+# log (whole and followed live, across a server restart), exit codes.
+. "$(dirname "$0")/lib.sh"
+. "$TEST_DIR/lib-server.sh"
+
+server_gone() { ! process_alive "$1"; }
+
+# One server for the whole script (variables set inside a test do not
+# outlive it).
+start_server data || { echo "Bail out! the server does not start"; exit 1; }
+unset CIDRE_SERVER CIDRE_TOKEN CIDRE_CONFIG XDG_CONFIG_HOME
+
+cat >pipeline.yml <<'YML'
+stages: [build, test]
+build:
+  stage: build
+  script:
+    - echo "building $CI_COMMIT_SHORT_SHA"
+test:
+  stage: test
+  script:
+    - echo "testing"
+    - exit 3
+YML
+
+test_expect_success 'no server configured: exit 2 and how to name one' '
+	expect_exit 2 cidre status >out 2>&1 &&
+	expect_grep "no server: use --server URL, set CIDRE_SERVER or write .server = URL. in $HOME/.config/cidre/client.conf" out
+'
+
+test_expect_success 'an unreachable server: exit 2, the URL and why' '
+	expect_exit 2 cidre status --server http://127.0.0.1:1 >out 2>&1 &&
+	expect_grep "^cidre: cannot reach the server at http://127.0.0.1:1: " out
+'
+
+test_expect_success 'the config file gives the server and a token file' '
+	bare_repo app <pipeline.yml &&
+	mkdir -p "$HOME/.config/cidre" &&
+	printf "# test\nserver = %s/\ntoken_file = %s\n" "$URL" "$SCRATCH/data/admin-token" \
+		>"$HOME/.config/cidre/client.conf" &&
+	cidre project add app --repo app.git --branches "ma*" >out 2>&1 &&
+	expect_grep "^project app added: $SCRATCH/app.git \(branches ma\*\)" out &&
+	cidre project list >out &&
+	expect_grep "^app +$SCRATCH/app.git +ma\* +-$" out
+'
+
+test_expect_success 'CIDRE_CONFIG, then the environment, then options win' '
+	printf "server = http://127.0.0.1:1\n" >other.conf &&
+	expect_exit 2 env CIDRE_CONFIG=other.conf "$CIDRE_BIN" project list >out 2>&1 &&
+	expect_grep "127.0.0.1:1" out &&
+	CIDRE_CONFIG=other.conf CIDRE_SERVER=$URL cidre project list >out &&
+	expect_grep "^app " out &&
+	CIDRE_SERVER=http://127.0.0.1:1 cidre project list --server "$URL" >out &&
+	expect_grep "^app " out &&
+	expect_exit 2 env CIDRE_CONFIG=missing.conf "$CIDRE_BIN" status >out 2>&1 &&
+	expect_grep "cannot read the config file missing.conf" out
+'
+
+test_expect_success 'a broken config file is reported with its line' '
+	printf "server = %s\ntokn = x\n" "$URL" >bad.conf &&
+	expect_exit 2 env CIDRE_CONFIG=bad.conf "$CIDRE_BIN" status >out 2>&1 &&
+	expect_grep "bad.conf:2: unknown key .tokn." out
+'
+
+test_expect_success 'writes need a token: 401 is exit 1 with the server message and a hint' '
+	printf "server = %s\n" "$URL" >notoken.conf &&
+	expect_exit 1 env CIDRE_CONFIG=notoken.conf "$CIDRE_BIN" project add x --repo /tmp >out 2>&1 &&
+	expect_grep "^cidre: .*\(no token: use --token" out &&
+	expect_exit 1 env CIDRE_CONFIG=notoken.conf "$CIDRE_BIN" project add x --repo /tmp \
+		--token wrong >out 2>&1 &&
+	expect_grep "^cidre: " out &&
+	expect_no_grep "no token:" out
+'
+
+test_expect_success 'project show gives the hook secret only with a token' '
+	cidre project show app --json >with.json &&
+	jq -e ".hook_secret | length > 0" with.json &&
+	CIDRE_CONFIG=notoken.conf cidre project show app --json >without.json &&
+	jq -e "has(\"hook_secret\") | not" without.json
+'
+
+test_expect_success 'project add: a taken name, a bad name are refused (exit 1)' '
+	expect_exit 1 cidre project add app --repo app.git >out 2>&1 &&
+	expect_grep "^cidre: " out &&
+	expect_exit 1 cidre project add "no/slash" --repo app.git >out 2>&1 &&
+	expect_grep "^cidre: " out &&
+	expect_exit 2 cidre project add nameonly >out 2>&1 &&
+	expect_grep "add wants --repo" out
+'
+
+test_expect_success 'hook install finds the project by its repository and writes an executable hook' '
+	cidre hook install app.git >out &&
+	expect_grep "installed $SCRATCH/app.git/hooks/post-receive: .* project app on $URL" out &&
+	test "$(stat -c %a app.git/hooks/post-receive)" = 755 &&
+	expect_grep "^exec .*hook run --server .$URL. --project .app. --token " app.git/hooks/post-receive &&
+	secret=$(jq -r .hook_secret with.json) &&
+	expect_grep "$secret" app.git/hooks/post-receive
+'
+
+test_expect_success 'a push prints the pipeline it started' '
+	(cd app && echo 1 >f && git add f && git commit -q -m one &&
+	 git push origin HEAD:main) >out 2>&1 &&
+	expect_grep "^remote: cidre: pipeline [0-9]+ for (refs/heads/)?main: $URL/api/v1/pipelines/[0-9]+" out
+'
+
+test_expect_success 'a push to a branch outside --branches starts nothing, and says so' '
+	(cd app && git push origin HEAD:other) >out 2>&1 &&
+	expect_grep "remote: cidre: no pipeline for this push" out &&
+	expect_no_grep "remote: cidre: pipeline" out
+'
+
+test_expect_success 'status lists the pipeline; status ID shows its jobs' '
+	id=$(cidre status app -n 1 --json | jq -r ".[0].id") &&
+	wait_pipeline "$id" >/dev/null &&
+	cidre status >out &&
+	expect_grep "^ *ID +PROJECT +REF +SHA +SOURCE +STATUS +DURATION +AGE$" out &&
+	expect_grep "^ *$id +app +main +[0-9a-f]{8} +push +failed +[0-9.]+s +[0-9]+s ago$" out &&
+	cidre status "$id" >out &&
+	expect_grep "^pipeline $id  app  main  [0-9a-f]{8}  push  failed" out &&
+	expect_grep "^ *[0-9]+ +build +build +success +[0-9.]+s +[0-9.]+ [KM]B +0$" out &&
+	expect_grep "^ *[0-9]+ +test +test +failed +[0-9.]+s +[0-9.]+ [KM]B +3$" out &&
+	cidre status -p "$id" --json | jq -e ".id == $id and (.jobs | length) == 2"
+'
+
+test_expect_success 'status filters: --ref, --status, --source, a project' '
+	cidre status --status success >out &&
+	expect_grep "^no pipelines match$" out &&
+	cidre status app --ref main --status failed --source push --json | jq -e "length == 1" &&
+	cidre status app --ref nope --json | jq -e "length == 0"
+'
+
+test_expect_success 'status of a missing pipeline: the server message, exit 1' '
+	expect_exit 1 cidre status 9999 >out 2>&1 &&
+	expect_grep "^cidre: .*9999" out
+'
+
+test_expect_success 'log prints the whole log; exit 0 for a success, 1 for a failure' '
+	id=$(cidre status app -n 1 --json | jq -r ".[0].id") &&
+	build=$(cidre status "$id" --json | jq -r ".jobs[] | select(.name == \"build\") | .id") &&
+	test=$(cidre status "$id" --json | jq -r ".jobs[] | select(.name == \"test\") | .id") &&
+	cidre log "$build" >out &&
+	expect_grep "^building [0-9a-f]{8}$" out &&
+	expect_exit 1 cidre log "$test" >out &&
+	expect_grep "^testing$" out &&
+	expect_exit 1 cidre log -f "$test" >out 2>err &&
+	expect_grep "^testing$" out &&
+	expect_grep "^cidre: job $test failed$" err &&
+	expect_exit 1 cidre log 99999 2>err &&
+	expect_grep "^cidre: " err
+'
+
+cat >slow.yml <<'YML'
+slow:
+  script:
+    - echo "first line"
+    - while [ ! -f "$GO_FILE" ]; do sleep 0.05; done
+    - echo "second line"
+YML
+
+test_expect_success 'log -f follows a running job until it ends, across a server restart' '
+	bare_repo slow <slow.yml &&
+	cidre project add slow --repo slow.git >/dev/null &&
+	id=$(cidre trigger slow main -v GO_FILE="$SCRATCH/go" -q) &&
+	job=$(cidre status "$id" --json | jq -r ".jobs[0].id") &&
+	{ cidre log -f "$job" >follow.out 2>follow.err & follower=$!; } &&
+	wait_for 30 grep -q "^first line" follow.out &&
+	port=${URL##*:} &&
+	kill -TERM "$SERVER_PID" &&
+	wait_for 20 server_gone "$SERVER_PID" &&
+	{ "$CIDRE_BIN" server --data data --listen "127.0.0.1:$port" >>data.log 2>&1 &
+	  echo $! >server2.pid; } &&
+	wait_for 20 curl -sf "$URL/api/v1/version" &&
+	touch go &&
+	wait "$follower" &&
+	test "$(grep -c "^first line" follow.out)" = 1 &&
+	test "$(grep -c "^second line" follow.out)" = 1
+'
+
+test_expect_success 'project rm removes the project; its pipelines stay readable' '
+	id=$(cidre status slow -n 1 --json | jq -r ".[0].id") &&
+	cidre project rm slow >out &&
+	expect_grep "^project slow removed$" out &&
+	cidre project list --json | jq -e "map(.name) == [\"app\"]" &&
+	cidre status "$id" --json | jq -e ".project == \"slow\"" &&
+	expect_exit 1 cidre project rm slow 2>err
+'
+
+# the server restarted above is not a child of this shell
+if [ -f server2.pid ]; then
+	kill -TERM "$(cat server2.pid)" 2>/dev/null
+	wait_for 20 server_gone "$(cat server2.pid)"
+fi
+test_done
