@@ -1,36 +1,56 @@
 # cidre — GNU make + pkg-config. `make`, `make test`, `make asan`, `make fuzz`.
 
-PKGS      := libfyaml jansson sqlite3 libmicrohttpd libcurl
+# Two binaries: cidre (run, lint, the job supervisor: only what a job
+# needs, so that it starts in a millisecond) and cidre-server (the server
+# and the commands that talk to one), which cidre execs for those commands.
+PKGS      := libfyaml jansson
+NET_PKGS  := sqlite3 libmicrohttpd libcurl
 CC        ?= cc
 CFLAGS    ?= -O2 -g
 WARN      := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-missing-field-initializers -Wformat=2
-CPPFLAGS  += -Isrc -D_GNU_SOURCE $(shell pkg-config --cflags $(PKGS))
+CPPFLAGS  += -Isrc -D_GNU_SOURCE $(shell pkg-config --cflags $(PKGS) $(NET_PKGS))
 LDLIBS    += $(shell pkg-config --libs $(PKGS)) -lpthread
+NET_LIBS  := $(shell pkg-config --libs $(NET_PKGS))
 ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS)
 
 VERSION   := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 CPPFLAGS  += -DCIDRE_VERSION='"$(VERSION)"'
 
 BUILD     ?= build
-LIB_SRC   := $(sort $(wildcard src/util/*.c src/pipeline/*.c src/exec/*.c src/git/*.c src/sched/*.c \
-			src/store/*.c src/http/*.c src/forge/*.c src/server/*.c src/client/*.c))
+# what a job needs (the supervisor's part of src/server included)
+CORE_SRC  := $(sort $(wildcard src/util/*.c src/pipeline/*.c src/exec/*.c src/git/*.c src/sched/*.c) \
+			src/server/pctx.c src/server/supervisor.c)
+NET_SRC   := $(filter-out $(CORE_SRC), $(sort $(wildcard src/store/*.c src/http/*.c src/forge/*.c \
+			src/server/*.c src/client/*.c)))
+LIB_SRC   := $(CORE_SRC) $(NET_SRC)
+CORE_CMD  := src/cmd/run.c src/cmd/lint.c src/cmd/job_exec.c
 CMD_SRC   := $(sort $(wildcard src/cmd/*.c)) src/cidre.c
+CORE_OBJ  := $(CORE_SRC:%.c=$(BUILD)/%.o)
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CMD_OBJ   := $(CMD_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC  := $(sort $(wildcard tests/unit/t-*.c))
 UNIT_BIN  := $(UNIT_SRC:%.c=$(BUILD)/%)
 
 BIN       := $(BUILD)/cidre
+NET_BIN   := $(BUILD)/cidre-server
 
 .PHONY: all clean test unit e2e asan test-asan fuzz fuzz-run lint-banned bench demo
 
-all: $(BIN) cidre
+all: $(BIN) $(NET_BIN) cidre
 
-cidre: $(BIN)
+cidre: $(BIN) $(NET_BIN)
 	ln -sf $(BIN) cidre
 
-$(BIN): $(LIB_OBJ) $(CMD_OBJ)
+$(BIN): $(CORE_OBJ) $(CORE_CMD:%.c=$(BUILD)/%.o) $(BUILD)/src/cidre.o
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(NET_BIN): $(LIB_OBJ) $(filter-out $(BUILD)/src/cidre.o, $(CMD_OBJ)) $(BUILD)/src/cidre-all.o
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(NET_LIBS) $(LDLIBS)
+
+# the same dispatcher, with every command built in
+$(BUILD)/src/cidre-all.o: src/cidre.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -DCIDRE_ALL $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -41,9 +61,9 @@ UNIT_LIB  := $(BUILD)/tests/unit/testlib.o
 
 $(BUILD)/tests/unit/%: tests/unit/%.c $(UNIT_LIB) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(UNIT_LIB) $(LIB_OBJ) $(LDLIBS) -lcmocka
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(UNIT_LIB) $(LIB_OBJ) $(NET_LIBS) $(LDLIBS) -lcmocka
 
--include $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(BUILD)/src/cidre-all.d
 
 # Objects made on the way to a fuzzer or test are kept.
 .SECONDARY: $(UNIT_LIB:.o=.d)
@@ -52,7 +72,7 @@ unit: $(UNIT_BIN)
 	@CMOCKA_MESSAGE_OUTPUT=TAP prove --exec '' $(UNIT_BIN)
 
 E2E ?= $(sort $(wildcard tests/e2e/t[0-9]*.sh))
-e2e: $(BIN)
+e2e: $(BIN) $(NET_BIN)
 	@CIDRE_BIN=$(abspath $(BIN)) prove -j2 $(E2E)
 
 # The whole suite, then again under AddressSanitizer + UBSan (with leak
@@ -65,7 +85,7 @@ test: all lint-banned
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 asan:
-	$(MAKE) BUILD=build-asan CFLAGS="$(ASAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" build-asan/cidre
+	$(MAKE) BUILD=build-asan CFLAGS="$(ASAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" build-asan/cidre build-asan/cidre-server
 
 test-asan: asan
 	$(MAKE) BUILD=build-asan CFLAGS="$(ASAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" \
@@ -84,7 +104,7 @@ build-fuzz/%.o: %.c
 
 build-fuzz/bin/%: fuzz/%.c $(FUZZ_OBJ)
 	@mkdir -p $(dir $@)
-	clang $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_OBJ) $(LDLIBS)
+	clang $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_OBJ) $(NET_LIBS) $(LDLIBS)
 
 fuzz-run: fuzz
 	@for t in $(FUZZ_TARGETS); do \

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
+#include "exec/spawn.h"
 
 static const char help_usage[] =
 	"usage: cidre help [COMMAND]\n"
@@ -16,20 +17,32 @@ static const char version_usage[] =
 	"\n"
 	"Print cidre's version (same as cidre --version).\n";
 
+/*
+ * The commands that talk HTTP (the server and its client) live in
+ * cidre-server, next to cidre: cidre itself loads only what a job needs,
+ * and runs them by exec'ing cidre-server (built with CIDRE_ALL, which has
+ * every command in).
+ */
+#ifdef CIDRE_ALL
+#define NET(x) x
+#else
+#define NET(x) NULL
+#endif
+
 static const struct cmd commands[] = {
 	{ "run", cmd_run, "run the pipeline of the working tree locally", cmd_run_usage },
 	{ "lint", cmd_lint, "check a pipeline file and report every error", cmd_lint_usage },
-	{ "server", cmd_server, "run the server: API, scheduler, embedded runner", cmd_server_usage },
+	{ "server", NET(cmd_server), "run the server: API, scheduler, embedded runner", NET(cmd_server_usage) },
 	{ "job-exec", cmd_job_exec, NULL, cmd_job_exec_usage },
-	{ "status", cmd_status, "show a server's recent pipelines, or one pipeline's jobs", cmd_status_usage },
-	{ "log", cmd_log, "print a job's log, or follow it live (-f)", cmd_log_usage },
-	{ "trigger", cmd_trigger, "start a pipeline on the server (--wait for it)", cmd_trigger_usage },
-	{ "retry", cmd_retry, "retry a job, or a pipeline's failed jobs", cmd_retry_usage },
-	{ "cancel", cmd_cancel, "cancel a job, or a whole pipeline", cmd_cancel_usage },
-	{ "play", cmd_play, "start a manual job", cmd_play_usage },
-	{ "artifacts", cmd_artifacts, "list or download a job's artifacts", cmd_artifacts_usage },
-	{ "project", cmd_project, "add, list or remove the server's projects", cmd_project_usage },
-	{ "hook", cmd_hook, "install the git post-receive hook that starts pipelines", cmd_hook_usage },
+	{ "status", NET(cmd_status), "show a server's recent pipelines, or one pipeline's jobs", NET(cmd_status_usage) },
+	{ "log", NET(cmd_log), "print a job's log, or follow it live (-f)", NET(cmd_log_usage) },
+	{ "trigger", NET(cmd_trigger), "start a pipeline on the server (--wait for it)", NET(cmd_trigger_usage) },
+	{ "retry", NET(cmd_retry), "retry a job, or a pipeline's failed jobs", NET(cmd_retry_usage) },
+	{ "cancel", NET(cmd_cancel), "cancel a job, or a whole pipeline", NET(cmd_cancel_usage) },
+	{ "play", NET(cmd_play), "start a manual job", NET(cmd_play_usage) },
+	{ "artifacts", NET(cmd_artifacts), "list or download a job's artifacts", NET(cmd_artifacts_usage) },
+	{ "project", NET(cmd_project), "add, list or remove the server's projects", NET(cmd_project_usage) },
+	{ "hook", NET(cmd_hook), "install the git post-receive hook that starts pipelines", NET(cmd_hook_usage) },
 	{ "help", cmd_help, "show help for cidre or a command", help_usage },
 	{ "version", cmd_version, "print the version", version_usage },
 };
@@ -76,6 +89,17 @@ static void print_main_help(FILE *f)
 		   "options of a command.\n");
 }
 
+/* A command of cidre-server: exec it there with the same arguments. */
+static int run_elsewhere(char **argv)
+{
+	struct strbuf err = STRBUF_INIT;
+
+	spawn_exec_sibling("cidre-server", argv, &err);
+	fprintf(stderr, "cidre: %s\n", err.buf);
+	strbuf_release(&err);
+	return 2;
+}
+
 int cmd_help(int argc, char **argv)
 {
 	const struct cmd *c;
@@ -90,6 +114,8 @@ int cmd_help(int argc, char **argv)
 			argv[1]);
 		return 2;
 	}
+	if (!c->usage)
+		return run_elsewhere(argv - 1);
 	cmd_print_help(c);
 	return 0;
 }
@@ -120,6 +146,8 @@ int main(int argc, char **argv)
 			argv[1]);
 		return 2;
 	}
+	if (!c->fn)
+		return run_elsewhere(argv);
 	if (cmd_wants_help(argc - 1, argv + 1)) {
 		cmd_print_help(c);
 		return 0;

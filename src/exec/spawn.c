@@ -168,3 +168,29 @@ const char *spawn_self_exe(void)
 	path[n] = '\0';
 	return path;
 }
+
+char *spawn_sibling(const char *name)
+{
+	const char *self = spawn_self_exe();
+	const char *slash = strrchr(self, '/');
+	size_t n = slash ? (size_t)(slash - self) : 1;
+	char *p = malloc(n + strlen(name) + 2);
+
+	if (!p)
+		abort();
+	memcpy(p, slash ? self : ".", n);
+	p[n] = '/';
+	memcpy(p + n + 1, name, strlen(name) + 1);
+	return p;
+}
+
+void spawn_exec_sibling(const char *name, char **argv, struct strbuf *err)
+{
+	char *path = spawn_sibling(name);
+
+	argv[0] = path;
+	execv(path, argv);
+	strbuf_addf(err, "'%s' needs %s (installed next to cidre): %s", argv[1] ? argv[1] : name,
+		    path, strerror(errno));
+	free(path);
+}

@@ -36,4 +36,14 @@ void spawn_reap(pid_t pid);
 /* The path of the running executable (for argv[0] of re-executions). */
 const char *spawn_self_exe(void);
 
+/* NAME in the running executable's directory (malloc'ed). */
+char *spawn_sibling(const char *name);
+
+/*
+ * Replace this process with the sibling executable name, argv[0] set to
+ * its path and the rest of argv kept. Returns only on failure (err says
+ * why).
+ */
+void spawn_exec_sibling(const char *name, char **argv, struct strbuf *err);
+
 #endif

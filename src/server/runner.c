@@ -662,7 +662,9 @@ static void start(struct runner *r, struct store_job *j)
 	char *spec = server_path(srv, "work", j->id, ".spec.json");
 	char *log = server_path(srv, "logs", j->id, ".log");
 	char *res = server_path(srv, "results", j->id, ".json");
-	const char *argv[] = { spawn_self_exe(), "job-exec", spec, NULL };
+	/* the supervisor is the small cidre binary next to this one */
+	char *self = spawn_sibling("cidre");
+	const char *argv[] = { self, "job-exec", spec, NULL };
 	struct store_job f;
 	pid_t pid;
 	int pidfd, fd;
@@ -692,6 +694,7 @@ static void start(struct runner *r, struct store_job *j)
 	/* the pipeline is running now */
 	advance(r, j->pipeline_id);
 done:
+	free(self);
 	free(spec);
 	free(log);
 	free(res);
