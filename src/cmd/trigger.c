@@ -144,7 +144,7 @@ static int wait_pipeline(struct client *c, int64_t id, json_t **ret,
 {
 	struct strbuf path = STRBUF_INIT;
 	json_t *seen = json_object(), *p = NULL;
-	long wait_ms = 500;
+	long wait_ms = 10;	/* short jobs end in milliseconds: look soon, then less often */
 	int rc, failures = 0;
 
 	strbuf_addf(&path, "/api/v1/pipelines/%" PRId64, id);
@@ -167,8 +167,8 @@ static int wait_pipeline(struct client *c, int64_t id, json_t **ret,
 		if (cli_status_final(st) || !strcmp(st, "manual"))
 			break;
 		pause_ms(wait_ms);
-		if (wait_ms < 2000)
-			wait_ms += 250;
+		if (wait_ms < 1000)
+			wait_ms = wait_ms * 3 / 2 + 1;
 	}
 	json_decref(seen);
 	strbuf_release(&path);

@@ -3,9 +3,12 @@
  */
 #include "git/mirror.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "exec/proc.h"
 #include "util/xalloc.h"
@@ -201,23 +204,112 @@ int mirror_changed(const char *dir, const char *before, const char *sha,
 	return 0;
 }
 
+static int write_file(const char *path, const char *text, struct strbuf *err)
+{
+	FILE *f = fopen(path, "we");
+
+	if (!f || fputs(text, f) < 0 || fclose(f) != 0) {
+		strbuf_addf(err, "cannot write %s: %s", path, strerror(errno));
+		if (f)
+			fclose(f);
+		return -1;
+	}
+	return 0;
+}
+
+static int make_dir(const char *path, struct strbuf *err)
+{
+	if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+		strbuf_addf(err, "cannot create %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * A repository at dest whose objects are the mirror's (alternates), made
+ * by hand: what `git clone --shared --no-checkout` makes, without its
+ * three processes.
+ */
+static int init_shared(const char *dir, const char *dest, struct strbuf *err)
+{
+	static const char *const subs[] = { "", "/.git", "/.git/objects", "/.git/objects/info",
+					    "/.git/refs", "/.git/refs/heads", "/.git/refs/tags" };
+	struct strbuf p = STRBUF_INIT, t = STRBUF_INIT;
+	size_t i;
+	int rc = -1;
+
+	for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+		strbuf_reset(&p);
+		strbuf_addf(&p, "%s%s", dest, subs[i]);
+		if (make_dir(p.buf, err) < 0)
+			goto done;
+	}
+	strbuf_reset(&p);
+	strbuf_addf(&p, "%s/.git/objects/info/alternates", dest);
+	if (dir[0] == '/') {
+		strbuf_addf(&t, "%s/objects\n", dir);
+	} else {
+		char *cwd = getcwd(NULL, 0);
+
+		strbuf_addf(&t, "%s/%s/objects\n", cwd ? cwd : ".", dir);
+		free(cwd);
+	}
+	if (write_file(p.buf, t.buf, err) < 0)
+		goto done;
+	strbuf_reset(&p);
+	strbuf_reset(&t);
+	strbuf_addf(&p, "%s/.git/config", dest);
+	strbuf_addf(&t, "[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n"
+		    "\tbare = false\n\tlogallrefupdates = false\n"
+		    "[remote \"origin\"]\n\turl = %s\n", dir);
+	if (write_file(p.buf, t.buf, err) < 0)
+		goto done;
+	rc = 0;
+done:
+	strbuf_release(&p);
+	strbuf_release(&t);
+	return rc;
+}
+
 int mirror_checkout(const char *dir, const char *sha, const char *branch,
 		    const char *dest, struct strbuf *err)
 {
-	const char *clone[] = { "git", "clone", "--shared", "--no-checkout", "--quiet",
-				"--", dir, dest, NULL };
-	const char *co[] = { "git", "-c", "advice.detachedHead=false", "checkout",
-			     "--quiet", "--detach", sha, NULL };
-	const char *br[] = { "git", "branch", "--quiet", "--force", branch, sha, NULL };
+	const char *clean[] = { "git", "clean", "-ffdxq", NULL };
+	const char *rt[] = { "git", "read-tree", "--reset", "-u", sha, NULL };
+	struct strbuf p = STRBUF_INIT, t = STRBUF_INIT;
+	struct stat st;
+	int rc = -1, fresh;
 
 	if (!mirror_is_sha(sha)) {
 		strbuf_addf(err, "not a commit id: %s", sha);
 		return -1;
 	}
-	if (git(clone, NULL, 0, NULL, err) < 0 || git(co, dest, 0, NULL, err) < 0)
-		return -1;
-	/* a branch at the commit, for tools that ask which branch this is */
-	if (branch && *branch && *branch != '-')
-		git(br, dest, 0, NULL, NULL);
-	return 0;
+	strbuf_addf(&p, "%s/.git/objects/info/alternates", dest);
+	fresh = stat(p.buf, &st) < 0;
+	if (fresh && init_shared(dir, dest, err) < 0)
+		goto done;
+	/* HEAD detached at the commit, and the branch at it for tools that ask */
+	strbuf_reset(&p);
+	strbuf_addf(&p, "%s/.git/HEAD", dest);
+	strbuf_addf(&t, "%s\n", sha);
+	if (write_file(p.buf, t.buf, err) < 0)
+		goto done;
+	if (branch && *branch && *branch != '-' && !strstr(branch, "..") &&
+	    strlen(branch) < 256 && !strchr(branch, '/')) {
+		strbuf_reset(&p);
+		strbuf_addf(&p, "%s/.git/refs/heads/%s", dest, branch);
+		if (write_file(p.buf, t.buf, err) < 0)
+			goto done;
+	}
+	/* a reused tree: what the last job left goes first */
+	if (!fresh && git(clean, dest, 0, NULL, err) < 0)
+		goto done;
+	if (git(rt, dest, 0, NULL, err) < 0)
+		goto done;
+	rc = 0;
+done:
+	strbuf_release(&p);
+	strbuf_release(&t);
+	return rc;
 }

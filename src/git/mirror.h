@@ -40,9 +40,13 @@ int mirror_commit(const char *dir, const char *sha, struct gitinfo *gi,
 int mirror_changed(const char *dir, const char *before, const char *sha,
 		   struct strvec *out, struct strbuf *err);
 /*
- * A fresh repository at dest (which must not exist) sharing the mirror's
- * objects, with sha checked out (detached HEAD) and branch set to it
- * when not NULL: what a job's workspace is.
+ * A repository at dest sharing the mirror's objects (alternates, as
+ * `git clone --shared`), with sha checked out (detached HEAD) and branch
+ * set to it when not NULL: what a job's workspace is. dest may be a tree
+ * this function made before: what is not in sha is removed (git clean
+ * -ffdx) and the tracked files are reset to sha, as GitLab's runner does
+ * with a reused build directory. One git process for a new tree, two for
+ * a reused one.
  */
 int mirror_checkout(const char *dir, const char *sha, const char *branch,
 		    const char *dest, struct strbuf *err);

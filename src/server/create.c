@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "exec/cas.h"
@@ -20,6 +21,8 @@
 
 /* Serialises mirror fetches (git takes ref locks; a second fetch fails). */
 static pthread_mutex_t fetch_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Serialises planning: the per-project plan trees are reused. */
+static pthread_mutex_t plan_lock = PTHREAD_MUTEX_INITIALIZER;
 
 int server_fetch(const char *mirror, struct strbuf *err)
 {
@@ -214,8 +217,7 @@ int server_create_pipeline(struct server *srv, const struct trigger *t,
 	struct server_config cfg;
 	struct diag d;
 	int64_t pending = 0;
-	int have_gi = 0, have_plan = 0, rc = -1, in_tx = 0;
-	static atomic_llong plan_seq;
+	int have_gi = 0, have_plan = 0, rc = -1, in_tx = 0, locked = 0;
 
 	*ret_status = 500;
 	diag_init(&d);
@@ -247,7 +249,8 @@ int server_create_pipeline(struct server *srv, const struct trigger *t,
 			goto done;
 		}
 	}
-	branch = t->ref ? xstrdup(t->ref) : default_branch(mirror);
+	gi.default_branch = default_branch(mirror);
+	branch = xstrdup(t->ref ? t->ref : gi.default_branch);
 	if (!strncmp(branch, "refs/heads/", 11))
 		memmove(branch, branch + 11, strlen(branch + 11) + 1);
 	if (t->sha) {
@@ -261,23 +264,31 @@ int server_create_pipeline(struct server *srv, const struct trigger *t,
 		*ret_status = 404;
 		goto done;
 	}
-	if (mirror_commit(mirror, sha, &gi, err) < 0)
-		goto done;
+	{
+		char *db = gi.default_branch;
+
+		gi.default_branch = NULL;
+		if (mirror_commit(mirror, sha, &gi, err) < 0) {
+			free(db);
+			goto done;
+		}
+		gi.default_branch = db;
+	}
 	have_gi = 1;
 	if (t->before && mirror_is_sha(t->before)) {
 		free(gi.before_sha);
 		gi.before_sha = xstrdup(t->before);
 	}
 	gi.branch = xstrdup(branch);
-	gi.default_branch = default_branch(mirror);
 	free(gi.toplevel);
 	gi.toplevel = xstrdup(pr->repo);
 	gi.remote_url = xstrdup(pr->repo);
 
-	/* the pipeline row first: its id is a predefined variable */
-	if (store_begin(st, err) < 0)
-		goto done;
-	in_tx = 1;
+	/*
+	 * The pipeline row first: its id is a predefined variable. Planning
+	 * runs outside any transaction (it reads git); the jobs go in with
+	 * the planning context in one.
+	 */
 	vars_text = t->vars ? pctx_vars_json(t->vars) : xstrdup("{}");
 	pl.project_id = pr->id;
 	pl.ref = branch;
@@ -314,11 +325,31 @@ int server_create_pipeline(struct server *srv, const struct trigger *t,
 	}
 
 	/* plan at the commit */
-	plan_dir = xasprintf("%s/work/plan-%ld-%lld", srv->data, (long)getpid(),
-			     (long long)atomic_fetch_add(&plan_seq, 1));
-	cas_rmtree(plan_dir, NULL);
-	if (mirror_checkout(mirror, sha, NULL, plan_dir, err) < 0)
-		goto done;
+	/*
+	 * The commit's tree, to read the pipeline file and its includes and
+	 * to answer rules:exists: one tree per project, moved from commit to
+	 * commit (only what changed is written), one planning at a time.
+	 */
+	plan_dir = xasprintf("%s/work/%s/plan", srv->data, pr->name);
+	pthread_mutex_lock(&plan_lock);
+	locked = 1;
+	{
+		char *pdir = xasprintf("%s/work/%s", srv->data, pr->name);
+
+		if (mkdir(pdir, 0755) < 0 && errno != EEXIST) {
+			strbuf_addf(err, "cannot create %s: %s", pdir, strerror(errno));
+			free(pdir);
+			goto done;
+		}
+		free(pdir);
+	}
+	if (mirror_checkout(mirror, sha, NULL, plan_dir, err) < 0) {
+		/* a damaged tree is made again from nothing */
+		strbuf_reset(err);
+		cas_rmtree(plan_dir, NULL);
+		if (mirror_checkout(mirror, sha, NULL, plan_dir, err) < 0)
+			goto done;
+	}
 	if (pctx_plan(plan_dir, &ctx, &p, &plan, &d) < 0) {
 		struct strbuf msg = STRBUF_INIT;
 
@@ -346,6 +377,9 @@ int server_create_pipeline(struct server *srv, const struct trigger *t,
 		}
 	}
 	ctx_text = pctx_to_json(&ctx);
+	if (store_begin(st, err) < 0)
+		goto done;
+	in_tx = 1;
 	if (store_pipeline_set_ctx(st, pl.id, ctx_text, plan.name, err) < 0)
 		goto done;
 	if (plan.workflow_skip || !plan.nr) {
@@ -364,7 +398,9 @@ int server_create_pipeline(struct server *srv, const struct trigger *t,
 	if (add_jobs(st, pl.id, &plan, &pc, err) < 0)
 		goto done;
 commit:
-	if (store_commit(st, err) < 0)
+	pthread_mutex_unlock(&plan_lock);
+	locked = 0;
+	if (in_tx && store_commit(st, err) < 0)
 		goto done;
 	in_tx = 0;
 	atomic_fetch_add(&srv->pipelines_created, 1);
@@ -373,12 +409,20 @@ commit:
 	*ret_id = pl.id;
 	rc = 0;
 done:
+	if (locked)
+		pthread_mutex_unlock(&plan_lock);
 	if (in_tx)
 		store_rollback(st);
-	if (plan_dir) {
-		cas_rmtree(plan_dir, NULL);
-		free(plan_dir);
+	if (rc < 0 && pl.id) {
+		/* the pipeline exists: it failed, and says why */
+		if (store_pipeline_set_status(st, pl.id, NULL, "failed", 0, server_now_ms(),
+					      err->buf, NULL) == 0) {
+			slog_warn("pipeline %lld: %s", (long long)pl.id, err->buf);
+			*ret_id = pl.id;
+			rc = 0;
+		}
 	}
+	free(plan_dir);
 	if (have_plan) {
 		plan_release(&plan);
 		pipeline_free(p);

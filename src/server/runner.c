@@ -29,6 +29,7 @@
 #include "util/xalloc.h"
 
 struct slot {
+	int no;           /* 1..: the runner's slot, naming its workspace */
 	int64_t job_id;
 	int64_t pipeline_id;
 	pid_t pid;
@@ -567,7 +568,7 @@ static json_t *dep_json(struct runner *r, const struct store_job *d)
 	return o;
 }
 
-static int write_spec(struct runner *r, const struct store_job *j, const char *path,
+static int write_spec(struct runner *r, const struct store_job *j, int no, const char *path,
 		      struct strbuf *err)
 {
 	struct server *srv = r->srv;
@@ -603,7 +604,15 @@ static int write_spec(struct runner *r, const struct store_job *j, const char *p
 	free(s);
 	json_object_set_new(spec, "sha", json_string(pl.sha));
 	json_object_set_new(spec, "ref", json_string(pl.ref));
-	s = server_path(srv, "work", j->id, "");
+	/* the slot's workspace for this project, reused job after job */
+	s = xasprintf("%s/work/%s", srv->data, pl.project);
+	if (mkdir(s, 0755) < 0 && errno != EEXIST) {
+		strbuf_addf(err, "cannot create %s: %s", s, strerror(errno));
+		free(s);
+		goto done;
+	}
+	free(s);
+	s = xasprintf("%s/work/%s/%d", srv->data, pl.project, no);
 	json_object_set_new(spec, "workdir", json_string(s));
 	free(s);
 	s = server_path(srv, "logs", j->id, ".log");
@@ -633,8 +642,30 @@ done:
 	return rc;
 }
 
-static void add_slot(struct runner *r, int64_t job, int64_t pipeline, pid_t pid, int pidfd,
-		     int child)
+/* The lowest slot number no running job holds. */
+static int free_slot_no(const struct runner *r)
+{
+	int no;
+	size_t i;
+
+	for (no = 1;; no++) {
+		for (i = 0; i < r->nr && r->slots[i].no != no; i++)
+			;
+		if (i == r->nr)
+			return no;
+	}
+}
+
+/* The slot number in a runner name "NAME-N" (0 if none). */
+static int slot_of(const char *runner)
+{
+	const char *d = runner ? strrchr(runner, '-') : NULL;
+
+	return d ? atoi(d + 1) : 0;
+}
+
+static void add_slot(struct runner *r, int no, int64_t job, int64_t pipeline, pid_t pid,
+		     int pidfd, int child)
 {
 	struct epoll_event ev;
 
@@ -642,6 +673,7 @@ static void add_slot(struct runner *r, int64_t job, int64_t pipeline, pid_t pid,
 		r->alloc = r->alloc ? 2 * r->alloc : 8;
 		r->slots = xrealloc(r->slots, r->alloc * sizeof(*r->slots));
 	}
+	r->slots[r->nr].no = no;
 	r->slots[r->nr].job_id = job;
 	r->slots[r->nr].pipeline_id = pipeline;
 	r->slots[r->nr].pid = pid;
@@ -667,13 +699,14 @@ static void start(struct runner *r, struct store_job *j)
 	const char *argv[] = { self, "job-exec", spec, NULL };
 	struct store_job f;
 	pid_t pid;
-	int pidfd, fd;
+	int pidfd, fd, no = free_slot_no(r);
+	char *runner = xasprintf("%s-%d", j->runner ? j->runner : "embedded", no);
 
 	unlink(res);
 	fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd >= 0)
 		close(fd);
-	if (write_spec(r, j, spec, &err) < 0 ||
+	if (write_spec(r, j, no, spec, &err) < 0 ||
 	    spawn_detached(argv, log, &pid, &pidfd, &err) < 0) {
 		struct strbuf m = STRBUF_INIT;
 
@@ -685,15 +718,16 @@ static void start(struct runner *r, struct store_job *j)
 	}
 	memset(&f, 0, sizeof(f));
 	f.started = j->started;
-	f.runner = j->runner;
+	f.runner = runner;
 	f.pid = pid;
 	f.pid_start = spawn_start_time(pid);
 	if (store_job_transition(r->st, j->id, "running", "running", &f, &err) < 0)
 		slog_warn("job %lld: %s", (long long)j->id, err.buf);
-	add_slot(r, j->id, j->pipeline_id, pid, pidfd, 1);
+	add_slot(r, no, j->id, j->pipeline_id, pid, pidfd, 1);
 	/* the pipeline is running now */
 	advance(r, j->pipeline_id);
 done:
+	free(runner);
 	free(self);
 	free(spec);
 	free(log);
@@ -787,7 +821,8 @@ static void recover(struct runner *r)
 		} else if ((fd = spawn_attach((pid_t)jobs[i].pid, jobs[i].pid_start)) >= 0) {
 			slog_info("recovery: job %lld still runs (pid %lld): re-attached",
 				  (long long)jobs[i].id, (long long)jobs[i].pid);
-			add_slot(r, jobs[i].id, jobs[i].pipeline_id, (pid_t)jobs[i].pid, fd, 0);
+			add_slot(r, slot_of(jobs[i].runner), jobs[i].id, jobs[i].pipeline_id,
+				 (pid_t)jobs[i].pid, fd, 0);
 			/* it may have ended between the check and the attach */
 			if (access(res, F_OK) == 0 && kill((pid_t)jobs[i].pid, 0) < 0)
 				finish_slot(r, r->nr - 1);

@@ -210,7 +210,8 @@ static int write_result(const char *path, json_t *o)
 			break;
 		off += (size_t)w;
 	}
-	if (off < len || fsync(fd) < 0) {
+	/* no fsync: the runner records the result as soon as this process ends */
+	if (off < len) {
 		close(fd);
 		goto done;
 	}
@@ -288,10 +289,16 @@ int supervisor_main(const char *spec_path)
 		 s.ref ? s.ref : "");
 	strbuf_addf(&deps_root, "%s.deps", s.workdir);
 	strbuf_addf(&art_dir, "%s.artifacts", s.workdir);
-	cas_rmtree(s.workdir, NULL);
+	/* the workspace is the slot's, reused: mirror_checkout cleans it */
 	cas_rmtree(deps_root.buf, NULL);
 	cas_rmtree(art_dir.buf, NULL);
 	if (mirror_checkout(s.mirror, s.sha, s.ref, s.workdir, &err) < 0) {
+		/* a damaged reused workspace is made again from nothing */
+		strbuf_reset(&err);
+		cas_rmtree(s.workdir, NULL);
+	}
+	if (access(s.workdir, F_OK) < 0 &&
+	    mirror_checkout(s.mirror, s.sha, s.ref, s.workdir, &err) < 0) {
 		log_note(log_fd, "ERROR: checking out the commit failed: %s", err.buf);
 		fail_result(&r, "runner_system_failure");
 		goto write;
@@ -414,9 +421,6 @@ write:
 	else
 		fprintf(stderr, "cidre job-exec: cannot write %s: %s\n", s.result, strerror(errno));
 	json_decref(out);
-	cas_rmtree(s.workdir, NULL);
-	cas_rmtree(deps_root.buf, NULL);
-	cas_rmtree(art_dir.buf, NULL);
 
 	for (i = 0; i < ndeps; i++) {
 		free((char *)deps[i].artifacts_dir);
