@@ -145,12 +145,14 @@ int mirror_commit(const char *dir, const char *sha, struct gitinfo *gi,
 	size_t i, pos = 0;
 	int ret = -1;
 
-	if (!mirror_is_sha(sha)) {
-		strbuf_addf(err, "not a commit id: %s", sha);
+	if (!*sha || *sha == '-' || strlen(sha) > 1024) {
+		strbuf_addf(err, "invalid revision \"%s\"", sha);
 		return -1;
 	}
-	if (git(argv, NULL, MIRROR_OUT_MAX, &sb, err) < 0)
+	if (git(argv, NULL, MIRROR_OUT_MAX, &sb, NULL) < 0) {
+		strbuf_addf(err, "no commit %s in the repository", sha);
 		goto done;
+	}
 	for (i = 0; i < 5; i++) {
 		if (pos >= sb.len) {
 			strbuf_addstr(err, "git log: unexpected output");
@@ -272,10 +274,26 @@ done:
 	return rc;
 }
 
-int mirror_checkout(const char *dir, const char *sha, const char *branch,
-		    const char *dest, struct strbuf *err)
+char *mirror_head_branch(const char *dir)
 {
-	const char *clean[] = { "git", "clean", "-ffdxq", NULL };
+	struct strbuf sb = STRBUF_INIT, p = STRBUF_INIT;
+	char *r = NULL;
+
+	strbuf_addf(&p, "%s/HEAD", dir);
+	if (strbuf_read_file(&sb, p.buf, 4096) == 0) {
+		strbuf_rtrim(&sb);
+		if (!strncmp(sb.buf, "ref: refs/heads/", 16) && sb.buf[16])
+			r = xstrdup(sb.buf + 16);
+	}
+	strbuf_release(&sb);
+	strbuf_release(&p);
+	return r ? r : xstrdup("main");
+}
+
+int mirror_checkout(const char *dir, const char *sha, const char *branch,
+		    const char *dest, int clean, struct strbuf *err)
+{
+	const char *clean_argv[] = { "git", "clean", "-ffdxq", NULL };
 	const char *rt[] = { "git", "read-tree", "--reset", "-u", sha, NULL };
 	struct strbuf p = STRBUF_INIT, t = STRBUF_INIT;
 	struct stat st;
@@ -287,6 +305,17 @@ int mirror_checkout(const char *dir, const char *sha, const char *branch,
 	}
 	strbuf_addf(&p, "%s/.git/objects/info/alternates", dest);
 	fresh = stat(p.buf, &st) < 0;
+	if (!fresh && !clean) {
+		/* a tree nobody writes to: nothing to do when it is at sha */
+		strbuf_reset(&p);
+		strbuf_addf(&p, "%s/.git/HEAD", dest);
+		if (strbuf_read_file(&t, p.buf, 4096) == 0 && t.len >= 40 &&
+		    !strncmp(t.buf, sha, 40)) {
+			rc = 0;
+			goto done;
+		}
+		strbuf_reset(&t);
+	}
 	if (fresh && init_shared(dir, dest, err) < 0)
 		goto done;
 	/* HEAD detached at the commit, and the branch at it for tools that ask */
@@ -303,7 +332,7 @@ int mirror_checkout(const char *dir, const char *sha, const char *branch,
 			goto done;
 	}
 	/* a reused tree: what the last job left goes first */
-	if (!fresh && git(clean, dest, 0, NULL, err) < 0)
+	if (!fresh && clean && git(clean_argv, dest, 0, NULL, err) < 0)
 		goto done;
 	if (git(rt, dest, 0, NULL, err) < 0)
 		goto done;

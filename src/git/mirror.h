@@ -26,7 +26,8 @@ int mirror_resolve(const char *dir, const char *ref, char *ret, struct strbuf *e
  */
 int mirror_branches(const char *dir, struct strvec *out, struct strbuf *err);
 /*
- * The facts of commit sha for the CI_COMMIT_* variables: gi gets sha,
+ * The facts of commit sha (any revision: a sha, refs/heads/NAME) for the
+ * CI_COMMIT_* variables: gi gets sha (the full id),
  * before_sha (first parent or zeros), message, author, timestamp;
  * toplevel is set to dir, the rest NULL.
  */
@@ -43,13 +44,16 @@ int mirror_changed(const char *dir, const char *before, const char *sha,
  * A repository at dest sharing the mirror's objects (alternates, as
  * `git clone --shared`), with sha checked out (detached HEAD) and branch
  * set to it when not NULL: what a job's workspace is. dest may be a tree
- * this function made before: what is not in sha is removed (git clean
- * -ffdx) and the tracked files are reset to sha, as GitLab's runner does
- * with a reused build directory. One git process for a new tree, two for
- * a reused one.
+ * this function made before: with clean, what is not in sha is removed
+ * (git clean -ffdx) and the tracked files are reset to sha, as GitLab's
+ * runner does with a reused build directory; without (a tree nobody
+ * writes to), nothing is done when it is at sha already. One git process
+ * for a new tree, two for a cleaned one.
  */
 int mirror_checkout(const char *dir, const char *sha, const char *branch,
-		    const char *dest, struct strbuf *err);
+		    const char *dest, int clean, struct strbuf *err);
+/* The branch the mirror's HEAD names ("main" when it names none). */
+char *mirror_head_branch(const char *dir);
 
 /* 40 lowercase hex digits. */
 int mirror_is_sha(const char *s);

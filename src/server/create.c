@@ -182,23 +182,6 @@ static int add_jobs(struct store *st, int64_t pid, const struct plan *plan,
 	return 0;
 }
 
-/* The default branch of a mirror: HEAD's target. */
-static char *default_branch(const char *mirror)
-{
-	char sha[41];
-	struct strbuf err = STRBUF_INIT;
-	static const char *const names[] = { "main", "master" };
-	size_t i;
-
-	for (i = 0; i < 2; i++)
-		if (!mirror_resolve(mirror, names[i], sha, &err)) {
-			strbuf_release(&err);
-			return xstrdup(names[i]);
-		}
-	strbuf_release(&err);
-	return xstrdup("main");
-}
-
 int server_create_pipeline(struct server *srv, const struct trigger *t,
 			   int64_t *ret_id, int *ret_status, struct strbuf *err)
 {
@@ -243,36 +226,47 @@ int server_create_pipeline(struct server *srv, const struct trigger *t,
 		strbuf_addf(err, "sha must be 40 lowercase hex digits");
 		goto done;
 	}
-	if (!t->fetched && (!t->sha || !mirror_has_commit(mirror, t->sha))) {
-		if (server_fetch(mirror, err) < 0) {
-			*ret_status = 502;
-			goto done;
-		}
-	}
-	gi.default_branch = default_branch(mirror);
+	/*
+	 * A given commit is looked up first (the mirror often has it: no
+	 * fetch); a branch's head is fetched first unless the caller just did.
+	 */
+	gi.default_branch = mirror_head_branch(mirror);
 	branch = xstrdup(t->ref ? t->ref : gi.default_branch);
 	if (!strncmp(branch, "refs/heads/", 11))
 		memmove(branch, branch + 11, strlen(branch + 11) + 1);
-	if (t->sha) {
-		if (!mirror_has_commit(mirror, t->sha)) {
-			*ret_status = 404;
-			strbuf_addf(err, "commit %s is not in the repository", t->sha);
-			goto done;
-		}
-		memcpy(sha, t->sha, 41);
-	} else if (mirror_resolve(mirror, branch, sha, err) < 0) {
-		*ret_status = 404;
-		goto done;
-	}
 	{
-		char *db = gi.default_branch;
+		char *db = gi.default_branch, *rev = t->sha ? xstrdup(t->sha) :
+						   xasprintf("refs/heads/%s", branch);
+		int got;
 
 		gi.default_branch = NULL;
-		if (mirror_commit(mirror, sha, &gi, err) < 0) {
+		got = t->sha && mirror_commit(mirror, rev, &gi, err) == 0;
+		if (!got && !t->fetched) {
+			strbuf_reset(err);
+			if (server_fetch(mirror, err) < 0) {
+				*ret_status = 502;
+				free(db);
+				free(rev);
+				goto done;
+			}
+		}
+		if (!got) {
+			strbuf_reset(err);
+			got = mirror_commit(mirror, rev, &gi, err) == 0;
+		}
+		free(rev);
+		if (!got) {
 			free(db);
+			*ret_status = 404;
+			strbuf_reset(err);
+			if (t->sha)
+				strbuf_addf(err, "commit %s is not in the repository", t->sha);
+			else
+				strbuf_addf(err, "no branch \"%s\" in the repository", branch);
 			goto done;
 		}
 		gi.default_branch = db;
+		memcpy(sha, gi.sha, 41);
 	}
 	have_gi = 1;
 	if (t->before && mirror_is_sha(t->before)) {
@@ -343,11 +337,11 @@ int server_create_pipeline(struct server *srv, const struct trigger *t,
 		}
 		free(pdir);
 	}
-	if (mirror_checkout(mirror, sha, NULL, plan_dir, err) < 0) {
+	if (mirror_checkout(mirror, sha, NULL, plan_dir, 0, err) < 0) {
 		/* a damaged tree is made again from nothing */
 		strbuf_reset(err);
 		cas_rmtree(plan_dir, NULL);
-		if (mirror_checkout(mirror, sha, NULL, plan_dir, err) < 0)
+		if (mirror_checkout(mirror, sha, NULL, plan_dir, 0, err) < 0)
 			goto done;
 	}
 	if (pctx_plan(plan_dir, &ctx, &p, &plan, &d) < 0) {

@@ -248,7 +248,7 @@ int supervisor_main(const char *spec_path)
 	struct sigaction sa;
 	size_t i, ndeps = 0, arts_nr = 0;
 	const struct plan_job *pj = NULL;
-	int have_plan = 0, log_fd = -1, rc = 1;
+	int have_plan = 0, log_fd = -1, rc = 1, need_files;
 	json_t *out = NULL, *jdeps;
 	struct stat st;
 
@@ -292,13 +292,13 @@ int supervisor_main(const char *spec_path)
 	/* the workspace is the slot's, reused: mirror_checkout cleans it */
 	cas_rmtree(deps_root.buf, NULL);
 	cas_rmtree(art_dir.buf, NULL);
-	if (mirror_checkout(s.mirror, s.sha, s.ref, s.workdir, &err) < 0) {
+	if (mirror_checkout(s.mirror, s.sha, s.ref, s.workdir, 1, &err) < 0) {
 		/* a damaged reused workspace is made again from nothing */
 		strbuf_reset(&err);
 		cas_rmtree(s.workdir, NULL);
 	}
 	if (access(s.workdir, F_OK) < 0 &&
-	    mirror_checkout(s.mirror, s.sha, s.ref, s.workdir, &err) < 0) {
+	    mirror_checkout(s.mirror, s.sha, s.ref, s.workdir, 1, &err) < 0) {
 		log_note(log_fd, "ERROR: checking out the commit failed: %s", err.buf);
 		fail_result(&r, "runner_system_failure");
 		goto write;
@@ -366,7 +366,11 @@ int supervisor_main(const char *spec_path)
 		}
 		cas_files_free(f, nr);
 	}
-	if (workspace_list(s.workdir, &files, &err) < 0) {
+	/* the tracked files matter only to "untracked" artifacts and caches */
+	need_files = pj->def->artifacts.untracked;
+	for (i = 0; i < pj->def->caches_nr; i++)
+		need_files |= pj->def->caches[i].untracked;
+	if (need_files && workspace_list(s.workdir, &files, &err) < 0) {
 		log_note(log_fd, "ERROR: listing the workspace: %s", err.buf);
 		fail_result(&r, "runner_system_failure");
 		goto write;

@@ -28,7 +28,7 @@ refresh() {
 
 stop_all_servers() {
 	for f in "$SCRATCH"/*.pid; do
-		[ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null
+		[ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null && rm -f "$f"
 	done
 	# job supervisors this script's servers started (their own sessions)
 	for p in $(pgrep -f "job-exec $SCRATCH/" 2>/dev/null); do
@@ -126,3 +126,4 @@ bare_repo() {
 
 refresh
 TEST_PRELUDE=refresh
+TEST_CLEANUP=stop_all_servers

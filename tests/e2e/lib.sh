@@ -62,6 +62,8 @@ test_expect_failure_code() {
 }
 
 test_done() {
+	# TEST_CLEANUP: stop what the script started (lib-server.sh's servers)
+	eval "${TEST_CLEANUP:-:}"
 	echo "1..$test_count"
 	if [ "$test_failed" = 0 ]; then
 		cd / && rm -rf "$SCRATCH"

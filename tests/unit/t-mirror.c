@@ -94,6 +94,16 @@ static void test_mirror_facts(void **state)
 	assert_string_equal(gi.message, "two: title\n\nbody");
 	assert_string_equal(gi.author, "t <t@example.com>");
 	gitinfo_release(&gi);
+	assert_int_equal(mirror_commit(m.buf, "refs/heads/main", &gi, &err), 0);
+	assert_string_equal(gi.sha, sha2);
+	gitinfo_release(&gi);
+	assert_int_equal(mirror_commit(m.buf, "refs/heads/nope", &gi, &err), -1);
+	{
+		char *hb = mirror_head_branch(m.buf);
+
+		assert_string_equal(hb, "main");
+		free(hb);
+	}
 	assert_int_equal(mirror_changed(m.buf, sha1, sha2, &changed, &err), 0);
 	assert_int_equal(changed.nr, 2);
 	assert_string_equal(changed.v[0], "c");
@@ -118,7 +128,7 @@ static void test_checkout_new_and_reused(void **state)
 
 	strbuf_addf(&m, "%s/m.git", root);
 	strbuf_addf(&ws, "%s/ws", root);
-	assert_int_equal(mirror_checkout(m.buf, sha1, "main", ws.buf, &err), 0);
+	assert_int_equal(mirror_checkout(m.buf, sha1, "main", ws.buf, 1, &err), 0);
 	assert_true(exists("ws/a") && exists("ws/d/b") && !exists("ws/c"));
 	read_sha("git -C ws rev-parse HEAD", head);
 	assert_string_equal(head, sha1);
@@ -127,7 +137,7 @@ static void test_checkout_new_and_reused(void **state)
 	/* what a job leaves behind: output, ignored files, a changed tracked file */
 	test_sh(root, "cd ws && mkdir -p out && echo x >out/x && echo junk >a && "
 		"echo out/ >.gitignore");
-	assert_int_equal(mirror_checkout(m.buf, sha2, "main", ws.buf, &err), 0);
+	assert_int_equal(mirror_checkout(m.buf, sha2, "main", ws.buf, 1, &err), 0);
 	assert_true(exists("ws/a") && exists("ws/c"));
 	assert_false(exists("ws/d/b"));
 	assert_false(exists("ws/out"));
@@ -136,7 +146,13 @@ static void test_checkout_new_and_reused(void **state)
 		"test -z \"$(git status --porcelain)\" && git log --oneline | grep -q two");
 	read_sha("git -C ws rev-parse HEAD", head);
 	assert_string_equal(head, sha2);
-	assert_int_equal(mirror_checkout(m.buf, "not-a-sha", NULL, ws.buf, &err), -1);
+	assert_int_equal(mirror_checkout(m.buf, "not-a-sha", NULL, ws.buf, 1, &err), -1);
+	/* without clean, a tree at the commit is left as it is */
+	test_sh(root, "echo mine >ws/untracked");
+	assert_int_equal(mirror_checkout(m.buf, sha2, NULL, ws.buf, 0, &err), 0);
+	assert_true(exists("ws/untracked"));
+	assert_int_equal(mirror_checkout(m.buf, sha1, NULL, ws.buf, 0, &err), 0);
+	assert_true(exists("ws/d/b"));
 	strbuf_release(&m);
 	strbuf_release(&ws);
 	strbuf_release(&err);
