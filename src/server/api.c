@@ -335,6 +335,8 @@ static void random_hex(char *out, size_t bytes)
 	out[2 * bytes] = '\0';
 }
 
+static int project_of(struct http_request *req, struct store *st, struct store_project *p);
+
 static int h_projects(struct http_request *req, void *ud)
 {
 	struct store *st = store_or_500(req, SRV(ud));
@@ -461,10 +463,8 @@ static int h_project(struct http_request *req, void *ud)
 	if (!st)
 		return 0;
 	memset(&p, 0, sizeof(p));
-	rc = store_project_get(st, http_request_param(req, "name"), &p, &err);
-	if (rc < 0) {
-		store_error(req, rc, &err);
-	} else {
+	rc = project_of(req, st, &p);
+	if (rc == 0) {
 		o = project_json(&p, has_token(req, st));
 		http_respond_json(req, 200, o);
 		json_decref(o);
@@ -484,7 +484,9 @@ static int h_project_delete(struct http_request *req, void *ud)
 	if (!st || !authorized(req, srv, st))
 		return 0;
 	rc = store_project_delete(st, http_request_param(req, "name"), &err);
-	if (rc < 0)
+	if (rc == STORE_NOTFOUND)
+		http_respond_error(req, 404, "project %s not found", http_request_param(req, "name"));
+	else if (rc < 0)
 		store_error(req, rc, &err);
 	else
 		http_respond_json_str(req, 200, "{\"deleted\":true}", 16);
@@ -517,6 +519,12 @@ static int list_pipelines(struct http_request *req, struct server *srv, int64_t 
 
 		memset(&p, 0, sizeof(p));
 		rc = store_project_get(st, http_request_query(req, "project"), &p, &err);
+		if (rc == STORE_NOTFOUND) {
+			http_respond_error(req, 404, "project %s not found",
+					   http_request_query(req, "project"));
+			strbuf_release(&err);
+			return 0;
+		}
 		if (rc < 0) {
 			store_error(req, rc, &err);
 			strbuf_release(&err);
@@ -571,9 +579,12 @@ static int h_pipelines(struct http_request *req, void *ud)
 static int project_of(struct http_request *req, struct store *st, struct store_project *p)
 {
 	struct strbuf err = STRBUF_INIT;
-	int rc = store_project_get(st, http_request_param(req, "name"), p, &err);
+	const char *name = http_request_param(req, "name");
+	int rc = store_project_get(st, name, p, &err);
 
-	if (rc < 0)
+	if (rc == STORE_NOTFOUND)
+		http_respond_error(req, 404, "project %s not found", name);
+	else if (rc < 0)
 		store_error(req, rc, &err);
 	strbuf_release(&err);
 	return rc;
@@ -1193,7 +1204,8 @@ static int h_hook(struct http_request *req, void *ud)
 		t.project = &p;
 		t.ref = ref + 11;
 		t.sha = new;
-		t.before = old && mirror_is_sha(old) ? old : NULL;
+		t.before = old && mirror_is_sha(old) &&
+			   strcmp(old, "0000000000000000000000000000000000000000") ? old : NULL;
 		t.source = "push";
 		t.fetched = 1;
 		if (server_create_pipeline(srv, &t, &id, &status, &err) < 0) {
@@ -1202,7 +1214,8 @@ static int h_hook(struct http_request *req, void *ud)
 			strbuf_reset(&err);
 			continue;
 		}
-		json_array_append_new(ids, json_integer(id));
+		json_array_append_new(ids, json_pack("{s:I, s:s}", "id", (json_int_t)id, "ref",
+						     ref + 11));
 	}
 	resp = json_pack("{s:O, s:O}", "pipelines", ids, "dropped", dropped);
 	http_respond_json(req, 200, resp);

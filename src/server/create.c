@@ -287,7 +287,10 @@ int server_create_pipeline(struct server *srv, const struct trigger *t,
 	pl.project_id = pr->id;
 	pl.ref = branch;
 	pl.sha = sha;
-	pl.before_sha = t->before && mirror_is_sha(t->before) ? (char *)t->before : NULL;
+	/* a new branch has no previous commit: null, not forty zeros */
+	pl.before_sha = t->before && mirror_is_sha(t->before) &&
+			strcmp(t->before, "0000000000000000000000000000000000000000") ?
+			(char *)t->before : NULL;
 	pl.source = (char *)t->source;
 	pl.status = "created";
 	pl.variables = vars_text;

@@ -94,9 +94,12 @@ static int retry_allows(const struct store_job *j, const char *reason, int exit_
 	return ok;
 }
 
-/* A new attempt of j, pending at once (GitLab's retry). */
-static int new_attempt(struct store *st, const struct store_job *j, int64_t *ret_id,
-		       struct strbuf *err)
+/*
+ * A new attempt of j (GitLab's retry): pending at once, or manual again
+ * when as_manual (a manual job retried with its pipeline waits for play).
+ */
+static int new_attempt_as(struct store *st, const struct store_job *j, int as_manual,
+			  int64_t *ret_id, struct strbuf *err)
 {
 	struct store_job n;
 
@@ -106,7 +109,7 @@ static int new_attempt(struct store *st, const struct store_job *j, int64_t *ret
 	n.stage = j->stage;
 	n.stage_idx = j->stage_idx;
 	n.plan_idx = j->plan_idx;
-	n.status = "pending";
+	n.status = as_manual ? "manual" : "pending";
 	n.when = j->when;
 	n.start_in_ms = j->start_in_ms;
 	n.allow_failure = j->allow_failure;
@@ -122,6 +125,12 @@ static int new_attempt(struct store *st, const struct store_job *j, int64_t *ret
 	if (ret_id)
 		*ret_id = n.id;
 	return 0;
+}
+
+static int new_attempt(struct store *st, const struct store_job *j, int64_t *ret_id,
+		       struct strbuf *err)
+{
+	return new_attempt_as(st, j, 0, ret_id, err);
 }
 
 /* ---- deciding: what GitLab does with a created job ---- */
@@ -1047,8 +1056,17 @@ done:
 	strbuf_release(&err);
 }
 
+static int retry_job(struct server *srv, struct store *st, int64_t id, int as_manual,
+		     int64_t *ret_new, struct strbuf *err);
+
 int runner_retry_job(struct server *srv, struct store *st, int64_t id, int64_t *ret_new,
 		     struct strbuf *err)
+{
+	return retry_job(srv, st, id, 0, ret_new, err);
+}
+
+static int retry_job(struct server *srv, struct store *st, int64_t id, int as_manual,
+		     int64_t *ret_new, struct strbuf *err)
 {
 	struct store_job j;
 	int rc;
@@ -1071,7 +1089,8 @@ int runner_retry_job(struct server *srv, struct store *st, int64_t id, int64_t *
 	}
 	if ((rc = store_begin(st, err)) < 0)
 		goto done;
-	if ((rc = new_attempt(st, &j, ret_new, err)) < 0) {
+	if ((rc = new_attempt_as(st, &j, as_manual && !strcmp(j.when, "manual"), ret_new,
+				 err)) < 0) {
 		store_rollback(st);
 		goto done;
 	}
@@ -1096,7 +1115,7 @@ int runner_retry_pipeline(struct server *srv, struct store *st, int64_t id,
 		return rc;
 	for (i = 0; i < nr && rc >= 0; i++)
 		if (!strcmp(jobs[i].status, "failed") || !strcmp(jobs[i].status, "canceled")) {
-			rc = runner_retry_job(srv, st, jobs[i].id, NULL, err);
+			rc = retry_job(srv, st, jobs[i].id, 1, NULL, err);
 			n++;
 		}
 	store_jobs_free(jobs, nr);
