@@ -1,0 +1,149 @@
+#!/bin/sh
+# The server's scheduling, GitLab's way: redundant interruptible pipelines
+# auto-canceled by a newer push, resource_group one job at a time,
+# delayed jobs, manual jobs and retries, cancel killing the whole tree,
+# polling a repository, and SIGHUP reloading the configuration.
+. "$(dirname "$0")/lib.sh"
+. "$TEST_DIR/lib-server.sh"
+
+cat >wait.yml <<'YML'
+stages: [one, two]
+a:
+  stage: one
+  interruptible: true
+  script:
+    - echo "a of $CI_COMMIT_SHORT_SHA"
+    - 'while [ ! -f "$MARK" ]; do sleep 0.05; done'
+b:
+  stage: two
+  script: [echo b]
+YML
+
+cat >group.yml <<'YML'
+.d: &d
+  resource_group: production
+  script:
+    - 'echo start >>"$LOG"; sleep 0.3; echo end >>"$LOG"'
+d1: *d
+d2: *d
+d3: *d
+YML
+
+cat >manual.yml <<'YML'
+stages: [build, deploy]
+build:
+  stage: build
+  script: [echo built]
+later:
+  stage: build
+  when: delayed
+  start_in: 1 second
+  script: [echo later]
+deploy:
+  stage: deploy
+  when: manual
+  script: [echo deployed]
+YML
+
+cat >tree.yml <<'YML'
+spin:
+  script:
+    - 'sleep 300 & echo $! >"$PIDFILE"; wait'
+YML
+
+commit() {
+	cp "$1" app/.gitlab-ci.yml && (cd app && git add . && git commit -qm "$1" &&
+	git push -q origin HEAD:main && git rev-parse HEAD)
+}
+
+trigger() {
+	api POST /api/v1/projects/app/pipelines "{\"variables\":{$1}}" >"$2" && expect_status 201
+}
+
+test_expect_success 'a server with three runner slots' '
+	mkdir -p data && printf "runner:\n  slots: 3\n" >data/config.yml &&
+	start_server data &&
+	bare_repo app <wait.yml &&
+	add_project app "$SCRATCH/app.git"
+'
+
+test_expect_success 'a newer pipeline on the ref cancels an older interruptible one' '
+	trigger "\"MARK\":\"$SCRATCH/never\"" old.json &&
+	old=$(jq -r .id old.json) &&
+	wait_for 20 job_status_is "$(jq -r ".jobs[0].id" old.json)" running &&
+	trigger "\"MARK\":\"$SCRATCH/go1\"" new.json &&
+	wait_pipeline "$old" >o.json &&
+	jq -e ".status == \"canceled\" and .jobs[0].status == \"canceled\" and .jobs[1].status == \"canceled\"" o.json &&
+	touch go1 &&
+	wait_pipeline "$(jq -r .id new.json)" | jq -e ".status == \"success\""
+'
+
+test_expect_success 'resource_group runs one job at a time' '
+	commit group.yml >/dev/null &&
+	trigger "\"LOG\":\"$SCRATCH/group.log\"" g.json &&
+	wait_pipeline "$(jq -r .id g.json)" | jq -e ".status == \"success\"" &&
+	test "$(tr "\n" " " <group.log)" = "start end start end start end "
+'
+
+test_expect_success 'delayed jobs wait; manual jobs wait for play; retry makes a new attempt' '
+	commit manual.yml >/dev/null &&
+	trigger "" m.json &&
+	id=$(jq -r .id m.json) &&
+	later=$(jq -r ".jobs[] | select(.name == \"later\") | .id" m.json) &&
+	deploy=$(jq -r ".jobs[] | select(.name == \"deploy\") | .id" m.json) &&
+	wait_for 10 job_status_is "$later" scheduled &&
+	wait_for 20 job_status_is "$later" success &&
+	wait_for 20 job_status_is "$deploy" manual &&
+	api GET "/api/v1/pipelines/$id" | jq -e ".status == \"success\"" &&
+	api POST "/api/v1/jobs/$deploy/play" >/dev/null && expect_status 200 &&
+	wait_for 20 job_status_is "$deploy" success &&
+	api POST "/api/v1/jobs/$deploy/play" >err.json; expect_status 409 &&
+	api POST "/api/v1/jobs/$deploy/retry" >r.json && expect_status 201 &&
+	jq -e ".attempt == 2" r.json &&
+	wait_for 20 job_status_is "$(jq -r .id r.json)" success &&
+	api GET "/api/v1/jobs/$deploy" | jq -e ".retried == true"
+'
+
+test_expect_success 'cancel kills the job and every process it started' '
+	commit tree.yml >/dev/null &&
+	trigger "\"PIDFILE\":\"$SCRATCH/spin.pid\"" t.json &&
+	jid=$(jq -r ".jobs[0].id" t.json) &&
+	wait_for 20 test -s spin.pid &&
+	child=$(cat spin.pid) && process_alive "$child" &&
+	api POST "/api/v1/jobs/$jid/cancel" >/dev/null && expect_status 202 &&
+	wait_for 20 job_status_is "$jid" canceled &&
+	wait_for 10 sh -c "! kill -0 $child 2>/dev/null" &&
+	api GET "/api/v1/jobs/$jid/log" | grep -q "Job canceled"
+'
+
+test_expect_success 'SIGHUP: an invalid configuration is refused and the old one kept' '
+	printf "runner:\n  slots: zero\n" >data/config.yml &&
+	kill -HUP "$SERVER_PID" &&
+	wait_for 10 grep -q "configuration is invalid, keeping the one in use" data.log &&
+	curl -sS "$URL/healthz" | grep -q ok
+'
+
+test_expect_success 'SIGHUP: a valid configuration is used at once' '
+	printf "runner:\n  slots: 1\nlimits:\n  queue_length: 50\n" >data/config.yml &&
+	kill -HUP "$SERVER_PID" &&
+	wait_for 10 grep -q "reload: .* is in use (runner slots 1" data.log
+'
+
+test_expect_success 'a polled repository builds new commits by itself' '
+	git init -q --bare polled.git &&
+	git clone -q polled.git polled 2>/dev/null &&
+	printf "p:\n  script: [echo polled \$CI_PIPELINE_SOURCE]\n" >polled/.gitlab-ci.yml &&
+	(cd polled && git add . && git commit -qm p1 && git push -q origin HEAD:main) &&
+	printf "poll:\n  min_interval: 1\n" >>data/config.yml &&
+	kill -HUP "$SERVER_PID" &&
+	wait_for 10 grep -q "runner slots 1" data.log &&
+	api POST /api/v1/projects "{\"name\":\"polled\",\"repo\":\"$SCRATCH/polled.git\",\"poll_interval\":1}" >/dev/null &&
+	expect_status 201 &&
+	wait_for 20 sh -c "curl -sS \"$URL/api/v1/pipelines?project=polled\" | jq -e \"length == 1\"" &&
+	(cd polled && echo x >x && git add x && git commit -qm p2 && git push -q origin HEAD:main) &&
+	wait_for 20 sh -c "curl -sS \"$URL/api/v1/pipelines?project=polled\" | jq -e \"length == 2\"" &&
+	api GET "/api/v1/pipelines?project=polled" >pl.json &&
+	jq -e ".[0].source == \"poll\" and .[0].before_sha == .[1].sha" pl.json
+'
+
+test_done
