@@ -34,7 +34,7 @@ UNIT_BIN  := $(UNIT_SRC:%.c=$(BUILD)/%)
 BIN       := $(BUILD)/cidre
 NET_BIN   := $(BUILD)/cidre-server
 
-.PHONY: all clean test unit e2e asan test-asan fuzz fuzz-run lint-banned bench demo
+.PHONY: all clean test unit e2e asan test-asan fuzz fuzz-run lint-banned bench demo demo-run
 
 all: $(BIN) $(NET_BIN) cidre
 
@@ -122,12 +122,17 @@ lint-banned:
 	@! grep -nE '\b(sprintf|vsprintf|strcat|strncpy|strtok|gets)\s*\(' $(LIB_SRC) $(CMD_SRC) \
 		|| { echo "banned function used (see docs/internals/style.md)"; exit 1; }
 
-# The README's main command: the demo project in a fresh repository.
+# The README's main command: a server with the demo repository, a push,
+# and the pipeline as it runs (scripts/demo-server.sh).
 demo: all
-	rm -rf $(BUILD)/demo && mkdir -p $(BUILD)/demo && cp -R examples/demo/. $(BUILD)/demo/
-	cd $(BUILD)/demo && git init -q -b main && git add . && \
+	scripts/demo-server.sh $(BUILD)
+
+# The demo pipeline with cidre run, no server.
+demo-run: all
+	rm -rf $(BUILD)/demo-run && mkdir -p $(BUILD)/demo-run && cp -R examples/demo/. $(BUILD)/demo-run/
+	cd $(BUILD)/demo-run && git init -q -b main && git add . && \
 		git -c user.name='cidre demo' -c user.email=demo@cidre.invalid commit -q -m 'demo: greet'
-	cd $(BUILD)/demo && $(abspath $(BIN)) run
+	cd $(BUILD)/demo-run && $(abspath $(BIN)) run
 
 # cidre run vs gitlab-ci-local (docs/benchmarks.md); setup is idempotent.
 bench: $(BIN)

@@ -1,22 +1,28 @@
 /*
  * cidre log: a job's log, whole or followed live.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "client/cli.h"
 #include "cmd/cmd.h"
 
 const char cmd_log_usage[] =
 	"usage: cidre log [-f] JOB_ID\n"
+	"       cidre log [-f] -p PIPELINE_ID\n"
 	"\n"
 	"Print the log of a job. With -f, follow it live (server-sent events)\n"
 	"until the job ends; a dropped connection is resumed where it stopped.\n"
+	"With -p, the logs of every job of a pipeline, one after the other in\n"
+	"pipeline order (with -f: each as it runs, until the pipeline ends).\n"
 	"\n"
 	"options:\n"
 	"  -f, --follow       follow the log until the job ends\n"
+	"  -p, --pipeline ID  every job of pipeline ID\n"
 	"\n"
 	CLI_USAGE_CONN
 	"\n"
@@ -88,28 +94,139 @@ static int follow_log(struct client *c, int64_t id)
 	return rc;
 }
 
+static void pause_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+static int waiting(const char *st)
+{
+	return !strcmp(st, "created") || !strcmp(st, "pending") || !strcmp(st, "scheduled");
+}
+
+/*
+ * Every job of a pipeline in order: each is shown once it has started
+ * (followed live with follow), skipped and manual jobs say so; ends when
+ * the pipeline is final (or waits for a manual job).
+ */
+static int pipeline_logs(struct client *c, int64_t id, int follow)
+{
+	struct strbuf path = STRBUF_INIT, err = STRBUF_INIT;
+	json_t *done = json_object(), *p = NULL;
+	long wait_ms = 10;
+	int rc = 0;
+
+	strbuf_addf(&path, "/api/v1/pipelines/%" PRId64, id);
+	for (;;) {
+		const json_t *jobs, *job;
+		const char *pst;
+		size_t i;
+		int shown = 0;
+
+		json_decref(p);
+		p = NULL;
+		strbuf_reset(&err);
+		rc = client_request(c, "GET", path.buf, NULL, &p, &err);
+		if (rc) {
+			rc = cli_report(rc, &err);
+			break;
+		}
+		jobs = json_object_get(p, "jobs");
+		pst = cli_str(p, "status", "");
+		json_array_foreach(jobs, i, job) {
+			char key[32];
+			const char *st = cli_str(job, "status", "");
+			int64_t jid = cli_int(job, "id", 0);
+
+			snprintf(key, sizeof(key), "%" PRId64, jid);
+			if (json_object_get(done, key))
+				continue;
+			if (waiting(st) && !cli_status_final(pst) && strcmp(pst, "manual"))
+				break;	/* in order: wait for this one */
+			if (waiting(st) || !strcmp(st, "skipped") || !strcmp(st, "manual")) {
+				printf("== %s (%s): %s\n", cli_str(job, "name", "?"),
+				       cli_str(job, "stage", "?"), st);
+				fflush(stdout);
+				json_object_set_new(done, key, json_true());
+				continue;
+			}
+			if (!follow && !cli_status_final(st))
+				break;
+			printf("== %s (%s), job %s\n", cli_str(job, "name", "?"),
+			       cli_str(job, "stage", "?"), key);
+			fflush(stdout);
+			if (follow ? follow_log(c, jid) == 2 : whole_log(c, jid) == 2) {
+				rc = 2;
+				goto out;
+			}
+			json_object_set_new(done, key, json_true());
+			shown = 1;
+			break;	/* the pipeline may have moved on: look again */
+		}
+		if (shown) {
+			wait_ms = 10;
+			continue;
+		}
+		if (i == json_array_size(jobs) &&
+		    (cli_status_final(pst) || !strcmp(pst, "manual") || !follow)) {
+			printf("== pipeline %" PRId64 ": %s\n", id, pst);
+			rc = !strcmp(pst, "success") || !strcmp(pst, "manual") ? CLI_OK : CLI_FAILED;
+			break;
+		}
+		if (!follow) {
+			printf("== pipeline %" PRId64 ": %s\n", id, pst);
+			break;
+		}
+		pause_ms(wait_ms);
+		if (wait_ms < 500)
+			wait_ms = wait_ms * 3 / 2 + 1;
+	}
+out:
+	json_decref(p);
+	json_decref(done);
+	strbuf_release(&path);
+	strbuf_release(&err);
+	return rc;
+}
+
 int cmd_log(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "follow", no_argument, NULL, 'f' },
+		{ "pipeline", required_argument, NULL, 'p' },
 		CLI_LONGOPTS_CONN,
 		{ NULL, 0, NULL, 0 },
 	};
 	struct client_opts copts = { NULL, NULL };
 	struct client c = CLIENT_INIT;
 	int follow = 0, ch, rc;
-	int64_t id;
+	int64_t id, pipeline = 0;
 
 	optind = 1;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "f", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "fp:", longopts, NULL)) != -1) {
 		if (cli_conn_opt(ch, optarg, &copts))
 			continue;
 		if (ch == 'f')
 			follow = 1;
+		else if (ch == 'p' && cli_parse_id(optarg, &pipeline) == 0)
+			;
 		else
 			return cli_usage_error("log", "unknown or incomplete option '%s'",
 					       argv[optind - 1]);
+	}
+	if (pipeline) {
+		if (optind != argc)
+			return cli_usage_error("log", "-p takes no job id");
+		rc = cli_open(&c, &copts);
+		if (rc)
+			return rc;
+		rc = pipeline_logs(&c, pipeline, follow);
+		client_close(&c);
+		return rc;
 	}
 	if (optind + 1 != argc)
 		return cli_usage_error("log", "wants one job id");
