@@ -1,5 +1,5 @@
 #!/bin/sh
-# The README's main command runs examples/demo: three stages, a failure
+# make demo-run: examples/demo with cidre run — three stages, a failure
 # that is allowed, artifacts between jobs, a JUnit report.
 . "$(dirname "$0")/lib.sh"
 
