@@ -413,7 +413,10 @@ out:
 		close(srv.poll_fd);
 	{
 		/* the main thread's handle (others closed at their exit) */
-		struct store *mine = pthread_getspecific(store_key);
+		struct store *mine;
+
+		pthread_once(&store_once, make_key);
+		mine = pthread_getspecific(store_key);
 
 		if (mine) {
 			pthread_setspecific(store_key, NULL);

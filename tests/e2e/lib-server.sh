@@ -28,7 +28,17 @@ refresh() {
 
 stop_all_servers() {
 	for f in "$SCRATCH"/*.pid; do
-		[ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null && rm -f "$f"
+		[ -f "$f" ] || continue
+		p=$(cat "$f")
+		rm -f "$f"
+		# SIGTERM first: an orderly exit is where leaks are reported
+		kill -TERM "$p" 2>/dev/null || continue
+		n=0
+		while process_alive "$p" && [ "$n" -lt 250 ]; do
+			n=$((n + 1))
+			sleep 0.02
+		done
+		kill -9 "$p" 2>/dev/null
 	done
 	# job supervisors this script's servers started (their own sessions)
 	for p in $(pgrep -f "job-exec $SCRATCH/" 2>/dev/null); do
@@ -36,6 +46,22 @@ stop_all_servers() {
 	done
 }
 trap stop_all_servers EXIT
+
+# After the tests: a sanitizer report from a server or a job supervisor
+# (their stderr goes to DATA.log and to the job logs) fails the script.
+check_sanitizers() {
+	stop_all_servers
+	found=$(grep -l -E "(Address|Leak|UndefinedBehavior)Sanitizer" \
+		"$SCRATCH"/*.log "$SCRATCH"/*/logs/*.log 2>/dev/null)
+	[ -z "$found" ] && return 0
+	test_count=$((test_count + 1))
+	test_failed=$((test_failed + 1))
+	echo "not ok $test_count - no sanitizer reports"
+	for f in $found; do
+		echo "#   $f:"
+		grep -A30 -E "Sanitizer" "$f" | head -60 | sed 's/^/#   /'
+	done
+}
 
 wait_for() {
 	limit=$(( $1 * 50 )); shift
@@ -126,4 +152,4 @@ bare_repo() {
 
 refresh
 TEST_PRELUDE=refresh
-TEST_CLEANUP=stop_all_servers
+TEST_CLEANUP=check_sanitizers
