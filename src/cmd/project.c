@@ -14,7 +14,7 @@
 #include "util/xalloc.h"
 
 const char cmd_project_usage[] =
-	"usage: cidre project add NAME --repo PATH_OR_URL [--branches GLOB]\n"
+	"usage: cidre project add NAME --repo PATH_OR_URL [--branch BRANCH...]\n"
 	"                         [--poll SECONDS] [--webhook-secret SECRET]\n"
 	"       cidre project list [--json]\n"
 	"       cidre project show NAME [--json]\n"
@@ -31,8 +31,10 @@ const char cmd_project_usage[] =
 	"options:\n"
 	"      --repo PATH_OR_URL    the repository (a path on the server's\n"
 	"                            machine, or a URL git can fetch)\n"
-	"      --branches GLOB       branches that get pipelines on a push\n"
-	"                            (default: *)\n"
+	"      --branch BRANCH       a branch that gets pipelines on a push; a\n"
+	"                            glob (release/*) or a comma-separated list;\n"
+	"                            repeat for more (default: every branch)\n"
+	"      --branches GLOB       the same\n"
 	"      --poll SECONDS        fetch the repository every SECONDS and run\n"
 	"                            new commits (default 0: never)\n"
 	"      --webhook-secret S    the forges' webhook secret (HMAC key, or\n"
@@ -48,6 +50,7 @@ struct project_opts {
 	struct client_opts conn;
 	const char *repo;
 	const char *branches;
+	char branch_list[4096];      /* --branch, repeated, comma-separated */
 	const char *webhook_secret;
 	long poll;
 	int has_poll;
@@ -215,6 +218,7 @@ int cmd_project(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "repo", required_argument, NULL, OPT_REPO },
 		{ "branches", required_argument, NULL, OPT_BRANCHES },
+		{ "branch", required_argument, NULL, OPT_BRANCHES },
 		{ "poll", required_argument, NULL, OPT_POLL },
 		{ "webhook-secret", required_argument, NULL, OPT_SECRET },
 		{ "json", no_argument, NULL, OPT_JSON },
@@ -246,9 +250,16 @@ int cmd_project(int argc, char **argv)
 		case OPT_REPO:
 			o.repo = optarg;
 			break;
-		case OPT_BRANCHES:
-			o.branches = optarg;
+		case OPT_BRANCHES: {
+			size_t n = strlen(o.branch_list);
+
+			if (n + strlen(optarg) + 2 > sizeof(o.branch_list))
+				return cli_usage_error("project", "too many --branch");
+			snprintf(o.branch_list + n, sizeof(o.branch_list) - n, "%s%s",
+				 n ? "," : "", optarg);
+			o.branches = o.branch_list;
 			break;
+		}
 		case OPT_POLL:
 			o.poll = strtol(optarg, &end, 10);
 			if (*end || !*optarg || o.poll < 0 || o.poll > 86400 * 7)

@@ -132,6 +132,12 @@ test_expect_success '/metrics speaks Prometheus text' '
 	expect_grep "^cidre_job_duration_seconds_count [1-9]" m
 '
 
+test_expect_success 'cidre project add --branch, repeated: only those branches build' '
+	CIDRE_SERVER=$URL CIDRE_TOKEN=$TOKEN cidre project add two --repo "$SCRATCH/app.git" \
+		--branch main --branch "release/*" >out &&
+	api GET /api/v1/projects/two | jq -e ".branches == \"main,release/*\""
+'
+
 test_expect_success 'SIGTERM stops the server and removes server-url' '
 	stop_server &&
 	test ! -e data/server-url
