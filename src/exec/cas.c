@@ -228,3 +228,32 @@ int cas_rmtree(const char *path, struct strbuf *err)
 {
 	return copy_rmtree(path, err);
 }
+
+struct sizer {
+	const char *dir;
+	long long total;
+};
+
+static int size_one(const char *rel, unsigned char type, void *data)
+{
+	struct sizer *z = data;
+	struct strbuf p = STRBUF_INIT;
+	struct stat st;
+
+	if (type == DT_REG) {
+		strbuf_addf(&p, "%s/%s", z->dir, rel);
+		if (!lstat(p.buf, &st))
+			z->total += st.st_size;
+		strbuf_release(&p);
+	}
+	return 0;
+}
+
+int cas_tree_size(const char *dir, long long *ret, struct strbuf *err)
+{
+	struct sizer z = { dir, 0 };
+	int rc = copy_walk(dir, COPY_WALK_MISSING_OK, size_one, &z, err);
+
+	*ret = z.total;
+	return rc;
+}

@@ -42,6 +42,9 @@ int cas_put_dir(const char *root, const char *dir, struct cas_file **ret,
 int cas_materialize(const char *root, const struct cas_file *files, size_t nr,
 		    const char *dest, struct strbuf *err);
 
+/* *ret = bytes of the regular files below dir (0 if it is missing). */
+int cas_tree_size(const char *dir, long long *ret, struct strbuf *err);
+
 /* Remove path and everything below it (rm -rf; a missing path is fine). */
 int cas_rmtree(const char *path, struct strbuf *err);
 

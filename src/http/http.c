@@ -676,7 +676,7 @@ int http_respond_json(struct http_request *req, unsigned status,
 
 	if (req->responded)
 		return -1;
-	s = json_dumps(json, JSON_COMPACT | JSON_ENCODE_ANY);
+	s = json_dumps(json, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(10));
 	if (!s)
 		return -1;
 	resp = MHD_create_response_from_buffer_with_free_callback(strlen(s), s,

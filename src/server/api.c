@@ -55,6 +55,7 @@ static json_t *jstr(const char *s)
 
 static json_t *jdur(int64_t a, int64_t b)
 {
+	/* milliseconds as seconds, printed without binary noise */
 	return a > 0 && b >= a ? json_real((double)(b - a) / 1000.0) : json_null();
 }
 
@@ -483,7 +484,34 @@ static int h_project_delete(struct http_request *req, void *ud)
 
 	if (!st || !authorized(req, srv, st))
 		return 0;
+	{
+		/* its unfinished pipelines are canceled first */
+		struct store_project p;
+
+		memset(&p, 0, sizeof(p));
+		if (store_project_get(st, http_request_param(req, "name"), &p, &err) == 0) {
+			int64_t *ids = NULL;
+			size_t n = 0, i;
+
+			if (store_pipeline_unfinished(st, p.id, NULL, 0, &ids, &n, &err) == 0)
+				for (i = 0; i < n; i++)
+					runner_cancel_pipeline(srv, st, ids[i], &err);
+			free(ids);
+		}
+		store_project_release(&p);
+		strbuf_reset(&err);
+	}
 	rc = store_project_delete(st, http_request_param(req, "name"), &err);
+	if (rc == 0) {
+		char *m = server_mirror_path(srv, http_request_param(req, "name"));
+		char *w = xasprintf("%s/work/%s", srv->data, http_request_param(req, "name"));
+
+		cas_rmtree(m, NULL);
+		cas_rmtree(w, NULL);
+		free(m);
+		free(w);
+		slog_info("project %s removed", http_request_param(req, "name"));
+	}
 	if (rc == STORE_NOTFOUND)
 		http_respond_error(req, 404, "project %s not found", http_request_param(req, "name"));
 	else if (rc < 0)
@@ -545,7 +573,7 @@ static int list_pipelines(struct http_request *req, struct server *srv, int64_t 
 	strbuf_addch(&out, '[');
 	for (i = 0; i < n && i < (size_t)f.limit; i++) {
 		json_t *o = pipeline_json(&ps[i]);
-		char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
 
 		if (i)
 			strbuf_addch(&out, ',');
@@ -987,8 +1015,15 @@ static int h_job_log(struct http_request *req, void *ud)
 	}
 	if (qo || ql) {
 		/* ?offset=N&limit=M: a slice, without Range */
-		unsigned long long off = qo ? strtoull(qo, NULL, 10) : 0;
-		unsigned long long lim = ql ? strtoull(ql, NULL, 10) : 1 << 20;
+		char *e1 = NULL, *e2 = NULL;
+		unsigned long long off = qo ? strtoull(qo, &e1, 10) : 0;
+		unsigned long long lim = ql ? strtoull(ql, &e2, 10) : 1 << 20;
+
+		if ((qo && (*e1 || !*qo || *qo == '-')) || (ql && (*e2 || !*ql || *ql == '-'))) {
+			close(fd);
+			http_respond_error(req, 400, "offset and limit must be byte counts");
+			goto done;
+		}
 		struct strbuf sb2 = STRBUF_INIT;
 		ssize_t n;
 
@@ -1029,10 +1064,20 @@ static int h_job_log_stream(struct http_request *req, void *ud)
 
 	if (!st || get_job(req, st, &j) < 0)
 		return 0;
-	if (o)
-		off = strtoull(o, NULL, 10);
-	else if (last)
-		off = strtoull(last, NULL, 10);
+	{
+		const char *v = o ? o : last;
+		char *end;
+
+		if (v) {
+			errno = 0;
+			off = strtoull(v, &end, 10);
+			if (errno || end == v || *end || *v == '-') {
+				http_respond_error(req, 400, "offset must be a byte count");
+				store_job_release(&j);
+				return 0;
+			}
+		}
+	}
 	logs_stream(srv, req, j.id, off, job_finished(j.status));
 	store_job_release(&j);
 	return 0;
@@ -1296,7 +1341,8 @@ static int h_webhook(struct http_request *req, void *ud)
 		}
 	}
 	{
-		json_t *o = json_pack("{s:[I]}", "pipelines", (json_int_t)id);
+		json_t *o = json_pack("{s:[{s:I, s:s}], s:[]}", "pipelines", "id", (json_int_t)id,
+				      "ref", push.ref + 11, "dropped");
 
 		http_respond_json(req, 201, o);
 		json_decref(o);
@@ -1365,17 +1411,20 @@ static int h_metrics(struct http_request *req, void *ud)
 	strbuf_addf(&out, "# HELP cidre_jobs_finished_total Jobs finished since start.\n"
 		    "# TYPE cidre_jobs_finished_total counter\n"
 		    "cidre_jobs_finished_total %lld\n"
+		    "# HELP cidre_jobs_failed_total Jobs failed since start.\n"
+		    "# TYPE cidre_jobs_failed_total counter\n"
 		    "cidre_jobs_failed_total %lld\n",
 		    (long long)atomic_load(&srv->jobs_finished),
 		    (long long)atomic_load(&srv->jobs_failed));
 	strbuf_addstr(&out, "# HELP cidre_job_duration_seconds Job durations since start.\n"
 		      "# TYPE cidre_job_duration_seconds histogram\n");
 	for (i = 0; i < 8; i++) {
-		cum += srv->job_seconds_bucket[i];
+		cum += atomic_load(&srv->job_seconds_bucket[i]);
 		strbuf_addf(&out, "cidre_job_duration_seconds_bucket{le=\"%s\"} %lld\n", le[i], cum);
 	}
 	strbuf_addf(&out, "cidre_job_duration_seconds_sum %.3f\n"
-		    "cidre_job_duration_seconds_count %lld\n", srv->job_seconds_sum, cum);
+		    "cidre_job_duration_seconds_count %lld\n",
+		    (double)atomic_load(&srv->job_ms_sum) / 1000.0, cum);
 	strbuf_addf(&out, "# HELP cidre_uptime_seconds Seconds since the server started.\n"
 		    "# TYPE cidre_uptime_seconds gauge\ncidre_uptime_seconds %.3f\n",
 		    (double)(server_now_ms() - srv->started_ms) / 1000.0);

@@ -10,7 +10,7 @@
  *     name: embedded
  *     slots: 2
  *   http:
- *     threads: 2
+ *     threads: 0          # 0: one per CPU
  *   limits:
  *     request_body: 1MiB
  *     log_size: 64MiB

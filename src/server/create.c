@@ -401,7 +401,9 @@ commit:
 		goto done;
 	in_tx = 0;
 	atomic_fetch_add(&srv->pipelines_created, 1);
-	runner_auto_cancel(srv, st, pr->id, branch, pl.id);
+	/* a newer pipeline makes older ones redundant, if it has jobs to run */
+	if (have_plan && plan.nr && !plan.workflow_skip)
+		runner_auto_cancel(srv, st, pr->id, branch, pl.id);
 	server_kick(srv, pl.id);
 	*ret_id = pl.id;
 	rc = 0;

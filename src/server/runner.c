@@ -343,6 +343,12 @@ static void advance(struct runner *r, int64_t id)
 			changed = 1;
 		}
 	}
+	if (!nr && !strcmp(pl.status, "created") && !pl.error) {
+		/* planned but never recorded: the server stopped while creating it */
+		store_pipeline_set_status(st, id, "created", "failed", 0, now,
+					  "the server stopped while creating this pipeline", &err);
+		goto done;
+	}
 	status = pipeline_status(jobs, nr, &started);
 	if (strcmp(status, pl.status)) {
 		int64_t fin = pipeline_finished(status) ? now : 0;
@@ -379,10 +385,10 @@ static void record_duration(struct server *srv, double sec)
 	static const double bounds[] = { 0.1, 0.5, 1, 5, 30, 60, 300 };
 	size_t i;
 
-	srv->job_seconds_sum += sec;
+	atomic_fetch_add(&srv->job_ms_sum, (long long)(sec * 1000.0 + 0.5));
 	for (i = 0; i < 7 && sec > bounds[i]; i++)
 		;
-	srv->job_seconds_bucket[i]++;
+	atomic_fetch_add(&srv->job_seconds_bucket[i], 1);
 }
 
 /*
@@ -628,6 +634,7 @@ static int write_spec(struct runner *r, const struct store_job *j, int no, const
 	json_object_set_new(spec, "log", json_string(s));
 	free(s);
 	json_object_set_new(spec, "max_log", json_integer((json_int_t)cfg.max_log));
+	json_object_set_new(spec, "max_artifacts", json_integer((json_int_t)cfg.max_artifacts));
 	s = server_path(srv, "results", j->id, ".json");
 	json_object_set_new(spec, "result", json_string(s));
 	free(s);
@@ -730,6 +737,8 @@ static void start(struct runner *r, struct store_job *j)
 	f.runner = runner;
 	f.pid = pid;
 	f.pid_start = spawn_start_time(pid);
+	if (f.pid_start < 0)
+		f.pid_start = 0;
 	if (store_job_transition(r->st, j->id, "running", "running", &f, &err) < 0)
 		slog_warn("job %lld: %s", (long long)j->id, err.buf);
 	add_slot(r, no, j->id, j->pipeline_id, pid, pidfd, 1);
@@ -807,6 +816,27 @@ static void fill_slots(struct runner *r)
 
 /* ---- recovery after a restart ---- */
 
+/*
+ * A job whose supervisor started but whose pid was not recorded (the
+ * server stopped in between): the supervisor wrote its own, next to its
+ * result (RESULT.pid: "PID STARTTIME").
+ */
+static int own_pid(struct server *srv, struct store_job *j)
+{
+	char *path = server_path(srv, "results", j->id, ".json.pid");
+	struct strbuf sb = STRBUF_INIT;
+	long long pid = 0, start = 0;
+
+	if (strbuf_read_file(&sb, path, 128) == 0 &&
+	    sscanf(sb.buf, "%lld %lld", &pid, &start) == 2 && pid > 0) {
+		j->pid = pid;
+		j->pid_start = start;
+	}
+	strbuf_release(&sb);
+	free(path);
+	return 0;
+}
+
 static void recover(struct runner *r)
 {
 	struct store_job *jobs = NULL;
@@ -827,7 +857,8 @@ static void recover(struct runner *r)
 			slog_info("recovery: job %lld finished while the server was down",
 				  (long long)jobs[i].id);
 			ingest(r, jobs[i].id, NULL);
-		} else if ((fd = spawn_attach((pid_t)jobs[i].pid, jobs[i].pid_start)) >= 0) {
+		} else if ((jobs[i].pid || own_pid(r->srv, &jobs[i]) == 0) &&
+			   (fd = spawn_attach((pid_t)jobs[i].pid, jobs[i].pid_start)) >= 0) {
 			slog_info("recovery: job %lld still runs (pid %lld): re-attached",
 				  (long long)jobs[i].id, (long long)jobs[i].pid);
 			add_slot(r, slot_of(jobs[i].runner), jobs[i].id, jobs[i].pipeline_id,

@@ -263,11 +263,15 @@ static void reload(struct server *srv)
 	}
 	pthread_mutex_lock(&srv->cfg_lock);
 	old = srv->cfg;
-	if (strcmp(c.listen, old.listen))
+	if (!srv->listen_override && strcmp(c.listen, old.listen))
 		slog_warn("reload: listen changed to %s: it takes a restart; still on %s",
 			  c.listen, old.listen);
 	if ((c.store || old.store) && (!c.store || !old.store || strcmp(c.store, old.store)))
 		slog_warn("reload: store changed: it takes a restart");
+	if (c.http_threads != old.http_threads)
+		slog_warn("reload: http.threads changed: it takes a restart");
+	if (c.max_request_body != old.max_request_body)
+		slog_warn("reload: limits.request_body changed: it takes a restart");
 	/* these stay as they are until a restart */
 	free(c.listen);
 	c.listen = old.listen;
@@ -275,12 +279,14 @@ static void reload(struct server *srv)
 	c.store = old.store;
 	c.http_threads = old.http_threads;
 	c.max_request_body = old.max_request_body;
-	old.listen = NULL;
-	old.store = NULL;
+	/*
+	 * Other threads may hold the old runner name (server_cfg() copies
+	 * pointers): it is kept until the server stops.
+	 */
+	ALLOC_GROW(srv->old_names, srv->old_names_nr + 1, srv->old_names_alloc);
+	srv->old_names[srv->old_names_nr++] = old.runner_name;
 	srv->cfg = c;
 	pthread_mutex_unlock(&srv->cfg_lock);
-	/* strings of the old config may still be read: runner_name is copied by readers */
-	free(old.runner_name);
 	slog_info("reload: %s is in use (runner slots %d, log size %zu bytes)",
 		  srv->config_path, c.slots, c.max_log);
 	server_kick(srv, 0);
@@ -312,6 +318,7 @@ int server_main(const struct server_opts *o)
 	if (o->listen) {
 		free(srv.cfg.listen);
 		srv.cfg.listen = xstrdup(o->listen);
+		srv.listen_override = 1;
 	}
 	if (o->check) {
 		printf("%s: configuration OK\n", srv.config_path);
@@ -428,6 +435,13 @@ out:
 	free(lock_path);
 	free(srv.dirty);
 	free(srv.kill);
+	{
+		size_t i;
+
+		for (i = 0; i < srv.old_names_nr; i++)
+			free(srv.old_names[i]);
+		free(srv.old_names);
+	}
 	free(srv.url);
 	free(srv.store_url);
 	free(srv.data);

@@ -36,6 +36,9 @@ struct server {
 
 	pthread_mutex_t cfg_lock;   /* guards cfg (SIGHUP swaps it) */
 	struct server_config cfg;
+	int listen_override;        /* --listen given: the file's listen is not used */
+	char **old_names;           /* runner names of replaced configs (freed at stop) */
+	size_t old_names_nr, old_names_alloc;
 
 	struct http_server *http;
 	struct logs *logs;
@@ -56,8 +59,8 @@ struct server {
 	/* metrics (since start) */
 	atomic_llong jobs_finished, jobs_failed, pipelines_created;
 	atomic_llong http_requests;
-	double job_seconds_sum;
-	long long job_seconds_bucket[8]; /* <=0.1 0.5 1 5 30 60 300 +Inf */
+	atomic_llong job_ms_sum;
+	atomic_llong job_seconds_bucket[8]; /* <=0.1 0.5 1 5 30 60 300 +Inf */
 	int64_t started_ms;
 };
 

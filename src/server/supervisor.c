@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "exec/cas.h"
+#include "exec/spawn.h"
 #include "exec/workspace.h"
 #include "git/mirror.h"
 #include "sched/jobrun.h"
@@ -40,6 +41,7 @@ struct spec {
 	long long job_id, pipeline_id;
 	const char *name, *mirror, *sha, *ref, *workdir, *log, *result, *cas, *cache_dir, *ctx;
 	size_t max_log;
+	size_t max_artifacts;   /* 0: no limit */
 };
 
 static const char *str(json_t *o, const char *k)
@@ -72,12 +74,24 @@ static int read_spec(const char *path, struct spec *s, struct strbuf *err)
 	s->cache_dir = str(s->root, "cache_dir");
 	s->ctx = str(s->root, "ctx");
 	s->max_log = (size_t)json_integer_value(json_object_get(s->root, "max_log"));
+	s->max_artifacts = (size_t)json_integer_value(json_object_get(s->root, "max_artifacts"));
 	if (!s->name || !s->mirror || !s->sha || !s->workdir || !s->log ||
 	    !s->result || !s->cas || !s->cache_dir || !s->ctx) {
 		strbuf_addf(err, "%s: incomplete job spec", path);
 		return -1;
 	}
 	return 0;
+}
+
+/* Bytes of the regular files below dir. */
+static long long tree_size(const char *dir)
+{
+	struct strbuf err = STRBUF_INIT;
+	long long total = 0;
+
+	cas_tree_size(dir, &total, &err);
+	strbuf_release(&err);
+	return total;
 }
 
 static void log_note(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -282,6 +296,17 @@ int supervisor_main(const char *spec_path)
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	{
+		/* who runs this job, for a server that restarts before it recorded it */
+		char *pf = xasprintf("%s.pid", s.result);
+		FILE *f = fopen(pf, "we");
+
+		if (f) {
+			fprintf(f, "%ld %lld\n", (long)getpid(), (long long)spawn_start_time(getpid()));
+			fclose(f);
+		}
+		free(pf);
+	}
 	log_fd = open(s.log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	log_note(log_fd, "Running with cidre %s on the embedded runner (shell executor)",
 		 CIDRE_VERSION);
@@ -410,6 +435,24 @@ int supervisor_main(const char *spec_path)
 	jr.t0 = &t0;
 	jobrun_run(&jr, &r);
 
+	if (r.artifacts.nr && s.max_artifacts) {
+		long long total = tree_size(art_dir.buf);
+
+		if (total > (long long)s.max_artifacts) {
+			log_fd = open(s.log, O_WRONLY | O_APPEND | O_CLOEXEC);
+			log_note(log_fd, "ERROR: the artifacts are %lld bytes, over the server's "
+				 "limits.artifacts_size (%zu bytes): not uploaded", total,
+				 s.max_artifacts);
+			close(log_fd);
+			log_fd = -1;
+			strvec_clear(&r.artifacts);
+			if (r.status == JOB_SUCCESS || (r.status == JOB_FAILED && !r.allowed_failure)) {
+				r.status = JOB_FAILED;
+				r.failure_reason = "api_failure";
+				r.allowed_failure = 0;
+			}
+		}
+	}
 	if (r.artifacts.nr && cas_put_dir(s.cas, art_dir.buf, &arts, &arts_nr, NULL, &err) < 0) {
 		log_fd = open(s.log, O_WRONLY | O_APPEND | O_CLOEXEC);
 		log_note(log_fd, "ERROR: storing artifacts failed: %s", err.buf);

@@ -146,7 +146,7 @@ int store_pipeline_set_status(struct store *st, int64_t id, const char *from,
 int store_pipeline_set_ctx(struct store *st, int64_t id, const char *ctx,
 			   const char *name, struct strbuf *err);
 /* Unfinished pipelines (created, pending, running, manual, scheduled) of a project's
- * ref, oldest first, with id < below (any id when below <= 0)
+ * ref (NULL: every ref), oldest first, with id < below (any id when below <= 0)
  * (interruptible auto-cancel). *ret_ids is malloc'ed (free()). */
 int store_pipeline_unfinished(struct store *st, int64_t project_id, const char *ref,
 			      int64_t below, int64_t **ret_ids, size_t *nr,

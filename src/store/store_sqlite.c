@@ -103,8 +103,8 @@ static const char *const stmt_sql[ST__NR] = {
 		"error = coalesce(?5, error) "
 		"WHERE id = ?6 AND (?2 IS NULL OR status = ?2)",
 	[ST_PIPELINE_UNFINISHED] =
-		"SELECT id FROM pipelines WHERE project_id = ?1 AND ref = ?2 AND id < ?3 "
-		"AND status IN ('created', 'pending', 'running', 'manual', 'scheduled') "
+		"SELECT id FROM pipelines WHERE project_id = ?1 AND (?2 = '' OR ref = ?2) "
+		"AND id < ?3 AND status IN ('created', 'pending', 'running', 'manual', 'scheduled') "
 		"ORDER BY id",
 	[ST_PIPELINE_SET_CTX] = "UPDATE pipelines SET ctx = ?2, name = ?3 WHERE id = ?1",
 
@@ -160,7 +160,7 @@ static const char *const stmt_sql[ST__NR] = {
 		" SELECT q.id FROM jobs q WHERE q.status = 'pending' "
 		" AND (q.resource_group IS NULL OR NOT EXISTS ("
 		"  SELECT 1 FROM jobs r WHERE r.resource_group = q.resource_group "
-		"  AND r.status = 'running')) "
+		"  AND r.project_id = q.project_id AND r.status = 'running')) "
 		" ORDER BY q.queued, q.id LIMIT 1) "
 		"RETURNING id",
 	[ST_JOB_RUNNING] =

@@ -42,7 +42,7 @@ test_expect_success 'GitHub: a signed push starts a pipeline' '
 	printf "{\"ref\":\"refs/heads/main\",\"before\":\"0000000000000000000000000000000000000000\",\"after\":\"%s\",\"repository\":{\"full_name\":\"o/app\",\"clone_url\":\"https://example.invalid/o/app.git\"},\"pusher\":{\"name\":\"dev\"},\"head_commit\":{\"message\":\"m\"}}" "$(cat head)" >gh.json &&
 	post_hook gh.json "X-GitHub-Event: push" "X-Hub-Signature-256: sha256=$(hmac gh.json)" >r.json &&
 	expect_status 201 &&
-	id=$(jq -r ".pipelines[0]" r.json) &&
+	id=$(jq -r ".pipelines[0].id" r.json) &&
 	wait_pipeline "$id" >d.json &&
 	jq -e ".status == \"success\" and .source == \"webhook\" and .ref == \"main\"" d.json &&
 	api GET "/api/v1/jobs/$(jq -r ".jobs[0].id" d.json)/log" >log &&
@@ -69,7 +69,7 @@ test_expect_success 'GitLab: the X-Gitlab-Token is checked' '
 	test "$(pipelines_count)" = "$n" &&
 	post_hook gl.json "X-Gitlab-Event: Push Hook" "X-Gitlab-Token: $SECRET" >r.json &&
 	expect_status 201 &&
-	wait_pipeline "$(jq -r ".pipelines[0]" r.json)" | jq -e ".status == \"success\""
+	wait_pipeline "$(jq -r ".pipelines[0].id" r.json)" | jq -e ".status == \"success\""
 '
 
 test_expect_success 'Gitea: X-Gitea-Signature is checked (before the GitHub headers it also sends)' '

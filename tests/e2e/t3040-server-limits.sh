@@ -30,6 +30,14 @@ b: *w
 c: *w
 YML
 
+cat >big-artifacts.yml <<'YML'
+big:
+  script:
+    - head -c 10000 /dev/zero >big.bin
+  artifacts:
+    paths: [big.bin]
+YML
+
 test_expect_success 'a server with small limits' '
 	mkdir -p data &&
 	cat >data/config.yml <<-CONF &&
@@ -40,6 +48,7 @@ test_expect_success 'a server with small limits' '
 	  request_body: 4KiB
 	  queue_length: 2
 	  pipelines_per_push: 2
+	  artifacts_size: 4KiB
 	CONF
 	start_server data &&
 	bare_repo app <pipeline.yml &&
@@ -104,6 +113,17 @@ test_expect_success 'limits.pipelines_per_push: a push of three branches builds 
 	curl -sS -H "X-Cidre-Hook-Token: $secret" --data-binary @hook.json "$URL/api/v1/hook" >r.json &&
 	jq -e ".pipelines | length == 2" r.json &&
 	jq -e ".dropped[0].ref == \"refs/heads/b3\" and (.dropped[0].reason | test(\"pipelines_per_push\"))" r.json
+'
+
+test_expect_success 'limits.artifacts_size: artifacts over it fail the job, nothing is stored' '
+	cp big-artifacts.yml app/.gitlab-ci.yml &&
+	(cd app && git commit -qam big && git push -q origin HEAD:main) &&
+	api POST /api/v1/projects/app/pipelines "{\"ref\":\"main\"}" >p.json && expect_status 201 &&
+	wait_pipeline "$(jq -r .id p.json)" >d.json &&
+	jq -e ".jobs[0].status == \"failed\" and .jobs[0].failure_reason == \"api_failure\"" d.json &&
+	api GET "/api/v1/jobs/$(jq -r ".jobs[0].id" d.json)/artifacts" | jq -e "length == 0" &&
+	api GET "/api/v1/jobs/$(jq -r ".jobs[0].id" d.json)/log" >alog &&
+	expect_grep "over the server.s limits.artifacts_size" alog
 '
 
 test_expect_success 'the hook endpoint refuses a bad token and records nothing' '
