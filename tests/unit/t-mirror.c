@@ -57,6 +57,11 @@ static int setup(void **state)
 		return -1;
 	setenv("HOME", root, 1);
 	setenv("GIT_CONFIG_NOSYSTEM", "1", 1);
+	/* identity fixed here, whatever the caller exported */
+	setenv("GIT_AUTHOR_NAME", "t", 1);
+	setenv("GIT_AUTHOR_EMAIL", "t@example.com", 1);
+	setenv("GIT_COMMITTER_NAME", "t", 1);
+	setenv("GIT_COMMITTER_EMAIL", "t@example.com", 1);
 	test_sh(root, "git init -q -b main src && cd src && echo a >a && mkdir d && "
 		"echo b >d/b && git add . && " GIT " commit -qm one");
 	read_sha("git -C src rev-parse HEAD", sha1);
