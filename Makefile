@@ -1,16 +1,23 @@
 # cidre — GNU make + pkg-config. `make`, `make test`, `make asan`, `make fuzz`.
 
-# Two binaries: cidre (run, lint, the job supervisor: only what a job
-# needs, so that it starts in a millisecond) and cidre-server (the server
-# and the commands that talk to one), which cidre execs for those commands.
-PKGS      := libfyaml jansson
-NET_PKGS  := sqlite3 libmicrohttpd libcurl
+# Three binaries, each loading only what it needs (shared libraries cost
+# start-up time and resident memory):
+#   cidre         run, lint, the job supervisor      libfyaml, jansson
+#   cidre-server  the server                         + sqlite3, libmicrohttpd
+#   cidre-client  the commands that talk to a server + libcurl
+# cidre execs the other two for their commands (src/cidre.c).
+PKGS        := libfyaml jansson
+SERVER_PKGS := sqlite3 libmicrohttpd
+CLIENT_PKGS := libcurl
+NET_PKGS    := $(SERVER_PKGS) $(CLIENT_PKGS)
 CC        ?= cc
 CFLAGS    ?= -O2 -g
 WARN      := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-missing-field-initializers -Wformat=2
 CPPFLAGS  += -Isrc -D_GNU_SOURCE $(shell pkg-config --cflags $(PKGS) $(NET_PKGS))
 LDLIBS    += $(shell pkg-config --libs $(PKGS)) -lpthread
-NET_LIBS  := $(shell pkg-config --libs $(NET_PKGS))
+SERVER_LIBS := $(shell pkg-config --libs $(SERVER_PKGS))
+CLIENT_LIBS := $(shell pkg-config --libs $(CLIENT_PKGS))
+NET_LIBS    := $(SERVER_LIBS) $(CLIENT_LIBS)
 ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS)
 
 VERSION   := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
@@ -20,19 +27,24 @@ BUILD     ?= build
 # what a job needs (the supervisor's part of src/server included)
 CORE_SRC  := $(sort $(wildcard src/util/*.c src/pipeline/*.c src/exec/*.c src/git/*.c src/sched/*.c) \
 			src/server/pctx.c src/server/supervisor.c)
-NET_SRC   := $(filter-out $(CORE_SRC), $(sort $(wildcard src/store/*.c src/http/*.c src/forge/*.c \
-			src/server/*.c src/client/*.c)))
-LIB_SRC   := $(CORE_SRC) $(NET_SRC)
+SERVER_SRC := $(filter-out $(CORE_SRC), $(sort $(wildcard src/store/*.c src/http/*.c \
+			src/forge/*.c src/server/*.c)))
+CLIENT_SRC := $(sort $(wildcard src/client/*.c))
+LIB_SRC   := $(CORE_SRC) $(SERVER_SRC) $(CLIENT_SRC)
 CORE_CMD  := src/cmd/run.c src/cmd/lint.c src/cmd/job_exec.c
+SERVER_CMD := src/cmd/server.c
+CLIENT_CMD := $(filter-out $(CORE_CMD) $(SERVER_CMD), $(sort $(wildcard src/cmd/*.c)))
 CMD_SRC   := $(sort $(wildcard src/cmd/*.c)) src/cidre.c
-CORE_OBJ  := $(CORE_SRC:%.c=$(BUILD)/%.o)
+CORE_OBJ  := $(CORE_SRC:%.c=$(BUILD)/%.o) $(CORE_CMD:%.c=$(BUILD)/%.o)
+SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o) $(SERVER_CMD:%.c=$(BUILD)/%.o)
+CLIENT_OBJ := $(CLIENT_SRC:%.c=$(BUILD)/%.o) $(CLIENT_CMD:%.c=$(BUILD)/%.o)
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CMD_OBJ   := $(CMD_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC  := $(sort $(wildcard tests/unit/t-*.c))
 UNIT_BIN  := $(UNIT_SRC:%.c=$(BUILD)/%)
 
 BIN       := $(BUILD)/cidre
-NET_BIN   := $(BUILD)/cidre-server
+NET_BIN   := $(BUILD)/cidre-server $(BUILD)/cidre-client
 
 .PHONY: all clean test unit e2e asan test-asan fuzz fuzz-run lint-banned bench demo demo-run
 
@@ -41,16 +53,23 @@ all: $(BIN) $(NET_BIN) cidre
 cidre: $(BIN) $(NET_BIN)
 	ln -sf $(BIN) cidre
 
-$(BIN): $(CORE_OBJ) $(CORE_CMD:%.c=$(BUILD)/%.o) $(BUILD)/src/cidre.o
+$(BIN): $(CORE_OBJ) $(BUILD)/src/cidre.o
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(NET_BIN): $(LIB_OBJ) $(filter-out $(BUILD)/src/cidre.o, $(CMD_OBJ)) $(BUILD)/src/cidre-all.o
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(NET_LIBS) $(LDLIBS)
+$(BUILD)/cidre-server: $(CORE_OBJ) $(SERVER_OBJ) $(BUILD)/src/cidre-server.o
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(SERVER_LIBS) $(LDLIBS)
 
-# the same dispatcher, with every command built in
-$(BUILD)/src/cidre-all.o: src/cidre.c
+$(BUILD)/cidre-client: $(CORE_OBJ) $(CLIENT_OBJ) $(BUILD)/src/cidre-client.o
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(CLIENT_LIBS) $(LDLIBS)
+
+# the same dispatcher, with the server's or the client's commands built in
+$(BUILD)/src/cidre-server.o: src/cidre.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -DCIDRE_ALL $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+	$(CC) $(CPPFLAGS) -DCIDRE_WITH_SERVER $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/src/cidre-client.o: src/cidre.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -DCIDRE_WITH_CLIENT $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -63,7 +82,7 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(UNIT_LIB) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(UNIT_LIB) $(LIB_OBJ) $(NET_LIBS) $(LDLIBS) -lcmocka
 
--include $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(BUILD)/src/cidre-all.d
+-include $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(BUILD)/src/cidre-server.d $(BUILD)/src/cidre-client.d
 
 # Objects made on the way to a fuzzer or test are kept.
 .SECONDARY: $(UNIT_LIB:.o=.d)
@@ -85,7 +104,7 @@ test: all lint-banned
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 asan:
-	$(MAKE) BUILD=build-asan CFLAGS="$(ASAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" build-asan/cidre build-asan/cidre-server
+	$(MAKE) BUILD=build-asan CFLAGS="$(ASAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" build-asan/cidre build-asan/cidre-server build-asan/cidre-client
 
 test-asan: asan
 	$(MAKE) BUILD=build-asan CFLAGS="$(ASAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" \

@@ -18,31 +18,36 @@ static const char version_usage[] =
 	"Print cidre's version (same as cidre --version).\n";
 
 /*
- * The commands that talk HTTP (the server and its client) live in
- * cidre-server, next to cidre: cidre itself loads only what a job needs,
- * and runs them by exec'ing cidre-server (built with CIDRE_ALL, which has
- * every command in).
+ * The server and the commands that talk to one live in cidre-server and
+ * cidre-client, next to cidre (built from this file with
+ * CIDRE_WITH_SERVER / CIDRE_WITH_CLIENT): cidre loads only what a job
+ * needs, and runs the others' commands by exec'ing them.
  */
-#ifdef CIDRE_ALL
-#define NET(x) x
+#ifdef CIDRE_WITH_SERVER
+#define SRV(x) x
 #else
-#define NET(x) NULL
+#define SRV(x) NULL
+#endif
+#ifdef CIDRE_WITH_CLIENT
+#define CLI(x) x
+#else
+#define CLI(x) NULL
 #endif
 
 static const struct cmd commands[] = {
 	{ "run", cmd_run, "run the pipeline of the working tree locally", cmd_run_usage },
 	{ "lint", cmd_lint, "check a pipeline file and report every error", cmd_lint_usage },
-	{ "server", NET(cmd_server), "run the server: API, scheduler, embedded runner", NET(cmd_server_usage) },
+	{ "server", SRV(cmd_server), "run the server: API, scheduler, embedded runner", SRV(cmd_server_usage), "cidre-server" },
 	{ "job-exec", cmd_job_exec, NULL, cmd_job_exec_usage },
-	{ "status", NET(cmd_status), "show a server's recent pipelines, or one pipeline's jobs", NET(cmd_status_usage) },
-	{ "log", NET(cmd_log), "print a job's log, or follow it live (-f)", NET(cmd_log_usage) },
-	{ "trigger", NET(cmd_trigger), "start a pipeline on the server (--wait for it)", NET(cmd_trigger_usage) },
-	{ "retry", NET(cmd_retry), "retry a job, or a pipeline's failed jobs", NET(cmd_retry_usage) },
-	{ "cancel", NET(cmd_cancel), "cancel a job, or a whole pipeline", NET(cmd_cancel_usage) },
-	{ "play", NET(cmd_play), "start a manual job", NET(cmd_play_usage) },
-	{ "artifacts", NET(cmd_artifacts), "list or download a job's artifacts", NET(cmd_artifacts_usage) },
-	{ "project", NET(cmd_project), "add, list or remove the server's projects", NET(cmd_project_usage) },
-	{ "hook", NET(cmd_hook), "install the git post-receive hook that starts pipelines", NET(cmd_hook_usage) },
+	{ "status", CLI(cmd_status), "show a server's recent pipelines, or one pipeline's jobs", CLI(cmd_status_usage), "cidre-client" },
+	{ "log", CLI(cmd_log), "print a job's log, or follow it live (-f)", CLI(cmd_log_usage), "cidre-client" },
+	{ "trigger", CLI(cmd_trigger), "start a pipeline on the server (--wait for it)", CLI(cmd_trigger_usage), "cidre-client" },
+	{ "retry", CLI(cmd_retry), "retry a job, or a pipeline's failed jobs", CLI(cmd_retry_usage), "cidre-client" },
+	{ "cancel", CLI(cmd_cancel), "cancel a job, or a whole pipeline", CLI(cmd_cancel_usage), "cidre-client" },
+	{ "play", CLI(cmd_play), "start a manual job", CLI(cmd_play_usage), "cidre-client" },
+	{ "artifacts", CLI(cmd_artifacts), "list or download a job's artifacts", CLI(cmd_artifacts_usage), "cidre-client" },
+	{ "project", CLI(cmd_project), "add, list or remove the server's projects", CLI(cmd_project_usage), "cidre-client" },
+	{ "hook", CLI(cmd_hook), "install the git post-receive hook that starts pipelines", CLI(cmd_hook_usage), "cidre-client" },
 	{ "help", cmd_help, "show help for cidre or a command", help_usage },
 	{ "version", cmd_version, "print the version", version_usage },
 };
@@ -89,12 +94,12 @@ static void print_main_help(FILE *f)
 		   "options of a command.\n");
 }
 
-/* A command of cidre-server: exec it there with the same arguments. */
-static int run_elsewhere(char **argv)
+/* A command of another binary: exec it there with the same arguments. */
+static int run_elsewhere(const struct cmd *c, char **argv)
 {
 	struct strbuf err = STRBUF_INIT;
 
-	spawn_exec_sibling("cidre-server", argv, &err);
+	spawn_exec_sibling(c->home, argv, &err);
 	fprintf(stderr, "cidre: %s\n", err.buf);
 	strbuf_release(&err);
 	return 2;
@@ -115,7 +120,7 @@ int cmd_help(int argc, char **argv)
 		return 2;
 	}
 	if (!c->usage)
-		return run_elsewhere(argv - 1);
+		return run_elsewhere(c, argv - 1);
 	cmd_print_help(c);
 	return 0;
 }
@@ -147,7 +152,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (!c->fn)
-		return run_elsewhere(argv);
+		return run_elsewhere(c, argv);
 	if (cmd_wants_help(argc - 1, argv + 1)) {
 		cmd_print_help(c);
 		return 0;

@@ -12,6 +12,7 @@ struct cmd {
 	int (*fn)(int argc, char **argv);
 	const char *summary; /* NULL: internal, not listed */
 	const char *usage; /* full help text for `cidre help NAME` / `-h` */
+	const char *home;  /* the binary that has it when not this one */
 };
 
 const struct cmd *cmd_find(const char *name);
