@@ -597,7 +597,10 @@ static int write_spec(struct runner *r, const struct store_job *j, int no, const
 
 	memset(&pl, 0, sizeof(pl));
 	server_cfg(srv, &cfg);
-	if (store_pipeline_get(r->st, j->pipeline_id, &pl, err) < 0 ||
+	if (store_pipeline_get(r->st, j->pipeline_id, &pl, err) < 0)
+		goto done;
+	/* the pipeline's jobs only when this one takes artifacts from some */
+	if (j->deps && strcmp(j->deps, "[]") &&
 	    store_job_list(r->st, j->pipeline_id, 0, &jobs, &nr, err) < 0)
 		goto done;
 	deps = json_array();

@@ -12,6 +12,7 @@ flood:
   script:
     - 'head -c 100000000 /dev/zero | tr "\0" "y"'
     - echo
+    - 'while [ ! -f "$MARK" ]; do sleep 0.05; done'
     - echo flood done
 YML
 
@@ -56,10 +57,12 @@ test_expect_success 'a server with small limits' '
 '
 
 test_expect_success 'a 100 MB line without newline: the log is capped with a marker, the server answers meanwhile' '
-	api POST /api/v1/projects/app/pipelines "{}" >p.json && expect_status 201 &&
+	api POST /api/v1/projects/app/pipelines "{\"variables\":{\"MARK\":\"$SCRATCH/flooded\"}}" >p.json &&
+	expect_status 201 &&
 	jid=$(jq -r ".jobs[0].id" p.json) &&
-	wait_for 20 job_status_is "$jid" running &&
+	wait_for 60 job_status_is "$jid" running &&
 	curl -sS --max-time 2 "$URL/healthz" >h && test "$(cat h)" = ok &&
+	touch flooded &&
 	wait_pipeline "$(jq -r .id p.json)" 60 >d.json &&
 	jq -e ".jobs[0].status == \"success\"" d.json &&
 	size=$(jq -r ".jobs[0].log_size" d.json) &&
