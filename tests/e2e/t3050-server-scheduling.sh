@@ -37,7 +37,7 @@ build:
 later:
   stage: build
   when: delayed
-  start_in: 1 second
+  start_in: 3 seconds
   script: [echo later]
 deploy:
   stage: deploy
