@@ -526,8 +526,13 @@ void jobrun_run(const struct jobrun *jr, struct job_result *r)
 	strbuf_init(&jc.line, 0);
 	jc.workdir = xstrdup(jr->workdir);
 	r->log_path = xstrdup(jr->log_path);
+	/*
+	 * A log left by an earlier run is overwritten in place and cut to
+	 * length at the end: truncating it first would free its blocks only
+	 * to allocate them again (slow on file systems mounted with discard).
+	 */
 	jc.log_fd = open(r->log_path, O_WRONLY | O_CREAT | O_CLOEXEC |
-			 (jr->log_append ? O_APPEND : O_TRUNC), 0644);
+			 (jr->log_append ? O_APPEND : 0), 0644);
 	if (jc.log_fd >= 0 && jr->log_append) {
 		struct stat st;
 
@@ -560,6 +565,14 @@ void jobrun_run(const struct jobrun *jr, struct job_result *r)
 	}
 	if (r->status == JOB_FAILED && jobrun_failure_allowed(jc.pj, r->exit_code))
 		r->allowed_failure = 1;
+	if (jc.log_fd >= 0 && !jr->log_append) {
+		/* cut what an earlier, longer log left after this one */
+		off_t end = lseek(jc.log_fd, 0, SEEK_CUR);
+
+		if (end >= 0 && ftruncate(jc.log_fd, end) < 0) {
+			/* the old tail stays; the job's own bytes are all there */
+		}
+	}
 	extract_coverage(&jc);
 	r->duration = since(jr->t0) - r->start;
 
