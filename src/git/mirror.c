@@ -274,17 +274,46 @@ done:
 	return rc;
 }
 
+/* Whether branch exists in the (bare) repository dir: loose or packed. */
+static int has_branch(const char *dir, const char *branch)
+{
+	struct strbuf p = STRBUF_INIT, packed = STRBUF_INIT, want = STRBUF_INIT;
+	struct stat st;
+	int found;
+
+	strbuf_addf(&p, "%s/refs/heads/%s", dir, branch);
+	found = stat(p.buf, &st) == 0 && S_ISREG(st.st_mode);
+	if (!found) {
+		strbuf_reset(&p);
+		strbuf_addf(&p, "%s/packed-refs", dir);
+		strbuf_addf(&want, " refs/heads/%s\n", branch);
+		if (strbuf_read_file(&packed, p.buf, 64u << 20) == 0)
+			found = strstr(packed.buf, want.buf) != NULL;
+	}
+	strbuf_release(&p);
+	strbuf_release(&packed);
+	strbuf_release(&want);
+	return found;
+}
+
 char *mirror_head_branch(const char *dir)
 {
+	static const char *const usual[] = { "main", "master" };
 	struct strbuf sb = STRBUF_INIT, p = STRBUF_INIT;
 	char *r = NULL;
+	size_t i;
 
 	strbuf_addf(&p, "%s/HEAD", dir);
 	if (strbuf_read_file(&sb, p.buf, 4096) == 0) {
 		strbuf_rtrim(&sb);
-		if (!strncmp(sb.buf, "ref: refs/heads/", 16) && sb.buf[16])
+		if (!strncmp(sb.buf, "ref: refs/heads/", 16) && sb.buf[16] &&
+		    has_branch(dir, sb.buf + 16))
 			r = xstrdup(sb.buf + 16);
 	}
+	/* HEAD names a branch that was never pushed: the usual names */
+	for (i = 0; !r && i < sizeof(usual) / sizeof(usual[0]); i++)
+		if (has_branch(dir, usual[i]))
+			r = xstrdup(usual[i]);
 	strbuf_release(&sb);
 	strbuf_release(&p);
 	return r ? r : xstrdup("main");

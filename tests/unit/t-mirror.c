@@ -126,6 +126,32 @@ static void test_mirror_facts(void **state)
 	strbuf_release(&err);
 }
 
+static void test_head_branch(void **state)
+{
+	struct strbuf p = STRBUF_INIT;
+	char *hb;
+
+	/* HEAD names master (git's default), only main was pushed */
+	test_sh(root, "git init -q --bare hm.git && "
+		"git --git-dir=hm.git symbolic-ref HEAD refs/heads/master && "
+		"git -C src push -q ../hm.git main");
+	strbuf_addf(&p, "%s/hm.git", root);
+	hb = mirror_head_branch(p.buf);
+	assert_string_equal(hb, "main");
+	free(hb);
+	/* the same with packed refs */
+	test_sh(root, "git --git-dir=hm.git pack-refs --all");
+	hb = mirror_head_branch(p.buf);
+	assert_string_equal(hb, "main");
+	free(hb);
+	/* HEAD's own branch when it exists */
+	test_sh(root, "git -C src push -q ../hm.git main:master");
+	hb = mirror_head_branch(p.buf);
+	assert_string_equal(hb, "master");
+	free(hb);
+	strbuf_release(&p);
+}
+
 static void test_checkout_new_and_reused(void **state)
 {
 	struct strbuf err = STRBUF_INIT, m = STRBUF_INIT, ws = STRBUF_INIT;
@@ -167,6 +193,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_mirror_facts),
+		cmocka_unit_test(test_head_branch),
 		cmocka_unit_test(test_checkout_new_and_reused),
 	};
 
