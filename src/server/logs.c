@@ -267,6 +267,24 @@ int logs_stream(struct server *srv, struct http_request *req, int64_t job_id,
 	l->v[l->nr++] = f;
 	f->registered = 1;
 	pthread_mutex_unlock(&l->lock);
+	if (!is_finished) {
+		/*
+		 * The job may have finished between the caller's look at it and
+		 * the registration above, whose wake this follower missed: look
+		 * again now that any later finish will find it registered.
+		 */
+		struct strbuf err = STRBUF_INIT;
+		struct store *st = server_store(srv, &err);
+		struct store_job j;
+
+		memset(&j, 0, sizeof(j));
+		if (st && store_job_get(st, job_id, &j, &err) == 0 && j.status &&
+		    (!strcmp(j.status, "success") || !strcmp(j.status, "failed") ||
+		     !strcmp(j.status, "canceled") || !strcmp(j.status, "skipped")))
+			atomic_store(&f->finished, 1);
+		store_job_release(&j);
+		strbuf_release(&err);
+	}
 	rc = http_respond_stream(req, 200, "text/event-stream", &follower_ops, f, &s);
 	pthread_mutex_lock(&l->lock);
 	if (f->registered && s) {

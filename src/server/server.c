@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -304,6 +305,11 @@ int server_main(const struct server_opts *o)
 	int lock_fd = -1, rc = 1, sig;
 
 	memset(&srv, 0, sizeof(srv));
+	/*
+	 * Few malloc arenas: the server's threads allocate little, and each
+	 * arena of its own would keep pages resident for good.
+	 */
+	mallopt(M_ARENA_MAX, 2);
 	srv.data = absolute(o->data);
 	srv.config_path = o->config ? absolute(o->config) : xasprintf("%s/config.yml", srv.data);
 	pthread_mutex_init(&srv.cfg_lock, NULL);
