@@ -138,6 +138,16 @@ test_expect_success 'cidre project add --branch, repeated: only those branches b
 	api GET /api/v1/projects/two | jq -e ".branches == \"main,release/*\""
 '
 
+test_expect_success 'a live log followed at any moment of its job ends with the job' '
+	{ echo "stages: [t]"; for i in $(seq 1 30); do printf "j%d:\n  stage: t\n  script: [echo %d]\n" $i $i; done; } >app/.gitlab-ci.yml &&
+	(cd app && git commit -qam thirty && git push -q origin HEAD:main) &&
+	api POST /api/v1/projects/app/pipelines "{}" >p30.json && expect_status 201 &&
+	for j in $(jq -r ".jobs[].id" p30.json); do
+		curl -sS -N --max-time 20 "$URL/api/v1/jobs/$j/log/stream" >"s$j" || return 1
+		grep -q "^event: end" "s$j" || { echo "job $j: no end event"; return 1; }
+	done
+'
+
 test_expect_success 'SIGTERM stops the server and removes server-url' '
 	stop_server &&
 	test ! -e data/server-url
