@@ -130,6 +130,7 @@ fuzz-run: fuzz
 		n=$$(basename $$t); mkdir -p build-fuzz/corpus-$$n; \
 		seeds=; [ -d fuzz/corpus/$$n ] && seeds=fuzz/corpus/$$n; \
 		echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
+		LSAN_OPTIONS=suppressions=$(CURDIR)/fuzz/lsan.supp \
 		$$t -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -timeout=10 \
 			-rss_limit_mb=2048 build-fuzz/corpus-$$n $$seeds >build-fuzz/$$n.log 2>&1 \
 			|| { tail -50 build-fuzz/$$n.log; exit 1; }; \
