@@ -934,61 +934,47 @@ static int h_job(struct http_request *req, void *ud)
 	return 0;
 }
 
-static int h_job_cancel(struct http_request *req, void *ud)
+enum job_op { JOB_CANCEL, JOB_RETRY, JOB_PLAY };
+
+/* A state change of one job; answers with the job (the new attempt for retry). */
+static int job_op(struct http_request *req, void *ud, enum job_op op)
 {
 	struct server *srv = SRV(ud);
 	struct store *st = store_or_500(req, srv);
 	struct strbuf err = STRBUF_INIT;
-	int64_t id;
+	int64_t id, shown;
 	int rc;
 
 	if (!st || !authorized(req, srv, st) || id_param(req, "id", &id) < 0)
 		return 0;
-	rc = runner_cancel_job(srv, st, id, &err);
+	shown = id;
+	if (op == JOB_CANCEL)
+		rc = runner_cancel_job(srv, st, id, &err);
+	else if (op == JOB_RETRY)
+		rc = runner_retry_job(srv, st, id, &shown, &err);
+	else
+		rc = runner_play_job(srv, st, id, &err);
 	if (rc < 0)
 		store_error(req, rc, &err);
-	else
-		respond_job(req, st, id, 202);
+	else	/* cancel of a running job is asked, not done: 202 */
+		respond_job(req, st, shown, op == JOB_CANCEL ? 202 : op == JOB_RETRY ? 201 : 200);
 	strbuf_release(&err);
 	return 0;
+}
+
+static int h_job_cancel(struct http_request *req, void *ud)
+{
+	return job_op(req, ud, JOB_CANCEL);
 }
 
 static int h_job_retry(struct http_request *req, void *ud)
 {
-	struct server *srv = SRV(ud);
-	struct store *st = store_or_500(req, srv);
-	struct strbuf err = STRBUF_INIT;
-	int64_t id, nid = 0;
-	int rc;
-
-	if (!st || !authorized(req, srv, st) || id_param(req, "id", &id) < 0)
-		return 0;
-	rc = runner_retry_job(srv, st, id, &nid, &err);
-	if (rc < 0)
-		store_error(req, rc, &err);
-	else
-		respond_job(req, st, nid, 201);
-	strbuf_release(&err);
-	return 0;
+	return job_op(req, ud, JOB_RETRY);
 }
 
 static int h_job_play(struct http_request *req, void *ud)
 {
-	struct server *srv = SRV(ud);
-	struct store *st = store_or_500(req, srv);
-	struct strbuf err = STRBUF_INIT;
-	int64_t id;
-	int rc;
-
-	if (!st || !authorized(req, srv, st) || id_param(req, "id", &id) < 0)
-		return 0;
-	rc = runner_play_job(srv, st, id, &err);
-	if (rc < 0)
-		store_error(req, rc, &err);
-	else
-		respond_job(req, st, id, 200);
-	strbuf_release(&err);
-	return 0;
+	return job_op(req, ud, JOB_PLAY);
 }
 
 static int h_job_log(struct http_request *req, void *ud)
