@@ -3,6 +3,7 @@
  */
 #include "git/mirror.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,11 +11,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "exec/cas.h"
 #include "exec/proc.h"
 #include "util/xalloc.h"
 
 #define MIRROR_OUT_MAX (16 * 1024 * 1024)
 #define MIRROR_LIST_MAX (256 * 1024 * 1024)
+/* An index smaller than this (some hundreds of files) is rewritten whole. */
+#define MIRROR_SMALL_INDEX (64 * 1024)
 
 static const char zero_sha[] = "0000000000000000000000000000000000000000";
 
@@ -228,6 +232,31 @@ static int make_dir(const char *path, struct strbuf *err)
 	return 0;
 }
 
+/* Remove everything in dir but its .git. */
+static int empty_but_git(const char *dir, struct strbuf *err)
+{
+	struct strbuf p = STRBUF_INIT;
+	struct dirent *de;
+	DIR *d = opendir(dir);
+	int rc = 0;
+
+	if (!d) {
+		strbuf_addf(err, "cannot read %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	while (rc == 0 && (de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+		    !strcmp(de->d_name, ".git"))
+			continue;
+		strbuf_reset(&p);
+		strbuf_addf(&p, "%s/%s", dir, de->d_name);
+		rc = cas_rmtree(p.buf, err);
+	}
+	closedir(d);
+	strbuf_release(&p);
+	return rc;
+}
+
 /*
  * A repository at dest whose objects are the mirror's (alternates), made
  * by hand: what `git clone --shared --no-checkout` makes, without its
@@ -360,9 +389,22 @@ int mirror_checkout(const char *dir, const char *sha, const char *branch,
 		if (write_file(p.buf, t.buf, err) < 0)
 			goto done;
 	}
-	/* a reused tree: what the last job left goes first */
-	if (!fresh && clean && git(clean_argv, dest, 0, NULL, err) < 0)
-		goto done;
+	/*
+	 * A reused tree: what the last job left goes first. A small one is
+	 * emptied here and written again whole by read-tree (one process
+	 * instead of two); a large one is cleaned by git, which leaves the
+	 * unchanged files alone.
+	 */
+	if (!fresh && clean) {
+		strbuf_reset(&p);
+		strbuf_addf(&p, "%s/.git/index", dest);
+		if (stat(p.buf, &st) == 0 && st.st_size < MIRROR_SMALL_INDEX) {
+			if (empty_but_git(dest, err) < 0)
+				goto done;
+		} else if (git(clean_argv, dest, 0, NULL, err) < 0) {
+			goto done;
+		}
+	}
 	if (git(rt, dest, 0, NULL, err) < 0)
 		goto done;
 	rc = 0;

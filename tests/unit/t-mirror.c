@@ -177,6 +177,12 @@ static void test_checkout_new_and_reused(void **state)
 		"test -z \"$(git status --porcelain)\" && git log --oneline | grep -q two");
 	read_sha("git -C ws rev-parse HEAD", head);
 	assert_string_equal(head, sha2);
+	/* the same commit again, after a job removed and changed tracked files */
+	test_sh(root, "cd ws && rm a && echo changed >c && mkdir -p new && echo n >new/n && "
+		"ln -s /etc/passwd link");
+	assert_int_equal(mirror_checkout(m.buf, sha2, "main", ws.buf, 1, &err), 0);
+	test_sh(root, "cd ws && test \"$(cat a)\" = a && test \"$(cat c)\" = c && "
+		"test ! -e new && test ! -L link && test -z \"$(git status --porcelain)\"");
 	assert_int_equal(mirror_checkout(m.buf, "not-a-sha", NULL, ws.buf, 1, &err), -1);
 	/* without clean, a tree at the commit is left as it is */
 	test_sh(root, "echo mine >ws/untracked");
@@ -189,12 +195,37 @@ static void test_checkout_new_and_reused(void **state)
 	strbuf_release(&err);
 }
 
+/* A tree too large to be rewritten whole is cleaned by git instead. */
+static void test_checkout_large_reused(void **state)
+{
+	struct strbuf err = STRBUF_INIT, m = STRBUF_INIT, ws = STRBUF_INIT;
+	char sha[41];
+
+	test_sh(root, "git init -q -b main big && cd big && mkdir -p d && "
+		"for i in $(seq 1 1200); do echo $i >d/file-with-a-longish-name-$i; done && "
+		"git add . && " GIT " commit -qm big && git clone -q --mirror . ../big.git");
+	read_sha("git -C big rev-parse HEAD", sha);
+	strbuf_addf(&m, "%s/big.git", root);
+	strbuf_addf(&ws, "%s/bigws", root);
+	assert_int_equal(mirror_checkout(m.buf, sha, NULL, ws.buf, 1, &err), 0);
+	test_sh(root, "test \"$(wc -c <bigws/.git/index)\" -gt 65536 && "
+		"echo junk >bigws/out.o && echo x >bigws/d/file-with-a-longish-name-7 && "
+		"rm bigws/d/file-with-a-longish-name-9");
+	assert_int_equal(mirror_checkout(m.buf, sha, NULL, ws.buf, 1, &err), 0);
+	test_sh(root, "cd bigws && test ! -e out.o && test \"$(cat d/file-with-a-longish-name-7)\" = 7 && "
+		"test -f d/file-with-a-longish-name-9 && test -z \"$(git status --porcelain)\"");
+	strbuf_release(&m);
+	strbuf_release(&ws);
+	strbuf_release(&err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_mirror_facts),
 		cmocka_unit_test(test_head_branch),
 		cmocka_unit_test(test_checkout_new_and_reused),
+		cmocka_unit_test(test_checkout_large_reused),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
