@@ -1340,6 +1340,57 @@ done:
 	return 0;
 }
 
+/* ---- API tokens ---- */
+
+/*
+ * A new API token for a caller that has one: {"name"} -> 201
+ * {"id", "name", "token"}. The token is shown once; only its SHA-256 is
+ * kept.
+ */
+static int h_token_add(struct http_request *req, void *ud)
+{
+	struct server *srv = SRV(ud);
+	struct store *st = store_or_500(req, srv);
+	struct strbuf err = STRBUF_INIT;
+	char tok[6 + 48 + 1], hash[SHA256_HEX_LEN + 1];
+	const char *name;
+	int64_t id = 0;
+	json_t *o, *r;
+	size_t i;
+	int rc;
+
+	if (!st || !authorized(req, srv, st) || !(o = body_json(req)))
+		return 0;
+	if (opt_str(req, o, "name", 64, &name))
+		goto done;
+	if (!name || !*name) {
+		http_respond_error(req, 400, "name is required: what the token is for, "
+				   "1 to 64 characters");
+		goto done;
+	}
+	for (i = 0; name[i]; i++)
+		if ((unsigned char)name[i] < 0x20) {
+			http_respond_error(req, 400, "name must not hold control characters");
+			goto done;
+		}
+	memcpy(tok, "cidre_", 6);
+	random_hex(tok + 6, 24);
+	sha256_hex(tok, strlen(tok), hash);
+	rc = store_token_add(st, name, hash, &id, &err);
+	if (rc < 0) {
+		store_error(req, rc, &err);
+		goto done;
+	}
+	slog_info("API token %lld (%s) created", (long long)id, name);
+	r = json_pack("{s:I, s:s, s:s}", "id", (json_int_t)id, "name", name, "token", tok);
+	http_respond_json(req, 201, r);
+	json_decref(r);
+done:
+	json_decref(o);
+	strbuf_release(&err);
+	return 0;
+}
+
 /* ---- the server itself ---- */
 
 static int h_version(struct http_request *req, void *ud)
@@ -1447,6 +1498,7 @@ const struct http_route server_routes[] = {
 	{ "GET", "/api/v1/jobs/:id/tests", h_job_tests },
 	{ "GET", "/api/v1/jobs/:id/artifacts", h_job_artifacts },
 	{ "GET", "/api/v1/jobs/:id/artifacts/*path", h_job_artifact },
+	{ "POST", "/api/v1/tokens", h_token_add },
 	{ "POST", "/api/v1/hook", h_hook },
 	{ "POST", "/api/v1/webhooks/:name", h_webhook },
 };

@@ -148,6 +148,21 @@ test_expect_success 'a live log followed at any moment of its job ends with the 
 	done
 '
 
+test_expect_success 'a new API token is shown once and works; a made-up one does not' '
+	api POST /api/v1/tokens "{\"name\":\"ci bot\"}" >t.json && expect_status 201 &&
+	tok=$(jq -r .token t.json) && test -n "$tok" &&
+	! sqlite3 data/cidre.db "select hash from tokens" | grep -q "$tok" &&
+	curl -sS -o /dev/null -w "%{http_code}" -H "Authorization: Bearer $tok" -X POST \
+		--data-binary "{}" "$URL/api/v1/projects/app/pipelines" >code &&
+	test "$(cat code)" = 201 &&
+	curl -sS -o /dev/null -w "%{http_code}" -H "PRIVATE-TOKEN: ${tok}x" -X POST \
+		--data-binary "{}" "$URL/api/v1/projects/app/pipelines" >code &&
+	test "$(cat code)" = 401 &&
+	api POST /api/v1/tokens "{}" >/dev/null; expect_status 400 &&
+	curl -sS -o /dev/null -w "%{http_code}" -X POST --data-binary "{\"name\":\"x\"}" \
+		"$URL/api/v1/tokens" >code && test "$(cat code)" = 401
+'
+
 test_expect_success 'SIGTERM stops the server and removes server-url' '
 	stop_server &&
 	test ! -e data/server-url
