@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "client/cli.h"
 #include "util/xalloc.h"
@@ -103,6 +104,14 @@ int cli_num(const json_t *o, const char *key, double *ret)
 		return -1;
 	*ret = json_number_value(v);
 	return 0;
+}
+
+void cli_pause_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
 }
 
 int cli_status_final(const char *s)

@@ -67,6 +67,8 @@ int cli_num(const json_t *o, const char *key, double *ret);
 
 /* 1 for a status nothing more happens to: success, failed, canceled, skipped. */
 int cli_status_final(const char *status);
+/* Sleep ms milliseconds (signals do not cut it short). */
+void cli_pause_ms(long ms);
 
 /* ---- formatting ------------------------------------------------------- */
 

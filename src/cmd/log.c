@@ -94,14 +94,6 @@ static int follow_log(struct client *c, int64_t id)
 	return rc;
 }
 
-static void pause_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
 static int waiting(const char *st)
 {
 	return !strcmp(st, "created") || !strcmp(st, "pending") || !strcmp(st, "scheduled");
@@ -180,7 +172,7 @@ static int pipeline_logs(struct client *c, int64_t id, int follow)
 			printf("== pipeline %" PRId64 ": %s\n", id, pst);
 			break;
 		}
-		pause_ms(wait_ms);
+		cli_pause_ms(wait_ms);
 		if (wait_ms < 500)
 			wait_ms = wait_ms * 3 / 2 + 1;
 	}

@@ -106,14 +106,6 @@ static int parse_opts(int argc, char **argv, struct trigger_opts *o)
 	return 0;
 }
 
-static void pause_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
 /* Print the jobs whose status changed since seen (job id -> status). */
 static void print_changes(const json_t *p, json_t *seen)
 {
@@ -156,7 +148,7 @@ static int wait_pipeline(struct client *c, int64_t id, json_t **ret,
 		strbuf_reset(err);
 		rc = client_request(c, "GET", path.buf, NULL, &p, err);
 		if (rc == CLIENT_EUNREACHABLE && ++failures <= 8) {
-			pause_ms(1000);
+			cli_pause_ms(1000);
 			continue;
 		}
 		if (rc)
@@ -166,7 +158,7 @@ static int wait_pipeline(struct client *c, int64_t id, json_t **ret,
 		st = cli_str(p, "status", "");
 		if (cli_status_final(st) || !strcmp(st, "manual"))
 			break;
-		pause_ms(wait_ms);
+		cli_pause_ms(wait_ms);
 		if (wait_ms < 1000)
 			wait_ms = wait_ms * 3 / 2 + 1;
 	}
