@@ -28,7 +28,7 @@ BUILD     ?= build
 CORE_SRC  := $(sort $(wildcard src/util/*.c src/pipeline/*.c src/exec/*.c src/git/*.c src/sched/*.c) \
 			src/server/pctx.c src/server/supervisor.c)
 SERVER_SRC := $(filter-out $(CORE_SRC), $(sort $(wildcard src/store/*.c src/http/*.c \
-			src/forge/*.c src/server/*.c)))
+			src/forge/*.c src/server/*.c src/web/*.c src/notify/*.c)))
 CLIENT_SRC := $(sort $(wildcard src/client/*.c))
 LIB_SRC   := $(CORE_SRC) $(SERVER_SRC) $(CLIENT_SRC)
 CORE_CMD  := src/cmd/run.c src/cmd/lint.c src/cmd/job_exec.c

@@ -1400,16 +1400,6 @@ static int h_version(struct http_request *req, void *ud)
 	return http_respond_json_str(req, 200, v, sizeof(v) - 1);
 }
 
-static int h_root(struct http_request *req, void *ud)
-{
-	static const char page[] =
-		"<!doctype html><html><head><meta charset=\"utf-8\"><title>cidre</title></head>"
-		"<body><h1>cidre</h1><p>The API is under <a href=\"/api/v1/pipelines\">"
-		"/api/v1</a>; metrics at <a href=\"/metrics\">/metrics</a>.</p></body></html>\n";
-
-	return http_respond_data(req, 200, "text/html; charset=utf-8", page, sizeof(page) - 1);
-}
-
 static int h_healthz(struct http_request *req, void *ud)
 {
 	return http_respond_text(req, 200, "ok\n", 3);
@@ -1473,7 +1463,6 @@ static int h_metrics(struct http_request *req, void *ud)
 }
 
 const struct http_route server_routes[] = {
-	{ "GET", "/", h_root },
 	{ "GET", "/healthz", h_healthz },
 	{ "GET", "/metrics", h_metrics },
 	{ "GET", "/api/v1/version", h_version },

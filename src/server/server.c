@@ -25,6 +25,7 @@
 #include "server/server.h"
 #include "util/sha256.h"
 #include "util/xalloc.h"
+#include "web/web.h"
 
 /* ---- logging ---- */
 
@@ -299,6 +300,8 @@ int server_main(const struct server_opts *o)
 	struct server srv;
 	struct strbuf err = STRBUF_INIT;
 	struct http_config hc;
+	struct http_route *routes = NULL;
+	size_t routes_nr;
 	struct store *st;
 	sigset_t set;
 	char *lock_path = NULL;
@@ -370,7 +373,11 @@ int server_main(const struct server_opts *o)
 	hc.listen = srv.cfg.listen;
 	hc.threads = (unsigned)srv.cfg.http_threads;
 	hc.max_body = srv.cfg.max_request_body;
-	if (http_server_start(&hc, server_routes, server_routes_nr, &srv, &srv.http, &err) < 0) {
+	routes_nr = server_routes_nr + web_routes_nr;
+	routes = xcalloc(routes_nr, sizeof(*routes));
+	memcpy(routes, server_routes, server_routes_nr * sizeof(*routes));
+	memcpy(routes + server_routes_nr, web_routes, web_routes_nr * sizeof(*routes));
+	if (http_server_start(&hc, routes, routes_nr, &srv, &srv.http, &err) < 0) {
 		fprintf(stderr, "cidre server: listening on %s: %s\n", srv.cfg.listen, err.buf);
 		goto stop;
 	}
@@ -408,6 +415,7 @@ int server_main(const struct server_opts *o)
 stop:
 	atomic_store(&srv.stopping, 1);
 	http_server_stop(srv.http);
+	free(routes);
 	if (srv.runner)
 		runner_stop(&srv);
 	if (srv.poller)

@@ -1,0 +1,83 @@
+#ifndef CIDRE_AUTH_H
+#define CIDRE_AUTH_H
+
+/*
+ * Who is asking, and what they may do. Private to the server (api.c,
+ * src/web/, src/notify/ call it; only auth.c decides).
+ *
+ * A request is made by a principal: a user authenticated by an API token
+ * (Authorization: Bearer TOKEN or PRIVATE-TOKEN) or by a session cookie
+ * (the web UI), the administrator's token, or nobody (anonymous). Its
+ * role on a project decides what it may do there:
+ *
+ *	none        nothing, not even see that the project exists
+ *	viewer      read pipelines, jobs, logs, tests, artifacts
+ *	developer   + trigger, retry, cancel, play
+ *	maintainer  + project settings, members, secret variables
+ *	admin       every role on every project, users, server settings
+ *
+ * State changes made through a session (the UI's forms) also need the
+ * session's CSRF token (auth_csrf_ok). See docs/internals/auth.md.
+ */
+
+#include <stdint.h>
+
+#include "http/http.h"
+#include "store/store.h"
+#include "util/strbuf.h"
+
+struct server;
+
+enum role {
+	ROLE_NONE = 0,
+	ROLE_VIEWER = 1,
+	ROLE_DEVELOPER = 2,
+	ROLE_MAINTAINER = 3,
+	ROLE_ADMIN = 4,
+};
+
+#define AUTH_SESSION_COOKIE "cidre_session"
+#define AUTH_LOGIN_MAX 64
+#define AUTH_TOKEN_HEX 64	/* session ids and CSRF tokens: 32 random bytes, hex */
+
+struct principal {
+	int64_t user_id;                /* 0: anonymous or the admin token */
+	char login[AUTH_LOGIN_MAX + 1]; /* "" when anonymous */
+	int admin;                      /* every role everywhere */
+	int via_session;                /* by cookie: state changes need csrf */
+	char csrf[AUTH_TOKEN_HEX + 1];  /* the session's CSRF token, when via_session */
+};
+
+/* The role's name ("viewer", ...) and back (ROLE_NONE, -1 if unknown). */
+const char *role_name(enum role r);
+int role_parse(const char *s);
+
+/*
+ * Who made req. 0 with *who filled (anonymous when no credentials were
+ * given); -1 when credentials were given but are wrong (unknown or
+ * revoked token, expired session): the caller answers 401.
+ */
+int auth_request(struct server *srv, struct store *st, struct http_request *req,
+		 struct principal *who);
+
+/* who's role on project p (a live project record). */
+enum role auth_role(struct server *srv, struct store *st, const struct principal *who,
+		    const struct store_project *p);
+
+/* 1 when who may change state with this request: not a session, or token matches. */
+int auth_csrf_ok(const struct principal *who, const char *token);
+
+/*
+ * Password login from the UI. On success 0, *who filled and session holds
+ * the new session id (the cookie's value); -1 with a message for the user
+ * in err (the same for an unknown login and a wrong password), or -2 when
+ * the login is rate-limited for remote.
+ */
+int auth_login(struct server *srv, struct store *st, const char *login, const char *password,
+	       const char *remote, struct principal *who, char session[AUTH_TOKEN_HEX + 1],
+	       struct strbuf *err);
+/* End who's session (no-op when not via_session). */
+void auth_logout(struct server *srv, struct store *st, const struct principal *who,
+		 const char *session);
+
+#endif
