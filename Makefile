@@ -38,7 +38,11 @@ CMD_SRC   := $(sort $(wildcard src/cmd/*.c)) src/cidre.c
 CORE_OBJ  := $(CORE_SRC:%.c=$(BUILD)/%.o) $(CORE_CMD:%.c=$(BUILD)/%.o)
 SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o) $(SERVER_CMD:%.c=$(BUILD)/%.o)
 CLIENT_OBJ := $(CLIENT_SRC:%.c=$(BUILD)/%.o) $(CLIENT_CMD:%.c=$(BUILD)/%.o)
-LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
+# the web UI's templates and static files, embedded (scripts/embed.sh)
+WEB_FILES := $(sort $(wildcard src/web/templates/* src/web/static/*))
+WEB_OBJ   := $(BUILD)/gen/web_files.o
+SERVER_OBJ += $(WEB_OBJ)
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o) $(WEB_OBJ)
 CMD_OBJ   := $(CMD_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC  := $(sort $(wildcard tests/unit/t-*.c))
 UNIT_BIN  := $(UNIT_SRC:%.c=$(BUILD)/%)
@@ -74,6 +78,13 @@ $(BUILD)/src/cidre-client.o: src/cidre.c
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/gen/web_files.c build-fuzz/gen/web_files.c: scripts/embed.sh $(WEB_FILES)
+	@mkdir -p $(dir $@)
+	sh scripts/embed.sh $@ $(WEB_FILES)
+
+$(WEB_OBJ): $(BUILD)/gen/web_files.c
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
 # Every unit test links the shared helpers in tests/unit/testlib.c.
 UNIT_LIB  := $(BUILD)/tests/unit/testlib.o
@@ -114,11 +125,14 @@ test-asan: asan
 FUZZ_SECONDS ?= 30
 FUZZ_TARGETS := $(patsubst fuzz/%.c,build-fuzz/bin/%,$(wildcard fuzz/fuzz-*.c))
 FUZZ_CFLAGS  := -std=gnu11 -g -O1 -fno-omit-frame-pointer
-FUZZ_OBJ     := $(LIB_SRC:%.c=build-fuzz/%.o)
+FUZZ_OBJ     := $(LIB_SRC:%.c=build-fuzz/%.o) build-fuzz/gen/web_files.o
 fuzz: $(FUZZ_TARGETS)
 
 build-fuzz/%.o: %.c
 	@mkdir -p $(dir $@)
+	clang $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
+
+build-fuzz/gen/web_files.o: build-fuzz/gen/web_files.c
 	clang $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
 
 build-fuzz/bin/%: fuzz/%.c $(FUZZ_OBJ)

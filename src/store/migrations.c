@@ -122,6 +122,9 @@ const char *const store_migrations[] = {
 	" name TEXT NOT NULL,"
 	" hash TEXT NOT NULL UNIQUE,"
 	" created INTEGER NOT NULL);",
+
+	/* 2: the web UI's test history (one test's results across jobs) */
+	"CREATE INDEX tests_name ON tests (name, classname, job_id);",
 };
 
 const size_t store_migrations_nr = ARRAY_SIZE(store_migrations);

@@ -281,6 +281,23 @@ int store_artifact_get(struct store *st, int64_t job_id, const char *path,
 		       struct store_artifact *ret, struct strbuf *err);
 void store_artifacts_free(struct store_artifact *a, size_t nr);
 
+/* ---- the web UI's reads ---- */
+
+/* Running jobs (oldest first), then pending ones in queue order; at most
+ * limit of each. */
+int store_job_active(struct store *st, int limit, struct store_job **ret, size_t *nr,
+		     struct strbuf *err);
+
+struct store_test_run {
+	int64_t job_id, pipeline_id;
+	char status[16];        /* passed, failed, error, skipped */
+};
+/* The latest results (job id <= max_job, newest first, at most limit) of
+ * the test classname/name in a project's jobs. *ret: free(). */
+int store_test_history(struct store *st, int64_t project_id, const char *classname,
+		       const char *name, int64_t max_job, int limit,
+		       struct store_test_run **ret, size_t *nr, struct strbuf *err);
+
 /* ---- API tokens (only SHA-256 hashes are stored) ---- */
 
 /* hash: 64 lowercase hex of SHA-256(token). STORE_CONFLICT: hash exists. */

@@ -38,6 +38,7 @@ enum stmt_id {
 	ST_TEST_ADD, ST_TESTS_LIST, ST_TESTS_LIST_FAILED,
 	ST_ARTIFACT_ADD, ST_ARTIFACTS_LIST, ST_ARTIFACT_GET,
 	ST_TOKEN_ADD, ST_TOKEN_CHECK, ST_TOKEN_COUNT,
+	ST_JOB_ACTIVE, ST_TEST_HISTORY,
 	ST__NR
 };
 
@@ -191,6 +192,18 @@ static const char *const stmt_sql[ST__NR] = {
 	[ST_TOKEN_ADD] = "INSERT INTO tokens (name, hash, created) VALUES (?1, ?2, ?3)",
 	[ST_TOKEN_CHECK] = "SELECT name FROM tokens WHERE hash = ?1",
 	[ST_TOKEN_COUNT] = "SELECT count(*) FROM tokens",
+
+	/* the web UI: the jobs_queue index gives both statuses in order */
+	[ST_JOB_ACTIVE] =
+		"SELECT * FROM (SELECT " JOB_COLS " FROM jobs j WHERE j.status = 'running' "
+		"ORDER BY j.queued, j.id LIMIT ?1) UNION ALL "
+		"SELECT * FROM (SELECT " JOB_COLS " FROM jobs j WHERE j.status = 'pending' "
+		"ORDER BY j.queued, j.id LIMIT ?1)",
+	/* tests_name (migration 2): one test's latest results, newest first */
+	[ST_TEST_HISTORY] =
+		"SELECT t.job_id, j.pipeline_id, t.status FROM tests t JOIN jobs j ON j.id = t.job_id "
+		"WHERE t.name = ?1 AND t.classname = ?2 AND j.project_id = ?3 AND t.job_id <= ?4 "
+		"ORDER BY t.job_id DESC LIMIT ?5",
 };
 
 /* Pipeline listings: one statement per combination of filters. */
@@ -1717,4 +1730,53 @@ int store_token_count(struct store *st, int64_t *ret, struct strbuf *err)
 	if (!s)
 		return -1;
 	return get_count(st, s, ret, "token count", err);
+}
+
+/* ---- the web UI's reads ---- */
+
+int store_job_active(struct store *st, int limit, struct store_job **ret, size_t *nr,
+		     struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, ST_JOB_ACTIVE, err);
+
+	if (!s)
+		return -1;
+	b_int(s, 1, limit);
+	return collect_jobs(st, s, ret, nr, "active jobs", err);
+}
+
+int store_test_history(struct store *st, int64_t project_id, const char *classname,
+		       const char *name, int64_t max_job, int limit,
+		       struct store_test_run **ret, size_t *nr, struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, ST_TEST_HISTORY, err);
+	struct store_test_run *a = NULL;
+	size_t n = 0, alloc = 0;
+	int rc;
+
+	if (!s)
+		return -1;
+	if (b_text0(s, 1, name) || b_text0(s, 2, classname) || b_int(s, 3, project_id) ||
+	    b_int(s, 4, max_job) || b_int(s, 5, limit)) {
+		done(s);
+		return db_fail(st, -1, "test history", err);
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const unsigned char *t;
+
+		ALLOC_GROW(a, n + 1, alloc);
+		a[n].job_id = sqlite3_column_int64(s, 0);
+		a[n].pipeline_id = sqlite3_column_int64(s, 1);
+		t = sqlite3_column_text(s, 2);
+		snprintf(a[n].status, sizeof(a[n].status), "%s", t ? (const char *)t : "");
+		n++;
+	}
+	done(s);
+	if (rc != SQLITE_DONE) {
+		free(a);
+		return db_fail(st, rc, "test history", err);
+	}
+	*ret = a;
+	*nr = n;
+	return 0;
 }
