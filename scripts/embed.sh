@@ -13,7 +13,17 @@ tmp=$out.tmp
 	for f in "$@"; do
 		name=${f#src/web/}
 		printf '\t{ "%s",\n' "$name"
-		awk '{ gsub(/\\/, "\\\\"); gsub(/"/, "\\\""); gsub(/\t/, "\\t"); printf "\t  \"%s\\n\"\n", $0 }' "$f"
+		LC_ALL=C awk '{
+			o = ""
+			for (i = 1; i <= length($0); i++) {
+				c = substr($0, i, 1)
+				if (c == "\\") o = o "\\\\"
+				else if (c == "\"") o = o "\\\""
+				else if (c == "\t") o = o "\\t"
+				else o = o c
+			}
+			printf "\t  \"%s\\n\"\n", o
+		}' "$f"
 		printf '\t  "", 0 },\n'
 	done
 	echo '};'

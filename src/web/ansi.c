@@ -157,7 +157,7 @@ static void open_span(const struct ansi_sgr *g, struct strbuf *out)
 		fr = g->bg_rgb;
 		br = g->fg_rgb;
 	}
-	strbuf_addstr(out, "<span class=\"");
+	strbuf_addstr(out, "<span class=\"a");
 	if (fg >= 0 && fg < 16)
 		strbuf_addf(out, " f%d", fg);
 	if (bg >= 0 && bg < 16)
@@ -366,7 +366,9 @@ static void render_line(struct ansi *a, const char *s, size_t n, struct strbuf *
 	}
 	if (kind == 1 && a->depth < ANSI_MAX_DEPTH) {
 		memcpy(a->names[a->depth++], name, sizeof(name));
-		strbuf_addf(out, "<details class=\"sec\"%s><summary>", collapsed ? "" : " open");
+		/* the name is [A-Za-z0-9_.-]: safe in an attribute */
+		strbuf_addf(out, "<details class=\"sec\" data-name=\"%s\"%s><summary>", name,
+			    collapsed ? "" : " open");
 		line_open(a, out);
 		render_text(a, (const unsigned char *)s, n, out);
 		strbuf_addstr(out, "</span></summary>\n");
