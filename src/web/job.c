@@ -322,6 +322,7 @@ int web_job(struct http_request *req, void *ud)
 	free(path);
 	if (s->fd >= 0 && fstat(s->fd, &sb) == 0)
 		s->end = (uint64_t)sb.st_size;
+	page_headers(req);
 	http_respond_stream(req, 200, "text/html; charset=utf-8", &job_stream_ops, s, NULL);
 done:
 	store_job_release(&j);

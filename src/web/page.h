@@ -41,6 +41,8 @@ void page_render(struct strbuf *out, const char *name, const char *block,
 /* The layout's top (title escaped) and bottom around a page's body. */
 void page_top(struct page *pg, struct strbuf *out, const char *title);
 void page_bottom(struct page *pg, struct strbuf *out);
+/* The security headers of every page (CSP, nosniff, referrer policy). */
+void page_headers(struct http_request *req);
 /* Respond with a whole page: top, body (HTML), bottom. */
 int page_send(struct page *pg, unsigned status, const char *title, const char *body);
 /* An error page with the message (escaped). */
