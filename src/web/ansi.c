@@ -256,7 +256,7 @@ static void render_text(struct ansi *a, const unsigned char *s, size_t n, struct
 			dirty = 0;
 		}
 		run = i;
-		while (i < n && s[i] >= 0x20 && s[i] != 0x7f) {
+		while (i < n && (s[i] >= 0x20 || s[i] == '\t') && s[i] != 0x7f) {
 			if (s[i] < 0x80) {
 				i++;
 				continue;

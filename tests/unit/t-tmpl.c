@@ -153,6 +153,10 @@ static void test_ansi_inert(void **state)
 			    "&lt;script&gt;alert(1)&lt;/script&gt;link31m\xef\xbf\xbd&amp;</span>\n");
 	assert_null(strchr(s, '\x1b'));
 	free(s);
+	/* a tab is kept (the fuzzer found it looping once) */
+	s = ansi("\x1b[1ma\tb\n", 2);
+	assert_non_null(strstr(s, "a\tb"));
+	free(s);
 }
 
 static void test_ansi_sections(void **state)
