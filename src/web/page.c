@@ -8,7 +8,7 @@
 #include "web/files.h"
 #include "web/page.h"
 
-int page_begin(struct http_request *req, void *ud, struct page *pg)
+static int begin(struct http_request *req, void *ud, struct page *pg, int stale_ok)
 {
 	struct strbuf err = STRBUF_INIT;
 
@@ -24,11 +24,25 @@ int page_begin(struct http_request *req, void *ud, struct page *pg)
 	strbuf_release(&err);
 	if (auth_request(pg->srv, pg->st, req, &pg->who) < 0) {
 		/* a stale session: forget the cookie, log in again */
+		if (stale_ok) {
+			memset(&pg->who, 0, sizeof(pg->who));
+			return 0;
+		}
 		http_add_header(req, "Set-Cookie", AUTH_SESSION_COOKIE "=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax");
 		page_error(req, 401, "Your session has ended or your credentials are wrong: log in again.");
 		return -1;
 	}
 	return 0;
+}
+
+int page_begin(struct http_request *req, void *ud, struct page *pg)
+{
+	return begin(req, ud, pg, 0);
+}
+
+int page_begin_login(struct http_request *req, void *ud, struct page *pg)
+{
+	return begin(req, ud, pg, 1);
 }
 
 int page_project(struct page *pg, const char *name, int64_t id, struct store_project *p,

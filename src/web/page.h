@@ -25,6 +25,8 @@ struct page {
 
 /* The store and the principal; -1 when a response was sent (500, 401). */
 int page_begin(struct http_request *req, void *ud, struct page *pg);
+/* The same for the login pages: wrong credentials are taken as anonymous. */
+int page_begin_login(struct http_request *req, void *ud, struct page *pg);
 /*
  * The live project pg may see, by name or id (name NULL); its role in
  * *ret_role when not NULL. -1 with 404 sent when there is none or the

@@ -110,11 +110,14 @@ static int h_dashboard(struct http_request *req, void *ud)
 		if (auth_role(pg.srv, pg.st, &pg.who, &pr[i]) > ROLE_NONE)
 			dashboard_row(&pg, &pr[i], &rows);
 	for (i = 0; i < nj; i++) {
-		struct store_project p = { .id = jobs[i].project_id, .name = jobs[i].project };
 		struct strbuf st = STRBUF_INIT;
 		char id[24], pid[24], age[32];
+		size_t k;
 
-		if (auth_role(pg.srv, pg.st, &pg.who, &p) == ROLE_NONE)
+		/* a job is shown when its project is among those shown */
+		for (k = 0; k < np && pr[k].id != jobs[i].project_id; k++)
+			;
+		if (k == np || auth_role(pg.srv, pg.st, &pg.who, &pr[k]) == ROLE_NONE)
 			continue;
 		snprintf(id, sizeof(id), "%" PRId64, jobs[i].id);
 		snprintf(pid, sizeof(pid), "%" PRId64, jobs[i].pipeline_id);
@@ -171,7 +174,7 @@ static int h_login_form(struct http_request *req, void *ud)
 	struct page pg;
 	const char *next = http_request_query(req, "next");
 
-	if (page_begin(req, ud, &pg) < 0)
+	if (page_begin_login(req, ud, &pg) < 0)
 		return 0;
 	return login_form(&pg, 200, "", next && tmpl_url_ok(next) && next[0] == '/' ? next : "/",
 			  NULL);
@@ -191,7 +194,7 @@ static int h_login(struct http_request *req, void *ud)
 	char session[AUTH_TOKEN_HEX + 1];
 	int rc;
 
-	if (page_begin(req, ud, &pg) < 0)
+	if (page_begin_login(req, ud, &pg) < 0)
 		return 0;
 	if (page_form(req, "next", &next) < 0 || !tmpl_url_ok(next.buf) || next.buf[0] != '/') {
 		strbuf_reset(&next);
@@ -249,7 +252,7 @@ static int h_logout(struct http_request *req, void *ud)
 	struct strbuf csrf = STRBUF_INIT;
 	char session[AUTH_TOKEN_HEX + 1];
 
-	if (page_begin(req, ud, &pg) < 0)
+	if (page_begin_login(req, ud, &pg) < 0)
 		return 0;
 	page_form(req, "csrf", &csrf);
 	if (!auth_csrf_ok(&pg.who, csrf.len ? csrf.buf : NULL)) {
