@@ -54,7 +54,7 @@ stop
 
 # 10,000 pipelines, 4 jobs each, 10 tests in each test job (a flaky one)
 NOW=$(($(date +%s) * 1000))
-sqlite3 "$T/data/cidre.db" <<SQL
+sqlite3 "$T/data/cidre.db" >/dev/null <<SQL
 PRAGMA journal_mode = WAL;
 BEGIN;
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $N)
@@ -71,19 +71,20 @@ SELECT p.id, p.project_id, 'job-' || k.j, CASE WHEN k.j < 2 THEN 'build' ELSE 't
 	CASE WHEN k.j < 2 THEN 0 ELSE 1 END, k.j, 'success', 'on_success',
 	CASE WHEN k.j = 3 THEN '[{"job":0,"artifacts":true}]' ELSE NULL END,
 	p.created, p.created, p.started, p.finished, 0, 12345678, 1.5, 0,
-	CASE WHEN k.j = 2 THEN 10 ELSE -1 END, CASE WHEN k.j = 2 THEN p.id % 2 ELSE 0 END
+	CASE WHEN k.j = 2 THEN 10 ELSE -1 END, CASE WHEN k.j = 2 THEN (p.id / 10) % 2 ELSE 0 END
 FROM pipelines p, k;
 WITH RECURSIVE t(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM t WHERE x < 9)
 INSERT INTO tests (job_id, suite, classname, name, status, time, message)
 SELECT j.id, 's', 'c', 'test_' || t.x,
-	CASE WHEN t.x = 0 AND j.pipeline_id % 2 = 1 THEN 'failed' ELSE 'passed' END, 0.01,
-	CASE WHEN t.x = 0 AND j.pipeline_id % 2 = 1 THEN 'expected 1, got 2' ELSE NULL END
+	CASE WHEN t.x = 0 AND (j.pipeline_id / 10) % 2 = 1 THEN 'failed' ELSE 'passed' END, 0.01,
+	CASE WHEN t.x = 0 AND (j.pipeline_id / 10) % 2 = 1 THEN 'expected 1, got 2' ELSE NULL END
 FROM jobs j, t WHERE j.plan_idx = 2;
 COMMIT;
 SQL
 
 # a 50 MB log: coloured lines, a section every 1000 lines
-LAST_P=$(sqlite3 "$T/data/cidre.db" "SELECT max(id) FROM pipelines WHERE project_id = 1 AND status = 'failed'")
+# the last pipeline of proj1 whose test job has a failed test (with a flaky history)
+LAST_P=$(sqlite3 "$T/data/cidre.db" "SELECT max(id) FROM pipelines WHERE project_id = 1 AND (id / 10) % 2 = 1")
 BIG=$(sqlite3 "$T/data/cidre.db" "SELECT id FROM jobs WHERE pipeline_id = $LAST_P AND plan_idx = 0")
 TESTJOB=$(sqlite3 "$T/data/cidre.db" "SELECT id FROM jobs WHERE pipeline_id = $LAST_P AND plan_idx = 2")
 awk 'BEGIN {
@@ -110,7 +111,11 @@ for p in / /p/proj1 '/p/proj1?ref=main&status=failed' '/p/proj1?page=40' \
 	printf '%-42s %10s\n' "$p" "$(time_page "$p")"
 done
 RUNS=3
+printf '%-42s %10s\n' "/jobs/$BIG (50 MB log, first byte)" \
+	"$(curl -s -o /dev/null -w '%{time_starttransfer}' "$URL/jobs/$BIG" | awk '{ printf "%.2f", $1 * 1000 }')"
 printf '%-42s %10s   (%s bytes of log)\n' "/jobs/$BIG (50 MB log, whole page)" "$(time_page "/jobs/$BIG")" "$SIZE"
 curl -s -o "$T/big.html" "$URL/jobs/$BIG"
-printf 'rendered page: %s bytes; server resident memory after: %s kB\n' \
-	"$(stat -c %s "$T/big.html")" "$(awk '/VmHWM/ { print $2 }' /proc/$PID/status) (peak)"
+grep -q 'class="flaky"' "$T/big.html" || true
+printf 'rendered page: %s bytes; server peak resident memory: %s kB\n' \
+	"$(stat -c %s "$T/big.html")" "$(awk '/VmHWM/ { print $2 }' /proc/$PID/status)"
+curl -s "$URL/jobs/$TESTJOB" | grep -q 'class="flaky"' && echo "test job page: the failed test is marked flaky"
