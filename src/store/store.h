@@ -298,6 +298,16 @@ int store_test_history(struct store *st, int64_t project_id, const char *classna
 		       const char *name, int64_t max_job, int limit,
 		       struct store_test_run **ret, size_t *nr, struct strbuf *err);
 
+struct store_ref_last {
+	char *ref;
+	int64_t pipeline_id;    /* the ref's newest pipeline */
+};
+/* A project's refs with pipelines, most recently built first, at most
+ * limit (free with store_refs_last_free). */
+int store_pipeline_refs(struct store *st, int64_t project_id, int limit,
+			struct store_ref_last **ret, size_t *nr, struct strbuf *err);
+void store_refs_last_free(struct store_ref_last *a, size_t nr);
+
 /* ---- API tokens (only SHA-256 hashes are stored) ---- */
 
 /* hash: 64 lowercase hex of SHA-256(token). STORE_CONFLICT: hash exists. */

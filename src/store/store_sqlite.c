@@ -38,7 +38,7 @@ enum stmt_id {
 	ST_TEST_ADD, ST_TESTS_LIST, ST_TESTS_LIST_FAILED,
 	ST_ARTIFACT_ADD, ST_ARTIFACTS_LIST, ST_ARTIFACT_GET,
 	ST_TOKEN_ADD, ST_TOKEN_CHECK, ST_TOKEN_COUNT,
-	ST_JOB_ACTIVE, ST_TEST_HISTORY,
+	ST_JOB_ACTIVE, ST_TEST_HISTORY, ST_PIPELINE_REFS,
 	ST__NR
 };
 
@@ -204,6 +204,10 @@ static const char *const stmt_sql[ST__NR] = {
 		"SELECT t.job_id, j.pipeline_id, t.status FROM tests t JOIN jobs j ON j.id = t.job_id "
 		"WHERE t.name = ?1 AND t.classname = ?2 AND j.project_id = ?3 AND t.job_id <= ?4 "
 		"ORDER BY t.job_id DESC LIMIT ?5",
+	/* a walk of pipelines_project_ref: each ref's newest pipeline */
+	[ST_PIPELINE_REFS] =
+		"SELECT ref, max(id) FROM pipelines WHERE project_id = ?1 GROUP BY ref "
+		"ORDER BY 2 DESC LIMIT ?2",
 };
 
 /* Pipeline listings: one statement per combination of filters. */
@@ -1779,4 +1783,41 @@ int store_test_history(struct store *st, int64_t project_id, const char *classna
 	*ret = a;
 	*nr = n;
 	return 0;
+}
+
+int store_pipeline_refs(struct store *st, int64_t project_id, int limit,
+			struct store_ref_last **ret, size_t *nr, struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, ST_PIPELINE_REFS, err);
+	struct store_ref_last *a = NULL;
+	size_t n = 0, alloc = 0;
+	int rc;
+
+	if (!s)
+		return -1;
+	b_int(s, 1, project_id);
+	b_int(s, 2, limit);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		ALLOC_GROW(a, n + 1, alloc);
+		a[n].ref = col_str(s, 0);
+		a[n].pipeline_id = sqlite3_column_int64(s, 1);
+		n++;
+	}
+	done(s);
+	if (rc != SQLITE_DONE) {
+		store_refs_last_free(a, n);
+		return db_fail(st, rc, "pipeline refs", err);
+	}
+	*ret = a;
+	*nr = n;
+	return 0;
+}
+
+void store_refs_last_free(struct store_ref_last *a, size_t nr)
+{
+	size_t i;
+
+	for (i = 0; i < nr; i++)
+		free(a[i].ref);
+	free(a);
 }

@@ -14,6 +14,7 @@
 #define COL_GAP 56
 #define ROW_GAP 12
 #define PAD 8
+#define LABEL_H 20  /* stage names above the columns */
 #define FAILURES_SHOWN 50
 
 /* One button's form (csrf from the principal). */
@@ -91,10 +92,18 @@ void web_dag_svg(struct strbuf *out, const struct store_job *jobs, size_t n)
 			maxrow = rows[col[i]];
 	}
 	w = PAD * 2 + ncol * NODE_W + (ncol > 0 ? ncol - 1 : 0) * COL_GAP;
-	h = PAD * 2 + maxrow * NODE_H + (maxrow > 0 ? maxrow - 1 : 0) * ROW_GAP;
+	h = PAD * 2 + LABEL_H + maxrow * NODE_H + (maxrow > 0 ? maxrow - 1 : 0) * ROW_GAP;
 	strbuf_addf(out, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"graph\" width=\"%d\" "
 		    "height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\"jobs graph\">\n",
 		    w, h, w, h);
+	for (i = 0; i < n; i++) {
+		if (row[i])
+			continue;
+		strbuf_addf(out, "<text class=\"stage\" x=\"%d\" y=\"%d\">",
+			    PAD + col[i] * (NODE_W + COL_GAP), PAD + 12);
+		node_label(out, jobs[i].stage);
+		strbuf_addstr(out, "</text>\n");
+	}
 	/* edges first, under the nodes */
 	for (i = 0; i < n; i++) {
 		json_t *needs = jobs[i].needs ? json_loads(jobs[i].needs, 0, NULL) : NULL;
@@ -110,9 +119,9 @@ void web_dag_svg(struct strbuf *out, const struct store_job *jobs, size_t n)
 			if (k == n)
 				continue;
 			int x1 = PAD + col[k] * (NODE_W + COL_GAP) + NODE_W;
-			int y1 = PAD + row[k] * (NODE_H + ROW_GAP) + NODE_H / 2;
+			int y1 = PAD + LABEL_H + row[k] * (NODE_H + ROW_GAP) + NODE_H / 2;
 			int x2 = PAD + col[i] * (NODE_W + COL_GAP);
-			int y2 = PAD + row[i] * (NODE_H + ROW_GAP) + NODE_H / 2;
+			int y2 = PAD + LABEL_H + row[i] * (NODE_H + ROW_GAP) + NODE_H / 2;
 
 			strbuf_addf(out, "<path class=\"edge\" d=\"M%d %d C%d %d %d %d %d %d\"/>\n",
 				    x1, y1, x1 + COL_GAP / 2, y1, x2 - COL_GAP / 2, y2, x2, y2);
@@ -120,7 +129,8 @@ void web_dag_svg(struct strbuf *out, const struct store_job *jobs, size_t n)
 		json_decref(needs);
 	}
 	for (i = 0; i < n; i++) {
-		int x = PAD + col[i] * (NODE_W + COL_GAP), y = PAD + row[i] * (NODE_H + ROW_GAP);
+		int x = PAD + col[i] * (NODE_W + COL_GAP);
+		int y = PAD + LABEL_H + row[i] * (NODE_H + ROW_GAP);
 
 		strbuf_addf(out, "<a href=\"/jobs/%" PRId64 "\"><g class=\"node st-", jobs[i].id);
 		tmpl_escape(out, jobs[i].status);

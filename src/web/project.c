@@ -15,6 +15,7 @@
 #define TREND_H 140
 #define FEED_N 30
 #define MAX_REF 255
+#define BRANCHES 12
 
 static const char *const statuses[] = { "running", "pending", "success", "failed", "canceled",
 					"manual", "skipped", "created", "scheduled" };
@@ -100,6 +101,40 @@ static void page_href(struct strbuf *out, const char *name, const char *ref, con
 	strbuf_release(&enc);
 }
 
+/* The branches built most recently, each with its last pipeline's status. */
+static void branch_list(struct page *pg, const struct store_project *pr, struct strbuf *out)
+{
+	struct store_ref_last *r = NULL;
+	struct strbuf err = STRBUF_INIT;
+	size_t n = 0, i;
+
+	if (store_pipeline_refs(pg->st, pr->id, BRANCHES, &r, &n, &err) < 0)
+		goto done;
+	for (i = 0; i < n; i++) {
+		struct store_pipeline p;
+		struct strbuf st = STRBUF_INIT, refq = STRBUF_INIT;
+		char id[24], age[32];
+
+		memset(&p, 0, sizeof(p));
+		if (store_pipeline_get(pg->st, r[i].pipeline_id, &p, &err) < 0)
+			continue;
+		snprintf(id, sizeof(id), "%" PRId64, p.id);
+		page_age(age, sizeof(age), p.created);
+		page_status(&st, "pipeline", p.id, p.status);
+		page_path_encode(&refq, r[i].ref);
+		struct tmpl_var v[] = { tmpl_str("project", pr->name), tmpl_str("ref", r[i].ref),
+					tmpl_str("refq", refq.buf), tmpl_html("status", st.buf),
+					tmpl_str("id", id), tmpl_str("age", age) };
+		page_render(out, "project", "branch", v, ARRAY_SIZE(v));
+		strbuf_release(&st);
+		strbuf_release(&refq);
+		store_pipeline_release(&p);
+	}
+done:
+	store_refs_last_free(r, n);
+	strbuf_release(&err);
+}
+
 int web_project(struct http_request *req, void *ud)
 {
 	struct page pg;
@@ -108,7 +143,7 @@ int web_project(struct http_request *req, void *ud)
 	struct store_pipeline_filter f = { 0 }, tf = { 0 };
 	struct strbuf err = STRBUF_INIT, body = STRBUF_INIT, rows = STRBUF_INIT;
 	struct strbuf trend = STRBUF_INIT, opts = STRBUF_INIT, prev = STRBUF_INIT;
-	struct strbuf next = STRBUF_INIT, refnote = STRBUF_INIT;
+	struct strbuf next = STRBUF_INIT, refnote = STRBUF_INIT, branches = STRBUF_INIT;
 	const char *ref = http_request_query(req, "ref");
 	const char *status = http_request_query(req, "status");
 	const char *pq = http_request_query(req, "page");
@@ -146,7 +181,7 @@ int web_project(struct http_request *req, void *ud)
 		goto done;
 	}
 	for (i = 0; i < n && i < PER_PAGE; i++) {
-		struct strbuf st = STRBUF_INIT;
+		struct strbuf st = STRBUF_INIT, refq = STRBUF_INIT;
 		char id[24], sha[9], age[32], dur[32];
 		char *title, *author;
 
@@ -156,14 +191,17 @@ int web_project(struct http_request *req, void *ud)
 		page_age(age, sizeof(age), pl[i].created);
 		page_duration(dur, sizeof(dur), pl[i].started, pl[i].finished);
 		page_status(&st, "pipeline", pl[i].id, pl[i].status);
+		page_path_encode(&refq, pl[i].ref);
 		struct tmpl_var v[] = {
 			tmpl_str("id", id), tmpl_str("project", pr.name), tmpl_str("ref", pl[i].ref),
+			tmpl_str("refq", refq.buf),
 			tmpl_html("status", st.buf), tmpl_str("sha", sha), tmpl_str("title", title),
 			tmpl_str("author", author), tmpl_str("source", pl[i].source),
 			tmpl_str("age", age), tmpl_str("duration", dur),
 		};
 		page_render(&rows, "project", "row", v, ARRAY_SIZE(v));
 		strbuf_release(&st);
+		strbuf_release(&refq);
 		free(title);
 		free(author);
 	}
@@ -198,6 +236,7 @@ int web_project(struct http_request *req, void *ud)
 		page_render(&next, "project", "page", v, ARRAY_SIZE(v));
 		strbuf_release(&h);
 	}
+	branch_list(&pg, &pr, &branches);
 	web_trend_svg(&trend, tr, nt);
 	snprintf(nstr, sizeof(nstr), "%zu", nt);
 	if (ref)
@@ -208,6 +247,7 @@ int web_project(struct http_request *req, void *ud)
 			tmpl_html("trend", trend.buf), tmpl_str("ref", ref),
 			tmpl_html("statuses", opts.buf), tmpl_html("rows", rows.buf),
 			tmpl_html("prev", prev.buf), tmpl_html("next", next.buf),
+			tmpl_html("branches", branches.buf),
 		};
 		page_render(&body, "project", NULL, v, ARRAY_SIZE(v));
 	}
@@ -224,6 +264,7 @@ done:
 	strbuf_release(&prev);
 	strbuf_release(&next);
 	strbuf_release(&refnote);
+	strbuf_release(&branches);
 	return 0;
 }
 
