@@ -122,7 +122,7 @@ async function statusText(page, sel) {
 	const pipePage = page;
 	let jobPage = null;
 
-	await step('a pushed commit shows its pipeline running, then passed, live', async () => {
+	await step('a pushed commit shows its pipeline running, then passed, live (dashboard and pipeline page)', async () => {
 		fs.writeFileSync(path.join(WORK, 'feature.txt'), 'hello\n');
 		git('add', '.');
 		git('-c', 'user.name=Mallory <b>bold</b>', '-c', 'user.email=m@example.invalid',
@@ -149,7 +149,17 @@ async function statusText(page, sel) {
 		await jobPage.waitForFunction(() => document.getElementById('log').textContent.includes('waiting for the gate'));
 		await jobPage.evaluate(() => { window.__notReloaded = 1; });
 
+		const dash = await ctx.newPage();
+		await dash.goto(`${URL}/`);
+		assert(await statusText(dash, `[data-pipeline="${pid}"]`) === 'running', 'dashboard shows it running');
+		assert(await dash.$(`a[href="/jobs/${buildJob}"]`), 'the running job is listed');
+		await dash.evaluate(() => { window.__notReloaded = 1; });
+
 		fs.writeFileSync(GATE, 'open\n');
+		await dash.waitForFunction(id =>
+			document.querySelector(`[data-pipeline="${id}"]`).textContent === 'success', pid);
+		assert(await dash.evaluate(() => window.__notReloaded === 1), 'the dashboard was not reloaded');
+		await dash.close();
 		await pipePage.waitForFunction(id =>
 			document.querySelector(`h1 [data-pipeline="${id}"]`).textContent === 'success', pid);
 		assert(await pipePage.evaluate(() => window.__notReloaded === 1), 'the pipeline page was not reloaded');
@@ -162,6 +172,16 @@ async function statusText(page, sel) {
 		await jobPage.waitForFunction(id =>
 			document.querySelector(`h1 [data-job="${id}"]`).textContent === 'success', buildJob);
 		assert(await jobPage.evaluate(() => window.__notReloaded === 1), 'the job page was not reloaded');
+		// lines that arrived live went through the script's renderer: inert too
+		const log = await jobPage.textContent('#log');
+		assert(log.includes('live <script>alert(6)</script>tail\tend'), 'the live line is text: ' + log.slice(-300));
+		assert(!log.includes('\x1b'), 'no escape character reaches the page');
+		assert(await jobPage.$$eval('#log script', a => a.length) === 0, 'no element from the live log');
+		const sec = await jobPage.$$eval('#log details.sec', a => a.map(d => d.getAttribute('data-name')));
+		assert(sec.includes('live'), 'the live section is a section: ' + sec);
+		assert(await jobPage.$eval('#log details[data-name="live"]', d =>
+			d.textContent.includes('alert(6)')), 'the live line is inside its section');
+		assert(await jobPage.title() !== 'pwned', 'an OSC title sequence does not set the title');
 	});
 
 	await step('malicious names, commit message and log lines render inert', async () => {

@@ -34,6 +34,9 @@ test_expect_success 'a server and a repository whose pushes start pipelines' '
 	    - echo waiting for the gate
 	    - while [ ! -f "\$GATE" ]; do sleep 0.05; done
 	    - echo gate opened
+	    - printf "\\033[0Ksection_start:2:live\\r\\033[0Klive section\\n"
+	    - printf "live \\033[1;33m<script>alert(6)</script>\\033[0m\\033]0;pwned\\007\\033[5Dtail\\tend\\n"
+	    - printf "\\033[0Ksection_end:2:live\\r\\033[0K\\n"
 	unit:
 	  stage: test
 	  allow_failure: true
