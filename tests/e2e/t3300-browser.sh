@@ -9,12 +9,22 @@
 BROWSER_DIR=$(cd "$TEST_DIR/../browser" && pwd)
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 
+# the playwright-core version package.json pins, and the one installed
+pinned() {
+	node -p "require(\"$BROWSER_DIR/package.json\").dependencies[\"playwright-core\"]"
+}
+installed() {
+	node -p "require(\"$BROWSER_DIR/node_modules/playwright-core/package.json\").version" 2>/dev/null
+}
+
 test_expect_success 'chromium, node and playwright-core are there' '
-	test -x "$CHROMIUM" && command -v node && command -v npm &&
-	if ! test -f "$BROWSER_DIR/node_modules/playwright-core/package.json"; then
+	{ test -x "$CHROMIUM" || { echo "no $CHROMIUM: run scripts/install-deps.sh --test"; false; }; } &&
+	command -v node && command -v npm &&
+	test "$(node -p "process.versions.node.split(\".\")[0]")" -ge 18 &&
+	if [ "$(installed)" != "$(pinned)" ]; then
 		(cd "$BROWSER_DIR" && npm ci --no-audit --no-fund --loglevel=error)
 	fi &&
-	test -f "$BROWSER_DIR/node_modules/playwright-core/package.json"
+	test "$(installed)" = "$(pinned)"
 '
 
 test_expect_success 'a server and a repository whose pushes start pipelines' '
