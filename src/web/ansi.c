@@ -371,7 +371,7 @@ static void render_line(struct ansi *a, const char *s, size_t n, struct strbuf *
 			    collapsed ? "" : " open");
 		line_open(a, out);
 		render_text(a, (const unsigned char *)s, n, out);
-		strbuf_addstr(out, "</span></summary>\n");
+		strbuf_addstr(out, "\n</span></summary>");
 		return;
 	}
 	if (kind == 2) {
@@ -380,7 +380,7 @@ static void render_line(struct ansi *a, const char *s, size_t n, struct strbuf *
 				break;
 		if (i >= 0)
 			for (; a->depth > i; a->depth--)
-				strbuf_addstr(out, "</details>\n");
+				strbuf_addstr(out, "</details>");
 		if (!n) {
 			a->lineno++;
 			return;
@@ -388,7 +388,8 @@ static void render_line(struct ansi *a, const char *s, size_t n, struct strbuf *
 	}
 	line_open(a, out);
 	render_text(a, (const unsigned char *)s, n, out);
-	strbuf_addstr(out, "</span>\n");
+	/* the newline inside the line's block: no empty line between blocks */
+	strbuf_addstr(out, "\n</span>");
 }
 
 void ansi_feed(struct ansi *a, const char *s, size_t n, struct strbuf *out)
@@ -435,5 +436,5 @@ void ansi_flush(struct ansi *a, struct strbuf *out)
 void ansi_close(struct ansi *a, struct strbuf *out)
 {
 	for (; a->depth > 0; a->depth--)
-		strbuf_addstr(out, "</details>\n");
+		strbuf_addstr(out, "</details>");
 }

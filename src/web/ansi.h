@@ -5,7 +5,8 @@
  * A job log rendered as HTML, fed in chunks of any size (a 50 MB log is
  * read in bounded pieces and never held whole).
  *
- *  - one <div class="l" id="LN"> per line, with a link to its anchor #LN;
+ *  - one <span class="l" id="LN"> per line (its newline inside), with a
+ *    link to its anchor #LN;
  *  - SGR escapes (ESC [ ... m: bold, italic, underline, 8/16, 256 and
  *    24-bit colours) become <span>s with classes or a colour the server
  *    computed; every other escape sequence (cursor movement, OSC titles

@@ -54,7 +54,7 @@ static void stream_tail(struct job_stream *s)
 		ansi_flush(&s->ansi, &s->out);
 	/* open sections: marked so that the live script appends inside them */
 	for (; s->ansi.depth > 0; s->ansi.depth--)
-		strbuf_addstr(&s->out, "<i class=\"sec-end\"></i></details>\n");
+		strbuf_addstr(&s->out, "<i class=\"sec-end\"></i></details>");
 	shown = s->off - s->ansi.line.len;
 	snprintf(id, sizeof(id), "%" PRId64, s->job_id);
 	snprintf(pid, sizeof(pid), "%" PRId64, s->pipeline_id);

@@ -104,8 +104,8 @@
 		a.textContent = String(n);
 		l.appendChild(a);
 		this.text(l, s);
+		l.appendChild(document.createTextNode('\n'));
 		parent.appendChild(l);
-		parent.appendChild(document.createTextNode('\n'));
 	};
 	Log.prototype.addLine = function (s) {
 		if (s.slice(-1) === '\r') s = s.slice(0, -1);
