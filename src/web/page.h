@@ -35,7 +35,7 @@ int page_begin_login(struct http_request *req, void *ud, struct page *pg);
 int page_project(struct page *pg, const char *name, int64_t id, struct store_project *p,
 		 enum role *ret_role);
 
-/* The embedded template name ("job" is templates/job.html); aborts on a missing one. */
+/* The embedded template name ("job" is templates/job.html); "" (logged) if missing. */
 const char *page_tmpl(const char *name);
 /* Render a block (or the whole template with block NULL) of template name. */
 void page_render(struct strbuf *out, const char *name, const char *block,
