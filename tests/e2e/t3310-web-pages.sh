@@ -77,6 +77,22 @@ test_expect_success 'project page, filters, badge and Atom feed' '
 	expect_grep "<id>$URL/pipelines/$(jq -r .id done.json)</id>" page.html
 '
 
+test_expect_success 'a log of many pieces is rendered whole, line by line, in order' '
+	git clone -q app.git big 2>/dev/null &&
+	printf "big:\n  script:\n    - seq 1 300000\n" >big/.gitlab-ci.yml &&
+	(cd big && git commit -qam big && git push -q origin HEAD:main) &&
+	api POST /api/v1/projects/app/pipelines "{\"ref\":\"main\"}" >b.json &&
+	wait_pipeline "$(jq -r .id b.json)" >bdone.json &&
+	jid=$(jq -r ".jobs[0].id" bdone.json) &&
+	test "$(get /jobs/$jid)" = 200 &&
+	grep -c "<span class=\"l\" id=\"L" page.html >lines &&
+	test "$(cat lines)" -ge 300000 &&
+	expect_grep ">150000$" page.html &&
+	expect_grep "id=\"log-end\" data-job=\"$jid\"" page.html &&
+	expect_grep "</html>" page.html &&
+	test "$(curl -sS -m 10 -o /dev/null -w "%{http_code}" -I "$URL/jobs/$jid")" = 200
+'
+
 test_expect_success 'what does not exist is 404' '
 	test "$(get /p/nope)" = 404 && test "$(get /p/nope/badge.svg)" = 404 &&
 	test "$(get /pipelines/99999)" = 404 && test "$(get /jobs/abc)" = 404 &&
