@@ -266,7 +266,7 @@ int web_job(struct http_request *req, void *ud)
 	page_bytes(mem, sizeof(mem), j.peak_mem);
 	if (j.cpu >= 0)
 		snprintf(cpu, sizeof(cpu), "%.2f s", j.cpu);
-	page_status(&status, "job", j.id, j.status);
+	page_job_status(&status, j.id, j.pipeline_id, j.status);
 	page_status(&pstatus, "pipeline", p.id, p.status);
 	if (j.env_name) {
 		struct strbuf link = STRBUF_INIT;

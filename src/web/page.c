@@ -227,6 +227,15 @@ void page_bytes(char *buf, size_t n, int64_t b)
 		snprintf(buf, n, "%.2f GiB", (double)b / (1024.0 * 1024.0 * 1024.0));
 }
 
+void page_job_status(struct strbuf *out, int64_t id, int64_t pipeline_id, const char *status)
+{
+	strbuf_addstr(out, "<span class=\"st st-");
+	tmpl_escape(out, status);
+	strbuf_addf(out, "\" data-job=\"%" PRId64 "\" data-in=\"%" PRId64 "\">", id, pipeline_id);
+	tmpl_escape(out, status);
+	strbuf_addstr(out, "</span>");
+}
+
 int page_finished(const char *s)
 {
 	return s && (!strcmp(s, "success") || !strcmp(s, "failed") || !strcmp(s, "canceled") ||

@@ -60,6 +60,8 @@ void page_duration(char *buf, size_t n, int64_t from, int64_t to);
 void page_bytes(char *buf, size_t n, int64_t bytes);
 /* A live status label: <span class="st st-S" data-KIND="ID">S</span> (KIND: pipeline, job). */
 void page_status(struct strbuf *out, const char *kind, int64_t id, const char *status);
+/* A job's: data-in names its pipeline, whose jobs the script polls at once. */
+void page_job_status(struct strbuf *out, int64_t id, int64_t pipeline_id, const char *status);
 int page_finished(const char *status);
 /* The path with each segment percent-encoded (for links to artifacts). */
 void page_path_encode(struct strbuf *out, const char *path);

@@ -134,7 +134,8 @@ void web_dag_svg(struct strbuf *out, const struct store_job *jobs, size_t n)
 
 		strbuf_addf(out, "<a href=\"/jobs/%" PRId64 "\"><g class=\"node st-", jobs[i].id);
 		tmpl_escape(out, jobs[i].status);
-		strbuf_addf(out, "\" data-job=\"%" PRId64 "\"><title>", jobs[i].id);
+		strbuf_addf(out, "\" data-job=\"%" PRId64 "\" data-in=\"%" PRId64 "\"><title>",
+			    jobs[i].id, jobs[i].pipeline_id);
 		tmpl_escape(out, jobs[i].name);
 		strbuf_addstr(out, ": ");
 		tmpl_escape(out, jobs[i].status);
@@ -268,7 +269,7 @@ int web_pipeline(struct http_request *req, void *ud)
 					 jobs[i].tests_skipped, jobs[i].tests_total);
 		if (jobs[i].attempt > 1)
 			strbuf_addf(&att, " <span class=\"muted\">(attempt %d)</span>", jobs[i].attempt);
-		page_status(&st, "job", jobs[i].id, jobs[i].status);
+		page_job_status(&st, jobs[i].id, jobs[i].pipeline_id, jobs[i].status);
 		if (role >= ROLE_DEVELOPER)
 			web_job_actions(&pg, &ja, &jobs[i]);
 		struct tmpl_var v[] = {

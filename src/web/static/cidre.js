@@ -10,6 +10,8 @@
 		el.setAttribute('class', cls);
 		if (el.classList.contains('st')) el.textContent = s;
 	}
+	// Pipelines one request each; jobs one request per pipeline (its jobs
+	// list) when the page says which pipeline they are in (data-in).
 	function poll() {
 		var els = document.querySelectorAll('[data-pipeline],[data-job]');
 		var want = {};
@@ -17,20 +19,32 @@
 			var m = /\bst-([a-z_]+)/.exec(el.getAttribute('class') || '');
 			if (!m || FINISHED[m[1]]) return;
 			var key = el.hasAttribute('data-pipeline') ? 'pipelines/' + el.getAttribute('data-pipeline')
+				: el.hasAttribute('data-in') ? 'pipelines/' + el.getAttribute('data-in') + '/jobs'
 				: 'jobs/' + el.getAttribute('data-job');
 			(want[key] = want[key] || []).push(el);
 		});
 		var keys = Object.keys(want);
 		if (!keys.length) return;
+		var left = keys.length;
 		keys.forEach(function (k) {
 			fetch('/api/v1/' + k, { credentials: 'same-origin' }).then(function (r) {
 				return r.ok ? r.json() : null;
 			}).then(function (o) {
-				if (!o || !o.status) return;
-				want[k].forEach(function (el) { setStatus(el, o.status); });
-			}).catch(function () {});
+				if (!o) return;
+				if (Array.isArray(o)) {
+					var by = {};
+					o.forEach(function (j) { by[j.id] = j.status; });
+					want[k].forEach(function (el) {
+						var s = by[el.getAttribute('data-job')];
+						if (s) setStatus(el, s);
+					});
+				} else if (o.status) {
+					want[k].forEach(function (el) { setStatus(el, o.status); });
+				}
+			}).catch(function () {}).then(function () {
+				if (--left === 0) setTimeout(poll, 1000);
+			});
 		});
-		setTimeout(poll, 1000);
 	}
 
 	// ---- the live log: SGR colours only, sections, line anchors ----
