@@ -151,7 +151,7 @@ static int by_token(struct store *st, const char *tok, struct principal *who)
 {
 	char hash[SHA256_HEX_LEN + 1];
 	struct store_token t;
-	int64_t now = server_now_ms();
+	int64_t now = server_now_ms(), uid;
 
 	if (!*tok || strlen(tok) > 256)
 		return -1;
@@ -168,8 +168,9 @@ static int by_token(struct store *st, const char *tok, struct principal *who)
 		store_token_release(&t);
 		return 0;
 	}
+	uid = t.user_id;
 	store_token_release(&t);
-	return load_user(st, t.user_id, who) < 0 ? -1 : (who->user_id ? 0 : -1);
+	return load_user(st, uid, who) < 0 || !who->user_id ? -1 : 0;
 }
 
 static int by_session(struct store *st, const char *sid, struct principal *who)
@@ -297,7 +298,7 @@ static int limited(const char *key, int64_t now)
 	return l && l->locked_until > now;
 }
 
-static void limit_fail(const char *key, int64_t now)
+static void limit_fail(const char *key, int64_t now, int max)
 {
 	struct limit *l = limit_find(key, now, 1);
 
@@ -305,7 +306,7 @@ static void limit_fail(const char *key, int64_t now)
 		l->window = now;
 		l->failures = 0;
 	}
-	if (++l->failures >= AUTH_LOGIN_FAILURES)
+	if (++l->failures >= max)
 		l->locked_until = now + AUTH_LOGIN_LOCK_MS;
 }
 
@@ -378,8 +379,8 @@ int auth_login(struct server *srv, struct store *st, const char *login, const ch
 	if (ok) {
 		limit_clear(klogin);
 	} else {
-		limit_fail(kaddr, now);
-		limit_fail(klogin, now);
+		limit_fail(kaddr, now, AUTH_ADDR_FAILURES);
+		limit_fail(klogin, now, AUTH_LOGIN_FAILURES);
 	}
 	pthread_mutex_unlock(&limit_lock);
 	if (!ok) {

@@ -84,9 +84,10 @@ void auth_logout(struct server *srv, struct store *st, const struct principal *w
 
 #define AUTH_PASSWORD_MIN 8
 #define AUTH_PASSWORD_MAX 1024
-/* Login failures allowed per remote address and per login in a window,
- * and how long a login is then refused (429). */
+/* Login failures allowed per login and per remote address (which many
+ * people may share) in a window, and how long a login is then refused (429). */
 #define AUTH_LOGIN_FAILURES 5
+#define AUTH_ADDR_FAILURES 20
 #define AUTH_LOGIN_WINDOW_MS (60 * 1000)
 #define AUTH_LOGIN_LOCK_MS (60 * 1000)
 /* Sessions end 14 days after the login, or after 7 idle days. */
