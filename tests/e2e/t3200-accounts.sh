@@ -242,6 +242,50 @@ test_expect_success 'logins are rate-limited: the sixth try in a minute gets 429
 	as "$(cat erin.tok)" GET /api/v1/user >/dev/null && expect_status 200
 '
 
+test_expect_success 'the command line: user add/list, token create/list/revoke, member, variable' '
+	refresh &&
+	printf "pw-of-frank-1\n" | CIDRE_SERVER=$URL CIDRE_TOKEN=$TOKEN \
+		cidre user add frank --name "Frank F" --email f@example.invalid --password-stdin >out &&
+	expect_grep "^user frank added$" out &&
+	printf "pw-of-frank-1\n" | expect_exit 1 env CIDRE_SERVER=$URL CIDRE_TOKEN=$TOKEN \
+		"$CIDRE_BIN" user add frank --password-stdin >out 2>&1 &&
+	expect_grep "^cidre: .*exists" out &&
+	expect_exit 2 env CIDRE_SERVER=$URL CIDRE_TOKEN=$TOKEN "$CIDRE_BIN" user add gina \
+		--password-stdin </dev/null >out 2>&1 &&
+	CIDRE_SERVER=$URL CIDRE_TOKEN=$TOKEN cidre user list >out &&
+	expect_grep "^frank +Frank F +f@example.invalid +no$" out &&
+	expect_exit 1 env CIDRE_SERVER=$URL CIDRE_TOKEN=$(cat bob.tok) "$CIDRE_BIN" user list >out 2>&1 &&
+	CIDRE_SERVER=$URL CIDRE_TOKEN=$(cat carol.tok) cidre project member app frank developer >out &&
+	expect_grep "^frank is developer of app$" out &&
+	login frank pw-of-frank-1 && token_for frank &&
+	CIDRE_SERVER=$URL CIDRE_TOKEN=$(cat frank.tok) cidre token create "deploy box" >tok 2>err &&
+	expect_grep "^cidre_[0-9a-f]{48}$" tok && expect_grep "shown only this once" err &&
+	CIDRE_SERVER=$URL CIDRE_TOKEN=$(cat tok) cidre trigger app >out &&
+	CIDRE_SERVER=$URL CIDRE_TOKEN=$(cat frank.tok) cidre token list >out &&
+	expect_grep "deploy box +.* active$" out && ! grep -q "$(cat tok)" out &&
+	id=$(sed -n "s/^ *\([0-9]*\) *deploy box.*/\1/p" out) &&
+	CIDRE_SERVER=$URL CIDRE_TOKEN=$(cat frank.tok) cidre token revoke "$id" >out &&
+	expect_grep "^token $id revoked$" out &&
+	expect_exit 1 env CIDRE_SERVER=$URL CIDRE_TOKEN=$(cat tok) "$CIDRE_BIN" trigger app >out 2>&1 &&
+	printf "from-stdin-secret\n" | CIDRE_SERVER=$URL CIDRE_TOKEN=$(cat carol.tok) \
+		cidre variable set app STDIN_SECRET --stdin --masked >out &&
+	expect_grep "^variable STDIN_SECRET of app set \(masked\)$" out &&
+	expect_exit 1 env CIDRE_SERVER=$URL CIDRE_TOKEN=$(cat carol.tok) "$CIDRE_BIN" \
+		variable set app SHORT abc --masked >out 2>&1 &&
+	expect_grep "at least 8" out &&
+	CIDRE_SERVER=$URL CIDRE_TOKEN=$(cat carol.tok) cidre variable list app >out &&
+	expect_grep "^STDIN_SECRET +yes$" out && ! grep -q "from-stdin" out &&
+	CIDRE_SERVER=$URL CIDRE_TOKEN=$(cat carol.tok) cidre variable rm app STDIN_SECRET >out &&
+	CIDRE_SERVER=$URL CIDRE_TOKEN=$(cat carol.tok) cidre variable list app >out &&
+	expect_no_grep STDIN_SECRET out &&
+	expect_exit 1 env CIDRE_SERVER=$URL CIDRE_TOKEN=$(cat frank.tok) "$CIDRE_BIN" \
+		variable list app >out 2>&1 &&
+	CIDRE_SERVER=$URL CIDRE_TOKEN=$(cat carol.tok) cidre project member app frank --remove >out &&
+	expect_exit 1 env CIDRE_SERVER=$URL CIDRE_TOKEN=$(cat frank.tok) "$CIDRE_BIN" \
+		status app >out 2>&1 &&
+	expect_grep "project app not found" out
+'
+
 test_expect_success 'at rest: only hashes of session ids and tokens, argon2id passwords' '
 	stop_server &&
 	test "$(sqlite3 data/cidre.db "SELECT count(*) FROM sessions WHERE user_id = 1")" -ge 1 &&
@@ -249,7 +293,7 @@ test_expect_success 'at rest: only hashes of session ids and tokens, argon2id pa
 	! grep -q "$(cat alice.sid)" dump.sql &&
 	! grep -q "$(cat alice2.tok)" dump.sql && ! grep -q "$(cat bob.tok)" dump.sql &&
 	! grep -q "pw-of-" dump.sql &&
-	test "$(sqlite3 data/cidre.db "SELECT count(*) FROM users WHERE password LIKE \"\$argon2id\$%\"")" = 5
+	test "$(sqlite3 data/cidre.db "SELECT count(*) FROM users WHERE password LIKE \"\$argon2id\$%\"")" = 6
 '
 
 test_done
