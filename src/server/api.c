@@ -164,6 +164,9 @@ static int store_error(struct http_request *req, int rc, const struct strbuf *er
 	return http_respond_error(req, status, "%s", err->len ? err->buf : "store error");
 }
 
+static void session_cookie(struct http_request *req, struct server *srv, const char *value,
+			   long max_age);
+
 /*
  * Who asks (auth.h). 0 with *who filled (maybe anonymous); -1 with 401
  * sent when credentials were given but are wrong.
@@ -171,8 +174,13 @@ static int store_error(struct http_request *req, int rc, const struct strbuf *er
 static int who_asks(struct http_request *req, struct server *srv, struct store *st,
 		    struct principal *who)
 {
+	char sid[AUTH_TOKEN_HEX + 1];
+
 	if (auth_request(srv, st, req, who) == 0)
 		return 0;
+	if (!http_request_header(req, "Authorization") &&
+	    !http_request_header(req, "PRIVATE-TOKEN") && auth_session_cookie(req, sid))
+		session_cookie(req, srv, "", 0);	/* a dead session: the browser forgets it */
 	http_respond_error(req, 401, "invalid or expired credentials");
 	return -1;
 }

@@ -292,7 +292,7 @@ void store_artifacts_free(struct store_artifact *a, size_t nr);
 /* hash: 64 lowercase hex of SHA-256(token). STORE_CONFLICT: hash exists. */
 int store_token_add(struct store *st, const char *name, const char *hash,
 		    int64_t *ret_id, struct strbuf *err);
-/* 0 when a token with this hash exists (its name, malloc'ed, in *ret_name
+/* 0 when a live (not revoked) token with this hash exists (its name, malloc'ed, in *ret_name
  * unless ret_name is NULL); STORE_NOTFOUND otherwise. */
 int store_token_check(struct store *st, const char *hash, char **ret_name,
 		      struct strbuf *err);

@@ -200,7 +200,7 @@ static const char *const stmt_sql[ST__NR] = {
 		"WHERE job_id = ?1 AND path = ?2",
 
 	[ST_TOKEN_ADD] = "INSERT INTO tokens (name, hash, created) VALUES (?1, ?2, ?3)",
-	[ST_TOKEN_CHECK] = "SELECT name FROM tokens WHERE hash = ?1",
+	[ST_TOKEN_CHECK] = "SELECT name FROM tokens WHERE hash = ?1 AND revoked = 0",
 	[ST_TOKEN_COUNT] = "SELECT count(*) FROM tokens",
 
 	[ST_PROJECT_SET_PUBLIC] =
