@@ -1544,6 +1544,24 @@ static int h_token_add(struct http_request *req, void *ud)
 			http_respond_error(req, 400, "name must not hold control characters");
 			goto done;
 		}
+	{
+		struct store_token *t = NULL;
+		size_t n = 0, live = 0;
+
+		rc = store_token_list(st, who.user_id, &t, &n, &err);
+		for (i = 0; rc == 0 && i < n; i++)
+			live += !t[i].revoked;
+		store_tokens_free(t, n);
+		if (rc < 0) {
+			store_error(req, rc, &err);
+			goto done;
+		}
+		if (live >= AUTH_MAX_TOKENS) {
+			http_respond_error(req, 409, "at most %d live API tokens: revoke one first "
+					   "(cidre token revoke ID)", AUTH_MAX_TOKENS);
+			goto done;
+		}
+	}
 	memcpy(tok, "cidre_", 6);
 	auth_random_hex(tok + 6, 24);
 	sha256_hex(tok, strlen(tok), hash);

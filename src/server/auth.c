@@ -400,6 +400,9 @@ int auth_login(struct server *srv, struct store *st, const char *login, const ch
 		store_user_release(&u);
 		return -1;
 	}
+	if (store_session_prune(st, u.id, AUTH_MAX_SESSIONS, NULL) < 0) {
+		/* the expired ones go at the next logout; nothing to tell the user */
+	}
 	who->user_id = u.id;
 	snprintf(who->login, sizeof(who->login), "%s", u.login);
 	who->admin = u.admin;

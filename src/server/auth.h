@@ -93,6 +93,10 @@ void auth_logout(struct server *srv, struct store *st, const struct principal *w
 /* Sessions end 14 days after the login, or after 7 idle days. */
 #define AUTH_SESSION_MAX_MS (14LL * 24 * 3600 * 1000)
 #define AUTH_SESSION_IDLE_MS (7LL * 24 * 3600 * 1000)
+/* A user's sessions beyond this many (the oldest) end at the next login. */
+#define AUTH_MAX_SESSIONS 20
+/* Live API tokens a user (or the administrator) may hold. */
+#define AUTH_MAX_TOKENS 100
 
 /* libsodium ready (idempotent, thread-safe); -1 if it cannot be. */
 int auth_init(void);

@@ -360,6 +360,8 @@ int store_session_touch(struct store *st, const char *hash, int64_t last_seen,
 			struct strbuf *err);
 /* Delete one session; also every session that expired before now (now > 0). */
 int store_session_delete(struct store *st, const char *hash, int64_t now, struct strbuf *err);
+/* Keep only user_id's keep newest sessions. */
+int store_session_prune(struct store *st, int64_t user_id, int keep, struct strbuf *err);
 
 /* ---- project members (role: 1 viewer, 2 developer, 3 maintainer) ---- */
 

@@ -42,7 +42,7 @@ enum stmt_id {
 	ST_TOKEN_ADD_USER, ST_TOKEN_LOOKUP, ST_TOKEN_USED, ST_TOKEN_LIST, ST_TOKEN_REVOKE,
 	ST_USER_ADD, ST_USER_GET, ST_USER_GET_ID, ST_USER_LIST,
 	ST_SESSION_ADD, ST_SESSION_GET, ST_SESSION_TOUCH, ST_SESSION_DELETE,
-	ST_SESSION_EXPIRE,
+	ST_SESSION_EXPIRE, ST_SESSION_PRUNE,
 	ST_MEMBER_SET, ST_MEMBER_DELETE, ST_MEMBER_ROLE, ST_MEMBER_LIST,
 	ST_VAR_SET, ST_VAR_DELETE, ST_VAR_LIST,
 	ST_AUDIT_ADD, ST_AUDIT_LIST,
@@ -231,6 +231,9 @@ static const char *const stmt_sql[ST__NR] = {
 	[ST_SESSION_TOUCH] = "UPDATE sessions SET last_seen = ?2 WHERE hash = ?1",
 	[ST_SESSION_DELETE] = "DELETE FROM sessions WHERE hash = ?1",
 	[ST_SESSION_EXPIRE] = "DELETE FROM sessions WHERE expires < ?1",
+	[ST_SESSION_PRUNE] =
+		"DELETE FROM sessions WHERE user_id = ?1 AND hash NOT IN ("
+		"SELECT hash FROM sessions WHERE user_id = ?1 ORDER BY created DESC LIMIT ?2)",
 
 	[ST_MEMBER_SET] =
 		"INSERT INTO members (project_id, user_id, role) VALUES (?1, ?2, ?3) "
@@ -2164,6 +2167,17 @@ int store_session_delete(struct store *st, const char *hash, int64_t now, struct
 		return -1;
 	b_int(s, 1, now);
 	return exec_stmt(st, s, "session expire", err);
+}
+
+int store_session_prune(struct store *st, int64_t user_id, int keep, struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, ST_SESSION_PRUNE, err);
+
+	if (!s)
+		return -1;
+	b_int(s, 1, user_id);
+	b_int(s, 2, keep);
+	return exec_stmt(st, s, "session prune", err);
 }
 
 /* ---- members ---- */

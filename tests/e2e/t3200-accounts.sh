@@ -286,6 +286,40 @@ test_expect_success 'the command line: user add/list, token create/list/revoke, 
 	expect_grep "project app not found" out
 '
 
+test_expect_success 'limits: 100 live tokens a user, 20 sessions a user, 200 variables a project' '
+	refresh &&
+	n=1 && while [ $n -lt 100 ]; do
+		command curl -sS -o /dev/null -H "Authorization: Bearer $(cat dave.tok)" \
+			-d "{\"name\":\"t$n\"}" "$URL/api/v1/tokens" || return 1
+		n=$((n + 1))
+	done &&
+	as "$(cat dave.tok)" POST /api/v1/tokens "{\"name\":\"one too many\"}" >e.json &&
+	expect_status 409 && jq -e ".error | test(\"at most 100\")" e.json &&
+	tid=$(as "$(cat dave.tok)" GET /api/v1/tokens | jq ".[-1].id") &&
+	as "$(cat dave.tok)" DELETE "/api/v1/tokens/$tid" >/dev/null && expect_status 200 &&
+	as "$(cat dave.tok)" POST /api/v1/tokens "{\"name\":\"now it fits\"}" >/dev/null &&
+	expect_status 201 &&
+	n=0 && while [ $n -lt 21 ]; do
+		command curl -sS -o /dev/null -c "s$n.jar" -d "{\"login\":\"dave\",\"password\":\"pw-of-dave-1\"}" \
+			"$URL/api/v1/session" || return 1
+		n=$((n + 1))
+	done &&
+	by_cookie s20 GET /api/v1/user "" - >/dev/null && expect_status 200 &&
+	by_cookie s1 GET /api/v1/user "" - >/dev/null && expect_status 200 &&
+	by_cookie s0 GET /api/v1/user "" - >/dev/null && expect_status 401 &&
+	by_cookie dave GET /api/v1/user "" - >/dev/null && expect_status 401 &&
+	n=$(as "$(cat carol.tok)" GET /api/v1/projects/app/variables | jq length) &&
+	while [ "$n" -lt 200 ]; do
+		command curl -sS -o /dev/null -X PUT -H "Authorization: Bearer $(cat carol.tok)" \
+			-d "{\"value\":\"v\"}" "$URL/api/v1/projects/app/variables/V$n" || return 1
+		n=$((n + 1))
+	done &&
+	as "$(cat carol.tok)" PUT /api/v1/projects/app/variables/ONE_MORE "{\"value\":\"v\"}" >e.json &&
+	expect_status 400 && jq -e ".error | test(\"at most 200\")" e.json &&
+	as "$(cat carol.tok)" PUT /api/v1/projects/app/variables/V10 "{\"value\":\"changed\"}" >/dev/null &&
+	expect_status 200
+'
+
 test_expect_success 'at rest: only hashes of session ids and tokens, argon2id passwords' '
 	stop_server &&
 	test "$(sqlite3 data/cidre.db "SELECT count(*) FROM sessions WHERE user_id = 1")" -ge 1 &&
