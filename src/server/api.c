@@ -1795,6 +1795,131 @@ done:
 	return 0;
 }
 
+/* An optional boolean member: 0/1 in *ret, -1 when absent; -1 (400 sent) if not a boolean. */
+static int opt_bool(struct http_request *req, json_t *o, const char *k, int *ret)
+{
+	json_t *v = json_object_get(o, k);
+
+	*ret = -1;
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_boolean(v)) {
+		http_respond_error(req, 400, "%s must be true or false", k);
+		return -1;
+	}
+	*ret = json_is_true(v);
+	return 0;
+}
+
+/*
+ * PATCH {"password"?, "current_password"?, "admin"?, "disabled"?}: an
+ * administrator changes anyone; a user only their own password, giving
+ * the current one. A new password or disabling ends the user's sessions.
+ */
+static int h_user_patch(struct http_request *req, void *ud)
+{
+	struct server *srv = SRV(ud);
+	struct store *st = store_or_500(req, srv);
+	struct strbuf err = STRBUF_INIT, what = STRBUF_INIT;
+	const char *login = http_request_param(req, "login"), *password, *current;
+	struct store_user u, me;
+	struct principal who;
+	char *hash = NULL;
+	json_t *o;
+	int rc, admin, disabled;
+
+	if (!st || who_changes(req, srv, st, &who) < 0 || !(o = body_json(req)))
+		return 0;
+	memset(&u, 0, sizeof(u));
+	memset(&me, 0, sizeof(me));
+	if (opt_str(req, o, "password", AUTH_PASSWORD_MAX, &password) ||
+	    opt_str(req, o, "current_password", AUTH_PASSWORD_MAX, &current) ||
+	    opt_bool(req, o, "admin", &admin) || opt_bool(req, o, "disabled", &disabled))
+		goto done;
+	rc = store_user_get(st, login, &u, &err);
+	if (rc == STORE_NOTFOUND || (rc == 0 && !who.admin && u.id != who.user_id)) {
+		if (who.admin)
+			http_respond_error(req, 404, "user %s not found", login);
+		else
+			http_respond_error(req, 403, "only an administrator may change other users");
+		goto done;
+	}
+	if (rc < 0) {
+		store_error(req, rc, &err);
+		goto done;
+	}
+	if (!who.admin) {
+		if (admin >= 0 || disabled >= 0) {
+			http_respond_error(req, 403, "only an administrator may change admin or "
+					   "disabled");
+			goto done;
+		}
+		if (!current) {
+			http_respond_error(req, 400, "current_password is required to change "
+					   "your password");
+			goto done;
+		}
+		rc = auth_password_check(st, login, current, http_request_remote(req), &me, &err);
+		if (rc == -2) {
+			http_add_header(req, "Retry-After", "60");
+			http_respond_error(req, 429, "%s", err.buf);
+			goto done;
+		}
+		if (rc < 0) {
+			auth_audit(st, req, &who, "session.fail", login, "password change");
+			http_respond_error(req, 403, "the current password is wrong");
+			goto done;
+		}
+	}
+	if (!password && admin < 0 && disabled < 0) {
+		http_respond_error(req, 400, "nothing to change: password, admin or disabled");
+		goto done;
+	}
+	if (password && strlen(password) < AUTH_PASSWORD_MIN) {
+		http_respond_error(req, 400, "password must be %d to %d bytes", AUTH_PASSWORD_MIN,
+				   AUTH_PASSWORD_MAX);
+		goto done;
+	}
+	if (password && !(hash = auth_password_hash(password, &err))) {
+		http_respond_error(req, 500, "%s", err.buf);
+		goto done;
+	}
+	rc = store_user_update(st, u.id, hash, admin, disabled, &err);
+	if (rc == 0 && (hash || disabled == 1))
+		rc = store_session_prune(st, u.id, 0, &err);
+	if (rc < 0) {
+		store_error(req, rc, &err);
+		goto done;
+	}
+	if (hash)
+		strbuf_addstr(&what, "password");
+	if (admin >= 0)
+		strbuf_addf(&what, "%sadmin %s", what.len ? ", " : "", admin ? "true" : "false");
+	if (disabled >= 0)
+		strbuf_addf(&what, "%sdisabled %s", what.len ? ", " : "",
+			    disabled ? "true" : "false");
+	auth_audit(st, req, &who, "user.update", u.login, "%s", what.buf);
+	store_user_release(&u);
+	if (store_user_get(st, login, &u, &err) == 0) {
+		json_t *r = user_json(&u);
+
+		http_respond_json(req, 200, r);
+		json_decref(r);
+	} else {
+		store_error(req, -1, &err);
+	}
+done:
+	if (hash)
+		sodium_memzero(hash, strlen(hash));
+	free(hash);
+	store_user_release(&u);
+	store_user_release(&me);
+	json_decref(o);
+	strbuf_release(&what);
+	strbuf_release(&err);
+	return 0;
+}
+
 /* ---- sessions (password login) ---- */
 
 static void session_cookie(struct http_request *req, struct server *srv, const char *value,
@@ -2336,6 +2461,7 @@ const struct http_route server_routes[] = {
 	{ "GET", "/api/v1/user", h_user },
 	{ "GET", "/api/v1/users", h_users },
 	{ "POST", "/api/v1/users", h_user_add },
+	{ "PATCH", "/api/v1/users/:login", h_user_patch },
 	{ "POST", "/api/v1/session", h_session_add },
 	{ "DELETE", "/api/v1/session", h_session_delete },
 	{ "GET", "/api/v1/audit", h_audit },

@@ -333,18 +333,14 @@ static void make_dummy(void)
 		dummy_hash[0] = '\0';
 }
 
-int auth_login(struct server *srv, struct store *st, const char *login, const char *password,
-	       const char *remote, struct principal *who, char session[AUTH_TOKEN_HEX + 1],
-	       struct strbuf *err)
+int auth_password_check(struct store *st, const char *login, const char *password,
+			const char *remote, struct store_user *ret, struct strbuf *err)
 {
 	char kaddr[128], klogin[AUTH_LOGIN_MAX + 8];
-	char hash[SHA256_HEX_LEN + 1];
 	struct store_user u;
-	struct store_session s;
 	int64_t now = server_now_ms();
 	int ok, lim;
 
-	memset(who, 0, sizeof(*who));
 	if (auth_init() < 0) {
 		strbuf_addstr(err, "libsodium cannot be initialised");
 		return -1;
@@ -388,6 +384,24 @@ int auth_login(struct server *srv, struct store *st, const char *login, const ch
 		strbuf_addstr(err, "wrong login or password");
 		return -1;
 	}
+	*ret = u;
+	return 0;
+}
+
+int auth_login(struct server *srv, struct store *st, const char *login, const char *password,
+	       const char *remote, struct principal *who, char session[AUTH_TOKEN_HEX + 1],
+	       struct strbuf *err)
+{
+	char hash[SHA256_HEX_LEN + 1];
+	struct store_user u;
+	struct store_session s;
+	int64_t now = server_now_ms();
+	int rc;
+
+	memset(who, 0, sizeof(*who));
+	rc = auth_password_check(st, login, password, remote, &u, err);
+	if (rc < 0)
+		return rc;
 	memset(&s, 0, sizeof(s));
 	s.user_id = u.id;
 	auth_random_hex(s.csrf, AUTH_TOKEN_HEX / 2);

@@ -76,6 +76,13 @@ int auth_csrf_ok(const struct principal *who, const char *token);
 int auth_login(struct server *srv, struct store *st, const char *login, const char *password,
 	       const char *remote, struct principal *who, char session[AUTH_TOKEN_HEX + 1],
 	       struct strbuf *err);
+/*
+ * Check login's password as auth_login does (rate limit included),
+ * without making a session: 0 with the user in *ret (release it), -1
+ * wrong (message in err), -2 rate-limited.
+ */
+int auth_password_check(struct store *st, const char *login, const char *password,
+			const char *remote, struct store_user *ret, struct strbuf *err);
 /* End who's session (no-op when not via_session). */
 void auth_logout(struct server *srv, struct store *st, const struct principal *who,
 		 const char *session);

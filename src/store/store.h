@@ -341,6 +341,10 @@ int store_user_get(struct store *st, const char *login, struct store_user *ret,
 		   struct strbuf *err);
 int store_user_get_id(struct store *st, int64_t id, struct store_user *ret,
 		      struct strbuf *err);
+/* Change user id: password (argon2id string; NULL keeps it), admin and
+ * disabled (0/1; -1 keeps). STORE_NOTFOUND: no such user. */
+int store_user_update(struct store *st, int64_t id, const char *password, int admin,
+		      int disabled, struct strbuf *err);
 /* Every user by login. */
 int store_user_list(struct store *st, struct store_user **ret, size_t *nr,
 		    struct strbuf *err);

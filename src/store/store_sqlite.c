@@ -40,7 +40,7 @@ enum stmt_id {
 	ST_TOKEN_ADD, ST_TOKEN_CHECK, ST_TOKEN_COUNT,
 	ST_PROJECT_SET_PUBLIC,
 	ST_TOKEN_ADD_USER, ST_TOKEN_LOOKUP, ST_TOKEN_USED, ST_TOKEN_LIST, ST_TOKEN_REVOKE,
-	ST_USER_ADD, ST_USER_GET, ST_USER_GET_ID, ST_USER_LIST,
+	ST_USER_ADD, ST_USER_GET, ST_USER_GET_ID, ST_USER_LIST, ST_USER_UPDATE,
 	ST_SESSION_ADD, ST_SESSION_GET, ST_SESSION_TOUCH, ST_SESSION_DELETE,
 	ST_SESSION_EXPIRE, ST_SESSION_PRUNE,
 	ST_MEMBER_SET, ST_MEMBER_DELETE, ST_MEMBER_ROLE, ST_MEMBER_LIST,
@@ -222,6 +222,10 @@ static const char *const stmt_sql[ST__NR] = {
 	[ST_USER_GET] = "SELECT " USER_COLS " FROM users WHERE login = ?1",
 	[ST_USER_GET_ID] = "SELECT " USER_COLS " FROM users WHERE id = ?1",
 	[ST_USER_LIST] = "SELECT " USER_COLS " FROM users ORDER BY login",
+	[ST_USER_UPDATE] =
+		"UPDATE users SET password = coalesce(?2, password), "
+		"admin = CASE WHEN ?3 < 0 THEN admin ELSE ?3 END, "
+		"disabled = CASE WHEN ?4 < 0 THEN disabled ELSE ?4 END WHERE id = ?1 RETURNING id",
 
 	[ST_SESSION_ADD] =
 		"INSERT INTO sessions (hash, user_id, csrf, created, expires, last_seen) "
@@ -2091,6 +2095,24 @@ int store_user_list(struct store *st, struct store_user **ret, size_t *nr,
 	*ret = a;
 	*nr = n;
 	return 0;
+}
+
+int store_user_update(struct store *st, int64_t id, const char *password, int admin,
+		      int disabled, struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, ST_USER_UPDATE, err);
+	int rc;
+
+	if (!s)
+		return -1;
+	b_int(s, 1, id);
+	b_text(s, 2, password);
+	b_int(s, 3, admin < 0 ? -1 : !!admin);
+	b_int(s, 4, disabled < 0 ? -1 : !!disabled);
+	rc = exec_returning(st, s, "user update", err);
+	if (rc == STORE_NOTFOUND)
+		return fail(err, rc, "no user %lld", (long long)id);
+	return rc;
 }
 
 /* ---- sessions ---- */

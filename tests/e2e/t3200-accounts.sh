@@ -286,6 +286,42 @@ test_expect_success 'the command line: user add/list, token create/list/revoke, 
 	expect_grep "project app not found" out
 '
 
+test_expect_success 'a password change ends the sessions; a disabled user is shut out' '
+	refresh &&
+	login frank pw-of-frank-1 &&
+	as "$(cat frank.tok)" PATCH /api/v1/users/alice "{\"password\":\"new-alice-pw\"}" >/dev/null &&
+	expect_status 403 &&
+	as "$(cat frank.tok)" PATCH /api/v1/users/frank "{\"password\":\"new-frank-pw\"}" >/dev/null &&
+	expect_status 400 &&
+	as "$(cat frank.tok)" PATCH /api/v1/users/frank \
+		"{\"password\":\"new-frank-pw\",\"current_password\":\"wrong-one\"}" >/dev/null &&
+	expect_status 403 &&
+	as "$(cat frank.tok)" PATCH /api/v1/users/frank "{\"disabled\":false}" >/dev/null &&
+	expect_status 403 &&
+	printf "pw-of-frank-1\nnew-frank-pw\n" | CIDRE_SERVER=$URL CIDRE_TOKEN=$(cat frank.tok) \
+		cidre user passwd frank --current --password-stdin >out &&
+	expect_grep "^frank has a new password$" out &&
+	by_cookie frank GET /api/v1/user >/dev/null && expect_status 401 &&
+	as "" POST /api/v1/session "{\"login\":\"frank\",\"password\":\"pw-of-frank-1\"}" >/dev/null &&
+	expect_status 401 &&
+	login frank new-frank-pw &&
+	CIDRE_SERVER=$URL CIDRE_TOKEN=$TOKEN cidre user disable frank >out &&
+	expect_grep "^frank is disabled$" out &&
+	as "$(cat frank.tok)" GET /api/v1/user >/dev/null && expect_status 401 &&
+	by_cookie frank GET /api/v1/user >/dev/null && expect_status 401 &&
+	as "" POST /api/v1/session "{\"login\":\"frank\",\"password\":\"new-frank-pw\"}" >/dev/null &&
+	expect_status 401 &&
+	CIDRE_SERVER=$URL CIDRE_TOKEN=$TOKEN cidre user enable frank >out &&
+	as "$(cat frank.tok)" GET /api/v1/user >me.json && expect_status 200 &&
+	jq -e ".disabled == false" me.json &&
+	printf "admin-set-pw\n" | CIDRE_SERVER=$URL CIDRE_TOKEN=$TOKEN \
+		cidre user passwd frank --password-stdin >out &&
+	login frank admin-set-pw &&
+	api GET "/api/v1/audit?per_page=100" >a.json &&
+	jq -e "any(.[]; .action == \"user.update\" and .actor == \"frank\" and .detail == \"password\")" a.json &&
+	jq -e "any(.[]; .action == \"user.update\" and .actor == \"admin-token\" and .detail == \"disabled true\")" a.json
+'
+
 test_expect_success 'limits: 100 live tokens a user, 20 sessions a user, 200 variables a project' '
 	refresh &&
 	n=1 && while [ $n -lt 100 ]; do
