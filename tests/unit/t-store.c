@@ -1206,6 +1206,13 @@ static void test_accounts(void **state)
 	assert_string_equal(got.name, "");
 	store_user_release(&got);
 	assert_int_equal(store_user_get(st, "bob", &got, &err), STORE_NOTFOUND);
+	assert_int_equal(store_user_update(st, u.id, "$argon2id$y", -1, 1, &err), 0);
+	assert_int_equal(store_user_update(st, u.id + 99, NULL, 1, -1, &err), STORE_NOTFOUND);
+	assert_int_equal(store_user_get_id(st, u.id, &got, &err), 0);
+	assert_string_equal(got.password, "$argon2id$y");
+	assert_int_equal(got.disabled, 1);
+	assert_int_equal(got.admin, 0);
+	store_user_release(&got);
 
 	/* sessions: by hash; expired ones go with the next delete */
 	memset(h, 'a', 64);
