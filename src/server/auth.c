@@ -80,11 +80,13 @@ char *auth_password_hash(const char *password, struct strbuf *err)
 	char out[crypto_pwhash_STRBYTES];
 
 	if (auth_init() < 0) {
-		strbuf_addstr(err, "libsodium cannot be initialised");
+		if (err)
+			strbuf_addstr(err, "libsodium cannot be initialised");
 		return NULL;
 	}
 	if (crypto_pwhash_str(out, password, strlen(password), PW_OPSLIMIT, PW_MEMLIMIT) != 0) {
-		strbuf_addstr(err, "out of memory hashing the password");
+		if (err)
+			strbuf_addstr(err, "out of memory hashing the password");
 		return NULL;
 	}
 	return xstrdup(out);
@@ -383,6 +385,17 @@ int auth_password_check(struct store *st, const char *login, const char *passwor
 		store_user_release(&u);
 		strbuf_addstr(err, "wrong login or password");
 		return -1;
+	}
+	if (crypto_pwhash_str_needs_rehash(u.password, PW_OPSLIMIT, PW_MEMLIMIT) != 0) {
+		/* stored with other costs: store it again with today's */
+		char *h = auth_password_hash(password, NULL);
+
+		if (h && store_user_update(st, u.id, h, -1, -1, NULL) == 0) {
+			free(u.password);
+			u.password = h;
+			h = NULL;
+		}
+		free(h);
 	}
 	*ret = u;
 	return 0;
