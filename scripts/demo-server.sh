@@ -38,7 +38,7 @@ echo "   listening on $CIDRE_SERVER; admin token in data/admin-token"
 
 echo "== a bare repository with cidre's post-receive hook"
 git init -q --bare demo.git
-"$cidre" project add demo --repo "$demo/demo.git"
+"$cidre" project add demo --repo "$demo/demo.git" --public
 "$cidre" hook install demo.git
 
 echo "== git push"

@@ -48,7 +48,7 @@ mkdir -p "$T/data"
 start
 for p in 1 2 3 4 5 6 7 8 9 10; do
 	curl -sf -o /dev/null -H "Authorization: Bearer $TOKEN" \
-		-d "{\"name\":\"proj$p\",\"repo\":\"$T/app.git\",\"branches\":\"none\"}" "$URL/api/v1/projects"
+		-d "{\"name\":\"proj$p\",\"repo\":\"$T/app.git\",\"branches\":\"none\",\"public\":true}" "$URL/api/v1/projects"
 done
 stop
 

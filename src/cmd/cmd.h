@@ -31,6 +31,9 @@ int cmd_play(int argc, char **argv);
 int cmd_artifacts(int argc, char **argv);
 int cmd_project(int argc, char **argv);
 int cmd_hook(int argc, char **argv);
+int cmd_user(int argc, char **argv);
+int cmd_token(int argc, char **argv);
+int cmd_variable(int argc, char **argv);
 int cmd_help(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 
@@ -47,6 +50,9 @@ extern const char cmd_play_usage[];
 extern const char cmd_artifacts_usage[];
 extern const char cmd_project_usage[];
 extern const char cmd_hook_usage[];
+extern const char cmd_user_usage[];
+extern const char cmd_token_usage[];
+extern const char cmd_variable_usage[];
 
 /* 1 if argv has -h or --help before a "--". */
 int cmd_wants_help(int argc, char **argv);

@@ -17,6 +17,7 @@
 #include "exec/artifacts.h"
 #include "exec/cache.h"
 #include "exec/proc.h"
+#include "exec/mask.h"
 #include "exec/workspace.h"
 #include "sched/jobrun.h"
 #include "util/xalloc.h"
@@ -51,8 +52,9 @@ static void write_all(int fd, const char *p, size_t n)
 	}
 }
 
-static void log_raw(struct job_ctx *jc, const char *data, size_t len)
+static void log_write(void *ud, const char *data, size_t len)
 {
+	struct job_ctx *jc = ud;
 	static const char marker[] =
 		"\n[cidre: log truncated: job output exceeded the log size limit]\n";
 
@@ -66,6 +68,15 @@ static void log_raw(struct job_ctx *jc, const char *data, size_t len)
 	}
 	write_all(jc->log_fd, data, len);
 	jc->log_bytes += len;
+}
+
+/* Everything bound for the log passes the masker first, when there is one. */
+static void log_raw(struct job_ctx *jc, const char *data, size_t len)
+{
+	if (jc->jr->mask && mask_active(jc->jr->mask))
+		mask_feed(jc->jr->mask, data, len, log_write, jc);
+	else
+		log_write(jc, data, len);
 }
 
 /* cidre's own notes go to the live output and the log alike. */
@@ -393,6 +404,9 @@ static void job_vars(struct job_ctx *jc, struct varlist *vars)
 	for (i = 0; i < jr->deps_nr; i++)
 		if (jr->deps[i].dotenv)
 			varlist_merge(vars, jr->deps[i].dotenv);
+	/* a project's variables, then the trigger's (which win, as in GitLab) */
+	if (jr->secrets)
+		varlist_merge(vars, jr->secrets);
 	if (jr->ctx && jr->ctx->overrides)
 		varlist_merge(vars, jr->ctx->overrides);
 	varlist_set(vars, "CI_PROJECT_DIR", jc->workdir);
@@ -565,6 +579,8 @@ void jobrun_run(const struct jobrun *jr, struct job_result *r)
 	}
 	if (r->status == JOB_FAILED && jobrun_failure_allowed(jc.pj, r->exit_code))
 		r->allowed_failure = 1;
+	if (jr->mask)
+		mask_flush(jr->mask, log_write, &jc);
 	if (jc.log_fd >= 0 && !jr->log_append) {
 		/* cut what an earlier, longer log left after this one */
 		off_t end = lseek(jc.log_fd, 0, SEEK_CUR);

@@ -16,6 +16,8 @@
 
 #include "sched/sched.h"
 
+struct mask;
+
 struct jobrun_dep {
 	const char *name;           /* for the log */
 	const char *artifacts_dir;  /* restored from here; NULL: nothing */
@@ -48,6 +50,10 @@ struct jobrun {
 	long long job_id;           /* CI_JOB_ID */
 	int retry;                  /* retry here as retry: allows */
 	const struct timespec *t0;  /* result start is seconds since t0 */
+	/* Variables of the project (the server's secret variables); may be NULL. */
+	const struct varlist *secrets;
+	/* Masks the log (not the live output); may be NULL. Flushed at the end. */
+	struct mask *mask;
 	/* Live output, one whole line at a time (note: cidre's own). */
 	void (*print)(void *ud, const char *line, size_t len, int note);
 	void *ud;

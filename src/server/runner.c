@@ -649,9 +649,32 @@ static int write_spec(struct runner *r, const struct store_job *j, int no, const
 	free(s);
 	json_object_set_new(spec, "ctx", json_string(pl.ctx ? pl.ctx : "{}"));
 	json_object_set_new(spec, "deps", deps);
-	if (json_dump_file(spec, path, JSON_COMPACT) < 0) {
-		strbuf_addf(err, "cannot write %s: %s", path, strerror(errno));
-		goto done;
+	{
+		/* the project's secret variables: the spec is the job's alone (0600) */
+		struct store_variable *v = NULL;
+		size_t vn = 0, k;
+		json_t *sv = json_array();
+		int fd;
+
+		if (store_variable_list(r->st, pl.project_id, 1, &v, &vn, err) < 0) {
+			json_decref(sv);
+			goto done;
+		}
+		for (k = 0; k < vn; k++)
+			json_array_append_new(sv, json_pack("{s:s, s:s, s:b}", "key", v[k].key,
+							    "value", v[k].value ? v[k].value : "",
+							    "masked", v[k].masked));
+		store_variables_free(v, vn);
+		json_object_set_new(spec, "secrets", sv);
+		unlink(path);
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd < 0 || json_dumpfd(spec, fd, JSON_COMPACT) < 0) {
+			strbuf_addf(err, "cannot write %s: %s", path, strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			goto done;
+		}
+		close(fd);
 	}
 	rc = 0;
 done:

@@ -1,6 +1,7 @@
 /*
  * The job supervisor process (see supervisor.h).
  */
+#include "exec/mask.h"
 #include "server/supervisor.h"
 
 #include <errno.h>
@@ -255,6 +256,8 @@ int supervisor_main(const char *spec_path)
 	struct jobrun jr;
 	struct jobrun_dep *deps = NULL;
 	struct varlist *dep_env = NULL;
+	struct varlist secrets = VARLIST_INIT;
+	struct mask mask;
 	struct cas_file *arts = NULL;
 	struct strvec files = STRVEC_INIT;
 	struct diag d;
@@ -267,6 +270,7 @@ int supervisor_main(const char *spec_path)
 	struct stat st;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	mask_init(&mask);
 	diag_init(&d);
 	pctx_init(&ctx);
 	memset(&r, 0, sizeof(r));
@@ -281,6 +285,21 @@ int supervisor_main(const char *spec_path)
 		json_decref(s.root);
 		strbuf_release(&err);
 		return 2;
+	}
+	{
+		/* the project's secret variables; masked ones are masked in the log */
+		json_t *sv = json_object_get(s.root, "secrets"), *e;
+		size_t k;
+
+		json_array_foreach(sv, k, e) {
+			const char *key = str(e, "key"), *value = str(e, "value");
+
+			if (!key || !value)
+				continue;
+			varlist_set(&secrets, key, value);
+			if (json_is_true(json_object_get(e, "masked")))
+				mask_add(&mask, value);
+		}
 	}
 	if (pipe2(cancel_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
 		fprintf(stderr, "cidre job-exec: pipe: %s\n", strerror(errno));
@@ -433,6 +452,8 @@ int supervisor_main(const char *spec_path)
 	jr.cancel_fd = cancel_pipe[0];
 	jr.job_id = s.job_id;
 	jr.t0 = &t0;
+	jr.secrets = &secrets;
+	jr.mask = &mask;
 	jobrun_run(&jr, &r);
 
 	if (r.artifacts.nr && s.max_artifacts) {
@@ -485,6 +506,8 @@ write:
 	pctx_release(&ctx);
 	diag_clear(&d);
 	json_decref(s.root);
+	varlist_clear(&secrets);
+	mask_release(&mask);
 	strbuf_release(&err);
 	strbuf_release(&deps_root);
 	strbuf_release(&art_dir);

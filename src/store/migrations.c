@@ -123,7 +123,55 @@ const char *const store_migrations[] = {
 	" hash TEXT NOT NULL UNIQUE,"
 	" created INTEGER NOT NULL);",
 
-	/* 2: the web UI's test history (one test's results across jobs) */
+	/* 2: users, sessions, memberships, token owners, public projects,
+	 * secret variables, the audit log */
+	"CREATE TABLE users ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" login TEXT NOT NULL UNIQUE,"
+	" name TEXT NOT NULL,"
+	" email TEXT NOT NULL,"
+	" password TEXT NOT NULL,"	/* argon2id string, or "" (no password login) */
+	" admin INTEGER NOT NULL DEFAULT 0,"
+	" disabled INTEGER NOT NULL DEFAULT 0,"
+	" created INTEGER NOT NULL);"
+	/* only a hash of the session id (the cookie) is kept */
+	"CREATE TABLE sessions ("
+	" hash TEXT PRIMARY KEY,"
+	" user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,"
+	" csrf TEXT NOT NULL,"
+	" created INTEGER NOT NULL,"
+	" expires INTEGER NOT NULL,"
+	" last_seen INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE INDEX sessions_user ON sessions (user_id);"
+	"CREATE TABLE members ("
+	" project_id INTEGER NOT NULL REFERENCES projects (id),"
+	" user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,"
+	" role INTEGER NOT NULL,"
+	" PRIMARY KEY (project_id, user_id)) WITHOUT ROWID;"
+	"CREATE INDEX members_user ON members (user_id, project_id);"
+	/* user_id 0: the administrator's tokens (the admin-token file) */
+	"ALTER TABLE tokens ADD COLUMN user_id INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE tokens ADD COLUMN last_used INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE tokens ADD COLUMN revoked INTEGER NOT NULL DEFAULT 0;"
+	"CREATE INDEX tokens_user ON tokens (user_id, id);"
+	"ALTER TABLE projects ADD COLUMN public INTEGER NOT NULL DEFAULT 0;"
+	"CREATE TABLE variables ("
+	" project_id INTEGER NOT NULL REFERENCES projects (id),"
+	" key TEXT NOT NULL,"
+	" value TEXT NOT NULL,"
+	" masked INTEGER NOT NULL,"
+	" updated INTEGER NOT NULL,"
+	" PRIMARY KEY (project_id, key)) WITHOUT ROWID;"
+	"CREATE TABLE audit ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" time INTEGER NOT NULL,"
+	" actor TEXT NOT NULL,"
+	" remote TEXT NOT NULL,"
+	" action TEXT NOT NULL,"
+	" target TEXT NOT NULL,"
+	" detail TEXT NOT NULL);",
+
+	/* 3: the web UI's test history (one test's results across jobs) */
 	"CREATE INDEX tests_name ON tests (name, classname, job_id);",
 };
 

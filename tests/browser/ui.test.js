@@ -2,7 +2,8 @@
 // Run by tests/e2e/t3300-browser.sh, which starts the server and makes the
 // repositories; this script prints TAP.
 //
-// Environment: CIDRE_URL, CIDRE_TOKEN (the admin token), WORK (a clone whose
+// Environment: CIDRE_URL, CIDRE_TOKEN (the admin token, for set-up through
+// the API: users, membership), WORK (a clone whose
 // origin is a bare repository with cidre's post-receive hook), GATE (a file
 // the first job waits for), PROFILE (a fresh browser profile directory),
 // CHROMIUM (default /usr/bin/chromium).
@@ -84,20 +85,17 @@ async function statusText(page, sel) {
 }
 
 (async () => {
-	// ---- accounts: real users when the server has them, else the admin token ----
-	// (flip after the accounts branch is merged: ACCOUNTS is then always true)
-	const probe = await api('POST', '/api/v1/users', { login: 'dev', password: 'dev-password-1', name: 'Dev' });
-	const ACCOUNTS = probe.status === 201;
-	if (ACCOUNTS) {
-		await api('PUT', '/api/v1/projects/app/members/dev', { role: 'developer' });
-		await api('PATCH', '/api/v1/projects/app', { public: false });
-	}
+	// ---- a developer of the project, who logs in with a password ----
+	const made = await api('POST', '/api/v1/users', { login: 'dev', password: 'dev-password-1', name: 'Dev' });
+	if (made.status !== 201) throw new Error('POST /api/v1/users: ' + made.status);
+	const member = await api('PUT', '/api/v1/projects/app/members/dev', { role: 'developer' });
+	if (member.status >= 300) throw new Error('PUT members/dev: ' + member.status);
+	await api('PATCH', '/api/v1/projects/app', { public: false });
 
 	const ctx = await chromium.launchPersistentContext(PROFILE, {
 		executablePath: CHROMIUM,
 		headless: true,
 		args: FLAGS,
-		extraHTTPHeaders: ACCOUNTS ? {} : { Authorization: 'Bearer ' + TOKEN },
 	});
 	ctx.on('dialog', d => { dialogs.push(d.message()); d.dismiss().catch(() => {}); });
 	ctx.on('page', p => p.on('dialog', d => { dialogs.push(d.message()); d.dismiss().catch(() => {}); }));
@@ -106,16 +104,17 @@ async function statusText(page, sel) {
 	page.setDefaultTimeout(30000);
 
 	await step('log in', async () => {
-		if (ACCOUNTS) {
-			await page.goto(URL + '/login');
-			await page.fill('input[name=login]', 'dev');
-			await page.fill('input[name=password]', 'dev-password-1');
-			await Promise.all([page.waitForNavigation(), page.click('form.login button')]);
-			assert((await page.textContent('header .who')).includes('dev'), 'the header names the user');
-		} else {
-			await page.goto(URL + '/');
-			assert(await page.textContent('h1') === 'Projects', 'the dashboard shows');
-		}
+		await page.goto(URL + '/p/app');
+		assert(await page.textContent('h1') === '404', 'the project is hidden before logging in');
+		await page.goto(URL + '/login?next=/p/app');
+		await page.fill('input[name=login]', 'dev');
+		await page.fill('input[name=password]', 'dev-password-1');
+		await Promise.all([page.waitForNavigation(), page.click('form.login button')]);
+		assert(page.url() === URL + '/p/app', 'back where the login was asked: ' + page.url());
+		assert((await page.textContent('header .who')).includes('dev'), 'the header names the user');
+		const cookies = await ctx.cookies(URL);
+		const c = cookies.find(x => x.name === 'cidre_session');
+		assert(c && c.httpOnly && c.sameSite === 'Lax', 'an HttpOnly, SameSite=Lax session cookie');
 	});
 
 	let pid = 0, buildJob = 0, unitJob = 0, deployJob = 0;
@@ -223,7 +222,7 @@ async function statusText(page, sel) {
 		assert(await f.locator('.history a.run').count() >= 1, 'the test history shows');
 	});
 
-	await step('a manual job is played from the pipeline page and runs', async () => {
+	await step('a manual job is played from the pipeline page and runs; a forged post is refused', async () => {
 		await page.goto(`${URL}/pipelines/${pid}`);
 		const row = page.locator('tr', { has: page.locator(`a[href="/jobs/${deployJob}"]`) });
 		await Promise.all([page.waitForNavigation(), row.locator('button.play').click()]);
@@ -231,14 +230,12 @@ async function statusText(page, sel) {
 		await page.waitForFunction(id =>
 			document.querySelector(`h1 [data-job="${id}"]`).textContent === 'success', deployJob);
 		await page.waitForFunction(() => document.getElementById('log').textContent.includes('deployed by the test'));
+		// the session's form posts need its CSRF token
+		const forged = await ctx.request.post(`${URL}/jobs/${deployJob}/retry`, { form: { csrf: 'f'.repeat(64) } });
+		assert(forged.status() === 403, 'a post without the CSRF token is refused: ' + forged.status());
 	});
 
 	await step('a non-member is refused', async () => {
-		if (!ACCOUNTS) {
-			// today every request may read: nothing to refuse yet
-			console.log('# skipped: this server has no accounts (POST /api/v1/users)');
-			return;
-		}
 		const r = await api('POST', '/api/v1/users', { login: 'outsider', password: 'outsider-password-1' });
 		assert(r.status === 201, 'outsider created: ' + r.status);
 		const other = await chromium.launchPersistentContext(PROFILE + '-outsider', {
@@ -250,12 +247,17 @@ async function statusText(page, sel) {
 			await p.fill('input[name=login]', 'outsider');
 			await p.fill('input[name=password]', 'outsider-password-1');
 			await Promise.all([p.waitForNavigation(), p.click('form.login button')]);
+			assert((await p.textContent('header .who')).includes('outsider'), 'the outsider is logged in');
 			const resp = await p.goto(`${URL}/pipelines/${pid}`);
 			assert(resp.status() === 404, 'the pipeline is not found for a non-member: ' + resp.status());
 			const rp = await p.goto(`${URL}/p/app`);
 			assert(rp.status() === 404, 'the project is not found: ' + rp.status());
 			await p.goto(`${URL}/`);
 			assert(!(await p.textContent('main')).includes('onerror=alert(4)'), 'the dashboard hides the project');
+			const post = await other.request.post(`${URL}/pipelines/${pid}/retry`, { form: { csrf: 'x' } });
+			assert(post.status() === 404, 'a form post to the hidden pipeline is 404: ' + post.status());
+			const api2 = await other.request.get(`${URL}/api/v1/pipelines/${pid}`);
+			assert(api2.status() === 404, 'the API hides it from the session too: ' + api2.status());
 		} finally {
 			await other.close();
 		}

@@ -1,5 +1,6 @@
 #!/bin/sh
-# The web UI in a real browser (tests/browser/ui.test.js): log in, a push
+# The web UI in a real browser (tests/browser/ui.test.js): a developer
+# logs in with a password (the session cookie, CSRF on forms), a push
 # watched live from running to passed, the live log, inert malicious
 # names and log lines, a failed test opened, a manual job played, a
 # non-member refused. Needs chromium and node (scripts/install-deps.sh --test).
