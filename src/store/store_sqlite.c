@@ -1718,3 +1718,8 @@ int store_token_count(struct store *st, int64_t *ret, struct strbuf *err)
 		return -1;
 	return get_count(st, s, ret, "token count", err);
 }
+
+sqlite3 *store_sqlite_db(struct store *st)
+{
+	return st->db;
+}
