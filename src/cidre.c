@@ -48,6 +48,7 @@ static const struct cmd commands[] = {
 	{ "artifacts", CLI(cmd_artifacts), "list or download a job's artifacts", CLI(cmd_artifacts_usage), "cidre-client" },
 	{ "project", CLI(cmd_project), "add, list or remove the server's projects", CLI(cmd_project_usage), "cidre-client" },
 	{ "hook", CLI(cmd_hook), "install the git post-receive hook that starts pipelines", CLI(cmd_hook_usage), "cidre-client" },
+	{ "deliver", CLI(cmd_deliver), NULL, CLI(cmd_deliver_usage), "cidre-client" },
 	{ "help", cmd_help, "show help for cidre or a command", help_usage },
 	{ "version", cmd_version, "print the version", version_usage },
 };

@@ -31,6 +31,7 @@ int cmd_play(int argc, char **argv);
 int cmd_artifacts(int argc, char **argv);
 int cmd_project(int argc, char **argv);
 int cmd_hook(int argc, char **argv);
+int cmd_deliver(int argc, char **argv);
 int cmd_help(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 
@@ -47,6 +48,7 @@ extern const char cmd_play_usage[];
 extern const char cmd_artifacts_usage[];
 extern const char cmd_project_usage[];
 extern const char cmd_hook_usage[];
+extern const char cmd_deliver_usage[];
 
 /* 1 if argv has -h or --help before a "--". */
 int cmd_wants_help(int argc, char **argv);
