@@ -279,6 +279,15 @@ static void header(struct strbuf *sb, const char *name, const char *value)
 	strbuf_addstr(sb, "\r\n");
 }
 
+/* A value inside a body line: control characters become spaces. */
+static const char *oneline(struct strbuf *sb, const char *s)
+{
+	strbuf_reset(sb);
+	for (; s && *s; s++)
+		strbuf_addch(sb, (unsigned char)*s < 0x20 || *s == 0x7f ? ' ' : *s);
+	return sb->buf;
+}
+
 /* Body text: LF and CRLF become CRLF, other control characters spaces. */
 static void body_text(struct strbuf *sb, const char *s)
 {
@@ -303,7 +312,7 @@ char *notify_email_message(const char *from, const char *to, const char *what,
 	static const char *const days[] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
 	static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
 					      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
-	struct strbuf m = STRBUF_INIT, t = STRBUF_INIT;
+	struct strbuf m = STRBUF_INIT, t = STRBUF_INIT, v = STRBUF_INIT;
 	char date[64], hash[SHA256_HEX_LEN + 1];
 	time_t now = (time_t)(now_ms / 1000);
 	struct tm tm;
@@ -336,24 +345,25 @@ char *notify_email_message(const char *from, const char *to, const char *what,
 	if (!strcmp(what, "fixed"))
 		strbuf_addf(&t, "Pipeline #%lld of %s passed: %s is fixed (its previous "
 			    "pipeline failed).\n\n", (long long)p->id, p->project,
-			    p->ref ? p->ref : "the ref");
+			    p->ref ? oneline(&v, p->ref) : "the ref");
 	else
 		strbuf_addf(&t, "Pipeline #%lld of %s failed.\n\n", (long long)p->id, p->project);
-	strbuf_addf(&t, "Ref:     %s\n", p->ref ? p->ref : "");
-	strbuf_addf(&t, "Commit:  %.12s %s\n", p->sha ? p->sha : "",
-		    p->title ? p->title : "");
+	strbuf_addf(&t, "Ref:     %s\n", oneline(&v, p->ref));
+	strbuf_addf(&t, "Commit:  %.12s ", oneline(&v, p->sha));
+	strbuf_addf(&t, "%s\n", oneline(&v, p->title));
 	if (p->author)
-		strbuf_addf(&t, "Author:  %s\n", p->author);
+		strbuf_addf(&t, "Author:  %s\n", oneline(&v, p->author));
 	if (p->url)
-		strbuf_addf(&t, "Link:    %s\n", p->url);
+		strbuf_addf(&t, "Link:    %s\n", oneline(&v, p->url));
 	if (failed_nr) {
 		strbuf_addstr(&t, "\nFailed jobs:\n");
 		for (i = 0; i < failed_nr; i++)
-			strbuf_addf(&t, "  - %s\n", failed_jobs[i]);
+			strbuf_addf(&t, "  - %s\n", oneline(&v, failed_jobs[i]));
 	}
 	strbuf_addstr(&t, "\n-- \ncidre\n");
 	body_text(&m, t.buf);
 	strbuf_release(&t);
+	strbuf_release(&v);
 	return strbuf_detach(&m, NULL);
 }
 

@@ -77,6 +77,8 @@ static int repo_ok(const char *kind, const char *r)
 	if (!n || n > 255 || r[0] == '/' || r[n - 1] == '/')
 		return 0;
 	for (i = 0; i < n; i++) {
+		if ((i == 0 || r[i - 1] == '/') && r[i] == '.')
+			return 0;	/* no ".", "..", hidden segments in the API path */
 		if (r[i] == '/') {
 			if (r[i + 1] == '/')
 				return 0;
