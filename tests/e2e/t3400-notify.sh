@@ -32,6 +32,7 @@ start_sink gl http-sink &&
 start_sink gt http-sink &&
 start_sink hook http-sink --fail 2 &&
 start_sink hang http-sink --hang &&
+start_sink gone http-sink --status 404 &&
 start_sink mail smtp-sink || { echo "Bail out! the sinks do not start"; exit 1; }
 
 cat >conf.yml <<EOF
@@ -184,6 +185,19 @@ test_expect_success 'webhooks: signed, pipeline and job events, retried with the
 	jq -e "any(.[]; .id == $d1 and .attempts >= 2 and .state == \"done\" and .last_status == 201)" d.json
 '
 
+all_failed() { api GET "/api/v1/projects/$1/deliveries" | jq -e "length > 0 and all(.[]; .state == \"failed\")"; }
+
+test_expect_success 'a receiver answering 404 is not retried: the delivery is failed at once' '
+	project gonep pass.yml "{\"webhooks\":[{\"url\":\"$(sink_url gone)/nowhere\"}]}" &&
+	id=$(push gonep) && wait_pipeline "$id" >/dev/null &&
+	wait_for 20 sink_has gone "\"status\":\"success\"" &&
+	wait_for 10 all_failed gonep &&
+	api GET /api/v1/projects/gonep/deliveries >d.json &&
+	jq -e "all(.[]; .attempts == 1 and .last_status == 404 and (.last_error | test(\"HTTP 404\")))" d.json &&
+	test "$(requests gone | wc -l)" = "$(jq length d.json)" &&
+	expect_grep "notify: delivery [0-9]+ \(webhook to .*/nowhere\), attempt 1: HTTP 404.*giving up" data.log
+'
+
 test_expect_success 'e-mail on failure to the author and a subscriber' '
 	project mailp pass.yml "{\"email\":{\"to_author\":true,\"subscribers\":[\"team@example.com\"]}}" &&
 	id=$(push mailp fail.yml "break it") && test -n "$id" &&
@@ -202,12 +216,17 @@ test_expect_success 'e-mail on failure to the author and a subscriber' '
 	done
 '
 
-test_expect_success 'e-mail when the next pipeline of the ref passes: fixed' '
+reloaded() { grep -q "reload: .*conf.yml is in use" data.log; }
+
+test_expect_success 'e-mail when the next pipeline of the ref passes: fixed (after a SIGHUP)' '
+	sed -i "s/from: cidre@example.com/from: cidre-reloaded@example.com/" conf.yml &&
+	kill -HUP "$SERVER_PID" && wait_for 10 reloaded &&
 	id=$(push mailp pass.yml "fix it") && test -n "$id" &&
 	wait_pipeline "$id" >/dev/null &&
 	wait_for 20 test -f mail/4.env &&
 	grep -q "^Subject: \[cidre\] mailp main: pipeline #$id fixed" mail/3.eml &&
 	grep -q "^Subject: \[cidre\] mailp main: pipeline #$id fixed" mail/4.eml &&
+	grep -q "^from <cidre-reloaded@example.com>" mail/3.env &&
 	id2=$(push mailp "" "still fine") && wait_pipeline "$id2" >/dev/null &&
 	api GET /api/v1/projects/mailp/deliveries >d.json &&
 	jq -e "[.[] | select(.pipeline_id == $id2)] | length == 0" d.json &&
