@@ -24,7 +24,8 @@
 #include "util/xalloc.h"
 
 #define EVENTS_BATCH     50
-#define DUE_BATCH        20
+#define DUE_BATCH        32
+#define MAX_FLIGHTS      8         /* deliveries at the worker at once */
 #define WORKER_IDLE_MS   3000      /* an idle worker is ended after this (it ends itself after 5 s) */
 #define WORKER_REPLY_MS  30000     /* the worker's own limit is 15 s a request */
 #define MAX_REPLY        (64 * 1024)
@@ -40,7 +41,12 @@ struct notify {
 	int wake_fd;
 	atomic_int stop;
 	struct coproc worker;
-	int64_t worker_used;           /* last request's end, ms */
+	int64_t worker_used;           /* last reply, ms */
+	struct flight {
+		struct store_delivery d;
+		int64_t deadline;      /* the worker is stuck after this */
+	} fl[MAX_FLIGHTS];
+	size_t fl_nr;
 	struct strbuf rbuf;            /* the worker's output not yet consumed */
 	char host[256];
 	int64_t pruned;
@@ -369,6 +375,39 @@ done:
 
 /* ---- the worker ---- */
 
+/*
+ * Up to MAX_FLIGHTS deliveries are at the worker at once, at most one per
+ * target (so one receiver's messages arrive in order, and a slow receiver
+ * holds one slot, not the others). A delivery in flight is leased in the
+ * store (next_at = its deadline) so that it is not due again meanwhile,
+ * nor lost if the server dies.
+ */
+static int flight_find(struct notify *n, int64_t id)
+{
+	size_t i;
+
+	for (i = 0; i < n->fl_nr; i++)
+		if (n->fl[i].d.id == id)
+			return (int)i;
+	return -1;
+}
+
+static int target_busy(struct notify *n, const char *target)
+{
+	size_t i;
+
+	for (i = 0; i < n->fl_nr; i++)
+		if (!strcmp(n->fl[i].d.target, target))
+			return 1;
+	return 0;
+}
+
+static void flight_drop(struct notify *n, size_t i)
+{
+	store_delivery_release(&n->fl[i].d);
+	n->fl[i] = n->fl[--n->fl_nr];
+}
+
 static void worker_end(struct notify *n, int term)
 {
 	if (n->worker.pid > 0)
@@ -407,73 +446,6 @@ static int worker_write(struct notify *n, const char *buf, size_t len)
 		len -= (size_t)w;
 	}
 	return 0;
-}
-
-/*
- * The worker's next line (malloc'ed, without the newline), waiting at most
- * WORKER_REPLY_MS; NULL when it failed, went away, or the server stops.
- */
-static char *worker_read(struct notify *n, struct strbuf *err)
-{
-	int64_t deadline = server_now_ms() + WORKER_REPLY_MS;
-
-	for (;;) {
-		char *nl = memchr(n->rbuf.buf, '\n', n->rbuf.len);
-		struct pollfd p[2];
-		char buf[4096];
-		ssize_t r;
-		int64_t left;
-
-		if (nl) {
-			size_t k = (size_t)(nl - n->rbuf.buf);
-			char *line = xstrndup(n->rbuf.buf, k);
-
-			memmove(n->rbuf.buf, nl + 1, n->rbuf.len - k - 1);
-			strbuf_setlen(&n->rbuf, n->rbuf.len - k - 1);
-			return line;
-		}
-		if (n->rbuf.len > MAX_REPLY) {
-			strbuf_addstr(err, "the delivery worker's reply is too long");
-			return NULL;
-		}
-		left = deadline - server_now_ms();
-		if (left <= 0) {
-			strbuf_addstr(err, "the delivery worker did not answer in time");
-			return NULL;
-		}
-		p[0].fd = n->worker.out;
-		p[0].events = POLLIN;
-		p[1].fd = n->wake_fd;
-		p[1].events = POLLIN;
-		if (poll(p, 2, (int)left) < 0 && errno != EINTR) {
-			strbuf_addf(err, "poll: %s", strerror(errno));
-			return NULL;
-		}
-		if (atomic_load(&n->stop)) {
-			strbuf_addstr(err, "the server stopped during the delivery");
-			return NULL;
-		}
-		if (p[1].revents) {
-			uint64_t v;
-
-			/* events wait: the main loop looks at the queue after this delivery */
-			if (read(n->wake_fd, &v, sizeof(v)) < 0) {
-				/* drained by now */
-			}
-		}
-		r = read(n->worker.out, buf, sizeof(buf));
-		if (r == 0) {
-			strbuf_addstr(err, "the delivery worker ended");
-			return NULL;
-		}
-		if (r < 0) {
-			if (errno == EAGAIN || errno == EINTR)
-				continue;
-			strbuf_addf(err, "reading the delivery worker: %s", strerror(errno));
-			return NULL;
-		}
-		strbuf_add(&n->rbuf, buf, (size_t)r);
-	}
 }
 
 /* The request line for d, with what is added at send time. */
@@ -528,50 +500,18 @@ static int outcome(const struct store_delivery *d, int status, const char *error
 	return 0;
 }
 
-static void deliver(struct notify *n, const struct ncfg *c, struct store_delivery *d)
+/*
+ * Record an attempt of d: verdict 1 done, 0 retry (unless attempts are
+ * used up), -1 failed for good; why says what went wrong.
+ */
+static void record(struct notify *n, const struct ncfg *c, const struct store_delivery *d,
+		   int verdict, int status, const char *why)
 {
-	struct strbuf err = STRBUF_INIT, why = STRBUF_INIT;
-	char *line = request_line(d, c, &err), *reply = NULL;
-	json_t *res = NULL;
-	int status = 0, verdict = 0, attempts = d->attempts + 1;
+	struct strbuf err = STRBUF_INIT;
+	int attempts = d->attempts + 1;
 	const char *state;
 	int64_t next = 0;
 
-	if (!line) {
-		verdict = -1;
-		goto record;
-	}
-	if (worker_up(n, &err) < 0)
-		goto record;
-	if (worker_write(n, line, strlen(line)) < 0 || worker_write(n, "\n", 1) < 0) {
-		strbuf_addstr(&err, "the delivery worker is gone");
-		worker_end(n, 1);
-		goto record;
-	}
-	reply = worker_read(n, &err);
-	n->worker_used = server_now_ms();
-	if (!reply) {
-		worker_end(n, 1);
-		if (atomic_load(&n->stop))
-			goto out;	/* not an attempt: tried again at the next start */
-		goto record;
-	}
-	res = json_loads(reply, 0, NULL);
-	if (!json_is_object(res) || json_integer_value(json_object_get(res, "id")) != d->id) {
-		strbuf_addstr(&err, "the delivery worker's reply is unreadable");
-		worker_end(n, 1);
-		goto record;
-	}
-	status = (int)json_integer_value(json_object_get(res, "status"));
-	if (json_is_string(json_object_get(res, "error")))
-		strbuf_addstr(&err, json_string_value(json_object_get(res, "error")));
-	else if (status && (status < 200 || status >= 300) && strcmp(d->kind, "email")) {
-		const char *b = json_string_value(json_object_get(res, "body"));
-
-		strbuf_addf(&err, "HTTP %d%s%.200s", status, b && *b ? ": " : "", b ? b : "");
-	}
-	verdict = outcome(d, status, err.len ? err.buf : NULL);
-record:
 	if (verdict == 1) {
 		state = "done";
 	} else if (verdict < 0 || attempts >= c->attempts) {
@@ -580,107 +520,262 @@ record:
 		state = "pending";
 		next = server_now_ms() + notify_backoff_ms(c->retry_base_ms, attempts);
 	}
-	if (verdict != 1 && !err.len)
-		strbuf_addstr(&err, "failed");
+	if (verdict != 1 && (!why || !*why))
+		why = "failed";
 	if (store_delivery_update(n->st, d->id, state, attempts, next, status,
-				  verdict == 1 ? NULL : err.buf, &why) < 0)
-		slog_warn("notify: delivery %lld: %s", (long long)d->id, why.buf);
+				  verdict == 1 ? NULL : why, &err) < 0)
+		slog_warn("notify: delivery %lld: %s", (long long)d->id, err.buf);
 	else if (verdict != 1)
 		slog_info("notify: delivery %lld (%s to %s), attempt %d: %s%s", (long long)d->id,
-			  d->kind, d->target, attempts, err.buf,
+			  d->kind, d->target, attempts, why,
 			  !strcmp(state, "failed") ? "; giving up" : "; will retry");
-out:
-	json_decref(res);
-	free(reply);
-	free(line);
 	strbuf_release(&err);
+}
+
+/* The worker is gone or stuck: every delivery in flight failed this attempt. */
+static void worker_fail(struct notify *n, const struct ncfg *c, const char *why)
+{
+	worker_end(n, 1);
+	while (n->fl_nr) {
+		record(n, c, &n->fl[0].d, 0, 0, why);
+		flight_drop(n, 0);
+	}
+}
+
+/* One result line from the worker. */
+static void take_reply(struct notify *n, const struct ncfg *c, const char *line)
+{
+	struct strbuf why = STRBUF_INIT;
+	json_t *res = json_loads(line, 0, NULL), *e;
+	int i, status;
+
+	i = json_is_object(res) ? flight_find(n, json_integer_value(json_object_get(res, "id"))) :
+	    -1;
+	if (i < 0) {
+		slog_warn("notify: an unexpected reply from the delivery worker: %.200s", line);
+		json_decref(res);
+		return;
+	}
+	status = (int)json_integer_value(json_object_get(res, "status"));
+	e = json_object_get(res, "error");
+	if (json_is_string(e)) {
+		strbuf_addstr(&why, json_string_value(e));
+	} else if ((status < 200 || status >= 300) && strcmp(n->fl[i].d.kind, "email")) {
+		const char *b = json_string_value(json_object_get(res, "body"));
+
+		strbuf_addf(&why, "HTTP %d%s%.200s", status, b && *b ? ": " : "", b ? b : "");
+	}
+	record(n, c, &n->fl[i].d, outcome(&n->fl[i].d, status, why.len ? why.buf : NULL),
+	       status, why.buf);
+	flight_drop(n, (size_t)i);
+	n->worker_used = server_now_ms();
+	json_decref(res);
 	strbuf_release(&why);
 }
 
-static void deliver_due(struct notify *n, const struct ncfg *c)
+/* Read what the worker wrote; take each complete line. */
+static void read_replies(struct notify *n, const struct ncfg *c)
+{
+	char buf[8192], *nl;
+	ssize_t r;
+
+	while (n->worker.pid > 0) {
+		r = read(n->worker.out, buf, sizeof(buf));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && errno == EAGAIN)
+			break;
+		if (r <= 0) {
+			worker_fail(n, c, "the delivery worker ended");
+			return;
+		}
+		strbuf_add(&n->rbuf, buf, (size_t)r);
+		while ((nl = memchr(n->rbuf.buf, '\n', n->rbuf.len))) {
+			size_t k = (size_t)(nl - n->rbuf.buf);
+
+			*nl = '\0';
+			take_reply(n, c, n->rbuf.buf);
+			memmove(n->rbuf.buf, nl + 1, n->rbuf.len - k - 1);
+			strbuf_setlen(&n->rbuf, n->rbuf.len - k - 1);
+		}
+		if (n->rbuf.len > MAX_REPLY) {
+			worker_fail(n, c, "the delivery worker's reply is too long");
+			return;
+		}
+	}
+}
+
+/*
+ * Hand due deliveries to the worker while slots are free. Returns 1 when
+ * some due delivery had to wait (its target busy, or no slot).
+ */
+static int send_due(struct notify *n, const struct ncfg *c)
 {
 	struct strbuf err = STRBUF_INIT;
 	struct store_delivery *a = NULL;
 	size_t nr = 0, i;
+	int waiting = 0;
+	int64_t now = server_now_ms();
 
-	if (store_deliveries_due(n->st, server_now_ms(), DUE_BATCH, &a, &nr, &err) < 0) {
+	if (n->fl_nr >= MAX_FLIGHTS)
+		return 1;
+	if (store_deliveries_due(n->st, now, DUE_BATCH, &a, &nr, &err) < 0) {
 		slog_warn("notify: %s", err.buf);
 		goto done;
 	}
-	for (i = 0; i < nr && !atomic_load(&n->stop); i++)
-		deliver(n, c, &a[i]);
+	for (i = 0; i < nr && !atomic_load(&n->stop); i++) {
+		struct store_delivery *d = &a[i];
+		char *line;
+
+		if (flight_find(n, d->id) >= 0)
+			continue;
+		if (n->fl_nr >= MAX_FLIGHTS || target_busy(n, d->target)) {
+			waiting = 1;
+			continue;
+		}
+		strbuf_reset(&err);
+		line = request_line(d, c, &err);
+		if (!line) {
+			record(n, c, d, -1, 0, err.buf);
+			continue;
+		}
+		if (worker_up(n, &err) < 0) {
+			free(line);
+			record(n, c, d, 0, 0, err.buf);
+			continue;
+		}
+		if (worker_write(n, line, strlen(line)) < 0 || worker_write(n, "\n", 1) < 0) {
+			free(line);
+			worker_fail(n, c, "the delivery worker is gone");
+			record(n, c, d, 0, 0, "the delivery worker is gone");
+			continue;
+		}
+		free(line);
+		/* the lease: not due again while in flight, nor lost if the server dies */
+		store_delivery_lease(n->st, d->id, now + WORKER_REPLY_MS, NULL);
+		n->fl[n->fl_nr].d = *d;
+		n->fl[n->fl_nr].deadline = now + WORKER_REPLY_MS;
+		n->fl_nr++;
+		memset(d, 0, sizeof(*d));	/* moved into the flight */
+	}
+	if (nr == DUE_BATCH)
+		waiting = 1;
 done:
 	store_deliveries_free(a, nr);
 	strbuf_release(&err);
+	return waiting;
 }
 
 /* ---- the thread ---- */
+
+/* 1 when nothing is queued, in flight or pending: the store can be closed. */
+static int idle(struct notify *n)
+{
+	struct store_notify_event *ev = NULL;
+	size_t nr = 0;
+	int64_t due;
+	int busy;
+
+	if (n->fl_nr || n->worker.pid > 0)
+		return 0;
+	busy = store_notify_events_list(n->st, 1, &ev, &nr, NULL) != 0 || nr;
+	store_notify_events_free(ev, nr);
+	return !busy && store_delivery_next_due(n->st, &due, NULL) == STORE_NOTFOUND;
+}
 
 static void *notify_main(void *arg)
 {
 	struct notify *n = arg;
 	struct strbuf err = STRBUF_INIT;
 	sigset_t set;
+	size_t i;
 
 	sigfillset(&set);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	n->st = server_store(n->srv, &err);
-	if (!n->st) {
-		slog_warn("notify: no store, notifications are off: %s", err.buf);
-		strbuf_release(&err);
-		return NULL;
-	}
 	while (!atomic_load(&n->stop)) {
 		struct ncfg c;
 		int64_t now, due = 0, wait = MAX_WAIT_MS;
-		struct pollfd p;
-		uint64_t v;
-		int more;
+		struct pollfd p[2];
+		int waiting, nfds = 1, rc;
 
+		/*
+		 * The store is open only while there is work: an idle server
+		 * keeps no connection (and its cache) for notifications.
+		 */
+		if (!n->st && store_open(n->srv->store_url, &n->st, &err) < 0) {
+			slog_warn("notify: cannot open the store: %s", err.buf);
+			strbuf_reset(&err);
+			n->st = NULL;
+		}
 		memset(&c, 0, sizeof(c));
 		ncfg_get(n, &c);
-		expand_events(n, &c);
-		deliver_due(n, &c);
-		now = server_now_ms();
-		if (now - n->pruned > PRUNE_EVERY_MS) {
-			if (store_deliveries_prune(n->st, now - KEEP_MS, &err) < 0)
-				slog_warn("notify: %s", err.buf);
-			strbuf_reset(&err);
-			n->pruned = now;
-		}
-		ncfg_release(&c);
-		/* more events or due deliveries right now: go round again */
-		{
-			struct store_notify_event *ev = NULL;
-			size_t enr = 0;
-
-			more = store_notify_events_list(n->st, 1, &ev, &enr, NULL) == 0 && enr;
-			store_notify_events_free(ev, enr);
-		}
-		if (store_delivery_next_due(n->st, &due, NULL) == 0) {
-			if (due <= now)
-				more = 1;
-			else if (due - now < wait)
+		if (n->st) {
+			expand_events(n, &c);
+			waiting = send_due(n, &c);
+			now = server_now_ms();
+			if (now - n->pruned > PRUNE_EVERY_MS) {
+				if (store_deliveries_prune(n->st, now - KEEP_MS, &err) < 0)
+					slog_warn("notify: %s", err.buf);
+				strbuf_reset(&err);
+				n->pruned = now;
+			}
+			rc = store_delivery_next_due(n->st, &due, NULL);
+			if (rc == 0 && due > now && due - now < wait)
 				wait = due - now;
-		}
-		if (more)
-			continue;
-		if (n->worker.pid > 0) {
-			int64_t idle = n->worker_used + WORKER_IDLE_MS - now;
-
-			if (idle <= 0) {
-				worker_end(n, 0);
-			} else if (idle < wait) {
-				wait = idle;
+			else if (rc == 0 && due <= now && !waiting)
+				wait = 0;	/* more is due than one round sent */
+			if (idle(n)) {
+				store_close(n->st);
+				n->st = NULL;
+				wait = -1;
 			}
 		}
-		p.fd = n->wake_fd;
-		p.events = POLLIN;
-		if (poll(&p, 1, (int)wait) > 0 && read(n->wake_fd, &v, sizeof(v)) < 0) {
-			/* non-blocking: another wake-up drained it */
+		now = server_now_ms();
+		for (i = 0; i < n->fl_nr; i++)
+			if (wait < 0 || n->fl[i].deadline - now < wait)
+				wait = n->fl[i].deadline > now ? n->fl[i].deadline - now : 0;
+		if (n->worker.pid > 0 && !n->fl_nr) {
+			int64_t left = n->worker_used + WORKER_IDLE_MS - now;
+
+			if (left <= 0)
+				worker_end(n, 0);
+			else if (wait < 0 || left < wait)
+				wait = left;
 		}
+		p[0].fd = n->wake_fd;
+		p[0].events = POLLIN;
+		p[0].revents = 0;
+		if (n->worker.pid > 0) {
+			p[1].fd = n->worker.out;
+			p[1].events = POLLIN;
+			p[1].revents = 0;
+			nfds = 2;
+		}
+		if (poll(p, (nfds_t)nfds, (int)wait) > 0) {
+			uint64_t v;
+
+			if (p[0].revents && read(n->wake_fd, &v, sizeof(v)) < 0) {
+				/* non-blocking: already drained */
+			}
+		}
+		if (!atomic_load(&n->stop) && n->st && n->worker.pid > 0)
+			read_replies(n, &c);
+		now = server_now_ms();
+		for (i = 0; i < n->fl_nr && n->st; i++)
+			if (n->fl[i].deadline <= now) {
+				worker_fail(n, &c, "the delivery worker did not answer in time");
+				break;
+			}
+		ncfg_release(&c);
 	}
+	/* stopping: what is in flight is sent again at the next start */
 	worker_end(n, 1);
+	for (i = 0; n->st && i < n->fl_nr; i++)
+		store_delivery_lease(n->st, n->fl[i].d.id, server_now_ms(), NULL);
+	while (n->fl_nr)
+		flight_drop(n, 0);
+	store_close(n->st);
+	n->st = NULL;
 	strbuf_release(&err);
 	return NULL;
 }

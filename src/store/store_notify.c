@@ -312,7 +312,7 @@ int store_delivery_update(struct store *st, int64_t id, const char *state, int a
 {
 	sqlite3_stmt *s = prepare(st, "UPDATE deliveries SET state = ?2, attempts = ?3, "
 				  "next_at = ?4, last_status = ?5, last_error = ?6, updated = ?7 "
-				  "WHERE id = ?1", err);
+				  "WHERE id = ?1 AND state = 'pending'", err);
 
 	if (!s)
 		return -1;
@@ -323,6 +323,18 @@ int store_delivery_update(struct store *st, int64_t id, const char *state, int a
 	sqlite3_bind_int(s, 5, last_status);
 	bind_text(s, 6, last_error);
 	sqlite3_bind_int64(s, 7, now_ms());
+	return run(st, s, "delivery", err);
+}
+
+int store_delivery_lease(struct store *st, int64_t id, int64_t until, struct strbuf *err)
+{
+	sqlite3_stmt *s = prepare(st, "UPDATE deliveries SET next_at = ?2 WHERE id = ?1 AND "
+				  "state = 'pending'", err);
+
+	if (!s)
+		return -1;
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_int64(s, 2, until);
 	return run(st, s, "delivery", err);
 }
 

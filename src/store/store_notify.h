@@ -68,7 +68,9 @@ int store_deliveries_due(struct store *st, int64_t now, int limit,
 			 struct store_delivery **ret, size_t *nr, struct strbuf *err);
 /* The earliest next_at of a pending delivery; STORE_NOTFOUND if none. */
 int store_delivery_next_due(struct store *st, int64_t *ret, struct strbuf *err);
-/* Record an attempt's outcome. last_error may be NULL. */
+/* A pending delivery is not due before until (it is being sent). */
+int store_delivery_lease(struct store *st, int64_t id, int64_t until, struct strbuf *err);
+/* Record an attempt's outcome (of a pending delivery only). last_error may be NULL. */
 int store_delivery_update(struct store *st, int64_t id, const char *state, int attempts,
 			  int64_t next_at, int last_status, const char *last_error,
 			  struct strbuf *err);

@@ -245,6 +245,13 @@ test_expect_success 'a receiver that never answers does not slow pipelines' '
 	jq -e "any(.[]; .state == \"pending\")" d.json
 '
 
+test_expect_success 'meanwhile other receivers get their deliveries at once' '
+	id=$(push ghp) && test -n "$id" && wait_pipeline "$id" 10 >/dev/null &&
+	wait_for 10 sink_has gh "\"state\":\"success\",\"target_url\":\"[^\"]*/pipelines/$id\"" &&
+	api GET /api/v1/projects/slow/deliveries >d.json &&
+	jq -e "all(.[]; .attempts == 0 or .state == \"pending\")" d.json
+'
+
 test_expect_success 'the server stops promptly while a delivery hangs' '
 	stop_server
 '
