@@ -1184,6 +1184,7 @@ static int cancel_one(struct server *srv, struct store *st, const struct store_j
 		if (store_job_transition(st, j->id, waiting[i], "canceled", NULL, err) < 0)
 			return -1;
 		logs_job_finished(srv, j->id);
+		notify_job(srv, st, j->pipeline_id, j->id, "canceled");
 		server_kick(srv, j->pipeline_id);
 		return 0;
 	}

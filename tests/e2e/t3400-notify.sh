@@ -33,6 +33,7 @@ start_sink gt http-sink &&
 start_sink hook http-sink --fail 2 &&
 start_sink hang http-sink --hang &&
 start_sink gone http-sink --status 404 &&
+start_sink jobs http-sink &&
 start_sink mail smtp-sink || { echo "Bail out! the sinks do not start"; exit 1; }
 
 cat >conf.yml <<EOF
@@ -132,6 +133,27 @@ test_expect_success 'GitLab: running and failed, PRIVATE-TOKEN, the project path
 	jq -e ".state == \"failed\" and .name == \"ci/cidre\" and .ref == \"main\" and (.target_url | endswith(\"/pipelines/$id\"))" "gl/$last.body" &&
 	head -1 "gl/$last.req" | grep -q "^POST /api/v4/projects/group%2Fsub%2Fapp/statuses/$sha " &&
 	test "$(header "gl/$last.req" PRIVATE-TOKEN)" = gltok
+'
+
+cat >long.yml <<'YML'
+long:
+  script:
+    - sleep 30
+YML
+
+running() { [ "$(api GET "/api/v1/pipelines/$1" | jq -r .status)" = running ]; }
+
+test_expect_success 'GitLab: a canceled pipeline is canceled on the commit too' '
+	project glc long.yml "{\"forge\":{\"kind\":\"gitlab\",\"api_url\":\"$(sink_url gl)/api/v4\",\"repo\":\"42\",\"token\":\"gltok\"},\"webhooks\":[{\"url\":\"$(sink_url jobs)/jobs\",\"events\":[\"job\"]}]}" &&
+	id=$(push glc) && test -n "$id" &&
+	wait_for 20 running "$id" &&
+	api POST "/api/v1/pipelines/$id/cancel" >/dev/null &&
+	wait_pipeline "$id" >p.json && jq -e ".status == \"canceled\"" p.json &&
+	wait_for 20 sink_has gl "\"state\":\"canceled\"" &&
+	grep -l "\"state\":\"canceled\"" gl/*.body >c.list &&
+	head -1 "$(sed "s/body$/req/" c.list | head -1)" | grep -q "^POST /api/v4/projects/42/statuses/" &&
+	wait_for 20 sink_has jobs "\"object_kind\":\"job\".*\"status\":\"canceled\"" &&
+	jq -s -e "map(.job.status) == [\"running\", \"canceled\"] and all(.[]; .object_kind == \"job\" and .job.name == \"long\")" $(requests jobs | sed "s|.*|jobs/&.body|")
 '
 
 test_expect_success 'Gitea: success with Authorization: token' '
