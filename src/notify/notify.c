@@ -1,7 +1,7 @@
 /*
  * The notify thread (notify.h): events become deliveries, due deliveries
- * go to the worker process one at a time, results are recorded, failures
- * retried with exponential back-off. Nothing here runs on the runner's
+ * go to the worker process (up to MAX_FLIGHTS at once, one per target),
+ * results are recorded, failures retried with exponential back-off. Nothing here runs on the runner's
  * thread or an HTTP thread except notify_event(), which is one insert.
  */
 #include <errno.h>

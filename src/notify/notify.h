@@ -39,7 +39,11 @@ struct store;
 /* ---- the thread (notify.c) ---- */
 
 int notify_start(struct server *srv, struct strbuf *err);
-/* Stop the thread; a delivery in flight is abandoned (retried at the next start). */
+/*
+ * Stop the thread; deliveries in flight are abandoned (sent again at the
+ * next start). Call it after every thread that calls notify_event() has
+ * stopped (the runner, the poller, the HTTP server).
+ */
 void notify_stop(struct server *srv);
 /*
  * Pipeline id (job_id 0) or job job_id of it changed to status: queue an
