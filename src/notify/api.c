@@ -245,9 +245,45 @@ done:
 	return 0;
 }
 
+static int h_redeliver(struct http_request *req, void *ud)
+{
+	struct strbuf err = STRBUF_INIT;
+	struct store_project p;
+	struct store *st;
+	const char *ids = http_request_param(req, "id");
+	char *end;
+	long long id;
+	int rc;
+
+	memset(&p, 0, sizeof(p));
+	errno = 0;
+	id = strtoll(ids, &end, 10);
+	if (errno || end == ids || *end || id <= 0)
+		return http_respond_error(req, 400, "id must be a positive number");
+	if (maintainer(req, SRV(ud), &st, &p, 1) < 0)
+		return 0;
+	rc = store_delivery_requeue(st, p.id, id, server_now_ms(), &err);
+	if (rc == STORE_NOTFOUND) {
+		http_respond_error(req, 409, "delivery %lld of %s is pending already, or does not "
+				   "exist", id, p.name);
+	} else if (rc < 0) {
+		http_respond_error(req, 500, "%s", err.buf);
+	} else {
+		json_t *o = json_pack("{s:I, s:s}", "id", (json_int_t)id, "state", "pending");
+
+		notify_wake(SRV(ud));
+		http_respond_json(req, 202, o);
+		json_decref(o);
+	}
+	store_project_release(&p);
+	strbuf_release(&err);
+	return 0;
+}
+
 const struct http_route notify_routes[] = {
 	{ "GET", "/api/v1/projects/:name/notifications", h_get },
 	{ "PUT", "/api/v1/projects/:name/notifications", h_put },
 	{ "GET", "/api/v1/projects/:name/deliveries", h_deliveries },
+	{ "POST", "/api/v1/projects/:name/deliveries/:id/redeliver", h_redeliver },
 };
 const size_t notify_routes_nr = sizeof(notify_routes) / sizeof(notify_routes[0]);

@@ -94,6 +94,16 @@ int64_t notify_backoff_ms(int64_t base_ms, int attempts)
 	return base_ms * mul[i];
 }
 
+void notify_wake(struct server *srv)
+{
+	struct notify *n = __atomic_load_n(&srv->notify, __ATOMIC_ACQUIRE);
+	uint64_t one = 1;
+
+	if (n && write(n->wake_fd, &one, sizeof(one)) < 0) {
+		/* the eventfd is non-blocking and cannot overflow here */
+	}
+}
+
 void notify_event(struct server *srv, struct store *st, int64_t pipeline_id, int64_t job_id,
 		  const char *status)
 {

@@ -55,6 +55,9 @@ void notify_event(struct server *srv, struct store *st, int64_t pipeline_id, int
 #define notify_pipeline(srv, st, id, status) notify_event(srv, st, id, 0, status)
 #define notify_job(srv, st, pipeline_id, id, status) notify_event(srv, st, pipeline_id, id, status)
 
+/* Wake the notify thread: a delivery was queued by other means. */
+void notify_wake(struct server *srv);
+
 /* The delay before attempt n + 1 after n failed attempts (n >= 1). */
 int64_t notify_backoff_ms(int64_t base_ms, int attempts);
 

@@ -338,6 +338,25 @@ int store_delivery_lease(struct store *st, int64_t id, int64_t until, struct str
 	return run(st, s, "delivery", err);
 }
 
+int store_delivery_requeue(struct store *st, int64_t project_id, int64_t id, int64_t now,
+			   struct strbuf *err)
+{
+	sqlite3_stmt *s = prepare(st, "UPDATE deliveries SET state = 'pending', attempts = 0, "
+				  "next_at = ?3, last_error = NULL, updated = ?3 WHERE id = ?1 AND "
+				  "project_id = ?2 AND state <> 'pending'", err);
+	int rc;
+
+	if (!s)
+		return -1;
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_int64(s, 2, project_id);
+	sqlite3_bind_int64(s, 3, now);
+	rc = run(st, s, "delivery", err);
+	if (rc == 0 && sqlite3_changes(store_sqlite_db(st)) == 0)
+		return STORE_NOTFOUND;
+	return rc;
+}
+
 int store_deliveries_supersede(struct store *st, int64_t pipeline_id, const char *kind,
 			       int64_t before_id, struct strbuf *err)
 {

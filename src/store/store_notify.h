@@ -74,6 +74,12 @@ int store_delivery_lease(struct store *st, int64_t id, int64_t until, struct str
 int store_delivery_update(struct store *st, int64_t id, const char *state, int attempts,
 			  int64_t next_at, int last_status, const char *last_error,
 			  struct strbuf *err);
+/*
+ * Send a finished delivery of the project again (same id, attempts from
+ * 0, due at now). STORE_NOTFOUND: no such delivery, or it is pending.
+ */
+int store_delivery_requeue(struct store *st, int64_t project_id, int64_t id, int64_t now,
+			   struct strbuf *err);
 /* Mark pipeline's pending deliveries of kind with ids below before_id superseded. */
 int store_deliveries_supersede(struct store *st, int64_t pipeline_id, const char *kind,
 			       int64_t before_id, struct strbuf *err);

@@ -220,6 +220,20 @@ test_expect_success 'a receiver answering 404 is not retried: the delivery is fa
 	expect_grep "notify: delivery [0-9]+ \(webhook to .*/nowhere\), attempt 1: HTTP 404.*giving up" data.log
 '
 
+test_expect_success 'a failed delivery is sent again on request, with the same id' '
+	api GET /api/v1/projects/gonep/deliveries >d.json &&
+	did=$(jq -r ".[0].id" d.json) && n=$(requests gone | wc -l) &&
+	api POST "/api/v1/projects/gonep/deliveries/$did/redeliver" >r.json &&
+	expect_status 202 && jq -e ".id == $did and .state == \"pending\"" r.json &&
+	wait_for 10 sink_count gone $((n + 1)) &&
+	last=$(requests gone | tail -1) &&
+	test "$(header "gone/$last.req" X-Cidre-Delivery)" = "$did" &&
+	cmp "gone/$last.body" "gone/$(grep -lx "X-Cidre-Delivery: $did.*" gone/*.req | head -1 | xargs basename | sed "s/req$/body/")" &&
+	wait_for 10 all_failed gonep &&
+	api POST "/api/v1/projects/ghp/deliveries/$did/redeliver" >r.json && expect_status 409 &&
+	api POST "/api/v1/projects/gonep/deliveries/x/redeliver" >r.json && expect_status 400
+'
+
 test_expect_success 'e-mail on failure to the author and a subscriber' '
 	project mailp pass.yml "{\"email\":{\"to_author\":true,\"subscribers\":[\"team@example.com\"]}}" &&
 	id=$(push mailp fail.yml "break it") && test -n "$id" &&
