@@ -18,8 +18,8 @@ struct coproc {
 };
 
 /*
- * Start argv (argv[0] an absolute path) with default signal dispositions
- * and an empty signal mask. 0 with *c filled, or -1 with err.
+ * Start argv (argv[0] an absolute path) with default signal dispositions,
+ * an empty signal mask and no descriptor of ours but the two pipes. 0 with *c filled, or -1 with err.
  */
 int coproc_start(const char *const *argv, struct coproc *c, struct strbuf *err);
 /*

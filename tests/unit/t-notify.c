@@ -393,6 +393,16 @@ static void test_outbox(void **state)
 	assert_string_equal(a[0].last_error, "HTTP 500");
 	assert_string_equal(a[1].state, "superseded");
 	store_deliveries_free(a, nr);
+	/* a superseded or finished one can be sent again; a pending one cannot */
+	assert_int_equal(store_delivery_requeue(st, p.id, d.id, 5, &err), STORE_NOTFOUND);
+	assert_int_equal(store_delivery_requeue(st, p.id + 1, first, 5, &err), STORE_NOTFOUND);
+	assert_int_equal(store_delivery_requeue(st, p.id, first, 5, &err), 0);
+	assert_int_equal(store_deliveries_due(st, 5, 10, &a, &nr, &err), 0);
+	assert_int_equal(nr, 1);
+	assert_int_equal(a[0].id, first);
+	assert_int_equal(a[0].attempts, 0);
+	store_deliveries_free(a, nr);
+	assert_int_equal(store_delivery_update(st, first, "superseded", 0, 0, 0, NULL, &err), 0);
 	assert_int_equal(store_deliveries_prune(st, INT64_MAX, &err), 0);
 	assert_int_equal(store_deliveries_list(st, p.id, 10, &a, &nr, &err), 0);
 	assert_int_equal(nr, 1);	/* pending ones are never pruned */
