@@ -175,6 +175,8 @@ static struct transfer *transfer_new(json_t *req)
 		curl_easy_setopt(t->c, CURLOPT_MAIL_FROM, t->from);
 		curl_easy_setopt(t->c, CURLOPT_MAIL_RCPT, t->rcpt);
 		curl_easy_setopt(t->c, CURLOPT_USE_SSL, (long)CURLUSESSL_TRY);
+		/* QUIT after each message: no idle session held on the mail server */
+		curl_easy_setopt(t->c, CURLOPT_FORBID_REUSE, 1L);
 		if (str(req, "username"))
 			curl_easy_setopt(t->c, CURLOPT_USERNAME, str(req, "username"));
 		if (str(req, "password"))

@@ -778,10 +778,13 @@ static void *notify_main(void *arg)
 			}
 		ncfg_release(&c);
 	}
-	/* stopping: what is in flight is sent again at the next start */
+	/*
+	 * Stopping: what is in flight is sent again at the next start, in
+	 * its place in its receiver's queue (its due time before the lease).
+	 */
 	worker_end(n, 1);
 	for (i = 0; n->st && i < n->fl_nr; i++)
-		store_delivery_lease(n->st, n->fl[i].d.id, server_now_ms(), NULL);
+		store_delivery_lease(n->st, n->fl[i].d.id, n->fl[i].d.next_at, NULL);
 	while (n->fl_nr)
 		flight_drop(n, 0);
 	store_close(n->st);

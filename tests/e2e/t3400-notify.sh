@@ -288,8 +288,17 @@ test_expect_success 'meanwhile other receivers get their deliveries at once' '
 	jq -e "all(.[]; .attempts == 0 or .state == \"pending\")" d.json
 '
 
-test_expect_success 'the server stops promptly while a delivery hangs' '
-	stop_server
+# resent N: more than N requests to the hanging sink carry a delivery id of ids.txt
+resent() { [ "$(cat hang/*.req | tr -d '\r' | sed -n 's/^X-Cidre-Delivery: //p' | grep -cxFf ids.txt)" -gt "$1" ]; }
+
+test_expect_success 'the server stops promptly while a delivery hangs; the outbox outlives a restart' '
+	api GET /api/v1/projects/slow/deliveries >d.json &&
+	jq -r ".[] | select(.kind == \"webhook\" and .state == \"pending\") | .id" d.json >ids.txt &&
+	test -s ids.txt &&
+	nb=$(cat hang/*.req | tr -d "\r" | sed -n "s/^X-Cidre-Delivery: //p" | grep -cxFf ids.txt) &&
+	start=$(date +%s) && stop_server && test $(( $(date +%s) - start )) -lt 5 &&
+	start_server data --config conf.yml &&
+	wait_for 10 resent "$nb"
 '
 
 test_done
