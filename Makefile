@@ -101,8 +101,14 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(UNIT_LIB) $(LIB_OBJ)
 unit: $(UNIT_BIN)
 	@CMOCKA_MESSAGE_OUTPUT=TAP prove --exec '' $(UNIT_BIN)
 
+# Loopback receivers the e2e tests start (an HTTP sink, an SMTP sink).
+TOOLS     := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(wildcard tests/tools/*.c))
+$(BUILD)/tests/tools/%: tests/tools/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -D_GNU_SOURCE $(ALL_CFLAGS) $(LDFLAGS) -o $@ $<
+
 E2E ?= $(sort $(wildcard tests/e2e/t[0-9]*.sh))
-e2e: $(BIN) $(NET_BIN)
+e2e: $(BIN) $(NET_BIN) $(TOOLS)
 	@CIDRE_BIN=$(abspath $(BIN)) prove -j2 $(E2E)
 
 # The whole suite, then again under AddressSanitizer + UBSan (with leak

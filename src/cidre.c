@@ -51,6 +51,7 @@ static const struct cmd commands[] = {
 	{ "token", CLI(cmd_token), "create, list or revoke your API tokens", CLI(cmd_token_usage), "cidre-client" },
 	{ "variable", CLI(cmd_variable), "set, list or remove a project's secret variables", CLI(cmd_variable_usage), "cidre-client" },
 	{ "hook", CLI(cmd_hook), "install the git post-receive hook that starts pipelines", CLI(cmd_hook_usage), "cidre-client" },
+	{ "deliver", CLI(cmd_deliver), NULL, CLI(cmd_deliver_usage), "cidre-client" },
 	{ "help", cmd_help, "show help for cidre or a command", help_usage },
 	{ "version", cmd_version, "print the version", version_usage },
 };

@@ -28,6 +28,8 @@ void server_config_defaults(struct server_config *c)
 	c->max_pipelines_per_push = 20;
 	c->max_artifacts = (size_t)1 << 30;
 	c->poll_min_interval = 10;
+	c->notify_retry_base_ms = 5000;
+	c->notify_attempts = 6;
 }
 
 void server_config_release(struct server_config *c)
@@ -37,6 +39,11 @@ void server_config_release(struct server_config *c)
 	free(c->listen);
 	free(c->store);
 	free(c->runner_name);
+	free(c->public_url);
+	free(c->smtp_url);
+	free(c->smtp_from);
+	free(c->smtp_username);
+	free(c->smtp_password);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -131,6 +138,59 @@ static void set_size(struct cfg_ctx *x, const struct ynode *n, const char *key,
 	*dst = v;
 }
 
+/* "200ms", "5s", "2m", or seconds; at least 1 ms, at most a day. */
+static void set_ms(struct cfg_ctx *x, const struct ynode *n, const char *key, int *dst)
+{
+	const char *s = scalar(x, n, key);
+	char *end;
+	double v, mul = 1000;
+
+	if (!s)
+		return;
+	errno = 0;
+	v = strtod(s, &end);
+	if (!strcmp(end, "ms"))
+		mul = 1;
+	else if (!strcmp(end, "m"))
+		mul = 60000;
+	else if (*end && strcmp(end, "s"))
+		v = -1;
+	if (errno || end == s || v < 0 || v * mul < 1 || v * mul > 86400000.0) {
+		diag_error(x->d, &n->pos, "%s: must be a duration from 1ms to 24h (e.g. 200ms, "
+			   "5s, 2m)", key);
+		return;
+	}
+	*dst = (int)(v * mul);
+}
+
+/* A URL with one of the schemes (", "-separated in the message). */
+static void set_url(struct cfg_ctx *x, const struct ynode *n, const char *key,
+		    const char *const *schemes, char **dst)
+{
+	const char *s = scalar(x, n, key);
+	size_t i, k;
+
+	if (!s)
+		return;
+	for (i = 0; schemes[i]; i++) {
+		k = strlen(schemes[i]);
+		if (!strncmp(s, schemes[i], k) && s[k] && s[k] != '/' && strlen(s) <= 2048 &&
+		    !strpbrk(s, " \t\r\n"))
+			break;
+	}
+	if (!schemes[i]) {
+		struct strbuf m = STRBUF_INIT;
+
+		for (i = 0; schemes[i]; i++)
+			strbuf_addf(&m, "%s%s...", i ? " or " : "", schemes[i]);
+		diag_error(x->d, &n->pos, "%s: must be a URL %s", key, m.buf);
+		strbuf_release(&m);
+		return;
+	}
+	free(*dst);
+	*dst = xstrdup(s);
+}
+
 static int is_map(struct cfg_ctx *x, const struct ynode *n, const char *key)
 {
 	if (n && n->type == YNODE_MAP)
@@ -138,6 +198,9 @@ static int is_map(struct cfg_ctx *x, const struct ynode *n, const char *key)
 	diag_error(x->d, n ? &n->pos : NULL, "%s: must be a map", key);
 	return 0;
 }
+
+static const char *const http_schemes[] = { "http://", "https://", NULL };
+static const char *const smtp_schemes[] = { "smtp://", "smtps://", NULL };
 
 static void section(struct cfg_ctx *x, const char *name, const struct ynode *m)
 {
@@ -169,6 +232,25 @@ static void section(struct cfg_ctx *x, const char *name, const struct ynode *m)
 				&c->max_pipelines_per_push);
 		else if (!strcmp(name, "poll") && !strcmp(k, "min_interval"))
 			set_int(x, v, "poll.min_interval", 1, 86400, &c->poll_min_interval);
+		else if (!strcmp(name, "smtp") && !strcmp(k, "url"))
+			set_url(x, v, "smtp.url", smtp_schemes, &c->smtp_url);
+		else if (!strcmp(name, "smtp") && !strcmp(k, "from")) {
+			set_str(x, v, "smtp.from", &c->smtp_from);
+			if (c->smtp_from && (!strchr(c->smtp_from, '@') ||
+					     strpbrk(c->smtp_from, " \t\r\n<>"))) {
+				diag_error(x->d, &v->pos, "smtp.from: must be an e-mail address");
+				free(c->smtp_from);
+				c->smtp_from = NULL;
+			}
+		}
+		else if (!strcmp(name, "smtp") && !strcmp(k, "username"))
+			set_str(x, v, "smtp.username", &c->smtp_username);
+		else if (!strcmp(name, "smtp") && !strcmp(k, "password"))
+			set_str(x, v, "smtp.password", &c->smtp_password);
+		else if (!strcmp(name, "notify") && !strcmp(k, "retry_base"))
+			set_ms(x, v, "notify.retry_base", &c->notify_retry_base_ms);
+		else if (!strcmp(name, "notify") && !strcmp(k, "attempts"))
+			set_int(x, v, "notify.attempts", 1, 20, &c->notify_attempts);
 		else
 			diag_error(x->d, &m->pairs[i].key_pos, "unknown setting %s.%s", name, k);
 	}
@@ -215,8 +297,11 @@ int server_config_load(const char *path, int missing_ok, struct server_config *c
 				set_str(&x, v, "listen", &c->listen);
 			else if (!strcmp(k, "store"))
 				set_str(&x, v, "store", &c->store);
+			else if (!strcmp(k, "url"))
+				set_url(&x, v, "url", http_schemes, &c->public_url);
 			else if (!strcmp(k, "runner") || !strcmp(k, "http") ||
-				 !strcmp(k, "limits") || !strcmp(k, "poll"))
+				 !strcmp(k, "limits") || !strcmp(k, "poll") ||
+				 !strcmp(k, "smtp") || !strcmp(k, "notify"))
 				section(&x, k, v);
 			else
 				diag_error(&d, &root->pairs[i].key_pos, "unknown setting %s", k);

@@ -19,6 +19,15 @@
  *     artifacts_size: 1GiB
  *   poll:
  *     min_interval: 10
+ *   url: https://ci.example.com    # links back in notifications; default: listen's
+ *   smtp:                           # e-mail notifications (docs/notifications.md)
+ *     url: smtp://127.0.0.1:25      # smtp:// or smtps://
+ *     from: cidre@example.com
+ *     username: cidre               # optional, with password
+ *     password: secret
+ *   notify:
+ *     retry_base: 5s                # back-off: base x 1, 6, 24, 120, 720
+ *     attempts: 6                   # then the delivery is marked failed
  *
  * Unknown keys and wrong types are errors with file:line:col. Sizes take
  * B, KiB, MiB, GiB (or k, M, G). SIGHUP reloads it: runner slots and
@@ -42,6 +51,11 @@ struct server_config {
 	int max_pipelines_per_push;
 	size_t max_artifacts;   /* per job */
 	int poll_min_interval;  /* seconds */
+	/* notifications (src/notify/); strings: read under cfg_lock and copied */
+	char *public_url;       /* NULL: the listening URL */
+	char *smtp_url, *smtp_from, *smtp_username, *smtp_password;
+	int notify_retry_base_ms;
+	int notify_attempts;
 };
 
 void server_config_defaults(struct server_config *c);

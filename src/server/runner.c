@@ -24,6 +24,7 @@
 
 #include "exec/spawn.h"
 #include "git/mirror.h"
+#include "notify/notify.h"
 #include "sched/jobrun.h"
 #include "server/server.h"
 #include "util/xalloc.h"
@@ -353,8 +354,9 @@ static void advance(struct runner *r, int64_t id)
 	if (strcmp(status, pl.status)) {
 		int64_t fin = pipeline_finished(status) ? now : 0;
 
-		store_pipeline_set_status(st, id, pl.status, status,
-					  started && !pl.started ? now : 0, fin, NULL, &err);
+		if (store_pipeline_set_status(st, id, pl.status, status,
+					      started && !pl.started ? now : 0, fin, NULL, &err) == 0)
+			notify_pipeline(r->srv, st, id, status);
 	}
 done:
 	if (err.len)
@@ -535,6 +537,7 @@ static void ingest(struct runner *r, int64_t id, const char *lost_reason)
 	}
 	if (store_commit(st, &err) < 0)
 		goto done;
+	notify_job(srv, st, j.pipeline_id, id, status);
 	atomic_fetch_add(&srv->jobs_finished, 1);
 	if (!strcmp(status, "failed"))
 		atomic_fetch_add(&srv->jobs_failed, 1);
@@ -767,6 +770,8 @@ static void start(struct runner *r, struct store_job *j)
 		f.pid_start = 0;
 	if (store_job_transition(r->st, j->id, "running", "running", &f, &err) < 0)
 		slog_warn("job %lld: %s", (long long)j->id, err.buf);
+	else
+		notify_job(r->srv, r->st, j->pipeline_id, j->id, "running");
 	add_slot(r, no, j->id, j->pipeline_id, pid, pidfd, 1);
 	/* the pipeline is running now */
 	advance(r, j->pipeline_id);
@@ -1154,6 +1159,8 @@ static int retry_job(struct server *srv, struct store *st, int64_t id, int as_ma
 	reset_skipped(st, j.pipeline_id, &j);
 	store_pipeline_set_status(st, j.pipeline_id, NULL, "running", 0, 0, NULL, NULL);
 	rc = store_commit(st, err);
+	if (rc == 0)
+		notify_pipeline(srv, st, j.pipeline_id, "running");
 	server_kick(srv, j.pipeline_id);
 done:
 	store_job_release(&j);
@@ -1200,6 +1207,7 @@ static int cancel_one(struct server *srv, struct store *st, const struct store_j
 		if (store_job_transition(st, j->id, waiting[i], "canceled", NULL, err) < 0)
 			return -1;
 		logs_job_finished(srv, j->id);
+		notify_job(srv, st, j->pipeline_id, j->id, "canceled");
 		server_kick(srv, j->pipeline_id);
 		return 0;
 	}
@@ -1261,6 +1269,7 @@ int runner_play_job(struct server *srv, struct store *st, int64_t id, struct str
 	rc = store_job_transition(st, id, "manual", "pending", &f, err);
 	if (rc == 0) {
 		store_pipeline_set_status(st, j.pipeline_id, NULL, "running", 0, 0, NULL, NULL);
+		notify_pipeline(srv, st, j.pipeline_id, "running");
 		server_kick(srv, j.pipeline_id);
 	}
 	store_job_release(&j);

@@ -173,6 +173,43 @@ const char *const store_migrations[] = {
 
 	/* 3: the web UI's test history (one test's results across jobs) */
 	"CREATE INDEX tests_name ON tests (name, classname, job_id);",
+	/* 4: notifications: per-project settings, the event queue, the outbox */
+	/*
+	 * The runner only appends to notify_events (one insert per status
+	 * change); the notify thread turns events into deliveries and deletes
+	 * them. A delivery is one message to one receiver, retried with the
+	 * same id; it ends done, failed or superseded (a newer commit status
+	 * for the same pipeline made it pointless).
+	 */
+	"CREATE TABLE notify_settings ("
+	" project_id INTEGER PRIMARY KEY REFERENCES projects (id),"
+	" settings TEXT NOT NULL,"
+	" updated INTEGER NOT NULL);"
+	"CREATE TABLE notify_events ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" pipeline_id INTEGER NOT NULL,"
+	" job_id INTEGER NOT NULL DEFAULT 0,"
+	" status TEXT NOT NULL,"
+	" created INTEGER NOT NULL);"
+	"CREATE TABLE deliveries ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" project_id INTEGER NOT NULL,"
+	" pipeline_id INTEGER NOT NULL,"
+	" job_id INTEGER NOT NULL DEFAULT 0,"
+	" kind TEXT NOT NULL,"
+	" event TEXT NOT NULL,"
+	" target TEXT NOT NULL,"
+	" request TEXT NOT NULL,"
+	" state TEXT NOT NULL,"
+	" attempts INTEGER NOT NULL DEFAULT 0,"
+	" next_at INTEGER NOT NULL,"
+	" last_status INTEGER NOT NULL DEFAULT 0,"
+	" last_error TEXT,"
+	" created INTEGER NOT NULL,"
+	" updated INTEGER NOT NULL);"
+	"CREATE INDEX deliveries_due ON deliveries (state, next_at, id);"
+	"CREATE INDEX deliveries_project ON deliveries (project_id, id);"
+	"CREATE INDEX deliveries_pipeline ON deliveries (pipeline_id, kind, state);",
 };
 
 const size_t store_migrations_nr = ARRAY_SIZE(store_migrations);

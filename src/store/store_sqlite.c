@@ -2538,3 +2538,8 @@ void store_refs_last_free(struct store_ref_last *a, size_t nr)
 		free(a[i].ref);
 	free(a);
 }
+
+sqlite3 *store_sqlite_db(struct store *st)
+{
+	return st->db;
+}
