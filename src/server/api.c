@@ -1238,6 +1238,103 @@ static int h_job_log_stream(struct http_request *req, void *ud)
 	return 0;
 }
 
+/*
+ * GET /api/v1/events[?project=NAME|pipeline=ID]: status events (SSE) of
+ * what the caller may see, decided now: one pipeline, one project, or
+ * every visible project (an administrator's stream also gets later ones).
+ */
+static int h_events(struct http_request *req, void *ud)
+{
+	struct server *srv = SRV(ud);
+	struct store *st = store_or_500(req, srv);
+	const char *pname = http_request_query(req, "project");
+	const char *plid = http_request_query(req, "pipeline");
+	struct strbuf err = STRBUF_INIT;
+	struct events_filter f;
+	struct principal who;
+	struct store_project *ps = NULL;
+	int64_t *ids = NULL, one;
+	size_t n = 0, i;
+	char caller[64];
+	int rc;
+
+	if (!st || who_asks(req, srv, st, &who) < 0)
+		return 0;
+	memset(&f, 0, sizeof(f));
+	if (who.admin && !who.user_id)
+		snprintf(caller, sizeof(caller), "token:admin");
+	else if (who.user_id)
+		snprintf(caller, sizeof(caller), "user:%lld", (long long)who.user_id);
+	else
+		snprintf(caller, sizeof(caller), "addr:%s", http_request_remote(req));
+	f.caller = caller;
+	if (plid) {
+		struct store_pipeline p;
+		char what[48];
+		char *end;
+		long long v = strtoll(plid, &end, 10);
+
+		if (!*plid || *end || v <= 0)
+			return http_respond_error(req, 400, "pipeline must be a pipeline id");
+		snprintf(what, sizeof(what), "pipeline %lld", v);
+		memset(&p, 0, sizeof(p));
+		rc = store_pipeline_get(st, v, &p, &err);
+		if (rc == STORE_NOTFOUND)
+			http_respond_error(req, 404, "%s not found", what);
+		else if (rc < 0)
+			store_error(req, rc, &err);
+		else if (role_check_id(req, srv, st, &who, p.project_id, ROLE_VIEWER, what) == 0) {
+			f.pipeline_id = p.id;
+			events_stream(srv, req, &f);
+		}
+		store_pipeline_release(&p);
+		strbuf_release(&err);
+		return 0;
+	}
+	if (pname) {
+		struct store_project p;
+		char what[AUTH_LOGIN_MAX + 80];
+
+		snprintf(what, sizeof(what), "project %.100s", pname);
+		memset(&p, 0, sizeof(p));
+		rc = store_project_get(st, pname, &p, &err);
+		if (rc == STORE_NOTFOUND)
+			http_respond_error(req, 404, "%s not found", what);
+		else if (rc < 0)
+			store_error(req, rc, &err);
+		else if (role_check(req, srv, st, &who, &p, ROLE_VIEWER, what) == 0) {
+			one = p.id;
+			f.projects = &one;
+			f.projects_nr = 1;
+			events_stream(srv, req, &f);
+		}
+		store_project_release(&p);
+		strbuf_release(&err);
+		return 0;
+	}
+	if (who.admin) {
+		f.all = 1;
+		events_stream(srv, req, &f);
+		return 0;
+	}
+	rc = store_project_list(st, &ps, &n, &err);
+	if (rc < 0) {
+		store_error(req, rc, &err);
+		strbuf_release(&err);
+		return 0;
+	}
+	ids = xcalloc(n + 1, sizeof(*ids));
+	for (i = 0; i < n; i++)
+		if (auth_role(srv, st, &who, &ps[i]) >= ROLE_VIEWER)
+			ids[f.projects_nr++] = ps[i].id;
+	f.projects = ids;
+	events_stream(srv, req, &f);
+	free(ids);
+	store_projects_free(ps, n);
+	strbuf_release(&err);
+	return 0;
+}
+
 static int h_job_tests(struct http_request *req, void *ud)
 {
 	struct store *st = store_or_500(req, SRV(ud));
@@ -2445,6 +2542,7 @@ const struct http_route server_routes[] = {
 	{ "POST", "/api/v1/jobs/:id/play", h_job_play },
 	{ "GET", "/api/v1/jobs/:id/log", h_job_log },
 	{ "GET", "/api/v1/jobs/:id/log/stream", h_job_log_stream },
+	{ "GET", "/api/v1/events", h_events },
 	{ "GET", "/api/v1/jobs/:id/tests", h_job_tests },
 	{ "GET", "/api/v1/jobs/:id/artifacts", h_job_artifacts },
 	{ "GET", "/api/v1/jobs/:id/artifacts/*path", h_job_artifact },
@@ -2470,3 +2568,13 @@ const struct http_route server_routes[] = {
 };
 
 const size_t server_routes_nr = sizeof(server_routes) / sizeof(server_routes[0]);
+
+json_t *api_pipeline_json(const struct store_pipeline *p)
+{
+	return pipeline_json(p);
+}
+
+json_t *api_job_json(const struct store_job *j)
+{
+	return job_json(j);
+}

@@ -30,6 +30,7 @@ void server_config_defaults(struct server_config *c)
 	c->poll_min_interval = 10;
 	c->notify_retry_base_ms = 5000;
 	c->notify_attempts = 6;
+	c->events_backlog = 1024;
 }
 
 void server_config_release(struct server_config *c)
@@ -251,6 +252,8 @@ static void section(struct cfg_ctx *x, const char *name, const struct ynode *m)
 			set_ms(x, v, "notify.retry_base", &c->notify_retry_base_ms);
 		else if (!strcmp(name, "notify") && !strcmp(k, "attempts"))
 			set_int(x, v, "notify.attempts", 1, 20, &c->notify_attempts);
+		else if (!strcmp(name, "events") && !strcmp(k, "backlog"))
+			set_int(x, v, "events.backlog", 8, 65536, &c->events_backlog);
 		else
 			diag_error(x->d, &m->pairs[i].key_pos, "unknown setting %s.%s", name, k);
 	}
@@ -301,7 +304,8 @@ int server_config_load(const char *path, int missing_ok, struct server_config *c
 				set_url(&x, v, "url", http_schemes, &c->public_url);
 			else if (!strcmp(k, "runner") || !strcmp(k, "http") ||
 				 !strcmp(k, "limits") || !strcmp(k, "poll") ||
-				 !strcmp(k, "smtp") || !strcmp(k, "notify"))
+				 !strcmp(k, "smtp") || !strcmp(k, "notify") ||
+				 !strcmp(k, "events"))
 				section(&x, k, v);
 			else
 				diag_error(&d, &root->pairs[i].key_pos, "unknown setting %s", k);

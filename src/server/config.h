@@ -56,6 +56,7 @@ struct server_config {
 	char *smtp_url, *smtp_from, *smtp_username, *smtp_password;
 	int notify_retry_base_ms;
 	int notify_attempts;
+	int events_backlog;     /* status events kept for resume (read at start) */
 };
 
 void server_config_defaults(struct server_config *c);

@@ -404,6 +404,7 @@ commit:
 	atomic_fetch_add(&srv->pipelines_created, 1);
 	if (!have_plan || !plan.nr || plan.workflow_skip)
 		notify_pipeline(srv, st, pl.id, have_plan ? "skipped" : "failed");
+	events_pipeline(srv, st, pl.id);
 	/* a newer pipeline makes older ones redundant, if it has jobs to run */
 	if (have_plan && plan.nr && !plan.workflow_skip)
 		runner_auto_cancel(srv, st, pr->id, branch, pl.id);
@@ -421,6 +422,7 @@ done:
 					      err->buf, NULL) == 0) {
 			slog_warn("pipeline %lld: %s", (long long)pl.id, err->buf);
 			notify_pipeline(srv, st, pl.id, "failed");
+			events_pipeline(srv, st, pl.id);
 			*ret_id = pl.id;
 			rc = 0;
 		}

@@ -337,6 +337,7 @@ static void advance(struct runner *r, int64_t id)
 				strbuf_reset(&err);
 				continue;
 			}
+			events_job(r->srv, st, j->id);
 			if (!strcmp(to, "scheduled"))
 				add_timer(r, j->id, id, f.queued);
 			if (!strcmp(to, "skipped"))
@@ -348,6 +349,7 @@ static void advance(struct runner *r, int64_t id)
 		/* planned but never recorded: the server stopped while creating it */
 		store_pipeline_set_status(st, id, "created", "failed", 0, now,
 					  "the server stopped while creating this pipeline", &err);
+		events_pipeline(r->srv, st, id);
 		goto done;
 	}
 	status = pipeline_status(jobs, nr, &started);
@@ -355,8 +357,10 @@ static void advance(struct runner *r, int64_t id)
 		int64_t fin = pipeline_finished(status) ? now : 0;
 
 		if (store_pipeline_set_status(st, id, pl.status, status,
-					      started && !pl.started ? now : 0, fin, NULL, &err) == 0)
+					      started && !pl.started ? now : 0, fin, NULL, &err) == 0) {
 			notify_pipeline(r->srv, st, id, status);
+			events_pipeline(r->srv, st, id);
+		}
 	}
 done:
 	if (err.len)
@@ -407,6 +411,7 @@ static void ingest(struct runner *r, int64_t id, const char *lost_reason)
 	json_t *res = NULL, *t, *a;
 	struct store_job j, f;
 	const char *status = "failed";
+	int64_t retried = 0;
 	size_t i;
 	struct stat sb;
 
@@ -534,10 +539,14 @@ static void ingest(struct runner *r, int64_t id, const char *lost_reason)
 		}
 		slog_info("job %lld failed (%s): retrying as job %lld", (long long)id,
 			  f.failure_reason ? f.failure_reason : "unknown_failure", (long long)nid);
+		retried = nid;
 	}
 	if (store_commit(st, &err) < 0)
 		goto done;
 	notify_job(srv, st, j.pipeline_id, id, status);
+	events_job(srv, st, id);
+	if (retried)
+		events_job(srv, st, retried);
 	atomic_fetch_add(&srv->jobs_finished, 1);
 	if (!strcmp(status, "failed"))
 		atomic_fetch_add(&srv->jobs_failed, 1);
@@ -770,8 +779,10 @@ static void start(struct runner *r, struct store_job *j)
 		f.pid_start = 0;
 	if (store_job_transition(r->st, j->id, "running", "running", &f, &err) < 0)
 		slog_warn("job %lld: %s", (long long)j->id, err.buf);
-	else
+	else {
 		notify_job(r->srv, r->st, j->pipeline_id, j->id, "running");
+		events_job(r->srv, r->st, j->id);
+	}
 	add_slot(r, no, j->id, j->pipeline_id, pid, pidfd, 1);
 	/* the pipeline is running now */
 	advance(r, j->pipeline_id);
@@ -953,6 +964,8 @@ static void fire_timers(struct runner *r)
 		f.queued = now;
 		if (store_job_transition(r->st, t.job_id, "scheduled", "pending", &f, &err) < 0)
 			strbuf_reset(&err);
+		else
+			events_job(r->srv, r->st, t.job_id);
 		advance(r, t.pipeline_id);
 	}
 	strbuf_release(&err);
@@ -1159,8 +1172,13 @@ static int retry_job(struct server *srv, struct store *st, int64_t id, int as_ma
 	reset_skipped(st, j.pipeline_id, &j);
 	store_pipeline_set_status(st, j.pipeline_id, NULL, "running", 0, 0, NULL, NULL);
 	rc = store_commit(st, err);
-	if (rc == 0)
+	if (rc == 0) {
 		notify_pipeline(srv, st, j.pipeline_id, "running");
+		events_job(srv, st, j.id);
+		if (ret_new)
+			events_job(srv, st, *ret_new);
+		events_pipeline(srv, st, j.pipeline_id);
+	}
 	server_kick(srv, j.pipeline_id);
 done:
 	store_job_release(&j);
@@ -1208,6 +1226,7 @@ static int cancel_one(struct server *srv, struct store *st, const struct store_j
 			return -1;
 		logs_job_finished(srv, j->id);
 		notify_job(srv, st, j->pipeline_id, j->id, "canceled");
+		events_job(srv, st, j->id);
 		server_kick(srv, j->pipeline_id);
 		return 0;
 	}
@@ -1270,6 +1289,8 @@ int runner_play_job(struct server *srv, struct store *st, int64_t id, struct str
 	if (rc == 0) {
 		store_pipeline_set_status(st, j.pipeline_id, NULL, "running", 0, 0, NULL, NULL);
 		notify_pipeline(srv, st, j.pipeline_id, "running");
+		events_job(srv, st, id);
+		events_pipeline(srv, st, j.pipeline_id);
 		server_kick(srv, j.pipeline_id);
 	}
 	store_job_release(&j);

@@ -371,6 +371,7 @@ int server_main(const struct server_opts *o)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	events_start(&srv, (size_t)srv.cfg.events_backlog);
 	if (logs_start(&srv, &err) < 0 || runner_start(&srv, &err) < 0 ||
 	    runner_poller_start(&srv, &err) < 0) {
 		fprintf(stderr, "cidre server: %s\n", err.buf);
@@ -437,6 +438,7 @@ stop:
 		runner_poller_stop(&srv);
 	notify_stop(&srv);
 	logs_stop(&srv);
+	events_stop(&srv);
 	if (srv.url) {
 		char *p = xasprintf("%s/server-url", srv.data);
 

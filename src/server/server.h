@@ -26,6 +26,7 @@
 #include "server/config.h"
 #include "store/store.h"
 
+struct events;
 struct logs;
 struct notify;
 struct runner;
@@ -44,6 +45,7 @@ struct server {
 
 	struct http_server *http;
 	struct logs *logs;
+	struct events *events;     /* status events (events.c) */
 	struct runner *runner;      /* owned by the runner thread */
 	struct notify *notify;      /* the notify thread's (src/notify/) */
 
@@ -146,7 +148,36 @@ void logs_job_finished(struct server *srv, int64_t job_id);
 int logs_stream(struct server *srv, struct http_request *req, int64_t job_id,
 		uint64_t offset, int finished);
 
+/* ---- events.c: status events for GET /api/v1/events ---- */
+
+/* Keep the last backlog events (for Last-Event-ID and slow readers). */
+int events_start(struct server *srv, size_t backlog);
+/* After the HTTP server stopped. */
+void events_stop(struct server *srv);
+/*
+ * Publish the current state of pipeline / job id (read from st) to every
+ * stream that may see it. Call after each recorded status change; cheap
+ * (one read by key, no I/O to clients), never blocks on a client.
+ */
+void events_pipeline(struct server *srv, struct store *st, int64_t id);
+void events_job(struct server *srv, struct store *st, int64_t id);
+
+/* What a stream may see, decided by the caller at connect. */
+struct events_filter {
+	const char *caller;        /* who (for the per-caller cap) */
+	int all;                   /* every project, also later ones */
+	const int64_t *projects;   /* else these projects (copied) */
+	size_t projects_nr;
+	int64_t pipeline_id;       /* not 0: only this pipeline's events */
+};
+/* Respond to req with the event stream (honours Last-Event-ID); 429/503 over the caps. */
+int events_stream(struct server *srv, struct http_request *req, const struct events_filter *f);
+
 /* ---- api.c ---- */
+
+/* The API's JSON of a pipeline / job (new references). */
+json_t *api_pipeline_json(const struct store_pipeline *p);
+json_t *api_job_json(const struct store_job *j);
 
 extern const struct http_route server_routes[];
 extern const size_t server_routes_nr;

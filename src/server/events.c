@@ -1,0 +1,350 @@
+/*
+ * Status events: every pipeline and job status change the server records
+ * is published here once (events_pipeline / events_job) and fanned out to
+ * the SSE streams of GET /api/v1/events.
+ *
+ * The hub keeps the last `backlog` events in a ring, each already
+ * formatted as SSE text with a sequence number as its id. A stream keeps
+ * only a cursor (the last sequence it sent) and the bytes of its current
+ * batch: a slow reader costs no memory; when the ring has moved past its
+ * cursor it gets a "resync" event and re-reads the JSON API. A client
+ * reconnecting with Last-Event-ID resumes from the ring, or resyncs.
+ *
+ * Sequence numbers start at the server's start time in microseconds, so
+ * an id from an earlier run of the server is older than the ring (resync)
+ * and ids stay below 2^53 (exact in JavaScript).
+ */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "server/server.h"
+#include "util/xalloc.h"
+
+#define EVENTS_MAX_DATA    4096      /* bytes of one event's JSON */
+#define EVENTS_BATCH       (64 * 1024) /* bytes a stream formats per read */
+#define EVENTS_MAX_STREAMS 256       /* streams in all */
+#define EVENTS_MAX_CALLER  16        /* streams of one caller */
+
+struct event {
+	uint64_t seq;           /* 0: empty slot */
+	int64_t project_id, pipeline_id;
+	char *text;             /* "event: ...\nid: ...\ndata: ...\n\n" */
+};
+
+struct sub {
+	struct events *ev;
+	char caller[64];
+	int all;                /* every project */
+	int64_t *projects;      /* else these, sorted */
+	size_t projects_nr;
+	int64_t pipeline_id;    /* 0: any pipeline of those projects */
+	uint64_t cursor;        /* last sequence sent (or skipped) */
+	struct strbuf out;
+	size_t out_off;
+	struct http_stream *stream;
+	int registered;
+	atomic_int refs;
+};
+
+struct events {
+	pthread_mutex_t lock;
+	struct event *ring;
+	size_t size;
+	uint64_t first, next;   /* sequences: first ever, next to assign */
+	struct sub **v;
+	size_t nr, alloc;
+};
+
+int events_start(struct server *srv, size_t backlog)
+{
+	struct events *e = xcalloc(1, sizeof(*e));
+
+	pthread_mutex_init(&e->lock, NULL);
+	e->size = backlog < 8 ? 8 : backlog;
+	e->ring = xcalloc(e->size, sizeof(*e->ring));
+	e->first = e->next = (uint64_t)server_now_ms() * 1000;
+	srv->events = e;
+	return 0;
+}
+
+/* After the HTTP server stopped (no stream is left). */
+void events_stop(struct server *srv)
+{
+	struct events *e = srv->events;
+	size_t i;
+
+	if (!e)
+		return;
+	for (i = 0; i < e->size; i++)
+		free(e->ring[i].text);
+	free(e->ring);
+	free(e->v);
+	pthread_mutex_destroy(&e->lock);
+	free(e);
+	srv->events = NULL;
+}
+
+static void publish(struct server *srv, const char *type, int64_t project_id,
+		    int64_t pipeline_id, json_t *data)
+{
+	struct events *e = srv->events;
+	char *d;
+	struct event *slot;
+	size_t i;
+
+	if (!e || !data)
+		return;
+	d = json_dumps(data, JSON_COMPACT);
+	if (!d)
+		return;
+	if (strlen(d) > EVENTS_MAX_DATA) {
+		/* only the identity and the status: the client re-reads the rest */
+		json_t *small = json_pack("{s:O, s:O}", "id", json_object_get(data, "id"),
+					  "status", json_object_get(data, "status"));
+
+		free(d);
+		d = small ? json_dumps(small, JSON_COMPACT) : NULL;
+		json_decref(small);
+		if (!d)
+			return;
+	}
+	pthread_mutex_lock(&e->lock);
+	slot = &e->ring[e->next % e->size];
+	free(slot->text);
+	slot->seq = e->next;
+	slot->project_id = project_id;
+	slot->pipeline_id = pipeline_id;
+	slot->text = xasprintf("event: %s\nid: %llu\ndata: %s\n\n", type,
+			       (unsigned long long)e->next, d);
+	e->next++;
+	for (i = 0; i < e->nr; i++)
+		if (e->v[i]->stream)
+			http_stream_wake(e->v[i]->stream);
+	pthread_mutex_unlock(&e->lock);
+	free(d);
+}
+
+void events_pipeline(struct server *srv, struct store *st, int64_t id)
+{
+	struct strbuf err = STRBUF_INIT;
+	struct store_pipeline p;
+
+	if (!srv->events || !st)
+		return;
+	memset(&p, 0, sizeof(p));
+	if (store_pipeline_get(st, id, &p, &err) == 0) {
+		json_t *o = api_pipeline_json(&p);
+
+		publish(srv, "pipeline", p.project_id, p.id, o);
+		json_decref(o);
+	}
+	store_pipeline_release(&p);
+	strbuf_release(&err);
+}
+
+void events_job(struct server *srv, struct store *st, int64_t id)
+{
+	struct strbuf err = STRBUF_INIT;
+	struct store_job j;
+
+	if (!srv->events || !st)
+		return;
+	memset(&j, 0, sizeof(j));
+	if (store_job_get(st, id, &j, &err) == 0) {
+		json_t *o = api_job_json(&j);
+
+		publish(srv, "job", j.project_id, j.pipeline_id, o);
+		json_decref(o);
+	}
+	store_job_release(&j);
+	strbuf_release(&err);
+}
+
+/* ---- streams ---- */
+
+static int wants(const struct sub *s, const struct event *ev)
+{
+	size_t lo = 0, hi = s->projects_nr;
+
+	if (s->pipeline_id)
+		return ev->pipeline_id == s->pipeline_id;
+	if (s->all)
+		return 1;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (s->projects[mid] == ev->project_id)
+			return 1;
+		if (s->projects[mid] < ev->project_id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+static ssize_t drain(struct sub *s, char *buf, size_t max)
+{
+	size_t n = s->out.len - s->out_off;
+
+	if (n > max)
+		n = max;
+	memcpy(buf, s->out.buf + s->out_off, n);
+	s->out_off += n;
+	if (s->out_off == s->out.len) {
+		strbuf_reset(&s->out);
+		s->out_off = 0;
+	}
+	return (ssize_t)n;
+}
+
+/* Under e->lock: format what the stream has not seen, up to a batch. */
+static void collect(struct sub *s)
+{
+	struct events *e = s->ev;
+	uint64_t oldest = e->next - e->first > e->size ? e->next - e->size : e->first;
+
+	if (s->cursor + 1 < oldest || s->cursor >= e->next) {
+		/* fell behind the ring (or an unknown id): start again from now */
+		s->cursor = e->next - 1;
+		strbuf_addf(&s->out, "event: resync\nid: %llu\ndata: {}\n\n",
+			    (unsigned long long)s->cursor);
+		return;
+	}
+	while (s->cursor + 1 < e->next && s->out.len < EVENTS_BATCH) {
+		const struct event *ev = &e->ring[(s->cursor + 1) % e->size];
+
+		s->cursor++;
+		if (wants(s, ev))
+			strbuf_addstr(&s->out, ev->text);
+	}
+}
+
+static ssize_t sub_read(void *ud, uint64_t pos, char *buf, size_t max)
+{
+	struct sub *s = ud;
+
+	(void)pos;
+	if (s->out.len > s->out_off)
+		return drain(s, buf, max);
+	pthread_mutex_lock(&s->ev->lock);
+	collect(s);
+	pthread_mutex_unlock(&s->ev->lock);
+	if (s->out.len)
+		return drain(s, buf, max);
+	return 0;
+}
+
+static void sub_unref(struct sub *s)
+{
+	if (atomic_fetch_sub(&s->refs, 1) != 1)
+		return;
+	http_stream_unref(s->stream);
+	strbuf_release(&s->out);
+	free(s->projects);
+	free(s);
+}
+
+static void sub_free(void *ud)
+{
+	struct sub *s = ud;
+	struct events *e = s->ev;
+	size_t i;
+
+	pthread_mutex_lock(&e->lock);
+	for (i = 0; i < e->nr; i++)
+		if (e->v[i] == s) {
+			e->v[i] = e->v[--e->nr];
+			break;
+		}
+	s->registered = 0;
+	pthread_mutex_unlock(&e->lock);
+	sub_unref(s);
+}
+
+static const struct http_stream_ops sub_ops = {
+	.read = sub_read,
+	.free = sub_free,
+	.heartbeat = ": ping\n\n",
+};
+
+static int cmp_id(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int events_stream(struct server *srv, struct http_request *req, const struct events_filter *f)
+{
+	struct events *e = srv->events;
+	struct sub *s;
+	struct http_stream *hs = NULL;
+	const char *last = http_request_header(req, "Last-Event-ID");
+	size_t i, mine = 0;
+	int rc;
+
+	if (!e)
+		return http_respond_error(req, 503, "events are not available");
+	s = xcalloc(1, sizeof(*s));
+	s->ev = e;
+	snprintf(s->caller, sizeof(s->caller), "%s", f->caller);
+	s->all = f->all;
+	s->pipeline_id = f->pipeline_id;
+	if (f->projects_nr) {
+		s->projects = xcalloc(f->projects_nr, sizeof(*s->projects));
+		memcpy(s->projects, f->projects, f->projects_nr * sizeof(*s->projects));
+		s->projects_nr = f->projects_nr;
+		qsort(s->projects, s->projects_nr, sizeof(*s->projects), cmp_id);
+	}
+	strbuf_init(&s->out, 0);
+	strbuf_addstr(&s->out, "retry: 3000\n\n");
+	atomic_store(&s->refs, 2);
+
+	pthread_mutex_lock(&e->lock);
+	for (i = 0; i < e->nr; i++)
+		if (!strcmp(e->v[i]->caller, s->caller))
+			mine++;
+	if (e->nr >= EVENTS_MAX_STREAMS || mine >= EVENTS_MAX_CALLER) {
+		int all = e->nr >= EVENTS_MAX_STREAMS;
+
+		pthread_mutex_unlock(&e->lock);
+		free(s->projects);
+		strbuf_release(&s->out);
+		free(s);
+		if (all)
+			return http_respond_error(req, 503, "too many event streams (at most %d)",
+						  EVENTS_MAX_STREAMS);
+		return http_respond_error(req, 429, "too many event streams of this caller "
+					  "(at most %d)", EVENTS_MAX_CALLER);
+	}
+	s->cursor = e->next - 1;
+	if (last && *last) {
+		char *end;
+		unsigned long long v = strtoull(last, &end, 10);
+
+		/* unparsable: a resync at once (the cursor outside the ring) */
+		s->cursor = (*end || *last == '-') ? e->next : (uint64_t)v;
+	}
+	ALLOC_GROW(e->v, e->nr + 1, e->alloc);
+	e->v[e->nr++] = s;
+	s->registered = 1;
+	pthread_mutex_unlock(&e->lock);
+
+	rc = http_respond_stream(req, 200, "text/event-stream", &sub_ops, s, &hs);
+	pthread_mutex_lock(&e->lock);
+	if (s->registered && hs) {
+		s->stream = hs;
+		hs = NULL;
+	}
+	pthread_mutex_unlock(&e->lock);
+	if (s->stream)
+		http_stream_wake(s->stream);
+	http_stream_unref(hs);
+	sub_unref(s);
+	return rc;
+}
