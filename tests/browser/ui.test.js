@@ -80,6 +80,22 @@ async function latestPipeline(after, ref) {
 	});
 }
 
+// Count the JSON API requests a page makes (the event and log streams aside).
+function countPolls(p) {
+	p.__polls = [];
+	p.on('request', r => {
+		const u = new window_URL(r.url());
+		if (u.pathname.startsWith('/api/v1/') && !u.pathname.startsWith('/api/v1/events') &&
+		    !u.pathname.endsWith('/log/stream'))
+			p.__polls.push(u.pathname + ' (from ' + (r.frame() ? r.frame().url() : '?') + ')');
+	});
+}
+const window_URL = globalThis.URL;
+
+async function eventsOpen(p) {
+	return p.evaluate(() => !!window.cidreEvents && window.cidreEvents.readyState === 1);
+}
+
 async function statusText(page, sel) {
 	return page.$eval(sel, el => el.textContent.trim()).catch(() => '');
 }
@@ -122,6 +138,13 @@ async function statusText(page, sel) {
 	let jobPage = null;
 
 	await step('a pushed commit shows its pipeline running, then passed, live (dashboard and pipeline page)', async () => {
+		// the dashboard is open before the push: the pipeline appears without a reload
+		const dash = await ctx.newPage();
+		dash.setDefaultTimeout(30000);
+		countPolls(dash);
+		await dash.goto(`${URL}/`);
+		await dash.evaluate(() => { window.__notReloaded = 1; });
+		await dash.waitForFunction(() => !!window.cidreEvents && window.cidreEvents.readyState === 1);
 		fs.writeFileSync(path.join(WORK, 'feature.txt'), 'hello\n');
 		git('add', '.');
 		git('-c', 'user.name=Mallory <b>bold</b>', '-c', 'user.email=m@example.invalid',
@@ -138,32 +161,44 @@ async function statusText(page, sel) {
 		await waitFor('the build job running', async () =>
 			(await api('GET', `/api/v1/jobs/${buildJob}`)).json.status === 'running');
 
+		await dash.waitForFunction(id => {
+			const e = document.querySelector(`[data-pipeline="${id}"]`);
+			return e && e.textContent === 'running';
+		}, pid);
+		await dash.waitForSelector(`a[href="/jobs/${buildJob}"]`);
+		assert(await dash.evaluate(() => window.__notReloaded === 1), 'the new pipeline came without a reload');
+
+		countPolls(pipePage);
 		await pipePage.goto(`${URL}/pipelines/${pid}`);
 		assert(await statusText(pipePage, `h1 [data-pipeline="${pid}"]`) === 'running', 'pipeline shown running');
 		await pipePage.evaluate(() => { window.__notReloaded = 1; });
 
 		jobPage = await ctx.newPage();
 		jobPage.setDefaultTimeout(30000);
+		countPolls(jobPage);
 		await jobPage.goto(`${URL}/jobs/${buildJob}`);
 		await jobPage.waitForFunction(() => document.getElementById('log').textContent.includes('waiting for the gate'));
 		await jobPage.evaluate(() => { window.__notReloaded = 1; });
 
-		const dash = await ctx.newPage();
-		await dash.goto(`${URL}/`);
-		assert(await statusText(dash, `[data-pipeline="${pid}"]`) === 'running', 'dashboard shows it running');
-		assert(await dash.$(`a[href="/jobs/${buildJob}"]`), 'the running job is listed');
-		await dash.evaluate(() => { window.__notReloaded = 1; });
+		await pipePage.waitForFunction(() => !!window.cidreEvents && window.cidreEvents.readyState === 1);
+		await jobPage.waitForFunction(() => !!window.cidreEvents && window.cidreEvents.readyState === 1);
 
 		fs.writeFileSync(GATE, 'open\n');
 		await dash.waitForFunction(id =>
 			document.querySelector(`[data-pipeline="${id}"]`).textContent === 'success', pid);
 		assert(await dash.evaluate(() => window.__notReloaded === 1), 'the dashboard was not reloaded');
+		assert(await eventsOpen(dash), 'the dashboard follows an EventSource');
+		assert(dash.__polls.length === 0, 'the dashboard polled the JSON API: ' + dash.__polls.join(' '));
 		await dash.close();
 		await pipePage.waitForFunction(id =>
 			document.querySelector(`h1 [data-pipeline="${id}"]`).textContent === 'success', pid);
 		assert(await pipePage.evaluate(() => window.__notReloaded === 1), 'the pipeline page was not reloaded');
 		const nodeClass = await pipePage.$eval(`svg.graph g[data-job="${buildJob}"]`, g => g.getAttribute('class'));
 		assert(nodeClass.includes('st-success'), 'the graph node turned green: ' + nodeClass);
+		const dur = await pipePage.$eval(`[data-dur-job="${buildJob}"]`, e => e.textContent);
+		assert(/^[0-9.]+ (ms|s)$/.test(dur), 'the job duration arrived: ' + dur);
+		assert(await eventsOpen(pipePage), 'the pipeline page follows an EventSource');
+		assert(pipePage.__polls.length === 0, 'the pipeline page polled: ' + pipePage.__polls.join(' '));
 	});
 
 	await step('the job log follows live to its end, without a reload', async () => {
@@ -171,6 +206,7 @@ async function statusText(page, sel) {
 		await jobPage.waitForFunction(id =>
 			document.querySelector(`h1 [data-job="${id}"]`).textContent === 'success', buildJob);
 		assert(await jobPage.evaluate(() => window.__notReloaded === 1), 'the job page was not reloaded');
+		assert(jobPage.__polls.length === 0, 'the job page polled: ' + jobPage.__polls.join(' '));
 		// lines that arrived live went through the script's renderer: inert too
 		const log = await jobPage.textContent('#log');
 		assert(log.includes('live <script>alert(6)</script>tail\tend'), 'the live line is text: ' + log.slice(-300));

@@ -4,18 +4,112 @@
 	'use strict';
 	var FINISHED = { success: 1, failed: 1, canceled: 1, skipped: 1 };
 
-	// ---- statuses: every unfinished one is polled from the JSON API ----
+	// ---- statuses: pushed by /api/v1/events (SSE); polling only as a fallback ----
 	function setStatus(el, s) {
 		var cls = (el.getAttribute('class') || '').replace(/\bst-[a-z_]+/g, 'st-' + s);
 		el.setAttribute('class', cls);
 		if (el.classList.contains('st')) el.textContent = s;
 	}
+	// as the server's page_duration()
+	function duration(sec) {
+		if (sec === null || sec === undefined) return '';
+		var ms = Math.round(sec * 1000);
+		if (ms < 1000) return ms + ' ms';
+		if (ms < 60000) return (ms / 1000).toFixed(1) + ' s';
+		if (ms < 3600000) return Math.floor(ms / 60000) + ' min ' + (Math.floor(ms / 1000) % 60) + ' s';
+		return Math.floor(ms / 3600000) + ' h ' + (Math.floor(ms / 60000) % 60) + ' min';
+	}
+	// What this page shows, from its path: the stream to follow and
+	// whether a pipeline or job it does not show yet calls for a refresh.
+	function pageKind() {
+		var p = location.pathname, m;
+		if (p === '/') return { url: '/api/v1/events', newPipelines: true, anyJob: true };
+		if ((m = /^\/p\/([^\/]+)$/.exec(p))) {
+			var first = !/[?&]page=(?!1(&|$))/.test(location.search);
+			return { url: '/api/v1/events?project=' + m[1], newPipelines: first };
+		}
+		if ((m = /^\/pipelines\/(\d+)$/.exec(p)))
+			return { url: '/api/v1/events?pipeline=' + m[1], pipeline: m[1], newJobs: true };
+		if (/^\/jobs\/\d+$/.test(p)) {
+			var end = document.getElementById('log-end');
+			var pl = end && end.getAttribute('data-pipeline');
+			if (pl) return { url: '/api/v1/events?pipeline=' + pl, job: true };
+		}
+		return null;
+	}
+	// Re-render the page's <main> from the server (the same page, fresh).
+	var refreshing = false, again = false;
+	function refresh() {
+		if (refreshing) { again = true; return; }
+		refreshing = true;
+		setTimeout(function () {
+			fetch(location.href, { credentials: 'same-origin' }).then(function (r) {
+				return r.ok ? r.text() : null;
+			}).then(function (t) {
+				if (!t) return;
+				var doc = new DOMParser().parseFromString(t, 'text/html');
+				var fresh = doc.querySelector('main'), old = document.querySelector('main');
+				if (fresh && old) old.replaceWith(document.importNode(fresh, true));
+			}).catch(function () {}).then(function () {
+				refreshing = false;
+				if (again) { again = false; refresh(); }
+			});
+		}, 200);
+	}
+	function onPipeline(kind, d) {
+		var els = document.querySelectorAll('[data-pipeline="' + d.id + '"]');
+		els.forEach(function (el) { if (el.id !== 'log-end') setStatus(el, d.status); });
+		if (kind.pipeline === String(d.id))
+			document.querySelectorAll('[data-duration]').forEach(function (el) {
+				el.textContent = duration(d.duration);
+			});
+		if (kind.newPipelines && !els.length) refresh();
+	}
+	function onJob(kind, d) {
+		var els = document.querySelectorAll('[data-job="' + d.id + '"]');
+		els.forEach(function (el) {
+			if (el.id !== 'log-end' && el.id !== 'log') setStatus(el, d.status);
+		});
+		document.querySelectorAll('[data-dur-job="' + d.id + '"]').forEach(function (el) {
+			el.textContent = duration(d.duration);
+		});
+		if (kind.anyJob || (kind.newJobs && !els.length)) refresh();
+	}
+	function live() {
+		var kind = pageKind();
+		if (!kind || !window.EventSource) { poll(); return; }
+		var failures = 0, leaving = false;
+		var es = new EventSource(kind.url);
+		// a page being left closes its stream: that is no failure
+		window.addEventListener('beforeunload', function () { leaving = true; });
+		window.addEventListener('pagehide', function () { leaving = true; es.close(); });
+		window.cidreEvents = es;
+		es.onopen = function () { failures = 0; };
+		es.onerror = function () {
+			// the browser reconnects by itself (with Last-Event-ID); after
+			// repeated failures without an open in between, poll instead
+			if (leaving) return;
+			if (++failures >= 3 || es.readyState === 2) {
+				es.close();
+				window.cidreEvents = null;
+				poll();
+			}
+		};
+		es.addEventListener('pipeline', function (e) { onPipeline(kind, JSON.parse(e.data)); });
+		es.addEventListener('job', function (e) { onJob(kind, JSON.parse(e.data)); });
+		es.addEventListener('resync', function () {
+			if (kind.job) pollOnce(function () {});
+			else refresh();
+		});
+	}
+
 	// Pipelines one request each; jobs one request per pipeline (its jobs
 	// list) when the page says which pipeline they are in (data-in).
-	function poll() {
+	function pollOnce(done) {
 		var els = document.querySelectorAll('[data-pipeline],[data-job]');
 		var want = {};
 		els.forEach(function (el) {
+			if (el.id === 'log-end' || el.id === 'log') return;
 			var m = /\bst-([a-z_]+)/.exec(el.getAttribute('class') || '');
 			if (!m || FINISHED[m[1]]) return;
 			var key = el.hasAttribute('data-pipeline') ? 'pipelines/' + el.getAttribute('data-pipeline')
@@ -24,7 +118,7 @@
 			(want[key] = want[key] || []).push(el);
 		});
 		var keys = Object.keys(want);
-		if (!keys.length) return;
+		if (!keys.length) { done(false); return; }
 		var left = keys.length;
 		keys.forEach(function (k) {
 			fetch('/api/v1/' + k, { credentials: 'same-origin' }).then(function (r) {
@@ -42,9 +136,12 @@
 					want[k].forEach(function (el) { setStatus(el, o.status); });
 				}
 			}).catch(function () {}).then(function () {
-				if (--left === 0) setTimeout(poll, 1000);
+				if (--left === 0) done(true);
 			});
 		});
+	}
+	function poll() {
+		pollOnce(function (more) { if (more) setTimeout(poll, 2000); });
 	}
 
 	// ---- the live log: SGR colours only, sections, line anchors ----
@@ -183,6 +280,6 @@
 	document.addEventListener('DOMContentLoaded', function () {
 		var end = document.getElementById('log-end');
 		if (end && end.getAttribute('data-live') === '1') follow(end);
-		poll();
+		live();
 	});
 })();
