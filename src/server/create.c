@@ -190,7 +190,7 @@ int server_create_pipeline(struct server *srv, const struct trigger *t,
 	struct store *st = server_store(srv, err);
 	char *mirror = server_mirror_path(srv, pr->name);
 	char *plan_dir = NULL, *branch = NULL, *vars_text = NULL, *ctx_text = NULL;
-	char sha[41];
+	char sha[41], parent[41] = "";
 	struct gitinfo gi;
 	struct ci_predef po;
 	struct pctx ctx;
@@ -270,6 +270,8 @@ int server_create_pipeline(struct server *srv, const struct trigger *t,
 		memcpy(sha, gi.sha, 41);
 	}
 	have_gi = 1;
+	if (gi.before_sha && mirror_is_sha(gi.before_sha))
+		memcpy(parent, gi.before_sha, 41);
 	if (t->before && mirror_is_sha(t->before)) {
 		free(gi.before_sha);
 		gi.before_sha = xstrdup(t->before);
@@ -320,6 +322,16 @@ int server_create_pipeline(struct server *srv, const struct trigger *t,
 		int c = mirror_changed(mirror, t->before, sha, &ctx.changed, NULL);
 
 		ctx.has_changed = c == 0;
+	}
+	/* the files the pipeline page lists: the push's, else the commit's own */
+	if (ctx.has_changed) {
+		pctx_set_files(&ctx, &ctx.changed);
+	} else if (parent[0]) {
+		struct strvec files = STRVEC_INIT;
+
+		if (mirror_changed(mirror, parent, sha, &files, NULL) == 0)
+			pctx_set_files(&ctx, &files);
+		strvec_clear(&files);
 	}
 
 	/* plan at the commit */

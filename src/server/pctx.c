@@ -15,6 +15,7 @@ void pctx_init(struct pctx *c)
 	varlist_init(&c->predefined);
 	varlist_init(&c->overrides);
 	strvec_init(&c->changed);
+	strvec_init(&c->files);
 }
 
 void pctx_release(struct pctx *c)
@@ -25,6 +26,7 @@ void pctx_release(struct pctx *c)
 	varlist_clear(&c->predefined);
 	varlist_clear(&c->overrides);
 	strvec_clear(&c->changed);
+	strvec_clear(&c->files);
 	c->file = NULL;
 }
 
@@ -100,9 +102,27 @@ char *pctx_to_json(const struct pctx *c)
 	} else {
 		json_object_set_new(o, "changed", json_null());
 	}
+	if (c->has_files) {
+		ch = json_array();
+		for (i = 0; i < c->files.nr; i++)
+			json_array_append_new(ch, json_string(c->files.v[i]));
+		json_object_set_new(o, "files", ch);
+		json_object_set_new(o, "files_more", json_integer((json_int_t)c->files_more));
+	}
 	s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(o);
 	return s;
+}
+
+void pctx_set_files(struct pctx *c, const struct strvec *list)
+{
+	size_t i;
+
+	strvec_clear(&c->files);
+	for (i = 0; i < list->nr && i < PCTX_MAX_FILES; i++)
+		strvec_push(&c->files, list->v[i]);
+	c->files_more = list->nr - i;
+	c->has_files = 1;
 }
 
 int pctx_from_json(const char *json, struct pctx *c, struct strbuf *err)
@@ -134,6 +154,19 @@ int pctx_from_json(const char *json, struct pctx *c, struct strbuf *err)
 			if (json_is_string(e))
 				strvec_push(&c->changed, json_string_value(e));
 		}
+	}
+	v = json_object_get(o, "files");
+	if (json_is_array(v)) {
+		c->has_files = 1;
+		for (i = 0; i < json_array_size(v) && i < PCTX_MAX_FILES; i++) {
+			json_t *e = json_array_get(v, i);
+
+			if (json_is_string(e))
+				strvec_push(&c->files, json_string_value(e));
+		}
+		v = json_object_get(o, "files_more");
+		if (json_is_integer(v) && json_integer_value(v) > 0)
+			c->files_more = (size_t)json_integer_value(v);
 	}
 	rc = 0;
 done:

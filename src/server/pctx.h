@@ -19,7 +19,20 @@ struct pctx {
 	struct varlist overrides;  /* trigger variables */
 	int has_changed;           /* 0: every rules:changes is true */
 	struct strvec changed;
+	/*
+	 * What the pipeline page lists as the commit's changed files: the
+	 * push's, else the commit against its first parent; at most
+	 * PCTX_MAX_FILES, files_more the rest. Not used for planning.
+	 */
+	int has_files;
+	struct strvec files;
+	size_t files_more;
 };
+
+#define PCTX_MAX_FILES 1000
+
+/* Set c's shown files from list (copied, capped at PCTX_MAX_FILES). */
+void pctx_set_files(struct pctx *c, const struct strvec *list);
 
 void pctx_init(struct pctx *c);
 void pctx_release(struct pctx *c);

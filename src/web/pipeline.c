@@ -196,6 +196,7 @@ int web_pipeline(struct http_request *req, void *ud)
 	struct strvec files = STRVEC_INIT;
 	char *ctitle = NULL, *author = NULL, *message = NULL;
 	int has_changed = 0;
+	size_t more = 0;
 	enum role role;
 	size_t nj = 0, i;
 	int64_t id = page_id(req, "id");
@@ -215,7 +216,7 @@ int web_pipeline(struct http_request *req, void *ud)
 		page_error(req, 500, err.buf);
 		goto done;
 	}
-	web_commit_facts(&p, &ctitle, &author, &message, &files, &has_changed);
+	web_commit_facts(&p, &ctitle, &author, &message, &files, &has_changed, &more);
 	snprintf(sid, sizeof(sid), "%" PRId64, p.id);
 	page_age(age, sizeof(age), p.created);
 	page_duration(dur, sizeof(dur), p.started, p.finished);
@@ -234,12 +235,19 @@ int web_pipeline(struct http_request *req, void *ud)
 		struct strbuf li = STRBUF_INIT;
 		char count[24];
 
-		for (i = 0; i < files.nr && i < 500; i++) {
+		for (i = 0; i < files.nr; i++) {
 			struct tmpl_var v[] = { tmpl_str("file", files.v[i]) };
 
 			page_render(&li, "pipeline", "file", v, 1);
 		}
-		snprintf(count, sizeof(count), "%zu", files.nr);
+		if (more) {
+			char n[24];
+
+			snprintf(n, sizeof(n), "%zu", more);
+			struct tmpl_var v[] = { tmpl_str("n", n) };
+			page_render(&li, "pipeline", "more", v, 1);
+		}
+		snprintf(count, sizeof(count), "%zu", files.nr + more);
 		struct tmpl_var v[] = { tmpl_str("count", count), tmpl_html("files", li.buf) };
 		page_render(&changed, "pipeline", "changed", v, ARRAY_SIZE(v));
 		strbuf_release(&li);

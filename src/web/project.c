@@ -185,7 +185,7 @@ int web_project(struct http_request *req, void *ud)
 		char id[24], sha[9], age[32], dur[32];
 		char *title, *author;
 
-		web_commit_facts(&pl[i], &title, &author, NULL, NULL, NULL);
+		web_commit_facts(&pl[i], &title, &author, NULL, NULL, NULL, NULL);
 		snprintf(id, sizeof(id), "%" PRId64, pl[i].id);
 		snprintf(sha, sizeof(sha), "%.8s", pl[i].sha ? pl[i].sha : "");
 		page_age(age, sizeof(age), pl[i].created);
@@ -365,7 +365,7 @@ int web_atom(struct http_request *req, void *ud)
 		char id[24], up[32];
 		char *title, *author;
 
-		web_commit_facts(&pl[i], &title, &author, NULL, NULL, NULL);
+		web_commit_facts(&pl[i], &title, &author, NULL, NULL, NULL, NULL);
 		snprintf(id, sizeof(id), "%" PRId64, pl[i].id);
 		iso_time(up, sizeof(up), pl[i].finished ? pl[i].finished : pl[i].created);
 		struct tmpl_var v[] = {

@@ -17,7 +17,7 @@
 
 /* The commit's title and author from what the planner was given. */
 void web_commit_facts(const struct store_pipeline *p, char **title, char **author, char **message,
-		      struct strvec *changed, int *has_changed)
+		      struct strvec *changed, int *has_changed, size_t *more)
 {
 	struct pctx c;
 	struct strbuf err = STRBUF_INIT;
@@ -27,18 +27,23 @@ void web_commit_facts(const struct store_pipeline *p, char **title, char **autho
 		*message = NULL;
 	if (has_changed)
 		*has_changed = 0;
+	if (more)
+		*more = 0;
 	pctx_init(&c);
 	if (p->ctx && pctx_from_json(p->ctx, &c, &err) == 0) {
 		*title = xstrdup_or_null(varlist_get(&c.predefined, "CI_COMMIT_TITLE"));
 		*author = xstrdup_or_null(varlist_get(&c.predefined, "CI_COMMIT_AUTHOR"));
 		if (message)
 			*message = xstrdup_or_null(varlist_get(&c.predefined, "CI_COMMIT_MESSAGE"));
-		if (changed && c.has_changed) {
+		if (changed && (c.has_files || c.has_changed)) {
+			const struct strvec *from = c.has_files ? &c.files : &c.changed;
 			size_t i;
 
-			for (i = 0; i < c.changed.nr; i++)
-				strvec_push(changed, c.changed.v[i]);
+			for (i = 0; i < from->nr; i++)
+				strvec_push(changed, from->v[i]);
 			*has_changed = 1;
+			if (more)
+				*more = c.has_files ? c.files_more : 0;
 		}
 	}
 	pctx_release(&c);
@@ -64,7 +69,7 @@ static void dashboard_row(struct page *pg, const struct store_project *pr, struc
 		char id[24], sha[9], age[32], dur[32];
 		char *title, *author;
 
-		web_commit_facts(&pl[0], &title, &author, NULL, NULL, NULL);
+		web_commit_facts(&pl[0], &title, &author, NULL, NULL, NULL, NULL);
 		snprintf(id, sizeof(id), "%" PRId64, pl[0].id);
 		snprintf(sha, sizeof(sha), "%.8s", pl[0].sha ? pl[0].sha : "");
 		page_age(age, sizeof(age), pl[0].created);

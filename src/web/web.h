@@ -30,9 +30,11 @@ int web_job_play(struct http_request *req, void *ud);
 
 /*
  * The commit facts of pipeline p, from what the planner was given
- * (malloc'ed, NULL when unknown); changed/has_changed/message may be NULL.
+ * (malloc'ed, NULL when unknown); changed/has_changed/message/more may be
+ * NULL. changed: the files shown (at most PCTX_MAX_FILES), *more the
+ * number left out.
  */
 void web_commit_facts(const struct store_pipeline *p, char **title, char **author,
-		      char **message, struct strvec *changed, int *has_changed);
+		      char **message, struct strvec *changed, int *has_changed, size_t *more);
 
 #endif

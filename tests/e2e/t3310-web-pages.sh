@@ -135,4 +135,24 @@ test_expect_success 'a wrong password is refused on the login form, the form say
 	expect_grep "class=\"error\"" page.html
 '
 
+test_expect_success 'an API-triggered pipeline lists its commit'"'"'s changed files, 1000 and "N more"' '
+	(cd app && git fetch -q origin main && git reset -q --hard FETCH_HEAD && mkdir -p many && i=0 &&
+	 while [ $i -lt 1003 ]; do echo $i >many/f$i.txt; i=$((i + 1)); done &&
+	 echo changed >>.gitlab-ci.yml &&
+	 git add . && git commit -q -m "many files" && git push -q origin HEAD:main) &&
+	api POST /api/v1/projects/app/pipelines "{\"ref\":\"main\"}" >pm.json && expect_status 201 &&
+	pm=$(jq -r .id pm.json) &&
+	test "$(get /pipelines/$pm)" = 200 &&
+	expect_grep "<summary>1004 changed files</summary>" page.html &&
+	expect_grep "<li class=\"muted\">and 4 more</li>" page.html &&
+	test "$(grep -o "<li><code>" page.html | wc -l)" = 1000 &&
+	expect_grep "<li><code>many/f0.txt</code></li>" page.html &&
+	(cd app && echo one >one.txt && git add one.txt && git commit -q -m one && git push -q origin HEAD:main) &&
+	api POST /api/v1/projects/app/pipelines "{\"ref\":\"main\"}" >p1.json && expect_status 201 &&
+	test "$(get /pipelines/$(jq -r .id p1.json))" = 200 &&
+	expect_grep "<summary>1 changed files</summary>" page.html &&
+	expect_grep "<li><code>one.txt</code></li>" page.html &&
+	! grep -q "more</li>" page.html
+'
+
 test_done
