@@ -214,14 +214,198 @@ static void artifacts_section(struct page *pg, const struct store_job *j, struct
 		strbuf_release(&enc);
 	}
 	{
-		struct tmpl_var v[] = { tmpl_html("rows", rows.buf) };
+		struct tmpl_var v[] = { tmpl_str("id", id), tmpl_html("rows", rows.buf) };
 
-		page_render(out, "job", "artifacts", v, 1);
+		page_render(out, "job", "artifacts", v, ARRAY_SIZE(v));
 	}
 done:
 	store_artifacts_free(a, n);
 	strbuf_release(&rows);
 	strbuf_release(&err);
+}
+
+/* ---- the artifacts as folders: /jobs/ID/artifacts[/DIR/] ---- */
+
+static int art_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct store_artifact *)a)->path,
+		      ((const struct store_artifact *)b)->path);
+}
+
+static void mode_text(char *buf, int mode)
+{
+	static const char rwx[] = "rwxrwxrwx";
+	int i;
+
+	for (i = 0; i < 9; i++)
+		buf[i] = (mode & (0400 >> i)) ? rwx[i] : '-';
+	buf[9] = '\0';
+}
+
+/* The breadcrumb of dir ("" or "a/b"): links to each folder above it. */
+static void crumbs(struct strbuf *out, const char *id, const char *dir)
+{
+	struct strbuf enc = STRBUF_INIT, upto = STRBUF_INIT;
+	const char *s = dir;
+
+	while (*s) {
+		const char *e = strchr(s, '/');
+		size_t n = e ? (size_t)(e - s) : strlen(s);
+		char *name = xstrndup(s, n);
+
+		strbuf_add(&upto, s, n);
+		strbuf_addch(&upto, '/');
+		strbuf_reset(&enc);
+		page_path_encode(&enc, upto.buf);
+		struct tmpl_var v[] = { tmpl_str("id", id), tmpl_html("path", enc.buf),
+					tmpl_str("name", name) };
+		page_render(out, "job", "crumb", v, ARRAY_SIZE(v));
+		free(name);
+		s += n;
+		if (*s)
+			s++;
+	}
+	strbuf_release(&enc);
+	strbuf_release(&upto);
+}
+
+int web_artifacts(struct http_request *req, void *ud)
+{
+	struct page pg;
+	struct store_job j;
+	struct store_project pr;
+	struct store_artifact *a = NULL;
+	struct strbuf err = STRBUF_INIT, rows = STRBUF_INIT, body = STRBUF_INIT;
+	struct strbuf crumb = STRBUF_INIT, title = STRBUF_INIT, enc = STRBUF_INIT;
+	const char *param = http_request_param(req, "path");
+	int64_t id = page_id(req, "id");
+	char sid[24], *dir = NULL;
+	size_t n = 0, i, plen, shown = 0;
+
+	memset(&j, 0, sizeof(j));
+	memset(&pr, 0, sizeof(pr));
+	if (page_begin(req, ud, &pg) < 0)
+		return 0;
+	if (!id || store_job_get(pg.st, id, &j, &err) < 0) {
+		page_error(req, 404, "Not found.");
+		goto done;
+	}
+	if (page_project(&pg, NULL, j.project_id, &pr, NULL) < 0)
+		goto done;
+	/* the folder: "" or a clean relative path, its trailing slash dropped */
+	dir = xstrdup(param ? param : "");
+	plen = strlen(dir);
+	if (plen && dir[plen - 1] == '/')
+		dir[--plen] = '\0';
+	if (plen && !artifact_path_ok(dir)) {
+		page_error(req, 400, "Not a folder of this job's artifacts.");
+		goto done;
+	}
+	snprintf(sid, sizeof(sid), "%" PRId64, j.id);
+	if (store_artifacts_list(pg.st, j.id, &a, &n, &err) < 0) {
+		page_error(req, 500, err.buf);
+		goto done;
+	}
+	qsort(a, n, sizeof(*a), art_cmp);
+	for (i = 0; i < n; i++) {
+		const char *rest, *slash;
+		char size[32], mode[12];
+
+		if (!artifact_path_ok(a[i].path))
+			continue;
+		if (plen) {
+			if (strncmp(a[i].path, dir, plen) || a[i].path[plen] != '/') {
+				if (!strcmp(a[i].path, dir)) {
+					/* a file, not a folder: its download */
+					strbuf_addf(&enc, "/api/v1/jobs/%s/artifacts/", sid);
+					page_path_encode(&enc, a[i].path);
+					page_redirect(req, enc.buf);
+					goto done;
+				}
+				continue;
+			}
+			rest = a[i].path + plen + 1;
+		} else {
+			rest = a[i].path;
+		}
+		if (shown++ >= ARTIFACTS_SHOWN)
+			break;
+		slash = strchr(rest, '/');
+		strbuf_reset(&enc);
+		if (slash) {
+			/* a folder: one row for all its files (they sort together) */
+			size_t dn = (size_t)(slash - rest), files = 0;
+			int64_t total = 0;
+			char *name = xstrndup(rest, dn);
+			char count[32];
+			size_t k;
+
+			for (k = i; k < n; k++) {
+				const char *r = a[k].path + (plen ? plen + 1 : 0);
+
+				if ((plen && (strncmp(a[k].path, dir, plen) || a[k].path[plen] != '/')) ||
+				    strncmp(r, rest, dn + 1))
+					break;
+				if (artifact_path_ok(a[k].path)) {
+					files++;
+					total += a[k].size;
+				}
+			}
+			i = k - 1;
+			page_bytes(size, sizeof(size), total);
+			snprintf(count, sizeof(count), "%zu file%s", files, files == 1 ? "" : "s");
+			if (plen) {
+				page_path_encode(&enc, dir);
+				strbuf_addch(&enc, '/');
+			}
+			{
+				struct strbuf en = STRBUF_INIT;
+
+				page_path_encode(&en, name);
+				strbuf_add(&enc, en.buf, en.len);
+				strbuf_release(&en);
+			}
+			strbuf_addch(&enc, '/');
+			struct tmpl_var v[] = { tmpl_str("id", sid), tmpl_html("path", enc.buf),
+						tmpl_str("name", name), tmpl_str("size", size),
+						tmpl_str("count", count) };
+			page_render(&rows, "job", "adir", v, ARRAY_SIZE(v));
+			free(name);
+		} else {
+			page_bytes(size, sizeof(size), a[i].size);
+			mode_text(mode, a[i].mode);
+			page_path_encode(&enc, a[i].path);
+			struct tmpl_var v[] = { tmpl_str("id", sid), tmpl_html("path", enc.buf),
+						tmpl_str("name", rest), tmpl_str("size", size),
+						tmpl_str("mode", mode) };
+			page_render(&rows, "job", "afile", v, ARRAY_SIZE(v));
+		}
+	}
+	if (plen && !rows.len) {
+		page_error(req, 404, "No such folder in this job's artifacts.");
+		goto done;
+	}
+	crumbs(&crumb, sid, dir);
+	{
+		struct tmpl_var v[] = { tmpl_str("id", sid), tmpl_str("name", j.name),
+					tmpl_str("project", pr.name), tmpl_html("crumbs", crumb.buf),
+					tmpl_html("rows", rows.buf) };
+		page_render(&body, "job", "folder", v, ARRAY_SIZE(v));
+	}
+	strbuf_addf(&title, "%s%s · artifacts of %s", dir, plen ? "/" : "", j.name);
+	page_send(&pg, 200, title.buf, body.buf);
+done:
+	free(dir);
+	store_artifacts_free(a, n);
+	store_job_release(&j);
+	store_project_release(&pr);
+	strbuf_release(&err);
+	strbuf_release(&rows);
+	strbuf_release(&body);
+	strbuf_release(&crumb);
+	strbuf_release(&title);
+	strbuf_release(&enc);
+	return 0;
 }
 
 int web_job(struct http_request *req, void *ud)

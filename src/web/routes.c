@@ -313,6 +313,8 @@ const struct http_route web_routes[] = {
 	{ "POST", "/pipelines/:id/cancel", web_pipeline_cancel },
 	{ "POST", "/pipelines/:id/retry", web_pipeline_retry },
 	{ "GET", "/jobs/:id", web_job },
+	{ "GET", "/jobs/:id/artifacts", web_artifacts },
+	{ "GET", "/jobs/:id/artifacts/*path", web_artifacts },
 	{ "POST", "/jobs/:id/cancel", web_job_cancel },
 	{ "POST", "/jobs/:id/retry", web_job_retry },
 	{ "POST", "/jobs/:id/play", web_job_play },

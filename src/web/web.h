@@ -27,6 +27,8 @@ int web_job(struct http_request *req, void *ud);
 int web_job_cancel(struct http_request *req, void *ud);
 int web_job_retry(struct http_request *req, void *ud);
 int web_job_play(struct http_request *req, void *ud);
+/* /jobs/ID/artifacts[/DIR/]: one folder level of the job's artifacts. */
+int web_artifacts(struct http_request *req, void *ud);
 
 /*
  * The commit facts of pipeline p, from what the planner was given

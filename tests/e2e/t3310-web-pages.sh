@@ -55,6 +55,29 @@ test_expect_success 'artifact links are encoded and download the file' '
 	test "$(curl -sS "$URL/api/v1/jobs/$jid/artifacts/out/a%20b%23%3F.txt")" = hello
 '
 
+test_expect_success 'artifacts browse as folders: one level, breadcrumb, downloads, no escape' '
+	jid=$(jq -r ".jobs[0].id" done.json) &&
+	get /jobs/$jid >/dev/null && expect_grep "href=\"/jobs/$jid/artifacts\">browse<" page.html &&
+	test "$(get /jobs/$jid/artifacts)" = 200 &&
+	expect_grep "<a href=\"/jobs/$jid/artifacts/out/\">out/</a></td><td>6 B in 2 files<" page.html &&
+	! grep -q "a b#" page.html &&
+	test "$(get /jobs/$jid/artifacts/out/)" = 200 &&
+	expect_grep "<a href=\"/jobs/$jid/artifacts/out/\">out</a> / " page.html &&
+	expect_grep "href=\"/api/v1/jobs/$jid/artifacts/out/a%20b%23%3F.txt\" download>a b#\?.txt<" page.html &&
+	expect_grep ">&lt;i&gt;.txt</a></td><td>1 B</td><td><code>rw-r--r--</code>" page.html &&
+	test "$(curl -sS "$URL$(grep -o "/api/v1/jobs/$jid/artifacts/out/a%20b[^\"]*" page.html)")" = hello &&
+	test "$(get /jobs/$jid/artifacts/out)" = 200 &&
+	test "$(get "/jobs/$jid/artifacts/out/a%20b%23%3F.txt")" = 303 &&
+	grep -qi "^location: /api/v1/jobs/$jid/artifacts/out/a%20b%23%3F.txt" headers &&
+	test "$(get /jobs/$jid/artifacts/nope/)" = 404 &&
+	test "$(get /jobs/$jid/artifacts/ou/)" = 404 &&
+	test "$(get "/jobs/$jid/artifacts/out/..%2F..%2F")" = 400 &&
+	test "$(get "/jobs/$jid/artifacts/out/%2e%2e/")" = 400 &&
+	test "$(get "/jobs/$jid/artifacts/out//")" = 404 &&
+	test "$(get "/jobs/$jid/artifacts/out%00/")" = 400 &&
+	test "$(command curl -sS -o /dev/null -w "%{http_code}" "$URL/jobs/$jid/artifacts/out/")" = 404
+'
+
 test_expect_success 'pipeline page: graph, commit, jobs' '
 	pid=$(jq -r .id done.json) &&
 	test "$(get /pipelines/$pid)" = 200 &&
