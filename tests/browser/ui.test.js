@@ -258,6 +258,22 @@ async function statusText(page, sel) {
 		assert(await f.locator('.history a.run').count() >= 1, 'the test history shows');
 	});
 
+	await step('the artifacts folder view opens a subdirectory and downloads a file', async () => {
+		await page.goto(`${URL}/jobs/${unitJob}`);
+		await Promise.all([page.waitForNavigation(), page.click('#artifacts h2 a')]);
+		assert(page.url() === `${URL}/jobs/${unitJob}/artifacts`, 'the folder view: ' + page.url());
+		await Promise.all([page.waitForNavigation(), page.click(`a[href="/jobs/${unitJob}/artifacts/dist/"]`)]);
+		assert(await page.$(`a[href="/api/v1/jobs/${unitJob}/artifacts/dist/top.txt"]`), 'dist/ lists top.txt');
+		await Promise.all([page.waitForNavigation(), page.click(`a[href="/jobs/${unitJob}/artifacts/dist/sub/"]`)]);
+		assert(page.url() === `${URL}/jobs/${unitJob}/artifacts/dist/sub/`, 'in dist/sub/: ' + page.url());
+		const crumbs = await page.textContent('p.crumbs');
+		assert(/artifacts \/ dist \/ sub \//.test(crumbs), 'the breadcrumb: ' + crumbs);
+		const [dl] = await Promise.all([page.waitForEvent('download'), page.click('a[download]')]);
+		const got = fs.readFileSync(await dl.path(), 'utf8');
+		assert(got === 'nested-content', 'the downloaded file: ' + got);
+		assert(dl.suggestedFilename() === 'file.txt', 'its name: ' + dl.suggestedFilename());
+	});
+
 	await step('a manual job is played from the pipeline page and runs; a forged post is refused', async () => {
 		await page.goto(`${URL}/pipelines/${pid}`);
 		const row = page.locator('tr', { has: page.locator(`a[href="/jobs/${deployJob}"]`) });

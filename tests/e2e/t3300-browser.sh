@@ -52,10 +52,12 @@ test_expect_success 'a server and a repository whose pushes start pipelines' '
 	  stage: test
 	  allow_failure: true
 	  script:
+	    - mkdir -p dist/sub && printf nested-content >dist/sub/file.txt && printf top >dist/top.txt
 	    - printf "%s" "<testsuite name=\\"s\\"><testcase classname=\\"c\\" name=\\"ok\\"/><testcase classname=\\"c\\" name=\\"bad_test\\"><failure message=\\"expected 1, got 2\\">at line 3</failure></testcase></testsuite>" >report.xml
 	    - exit 1
 	  artifacts:
 	    when: always
+	    paths: [dist/]
 	    reports:
 	      junit: report.xml
 	deploy:
