@@ -45,8 +45,37 @@ static void stream_free(void *ud)
 	free(s);
 }
 
+/* SGR parameters that set g from the default ("" for the default). */
+static void sgr_params(const struct ansi_sgr *g, struct strbuf *out)
+{
+	static const int code[5] = { 1, 2, 3, 4, 7 };
+	const unsigned on[5] = { g->bold, g->dim, g->italic, g->underline, g->inverse };
+	int i;
+
+	for (i = 0; i < 5; i++)
+		if (on[i])
+			strbuf_addf(out, "%s%d", out->len ? ";" : "", code[i]);
+	for (i = 0; i < 2; i++) {
+		int c = i ? g->bg : g->fg, base = i ? 40 : 30;
+		uint32_t rgb = i ? g->bg_rgb : g->fg_rgb;
+
+		if (c < 0)
+			continue;
+		if (out->len)
+			strbuf_addch(out, ';');
+		if (c < 8)
+			strbuf_addf(out, "%d", base + c);
+		else if (c < 16)
+			strbuf_addf(out, "%d", base + 60 + c - 8);
+		else
+			strbuf_addf(out, "%d;2;%u;%u;%u", base + 8, (unsigned)(rgb >> 16 & 255),
+				    (unsigned)(rgb >> 8 & 255), (unsigned)(rgb & 255));
+	}
+}
+
 static void stream_tail(struct job_stream *s)
 {
+	struct strbuf sgr = STRBUF_INIT;
 	char id[24], off[24], lines[24], pid[24];
 	uint64_t shown;
 
@@ -60,10 +89,13 @@ static void stream_tail(struct job_stream *s)
 	snprintf(pid, sizeof(pid), "%" PRId64, s->pipeline_id);
 	snprintf(off, sizeof(off), "%llu", (unsigned long long)shown);
 	snprintf(lines, sizeof(lines), "%llu", (unsigned long long)s->ansi.lineno);
+	/* the colours in effect where the live script takes over */
+	sgr_params(&s->ansi.sgr, &sgr);
 	struct tmpl_var v[] = { tmpl_str("id", id), tmpl_str("offset", off),
 				tmpl_str("lines", lines), tmpl_str("live", s->finished ? "0" : "1"),
-				tmpl_str("pipeline", pid) };
+				tmpl_str("pipeline", pid), tmpl_str("sgr", sgr.buf ? sgr.buf : "") };
 	page_render(&s->out, "job", "tail", v, ARRAY_SIZE(v));
+	strbuf_release(&sgr);
 	strbuf_add(&s->out, s->tail.buf, s->tail.len);
 	s->done = 1;
 }

@@ -217,6 +217,20 @@ async function statusText(page, sel) {
 		assert(await jobPage.$eval('#log details[data-name="live"]', d =>
 			d.textContent.includes('alert(6)')), 'the live line is inside its section');
 		assert(await jobPage.title() !== 'pwned', 'an OSC title sequence does not set the title');
+		// 256 and 24-bit colours; the colour set before the hand-over goes on live
+		const sgr = await jobPage.getAttribute('#log-end', 'data-sgr');
+		assert(sgr === '38;2;255;0;0', 'the server hands over its colour state: ' + sgr);
+		const before = await jobPage.$eval('#log span.l span.a', e => e.getAttribute('style') || '');
+		const still = await jobPage.evaluate(() => {
+			const sp = [...document.querySelectorAll('#log span.a')].find(e => e.textContent === 'still-red');
+			return sp ? getComputedStyle(sp).color : 'none';
+		});
+		assert(still === 'rgb(255, 0, 0)', 'the live line keeps the 256-colour red: ' + still + ' ' + before);
+		const tc = await jobPage.evaluate(() => {
+			const sp = [...document.querySelectorAll('#log span.a')].find(e => e.textContent === 'truecolor');
+			return sp ? getComputedStyle(sp).backgroundColor : 'none';
+		});
+		assert(tc === 'rgb(1, 2, 3)', 'a 24-bit background: ' + tc);
 	});
 
 	await step('malicious names, commit message and log lines render inert', async () => {

@@ -42,9 +42,11 @@ test_expect_success 'a server and a repository whose pushes start pipelines' '
 	    - printf "\\\\033[0Ksection_start:1:prep\\\\r\\\\033[0K<b>Preparing</b>\\\\n"
 	    - printf "\\\\033[31m<script>alert(2)</script>\\\\033[0m \\\\033]0;pwned\\\\007\\\\033[2J\\\\033[Hvisible-after-escapes\\\\n"
 	    - printf "\\\\033[0Ksection_end:1:prep\\\\r\\\\033[0K\\\\n"
+	    - printf "\\033[38;5;196mred-before\\n"
 	    - echo waiting for the gate
 	    - while [ ! -f "\$GATE" ]; do sleep 0.05; done
 	    - echo gate opened
+	    - printf "still-red\033[0m \033[48;2;1;2;3mtruecolor\033[0m\n"
 	    - printf "\\033[0Ksection_start:2:live\\r\\033[0Klive section\\n"
 	    - printf "live \\033[1;33m<script>alert(6)</script>\\033[0m\\033]0;pwned\\007\\033[5Dtail\\tend\\n"
 	    - printf "\\033[0Ksection_end:2:live\\r\\033[0K\\n"

@@ -144,38 +144,71 @@
 		pollOnce(function (more) { if (more) setTimeout(poll, 2000); });
 	}
 
-	// ---- the live log: SGR colours only, sections, line anchors ----
+	// ---- the live log: SGR colours (16, 256, 24-bit) as ansi.c, sections, line anchors ----
+	// fg/bg: -1 default, 0..15 a palette class, else a '#rrggbb' string
+	function xterm(n) {
+		var steps = [0, 95, 135, 175, 215, 255], r, g, b;
+		if (n < 232) { n -= 16; r = steps[Math.floor(n / 36)]; g = steps[Math.floor(n / 6) % 6]; b = steps[n % 6]; }
+		else { r = g = b = 8 + (n - 232) * 10; }
+		return rgb(r, g, b);
+	}
+	function rgb(r, g, b) {
+		return '#' + (((r & 255) << 16) | ((g & 255) << 8) | (b & 255)).toString(16).padStart(6, '0');
+	}
 	function Log(pre, end) {
 		this.pre = pre;
 		this.line = parseInt(end.getAttribute('data-lines'), 10) || 0;
-		this.fg = -1; this.bg = -1; this.bold = 0; this.italic = 0; this.under = 0;
+		this.reset();
+		// the colours in effect where the server's rendering stopped
+		var st = end.getAttribute('data-sgr');
+		if (st) this.sgr(st.split(';').map(function (x) { return parseInt(x, 10) || 0; }));
 		this.partial = '';
 		// open sections at the end of what the server rendered
 		this.stack = [];
 		var self = this;
 		pre.querySelectorAll('i.sec-end').forEach(function (i) { self.stack.push(i.parentNode); });
 	}
+	Log.prototype.reset = function () {
+		this.fg = -1; this.bg = -1;
+		this.bold = this.dim = this.italic = this.under = this.inverse = 0;
+	};
 	Log.prototype.target = function () {
 		return this.stack.length ? this.stack[this.stack.length - 1] : this.pre;
 	};
+	// 38;5;N / 38;2;R;G;B at ps[i]: [colour or undefined, params used after it]
+	function extended(ps, i) {
+		if (ps[i + 1] === 5 && i + 2 < ps.length) {
+			var n = ps[i + 2];
+			return [n >= 0 && n < 16 ? n : n >= 16 && n <= 255 ? xterm(n) : undefined, 2];
+		}
+		if (ps[i + 1] === 2 && i + 4 < ps.length) return [rgb(ps[i + 2], ps[i + 3], ps[i + 4]), 4];
+		return [undefined, ps.length - i - 1];
+	}
 	Log.prototype.sgr = function (ps) {
 		if (!ps.length) ps = [0];
 		for (var i = 0; i < ps.length; i++) {
-			var v = ps[i];
-			if (v === 0) { this.fg = -1; this.bg = -1; this.bold = this.italic = this.under = 0; }
+			var v = ps[i], x;
+			if (v === 0) this.reset();
 			else if (v === 1) this.bold = 1;
+			else if (v === 2) this.dim = 1;
 			else if (v === 3) this.italic = 1;
 			else if (v === 4) this.under = 1;
-			else if (v === 22) this.bold = 0;
+			else if (v === 7) this.inverse = 1;
+			else if (v === 22) this.bold = this.dim = 0;
 			else if (v === 23) this.italic = 0;
 			else if (v === 24) this.under = 0;
+			else if (v === 27) this.inverse = 0;
 			else if (v >= 30 && v <= 37) this.fg = v - 30;
 			else if (v === 39) this.fg = -1;
 			else if (v >= 40 && v <= 47) this.bg = v - 40;
 			else if (v === 49) this.bg = -1;
 			else if (v >= 90 && v <= 97) this.fg = v - 82;
 			else if (v >= 100 && v <= 107) this.bg = v - 92;
-			else if (v === 38 || v === 48) { i += ps[i + 1] === 5 ? 2 : ps[i + 1] === 2 ? 4 : ps.length; }
+			else if (v === 38 || v === 48) {
+				x = extended(ps, i);
+				if (x[0] !== undefined) { if (v === 38) this.fg = x[0]; else this.bg = x[0]; }
+				i += x[1];
+			}
 		}
 	};
 	Log.prototype.text = function (parent, s) {
@@ -184,15 +217,26 @@
 		var last = 0, m, self = this;
 		function add(t) {
 			if (!t) return;
-			var cls = [];
-			if (self.fg >= 0) cls.push('f' + self.fg);
-			if (self.bg >= 0) cls.push('b' + self.bg);
+			var fg = self.fg, bg = self.bg;
+			if (self.inverse) { fg = self.bg === -1 ? 0 : self.bg; bg = self.fg === -1 ? 7 : self.fg; }
+			var cls = [], style = {};
+			if (typeof fg === 'number' && fg >= 0) cls.push('f' + fg);
+			else if (typeof fg === 'string') style.color = fg;
+			if (typeof bg === 'number' && bg >= 0) cls.push('b' + bg);
+			else if (typeof bg === 'string') style.background = bg;
 			if (self.bold) cls.push('B');
+			if (self.dim) cls.push('D');
 			if (self.italic) cls.push('I');
 			if (self.under) cls.push('U');
-			if (!cls.length) { parent.appendChild(document.createTextNode(t)); return; }
+			if (!cls.length && !style.color && !style.background) {
+				parent.appendChild(document.createTextNode(t));
+				return;
+			}
 			var sp = document.createElement('span');
-			sp.className = cls.join(' ');
+			sp.className = ['a'].concat(cls).join(' ');
+			// CSSOM, not a style attribute: allowed by the page's CSP
+			if (style.color) sp.style.color = style.color;
+			if (style.background) sp.style.background = style.background;
 			sp.textContent = t;
 			parent.appendChild(sp);
 		}
