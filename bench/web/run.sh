@@ -96,6 +96,13 @@ awk 'BEGIN {
 }' >"$T/data/logs/$BIG.log"
 SIZE=$(stat -c %s "$T/data/logs/$BIG.log")
 sqlite3 "$T/data/cidre.db" "UPDATE jobs SET log_size = $SIZE WHERE id = $BIG"
+# 5,000 artifacts of the test job: dist/d0..d49/f0..f99 (the folder pages)
+sqlite3 "$T/data/cidre.db" >/dev/null <<SQL
+WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 4999)
+INSERT INTO artifacts (job_id, path, size, sha256, mode)
+SELECT $TESTJOB, 'dist/d' || (i / 100) || '/f' || (i % 100) || '.txt', 1000 + i,
+	printf('%064x', i), 420 FROM n;
+SQL
 
 start
 time_page() {
@@ -106,7 +113,8 @@ time_page() {
 }
 printf '%-42s %10s\n' page 'median ms'
 for p in / /p/proj1 '/p/proj1?ref=main&status=failed' '/p/proj1?page=40' \
-	"/pipelines/$LAST_P" "/jobs/$TESTJOB" /p/proj1/badge.svg /p/proj1/pipelines.atom \
+	"/pipelines/$LAST_P" "/jobs/$TESTJOB" "/jobs/$TESTJOB/artifacts/dist/" \
+	"/jobs/$TESTJOB/artifacts/dist/d7/" /p/proj1/badge.svg /p/proj1/pipelines.atom \
 	/login /static/cidre.css; do
 	printf '%-42s %10s\n' "$p" "$(time_page "$p")"
 done

@@ -223,39 +223,6 @@ static int artifact_path_ok(const char *p)
 	return 1;
 }
 
-static void artifacts_section(struct page *pg, const struct store_job *j, struct strbuf *out)
-{
-	struct store_artifact *a = NULL;
-	struct strbuf err = STRBUF_INIT, rows = STRBUF_INIT;
-	size_t n = 0, i;
-	char id[24];
-
-	if (store_artifacts_list(pg->st, j->id, &a, &n, &err) < 0 || !n)
-		goto done;
-	snprintf(id, sizeof(id), "%" PRId64, j->id);
-	for (i = 0; i < n && i < ARTIFACTS_SHOWN; i++) {
-		struct strbuf enc = STRBUF_INIT;
-		char size[32];
-		int ok = artifact_path_ok(a[i].path);
-
-		page_bytes(size, sizeof(size), a[i].size);
-		page_path_encode(&enc, a[i].path);
-		struct tmpl_var v[] = { tmpl_str("id", id), tmpl_html("path", enc.buf),
-					tmpl_str("name", a[i].path), tmpl_str("size", size) };
-		page_render(&rows, "job", ok ? "artifact" : "badartifact", v, ARRAY_SIZE(v));
-		strbuf_release(&enc);
-	}
-	{
-		struct tmpl_var v[] = { tmpl_str("id", id), tmpl_html("rows", rows.buf) };
-
-		page_render(out, "job", "artifacts", v, ARRAY_SIZE(v));
-	}
-done:
-	store_artifacts_free(a, n);
-	strbuf_release(&rows);
-	strbuf_release(&err);
-}
-
 /* ---- the artifacts as folders: /jobs/ID/artifacts[/DIR/] ---- */
 
 static int art_cmp(const void *a, const void *b)
@@ -301,43 +268,18 @@ static void crumbs(struct strbuf *out, const char *id, const char *dir)
 	strbuf_release(&upto);
 }
 
-int web_artifacts(struct http_request *req, void *ud)
+/*
+ * The rows of folder dir ("" the top; no trailing slash) of the n
+ * artifacts a (sorted here): a row per file, one per subfolder with its
+ * size and file count; paths that would leave the folder are skipped.
+ * 1 with the download's path in redirect when dir is a file, else 0.
+ */
+static int folder_rows(const char *sid, struct store_artifact *a, size_t n, const char *dir,
+		       struct strbuf *rows, struct strbuf *redirect)
 {
-	struct page pg;
-	struct store_job j;
-	struct store_project pr;
-	struct store_artifact *a = NULL;
-	struct strbuf err = STRBUF_INIT, rows = STRBUF_INIT, body = STRBUF_INIT;
-	struct strbuf crumb = STRBUF_INIT, title = STRBUF_INIT, enc = STRBUF_INIT;
-	const char *param = http_request_param(req, "path");
-	int64_t id = page_id(req, "id");
-	char sid[24], *dir = NULL;
-	size_t n = 0, i, plen, shown = 0;
+	struct strbuf enc = STRBUF_INIT;
+	size_t i, plen = strlen(dir), shown = 0;
 
-	memset(&j, 0, sizeof(j));
-	memset(&pr, 0, sizeof(pr));
-	if (page_begin(req, ud, &pg) < 0)
-		return 0;
-	if (!id || store_job_get(pg.st, id, &j, &err) < 0) {
-		page_error(req, 404, "Not found.");
-		goto done;
-	}
-	if (page_project(&pg, NULL, j.project_id, &pr, NULL) < 0)
-		goto done;
-	/* the folder: "" or a clean relative path, its trailing slash dropped */
-	dir = xstrdup(param ? param : "");
-	plen = strlen(dir);
-	if (plen && dir[plen - 1] == '/')
-		dir[--plen] = '\0';
-	if (plen && !artifact_path_ok(dir)) {
-		page_error(req, 400, "Not a folder of this job's artifacts.");
-		goto done;
-	}
-	snprintf(sid, sizeof(sid), "%" PRId64, j.id);
-	if (store_artifacts_list(pg.st, j.id, &a, &n, &err) < 0) {
-		page_error(req, 500, err.buf);
-		goto done;
-	}
 	qsort(a, n, sizeof(*a), art_cmp);
 	for (i = 0; i < n; i++) {
 		const char *rest, *slash;
@@ -349,10 +291,10 @@ int web_artifacts(struct http_request *req, void *ud)
 			if (strncmp(a[i].path, dir, plen) || a[i].path[plen] != '/') {
 				if (!strcmp(a[i].path, dir)) {
 					/* a file, not a folder: its download */
-					strbuf_addf(&enc, "/api/v1/jobs/%s/artifacts/", sid);
-					page_path_encode(&enc, a[i].path);
-					page_redirect(req, enc.buf);
-					goto done;
+					strbuf_reset(redirect);
+					strbuf_addf(redirect, "/api/v1/jobs/%s/artifacts/", sid);
+					page_path_encode(redirect, a[i].path);
+					return 1;
 				}
 				continue;
 			}
@@ -401,7 +343,7 @@ int web_artifacts(struct http_request *req, void *ud)
 			struct tmpl_var v[] = { tmpl_str("id", sid), tmpl_html("path", enc.buf),
 						tmpl_str("name", name), tmpl_str("size", size),
 						tmpl_str("count", count) };
-			page_render(&rows, "job", "adir", v, ARRAY_SIZE(v));
+			page_render(rows, "job", "adir", v, ARRAY_SIZE(v));
 			free(name);
 		} else {
 			page_bytes(size, sizeof(size), a[i].size);
@@ -410,8 +352,86 @@ int web_artifacts(struct http_request *req, void *ud)
 			struct tmpl_var v[] = { tmpl_str("id", sid), tmpl_html("path", enc.buf),
 						tmpl_str("name", rest), tmpl_str("size", size),
 						tmpl_str("mode", mode) };
-			page_render(&rows, "job", "afile", v, ARRAY_SIZE(v));
+			page_render(rows, "job", "afile", v, ARRAY_SIZE(v));
 		}
+	}
+	strbuf_release(&enc);
+	return 0;
+}
+
+/* The job page's artifacts: the top folder, and paths that cannot be linked. */
+static void artifacts_section(struct page *pg, const struct store_job *j, struct strbuf *out)
+{
+	struct store_artifact *a = NULL;
+	struct strbuf err = STRBUF_INIT, rows = STRBUF_INIT, unused = STRBUF_INIT;
+	size_t n = 0, i;
+	char id[24];
+
+	if (store_artifacts_list(pg->st, j->id, &a, &n, &err) < 0 || !n)
+		goto done;
+	snprintf(id, sizeof(id), "%" PRId64, j->id);
+	folder_rows(id, a, n, "", &rows, &unused);
+	for (i = 0; i < n; i++) {
+		char size[32];
+
+		if (artifact_path_ok(a[i].path))
+			continue;
+		page_bytes(size, sizeof(size), a[i].size);
+		struct tmpl_var v[] = { tmpl_str("name", a[i].path), tmpl_str("size", size) };
+		page_render(&rows, "job", "badartifact", v, ARRAY_SIZE(v));
+	}
+	{
+		struct tmpl_var v[] = { tmpl_str("id", id), tmpl_html("rows", rows.buf) };
+
+		page_render(out, "job", "artifacts", v, ARRAY_SIZE(v));
+	}
+done:
+	store_artifacts_free(a, n);
+	strbuf_release(&rows);
+	strbuf_release(&unused);
+	strbuf_release(&err);
+}
+
+int web_artifacts(struct http_request *req, void *ud)
+{
+	struct page pg;
+	struct store_job j;
+	struct store_project pr;
+	struct store_artifact *a = NULL;
+	struct strbuf err = STRBUF_INIT, rows = STRBUF_INIT, body = STRBUF_INIT;
+	struct strbuf crumb = STRBUF_INIT, title = STRBUF_INIT, enc = STRBUF_INIT;
+	const char *param = http_request_param(req, "path");
+	int64_t id = page_id(req, "id");
+	char sid[24], *dir = NULL;
+	size_t n = 0, plen;
+
+	memset(&j, 0, sizeof(j));
+	memset(&pr, 0, sizeof(pr));
+	if (page_begin(req, ud, &pg) < 0)
+		return 0;
+	if (!id || store_job_get(pg.st, id, &j, &err) < 0) {
+		page_error(req, 404, "Not found.");
+		goto done;
+	}
+	if (page_project(&pg, NULL, j.project_id, &pr, NULL) < 0)
+		goto done;
+	/* the folder: "" or a clean relative path, its trailing slash dropped */
+	dir = xstrdup(param ? param : "");
+	plen = strlen(dir);
+	if (plen && dir[plen - 1] == '/')
+		dir[--plen] = '\0';
+	if (plen && !artifact_path_ok(dir)) {
+		page_error(req, 400, "Not a folder of this job's artifacts.");
+		goto done;
+	}
+	snprintf(sid, sizeof(sid), "%" PRId64, j.id);
+	if (store_artifacts_list(pg.st, j.id, &a, &n, &err) < 0) {
+		page_error(req, 500, err.buf);
+		goto done;
+	}
+	if (folder_rows(sid, a, n, dir, &rows, &enc) > 0) {
+		page_redirect(req, enc.buf);
+		goto done;
 	}
 	if (plen && !rows.len) {
 		page_error(req, 404, "No such folder in this job's artifacts.");

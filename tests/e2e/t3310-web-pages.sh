@@ -47,11 +47,13 @@ test_expect_success 'the job page: log rendered inert, tab kept, environment lin
 	expect_grep "id=\"log-end\" data-job=\"$jid\" data-offset=\"[0-9]+\" data-lines=\"[0-9]+\" data-live=\"0\"" page.html
 '
 
-test_expect_success 'artifact links are encoded and download the file' '
+test_expect_success 'the job page shows the artifacts'"'"' top folder; links are encoded' '
 	jid=$(jq -r ".jobs[0].id" done.json) &&
 	get /jobs/$jid >/dev/null &&
-	expect_grep "href=\"/api/v1/jobs/$jid/artifacts/out/a%20b%23%3F.txt\">out/a b#\?.txt<" page.html &&
-	expect_grep ">out/&lt;i&gt;.txt<" page.html &&
+	expect_grep "<a href=\"/jobs/$jid/artifacts/out/\">out/</a></td><td>6 B in 2 files<" page.html &&
+	get /jobs/$jid/artifacts/out/ >/dev/null &&
+	expect_grep "href=\"/api/v1/jobs/$jid/artifacts/out/a%20b%23%3F.txt\" download>a b#\?.txt<" page.html &&
+	expect_grep ">&lt;i&gt;.txt<" page.html &&
 	test "$(curl -sS "$URL/api/v1/jobs/$jid/artifacts/out/a%20b%23%3F.txt")" = hello
 '
 
