@@ -96,11 +96,11 @@ awk 'BEGIN {
 }' >"$T/data/logs/$BIG.log"
 SIZE=$(stat -c %s "$T/data/logs/$BIG.log")
 sqlite3 "$T/data/cidre.db" "UPDATE jobs SET log_size = $SIZE WHERE id = $BIG"
-# 5,000 artifacts of the test job: dist/d0..d49/f0..f99 (the folder pages)
+# 5,000 artifacts of the test job: dist/d0..d9/f0..f499 (the folder pages)
 sqlite3 "$T/data/cidre.db" >/dev/null <<SQL
 WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 4999)
 INSERT INTO artifacts (job_id, path, size, sha256, mode)
-SELECT $TESTJOB, 'dist/d' || (i / 100) || '/f' || (i % 100) || '.txt', 1000 + i,
+SELECT $TESTJOB, 'dist/d' || (i / 500) || '/f' || (i % 500) || '.txt', 1000 + i,
 	printf('%064x', i), 420 FROM n;
 SQL
 
@@ -127,3 +127,5 @@ grep -q 'class="flaky"' "$T/big.html" || true
 printf 'rendered page: %s bytes; server peak resident memory: %s kB\n' \
 	"$(stat -c %s "$T/big.html")" "$(awk '/VmHWM/ { print $2 }' /proc/$PID/status)"
 curl -s "$URL/jobs/$TESTJOB" | grep -q 'class="flaky"' && echo "test job page: the failed test is marked flaky"
+test "$(curl -s "$URL/jobs/$TESTJOB/artifacts/dist/d7/" | grep -c ' download>f')" = 500 &&
+	echo "folder page: all 500 files of dist/d7/ listed"

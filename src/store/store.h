@@ -286,6 +286,16 @@ int store_artifacts_list(struct store *st, int64_t job_id,
 int store_artifact_get(struct store *st, int64_t job_id, const char *path,
 		       struct store_artifact *ret, struct strbuf *err);
 void store_artifacts_free(struct store_artifact *a, size_t nr);
+/*
+ * For the web UI's folder pages: up to limit artifacts of job_id whose
+ * path is >= from (> from when after), in path order; and the number and
+ * total size of those with from <= path < to. Byte order (memcmp).
+ */
+int store_artifacts_from(struct store *st, int64_t job_id, const char *from, int after,
+			 size_t limit, struct store_artifact **ret, size_t *nr,
+			 struct strbuf *err);
+int store_artifacts_sum(struct store *st, int64_t job_id, const char *from, const char *to,
+			int64_t *ret_count, int64_t *ret_size, struct strbuf *err);
 
 /* ---- the web UI's reads ---- */
 

@@ -37,6 +37,7 @@ enum stmt_id {
 	ST_JOB_COUNT,
 	ST_TEST_ADD, ST_TESTS_LIST, ST_TESTS_LIST_FAILED,
 	ST_ARTIFACT_ADD, ST_ARTIFACTS_LIST, ST_ARTIFACT_GET,
+	ST_ARTIFACTS_FROM, ST_ARTIFACTS_AFTER, ST_ARTIFACTS_SUM,
 	ST_TOKEN_ADD, ST_TOKEN_CHECK, ST_TOKEN_COUNT,
 	ST_PROJECT_SET_PUBLIC,
 	ST_TOKEN_ADD_USER, ST_TOKEN_LOOKUP, ST_TOKEN_USED, ST_TOKEN_LIST, ST_TOKEN_REVOKE,
@@ -196,6 +197,15 @@ static const char *const stmt_sql[ST__NR] = {
 	[ST_ARTIFACTS_LIST] =
 		"SELECT path, size, sha256, mode FROM artifacts WHERE job_id = ?1 "
 		"ORDER BY path",
+	[ST_ARTIFACTS_FROM] =
+		"SELECT path, size, sha256, mode FROM artifacts WHERE job_id = ?1 AND path >= ?2 "
+		"ORDER BY path LIMIT ?3",
+	[ST_ARTIFACTS_AFTER] =
+		"SELECT path, size, sha256, mode FROM artifacts WHERE job_id = ?1 AND path > ?2 "
+		"ORDER BY path LIMIT ?3",
+	[ST_ARTIFACTS_SUM] =
+		"SELECT count(*), coalesce(sum(size), 0) FROM artifacts "
+		"WHERE job_id = ?1 AND path >= ?2 AND path < ?3",
 	[ST_ARTIFACT_GET] =
 		"SELECT path, size, sha256, mode FROM artifacts "
 		"WHERE job_id = ?1 AND path = ?2",
@@ -1733,6 +1743,61 @@ int store_artifacts_list(struct store *st, int64_t job_id,
 	}
 	*ret = a;
 	*nr = n;
+	return 0;
+}
+
+int store_artifacts_from(struct store *st, int64_t job_id, const char *from, int after,
+			 size_t limit, struct store_artifact **ret, size_t *nr,
+			 struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, after ? ST_ARTIFACTS_AFTER : ST_ARTIFACTS_FROM, err);
+	struct store_artifact *a = NULL;
+	size_t n = 0, alloc = 0;
+	int rc;
+
+	if (!s)
+		return -1;
+	b_int(s, 1, job_id);
+	if (b_text0(s, 2, from)) {
+		done(s);
+		return db_fail(st, -1, "artifacts range", err);
+	}
+	b_int(s, 3, (int64_t)limit);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		ALLOC_GROW(a, n + 1, alloc);
+		read_artifact(s, &a[n++]);
+	}
+	done(s);
+	if (rc != SQLITE_DONE) {
+		store_artifacts_free(a, n);
+		return db_fail(st, rc, "artifacts range", err);
+	}
+	*ret = a;
+	*nr = n;
+	return 0;
+}
+
+int store_artifacts_sum(struct store *st, int64_t job_id, const char *from, const char *to,
+			int64_t *ret_count, int64_t *ret_size, struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, ST_ARTIFACTS_SUM, err);
+	int rc;
+
+	if (!s)
+		return -1;
+	b_int(s, 1, job_id);
+	if (b_text0(s, 2, from) || b_text0(s, 3, to)) {
+		done(s);
+		return db_fail(st, -1, "artifacts sum", err);
+	}
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*ret_count = sqlite3_column_int64(s, 0);
+		*ret_size = sqlite3_column_int64(s, 1);
+	}
+	done(s);
+	if (rc != SQLITE_ROW)
+		return db_fail(st, rc, "artifacts sum", err);
 	return 0;
 }
 

@@ -225,12 +225,6 @@ static int artifact_path_ok(const char *p)
 
 /* ---- the artifacts as folders: /jobs/ID/artifacts[/DIR/] ---- */
 
-static int art_cmp(const void *a, const void *b)
-{
-	return strcmp(((const struct store_artifact *)a)->path,
-		      ((const struct store_artifact *)b)->path);
-}
-
 static void mode_text(char *buf, int mode)
 {
 	static const char rwx[] = "rwxrwxrwx";
@@ -268,128 +262,154 @@ static void crumbs(struct strbuf *out, const char *id, const char *dir)
 	strbuf_release(&upto);
 }
 
-/*
- * The rows of folder dir ("" the top; no trailing slash) of the n
- * artifacts a (sorted here): a row per file, one per subfolder with its
- * size and file count; paths that would leave the folder are skipped.
- * 1 with the download's path in redirect when dir is a file, else 0.
- */
-static int folder_rows(const char *sid, struct store_artifact *a, size_t n, const char *dir,
-		       struct strbuf *rows, struct strbuf *redirect)
+/* A folder name that stays in its folder. */
+static int name_ok(const char *s, size_t n)
 {
-	struct strbuf enc = STRBUF_INIT;
-	size_t i, plen = strlen(dir), shown = 0;
-
-	qsort(a, n, sizeof(*a), art_cmp);
-	for (i = 0; i < n; i++) {
-		const char *rest, *slash;
-		char size[32], mode[12];
-
-		if (!artifact_path_ok(a[i].path))
-			continue;
-		if (plen) {
-			if (strncmp(a[i].path, dir, plen) || a[i].path[plen] != '/') {
-				if (!strcmp(a[i].path, dir)) {
-					/* a file, not a folder: its download */
-					strbuf_reset(redirect);
-					strbuf_addf(redirect, "/api/v1/jobs/%s/artifacts/", sid);
-					page_path_encode(redirect, a[i].path);
-					return 1;
-				}
-				continue;
-			}
-			rest = a[i].path + plen + 1;
-		} else {
-			rest = a[i].path;
-		}
-		if (shown++ >= ARTIFACTS_SHOWN)
-			break;
-		slash = strchr(rest, '/');
-		strbuf_reset(&enc);
-		if (slash) {
-			/* a folder: one row for all its files (they sort together) */
-			size_t dn = (size_t)(slash - rest), files = 0;
-			int64_t total = 0;
-			char *name = xstrndup(rest, dn);
-			char count[32];
-			size_t k;
-
-			for (k = i; k < n; k++) {
-				const char *r = a[k].path + (plen ? plen + 1 : 0);
-
-				if ((plen && (strncmp(a[k].path, dir, plen) || a[k].path[plen] != '/')) ||
-				    strncmp(r, rest, dn + 1))
-					break;
-				if (artifact_path_ok(a[k].path)) {
-					files++;
-					total += a[k].size;
-				}
-			}
-			i = k - 1;
-			page_bytes(size, sizeof(size), total);
-			snprintf(count, sizeof(count), "%zu file%s", files, files == 1 ? "" : "s");
-			if (plen) {
-				page_path_encode(&enc, dir);
-				strbuf_addch(&enc, '/');
-			}
-			{
-				struct strbuf en = STRBUF_INIT;
-
-				page_path_encode(&en, name);
-				strbuf_add(&enc, en.buf, en.len);
-				strbuf_release(&en);
-			}
-			strbuf_addch(&enc, '/');
-			struct tmpl_var v[] = { tmpl_str("id", sid), tmpl_html("path", enc.buf),
-						tmpl_str("name", name), tmpl_str("size", size),
-						tmpl_str("count", count) };
-			page_render(rows, "job", "adir", v, ARRAY_SIZE(v));
-			free(name);
-		} else {
-			page_bytes(size, sizeof(size), a[i].size);
-			mode_text(mode, a[i].mode);
-			page_path_encode(&enc, a[i].path);
-			struct tmpl_var v[] = { tmpl_str("id", sid), tmpl_html("path", enc.buf),
-						tmpl_str("name", rest), tmpl_str("size", size),
-						tmpl_str("mode", mode) };
-			page_render(rows, "job", "afile", v, ARRAY_SIZE(v));
-		}
-	}
-	strbuf_release(&enc);
-	return 0;
+	return n && !(n == 1 && s[0] == '.') && !(n == 2 && s[0] == '.' && s[1] == '.') &&
+	       !memchr(s, '\\', n);
 }
 
-/* The job page's artifacts: the top folder, and paths that cannot be linked. */
+#define FOLDER_BATCH 128
+
+/*
+ * The rows of folder dir ("" the top, else a clean path without a
+ * trailing slash) of job sid's artifacts: a row per file and one per
+ * subfolder (its size and file count from one aggregate), at most
+ * ARTIFACTS_SHOWN. Reads the store by path ranges, skipping over each
+ * subfolder, so the cost follows the rows shown, not the job's artifacts.
+ * 1 with the download's path in redirect when dir is a file; 0; -1 on a
+ * store error.
+ */
+static int folder_rows(struct store *st, int64_t job_id, const char *dir, struct strbuf *rows,
+		       struct strbuf *redirect)
+{
+	struct strbuf prefix = STRBUF_INIT, cursor = STRBUF_INIT, enc = STRBUF_INIT;
+	struct strbuf err = STRBUF_INIT, sub = STRBUF_INIT, end = STRBUF_INIT;
+	size_t plen = strlen(dir), shown = 0;
+	char sid[24];
+	int after = 0, rc = 0;
+
+	snprintf(sid, sizeof(sid), "%" PRId64, job_id);
+	if (plen) {
+		struct store_artifact f;
+
+		memset(&f, 0, sizeof(f));
+		if (store_artifact_get(st, job_id, dir, &f, &err) == 0) {
+			/* a file, not a folder: its download */
+			strbuf_addf(redirect, "/api/v1/jobs/%s/artifacts/", sid);
+			page_path_encode(redirect, dir);
+			store_artifact_release(&f);
+			rc = 1;
+			goto done;
+		}
+		strbuf_addf(&prefix, "%s/", dir);
+	}
+	strbuf_addstr(&cursor, prefix.buf ? prefix.buf : "");
+	while (shown < ARTIFACTS_SHOWN) {
+		struct store_artifact *a = NULL;
+		size_t n = 0, i;
+		int jumped = 0;
+
+		if (store_artifacts_from(st, job_id, cursor.buf ? cursor.buf : "", after,
+					 FOLDER_BATCH, &a, &n, &err) < 0) {
+			rc = -1;
+			break;
+		}
+		for (i = 0; i < n && shown < ARTIFACTS_SHOWN; i++) {
+			const char *rest = a[i].path + prefix.len, *slash;
+			char size[32], mode[12];
+
+			if (strncmp(a[i].path, prefix.buf ? prefix.buf : "", prefix.len)) {
+				jumped = -1; /* past the folder */
+				break;
+			}
+			slash = strchr(rest, '/');
+			strbuf_reset(&enc);
+			if (!slash) {
+				strbuf_reset(&cursor);
+				strbuf_addstr(&cursor, a[i].path);
+				after = 1;
+				page_bytes(size, sizeof(size), a[i].size);
+				if (!artifact_path_ok(a[i].path)) {
+					/* listed, never linked */
+					struct tmpl_var b[] = { tmpl_str("name", a[i].path),
+								tmpl_str("size", size) };
+					page_render(rows, "job", "badartifact", b, ARRAY_SIZE(b));
+					shown++;
+					continue;
+				}
+				mode_text(mode, a[i].mode);
+				page_path_encode(&enc, a[i].path);
+				struct tmpl_var v[] = { tmpl_str("id", sid), tmpl_html("path", enc.buf),
+							tmpl_str("name", rest), tmpl_str("size", size),
+							tmpl_str("mode", mode) };
+				page_render(rows, "job", "afile", v, ARRAY_SIZE(v));
+				shown++;
+				continue;
+			}
+			/* a subfolder: one row, then on past everything in it ("/" + 1 is "0") */
+			strbuf_reset(&sub);
+			strbuf_add(&sub, a[i].path, (size_t)(slash - a[i].path));
+			strbuf_reset(&end);
+			strbuf_addf(&end, "%s0", sub.buf);
+			if (name_ok(rest, (size_t)(slash - rest))) {
+				int64_t count = 0, total = 0;
+				char cnt[40], *name = xstrndup(rest, (size_t)(slash - rest));
+
+				strbuf_addch(&sub, '/');
+				if (store_artifacts_sum(st, job_id, sub.buf, end.buf, &count, &total,
+							&err) < 0)
+					rc = -1;
+				page_bytes(size, sizeof(size), total);
+				snprintf(cnt, sizeof(cnt), "%" PRId64 " file%s", count,
+					 count == 1 ? "" : "s");
+				page_path_encode(&enc, sub.buf);
+				struct tmpl_var v[] = { tmpl_str("id", sid), tmpl_html("path", enc.buf),
+							tmpl_str("name", name), tmpl_str("size", size),
+							tmpl_str("count", cnt) };
+				page_render(rows, "job", "adir", v, ARRAY_SIZE(v));
+				free(name);
+				shown++;
+			} else {
+				struct tmpl_var b[] = { tmpl_str("name", sub.buf), tmpl_str("size", "") };
+
+				page_render(rows, "job", "badartifact", b, ARRAY_SIZE(b));
+				shown++;
+			}
+			strbuf_reset(&cursor);
+			strbuf_addstr(&cursor, end.buf);
+			after = 0;
+			jumped = 1;
+			break;
+		}
+		store_artifacts_free(a, n);
+		if (rc < 0 || jumped < 0 || (!jumped && n < FOLDER_BATCH))
+			break;
+	}
+done:
+	strbuf_release(&prefix);
+	strbuf_release(&cursor);
+	strbuf_release(&enc);
+	strbuf_release(&sub);
+	strbuf_release(&end);
+	strbuf_release(&err);
+	return rc;
+}
+
+/* The job page's artifacts: their top folder, as on the folder page. */
 static void artifacts_section(struct page *pg, const struct store_job *j, struct strbuf *out)
 {
-	struct store_artifact *a = NULL;
-	struct strbuf err = STRBUF_INIT, rows = STRBUF_INIT, unused = STRBUF_INIT;
-	size_t n = 0, i;
+	struct strbuf rows = STRBUF_INIT, unused = STRBUF_INIT;
 	char id[24];
 
-	if (store_artifacts_list(pg->st, j->id, &a, &n, &err) < 0 || !n)
-		goto done;
 	snprintf(id, sizeof(id), "%" PRId64, j->id);
-	folder_rows(id, a, n, "", &rows, &unused);
-	for (i = 0; i < n; i++) {
-		char size[32];
-
-		if (artifact_path_ok(a[i].path))
-			continue;
-		page_bytes(size, sizeof(size), a[i].size);
-		struct tmpl_var v[] = { tmpl_str("name", a[i].path), tmpl_str("size", size) };
-		page_render(&rows, "job", "badartifact", v, ARRAY_SIZE(v));
-	}
-	{
+	if (folder_rows(pg->st, j->id, "", &rows, &unused) == 0 && rows.len) {
 		struct tmpl_var v[] = { tmpl_str("id", id), tmpl_html("rows", rows.buf) };
 
 		page_render(out, "job", "artifacts", v, ARRAY_SIZE(v));
 	}
-done:
-	store_artifacts_free(a, n);
 	strbuf_release(&rows);
 	strbuf_release(&unused);
-	strbuf_release(&err);
 }
 
 int web_artifacts(struct http_request *req, void *ud)
@@ -397,13 +417,12 @@ int web_artifacts(struct http_request *req, void *ud)
 	struct page pg;
 	struct store_job j;
 	struct store_project pr;
-	struct store_artifact *a = NULL;
 	struct strbuf err = STRBUF_INIT, rows = STRBUF_INIT, body = STRBUF_INIT;
 	struct strbuf crumb = STRBUF_INIT, title = STRBUF_INIT, enc = STRBUF_INIT;
 	const char *param = http_request_param(req, "path");
 	int64_t id = page_id(req, "id");
 	char sid[24], *dir = NULL;
-	size_t n = 0, plen;
+	size_t plen;
 
 	memset(&j, 0, sizeof(j));
 	memset(&pr, 0, sizeof(pr));
@@ -425,13 +444,15 @@ int web_artifacts(struct http_request *req, void *ud)
 		goto done;
 	}
 	snprintf(sid, sizeof(sid), "%" PRId64, j.id);
-	if (store_artifacts_list(pg.st, j.id, &a, &n, &err) < 0) {
-		page_error(req, 500, err.buf);
-		goto done;
-	}
-	if (folder_rows(sid, a, n, dir, &rows, &enc) > 0) {
+	switch (folder_rows(pg.st, j.id, dir, &rows, &enc)) {
+	case 1:
 		page_redirect(req, enc.buf);
 		goto done;
+	case -1:
+		page_error(req, 500, "The artifacts cannot be read now.");
+		goto done;
+	default:
+		break;
 	}
 	if (plen && !rows.len) {
 		page_error(req, 404, "No such folder in this job's artifacts.");
@@ -448,7 +469,6 @@ int web_artifacts(struct http_request *req, void *ud)
 	page_send(&pg, 200, title.buf, body.buf);
 done:
 	free(dir);
-	store_artifacts_free(a, n);
 	store_job_release(&j);
 	store_project_release(&pr);
 	strbuf_release(&err);
