@@ -138,6 +138,28 @@ test_expect_success 'a reader the ring has left behind, or an unknown id, gets r
 	grep -q "^event: resync" old.sse
 '
 
+test_expect_success 'a reader that stops reading falls behind and gets resync, not a queue' '
+	bare_repo wide <<-\YML &&
+	w:
+	  parallel: 40
+	  script: [echo "a line long enough to make the events of this job a little bigger"]
+	YML
+	add_project wide "$SCRATCH/wide.git" &&
+	refresh &&
+	port=${URL##*:} &&
+	python3 "$TEST_DIR/../tools/slow-sse.py" 127.0.0.1 "$port" "/api/v1/events?project=wide" \
+		"$TOKEN" go 3 slow.sse &
+	echo $! >slowpy.pid &&
+	wait_for 10 test -f slow.sse.connected &&
+	api POST /api/v1/projects/wide/pipelines "{\"ref\":\"main\"}" >pw.json && expect_status 201 &&
+	wait_pipeline "$(jq -r .id pw.json)" 120 >/dev/null &&
+	touch go &&
+	wait_for 20 test -f slow.sse &&
+	grep -q "^event: job" slow.sse &&
+	grep -q "^event: resync" slow.sse &&
+	test "$(grep -c "^event: job" slow.sse)" -lt 120
+'
+
 test_expect_success 'a caller has at most 16 streams (429), the server says so' '
 	stop_streams &&
 	i=0 && while [ $i -lt 16 ]; do stream many$i /api/v1/events -b cap.jar; i=$((i + 1)); done &&
