@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "git/mirror.h"
+#include "git/wtstat.h"
 #include "util/xalloc.h"
 #include "testlib.h"
 
@@ -195,6 +196,137 @@ static void test_checkout_new_and_reused(void **state)
 	strbuf_release(&err);
 }
 
+static ino_t ino_of(const char *rel)
+{
+	struct strbuf p = STRBUF_INIT;
+	struct stat st;
+
+	strbuf_addf(&p, "%s/%s", root, rel);
+	assert_int_equal(lstat(p.buf, &st), 0);
+	strbuf_release(&p);
+	return st.st_ino;
+}
+
+/*
+ * Each case damages a clean reused tree the way a job could; the stat
+ * check must see it and the next checkout must restore the commit.
+ */
+static const char *const damage[] = {
+	"echo junk >a",                        /* modified tracked file */
+	"rm d/b",                              /* deleted file */
+	"echo new >new",                       /* untracked file */
+	"echo o >d/o",                         /* untracked file in a tracked directory */
+	"mkdir empty",                         /* empty untracked directory */
+	"mkdir -p out/deep && echo o >out/deep/o",
+	"echo 'a' >.gitignore && echo i >ignored.o",
+	"chmod +x a",                          /* changed mode */
+	"chmod -x x",
+	"rm l && ln -s d l",                   /* symlink with another target */
+	"rm l && echo a >l",                   /* symlink replaced by a file */
+	"rm -r d && echo b >d",                /* directory replaced by a file */
+	"mkfifo fifo",
+	"mkdir -p sub/.git && echo x >sub/.git/HEAD",
+	/* same size, same mtime: only ctime tells */
+	"t=$(stat -c %y a) && echo b >a && touch -d \"$t\" a",
+	"git -c user.name=t -c user.email=t@example.com commit -q --allow-empty -m moved",
+	"echo n >n && git add n",               /* the index rewritten */
+	"git update-index --chmod=+x a",
+	"git status --porcelain >/dev/null; echo z >>a",
+};
+
+/*
+ * racy.py PATH: claim PATH's current stat data in the index (checksum
+ * rewritten) and make the index older than every file: all its entries
+ * are then racily clean.
+ */
+static const char racy_py[] =
+	"import hashlib, os, struct, sys\n"
+	"d = bytearray(open('.git/index', 'rb').read())\n"
+	"n = struct.unpack('>I', d[8:12])[0]; pos = 12\n"
+	"for _ in range(n):\n"
+	"    nl = struct.unpack('>H', d[pos + 60:pos + 62])[0] & 0xfff\n"
+	"    if bytes(d[pos + 62:pos + 62 + nl]).decode() == sys.argv[1]:\n"
+	"        st = os.lstat(sys.argv[1])\n"
+	"        d[pos:pos + 16] = struct.pack('>IIII', st.st_ctime_ns // 10**9, st.st_ctime_ns % 10**9,\n"
+	"                                      st.st_mtime_ns // 10**9, st.st_mtime_ns % 10**9)\n"
+	"        d[pos + 20:pos + 24] = struct.pack('>I', st.st_ino & 0xffffffff)\n"
+	"        d[pos + 36:pos + 40] = struct.pack('>I', st.st_size)\n"
+	"    pos += (62 + nl + 8) & ~7\n"
+	"d[-20:] = hashlib.sha1(bytes(d[:-20])).digest()\n"
+	"open('.git/index', 'wb').write(d)\n"
+	"os.utime('.git/index', (0, 0))\n";
+
+static void test_checkout_skips_clean_tree(void **state)
+{
+	struct strbuf err = STRBUF_INIT, m = STRBUF_INIT, ws = STRBUF_INIT;
+	char sha[41];
+	ino_t ino;
+	size_t i;
+
+	test_sh(root, "git init -q -b main s3 && cd s3 && echo a >a && mkdir d && echo b >d/b && "
+		"echo x >x && chmod +x x && ln -s a l && git add . && " GIT " commit -qm s3 && "
+		"git clone -q --mirror . ../s3.git");
+	read_sha("git -C s3 rev-parse HEAD", sha);
+	strbuf_addf(&m, "%s/s3.git", root);
+	strbuf_addf(&ws, "%s/ws3", root);
+	assert_int_equal(wtstat_clean(ws.buf, sha), 0);
+	assert_int_equal(mirror_checkout(m.buf, sha, "main", ws.buf, 1, &err), 0);
+	assert_int_equal(wtstat_clean(ws.buf, sha), 1);
+	assert_int_equal(wtstat_clean(ws.buf, sha1), 0);
+	/* an untouched tree: no read-tree (it would write a new index) */
+	ino = ino_of("ws3/.git/index");
+	assert_int_equal(mirror_checkout(m.buf, sha, "other", ws.buf, 1, &err), 0);
+	assert_int_equal(ino_of("ws3/.git/index"), ino);
+	test_sh(root, "cd ws3 && test \"$(git rev-parse other)\" = %s", sha);
+	for (i = 0; i < sizeof(damage) / sizeof(damage[0]); i++) {
+		print_message("# damage: %s\n", damage[i]);
+		test_sh(root, "cd ws3 && %s", damage[i]);
+		assert_int_equal(wtstat_clean(ws.buf, sha), 0);
+		assert_int_equal(mirror_checkout(m.buf, sha, "main", ws.buf, 1, &err), 0);
+		test_sh(root, "cd ws3 && test \"$(git rev-parse HEAD)\" = %s && "
+			"test -z \"$(git status --porcelain --ignored)\" && test \"$(cat a)\" = a && "
+			"test -x x && test ! -x a && test \"$(readlink l)\" = a", sha);
+		assert_int_equal(wtstat_clean(ws.buf, sha), 1);
+	}
+	/*
+	 * Racy entries: an index not newer than its files. The check hashes
+	 * them, so a same-size edit whose stat data the index also claims
+	 * (written into the index here, as a refresh racing the edit would)
+	 * is still seen.
+	 */
+	{
+		struct strbuf py = STRBUF_INIT;
+		FILE *f;
+
+		strbuf_addf(&py, "%s/racy.py", root);
+		f = fopen(py.buf, "w");
+		assert_non_null(f);
+		fputs(racy_py, f);
+		assert_int_equal(fclose(f), 0);
+		strbuf_release(&py);
+	}
+	test_sh(root, "cd ws3 && python3 ../racy.py a");
+	assert_int_equal(wtstat_mark(ws.buf, sha), 0);
+	assert_int_equal(wtstat_clean(ws.buf, sha), 1);   /* hashed: the same blob */
+	test_sh(root, "cd ws3 && echo b >a && python3 ../racy.py a");
+	assert_int_equal(wtstat_mark(ws.buf, sha), 0);
+	assert_int_equal(wtstat_clean(ws.buf, sha), 0);   /* hashed: another blob */
+	assert_int_equal(mirror_checkout(m.buf, sha, "main", ws.buf, 1, &err), 0);
+	test_sh(root, "cd ws3 && test \"$(cat a)\" = a");
+	assert_int_equal(wtstat_clean(ws.buf, sha), 1);
+	/* a damaged index or marker is never trusted */
+	test_sh(root, "cd ws3 && printf 'DIRC' >.git/index");
+	assert_int_equal(wtstat_clean(ws.buf, sha), 0);
+	assert_int_equal(mirror_checkout(m.buf, sha, "main", ws.buf, 1, &err), 0);
+	assert_int_equal(wtstat_clean(ws.buf, sha), 1);
+	test_sh(root, "cd ws3 && echo %s 0000000000000000000000000000000000000000 "
+		">.git/cidre-checkout", sha);
+	assert_int_equal(wtstat_clean(ws.buf, sha), 0);
+	strbuf_release(&m);
+	strbuf_release(&ws);
+	strbuf_release(&err);
+}
+
 /* A tree too large to be rewritten whole is cleaned by git instead. */
 static void test_checkout_large_reused(void **state)
 {
@@ -226,6 +358,7 @@ int main(void)
 		cmocka_unit_test(test_head_branch),
 		cmocka_unit_test(test_checkout_new_and_reused),
 		cmocka_unit_test(test_checkout_large_reused),
+		cmocka_unit_test(test_checkout_skips_clean_tree),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
