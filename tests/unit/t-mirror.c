@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "git/mirror.h"
+#include "git/object.h"
 #include "git/wtstat.h"
 #include "util/xalloc.h"
 #include "testlib.h"
@@ -327,6 +328,90 @@ static void test_checkout_skips_clean_tree(void **state)
 	strbuf_release(&err);
 }
 
+/* gitobj_commit gives what mirror_commit (git log) gives, or defers to it. */
+static void same_facts(const char *repo, const char *rev)
+{
+	struct strbuf err = STRBUF_INIT;
+	struct gitinfo a, b;
+
+	print_message("# commit %s\n", rev);
+	assert_int_equal(gitobj_commit(repo, rev, &a), 0);
+	assert_int_equal(mirror_commit(repo, rev, &b, &err), 0);
+	assert_string_equal(a.sha, b.sha);
+	assert_string_equal(a.before_sha, b.before_sha);
+	assert_string_equal(a.author, b.author);
+	assert_string_equal(a.timestamp, b.timestamp);
+	assert_string_equal(a.message, b.message);
+	assert_string_equal(a.toplevel, b.toplevel);
+	gitinfo_release(&a);
+	gitinfo_release(&b);
+	strbuf_release(&err);
+}
+
+static void test_object_reader(void **state)
+{
+	struct strbuf o = STRBUF_INIT;
+	struct gitinfo gi;
+	char c1[41], c2[41], c3[41], c4[41], c5[41], sha[41], type[8], *body;
+	size_t len;
+
+	strbuf_addf(&o, "%s/o.git", root);
+	test_sh(root, "git init -q --bare o.git && git init -q -b main ow && cd ow && "
+		"echo a >a && git add a && GIT_COMMITTER_DATE='1700000000 -0130' "
+		GIT " commit -qm 'root: one line' && echo b >b && git add b && "
+		"GIT_AUTHOR_NAME='Zoë  Q. Public' GIT_AUTHOR_EMAIL='z@example.com' "
+		"GIT_COMMITTER_DATE='1700000100 +0545' " GIT " commit -q -m title -m '' -m 'body\n\n' && "
+		"git checkout -q -b side HEAD~1 && echo s >s && git add s && " GIT " commit -qm side && "
+		"git checkout -q main && " GIT " merge -q --no-edit side && "
+		"git push -q ../o.git main side");
+	read_sha("git -C ow rev-parse main~1~1", c1);
+	read_sha("git -C ow rev-parse main~1", c2);
+	read_sha("git -C ow rev-parse main", c3);
+	same_facts(o.buf, c1);
+	same_facts(o.buf, c2);
+	same_facts(o.buf, c3);          /* a merge: the first parent */
+	same_facts(o.buf, "refs/heads/main");
+	same_facts(o.buf, "refs/heads/side");
+	/* extra headers (a signature over several lines) and no message */
+	test_sh(root, "cd ow && { printf 'tree %%s\\nparent %%s\\nauthor A <a@x> 1 +0000\\n"
+		"committer C <c@x> 2 -0000\\ngpgsig -----BEGIN-----\\n line\\n -----END-----\\n\\n' "
+		"$(git rev-parse main^{tree}) $(git rev-parse main); } | "
+		"git --git-dir=../o.git hash-object -t commit -w --stdin >../c4");
+	read_sha("cat c4", c4);
+	same_facts(o.buf, c4);
+	/* a message in another encoding: git re-encodes it; git is asked */
+	test_sh(root, "cd ow && printf 'tree %%s\\nauthor A <a@x> 1 +0000\\ncommitter C <c@x> 2 +0000\\n"
+		"encoding ISO-8859-1\\n\\ncaf\\351\\n' $(git rev-parse main^{tree}) | "
+		"git --git-dir=../o.git hash-object -t commit -w --stdin >../c5");
+	read_sha("cat c5", c5);
+	assert_int_equal(gitobj_commit(o.buf, c5, &gi), 1);
+	/* not commits, missing, refs git must resolve */
+	read_sha("git -C ow rev-parse main^{tree}", sha);
+	assert_int_equal(gitobj_commit(o.buf, sha, &gi), 1);
+	assert_int_equal(gitobj_read_loose(o.buf, sha, type, &body, &len, 1 << 20), 0);
+	assert_string_equal(type, "tree");
+	free(body);
+	assert_int_equal(gitobj_read_loose(o.buf, sha, type, &body, &len, 10), -1);
+	assert_int_equal(gitobj_commit(o.buf, "0123456789012345678901234567890123456789", &gi), 1);
+	assert_int_equal(gitobj_commit(o.buf, "refs/heads/nope", &gi), 1);
+	assert_int_equal(gitobj_commit(o.buf, "refs/heads/../../config", &gi), 1);
+	assert_int_equal(gitobj_commit(o.buf, "main", &gi), 1);
+	test_sh(root, "cd o.git && git symbolic-ref refs/heads/alias refs/heads/main");
+	assert_int_equal(gitobj_resolve(o.buf, "refs/heads/alias", sha), 1);
+	/* a damaged object (an unreachable one: repack below skips it) */
+	test_sh(root, "cd o.git && f=objects/$(echo %s | cut -c1-2)/$(echo %s | cut -c3-) && "
+		"chmod u+w $f && head -c 20 $f >t && mv t $f", c4, c4);
+	assert_int_equal(gitobj_read_loose(o.buf, c4, type, &body, &len, 1 << 20), -1);
+	assert_int_equal(gitobj_commit(o.buf, c4, &gi), 1);
+	/* packed: refs in packed-refs, objects in a pack; git is asked for those */
+	test_sh(root, "cd o.git && git pack-refs --all && git repack -q -a -d && "
+		"git prune-packed && test ! -e refs/heads/main");
+	assert_int_equal(gitobj_resolve(o.buf, "refs/heads/main", sha), 0);
+	assert_string_equal(sha, c3);
+	assert_int_equal(gitobj_commit(o.buf, c3, &gi), 1);
+	strbuf_release(&o);
+}
+
 /* A tree too large to be rewritten whole is cleaned by git instead. */
 static void test_checkout_large_reused(void **state)
 {
@@ -359,6 +444,7 @@ int main(void)
 		cmocka_unit_test(test_checkout_new_and_reused),
 		cmocka_unit_test(test_checkout_large_reused),
 		cmocka_unit_test(test_checkout_skips_clean_tree),
+		cmocka_unit_test(test_object_reader),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
