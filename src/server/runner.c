@@ -543,9 +543,10 @@ static void ingest(struct runner *r, int64_t id, const char *lost_reason)
 done:
 	if (err.len)
 		slog_warn("job %lld: %s", (long long)id, err.buf);
-	logs_job_finished(srv, id);
+	/* the pipeline's status first: a follower that sees "end" finds it current */
 	if (j.pipeline_id)
 		advance(r, j.pipeline_id);
+	logs_job_finished(srv, id);
 	json_decref(res);
 	store_job_release(&j);
 	free(rpath);
