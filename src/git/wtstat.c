@@ -332,12 +332,26 @@ done:
 	return rc;
 }
 
-/* "SHA INDEX-CHECKSUM\n" of the index in idx. */
-static void marker_text(const char *sha, const struct strbuf *idx, struct strbuf *out)
+/*
+ * "SHA DIGEST\n": the digest is a SHA-1 of every entry's mode, id and
+ * path, not of the stat data: an index git rewrote with the same
+ * entries (`git status` refreshing it) still names the same tree.
+ */
+static void marker_text(const char *sha, const struct check *c, struct strbuf *out)
 {
+	unsigned char md[SHA1_LEN];
 	char hex[SHA1_HEX_LEN + 1];
+	struct sha1 h;
+	size_t i;
 
-	sha1_to_hex((const unsigned char *)idx->buf + idx->len - SHA1_LEN, hex);
+	sha1_init(&h);
+	for (i = 0; i < c->nr; i++) {
+		sha1_update(&h, c->e[i].raw + 24, 4);
+		sha1_update(&h, c->e[i].raw + 40, SHA1_LEN);
+		sha1_update(&h, c->e[i].path, c->e[i].len + 1);
+	}
+	sha1_final(&h, md);
+	sha1_to_hex(md, hex);
 	strbuf_addf(out, "%.40s %s\n", sha, hex);
 }
 
@@ -356,9 +370,10 @@ int wtstat_clean(const char *dest, const char *sha)
 	    read_head(dest, MARKER, &mark) < 0 ||
 	    read_index(dest, &idx, &c.index_mtime) < 0)
 		goto done;
-	marker_text(sha, &idx, &want);
-	if (strcmp(mark.buf, want.buf) ||
-	    parse_index((const unsigned char *)idx.buf, idx.len, &c) < 0)
+	if (parse_index((const unsigned char *)idx.buf, idx.len, &c) < 0)
+		goto done;
+	marker_text(sha, &c, &want);
+	if (strcmp(mark.buf, want.buf))
 		goto done;
 	strbuf_addstr(&c.abs, dest);
 	c.root_len = c.abs.len;
@@ -381,12 +396,14 @@ int wtstat_mark(const char *dest, const char *sha)
 {
 	struct strbuf idx = STRBUF_INIT, text = STRBUF_INIT, p = STRBUF_INIT,
 		      tmp = STRBUF_INIT;
-	struct timespec mtime;
+	struct check c;
 	int rc = -1, fd = -1;
 
-	if (strlen(sha) != 40 || read_index(dest, &idx, &mtime) < 0)
+	memset(&c, 0, sizeof(c));
+	if (strlen(sha) != 40 || read_index(dest, &idx, &c.index_mtime) < 0 ||
+	    parse_index((const unsigned char *)idx.buf, idx.len, &c) < 0)
 		goto done;
-	marker_text(sha, &idx, &text);
+	marker_text(sha, &c, &text);
 	strbuf_addf(&p, "%s/" MARKER, dest);
 	strbuf_addf(&tmp, "%s.tmp", p.buf);
 	fd = open(tmp.buf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -403,6 +420,7 @@ done:
 		close(fd);
 	if (rc < 0 && tmp.len)
 		unlink(tmp.buf);
+	free(c.e);
 	strbuf_release(&idx);
 	strbuf_release(&text);
 	strbuf_release(&p);

@@ -8,11 +8,13 @@
  * the tree untouched needs no `git read-tree` at all.
  *
  * After a checkout of sha, wtstat_mark records in DEST/.git/cidre-checkout
- * the sha and the checksum git wrote at the end of the index. Later,
- * wtstat_clean(dest, sha) is 1 only when all of this holds:
- *   - HEAD is sha and the marker names sha and the index's checksum (so
- *     the index is the one read-tree wrote for sha: a job that ran
- *     `git add`, `git checkout` or `git status` rewrote it);
+ * the sha and a digest of the index's entries (mode, blob id, path; not
+ * their stat data). Later, wtstat_clean(dest, sha) is 1 only when all of
+ * this holds:
+ *   - HEAD is sha and the marker names sha and the digest of the index's
+ *     entries (so the index lists the tree read-tree wrote for sha: a job
+ *     that ran `git add`, `git rm` or `git checkout` changed it; one that
+ *     ran `git status`, which rewrites the stat data only, did not);
  *   - the index is version 2 or 3, sorted, stage 0, no assume-valid,
  *     skip-worktree or intent-to-add entry, only regular files and
  *     symbolic links, no extension git requires a reader to understand;
