@@ -55,8 +55,12 @@ all: $(BIN) $(NET_BIN) cidre
 cidre: $(BIN) $(NET_BIN)
 	ln -sf $(BIN) cidre
 
+# cidre is started for every job (job-exec): libfyaml and jansson are
+# linked in statically (their -dev packages ship the archives), so that
+# the dynamic linker maps and relocates libc alone
+CORE_STATIC_LIBS := -Wl,-Bstatic $(shell pkg-config --libs $(PKGS)) -Wl,-Bdynamic -lpthread
 $(BIN): $(CORE_OBJ) $(BUILD)/src/cidre.o
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(CORE_STATIC_LIBS)
 
 $(BUILD)/cidre-server: $(CORE_OBJ) $(SERVER_OBJ) $(BUILD)/src/cidre-server.o
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(SERVER_LIBS) $(LDLIBS)
