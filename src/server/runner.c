@@ -584,6 +584,37 @@ static json_t *dep_json(struct runner *r, const struct store_job *d)
 	return o;
 }
 
+/*
+ * Write len bytes over the file at path, made when missing: the slot's
+ * spec file is rewritten in place, job after job. A new file per job
+ * cost an inode allocation, and a truncation to zero a flush at close
+ * (ext4's replace-by-truncate heuristic): together ~0.5 ms of the
+ * server's CPU per job on the development VM.
+ */
+static int write_over(const char *path, const char *text, size_t len)
+{
+	size_t off = 0;
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644), rc = -1, saved;
+
+	if (fd < 0)
+		return -1;
+	while (off < len) {
+		ssize_t w = pwrite(fd, text + off, len - off, (off_t)off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			goto done;
+		off += (size_t)w;
+	}
+	rc = ftruncate(fd, (off_t)len);
+done:
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return rc;
+}
+
 static int write_spec(struct runner *r, const struct store_job *j, int no, const char *path,
 		      struct strbuf *err)
 {
@@ -593,7 +624,7 @@ static int write_spec(struct runner *r, const struct store_job *j, int no, const
 	size_t nr = 0, i;
 	json_t *spec = NULL, *deps, *dl;
 	struct server_config cfg;
-	char *s;
+	char *s, *text = NULL;
 	int rc = -1;
 
 	memset(&pl, 0, sizeof(pl));
@@ -650,12 +681,14 @@ static int write_spec(struct runner *r, const struct store_job *j, int no, const
 	free(s);
 	json_object_set_new(spec, "ctx", json_string(pl.ctx ? pl.ctx : "{}"));
 	json_object_set_new(spec, "deps", deps);
-	if (json_dump_file(spec, path, JSON_COMPACT) < 0) {
+	text = json_dumps(spec, JSON_COMPACT);
+	if (!text || write_over(path, text, strlen(text)) < 0) {
 		strbuf_addf(err, "cannot write %s: %s", path, strerror(errno));
 		goto done;
 	}
 	rc = 0;
 done:
+	free(text);
 	json_decref(spec);
 	store_jobs_free(jobs, nr);
 	store_pipeline_release(&pl);
@@ -711,7 +744,9 @@ static void start(struct runner *r, struct store_job *j)
 {
 	struct server *srv = r->srv;
 	struct strbuf err = STRBUF_INIT;
-	char *spec = server_path(srv, "work", j->id, ".spec.json");
+	int no = free_slot_no(r);
+	/* one per runner slot: read by the supervisor at its start only */
+	char *spec = xasprintf("%s/work/slot-%d.spec.json", srv->data, no);
 	char *log = server_path(srv, "logs", j->id, ".log");
 	char *res = server_path(srv, "results", j->id, ".json");
 	/* the supervisor is the small cidre binary next to this one */
@@ -719,7 +754,7 @@ static void start(struct runner *r, struct store_job *j)
 	const char *argv[] = { self, "job-exec", spec, NULL };
 	struct store_job f;
 	pid_t pid;
-	int pidfd, fd, no = free_slot_no(r);
+	int pidfd, fd;
 	char *runner = xasprintf("%s-%d", j->runner ? j->runner : "embedded", no);
 
 	unlink(res);
@@ -760,7 +795,6 @@ done:
 static void finish_slot(struct runner *r, size_t i)
 {
 	struct slot s = r->slots[i];
-	char *spec;
 
 	if (s.pidfd >= 0) {
 		epoll_ctl(r->ep, EPOLL_CTL_DEL, s.pidfd, NULL);
@@ -769,9 +803,6 @@ static void finish_slot(struct runner *r, size_t i)
 	if (s.child)
 		spawn_reap(s.pid);
 	r->slots[i] = r->slots[--r->nr];
-	spec = server_path(r->srv, "work", s.job_id, ".spec.json");
-	unlink(spec);
-	free(spec);
 	ingest(r, s.job_id, NULL);
 }
 
