@@ -268,6 +268,7 @@ static int walk(struct check *c, size_t rel_len, int depth)
 		if (type == DT_DIR) {
 			/* some entry must be below it: "rel/" sorts just before them */
 			strbuf_addch(&c->abs, '/');
+			rel = c->abs.buf + c->root_len + 1;  /* the buffer may have moved */
 			at = lower_bound(c, rel, rl + 1);
 			ok = at < c->nr && c->e[at].len > rl + 1 &&
 			     !memcmp(c->e[at].path, rel, rl + 1);
