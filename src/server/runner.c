@@ -615,8 +615,9 @@ done:
 	return rc;
 }
 
+/* ret_running: whether the pipeline was "running" already. */
 static int write_spec(struct runner *r, const struct store_job *j, int no, const char *path,
-		      struct strbuf *err)
+		      int *ret_running, struct strbuf *err)
 {
 	struct server *srv = r->srv;
 	struct store_pipeline pl;
@@ -631,6 +632,7 @@ static int write_spec(struct runner *r, const struct store_job *j, int no, const
 	server_cfg(srv, &cfg);
 	if (store_pipeline_get(r->st, j->pipeline_id, &pl, err) < 0)
 		goto done;
+	*ret_running = pl.status && !strcmp(pl.status, "running");
 	/* the pipeline's jobs only when this one takes artifacts from some */
 	if (j->deps && strcmp(j->deps, "[]") &&
 	    store_job_list(r->st, j->pipeline_id, 0, &jobs, &nr, err) < 0)
@@ -754,14 +756,14 @@ static void start(struct runner *r, struct store_job *j)
 	const char *argv[] = { self, "job-exec", spec, NULL };
 	struct store_job f;
 	pid_t pid;
-	int pidfd, fd;
+	int pidfd, fd, running = 0;
 	char *runner = xasprintf("%s-%d", j->runner ? j->runner : "embedded", no);
 
 	unlink(res);
 	fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd >= 0)
 		close(fd);
-	if (write_spec(r, j, no, spec, &err) < 0 ||
+	if (write_spec(r, j, no, spec, &running, &err) < 0 ||
 	    spawn_detached(argv, log, &pid, &pidfd, &err) < 0) {
 		struct strbuf m = STRBUF_INIT;
 
@@ -781,8 +783,9 @@ static void start(struct runner *r, struct store_job *j)
 	if (store_job_transition(r->st, j->id, "running", "running", &f, &err) < 0)
 		slog_warn("job %lld: %s", (long long)j->id, err.buf);
 	add_slot(r, no, j->id, j->pipeline_id, pid, pidfd, 1);
-	/* the pipeline is running now */
-	advance(r, j->pipeline_id);
+	/* the pipeline is running now (a start decides nothing else) */
+	if (!running)
+		advance(r, j->pipeline_id);
 done:
 	free(runner);
 	free(self);
