@@ -200,7 +200,9 @@ static int ident(const char *s, size_t n, struct strbuf *who, long long *when, i
 		return -1;
 	errno = 0;
 	*when = strtoll(p + 1, &e, 10);
-	if (errno || *when < 0 || e + 6 != end || *e != ' ' || (e[1] != '+' && e[1] != '-'))
+	/* up to the year 9999, as git's own date formatting */
+	if (errno || *when < 0 || *when > 253402300799LL || e + 6 != end || *e != ' ' ||
+	    (e[1] != '+' && e[1] != '-'))
 		return -1;
 	sign = e[1] == '-' ? -1 : 1;
 	if (e[2] < '0' || e[2] > '9' || e[3] < '0' || e[3] > '9' ||

@@ -391,6 +391,30 @@ static void test_object_reader(void **state)
 		"git --git-dir=../o.git hash-object -t commit -w --stdin >../c5");
 	read_sha("cat c5", c5);
 	assert_int_equal(gitobj_commit(o.buf, c5, &gi), 1);
+	/* idents git writes but this reader leaves to git: far future, no '>' */
+	test_sh(root, "cd ow && for id in 'C <c@x> 9223372036854775800 +0100' 'C <c@x 2 +0000' "
+		"'C <c@x> 2 +00' 'C <c@x> -2 +0000'; do printf 'tree %%s\nauthor A <a@x> 1 +0000\n"
+		"committer %%s\n\nodd\n' $(git rev-parse main^{tree}) \"$id\" | "
+		"git --git-dir=../o.git hash-object -t commit -w --literally --stdin; done >../odd");
+	{
+		FILE *f;
+		char line[64];
+		int n = 0;
+
+		strbuf_reset(&o);
+		strbuf_addf(&o, "%s/odd", root);
+		f = fopen(o.buf, "r");
+		assert_non_null(f);
+		strbuf_reset(&o);
+		strbuf_addf(&o, "%s/o.git", root);
+		while (fgets(line, sizeof(line), f)) {
+			line[40] = '\0';
+			assert_int_equal(gitobj_commit(o.buf, line, &gi), 1);
+			n++;
+		}
+		fclose(f);
+		assert_int_equal(n, 4);
+	}
 	/* not commits, missing, refs git must resolve */
 	read_sha("git -C ow rev-parse main^{tree}", sha);
 	assert_int_equal(gitobj_commit(o.buf, sha, &gi), 1);
