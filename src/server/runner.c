@@ -1237,17 +1237,24 @@ int runner_cancel_pipeline(struct server *srv, struct store *st, int64_t id,
 {
 	struct store_job *jobs = NULL;
 	size_t nr = 0, i;
-	int rc;
+	int rc, pass;
 
 	rc = store_job_list(st, id, 0, &jobs, &nr, err);
 	if (rc < 0)
 		return rc;
-	for (i = 0; i < nr; i++) {
-		if (finished(jobs[i].status) || !strcmp(jobs[i].status, "manual"))
-			continue;
-		if (cancel_one(srv, st, &jobs[i], err) < 0)
-			strbuf_reset(err);
-	}
+	/*
+	 * Waiting jobs first, running ones after: a killed job's end lets the
+	 * runner decide the jobs still waiting (skipped) before they are
+	 * canceled otherwise.
+	 */
+	for (pass = 0; pass < 2; pass++)
+		for (i = 0; i < nr; i++) {
+			if (finished(jobs[i].status) || !strcmp(jobs[i].status, "manual") ||
+			    (strcmp(jobs[i].status, "running") == 0) != pass)
+				continue;
+			if (cancel_one(srv, st, &jobs[i], err) < 0)
+				strbuf_reset(err);
+		}
 	store_jobs_free(jobs, nr);
 	server_kick(srv, id);
 	return 0;
@@ -1285,6 +1292,7 @@ void runner_auto_cancel(struct server *srv, struct store *st, int64_t project_id
 	struct strbuf err = STRBUF_INIT;
 	int64_t *ids = NULL;
 	size_t nr = 0, i, k;
+	int pass;
 
 	if (store_pipeline_unfinished(st, project_id, ref, newer_id, &ids, &nr, &err) < 0)
 		goto done;
@@ -1302,9 +1310,13 @@ void runner_auto_cancel(struct server *srv, struct store *st, int64_t project_id
 		if (!protected) {
 			slog_info("pipeline %lld: canceled as redundant (pipeline %lld is newer)",
 				  (long long)ids[i], (long long)newer_id);
-			for (k = 0; k < n; k++)
-				if (!finished(jobs[k].status) && cancel_one(srv, st, &jobs[k], &err) < 0)
-					strbuf_reset(&err);
+			/* waiting jobs first (see runner_cancel_pipeline) */
+			for (pass = 0; pass < 2; pass++)
+				for (k = 0; k < n; k++)
+					if (!finished(jobs[k].status) &&
+					    (strcmp(jobs[k].status, "running") == 0) == pass &&
+					    cancel_one(srv, st, &jobs[k], &err) < 0)
+						strbuf_reset(&err);
 		}
 		store_jobs_free(jobs, n);
 	}
