@@ -6,11 +6,13 @@
  */
 #include "git/object.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -231,6 +233,49 @@ static char *iso_time(long long when, int tz)
 			 tz < 0 ? '-' : '+', a / 60, a % 60);
 }
 
+/*
+ * Whether git would show this repository's commits otherwise than their
+ * objects say: replace refs, grafts, or a shallow history (git log then
+ * hides the parents of the shallow commits).
+ */
+static int history_rewritten(const char *dir)
+{
+	static const char *const files[] = { "info/grafts", "shallow" };
+	struct strbuf p = STRBUF_INIT, packed = STRBUF_INIT;
+	struct dirent *de;
+	struct stat st;
+	size_t i;
+	int r = 0;
+	DIR *d;
+
+	for (i = 0; i < sizeof(files) / sizeof(files[0]) && !r; i++) {
+		strbuf_reset(&p);
+		strbuf_addf(&p, "%s/%s", dir, files[i]);
+		r = lstat(p.buf, &st) == 0 || errno != ENOENT;
+	}
+	/* refs/replace/ with anything in it (git replace -d leaves it empty) */
+	strbuf_reset(&p);
+	strbuf_addf(&p, "%s/refs/replace", dir);
+	if (!r && (d = opendir(p.buf))) {
+		while (!r && (de = readdir(d)))
+			r = strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+		closedir(d);
+	} else if (!r) {
+		r = errno != ENOENT;
+	}
+	if (!r) {
+		strbuf_reset(&p);
+		strbuf_addf(&p, "%s/packed-refs", dir);
+		if (strbuf_read_file(&packed, p.buf, GITOBJ_REFS_MAX) == 0)
+			r = strstr(packed.buf, " refs/replace/") != NULL;
+		else
+			r = errno != ENOENT;
+	}
+	strbuf_release(&p);
+	strbuf_release(&packed);
+	return r;
+}
+
 int gitobj_commit(const char *dir, const char *rev, struct gitinfo *gi)
 {
 	struct strbuf author = STRBUF_INIT, committer = STRBUF_INIT;
@@ -240,6 +285,8 @@ int gitobj_commit(const char *dir, const char *rev, struct gitinfo *gi)
 	long long when = 0, aw;
 	int rc = 1, tz = 0, atz, have_author = 0, have_committer = 0, first = 1;
 
+	if (history_rewritten(dir))
+		return 1;
 	if (strlen(rev) == 40 && is_sha(rev, 40))
 		memcpy(sha, rev, 41);
 	else if (gitobj_resolve(dir, rev, sha))

@@ -428,6 +428,16 @@ static void test_object_reader(void **state)
 	assert_int_equal(gitobj_commit(o.buf, "main", &gi), 1);
 	test_sh(root, "cd o.git && git symbolic-ref refs/heads/alias refs/heads/main");
 	assert_int_equal(gitobj_resolve(o.buf, "refs/heads/alias", sha), 1);
+	/* a replaced commit, a graft, a shallow history: git log knows better */
+	same_facts(o.buf, c2);
+	test_sh(root, "cd o.git && git replace %s %s", c2, c1);
+	assert_int_equal(gitobj_commit(o.buf, c2, &gi), 1);
+	test_sh(root, "cd o.git && git replace -d %s && echo %s >shallow", c2, c2);
+	assert_int_equal(gitobj_commit(o.buf, c2, &gi), 1);
+	test_sh(root, "cd o.git && rm shallow && mkdir -p info && echo %s >info/grafts", c2);
+	assert_int_equal(gitobj_commit(o.buf, c2, &gi), 1);
+	test_sh(root, "cd o.git && rm info/grafts");
+	same_facts(o.buf, c2);
 	/* a damaged object (an unreachable one: repack below skips it) */
 	test_sh(root, "cd o.git && f=objects/$(echo %s | cut -c1-2)/$(echo %s | cut -c3-) && "
 		"chmod u+w $f && head -c 20 $f >t && mv t $f", c4, c4);
