@@ -25,6 +25,19 @@ static int provided(const char *name, const char *builds_top)
 	       !strcmp(name, "tmp") || !strcmp(name, builds_top);
 }
 
+/*
+ * With this host's / as the image: only its system directories, and
+ * never its secrets. Anything else (/root, /home, /srv, /var, /work...)
+ * is not there.
+ */
+static const char *const host_dirs[] = {
+	"bin", "etc", "lib", "lib32", "lib64", "libx32", "opt", "sbin", "usr",
+};
+static const char *const host_masked[] = {
+	"/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-",
+	"/etc/sudoers", "/etc/ssh",
+};
+
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -61,6 +74,13 @@ int sandbox_argv(const struct sandbox_opts *o, struct strvec *argv,
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
 		    provided(de->d_name, top))
 			continue;
+		if (!strcmp(o->root, "/")) {
+			for (i = 0; i < sizeof(host_dirs) / sizeof(*host_dirs); i++)
+				if (!strcmp(de->d_name, host_dirs[i]))
+					break;
+			if (i == sizeof(host_dirs) / sizeof(*host_dirs))
+				continue;
+		}
 		strvec_push(&names, de->d_name);
 	}
 	/* the same image gives the same command line */
@@ -101,10 +121,27 @@ int sandbox_argv(const struct sandbox_opts *o, struct strvec *argv,
 			strvec_pushf(argv, "/%s", n);
 		} else if (S_ISDIR(st.st_mode) || S_ISREG(st.st_mode)) {
 			strvec_push(argv, "--ro-bind");
-			strvec_pushf(argv, "%s/%s", o->root, n);
+			strvec_pushf(argv, "%s%s%s", o->root,
+				     strcmp(o->root, "/") ? "/" : "", n);
 			strvec_pushf(argv, "/%s", n);
 		}
 		/* devices, fifos, sockets at the top: left out */
+	}
+	if (!strcmp(o->root, "/")) {
+		for (i = 0; i < sizeof(host_masked) / sizeof(*host_masked); i++) {
+			struct stat st;
+
+			if (lstat(host_masked[i], &st) < 0)
+				continue;
+			if (S_ISDIR(st.st_mode)) {
+				strvec_push(argv, "--tmpfs");
+				strvec_push(argv, host_masked[i]);
+			} else if (S_ISREG(st.st_mode)) {
+				strvec_push(argv, "--ro-bind");
+				strvec_push(argv, "/dev/null");
+				strvec_push(argv, host_masked[i]);
+			}
+		}
 	}
 	strvec_push(argv, "--dev");
 	strvec_push(argv, "/dev");
