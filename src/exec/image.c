@@ -209,7 +209,7 @@ int image_unpack(const char *store, const char *tarball, char **ret_root,
 	if (copy_mkdirs(roots, err) < 0)
 		goto done;
 	{
-		const char *argv[] = { "tar", "--quoting-style=escape", "-tf",
+		const char *argv[] = { "tar", "-P", "--quoting-style=escape", "-tf",
 				       tarball, NULL };
 
 		if (proc_capture(argv, NULL, NULL, IMAGE_MAX_LISTING, &out,
