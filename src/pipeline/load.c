@@ -40,7 +40,6 @@ struct loader {
 static const char *const global_keywords[] = {
 	"default", "include", "stages", "variables", "workflow", "image",
 	"services", "cache", "before_script", "after_script", "types", "spec",
-	"cidre",
 };
 
 int pipeline_is_global_keyword(const char *key)

@@ -2111,6 +2111,21 @@ static void check_jobs(struct mctx *m)
 	free(stack);
 }
 
+/*
+ * Whether a top-level "cidre" key holds cidre's settings: yes, except in
+ * a file named .gitlab-ci.yml, where GitLab reads it as a job (and so
+ * do we).
+ */
+static int cidre_settings(const struct pipeline *p)
+{
+	const char *base;
+
+	if (!p->file)
+		return 1;
+	base = strrchr(p->file, '/');
+	return strcmp(base ? base + 1 : p->file, ".gitlab-ci.yml") != 0;
+}
+
 void pipeline_model_build(struct pipeline *p, const struct ynode *root,
 			  struct diag *d)
 {
@@ -2119,7 +2134,7 @@ void pipeline_model_build(struct pipeline *p, const struct ynode *root,
 	const struct ynode *v;
 	struct pos filepos = { p->files.nr ? p->files.v[0] : NULL, 0, 0 };
 	size_t i;
-	int too_many = 0;
+	int too_many = 0, settings;
 
 	build_stages(&m, root);
 	if ((v = ymap_get(root, "variables"))) {
@@ -2134,7 +2149,8 @@ void pipeline_model_build(struct pipeline *p, const struct ynode *root,
 	build_defaults(p, d, root, &defs);
 	p->cidre.network = -1;
 	p->cidre.host_fallback = -1;
-	if ((v = ymap_get(root, "cidre"))) {
+	settings = cidre_settings(p);
+	if (settings && (v = ymap_get(root, "cidre"))) {
 		struct mctx cm = { p, d, "cidre" };
 
 		get_cidre(&cm, v, &p->cidre);
@@ -2143,7 +2159,8 @@ void pipeline_model_build(struct pipeline *p, const struct ynode *root,
 	for (i = 0; i < root->pairs_nr; i++) {
 		const struct ypair *jp = &root->pairs[i];
 
-		if (pipeline_is_global_keyword(jp->key) || jp->key[0] == '.')
+		if (pipeline_is_global_keyword(jp->key) || jp->key[0] == '.' ||
+		    (settings && !strcmp(jp->key, "cidre")))
 			continue;
 		if (p->jobs_nr >= PIPELINE_MAX_JOBS) {
 			if (!too_many)

@@ -7,7 +7,7 @@
 need_sandbox
 
 test_expect_success 'lint accepts cidre: keys at the top and in jobs' '
-	new_repo l <<-\EOF &&
+	mkdir l && git -C l init -q && cat >l/.cidre.yml <<-\EOF &&
 	cidre:
 	  memory: 256M
 	  pids: 100
@@ -15,11 +15,12 @@ test_expect_success 'lint accepts cidre: keys at the top and in jobs' '
 	  cidre: {cpus: 0.5, network: false, memory: 1G, host_fallback: true}
 	  script: [echo ok]
 	EOF
-	(cd l && cidre lint >../out 2>&1)
+	(cd l && cidre lint >../out 2>&1 && cidre run --color=never >../out 2>&1) &&
+	expect_grep "^j +\| Limits: memory 1 GiB, pids 100, cpus 0.5$" out
 '
 
 test_expect_success 'lint reports unknown and bad cidre: keys with their position' '
-	new_repo lb <<-\EOF &&
+	mkdir lb && git -C lb init -q && cat >lb/.cidre.yml <<-\EOF &&
 	cidre:
 	  memroy: 1G
 	j:
@@ -32,6 +33,15 @@ test_expect_success 'lint reports unknown and bad cidre: keys with their positio
 	expect_grep "\"cidre:pids\" must be between 1 and" out &&
 	expect_grep "\"cidre:cpus\" must be a number of CPUs" out &&
 	expect_grep "\"cidre:network\" must be a boolean" out
+'
+
+test_expect_success 'in a .gitlab-ci.yml a top-level cidre: is a job, as GitLab reads it' '
+	new_repo gl <<-\EOF &&
+	cidre:
+	  script: [echo a job named cidre]
+	EOF
+	(cd gl && cidre run --color=never >../out 2>&1) &&
+	expect_grep "^cidre +\| a job named cidre$" out
 '
 
 test_expect_success 'a fork bomb is stopped by the pids limit; the host stays usable' '
