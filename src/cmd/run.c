@@ -626,6 +626,8 @@ int cmd_run(int argc, char **argv)
 	}
 	if (!o.list)
 		proc_prewarm();
+	if (!o.list && o.executor && !strcmp(o.executor, "sandbox"))
+		sandbox_probe_start();
 	if (gitinfo_read(".", &gi, &err) < 0) {
 		fprintf(stderr, "cidre run: %s\n", err.buf);
 		goto done;

@@ -217,19 +217,24 @@ static struct {
 } probe;
 static pthread_once_t probe_once = PTHREAD_ONCE_INIT;
 
+/*
+ * Whether bwrap can make the namespaces a job needs, asked the cheapest
+ * way: a user and a pid namespace around a command that does not exist.
+ * Nothing is mounted, no network namespace is made (its teardown is
+ * slow); bwrap then fails at execvp, after the namespaces, and says so.
+ */
 static void probe_bwrap(void)
 {
 	const char *env = getenv("CIDRE_BWRAP");
 	const char *cand = env && *env ? env : "bwrap";
-	const char *argv[] = { cand, "--unshare-user", "--unshare-pid",
-			       "--unshare-net", "--ro-bind", "/", "/",
-			       "--die-with-parent", "--", "true", NULL };
+	const char *argv[] = { cand, "--unshare-user", "--unshare-pid", "--",
+			       "/nonexistent/cidre-probe", NULL };
 	struct strbuf out = STRBUF_INIT, err = STRBUF_INIT;
 	int status = -1;
 
 	strbuf_init(&probe.err, 0);
 	if (proc_capture(argv, NULL, NULL, 4096, &out, &status, &err) < 0 ||
-	    status != 0) {
+	    !strstr(err.buf, "cidre-probe")) {
 		strbuf_rtrim(&err);
 		strbuf_addf(&probe.err, "bubblewrap (%s) cannot run here: %s",
 			    cand, err.len ? err.buf : "it failed");
@@ -255,6 +260,25 @@ static void probe_bwrap(void)
 	}
 	strbuf_release(&out);
 	strbuf_release(&err);
+}
+
+static void *probe_thread(void *arg)
+{
+	pthread_once(&probe_once, probe_bwrap);
+	return arg;
+}
+
+void sandbox_probe_start(void)
+{
+	pthread_t t;
+	pthread_attr_t a;
+
+	if (pthread_attr_init(&a))
+		return;
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &a, probe_thread, NULL))
+		errno = 0; /* sandbox_bwrap() will probe in its caller's thread */
+	pthread_attr_destroy(&a);
 }
 
 const char *sandbox_bwrap(struct strbuf *err)
