@@ -64,12 +64,16 @@ static int image_ls(const char *store)
 	return 0;
 }
 
-/* The first Debian mirror URL of the apt sources here, or NULL. */
+/*
+ * The Debian mirror of the apt sources here: the first URL whose path
+ * ends in /debian, else the first one at all (not a security mirror),
+ * or NULL.
+ */
 static char *apt_mirror(void)
 {
 	static const char *const one_line = "/etc/apt/sources.list";
 	struct strbuf sb = STRBUF_INIT;
-	char *found = NULL;
+	char *found = NULL, *first = NULL;
 	DIR *d;
 	struct dirent *de;
 
@@ -115,12 +119,26 @@ static char *apt_mirror(void)
 				    !strncmp(url, "https://", 8) ||
 				    !strncmp(url, "file:/", 6)) &&
 			    !strstr(url, "security")) {
-				found = xstrndup(url, strcspn(url, " \t"));
+				char *u = xstrndup(url, strcspn(url, " \t"));
+				size_t l = strlen(u);
+
+				while (l && u[l - 1] == '/')
+					u[--l] = '\0';
+				if (l >= 7 && !strcmp(u + l - 7, "/debian"))
+					found = u;
+				else if (!first)
+					first = u;
+				else
+					free(u);
 			}
 		}
 	}
 	strbuf_release(&sb);
-	return found;
+	if (found) {
+		free(first);
+		return found;
+	}
+	return first;
 }
 
 static int image_build(const char *store, int argc, char **argv)
