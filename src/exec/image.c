@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -189,9 +190,9 @@ int image_unpack(const char *store, const char *tarball, char **ret_root,
 		 char **ret_digest, struct strbuf *err)
 {
 	char hex[SHA256_HEX_LEN + 1];
-	char *roots = NULL, *root = NULL, *ok = NULL, *tmp = NULL;
+	char *roots = NULL, *root = NULL, *ok = NULL, *tmp = NULL, *lock = NULL;
 	struct strbuf out = STRBUF_INIT, why = STRBUF_INIT;
-	int status = -1, ret = -1, fd;
+	int status = -1, ret = -1, fd, lock_fd = -1;
 	struct stat st;
 
 	if (stat(tarball, &st) < 0 || !S_ISREG(st.st_mode)) {
@@ -208,6 +209,19 @@ int image_unpack(const char *store, const char *tarball, char **ret_root,
 		goto found;
 	if (copy_mkdirs(roots, err) < 0)
 		goto done;
+	/*
+	 * One unpacking of a tarball at a time (jobs of one run, several
+	 * processes): the others wait, then find it done. The lock is per
+	 * open file, so threads of one process exclude each other too.
+	 */
+	lock = xasprintf("%s.lock", root);
+	lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (lock_fd < 0 || flock(lock_fd, LOCK_EX) < 0) {
+		strbuf_addf(err, "cannot lock %s: %s", lock, strerror(errno));
+		goto done;
+	}
+	if (!access(ok, F_OK) && !stat(root, &st) && S_ISDIR(st.st_mode))
+		goto found;
 	{
 		const char *argv[] = { "tar", "-P", "--quoting-style=escape", "-tf",
 				       tarball, NULL };
@@ -280,6 +294,9 @@ done:
 		}
 		strbuf_release(&e2);
 	}
+	if (lock_fd >= 0)
+		close(lock_fd); /* releases the lock */
+	free(lock);
 	free(tmp);
 	free(roots);
 	free(root);
@@ -442,9 +459,12 @@ int image_rm(const char *store, const char *name, struct strbuf *err)
 	root = json_string_value(json_object_get(o, "root"));
 	if (kind && !strcmp(kind, "tarball") && !root_in_use(store, root, name)) {
 		char *okf = xasprintf("%s.ok", root);
+		char *lockf = xasprintf("%s.lock", root);
 
 		unlink(okf);
+		unlink(lockf);
 		free(okf);
+		free(lockf);
 		ret = copy_rmtree(root, err);
 	}
 	json = name_file(store, name, "json");

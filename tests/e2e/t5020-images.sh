@@ -141,6 +141,26 @@ test_expect_success 'a tarball named by path in image: is unpacked into the stor
 	expect_grep "^j +\| inside$" out
 '
 
+test_expect_success 'jobs starting together on a new tarball unpack it once' '
+	tar -C li -czf li2.tar.gz . &&
+	before=$(ls store/roots | grep -c "^[0-9a-f]*$") &&
+	new_repo par <<-EOF &&
+	a:
+	  image: $SCRATCH/li2.tar.gz
+	  script: [cat /hello]
+	b:
+	  image: $SCRATCH/li2.tar.gz
+	  script: [cat /hello]
+	c:
+	  image: $SCRATCH/li2.tar.gz
+	  script: [cat /hello]
+	EOF
+	(cd par && cidre run -j 3 --executor sandbox --color=never >../out 2>&1) &&
+	test "$(grep -E -c "^[abc] +\| inside$" out)" = 3 &&
+	test "$(ls store/roots | grep -c "^[0-9a-f]*$")" = $((before + 1)) &&
+	test -z "$(ls -A store/roots | grep tmp)"
+'
+
 test_expect_success 'rm unregisters; an unpacked root is removed when no name uses it' '
 	root=$(sed -n "s/.*\"root\": \"\(.*\)\".*/\1/p" store/names/li.json) &&
 	test -d "$root" &&
