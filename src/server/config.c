@@ -67,6 +67,7 @@ void server_config_release(struct server_config *c)
 	free(c->listen);
 	free(c->store);
 	free(c->runner_name);
+	free(c->images);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -342,6 +343,8 @@ int server_config_load(const char *path, int missing_ok, struct server_config *c
 				set_str(&x, v, "listen", &c->listen);
 			else if (!strcmp(k, "store"))
 				set_str(&x, v, "store", &c->store);
+			else if (!strcmp(k, "images"))
+				set_str(&x, v, "images", &c->images);
 			else if (!strcmp(k, "executor"))
 				exec_section(&x, "executor", v, &c->exec);
 			else if (!strcmp(k, "projects"))

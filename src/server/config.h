@@ -19,6 +19,7 @@
  *     artifacts_size: 1GiB
  *   poll:
  *     min_interval: 10
+ *   images: /srv/images      # the image store; default DATA/images
  *   executor:                # how jobs run (docs/sandbox.md)
  *     executor: shell        # or sandbox
  *     host_fallback: false   # shell: run jobs naming an image on the host
@@ -63,6 +64,7 @@ struct server_config {
 	int max_pipelines_per_push;
 	size_t max_artifacts;   /* per job */
 	int poll_min_interval;  /* seconds */
+	char *images;           /* the image store; NULL: DATA/images */
 	struct server_exec exec;
 	struct server_exec exec_projects[SERVER_MAX_EXEC_PROJECTS];
 	int exec_projects_nr;

@@ -643,7 +643,7 @@ static int write_spec(struct runner *r, const struct store_job *j, int no, const
 		struct server_exec ex;
 
 		server_config_exec(&cfg, pl.project, &ex);
-		s = xasprintf("%s/images", srv->data);
+		s = cfg.images ? xstrdup(cfg.images) : xasprintf("%s/images", srv->data);
 		json_object_set_new(spec, "exec", json_pack(
 			"{s:s, s:b, s:b, s:I, s:I, s:f, s:s}",
 			"executor", ex.sandbox > 0 ? "sandbox" : "shell",

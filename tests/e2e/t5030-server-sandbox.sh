@@ -82,6 +82,23 @@ test_expect_success 'an image job of a shell project fails before it starts, unl
 	expect_grep "^on-the-host$" log
 '
 
+test_expect_success 'images: names another store' '
+	stop_server &&
+	printf "images: %s/other\nexecutor:\n  executor: sandbox\n" "$SCRATCH" >data/config.yml &&
+	cidre image --store other add bb2 img >/dev/null &&
+	start_server data &&
+	bare_repo oth <<-\EOF &&
+	j:
+	  image: bb2
+	  script: [id -u]
+	EOF
+	add_project oth "$SCRATCH/oth.git" &&
+	api POST /api/v1/projects/oth/pipelines "{}" >p.json && expect_status 201 &&
+	wait_pipeline "$(jq -r .id p.json)" | jq -e ".status == \"success\"" &&
+	cidre image --store other ls >out &&
+	expect_grep "^bb2 +directory +[0-9.]+M +1  " out
+'
+
 test_expect_success 'a bad executor setting is refused with its position' '
 	printf "executor:\n  executor: docker\n" >bad.yml &&
 	! "$CIDRE_BIN" server --data data --config bad.yml -n >out 2>&1 &&
