@@ -91,8 +91,11 @@ static void spec_exec(const struct spec *s, struct jobrun_exec *ex)
 
 	memset(ex, 0, sizeof(*ex));
 	ex->uid = ex->gid = -1;
-	if (!json_is_object(e))
-		return; /* a spec from before executors: shell, no limits */
+	if (!json_is_object(e)) {
+		/* a spec from before executors: as then, shell, image unused */
+		ex->image_on_host = 1;
+		return;
+	}
 	ex->executor = str(e, "executor") && !strcmp(str(e, "executor"), "sandbox") ?
 		       JOBRUN_SANDBOX : JOBRUN_SHELL;
 	ex->image_store = str(e, "images");
