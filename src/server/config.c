@@ -32,6 +32,7 @@ void server_config_defaults(struct server_config *c)
 	c->exec.sandbox = 0;
 	c->exec.host_fallback = 0;
 	c->exec.network = 0;
+	c->exec.uid = c->exec.gid = -1;
 }
 
 void server_config_exec(const struct server_config *c, const char *project,
@@ -57,6 +58,10 @@ void server_config_exec(const struct server_config *c, const char *project,
 			out->pids = p->pids;
 		if (p->cpus)
 			out->cpus = p->cpus;
+		if (p->uid >= 0)
+			out->uid = p->uid;
+		if (p->gid >= 0)
+			out->gid = p->gid;
 	}
 }
 
@@ -221,6 +226,10 @@ static void exec_section(struct cfg_ctx *x, const char *where, const struct ynod
 
 			set_int(x, v, key, 1, 4194304, &n);
 			e->pids = n;
+		} else if (!strcmp(k, "uid")) {
+			set_int(x, v, key, 0, 2147483646, &e->uid);
+		} else if (!strcmp(k, "gid")) {
+			set_int(x, v, key, 0, 2147483646, &e->gid);
 		} else if (!strcmp(k, "cpus")) {
 			char *end;
 			double d;
@@ -261,6 +270,7 @@ static void projects_section(struct cfg_ctx *x, const struct ynode *m)
 		e = &c->exec_projects[c->exec_projects_nr++];
 		memset(e, 0, sizeof(*e));
 		e->sandbox = e->host_fallback = e->network = -1;
+		e->uid = e->gid = -1;
 		strcpy(e->project, m->pairs[i].key);
 		snprintf(where, sizeof(where), "projects.%s", e->project);
 		exec_section(x, where, m->pairs[i].val, e);

@@ -27,6 +27,8 @@
  *     memory: 2GiB           # default limits of a job (cidre: keys win)
  *     pids: 1000
  *     cpus: 2
+ *     uid: 65534             # sandbox: the job's uid and gid inside
+ *     gid: 65534
  *   projects:                # the same settings for one project
  *     NAME: {executor: sandbox, network: true}
  *
@@ -48,6 +50,7 @@ struct server_exec {
 	int network;            /* -1 unset, 0, 1 */
 	long long memory, pids; /* 0 unset */
 	double cpus;            /* 0 unset */
+	int uid, gid;           /* sandbox: the job's ids inside; -1 unset */
 };
 
 #define SERVER_MAX_EXEC_PROJECTS 64

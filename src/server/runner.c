@@ -645,11 +645,11 @@ static int write_spec(struct runner *r, const struct store_job *j, int no, const
 		server_config_exec(&cfg, pl.project, &ex);
 		s = cfg.images ? xstrdup(cfg.images) : xasprintf("%s/images", srv->data);
 		json_object_set_new(spec, "exec", json_pack(
-			"{s:s, s:b, s:b, s:I, s:I, s:f, s:s}",
+			"{s:s, s:b, s:b, s:I, s:I, s:f, s:s, s:i, s:i}",
 			"executor", ex.sandbox > 0 ? "sandbox" : "shell",
 			"host_fallback", ex.host_fallback > 0, "network", ex.network > 0,
 			"memory", (json_int_t)ex.memory, "pids", (json_int_t)ex.pids,
-			"cpus", ex.cpus, "images", s));
+			"cpus", ex.cpus, "images", s, "uid", ex.uid, "gid", ex.gid));
 		free(s);
 	}
 	s = server_path(srv, "results", j->id, ".json");

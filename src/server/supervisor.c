@@ -104,6 +104,10 @@ static void spec_exec(const struct spec *s, struct jobrun_exec *ex)
 	ex->limits.memory = json_integer_value(json_object_get(e, "memory"));
 	ex->limits.pids = json_integer_value(json_object_get(e, "pids"));
 	ex->limits.cpus = json_number_value(json_object_get(e, "cpus"));
+	if (json_is_integer(json_object_get(e, "uid")))
+		ex->uid = (long)json_integer_value(json_object_get(e, "uid"));
+	if (json_is_integer(json_object_get(e, "gid")))
+		ex->gid = (long)json_integer_value(json_object_get(e, "gid"));
 }
 
 /* Bytes of the regular files below dir. */

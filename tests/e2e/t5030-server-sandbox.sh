@@ -82,19 +82,21 @@ test_expect_success 'an image job of a shell project fails before it starts, unl
 	expect_grep "^on-the-host$" log
 '
 
-test_expect_success 'images: names another store' '
+test_expect_success 'images: names another store; uid and gid are set' '
 	stop_server &&
-	printf "images: %s/other\nexecutor:\n  executor: sandbox\n" "$SCRATCH" >data/config.yml &&
+	printf "images: %s/other\nexecutor:\n  executor: sandbox\n  uid: 1000\n  gid: 1001\n" "$SCRATCH" >data/config.yml &&
 	cidre image --store other add bb2 img >/dev/null &&
 	start_server data &&
 	bare_repo oth <<-\EOF &&
 	j:
 	  image: bb2
-	  script: [id -u]
+	  script: [id -u, id -g]
 	EOF
 	add_project oth "$SCRATCH/oth.git" &&
 	api POST /api/v1/projects/oth/pipelines "{}" >p.json && expect_status 201 &&
 	wait_pipeline "$(jq -r .id p.json)" | jq -e ".status == \"success\"" &&
+	api GET "/api/v1/jobs/$(jq -r ".jobs[0].id" p.json)/log" >log &&
+	expect_grep "^1000$" log && expect_grep "^1001$" log &&
 	cidre image --store other ls >out &&
 	expect_grep "^bb2 +directory +[0-9.]+M +1  " out
 '
