@@ -31,7 +31,7 @@ SERVER_SRC := $(filter-out $(CORE_SRC), $(sort $(wildcard src/store/*.c src/http
 			src/forge/*.c src/server/*.c src/web/*.c src/notify/*.c)))
 CLIENT_SRC := $(sort $(wildcard src/client/*.c))
 LIB_SRC   := $(CORE_SRC) $(SERVER_SRC) $(CLIENT_SRC)
-CORE_CMD  := src/cmd/run.c src/cmd/lint.c src/cmd/job_exec.c
+CORE_CMD  := src/cmd/run.c src/cmd/lint.c src/cmd/job_exec.c src/cmd/image.c
 SERVER_CMD := src/cmd/server.c
 CLIENT_CMD := $(filter-out $(CORE_CMD) $(SERVER_CMD), $(sort $(wildcard src/cmd/*.c)))
 CMD_SRC   := $(sort $(wildcard src/cmd/*.c)) src/cidre.c

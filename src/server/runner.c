@@ -641,6 +641,20 @@ static int write_spec(struct runner *r, const struct store_job *j, int no, const
 	free(s);
 	json_object_set_new(spec, "max_log", json_integer((json_int_t)cfg.max_log));
 	json_object_set_new(spec, "max_artifacts", json_integer((json_int_t)cfg.max_artifacts));
+	{
+		/* how the job runs: the project's executor settings */
+		struct server_exec ex;
+
+		server_config_exec(&cfg, pl.project, &ex);
+		s = cfg.images ? xstrdup(cfg.images) : xasprintf("%s/images", srv->data);
+		json_object_set_new(spec, "exec", json_pack(
+			"{s:s, s:b, s:b, s:I, s:I, s:f, s:s, s:i, s:i}",
+			"executor", ex.sandbox > 0 ? "sandbox" : "shell",
+			"host_fallback", ex.host_fallback > 0, "network", ex.network > 0,
+			"memory", (json_int_t)ex.memory, "pids", (json_int_t)ex.pids,
+			"cpus", ex.cpus, "images", s, "uid", ex.uid, "gid", ex.gid));
+		free(s);
+	}
 	s = server_path(srv, "results", j->id, ".json");
 	json_object_set_new(spec, "result", json_string(s));
 	free(s);

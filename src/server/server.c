@@ -271,6 +271,9 @@ static void reload(struct server *srv)
 			  c.listen, old.listen);
 	if ((c.store || old.store) && (!c.store || !old.store || strcmp(c.store, old.store)))
 		slog_warn("reload: store changed: it takes a restart");
+	if ((c.images || old.images) &&
+	    (!c.images || !old.images || strcmp(c.images, old.images)))
+		slog_warn("reload: images changed: it takes a restart");
 	if (c.http_threads != old.http_threads)
 		slog_warn("reload: http.threads changed: it takes a restart");
 	if (c.max_request_body != old.max_request_body)
@@ -280,6 +283,8 @@ static void reload(struct server *srv)
 	c.listen = old.listen;
 	free(c.store);
 	c.store = old.store;
+	free(c.images);
+	c.images = old.images;
 	c.http_threads = old.http_threads;
 	c.max_request_body = old.max_request_body;
 	/*
