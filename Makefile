@@ -3,11 +3,11 @@
 # Three binaries, each loading only what it needs (shared libraries cost
 # start-up time and resident memory):
 #   cidre         run, lint, the job supervisor      libfyaml, jansson
-#   cidre-server  the server                         + sqlite3, libmicrohttpd, zlib
+#   cidre-server  the server                         + sqlite3, libmicrohttpd, libsodium, zlib
 #   cidre-client  the commands that talk to a server + libcurl
 # cidre execs the other two for their commands (src/cidre.c).
 PKGS        := libfyaml jansson
-SERVER_PKGS := sqlite3 libmicrohttpd zlib
+SERVER_PKGS := sqlite3 libmicrohttpd libsodium zlib
 CLIENT_PKGS := libcurl
 NET_PKGS    := $(SERVER_PKGS) $(CLIENT_PKGS)
 CC        ?= cc
@@ -33,14 +33,18 @@ SERVER_SRC := $(filter-out $(CORE_SRC), $(sort $(wildcard src/store/*.c src/http
 			src/forge/*.c src/server/*.c src/web/*.c src/notify/*.c)) $(SERVER_GIT))
 CLIENT_SRC := $(sort $(wildcard src/client/*.c))
 LIB_SRC   := $(CORE_SRC) $(SERVER_SRC) $(CLIENT_SRC)
-CORE_CMD  := src/cmd/run.c src/cmd/lint.c src/cmd/job_exec.c
+CORE_CMD  := src/cmd/run.c src/cmd/lint.c src/cmd/job_exec.c src/cmd/image.c
 SERVER_CMD := src/cmd/server.c
 CLIENT_CMD := $(filter-out $(CORE_CMD) $(SERVER_CMD), $(sort $(wildcard src/cmd/*.c)))
 CMD_SRC   := $(sort $(wildcard src/cmd/*.c)) src/cidre.c
 CORE_OBJ  := $(CORE_SRC:%.c=$(BUILD)/%.o) $(CORE_CMD:%.c=$(BUILD)/%.o)
 SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o) $(SERVER_CMD:%.c=$(BUILD)/%.o)
 CLIENT_OBJ := $(CLIENT_SRC:%.c=$(BUILD)/%.o) $(CLIENT_CMD:%.c=$(BUILD)/%.o)
-LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
+# the web UI's templates and static files, embedded (scripts/embed.sh)
+WEB_FILES := $(sort $(wildcard src/web/templates/* src/web/static/*))
+WEB_OBJ   := $(BUILD)/gen/web_files.o
+SERVER_OBJ += $(WEB_OBJ)
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o) $(WEB_OBJ)
 CMD_OBJ   := $(CMD_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC  := $(sort $(wildcard tests/unit/t-*.c))
 UNIT_BIN  := $(UNIT_SRC:%.c=$(BUILD)/%)
@@ -81,6 +85,13 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
+$(BUILD)/gen/web_files.c build-fuzz/gen/web_files.c: scripts/embed.sh $(WEB_FILES)
+	@mkdir -p $(dir $@)
+	sh scripts/embed.sh $@ $(WEB_FILES)
+
+$(WEB_OBJ): $(BUILD)/gen/web_files.c
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
 # Every unit test links the shared helpers in tests/unit/testlib.c.
 UNIT_LIB  := $(BUILD)/tests/unit/testlib.o
 
@@ -96,8 +107,14 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(UNIT_LIB) $(LIB_OBJ)
 unit: $(UNIT_BIN)
 	@CMOCKA_MESSAGE_OUTPUT=TAP prove --exec '' $(UNIT_BIN)
 
+# Loopback receivers the e2e tests start (an HTTP sink, an SMTP sink).
+TOOLS     := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(wildcard tests/tools/*.c))
+$(BUILD)/tests/tools/%: tests/tools/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -D_GNU_SOURCE $(ALL_CFLAGS) $(LDFLAGS) -o $@ $<
+
 E2E ?= $(sort $(wildcard tests/e2e/t[0-9]*.sh))
-e2e: $(BIN) $(NET_BIN)
+e2e: $(BIN) $(NET_BIN) $(TOOLS)
 	@CIDRE_BIN=$(abspath $(BIN)) prove -j2 $(E2E)
 
 # The whole suite, then again under AddressSanitizer + UBSan (with leak
@@ -120,11 +137,14 @@ test-asan: asan
 FUZZ_SECONDS ?= 30
 FUZZ_TARGETS := $(patsubst fuzz/%.c,build-fuzz/bin/%,$(wildcard fuzz/fuzz-*.c))
 FUZZ_CFLAGS  := -std=gnu11 -g -O1 -fno-omit-frame-pointer
-FUZZ_OBJ     := $(LIB_SRC:%.c=build-fuzz/%.o)
+FUZZ_OBJ     := $(LIB_SRC:%.c=build-fuzz/%.o) build-fuzz/gen/web_files.o
 fuzz: $(FUZZ_TARGETS)
 
 build-fuzz/%.o: %.c
 	@mkdir -p $(dir $@)
+	clang $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
+
+build-fuzz/gen/web_files.o: build-fuzz/gen/web_files.c
 	clang $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
 
 build-fuzz/bin/%: fuzz/%.c $(FUZZ_OBJ)

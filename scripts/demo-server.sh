@@ -6,7 +6,8 @@
 #   scripts/demo-server.sh BUILD_DIR [DEMO_DIR]
 #
 # BUILD_DIR holds cidre and cidre-server; the demo lives in DEMO_DIR
-# (default BUILD_DIR/demo, made afresh). The server is stopped at the end.
+# (default BUILD_DIR/demo, made afresh). The server is stopped at the end,
+# unless DEMO_KEEP=1: then it serves the web UI until interrupted.
 set -eu
 build=$(cd "$1" && pwd)
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -38,7 +39,7 @@ echo "   listening on $CIDRE_SERVER; admin token in data/admin-token"
 
 echo "== a bare repository with cidre's post-receive hook"
 git init -q --bare demo.git
-"$cidre" project add demo --repo "$demo/demo.git"
+"$cidre" project add demo --repo "$demo/demo.git" --public
 "$cidre" hook install demo.git
 
 echo "== git push"
@@ -57,4 +58,9 @@ status=0
 "$cidre" log -f -p "$id" || status=$?
 echo
 "$cidre" status -p "$id"
+echo "== the web UI: $CIDRE_SERVER/pipelines/$id"
+if [ "${DEMO_KEEP:-0}" = 1 ]; then
+	echo "   the server runs until you press Ctrl-C"
+	wait "$server" || true
+fi
 exit "$status"

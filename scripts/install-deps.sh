@@ -4,11 +4,18 @@
 # as root, or through sudo when it is there; otherwise prints the exact
 # apt-get line to run.
 set -e
-BUILD="build-essential pkg-config libfyaml-dev libjansson-dev libsqlite3-dev libmicrohttpd-dev zlib1g-dev libcurl4-openssl-dev git"
-TEST="libcmocka-dev clang libclang-rt-14-dev perl python3 sqlite3 curl jq openssl"
+BUILD="build-essential pkg-config libfyaml-dev libjansson-dev libsqlite3-dev libmicrohttpd-dev zlib1g-dev libcurl4-openssl-dev libsodium-dev git"
+TEST="libcmocka-dev clang libclang-rt-14-dev perl python3 sqlite3 curl jq openssl bubblewrap busybox-static"
 want=$BUILD
 case "${1:-}" in
---test) want="$BUILD $TEST" ;;
+--test)
+	# the browser tests (tests/browser): Debian's chromium, and node with
+	# npm unless they are installed already (from Debian or elsewhere)
+	want="$BUILD $TEST chromium"
+	if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+		want="$want nodejs npm"
+	fi
+	;;
 --bench) want="$BUILD hyperfine time rsync nodejs npm" ;;
 esac
 missing=

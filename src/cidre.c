@@ -37,6 +37,7 @@ static const char version_usage[] =
 static const struct cmd commands[] = {
 	{ "run", cmd_run, "run the pipeline of the working tree locally", cmd_run_usage },
 	{ "lint", cmd_lint, "check a pipeline file and report every error", cmd_lint_usage },
+	{ "image", cmd_image, "manage the images (root filesystems) sandboxed jobs run in", cmd_image_usage },
 	{ "server", SRV(cmd_server), "run the server: API, scheduler, embedded runner", SRV(cmd_server_usage), "cidre-server" },
 	{ "job-exec", cmd_job_exec, NULL, cmd_job_exec_usage },
 	{ "status", CLI(cmd_status), "show a server's recent pipelines, or one pipeline's jobs", CLI(cmd_status_usage), "cidre-client" },
@@ -47,7 +48,11 @@ static const struct cmd commands[] = {
 	{ "play", CLI(cmd_play), "start a manual job", CLI(cmd_play_usage), "cidre-client" },
 	{ "artifacts", CLI(cmd_artifacts), "list or download a job's artifacts", CLI(cmd_artifacts_usage), "cidre-client" },
 	{ "project", CLI(cmd_project), "add, list or remove the server's projects", CLI(cmd_project_usage), "cidre-client" },
+	{ "user", CLI(cmd_user), "add or list the server's users", CLI(cmd_user_usage), "cidre-client" },
+	{ "token", CLI(cmd_token), "create, list or revoke your API tokens", CLI(cmd_token_usage), "cidre-client" },
+	{ "variable", CLI(cmd_variable), "set, list or remove a project's secret variables", CLI(cmd_variable_usage), "cidre-client" },
 	{ "hook", CLI(cmd_hook), "install the git post-receive hook that starts pipelines", CLI(cmd_hook_usage), "cidre-client" },
+	{ "deliver", CLI(cmd_deliver), NULL, CLI(cmd_deliver_usage), "cidre-client" },
 	{ "help", cmd_help, "show help for cidre or a command", help_usage },
 	{ "version", cmd_version, "print the version", version_usage },
 };

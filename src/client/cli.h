@@ -34,7 +34,8 @@
 	"      --server URL   the server (default: $CIDRE_SERVER, else the\n" \
 	"                     config file's 'server = URL')\n" \
 	"      --token TOKEN  API token (default: $CIDRE_TOKEN, else the config\n" \
-	"                     file's 'token' or 'token_file'); reads need none\n"
+	"                     file's 'token' or 'token_file'); without one,\n" \
+	"                     only public projects can be read\n"
 
 /*
  * Handle a connection option in a getopt loop: returns 1 if c was one

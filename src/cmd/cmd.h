@@ -20,6 +20,7 @@ void cmd_print_help(const struct cmd *c);
 
 int cmd_run(int argc, char **argv);
 int cmd_lint(int argc, char **argv);
+int cmd_image(int argc, char **argv);
 int cmd_server(int argc, char **argv);
 int cmd_job_exec(int argc, char **argv);
 int cmd_status(int argc, char **argv);
@@ -31,11 +32,16 @@ int cmd_play(int argc, char **argv);
 int cmd_artifacts(int argc, char **argv);
 int cmd_project(int argc, char **argv);
 int cmd_hook(int argc, char **argv);
+int cmd_user(int argc, char **argv);
+int cmd_token(int argc, char **argv);
+int cmd_variable(int argc, char **argv);
+int cmd_deliver(int argc, char **argv);
 int cmd_help(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 
 extern const char cmd_run_usage[];
 extern const char cmd_lint_usage[];
+extern const char cmd_image_usage[];
 extern const char cmd_server_usage[];
 extern const char cmd_job_exec_usage[];
 extern const char cmd_status_usage[];
@@ -47,6 +53,10 @@ extern const char cmd_play_usage[];
 extern const char cmd_artifacts_usage[];
 extern const char cmd_project_usage[];
 extern const char cmd_hook_usage[];
+extern const char cmd_user_usage[];
+extern const char cmd_token_usage[];
+extern const char cmd_variable_usage[];
+extern const char cmd_deliver_usage[];
 
 /* 1 if argv has -h or --help before a "--". */
 int cmd_wants_help(int argc, char **argv);

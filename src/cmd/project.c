@@ -19,6 +19,8 @@ const char cmd_project_usage[] =
 	"       cidre project list [--json]\n"
 	"       cidre project show NAME [--json]\n"
 	"       cidre project rm NAME\n"
+	"       cidre project member NAME LOGIN viewer|developer|maintainer\n"
+	"       cidre project member NAME LOGIN --remove\n"
 	"\n"
 	"add:  register a repository with the server. A local path is made\n"
 	"      absolute. Pipelines start on a push (see 'cidre hook install'),\n"
@@ -26,7 +28,9 @@ const char cmd_project_usage[] =
 	"list: the projects: name, repository, branches, polling interval.\n"
 	"show: one project, its hook secret included when a token is given.\n"
 	"rm:   remove a project; its pipelines stay readable by id.\n"
-	"add, show with a token, and rm need a token.\n"
+	"member: give user LOGIN a role on the project, or take it away.\n"
+	"add and rm need an administrator's token, member a maintainer's;\n"
+	"without a token only public projects are seen.\n"
 	"\n"
 	"options:\n"
 	"      --repo PATH_OR_URL    the repository (a path on the server's\n"
@@ -39,6 +43,9 @@ const char cmd_project_usage[] =
 	"                            new commits (default 0: never)\n"
 	"      --webhook-secret S    the forges' webhook secret (HMAC key, or\n"
 	"                            GitLab's token)\n"
+	"      --public              anyone may read its pipelines, jobs and\n"
+	"                            logs without a token (default: members only)\n"
+	"      --remove              (member) remove LOGIN from the project\n"
 	"      --json                print the server's JSON\n"
 	"\n"
 	CLI_USAGE_CONN
@@ -55,6 +62,8 @@ struct project_opts {
 	long poll;
 	int has_poll;
 	int json;
+	int public_read;
+	int remove;
 };
 
 /*
@@ -108,6 +117,8 @@ static int do_add(struct client *c, const char *name, const struct project_opts 
 	if (o->webhook_secret)
 		json_object_set_new(body, "webhook_secret",
 				    json_string(o->webhook_secret));
+	if (o->public_read)
+		json_object_set_new(body, "public", json_true());
 	rc = client_request(c, "POST", "/api/v1/projects", body, &res, &err);
 	if (rc)
 		rc = cli_report(rc, &err);
@@ -130,12 +141,8 @@ static int do_list(struct client *c, const struct project_opts *o)
 	struct cli_table t;
 	json_t *res = NULL, *p;
 	size_t i;
-	int rc = client_request(c, "GET", "/api/v1/projects", NULL, &res, &err);
+	int rc = client_get_array(c, "/api/v1/projects", "project", &res, &err);
 
-	if (!rc && !json_is_array(res)) {
-		strbuf_addstr(&err, "the server's project list is not a JSON array");
-		rc = CLIENT_EPROTO;
-	}
 	if (rc) {
 		rc = cli_report(rc, &err);
 	} else if (o->json) {
@@ -212,9 +219,35 @@ static int do_rm(struct client *c, const char *name)
 	return rc;
 }
 
+static int do_member(struct client *c, const char *name, const char *login, const char *role,
+		     const struct project_opts *o)
+{
+	struct strbuf err = STRBUF_INIT, path = STRBUF_INIT;
+	json_t *body = NULL;
+	int rc;
+
+	project_path(&path, name);
+	strbuf_addstr(&path, "/members/");
+	client_escape(&path, login, 0);
+	if (!o->remove)
+		body = json_pack("{s:s}", "role", role);
+	rc = client_request(c, o->remove ? "DELETE" : "PUT", path.buf, body, NULL, &err);
+	if (rc)
+		rc = cli_report(rc, &err);
+	else if (o->remove)
+		printf("%s is no longer a member of %s\n", login, name);
+	else
+		printf("%s is %s of %s\n", login, role, name);
+	json_decref(body);
+	strbuf_release(&path);
+	strbuf_release(&err);
+	return rc;
+}
+
 int cmd_project(int argc, char **argv)
 {
-	enum { OPT_REPO = 256, OPT_BRANCHES, OPT_POLL, OPT_SECRET, OPT_JSON };
+	enum { OPT_REPO = 256, OPT_BRANCHES, OPT_POLL, OPT_SECRET, OPT_JSON, OPT_PUBLIC,
+	       OPT_REMOVE };
 	static const struct option longopts[] = {
 		{ "repo", required_argument, NULL, OPT_REPO },
 		{ "branches", required_argument, NULL, OPT_BRANCHES },
@@ -222,12 +255,14 @@ int cmd_project(int argc, char **argv)
 		{ "poll", required_argument, NULL, OPT_POLL },
 		{ "webhook-secret", required_argument, NULL, OPT_SECRET },
 		{ "json", no_argument, NULL, OPT_JSON },
+		{ "public", no_argument, NULL, OPT_PUBLIC },
+		{ "remove", no_argument, NULL, OPT_REMOVE },
 		CLI_LONGOPTS_CONN,
 		{ NULL, 0, NULL, 0 },
 	};
 	struct project_opts o;
 	struct client c = CLIENT_INIT;
-	const char *sub, *name = NULL;
+	const char *sub, *name = NULL, *login = NULL, *role = NULL;
 	char *end;
 	int ch, rc;
 
@@ -236,9 +271,9 @@ int cmd_project(int argc, char **argv)
 		return cli_usage_error("project", "wants add, list, show or rm");
 	sub = argv[1];
 	if (strcmp(sub, "add") && strcmp(sub, "list") && strcmp(sub, "show") &&
-	    strcmp(sub, "rm"))
+	    strcmp(sub, "rm") && strcmp(sub, "member"))
 		return cli_usage_error("project", "unknown subcommand '%s' (add, list, "
-				       "show, rm)", sub);
+				       "show, rm, member)", sub);
 	argc--;
 	argv++;
 	optind = 1;
@@ -273,6 +308,12 @@ int cmd_project(int argc, char **argv)
 		case OPT_JSON:
 			o.json = 1;
 			break;
+		case OPT_PUBLIC:
+			o.public_read = 1;
+			break;
+		case OPT_REMOVE:
+			o.remove = 1;
+			break;
 		default:
 			return cli_usage_error("project", "unknown or incomplete option '%s'",
 					       argv[optind - 1]);
@@ -283,6 +324,19 @@ int cmd_project(int argc, char **argv)
 			return cli_usage_error("project", "%s wants a project name", sub);
 		name = argv[optind++];
 	}
+	if (!strcmp(sub, "member")) {
+		if (optind == argc)
+			return cli_usage_error("project", "member wants a login");
+		login = argv[optind++];
+		if (!o.remove) {
+			if (optind == argc)
+				return cli_usage_error("project", "member wants a role (viewer, "
+						       "developer, maintainer) or --remove");
+			role = argv[optind++];
+		}
+	}
+	if ((o.remove && strcmp(sub, "member")) || (o.public_read && strcmp(sub, "add")))
+		return cli_usage_error("project", "--remove goes with member, --public with add");
 	if (optind < argc)
 		return cli_usage_error("project", "unexpected argument '%s'", argv[optind]);
 	if (!strcmp(sub, "add") && !o.repo)
@@ -299,6 +353,8 @@ int cmd_project(int argc, char **argv)
 		rc = do_list(&c, &o);
 	else if (!strcmp(sub, "show"))
 		rc = do_show(&c, name, &o);
+	else if (!strcmp(sub, "member"))
+		rc = do_member(&c, name, login, role, &o);
 	else
 		rc = do_rm(&c, name);
 	client_close(&c);

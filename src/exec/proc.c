@@ -56,6 +56,7 @@ struct child_args {
 	int devnull, out_w, msg_w;
 	const struct cgroup *cg;
 	int in_cgroup;         /* born in cg: no need to join it */
+	int must_join;         /* limits depend on the cgroup: fail without */
 };
 
 static int64_t now_ms(void)
@@ -114,8 +115,11 @@ static void child_exec(const struct child_args *a)
 	int sig;
 
 	setpgid(0, 0);
-	if (!a->in_cgroup && cgroup_join_child(a->cg) < 0)
+	if (!a->in_cgroup && cgroup_join_child(a->cg) < 0) {
 		child_report(a->msg_w, CHILD_CGROUP, errno);
+		if (a->must_join)
+			_exit(127);
+	}
 	if (dup2(a->devnull, 0) < 0 || dup2(a->out_w, 1) < 0 ||
 	    dup2(a->out_w, 2) < 0) {
 		child_report(a->msg_w, CHILD_EXEC, errno);
@@ -478,6 +482,7 @@ static int start(struct run *r, char **argv, const char *bash,
 	a.out_w = out[1];
 	a.msg_w = msg[1];
 	a.cg = &r->cg;
+	a.must_join = PROC_LIMITS_SET(spec->limits);
 
 	r->pid = spawn_child(&r->cg, &a);
 	close(out[1]);
@@ -496,9 +501,15 @@ static int start(struct run *r, char **argv, const char *bash,
 			continue;
 		if (n != sizeof(m))
 			break;
-		if (m.stage == CHILD_CGROUP) {
+		if (m.stage == CHILD_CGROUP && !a.must_join) {
 			r->cg_ok = 0;
 			continue;
+		}
+		if (m.stage == CHILD_CGROUP) {
+			strbuf_addf(err, "cannot join the job's cgroup (needed "
+				    "for its limits): %s", strerror(m.err));
+			ret = -1;
+			break;
 		}
 		strbuf_addf(err, "%s %s: %s",
 			    m.stage == CHILD_CHDIR ? "cannot enter" : "cannot run",
@@ -517,14 +528,24 @@ static int start(struct run *r, char **argv, const char *bash,
 	return 0;
 }
 
+/* Whether the shell at path is bash (by its name). */
+static int is_bash(const char *path)
+{
+	const char *base = strrchr(path, '/');
+
+	return !strcmp(base ? base + 1 : path, "bash");
+}
+
 int proc_run(const struct proc_spec *spec, struct proc_result *res,
 	     struct strbuf *err)
 {
 	struct run r = { .spec = spec, .res = res, .cg = CGROUP_INIT,
 			 .pid = -1, .out_r = -1 };
-	const char *bash = find_bash();
+	const char *bash = spec->wrap ? spec->wrap[0] : find_bash();
 	char *script_path = NULL;
-	char *argv[10];
+	char **argv;
+	size_t wrap_nr = 0;
+	struct strbuf why = STRBUF_INIT;
 	int argc = 0, pidfd, status = 0, main_done = 0, out_open = 1;
 	int cancel_fd = spec->cancel_fd, cpu_known = 0, mem_known = 0;
 	int grace = spec->kill_grace_ms > 0 ? spec->kill_grace_ms : 2000;
@@ -539,16 +560,37 @@ int proc_run(const struct proc_spec *spec, struct proc_result *res,
 		strbuf_addstr(err, "bash not found");
 		return -1;
 	}
-	argv[argc++] = "bash";
-	argv[argc++] = "--noprofile";
-	argv[argc++] = "--norc";
-	argv[argc++] = "-e";
+	while (spec->wrap && spec->wrap[wrap_nr])
+		wrap_nr++;
+	argv = xcalloc(wrap_nr + 10, sizeof(*argv));
+	for (argc = 0; (size_t)argc < wrap_nr; argc++)
+		argv[argc] = spec->wrap[argc];
+	if (spec->wrap && spec->shell && !is_bash(spec->shell)) {
+		/* a POSIX sh (busybox, dash): no bash-only options */
+		argv[argc++] = (char *)spec->shell;
+		argv[argc++] = "-e";
+	} else {
+		argv[argc++] = spec->wrap ? (char *)(spec->shell ? spec->shell : "/bin/bash")
+					  : "bash";
+		argv[argc++] = "--noprofile";
+		argv[argc++] = "--norc";
+		argv[argc++] = "-e";
+	}
 	argv[argc++] = "-o";
 	argv[argc++] = "pipefail";
+	if (strlen(spec->script) > PROC_MAX_ARG_SCRIPT && spec->wrap) {
+		/* a file of ours is not visible inside the sandbox */
+		strbuf_addf(err, "the job's script is over %d KiB, more than a "
+			    "sandboxed job can take", PROC_MAX_ARG_SCRIPT / 1024);
+		free(argv);
+		return -1;
+	}
 	if (strlen(spec->script) > PROC_MAX_ARG_SCRIPT) {
 		script_path = script_tempfile(spec->script, err);
-		if (!script_path)
+		if (!script_path) {
+			free(argv);
 			return -1;
+		}
 		argv[argc++] = script_path;
 	} else {
 		argv[argc++] = "-c";
@@ -557,10 +599,22 @@ int proc_run(const struct proc_spec *spec, struct proc_result *res,
 	argv[argc] = NULL;
 
 	r.cg_ok = !cgroup_create(&r.cg, spec->name);
+	if (PROC_LIMITS_SET(spec->limits) &&
+	    cgroup_limit(&r.cg, spec->limits, &why) < 0) {
+		strbuf_addf(err, "cannot apply the job's limits: %s", why.buf);
+		strbuf_release(&why);
+		cgroup_destroy(&r.cg);
+		free(argv);
+		if (script_path)
+			unlink(script_path);
+		free(script_path);
+		return -1;
+	}
 	r.buf = xmalloc(PROC_READ_CHUNK);
 	t0 = now_sec();
 	if (start(&r, argv, bash, err) < 0) {
 		cgroup_destroy(&r.cg);
+		free(argv);
 		free(r.buf);
 		if (script_path)
 			unlink(script_path);
@@ -660,6 +714,8 @@ int proc_run(const struct proc_spec *spec, struct proc_result *res,
 			res->accounting = r.cg.version == CGROUP_V2 ?
 					  "cgroup2" : "cgroup1";
 		cpu_known = !cgroup_cpu(&r.cg, &res->cpu_user, &res->cpu_sys);
+		res->oom_kills = cgroup_oom_kills(&r.cg);
+		res->pids_refused = cgroup_pids_refused(&r.cg);
 	}
 	rusage_fill(res, &ru, cpu_known, mem_known);
 
@@ -667,6 +723,7 @@ int proc_run(const struct proc_spec *spec, struct proc_result *res,
 		close(pidfd);
 	close(r.out_r);
 	cgroup_release(&r.cg);
+	free(argv);
 	free(r.buf);
 	if (script_path)
 		unlink(script_path);

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,47 +18,24 @@
 #include "exec/cas.h"
 #include "forge/webhook.h"
 #include "git/mirror.h"
+#include "server/auth.h"
 #include "server/pctx.h"
 #include "server/server.h"
 #include "util/hex.h"
 #include "util/hmac.h"
+#include "util/jsonx.h"
 #include "util/sha256.h"
 #include "util/xalloc.h"
 
 #define MAX_PER_PAGE 100
 #define MAX_VARIABLES 200
 #define MAX_VAR_VALUE 10000
+#define MAX_SECRET_VARIABLES 200
+#define MASK_MIN_LEN 8	/* as GitLab: shorter masked values would mask too much */
 
 #define SRV(ud) ((struct server *)(ud))
 
 /* ---- rendering ---- */
-
-static json_t *jtime(int64_t ms)
-{
-	char buf[40];
-	time_t t;
-	struct tm tm;
-	size_t n;
-
-	if (ms <= 0)
-		return json_null();
-	t = (time_t)(ms / 1000);
-	gmtime_r(&t, &tm);
-	n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + n, sizeof(buf) - n, ".%03dZ", (int)(ms % 1000));
-	return json_string(buf);
-}
-
-static json_t *jstr(const char *s)
-{
-	return s ? json_string(s) : json_null();
-}
-
-static json_t *jdur(int64_t a, int64_t b)
-{
-	/* milliseconds as seconds, printed without binary noise */
-	return a > 0 && b >= a ? json_real((double)(b - a) / 1000.0) : json_null();
-}
 
 static json_t *project_json(const struct store_project *p, int secrets)
 {
@@ -65,10 +43,11 @@ static json_t *project_json(const struct store_project *p, int secrets)
 			      "name", p->name, "repo", p->repo, "branches", p->branches,
 			      "poll_interval", p->poll_interval);
 
-	json_object_set_new(o, "created_at", jtime(p->created));
+	json_object_set_new(o, "created_at", json_time(p->created));
+	json_object_set_new(o, "public", json_boolean(p->public_read));
 	if (secrets) {
-		json_object_set_new(o, "hook_secret", jstr(p->hook_secret));
-		json_object_set_new(o, "webhook_secret", jstr(p->webhook_secret));
+		json_object_set_new(o, "hook_secret", json_str_or_null(p->hook_secret));
+		json_object_set_new(o, "webhook_secret", json_str_or_null(p->webhook_secret));
 	}
 	return o;
 }
@@ -78,18 +57,18 @@ static json_t *pipeline_json(const struct store_pipeline *p)
 	json_t *o = json_object();
 
 	json_object_set_new(o, "id", json_integer(p->id));
-	json_object_set_new(o, "project", jstr(p->project));
-	json_object_set_new(o, "ref", jstr(p->ref));
-	json_object_set_new(o, "sha", jstr(p->sha));
-	json_object_set_new(o, "before_sha", jstr(p->before_sha));
-	json_object_set_new(o, "source", jstr(p->source));
-	json_object_set_new(o, "status", jstr(p->status));
-	json_object_set_new(o, "error", jstr(p->error));
-	json_object_set_new(o, "name", jstr(p->name));
-	json_object_set_new(o, "created_at", jtime(p->created));
-	json_object_set_new(o, "started_at", jtime(p->started));
-	json_object_set_new(o, "finished_at", jtime(p->finished));
-	json_object_set_new(o, "duration", jdur(p->started, p->finished));
+	json_object_set_new(o, "project", json_str_or_null(p->project));
+	json_object_set_new(o, "ref", json_str_or_null(p->ref));
+	json_object_set_new(o, "sha", json_str_or_null(p->sha));
+	json_object_set_new(o, "before_sha", json_str_or_null(p->before_sha));
+	json_object_set_new(o, "source", json_str_or_null(p->source));
+	json_object_set_new(o, "status", json_str_or_null(p->status));
+	json_object_set_new(o, "error", json_str_or_null(p->error));
+	json_object_set_new(o, "name", json_str_or_null(p->name));
+	json_object_set_new(o, "created_at", json_time(p->created));
+	json_object_set_new(o, "started_at", json_time(p->started));
+	json_object_set_new(o, "finished_at", json_time(p->finished));
+	json_object_set_new(o, "duration", json_seconds(p->started, p->finished));
 	return o;
 }
 
@@ -99,23 +78,23 @@ static json_t *job_json(const struct store_job *j)
 
 	json_object_set_new(o, "id", json_integer(j->id));
 	json_object_set_new(o, "pipeline_id", json_integer(j->pipeline_id));
-	json_object_set_new(o, "project", jstr(j->project));
-	json_object_set_new(o, "name", jstr(j->name));
-	json_object_set_new(o, "stage", jstr(j->stage));
-	json_object_set_new(o, "status", jstr(j->status));
-	json_object_set_new(o, "when", jstr(j->when));
+	json_object_set_new(o, "project", json_str_or_null(j->project));
+	json_object_set_new(o, "name", json_str_or_null(j->name));
+	json_object_set_new(o, "stage", json_str_or_null(j->stage));
+	json_object_set_new(o, "status", json_str_or_null(j->status));
+	json_object_set_new(o, "when", json_str_or_null(j->when));
 	json_object_set_new(o, "allow_failure", json_boolean(j->allow_failure));
 	json_object_set_new(o, "exit_code", j->exit_code >= 0 ? json_integer(j->exit_code) :
 			    json_null());
-	json_object_set_new(o, "failure_reason", jstr(j->failure_reason));
+	json_object_set_new(o, "failure_reason", json_str_or_null(j->failure_reason));
 	json_object_set_new(o, "attempt", json_integer(j->attempt));
 	json_object_set_new(o, "retried", json_boolean(j->retried));
-	json_object_set_new(o, "runner", jstr(j->runner));
-	json_object_set_new(o, "created_at", jtime(j->created));
-	json_object_set_new(o, "queued_at", jtime(j->queued));
-	json_object_set_new(o, "started_at", jtime(j->started));
-	json_object_set_new(o, "finished_at", jtime(j->finished));
-	json_object_set_new(o, "duration", jdur(j->started, j->finished));
+	json_object_set_new(o, "runner", json_str_or_null(j->runner));
+	json_object_set_new(o, "created_at", json_time(j->created));
+	json_object_set_new(o, "queued_at", json_time(j->queued));
+	json_object_set_new(o, "started_at", json_time(j->started));
+	json_object_set_new(o, "finished_at", json_time(j->finished));
+	json_object_set_new(o, "duration", json_seconds(j->started, j->finished));
 	json_object_set_new(o, "peak_memory", j->peak_mem >= 0 ? json_integer(j->peak_mem) :
 			    json_null());
 	json_object_set_new(o, "cpu", j->cpu >= 0 ? json_real(j->cpu) : json_null());
@@ -132,7 +111,7 @@ static json_t *job_json(const struct store_job *j)
 		json_object_set_new(o, "tests", json_null());
 	if (j->env_name)
 		json_object_set_new(o, "environment", json_pack("{s:s, s:o}", "name", j->env_name,
-								"url", jstr(j->env_url)));
+								"url", json_str_or_null(j->env_url)));
 	else
 		json_object_set_new(o, "environment", json_null());
 	return o;
@@ -159,51 +138,105 @@ static int store_error(struct http_request *req, int rc, const struct strbuf *er
 	return http_respond_error(req, status, "%s", err->len ? err->buf : "store error");
 }
 
-/* 1 when the request carries a valid API token; else responds 401, 0. */
-static int authorized(struct http_request *req, struct server *srv, struct store *st)
-{
-	const char *h = http_request_header(req, "Authorization");
-	const char *tok = NULL;
-	char hash[SHA256_HEX_LEN + 1];
-	struct strbuf err = STRBUF_INIT;
-	int rc;
+static void session_cookie(struct http_request *req, struct server *srv, const char *value,
+			   long max_age);
 
-	if (h && !strncasecmp(h, "Bearer ", 7))
-		tok = h + 7;
-	else
-		tok = http_request_header(req, "PRIVATE-TOKEN");
-	if (!tok || !*tok || strlen(tok) > 256) {
-		http_respond_error(req, 401, "an API token is needed (Authorization: Bearer TOKEN)");
+/*
+ * Who asks (auth.h). 0 with *who filled (maybe anonymous); -1 with 401
+ * sent when credentials were given but are wrong.
+ */
+static int who_asks(struct http_request *req, struct server *srv, struct store *st,
+		    struct principal *who)
+{
+	char sid[AUTH_TOKEN_HEX + 1];
+
+	if (auth_request(srv, st, req, who) == 0)
 		return 0;
+	if (!http_request_header(req, "Authorization") &&
+	    !http_request_header(req, "PRIVATE-TOKEN") && auth_session_cookie(req, sid))
+		session_cookie(req, srv, "", 0);	/* a dead session: the browser forgets it */
+	http_respond_error(req, 401, "invalid or expired credentials");
+	return -1;
+}
+
+/*
+ * A caller that may change state: known (else 401), and, when it comes
+ * by a session cookie, carrying the session's X-CSRF-Token (else 403).
+ */
+static int who_changes(struct http_request *req, struct server *srv, struct store *st,
+		       struct principal *who)
+{
+	if (who_asks(req, srv, st, who) < 0)
+		return -1;
+	if (!who->admin && !who->user_id) {
+		http_respond_error(req, 401, "an API token is needed (Authorization: Bearer TOKEN)");
+		return -1;
 	}
-	sha256_hex(tok, strlen(tok), hash);
-	rc = store_token_check(st, hash, NULL, &err);
-	strbuf_release(&err);
-	if (rc == 0)
-		return 1;
-	if (rc == STORE_NOTFOUND)
-		http_respond_error(req, 401, "invalid API token");
-	else
-		http_respond_error(req, 500, "checking the token failed");
+	if (!auth_csrf_ok(who, http_request_header(req, "X-CSRF-Token"))) {
+		http_respond_error(req, 403, "missing or wrong X-CSRF-Token");
+		return -1;
+	}
 	return 0;
 }
 
-/* The request's token is valid (no response sent either way). */
-static int has_token(struct http_request *req, struct store *st)
+/* Only the administrator (admin token or an admin user); else 401/403 sent, -1. */
+static int admin_only(struct http_request *req, const struct principal *who)
 {
-	const char *h = http_request_header(req, "Authorization");
-	const char *tok = h && !strncasecmp(h, "Bearer ", 7) ? h + 7 :
-			  http_request_header(req, "PRIVATE-TOKEN");
-	char hash[SHA256_HEX_LEN + 1];
+	if (who->admin)
+		return 0;
+	if (!who->user_id)
+		http_respond_error(req, 401, "an API token is needed (Authorization: Bearer TOKEN)");
+	else
+		http_respond_error(req, 403, "only an administrator may do this");
+	return -1;
+}
+
+/*
+ * who may act on project p with at least role min: 0. Otherwise -1 with
+ * the answer sent: 404 as if absent when who cannot see it, 401 for an
+ * anonymous caller, 403 when the role is too low. what names the thing
+ * asked for in the 404 ("project app", "pipeline 3").
+ */
+static int role_check(struct http_request *req, struct server *srv, struct store *st,
+		      const struct principal *who, const struct store_project *p, enum role min,
+		      const char *what)
+{
+	enum role r = auth_role(srv, st, who, p);
+
+	if (r >= min)
+		return 0;
+	if (r == ROLE_NONE)
+		http_respond_error(req, 404, "%s not found", what);
+	else if (!who->user_id && !who->admin)
+		http_respond_error(req, 401, "an API token is needed (Authorization: Bearer TOKEN)");
+	else
+		http_respond_error(req, 403, "this needs the %s role on project %s", role_name(min),
+				   p->name);
+	return -1;
+}
+
+/* As role_check, for the project of id (pipelines and jobs name their project by id). */
+static int role_check_id(struct http_request *req, struct server *srv, struct store *st,
+			 const struct principal *who, int64_t project_id, enum role min,
+			 const char *what)
+{
 	struct strbuf err = STRBUF_INIT;
+	struct store_project p;
 	int rc;
 
-	if (!tok || !*tok || strlen(tok) > 256)
+	if (who->admin)
 		return 0;
-	sha256_hex(tok, strlen(tok), hash);
-	rc = store_token_check(st, hash, NULL, &err);
+	memset(&p, 0, sizeof(p));
+	rc = store_project_get_id(st, project_id, &p, &err);
+	if (rc == STORE_NOTFOUND)
+		http_respond_error(req, 404, "%s not found", what);
+	else if (rc < 0)
+		store_error(req, rc, &err);
+	else
+		rc = role_check(req, srv, st, who, &p, min, what);
+	store_project_release(&p);
 	strbuf_release(&err);
-	return rc == 0;
+	return rc < 0 ? -1 : 0;
 }
 
 static int id_param(struct http_request *req, const char *name, int64_t *ret)
@@ -336,18 +369,20 @@ static void random_hex(char *out, size_t bytes)
 	out[2 * bytes] = '\0';
 }
 
-static int project_of(struct http_request *req, struct store *st, struct store_project *p);
+static int project_of(struct http_request *req, struct server *srv, struct store *st,
+		      const struct principal *who, enum role min, struct store_project *p);
 
 static int h_projects(struct http_request *req, void *ud)
 {
 	struct store *st = store_or_500(req, SRV(ud));
 	struct strbuf err = STRBUF_INIT;
 	struct store_project *ps = NULL;
+	struct principal who;
 	size_t n = 0, i;
 	json_t *a;
 	int rc;
 
-	if (!st)
+	if (!st || who_asks(req, SRV(ud), st, &who) < 0)
 		return 0;
 	rc = store_project_list(st, &ps, &n, &err);
 	if (rc < 0) {
@@ -357,7 +392,8 @@ static int h_projects(struct http_request *req, void *ud)
 	}
 	a = json_array();
 	for (i = 0; i < n; i++)
-		json_array_append_new(a, project_json(&ps[i], 0));
+		if (auth_role(SRV(ud), st, &who, &ps[i]) >= ROLE_VIEWER)
+			json_array_append_new(a, project_json(&ps[i], 0));
 	http_respond_json(req, 200, a);
 	json_decref(a);
 	store_projects_free(ps, n);
@@ -374,10 +410,12 @@ static int h_project_add(struct http_request *req, void *ud)
 	const char *name, *repo, *branches, *wsecret;
 	char hook[65], whs[65];
 	char *mirror = NULL;
-	json_t *o, *pi;
+	struct principal who;
+	json_t *o, *pi, *pub;
 	int rc;
 
-	if (!st || !authorized(req, srv, st) || !(o = body_json(req)))
+	if (!st || who_changes(req, srv, st, &who) < 0 || admin_only(req, &who) < 0 ||
+	    !(o = body_json(req)))
 		return 0;
 	memset(&p, 0, sizeof(p));
 	if (opt_str(req, o, "name", 64, &name) || opt_str(req, o, "repo", 4096, &repo) ||
@@ -397,6 +435,11 @@ static int h_project_add(struct http_request *req, void *ud)
 	if (pi && !json_is_null(pi) && (!json_is_integer(pi) || json_integer_value(pi) < 0 ||
 					json_integer_value(pi) > 86400 * 7)) {
 		http_respond_error(req, 400, "poll_interval must be seconds from 0 to 604800");
+		goto done;
+	}
+	pub = json_object_get(o, "public");
+	if (pub && !json_is_null(pub) && !json_is_boolean(pub)) {
+		http_respond_error(req, 400, "public must be true or false");
 		goto done;
 	}
 	random_hex(hook, 32);
@@ -431,7 +474,11 @@ static int h_project_add(struct http_request *req, void *ud)
 		store_error(req, rc, &err);
 		goto done;
 	}
+	if (json_is_true(pub) && store_project_set_public(st, name, 1, &err) == 0)
+		p.public_read = 1;
 	slog_info("project %s added (%s)", name, repo);
+	auth_audit(st, req, &who, "project.create", name, "repo %s%s", repo,
+		   p.public_read ? ", public" : "");
 	{
 		json_t *r = project_json(&p, 1);
 
@@ -458,15 +505,19 @@ static int h_project(struct http_request *req, void *ud)
 	struct store *st = store_or_500(req, srv);
 	struct strbuf err = STRBUF_INIT;
 	struct store_project p;
+	struct principal who;
 	json_t *o;
 	int rc;
 
-	if (!st)
+	if (!st || who_asks(req, srv, st, &who) < 0)
 		return 0;
 	memset(&p, 0, sizeof(p));
-	rc = project_of(req, st, &p);
+	rc = project_of(req, srv, st, &who, ROLE_VIEWER, &p);
 	if (rc == 0) {
-		o = project_json(&p, has_token(req, st));
+		enum role r = auth_role(srv, st, &who, &p);
+
+		o = project_json(&p, r >= ROLE_MAINTAINER);
+		json_object_set_new(o, "role", json_string(role_name(r)));
 		http_respond_json(req, 200, o);
 		json_decref(o);
 	}
@@ -480,9 +531,10 @@ static int h_project_delete(struct http_request *req, void *ud)
 	struct server *srv = SRV(ud);
 	struct store *st = store_or_500(req, srv);
 	struct strbuf err = STRBUF_INIT;
+	struct principal who;
 	int rc;
 
-	if (!st || !authorized(req, srv, st))
+	if (!st || who_changes(req, srv, st, &who) < 0 || admin_only(req, &who) < 0)
 		return 0;
 	{
 		/* its unfinished pipelines are canceled first */
@@ -511,6 +563,7 @@ static int h_project_delete(struct http_request *req, void *ud)
 		free(m);
 		free(w);
 		slog_info("project %s removed", http_request_param(req, "name"));
+		auth_audit(st, req, &who, "project.delete", http_request_param(req, "name"), NULL);
 	}
 	if (rc == STORE_NOTFOUND)
 		http_respond_error(req, 404, "project %s not found", http_request_param(req, "name"));
@@ -524,7 +577,8 @@ static int h_project_delete(struct http_request *req, void *ud)
 
 /* ---- pipelines ---- */
 
-static int list_pipelines(struct http_request *req, struct server *srv, int64_t project_id)
+static int list_pipelines(struct http_request *req, struct server *srv,
+			  const struct principal *who, int64_t project_id)
 {
 	struct store *st = store_or_500(req, srv);
 	struct store_pipeline_filter f;
@@ -542,11 +596,17 @@ static int list_pipelines(struct http_request *req, struct server *srv, int64_t 
 	f.ref = http_request_query(req, "ref");
 	f.status = http_request_query(req, "status");
 	f.source = http_request_query(req, "source");
+	if (!project_id && !who->admin)
+		f.visible_to = who->user_id ? who->user_id : -1;
 	if (!project_id && http_request_query(req, "project")) {
 		struct store_project p;
 
 		memset(&p, 0, sizeof(p));
 		rc = store_project_get(st, http_request_query(req, "project"), &p, &err);
+		if (rc == 0 && auth_role(srv, st, who, &p) < ROLE_VIEWER) {
+			store_project_release(&p);
+			rc = STORE_NOTFOUND;
+		}
 		if (rc == STORE_NOTFOUND) {
 			http_respond_error(req, 404, "project %s not found",
 					   http_request_query(req, "project"));
@@ -601,20 +661,32 @@ static int list_pipelines(struct http_request *req, struct server *srv, int64_t 
 
 static int h_pipelines(struct http_request *req, void *ud)
 {
-	return list_pipelines(req, SRV(ud), 0);
+	struct store *st = store_or_500(req, SRV(ud));
+	struct principal who;
+
+	if (!st || who_asks(req, SRV(ud), st, &who) < 0)
+		return 0;
+	return list_pipelines(req, SRV(ud), &who, 0);
 }
 
-static int project_of(struct http_request *req, struct store *st, struct store_project *p)
+/* The project named by the route's :name on which who has at least role
+ * min (else the answer is sent, role_check); 0 or a negative code. */
+static int project_of(struct http_request *req, struct server *srv, struct store *st,
+		      const struct principal *who, enum role min, struct store_project *p)
 {
-	struct strbuf err = STRBUF_INIT;
+	struct strbuf err = STRBUF_INIT, what = STRBUF_INIT;
 	const char *name = http_request_param(req, "name");
 	int rc = store_project_get(st, name, p, &err);
 
+	strbuf_addf(&what, "project %s", name);
 	if (rc == STORE_NOTFOUND)
-		http_respond_error(req, 404, "project %s not found", name);
+		http_respond_error(req, 404, "%s not found", what.buf);
 	else if (rc < 0)
 		store_error(req, rc, &err);
+	else if (role_check(req, srv, st, who, p, min, what.buf) < 0)
+		rc = -1;
 	strbuf_release(&err);
+	strbuf_release(&what);
 	return rc;
 }
 
@@ -622,12 +694,13 @@ static int h_project_pipelines(struct http_request *req, void *ud)
 {
 	struct store *st = store_or_500(req, SRV(ud));
 	struct store_project p;
+	struct principal who;
 
-	if (!st)
+	if (!st || who_asks(req, SRV(ud), st, &who) < 0)
 		return 0;
 	memset(&p, 0, sizeof(p));
-	if (project_of(req, st, &p) == 0)
-		list_pipelines(req, SRV(ud), p.id);
+	if (project_of(req, SRV(ud), st, &who, ROLE_VIEWER, &p) == 0)
+		list_pipelines(req, SRV(ud), &who, p.id);
 	store_project_release(&p);
 	return 0;
 }
@@ -675,15 +748,16 @@ static int h_trigger(struct http_request *req, void *ud)
 	struct varlist vars = VARLIST_INIT;
 	struct trigger t;
 	const char *ref, *sha;
+	struct principal who;
 	json_t *o, *v;
 	int64_t id;
 	int status;
 
-	if (!st || !authorized(req, srv, st) || !(o = body_json(req)))
+	if (!st || who_changes(req, srv, st, &who) < 0 || !(o = body_json(req)))
 		return 0;
 	memset(&p, 0, sizeof(p));
 	if (opt_str(req, o, "ref", 1024, &ref) || opt_str(req, o, "sha", 40, &sha) ||
-	    project_of(req, st, &p) < 0)
+	    project_of(req, srv, st, &who, ROLE_DEVELOPER, &p) < 0)
 		goto done;
 	v = json_object_get(o, "variables");
 	if (v && !json_is_null(v)) {
@@ -721,6 +795,13 @@ static int h_trigger(struct http_request *req, void *ud)
 		http_respond_error(req, (unsigned)status, "%s", err.buf);
 		goto done;
 	}
+	{
+		char target[32];
+
+		snprintf(target, sizeof(target), "pipeline %lld", (long long)id);
+		auth_audit(st, req, &who, "pipeline.create", target, "project %s, ref %s",
+			   p.name, ref ? ref : "(default)");
+	}
 	respond_pipeline(req, st, id, 201);
 done:
 	varlist_clear(&vars);
@@ -730,12 +811,38 @@ done:
 	return 0;
 }
 
+/*
+ * Pipeline id exists and who has at least role min on its project: 0.
+ * Else -1, the answer sent (404 also when who may not see it).
+ */
+static int pipeline_check(struct http_request *req, struct server *srv, struct store *st,
+			  const struct principal *who, int64_t id, enum role min)
+{
+	struct strbuf err = STRBUF_INIT;
+	struct store_pipeline p;
+	char what[48];
+	int rc;
+
+	snprintf(what, sizeof(what), "pipeline %lld", (long long)id);
+	memset(&p, 0, sizeof(p));
+	rc = store_pipeline_get(st, id, &p, &err);
+	if (rc < 0)
+		store_error(req, rc, &err);
+	else
+		rc = role_check_id(req, srv, st, who, p.project_id, min, what);
+	store_pipeline_release(&p);
+	strbuf_release(&err);
+	return rc < 0 ? -1 : 0;
+}
+
 static int h_pipeline(struct http_request *req, void *ud)
 {
 	struct store *st = store_or_500(req, SRV(ud));
+	struct principal who;
 	int64_t id;
 
-	if (st && id_param(req, "id", &id) == 0)
+	if (st && who_asks(req, SRV(ud), st, &who) == 0 && id_param(req, "id", &id) == 0 &&
+	    pipeline_check(req, SRV(ud), st, &who, id, ROLE_VIEWER) == 0)
 		respond_pipeline(req, st, id, 200);
 	return 0;
 }
@@ -747,11 +854,13 @@ static int h_pipeline_jobs(struct http_request *req, void *ud)
 	struct store_pipeline p;
 	struct store_job *jobs = NULL;
 	size_t n = 0, i;
+	struct principal who;
 	int64_t id;
 	json_t *a;
 	int rc;
 
-	if (!st || id_param(req, "id", &id) < 0)
+	if (!st || who_asks(req, SRV(ud), st, &who) < 0 || id_param(req, "id", &id) < 0 ||
+	    pipeline_check(req, SRV(ud), st, &who, id, ROLE_VIEWER) < 0)
 		return 0;
 	memset(&p, 0, sizeof(p));
 	rc = store_pipeline_get(st, id, &p, &err);
@@ -782,7 +891,7 @@ static json_t *tests_json(const struct store_test *t, size_t n)
 		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s, s:f, s:o}",
 						   "suite", t[i].suite, "classname", t[i].classname,
 						   "name", t[i].name, "status", t[i].status,
-						   "time", t[i].time, "message", jstr(t[i].message)));
+						   "time", t[i].time, "message", json_str_or_null(t[i].message)));
 	return a;
 }
 
@@ -794,10 +903,12 @@ static int h_pipeline_tests(struct http_request *req, void *ud)
 	size_t n = 0, i;
 	int64_t id;
 	long long total = 0, failed = 0, skipped = 0, errors = 0;
+	struct principal who;
 	json_t *o, *fa;
 	int rc;
 
-	if (!st || id_param(req, "id", &id) < 0)
+	if (!st || who_asks(req, SRV(ud), st, &who) < 0 || id_param(req, "id", &id) < 0 ||
+	    pipeline_check(req, SRV(ud), st, &who, id, ROLE_VIEWER) < 0)
 		return 0;
 	{
 		struct store_pipeline p;
@@ -832,7 +943,7 @@ static int h_pipeline_tests(struct http_request *req, void *ud)
 					      "job_id", (json_int_t)jobs[i].id, "job", jobs[i].name,
 					      "suite", t[k].suite, "classname", t[k].classname,
 					      "name", t[k].name, "status", t[k].status,
-					      "time", t[k].time, "message", jstr(t[k].message));
+					      "time", t[k].time, "message", json_str_or_null(t[k].message));
 
 			json_array_append_new(fa, c);
 		}
@@ -851,56 +962,73 @@ done:
 
 typedef int (*pipeline_op_fn)(struct server *, struct store *, int64_t, struct strbuf *);
 
-static int pipeline_op(struct http_request *req, void *ud, pipeline_op_fn fn)
+static int pipeline_op(struct http_request *req, void *ud, pipeline_op_fn fn,
+		       const char *action)
 {
 	struct server *srv = SRV(ud);
 	struct store *st = store_or_500(req, srv);
 	struct strbuf err = STRBUF_INIT;
-	struct store_pipeline p;
+	struct principal who;
+	char target[48];
 	int64_t id;
 	int rc;
 
-	if (!st || !authorized(req, srv, st) || id_param(req, "id", &id) < 0)
+	if (!st || who_changes(req, srv, st, &who) < 0 || id_param(req, "id", &id) < 0 ||
+	    pipeline_check(req, srv, st, &who, id, ROLE_DEVELOPER) < 0)
 		return 0;
-	memset(&p, 0, sizeof(p));
-	rc = store_pipeline_get(st, id, &p, &err);
-	store_pipeline_release(&p);
-	if (rc == 0)
-		rc = fn(srv, st, id, &err);
-	if (rc < 0)
+	rc = fn(srv, st, id, &err);
+	if (rc < 0) {
 		store_error(req, rc, &err);
-	else
+	} else {
+		snprintf(target, sizeof(target), "pipeline %lld", (long long)id);
+		auth_audit(st, req, &who, action, target, NULL);
 		respond_pipeline(req, st, id, 200);
+	}
 	strbuf_release(&err);
 	return 0;
 }
 
 static int h_pipeline_cancel(struct http_request *req, void *ud)
 {
-	return pipeline_op(req, ud, runner_cancel_pipeline);
+	return pipeline_op(req, ud, runner_cancel_pipeline, "pipeline.cancel");
 }
 
 static int h_pipeline_retry(struct http_request *req, void *ud)
 {
-	return pipeline_op(req, ud, runner_retry_pipeline);
+	return pipeline_op(req, ud, runner_retry_pipeline, "pipeline.retry");
 }
 
 /* ---- jobs ---- */
 
-static int get_job(struct http_request *req, struct store *st, struct store_job *j)
+/*
+ * The job of the route's :id, asked by a caller who has at least role min
+ * on its project; else -1 with the answer sent (401 for bad credentials,
+ * 404 also when the caller may not see it).
+ */
+static int get_job(struct http_request *req, struct server *srv, struct store *st,
+		   enum role min, struct store_job *j)
 {
 	struct strbuf err = STRBUF_INIT;
+	struct principal who;
+	char what[48];
 	int64_t id;
 	int rc;
 
 	memset(j, 0, sizeof(*j));
-	if (id_param(req, "id", &id) < 0)
+	if (who_asks(req, srv, st, &who) < 0 || id_param(req, "id", &id) < 0)
 		return -1;
 	rc = store_job_get(st, id, j, &err);
 	if (rc < 0)
 		store_error(req, rc, &err);
 	strbuf_release(&err);
-	return rc;
+	if (rc < 0)
+		return rc;
+	snprintf(what, sizeof(what), "job %lld", (long long)id);
+	if (role_check_id(req, srv, st, &who, j->project_id, min, what) < 0) {
+		store_job_release(j);
+		return -1;
+	}
+	return 0;
 }
 
 static int respond_job(struct http_request *req, struct store *st, int64_t id, unsigned status)
@@ -927,10 +1055,15 @@ static int respond_job(struct http_request *req, struct store *st, int64_t id, u
 static int h_job(struct http_request *req, void *ud)
 {
 	struct store *st = store_or_500(req, SRV(ud));
-	int64_t id;
+	struct store_job j;
 
-	if (st && id_param(req, "id", &id) == 0)
-		respond_job(req, st, id, 200);
+	if (st && get_job(req, SRV(ud), st, ROLE_VIEWER, &j) == 0) {
+		json_t *o = job_json(&j);
+
+		http_respond_json(req, 200, o);
+		json_decref(o);
+		store_job_release(&j);
+	}
 	return 0;
 }
 
@@ -942,11 +1075,18 @@ static int job_op(struct http_request *req, void *ud, enum job_op op)
 	struct server *srv = SRV(ud);
 	struct store *st = store_or_500(req, srv);
 	struct strbuf err = STRBUF_INIT;
+	static const char *const actions[] = { "job.cancel", "job.retry", "job.play" };
+	struct principal who;
+	struct store_job j;
+	char target[48];
 	int64_t id, shown;
 	int rc;
 
-	if (!st || !authorized(req, srv, st) || id_param(req, "id", &id) < 0)
+	if (!st || who_changes(req, srv, st, &who) < 0 ||
+	    get_job(req, srv, st, ROLE_DEVELOPER, &j) < 0)
 		return 0;
+	id = j.id;
+	store_job_release(&j);
 	shown = id;
 	if (op == JOB_CANCEL)
 		rc = runner_cancel_job(srv, st, id, &err);
@@ -954,10 +1094,13 @@ static int job_op(struct http_request *req, void *ud, enum job_op op)
 		rc = runner_retry_job(srv, st, id, &shown, &err);
 	else
 		rc = runner_play_job(srv, st, id, &err);
-	if (rc < 0)
+	if (rc < 0) {
 		store_error(req, rc, &err);
-	else	/* cancel of a running job is asked, not done: 202 */
+	} else {	/* cancel of a running job is asked, not done: 202 */
+		snprintf(target, sizeof(target), "job %lld", (long long)id);
+		auth_audit(st, req, &who, actions[op], target, NULL);
 		respond_job(req, st, shown, op == JOB_CANCEL ? 202 : op == JOB_RETRY ? 201 : 200);
+	}
 	strbuf_release(&err);
 	return 0;
 }
@@ -988,7 +1131,7 @@ static int h_job_log(struct http_request *req, void *ud)
 	const char *ql = http_request_query(req, "limit");
 	int fd;
 
-	if (!st || get_job(req, st, &j) < 0)
+	if (!st || get_job(req, SRV(ud), st, ROLE_VIEWER, &j) < 0)
 		return 0;
 	path = server_path(srv, "logs", j.id, ".log");
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -1048,7 +1191,7 @@ static int h_job_log_stream(struct http_request *req, void *ud)
 	const char *last = http_request_header(req, "Last-Event-ID");
 	uint64_t off = 0;
 
-	if (!st || get_job(req, st, &j) < 0)
+	if (!st || get_job(req, SRV(ud), st, ROLE_VIEWER, &j) < 0)
 		return 0;
 	{
 		const char *v = o ? o : last;
@@ -1078,7 +1221,7 @@ static int h_job_tests(struct http_request *req, void *ud)
 	size_t n = 0;
 	int rc;
 
-	if (!st || get_job(req, st, &j) < 0)
+	if (!st || get_job(req, SRV(ud), st, ROLE_VIEWER, &j) < 0)
 		return 0;
 	rc = store_tests_list(st, j.id, http_request_query(req, "failed") != NULL, &t, &n, &err);
 	if (rc < 0) {
@@ -1104,7 +1247,7 @@ static int h_job_artifacts(struct http_request *req, void *ud)
 	size_t n = 0, i;
 	int rc;
 
-	if (!st || get_job(req, st, &j) < 0)
+	if (!st || get_job(req, SRV(ud), st, ROLE_VIEWER, &j) < 0)
 		return 0;
 	rc = store_artifacts_list(st, j.id, &a, &n, &err);
 	if (rc < 0) {
@@ -1136,7 +1279,7 @@ static int h_job_artifact(struct http_request *req, void *ud)
 	struct stat sb;
 	int rc, fd;
 
-	if (!st || get_job(req, st, &j) < 0)
+	if (!st || get_job(req, SRV(ud), st, ROLE_VIEWER, &j) < 0)
 		return 0;
 	memset(&a, 0, sizeof(a));
 	rc = store_artifact_get(st, j.id, http_request_param(req, "path"), &a, &err);
@@ -1343,23 +1486,25 @@ done:
 /* ---- API tokens ---- */
 
 /*
- * A new API token for a caller that has one: {"name"} -> 201
- * {"id", "name", "token"}. The token is shown once; only its SHA-256 is
- * kept.
+ * A new API token of the caller: {"name"} -> 201 {"id", "name", "token"}.
+ * The token is shown once; only its SHA-256 is kept (it is 24 random
+ * bytes: a slow hash adds nothing). It acts as its owner; the admin
+ * token's tokens act as the administrator.
  */
 static int h_token_add(struct http_request *req, void *ud)
 {
 	struct server *srv = SRV(ud);
 	struct store *st = store_or_500(req, srv);
 	struct strbuf err = STRBUF_INIT;
-	char tok[6 + 48 + 1], hash[SHA256_HEX_LEN + 1];
+	char tok[6 + 48 + 1], hash[SHA256_HEX_LEN + 1], target[48];
+	struct principal who;
 	const char *name;
 	int64_t id = 0;
 	json_t *o, *r;
 	size_t i;
 	int rc;
 
-	if (!st || !authorized(req, srv, st) || !(o = body_json(req)))
+	if (!st || who_changes(req, srv, st, &who) < 0 || !(o = body_json(req)))
 		return 0;
 	if (opt_str(req, o, "name", 64, &name))
 		goto done;
@@ -1373,20 +1518,810 @@ static int h_token_add(struct http_request *req, void *ud)
 			http_respond_error(req, 400, "name must not hold control characters");
 			goto done;
 		}
+	{
+		struct store_token *t = NULL;
+		size_t n = 0, live = 0;
+
+		rc = store_token_list(st, who.user_id, &t, &n, &err);
+		for (i = 0; rc == 0 && i < n; i++)
+			live += !t[i].revoked;
+		store_tokens_free(t, n);
+		if (rc < 0) {
+			store_error(req, rc, &err);
+			goto done;
+		}
+		if (live >= AUTH_MAX_TOKENS) {
+			http_respond_error(req, 409, "at most %d live API tokens: revoke one first "
+					   "(cidre token revoke ID)", AUTH_MAX_TOKENS);
+			goto done;
+		}
+	}
 	memcpy(tok, "cidre_", 6);
-	random_hex(tok + 6, 24);
+	auth_random_hex(tok + 6, 24);
 	sha256_hex(tok, strlen(tok), hash);
-	rc = store_token_add(st, name, hash, &id, &err);
+	rc = store_token_add_user(st, name, hash, who.user_id, &id, &err);
 	if (rc < 0) {
 		store_error(req, rc, &err);
 		goto done;
 	}
-	slog_info("API token %lld (%s) created", (long long)id, name);
+	slog_info("API token %lld (%s) created by %s", (long long)id, name, auth_actor(&who));
+	snprintf(target, sizeof(target), "token %lld", (long long)id);
+	auth_audit(st, req, &who, "token.create", target, "name %s", name);
 	r = json_pack("{s:I, s:s, s:s}", "id", (json_int_t)id, "name", name, "token", tok);
 	http_respond_json(req, 201, r);
 	json_decref(r);
 done:
+	sodium_memzero(tok, sizeof(tok));
 	json_decref(o);
+	strbuf_release(&err);
+	return 0;
+}
+
+/* The caller's tokens, never their secrets. */
+static int h_tokens(struct http_request *req, void *ud)
+{
+	struct server *srv = SRV(ud);
+	struct store *st = store_or_500(req, srv);
+	struct strbuf err = STRBUF_INIT;
+	struct store_token *t = NULL;
+	struct principal who;
+	size_t n = 0, i;
+	json_t *a;
+	int rc;
+
+	if (!st || who_asks(req, srv, st, &who) < 0)
+		return 0;
+	if (!who.user_id && !who.admin) {
+		http_respond_error(req, 401, "an API token is needed (Authorization: Bearer TOKEN)");
+		return 0;
+	}
+	rc = store_token_list(st, who.user_id, &t, &n, &err);
+	if (rc < 0) {
+		store_error(req, rc, &err);
+		goto done;
+	}
+	a = json_array();
+	for (i = 0; i < n; i++) {
+		json_t *e = json_pack("{s:I, s:s, s:b}", "id", (json_int_t)t[i].id, "name",
+				      t[i].name, "revoked", t[i].revoked);
+
+		json_object_set_new(e, "created_at", json_time(t[i].created));
+		json_object_set_new(e, "last_used_at", json_time(t[i].last_used));
+		json_array_append_new(a, e);
+	}
+	http_respond_json(req, 200, a);
+	json_decref(a);
+done:
+	store_tokens_free(t, n);
+	strbuf_release(&err);
+	return 0;
+}
+
+/* Revoke one of the caller's tokens (an administrator: anyone's). */
+static int h_token_revoke(struct http_request *req, void *ud)
+{
+	struct server *srv = SRV(ud);
+	struct store *st = store_or_500(req, srv);
+	struct strbuf err = STRBUF_INIT;
+	struct principal who;
+	char target[48];
+	int64_t id;
+	int rc;
+
+	if (!st || who_changes(req, srv, st, &who) < 0 || id_param(req, "id", &id) < 0)
+		return 0;
+	rc = store_token_revoke(st, id, who.admin ? -1 : who.user_id, &err);
+	if (rc < 0) {
+		store_error(req, rc, &err);
+	} else {
+		snprintf(target, sizeof(target), "token %lld", (long long)id);
+		auth_audit(st, req, &who, "token.revoke", target, NULL);
+		http_respond_json_str(req, 200, "{\"revoked\":true}", 16);
+	}
+	strbuf_release(&err);
+	return 0;
+}
+
+/* ---- users ---- */
+
+static json_t *user_json(const struct store_user *u)
+{
+	json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:b, s:b}", "id", (json_int_t)u->id,
+			      "login", u->login, "name", u->name ? u->name : "",
+			      "email", u->email ? u->email : "", "admin", u->admin,
+			      "disabled", u->disabled);
+
+	json_object_set_new(o, "created_at", json_time(u->created));
+	return o;
+}
+
+/* The caller. */
+static int h_user(struct http_request *req, void *ud)
+{
+	struct server *srv = SRV(ud);
+	struct store *st = store_or_500(req, srv);
+	struct store_user u;
+	struct principal who;
+	json_t *o;
+
+	if (!st || who_asks(req, srv, st, &who) < 0)
+		return 0;
+	if (!who.user_id && !who.admin) {
+		http_respond_error(req, 401, "not logged in");
+		return 0;
+	}
+	memset(&u, 0, sizeof(u));
+	if (who.user_id && store_user_get_id(st, who.user_id, &u, NULL) == 0) {
+		o = user_json(&u);
+	} else {
+		o = json_pack("{s:I, s:s, s:b}", "id", (json_int_t)0, "login", who.login,
+			      "admin", 1);
+	}
+	if (who.via_session)
+		json_object_set_new(o, "csrf", json_string(who.csrf));
+	http_respond_json(req, 200, o);
+	json_decref(o);
+	store_user_release(&u);
+	return 0;
+}
+
+static int h_users(struct http_request *req, void *ud)
+{
+	struct server *srv = SRV(ud);
+	struct store *st = store_or_500(req, srv);
+	struct strbuf err = STRBUF_INIT;
+	struct store_user *u = NULL;
+	struct principal who;
+	size_t n = 0, i;
+	json_t *a;
+	int rc;
+
+	if (!st || who_asks(req, srv, st, &who) < 0 || admin_only(req, &who) < 0)
+		return 0;
+	rc = store_user_list(st, &u, &n, &err);
+	if (rc < 0) {
+		store_error(req, rc, &err);
+	} else {
+		a = json_array();
+		for (i = 0; i < n; i++)
+			json_array_append_new(a, user_json(&u[i]));
+		http_respond_json(req, 200, a);
+		json_decref(a);
+	}
+	store_users_free(u, n);
+	strbuf_release(&err);
+	return 0;
+}
+
+static int has_ctl(const char *s)
+{
+	for (; s && *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 1;
+	return 0;
+}
+
+/* {"login","password","name"?,"email"?,"admin"?} -> 201 {"id","login"} (admin only) */
+static int h_user_add(struct http_request *req, void *ud)
+{
+	struct server *srv = SRV(ud);
+	struct store *st = store_or_500(req, srv);
+	struct strbuf err = STRBUF_INIT;
+	const char *login, *password, *name, *email;
+	struct store_user u;
+	struct principal who;
+	json_t *o, *adm, *r;
+	int rc;
+
+	if (!st || who_changes(req, srv, st, &who) < 0 || admin_only(req, &who) < 0 ||
+	    !(o = body_json(req)))
+		return 0;
+	memset(&u, 0, sizeof(u));
+	if (opt_str(req, o, "login", AUTH_LOGIN_MAX, &login) ||
+	    opt_str(req, o, "password", AUTH_PASSWORD_MAX, &password) ||
+	    opt_str(req, o, "name", 256, &name) || opt_str(req, o, "email", 256, &email))
+		goto done;
+	if (!login || !store_user_login_ok(login)) {
+		http_respond_error(req, 400, "login is required: 1 to 64 of A-Z a-z 0-9 . _ -, "
+				   "not starting with . or -");
+		goto done;
+	}
+	if (!password || strlen(password) < AUTH_PASSWORD_MIN) {
+		http_respond_error(req, 400, "password is required: %d to %d bytes",
+				   AUTH_PASSWORD_MIN, AUTH_PASSWORD_MAX);
+		goto done;
+	}
+	if (has_ctl(name) || has_ctl(email)) {
+		http_respond_error(req, 400, "name and email must not hold control characters");
+		goto done;
+	}
+	adm = json_object_get(o, "admin");
+	if (adm && !json_is_null(adm) && !json_is_boolean(adm)) {
+		http_respond_error(req, 400, "admin must be true or false");
+		goto done;
+	}
+	u.login = (char *)login;
+	u.name = (char *)(name ? name : "");
+	u.email = (char *)(email ? email : "");
+	u.admin = json_is_true(adm);
+	u.password = auth_password_hash(password, &err);
+	if (!u.password) {
+		http_respond_error(req, 500, "%s", err.buf);
+		goto done;
+	}
+	rc = store_user_add(st, &u, &err);
+	free(u.password);
+	if (rc == STORE_CONFLICT) {
+		http_respond_error(req, 409, "a user %s exists", login);
+		goto done;
+	}
+	if (rc < 0) {
+		store_error(req, rc, &err);
+		goto done;
+	}
+	auth_audit(st, req, &who, "user.create", login, "%s", u.admin ? "admin" : "");
+	r = json_pack("{s:I, s:s}", "id", (json_int_t)u.id, "login", login);
+	http_respond_json(req, 201, r);
+	json_decref(r);
+done:
+	json_decref(o);
+	strbuf_release(&err);
+	return 0;
+}
+
+/* An optional boolean member: 0/1 in *ret, -1 when absent; -1 (400 sent) if not a boolean. */
+static int opt_bool(struct http_request *req, json_t *o, const char *k, int *ret)
+{
+	json_t *v = json_object_get(o, k);
+
+	*ret = -1;
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_boolean(v)) {
+		http_respond_error(req, 400, "%s must be true or false", k);
+		return -1;
+	}
+	*ret = json_is_true(v);
+	return 0;
+}
+
+/*
+ * PATCH {"password"?, "current_password"?, "admin"?, "disabled"?}: an
+ * administrator changes anyone; a user only their own password, giving
+ * the current one. A new password or disabling ends the user's sessions.
+ */
+static int h_user_patch(struct http_request *req, void *ud)
+{
+	struct server *srv = SRV(ud);
+	struct store *st = store_or_500(req, srv);
+	struct strbuf err = STRBUF_INIT, what = STRBUF_INIT;
+	const char *login = http_request_param(req, "login"), *password, *current;
+	struct store_user u, me;
+	struct principal who;
+	char *hash = NULL;
+	json_t *o;
+	int rc, admin, disabled;
+
+	if (!st || who_changes(req, srv, st, &who) < 0 || !(o = body_json(req)))
+		return 0;
+	memset(&u, 0, sizeof(u));
+	memset(&me, 0, sizeof(me));
+	if (opt_str(req, o, "password", AUTH_PASSWORD_MAX, &password) ||
+	    opt_str(req, o, "current_password", AUTH_PASSWORD_MAX, &current) ||
+	    opt_bool(req, o, "admin", &admin) || opt_bool(req, o, "disabled", &disabled))
+		goto done;
+	rc = store_user_get(st, login, &u, &err);
+	if (rc == STORE_NOTFOUND || (rc == 0 && !who.admin && u.id != who.user_id)) {
+		if (who.admin)
+			http_respond_error(req, 404, "user %s not found", login);
+		else
+			http_respond_error(req, 403, "only an administrator may change other users");
+		goto done;
+	}
+	if (rc < 0) {
+		store_error(req, rc, &err);
+		goto done;
+	}
+	if (!who.admin) {
+		if (admin >= 0 || disabled >= 0) {
+			http_respond_error(req, 403, "only an administrator may change admin or "
+					   "disabled");
+			goto done;
+		}
+		if (!current) {
+			http_respond_error(req, 400, "current_password is required to change "
+					   "your password");
+			goto done;
+		}
+		rc = auth_password_check(st, login, current, http_request_remote(req), &me, &err);
+		if (rc == -2) {
+			http_add_header(req, "Retry-After", "60");
+			http_respond_error(req, 429, "%s", err.buf);
+			goto done;
+		}
+		if (rc < 0) {
+			auth_audit(st, req, &who, "session.fail", login, "password change");
+			http_respond_error(req, 403, "the current password is wrong");
+			goto done;
+		}
+	}
+	if (!password && admin < 0 && disabled < 0) {
+		http_respond_error(req, 400, "nothing to change: password, admin or disabled");
+		goto done;
+	}
+	if (password && strlen(password) < AUTH_PASSWORD_MIN) {
+		http_respond_error(req, 400, "password must be %d to %d bytes", AUTH_PASSWORD_MIN,
+				   AUTH_PASSWORD_MAX);
+		goto done;
+	}
+	if (password && !(hash = auth_password_hash(password, &err))) {
+		http_respond_error(req, 500, "%s", err.buf);
+		goto done;
+	}
+	rc = store_user_update(st, u.id, hash, admin, disabled, &err);
+	if (rc == 0 && (hash || disabled == 1))
+		rc = store_session_prune(st, u.id, 0, &err);
+	if (rc < 0) {
+		store_error(req, rc, &err);
+		goto done;
+	}
+	if (hash)
+		strbuf_addstr(&what, "password");
+	if (admin >= 0)
+		strbuf_addf(&what, "%sadmin %s", what.len ? ", " : "", admin ? "true" : "false");
+	if (disabled >= 0)
+		strbuf_addf(&what, "%sdisabled %s", what.len ? ", " : "",
+			    disabled ? "true" : "false");
+	auth_audit(st, req, &who, "user.update", u.login, "%s", what.buf);
+	store_user_release(&u);
+	if (store_user_get(st, login, &u, &err) == 0) {
+		json_t *r = user_json(&u);
+
+		http_respond_json(req, 200, r);
+		json_decref(r);
+	} else {
+		store_error(req, -1, &err);
+	}
+done:
+	if (hash)
+		sodium_memzero(hash, strlen(hash));
+	free(hash);
+	store_user_release(&u);
+	store_user_release(&me);
+	json_decref(o);
+	strbuf_release(&what);
+	strbuf_release(&err);
+	return 0;
+}
+
+/* ---- sessions (password login) ---- */
+
+static void session_cookie(struct http_request *req, struct server *srv, const char *value,
+			   long max_age)
+{
+	char c[256];
+
+	snprintf(c, sizeof(c), "%s=%s; Path=/; Max-Age=%ld; HttpOnly; SameSite=Lax%s",
+		 AUTH_SESSION_COOKIE, value, max_age,
+		 srv->url && !strncmp(srv->url, "https:", 6) ? "; Secure" : "");
+	http_add_header(req, "Set-Cookie", c);
+}
+
+/* {"login","password"} -> 200 {"login","csrf"} and the session cookie;
+ * 401 wrong, 429 too many failures. */
+static int h_session_add(struct http_request *req, void *ud)
+{
+	struct server *srv = SRV(ud);
+	struct store *st = store_or_500(req, srv);
+	struct strbuf err = STRBUF_INIT;
+	char session[AUTH_TOKEN_HEX + 1];
+	const char *login, *password;
+	struct principal who;
+	json_t *o, *r;
+	int rc;
+
+	if (!st || !(o = body_json(req)))
+		return 0;
+	if (opt_str(req, o, "login", AUTH_LOGIN_MAX, &login) ||
+	    opt_str(req, o, "password", AUTH_PASSWORD_MAX, &password))
+		goto done;
+	if (!login || !password) {
+		http_respond_error(req, 400, "login and password are required");
+		goto done;
+	}
+	rc = auth_login(srv, st, login, password, http_request_remote(req), &who, session, &err);
+	if (rc == -2) {
+		http_add_header(req, "Retry-After", "60");
+		http_respond_error(req, 429, "%s", err.buf);
+		goto done;
+	}
+	if (rc < 0) {
+		struct principal anon;
+
+		memset(&anon, 0, sizeof(anon));
+		auth_audit(st, req, &anon, "session.fail", login, NULL);
+		http_respond_error(req, 401, "%s", err.buf);
+		goto done;
+	}
+	auth_audit(st, req, &who, "session.create", who.login, NULL);
+	session_cookie(req, srv, session, (long)(AUTH_SESSION_MAX_MS / 1000));
+	r = json_pack("{s:s, s:s}", "login", who.login, "csrf", who.csrf);
+	http_respond_json(req, 200, r);
+	json_decref(r);
+done:
+	sodium_memzero(session, sizeof(session));
+	json_decref(o);
+	strbuf_release(&err);
+	return 0;
+}
+
+static int h_session_delete(struct http_request *req, void *ud)
+{
+	struct server *srv = SRV(ud);
+	struct store *st = store_or_500(req, srv);
+	char sid[AUTH_TOKEN_HEX + 1];
+	struct principal who;
+
+	if (!st || who_changes(req, srv, st, &who) < 0)
+		return 0;
+	if (!who.via_session || !auth_session_cookie(req, sid)) {
+		http_respond_error(req, 400, "no session to end (this request was not made "
+				   "with the session cookie)");
+		return 0;
+	}
+	auth_logout(srv, st, &who, sid);
+	auth_audit(st, req, &who, "session.delete", who.login, NULL);
+	session_cookie(req, srv, "", 0);
+	http_respond_json_str(req, 200, "{\"ended\":true}", 14);
+	return 0;
+}
+
+/* ---- project settings: public, members, secret variables ---- */
+
+/* {"public": bool} (maintainer) */
+static int h_project_patch(struct http_request *req, void *ud)
+{
+	struct server *srv = SRV(ud);
+	struct store *st = store_or_500(req, srv);
+	struct strbuf err = STRBUF_INIT;
+	struct store_project p;
+	struct principal who;
+	json_t *o, *pub;
+	int rc;
+
+	if (!st || who_changes(req, srv, st, &who) < 0 || !(o = body_json(req)))
+		return 0;
+	memset(&p, 0, sizeof(p));
+	if (project_of(req, srv, st, &who, ROLE_MAINTAINER, &p) < 0)
+		goto done;
+	pub = json_object_get(o, "public");
+	if (!json_is_boolean(pub) || json_object_size(o) != 1) {
+		http_respond_error(req, 400, "the body must be {\"public\": true|false}");
+		goto done;
+	}
+	rc = store_project_set_public(st, p.name, json_is_true(pub), &err);
+	if (rc < 0) {
+		store_error(req, rc, &err);
+		goto done;
+	}
+	p.public_read = json_is_true(pub);
+	auth_audit(st, req, &who, "project.update", p.name, "public %s",
+		   p.public_read ? "true" : "false");
+	{
+		json_t *r = project_json(&p, 1);
+
+		http_respond_json(req, 200, r);
+		json_decref(r);
+	}
+done:
+	store_project_release(&p);
+	json_decref(o);
+	strbuf_release(&err);
+	return 0;
+}
+
+static int h_members(struct http_request *req, void *ud)
+{
+	struct server *srv = SRV(ud);
+	struct store *st = store_or_500(req, srv);
+	struct strbuf err = STRBUF_INIT;
+	struct store_member *m = NULL;
+	struct store_project p;
+	struct principal who;
+	size_t n = 0, i;
+	int rc;
+
+	if (!st || who_asks(req, srv, st, &who) < 0)
+		return 0;
+	memset(&p, 0, sizeof(p));
+	if (project_of(req, srv, st, &who, ROLE_MAINTAINER, &p) < 0)
+		goto done;
+	rc = store_member_list(st, p.id, &m, &n, &err);
+	if (rc < 0) {
+		store_error(req, rc, &err);
+	} else {
+		json_t *a = json_array();
+
+		for (i = 0; i < n; i++)
+			json_array_append_new(a, json_pack("{s:s, s:s}", "login", m[i].login,
+							   "role", role_name(m[i].role)));
+		http_respond_json(req, 200, a);
+		json_decref(a);
+	}
+done:
+	store_members_free(m, n);
+	store_project_release(&p);
+	strbuf_release(&err);
+	return 0;
+}
+
+/* PUT {"role"} or DELETE a member (maintainer). */
+static int member_op(struct http_request *req, void *ud, int remove)
+{
+	struct server *srv = SRV(ud);
+	struct store *st = store_or_500(req, srv);
+	struct strbuf err = STRBUF_INIT;
+	const char *login = http_request_param(req, "login"), *rname = NULL;
+	struct store_project p;
+	struct store_user u;
+	struct principal who;
+	json_t *o = NULL;
+	int rc, role = 0;
+
+	if (!st || who_changes(req, srv, st, &who) < 0 || (!remove && !(o = body_json(req))))
+		return 0;
+	memset(&p, 0, sizeof(p));
+	memset(&u, 0, sizeof(u));
+	if (project_of(req, srv, st, &who, ROLE_MAINTAINER, &p) < 0)
+		goto done;
+	if (!remove) {
+		if (opt_str(req, o, "role", 16, &rname))
+			goto done;
+		role = role_parse(rname);
+		if (role < ROLE_VIEWER || role > ROLE_MAINTAINER) {
+			http_respond_error(req, 400, "role must be viewer, developer or maintainer");
+			goto done;
+		}
+	}
+	rc = store_user_get(st, login, &u, &err);
+	if (rc == STORE_NOTFOUND) {
+		http_respond_error(req, 404, "user %s not found", login);
+		goto done;
+	}
+	if (rc < 0) {
+		store_error(req, rc, &err);
+		goto done;
+	}
+	rc = remove ? store_member_delete(st, p.id, u.id, &err) :
+		      store_member_set(st, p.id, u.id, role, &err);
+	if (rc < 0) {
+		store_error(req, rc, &err);
+		goto done;
+	}
+	{
+		char target[160];
+
+		snprintf(target, sizeof(target), "project %s member %s", p.name, u.login);
+		auth_audit(st, req, &who, remove ? "member.remove" : "member.set", target, "%s",
+			   remove ? "" : role_name(role));
+	}
+	if (remove) {
+		http_respond_json_str(req, 200, "{\"removed\":true}", 16);
+	} else {
+		json_t *r = json_pack("{s:s, s:s, s:s}", "project", p.name, "login", u.login,
+				      "role", role_name(role));
+
+		http_respond_json(req, 200, r);
+		json_decref(r);
+	}
+done:
+	store_user_release(&u);
+	store_project_release(&p);
+	json_decref(o);
+	strbuf_release(&err);
+	return 0;
+}
+
+static int h_member_put(struct http_request *req, void *ud)
+{
+	return member_op(req, ud, 0);
+}
+
+static int h_member_delete(struct http_request *req, void *ud)
+{
+	return member_op(req, ud, 1);
+}
+
+/* Keys and flags, never values (maintainer). */
+static int h_variables(struct http_request *req, void *ud)
+{
+	struct server *srv = SRV(ud);
+	struct store *st = store_or_500(req, srv);
+	struct strbuf err = STRBUF_INIT;
+	struct store_variable *v = NULL;
+	struct store_project p;
+	struct principal who;
+	size_t n = 0, i;
+	int rc;
+
+	if (!st || who_asks(req, srv, st, &who) < 0)
+		return 0;
+	memset(&p, 0, sizeof(p));
+	if (project_of(req, srv, st, &who, ROLE_MAINTAINER, &p) < 0)
+		goto done;
+	rc = store_variable_list(st, p.id, 0, &v, &n, &err);
+	if (rc < 0) {
+		store_error(req, rc, &err);
+	} else {
+		json_t *a = json_array();
+
+		for (i = 0; i < n; i++) {
+			json_t *e = json_pack("{s:s, s:b}", "key", v[i].key, "masked", v[i].masked);
+
+			json_object_set_new(e, "updated_at", json_time(v[i].updated));
+			json_array_append_new(a, e);
+		}
+		http_respond_json(req, 200, a);
+		json_decref(a);
+	}
+done:
+	store_variables_free(v, n);
+	store_project_release(&p);
+	strbuf_release(&err);
+	return 0;
+}
+
+static int var_key_ok(const char *k)
+{
+	size_t i;
+
+	if (!k || !*k || strlen(k) > 255)
+		return 0;
+	for (i = 0; k[i]; i++)
+		if (!((k[i] >= 'A' && k[i] <= 'Z') || (k[i] >= 'a' && k[i] <= 'z') || k[i] == '_' ||
+		      (i && k[i] >= '0' && k[i] <= '9')))
+			return 0;
+	return 1;
+}
+
+/* PUT {"value", "masked"?} (maintainer); the answer never holds the value. */
+static int h_variable_put(struct http_request *req, void *ud)
+{
+	struct server *srv = SRV(ud);
+	struct store *st = store_or_500(req, srv);
+	struct strbuf err = STRBUF_INIT;
+	const char *key = http_request_param(req, "key"), *value;
+	struct store_variable *v = NULL;
+	struct store_project p;
+	struct principal who;
+	size_t n = 0, i;
+	json_t *o, *m;
+	int rc, masked, exists = 0;
+
+	if (!st || who_changes(req, srv, st, &who) < 0 || !(o = body_json(req)))
+		return 0;
+	memset(&p, 0, sizeof(p));
+	if (project_of(req, srv, st, &who, ROLE_MAINTAINER, &p) < 0)
+		goto done;
+	if (!var_key_ok(key)) {
+		http_respond_error(req, 400, "variable names are [A-Za-z_][A-Za-z0-9_]*, at most "
+				   "255 bytes");
+		goto done;
+	}
+	if (opt_str(req, o, "value", MAX_VAR_VALUE, &value))
+		goto done;
+	m = json_object_get(o, "masked");
+	if (!value || (m && !json_is_null(m) && !json_is_boolean(m))) {
+		http_respond_error(req, 400, "the body must be {\"value\": string of at most %d "
+				   "bytes, \"masked\": true|false}", MAX_VAR_VALUE);
+		goto done;
+	}
+	masked = json_is_true(m);
+	if (masked && (strlen(value) < MASK_MIN_LEN || strchr(value, '\n') || strchr(value, '\r'))) {
+		http_respond_error(req, 400, "a masked value must be one line of at least %d "
+				   "characters", MASK_MIN_LEN);
+		goto done;
+	}
+	rc = store_variable_list(st, p.id, 0, &v, &n, &err);
+	for (i = 0; rc == 0 && i < n; i++)
+		exists |= !strcmp(v[i].key, key);
+	if (rc == 0 && !exists && n >= MAX_SECRET_VARIABLES) {
+		http_respond_error(req, 400, "a project has at most %d variables",
+				   MAX_SECRET_VARIABLES);
+		goto done;
+	}
+	if (rc == 0)
+		rc = store_variable_set(st, p.id, key, value, masked, &err);
+	if (rc < 0) {
+		store_error(req, rc, &err);
+		goto done;
+	}
+	{
+		char target[320];
+		json_t *r;
+
+		snprintf(target, sizeof(target), "project %s variable %s", p.name, key);
+		auth_audit(st, req, &who, "variable.set", target, "%s", masked ? "masked" : "");
+		r = json_pack("{s:s, s:b}", "key", key, "masked", masked);
+		http_respond_json(req, exists ? 200 : 201, r);
+		json_decref(r);
+	}
+done:
+	store_variables_free(v, n);
+	store_project_release(&p);
+	json_decref(o);
+	strbuf_release(&err);
+	return 0;
+}
+
+static int h_variable_delete(struct http_request *req, void *ud)
+{
+	struct server *srv = SRV(ud);
+	struct store *st = store_or_500(req, srv);
+	struct strbuf err = STRBUF_INIT;
+	const char *key = http_request_param(req, "key");
+	struct store_project p;
+	struct principal who;
+	int rc;
+
+	if (!st || who_changes(req, srv, st, &who) < 0)
+		return 0;
+	memset(&p, 0, sizeof(p));
+	if (project_of(req, srv, st, &who, ROLE_MAINTAINER, &p) < 0)
+		goto done;
+	rc = store_variable_delete(st, p.id, key, &err);
+	if (rc < 0) {
+		store_error(req, rc, &err);
+	} else {
+		char target[320];
+
+		snprintf(target, sizeof(target), "project %s variable %s", p.name, key);
+		auth_audit(st, req, &who, "variable.delete", target, NULL);
+		http_respond_json_str(req, 200, "{\"deleted\":true}", 16);
+	}
+done:
+	store_project_release(&p);
+	strbuf_release(&err);
+	return 0;
+}
+
+/* ---- audit log (admin) ---- */
+
+static int h_audit(struct http_request *req, void *ud)
+{
+	struct server *srv = SRV(ud);
+	struct store *st = store_or_500(req, srv);
+	struct strbuf err = STRBUF_INIT;
+	struct store_pipeline_filter f;
+	struct store_audit *a = NULL;
+	struct principal who;
+	size_t n = 0, i;
+	int rc;
+
+	if (!st || who_asks(req, srv, st, &who) < 0 || admin_only(req, &who) < 0)
+		return 0;
+	memset(&f, 0, sizeof(f));
+	if (page_args(req, &f) < 0)
+		return 0;
+	rc = store_audit_list(st, f.limit, f.offset, &a, &n, &err);
+	if (rc < 0) {
+		store_error(req, rc, &err);
+	} else {
+		json_t *arr = json_array();
+
+		for (i = 0; i < n; i++) {
+			json_t *e = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s}",
+					      "id", (json_int_t)a[i].id, "actor", a[i].actor,
+					      "remote", a[i].remote, "action", a[i].action,
+					      "target", a[i].target, "detail", a[i].detail);
+
+			json_object_set_new(e, "time", json_time(a[i].time));
+			json_array_append_new(arr, e);
+		}
+		http_respond_json(req, 200, arr);
+		json_decref(arr);
+	}
+	store_audit_free(a, n);
 	strbuf_release(&err);
 	return 0;
 }
@@ -1487,7 +2422,23 @@ const struct http_route server_routes[] = {
 	{ "GET", "/api/v1/jobs/:id/tests", h_job_tests },
 	{ "GET", "/api/v1/jobs/:id/artifacts", h_job_artifacts },
 	{ "GET", "/api/v1/jobs/:id/artifacts/*path", h_job_artifact },
+	{ "PATCH", "/api/v1/projects/:name", h_project_patch },
+	{ "GET", "/api/v1/projects/:name/members", h_members },
+	{ "PUT", "/api/v1/projects/:name/members/:login", h_member_put },
+	{ "DELETE", "/api/v1/projects/:name/members/:login", h_member_delete },
+	{ "GET", "/api/v1/projects/:name/variables", h_variables },
+	{ "PUT", "/api/v1/projects/:name/variables/:key", h_variable_put },
+	{ "DELETE", "/api/v1/projects/:name/variables/:key", h_variable_delete },
+	{ "GET", "/api/v1/tokens", h_tokens },
 	{ "POST", "/api/v1/tokens", h_token_add },
+	{ "DELETE", "/api/v1/tokens/:id", h_token_revoke },
+	{ "GET", "/api/v1/user", h_user },
+	{ "GET", "/api/v1/users", h_users },
+	{ "POST", "/api/v1/users", h_user_add },
+	{ "PATCH", "/api/v1/users/:login", h_user_patch },
+	{ "POST", "/api/v1/session", h_session_add },
+	{ "DELETE", "/api/v1/session", h_session_delete },
+	{ "GET", "/api/v1/audit", h_audit },
 	{ "POST", "/api/v1/hook", h_hook },
 	{ "POST", "/api/v1/webhooks/:name", h_webhook },
 };

@@ -76,8 +76,52 @@ int auth_csrf_ok(const struct principal *who, const char *token);
 int auth_login(struct server *srv, struct store *st, const char *login, const char *password,
 	       const char *remote, struct principal *who, char session[AUTH_TOKEN_HEX + 1],
 	       struct strbuf *err);
+/*
+ * Check login's password as auth_login does (rate limit included),
+ * without making a session: 0 with the user in *ret (release it), -1
+ * wrong (message in err), -2 rate-limited.
+ */
+int auth_password_check(struct store *st, const char *login, const char *password,
+			const char *remote, struct store_user *ret, struct strbuf *err);
 /* End who's session (no-op when not via_session). */
 void auth_logout(struct server *srv, struct store *st, const struct principal *who,
 		 const char *session);
+
+/* ---- what auth.c also offers the server ---- */
+
+#define AUTH_PASSWORD_MIN 8
+#define AUTH_PASSWORD_MAX 1024
+/* Login failures allowed per login and per remote address (which many
+ * people may share) in a window, and how long a login is then refused (429). */
+#define AUTH_LOGIN_FAILURES 5
+#define AUTH_ADDR_FAILURES 20
+#define AUTH_LOGIN_WINDOW_MS (60 * 1000)
+#define AUTH_LOGIN_LOCK_MS (60 * 1000)
+/* Sessions end 14 days after the login, or after 7 idle days. */
+#define AUTH_SESSION_MAX_MS (14LL * 24 * 3600 * 1000)
+#define AUTH_SESSION_IDLE_MS (7LL * 24 * 3600 * 1000)
+/* A user's sessions beyond this many (the oldest) end at the next login. */
+#define AUTH_MAX_SESSIONS 20
+/* Live API tokens a user (or the administrator) may hold. */
+#define AUTH_MAX_TOKENS 100
+
+/* libsodium ready (idempotent, thread-safe); -1 if it cannot be. */
+int auth_init(void);
+/* The argon2id string of password (malloc'ed), or NULL with err. */
+char *auth_password_hash(const char *password, struct strbuf *err);
+/* bytes random bytes as 2*bytes hex digits and a NUL in out. */
+void auth_random_hex(char *out, size_t bytes);
+/* The session id in req's cookie (AUTH_TOKEN_HEX hex digits), or 0. */
+int auth_session_cookie(struct http_request *req, char out[AUTH_TOKEN_HEX + 1]);
+/* "admin-token", "anonymous" or the user's login: who acted, for the audit log. */
+const char *auth_actor(const struct principal *who);
+/*
+ * Record a state change in the audit log: who (from req's address) did
+ * action to target; detail printf-like, may be NULL. A failure to record
+ * is logged, not returned.
+ */
+void auth_audit(struct store *st, struct http_request *req, const struct principal *who,
+		const char *action, const char *target, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
 
 #endif

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -28,6 +29,42 @@ void server_config_defaults(struct server_config *c)
 	c->max_pipelines_per_push = 20;
 	c->max_artifacts = (size_t)1 << 30;
 	c->poll_min_interval = 10;
+	c->notify_retry_base_ms = 5000;
+	c->notify_attempts = 6;
+	c->exec.sandbox = 0;
+	c->exec.host_fallback = 0;
+	c->exec.network = 0;
+	c->exec.uid = c->exec.gid = -1;
+}
+
+void server_config_exec(const struct server_config *c, const char *project,
+			struct server_exec *out)
+{
+	int i;
+
+	*out = c->exec;
+	for (i = 0; i < c->exec_projects_nr; i++) {
+		const struct server_exec *p = &c->exec_projects[i];
+
+		if (strcmp(p->project, project))
+			continue;
+		if (p->sandbox >= 0)
+			out->sandbox = p->sandbox;
+		if (p->host_fallback >= 0)
+			out->host_fallback = p->host_fallback;
+		if (p->network >= 0)
+			out->network = p->network;
+		if (p->memory)
+			out->memory = p->memory;
+		if (p->pids)
+			out->pids = p->pids;
+		if (p->cpus)
+			out->cpus = p->cpus;
+		if (p->uid >= 0)
+			out->uid = p->uid;
+		if (p->gid >= 0)
+			out->gid = p->gid;
+	}
 }
 
 void server_config_release(struct server_config *c)
@@ -37,6 +74,12 @@ void server_config_release(struct server_config *c)
 	free(c->listen);
 	free(c->store);
 	free(c->runner_name);
+	free(c->public_url);
+	free(c->smtp_url);
+	free(c->smtp_from);
+	free(c->smtp_username);
+	free(c->smtp_password);
+	free(c->images);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -131,12 +174,169 @@ static void set_size(struct cfg_ctx *x, const struct ynode *n, const char *key,
 	*dst = v;
 }
 
+/* "200ms", "5s", "2m", or seconds; at least 1 ms, at most a day. */
+static void set_ms(struct cfg_ctx *x, const struct ynode *n, const char *key, int *dst)
+{
+	const char *s = scalar(x, n, key);
+	char *end;
+	double v, mul = 1000;
+
+	if (!s)
+		return;
+	errno = 0;
+	v = strtod(s, &end);
+	if (!strcmp(end, "ms"))
+		mul = 1;
+	else if (!strcmp(end, "m"))
+		mul = 60000;
+	else if (*end && strcmp(end, "s"))
+		v = -1;
+	if (errno || end == s || v < 0 || v * mul < 1 || v * mul > 86400000.0) {
+		diag_error(x->d, &n->pos, "%s: must be a duration from 1ms to 24h (e.g. 200ms, "
+			   "5s, 2m)", key);
+		return;
+	}
+	*dst = (int)(v * mul);
+}
+
+/* A URL with one of the schemes (", "-separated in the message). */
+static void set_url(struct cfg_ctx *x, const struct ynode *n, const char *key,
+		    const char *const *schemes, char **dst)
+{
+	const char *s = scalar(x, n, key);
+	size_t i, k;
+
+	if (!s)
+		return;
+	for (i = 0; schemes[i]; i++) {
+		k = strlen(schemes[i]);
+		if (!strncmp(s, schemes[i], k) && s[k] && s[k] != '/' && strlen(s) <= 2048 &&
+		    !strpbrk(s, " \t\r\n"))
+			break;
+	}
+	if (!schemes[i]) {
+		struct strbuf m = STRBUF_INIT;
+
+		for (i = 0; schemes[i]; i++)
+			strbuf_addf(&m, "%s%s...", i ? " or " : "", schemes[i]);
+		diag_error(x->d, &n->pos, "%s: must be a URL %s", key, m.buf);
+		strbuf_release(&m);
+		return;
+	}
+	free(*dst);
+	*dst = xstrdup(s);
+}
+
 static int is_map(struct cfg_ctx *x, const struct ynode *n, const char *key)
 {
 	if (n && n->type == YNODE_MAP)
 		return 1;
 	diag_error(x->d, n ? &n->pos : NULL, "%s: must be a map", key);
 	return 0;
+}
+
+static const char *const http_schemes[] = { "http://", "https://", NULL };
+static const char *const smtp_schemes[] = { "smtp://", "smtps://", NULL };
+static void set_bool(struct cfg_ctx *x, const struct ynode *n, const char *key, int *dst)
+{
+	const char *s = scalar(x, n, key);
+
+	if (!s)
+		return;
+	if (!strcmp(s, "true") || !strcmp(s, "yes") || !strcmp(s, "on"))
+		*dst = 1;
+	else if (!strcmp(s, "false") || !strcmp(s, "no") || !strcmp(s, "off"))
+		*dst = 0;
+	else
+		diag_error(x->d, &n->pos, "%s: must be true or false", key);
+}
+
+/* executor: or projects.NAME: into e. */
+static void exec_section(struct cfg_ctx *x, const char *where, const struct ynode *m,
+			 struct server_exec *e)
+{
+	size_t i;
+	char key[300];
+
+	if (!is_map(x, m, where))
+		return;
+	for (i = 0; i < m->pairs_nr; i++) {
+		const char *k = m->pairs[i].key;
+		const struct ynode *v = m->pairs[i].val;
+		const char *sv;
+
+		snprintf(key, sizeof(key), "%s.%s", where, k);
+		if (!strcmp(k, "executor")) {
+			if (!(sv = scalar(x, v, key)))
+				continue;
+			if (!strcmp(sv, "shell") || !strcmp(sv, "sandbox"))
+				e->sandbox = !strcmp(sv, "sandbox");
+			else
+				diag_error(x->d, &v->pos, "%s: must be shell or sandbox", key);
+		} else if (!strcmp(k, "host_fallback")) {
+			set_bool(x, v, key, &e->host_fallback);
+		} else if (!strcmp(k, "network")) {
+			set_bool(x, v, key, &e->network);
+		} else if (!strcmp(k, "memory")) {
+			size_t b = 0;
+
+			set_size(x, v, key, 4u << 20, &b);
+			if (b)
+				e->memory = (long long)b;
+		} else if (!strcmp(k, "pids")) {
+			int n = 0;
+
+			set_int(x, v, key, 1, 4194304, &n);
+			e->pids = n;
+		} else if (!strcmp(k, "uid")) {
+			set_int(x, v, key, 0, 2147483646, &e->uid);
+		} else if (!strcmp(k, "gid")) {
+			set_int(x, v, key, 0, 2147483646, &e->gid);
+		} else if (!strcmp(k, "cpus")) {
+			char *end;
+			double d;
+
+			if (!(sv = scalar(x, v, key)))
+				continue;
+			d = strtod(sv, &end);
+			if (*end || end == sv || !(d >= 0.01 && d <= 1024))
+				diag_error(x->d, &v->pos, "%s: must be a number of CPUs "
+					   "from 0.01 to 1024", key);
+			else
+				e->cpus = d;
+		} else {
+			diag_error(x->d, &m->pairs[i].key_pos, "unknown setting %s", key);
+		}
+	}
+}
+
+static void projects_section(struct cfg_ctx *x, const struct ynode *m)
+{
+	struct server_config *c = x->c;
+	size_t i;
+
+	if (!is_map(x, m, "projects"))
+		return;
+	c->exec_projects_nr = 0;
+	for (i = 0; i < m->pairs_nr; i++) {
+		struct server_exec *e;
+		char where[200];
+
+		if (c->exec_projects_nr >= SERVER_MAX_EXEC_PROJECTS ||
+		    strlen(m->pairs[i].key) >= sizeof(e->project)) {
+			diag_error(x->d, &m->pairs[i].key_pos, "projects: at most %d "
+				   "projects, names up to %zu characters",
+				   SERVER_MAX_EXEC_PROJECTS, sizeof(e->project) - 1);
+			continue;
+		}
+		e = &c->exec_projects[c->exec_projects_nr++];
+		memset(e, 0, sizeof(*e));
+		e->sandbox = e->host_fallback = e->network = -1;
+		e->uid = e->gid = -1;
+		strcpy(e->project, m->pairs[i].key);
+		snprintf(where, sizeof(where), "projects.%s", e->project);
+		exec_section(x, where, m->pairs[i].val, e);
+	}
 }
 
 static void section(struct cfg_ctx *x, const char *name, const struct ynode *m)
@@ -169,6 +369,25 @@ static void section(struct cfg_ctx *x, const char *name, const struct ynode *m)
 				&c->max_pipelines_per_push);
 		else if (!strcmp(name, "poll") && !strcmp(k, "min_interval"))
 			set_int(x, v, "poll.min_interval", 1, 86400, &c->poll_min_interval);
+		else if (!strcmp(name, "smtp") && !strcmp(k, "url"))
+			set_url(x, v, "smtp.url", smtp_schemes, &c->smtp_url);
+		else if (!strcmp(name, "smtp") && !strcmp(k, "from")) {
+			set_str(x, v, "smtp.from", &c->smtp_from);
+			if (c->smtp_from && (!strchr(c->smtp_from, '@') ||
+					     strpbrk(c->smtp_from, " \t\r\n<>"))) {
+				diag_error(x->d, &v->pos, "smtp.from: must be an e-mail address");
+				free(c->smtp_from);
+				c->smtp_from = NULL;
+			}
+		}
+		else if (!strcmp(name, "smtp") && !strcmp(k, "username"))
+			set_str(x, v, "smtp.username", &c->smtp_username);
+		else if (!strcmp(name, "smtp") && !strcmp(k, "password"))
+			set_str(x, v, "smtp.password", &c->smtp_password);
+		else if (!strcmp(name, "notify") && !strcmp(k, "retry_base"))
+			set_ms(x, v, "notify.retry_base", &c->notify_retry_base_ms);
+		else if (!strcmp(name, "notify") && !strcmp(k, "attempts"))
+			set_int(x, v, "notify.attempts", 1, 20, &c->notify_attempts);
 		else
 			diag_error(x->d, &m->pairs[i].key_pos, "unknown setting %s.%s", name, k);
 	}
@@ -215,8 +434,17 @@ int server_config_load(const char *path, int missing_ok, struct server_config *c
 				set_str(&x, v, "listen", &c->listen);
 			else if (!strcmp(k, "store"))
 				set_str(&x, v, "store", &c->store);
+			else if (!strcmp(k, "url"))
+				set_url(&x, v, "url", http_schemes, &c->public_url);
+			else if (!strcmp(k, "images"))
+				set_str(&x, v, "images", &c->images);
+			else if (!strcmp(k, "executor"))
+				exec_section(&x, "executor", v, &c->exec);
+			else if (!strcmp(k, "projects"))
+				projects_section(&x, v);
 			else if (!strcmp(k, "runner") || !strcmp(k, "http") ||
-				 !strcmp(k, "limits") || !strcmp(k, "poll"))
+				 !strcmp(k, "limits") || !strcmp(k, "poll") ||
+				 !strcmp(k, "smtp") || !strcmp(k, "notify"))
 				section(&x, k, v);
 			else
 				diag_error(&d, &root->pairs[i].key_pos, "unknown setting %s", k);

@@ -16,6 +16,7 @@
 #include "git/mirror.h"
 #include "git/object.h"
 #include "git/predefined.h"
+#include "notify/notify.h"
 #include "server/pctx.h"
 #include "server/server.h"
 #include "util/xalloc.h"
@@ -409,6 +410,8 @@ commit:
 		goto done;
 	in_tx = 0;
 	atomic_fetch_add(&srv->pipelines_created, 1);
+	if (!have_plan || !plan.nr || plan.workflow_skip)
+		notify_pipeline(srv, st, pl.id, have_plan ? "skipped" : "failed");
 	/* a newer pipeline makes older ones redundant, if it has jobs to run */
 	if (have_plan && plan.nr && !plan.workflow_skip)
 		runner_auto_cancel(srv, st, pr->id, branch, pl.id);
@@ -425,6 +428,7 @@ done:
 		if (store_pipeline_set_status(st, pl.id, NULL, "failed", 0, server_now_ms(),
 					      err->buf, NULL) == 0) {
 			slog_warn("pipeline %lld: %s", (long long)pl.id, err->buf);
+			notify_pipeline(srv, st, pl.id, "failed");
 			*ret_id = pl.id;
 			rc = 0;
 		}

@@ -24,6 +24,7 @@
 
 #include "exec/spawn.h"
 #include "git/mirror.h"
+#include "notify/notify.h"
 #include "sched/jobrun.h"
 #include "server/server.h"
 #include "util/xalloc.h"
@@ -35,6 +36,7 @@ struct slot {
 	pid_t pid;
 	int pidfd;
 	int child;        /* our child (started here), else re-attached */
+	int secrets;      /* its spec file holds the project's secret variables */
 };
 
 struct timer {
@@ -353,8 +355,9 @@ static void advance(struct runner *r, int64_t id)
 	if (strcmp(status, pl.status)) {
 		int64_t fin = pipeline_finished(status) ? now : 0;
 
-		store_pipeline_set_status(st, id, pl.status, status,
-					  started && !pl.started ? now : 0, fin, NULL, &err);
+		if (store_pipeline_set_status(st, id, pl.status, status,
+					      started && !pl.started ? now : 0, fin, NULL, &err) == 0)
+			notify_pipeline(r->srv, st, id, status);
 	}
 done:
 	if (err.len)
@@ -535,6 +538,7 @@ static void ingest(struct runner *r, int64_t id, const char *lost_reason)
 	}
 	if (store_commit(st, &err) < 0)
 		goto done;
+	notify_job(srv, st, j.pipeline_id, id, status);
 	atomic_fetch_add(&srv->jobs_finished, 1);
 	if (!strcmp(status, "failed"))
 		atomic_fetch_add(&srv->jobs_failed, 1);
@@ -594,10 +598,13 @@ static json_t *dep_json(struct runner *r, const struct store_job *d)
 static int write_over(const char *path, const char *text, size_t len)
 {
 	size_t off = 0;
-	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644), rc = -1, saved;
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600), rc = -1, saved;
 
 	if (fd < 0)
 		return -1;
+	/* it holds the project's secrets: the job's alone, also if made 0644 before */
+	if (fchmod(fd, 0600) < 0)
+		goto done;
 	while (off < len) {
 		ssize_t w = pwrite(fd, text + off, len - off, (off_t)off);
 
@@ -615,9 +622,12 @@ done:
 	return rc;
 }
 
-/* ret_running: whether the pipeline was "running" already. */
+/*
+ * ret_running: whether the pipeline was "running" already; ret_secrets:
+ * whether the spec holds secret variables.
+ */
 static int write_spec(struct runner *r, const struct store_job *j, int no, const char *path,
-		      int *ret_running, struct strbuf *err)
+		      int *ret_running, int *ret_secrets, struct strbuf *err)
 {
 	struct server *srv = r->srv;
 	struct store_pipeline pl;
@@ -672,6 +682,20 @@ static int write_spec(struct runner *r, const struct store_job *j, int no, const
 	free(s);
 	json_object_set_new(spec, "max_log", json_integer((json_int_t)cfg.max_log));
 	json_object_set_new(spec, "max_artifacts", json_integer((json_int_t)cfg.max_artifacts));
+	{
+		/* how the job runs: the project's executor settings */
+		struct server_exec ex;
+
+		server_config_exec(&cfg, pl.project, &ex);
+		s = cfg.images ? xstrdup(cfg.images) : xasprintf("%s/images", srv->data);
+		json_object_set_new(spec, "exec", json_pack(
+			"{s:s, s:b, s:b, s:I, s:I, s:f, s:s, s:i, s:i}",
+			"executor", ex.sandbox > 0 ? "sandbox" : "shell",
+			"host_fallback", ex.host_fallback > 0, "network", ex.network > 0,
+			"memory", (json_int_t)ex.memory, "pids", (json_int_t)ex.pids,
+			"cpus", ex.cpus, "images", s, "uid", ex.uid, "gid", ex.gid));
+		free(s);
+	}
 	s = server_path(srv, "results", j->id, ".json");
 	json_object_set_new(spec, "result", json_string(s));
 	free(s);
@@ -683,6 +707,24 @@ static int write_spec(struct runner *r, const struct store_job *j, int no, const
 	free(s);
 	json_object_set_new(spec, "ctx", json_string(pl.ctx ? pl.ctx : "{}"));
 	json_object_set_new(spec, "deps", deps);
+	{
+		/* the project's secret variables: the spec is the job's alone (0600) */
+		struct store_variable *v = NULL;
+		size_t vn = 0, k;
+		json_t *sv = json_array();
+
+		if (store_variable_list(r->st, pl.project_id, 1, &v, &vn, err) < 0) {
+			json_decref(sv);
+			goto done;
+		}
+		for (k = 0; k < vn; k++)
+			json_array_append_new(sv, json_pack("{s:s, s:s, s:b}", "key", v[k].key,
+							    "value", v[k].value ? v[k].value : "",
+							    "masked", v[k].masked));
+		store_variables_free(v, vn);
+		json_object_set_new(spec, "secrets", sv);
+		*ret_secrets = vn > 0;
+	}
 	text = json_dumps(spec, JSON_COMPACT);
 	if (!text || write_over(path, text, strlen(text)) < 0) {
 		strbuf_addf(err, "cannot write %s: %s", path, strerror(errno));
@@ -734,6 +776,7 @@ static void add_slot(struct runner *r, int no, int64_t job, int64_t pipeline, pi
 	r->slots[r->nr].pid = pid;
 	r->slots[r->nr].pidfd = pidfd;
 	r->slots[r->nr].child = child;
+	r->slots[r->nr].secrets = !child;	/* re-attached: not known */
 	memset(&ev, 0, sizeof(ev));
 	ev.events = EPOLLIN;
 	ev.data.u64 = (uint64_t)job;
@@ -756,17 +799,19 @@ static void start(struct runner *r, struct store_job *j)
 	const char *argv[] = { self, "job-exec", spec, NULL };
 	struct store_job f;
 	pid_t pid;
-	int pidfd, fd, running = 0;
+	int pidfd, fd, running = 0, secrets = 0;
 	char *runner = xasprintf("%s-%d", j->runner ? j->runner : "embedded", no);
 
 	unlink(res);
 	fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd >= 0)
 		close(fd);
-	if (write_spec(r, j, no, spec, &running, &err) < 0 ||
+	if (write_spec(r, j, no, spec, &running, &secrets, &err) < 0 ||
 	    spawn_detached(argv, log, &pid, &pidfd, &err) < 0) {
 		struct strbuf m = STRBUF_INIT;
 
+		if (secrets && truncate(spec, 0) < 0)
+			slog_warn("cannot empty %s: %s", spec, strerror(errno));
 		strbuf_addf(&m, "cannot start the job: %s", err.buf);
 		slog_warn("job %lld: %s", (long long)j->id, m.buf);
 		ingest(r, j->id, m.buf);
@@ -782,7 +827,10 @@ static void start(struct runner *r, struct store_job *j)
 		f.pid_start = 0;
 	if (store_job_transition(r->st, j->id, "running", "running", &f, &err) < 0)
 		slog_warn("job %lld: %s", (long long)j->id, err.buf);
+	else
+		notify_job(r->srv, r->st, j->pipeline_id, j->id, "running");
 	add_slot(r, no, j->id, j->pipeline_id, pid, pidfd, 1);
+	r->slots[r->nr - 1].secrets = secrets;
 	/* the pipeline is running now (a start decides nothing else) */
 	if (!running)
 		advance(r, j->pipeline_id);
@@ -805,6 +853,14 @@ static void finish_slot(struct runner *r, size_t i)
 	}
 	if (s.child)
 		spawn_reap(s.pid);
+	if (s.secrets) {
+		/* secrets do not stay at rest once the supervisor has read them */
+		char *spec = xasprintf("%s/work/slot-%d.spec.json", r->srv->data, s.no);
+
+		if (truncate(spec, 0) < 0 && errno != ENOENT)
+			slog_warn("cannot empty %s: %s", spec, strerror(errno));
+		free(spec);
+	}
 	r->slots[i] = r->slots[--r->nr];
 	ingest(r, s.job_id, NULL);
 }
@@ -1166,6 +1222,8 @@ static int retry_job(struct server *srv, struct store *st, int64_t id, int as_ma
 	reset_skipped(st, j.pipeline_id, &j);
 	store_pipeline_set_status(st, j.pipeline_id, NULL, "running", 0, 0, NULL, NULL);
 	rc = store_commit(st, err);
+	if (rc == 0)
+		notify_pipeline(srv, st, j.pipeline_id, "running");
 	server_kick(srv, j.pipeline_id);
 done:
 	store_job_release(&j);
@@ -1212,6 +1270,7 @@ static int cancel_one(struct server *srv, struct store *st, const struct store_j
 		if (store_job_transition(st, j->id, waiting[i], "canceled", NULL, err) < 0)
 			return -1;
 		logs_job_finished(srv, j->id);
+		notify_job(srv, st, j->pipeline_id, j->id, "canceled");
 		server_kick(srv, j->pipeline_id);
 		return 0;
 	}
@@ -1280,6 +1339,7 @@ int runner_play_job(struct server *srv, struct store *st, int64_t id, struct str
 	rc = store_job_transition(st, id, "manual", "pending", &f, err);
 	if (rc == 0) {
 		store_pipeline_set_status(st, j.pipeline_id, NULL, "running", 0, 0, NULL, NULL);
+		notify_pipeline(srv, st, j.pipeline_id, "running");
 		server_kick(srv, j.pipeline_id);
 	}
 	store_job_release(&j);

@@ -22,6 +22,7 @@
 
 #include "exec/cas.h"
 #include "exec/spawn.h"
+#include "notify/notify.h"
 #include "server/server.h"
 #include "util/sha256.h"
 #include "util/xalloc.h"
@@ -270,6 +271,9 @@ static void reload(struct server *srv)
 			  c.listen, old.listen);
 	if ((c.store || old.store) && (!c.store || !old.store || strcmp(c.store, old.store)))
 		slog_warn("reload: store changed: it takes a restart");
+	if ((c.images || old.images) &&
+	    (!c.images || !old.images || strcmp(c.images, old.images)))
+		slog_warn("reload: images changed: it takes a restart");
 	if (c.http_threads != old.http_threads)
 		slog_warn("reload: http.threads changed: it takes a restart");
 	if (c.max_request_body != old.max_request_body)
@@ -279,6 +283,8 @@ static void reload(struct server *srv)
 	c.listen = old.listen;
 	free(c.store);
 	c.store = old.store;
+	free(c.images);
+	c.images = old.images;
 	c.http_threads = old.http_threads;
 	c.max_request_body = old.max_request_body;
 	/*
@@ -288,6 +294,12 @@ static void reload(struct server *srv)
 	ALLOC_GROW(srv->old_names, srv->old_names_nr + 1, srv->old_names_alloc);
 	srv->old_names[srv->old_names_nr++] = old.runner_name;
 	srv->cfg = c;
+	/* read only under cfg_lock, and copied (src/notify/) */
+	free(old.public_url);
+	free(old.smtp_url);
+	free(old.smtp_from);
+	free(old.smtp_username);
+	free(old.smtp_password);
 	pthread_mutex_unlock(&srv->cfg_lock);
 	slog_info("reload: %s is in use (runner slots %d, log size %zu bytes)",
 		  srv->config_path, c.slots, c.max_log);
@@ -373,10 +385,12 @@ int server_main(const struct server_opts *o)
 	hc.listen = srv.cfg.listen;
 	hc.threads = (unsigned)srv.cfg.http_threads;
 	hc.max_body = srv.cfg.max_request_body;
-	routes_nr = server_routes_nr + web_routes_nr;
+	routes_nr = server_routes_nr + web_routes_nr + notify_routes_nr;
 	routes = xcalloc(routes_nr, sizeof(*routes));
 	memcpy(routes, server_routes, server_routes_nr * sizeof(*routes));
 	memcpy(routes + server_routes_nr, web_routes, web_routes_nr * sizeof(*routes));
+	memcpy(routes + server_routes_nr + web_routes_nr, notify_routes,
+	       notify_routes_nr * sizeof(*routes));
 	if (http_server_start(&hc, routes, routes_nr, &srv, &srv.http, &err) < 0) {
 		fprintf(stderr, "cidre server: listening on %s: %s\n", srv.cfg.listen, err.buf);
 		goto stop;
@@ -396,6 +410,12 @@ int server_main(const struct server_opts *o)
 		else if (!strcmp(host, "[::]"))
 			snprintf(host, sizeof(host), "[::1]");
 		srv.url = xasprintf("http://%s:%u", host, http_server_port(srv.http));
+	}
+	/* after srv.url is known: links back are made from it */
+	if (notify_start(&srv, &err) < 0) {
+		fprintf(stderr, "cidre server: %s\n", err.buf);
+		rc = 1;
+		goto stop;
 	}
 	write_url(&srv);
 	slog_info("cidre %s listening on %s (data %s, store %s, %d runner slots)",
@@ -441,6 +461,7 @@ stop:
 		runner_stop(&srv);
 	if (srv.poller)
 		runner_poller_stop(&srv);
+	notify_stop(&srv);
 	logs_stop(&srv);
 	if (srv.url) {
 		char *p = xasprintf("%s/server-url", srv.data);

@@ -11,7 +11,8 @@
  *  - the runner thread (runner.c): the only one that advances pipelines,
  *    claims jobs, starts and reaps job supervisors;
  *  - the poller thread (runner.c): fetches polled repositories;
- *  - the log watcher thread (logs.c): wakes live log streams.
+ *  - the log watcher thread (logs.c): wakes live log streams;
+ *  - the notify thread (src/notify/): deliveries to forges, webhooks, SMTP.
  * Every thread has its own store handle (server_store()). The database
  * is the truth; in-memory state is only what can be rebuilt from it at
  * start (recovery).
@@ -26,6 +27,7 @@
 #include "store/store.h"
 
 struct logs;
+struct notify;
 struct runner;
 
 struct server {
@@ -43,6 +45,7 @@ struct server {
 	struct http_server *http;
 	struct logs *logs;
 	struct runner *runner;      /* owned by the runner thread */
+	struct notify *notify;      /* the notify thread's (src/notify/) */
 
 	/* requests to the runner thread, under lock; kick_fd wakes it */
 	pthread_mutex_t lock;

@@ -1,6 +1,7 @@
 /*
  * The job supervisor process (see supervisor.h).
  */
+#include "exec/mask.h"
 #include "server/supervisor.h"
 
 #include <errno.h>
@@ -81,6 +82,32 @@ static int read_spec(const char *path, struct spec *s, struct strbuf *err)
 		return -1;
 	}
 	return 0;
+}
+
+/* The spec's "exec" (the server's executor settings for the project). */
+static void spec_exec(const struct spec *s, struct jobrun_exec *ex)
+{
+	json_t *e = json_object_get(s->root, "exec");
+
+	memset(ex, 0, sizeof(*ex));
+	ex->uid = ex->gid = -1;
+	if (!json_is_object(e)) {
+		/* a spec from before executors: as then, shell, image unused */
+		ex->image_on_host = 1;
+		return;
+	}
+	ex->executor = str(e, "executor") && !strcmp(str(e, "executor"), "sandbox") ?
+		       JOBRUN_SANDBOX : JOBRUN_SHELL;
+	ex->image_store = str(e, "images");
+	ex->host_fallback = json_is_true(json_object_get(e, "host_fallback"));
+	ex->network = json_is_true(json_object_get(e, "network"));
+	ex->limits.memory = json_integer_value(json_object_get(e, "memory"));
+	ex->limits.pids = json_integer_value(json_object_get(e, "pids"));
+	ex->limits.cpus = json_number_value(json_object_get(e, "cpus"));
+	if (json_is_integer(json_object_get(e, "uid")))
+		ex->uid = (long)json_integer_value(json_object_get(e, "uid"));
+	if (json_is_integer(json_object_get(e, "gid")))
+		ex->gid = (long)json_integer_value(json_object_get(e, "gid"));
 }
 
 /* Bytes of the regular files below dir. */
@@ -253,8 +280,11 @@ int supervisor_main(const char *spec_path)
 	struct plan plan;
 	struct job_result r;
 	struct jobrun jr;
+	struct jobrun_exec ex;
 	struct jobrun_dep *deps = NULL;
 	struct varlist *dep_env = NULL;
+	struct varlist secrets = VARLIST_INIT;
+	struct mask mask;
 	struct cas_file *arts = NULL;
 	struct strvec files = STRVEC_INIT;
 	struct diag d;
@@ -267,6 +297,7 @@ int supervisor_main(const char *spec_path)
 	struct stat st;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	mask_init(&mask);
 	diag_init(&d);
 	pctx_init(&ctx);
 	memset(&r, 0, sizeof(r));
@@ -281,6 +312,21 @@ int supervisor_main(const char *spec_path)
 		json_decref(s.root);
 		strbuf_release(&err);
 		return 2;
+	}
+	{
+		/* the project's secret variables; masked ones are masked in the log */
+		json_t *sv = json_object_get(s.root, "secrets"), *e;
+		size_t k;
+
+		json_array_foreach(sv, k, e) {
+			const char *key = str(e, "key"), *value = str(e, "value");
+
+			if (!key || !value)
+				continue;
+			varlist_set(&secrets, key, value);
+			if (json_is_true(json_object_get(e, "masked")))
+				mask_add(&mask, value);
+		}
 	}
 	if (pipe2(cancel_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
 		fprintf(stderr, "cidre job-exec: pipe: %s\n", strerror(errno));
@@ -433,6 +479,10 @@ int supervisor_main(const char *spec_path)
 	jr.cancel_fd = cancel_pipe[0];
 	jr.job_id = s.job_id;
 	jr.t0 = &t0;
+	jr.secrets = &secrets;
+	jr.mask = &mask;
+	spec_exec(&s, &ex);
+	jr.exec = &ex;
 	jobrun_run(&jr, &r);
 
 	if (r.artifacts.nr && s.max_artifacts) {
@@ -485,6 +535,8 @@ write:
 	pctx_release(&ctx);
 	diag_clear(&d);
 	json_decref(s.root);
+	varlist_clear(&secrets);
+	mask_release(&mask);
 	strbuf_release(&err);
 	strbuf_release(&deps_root);
 	strbuf_release(&art_dir);

@@ -15,7 +15,8 @@
  *   {"job_id", "pipeline_id", "name", "mirror", "sha", "ref", "workdir",
  *    "log", "max_log", "result", "cas", "cache_dir", "ctx",
  *    "deps": [{"name", "files": [{"path","size","sha256","mode"}],
- *              "dotenv": {"K": "V"}}]}
+ *              "dotenv": {"K": "V"}}],
+ *    "secrets": [{"key", "value", "masked"}]}   (the file is mode 0600)
  * The result:
  *   {"status", "exit_code", "failure_reason", "allowed_failure",
  *    "duration", "peak_mem", "cpu", "coverage", "env_name", "env_url",

@@ -122,6 +122,94 @@ const char *const store_migrations[] = {
 	" name TEXT NOT NULL,"
 	" hash TEXT NOT NULL UNIQUE,"
 	" created INTEGER NOT NULL);",
+
+	/* 2: users, sessions, memberships, token owners, public projects,
+	 * secret variables, the audit log */
+	"CREATE TABLE users ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" login TEXT NOT NULL UNIQUE,"
+	" name TEXT NOT NULL,"
+	" email TEXT NOT NULL,"
+	" password TEXT NOT NULL,"	/* argon2id string, or "" (no password login) */
+	" admin INTEGER NOT NULL DEFAULT 0,"
+	" disabled INTEGER NOT NULL DEFAULT 0,"
+	" created INTEGER NOT NULL);"
+	/* only a hash of the session id (the cookie) is kept */
+	"CREATE TABLE sessions ("
+	" hash TEXT PRIMARY KEY,"
+	" user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,"
+	" csrf TEXT NOT NULL,"
+	" created INTEGER NOT NULL,"
+	" expires INTEGER NOT NULL,"
+	" last_seen INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE INDEX sessions_user ON sessions (user_id);"
+	"CREATE TABLE members ("
+	" project_id INTEGER NOT NULL REFERENCES projects (id),"
+	" user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,"
+	" role INTEGER NOT NULL,"
+	" PRIMARY KEY (project_id, user_id)) WITHOUT ROWID;"
+	"CREATE INDEX members_user ON members (user_id, project_id);"
+	/* user_id 0: the administrator's tokens (the admin-token file) */
+	"ALTER TABLE tokens ADD COLUMN user_id INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE tokens ADD COLUMN last_used INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE tokens ADD COLUMN revoked INTEGER NOT NULL DEFAULT 0;"
+	"CREATE INDEX tokens_user ON tokens (user_id, id);"
+	"ALTER TABLE projects ADD COLUMN public INTEGER NOT NULL DEFAULT 0;"
+	"CREATE TABLE variables ("
+	" project_id INTEGER NOT NULL REFERENCES projects (id),"
+	" key TEXT NOT NULL,"
+	" value TEXT NOT NULL,"
+	" masked INTEGER NOT NULL,"
+	" updated INTEGER NOT NULL,"
+	" PRIMARY KEY (project_id, key)) WITHOUT ROWID;"
+	"CREATE TABLE audit ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" time INTEGER NOT NULL,"
+	" actor TEXT NOT NULL,"
+	" remote TEXT NOT NULL,"
+	" action TEXT NOT NULL,"
+	" target TEXT NOT NULL,"
+	" detail TEXT NOT NULL);",
+
+	/* 3: the web UI's test history (one test's results across jobs) */
+	"CREATE INDEX tests_name ON tests (name, classname, job_id);",
+	/* 4: notifications: per-project settings, the event queue, the outbox */
+	/*
+	 * The runner only appends to notify_events (one insert per status
+	 * change); the notify thread turns events into deliveries and deletes
+	 * them. A delivery is one message to one receiver, retried with the
+	 * same id; it ends done, failed or superseded (a newer commit status
+	 * for the same pipeline made it pointless).
+	 */
+	"CREATE TABLE notify_settings ("
+	" project_id INTEGER PRIMARY KEY REFERENCES projects (id),"
+	" settings TEXT NOT NULL,"
+	" updated INTEGER NOT NULL);"
+	"CREATE TABLE notify_events ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" pipeline_id INTEGER NOT NULL,"
+	" job_id INTEGER NOT NULL DEFAULT 0,"
+	" status TEXT NOT NULL,"
+	" created INTEGER NOT NULL);"
+	"CREATE TABLE deliveries ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" project_id INTEGER NOT NULL,"
+	" pipeline_id INTEGER NOT NULL,"
+	" job_id INTEGER NOT NULL DEFAULT 0,"
+	" kind TEXT NOT NULL,"
+	" event TEXT NOT NULL,"
+	" target TEXT NOT NULL,"
+	" request TEXT NOT NULL,"
+	" state TEXT NOT NULL,"
+	" attempts INTEGER NOT NULL DEFAULT 0,"
+	" next_at INTEGER NOT NULL,"
+	" last_status INTEGER NOT NULL DEFAULT 0,"
+	" last_error TEXT,"
+	" created INTEGER NOT NULL,"
+	" updated INTEGER NOT NULL);"
+	"CREATE INDEX deliveries_due ON deliveries (state, next_at, id);"
+	"CREATE INDEX deliveries_project ON deliveries (project_id, id);"
+	"CREATE INDEX deliveries_pipeline ON deliveries (pipeline_id, kind, state);",
 };
 
 const size_t store_migrations_nr = ARRAY_SIZE(store_migrations);

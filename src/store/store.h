@@ -61,6 +61,7 @@ struct store_project {
 	char *webhook_secret; /* forges' HMAC key / GitLab token; may be "" */
 	int64_t created;
 	int64_t deleted;      /* 0, or when store_project_delete() marked it */
+	int public_read;      /* anonymous callers may read it (store_project_set_public) */
 };
 void store_project_release(struct store_project *p);
 
@@ -86,6 +87,8 @@ void store_projects_free(struct store_project *a, size_t nr);
  * Its pipelines and jobs stay readable by id; unfinished jobs are the
  * caller's to cancel. */
 int store_project_delete(struct store *st, const char *name, struct strbuf *err);
+/* Set a live project's anonymous read access. STORE_NOTFOUND: no such project. */
+int store_project_set_public(struct store *st, const char *name, int on, struct strbuf *err);
 
 /* Last sha seen on a ref by polling (ret_sha: 41 bytes, "" if none).
  * store_ref_set refuses a sha longer than 40 characters. */
@@ -126,6 +129,9 @@ struct store_pipeline_filter {
 	const char *status;
 	const char *source;
 	int64_t before_id;    /* keyset paging: id < before_id; 0: from newest */
+	/* 0: every project; else only public projects and those where user
+	 * visible_to is a member (-1: public ones only, for anonymous callers) */
+	int64_t visible_to;
 	int offset;           /* page paging, used when before_id is 0 */
 	int limit;            /* 1..1000 */
 };
@@ -281,15 +287,165 @@ int store_artifact_get(struct store *st, int64_t job_id, const char *path,
 		       struct store_artifact *ret, struct strbuf *err);
 void store_artifacts_free(struct store_artifact *a, size_t nr);
 
+/* ---- the web UI's reads ---- */
+
+/* Running jobs (oldest first), then pending ones in queue order; at most
+ * limit of each. */
+int store_job_active(struct store *st, int limit, struct store_job **ret, size_t *nr,
+		     struct strbuf *err);
+
+struct store_test_run {
+	int64_t job_id, pipeline_id;
+	char status[16];        /* passed, failed, error, skipped */
+};
+/* The latest results (job id <= max_job, newest first, at most limit) of
+ * the test classname/name in a project's jobs. *ret: free(). */
+int store_test_history(struct store *st, int64_t project_id, const char *classname,
+		       const char *name, int64_t max_job, int limit,
+		       struct store_test_run **ret, size_t *nr, struct strbuf *err);
+
+struct store_ref_last {
+	char *ref;
+	int64_t pipeline_id;    /* the ref's newest pipeline */
+};
+/* A project's refs with pipelines, most recently built first, at most
+ * limit (free with store_refs_last_free). */
+int store_pipeline_refs(struct store *st, int64_t project_id, int limit,
+			struct store_ref_last **ret, size_t *nr, struct strbuf *err);
+void store_refs_last_free(struct store_ref_last *a, size_t nr);
+
 /* ---- API tokens (only SHA-256 hashes are stored) ---- */
 
 /* hash: 64 lowercase hex of SHA-256(token). STORE_CONFLICT: hash exists. */
 int store_token_add(struct store *st, const char *name, const char *hash,
 		    int64_t *ret_id, struct strbuf *err);
-/* 0 when a token with this hash exists (its name, malloc'ed, in *ret_name
+/* 0 when a live (not revoked) token with this hash exists (its name, malloc'ed, in *ret_name
  * unless ret_name is NULL); STORE_NOTFOUND otherwise. */
 int store_token_check(struct store *st, const char *hash, char **ret_name,
 		      struct strbuf *err);
 int store_token_count(struct store *st, int64_t *ret, struct strbuf *err);
+
+struct store_token {
+	int64_t id;
+	char *name;
+	int64_t user_id;        /* 0: the administrator's */
+	int64_t created, last_used;
+	int revoked;
+};
+void store_token_release(struct store_token *t);
+void store_tokens_free(struct store_token *a, size_t nr);
+/* As store_token_add, owned by user_id (0: the administrator). */
+int store_token_add_user(struct store *st, const char *name, const char *hash,
+			 int64_t user_id, int64_t *ret_id, struct strbuf *err);
+/* The live (not revoked) token with this hash; STORE_NOTFOUND otherwise. */
+int store_token_lookup(struct store *st, const char *hash, struct store_token *ret,
+		       struct strbuf *err);
+/* Record that token id was used at time now. */
+int store_token_used(struct store *st, int64_t id, int64_t now, struct strbuf *err);
+/* user_id's tokens (0: the administrator's), revoked ones too, by id. */
+int store_token_list(struct store *st, int64_t user_id, struct store_token **ret,
+		     size_t *nr, struct strbuf *err);
+/* Revoke token id of user_id (-1: of anyone). STORE_NOTFOUND: no such live token. */
+int store_token_revoke(struct store *st, int64_t id, int64_t user_id, struct strbuf *err);
+
+/* ---- users ---- */
+
+struct store_user {
+	int64_t id;
+	char *login;            /* unique, [A-Za-z0-9._-]{1,64} */
+	char *name, *email;     /* may be "" */
+	char *password;         /* argon2id string (crypto_pwhash_str); "" none */
+	int admin, disabled;
+	int64_t created;
+};
+void store_user_release(struct store_user *u);
+void store_users_free(struct store_user *a, size_t nr);
+/* 1 if login is [A-Za-z0-9._-]{1,64}, not starting with . or -. */
+int store_user_login_ok(const char *login);
+/* Insert; id and created set in *u. STORE_CONFLICT: login taken. */
+int store_user_add(struct store *st, struct store_user *u, struct strbuf *err);
+int store_user_get(struct store *st, const char *login, struct store_user *ret,
+		   struct strbuf *err);
+int store_user_get_id(struct store *st, int64_t id, struct store_user *ret,
+		      struct strbuf *err);
+/* Change user id: password (argon2id string; NULL keeps it), admin and
+ * disabled (0/1; -1 keeps). STORE_NOTFOUND: no such user. */
+int store_user_update(struct store *st, int64_t id, const char *password, int admin,
+		      int disabled, struct strbuf *err);
+/* Every user by login. */
+int store_user_list(struct store *st, struct store_user **ret, size_t *nr,
+		    struct strbuf *err);
+
+/* ---- sessions (only a hash of the session id is stored) ---- */
+
+struct store_session {
+	int64_t user_id;
+	char csrf[65];
+	int64_t created, expires, last_seen;
+};
+int store_session_add(struct store *st, const char *hash, const struct store_session *s,
+		      struct strbuf *err);
+int store_session_get(struct store *st, const char *hash, struct store_session *ret,
+		      struct strbuf *err);
+int store_session_touch(struct store *st, const char *hash, int64_t last_seen,
+			struct strbuf *err);
+/* Delete one session; also every session that expired before now (now > 0). */
+int store_session_delete(struct store *st, const char *hash, int64_t now, struct strbuf *err);
+/* Keep only user_id's keep newest sessions. */
+int store_session_prune(struct store *st, int64_t user_id, int keep, struct strbuf *err);
+
+/* ---- project members (role: 1 viewer, 2 developer, 3 maintainer) ---- */
+
+struct store_member {
+	int64_t user_id;
+	char *login;
+	int role;
+};
+void store_members_free(struct store_member *a, size_t nr);
+/* Insert or change. STORE_NOTFOUND: no such project or user. */
+int store_member_set(struct store *st, int64_t project_id, int64_t user_id, int role,
+		     struct strbuf *err);
+/* STORE_NOTFOUND: not a member. */
+int store_member_delete(struct store *st, int64_t project_id, int64_t user_id,
+			struct strbuf *err);
+/* user's role on project in *ret_role (0 when not a member). */
+int store_member_role(struct store *st, int64_t project_id, int64_t user_id, int *ret_role,
+		      struct strbuf *err);
+int store_member_list(struct store *st, int64_t project_id, struct store_member **ret,
+		      size_t *nr, struct strbuf *err);
+
+/* ---- secret variables of a project (values leave the server only to jobs) ---- */
+
+struct store_variable {
+	char *key;              /* [A-Za-z_][A-Za-z0-9_]{0,254} */
+	char *value;            /* NULL when listed without values */
+	int masked;
+	int64_t updated;
+};
+void store_variables_free(struct store_variable *a, size_t nr);
+int store_variable_set(struct store *st, int64_t project_id, const char *key,
+		       const char *value, int masked, struct strbuf *err);
+/* STORE_NOTFOUND: no such variable. */
+int store_variable_delete(struct store *st, int64_t project_id, const char *key,
+			  struct strbuf *err);
+/* By key; values only when with_values. */
+int store_variable_list(struct store *st, int64_t project_id, int with_values,
+			struct store_variable **ret, size_t *nr, struct strbuf *err);
+
+/* ---- audit log ---- */
+
+struct store_audit {
+	int64_t id, time;       /* time 0 on add: now */
+	char *actor;            /* a login, "admin-token" or "anonymous" */
+	char *remote;           /* the caller's address */
+	char *action;           /* e.g. "pipeline.create", "user.add" */
+	char *target;           /* what it acted on, e.g. "project app" */
+	char *detail;           /* may be "" */
+};
+void store_audit_free(struct store_audit *a, size_t nr);
+int store_audit_add(struct store *st, const struct store_audit *a, struct strbuf *err);
+/* Newest first. */
+int store_audit_list(struct store *st, int limit, int offset, struct store_audit **ret,
+		     size_t *nr, struct strbuf *err);
 
 #endif

@@ -12,4 +12,9 @@
 extern const char *const store_migrations[];
 extern const size_t store_migrations_nr;
 
+/* The handle's connection, for the store's other files (store_notify.c). */
+struct store;
+struct sqlite3;
+struct sqlite3 *store_sqlite_db(struct store *st);
+
 #endif

@@ -38,12 +38,21 @@ enum stmt_id {
 	ST_TEST_ADD, ST_TESTS_LIST, ST_TESTS_LIST_FAILED,
 	ST_ARTIFACT_ADD, ST_ARTIFACTS_LIST, ST_ARTIFACT_GET,
 	ST_TOKEN_ADD, ST_TOKEN_CHECK, ST_TOKEN_COUNT,
+	ST_PROJECT_SET_PUBLIC,
+	ST_TOKEN_ADD_USER, ST_TOKEN_LOOKUP, ST_TOKEN_USED, ST_TOKEN_LIST, ST_TOKEN_REVOKE,
+	ST_USER_ADD, ST_USER_GET, ST_USER_GET_ID, ST_USER_LIST, ST_USER_UPDATE,
+	ST_SESSION_ADD, ST_SESSION_GET, ST_SESSION_TOUCH, ST_SESSION_DELETE,
+	ST_SESSION_EXPIRE, ST_SESSION_PRUNE,
+	ST_MEMBER_SET, ST_MEMBER_DELETE, ST_MEMBER_ROLE, ST_MEMBER_LIST,
+	ST_VAR_SET, ST_VAR_DELETE, ST_VAR_LIST,
+	ST_AUDIT_ADD, ST_AUDIT_LIST,
+	ST_JOB_ACTIVE, ST_TEST_HISTORY, ST_PIPELINE_REFS,
 	ST__NR
 };
 
 #define PROJECT_COLS \
 	"id, name, repo, branches, poll_interval, hook_secret, webhook_secret, " \
-	"created, deleted"
+	"created, deleted, public"
 
 #define PIPELINE_COLS \
 	"p.id, p.project_id, (SELECT name FROM projects WHERE id = p.project_id), " \
@@ -60,6 +69,9 @@ enum stmt_id {
 	"j.tests_failed, j.tests_skipped, j.tests_errors, j.env_name, " \
 	"j.env_url, (SELECT name FROM projects WHERE id = j.project_id), " \
 	"j.retry_when"
+
+#define TOKEN_COLS "id, name, user_id, created, last_used, revoked"
+#define USER_COLS "id, login, name, email, password, admin, disabled, created"
 
 /* Fields a finished transition fills; ?1 status, ?2 from, ?3 id. */
 #define JOB_CAS "WHERE id = ?3 AND (?2 IS NULL OR status = ?2)"
@@ -189,8 +201,87 @@ static const char *const stmt_sql[ST__NR] = {
 		"WHERE job_id = ?1 AND path = ?2",
 
 	[ST_TOKEN_ADD] = "INSERT INTO tokens (name, hash, created) VALUES (?1, ?2, ?3)",
-	[ST_TOKEN_CHECK] = "SELECT name FROM tokens WHERE hash = ?1",
+	[ST_TOKEN_CHECK] = "SELECT name FROM tokens WHERE hash = ?1 AND revoked = 0",
 	[ST_TOKEN_COUNT] = "SELECT count(*) FROM tokens",
+
+	[ST_PROJECT_SET_PUBLIC] =
+		"UPDATE projects SET public = ?2 WHERE name = ?1 AND deleted = 0 RETURNING id",
+
+	[ST_TOKEN_ADD_USER] =
+		"INSERT INTO tokens (name, hash, created, user_id) VALUES (?1, ?2, ?3, ?4)",
+	[ST_TOKEN_LOOKUP] =
+		"SELECT " TOKEN_COLS " FROM tokens WHERE hash = ?1 AND revoked = 0",
+	[ST_TOKEN_USED] = "UPDATE tokens SET last_used = ?2 WHERE id = ?1",
+	[ST_TOKEN_LIST] = "SELECT " TOKEN_COLS " FROM tokens WHERE user_id = ?1 ORDER BY id",
+	[ST_TOKEN_REVOKE] =
+		"UPDATE tokens SET revoked = 1 WHERE id = ?1 AND revoked = 0 "
+		"AND (?2 < 0 OR user_id = ?2) RETURNING id",
+
+	[ST_USER_ADD] =
+		"INSERT INTO users (login, name, email, password, admin, disabled, created) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[ST_USER_GET] = "SELECT " USER_COLS " FROM users WHERE login = ?1",
+	[ST_USER_GET_ID] = "SELECT " USER_COLS " FROM users WHERE id = ?1",
+	[ST_USER_LIST] = "SELECT " USER_COLS " FROM users ORDER BY login",
+	[ST_USER_UPDATE] =
+		"UPDATE users SET password = coalesce(?2, password), "
+		"admin = CASE WHEN ?3 < 0 THEN admin ELSE ?3 END, "
+		"disabled = CASE WHEN ?4 < 0 THEN disabled ELSE ?4 END WHERE id = ?1 RETURNING id",
+
+	[ST_SESSION_ADD] =
+		"INSERT INTO sessions (hash, user_id, csrf, created, expires, last_seen) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[ST_SESSION_GET] =
+		"SELECT user_id, csrf, created, expires, last_seen FROM sessions WHERE hash = ?1",
+	[ST_SESSION_TOUCH] = "UPDATE sessions SET last_seen = ?2 WHERE hash = ?1",
+	[ST_SESSION_DELETE] = "DELETE FROM sessions WHERE hash = ?1",
+	[ST_SESSION_EXPIRE] = "DELETE FROM sessions WHERE expires < ?1",
+	[ST_SESSION_PRUNE] =
+		"DELETE FROM sessions WHERE user_id = ?1 AND hash NOT IN ("
+		"SELECT hash FROM sessions WHERE user_id = ?1 ORDER BY created DESC LIMIT ?2)",
+
+	[ST_MEMBER_SET] =
+		"INSERT INTO members (project_id, user_id, role) VALUES (?1, ?2, ?3) "
+		"ON CONFLICT (project_id, user_id) DO UPDATE SET role = excluded.role",
+	[ST_MEMBER_DELETE] =
+		"DELETE FROM members WHERE project_id = ?1 AND user_id = ?2 RETURNING role",
+	[ST_MEMBER_ROLE] = "SELECT role FROM members WHERE project_id = ?1 AND user_id = ?2",
+	[ST_MEMBER_LIST] =
+		"SELECT m.user_id, u.login, m.role FROM members m JOIN users u ON u.id = m.user_id "
+		"WHERE m.project_id = ?1 ORDER BY u.login",
+
+	[ST_VAR_SET] =
+		"INSERT INTO variables (project_id, key, value, masked, updated) "
+		"VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (project_id, key) DO UPDATE SET "
+		"value = excluded.value, masked = excluded.masked, updated = excluded.updated",
+	[ST_VAR_DELETE] =
+		"DELETE FROM variables WHERE project_id = ?1 AND key = ?2 RETURNING masked",
+	[ST_VAR_LIST] =
+		"SELECT key, CASE WHEN ?2 THEN value END, masked, updated FROM variables "
+		"WHERE project_id = ?1 ORDER BY key",
+
+	[ST_AUDIT_ADD] =
+		"INSERT INTO audit (time, actor, remote, action, target, detail) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[ST_AUDIT_LIST] =
+		"SELECT id, time, actor, remote, action, target, detail FROM audit "
+		"ORDER BY id DESC LIMIT ?1 OFFSET ?2",
+
+	/* the web UI: the jobs_queue index gives both statuses in order */
+	[ST_JOB_ACTIVE] =
+		"SELECT * FROM (SELECT " JOB_COLS " FROM jobs j WHERE j.status = 'running' "
+		"ORDER BY j.queued, j.id LIMIT ?1) UNION ALL "
+		"SELECT * FROM (SELECT " JOB_COLS " FROM jobs j WHERE j.status = 'pending' "
+		"ORDER BY j.queued, j.id LIMIT ?1)",
+	/* tests_name (migration 3): one test's latest results, newest first */
+	[ST_TEST_HISTORY] =
+		"SELECT t.job_id, j.pipeline_id, t.status FROM tests t JOIN jobs j ON j.id = t.job_id "
+		"WHERE t.name = ?1 AND t.classname = ?2 AND j.project_id = ?3 AND t.job_id <= ?4 "
+		"ORDER BY t.job_id DESC LIMIT ?5",
+	/* a walk of pipelines_project_ref: each ref's newest pipeline */
+	[ST_PIPELINE_REFS] =
+		"SELECT ref, max(id) FROM pipelines WHERE project_id = ?1 GROUP BY ref "
+		"ORDER BY 2 DESC LIMIT ?2",
 };
 
 /* Pipeline listings: one statement per combination of filters. */
@@ -199,7 +290,8 @@ static const char *const stmt_sql[ST__NR] = {
 #define PF_STATUS  4
 #define PF_SOURCE  8
 #define PF_BEFORE  16
-#define PF__NR     32
+#define PF_VISIBLE 32
+#define PF__NR     64
 
 struct store {
 	sqlite3 *db;
@@ -597,6 +689,7 @@ static void read_project(sqlite3_stmt *s, struct store_project *p)
 	p->webhook_secret = col_str(s, 6);
 	p->created = sqlite3_column_int64(s, 7);
 	p->deleted = sqlite3_column_int64(s, 8);
+	p->public_read = sqlite3_column_int(s, 9);
 }
 
 int store_project_name_ok(const char *name)
@@ -923,6 +1016,9 @@ static sqlite3_stmt *pipeline_list_stmt(struct store *st, unsigned mask,
 		strbuf_addstr(&sql, " AND p.source = ?4");
 	if (mask & PF_BEFORE)
 		strbuf_addstr(&sql, " AND p.id < ?5");
+	if (mask & PF_VISIBLE)
+		strbuf_addstr(&sql, " AND p.project_id IN (SELECT id FROM projects WHERE public = 1"
+			      " UNION SELECT project_id FROM members WHERE user_id = ?8)");
 	strbuf_addstr(&sql, " ORDER BY p.id DESC LIMIT ?6 OFFSET ?7");
 	rc = sqlite3_prepare_v3(st->db, sql.buf, -1, SQLITE_PREPARE_PERSISTENT,
 				&st->plist[mask], NULL);
@@ -957,6 +1053,8 @@ int store_pipeline_list(struct store *st, const struct store_pipeline_filter *f,
 		mask |= PF_SOURCE;
 	if (f->before_id)
 		mask |= PF_BEFORE;
+	if (f->visible_to)
+		mask |= PF_VISIBLE;
 	s = pipeline_list_stmt(st, mask, err);
 	if (!s)
 		return -1;
@@ -965,6 +1063,7 @@ int store_pipeline_list(struct store *st, const struct store_pipeline_filter *f,
 	    ((mask & PF_STATUS) && b_text(s, 3, f->status)) ||
 	    ((mask & PF_SOURCE) && b_text(s, 4, f->source)) ||
 	    ((mask & PF_BEFORE) && b_int(s, 5, f->before_id)) ||
+	    ((mask & PF_VISIBLE) && b_int(s, 8, f->visible_to)) ||
 	    b_int(s, 6, f->limit) || b_int(s, 7, f->before_id ? 0 : f->offset)) {
 		done(s);
 		return db_fail(st, -1, "pipeline list", err);
@@ -1717,4 +1816,730 @@ int store_token_count(struct store *st, int64_t *ret, struct strbuf *err)
 	if (!s)
 		return -1;
 	return get_count(st, s, ret, "token count", err);
+}
+
+/* ---- projects: anonymous read ---- */
+
+/* Step s, which RETURNs a row when it changed one; reset s. */
+static int exec_returning(struct store *st, sqlite3_stmt *s, const char *what,
+			  struct strbuf *err)
+{
+	int rc = sqlite3_step(s), found = rc == SQLITE_ROW;
+
+	while (rc == SQLITE_ROW)
+		rc = sqlite3_step(s);
+	done(s);
+	if (rc != SQLITE_DONE)
+		return db_fail(st, rc, what, err);
+	return found ? 0 : STORE_NOTFOUND;
+}
+
+int store_project_set_public(struct store *st, const char *name, int on, struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, ST_PROJECT_SET_PUBLIC, err);
+	int rc;
+
+	if (!s)
+		return -1;
+	b_text0(s, 1, name);
+	b_int(s, 2, on ? 1 : 0);
+	rc = exec_returning(st, s, "project set public", err);
+	if (rc == STORE_NOTFOUND)
+		return fail(err, rc, "no project %s", name ? name : "");
+	return rc;
+}
+
+/* ---- tokens owned by users ---- */
+
+void store_token_release(struct store_token *t)
+{
+	if (!t)
+		return;
+	free(t->name);
+	memset(t, 0, sizeof(*t));
+}
+
+void store_tokens_free(struct store_token *a, size_t nr)
+{
+	size_t i;
+
+	for (i = 0; a && i < nr; i++)
+		store_token_release(&a[i]);
+	free(a);
+}
+
+static void read_token(sqlite3_stmt *s, struct store_token *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->id = sqlite3_column_int64(s, 0);
+	t->name = col_str(s, 1);
+	t->user_id = sqlite3_column_int64(s, 2);
+	t->created = sqlite3_column_int64(s, 3);
+	t->last_used = sqlite3_column_int64(s, 4);
+	t->revoked = sqlite3_column_int(s, 5);
+}
+
+int store_token_add_user(struct store *st, const char *name, const char *hash,
+			 int64_t user_id, int64_t *ret_id, struct strbuf *err)
+{
+	sqlite3_stmt *s;
+	int r;
+
+	if (!hash || strlen(hash) != 64)
+		return fail(err, -1, "token add: want 64 hex characters of SHA-256");
+	s = prep(st, ST_TOKEN_ADD_USER, err);
+	if (!s)
+		return -1;
+	if (b_text0(s, 1, name) || b_text(s, 2, hash) || b_int(s, 3, now_ms()) ||
+	    b_int(s, 4, user_id)) {
+		done(s);
+		return db_fail(st, -1, "token add", err);
+	}
+	r = exec_stmt(st, s, "token add", err);
+	if (r)
+		return r;
+	if (ret_id)
+		*ret_id = sqlite3_last_insert_rowid(st->db);
+	return 0;
+}
+
+int store_token_lookup(struct store *st, const char *hash, struct store_token *ret,
+		       struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, ST_TOKEN_LOOKUP, err);
+	int rc;
+
+	if (!s)
+		return -1;
+	b_text0(s, 1, hash);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		read_token(s, ret);
+	done(s);
+	if (rc == SQLITE_ROW)
+		return 0;
+	if (rc == SQLITE_DONE)
+		return STORE_NOTFOUND;
+	return db_fail(st, rc, "token lookup", err);
+}
+
+int store_token_used(struct store *st, int64_t id, int64_t now, struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, ST_TOKEN_USED, err);
+
+	if (!s)
+		return -1;
+	b_int(s, 1, id);
+	b_int(s, 2, now ? now : now_ms());
+	return exec_stmt(st, s, "token used", err);
+}
+
+int store_token_list(struct store *st, int64_t user_id, struct store_token **ret,
+		     size_t *nr, struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, ST_TOKEN_LIST, err);
+	struct store_token *a = NULL;
+	size_t n = 0, alloc = 0;
+	int rc;
+
+	if (!s)
+		return -1;
+	b_int(s, 1, user_id);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		ALLOC_GROW(a, n + 1, alloc);
+		read_token(s, &a[n++]);
+	}
+	done(s);
+	if (rc != SQLITE_DONE) {
+		store_tokens_free(a, n);
+		return db_fail(st, rc, "token list", err);
+	}
+	*ret = a;
+	*nr = n;
+	return 0;
+}
+
+int store_token_revoke(struct store *st, int64_t id, int64_t user_id, struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, ST_TOKEN_REVOKE, err);
+	int rc;
+
+	if (!s)
+		return -1;
+	b_int(s, 1, id);
+	b_int(s, 2, user_id);
+	rc = exec_returning(st, s, "token revoke", err);
+	if (rc == STORE_NOTFOUND)
+		return fail(err, rc, "no live token %lld", (long long)id);
+	return rc;
+}
+
+/* ---- users ---- */
+
+void store_user_release(struct store_user *u)
+{
+	if (!u)
+		return;
+	free(u->login);
+	free(u->name);
+	free(u->email);
+	if (u->password)
+		memset(u->password, 0, strlen(u->password));
+	free(u->password);
+	memset(u, 0, sizeof(*u));
+}
+
+void store_users_free(struct store_user *a, size_t nr)
+{
+	size_t i;
+
+	for (i = 0; a && i < nr; i++)
+		store_user_release(&a[i]);
+	free(a);
+}
+
+int store_user_login_ok(const char *login)
+{
+	size_t i, n = login ? strlen(login) : 0;
+
+	if (n < 1 || n > 64 || login[0] == '.' || login[0] == '-')
+		return 0;
+	for (i = 0; i < n; i++) {
+		char c = login[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+static void read_user(sqlite3_stmt *s, struct store_user *u)
+{
+	memset(u, 0, sizeof(*u));
+	u->id = sqlite3_column_int64(s, 0);
+	u->login = col_str(s, 1);
+	u->name = col_str(s, 2);
+	u->email = col_str(s, 3);
+	u->password = col_str(s, 4);
+	u->admin = sqlite3_column_int(s, 5);
+	u->disabled = sqlite3_column_int(s, 6);
+	u->created = sqlite3_column_int64(s, 7);
+}
+
+int store_user_add(struct store *st, struct store_user *u, struct strbuf *err)
+{
+	sqlite3_stmt *s;
+	int64_t created = u->created ? u->created : now_ms();
+	int rc;
+
+	if (!store_user_login_ok(u->login))
+		return fail(err, -1, "invalid login (want [A-Za-z0-9._-]{1,64}, "
+			    "not starting with . or -)");
+	s = prep(st, ST_USER_ADD, err);
+	if (!s)
+		return -1;
+	if (b_text(s, 1, u->login) || b_text0(s, 2, u->name) || b_text0(s, 3, u->email) ||
+	    b_text0(s, 4, u->password) || b_int(s, 5, u->admin ? 1 : 0) ||
+	    b_int(s, 6, u->disabled ? 1 : 0) || b_int(s, 7, created)) {
+		done(s);
+		return db_fail(st, -1, "user add", err);
+	}
+	rc = exec_stmt(st, s, "user add", err);
+	if (rc)
+		return rc;
+	u->id = sqlite3_last_insert_rowid(st->db);
+	u->created = created;
+	return 0;
+}
+
+static int get_user(struct store *st, sqlite3_stmt *s, struct store_user *ret,
+		    struct strbuf *err)
+{
+	int rc = sqlite3_step(s);
+
+	if (rc == SQLITE_ROW)
+		read_user(s, ret);
+	done(s);
+	if (rc == SQLITE_ROW)
+		return 0;
+	if (rc == SQLITE_DONE)
+		return fail(err, STORE_NOTFOUND, "no such user");
+	return db_fail(st, rc, "user get", err);
+}
+
+int store_user_get(struct store *st, const char *login, struct store_user *ret,
+		   struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, ST_USER_GET, err);
+
+	if (!s)
+		return -1;
+	b_text0(s, 1, login);
+	return get_user(st, s, ret, err);
+}
+
+int store_user_get_id(struct store *st, int64_t id, struct store_user *ret,
+		      struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, ST_USER_GET_ID, err);
+
+	if (!s)
+		return -1;
+	b_int(s, 1, id);
+	return get_user(st, s, ret, err);
+}
+
+int store_user_list(struct store *st, struct store_user **ret, size_t *nr,
+		    struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, ST_USER_LIST, err);
+	struct store_user *a = NULL;
+	size_t n = 0, alloc = 0;
+	int rc;
+
+	if (!s)
+		return -1;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		ALLOC_GROW(a, n + 1, alloc);
+		read_user(s, &a[n++]);
+	}
+	done(s);
+	if (rc != SQLITE_DONE) {
+		store_users_free(a, n);
+		return db_fail(st, rc, "user list", err);
+	}
+	*ret = a;
+	*nr = n;
+	return 0;
+}
+
+int store_user_update(struct store *st, int64_t id, const char *password, int admin,
+		      int disabled, struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, ST_USER_UPDATE, err);
+	int rc;
+
+	if (!s)
+		return -1;
+	b_int(s, 1, id);
+	b_text(s, 2, password);
+	b_int(s, 3, admin < 0 ? -1 : !!admin);
+	b_int(s, 4, disabled < 0 ? -1 : !!disabled);
+	rc = exec_returning(st, s, "user update", err);
+	if (rc == STORE_NOTFOUND)
+		return fail(err, rc, "no user %lld", (long long)id);
+	return rc;
+}
+
+/* ---- sessions ---- */
+
+int store_session_add(struct store *st, const char *hash, const struct store_session *se,
+		      struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, ST_SESSION_ADD, err);
+
+	if (!s)
+		return -1;
+	if (b_text0(s, 1, hash) || b_int(s, 2, se->user_id) || b_text0(s, 3, se->csrf) ||
+	    b_int(s, 4, se->created ? se->created : now_ms()) || b_int(s, 5, se->expires) ||
+	    b_int(s, 6, se->last_seen ? se->last_seen : now_ms())) {
+		done(s);
+		return db_fail(st, -1, "session add", err);
+	}
+	return exec_stmt(st, s, "session add", err);
+}
+
+int store_session_get(struct store *st, const char *hash, struct store_session *ret,
+		      struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, ST_SESSION_GET, err);
+	int rc;
+
+	if (!s)
+		return -1;
+	b_text0(s, 1, hash);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		const char *c = (const char *)sqlite3_column_text(s, 1);
+
+		memset(ret, 0, sizeof(*ret));
+		ret->user_id = sqlite3_column_int64(s, 0);
+		snprintf(ret->csrf, sizeof(ret->csrf), "%s", c ? c : "");
+		ret->created = sqlite3_column_int64(s, 2);
+		ret->expires = sqlite3_column_int64(s, 3);
+		ret->last_seen = sqlite3_column_int64(s, 4);
+	}
+	done(s);
+	if (rc == SQLITE_ROW)
+		return 0;
+	if (rc == SQLITE_DONE)
+		return STORE_NOTFOUND;
+	return db_fail(st, rc, "session get", err);
+}
+
+int store_session_touch(struct store *st, const char *hash, int64_t last_seen,
+			struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, ST_SESSION_TOUCH, err);
+
+	if (!s)
+		return -1;
+	b_text0(s, 1, hash);
+	b_int(s, 2, last_seen ? last_seen : now_ms());
+	return exec_stmt(st, s, "session touch", err);
+}
+
+int store_session_delete(struct store *st, const char *hash, int64_t now, struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, ST_SESSION_DELETE, err);
+	int r;
+
+	if (!s)
+		return -1;
+	b_text0(s, 1, hash);
+	r = exec_stmt(st, s, "session delete", err);
+	if (r || now <= 0)
+		return r;
+	s = prep(st, ST_SESSION_EXPIRE, err);
+	if (!s)
+		return -1;
+	b_int(s, 1, now);
+	return exec_stmt(st, s, "session expire", err);
+}
+
+int store_session_prune(struct store *st, int64_t user_id, int keep, struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, ST_SESSION_PRUNE, err);
+
+	if (!s)
+		return -1;
+	b_int(s, 1, user_id);
+	b_int(s, 2, keep);
+	return exec_stmt(st, s, "session prune", err);
+}
+
+/* ---- members ---- */
+
+void store_members_free(struct store_member *a, size_t nr)
+{
+	size_t i;
+
+	for (i = 0; a && i < nr; i++)
+		free(a[i].login);
+	free(a);
+}
+
+int store_member_set(struct store *st, int64_t project_id, int64_t user_id, int role,
+		     struct strbuf *err)
+{
+	sqlite3_stmt *s;
+
+	if (role < 1 || role > 3)
+		return fail(err, -1, "member set: role %d not 1..3", role);
+	s = prep(st, ST_MEMBER_SET, err);
+	if (!s)
+		return -1;
+	b_int(s, 1, project_id);
+	b_int(s, 2, user_id);
+	b_int(s, 3, role);
+	return exec_stmt(st, s, "member set", err);
+}
+
+int store_member_delete(struct store *st, int64_t project_id, int64_t user_id,
+			struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, ST_MEMBER_DELETE, err);
+	int rc;
+
+	if (!s)
+		return -1;
+	b_int(s, 1, project_id);
+	b_int(s, 2, user_id);
+	rc = exec_returning(st, s, "member delete", err);
+	if (rc == STORE_NOTFOUND)
+		return fail(err, rc, "not a member");
+	return rc;
+}
+
+int store_member_role(struct store *st, int64_t project_id, int64_t user_id, int *ret_role,
+		      struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, ST_MEMBER_ROLE, err);
+	int rc, role = 0;
+
+	if (!s)
+		return -1;
+	b_int(s, 1, project_id);
+	b_int(s, 2, user_id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		role = sqlite3_column_int(s, 0);
+	done(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_fail(st, rc, "member role", err);
+	*ret_role = role;
+	return 0;
+}
+
+int store_member_list(struct store *st, int64_t project_id, struct store_member **ret,
+		      size_t *nr, struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, ST_MEMBER_LIST, err);
+	struct store_member *a = NULL;
+	size_t n = 0, alloc = 0;
+	int rc;
+
+	if (!s)
+		return -1;
+	b_int(s, 1, project_id);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		ALLOC_GROW(a, n + 1, alloc);
+		a[n].user_id = sqlite3_column_int64(s, 0);
+		a[n].login = col_str(s, 1);
+		a[n].role = sqlite3_column_int(s, 2);
+		n++;
+	}
+	done(s);
+	if (rc != SQLITE_DONE) {
+		store_members_free(a, n);
+		return db_fail(st, rc, "member list", err);
+	}
+	*ret = a;
+	*nr = n;
+	return 0;
+}
+
+/* ---- secret variables ---- */
+
+void store_variables_free(struct store_variable *a, size_t nr)
+{
+	size_t i;
+
+	for (i = 0; a && i < nr; i++) {
+		free(a[i].key);
+		if (a[i].value)
+			memset(a[i].value, 0, strlen(a[i].value));
+		free(a[i].value);
+	}
+	free(a);
+}
+
+int store_variable_set(struct store *st, int64_t project_id, const char *key,
+		       const char *value, int masked, struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, ST_VAR_SET, err);
+
+	if (!s)
+		return -1;
+	if (b_int(s, 1, project_id) || b_text0(s, 2, key) || b_text0(s, 3, value) ||
+	    b_int(s, 4, masked ? 1 : 0) || b_int(s, 5, now_ms())) {
+		done(s);
+		return db_fail(st, -1, "variable set", err);
+	}
+	return exec_stmt(st, s, "variable set", err);
+}
+
+int store_variable_delete(struct store *st, int64_t project_id, const char *key,
+			  struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, ST_VAR_DELETE, err);
+	int rc;
+
+	if (!s)
+		return -1;
+	b_int(s, 1, project_id);
+	b_text0(s, 2, key);
+	rc = exec_returning(st, s, "variable delete", err);
+	if (rc == STORE_NOTFOUND)
+		return fail(err, rc, "no variable %s", key ? key : "");
+	return rc;
+}
+
+int store_variable_list(struct store *st, int64_t project_id, int with_values,
+			struct store_variable **ret, size_t *nr, struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, ST_VAR_LIST, err);
+	struct store_variable *a = NULL;
+	size_t n = 0, alloc = 0;
+	int rc;
+
+	if (!s)
+		return -1;
+	b_int(s, 1, project_id);
+	b_int(s, 2, with_values ? 1 : 0);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		ALLOC_GROW(a, n + 1, alloc);
+		a[n].key = col_str(s, 0);
+		a[n].value = col_str(s, 1);
+		a[n].masked = sqlite3_column_int(s, 2);
+		a[n].updated = sqlite3_column_int64(s, 3);
+		n++;
+	}
+	done(s);
+	if (rc != SQLITE_DONE) {
+		store_variables_free(a, n);
+		return db_fail(st, rc, "variable list", err);
+	}
+	*ret = a;
+	*nr = n;
+	return 0;
+}
+
+/* ---- audit log ---- */
+
+void store_audit_free(struct store_audit *a, size_t nr)
+{
+	size_t i;
+
+	for (i = 0; a && i < nr; i++) {
+		free(a[i].actor);
+		free(a[i].remote);
+		free(a[i].action);
+		free(a[i].target);
+		free(a[i].detail);
+	}
+	free(a);
+}
+
+int store_audit_add(struct store *st, const struct store_audit *a, struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, ST_AUDIT_ADD, err);
+
+	if (!s)
+		return -1;
+	if (b_int(s, 1, a->time ? a->time : now_ms()) || b_text0(s, 2, a->actor) ||
+	    b_text0(s, 3, a->remote) || b_text0(s, 4, a->action) || b_text0(s, 5, a->target) ||
+	    b_text0(s, 6, a->detail)) {
+		done(s);
+		return db_fail(st, -1, "audit add", err);
+	}
+	return exec_stmt(st, s, "audit add", err);
+}
+
+int store_audit_list(struct store *st, int limit, int offset, struct store_audit **ret,
+		     size_t *nr, struct strbuf *err)
+{
+	sqlite3_stmt *s;
+	struct store_audit *a = NULL;
+	size_t n = 0, alloc = 0;
+	int rc;
+
+	if (limit < 1 || limit > 1000 || offset < 0)
+		return fail(err, -1, "audit list: limit %d not in 1..1000", limit);
+	s = prep(st, ST_AUDIT_LIST, err);
+	if (!s)
+		return -1;
+	b_int(s, 1, limit);
+	b_int(s, 2, offset);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		ALLOC_GROW(a, n + 1, alloc);
+		a[n].id = sqlite3_column_int64(s, 0);
+		a[n].time = sqlite3_column_int64(s, 1);
+		a[n].actor = col_str(s, 2);
+		a[n].remote = col_str(s, 3);
+		a[n].action = col_str(s, 4);
+		a[n].target = col_str(s, 5);
+		a[n].detail = col_str(s, 6);
+		n++;
+	}
+	done(s);
+	if (rc != SQLITE_DONE) {
+		store_audit_free(a, n);
+		return db_fail(st, rc, "audit list", err);
+	}
+	*ret = a;
+	*nr = n;
+	return 0;
+}
+
+/* ---- the web UI's reads ---- */
+
+int store_job_active(struct store *st, int limit, struct store_job **ret, size_t *nr,
+		     struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, ST_JOB_ACTIVE, err);
+
+	if (!s)
+		return -1;
+	b_int(s, 1, limit);
+	return collect_jobs(st, s, ret, nr, "active jobs", err);
+}
+
+int store_test_history(struct store *st, int64_t project_id, const char *classname,
+		       const char *name, int64_t max_job, int limit,
+		       struct store_test_run **ret, size_t *nr, struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, ST_TEST_HISTORY, err);
+	struct store_test_run *a = NULL;
+	size_t n = 0, alloc = 0;
+	int rc;
+
+	if (!s)
+		return -1;
+	if (b_text0(s, 1, name) || b_text0(s, 2, classname) || b_int(s, 3, project_id) ||
+	    b_int(s, 4, max_job) || b_int(s, 5, limit)) {
+		done(s);
+		return db_fail(st, -1, "test history", err);
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const unsigned char *t;
+
+		ALLOC_GROW(a, n + 1, alloc);
+		a[n].job_id = sqlite3_column_int64(s, 0);
+		a[n].pipeline_id = sqlite3_column_int64(s, 1);
+		t = sqlite3_column_text(s, 2);
+		snprintf(a[n].status, sizeof(a[n].status), "%s", t ? (const char *)t : "");
+		n++;
+	}
+	done(s);
+	if (rc != SQLITE_DONE) {
+		free(a);
+		return db_fail(st, rc, "test history", err);
+	}
+	*ret = a;
+	*nr = n;
+	return 0;
+}
+
+int store_pipeline_refs(struct store *st, int64_t project_id, int limit,
+			struct store_ref_last **ret, size_t *nr, struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, ST_PIPELINE_REFS, err);
+	struct store_ref_last *a = NULL;
+	size_t n = 0, alloc = 0;
+	int rc;
+
+	if (!s)
+		return -1;
+	b_int(s, 1, project_id);
+	b_int(s, 2, limit);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		ALLOC_GROW(a, n + 1, alloc);
+		a[n].ref = col_str(s, 0);
+		a[n].pipeline_id = sqlite3_column_int64(s, 1);
+		n++;
+	}
+	done(s);
+	if (rc != SQLITE_DONE) {
+		store_refs_last_free(a, n);
+		return db_fail(st, rc, "pipeline refs", err);
+	}
+	*ret = a;
+	*nr = n;
+	return 0;
+}
+
+void store_refs_last_free(struct store_ref_last *a, size_t nr)
+{
+	size_t i;
+
+	for (i = 0; i < nr; i++)
+		free(a[i].ref);
+	free(a);
+}
+
+sqlite3 *store_sqlite_db(struct store *st)
+{
+	return st->db;
 }

@@ -10,8 +10,29 @@
 #include <stddef.h>
 
 #include "http/http.h"
+#include "store/store.h"
+#include "util/strvec.h"
 
 extern const struct http_route web_routes[];
 extern const size_t web_routes_nr;
+
+/* ---- handlers (src/web/NAME.c) ---- */
+int web_project(struct http_request *req, void *ud);
+int web_badge(struct http_request *req, void *ud);
+int web_atom(struct http_request *req, void *ud);
+int web_pipeline(struct http_request *req, void *ud);
+int web_pipeline_cancel(struct http_request *req, void *ud);
+int web_pipeline_retry(struct http_request *req, void *ud);
+int web_job(struct http_request *req, void *ud);
+int web_job_cancel(struct http_request *req, void *ud);
+int web_job_retry(struct http_request *req, void *ud);
+int web_job_play(struct http_request *req, void *ud);
+
+/*
+ * The commit facts of pipeline p, from what the planner was given
+ * (malloc'ed, NULL when unknown); changed/has_changed/message may be NULL.
+ */
+void web_commit_facts(const struct store_pipeline *p, char **title, char **author,
+		      char **message, struct strvec *changed, int *has_changed);
 
 #endif

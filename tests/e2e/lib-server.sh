@@ -12,6 +12,10 @@
 #   wait_for SECONDS CMD...      run CMD every 20 ms until it succeeds
 #   wait_pipeline ID             until pipeline ID is finished; prints it
 #   add_project NAME REPO        POST /api/v1/projects
+#   curl ...                     a GET of the current server's URL without
+#                                credentials of its own carries the admin
+#                                token (projects are private by default);
+#                                `command curl` asks as nobody
 #
 # Every server a test starts is stopped when the script exits.
 
@@ -61,6 +65,20 @@ check_sanitizers() {
 		echo "#   $f:"
 		grep -A30 -E "Sanitizer" "$f" | head -60 | sed 's/^/#   /'
 	done
+}
+
+curl() {
+	case " $* " in
+	*" -X "*|*" -d "*|*" --data"*|*"Authorization:"*|*"PRIVATE-TOKEN:"*|*"Cookie:"*|*" -b "*)
+		command curl "$@" ;;
+	*)
+		refresh
+		case "$*" in
+		*"$URL"/*) [ -n "$URL" ] && [ -n "$TOKEN" ] &&
+			set -- -H "Authorization: Bearer $TOKEN" "$@" ;;
+		esac
+		command curl "$@" ;;
+	esac
 }
 
 wait_for() {

@@ -97,7 +97,7 @@ test_expect_success 'limits.queue_length: a trigger beyond it gets 503' '
 	api POST /api/v1/projects/app/pipelines "{\"variables\":{\"MARK\":\"$SCRATCH/go\"}}" >p.json &&
 	expect_status 201 &&
 	id=$(jq -r .id p.json) &&
-	wait_for 20 sh -c "curl -sS $URL/api/v1/pipelines/$id | jq -e \"[.jobs[] | select(.status == \\\"pending\\\")] | length == 2\"" &&
+	wait_for 20 sh -c "curl -sS -H \"Authorization: Bearer $TOKEN\" $URL/api/v1/pipelines/$id | jq -e \"[.jobs[] | select(.status == \\\"pending\\\")] | length == 2\"" &&
 	api POST /api/v1/projects/app/pipelines "{}" >q.json;
 	expect_status 503 &&
 	jq -e ".error | test(\"queue_length\")" q.json &&

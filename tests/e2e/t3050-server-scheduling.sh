@@ -139,9 +139,9 @@ test_expect_success 'a polled repository builds new commits by itself' '
 	wait_for 10 grep -q "runner slots 1" data.log &&
 	api POST /api/v1/projects "{\"name\":\"polled\",\"repo\":\"$SCRATCH/polled.git\",\"poll_interval\":1}" >/dev/null &&
 	expect_status 201 &&
-	wait_for 20 sh -c "curl -sS \"$URL/api/v1/pipelines?project=polled\" | jq -e \"length == 1\"" &&
+	wait_for 20 sh -c "curl -sS -H \"Authorization: Bearer $TOKEN\" \"$URL/api/v1/pipelines?project=polled\" | jq -e \"length == 1\"" &&
 	(cd polled && echo x >x && git add x && git commit -qm p2 && git push -q origin HEAD:main) &&
-	wait_for 20 sh -c "curl -sS \"$URL/api/v1/pipelines?project=polled\" | jq -e \"length == 2\"" &&
+	wait_for 20 sh -c "curl -sS -H \"Authorization: Bearer $TOKEN\" \"$URL/api/v1/pipelines?project=polled\" | jq -e \"length == 2\"" &&
 	api GET "/api/v1/pipelines?project=polled" >pl.json &&
 	jq -e ".[0].source == \"poll\" and .[0].before_sha == .[1].sha" pl.json
 '

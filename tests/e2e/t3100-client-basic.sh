@@ -50,7 +50,7 @@ test_expect_success 'CIDRE_CONFIG, then the environment, then options win' '
 	printf "server = http://127.0.0.1:1\n" >other.conf &&
 	expect_exit 2 env CIDRE_CONFIG=other.conf "$CIDRE_BIN" project list >out 2>&1 &&
 	expect_grep "127.0.0.1:1" out &&
-	CIDRE_CONFIG=other.conf CIDRE_SERVER=$URL cidre project list >out &&
+	CIDRE_CONFIG=other.conf CIDRE_SERVER=$URL CIDRE_TOKEN=$TOKEN cidre project list >out &&
 	expect_grep "^app " out &&
 	CIDRE_SERVER=http://127.0.0.1:1 cidre project list --server "$URL" >out &&
 	expect_grep "^app " out &&
@@ -77,8 +77,10 @@ test_expect_success 'writes need a token: 401 is exit 1 with the server message 
 test_expect_success 'project show gives the hook secret only with a token' '
 	cidre project show app --json >with.json &&
 	jq -e ".hook_secret | length > 0" with.json &&
-	CIDRE_CONFIG=notoken.conf cidre project show app --json >without.json &&
-	jq -e "has(\"hook_secret\") | not" without.json
+	expect_exit 1 env CIDRE_CONFIG=notoken.conf "$CIDRE_BIN" project show app --json \
+		>without.json 2>err &&
+	expect_grep "project app not found" err &&
+	expect_no_grep hook_secret without.json
 '
 
 test_expect_success 'project add: a taken name, a bad name are refused (exit 1)' '

@@ -1175,6 +1175,135 @@ static void test_tokens(void **state)
 	strbuf_release(&err);
 }
 
+/* Users, sessions, members, tokens of users, visibility, variables, audit. */
+static void test_accounts(void **state)
+{
+	struct strbuf err = STRBUF_INIT;
+	struct store *st = open_new();
+	struct store_user u = { .login = "alice", .password = "$argon2id$x" }, got;
+	struct store_user dup = { .login = "alice" }, bad = { .login = "-x" };
+	struct store_session se = { .expires = 1000 }, sg;
+	struct store_token *tl = NULL, tk;
+	struct store_member *ml = NULL;
+	struct store_variable *vl = NULL;
+	struct store_audit a = { .actor = "alice", .remote = "127.0.0.1", .action = "x.y",
+				 .target = "t" }, *al = NULL;
+	struct store_pipeline_filter f = { .limit = 10 };
+	struct store_pipeline *pl = NULL;
+	int64_t p1 = add_project(st, "one"), p2 = add_project(st, "two"), tid;
+	char h[65];
+	size_t n = 0;
+	int role = -1;
+
+	add_pipeline(st, p1, "main", "success", "api");
+	add_pipeline(st, p2, "main", "success", "api");
+	assert_int_equal(store_user_add(st, &u, &err), 0);
+	assert_true(u.id > 0);
+	assert_int_equal(store_user_add(st, &dup, &err), STORE_CONFLICT);
+	assert_int_equal(store_user_add(st, &bad, &err), -1);
+	assert_int_equal(store_user_get(st, "alice", &got, &err), 0);
+	assert_string_equal(got.password, "$argon2id$x");
+	assert_string_equal(got.name, "");
+	store_user_release(&got);
+	assert_int_equal(store_user_get(st, "bob", &got, &err), STORE_NOTFOUND);
+	assert_int_equal(store_user_update(st, u.id, "$argon2id$y", -1, 1, &err), 0);
+	assert_int_equal(store_user_update(st, u.id + 99, NULL, 1, -1, &err), STORE_NOTFOUND);
+	assert_int_equal(store_user_get_id(st, u.id, &got, &err), 0);
+	assert_string_equal(got.password, "$argon2id$y");
+	assert_int_equal(got.disabled, 1);
+	assert_int_equal(got.admin, 0);
+	store_user_release(&got);
+
+	/* sessions: by hash; expired ones go with the next delete */
+	memset(h, 'a', 64);
+	h[64] = '\0';
+	se.user_id = u.id;
+	strcpy(se.csrf, "c");
+	assert_int_equal(store_session_add(st, h, &se, &err), 0);
+	assert_int_equal(store_session_get(st, h, &sg, &err), 0);
+	assert_int_equal(sg.user_id, u.id);
+	assert_string_equal(sg.csrf, "c");
+	h[0] = 'b';
+	assert_int_equal(store_session_delete(st, h, 2000, &err), 0);
+	h[0] = 'a';
+	assert_int_equal(store_session_get(st, h, &sg, &err), STORE_NOTFOUND);
+
+	/* members and what a user may list */
+	assert_int_equal(store_member_role(st, p1, u.id, &role, &err), 0);
+	assert_int_equal(role, 0);
+	assert_int_equal(store_member_set(st, p1, u.id, 2, &err), 0);
+	assert_int_equal(store_member_set(st, p1, u.id, 3, &err), 0);
+	assert_int_equal(store_member_set(st, p1, u.id, 4, &err), -1);
+	assert_int_equal(store_member_set(st, p1, 999, 1, &err), STORE_NOTFOUND);
+	assert_int_equal(store_member_role(st, p1, u.id, &role, &err), 0);
+	assert_int_equal(role, 3);
+	assert_int_equal(store_member_list(st, p1, &ml, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(ml[0].login, "alice");
+	store_members_free(ml, n);
+	f.visible_to = u.id;
+	assert_int_equal(store_pipeline_list(st, &f, &pl, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(pl[0].project_id, p1);
+	store_pipelines_free(pl, n);
+	f.visible_to = -1;
+	assert_int_equal(store_pipeline_list(st, &f, &pl, &n, &err), 0);
+	assert_int_equal(n, 0);
+	store_pipelines_free(pl, n);
+	assert_int_equal(store_project_set_public(st, "two", 1, &err), 0);
+	assert_int_equal(store_project_set_public(st, "nope", 1, &err), STORE_NOTFOUND);
+	assert_int_equal(store_pipeline_list(st, &f, &pl, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(pl[0].project_id, p2);
+	store_pipelines_free(pl, n);
+	assert_int_equal(store_member_delete(st, p1, u.id, &err), 0);
+	assert_int_equal(store_member_delete(st, p1, u.id, &err), STORE_NOTFOUND);
+
+	/* tokens of a user: listed, revoked, then not found */
+	memset(h, 'd', 64);
+	assert_int_equal(store_token_add_user(st, "laptop", h, u.id, &tid, &err), 0);
+	assert_int_equal(store_token_lookup(st, h, &tk, &err), 0);
+	assert_int_equal(tk.user_id, u.id);
+	store_token_release(&tk);
+	assert_int_equal(store_token_revoke(st, tid, u.id + 1, &err), STORE_NOTFOUND);
+	assert_int_equal(store_token_revoke(st, tid, u.id, &err), 0);
+	assert_int_equal(store_token_revoke(st, tid, -1, &err), STORE_NOTFOUND);
+	assert_int_equal(store_token_lookup(st, h, &tk, &err), STORE_NOTFOUND);
+	assert_int_equal(store_token_check(st, h, NULL, &err), STORE_NOTFOUND);
+	assert_int_equal(store_token_list(st, u.id, &tl, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(tl[0].revoked, 1);
+	store_tokens_free(tl, n);
+
+	/* variables: values only when asked for */
+	assert_int_equal(store_variable_set(st, p1, "K", "v1", 1, &err), 0);
+	assert_int_equal(store_variable_set(st, p1, "K", "v2", 0, &err), 0);
+	assert_int_equal(store_variable_list(st, p1, 0, &vl, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_null(vl[0].value);
+	assert_int_equal(vl[0].masked, 0);
+	store_variables_free(vl, n);
+	assert_int_equal(store_variable_list(st, p1, 1, &vl, &n, &err), 0);
+	assert_string_equal(vl[0].value, "v2");
+	store_variables_free(vl, n);
+	assert_int_equal(store_variable_delete(st, p1, "K", &err), 0);
+	assert_int_equal(store_variable_delete(st, p1, "K", &err), STORE_NOTFOUND);
+
+	/* audit: newest first, paged */
+	assert_int_equal(store_audit_add(st, &a, &err), 0);
+	a.action = "x.z";
+	assert_int_equal(store_audit_add(st, &a, &err), 0);
+	assert_int_equal(store_audit_list(st, 1, 0, &al, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(al[0].action, "x.z");
+	assert_string_equal(al[0].detail, "");
+	store_audit_free(al, n);
+	assert_int_equal(store_audit_list(st, 0, 0, &al, &n, &err), -1);
+
+	store_close(st);
+	strbuf_release(&err);
+}
+
 /* Quotes, SQL, newlines, a megabyte: stored and read back as given. */
 static void test_hostile_strings(void **state)
 {
@@ -1227,6 +1356,7 @@ int main(void)
 		cmocka_unit_test(test_test_cases),
 		cmocka_unit_test(test_artifacts),
 		cmocka_unit_test(test_tokens),
+		cmocka_unit_test(test_accounts),
 		cmocka_unit_test(test_hostile_strings),
 	};
 

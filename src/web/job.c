@@ -1,0 +1,400 @@
+/*
+ * The job page (web.h): facts, test report, artifacts, and the log
+ * rendered as it is read, in LOG_CHUNK pieces through a streamed
+ * response, so that a log of any size is never held whole.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "web/ansi.h"
+#include "web/page.h"
+#include "web/web.h"
+
+#define LOG_CHUNK (64 * 1024)
+#define FAILURES_SHOWN 100
+#define HISTORY 10
+#define ARTIFACTS_SHOWN 1000
+
+struct job_stream {
+	int fd;
+	uint64_t off, end;       /* log bytes read, bytes to read */
+	int finished;            /* the job had finished: render the last line too */
+	int done;                /* the tail is in out */
+	struct ansi ansi;
+	struct strbuf out;       /* rendered bytes not yet sent */
+	size_t out_off;
+	struct strbuf tail;      /* the page after the log, with {{offset}} left to fill */
+	int64_t job_id, pipeline_id;
+};
+
+static void stream_free(void *ud)
+{
+	struct job_stream *s = ud;
+
+	if (s->fd >= 0)
+		close(s->fd);
+	ansi_release(&s->ansi);
+	strbuf_release(&s->out);
+	strbuf_release(&s->tail);
+	free(s);
+}
+
+static void stream_tail(struct job_stream *s)
+{
+	char id[24], off[24], lines[24], pid[24];
+	uint64_t shown;
+
+	if (s->finished)
+		ansi_flush(&s->ansi, &s->out);
+	/* open sections: marked so that the live script appends inside them */
+	for (; s->ansi.depth > 0; s->ansi.depth--)
+		strbuf_addstr(&s->out, "<i class=\"sec-end\"></i></details>");
+	shown = s->off - s->ansi.line.len;
+	snprintf(id, sizeof(id), "%" PRId64, s->job_id);
+	snprintf(pid, sizeof(pid), "%" PRId64, s->pipeline_id);
+	snprintf(off, sizeof(off), "%llu", (unsigned long long)shown);
+	snprintf(lines, sizeof(lines), "%llu", (unsigned long long)s->ansi.lineno);
+	struct tmpl_var v[] = { tmpl_str("id", id), tmpl_str("offset", off),
+				tmpl_str("lines", lines), tmpl_str("live", s->finished ? "0" : "1"),
+				tmpl_str("pipeline", pid) };
+	page_render(&s->out, "job", "tail", v, ARRAY_SIZE(v));
+	strbuf_add(&s->out, s->tail.buf, s->tail.len);
+	s->done = 1;
+}
+
+static ssize_t stream_read(void *ud, uint64_t pos, char *buf, size_t max)
+{
+	struct job_stream *s = ud;
+	size_t n;
+
+	while (s->out.len == s->out_off) {
+		char chunk[LOG_CHUNK];
+		ssize_t r = 0;
+		size_t want;
+
+		if (s->done)
+			return -1;
+		strbuf_reset(&s->out);
+		s->out_off = 0;
+		want = s->end - s->off < sizeof(chunk) ? (size_t)(s->end - s->off) : sizeof(chunk);
+		if (want && s->fd >= 0) {
+			do {
+				r = pread(s->fd, chunk, want, (off_t)s->off);
+			} while (r < 0 && errno == EINTR);
+		}
+		if (r > 0) {
+			s->off += (uint64_t)r;
+			ansi_feed(&s->ansi, chunk, (size_t)r, &s->out);
+		} else {
+			stream_tail(s);
+		}
+	}
+	n = s->out.len - s->out_off;
+	if (n > max)
+		n = max;
+	memcpy(buf, s->out.buf + s->out_off, n);
+	s->out_off += n;
+	return (ssize_t)n;
+}
+
+static const struct http_stream_ops job_stream_ops = {
+	.read = stream_read,
+	.free = stream_free,
+};
+
+static void tests_section(struct page *pg, const struct store_job *j, struct strbuf *out)
+{
+	struct store_test *t = NULL;
+	struct strbuf err = STRBUF_INIT, items = STRBUF_INIT;
+	size_t nt = 0, i, k;
+	char total[16], passed[16], failed[16], errors[16], skipped[16];
+
+	if (j->tests_total < 0)
+		return;
+	if (store_tests_list(pg->st, j->id, 1, &t, &nt, &err) == 0) {
+		for (i = 0; i < nt && i < FAILURES_SHOWN; i++) {
+			struct store_test_run *h = NULL;
+			struct strbuf hist = STRBUF_INIT, flaky = STRBUF_INIT;
+			size_t nh = 0;
+			int pass = 0, fail = 0;
+
+			if (store_test_history(pg->st, j->project_id, t[i].classname, t[i].name, j->id,
+					       HISTORY, &h, &nh, &err) == 0) {
+				/* oldest first, left to right */
+				for (k = nh; k-- > 0;) {
+					char p[24];
+
+					snprintf(p, sizeof(p), "%" PRId64, h[k].pipeline_id);
+					struct tmpl_var v[] = { tmpl_str("status", h[k].status),
+								tmpl_str("pipeline", p) };
+					page_render(&hist, "job", "run", v, ARRAY_SIZE(v));
+					if (!strcmp(h[k].status, "passed"))
+						pass++;
+					else if (!strcmp(h[k].status, "failed") ||
+						 !strcmp(h[k].status, "error"))
+						fail++;
+				}
+				free(h);
+			}
+			if (pass && fail)
+				page_render(&flaky, "job", "flaky", NULL, 0);
+			struct tmpl_var v[] = {
+				tmpl_str("status", t[i].status), tmpl_str("name", t[i].name),
+				tmpl_str("classname", t[i].classname), tmpl_str("message", t[i].message),
+				tmpl_html("history", hist.buf), tmpl_html("flaky", flaky.buf),
+			};
+			page_render(&items, "job", "failure", v, ARRAY_SIZE(v));
+			strbuf_release(&hist);
+			strbuf_release(&flaky);
+		}
+	}
+	snprintf(total, sizeof(total), "%d", j->tests_total);
+	snprintf(passed, sizeof(passed), "%d",
+		 j->tests_total - j->tests_failed - j->tests_errors - j->tests_skipped);
+	snprintf(failed, sizeof(failed), "%d", j->tests_failed);
+	snprintf(errors, sizeof(errors), "%d", j->tests_errors);
+	snprintf(skipped, sizeof(skipped), "%d", j->tests_skipped);
+	struct tmpl_var v[] = {
+		tmpl_str("total", total), tmpl_str("passed", passed), tmpl_str("failed", failed),
+		tmpl_str("errors", errors), tmpl_str("skipped", skipped),
+		tmpl_html("items", items.buf),
+	};
+	page_render(out, "job", "tests", v, ARRAY_SIZE(v));
+	store_tests_free(t, nt);
+	strbuf_release(&items);
+	strbuf_release(&err);
+}
+
+/* A path that stays in its folder: relative, no "." or ".." segment, no backslash. */
+static int artifact_path_ok(const char *p)
+{
+	const char *s = p;
+
+	if (!*p || *p == '/' || strchr(p, '\\'))
+		return 0;
+	while (*s) {
+		const char *e = strchr(s, '/');
+		size_t n = e ? (size_t)(e - s) : strlen(s);
+
+		if (!n || (n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
+			return 0;
+		s += n;
+		if (*s)
+			s++;
+	}
+	return 1;
+}
+
+static void artifacts_section(struct page *pg, const struct store_job *j, struct strbuf *out)
+{
+	struct store_artifact *a = NULL;
+	struct strbuf err = STRBUF_INIT, rows = STRBUF_INIT;
+	size_t n = 0, i;
+	char id[24];
+
+	if (store_artifacts_list(pg->st, j->id, &a, &n, &err) < 0 || !n)
+		goto done;
+	snprintf(id, sizeof(id), "%" PRId64, j->id);
+	for (i = 0; i < n && i < ARTIFACTS_SHOWN; i++) {
+		struct strbuf enc = STRBUF_INIT;
+		char size[32];
+		int ok = artifact_path_ok(a[i].path);
+
+		page_bytes(size, sizeof(size), a[i].size);
+		page_path_encode(&enc, a[i].path);
+		struct tmpl_var v[] = { tmpl_str("id", id), tmpl_html("path", enc.buf),
+					tmpl_str("name", a[i].path), tmpl_str("size", size) };
+		page_render(&rows, "job", ok ? "artifact" : "badartifact", v, ARRAY_SIZE(v));
+		strbuf_release(&enc);
+	}
+	{
+		struct tmpl_var v[] = { tmpl_html("rows", rows.buf) };
+
+		page_render(out, "job", "artifacts", v, 1);
+	}
+done:
+	store_artifacts_free(a, n);
+	strbuf_release(&rows);
+	strbuf_release(&err);
+}
+
+int web_job(struct http_request *req, void *ud)
+{
+	struct page pg;
+	struct store_job j;
+	struct store_project pr;
+	struct store_pipeline p;
+	struct strbuf err = STRBUF_INIT, head = STRBUF_INIT, status = STRBUF_INIT;
+	struct strbuf pstatus = STRBUF_INIT, env = STRBUF_INIT, reason = STRBUF_INIT;
+	struct strbuf actions = STRBUF_INIT, tests = STRBUF_INIT, arts = STRBUF_INIT;
+	struct strbuf title = STRBUF_INIT;
+	struct job_stream *s;
+	enum role role;
+	int64_t id = page_id(req, "id");
+	char sid[24], pid[24], attempt[16], queued[32], dur[32], ex[16] = "", mem[32], cpu[32] = "";
+	char *path;
+	struct stat sb;
+
+	memset(&j, 0, sizeof(j));
+	memset(&pr, 0, sizeof(pr));
+	memset(&p, 0, sizeof(p));
+	if (page_begin(req, ud, &pg) < 0)
+		return 0;
+	if (!id || store_job_get(pg.st, id, &j, &err) < 0) {
+		page_error(req, 404, "Not found.");
+		goto done;
+	}
+	if (page_project(&pg, NULL, j.project_id, &pr, &role) < 0)
+		goto done;
+	if (store_pipeline_get(pg.st, j.pipeline_id, &p, &err) < 0) {
+		page_error(req, 500, err.buf);
+		goto done;
+	}
+	snprintf(sid, sizeof(sid), "%" PRId64, j.id);
+	snprintf(pid, sizeof(pid), "%" PRId64, j.pipeline_id);
+	snprintf(attempt, sizeof(attempt), "%d", j.attempt);
+	page_duration(queued, sizeof(queued), j.queued, j.started ? j.started : 0);
+	page_duration(dur, sizeof(dur), j.started, j.finished);
+	if (j.exit_code >= 0)
+		snprintf(ex, sizeof(ex), "%d", j.exit_code);
+	page_bytes(mem, sizeof(mem), j.peak_mem);
+	if (j.cpu >= 0)
+		snprintf(cpu, sizeof(cpu), "%.2f s", j.cpu);
+	page_job_status(&status, j.id, j.pipeline_id, j.status);
+	page_status(&pstatus, "pipeline", p.id, p.status);
+	if (j.env_name) {
+		struct strbuf link = STRBUF_INIT;
+		struct tmpl_var l[] = { tmpl_str("url", j.env_url) };
+
+		if (j.env_url && tmpl_url_ok(j.env_url))
+			page_render(&link, "job", "envlink", l, 1);
+		struct tmpl_var v[] = { tmpl_str("name", j.env_name), tmpl_html("link", link.buf) };
+		page_render(&env, "job", "env", v, ARRAY_SIZE(v));
+		strbuf_release(&link);
+	}
+	if (j.failure_reason) {
+		struct tmpl_var v[] = { tmpl_str("reason", j.failure_reason) };
+
+		page_render(&reason, "job", "reason", v, 1);
+	}
+	if (role >= ROLE_DEVELOPER)
+		web_job_actions(&pg, &actions, &j);
+	tests_section(&pg, &j, &tests);
+	artifacts_section(&pg, &j, &arts);
+	strbuf_addf(&title, "%s · #%" PRId64 " · %s", j.name, j.pipeline_id, pr.name);
+	page_top(&pg, &head, title.buf);
+	{
+		struct tmpl_var v[] = {
+			tmpl_str("project", pr.name), tmpl_str("pipeline", pid),
+			tmpl_html("pstatus", pstatus.buf), tmpl_str("name", j.name),
+			tmpl_html("status", status.buf), tmpl_str("stage", j.stage),
+			tmpl_str("attempt", attempt), tmpl_str("runner", j.runner),
+			tmpl_str("queued", queued), tmpl_str("duration", dur), tmpl_str("exit", ex),
+			tmpl_str("memory", mem), tmpl_str("cpu", cpu), tmpl_html("env", env.buf),
+			tmpl_html("reason", reason.buf), tmpl_html("actions", actions.buf),
+			tmpl_html("tests", tests.buf), tmpl_html("artifacts", arts.buf),
+			tmpl_str("id", sid),
+		};
+		page_render(&head, "job", NULL, v, ARRAY_SIZE(v));
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		page_error(req, 500, "out of memory");
+		goto done;
+	}
+	s->job_id = j.id;
+	s->pipeline_id = j.pipeline_id;
+	s->finished = page_finished(j.status);
+	ansi_init(&s->ansi);
+	strbuf_init(&s->tail, 0);
+	page_bottom(&pg, &s->tail);
+	/* the page starts with the head, then the log as it is now */
+	s->out = head;
+	strbuf_init(&head, 0);
+	path = server_path(pg.srv, "logs", j.id, ".log");
+	s->fd = open(path, O_RDONLY | O_CLOEXEC);
+	free(path);
+	if (s->fd >= 0 && fstat(s->fd, &sb) == 0)
+		s->end = (uint64_t)sb.st_size;
+	page_headers(req);
+	http_respond_stream(req, 200, "text/html; charset=utf-8", &job_stream_ops, s, NULL);
+done:
+	store_job_release(&j);
+	store_project_release(&pr);
+	store_pipeline_release(&p);
+	strbuf_release(&err);
+	strbuf_release(&head);
+	strbuf_release(&status);
+	strbuf_release(&pstatus);
+	strbuf_release(&env);
+	strbuf_release(&reason);
+	strbuf_release(&actions);
+	strbuf_release(&tests);
+	strbuf_release(&arts);
+	strbuf_release(&title);
+	return 0;
+}
+
+enum job_op { JOB_CANCEL, JOB_RETRY, JOB_PLAY };
+
+static int job_op(struct http_request *req, void *ud, enum job_op op)
+{
+	struct page pg;
+	struct store_job j;
+	struct store_project pr;
+	struct strbuf err = STRBUF_INIT;
+	int64_t id = page_id(req, "id"), shown;
+	char back[64];
+	int rc;
+
+	memset(&j, 0, sizeof(j));
+	memset(&pr, 0, sizeof(pr));
+	if (page_begin(req, ud, &pg) < 0)
+		return 0;
+	if (!id || store_job_get(pg.st, id, &j, &err) < 0) {
+		page_error(req, 404, "Not found.");
+		goto done;
+	}
+	if (page_project(&pg, NULL, j.project_id, &pr, NULL) < 0 ||
+	    page_may_change(&pg, &pr, ROLE_DEVELOPER) < 0)
+		goto done;
+	shown = id;
+	if (op == JOB_CANCEL)
+		rc = runner_cancel_job(pg.srv, pg.st, id, &err);
+	else if (op == JOB_RETRY)
+		rc = runner_retry_job(pg.srv, pg.st, id, &shown, &err);
+	else
+		rc = runner_play_job(pg.srv, pg.st, id, &err);
+	if (rc < 0) {
+		page_error(req, 409, err.len ? err.buf : "That cannot be done now.");
+		goto done;
+	}
+	snprintf(back, sizeof(back), "/jobs/%" PRId64, shown);
+	page_redirect(req, back);
+done:
+	store_job_release(&j);
+	store_project_release(&pr);
+	strbuf_release(&err);
+	return 0;
+}
+
+int web_job_cancel(struct http_request *req, void *ud)
+{
+	return job_op(req, ud, JOB_CANCEL);
+}
+
+int web_job_retry(struct http_request *req, void *ud)
+{
+	return job_op(req, ud, JOB_RETRY);
+}
+
+int web_job_play(struct http_request *req, void *ud)
+{
+	return job_op(req, ud, JOB_PLAY);
+}

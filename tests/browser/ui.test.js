@@ -1,0 +1,273 @@
+// The web UI in a real browser: Debian's chromium driven by playwright-core.
+// Run by tests/e2e/t3300-browser.sh, which starts the server and makes the
+// repositories; this script prints TAP.
+//
+// Environment: CIDRE_URL, CIDRE_TOKEN (the admin token, for set-up through
+// the API: users, membership), WORK (a clone whose
+// origin is a bare repository with cidre's post-receive hook), GATE (a file
+// the first job waits for), PROFILE (a fresh browser profile directory),
+// CHROMIUM (default /usr/bin/chromium).
+'use strict';
+const { chromium } = require('playwright-core');
+const { execFileSync } = require('child_process');
+const fs = require('fs');
+const path = require('path');
+
+const URL = process.env.CIDRE_URL;
+const TOKEN = process.env.CIDRE_TOKEN;
+const WORK = process.env.WORK;
+const GATE = process.env.GATE;
+const PROFILE = process.env.PROFILE;
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+	'--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const EVIL = '<script>alert(1)</script>';
+
+let n = 0, failed = 0;
+const dialogs = [];
+
+function tap(ok, name, why) {
+	n++;
+	if (!ok) failed++;
+	console.log(`${ok ? 'ok' : 'not ok'} ${n} - ${name}`);
+	if (!ok && why) console.log(String(why && why.stack || why).split('\n').map(l => '#   ' + l).join('\n'));
+}
+
+async function step(name, fn) {
+	try {
+		await fn();
+		tap(true, name);
+	} catch (e) {
+		tap(false, name, e);
+	}
+}
+
+function assert(c, msg) {
+	if (!c) throw new Error(msg);
+}
+
+async function api(method, p, body, headers) {
+	const r = await fetch(URL + p, {
+		method,
+		headers: Object.assign({ Authorization: 'Bearer ' + TOKEN, 'Content-Type': 'application/json' },
+			headers || {}),
+		body: body ? JSON.stringify(body) : undefined,
+	});
+	let json = null;
+	try { json = await r.json(); } catch (e) { /* not JSON */ }
+	return { status: r.status, json };
+}
+
+async function waitFor(what, fn, ms) {
+	const end = Date.now() + (ms || 30000);
+	for (;;) {
+		const v = await fn();
+		if (v) return v;
+		if (Date.now() > end) throw new Error('timed out waiting for ' + what);
+		await new Promise(r => setTimeout(r, 50));
+	}
+}
+
+function git(...args) {
+	return execFileSync('git', args, { cwd: WORK, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+async function latestPipeline(after, ref) {
+	return waitFor('a pipeline after #' + after, async () => {
+		const r = await api('GET', '/api/v1/projects/app/pipelines?per_page=5');
+		const p = (r.json || []).find(x => x.id > after && (!ref || x.ref === ref));
+		return p ? p.id : 0;
+	});
+}
+
+async function statusText(page, sel) {
+	return page.$eval(sel, el => el.textContent.trim()).catch(() => '');
+}
+
+(async () => {
+	// ---- a developer of the project, who logs in with a password ----
+	const made = await api('POST', '/api/v1/users', { login: 'dev', password: 'dev-password-1', name: 'Dev' });
+	if (made.status !== 201) throw new Error('POST /api/v1/users: ' + made.status);
+	const member = await api('PUT', '/api/v1/projects/app/members/dev', { role: 'developer' });
+	if (member.status >= 300) throw new Error('PUT members/dev: ' + member.status);
+	await api('PATCH', '/api/v1/projects/app', { public: false });
+
+	const ctx = await chromium.launchPersistentContext(PROFILE, {
+		executablePath: CHROMIUM,
+		headless: true,
+		args: FLAGS,
+	});
+	ctx.on('dialog', d => { dialogs.push(d.message()); d.dismiss().catch(() => {}); });
+	ctx.on('page', p => p.on('dialog', d => { dialogs.push(d.message()); d.dismiss().catch(() => {}); }));
+	const page = ctx.pages()[0] || await ctx.newPage();
+	page.on('dialog', d => { dialogs.push(d.message()); d.dismiss().catch(() => {}); });
+	page.setDefaultTimeout(30000);
+
+	await step('log in', async () => {
+		await page.goto(URL + '/p/app');
+		assert(await page.textContent('h1') === '404', 'the project is hidden before logging in');
+		await page.goto(URL + '/login?next=/p/app');
+		await page.fill('input[name=login]', 'dev');
+		await page.fill('input[name=password]', 'dev-password-1');
+		await Promise.all([page.waitForNavigation(), page.click('form.login button')]);
+		assert(page.url() === URL + '/p/app', 'back where the login was asked: ' + page.url());
+		assert((await page.textContent('header .who')).includes('dev'), 'the header names the user');
+		const cookies = await ctx.cookies(URL);
+		const c = cookies.find(x => x.name === 'cidre_session');
+		assert(c && c.httpOnly && c.sameSite === 'Lax', 'an HttpOnly, SameSite=Lax session cookie');
+	});
+
+	let pid = 0, buildJob = 0, unitJob = 0, deployJob = 0;
+	const pipePage = page;
+	let jobPage = null;
+
+	await step('a pushed commit shows its pipeline running, then passed, live (dashboard and pipeline page)', async () => {
+		fs.writeFileSync(path.join(WORK, 'feature.txt'), 'hello\n');
+		git('add', '.');
+		git('-c', 'user.name=Mallory <b>bold</b>', '-c', 'user.email=m@example.invalid',
+			'commit', '-q', '-m', '<img src=x onerror=alert(4)> feature');
+		git('push', '-q', 'origin', 'HEAD:main');
+		pid = await latestPipeline(0, 'main');
+		const jobs = await waitFor('jobs', async () => {
+			const r = await api('GET', `/api/v1/pipelines/${pid}/jobs`);
+			return r.json && r.json.length === 3 ? r.json : null;
+		});
+		buildJob = jobs.find(j => j.name === EVIL).id;
+		unitJob = jobs.find(j => j.name === 'unit').id;
+		deployJob = jobs.find(j => j.name === 'deploy').id;
+		await waitFor('the build job running', async () =>
+			(await api('GET', `/api/v1/jobs/${buildJob}`)).json.status === 'running');
+
+		await pipePage.goto(`${URL}/pipelines/${pid}`);
+		assert(await statusText(pipePage, `h1 [data-pipeline="${pid}"]`) === 'running', 'pipeline shown running');
+		await pipePage.evaluate(() => { window.__notReloaded = 1; });
+
+		jobPage = await ctx.newPage();
+		jobPage.setDefaultTimeout(30000);
+		await jobPage.goto(`${URL}/jobs/${buildJob}`);
+		await jobPage.waitForFunction(() => document.getElementById('log').textContent.includes('waiting for the gate'));
+		await jobPage.evaluate(() => { window.__notReloaded = 1; });
+
+		const dash = await ctx.newPage();
+		await dash.goto(`${URL}/`);
+		assert(await statusText(dash, `[data-pipeline="${pid}"]`) === 'running', 'dashboard shows it running');
+		assert(await dash.$(`a[href="/jobs/${buildJob}"]`), 'the running job is listed');
+		await dash.evaluate(() => { window.__notReloaded = 1; });
+
+		fs.writeFileSync(GATE, 'open\n');
+		await dash.waitForFunction(id =>
+			document.querySelector(`[data-pipeline="${id}"]`).textContent === 'success', pid);
+		assert(await dash.evaluate(() => window.__notReloaded === 1), 'the dashboard was not reloaded');
+		await dash.close();
+		await pipePage.waitForFunction(id =>
+			document.querySelector(`h1 [data-pipeline="${id}"]`).textContent === 'success', pid);
+		assert(await pipePage.evaluate(() => window.__notReloaded === 1), 'the pipeline page was not reloaded');
+		const nodeClass = await pipePage.$eval(`svg.graph g[data-job="${buildJob}"]`, g => g.getAttribute('class'));
+		assert(nodeClass.includes('st-success'), 'the graph node turned green: ' + nodeClass);
+	});
+
+	await step('the job log follows live to its end, without a reload', async () => {
+		await jobPage.waitForFunction(() => document.getElementById('log').textContent.includes('gate opened'));
+		await jobPage.waitForFunction(id =>
+			document.querySelector(`h1 [data-job="${id}"]`).textContent === 'success', buildJob);
+		assert(await jobPage.evaluate(() => window.__notReloaded === 1), 'the job page was not reloaded');
+		// lines that arrived live went through the script's renderer: inert too
+		const log = await jobPage.textContent('#log');
+		assert(log.includes('live <script>alert(6)</script>tail\tend'), 'the live line is text: ' + log.slice(-300));
+		assert(!log.includes('\x1b'), 'no escape character reaches the page');
+		assert(await jobPage.$$eval('#log script', a => a.length) === 0, 'no element from the live log');
+		const sec = await jobPage.$$eval('#log details.sec', a => a.map(d => d.getAttribute('data-name')));
+		assert(sec.includes('live'), 'the live section is a section: ' + sec);
+		assert(await jobPage.$eval('#log details[data-name="live"]', d =>
+			d.textContent.includes('alert(6)')), 'the live line is inside its section');
+		assert(await jobPage.title() !== 'pwned', 'an OSC title sequence does not set the title');
+	});
+
+	await step('malicious names, commit message and log lines render inert', async () => {
+		await jobPage.goto(`${URL}/jobs/${buildJob}`);
+		const h1 = await jobPage.textContent('h1');
+		assert(h1.includes(EVIL), 'the job name is shown as text: ' + h1);
+		const log = await jobPage.textContent('#log');
+		assert(log.includes('<script>alert(2)</script>'), 'the log line is shown as text');
+		assert(log.includes('visible-after-escapes'), 'text after dropped escapes is shown');
+		assert(!log.includes('\x1b'), 'no escape character reaches the page');
+		assert(await jobPage.$$eval('#log script, #log img', a => a.length) === 0, 'no element from the log');
+		assert(await jobPage.title() !== 'pwned', 'an OSC title sequence does not set the title');
+		const sec = await jobPage.$('#log details.sec summary');
+		assert(sec && (await sec.textContent()).includes('<b>Preparing</b>'), 'the section header is text');
+		await pipePage.goto(`${URL}/pipelines/${pid}`);
+		const title = await pipePage.textContent('.commit .title');
+		assert(title.includes('<img src=x onerror=alert(4)>'), 'the commit title is text: ' + title);
+		assert(await pipePage.$$eval('.commit img', a => a.length) === 0, 'no img from the commit');
+		await pipePage.goto(`${URL}/`);
+		assert((await pipePage.textContent('main')).includes('onerror=alert(4)'), 'the dashboard shows the title as text');
+		// a branch named with markup
+		git('push', '-q', 'origin', 'HEAD:refs/heads/evil<script>alert(5)</script>');
+		const bid = await latestPipeline(pid, 'evil<script>alert(5)</script>');
+		await pipePage.goto(`${URL}/p/app`);
+		assert((await pipePage.textContent('main')).includes('evil<script>alert(5)</script>'), 'the branch name is text');
+		fs.writeFileSync(GATE, 'open\n');
+		await api('POST', `/api/v1/pipelines/${bid}/cancel`);
+		assert(dialogs.length === 0, 'no dialog opened: ' + dialogs.join(', '));
+	});
+
+	await step('a failed test opens with its message and history', async () => {
+		await page.goto(`${URL}/jobs/${unitJob}`);
+		assert((await page.textContent('#tests .totals')).includes('1 failed'), 'totals say one failed');
+		const f = page.locator('details.failure', { hasText: 'bad_test' });
+		assert(!(await f.locator('pre.message').isVisible()), 'the failure starts closed');
+		await f.locator('summary').click();
+		await f.locator('pre.message').waitFor({ state: 'visible' });
+		assert((await f.locator('pre.message').textContent()).includes('expected 1, got 2'), 'the message shows');
+		assert(await f.locator('.history a.run').count() >= 1, 'the test history shows');
+	});
+
+	await step('a manual job is played from the pipeline page and runs; a forged post is refused', async () => {
+		await page.goto(`${URL}/pipelines/${pid}`);
+		const row = page.locator('tr', { has: page.locator(`a[href="/jobs/${deployJob}"]`) });
+		await Promise.all([page.waitForNavigation(), row.locator('button.play').click()]);
+		assert(page.url().endsWith(`/jobs/${deployJob}`), 'the play lands on the job: ' + page.url());
+		await page.waitForFunction(id =>
+			document.querySelector(`h1 [data-job="${id}"]`).textContent === 'success', deployJob);
+		await page.waitForFunction(() => document.getElementById('log').textContent.includes('deployed by the test'));
+		// the session's form posts need its CSRF token
+		const forged = await ctx.request.post(`${URL}/jobs/${deployJob}/retry`, { form: { csrf: 'f'.repeat(64) } });
+		assert(forged.status() === 403, 'a post without the CSRF token is refused: ' + forged.status());
+	});
+
+	await step('a non-member is refused', async () => {
+		const r = await api('POST', '/api/v1/users', { login: 'outsider', password: 'outsider-password-1' });
+		assert(r.status === 201, 'outsider created: ' + r.status);
+		const other = await chromium.launchPersistentContext(PROFILE + '-outsider', {
+			executablePath: CHROMIUM, headless: true, args: FLAGS,
+		});
+		try {
+			const p = other.pages()[0] || await other.newPage();
+			await p.goto(URL + '/login');
+			await p.fill('input[name=login]', 'outsider');
+			await p.fill('input[name=password]', 'outsider-password-1');
+			await Promise.all([p.waitForNavigation(), p.click('form.login button')]);
+			assert((await p.textContent('header .who')).includes('outsider'), 'the outsider is logged in');
+			const resp = await p.goto(`${URL}/pipelines/${pid}`);
+			assert(resp.status() === 404, 'the pipeline is not found for a non-member: ' + resp.status());
+			const rp = await p.goto(`${URL}/p/app`);
+			assert(rp.status() === 404, 'the project is not found: ' + rp.status());
+			await p.goto(`${URL}/`);
+			assert(!(await p.textContent('main')).includes('onerror=alert(4)'), 'the dashboard hides the project');
+			const post = await other.request.post(`${URL}/pipelines/${pid}/retry`, { form: { csrf: 'x' } });
+			assert(post.status() === 404, 'a form post to the hidden pipeline is 404: ' + post.status());
+			const api2 = await other.request.get(`${URL}/api/v1/pipelines/${pid}`);
+			assert(api2.status() === 404, 'the API hides it from the session too: ' + api2.status());
+		} finally {
+			await other.close();
+		}
+	});
+
+	await ctx.close();
+	console.log(`1..${n}`);
+	process.exit(failed ? 1 : 0);
+})().catch(e => {
+	tap(false, 'the browser test ran', e);
+	console.log(`1..${n}`);
+	process.exit(1);
+});

@@ -1,0 +1,138 @@
+#!/bin/sh
+# The web UI's pages over HTTP (no browser): what each shows, what it
+# refuses, and that data from a repository or a job stays inert.
+. "$(dirname "$0")/lib.sh"
+. "$TEST_DIR/lib-server.sh"
+
+# get PATH: the page's body in page.html, its status on stdout
+get() {
+	curl -sS -m 10 -o page.html -D headers -w '%{http_code}' "$URL$1"
+}
+
+test_expect_success 'a project whose pipeline holds markup, escapes, odd artifact names' '
+	start_server data &&
+	bare_repo app <<-\YML &&
+	build:
+	  script:
+	    - printf "col1\tcol2 \033[1;31mbold red\033[0m \033[2J<script>alert(1)</script>\n"
+	    - mkdir -p out && printf hello >"out/a b#?.txt" && printf x >"out/<i>.txt"
+	  artifacts:
+	    paths: [out/]
+	  environment:
+	    name: "<b>prod</b>"
+	    url: "javascript:alert(3)"
+	YML
+	add_project app "$SCRATCH/app.git" &&
+	api POST /api/v1/projects/app/pipelines "{\"ref\":\"main\"}" >p.json &&
+	id=$(jq -r .id p.json) &&
+	wait_pipeline "$id" >done.json &&
+	jq -e ".status == \"success\"" done.json
+'
+
+test_expect_success 'the dashboard lists the project with its last pipeline' '
+	test "$(get /)" = 200 &&
+	expect_grep "<a href=\"/p/app\">app</a>" page.html &&
+	expect_grep "data-pipeline=\"$(jq -r .id done.json)\">success<" page.html &&
+	grep -qi "^content-security-policy: default-src .self.; script-src .self." headers
+'
+
+test_expect_success 'the job page: log rendered inert, tab kept, environment link refused' '
+	jid=$(jq -r ".jobs[0].id" done.json) &&
+	test "$(get /jobs/$jid)" = 200 &&
+	expect_grep "col1	col2 <span class=\"a f1 B\">bold red</span> &lt;script&gt;alert\(1\)&lt;/script&gt;" page.html &&
+	! grep -q "<script>alert" page.html &&
+	! grep -q "$(printf "\033")" page.html &&
+	expect_grep "&lt;b&gt;prod&lt;/b&gt;" page.html &&
+	! grep -q "javascript:" page.html &&
+	expect_grep "id=\"log-end\" data-job=\"$jid\" data-offset=\"[0-9]+\" data-lines=\"[0-9]+\" data-live=\"0\"" page.html
+'
+
+test_expect_success 'artifact links are encoded and download the file' '
+	jid=$(jq -r ".jobs[0].id" done.json) &&
+	get /jobs/$jid >/dev/null &&
+	expect_grep "href=\"/api/v1/jobs/$jid/artifacts/out/a%20b%23%3F.txt\">out/a b#\?.txt<" page.html &&
+	expect_grep ">out/&lt;i&gt;.txt<" page.html &&
+	test "$(curl -sS "$URL/api/v1/jobs/$jid/artifacts/out/a%20b%23%3F.txt")" = hello
+'
+
+test_expect_success 'pipeline page: graph, commit, jobs' '
+	pid=$(jq -r .id done.json) &&
+	test "$(get /pipelines/$pid)" = 200 &&
+	expect_grep "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"graph\"" page.html &&
+	expect_grep "<p class=\"title\">pipeline</p>" page.html &&
+	expect_grep "<a href=\"/jobs/[0-9]+\">build</a>" page.html
+'
+
+test_expect_success 'project page, filters, badge and Atom feed' '
+	test "$(get "/p/app?ref=main&status=success")" = 200 &&
+	expect_grep "class=\"trendchart\"" page.html &&
+	expect_grep "<option value=\"success\" selected>" page.html &&
+	test "$(get "/p/app?status=bogus&page=-3")" = 200 &&
+	test "$(get /p/app/badge.svg)" = 200 &&
+	grep -qi "^content-type: image/svg+xml" headers && expect_grep ">success</text>" page.html &&
+	test "$(get "/p/app/badge.svg?ref=nope")" = 200 && expect_grep ">unknown</text>" page.html &&
+	test "$(get /p/app/pipelines.atom)" = 200 &&
+	grep -qi "^content-type: application/atom+xml" headers &&
+	expect_grep "<feed xmlns=\"http://www.w3.org/2005/Atom\">" page.html &&
+	expect_grep "<id>$URL/pipelines/$(jq -r .id done.json)</id>" page.html
+'
+
+test_expect_success 'a log of many pieces is rendered whole, line by line, in order' '
+	git clone -q app.git big 2>/dev/null &&
+	printf "big:\n  script:\n    - seq 1 300000\n" >big/.gitlab-ci.yml &&
+	(cd big && git commit -qam big && git push -q origin HEAD:main) &&
+	api POST /api/v1/projects/app/pipelines "{\"ref\":\"main\"}" >b.json &&
+	wait_pipeline "$(jq -r .id b.json)" >bdone.json &&
+	jid=$(jq -r ".jobs[0].id" bdone.json) &&
+	test "$(get /jobs/$jid)" = 200 &&
+	grep -c "<span class=\"l\" id=\"L" page.html >lines &&
+	test "$(cat lines)" -ge 300000 &&
+	expect_grep ">150000$" page.html &&
+	expect_grep "id=\"log-end\" data-job=\"$jid\"" page.html &&
+	expect_grep "</html>" page.html &&
+	test "$(curl -sS -m 10 -o /dev/null -w "%{http_code}" -I "$URL/jobs/$jid")" = 200
+'
+
+test_expect_success 'what does not exist is 404' '
+	test "$(get /p/nope)" = 404 && test "$(get /p/nope/badge.svg)" = 404 &&
+	test "$(get /pipelines/99999)" = 404 && test "$(get /jobs/abc)" = 404 &&
+	test "$(get /static/nope.css)" = 404
+'
+
+test_expect_success 'static files are cached' '
+	test "$(get /static/cidre.css)" = 200 &&
+	grep -qi "^cache-control: public, max-age=" headers && grep -qi "^content-type: text/css" headers
+'
+
+# (lib-server.sh's curl adds the admin token to plain GETs; "command curl" does not)
+test_expect_success 'an anonymous visitor does not see a project that is not public' '
+	test "$(command curl -sS -o anon.html -w "%{http_code}" "$URL/")" = 200 &&
+	! grep -q "href=\"/p/app\"" anon.html &&
+	test "$(command curl -sS -o /dev/null -w "%{http_code}" "$URL/p/app")" = 404 &&
+	test "$(command curl -sS -o /dev/null -w "%{http_code}" "$URL/pipelines/$(jq -r .id done.json)")" = 404 &&
+	test "$(command curl -sS -o /dev/null -w "%{http_code}" "$URL/p/app/badge.svg")" = 404
+'
+
+test_expect_success 'form posts need a role: hidden is 404, a viewer is refused, a token retries' '
+	jid=$(jq -r ".jobs[0].id" done.json) &&
+	test "$(command curl -sS -o /dev/null -w "%{http_code}" -X POST "$URL/jobs/$jid/retry")" = 404 &&
+	api PATCH /api/v1/projects/app "{\"public\":true}" >/dev/null && expect_status 200 &&
+	test "$(command curl -sS -o anon.html -w "%{http_code}" "$URL/pipelines/$(jq -r .id done.json)")" = 200 &&
+	! grep -q "method=\"post\"" anon.html &&
+	test "$(get "/pipelines/$(jq -r .id done.json)")" = 200 && expect_grep "method=\"post\"" page.html &&
+	test "$(command curl -sS -o /dev/null -w "%{http_code}" -X POST "$URL/jobs/$jid/retry")" = 403 &&
+	test "$(command curl -sS -o /dev/null -w "%{http_code}" -X POST "$URL/pipelines/$(jq -r .id done.json)/cancel")" = 403 &&
+	command curl -sS -o /dev/null -D h2 -w "%{http_code}" -X POST -H "Authorization: Bearer $TOKEN" \
+		"$URL/jobs/$jid/retry" >code &&
+	test "$(cat code)" = 303 && grep -qi "^location: /jobs/[0-9]" h2 &&
+	test "$(command curl -sS -o /dev/null -w "%{http_code}" -X POST -H "Authorization: Bearer $TOKEN" \
+		"$URL/jobs/$jid/play")" = 409
+'
+
+test_expect_success 'a wrong password is refused on the login form, the form says so' '
+	test "$(get /login)" = 200 && expect_grep "name=\"password\"" page.html &&
+	test "$(command curl -sS -o page.html -w "%{http_code}" -d "login=nobody&password=wrong" "$URL/login")" = 403 &&
+	expect_grep "class=\"error\"" page.html
+'
+
+test_done
