@@ -82,6 +82,15 @@ bench six-jobs.json \
 	"6 jobs, shell" run -C "$W/six" -q -- \
 	"6 jobs, sandbox, host /" run -C "$W/six" -q --executor sandbox -- \
 	"6 jobs, sandbox, busybox image" run -C "$W/six-img" -q --executor sandbox
+
+# bwrap's set-up and what is left of it after the job, from outside
+# (phases.c; the job is a static program printing the clock)
+cc -std=gnu11 -O2 -o "$W/phases" "$BENCH/sandbox/phases.c"
+cc -std=gnu11 -O2 -static -o "$W/ws/clock" "$BENCH/sandbox/phases-clock.c"
+BW_JOB="--tmpfs /tmp --dir /builds/p --bind $W/ws /builds/p --remount-ro / --chdir /builds/p -- /builds/p/clock"
+echo "phases, bwrap as cidre runs it:  $("$W/phases" "$RUNS" $(command -v bwrap) ${BW#bwrap } --unshare-net $BW_REST --dev /dev --proc /proc $BW_JOB)"
+echo "phases, without --unshare-net:   $("$W/phases" "$RUNS" $(command -v bwrap) ${BW#bwrap } $BW_REST --dev /dev --proc /proc $BW_JOB)"
+echo "phases, fork+exec of the clock:  $("$W/phases" "$RUNS" "$W/ws/clock")"
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # medians (the load of a shared machine moves means), and the overhead
