@@ -475,9 +475,10 @@ static void read_info(struct run *r)
 			return;
 		if (n > 0 && r->info.len + (size_t)n <= PROC_INFO_MAX) {
 			strbuf_add(&r->info, buf, (size_t)n);
-			continue;
+			if (!strchr(r->info.buf, '}'))
+				continue;
 		}
-		break; /* EOF, error, too long */
+		break; /* all of it, EOF, an error, too long */
 	}
 	pid = info_number(r->info.buf, "\"child-pid\"");
 	ino = info_number(r->info.buf, "\"mnt-namespace\"");
