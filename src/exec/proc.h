@@ -45,6 +45,13 @@ struct proc_spec {
 	 */
 	char *const *wrap;
 	const char *shell;
+	/*
+	 * > 2: wrap is bwrap and its argv has --info-fd N with this N:
+	 * proc_run gives it a pipe there, and holds the sandbox's mount
+	 * namespace from then on, so that tearing it down is not part of
+	 * the job's end (see docs/internals/exec.md). 0: none.
+	 */
+	int wrap_info_fd;
 	/* Limits; NULL or all 0: none. A job with limits that cannot be
 	   applied (no usable cgroup) does not start. */
 	const struct proc_limits *limits;

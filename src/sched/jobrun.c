@@ -604,6 +604,7 @@ static void run_attempt(struct job_ctx *jc, const struct varlist *vars, char **e
 	if (jc->sandbox) {
 		ps.wrap = jc->wrap.v;
 		ps.shell = jc->shell;
+		ps.wrap_info_fd = SANDBOX_INFO_FD;
 	}
 	ps.limits = &jc->lim;
 

@@ -71,6 +71,9 @@ static void test_argv(void **state)
 	i_ro = find2(&v, "--remount-ro", "/");
 	assert_true(i_ws > 0 && i_ro > i_ws);
 	assert_true(find2(&v, "--chdir", "/builds/p") > i_ro);
+	/* bwrap names the sandbox's init on the fd proc_run gives it */
+	assert_int_equal(SANDBOX_INFO_FD, 3);
+	assert_true(find2(&v, "--info-fd", "3") > i_ro);
 	strvec_clear(&v);
 
 	/* networking allowed, a uid chosen */
