@@ -3,11 +3,11 @@
 # Three binaries, each loading only what it needs (shared libraries cost
 # start-up time and resident memory):
 #   cidre         run, lint, the job supervisor      libfyaml, jansson
-#   cidre-server  the server                         + sqlite3, libmicrohttpd, libsodium
+#   cidre-server  the server                         + sqlite3, libmicrohttpd, libsodium, zlib
 #   cidre-client  the commands that talk to a server + libcurl
 # cidre execs the other two for their commands (src/cidre.c).
 PKGS        := libfyaml jansson
-SERVER_PKGS := sqlite3 libmicrohttpd libsodium
+SERVER_PKGS := sqlite3 libmicrohttpd libsodium zlib
 CLIENT_PKGS := libcurl
 NET_PKGS    := $(SERVER_PKGS) $(CLIENT_PKGS)
 CC        ?= cc
@@ -24,14 +24,16 @@ VERSION   := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 CPPFLAGS  += -DCIDRE_VERSION='"$(VERSION)"'
 
 BUILD     ?= build
-# what a job needs (the supervisor's part of src/server included)
-CORE_SRC  := $(sort $(wildcard src/util/*.c src/pipeline/*.c src/exec/*.c src/git/*.c src/sched/*.c) \
-			src/server/pctx.c src/server/supervisor.c)
+# what a job needs (the supervisor's part of src/server included); the
+# in-process object reader (zlib) is the server's alone
+SERVER_GIT := src/git/object.c
+CORE_SRC  := $(filter-out $(SERVER_GIT), $(sort $(wildcard src/util/*.c src/pipeline/*.c \
+			src/exec/*.c src/git/*.c src/sched/*.c) src/server/pctx.c src/server/supervisor.c))
 SERVER_SRC := $(filter-out $(CORE_SRC), $(sort $(wildcard src/store/*.c src/http/*.c \
-			src/forge/*.c src/server/*.c src/web/*.c src/notify/*.c)))
+			src/forge/*.c src/server/*.c src/web/*.c src/notify/*.c)) $(SERVER_GIT))
 CLIENT_SRC := $(sort $(wildcard src/client/*.c))
 LIB_SRC   := $(CORE_SRC) $(SERVER_SRC) $(CLIENT_SRC)
-CORE_CMD  := src/cmd/run.c src/cmd/lint.c src/cmd/job_exec.c
+CORE_CMD  := src/cmd/run.c src/cmd/lint.c src/cmd/job_exec.c src/cmd/image.c
 SERVER_CMD := src/cmd/server.c
 CLIENT_CMD := $(filter-out $(CORE_CMD) $(SERVER_CMD), $(sort $(wildcard src/cmd/*.c)))
 CMD_SRC   := $(sort $(wildcard src/cmd/*.c)) src/cidre.c
@@ -57,8 +59,12 @@ all: $(BIN) $(NET_BIN) cidre
 cidre: $(BIN) $(NET_BIN)
 	ln -sf $(BIN) cidre
 
+# cidre is started for every job (job-exec): libfyaml and jansson are
+# linked in statically (their -dev packages ship the archives), so that
+# the dynamic linker maps and relocates libc alone
+CORE_STATIC_LIBS := -Wl,-Bstatic $(shell pkg-config --libs $(PKGS)) -Wl,-Bdynamic -lpthread
 $(BIN): $(CORE_OBJ) $(BUILD)/src/cidre.o
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(CORE_STATIC_LIBS)
 
 $(BUILD)/cidre-server: $(CORE_OBJ) $(SERVER_OBJ) $(BUILD)/src/cidre-server.o
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(SERVER_LIBS) $(LDLIBS)

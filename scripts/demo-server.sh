@@ -6,7 +6,8 @@
 #   scripts/demo-server.sh BUILD_DIR [DEMO_DIR]
 #
 # BUILD_DIR holds cidre and cidre-server; the demo lives in DEMO_DIR
-# (default BUILD_DIR/demo, made afresh). The server is stopped at the end.
+# (default BUILD_DIR/demo, made afresh). The server is stopped at the end,
+# unless DEMO_KEEP=1: then it serves the web UI until interrupted.
 set -eu
 build=$(cd "$1" && pwd)
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -57,4 +58,9 @@ status=0
 "$cidre" log -f -p "$id" || status=$?
 echo
 "$cidre" status -p "$id"
+echo "== the web UI: $CIDRE_SERVER/pipelines/$id"
+if [ "${DEMO_KEEP:-0}" = 1 ]; then
+	echo "   the server runs until you press Ctrl-C"
+	wait "$server" || true
+fi
 exit "$status"

@@ -37,6 +37,7 @@ static const char version_usage[] =
 static const struct cmd commands[] = {
 	{ "run", cmd_run, "run the pipeline of the working tree locally", cmd_run_usage },
 	{ "lint", cmd_lint, "check a pipeline file and report every error", cmd_lint_usage },
+	{ "image", cmd_image, "manage the images (root filesystems) sandboxed jobs run in", cmd_image_usage },
 	{ "server", SRV(cmd_server), "run the server: API, scheduler, embedded runner", SRV(cmd_server_usage), "cidre-server" },
 	{ "job-exec", cmd_job_exec, NULL, cmd_job_exec_usage },
 	{ "status", CLI(cmd_status), "show a server's recent pipelines, or one pipeline's jobs", CLI(cmd_status_usage), "cidre-client" },

@@ -14,6 +14,7 @@
 #   DRAIN_JOBS=100    jobs in the drained pipeline (one stage)
 #   DRAIN_RUNS=3      drains per slot count (the median is reported)
 #   GROWTH_JOBS=1000  jobs run between the two RSS readings (100 per pipeline)
+#   SETTLE=2          seconds between the last of those jobs and the reading
 #   LIST_SIZES="1000 100000"  pipelines in the database for the list workload
 #   WRK_SECONDS=10    wrk -t2 -c64 duration; LAT_SECONDS=5 for the -c1 latency runs
 #   OUT=/tmp/cidre-bench-server-results  where the summary and raw outputs go
@@ -34,6 +35,7 @@ GROWTH_JOBS=${GROWTH_JOBS:-1000}
 LIST_SIZES=${LIST_SIZES:-"1000 100000"}
 WRK_SECONDS=${WRK_SECONDS:-10}
 LAT_SECONDS=${LAT_SECONDS:-5}
+SETTLE=${SETTLE:-2}
 OUT=${OUT:-/tmp/cidre-bench-server-results}
 TW=$HERE/trigger-wait.sh
 
@@ -170,6 +172,9 @@ for i in $(seq 1 $((GROWTH_JOBS / DRAIN_JOBS))); do
 	run_many >/dev/null
 	echo "$((i * DRAIN_JOBS)) $(rss_kb "$SPID" VmRSS)" >>"$OUT/growth.txt"
 done
+END0_RSS=$(rss_kb "$SPID" VmRSS)
+# what stays: the server gives free malloc pages back after a quiet second
+sleep "$SETTLE"
 END_RSS=$(rss_kb "$SPID" VmRSS)
 END_ANON=$(rss_kb "$SPID" RssAnon)
 
@@ -301,7 +306,7 @@ l100k="${LIST_MEAN_100000:-?} / ${LIST_P50_100000:-?}"; n100k=${LIST_NET_100000:
 	echo
 	echo "3, 4: idle RssAnon $(mb "$IDLE_ANON") MB, RssFile $(mb "$IDLE_FILE") MB;" \
 		"after the warm-up pipeline $(mb "$WARM_RSS") MB; after $GROWTH_JOBS more jobs" \
-		"$(mb "$END_RSS") MB (RssAnon $(mb "$END_ANON") MB)"
+		"$(mb "$END_RSS") MB (RssAnon $(mb "$END_ANON") MB; $(mb "$END0_RSS") MB right after the last job)"
 	echo
 	echo "5: wrk -t1 -c1 -d${LAT_SECONDS}s --latency (one connection, requests back to back; ms)"
 	echo

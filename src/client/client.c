@@ -524,6 +524,20 @@ done:
 	return rc;
 }
 
+int client_get_array(struct client *c, const char *path, const char *what, json_t **ret,
+		     struct strbuf *err)
+{
+	int rc = client_request(c, "GET", path, NULL, ret, err);
+
+	if (!rc && !json_is_array(*ret)) {
+		json_decref(*ret);
+		*ret = NULL;
+		strbuf_addf(err, "the server's %s list is not a JSON array", what);
+		rc = CLIENT_EPROTO;
+	}
+	return rc;
+}
+
 int client_get_stream(struct client *c, const char *path, size_t max,
 		      client_sink_fn sink, void *ctx, struct strbuf *err)
 {

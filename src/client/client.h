@@ -131,6 +131,13 @@ void client_close(struct client *c);
  */
 int client_request(struct client *c, const char *method, const char *path,
 		   json_t *body, json_t **ret, struct strbuf *err);
+/*
+ * GET path, which answers a JSON array of what ("user", "token", ...): as
+ * client_request, and CLIENT_EPROTO when the answer is not an array (*ret
+ * is then NULL).
+ */
+int client_get_array(struct client *c, const char *path, const char *what, json_t **ret,
+		     struct strbuf *err);
 
 /*
  * GET path and hand the body, as it arrives, to sink (a non-zero return

@@ -53,13 +53,7 @@ static int fetch_list(struct client *c, int64_t job, json_t **ret)
 	int rc;
 
 	strbuf_addf(&path, "/api/v1/jobs/%" PRId64 "/artifacts", job);
-	rc = client_request(c, "GET", path.buf, NULL, ret, &err);
-	if (!rc && !json_is_array(*ret)) {
-		json_decref(*ret);
-		*ret = NULL;
-		strbuf_addstr(&err, "the server's artifact list is not a JSON array");
-		rc = CLIENT_EPROTO;
-	}
+	rc = client_get_array(c, path.buf, "artifact", ret, &err);
 	rc = cli_report(rc, &err);
 	strbuf_release(&path);
 	strbuf_release(&err);

@@ -20,6 +20,7 @@ void cmd_print_help(const struct cmd *c);
 
 int cmd_run(int argc, char **argv);
 int cmd_lint(int argc, char **argv);
+int cmd_image(int argc, char **argv);
 int cmd_server(int argc, char **argv);
 int cmd_job_exec(int argc, char **argv);
 int cmd_status(int argc, char **argv);
@@ -40,6 +41,7 @@ int cmd_version(int argc, char **argv);
 
 extern const char cmd_run_usage[];
 extern const char cmd_lint_usage[];
+extern const char cmd_image_usage[];
 extern const char cmd_server_usage[];
 extern const char cmd_job_exec_usage[];
 extern const char cmd_status_usage[];

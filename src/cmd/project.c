@@ -141,12 +141,8 @@ static int do_list(struct client *c, const struct project_opts *o)
 	struct cli_table t;
 	json_t *res = NULL, *p;
 	size_t i;
-	int rc = client_request(c, "GET", "/api/v1/projects", NULL, &res, &err);
+	int rc = client_get_array(c, "/api/v1/projects", "project", &res, &err);
 
-	if (!rc && !json_is_array(res)) {
-		strbuf_addstr(&err, "the server's project list is not a JSON array");
-		rc = CLIENT_EPROTO;
-	}
 	if (rc) {
 		rc = cli_report(rc, &err);
 	} else if (o->json) {

@@ -15,12 +15,15 @@
 #include <unistd.h>
 
 #include "cmd/cmd.h"
+#include "exec/image.h"
 #include "exec/proc.h"
+#include "exec/sandbox.h"
 #include "exec/workspace.h"
 #include "git/gitinfo.h"
 #include "git/predefined.h"
 #include "pipeline/model.h"
 #include "pipeline/plan.h"
+#include "sched/jobrun.h"
 #include "sched/sched.h"
 #include "util/xalloc.h"
 
@@ -48,6 +51,13 @@ const char cmd_run_usage[] =
 	"  -q, --quiet        no live job output; only the summary\n"
 	"      --color=WHEN   colour output: auto (default), always, never\n"
 	"      --source NAME  CI_PIPELINE_SOURCE (default: push)\n"
+	"      --executor E   shell (default: on this host) or sandbox (each job\n"
+	"                     in a bubblewrap sandbox with its image as /)\n"
+	"      --images DIR   the image store (default: $CIDRE_IMAGES, else\n"
+	"                     $XDG_DATA_HOME/cidre/images, ~/.local/share/...)\n"
+	"      --memory SIZE, --pids N, --cpus N\n"
+	"                     default limits of every job (cidre: keys win)\n"
+	"      --network      sandboxed jobs share this host's network\n"
 	"\n"
 	"exit status: 0 pipeline passed (allowed failures warn), 1 it failed,\n"
 	"2 configuration error, 130 interrupted (jobs canceled).\n";
@@ -66,12 +76,68 @@ struct run_opts {
 	int quiet;
 	int colour;
 	const char *source;
+	const char *executor;
+	const char *images;
+	const char *memory, *pids, *cpus;
+	int network;
 };
+
+/* --memory, --pids, --cpus into lim, checked as the cidre: keys are. */
+static int limits_parse(const struct run_opts *o, struct proc_limits *lim)
+{
+	char *end;
+
+	memset(lim, 0, sizeof(*lim));
+	if (o->memory) {
+		double v = strtod(o->memory, &end);
+		long long mult = 1;
+
+		switch (*end) {
+		case 'k': case 'K': mult = 1LL << 10; end++; break;
+		case 'm': case 'M': mult = 1LL << 20; end++; break;
+		case 'g': case 'G': mult = 1LL << 30; end++; break;
+		case 't': case 'T': mult = 1LL << 40; end++; break;
+		}
+		if (mult > 1 && (*end == 'i' || *end == 'I'))
+			end++;
+		if (mult > 1 && (*end == 'b' || *end == 'B'))
+			end++;
+		if (*end || end == o->memory || v * mult < JOB_CIDRE_MIN_MEMORY ||
+		    v * mult > JOB_CIDRE_MAX_MEMORY) {
+			fprintf(stderr, "cidre run: --memory wants a size from 4M to "
+				"1T, like 512M, got '%s'\n", o->memory);
+			return -1;
+		}
+		lim->memory = (long long)(v * mult);
+	}
+	if (o->pids) {
+		long long v = strtoll(o->pids, &end, 10);
+
+		if (*end || end == o->pids || v < 1 || v > JOB_CIDRE_MAX_PIDS) {
+			fprintf(stderr, "cidre run: --pids wants a number from 1 to %d\n",
+				JOB_CIDRE_MAX_PIDS);
+			return -1;
+		}
+		lim->pids = v;
+	}
+	if (o->cpus) {
+		double v = strtod(o->cpus, &end);
+
+		if (*end || end == o->cpus || !(v >= 0.01 && v <= JOB_CIDRE_MAX_CPUS)) {
+			fprintf(stderr, "cidre run: --cpus wants a number from 0.01 to %d\n",
+				JOB_CIDRE_MAX_CPUS);
+			return -1;
+		}
+		lim->cpus = v;
+	}
+	return 0;
+}
 
 static int parse_opts(int argc, char **argv, struct run_opts *o)
 {
 	enum { OPT_JOB = 256, OPT_NEEDS, OPT_MANUAL, OPT_ALL_MANUAL, OPT_LIST,
-	       OPT_JSON, OPT_COLOR, OPT_SOURCE };
+	       OPT_JSON, OPT_COLOR, OPT_SOURCE, OPT_EXECUTOR, OPT_IMAGES,
+	       OPT_MEMORY, OPT_PIDS, OPT_CPUS, OPT_NETWORK };
 	static const struct option longopts[] = {
 		{ "file", required_argument, NULL, 'f' },
 		{ "jobs", required_argument, NULL, 'j' },
@@ -86,6 +152,12 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 		{ "color", required_argument, NULL, OPT_COLOR },
 		{ "colour", required_argument, NULL, OPT_COLOR },
 		{ "source", required_argument, NULL, OPT_SOURCE },
+		{ "executor", required_argument, NULL, OPT_EXECUTOR },
+		{ "images", required_argument, NULL, OPT_IMAGES },
+		{ "memory", required_argument, NULL, OPT_MEMORY },
+		{ "pids", required_argument, NULL, OPT_PIDS },
+		{ "cpus", required_argument, NULL, OPT_CPUS },
+		{ "network", no_argument, NULL, OPT_NETWORK },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *colour = "auto";
@@ -151,6 +223,29 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 			break;
 		case OPT_SOURCE:
 			o->source = optarg;
+			break;
+		case OPT_EXECUTOR:
+			if (strcmp(optarg, "shell") && strcmp(optarg, "sandbox")) {
+				fprintf(stderr, "cidre run: --executor wants shell or "
+					"sandbox, got '%s'\n", optarg);
+				return -1;
+			}
+			o->executor = optarg;
+			break;
+		case OPT_IMAGES:
+			o->images = optarg;
+			break;
+		case OPT_MEMORY:
+			o->memory = optarg;
+			break;
+		case OPT_PIDS:
+			o->pids = optarg;
+			break;
+		case OPT_CPUS:
+			o->cpus = optarg;
+			break;
+		case OPT_NETWORK:
+			o->network = 1;
 			break;
 		default:
 			fprintf(stderr, "see 'cidre run -h'\n");
@@ -512,6 +607,8 @@ int cmd_run(int argc, char **argv)
 	const char *status;
 	FILE *out = stdout;
 	int ret = 2, pipeline_id, interrupted, has_plan = 0, changed_ok, listing = 0;
+	struct jobrun_exec ex;
+	char *images = NULL;
 	struct lister lister = { .ret = 0, .err = STRBUF_INIT };
 	size_t i;
 
@@ -529,6 +626,8 @@ int cmd_run(int argc, char **argv)
 	}
 	if (!o.list)
 		proc_prewarm();
+	if (!o.list && o.executor && !strcmp(o.executor, "sandbox"))
+		sandbox_probe_start();
 	if (gitinfo_read(".", &gi, &err) < 0) {
 		fprintf(stderr, "cidre run: %s\n", err.buf);
 		goto done;
@@ -547,7 +646,8 @@ int cmd_run(int argc, char **argv)
 	po.builds_dir = builds.buf;
 	po.file = o.file ? o.file : ".gitlab-ci.yml";
 	po.source = o.source ? o.source : "push";
-	po.runner = "cidre run (shell executor)";
+	po.runner = o.executor && !strcmp(o.executor, "sandbox") ?
+		    "cidre run (sandbox executor)" : "cidre run (shell executor)";
 	ci_predefined(&gi, &po, &pre);
 	varlist_merge(&pre, &o.vars);
 	lo.vars = &pre;
@@ -613,7 +713,25 @@ int cmd_run(int argc, char **argv)
 		fprintf(stderr, "cidre run: listing the working tree: %s\n", lister.err.buf);
 		goto release_git;
 	}
+	memset(&ex, 0, sizeof(ex));
+	ex.executor = o.executor && !strcmp(o.executor, "sandbox") ?
+		      JOBRUN_SANDBOX : JOBRUN_SHELL;
+	images = o.images ? xstrdup(o.images) : image_default_store();
+	ex.image_store = images;
+	ex.image_on_host = 1;
+	ex.network = o.network;
+	ex.uid = ex.gid = -1;
+	if (limits_parse(&o, &ex.limits) < 0) {
+		ret = 2;
+		goto release_git;
+	}
+	if (ex.executor == JOBRUN_SANDBOX && !sandbox_bwrap(&err)) {
+		fprintf(stderr, "cidre run: --executor sandbox: %s\n", err.buf);
+		ret = 2;
+		goto release_git;
+	}
 	memset(&so, 0, sizeof(so));
+	so.exec = &ex;
 	so.project_dir = gi.toplevel;
 	so.files = &files;
 	so.state_dir = state.buf;
@@ -671,5 +789,6 @@ done:
 	strbuf_release(&err);
 	strbuf_release(&state);
 	strbuf_release(&builds);
+	free(images);
 	return ret;
 }

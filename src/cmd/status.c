@@ -164,15 +164,9 @@ static int fetch_list(struct client *c, const struct status_opts *o, json_t *all
 		add_query(&path, "source", o->source);
 		if (before)
 			strbuf_addf(&path, "&before=%" PRId64, before);
-		rc = client_request(c, "GET", path.buf, NULL, &page, err);
+		rc = client_get_array(c, path.buf, "pipeline", &page, err);
 		if (rc)
 			break;
-		if (!json_is_array(page)) {
-			strbuf_addstr(err, "the server's pipeline list is not a JSON array");
-			json_decref(page);
-			rc = CLIENT_EPROTO;
-			break;
-		}
 		json_array_foreach(page, i, p) {
 			if ((long)json_array_size(all) >= o->n)
 				break;

@@ -60,12 +60,8 @@ static int do_list(struct client *c, int json)
 	json_t *res = NULL, *e;
 	time_t now = time(NULL);
 	size_t i;
-	int rc = client_request(c, "GET", "/api/v1/tokens", NULL, &res, &err);
+	int rc = client_get_array(c, "/api/v1/tokens", "token", &res, &err);
 
-	if (!rc && !json_is_array(res)) {
-		strbuf_addstr(&err, "the server's token list is not a JSON array");
-		rc = CLIENT_EPROTO;
-	}
 	if (rc) {
 		rc = cli_report(rc, &err);
 	} else if (json) {

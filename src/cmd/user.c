@@ -205,12 +205,8 @@ static int do_list(struct client *c, int json)
 	struct cli_table t;
 	json_t *res = NULL, *u;
 	size_t i;
-	int rc = client_request(c, "GET", "/api/v1/users", NULL, &res, &err);
+	int rc = client_get_array(c, "/api/v1/users", "user", &res, &err);
 
-	if (!rc && !json_is_array(res)) {
-		strbuf_addstr(&err, "the server's user list is not a JSON array");
-		rc = CLIENT_EPROTO;
-	}
 	if (rc) {
 		rc = cli_report(rc, &err);
 	} else if (json) {

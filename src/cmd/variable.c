@@ -91,11 +91,7 @@ static int do_list(struct client *c, const char *project, int json)
 	int rc;
 
 	path_of(&path, project, NULL);
-	rc = client_request(c, "GET", path.buf, NULL, &res, &err);
-	if (!rc && !json_is_array(res)) {
-		strbuf_addstr(&err, "the server's variable list is not a JSON array");
-		rc = CLIENT_EPROTO;
-	}
+	rc = client_get_array(c, path.buf, "variable", &res, &err);
 	if (rc) {
 		rc = cli_report(rc, &err);
 	} else if (json) {

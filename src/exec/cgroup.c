@@ -287,6 +287,8 @@ static struct {
 	int v2_mem;    /* the memory controller is available below it */
 	char *v1_mem;  /* our cgroup in the v1 memory hierarchy, or NULL */
 	char *v1_cpu;  /* ... and in the v1 cpuacct hierarchy */
+	char *v1_pids; /* ... in the v1 pids hierarchy (limits) */
+	char *v1_quota;/* ... in the v1 cpu hierarchy (CPU quota) */
 } where;
 static pthread_once_t where_once = PTHREAD_ONCE_INIT;
 
@@ -310,6 +312,14 @@ static void discover(void)
 	}
 	if ((own = own_cgroup(&procs, "cpuacct"))) {
 		where.v1_cpu = hierarchy_dir(&mounts, "cgroup", "cpuacct", own);
+		free(own);
+	}
+	if ((own = own_cgroup(&procs, "pids"))) {
+		where.v1_pids = hierarchy_dir(&mounts, "cgroup", "pids", own);
+		free(own);
+	}
+	if ((own = own_cgroup(&procs, "cpu"))) {
+		where.v1_quota = hierarchy_dir(&mounts, "cgroup", "cpu", own);
 		free(own);
 	}
 done:
@@ -336,6 +346,7 @@ static size_t pool_nr;
 static int pool_atexit_set;
 
 static long long read_ll(const char *dir, const char *file);
+static long long keyed(const char *dir, const char *file, const char *key);
 
 static int write_in(const char *dir, const char *file, const char *s)
 {
@@ -363,6 +374,9 @@ static int pool_take(struct cgroup *cg)
 		ok = !write_in(c.dir, "memory.max_usage_in_bytes", "0") &&
 		     (!c.cpu_dir || !write_in(c.cpu_dir, "cpuacct.usage", "0"));
 		c.base_mem = ok ? read_ll(c.dir, "memory.usage_in_bytes") : -1;
+		c.oom_base = keyed(c.dir, "memory.oom_control", "oom_kill");
+		if (c.oom_base < 0)
+			c.oom_base = 0;
 		if (c.base_mem >= 0) {
 			*cg = c;
 			return 0;
@@ -384,7 +398,8 @@ static int pool_put(struct cgroup *cg)
 	long long used;
 	int ret = -1;
 
-	if (cg->version != CGROUP_V1 || cgroup_pids(cg, &pids, &nr) < 0)
+	if (cg->version != CGROUP_V1 || cg->limited ||
+	    cgroup_pids(cg, &pids, &nr) < 0)
 		return -1;
 	free(pids);
 	used = read_ll(cg->dir, "memory.usage_in_bytes");
@@ -461,7 +476,7 @@ int cgroup_join_child(const struct cgroup *cg)
 {
 	int i, ret = 0;
 
-	for (i = 0; i < 2; i++)
+	for (i = 0; i < 4; i++)
 		if (cg->join_fd[i] >= 0 && write(cg->join_fd[i], "0", 1) != 1)
 			ret = -1;
 	return ret;
@@ -660,7 +675,7 @@ void cgroup_destroy(struct cgroup *cg)
 {
 	int i;
 
-	for (i = 0; i < 2; i++)
+	for (i = 0; i < 4; i++)
 		if (cg->join_fd[i] >= 0)
 			close(cg->join_fd[i]);
 	if (cg->events_fd >= 0)
@@ -671,7 +686,179 @@ void cgroup_destroy(struct cgroup *cg)
 		rmdir(cg->dir);
 	if (cg->cpu_dir)
 		rmdir(cg->cpu_dir);
+	if (cg->pids_dir)
+		rmdir(cg->pids_dir);
+	if (cg->quota_dir)
+		rmdir(cg->quota_dir);
 	free(cg->dir);
 	free(cg->cpu_dir);
+	free(cg->pids_dir);
+	free(cg->quota_dir);
 	*cg = (struct cgroup)CGROUP_INIT;
+}
+
+/* ---- limits ------------------------------------------------------- */
+
+/* A v1 sibling in hierarchy base for limits; its tasks fd in *fd. */
+static char *v1_sibling(const char *base, const char *leaf_of, int *fd)
+{
+	const char *leaf = strrchr(leaf_of, '/');
+	char *dir;
+
+	if (!base || !leaf)
+		return NULL;
+	dir = xasprintf("%s%s", base, leaf);
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+		free(dir);
+		return NULL;
+	}
+	*fd = open_in(dir, "tasks", O_WRONLY);
+	if (*fd < 0) {
+		rmdir(dir);
+		free(dir);
+		return NULL;
+	}
+	return dir;
+}
+
+static int set_in(const char *dir, const char *file, const char *val,
+		  struct strbuf *err)
+{
+	if (!write_in(dir, file, val))
+		return 0;
+	strbuf_addf(err, "cannot set %s/%s to %s: %s", dir, file, val,
+		    strerror(errno));
+	return -1;
+}
+
+static int limit_v1(struct cgroup *cg, const struct proc_limits *lim,
+		    struct strbuf *err)
+{
+	char v[64];
+
+	if (lim->memory > 0) {
+		snprintf(v, sizeof(v), "%lld", lim->memory);
+		if (set_in(cg->dir, "memory.limit_in_bytes", v, err) < 0)
+			return -1;
+		/* no swap beyond the limit, where swap accounting exists */
+		if (exists(cg->dir, "memory.memsw.limit_in_bytes") &&
+		    set_in(cg->dir, "memory.memsw.limit_in_bytes", v, err) < 0)
+			return -1;
+	}
+	if (lim->pids > 0) {
+		pthread_once(&where_once, discover);
+		cg->pids_dir = v1_sibling(where.v1_pids, cg->dir, &cg->join_fd[2]);
+		if (!cg->pids_dir) {
+			strbuf_addstr(err, "no usable cgroup v1 pids hierarchy "
+				      "for the pids limit");
+			return -1;
+		}
+		snprintf(v, sizeof(v), "%lld", lim->pids);
+		if (set_in(cg->pids_dir, "pids.max", v, err) < 0)
+			return -1;
+	}
+	if (lim->cpus > 0) {
+		const char *qd;
+
+		pthread_once(&where_once, discover);
+		if (cg->cpu_dir && where.v1_quota && where.v1_cpu &&
+		    !strcmp(where.v1_quota, where.v1_cpu)) {
+			qd = cg->cpu_dir; /* cpu,cpuacct mounted together */
+		} else {
+			cg->quota_dir = v1_sibling(where.v1_quota, cg->dir,
+						   &cg->join_fd[3]);
+			qd = cg->quota_dir;
+		}
+		if (!qd) {
+			strbuf_addstr(err, "no usable cgroup v1 cpu hierarchy "
+				      "for the cpus limit");
+			return -1;
+		}
+		snprintf(v, sizeof(v), "%lld", (long long)(lim->cpus * 100000));
+		if (set_in(qd, "cpu.cfs_period_us", "100000", err) < 0 ||
+		    set_in(qd, "cpu.cfs_quota_us", v, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int limit_v2(struct cgroup *cg, const struct proc_limits *lim,
+		    struct strbuf *err)
+{
+	char *parent = xstrdup(cg->dir), *slash = strrchr(parent, '/');
+	char v[64];
+	int ret = -1;
+
+	if (slash)
+		*slash = '\0';
+	if (lim->pids > 0 && !file_has_word(cg->dir, "cgroup.controllers", "pids"))
+		write_in(parent, "cgroup.subtree_control", "+pids");
+	if (lim->cpus > 0 && !file_has_word(cg->dir, "cgroup.controllers", "cpu"))
+		write_in(parent, "cgroup.subtree_control", "+cpu");
+	if (lim->memory > 0) {
+		if (!cg->has_mem) {
+			strbuf_addf(err, "the memory controller is not available "
+				    "in %s", parent);
+			goto done;
+		}
+		snprintf(v, sizeof(v), "%lld", lim->memory);
+		if (set_in(cg->dir, "memory.max", v, err) < 0)
+			goto done;
+		if (exists(cg->dir, "memory.swap.max") &&
+		    set_in(cg->dir, "memory.swap.max", "0", err) < 0)
+			goto done;
+	}
+	if (lim->pids > 0) {
+		snprintf(v, sizeof(v), "%lld", lim->pids);
+		if (set_in(cg->dir, "pids.max", v, err) < 0)
+			goto done;
+	}
+	if (lim->cpus > 0) {
+		snprintf(v, sizeof(v), "%lld 100000", (long long)(lim->cpus * 100000));
+		if (set_in(cg->dir, "cpu.max", v, err) < 0)
+			goto done;
+	}
+	ret = 0;
+done:
+	free(parent);
+	return ret;
+}
+
+int cgroup_limit(struct cgroup *cg, const struct proc_limits *lim,
+		 struct strbuf *err)
+{
+	if (!PROC_LIMITS_SET(lim))
+		return 0;
+	cg->limited = 1;
+	if (cg->version == CGROUP_V1)
+		return limit_v1(cg, lim, err);
+	if (cg->version == CGROUP_V2)
+		return limit_v2(cg, lim, err);
+	strbuf_addstr(err, "no usable cgroup (v1 memory hierarchy or v2) "
+		      "to apply limits in");
+	return -1;
+}
+
+long long cgroup_oom_kills(const struct cgroup *cg)
+{
+	long long v;
+
+	if (!cg->dir)
+		return 0;
+	if (cg->version == CGROUP_V2)
+		v = keyed(cg->dir, "memory.events", "oom_kill");
+	else
+		v = keyed(cg->dir, "memory.oom_control", "oom_kill");
+	return v > cg->oom_base ? v - cg->oom_base : 0;
+}
+
+long long cgroup_pids_refused(const struct cgroup *cg)
+{
+	const char *d = cg->version == CGROUP_V2 ? cg->dir : cg->pids_dir;
+	long long v;
+
+	if (!d)
+		return 0;
+	v = keyed(d, "pids.events", "max");
+	return v > 0 ? v : 0;
 }

@@ -12,13 +12,20 @@
 #include <sys/types.h>
 #include <stddef.h>
 
+#include "exec/proc.h"
+#include "util/strbuf.h"
+
 enum cgroup_version { CGROUP_NONE = 0, CGROUP_V1 = 1, CGROUP_V2 = 2 };
 
 struct cgroup {
 	enum cgroup_version version;
 	char *dir;            /* v2 dir, or v1 memory dir; NULL when none */
 	char *cpu_dir;        /* v1 cpuacct dir, or NULL */
-	int join_fd[2];       /* cgroup.procs fds a child writes "0" to; -1 */
+	char *pids_dir;       /* v1 pids dir (only with a pids limit), or NULL */
+	char *quota_dir;      /* v1 cpu dir (only with a cpus limit), or NULL */
+	/* fds a child writes "0" to (v2 cgroup.procs; v1 tasks of memory,
+	   cpuacct, pids, cpu); -1 */
+	int join_fd[4];
 	int events_fd;        /* v2 cgroup.events (POLLPRI on change); -1 */
 	int has_mem;          /* peak memory is measured by this cgroup */
 	int has_kill;         /* v2 cgroup.kill exists */
@@ -26,9 +33,12 @@ struct cgroup {
 	long long sampled;    /* v2 without memory.peak: max memory.current seen */
 	int dir_fd;           /* v2: the directory, for clone3(CLONE_INTO_CGROUP); -1 */
 	long long base_mem;   /* v1 reused: bytes charged before the job; 0 */
+	int limited;          /* limits were set: never pooled */
+	long long oom_base;   /* OOM kills counted before the job (reused) */
 };
 
-#define CGROUP_INIT { CGROUP_NONE, NULL, NULL, { -1, -1 }, -1, 0, 0, 0, -1, -1, 0 }
+#define CGROUP_INIT { CGROUP_NONE, NULL, NULL, NULL, NULL, { -1, -1, -1, -1 }, \
+		      -1, 0, 0, 0, -1, -1, 0, 0, 0 }
 
 /*
  * Get a cgroup for one job (name is unused): on v1 an idle one that an
@@ -45,6 +55,22 @@ int cgroup_create(struct cgroup *cg, const char *name);
  * the cgroup. Async-signal-safe. Returns 0 or -1.
  */
 int cgroup_join_child(const struct cgroup *cg);
+
+/*
+ * Apply lim (memory, pids, CPU) to cg before any process joins it. On v1
+ * a pids and a cpu cgroup are made beside the memory one as needed; on
+ * v2 the controllers are enabled in the parent's subtree_control. A
+ * limited cgroup is never reused. Returns 0, or -1 with the reason in
+ * err (the job must then not start: it asked for limits).
+ */
+int cgroup_limit(struct cgroup *cg, const struct proc_limits *lim,
+		 struct strbuf *err);
+
+/* OOM kills in the cgroup during this job (0 when none or unknown). */
+long long cgroup_oom_kills(const struct cgroup *cg);
+
+/* Forks refused by the pids limit (0 when none or unknown). */
+long long cgroup_pids_refused(const struct cgroup *cg);
 
 /* Send sig to every process in the cgroup (cgroup.kill for SIGKILL on v2). */
 void cgroup_signal(const struct cgroup *cg, int sig);

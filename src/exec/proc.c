@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <linux/sched.h>
 #include <sys/wait.h>
@@ -56,6 +57,10 @@ struct child_args {
 	int devnull, out_w, msg_w;
 	const struct cgroup *cg;
 	int in_cgroup;         /* born in cg: no need to join it */
+	int must_join;         /* limits depend on the cgroup: fail without */
+	int info_w;            /* becomes info_fd in the child (bwrap's
+				  --info-fd); -1: none */
+	int info_fd;
 };
 
 static int64_t now_ms(void)
@@ -111,11 +116,14 @@ static void child_exec(const struct child_args *a)
 {
 	struct sigaction sa;
 	sigset_t none;
-	int sig;
+	int sig, msg = a->msg_w;
 
 	setpgid(0, 0);
-	if (!a->in_cgroup && cgroup_join_child(a->cg) < 0)
+	if (!a->in_cgroup && cgroup_join_child(a->cg) < 0) {
 		child_report(a->msg_w, CHILD_CGROUP, errno);
+		if (a->must_join)
+			_exit(127);
+	}
 	if (dup2(a->devnull, 0) < 0 || dup2(a->out_w, 1) < 0 ||
 	    dup2(a->out_w, 2) < 0) {
 		child_report(a->msg_w, CHILD_EXEC, errno);
@@ -137,8 +145,19 @@ static void child_exec(const struct child_args *a)
 #ifdef SYS_close_range
 	syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
 #endif
+	if (a->info_w >= 0 && a->info_w == a->info_fd) {
+		fcntl(a->info_fd, F_SETFD, 0);
+	} else if (a->info_w >= 0) {
+		/* the message pipe may sit where the info fd goes */
+		if (msg == a->info_fd)
+			msg = fcntl(msg, F_DUPFD_CLOEXEC, a->info_fd + 1);
+		if (msg < 0 || dup2(a->info_w, a->info_fd) < 0) {
+			child_report(msg < 0 ? a->msg_w : msg, CHILD_EXEC, errno);
+			_exit(127);
+		}
+	}
 	execve(a->bash, a->argv, a->env);
-	child_report(a->msg_w, CHILD_EXEC, errno);
+	child_report(msg, CHILD_EXEC, errno);
 	_exit(127);
 }
 
@@ -237,6 +256,12 @@ struct run {
 	pid_t pid;
 	int out_r;
 	char *buf;
+	/* The sandbox (spec->wrap_info_fd): bwrap's info, then its mount
+	   namespace, held so that its last put (an RCU grace period) is not
+	   in the exit of the sandbox's init, which we wait for. -1: none. */
+	int info_r;
+	struct strbuf info;
+	int mntns_fd;
 };
 
 static void emit(struct run *r, const char *data, size_t len)
@@ -306,21 +331,31 @@ static void push_pid(pid_t **v, size_t *nr, size_t *alloc, pid_t pid)
 	(*v)[(*nr)++] = pid;
 }
 
-/* Live (not zombie) processes of the tree: cgroup members + group members. */
+/*
+ * Live (not zombie) processes of the tree: cgroup members + group members.
+ *
+ * A sandboxed job in a cgroup it joined cannot leave it (no cgroup file
+ * system inside, every capability dropped): the cgroup alone is the
+ * tree, and the process-group scan of /proc (1.5-10 ms on a busy host,
+ * twice per job) is skipped. It would find nothing anyway but the
+ * sandbox's init as a zombie, which bwrap's exit leaves to pid 1.
+ */
 static void tree_members(struct run *r, pid_t **ret, size_t *ret_nr)
 {
 	pid_t *v = NULL, *cgp = NULL;
 	size_t nr = 0, alloc = 0, cgn = 0, i;
+	int cg_read = 0;
 	char st;
 	pid_t pg;
 
 	if (r->cg_ok && !cgroup_pids(&r->cg, &cgp, &cgn)) {
+		cg_read = 1;
 		for (i = 0; i < cgn; i++)
 			if (proc_stat(cgp[i], &st, &pg) < 0 || st != 'Z')
 				push_pid(&v, &nr, &alloc, cgp[i]);
 		free(cgp);
 	}
-	if (!kill(-r->pid, 0)) {
+	if (!(cg_read && r->spec->wrap) && !kill(-r->pid, 0)) {
 		/* Someone in the group is left (maybe only zombies): look. */
 		DIR *d = opendir("/proc");
 		struct dirent *de;
@@ -397,6 +432,102 @@ static void kill_tree_and_wait(struct run *r)
 	}
 }
 
+/* bwrap's --info-fd JSON is a few lines; anything longer is not it. */
+#define PROC_INFO_MAX 4096
+
+/* A number after "key": in bwrap's info, or -1. */
+static long long info_number(const char *json, const char *key)
+{
+	const char *p = strstr(json, key);
+	char *end;
+	long long v;
+
+	if (!p)
+		return -1;
+	p += strlen(key);
+	while (*p == ' ' || *p == '\t' || *p == '\n')
+		p++;
+	if (*p++ != ':')
+		return -1;
+	errno = 0;
+	v = strtoll(p, &end, 10);
+	return end == p || errno || v <= 0 ? -1 : v;
+}
+
+/*
+ * Read what bwrap wrote on its info fd; once it is all there, open the
+ * mount namespace of the sandbox's init (checked against the inode
+ * bwrap names, so a reused pid cannot give us another one) and stop
+ * listening. Never fails the job: without the namespace held, the job's
+ * end only waits a little longer.
+ */
+static void read_info(struct run *r)
+{
+	char buf[512];
+	ssize_t n;
+	long long pid, ino;
+
+	for (;;) {
+		n = read(r->info_r, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n > 0 && r->info.len + (size_t)n <= PROC_INFO_MAX) {
+			strbuf_add(&r->info, buf, (size_t)n);
+			if (!strchr(r->info.buf, '}'))
+				continue;
+		}
+		break; /* all of it, EOF, an error, too long */
+	}
+	pid = info_number(r->info.buf, "\"child-pid\"");
+	ino = info_number(r->info.buf, "\"mnt-namespace\"");
+	if (pid > 0 && ino > 0) {
+		char path[64];
+		struct stat st;
+		int fd;
+
+		snprintf(path, sizeof(path), "/proc/%lld/ns/mnt", pid);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0 && !fstat(fd, &st) && (long long)st.st_ino == ino)
+			r->mntns_fd = fd;
+		else if (fd >= 0)
+			close(fd);
+	}
+	close(r->info_r);
+	r->info_r = -1;
+}
+
+static void *close_thread(void *arg)
+{
+	close((int)(intptr_t)arg);
+	return NULL;
+}
+
+/*
+ * Drop our hold on a finished sandbox's mount namespace. Its last put
+ * unmounts the sandbox's tree and waits for an RCU grace period
+ * (milliseconds on a busy host): done by a detached thread, not on the
+ * job's way to "finished". Every process of the job is gone already.
+ */
+static void close_later(int fd)
+{
+	pthread_t t;
+	pthread_attr_t a;
+
+	if (fd < 0)
+		return;
+	if (!pthread_attr_init(&a)) {
+		pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+		if (!pthread_create(&t, &a, close_thread, (void *)(intptr_t)fd)) {
+			pthread_attr_destroy(&a);
+			return;
+		}
+		pthread_attr_destroy(&a);
+	}
+	close(fd);
+}
+
 static void rusage_fill(struct proc_result *res, const struct rusage *ru,
 			int cpu_known, int mem_known)
 {
@@ -449,7 +580,7 @@ static int start(struct run *r, char **argv, const char *bash,
 {
 	const struct proc_spec *spec = r->spec;
 	struct child_args a;
-	int out[2], msg[2], devnull, ret = -1;
+	int out[2], msg[2], info[2], devnull, ret = -1;
 	struct child_msg m;
 	ssize_t n;
 
@@ -478,11 +609,24 @@ static int start(struct run *r, char **argv, const char *bash,
 	a.out_w = out[1];
 	a.msg_w = msg[1];
 	a.cg = &r->cg;
+	a.must_join = PROC_LIMITS_SET(spec->limits);
+	a.info_w = -1;
+	a.info_fd = spec->wrap_info_fd;
+	if (spec->wrap && spec->wrap_info_fd > 2 && pipe2(info, O_CLOEXEC) == 0) {
+		a.info_w = info[1];
+		r->info_r = info[0];
+	}
 
 	r->pid = spawn_child(&r->cg, &a);
 	close(out[1]);
 	close(msg[1]);
 	close(devnull);
+	if (a.info_w >= 0)
+		close(a.info_w);
+	if (r->pid < 0 && r->info_r >= 0) {
+		close(r->info_r);
+		r->info_r = -1;
+	}
 	if (r->pid < 0) {
 		strbuf_addf(err, "fork: %s", strerror(errno));
 		close(out[0]);
@@ -496,9 +640,15 @@ static int start(struct run *r, char **argv, const char *bash,
 			continue;
 		if (n != sizeof(m))
 			break;
-		if (m.stage == CHILD_CGROUP) {
+		if (m.stage == CHILD_CGROUP && !a.must_join) {
 			r->cg_ok = 0;
 			continue;
+		}
+		if (m.stage == CHILD_CGROUP) {
+			strbuf_addf(err, "cannot join the job's cgroup (needed "
+				    "for its limits): %s", strerror(m.err));
+			ret = -1;
+			break;
 		}
 		strbuf_addf(err, "%s %s: %s",
 			    m.stage == CHILD_CHDIR ? "cannot enter" : "cannot run",
@@ -510,21 +660,37 @@ static int start(struct run *r, char **argv, const char *bash,
 	if (ret < 0) {
 		waitpid(r->pid, NULL, 0);
 		close(out[0]);
+		if (r->info_r >= 0)
+			close(r->info_r);
+		r->info_r = -1;
 		return -1;
 	}
+	if (r->info_r >= 0)
+		fcntl(r->info_r, F_SETFL, fcntl(r->info_r, F_GETFL) | O_NONBLOCK);
 	fcntl(out[0], F_SETFL, fcntl(out[0], F_GETFL) | O_NONBLOCK);
 	r->out_r = out[0];
 	return 0;
+}
+
+/* Whether the shell at path is bash (by its name). */
+static int is_bash(const char *path)
+{
+	const char *base = strrchr(path, '/');
+
+	return !strcmp(base ? base + 1 : path, "bash");
 }
 
 int proc_run(const struct proc_spec *spec, struct proc_result *res,
 	     struct strbuf *err)
 {
 	struct run r = { .spec = spec, .res = res, .cg = CGROUP_INIT,
-			 .pid = -1, .out_r = -1 };
-	const char *bash = find_bash();
+			 .pid = -1, .out_r = -1, .info_r = -1,
+			 .info = STRBUF_INIT, .mntns_fd = -1 };
+	const char *bash = spec->wrap ? spec->wrap[0] : find_bash();
 	char *script_path = NULL;
-	char *argv[10];
+	char **argv;
+	size_t wrap_nr = 0;
+	struct strbuf why = STRBUF_INIT;
 	int argc = 0, pidfd, status = 0, main_done = 0, out_open = 1;
 	int cancel_fd = spec->cancel_fd, cpu_known = 0, mem_known = 0;
 	int grace = spec->kill_grace_ms > 0 ? spec->kill_grace_ms : 2000;
@@ -539,16 +705,37 @@ int proc_run(const struct proc_spec *spec, struct proc_result *res,
 		strbuf_addstr(err, "bash not found");
 		return -1;
 	}
-	argv[argc++] = "bash";
-	argv[argc++] = "--noprofile";
-	argv[argc++] = "--norc";
-	argv[argc++] = "-e";
+	while (spec->wrap && spec->wrap[wrap_nr])
+		wrap_nr++;
+	argv = xcalloc(wrap_nr + 10, sizeof(*argv));
+	for (argc = 0; (size_t)argc < wrap_nr; argc++)
+		argv[argc] = spec->wrap[argc];
+	if (spec->wrap && spec->shell && !is_bash(spec->shell)) {
+		/* a POSIX sh (busybox, dash): no bash-only options */
+		argv[argc++] = (char *)spec->shell;
+		argv[argc++] = "-e";
+	} else {
+		argv[argc++] = spec->wrap ? (char *)(spec->shell ? spec->shell : "/bin/bash")
+					  : "bash";
+		argv[argc++] = "--noprofile";
+		argv[argc++] = "--norc";
+		argv[argc++] = "-e";
+	}
 	argv[argc++] = "-o";
 	argv[argc++] = "pipefail";
+	if (strlen(spec->script) > PROC_MAX_ARG_SCRIPT && spec->wrap) {
+		/* a file of ours is not visible inside the sandbox */
+		strbuf_addf(err, "the job's script is over %d KiB, more than a "
+			    "sandboxed job can take", PROC_MAX_ARG_SCRIPT / 1024);
+		free(argv);
+		return -1;
+	}
 	if (strlen(spec->script) > PROC_MAX_ARG_SCRIPT) {
 		script_path = script_tempfile(spec->script, err);
-		if (!script_path)
+		if (!script_path) {
+			free(argv);
 			return -1;
+		}
 		argv[argc++] = script_path;
 	} else {
 		argv[argc++] = "-c";
@@ -557,10 +744,22 @@ int proc_run(const struct proc_spec *spec, struct proc_result *res,
 	argv[argc] = NULL;
 
 	r.cg_ok = !cgroup_create(&r.cg, spec->name);
+	if (PROC_LIMITS_SET(spec->limits) &&
+	    cgroup_limit(&r.cg, spec->limits, &why) < 0) {
+		strbuf_addf(err, "cannot apply the job's limits: %s", why.buf);
+		strbuf_release(&why);
+		cgroup_destroy(&r.cg);
+		free(argv);
+		if (script_path)
+			unlink(script_path);
+		free(script_path);
+		return -1;
+	}
 	r.buf = xmalloc(PROC_READ_CHUNK);
 	t0 = now_sec();
 	if (start(&r, argv, bash, err) < 0) {
 		cgroup_destroy(&r.cg);
+		free(argv);
 		free(r.buf);
 		if (script_path)
 			unlink(script_path);
@@ -572,8 +771,9 @@ int proc_run(const struct proc_spec *spec, struct proc_result *res,
 	pidfd = sys_pidfd_open(r.pid);
 
 	while (!main_done) {
-		struct pollfd pfd[3];
-		int nfds = 0, ipid = -1, iout = -1, icancel = -1, tmo = -1, n;
+		struct pollfd pfd[4];
+		int nfds = 0, ipid = -1, iout = -1, icancel = -1, iinfo = -1;
+		int tmo = -1, n;
 		int64_t now = now_ms();
 
 		if (out_open) {
@@ -593,6 +793,11 @@ int proc_run(const struct proc_spec *spec, struct proc_result *res,
 			pfd[nfds].fd = cancel_fd;
 			pfd[nfds++].events = POLLIN;
 		}
+		if (r.info_r >= 0) {
+			iinfo = nfds;
+			pfd[nfds].fd = r.info_r;
+			pfd[nfds++].events = POLLIN;
+		}
 		if (deadline >= 0 && !res->timed_out && !res->canceled)
 			tmo = (tmo < 0 || deadline - now < tmo) ?
 			      (int)(deadline > now ? deadline - now : 0) : tmo;
@@ -609,6 +814,8 @@ int proc_run(const struct proc_spec *spec, struct proc_result *res,
 			break;
 		if (n > 0 && iout >= 0 && pfd[iout].revents)
 			out_open = pump(&r);
+		if (n > 0 && iinfo >= 0 && pfd[iinfo].revents)
+			read_info(&r);
 		if (n > 0 && icancel >= 0 && pfd[icancel].revents) {
 			cancel_fd = -1;
 			if (!res->timed_out) {
@@ -660,13 +867,20 @@ int proc_run(const struct proc_spec *spec, struct proc_result *res,
 			res->accounting = r.cg.version == CGROUP_V2 ?
 					  "cgroup2" : "cgroup1";
 		cpu_known = !cgroup_cpu(&r.cg, &res->cpu_user, &res->cpu_sys);
+		res->oom_kills = cgroup_oom_kills(&r.cg);
+		res->pids_refused = cgroup_pids_refused(&r.cg);
 	}
 	rusage_fill(res, &ru, cpu_known, mem_known);
 
 	if (pidfd >= 0)
 		close(pidfd);
 	close(r.out_r);
+	if (r.info_r >= 0)
+		close(r.info_r);
+	strbuf_release(&r.info);
+	close_later(r.mntns_fd);
 	cgroup_release(&r.cg);
+	free(argv);
 	free(r.buf);
 	if (script_path)
 		unlink(script_path);

@@ -13,6 +13,19 @@
 
 #include "util/strbuf.h"
 
+/*
+ * Resource limits of one job, applied through its cgroup (see
+ * docs/sandbox.md). 0 in a field: no limit of that kind.
+ */
+struct proc_limits {
+	long long memory;          /* bytes (swap not allowed beyond it) */
+	long long pids;            /* processes and threads */
+	double cpus;               /* CPUs' worth of time (0.5, 2) */
+};
+
+#define PROC_LIMITS_SET(l) ((l) && ((l)->memory > 0 || (l)->pids > 0 || \
+				     (l)->cpus > 0))
+
 struct proc_spec {
 	const char *name;          /* for messages and the cgroup name */
 	const char *workdir;       /* cwd; must exist */
@@ -24,6 +37,24 @@ struct proc_spec {
 	/* Output in arbitrary chunks, in order, from the calling thread. */
 	void (*on_output)(void *ud, const char *data, size_t len);
 	void *ud;
+	/*
+	 * Sandbox: argv (NULL-terminated, argv[0] an absolute path) that
+	 * runs the rest of the command line inside it (bwrap ... --); the
+	 * shell named by shell (absolute, inside the sandbox) then runs
+	 * the script. NULL: on this host, with bash.
+	 */
+	char *const *wrap;
+	const char *shell;
+	/*
+	 * > 2: wrap is bwrap and its argv has --info-fd N with this N:
+	 * proc_run gives it a pipe there, and holds the sandbox's mount
+	 * namespace from then on, so that tearing it down is not part of
+	 * the job's end (see docs/internals/exec.md). 0: none.
+	 */
+	int wrap_info_fd;
+	/* Limits; NULL or all 0: none. A job with limits that cannot be
+	   applied (no usable cgroup) does not start. */
+	const struct proc_limits *limits;
 };
 
 struct proc_result {
@@ -35,6 +66,8 @@ struct proc_result {
 	double cpu_user, cpu_sys;  /* seconds, whole tree */
 	double wall;               /* seconds */
 	const char *accounting;    /* "cgroup2", "cgroup1" or "rusage" */
+	long long oom_kills;       /* processes the OOM killer ended (cgroup) */
+	long long pids_refused;    /* forks refused by the pids limit */
 };
 
 /*

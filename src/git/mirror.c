@@ -13,6 +13,7 @@
 
 #include "exec/cas.h"
 #include "exec/proc.h"
+#include "git/wtstat.h"
 #include "util/xalloc.h"
 
 #define MIRROR_OUT_MAX (16 * 1024 * 1024)
@@ -348,6 +349,24 @@ char *mirror_head_branch(const char *dir)
 	return r ? r : xstrdup("main");
 }
 
+/* The local branch at sha, for tools that ask (when branch is a plain name). */
+static int set_branch(const char *dest, const char *sha, const char *branch,
+		      struct strbuf *err)
+{
+	struct strbuf p = STRBUF_INIT, t = STRBUF_INIT;
+	int rc = 0;
+
+	if (branch && *branch && *branch != '-' && !strstr(branch, "..") &&
+	    strlen(branch) < 256 && !strchr(branch, '/')) {
+		strbuf_addf(&p, "%s/.git/refs/heads/%s", dest, branch);
+		strbuf_addf(&t, "%s\n", sha);
+		rc = write_file(p.buf, t.buf, err);
+	}
+	strbuf_release(&p);
+	strbuf_release(&t);
+	return rc;
+}
+
 int mirror_checkout(const char *dir, const char *sha, const char *branch,
 		    const char *dest, int clean, struct strbuf *err)
 {
@@ -374,6 +393,14 @@ int mirror_checkout(const char *dir, const char *sha, const char *branch,
 		}
 		strbuf_reset(&t);
 	}
+	if (!fresh && clean) {
+		/* a job that left the tree as it found it: nothing to do */
+		if (wtstat_clean(dest, sha)) {
+			rc = set_branch(dest, sha, branch, err);
+			goto done;
+		}
+		wtstat_unmark(dest);
+	}
 	if (fresh && init_shared(dir, dest, err) < 0)
 		goto done;
 	/* HEAD detached at the commit, and the branch at it for tools that ask */
@@ -382,13 +409,8 @@ int mirror_checkout(const char *dir, const char *sha, const char *branch,
 	strbuf_addf(&t, "%s\n", sha);
 	if (write_file(p.buf, t.buf, err) < 0)
 		goto done;
-	if (branch && *branch && *branch != '-' && !strstr(branch, "..") &&
-	    strlen(branch) < 256 && !strchr(branch, '/')) {
-		strbuf_reset(&p);
-		strbuf_addf(&p, "%s/.git/refs/heads/%s", dest, branch);
-		if (write_file(p.buf, t.buf, err) < 0)
-			goto done;
-	}
+	if (set_branch(dest, sha, branch, err) < 0)
+		goto done;
 	/*
 	 * A reused tree: what the last job left goes first. A small one is
 	 * emptied here and written again whole by read-tree (one process
@@ -399,7 +421,8 @@ int mirror_checkout(const char *dir, const char *sha, const char *branch,
 		strbuf_reset(&p);
 		strbuf_addf(&p, "%s/.git/index", dest);
 		if (stat(p.buf, &st) == 0 && st.st_size < MIRROR_SMALL_INDEX) {
-			if (empty_but_git(dest, err) < 0)
+			/* and its index: read-tree then reads none, even a damaged one */
+			if (empty_but_git(dest, err) < 0 || (unlink(p.buf) < 0 && errno != ENOENT))
 				goto done;
 		} else if (git(clean_argv, dest, 0, NULL, err) < 0) {
 			goto done;
@@ -407,6 +430,10 @@ int mirror_checkout(const char *dir, const char *sha, const char *branch,
 	}
 	if (git(rt, dest, 0, NULL, err) < 0)
 		goto done;
+	/* without a marker the next job only pays a read-tree */
+	if (clean && wtstat_mark(dest, sha) < 0) {
+		/* nothing to do */
+	}
 	rc = 0;
 done:
 	strbuf_release(&p);

@@ -48,7 +48,9 @@ int mirror_changed(const char *dir, const char *before, const char *sha,
  * (git clean -ffdx) and the tracked files are reset to sha, as GitLab's
  * runner does with a reused build directory; without (a tree nobody
  * writes to), nothing is done when it is at sha already. One git process
- * for a new tree, two for a cleaned one.
+ * for a new or a cleaned tree (two for a large cleaned one), none for a
+ * reused tree at sha that the last job left untouched (git/wtstat.h
+ * proves it from the index's stat data).
  */
 int mirror_checkout(const char *dir, const char *sha, const char *branch,
 		    const char *dest, int clean, struct strbuf *err);

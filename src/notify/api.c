@@ -13,26 +13,11 @@
 #include "server/auth.h"
 #include "server/server.h"
 #include "store/store_notify.h"
+#include "util/jsonx.h"
 
 #define SRV(ud) ((struct server *)(ud))
 #define DELIVERIES_DEFAULT 50
 #define DELIVERIES_MAX     200
-
-static json_t *jtime(int64_t ms)
-{
-	char buf[40];
-	time_t t;
-	struct tm tm;
-	size_t n;
-
-	if (ms <= 0)
-		return json_null();
-	t = (time_t)(ms / 1000);
-	gmtime_r(&t, &tm);
-	n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + n, sizeof(buf) - n, ".%03dZ", (int)(ms % 1000));
-	return json_string(buf);
-}
 
 /*
  * The store, the project of :name and a check that the caller is one of
@@ -227,13 +212,13 @@ static int h_deliveries(struct http_request *req, void *ud)
 		json_object_set_new(o, "state", json_string(d->state));
 		json_object_set_new(o, "attempts", json_integer(d->attempts));
 		json_object_set_new(o, "next_attempt_at", strcmp(d->state, "pending") ?
-				    json_null() : jtime(d->next_at));
+				    json_null() : json_time(d->next_at));
 		json_object_set_new(o, "last_status", d->last_status ?
 				    json_integer(d->last_status) : json_null());
 		json_object_set_new(o, "last_error", d->last_error ? json_string(d->last_error) :
 				    json_null());
-		json_object_set_new(o, "created_at", jtime(d->created));
-		json_object_set_new(o, "updated_at", jtime(d->updated));
+		json_object_set_new(o, "created_at", json_time(d->created));
+		json_object_set_new(o, "updated_at", json_time(d->updated));
 		json_array_append_new(arr, o);
 	}
 	http_respond_json(req, 200, arr);

@@ -10,6 +10,7 @@
 
 #include "notify/notify.h"
 #include "util/hmac.h"
+#include "util/jsonx.h"
 #include "util/sha256.h"
 #include "util/xalloc.h"
 
@@ -49,32 +50,6 @@ static void url_escape(struct strbuf *sb, const char *s)
 	}
 }
 
-static json_t *jtime(int64_t ms)
-{
-	char buf[40];
-	time_t t;
-	struct tm tm;
-	size_t n;
-
-	if (ms <= 0)
-		return json_null();
-	t = (time_t)(ms / 1000);
-	gmtime_r(&t, &tm);
-	n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + n, sizeof(buf) - n, ".%03dZ", (int)(ms % 1000));
-	return json_string(buf);
-}
-
-static json_t *jstr(const char *s)
-{
-	return s ? json_string(s) : json_null();
-}
-
-static json_t *jdur(int64_t a, int64_t b)
-{
-	return a > 0 && b >= a ? json_real((double)(b - a) / 1000.0) : json_null();
-}
-
 static int finished(const char *s)
 {
 	return is(s, "success") || is(s, "failed") || is(s, "canceled") || is(s, "skipped");
@@ -93,13 +68,13 @@ json_t *notify_forge_request(const struct notify_forge *f, const struct notify_p
 		strbuf_addstr(&url, "/projects/");
 		url_escape(&url, f->repo);
 		body = json_pack("{s:s, s:s, s:o, s:s, s:s}", "state", state, "name", f->context,
-				 "target_url", jstr(p->url), "description", description,
+				 "target_url", json_str_or_null(p->url), "description", description,
 				 "ref", p->ref ? p->ref : "");
 		strbuf_addf(&auth, "PRIVATE-TOKEN: %s", f->token);
 		json_array_append_new(headers, json_string(auth.buf));
 	} else if (is(f->kind, "github") || is(f->kind, "gitea")) {
 		strbuf_addf(&url, "/repos/%s", f->repo);
-		body = json_pack("{s:s, s:o, s:s, s:s}", "state", state, "target_url", jstr(p->url),
+		body = json_pack("{s:s, s:o, s:s, s:s}", "state", state, "target_url", json_str_or_null(p->url),
 				 "description", description, "context", f->context);
 		if (is(f->kind, "github")) {
 			strbuf_addf(&auth, "Authorization: Bearer %s", f->token);
@@ -140,14 +115,14 @@ json_t *notify_webhook_body(const struct notify_pipeline_info *p,
 	json_object_set_new(o, "object_kind", json_string(job ? "job" : "pipeline"));
 	json_object_set_new(o, "project", json_pack("{s:s}", "name", p->project));
 	json_object_set_new(pl, "id", json_integer(p->id));
-	json_object_set_new(pl, "ref", jstr(p->ref));
-	json_object_set_new(pl, "sha", jstr(p->sha));
-	json_object_set_new(pl, "status", jstr(p->status));
-	json_object_set_new(pl, "source", jstr(p->source));
-	json_object_set_new(pl, "url", jstr(p->url));
-	json_object_set_new(pl, "created_at", jtime(p->created));
-	json_object_set_new(pl, "finished_at", fin && !job ? jtime(p->finished) : json_null());
-	json_object_set_new(pl, "duration", fin && !job ? jdur(p->started, p->finished) :
+	json_object_set_new(pl, "ref", json_str_or_null(p->ref));
+	json_object_set_new(pl, "sha", json_str_or_null(p->sha));
+	json_object_set_new(pl, "status", json_str_or_null(p->status));
+	json_object_set_new(pl, "source", json_str_or_null(p->source));
+	json_object_set_new(pl, "url", json_str_or_null(p->url));
+	json_object_set_new(pl, "created_at", json_time(p->created));
+	json_object_set_new(pl, "finished_at", fin && !job ? json_time(p->finished) : json_null());
+	json_object_set_new(pl, "duration", fin && !job ? json_seconds(p->started, p->finished) :
 			    json_null());
 	json_object_set_new(o, "pipeline", pl);
 	if (job) {
@@ -155,23 +130,23 @@ json_t *notify_webhook_body(const struct notify_pipeline_info *p,
 		int jfin = finished(job->status);
 
 		json_object_set_new(j, "id", json_integer(job->id));
-		json_object_set_new(j, "name", jstr(job->name));
-		json_object_set_new(j, "stage", jstr(job->stage));
-		json_object_set_new(j, "status", jstr(job->status));
+		json_object_set_new(j, "name", json_str_or_null(job->name));
+		json_object_set_new(j, "stage", json_str_or_null(job->stage));
+		json_object_set_new(j, "status", json_str_or_null(job->status));
 		json_object_set_new(j, "attempt", json_integer(job->attempt));
 		json_object_set_new(j, "allow_failure", json_boolean(job->allow_failure));
 		json_object_set_new(j, "failure_reason",
-				    is(job->status, "failed") ? jstr(job->failure_reason) :
+				    is(job->status, "failed") ? json_str_or_null(job->failure_reason) :
 				    json_null());
-		json_object_set_new(j, "started_at", jtime(job->started));
-		json_object_set_new(j, "finished_at", jfin ? jtime(job->finished) : json_null());
-		json_object_set_new(j, "duration", jfin ? jdur(job->started, job->finished) :
+		json_object_set_new(j, "started_at", json_time(job->started));
+		json_object_set_new(j, "finished_at", jfin ? json_time(job->finished) : json_null());
+		json_object_set_new(j, "duration", jfin ? json_seconds(job->started, job->finished) :
 				    json_null());
 		json_object_set_new(o, "job", j);
 	}
-	json_object_set_new(o, "commit", json_pack("{s:o, s:o, s:o}", "sha", jstr(p->sha),
-						   "title", jstr(p->title),
-						   "author", jstr(p->author)));
+	json_object_set_new(o, "commit", json_pack("{s:o, s:o, s:o}", "sha", json_str_or_null(p->sha),
+						   "title", json_str_or_null(p->title),
+						   "author", json_str_or_null(p->author)));
 	return o;
 }
 

@@ -255,6 +255,8 @@ struct job *pipeline_job_new(const char *name, const struct pos *pos)
 	artifacts_clear(&j->artifacts);
 	j->allow_failure = -1;
 	j->interruptible = -1;
+	j->cidre.network = -1;
+	j->cidre.host_fallback = -1;
 	return j;
 }
 
@@ -1478,12 +1480,98 @@ static const struct unsupported unsupported_job[] = {
 	{ "inputs", "CI/CD inputs" },
 };
 
+/*
+ * A size: bytes as an integer, or a number with a suffix K, M, G, T
+ * (powers of 1024; "KiB", "MB", "m" and such accepted). -1 when bad.
+ */
+static long long parse_size(const char *s)
+{
+	char *end;
+	double v;
+	long long mult = 1;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || v < 0 || v != v)
+		return -1;
+	while (*end == ' ')
+		end++;
+	switch (*end) {
+	case 'k': case 'K': mult = 1LL << 10; end++; break;
+	case 'm': case 'M': mult = 1LL << 20; end++; break;
+	case 'g': case 'G': mult = 1LL << 30; end++; break;
+	case 't': case 'T': mult = 1LL << 40; end++; break;
+	case '\0': break;
+	default: return -1;
+	}
+	if (mult > 1 && (*end == 'i' || *end == 'I'))
+		end++;
+	if (mult > 1 && (*end == 'b' || *end == 'B'))
+		end++;
+	if (*end || v * mult > 9e18)
+		return -1;
+	return (long long)(v * mult);
+}
+
+/* cidre: {memory, pids, cpus, network, host_fallback} */
+static int get_cidre(struct mctx *m, const struct ynode *n, struct job_cidre *c)
+{
+	static const char *const keys[] = {
+		"memory", "pids", "cpus", "network", "host_fallback",
+	};
+	const struct ynode *v;
+	int ret = 0;
+
+	if (check_map(m, n, "cidre"))
+		return -1;
+	if (check_keys(m, n, keys, ARRAY_SIZE(keys), "cidre"))
+		ret = -1;
+	if ((v = ymap_get(n, "memory"))) {
+		long long b = is_stringish(v) ? parse_size(v->str) : -1;
+
+		if (b < JOB_CIDRE_MIN_MEMORY || b > JOB_CIDRE_MAX_MEMORY) {
+			ERR(m, &v->pos, "%s: \"cidre:memory\" must be a size between "
+			    "4M and 1T (like 512M or 2G)", m->what);
+			ret = -1;
+		} else {
+			c->memory = b;
+		}
+	}
+	if ((v = ymap_get(n, "pids"))) {
+		int p;
+
+		if (get_int(m, v, "cidre:pids", 1, JOB_CIDRE_MAX_PIDS, &p))
+			ret = -1;
+		else
+			c->pids = p;
+	}
+	if ((v = ymap_get(n, "cpus"))) {
+		char *end = NULL;
+		double d = is_stringish(v) ? strtod(v->str, &end) : -1;
+
+		if (!end || *end || !(d >= 0.01 && d <= JOB_CIDRE_MAX_CPUS)) {
+			ERR(m, &v->pos, "%s: \"cidre:cpus\" must be a number of CPUs "
+			    "between 0.01 and %d (like 0.5 or 2)", m->what,
+			    JOB_CIDRE_MAX_CPUS);
+			ret = -1;
+		} else {
+			c->cpus = d;
+		}
+	}
+	if ((v = ymap_get(n, "network")) && get_bool(m, v, "cidre:network", &c->network))
+		ret = -1;
+	if ((v = ymap_get(n, "host_fallback")) &&
+	    get_bool(m, v, "cidre:host_fallback", &c->host_fallback))
+		ret = -1;
+	return ret;
+}
+
 static const char *const job_keywords[] = {
 	"script", "before_script", "after_script", "stage", "variables", "inherit",
 	"rules", "only", "except", "when", "start_in", "allow_failure", "retry",
 	"timeout", "parallel", "needs", "dependencies", "artifacts", "cache",
 	"environment", "resource_group", "coverage", "interruptible", "tags",
-	"image", "extends", "manual_confirmation",
+	"image", "extends", "manual_confirmation", "cidre",
 };
 
 static const char *const default_keywords[] = {
@@ -1627,6 +1715,8 @@ static int job_key(struct mctx *m, struct job *j, const struct ypair *pr)
 		return get_str_list(m, v, k, 0, &j->tags);
 	if (!strcmp(k, "image"))
 		return get_image(m, v, &j->image);
+	if (!strcmp(k, "cidre"))
+		return get_cidre(m, v, &j->cidre);
 	if (!strcmp(k, "manual_confirmation")) {
 		char *s = NULL;
 		int r = get_str(m, v, k, &s);
@@ -2021,6 +2111,21 @@ static void check_jobs(struct mctx *m)
 	free(stack);
 }
 
+/*
+ * Whether a top-level "cidre" key holds cidre's settings: yes, except in
+ * a file named .gitlab-ci.yml, where GitLab reads it as a job (and so
+ * do we).
+ */
+static int cidre_settings(const struct pipeline *p)
+{
+	const char *base;
+
+	if (!p->file)
+		return 1;
+	base = strrchr(p->file, '/');
+	return strcmp(base ? base + 1 : p->file, ".gitlab-ci.yml") != 0;
+}
+
 void pipeline_model_build(struct pipeline *p, const struct ynode *root,
 			  struct diag *d)
 {
@@ -2029,7 +2134,7 @@ void pipeline_model_build(struct pipeline *p, const struct ynode *root,
 	const struct ynode *v;
 	struct pos filepos = { p->files.nr ? p->files.v[0] : NULL, 0, 0 };
 	size_t i;
-	int too_many = 0;
+	int too_many = 0, settings;
 
 	build_stages(&m, root);
 	if ((v = ymap_get(root, "variables"))) {
@@ -2042,11 +2147,20 @@ void pipeline_model_build(struct pipeline *p, const struct ynode *root,
 		    "not supported by cidre (pipeline inputs)");
 	build_workflow(&m, root);
 	build_defaults(p, d, root, &defs);
+	p->cidre.network = -1;
+	p->cidre.host_fallback = -1;
+	settings = cidre_settings(p);
+	if (settings && (v = ymap_get(root, "cidre"))) {
+		struct mctx cm = { p, d, "cidre" };
+
+		get_cidre(&cm, v, &p->cidre);
+	}
 
 	for (i = 0; i < root->pairs_nr; i++) {
 		const struct ypair *jp = &root->pairs[i];
 
-		if (pipeline_is_global_keyword(jp->key) || jp->key[0] == '.')
+		if (pipeline_is_global_keyword(jp->key) || jp->key[0] == '.' ||
+		    (settings && !strcmp(jp->key, "cidre")))
 			continue;
 		if (p->jobs_nr >= PIPELINE_MAX_JOBS) {
 			if (!too_many)
@@ -2059,6 +2173,20 @@ void pipeline_model_build(struct pipeline *p, const struct ynode *root,
 		p->jobs[p->jobs_nr++] = build_job(p, d, jp, &defs);
 	}
 	ynode_free(defs.map);
+	for (i = 0; i < p->jobs_nr; i++) {
+		struct job_cidre *c = &p->jobs[i]->cidre;
+
+		if (!c->memory)
+			c->memory = p->cidre.memory;
+		if (!c->pids)
+			c->pids = p->cidre.pids;
+		if (!c->cpus)
+			c->cpus = p->cidre.cpus;
+		if (c->network < 0)
+			c->network = p->cidre.network;
+		if (c->host_fallback < 0)
+			c->host_fallback = p->cidre.host_fallback;
+	}
 	if (!p->jobs_nr && !too_many)
 		ERR(&m, &filepos, "the pipeline has no visible jobs (job names "
 		    "starting with \".\" are hidden)");

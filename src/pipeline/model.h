@@ -161,6 +161,24 @@ enum inherit_mode {
 	INHERIT_LIST,
 };
 
+/*
+ * cidre's own job settings, under `cidre:` (top level: for every job;
+ * in a job: for that job, key by key over the top level's). GitLab
+ * never reads them: they are only for a `.cidre.yml`.
+ */
+struct job_cidre {
+	long long memory;            /* bytes; 0 unset */
+	long long pids;              /* 0 unset */
+	double cpus;                 /* 0 unset */
+	int network;                 /* -1 unset, 0, 1 */
+	int host_fallback;           /* -1 unset, 0, 1: image on the host */
+};
+
+#define JOB_CIDRE_MAX_MEMORY (1LL << 40)    /* 1 TiB */
+#define JOB_CIDRE_MIN_MEMORY (4LL << 20)    /* 4 MiB */
+#define JOB_CIDRE_MAX_PIDS 4194304
+#define JOB_CIDRE_MAX_CPUS 1024
+
 struct job {
 	char *name;
 	struct pos pos;          /* of the job's key */
@@ -208,6 +226,7 @@ struct job {
 	int interruptible;           /* -1 unset, 0, 1 */
 	struct strvec tags;
 	char *image;                 /* image name (image:name or string) */
+	struct job_cidre cidre;      /* merged with the top level's */
 };
 
 struct pipeline {
@@ -220,6 +239,7 @@ struct pipeline {
 	char *workflow_name;
 	struct job **jobs;           /* visible jobs in file order */
 	size_t jobs_nr, jobs_alloc;
+	struct job_cidre cidre;      /* top-level cidre: */
 };
 
 struct load_opts {

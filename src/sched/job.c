@@ -52,6 +52,7 @@ void *sched_job_worker(void *arg)
 	jr.pj = pj;
 	jr.ctx = o->ctx;
 	jr.host_env = o->host_env;
+	jr.exec = o->exec;
 	jr.workdir = workdir;
 	jr.project_dir = o->project_dir;
 	jr.files = o->files;

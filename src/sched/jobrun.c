@@ -16,7 +16,9 @@
 
 #include "exec/artifacts.h"
 #include "exec/cache.h"
+#include "exec/image.h"
 #include "exec/proc.h"
+#include "exec/sandbox.h"
 #include "exec/mask.h"
 #include "exec/workspace.h"
 #include "sched/jobrun.h"
@@ -36,6 +38,12 @@ struct job_ctx {
 	size_t max_log;
 	int log_truncated;
 	char *workdir;
+	/* the executor as set up for this job (setup_exec) */
+	int sandbox;              /* 1: runs in a sandbox */
+	struct strvec wrap;       /* the bwrap command line */
+	const char *shell;        /* the shell inside */
+	struct proc_limits lim;
+	char *setup_err;          /* the job cannot start: why */
 };
 
 static void write_all(int fd, const char *p, size_t n)
@@ -130,6 +138,162 @@ static void flush_line(struct job_ctx *jc)
 	if (jc->line.len)
 		print_line(jc);
 	strbuf_reset(&jc->line);
+}
+
+/*
+ * What a sandboxed job inherits instead of our environment: nothing of
+ * this host but a PATH for the image and a writable HOME.
+ */
+static char *const sandbox_env[] = {
+	"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+	"HOME=/tmp",
+	"LANG=C.UTF-8",
+	NULL
+};
+
+static void human_size(char *buf, size_t n, long long b)
+{
+	if (b >= (1LL << 30) && !(b % (1LL << 30)))
+		snprintf(buf, n, "%lld GiB", b >> 30);
+	else if (b >= (1LL << 20))
+		snprintf(buf, n, "%.0f MiB", b / 1048576.0);
+	else
+		snprintf(buf, n, "%lld bytes", b);
+}
+
+static int fallback_allowed(const struct jobrun_exec *ex, const struct job *def)
+{
+	return def->cidre.host_fallback == 1 ||
+	       (def->cidre.host_fallback < 0 && ex && ex->host_fallback);
+}
+
+/*
+ * Decide how the job runs: its limits (the job's cidre: keys over the
+ * executor's defaults) and, for the sandbox executor, its image, shell
+ * and bwrap command line. CI_PROJECT_DIR/CI_BUILDS_DIR become the paths
+ * inside. A job that cannot run as asked gets setup_err (it fails before
+ * starting).
+ */
+static void setup_exec(struct job_ctx *jc, struct varlist *vars)
+{
+	const struct jobrun *jr = jc->jr;
+	const struct jobrun_exec *ex = jr->exec;
+	const struct job *def = jc->pj->def;
+	struct strbuf err = STRBUF_INIT, lims = STRBUF_INIT;
+	struct sandbox_opts so;
+	char *root = NULL, *name = NULL, *inside = NULL;
+	const char *proj, *bwrap;
+	char b[64];
+
+	memset(&jc->lim, 0, sizeof(jc->lim));
+	if (ex)
+		jc->lim = ex->limits;
+	if (def->cidre.memory)
+		jc->lim.memory = def->cidre.memory;
+	if (def->cidre.pids)
+		jc->lim.pids = def->cidre.pids;
+	if (def->cidre.cpus)
+		jc->lim.cpus = def->cidre.cpus;
+	if (jc->lim.memory) {
+		human_size(b, sizeof(b), jc->lim.memory);
+		strbuf_addf(&lims, ", memory %s", b);
+	}
+	if (jc->lim.pids)
+		strbuf_addf(&lims, ", pids %lld", jc->lim.pids);
+	if (jc->lim.cpus)
+		strbuf_addf(&lims, ", cpus %g", jc->lim.cpus);
+
+	if (!ex || ex->executor == JOBRUN_SHELL) {
+		if (!def->image)
+			goto limits;
+		if (!ex || ex->image_on_host)
+			note(jc, "image \"%s\" is not used: the shell executor runs "
+			     "the job on this host", def->image);
+		else if (fallback_allowed(ex, def))
+			note(jc, "image \"%s\" is not used: this runner has no sandbox; "
+			     "host_fallback allows running the job on this host",
+			     def->image);
+		else
+			jc->setup_err = xasprintf("the job names image \"%s\" but this "
+						  "runner's executor is shell, which cannot "
+						  "run images (set cidre: {host_fallback: true} "
+						  "to run it on the host)", def->image);
+		goto limits;
+	}
+	bwrap = sandbox_bwrap(&err);
+	if (!bwrap) {
+		if (fallback_allowed(ex, def)) {
+			note(jc, "WARNING: the sandbox cannot run here (%s); "
+			     "host_fallback allows running the job on this host", err.buf);
+			goto limits;
+		}
+		jc->setup_err = xasprintf("the sandbox executor cannot run here: %s",
+					  err.buf);
+		goto done;
+	}
+	if (!def->image) {
+		root = xstrdup("/");
+	} else if (image_resolve(ex->image_store ? ex->image_store : "/nonexistent",
+				 def->image, jr->ctx ? jr->ctx->project_dir : NULL,
+				 &root, &name, &err) < 0) {
+		jc->setup_err = xasprintf("image: %s", err.buf);
+		goto done;
+	}
+	jc->shell = sandbox_shell(root, &err);
+	if (!jc->shell) {
+		jc->setup_err = xasprintf("image \"%s\": %s",
+					  def->image ? def->image : "/", err.buf);
+		goto done;
+	}
+	proj = varlist_get(vars, "CI_PROJECT_NAME");
+	if (!proj || !*proj || strchr(proj, '/') || !strcmp(proj, ".") ||
+	    !strcmp(proj, ".."))
+		proj = "project";
+	inside = xasprintf("%s/%s", SANDBOX_BUILDS_DIR, proj);
+	memset(&so, 0, sizeof(so));
+	so.bwrap = bwrap;
+	so.root = root;
+	so.workdir = jc->workdir;
+	so.project_dir = inside;
+	so.network = def->cidre.network >= 0 ? def->cidre.network : ex->network;
+	so.uid = ex->uid;
+	so.gid = ex->gid;
+	if (sandbox_argv(&so, &jc->wrap, &err) < 0) {
+		jc->setup_err = xasprintf("sandbox: %s", err.buf);
+		goto done;
+	}
+	jc->sandbox = 1;
+	varlist_set(vars, "CI_PROJECT_DIR", inside);
+	varlist_set(vars, "CI_BUILDS_DIR", SANDBOX_BUILDS_DIR);
+	note(jc, "Running in a sandbox: image %s%s%s%s, network %s%s",
+	     def->image ? def->image : "/ (this host's system directories, read-only)",
+	     name ? " (" : "", name ? root : "", name ? ")" : "",
+	     so.network ? "shared" : "loopback only", lims.buf);
+	strbuf_reset(&lims);
+	if (name && ex->image_store) {
+		char when[32];
+		time_t now = time(NULL);
+		struct tm tm;
+		char *line;
+
+		gmtime_r(&now, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		line = xasprintf("%s %s job %s #%lld", when,
+				 varlist_get(vars, "CI_PROJECT_PATH") ?
+				 varlist_get(vars, "CI_PROJECT_PATH") : proj,
+				 jc->pj->name, jr->job_id);
+		image_record_use(ex->image_store, name, line);
+		free(line);
+	}
+limits:
+	if (lims.len)
+		note(jc, "Limits:%s", lims.buf + 1);
+done:
+	free(root);
+	free(name);
+	free(inside);
+	strbuf_release(&err);
+	strbuf_release(&lims);
 }
 
 static char **make_env(char *const *host, const struct varlist *vars)
@@ -437,7 +601,20 @@ static void run_attempt(struct job_ctx *jc, const struct varlist *vars, char **e
 	ps.cancel_fd = jr->cancel_fd;
 	ps.on_output = on_output;
 	ps.ud = jc;
+	if (jc->sandbox) {
+		ps.wrap = jc->wrap.v;
+		ps.shell = jc->shell;
+		ps.wrap_info_fd = SANDBOX_INFO_FD;
+	}
+	ps.limits = &jc->lim;
 
+	if (jc->setup_err) {
+		note(jc, "ERROR: Job failed: %s", jc->setup_err);
+		r->status = JOB_FAILED;
+		r->failure_reason = "runner_system_failure";
+		r->exit_code = -1;
+		goto done;
+	}
 	if (prepare(jc, vars, &err) < 0) {
 		note(jc, "ERROR: preparing the job failed: %s", err.buf);
 		r->status = JOB_FAILED;
@@ -445,9 +622,6 @@ static void run_attempt(struct job_ctx *jc, const struct varlist *vars, char **e
 		r->exit_code = -1;
 		goto done;
 	}
-	if (def->image)
-		note(jc, "image \"%s\" is not used: the shell executor runs the job on this host",
-		     def->image);
 	script_of(&script, &def->before_script, &def->script, jr->colour);
 	ps.script = script.buf;
 	ps.timeout_sec = def->timeout ? def->timeout : DEFAULT_TIMEOUT;
@@ -464,6 +638,20 @@ static void run_attempt(struct job_ctx *jc, const struct varlist *vars, char **e
 	r->peak_mem = pr.peak_mem;
 	r->cpu = pr.cpu_user + pr.cpu_sys;
 	r->accounting = pr.accounting;
+	if (pr.pids_refused)
+		note(jc, "WARNING: %lld process%s could not be started: the job "
+		     "reached its limit of %lld processes (cidre:pids)",
+		     pr.pids_refused, pr.pids_refused == 1 ? "" : "es", jc->lim.pids);
+	if (pr.oom_kills && !pr.canceled && !pr.timed_out) {
+		char b[64];
+
+		human_size(b, sizeof(b), jc->lim.memory);
+		note(jc, "%s: out of memory: the kernel's OOM killer ended %lld "
+		     "process%s of this job%s%s", pr.exit_code ? "ERROR" : "WARNING",
+		     pr.oom_kills, pr.oom_kills == 1 ? "" : "es",
+		     jc->lim.memory ? " at its memory limit of " : "",
+		     jc->lim.memory ? b : "");
+	}
 	if (pr.canceled) {
 		r->status = JOB_CANCELED;
 		note(jc, "Job canceled");
@@ -471,6 +659,10 @@ static void run_attempt(struct job_ctx *jc, const struct varlist *vars, char **e
 		r->status = JOB_FAILED;
 		r->failure_reason = "job_execution_timeout";
 		note(jc, "ERROR: Job failed: execution took longer than %ds", ps.timeout_sec);
+	} else if (pr.exit_code && pr.oom_kills) {
+		r->status = JOB_FAILED;
+		r->failure_reason = "out_of_memory";
+		note(jc, "ERROR: Job failed: out of memory (exit code %d)", pr.exit_code);
 	} else if (pr.exit_code) {
 		r->status = JOB_FAILED;
 		r->failure_reason = "script_failure";
@@ -486,7 +678,7 @@ static void run_attempt(struct job_ctx *jc, const struct varlist *vars, char **e
 		varlist_copy(&after, vars);
 		varlist_set(&after, "CI_JOB_STATUS",
 			    r->status == JOB_SUCCESS ? "success" : "failed");
-		aenv = make_env(jr->host_env, &after);
+		aenv = make_env(jc->sandbox ? sandbox_env : jr->host_env, &after);
 		strbuf_reset(&script);
 		script_of(&script, &def->after_script, NULL, jr->colour);
 		note(jc, "Running after_script");
@@ -556,11 +748,13 @@ void jobrun_run(const struct jobrun *jr, struct job_result *r)
 
 	r->start = since(jr->t0);
 	job_vars(&jc, &vars);
+	strvec_init(&jc.wrap);
+	setup_exec(&jc, &vars);
 	if (jc.pj->def->environment.set) {
 		r->env_name = xstrdup_or_null(varlist_get(&vars, "CI_ENVIRONMENT_NAME"));
 		r->env_url = xstrdup_or_null(varlist_get(&vars, "CI_ENVIRONMENT_URL"));
 	}
-	env = make_env(jr->host_env, &vars);
+	env = make_env(jc.sandbox ? sandbox_env : jr->host_env, &vars);
 	for (;;) {
 		r->attempts++;
 		run_attempt(&jc, &vars, env);
@@ -597,5 +791,7 @@ void jobrun_run(const struct jobrun *jr, struct job_result *r)
 	varlist_env_free(env);
 	varlist_clear(&vars);
 	strbuf_release(&jc.line);
+	strvec_clear(&jc.wrap);
+	free(jc.setup_err);
 	free(jc.workdir);
 }

@@ -14,9 +14,31 @@
 
 #include <time.h>
 
+#include "exec/proc.h"
 #include "sched/sched.h"
 
 struct mask;
+
+/*
+ * How jobs run (docs/sandbox.md): the executor, where images are, the
+ * defaults for cidre: keys a job does not set.
+ */
+enum jobrun_executor { JOBRUN_SHELL = 0, JOBRUN_SANDBOX = 1 };
+
+struct jobrun_exec {
+	enum jobrun_executor executor;
+	const char *image_store;     /* registered images; NULL: none */
+	/*
+	 * Shell executor and a job with image: 1 runs it on this host,
+	 * saying so (cidre run); 0 fails it unless its cidre:host_fallback
+	 * (or host_fallback here) allows.
+	 */
+	int image_on_host;
+	int host_fallback;
+	struct proc_limits limits;   /* defaults; 0: none */
+	int network;                 /* sandbox: default for cidre:network */
+	long uid, gid;               /* sandbox: -1: nobody (65534) */
+};
 
 struct jobrun_dep {
 	const char *name;           /* for the log */
@@ -54,6 +76,8 @@ struct jobrun {
 	const struct varlist *secrets;
 	/* Masks the log (not the live output); may be NULL. Flushed at the end. */
 	struct mask *mask;
+	/* Executor and limits; NULL: the shell executor, no limits. */
+	const struct jobrun_exec *exec;
 	/* Live output, one whole line at a time (note: cidre's own). */
 	void (*print)(void *ud, const char *line, size_t len, int note);
 	void *ud;

@@ -58,6 +58,8 @@ struct job_result {
 	char *env_url;
 };
 
+struct jobrun_exec;
+
 struct sched_opts {
 	const char *project_dir;     /* where files are copied from */
 	const struct strvec *files;  /* the snapshot: files jobs see */
@@ -71,6 +73,8 @@ struct sched_opts {
 	int pipeline_id;
 	int first_job_id;
 	size_t max_log;              /* bytes kept per job log; 0 = 64 MiB */
+	/* executor and limits (sched/jobrun.h); NULL: shell, none */
+	const struct jobrun_exec *exec;
 };
 
 /*

@@ -23,6 +23,7 @@
 #include "server/server.h"
 #include "util/hex.h"
 #include "util/hmac.h"
+#include "util/jsonx.h"
 #include "util/sha256.h"
 #include "util/xalloc.h"
 
@@ -36,44 +37,17 @@
 
 /* ---- rendering ---- */
 
-static json_t *jtime(int64_t ms)
-{
-	char buf[40];
-	time_t t;
-	struct tm tm;
-	size_t n;
-
-	if (ms <= 0)
-		return json_null();
-	t = (time_t)(ms / 1000);
-	gmtime_r(&t, &tm);
-	n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + n, sizeof(buf) - n, ".%03dZ", (int)(ms % 1000));
-	return json_string(buf);
-}
-
-static json_t *jstr(const char *s)
-{
-	return s ? json_string(s) : json_null();
-}
-
-static json_t *jdur(int64_t a, int64_t b)
-{
-	/* milliseconds as seconds, printed without binary noise */
-	return a > 0 && b >= a ? json_real((double)(b - a) / 1000.0) : json_null();
-}
-
 static json_t *project_json(const struct store_project *p, int secrets)
 {
 	json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:i}", "id", (json_int_t)p->id,
 			      "name", p->name, "repo", p->repo, "branches", p->branches,
 			      "poll_interval", p->poll_interval);
 
-	json_object_set_new(o, "created_at", jtime(p->created));
+	json_object_set_new(o, "created_at", json_time(p->created));
 	json_object_set_new(o, "public", json_boolean(p->public_read));
 	if (secrets) {
-		json_object_set_new(o, "hook_secret", jstr(p->hook_secret));
-		json_object_set_new(o, "webhook_secret", jstr(p->webhook_secret));
+		json_object_set_new(o, "hook_secret", json_str_or_null(p->hook_secret));
+		json_object_set_new(o, "webhook_secret", json_str_or_null(p->webhook_secret));
 	}
 	return o;
 }
@@ -83,18 +57,18 @@ static json_t *pipeline_json(const struct store_pipeline *p)
 	json_t *o = json_object();
 
 	json_object_set_new(o, "id", json_integer(p->id));
-	json_object_set_new(o, "project", jstr(p->project));
-	json_object_set_new(o, "ref", jstr(p->ref));
-	json_object_set_new(o, "sha", jstr(p->sha));
-	json_object_set_new(o, "before_sha", jstr(p->before_sha));
-	json_object_set_new(o, "source", jstr(p->source));
-	json_object_set_new(o, "status", jstr(p->status));
-	json_object_set_new(o, "error", jstr(p->error));
-	json_object_set_new(o, "name", jstr(p->name));
-	json_object_set_new(o, "created_at", jtime(p->created));
-	json_object_set_new(o, "started_at", jtime(p->started));
-	json_object_set_new(o, "finished_at", jtime(p->finished));
-	json_object_set_new(o, "duration", jdur(p->started, p->finished));
+	json_object_set_new(o, "project", json_str_or_null(p->project));
+	json_object_set_new(o, "ref", json_str_or_null(p->ref));
+	json_object_set_new(o, "sha", json_str_or_null(p->sha));
+	json_object_set_new(o, "before_sha", json_str_or_null(p->before_sha));
+	json_object_set_new(o, "source", json_str_or_null(p->source));
+	json_object_set_new(o, "status", json_str_or_null(p->status));
+	json_object_set_new(o, "error", json_str_or_null(p->error));
+	json_object_set_new(o, "name", json_str_or_null(p->name));
+	json_object_set_new(o, "created_at", json_time(p->created));
+	json_object_set_new(o, "started_at", json_time(p->started));
+	json_object_set_new(o, "finished_at", json_time(p->finished));
+	json_object_set_new(o, "duration", json_seconds(p->started, p->finished));
 	return o;
 }
 
@@ -104,23 +78,23 @@ static json_t *job_json(const struct store_job *j)
 
 	json_object_set_new(o, "id", json_integer(j->id));
 	json_object_set_new(o, "pipeline_id", json_integer(j->pipeline_id));
-	json_object_set_new(o, "project", jstr(j->project));
-	json_object_set_new(o, "name", jstr(j->name));
-	json_object_set_new(o, "stage", jstr(j->stage));
-	json_object_set_new(o, "status", jstr(j->status));
-	json_object_set_new(o, "when", jstr(j->when));
+	json_object_set_new(o, "project", json_str_or_null(j->project));
+	json_object_set_new(o, "name", json_str_or_null(j->name));
+	json_object_set_new(o, "stage", json_str_or_null(j->stage));
+	json_object_set_new(o, "status", json_str_or_null(j->status));
+	json_object_set_new(o, "when", json_str_or_null(j->when));
 	json_object_set_new(o, "allow_failure", json_boolean(j->allow_failure));
 	json_object_set_new(o, "exit_code", j->exit_code >= 0 ? json_integer(j->exit_code) :
 			    json_null());
-	json_object_set_new(o, "failure_reason", jstr(j->failure_reason));
+	json_object_set_new(o, "failure_reason", json_str_or_null(j->failure_reason));
 	json_object_set_new(o, "attempt", json_integer(j->attempt));
 	json_object_set_new(o, "retried", json_boolean(j->retried));
-	json_object_set_new(o, "runner", jstr(j->runner));
-	json_object_set_new(o, "created_at", jtime(j->created));
-	json_object_set_new(o, "queued_at", jtime(j->queued));
-	json_object_set_new(o, "started_at", jtime(j->started));
-	json_object_set_new(o, "finished_at", jtime(j->finished));
-	json_object_set_new(o, "duration", jdur(j->started, j->finished));
+	json_object_set_new(o, "runner", json_str_or_null(j->runner));
+	json_object_set_new(o, "created_at", json_time(j->created));
+	json_object_set_new(o, "queued_at", json_time(j->queued));
+	json_object_set_new(o, "started_at", json_time(j->started));
+	json_object_set_new(o, "finished_at", json_time(j->finished));
+	json_object_set_new(o, "duration", json_seconds(j->started, j->finished));
 	json_object_set_new(o, "peak_memory", j->peak_mem >= 0 ? json_integer(j->peak_mem) :
 			    json_null());
 	json_object_set_new(o, "cpu", j->cpu >= 0 ? json_real(j->cpu) : json_null());
@@ -137,7 +111,7 @@ static json_t *job_json(const struct store_job *j)
 		json_object_set_new(o, "tests", json_null());
 	if (j->env_name)
 		json_object_set_new(o, "environment", json_pack("{s:s, s:o}", "name", j->env_name,
-								"url", jstr(j->env_url)));
+								"url", json_str_or_null(j->env_url)));
 	else
 		json_object_set_new(o, "environment", json_null());
 	return o;
@@ -917,7 +891,7 @@ static json_t *tests_json(const struct store_test *t, size_t n)
 		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s, s:f, s:o}",
 						   "suite", t[i].suite, "classname", t[i].classname,
 						   "name", t[i].name, "status", t[i].status,
-						   "time", t[i].time, "message", jstr(t[i].message)));
+						   "time", t[i].time, "message", json_str_or_null(t[i].message)));
 	return a;
 }
 
@@ -969,7 +943,7 @@ static int h_pipeline_tests(struct http_request *req, void *ud)
 					      "job_id", (json_int_t)jobs[i].id, "job", jobs[i].name,
 					      "suite", t[k].suite, "classname", t[k].classname,
 					      "name", t[k].name, "status", t[k].status,
-					      "time", t[k].time, "message", jstr(t[k].message));
+					      "time", t[k].time, "message", json_str_or_null(t[k].message));
 
 			json_array_append_new(fa, c);
 		}
@@ -1708,8 +1682,8 @@ static int h_tokens(struct http_request *req, void *ud)
 		json_t *e = json_pack("{s:I, s:s, s:b}", "id", (json_int_t)t[i].id, "name",
 				      t[i].name, "revoked", t[i].revoked);
 
-		json_object_set_new(e, "created_at", jtime(t[i].created));
-		json_object_set_new(e, "last_used_at", jtime(t[i].last_used));
+		json_object_set_new(e, "created_at", json_time(t[i].created));
+		json_object_set_new(e, "last_used_at", json_time(t[i].last_used));
 		json_array_append_new(a, e);
 	}
 	http_respond_json(req, 200, a);
@@ -1754,7 +1728,7 @@ static json_t *user_json(const struct store_user *u)
 			      "email", u->email ? u->email : "", "admin", u->admin,
 			      "disabled", u->disabled);
 
-	json_object_set_new(o, "created_at", jtime(u->created));
+	json_object_set_new(o, "created_at", json_time(u->created));
 	return o;
 }
 
@@ -2281,7 +2255,7 @@ static int h_variables(struct http_request *req, void *ud)
 		for (i = 0; i < n; i++) {
 			json_t *e = json_pack("{s:s, s:b}", "key", v[i].key, "masked", v[i].masked);
 
-			json_object_set_new(e, "updated_at", jtime(v[i].updated));
+			json_object_set_new(e, "updated_at", json_time(v[i].updated));
 			json_array_append_new(a, e);
 		}
 		http_respond_json(req, 200, a);
@@ -2438,7 +2412,7 @@ static int h_audit(struct http_request *req, void *ud)
 					      "remote", a[i].remote, "action", a[i].action,
 					      "target", a[i].target, "detail", a[i].detail);
 
-			json_object_set_new(e, "time", jtime(a[i].time));
+			json_object_set_new(e, "time", json_time(a[i].time));
 			json_array_append_new(arr, e);
 		}
 		http_respond_json(req, 200, arr);

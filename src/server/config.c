@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -31,6 +32,40 @@ void server_config_defaults(struct server_config *c)
 	c->notify_retry_base_ms = 5000;
 	c->notify_attempts = 6;
 	c->events_backlog = 1024;
+	c->exec.sandbox = 0;
+	c->exec.host_fallback = 0;
+	c->exec.network = 0;
+	c->exec.uid = c->exec.gid = -1;
+}
+
+void server_config_exec(const struct server_config *c, const char *project,
+			struct server_exec *out)
+{
+	int i;
+
+	*out = c->exec;
+	for (i = 0; i < c->exec_projects_nr; i++) {
+		const struct server_exec *p = &c->exec_projects[i];
+
+		if (strcmp(p->project, project))
+			continue;
+		if (p->sandbox >= 0)
+			out->sandbox = p->sandbox;
+		if (p->host_fallback >= 0)
+			out->host_fallback = p->host_fallback;
+		if (p->network >= 0)
+			out->network = p->network;
+		if (p->memory)
+			out->memory = p->memory;
+		if (p->pids)
+			out->pids = p->pids;
+		if (p->cpus)
+			out->cpus = p->cpus;
+		if (p->uid >= 0)
+			out->uid = p->uid;
+		if (p->gid >= 0)
+			out->gid = p->gid;
+	}
 }
 
 void server_config_release(struct server_config *c)
@@ -45,6 +80,7 @@ void server_config_release(struct server_config *c)
 	free(c->smtp_from);
 	free(c->smtp_username);
 	free(c->smtp_password);
+	free(c->images);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -202,6 +238,107 @@ static int is_map(struct cfg_ctx *x, const struct ynode *n, const char *key)
 
 static const char *const http_schemes[] = { "http://", "https://", NULL };
 static const char *const smtp_schemes[] = { "smtp://", "smtps://", NULL };
+static void set_bool(struct cfg_ctx *x, const struct ynode *n, const char *key, int *dst)
+{
+	const char *s = scalar(x, n, key);
+
+	if (!s)
+		return;
+	if (!strcmp(s, "true") || !strcmp(s, "yes") || !strcmp(s, "on"))
+		*dst = 1;
+	else if (!strcmp(s, "false") || !strcmp(s, "no") || !strcmp(s, "off"))
+		*dst = 0;
+	else
+		diag_error(x->d, &n->pos, "%s: must be true or false", key);
+}
+
+/* executor: or projects.NAME: into e. */
+static void exec_section(struct cfg_ctx *x, const char *where, const struct ynode *m,
+			 struct server_exec *e)
+{
+	size_t i;
+	char key[300];
+
+	if (!is_map(x, m, where))
+		return;
+	for (i = 0; i < m->pairs_nr; i++) {
+		const char *k = m->pairs[i].key;
+		const struct ynode *v = m->pairs[i].val;
+		const char *sv;
+
+		snprintf(key, sizeof(key), "%s.%s", where, k);
+		if (!strcmp(k, "executor")) {
+			if (!(sv = scalar(x, v, key)))
+				continue;
+			if (!strcmp(sv, "shell") || !strcmp(sv, "sandbox"))
+				e->sandbox = !strcmp(sv, "sandbox");
+			else
+				diag_error(x->d, &v->pos, "%s: must be shell or sandbox", key);
+		} else if (!strcmp(k, "host_fallback")) {
+			set_bool(x, v, key, &e->host_fallback);
+		} else if (!strcmp(k, "network")) {
+			set_bool(x, v, key, &e->network);
+		} else if (!strcmp(k, "memory")) {
+			size_t b = 0;
+
+			set_size(x, v, key, 4u << 20, &b);
+			if (b)
+				e->memory = (long long)b;
+		} else if (!strcmp(k, "pids")) {
+			int n = 0;
+
+			set_int(x, v, key, 1, 4194304, &n);
+			e->pids = n;
+		} else if (!strcmp(k, "uid")) {
+			set_int(x, v, key, 0, 2147483646, &e->uid);
+		} else if (!strcmp(k, "gid")) {
+			set_int(x, v, key, 0, 2147483646, &e->gid);
+		} else if (!strcmp(k, "cpus")) {
+			char *end;
+			double d;
+
+			if (!(sv = scalar(x, v, key)))
+				continue;
+			d = strtod(sv, &end);
+			if (*end || end == sv || !(d >= 0.01 && d <= 1024))
+				diag_error(x->d, &v->pos, "%s: must be a number of CPUs "
+					   "from 0.01 to 1024", key);
+			else
+				e->cpus = d;
+		} else {
+			diag_error(x->d, &m->pairs[i].key_pos, "unknown setting %s", key);
+		}
+	}
+}
+
+static void projects_section(struct cfg_ctx *x, const struct ynode *m)
+{
+	struct server_config *c = x->c;
+	size_t i;
+
+	if (!is_map(x, m, "projects"))
+		return;
+	c->exec_projects_nr = 0;
+	for (i = 0; i < m->pairs_nr; i++) {
+		struct server_exec *e;
+		char where[200];
+
+		if (c->exec_projects_nr >= SERVER_MAX_EXEC_PROJECTS ||
+		    strlen(m->pairs[i].key) >= sizeof(e->project)) {
+			diag_error(x->d, &m->pairs[i].key_pos, "projects: at most %d "
+				   "projects, names up to %zu characters",
+				   SERVER_MAX_EXEC_PROJECTS, sizeof(e->project) - 1);
+			continue;
+		}
+		e = &c->exec_projects[c->exec_projects_nr++];
+		memset(e, 0, sizeof(*e));
+		e->sandbox = e->host_fallback = e->network = -1;
+		e->uid = e->gid = -1;
+		strcpy(e->project, m->pairs[i].key);
+		snprintf(where, sizeof(where), "projects.%s", e->project);
+		exec_section(x, where, m->pairs[i].val, e);
+	}
+}
 
 static void section(struct cfg_ctx *x, const char *name, const struct ynode *m)
 {
@@ -302,6 +439,12 @@ int server_config_load(const char *path, int missing_ok, struct server_config *c
 				set_str(&x, v, "store", &c->store);
 			else if (!strcmp(k, "url"))
 				set_url(&x, v, "url", http_schemes, &c->public_url);
+			else if (!strcmp(k, "images"))
+				set_str(&x, v, "images", &c->images);
+			else if (!strcmp(k, "executor"))
+				exec_section(&x, "executor", v, &c->exec);
+			else if (!strcmp(k, "projects"))
+				projects_section(&x, v);
 			else if (!strcmp(k, "runner") || !strcmp(k, "http") ||
 				 !strcmp(k, "limits") || !strcmp(k, "poll") ||
 				 !strcmp(k, "smtp") || !strcmp(k, "notify") ||

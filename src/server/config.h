@@ -28,6 +28,18 @@
  *   notify:
  *     retry_base: 5s                # back-off: base x 1, 6, 24, 120, 720
  *     attempts: 6                   # then the delivery is marked failed
+ *   images: /srv/images      # the image store; default DATA/images
+ *   executor:                # how jobs run (docs/sandbox.md)
+ *     executor: shell        # or sandbox
+ *     host_fallback: false   # shell: run jobs naming an image on the host
+ *     network: false         # sandbox: share the host's network
+ *     memory: 2GiB           # default limits of a job (cidre: keys win)
+ *     pids: 1000
+ *     cpus: 2
+ *     uid: 65534             # sandbox: the job's uid and gid inside
+ *     gid: 65534
+ *   projects:                # the same settings for one project
+ *     NAME: {executor: sandbox, network: true}
  *
  * Unknown keys and wrong types are errors with file:line:col. Sizes take
  * B, KiB, MiB, GiB (or k, M, G). SIGHUP reloads it: runner slots and
@@ -38,6 +50,19 @@
 #include <stddef.h>
 
 #include "util/strbuf.h"
+
+/* How jobs of a project run (executor: and projects.NAME:). */
+struct server_exec {
+	char project[128];      /* "" for executor: */
+	int sandbox;            /* 1: the sandbox executor; -1 unset */
+	int host_fallback;      /* -1 unset, 0, 1 */
+	int network;            /* -1 unset, 0, 1 */
+	long long memory, pids; /* 0 unset */
+	double cpus;            /* 0 unset */
+	int uid, gid;           /* sandbox: the job's ids inside; -1 unset */
+};
+
+#define SERVER_MAX_EXEC_PROJECTS 64
 
 struct server_config {
 	char *listen;
@@ -57,7 +82,15 @@ struct server_config {
 	int notify_retry_base_ms;
 	int notify_attempts;
 	int events_backlog;     /* status events kept for resume (read at start) */
+	char *images;           /* the image store; NULL: DATA/images */
+	struct server_exec exec;
+	struct server_exec exec_projects[SERVER_MAX_EXEC_PROJECTS];
+	int exec_projects_nr;
 };
+
+/* The settings for project's jobs: its projects: entry over executor:. */
+void server_config_exec(const struct server_config *c, const char *project,
+			struct server_exec *out);
 
 void server_config_defaults(struct server_config *c);
 void server_config_release(struct server_config *c);

@@ -14,6 +14,7 @@
 
 #include "exec/cas.h"
 #include "git/mirror.h"
+#include "git/object.h"
 #include "git/predefined.h"
 #include "notify/notify.h"
 #include "server/pctx.h"
@@ -183,6 +184,13 @@ static int add_jobs(struct store *st, int64_t pid, const struct plan *plan,
 	return 0;
 }
 
+/* mirror_commit, without a git process when the commit is a loose object */
+static int commit_facts(const char *mirror, const char *rev, struct gitinfo *gi,
+			struct strbuf *err)
+{
+	return gitobj_commit(mirror, rev, gi) == 0 ? 0 : mirror_commit(mirror, rev, gi, err);
+}
+
 int server_create_pipeline(struct server *srv, const struct trigger *t,
 			   int64_t *ret_id, int *ret_status, struct strbuf *err)
 {
@@ -241,7 +249,7 @@ int server_create_pipeline(struct server *srv, const struct trigger *t,
 		int got;
 
 		gi.default_branch = NULL;
-		got = t->sha && mirror_commit(mirror, rev, &gi, err) == 0;
+		got = t->sha && commit_facts(mirror, rev, &gi, err) == 0;
 		if (!got && !t->fetched) {
 			strbuf_reset(err);
 			if (server_fetch(mirror, err) < 0) {
@@ -253,7 +261,7 @@ int server_create_pipeline(struct server *srv, const struct trigger *t,
 		}
 		if (!got) {
 			strbuf_reset(err);
-			got = mirror_commit(mirror, rev, &gi, err) == 0;
+			got = commit_facts(mirror, rev, &gi, err) == 0;
 		}
 		free(rev);
 		if (!got) {

@@ -271,6 +271,9 @@ static void reload(struct server *srv)
 			  c.listen, old.listen);
 	if ((c.store || old.store) && (!c.store || !old.store || strcmp(c.store, old.store)))
 		slog_warn("reload: store changed: it takes a restart");
+	if ((c.images || old.images) &&
+	    (!c.images || !old.images || strcmp(c.images, old.images)))
+		slog_warn("reload: images changed: it takes a restart");
 	if (c.http_threads != old.http_threads)
 		slog_warn("reload: http.threads changed: it takes a restart");
 	if (c.max_request_body != old.max_request_body)
@@ -280,6 +283,8 @@ static void reload(struct server *srv)
 	c.listen = old.listen;
 	free(c.store);
 	c.store = old.store;
+	free(c.images);
+	c.images = old.images;
 	c.http_threads = old.http_threads;
 	c.max_request_body = old.max_request_body;
 	/*
@@ -418,8 +423,29 @@ int server_main(const struct server_opts *o)
 		  CIDRE_VERSION, srv.url, srv.data, srv.store_url, srv.cfg.slots);
 	rc = 0;
 	for (;;) {
-		if (sigwait(&set, &sig) != 0)
+		/*
+		 * Once a second with no signal: after a burst of work (jobs
+		 * finished or pipelines made since the last look, none in the
+		 * last second), give the malloc arenas' free pages back, so
+		 * that the resident size returns to what it was.
+		 */
+		struct timespec tick = { 1, 0 };
+		long long work = atomic_load(&srv.jobs_finished) +
+				 atomic_load(&srv.pipelines_created);
+
+		sig = sigtimedwait(&set, NULL, &tick);
+		if (sig < 0) {
+			if (errno == EAGAIN) {
+				long long now = atomic_load(&srv.jobs_finished) +
+						atomic_load(&srv.pipelines_created);
+
+				if (now == work && work != srv.trimmed_at) {
+					malloc_trim(0);
+					srv.trimmed_at = work;
+				}
+			}
 			continue;
+		}
 		if (sig == SIGHUP) {
 			reload(&srv);
 			continue;

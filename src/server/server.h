@@ -63,6 +63,7 @@ struct server {
 
 	/* metrics (since start) */
 	atomic_llong jobs_finished, jobs_failed, pipelines_created;
+	long long trimmed_at;      /* the main thread's: work counted at the last malloc_trim */
 	atomic_llong http_requests;
 	atomic_llong job_ms_sum;
 	atomic_llong job_seconds_bucket[8]; /* <=0.1 0.5 1 5 30 60 300 +Inf */

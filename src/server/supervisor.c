@@ -84,6 +84,32 @@ static int read_spec(const char *path, struct spec *s, struct strbuf *err)
 	return 0;
 }
 
+/* The spec's "exec" (the server's executor settings for the project). */
+static void spec_exec(const struct spec *s, struct jobrun_exec *ex)
+{
+	json_t *e = json_object_get(s->root, "exec");
+
+	memset(ex, 0, sizeof(*ex));
+	ex->uid = ex->gid = -1;
+	if (!json_is_object(e)) {
+		/* a spec from before executors: as then, shell, image unused */
+		ex->image_on_host = 1;
+		return;
+	}
+	ex->executor = str(e, "executor") && !strcmp(str(e, "executor"), "sandbox") ?
+		       JOBRUN_SANDBOX : JOBRUN_SHELL;
+	ex->image_store = str(e, "images");
+	ex->host_fallback = json_is_true(json_object_get(e, "host_fallback"));
+	ex->network = json_is_true(json_object_get(e, "network"));
+	ex->limits.memory = json_integer_value(json_object_get(e, "memory"));
+	ex->limits.pids = json_integer_value(json_object_get(e, "pids"));
+	ex->limits.cpus = json_number_value(json_object_get(e, "cpus"));
+	if (json_is_integer(json_object_get(e, "uid")))
+		ex->uid = (long)json_integer_value(json_object_get(e, "uid"));
+	if (json_is_integer(json_object_get(e, "gid")))
+		ex->gid = (long)json_integer_value(json_object_get(e, "gid"));
+}
+
 /* Bytes of the regular files below dir. */
 static long long tree_size(const char *dir)
 {
@@ -254,6 +280,7 @@ int supervisor_main(const char *spec_path)
 	struct plan plan;
 	struct job_result r;
 	struct jobrun jr;
+	struct jobrun_exec ex;
 	struct jobrun_dep *deps = NULL;
 	struct varlist *dep_env = NULL;
 	struct varlist secrets = VARLIST_INIT;
@@ -454,6 +481,8 @@ int supervisor_main(const char *spec_path)
 	jr.t0 = &t0;
 	jr.secrets = &secrets;
 	jr.mask = &mask;
+	spec_exec(&s, &ex);
+	jr.exec = &ex;
 	jobrun_run(&jr, &r);
 
 	if (r.artifacts.nr && s.max_artifacts) {

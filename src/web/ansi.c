@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "web/ansi.h"
+#include "util/utf8.h"
 #include "web/tmpl.h"
 
 #define MAX_PARAMS 32
@@ -17,39 +18,6 @@ void ansi_init(struct ansi *a)
 void ansi_release(struct ansi *a)
 {
 	strbuf_release(&a->line);
-}
-
-/* Length of the valid UTF-8 sequence at s (n bytes), 0 if invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-	size_t len, i;
-	unsigned cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if ((s[0] & 0xe0) == 0xc0) {
-		len = 2;
-		cp = s[0] & 0x1f;
-	} else if ((s[0] & 0xf0) == 0xe0) {
-		len = 3;
-		cp = s[0] & 0x0f;
-	} else if ((s[0] & 0xf8) == 0xf0) {
-		len = 4;
-		cp = s[0] & 0x07;
-	} else {
-		return 0;
-	}
-	if (len > n)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
 }
 
 static uint32_t xterm_rgb(int n)
@@ -261,7 +229,8 @@ static void render_text(struct ansi *a, const unsigned char *s, size_t n, struct
 				i++;
 				continue;
 			}
-			size_t l = utf8_len(s + i, n - i);
+			int sl = utf8_seq(s + i, n - i);
+			size_t l = sl > 0 ? (size_t)sl : 0;
 
 			if (l == 2 && s[i] == 0xc2 && s[i + 1] < 0xa0) {
 				/* a C1 control (CSI 0x9b ...): dropped */

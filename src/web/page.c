@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/hex.h"
 #include "web/files.h"
 #include "web/page.h"
 
@@ -279,17 +280,6 @@ int64_t page_id(struct http_request *req, const char *name)
 	return v;
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int page_form(struct http_request *req, const char *name, struct strbuf *out)
 {
 	size_t len, nl = strlen(name);
@@ -311,7 +301,7 @@ int page_form(struct http_request *req, const char *name, struct strbuf *out)
 				if (*v == '+') {
 					strbuf_addch(out, ' ');
 				} else if (*v == '%' && v + 2 < f_end &&
-					   (h = hexval(v[1])) >= 0 && (l = hexval(v[2])) >= 0) {
+					   (h = hex_value(v[1])) >= 0 && (l = hex_value(v[2])) >= 0) {
 					if (h || l)
 						strbuf_addch(out, (char)(h * 16 + l));
 					v += 2;

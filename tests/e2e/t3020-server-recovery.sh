@@ -53,7 +53,8 @@ test_expect_success 'a pipeline is mid-way: one job done, two running' '
 test_expect_success 'kill -9 the server, and the victim job with all its processes' '
 	kill_server &&
 	vid=$(job_id victim p.json) &&
-	spid=$(pgrep -f "job-exec $SCRATCH/data/work/$vid.spec.json") &&
+	spid=$(cut -d" " -f1 "data/results/$vid.json.pid") &&
+	pgrep -f "job-exec $SCRATCH/data/work/slot-" | grep -qx "$spid" &&
 	test -n "$spid" &&
 	pkill -9 -s "$spid" &&
 	wait_for 10 sh -c "! pgrep -s $spid"

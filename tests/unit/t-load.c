@@ -871,10 +871,10 @@ static void test_file_discovery(void **state)
 	diag_clear(&d);
 	/* .cidre.yml wins over .gitlab-ci.yml */
 	write_file(".gitlab-ci.yml", "gitlab: {script: x}\n");
-	write_file(".cidre.yml", "cidre: {script: x}\n");
+	write_file(".cidre.yml", "from-cidre: {script: x}\n");
 	assert_int_equal(pipeline_load(&o, &p, &d), 0);
 	assert_string_equal(p->file, ".cidre.yml");
-	assert_non_null(pipeline_find_job(p, "cidre"));
+	assert_non_null(pipeline_find_job(p, "from-cidre"));
 	pipeline_free(p);
 	/* explicit file */
 	o.file = ".gitlab-ci.yml";

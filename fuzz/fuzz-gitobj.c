@@ -1,0 +1,125 @@
+/*
+ * libFuzzer target: what the server reads from a mirror without git —
+ * a loose object (src/git/object.c) and a job workspace's index
+ * (src/git/wtstat.c) — on arbitrary bytes. The first byte chooses: even,
+ * the rest is a commit body, zlib-compressed here behind a "commit N"
+ * header (the parser's input); odd, the rest is a loose object file as
+ * it is (the inflater's input) and also a workspace's .git/index. Must
+ * not crash or leak; what it accepts is well-formed.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "git/object.h"
+#include "git/wtstat.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define SHA "0123456789abcdef0123456789abcdef01234567"
+#define SHA_REST "23456789abcdef0123456789abcdef01234567"
+
+static char root[64];
+
+static int write_all(const char *path, const void *buf, size_t len)
+{
+	FILE *f = fopen(path, "we");
+	int rc = 0;
+
+	if (!f)
+		return -1;
+	if (len && fwrite(buf, 1, len, f) != len)
+		rc = -1;
+	if (fclose(f) != 0)
+		rc = -1;
+	return rc;
+}
+
+static const char *const made[] = { "/ws/.git/cidre-checkout", "/ws/.git/index",
+				    "/ws/.git/HEAD", "/ws/.git", "/ws", "/objects/01/" SHA_REST,
+				    "/objects/01", "/objects", "" };
+
+static void cleanup(void)
+{
+	char p[160];
+	size_t i;
+
+	for (i = 0; i < sizeof(made) / sizeof(made[0]); i++) {
+		snprintf(p, sizeof(p), "%s%s", root, made[i]);
+		if (remove(p) < 0) {
+			/* not made by this run */
+		}
+	}
+}
+
+/* root/objects/01/ for the object, root/ws/.git for the index */
+static int setup(void)
+{
+	static const char *const dirs[] = { "", "/objects", "/objects/01", "/ws", "/ws/.git" };
+	char p[128];
+	size_t i;
+
+	if (root[0])
+		return 0;
+	snprintf(root, sizeof(root), "/tmp/cidre-fuzz-gitobj.%ld", (long)getpid());
+	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		snprintf(p, sizeof(p), "%s%s", root, dirs[i]);
+		if (mkdir(p, 0700) < 0 && errno != EEXIST)
+			return -1;
+	}
+	atexit(cleanup);
+	snprintf(p, sizeof(p), "%s/ws/.git/HEAD", root);
+	return write_all(p, SHA "\n", 41);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char obj[128], idx[128];
+	struct gitinfo gi;
+	char type[8], *body = NULL;
+	size_t len;
+
+	if (!size || size > (1u << 20) || setup() < 0)
+		return 0;
+	snprintf(obj, sizeof(obj), "%s/objects/01/" SHA_REST, root);
+	if (!(data[0] & 1)) {
+		char head[32];
+		size_t hl = (size_t)snprintf(head, sizeof(head), "commit %zu", size - 1) + 1;
+		uLongf zl = compressBound(hl + size - 1);
+		unsigned char *raw = malloc(hl + size - 1), *z = malloc(zl);
+
+		if (raw && z) {
+			memcpy(raw, head, hl);
+			memcpy(raw + hl, data + 1, size - 1);
+			if (compress(z, &zl, raw, hl + size - 1) == Z_OK)
+				write_all(obj, z, zl);
+		}
+		free(raw);
+		free(z);
+	} else {
+		write_all(obj, data + 1, size - 1);
+		snprintf(idx, sizeof(idx), "%s/ws/.git/index", root);
+		write_all(idx, data + 1, size - 1);
+		snprintf(idx, sizeof(idx), "%s/ws", root);
+		if (wtstat_mark(idx, SHA) == 0 && wtstat_clean(idx, SHA) < 0)
+			__builtin_trap();
+	}
+	if (gitobj_read_loose(root, SHA, type, &body, &len, 1u << 20) == 0) {
+		if (strlen(type) > 6 || len > (1u << 20))
+			__builtin_trap();
+		free(body);
+	}
+	if (gitobj_commit(root, SHA, &gi) == 0) {
+		if (!gi.sha || strlen(gi.sha) != 40 || !gi.before_sha || strlen(gi.before_sha) != 40 ||
+		    !gi.author || !gi.timestamp || !gi.message)
+			__builtin_trap();
+		gitinfo_release(&gi);
+	}
+	return 0;
+}

@@ -1,0 +1,333 @@
+/*
+ * cidre image add|ls|rm|build: the image store of the sandbox executor.
+ * See docs/images.md.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cmd/cmd.h"
+#include "exec/copy.h"
+#include "exec/image.h"
+#include "exec/proc.h"
+#include "util/strbuf.h"
+#include "util/xalloc.h"
+
+const char cmd_image_usage[] =
+	"usage: cidre image [--store DIR | --data DIR] COMMAND ...\n"
+	"\n"
+	"Manage the root filesystems jobs of the sandbox executor run in.\n"
+	"\n"
+	"commands:\n"
+	"  add NAME PATH|TARBALL   register a directory, or check and unpack a\n"
+	"                          tarball (.tar, .tar.gz, .tar.xz, .tar.zst)\n"
+	"  ls                      list images: size, kind, jobs that used them\n"
+	"  rm NAME...              unregister (an unpacked tarball is removed)\n"
+	"  build NAME --debootstrap SUITE [--packages a,b,c]\n"
+	"                          make a Debian image with debootstrap\n"
+	"                          --variant=minbase from this machine's mirror\n"
+	"\n"
+	"options:\n"
+	"  --store DIR   the image store (default: $CIDRE_IMAGES, else\n"
+	"                $XDG_DATA_HOME/cidre/images, else ~/.local/share/cidre/images)\n"
+	"  --data DIR    the store of the server whose data directory is DIR\n"
+	"                (DIR/images)\n";
+
+static int image_ls(const char *store)
+{
+	struct image_info *v;
+	size_t nr, i;
+	struct strbuf err = STRBUF_INIT;
+
+	if (image_list(store, &v, &nr, &err) < 0) {
+		fprintf(stderr, "cidre image ls: %s\n", err.buf);
+		strbuf_release(&err);
+		return 1;
+	}
+	printf("%-20s %-9s %10s %5s  %s\n", "NAME", "KIND", "SIZE", "JOBS",
+	       "ROOT / LAST JOB");
+	for (i = 0; i < nr; i++) {
+		printf("%-20s %-9s %9.1fM %5lld  %s%s\n", v[i].name,
+		       v[i].kind ? v[i].kind : "?", v[i].size / 1e6, v[i].uses,
+		       v[i].root, v[i].ok ? "" : " (MISSING)");
+		if (v[i].last_use)
+			printf("%-20s %-9s %10s %5s  last: %s\n", "", "", "", "",
+			       v[i].last_use);
+	}
+	image_info_release(v, nr);
+	strbuf_release(&err);
+	return 0;
+}
+
+/*
+ * The Debian mirror of the apt sources here: the first URL whose path
+ * ends in /debian, else the first one at all (not a security mirror),
+ * or NULL.
+ */
+static char *apt_mirror(void)
+{
+	static const char *const one_line = "/etc/apt/sources.list";
+	struct strbuf sb = STRBUF_INIT;
+	char *found = NULL, *first = NULL;
+	DIR *d;
+	struct dirent *de;
+
+	if (strbuf_read_file(&sb, one_line, 1 << 20) < 0)
+		strbuf_reset(&sb);
+	d = opendir("/etc/apt/sources.list.d");
+	while (d && (de = readdir(d))) {
+		size_t l = strlen(de->d_name);
+		char *p;
+
+		if (!(l > 5 && !strcmp(de->d_name + l - 5, ".list")) &&
+		    !(l > 8 && !strcmp(de->d_name + l - 8, ".sources")))
+			continue;
+		p = xasprintf("/etc/apt/sources.list.d/%s", de->d_name);
+		strbuf_addch(&sb, '\n');
+		if (strbuf_read_file(&sb, p, 1 << 20) < 0)
+			errno = 0;
+		free(p);
+	}
+	if (d)
+		closedir(d);
+	{
+		char *line = sb.buf, *nl;
+
+		for (; line && *line && !found; line = nl ? nl + 1 : NULL) {
+			char *url = NULL;
+
+			nl = strchr(line, '\n');
+			if (nl)
+				*nl = '\0';
+			line += strspn(line, " \t");
+			if (!strncmp(line, "deb ", 4)) {
+				url = line + 4;
+				url += strspn(url, " \t");
+				if (*url == '[') { /* options */
+					url = strchr(url, ']');
+					url = url ? url + 1 + strspn(url + 1, " \t") : NULL;
+				}
+			} else if (!strncmp(line, "URIs:", 5)) {
+				url = line + 5 + strspn(line + 5, " \t");
+			}
+			if (url && (!strncmp(url, "http://", 7) ||
+				    !strncmp(url, "https://", 8) ||
+				    !strncmp(url, "file:/", 6)) &&
+			    !strstr(url, "security")) {
+				char *u = xstrndup(url, strcspn(url, " \t"));
+				size_t l = strlen(u);
+
+				while (l && u[l - 1] == '/')
+					u[--l] = '\0';
+				if (l >= 7 && !strcmp(u + l - 7, "/debian"))
+					found = u;
+				else if (!first)
+					first = u;
+				else
+					free(u);
+			}
+		}
+	}
+	strbuf_release(&sb);
+	if (found) {
+		free(first);
+		return found;
+	}
+	return first;
+}
+
+static int image_build(const char *store, int argc, char **argv)
+{
+	enum { OPT_DEBOOTSTRAP = 256, OPT_PACKAGES };
+	static const struct option longopts[] = {
+		{ "debootstrap", required_argument, NULL, OPT_DEBOOTSTRAP },
+		{ "packages", required_argument, NULL, OPT_PACKAGES },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *suite = NULL, *packages = NULL, *name;
+	struct strbuf out = STRBUF_INIT, err = STRBUF_INIT, msg = STRBUF_INIT;
+	char *mirror = NULL, *dir = NULL, *tmp = NULL, *inc = NULL;
+	int c, status = -1, ret = 1;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (c == OPT_DEBOOTSTRAP)
+			suite = optarg;
+		else if (c == OPT_PACKAGES)
+			packages = optarg;
+		else
+			return 2;
+	}
+	if (optind + 1 != argc || !suite) {
+		fprintf(stderr, "usage: cidre image build NAME --debootstrap SUITE "
+			"[--packages a,b,c]\n");
+		return 2;
+	}
+	name = argv[optind];
+	if (!image_name_ok(name) || strspn(suite, "abcdefghijklmnopqrstuvwxyz-") !=
+				    strlen(suite) ||
+	    (packages && strspn(packages, "abcdefghijklmnopqrstuvwxyz0123456789.+-,") !=
+			 strlen(packages))) {
+		fprintf(stderr, "cidre image build: bad image name, suite or "
+			"package list\n");
+		return 2;
+	}
+	mirror = apt_mirror();
+	if (!mirror) {
+		fprintf(stderr, "cidre image build: no Debian mirror found in "
+			"/etc/apt/sources.list or /etc/apt/sources.list.d\n");
+		goto done;
+	}
+	dir = xasprintf("%s/built/%s", store, name);
+	tmp = xasprintf("%s/built/.tmp-%s-%ld", store, name, (long)getpid());
+	if (copy_mkdirs(tmp, &err) < 0) {
+		fprintf(stderr, "cidre image build: %s\n", err.buf);
+		goto done;
+	}
+	if (packages)
+		inc = xasprintf("--include=%s", packages);
+	fprintf(stderr, "debootstrap --variant=minbase %s from %s ...\n", suite, mirror);
+	{
+		const char *av[] = { "debootstrap", "--variant=minbase",
+				     inc ? inc : suite, inc ? suite : tmp,
+				     inc ? tmp : mirror, inc ? mirror : NULL, NULL };
+
+		if (proc_capture(av, NULL, NULL, 64 << 20, &out, &status, &err) < 0 ||
+		    status) {
+			strbuf_rtrim(&err);
+			fprintf(stderr, "cidre image build: debootstrap failed: %s\n%s\n",
+				err.buf, out.buf);
+			goto done;
+		}
+	}
+	/* no .deb caches or package lists in an image */
+	{
+		const char *caches[] = { "var/cache/apt/archives", "var/lib/apt/lists" };
+		size_t i;
+
+		for (i = 0; i < 2; i++) {
+			char *p = xasprintf("%s/%s", tmp, caches[i]);
+			DIR *d = opendir(p);
+			struct dirent *de;
+
+			while (d && (de = readdir(d))) {
+				size_t l = strlen(de->d_name);
+
+				if ((l > 4 && !strcmp(de->d_name + l - 4, ".deb")) ||
+				    (i == 1 && strcmp(de->d_name, ".") &&
+				     strcmp(de->d_name, "..") && strcmp(de->d_name, "partial") &&
+				     strcmp(de->d_name, "lock"))) {
+					char *f = xasprintf("%s/%s", p, de->d_name);
+
+					unlink(f);
+					free(f);
+				}
+			}
+			if (d)
+				closedir(d);
+			free(p);
+		}
+	}
+	strbuf_reset(&err);
+	if (copy_rmtree(dir, &err) < 0 || rename(tmp, dir) < 0) {
+		fprintf(stderr, "cidre image build: cannot move it to %s: %s\n", dir,
+			err.len ? err.buf : strerror(errno));
+		goto done;
+	}
+	if (image_add(store, name, dir, &msg, &err) < 0) {
+		fprintf(stderr, "cidre image build: %s\n", err.buf);
+		goto done;
+	}
+	printf("%s\n", msg.buf);
+	ret = 0;
+done:
+	if (ret && tmp) {
+		strbuf_reset(&err);
+		if (copy_rmtree(tmp, &err) < 0)
+			fprintf(stderr, "cidre image build: %s\n", err.buf);
+	}
+	free(mirror);
+	free(dir);
+	free(tmp);
+	free(inc);
+	strbuf_release(&out);
+	strbuf_release(&err);
+	strbuf_release(&msg);
+	return ret;
+}
+
+int cmd_image(int argc, char **argv)
+{
+	struct strbuf err = STRBUF_INIT, msg = STRBUF_INIT;
+	char *store = NULL;
+	const char *sub;
+	int i = 1, ret = 1;
+
+	while (i < argc && argv[i][0] == '-') {
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			fputs(cmd_image_usage, stdout);
+			return 0;
+		}
+		if (i + 1 < argc && !strcmp(argv[i], "--store")) {
+			free(store);
+			store = xstrdup(argv[i + 1]);
+		} else if (i + 1 < argc && !strcmp(argv[i], "--data")) {
+			free(store);
+			store = xasprintf("%s/images", argv[i + 1]);
+		} else {
+			fprintf(stderr, "cidre image: unknown option %s\n", argv[i]);
+			free(store);
+			return 2;
+		}
+		i += 2;
+	}
+	if (i >= argc) {
+		fputs(cmd_image_usage, stderr);
+		free(store);
+		return 2;
+	}
+	if (!store)
+		store = image_default_store();
+	sub = argv[i];
+	if (!strcmp(sub, "add")) {
+		if (argc - i != 3) {
+			fprintf(stderr, "usage: cidre image add NAME PATH|TARBALL\n");
+			ret = 2;
+		} else if (image_add(store, argv[i + 1], argv[i + 2], &msg, &err) < 0) {
+			fprintf(stderr, "cidre image add: %s\n", err.buf);
+		} else {
+			printf("%s\n", msg.buf);
+			ret = 0;
+		}
+	} else if (!strcmp(sub, "ls") || !strcmp(sub, "list")) {
+		ret = image_ls(store);
+	} else if (!strcmp(sub, "rm")) {
+		int k;
+
+		ret = argc - i < 2 ? 2 : 0;
+		if (ret)
+			fprintf(stderr, "usage: cidre image rm NAME...\n");
+		for (k = i + 1; k < argc; k++) {
+			strbuf_reset(&err);
+			if (image_rm(store, argv[k], &err) < 0) {
+				fprintf(stderr, "cidre image rm: %s\n", err.buf);
+				ret = 1;
+			}
+		}
+	} else if (!strcmp(sub, "build")) {
+		ret = image_build(store, argc - i, argv + i);
+	} else {
+		fprintf(stderr, "cidre image: unknown command '%s' (add, ls, rm, "
+			"build)\n", sub);
+		ret = 2;
+	}
+	free(store);
+	strbuf_release(&err);
+	strbuf_release(&msg);
+	return ret;
+}

@@ -1,0 +1,672 @@
+/*
+ * The image store. See image.h and docs/internals/sandbox.md.
+ *
+ * Tarballs are unpacked by tar(1) (GNU tar reads every compression
+ * Debian ships and never writes through a symbolic link it made), after
+ * our own check of the member list and before our own check of every
+ * symbolic link it made: see image_unpack().
+ */
+#include "exec/image.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "exec/copy.h"
+#include "exec/proc.h"
+#include "exec/sandbox.h"
+#include "util/sha256.h"
+#include "util/xalloc.h"
+
+char *image_default_store(void)
+{
+	const char *e = getenv("CIDRE_IMAGES");
+
+	if (e && *e)
+		return xstrdup(e);
+	e = getenv("XDG_DATA_HOME");
+	if (e && *e == '/')
+		return xasprintf("%s/cidre/images", e);
+	e = getenv("HOME");
+	return xasprintf("%s/.local/share/cidre/images", e && *e ? e : "/tmp");
+}
+
+int image_name_ok(const char *name)
+{
+	size_t i;
+
+	if (!name || !*name || strlen(name) > IMAGE_NAME_MAX)
+		return 0;
+	for (i = 0; name[i]; i++) {
+		char c = name[i];
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9'))
+			continue;
+		if (i && (c == '.' || c == '_' || c == '-'))
+			continue;
+		return 0;
+	}
+	return 1;
+}
+
+static int file_digest(const char *path, char hex[SHA256_HEX_LEN + 1],
+		       struct strbuf *err)
+{
+	struct sha256 c;
+	unsigned char md[SHA256_LEN];
+	char *buf;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		strbuf_addf(err, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	buf = xmalloc(1 << 16);
+	sha256_init(&c);
+	while ((n = read(fd, buf, 1 << 16)) > 0)
+		sha256_update(&c, buf, (size_t)n);
+	free(buf);
+	close(fd);
+	if (n < 0) {
+		strbuf_addf(err, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	sha256_final(&c, md);
+	sha256_to_hex(md, hex);
+	return 0;
+}
+
+struct size_walk {
+	const char *root;
+	long long size;
+	size_t entries;
+};
+
+static int size_cb(const char *rel, unsigned char type, void *data)
+{
+	struct size_walk *w = data;
+	struct stat st;
+	char *p;
+
+	w->entries++;
+	if (type != DT_REG)
+		return 0;
+	p = xasprintf("%s/%s", w->root, rel);
+	if (!lstat(p, &st))
+		w->size += st.st_size;
+	free(p);
+	return 0;
+}
+
+static long long tree_size(const char *root)
+{
+	struct size_walk w = { root, 0, 0 };
+	struct strbuf err = STRBUF_INIT;
+
+	if (copy_walk(root, COPY_WALK_MISSING_OK, size_cb, &w, &err) < 0)
+		w.size = -1;
+	strbuf_release(&err);
+	return w.size;
+}
+
+struct link_walk {
+	const char *root;
+	struct strbuf *err;
+};
+
+/* Every symbolic link of an unpacked tarball must stay inside it. */
+static int link_cb(const char *rel, unsigned char type, void *data)
+{
+	struct link_walk *w = data;
+	char target[PATH_MAX];
+	char *p;
+	ssize_t n;
+
+	if (type != DT_LNK)
+		return 0;
+	p = xasprintf("%s/%s", w->root, rel);
+	n = readlink(p, target, sizeof(target) - 1);
+	free(p);
+	if (n < 0) {
+		strbuf_addf(w->err, "cannot read symbolic link %s", rel);
+		return -1;
+	}
+	target[n] = '\0';
+	return sandbox_check_symlink(rel, target, w->err) < 0 ? -1 : 0;
+}
+
+/* Check the member list `tar -tf` printed (one escaped name a line). */
+static int check_listing(const char *tarball, char *list, struct strbuf *err)
+{
+	char *line = list, *nl;
+	size_t n = 0;
+	struct strbuf why = STRBUF_INIT;
+
+	for (; *line; line = nl + 1) {
+		nl = strchr(line, '\n');
+		if (!nl)
+			nl = line + strlen(line);
+		if (++n > IMAGE_MAX_MEMBERS) {
+			strbuf_addf(err, "tarball %s refused: more than %d members",
+				    tarball, IMAGE_MAX_MEMBERS);
+			strbuf_release(&why);
+			return -1;
+		}
+		if (nl > line) {
+			char save = *nl;
+
+			*nl = '\0';
+			if (strcmp(line, "./") && strcmp(line, ".") &&
+			    sandbox_check_member(line, &why) < 0) {
+				strbuf_addf(err, "tarball %s refused: %s", tarball, why.buf);
+				strbuf_release(&why);
+				return -1;
+			}
+			*nl = save;
+		}
+		if (!*nl)
+			break;
+	}
+	strbuf_release(&why);
+	if (!n) {
+		strbuf_addf(err, "tarball %s is empty", tarball);
+		return -1;
+	}
+	return 0;
+}
+
+int image_unpack(const char *store, const char *tarball, char **ret_root,
+		 char **ret_digest, struct strbuf *err)
+{
+	char hex[SHA256_HEX_LEN + 1];
+	char *roots = NULL, *root = NULL, *ok = NULL, *tmp = NULL, *lock = NULL;
+	struct strbuf out = STRBUF_INIT, why = STRBUF_INIT;
+	int status = -1, ret = -1, fd, lock_fd = -1;
+	struct stat st;
+
+	if (stat(tarball, &st) < 0 || !S_ISREG(st.st_mode)) {
+		strbuf_addf(err, "%s is not a tarball: %s", tarball,
+			    errno ? strerror(errno) : "not a regular file");
+		return -1;
+	}
+	if (file_digest(tarball, hex, err) < 0)
+		return -1;
+	roots = xasprintf("%s/roots", store);
+	root = xasprintf("%s/%s", roots, hex);
+	ok = xasprintf("%s.ok", root);
+	if (!access(ok, F_OK) && !stat(root, &st) && S_ISDIR(st.st_mode))
+		goto found;
+	if (copy_mkdirs(roots, err) < 0)
+		goto done;
+	/*
+	 * One unpacking of a tarball at a time (jobs of one run, several
+	 * processes): the others wait, then find it done. The lock is per
+	 * open file, so threads of one process exclude each other too.
+	 */
+	lock = xasprintf("%s.lock", root);
+	lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (lock_fd < 0 || flock(lock_fd, LOCK_EX) < 0) {
+		strbuf_addf(err, "cannot lock %s: %s", lock, strerror(errno));
+		goto done;
+	}
+	if (!access(ok, F_OK) && !stat(root, &st) && S_ISDIR(st.st_mode))
+		goto found;
+	{
+		const char *argv[] = { "tar", "-P", "--quoting-style=escape", "-tf",
+				       tarball, NULL };
+
+		if (proc_capture(argv, NULL, NULL, IMAGE_MAX_LISTING, &out,
+				 &status, &why) < 0 || status) {
+			strbuf_rtrim(&why);
+			strbuf_addf(err, "tarball %s cannot be read: %s", tarball,
+				    why.len ? why.buf : "tar failed");
+			goto done;
+		}
+	}
+	if (check_listing(tarball, out.buf, err) < 0)
+		goto done;
+	tmp = xasprintf("%s/.tmp-%s-%ld", roots, hex, (long)getpid());
+	if (copy_rmtree(tmp, err) < 0)
+		goto done;
+	if (mkdir(tmp, 0755) < 0) {
+		strbuf_addf(err, "cannot make %s: %s", tmp, strerror(errno));
+		goto done;
+	}
+	{
+		const char *argv[] = { "tar", "-xf", tarball, "-C", tmp,
+				       "--no-same-owner", "--delay-directory-restore",
+				       NULL };
+
+		strbuf_reset(&out);
+		strbuf_reset(&why);
+		if (proc_capture(argv, NULL, NULL, 1 << 20, &out, &status,
+				 &why) < 0 || status) {
+			strbuf_rtrim(&why);
+			strbuf_addf(err, "unpacking %s failed: %s", tarball,
+				    why.len ? why.buf : "tar failed");
+			goto done;
+		}
+	}
+	{
+		struct link_walk w = { tmp, &why };
+
+		strbuf_reset(&why);
+		if (copy_walk(tmp, 0, link_cb, &w, &why) < 0) {
+			strbuf_addf(err, "tarball %s refused: %s", tarball, why.buf);
+			goto done;
+		}
+	}
+	if (copy_rmtree(root, err) < 0)
+		goto done;
+	if (rename(tmp, root) < 0) {
+		strbuf_addf(err, "cannot move %s to %s: %s", tmp, root, strerror(errno));
+		goto done;
+	}
+	fd = open(ok, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		strbuf_addf(err, "cannot write %s: %s", ok, strerror(errno));
+		goto done;
+	}
+	close(fd);
+found:
+	*ret_root = root;
+	root = NULL;
+	if (ret_digest)
+		*ret_digest = xstrdup(hex);
+	ret = 0;
+done:
+	if (tmp) {
+		struct strbuf e2 = STRBUF_INIT;
+
+		if (ret < 0 && copy_rmtree(tmp, &e2) < 0) {
+			/* left for the next unpack of the same tarball */
+		}
+		strbuf_release(&e2);
+	}
+	if (lock_fd >= 0)
+		close(lock_fd); /* releases the lock */
+	free(lock);
+	free(tmp);
+	free(roots);
+	free(root);
+	free(ok);
+	strbuf_release(&out);
+	strbuf_release(&why);
+	return ret;
+}
+
+static char *name_file(const char *store, const char *name, const char *ext)
+{
+	return xasprintf("%s/names/%s.%s", store, name, ext);
+}
+
+static char *absolute(const char *path, const char *base)
+{
+	char *joined = path[0] == '/' || !base ? xstrdup(path)
+					      : xasprintf("%s/%s", base, path);
+	char *real = realpath(joined, NULL);
+
+	if (real) {
+		free(joined);
+		return real;
+	}
+	return joined;
+}
+
+int image_add(const char *store, const char *name, const char *path,
+	      struct strbuf *msg, struct strbuf *err)
+{
+	char *src = NULL, *root = NULL, *digest = NULL, *json = NULL, *dir = NULL;
+	char *tmp = NULL;
+	const char *kind;
+	struct stat st;
+	json_t *o = NULL;
+	long long size;
+	int ret = -1;
+	char when[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	struct strbuf why = STRBUF_INIT;
+
+	if (!image_name_ok(name)) {
+		strbuf_addf(err, "bad image name \"%s\": letters, digits, \".\", "
+			    "\"_\" and \"-\", at most %d, not starting with "
+			    "punctuation", name, IMAGE_NAME_MAX);
+		return -1;
+	}
+	src = absolute(path, NULL);
+	if (stat(src, &st) < 0) {
+		strbuf_addf(err, "%s: %s", path, strerror(errno));
+		goto done;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		kind = "directory";
+		root = xstrdup(src);
+	} else if (S_ISREG(st.st_mode)) {
+		kind = "tarball";
+		if (image_unpack(store, src, &root, &digest, err) < 0)
+			goto done;
+	} else {
+		strbuf_addf(err, "%s is neither a directory nor a tarball", path);
+		goto done;
+	}
+	if (!sandbox_shell(root, &why)) {
+		strbuf_addf(err, "not an image: %s", why.buf);
+		goto done;
+	}
+	size = tree_size(root);
+	gmtime_r(&now, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s}", "name", name, "root", root,
+		      "source", src, "kind", kind, "size", (json_int_t)size,
+		      "added", when);
+	if (digest)
+		json_object_set_new(o, "digest", json_string(digest));
+	dir = xasprintf("%s/names", store);
+	if (copy_mkdirs(dir, err) < 0)
+		goto done;
+	json = name_file(store, name, "json");
+	tmp = xasprintf("%s.tmp-%ld", json, (long)getpid());
+	if (json_dump_file(o, tmp, JSON_INDENT(2)) < 0 || rename(tmp, json) < 0) {
+		strbuf_addf(err, "cannot write %s: %s", json, strerror(errno));
+		unlink(tmp);
+		goto done;
+	}
+	strbuf_addf(msg, "image %s: %s %s (%.1f MB)%s%s", name, kind, src,
+		    size / 1e6, digest ? ", unpacked to " : "", digest ? root : "");
+	ret = 0;
+done:
+	json_decref(o);
+	strbuf_release(&why);
+	free(src);
+	free(root);
+	free(digest);
+	free(json);
+	free(dir);
+	free(tmp);
+	return ret;
+}
+
+/* Read STORE/names/NAME.json. NULL with the reason in err. */
+static json_t *read_name(const char *store, const char *name, struct strbuf *err)
+{
+	char *path = name_file(store, name, "json");
+	json_error_t je;
+	json_t *o = json_load_file(path, 0, &je);
+
+	if (!o) {
+		if (access(path, F_OK))
+			strbuf_addf(err, "image \"%s\" is not registered in %s", name,
+				    store);
+		else
+			strbuf_addf(err, "image \"%s\": %s is corrupt: %s", name,
+				    path, je.text);
+	} else if (!json_is_string(json_object_get(o, "root"))) {
+		strbuf_addf(err, "image \"%s\": %s is corrupt: no root", name, path);
+		json_decref(o);
+		o = NULL;
+	}
+	free(path);
+	return o;
+}
+
+/* Whether some registered image other than skip has root. */
+static int root_in_use(const char *store, const char *root, const char *skip)
+{
+	struct image_info *v;
+	size_t nr, i;
+	struct strbuf err = STRBUF_INIT;
+	int used = 0;
+
+	if (image_list(store, &v, &nr, &err) < 0) {
+		strbuf_release(&err);
+		return 1;
+	}
+	for (i = 0; i < nr; i++)
+		if (strcmp(v[i].name, skip) && !strcmp(v[i].root, root))
+			used = 1;
+	image_info_release(v, nr);
+	strbuf_release(&err);
+	return used;
+}
+
+int image_rm(const char *store, const char *name, struct strbuf *err)
+{
+	json_t *o;
+	char *json, *uses;
+	const char *kind, *root;
+	int ret = 0;
+
+	if (!image_name_ok(name)) {
+		strbuf_addf(err, "bad image name \"%s\"", name);
+		return -1;
+	}
+	o = read_name(store, name, err);
+	if (!o)
+		return -1;
+	kind = json_string_value(json_object_get(o, "kind"));
+	root = json_string_value(json_object_get(o, "root"));
+	if (kind && !strcmp(kind, "tarball") && !root_in_use(store, root, name)) {
+		char *okf = xasprintf("%s.ok", root);
+		char *lockf = xasprintf("%s.lock", root);
+
+		unlink(okf);
+		unlink(lockf);
+		free(okf);
+		free(lockf);
+		ret = copy_rmtree(root, err);
+	}
+	json = name_file(store, name, "json");
+	uses = name_file(store, name, "uses");
+	if (unlink(json) < 0 && errno != ENOENT) {
+		strbuf_addf(err, "cannot remove %s: %s", json, strerror(errno));
+		ret = -1;
+	}
+	unlink(uses);
+	free(json);
+	free(uses);
+	json_decref(o);
+	return ret;
+}
+
+static int cmp_info(const void *a, const void *b)
+{
+	return strcmp(((const struct image_info *)a)->name,
+		      ((const struct image_info *)b)->name);
+}
+
+static void read_uses(const char *store, struct image_info *in)
+{
+	struct strbuf sb = STRBUF_INIT;
+	char *path = name_file(store, in->name, "uses");
+	size_t i, start = 0;
+
+	if (strbuf_read_file(&sb, path, IMAGE_USES_MAX + 4096) >= 0) {
+		for (i = 0; i < sb.len; i++) {
+			if (sb.buf[i] != '\n')
+				continue;
+			in->uses++;
+			if (i > start) {
+				free(in->last_use);
+				in->last_use = xstrndup(sb.buf + start, i - start);
+			}
+			start = i + 1;
+		}
+	}
+	strbuf_release(&sb);
+	free(path);
+}
+
+int image_list(const char *store, struct image_info **ret, size_t *nr,
+	       struct strbuf *err)
+{
+	char *dir = xasprintf("%s/names", store);
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	struct image_info *v = NULL;
+	size_t n = 0, alloc = 0;
+
+	*ret = NULL;
+	*nr = 0;
+	if (!d) {
+		free(dir);
+		if (errno == ENOENT)
+			return 0;
+		strbuf_addf(err, "cannot read %s/names: %s", store, strerror(errno));
+		return -1;
+	}
+	while ((de = readdir(d))) {
+		size_t l = strlen(de->d_name);
+		char *name;
+		json_t *o;
+		struct strbuf why = STRBUF_INIT;
+		struct stat st;
+
+		if (l < 6 || strcmp(de->d_name + l - 5, ".json"))
+			continue;
+		name = xstrndup(de->d_name, l - 5);
+		if (!image_name_ok(name) || !(o = read_name(store, name, &why))) {
+			free(name);
+			strbuf_release(&why);
+			continue;
+		}
+		ALLOC_GROW(v, n + 1, alloc);
+		memset(&v[n], 0, sizeof(v[n]));
+		v[n].name = name;
+		v[n].root = xstrdup(json_string_value(json_object_get(o, "root")));
+		v[n].source = xstrdup_or_null(json_string_value(json_object_get(o, "source")));
+		v[n].kind = xstrdup_or_null(json_string_value(json_object_get(o, "kind")));
+		v[n].size = json_integer_value(json_object_get(o, "size"));
+		v[n].ok = !stat(v[n].root, &st) && S_ISDIR(st.st_mode);
+		if (v[n].ok && v[n].kind && !strcmp(v[n].kind, "tarball")) {
+			char *okf = xasprintf("%s.ok", v[n].root);
+
+			v[n].ok = !access(okf, F_OK);
+			free(okf);
+		}
+		read_uses(store, &v[n]);
+		n++;
+		json_decref(o);
+		strbuf_release(&why);
+	}
+	closedir(d);
+	free(dir);
+	if (n)
+		qsort(v, n, sizeof(*v), cmp_info);
+	*ret = v;
+	*nr = n;
+	return 0;
+}
+
+void image_info_release(struct image_info *v, size_t nr)
+{
+	size_t i;
+
+	for (i = 0; i < nr; i++) {
+		free(v[i].name);
+		free(v[i].root);
+		free(v[i].source);
+		free(v[i].kind);
+		free(v[i].last_use);
+	}
+	free(v);
+}
+
+int image_resolve(const char *store, const char *image, const char *base,
+		  char **ret_root, char **ret_name, struct strbuf *err)
+{
+	struct stat st;
+	char *root = NULL;
+
+	*ret_name = NULL;
+	if (!image || !*image) {
+		strbuf_addstr(err, "empty image name");
+		return -1;
+	}
+	if (!strchr(image, '/')) {
+		json_t *o;
+		const char *kind;
+
+		if (!image_name_ok(image)) {
+			strbuf_addf(err, "image \"%s\": not a valid name nor a path "
+				    "(paths contain a \"/\")", image);
+			return -1;
+		}
+		o = read_name(store, image, err);
+		if (!o) {
+			strbuf_addf(err, " (register it with `cidre image add %s "
+				    "PATH|TARBALL`, or give a path)", image);
+			return -1;
+		}
+		root = xstrdup(json_string_value(json_object_get(o, "root")));
+		kind = json_string_value(json_object_get(o, "kind"));
+		if (kind && !strcmp(kind, "tarball")) {
+			char *okf = xasprintf("%s.ok", root);
+			int complete = !access(okf, F_OK);
+
+			free(okf);
+			if (!complete) {
+				strbuf_addf(err, "image \"%s\": its root %s is incomplete "
+					    "or missing (add it again)", image, root);
+				json_decref(o);
+				free(root);
+				return -1;
+			}
+		}
+		json_decref(o);
+		*ret_name = xstrdup(image);
+	} else {
+		root = absolute(image, base);
+		if (!stat(root, &st) && S_ISREG(st.st_mode)) {
+			char *tb = root;
+
+			root = NULL;
+			if (image_unpack(store, tb, &root, NULL, err) < 0) {
+				free(tb);
+				return -1;
+			}
+			free(tb);
+		}
+	}
+	if (stat(root, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		strbuf_addf(err, "image \"%s\": root %s is %s", image, root,
+			    errno == ENOENT || !errno ? "missing" : strerror(errno));
+		free(root);
+		free(*ret_name);
+		*ret_name = NULL;
+		return -1;
+	}
+	*ret_root = root;
+	return 0;
+}
+
+void image_record_use(const char *store, const char *name, const char *line)
+{
+	char *path = name_file(store, name, "uses");
+	struct stat st;
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+
+	free(path);
+	if (fd < 0)
+		return;
+	if (!fstat(fd, &st) && st.st_size < IMAGE_USES_MAX) {
+		char *l = xasprintf("%s\n", line);
+
+		if (write(fd, l, strlen(l)) < 0) {
+			/* the count is only informative */
+		}
+		free(l);
+	}
+	close(fd);
+}

@@ -1,0 +1,83 @@
+#ifndef CIDRE_IMAGE_H
+#define CIDRE_IMAGE_H
+
+/*
+ * The image store: root filesystems jobs of the sandbox executor run in.
+ * An image is a directory (registered where it is) or a tarball, unpacked
+ * once into the store under its SHA-256 and shared read-only by every job
+ * that names it. Layout (docs/internals/sandbox.md):
+ *
+ *   STORE/names/NAME.json   {"root", "source", "kind", "digest", "size", "added"}
+ *   STORE/names/NAME.uses   one line per job that ran in it
+ *   STORE/roots/HEX/        an unpacked tarball; HEX.ok once complete
+ */
+
+#include "util/strbuf.h"
+
+/* Longest image name; names are [A-Za-z0-9][A-Za-z0-9._-]*. */
+#define IMAGE_NAME_MAX 128
+/* Caps on an image tarball: its listing and the members in it. */
+#define IMAGE_MAX_MEMBERS 1000000
+#define IMAGE_MAX_LISTING (256u << 20)
+/* A .uses file stops growing here. */
+#define IMAGE_USES_MAX (1 << 20)
+
+struct image_info {
+	char *name;
+	char *root;        /* the root directory jobs get */
+	char *source;      /* the directory or tarball it was made from */
+	char *kind;        /* "directory" or "tarball" */
+	long long size;    /* bytes at registration */
+	long long uses;    /* jobs that ran in it */
+	char *last_use;    /* the last such line, or NULL */
+	int ok;            /* its root is there (and complete) */
+};
+
+/*
+ * The store of `cidre run`: $CIDRE_IMAGES, else $XDG_DATA_HOME/cidre/images,
+ * else $HOME/.local/share/cidre/images. malloc'ed.
+ */
+char *image_default_store(void);
+
+/* Whether name is a valid image name. */
+int image_name_ok(const char *name);
+
+/*
+ * Register name for a directory or a tarball at path (a tarball is
+ * checked and unpacked into the store, or found there already). An
+ * existing name is replaced. Returns 0 (a line for the user in msg), or
+ * -1 with the reason in err.
+ */
+int image_add(const char *store, const char *name, const char *path,
+	      struct strbuf *msg, struct strbuf *err);
+
+/* Unregister name; an unpacked root no other name uses is removed. */
+int image_rm(const char *store, const char *name, struct strbuf *err);
+
+/* Every registered image, sorted by name. */
+int image_list(const char *store, struct image_info **ret, size_t *nr,
+	       struct strbuf *err);
+void image_info_release(struct image_info *v, size_t nr);
+
+/*
+ * The root directory for image (a registered name, or a path: absolute,
+ * or relative to base; a directory or a tarball, which is unpacked into
+ * the store). malloc'ed into *ret_root, and the registered name (or NULL)
+ * into *ret_name. -1 with a clear reason in err when it is missing,
+ * incomplete or not a directory.
+ */
+int image_resolve(const char *store, const char *image, const char *base,
+		  char **ret_root, char **ret_name, struct strbuf *err);
+
+/* Record that a job (line: who, what) ran in the registered image name. */
+void image_record_use(const char *store, const char *name, const char *line);
+
+/*
+ * Unpack tarball into the store under its SHA-256, after checking every
+ * member (sandbox_check_member) and, once unpacked, every symbolic link
+ * (sandbox_check_symlink). The root's path malloc'ed into *ret_root.
+ */
+int image_unpack(const char *store, const char *tarball, char **ret_root,
+		 char **ret_digest, struct strbuf *err);
+
+#endif

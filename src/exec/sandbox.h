@@ -1,0 +1,78 @@
+#ifndef CIDRE_SANDBOX_H
+#define CIDRE_SANDBOX_H
+
+/*
+ * The sandbox executor's namespace side: the bubblewrap command line that
+ * runs a job with an image as its root filesystem (read-only), the
+ * workspace read-write at the project dir, a private /tmp, a minimal
+ * /dev, /proc of its own pid namespace, no network but loopback unless
+ * allowed, every capability dropped, as an unprivileged uid. Limits and
+ * accounting are the cgroup layer's (proc_run with proc_limits). See
+ * docs/internals/sandbox.md.
+ */
+
+#include <sys/types.h>
+
+#include "util/strbuf.h"
+#include "util/strvec.h"
+
+/* Where a job's workspace appears inside the sandbox: /builds/NAME. */
+#define SANDBOX_BUILDS_DIR "/builds"
+/* The uid and gid a sandboxed job runs as by default (nobody). */
+#define SANDBOX_DEFAULT_ID 65534
+/* bwrap's --info-fd in sandbox_argv (proc_spec.wrap_info_fd). */
+#define SANDBOX_INFO_FD 3
+
+struct sandbox_opts {
+	const char *bwrap;        /* absolute path of bwrap */
+	const char *root;         /* the image's root directory (absolute) */
+	const char *workdir;      /* the job's workspace on this host */
+	const char *project_dir;  /* where it appears inside (absolute) */
+	int network;              /* 1: share this host's network */
+	long uid, gid;            /* inside the sandbox */
+};
+
+/*
+ * Append the argv that runs a command inside the sandbox to argv (the
+ * command itself follows it). bwrap writes its info (the sandbox's
+ * pids, namespaces) to fd SANDBOX_INFO_FD, which the caller must give
+ * it (proc_spec.wrap_info_fd). Reads the top level of o->root (each entry
+ * is bound read-only on an otherwise empty, read-only root). Returns 0,
+ * or -1 with the reason in err (root not a directory, a bad path).
+ */
+int sandbox_argv(const struct sandbox_opts *o, struct strvec *argv,
+		 struct strbuf *err);
+
+/*
+ * The shell a job runs with inside root: "/bin/bash" when the image has
+ * it, else "/bin/sh". Symbolic links are resolved inside root (never on
+ * this host). NULL, with the reason in err, when root has neither.
+ */
+const char *sandbox_shell(const char *root, struct strbuf *err);
+
+/*
+ * The bwrap to use ($CIDRE_BWRAP, else bwrap in PATH) once it was seen
+ * to work here (a trivial sandbox is started once per process, the
+ * answer kept). NULL, with the reason in err, when it cannot run.
+ */
+const char *sandbox_bwrap(struct strbuf *err);
+
+/* Start finding that answer in the background (a thread); never fails. */
+void sandbox_probe_start(void);
+
+/*
+ * Check a relative path as a member of an image tarball: non-empty, not
+ * absolute, no ".." component. 0, or -1 with the reason in err.
+ */
+int sandbox_check_member(const char *path, struct strbuf *err);
+
+/*
+ * Check a symbolic link at path (relative to an image root) pointing to
+ * target: an absolute target is resolved inside the image and is fine;
+ * a relative one must not climb above the image root. 0, or -1 with the
+ * reason in err.
+ */
+int sandbox_check_symlink(const char *path, const char *target,
+			  struct strbuf *err);
+
+#endif

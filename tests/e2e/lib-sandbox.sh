@@ -1,0 +1,36 @@
+# Helpers for the sandbox executor's tests (t50xx). Source after lib.sh.
+#
+# The tests need bubblewrap able to make user, pid and network namespaces
+# here (root, or unprivileged user namespaces) and a static busybox
+# (Debian busybox-static) to build small images from; scripts/install-deps.sh
+# --test installs both. Where bubblewrap truly cannot run, the script is
+# skipped, saying why; a missing package is a failure, not a skip.
+
+need_sandbox() {
+	command -v bwrap >/dev/null 2>&1 || {
+		echo "not ok 1 - bubblewrap is not installed (scripts/install-deps.sh --test)"
+		echo "1..1"; exit 1; }
+	if ! why=$(bwrap --unshare-user --unshare-pid --unshare-net --ro-bind / / \
+		--die-with-parent -- true 2>&1); then
+		echo "1..0 # SKIP skipped: no bwrap: it cannot make namespaces here: $why"
+		exit 0
+	fi
+	BUSYBOX=$(command -v busybox) && file_is_static "$BUSYBOX" || {
+		echo "not ok 1 - a static busybox is needed (Debian busybox-static)"
+		echo "1..1"; exit 1; }
+}
+
+file_is_static() {
+	! ldd "$1" >/dev/null 2>&1
+}
+
+# bb_image DIR: a tiny root filesystem, a static busybox and its applets.
+bb_image() {
+	mkdir -p "$1/bin" "$1/etc" &&
+	cp "$BUSYBOX" "$1/bin/busybox" &&
+	for a in $("$1/bin/busybox" --list); do
+		[ "$a" = busybox ] || ln -sf busybox "$1/bin/$a" || return 1
+	done &&
+	echo "root:x:0:0:root:/root:/bin/sh" >"$1/etc/passwd" &&
+	echo "image-secret" >"$1/etc/shadow"
+}

@@ -1,0 +1,225 @@
+/*
+ * Unit tests for src/exec/sandbox.c: the bubblewrap command line, image
+ * tarball member and symbolic link checks, the shell found in an image.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "testlib.h"
+#include "exec/sandbox.h"
+
+static char tmp[4096];
+
+static int setup(void **state)
+{
+	return test_tmpdir(tmp, sizeof(tmp), "t-sandbox");
+}
+
+static int teardown(void **state)
+{
+	return test_rmtree(tmp);
+}
+
+/* Index of the first argument equal to a, followed by b (if b), or -1. */
+static int find2(const struct strvec *v, const char *a, const char *b)
+{
+	size_t i;
+
+	for (i = 0; i < v->nr; i++)
+		if (!strcmp(v->v[i], a) && (!b || (i + 1 < v->nr && !strcmp(v->v[i + 1], b))))
+			return (int)i;
+	return -1;
+}
+
+static void test_argv(void **state)
+{
+	struct strvec v = STRVEC_INIT;
+	struct strbuf err = STRBUF_INIT;
+	struct sandbox_opts o = { "/usr/bin/bwrap", NULL, "/host/ws", "/builds/p", 0, -1, -1 };
+	char *root = NULL, *bin = NULL;
+	int i_ws, i_ro;
+
+	test_sh(tmp, "mkdir -p img/bin img/usr img/proc img/builds img/tmp && "
+		     "ln -s usr/lib img/lib && touch img/bin/sh && chmod +x img/bin/sh");
+	assert_true(asprintf(&root, "%s/img", tmp) > 0);
+	o.root = root;
+	assert_int_equal(sandbox_argv(&o, &v, &err), 0);
+	assert_string_equal(v.v[0], "/usr/bin/bwrap");
+	assert_string_equal(v.v[v.nr - 1], "--");
+	assert_true(find2(&v, "--unshare-net", NULL) > 0);
+	assert_true(find2(&v, "--unshare-pid", NULL) > 0);
+	assert_true(find2(&v, "--unshare-user", NULL) > 0);
+	assert_true(find2(&v, "--die-with-parent", NULL) > 0);
+	assert_true(find2(&v, "--cap-drop", "ALL") > 0);
+	assert_true(find2(&v, "--uid", "65534") > 0);
+	assert_true(find2(&v, "--symlink", "usr/lib") > 0);
+	assert_true(asprintf(&bin, "%s/bin", root) > 0);
+	assert_true(find2(&v, bin, "/bin") > 0);
+	/* what the sandbox provides is never taken from the image */
+	assert_int_equal(find2(&v, "/proc", "/proc") < 0 ? -1 : 0, -1);
+	assert_true(find2(&v, "--proc", "/proc") > 0);
+	assert_true(find2(&v, "--tmpfs", "/tmp") > 0);
+	i_ws = find2(&v, "/host/ws", "/builds/p");
+	i_ro = find2(&v, "--remount-ro", "/");
+	assert_true(i_ws > 0 && i_ro > i_ws);
+	assert_true(find2(&v, "--chdir", "/builds/p") > i_ro);
+	/* bwrap names the sandbox's init on the fd proc_run gives it */
+	assert_int_equal(SANDBOX_INFO_FD, 3);
+	assert_true(find2(&v, "--info-fd", "3") > i_ro);
+	strvec_clear(&v);
+
+	/* networking allowed, a uid chosen */
+	o.network = 1;
+	o.uid = 1000;
+	assert_int_equal(sandbox_argv(&o, &v, &err), 0);
+	assert_int_equal(find2(&v, "--unshare-net", NULL), -1);
+	assert_true(find2(&v, "--uid", "1000") > 0);
+	strvec_clear(&v);
+
+	/* bad input */
+	o.project_dir = "builds/p";
+	assert_int_equal(sandbox_argv(&o, &v, &err), -1);
+	o.project_dir = "/builds/p";
+	o.root = "/nonexistent-root";
+	strbuf_reset(&err);
+	assert_int_equal(sandbox_argv(&o, &v, &err), -1);
+	assert_non_null(strstr(err.buf, "cannot read image root"));
+	strvec_clear(&v);
+	strbuf_release(&err);
+	free(root);
+	free(bin);
+}
+
+static void test_host_root(void **state)
+{
+	struct strvec v = STRVEC_INIT;
+	struct strbuf err = STRBUF_INIT;
+	struct sandbox_opts o = { "bwrap", "/", "/ws", "/builds/p", 0, -1, -1 };
+
+	assert_int_equal(sandbox_argv(&o, &v, &err), 0);
+	assert_true(find2(&v, "/usr", "/usr") > 0);
+	assert_int_equal(find2(&v, "/root", "/root"), -1);
+	assert_int_equal(find2(&v, "/home", "/home"), -1);
+	if (!access("/etc/shadow", F_OK))
+		assert_true(find2(&v, "/dev/null", "/etc/shadow") > 0);
+	strvec_clear(&v);
+	strbuf_release(&err);
+}
+
+static void member_ok(const char *p)
+{
+	struct strbuf err = STRBUF_INIT;
+
+	if (sandbox_check_member(p, &err))
+		fail_msg("%s refused: %s", p, err.buf);
+	strbuf_release(&err);
+}
+
+static void member_bad(const char *p)
+{
+	struct strbuf err = STRBUF_INIT;
+
+	if (!sandbox_check_member(p, &err))
+		fail_msg("%s accepted", p);
+	assert_true(err.len > 0);
+	strbuf_release(&err);
+}
+
+static void test_members(void **state)
+{
+	member_ok("bin/sh");
+	member_ok("./bin/sh");
+	member_ok("a..b/c");
+	member_ok("..a");
+	member_ok("a/...");
+	member_bad("");
+	member_bad("/etc/passwd");
+	member_bad("..");
+	member_bad("../x");
+	member_bad("a/../../x");
+	member_bad("a/..");
+	member_bad("a//../b");
+}
+
+static void link_ok(const char *p, const char *t)
+{
+	struct strbuf err = STRBUF_INIT;
+
+	if (sandbox_check_symlink(p, t, &err))
+		fail_msg("%s -> %s refused: %s", p, t, err.buf);
+	strbuf_release(&err);
+}
+
+static void link_bad(const char *p, const char *t)
+{
+	struct strbuf err = STRBUF_INIT;
+
+	if (!sandbox_check_symlink(p, t, &err))
+		fail_msg("%s -> %s accepted", p, t);
+	strbuf_release(&err);
+}
+
+static void test_links(void **state)
+{
+	link_ok("bin", "usr/bin");
+	link_ok("usr/bin/awk", "/etc/alternatives/awk"); /* inside the image */
+	link_ok("etc/mtab", "../proc/self/mounts");
+	link_ok("a/b/c", "../../x");
+	link_ok("./a/b", "../x");
+	link_ok("a/b", "./../x");
+	link_bad("a/b", "../../x");
+	link_bad("x", "..");
+	link_bad("x", "../etc/passwd");
+	link_bad("a/./b", "../../x");
+	link_bad("a/b", "c/../../../x");
+	link_bad("a", "");
+	link_bad("../a", "b");
+}
+
+static void test_shell(void **state)
+{
+	struct strbuf err = STRBUF_INIT;
+	char *r1 = NULL, *r2 = NULL, *r3 = NULL;
+
+	test_sh(tmp, "mkdir -p s1/bin s2/usr/bin s3/bin && touch s1/bin/sh s2/usr/bin/bash "
+		     "s3/bin/sh && chmod +x s1/bin/sh s2/usr/bin/bash && ln -s usr/bin s2/bin");
+	assert_true(asprintf(&r1, "%s/s1", tmp) > 0);
+	assert_true(asprintf(&r2, "%s/s2", tmp) > 0);
+	assert_true(asprintf(&r3, "%s/s3", tmp) > 0);
+	assert_string_equal(sandbox_shell(r1, &err), "/bin/sh");
+	assert_string_equal(sandbox_shell(r2, &err), "/bin/bash");
+	/* not executable: no shell */
+	assert_null(sandbox_shell(r3, &err));
+	assert_non_null(strstr(err.buf, "has no shell"));
+	/* an absolute link is resolved inside the root, never on this host */
+	test_sh(tmp, "mkdir -p s4/bin && ln -s /bin/bash s4/bin/sh");
+	free(r1);
+	assert_true(asprintf(&r1, "%s/s4", tmp) > 0);
+	strbuf_reset(&err);
+	assert_null(sandbox_shell(r1, &err));
+	free(r1);
+	free(r2);
+	free(r3);
+	strbuf_release(&err);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_argv),
+		cmocka_unit_test(test_host_root),
+		cmocka_unit_test(test_members),
+		cmocka_unit_test(test_links),
+		cmocka_unit_test(test_shell),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
