@@ -25,7 +25,7 @@
 #include "util/xalloc.h"
 
 #define EVENTS_MAX_DATA    4096      /* bytes of one event's JSON */
-#define EVENTS_BATCH       (64 * 1024) /* bytes a stream formats per read */
+#define EVENTS_BATCH       (16 * 1024) /* bytes a stream formats per read */
 #define EVENTS_MAX_STREAMS 256       /* streams in all */
 #define EVENTS_MAX_CALLER  16        /* streams of one caller */
 

@@ -141,7 +141,7 @@ test_expect_success 'a reader the ring has left behind, or an unknown id, gets r
 test_expect_success 'a reader that stops reading falls behind and gets resync, not a queue' '
 	bare_repo wide <<-\YML &&
 	w:
-	  parallel: 40
+	  parallel: 100
 	  script: [echo "a line long enough to make the events of this job a little bigger"]
 	YML
 	add_project wide "$SCRATCH/wide.git" &&
@@ -157,7 +157,7 @@ test_expect_success 'a reader that stops reading falls behind and gets resync, n
 	wait_for 20 test -f slow.sse &&
 	grep -q "^event: job" slow.sse &&
 	grep -q "^event: resync" slow.sse &&
-	test "$(grep -c "^event: job" slow.sse)" -lt 120
+	test "$(grep -c "^event: job" slow.sse)" -lt 300
 '
 
 test_expect_success 'a caller has at most 16 streams (429), the server says so' '
