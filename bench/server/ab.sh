@@ -8,7 +8,8 @@
 # scratch directory in /tmp, removed at the end, stopped by its pid) with
 # runner slots $SLOTS (default 4) and the same project, then:
 #   1. trigger → trivial job finished with the sha given (no fetch),
-#      hyperfine -N, the builds' runs in one hyperfine call;
+#      hyperfine -N, the builds' runs in one hyperfine call; then the
+#      same without the sha (the server fetches);
 #   2. where that time goes (medians of $N triggers, ms): POST → pipeline
 #      created → job started → job finished (server clock) → client done;
 #   3. drain: $DRAIN pipelines of 100 trivial jobs each, alternating the
@@ -92,6 +93,13 @@ echo "== 1. trigger → finished, sha given (hyperfine -N, $RUNS runs)"
 args=()
 for j in "${!SPID[@]}"; do
 	args+=(-n "s$j" "$TW ${URL[$j]} ${TOKEN[$j]} demo main $SHA")
+done
+hyperfine -N --warmup 5 --runs "$RUNS" "${args[@]}" 2>&1 | grep -E '^Benchmark|Time|Range'
+
+echo "== 1b. trigger → finished, no sha (the server fetches; hyperfine -N, $RUNS runs)"
+args=()
+for j in "${!SPID[@]}"; do
+	args+=(-n "s$j" "$TW ${URL[$j]} ${TOKEN[$j]} demo main")
 done
 hyperfine -N --warmup 5 --runs "$RUNS" "${args[@]}" 2>&1 | grep -E '^Benchmark|Time|Range'
 

@@ -28,7 +28,8 @@ req() {
 		printf '%s %s HTTP/1.0\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s' \
 			"$m" "$p" "$token" "${#b}" "$b" >&3
 	else
-		printf '%s %s HTTP/1.0\r\n\r\n' "$m" "$p" >&3
+		# projects are private by default: reads carry the token too
+		printf '%s %s HTTP/1.0\r\nAuthorization: Bearer %s\r\n\r\n' "$m" "$p" "$token" >&3
 	fi
 	IFS= read -r -d '' resp <&3
 	exec 3<&-

@@ -224,6 +224,19 @@ static int exists_any(const char *root, const struct ynode *list)
 
 /* --- include ----------------------------------------------------------- */
 
+/* A map without a tag whose every value is a node (what a merge copies alike). */
+static int plain_map(const struct ynode *m)
+{
+	size_t i;
+
+	if (m->tag)
+		return 0;
+	for (i = 0; i < m->pairs_nr; i++)
+		if (!m->pairs[i].val)
+			return 0;
+	return 1;
+}
+
 static struct ynode *load_file(struct loader *ld, const char *rel,
 			       const struct pos *from, int depth);
 
@@ -556,8 +569,18 @@ static struct ynode *load_file(struct loader *ld, const char *rel,
 		process_includes(ld, acc, inc, depth);
 		ynode_free(inc);
 	}
-	if (ynode_deep_merge(acc, root, &ld->budget))
+	if (!acc->pairs_nr && plain_map(root) && ynode_count(root) - 1 <= ld->budget) {
+		/*
+		 * Nothing included: merging into the empty map would copy root
+		 * whole. Take it instead, its nodes counted as the copy would.
+		 */
+		ld->budget -= ynode_count(root) - 1;
+		ynode_free(acc);
+		acc = root;
+		root = NULL;
+	} else if (ynode_deep_merge(acc, root, &ld->budget)) {
 		budget_error(ld, &fpos);
+	}
 out:
 	yaml_docs_free(docs, ndocs);
 	ynode_free(root);

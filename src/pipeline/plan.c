@@ -683,7 +683,8 @@ static void plan_job_candidates(struct planner *pl, const struct job *j)
 	before = pl->failed;
 	pl->failed = 0;
 	for (i = 0; i < nr && !pl->failed; i++)
-		plan_instance(pl, j, stage, &in[i]);
+		if (!pl->ctx->one_job || !strcmp(in[i].name, pl->ctx->one_job))
+			plan_instance(pl, j, stage, &in[i]);
 	pl->failed |= before;
 	instances_free(in, nr);
 }
@@ -796,6 +797,12 @@ static void plan_select(struct planner *pl)
 	const struct plan_ctx *ctx = pl->ctx;
 	size_t *queue, head = 0, tail = 0, i, k;
 
+	if (ctx->one_job) {
+		/* the job's needs were resolved when its pipeline was made */
+		for (i = 0; i < pl->nr; i++)
+			pl->c[i].selected = 1;
+		return;
+	}
 	if (!ctx->only_jobs) {
 		for (i = 0; i < pl->nr; i++) {
 			pl->c[i].selected = 1;

@@ -21,6 +21,12 @@ struct plan_ctx {
 	int with_needs;                   /* with only_jobs: add their needs */
 	const struct strvec *manual_jobs; /* --manual: run these manual jobs */
 	int all_manual;                   /* run every manual job */
+	/*
+	 * Non-NULL: plan only the job instance of this name (the server's
+	 * job supervisor). Other jobs' rules are not evaluated, and the
+	 * plan_job's needs and deps are left empty: the caller has them.
+	 */
+	const char *one_job;
 };
 
 struct plan_need {

@@ -63,6 +63,22 @@ void varlist_merge(struct varlist *dst, const struct varlist *src)
 {
 	size_t i;
 
+	if (!dst->nr) {
+		/* src's keys are unique: no lookups (the common first merge) */
+		ALLOC_GROW(dst->v, src->nr, dst->alloc);
+		for (i = 0; i < src->nr; i++) {
+			struct var *v = &dst->v[i];
+
+			memset(v, 0, sizeof(*v));
+			v->key = xstrdup(src->v[i].key);
+			v->value = xstrdup(src->v[i].value);
+			v->expand = src->v[i].expand;
+			v->pos = src->v[i].pos;
+			v->description = xstrdup_or_null(src->v[i].description);
+		}
+		dst->nr = src->nr;
+		return;
+	}
 	for (i = 0; i < src->nr; i++) {
 		struct var *v = varlist_set(dst, src->v[i].key, src->v[i].value);
 

@@ -368,7 +368,7 @@ int server_create_pipeline(struct server *srv, const struct trigger *t,
 		if (mirror_checkout(mirror, sha, NULL, plan_dir, 0, err) < 0)
 			goto done;
 	}
-	if (pctx_plan(plan_dir, &ctx, &p, &plan, &d) < 0) {
+	if (pctx_plan(plan_dir, &ctx, NULL, &p, &plan, &d) < 0) {
 		struct strbuf msg = STRBUF_INIT;
 
 		/* a broken pipeline file: a failed pipeline that says where */

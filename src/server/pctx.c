@@ -174,7 +174,8 @@ done:
 	return rc;
 }
 
-int pctx_plan(const char *root, const struct pctx *c, struct pipeline **ret_p,
+int pctx_plan(const char *root, const struct pctx *c, const char *one_job,
+	      struct pipeline **ret_p,
 	      struct plan *ret_plan, struct diag *d)
 {
 	struct load_opts lo;
@@ -199,6 +200,7 @@ int pctx_plan(const char *root, const struct pctx *c, struct pipeline **ret_p,
 	ctx.overrides = &c->overrides;
 	ctx.project_dir = root;
 	ctx.changed = c->has_changed ? &c->changed : NULL;
+	ctx.one_job = one_job;
 	memset(ret_plan, 0, sizeof(*ret_plan));
 	if (plan_build(p, &ctx, ret_plan, d) < 0) {
 		pipeline_free(p);

@@ -48,9 +48,11 @@ int pctx_vars_parse(const char *json, struct varlist *out, struct strbuf *err);
 /*
  * Load the pipeline file of the tree at root and plan it with c. On
  * success *ret_p (pipeline_free) and *ret_plan (plan_release) are set;
- * on failure d holds the errors with positions.
+ * on failure d holds the errors with positions. one_job non-NULL plans
+ * that job instance alone (plan_ctx.one_job: the supervisor's case).
  */
-int pctx_plan(const char *root, const struct pctx *c, struct pipeline **ret_p,
+int pctx_plan(const char *root, const struct pctx *c, const char *one_job,
+	      struct pipeline **ret_p,
 	      struct plan *ret_plan, struct diag *d);
 
 #endif

@@ -375,7 +375,7 @@ int supervisor_main(const char *spec_path)
 		goto write;
 	}
 	if (pctx_from_json(s.ctx, &ctx, &err) < 0 ||
-	    pctx_plan(s.workdir, &ctx, &p, &plan, &d) < 0) {
+	    pctx_plan(s.workdir, &ctx, s.name, &p, &plan, &d) < 0) {
 		struct strbuf msg = STRBUF_INIT;
 
 		diag_format(&d, &msg);

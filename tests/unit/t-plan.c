@@ -1123,6 +1123,100 @@ static void test_job_vars(void **state)
 	varlist_clear(&vars);
 }
 
+/* Each job planned alone (plan_ctx.one_job) is the job of the whole plan. */
+static void test_one_job_same_as_whole(void **state)
+{
+	struct fx *f = *state;
+	struct plan one;
+	size_t i, k;
+
+	load_yaml(f,
+		"workflow:\n"
+		"  rules:\n"
+		"    - if: $CI_PIPELINE_SOURCE == \"push\"\n"
+		"      variables: { KIND: dev }\n"
+		"stages: [build, test, deploy]\n"
+		"variables:\n"
+		"  KIND: none\n"
+		"  G: g-$WHO-$KIND\n"
+		"build:\n"
+		"  stage: build\n"
+		"  script: [make]\n"
+		"  parallel:\n"
+		"    matrix:\n"
+		"      - OS: [linux, mac]\n"
+		"        ARCH: amd64\n"
+		"split:\n"
+		"  stage: build\n"
+		"  parallel: 3\n"
+		"  script: [make]\n"
+		"unit:\n"
+		"  stage: test\n"
+		"  needs: [{job: build, parallel: {matrix: [{OS: linux, ARCH: amd64}]}}]\n"
+		"  variables: { MINE: m-$G }\n"
+		"  rules:\n"
+		"    - if: $WHO == \"alice\"\n"
+		"      variables: { R: r-$MINE }\n"
+		"      allow_failure: true\n"
+		"    - when: manual\n"
+		"  script: [make check]\n"
+		"skipped:\n"
+		"  stage: test\n"
+		"  rules: [{if: $WHO == \"bob\"}]\n"
+		"  script: [x]\n"
+		"later:\n"
+		"  stage: deploy\n"
+		"  when: delayed\n"
+		"  start_in: 5 minutes\n"
+		"  dependencies: [split]\n"
+		"  inherit: { variables: [KIND] }\n"
+		"  environment: { name: review/$WHO, url: https://$WHO.example }\n"
+		"  allow_failure: { exit_codes: [3] }\n"
+		"  script: [deploy]\n");
+	varlist_set(&f->overrides, "WHO", "alice");
+	assert_int_equal(build(f), 0);
+	assert_int_equal(f->plan.nr, 7);
+	for (i = 0; i < f->plan.nr; i++) {
+		const struct plan_job *w = &f->plan.jobs[i], *o;
+		struct plan_ctx c = f->ctx;
+		struct varlist wv, ov;
+
+		c.one_job = w->name;
+		assert_int_equal(plan_build(f->p, &c, &one, &f->d), 0);
+		assert_int_equal(one.nr, 1);
+		o = &one.jobs[0];
+		assert_ptr_equal(o->def, w->def);
+		assert_string_equal(o->name, w->name);
+		assert_int_equal(o->stage, w->stage);
+		assert_int_equal(o->node_index, w->node_index);
+		assert_int_equal(o->node_total, w->node_total);
+		assert_int_equal(o->when, w->when);
+		assert_int_equal(o->allow_failure, w->allow_failure);
+		assert_int_equal(o->allow_exit_codes.nr, w->allow_exit_codes.nr);
+		assert_int_equal(!o->start_in, !w->start_in);
+		if (w->start_in)
+			assert_string_equal(o->start_in, w->start_in);
+		plan_job_vars(&f->plan, w, &f->ctx, &wv);
+		plan_job_vars(&one, o, &c, &ov);
+		assert_int_equal(ov.nr, wv.nr);
+		for (k = 0; k < wv.nr; k++) {
+			assert_string_equal(ov.v[k].key, wv.v[k].key);
+			assert_string_equal(ov.v[k].value, wv.v[k].value);
+		}
+		varlist_clear(&wv);
+		varlist_clear(&ov);
+		plan_release(&one);
+	}
+	plan_job_vars(&f->plan, pj(f, "unit"), &f->ctx, &one.vars);
+	assert_string_equal(varlist_get(&one.vars, "R"), "r-m-g-alice-dev");
+	varlist_clear(&one.vars);
+	/* a job the rules exclude is not planned alone either */
+	f->ctx.one_job = "skipped";
+	assert_int_equal(build(f), 0);
+	assert_int_equal(f->plan.nr, 0);
+	f->ctx.one_job = NULL;
+}
+
 static void test_environment_tiers(void **state)
 {
 	static const struct { const char *name, *tier; } cases[] = {
@@ -1311,6 +1405,7 @@ int main(void)
 		T(test_only_jobs_instances),
 		T(test_dependencies),
 		T(test_job_vars),
+		T(test_one_job_same_as_whole),
 		T(test_environment_tiers),
 		T(test_release_twice),
 		T(test_yaml_pipeline),
