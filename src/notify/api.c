@@ -37,9 +37,14 @@ static int maintainer(struct http_request *req, struct server *srv, struct store
 		strbuf_release(&err);
 		return -1;
 	}
-	if (auth_request(srv, *st, req, &who) < 0) {
+	rc = auth_request(srv, *st, req, &who);
+	if (rc < 0) {
 		strbuf_release(&err);
-		http_respond_error(req, 401, "invalid credentials");
+		if (rc == AUTH_ESTORE)
+			http_respond_error(req, 503, "the server cannot check credentials now: "
+					   "try again");
+		else
+			http_respond_error(req, 401, "invalid credentials");
 		return -1;
 	}
 	rc = store_project_get(*st, http_request_param(req, "name"), p, &err);

@@ -143,15 +143,23 @@ static void session_cookie(struct http_request *req, struct server *srv, const c
 
 /*
  * Who asks (auth.h). 0 with *who filled (maybe anonymous); -1 with 401
- * sent when credentials were given but are wrong.
+ * sent when credentials were given but are wrong (503 when the store
+ * could not say).
  */
 static int who_asks(struct http_request *req, struct server *srv, struct store *st,
 		    struct principal *who)
 {
 	char sid[AUTH_TOKEN_HEX + 1];
 
-	if (auth_request(srv, st, req, who) == 0)
+	int rc = auth_request(srv, st, req, who);
+
+	if (rc == 0)
 		return 0;
+	if (rc == AUTH_ESTORE) {
+		http_add_header(req, "Retry-After", "1");
+		http_respond_error(req, 503, "the server cannot check credentials now: try again");
+		return -1;
+	}
 	if (!http_request_header(req, "Authorization") &&
 	    !http_request_header(req, "PRIVATE-TOKEN") && auth_session_cookie(req, sid))
 		session_cookie(req, srv, "", 0);	/* a dead session: the browser forgets it */

@@ -130,15 +130,32 @@ int auth_session_cookie(struct http_request *req, char out[AUTH_TOKEN_HEX + 1])
 	return 0;
 }
 
-/* Fill who from user id; -1 when it is gone or disabled. */
+/*
+ * A store call's code as auth_request's: not found is -1 (wrong
+ * credentials), any other failure AUTH_ESTORE, said in the server's log.
+ */
+static int store_failed(int rc, const char *what, const struct strbuf *err)
+{
+	if (rc == STORE_NOTFOUND)
+		return -1;
+	slog_warn("auth: %s: %s", what, err->len ? err->buf : "store error");
+	return AUTH_ESTORE;
+}
+
+/* Fill who from user id; -1 when it is gone or disabled, AUTH_ESTORE. */
 static int load_user(struct store *st, int64_t id, struct principal *who)
 {
 	struct store_user u;
+	struct strbuf err = STRBUF_INIT;
 	int rc;
 
 	memset(&u, 0, sizeof(u));
-	if (store_user_get_id(st, id, &u, NULL) < 0)
-		return -1;
+	rc = store_user_get_id(st, id, &u, &err);
+	if (rc < 0) {
+		rc = store_failed(rc, "reading a user", &err);
+		strbuf_release(&err);
+		return rc;
+	}
 	rc = u.disabled ? -1 : 0;
 	if (!rc) {
 		who->user_id = u.id;
@@ -153,14 +170,20 @@ static int by_token(struct store *st, const char *tok, struct principal *who)
 {
 	char hash[SHA256_HEX_LEN + 1];
 	struct store_token t;
+	struct strbuf err = STRBUF_INIT;
 	int64_t now = server_now_ms(), uid;
+	int rc;
 
 	if (!*tok || strlen(tok) > 256)
 		return -1;
 	sha256_hex(tok, strlen(tok), hash);
 	memset(&t, 0, sizeof(t));
-	if (store_token_lookup(st, hash, &t, NULL) < 0)
-		return -1;
+	rc = store_token_lookup(st, hash, &t, &err);
+	if (rc < 0) {
+		rc = store_failed(rc, "looking up a token", &err);
+		strbuf_release(&err);
+		return rc;
+	}
 	if (now - t.last_used > TOUCH_EVERY_MS && store_token_used(st, t.id, now, NULL) < 0) {
 		/* a busy database: last_used is advisory */
 	}
@@ -172,24 +195,34 @@ static int by_token(struct store *st, const char *tok, struct principal *who)
 	}
 	uid = t.user_id;
 	store_token_release(&t);
-	return load_user(st, uid, who) < 0 || !who->user_id ? -1 : 0;
+	rc = load_user(st, uid, who);
+	return rc < 0 ? rc : !who->user_id ? -1 : 0;
 }
 
 static int by_session(struct store *st, const char *sid, struct principal *who)
 {
 	char hash[SHA256_HEX_LEN + 1];
 	struct store_session s;
+	struct strbuf err = STRBUF_INIT;
 	int64_t now = server_now_ms();
+	int rc;
 
 	sha256_hex(sid, strlen(sid), hash);
-	if (store_session_get(st, hash, &s, NULL) < 0)
-		return -1;
+	rc = store_session_get(st, hash, &s, &err);
+	if (rc < 0) {
+		rc = store_failed(rc, "reading a session", &err);
+		strbuf_release(&err);
+		return rc;
+	}
 	if (s.expires <= now || s.last_seen + AUTH_SESSION_IDLE_MS <= now) {
 		store_session_delete(st, hash, now, NULL);
 		return -1;
 	}
-	if (load_user(st, s.user_id, who) < 0)
-		return -1;
+	rc = load_user(st, s.user_id, who);
+	if (rc < 0) {
+		sodium_memzero(&s, sizeof(s));
+		return rc;
+	}
 	if (now - s.last_seen > TOUCH_EVERY_MS)
 		store_session_touch(st, hash, now, NULL);
 	who->via_session = 1;

@@ -55,8 +55,11 @@ int role_parse(const char *s);
 /*
  * Who made req. 0 with *who filled (anonymous when no credentials were
  * given); -1 when credentials were given but are wrong (unknown or
- * revoked token, expired session): the caller answers 401.
+ * revoked token, expired session): the caller answers 401;
+ * AUTH_ESTORE when the store could not say (logged): the caller answers
+ * 503 and keeps the session cookie.
  */
+#define AUTH_ESTORE (-2)
 int auth_request(struct server *srv, struct store *st, struct http_request *req,
 		 struct principal *who);
 

@@ -12,6 +12,7 @@
 static int begin(struct http_request *req, void *ud, struct page *pg, int stale_ok)
 {
 	struct strbuf err = STRBUF_INIT;
+	int rc;
 
 	memset(pg, 0, sizeof(*pg));
 	pg->srv = ud;
@@ -23,7 +24,13 @@ static int begin(struct http_request *req, void *ud, struct page *pg, int stale_
 		return -1;
 	}
 	strbuf_release(&err);
-	if (auth_request(pg->srv, pg->st, req, &pg->who) < 0) {
+	rc = auth_request(pg->srv, pg->st, req, &pg->who);
+	if (rc == AUTH_ESTORE) {
+		http_add_header(req, "Retry-After", "1");
+		page_error(req, 503, "The server cannot check who you are right now: reload in a moment.");
+		return -1;
+	}
+	if (rc < 0) {
 		/* a stale session: forget the cookie, log in again */
 		if (stale_ok) {
 			memset(&pg->who, 0, sizeof(pg->who));
