@@ -33,6 +33,12 @@
 #define MAX_WAIT_MS      60000
 #define KEEP_MS          (7LL * 24 * 3600 * 1000)  /* finished deliveries kept a week */
 #define PRUNE_EVERY_MS   (3600LL * 1000)
+/*
+ * The store is closed after this long with nothing to do: reopening it
+ * for every status change of a busy runner (schema read, statements
+ * prepared again) cost a third of the server's CPU in a drain.
+ */
+#define STORE_IDLE_MS    2000
 
 struct notify {
 	struct server *srv;
@@ -50,6 +56,7 @@ struct notify {
 	struct strbuf rbuf;            /* the worker's output not yet consumed */
 	char host[256];
 	int64_t pruned;
+	int64_t idle_since;   /* when the thread last found nothing to do; 0: busy */
 };
 
 /* The notify thread's copy of the settings it needs, taken under cfg_lock. */
@@ -709,8 +716,9 @@ static void *notify_main(void *arg)
 		int waiting, nfds = 1, rc;
 
 		/*
-		 * The store is open only while there is work: an idle server
-		 * keeps no connection (and its cache) for notifications.
+		 * The store is open only while there is work (and for
+		 * STORE_IDLE_MS after): an idle server keeps no connection
+		 * (and its cache) for notifications.
 		 */
 		if (!n->st && store_open(n->srv->store_url, &n->st, &err) < 0) {
 			slog_warn("notify: cannot open the store: %s", err.buf);
@@ -734,10 +742,19 @@ static void *notify_main(void *arg)
 				wait = due - now;
 			else if (rc == 0 && due <= now && !waiting)
 				wait = 0;	/* more is due than one round sent */
-			if (idle(n)) {
+			if (!idle(n)) {
+				n->idle_since = 0;
+			} else if (!n->idle_since) {
+				n->idle_since = now;
+				if (wait > STORE_IDLE_MS)
+					wait = STORE_IDLE_MS;
+			} else if (now - n->idle_since >= STORE_IDLE_MS) {
 				store_close(n->st);
 				n->st = NULL;
+				n->idle_since = 0;
 				wait = -1;
+			} else if (wait > STORE_IDLE_MS - (now - n->idle_since)) {
+				wait = STORE_IDLE_MS - (now - n->idle_since);
 			}
 		}
 		now = server_now_ms();
