@@ -590,12 +590,22 @@ int store_open(const char *url, struct store **ret, struct strbuf *err)
 	 * Create the file ourselves, mode 0600: it holds hook secrets and
 	 * token hashes. (SQLite would create it 0644; -wal and -shm copy
 	 * the database's mode.) A missing parent directory fails here.
+	 *
+	 * Only when it does not exist yet: closing any descriptor of a file
+	 * drops every POSIX lock the process holds on it, those of the
+	 * connections other threads have open included. Without its locks
+	 * the server looks gone to another process (the sqlite3 shell, a
+	 * backup), whose close then takes the WAL for its own, checkpoints
+	 * and deletes it under the server: "disk I/O error", lost writes.
 	 */
-	if (strcmp(path, ":memory:")) {
-		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-		if (fd < 0)
+	if (strcmp(path, ":memory:") && access(path, F_OK) < 0) {
+		if (errno != ENOENT)
 			return fail(err, -1, "cannot open %s: %s", path, strerror(errno));
-		close(fd);
+		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd < 0 && errno != EEXIST)
+			return fail(err, -1, "cannot open %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
 	}
 
 	st = xcalloc(1, sizeof(*st));

@@ -163,6 +163,21 @@ test_expect_success 'a new API token is shown once and works; a made-up one does
 		"$URL/api/v1/tokens" >code && test "$(cat code)" = 401
 '
 
+test_expect_success 'another process reading the database leaves the server its WAL' '
+	# the store once closed a descriptor of cidre.db at every new
+	# connection, which dropped the server locks: the sqlite3 shell
+	# then took the WAL for its own and deleted it under the server
+	api POST /api/v1/projects/app/pipelines "{}" >p1.json && expect_status 201 &&
+	wait_pipeline "$(jq -r .id p1.json)" >/dev/null &&
+	sqlite3 data/cidre.db "select count(*) from pipelines" >/dev/null &&
+	test -e data/cidre.db-wal &&
+	! ls -l /proc/$SERVER_PID/fd | grep -q "cidre.db.*(deleted)" &&
+	api POST /api/v1/projects/app/pipelines "{}" >p2.json && expect_status 201 &&
+	id=$(jq -r .id p2.json) && wait_pipeline "$id" >/dev/null &&
+	test "$(sqlite3 data/cidre.db "select count(*) from pipelines where id = $id")" = 1 &&
+	! grep -E "disk I/O error|not a database" data.log
+'
+
 test_expect_success 'SIGTERM stops the server and removes server-url' '
 	stop_server &&
 	test ! -e data/server-url
