@@ -331,16 +331,15 @@ int server_create_pipeline(struct server *srv, const struct trigger *t,
 
 		ctx.has_changed = c == 0;
 	}
-	/* the files the pipeline page lists: the push's, else the commit's own */
-	if (ctx.has_changed) {
+	/*
+	 * The files the pipeline page lists: the push's, else the commit's
+	 * own, diffed by the page on its first view (a git process here
+	 * would be on every trigger's path).
+	 */
+	if (ctx.has_changed)
 		pctx_set_files(&ctx, &ctx.changed);
-	} else if (parent[0]) {
-		struct strvec files = STRVEC_INIT;
-
-		if (mirror_changed(mirror, parent, sha, &files, NULL) == 0)
-			pctx_set_files(&ctx, &files);
-		strvec_clear(&files);
-	}
+	else if (parent[0])
+		ctx.parent = xstrdup(parent);
 
 	/* plan at the commit */
 	/*

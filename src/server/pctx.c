@@ -23,6 +23,8 @@ void pctx_release(struct pctx *c)
 	if (!c)
 		return;
 	free(c->file);
+	free(c->parent);
+	c->parent = NULL;
 	varlist_clear(&c->predefined);
 	varlist_clear(&c->overrides);
 	strvec_clear(&c->changed);
@@ -108,6 +110,8 @@ char *pctx_to_json(const struct pctx *c)
 			json_array_append_new(ch, json_string(c->files.v[i]));
 		json_object_set_new(o, "files", ch);
 		json_object_set_new(o, "files_more", json_integer((json_int_t)c->files_more));
+	} else if (c->parent) {
+		json_object_set_new(o, "parent", json_string(c->parent));
 	}
 	s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(o);
@@ -168,6 +172,9 @@ int pctx_from_json(const char *json, struct pctx *c, struct strbuf *err)
 		if (json_is_integer(v) && json_integer_value(v) > 0)
 			c->files_more = (size_t)json_integer_value(v);
 	}
+	v = json_object_get(o, "parent");
+	if (!c->has_files && json_is_string(v))
+		c->parent = xstrdup(json_string_value(v));
 	rc = 0;
 done:
 	json_decref(o);

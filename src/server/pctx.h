@@ -27,6 +27,13 @@ struct pctx {
 	int has_files;
 	struct strvec files;
 	size_t files_more;
+	/*
+	 * The commit's first parent when the files are not known yet (a
+	 * pipeline not made by a push): the pipeline page diffs it once, on
+	 * its first view, and stores the files (no git process on the
+	 * trigger's path).
+	 */
+	char *parent;
 };
 
 #define PCTX_MAX_FILES 1000

@@ -216,7 +216,7 @@ int web_pipeline(struct http_request *req, void *ud)
 		page_error(req, 500, err.buf);
 		goto done;
 	}
-	web_commit_facts(&p, &ctitle, &author, &message, &files, &has_changed, &more);
+	web_commit_files(&pg, &p, &ctitle, &author, &message, &files, &has_changed, &more);
 	snprintf(sid, sizeof(sid), "%" PRId64, p.id);
 	page_age(age, sizeof(age), p.created);
 	page_duration(dur, sizeof(dur), p.started, p.finished);

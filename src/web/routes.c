@@ -16,8 +16,42 @@
 #define DASH_JOBS 50
 
 /* The commit's title and author from what the planner was given. */
+/*
+ * The commit's files against its first parent, for a pipeline whose
+ * context names the parent but no files yet: one diff in the mirror,
+ * stored in the context so later views read it (best effort: a failure
+ * shows no files and is tried again next time).
+ */
+static void diff_parent(struct page *pg, const struct store_pipeline *p, struct pctx *c)
+{
+	struct store_project pr;
+	struct strvec files = STRVEC_INIT;
+	char *mirror, *json;
+
+	memset(&pr, 0, sizeof(pr));
+	if (store_project_get_id(pg->st, p->project_id, &pr, NULL) < 0)
+		return;
+	mirror = server_mirror_path(pg->srv, pr.name);
+	if (mirror_changed(mirror, c->parent, p->sha, &files, NULL) == 0) {
+		pctx_set_files(c, &files);
+		json = pctx_to_json(c);
+		store_pipeline_set_ctx(pg->st, p->id, json, p->name, NULL);
+		free(json);
+	}
+	strvec_clear(&files);
+	free(mirror);
+	store_project_release(&pr);
+}
+
 void web_commit_facts(const struct store_pipeline *p, char **title, char **author, char **message,
 		      struct strvec *changed, int *has_changed, size_t *more)
+{
+	web_commit_files(NULL, p, title, author, message, changed, has_changed, more);
+}
+
+void web_commit_files(struct page *pg, const struct store_pipeline *p, char **title,
+		      char **author, char **message, struct strvec *changed, int *has_changed,
+		      size_t *more)
 {
 	struct pctx c;
 	struct strbuf err = STRBUF_INIT;
@@ -35,6 +69,8 @@ void web_commit_facts(const struct store_pipeline *p, char **title, char **autho
 		*author = xstrdup_or_null(varlist_get(&c.predefined, "CI_COMMIT_AUTHOR"));
 		if (message)
 			*message = xstrdup_or_null(varlist_get(&c.predefined, "CI_COMMIT_MESSAGE"));
+		if (pg && changed && !c.has_files && !c.has_changed && c.parent)
+			diff_parent(pg, p, &c);
 		if (changed && (c.has_files || c.has_changed)) {
 			const struct strvec *from = c.has_files ? &c.files : &c.changed;
 			size_t i;

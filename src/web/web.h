@@ -38,5 +38,14 @@ int web_artifacts(struct http_request *req, void *ud);
  */
 void web_commit_facts(const struct store_pipeline *p, char **title, char **author,
 		      char **message, struct strvec *changed, int *has_changed, size_t *more);
+/*
+ * The same, for the pipeline page: a pipeline not made by a push gets
+ * its commit's files diffed against the first parent on this first view,
+ * and stored (pg's store).
+ */
+struct page;
+void web_commit_files(struct page *pg, const struct store_pipeline *p, char **title,
+		      char **author, char **message, struct strvec *changed, int *has_changed,
+		      size_t *more);
 
 #endif

@@ -167,9 +167,14 @@ test_expect_success 'an API-triggered pipeline lists its commit'"'"'s changed fi
 	 git add . && git commit -q -m "many files" && git push -q origin HEAD:main) &&
 	api POST /api/v1/projects/app/pipelines "{\"ref\":\"main\"}" >pm.json && expect_status 201 &&
 	pm=$(jq -r .id pm.json) &&
+	# diffed on the first view, not on the trigger path; stored then
+	! sqlite3 data/cidre.db "select ctx from pipelines where id = $pm" | grep -q "\"files\"" &&
 	test "$(get /pipelines/$pm)" = 200 &&
+	sqlite3 data/cidre.db "select ctx from pipelines where id = $pm" | grep -q "\"files_more\":4" &&
 	expect_grep "<summary>1004 changed files</summary>" page.html &&
 	expect_grep "<li class=\"muted\">and 4 more</li>" page.html &&
+	test "$(get /pipelines/$pm)" = 200 &&
+	expect_grep "<summary>1004 changed files</summary>" page.html &&
 	test "$(grep -o "<li><code>" page.html | wc -l)" = 1000 &&
 	expect_grep "<li><code>many/f0.txt</code></li>" page.html &&
 	(cd app && echo one >one.txt && git add one.txt && git commit -q -m one && git push -q origin HEAD:main) &&
