@@ -286,6 +286,19 @@ test_expect_success 'bad login forms are refused with the form again' '
 	done
 '
 
+test_expect_success 'the delivery worker answers bad request lines and goes on' '
+	printf "%s\n" "garbage" "" "[1]" "{\"id\":7}" "{\"id\":\"x\",\"url\":1,\"body\":2}" \
+		"{\"id\":8,\"url\":\"gopher://127.0.0.1:1/\",\"body\":\"\"}" |
+		cidre deliver >deliver.out &&
+	test "$(jq -s "map(select(.error == \"unreadable request\" and .id == 0)) | length" deliver.out)" = 3 &&
+	jq -se "map(select(.id == 7))[0].error == \"url and body are needed\"" deliver.out &&
+	jq -se "map(select(.id == 8))[0] | .status == 0 and (.error | test(\"gopher\"))" deliver.out &&
+	test "$(wc -l <deliver.out)" = 6 &&
+	head -c 1100000 /dev/zero | tr "\0" a >long.line &&
+	expect_exit 1 cidre deliver <long.line 2>deliver.err &&
+	expect_grep "a request longer than 1048576 bytes" deliver.err
+'
+
 test_expect_success 'nothing refused was recorded; the server is up' '
 	req 200 GET /healthz &&
 	snapshot >after.json &&
