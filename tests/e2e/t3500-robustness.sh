@@ -250,6 +250,16 @@ test_expect_success 'the web UI: bad paths and methods get an HTML error page' '
 	battery web.tab
 '
 
+test_expect_success 'the web UI: odd queries are shown inert or ignored' '
+	jid=$(jq -r ".jobs[0].id" done.json) &&
+	for q in "/p/app?page=-1&status=%3Cx%3E&ref=%3Cy%3E" "/p/app?page=99999999999999999999" \
+		"/p/app?page=2147483647&ref=%00" "/p/app/pipelines.atom?ref=%3Cz%3E" \
+		"/p/app/badge.svg?ref=%3Cw%3E" "/login?next=%22%3E%3Cv%3E" "/jobs/$jid?offset=-1" \
+		"/p/app?ref=$long"; do
+		req 200 GET "$q" && ! grep -q "<[vwxyz]>" req.body || { echo "  ($q)" >&2; return 1; }
+	done
+'
+
 test_expect_success 'log reads far beyond the end are empty and end' '
 	jid=$(jq -r ".jobs[0].id" done.json) &&
 	req 200 GET "/api/v1/jobs/$jid/log?offset=99999999999&limit=5" &&
