@@ -295,7 +295,13 @@ test_expect_success 'a session cookie without a good CSRF header changes nothing
 	req 403 POST /logout "csrf=x" -b alice.jar &&
 	html_error &&
 	req 403 POST /pipelines/1/retry "csrf=" -b alice.jar &&
-	html_error
+	html_error &&
+	req 403 POST /pipelines/1/retry "csrf=x&csrf=$csrf" -b alice.jar &&
+	req 403 POST /pipelines/1/retry "csrf=$csrf$long" -b alice.jar &&
+	for p in /pipelines/9223372036854775807/cancel /pipelines/0/retry /jobs/x/retry \
+		/jobs/99999999/play /jobs/-1/cancel; do
+		req 404 POST "$p" "csrf=$csrf" -b alice.jar && html_error || { echo "  ($p)" >&2; return 1; }
+	done
 '
 
 test_expect_success 'bad login forms are refused with the form again' '
