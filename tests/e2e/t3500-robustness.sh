@@ -173,6 +173,12 @@ cat >api.tab <<EOT
 400	PUT	/api/v1/projects/app/notifications	{"email":{"to":[1]}}
 400	POST	/api/v1/hook	{
 400	POST	/api/v1/hook	{"project":12}
+401	POST	/api/v1/webhooks/nothing	{}
+400	POST	/api/v1/webhooks/app	{}
+404	DELETE	/api/v1/projects/nothing
+404	PATCH	/api/v1/users/$long	{"disabled":true}
+404	PUT	/api/v1/projects/nothing/notifications	{}
+404	GET	/api/v1/projects/nothing/deliveries
 # ids and names in paths
 400	GET	/api/v1/pipelines/0
 400	GET	/api/v1/pipelines/-1
