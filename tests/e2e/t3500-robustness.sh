@@ -35,19 +35,20 @@ html_error() {
 		{ echo "not an HTML page: $(head -c 300 req.body)" >&2; return 1; }
 }
 
-# battery FILE: lines "STATUS METHOD PATH [BODY|@FILE]" (tab-separated);
-# each must answer STATUS with a JSON error (paths under /api/, /healthz)
-# or an HTML error page (the web UI's).
+# battery FILE: lines "STATUS METHOD PATH [BODY|@FILE [WORDS]]"
+# (tab-separated); each must answer STATUS with a JSON error (paths under
+# /api/, /healthz) or an HTML error page (the web UI's) that says WORDS.
 battery() {
 	n=0 bad=0
-	while IFS='	' read -r st m p b; do
+	while IFS='	' read -r st m p b w; do
 		case "$st" in ''|'#'*) continue ;; esac
 		n=$((n + 1))
 		req "$st" "$m" "$p" "$b" || { bad=$((bad + 1)); continue; }
 		case "$p" in
 		/api/*|/healthz*|/metrics*) json_error "$st" ;;
 		*) html_error ;;
-		esac || { echo "  ($m $p)" >&2; bad=$((bad + 1)); }
+		esac && { [ -z "$w" ] || grep -qF -- "$w" req.body; } ||
+			{ echo "  ($m $p: $(head -c 200 req.body))" >&2; bad=$((bad + 1)); }
 	done <"$1"
 	echo "# $n bad requests, $bad answered wrong" >&2
 	[ "$bad" = 0 ]
@@ -121,12 +122,12 @@ cat >api.tab <<EOT
 400	POST	/api/v1/users	{"login":"","password":"pw-long-enough"}
 400	POST	/api/v1/users	{"login":"../x","password":"pw-long-enough"}
 400	POST	/api/v1/users	{"login":"bob","password":"pw-long-enough","name":1e400}
-400	POST	/api/v1/users	@nul.json
-400	POST	/api/v1/users	@utf8.json
-400	POST	/api/v1/users	@dup.json
-400	POST	/api/v1/users	@longlogin.json
+400	POST	/api/v1/users	@nul.json	malformed JSON
+400	POST	/api/v1/users	@utf8.json	malformed JSON
+400	POST	/api/v1/users	@dup.json	duplicate
+400	POST	/api/v1/users	@longlogin.json	login
 400	POST	/api/v1/users	@deep.json
-413	POST	/api/v1/users	@huge.txt
+413	POST	/api/v1/users	@huge.txt	too large
 400	PATCH	/api/v1/users/alice	{"admin":1}
 400	PATCH	/api/v1/users/alice	{"disabled":"no"}
 404	PATCH	/api/v1/users/nobody	{"disabled":true}
@@ -134,13 +135,13 @@ cat >api.tab <<EOT
 400	POST	/api/v1/projects	{"name":"a/b","repo":"/tmp/x.git"}
 400	POST	/api/v1/projects	{"name":"..","repo":"/tmp/x.git"}
 400	POST	/api/v1/projects	{"name":"$long","repo":"/tmp/x.git"}
-400	POST	/api/v1/projects	{"name":"ok","repo":12}
-400	POST	/api/v1/projects	{"name":"ok","repo":"/tmp/x.git","poll_interval":-1}
-400	POST	/api/v1/projects	{"name":"ok","repo":"/tmp/x.git","poll_interval":604801}
+400	POST	/api/v1/projects	{"name":"ok","repo":12}	repo must be a string
+400	POST	/api/v1/projects	{"name":"ok","repo":"/tmp/x.git","poll_interval":-1}	poll_interval
+400	POST	/api/v1/projects	{"name":"ok","repo":"/tmp/x.git","poll_interval":604801}	poll_interval
 400	POST	/api/v1/projects	{"name":"ok","repo":"/tmp/x.git","poll_interval":99999999999999999999}
-400	POST	/api/v1/projects	{"name":"ok","repo":"/tmp/x.git","poll_interval":"60"}
-400	POST	/api/v1/projects	{"name":"ok","repo":"/tmp/x.git","branches":"$long"}
-400	POST	/api/v1/projects	{"name":"ok","repo":"/tmp/x.git","branches":["main"]}
+400	POST	/api/v1/projects	{"name":"ok","repo":"/tmp/x.git","poll_interval":"60"}	poll_interval
+400	POST	/api/v1/projects	{"name":"ok","repo":"/tmp/x.git","branches":"$long"}	branches
+400	POST	/api/v1/projects	{"name":"ok","repo":"/tmp/x.git","branches":["main"]}	branches
 400	PATCH	/api/v1/projects/app	{"public":"true"}
 400	PATCH	/api/v1/projects/app	{"public":null}
 400	PATCH	/api/v1/projects/app	[true]
@@ -150,7 +151,7 @@ cat >api.tab <<EOT
 400	POST	/api/v1/projects/app/pipelines	{"ref":"main","variables":{"A":null}}
 400	POST	/api/v1/projects/app/pipelines	@longvar.json
 400	POST	/api/v1/projects/app/pipelines	{"ref":"$long"}
-400	PUT	/api/v1/projects/app/members/alice	{"role":"owner"}
+400	PUT	/api/v1/projects/app/members/alice	{"role":"owner"}	role
 400	PUT	/api/v1/projects/app/members/alice	{"role":3}
 400	PUT	/api/v1/projects/app/members/alice	{}
 404	PUT	/api/v1/projects/app/members/nobody	{"role":"viewer"}
