@@ -357,4 +357,15 @@ test_expect_success 'nothing refused was recorded; the server is up' '
 	diff -u before.json after.json
 '
 
+test_expect_success 'a pipeline file that crashed libfyaml is an error, the server lives' '
+	printf "job:\n  script: [x]\n? k:\t- b\n" >crash.yml &&
+	expect_exit 2 cidre lint --file crash.yml 2>lint.err &&
+	expect_grep "crash.yml:3:1: error: a tab on a line with an explicit key" lint.err &&
+	(cd app && git checkout -q -b crash && cp ../crash.yml .gitlab-ci.yml &&
+	 git commit -qam crash && git push -q origin crash) &&
+	api POST /api/v1/projects/app/pipelines "{\"ref\":\"crash\"}" >crash.json &&
+	jq -e ".error // .status | test(\"explicit key|failed\")" crash.json &&
+	req 200 GET /healthz
+'
+
 test_done
