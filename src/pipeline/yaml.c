@@ -757,6 +757,31 @@ int yaml_parse(const char *file, const char *buf, size_t len,
 		diag_error(d, &pos, "the file is not valid UTF-8");
 		return -1;
 	}
+	/* YAML's printable set (as GitLab's parser): no C0 control but tab,
+	 * newline and carriage return, no DEL; libfyaml takes a form feed
+	 * for a separator, which opens more of the crash below */
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)buf[i];
+
+		if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f)
+			break;
+	}
+	if (i < len) {
+		struct pos pos = { file, 1, 1 };
+		size_t k;
+
+		for (k = 0; k < i; k++) {
+			if (buf[k] == '\n') {
+				pos.line++;
+				pos.col = 1;
+			} else if (((unsigned char)buf[k] & 0xc0) != 0x80) {
+				pos.col++;
+			}
+		}
+		diag_error(d, &pos, "control character U+%04X: not allowed in YAML",
+			   (unsigned)(unsigned char)buf[i]);
+		return -1;
+	}
 	i = explicit_key_tab_at(buf, len);
 	if (i < len) {
 		struct pos pos = { file, 1, 1 };

@@ -361,6 +361,9 @@ test_expect_success 'a pipeline file that crashed libfyaml is an error, the serv
 	printf "job:\n  script: [x]\n? k:\t- b\n" >crash.yml &&
 	expect_exit 2 cidre lint --file crash.yml 2>lint.err &&
 	expect_grep "crash.yml:3:1: error: a tab on a line with an explicit key" lint.err &&
+	printf "?\n :\f?\f:\t?1a\n" >ff.yml &&
+	expect_exit 2 cidre lint --file ff.yml 2>lint.err &&
+	expect_grep "ff.yml:2:3: error: control character U\+000C" lint.err &&
 	(cd app && git checkout -q -b crash && cp ../crash.yml .gitlab-ci.yml &&
 	 git commit -qam crash && git push -q origin crash) &&
 	api POST /api/v1/projects/app/pipelines "{\"ref\":\"crash\"}" >crash.json &&
