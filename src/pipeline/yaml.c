@@ -687,33 +687,31 @@ static size_t utf8_invalid_at(const unsigned char *s, size_t len)
 }
 
 /*
- * Offset of the first line that holds an explicit key ("? ", after any
- * indentation and "- ") and a tab, or len. libfyaml 0.7 crashes in
- * fy_parser_destroy() after its tab-indentation error on such a line
- * ("? x:<TAB>- y"), so they never reach it; pipelines do not use "?".
+ * Offset of the first line that has a '?' and after it a tab before a
+ * block indicator ("-", "?" or ":" then a blank), or len. libfyaml 0.7
+ * crashes in fy_parser_destroy() after its "cannot use tab for
+ * indentation" error in an explicit key ("? x:<TAB>- y"), so such lines
+ * never reach it; pipelines do not need them.
  */
 static size_t explicit_key_tab_at(const char *s, size_t len)
 {
-	size_t i = 0, eol, j;
+	size_t i = 0, eol, j, k;
 
 	while (i < len) {
 		const char *nl = memchr(s + i, '\n', len - i);
+		const char *q;
 
 		eol = nl ? (size_t)(nl - s) : len;
-		j = i;
-		for (;;) {
-			while (j < eol && (s[j] == ' ' || s[j] == '\t'))
-				j++;
-			if (j + 1 < eol && s[j] == '-' && (s[j + 1] == ' ' || s[j + 1] == '\t')) {
-				j++;
+		q = memchr(s + i, '?', eol - i);
+		for (j = q ? (size_t)(q - s) : eol; j < eol; j++) {
+			if (s[j] != '\t')
 				continue;
-			}
-			break;
+			for (k = j; k < eol && (s[k] == ' ' || s[k] == '\t'); k++)
+				;
+			if (k < eol && strchr("-?:", s[k]) &&
+			    (k + 1 == eol || s[k + 1] == ' ' || s[k + 1] == '\t' || s[k + 1] == '\r'))
+				return i;
 		}
-		if (j < eol && s[j] == '?' &&
-		    (j + 1 == eol || s[j + 1] == ' ' || s[j + 1] == '\t' || s[j + 1] == '\r') &&
-		    memchr(s + j, '\t', eol - j))
-			return i;
 		i = eol + 1;
 	}
 	return len;
@@ -789,7 +787,8 @@ int yaml_parse(const char *file, const char *buf, size_t len,
 
 		for (k = 0; k < i; k++)
 			pos.line += buf[k] == '\n';
-		diag_error(d, &pos, "a tab on a line with an explicit key (\"? \"): use spaces");
+		diag_error(d, &pos, "a tab before \"-\", \"?\" or \":\" on a line with "
+			   "an explicit key (\"?\"): use spaces");
 		return -1;
 	}
 	memset(&b, 0, sizeof(b));

@@ -360,7 +360,7 @@ test_expect_success 'nothing refused was recorded; the server is up' '
 test_expect_success 'a pipeline file that crashed libfyaml is an error, the server lives' '
 	printf "job:\n  script: [x]\n? k:\t- b\n" >crash.yml &&
 	expect_exit 2 cidre lint --file crash.yml 2>lint.err &&
-	expect_grep "crash.yml:3:1: error: a tab on a line with an explicit key" lint.err &&
+	expect_grep "crash.yml:3:1: error: a tab before .-., .\?. or .:. on a line with an explicit key" lint.err &&
 	printf "?\n :\f?\f:\t?1a\n" >ff.yml &&
 	expect_exit 2 cidre lint --file ff.yml 2>lint.err &&
 	expect_grep "ff.yml:2:3: error: control character U\+000C" lint.err &&
