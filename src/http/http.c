@@ -49,6 +49,7 @@ struct http_server {
 	unsigned port;
 	size_t max_body;
 	unsigned heartbeat;
+	int (*error_page)(struct http_request *req, unsigned status, const char *msg);
 	void *ud;
 	struct route *routes;
 	size_t nr_routes;
@@ -213,6 +214,17 @@ static int layer_error(struct http_request *req, unsigned status,
 	return queue(req, status, json_error_response(status, msg));
 }
 
+/* An error about the request's path: the server's error page, else JSON. */
+static int path_error(struct http_request *req, unsigned status, const char *msg)
+{
+	if (req->srv->error_page && req->srv->error_page(req, status, msg) == 0 &&
+	    req->responded)
+		return 0;
+	if (req->responded)
+		return -1;
+	return layer_error(req, status, msg);
+}
+
 /* ---------------------------------------------------------------- routes */
 
 static int compile_route(const struct http_route *r, struct route *out,
@@ -371,12 +383,12 @@ static int route_request(struct http_request *req)
 			allow_add(&allow, "HEAD");
 	}
 	if (!allow.len)
-		return layer_error(req, 404, "no such route"), -1;
+		return path_error(req, 404, "no such route"), -1;
 	ret = http_add_header(req, "Allow", allow.buf);
 	strbuf_release(&allow);
 	if (ret < 0)
 		return -1;
-	layer_error(req, 405, "method not allowed");
+	path_error(req, 405, "method not allowed");
 	return -1;
 }
 
@@ -437,12 +449,12 @@ static int parse_path(struct http_request *req)
 	req->path = req->buf + req->uri_len + 1;
 	pct_decode(req->path, raw, rawlen, false, &nul);
 	if (req->path[0] != '/')
-		return layer_error(req, 400, "bad request path"), -1;
+		return path_error(req, 400, "bad request path"), -1;
 	if (nul)
-		return layer_error(req, 400, "NUL in request path"), -1;
+		return path_error(req, 400, "NUL in request path"), -1;
 	for (p = req->path; p; p = strchr(p + 1, '/'))
 		if (p[1] == '.' && p[2] == '.' && (p[3] == '/' || !p[3]))
-			return layer_error(req, 400, "'..' in request path"), -1;
+			return path_error(req, 400, "'..' in request path"), -1;
 	return 0;
 }
 
@@ -1181,6 +1193,7 @@ int http_server_start(const struct http_config *cfg,
 	srv->ud = ud;
 	srv->max_body = cfg->max_body ? cfg->max_body : HTTP_DEFAULT_MAX_BODY;
 	srv->heartbeat = cfg->heartbeat ? cfg->heartbeat : HTTP_DEFAULT_HEARTBEAT;
+	srv->error_page = cfg->error_page;
 	srv->routes = xcalloc(nr ? nr : 1, sizeof(*srv->routes));
 	for (i = 0; i < nr; i++) {
 		if (compile_route(&routes[i], &srv->routes[i], err) < 0)

@@ -53,6 +53,14 @@ struct http_config {
 	 * away is noticed. 0 = HTTP_DEFAULT_HEARTBEAT.
 	 */
 	unsigned heartbeat;
+	/*
+	 * Optional: answers the layer's own errors about a request path (no
+	 * such route 404, wrong method 405, bad path 400) in another form than
+	 * JSON — the web UI's HTML page for its paths. Called with the Allow
+	 * header already added; returns 0 when it responded, -1 to leave the
+	 * JSON error to the layer.
+	 */
+	int (*error_page)(struct http_request *req, unsigned status, const char *msg);
 };
 
 /*

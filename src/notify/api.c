@@ -254,8 +254,9 @@ static int h_redeliver(struct http_request *req, void *ud)
 		return 0;
 	rc = store_delivery_requeue(st, p.id, id, server_now_ms(), &err);
 	if (rc == STORE_NOTFOUND) {
-		http_respond_error(req, 409, "delivery %lld of %s is pending already, or does not "
-				   "exist", id, p.name);
+		http_respond_error(req, 404, "delivery %lld of %s not found", id, p.name);
+	} else if (rc == STORE_CONFLICT) {
+		http_respond_error(req, 409, "delivery %lld of %s is pending already", id, p.name);
 	} else if (rc < 0) {
 		http_respond_error(req, 500, "%s", err.buf);
 	} else {

@@ -1361,8 +1361,8 @@ static int h_job_artifacts(struct http_request *req, void *ud)
 		json_t *arr = json_array();
 
 		for (i = 0; i < n; i++)
-			json_array_append_new(arr, json_pack("{s:s, s:I, s:s, s:i}",
-							     "path", a[i].path,
+			json_array_append_new(arr, json_pack("{s:o, s:I, s:s, s:i}",
+							     "path", json_str_or_null(a[i].path),
 							     "size", (json_int_t)a[i].size,
 							     "sha256", a[i].sha256, "mode", a[i].mode));
 		http_respond_json(req, 200, arr);

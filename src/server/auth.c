@@ -111,7 +111,11 @@ static int is_hex(const char *s, size_t n)
 
 int auth_session_cookie(struct http_request *req, char out[AUTH_TOKEN_HEX + 1])
 {
-	const char *c = http_request_header(req, "Cookie");
+	return auth_cookie_parse(http_request_header(req, "Cookie"), out);
+}
+
+int auth_cookie_parse(const char *c, char out[AUTH_TOKEN_HEX + 1])
+{
 	size_t nl = strlen(AUTH_SESSION_COOKIE);
 
 	while (c && *c) {

@@ -116,6 +116,8 @@ char *auth_password_hash(const char *password, struct strbuf *err);
 void auth_random_hex(char *out, size_t bytes);
 /* The session id in req's cookie (AUTH_TOKEN_HEX hex digits), or 0. */
 int auth_session_cookie(struct http_request *req, char out[AUTH_TOKEN_HEX + 1]);
+/* The same on a Cookie header's value c (NULL: none). */
+int auth_cookie_parse(const char *c, char out[AUTH_TOKEN_HEX + 1]);
 /* "admin-token", "anonymous" or the user's login: who acted, for the audit log. */
 const char *auth_actor(const struct principal *who);
 /*

@@ -386,6 +386,7 @@ int server_main(const struct server_opts *o)
 	hc.listen = srv.cfg.listen;
 	hc.threads = (unsigned)srv.cfg.http_threads;
 	hc.max_body = srv.cfg.max_request_body;
+	hc.error_page = web_error_page;
 	routes_nr = server_routes_nr + web_routes_nr + notify_routes_nr;
 	routes = xcalloc(routes_nr, sizeof(*routes));
 	memcpy(routes, server_routes, server_routes_nr * sizeof(*routes));

@@ -352,9 +352,19 @@ int store_delivery_requeue(struct store *st, int64_t project_id, int64_t id, int
 	sqlite3_bind_int64(s, 2, project_id);
 	sqlite3_bind_int64(s, 3, now);
 	rc = run(st, s, "delivery", err);
-	if (rc == 0 && sqlite3_changes(store_sqlite_db(st)) == 0)
-		return STORE_NOTFOUND;
-	return rc;
+	if (rc != 0 || sqlite3_changes(store_sqlite_db(st)) != 0)
+		return rc;
+	/* nothing changed: pending already, or no such delivery */
+	s = prepare(st, "SELECT 1 FROM deliveries WHERE id = ?1 AND project_id = ?2", err);
+	if (!s)
+		return -1;
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_int64(s, 2, project_id);
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return sfail(store_sqlite_db(st), "delivery", err);
+	return rc == SQLITE_ROW ? STORE_CONFLICT : STORE_NOTFOUND;
 }
 
 int store_deliveries_supersede(struct store *st, int64_t pipeline_id, const char *kind,

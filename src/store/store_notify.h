@@ -76,7 +76,8 @@ int store_delivery_update(struct store *st, int64_t id, const char *state, int a
 			  struct strbuf *err);
 /*
  * Send a finished delivery of the project again (same id, attempts from
- * 0, due at now). STORE_NOTFOUND: no such delivery, or it is pending.
+ * 0, due at now). STORE_NOTFOUND: no such delivery; STORE_CONFLICT: it is
+ * pending already.
  */
 int store_delivery_requeue(struct store *st, int64_t project_id, int64_t id, int64_t now,
 			   struct strbuf *err);

@@ -1,8 +1,11 @@
 /* JSON values written alike everywhere (jsonx.h). */
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include "util/jsonx.h"
+#include "util/strbuf.h"
+#include "util/utf8.h"
 
 json_t *json_time(int64_t ms)
 {
@@ -22,7 +25,31 @@ json_t *json_time(int64_t ms)
 
 json_t *json_str_or_null(const char *s)
 {
-	return s ? json_string(s) : json_null();
+	struct strbuf sb = STRBUF_INIT;
+	const unsigned char *u = (const unsigned char *)s;
+	size_t n, i = 0;
+	json_t *v;
+	int k;
+
+	if (!s)
+		return json_null();
+	if ((v = json_string(s)))
+		return v;
+	/* not UTF-8 (a file or branch name from outside): U+FFFD for each bad byte */
+	n = strlen(s);
+	while (i < n) {
+		k = utf8_seq(u + i, n - i);
+		if (k > 0) {
+			strbuf_add(&sb, s + i, (size_t)k);
+			i += (size_t)k;
+		} else {
+			strbuf_addstr(&sb, "\xef\xbf\xbd");
+			i++;
+		}
+	}
+	v = json_string(sb.buf ? sb.buf : "");
+	strbuf_release(&sb);
+	return v ? v : json_null();
 }
 
 json_t *json_seconds(int64_t a, int64_t b)

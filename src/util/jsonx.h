@@ -9,7 +9,7 @@
 
 /* RFC 3339 UTC with milliseconds ("2026-11-28T02:03:04.005Z"); null for ms <= 0. */
 json_t *json_time(int64_t ms);
-/* s as a string; null for NULL. */
+/* s as a string (each byte that is not UTF-8 as U+FFFD); null for NULL. */
 json_t *json_str_or_null(const char *s);
 /* Seconds from a to b (both ms) as a number; null unless 0 < a <= b. */
 json_t *json_seconds(int64_t a, int64_t b);

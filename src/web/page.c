@@ -289,8 +289,16 @@ int64_t page_id(struct http_request *req, const char *name)
 
 int page_form(struct http_request *req, const char *name, struct strbuf *out)
 {
-	size_t len, nl = strlen(name);
-	const char *b = http_request_body(req, &len), *end = b + len, *p = b;
+	size_t len;
+	const char *b = http_request_body(req, &len);
+
+	return page_form_value(b, len, name, out);
+}
+
+int page_form_value(const char *b, size_t len, const char *name, struct strbuf *out)
+{
+	size_t nl = strlen(name);
+	const char *end = b + len, *p = b;
 
 	strbuf_reset(out);
 	while (p && p < end) {

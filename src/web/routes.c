@@ -336,6 +336,17 @@ static int h_static(struct http_request *req, void *ud)
 	return http_respond_data(req, 200, type, data, len);
 }
 
+int web_error_page(struct http_request *req, unsigned status, const char *msg)
+{
+	const char *p = http_request_path(req);
+
+	if (!p || !strncmp(p, "/api/", 5) || !strcmp(p, "/api") || !strcmp(p, "/healthz") ||
+	    !strcmp(p, "/metrics"))
+		return -1;
+	return page_error(req, status, status == 404 ? "No such page." :
+			  status == 405 ? "This page does not take that method." : msg);
+}
+
 const struct http_route web_routes[] = {
 	{ "GET", "/", h_dashboard },
 	{ "GET", "/login", h_login_form },

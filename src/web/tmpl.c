@@ -35,8 +35,14 @@ void tmpl_escape(struct strbuf *out, const char *s)
 
 int tmpl_url_ok(const char *url)
 {
+	const char *p;
+
 	if (!url)
 		return 0;
+	/* browsers drop tabs and newlines from a URL: "/\t/host" is "//host" */
+	for (p = url; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return 0;
 	if (url[0] == '/')
 		return url[1] != '/' && url[1] != '\\';
 	return !strncasecmp(url, "http://", 7) || !strncasecmp(url, "https://", 8);

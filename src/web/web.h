@@ -15,6 +15,12 @@
 
 extern const struct http_route web_routes[];
 extern const size_t web_routes_nr;
+/*
+ * http_config's error_page: the HTTP layer's path errors (no such route,
+ * wrong method, bad path) as an HTML page for every path but the API's
+ * (/api/, /healthz, /metrics), which keep their JSON error.
+ */
+int web_error_page(struct http_request *req, unsigned status, const char *msg);
 
 /* ---- handlers (src/web/NAME.c) ---- */
 int web_project(struct http_request *req, void *ud);

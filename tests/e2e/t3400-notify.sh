@@ -230,7 +230,7 @@ test_expect_success 'a failed delivery is sent again on request, with the same i
 	test "$(header "gone/$last.req" X-Cidre-Delivery)" = "$did" &&
 	cmp "gone/$last.body" "gone/$(grep -lx "X-Cidre-Delivery: $did.*" gone/*.req | head -1 | xargs basename | sed "s/req$/body/")" &&
 	wait_for 10 all_failed gonep &&
-	api POST "/api/v1/projects/ghp/deliveries/$did/redeliver" >r.json && expect_status 409 &&
+	api POST "/api/v1/projects/ghp/deliveries/$did/redeliver" >r.json && expect_status 404 &&
 	api POST "/api/v1/projects/gonep/deliveries/x/redeliver" >r.json && expect_status 400
 '
 

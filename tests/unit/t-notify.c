@@ -394,7 +394,7 @@ static void test_outbox(void **state)
 	assert_string_equal(a[1].state, "superseded");
 	store_deliveries_free(a, nr);
 	/* a superseded or finished one can be sent again; a pending one cannot */
-	assert_int_equal(store_delivery_requeue(st, p.id, d.id, 5, &err), STORE_NOTFOUND);
+	assert_int_equal(store_delivery_requeue(st, p.id, d.id, 5, &err), STORE_CONFLICT);
 	assert_int_equal(store_delivery_requeue(st, p.id + 1, first, 5, &err), STORE_NOTFOUND);
 	assert_int_equal(store_delivery_requeue(st, p.id, first, 5, &err), 0);
 	assert_int_equal(store_deliveries_due(st, 5, 10, &a, &nr, &err), 0);
