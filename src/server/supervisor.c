@@ -22,6 +22,7 @@
 #include "git/mirror.h"
 #include "sched/jobrun.h"
 #include "server/pctx.h"
+#include "util/jsonx.h"
 #include "util/xalloc.h"
 
 static int cancel_pipe[2] = { -1, -1 };
@@ -149,9 +150,11 @@ static json_t *files_json(const struct cas_file *f, size_t nr)
 	json_t *a = json_array();
 	size_t i;
 
+	/* a name that is not UTF-8 is kept with U+FFFD for its bad bytes, not lost */
 	for (i = 0; i < nr; i++)
-		json_array_append_new(a, json_pack("{s:s, s:I, s:s, s:i}",
-						   "path", f[i].path, "size", (json_int_t)f[i].size,
+		json_array_append_new(a, json_pack("{s:o, s:I, s:s, s:i}",
+						   "path", json_str_or_null(f[i].path),
+						   "size", (json_int_t)f[i].size,
 						   "sha256", f[i].sha256, "mode", f[i].mode));
 	return a;
 }
@@ -201,7 +204,7 @@ static json_t *result_json(const struct job_result *r, const struct cas_file *ar
 	json_object_set_new(o, "log_size", json_integer(log_size));
 	json_object_set_new(o, "artifacts", files_json(arts, arts_nr));
 	for (i = 0; i < r->dotenv.nr; i++)
-		json_object_set_new(dot, r->dotenv.v[i].key, json_string(r->dotenv.v[i].value));
+		json_object_set_new(dot, r->dotenv.v[i].key, json_str_or_null(r->dotenv.v[i].value));
 	json_object_set_new(o, "dotenv", dot);
 	if (r->has_junit) {
 		json_t *t = json_object(), *cases = json_array();

@@ -371,4 +371,15 @@ test_expect_success 'a pipeline file that crashed libfyaml is an error, the serv
 	req 200 GET /healthz
 '
 
+test_expect_success 'an artifact whose name is not UTF-8 is kept (U+FFFD for the bad byte), not lost' '
+	(cd app && git checkout -q -b badname main &&
+	 printf "job:\n  script:\n    - printf x >\"\$(printf %%b \"bad\\\\377name.txt\")\"\n    - echo ok >good.txt\n  artifacts:\n    paths: [\"*.txt\"]\n" >.gitlab-ci.yml &&
+	 git commit -qam badname && git push -q origin badname) &&
+	api POST /api/v1/projects/app/pipelines "{\"ref\":\"badname\"}" >bn.json &&
+	id=$(jq -r .id bn.json) && wait_pipeline "$id" >bn-done.json &&
+	jid=$(jq -r ".jobs[0].id" bn-done.json) &&
+	api GET "/api/v1/jobs/$jid/artifacts" >bn-arts.json &&
+	jq -e "length == 2 and any(.[]; .path == \"good.txt\") and any(.[]; .path == \"bad\ufffdname.txt\")" bn-arts.json
+'
+
 test_done
