@@ -118,10 +118,14 @@ void notify_event(struct server *srv, struct store *st, int64_t pipeline_id, int
 	struct strbuf err = STRBUF_INIT;
 	uint64_t one = 1;
 
-	if (store_notify_event_add(st, pipeline_id, job_id, status, &err) < 0)
+	int rc = store_notify_event_add(st, pipeline_id, job_id, status, &err);
+
+	if (rc == STORE_NOTFOUND) {
+		/* the project sends nothing */
+	} else if (rc < 0) {
 		slog_warn("notify: pipeline %lld: the event is lost: %s", (long long)pipeline_id,
 			  err.buf);
-	else if (n && write(n->wake_fd, &one, sizeof(one)) < 0) {
+	} else if (n && write(n->wake_fd, &one, sizeof(one)) < 0) {
 		/* the eventfd is non-blocking and cannot overflow here */
 	}
 	strbuf_release(&err);

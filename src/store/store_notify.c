@@ -118,9 +118,22 @@ int store_notify_settings_set(struct store *st, int64_t project_id, const char *
 int store_notify_event_add(struct store *st, int64_t pipeline_id, int64_t job_id,
 			   const char *status, struct strbuf *err)
 {
-	sqlite3_stmt *s = prepare(st, "INSERT INTO notify_events (pipeline_id, job_id, "
-				  "status, created) VALUES (?1, ?2, ?3, ?4)", err);
+	sqlite3_stmt *s = prepare(st, "SELECT 1 FROM pipelines p JOIN notify_settings n "
+				  "ON n.project_id = p.project_id WHERE p.id = ?1", err);
+	int rc;
 
+	if (!s)
+		return -1;
+	/* a project without settings has nothing to send: no write, no wake-up */
+	sqlite3_bind_int64(s, 1, pipeline_id);
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	if (rc == SQLITE_DONE)
+		return STORE_NOTFOUND;
+	if (rc != SQLITE_ROW)
+		return sfail(store_sqlite_db(st), "notification settings", err);
+	s = prepare(st, "INSERT INTO notify_events (pipeline_id, job_id, "
+		    "status, created) VALUES (?1, ?2, ?3, ?4)", err);
 	if (!s)
 		return -1;
 	sqlite3_bind_int64(s, 1, pipeline_id);

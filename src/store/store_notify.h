@@ -31,7 +31,11 @@ struct store_notify_event {
 	int64_t created;
 };
 
-/* Append an event (one cheap insert: the runner calls it). */
+/*
+ * Append an event (one cheap insert: the runner calls it); STORE_NOTFOUND
+ * without writing when the pipeline's project has no notification
+ * settings (nothing would be sent).
+ */
 int store_notify_event_add(struct store *st, int64_t pipeline_id, int64_t job_id,
 			   const char *status, struct strbuf *err);
 /* The oldest events, at most limit. */

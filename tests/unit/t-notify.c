@@ -348,8 +348,25 @@ static void test_outbox(void **state)
 	assert_string_equal(json, "{\"a\":2}");
 	free(json);
 
-	assert_int_equal(store_notify_event_add(st, 5, 0, "running", &err), 0);
-	assert_int_equal(store_notify_event_add(st, 5, 9, "success", &err), 0);
+	{
+		struct store_project q = { .name = "quiet", .repo = "/y.git" };
+		struct store_pipeline pl = {
+			.project_id = p.id, .ref = "main",
+			.sha = "0123456789abcdef0123456789abcdef01234567",
+			.source = "api", .status = "pending",
+		};
+		struct store_pipeline ql = pl;
+
+		assert_int_equal(store_project_add(st, &q, &err), 0);
+		ql.project_id = q.id;
+		assert_int_equal(store_pipeline_add(st, &pl, &err), 0);
+		assert_int_equal(store_pipeline_add(st, &ql, &err), 0);
+		/* a project without settings: nothing queued */
+		assert_int_equal(store_notify_event_add(st, ql.id, 0, "running", &err),
+				 STORE_NOTFOUND);
+		assert_int_equal(store_notify_event_add(st, pl.id, 0, "running", &err), 0);
+		assert_int_equal(store_notify_event_add(st, pl.id, 9, "success", &err), 0);
+	}
 	assert_int_equal(store_notify_events_list(st, 10, &ev, &nr, &err), 0);
 	assert_int_equal(nr, 2);
 	assert_string_equal(ev[1].status, "success");
