@@ -1,6 +1,7 @@
 #include "pipeline/yaml.h"
 
 #include <libfyaml.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -726,6 +727,30 @@ void yaml_docs_free(struct ynode **docs, size_t nr)
 	free(docs);
 }
 
+/*
+ * Parsers whose stream failed are kept here, never destroyed: libfyaml
+ * (Debian 12's 0.7.12) can crash in fy_parser_destroy() after some
+ * syntax errors (fy_indent_vacuum_internal on a corrupt indent stack;
+ * fuzz-config and fuzz-load found several inputs, e.g. "?\n ::\t?1a"),
+ * and the server parses pushed pipeline files in its own process. The
+ * shapes found are also refused before libfyaml sees them (with a clear
+ * error, below); this catches the ones not found yet. The cost is the
+ * parser's memory for each file with a YAML syntax error, kept for the
+ * life of the process (reachable, so leak checkers stay quiet). Parsing
+ * in a child process would remove it; see docs/internals/pipeline-loader.md.
+ */
+static pthread_mutex_t kept_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct fy_parser **kept;
+static size_t kept_nr, kept_alloc;
+
+static void keep_parser(struct fy_parser *fyp)
+{
+	pthread_mutex_lock(&kept_lock);
+	ALLOC_GROW(kept, kept_nr + 1, kept_alloc);
+	kept[kept_nr++] = fyp;
+	pthread_mutex_unlock(&kept_lock);
+}
+
 int yaml_parse(const char *file, const char *buf, size_t len,
 	       const struct yaml_limits *lim, struct ynode ***ret_docs,
 	       size_t *ret_nr, struct diag *d)
@@ -737,7 +762,7 @@ int yaml_parse(const char *file, const char *buf, size_t len,
 	struct fy_parser *fyp = NULL;
 	struct fy_event *e;
 	size_t i;
-	int ret = -1;
+	int ret = -1, stream_failed = 0;
 
 	i = utf8_invalid_at((const unsigned char *)buf, len);
 	if (i < len) {
@@ -829,6 +854,7 @@ int yaml_parse(const char *file, const char *buf, size_t len,
 	}
 	if (fy_parser_get_stream_error(fyp)) {
 		collect_fy_errors(&b, fd);
+		stream_failed = 1;
 		goto out;
 	}
 	if (b.failed)
@@ -849,7 +875,9 @@ out:
 	free(b.anchors);
 	yaml_docs_free(b.docs, b.docs_nr);
 	yaml_docs_free(b.dead, b.dead_nr);
-	if (fyp)
+	if (fyp && stream_failed)
+		keep_parser(fyp);	/* see kept above */
+	else if (fyp)
 		fy_parser_destroy(fyp);
 	fy_diag_destroy(fd);
 	return ret;
