@@ -66,6 +66,22 @@ static char *col_str(sqlite3_stmt *s, int i)
 	return xstrdup_or_null((const char *)sqlite3_column_text(s, i));
 }
 
+/* Step s for one row's first column as a string (*ret); finalise s. */
+static int one_str(struct store *st, sqlite3_stmt *s, const char *what, char **ret,
+		   struct strbuf *err)
+{
+	int rc = sqlite3_step(s);
+
+	if (rc == SQLITE_ROW)
+		*ret = col_str(s, 0);
+	sqlite3_finalize(s);
+	if (rc == SQLITE_ROW)
+		return 0;
+	if (rc == SQLITE_DONE)
+		return STORE_NOTFOUND;
+	return sfail(store_sqlite_db(st), what, err);
+}
+
 static void bind_text(sqlite3_stmt *s, int i, const char *v)
 {
 	if (v)
@@ -81,21 +97,11 @@ int store_notify_settings_get(struct store *st, int64_t project_id, char **ret,
 {
 	sqlite3_stmt *s = prepare(st, "SELECT settings FROM notify_settings "
 				  "WHERE project_id = ?1", err);
-	int rc;
 
 	if (!s)
 		return -1;
 	sqlite3_bind_int64(s, 1, project_id);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		*ret = col_str(s, 0);
-		sqlite3_finalize(s);
-		return 0;
-	}
-	sqlite3_finalize(s);
-	if (rc == SQLITE_DONE)
-		return STORE_NOTFOUND;
-	return sfail(store_sqlite_db(st), "notification settings", err);
+	return one_str(st, s, "notification settings", ret, err);
 }
 
 int store_notify_settings_set(struct store *st, int64_t project_id, const char *json,
@@ -426,21 +432,11 @@ int store_notify_prev_status(struct store *st, int64_t project_id, const char *r
 	sqlite3_stmt *s = prepare(st, "SELECT status FROM pipelines WHERE project_id = ?1 AND "
 				  "ref = ?2 AND id < ?3 AND status IN ('success', 'failed') "
 				  "ORDER BY id DESC LIMIT 1", err);
-	int rc;
 
 	if (!s)
 		return -1;
 	sqlite3_bind_int64(s, 1, project_id);
 	bind_text(s, 2, ref);
 	sqlite3_bind_int64(s, 3, before_id);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		*ret = col_str(s, 0);
-		sqlite3_finalize(s);
-		return 0;
-	}
-	sqlite3_finalize(s);
-	if (rc == SQLITE_DONE)
-		return STORE_NOTFOUND;
-	return sfail(store_sqlite_db(st), "pipelines", err);
+	return one_str(st, s, "pipelines", ret, err);
 }
