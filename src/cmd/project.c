@@ -21,6 +21,7 @@ const char cmd_project_usage[] =
 	"       cidre project rm NAME\n"
 	"       cidre project member NAME LOGIN viewer|developer|maintainer\n"
 	"       cidre project member NAME LOGIN --remove\n"
+	"       cidre project protect NAME GLOB... | --none | --default\n"
 	"\n"
 	"add:  register a repository with the server. A local path is made\n"
 	"      absolute. Pipelines start on a push (see 'cidre hook install'),\n"
@@ -29,7 +30,13 @@ const char cmd_project_usage[] =
 	"show: one project, its hook secret included when a token is given.\n"
 	"rm:   remove a project; its pipelines stay readable by id.\n"
 	"member: give user LOGIN a role on the project, or take it away.\n"
-	"add and rm need an administrator's token, member a maintainer's;\n"
+	"protect: the protected branches (globs, e.g. main 'release/*'): only\n"
+	"      their pipelines get protected variables, and their jobs see\n"
+	"      CI_COMMIT_REF_PROTECTED=true. --none protects no branch;\n"
+	"      --default goes back to the repository's default branch alone\n"
+	"      (what a new project has).\n"
+	"add and rm need an administrator's token, member and protect a\n"
+	"maintainer's;\n"
 	"without a token only public projects are seen.\n"
 	"\n"
 	"options:\n"
@@ -46,6 +53,7 @@ const char cmd_project_usage[] =
 	"      --public              anyone may read its pipelines, jobs and\n"
 	"                            logs without a token (default: members only)\n"
 	"      --remove              (member) remove LOGIN from the project\n"
+	"      --none, --default     (protect) see above\n"
 	"      --json                print the server's JSON\n"
 	"\n"
 	CLI_USAGE_CONN
@@ -64,6 +72,7 @@ struct project_opts {
 	int json;
 	int public_read;
 	int remove;
+	int prot_none, prot_default;
 };
 
 /*
@@ -193,7 +202,10 @@ static int do_show(struct client *c, const char *name, const struct project_opts
 			char *s = json_is_string(v) ? NULL :
 				  json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
 
-			printf("%-15s %s\n", k, s ? s : json_string_value(v));
+			if (!strcmp(k, "protected_branches") && json_is_null(v))
+				printf("%-15s %s\n", k, "(the default branch)");
+			else
+				printf("%-15s %s\n", k, s ? s : json_string_value(v));
 			free(s);
 		}
 	}
@@ -244,10 +256,56 @@ static int do_member(struct client *c, const char *name, const char *login, cons
 	return rc;
 }
 
+/* PATCH protected_branches: the globs (each may be a comma-separated list),
+ * [] for --none, null for --default */
+static int do_protect(struct client *c, const char *name, char **globs, int n,
+		      const struct project_opts *o)
+{
+	struct strbuf err = STRBUF_INIT, path = STRBUF_INIT;
+	json_t *list = o->prot_default ? json_null() : json_array(), *body, *res = NULL;
+	int i, rc;
+
+	for (i = 0; i < n; i++) {
+		const char *g = globs[i];
+
+		while (*g) {
+			const char *e = strchr(g, ',');
+			size_t len = e ? (size_t)(e - g) : strlen(g);
+
+			if (len)
+				json_array_append_new(list, json_stringn(g, len));
+			g += len;
+			if (*g)
+				g++;
+		}
+	}
+	body = json_pack("{s:o}", "protected_branches", list);
+	project_path(&path, name);
+	rc = client_request(c, "PATCH", path.buf, body, &res, &err);
+	if (rc) {
+		rc = cli_report(rc, &err);
+	} else if (o->json) {
+		cli_print_json(res);
+	} else {
+		json_t *pb = json_object_get(res, "protected_branches");
+		char *s = json_is_array(pb) && json_array_size(pb) ?
+			  json_dumps(pb, JSON_COMPACT) : NULL;
+
+		printf("protected branches of %s: %s\n", name,
+		       json_is_null(pb) ? "the default branch" : s ? s : "none");
+		free(s);
+	}
+	json_decref(body);
+	json_decref(res);
+	strbuf_release(&path);
+	strbuf_release(&err);
+	return rc;
+}
+
 int cmd_project(int argc, char **argv)
 {
 	enum { OPT_REPO = 256, OPT_BRANCHES, OPT_POLL, OPT_SECRET, OPT_JSON, OPT_PUBLIC,
-	       OPT_REMOVE };
+	       OPT_REMOVE, OPT_NONE, OPT_DEFAULT };
 	static const struct option longopts[] = {
 		{ "repo", required_argument, NULL, OPT_REPO },
 		{ "branches", required_argument, NULL, OPT_BRANCHES },
@@ -257,6 +315,8 @@ int cmd_project(int argc, char **argv)
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "public", no_argument, NULL, OPT_PUBLIC },
 		{ "remove", no_argument, NULL, OPT_REMOVE },
+		{ "none", no_argument, NULL, OPT_NONE },
+		{ "default", no_argument, NULL, OPT_DEFAULT },
 		CLI_LONGOPTS_CONN,
 		{ NULL, 0, NULL, 0 },
 	};
@@ -271,9 +331,9 @@ int cmd_project(int argc, char **argv)
 		return cli_usage_error("project", "wants add, list, show or rm");
 	sub = argv[1];
 	if (strcmp(sub, "add") && strcmp(sub, "list") && strcmp(sub, "show") &&
-	    strcmp(sub, "rm") && strcmp(sub, "member"))
+	    strcmp(sub, "rm") && strcmp(sub, "member") && strcmp(sub, "protect"))
 		return cli_usage_error("project", "unknown subcommand '%s' (add, list, "
-				       "show, rm, member)", sub);
+				       "show, rm, member, protect)", sub);
 	argc--;
 	argv++;
 	optind = 1;
@@ -314,6 +374,12 @@ int cmd_project(int argc, char **argv)
 		case OPT_REMOVE:
 			o.remove = 1;
 			break;
+		case OPT_NONE:
+			o.prot_none = 1;
+			break;
+		case OPT_DEFAULT:
+			o.prot_default = 1;
+			break;
 		default:
 			return cli_usage_error("project", "unknown or incomplete option '%s'",
 					       argv[optind - 1]);
@@ -335,8 +401,21 @@ int cmd_project(int argc, char **argv)
 			role = argv[optind++];
 		}
 	}
-	if ((o.remove && strcmp(sub, "member")) || (o.public_read && strcmp(sub, "add")))
-		return cli_usage_error("project", "--remove goes with member, --public with add");
+	if ((o.remove && strcmp(sub, "member")) || (o.public_read && strcmp(sub, "add")) ||
+	    ((o.prot_none || o.prot_default) && strcmp(sub, "protect")))
+		return cli_usage_error("project", "--remove goes with member, --public with add, "
+				       "--none and --default with protect");
+	if (!strcmp(sub, "protect")) {
+		if (o.prot_none + o.prot_default + (optind < argc) != 1)
+			return cli_usage_error("project", "protect wants branch globs, --none "
+					       "or --default");
+		rc = cli_open(&c, &o.conn);
+		if (rc)
+			return rc;
+		rc = do_protect(&c, name, argv + optind, argc - optind, &o);
+		client_close(&c);
+		return rc;
+	}
 	if (optind < argc)
 		return cli_usage_error("project", "unexpected argument '%s'", argv[optind]);
 	if (!strcmp(sub, "add") && !o.repo)

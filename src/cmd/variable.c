@@ -13,8 +13,8 @@
 #define VALUE_MAX 10000
 
 const char cmd_variable_usage[] =
-	"usage: cidre variable set PROJECT KEY VALUE [--masked]\n"
-	"       cidre variable set PROJECT KEY --stdin [--masked]\n"
+	"usage: cidre variable set PROJECT KEY VALUE [--masked] [--protected]\n"
+	"       cidre variable set PROJECT KEY --stdin [--masked] [--protected]\n"
 	"       cidre variable list PROJECT [--json]\n"
 	"       cidre variable rm PROJECT KEY\n"
 	"\n"
@@ -22,7 +22,8 @@ const char cmd_variable_usage[] =
 	"      A masked value (one line, at least 8 characters) is replaced by\n"
 	"      [MASKED] wherever a job prints it. The server never shows a\n"
 	"      value again; a trigger's variable of the same name wins.\n"
-	"list: the keys and whether they are masked, never the values.\n"
+	"list: the keys and whether they are masked and protected, never the\n"
+	"      values.\n"
 	"rm:   remove a variable.\n"
 	"All need a maintainer's token on the project.\n"
 	"\n"
@@ -30,6 +31,8 @@ const char cmd_variable_usage[] =
 	"      --stdin    read the value from stdin (one trailing newline is\n"
 	"                 dropped), so that it stays out of the shell history\n"
 	"      --masked   mask the value in job logs\n"
+	"      --protected  only for pipelines of protected branches (the\n"
+	"                 default branch unless `cidre project protect` says)\n"
 	"      --json     print the server's JSON\n"
 	"\n"
 	CLI_USAGE_CONN
@@ -64,10 +67,11 @@ static int read_stdin(struct strbuf *sb)
 }
 
 static int do_set(struct client *c, const char *project, const char *key, const char *value,
-		  int masked)
+		  int masked, int prot)
 {
 	struct strbuf err = STRBUF_INIT, path = STRBUF_INIT;
-	json_t *body = json_pack("{s:s, s:b}", "value", value, "masked", masked);
+	json_t *body = json_pack("{s:s, s:b, s:b}", "value", value, "masked", masked,
+				 "protected", prot);
 	int rc;
 
 	path_of(&path, project, key);
@@ -75,7 +79,9 @@ static int do_set(struct client *c, const char *project, const char *key, const 
 	if (rc)
 		rc = cli_report(rc, &err);
 	else
-		printf("variable %s of %s set%s\n", key, project, masked ? " (masked)" : "");
+		printf("variable %s of %s set%s\n", key, project,
+		       masked && prot ? " (masked, protected)" : masked ? " (masked)" :
+		       prot ? " (protected)" : "");
 	json_decref(body);
 	strbuf_release(&path);
 	strbuf_release(&err);
@@ -99,12 +105,14 @@ static int do_list(struct client *c, const char *project, int json)
 	} else if (!json_array_size(res)) {
 		printf("no variables in %s (cidre variable set %s KEY VALUE)\n", project, project);
 	} else {
-		cli_table_init(&t, "ll");
+		cli_table_init(&t, "lll");
 		cli_table_add(&t, "KEY");
 		cli_table_add(&t, "MASKED");
+		cli_table_add(&t, "PROTECTED");
 		json_array_foreach(res, i, e) {
 			cli_table_add(&t, cli_str(e, "key", "?"));
 			cli_table_add(&t, json_is_true(json_object_get(e, "masked")) ? "yes" : "no");
+			cli_table_add(&t, json_is_true(json_object_get(e, "protected")) ? "yes" : "no");
 		}
 		cli_table_print(&t, stdout);
 		cli_table_release(&t);
@@ -133,10 +141,11 @@ static int do_rm(struct client *c, const char *project, const char *key)
 
 int cmd_variable(int argc, char **argv)
 {
-	enum { OPT_STDIN = 256, OPT_MASKED, OPT_JSON };
+	enum { OPT_STDIN = 256, OPT_MASKED, OPT_PROTECTED, OPT_JSON };
 	static const struct option longopts[] = {
 		{ "stdin", no_argument, NULL, OPT_STDIN },
 		{ "masked", no_argument, NULL, OPT_MASKED },
+		{ "protected", no_argument, NULL, OPT_PROTECTED },
 		{ "json", no_argument, NULL, OPT_JSON },
 		CLI_LONGOPTS_CONN,
 		{ NULL, 0, NULL, 0 },
@@ -145,7 +154,7 @@ int cmd_variable(int argc, char **argv)
 	struct client c = CLIENT_INIT;
 	struct strbuf value = STRBUF_INIT;
 	const char *sub, *project, *key = NULL;
-	int ch, rc, from_stdin = 0, masked = 0, json = 0;
+	int ch, rc, from_stdin = 0, masked = 0, prot = 0, json = 0;
 
 	memset(&conn, 0, sizeof(conn));
 	if (argc < 2)
@@ -166,6 +175,9 @@ int cmd_variable(int argc, char **argv)
 			break;
 		case OPT_MASKED:
 			masked = 1;
+			break;
+		case OPT_PROTECTED:
+			prot = 1;
 			break;
 		case OPT_JSON:
 			json = 1;
@@ -193,8 +205,8 @@ int cmd_variable(int argc, char **argv)
 		} else {
 			strbuf_addstr(&value, argv[optind++]);
 		}
-	} else if (from_stdin || masked) {
-		return cli_usage_error("variable", "--stdin and --masked go with set");
+	} else if (from_stdin || masked || prot) {
+		return cli_usage_error("variable", "--stdin, --masked and --protected go with set");
 	}
 	if (optind < argc) {
 		strbuf_release(&value);
@@ -203,7 +215,7 @@ int cmd_variable(int argc, char **argv)
 	rc = cli_open(&c, &conn);
 	if (!rc) {
 		if (!strcmp(sub, "set"))
-			rc = do_set(&c, project, key, value.buf, masked);
+			rc = do_set(&c, project, key, value.buf, masked, prot);
 		else if (!strcmp(sub, "list"))
 			rc = do_list(&c, project, json);
 		else

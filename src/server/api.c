@@ -37,6 +37,27 @@
 
 /* ---- rendering ---- */
 
+/* "a,b" → ["a", "b"]; "" → []; NULL (the default branch) → null */
+static json_t *protected_json(const char *list)
+{
+	json_t *a;
+
+	if (!list)
+		return json_null();
+	a = json_array();
+	while (*list) {
+		const char *e = strchr(list, ',');
+		size_t n = e ? (size_t)(e - list) : strlen(list);
+
+		if (n)
+			json_array_append_new(a, json_stringn(list, n));
+		list += n;
+		if (*list)
+			list++;
+	}
+	return a;
+}
+
 static json_t *project_json(const struct store_project *p, int secrets)
 {
 	json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:i}", "id", (json_int_t)p->id,
@@ -45,6 +66,7 @@ static json_t *project_json(const struct store_project *p, int secrets)
 
 	json_object_set_new(o, "created_at", json_time(p->created));
 	json_object_set_new(o, "public", json_boolean(p->public_read));
+	json_object_set_new(o, "protected_branches", protected_json(p->protected_branches));
 	if (secrets) {
 		json_object_set_new(o, "hook_secret", json_str_or_null(p->hook_secret));
 		json_object_set_new(o, "webhook_secret", json_str_or_null(p->webhook_secret));
@@ -69,6 +91,7 @@ static json_t *pipeline_json(const struct store_pipeline *p)
 	json_object_set_new(o, "started_at", json_time(p->started));
 	json_object_set_new(o, "finished_at", json_time(p->finished));
 	json_object_set_new(o, "duration", json_seconds(p->started, p->finished));
+	json_object_set_new(o, "protected", json_boolean(p->protected_ref));
 	return o;
 }
 
@@ -2083,7 +2106,49 @@ static int h_session_delete(struct http_request *req, void *ud)
 
 /* ---- project settings: public, members, secret variables ---- */
 
-/* {"public": bool} (maintainer) */
+#define MAX_PROTECTED_PATTERNS 100
+
+/*
+ * A "protected_branches" value: null (the default branch) or an array of
+ * at most MAX_PROTECTED_PATTERNS globs, each 1..255 bytes without a comma
+ * or control character. The comma-joined list in *ret (NULL for null).
+ * 400 and -1 when it is something else.
+ */
+static int protected_arg(struct http_request *req, json_t *v, char **ret)
+{
+	struct strbuf sb = STRBUF_INIT;
+	size_t i;
+	json_t *e;
+
+	*ret = NULL;
+	if (json_is_null(v))
+		return 0;
+	if (!json_is_array(v) || json_array_size(v) > MAX_PROTECTED_PATTERNS)
+		goto bad;
+	json_array_foreach(v, i, e) {
+		const char *g = json_string_value(e);
+		size_t n = g ? strlen(g) : 0, k;
+
+		if (!n || n > 255 || n != json_string_length(e))
+			goto bad;
+		for (k = 0; k < n; k++)
+			if (g[k] == ',' || (unsigned char)g[k] < 0x20 || g[k] == 0x7f)
+				goto bad;
+		if (i)
+			strbuf_addch(&sb, ',');
+		strbuf_addstr(&sb, g);
+	}
+	*ret = strbuf_detach(&sb, NULL);
+	return 0;
+bad:
+	strbuf_release(&sb);
+	http_respond_error(req, 400, "protected_branches must be null (the default branch) or "
+			   "an array of at most %d branch globs of 1 to 255 bytes, without "
+			   "commas or control characters", MAX_PROTECTED_PATTERNS);
+	return -1;
+}
+
+/* {"public": bool, "protected_branches": [glob...] | null}, either or both (maintainer) */
 static int h_project_patch(struct http_request *req, void *ud)
 {
 	struct server *srv = SRV(ud);
@@ -2091,8 +2156,9 @@ static int h_project_patch(struct http_request *req, void *ud)
 	struct strbuf err = STRBUF_INIT;
 	struct store_project p;
 	struct principal who;
-	json_t *o, *pub;
-	int rc;
+	json_t *o, *pub, *prot;
+	char *list = NULL;
+	int rc = 0, known;
 
 	if (!st || who_changes(req, srv, st, &who) < 0 || !(o = body_json(req)))
 		return 0;
@@ -2100,18 +2166,42 @@ static int h_project_patch(struct http_request *req, void *ud)
 	if (project_of(req, srv, st, &who, ROLE_MAINTAINER, &p) < 0)
 		goto done;
 	pub = json_object_get(o, "public");
-	if (!json_is_boolean(pub) || json_object_size(o) != 1) {
-		http_respond_error(req, 400, "the body must be {\"public\": true|false}");
+	prot = json_object_get(o, "protected_branches");
+	known = !!pub + !!prot;
+	if (!known || json_object_size(o) != (size_t)known || (pub && !json_is_boolean(pub))) {
+		http_respond_error(req, 400, "the body must be {\"public\": true|false, "
+				   "\"protected_branches\": [glob...]|null}, either or both");
 		goto done;
 	}
-	rc = store_project_set_public(st, p.name, json_is_true(pub), &err);
+	if (prot && protected_arg(req, prot, &list) < 0)
+		goto done;
+	if (store_begin(st, &err) < 0) {
+		store_error(req, -1, &err);
+		goto done;
+	}
+	if (pub)
+		rc = store_project_set_public(st, p.name, json_is_true(pub), &err);
+	if (rc == 0 && prot)
+		rc = store_project_set_protected(st, p.name, list, &err);
+	if (rc == 0)
+		rc = store_commit(st, &err);
 	if (rc < 0) {
+		store_rollback(st);
 		store_error(req, rc, &err);
 		goto done;
 	}
-	p.public_read = json_is_true(pub);
-	auth_audit(st, req, &who, "project.update", p.name, "public %s",
-		   p.public_read ? "true" : "false");
+	if (pub) {
+		p.public_read = json_is_true(pub);
+		auth_audit(st, req, &who, "project.update", p.name, "public %s",
+			   p.public_read ? "true" : "false");
+	}
+	if (prot) {
+		free(p.protected_branches);
+		p.protected_branches = list;
+		list = NULL;
+		auth_audit(st, req, &who, "project.update", p.name, "protected_branches %s",
+			   p.protected_branches ? p.protected_branches : "(the default branch)");
+	}
 	{
 		json_t *r = project_json(&p, 1);
 
@@ -2119,6 +2209,7 @@ static int h_project_patch(struct http_request *req, void *ud)
 		json_decref(r);
 	}
 done:
+	free(list);
 	store_project_release(&p);
 	json_decref(o);
 	strbuf_release(&err);
@@ -2261,7 +2352,8 @@ static int h_variables(struct http_request *req, void *ud)
 		json_t *a = json_array();
 
 		for (i = 0; i < n; i++) {
-			json_t *e = json_pack("{s:s, s:b}", "key", v[i].key, "masked", v[i].masked);
+			json_t *e = json_pack("{s:s, s:b, s:b}", "key", v[i].key, "masked",
+					      v[i].masked, "protected", v[i].protected_only);
 
 			json_object_set_new(e, "updated_at", json_time(v[i].updated));
 			json_array_append_new(a, e);
@@ -2289,7 +2381,7 @@ static int var_key_ok(const char *k)
 	return 1;
 }
 
-/* PUT {"value", "masked"?} (maintainer); the answer never holds the value. */
+/* PUT {"value", "masked"?, "protected"?} (maintainer); the answer never holds the value. */
 static int h_variable_put(struct http_request *req, void *ud)
 {
 	struct server *srv = SRV(ud);
@@ -2300,8 +2392,8 @@ static int h_variable_put(struct http_request *req, void *ud)
 	struct store_project p;
 	struct principal who;
 	size_t n = 0, i;
-	json_t *o, *m;
-	int rc, masked, exists = 0;
+	json_t *o, *m, *pr;
+	int rc, masked, prot, exists = 0;
 
 	if (!st || who_changes(req, srv, st, &who) < 0 || !(o = body_json(req)))
 		return 0;
@@ -2316,12 +2408,16 @@ static int h_variable_put(struct http_request *req, void *ud)
 	if (opt_str(req, o, "value", MAX_VAR_VALUE, &value))
 		goto done;
 	m = json_object_get(o, "masked");
-	if (!value || (m && !json_is_null(m) && !json_is_boolean(m))) {
+	pr = json_object_get(o, "protected");
+	if (!value || (m && !json_is_null(m) && !json_is_boolean(m)) ||
+	    (pr && !json_is_null(pr) && !json_is_boolean(pr))) {
 		http_respond_error(req, 400, "the body must be {\"value\": string of at most %d "
-				   "bytes, \"masked\": true|false}", MAX_VAR_VALUE);
+				   "bytes, \"masked\": true|false, \"protected\": true|false}",
+				   MAX_VAR_VALUE);
 		goto done;
 	}
 	masked = json_is_true(m);
+	prot = json_is_true(pr);
 	if (masked && (strlen(value) < MASK_MIN_LEN || strchr(value, '\n') || strchr(value, '\r'))) {
 		http_respond_error(req, 400, "a masked value must be one line of at least %d "
 				   "characters", MASK_MIN_LEN);
@@ -2336,7 +2432,7 @@ static int h_variable_put(struct http_request *req, void *ud)
 		goto done;
 	}
 	if (rc == 0)
-		rc = store_variable_set(st, p.id, key, value, masked, &err);
+		rc = store_variable_set(st, p.id, key, value, masked, prot, &err);
 	if (rc < 0) {
 		store_error(req, rc, &err);
 		goto done;
@@ -2346,8 +2442,10 @@ static int h_variable_put(struct http_request *req, void *ud)
 		json_t *r;
 
 		snprintf(target, sizeof(target), "project %s variable %s", p.name, key);
-		auth_audit(st, req, &who, "variable.set", target, "%s", masked ? "masked" : "");
-		r = json_pack("{s:s, s:b}", "key", key, "masked", masked);
+		auth_audit(st, req, &who, "variable.set", target, "%s%s%s",
+			   masked ? "masked" : "", masked && prot ? ", " : "",
+			   prot ? "protected" : "");
+		r = json_pack("{s:s, s:b, s:b}", "key", key, "masked", masked, "protected", prot);
 		http_respond_json(req, exists ? 200 : 201, r);
 		json_decref(r);
 	}

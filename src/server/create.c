@@ -62,6 +62,16 @@ int server_branch_matches(const char *glob, const char *branch)
 	return 0;
 }
 
+int server_branch_protected(const struct store_project *p, const char *branch,
+			    const char *default_branch)
+{
+	if (!branch)
+		return 0;
+	if (!p->protected_branches)
+		return default_branch && !strcmp(branch, default_branch);
+	return *p->protected_branches && server_branch_matches(p->protected_branches, branch);
+}
+
 static const char *const when_names[] = {
 	[WHEN_ON_SUCCESS] = "on_success", [WHEN_ON_FAILURE] = "on_failure",
 	[WHEN_ALWAYS] = "always", [WHEN_MANUAL] = "manual",
@@ -305,6 +315,7 @@ int server_create_pipeline(struct server *srv, const struct trigger *t,
 	pl.source = (char *)t->source;
 	pl.status = "created";
 	pl.variables = vars_text;
+	pl.protected_ref = server_branch_protected(pr, branch, gi.default_branch);
 	if (store_pipeline_add(st, &pl, err) < 0)
 		goto done;
 
@@ -322,6 +333,8 @@ int server_create_pipeline(struct server *srv, const struct trigger *t,
 
 		po.builds_dir = b;
 		ci_predefined(&gi, &po, &ctx.predefined);
+		if (pl.protected_ref)
+			varlist_set(&ctx.predefined, "CI_COMMIT_REF_PROTECTED", "true");
 		free(b);
 	}
 	if (t->vars)

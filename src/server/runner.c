@@ -726,13 +726,17 @@ static int write_spec(struct runner *r, const struct store_job *j, int no, const
 			json_decref(sv);
 			goto done;
 		}
-		for (k = 0; k < vn; k++)
+		for (k = 0; k < vn; k++) {
+			/* a protected one only for a protected branch's pipeline */
+			if (v[k].protected_only && !pl.protected_ref)
+				continue;
 			json_array_append_new(sv, json_pack("{s:s, s:s, s:b}", "key", v[k].key,
 							    "value", v[k].value ? v[k].value : "",
 							    "masked", v[k].masked));
+		}
 		store_variables_free(v, vn);
+		*ret_secrets = json_array_size(sv) > 0;
 		json_object_set_new(spec, "secrets", sv);
-		*ret_secrets = vn > 0;
 	}
 	text = json_dumps(spec, JSON_COMPACT);
 	if (!text || write_over(path, text, strlen(text)) < 0) {

@@ -118,6 +118,14 @@ int server_fetch(const char *mirror, struct strbuf *err);
 
 /* Branch name matches the project's branches: comma-separated globs, "*" all. */
 int server_branch_matches(const char *glob, const char *branch);
+/*
+ * Whether branch is protected in project p: it matches one of
+ * p->protected_branches, or, when that is NULL, it is default_branch
+ * (the repository's; NULL: none known). Protected variables go only to
+ * the jobs of pipelines made on a protected branch.
+ */
+int server_branch_protected(const struct store_project *p, const char *branch,
+			    const char *default_branch);
 
 /* ---- runner.c ---- */
 

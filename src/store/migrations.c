@@ -210,6 +210,15 @@ const char *const store_migrations[] = {
 	"CREATE INDEX deliveries_due ON deliveries (state, next_at, id);"
 	"CREATE INDEX deliveries_project ON deliveries (project_id, id);"
 	"CREATE INDEX deliveries_pipeline ON deliveries (pipeline_id, kind, state);",
+	/*
+	 * 5: protected branches and protected variables. A NULL
+	 * protected_branches is the repository's default branch; a pipeline
+	 * records whether its branch was protected when it was made (as
+	 * GitLab: later changes to the list do not reach it).
+	 */
+	"ALTER TABLE projects ADD COLUMN protected_branches TEXT;"
+	"ALTER TABLE variables ADD COLUMN protected INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE pipelines ADD COLUMN protected INTEGER NOT NULL DEFAULT 0;",
 };
 
 const size_t store_migrations_nr = ARRAY_SIZE(store_migrations);

@@ -62,6 +62,12 @@ struct store_project {
 	int64_t created;
 	int64_t deleted;      /* 0, or when store_project_delete() marked it */
 	int public_read;      /* anonymous callers may read it (store_project_set_public) */
+	/*
+	 * Globs of the protected branches, comma-separated as branches;
+	 * "" none; NULL: the repository's default branch alone (see
+	 * server_branch_protected).
+	 */
+	char *protected_branches;
 };
 void store_project_release(struct store_project *p);
 
@@ -89,6 +95,10 @@ void store_projects_free(struct store_project *a, size_t nr);
 int store_project_delete(struct store *st, const char *name, struct strbuf *err);
 /* Set a live project's anonymous read access. STORE_NOTFOUND: no such project. */
 int store_project_set_public(struct store *st, const char *name, int on, struct strbuf *err);
+/* Set a live project's protected branches (comma-separated globs; "" none;
+ * NULL back to the default branch). STORE_NOTFOUND: no such project. */
+int store_project_set_protected(struct store *st, const char *name, const char *patterns,
+				struct strbuf *err);
 
 /* Last sha seen on a ref by polling (ret_sha: 41 bytes, "" if none).
  * store_ref_set refuses a sha longer than 40 characters. */
@@ -113,6 +123,7 @@ struct store_pipeline {
 	char *variables;      /* JSON object of trigger variables, "{}" */
 	char *ctx;            /* JSON: what the planner was given (opaque here) */
 	int64_t created, started, finished;
+	int protected_ref;    /* made on a protected branch: protected variables go to its jobs */
 };
 void store_pipeline_release(struct store_pipeline *p);
 
@@ -430,11 +441,13 @@ struct store_variable {
 	char *key;              /* [A-Za-z_][A-Za-z0-9_]{0,254} */
 	char *value;            /* NULL when listed without values */
 	int masked;
+	int protected_only;     /* only for pipelines of protected branches */
 	int64_t updated;
 };
 void store_variables_free(struct store_variable *a, size_t nr);
 int store_variable_set(struct store *st, int64_t project_id, const char *key,
-		       const char *value, int masked, struct strbuf *err);
+		       const char *value, int masked, int protected_only,
+		       struct strbuf *err);
 /* STORE_NOTFOUND: no such variable. */
 int store_variable_delete(struct store *st, int64_t project_id, const char *key,
 			  struct strbuf *err);

@@ -39,7 +39,7 @@ enum stmt_id {
 	ST_ARTIFACT_ADD, ST_ARTIFACTS_LIST, ST_ARTIFACT_GET,
 	ST_ARTIFACTS_FROM, ST_ARTIFACTS_AFTER, ST_ARTIFACTS_SUM,
 	ST_TOKEN_ADD, ST_TOKEN_CHECK, ST_TOKEN_COUNT,
-	ST_PROJECT_SET_PUBLIC,
+	ST_PROJECT_SET_PUBLIC, ST_PROJECT_SET_PROTECTED,
 	ST_TOKEN_ADD_USER, ST_TOKEN_LOOKUP, ST_TOKEN_USED, ST_TOKEN_LIST, ST_TOKEN_REVOKE,
 	ST_USER_ADD, ST_USER_GET, ST_USER_GET_ID, ST_USER_LIST, ST_USER_UPDATE,
 	ST_SESSION_ADD, ST_SESSION_GET, ST_SESSION_TOUCH, ST_SESSION_DELETE,
@@ -53,12 +53,12 @@ enum stmt_id {
 
 #define PROJECT_COLS \
 	"id, name, repo, branches, poll_interval, hook_secret, webhook_secret, " \
-	"created, deleted, public"
+	"created, deleted, public, protected_branches"
 
 #define PIPELINE_COLS \
 	"p.id, p.project_id, (SELECT name FROM projects WHERE id = p.project_id), " \
 	"p.ref, p.sha, p.before_sha, p.source, p.status, p.error, p.name, " \
-	"p.variables, p.ctx, p.created, p.started, p.finished"
+	"p.variables, p.ctx, p.created, p.started, p.finished, p.protected"
 
 #define JOB_COLS \
 	"j.id, j.pipeline_id, j.project_id, j.name, j.stage, j.stage_idx, " \
@@ -105,8 +105,8 @@ static const char *const stmt_sql[ST__NR] = {
 
 	[ST_PIPELINE_ADD] =
 		"INSERT INTO pipelines (project_id, ref, sha, before_sha, source, "
-		"status, error, name, variables, ctx, created, started, finished) "
-		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+		"status, error, name, variables, ctx, created, started, finished, protected) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
 	[ST_PIPELINE_GET] = "SELECT " PIPELINE_COLS " FROM pipelines p WHERE p.id = ?1",
 	[ST_PIPELINE_EXISTS] = "SELECT 1 FROM pipelines WHERE id = ?1",
 	[ST_PIPELINE_SET_STATUS] =
@@ -216,6 +216,9 @@ static const char *const stmt_sql[ST__NR] = {
 
 	[ST_PROJECT_SET_PUBLIC] =
 		"UPDATE projects SET public = ?2 WHERE name = ?1 AND deleted = 0 RETURNING id",
+	[ST_PROJECT_SET_PROTECTED] =
+		"UPDATE projects SET protected_branches = ?2 WHERE name = ?1 AND deleted = 0 "
+		"RETURNING id",
 
 	[ST_TOKEN_ADD_USER] =
 		"INSERT INTO tokens (name, hash, created, user_id) VALUES (?1, ?2, ?3, ?4)",
@@ -261,13 +264,14 @@ static const char *const stmt_sql[ST__NR] = {
 		"WHERE m.project_id = ?1 ORDER BY u.login",
 
 	[ST_VAR_SET] =
-		"INSERT INTO variables (project_id, key, value, masked, updated) "
-		"VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (project_id, key) DO UPDATE SET "
-		"value = excluded.value, masked = excluded.masked, updated = excluded.updated",
+		"INSERT INTO variables (project_id, key, value, masked, updated, protected) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (project_id, key) DO UPDATE SET "
+		"value = excluded.value, masked = excluded.masked, updated = excluded.updated, "
+		"protected = excluded.protected",
 	[ST_VAR_DELETE] =
 		"DELETE FROM variables WHERE project_id = ?1 AND key = ?2 RETURNING masked",
 	[ST_VAR_LIST] =
-		"SELECT key, CASE WHEN ?2 THEN value END, masked, updated FROM variables "
+		"SELECT key, CASE WHEN ?2 THEN value END, masked, updated, protected FROM variables "
 		"WHERE project_id = ?1 ORDER BY key",
 
 	[ST_AUDIT_ADD] =
@@ -686,6 +690,7 @@ void store_project_release(struct store_project *p)
 	free(p->branches);
 	free(p->hook_secret);
 	free(p->webhook_secret);
+	free(p->protected_branches);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -710,6 +715,7 @@ static void read_project(sqlite3_stmt *s, struct store_project *p)
 	p->created = sqlite3_column_int64(s, 7);
 	p->deleted = sqlite3_column_int64(s, 8);
 	p->public_read = sqlite3_column_int(s, 9);
+	p->protected_branches = col_str(s, 10);
 }
 
 int store_project_name_ok(const char *name)
@@ -961,6 +967,7 @@ static void read_pipeline(sqlite3_stmt *s, struct store_pipeline *p)
 	p->created = sqlite3_column_int64(s, 12);
 	p->started = sqlite3_column_int64(s, 13);
 	p->finished = sqlite3_column_int64(s, 14);
+	p->protected_ref = sqlite3_column_int(s, 15);
 }
 
 int store_pipeline_add(struct store *st, struct store_pipeline *p, struct strbuf *err)
@@ -980,7 +987,7 @@ int store_pipeline_add(struct store *st, struct store_pipeline *p, struct strbuf
 	    b_text(s, 7, p->error) || b_text(s, 8, p->name) ||
 	    b_text(s, 9, p->variables ? p->variables : "{}") || b_text(s, 10, p->ctx) ||
 	    b_int(s, 11, created) || b_int(s, 12, p->started) ||
-	    b_int(s, 13, p->finished)) {
+	    b_int(s, 13, p->finished) || b_int(s, 14, p->protected_ref ? 1 : 0)) {
 		done(s);
 		return db_fail(st, -1, "pipeline add", err);
 	}
@@ -1924,6 +1931,22 @@ int store_project_set_public(struct store *st, const char *name, int on, struct 
 	return rc;
 }
 
+int store_project_set_protected(struct store *st, const char *name, const char *patterns,
+				struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, ST_PROJECT_SET_PROTECTED, err);
+	int rc;
+
+	if (!s)
+		return -1;
+	b_text0(s, 1, name);
+	b_text(s, 2, patterns);
+	rc = exec_returning(st, s, "project set protected branches", err);
+	if (rc == STORE_NOTFOUND)
+		return fail(err, rc, "no project %s", name ? name : "");
+	return rc;
+}
+
 /* ---- tokens owned by users ---- */
 
 void store_token_release(struct store_token *t)
@@ -2401,14 +2424,16 @@ void store_variables_free(struct store_variable *a, size_t nr)
 }
 
 int store_variable_set(struct store *st, int64_t project_id, const char *key,
-		       const char *value, int masked, struct strbuf *err)
+		       const char *value, int masked, int protected_only,
+		       struct strbuf *err)
 {
 	sqlite3_stmt *s = prep(st, ST_VAR_SET, err);
 
 	if (!s)
 		return -1;
 	if (b_int(s, 1, project_id) || b_text0(s, 2, key) || b_text0(s, 3, value) ||
-	    b_int(s, 4, masked ? 1 : 0) || b_int(s, 5, now_ms())) {
+	    b_int(s, 4, masked ? 1 : 0) || b_int(s, 5, now_ms()) ||
+	    b_int(s, 6, protected_only ? 1 : 0)) {
 		done(s);
 		return db_fail(st, -1, "variable set", err);
 	}
@@ -2449,6 +2474,7 @@ int store_variable_list(struct store *st, int64_t project_id, int with_values,
 		a[n].value = col_str(s, 1);
 		a[n].masked = sqlite3_column_int(s, 2);
 		a[n].updated = sqlite3_column_int64(s, 3);
+		a[n].protected_only = sqlite3_column_int(s, 4);
 		n++;
 	}
 	done(s);

@@ -275,7 +275,7 @@ test_expect_success 'the command line: user add/list, token create/list/revoke, 
 		variable set app SHORT abc --masked >out 2>&1 &&
 	expect_grep "at least 8" out &&
 	CIDRE_SERVER=$URL CIDRE_TOKEN=$(cat carol.tok) cidre variable list app >out &&
-	expect_grep "^STDIN_SECRET +yes$" out && ! grep -q "from-stdin" out &&
+	expect_grep "^STDIN_SECRET +yes +no$" out && ! grep -q "from-stdin" out &&
 	CIDRE_SERVER=$URL CIDRE_TOKEN=$(cat carol.tok) cidre variable rm app STDIN_SECRET >out &&
 	CIDRE_SERVER=$URL CIDRE_TOKEN=$(cat carol.tok) cidre variable list app >out &&
 	expect_no_grep STDIN_SECRET out &&

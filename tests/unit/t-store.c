@@ -379,7 +379,7 @@ static void test_pipelines(void **state)
 	struct store_pipeline p = {
 		.project_id = a, .ref = "main", .sha = "abc", .before_sha = "def",
 		.source = "push", .name = "nightly", .variables = "{\"K\":\"V\"}",
-		.ctx = "{\"x\":1}",
+		.ctx = "{\"x\":1}", .protected_ref = 1,
 	};
 	struct store_pipeline q, *arr;
 	struct store_pipeline_filter f = { .limit = 20 };
@@ -407,6 +407,7 @@ static void test_pipelines(void **state)
 	assert_string_equal(q.status, "created");
 	assert_null(q.error);
 	assert_string_equal(q.name, "nightly");
+	assert_int_equal(q.protected_ref, 1);
 	assert_string_equal(q.variables, "{\"K\":\"V\"}");
 	assert_string_equal(q.ctx, "{\"x\":1}");
 	assert_int_equal(q.created, p.created);
@@ -1252,6 +1253,28 @@ static void test_accounts(void **state)
 	store_pipelines_free(pl, n);
 	assert_int_equal(store_project_set_public(st, "two", 1, &err), 0);
 	assert_int_equal(store_project_set_public(st, "nope", 1, &err), STORE_NOTFOUND);
+	{
+		/* protected branches: NULL (the default branch), "" (none), a list */
+		struct store_project pp;
+
+		assert_int_equal(store_project_get(st, "two", &pp, &err), 0);
+		assert_null(pp.protected_branches);
+		store_project_release(&pp);
+		assert_int_equal(store_project_set_protected(st, "two", "main,release/*", &err), 0);
+		assert_int_equal(store_project_get(st, "two", &pp, &err), 0);
+		assert_string_equal(pp.protected_branches, "main,release/*");
+		store_project_release(&pp);
+		assert_int_equal(store_project_set_protected(st, "two", "", &err), 0);
+		assert_int_equal(store_project_get(st, "two", &pp, &err), 0);
+		assert_string_equal(pp.protected_branches, "");
+		store_project_release(&pp);
+		assert_int_equal(store_project_set_protected(st, "two", NULL, &err), 0);
+		assert_int_equal(store_project_get(st, "two", &pp, &err), 0);
+		assert_null(pp.protected_branches);
+		store_project_release(&pp);
+		assert_int_equal(store_project_set_protected(st, "nope", "", &err),
+				 STORE_NOTFOUND);
+	}
 	assert_int_equal(store_pipeline_list(st, &f, &pl, &n, &err), 0);
 	assert_int_equal(n, 1);
 	assert_int_equal(pl[0].project_id, p2);
@@ -1276,12 +1299,13 @@ static void test_accounts(void **state)
 	store_tokens_free(tl, n);
 
 	/* variables: values only when asked for */
-	assert_int_equal(store_variable_set(st, p1, "K", "v1", 1, &err), 0);
-	assert_int_equal(store_variable_set(st, p1, "K", "v2", 0, &err), 0);
+	assert_int_equal(store_variable_set(st, p1, "K", "v1", 1, 0, &err), 0);
+	assert_int_equal(store_variable_set(st, p1, "K", "v2", 0, 1, &err), 0);
 	assert_int_equal(store_variable_list(st, p1, 0, &vl, &n, &err), 0);
 	assert_int_equal(n, 1);
 	assert_null(vl[0].value);
 	assert_int_equal(vl[0].masked, 0);
+	assert_int_equal(vl[0].protected_only, 1);
 	store_variables_free(vl, n);
 	assert_int_equal(store_variable_list(st, p1, 1, &vl, &n, &err), 0);
 	assert_string_equal(vl[0].value, "v2");
