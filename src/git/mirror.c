@@ -211,6 +211,32 @@ int mirror_changed(const char *dir, const char *before, const char *sha,
 	return 0;
 }
 
+int mirror_tree_files(const char *dir, const char *sha, struct strvec *out,
+		      struct strbuf *err)
+{
+	struct strbuf sb = STRBUF_INIT;
+	const char *argv[] = { "git", "--git-dir", dir, "ls-tree", "-r", "-z", "--name-only",
+			       sha, NULL };
+	size_t pos = 0;
+
+	if (!mirror_is_sha(sha)) {
+		strbuf_addf(err, "not a commit: %s", sha ? sha : "(none)");
+		return -1;
+	}
+	if (git(argv, NULL, MIRROR_LIST_MAX, &sb, err) < 0) {
+		strbuf_release(&sb);
+		return -1;
+	}
+	while (pos < sb.len) {
+		const char *p = sb.buf + pos;
+
+		strvec_push(out, p);
+		pos += strlen(p) + 1;
+	}
+	strbuf_release(&sb);
+	return 0;
+}
+
 static int write_file(const char *path, const char *text, struct strbuf *err)
 {
 	FILE *f = fopen(path, "we");

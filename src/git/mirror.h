@@ -41,6 +41,12 @@ int mirror_commit(const char *dir, const char *sha, struct gitinfo *gi,
 int mirror_changed(const char *dir, const char *before, const char *sha,
 		   struct strvec *out, struct strbuf *err);
 /*
+ * The files of commit sha's tree (what a root commit adds), appended to
+ * out; at most 256 MiB of names are read. 0, or -1 with err set.
+ */
+int mirror_tree_files(const char *dir, const char *sha, struct strvec *out,
+		      struct strbuf *err);
+/*
  * A repository at dest sharing the mirror's objects (alternates, as
  * `git clone --shared`), with sha checked out (detached HEAD) and branch
  * set to it when not NULL: what a job's workspace is. dest may be a tree

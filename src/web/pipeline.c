@@ -233,7 +233,7 @@ int web_pipeline(struct http_request *req, void *ud)
 	}
 	if (has_changed) {
 		struct strbuf li = STRBUF_INIT;
-		char count[24];
+		char count[48];
 
 		for (i = 0; i < files.nr; i++) {
 			struct tmpl_var v[] = { tmpl_str("file", files.v[i]) };
@@ -247,7 +247,8 @@ int web_pipeline(struct http_request *req, void *ud)
 			struct tmpl_var v[] = { tmpl_str("n", n) };
 			page_render(&li, "pipeline", "more", v, 1);
 		}
-		snprintf(count, sizeof(count), "%zu", files.nr + more);
+		snprintf(count, sizeof(count), "%zu changed file%s", files.nr + more,
+			 files.nr + more == 1 ? "" : "s");
 		struct tmpl_var v[] = { tmpl_str("count", count), tmpl_html("files", li.buf) };
 		page_render(&changed, "pipeline", "changed", v, ARRAY_SIZE(v));
 		strbuf_release(&li);

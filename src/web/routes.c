@@ -18,7 +18,8 @@
 /* The commit's title and author from what the planner was given. */
 /*
  * The commit's files against its first parent, for a pipeline whose
- * context names the parent but no files yet: one diff in the mirror,
+ * context names the parent (zeros for a root commit: then the files of
+ * its tree) but no files yet: one diff in the mirror,
  * stored in the context so later views read it (best effort: a failure
  * shows no files and is tried again next time).
  */
@@ -32,7 +33,10 @@ static void diff_parent(struct page *pg, const struct store_pipeline *p, struct 
 	if (store_project_get_id(pg->st, p->project_id, &pr, NULL) < 0)
 		return;
 	mirror = server_mirror_path(pg->srv, pr.name);
-	if (mirror_changed(mirror, c->parent, p->sha, &files, NULL) == 0) {
+	/* a root commit (its parent all zeros) adds every file of its tree */
+	if ((strspn(c->parent, "0") == strlen(c->parent) ?
+	     mirror_tree_files(mirror, p->sha, &files, NULL) :
+	     mirror_changed(mirror, c->parent, p->sha, &files, NULL)) == 0) {
 		pctx_set_files(c, &files);
 		json = pctx_to_json(c);
 		store_pipeline_set_ctx(pg->st, p->id, json, p->name, NULL);

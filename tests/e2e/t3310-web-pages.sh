@@ -180,9 +180,23 @@ test_expect_success 'an API-triggered pipeline lists its commit'"'"'s changed fi
 	(cd app && echo one >one.txt && git add one.txt && git commit -q -m one && git push -q origin HEAD:main) &&
 	api POST /api/v1/projects/app/pipelines "{\"ref\":\"main\"}" >p1.json && expect_status 201 &&
 	test "$(get /pipelines/$(jq -r .id p1.json))" = 200 &&
-	expect_grep "<summary>1 changed files</summary>" page.html &&
+	expect_grep "<summary>1 changed file</summary>" page.html &&
 	expect_grep "<li><code>one.txt</code></li>" page.html &&
 	! grep -q "more</li>" page.html
+'
+
+test_expect_success 'a root commit lists the files it adds' '
+	git init -q --bare root.git &&
+	git clone -q root.git root 2>/dev/null &&
+	(cd root && cp ../app/.gitlab-ci.yml . && mkdir -p src && echo x >src/a.c &&
+	 git add . && git commit -q -m first && git push -q origin HEAD:main) &&
+	api POST /api/v1/projects "{\"name\":\"root\",\"repo\":\"$SCRATCH/root.git\",\"public\":true}" \
+		>/dev/null && expect_status 201 &&
+	api POST /api/v1/projects/root/pipelines "{\"ref\":\"main\"}" >pr.json && expect_status 201 &&
+	test "$(get /pipelines/$(jq -r .id pr.json))" = 200 &&
+	expect_grep "<summary>2 changed files</summary>" page.html &&
+	expect_grep "<li><code>.gitlab-ci.yml</code></li>" page.html &&
+	expect_grep "<li><code>src/a.c</code></li>" page.html
 '
 
 test_done
