@@ -595,6 +595,7 @@ static int h_project_delete(struct http_request *req, void *ud)
 		free(w);
 		slog_info("project %s removed", http_request_param(req, "name"));
 		auth_audit(st, req, &who, "project.delete", http_request_param(req, "name"), NULL);
+		events_access_changed(srv);
 	}
 	if (rc == STORE_NOTFOUND)
 		http_respond_error(req, 404, "project %s not found", http_request_param(req, "name"));
@@ -1263,9 +1264,12 @@ static int h_events(struct http_request *req, void *ud)
 	char caller[64];
 	int rc;
 
+	uint64_t access = events_access_now(srv);
+
 	if (!st || who_asks(req, srv, st, &who) < 0)
 		return 0;
 	memset(&f, 0, sizeof(f));
+	f.access = access;
 	if (who.admin && !who.user_id)
 		snprintf(caller, sizeof(caller), "token:admin");
 	else if (who.user_id)
@@ -1744,6 +1748,7 @@ static int h_token_revoke(struct http_request *req, void *ud)
 	} else {
 		snprintf(target, sizeof(target), "token %lld", (long long)id);
 		auth_audit(st, req, &who, "token.revoke", target, NULL);
+		events_access_changed(srv);
 		http_respond_json_str(req, 200, "{\"revoked\":true}", 16);
 	}
 	strbuf_release(&err);
@@ -2001,6 +2006,7 @@ static int h_user_patch(struct http_request *req, void *ud)
 		strbuf_addf(&what, "%sdisabled %s", what.len ? ", " : "",
 			    disabled ? "true" : "false");
 	auth_audit(st, req, &who, "user.update", u.login, "%s", what.buf);
+	events_access_changed(srv);
 	store_user_release(&u);
 	if (store_user_get(st, login, &u, &err) == 0) {
 		json_t *r = user_json(&u);
@@ -2099,6 +2105,7 @@ static int h_session_delete(struct http_request *req, void *ud)
 	}
 	auth_logout(srv, st, &who, sid);
 	auth_audit(st, req, &who, "session.delete", who.login, NULL);
+	events_access_changed(srv);
 	session_cookie(req, srv, "", 0);
 	http_respond_json_str(req, 200, "{\"ended\":true}", 14);
 	return 0;
@@ -2194,6 +2201,7 @@ static int h_project_patch(struct http_request *req, void *ud)
 		p.public_read = json_is_true(pub);
 		auth_audit(st, req, &who, "project.update", p.name, "public %s",
 			   p.public_read ? "true" : "false");
+		events_access_changed(srv);
 	}
 	if (prot) {
 		free(p.protected_branches);
@@ -2300,6 +2308,7 @@ static int member_op(struct http_request *req, void *ud, int remove)
 		snprintf(target, sizeof(target), "project %s member %s", p.name, u.login);
 		auth_audit(st, req, &who, remove ? "member.remove" : "member.set", target, "%s",
 			   remove ? "" : role_name(role));
+		events_access_changed(srv);
 	}
 	if (remove) {
 		http_respond_json_str(req, 200, "{\"removed\":true}", 16);

@@ -47,6 +47,7 @@ struct sub {
 	size_t out_off;
 	struct http_stream *stream;
 	int registered;
+	uint64_t access;        /* e->access when it was authorised */
 	atomic_int refs;
 };
 
@@ -55,6 +56,7 @@ struct events {
 	struct event *ring;
 	size_t size;
 	uint64_t first, next;   /* sequences: first ever, next to assign */
+	uint64_t access;        /* bumped by events_access_changed() */
 	struct sub **v;
 	size_t nr, alloc;
 };
@@ -164,6 +166,34 @@ void events_job(struct server *srv, struct store *st, int64_t id)
 	strbuf_release(&err);
 }
 
+void events_access_changed(struct server *srv)
+{
+	struct events *e = srv->events;
+	size_t i;
+
+	if (!e)
+		return;
+	pthread_mutex_lock(&e->lock);
+	e->access++;
+	for (i = 0; i < e->nr; i++)
+		if (e->v[i]->stream)
+			http_stream_wake(e->v[i]->stream);
+	pthread_mutex_unlock(&e->lock);
+}
+
+uint64_t events_access_now(struct server *srv)
+{
+	struct events *e = srv->events;
+	uint64_t v;
+
+	if (!e)
+		return 0;
+	pthread_mutex_lock(&e->lock);
+	v = e->access;
+	pthread_mutex_unlock(&e->lock);
+	return v;
+}
+
 /* ---- streams ---- */
 
 static int wants(const struct sub *s, const struct event *ev)
@@ -227,8 +257,19 @@ static void collect(struct sub *s)
 static ssize_t sub_read(void *ud, uint64_t pos, char *buf, size_t max)
 {
 	struct sub *s = ud;
+	int stale;
 
 	(void)pos;
+	/*
+	 * Access changed since the stream was authorised: end it, also with
+	 * a batch formatted under the old access unsent; the client resumes
+	 * from its last id under the new.
+	 */
+	pthread_mutex_lock(&s->ev->lock);
+	stale = s->access != s->ev->access;
+	pthread_mutex_unlock(&s->ev->lock);
+	if (stale)
+		return -1;
 	if (s->out.len > s->out_off)
 		return drain(s, buf, max);
 	pthread_mutex_lock(&s->ev->lock);
@@ -333,6 +374,8 @@ int events_stream(struct server *srv, struct http_request *req, const struct eve
 	ALLOC_GROW(e->v, e->nr + 1, e->alloc);
 	e->v[e->nr++] = s;
 	s->registered = 1;
+	/* a change between the caller's authorisation and now ends it at once */
+	s->access = f->access;
 	pthread_mutex_unlock(&e->lock);
 
 	rc = http_respond_stream(req, 200, "text/event-stream", &sub_ops, s, &hs);

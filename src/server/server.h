@@ -178,9 +178,19 @@ struct events_filter {
 	const int64_t *projects;   /* else these projects (copied) */
 	size_t projects_nr;
 	int64_t pipeline_id;       /* not 0: only this pipeline's events */
+	uint64_t access;           /* events_access_now() before authorising */
 };
 /* Respond to req with the event stream (honours Last-Event-ID); 429/503 over the caps. */
 int events_stream(struct server *srv, struct http_request *req, const struct events_filter *f);
+/*
+ * Who may see what changed (a member, a project's public setting, a user,
+ * a token, a session, a project removed): every open stream ends at its
+ * next read, so its client reconnects (EventSource does, with
+ * Last-Event-ID: nothing is lost) and is authorised again.
+ */
+void events_access_changed(struct server *srv);
+/* The access generation: read it before deciding what a stream may see. */
+uint64_t events_access_now(struct server *srv);
 
 /* ---- api.c ---- */
 

@@ -170,6 +170,32 @@ test_expect_success 'a caller has at most 16 streams (429), the server says so' 
 	stop_streams
 '
 
+# ended NAME: NAME's curl has exited (the server ended its stream)
+ended() {
+	! kill -0 "$(cat "$1.spid")" 2>/dev/null
+}
+
+test_expect_success 'a change of access ends open streams; the client is authorised again' '
+	stream zed2 /api/v1/events -b zed.jar &&
+	stream alice2 "/api/v1/events?project=a" -b alice.jar &&
+	wait_for 10 grep -q "^retry:" zed2.sse && wait_for 10 grep -q "^retry:" alice2.sse &&
+	# zed becomes a viewer of b: the all-projects stream of zed ends
+	api PUT /api/v1/projects/b/members/zed "{\"role\":\"viewer\"}" >/dev/null &&
+	expect_status 200 &&
+	wait_for 10 ended zed2 && wait_for 10 ended alice2 &&
+	last=$(grep "^id: " alice2.sse | tail -1 | sed "s/^id: //") &&
+	# connected again, zed now sees b
+	stream zed3 /api/v1/events -b zed.jar &&
+	wait_for 10 grep -q "^retry:" zed3.sse &&
+	api POST /api/v1/projects/b/pipelines "{\"ref\":\"main\"}" >pb4.json && expect_status 201 &&
+	wait_for 10 has zed3 pipeline "$(jq -r .id pb4.json)" success &&
+	# alice loses a: her reconnect (with her last id) is refused
+	api DELETE /api/v1/projects/a/members/alice >/dev/null && expect_status 200 &&
+	test "$(command curl -sS -m 3 -o e.json -w "%{http_code}" -b alice.jar \
+		${last:+-H "Last-Event-ID: $last"} "$URL/api/v1/events?project=a")" = 404 &&
+	stop_streams
+'
+
 test_expect_success 'the server stops cleanly with streams open' '
 	stream last /api/v1/events -H "Authorization: Bearer $TOKEN" &&
 	wait_for 10 grep -q "^retry:" last.sse &&
