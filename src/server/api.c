@@ -1221,7 +1221,7 @@ static int h_job_log_stream(struct http_request *req, void *ud)
 	struct store_job j;
 	const char *o = http_request_query(req, "offset");
 	const char *last = http_request_header(req, "Last-Event-ID");
-	uint64_t off = 0;
+	uint64_t off = 0, access = events_access_now(srv);
 
 	if (!st || get_job(req, SRV(ud), st, ROLE_VIEWER, &j) < 0)
 		return 0;
@@ -1239,7 +1239,7 @@ static int h_job_log_stream(struct http_request *req, void *ud)
 			}
 		}
 	}
-	logs_stream(srv, req, j.id, off, job_finished(j.status));
+	logs_stream(srv, req, j.id, off, job_finished(j.status), access);
 	store_job_release(&j);
 	return 0;
 }

@@ -179,6 +179,7 @@ void events_access_changed(struct server *srv)
 		if (e->v[i]->stream)
 			http_stream_wake(e->v[i]->stream);
 	pthread_mutex_unlock(&e->lock);
+	logs_wake_all(srv);
 }
 
 uint64_t events_access_now(struct server *srv)

@@ -41,6 +41,7 @@ struct follower {
 	size_t out_off;
 	struct http_stream *stream;
 	int registered;         /* in logs->v (under logs->lock) */
+	uint64_t access;        /* events_access_now() when it was authorised */
 	atomic_int refs;        /* the stream's and logs_stream()'s */
 };
 
@@ -136,6 +137,9 @@ static ssize_t follower_read(void *ud, uint64_t pos, char *buf, size_t max)
 	int fin;
 
 	(void)pos;
+	/* who may read it changed: end; the client resumes, authorised again */
+	if (events_access_now(f->logs->srv) != f->access)
+		return -1;
 	if (f->out.len > f->out_off)
 		return drain(f, buf, max);
 	if (f->ended)
@@ -215,8 +219,22 @@ static const struct http_stream_ops follower_ops = {
 	.heartbeat = ": ping\n\n",
 };
 
+void logs_wake_all(struct server *srv)
+{
+	struct logs *l = srv->logs;
+	size_t i;
+
+	if (!l)
+		return;
+	pthread_mutex_lock(&l->lock);
+	for (i = 0; i < l->nr; i++)
+		if (l->v[i]->stream)
+			http_stream_wake(l->v[i]->stream);
+	pthread_mutex_unlock(&l->lock);
+}
+
 int logs_stream(struct server *srv, struct http_request *req, int64_t job_id,
-		uint64_t offset, int is_finished)
+		uint64_t offset, int is_finished, uint64_t access)
 {
 	struct logs *l = srv->logs;
 	struct follower *f = xcalloc(1, sizeof(*f));
@@ -227,6 +245,7 @@ int logs_stream(struct server *srv, struct http_request *req, int64_t job_id,
 	f->job_id = job_id;
 	f->fd = -1;
 	f->off = offset;
+	f->access = access;
 	strbuf_init(&f->out, 0);
 	atomic_store(&f->finished, is_finished);
 	atomic_store(&f->refs, 2);

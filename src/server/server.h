@@ -153,9 +153,15 @@ int logs_start(struct server *srv, struct strbuf *err);
 void logs_stop(struct server *srv);
 /* The job finished: its streams send what is left and end. */
 void logs_job_finished(struct server *srv, int64_t job_id);
-/* Respond to req with the live log of job id from offset (SSE). */
+/*
+ * Respond to req with the live log of job id from offset (SSE). access:
+ * events_access_now() read before the caller authorised the request; the
+ * stream ends once access changes (events_access_changed).
+ */
 int logs_stream(struct server *srv, struct http_request *req, int64_t job_id,
-		uint64_t offset, int finished);
+		uint64_t offset, int finished, uint64_t access);
+/* Wake every follower (access changed: they end at their next read). */
+void logs_wake_all(struct server *srv);
 
 /* ---- events.c: status events for GET /api/v1/events ---- */
 

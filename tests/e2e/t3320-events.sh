@@ -196,6 +196,27 @@ test_expect_success 'a change of access ends open streams; the client is authori
 	stop_streams
 '
 
+test_expect_success 'a live log stream ends too when its reader loses access' '
+	bare_repo c <<-\YML &&
+	long:
+	  script: [echo started, sleep 30]
+	YML
+	add_project c "$SCRATCH/c.git" &&
+	api PUT /api/v1/projects/c/members/zed "{\"role\":\"viewer\"}" >/dev/null &&
+	api POST /api/v1/projects/c/pipelines "{\"ref\":\"main\"}" >pc.json && expect_status 201 &&
+	job=$(jq -r ".jobs[0].id" pc.json) &&
+	wait_for 20 job_status_is "$job" running &&
+	stream zlog "/api/v1/jobs/$job/log/stream" -b zed.jar &&
+	wait_for 10 grep -q "started" zlog.sse &&
+	api DELETE /api/v1/projects/c/members/zed >/dev/null && expect_status 200 &&
+	wait_for 10 ended zlog &&
+	! grep -q "^event: end" zlog.sse &&
+	test "$(command curl -sS -m 3 -o e.json -w "%{http_code}" -b zed.jar \
+		"$URL/api/v1/jobs/$job/log/stream")" = 404 &&
+	api POST "/api/v1/pipelines/$(jq -r .id pc.json)/cancel" >/dev/null &&
+	stop_streams
+'
+
 test_expect_success 'the server stops cleanly with streams open' '
 	stream last /api/v1/events -H "Authorization: Bearer $TOKEN" &&
 	wait_for 10 grep -q "^retry:" last.sse &&
