@@ -186,17 +186,12 @@ done:
 	return ret;
 }
 
-int mirror_changed(const char *dir, const char *before, const char *sha,
-		   struct strvec *out, struct strbuf *err)
+/* Run git; its NUL-separated names (at most MIRROR_LIST_MAX bytes) appended to out. */
+static int git_names(const char *const *argv, struct strvec *out, struct strbuf *err)
 {
 	struct strbuf sb = STRBUF_INIT;
-	const char *argv[] = { "git", "--git-dir", dir, "diff", "--name-only", "-z",
-			       "--no-renames", before, sha, "--", NULL };
 	size_t pos = 0;
 
-	if (!before || !mirror_is_sha(before) || !strcmp(before, zero_sha) ||
-	    !mirror_has_commit(dir, before))
-		return 1;
 	if (git(argv, NULL, MIRROR_LIST_MAX, &sb, err) < 0) {
 		strbuf_release(&sb);
 		return -1;
@@ -211,30 +206,29 @@ int mirror_changed(const char *dir, const char *before, const char *sha,
 	return 0;
 }
 
+int mirror_changed(const char *dir, const char *before, const char *sha,
+		   struct strvec *out, struct strbuf *err)
+{
+	const char *argv[] = { "git", "--git-dir", dir, "diff", "--name-only", "-z",
+			       "--no-renames", before, sha, "--", NULL };
+
+	if (!before || !mirror_is_sha(before) || !strcmp(before, zero_sha) ||
+	    !mirror_has_commit(dir, before))
+		return 1;
+	return git_names(argv, out, err);
+}
+
 int mirror_tree_files(const char *dir, const char *sha, struct strvec *out,
 		      struct strbuf *err)
 {
-	struct strbuf sb = STRBUF_INIT;
 	const char *argv[] = { "git", "--git-dir", dir, "ls-tree", "-r", "-z", "--name-only",
 			       sha, NULL };
-	size_t pos = 0;
 
 	if (!mirror_is_sha(sha)) {
 		strbuf_addf(err, "not a commit: %s", sha ? sha : "(none)");
 		return -1;
 	}
-	if (git(argv, NULL, MIRROR_LIST_MAX, &sb, err) < 0) {
-		strbuf_release(&sb);
-		return -1;
-	}
-	while (pos < sb.len) {
-		const char *p = sb.buf + pos;
-
-		strvec_push(out, p);
-		pos += strlen(p) + 1;
-	}
-	strbuf_release(&sb);
-	return 0;
+	return git_names(argv, out, err);
 }
 
 static int write_file(const char *path, const char *text, struct strbuf *err)
