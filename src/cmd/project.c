@@ -11,6 +11,7 @@
 
 #include "client/cli.h"
 #include "cmd/cmd.h"
+#include "util/jsonx.h"
 #include "util/xalloc.h"
 
 const char cmd_project_usage[] =
@@ -265,20 +266,8 @@ static int do_protect(struct client *c, const char *name, char **globs, int n,
 	json_t *list = o->prot_default ? json_null() : json_array(), *body, *res = NULL;
 	int i, rc;
 
-	for (i = 0; i < n; i++) {
-		const char *g = globs[i];
-
-		while (*g) {
-			const char *e = strchr(g, ',');
-			size_t len = e ? (size_t)(e - g) : strlen(g);
-
-			if (len)
-				json_array_append_new(list, json_stringn(g, len));
-			g += len;
-			if (*g)
-				g++;
-		}
-	}
+	for (i = 0; i < n && !o->prot_default; i++)
+		json_append_list(list, globs[i]);
 	body = json_pack("{s:o}", "protected_branches", list);
 	project_path(&path, name);
 	rc = client_request(c, "PATCH", path.buf, body, &res, &err);

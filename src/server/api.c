@@ -45,16 +45,7 @@ static json_t *protected_json(const char *list)
 	if (!list)
 		return json_null();
 	a = json_array();
-	while (*list) {
-		const char *e = strchr(list, ',');
-		size_t n = e ? (size_t)(e - list) : strlen(list);
-
-		if (n)
-			json_array_append_new(a, json_stringn(list, n));
-		list += n;
-		if (*list)
-			list++;
-	}
+	json_append_list(a, list);
 	return a;
 }
 

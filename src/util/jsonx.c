@@ -57,3 +57,17 @@ json_t *json_seconds(int64_t a, int64_t b)
 	/* milliseconds as seconds, printed without binary noise */
 	return a > 0 && b >= a ? json_real((double)(b - a) / 1000.0) : json_null();
 }
+
+void json_append_list(json_t *a, const char *list)
+{
+	while (*list) {
+		const char *e = strchr(list, ',');
+		size_t n = e ? (size_t)(e - list) : strlen(list);
+
+		if (n)
+			json_array_append_new(a, json_stringn(list, n));
+		list += n;
+		if (*list)
+			list++;
+	}
+}

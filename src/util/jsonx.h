@@ -13,5 +13,7 @@ json_t *json_time(int64_t ms);
 json_t *json_str_or_null(const char *s);
 /* Seconds from a to b (both ms) as a number; null unless 0 < a <= b. */
 json_t *json_seconds(int64_t a, int64_t b);
+/* Append the non-empty pieces of the comma-separated list to array a. */
+void json_append_list(json_t *a, const char *list);
 
 #endif
