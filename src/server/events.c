@@ -90,13 +90,22 @@ void events_stop(struct server *srv)
 	srv->events = NULL;
 }
 
+/* Under e->lock: every stream reads again. */
+static void wake_all(struct events *e)
+{
+	size_t i;
+
+	for (i = 0; i < e->nr; i++)
+		if (e->v[i]->stream)
+			http_stream_wake(e->v[i]->stream);
+}
+
 static void publish(struct server *srv, const char *type, int64_t project_id,
 		    int64_t pipeline_id, json_t *data)
 {
 	struct events *e = srv->events;
 	char *d;
 	struct event *slot;
-	size_t i;
 
 	if (!e || !data)
 		return;
@@ -123,9 +132,7 @@ static void publish(struct server *srv, const char *type, int64_t project_id,
 	slot->text = xasprintf("event: %s\nid: %llu\ndata: %s\n\n", type,
 			       (unsigned long long)e->next, d);
 	e->next++;
-	for (i = 0; i < e->nr; i++)
-		if (e->v[i]->stream)
-			http_stream_wake(e->v[i]->stream);
+	wake_all(e);
 	pthread_mutex_unlock(&e->lock);
 	free(d);
 }
@@ -169,15 +176,12 @@ void events_job(struct server *srv, struct store *st, int64_t id)
 void events_access_changed(struct server *srv)
 {
 	struct events *e = srv->events;
-	size_t i;
 
 	if (!e)
 		return;
 	pthread_mutex_lock(&e->lock);
 	e->access++;
-	for (i = 0; i < e->nr; i++)
-		if (e->v[i]->stream)
-			http_stream_wake(e->v[i]->stream);
+	wake_all(e);
 	pthread_mutex_unlock(&e->lock);
 	logs_wake_all(srv);
 }
