@@ -279,6 +279,106 @@ static int mkdirs(const char *base, struct strbuf *err)
 	return 0;
 }
 
+/* $CIDRE_PRESTART_TRACE: "WHAT JOB" lines, for tests and benchmarks. */
+static void trace(struct sched *s, const char *what, size_t i)
+{
+	char *line;
+
+	if (s->trace_fd < 0)
+		return;
+	line = xasprintf("%s %s\n", what, s->plan->jobs[i].name);
+	if (write(s->trace_fd, line, strlen(line)) < 0) {
+		/* a trace is best effort */
+	}
+	free(line);
+}
+
+/*
+ * Whether job i is among the jobs that can run next: it would run if
+ * its prerequisites, all started or done (none failed), succeed.
+ */
+static int next_up(const struct sched *s, size_t i)
+{
+	const struct plan *plan = s->plan;
+	const struct plan_job *pj = &plan->jobs[i];
+	size_t k, n;
+
+	if (pj->when != WHEN_ON_SUCCESS && pj->when != WHEN_ALWAYS)
+		return 0;
+	for (k = 0; k < plan->nr; k++) {
+		int is_prereq = 0;
+
+		if (k == i)
+			continue;
+		if (pj->has_needs) {
+			for (n = 0; n < pj->needs_nr; n++)
+				if (pj->needs[n].job == k)
+					is_prereq = 1;
+		} else {
+			is_prereq = plan->jobs[k].stage < pj->stage;
+		}
+		if (!is_prereq)
+			continue;
+		switch (s->view[k]) {
+		case JOB_PENDING: case JOB_RUNNING: case JOB_SUCCESS:
+		case JOB_SKIPPED:
+			break;
+		case JOB_FAILED:
+			if (!s->res[k].allowed_failure &&
+			    pj->when == WHEN_ON_SUCCESS)
+				return 0;
+			break;
+		default:
+			return 0;
+		}
+	}
+	return 1;
+}
+
+/*
+ * Sandboxes ahead: tear down those of jobs that will not run now
+ * (skipped, canceled, manual), then start some for the jobs that can
+ * run next, up to max_parallel alive. Each costs the scheduler thread
+ * a fork and bwrap's exec; the set-up goes on in bwrap meanwhile.
+ */
+static void prestart_ahead(struct sched *s, int interrupted)
+{
+	size_t i, alive = 0;
+
+	if (!s->pre)
+		return;
+	for (i = 0; i < s->plan->nr; i++) {
+		if (!s->pre[i])
+			continue;
+		if (interrupted || (s->view[i] != JOB_CREATED &&
+				    s->view[i] != JOB_PENDING)) {
+			proc_prestart_discard(s->pre[i]);
+			s->pre[i] = NULL;
+			trace(s, "discarded", i);
+			continue;
+		}
+		alive++;
+	}
+	for (i = 0; i < s->plan->nr && !interrupted &&
+		    alive < (size_t)s->o->max_parallel; i++) {
+		struct jobrun jr;
+		struct sched_job_paths jp;
+
+		if (s->pre[i] || s->pre_tried[i] ||
+		    (s->view[i] != JOB_CREATED && s->view[i] != JOB_PENDING) ||
+		    !next_up(s, i))
+			continue;
+		s->pre_tried[i] = 1;
+		sched_jobrun_init(s, i, 1, &jr, &jp);
+		s->pre[i] = jobrun_prestart(&jr);
+		sched_job_paths_release(&jp);
+		if (s->pre[i]) {
+			alive++;
+			trace(s, "ahead", i);
+		}
+	}
+}
+
 static void cancel_all(struct sched *s)
 {
 	size_t k;
@@ -313,6 +413,7 @@ int sched_run(const struct plan *plan, const struct sched_opts *o,
 	pthread_mutex_init(&s.out_lock, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &s.t0);
 	s.cancel_pipe[0] = s.cancel_pipe[1] = s.done_pipe[0] = s.done_pipe[1] = -1;
+	s.trace_fd = -1;
 	for (i = 0; i < plan->nr; i++) {
 		int len = (int)strlen(plan->jobs[i].name);
 
@@ -334,6 +435,16 @@ int sched_run(const struct plan *plan, const struct sched_opts *o,
 	s.view = xcalloc(plan->nr ? plan->nr : 1, sizeof(*s.view));
 	workers = xcalloc(plan->nr ? plan->nr : 1, sizeof(*workers));
 	due = xcalloc(plan->nr ? plan->nr : 1, sizeof(*due));
+	if (o->exec && o->exec->executor == JOBRUN_SANDBOX &&
+	    jobrun_prestart_enabled()) {
+		const char *t = getenv("CIDRE_PRESTART_TRACE");
+
+		s.pre = xcalloc(plan->nr ? plan->nr : 1, sizeof(*s.pre));
+		s.pre_tried = xcalloc(plan->nr ? plan->nr : 1, 1);
+		if (t && *t)
+			s.trace_fd = open(t, O_WRONLY | O_CREAT | O_APPEND |
+					  O_CLOEXEC, 0644);
+	}
 	if (mkdirs(o->state_dir, err) < 0)
 		goto out;
 	if (pipe2(s.cancel_pipe, O_CLOEXEC) < 0 || pipe2(s.done_pipe, O_CLOEXEC) < 0) {
@@ -404,8 +515,15 @@ int sched_run(const struct plan *plan, const struct sched_opts *o,
 			s.view[i] = res[i].status = JOB_RUNNING;
 			workers[i].s = &s;
 			workers[i].idx = i;
+			workers[i].pre = s.pre ? s.pre[i] : NULL;
+			if (workers[i].pre) {
+				s.pre[i] = NULL;
+				trace(&s, "handed", i);
+			}
 			if (pthread_create(&workers[i].thread, NULL, sched_job_worker,
 					   &workers[i])) {
+				proc_prestart_discard(workers[i].pre);
+				workers[i].pre = NULL;
 				s.view[i] = res[i].status = JOB_FAILED;
 				res[i].failure_reason = "runner_system_failure";
 				continue;
@@ -413,6 +531,7 @@ int sched_run(const struct plan *plan, const struct sched_opts *o,
 			running++;
 			slots--;
 		}
+		prestart_ahead(&s, interrupted);
 		if (!running) {
 			int waiting = 0;
 
@@ -448,6 +567,8 @@ int sched_run(const struct plan *plan, const struct sched_opts *o,
 				pthread_join(workers[idx].thread, NULL);
 				s.view[idx] = res[idx].status;
 				running--;
+				if (res[idx].prestarted)
+					trace(&s, "used", idx);
 			}
 		}
 	}
@@ -460,6 +581,11 @@ int sched_run(const struct plan *plan, const struct sched_opts *o,
 	}
 	ret = interrupted;
 out:
+	prestart_ahead(&s, 1);
+	if (s.trace_fd >= 0)
+		close(s.trace_fd);
+	free(s.pre);
+	free(s.pre_tried);
 	if (sfd >= 0) {
 		close(sfd);
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
