@@ -294,17 +294,30 @@ static void trace(struct sched *s, const char *what, size_t i)
 }
 
 /*
- * Whether job i is among the jobs that can run next: it would run if
- * its prerequisites, all started or done (none failed), succeed.
+ * How many waves beyond the next one get sandboxes ahead: 0, the jobs
+ * whose prerequisites have all started. 1 (two waves, up to twice
+ * max_parallel sandboxes) measured slower on a busy 2-CPU machine: the
+ * set-ups compete with the running jobs (docs/benchmarks.md).
  */
-static int next_up(const struct sched *s, size_t i)
+#define PRESTART_WAVES 0
+
+/*
+ * How far job i is from running, in waves: 0 when its prerequisites
+ * have all started or are done (none failed that would skip it), 1 + the
+ * furthest not started prerequisite's wave otherwise; -1 when it will
+ * not run by itself (manual, delayed, never, a failed prerequisite, a
+ * blocking manual job). wave[] holds the answers for jobs before i in
+ * the plan order where they are prerequisites (-2: not known yet).
+ */
+static int wave_of(const struct sched *s, size_t i, const int *wave)
 {
 	const struct plan *plan = s->plan;
 	const struct plan_job *pj = &plan->jobs[i];
 	size_t k, n;
+	int w = 0;
 
 	if (pj->when != WHEN_ON_SUCCESS && pj->when != WHEN_ALWAYS)
-		return 0;
+		return -1;
 	for (k = 0; k < plan->nr; k++) {
 		int is_prereq = 0;
 
@@ -326,13 +339,19 @@ static int next_up(const struct sched *s, size_t i)
 		case JOB_FAILED:
 			if (!s->res[k].allowed_failure &&
 			    pj->when == WHEN_ON_SUCCESS)
-				return 0;
+				return -1;
+			break;
+		case JOB_CREATED:
+			if (wave[k] < 0)
+				return -1;
+			if (wave[k] + 1 > w)
+				w = wave[k] + 1;
 			break;
 		default:
-			return 0;
+			return -1;
 		}
 	}
-	return 1;
+	return w;
 }
 
 /*
@@ -344,6 +363,7 @@ static int next_up(const struct sched *s, size_t i)
 static void prestart_ahead(struct sched *s, int interrupted)
 {
 	size_t i, alive = 0;
+	int *wave;
 
 	if (!s->pre)
 		return;
@@ -359,14 +379,24 @@ static void prestart_ahead(struct sched *s, int interrupted)
 		}
 		alive++;
 	}
-	for (i = 0; i < s->plan->nr && !interrupted &&
-		    alive < (size_t)s->o->max_parallel; i++) {
+	if (interrupted)
+		return;
+	/* prerequisites come first in the plan (stages in order, needs
+	   within earlier stages or earlier in the same one): one pass */
+	wave = xcalloc(s->plan->nr ? s->plan->nr : 1, sizeof(*wave));
+	for (i = 0; i < s->plan->nr; i++)
+		wave[i] = s->view[i] == JOB_CREATED || s->view[i] == JOB_PENDING ?
+			  -2 : -1;
+	for (i = 0; i < s->plan->nr; i++)
+		if (wave[i] == -2)
+			wave[i] = wave_of(s, i, wave);
+	for (i = 0; i < s->plan->nr &&
+		    alive < (size_t)s->o->max_parallel * (PRESTART_WAVES + 1); i++) {
 		struct jobrun jr;
 		struct sched_job_paths jp;
 
-		if (s->pre[i] || s->pre_tried[i] ||
-		    (s->view[i] != JOB_CREATED && s->view[i] != JOB_PENDING) ||
-		    !next_up(s, i))
+		if (s->pre[i] || s->pre_tried[i] || wave[i] < 0 ||
+		    wave[i] > PRESTART_WAVES)
 			continue;
 		s->pre_tried[i] = 1;
 		sched_jobrun_init(s, i, 1, &jr, &jp);
@@ -377,6 +407,7 @@ static void prestart_ahead(struct sched *s, int interrupted)
 			trace(s, "ahead", i);
 		}
 	}
+	free(wave);
 }
 
 static void cancel_all(struct sched *s)
