@@ -279,14 +279,18 @@ static int mkdirs(const char *base, struct strbuf *err)
 	return 0;
 }
 
-/* $CIDRE_PRESTART_TRACE: "WHAT JOB" lines, for tests and benchmarks. */
+/*
+ * $CIDRE_PRESTART_TRACE: "WHAT JOB MS" lines (MS since the pipeline
+ * started), for tests and benchmarks.
+ */
 static void trace(struct sched *s, const char *what, size_t i)
 {
 	char *line;
 
 	if (s->trace_fd < 0)
 		return;
-	line = xasprintf("%s %s\n", what, s->plan->jobs[i].name);
+	line = xasprintf("%s %s %.2f\n", what, s->plan->jobs[i].name,
+			 sched_now(s) * 1e3);
 	if (write(s->trace_fd, line, strlen(line)) < 0) {
 		/* a trace is best effort */
 	}
@@ -561,6 +565,7 @@ int sched_run(const struct plan *plan, const struct sched_opts *o,
 			}
 			running++;
 			slots--;
+			trace(&s, "launched", i);
 		}
 		prestart_ahead(&s, interrupted);
 		if (!running) {
@@ -598,8 +603,7 @@ int sched_run(const struct plan *plan, const struct sched_opts *o,
 				pthread_join(workers[idx].thread, NULL);
 				s.view[idx] = res[idx].status;
 				running--;
-				if (res[idx].prestarted)
-					trace(&s, "used", idx);
+				trace(&s, res[idx].prestarted ? "used" : "joined", idx);
 			}
 		}
 	}

@@ -44,9 +44,9 @@ test_expect_success 'a job of the second stage runs in a sandbox started ahead' 
 	EOF
 	(cd a && CIDRE_PRESTART_TRACE=$SCRATCH/trace cidre run --executor sandbox \
 		--color=never --json=../r1.json >../out1 2>&1) &&
-	expect_grep "^ahead second$" trace &&
-	expect_grep "^handed second$" trace &&
-	expect_grep "^used second$" trace &&
+	expect_grep "^ahead second " trace &&
+	expect_grep "^handed second " trace &&
+	expect_grep "^used second " trace &&
 	expect_no_grep "discarded" trace &&
 	expect_grep "^second +\| /builds/a$" out1 &&
 	expect_grep "^second +\| Running in a sandbox: .*, memory 64 MiB, pids 50$" out1
@@ -87,7 +87,7 @@ test_expect_success 'a prestarted job keeps its limits: a memory hog is OOM-kill
 	EOF
 	(cd m && export CIDRE_PRESTART_TRACE=$SCRATCH/trace-m &&
 		expect_exit 1 cidre run --executor sandbox --color=never >../out 2>&1) &&
-	expect_grep "^used hog$" trace-m &&
+	expect_grep "^used hog " trace-m &&
 	expect_grep "^hog +\| ERROR: Job failed: out of memory \(exit code 137\)" out
 '
 
@@ -109,8 +109,8 @@ test_expect_success 'a job whose variables changed since (a dotenv report) gets 
 	(cd d && CIDRE_PRESTART_TRACE=$SCRATCH/trace-d cidre run --executor sandbox \
 		--color=never >../out 2>&1) &&
 	expect_grep "^second +\| got=hello$" out &&
-	expect_grep "^ahead second$" trace-d &&
-	expect_no_grep "^used second$" trace-d
+	expect_grep "^ahead second " trace-d &&
+	expect_no_grep "^used second " trace-d
 '
 
 test_expect_success 'the sandbox of a job that will not run is torn down: nothing left' '
@@ -129,8 +129,8 @@ test_expect_success 'the sandbox of a job that will not run is torn down: nothin
 		--executor sandbox --color=never >../out 2>&1 & echo $! >../pid;
 		wait $!; echo $? >../rc; }) &&
 	test "$(cat rc)" = 1 &&
-	expect_grep "^ahead skipped$" trace-s &&
-	expect_grep "^discarded skipped$" trace-s &&
+	expect_grep "^ahead skipped " trace-s &&
+	expect_grep "^discarded skipped " trace-s &&
 	expect_no_grep "SHOULD-NOT-RUN" out &&
 	expect_grep "^skipped +two +skipped" out &&
 	nothing_left s "$(cat pid)"
@@ -156,11 +156,11 @@ test_expect_success 'cancel (SIGINT) with sandboxes waiting: all torn down, noth
 	(cd c && exec env CIDRE_PRESTART_TRACE=$SCRATCH/trace-c "$CIDRE_BIN" run \
 		--executor sandbox --color=never -j 2 >../out 2>&1) &
 	pid=$! &&
-	n=0 && while ! grep -q "^ahead next-b$" trace-c && [ $n -lt 600 ]; do
+	n=0 && while ! grep -q "^ahead next-b " trace-c && [ $n -lt 600 ]; do
 		sleep 0.1; n=$((n + 1)); done &&
-	expect_grep "^ahead next-a$" trace-c &&
+	expect_grep "^ahead next-a " trace-c &&
 	kill -INT $pid && { wait $pid; true; } &&
-	expect_grep "^discarded next-a$" trace-c &&
+	expect_grep "^discarded next-a " trace-c &&
 	expect_no_grep "SHOULD-NOT-RUN" out &&
 	expect_no_grep "^used next" trace-c &&
 	nothing_left c $pid
