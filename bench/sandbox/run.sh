@@ -8,7 +8,8 @@
 #
 # Environment: CIDRE (default build/cidre), RUNS (default 30), WARMUP (5);
 # OLD: another cidre binary (an earlier build) to measure beside CIDRE in
-# the same hyperfine runs (A/B). Prints medians and the overhead
+# the same hyperfine runs (A/B); NOPRE=1: CIDRE with CIDRE_PRESTART=0 as
+# well (no sandbox started ahead). Prints medians and the overhead
 # (sandbox - shell) at the end; the machine's load average before and
 # after goes with them.
 set -euo pipefail
@@ -58,6 +59,7 @@ ab() { # ab NAME ARGS...: the command with CIDRE, and with OLD if set
 	local name=$1
 	shift
 	printf '%s\0%s\0' "$name" "$CIDRE $*"
+	[ -z "${NOPRE:-}" ] || printf '%s\0%s\0' "$name (no prestart)" "env CIDRE_PRESTART=0 $CIDRE $*"
 	[ -z "${OLD:-}" ] || printf '%s\0%s\0' "$name (old)" "$OLD $*"
 }
 bench() { # bench OUT.json NAME ARGS... [-- NAME ARGS...]
@@ -91,6 +93,9 @@ BW_JOB="--tmpfs /tmp --dir /builds/p --bind $W/ws /builds/p --remount-ro / --chd
 echo "phases, bwrap as cidre runs it:  $("$W/phases" "$RUNS" $(command -v bwrap) ${BW#bwrap } --unshare-net $BW_REST --dev /dev --proc /proc $BW_JOB)"
 echo "phases, without --unshare-net:   $("$W/phases" "$RUNS" $(command -v bwrap) ${BW#bwrap } $BW_REST --dev /dev --proc /proc $BW_JOB)"
 echo "phases, fork+exec of the clock:  $("$W/phases" "$RUNS" "$W/ws/clock")"
+# a prestarted sandbox: from the byte that releases it to its exit
+echo "prestarted, /bin/true:           $(python3 "$BENCH/sandbox/release.py" "$W/img" "$W/ws" "$RUNS" -- /bin/true)"
+echo "prestarted, sh -c 'echo':         $(python3 "$BENCH/sandbox/release.py" "$W/img" "$W/ws" "$RUNS" -- /bin/sh -e -c 'echo hi')"
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # medians (the load of a shared machine moves means), and the overhead
@@ -103,7 +108,7 @@ for f in ("primitives", "one-job", "six-jobs"):
         med[r["command"]] = t[len(t) // 2] * 1e3
         print("%-44s median %7.2f ms  mean %7.2f ± %6.2f" %
               (r["command"], med[r["command"]], r["mean"] * 1e3, r["stddev"] * 1e3))
-for sfx in ("", " (old)"):
+for sfx in ("", " (no prestart)", " (old)"):
     sh1, sh6 = med.get("one job, shell" + sfx), med.get("6 jobs, shell" + sfx)
     for img in ("host /", "busybox image"):
         s1 = med.get("one job, sandbox, " + img + sfx)

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <linux/sched.h>
@@ -26,6 +27,7 @@
 #include <unistd.h>
 
 #include "exec/cgroup.h"
+#include "util/strvec.h"
 #include "util/xalloc.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC
@@ -61,6 +63,9 @@ struct child_args {
 	int info_w;            /* becomes info_fd in the child (bwrap's
 				  --info-fd); -1: none */
 	int info_fd;
+	int block_r;           /* becomes block_fd in the child (bwrap's
+				  --block-fd); -1: none */
+	int block_fd;
 };
 
 static int64_t now_ms(void)
@@ -108,6 +113,42 @@ static void child_report(int fd, int stage, int err)
 }
 
 /*
+ * Between fork and exec (async-signal-safe): put bwrap's info and block
+ * descriptors at the numbers its command line names. Every source that
+ * sits at or below a target number (the message pipe included) is moved
+ * above them first, so no dup2 clobbers another. *msg follows the
+ * message pipe. Returns 0, or -1 (errno set).
+ */
+static int place_fds(const struct child_args *a, int *msg)
+{
+	int top = a->info_fd > a->block_fd ? a->info_fd : a->block_fd;
+	int info = a->info_w, block = a->block_r;
+
+	if (info < 0 && block < 0)
+		return 0;
+	if (*msg <= top) {
+		int m = fcntl(*msg, F_DUPFD_CLOEXEC, top + 1);
+
+		if (m < 0)
+			return -1;
+		*msg = m;
+	}
+	if (info >= 0 && info != a->info_fd && info <= top &&
+	    (info = fcntl(info, F_DUPFD_CLOEXEC, top + 1)) < 0)
+		return -1;
+	if (block >= 0 && block != a->block_fd && block <= top &&
+	    (block = fcntl(block, F_DUPFD_CLOEXEC, top + 1)) < 0)
+		return -1;
+	if (info >= 0 && (info == a->info_fd ? fcntl(info, F_SETFD, 0) :
+			  dup2(info, a->info_fd)) < 0)
+		return -1;
+	if (block >= 0 && (block == a->block_fd ? fcntl(block, F_SETFD, 0) :
+			   dup2(block, a->block_fd)) < 0)
+		return -1;
+	return 0;
+}
+
+/*
  * Between fork and exec: async-signal-safe calls only (no malloc, no
  * stdio, no locks), since other threads may have held locks at fork time.
  */
@@ -145,16 +186,9 @@ static void child_exec(const struct child_args *a)
 #ifdef SYS_close_range
 	syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
 #endif
-	if (a->info_w >= 0 && a->info_w == a->info_fd) {
-		fcntl(a->info_fd, F_SETFD, 0);
-	} else if (a->info_w >= 0) {
-		/* the message pipe may sit where the info fd goes */
-		if (msg == a->info_fd)
-			msg = fcntl(msg, F_DUPFD_CLOEXEC, a->info_fd + 1);
-		if (msg < 0 || dup2(a->info_w, a->info_fd) < 0) {
-			child_report(msg < 0 ? a->msg_w : msg, CHILD_EXEC, errno);
-			_exit(127);
-		}
+	if (place_fds(a, &msg) < 0) {
+		child_report(msg, CHILD_EXEC, errno);
+		_exit(127);
 	}
 	execve(a->bash, a->argv, a->env);
 	child_report(msg, CHILD_EXEC, errno);
@@ -262,6 +296,11 @@ struct run {
 	int info_r;
 	struct strbuf info;
 	int mntns_fd;
+	/* bwrap's --block-fd (spec->wrap_block_fd): our end; a byte there
+	   lets the sandbox exec the job. -1: none, or sent. */
+	int block_w;
+	char **argv;
+	char *script_path;
 };
 
 static void emit(struct run *r, const char *data, size_t len)
@@ -580,7 +619,7 @@ static int start(struct run *r, char **argv, const char *bash,
 {
 	const struct proc_spec *spec = r->spec;
 	struct child_args a;
-	int out[2], msg[2], info[2], devnull, ret = -1;
+	int out[2], msg[2], info[2], blk[2], devnull, ret = -1;
 	struct child_msg m;
 	ssize_t n;
 
@@ -616,6 +655,29 @@ static int start(struct run *r, char **argv, const char *bash,
 		a.info_w = info[1];
 		r->info_r = info[0];
 	}
+	a.block_r = -1;
+	a.block_fd = spec->wrap ? spec->wrap_block_fd : 0;
+	if (a.block_fd > 2) {
+		/* a socket: sending to a sandbox that died raises no SIGPIPE */
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, blk) < 0) {
+			strbuf_addf(err, "socketpair: %s", strerror(errno));
+			close(out[0]);
+			close(out[1]);
+			close(msg[0]);
+			close(msg[1]);
+			close(devnull);
+			if (r->info_r >= 0) {
+				close(r->info_r);
+				close(a.info_w);
+				r->info_r = -1;
+			}
+			return -1;
+		}
+		a.block_r = blk[1];
+		r->block_w = blk[0];
+	} else {
+		a.block_fd = 0;
+	}
 
 	r->pid = spawn_child(&r->cg, &a);
 	close(out[1]);
@@ -623,9 +685,15 @@ static int start(struct run *r, char **argv, const char *bash,
 	close(devnull);
 	if (a.info_w >= 0)
 		close(a.info_w);
+	if (a.block_r >= 0)
+		close(a.block_r);
 	if (r->pid < 0 && r->info_r >= 0) {
 		close(r->info_r);
 		r->info_r = -1;
+	}
+	if (r->pid < 0 && r->block_w >= 0) {
+		close(r->block_w);
+		r->block_w = -1;
 	}
 	if (r->pid < 0) {
 		strbuf_addf(err, "fork: %s", strerror(errno));
@@ -658,6 +726,9 @@ static int start(struct run *r, char **argv, const char *bash,
 	}
 	close(msg[0]);
 	if (ret < 0) {
+		if (r->block_w >= 0)
+			close(r->block_w); /* the child never ran bwrap */
+		r->block_w = -1;
 		waitpid(r->pid, NULL, 0);
 		close(out[0]);
 		if (r->info_r >= 0)
@@ -680,95 +751,140 @@ static int is_bash(const char *path)
 	return !strcmp(base ? base + 1 : path, "bash");
 }
 
-int proc_run(const struct proc_spec *spec, struct proc_result *res,
-	     struct strbuf *err)
+#define RUN_INIT(spec_, res_) { .spec = (spec_), .res = (res_), \
+	.cg = CGROUP_INIT, .pid = -1, .out_r = -1, .info_r = -1, \
+	.info = STRBUF_INIT, .mntns_fd = -1, .block_w = -1 }
+
+/* Free what run_begin made, but the cgroup (its caller's to release). */
+static void run_free(struct run *r)
 {
-	struct run r = { .spec = spec, .res = res, .cg = CGROUP_INIT,
-			 .pid = -1, .out_r = -1, .info_r = -1,
-			 .info = STRBUF_INIT, .mntns_fd = -1 };
+	if (r->out_r >= 0)
+		close(r->out_r);
+	r->out_r = -1;
+	if (r->info_r >= 0)
+		close(r->info_r);
+	r->info_r = -1;
+	if (r->block_w >= 0)
+		close(r->block_w);
+	r->block_w = -1;
+	strbuf_release(&r->info);
+	close_later(r->mntns_fd);
+	r->mntns_fd = -1;
+	free(r->argv);
+	r->argv = NULL;
+	free(r->buf);
+	r->buf = NULL;
+	if (r->script_path)
+		unlink(r->script_path);
+	free(r->script_path);
+	r->script_path = NULL;
+}
+
+/*
+ * Everything up to a started child: the command line, the cgroup and
+ * its limits, the child (a sandbox waits on its block fd). 0, or -1
+ * with the reason in err and nothing left behind.
+ */
+static int run_begin(struct run *r, struct strbuf *err)
+{
+	const struct proc_spec *spec = r->spec;
 	const char *bash = spec->wrap ? spec->wrap[0] : find_bash();
-	char *script_path = NULL;
-	char **argv;
 	size_t wrap_nr = 0;
 	struct strbuf why = STRBUF_INIT;
-	int argc = 0, pidfd, status = 0, main_done = 0, out_open = 1;
+	int argc;
+
+	if (!bash) {
+		strbuf_addstr(err, "bash not found");
+		return -1;
+	}
+	if (strlen(spec->script) > PROC_MAX_ARG_SCRIPT && spec->wrap) {
+		/* a file of ours is not visible inside the sandbox */
+		strbuf_addf(err, "the job's script is over %d KiB, more than a "
+			    "sandboxed job can take", PROC_MAX_ARG_SCRIPT / 1024);
+		return -1;
+	}
+	while (spec->wrap && spec->wrap[wrap_nr])
+		wrap_nr++;
+	r->argv = xcalloc(wrap_nr + 10, sizeof(*r->argv));
+	for (argc = 0; (size_t)argc < wrap_nr; argc++)
+		r->argv[argc] = spec->wrap[argc];
+	if (spec->wrap && spec->shell && !is_bash(spec->shell)) {
+		/* a POSIX sh (busybox, dash): no bash-only options */
+		r->argv[argc++] = (char *)spec->shell;
+		r->argv[argc++] = "-e";
+	} else {
+		r->argv[argc++] = spec->wrap ?
+				  (char *)(spec->shell ? spec->shell : "/bin/bash") : "bash";
+		r->argv[argc++] = "--noprofile";
+		r->argv[argc++] = "--norc";
+		r->argv[argc++] = "-e";
+	}
+	r->argv[argc++] = "-o";
+	r->argv[argc++] = "pipefail";
+	if (strlen(spec->script) > PROC_MAX_ARG_SCRIPT) {
+		r->script_path = script_tempfile(spec->script, err);
+		if (!r->script_path) {
+			run_free(r);
+			return -1;
+		}
+		r->argv[argc++] = r->script_path;
+	} else {
+		r->argv[argc++] = "-c";
+		r->argv[argc++] = (char *)spec->script;
+	}
+	r->argv[argc] = NULL;
+
+	r->cg_ok = !cgroup_create(&r->cg, spec->name);
+	if (PROC_LIMITS_SET(spec->limits) &&
+	    cgroup_limit(&r->cg, spec->limits, &why) < 0) {
+		strbuf_addf(err, "cannot apply the job's limits: %s", why.buf);
+		strbuf_release(&why);
+		cgroup_destroy(&r->cg);
+		run_free(r);
+		return -1;
+	}
+	if (start(r, r->argv, bash, err) < 0) {
+		cgroup_destroy(&r->cg);
+		run_free(r);
+		return -1;
+	}
+	return 0;
+}
+
+/* Let a sandbox waiting on its block fd exec the job (once). */
+static void run_release(struct run *r)
+{
+	if (r->block_w < 0)
+		return;
+	while (send(r->block_w, "x", 1, MSG_NOSIGNAL) < 0 && errno == EINTR)
+		;
+	/* a sandbox that died before: its end shows in the wait */
+	close(r->block_w);
+	r->block_w = -1;
+}
+
+/*
+ * The job's life from its release to "every process gone": output,
+ * timeout, cancel, then accounting into r->res. Frees the run and
+ * releases its cgroup.
+ */
+static void run_wait(struct run *r)
+{
+	const struct proc_spec *spec = r->spec;
+	struct proc_result *res = r->res;
+	int pidfd, status = 0, main_done = 0, out_open = 1;
 	int cancel_fd = spec->cancel_fd, cpu_known = 0, mem_known = 0;
 	int grace = spec->kill_grace_ms > 0 ? spec->kill_grace_ms : 2000;
 	int64_t deadline = -1, kill_at = -1;
 	double t0;
 	struct rusage ru;
 
-	memset(res, 0, sizeof(*res));
-	res->peak_mem = -1;
-	res->accounting = "rusage";
-	if (!bash) {
-		strbuf_addstr(err, "bash not found");
-		return -1;
-	}
-	while (spec->wrap && spec->wrap[wrap_nr])
-		wrap_nr++;
-	argv = xcalloc(wrap_nr + 10, sizeof(*argv));
-	for (argc = 0; (size_t)argc < wrap_nr; argc++)
-		argv[argc] = spec->wrap[argc];
-	if (spec->wrap && spec->shell && !is_bash(spec->shell)) {
-		/* a POSIX sh (busybox, dash): no bash-only options */
-		argv[argc++] = (char *)spec->shell;
-		argv[argc++] = "-e";
-	} else {
-		argv[argc++] = spec->wrap ? (char *)(spec->shell ? spec->shell : "/bin/bash")
-					  : "bash";
-		argv[argc++] = "--noprofile";
-		argv[argc++] = "--norc";
-		argv[argc++] = "-e";
-	}
-	argv[argc++] = "-o";
-	argv[argc++] = "pipefail";
-	if (strlen(spec->script) > PROC_MAX_ARG_SCRIPT && spec->wrap) {
-		/* a file of ours is not visible inside the sandbox */
-		strbuf_addf(err, "the job's script is over %d KiB, more than a "
-			    "sandboxed job can take", PROC_MAX_ARG_SCRIPT / 1024);
-		free(argv);
-		return -1;
-	}
-	if (strlen(spec->script) > PROC_MAX_ARG_SCRIPT) {
-		script_path = script_tempfile(spec->script, err);
-		if (!script_path) {
-			free(argv);
-			return -1;
-		}
-		argv[argc++] = script_path;
-	} else {
-		argv[argc++] = "-c";
-		argv[argc++] = (char *)spec->script;
-	}
-	argv[argc] = NULL;
-
-	r.cg_ok = !cgroup_create(&r.cg, spec->name);
-	if (PROC_LIMITS_SET(spec->limits) &&
-	    cgroup_limit(&r.cg, spec->limits, &why) < 0) {
-		strbuf_addf(err, "cannot apply the job's limits: %s", why.buf);
-		strbuf_release(&why);
-		cgroup_destroy(&r.cg);
-		free(argv);
-		if (script_path)
-			unlink(script_path);
-		free(script_path);
-		return -1;
-	}
-	r.buf = xmalloc(PROC_READ_CHUNK);
+	r->buf = xmalloc(PROC_READ_CHUNK);
 	t0 = now_sec();
-	if (start(&r, argv, bash, err) < 0) {
-		cgroup_destroy(&r.cg);
-		free(argv);
-		free(r.buf);
-		if (script_path)
-			unlink(script_path);
-		free(script_path);
-		return -1;
-	}
+	run_release(r);
 	if (spec->timeout_sec > 0)
 		deadline = now_ms() + (int64_t)spec->timeout_sec * 1000;
-	pidfd = sys_pidfd_open(r.pid);
+	pidfd = sys_pidfd_open(r->pid);
 
 	while (!main_done) {
 		struct pollfd pfd[4];
@@ -778,7 +894,7 @@ int proc_run(const struct proc_spec *spec, struct proc_result *res,
 
 		if (out_open) {
 			iout = nfds;
-			pfd[nfds].fd = r.out_r;
+			pfd[nfds].fd = r->out_r;
 			pfd[nfds++].events = POLLIN;
 		}
 		if (pidfd >= 0) {
@@ -793,9 +909,9 @@ int proc_run(const struct proc_spec *spec, struct proc_result *res,
 			pfd[nfds].fd = cancel_fd;
 			pfd[nfds++].events = POLLIN;
 		}
-		if (r.info_r >= 0) {
+		if (r->info_r >= 0) {
 			iinfo = nfds;
-			pfd[nfds].fd = r.info_r;
+			pfd[nfds].fd = r->info_r;
 			pfd[nfds++].events = POLLIN;
 		}
 		if (deadline >= 0 && !res->timed_out && !res->canceled)
@@ -804,23 +920,23 @@ int proc_run(const struct proc_spec *spec, struct proc_result *res,
 		if (kill_at >= 0)
 			tmo = (tmo < 0 || kill_at - now < tmo) ?
 			      (int)(kill_at > now ? kill_at - now : 0) : tmo;
-		if (r.cg_ok && r.cg.has_mem && !r.cg.has_peak &&
-		    r.cg.version == CGROUP_V2) {
-			cgroup_sample(&r.cg);
+		if (r->cg_ok && r->cg.has_mem && !r->cg.has_peak &&
+		    r->cg.version == CGROUP_V2) {
+			cgroup_sample(&r->cg);
 			tmo = (tmo < 0 || tmo > PROC_SAMPLE_MS) ? PROC_SAMPLE_MS : tmo;
 		}
 		n = poll(pfd, nfds, tmo);
 		if (n < 0 && errno != EINTR)
 			break;
 		if (n > 0 && iout >= 0 && pfd[iout].revents)
-			out_open = pump(&r);
+			out_open = pump(r);
 		if (n > 0 && iinfo >= 0 && pfd[iinfo].revents)
-			read_info(&r);
+			read_info(r);
 		if (n > 0 && icancel >= 0 && pfd[icancel].revents) {
 			cancel_fd = -1;
 			if (!res->timed_out) {
 				res->canceled = 1;
-				signal_tree(&r, SIGTERM);
+				signal_tree(r, SIGTERM);
 				kill_at = now_ms() + grace;
 			}
 		}
@@ -828,30 +944,29 @@ int proc_run(const struct proc_spec *spec, struct proc_result *res,
 		if (deadline >= 0 && now >= deadline && !res->timed_out &&
 		    !res->canceled) {
 			res->timed_out = 1;
-			signal_tree(&r, SIGTERM);
+			signal_tree(r, SIGTERM);
 			kill_at = now + grace;
 		}
 		if (kill_at >= 0 && now >= kill_at) {
-			signal_tree(&r, SIGKILL);
+			signal_tree(r, SIGKILL);
 			kill_at = -1;
 		}
 		if (pidfd >= 0 ? (n > 0 && pfd[ipid].revents) : 1) {
 			siginfo_t si;
-
 			int w;
 
 			memset(&si, 0, sizeof(si));
-			w = waitid(P_PID, r.pid, &si, WEXITED | WNOHANG | WNOWAIT);
-			if ((!w && si.si_pid == r.pid) || (w < 0 && errno == ECHILD))
+			w = waitid(P_PID, r->pid, &si, WEXITED | WNOHANG | WNOWAIT);
+			if ((!w && si.si_pid == r->pid) || (w < 0 && errno == ECHILD))
 				main_done = 1;
 		}
 	}
 	/* The job ends when the main shell exits: reap it, kill leftovers. */
-	if (wait4(r.pid, &status, 0, &ru) < 0)
+	if (wait4(r->pid, &status, 0, &ru) < 0)
 		memset(&ru, 0, sizeof(ru));
-	kill_tree_and_wait(&r);
+	kill_tree_and_wait(r);
 	if (out_open)
-		pump(&r);
+		pump(r);
 	res->wall = now_sec() - t0;
 
 	if (WIFSIGNALED(status)) {
@@ -860,31 +975,199 @@ int proc_run(const struct proc_spec *spec, struct proc_result *res,
 	} else {
 		res->exit_code = WEXITSTATUS(status);
 	}
-	if (r.cg_ok) {
-		res->peak_mem = cgroup_peak_mem(&r.cg);
+	if (r->cg_ok) {
+		res->peak_mem = cgroup_peak_mem(&r->cg);
 		mem_known = res->peak_mem >= 0;
 		if (mem_known)
-			res->accounting = r.cg.version == CGROUP_V2 ?
+			res->accounting = r->cg.version == CGROUP_V2 ?
 					  "cgroup2" : "cgroup1";
-		cpu_known = !cgroup_cpu(&r.cg, &res->cpu_user, &res->cpu_sys);
-		res->oom_kills = cgroup_oom_kills(&r.cg);
-		res->pids_refused = cgroup_pids_refused(&r.cg);
+		cpu_known = !cgroup_cpu(&r->cg, &res->cpu_user, &res->cpu_sys);
+		res->oom_kills = cgroup_oom_kills(&r->cg);
+		res->pids_refused = cgroup_pids_refused(&r->cg);
 	}
 	rusage_fill(res, &ru, cpu_known, mem_known);
 
 	if (pidfd >= 0)
 		close(pidfd);
-	close(r.out_r);
-	if (r.info_r >= 0)
-		close(r.info_r);
-	strbuf_release(&r.info);
-	close_later(r.mntns_fd);
-	cgroup_release(&r.cg);
-	free(argv);
-	free(r.buf);
-	if (script_path)
-		unlink(script_path);
-	free(script_path);
+	run_free(r);
+	cgroup_release(&r->cg);
+}
+
+/*
+ * A started child that will not run its job (a prestarted sandbox
+ * nobody takes): everything killed and waited for, the run freed, the
+ * cgroup removed. bwrap is killed before its block fd is closed: on
+ * EOF there it would exec the job.
+ */
+static void run_abort(struct run *r)
+{
+	signal_tree(r, SIGKILL);
+	while (waitpid(r->pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	kill_tree_and_wait(r);
+	run_free(r);
+	cgroup_release(&r->cg);
+}
+
+static void res_init(struct proc_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	res->peak_mem = -1;
+	res->accounting = "rusage";
+}
+
+/* ---- prestarted sandboxes ----------------------------------------- */
+
+struct proc_prestart {
+	struct run r;
+	/* the spec it was started from, copied (r.spec points here) */
+	struct proc_spec own;
+	struct strvec wrap, env;
+	char *script, *workdir, *shell, *name;
+	struct proc_limits lim;
+	dev_t wd_dev;
+	ino_t wd_ino;
+};
+
+static void vec_copy(struct strvec *dst, char *const *v)
+{
+	strvec_init(dst);
+	while (v && *v)
+		strvec_push(dst, *v++);
+}
+
+static int vec_same(const struct strvec *a, char *const *v)
+{
+	size_t i;
+
+	for (i = 0; i < a->nr; i++)
+		if (!v || !v[i] || strcmp(a->v[i], v[i]))
+			return 0;
+	return !v ? a->nr == 0 : !v[i];
+}
+
+static int str_same(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+static void limits_of(const struct proc_spec *spec, struct proc_limits *l)
+{
+	memset(l, 0, sizeof(*l));
+	if (spec->limits)
+		*l = *spec->limits;
+}
+
+/* Whether spec asks for exactly what p was started with. */
+static int prestart_matches(const struct proc_prestart *p,
+			    const struct proc_spec *spec)
+{
+	struct proc_limits l;
+	struct stat st;
+
+	limits_of(spec, &l);
+	return spec->wrap && spec->wrap_block_fd > 2 &&
+	       spec->wrap_block_fd == p->own.wrap_block_fd &&
+	       spec->wrap_info_fd == p->own.wrap_info_fd &&
+	       vec_same(&p->wrap, spec->wrap) &&
+	       vec_same(&p->env, spec->env ? spec->env : environ) &&
+	       str_same(p->script, spec->script) &&
+	       str_same(p->shell, spec->shell) &&
+	       str_same(p->workdir, spec->workdir) &&
+	       l.memory == p->lim.memory && l.pids == p->lim.pids &&
+	       l.cpus == p->lim.cpus &&
+	       !stat(spec->workdir, &st) && st.st_dev == p->wd_dev &&
+	       st.st_ino == p->wd_ino;
+}
+
+struct proc_prestart *proc_prestart(const struct proc_spec *spec,
+				    struct strbuf *err)
+{
+	struct proc_prestart *p;
+	struct stat st;
+
+	if (!spec->wrap || spec->wrap_block_fd <= 2 || !spec->workdir) {
+		strbuf_addstr(err, "only a sandbox with a block fd and a "
+			      "workspace can be prestarted");
+		return NULL;
+	}
+	if (stat(spec->workdir, &st) < 0) {
+		strbuf_addf(err, "%s: %s", spec->workdir, strerror(errno));
+		return NULL;
+	}
+	p = xcalloc(1, sizeof(*p));
+	p->wd_dev = st.st_dev;
+	p->wd_ino = st.st_ino;
+	vec_copy(&p->wrap, spec->wrap);
+	vec_copy(&p->env, spec->env ? spec->env : environ);
+	p->script = xstrdup(spec->script);
+	p->workdir = xstrdup(spec->workdir);
+	p->shell = xstrdup_or_null(spec->shell);
+	p->name = xstrdup_or_null(spec->name);
+	limits_of(spec, &p->lim);
+	p->own.name = p->name;
+	p->own.workdir = p->workdir;
+	p->own.env = p->env.v;
+	p->own.script = p->script;
+	p->own.cancel_fd = -1;
+	p->own.wrap = p->wrap.v;
+	p->own.shell = p->shell;
+	p->own.wrap_info_fd = spec->wrap_info_fd;
+	p->own.wrap_block_fd = spec->wrap_block_fd;
+	p->own.limits = &p->lim;
+	{
+		struct run r0 = RUN_INIT(&p->own, NULL);
+
+		p->r = r0;
+	}
+	if (run_begin(&p->r, err) < 0) {
+		proc_prestart_discard(p);
+		return NULL;
+	}
+	return p;
+}
+
+static void prestart_free(struct proc_prestart *p)
+{
+	strvec_clear(&p->wrap);
+	strvec_clear(&p->env);
+	free(p->script);
+	free(p->workdir);
+	free(p->shell);
+	free(p->name);
+	free(p);
+}
+
+void proc_prestart_discard(struct proc_prestart *p)
+{
+	if (!p)
+		return;
+	if (p->r.pid > 0)
+		run_abort(&p->r);
+	prestart_free(p);
+}
+
+int proc_run(const struct proc_spec *spec, struct proc_result *res,
+	     struct strbuf *err)
+{
+	struct proc_prestart *p = spec->prestart;
+	struct run r = RUN_INIT(spec, res);
+
+	res_init(res);
+	if (p && prestart_matches(p, spec)) {
+		/* the same job: go on with its run, under this spec */
+		r = p->r;
+		r.spec = spec;
+		r.res = res;
+		prestart_free(p);
+		res->prestarted = 1;
+		run_wait(&r);
+		return 0;
+	}
+	proc_prestart_discard(p);
+	if (run_begin(&r, err) < 0)
+		return -1;
+	run_wait(&r);
 	return 0;
 }
 

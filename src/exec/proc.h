@@ -52,6 +52,21 @@ struct proc_spec {
 	 * the job's end (see docs/internals/exec.md). 0: none.
 	 */
 	int wrap_info_fd;
+	/*
+	 * > 2: wrap has --block-fd N with this N (bwrap sets the sandbox up,
+	 * then waits for a byte there before it execs the shell): proc_run
+	 * gives it a socket and writes the byte when the job starts. This is
+	 * what lets a sandbox be prestarted (proc_prestart). 0: none.
+	 */
+	int wrap_block_fd;
+	/*
+	 * A sandbox started ahead for this job (proc_prestart), or NULL.
+	 * proc_run takes it: used when it was started from a spec equal to
+	 * this one in everything the job can observe (command line, shell,
+	 * script, environment, cwd and its inode, limits), else discarded
+	 * and the job started afresh.
+	 */
+	struct proc_prestart *prestart;
 	/* Limits; NULL or all 0: none. A job with limits that cannot be
 	   applied (no usable cgroup) does not start. */
 	const struct proc_limits *limits;
@@ -68,6 +83,7 @@ struct proc_result {
 	const char *accounting;    /* "cgroup2", "cgroup1" or "rusage" */
 	long long oom_kills;       /* processes the OOM killer ended (cgroup) */
 	long long pids_refused;    /* forks refused by the pids limit */
+	int prestarted;            /* ran in spec->prestart (it matched) */
 };
 
 /*
@@ -78,6 +94,26 @@ struct proc_result {
  */
 int proc_run(const struct proc_spec *spec, struct proc_result *res,
 	     struct strbuf *err);
+
+/*
+ * Start a sandboxed job's sandbox ahead of the job (spec->wrap with
+ * wrap_block_fd; spec->workdir must exist): its cgroup made, limited
+ * and joined, bwrap started with everything set up (namespaces,
+ * mounts, loopback), waiting on its block fd. Nothing of the job runs
+ * until proc_run(spec with .prestart) releases it; spec->timeout_sec,
+ * cancel_fd, on_output and ud are taken from that later spec. The
+ * sandbox dies with the calling thread (bwrap --die-with-parent): call
+ * from a thread that outlives the job's start. Returns the handle, or
+ * NULL with the reason in err (the job can still start the usual way).
+ */
+struct proc_prestart *proc_prestart(const struct proc_spec *spec,
+				    struct strbuf *err);
+
+/*
+ * Tear down a prestarted sandbox that will not be used: every process
+ * killed and waited for, its cgroup removed. Accepts NULL.
+ */
+void proc_prestart_discard(struct proc_prestart *p);
 
 /*
  * Get ready, in the background, for jobs about to start. Call early,

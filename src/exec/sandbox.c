@@ -160,6 +160,8 @@ int sandbox_argv(const struct sandbox_opts *o, struct strvec *argv,
 	strvec_push(argv, o->project_dir);
 	strvec_push(argv, "--info-fd");
 	strvec_pushf(argv, "%d", SANDBOX_INFO_FD);
+	strvec_push(argv, "--block-fd");
+	strvec_pushf(argv, "%d", SANDBOX_BLOCK_FD);
 	strvec_push(argv, "--");
 	ret = 0;
 	closedir(d);

@@ -22,6 +22,8 @@
 #define SANDBOX_DEFAULT_ID 65534
 /* bwrap's --info-fd in sandbox_argv (proc_spec.wrap_info_fd). */
 #define SANDBOX_INFO_FD 3
+/* bwrap's --block-fd in sandbox_argv (proc_spec.wrap_block_fd). */
+#define SANDBOX_BLOCK_FD 4
 
 struct sandbox_opts {
 	const char *bwrap;        /* absolute path of bwrap */
@@ -35,8 +37,9 @@ struct sandbox_opts {
 /*
  * Append the argv that runs a command inside the sandbox to argv (the
  * command itself follows it). bwrap writes its info (the sandbox's
- * pids, namespaces) to fd SANDBOX_INFO_FD, which the caller must give
- * it (proc_spec.wrap_info_fd). Reads the top level of o->root (each entry
+ * pids, namespaces) to fd SANDBOX_INFO_FD and waits, set up, for a byte
+ * on fd SANDBOX_BLOCK_FD before it runs the command; the caller must
+ * give it both (proc_spec.wrap_info_fd, wrap_block_fd). Reads the top level of o->root (each entry
  * is bound read-only on an otherwise empty, read-only root). Returns 0,
  * or -1 with the reason in err (root not a directory, a bad path).
  */

@@ -16,6 +16,7 @@
 
 #include "exec/artifacts.h"
 #include "exec/cache.h"
+#include "exec/copy.h"
 #include "exec/image.h"
 #include "exec/proc.h"
 #include "exec/sandbox.h"
@@ -44,6 +45,9 @@ struct job_ctx {
 	const char *shell;        /* the shell inside */
 	struct proc_limits lim;
 	char *setup_err;          /* the job cannot start: why */
+	int silent;               /* jobrun_prestart: no notes, no records */
+	/* a sandbox started ahead for the first attempt's script; NULL */
+	struct proc_prestart *pre;
 };
 
 static void write_all(int fd, const char *p, size_t n)
@@ -95,6 +99,8 @@ static void note(struct job_ctx *jc, const char *fmt, ...)
 	struct strbuf sb = STRBUF_INIT;
 	va_list ap;
 
+	if (jc->silent)
+		return;
 	va_start(ap, fmt);
 	strbuf_vaddf(&sb, fmt, ap);
 	va_end(ap);
@@ -270,7 +276,7 @@ static void setup_exec(struct job_ctx *jc, struct varlist *vars)
 	     name ? " (" : "", name ? root : "", name ? ")" : "",
 	     so.network ? "shared" : "loopback only", lims.buf);
 	strbuf_reset(&lims);
-	if (name && ex->image_store) {
+	if (name && ex->image_store && !jc->silent) {
 		char when[32];
 		time_t now = time(NULL);
 		struct tm tm;
@@ -584,6 +590,42 @@ static void job_vars(struct job_ctx *jc, struct varlist *vars)
 	varlist_set(vars, "CI_JOB_STATUS", "running");
 }
 
+int jobrun_prestart_enabled(void)
+{
+	const char *v = getenv("CIDRE_PRESTART");
+
+	return !v || strcmp(v, "0");
+}
+
+/* The process spec of the job's scripts (script and timeout apart). */
+static void fill_spec(struct job_ctx *jc, struct proc_spec *ps, char **env)
+{
+	memset(ps, 0, sizeof(*ps));
+	ps->name = jc->pj->name;
+	ps->workdir = jc->workdir;
+	ps->env = env;
+	ps->cancel_fd = jc->jr->cancel_fd;
+	ps->on_output = on_output;
+	ps->ud = jc;
+	if (jc->sandbox) {
+		ps->wrap = jc->wrap.v;
+		ps->shell = jc->shell;
+		ps->wrap_info_fd = SANDBOX_INFO_FD;
+		ps->wrap_block_fd = SANDBOX_BLOCK_FD;
+	}
+	ps->limits = &jc->lim;
+}
+
+/* The workspace directory, made when missing (a sandbox binds it). */
+static int make_workdir(const char *dir)
+{
+	struct strbuf err = STRBUF_INIT;
+	int ret = copy_mkdirs(dir, &err);
+
+	strbuf_release(&err);
+	return ret;
+}
+
 static void run_attempt(struct job_ctx *jc, const struct varlist *vars, char **env)
 {
 	const struct job *def = jc->pj->def;
@@ -594,19 +636,7 @@ static void run_attempt(struct job_ctx *jc, const struct varlist *vars, char **e
 	struct strbuf script = STRBUF_INIT, err = STRBUF_INIT;
 	int ok;
 
-	memset(&ps, 0, sizeof(ps));
-	ps.name = jc->pj->name;
-	ps.workdir = jc->workdir;
-	ps.env = env;
-	ps.cancel_fd = jr->cancel_fd;
-	ps.on_output = on_output;
-	ps.ud = jc;
-	if (jc->sandbox) {
-		ps.wrap = jc->wrap.v;
-		ps.shell = jc->shell;
-		ps.wrap_info_fd = SANDBOX_INFO_FD;
-	}
-	ps.limits = &jc->lim;
+	fill_spec(jc, &ps, env);
 
 	if (jc->setup_err) {
 		note(jc, "ERROR: Job failed: %s", jc->setup_err);
@@ -615,6 +645,14 @@ static void run_attempt(struct job_ctx *jc, const struct varlist *vars, char **e
 		r->exit_code = -1;
 		goto done;
 	}
+	script_of(&script, &def->before_script, &def->script, jr->colour);
+	ps.script = script.buf;
+	ps.timeout_sec = def->timeout ? def->timeout : DEFAULT_TIMEOUT;
+	/* the sandbox is set up while the workspace is (docs/internals/sandbox.md) */
+	if (jc->sandbox && !jc->pre && jobrun_prestart_enabled() &&
+	    !make_workdir(jc->workdir))
+		jc->pre = proc_prestart(&ps, &err);
+	strbuf_reset(&err);
 	if (prepare(jc, vars, &err) < 0) {
 		note(jc, "ERROR: preparing the job failed: %s", err.buf);
 		r->status = JOB_FAILED;
@@ -622,9 +660,8 @@ static void run_attempt(struct job_ctx *jc, const struct varlist *vars, char **e
 		r->exit_code = -1;
 		goto done;
 	}
-	script_of(&script, &def->before_script, &def->script, jr->colour);
-	ps.script = script.buf;
-	ps.timeout_sec = def->timeout ? def->timeout : DEFAULT_TIMEOUT;
+	ps.prestart = jc->pre;
+	jc->pre = NULL;
 	if (proc_run(&ps, &pr, &err) < 0) {
 		note(jc, "ERROR: cannot start the job: %s", err.buf);
 		r->status = JOB_FAILED;
@@ -632,6 +669,8 @@ static void run_attempt(struct job_ctx *jc, const struct varlist *vars, char **e
 		r->exit_code = -1;
 		goto done;
 	}
+	ps.prestart = NULL;
+	r->prestarted |= pr.prestarted;
 	flush_line(jc);
 	r->exit_code = pr.exit_code;
 	r->timed_out = pr.timed_out;
@@ -704,6 +743,8 @@ static void run_attempt(struct job_ctx *jc, const struct varlist *vars, char **e
 		save_caches(jc, vars, ok);
 	}
 done:
+	proc_prestart_discard(jc->pre);
+	jc->pre = NULL;
 	strbuf_release(&script);
 	strbuf_release(&err);
 }
@@ -716,6 +757,51 @@ static double since(const struct timespec *t0)
 		return 0;
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return (double)(t.tv_sec - t0->tv_sec) + (t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+struct proc_prestart *jobrun_prestart(const struct jobrun *jr)
+{
+	struct job_ctx jc;
+	struct varlist vars = VARLIST_INIT;
+	struct strbuf script = STRBUF_INIT, err = STRBUF_INIT;
+	struct proc_prestart *p = NULL;
+	struct proc_spec ps;
+	char **env = NULL;
+
+	if (!jr->exec || jr->exec->executor != JOBRUN_SANDBOX ||
+	    !jobrun_prestart_enabled())
+		return NULL;
+	memset(&jc, 0, sizeof(jc));
+	jc.jr = jr;
+	jc.pj = jr->pj;
+	jc.log_fd = -1;
+	jc.silent = 1;
+	strbuf_init(&jc.line, 0);
+	jc.workdir = xstrdup(jr->workdir);
+	strvec_init(&jc.wrap);
+	/* exactly what jobrun_run computes for it, so that proc_run can
+	   tell whether the job is still the same when it starts */
+	job_vars(&jc, &vars);
+	setup_exec(&jc, &vars);
+	if (!jc.sandbox || jc.setup_err || make_workdir(jc.workdir) < 0)
+		goto done;
+	env = make_env(sandbox_env, &vars);
+	fill_spec(&jc, &ps, env);
+	script_of(&script, &jc.pj->def->before_script, &jc.pj->def->script,
+		  jr->colour);
+	ps.script = script.buf;
+	p = proc_prestart(&ps, &err);
+done:
+	if (env)
+		varlist_env_free(env);
+	varlist_clear(&vars);
+	strbuf_release(&script);
+	strbuf_release(&err);
+	strbuf_release(&jc.line);
+	strvec_clear(&jc.wrap);
+	free(jc.setup_err);
+	free(jc.workdir);
+	return p;
 }
 
 void jobrun_run(const struct jobrun *jr, struct job_result *r)
@@ -731,6 +817,7 @@ void jobrun_run(const struct jobrun *jr, struct job_result *r)
 	jc.max_log = jr->max_log ? jr->max_log : DEFAULT_MAX_LOG;
 	strbuf_init(&jc.line, 0);
 	jc.workdir = xstrdup(jr->workdir);
+	jc.pre = jr->prestart;
 	r->log_path = xstrdup(jr->log_path);
 	/*
 	 * A log left by an earlier run is overwritten in place and cut to
@@ -788,6 +875,7 @@ void jobrun_run(const struct jobrun *jr, struct job_result *r)
 
 	if (jc.log_fd >= 0)
 		close(jc.log_fd);
+	proc_prestart_discard(jc.pre);
 	varlist_env_free(env);
 	varlist_clear(&vars);
 	strbuf_release(&jc.line);

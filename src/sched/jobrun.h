@@ -78,6 +78,14 @@ struct jobrun {
 	struct mask *mask;
 	/* Executor and limits; NULL: the shell executor, no limits. */
 	const struct jobrun_exec *exec;
+	/*
+	 * A sandbox started ahead for this job (jobrun_prestart), or NULL:
+	 * taken by jobrun_run, which runs the first attempt's script in it
+	 * when nothing the job could observe changed since (proc_run
+	 * checks), else tears it down. Without one, a sandboxed job's
+	 * sandbox is still started before its workspace is prepared.
+	 */
+	struct proc_prestart *prestart;
 	/* Live output, one whole line at a time (note: cidre's own). */
 	void (*print)(void *ud, const char *line, size_t len, int note);
 	void *ud;
@@ -89,6 +97,18 @@ struct jobrun {
  * jr->log_path).
  */
 void jobrun_run(const struct jobrun *jr, struct job_result *r);
+
+/*
+ * Start the sandbox of a sandboxed job ahead of it: what jobrun_run
+ * would compute for the job as jr describes it now (variables,
+ * executor, script; nothing logged or recorded), started and waiting
+ * (proc_prestart). The workspace directory is made if missing. NULL
+ * when the job is not sandboxed, cannot start, or prestarting is off
+ * ($CIDRE_PRESTART=0). The sandbox dies with the calling thread.
+ */
+struct proc_prestart *jobrun_prestart(const struct jobrun *jr);
+/* Whether sandboxes are prestarted ($CIDRE_PRESTART is not "0"). */
+int jobrun_prestart_enabled(void);
 
 /* Whether a failure with exit_code is allowed by allow_failure. */
 int jobrun_failure_allowed(const struct plan_job *pj, int exit_code);

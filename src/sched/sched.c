@@ -279,6 +279,141 @@ static int mkdirs(const char *base, struct strbuf *err)
 	return 0;
 }
 
+/*
+ * $CIDRE_PRESTART_TRACE: "WHAT JOB MS" lines (MS since the pipeline
+ * started), for tests and benchmarks.
+ */
+static void trace(struct sched *s, const char *what, size_t i)
+{
+	char *line;
+
+	if (s->trace_fd < 0)
+		return;
+	line = xasprintf("%s %s %.2f\n", what, s->plan->jobs[i].name,
+			 sched_now(s) * 1e3);
+	if (write(s->trace_fd, line, strlen(line)) < 0) {
+		/* a trace is best effort */
+	}
+	free(line);
+}
+
+/*
+ * How many waves beyond the next one get sandboxes ahead: 0, the jobs
+ * whose prerequisites have all started. 1 (two waves, up to twice
+ * max_parallel sandboxes) measured slower on a busy 2-CPU machine: the
+ * set-ups compete with the running jobs (docs/benchmarks.md).
+ */
+#define PRESTART_WAVES 0
+
+/*
+ * How far job i is from running, in waves: 0 when its prerequisites
+ * have all started or are done (none failed that would skip it), 1 + the
+ * furthest not started prerequisite's wave otherwise; -1 when it will
+ * not run by itself (manual, delayed, never, a failed prerequisite, a
+ * blocking manual job). wave[] holds the answers for jobs before i in
+ * the plan order where they are prerequisites (-2: not known yet).
+ */
+static int wave_of(const struct sched *s, size_t i, const int *wave)
+{
+	const struct plan *plan = s->plan;
+	const struct plan_job *pj = &plan->jobs[i];
+	size_t k, n;
+	int w = 0;
+
+	if (pj->when != WHEN_ON_SUCCESS && pj->when != WHEN_ALWAYS)
+		return -1;
+	for (k = 0; k < plan->nr; k++) {
+		int is_prereq = 0;
+
+		if (k == i)
+			continue;
+		if (pj->has_needs) {
+			for (n = 0; n < pj->needs_nr; n++)
+				if (pj->needs[n].job == k)
+					is_prereq = 1;
+		} else {
+			is_prereq = plan->jobs[k].stage < pj->stage;
+		}
+		if (!is_prereq)
+			continue;
+		switch (s->view[k]) {
+		case JOB_PENDING: case JOB_RUNNING: case JOB_SUCCESS:
+		case JOB_SKIPPED:
+			break;
+		case JOB_FAILED:
+			if (!s->res[k].allowed_failure &&
+			    pj->when == WHEN_ON_SUCCESS)
+				return -1;
+			break;
+		case JOB_CREATED:
+			if (wave[k] < 0)
+				return -1;
+			if (wave[k] + 1 > w)
+				w = wave[k] + 1;
+			break;
+		default:
+			return -1;
+		}
+	}
+	return w;
+}
+
+/*
+ * Sandboxes ahead: tear down those of jobs that will not run now
+ * (skipped, canceled, manual), then start some for the jobs that can
+ * run next, up to max_parallel alive. Each costs the scheduler thread
+ * a fork and bwrap's exec; the set-up goes on in bwrap meanwhile.
+ */
+static void prestart_ahead(struct sched *s, int interrupted)
+{
+	size_t i, alive = 0;
+	int *wave;
+
+	if (!s->pre)
+		return;
+	for (i = 0; i < s->plan->nr; i++) {
+		if (!s->pre[i])
+			continue;
+		if (interrupted || (s->view[i] != JOB_CREATED &&
+				    s->view[i] != JOB_PENDING)) {
+			proc_prestart_discard(s->pre[i]);
+			s->pre[i] = NULL;
+			trace(s, "discarded", i);
+			continue;
+		}
+		alive++;
+	}
+	if (interrupted)
+		return;
+	/* prerequisites come first in the plan (stages in order, needs
+	   within earlier stages or earlier in the same one): one pass */
+	wave = xcalloc(s->plan->nr ? s->plan->nr : 1, sizeof(*wave));
+	for (i = 0; i < s->plan->nr; i++)
+		wave[i] = s->view[i] == JOB_CREATED || s->view[i] == JOB_PENDING ?
+			  -2 : -1;
+	for (i = 0; i < s->plan->nr; i++)
+		if (wave[i] == -2)
+			wave[i] = wave_of(s, i, wave);
+	for (i = 0; i < s->plan->nr &&
+		    alive < (size_t)s->o->max_parallel * (PRESTART_WAVES + 1); i++) {
+		struct jobrun jr;
+		struct sched_job_paths jp;
+
+		if (s->pre[i] || s->pre_tried[i] || wave[i] < 0 ||
+		    wave[i] > PRESTART_WAVES)
+			continue;
+		s->pre_tried[i] = 1;
+		sched_jobrun_init(s, i, 1, &jr, &jp);
+		s->pre[i] = jobrun_prestart(&jr);
+		sched_job_paths_release(&jp);
+		if (s->pre[i]) {
+			alive++;
+			trace(s, "ahead", i);
+		}
+	}
+	free(wave);
+}
+
 static void cancel_all(struct sched *s)
 {
 	size_t k;
@@ -313,6 +448,7 @@ int sched_run(const struct plan *plan, const struct sched_opts *o,
 	pthread_mutex_init(&s.out_lock, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &s.t0);
 	s.cancel_pipe[0] = s.cancel_pipe[1] = s.done_pipe[0] = s.done_pipe[1] = -1;
+	s.trace_fd = -1;
 	for (i = 0; i < plan->nr; i++) {
 		int len = (int)strlen(plan->jobs[i].name);
 
@@ -334,6 +470,16 @@ int sched_run(const struct plan *plan, const struct sched_opts *o,
 	s.view = xcalloc(plan->nr ? plan->nr : 1, sizeof(*s.view));
 	workers = xcalloc(plan->nr ? plan->nr : 1, sizeof(*workers));
 	due = xcalloc(plan->nr ? plan->nr : 1, sizeof(*due));
+	if (o->exec && o->exec->executor == JOBRUN_SANDBOX &&
+	    jobrun_prestart_enabled()) {
+		const char *t = getenv("CIDRE_PRESTART_TRACE");
+
+		s.pre = xcalloc(plan->nr ? plan->nr : 1, sizeof(*s.pre));
+		s.pre_tried = xcalloc(plan->nr ? plan->nr : 1, 1);
+		if (t && *t)
+			s.trace_fd = open(t, O_WRONLY | O_CREAT | O_APPEND |
+					  O_CLOEXEC, 0644);
+	}
 	if (mkdirs(o->state_dir, err) < 0)
 		goto out;
 	if (pipe2(s.cancel_pipe, O_CLOEXEC) < 0 || pipe2(s.done_pipe, O_CLOEXEC) < 0) {
@@ -404,15 +550,24 @@ int sched_run(const struct plan *plan, const struct sched_opts *o,
 			s.view[i] = res[i].status = JOB_RUNNING;
 			workers[i].s = &s;
 			workers[i].idx = i;
+			workers[i].pre = s.pre ? s.pre[i] : NULL;
+			if (workers[i].pre) {
+				s.pre[i] = NULL;
+				trace(&s, "handed", i);
+			}
 			if (pthread_create(&workers[i].thread, NULL, sched_job_worker,
 					   &workers[i])) {
+				proc_prestart_discard(workers[i].pre);
+				workers[i].pre = NULL;
 				s.view[i] = res[i].status = JOB_FAILED;
 				res[i].failure_reason = "runner_system_failure";
 				continue;
 			}
 			running++;
 			slots--;
+			trace(&s, "launched", i);
 		}
+		prestart_ahead(&s, interrupted);
 		if (!running) {
 			int waiting = 0;
 
@@ -448,6 +603,7 @@ int sched_run(const struct plan *plan, const struct sched_opts *o,
 				pthread_join(workers[idx].thread, NULL);
 				s.view[idx] = res[idx].status;
 				running--;
+				trace(&s, res[idx].prestarted ? "used" : "joined", idx);
 			}
 		}
 	}
@@ -460,6 +616,11 @@ int sched_run(const struct plan *plan, const struct sched_opts *o,
 	}
 	ret = interrupted;
 out:
+	prestart_ahead(&s, 1);
+	if (s.trace_fd >= 0)
+		close(s.trace_fd);
+	free(s.pre);
+	free(s.pre_tried);
 	if (sfd >= 0) {
 		close(sfd);
 		pthread_sigmask(SIG_SETMASK, &old, NULL);

@@ -38,6 +38,7 @@ struct job_result {
 	int allowed_failure;     /* failed, but allow_failure let it pass */
 	int attempts;
 	int timed_out;
+	int prestarted;          /* its script ran in a sandbox started ahead */
 	const char *failure_reason; /* GitLab's: script_failure, job_execution_timeout, ... */
 	double start;            /* seconds since the pipeline started */
 	double duration;

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <time.h>
 
+#include "sched/jobrun.h"
 #include "sched/sched.h"
 
 struct sched {
@@ -24,13 +25,39 @@ struct sched {
 	int done_pipe[2];     /* workers write their job index when done */
 	struct timespec t0;
 	int name_width;
+	/*
+	 * Sandboxes started ahead (sandbox executor; docs/internals/
+	 * sandbox.md): pre[i] for job i until its worker takes it; at most
+	 * max_parallel at once. pre_tried[i]: not tried again. NULL arrays:
+	 * no prestarting. Only the scheduler thread touches them.
+	 */
+	struct proc_prestart **pre;
+	char *pre_tried;
+	int trace_fd;         /* $CIDRE_PRESTART_TRACE, or -1 */
 };
 
 struct worker {
 	struct sched *s;
 	size_t idx;
 	pthread_t thread;
+	struct proc_prestart *pre;   /* handed to its jobrun */
 };
+
+/* What a job's jobrun points to (sched_jobrun_init). */
+struct sched_job_paths {
+	char *workdir, *log, *art, *cache;
+	struct jobrun_dep *deps;
+	size_t deps_nr;
+};
+
+/*
+ * Fill jr for job idx. ahead: for jobrun_prestart from the scheduler
+ * thread while the job's prerequisites may still run: only finished
+ * ones' dotenv reports are read, no artifacts. jp owns the strings.
+ */
+void sched_jobrun_init(struct sched *s, size_t idx, int ahead,
+		       struct jobrun *jr, struct sched_job_paths *jp);
+void sched_job_paths_release(struct sched_job_paths *jp);
 
 double sched_now(const struct sched *s);
 void *sched_job_worker(void *arg);

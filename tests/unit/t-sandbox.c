@@ -74,6 +74,10 @@ static void test_argv(void **state)
 	/* bwrap names the sandbox's init on the fd proc_run gives it */
 	assert_int_equal(SANDBOX_INFO_FD, 3);
 	assert_true(find2(&v, "--info-fd", "3") > i_ro);
+	/* and waits, set up, until proc_run releases it (prestart) */
+	assert_int_equal(SANDBOX_BLOCK_FD, 4);
+	assert_true(find2(&v, "--block-fd", "4") > i_ro);
+	assert_string_equal(v.v[v.nr - 1], "--");
 	strvec_clear(&v);
 
 	/* networking allowed, a uid chosen */
