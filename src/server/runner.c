@@ -8,6 +8,7 @@
  * knows is in the store; what it keeps in memory (running slots, delayed
  * jobs' timers) is rebuilt from the store at start (recover()).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -923,22 +924,42 @@ static void fill_slots(struct runner *r)
 
 /*
  * A job whose supervisor started but whose pid was not recorded (the
- * server stopped in between): the supervisor wrote its own, next to its
- * result (RESULT.pid: "PID STARTTIME").
+ * server stopped in between): the supervisor wrote its own in its
+ * slot's WORK/slot-N.spec.json.pid ("JOB PID STARTTIME", rewritten in
+ * place by each job of the slot), which names the slot as well. Sets
+ * j->pid, j->pid_start and *ret_slot when one names this job.
  */
-static int own_pid(struct server *srv, struct store_job *j)
+static int own_pid(struct server *srv, struct store_job *j, int *ret_slot)
 {
-	char *path = server_path(srv, "results", j->id, ".json.pid");
-	struct strbuf sb = STRBUF_INIT;
-	long long pid = 0, start = 0;
+	char *dir = xasprintf("%s/work", srv->data);
+	struct strbuf sb = STRBUF_INIT, p = STRBUF_INIT;
+	struct dirent *de;
+	DIR *d = opendir(dir);
 
-	if (strbuf_read_file(&sb, path, 128) == 0 &&
-	    sscanf(sb.buf, "%lld %lld", &pid, &start) == 2 && pid > 0) {
-		j->pid = pid;
-		j->pid_start = start;
+	while (d && (de = readdir(d))) {
+		long long job = 0, pid = 0, start = 0;
+		int no = 0, end = 0;
+
+		if (sscanf(de->d_name, "slot-%d.spec.json.pid%n", &no, &end) != 1 ||
+		    de->d_name[end] || no <= 0)
+			continue;
+		strbuf_reset(&p);
+		strbuf_addf(&p, "%s/%s", dir, de->d_name);
+		strbuf_reset(&sb);
+		if (strbuf_read_file(&sb, p.buf, 128) == 0 &&
+		    sscanf(sb.buf, "%lld %lld %lld", &job, &pid, &start) == 3 &&
+		    job == j->id && pid > 0) {
+			j->pid = pid;
+			j->pid_start = start;
+			*ret_slot = no;
+			break;
+		}
 	}
+	if (d)
+		closedir(d);
 	strbuf_release(&sb);
-	free(path);
+	strbuf_release(&p);
+	free(dir);
 	return 0;
 }
 
@@ -956,17 +977,17 @@ static void recover(struct runner *r)
 	}
 	for (i = 0; i < nr; i++) {
 		char *res = server_path(r->srv, "results", jobs[i].id, ".json");
-		int fd = -1;
+		int fd = -1, no = slot_of(jobs[i].runner);
 
 		if (access(res, F_OK) == 0) {
 			slog_info("recovery: job %lld finished while the server was down",
 				  (long long)jobs[i].id);
 			ingest(r, jobs[i].id, NULL);
-		} else if ((jobs[i].pid || own_pid(r->srv, &jobs[i]) == 0) &&
+		} else if ((jobs[i].pid || own_pid(r->srv, &jobs[i], &no) == 0) &&
 			   (fd = spawn_attach((pid_t)jobs[i].pid, jobs[i].pid_start)) >= 0) {
 			slog_info("recovery: job %lld still runs (pid %lld): re-attached",
 				  (long long)jobs[i].id, (long long)jobs[i].pid);
-			add_slot(r, slot_of(jobs[i].runner), jobs[i].id, jobs[i].pipeline_id,
+			add_slot(r, no, jobs[i].id, jobs[i].pipeline_id,
 				 (pid_t)jobs[i].pid, fd, 0);
 			/* it may have ended between the check and the attach */
 			if (access(res, F_OK) == 0 && kill((pid_t)jobs[i].pid, 0) < 0)
