@@ -1,11 +1,14 @@
 /*
  * libFuzzer target: what the server reads from a mirror without git —
  * a loose object (src/git/object.c) and a job workspace's index
- * (src/git/wtstat.c) — on arbitrary bytes. The first byte chooses: even,
- * the rest is a commit body, zlib-compressed here behind a "commit N"
- * header (the parser's input); odd, the rest is a loose object file as
- * it is (the inflater's input) and also a workspace's .git/index. Must
- * not crash or leak; what it accepts is well-formed.
+ * (src/git/wtstat.c), a pack — on arbitrary bytes. The first byte
+ * chooses: 'P', the rest is a pack index and a pack (two bytes of the
+ * index's length, little-endian, the index, the pack; the name looked up
+ * is the index's first one, when it is long enough); else even, the
+ * rest is a commit body, zlib-compressed here behind a "commit N" header
+ * (the parser's input); odd, the rest is a loose object file as it is
+ * (the inflater's input) and also a workspace's .git/index. Must not
+ * crash or leak; what it accepts is well-formed.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -41,7 +44,8 @@ static int write_all(const char *path, const void *buf, size_t len)
 	return rc;
 }
 
-static const char *const made[] = { "/ws/.git/cidre-checkout", "/ws/.git/index",
+static const char *const made[] = { "/objects/pack/pack-f.idx", "/objects/pack/pack-f.pack",
+				    "/objects/pack", "/ws/.git/cidre-checkout", "/ws/.git/index",
 				    "/ws/.git/HEAD", "/ws/.git", "/ws", "/objects/01/" SHA_REST,
 				    "/objects/01", "/objects", "" };
 
@@ -78,6 +82,55 @@ static int setup(void)
 	return write_all(p, SHA "\n", 41);
 }
 
+/* The index's first name (at 8 + 1024) in hex, or SHA. */
+static void first_name(const uint8_t *idx, size_t n, char sha[41])
+{
+	size_t i;
+
+	if (n < 8 + 1024 + 20) {
+		memcpy(sha, SHA, 41);
+		return;
+	}
+	for (i = 0; i < 20; i++)
+		snprintf(sha + 2 * i, 3, "%02x", idx[8 + 1024 + i]);
+}
+
+static void fuzz_pack(const uint8_t *data, size_t size)
+{
+	char p[160], sha[41], type[8], *body = NULL;
+	struct gitinfo gi;
+	size_t n, len;
+
+	if (size < 2)
+		return;
+	n = (size_t)data[0] | (size_t)data[1] << 8;
+	data += 2;
+	size -= 2;
+	if (n > size)
+		n = size;
+	snprintf(p, sizeof(p), "%s/objects/pack", root);
+	if (mkdir(p, 0700) < 0 && errno != EEXIST)
+		return;
+	snprintf(p, sizeof(p), "%s/objects/pack/pack-f.idx", root);
+	write_all(p, data, n);
+	snprintf(p, sizeof(p), "%s/objects/pack/pack-f.pack", root);
+	write_all(p, data + n, size - n);
+	first_name(data, n, sha);
+	if (gitobj_has(root, sha) < 0)
+		__builtin_trap();
+	if (gitobj_read(root, sha, type, &body, &len, 1u << 20) == 0) {
+		if (strlen(type) > 6 || len > (1u << 20) || body[len])
+			__builtin_trap();
+		free(body);
+	}
+	if (gitobj_commit(root, sha, &gi) == 0)
+		gitinfo_release(&gi);
+	/* the other inputs do not see this pack */
+	remove(p);
+	snprintf(p, sizeof(p), "%s/objects/pack/pack-f.idx", root);
+	remove(p);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char obj[128], idx[128];
@@ -88,6 +141,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!size || size > (1u << 20) || setup() < 0)
 		return 0;
 	snprintf(obj, sizeof(obj), "%s/objects/01/" SHA_REST, root);
+	if (data[0] == 'P') {
+		fuzz_pack(data + 1, size - 1);
+		return 0;
+	}
 	if (!(data[0] & 1)) {
 		char head[32];
 		size_t hl = (size_t)snprintf(head, sizeof(head), "commit %zu", size - 1) + 1;

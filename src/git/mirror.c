@@ -378,9 +378,14 @@ static int set_branch(const char *dest, const char *sha, const char *branch,
 
 	if (branch && *branch && *branch != '-' && !strstr(branch, "..") &&
 	    strlen(branch) < 256 && !strchr(branch, '/')) {
+		struct strbuf cur = STRBUF_INIT;
+
 		strbuf_addf(&p, "%s/.git/refs/heads/%s", dest, branch);
 		strbuf_addf(&t, "%s\n", sha);
-		rc = write_file(p.buf, t.buf, err);
+		/* a reused workspace usually says so already: no write (a block per job) */
+		if (strbuf_read_file(&cur, p.buf, 128) < 0 || strcmp(cur.buf, t.buf))
+			rc = write_file(p.buf, t.buf, err);
+		strbuf_release(&cur);
 	}
 	strbuf_release(&p);
 	strbuf_release(&t);

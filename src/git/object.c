@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -111,6 +113,267 @@ done:
 	free(out);
 	strbuf_release(&path);
 	strbuf_release(&raw);
+	return rc;
+}
+
+/* ---- packs: objects/pack/pack-*.idx (version 2) and their .pack ---- */
+
+#define GITOBJ_IDX_MAX (1u << 30)
+
+static int unhex(const char *sha, unsigned char bin[20])
+{
+	int i;
+
+	for (i = 0; i < 40; i++) {
+		char c = sha[i];
+		int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+
+		if (v < 0)
+			return -1;
+		if (i % 2)
+			bin[i / 2] |= (unsigned char)v;
+		else
+			bin[i / 2] = (unsigned char)(v << 4);
+	}
+	return 0;
+}
+
+static uint32_t be32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/*
+ * Look bin up in the v2 index at path: 0 with its offset in the pack, 1
+ * when the index does not have it, -1 when the index is not one this
+ * reader knows (v1, damaged, too large). Layout: magic "\377tOc",
+ * version 2, 256 cumulative counts, the sorted object names, their
+ * CRCs, their 4-byte offsets (high bit: an index into the 8-byte
+ * table that follows), then two checksums.
+ */
+static int idx_find(const char *path, const unsigned char bin[20], uint64_t *ret_off)
+{
+	struct stat sb;
+	unsigned char *m = MAP_FAILED;
+	uint32_t n, lo, hi;
+	size_t size = 0, base;
+	int fd, rc = -1;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &sb) < 0 || sb.st_size < 8 + 1024 + 40 ||
+	    (uint64_t)sb.st_size > GITOBJ_IDX_MAX)
+		goto done;
+	size = (size_t)sb.st_size;
+	m = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (m == MAP_FAILED)
+		goto done;
+	if (memcmp(m, "\377tOc", 4) || be32(m + 4) != 2)
+		goto done;
+	n = be32(m + 8 + 255 * 4);
+	/* names, CRCs, offsets and the two checksums must fit */
+	if ((uint64_t)n * 28 + 8 + 1024 + 40 > size)
+		goto done;
+	lo = bin[0] ? be32(m + 8 + (bin[0] - 1) * 4) : 0;
+	hi = be32(m + 8 + bin[0] * 4);
+	if (lo > hi || hi > n)
+		goto done;
+	base = 8 + 1024;
+	rc = 1;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		int c = memcmp(m + base + (size_t)mid * 20, bin, 20);
+
+		if (c < 0) {
+			lo = mid + 1;
+		} else if (c > 0) {
+			hi = mid;
+		} else {
+			size_t op = base + (size_t)n * 24 + (size_t)mid * 4;
+			uint32_t o = be32(m + op);
+
+			if (o & 0x80000000u) {
+				size_t lp = base + (size_t)n * 28 + (size_t)(o & 0x7fffffffu) * 8;
+
+				if (lp + 8 + 40 > size) {
+					rc = -1;
+					break;
+				}
+				*ret_off = (uint64_t)be32(m + lp) << 32 | be32(m + lp + 4);
+			} else {
+				*ret_off = o;
+			}
+			rc = 0;
+			break;
+		}
+	}
+done:
+	if (m != MAP_FAILED)
+		munmap(m, size);
+	close(fd);
+	return rc;
+}
+
+/*
+ * Find sha in the packs of dir: 0 with the pack's path (without ".idx":
+ * ".pack" is appended by the caller) and the offset, 1 when no index has
+ * it, -1 when an index could not be read (the answer is then unknown).
+ */
+static int pack_find(const char *dir, const char *sha, struct strbuf *ret_pack, uint64_t *ret_off)
+{
+	struct strbuf p = STRBUF_INIT;
+	unsigned char bin[20];
+	struct dirent *de;
+	size_t plen;
+	int rc = 1;
+	DIR *d;
+
+	if (unhex(sha, bin) < 0)
+		return -1;
+	strbuf_addf(&p, "%s/objects/pack/", dir);
+	plen = p.len;
+	d = opendir(p.buf);
+	if (!d) {
+		rc = errno == ENOENT ? 1 : -1;
+		goto done;
+	}
+	while ((de = readdir(d))) {
+		size_t nl = strlen(de->d_name);
+		int r;
+
+		if (nl < 9 || strncmp(de->d_name, "pack-", 5) || strcmp(de->d_name + nl - 4, ".idx"))
+			continue;
+		strbuf_setlen(&p, plen);
+		strbuf_addstr(&p, de->d_name);
+		r = idx_find(p.buf, bin, ret_off);
+		if (r == 0) {
+			strbuf_add(ret_pack, p.buf, p.len - 4);
+			rc = 0;
+			break;
+		}
+		if (r < 0)
+			rc = -1;
+	}
+	closedir(d);
+done:
+	strbuf_release(&p);
+	return rc;
+}
+
+int gitobj_has(const char *dir, const char *sha)
+{
+	struct strbuf p = STRBUF_INIT;
+	uint64_t off;
+	struct stat sb;
+	int rc;
+
+	if (strlen(sha) != 40 || !is_sha(sha, 40))
+		return 0;
+	strbuf_addf(&p, "%s/objects/%.2s/%s", dir, sha, sha + 2);
+	rc = stat(p.buf, &sb) == 0 && S_ISREG(sb.st_mode);
+	strbuf_reset(&p);
+	if (!rc)
+		rc = pack_find(dir, sha, &p, &off) == 0;
+	strbuf_release(&p);
+	return rc;
+}
+
+/*
+ * The whole (not deltified) object at off of the pack file at path: its
+ * entry header is the type in bits 4-6 of the first byte and the size
+ * in 4 + 7k bits, then the zlib stream of the body. 0, 1 for a delta (git
+ * is asked), -1 damaged or larger than max.
+ */
+static int pack_read(const char *path, uint64_t off, char type[8], char **body, size_t *len,
+		     size_t max)
+{
+	static const char *const types[] = { NULL, "commit", "tree", "blob", "tag" };
+	unsigned char in[8192];
+	char *out = NULL;
+	uint64_t size, pos = off;
+	ssize_t got;
+	z_stream z;
+	int fd, rc = -1, t, shift = 4, zinit = 0, zr = Z_OK;
+	size_t h = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	got = pread(fd, in, sizeof(in), (off_t)pos);
+	if (got < 1)
+		goto done;
+	t = (in[0] >> 4) & 7;
+	size = in[0] & 15;
+	while (in[h] & 0x80) {
+		if (++h >= (size_t)got || shift > 57)
+			goto done;
+		size |= (uint64_t)(in[h] & 0x7f) << shift;
+		shift += 7;
+	}
+	h++;
+	if (t == 6 || t == 7) {
+		rc = 1;
+		goto done;
+	}
+	if (t < 1 || t > 4 || size > max)
+		goto done;
+	memset(&z, 0, sizeof(z));
+	if (inflateInit(&z) != Z_OK)
+		goto done;
+	zinit = 1;
+	out = xmalloc((size_t)size + 1);
+	z.next_out = (unsigned char *)out;
+	z.avail_out = (uInt)size + 1;   /* one more: a longer stream is damage */
+	z.next_in = in + h;
+	z.avail_in = (uInt)((size_t)got - h);
+	pos += (uint64_t)got;
+	for (;;) {
+		zr = inflate(&z, Z_NO_FLUSH);
+		if (zr == Z_STREAM_END || (zr != Z_OK && zr != Z_BUF_ERROR))
+			break;
+		if (z.avail_in)
+			break;   /* out of room: longer than its header says */
+		got = pread(fd, in, sizeof(in), (off_t)pos);
+		if (got <= 0)
+			break;
+		pos += (uint64_t)got;
+		z.next_in = in;
+		z.avail_in = (uInt)got;
+	}
+	if (zr != Z_STREAM_END || z.total_out != size)
+		goto done;
+	out[size] = '\0';
+	strcpy(type, types[t]);
+	*body = out;
+	*len = (size_t)size;
+	out = NULL;
+	rc = 0;
+done:
+	if (zinit)
+		inflateEnd(&z);
+	free(out);
+	close(fd);
+	return rc;
+}
+
+int gitobj_read(const char *dir, const char *sha, char type[8], char **body, size_t *len,
+		size_t max)
+{
+	struct strbuf pack = STRBUF_INIT;
+	uint64_t off;
+	int rc = gitobj_read_loose(dir, sha, type, body, len, max);
+
+	if (rc != 1)
+		return rc;
+	rc = pack_find(dir, sha, &pack, &off);
+	if (rc == 0) {
+		strbuf_addstr(&pack, ".pack");
+		rc = pack_read(pack.buf, off, type, body, len, max);
+	} else {
+		rc = 1;
+	}
+	strbuf_release(&pack);
 	return rc;
 }
 
@@ -291,7 +554,7 @@ int gitobj_commit(const char *dir, const char *rev, struct gitinfo *gi)
 		memcpy(sha, rev, 41);
 	else if (gitobj_resolve(dir, rev, sha))
 		return 1;
-	if (gitobj_read_loose(dir, sha, type, &body, &len, GITOBJ_COMMIT_MAX) ||
+	if (gitobj_read(dir, sha, type, &body, &len, GITOBJ_COMMIT_MAX) ||
 	    strcmp(type, "commit") || strlen(body) != len)
 		goto done;
 	for (p = body, end = body + len; p < end; ) {
@@ -347,4 +610,31 @@ done:
 	strbuf_release(&author);
 	strbuf_release(&committer);
 	return rc;
+}
+
+char *gitobj_local_gitdir(const char *url)
+{
+	struct strbuf p = STRBUF_INIT;
+	struct stat sb;
+	char *dir = NULL;
+
+	if (!strncmp(url, "file://", 7))
+		url += 7;
+	if (url[0] != '/' || strlen(url) > 4096)
+		return NULL;
+	/* bare: HEAD and objects/ at the top; else a .git directory (not a gitfile) */
+	strbuf_addf(&p, "%s/objects", url);
+	if (stat(p.buf, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+		strbuf_reset(&p);
+		strbuf_addf(&p, "%s/HEAD", url);
+		if (stat(p.buf, &sb) == 0 && S_ISREG(sb.st_mode))
+			dir = xstrdup(url);
+	} else {
+		strbuf_reset(&p);
+		strbuf_addf(&p, "%s/.git/objects", url);
+		if (stat(p.buf, &sb) == 0 && S_ISDIR(sb.st_mode))
+			dir = xasprintf("%s/.git", url);
+	}
+	strbuf_release(&p);
+	return dir;
 }

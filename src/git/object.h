@@ -30,6 +30,29 @@ int gitobj_commit(const char *dir, const char *rev, struct gitinfo *gi);
 int gitobj_read_loose(const char *dir, const char *sha, char type[8], char **body,
 		      size_t *len, size_t max);
 
+/*
+ * Like gitobj_read_loose, and also an object stored whole in a pack (a
+ * v2 .idx lookup, then its entry in the .pack); a deltified one answers
+ * 1 (git is asked).
+ */
+int gitobj_read(const char *dir, const char *sha, char type[8], char **body, size_t *len,
+		size_t max);
+
+/*
+ * Whether dir has object sha: a loose object file, or a name in one of
+ * its packs' v2 indexes. 1 yes; 0 no or not known (an index this reader
+ * cannot read): the caller then fetches, as it would without this.
+ */
+int gitobj_has(const char *dir, const char *sha);
+
+/*
+ * The git directory of url when it is a repository on this machine
+ * (an absolute path or file:// URL to a bare repository or to a work
+ * tree with a .git directory), malloc'ed; NULL for anything else
+ * (remote URLs, a .git file): those are fetched.
+ */
+char *gitobj_local_gitdir(const char *url);
+
 /* The commit refs/heads/NAME (ref) names, from a loose ref or packed-refs. 0 or 1. */
 int gitobj_resolve(const char *dir, const char *ref, char ret[41]);
 

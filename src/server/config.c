@@ -31,7 +31,7 @@ void server_config_defaults(struct server_config *c)
 	c->poll_min_interval = 10;
 	c->notify_retry_base_ms = 5000;
 	c->notify_attempts = 6;
-	c->events_backlog = 1024;
+	c->events_backlog = 256;	/* ~0.5 KB each: ~0.13 MB when full (1024 held ~0.5 MB) */
 	c->exec.sandbox = 0;
 	c->exec.host_fallback = 0;
 	c->exec.network = 0;

@@ -201,6 +201,29 @@ static int commit_facts(const char *mirror, const char *rev, struct gitinfo *gi,
 	return gitobj_commit(mirror, rev, gi) == 0 ? 0 : mirror_commit(mirror, rev, gi, err);
 }
 
+/*
+ * For a source repository on this machine: whether the mirror has the
+ * commit its branch (rev, "refs/heads/NAME") names now; if so, rev is
+ * replaced by that sha. Read in-process (a loose ref or packed-refs
+ * there, a loose object or a pack index entry here), which spares the
+ * `git fetch` process of a trigger. Anything else (a remote URL, a
+ * symbolic or missing ref, a commit the mirror lacks) answers 0: the
+ * mirror may be behind, and is fetched.
+ */
+static int local_head_mirrored(const char *repo, const char *mirror, char **rev)
+{
+	char *src = gitobj_local_gitdir(repo), head[41];
+	int ok;
+
+	ok = src && gitobj_resolve(src, *rev, head) == 0 && gitobj_has(mirror, head);
+	free(src);
+	if (ok) {
+		free(*rev);
+		*rev = xstrdup(head);
+	}
+	return ok;
+}
+
 int server_create_pipeline(struct server *srv, const struct trigger *t,
 			   int64_t *ret_id, int *ret_status, struct strbuf *err)
 {
@@ -260,6 +283,10 @@ int server_create_pipeline(struct server *srv, const struct trigger *t,
 
 		gi.default_branch = NULL;
 		got = t->sha && commit_facts(mirror, rev, &gi, err) == 0;
+		if (!t->sha && !t->fetched && local_head_mirrored(pr->repo, mirror, &rev)) {
+			/* rev is now the source's head, which the mirror has: no fetch */
+			got = commit_facts(mirror, rev, &gi, err) == 0;
+		}
 		if (!got && !t->fetched) {
 			strbuf_reset(err);
 			if (server_fetch(mirror, err) < 0) {

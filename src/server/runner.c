@@ -8,6 +8,7 @@
  * knows is in the store; what it keeps in memory (running slots, delayed
  * jobs' timers) is rebuilt from the store at start (recover()).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -219,52 +220,89 @@ static void add_timer(struct runner *r, int64_t job, int64_t pipeline, int64_t d
 	r->timers_nr++;
 }
 
-/* GitLab's pipeline status from its jobs' (latest attempts). */
-static const char *pipeline_status(const struct store_job *jobs, size_t nr, int *ret_started)
+/* A pipeline's latest attempts, counted as its status needs them. */
+struct tally {
+	int64_t running, pending, created, scheduled, manual, failed, canceled, success;
+	int started;
+};
+
+static void tally_add(struct tally *t, const char *s, int allow_failure, int started,
+		      int64_t n)
 {
-	size_t i;
-	int running = 0, pending = 0, created = 0, scheduled = 0, manual = 0;
-	int failed = 0, canceled = 0, success = 0, started = 0;
+	if (started)
+		t->started = 1;
+	if (!strcmp(s, "running"))
+		t->running += n;
+	else if (!strcmp(s, "pending"))
+		t->pending += n;
+	else if (!strcmp(s, "created"))
+		t->created += n;
+	else if (!strcmp(s, "scheduled"))
+		t->scheduled += n;
+	else if (!strcmp(s, "manual"))
+		t->manual += allow_failure ? 0 : n;
+	else if (!strcmp(s, "failed"))
+		*(allow_failure ? &t->success : &t->failed) += n;
+	else if (!strcmp(s, "canceled"))
+		t->canceled += n;
+	else if (!strcmp(s, "success"))
+		t->success += n;
+}
 
-	for (i = 0; i < nr; i++) {
-		const char *s = jobs[i].status;
-
-		if (jobs[i].started)
-			started = 1;
-		if (!strcmp(s, "running"))
-			running++;
-		else if (!strcmp(s, "pending"))
-			pending++;
-		else if (!strcmp(s, "created"))
-			created++;
-		else if (!strcmp(s, "scheduled"))
-			scheduled++;
-		else if (!strcmp(s, "manual"))
-			manual += !jobs[i].allow_failure;
-		else if (!strcmp(s, "failed"))
-			jobs[i].allow_failure ? success++ : failed++;
-		else if (!strcmp(s, "canceled"))
-			canceled++;
-		else if (!strcmp(s, "success"))
-			success++;
-	}
-	*ret_started = started || running;
-	if (running || (pending && started))
+/* GitLab's pipeline status from its jobs' (latest attempts). */
+static const char *tally_status(const struct tally *t, int *ret_started)
+{
+	*ret_started = t->started || t->running;
+	if (t->running || (t->pending && t->started))
 		return "running";
-	if (pending)
+	if (t->pending)
 		return "pending";
-	if (scheduled)
+	if (t->scheduled)
 		return "scheduled";
 	/* created jobs left with nothing running wait on a manual job */
-	if (manual || created)
-		return failed ? "failed" : "manual";
-	if (failed)
+	if (t->manual || t->created)
+		return t->failed ? "failed" : "manual";
+	if (t->failed)
 		return "failed";
-	if (canceled)
+	if (t->canceled)
 		return "canceled";
-	if (success)
+	if (t->success)
 		return "success";
 	return "skipped";
+}
+
+static const char *pipeline_status(const struct store_job *jobs, size_t nr, int *ret_started)
+{
+	struct tally t;
+	size_t i;
+
+	memset(&t, 0, sizeof(t));
+	for (i = 0; i < nr; i++)
+		tally_add(&t, jobs[i].status, jobs[i].allow_failure, jobs[i].started != 0, 1);
+	return tally_status(&t, ret_started);
+}
+
+/*
+ * The pipeline's status from counts alone (no job read), when there is
+ * nothing to decide: no created job (decide() would run) and no
+ * scheduled one (its timer is re-armed by the full pass). 1 with the
+ * status; 0 when the full pass must run.
+ */
+static int quick_status(struct store *st, int64_t id, const char **ret, int *ret_started)
+{
+	struct store_job_group g[64];
+	struct tally t;
+	size_t n = 0, i;
+
+	if (store_job_tally(st, id, g, 64, &n, NULL) < 0 || !n)
+		return 0;
+	memset(&t, 0, sizeof(t));
+	for (i = 0; i < n; i++)
+		tally_add(&t, g[i].status, g[i].allow_failure, g[i].started, g[i].n);
+	if (t.created || t.scheduled)
+		return 0;
+	*ret = tally_status(&t, ret_started);
+	return 1;
 }
 
 static int pipeline_finished(const char *s)
@@ -289,6 +327,9 @@ static void advance(struct runner *r, int64_t id)
 		goto done;
 	if (pl.error && !strcmp(pl.status, "failed"))
 		goto done;
+	/* after a job finished, mostly: nothing to decide, one count query */
+	if (quick_status(st, id, &status, &started))
+		goto set_status;
 	while (changed && rounds++ < 1000) {
 		changed = 0;
 		store_jobs_free(jobs, nr);
@@ -354,6 +395,7 @@ static void advance(struct runner *r, int64_t id)
 		goto done;
 	}
 	status = pipeline_status(jobs, nr, &started);
+set_status:
 	if (strcmp(status, pl.status)) {
 		int64_t fin = pipeline_finished(status) ? now : 0;
 
@@ -927,22 +969,42 @@ static void fill_slots(struct runner *r)
 
 /*
  * A job whose supervisor started but whose pid was not recorded (the
- * server stopped in between): the supervisor wrote its own, next to its
- * result (RESULT.pid: "PID STARTTIME").
+ * server stopped in between): the supervisor wrote its own in its
+ * slot's WORK/slot-N.spec.json.pid ("JOB PID STARTTIME", rewritten in
+ * place by each job of the slot), which names the slot as well. Sets
+ * j->pid, j->pid_start and *ret_slot when one names this job.
  */
-static int own_pid(struct server *srv, struct store_job *j)
+static int own_pid(struct server *srv, struct store_job *j, int *ret_slot)
 {
-	char *path = server_path(srv, "results", j->id, ".json.pid");
-	struct strbuf sb = STRBUF_INIT;
-	long long pid = 0, start = 0;
+	char *dir = xasprintf("%s/work", srv->data);
+	struct strbuf sb = STRBUF_INIT, p = STRBUF_INIT;
+	struct dirent *de;
+	DIR *d = opendir(dir);
 
-	if (strbuf_read_file(&sb, path, 128) == 0 &&
-	    sscanf(sb.buf, "%lld %lld", &pid, &start) == 2 && pid > 0) {
-		j->pid = pid;
-		j->pid_start = start;
+	while (d && (de = readdir(d))) {
+		long long job = 0, pid = 0, start = 0;
+		int no = 0, end = 0;
+
+		if (sscanf(de->d_name, "slot-%d.spec.json.pid%n", &no, &end) != 1 ||
+		    de->d_name[end] || no <= 0)
+			continue;
+		strbuf_reset(&p);
+		strbuf_addf(&p, "%s/%s", dir, de->d_name);
+		strbuf_reset(&sb);
+		if (strbuf_read_file(&sb, p.buf, 128) == 0 &&
+		    sscanf(sb.buf, "%lld %lld %lld", &job, &pid, &start) == 3 &&
+		    job == j->id && pid > 0) {
+			j->pid = pid;
+			j->pid_start = start;
+			*ret_slot = no;
+			break;
+		}
 	}
+	if (d)
+		closedir(d);
 	strbuf_release(&sb);
-	free(path);
+	strbuf_release(&p);
+	free(dir);
 	return 0;
 }
 
@@ -960,17 +1022,17 @@ static void recover(struct runner *r)
 	}
 	for (i = 0; i < nr; i++) {
 		char *res = server_path(r->srv, "results", jobs[i].id, ".json");
-		int fd = -1;
+		int fd = -1, no = slot_of(jobs[i].runner);
 
 		if (access(res, F_OK) == 0) {
 			slog_info("recovery: job %lld finished while the server was down",
 				  (long long)jobs[i].id);
 			ingest(r, jobs[i].id, NULL);
-		} else if ((jobs[i].pid || own_pid(r->srv, &jobs[i]) == 0) &&
+		} else if ((jobs[i].pid || own_pid(r->srv, &jobs[i], &no) == 0) &&
 			   (fd = spawn_attach((pid_t)jobs[i].pid, jobs[i].pid_start)) >= 0) {
 			slog_info("recovery: job %lld still runs (pid %lld): re-attached",
 				  (long long)jobs[i].id, (long long)jobs[i].pid);
-			add_slot(r, slot_of(jobs[i].runner), jobs[i].id, jobs[i].pipeline_id,
+			add_slot(r, no, jobs[i].id, jobs[i].pipeline_id,
 				 (pid_t)jobs[i].pid, fd, 0);
 			/* it may have ended between the check and the attach */
 			if (access(res, F_OK) == 0 && kill((pid_t)jobs[i].pid, 0) < 0)

@@ -258,6 +258,20 @@ int store_job_claim(struct store *st, const char *runner, int64_t now,
 /* Jobs in status running (for recovery after a restart). */
 int store_job_running(struct store *st, struct store_job **ret, size_t *nr,
 		      struct strbuf *err);
+/*
+ * A pipeline's latest attempts counted by (status, allow_failure,
+ * started != 0): what its status is computed from, without reading
+ * every job (the runner's advance() after each finished job). At most
+ * max groups go to ret (*nr of them); more than max: -1.
+ */
+struct store_job_group {
+	char status[16];
+	int allow_failure;
+	int started;
+	int64_t n;
+};
+int store_job_tally(struct store *st, int64_t pipeline_id, struct store_job_group *ret,
+		    size_t max, size_t *nr, struct strbuf *err);
 /* Number of jobs with this status (metrics, queue limit). */
 int store_job_count(struct store *st, const char *status, int64_t *ret,
 		    struct strbuf *err);

@@ -34,7 +34,7 @@ enum stmt_id {
 	ST_JOB_TO_PENDING, ST_JOB_TO_RUNNING, ST_JOB_TO_FINISHED, ST_JOB_TO_CREATED,
 	ST_JOB_TO_OTHER,
 	ST_JOB_SET_RETRIED, ST_JOB_SET_LOG_SIZE, ST_JOB_CLAIM, ST_JOB_RUNNING,
-	ST_JOB_COUNT,
+	ST_JOB_COUNT, ST_JOB_TALLY,
 	ST_TEST_ADD, ST_TESTS_LIST, ST_TESTS_LIST_FAILED,
 	ST_ARTIFACT_ADD, ST_ARTIFACTS_LIST, ST_ARTIFACT_GET,
 	ST_ARTIFACTS_FROM, ST_ARTIFACTS_AFTER, ST_ARTIFACTS_SUM,
@@ -179,6 +179,12 @@ static const char *const stmt_sql[ST__NR] = {
 	[ST_JOB_RUNNING] =
 		"SELECT " JOB_COLS " FROM jobs j WHERE j.status = 'running' ORDER BY j.id",
 	[ST_JOB_COUNT] = "SELECT count(*) FROM jobs WHERE status = ?1",
+	[ST_JOB_TALLY] =
+		"SELECT j.status, j.allow_failure != 0, j.started != 0, count(*) FROM jobs j "
+		"WHERE j.pipeline_id = ?1 "
+		"AND NOT EXISTS (SELECT 1 FROM jobs k WHERE k.pipeline_id = j.pipeline_id "
+		"AND k.plan_idx = j.plan_idx AND k.attempt > j.attempt) "
+		"GROUP BY 1, 2, 3",
 
 	[ST_TEST_ADD] =
 		"INSERT INTO tests (job_id, suite, classname, name, status, time, message) "
@@ -1572,6 +1578,36 @@ int store_job_count(struct store *st, const char *status, int64_t *ret,
 		return db_fail(st, -1, "job count", err);
 	}
 	return get_count(st, s, ret, "job count", err);
+}
+
+int store_job_tally(struct store *st, int64_t pipeline_id, struct store_job_group *ret,
+		    size_t max, size_t *nr, struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, ST_JOB_TALLY, err);
+	size_t n = 0;
+	int rc;
+
+	if (!s)
+		return -1;
+	b_int(s, 1, pipeline_id);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *status = (const char *)sqlite3_column_text(s, 0);
+
+		if (n == max) {
+			done(s);
+			return fail(err, -1, "job tally: more than %zu groups", max);
+		}
+		snprintf(ret[n].status, sizeof(ret[n].status), "%s", status ? status : "");
+		ret[n].allow_failure = sqlite3_column_int(s, 1);
+		ret[n].started = sqlite3_column_int(s, 2);
+		ret[n].n = sqlite3_column_int64(s, 3);
+		n++;
+	}
+	done(s);
+	if (rc != SQLITE_DONE)
+		return db_fail(st, rc, "job tally", err);
+	*nr = n;
+	return 0;
 }
 
 /* ---- test cases ---- */

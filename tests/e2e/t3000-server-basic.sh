@@ -178,6 +178,33 @@ test_expect_success 'another process reading the database leaves the server its 
 	! grep -E "disk I/O error|not a database" data.log
 '
 
+test_expect_success 'a trigger without a sha builds the head the source has now' '
+	# the mirror is read in-process when it has the head already (no
+	# fetch), and fetched when it lacks it: both must build what the
+	# source repository says, loose or packed refs, moved back or ahead
+	old=$(git -C app rev-parse HEAD) &&
+	(cd app && echo one >f && git add f && git commit -qm ahead && git push -q origin HEAD:main) &&
+	new=$(git -C app rev-parse HEAD) &&
+	api POST /api/v1/projects/app/pipelines "{}" >a.json && expect_status 201 &&
+	jq -e ".sha == \"$new\"" a.json &&
+	git --git-dir=app.git update-ref refs/heads/main "$old" &&
+	api POST /api/v1/projects/app/pipelines "{}" >b.json && expect_status 201 &&
+	jq -e ".sha == \"$old\"" b.json &&
+	git --git-dir=app.git pack-refs --all && test ! -e app.git/refs/heads/main &&
+	api POST /api/v1/projects/app/pipelines "{}" >c.json && expect_status 201 &&
+	jq -e ".sha == \"$old\"" c.json &&
+	git --git-dir=app.git update-ref refs/heads/main "$new" &&
+	api POST /api/v1/projects/app/pipelines "{}" >d.json && expect_status 201 &&
+	jq -e ".sha == \"$new\"" d.json &&
+	(cd app && echo two >f && git commit -qam again && git push -q origin HEAD:main) &&
+	api POST /api/v1/projects/app/pipelines "{}" >e.json && expect_status 201 &&
+	jq -e ".sha == \"$(git -C app rev-parse HEAD)\"" e.json &&
+	git --git-dir=app.git update-ref -d refs/heads/main &&
+	api POST /api/v1/projects/app/pipelines "{}" >body; expect_status 404 &&
+	git --git-dir=app.git update-ref refs/heads/main "$new" &&
+	for f in a b c d e; do wait_pipeline "$(jq -r .id $f.json)" >/dev/null || return 1; done
+'
+
 test_expect_success 'SIGTERM stops the server and removes server-url' '
 	stop_server &&
 	test ! -e data/server-url

@@ -53,11 +53,20 @@ test_expect_success 'a pipeline is mid-way: one job done, two running' '
 test_expect_success 'kill -9 the server, and the victim job with all its processes' '
 	kill_server &&
 	vid=$(job_id victim p.json) &&
-	spid=$(cut -d" " -f1 "data/results/$vid.json.pid") &&
+	spid=$(cat data/work/slot-*.spec.json.pid | awk -v j="$vid" "\$1 == j { print \$2 }") &&
 	pgrep -f "job-exec $SCRATCH/data/work/slot-" | grep -qx "$spid" &&
 	test -n "$spid" &&
 	pkill -9 -s "$spid" &&
 	wait_for 10 sh -c "! pgrep -s $spid"
+'
+
+test_expect_success 'a supervisor whose pid the server did not record yet is found by its slot' '
+	# the window between the spawn and the pid written with the job:
+	# the supervisor wrote "JOB PID START" in its slot file
+	sid=$(job_id slow p.json) &&
+	grep -q "^$sid [0-9]* [0-9]*\$" data/work/slot-*.spec.json.pid &&
+	sqlite3 data/cidre.db "update jobs set pid = 0, pid_start = 0, runner = '"'"'embedded'"'"' where id = $sid" &&
+	test "$(sqlite3 data/cidre.db "select pid from jobs where id = $sid")" = 0
 '
 
 test_expect_success 'after a restart: the finished job stays, the live one is re-attached' '

@@ -448,8 +448,123 @@ static void test_object_reader(void **state)
 		"git prune-packed && test ! -e refs/heads/main");
 	assert_int_equal(gitobj_resolve(o.buf, "refs/heads/main", sha), 0);
 	assert_string_equal(sha, c3);
-	assert_int_equal(gitobj_commit(o.buf, c3, &gi), 1);
 	strbuf_release(&o);
+}
+
+/* The output of cmd (run in root), whole. */
+static void read_out(const char *cmd, struct strbuf *out)
+{
+	struct strbuf c = STRBUF_INIT;
+	char buf[4096];
+	size_t n;
+	FILE *f;
+
+	strbuf_addf(&c, "cd '%s' && %s", root, cmd);
+	f = popen(c.buf, "r");
+	assert_non_null(f);
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		strbuf_add(out, buf, n);
+	assert_int_equal(pclose(f), 0);
+	strbuf_release(&c);
+}
+
+/* Packed objects: the index lookup, whole entries read, deltas left to git. */
+static void test_object_packs(void **state)
+{
+	struct strbuf o = STRBUF_INIT, want = STRBUF_INIT, c = STRBUF_INIT;
+	struct gitinfo gi;
+	char c1[41], c2[41], blob[41], sha[41], type[8], *body, *dir;
+	size_t len;
+	int deltas = 0, wholes = 0;
+	FILE *f;
+	char line[256];
+
+	strbuf_addf(&o, "%s/p.git", root);
+	test_sh(root, "git init -q --bare p.git && git init -q -b main pw && cd pw && "
+		"seq 1 3000 >big && git add big && " GIT " commit -qm one && "
+		"seq 1 3001 >big && echo x >small && git add big small && " GIT " commit -qm two && "
+		"git push -q ../p.git main && cd ../p.git && git repack -q -a -d -f && "
+		"git prune-packed && test -z \"$(find objects -type f -path 'objects/?""?/*')\"");
+	read_sha("git -C pw rev-parse main~1", c1);
+	read_sha("git -C pw rev-parse main", c2);
+	read_sha("git -C pw rev-parse main:small", blob);
+	/* not loose any more: what git log says, now from the pack */
+	same_facts(o.buf, c1);
+	same_facts(o.buf, c2);
+	same_facts(o.buf, "refs/heads/main");
+	assert_int_equal(gitobj_has(o.buf, c1), 1);
+	assert_int_equal(gitobj_has(o.buf, c2), 1);
+	assert_int_equal(gitobj_has(o.buf, "0123456789012345678901234567890123456789"), 0);
+	assert_int_equal(gitobj_has(o.buf, "ffffffffffffffffffffffffffffffffffffffff"), 0);
+	assert_int_equal(gitobj_has(o.buf, "0000000000000000000000000000000000000000"), 0);
+	assert_int_equal(gitobj_has(o.buf, "main"), 0);
+	assert_int_equal(gitobj_read(o.buf, blob, type, &body, &len, 1 << 20), 0);
+	assert_string_equal(type, "blob");
+	assert_int_equal(len, 2);
+	assert_string_equal(body, "x\n");
+	free(body);
+	assert_int_equal(gitobj_read(o.buf, blob, type, &body, &len, 1), -1);
+	/* every object of the pack: the same bytes as git's, or a delta left to git */
+	read_out("git --git-dir=p.git verify-pack -v p.git/objects/pack/*.idx 2>/dev/null | "
+		 "awk 'length($1) == 40 { print $1, NF }' >objs && wc -l <objs", &c);
+	strbuf_reset(&c);
+	strbuf_addf(&c, "%s/objs", root);
+	f = fopen(c.buf, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		int nf = atoi(line + 41);
+		int r;
+
+		line[40] = '\0';
+		r = gitobj_read(o.buf, line, type, &body, &len, 1 << 20);
+		assert_int_equal(gitobj_has(o.buf, line), 1);
+		if (nf > 5) {               /* verify-pack's depth and base: a delta */
+			assert_int_equal(r, 1);
+			deltas++;
+			continue;
+		}
+		assert_int_equal(r, 0);
+		strbuf_reset(&want);
+		strbuf_reset(&c);
+		strbuf_addf(&c, "git --git-dir=p.git cat-file %s %s", type, line);
+		read_out(c.buf, &want);
+		assert_int_equal(want.len, len);
+		assert_memory_equal(want.buf, body, len);
+		free(body);
+		wholes++;
+	}
+	fclose(f);
+	assert_true(deltas > 0);
+	assert_true(wholes > 4);
+	/* a damaged index: not known, so the caller fetches */
+	test_sh(root, "cd p.git/objects/pack && for i in *.idx; do chmod u+w $i && "
+		"head -c 1100 $i >t && mv t $i; done");
+	assert_int_equal(gitobj_has(o.buf, c1), 0);
+	assert_int_equal(gitobj_commit(o.buf, c1, &gi), 1);
+	/* a source repository on this machine, bare or not; nothing else */
+	dir = gitobj_local_gitdir(o.buf);
+	assert_string_equal(dir, o.buf);
+	free(dir);
+	strbuf_reset(&c);
+	strbuf_addf(&c, "file://%s", o.buf);
+	dir = gitobj_local_gitdir(c.buf);
+	assert_string_equal(dir, o.buf);
+	free(dir);
+	strbuf_reset(&c);
+	strbuf_addf(&c, "%s/pw", root);
+	dir = gitobj_local_gitdir(c.buf);
+	assert_non_null(dir);
+	assert_int_equal(gitobj_resolve(dir, "refs/heads/main", sha), 0);
+	assert_string_equal(sha, c2);
+	free(dir);
+	assert_null(gitobj_local_gitdir("https://example.invalid/x.git"));
+	assert_null(gitobj_local_gitdir("p.git"));
+	strbuf_reset(&c);
+	strbuf_addf(&c, "%s/nope", root);
+	assert_null(gitobj_local_gitdir(c.buf));
+	strbuf_release(&o);
+	strbuf_release(&want);
+	strbuf_release(&c);
 }
 
 /* A tree too large to be rewritten whole is cleaned by git instead. */
@@ -485,6 +600,7 @@ int main(void)
 		cmocka_unit_test(test_checkout_large_reused),
 		cmocka_unit_test(test_checkout_skips_clean_tree),
 		cmocka_unit_test(test_object_reader),
+		cmocka_unit_test(test_object_packs),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -686,6 +686,43 @@ static void test_jobs(void **state)
 	assert_int_equal(store_job_count(st, "nothing", &n, &err), 0);
 	assert_int_equal(n, 0);
 
+	/* the tally counts latest attempts by (status, allow_failure, started) */
+	{
+		struct store_job_group g2[8];
+		size_t k, seen = 0;
+		int64_t jf = add_job(st, pl, 3, 1, "created", 0, NULL);
+		struct store_job f;
+
+		add_job(st, pl, 4, 1, "created", 0, NULL);
+		memset(&f, 0, sizeof(f));
+		f.exit_code = 1;
+		f.allow_failure = 1;
+		assert_int_equal(store_job_transition(st, jf, "created", "failed", &f, &err), 0);
+		assert_int_equal(store_job_tally(st, pl, g2, 8, &nr, &err), 0);
+		for (k = 0; k < nr; k++) {
+			if (!strcmp(g2[k].status, "created") && g2[k].allow_failure) {
+				assert_int_equal(g2[k].n, 1);   /* plan 0 */
+				seen++;
+			} else if (!strcmp(g2[k].status, "created")) {
+				assert_int_equal(g2[k].n, 2);   /* plan 2 and 4 */
+				seen++;
+			} else if (!strcmp(g2[k].status, "pending")) {
+				assert_int_equal(g2[k].n, 1);   /* attempt 2 of plan 1 only */
+				seen++;
+			} else if (!strcmp(g2[k].status, "failed")) {
+				assert_int_equal(g2[k].n, 1);
+				assert_int_equal(g2[k].allow_failure, 1);
+				assert_int_equal(g2[k].started, 0);
+				seen++;
+			}
+		}
+		assert_int_equal(seen, 4);
+		assert_int_equal(nr, 4);
+		assert_int_equal(store_job_tally(st, pl, g2, 3, &nr, &err), -1);
+		assert_int_equal(store_job_tally(st, 999, g2, 8, &nr, &err), 0);
+		assert_int_equal(nr, 0);
+	}
+
 	store_close(st);
 	strbuf_release(&err);
 }
