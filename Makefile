@@ -3,11 +3,11 @@
 # Three binaries, each loading only what it needs (shared libraries cost
 # start-up time and resident memory):
 #   cidre         run, lint, the job supervisor      libfyaml, jansson
-#   cidre-server  the server                         + sqlite3, libmicrohttpd, libsodium, zlib
+#   cidre-server  the server                         + sqlite3, libsodium, zlib
 #   cidre-client  the commands that talk to a server + libcurl
 # cidre execs the other two for their commands (src/cidre.c).
 PKGS        := libfyaml jansson
-SERVER_PKGS := sqlite3 libmicrohttpd libsodium zlib
+SERVER_PKGS := sqlite3 libsodium zlib
 CLIENT_PKGS := libcurl
 NET_PKGS    := $(SERVER_PKGS) $(CLIENT_PKGS)
 CC        ?= cc
