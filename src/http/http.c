@@ -1064,7 +1064,13 @@ static void conn_close(struct conn *c)
 	stream_finish(c);
 	if (c->file_fd >= 0)
 		close(c->file_fd);
-	close(c->fd);         /* also leaves the epoll set */
+	/*
+	 * Out of the epoll set first: close() alone leaves it there while
+	 * another descriptor of the socket lives (a child between fork and
+	 * exec holds copies), and its events would name freed memory.
+	 */
+	epoll_ctl(w->ep, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
 	request_free(c->req);
 	free(c->in);
 	strbuf_release(&c->out);
