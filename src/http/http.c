@@ -270,7 +270,7 @@ static bool stopping(const struct http_server *srv)
 	return __atomic_load_n(&srv->stopping, __ATOMIC_ACQUIRE);
 }
 
-/* ------------------------------------------------------------- responses */
+/* -------------------------------------------------------- response heads */
 
 /*
  * The status line and header of a response to req into its connection's
