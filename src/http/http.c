@@ -38,6 +38,7 @@
 #define LINGER_MS         2000     /* draining input after an error */
 #define LINGER_BYTES      (256 * 1024)
 #define SCAN_MS           1000     /* timeouts and heartbeats resolution */
+#define ACCEPT_PAUSE_MS   100      /* out of descriptors: accept again after */
 
 enum seg_kind { SEG_LIT, SEG_PARAM, SEG_WILD };
 
@@ -87,6 +88,8 @@ struct worker {
 	struct conn *conns;
 	struct conn *closed;            /* to free at the end of the turn */
 	uint64_t now;                   /* monotonic ms, at the last wake-up */
+	bool accept_paused;             /* listening socket out of the set */
+	uint64_t accept_resume;         /* when to take it back */
 	uint64_t next_scan;
 };
 
@@ -1139,6 +1142,7 @@ static void dispatch(struct conn *c)
 	struct http_request *req = c->req;
 
 	c->req = NULL;
+	c->deadline = c->w->now + c->w->srv->timeout_ms;
 	if (parse_path(req) == 0 && route_request(req) == 0) {
 		int ret = req->route->r->handler(req, req->srv->ud);
 
@@ -1470,6 +1474,37 @@ static void conn_input(struct conn *c)
 
 static char listen_tag, wake_tag;
 
+/*
+ * Out of descriptors (or memory): the pending connection stays in the
+ * backlog and the socket stays readable, so stop watching it for a while
+ * instead of spinning; resume_accept() takes it back.
+ */
+static void pause_accept(struct worker *w)
+{
+	if (w->accept_paused)
+		return;
+	epoll_ctl(w->ep, EPOLL_CTL_DEL, w->srv->listen_fd, NULL);
+	w->accept_paused = true;
+	w->accept_resume = w->now + ACCEPT_PAUSE_MS;
+}
+
+static void resume_accept(struct worker *w)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE,
+				  .data.ptr = &listen_tag };
+
+	if (!w->accept_paused || w->now < w->accept_resume)
+		return;
+	if (epoll_ctl(w->ep, EPOLL_CTL_ADD, w->srv->listen_fd, &ev) < 0) {
+		ev.events = EPOLLIN;
+		if (epoll_ctl(w->ep, EPOLL_CTL_ADD, w->srv->listen_fd, &ev) < 0) {
+			w->accept_resume = w->now + ACCEPT_PAUSE_MS;
+			return;
+		}
+	}
+	w->accept_paused = false;
+}
+
 static void accept_conns(struct worker *w)
 {
 	struct http_server *srv = w->srv;
@@ -1483,8 +1518,12 @@ static void accept_conns(struct worker *w)
 		int fd = accept4(srv->listen_fd, (struct sockaddr *)&ss, &sl,
 				 SOCK_NONBLOCK | SOCK_CLOEXEC), one = 1;
 
-		if (fd < 0)
-			return;   /* EAGAIN: another worker took it; or EMFILE */
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM)
+				pause_accept(w);
+			return;   /* EAGAIN: another worker took it */
+		}
 		if (__atomic_add_fetch(&srv->nr_conns, 1, __ATOMIC_RELAXED) >
 		    srv->max_connections || stopping(srv)) {
 			static const char busy[] =
@@ -1606,6 +1645,8 @@ static void *worker_main(void *arg)
 		if (w->conns)
 			tmo = w->next_scan > w->now ?
 				(int)(w->next_scan - w->now) : 0;
+		if (w->accept_paused && (tmo < 0 || tmo > ACCEPT_PAUSE_MS))
+			tmo = ACCEPT_PAUSE_MS;
 		n = epoll_wait(w->ep, evs, 64, tmo);
 		w->now = mono_ms();
 		for (i = 0; i < n && !stopping(srv); i++) {
@@ -1628,6 +1669,7 @@ static void *worker_main(void *arg)
 					conn_input(c);
 			}
 		}
+		resume_accept(w);
 		if (w->now >= w->next_scan) {
 			scan(w);
 			w->next_scan = w->now + SCAN_MS;

@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -1187,6 +1188,51 @@ static void test_start_errors(void **state)
 	strbuf_release(&err);
 }
 
+/* Out of descriptors: the server waits and accepts again, no crash. */
+static void test_out_of_fds(void **state)
+{
+	unsigned port = http_server_port(*state);
+	struct rlimit old, low;
+	struct strbuf r = STRBUF_INIT;
+	int fds[16], n = 0, i;
+
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	low = old;
+	low.rlim_cur = (rlim_t)count_fds() + 9;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	/* clients and the server's accepted sockets share the limit */
+	for (i = 0; i < 16; i++) {
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		struct sockaddr_in sa = { 0 };
+
+		if (fd < 0)
+			break;
+		sa.sin_family = AF_INET;
+		sa.sin_port = htons((uint16_t)port);
+		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+			close(fd);
+			break;
+		}
+		fds[n++] = fd;
+		send_str(fd, "GET /api/v1/jobs/4/log HTTP/1.1\r\n"
+			 "Connection: close\r\n\r\n");
+	}
+	assert_true(n >= 3);
+	/* some got no answer yet: the server ran out; give it room again */
+	poll(NULL, 0, 200);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	for (i = 0; i < n; i++) {
+		strbuf_reset(&r);
+		assert_int_equal(read_until(fds[i], &r, NULL, TIMEOUT_MS), 0);
+		assert_int_equal(status_of(&r), 200);
+		close(fds[i]);
+	}
+	get(port, "/api/v1/jobs/5/log", &r);
+	assert_int_equal(status_of(&r), 200);
+	strbuf_release(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1210,6 +1256,7 @@ int main(void)
 		cmocka_unit_test(test_max_connections),
 		cmocka_unit_test_setup_teardown(test_big_file, setup, teardown),
 		cmocka_unit_test(test_stop_with_busy_streams),
+		cmocka_unit_test_setup_teardown(test_out_of_fds, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
