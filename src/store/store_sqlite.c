@@ -645,6 +645,8 @@ int store_open(const char *url, struct store **ret, struct strbuf *err)
 			strbuf_addf(err, " (%s)", path);
 		goto fail;
 	}
+	/* the pages the migrations cached: read again when needed */
+	sqlite3_db_release_memory(st->db);
 	*ret = st;
 	return 0;
 fail:
