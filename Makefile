@@ -3,11 +3,11 @@
 # Three binaries, each loading only what it needs (shared libraries cost
 # start-up time and resident memory):
 #   cidre         run, lint, the job supervisor      libfyaml, jansson
-#   cidre-server  the server                         + sqlite3, libmicrohttpd, libsodium, zlib
+#   cidre-server  the server                         + sqlite3, libsodium, zlib
 #   cidre-client  the commands that talk to a server + libcurl
 # cidre execs the other two for their commands (src/cidre.c).
 PKGS        := libfyaml jansson
-SERVER_PKGS := sqlite3 libmicrohttpd libsodium zlib
+SERVER_PKGS := sqlite3 libsodium zlib
 CLIENT_PKGS := libcurl
 NET_PKGS    := $(SERVER_PKGS) $(CLIENT_PKGS)
 CC        ?= cc
@@ -66,8 +66,15 @@ CORE_STATIC_LIBS := -Wl,-Bstatic $(shell pkg-config --libs $(PKGS)) -Wl,-Bdynami
 $(BIN): $(CORE_OBJ) $(BUILD)/src/cidre.o
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(CORE_STATIC_LIBS)
 
+# the server runs for days and its idle memory is a goal (docs/benchmarks.md):
+# SQLite, libsodium, zlib, libfyaml and jansson are linked in statically
+# too (each shared library costs relocated, dirty pages and page-cache
+# pages mapped around every page touched); glibc (and libm, which static
+# SQLite's math functions need) stays shared
+SERVER_STATIC_LIBS := -Wl,-Bstatic $(shell pkg-config --libs $(SERVER_PKGS) $(PKGS)) \
+	-Wl,-Bdynamic -lm -lpthread
 $(BUILD)/cidre-server: $(CORE_OBJ) $(SERVER_OBJ) $(BUILD)/src/cidre-server.o
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(SERVER_LIBS) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(SERVER_STATIC_LIBS)
 
 $(BUILD)/cidre-client: $(CORE_OBJ) $(CLIENT_OBJ) $(BUILD)/src/cidre-client.o
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(CLIENT_LIBS) $(LDLIBS)

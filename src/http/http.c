@@ -1,33 +1,44 @@
 /*
- * The HTTP server layer on libmicrohttpd. See http.h for the contract and
- * docs/internals/http.md for the design (request life, stream lifetime).
+ * The HTTP/1.1 server layer: our own, on epoll. See http.h for the
+ * contract and docs/internals/http.md for the design (threads, the
+ * connection state machine, limits, stream lifetime).
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <microhttpd.h>
-
 #include "http/http.h"
-#include "util/hex.h"
+#include "http/parse.h"
 #include "util/xalloc.h"
 
-#define STREAM_BLOCK      8192
-#define CONN_MEMORY_LIMIT (16 * 1024)
+#define STREAM_BLOCK      8192     /* bytes asked of a stream's read */
+#define STREAM_BURST      16       /* chunks per turn before others' turn */
+#define IN_INITIAL        4096     /* a connection's first input buffer */
+#define OUT_KEEP          65536    /* output buffer kept between requests */
 #define MAX_THREADS       256
 #define HEARTBEAT_MAX     256
-#define STOP_DRAIN_MS     2000
+#define ACCEPT_BURST      64
+#define LINGER_MS         2000     /* draining input after an error */
+#define LINGER_BYTES      (256 * 1024)
+#define SCAN_MS           1000     /* timeouts and heartbeats resolution */
+#define ACCEPT_PAUSE_MS   100      /* out of descriptors: accept again after */
 
 enum seg_kind { SEG_LIT, SEG_PARAM, SEG_WILD };
 
@@ -43,33 +54,89 @@ struct route {
 	size_t nr;
 };
 
+struct worker;
+
 struct http_server {
-	struct MHD_Daemon *mhd;
 	int listen_fd;
 	unsigned port;
 	size_t max_body;
-	unsigned heartbeat;
+	unsigned max_connections;
+	uint64_t timeout_ms;
+	uint64_t heartbeat_ms;
 	int (*error_page)(struct http_request *req, unsigned status, const char *msg);
 	void *ud;
 	struct route *routes;
 	size_t nr_routes;
+	struct worker *workers;
+	unsigned nr_workers;
+	unsigned nr_conns;     /* atomic: open connections, all workers */
+	int stopping;          /* atomic */
+};
 
-	/* lock guards streams, stopping; ticker waits on tick */
-	pthread_mutex_t lock;
-	pthread_cond_t tick;
-	pthread_cond_t drained;
-	struct http_stream *streams;   /* live streams (free not yet run) */
-	bool stopping;
-	pthread_t ticker;
-	bool ticker_started;
+/*
+ * A worker: one thread, its epoll set (the listening socket, shared with
+ * EPOLLEXCLUSIVE, its connections, its eventfd) and the streams woken
+ * from other threads. Only the worker touches its connections.
+ */
+struct worker {
+	struct http_server *srv;
+	pthread_t thread;
+	bool started;
+	int ep, evfd;
+	pthread_mutex_t wlock;          /* guards wakes */
+	struct http_stream *wakes;      /* woken streams, each holding a ref */
+	struct conn *conns;
+	struct conn *closed;            /* to free at the end of the turn */
+	uint64_t now;                   /* monotonic ms, at the last wake-up */
+	bool accept_paused;             /* listening socket out of the set */
+	uint64_t accept_resume;         /* when to take it back */
+	uint64_t next_scan;
+};
+
+enum cstate {
+	C_HEAD,     /* reading a request head (or idle between requests) */
+	C_BODY,     /* reading a Content-Length body */
+	C_CHUNK,    /* reading a chunked body */
+	C_WRITE,    /* sending a response (bytes, then a file) */
+	C_STREAM,   /* sending a stream's chunks */
+	C_SLEEP,    /* stream with nothing to send: waits for a wake */
+	C_LINGER,   /* response sent, write side shut: draining input */
+};
+
+struct conn {
+	struct worker *w;
+	int fd;
+	enum cstate state;
+	uint32_t events;                /* the epoll interest set */
+	char *in;                       /* received, not consumed */
+	size_t in_len, in_cap, scan;
+	struct strbuf out;              /* to send from woff */
+	size_t woff;
+	int file_fd;                    /* then file_left bytes of this */
+	uint64_t file_off, file_left;
+	struct http_request *req;       /* while its body is read */
+	struct http_chunked chunk;
+	uint64_t body_left;
+	uint64_t deadline;              /* monotonic ms; 0 = none */
+	size_t lingered;
+	unsigned minor;                 /* HTTP/1.minor of the request */
+	bool keep_alive;                /* serve another request after this */
+	bool linger;                    /* input may be left: drain at close */
+	bool head_only;                 /* HEAD: no body */
+	bool chunked_out;               /* the stream is sent chunked */
+	bool closed;                    /* on w->closed, fd closed */
+	struct http_stream *stream;
+	struct sockaddr_storage peer;
+	socklen_t peer_len;
+	struct conn *prev, *next;       /* w->conns */
 };
 
 struct http_stream {
 	/* lock guards everything below it; refs is atomic */
 	unsigned refs;
 	pthread_mutex_t lock;
-	struct http_server *srv;
-	struct MHD_Connection *conn;
+	struct worker *w;
+	struct conn *conn;     /* NULL once finished */
 	ssize_t (*read)(void *ud, uint64_t pos, char *buf, size_t max);
 	void (*free)(void *ud);
 	void *ud;
@@ -77,12 +144,12 @@ struct http_stream {
 	size_t heartbeat_len;
 	uint64_t pos;          /* bytes read() produced so far */
 	uint64_t gen;          /* wake counter */
-	time_t idle_since;     /* monotonic seconds, when suspended */
-	bool suspended;        /* MHD_suspend_connection() done, no resume yet */
+	uint64_t idle_since;   /* monotonic ms, when it went to sleep */
+	bool suspended;        /* asleep, not yet queued for a wake */
 	bool beat;             /* send the heartbeat next */
 	bool ending;           /* server stopping: end at the next read */
-	bool finished;         /* free callback ran */
-	struct http_stream *prev, *next;  /* srv->streams, under srv->lock */
+	bool finished;         /* free ran or is running */
+	struct http_stream *wnext;   /* w->wakes */
 };
 
 struct param {
@@ -97,13 +164,15 @@ struct header {
 
 struct http_request {
 	struct http_server *srv;
-	struct MHD_Connection *conn;
-	const char *method;
+	struct conn *conn;
 	const struct route *route;
-	bool started, responded, too_big;
+	bool responded;
+	struct http_head head;          /* method, target, fields */
 	struct strbuf body;
+	char *raw;                      /* the raw target, then cut at '?' */
 	const char *raw_query;          /* after '?', or NULL */
 	char *path;                     /* decoded path */
+	char *vbuf;                     /* decoded parameter values */
 	struct param params[HTTP_MAX_PARAMS];
 	size_t nr_params;
 	struct strbuf query;            /* decoded "name\0value\0"... */
@@ -113,105 +182,172 @@ struct http_request {
 	size_t nr_headers;
 	char remote[INET6_ADDRSTRLEN];
 	bool remote_done;
-	size_t uri_len;
-	char buf[];                     /* raw uri, decoded path, param values */
+	char buf[];                     /* head, raw target, path, values */
 };
 
 /* ---------------------------------------------------------------- utils */
 
-/*
- * Percent-decode src[0..n) into dst (room for n + 1). '+' becomes a space
- * when plus is set. A '%' not followed by two hex digits stays. Sets
- * *nul if a NUL byte was decoded. Returns the decoded length.
- */
 static size_t pct_decode(char *dst, const char *src, size_t n, bool plus,
 			 bool *nul)
 {
-	size_t i, o = 0;
-
-	for (i = 0; i < n; i++) {
-		int hi, lo;
-
-		if (src[i] == '%' && i + 2 < n &&
-		    (hi = hex_value((unsigned char)src[i + 1])) >= 0 &&
-		    (lo = hex_value((unsigned char)src[i + 2])) >= 0) {
-			dst[o] = (char)(hi * 16 + lo);
-			if (!dst[o] && nul)
-				*nul = true;
-			o++;
-			i += 2;
-		} else if (plus && src[i] == '+') {
-			dst[o++] = ' ';
-		} else {
-			dst[o++] = src[i];
-		}
-	}
-	dst[o] = '\0';
-	return o;
+	return http_pct_decode(dst, src, n, plus, nul, NULL);
 }
 
-static time_t mono_now(void)
+static uint64_t mono_ms(void)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static struct MHD_Response *json_error_response(unsigned status,
-						const char *msg)
+static const char *reason(unsigned status)
+{
+	switch (status) {
+	case 100: return "Continue";
+	case 200: return "OK";
+	case 201: return "Created";
+	case 202: return "Accepted";
+	case 204: return "No Content";
+	case 206: return "Partial Content";
+	case 301: return "Moved Permanently";
+	case 302: return "Found";
+	case 303: return "See Other";
+	case 304: return "Not Modified";
+	case 307: return "Temporary Redirect";
+	case 308: return "Permanent Redirect";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 409: return "Conflict";
+	case 410: return "Gone";
+	case 411: return "Length Required";
+	case 413: return "Content Too Large";
+	case 414: return "URI Too Long";
+	case 415: return "Unsupported Media Type";
+	case 416: return "Range Not Satisfiable";
+	case 417: return "Expectation Failed";
+	case 422: return "Unprocessable Content";
+	case 429: return "Too Many Requests";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 505: return "HTTP Version Not Supported";
+	default: return status < 300 ? "OK" : status < 400 ? "Redirect" :
+		status < 500 ? "Client Error" : "Server Error";
+	}
+}
+
+static void put_u64(struct strbuf *sb, uint64_t v)
+{
+	char tmp[24];
+	size_t i = sizeof(tmp);
+
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	strbuf_add(sb, tmp + i, sizeof(tmp) - i);
+}
+
+/* {"error": msg, "status": status}, compact; caller frees. */
+static char *json_error(unsigned status, const char *msg)
 {
 	json_t *j = json_pack("{s:s, s:i}", "error", msg, "status", (int)status);
-	struct MHD_Response *resp;
 	char *s;
 
 	if (!j)
 		j = json_pack("{s:s, s:i}", "error", "error", "status", (int)status);
 	s = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
-	if (!s)
-		return NULL;
-	resp = MHD_create_response_from_buffer_with_free_callback(strlen(s), s,
-								  free);
-	if (!resp) {
-		free(s);
-		return NULL;
-	}
-	if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-				    "application/json") != MHD_YES) {
-		MHD_destroy_response(resp);
-		return NULL;
-	}
-	return resp;
+	return s;
 }
 
-/* Queue resp (destroyed here in every case) with the request's headers. */
-static int queue(struct http_request *req, unsigned status,
-		 struct MHD_Response *resp)
+static bool stopping(const struct http_server *srv)
 {
-	enum MHD_Result r;
+	return __atomic_load_n(&srv->stopping, __ATOMIC_ACQUIRE);
+}
+
+/* -------------------------------------------------------- response heads */
+
+/*
+ * The status line and header of a response to req into its connection's
+ * output. clen is the Content-Length; stream: a body of unknown length
+ * (chunked for HTTP/1.1, until close for HTTP/1.0).
+ */
+static void put_head(struct http_request *req, unsigned status,
+		     const char *content_type, uint64_t clen, bool stream)
+{
+	struct conn *c = req->conn;
+	struct strbuf *o = &c->out;
 	size_t i;
 
-	if (!resp)
-		return -1;
-	for (i = 0; i < req->nr_headers; i++)
-		if (MHD_add_response_header(resp, req->headers[i].name,
-					    req->headers[i].value) != MHD_YES) {
-			MHD_destroy_response(resp);
-			return -1;
-		}
-	r = MHD_queue_response(req->conn, status, resp);
-	MHD_destroy_response(resp);
-	if (r != MHD_YES)
-		return -1;
+	if (stopping(req->srv))
+		c->keep_alive = false;
+	if (stream && c->minor == 0)
+		c->keep_alive = false;
+	strbuf_addstr(o, "HTTP/1.1 ");
+	put_u64(o, status);
+	strbuf_addch(o, ' ');
+	strbuf_addstr(o, reason(status));
+	strbuf_addstr(o, "\r\n");
+	if (content_type) {
+		strbuf_addstr(o, "Content-Type: ");
+		strbuf_addstr(o, content_type);
+		strbuf_addstr(o, "\r\n");
+	}
+	for (i = 0; i < req->nr_headers; i++) {
+		strbuf_addstr(o, req->headers[i].name);
+		strbuf_addstr(o, ": ");
+		strbuf_addstr(o, req->headers[i].value);
+		strbuf_addstr(o, "\r\n");
+	}
+	if (stream) {
+		if (c->minor)
+			strbuf_addstr(o, "Transfer-Encoding: chunked\r\n");
+		c->chunked_out = c->minor > 0;
+	} else {
+		strbuf_addstr(o, "Content-Length: ");
+		put_u64(o, clen);
+		strbuf_addstr(o, "\r\n");
+	}
+	if (!c->keep_alive)
+		strbuf_addstr(o, "Connection: close\r\n");
+	else if (!c->minor)
+		strbuf_addstr(o, "Connection: keep-alive\r\n");
+	strbuf_addstr(o, "\r\n");
 	req->responded = true;
+	c->state = C_WRITE;
+}
+
+/* A response of len bytes of data (copied). */
+static int respond_bytes(struct http_request *req, unsigned status,
+			 const char *content_type, const void *data, size_t len)
+{
+	if (req->responded)
+		return -1;
+	put_head(req, status, content_type, len, false);
+	if (!req->conn->head_only)
+		strbuf_add(&req->conn->out, data, len);
 	return 0;
 }
 
 static int layer_error(struct http_request *req, unsigned status,
 		       const char *msg)
 {
-	return queue(req, status, json_error_response(status, msg));
+	char *s = json_error(status, msg);
+	int ret;
+
+	if (!s)
+		return -1;
+	ret = respond_bytes(req, status, "application/json", s, strlen(s));
+	free(s);
+	return ret;
 }
 
 /* An error about the request's path: the server's error page, else JSON. */
@@ -360,20 +496,20 @@ static void allow_add(struct strbuf *allow, const char *m)
 static int route_request(struct http_request *req)
 {
 	struct http_server *srv = req->srv;
-	char *vbuf = req->buf + 2 * (req->uri_len + 1);
+	char *vbuf = req->vbuf;
 	struct strbuf allow = STRBUF_INIT;
-	bool head = method_is(req->method, "HEAD");
+	bool head = method_is(req->head.method, "HEAD");
 	size_t i;
 	int ret;
 
 	for (i = 0; i < srv->nr_routes; i++) {
 		const struct route *rt = &srv->routes[i];
 
-		if (!match_route(rt, req->buf, NULL, vbuf))
+		if (!match_route(rt, req->raw, NULL, vbuf))
 			continue;
-		if (method_is(req->method, rt->r->method) ||
+		if (method_is(req->head.method, rt->r->method) ||
 		    (head && method_is(rt->r->method, "GET"))) {
-			match_route(rt, req->buf, req, vbuf);
+			match_route(rt, req->raw, req, vbuf);
 			req->route = rt;
 			strbuf_release(&allow);
 			return 0;
@@ -394,22 +530,6 @@ static int route_request(struct http_request *req)
 
 /* -------------------------------------------------------------- requests */
 
-static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
-{
-	struct http_request *req;
-	size_t n = strlen(uri);
-
-	/* raw uri, decoded path, parameter values: each at most n + 1 */
-	req = xcalloc(1, sizeof(*req) + 3 * (n + 1));
-	req->srv = cls;
-	req->conn = conn;
-	strbuf_init(&req->body, 0);
-	strbuf_init(&req->query, 0);
-	req->uri_len = n;
-	memcpy(req->buf, uri, n + 1);
-	return req;
-}
-
 static void request_free(struct http_request *req)
 {
 	size_t i;
@@ -425,19 +545,12 @@ static void request_free(struct http_request *req)
 	free(req);
 }
 
-static void on_completed(void *cls, struct MHD_Connection *conn,
-			 void **con_cls, enum MHD_RequestTerminationCode toe)
-{
-	request_free(*con_cls);
-	*con_cls = NULL;
-}
-
-/* Decode and check the path; 0, or -1 after queueing 400. */
+/* Decode and check the path; 0, or -1 after responding 400. */
 static int parse_path(struct http_request *req)
 {
-	char *raw = req->buf;
+	char *raw = req->raw;
 	size_t rawlen = strcspn(raw, "?#");
-	bool nul = false;
+	bool nul = false, bad = false;
 	const char *p;
 
 	if (raw[rawlen] == '?') {
@@ -445,85 +558,22 @@ static int parse_path(struct http_request *req)
 		raw[rawlen + 1 + strcspn(raw + rawlen + 1, "#")] = '\0';
 	}
 	raw[rawlen] = '\0';
-	/* buf: raw uri, then the decoded path, then parameter values */
-	req->path = req->buf + req->uri_len + 1;
-	pct_decode(req->path, raw, rawlen, false, &nul);
+	http_pct_decode(req->path, raw, rawlen, false, &nul, &bad);
 	if (req->path[0] != '/')
 		return path_error(req, 400, "bad request path"), -1;
 	if (nul)
 		return path_error(req, 400, "NUL in request path"), -1;
+	if (bad)
+		return path_error(req, 400, "bad percent-escape in request path"), -1;
 	for (p = req->path; p; p = strchr(p + 1, '/'))
 		if (p[1] == '.' && p[2] == '.' && (p[3] == '/' || !p[3]))
 			return path_error(req, 400, "'..' in request path"), -1;
 	return 0;
 }
 
-static void dispatch(struct http_request *req)
-{
-	int ret = req->route->r->handler(req, req->srv->ud);
-
-	if (!req->responded)
-		layer_error(req, 500, ret ? "internal error" :
-			    "handler sent no response");
-}
-
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
-				  const char *url, const char *method,
-				  const char *version, const char *upload,
-				  size_t *upload_size, void **con_cls)
-{
-	struct http_server *srv = cls;
-	struct http_request *req = *con_cls;
-
-	if (!req)
-		return MHD_NO;
-	if (!req->started) {
-		const char *cl;
-
-		req->started = true;
-		req->conn = conn;
-		req->method = method;
-		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-						 MHD_HTTP_HEADER_CONTENT_LENGTH);
-		if (cl) {
-			char *end;
-			unsigned long long v;
-
-			errno = 0;
-			v = strtoull(cl, &end, 10);
-			if (errno || end == cl || v > srv->max_body) {
-				layer_error(req, 413, "request body too large");
-				return req->responded ? MHD_YES : MHD_NO;
-			}
-			if (v)
-				strbuf_grow(&req->body, (size_t)v);
-		}
-		return MHD_YES;
-	}
-	if (*upload_size) {
-		if (!req->too_big) {
-			if (*upload_size > srv->max_body - req->body.len) {
-				req->too_big = true;
-				strbuf_release(&req->body);
-			} else {
-				strbuf_add(&req->body, upload, *upload_size);
-			}
-		}
-		*upload_size = 0;
-		return MHD_YES;
-	}
-	if (req->responded)
-		return MHD_YES;
-	if (req->too_big)
-		layer_error(req, 413, "request body too large");
-	else if (parse_path(req) == 0 && route_request(req) == 0)
-		dispatch(req);
-	return req->responded ? MHD_YES : MHD_NO;
-}
-
 const char *http_request_method(const struct http_request *req)
 {
-	return req->method;
+	return req->head.method;
 }
 
 const char *http_request_path(const struct http_request *req)
@@ -600,7 +650,12 @@ const char *http_request_query(struct http_request *req, const char *name)
 const char *http_request_header(const struct http_request *req,
 				const char *name)
 {
-	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+	size_t i;
+
+	for (i = 0; i < req->head.nr_fields; i++)
+		if (!strcasecmp(req->head.fields[i].name, name))
+			return req->head.fields[i].value;
+	return NULL;
 }
 
 const char *http_request_body(const struct http_request *req, size_t *len)
@@ -612,22 +667,17 @@ const char *http_request_body(const struct http_request *req, size_t *len)
 
 const char *http_request_remote(struct http_request *req)
 {
-	const union MHD_ConnectionInfo *ci;
-	const struct sockaddr *sa;
+	const struct sockaddr_storage *ss = &req->conn->peer;
 
 	if (req->remote_done)
 		return req->remote;
 	req->remote_done = true;
-	ci = MHD_get_connection_info(req->conn,
-				     MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	if (!ci || !(sa = ci->client_addr))
-		return req->remote;
-	if (sa->sa_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
+	if (ss->ss_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr,
 			  req->remote, sizeof(req->remote));
-	else if (sa->sa_family == AF_INET6)
+	else if (ss->ss_family == AF_INET6)
 		inet_ntop(AF_INET6,
-			  &((const struct sockaddr_in6 *)sa)->sin6_addr,
+			  &((const struct sockaddr_in6 *)ss)->sin6_addr,
 			  req->remote, sizeof(req->remote));
 	return req->remote;
 }
@@ -646,58 +696,39 @@ int http_add_header(struct http_request *req, const char *name,
 	return 0;
 }
 
-static struct MHD_Response *typed(struct MHD_Response *resp,
-				  const char *content_type)
-{
-	if (resp && content_type &&
-	    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-				    content_type) != MHD_YES) {
-		MHD_destroy_response(resp);
-		return NULL;
-	}
-	return resp;
-}
-
 int http_respond_data(struct http_request *req, unsigned status,
 		      const char *content_type, const void *data, size_t len)
 {
-	if (req->responded)
-		return -1;
-	return queue(req, status, typed(MHD_create_response_from_buffer(
-		len, (void *)data, MHD_RESPMEM_MUST_COPY), content_type));
+	return respond_bytes(req, status, content_type, data, len);
 }
 
 int http_respond_text(struct http_request *req, unsigned status,
 		      const char *text, size_t len)
 {
-	return http_respond_data(req, status, "text/plain; charset=utf-8",
-				 text, len);
+	return respond_bytes(req, status, "text/plain; charset=utf-8",
+			     text, len);
 }
 
 int http_respond_json_str(struct http_request *req, unsigned status,
 			  const char *json, size_t len)
 {
-	return http_respond_data(req, status, "application/json", json, len);
+	return respond_bytes(req, status, "application/json", json, len);
 }
 
 int http_respond_json(struct http_request *req, unsigned status,
 		      const json_t *json)
 {
 	char *s;
-	struct MHD_Response *resp;
+	int ret;
 
 	if (req->responded)
 		return -1;
 	s = json_dumps(json, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(10));
 	if (!s)
 		return -1;
-	resp = MHD_create_response_from_buffer_with_free_callback(strlen(s), s,
-								  free);
-	if (!resp) {
-		free(s);
-		return -1;
-	}
-	return queue(req, status, typed(resp, "application/json"));
+	ret = respond_bytes(req, status, "application/json", s, strlen(s));
+	free(s);
+	return ret;
 }
 
 int http_respond_error(struct http_request *req, unsigned status,
@@ -784,14 +815,14 @@ int http_respond_fd(struct http_request *req, int fd, uint64_t size,
 	const char *range;
 	uint64_t off = 0, len = size;
 	unsigned status = 200;
-	struct MHD_Response *resp;
+	struct conn *c = req->conn;
 	char cr[96];
 
 	if (req->responded) {
 		close(fd);
 		return -1;
 	}
-	range = http_request_header(req, MHD_HTTP_HEADER_RANGE);
+	range = http_request_header(req, "Range");
 	if (range) {
 		int r = parse_range(range, size, &off, &len);
 
@@ -819,16 +850,15 @@ int http_respond_fd(struct http_request *req, int fd, uint64_t size,
 		close(fd);
 		return -1;
 	}
-	if (!len) {
+	put_head(req, status, content_type, len, false);
+	if (!len || c->head_only) {
 		close(fd);
-		resp = MHD_create_response_from_buffer(0, NULL,
-						       MHD_RESPMEM_PERSISTENT);
-	} else {
-		resp = MHD_create_response_from_fd_at_offset64(len, fd, off);
-		if (!resp)
-			close(fd);
+		return 0;
 	}
-	return queue(req, status, typed(resp, content_type));
+	c->file_fd = fd;
+	c->file_off = off;
+	c->file_left = len;
+	return 0;
 }
 
 /* --------------------------------------------------------------- streams */
@@ -846,12 +876,25 @@ void http_stream_unref(struct http_stream *s)
 	free(s);
 }
 
-/* Resume a suspended stream; s->lock held. */
-static void stream_resume_locked(struct http_stream *s)
+/*
+ * Queue a sleeping stream for its worker; s->lock held. The queue holds a
+ * reference. Lock order: stream, then worker.
+ */
+static void stream_queue_locked(struct http_stream *s)
 {
-	if (s->suspended) {
-		s->suspended = false;
-		MHD_resume_connection(s->conn);
+	struct worker *w = s->w;
+	uint64_t one = 1;
+	bool first;
+
+	s->suspended = false;
+	http_stream_ref(s);
+	pthread_mutex_lock(&w->wlock);
+	first = !w->wakes;
+	s->wnext = w->wakes;
+	w->wakes = s;
+	pthread_mutex_unlock(&w->wlock);
+	if (first && write(w->evfd, &one, sizeof(one)) < 0) {
+		/* the counter is saturated: a wake-up is pending anyway */
 	}
 }
 
@@ -861,8 +904,8 @@ void http_stream_wake(struct http_stream *s)
 		return;
 	pthread_mutex_lock(&s->lock);
 	s->gen++;
-	if (!s->finished)
-		stream_resume_locked(s);
+	if (!s->finished && s->suspended)
+		stream_queue_locked(s);
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -876,75 +919,19 @@ int http_stream_finished(struct http_stream *s)
 	return ret;
 }
 
-static ssize_t stream_read_cb(void *cls, uint64_t pos, char *buf, size_t max)
+/* The response is over: run free, drop the connection's reference. */
+static void stream_finish(struct conn *c)
 {
-	struct http_stream *s = cls;
+	struct http_stream *s = c->stream;
 
-	for (;;) {
-		uint64_t gen;
-		ssize_t n;
-
-		pthread_mutex_lock(&s->lock);
-		if (s->ending) {
-			pthread_mutex_unlock(&s->lock);
-			return MHD_CONTENT_READER_END_OF_STREAM;
-		}
-		if (s->beat) {
-			s->beat = false;
-			if (s->heartbeat_len <= max) {
-				memcpy(buf, s->heartbeat, s->heartbeat_len);
-				pthread_mutex_unlock(&s->lock);
-				return (ssize_t)s->heartbeat_len;
-			}
-		}
-		gen = s->gen;
-		pthread_mutex_unlock(&s->lock);
-
-		n = s->read(s->ud, s->pos, buf, max);
-		if (n < 0)
-			return MHD_CONTENT_READER_END_OF_STREAM;
-		if (n > 0) {
-			if ((size_t)n > max)
-				return MHD_CONTENT_READER_END_WITH_ERROR;
-			s->pos += (uint64_t)n;
-			return n;
-		}
-		pthread_mutex_lock(&s->lock);
-		if (s->gen == gen && !s->ending && !s->beat) {
-			/* nothing now and no wake since the read: sleep */
-			s->suspended = true;
-			s->idle_since = mono_now();
-			MHD_suspend_connection(s->conn);
-			pthread_mutex_unlock(&s->lock);
-			return 0;
-		}
-		pthread_mutex_unlock(&s->lock);
-		/* woken while reading: read again */
-	}
-}
-
-static void stream_free_cb(void *cls)
-{
-	struct http_stream *s = cls;
-	struct http_server *srv = s->srv;
-
+	if (!s)
+		return;
+	c->stream = NULL;
 	pthread_mutex_lock(&s->lock);
 	s->finished = true;
 	s->suspended = false;
+	s->conn = NULL;
 	pthread_mutex_unlock(&s->lock);
-
-	pthread_mutex_lock(&srv->lock);
-	if (s->prev)
-		s->prev->next = s->next;
-	else if (srv->streams == s)
-		srv->streams = s->next;
-	if (s->next)
-		s->next->prev = s->prev;
-	s->prev = s->next = NULL;
-	if (!srv->streams)
-		pthread_cond_broadcast(&srv->drained);
-	pthread_mutex_unlock(&srv->lock);
-
 	s->free(s->ud);
 	http_stream_unref(s);
 }
@@ -958,89 +945,752 @@ int http_respond_stream(struct http_request *req, unsigned status,
 			const struct http_stream_ops *ops, void *ud,
 			struct http_stream **ret)
 {
-	struct http_server *srv = req->srv;
-	struct MHD_Response *resp;
+	struct conn *c = req->conn;
 	struct http_stream *s;
 	size_t hb = ops->heartbeat ? strlen(ops->heartbeat) : 0;
 
-	if (req->responded || !ops->read || hb > HEARTBEAT_MAX) {
+	if (req->responded || !ops->read || hb > HEARTBEAT_MAX ||
+	    http_add_header(req, "Cache-Control", "no-cache") < 0 ||
+	    http_add_header(req, "X-Accel-Buffering", "no") < 0) {
 		if (ops->free)
 			ops->free(ud);
 		return -1;
 	}
 	s = xcalloc(1, sizeof(*s));
-	s->refs = 1;
+	s->refs = 1;                   /* the connection's */
 	pthread_mutex_init(&s->lock, NULL);
-	s->srv = srv;
-	s->conn = req->conn;
+	s->w = c->w;
+	s->conn = c;
 	s->read = ops->read;
 	s->free = ops->free ? ops->free : nop_free;
 	s->ud = ud;
 	memcpy(s->heartbeat, ops->heartbeat ? ops->heartbeat : "", hb);
 	s->heartbeat_len = hb;
-
-	resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_BLOCK,
-						 stream_read_cb, s,
-						 stream_free_cb);
-	if (!resp) {
-		s->free(ud);
-		http_stream_unref(s);
-		return -1;
-	}
-
-	pthread_mutex_lock(&srv->lock);
-	s->next = srv->streams;
-	if (s->next)
-		s->next->prev = s;
-	srv->streams = s;
-	s->ending = srv->stopping;
-	pthread_mutex_unlock(&srv->lock);
-
-	http_stream_ref(s);    /* ours until queued, then the caller's */
-	if (MHD_add_response_header(resp, "Cache-Control", "no-cache") != MHD_YES ||
-	    MHD_add_response_header(resp, "X-Accel-Buffering", "no") != MHD_YES) {
-		MHD_destroy_response(resp);   /* runs stream_free_cb */
-		http_stream_unref(s);
-		return -1;
-	}
-	if (queue(req, status, typed(resp, content_type)) < 0) {
-		http_stream_unref(s);
-		return -1;
-	}
-	if (ret)
+	s->ending = stopping(req->srv);
+	put_head(req, status, content_type, 0, true);
+	c->stream = s;
+	if (ret) {
+		http_stream_ref(s);
 		*ret = s;
-	else
-		http_stream_unref(s);
+	}
 	return 0;
 }
 
-/* The heartbeat: wake streams idle for srv->heartbeat seconds. */
-static void *ticker_main(void *arg)
+/* Frame n bytes of stream data into the output. */
+static void put_chunk(struct conn *c, const char *data, size_t n)
 {
-	struct http_server *srv = arg;
-	pthread_mutex_lock(&srv->lock);
-	while (!srv->stopping) {
-		struct timespec ts;
-		struct http_stream *s;
-		time_t now;
+	if (c->chunked_out) {
+		char size[24];
 
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += 1;
-		pthread_cond_timedwait(&srv->tick, &srv->lock, &ts);
-		if (srv->stopping)
-			break;
-		now = mono_now();
-		for (s = srv->streams; s; s = s->next) {
-			pthread_mutex_lock(&s->lock);
-			if (s->suspended && s->heartbeat_len &&
-			    now - s->idle_since >= (time_t)srv->heartbeat) {
-				s->beat = true;
-				stream_resume_locked(s);
-			}
+		snprintf(size, sizeof(size), "%zx\r\n", n);
+		strbuf_addstr(&c->out, size);
+	}
+	strbuf_add(&c->out, data, n);
+	if (c->chunked_out)
+		strbuf_addstr(&c->out, "\r\n");
+}
+
+/*
+ * Produce the stream's next bytes into the output: 1 if some were added,
+ * 0 if it went to sleep (state C_SLEEP), -1 if it is over.
+ */
+static int stream_pump(struct conn *c)
+{
+	struct http_stream *s = c->stream;
+	char buf[STREAM_BLOCK];
+
+	if (c->head_only)
+		return -1;
+	for (;;) {
+		uint64_t gen;
+		ssize_t n;
+
+		pthread_mutex_lock(&s->lock);
+		if (s->ending) {
 			pthread_mutex_unlock(&s->lock);
+			return -1;
+		}
+		if (s->beat) {
+			s->beat = false;
+			pthread_mutex_unlock(&s->lock);
+			put_chunk(c, s->heartbeat, s->heartbeat_len);
+			return 1;
+		}
+		gen = s->gen;
+		pthread_mutex_unlock(&s->lock);
+
+		n = s->read(s->ud, s->pos, buf, sizeof(buf));
+		if (n < 0 || (size_t)n > sizeof(buf))
+			return -1;
+		if (n > 0) {
+			s->pos += (uint64_t)n;
+			put_chunk(c, buf, (size_t)n);
+			return 1;
+		}
+		pthread_mutex_lock(&s->lock);
+		if (s->gen == gen && !s->ending && !s->beat) {
+			/* nothing now and no wake since the read: sleep */
+			s->suspended = true;
+			s->idle_since = c->w->now;
+			c->state = C_SLEEP;
+			pthread_mutex_unlock(&s->lock);
+			return 0;
+		}
+		pthread_mutex_unlock(&s->lock);
+		/* woken while reading: read again */
+	}
+}
+
+/* ----------------------------------------------------------- connections */
+
+static void set_events(struct conn *c, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = c };
+
+	if (c->events == events)
+		return;
+	c->events = events;
+	epoll_ctl(c->w->ep, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+/*
+ * Close the connection. Its memory is freed at the end of the worker's
+ * turn (free_closed): an event of the same epoll_wait may still name it.
+ */
+static void conn_close(struct conn *c)
+{
+	struct worker *w = c->w;
+
+	if (c->closed)
+		return;
+	c->closed = true;
+	stream_finish(c);
+	if (c->file_fd >= 0)
+		close(c->file_fd);
+	/*
+	 * Out of the epoll set first: close() alone leaves it there while
+	 * another descriptor of the socket lives (a child between fork and
+	 * exec holds copies), and its events would name freed memory.
+	 */
+	epoll_ctl(w->ep, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	request_free(c->req);
+	free(c->in);
+	strbuf_release(&c->out);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		w->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	__atomic_sub_fetch(&w->srv->nr_conns, 1, __ATOMIC_RELAXED);
+	c->prev = NULL;
+	c->next = w->closed;
+	w->closed = c;
+}
+
+static void free_closed(struct worker *w)
+{
+	struct conn *c;
+
+	while ((c = w->closed)) {
+		w->closed = c->next;
+		free(c);
+	}
+}
+
+/* Drop the first n bytes of the input. */
+static void consume(struct conn *c, size_t n)
+{
+	if (n < c->in_len)
+		memmove(c->in, c->in + n, c->in_len - n);
+	c->in_len -= n;
+	c->scan = 0;
+}
+
+/*
+ * Answer a request that could not be parsed (no handler sees it) and
+ * close the connection after it, draining what the client still sends.
+ */
+static void conn_error(struct conn *c, unsigned status, const char *msg)
+{
+	char *s = json_error(status, msg);
+	size_t len = s ? strlen(s) : 0;
+	struct strbuf *o = &c->out;
+
+	request_free(c->req);
+	c->req = NULL;
+	c->keep_alive = false;
+	c->linger = true;
+	strbuf_addstr(o, "HTTP/1.1 ");
+	put_u64(o, status);
+	strbuf_addch(o, ' ');
+	strbuf_addstr(o, reason(status));
+	strbuf_addstr(o, "\r\nContent-Type: application/json\r\n"
+		      "Connection: close\r\nContent-Length: ");
+	put_u64(o, len);
+	strbuf_addstr(o, "\r\n\r\n");
+	if (!c->head_only)
+		strbuf_add(o, s, len);
+	free(s);
+	c->state = C_WRITE;
+}
+
+/* Run the route's handler for the complete request c->req. */
+static void dispatch(struct conn *c)
+{
+	struct http_request *req = c->req;
+
+	c->req = NULL;
+	c->deadline = c->w->now + c->w->srv->timeout_ms;
+	if (parse_path(req) == 0 && route_request(req) == 0) {
+		int ret = req->route->r->handler(req, req->srv->ud);
+
+		if (!req->responded)
+			layer_error(req, 500, ret ? "internal error" :
+				    "handler sent no response");
+	}
+	if (!req->responded) {
+		c->req = req;           /* freed by conn_error */
+		conn_error(c, 500, "internal error");
+		return;
+	}
+	request_free(req);
+}
+
+/*
+ * A request head of len bytes is at the start of the input: parse it
+ * into a new request, then read its body or dispatch it.
+ */
+static void start_request(struct conn *c, size_t len)
+{
+	struct http_server *srv = c->w->srv;
+	struct http_request *req;
+	const char *msg;
+	unsigned st;
+	size_t tlen;
+
+	/* the head, then three times the target: raw, decoded path, values */
+	req = xmalloc(sizeof(*req) + len + 1 + 3 * (len + 1));
+	memset(req, 0, sizeof(*req));
+	req->srv = srv;
+	req->conn = c;
+	strbuf_init(&req->body, 0);
+	strbuf_init(&req->query, 0);
+	memcpy(req->buf, c->in, len);
+	req->buf[len] = '\0';
+	consume(c, len);
+	c->req = req;
+	c->head_only = false;
+	st = http_head_parse(req->buf, len, &req->head, &msg);
+	if (st) {
+		c->minor = 1;
+		conn_error(c, st, msg);
+		return;
+	}
+	c->minor = req->head.minor;
+	c->keep_alive = req->head.keep_alive;
+	c->head_only = !strcmp(req->head.method, "HEAD");
+	tlen = req->head.target_len;
+	req->raw = req->buf + len + 1;
+	memcpy(req->raw, req->head.target, tlen + 1);
+	req->path = req->raw + tlen + 1;
+	req->vbuf = req->path + tlen + 1;
+
+	if (req->head.has_length && req->head.content_length > srv->max_body) {
+		conn_error(c, 413, "request body too large");
+		return;
+	}
+	if ((req->head.chunked || req->head.content_length) &&
+	    req->head.expect_continue && c->minor && !c->in_len) {
+		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+		/* a fresh socket's buffer takes it; if not, the client goes on */
+		if (send(c->fd, cont, sizeof(cont) - 1, MSG_NOSIGNAL) < 0) {
+			/* noticed at the next read or write */
 		}
 	}
-	pthread_mutex_unlock(&srv->lock);
+	c->deadline = c->w->now + srv->timeout_ms;
+	if (req->head.chunked) {
+		memset(&c->chunk, 0, sizeof(c->chunk));
+		c->state = C_CHUNK;
+	} else if (req->head.content_length) {
+		strbuf_grow(&req->body, (size_t)req->head.content_length);
+		c->body_left = req->head.content_length;
+		c->state = C_BODY;
+	} else {
+		dispatch(c);
+	}
+}
+
+/*
+ * Send what is pending: the output buffer, the file, the stream's next
+ * chunks. Returns 1 when the response is complete, 0 when the socket is
+ * full or the stream sleeps, -1 on error (close).
+ */
+static int conn_output(struct conn *c)
+{
+	int burst = 0;
+
+	for (;;) {
+		while (c->woff < c->out.len) {
+			ssize_t n = send(c->fd, c->out.buf + c->woff,
+					 c->out.len - c->woff,
+					 MSG_NOSIGNAL | (c->file_left ? MSG_MORE : 0));
+
+			if (n < 0) {
+				if (errno == EINTR)
+					continue;
+				if (errno == EAGAIN || errno == EWOULDBLOCK)
+					return 0;
+				return -1;
+			}
+			c->woff += (size_t)n;
+			c->deadline = c->w->now + c->w->srv->timeout_ms;
+		}
+		c->woff = 0;
+		strbuf_reset(&c->out);
+		while (c->file_left) {
+			off_t off = (off_t)c->file_off;
+			size_t want = c->file_left > (1u << 30) ? (1u << 30) :
+				(size_t)c->file_left;
+			ssize_t n = sendfile(c->fd, c->file_fd, &off, want);
+
+			if (n < 0) {
+				if (errno == EINTR)
+					continue;
+				if (errno == EAGAIN || errno == EWOULDBLOCK)
+					return 0;
+				return -1;
+			}
+			if (!n)
+				return -1;      /* the file shrank */
+			c->file_off += (uint64_t)n;
+			c->file_left -= (uint64_t)n;
+			c->deadline = c->w->now + c->w->srv->timeout_ms;
+		}
+		if (c->file_fd >= 0) {
+			close(c->file_fd);
+			c->file_fd = -1;
+		}
+		if (!c->stream)
+			return 1;
+		if (c->state == C_WRITE)
+			c->state = C_STREAM;
+		if (burst++ == STREAM_BURST)
+			return 0;       /* the others' turn; EPOLLOUT brings us back */
+		switch (stream_pump(c)) {
+		case 1:
+			break;
+		case 0:
+			return 0;
+		default:
+			if (c->chunked_out && !c->head_only)
+				strbuf_addstr(&c->out, "0\r\n\r\n");
+			if (!c->chunked_out)
+				c->keep_alive = false;
+			stream_finish(c);
+			c->state = C_WRITE;
+			break;
+		}
+	}
+}
+
+/* The response went out: close, linger, or wait for the next request. */
+static int conn_done(struct conn *c)
+{
+	if (!c->keep_alive || stopping(c->w->srv)) {
+		if (!c->linger) {
+			conn_close(c);
+			return -1;
+		}
+		shutdown(c->fd, SHUT_WR);
+		c->state = C_LINGER;
+		c->in_len = 0;
+		c->deadline = c->w->now + LINGER_MS;
+		set_events(c, EPOLLIN);
+		return -1;
+	}
+	if (c->out.alloc > OUT_KEEP)
+		strbuf_release(&c->out);
+	c->state = C_HEAD;
+	c->scan = 0;
+	c->deadline = c->w->now + c->w->srv->timeout_ms;
+	return 0;
+}
+
+/*
+ * Move the connection on as far as its input and the socket allow:
+ * parse, read bodies, dispatch, send. May close (and free) c.
+ */
+static void conn_advance(struct conn *c)
+{
+	struct http_server *srv = c->w->srv;
+
+	for (;;) {
+		switch (c->state) {
+		case C_HEAD: {
+			size_t end, skip = 0;
+
+			/* empty lines before a request line are ignored */
+			while (skip < c->in_len &&
+			       (c->in[skip] == '\r' || c->in[skip] == '\n'))
+				skip++;
+			if (skip)
+				consume(c, skip);
+			if (!c->in_len) {
+				set_events(c, EPOLLIN);
+				return;
+			}
+			end = http_head_end(c->in, c->in_len, &c->scan);
+			if (end) {
+				start_request(c, end);
+				break;
+			}
+			if (c->in_len >= HTTP_MAX_HEAD) {
+				if (memchr(c->in, '\n', c->in_len))
+					conn_error(c, 431, "request header too large");
+				else
+					conn_error(c, 414, "request target too long");
+				break;
+			}
+			set_events(c, EPOLLIN);
+			return;
+		}
+		case C_BODY: {
+			size_t take = c->in_len;
+
+			if (take > c->body_left)
+				take = (size_t)c->body_left;
+			strbuf_add(&c->req->body, c->in, take);
+			consume(c, take);
+			c->body_left -= take;
+			if (c->body_left) {
+				set_events(c, EPOLLIN);
+				return;
+			}
+			dispatch(c);
+			break;
+		}
+		case C_CHUNK: {
+			const char *msg = NULL;
+			size_t used;
+			unsigned st = http_chunked_decode(&c->chunk, c->in,
+				c->in_len, &used, &c->req->body, srv->max_body,
+				&msg);
+
+			consume(c, used);
+			if (st == 0) {
+				set_events(c, EPOLLIN);
+				return;
+			}
+			if (st == 1)
+				dispatch(c);
+			else
+				conn_error(c, st, msg);
+			break;
+		}
+		case C_WRITE:
+		case C_STREAM: {
+			int r = conn_output(c);
+
+			if (r < 0) {
+				conn_close(c);
+				return;
+			}
+			if (!r) {
+				if (c->state == C_SLEEP) {
+					c->deadline = 0;
+					set_events(c, EPOLLIN);
+				} else {
+					set_events(c, EPOLLOUT);
+				}
+				return;
+			}
+			if (conn_done(c) < 0)
+				return;
+			break;
+		}
+		case C_SLEEP:
+		case C_LINGER:
+			return;
+		}
+	}
+}
+
+/* Read and throw away (a sleeping stream's or a lingering connection's). */
+static void conn_discard(struct conn *c)
+{
+	char buf[4096];
+	ssize_t n = read(c->fd, buf, sizeof(buf));
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		conn_close(c);
+		return;
+	}
+	c->lingered += (size_t)n;
+	if (c->state == C_LINGER && c->lingered > LINGER_BYTES)
+		conn_close(c);
+}
+
+static void conn_input(struct conn *c)
+{
+	ssize_t n;
+
+	if (c->state == C_SLEEP || c->state == C_LINGER) {
+		conn_discard(c);
+		return;
+	}
+	if (c->state != C_HEAD && c->state != C_BODY && c->state != C_CHUNK)
+		return;
+	if (c->in_len == c->in_cap) {
+		if (c->in_cap >= HTTP_MAX_HEAD) {
+			conn_advance(c);   /* full: it must consume or refuse */
+			return;
+		}
+		c->in_cap = c->in_cap ? 2 * c->in_cap : IN_INITIAL;
+		c->in = xrealloc(c->in, c->in_cap);
+	}
+	n = read(c->fd, c->in + c->in_len, c->in_cap - c->in_len);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return;
+		conn_close(c);
+		return;
+	}
+	if (!n) {
+		conn_close(c);     /* gone, between requests or in the middle */
+		return;
+	}
+	c->in_len += (size_t)n;
+	if (c->state != C_HEAD)
+		c->deadline = c->w->now + c->w->srv->timeout_ms;
+	conn_advance(c);
+}
+
+/* ---------------------------------------------------------------- workers */
+
+static char listen_tag, wake_tag;
+
+/*
+ * Out of descriptors (or memory): the pending connection stays in the
+ * backlog and the socket stays readable, so stop watching it for a while
+ * instead of spinning; resume_accept() takes it back.
+ */
+static void pause_accept(struct worker *w)
+{
+	if (w->accept_paused)
+		return;
+	epoll_ctl(w->ep, EPOLL_CTL_DEL, w->srv->listen_fd, NULL);
+	w->accept_paused = true;
+	w->accept_resume = w->now + ACCEPT_PAUSE_MS;
+}
+
+static void resume_accept(struct worker *w)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE,
+				  .data.ptr = &listen_tag };
+
+	if (!w->accept_paused || w->now < w->accept_resume)
+		return;
+	if (epoll_ctl(w->ep, EPOLL_CTL_ADD, w->srv->listen_fd, &ev) < 0) {
+		ev.events = EPOLLIN;
+		if (epoll_ctl(w->ep, EPOLL_CTL_ADD, w->srv->listen_fd, &ev) < 0) {
+			w->accept_resume = w->now + ACCEPT_PAUSE_MS;
+			return;
+		}
+	}
+	w->accept_paused = false;
+}
+
+static void accept_conns(struct worker *w)
+{
+	struct http_server *srv = w->srv;
+	int i;
+
+	for (i = 0; i < ACCEPT_BURST; i++) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		struct epoll_event ev;
+		struct conn *c;
+		int fd = accept4(srv->listen_fd, (struct sockaddr *)&ss, &sl,
+				 SOCK_NONBLOCK | SOCK_CLOEXEC), one = 1;
+
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM)
+				pause_accept(w);
+			return;   /* EAGAIN: another worker took it */
+		}
+		if (__atomic_add_fetch(&srv->nr_conns, 1, __ATOMIC_RELAXED) >
+		    srv->max_connections || stopping(srv)) {
+			static const char busy[] =
+				"HTTP/1.1 503 Service Unavailable\r\n"
+				"Content-Type: application/json\r\n"
+				"Content-Length: 46\r\nConnection: close\r\n\r\n"
+				"{\"error\":\"too many connections\",\"status\":503}";
+
+			if (send(fd, busy, sizeof(busy) - 1,
+				 MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+				/* it is closed either way */
+			}
+			close(fd);
+			__atomic_sub_fetch(&srv->nr_conns, 1, __ATOMIC_RELAXED);
+			continue;
+		}
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		c = xcalloc(1, sizeof(*c));
+		c->w = w;
+		c->fd = fd;
+		c->file_fd = -1;
+		c->state = C_HEAD;
+		c->minor = 1;
+		c->keep_alive = true;
+		strbuf_init(&c->out, 0);
+		memcpy(&c->peer, &ss, sl < sizeof(ss) ? sl : sizeof(ss));
+		c->peer_len = sl;
+		c->deadline = w->now + srv->timeout_ms;
+		c->events = EPOLLIN;
+		ev.events = EPOLLIN;
+		ev.data.ptr = c;
+		if (epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			close(fd);
+			free(c);
+			__atomic_sub_fetch(&srv->nr_conns, 1, __ATOMIC_RELAXED);
+			continue;
+		}
+		c->next = w->conns;
+		if (c->next)
+			c->next->prev = c;
+		w->conns = c;
+	}
+}
+
+/* Streams woken from other threads: send what they have now. */
+static void run_wakes(struct worker *w)
+{
+	struct http_stream *s, *next;
+	uint64_t v;
+
+	if (read(w->evfd, &v, sizeof(v)) < 0) {
+		/* EAGAIN: nothing pending */
+	}
+	pthread_mutex_lock(&w->wlock);
+	s = w->wakes;
+	w->wakes = NULL;
+	pthread_mutex_unlock(&w->wlock);
+	for (; s; s = next) {
+		struct conn *c;
+
+		next = s->wnext;
+		pthread_mutex_lock(&s->lock);
+		c = s->finished ? NULL : s->conn;
+		pthread_mutex_unlock(&s->lock);
+		if (c && c->state == C_SLEEP) {
+			c->state = C_STREAM;
+			conn_advance(c);
+		}
+		http_stream_unref(s);
+	}
+}
+
+/* Timeouts and heartbeats, every SCAN_MS. */
+static void scan(struct worker *w)
+{
+	struct http_server *srv = w->srv;
+	struct conn *c, *next;
+
+	for (c = w->conns; c; c = next) {
+		next = c->next;
+		if (c->state == C_SLEEP) {
+			struct http_stream *s = c->stream;
+			bool beat = false;
+
+			pthread_mutex_lock(&s->lock);
+			if (s->suspended && s->heartbeat_len &&
+			    w->now - s->idle_since >= srv->heartbeat_ms) {
+				s->suspended = false;
+				s->beat = true;
+				beat = true;
+			}
+			pthread_mutex_unlock(&s->lock);
+			if (beat) {
+				c->state = C_STREAM;
+				conn_advance(c);
+			}
+		} else if (c->deadline && w->now >= c->deadline) {
+			conn_close(c);
+		}
+	}
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct http_server *srv = w->srv;
+	struct epoll_event evs[64];
+	struct conn *c;
+	sigset_t set;
+
+	/* signals are the main thread's; EPIPE from sendfile, not SIGPIPE */
+	sigfillset(&set);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	w->now = mono_ms();
+	w->next_scan = w->now + SCAN_MS;
+	while (!stopping(srv)) {
+		int n, i, tmo = -1;
+
+		if (w->conns)
+			tmo = w->next_scan > w->now ?
+				(int)(w->next_scan - w->now) : 0;
+		if (w->accept_paused && (tmo < 0 || tmo > ACCEPT_PAUSE_MS))
+			tmo = ACCEPT_PAUSE_MS;
+		n = epoll_wait(w->ep, evs, 64, tmo);
+		w->now = mono_ms();
+		for (i = 0; i < n && !stopping(srv); i++) {
+			void *p = evs[i].data.ptr;
+
+			if (p == &listen_tag) {
+				accept_conns(w);
+			} else if (p == &wake_tag) {
+				run_wakes(w);
+			} else {
+				c = p;
+				if (c->closed)
+					continue;
+				if (evs[i].events & (EPOLLERR | EPOLLHUP) &&
+				    !(evs[i].events & EPOLLIN))
+					conn_close(c);
+				else if (c->events & EPOLLOUT)
+					conn_advance(c);
+				else
+					conn_input(c);
+			}
+		}
+		resume_accept(w);
+		if (w->now >= w->next_scan) {
+			scan(w);
+			w->next_scan = w->now + SCAN_MS;
+		}
+		free_closed(w);
+	}
+	/* stop: end the streams (their terminator, if it fits), close all */
+	while ((c = w->conns)) {
+		if (c->stream) {
+			pthread_mutex_lock(&c->stream->lock);
+			c->stream->ending = true;
+			pthread_mutex_unlock(&c->stream->lock);
+			if (c->state == C_SLEEP)
+				c->state = C_STREAM;
+			if (c->state == C_STREAM || c->state == C_WRITE)
+				conn_output(c);
+		}
+		conn_close(c);
+	}
+	run_wakes(w);   /* drop the references queued wakes hold */
+	free_closed(w);
 	return NULL;
 }
 
@@ -1163,13 +1813,73 @@ static void server_free(struct http_server *srv)
 {
 	size_t i;
 
+	for (i = 0; i < srv->nr_workers; i++) {
+		struct worker *w = &srv->workers[i];
+
+		if (w->ep >= 0)
+			close(w->ep);
+		if (w->evfd >= 0)
+			close(w->evfd);
+		pthread_mutex_destroy(&w->wlock);
+	}
+	free(srv->workers);
+	if (srv->listen_fd >= 0)
+		close(srv->listen_fd);
 	for (i = 0; i < srv->nr_routes; i++)
 		free(srv->routes[i].segs);
 	free(srv->routes);
-	pthread_mutex_destroy(&srv->lock);
-	pthread_cond_destroy(&srv->tick);
-	pthread_cond_destroy(&srv->drained);
 	free(srv);
+}
+
+static int worker_init(struct http_server *srv, struct worker *w,
+		       struct strbuf *err)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE,
+				  .data.ptr = &listen_tag };
+
+	w->srv = srv;
+	w->ep = w->evfd = -1;
+	pthread_mutex_init(&w->wlock, NULL);
+	w->ep = epoll_create1(EPOLL_CLOEXEC);
+	w->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (w->ep < 0 || w->evfd < 0) {
+		strbuf_addf(err, "cannot create an epoll set: %s",
+			    strerror(errno));
+		return -1;
+	}
+	/* one accept path: each worker waits on the socket, one is woken */
+	if (epoll_ctl(w->ep, EPOLL_CTL_ADD, srv->listen_fd, &ev) < 0) {
+		ev.events = EPOLLIN;      /* kernels before 4.5 */
+		if (epoll_ctl(w->ep, EPOLL_CTL_ADD, srv->listen_fd, &ev) < 0) {
+			strbuf_addf(err, "epoll: %s", strerror(errno));
+			return -1;
+		}
+	}
+	ev.events = EPOLLIN;
+	ev.data.ptr = &wake_tag;
+	if (epoll_ctl(w->ep, EPOLL_CTL_ADD, w->evfd, &ev) < 0) {
+		strbuf_addf(err, "epoll: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void stop_workers(struct http_server *srv)
+{
+	unsigned i;
+
+	__atomic_store_n(&srv->stopping, 1, __ATOMIC_RELEASE);
+	for (i = 0; i < srv->nr_workers; i++) {
+		uint64_t one = 1;
+
+		if (srv->workers[i].evfd >= 0 &&
+		    write(srv->workers[i].evfd, &one, sizeof(one)) < 0) {
+			/* saturated: it is awake anyway */
+		}
+	}
+	for (i = 0; i < srv->nr_workers; i++)
+		if (srv->workers[i].started)
+			pthread_join(srv->workers[i].thread, NULL);
 }
 
 int http_server_start(const struct http_config *cfg,
@@ -1179,20 +1889,16 @@ int http_server_start(const struct http_config *cfg,
 	struct http_server *srv = xcalloc(1, sizeof(*srv));
 	unsigned threads = cfg->threads, maxconn = cfg->max_connections;
 	unsigned timeout = cfg->timeout ? cfg->timeout : HTTP_DEFAULT_TIMEOUT;
-	pthread_condattr_t ca;
-	unsigned flags;
+	unsigned heartbeat = cfg->heartbeat ? cfg->heartbeat :
+		HTTP_DEFAULT_HEARTBEAT;
+	pthread_attr_t attr;
 	size_t i;
 
-	pthread_mutex_init(&srv->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&srv->tick, &ca);
-	pthread_cond_init(&srv->drained, &ca);
-	pthread_condattr_destroy(&ca);
 	srv->listen_fd = -1;
 	srv->ud = ud;
 	srv->max_body = cfg->max_body ? cfg->max_body : HTTP_DEFAULT_MAX_BODY;
-	srv->heartbeat = cfg->heartbeat ? cfg->heartbeat : HTTP_DEFAULT_HEARTBEAT;
+	srv->timeout_ms = (uint64_t)timeout * 1000;
+	srv->heartbeat_ms = (uint64_t)heartbeat * 1000;
 	srv->error_page = cfg->error_page;
 	srv->routes = xcalloc(nr ? nr : 1, sizeof(*srv->routes));
 	for (i = 0; i < nr; i++) {
@@ -1209,43 +1915,32 @@ int http_server_start(const struct http_config *cfg,
 		threads = MAX_THREADS;
 	if (!maxconn)
 		maxconn = HTTP_DEFAULT_MAX_CONNECTIONS;
-	if (maxconn < threads)
-		maxconn = threads;
+	srv->max_connections = maxconn;
 
 	srv->listen_fd = open_listener(cfg->listen, &srv->port, err);
 	if (srv->listen_fd < 0)
 		goto fail;
-
-	flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
-		MHD_USE_TURBO;
-	srv->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv,
-		MHD_OPTION_LISTEN_SOCKET, srv->listen_fd,
-		MHD_OPTION_THREAD_POOL_SIZE, threads,
-		MHD_OPTION_CONNECTION_LIMIT, maxconn,
-		MHD_OPTION_CONNECTION_TIMEOUT, timeout,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY_LIMIT,
-		MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-		MHD_OPTION_END);
-	if (!srv->mhd) {
-		strbuf_addf(err, "listen on %s: cannot start the HTTP daemon",
-			    cfg->listen);
-		goto fail;
+	srv->workers = xcalloc(threads, sizeof(*srv->workers));
+	for (i = 0; i < threads; i++) {
+		srv->nr_workers++;
+		if (worker_init(srv, &srv->workers[i], err) < 0)
+			goto fail;
 	}
-	if (pthread_create(&srv->ticker, NULL, ticker_main, srv)) {
-		strbuf_addstr(err, "cannot start the heartbeat thread");
-		goto fail;
+	pthread_attr_init(&attr);
+	for (i = 0; i < threads; i++) {
+		if (pthread_create(&srv->workers[i].thread, &attr, worker_main,
+				   &srv->workers[i])) {
+			strbuf_addstr(err, "cannot start the HTTP threads");
+			pthread_attr_destroy(&attr);
+			goto fail;
+		}
+		srv->workers[i].started = true;
 	}
-	srv->ticker_started = true;
+	pthread_attr_destroy(&attr);
 	*ret = srv;
 	return 0;
 fail:
-	if (srv->mhd) {
-		MHD_stop_daemon(srv->mhd);
-		srv->listen_fd = -1;   /* closed by MHD */
-	}
-	if (srv->listen_fd >= 0)
-		close(srv->listen_fd);
+	stop_workers(srv);
 	server_free(srv);
 	return -1;
 }
@@ -1257,32 +1952,8 @@ unsigned http_server_port(const struct http_server *srv)
 
 void http_server_stop(struct http_server *srv)
 {
-	struct http_stream *s;
-	struct timespec ts;
-
 	if (!srv)
 		return;
-
-	/* end every stream: none may stay suspended past MHD_stop_daemon */
-	pthread_mutex_lock(&srv->lock);
-	srv->stopping = true;
-	pthread_cond_broadcast(&srv->tick);
-	for (s = srv->streams; s; s = s->next) {
-		pthread_mutex_lock(&s->lock);
-		s->ending = true;
-		stream_resume_locked(s);
-		pthread_mutex_unlock(&s->lock);
-	}
-	/* let them finish their responses, within bounds */
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += STOP_DRAIN_MS / 1000;
-	while (srv->streams)
-		if (pthread_cond_timedwait(&srv->drained, &srv->lock, &ts))
-			break;
-	pthread_mutex_unlock(&srv->lock);
-	if (srv->ticker_started)
-		pthread_join(srv->ticker, NULL);
-
-	MHD_stop_daemon(srv->mhd);   /* closes the listening socket too */
+	stop_workers(srv);
 	server_free(srv);
 }

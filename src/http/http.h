@@ -2,14 +2,16 @@
 #define CIDRE_HTTP_H
 
 /*
- * A small HTTP/1.1 server on libmicrohttpd: a route table, request
- * accessors, response helpers, file responses with Range, and streamed
+ * Our HTTP/1.1 server: a route table, request accessors, response
+ * helpers, file responses with Range (sent with sendfile), and streamed
  * responses (server-sent events) that sleep until woken.
  *
- * Threads: handlers run on the server's pool threads (http_config.threads),
- * concurrently. A handler must not block for long: a blocked handler holds
- * a pool thread and every connection that thread serves. Live output is a
- * stream (http_respond_stream), never a loop in a handler.
+ * Threads: handlers run on the server's worker threads
+ * (http_config.threads), concurrently; each runs the handlers of the
+ * connections it accepted, one at a time. A handler must not block for
+ * long: a blocked handler holds a worker and every connection it serves.
+ * Live output is a stream (http_respond_stream), never a loop in a
+ * handler.
  *
  * Errors sent by this layer and by http_respond_error() are JSON:
  *	{"error": "message", "status": N}

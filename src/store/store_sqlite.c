@@ -4,6 +4,7 @@
  * shaped so: docs/internals/store.md.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -588,14 +589,29 @@ static const char *url_path(const char *url, struct strbuf *err)
 	return url;
 }
 
+/*
+ * Before the first connection: no up-front page cache. By default every
+ * connection allocates (and touches) room for 20 pages at its first
+ * transaction, ~85 KB each, most of it never used by our small queries;
+ * pages are allocated one at a time instead, as they are needed.
+ */
+static void sqlite_config_once(void)
+{
+	if (sqlite3_config(SQLITE_CONFIG_PAGECACHE, NULL, 0, 0) != SQLITE_OK) {
+		/* SQLite already initialised: its defaults stay */
+	}
+}
+
 int store_open(const char *url, struct store **ret, struct strbuf *err)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	struct store *st;
 	const char *path = url_path(url, err);
 	int rc, fd;
 
 	if (!path)
 		return -1;
+	pthread_once(&once, sqlite_config_once);
 	/*
 	 * Create the file ourselves, mode 0600: it holds hook secrets and
 	 * token hashes. (SQLite would create it 0644; -wal and -shm copy
@@ -639,6 +655,8 @@ int store_open(const char *url, struct store **ret, struct strbuf *err)
 			strbuf_addf(err, " (%s)", path);
 		goto fail;
 	}
+	/* the pages the migrations cached: read again when needed */
+	sqlite3_db_release_memory(st->db);
 	*ret = st;
 	return 0;
 fail:

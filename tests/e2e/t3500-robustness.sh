@@ -205,8 +205,8 @@ cat >api.tab <<EOT
 400	GET	/api/v1/projects/app%2F..
 404	GET	/api/v1/projects/app%2Fx
 400	GET	/api/v1/projects/%2e%2e
-404	GET	/api/v1/projects/%
-404	GET	/api/v1/projects/%zz
+400	GET	/api/v1/projects/%
+400	GET	/api/v1/projects/%zz
 404	GET	/api/v1/projects/$long
 400	GET	/api/v1/projects/a%00b
 400	POST	/api/v1/projects/app/deliveries/0/redeliver

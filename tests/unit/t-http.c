@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -297,6 +298,8 @@ static int feed_get(int *v)
 	return x;
 }
 
+static int h_bigfile(struct http_request *req, void *ud);
+
 static const struct http_route routes[] = {
 	{ "GET", "/api/v1/jobs/:id/log", h_echo },
 	{ "GET", "/api/v1/jobs/:id/artifacts/*path", h_echo },
@@ -307,6 +310,7 @@ static const struct http_route routes[] = {
 	{ "GET", "/fail", h_fail },
 	{ "GET", "/file", h_file },
 	{ "GET", "/stream", h_stream },
+	{ "GET", "/big", h_bigfile },
 };
 
 static struct http_server *start(unsigned heartbeat)
@@ -694,6 +698,429 @@ static void test_stop_with_connections(void **state)
 	strbuf_release(&r2);
 }
 
+/* ------------------------------------------------- the protocol itself */
+
+static void send_str(int fd, const char *s)
+{
+	send_all(fd, s, strlen(s));
+}
+
+/* Read one response off a keep-alive connection (head + Content-Length). */
+static void read_response(int fd, struct strbuf *r)
+{
+	const char *cl;
+	size_t head, want;
+
+	strbuf_reset(r);
+	assert_int_equal(read_until(fd, r, "\r\n\r\n", TIMEOUT_MS), 0);
+	head = (size_t)(strstr(r->buf, "\r\n\r\n") + 4 - r->buf);
+	cl = strstr(r->buf, "Content-Length: ");
+	assert_non_null(cl);
+	want = head + strtoul(cl + 16, NULL, 10);
+	while (r->len < want) {
+		struct pollfd pfd = { fd, POLLIN, 0 };
+		char buf[4096];
+		ssize_t n;
+
+		assert_true(poll(&pfd, 1, TIMEOUT_MS) > 0);
+		n = read(fd, buf, want - r->len < sizeof(buf) ?
+			 want - r->len : sizeof(buf));
+		assert_true(n > 0);
+		strbuf_add(r, buf, (size_t)n);
+	}
+}
+
+static void test_pipelining(void **state)
+{
+	unsigned port = http_server_port(*state);
+	struct strbuf r = STRBUF_INIT;
+	const char *a, *b, *c;
+	static const char reqs[] =
+		"GET /api/v1/jobs/1/log HTTP/1.1\r\nHost: t\r\n\r\n"
+		"POST /api/v1/projects HTTP/1.1\r\nHost: t\r\n"
+		"Content-Length: 12\r\n\r\n{\"name\":\"p\"}"
+		"\r\n"       /* a stray empty line between requests is ignored */
+		"GET /api/v1/jobs/3/log?x=%41+b HTTP/1.1\r\nHost: t\r\n"
+		"Connection: close\r\n\r\n";
+	int fd = connect_to(port);
+
+	/* three requests in one write: three answers, in order, then close */
+	send_all(fd, reqs, sizeof(reqs) - 1);
+	assert_int_equal(read_until(fd, &r, NULL, TIMEOUT_MS), 0);
+	close(fd);
+	a = strstr(r.buf, "\"id\":\"1\"");
+	b = strstr(r.buf, "{\"name\":\"p\"}");
+	c = strstr(r.buf, "\"id\":\"3\"");
+	assert_true(a && b && c && a < b && b < c);
+	assert_non_null(strstr(c, "\"x\":\"A b\""));
+	assert_non_null(strstr(b, "HTTP/1.1 200 OK\r\n"));
+	assert_non_null(strstr(r.buf, "Connection: close\r\n"));
+
+	/* keep-alive: the same connection serves request after request */
+	fd = connect_to(port);
+	for (int i = 0; i < 50; i++) {
+		char req[128], want[32];
+		int n = snprintf(req, sizeof(req), "GET /api/v1/jobs/%d/log "
+				 "HTTP/1.1\r\nHost: t\r\n\r\n", i);
+
+		send_all(fd, req, (size_t)n);
+		read_response(fd, &r);
+		snprintf(want, sizeof(want), "\"id\":\"%d\"", i);
+		assert_non_null(strstr(r.buf, want));
+		assert_null(strstr(r.buf, "Connection: close"));
+	}
+	close(fd);
+	strbuf_release(&r);
+}
+
+static void test_http10(void **state)
+{
+	unsigned port = http_server_port(*state);
+	struct strbuf r = STRBUF_INIT;
+	int fd;
+
+	/* HTTP/1.0 closes after the response unless asked to keep alive */
+	request(port, "GET /api/v1/jobs/7/log HTTP/1.0\r\n\r\n", &r);
+	assert_int_equal(status_of(&r), 200);
+	assert_non_null(strstr(r.buf, "\"id\":\"7\""));
+
+	fd = connect_to(port);
+	send_str(fd, "GET /api/v1/jobs/8/log HTTP/1.0\r\n"
+		 "Connection: keep-alive\r\n\r\n");
+	read_response(fd, &r);
+	assert_non_null(strstr(r.buf, "Connection: keep-alive\r\n"));
+	send_str(fd, "GET /api/v1/jobs/9/log HTTP/1.0\r\n\r\n");
+	strbuf_reset(&r);
+	assert_int_equal(read_until(fd, &r, NULL, TIMEOUT_MS), 0);
+	assert_non_null(strstr(r.buf, "\"id\":\"9\""));
+	close(fd);
+
+	/* an HTTP/1.0 stream is not chunked: it ends with the connection */
+	feed_reset();
+	feed_add("data: old\n\n", true);
+	request(port, "GET /stream HTTP/1.0\r\n\r\n", &r);
+	assert_int_equal(status_of(&r), 200);
+	assert_null(strstr(r.buf, "chunked"));
+	assert_string_equal(body_of(&r), "data: old\n\n");
+	assert_int_equal(feed_wait(&feed.frees, 1, TIMEOUT_MS), 0);
+	http_stream_unref(feed.handle);
+	strbuf_release(&r);
+}
+
+/* Requests the parser refuses: the status, a JSON error, then close. */
+static void test_bad_requests(void **state)
+{
+	static const struct {
+		int status;
+		const char *req;
+	} cases[] = {
+		{ 400, "GARBAGE\r\n\r\n" },
+		{ 400, "GET\r\n\r\n" },
+		{ 400, "GET  / HTTP/1.1\r\n\r\n" },
+		{ 400, "GET / HTTP/1.1 x\r\n\r\n" },
+		{ 400, "G(T / HTTP/1.1\r\n\r\n" },
+		{ 400, "GET / FOO/1.1\r\n\r\n" },
+		{ 400, "GET /a\x01 HTTP/1.1\r\n\r\n" },
+		{ 505, "GET / HTTP/2.0\r\n\r\n" },
+		{ 400, "GET / HTTP/1.1\r\nNo colon here\r\n\r\n" },
+		{ 400, "GET / HTTP/1.1\r\nBad name: x\r\n\r\n" },
+		{ 400, "GET / HTTP/1.1\r\nHost : t\r\n\r\n" },
+		{ 400, "GET / HTTP/1.1\r\nA: b\r\n folded\r\n\r\n" },
+		{ 400, "GET / HTTP/1.1\r\nA: b\rc\r\n\r\n" },
+		{ 400, "GET / HTTP/1.1\r\nA: b\x01\r\n\r\n" },
+		{ 400, "POST /api/v1/projects HTTP/1.1\r\nContent-Length: x\r\n\r\n" },
+		{ 400, "POST /api/v1/projects HTTP/1.1\r\nContent-Length: -1\r\n\r\n" },
+		{ 400, "POST /api/v1/projects HTTP/1.1\r\nContent-Length: 1\r\n"
+		       "Content-Length: 2\r\n\r\nab" },
+		{ 400, "POST /api/v1/projects HTTP/1.1\r\nContent-Length: 3\r\n"
+		       "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n" },
+		{ 501, "POST /api/v1/projects HTTP/1.1\r\n"
+		       "Transfer-Encoding: gzip\r\n\r\n" },
+		{ 417, "POST /api/v1/projects HTTP/1.1\r\nExpect: magic\r\n\r\n" },
+		{ 400, "POST /api/v1/projects HTTP/1.1\r\n"
+		       "Transfer-Encoding: chunked\r\n\r\nzz\r\n" },
+		{ 400, "POST /api/v1/projects HTTP/1.1\r\n"
+		       "Transfer-Encoding: chunked\r\n\r\n3\r\nabcd\r\n" },
+		{ 400, "POST /api/v1/projects HTTP/1.1\r\n"
+		       "Transfer-Encoding: chunked\r\n\r\n\r\n" },
+		{ 400, "POST /api/v1/projects HTTP/1.1\r\n"
+		       "Transfer-Encoding: chunked\r\n\r\n1234567890abcdef0\r\n" },
+		/* the path: bad escapes, a NUL, not absolute */
+		{ 400, "GET /api/v1/jobs/%zz/log HTTP/1.1\r\n"
+		       "Connection: close\r\n\r\n" },
+		{ 400, "GET /api/v1/jobs/1%/log HTTP/1.1\r\n"
+		       "Connection: close\r\n\r\n" },
+		{ 400, "GET /api/v1/jobs/%00/log HTTP/1.1\r\n"
+		       "Connection: close\r\n\r\n" },
+		{ 400, "GET http://x/ HTTP/1.1\r\nConnection: close\r\n\r\n" },
+	};
+	unsigned port = http_server_port(*state);
+	struct strbuf r = STRBUF_INIT;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		request(port, cases[i].req, &r);
+		if (status_of(&r) != cases[i].status)
+			fail_msg("case %zu: %s: got %d, want %d", i,
+				 cases[i].req, status_of(&r), cases[i].status);
+		assert_non_null(strstr(body_of(&r), "\"error\":"));
+	}
+	strbuf_release(&r);
+}
+
+static void test_huge_head(void **state)
+{
+	unsigned port = http_server_port(*state);
+	struct strbuf r = STRBUF_INIT, req = STRBUF_INIT;
+	int i;
+
+	/* a target longer than the head's cap */
+	strbuf_addstr(&req, "GET /");
+	for (i = 0; i < 20000; i++)
+		strbuf_addch(&req, 'a');
+	strbuf_addstr(&req, " HTTP/1.1\r\n\r\n");
+	request(port, req.buf, &r);
+	assert_int_equal(status_of(&r), 414);
+
+	/* header fields longer than the cap */
+	strbuf_reset(&req);
+	strbuf_addstr(&req, "GET /api/v1/jobs/1/log HTTP/1.1\r\n");
+	for (i = 0; i < 400; i++)
+		strbuf_addf(&req, "X-Filler-%d: %040d\r\n", i, i);
+	strbuf_addstr(&req, "\r\n");
+	request(port, req.buf, &r);
+	assert_int_equal(status_of(&r), 431);
+
+	/* too many fields, though short */
+	strbuf_reset(&req);
+	strbuf_addstr(&req, "GET /api/v1/jobs/1/log HTTP/1.1\r\n");
+	for (i = 0; i < 100; i++)
+		strbuf_addf(&req, "X%d: y\r\n", i);
+	strbuf_addstr(&req, "\r\n");
+	request(port, req.buf, &r);
+	assert_int_equal(status_of(&r), 431);
+	strbuf_release(&req);
+	strbuf_release(&r);
+}
+
+static void test_chunked_and_continue(void **state)
+{
+	unsigned port = http_server_port(*state);
+	struct strbuf r = STRBUF_INIT;
+	static const char *const parts[] = {
+		"POST /api/v1/jobs/1/log HTTP/1.1\r\nHost: t\r\n"
+		"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+		"5;ext=1\r\nhel", "lo\r\n", "A\r\n0123456789\r\n", "0\r\n",
+		"Trailer: x\r\n", "\r\n",
+	};
+	size_t i;
+	int fd = connect_to(port);
+
+	/* a chunked body arriving in pieces, with an extension and a trailer */
+	for (i = 0; i < ARRAY_SIZE(parts); i++) {
+		struct pollfd pfd = { fd, POLLIN, 0 };
+
+		send_all(fd, parts[i], strlen(parts[i]));
+		if (i + 1 < ARRAY_SIZE(parts))   /* no answer before the end */
+			assert_int_equal(poll(&pfd, 1, 20), 0);
+	}
+	assert_int_equal(read_until(fd, &r, NULL, TIMEOUT_MS), 0);
+	close(fd);
+	assert_int_equal(status_of(&r), 200);
+	assert_non_null(strstr(body_of(&r), "\"body\":15"));
+
+	/* Expect: 100-continue: the interim answer, then the body */
+	fd = connect_to(port);
+	strbuf_reset(&r);
+	send_str(fd, "POST /api/v1/projects HTTP/1.1\r\nHost: t\r\n"
+		 "Expect: 100-continue\r\nConnection: close\r\n"
+		 "Content-Length: 5\r\n\r\n");
+	assert_int_equal(read_until(fd, &r, "HTTP/1.1 100 Continue\r\n\r\n",
+				    TIMEOUT_MS), 0);
+	send_str(fd, "[1,2]");
+	assert_int_equal(read_until(fd, &r, NULL, TIMEOUT_MS), 0);
+	assert_non_null(strstr(r.buf, "HTTP/1.1 201 "));
+	assert_non_null(strstr(r.buf, "\r\n\r\n[1,2]"));
+	close(fd);
+
+	/* over the cap with Expect: 413 at once, no 100 */
+	request(port, "POST /api/v1/projects HTTP/1.1\r\nHost: t\r\n"
+		"Expect: 100-continue\r\nContent-Length: 5000\r\n\r\n", &r);
+	assert_int_equal(status_of(&r), 413);
+	assert_null(strstr(r.buf, "100 Continue"));
+	strbuf_release(&r);
+}
+
+static struct http_server *start_cfg(unsigned timeout, unsigned maxconn)
+{
+	struct http_config cfg = {
+		.listen = "127.0.0.1:0", .threads = 2, .max_body = 1000,
+		.max_connections = maxconn, .timeout = timeout,
+	};
+	struct http_server *srv = NULL;
+	struct strbuf err = STRBUF_INIT;
+
+	if (http_server_start(&cfg, routes, ARRAY_SIZE(routes), NULL, &srv,
+			      &err))
+		fail_msg("http_server_start: %s", err.buf);
+	strbuf_release(&err);
+	return srv;
+}
+
+/* Half a request, then nothing: closed at the timeout; others are served. */
+static void test_slow_client(void **state)
+{
+	struct http_server *srv = start_cfg(1, 0);
+	unsigned port = http_server_port(srv);
+	struct strbuf r = STRBUF_INIT;
+	int slow = connect_to(port), trickle = connect_to(port), i;
+
+	send_str(slow, "GET /api/v1/jobs/1/log HTTP/1.1\r\nHost:");
+	/* meanwhile the server answers others */
+	for (i = 0; i < 5; i++) {
+		get(port, "/api/v1/jobs/2/log", &r);
+		assert_int_equal(status_of(&r), 200);
+	}
+	/* a byte now and then does not extend the head's deadline */
+	for (i = 0; i < 6; i++) {
+		struct pollfd pfd = { trickle, POLLIN, 0 };
+
+		if (send(trickle, "X", 1, MSG_NOSIGNAL) != 1 ||
+		    poll(&pfd, 1, 400) > 0)
+			break;
+	}
+	assert_true(i < 6);
+	strbuf_reset(&r);
+	assert_int_equal(read_until(slow, &r, NULL, TIMEOUT_MS), 0);
+	assert_int_equal(r.len, 0);      /* closed without an answer */
+	strbuf_reset(&r);
+	assert_int_equal(read_until(trickle, &r, NULL, TIMEOUT_MS), 0);
+	close(slow);
+	close(trickle);
+	http_server_stop(srv);
+	strbuf_release(&r);
+}
+
+static void test_max_connections(void **state)
+{
+	struct http_server *srv = start_cfg(10, 4);
+	unsigned port = http_server_port(srv);
+	struct strbuf r = STRBUF_INIT;
+	int fds[4], extra, i;
+
+	for (i = 0; i < 4; i++) {
+		fds[i] = connect_to(port);
+		send_str(fds[i], "GET /api/v1/jobs/1/log HTTP/1.1\r\n\r\n");
+		read_response(fds[i], &r);
+	}
+	/* the fifth: 503 and closed */
+	extra = connect_to(port);
+	strbuf_reset(&r);
+	assert_int_equal(read_until(extra, &r, NULL, TIMEOUT_MS), 0);
+	assert_int_equal(status_of(&r), 503);
+	close(extra);
+	/* the four still work */
+	for (i = 0; i < 4; i++) {
+		send_str(fds[i], "GET /api/v1/jobs/2/log HTTP/1.1\r\n\r\n");
+		read_response(fds[i], &r);
+		assert_int_equal(status_of(&r), 200);
+	}
+	/* one leaves: room for another (once the server has seen it go) */
+	close(fds[0]);
+	for (i = 0; i < 100; i++) {
+		get(port, "/api/v1/jobs/3/log", &r);
+		if (status_of(&r) == 200)
+			break;
+		poll(NULL, 0, 20);
+	}
+	assert_int_equal(status_of(&r), 200);
+	for (i = 1; i < 4; i++)
+		close(fds[i]);
+	http_server_stop(srv);
+	strbuf_release(&r);
+}
+
+static char big_path[256];
+static uint64_t big_size;
+
+static int h_bigfile(struct http_request *req, void *ud)
+{
+	int fd = open(big_path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return http_respond_error(req, 404, "no file");
+	return http_respond_fd(req, fd, big_size, "application/octet-stream");
+}
+
+/* A 64 MiB file goes out whole and by range, by sendfile. */
+static void test_big_file(void **state)
+{
+	unsigned port = http_server_port(*state);
+	struct strbuf r = STRBUF_INIT;
+	char dir[256];
+	char *path;
+	int fd, i;
+	uint64_t got = 0;
+
+	assert_int_equal(test_tmpdir(dir, sizeof(dir), "t-http"), 0);
+	path = test_write_file(dir, "big", "head", 4);
+	snprintf(big_path, sizeof(big_path), "%s", path);
+	free(path);
+	big_size = 64ull << 20;
+	assert_int_equal(truncate(big_path, (off_t)big_size), 0);
+
+	fd = connect_to(port);
+	send_str(fd, "GET /big HTTP/1.1\r\nHost: t\r\n\r\n");
+	assert_int_equal(read_until(fd, &r, "\r\n\r\n", TIMEOUT_MS), 0);
+	assert_non_null(strstr(r.buf, "Content-Length: 67108864\r\n"));
+	got = r.len - (size_t)(strstr(r.buf, "\r\n\r\n") + 4 - r.buf);
+	for (;;) {
+		struct pollfd pfd = { fd, POLLIN, 0 };
+		char buf[65536];
+		ssize_t n;
+
+		if (got >= big_size)
+			break;
+		assert_true(poll(&pfd, 1, TIMEOUT_MS) > 0);
+		n = read(fd, buf, sizeof(buf));
+		assert_true(n > 0);
+		got += (uint64_t)n;
+	}
+	assert_true(got == big_size);
+	/* the same connection goes on: a range near the end */
+	send_str(fd, "GET /big HTTP/1.1\r\nHost: t\r\nRange: bytes=-3\r\n\r\n");
+	read_response(fd, &r);
+	assert_int_equal(status_of(&r), 206);
+	assert_non_null(strstr(r.buf, "Content-Range: bytes 67108861-67108863/67108864"));
+	for (i = 0; i < 3; i++)
+		assert_int_equal(body_of(&r)[i], 0);
+	close(fd);
+	test_rmtree(dir);
+	strbuf_release(&r);
+}
+
+/* Stop while streams are stuck on a client that does not read. */
+static void test_stop_with_busy_streams(void **state)
+{
+	struct http_server *srv = start(0);
+	unsigned port = http_server_port(srv);
+	struct strbuf r = STRBUF_INIT, lots = STRBUF_INIT;
+	int fd = open_stream(port, &r), i;
+	struct http_stream *h = feed.handle;
+
+	for (i = 0; i < 4096; i++)
+		strbuf_addstr(&lots, "data: 0123456789012345678901234567890123456789"
+			      "012345678901234567890123456789012345678901234567890123456789\n\n");
+	feed_add(lots.buf, false);     /* ~440 KB the client never reads */
+	http_server_stop(srv);
+	assert_int_equal(feed_get(&feed.frees), 1);
+	assert_int_equal(http_stream_finished(h), 1);
+	http_stream_unref(h);
+	close(fd);
+	strbuf_release(&r);
+	strbuf_release(&lots);
+}
+
 static int count_fds(void)
 {
 	char path[64];
@@ -761,6 +1188,51 @@ static void test_start_errors(void **state)
 	strbuf_release(&err);
 }
 
+/* Out of descriptors: the server waits and accepts again, no crash. */
+static void test_out_of_fds(void **state)
+{
+	unsigned port = http_server_port(*state);
+	struct rlimit old, low;
+	struct strbuf r = STRBUF_INIT;
+	int fds[16], n = 0, i;
+
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	low = old;
+	low.rlim_cur = (rlim_t)count_fds() + 9;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	/* clients and the server's accepted sockets share the limit */
+	for (i = 0; i < 16; i++) {
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		struct sockaddr_in sa = { 0 };
+
+		if (fd < 0)
+			break;
+		sa.sin_family = AF_INET;
+		sa.sin_port = htons((uint16_t)port);
+		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+			close(fd);
+			break;
+		}
+		fds[n++] = fd;
+		send_str(fd, "GET /api/v1/jobs/4/log HTTP/1.1\r\n"
+			 "Connection: close\r\n\r\n");
+	}
+	assert_true(n >= 3);
+	/* some got no answer yet: the server ran out; give it room again */
+	poll(NULL, 0, 200);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	for (i = 0; i < n; i++) {
+		strbuf_reset(&r);
+		assert_int_equal(read_until(fds[i], &r, NULL, TIMEOUT_MS), 0);
+		assert_int_equal(status_of(&r), 200);
+		close(fds[i]);
+	}
+	get(port, "/api/v1/jobs/5/log", &r);
+	assert_int_equal(status_of(&r), 200);
+	strbuf_release(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -775,6 +1247,16 @@ int main(void)
 		cmocka_unit_test(test_stream_heartbeat),
 		cmocka_unit_test(test_stop_with_connections),
 		cmocka_unit_test(test_start_errors),
+		cmocka_unit_test_setup_teardown(test_pipelining, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_http10, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_huge_head, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_chunked_and_continue, setup, teardown),
+		cmocka_unit_test(test_slow_client),
+		cmocka_unit_test(test_max_connections),
+		cmocka_unit_test_setup_teardown(test_big_file, setup, teardown),
+		cmocka_unit_test(test_stop_with_busy_streams),
+		cmocka_unit_test_setup_teardown(test_out_of_fds, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
