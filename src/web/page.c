@@ -320,7 +320,7 @@ int page_form_value_max(const char *b, size_t len, const char *name, size_t max,
 			const char *v = p + nl + 1;
 
 			if ((size_t)(f_end - v) > max * 3)
-				return -1;
+				return -2;
 			for (; v < f_end; v++) {
 				int h, l;
 
@@ -335,7 +335,7 @@ int page_form_value_max(const char *b, size_t len, const char *name, size_t max,
 					strbuf_addch(out, *v);
 				}
 			}
-			return out->len > max ? -1 : 0;
+			return out->len > max ? -2 : 0;
 		}
 		p = amp ? amp + 1 : NULL;
 	}

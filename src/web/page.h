@@ -70,7 +70,8 @@ int64_t page_id(struct http_request *req, const char *name);
 
 /*
  * The value of field name in an application/x-www-form-urlencoded body,
- * decoded into out; -1 when absent or longer than PAGE_MAX_FIELD.
+ * decoded into out; -1 when absent, -2 when longer than PAGE_MAX_FIELD
+ * (out then holds nothing or a part: not to be used).
  */
 int page_form(struct http_request *req, const char *name, struct strbuf *out);
 /* The same with another cap on the decoded value (the body is capped by the HTTP layer). */

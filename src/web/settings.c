@@ -282,7 +282,7 @@ int web_settings_protected(struct http_request *req, void *ud)
 	if (post_begin(req, ud, &pg, &pr) < 0)
 		return 0;
 	page_form(req, "mode", &mode);
-	if (page_form_max(req, "globs", GLOBS_FIELD, &globs) < 0 && globs.len) {
+	if (page_form_max(req, "globs", GLOBS_FIELD, &globs) == -2) {
 		settings_protected_error(&msg);
 	} else if (!strcmp(mode.buf, "default")) {
 		status = settings_project_update(pg.srv, pg.st, req, &pg.who, &pr, -1, 1, NULL,
@@ -363,7 +363,7 @@ int web_settings_variable(struct http_request *req, void *ud)
 	e.key = key.buf;
 	masked = page_form(req, "masked", &f) == 0 && f.len;
 	prot = page_form(req, "protected", &f) == 0 && f.len;
-	if (page_form_max(req, "value", VALUE_FIELD, &value) < 0 && value.len) {
+	if (page_form_max(req, "value", VALUE_FIELD, &value) == -2) {
 		status = 400;
 		strbuf_addf(&msg, "value must be a string of at most %d bytes", SETTINGS_MAX_VALUE);
 	} else {

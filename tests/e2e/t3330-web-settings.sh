@@ -215,6 +215,9 @@ test_expect_success 'bad input: 400 with the reason shown, nothing changed' '
 	expect_grep "value must be a string of at most 10000 bytes" page.html &&
 	many=$(seq 1 101 | sed "s/^/b/" | paste -sd, -) &&
 	test "$(post maint /p/app/settings/protected "csrf=$(tok)&mode=globs&globs=$many")" = 400 &&
+	huge=$(head -c 90000 /dev/zero | tr "\0" a) &&
+	test "$(post maint /p/app/settings/protected "csrf=$(tok)&mode=globs&globs=$huge")" = 400 &&
+	expect_grep "protected_branches must be null" page.html &&
 	snapshot >after && cmp before after
 '
 
