@@ -211,7 +211,11 @@ static int post_end(struct page *pg, struct store_project *pr, int status, const
 	if (status >= 200 && status < 300) {
 		struct strbuf to = STRBUF_INIT;
 
-		strbuf_addf(&to, "/p/%s/settings?done=%s", pr->name, done);
+		/* who gave up their own maintainer role goes to the project page */
+		if (auth_role(pg->srv, pg->st, &pg->who, pr) < ROLE_MAINTAINER)
+			strbuf_addf(&to, "/p/%s", pr->name);
+		else
+			strbuf_addf(&to, "/p/%s/settings?done=%s", pr->name, done);
 		page_redirect(pg->req, to.buf);
 		strbuf_release(&to);
 	} else if (status >= 500) {

@@ -141,6 +141,12 @@ test_expect_success 'members: add one, change the role, remove it' '
 	test "$(post maint /p/app/settings/members/newbie/remove "csrf=$(csrf)")" = 303 &&
 	grep -qi "^location: /p/app/settings?done=member-removed" headers &&
 	! api GET /api/v1/projects/app/members | jq -e "any(.[]; .login == \"newbie\")" &&
+	test "$(post maint /p/app/settings/members "csrf=$(tok)&login=newbie&role=maintainer")" = 303 &&
+	login_as newbie && page newbie /p/app/settings >/dev/null &&
+	test "$(post newbie /p/app/settings/members "csrf=$(csrf)&login=newbie&role=viewer")" = 303 &&
+	tr -d "\r" <headers | grep -qix "location: /p/app" &&
+	test "$(page newbie /p/app/settings)" = 403 &&
+	test "$(post maint /p/app/settings/members/newbie/remove "csrf=$(tok)")" = 303 &&
 	test "$(post maint /p/app/settings/members "csrf=$(tok)&login=ghost&role=viewer")" = 404 &&
 	expect_grep "id=\"settings-error\" role=\"alert\">user ghost not found<" page.html
 '
