@@ -29,9 +29,7 @@
 
 #define MAX_PER_PAGE 100
 #define MAX_VARIABLES 200
-#define MAX_VAR_VALUE 10000
-#define MAX_SECRET_VARIABLES 200
-#define MASK_MIN_LEN 8	/* as GitLab: shorter masked values would mask too much */
+#define MAX_VAR_VALUE SETTINGS_MAX_VALUE
 
 #define SRV(ud) ((struct server *)(ud))
 
@@ -2104,46 +2102,45 @@ static int h_session_delete(struct http_request *req, void *ud)
 
 /* ---- project settings: public, members, secret variables ---- */
 
-#define MAX_PROTECTED_PATTERNS 100
-
 /*
  * A "protected_branches" value: null (the default branch) or an array of
- * at most MAX_PROTECTED_PATTERNS globs, each 1..255 bytes without a comma
- * or control character. The comma-joined list in *ret (NULL for null).
- * 400 and -1 when it is something else.
+ * strings, checked by settings_protected_list. The comma-joined list in
+ * *ret (NULL for null). 400 and -1 when it is something else.
  */
 static int protected_arg(struct http_request *req, json_t *v, char **ret)
 {
-	struct strbuf sb = STRBUF_INIT;
+	struct strbuf msg = STRBUF_INIT;
+	struct strvec globs = STRVEC_INIT;
 	size_t i;
 	json_t *e;
+	int rc = 0;
 
 	*ret = NULL;
 	if (json_is_null(v))
 		return 0;
-	if (!json_is_array(v) || json_array_size(v) > MAX_PROTECTED_PATTERNS)
-		goto bad;
+	if (!json_is_array(v) || json_array_size(v) > SETTINGS_MAX_PROTECTED) {
+		settings_protected_error(&msg);
+		rc = 400;
+	}
 	json_array_foreach(v, i, e) {
 		const char *g = json_string_value(e);
-		size_t n = g ? strlen(g) : 0, k;
 
-		if (!n || n > 255 || n != json_string_length(e))
-			goto bad;
-		for (k = 0; k < n; k++)
-			if (g[k] == ',' || (unsigned char)g[k] < 0x20 || g[k] == 0x7f)
-				goto bad;
-		if (i)
-			strbuf_addch(&sb, ',');
-		strbuf_addstr(&sb, g);
+		if (rc)
+			break;
+		if (!g || strlen(g) != json_string_length(e)) {
+			settings_protected_error(&msg);
+			rc = 400;
+		} else {
+			strvec_push(&globs, g);
+		}
 	}
-	*ret = strbuf_detach(&sb, NULL);
-	return 0;
-bad:
-	strbuf_release(&sb);
-	http_respond_error(req, 400, "protected_branches must be null (the default branch) or "
-			   "an array of at most %d branch globs of 1 to 255 bytes, without "
-			   "commas or control characters", MAX_PROTECTED_PATTERNS);
-	return -1;
+	if (!rc)
+		rc = settings_protected_list(&globs, ret, &msg);
+	if (rc)
+		http_respond_error(req, 400, "%s", msg.buf);
+	strvec_clear(&globs);
+	strbuf_release(&msg);
+	return rc ? -1 : 0;
 }
 
 /* {"public": bool, "protected_branches": [glob...] | null}, either or both (maintainer) */
@@ -2156,7 +2153,7 @@ static int h_project_patch(struct http_request *req, void *ud)
 	struct principal who;
 	json_t *o, *pub, *prot;
 	char *list = NULL;
-	int rc = 0, known;
+	int rc, known;
 
 	if (!st || who_changes(req, srv, st, &who) < 0 || !(o = body_json(req)))
 		return 0;
@@ -2173,33 +2170,11 @@ static int h_project_patch(struct http_request *req, void *ud)
 	}
 	if (prot && protected_arg(req, prot, &list) < 0)
 		goto done;
-	if (store_begin(st, &err) < 0) {
-		store_error(req, -1, &err);
+	rc = settings_project_update(srv, st, req, &who, &p, pub ? json_is_true(pub) : -1, !!prot,
+				     list, &err);
+	if (rc != 200) {
+		http_respond_error(req, (unsigned)rc, "%s", err.buf);
 		goto done;
-	}
-	if (pub)
-		rc = store_project_set_public(st, p.name, json_is_true(pub), &err);
-	if (rc == 0 && prot)
-		rc = store_project_set_protected(st, p.name, list, &err);
-	if (rc == 0)
-		rc = store_commit(st, &err);
-	if (rc < 0) {
-		store_rollback(st);
-		store_error(req, rc, &err);
-		goto done;
-	}
-	if (pub) {
-		p.public_read = json_is_true(pub);
-		auth_audit(st, req, &who, "project.update", p.name, "public %s",
-			   p.public_read ? "true" : "false");
-		events_access_changed(srv);
-	}
-	if (prot) {
-		free(p.protected_branches);
-		p.protected_branches = list;
-		list = NULL;
-		auth_audit(st, req, &who, "project.update", p.name, "protected_branches %s",
-			   p.protected_branches ? p.protected_branches : "(the default branch)");
 	}
 	{
 		json_t *r = project_json(&p, 1);
@@ -2258,60 +2233,36 @@ static int member_op(struct http_request *req, void *ud, int remove)
 	struct strbuf err = STRBUF_INIT;
 	const char *login = http_request_param(req, "login"), *rname = NULL;
 	struct store_project p;
-	struct store_user u;
 	struct principal who;
 	json_t *o = NULL;
-	int rc, role = 0;
+	int rc;
 
 	if (!st || who_changes(req, srv, st, &who) < 0 || (!remove && !(o = body_json(req))))
 		return 0;
 	memset(&p, 0, sizeof(p));
-	memset(&u, 0, sizeof(u));
 	if (project_of(req, srv, st, &who, ROLE_MAINTAINER, &p) < 0)
 		goto done;
 	if (!remove) {
 		if (opt_str(req, o, "role", 16, &rname))
 			goto done;
-		role = role_parse(rname);
-		if (role < ROLE_VIEWER || role > ROLE_MAINTAINER) {
-			http_respond_error(req, 400, "role must be viewer, developer or maintainer");
+		if (settings_role_parse(rname, &err) < 0) {
+			http_respond_error(req, 400, "%s", err.buf);
 			goto done;
 		}
 	}
-	rc = store_user_get(st, login, &u, &err);
-	if (rc == STORE_NOTFOUND) {
-		http_respond_error(req, 404, "user %s not found", login);
-		goto done;
-	}
-	if (rc < 0) {
-		store_error(req, rc, &err);
-		goto done;
-	}
-	rc = remove ? store_member_delete(st, p.id, u.id, &err) :
-		      store_member_set(st, p.id, u.id, role, &err);
-	if (rc < 0) {
-		store_error(req, rc, &err);
-		goto done;
-	}
-	{
-		char target[160];
-
-		snprintf(target, sizeof(target), "project %s member %s", p.name, u.login);
-		auth_audit(st, req, &who, remove ? "member.remove" : "member.set", target, "%s",
-			   remove ? "" : role_name(role));
-		events_access_changed(srv);
-	}
-	if (remove) {
+	rc = settings_member(srv, st, req, &who, &p, login, remove ? NULL : rname, &err);
+	if (rc != 200) {
+		http_respond_error(req, (unsigned)rc, "%s", err.buf);
+	} else if (remove) {
 		http_respond_json_str(req, 200, "{\"removed\":true}", 16);
 	} else {
-		json_t *r = json_pack("{s:s, s:s, s:s}", "project", p.name, "login", u.login,
-				      "role", role_name(role));
+		json_t *r = json_pack("{s:s, s:s, s:s}", "project", p.name, "login", login,
+				      "role", role_name(role_parse(rname)));
 
 		http_respond_json(req, 200, r);
 		json_decref(r);
 	}
 done:
-	store_user_release(&u);
 	store_project_release(&p);
 	json_decref(o);
 	strbuf_release(&err);
@@ -2368,19 +2319,6 @@ done:
 	return 0;
 }
 
-static int var_key_ok(const char *k)
-{
-	size_t i;
-
-	if (!k || !*k || strlen(k) > 255)
-		return 0;
-	for (i = 0; k[i]; i++)
-		if (!((k[i] >= 'A' && k[i] <= 'Z') || (k[i] >= 'a' && k[i] <= 'z') || k[i] == '_' ||
-		      (i && k[i] >= '0' && k[i] <= '9')))
-			return 0;
-	return 1;
-}
-
 /* PUT {"value", "masked"?, "protected"?} (maintainer); the answer never holds the value. */
 static int h_variable_put(struct http_request *req, void *ud)
 {
@@ -2388,21 +2326,18 @@ static int h_variable_put(struct http_request *req, void *ud)
 	struct store *st = store_or_500(req, srv);
 	struct strbuf err = STRBUF_INIT;
 	const char *key = http_request_param(req, "key"), *value;
-	struct store_variable *v = NULL;
 	struct store_project p;
 	struct principal who;
-	size_t n = 0, i;
 	json_t *o, *m, *pr;
-	int rc, masked, prot, exists = 0;
+	int rc, masked, prot;
 
 	if (!st || who_changes(req, srv, st, &who) < 0 || !(o = body_json(req)))
 		return 0;
 	memset(&p, 0, sizeof(p));
 	if (project_of(req, srv, st, &who, ROLE_MAINTAINER, &p) < 0)
 		goto done;
-	if (!var_key_ok(key)) {
-		http_respond_error(req, 400, "variable names are [A-Za-z_][A-Za-z0-9_]*, at most "
-				   "255 bytes");
+	if (settings_variable_key_ok(key, &err)) {
+		http_respond_error(req, 400, "%s", err.buf);
 		goto done;
 	}
 	if (opt_str(req, o, "value", MAX_VAR_VALUE, &value))
@@ -2418,39 +2353,17 @@ static int h_variable_put(struct http_request *req, void *ud)
 	}
 	masked = json_is_true(m);
 	prot = json_is_true(pr);
-	if (masked && (strlen(value) < MASK_MIN_LEN || strchr(value, '\n') || strchr(value, '\r'))) {
-		http_respond_error(req, 400, "a masked value must be one line of at least %d "
-				   "characters", MASK_MIN_LEN);
-		goto done;
-	}
-	rc = store_variable_list(st, p.id, 0, &v, &n, &err);
-	for (i = 0; rc == 0 && i < n; i++)
-		exists |= !strcmp(v[i].key, key);
-	if (rc == 0 && !exists && n >= MAX_SECRET_VARIABLES) {
-		http_respond_error(req, 400, "a project has at most %d variables",
-				   MAX_SECRET_VARIABLES);
-		goto done;
-	}
-	if (rc == 0)
-		rc = store_variable_set(st, p.id, key, value, masked, prot, &err);
-	if (rc < 0) {
-		store_error(req, rc, &err);
-		goto done;
-	}
-	{
-		char target[320];
-		json_t *r;
+	rc = settings_variable_set(srv, st, req, &who, &p, key, value, masked, prot, &err);
+	if (rc != 200 && rc != 201) {
+		http_respond_error(req, (unsigned)rc, "%s", err.buf);
+	} else {
+		json_t *r = json_pack("{s:s, s:b, s:b}", "key", key, "masked", masked, "protected",
+				      prot);
 
-		snprintf(target, sizeof(target), "project %s variable %s", p.name, key);
-		auth_audit(st, req, &who, "variable.set", target, "%s%s%s",
-			   masked ? "masked" : "", masked && prot ? ", " : "",
-			   prot ? "protected" : "");
-		r = json_pack("{s:s, s:b, s:b}", "key", key, "masked", masked, "protected", prot);
-		http_respond_json(req, exists ? 200 : 201, r);
+		http_respond_json(req, (unsigned)rc, r);
 		json_decref(r);
 	}
 done:
-	store_variables_free(v, n);
 	store_project_release(&p);
 	json_decref(o);
 	strbuf_release(&err);
@@ -2472,16 +2385,11 @@ static int h_variable_delete(struct http_request *req, void *ud)
 	memset(&p, 0, sizeof(p));
 	if (project_of(req, srv, st, &who, ROLE_MAINTAINER, &p) < 0)
 		goto done;
-	rc = store_variable_delete(st, p.id, key, &err);
-	if (rc < 0) {
-		store_error(req, rc, &err);
-	} else {
-		char target[320];
-
-		snprintf(target, sizeof(target), "project %s variable %s", p.name, key);
-		auth_audit(st, req, &who, "variable.delete", target, NULL);
+	rc = settings_variable_delete(srv, st, req, &who, &p, key, &err);
+	if (rc != 200)
+		http_respond_error(req, (unsigned)rc, "%s", err.buf);
+	else
 		http_respond_json_str(req, 200, "{\"deleted\":true}", 16);
-	}
 done:
 	store_project_release(&p);
 	strbuf_release(&err);

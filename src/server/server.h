@@ -198,6 +198,64 @@ void events_access_changed(struct server *srv);
 /* The access generation: read it before deciding what a stream may see. */
 uint64_t events_access_now(struct server *srv);
 
+/* ---- settings.c: a project's settings, the rules shared by the API and the web UI ---- */
+
+struct principal;
+struct strvec;
+
+#define SETTINGS_MAX_PROTECTED 100  /* protected branch globs of a project */
+#define SETTINGS_MAX_GLOB 255       /* bytes of one glob */
+#define SETTINGS_MAX_VALUE 10000    /* bytes of a secret variable's value */
+#define SETTINGS_MAX_VARIABLES 200  /* secret variables of a project */
+#define SETTINGS_MASK_MIN 8         /* as GitLab: shorter masked values would mask too much */
+
+/*
+ * Each function below acts for who on project p (a live project the
+ * caller read and authorised: the maintainer role is checked again
+ * here) and returns an HTTP status: 200 (201 for a new variable) when
+ * done, else 400/403/404/409/500 with the reason in msg and nothing
+ * changed. The audit log entry and events_access_changed() are theirs.
+ * req: the request, for the audit log's address.
+ */
+
+/*
+ * The comma-joined list of globs (malloc'ed into *ret; "" for none):
+ * at most SETTINGS_MAX_PROTECTED, each 1..SETTINGS_MAX_GLOB bytes
+ * without a comma or a control character. 0, or 400 with msg.
+ */
+int settings_protected_list(const struct strvec *globs, char **ret, struct strbuf *msg);
+/* settings_protected_list's refusal, for a caller whose parser finds a bad glob first. */
+void settings_protected_error(struct strbuf *msg);
+/*
+ * Set anonymous read (pub 0/1; -1 keeps it) and, when set_protected, the
+ * protected branches (list from settings_protected_list; NULL: the
+ * default branch), in one transaction. *p is updated on success.
+ */
+int settings_project_update(struct server *srv, struct store *st, struct http_request *req,
+			    const struct principal *who, struct store_project *p, int pub,
+			    int set_protected, const char *list, struct strbuf *msg);
+/* The role named name (viewer, developer, maintainer), or -1 with msg. */
+int settings_role_parse(const char *name, struct strbuf *msg);
+/* Give user login role_str on p, or remove the membership (role_str NULL). */
+int settings_member(struct server *srv, struct store *st, struct http_request *req,
+		    const struct principal *who, const struct store_project *p, const char *login,
+		    const char *role_str, struct strbuf *msg);
+/* 0 when k is a variable name ([A-Za-z_][A-Za-z0-9_]*, <= 255 bytes), else 400 with msg. */
+int settings_variable_key_ok(const char *k, struct strbuf *msg);
+/*
+ * Add (201) or replace (200) secret variable key: value at most
+ * SETTINGS_MAX_VALUE bytes; masked: one line of at least
+ * SETTINGS_MASK_MIN; at most SETTINGS_MAX_VARIABLES per project.
+ */
+int settings_variable_set(struct server *srv, struct store *st, struct http_request *req,
+			  const struct principal *who, const struct store_project *p,
+			  const char *key, const char *value, int masked, int prot,
+			  struct strbuf *msg);
+/* Remove variable key (404 when there is none). */
+int settings_variable_delete(struct server *srv, struct store *st, struct http_request *req,
+			     const struct principal *who, const struct store_project *p,
+			     const char *key, struct strbuf *msg);
+
 /* ---- api.c ---- */
 
 /* The API's JSON of a pipeline / job (new references). */

@@ -289,13 +289,24 @@ int64_t page_id(struct http_request *req, const char *name)
 
 int page_form(struct http_request *req, const char *name, struct strbuf *out)
 {
+	return page_form_max(req, name, PAGE_MAX_FIELD, out);
+}
+
+int page_form_max(struct http_request *req, const char *name, size_t max, struct strbuf *out)
+{
 	size_t len;
 	const char *b = http_request_body(req, &len);
 
-	return page_form_value(b, len, name, out);
+	return page_form_value_max(b, len, name, max, out);
 }
 
 int page_form_value(const char *b, size_t len, const char *name, struct strbuf *out)
+{
+	return page_form_value_max(b, len, name, PAGE_MAX_FIELD, out);
+}
+
+int page_form_value_max(const char *b, size_t len, const char *name, size_t max,
+			struct strbuf *out)
 {
 	size_t nl = strlen(name);
 	const char *end = b + len, *p = b;
@@ -308,8 +319,8 @@ int page_form_value(const char *b, size_t len, const char *name, struct strbuf *
 		if ((size_t)(f_end - p) > nl && !memcmp(p, name, nl) && p[nl] == '=') {
 			const char *v = p + nl + 1;
 
-			if ((size_t)(f_end - v) > PAGE_MAX_FIELD * 3)
-				return -1;
+			if ((size_t)(f_end - v) > max * 3)
+				return -2;
 			for (; v < f_end; v++) {
 				int h, l;
 
@@ -324,7 +335,7 @@ int page_form_value(const char *b, size_t len, const char *name, struct strbuf *
 					strbuf_addch(out, *v);
 				}
 			}
-			return out->len > PAGE_MAX_FIELD ? -1 : 0;
+			return out->len > max ? -2 : 0;
 		}
 		p = amp ? amp + 1 : NULL;
 	}

@@ -70,11 +70,16 @@ int64_t page_id(struct http_request *req, const char *name);
 
 /*
  * The value of field name in an application/x-www-form-urlencoded body,
- * decoded into out; -1 when absent or longer than PAGE_MAX_FIELD.
+ * decoded into out; -1 when absent, -2 when longer than PAGE_MAX_FIELD
+ * (out then holds nothing or a part: not to be used).
  */
 int page_form(struct http_request *req, const char *name, struct strbuf *out);
+/* The same with another cap on the decoded value (the body is capped by the HTTP layer). */
+int page_form_max(struct http_request *req, const char *name, size_t max, struct strbuf *out);
 /* The same on a form body b[0..len) (not NUL-terminated), for the fuzzer. */
 int page_form_value(const char *b, size_t len, const char *name, struct strbuf *out);
+int page_form_value_max(const char *b, size_t len, const char *name, size_t max,
+			struct strbuf *out);
 /*
  * For a form post that changes state: the principal's role on the project
  * is at least min and the form's csrf field is the session's. -1 with 403

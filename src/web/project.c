@@ -144,17 +144,19 @@ int web_project(struct http_request *req, void *ud)
 	struct strbuf err = STRBUF_INIT, body = STRBUF_INIT, rows = STRBUF_INIT;
 	struct strbuf trend = STRBUF_INIT, opts = STRBUF_INIT, prev = STRBUF_INIT;
 	struct strbuf next = STRBUF_INIT, refnote = STRBUF_INIT, branches = STRBUF_INIT;
+	struct strbuf settings = STRBUF_INIT;
 	const char *ref = http_request_query(req, "ref");
 	const char *status = http_request_query(req, "status");
 	const char *pq = http_request_query(req, "page");
 	size_t n = 0, nt = 0, i;
 	long page = 1;
 	char nstr[16];
+	enum role role = ROLE_NONE;
 
 	memset(&pr, 0, sizeof(pr));
 	if (page_begin(req, ud, &pg) < 0)
 		return 0;
-	if (page_project(&pg, http_request_param(req, "name"), 0, &pr, NULL) < 0)
+	if (page_project(&pg, http_request_param(req, "name"), 0, &pr, &role) < 0)
 		goto done;
 	if (ref && (!*ref || strlen(ref) > MAX_REF))
 		ref = NULL;
@@ -241,13 +243,18 @@ int web_project(struct http_request *req, void *ud)
 	snprintf(nstr, sizeof(nstr), "%zu", nt);
 	if (ref)
 		strbuf_addf(&refnote, " on %s", ref);
+	if (role >= ROLE_MAINTAINER) {
+		struct tmpl_var v[] = { tmpl_str("name", pr.name) };
+
+		page_render(&settings, "settings", "link", v, ARRAY_SIZE(v));
+	}
 	{
 		struct tmpl_var v[] = {
 			tmpl_str("name", pr.name), tmpl_str("n", nstr), tmpl_str("refnote", refnote.buf),
 			tmpl_html("trend", trend.buf), tmpl_str("ref", ref),
 			tmpl_html("statuses", opts.buf), tmpl_html("rows", rows.buf),
 			tmpl_html("prev", prev.buf), tmpl_html("next", next.buf),
-			tmpl_html("branches", branches.buf),
+			tmpl_html("branches", branches.buf), tmpl_html("settings", settings.buf),
 		};
 		page_render(&body, "project", NULL, v, ARRAY_SIZE(v));
 	}
@@ -259,6 +266,7 @@ done:
 	strbuf_release(&err);
 	strbuf_release(&body);
 	strbuf_release(&rows);
+	strbuf_release(&settings);
 	strbuf_release(&trend);
 	strbuf_release(&opts);
 	strbuf_release(&prev);

@@ -1,6 +1,6 @@
 /*
  * The web UI's routes (web.h): the dashboard, log in and out, static
- * files; the other pages are in pipeline.c, job.c, project.c.
+ * files; the other pages are in pipeline.c, job.c, project.c, settings.c.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -360,6 +360,13 @@ const struct http_route web_routes[] = {
 	{ "GET", "/p/:name", web_project },
 	{ "GET", "/p/:name/badge.svg", web_badge },
 	{ "GET", "/p/:name/pipelines.atom", web_atom },
+	{ "GET", "/p/:name/settings", web_settings },
+	{ "POST", "/p/:name/settings/public", web_settings_public },
+	{ "POST", "/p/:name/settings/protected", web_settings_protected },
+	{ "POST", "/p/:name/settings/members", web_settings_member },
+	{ "POST", "/p/:name/settings/members/:login/remove", web_settings_member_remove },
+	{ "POST", "/p/:name/settings/variables", web_settings_variable },
+	{ "POST", "/p/:name/settings/variables/:key/delete", web_settings_variable_delete },
 	{ "GET", "/pipelines/:id", web_pipeline },
 	{ "POST", "/pipelines/:id/cancel", web_pipeline_cancel },
 	{ "POST", "/pipelines/:id/retry", web_pipeline_retry },

@@ -33,6 +33,14 @@ int web_job(struct http_request *req, void *ud);
 int web_job_cancel(struct http_request *req, void *ud);
 int web_job_retry(struct http_request *req, void *ud);
 int web_job_play(struct http_request *req, void *ud);
+/* /p/NAME/settings and its form posts (settings.c): maintainers only. */
+int web_settings(struct http_request *req, void *ud);
+int web_settings_public(struct http_request *req, void *ud);
+int web_settings_protected(struct http_request *req, void *ud);
+int web_settings_member(struct http_request *req, void *ud);
+int web_settings_member_remove(struct http_request *req, void *ud);
+int web_settings_variable(struct http_request *req, void *ud);
+int web_settings_variable_delete(struct http_request *req, void *ud);
 /* /jobs/ID/artifacts[/DIR/]: one folder level of the job's artifacts. */
 int web_artifacts(struct http_request *req, void *ud);
 

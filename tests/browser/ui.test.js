@@ -329,6 +329,26 @@ async function statusText(page, sel) {
 		}
 	});
 
+	await step('a maintainer adds a secret variable on the settings page', async () => {
+		const up = await api('PUT', '/api/v1/projects/app/members/dev', { role: 'maintainer' });
+		assert(up.status === 200, 'dev made maintainer: ' + up.status);
+		await page.goto(URL + '/p/app');
+		await Promise.all([page.waitForNavigation(), page.click('a[href="/p/app/settings"]')]);
+		assert(page.url() === URL + '/p/app/settings', 'the settings page: ' + page.url());
+		await page.fill('#variables input[name=key]', 'BROWSER_SECRET');
+		await page.fill('#variables textarea[name=value]', 'browser-secret-value');
+		await page.check('#variables input[name=masked]');
+		await Promise.all([page.waitForNavigation(), page.click('#variables form.add button')]);
+		assert(page.url() === URL + '/p/app/settings?done=variable', 'back on the page: ' + page.url());
+		assert((await statusText(page, '#settings-done')) === 'Variable saved.', 'confirmed');
+		const row = await statusText(page, '#variables tbody');
+		assert(row.includes('BROWSER_SECRET'), 'the key is listed: ' + row);
+		assert(!(await page.content()).includes('browser-secret-value'), 'the value is not shown');
+		const vars = await api('GET', '/api/v1/projects/app/variables');
+		assert(vars.json.some(v => v.key === 'BROWSER_SECRET' && v.masked && !v.protected),
+			'the API lists it masked: ' + JSON.stringify(vars.json));
+	});
+
 	await ctx.close();
 	console.log(`1..${n}`);
 	process.exit(failed ? 1 : 0);
