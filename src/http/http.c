@@ -6,7 +6,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -1739,71 +1738,94 @@ static int parse_listen(const char *addr, char **host, char **port,
 	return 0;
 }
 
+/*
+ * The socket addresses to try for host (NULL: every address, IPv6
+ * dual-stack first, then IPv4): numeric addresses and "localhost" only,
+ * so that no name service is involved (the server is linked statically).
+ * Returns how many were written to ss[0..2), 0 with err set.
+ */
+static int listen_addrs(const char *addr, const char *host, unsigned port,
+			struct sockaddr_storage ss[2], socklen_t len[2], struct strbuf *err)
+{
+	struct sockaddr_in *v4 = (struct sockaddr_in *)&ss[1];
+	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss[0];
+
+	memset(ss, 0, 2 * sizeof(*ss));
+	v6->sin6_family = AF_INET6;
+	v6->sin6_port = htons((uint16_t)port);
+	v6->sin6_addr = in6addr_any;
+	v4->sin_family = AF_INET;
+	v4->sin_port = htons((uint16_t)port);
+	v4->sin_addr.s_addr = htonl(INADDR_ANY);
+	len[0] = sizeof(*v6);
+	len[1] = sizeof(*v4);
+	if (!host)
+		return 2;
+	if (!strcmp(host, "localhost"))
+		host = "127.0.0.1";
+	if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+		ss[0] = ss[1];
+		len[0] = len[1];
+		return 1;
+	}
+	if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1)
+		return 1;
+	strbuf_addf(err, "listen address %s: give an IP address (127.0.0.1, [::1]), "
+		    "localhost, or :PORT for every address", addr);
+	return 0;
+}
+
 static int open_listener(const char *addr, unsigned *ret_port,
 			 struct strbuf *err)
 {
-	struct addrinfo hints = { 0 }, *res = NULL, *ai;
+	struct sockaddr_storage ss[2];
+	socklen_t len[2];
 	char *host, *port;
-	int fd = -1, rc, saved = 0;
+	int fd = -1, saved = 0, n, i;
 
 	if (parse_listen(addr, &host, &port, err) < 0)
 		return -1;
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	rc = getaddrinfo(host, port, &hints, &res);
-	if (rc) {
-		strbuf_addf(err, "listen address %s: %s", addr,
-			    gai_strerror(rc));
+	n = listen_addrs(addr, host, (unsigned)atoi(port), ss, len, err);
+	if (!n)
 		goto done;
-	}
-	/* for "every address" prefer an IPv6 dual-stack socket */
-	for (int pass = 0; pass < 2 && fd < 0; pass++)
-		for (ai = res; ai && fd < 0; ai = ai->ai_next) {
-			int one = 1, zero = 0;
+	for (i = 0; i < n && fd < 0; i++) {
+		int one = 1, zero = 0;
 
-			if (!host && (pass == 0) != (ai->ai_family == AF_INET6))
-				continue;
-			if (host && pass)
-				break;
-			fd = socket(ai->ai_family, ai->ai_socktype |
-				    SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
-			if (fd < 0) {
-				saved = errno;
-				continue;
-			}
-			setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-			if (ai->ai_family == AF_INET6 && !host)
-				setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero,
-					   sizeof(zero));
-			if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 ||
-			    listen(fd, SOMAXCONN) < 0) {
-				saved = errno;
-				close(fd);
-				fd = -1;
-			}
+		fd = socket(ss[i].ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		if (fd < 0) {
+			saved = errno;
+			continue;
 		}
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		/* every address: one IPv6 socket for both families */
+		if (ss[i].ss_family == AF_INET6 && !host)
+			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+		if (bind(fd, (struct sockaddr *)&ss[i], len[i]) < 0 ||
+		    listen(fd, SOMAXCONN) < 0) {
+			saved = errno;
+			close(fd);
+			fd = -1;
+		}
+	}
 	if (fd < 0) {
 		strbuf_addf(err, "listen on %s: %s", addr,
 			    strerror(saved ? saved : EADDRNOTAVAIL));
 	} else {
-		struct sockaddr_storage ss;
-		socklen_t sl = sizeof(ss);
+		struct sockaddr_storage got;
+		socklen_t sl = sizeof(got);
 
-		if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0) {
+		if (getsockname(fd, (struct sockaddr *)&got, &sl) < 0) {
 			strbuf_addf(err, "listen on %s: %s", addr,
 				    strerror(errno));
 			close(fd);
 			fd = -1;
-		} else if (ss.ss_family == AF_INET6) {
-			*ret_port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+		} else if (got.ss_family == AF_INET6) {
+			*ret_port = ntohs(((struct sockaddr_in6 *)&got)->sin6_port);
 		} else {
-			*ret_port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+			*ret_port = ntohs(((struct sockaddr_in *)&got)->sin_port);
 		}
 	}
 done:
-	if (res)
-		freeaddrinfo(res);
 	free(host);
 	free(port);
 	return fd;
