@@ -327,6 +327,11 @@ done:
 	strbuf_release(&mounts);
 }
 
+void cgroup_discover(void)
+{
+	pthread_once(&where_once, discover);
+}
+
 /*
  * Idle v1 cgroups of finished jobs, handed to the next job instead of a
  * new pair of directories: creating and removing two cgroups was a
@@ -448,7 +453,7 @@ int cgroup_create(struct cgroup *cg, const char *name)
 		ret = try_v2(cg, delegated, leaf);
 		goto done;
 	}
-	pthread_once(&where_once, discover);
+	cgroup_discover();
 	/* 1. v2 with the memory controller. */
 	if (where.v2 && where.v2_mem && !try_v2(cg, where.v2, leaf)) {
 		if (cg->has_mem) {

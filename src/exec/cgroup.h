@@ -51,6 +51,14 @@ struct cgroup {
 int cgroup_create(struct cgroup *cg, const char *name);
 
 /*
+ * Find where this process's cgroups are (/proc/self/cgroup, mountinfo,
+ * the v2 controllers), once per process; cgroup_create() does it on
+ * first use. Thread-safe: a process may call it from a helper thread
+ * early, so that the reads overlap other work of its first job.
+ */
+void cgroup_discover(void);
+
+/*
  * Called in the child between fork and exec: move the calling process into
  * the cgroup. Async-signal-safe. Returns 0 or -1.
  */
