@@ -437,6 +437,8 @@ int supervisor_main(const char *spec_path)
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	/* the slot's cgroups, kept from job to job (see cgroup_keep_as) */
+	cgroup_keep_as(str(s.root, "cgroup"));
 	prep_start(&prep, s.result);
 	write_pid_file(spec_path, s.job_id);
 	log_fd = open(s.log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -624,6 +626,7 @@ write:
 	json_decref(s.root);
 	varlist_clear(&secrets);
 	mask_release(&mask);
+	cgroup_keep_as(NULL);
 	strbuf_release(&err);
 	strbuf_release(&deps_root);
 	strbuf_release(&art_dir);
