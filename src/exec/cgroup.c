@@ -4,6 +4,7 @@
  */
 #include "exec/cgroup.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -466,6 +467,39 @@ void cgroup_remove_kept(const char *leaf)
 		rmdir(d);
 		free(d);
 	}
+}
+
+/* Remove dir's entries "cidre-PID-slot-N" whose PID is no live process. */
+static void sweep_kept(const char *dir)
+{
+	DIR *d = dir ? opendir(dir) : NULL;
+	struct dirent *e;
+
+	while (d && (e = readdir(d))) {
+		long pid;
+		int no, end = 0;
+
+		if (sscanf(e->d_name, "cidre-%ld-slot-%d%n", &pid, &no, &end) != 2 ||
+		    e->d_name[end] || pid <= 0 || pid == (long)getpid() ||
+		    kill((pid_t)pid, 0) == 0 || errno != ESRCH) {
+			continue;
+		}
+		{
+			char *p = xasprintf("%s/%s", dir, e->d_name);
+
+			rmdir(p);	/* fails, as it should, while a process is in it */
+			free(p);
+		}
+	}
+	if (d)
+		closedir(d);
+}
+
+void cgroup_remove_stale_kept(void)
+{
+	cgroup_discover();
+	sweep_kept(where.v1_mem);
+	sweep_kept(where.v1_cpu);
 }
 
 /* "-1", or a v1 memory limit at its maximum (no limit set): 1; else 0. */

@@ -132,4 +132,11 @@ void cgroup_keep_as(const char *leaf);
 /* Remove the cgroups kept under leaf (see cgroup_keep_as), if any. */
 void cgroup_remove_kept(const char *leaf);
 
+/*
+ * Remove the empty kept cgroups named "cidre-PID-slot-N" (the server's
+ * slot names) whose PID is gone: what a server killed before its runner
+ * stopped left. Run by the server's runner at its start.
+ */
+void cgroup_remove_stale_kept(void);
+
 #endif

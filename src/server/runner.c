@@ -1187,6 +1187,7 @@ static void *runner_main(void *arg)
 		}
 		strbuf_release(&err);
 	}
+	cgroup_remove_stale_kept();
 	recover(r);
 	while (!atomic_load(&srv->stopping)) {
 		int n, i;
