@@ -4,6 +4,7 @@
  */
 #include "exec/cgroup.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -23,6 +24,16 @@
  * with an atomic increment.
  */
 static unsigned long cgroup_seq;
+
+/*
+ * The kept cgroups (cgroup_keep_as): keep_leaf is set once before any
+ * job and read-only after; kept_busy (atomic) makes the kept pair one
+ * job's at a time within this process (a job's services may start
+ * another process tree while the first one's cgroup is not yet joined,
+ * so emptiness alone does not say it is free).
+ */
+static char *keep_leaf;
+static int kept_busy;
 
 static int read_small(const char *path, struct strbuf *out)
 {
@@ -327,6 +338,11 @@ done:
 	strbuf_release(&mounts);
 }
 
+void cgroup_discover(void)
+{
+	pthread_once(&where_once, discover);
+}
+
 /*
  * Idle v1 cgroups of finished jobs, handed to the next job instead of a
  * new pair of directories: creating and removing two cgroups was a
@@ -427,8 +443,176 @@ void cgroup_pool_drain(void)
 	pthread_mutex_unlock(&pool_lock);
 }
 
+void cgroup_keep_as(const char *leaf)
+{
+	free(keep_leaf);
+	keep_leaf = leaf && *leaf && !strchr(leaf, '/') && strcmp(leaf, ".") &&
+		    strcmp(leaf, "..") ? xstrdup(leaf) : NULL;
+}
+
+void cgroup_remove_kept(const char *leaf)
+{
+	char *d;
+
+	if (!leaf || !*leaf || strchr(leaf, '/'))
+		return;
+	cgroup_discover();
+	if (where.v1_mem) {
+		d = xasprintf("%s/%s", where.v1_mem, leaf);
+		rmdir(d);
+		free(d);
+	}
+	if (where.v1_cpu) {
+		d = xasprintf("%s/%s", where.v1_cpu, leaf);
+		rmdir(d);
+		free(d);
+	}
+}
+
+/* Remove dir's entries "cidre-PID-slot-N" whose PID is no live process. */
+static void sweep_kept(const char *dir)
+{
+	DIR *d = dir ? opendir(dir) : NULL;
+	struct dirent *e;
+
+	while (d && (e = readdir(d))) {
+		long pid;
+		int no, end = 0;
+
+		if (sscanf(e->d_name, "cidre-%ld-slot-%d%n", &pid, &no, &end) != 2 ||
+		    e->d_name[end] || pid <= 0 || pid == (long)getpid() ||
+		    kill((pid_t)pid, 0) == 0 || errno != ESRCH) {
+			continue;
+		}
+		{
+			char *p = xasprintf("%s/%s", dir, e->d_name);
+
+			rmdir(p);	/* fails, as it should, while a process is in it */
+			free(p);
+		}
+	}
+	if (d)
+		closedir(d);
+}
+
+void cgroup_remove_stale_kept(void)
+{
+	cgroup_discover();
+	sweep_kept(where.v1_mem);
+	sweep_kept(where.v1_cpu);
+}
+
+/* "-1", or a v1 memory limit at its maximum (no limit set): 1; else 0. */
+static int unlimited(const char *dir, const char *file)
+{
+	long long v = read_ll(dir, file);
+
+	return v == -1 || v >= (1LL << 62);
+}
+
+/*
+ * The v1 pair named keep_leaf: made when missing, else taken again when
+ * it is empty and carries no limit (a limited job's cgroup is removed at
+ * its end; one whose removal failed is not reused). 0, or -1 with cg
+ * left NONE: the caller then makes a cgroup of the job's own.
+ */
+static int kept_take(struct cgroup *cg)
+{
+	struct strbuf procs = STRBUF_INIT;
+	char *dir, *cpu;
+	int made, expected = 0;
+
+	if (!keep_leaf || !where.v1_mem ||
+	    !__atomic_compare_exchange_n(&kept_busy, &expected, 1, 0, __ATOMIC_ACQ_REL,
+					 __ATOMIC_ACQUIRE))
+		return -1;
+	dir = xasprintf("%s/%s", where.v1_mem, keep_leaf);
+	cpu = where.v1_cpu ? xasprintf("%s/%s", where.v1_cpu, keep_leaf) : NULL;
+	made = mkdir(dir, 0755) == 0;
+	if (!made) {
+		char *pp = xasprintf("%s/cgroup.procs", dir);
+		int bad = errno != EEXIST || read_small(pp, &procs) < 0 || procs.len ||
+			  !unlimited(dir, "memory.limit_in_bytes");
+
+		free(pp);
+		if (bad)
+			goto fail;
+	}
+	cg->join_fd[0] = open_in(dir, "tasks", O_WRONLY);
+	if (cg->join_fd[0] < 0 || !exists(dir, "memory.max_usage_in_bytes"))
+		goto fail;
+	if (cpu && mkdir(cpu, 0755) < 0 &&
+	    (errno != EEXIST || (exists(cpu, "cpu.cfs_quota_us") &&
+				 !unlimited(cpu, "cpu.cfs_quota_us")))) {
+		free(cpu);
+		cpu = NULL;
+	}
+	if (cpu && (cg->join_fd[1] = open_in(cpu, "tasks", O_WRONLY)) < 0) {
+		free(cpu);
+		cpu = NULL;
+	}
+	if (!made && (write_in(dir, "memory.max_usage_in_bytes", "0") < 0 ||
+		      (cpu && write_in(cpu, "cpuacct.usage", "0") < 0) ||
+		      (cg->base_mem = read_ll(dir, "memory.usage_in_bytes")) < 0))
+		goto fail;
+	cg->oom_base = made ? 0 : keyed(dir, "memory.oom_control", "oom_kill");
+	if (cg->oom_base < 0)
+		cg->oom_base = 0;
+	cg->version = CGROUP_V1;
+	cg->dir = dir;
+	cg->cpu_dir = cpu;
+	cg->has_mem = 1;
+	cg->kept = 1;
+	strbuf_release(&procs);
+	return 0;
+fail:
+	if (cg->join_fd[0] >= 0)
+		close(cg->join_fd[0]);
+	if (cg->join_fd[1] >= 0)
+		close(cg->join_fd[1]);
+	*cg = (struct cgroup)CGROUP_INIT;
+	if (made)
+		rmdir(dir);
+	free(dir);
+	free(cpu);
+	strbuf_release(&procs);
+	__atomic_store_n(&kept_busy, 0, __ATOMIC_RELEASE);
+	return -1;
+}
+
+/* Leave a kept cgroup for the next job when it can serve one. 0, or -1. */
+static int kept_put(struct cgroup *cg)
+{
+	pid_t *pids;
+	size_t nr;
+	long long used;
+	int i;
+
+	if (!cg->kept)
+		return -1;
+	__atomic_store_n(&kept_busy, 0, __ATOMIC_RELEASE);
+	if (cg->limited || cgroup_pids(cg, &pids, &nr) < 0)
+		return -1;
+	free(pids);
+	used = read_ll(cg->dir, "memory.usage_in_bytes");
+	if (nr || used < 0 || used > CGROUP_REUSE_MAX_USAGE)
+		return -1;
+	for (i = 0; i < 4; i++)
+		if (cg->join_fd[i] >= 0)
+			close(cg->join_fd[i]);
+	free(cg->dir);
+	free(cg->cpu_dir);
+	*cg = (struct cgroup)CGROUP_INIT;
+	return 0;
+}
+
 void cgroup_release(struct cgroup *cg)
 {
+	if (cg->kept) {
+		if (kept_put(cg) < 0)
+			cgroup_destroy(cg);
+		return;
+	}
 	if (pool_put(cg) < 0)
 		cgroup_destroy(cg);
 }
@@ -448,7 +632,7 @@ int cgroup_create(struct cgroup *cg, const char *name)
 		ret = try_v2(cg, delegated, leaf);
 		goto done;
 	}
-	pthread_once(&where_once, discover);
+	cgroup_discover();
 	/* 1. v2 with the memory controller. */
 	if (where.v2 && where.v2_mem && !try_v2(cg, where.v2, leaf)) {
 		if (cg->has_mem) {
@@ -457,8 +641,9 @@ int cgroup_create(struct cgroup *cg, const char *name)
 		}
 		cgroup_destroy(cg);
 	}
-	/* 2. v1 memory (+ cpuacct): the hybrid layout; an idle one first. */
-	if (!pool_take(cg) || !try_v1(cg, where.v1_mem, where.v1_cpu, leaf)) {
+	/* 2. v1 memory (+ cpuacct): the hybrid layout; a kept or idle one first. */
+	if (!kept_take(cg) || !pool_take(cg) ||
+	    !try_v1(cg, where.v1_mem, where.v1_cpu, leaf)) {
 		ret = 0;
 		goto done;
 	}
@@ -675,6 +860,8 @@ void cgroup_destroy(struct cgroup *cg)
 {
 	int i;
 
+	if (cg->kept)
+		__atomic_store_n(&kept_busy, 0, __ATOMIC_RELEASE);
 	for (i = 0; i < 4; i++)
 		if (cg->join_fd[i] >= 0)
 			close(cg->join_fd[i]);

@@ -2,7 +2,8 @@
 #define CIDRE_CGROUP_H
 
 /*
- * Private to exec/: one cgroup per running job, for accounting (peak memory, CPU
+ * Private to exec/ (and to the server's supervisors and runner, for the
+ * slots' kept cgroups: cgroup_keep_as): one cgroup per running job, for accounting (peak memory, CPU
  * time of the whole tree) and for finding and killing every process of the
  * tree. cgroup v2 (unified) and v1 (memory + cpuacct hierarchies) are both
  * supported; see docs/internals/exec.md for the order in which they are
@@ -35,6 +36,7 @@ struct cgroup {
 	long long base_mem;   /* v1 reused: bytes charged before the job; 0 */
 	int limited;          /* limits were set: never pooled */
 	long long oom_base;   /* OOM kills counted before the job (reused) */
+	int kept;             /* v1 named by cgroup_keep_as(): left for the next job */
 };
 
 #define CGROUP_INIT { CGROUP_NONE, NULL, NULL, NULL, NULL, { -1, -1, -1, -1 }, \
@@ -49,6 +51,14 @@ struct cgroup {
  * job cgroups under.
  */
 int cgroup_create(struct cgroup *cg, const char *name);
+
+/*
+ * Find where this process's cgroups are (/proc/self/cgroup, mountinfo,
+ * the v2 controllers), once per process; cgroup_create() does it on
+ * first use. Thread-safe: a process may call it from a helper thread
+ * early, so that the reads overlap other work of its first job.
+ */
+void cgroup_discover(void);
 
 /*
  * Called in the child between fork and exec: move the calling process into
@@ -105,5 +115,28 @@ void cgroup_release(struct cgroup *cg);
 
 /* Remove every idle cgroup kept by cgroup_release(); also run at exit. */
 void cgroup_pool_drain(void);
+
+/*
+ * Name this process's job cgroups LEAF (a file name, no '/') and keep
+ * them after the job for the next process that names the same leaf:
+ * the server's supervisors, one process per job, share their slot's
+ * cgroups this way instead of making and removing two directories per
+ * job. Only v1 cgroups are kept, on the pool's terms (empty, little
+ * memory charged, no limits); a kept one is taken again only when empty
+ * and without limits, else the job gets a cgroup of its own as without
+ * a leaf. Call before the first cgroup_create(); leaf is copied. NULL
+ * (the default) makes a cgroup per job.
+ */
+void cgroup_keep_as(const char *leaf);
+
+/* Remove the cgroups kept under leaf (see cgroup_keep_as), if any. */
+void cgroup_remove_kept(const char *leaf);
+
+/*
+ * Remove the empty kept cgroups named "cidre-PID-slot-N" (the server's
+ * slot names) whose PID is gone: what a server killed before its runner
+ * stopped left. Run by the server's runner at its start.
+ */
+void cgroup_remove_stale_kept(void);
 
 #endif

@@ -23,6 +23,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "exec/cgroup.h"
 #include "exec/spawn.h"
 #include "git/mirror.h"
 #include "notify/notify.h"
@@ -54,7 +55,18 @@ struct runner {
 	size_t nr, alloc;
 	struct timer *timers;
 	size_t timers_nr, timers_alloc;
+	int max_no;	/* the highest slot number a job has run in */
 };
+
+/*
+ * The name of slot no's cgroups, kept from job to job by its
+ * supervisors (cgroup_keep_as) and removed when the runner stops: the
+ * server's pid makes them this server's alone.
+ */
+static char *slot_cgroup(int no)
+{
+	return xasprintf("cidre-%ld-slot-%d", (long)getpid(), no);
+}
 
 static int finished(const char *s)
 {
@@ -728,6 +740,9 @@ static int write_spec(struct runner *r, const struct store_job *j, int no, const
 	s = xasprintf("%s/work/%s/%d", srv->data, pl.project, no);
 	json_object_set_new(spec, "workdir", json_string(s));
 	free(s);
+	s = slot_cgroup(no);
+	json_object_set_new(spec, "cgroup", json_string(s));
+	free(s);
 	s = server_path(srv, "logs", j->id, ".log");
 	json_object_set_new(spec, "log", json_string(s));
 	free(s);
@@ -888,6 +903,8 @@ static void start(struct runner *r, struct store_job *j)
 	}
 	add_slot(r, no, j->id, j->pipeline_id, pid, pidfd, 1);
 	r->slots[r->nr - 1].secrets = secrets;
+	if (no > r->max_no)
+		r->max_no = no;
 	/* the pipeline is running now (a start decides nothing else) */
 	if (!running)
 		advance(r, j->pipeline_id);
@@ -1170,6 +1187,7 @@ static void *runner_main(void *arg)
 		}
 		strbuf_release(&err);
 	}
+	cgroup_remove_stale_kept();
 	recover(r);
 	while (!atomic_load(&srv->stopping)) {
 		int n, i;
@@ -1191,6 +1209,17 @@ static void *runner_main(void *arg)
 				}
 		}
 		check_slots(r);
+	}
+	{
+		/* the slots' kept cgroups (one still in use stays) */
+		int no;
+
+		for (no = 1; no <= r->max_no; no++) {
+			char *leaf = slot_cgroup(no);
+
+			cgroup_remove_kept(leaf);
+			free(leaf);
+		}
 	}
 	return NULL;
 }
