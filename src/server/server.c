@@ -20,6 +20,9 @@
 #include <time.h>
 #include <unistd.h>
 
+/* how long a starting server waits for the lock of one that is exiting */
+#define LOCK_WAIT_MS 5000
+
 #include "exec/cas.h"
 #include "exec/spawn.h"
 #include "notify/notify.h"
@@ -352,6 +355,14 @@ int server_main(const struct server_opts *o)
 	}
 	lock_path = xasprintf("%s/server.lock", srv.data);
 	lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	/*
+	 * A server just killed can hold the lock a moment longer than its
+	 * main thread lives (its other threads still exiting): a restart
+	 * waits for it, up to LOCK_WAIT_MS, rather than failing.
+	 */
+	for (int waited = 0; lock_fd >= 0 && flock(lock_fd, LOCK_EX | LOCK_NB) < 0 &&
+	     errno == EWOULDBLOCK && waited < LOCK_WAIT_MS; waited += 50)
+		usleep(50 * 1000);
 	if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) < 0) {
 		fprintf(stderr, "cidre server: another server uses %s (%s)\n", srv.data,
 			lock_fd < 0 ? strerror(errno) : "it holds server.lock");

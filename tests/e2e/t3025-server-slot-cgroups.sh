@@ -46,8 +46,9 @@ test_expect_success 'two jobs of one slot: one cgroup, each its own accounting' 
 		c1=$(job_cgroup "$j1") && c2=$(job_cgroup "$j2") &&
 		echo "first in $c1, second in $c2" &&
 		test "$c1" = "$c2" &&
+		echo "server $SERVER_PID, V1 $V1" &&
 		case $c1 in */cidre-"$SERVER_PID"-slot-1) ;; *) false ;; esac &&
-		test -d "$V1/cidre-$SERVER_PID-slot-1" &&
+		{ test -d "$V1/cidre-$SERVER_PID-slot-1" || { ls "$V1" | grep cidre; false; }; } &&
 		p1=$(jq -r .peak_memory j1.json) && p2=$(jq -r .peak_memory j2.json) &&
 		echo "peaks $p1 $p2" &&
 		test "$p1" -gt 0 && test "$p2" -gt 0
