@@ -72,6 +72,13 @@ struct server {
 
 /* This thread's store handle (opened on first use), or NULL with err. */
 struct store *server_store(struct server *srv, struct strbuf *err);
+/*
+ * Close this thread's store handle, if it has one (the next
+ * server_store() opens another): for a thread going idle, so that its
+ * connection's statements, schema and page cache are not kept. No handle
+ * of this thread may be in use.
+ */
+void server_store_release(struct server *srv);
 /* A copy of the current config's scalars (strings not copied: do not keep them). */
 void server_cfg(struct server *srv, struct server_config *out);
 
