@@ -137,14 +137,11 @@ void server_store_release(struct server *srv)
 		return;
 	pthread_setspecific(store_key, NULL);
 	store_close(st);
+	/* now: the main thread's trim after a burst may have come before */
+	malloc_trim(0);
 }
 
-/*
- * The HTTP workers' idle hook: an idle worker keeps no connection, and
- * the pages that frees go back to the system now (the main thread's
- * trim after a burst of work may have come before).
- */
-static void http_idle(void *ud)
+void server_store_shrink(struct server *srv)
 {
 	struct store *st;
 
@@ -152,8 +149,14 @@ static void http_idle(void *ud)
 	st = pthread_getspecific(store_key);
 	if (!st)
 		return;
-	server_store_release(ud);
+	store_shrink(st);
 	malloc_trim(0);
+}
+
+/* The HTTP workers' idle hook: an idle worker keeps no connection. */
+static void http_idle(void *ud)
+{
+	server_store_release(ud);
 }
 
 static void push_id(struct server *srv, int64_t **a, size_t *nr, size_t *alloc, int64_t id)
