@@ -2,11 +2,15 @@
  * cidre server: the daemon.
  */
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "cmd/cmd.h"
 #include "server/server_main.h"
+#include "util/xalloc.h"
 
 const char cmd_server_usage[] =
 	"usage: cidre server [--data DIR] [--listen ADDR] [--config FILE] [-n]\n"
@@ -27,6 +31,58 @@ const char cmd_server_usage[] =
 	"used); SIGTERM stops the server, leaving running jobs to finish: the next\n"
 	"start picks their results up. See docs/server.md.\n";
 
+/*
+ * Each thread of a glibc process keeps a malloc cache of its own (the
+ * tcache: up to 7 free chunks of every small size), given back only when
+ * the thread ends. Spread over the server's long-lived threads it was
+ * most of the server's growth over its first jobs (docs/internals/
+ * server.md, "Memory"). It can only be turned off when the process
+ * starts, by a tunable in its environment: the server execs itself once
+ * with it added, and the second start puts the environment back as it
+ * was, for the processes the server starts (git, job supervisors, jobs).
+ * A GLIBC_TUNABLES that sets the tcache already is left alone.
+ */
+#define TUNED_VAR  "CIDRE_SERVER_TUNABLES"   /* "-": was unset; "=V": was V */
+#define TCACHE_OFF "glibc.malloc.tcache_count=0"
+
+static void restore_tunables(const char *was)
+{
+	if (*was == '=')
+		setenv("GLIBC_TUNABLES", was + 1, 1);
+	else
+		unsetenv("GLIBC_TUNABLES");
+	unsetenv(TUNED_VAR);
+}
+
+/* argv: the whole command line (program name first), as execv() takes it */
+static void tune_malloc(char **argv)
+{
+	const char *was = getenv(TUNED_VAR);
+	const char *cur = getenv("GLIBC_TUNABLES");
+	char *mark, *v, self[PATH_MAX];
+	ssize_t n;
+
+	if (was) {
+		restore_tunables(was);
+		return;
+	}
+	if (cur && strstr(cur, "glibc.malloc.tcache_count"))
+		return;
+	mark = cur ? xasprintf("=%s", cur) : xstrdup("-");
+	v = cur && *cur ? xasprintf("%s:%s", cur, TCACHE_OFF) : xstrdup(TCACHE_OFF);
+	/* by its path, not /proc/self/exe: the process keeps its name */
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		if (setenv(TUNED_VAR, mark, 1) == 0 && setenv("GLIBC_TUNABLES", v, 1) == 0)
+			execv(self, argv);
+	}
+	/* could not: the default malloc, and the environment as it was */
+	restore_tunables(mark);
+	free(mark);
+	free(v);
+}
+
 int cmd_server(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -39,6 +95,8 @@ int cmd_server(int argc, char **argv)
 	struct server_opts o = { 0 };
 	int c;
 
+	/* main() passes the arguments after the program's name */
+	tune_malloc(argv - 1);
 	o.data = getenv("CIDRE_DATA");
 	while ((c = getopt_long(argc, argv, "d:l:c:nh", opts, NULL)) != -1) {
 		switch (c) {

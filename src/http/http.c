@@ -63,6 +63,7 @@ struct http_server {
 	uint64_t timeout_ms;
 	uint64_t heartbeat_ms;
 	int (*error_page)(struct http_request *req, unsigned status, const char *msg);
+	void (*idle)(void *ud);
 	void *ud;
 	struct route *routes;
 	size_t nr_routes;
@@ -90,6 +91,8 @@ struct worker {
 	bool accept_paused;             /* listening socket out of the set */
 	uint64_t accept_resume;         /* when to take it back */
 	uint64_t next_scan;
+	uint64_t busy_at;               /* monotonic ms, the last event */
+	bool idle_due;                  /* events since the last idle call */
 };
 
 enum cstate {
@@ -1646,8 +1649,19 @@ static void *worker_main(void *arg)
 				(int)(w->next_scan - w->now) : 0;
 		if (w->accept_paused && (tmo < 0 || tmo > ACCEPT_PAUSE_MS))
 			tmo = ACCEPT_PAUSE_MS;
+		if (w->idle_due) {
+			uint64_t at = w->busy_at + HTTP_IDLE_MS;
+			int t = at > w->now ? (int)(at - w->now) : 0;
+
+			if (tmo < 0 || t < tmo)
+				tmo = t;
+		}
 		n = epoll_wait(w->ep, evs, 64, tmo);
 		w->now = mono_ms();
+		if (n > 0 && srv->idle) {
+			w->busy_at = w->now;
+			w->idle_due = true;
+		}
 		for (i = 0; i < n && !stopping(srv); i++) {
 			void *p = evs[i].data.ptr;
 
@@ -1674,6 +1688,11 @@ static void *worker_main(void *arg)
 			w->next_scan = w->now + SCAN_MS;
 		}
 		free_closed(w);
+		if (w->idle_due && w->now - w->busy_at >= HTTP_IDLE_MS &&
+		    !stopping(srv)) {
+			w->idle_due = false;
+			srv->idle(srv->ud);
+		}
 	}
 	/* stop: end the streams (their terminator, if it fits), close all */
 	while ((c = w->conns)) {
@@ -1922,6 +1941,7 @@ int http_server_start(const struct http_config *cfg,
 	srv->timeout_ms = (uint64_t)timeout * 1000;
 	srv->heartbeat_ms = (uint64_t)heartbeat * 1000;
 	srv->error_page = cfg->error_page;
+	srv->idle = cfg->idle;
 	srv->routes = xcalloc(nr ? nr : 1, sizeof(*srv->routes));
 	for (i = 0; i < nr; i++) {
 		if (compile_route(&routes[i], &srv->routes[i], err) < 0)

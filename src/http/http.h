@@ -63,7 +63,17 @@ struct http_config {
 	 * JSON error to the layer.
 	 */
 	int (*error_page)(struct http_request *req, unsigned status, const char *msg);
+	/*
+	 * Optional: called on a worker thread, with the ud given to
+	 * http_server_start(), once that worker has had no event for
+	 * HTTP_IDLE_MS after some activity (a request, a stream's turn).
+	 * Not called again before the worker's next activity. For the
+	 * caller's per-thread upkeep: e.g. to let go of a thread's cache.
+	 */
+	void (*idle)(void *ud);
 };
+
+#define HTTP_IDLE_MS 1000
 
 /*
  * A handler answers with exactly one http_respond_*() call and returns 0.

@@ -56,6 +56,8 @@ struct runner {
 	struct timer *timers;
 	size_t timers_nr, timers_alloc;
 	int max_no;	/* the highest slot number a job has run in */
+	int64_t idle_since;     /* ms, since when no job runs; 0: running */
+	int shrunk;             /* the store's caches let go of since then */
 };
 
 /*
@@ -1117,6 +1119,32 @@ static void fire_timers(struct runner *r)
 	strbuf_release(&err);
 }
 
+/*
+ * Once no job has run for RUNNER_IDLE_MS: the statements and pages the
+ * work cached on this thread's connection are let go of (the claim made
+ * once a second while idle prepares its own again). Not at once: the
+ * next job of a quiet server is not slowed by preparing them again.
+ */
+#define RUNNER_IDLE_MS 1000
+
+static void idle_upkeep(struct runner *r)
+{
+	int64_t now;
+
+	if (r->nr) {
+		r->idle_since = 0;
+		r->shrunk = 0;
+		return;
+	}
+	now = server_now_ms();
+	if (!r->idle_since)
+		r->idle_since = now;
+	else if (!r->shrunk && now - r->idle_since >= RUNNER_IDLE_MS) {
+		server_store_shrink(r->srv);
+		r->shrunk = 1;
+	}
+}
+
 static int next_timeout(struct runner *r)
 {
 	int64_t now = server_now_ms(), t = 1000;
@@ -1209,6 +1237,7 @@ static void *runner_main(void *arg)
 				}
 		}
 		check_slots(r);
+		idle_upkeep(r);
 	}
 	{
 		/* the slots' kept cgroups (one still in use stays) */
@@ -1610,6 +1639,8 @@ static void *poller_main(void *arg)
 			slog_warn("poller: %s", err.buf);
 		}
 		strbuf_reset(&err);
+		/* no connection kept between rounds (a minute apart, or more) */
+		server_store_release(srv);
 		pfd.fd = srv->poll_fd;
 		pfd.events = POLLIN;
 		if (poll(&pfd, 1, (int)(wait < 0 ? 0 : wait)) > 0) {

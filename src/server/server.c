@@ -130,6 +130,38 @@ struct store *server_store(struct server *srv, struct strbuf *err)
 	return st;
 }
 
+void server_store_release(struct server *srv)
+{
+	struct store *st;
+
+	pthread_once(&store_once, make_key);
+	st = pthread_getspecific(store_key);
+	if (!st)
+		return;
+	pthread_setspecific(store_key, NULL);
+	store_close(st);
+	/* now: the main thread's trim after a burst may have come before */
+	malloc_trim(0);
+}
+
+void server_store_shrink(struct server *srv)
+{
+	struct store *st;
+
+	pthread_once(&store_once, make_key);
+	st = pthread_getspecific(store_key);
+	if (!st)
+		return;
+	store_shrink(st);
+	malloc_trim(0);
+}
+
+/* The HTTP workers' idle hook: an idle worker keeps no connection. */
+static void http_idle(void *ud)
+{
+	server_store_release(ud);
+}
+
 static void push_id(struct server *srv, int64_t **a, size_t *nr, size_t *alloc, int64_t id)
 {
 	uint64_t one = 1;
@@ -374,6 +406,8 @@ int server_main(const struct server_opts *o)
 		fprintf(stderr, "cidre server: %s\n", err.buf);
 		goto out;
 	}
+	/* from now on this thread only waits for signals: no connection */
+	server_store_release(&srv);
 	spawn_self_exe();
 	srv.started_ms = server_now_ms();
 	srv.kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -398,6 +432,7 @@ int server_main(const struct server_opts *o)
 	hc.threads = (unsigned)srv.cfg.http_threads;
 	hc.max_body = srv.cfg.max_request_body;
 	hc.error_page = web_error_page;
+	hc.idle = http_idle;
 	routes_nr = server_routes_nr + web_routes_nr + notify_routes_nr;
 	routes = xcalloc(routes_nr, sizeof(*routes));
 	memcpy(routes, server_routes, server_routes_nr * sizeof(*routes));

@@ -72,6 +72,21 @@ struct server {
 
 /* This thread's store handle (opened on first use), or NULL with err. */
 struct store *server_store(struct server *srv, struct strbuf *err);
+/*
+ * Close this thread's store handle, if it has one (the next
+ * server_store() opens another): for a thread going idle, so that its
+ * connection's statements, schema and page cache are not kept, and the
+ * heap's free pages go back to the system. No handle of this thread may
+ * be in use.
+ */
+void server_store_release(struct server *srv);
+/*
+ * Like server_store_release(), but the connection stays open: only its
+ * cached statements and pages go (store_shrink()). For a thread that
+ * goes on using the store now and then while idle (the runner's claim
+ * once a second).
+ */
+void server_store_shrink(struct server *srv);
 /* A copy of the current config's scalars (strings not copied: do not keep them). */
 void server_cfg(struct server *srv, struct server_config *out);
 

@@ -40,6 +40,13 @@ struct store;
  */
 int store_open(const char *url, struct store **ret, struct strbuf *err);
 void store_close(struct store *st);
+/*
+ * Let go of what the handle caches: its prepared statements (prepared
+ * again at their next use) and its page cache. For a thread going idle
+ * that keeps its handle. No statement of st may be in use (no query
+ * being read, no transaction open).
+ */
+void store_shrink(struct store *st);
 int store_schema_version(struct store *st);
 /* The schema version this binary migrates to. */
 int store_schema_latest(void);

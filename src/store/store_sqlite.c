@@ -678,6 +678,21 @@ void store_close(struct store *st)
 	free(st);
 }
 
+void store_shrink(struct store *st)
+{
+	size_t i;
+
+	for (i = 0; i < ST__NR; i++) {
+		sqlite3_finalize(st->stmt[i]);
+		st->stmt[i] = NULL;
+	}
+	for (i = 0; i < PF__NR; i++) {
+		sqlite3_finalize(st->plist[i]);
+		st->plist[i] = NULL;
+	}
+	sqlite3_db_release_memory(st->db);
+}
+
 int store_schema_version(struct store *st)
 {
 	return st->version;

@@ -1233,6 +1233,78 @@ static void test_out_of_fds(void **state)
 	strbuf_release(&r);
 }
 
+/* The idle hook: on a worker thread, with ud, after activity only. */
+struct idle_seen {
+	pthread_mutex_t lock;
+	unsigned calls;
+	bool other_thread;
+	void *ud;
+};
+static struct idle_seen idle_seen = { PTHREAD_MUTEX_INITIALIZER, 0, false, NULL };
+static pthread_t test_thread;
+
+static void on_idle(void *ud)
+{
+	pthread_mutex_lock(&idle_seen.lock);
+	idle_seen.calls++;
+	idle_seen.other_thread = !pthread_equal(pthread_self(), test_thread);
+	idle_seen.ud = ud;
+	pthread_mutex_unlock(&idle_seen.lock);
+}
+
+static unsigned idle_calls(void)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&idle_seen.lock);
+	n = idle_seen.calls;
+	pthread_mutex_unlock(&idle_seen.lock);
+	return n;
+}
+
+/* waits (up to TIMEOUT_MS) for the hook to have been called n times */
+static bool wait_idle_calls(unsigned n)
+{
+	int i;
+
+	for (i = 0; i < TIMEOUT_MS / 10 && idle_calls() < n; i++)
+		usleep(10000);
+	return idle_calls() >= n;
+}
+
+static void test_idle_hook(void **state)
+{
+	int ud_tag;
+	struct http_config cfg = {
+		.listen = "127.0.0.1:0", .threads = 1, .max_body = 1000,
+		.timeout = 10, .idle = on_idle,
+	};
+	struct http_server *srv = NULL;
+	struct strbuf err = STRBUF_INIT, r = STRBUF_INIT;
+	unsigned port;
+
+	test_thread = pthread_self();
+	if (http_server_start(&cfg, routes, ARRAY_SIZE(routes), &ud_tag, &srv, &err))
+		fail_msg("http_server_start: %s", err.buf);
+	port = http_server_port(srv);
+	/* no activity yet: nothing to let go of */
+	assert_int_equal(idle_calls(), 0);
+	get(port, "/api/v1/jobs/1/log", &r);
+	assert_int_equal(status_of(&r), 200);
+	assert_true(wait_idle_calls(1));
+	pthread_mutex_lock(&idle_seen.lock);
+	assert_true(idle_seen.other_thread);
+	assert_ptr_equal(idle_seen.ud, &ud_tag);
+	pthread_mutex_unlock(&idle_seen.lock);
+	/* called again after the next activity */
+	get(port, "/api/v1/jobs/2/log", &r);
+	assert_int_equal(status_of(&r), 200);
+	assert_true(wait_idle_calls(2));
+	http_server_stop(srv);
+	strbuf_release(&r);
+	strbuf_release(&err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1257,6 +1329,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_big_file, setup, teardown),
 		cmocka_unit_test(test_stop_with_busy_streams),
 		cmocka_unit_test_setup_teardown(test_out_of_fds, setup, teardown),
+		cmocka_unit_test(test_idle_hook),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
