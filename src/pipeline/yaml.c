@@ -751,6 +751,23 @@ static void keep_parser(struct fy_parser *fyp)
 	pthread_mutex_unlock(&kept_lock);
 }
 
+/* The line and column (in characters) of byte i of buf. */
+static struct pos pos_at(const char *file, const char *buf, size_t i)
+{
+	struct pos pos = { file, 1, 1 };
+	size_t k;
+
+	for (k = 0; k < i; k++) {
+		if (buf[k] == '\n') {
+			pos.line++;
+			pos.col = 1;
+		} else if (((unsigned char)buf[k] & 0xc0) != 0x80) {
+			pos.col++;
+		}
+	}
+	return pos;
+}
+
 int yaml_parse(const char *file, const char *buf, size_t len,
 	       const struct yaml_limits *lim, struct ynode ***ret_docs,
 	       size_t *ret_nr, struct diag *d)
@@ -766,17 +783,8 @@ int yaml_parse(const char *file, const char *buf, size_t len,
 
 	i = utf8_invalid_at((const unsigned char *)buf, len);
 	if (i < len) {
-		struct pos pos = { file, 1, 1 };
-		size_t k;
+		struct pos pos = pos_at(file, buf, i);
 
-		for (k = 0; k < i; k++) {
-			if (buf[k] == '\n') {
-				pos.line++;
-				pos.col = 1;
-			} else if (((unsigned char)buf[k] & 0xc0) != 0x80) {
-				pos.col++;
-			}
-		}
 		diag_error(d, &pos, "the file is not valid UTF-8");
 		return -1;
 	}
@@ -790,17 +798,8 @@ int yaml_parse(const char *file, const char *buf, size_t len,
 			break;
 	}
 	if (i < len) {
-		struct pos pos = { file, 1, 1 };
-		size_t k;
+		struct pos pos = pos_at(file, buf, i);
 
-		for (k = 0; k < i; k++) {
-			if (buf[k] == '\n') {
-				pos.line++;
-				pos.col = 1;
-			} else if (((unsigned char)buf[k] & 0xc0) != 0x80) {
-				pos.col++;
-			}
-		}
 		diag_error(d, &pos, "control character U+%04X: not allowed in YAML",
 			   (unsigned)(unsigned char)buf[i]);
 		return -1;
