@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "http/clients.h"
 #include "http/http.h"
 #include "http/parse.h"
 #include "util/xalloc.h"
@@ -55,6 +56,8 @@ struct route {
 
 struct worker;
 
+struct worker;
+
 struct http_server {
 	int listen_fd;
 	unsigned port;
@@ -70,6 +73,8 @@ struct http_server {
 	struct worker *workers;
 	unsigned nr_workers;
 	unsigned nr_conns;     /* atomic: open connections, all workers */
+	unsigned max_per_client;
+	struct clients clients;
 	int stopping;          /* atomic */
 };
 
@@ -130,6 +135,7 @@ struct conn {
 	struct http_stream *stream;
 	struct sockaddr_storage peer;
 	socklen_t peer_len;
+	unsigned char client[16];       /* the peer's key in srv->clients */
 	struct conn *prev, *next;       /* w->conns */
 };
 
@@ -1085,6 +1091,7 @@ static void conn_close(struct conn *c)
 		w->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
+	clients_remove(&w->srv->clients, c->client);
 	__atomic_sub_fetch(&w->srv->nr_conns, 1, __ATOMIC_RELAXED);
 	c->prev = NULL;
 	c->next = w->closed;
@@ -1507,9 +1514,30 @@ static void resume_accept(struct worker *w)
 	w->accept_paused = false;
 }
 
+static const char busy[] =
+	"HTTP/1.1 503 Service Unavailable\r\n"
+	"Content-Type: application/json\r\n"
+	"Content-Length: 45\r\nConnection: close\r\n\r\n"
+	"{\"error\":\"too many connections\",\"status\":503}";
+static const char busy_client[] =
+	"HTTP/1.1 503 Service Unavailable\r\n"
+	"Content-Type: application/json\r\n"
+	"Content-Length: 63\r\nConnection: close\r\n\r\n"
+	"{\"error\":\"too many connections from your address\",\"status\":503}";
+
+/* A connection turned away at once: its answer, best effort, then closed. */
+static void refuse(int fd, const char *answer)
+{
+	if (send(fd, answer, strlen(answer), MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+		/* it is closed either way */
+	}
+	close(fd);
+}
+
 static void accept_conns(struct worker *w)
 {
 	struct http_server *srv = w->srv;
+	unsigned char key[16];
 	int i;
 
 	for (i = 0; i < ACCEPT_BURST; i++) {
@@ -1526,19 +1554,15 @@ static void accept_conns(struct worker *w)
 				pause_accept(w);
 			return;   /* EAGAIN: another worker took it */
 		}
+		clients_key(&ss, key);
 		if (__atomic_add_fetch(&srv->nr_conns, 1, __ATOMIC_RELAXED) >
 		    srv->max_connections || stopping(srv)) {
-			static const char busy[] =
-				"HTTP/1.1 503 Service Unavailable\r\n"
-				"Content-Type: application/json\r\n"
-				"Content-Length: 46\r\nConnection: close\r\n\r\n"
-				"{\"error\":\"too many connections\",\"status\":503}";
-
-			if (send(fd, busy, sizeof(busy) - 1,
-				 MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
-				/* it is closed either way */
-			}
-			close(fd);
+			refuse(fd, busy);
+			__atomic_sub_fetch(&srv->nr_conns, 1, __ATOMIC_RELAXED);
+			continue;
+		}
+		if (!clients_add(&srv->clients, key, srv->max_per_client)) {
+			refuse(fd, busy_client);
 			__atomic_sub_fetch(&srv->nr_conns, 1, __ATOMIC_RELAXED);
 			continue;
 		}
@@ -1553,13 +1577,16 @@ static void accept_conns(struct worker *w)
 		strbuf_init(&c->out, 0);
 		memcpy(&c->peer, &ss, sl < sizeof(ss) ? sl : sizeof(ss));
 		c->peer_len = sl;
+		memcpy(c->client, key, sizeof(key));
 		c->deadline = w->now + srv->timeout_ms;
 		c->events = EPOLLIN;
 		ev.events = EPOLLIN;
 		ev.data.ptr = c;
 		if (epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
 			close(fd);
+			strbuf_release(&c->out);
 			free(c);
+			clients_remove(&srv->clients, key);
 			__atomic_sub_fetch(&srv->nr_conns, 1, __ATOMIC_RELAXED);
 			continue;
 		}
@@ -1869,6 +1896,7 @@ static void server_free(struct http_server *srv)
 	for (i = 0; i < srv->nr_routes; i++)
 		free(srv->routes[i].segs);
 	free(srv->routes);
+	clients_free(&srv->clients);
 	free(srv);
 }
 
@@ -1958,6 +1986,11 @@ int http_server_start(const struct http_config *cfg,
 	if (!maxconn)
 		maxconn = HTTP_DEFAULT_MAX_CONNECTIONS;
 	srv->max_connections = maxconn;
+	srv->max_per_client = cfg->max_per_client ? cfg->max_per_client :
+		HTTP_DEFAULT_MAX_PER_CLIENT;
+	if (srv->max_per_client > maxconn)
+		srv->max_per_client = maxconn;
+	clients_init(&srv->clients, maxconn);
 
 	srv->listen_fd = open_listener(cfg->listen, &srv->port, err);
 	if (srv->listen_fd < 0)

@@ -33,6 +33,7 @@ struct http_stream;
 /* Defaults of the limits below (0 in http_config means the default). */
 #define HTTP_DEFAULT_MAX_BODY        (1024 * 1024)
 #define HTTP_DEFAULT_MAX_CONNECTIONS 1024
+#define HTTP_DEFAULT_MAX_PER_CLIENT  256   /* connections from one address */
 #define HTTP_DEFAULT_TIMEOUT         60    /* seconds idle */
 #define HTTP_DEFAULT_HEARTBEAT       15    /* seconds */
 #define HTTP_MAX_PARAMS              8     /* route parameters per pattern */
@@ -48,6 +49,13 @@ struct http_config {
 	unsigned threads;          /* pool size; 0 = number of CPUs */
 	size_t max_body;           /* request body cap in bytes, else 413 */
 	unsigned max_connections;  /* concurrent connections, including streams */
+	/*
+	 * Concurrent connections from one client address (IPv4, or IPv6 in
+	 * full; an IPv4-mapped IPv6 address counts as its IPv4 one); 0 =
+	 * HTTP_DEFAULT_MAX_PER_CLIENT. Over it: 503, closed. Never more than
+	 * max_connections.
+	 */
+	unsigned max_per_client;
 	unsigned timeout;          /* idle connection timeout, seconds */
 	/*
 	 * Streams that have been idle (suspended) this many seconds are woken

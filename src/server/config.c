@@ -26,6 +26,8 @@ void server_config_defaults(struct server_config *c)
 	c->max_request_body = 1024 * 1024;
 	c->max_log = 64u << 20;
 	c->max_queue = 10000;
+	c->max_connections = 1024;
+	c->max_per_client = 256;
 	c->max_pipelines_per_push = 20;
 	c->max_artifacts = (size_t)1 << 30;
 	c->poll_min_interval = 10;
@@ -363,6 +365,11 @@ static void section(struct cfg_ctx *x, const char *name, const struct ynode *m)
 			set_size(x, v, "limits.log_size", 1024, &c->max_log);
 		else if (!strcmp(name, "limits") && !strcmp(k, "artifacts_size"))
 			set_size(x, v, "limits.artifacts_size", 0, &c->max_artifacts);
+		else if (!strcmp(name, "limits") && !strcmp(k, "connections"))
+			set_int(x, v, "limits.connections", 1, 100000, &c->max_connections);
+		else if (!strcmp(name, "limits") && !strcmp(k, "connections_per_client"))
+			set_int(x, v, "limits.connections_per_client", 1, 100000,
+				&c->max_per_client);
 		else if (!strcmp(name, "limits") && !strcmp(k, "queue_length"))
 			set_int(x, v, "limits.queue_length", 1, 10000000, &c->max_queue);
 		else if (!strcmp(name, "limits") && !strcmp(k, "pipelines_per_push"))

@@ -71,6 +71,8 @@ struct server_config {
 	int slots;              /* jobs at once on the embedded runner, 1..256 */
 	int http_threads;       /* 0: number of CPUs */
 	size_t max_request_body;
+	int max_connections;    /* limits.connections */
+	int max_per_client;     /* limits.connections_per_client */
 	size_t max_log;
 	int max_queue;          /* pending jobs; a trigger beyond gets 503 */
 	int max_pipelines_per_push;

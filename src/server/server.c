@@ -313,6 +313,9 @@ static void reload(struct server *srv)
 		slog_warn("reload: http.threads changed: it takes a restart");
 	if (c.max_request_body != old.max_request_body)
 		slog_warn("reload: limits.request_body changed: it takes a restart");
+	if (c.max_connections != old.max_connections ||
+	    c.max_per_client != old.max_per_client)
+		slog_warn("reload: limits.connections changed: it takes a restart");
 	/* these stay as they are until a restart */
 	free(c.listen);
 	c.listen = old.listen;
@@ -322,6 +325,8 @@ static void reload(struct server *srv)
 	c.images = old.images;
 	c.http_threads = old.http_threads;
 	c.max_request_body = old.max_request_body;
+	c.max_connections = old.max_connections;
+	c.max_per_client = old.max_per_client;
 	/*
 	 * Other threads may hold the old runner name (server_cfg() copies
 	 * pointers): it is kept until the server stops.
@@ -431,6 +436,8 @@ int server_main(const struct server_opts *o)
 	hc.listen = srv.cfg.listen;
 	hc.threads = (unsigned)srv.cfg.http_threads;
 	hc.max_body = srv.cfg.max_request_body;
+	hc.max_connections = (unsigned)srv.cfg.max_connections;
+	hc.max_per_client = (unsigned)srv.cfg.max_per_client;
 	hc.error_page = web_error_page;
 	hc.idle = http_idle;
 	routes_nr = server_routes_nr + web_routes_nr + notify_routes_nr;

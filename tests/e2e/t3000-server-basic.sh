@@ -12,7 +12,10 @@ test_expect_success 'server -n checks the configuration and says so' '
 	printf "runner:\n  slots: many\nbogus: 1\n" >conf/bad.yml &&
 	expect_exit 1 cidre server -n --config conf/bad.yml >out 2>&1 &&
 	expect_grep "bad.yml:2:10: error: runner.slots: must be a whole number" out &&
-	expect_grep "bad.yml:3:1: error: unknown setting bogus" out
+	expect_grep "bad.yml:3:1: error: unknown setting bogus" out &&
+	printf "limits:\n  connections_per_client: 0\n" >conf/bad2.yml &&
+	expect_exit 1 cidre server -n --config conf/bad2.yml >out 2>&1 &&
+	expect_grep "limits.connections_per_client" out
 '
 
 test_expect_success 'first start creates the data directory and a 0600 admin token' '

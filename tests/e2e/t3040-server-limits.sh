@@ -50,6 +50,7 @@ test_expect_success 'a server with small limits' '
 	  queue_length: 2
 	  pipelines_per_push: 2
 	  artifacts_size: 4KiB
+	  connections_per_client: 3
 	CONF
 	start_server data &&
 	bare_repo app <pipeline.yml &&
@@ -81,6 +82,21 @@ test_expect_success 'binary bytes reach the live log as valid UTF-8' '
 	grep "^data: {\"offset\"" sse | sed "s/^data: //" | jq -r .text >text &&
 	expect_grep "bin: (�)+ ok €" text &&
 	expect_grep "^event: end" sse
+'
+
+test_expect_success 'limits.connections_per_client: a client over it gets 503, and its room back when one closes' '
+	hp=${URL#http://} &&
+	for i in 1 2 3; do
+		bash -c "exec 3<>/dev/tcp/${hp%:*}/${hp#*:} && exec sleep 60" &
+		eval "holder$i=\$!"
+	done &&
+	over() { test "$(curl -sS -o over.json -w "%{http_code}" "$URL/healthz")" = 503; } &&
+	wait_for 10 over &&
+	jq -e ".error == \"too many connections from your address\"" over.json &&
+	kill "$holder1" &&
+	wait_for 10 sh -c "curl -sS \"$URL/healthz\" | grep -qx ok" &&
+	kill "$holder2" "$holder3" &&
+	{ wait "$holder1" "$holder2" "$holder3" || :; }
 '
 
 test_expect_success 'a request body over limits.request_body (4 KiB here) gets 413, nothing recorded' '

@@ -46,6 +46,23 @@ static int connect_to(unsigned port)
 	return fd;
 }
 
+/* A connection to 127.0.0.1 from the loopback source address src. */
+static int connect_from(unsigned port, const char *src)
+{
+	struct sockaddr_in sa = { 0 }, from = { 0 };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	from.sin_family = AF_INET;
+	assert_int_equal(inet_pton(AF_INET, src, &from.sin_addr), 1);
+	assert_int_equal(bind(fd, (struct sockaddr *)&from, sizeof(from)), 0);
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
 static void send_all(int fd, const char *s, size_t len)
 {
 	while (len) {
@@ -951,6 +968,17 @@ static void test_chunked_and_continue(void **state)
 	strbuf_release(&r);
 }
 
+/* The body after the head, checked against its Content-Length. */
+static void assert_whole_body(const struct strbuf *r)
+{
+	const char *cl = strstr(r->buf, "Content-Length: "), *body = strstr(r->buf, "\r\n\r\n");
+
+	assert_non_null(cl);
+	assert_non_null(body);
+	assert_int_equal(strtoul(cl + 16, NULL, 10), strlen(body + 4));
+}
+
+
 static struct http_server *start_cfg(unsigned timeout, unsigned maxconn)
 {
 	struct http_config cfg = {
@@ -1018,6 +1046,7 @@ static void test_max_connections(void **state)
 	strbuf_reset(&r);
 	assert_int_equal(read_until(extra, &r, NULL, TIMEOUT_MS), 0);
 	assert_int_equal(status_of(&r), 503);
+	assert_whole_body(&r);
 	close(extra);
 	/* the four still work */
 	for (i = 0; i < 4; i++) {
@@ -1038,6 +1067,125 @@ static void test_max_connections(void **state)
 		close(fds[i]);
 	http_server_stop(srv);
 	strbuf_release(&r);
+}
+
+/*
+ * Per client address: the third connection from 127.0.0.1 is turned
+ * away while another address still gets in; one leaving makes room.
+ */
+static void test_max_per_client(void **state)
+{
+	struct http_config cfg = {
+		.listen = "127.0.0.1:0", .threads = 2, .max_body = 1000,
+		.max_connections = 8, .max_per_client = 2, .timeout = 10,
+	};
+	struct http_server *srv = NULL;
+	struct strbuf r = STRBUF_INIT, err = STRBUF_INIT;
+	unsigned port;
+	int fds[2], other[2], extra, i;
+
+	assert_int_equal(http_server_start(&cfg, routes, ARRAY_SIZE(routes), NULL,
+					   &srv, &err), 0);
+	port = http_server_port(srv);
+	for (i = 0; i < 2; i++) {
+		fds[i] = connect_to(port);
+		send_str(fds[i], "GET /api/v1/jobs/1/log HTTP/1.1\r\n\r\n");
+		read_response(fds[i], &r);
+		assert_int_equal(status_of(&r), 200);
+	}
+	extra = connect_to(port);
+	strbuf_reset(&r);
+	assert_int_equal(read_until(extra, &r, NULL, TIMEOUT_MS), 0);
+	assert_int_equal(status_of(&r), 503);
+	assert_non_null(strstr(r.buf, "too many connections from your address"));
+	assert_whole_body(&r);
+	close(extra);
+	/* another address is served meanwhile, up to its own two */
+	for (i = 0; i < 2; i++) {
+		other[i] = connect_from(port, "127.0.0.2");
+		send_str(other[i], "GET /api/v1/jobs/2/log HTTP/1.1\r\n\r\n");
+		read_response(other[i], &r);
+		assert_int_equal(status_of(&r), 200);
+	}
+	/* one of the first leaves: room for 127.0.0.1 again */
+	close(fds[0]);
+	for (i = 0; i < 100; i++) {
+		get(port, "/api/v1/jobs/3/log", &r);
+		if (status_of(&r) == 200)
+			break;
+		poll(NULL, 0, 20);
+	}
+	assert_int_equal(status_of(&r), 200);
+	close(fds[1]);
+	for (i = 0; i < 2; i++)
+		close(other[i]);
+	http_server_stop(srv);
+	strbuf_release(&r);
+	strbuf_release(&err);
+}
+
+/*
+ * Many addresses (the table's runs and their deletions): 30 clients
+ * with two connections each, the third refused; all closed in a
+ * scrambled order; then each gets exactly two again.
+ */
+static void test_per_client_many(void **state)
+{
+	struct http_config cfg = {
+		.listen = "127.0.0.1:0", .threads = 2, .max_body = 1000,
+		.max_connections = 64, .max_per_client = 2, .timeout = 10,
+	};
+	struct http_server *srv = NULL;
+	struct strbuf r = STRBUF_INIT, err = STRBUF_INIT;
+	unsigned port;
+	int fds[30][2], round, a, k;
+	char src[32];
+
+	assert_int_equal(http_server_start(&cfg, routes, ARRAY_SIZE(routes), NULL,
+					   &srv, &err), 0);
+	port = http_server_port(srv);
+	for (round = 0; round < 2; round++) {
+		for (a = 0; a < 30; a++) {
+			int extra;
+
+			snprintf(src, sizeof(src), "127.0.0.%d", a + 2);
+			for (k = 0; k < 2; k++) {
+				int tries = 0;
+
+				/* a refusal comes at once; in round 2 the old ones may still be going */
+				for (;;) {
+					fds[a][k] = connect_from(port, src);
+					strbuf_reset(&r);
+					if (read_until(fds[a][k], &r, NULL, 20) < 0)
+						break;
+					assert_int_equal(status_of(&r), 503);
+					assert_true(round && ++tries < 100);
+					close(fds[a][k]);
+					poll(NULL, 0, 20);
+				}
+				send_str(fds[a][k], "GET /api/v1/jobs/1/log HTTP/1.1\r\n\r\n");
+				read_response(fds[a][k], &r);
+				assert_int_equal(status_of(&r), 200);
+			}
+			extra = connect_from(port, src);
+			strbuf_reset(&r);
+			assert_int_equal(read_until(extra, &r, NULL, TIMEOUT_MS), 0);
+			assert_int_equal(status_of(&r), 503);
+			close(extra);
+		}
+		/* every 7th, cyclically: a scrambled order */
+		for (a = 0, k = 0; k < 60; k++, a = (a + 7) % 60) {
+			send_str(fds[a / 2][a % 2], "GET /api/v1/jobs/1/log HTTP/1.1\r\n"
+				 "Connection: close\r\n\r\n");
+			strbuf_reset(&r);
+			assert_int_equal(read_until(fds[a / 2][a % 2], &r, NULL, TIMEOUT_MS), 0);
+			close(fds[a / 2][a % 2]);
+		}
+		poll(NULL, 0, 300);   /* the server sees them go */
+	}
+	http_server_stop(srv);
+	strbuf_release(&r);
+	strbuf_release(&err);
 }
 
 static char big_path[256];
@@ -1326,6 +1474,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_chunked_and_continue, setup, teardown),
 		cmocka_unit_test(test_slow_client),
 		cmocka_unit_test(test_max_connections),
+		cmocka_unit_test(test_max_per_client),
+		cmocka_unit_test(test_per_client_many),
 		cmocka_unit_test_setup_teardown(test_big_file, setup, teardown),
 		cmocka_unit_test(test_stop_with_busy_streams),
 		cmocka_unit_test_setup_teardown(test_out_of_fds, setup, teardown),
