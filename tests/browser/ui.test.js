@@ -25,6 +25,7 @@ const EVIL = '<script>alert(1)</script>';
 
 let n = 0, failed = 0;
 const dialogs = [];
+let dialogAnswer = 'dismiss';   // what the dialog handlers answer
 
 function tap(ok, name, why) {
 	n++;
@@ -113,10 +114,10 @@ async function statusText(page, sel) {
 		headless: true,
 		args: FLAGS,
 	});
-	ctx.on('dialog', d => { dialogs.push(d.message()); d.dismiss().catch(() => {}); });
-	ctx.on('page', p => p.on('dialog', d => { dialogs.push(d.message()); d.dismiss().catch(() => {}); }));
+	ctx.on('dialog', d => { dialogs.push(d.message()); d[dialogAnswer]().catch(() => {}); });
+	ctx.on('page', p => p.on('dialog', d => { dialogs.push(d.message()); d[dialogAnswer]().catch(() => {}); }));
 	const page = ctx.pages()[0] || await ctx.newPage();
-	page.on('dialog', d => { dialogs.push(d.message()); d.dismiss().catch(() => {}); });
+	page.on('dialog', d => { dialogs.push(d.message()); d[dialogAnswer]().catch(() => {}); });
 	page.setDefaultTimeout(30000);
 
 	await step('log in', async () => {
@@ -347,6 +348,26 @@ async function statusText(page, sel) {
 		const vars = await api('GET', '/api/v1/projects/app/variables');
 		assert(vars.json.some(v => v.key === 'BROWSER_SECRET' && v.masked && !v.protected),
 			'the API lists it masked: ' + JSON.stringify(vars.json));
+	});
+
+	await step('deleting a variable asks first; "cancel" keeps it', async () => {
+		const del = 'form[action="/p/app/settings/variables/BROWSER_SECRET/delete"] button';
+		const before = dialogs.length;
+		await page.click(del);
+		await page.waitForTimeout(300);
+		const asked = dialogs.slice(before).join(', ');
+		assert(asked.includes('Delete the variable BROWSER_SECRET?'), 'asked: ' + asked);
+		assert(page.url() === URL + '/p/app/settings?done=variable', 'still on the page: ' + page.url());
+		let vars = await api('GET', '/api/v1/projects/app/variables');
+		assert(vars.json.some(v => v.key === 'BROWSER_SECRET'), 'kept: ' + JSON.stringify(vars.json));
+		dialogAnswer = 'accept';
+		try {
+			await Promise.all([page.waitForNavigation(), page.click(del)]);
+		} finally {
+			dialogAnswer = 'dismiss';
+		}
+		vars = await api('GET', '/api/v1/projects/app/variables');
+		assert(!vars.json.some(v => v.key === 'BROWSER_SECRET'), 'deleted: ' + JSON.stringify(vars.json));
 	});
 
 	await ctx.close();

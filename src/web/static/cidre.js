@@ -321,6 +321,13 @@
 		});
 	}
 
+	// Forms that remove something ask first (data-confirm holds the
+	// question); without this script they submit as they are.
+	document.addEventListener('submit', function (e) {
+		var q = e.target.getAttribute && e.target.getAttribute('data-confirm');
+		if (q && !window.confirm(q)) e.preventDefault();
+	});
+
 	document.addEventListener('DOMContentLoaded', function () {
 		var end = document.getElementById('log-end');
 		if (end && end.getAttribute('data-live') === '1') follow(end);
