@@ -166,7 +166,12 @@ add_project
 
 say "growth over $GROWTH_JOBS jobs"
 run_many >/dev/null	# warm-up: first pipeline, first jobs
+WARM0_RSS=$(rss_kb "$SPID" VmRSS)
+# settled after the warm-up too: the growth over the jobs that follow,
+# without the code pages the first pipeline touches once
+sleep "$SETTLE"
 WARM_RSS=$(rss_kb "$SPID" VmRSS)
+WARM_FILE=$(rss_kb "$SPID" RssFile)
 : >"$OUT/growth.txt"
 for i in $(seq 1 $((GROWTH_JOBS / DRAIN_JOBS))); do
 	run_many >/dev/null
@@ -289,7 +294,8 @@ l100k="${LIST_MEAN_100000:-?} / ${LIST_P50_100000:-?}"; n100k=${LIST_NET_100000:
 	echo "| 1 | trigger → trivial job finished (ms, mean; median) | $T_MEAN ± $T_SD; $T_MED | 12 | ≤ 6 |"
 	echo "| 2 | $DRAIN_JOBS queued trivial jobs drained (jobs/s, best: $BEST_SLOTS slots) | $BEST_RATE | 103–162 | ≥ 500 |"
 	echo "| 3 | idle RSS (MB) | $(mb "$IDLE_RSS") | 8.7 | ≤ 4 |"
-	echo "| 4 | RSS growth over $GROWTH_JOBS jobs (MB) | $(mb "$IDLE_RSS") → $(mb "$END_RSS") (+$(mb $((END_RSS - IDLE_RSS)))) | 8.7 → 10.8 (+2.1) | ≤ +0.5 |"
+	echo "| 4 | RSS growth over $GROWTH_JOBS jobs (MB), from idle | $(mb "$IDLE_RSS") → $(mb "$END_RSS") (+$(mb $((END_RSS - IDLE_RSS)))) | 8.7 → 10.8 (+2.1) | ≤ +0.5 |"
+	echo "| 4 | … from the end of the first pipeline (settled) | $(mb "$WARM_RSS") → $(mb "$END_RSS") ($(awk -v a="$WARM_RSS" -v b="$END_RSS" 'BEGIN { printf "%+.1f", (b - a) / 1024 }')) | – | ≤ +0.5 |"
 	echo "| 5 | pipeline list, 1,000 pipelines (ms: mean / p50; p50 − /healthz p50) | $l1k; $n1k | 2.9 | ≤ 0.5 |"
 	echo "| 5 | pipeline list, 100,000 pipelines (ms: mean / p50; p50 − /healthz p50) | $l100k; $n100k | – | ≤ 1 |"
 	echo "| 6 | wrk -t2 -c64 GET /healthz (req/s) | $RPS_HEALTHZ | 50k | ≥ 80k |"
@@ -305,7 +311,8 @@ l100k="${LIST_MEAN_100000:-?} / ${LIST_P50_100000:-?}"; n100k=${LIST_NET_100000:
 	printf '%s' "$DRAIN_ROWS"
 	echo
 	echo "3, 4: idle RssAnon $(mb "$IDLE_ANON") MB, RssFile $(mb "$IDLE_FILE") MB;" \
-		"after the warm-up pipeline $(mb "$WARM_RSS") MB; after $GROWTH_JOBS more jobs" \
+		"after the warm-up pipeline $(mb "$WARM0_RSS") MB, $(mb "$WARM_RSS") MB settled (RssFile $(mb "$IDLE_FILE") → $(mb "$WARM_FILE") MB: code the first pipeline runs);" \
+		"after $GROWTH_JOBS more jobs" \
 		"$(mb "$END_RSS") MB (RssAnon $(mb "$END_ANON") MB; $(mb "$END0_RSS") MB right after the last job)"
 	echo
 	echo "5: wrk -t1 -c1 -d${LAT_SECONDS}s --latency (one connection, requests back to back; ms)"

@@ -4,7 +4,13 @@
  * the SSE streams of GET /api/v1/events.
  *
  * The hub keeps the last `backlog` events in a ring, each already
- * formatted as SSE text with a sequence number as its id. A stream keeps
+ * formatted as SSE text with a sequence number as its id. The texts
+ * live in one byte buffer of EVENTS_AVG_BYTES per event (util/textring:
+ * an event whose bytes are written over is gone, as if the ring had
+ * moved past it): no allocation per event, so the texts kept for long
+ * are not scattered among the short-lived allocations of the threads
+ * that publish them (a ring of 256 separately allocated texts kept
+ * ~0.3 MB of malloc pages resident after 1,000 jobs). A stream keeps
  * only a cursor (the last sequence it sent) and the bytes of its current
  * batch: a slow reader costs no memory; when the ring has moved past its
  * cursor it gets a "resync" event and re-reads the JSON API. A client
@@ -22,17 +28,19 @@
 #include <jansson.h>
 
 #include "server/server.h"
+#include "util/textring.h"
 #include "util/xalloc.h"
 
 #define EVENTS_MAX_DATA    4096      /* bytes of one event's JSON */
 #define EVENTS_BATCH       (16 * 1024) /* bytes a stream formats per read */
 #define EVENTS_MAX_STREAMS 256       /* streams in all */
 #define EVENTS_MAX_CALLER  16        /* streams of one caller */
+#define EVENTS_AVG_BYTES   512       /* of text per event in the byte ring */
+#define EVENTS_TEXT_MAX    (EVENTS_MAX_DATA + 128)   /* one event's text */
 
 struct event {
 	uint64_t seq;           /* 0: empty slot */
 	int64_t project_id, pipeline_id;
-	char *text;             /* "event: ...\nid: ...\ndata: ...\n\n" */
 };
 
 struct sub {
@@ -55,6 +63,7 @@ struct events {
 	pthread_mutex_t lock;
 	struct event *ring;
 	size_t size;
+	struct textring texts;  /* "event: ...\nid: ...\ndata: ...\n\n", numbered by sequence */
 	uint64_t first, next;   /* sequences: first ever, next to assign */
 	uint64_t access;        /* bumped by events_access_changed() */
 	struct sub **v;
@@ -69,6 +78,8 @@ int events_start(struct server *srv, size_t backlog)
 	e->size = backlog < 8 ? 8 : backlog;
 	e->ring = xcalloc(e->size, sizeof(*e->ring));
 	e->first = e->next = (uint64_t)server_now_ms() * 1000;
+	textring_init(&e->texts, e->size, e->size * EVENTS_AVG_BYTES < 4 * EVENTS_TEXT_MAX ?
+		      4 * EVENTS_TEXT_MAX : e->size * EVENTS_AVG_BYTES, e->first);
 	srv->events = e;
 	return 0;
 }
@@ -77,12 +88,10 @@ int events_start(struct server *srv, size_t backlog)
 void events_stop(struct server *srv)
 {
 	struct events *e = srv->events;
-	size_t i;
 
 	if (!e)
 		return;
-	for (i = 0; i < e->size; i++)
-		free(e->ring[i].text);
+	textring_release(&e->texts);
 	free(e->ring);
 	free(e->v);
 	pthread_mutex_destroy(&e->lock);
@@ -104,8 +113,9 @@ static void publish(struct server *srv, const char *type, int64_t project_id,
 		    int64_t pipeline_id, json_t *data)
 {
 	struct events *e = srv->events;
-	char *d;
+	char *d, text[EVENTS_TEXT_MAX];
 	struct event *slot;
+	size_t len;
 
 	if (!e || !data)
 		return;
@@ -124,13 +134,18 @@ static void publish(struct server *srv, const char *type, int64_t project_id,
 			return;
 	}
 	pthread_mutex_lock(&e->lock);
+	len = (size_t)snprintf(text, sizeof(text), "event: %s\nid: %llu\ndata: %s\n\n",
+			       type, (unsigned long long)e->next, d);
+	if (len >= sizeof(text)) {
+		pthread_mutex_unlock(&e->lock);
+		free(d);
+		return;
+	}
 	slot = &e->ring[e->next % e->size];
-	free(slot->text);
 	slot->seq = e->next;
 	slot->project_id = project_id;
 	slot->pipeline_id = pipeline_id;
-	slot->text = xasprintf("event: %s\nid: %llu\ndata: %s\n\n", type,
-			       (unsigned long long)e->next, d);
+	textring_put(&e->texts, text, len);
 	e->next++;
 	wake_all(e);
 	pthread_mutex_unlock(&e->lock);
@@ -241,7 +256,7 @@ static ssize_t drain(struct sub *s, char *buf, size_t max)
 static void collect(struct sub *s)
 {
 	struct events *e = s->ev;
-	uint64_t oldest = e->next - e->first > e->size ? e->next - e->size : e->first;
+	uint64_t oldest = e->texts.first;
 
 	if (s->cursor + 1 < oldest || s->cursor >= e->next) {
 		/* fell behind the ring (or an unknown id): start again from now */
@@ -252,10 +267,12 @@ static void collect(struct sub *s)
 	}
 	while (s->cursor + 1 < e->next && s->out.len < EVENTS_BATCH) {
 		const struct event *ev = &e->ring[(s->cursor + 1) % e->size];
+		size_t len;
+		const char *text = textring_get(&e->texts, s->cursor + 1, &len);
 
 		s->cursor++;
-		if (wants(s, ev))
-			strbuf_addstr(&s->out, ev->text);
+		if (text && wants(s, ev))
+			strbuf_add(&s->out, text, len);
 	}
 }
 
