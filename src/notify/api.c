@@ -11,6 +11,7 @@
 
 #include "notify/notify.h"
 #include "server/auth.h"
+#include "server/seal.h"
 #include "server/server.h"
 #include "store/store_notify.h"
 #include "util/jsonx.h"
@@ -88,8 +89,10 @@ static int load(struct store *st, int64_t project_id, struct notify_settings *s,
 	memset(s, 0, sizeof(*s));
 	if (rc == STORE_NOTFOUND)
 		return 0;
-	if (rc < 0)
+	if (rc < 0 || seal_open_in_place(&text, err) < 0) {
+		free(text);
 		return -1;
+	}
 	doc = json_loads(text, 0, NULL);
 	free(text);
 	rc = doc ? notify_settings_parse(doc, NULL, s, err) : -1;
@@ -133,7 +136,7 @@ static int h_put(struct http_request *req, void *ud)
 	json_t *in = NULL, *o;
 	const char *body;
 	size_t len;
-	char *text;
+	char *text, *sealed = NULL;
 
 	memset(&p, 0, sizeof(p));
 	memset(&s, 0, sizeof(s));
@@ -158,7 +161,8 @@ static int h_put(struct http_request *req, void *ud)
 	o = notify_settings_json(&s, 1);
 	text = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
-	if (store_notify_settings_set(st, p.id, text, &err) < 0) {
+	sealed = seal_value(text);
+	if (store_notify_settings_set(st, p.id, sealed, &err) < 0) {
 		http_respond_error(req, 500, "%s", err.buf);
 	} else {
 		o = notify_settings_json(&s, 0);
@@ -166,6 +170,7 @@ static int h_put(struct http_request *req, void *ud)
 		json_decref(o);
 	}
 	free(text);
+	free(sealed);
 done:
 	json_decref(in);
 	notify_settings_release(&old);

@@ -18,6 +18,7 @@
 #include "exec/coproc.h"
 #include "exec/spawn.h"
 #include "notify/notify.h"
+#include "server/seal.h"
 #include "server/server.h"
 #include "store/store_notify.h"
 #include "util/strvec.h"
@@ -258,8 +259,10 @@ static int expand(struct notify *n, const struct ncfg *c, const struct store_not
 		rc = 0;		/* nothing to tell, or no one to tell it */
 		goto done;
 	}
-	if (rc < 0)
+	if (rc < 0 || seal_open_in_place(&json, err) < 0) {
+		rc = -1;
 		goto done;
+	}
 	doc = json_loads(json, 0, NULL);
 	if (!doc || notify_settings_parse(doc, NULL, &s, err) < 0) {
 		slog_warn("notify: project %lld: unreadable settings: %s",

@@ -19,6 +19,7 @@
 #include "forge/webhook.h"
 #include "git/mirror.h"
 #include "server/auth.h"
+#include "server/seal.h"
 #include "server/pctx.h"
 #include "server/server.h"
 #include "util/hex.h"
@@ -57,8 +58,18 @@ static json_t *project_json(const struct store_project *p, int secrets)
 	json_object_set_new(o, "public", json_boolean(p->public_read));
 	json_object_set_new(o, "protected_branches", protected_json(p->protected_branches));
 	if (secrets) {
-		json_object_set_new(o, "hook_secret", json_str_or_null(p->hook_secret));
-		json_object_set_new(o, "webhook_secret", json_str_or_null(p->webhook_secret));
+		struct strbuf err = STRBUF_INIT;
+		char *hook = NULL, *web = NULL;
+
+		/* stored sealed (seal.h); null when this server's key cannot open them */
+		if (seal_open(p->hook_secret, &hook, &err) < 0 ||
+		    seal_open(p->webhook_secret, &web, &err) < 0)
+			slog_warn("project %s: %s", p->name, err.buf);
+		json_object_set_new(o, "hook_secret", json_str_or_null(hook));
+		json_object_set_new(o, "webhook_secret", json_str_or_null(web));
+		free(hook);
+		free(web);
+		strbuf_release(&err);
 	}
 	return o;
 }
@@ -429,7 +440,7 @@ static int h_project_add(struct http_request *req, void *ud)
 	struct store_project p;
 	const char *name, *repo, *branches, *wsecret;
 	char hook[65], whs[65];
-	char *mirror = NULL;
+	char *mirror = NULL, *hook_sealed = NULL, *webhook_sealed = NULL;
 	struct principal who;
 	json_t *o, *pi, *pub;
 	int rc;
@@ -468,8 +479,8 @@ static int h_project_add(struct http_request *req, void *ud)
 	p.repo = (char *)repo;
 	p.branches = (char *)(branches && *branches ? branches : "*");
 	p.poll_interval = json_is_integer(pi) ? (int)json_integer_value(pi) : 0;
-	p.hook_secret = hook;
-	p.webhook_secret = (char *)(wsecret ? wsecret : whs);
+	p.hook_secret = hook_sealed = seal_value(hook);
+	p.webhook_secret = webhook_sealed = seal_value(wsecret ? wsecret : whs);
 	{
 		struct store_project old;
 
@@ -514,6 +525,8 @@ static int h_project_add(struct http_request *req, void *ud)
 	}
 done:
 	free(mirror);
+	free(hook_sealed);
+	free(webhook_sealed);
 	json_decref(o);
 	strbuf_release(&err);
 	return 0;
@@ -1457,6 +1470,11 @@ static int h_hook(struct http_request *req, void *ud)
 		http_respond_error(req, 401, "unknown project or bad hook token");
 		goto done;
 	}
+	if (seal_open_in_place(&p.hook_secret, &err) < 0) {
+		slog_warn("hook for %s: %s", p.name, err.buf);
+		http_respond_error(req, 500, "the project's hook secret cannot be read");
+		goto done;
+	}
 	if (!tok || !ct_streq(tok, p.hook_secret)) {
 		http_respond_error(req, 401, "unknown project or bad hook token");
 		goto done;
@@ -1555,6 +1573,11 @@ static int h_webhook(struct http_request *req, void *ud)
 	in.body = http_request_body(req, &in.len);
 	in.max_body = cfg.max_request_body;
 	strbuf_reset(&err);
+	if (seal_open_in_place(&p.webhook_secret, &err) < 0) {
+		slog_warn("webhook for %s: %s", p.name, err.buf);
+		http_respond_error(req, 500, "the project's webhook secret cannot be read");
+		goto done;
+	}
 	rc = webhook_parse(&in, p.webhook_secret, &push, &err);
 	if (rc == WEBHOOK_UNAUTHORIZED) {
 		slog_warn("webhook for %s refused: %s", p.name, err.buf);

@@ -28,6 +28,7 @@
 #include "git/mirror.h"
 #include "notify/notify.h"
 #include "sched/jobrun.h"
+#include "server/seal.h"
 #include "server/server.h"
 #include "util/xalloc.h"
 
@@ -789,6 +790,12 @@ static int write_spec(struct runner *r, const struct store_job *j, int no, const
 			/* a protected one only for a protected branch's pipeline */
 			if (v[k].protected_only && !pl.protected_ref)
 				continue;
+			if (seal_open_in_place(&v[k].value, err) < 0) {
+				strbuf_addf(err, " (variable %s)", v[k].key);
+				store_variables_free(v, vn);
+				json_decref(sv);
+				goto done;
+			}
 			json_array_append_new(sv, json_pack("{s:s, s:s, s:b}", "key", v[k].key,
 							    "value", v[k].value ? v[k].value : "",
 							    "masked", v[k].masked));

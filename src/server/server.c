@@ -3,6 +3,7 @@
  * re-read on SIGHUP and swapped in only when valid), store, first admin
  * token, threads, and an orderly stop.
  */
+#include "server/seal.h"
 #include "server/server_main.h"
 
 #include <errno.h>
@@ -407,9 +408,21 @@ int server_main(const struct server_opts *o)
 	}
 	srv.store_url = srv.cfg.store ? xstrdup(srv.cfg.store) : xasprintf("%s/cidre.db", srv.data);
 	st = server_store(&srv, &err);
-	if (!st || first_token(&srv, st, &err) < 0) {
+	if (!st || seal_init(srv.data, &err) < 0 || first_token(&srv, st, &err) < 0) {
 		fprintf(stderr, "cidre server: %s\n", err.buf);
 		goto out;
+	}
+	{
+		/* secrets stored in clear by an earlier version: sealed now */
+		int n = seal_migrate(st, &err);
+
+		if (n < 0) {
+			fprintf(stderr, "cidre server: sealing the stored secrets: %s\n", err.buf);
+			goto out;
+		}
+		if (n > 0)
+			slog_info("sealed %d secret%s stored in clear with %s/%s", n,
+				  n == 1 ? "" : "s", srv.data, SEAL_KEY_FILE);
 	}
 	/* from now on this thread only waits for signals: no connection */
 	server_store_release(&srv);
@@ -544,6 +557,7 @@ out:
 	}
 	if (lock_fd >= 0)
 		close(lock_fd);
+	seal_release();
 	free(lock_path);
 	free(srv.dirty);
 	free(srv.kill);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "server/auth.h"
+#include "server/seal.h"
 #include "server/server.h"
 #include "util/strvec.h"
 #include "util/xalloc.h"
@@ -220,8 +221,12 @@ int settings_variable_set(struct server *srv, struct store *st, struct http_requ
 		status = 400;
 		goto done;
 	}
-	if (rc == 0)
-		rc = store_variable_set(st, p->id, key, value, masked, prot, &err);
+	if (rc == 0) {
+		char *sealed = seal_value(value);
+
+		rc = store_variable_set(st, p->id, key, sealed, masked, prot, &err);
+		free(sealed);
+	}
 	if (rc < 0) {
 		status = store_status(rc, &err, msg);
 		goto done;

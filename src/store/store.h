@@ -476,6 +476,28 @@ int store_variable_delete(struct store *st, int64_t project_id, const char *key,
 int store_variable_list(struct store *st, int64_t project_id, int with_values,
 			struct store_variable **ret, size_t *nr, struct strbuf *err);
 
+/* ---- secrets as stored (sealed by src/server/seal.c above the store) ---- */
+
+enum store_secret_kind {
+	STORE_SECRET_VARIABLE,  /* variables.value of (project_id, key) */
+	STORE_SECRET_NOTIFY,    /* a project's notification settings (their JSON) */
+	STORE_SECRET_WEBHOOK,   /* projects.webhook_secret */
+	STORE_SECRET_HOOK,      /* projects.hook_secret */
+};
+struct store_secret {
+	enum store_secret_kind kind;
+	int64_t project_id;
+	char *key;              /* STORE_SECRET_VARIABLE: the variable's key */
+	char *value;            /* as stored */
+};
+void store_secrets_free(struct store_secret *a, size_t nr);
+/* Every stored secret whose value is not empty and does not begin with prefix. */
+int store_secret_list_unsealed(struct store *st, const char *prefix,
+			       struct store_secret **ret, size_t *nr, struct strbuf *err);
+/* Store value for the secret s names, and change nothing else (no time of change). */
+int store_secret_rewrite(struct store *st, const struct store_secret *s, const char *value,
+			 struct strbuf *err);
+
 /* ---- audit log ---- */
 
 struct store_audit {

@@ -48,6 +48,8 @@ enum stmt_id {
 	ST_MEMBER_SET, ST_MEMBER_DELETE, ST_MEMBER_ROLE, ST_MEMBER_LIST,
 	ST_VAR_SET, ST_VAR_DELETE, ST_VAR_LIST,
 	ST_AUDIT_ADD, ST_AUDIT_LIST,
+	ST_SECRET_LIST, ST_SECRET_VAR_SET, ST_SECRET_NOTIFY_SET, ST_SECRET_WEBHOOK_SET,
+	ST_SECRET_HOOK_SET,
 	ST_JOB_ACTIVE, ST_TEST_HISTORY, ST_PIPELINE_REFS,
 	ST__NR
 };
@@ -280,6 +282,25 @@ static const char *const stmt_sql[ST__NR] = {
 	[ST_VAR_LIST] =
 		"SELECT key, CASE WHEN ?2 THEN value END, masked, updated, protected FROM variables "
 		"WHERE project_id = ?1 ORDER BY key",
+
+	/* kinds as enum store_secret_kind; values not empty, not starting with ?1 */
+	[ST_SECRET_LIST] =
+		"SELECT 0, project_id, key, value FROM variables "
+		"WHERE value <> '' AND substr(value, 1, length(?1)) <> ?1 "
+		"UNION ALL SELECT 1, project_id, NULL, settings FROM notify_settings "
+		"WHERE settings <> '' AND substr(settings, 1, length(?1)) <> ?1 "
+		"UNION ALL SELECT 2, id, NULL, webhook_secret FROM projects "
+		"WHERE webhook_secret <> '' AND substr(webhook_secret, 1, length(?1)) <> ?1 "
+		"UNION ALL SELECT 3, id, NULL, hook_secret FROM projects "
+		"WHERE hook_secret <> '' AND substr(hook_secret, 1, length(?1)) <> ?1",
+	[ST_SECRET_VAR_SET] =
+		"UPDATE variables SET value = ?3 WHERE project_id = ?1 AND key = ?2",
+	[ST_SECRET_NOTIFY_SET] =
+		"UPDATE notify_settings SET settings = ?3 WHERE project_id = ?1",
+	[ST_SECRET_WEBHOOK_SET] =
+		"UPDATE projects SET webhook_secret = ?3 WHERE id = ?1",
+	[ST_SECRET_HOOK_SET] =
+		"UPDATE projects SET hook_secret = ?3 WHERE id = ?1",
 
 	[ST_AUDIT_ADD] =
 		"INSERT INTO audit (time, actor, remote, action, target, detail) "
@@ -2554,6 +2575,73 @@ int store_variable_list(struct store *st, int64_t project_id, int with_values,
 	*ret = a;
 	*nr = n;
 	return 0;
+}
+
+/* ---- secrets as stored ---- */
+
+void store_secrets_free(struct store_secret *a, size_t nr)
+{
+	size_t i;
+
+	for (i = 0; a && i < nr; i++) {
+		free(a[i].key);
+		free(a[i].value);
+	}
+	free(a);
+}
+
+int store_secret_list_unsealed(struct store *st, const char *prefix,
+			       struct store_secret **ret, size_t *nr, struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, ST_SECRET_LIST, err);
+	struct store_secret *a = NULL;
+	size_t n = 0, alloc = 0;
+	int rc;
+
+	*ret = NULL;
+	*nr = 0;
+	if (!s)
+		return -1;
+	b_text0(s, 1, prefix);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		ALLOC_GROW(a, n + 1, alloc);
+		a[n].kind = (enum store_secret_kind)sqlite3_column_int(s, 0);
+		a[n].project_id = sqlite3_column_int64(s, 1);
+		a[n].key = col_str(s, 2);
+		a[n].value = col_str(s, 3);
+		n++;
+	}
+	done(s);
+	if (rc != SQLITE_DONE) {
+		store_secrets_free(a, n);
+		return db_fail(st, rc, "secret list", err);
+	}
+	*ret = a;
+	*nr = n;
+	return 0;
+}
+
+int store_secret_rewrite(struct store *st, const struct store_secret *x, const char *value,
+			 struct strbuf *err)
+{
+	static const enum stmt_id ids[] = {
+		[STORE_SECRET_VARIABLE] = ST_SECRET_VAR_SET,
+		[STORE_SECRET_NOTIFY] = ST_SECRET_NOTIFY_SET,
+		[STORE_SECRET_WEBHOOK] = ST_SECRET_WEBHOOK_SET,
+		[STORE_SECRET_HOOK] = ST_SECRET_HOOK_SET,
+	};
+	sqlite3_stmt *s;
+
+	if ((unsigned)x->kind >= sizeof(ids) / sizeof(ids[0]))
+		return fail(err, -1, "secret rewrite: unknown kind %d", (int)x->kind);
+	s = prep(st, ids[x->kind], err);
+	if (!s)
+		return -1;
+	if (b_int(s, 1, x->project_id) || b_text0(s, 2, x->key) || b_text0(s, 3, value)) {
+		done(s);
+		return db_fail(st, -1, "secret rewrite", err);
+	}
+	return exec_stmt(st, s, "secret rewrite", err);
 }
 
 /* ---- audit log ---- */

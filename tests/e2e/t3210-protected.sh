@@ -143,4 +143,43 @@ test_expect_success 'the audit log says who changed them' '
 	jq -e "any(.[]; .action == \"project.update\" and (.detail | startswith(\"protected_branches\")))" a.json
 '
 
+test_expect_success 'secrets are sealed at rest: the database holds no value in clear' '
+	test "$(stat -c %a data/secret.key)" = 600 &&
+	sqlite3 data/cidre.db "SELECT value FROM variables" >vals &&
+	test "$(wc -l <vals)" -ge 2 &&
+	! grep -v "^sealed:v1:" vals &&
+	sqlite3 data/cidre.db "SELECT webhook_secret, hook_secret FROM projects" >ps &&
+	! grep -v "^sealed:v1:.*|sealed:v1:" ps &&
+	! grep -a -q -e deploy-key-value -e plain-value data/cidre.db data/cidre.db-wal &&
+	api GET /api/v1/projects/app >proj.json &&
+	jq -e "(.webhook_secret | length) == 64 and (.hook_secret | length) == 64" proj.json
+'
+
+test_expect_success 'a value stored in clear (an older server) is sealed at the next start' '
+	stop_server &&
+	sqlite3 data/cidre.db "UPDATE variables SET value = '"'"'plain-again'"'"' WHERE key = '"'"'PLAIN'"'"'" &&
+	start_server data &&
+	expect_grep "sealed 1 secret stored in clear" data.log &&
+	test "$(sqlite3 data/cidre.db "SELECT substr(value, 1, 10) FROM variables WHERE key = '"'"'PLAIN'"'"'")" = "sealed:v1:" &&
+	on main >got && grep -q " plain=plain-again " got
+'
+
+test_expect_success 'with another key the job fails and says why; no value leaks' '
+	stop_server &&
+	mv data/secret.key key.saved &&
+	start_server data &&
+	test -s data/secret.key &&
+	api POST /api/v1/projects/app/pipelines "{\"ref\":\"main\"}" >p.json &&
+	expect_status 201 &&
+	wait_pipeline "$(jq -r .id p.json)" >done.json &&
+	jq -e ".status == \"failed\"" done.json &&
+	api GET "/api/v1/jobs/$(jq -r ".jobs[0].id" done.json)/log" >log &&
+	expect_grep "does not open" log &&
+	! grep -q -e deploy-key-value -e plain-again log &&
+	stop_server &&
+	mv key.saved data/secret.key &&
+	start_server data &&
+	on main >got && grep -q " plain=plain-again " got
+'
+
 test_done

@@ -10,6 +10,7 @@ cat >pipeline.yml <<'YML'
 job:
   script:
     - echo "deploy=${DEPLOY_KEY:-none} protected=$CI_COMMIT_REF_PROTECTED"
+    - echo "multi=$(printf %s "${MULTI:-}" | od -An -tx1 | tr -d " \n")"
 YML
 
 # login_as LOGIN: a session for LOGIN (password LOGIN-password-1) in LOGIN.jar
@@ -167,8 +168,9 @@ test_expect_success 'a masked protected variable: listed with its flags, its val
 
 test_expect_success 'a value keeps its lines, as LF' '
 	test "$(post maint /p/app/settings/variables "csrf=$(tok)&key=MULTI&value=line1%0D%0Aline2")" = 303 &&
-	sqlite3 data/cidre.db "select hex(value) from variables where key = '"'"'MULTI'"'"'" >hex &&
-	test "$(cat hex)" = "$(printf "line1\nline2" | od -An -tx1 | tr -d " \n" | tr a-f A-F)"
+	on main >/dev/null &&
+	api GET "/api/v1/jobs/$(jq -r ".jobs[0].id" done.json)/log" | grep "^multi=" >hex &&
+	test "$(cat hex)" = "multi=$(printf "line1\nline2" | od -An -tx1 | tr -d " \n")"
 '
 
 # what a refused post must leave as it was
