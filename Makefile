@@ -160,7 +160,7 @@ test-asan: asan
 
 FUZZ_SECONDS ?= 30
 FUZZ_TARGETS := $(patsubst fuzz/%.c,build-fuzz/bin/%,$(wildcard fuzz/fuzz-*.c))
-FUZZ_CFLAGS  := -std=gnu11 -g -O1 -fno-omit-frame-pointer
+FUZZ_CFLAGS  := -std=gnu11 -g -O1 -fno-omit-frame-pointer -DCIDRE_FUZZING
 FUZZ_OBJ     := $(LIB_SRC:%.c=build-fuzz/%.o) build-fuzz/gen/web_files.o
 fuzz: $(FUZZ_TARGETS)
 

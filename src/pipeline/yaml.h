@@ -111,4 +111,7 @@ void yseq_push_take(struct ynode *seq, struct ynode *item);
 int ynode_deep_merge(struct ynode *dst, const struct ynode *src,
 		     size_t *budget);
 
+/* Parsers kept undestroyed after a failed stream (see yaml.c), for tests. */
+size_t yaml_kept_parsers(void);
+
 #endif

@@ -326,6 +326,36 @@ static void test_yaml_tree_api(void **state)
 	diag_clear(&d);
 }
 
+/*
+ * Syntax errors: each reported with its position, and the failed parser
+ * destroyed (after a forked child showed it safe), not kept.
+ */
+static void test_yaml_errors_keep_nothing(void **state)
+{
+	static const char *const bad[] = {
+		"a: [1, 2\n", "a: {x: 1\n", "a: 'open\n", "a:\n  - b\n c: d\n",
+		"- a\nb: c\n", "a: *nope\n", "\"a\nb: c\n", "a: b: c\n",
+		"a: 'it''s'\nb: {x: 1\n",
+		"{ 'lo\"l",
+	};
+	size_t before = yaml_kept_parsers(), i, round;
+
+	(void)state;
+	for (round = 0; round < 3; round++) {
+		for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			struct ynode **docs = NULL;
+			struct diag d = DIAG_INIT;
+			size_t nr = 0;
+
+			assert_int_equal(yaml_parse("f", bad[i], strlen(bad[i]), NULL, &docs,
+						    &nr, &d), -1);
+			assert_true(d.errors > 0);
+			diag_clear(&d);
+		}
+	}
+	assert_int_equal(yaml_kept_parsers(), before);
+}
+
 /* --- keywords ----------------------------------------------------------- */
 
 static void test_full_job(void **state)
@@ -917,6 +947,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_yaml_depth_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_yaml_invalid_utf8, setup, teardown),
 		cmocka_unit_test(test_yaml_tree_api),
+		cmocka_unit_test(test_yaml_errors_keep_nothing),
 		cmocka_unit_test_setup_teardown(test_full_job, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timeouts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rules, setup, teardown),
