@@ -77,7 +77,19 @@ static int make_key(const char *path, struct strbuf *err)
 	return rc;
 }
 
-int seal_init(const char *data_dir, struct strbuf *err)
+/* Are there sealed values in st? */
+static int have_sealed(struct store *st, struct strbuf *err)
+{
+	struct store_secret *a = NULL;
+	size_t n = 0;
+
+	if (store_secret_list(st, SEAL_PREFIX, 1, &a, &n, err) < 0)
+		return -1;
+	store_secrets_free(a, n);
+	return n > 0;
+}
+
+int seal_init(const char *data_dir, struct store *st, struct strbuf *err)
 {
 	char *path = xasprintf("%s/%s", data_dir, SEAL_KEY_FILE);
 	int fd, rc;
@@ -99,7 +111,15 @@ int seal_init(const char *data_dir, struct strbuf *err)
 		rc = read_key(path, fd, err);
 		close(fd);
 	} else if (errno == ENOENT) {
-		rc = make_key(path, err);
+		rc = st ? have_sealed(st, err) : 0;
+		if (rc > 0) {
+			strbuf_addf(err, "%s is missing and the database holds secrets sealed "
+				    "with it: put it back (from the backup of the data directory)",
+				    path);
+			rc = -1;
+		} else if (rc == 0) {
+			rc = make_key(path, err);
+		}
 	} else {
 		strbuf_addf(err, "%s: %s", path, strerror(errno));
 		rc = -1;
@@ -209,7 +229,7 @@ int seal_migrate(struct store *st, struct strbuf *err)
 	size_t n = 0, i;
 	int rc;
 
-	if (store_secret_list_unsealed(st, SEAL_PREFIX, &a, &n, err) < 0)
+	if (store_secret_list(st, SEAL_PREFIX, 0, &a, &n, err) < 0)
 		return -1;
 	rc = (int)n;
 	for (i = 0; i < n && rc >= 0; i++) {

@@ -25,11 +25,12 @@ struct store;
 #define SEAL_KEY_FILE "secret.key"
 
 /*
- * Load DATA/secret.key, or make it when neither it nor a database with
- * sealed values can be missing it (first start). Refused: a key file of
- * the wrong size or form, or one that others than its owner may read.
+ * Load DATA/secret.key, or make it when there is none (first start).
+ * Refused: a key file of the wrong size or form, one that others than
+ * its owner may read, and a missing one when st (if given) holds sealed
+ * values — they would never open again with a new key.
  */
-int seal_init(const char *data_dir, struct strbuf *err);
+int seal_init(const char *data_dir, struct store *st, struct strbuf *err);
 /* The sealed form of value (malloc'ed); value NULL gives NULL. */
 char *seal_value(const char *value);
 /*

@@ -408,7 +408,7 @@ int server_main(const struct server_opts *o)
 	}
 	srv.store_url = srv.cfg.store ? xstrdup(srv.cfg.store) : xasprintf("%s/cidre.db", srv.data);
 	st = server_store(&srv, &err);
-	if (!st || seal_init(srv.data, &err) < 0 || first_token(&srv, st, &err) < 0) {
+	if (!st || seal_init(srv.data, st, &err) < 0 || first_token(&srv, st, &err) < 0) {
 		fprintf(stderr, "cidre server: %s\n", err.buf);
 		goto out;
 	}

@@ -491,9 +491,12 @@ struct store_secret {
 	char *value;            /* as stored */
 };
 void store_secrets_free(struct store_secret *a, size_t nr);
-/* Every stored secret whose value is not empty and does not begin with prefix. */
-int store_secret_list_unsealed(struct store *st, const char *prefix,
-			       struct store_secret **ret, size_t *nr, struct strbuf *err);
+/*
+ * Every stored secret whose value is not empty and begins with prefix
+ * (sealed 1), or does not (sealed 0).
+ */
+int store_secret_list(struct store *st, const char *prefix, int sealed,
+		      struct store_secret **ret, size_t *nr, struct strbuf *err);
 /* Store value for the secret s names, and change nothing else (no time of change). */
 int store_secret_rewrite(struct store *st, const struct store_secret *s, const char *value,
 			 struct strbuf *err);

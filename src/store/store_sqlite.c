@@ -283,16 +283,16 @@ static const char *const stmt_sql[ST__NR] = {
 		"SELECT key, CASE WHEN ?2 THEN value END, masked, updated, protected FROM variables "
 		"WHERE project_id = ?1 ORDER BY key",
 
-	/* kinds as enum store_secret_kind; values not empty, not starting with ?1 */
+	/* kinds as enum store_secret_kind; values not empty, starting with ?1 or not (?2) */
 	[ST_SECRET_LIST] =
 		"SELECT 0, project_id, key, value FROM variables "
-		"WHERE value <> '' AND substr(value, 1, length(?1)) <> ?1 "
+		"WHERE value <> '' AND (substr(value, 1, length(?1)) = ?1) = ?2 "
 		"UNION ALL SELECT 1, project_id, NULL, settings FROM notify_settings "
-		"WHERE settings <> '' AND substr(settings, 1, length(?1)) <> ?1 "
+		"WHERE settings <> '' AND (substr(settings, 1, length(?1)) = ?1) = ?2 "
 		"UNION ALL SELECT 2, id, NULL, webhook_secret FROM projects "
-		"WHERE webhook_secret <> '' AND substr(webhook_secret, 1, length(?1)) <> ?1 "
+		"WHERE webhook_secret <> '' AND (substr(webhook_secret, 1, length(?1)) = ?1) = ?2 "
 		"UNION ALL SELECT 3, id, NULL, hook_secret FROM projects "
-		"WHERE hook_secret <> '' AND substr(hook_secret, 1, length(?1)) <> ?1",
+		"WHERE hook_secret <> '' AND (substr(hook_secret, 1, length(?1)) = ?1) = ?2",
 	[ST_SECRET_VAR_SET] =
 		"UPDATE variables SET value = ?3 WHERE project_id = ?1 AND key = ?2",
 	[ST_SECRET_NOTIFY_SET] =
@@ -2590,8 +2590,8 @@ void store_secrets_free(struct store_secret *a, size_t nr)
 	free(a);
 }
 
-int store_secret_list_unsealed(struct store *st, const char *prefix,
-			       struct store_secret **ret, size_t *nr, struct strbuf *err)
+int store_secret_list(struct store *st, const char *prefix, int sealed,
+		      struct store_secret **ret, size_t *nr, struct strbuf *err)
 {
 	sqlite3_stmt *s = prep(st, ST_SECRET_LIST, err);
 	struct store_secret *a = NULL;
@@ -2603,6 +2603,7 @@ int store_secret_list_unsealed(struct store *st, const char *prefix,
 	if (!s)
 		return -1;
 	b_text0(s, 1, prefix);
+	b_int(s, 2, sealed ? 1 : 0);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		ALLOC_GROW(a, n + 1, alloc);
 		a[n].kind = (enum store_secret_kind)sqlite3_column_int(s, 0);

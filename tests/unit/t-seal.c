@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -48,7 +49,7 @@ static void init_ok(const char *d)
 {
 	struct strbuf err = STRBUF_INIT;
 
-	if (seal_init(d, &err) < 0)
+	if (seal_init(d, NULL, &err) < 0)
 		fail_msg("seal_init %s: %s", d, err.buf);
 	strbuf_release(&err);
 }
@@ -77,7 +78,7 @@ static void test_key_file(void **state)
 	assert_int_equal(st.st_size, 65);
 	/* others may read it: refused */
 	chmod(path, 0644);
-	assert_int_equal(seal_init(d, &err), -1);
+	assert_int_equal(seal_init(d, NULL, &err), -1);
 	assert_non_null(strstr(err.buf, "must be 0600"));
 	chmod(path, 0600);
 	/* not a key */
@@ -85,7 +86,7 @@ static void test_key_file(void **state)
 	fputs("0123\n", f);
 	fclose(f);
 	strbuf_reset(&err);
-	assert_int_equal(seal_init(d, &err), -1);
+	assert_int_equal(seal_init(d, NULL, &err), -1);
 	assert_non_null(strstr(err.buf, "not a key"));
 	/* without a key nothing sealed opens */
 	strbuf_reset(&err);
@@ -185,8 +186,11 @@ static void test_migrate(void **state)
 
 	assert_int_equal(seal_migrate(st, &err), 4);
 	assert_int_equal(seal_migrate(st, &err), 0);    /* nothing left in clear */
-	assert_int_equal(store_secret_list_unsealed(st, SEAL_PREFIX, &left, &n, &err), 0);
+	assert_int_equal(store_secret_list(st, SEAL_PREFIX, 0, &left, &n, &err), 0);
 	assert_int_equal(n, 0);
+	assert_int_equal(store_secret_list(st, SEAL_PREFIX, 1, &left, &n, &err), 0);
+	assert_int_equal(n, 4);
+	store_secrets_free(left, n);
 
 	assert_int_equal(store_variable_list(st, p.id, 1, &v, &n, &err), 0);
 	assert_int_equal(n, 1);
@@ -216,6 +220,17 @@ static void test_migrate(void **state)
 	free(clear);
 	store_project_release(&got);
 
+	/* the key gone while sealed values remain: refused, not replaced */
+	{
+		char *path = xasprintf("%s/%s", d, SEAL_KEY_FILE);
+
+		assert_int_equal(unlink(path), 0);
+		strbuf_reset(&err);
+		assert_int_equal(seal_init(d, st, &err), -1);
+		assert_non_null(strstr(err.buf, "is missing"));
+		assert_int_equal(access(path, F_OK), -1);
+		free(path);
+	}
 	store_close(st);
 	strbuf_release(&err);
 	free(db);
