@@ -109,6 +109,26 @@ static void wake_all(struct events *e)
 			http_stream_wake(e->v[i]->stream);
 }
 
+/*
+ * The compact JSON of o (taken); over EVENTS_MAX_DATA only its identity
+ * and status (the client re-reads the rest).
+ */
+static char *json_dumps_of(json_t *o)
+{
+	char *d = o ? json_dumps(o, JSON_COMPACT) : NULL;
+
+	if (d && strlen(d) > EVENTS_MAX_DATA) {
+		json_t *small = json_pack("{s:O, s:O}", "id", json_object_get(o, "id"),
+					  "status", json_object_get(o, "status"));
+
+		free(d);
+		d = small ? json_dumps(small, JSON_COMPACT) : NULL;
+		json_decref(small);
+	}
+	json_decref(o);
+	return d;
+}
+
 static void publish(struct server *srv, const char *type, int64_t project_id,
 		    int64_t pipeline_id, json_t *data)
 {
@@ -119,20 +139,9 @@ static void publish(struct server *srv, const char *type, int64_t project_id,
 
 	if (!e || !data)
 		return;
-	d = json_dumps(data, JSON_COMPACT);
+	d = json_dumps_of(json_incref(data));
 	if (!d)
 		return;
-	if (strlen(d) > EVENTS_MAX_DATA) {
-		/* only the identity and the status: the client re-reads the rest */
-		json_t *small = json_pack("{s:O, s:O}", "id", json_object_get(data, "id"),
-					  "status", json_object_get(data, "status"));
-
-		free(d);
-		d = small ? json_dumps(small, JSON_COMPACT) : NULL;
-		json_decref(small);
-		if (!d)
-			return;
-	}
 	pthread_mutex_lock(&e->lock);
 	len = (size_t)snprintf(text, sizeof(text), "event: %s\nid: %llu\ndata: %s\n\n",
 			       type, (unsigned long long)e->next, d);
@@ -335,6 +344,45 @@ static const struct http_stream_ops sub_ops = {
 	.heartbeat = ": ping\n\n",
 };
 
+/*
+ * A new stream of one pipeline, without Last-Event-ID: its current state
+ * first (the pipeline, then each job's latest attempt), as events with
+ * the id the stream starts from, so that a client that subscribes after
+ * making or seeing a pipeline misses nothing. Events that follow may
+ * show states the snapshot already reflects.
+ */
+static void snapshot(struct server *srv, struct sub *s)
+{
+	struct strbuf err = STRBUF_INIT;
+	struct store *st = server_store(srv, &err);
+	struct store_pipeline p;
+	struct store_job *jobs = NULL;
+	size_t nr = 0, i;
+	char *d;
+
+	memset(&p, 0, sizeof(p));
+	if (!st || store_pipeline_get(st, s->pipeline_id, &p, &err) < 0)
+		goto out;
+	d = json_dumps_of(api_pipeline_json(&p));
+	if (d)
+		strbuf_addf(&s->out, "event: pipeline\nid: %llu\ndata: %s\n\n",
+			    (unsigned long long)s->cursor, d);
+	free(d);
+	if (store_job_list(st, s->pipeline_id, 0, &jobs, &nr, &err) < 0)
+		goto out;
+	for (i = 0; i < nr && s->out.len < EVENTS_BATCH; i++) {
+		d = json_dumps_of(api_job_json(&jobs[i]));
+		if (d)
+			strbuf_addf(&s->out, "event: job\nid: %llu\ndata: %s\n\n",
+				    (unsigned long long)s->cursor, d);
+		free(d);
+	}
+	store_jobs_free(jobs, nr);
+out:
+	store_pipeline_release(&p);
+	strbuf_release(&err);
+}
+
 static int cmp_id(const void *a, const void *b)
 {
 	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -400,6 +448,8 @@ int events_stream(struct server *srv, struct http_request *req, const struct eve
 	s->access = f->access;
 	pthread_mutex_unlock(&e->lock);
 
+	if (s->pipeline_id && !(last && *last))
+		snapshot(srv, s);
 	rc = http_respond_stream(req, 200, "text/event-stream", &sub_ops, s, &hs);
 	pthread_mutex_lock(&e->lock);
 	if (s->registered && hs) {

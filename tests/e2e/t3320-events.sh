@@ -118,6 +118,19 @@ test_expect_success 'Last-Event-ID resumes after that event' '
 	! grep -q "^event: resync" resumed.sse
 '
 
+test_expect_success 'a pipeline stream starts with its current state; not when resumed' '
+	pa=$(jq -r .id pa.json) &&
+	command curl -sSN -m 2 -o snap.sse -H "Authorization: Bearer $TOKEN" \
+		"$URL/api/v1/events?pipeline=$pa"
+	test "$(sed -n "/^event: /{s/^event: //p;q}" snap.sse)" = pipeline &&
+	has snap pipeline "$pa" success &&
+	some snap job ".pipeline_id == $pa and .name == \"one\" and .status == \"success\"" &&
+	first=$(ids snap pipeline | head -1) && test -n "$first" &&
+	command curl -sSN -m 2 -o snap2.sse -H "Authorization: Bearer $TOKEN" \
+		-H "Last-Event-ID: $first" "$URL/api/v1/events?pipeline=$pa"
+	! grep -q "^event: \(pipeline\|job\)" snap2.sse
+'
+
 test_expect_success 'a reader the ring has left behind, or an unknown id, gets resync' '
 	api POST /api/v1/projects/a/pipelines "{\"ref\":\"main\"}" >pa2.json && expect_status 201 &&
 	api POST /api/v1/projects/b/pipelines "{\"ref\":\"main\"}" >pb2.json && expect_status 201 &&
