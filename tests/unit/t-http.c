@@ -1029,6 +1029,31 @@ static void test_slow_client(void **state)
 	strbuf_release(&r);
 }
 
+/* Wait until the server has seen a connection go: a GET is served again. */
+static void wait_for_room(unsigned port, struct strbuf *r)
+{
+	int i;
+
+	for (i = 0; i < 100; i++) {
+		get(port, "/api/v1/jobs/3/log", r);
+		if (status_of(r) == 200)
+			break;
+		poll(NULL, 0, 20);
+	}
+	assert_int_equal(status_of(r), 200);
+}
+
+/* A connection (from src, or 127.0.0.1 when NULL) that has been served once. */
+static int served_conn(unsigned port, const char *src, struct strbuf *r)
+{
+	int fd = src ? connect_from(port, src) : connect_to(port);
+
+	send_str(fd, "GET /api/v1/jobs/1/log HTTP/1.1\r\n\r\n");
+	read_response(fd, r);
+	assert_int_equal(status_of(r), 200);
+	return fd;
+}
+
 static void test_max_connections(void **state)
 {
 	struct http_server *srv = start_cfg(10, 4);
@@ -1056,13 +1081,7 @@ static void test_max_connections(void **state)
 	}
 	/* one leaves: room for another (once the server has seen it go) */
 	close(fds[0]);
-	for (i = 0; i < 100; i++) {
-		get(port, "/api/v1/jobs/3/log", &r);
-		if (status_of(&r) == 200)
-			break;
-		poll(NULL, 0, 20);
-	}
-	assert_int_equal(status_of(&r), 200);
+	wait_for_room(port, &r);
 	for (i = 1; i < 4; i++)
 		close(fds[i]);
 	http_server_stop(srv);
@@ -1087,12 +1106,8 @@ static void test_max_per_client(void **state)
 	assert_int_equal(http_server_start(&cfg, routes, ARRAY_SIZE(routes), NULL,
 					   &srv, &err), 0);
 	port = http_server_port(srv);
-	for (i = 0; i < 2; i++) {
-		fds[i] = connect_to(port);
-		send_str(fds[i], "GET /api/v1/jobs/1/log HTTP/1.1\r\n\r\n");
-		read_response(fds[i], &r);
-		assert_int_equal(status_of(&r), 200);
-	}
+	for (i = 0; i < 2; i++)
+		fds[i] = served_conn(port, NULL, &r);
 	extra = connect_to(port);
 	strbuf_reset(&r);
 	assert_int_equal(read_until(extra, &r, NULL, TIMEOUT_MS), 0);
@@ -1101,21 +1116,11 @@ static void test_max_per_client(void **state)
 	assert_whole_body(&r);
 	close(extra);
 	/* another address is served meanwhile, up to its own two */
-	for (i = 0; i < 2; i++) {
-		other[i] = connect_from(port, "127.0.0.2");
-		send_str(other[i], "GET /api/v1/jobs/2/log HTTP/1.1\r\n\r\n");
-		read_response(other[i], &r);
-		assert_int_equal(status_of(&r), 200);
-	}
+	for (i = 0; i < 2; i++)
+		other[i] = served_conn(port, "127.0.0.2", &r);
 	/* one of the first leaves: room for 127.0.0.1 again */
 	close(fds[0]);
-	for (i = 0; i < 100; i++) {
-		get(port, "/api/v1/jobs/3/log", &r);
-		if (status_of(&r) == 200)
-			break;
-		poll(NULL, 0, 20);
-	}
-	assert_int_equal(status_of(&r), 200);
+	wait_for_room(port, &r);
 	close(fds[1]);
 	for (i = 0; i < 2; i++)
 		close(other[i]);
