@@ -604,6 +604,11 @@ int jobrun_prestart_enabled(void)
 	return !v || strcmp(v, "0");
 }
 
+int jobrun_prestart_takes_env(void)
+{
+	return sandbox_init_exe() >= 0;
+}
+
 /* The process spec of the job's scripts (script and timeout apart). */
 static void fill_spec(struct job_ctx *jc, struct proc_spec *ps, char **env)
 {
