@@ -55,7 +55,7 @@ observe() {
 	EOF
 }
 
-test_expect_success 'a job of the second stage runs in a sandbox started ahead' '
+test_expect_success 'the jobs of both stages run in sandboxes started ahead' '
 	bb_image img &&
 	new_repo a <<-EOF &&
 	stages: [one, two]
@@ -75,6 +75,9 @@ test_expect_success 'a job of the second stage runs in a sandbox started ahead' 
 			--executor sandbox --color=never --json=../r1.json >../out1 2>&1)
 	} &&
 	until_used trace second run1 &&
+	expect_grep "^ahead first " trace &&
+	expect_grep "^handed first " trace &&
+	expect_grep "^used first " trace &&
 	expect_grep "^ahead second " trace &&
 	expect_grep "^handed second " trace &&
 	expect_grep "^used second " trace &&
