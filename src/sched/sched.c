@@ -367,8 +367,18 @@ static int wave_of(const struct sched *s, size_t i, const int *wave)
  * Sandboxes ahead: tear down those of jobs that will not run now
  * (skipped, canceled, manual), then start some for the jobs that can
  * run next, up to max_parallel alive. Each costs the scheduler thread
- * a fork and bwrap's exec; the set-up goes on in bwrap meanwhile.
+ * a fork and bwrap's exec (1.5-10 ms on a loaded machine: the child
+ * waits for a CPU); the set-up goes on in bwrap meanwhile. A job that
+ * finished comes first: no further one is started once the done pipe
+ * is readable (the loop calls again after handling it).
  */
+static int job_done_waiting(const struct sched *s)
+{
+	struct pollfd pfd = { .fd = s->done_pipe[0], .events = POLLIN };
+
+	return s->done_pipe[0] >= 0 && poll(&pfd, 1, 0) > 0;
+}
+
 static void prestart_ahead(struct sched *s, int interrupted)
 {
 	size_t i, alive = 0;
@@ -406,6 +416,8 @@ static void prestart_ahead(struct sched *s, int interrupted)
 		if (s->pre[i] || s->pre_tried[i] || wave[i] < 0 ||
 		    wave[i] > waves)
 			continue;
+		if (job_done_waiting(s))
+			break;
 		s->pre_tried[i] = 1;
 		sched_jobrun_init(s, i, 1, &jr, &jp);
 		s->pre[i] = jobrun_prestart(&jr);
