@@ -849,21 +849,20 @@ static int run_begin(struct run *r, struct strbuf *err)
 	for (argc = 0; (size_t)argc < wrap_nr; argc++)
 		r->argv[argc] = spec->wrap[argc];
 	/* through a trampoline, wrap is the whole command line: the job's
-	   own comes at the release (proc_run) */
-	if (!r->tramp)
+	   own comes at the release (proc_run, job_message) */
+	if (!r->tramp) {
 		argc += shell_words(spec, r->argv + argc);
-	if (r->tramp) {
-		r->argv[argc] = NULL;
-	} else if (strlen(spec->script) > PROC_MAX_ARG_SCRIPT) {
-		r->script_path = script_tempfile(spec->script, err);
-		if (!r->script_path) {
-			run_free(r);
-			return -1;
+		if (strlen(spec->script) > PROC_MAX_ARG_SCRIPT) {
+			r->script_path = script_tempfile(spec->script, err);
+			if (!r->script_path) {
+				run_free(r);
+				return -1;
+			}
+			r->argv[argc++] = r->script_path;
+		} else {
+			r->argv[argc++] = "-c";
+			r->argv[argc++] = (char *)spec->script;
 		}
-		r->argv[argc++] = r->script_path;
-	} else {
-		r->argv[argc++] = "-c";
-		r->argv[argc++] = (char *)spec->script;
 	}
 	r->argv[argc] = NULL;
 
@@ -884,7 +883,12 @@ static int run_begin(struct run *r, struct strbuf *err)
 	return 0;
 }
 
-/* Let a sandbox waiting on its block fd exec the job (once). */
+/*
+ * Let a sandbox waiting on its block fd exec the job (once): the byte
+ * bwrap waits for, or the trampoline's whole job. A job bigger than
+ * the socket's buffer waits here until the trampoline reads it (or the
+ * sandbox dies: EPIPE), before the timeout and cancel start counting.
+ */
 static void run_release(struct run *r)
 {
 	const char *p = r->job ? r->job : "x";
