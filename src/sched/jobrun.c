@@ -651,6 +651,7 @@ static void run_attempt(struct job_ctx *jc, const struct varlist *vars, char **e
 	struct job_result *r = jc->r;
 	struct proc_spec ps;
 	struct proc_result pr;
+	struct proc_prestart *pre_after = NULL;
 	struct strbuf script = STRBUF_INIT, err = STRBUF_INIT;
 	int ok;
 
@@ -680,6 +681,15 @@ static void run_attempt(struct job_ctx *jc, const struct varlist *vars, char **e
 	}
 	ps.prestart = jc->pre;
 	jc->pre = NULL;
+	/*
+	 * after_script's sandbox, set up while the script runs: through
+	 * the trampoline it takes its script and CI_JOB_STATUS when it
+	 * starts, so it can be started before they are known.
+	 */
+	if (jc->sandbox && def->after_script.nr && jobrun_prestart_enabled() &&
+	    jobrun_prestart_takes_env())
+		pre_after = proc_prestart(&ps, &err);
+	strbuf_reset(&err);
 	if (proc_run(&ps, &pr, &err) < 0) {
 		note(jc, "ERROR: cannot start the job: %s", err.buf);
 		r->status = JOB_FAILED;
@@ -742,11 +752,14 @@ static void run_attempt(struct job_ctx *jc, const struct varlist *vars, char **e
 		ps.script = script.buf;
 		ps.env = aenv;
 		ps.timeout_sec = AFTER_SCRIPT_TIMEOUT;
+		ps.prestart = pre_after;
+		pre_after = NULL;
 		if (proc_run(&ps, &pr, &err) < 0)
 			note(jc, "WARNING: after_script could not start: %s", err.buf);
 		else if (pr.exit_code)
 			note(jc, "WARNING: after_script failed with exit code %d (ignored)",
 			     pr.exit_code);
+		ps.prestart = NULL;
 		flush_line(jc);
 		if (pr.peak_mem > r->peak_mem)
 			r->peak_mem = pr.peak_mem;
@@ -761,6 +774,7 @@ static void run_attempt(struct job_ctx *jc, const struct varlist *vars, char **e
 		save_caches(jc, vars, ok);
 	}
 done:
+	proc_prestart_discard(pre_after);
 	proc_prestart_discard(jc->pre);
 	jc->pre = NULL;
 	strbuf_release(&script);

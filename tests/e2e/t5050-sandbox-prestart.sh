@@ -69,6 +69,8 @@ test_expect_success 'the jobs of both stages run in sandboxes started ahead' '
 	  cidre: {memory: 64M, pids: 50}
 	  script:
 	$(observe)
+	  after_script:
+	$(observe)
 	EOF
 	run1() {
 		(cd a && CIDRE_PRESTART_TRACE=$SCRATCH/trace cidre run \
@@ -91,7 +93,9 @@ test_expect_success 'it sees what a sandbox made on the spot shows, and is accou
 		--executor sandbox --color=never --json=../r0.json >../out0 2>&1) &&
 	test ! -s trace0 &&
 	grep -E "^second +\|" out1 >s1 && grep -E "^second +\|" out0 >s0 &&
-	test $(wc -l <s1) -gt 40 &&
+	test $(wc -l <s1) -gt 80 &&
+	expect_grep "^second +\| Running after_script$" s1 &&
+	expect_grep "^second +\| CI_JOB_STATUS=success$" s1 &&
 	expect_grep "^second +\| CI_PROJECT_DIR=/builds/a$" s1 &&
 	expect_grep "^second +\| uid=65534" s1 &&
 	diff s0 s1 &&
@@ -127,6 +131,42 @@ test_expect_success 'with the host as image too' '
 	test $(wc -l <h1) -gt 40 &&
 	diff h0 h1
 '
+
+# trampolines waiting for their job in a sandbox whose bwrap names DIR
+waiting_trampolines() {
+	for p in $(pgrep -x -f "/proc/self/fd/5 sandbox-init"); do
+		pp=$(cut -d" " -f4 /proc/$p/stat 2>/dev/null) &&
+		tr "\0" " " </proc/$pp/cmdline 2>/dev/null | grep -qF "$1" && echo $p
+	done | wc -l
+}
+
+if test -n "$TRAMPOLINE"; then
+test_expect_success 'after_script gets a sandbox set up while the script runs' '
+	new_repo as <<-EOF &&
+	j:
+	  image: $SCRATCH/img
+	  script:
+	    - while [ ! -e go ]; do sleep 0.05; done; echo script done
+	  after_script:
+	    - echo "after \$CI_JOB_STATUS in \$PWD"
+	EOF
+	(cd as && exec "$CIDRE_BIN" run --executor sandbox --color=never >../out 2>&1) &
+	pid=$! &&
+	n=0 && while [ "$(waiting_trampolines "$SCRATCH/as/.cidre/builds")" != 1 ] &&
+		[ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
+	seen=$(waiting_trampolines "$SCRATCH/as/.cidre/builds")
+	# the script ends in any case: nothing is left running
+	for d in as/.cidre/builds/*/; do touch "$d/go"; done
+	wait $pid &&
+	test "$seen" = 1 &&
+	expect_grep "^j +\| script done$" out &&
+	expect_grep "^j +\| after success in /builds/as$" out &&
+	test "$(waiting_trampolines "$SCRATCH/as/.cidre/builds")" = 0
+'
+else
+	test_count=$((test_count + 1))
+	echo "ok $test_count # skip a dynamic cidre does not prestart after_script"
+fi
 
 # job_msg CWD ARGV ENV...: a job description as cidre sends it
 job_msg() {
