@@ -33,7 +33,8 @@ SERVER_SRC := $(filter-out $(CORE_SRC), $(sort $(wildcard src/store/*.c src/http
 			src/forge/*.c src/server/*.c src/web/*.c src/notify/*.c)) $(SERVER_GIT))
 CLIENT_SRC := $(sort $(wildcard src/client/*.c))
 LIB_SRC   := $(CORE_SRC) $(SERVER_SRC) $(CLIENT_SRC)
-CORE_CMD  := src/cmd/run.c src/cmd/lint.c src/cmd/job_exec.c src/cmd/image.c
+CORE_CMD  := src/cmd/run.c src/cmd/lint.c src/cmd/job_exec.c src/cmd/image.c \
+	     src/cmd/sandbox_init.c
 SERVER_CMD := src/cmd/server.c
 CLIENT_CMD := $(filter-out $(CORE_CMD) $(SERVER_CMD), $(sort $(wildcard src/cmd/*.c)))
 CMD_SRC   := $(sort $(wildcard src/cmd/*.c)) src/cidre.c

@@ -703,16 +703,6 @@ int cmd_run(int argc, char **argv)
 	if (o.colour < 0)
 		o.colour = isatty(fileno(out));
 
-	if (listing) {
-		pthread_join(lister.thread, NULL);
-		listing = 0;
-	} else {
-		lister.ret = workspace_list(gi.toplevel, &files, &lister.err);
-	}
-	if (lister.ret < 0) {
-		fprintf(stderr, "cidre run: listing the working tree: %s\n", lister.err.buf);
-		goto release_git;
-	}
 	memset(&ex, 0, sizeof(ex));
 	ex.executor = o.executor && !strcmp(o.executor, "sandbox") ?
 		      JOBRUN_SANDBOX : JOBRUN_SHELL;
@@ -743,6 +733,20 @@ int cmd_run(int argc, char **argv)
 	so.out = out;
 	so.pipeline_id = pipeline_id;
 	so.first_job_id = next_counter(state.buf, "job-id", (int)plan.nr);
+	/* the first jobs' sandboxes set up while the tree is listed */
+	so.early = sched_prestart(&plan, &so);
+
+	if (listing) {
+		pthread_join(lister.thread, NULL);
+		listing = 0;
+	} else {
+		lister.ret = workspace_list(gi.toplevel, &files, &lister.err);
+	}
+	if (lister.ret < 0) {
+		fprintf(stderr, "cidre run: listing the working tree: %s\n", lister.err.buf);
+		sched_early_discard(so.early);
+		goto release_git;
+	}
 	res = xcalloc(plan.nr ? plan.nr : 1, sizeof(*res));
 	if (plan.name && *plan.name && !o.quiet)
 		fprintf(out, "pipeline #%d: %s\n", pipeline_id, plan.name);

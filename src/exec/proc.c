@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "exec/cgroup.h"
+#include "exec/sandbox.h"
 #include "util/strvec.h"
 #include "util/xalloc.h"
 
@@ -64,8 +65,12 @@ struct child_args {
 				  --info-fd); -1: none */
 	int info_fd;
 	int block_r;           /* becomes block_fd in the child (bwrap's
-				  --block-fd); -1: none */
+				  --block-fd, or the trampoline's socket);
+				  -1: none */
 	int block_fd;
+	int exe_src;           /* becomes exe_fd in the child (the
+				  trampoline's executable); -1: none */
+	int exe_fd;
 };
 
 static int64_t now_ms(void)
@@ -114,17 +119,22 @@ static void child_report(int fd, int stage, int err)
 
 /*
  * Between fork and exec (async-signal-safe): put bwrap's info and block
- * descriptors at the numbers its command line names. Every source that
- * sits at or below a target number (the message pipe included) is moved
- * above them first, so no dup2 clobbers another. *msg follows the
- * message pipe. Returns 0, or -1 (errno set).
+ * descriptors, and the trampoline's executable, at the numbers its
+ * command line names. Every source that sits at or below a target
+ * number (the message pipe included) is moved above them first, so no
+ * dup2 clobbers another. *msg follows the message pipe. Returns 0, or
+ * -1 (errno set).
  */
 static int place_fds(const struct child_args *a, int *msg)
 {
-	int top = a->info_fd > a->block_fd ? a->info_fd : a->block_fd;
-	int info = a->info_w, block = a->block_r;
+	int src[3] = { a->info_w, a->block_r, a->exe_src };
+	const int dst[3] = { a->info_fd, a->block_fd, a->exe_fd };
+	int top = 0, i;
 
-	if (info < 0 && block < 0)
+	for (i = 0; i < 3; i++)
+		if (src[i] >= 0 && dst[i] > top)
+			top = dst[i];
+	if (!top)
 		return 0;
 	if (*msg <= top) {
 		int m = fcntl(*msg, F_DUPFD_CLOEXEC, top + 1);
@@ -133,18 +143,14 @@ static int place_fds(const struct child_args *a, int *msg)
 			return -1;
 		*msg = m;
 	}
-	if (info >= 0 && info != a->info_fd && info <= top &&
-	    (info = fcntl(info, F_DUPFD_CLOEXEC, top + 1)) < 0)
-		return -1;
-	if (block >= 0 && block != a->block_fd && block <= top &&
-	    (block = fcntl(block, F_DUPFD_CLOEXEC, top + 1)) < 0)
-		return -1;
-	if (info >= 0 && (info == a->info_fd ? fcntl(info, F_SETFD, 0) :
-			  dup2(info, a->info_fd)) < 0)
-		return -1;
-	if (block >= 0 && (block == a->block_fd ? fcntl(block, F_SETFD, 0) :
-			   dup2(block, a->block_fd)) < 0)
-		return -1;
+	for (i = 0; i < 3; i++)
+		if (src[i] >= 0 && src[i] != dst[i] && src[i] <= top &&
+		    (src[i] = fcntl(src[i], F_DUPFD_CLOEXEC, top + 1)) < 0)
+			return -1;
+	for (i = 0; i < 3; i++)
+		if (src[i] >= 0 && (src[i] == dst[i] ? fcntl(src[i], F_SETFD, 0) :
+				    dup2(src[i], dst[i])) < 0)
+			return -1;
 	return 0;
 }
 
@@ -299,6 +305,11 @@ struct run {
 	/* bwrap's --block-fd (spec->wrap_block_fd): our end; a byte there
 	   lets the sandbox exec the job. -1: none, or sent. */
 	int block_w;
+	/* Started through a trampoline (spec->init_argv): job is what is
+	   sent at the release instead of the byte (NULL until known). */
+	int tramp;
+	char *job;
+	size_t job_len;
 	char **argv;
 	char *script_path;
 };
@@ -655,6 +666,8 @@ static int start(struct run *r, char **argv, const char *bash,
 		a.info_w = info[1];
 		r->info_r = info[0];
 	}
+	a.exe_src = r->tramp ? spec->init_exe : -1;
+	a.exe_fd = r->tramp ? spec->init_exe_at : 0;
 	a.block_r = -1;
 	a.block_fd = spec->wrap ? spec->wrap_block_fd : 0;
 	if (a.block_fd > 2) {
@@ -751,9 +764,34 @@ static int is_bash(const char *path)
 	return !strcmp(base ? base + 1 : path, "bash");
 }
 
+/*
+ * The shell and its options, the job's command line before its script
+ * (at most 6 words): into argv, the count returned.
+ */
+static int shell_words(const struct proc_spec *spec, char **argv)
+{
+	int argc = 0;
+
+	if (spec->wrap && spec->shell && !is_bash(spec->shell)) {
+		/* a POSIX sh (busybox, dash): no bash-only options */
+		argv[argc++] = (char *)spec->shell;
+		argv[argc++] = "-e";
+	} else {
+		argv[argc++] = spec->wrap ?
+			       (char *)(spec->shell ? spec->shell : "/bin/bash") : "bash";
+		argv[argc++] = "--noprofile";
+		argv[argc++] = "--norc";
+		argv[argc++] = "-e";
+	}
+	argv[argc++] = "-o";
+	argv[argc++] = "pipefail";
+	return argc;
+}
+
 #define RUN_INIT(spec_, res_) { .spec = (spec_), .res = (res_), \
 	.cg = CGROUP_INIT, .pid = -1, .out_r = -1, .info_r = -1, \
-	.info = STRBUF_INIT, .mntns_fd = -1, .block_w = -1 }
+	.info = STRBUF_INIT, .mntns_fd = -1, .block_w = -1, .tramp = 0, \
+	.job = NULL }
 
 /* Free what run_begin made, but the cgroup (its caller's to release). */
 static void run_free(struct run *r)
@@ -772,6 +810,8 @@ static void run_free(struct run *r)
 	r->mntns_fd = -1;
 	free(r->argv);
 	r->argv = NULL;
+	free(r->job);
+	r->job = NULL;
 	free(r->buf);
 	r->buf = NULL;
 	if (r->script_path)
@@ -808,29 +848,21 @@ static int run_begin(struct run *r, struct strbuf *err)
 	r->argv = xcalloc(wrap_nr + 10, sizeof(*r->argv));
 	for (argc = 0; (size_t)argc < wrap_nr; argc++)
 		r->argv[argc] = spec->wrap[argc];
-	if (spec->wrap && spec->shell && !is_bash(spec->shell)) {
-		/* a POSIX sh (busybox, dash): no bash-only options */
-		r->argv[argc++] = (char *)spec->shell;
-		r->argv[argc++] = "-e";
-	} else {
-		r->argv[argc++] = spec->wrap ?
-				  (char *)(spec->shell ? spec->shell : "/bin/bash") : "bash";
-		r->argv[argc++] = "--noprofile";
-		r->argv[argc++] = "--norc";
-		r->argv[argc++] = "-e";
-	}
-	r->argv[argc++] = "-o";
-	r->argv[argc++] = "pipefail";
-	if (strlen(spec->script) > PROC_MAX_ARG_SCRIPT) {
-		r->script_path = script_tempfile(spec->script, err);
-		if (!r->script_path) {
-			run_free(r);
-			return -1;
+	/* through a trampoline, wrap is the whole command line: the job's
+	   own comes at the release (proc_run, job_message) */
+	if (!r->tramp) {
+		argc += shell_words(spec, r->argv + argc);
+		if (strlen(spec->script) > PROC_MAX_ARG_SCRIPT) {
+			r->script_path = script_tempfile(spec->script, err);
+			if (!r->script_path) {
+				run_free(r);
+				return -1;
+			}
+			r->argv[argc++] = r->script_path;
+		} else {
+			r->argv[argc++] = "-c";
+			r->argv[argc++] = (char *)spec->script;
 		}
-		r->argv[argc++] = r->script_path;
-	} else {
-		r->argv[argc++] = "-c";
-		r->argv[argc++] = (char *)spec->script;
 	}
 	r->argv[argc] = NULL;
 
@@ -851,13 +883,29 @@ static int run_begin(struct run *r, struct strbuf *err)
 	return 0;
 }
 
-/* Let a sandbox waiting on its block fd exec the job (once). */
+/*
+ * Let a sandbox waiting on its block fd exec the job (once): the byte
+ * bwrap waits for, or the trampoline's whole job. A job bigger than
+ * the socket's buffer waits here until the trampoline reads it (or the
+ * sandbox dies: EPIPE), before the timeout and cancel start counting.
+ */
 static void run_release(struct run *r)
 {
+	const char *p = r->job ? r->job : "x";
+	size_t left = r->job ? r->job_len : 1;
+
 	if (r->block_w < 0)
 		return;
-	while (send(r->block_w, "x", 1, MSG_NOSIGNAL) < 0 && errno == EINTR)
-		;
+	while (left) {
+		ssize_t n = send(r->block_w, p, left, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		p += n;
+		left -= (size_t)n;
+	}
 	/* a sandbox that died before: its end shows in the wait */
 	close(r->block_w);
 	r->block_w = -1;
@@ -1058,7 +1106,12 @@ static void limits_of(const struct proc_spec *spec, struct proc_limits *l)
 		*l = *spec->limits;
 }
 
-/* Whether spec asks for exactly what p was started with. */
+/*
+ * Whether spec asks for exactly what p was started with: through a
+ * trampoline, what the sandbox's set-up depends on (command line,
+ * limits, workdir); else the job's whole command, environment and cwd
+ * too.
+ */
 static int prestart_matches(const struct proc_prestart *p,
 			    const struct proc_spec *spec)
 {
@@ -1066,6 +1119,18 @@ static int prestart_matches(const struct proc_prestart *p,
 	struct stat st;
 
 	limits_of(spec, &l);
+	if (p->r.tramp)
+		return spec->wrap && spec->init_argv &&
+		       spec->wrap_block_fd == p->own.wrap_block_fd &&
+		       spec->wrap_info_fd == p->own.wrap_info_fd &&
+		       spec->init_exe_at == p->own.init_exe_at &&
+		       vec_same(&p->wrap, spec->init_argv) &&
+		       str_same(p->workdir, spec->workdir) &&
+		       l.memory == p->lim.memory && l.pids == p->lim.pids &&
+		       l.cpus == p->lim.cpus &&
+		       strlen(spec->script) <= PROC_MAX_ARG_SCRIPT &&
+		       !stat(spec->workdir, &st) && st.st_dev == p->wd_dev &&
+		       st.st_ino == p->wd_ino;
 	return spec->wrap && spec->wrap_block_fd > 2 &&
 	       spec->wrap_block_fd == p->own.wrap_block_fd &&
 	       spec->wrap_info_fd == p->own.wrap_info_fd &&
@@ -1085,6 +1150,7 @@ struct proc_prestart *proc_prestart(const struct proc_spec *spec,
 {
 	struct proc_prestart *p;
 	struct stat st;
+	int tramp;
 
 	if (!spec->wrap || spec->wrap_block_fd <= 2 || !spec->workdir) {
 		strbuf_addstr(err, "only a sandbox with a block fd and a "
@@ -1098,9 +1164,18 @@ struct proc_prestart *proc_prestart(const struct proc_spec *spec,
 	p = xcalloc(1, sizeof(*p));
 	p->wd_dev = st.st_dev;
 	p->wd_ino = st.st_ino;
-	vec_copy(&p->wrap, spec->wrap);
-	vec_copy(&p->env, spec->env ? spec->env : environ);
-	p->script = xstrdup(spec->script);
+	tramp = spec->init_argv && spec->init_exe >= 0 && spec->init_exe_at > 2;
+	if (tramp) {
+		/* bwrap gets nothing of the job, not even its environment
+		   (what it adds, the trampoline passes on) */
+		vec_copy(&p->wrap, spec->init_argv);
+		strvec_init(&p->env);
+		p->script = xstrdup("");
+	} else {
+		vec_copy(&p->wrap, spec->wrap);
+		vec_copy(&p->env, spec->env ? spec->env : environ);
+		p->script = xstrdup(spec->script);
+	}
 	p->workdir = xstrdup(spec->workdir);
 	p->shell = xstrdup_or_null(spec->shell);
 	p->name = xstrdup_or_null(spec->name);
@@ -1114,11 +1189,14 @@ struct proc_prestart *proc_prestart(const struct proc_spec *spec,
 	p->own.shell = p->shell;
 	p->own.wrap_info_fd = spec->wrap_info_fd;
 	p->own.wrap_block_fd = spec->wrap_block_fd;
+	p->own.init_exe = tramp ? spec->init_exe : -1;
+	p->own.init_exe_at = tramp ? spec->init_exe_at : 0;
 	p->own.limits = &p->lim;
 	{
 		struct run r0 = RUN_INIT(&p->own, NULL);
 
 		p->r = r0;
+		p->r.tramp = tramp;
 	}
 	if (run_begin(&p->r, err) < 0) {
 		proc_prestart_discard(p);
@@ -1147,6 +1225,33 @@ void proc_prestart_discard(struct proc_prestart *p)
 	prestart_free(p);
 }
 
+/*
+ * What a trampoline is sent at the release: spec's shell command line,
+ * environment and cwd inside (sandbox_job_encode), into p->r.job. 0, or
+ * -1 when it passes the trampoline's limits (the job then starts in a
+ * sandbox of its own, whose exec says what is wrong).
+ */
+static int job_message(struct proc_prestart *p, const struct proc_spec *spec)
+{
+	struct strbuf msg = STRBUF_INIT, why = STRBUF_INIT;
+	char *argv[10];
+	int argc = shell_words(spec, argv);
+
+	argv[argc++] = "-c";
+	argv[argc++] = (char *)spec->script;
+	argv[argc] = NULL;
+	if (sandbox_job_encode(&msg, spec->init_cwd, argv,
+			       spec->env ? spec->env : environ, &why) < 0) {
+		strbuf_release(&msg);
+		strbuf_release(&why);
+		return -1;
+	}
+	strbuf_release(&why);
+	free(p->r.job);
+	p->r.job = strbuf_detach(&msg, &p->r.job_len);
+	return 0;
+}
+
 int proc_run(const struct proc_spec *spec, struct proc_result *res,
 	     struct strbuf *err)
 {
@@ -1154,8 +1259,9 @@ int proc_run(const struct proc_spec *spec, struct proc_result *res,
 	struct run r = RUN_INIT(spec, res);
 
 	res_init(res);
-	if (p && prestart_matches(p, spec)) {
-		/* the same job: go on with its run, under this spec */
+	if (p && prestart_matches(p, spec) &&
+	    (!p->r.tramp || job_message(p, spec) == 0)) {
+		/* the same sandbox: go on with its run, under this spec */
 		r = p->r;
 		r.spec = spec;
 		r.res = res;

@@ -60,11 +60,27 @@ struct proc_spec {
 	 */
 	int wrap_block_fd;
 	/*
+	 * How proc_prestart starts a sandbox so that nothing of the job is
+	 * fixed then (docs/internals/sandbox.md, "The trampoline"):
+	 * init_argv is its complete command line, running a trampoline
+	 * (sandbox_init_argv: no --block-fd) that reads the job's argv,
+	 * environment and directory (init_cwd, inside the sandbox) from
+	 * the socket at wrap_block_fd when proc_run releases it; init_exe
+	 * is the trampoline's executable, given to bwrap at init_exe_at.
+	 * NULL init_argv: bwrap waits on the block fd itself and then runs
+	 * the shell, the job's whole spec fixed at the start.
+	 */
+	char *const *init_argv;
+	const char *init_cwd;
+	int init_exe, init_exe_at;
+	/*
 	 * A sandbox started ahead for this job (proc_prestart), or NULL.
 	 * proc_run takes it: used when it was started from a spec equal to
-	 * this one in everything the job can observe (command line, shell,
-	 * script, environment, cwd and its inode, limits), else discarded
-	 * and the job started afresh.
+	 * this one in everything its set-up depends on, else discarded and
+	 * the job started afresh. Through a trampoline: the command line
+	 * (image, workspace, network, ids), limits, workdir and its inode;
+	 * the job's argv, environment and cwd are sent at the release.
+	 * Without: also the shell, script, environment and cwd.
 	 */
 	struct proc_prestart *prestart;
 	/* Limits; NULL or all 0: none. A job with limits that cannot be

@@ -7,10 +7,15 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <link.h>
 #include <linux/openat2.h>
 #include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -168,6 +173,342 @@ int sandbox_argv(const struct sandbox_opts *o, struct strvec *argv,
 	free(top);
 	strvec_clear(&names);
 	return ret;
+}
+
+/* ---- the trampoline ---------------------------------------------- */
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+extern char **environ;
+
+static const char job_magic[4] = { 'C', 'S', 'J', '1' };
+
+void sandbox_init_argv(char *const *wrap, struct strvec *out)
+{
+	size_t nr = 0, i;
+
+	while (wrap[nr])
+		nr++;
+	/* sandbox_argv ends with --block-fd N --: the trampoline reads
+	   the socket itself, and bwrap runs it at once */
+	if (nr >= 3 && !strcmp(wrap[nr - 3], "--block-fd") &&
+	    !strcmp(wrap[nr - 1], "--"))
+		nr -= 3;
+	for (i = 0; i < nr; i++)
+		strvec_push(out, wrap[i]);
+	strvec_push(out, "--");
+	strvec_pushf(out, "/proc/self/fd/%d", SANDBOX_EXE_FD);
+	strvec_push(out, SANDBOX_INIT_CMD);
+}
+
+static int exe_fd = -1;
+static pthread_once_t exe_once = PTHREAD_ONCE_INIT;
+
+/* Whether this process was linked statically: no program interpreter. */
+static int linked_statically(void)
+{
+	const ElfW(Phdr) *ph = (const ElfW(Phdr) *)getauxval(AT_PHDR);
+	unsigned long i, n = getauxval(AT_PHNUM);
+
+	if (!ph || !n)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (ph[i].p_type == PT_INTERP)
+			return 0;
+	return 1;
+}
+
+static void open_exe(void)
+{
+	const char *off = getenv("CIDRE_SANDBOX_INIT");
+
+	if ((off && !strcmp(off, "0")) || !linked_statically())
+		return;
+	exe_fd = open("/proc/self/exe", O_PATH | O_CLOEXEC);
+}
+
+int sandbox_init_exe(void)
+{
+	pthread_once(&exe_once, open_exe);
+	return exe_fd;
+}
+
+static void put_le32(unsigned char *p, uint32_t v)
+{
+	p[0] = v & 0xff;
+	p[1] = (v >> 8) & 0xff;
+	p[2] = (v >> 16) & 0xff;
+	p[3] = (v >> 24) & 0xff;
+}
+
+static uint32_t get_le32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+int sandbox_job_encode(struct strbuf *out, const char *cwd, char *const *argv,
+		       char *const *env, struct strbuf *err)
+{
+	size_t start = out->len, argc = 0, n = 1, i;
+	unsigned char hdr[8];
+
+	if (!cwd || cwd[0] != '/') {
+		strbuf_addstr(err, "the job's directory must be an absolute path");
+		return -1;
+	}
+	while (argv && argv[argc])
+		argc++;
+	if (!argc || argv[0][0] != '/') {
+		strbuf_addstr(err, "the job's command must be an absolute path");
+		return -1;
+	}
+	memcpy(hdr, job_magic, 4);
+	put_le32(hdr + 4, 0);
+	strbuf_add(out, hdr, sizeof(hdr));
+	strbuf_add(out, cwd, strlen(cwd) + 1);
+	strbuf_addf(out, "%zu", argc);
+	strbuf_addch(out, '\0');
+	for (i = 0; i < argc; i++, n++)
+		strbuf_add(out, argv[i], strlen(argv[i]) + 1);
+	for (i = 0; env && env[i]; i++, n++)
+		strbuf_add(out, env[i], strlen(env[i]) + 1);
+	if (out->len - start - sizeof(hdr) > SANDBOX_JOB_MAX ||
+	    n > SANDBOX_JOB_STRINGS) {
+		strbuf_addf(err, "the job's command and environment (%zu bytes, "
+			    "%zu strings) pass the sandbox's limit (%d bytes, "
+			    "%d strings)", out->len - start - sizeof(hdr), n,
+			    SANDBOX_JOB_MAX, SANDBOX_JOB_STRINGS);
+		strbuf_setlen(out, start);
+		return -1;
+	}
+	put_le32((unsigned char *)out->buf + start + 4,
+		 (uint32_t)(out->len - start - sizeof(hdr)));
+	return 0;
+}
+
+int sandbox_job_decode(char *payload, size_t len, struct sandbox_job *job,
+		       struct strbuf *err)
+{
+	size_t nstr = 0, i, k, argc;
+	char *p, *end = payload + len, *num;
+	char **v;
+
+	memset(job, 0, sizeof(*job));
+	if (!len || len > SANDBOX_JOB_MAX || payload[len - 1]) {
+		strbuf_addstr(err, "malformed job description: empty, too long "
+			      "or not NUL-terminated");
+		return -1;
+	}
+	for (p = payload; p < end; p += strlen(p) + 1)
+		if (++nstr > SANDBOX_JOB_STRINGS + 2) {
+			strbuf_addf(err, "job description with over %d strings",
+				    SANDBOX_JOB_STRINGS);
+			return -1;
+		}
+	if (nstr < 3) {
+		strbuf_addstr(err, "malformed job description: no command");
+		return -1;
+	}
+	job->cwd = payload;
+	num = payload + strlen(payload) + 1;
+	if (job->cwd[0] != '/') {
+		strbuf_addstr(err, "malformed job description: a relative directory");
+		return -1;
+	}
+	argc = 0;
+	for (p = num; *p; p++) {
+		if (*p < '0' || *p > '9' || argc > SANDBOX_JOB_STRINGS) {
+			argc = 0;
+			break;
+		}
+		argc = argc * 10 + (size_t)(*p - '0');
+	}
+	if (!argc || argc > nstr - 2) {
+		strbuf_addf(err, "malformed job description: argument count "
+			    "\"%.20s\" for %zu strings", num, nstr - 2);
+		return -1;
+	}
+	v = calloc(nstr - 2 + 2, sizeof(*v));
+	if (!v) {
+		strbuf_addstr(err, "out of memory");
+		return -1;
+	}
+	p = num + strlen(num) + 1;
+	for (i = 0; p < end; i++, p += strlen(p) + 1)
+		v[i] = p;
+	/* argv is v[0..argc) NULL-terminated, env follows: shift it by one */
+	memmove(v + argc + 1, v + argc, (nstr - 2 - argc) * sizeof(*v));
+	v[argc] = NULL;
+	v[nstr - 2 + 1] = NULL;
+	job->argv = v;
+	job->env = v + argc + 1;
+	if (v[0][0] != '/') {
+		strbuf_addstr(err, "malformed job description: the command is "
+			      "not an absolute path");
+		sandbox_job_release(job);
+		return -1;
+	}
+	for (k = 0; job->env[k]; k++)
+		if (job->env[k][0] == '=' || !strchr(job->env[k], '=')) {
+			strbuf_addf(err, "malformed job description: environment "
+				    "entry %zu is not NAME=value", k);
+			sandbox_job_release(job);
+			return -1;
+		}
+	return 0;
+}
+
+void sandbox_job_release(struct sandbox_job *job)
+{
+	free(job->argv);
+	memset(job, 0, sizeof(*job));
+}
+
+/* read() until n bytes or EOF; the count read, -1 on an error. */
+static ssize_t read_full(int fd, void *buf, size_t n)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t r = read(fd, (char *)buf + got, n - got);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (!r)
+			break;
+		got += (size_t)r;
+	}
+	return (ssize_t)got;
+}
+
+/*
+ * The job's environment with what bwrap added to ours (it was started
+ * with none; it sets PWD) applied as setenv() does it: an entry of the
+ * same name replaced in place, else added at the end. What a job run by
+ * bwrap directly gets. The array is new; the strings are not copied.
+ */
+static char **env_with_ours(char **job)
+{
+	size_t n = 0, m = 0, i, k;
+	char **env;
+
+	while (job[n])
+		n++;
+	while (environ && environ[m])
+		m++;
+	env = calloc(n + m + 1, sizeof(*env));
+	if (!env)
+		return NULL;
+	memcpy(env, job, n * sizeof(*env));
+	for (i = 0; i < m; i++) {
+		size_t len = strcspn(environ[i], "=");
+
+		if (!environ[i][len] || !len)
+			continue;
+		for (k = 0; k < n; k++)
+			if (!strncmp(env[k], environ[i], len + 1))
+				break;
+		env[k] = environ[i];
+		if (k == n)
+			n++;
+	}
+	env[n] = NULL;
+	return env;
+}
+
+int sandbox_init_main(void)
+{
+	struct strbuf err = STRBUF_INIT;
+	struct sandbox_job job;
+	unsigned char hdr[8];
+	char *payload = NULL, **env = NULL;
+	uint32_t len;
+	ssize_t n;
+
+	memset(&job, 0, sizeof(job));
+	n = read_full(SANDBOX_BLOCK_FD, hdr, sizeof(hdr));
+	if (n < 0) {
+		strbuf_addf(&err, "reading the job: %s", strerror(errno));
+		goto fail;
+	}
+	if (n == 0) {
+		strbuf_addstr(&err, "the sandbox was let go of without a job");
+		goto fail;
+	}
+	if ((size_t)n < sizeof(hdr) || memcmp(hdr, job_magic, 4)) {
+		strbuf_addf(&err, "not a job description (%zd bytes)", n);
+		goto fail;
+	}
+	len = get_le32(hdr + 4);
+	if (!len || len > SANDBOX_JOB_MAX) {
+		strbuf_addf(&err, "a job description of %lu bytes (the limit is "
+			    "%d)", (unsigned long)len, SANDBOX_JOB_MAX);
+		goto fail;
+	}
+	payload = malloc(len);
+	if (!payload) {
+		strbuf_addstr(&err, "out of memory");
+		goto fail;
+	}
+	n = read_full(SANDBOX_BLOCK_FD, payload, len);
+	if (n < 0) {
+		strbuf_addf(&err, "reading the job: %s", strerror(errno));
+		goto fail;
+	}
+	if ((size_t)n < len) {
+		strbuf_addf(&err, "the job description ended early (%zd of %lu "
+			    "bytes)", n, (unsigned long)len);
+		goto fail;
+	}
+	if (sandbox_job_decode(payload, len, &job, &err) < 0)
+		goto fail;
+	env = env_with_ours(job.env);
+	if (!env) {
+		strbuf_addstr(&err, "out of memory");
+		goto fail;
+	}
+	if (chdir(job.cwd) < 0) {
+		strbuf_addf(&err, "cannot enter %s: %s", job.cwd, strerror(errno));
+		goto fail;
+	}
+	/* nothing of ours goes to the job: not the socket, not our binary */
+	if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
+		int fd;
+
+		for (fd = 3; fd < 4096; fd++)
+			fcntl(fd, F_SETFD, FD_CLOEXEC);
+	}
+	execve(job.argv[0], job.argv, env);
+	strbuf_addf(&err, "cannot run %s: %s", job.argv[0], strerror(errno));
+fail:
+	{
+		struct strbuf line = STRBUF_INIT;
+		const char *p;
+		size_t left;
+
+		strbuf_addf(&line, "cidre %s: %s\n", SANDBOX_INIT_CMD, err.buf);
+		for (p = line.buf, left = line.len; left; ) {
+			ssize_t w = write(2, p, left);
+
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0)
+				break;
+			p += w;
+			left -= (size_t)w;
+		}
+		strbuf_release(&line);
+	}
+	free(env);
+	sandbox_job_release(&job);
+	free(payload);
+	strbuf_release(&err);
+	return 127;
 }
 
 /* Whether rel (no leading '/') is an executable regular file in root,

@@ -22,8 +22,16 @@
 #define SANDBOX_DEFAULT_ID 65534
 /* bwrap's --info-fd in sandbox_argv (proc_spec.wrap_info_fd). */
 #define SANDBOX_INFO_FD 3
-/* bwrap's --block-fd in sandbox_argv (proc_spec.wrap_block_fd). */
+/* bwrap's --block-fd in sandbox_argv (proc_spec.wrap_block_fd); the
+   trampoline's socket, where the job comes from, in sandbox_init_argv. */
 #define SANDBOX_BLOCK_FD 4
+/* Where the trampoline's executable (ours) is given to bwrap. */
+#define SANDBOX_EXE_FD 5
+/* The hidden command of cidre that is the trampoline. */
+#define SANDBOX_INIT_CMD "sandbox-init"
+/* Limits of what the trampoline takes: bytes, strings (argv + env). */
+#define SANDBOX_JOB_MAX (4 << 20)
+#define SANDBOX_JOB_STRINGS 65536
 
 struct sandbox_opts {
 	const char *bwrap;        /* absolute path of bwrap */
@@ -45,6 +53,58 @@ struct sandbox_opts {
  */
 int sandbox_argv(const struct sandbox_opts *o, struct strvec *argv,
 		 struct strbuf *err);
+
+/*
+ * The trampoline (docs/internals/sandbox.md, "The trampoline"): a
+ * sandbox prestarted with this command line waits, set up, for its
+ * job's argv, environment and working directory on SANDBOX_BLOCK_FD,
+ * then execs the job; nothing of the job is fixed when it starts.
+ *
+ * sandbox_init_argv: from a sandbox_argv command line, the one that
+ * runs the trampoline instead: without --block-fd, ending with
+ * "-- /proc/self/fd/SANDBOX_EXE_FD sandbox-init". The caller gives bwrap
+ * sandbox_init_exe() at SANDBOX_EXE_FD and a socket at SANDBOX_BLOCK_FD.
+ */
+void sandbox_init_argv(char *const *wrap, struct strvec *out);
+
+/*
+ * Our own executable, opened once (O_PATH, close-on-exec), when it can
+ * be the trampoline in any image: it is linked statically (a sanitizer
+ * build is not, and would need this host's libraries). -1 otherwise.
+ */
+int sandbox_init_exe(void);
+
+/*
+ * The message a trampoline reads: "CSJ1", the payload's length (4 bytes,
+ * little-endian), then NUL-terminated strings: cwd, argc in decimal,
+ * argv[0..argc), then every environment entry. Appends it to out.
+ * 0, or -1 with the reason in err (a limit passed, a relative path).
+ */
+int sandbox_job_encode(struct strbuf *out, const char *cwd, char *const *argv,
+		       char *const *env, struct strbuf *err);
+
+struct sandbox_job {
+	const char *cwd;
+	char **argv;              /* NULL-terminated, into the payload */
+	char **env;               /* NULL-terminated, into the payload */
+};
+
+/*
+ * Read a payload of len bytes (the bytes after the header) into job;
+ * its strings stay in payload. 0, or -1 with the reason in err.
+ * sandbox_job_release frees the arrays (not the payload).
+ */
+int sandbox_job_decode(char *payload, size_t len, struct sandbox_job *job,
+		       struct strbuf *err);
+void sandbox_job_release(struct sandbox_job *job);
+
+/*
+ * The trampoline itself (cidre sandbox-init): read the job from
+ * SANDBOX_BLOCK_FD, change to its directory, close every descriptor
+ * but 0..2, exec it. Returns only on failure (the reason on stderr,
+ * which is the job's output), with the exit status to use (127).
+ */
+int sandbox_init_main(void);
 
 /*
  * The shell a job runs with inside root: "/bin/bash" when the image has

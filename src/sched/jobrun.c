@@ -42,6 +42,9 @@ struct job_ctx {
 	/* the executor as set up for this job (setup_exec) */
 	int sandbox;              /* 1: runs in a sandbox */
 	struct strvec wrap;       /* the bwrap command line */
+	struct strvec init;       /* the same with the trampoline (empty:
+				     none; sandbox_init_argv) */
+	char *inside;             /* the job's directory inside */
 	const char *shell;        /* the shell inside */
 	struct proc_limits lim;
 	char *setup_err;          /* the job cannot start: why */
@@ -269,6 +272,10 @@ static void setup_exec(struct job_ctx *jc, struct varlist *vars)
 		goto done;
 	}
 	jc->sandbox = 1;
+	if (sandbox_init_exe() >= 0)
+		sandbox_init_argv(jc->wrap.v, &jc->init);
+	free(jc->inside);
+	jc->inside = xstrdup(inside);
 	varlist_set(vars, "CI_PROJECT_DIR", inside);
 	varlist_set(vars, "CI_BUILDS_DIR", SANDBOX_BUILDS_DIR);
 	note(jc, "Running in a sandbox: image %s%s%s%s, network %s%s",
@@ -597,6 +604,11 @@ int jobrun_prestart_enabled(void)
 	return !v || strcmp(v, "0");
 }
 
+int jobrun_prestart_takes_env(void)
+{
+	return sandbox_init_exe() >= 0;
+}
+
 /* The process spec of the job's scripts (script and timeout apart). */
 static void fill_spec(struct job_ctx *jc, struct proc_spec *ps, char **env)
 {
@@ -612,6 +624,12 @@ static void fill_spec(struct job_ctx *jc, struct proc_spec *ps, char **env)
 		ps->shell = jc->shell;
 		ps->wrap_info_fd = SANDBOX_INFO_FD;
 		ps->wrap_block_fd = SANDBOX_BLOCK_FD;
+		if (jc->init.nr) {
+			ps->init_argv = jc->init.v;
+			ps->init_cwd = jc->inside;
+			ps->init_exe = sandbox_init_exe();
+			ps->init_exe_at = SANDBOX_EXE_FD;
+		}
 	}
 	ps->limits = &jc->lim;
 }
@@ -633,6 +651,7 @@ static void run_attempt(struct job_ctx *jc, const struct varlist *vars, char **e
 	struct job_result *r = jc->r;
 	struct proc_spec ps;
 	struct proc_result pr;
+	struct proc_prestart *pre_after = NULL;
 	struct strbuf script = STRBUF_INIT, err = STRBUF_INIT;
 	int ok;
 
@@ -662,6 +681,15 @@ static void run_attempt(struct job_ctx *jc, const struct varlist *vars, char **e
 	}
 	ps.prestart = jc->pre;
 	jc->pre = NULL;
+	/*
+	 * after_script's sandbox, set up while the script runs: through
+	 * the trampoline it takes its script and CI_JOB_STATUS when it
+	 * starts, so it can be started before they are known.
+	 */
+	if (jc->sandbox && def->after_script.nr && jobrun_prestart_enabled() &&
+	    jobrun_prestart_takes_env())
+		pre_after = proc_prestart(&ps, &err);
+	strbuf_reset(&err);
 	if (proc_run(&ps, &pr, &err) < 0) {
 		note(jc, "ERROR: cannot start the job: %s", err.buf);
 		r->status = JOB_FAILED;
@@ -724,11 +752,14 @@ static void run_attempt(struct job_ctx *jc, const struct varlist *vars, char **e
 		ps.script = script.buf;
 		ps.env = aenv;
 		ps.timeout_sec = AFTER_SCRIPT_TIMEOUT;
+		ps.prestart = pre_after;
+		pre_after = NULL;
 		if (proc_run(&ps, &pr, &err) < 0)
 			note(jc, "WARNING: after_script could not start: %s", err.buf);
 		else if (pr.exit_code)
 			note(jc, "WARNING: after_script failed with exit code %d (ignored)",
 			     pr.exit_code);
+		ps.prestart = NULL;
 		flush_line(jc);
 		if (pr.peak_mem > r->peak_mem)
 			r->peak_mem = pr.peak_mem;
@@ -743,6 +774,7 @@ static void run_attempt(struct job_ctx *jc, const struct varlist *vars, char **e
 		save_caches(jc, vars, ok);
 	}
 done:
+	proc_prestart_discard(pre_after);
 	proc_prestart_discard(jc->pre);
 	jc->pre = NULL;
 	strbuf_release(&script);
@@ -779,6 +811,7 @@ struct proc_prestart *jobrun_prestart(const struct jobrun *jr)
 	strbuf_init(&jc.line, 0);
 	jc.workdir = xstrdup(jr->workdir);
 	strvec_init(&jc.wrap);
+	strvec_init(&jc.init);
 	/* exactly what jobrun_run computes for it, so that proc_run can
 	   tell whether the job is still the same when it starts */
 	job_vars(&jc, &vars);
@@ -799,6 +832,8 @@ done:
 	strbuf_release(&err);
 	strbuf_release(&jc.line);
 	strvec_clear(&jc.wrap);
+	strvec_clear(&jc.init);
+	free(jc.inside);
 	free(jc.setup_err);
 	free(jc.workdir);
 	return p;
@@ -836,6 +871,7 @@ void jobrun_run(const struct jobrun *jr, struct job_result *r)
 	r->start = since(jr->t0);
 	job_vars(&jc, &vars);
 	strvec_init(&jc.wrap);
+	strvec_init(&jc.init);
 	setup_exec(&jc, &vars);
 	if (jc.pj->def->environment.set) {
 		r->env_name = xstrdup_or_null(varlist_get(&vars, "CI_ENVIRONMENT_NAME"));
@@ -880,6 +916,8 @@ void jobrun_run(const struct jobrun *jr, struct job_result *r)
 	varlist_clear(&vars);
 	strbuf_release(&jc.line);
 	strvec_clear(&jc.wrap);
+	strvec_clear(&jc.init);
+	free(jc.inside);
 	free(jc.setup_err);
 	free(jc.workdir);
 }

@@ -109,6 +109,12 @@ void jobrun_run(const struct jobrun *jr, struct job_result *r);
 struct proc_prestart *jobrun_prestart(const struct jobrun *jr);
 /* Whether sandboxes are prestarted ($CIDRE_PRESTART is not "0"). */
 int jobrun_prestart_enabled(void);
+/*
+ * Whether a prestarted sandbox takes the job's command and environment
+ * when the job starts (through the trampoline, sandbox_init_exe), so
+ * that nothing learnt after its start can make it unusable.
+ */
+int jobrun_prestart_takes_env(void);
 
 /* Whether a failure with exit_code is allowed by allow_failure. */
 int jobrun_failure_allowed(const struct plan_job *pj, int exit_code);

@@ -298,12 +298,17 @@ static void trace(struct sched *s, const char *what, size_t i)
 }
 
 /*
- * How many waves beyond the next one get sandboxes ahead: 0, the jobs
- * whose prerequisites have all started. 1 (two waves, up to twice
- * max_parallel sandboxes) measured slower on a busy 2-CPU machine: the
- * set-ups compete with the running jobs (docs/benchmarks.md).
+ * How many waves beyond the next one get sandboxes ahead (at most
+ * max_parallel alive in all, the earliest jobs first): any, when a
+ * prestarted sandbox takes the job's environment when it runs (the
+ * trampoline): nothing learnt meanwhile can make it unusable. Else 0,
+ * the jobs whose prerequisites have all started: further ones would
+ * often miss a dotenv report of a job still running.
  */
-#define PRESTART_WAVES 0
+static int prestart_waves(void)
+{
+	return jobrun_prestart_takes_env() ? 1 << 20 : 0;
+}
 
 /*
  * How far job i is from running, in waves: 0 when its prerequisites
@@ -362,12 +367,22 @@ static int wave_of(const struct sched *s, size_t i, const int *wave)
  * Sandboxes ahead: tear down those of jobs that will not run now
  * (skipped, canceled, manual), then start some for the jobs that can
  * run next, up to max_parallel alive. Each costs the scheduler thread
- * a fork and bwrap's exec; the set-up goes on in bwrap meanwhile.
+ * a fork and bwrap's exec (1.5-10 ms on a loaded machine: the child
+ * waits for a CPU); the set-up goes on in bwrap meanwhile. A job that
+ * finished comes first: no further one is started once the done pipe
+ * is readable (the loop calls again after handling it).
  */
+static int job_done_waiting(const struct sched *s)
+{
+	struct pollfd pfd = { .fd = s->done_pipe[0], .events = POLLIN };
+
+	return s->done_pipe[0] >= 0 && poll(&pfd, 1, 0) > 0;
+}
+
 static void prestart_ahead(struct sched *s, int interrupted)
 {
 	size_t i, alive = 0;
-	int *wave;
+	int *wave, waves = prestart_waves();
 
 	if (!s->pre)
 		return;
@@ -394,14 +409,15 @@ static void prestart_ahead(struct sched *s, int interrupted)
 	for (i = 0; i < s->plan->nr; i++)
 		if (wave[i] == -2)
 			wave[i] = wave_of(s, i, wave);
-	for (i = 0; i < s->plan->nr &&
-		    alive < (size_t)s->o->max_parallel * (PRESTART_WAVES + 1); i++) {
+	for (i = 0; i < s->plan->nr && alive < (size_t)s->o->max_parallel; i++) {
 		struct jobrun jr;
 		struct sched_job_paths jp;
 
 		if (s->pre[i] || s->pre_tried[i] || wave[i] < 0 ||
-		    wave[i] > PRESTART_WAVES)
+		    wave[i] > waves)
 			continue;
+		if (job_done_waiting(s))
+			break;
 		s->pre_tried[i] = 1;
 		sched_jobrun_init(s, i, 1, &jr, &jp);
 		s->pre[i] = jobrun_prestart(&jr);
@@ -412,6 +428,69 @@ static void prestart_ahead(struct sched *s, int interrupted)
 		}
 	}
 	free(wave);
+}
+
+struct sched_early *sched_prestart(const struct plan *plan,
+				   const struct sched_opts *o)
+{
+	struct sched s;
+	struct sched_early *e;
+	char **slugs;
+	const char *t = getenv("CIDRE_PRESTART_TRACE");
+	size_t i, n = plan->nr ? plan->nr : 1;
+	int any = 0;
+
+	if (!o->exec || o->exec->executor != JOBRUN_SANDBOX ||
+	    !jobrun_prestart_enabled())
+		return NULL;
+	/* what prestart_ahead reads of a scheduler that has not begun:
+	   every job created, slugs, no results yet */
+	memset(&s, 0, sizeof(s));
+	s.plan = plan;
+	s.o = o;
+	clock_gettime(CLOCK_MONOTONIC, &s.t0);
+	s.cancel_pipe[0] = s.cancel_pipe[1] = -1;
+	s.done_pipe[0] = s.done_pipe[1] = -1;
+	s.trace_fd = t && *t ? open(t, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+				    0644) : -1;
+	s.view = xcalloc(n, sizeof(*s.view));
+	s.res = xcalloc(n, sizeof(*s.res));
+	slugs = xcalloc(n, sizeof(*slugs));
+	sched_job_slugs(plan, slugs);
+	for (i = 0; i < plan->nr; i++)
+		s.res[i].slug = slugs[i];
+	e = xcalloc(1, sizeof(*e));
+	e->nr = plan->nr;
+	e->pre = s.pre = xcalloc(n, sizeof(*s.pre));
+	e->tried = s.pre_tried = xcalloc(n, 1);
+	prestart_ahead(&s, 0);
+	for (i = 0; i < plan->nr; i++) {
+		any |= s.pre[i] != NULL;
+		free(slugs[i]);
+	}
+	free(slugs);
+	free(s.res);
+	free(s.view);
+	if (s.trace_fd >= 0)
+		close(s.trace_fd);
+	if (!any) {
+		sched_early_discard(e);
+		return NULL;
+	}
+	return e;
+}
+
+void sched_early_discard(struct sched_early *e)
+{
+	size_t i;
+
+	if (!e)
+		return;
+	for (i = 0; i < e->nr; i++)
+		proc_prestart_discard(e->pre[i]);
+	free(e->pre);
+	free(e->tried);
+	free(e);
 }
 
 static void cancel_all(struct sched *s)
@@ -480,6 +559,13 @@ int sched_run(const struct plan *plan, const struct sched_opts *o,
 			s.trace_fd = open(t, O_WRONLY | O_CREAT | O_APPEND |
 					  O_CLOEXEC, 0644);
 	}
+	if (o->early && s.pre) {
+		/* the same plan and options: take them over */
+		memcpy(s.pre, o->early->pre, plan->nr * sizeof(*s.pre));
+		memcpy(s.pre_tried, o->early->tried, plan->nr);
+		memset(o->early->pre, 0, plan->nr * sizeof(*s.pre));
+	}
+	sched_early_discard(o->early);
 	if (mkdirs(o->state_dir, err) < 0)
 		goto out;
 	if (pipe2(s.cancel_pipe, O_CLOEXEC) < 0 || pipe2(s.done_pipe, O_CLOEXEC) < 0) {

@@ -76,7 +76,25 @@ struct sched_opts {
 	size_t max_log;              /* bytes kept per job log; 0 = 64 MiB */
 	/* executor and limits (sched/jobrun.h); NULL: shell, none */
 	const struct jobrun_exec *exec;
+	/* sandboxes started before sched_run (sched_prestart), or NULL:
+	   sched_run takes them */
+	struct sched_early *early;
 };
+
+/*
+ * Start, before sched_run, the sandboxes of the jobs that will run
+ * first (the sandbox executor; plan order, at most max_parallel), so
+ * that their set-up overlaps what the caller still does (listing the
+ * working tree). o must be what sched_run will get, but o->files may
+ * still be being filled: it is not read here. Call from the thread
+ * that will call sched_run (a sandbox dies with the thread that
+ * started it). Returns what to put in o->early, or NULL when nothing
+ * was started; sched_early_discard tears it down if sched_run is not
+ * called after all (accepts NULL).
+ */
+struct sched_early *sched_prestart(const struct plan *plan,
+				   const struct sched_opts *o);
+void sched_early_discard(struct sched_early *e);
 
 /*
  * Run the plan. results must have plan->nr zeroed entries; each is filled.

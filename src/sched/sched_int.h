@@ -36,6 +36,13 @@ struct sched {
 	int trace_fd;         /* $CIDRE_PRESTART_TRACE, or -1 */
 };
 
+/* Sandboxes started before sched_run (sched_prestart): pre[i] for job i. */
+struct sched_early {
+	size_t nr;
+	struct proc_prestart **pre;
+	char *tried;
+};
+
 struct worker {
 	struct sched *s;
 	size_t idx;

@@ -460,6 +460,74 @@ static void test_overhead(void **state)
 	print_message("# proc_run(\"true\"): %.2f ms each (%s)\n", ms, r.accounting);
 }
 
+/*
+ * A run prestarted through the trampoline (cidre sandbox-init, our own
+ * binary next to the tests' directory) takes the job it is sent at the
+ * release, whatever its environment and script; one whose set-up
+ * differs (here the workdir) is discarded and the job started afresh.
+ * "env" stands in for bwrap: it runs the rest of its command line.
+ */
+static void test_prestart_trampoline(void **state)
+{
+	char self[4096], *cidre, *slash;
+	char *wrap[] = { "/usr/bin/env", NULL };
+	char *init[] = { "/proc/self/fd/5", "sandbox-init", NULL };
+	char *const env2[] = { "PATH=/usr/bin:/bin", "FOO=changed", NULL };
+	struct proc_spec spec = {
+		.name = "t", .workdir = "/tmp", .env = test_env,
+		.script = "echo never", .cancel_fd = -1, .wrap = wrap,
+		.shell = "/bin/bash", .wrap_block_fd = 4, .init_argv = init,
+		.init_cwd = "/tmp", .init_exe_at = 5,
+	};
+	struct proc_prestart *p;
+	struct proc_result res;
+	struct capture cap;
+	struct strbuf err = STRBUF_INIT;
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	int fd;
+
+	assert_true(n > 0);
+	self[n] = '\0';
+	/* BUILD/tests/unit/t-proc -> BUILD/cidre */
+	for (int i = 0; i < 3 && (slash = strrchr(self, '/')); i++)
+		*slash = '\0';
+	cidre = xasprintf("%s/cidre", self);
+	fd = open(cidre, O_PATH | O_CLOEXEC);
+	if (fd < 0) {
+		free(cidre);
+		skip();
+	}
+	spec.init_exe = fd;
+	p = proc_prestart(&spec, &err);
+	assert_non_null(p);
+	/* another script and environment: still this sandbox's job */
+	cap_init(&cap);
+	spec.env = env2;
+	spec.script = "echo \"$FOO\"; pwd; ls /proc/self/fd; exit 3";
+	spec.on_output = on_output;
+	spec.ud = &cap;
+	spec.prestart = p;
+	assert_int_equal(proc_run(&spec, &res, &err), 0);
+	assert_int_equal(res.prestarted, 1);
+	assert_int_equal(res.exit_code, 3);
+	assert_string_equal(cap.out.buf, "changed\n/tmp\n0\n1\n2\n3\n");
+	strbuf_release(&cap.out);
+	/* another workdir: its own sandbox, the prestarted one torn down */
+	spec.prestart = proc_prestart(&spec, &err);
+	assert_non_null(spec.prestart);
+	cap_init(&cap);
+	spec.workdir = "/";
+	spec.script = "pwd";
+	assert_int_equal(proc_run(&spec, &res, &err), 0);
+	assert_int_equal(res.prestarted, 0);
+	assert_int_equal(res.exit_code, 0);
+	assert_string_equal(cap.out.buf, "/\n");
+	strbuf_release(&cap.out);
+	strbuf_release(&err);
+	close(fd);
+	free(cidre);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -478,6 +546,7 @@ int main(void)
 		cmocka_unit_test(test_script_build),
 		cmocka_unit_test(test_large_script),
 		cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_prestart_trampoline),
 		cmocka_unit_test(test_overhead),
 	};
 

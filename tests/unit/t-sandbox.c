@@ -1,6 +1,7 @@
 /*
  * Unit tests for src/exec/sandbox.c: the bubblewrap command line, image
- * tarball member and symbolic link checks, the shell found in an image.
+ * tarball member and symbolic link checks, the shell found in an image,
+ * the trampoline's command line and the job description it reads.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -215,6 +216,126 @@ static void test_shell(void **state)
 	strbuf_release(&err);
 }
 
+/* The trampoline's command line: sandbox_argv's without --block-fd. */
+static void test_init_argv(void **state)
+{
+	char *wrap[] = { "/usr/bin/bwrap", "--symlink", "--block-fd", "/x",
+			 "--info-fd", "3", "--block-fd", "4", "--", NULL };
+	struct strvec out = STRVEC_INIT;
+
+	sandbox_init_argv(wrap, &out);
+	assert_int_equal(out.nr, 9);
+	/* a --block-fd that is an argument's value stays */
+	assert_string_equal(out.v[2], "--block-fd");
+	assert_string_equal(out.v[4], "--info-fd");
+	assert_string_equal(out.v[5], "3");
+	assert_string_equal(out.v[6], "--");
+	assert_string_equal(out.v[7], "/proc/self/fd/5");
+	assert_string_equal(out.v[8], SANDBOX_INIT_CMD);
+	strvec_clear(&out);
+}
+
+/* Encode then decode: the payload after the 8-byte header. */
+static int roundtrip(const char *cwd, char **argv, char **env,
+		     struct strbuf *msg, struct sandbox_job *job,
+		     struct strbuf *err)
+{
+	if (sandbox_job_encode(msg, cwd, argv, env, err) < 0)
+		return -1;
+	assert_true(msg->len >= 8);
+	assert_memory_equal(msg->buf, "CSJ1", 4);
+	assert_int_equal((unsigned char)msg->buf[4] |
+			 (unsigned char)msg->buf[5] << 8 |
+			 (unsigned char)msg->buf[6] << 16 |
+			 (unsigned char)msg->buf[7] << 24, msg->len - 8);
+	return sandbox_job_decode(msg->buf + 8, msg->len - 8, job, err);
+}
+
+static void test_job(void **state)
+{
+	char *argv[] = { "/bin/sh", "-e", "-c", "echo 'a b'", NULL };
+	char *env[] = { "A=1", "EMPTY=", "B==x", NULL };
+	char *noenv[] = { NULL };
+	char *rel[] = { "sh", NULL };
+	char *bad_env[] = { "NOEQUALS", NULL };
+	struct strbuf msg = STRBUF_INIT, err = STRBUF_INIT;
+	struct sandbox_job job;
+	size_t i;
+
+	assert_int_equal(roundtrip("/builds/p", argv, env, &msg, &job, &err), 0);
+	assert_string_equal(job.cwd, "/builds/p");
+	for (i = 0; argv[i]; i++)
+		assert_string_equal(job.argv[i], argv[i]);
+	assert_null(job.argv[i]);
+	for (i = 0; env[i]; i++)
+		assert_string_equal(job.env[i], env[i]);
+	assert_null(job.env[i]);
+	sandbox_job_release(&job);
+	strbuf_reset(&msg);
+	/* no environment at all */
+	assert_int_equal(roundtrip("/", argv, noenv, &msg, &job, &err), 0);
+	assert_null(job.env[0]);
+	assert_string_equal(job.argv[3], "echo 'a b'");
+	sandbox_job_release(&job);
+	strbuf_reset(&msg);
+	/* refused when sent */
+	assert_int_equal(sandbox_job_encode(&msg, "rel", argv, env, &err), -1);
+	assert_int_equal(sandbox_job_encode(&msg, "/", rel, env, &err), -1);
+	assert_int_equal(sandbox_job_encode(&msg, "/", noenv, env, &err), -1);
+	assert_int_equal(msg.len, 0);
+	/* malformed when read */
+	strbuf_reset(&err);
+	assert_int_equal(roundtrip("/", argv, bad_env, &msg, &job, &err), -1);
+	assert_non_null(strstr(err.buf, "not NAME=value"));
+	strbuf_release(&msg);
+	strbuf_release(&err);
+}
+
+static void expect_bad(const char *payload, size_t len, const char *why)
+{
+	struct strbuf err = STRBUF_INIT;
+	struct sandbox_job job;
+	char *copy = malloc(len ? len : 1);
+
+	memcpy(copy, payload, len);
+	assert_int_equal(sandbox_job_decode(copy, len, &job, &err), -1);
+	if (!strstr(err.buf, why))
+		fail_msg("\"%s\" does not say \"%s\"", err.buf, why);
+	assert_null(job.argv);
+	free(copy);
+	strbuf_release(&err);
+}
+
+static void test_job_malformed(void **state)
+{
+	struct strbuf big = STRBUF_INIT;
+	int i;
+
+	expect_bad("", 0, "empty");
+	expect_bad("/\0" "1\0/bin/sh", 11, "NUL-terminated");
+	expect_bad("/\0" "1\0", 4, "no command");
+	expect_bad("rel\0" "1\0/bin/sh\0", 14, "relative directory");
+	expect_bad("/\0" "x\0/bin/sh\0", 12, "argument count");
+	expect_bad("/\0" "0\0/bin/sh\0", 12, "argument count");
+	expect_bad("/\0" "2\0/bin/sh\0", 12, "argument count");
+	expect_bad("/\0" "99999999999999999999\0/bin/sh\0", 31, "argument count");
+	expect_bad("/\0" "1\0sh\0", 8, "absolute path");
+	expect_bad("/\0" "1\0/bin/sh\0=x\0", 15, "not NAME=value");
+	/* more strings than the limit */
+	strbuf_addstr(&big, "/");
+	strbuf_addch(&big, '\0');
+	strbuf_addstr(&big, "1");
+	strbuf_addch(&big, '\0');
+	strbuf_addstr(&big, "/bin/sh");
+	strbuf_addch(&big, '\0');
+	for (i = 0; i < SANDBOX_JOB_STRINGS; i++) {
+		strbuf_addstr(&big, "A=1");
+		strbuf_addch(&big, '\0');
+	}
+	expect_bad(big.buf, big.len, "strings");
+	strbuf_release(&big);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -223,6 +344,9 @@ int main(void)
 		cmocka_unit_test(test_members),
 		cmocka_unit_test(test_links),
 		cmocka_unit_test(test_shell),
+		cmocka_unit_test(test_init_argv),
+		cmocka_unit_test(test_job),
+		cmocka_unit_test(test_job_malformed),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
