@@ -319,6 +319,7 @@ struct store {
 	int version;
 	sqlite3_stmt *stmt[ST__NR];
 	sqlite3_stmt *plist[PF__NR];
+	sqlite3_stmt *kept[STORE_KEPT_NR];      /* store_sqlite_kept() */
 };
 
 static int64_t now_ms(void)
@@ -674,6 +675,8 @@ void store_close(struct store *st)
 		sqlite3_finalize(st->stmt[i]);
 	for (i = 0; i < PF__NR; i++)
 		sqlite3_finalize(st->plist[i]);
+	for (i = 0; i < STORE_KEPT_NR; i++)
+		sqlite3_finalize(st->kept[i]);
 	sqlite3_close_v2(st->db);
 	free(st);
 }
@@ -689,6 +692,10 @@ void store_shrink(struct store *st)
 	for (i = 0; i < PF__NR; i++) {
 		sqlite3_finalize(st->plist[i]);
 		st->plist[i] = NULL;
+	}
+	for (i = 0; i < STORE_KEPT_NR; i++) {
+		sqlite3_finalize(st->kept[i]);
+		st->kept[i] = NULL;
 	}
 	sqlite3_db_release_memory(st->db);
 }
@@ -2712,4 +2719,17 @@ void store_refs_last_free(struct store_ref_last *a, size_t nr)
 sqlite3 *store_sqlite_db(struct store *st)
 {
 	return st->db;
+}
+
+sqlite3_stmt *store_sqlite_kept(struct store *st, int slot, const char *sql)
+{
+	if (slot < 0 || slot >= STORE_KEPT_NR)
+		return NULL;
+	if (!st->kept[slot] &&
+	    sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st->kept[slot],
+			       NULL) != SQLITE_OK) {
+		sqlite3_finalize(st->kept[slot]);
+		st->kept[slot] = NULL;
+	}
+	return st->kept[slot];
 }
