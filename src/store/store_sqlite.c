@@ -317,6 +317,7 @@ static const char *const stmt_sql[ST__NR] = {
 struct store {
 	sqlite3 *db;
 	int version;
+	struct timespec busy_since;     /* busy_wait(): when this wait began */
 	sqlite3_stmt *stmt[ST__NR];
 	sqlite3_stmt *plist[PF__NR];
 	sqlite3_stmt *kept[STORE_KEPT_NR];      /* store_sqlite_kept() */
@@ -603,6 +604,35 @@ static void sqlite_config_once(void)
 	}
 }
 
+/*
+ * Another handle holds the write lock: wait for it, at most
+ * BUSY_TIMEOUT_MS in all. SQLite's own handler (sqlite3_busy_timeout)
+ * sleeps 1 ms at the first try, then 2, 5, 10...: a thread that needs
+ * the lock for a moment after another thread's short transaction (the
+ * runner after an API request's commit: they are ~0.05 ms each) lost a
+ * millisecond or more each time. Here the sleeps start at 20 µs and
+ * double up to 2 ms. n: how many times this wait called us before.
+ */
+static int busy_wait(void *ud, int n)
+{
+	struct store *st = ud;
+	struct timespec now, d;
+	long waited_us, us;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (n == 0)
+		st->busy_since = now;
+	waited_us = (now.tv_sec - st->busy_since.tv_sec) * 1000000L +
+		    (now.tv_nsec - st->busy_since.tv_nsec) / 1000;
+	if (waited_us >= BUSY_TIMEOUT_MS * 1000L)
+		return 0;
+	us = n < 7 ? 20L << n : 2000;
+	d.tv_sec = 0;
+	d.tv_nsec = us * 1000;
+	nanosleep(&d, NULL);
+	return 1;
+}
+
 int store_open(const char *url, struct store **ret, struct strbuf *err)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -644,7 +674,7 @@ int store_open(const char *url, struct store **ret, struct strbuf *err)
 		goto fail;
 	}
 	sqlite3_extended_result_codes(st->db, 1);
-	sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
+	sqlite3_busy_handler(st->db, busy_wait, st);
 	if (sqlite3_exec(st->db, "PRAGMA journal_mode = WAL; "
 			 "PRAGMA synchronous = NORMAL; "
 			 "PRAGMA foreign_keys = ON", NULL, NULL, NULL) != SQLITE_OK) {
