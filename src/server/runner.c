@@ -1028,6 +1028,17 @@ static void new_log(struct runner *r, const char *path)
 		close(fd);
 }
 
+/* Whether pipeline id waits in advance_dirty(). */
+static int is_dirty(const struct runner *r, int64_t id)
+{
+	size_t i;
+
+	for (i = 0; i < r->dirty_nr; i++)
+		if (r->dirty[i] == id)
+			return 1;
+	return 0;
+}
+
 static void start(struct runner *r, struct store_job *j)
 {
 	struct server *srv = r->srv;
@@ -1076,8 +1087,11 @@ static void start(struct runner *r, struct store_job *j)
 	r->slots[r->nr - 1].secrets = secrets;
 	if (no > r->max_no)
 		r->max_no = no;
-	/* the pipeline is running now (a start decides nothing else) */
-	if (!running)
+	/*
+	 * The pipeline is running now (a start decides nothing else), unless
+	 * it was kicked: advance_dirty() sets its status after the claims.
+	 */
+	if (!running && !is_dirty(r, j->pipeline_id))
 		advance(r, j->pipeline_id);
 done:
 	free(runner);
