@@ -333,15 +333,14 @@ static int pipeline_finished(const char *s)
  * recording each verdict with a compare-and-set from created. The
  * statuses in jobs follow what was recorded, and the jobs are decided
  * again until nothing changes (a skipped or manual job can release
- * later ones): no read of the store between the rounds. Returns whether
- * any job changed.
+ * later ones): no read of the store between the rounds.
  */
-static int decide_all(struct runner *r, int64_t id, struct store_job *jobs, size_t nr)
+static void decide_all(struct runner *r, int64_t id, struct store_job *jobs, size_t nr)
 {
 	struct store *st = r->st;
 	struct strbuf err = STRBUF_INIT;
 	int64_t now = server_now_ms();
-	int changed = 1, any = 0;
+	int changed = 1;
 	size_t i;
 
 	while (changed) {
@@ -412,11 +411,10 @@ static int decide_all(struct runner *r, int64_t id, struct store_job *jobs, size
 			events_job(r->srv, st, j->id);
 			if (!strcmp(to, "skipped"))
 				logs_job_finished(r->srv, j->id);
-			changed = any = 1;
+			changed = 1;
 		}
 	}
 	strbuf_release(&err);
-	return any;
 }
 
 /*
