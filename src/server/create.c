@@ -460,14 +460,20 @@ commit:
 	if (in_tx && store_commit(st, err) < 0)
 		goto done;
 	in_tx = 0;
+	/* the runner first: what follows is not needed for the jobs to start */
+	server_kick(srv, pl.id);
 	atomic_fetch_add(&srv->pipelines_created, 1);
 	if (!have_plan || !plan.nr || plan.workflow_skip)
 		notify_pipeline(srv, st, pl.id, have_plan ? "skipped" : "failed");
 	events_pipeline(srv, st, pl.id);
-	/* a newer pipeline makes older ones redundant, if it has jobs to run */
+	/*
+	 * A newer pipeline makes older ones redundant, if it has jobs to run.
+	 * After the kick: the runner claims an older pipeline's pending job
+	 * only when a slot is free, and then it would have claimed it before
+	 * this pipeline existed; a running one is killed by the cancel.
+	 */
 	if (have_plan && plan.nr && !plan.workflow_skip)
 		runner_auto_cancel(srv, st, pr->id, branch, pl.id);
-	server_kick(srv, pl.id);
 	*ret_id = pl.id;
 	rc = 0;
 done:

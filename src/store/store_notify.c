@@ -121,32 +121,45 @@ int store_notify_settings_set(struct store *st, int64_t project_id, const char *
 
 /* ---- events ---- */
 
+/*
+ * Run with every status change (several per job): its two statements
+ * are kept with the handle (store_sqlite_kept) rather than prepared
+ * each time.
+ */
 int store_notify_event_add(struct store *st, int64_t pipeline_id, int64_t job_id,
 			   const char *status, struct strbuf *err)
 {
-	sqlite3_stmt *s = prepare(st, "SELECT 1 FROM pipelines p JOIN notify_settings n "
-				  "ON n.project_id = p.project_id WHERE p.id = ?1", err);
+	sqlite3 *db = store_sqlite_db(st);
+	sqlite3_stmt *s = store_sqlite_kept(st, STORE_KEPT_NOTIFY_HAS,
+					    "SELECT 1 FROM pipelines p JOIN notify_settings n "
+					    "ON n.project_id = p.project_id WHERE p.id = ?1");
 	int rc;
 
 	if (!s)
-		return -1;
+		return sfail(db, "prepare", err);
 	/* a project without settings has nothing to send: no write, no wake-up */
 	sqlite3_bind_int64(s, 1, pipeline_id);
 	rc = sqlite3_step(s);
-	sqlite3_finalize(s);
+	sqlite3_reset(s);
 	if (rc == SQLITE_DONE)
 		return STORE_NOTFOUND;
 	if (rc != SQLITE_ROW)
-		return sfail(store_sqlite_db(st), "notification settings", err);
-	s = prepare(st, "INSERT INTO notify_events (pipeline_id, job_id, "
-		    "status, created) VALUES (?1, ?2, ?3, ?4)", err);
+		return sfail(db, "notification settings", err);
+	s = store_sqlite_kept(st, STORE_KEPT_NOTIFY_ADD,
+			      "INSERT INTO notify_events (pipeline_id, job_id, "
+			      "status, created) VALUES (?1, ?2, ?3, ?4)");
 	if (!s)
-		return -1;
+		return sfail(db, "prepare", err);
 	sqlite3_bind_int64(s, 1, pipeline_id);
 	sqlite3_bind_int64(s, 2, job_id);
 	bind_text(s, 3, status);
 	sqlite3_bind_int64(s, 4, now_ms());
-	return run(st, s, "notification event", err);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	if (rc != SQLITE_DONE)
+		return sfail(db, "notification event", err);
+	return 0;
 }
 
 void store_notify_events_free(struct store_notify_event *a, size_t nr)

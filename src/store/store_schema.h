@@ -17,4 +17,16 @@ struct store;
 struct sqlite3;
 struct sqlite3 *store_sqlite_db(struct store *st);
 
+/*
+ * A statement of the store's other files, prepared on first use and
+ * kept with the handle like the store's own (let go of by store_shrink
+ * and store_close): for the few run at the rate of jobs. slot <
+ * STORE_KEPT_NR, one per SQL text; NULL on a prepare error (its
+ * message on the connection). The caller resets it after use.
+ */
+#define STORE_KEPT_NR 4
+enum { STORE_KEPT_NOTIFY_HAS, STORE_KEPT_NOTIFY_ADD };
+struct sqlite3_stmt;
+struct sqlite3_stmt *store_sqlite_kept(struct store *st, int slot, const char *sql);
+
 #endif

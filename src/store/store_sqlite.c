@@ -338,8 +338,10 @@ static const char *const stmt_sql[ST__NR] = {
 struct store {
 	sqlite3 *db;
 	int version;
+	struct timespec busy_since;     /* busy_wait(): when this wait began */
 	sqlite3_stmt *stmt[ST__NR];
 	sqlite3_stmt *plist[PF__NR];
+	sqlite3_stmt *kept[STORE_KEPT_NR];      /* store_sqlite_kept() */
 };
 
 static int64_t now_ms(void)
@@ -623,6 +625,35 @@ static void sqlite_config_once(void)
 	}
 }
 
+/*
+ * Another handle holds the write lock: wait for it, at most
+ * BUSY_TIMEOUT_MS in all. SQLite's own handler (sqlite3_busy_timeout)
+ * sleeps 1 ms at the first try, then 2, 5, 10...: a thread that needs
+ * the lock for a moment after another thread's short transaction (the
+ * runner after an API request's commit: they are ~0.05 ms each) lost a
+ * millisecond or more each time. Here the sleeps start at 20 µs and
+ * double up to 2 ms. n: how many times this wait called us before.
+ */
+static int busy_wait(void *ud, int n)
+{
+	struct store *st = ud;
+	struct timespec now, d;
+	long waited_us, us;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (n == 0)
+		st->busy_since = now;
+	waited_us = (now.tv_sec - st->busy_since.tv_sec) * 1000000L +
+		    (now.tv_nsec - st->busy_since.tv_nsec) / 1000;
+	if (waited_us >= BUSY_TIMEOUT_MS * 1000L)
+		return 0;
+	us = n < 7 ? 20L << n : 2000;
+	d.tv_sec = 0;
+	d.tv_nsec = us * 1000;
+	nanosleep(&d, NULL);
+	return 1;
+}
+
 int store_open(const char *url, struct store **ret, struct strbuf *err)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -664,7 +695,7 @@ int store_open(const char *url, struct store **ret, struct strbuf *err)
 		goto fail;
 	}
 	sqlite3_extended_result_codes(st->db, 1);
-	sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
+	sqlite3_busy_handler(st->db, busy_wait, st);
 	if (sqlite3_exec(st->db, "PRAGMA journal_mode = WAL; "
 			 "PRAGMA synchronous = NORMAL; "
 			 "PRAGMA foreign_keys = ON", NULL, NULL, NULL) != SQLITE_OK) {
@@ -695,6 +726,8 @@ void store_close(struct store *st)
 		sqlite3_finalize(st->stmt[i]);
 	for (i = 0; i < PF__NR; i++)
 		sqlite3_finalize(st->plist[i]);
+	for (i = 0; i < STORE_KEPT_NR; i++)
+		sqlite3_finalize(st->kept[i]);
 	sqlite3_close_v2(st->db);
 	free(st);
 }
@@ -710,6 +743,10 @@ void store_shrink(struct store *st)
 	for (i = 0; i < PF__NR; i++) {
 		sqlite3_finalize(st->plist[i]);
 		st->plist[i] = NULL;
+	}
+	for (i = 0; i < STORE_KEPT_NR; i++) {
+		sqlite3_finalize(st->kept[i]);
+		st->kept[i] = NULL;
 	}
 	sqlite3_db_release_memory(st->db);
 }
@@ -2801,4 +2838,17 @@ void store_refs_last_free(struct store_ref_last *a, size_t nr)
 sqlite3 *store_sqlite_db(struct store *st)
 {
 	return st->db;
+}
+
+sqlite3_stmt *store_sqlite_kept(struct store *st, int slot, const char *sql)
+{
+	if (slot < 0 || slot >= STORE_KEPT_NR)
+		return NULL;
+	if (!st->kept[slot] &&
+	    sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st->kept[slot],
+			       NULL) != SQLITE_OK) {
+		sqlite3_finalize(st->kept[slot]);
+		st->kept[slot] = NULL;
+	}
+	return st->kept[slot];
 }

@@ -151,6 +151,27 @@ test_expect_success 'a live log followed at any moment of its job ends with the 
 	done
 '
 
+test_expect_success 'when a live log ends, its pipeline already shows what followed the job' '
+	# the status of the job, the decisions it allowed and the status of
+	# the pipeline are recorded before a follower gets its end event
+	printf "stages: [a, b]\nfirst:\n  stage: a\n  script: [echo first]\nlast:\n  stage: b\n  script: [echo last]\n" >app/.gitlab-ci.yml &&
+	(cd app && git commit -qam two-stages && git push -q origin HEAD:main) &&
+	for k in 1 2 3; do
+		api POST /api/v1/projects/app/pipelines "{}" >pe.json && expect_status 201 &&
+		pid=$(jq -r .id pe.json) &&
+		first=$(jq -r ".jobs[] | select(.name == \"first\") | .id" pe.json) &&
+		last=$(jq -r ".jobs[] | select(.name == \"last\") | .id" pe.json) &&
+		curl -sS -N --max-time 20 "$URL/api/v1/jobs/$first/log/stream" >se1 &&
+		grep -q "^event: end" se1 &&
+		curl -sS "$URL/api/v1/pipelines/$pid" >pf.json &&
+		jq -e ".jobs[] | select(.name == \"last\") | .status != \"created\"" pf.json &&
+		jq -e ".status != \"created\" and .status != \"pending\"" pf.json &&
+		curl -sS -N --max-time 20 "$URL/api/v1/jobs/$last/log/stream" >se2 &&
+		grep -q "^event: end" se2 &&
+		curl -sS "$URL/api/v1/pipelines/$pid" | jq -e ".status == \"success\"" || return 1
+	done
+'
+
 test_expect_success 'a new API token is shown once and works; a made-up one does not' '
 	api POST /api/v1/tokens "{\"name\":\"ci bot\"}" >t.json && expect_status 201 &&
 	tok=$(jq -r .token t.json) && test -n "$tok" &&

@@ -119,4 +119,23 @@ test_expect_success 'a job that ended while the server was down is recorded at t
 	expect_grep "job $jid finished while the server was down" data.log
 '
 
+test_expect_success 'a spare log file left by a killed server is emptied before a job gets it' '
+	# the runner makes the next job log ahead (logs/.next.log) and renames
+	# it into place at the start
+	wait_for 20 test -f data/logs/.next.log &&
+	kill_server &&
+	printf "stale bytes of no job\n" >data/logs/.next.log &&
+	printf "one:\n  script: [echo fresh log]\n" >app/.gitlab-ci.yml &&
+	(cd app && git commit -qam fresh && git push -q origin HEAD:main) &&
+	start_server data &&
+	api POST /api/v1/projects/app/pipelines "{}" >p3.json &&
+	wait_pipeline "$(jq -r .id p3.json)" >d3.json &&
+	jq -e ".status == \"success\"" d3.json &&
+	api GET "/api/v1/jobs/$(jq -r ".jobs[0].id" p3.json)/log" >log3 &&
+	expect_grep "fresh log" log3 &&
+	! grep -q "stale bytes" log3 &&
+	wait_for 20 test -f data/logs/.next.log &&
+	! test -s data/logs/.next.log
+'
+
 test_done

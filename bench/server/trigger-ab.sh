@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Trigger → trivial job finished on two builds, one trigger at a time,
+# alternating, with the servers' own CPU per trigger: steadier than
+# means on a shared, busy machine.
+#
+#   bench/server/trigger-ab.sh N OLD/cidre NEW/cidre
+#
+# For each build a server (127.0.0.1:0, slots 4, a scratch directory
+# under /tmp removed at the end, stopped by its pid) with the same
+# one-job project (script: ["true"]); five warm-up triggers each; then N
+# rounds of one trigger-wait.sh (sha given: no fetch) on each build, the
+# order swapped every round. Prints per build the median and quartiles
+# of the wall time (client clock), the server process's CPU per trigger
+# (utime + stime of all its threads, from /proc/PID/stat) and the same
+# with its reaped children (the supervisors and their bash). Needs git
+# and curl.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+TW=$HERE/trigger-wait.sh
+[ $# -eq 3 ] || { echo "usage: $0 N OLD/cidre NEW/cidre" >&2; exit 2; }
+N=$1
+shift
+
+W=$(mktemp -d /tmp/cidre-bench-trigger-ab.XXXXXX)
+PIDS=()
+cleanup() {
+	local p
+	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+	rm -rf "$W"
+}
+trap cleanup EXIT
+
+git init -q --bare "$W/demo.git"
+git clone -q "$W/demo.git" "$W/demo" 2>/dev/null
+(
+	cd "$W/demo"
+	printf 'job:\n  script: ["true"]\n' >.gitlab-ci.yml
+	git add .gitlab-ci.yml
+	git -c user.name=bench -c user.email=bench@cidre.invalid commit -q -m one
+	git push -q origin HEAD:main
+)
+SHA=$(git --git-dir="$W/demo.git" rev-parse main)
+
+URL=() TOKEN=()
+i=0
+for c in "$@"; do
+	d=$W/s$i
+	mkdir -p "$d"
+	printf 'runner:\n  slots: 4\n' >"$d/config.yml"
+	"$c" server --data "$d" --listen 127.0.0.1:0 >"$d.log" 2>&1 &
+	PIDS+=("$!")
+	n=0
+	while [ ! -s "$d/server-url" ]; do
+		n=$((n + 1)); [ "$n" -gt 500 ] && { cat "$d.log" >&2; exit 1; }
+		sleep 0.02
+	done
+	URL[$i]=$(cat "$d/server-url")
+	TOKEN[$i]=$(cat "$d/admin-token")
+	curl -fsS -H "Authorization: Bearer ${TOKEN[$i]}" -H 'Content-Type: application/json' \
+		--data "{\"name\":\"demo\",\"repo\":\"$W/demo.git\"}" "${URL[$i]}/api/v1/projects" >/dev/null
+	for k in 1 2 3 4 5; do "$TW" "${URL[$i]}" "${TOKEN[$i]}" demo main "$SHA"; done
+	i=$((i + 1))
+done
+
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+all_ticks() { awk '{ print $14 + $15 + $16 + $17 }' "/proc/$1/stat"; }
+now_us() { local t=$EPOCHREALTIME; echo $(( ${t%.*} * 1000000 + 10#${t#*.} )); }
+
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+C0=() A0=()
+for j in 0 1; do
+	C0[$j]=$(ticks "${PIDS[$j]}")
+	A0[$j]=$(all_ticks "${PIDS[$j]}")
+	: >"$W/t$j"
+done
+for k in $(seq 1 "$N"); do
+	if [ $((k % 2)) = 0 ]; then order="0 1"; else order="1 0"; fi
+	for j in $order; do
+		t0=$(now_us)
+		"$TW" "${URL[$j]}" "${TOKEN[$j]}" demo main "$SHA"
+		t1=$(now_us)
+		echo $((t1 - t0)) >>"$W/t$j"
+	done
+done
+hz=$(getconf CLK_TCK)
+for j in 0 1; do
+	c=$(( $(ticks "${PIDS[$j]}") - C0[j] ))
+	a=$(( $(all_ticks "${PIDS[$j]}") - A0[j] ))
+	name=$1
+	[ "$j" = 1 ] && name=$2
+	sort -n "$W/t$j" | awk -v n="$N" -v c="$c" -v a="$a" -v hz="$hz" -v name="s$j $name" '
+		{ v[NR] = $1 / 1000 }
+		END { printf "%s: median %.2f ms (q1 %.2f, q3 %.2f); server CPU %.2f ms per trigger, with its children %.2f ms\n",
+			name, v[int(NR / 2) + 1], v[int(NR / 4) + 1], v[int(3 * NR / 4) + 1],
+			c * 1000 / hz / n, a * 1000 / hz / n }'
+done
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
