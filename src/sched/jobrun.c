@@ -23,6 +23,7 @@
 #include "exec/mask.h"
 #include "exec/workspace.h"
 #include "sched/jobrun.h"
+#include "util/utctime.h"
 #include "util/xalloc.h"
 
 #define DEFAULT_TIMEOUT 3600
@@ -563,11 +564,8 @@ static void job_vars(struct job_ctx *jc, struct varlist *vars)
 {
 	const struct jobrun *jr = jc->jr;
 	const struct plan_job *pj = jc->pj;
-	char num[32];
+	char num[32], when[UTCTIME_ISO8601_LEN];
 	size_t i;
-	time_t now = time(NULL);
-	struct tm tm;
-	char when[64];
 
 	plan_job_vars(jr->plan, pj, jr->ctx, vars);
 	/* dotenv reports of the jobs whose artifacts this job takes */
@@ -584,8 +582,8 @@ static void job_vars(struct job_ctx *jc, struct varlist *vars)
 	varlist_set(vars, "CI_JOB_ID", num);
 	snprintf(num, sizeof(num), "%d", pj->def->timeout ? pj->def->timeout : DEFAULT_TIMEOUT);
 	varlist_set(vars, "CI_JOB_TIMEOUT", num);
-	gmtime_r(&now, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	/* not gmtime_r + strftime: their tzset reads /etc/localtime per job */
+	utctime_iso8601(time(NULL), when);
 	varlist_set(vars, "CI_JOB_STARTED_AT", when);
 	varlist_set(vars, "CI_JOB_STATUS", "running");
 }

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -392,6 +393,17 @@ int supervisor_main(const char *spec_path)
 	struct prep prep;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	{
+		/*
+		 * jansson's hash seed from one getrandom() rather than its own
+		 * open/read/close of /dev/urandom; 0 (failed) leaves that to it
+		 */
+		size_t seed = 0;
+
+		if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != (ssize_t)sizeof(seed))
+			seed = 0;
+		json_object_seed(seed);
+	}
 	mask_init(&mask);
 	diag_init(&d);
 	pctx_init(&ctx);
