@@ -885,6 +885,8 @@ static void run_wait(struct run *r)
 	if (spec->timeout_sec > 0)
 		deadline = now_ms() + (int64_t)spec->timeout_sec * 1000;
 	pidfd = sys_pidfd_open(r->pid);
+	if (spec->on_start)
+		spec->on_start(spec->ud);
 
 	while (!main_done) {
 		struct pollfd pfd[4];

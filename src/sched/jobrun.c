@@ -49,6 +49,7 @@ struct job_ctx {
 	int silent;               /* jobrun_prestart: no notes, no records */
 	/* a sandbox started ahead for the first attempt's script; NULL */
 	struct proc_prestart *pre;
+	int started;              /* jr->started was called */
 };
 
 static void write_all(int fd, const char *p, size_t n)
@@ -595,6 +596,17 @@ int jobrun_prestart_enabled(void)
 	return !v || strcmp(v, "0");
 }
 
+/* A script of the job runs: tell the caller, the first time. */
+static void on_start(void *ud)
+{
+	struct job_ctx *jc = ud;
+
+	if (jc->started || !jc->jr->started)
+		return;
+	jc->started = 1;
+	jc->jr->started(jc->jr->started_ud);
+}
+
 /* The process spec of the job's scripts (script and timeout apart). */
 static void fill_spec(struct job_ctx *jc, struct proc_spec *ps, char **env)
 {
@@ -604,6 +616,7 @@ static void fill_spec(struct job_ctx *jc, struct proc_spec *ps, char **env)
 	ps->env = env;
 	ps->cancel_fd = jc->jr->cancel_fd;
 	ps->on_output = on_output;
+	ps->on_start = on_start;
 	ps->ud = jc;
 	if (jc->sandbox) {
 		ps->wrap = jc->wrap.v;
