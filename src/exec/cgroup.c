@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "util/strbuf.h"
@@ -291,7 +292,8 @@ static int try_v1(struct cgroup *cg, const char *mem_base,
 /*
  * Where our cgroups are, found once per process: /proc/self/cgroup and
  * mountinfo do not change under a running cidre, and reading them for
- * every job was a measurable part of a short job's start.
+ * every job was a measurable part of a short job's start. The pids and
+ * cpu hierarchies matter only to limits and are found on first need.
  */
 static struct {
 	char *v2;      /* our cgroup in the v2 hierarchy, or NULL */
@@ -302,40 +304,135 @@ static struct {
 	char *v1_quota;/* ... in the v1 cpu hierarchy (CPU quota) */
 } where;
 static pthread_once_t where_once = PTHREAD_ONCE_INIT;
+static pthread_once_t limits_once = PTHREAD_ONCE_INIT;
 
-static void discover(void)
+#define CGROUP1_MAGIC 0x27e0ebL		/* CGROUP_SUPER_MAGIC */
+#define CGROUP2_MAGIC 0x63677270L	/* CGROUP2_SUPER_MAGIC */
+#define CGROUP_NS_INIT_INO 0xEFFFFFFBUL	/* PROC_CGROUP_INIT_INO */
+
+/* path joined with our cgroup path own ("/..."), no trailing slash */
+static char *join_own(const char *mnt, const char *own)
 {
-	struct strbuf procs = STRBUF_INIT, mounts = STRBUF_INIT;
-	char *own;
+	return xasprintf("%s%s", mnt, strcmp(own, "/") ? own : "");
+}
 
-	if (read_small("/proc/self/cgroup", &procs) < 0 ||
-	    read_small("/proc/self/mountinfo", &mounts) < 0)
+/*
+ * The root of a hierarchy mounted at mnt, of file system magic: 1 when
+ * mnt is such a mount showing the whole hierarchy (v1: only the root
+ * has release_agent; v2: only the root lacks cgroup.type), else 0.
+ */
+static int hierarchy_root_at(const char *mnt, long magic)
+{
+	struct statfs sf;
+	char *p;
+	int ok;
+
+	if (statfs(mnt, &sf) < 0 || (long)sf.f_type != magic)
+		return 0;
+	if (magic == CGROUP1_MAGIC) {
+		p = xasprintf("%s/release_agent", mnt);
+		ok = !access(p, F_OK);
+	} else {
+		p = xasprintf("%s/cgroup.stat", mnt);	/* 4.14+, on every v2 cgroup */
+		ok = !access(p, F_OK);
+		free(p);
+		p = xasprintf("%s/cgroup.type", mnt);
+		ok = ok && access(p, F_OK) < 0 && errno == ENOENT;
+	}
+	free(p);
+	return ok;
+}
+
+/*
+ * The usual layout, without reading mountinfo (~70 us here, more with
+ * many mounts): in the initial cgroup namespace (/proc/self/cgroup's
+ * paths are then from the hierarchies' roots), the v1 memory and
+ * cpuacct hierarchies mounted whole at /sys/fs/cgroup/CONTROLLER and v2
+ * at /sys/fs/cgroup/unified or /sys/fs/cgroup. 0 with where's v2,
+ * v1_mem and v1_cpu set as discover_mounts() would set them; -1 (where
+ * untouched) when anything differs: then mountinfo decides.
+ */
+static int discover_usual(const struct strbuf *procs)
+{
+	static const char *const v2_mnt[] = { "/sys/fs/cgroup/unified", "/sys/fs/cgroup" };
+	char *own_v2 = own_cgroup(procs, NULL), *own_mem = own_cgroup(procs, "memory");
+	char *own_cpu = own_cgroup(procs, "cpuacct");
+	const char *v2 = NULL;
+	struct stat st;
+	size_t i;
+	int ret = -1;
+
+	if (stat("/proc/self/ns/cgroup", &st) < 0 || st.st_ino != CGROUP_NS_INIT_INO)
 		goto done;
-	if ((own = own_cgroup(&procs, NULL))) {
-		where.v2 = hierarchy_dir(&mounts, "cgroup2", NULL, own);
-		free(own);
-	}
-	where.v2_mem = where.v2 &&
-		       file_has_word(where.v2, "cgroup.controllers", "memory");
-	if ((own = own_cgroup(&procs, "memory"))) {
-		where.v1_mem = hierarchy_dir(&mounts, "cgroup", "memory", own);
-		free(own);
-	}
-	if ((own = own_cgroup(&procs, "cpuacct"))) {
-		where.v1_cpu = hierarchy_dir(&mounts, "cgroup", "cpuacct", own);
-		free(own);
-	}
-	if ((own = own_cgroup(&procs, "pids"))) {
-		where.v1_pids = hierarchy_dir(&mounts, "cgroup", "pids", own);
-		free(own);
-	}
-	if ((own = own_cgroup(&procs, "cpu"))) {
-		where.v1_quota = hierarchy_dir(&mounts, "cgroup", "cpu", own);
+	for (i = 0; own_v2 && !v2 && i < ARRAY_SIZE(v2_mnt); i++)
+		if (hierarchy_root_at(v2_mnt[i], CGROUP2_MAGIC))
+			v2 = v2_mnt[i];
+	if ((own_v2 && !v2) ||
+	    (own_mem && !hierarchy_root_at("/sys/fs/cgroup/memory", CGROUP1_MAGIC)) ||
+	    (own_cpu && !hierarchy_root_at("/sys/fs/cgroup/cpuacct", CGROUP1_MAGIC)))
+		goto done;
+	/* a hierarchy of that name without its controller would be odd: check */
+	if ((own_mem && !exists("/sys/fs/cgroup/memory", "memory.usage_in_bytes")) ||
+	    (own_cpu && !exists("/sys/fs/cgroup/cpuacct", "cpuacct.usage")))
+		goto done;
+	where.v2 = own_v2 ? join_own(v2, own_v2) : NULL;
+	where.v1_mem = own_mem ? join_own("/sys/fs/cgroup/memory", own_mem) : NULL;
+	where.v1_cpu = own_cpu ? join_own("/sys/fs/cgroup/cpuacct", own_cpu) : NULL;
+	ret = 0;
+done:
+	free(own_v2);
+	free(own_mem);
+	free(own_cpu);
+	return ret;
+}
+
+/* Our cgroups of the controllers ctls (NULL: v2) from mountinfo, into out. */
+static void discover_mounts(const struct strbuf *procs, const char *const *ctls,
+			    char **out[], size_t n)
+{
+	struct strbuf mounts = STRBUF_INIT;
+	size_t i;
+
+	if (read_small("/proc/self/mountinfo", &mounts) < 0)
+		goto done;
+	for (i = 0; i < n; i++) {
+		char *own = own_cgroup(procs, ctls[i]);
+
+		if (own)
+			*out[i] = hierarchy_dir(&mounts, ctls[i] ? "cgroup" : "cgroup2",
+						ctls[i], own);
 		free(own);
 	}
 done:
-	strbuf_release(&procs);
 	strbuf_release(&mounts);
+}
+
+static void discover(void)
+{
+	static const char *const ctls[] = { NULL, "memory", "cpuacct" };
+	char **out[] = { &where.v2, &where.v1_mem, &where.v1_cpu };
+	struct strbuf procs = STRBUF_INIT;
+
+	if (read_small("/proc/self/cgroup", &procs) < 0)
+		goto done;
+	if (discover_usual(&procs) < 0)
+		discover_mounts(&procs, ctls, out, ARRAY_SIZE(out));
+	where.v2_mem = where.v2 &&
+		       file_has_word(where.v2, "cgroup.controllers", "memory");
+done:
+	strbuf_release(&procs);
+}
+
+/* The hierarchies only limits use (pids, cpu), from mountinfo. */
+static void discover_limits(void)
+{
+	static const char *const ctls[] = { "pids", "cpu" };
+	char **out[] = { &where.v1_pids, &where.v1_quota };
+	struct strbuf procs = STRBUF_INIT;
+
+	if (!read_small("/proc/self/cgroup", &procs))
+		discover_mounts(&procs, ctls, out, ARRAY_SIZE(out));
+	strbuf_release(&procs);
 }
 
 void cgroup_discover(void)
@@ -933,7 +1030,7 @@ static int limit_v1(struct cgroup *cg, const struct proc_limits *lim,
 			return -1;
 	}
 	if (lim->pids > 0) {
-		pthread_once(&where_once, discover);
+		pthread_once(&limits_once, discover_limits);
 		cg->pids_dir = v1_sibling(where.v1_pids, cg->dir, &cg->join_fd[2]);
 		if (!cg->pids_dir) {
 			strbuf_addstr(err, "no usable cgroup v1 pids hierarchy "
@@ -947,7 +1044,7 @@ static int limit_v1(struct cgroup *cg, const struct proc_limits *lim,
 	if (lim->cpus > 0) {
 		const char *qd;
 
-		pthread_once(&where_once, discover);
+		pthread_once(&limits_once, discover_limits);
 		if (cg->cpu_dir && where.v1_quota && where.v1_cpu &&
 		    !strcmp(where.v1_quota, where.v1_cpu)) {
 			qd = cg->cpu_dir; /* cpu,cpuacct mounted together */
