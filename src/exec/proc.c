@@ -378,8 +378,9 @@ static void push_pid(pid_t **v, size_t *nr, size_t *alloc, pid_t pid)
  * tree, and the process-group scan of /proc (1.5-10 ms on a busy host,
  * twice per job) is skipped. It would find nothing anyway but the
  * sandbox's init as a zombie, which bwrap's exit leaves to pid 1.
+ * *cg_empty: 1 when the cgroup was read and listed no process at all.
  */
-static void tree_members(struct run *r, pid_t **ret, size_t *ret_nr)
+static void tree_members(struct run *r, pid_t **ret, size_t *ret_nr, int *cg_empty)
 {
 	pid_t *v = NULL, *cgp = NULL;
 	size_t nr = 0, alloc = 0, cgn = 0, i;
@@ -387,8 +388,10 @@ static void tree_members(struct run *r, pid_t **ret, size_t *ret_nr)
 	char st;
 	pid_t pg;
 
+	*cg_empty = 0;
 	if (r->cg_ok && !cgroup_pids(&r->cg, &cgp, &cgn)) {
 		cg_read = 1;
+		*cg_empty = !cgn;
 		for (i = 0; i < cgn; i++)
 			if (proc_stat(cgp[i], &st, &pg) < 0 || st != 'Z')
 				push_pid(&v, &nr, &alloc, cgp[i]);
@@ -419,22 +422,28 @@ static void tree_members(struct run *r, pid_t **ret, size_t *ret_nr)
 /*
  * SIGKILL every remaining process of the tree and wait, on pidfds, until
  * each is gone; repeat while new ones show up (forked before the kill).
+ * It looks before it kills: a tree already gone (the usual end of a job)
+ * costs one reading of the cgroup and one kill(-pgid, 0), and a cgroup
+ * seen empty is marked so (cg.empty), for cgroup_release not to read it
+ * again.
  */
 static void kill_tree_and_wait(struct run *r)
 {
-	int round;
+	int round, cg_empty;
 
-	signal_tree(r, SIGKILL);
 	for (round = 0; round < 1000; round++) {
 		pid_t *pids;
 		size_t nr, i, np = 0;
 		struct pollfd *pfd;
 
-		tree_members(r, &pids, &nr);
+		tree_members(r, &pids, &nr, &cg_empty);
 		if (!nr) {
+			r->cg.empty = cg_empty;
 			free(pids);
 			return;
 		}
+		if (!round)
+			signal_tree(r, SIGKILL);
 		pfd = xcalloc(nr, sizeof(*pfd));
 		for (i = 0; i < nr; i++) {
 			int fd = sys_pidfd_open(pids[i]);
