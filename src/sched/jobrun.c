@@ -304,25 +304,86 @@ done:
 	strbuf_release(&lims);
 }
 
-static char **make_env(char *const *host, const struct varlist *vars)
+/*
+ * The job's environment: host's entries ("NAME=value"; a later NAME
+ * replaces an earlier one's value in its place), then vars' over them
+ * (replacing in place, new names appended), as "NAME=value" strings for
+ * varlist_env_free(). What varlist_set() + varlist_merge() +
+ * varlist_to_env() gave, without their copies, linear look-ups and
+ * printf: that was ~280 k instructions per job (callgrind), a fifth of
+ * the supervisor's user time.
+ */
+struct env_ent {
+	const char *key;
+	size_t klen;
+	const char *value;
+};
+
+static uint32_t env_hash(const char *key, size_t len)
 {
-	struct varlist all = VARLIST_INIT;
-	char **env;
+	uint32_t h = 2166136261u;	/* FNV-1a */
 	size_t i;
 
-	for (i = 0; host && host[i]; i++) {
-		const char *eq = strchr(host[i], '=');
-		char *k;
+	for (i = 0; i < len; i++)
+		h = (h ^ (unsigned char)key[i]) * 16777619u;
+	return h;
+}
 
-		if (!eq)
-			continue;
-		k = xstrndup(host[i], (size_t)(eq - host[i]));
-		varlist_set(&all, k, eq + 1);
-		free(k);
+/* Put key=value in e[] (n of them), slot table t of mask+1 entries (index + 1). */
+static void env_put(struct env_ent *e, size_t *n, size_t *t, size_t mask,
+		    const char *key, size_t klen, const char *value)
+{
+	size_t i = env_hash(key, klen) & mask;
+
+	for (; t[i]; i = (i + 1) & mask) {
+		struct env_ent *x = &e[t[i] - 1];
+
+		if (x->klen == klen && !memcmp(x->key, key, klen)) {
+			x->value = value;
+			return;
+		}
 	}
-	varlist_merge(&all, vars);
-	env = varlist_to_env(&all);
-	varlist_clear(&all);
+	e[*n].key = key;
+	e[*n].klen = klen;
+	e[*n].value = value;
+	t[i] = ++*n;
+}
+
+static char **make_env(char *const *host, const struct varlist *vars)
+{
+	size_t nhost = 0, cap, mask = 15, n = 0, i;
+	struct env_ent *e;
+	size_t *t;
+	char **env;
+
+	while (host && host[nhost])
+		nhost++;
+	cap = nhost + vars->nr;
+	while (mask + 1 < 2 * cap)
+		mask = mask * 2 + 1;
+	e = xcalloc(cap ? cap : 1, sizeof(*e));
+	t = xcalloc(mask + 1, sizeof(*t));
+	for (i = 0; i < nhost; i++) {
+		const char *eq = strchr(host[i], '=');
+
+		if (eq)
+			env_put(e, &n, t, mask, host[i], (size_t)(eq - host[i]), eq + 1);
+	}
+	for (i = 0; i < vars->nr; i++)
+		env_put(e, &n, t, mask, vars->v[i].key, strlen(vars->v[i].key),
+			vars->v[i].value);
+	env = xcalloc(n + 1, sizeof(*env));
+	for (i = 0; i < n; i++) {
+		size_t vlen = strlen(e[i].value);
+		char *s = xmalloc(e[i].klen + vlen + 2);
+
+		memcpy(s, e[i].key, e[i].klen);
+		s[e[i].klen] = '=';
+		memcpy(s + e[i].klen + 1, e[i].value, vlen + 1);
+		env[i] = s;
+	}
+	free(t);
+	free(e);
 	return env;
 }
 
