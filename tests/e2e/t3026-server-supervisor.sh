@@ -4,7 +4,8 @@
 # cgroup still serves the next job with its own accounting; the result's
 # temporary file, made while the script runs (or when the result is
 # written, for a job that never starts), is never left behind; the job's
-# CI_JOB_STARTED_AT is the UTC time of its start.
+# CI_JOB_STARTED_AT is the UTC time of its start; its CPU affinity is its
+# runner's.
 . "$(dirname "$0")/lib.sh"
 . "$TEST_DIR/lib-server.sh"
 
@@ -69,6 +70,22 @@ test_expect_success 'a job that never starts gets its result, no temporary file 
 	curl -sS "$URL/api/v1/jobs/$j/log" | grep "executor is shell" &&
 	jq -e ".status == \"failed\"" "data/results/$j.json" &&
 	! ls data/results | grep -q "\.tmp$"
+'
+
+# the shell executor starts its child pinned to the parent's CPU, which the
+# child gives back before it execs: the job's affinity is its runner's
+test_expect_success 'a job runs with its runner'"'"'s CPU affinity' '
+	mkdir aff && (cd aff && git init -q &&
+	printf "job:\n  script:\n    - grep Cpus_allowed_list /proc/self/status\n" >.gitlab-ci.yml &&
+	git add . && git commit -q -m aff) &&
+	want=$(sed -n "s/^Cpus_allowed_list:[[:space:]]*//p" /proc/self/status) &&
+	(cd aff && cidre run >../aff.out 2>&1) &&
+	grep "Cpus_allowed_list:[[:space:]]*$want\$" aff.out &&
+	if command -v taskset >/dev/null && [ "$(nproc)" -gt 1 ]; then
+		last=$(( $(nproc) - 1 )) &&
+		(cd aff && taskset -c "$last" "$CIDRE_BIN" run >../aff1.out 2>&1) &&
+		grep "Cpus_allowed_list:[[:space:]]*$last\$" aff1.out
+	fi
 '
 
 check_sanitizers
