@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "util/strbuf.h"
@@ -213,6 +214,81 @@ static int open_in(const char *dir, const char *file, int flags)
 	return fd;
 }
 
+/* file of dir, opened relative to dfd (dir's descriptor) when there is one */
+static int openat_in(int dfd, const char *dir, const char *file, int flags)
+{
+	return dfd >= 0 ? openat(dfd, file, flags | O_CLOEXEC) : open_in(dir, file, flags);
+}
+
+/* A number at the start of what fd reads from offset 0, or -1. */
+static long long pread_ll(int fd)
+{
+	char buf[64], *end;
+	ssize_t n = fd >= 0 ? pread(fd, buf, sizeof(buf) - 1, 0) : -1;
+	long long v;
+
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	errno = 0;
+	v = strtoll(buf, &end, 10);
+	return errno || end == buf ? -1 : v;
+}
+
+/* Value of "key N" in a flat-keyed text, or -1. */
+static long long keyed_in(const char *p, const char *key)
+{
+	size_t kl = strlen(key);
+
+	while (*p) {
+		if (!strncmp(p, key, kl) && p[kl] == ' ')
+			return strtoll(p + kl + 1, NULL, 10);
+		p = strchr(p, '\n');
+		if (!p)
+			break;
+		p++;
+	}
+	return -1;
+}
+
+/* keyed_in() of what fd reads from offset 0 (at most 4 KiB), or -1. */
+static long long keyed_fd(int fd, const char *key)
+{
+	char buf[4096];
+	ssize_t n = fd >= 0 ? pread(fd, buf, sizeof(buf) - 1, 0) : -1;
+
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	return keyed_in(buf, key);
+}
+
+/* read_ll() relative to dfd when there is one. */
+static long long read_ll_at(int dfd, const char *dir, const char *file)
+{
+	int fd = openat_in(dfd, dir, file, O_RDONLY);
+	long long v = pread_ll(fd);
+
+	if (fd >= 0)
+		close(fd);
+	return v;
+}
+
+/* Close every descriptor cg holds. */
+static void close_fds(struct cgroup *cg)
+{
+	int *fds[] = { &cg->join_fd[0], &cg->join_fd[1], &cg->join_fd[2], &cg->join_fd[3],
+		       &cg->events_fd, &cg->dir_fd, &cg->cpu_dfd, &cg->peak_fd,
+		       &cg->usage_fd, &cg->oom_fd };
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(fds); i++) {
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+		*fds[i] = -1;
+	}
+}
+
 static char *make_child(const char *parent, const char *leaf)
 {
 	char *dir = xasprintf("%s/%s", parent, leaf);
@@ -291,7 +367,8 @@ static int try_v1(struct cgroup *cg, const char *mem_base,
 /*
  * Where our cgroups are, found once per process: /proc/self/cgroup and
  * mountinfo do not change under a running cidre, and reading them for
- * every job was a measurable part of a short job's start.
+ * every job was a measurable part of a short job's start. The pids and
+ * cpu hierarchies matter only to limits and are found on first need.
  */
 static struct {
 	char *v2;      /* our cgroup in the v2 hierarchy, or NULL */
@@ -302,40 +379,135 @@ static struct {
 	char *v1_quota;/* ... in the v1 cpu hierarchy (CPU quota) */
 } where;
 static pthread_once_t where_once = PTHREAD_ONCE_INIT;
+static pthread_once_t limits_once = PTHREAD_ONCE_INIT;
 
-static void discover(void)
+#define CGROUP1_MAGIC 0x27e0ebL		/* CGROUP_SUPER_MAGIC */
+#define CGROUP2_MAGIC 0x63677270L	/* CGROUP2_SUPER_MAGIC */
+#define CGROUP_NS_INIT_INO 0xEFFFFFFBUL	/* PROC_CGROUP_INIT_INO */
+
+/* path joined with our cgroup path own ("/..."), no trailing slash */
+static char *join_own(const char *mnt, const char *own)
 {
-	struct strbuf procs = STRBUF_INIT, mounts = STRBUF_INIT;
-	char *own;
+	return xasprintf("%s%s", mnt, strcmp(own, "/") ? own : "");
+}
 
-	if (read_small("/proc/self/cgroup", &procs) < 0 ||
-	    read_small("/proc/self/mountinfo", &mounts) < 0)
+/*
+ * The root of a hierarchy mounted at mnt, of file system magic: 1 when
+ * mnt is such a mount showing the whole hierarchy (v1: only the root
+ * has release_agent; v2: only the root lacks cgroup.type), else 0.
+ */
+static int hierarchy_root_at(const char *mnt, long magic)
+{
+	struct statfs sf;
+	char *p;
+	int ok;
+
+	if (statfs(mnt, &sf) < 0 || (long)sf.f_type != magic)
+		return 0;
+	if (magic == CGROUP1_MAGIC) {
+		p = xasprintf("%s/release_agent", mnt);
+		ok = !access(p, F_OK);
+	} else {
+		p = xasprintf("%s/cgroup.stat", mnt);	/* 4.14+, on every v2 cgroup */
+		ok = !access(p, F_OK);
+		free(p);
+		p = xasprintf("%s/cgroup.type", mnt);
+		ok = ok && access(p, F_OK) < 0 && errno == ENOENT;
+	}
+	free(p);
+	return ok;
+}
+
+/*
+ * The usual layout, without reading mountinfo (~70 us here, more with
+ * many mounts): in the initial cgroup namespace (/proc/self/cgroup's
+ * paths are then from the hierarchies' roots), the v1 memory and
+ * cpuacct hierarchies mounted whole at /sys/fs/cgroup/CONTROLLER and v2
+ * at /sys/fs/cgroup/unified or /sys/fs/cgroup. 0 with where's v2,
+ * v1_mem and v1_cpu set as discover_mounts() would set them; -1 (where
+ * untouched) when anything differs: then mountinfo decides.
+ */
+static int discover_usual(const struct strbuf *procs)
+{
+	static const char *const v2_mnt[] = { "/sys/fs/cgroup/unified", "/sys/fs/cgroup" };
+	char *own_v2 = own_cgroup(procs, NULL), *own_mem = own_cgroup(procs, "memory");
+	char *own_cpu = own_cgroup(procs, "cpuacct");
+	const char *v2 = NULL;
+	struct stat st;
+	size_t i;
+	int ret = -1;
+
+	if (stat("/proc/self/ns/cgroup", &st) < 0 || st.st_ino != CGROUP_NS_INIT_INO)
 		goto done;
-	if ((own = own_cgroup(&procs, NULL))) {
-		where.v2 = hierarchy_dir(&mounts, "cgroup2", NULL, own);
-		free(own);
-	}
-	where.v2_mem = where.v2 &&
-		       file_has_word(where.v2, "cgroup.controllers", "memory");
-	if ((own = own_cgroup(&procs, "memory"))) {
-		where.v1_mem = hierarchy_dir(&mounts, "cgroup", "memory", own);
-		free(own);
-	}
-	if ((own = own_cgroup(&procs, "cpuacct"))) {
-		where.v1_cpu = hierarchy_dir(&mounts, "cgroup", "cpuacct", own);
-		free(own);
-	}
-	if ((own = own_cgroup(&procs, "pids"))) {
-		where.v1_pids = hierarchy_dir(&mounts, "cgroup", "pids", own);
-		free(own);
-	}
-	if ((own = own_cgroup(&procs, "cpu"))) {
-		where.v1_quota = hierarchy_dir(&mounts, "cgroup", "cpu", own);
+	for (i = 0; own_v2 && !v2 && i < ARRAY_SIZE(v2_mnt); i++)
+		if (hierarchy_root_at(v2_mnt[i], CGROUP2_MAGIC))
+			v2 = v2_mnt[i];
+	if ((own_v2 && !v2) ||
+	    (own_mem && !hierarchy_root_at("/sys/fs/cgroup/memory", CGROUP1_MAGIC)) ||
+	    (own_cpu && !hierarchy_root_at("/sys/fs/cgroup/cpuacct", CGROUP1_MAGIC)))
+		goto done;
+	/* a hierarchy of that name without its controller would be odd: check */
+	if ((own_mem && !exists("/sys/fs/cgroup/memory", "memory.usage_in_bytes")) ||
+	    (own_cpu && !exists("/sys/fs/cgroup/cpuacct", "cpuacct.usage")))
+		goto done;
+	where.v2 = own_v2 ? join_own(v2, own_v2) : NULL;
+	where.v1_mem = own_mem ? join_own("/sys/fs/cgroup/memory", own_mem) : NULL;
+	where.v1_cpu = own_cpu ? join_own("/sys/fs/cgroup/cpuacct", own_cpu) : NULL;
+	ret = 0;
+done:
+	free(own_v2);
+	free(own_mem);
+	free(own_cpu);
+	return ret;
+}
+
+/* Our cgroups of the controllers ctls (NULL: v2) from mountinfo, into out. */
+static void discover_mounts(const struct strbuf *procs, const char *const *ctls,
+			    char **out[], size_t n)
+{
+	struct strbuf mounts = STRBUF_INIT;
+	size_t i;
+
+	if (read_small("/proc/self/mountinfo", &mounts) < 0)
+		goto done;
+	for (i = 0; i < n; i++) {
+		char *own = own_cgroup(procs, ctls[i]);
+
+		if (own)
+			*out[i] = hierarchy_dir(&mounts, ctls[i] ? "cgroup" : "cgroup2",
+						ctls[i], own);
 		free(own);
 	}
 done:
-	strbuf_release(&procs);
 	strbuf_release(&mounts);
+}
+
+static void discover(void)
+{
+	static const char *const ctls[] = { NULL, "memory", "cpuacct" };
+	char **out[] = { &where.v2, &where.v1_mem, &where.v1_cpu };
+	struct strbuf procs = STRBUF_INIT;
+
+	if (read_small("/proc/self/cgroup", &procs) < 0)
+		goto done;
+	if (discover_usual(&procs) < 0)
+		discover_mounts(&procs, ctls, out, ARRAY_SIZE(out));
+	where.v2_mem = where.v2 &&
+		       file_has_word(where.v2, "cgroup.controllers", "memory");
+done:
+	strbuf_release(&procs);
+}
+
+/* The hierarchies only limits use (pids, cpu), from mountinfo. */
+static void discover_limits(void)
+{
+	static const char *const ctls[] = { "pids", "cpu" };
+	char **out[] = { &where.v1_pids, &where.v1_quota };
+	struct strbuf procs = STRBUF_INIT;
+
+	if (!read_small("/proc/self/cgroup", &procs))
+		discover_mounts(&procs, ctls, out, ARRAY_SIZE(out));
+	strbuf_release(&procs);
 }
 
 void cgroup_discover(void)
@@ -387,6 +559,7 @@ static int pool_take(struct cgroup *cg)
 		}
 		c = pool[--pool_nr];
 		pthread_mutex_unlock(&pool_lock);
+		c.empty = 0;
 		ok = !write_in(c.dir, "memory.max_usage_in_bytes", "0") &&
 		     (!c.cpu_dir || !write_in(c.cpu_dir, "cpuacct.usage", "0"));
 		c.base_mem = ok ? read_ll(c.dir, "memory.usage_in_bytes") : -1;
@@ -414,10 +587,15 @@ static int pool_put(struct cgroup *cg)
 	long long used;
 	int ret = -1;
 
-	if (cg->version != CGROUP_V1 || cg->limited ||
-	    cgroup_pids(cg, &pids, &nr) < 0)
+	if (cg->version != CGROUP_V1 || cg->limited)
 		return -1;
-	free(pids);
+	if (cg->empty) {
+		nr = 0;
+	} else {
+		if (cgroup_pids(cg, &pids, &nr) < 0)
+			return -1;
+		free(pids);
+	}
 	used = read_ll(cg->dir, "memory.usage_in_bytes");
 	if (nr || used < 0 || used > CGROUP_REUSE_MAX_USAGE)
 		return -1;
@@ -502,10 +680,25 @@ void cgroup_remove_stale_kept(void)
 	sweep_kept(where.v1_cpu);
 }
 
-/* "-1", or a v1 memory limit at its maximum (no limit set): 1; else 0. */
-static int unlimited(const char *dir, const char *file)
+/*
+ * The directory dir, made when missing (*made then 1): its descriptor,
+ * or -1.
+ */
+static int open_or_make(const char *dir, int *made)
 {
-	long long v = read_ll(dir, file);
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	*made = 0;
+	if (fd >= 0 || errno != ENOENT || mkdir(dir, 0755) < 0)
+		return fd;
+	*made = 1;
+	return open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+/* "-1", or a v1 limit at its maximum (no limit set), in dfd's file: 1; else 0. */
+static int unlimited_at(int dfd, const char *file)
+{
+	long long v = read_ll_at(dfd, NULL, file);
 
 	return v == -1 || v >= (1LL << 62);
 }
@@ -514,13 +707,14 @@ static int unlimited(const char *dir, const char *file)
  * The v1 pair named keep_leaf: made when missing, else taken again when
  * it is empty and carries no limit (a limited job's cgroup is removed at
  * its end; one whose removal failed is not reused). 0, or -1 with cg
- * left NONE: the caller then makes a cgroup of the job's own.
+ * left NONE: the caller then makes a cgroup of the job's own. Every
+ * file is opened relative to the directories' descriptors, and the ones
+ * read again after the job stay open (struct cgroup).
  */
 static int kept_take(struct cgroup *cg)
 {
-	struct strbuf procs = STRBUF_INIT;
 	char *dir, *cpu;
-	int made, expected = 0;
+	int made = 0, cpu_made = 0, expected = 0, fd;
 
 	if (!keep_leaf || !where.v1_mem ||
 	    !__atomic_compare_exchange_n(&kept_busy, &expected, 1, 0, __ATOMIC_ACQ_REL,
@@ -528,34 +722,60 @@ static int kept_take(struct cgroup *cg)
 		return -1;
 	dir = xasprintf("%s/%s", where.v1_mem, keep_leaf);
 	cpu = where.v1_cpu ? xasprintf("%s/%s", where.v1_cpu, keep_leaf) : NULL;
-	made = mkdir(dir, 0755) == 0;
+	cg->dir_fd = open_or_make(dir, &made);
+	if (cg->dir_fd < 0)
+		goto fail;
 	if (!made) {
-		char *pp = xasprintf("%s/cgroup.procs", dir);
-		int bad = errno != EEXIST || read_small(pp, &procs) < 0 || procs.len ||
-			  !unlimited(dir, "memory.limit_in_bytes");
+		char b[64];
 
-		free(pp);
-		if (bad)
+		/* empty: nothing at all to read (an orphan may still run here) */
+		fd = openat(cg->dir_fd, "cgroup.procs", O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || read(fd, b, sizeof(b)) != 0 ||
+		    !unlimited_at(cg->dir_fd, "memory.limit_in_bytes")) {
+			if (fd >= 0)
+				close(fd);
 			goto fail;
+		}
+		close(fd);
 	}
-	cg->join_fd[0] = open_in(dir, "tasks", O_WRONLY);
-	if (cg->join_fd[0] < 0 || !exists(dir, "memory.max_usage_in_bytes"))
+	cg->join_fd[0] = openat(cg->dir_fd, "tasks", O_WRONLY | O_CLOEXEC);
+	cg->peak_fd = openat(cg->dir_fd, "memory.max_usage_in_bytes", O_RDWR | O_CLOEXEC);
+	if (cg->join_fd[0] < 0 || cg->peak_fd < 0)
 		goto fail;
-	if (cpu && mkdir(cpu, 0755) < 0 &&
-	    (errno != EEXIST || (exists(cpu, "cpu.cfs_quota_us") &&
-				 !unlimited(cpu, "cpu.cfs_quota_us")))) {
-		free(cpu);
-		cpu = NULL;
+	if (cpu) {
+		cg->cpu_dfd = open_or_make(cpu, &cpu_made);
+		if (cg->cpu_dfd >= 0 && !cpu_made &&
+		    !faccessat(cg->cpu_dfd, "cpu.cfs_quota_us", F_OK, 0) &&
+		    !unlimited_at(cg->cpu_dfd, "cpu.cfs_quota_us")) {
+			close(cg->cpu_dfd);
+			cg->cpu_dfd = -1;
+		}
+		if (cg->cpu_dfd >= 0 &&
+		    (cg->join_fd[1] = openat(cg->cpu_dfd, "tasks", O_WRONLY | O_CLOEXEC)) < 0) {
+			close(cg->cpu_dfd);
+			cg->cpu_dfd = -1;
+		}
+		if (cg->cpu_dfd < 0) {
+			free(cpu);
+			cpu = NULL;
+		}
 	}
-	if (cpu && (cg->join_fd[1] = open_in(cpu, "tasks", O_WRONLY)) < 0) {
-		free(cpu);
-		cpu = NULL;
-	}
-	if (!made && (write_in(dir, "memory.max_usage_in_bytes", "0") < 0 ||
-		      (cpu && write_in(cpu, "cpuacct.usage", "0") < 0) ||
-		      (cg->base_mem = read_ll(dir, "memory.usage_in_bytes")) < 0))
+	if (!made && write(cg->peak_fd, "0", 1) != 1)
 		goto fail;
-	cg->oom_base = made ? 0 : keyed(dir, "memory.oom_control", "oom_kill");
+	if (cpu && !cpu_made) {
+		fd = openat(cg->cpu_dfd, "cpuacct.usage", O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, "0", 1) != 1) {
+			if (fd >= 0)
+				close(fd);
+			goto fail;
+		}
+		close(fd);
+	}
+	cg->usage_fd = openat(cg->dir_fd, "memory.usage_in_bytes", O_RDONLY | O_CLOEXEC);
+	cg->oom_fd = openat(cg->dir_fd, "memory.oom_control", O_RDONLY | O_CLOEXEC);
+	if (!made && (cg->base_mem = pread_ll(cg->usage_fd)) < 0)
+		goto fail;
+	cg->oom_base = made ? 0 : keyed_fd(cg->oom_fd, "oom_kill");
 	if (cg->oom_base < 0)
 		cg->oom_base = 0;
 	cg->version = CGROUP_V1;
@@ -563,19 +783,14 @@ static int kept_take(struct cgroup *cg)
 	cg->cpu_dir = cpu;
 	cg->has_mem = 1;
 	cg->kept = 1;
-	strbuf_release(&procs);
 	return 0;
 fail:
-	if (cg->join_fd[0] >= 0)
-		close(cg->join_fd[0]);
-	if (cg->join_fd[1] >= 0)
-		close(cg->join_fd[1]);
+	close_fds(cg);
 	*cg = (struct cgroup)CGROUP_INIT;
 	if (made)
 		rmdir(dir);
 	free(dir);
 	free(cpu);
-	strbuf_release(&procs);
 	__atomic_store_n(&kept_busy, 0, __ATOMIC_RELEASE);
 	return -1;
 }
@@ -584,22 +799,24 @@ fail:
 static int kept_put(struct cgroup *cg)
 {
 	pid_t *pids;
-	size_t nr;
+	size_t nr = 0;
 	long long used;
-	int i;
 
 	if (!cg->kept)
 		return -1;
 	__atomic_store_n(&kept_busy, 0, __ATOMIC_RELEASE);
-	if (cg->limited || cgroup_pids(cg, &pids, &nr) < 0)
+	if (cg->limited)
 		return -1;
-	free(pids);
-	used = read_ll(cg->dir, "memory.usage_in_bytes");
+	if (!cg->empty) {
+		if (cgroup_pids(cg, &pids, &nr) < 0)
+			return -1;
+		free(pids);
+	}
+	used = cg->usage_fd >= 0 ? pread_ll(cg->usage_fd) :
+	       read_ll(cg->dir, "memory.usage_in_bytes");
 	if (nr || used < 0 || used > CGROUP_REUSE_MAX_USAGE)
 		return -1;
-	for (i = 0; i < 4; i++)
-		if (cg->join_fd[i] >= 0)
-			close(cg->join_fd[i]);
+	close_fds(cg);
 	free(cg->dir);
 	free(cg->cpu_dir);
 	*cg = (struct cgroup)CGROUP_INIT;
@@ -679,7 +896,8 @@ int cgroup_pids(const struct cgroup *cg, pid_t **ret, size_t *nr)
 	*nr = 0;
 	if (!cg->dir)
 		return -1;
-	fd = open_in(cg->dir, "cgroup.procs", O_RDONLY);
+	/* a new open each time: a v1 cgroup.procs fd may serve a cached list */
+	fd = openat_in(cg->dir_fd, cg->dir, "cgroup.procs", O_RDONLY);
 	if (fd < 0)
 		return -1;
 	for (;;) {
@@ -788,7 +1006,8 @@ long long cgroup_peak_mem(const struct cgroup *cg)
 	if (!cg->has_mem)
 		return -1;
 	if (cg->version == CGROUP_V1) {
-		long long v = read_ll(cg->dir, "memory.max_usage_in_bytes");
+		long long v = cg->peak_fd >= 0 ? pread_ll(cg->peak_fd) :
+			      read_ll(cg->dir, "memory.max_usage_in_bytes");
 
 		if (v < 0 || cg->base_mem <= 0)
 			return v;
@@ -804,22 +1023,10 @@ static long long keyed(const char *dir, const char *file, const char *key)
 {
 	struct strbuf sb = STRBUF_INIT;
 	char *path = xasprintf("%s/%s", dir, file);
-	size_t kl = strlen(key);
 	long long v = -1;
-	const char *p;
 
-	if (!read_small(path, &sb)) {
-		for (p = sb.buf; *p; ) {
-			if (!strncmp(p, key, kl) && p[kl] == ' ') {
-				v = strtoll(p + kl + 1, NULL, 10);
-				break;
-			}
-			p = strchr(p, '\n');
-			if (!p)
-				break;
-			p++;
-		}
-	}
+	if (!read_small(path, &sb))
+		v = keyed_in(sb.buf, key);
 	strbuf_release(&sb);
 	free(path);
 	return v;
@@ -840,8 +1047,8 @@ int cgroup_cpu(const struct cgroup *cg, double *user, double *sys)
 	}
 	if (cg->version != CGROUP_V1 || !cg->cpu_dir)
 		return -1;
-	u = read_ll(cg->cpu_dir, "cpuacct.usage_user");
-	s = read_ll(cg->cpu_dir, "cpuacct.usage_sys");
+	u = read_ll_at(cg->cpu_dfd, cg->cpu_dir, "cpuacct.usage_user");
+	s = read_ll_at(cg->cpu_dfd, cg->cpu_dir, "cpuacct.usage_sys");
 	if (u >= 0 && s >= 0) {
 		*user = u / 1e9;
 		*sys = s / 1e9;
@@ -858,17 +1065,9 @@ int cgroup_cpu(const struct cgroup *cg, double *user, double *sys)
 
 void cgroup_destroy(struct cgroup *cg)
 {
-	int i;
-
 	if (cg->kept)
 		__atomic_store_n(&kept_busy, 0, __ATOMIC_RELEASE);
-	for (i = 0; i < 4; i++)
-		if (cg->join_fd[i] >= 0)
-			close(cg->join_fd[i]);
-	if (cg->events_fd >= 0)
-		close(cg->events_fd);
-	if (cg->dir_fd >= 0)
-		close(cg->dir_fd);
+	close_fds(cg);
 	if (cg->dir)
 		rmdir(cg->dir);
 	if (cg->cpu_dir)
@@ -933,7 +1132,7 @@ static int limit_v1(struct cgroup *cg, const struct proc_limits *lim,
 			return -1;
 	}
 	if (lim->pids > 0) {
-		pthread_once(&where_once, discover);
+		pthread_once(&limits_once, discover_limits);
 		cg->pids_dir = v1_sibling(where.v1_pids, cg->dir, &cg->join_fd[2]);
 		if (!cg->pids_dir) {
 			strbuf_addstr(err, "no usable cgroup v1 pids hierarchy "
@@ -947,7 +1146,7 @@ static int limit_v1(struct cgroup *cg, const struct proc_limits *lim,
 	if (lim->cpus > 0) {
 		const char *qd;
 
-		pthread_once(&where_once, discover);
+		pthread_once(&limits_once, discover_limits);
 		if (cg->cpu_dir && where.v1_quota && where.v1_cpu &&
 		    !strcmp(where.v1_quota, where.v1_cpu)) {
 			qd = cg->cpu_dir; /* cpu,cpuacct mounted together */
@@ -1034,6 +1233,8 @@ long long cgroup_oom_kills(const struct cgroup *cg)
 		return 0;
 	if (cg->version == CGROUP_V2)
 		v = keyed(cg->dir, "memory.events", "oom_kill");
+	else if (cg->oom_fd >= 0)
+		v = keyed_fd(cg->oom_fd, "oom_kill");
 	else
 		v = keyed(cg->dir, "memory.oom_control", "oom_kill");
 	return v > cg->oom_base ? v - cg->oom_base : 0;

@@ -32,15 +32,32 @@ struct cgroup {
 	int has_kill;         /* v2 cgroup.kill exists */
 	int has_peak;         /* v2 memory.peak exists (else memory.current) */
 	long long sampled;    /* v2 without memory.peak: max memory.current seen */
-	int dir_fd;           /* v2: the directory, for clone3(CLONE_INTO_CGROUP); -1 */
+	/*
+	 * The directory (v2; v1 memory when kept): clone3(CLONE_INTO_CGROUP)
+	 * on v2, and the files below it opened relative to it; -1
+	 */
+	int dir_fd;
 	long long base_mem;   /* v1 reused: bytes charged before the job; 0 */
 	int limited;          /* limits were set: never pooled */
 	long long oom_base;   /* OOM kills counted before the job (reused) */
 	int kept;             /* v1 named by cgroup_keep_as(): left for the next job */
+	/*
+	 * v1 kept: the cpuacct directory, and memory.max_usage_in_bytes
+	 * (read-write: zeroed before the job, read after), usage_in_bytes
+	 * and oom_control, each read before and after the job: open for
+	 * the job instead of opened per reading. -1 when not.
+	 */
+	int cpu_dfd, peak_fd, usage_fd, oom_fd;
+	/*
+	 * Set by the caller who saw cgroup.procs empty after the job's
+	 * tree was gone: cgroup_release() need not read it again.
+	 */
+	int empty;
 };
 
-#define CGROUP_INIT { CGROUP_NONE, NULL, NULL, NULL, NULL, { -1, -1, -1, -1 }, \
-		      -1, 0, 0, 0, -1, -1, 0, 0, 0 }
+#define CGROUP_INIT { .version = CGROUP_NONE, .join_fd = { -1, -1, -1, -1 }, \
+		      .events_fd = -1, .sampled = -1, .dir_fd = -1, .cpu_dfd = -1, \
+		      .peak_fd = -1, .usage_fd = -1, .oom_fd = -1 }
 
 /*
  * Get a cgroup for one job (name is unused): on v1 an idle one that an

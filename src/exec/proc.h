@@ -38,6 +38,13 @@ struct proc_spec {
 	void (*on_output)(void *ud, const char *data, size_t len);
 	void *ud;
 	/*
+	 * Called (with ud, from the calling thread) once the job's process
+	 * runs: bash exec'd, or a sandbox released. Work of the caller that
+	 * can overlap the job goes here; its output waits in the pipe
+	 * meanwhile. NULL: none.
+	 */
+	void (*on_start)(void *ud);
+	/*
 	 * Sandbox: argv (NULL-terminated, argv[0] an absolute path) that
 	 * runs the rest of the command line inside it (bwrap ... --); the
 	 * shell named by shell (absolute, inside the sandbox) then runs

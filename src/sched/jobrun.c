@@ -23,6 +23,7 @@
 #include "exec/mask.h"
 #include "exec/workspace.h"
 #include "sched/jobrun.h"
+#include "util/utctime.h"
 #include "util/xalloc.h"
 
 #define DEFAULT_TIMEOUT 3600
@@ -51,6 +52,7 @@ struct job_ctx {
 	int silent;               /* jobrun_prestart: no notes, no records */
 	/* a sandbox started ahead for the first attempt's script; NULL */
 	struct proc_prestart *pre;
+	int started;              /* jr->started was called */
 };
 
 static void write_all(int fd, const char *p, size_t n)
@@ -309,25 +311,86 @@ done:
 	strbuf_release(&lims);
 }
 
-static char **make_env(char *const *host, const struct varlist *vars)
+/*
+ * The job's environment: host's entries ("NAME=value"; a later NAME
+ * replaces an earlier one's value in its place), then vars' over them
+ * (replacing in place, new names appended), as "NAME=value" strings for
+ * varlist_env_free(). What varlist_set() + varlist_merge() +
+ * varlist_to_env() gave, without their copies, linear look-ups and
+ * printf: that was ~280 k instructions per job (callgrind), a fifth of
+ * the supervisor's user time.
+ */
+struct env_ent {
+	const char *key;
+	size_t klen;
+	const char *value;
+};
+
+static uint32_t env_hash(const char *key, size_t len)
 {
-	struct varlist all = VARLIST_INIT;
-	char **env;
+	uint32_t h = 2166136261u;	/* FNV-1a */
 	size_t i;
 
-	for (i = 0; host && host[i]; i++) {
-		const char *eq = strchr(host[i], '=');
-		char *k;
+	for (i = 0; i < len; i++)
+		h = (h ^ (unsigned char)key[i]) * 16777619u;
+	return h;
+}
 
-		if (!eq)
-			continue;
-		k = xstrndup(host[i], (size_t)(eq - host[i]));
-		varlist_set(&all, k, eq + 1);
-		free(k);
+/* Put key=value in e[] (n of them), slot table t of mask+1 entries (index + 1). */
+static void env_put(struct env_ent *e, size_t *n, size_t *t, size_t mask,
+		    const char *key, size_t klen, const char *value)
+{
+	size_t i = env_hash(key, klen) & mask;
+
+	for (; t[i]; i = (i + 1) & mask) {
+		struct env_ent *x = &e[t[i] - 1];
+
+		if (x->klen == klen && !memcmp(x->key, key, klen)) {
+			x->value = value;
+			return;
+		}
 	}
-	varlist_merge(&all, vars);
-	env = varlist_to_env(&all);
-	varlist_clear(&all);
+	e[*n].key = key;
+	e[*n].klen = klen;
+	e[*n].value = value;
+	t[i] = ++*n;
+}
+
+static char **make_env(char *const *host, const struct varlist *vars)
+{
+	size_t nhost = 0, cap, mask = 15, n = 0, i;
+	struct env_ent *e;
+	size_t *t;
+	char **env;
+
+	while (host && host[nhost])
+		nhost++;
+	cap = nhost + vars->nr;
+	while (mask + 1 < 2 * cap)
+		mask = mask * 2 + 1;
+	e = xcalloc(cap ? cap : 1, sizeof(*e));
+	t = xcalloc(mask + 1, sizeof(*t));
+	for (i = 0; i < nhost; i++) {
+		const char *eq = strchr(host[i], '=');
+
+		if (eq)
+			env_put(e, &n, t, mask, host[i], (size_t)(eq - host[i]), eq + 1);
+	}
+	for (i = 0; i < vars->nr; i++)
+		env_put(e, &n, t, mask, vars->v[i].key, strlen(vars->v[i].key),
+			vars->v[i].value);
+	env = xcalloc(n + 1, sizeof(*env));
+	for (i = 0; i < n; i++) {
+		size_t vlen = strlen(e[i].value);
+		char *s = xmalloc(e[i].klen + vlen + 2);
+
+		memcpy(s, e[i].key, e[i].klen);
+		s[e[i].klen] = '=';
+		memcpy(s + e[i].klen + 1, e[i].value, vlen + 1);
+		env[i] = s;
+	}
+	free(t);
+	free(e);
 	return env;
 }
 
@@ -570,11 +633,8 @@ static void job_vars(struct job_ctx *jc, struct varlist *vars)
 {
 	const struct jobrun *jr = jc->jr;
 	const struct plan_job *pj = jc->pj;
-	char num[32];
+	char num[32], when[UTCTIME_ISO8601_LEN];
 	size_t i;
-	time_t now = time(NULL);
-	struct tm tm;
-	char when[64];
 
 	plan_job_vars(jr->plan, pj, jr->ctx, vars);
 	/* dotenv reports of the jobs whose artifacts this job takes */
@@ -591,8 +651,8 @@ static void job_vars(struct job_ctx *jc, struct varlist *vars)
 	varlist_set(vars, "CI_JOB_ID", num);
 	snprintf(num, sizeof(num), "%d", pj->def->timeout ? pj->def->timeout : DEFAULT_TIMEOUT);
 	varlist_set(vars, "CI_JOB_TIMEOUT", num);
-	gmtime_r(&now, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	/* not gmtime_r + strftime: their tzset reads /etc/localtime per job */
+	utctime_iso8601(time(NULL), when);
 	varlist_set(vars, "CI_JOB_STARTED_AT", when);
 	varlist_set(vars, "CI_JOB_STATUS", "running");
 }
@@ -609,6 +669,17 @@ int jobrun_prestart_takes_env(void)
 	return sandbox_init_exe() >= 0;
 }
 
+/* A script of the job runs: tell the caller, the first time. */
+static void on_start(void *ud)
+{
+	struct job_ctx *jc = ud;
+
+	if (jc->started || !jc->jr->started)
+		return;
+	jc->started = 1;
+	jc->jr->started(jc->jr->started_ud);
+}
+
 /* The process spec of the job's scripts (script and timeout apart). */
 static void fill_spec(struct job_ctx *jc, struct proc_spec *ps, char **env)
 {
@@ -618,6 +689,7 @@ static void fill_spec(struct job_ctx *jc, struct proc_spec *ps, char **env)
 	ps->env = env;
 	ps->cancel_fd = jc->jr->cancel_fd;
 	ps->on_output = on_output;
+	ps->on_start = on_start;
 	ps->ud = jc;
 	if (jc->sandbox) {
 		ps->wrap = jc->wrap.v;

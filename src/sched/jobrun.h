@@ -89,6 +89,13 @@ struct jobrun {
 	/* Live output, one whole line at a time (note: cidre's own). */
 	void (*print)(void *ud, const char *line, size_t len, int note);
 	void *ud;
+	/*
+	 * Called once, when the job's first script runs (its process has
+	 * started; proc_spec.on_start): the caller's work that can overlap
+	 * the job. Not called for a job that never starts. NULL: none.
+	 */
+	void (*started)(void *started_ud);
+	void *started_ud;
 };
 
 /*

@@ -30,5 +30,7 @@ int supervisor_main(const char *spec_path);
 
 /* Most test cases kept per job (the counts stay exact). */
 #define SUPERVISOR_MAX_CASES 20000
+/* Largest job spec read (the server writes it; its deps and secrets grow it). */
+#define SUPERVISOR_MAX_SPEC (256u << 20)
 
 #endif
