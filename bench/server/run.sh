@@ -259,6 +259,7 @@ for n in $LIST_SIZES; do
 	mkdir -p "$W/list-$n"
 	cp "$W/seed.db" "$W/list-$n/cidre.db"
 	cp -p "$W/main/admin-token" "$W/list-$n/"	# written only for a new database
+	cp -p "$W/main/secret.key" "$W/list-$n/"	# the database's sealed secrets go with their key
 	have=$(sqlite3 "$W/list-$n/cidre.db" 'SELECT count(*) FROM pipelines')
 	# copies of the newest successful pipeline (with its real ctx), one per ms
 	sqlite3 "$W/list-$n/cidre.db" "
