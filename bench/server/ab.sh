@@ -30,32 +30,11 @@ SETTLE=${SETTLE:-2}
 [ $# -ge 2 ] || { echo "usage: $0 OLD/cidre NEW/cidre" >&2; exit 2; }
 
 W=$(mktemp -d /tmp/cidre-bench-ab.XXXXXX)
-PIDS=()
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$W"
-}
-trap cleanup EXIT
+. "$HERE/lib.sh"
+trap bench_cleanup EXIT
 
-git init -q --bare "$W/demo.git"
-git clone -q "$W/demo.git" "$W/demo" 2>/dev/null
-(
-	cd "$W/demo"
-	printf 'job:\n  script: ["true"]\n' >.gitlab-ci.yml
-	git add .gitlab-ci.yml
-	git -c user.name=bench -c user.email=bench@cidre.invalid commit -q -m one
-	git push -q origin HEAD:main
-	git checkout -q -b many
-	: >.gitlab-ci.yml
-	for i in $(seq -w 1 100); do
-		printf 'job-%s:\n  stage: test\n  script: ["true"]\n' "$i" >>.gitlab-ci.yml
-	done
-	git commit -q -a -m many
-	git push -q origin many
-)
-SHA=$(git --git-dir="$W/demo.git" rev-parse main)
+trivial_repo "$W"
+many_branch "$W" 100
 
 URL=() TOKEN=() SPID=() NAME=()
 rss() { awk '$1 == "VmRSS:" { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
@@ -73,11 +52,7 @@ for c in "$@"; do
 	"$c" server --data "$d" --listen 127.0.0.1:0 >"$d.log" 2>&1 &
 	SPID[$i]=$!
 	PIDS+=("$!")
-	n=0
-	while [ ! -s "$d/server-url" ]; do
-		n=$((n + 1)); [ "$n" -gt 500 ] && { cat "$d.log" >&2; exit 1; }
-		sleep 0.02
-	done
+	wait_url "$d" "$d.log" "$!"
 	URL[$i]=$(cat "$d/server-url")
 	TOKEN[$i]=$(cat "$d/admin-token")
 	NAME[$i]=$c

@@ -19,6 +19,7 @@ TW=$HERE/trigger-wait.sh
 C=$1 N=${2:-11}
 
 W=$(mktemp -d /tmp/cidre-bench-growth.XXXXXX)
+. "$HERE/lib.sh"
 SP=
 cleanup() {
 	[ -n "$SP" ] && kill -TERM "$SP" 2>/dev/null && wait "$SP" 2>/dev/null
@@ -42,11 +43,7 @@ mkdir "$W/d"
 printf "runner:\n  slots: 4\n${EXTRA_CONFIG:-}" >"$W/d/config.yml"
 "$C" server --data "$W/d" --listen 127.0.0.1:0 >"$W/log" 2>&1 &
 SP=$!
-n=0
-while [ ! -s "$W/d/server-url" ]; do
-	n=$((n + 1)); [ "$n" -gt 500 ] && { cat "$W/log" >&2; exit 1; }
-	sleep 0.02
-done
+wait_url "$W/d" "$W/log" "$SP"
 rss() {
 	awk '/^(VmRSS|RssAnon|RssFile):/ { printf "%s %.2f MB  ", $1, $2 / 1024 }' "/proc/$SP/status"
 	echo

@@ -37,6 +37,7 @@ WRK_SECONDS=${WRK_SECONDS:-10}
 LAT_SECONDS=${LAT_SECONDS:-5}
 SETTLE=${SETTLE:-2}
 OUT=${OUT:-/tmp/cidre-bench-server-results}
+. "$HERE/lib.sh"
 TW=$HERE/trigger-wait.sh
 
 die() { printf 'bench/server: %s\n' "$*" >&2; exit 1; }
@@ -115,22 +116,7 @@ median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] 
 # ---- the repository: branch main (1 trivial job), branch many (DRAIN_JOBS) --
 
 say "repository"
-git init -q --bare "$W/demo.git"
-git clone -q "$W/demo.git" "$W/demo" 2>/dev/null
-(
-	cd "$W/demo"
-	printf 'job:\n  script: ["true"]\n' >.gitlab-ci.yml
-	git add .gitlab-ci.yml
-	git -c user.name=bench -c user.email=bench@cidre.invalid commit -q -m one
-	git push -q origin HEAD:main
-	git checkout -q -b many
-	: >.gitlab-ci.yml
-	for i in $(seq -w 1 "$DRAIN_JOBS"); do
-		printf 'job-%s:\n  stage: test\n  script: ["true"]\n' "$i" >>.gitlab-ci.yml
-	done
-	git commit -q -a -m many
-	git push -q origin many
-) || die "cannot create the repository"
+{ trivial_repo "$W" && many_branch "$W" "$DRAIN_JOBS"; } || die "cannot create the repository"
 SHA_MAIN=$(git --git-dir="$W/demo.git" rev-parse main)
 
 add_project() { api POST /api/v1/projects "{\"name\":\"demo\",\"repo\":\"$W/demo.git\"}" >/dev/null; }

@@ -23,25 +23,10 @@ N=$1
 shift
 
 W=$(mktemp -d /tmp/cidre-bench-trigger-ab.XXXXXX)
-PIDS=()
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$W"
-}
-trap cleanup EXIT
+. "$HERE/lib.sh"
+trap bench_cleanup EXIT
 
-git init -q --bare "$W/demo.git"
-git clone -q "$W/demo.git" "$W/demo" 2>/dev/null
-(
-	cd "$W/demo"
-	printf 'job:\n  script: ["true"]\n' >.gitlab-ci.yml
-	git add .gitlab-ci.yml
-	git -c user.name=bench -c user.email=bench@cidre.invalid commit -q -m one
-	git push -q origin HEAD:main
-)
-SHA=$(git --git-dir="$W/demo.git" rev-parse main)
+trivial_repo "$W"
 
 URL=() TOKEN=()
 i=0
@@ -51,11 +36,7 @@ for c in "$@"; do
 	printf 'runner:\n  slots: 4\n' >"$d/config.yml"
 	"$c" server --data "$d" --listen 127.0.0.1:0 >"$d.log" 2>&1 &
 	PIDS+=("$!")
-	n=0
-	while [ ! -s "$d/server-url" ]; do
-		n=$((n + 1)); [ "$n" -gt 500 ] && { cat "$d.log" >&2; exit 1; }
-		sleep 0.02
-	done
+	wait_url "$d" "$d.log" "$!"
 	URL[$i]=$(cat "$d/server-url")
 	TOKEN[$i]=$(cat "$d/admin-token")
 	curl -fsS -H "Authorization: Bearer ${TOKEN[$i]}" -H 'Content-Type: application/json' \

@@ -23,6 +23,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 [ $# -ge 2 ] || { echo "usage: $0 OLD/cidre NEW/cidre [PAIRS]" >&2; exit 2; }
 old=$1 new=$2 N=${3:-200}
 W=$(mktemp -d "${DIR:-/tmp}/cidre-bench-sup.XXXXXX")
+. "$HERE/../server/lib.sh"
 SPID=
 cleanup() {
 	if [ -n "$SPID" ]; then kill -TERM "$SPID" 2>/dev/null || true; wait "$SPID" 2>/dev/null || true; fi
@@ -33,25 +34,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-git init -q --bare "$W/demo.git"
-git clone -q "$W/demo.git" "$W/demo" 2>/dev/null
-(
-	cd "$W/demo"
-	printf 'job:\n  script: ["true"]\n' >.gitlab-ci.yml
-	git add .gitlab-ci.yml
-	git -c user.name=bench -c user.email=bench@cidre.invalid commit -q -m one
-	git push -q origin HEAD:main
-)
+trivial_repo "$W"
 D=$W/data
 mkdir -p "$D"
 printf 'runner:\n  slots: 1\n' >"$D/config.yml"
 "$new" server --data "$D" --listen 127.0.0.1:0 >"$W/server.log" 2>&1 &
 SPID=$!
-n=0
-while [ ! -s "$D/server-url" ]; do
-	n=$((n + 1)); [ "$n" -gt 500 ] && { cat "$W/server.log" >&2; exit 1; }
-	sleep 0.02
-done
+wait_url "$D" "$W/server.log" "$SPID"
 URL=$(cat "$D/server-url") TOKEN=$(cat "$D/admin-token")
 curl -fsS -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
 	--data "{\"name\":\"demo\",\"repo\":\"$W/demo.git\"}" "$URL/api/v1/projects" >/dev/null

@@ -171,3 +171,8 @@ bare_repo() {
 refresh
 TEST_PRELUDE=refresh
 TEST_CLEANUP=check_sanitizers
+
+# the cgroup path of the memory hierarchy a job printed (its cat /proc/self/cgroup)
+job_cgroup() {
+	curl -sS "$URL/api/v1/jobs/$1/log" | sed -n 's/^[0-9]*:\([^:]*,\)\{0,1\}memory\(,[^:]*\)\{0,1\}:\(\/.*\)$/\3/p' | head -1
+}

@@ -15,11 +15,6 @@ v1_mem() {
 }
 V1=$(v1_mem)
 
-# the cgroup path of the memory hierarchy a job printed (its cat /proc/self/cgroup)
-job_cgroup() {
-	curl -sS "$URL/api/v1/jobs/$1/log" | sed -n 's/^[0-9]*:\([^:]*,\)\{0,1\}memory\(,[^:]*\)\{0,1\}:\(\/.*\)$/\3/p' | head -1
-}
-
 test_expect_success 'two jobs of one slot: one cgroup, each its own accounting' '
 	mkdir -p data && printf "runner:\n  slots: 1\n" >data/config.yml &&
 	start_server data &&

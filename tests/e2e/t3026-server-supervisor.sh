@@ -9,11 +9,6 @@
 . "$(dirname "$0")/lib.sh"
 . "$TEST_DIR/lib-server.sh"
 
-# the memory cgroup path a job printed (its cat /proc/self/cgroup)
-job_cgroup() {
-	curl -sS "$URL/api/v1/jobs/$1/log" | sed -n 's/^[0-9]*:\([^:]*,\)\{0,1\}memory\(,[^:]*\)\{0,1\}:\(\/.*\)$/\3/p' | head -1
-}
-
 test_expect_success 'a process left behind is killed; the slot serves the next job' '
 	mkdir -p data && printf "runner:\n  slots: 1\n" >data/config.yml &&
 	start_server data &&

@@ -1,0 +1,62 @@
+# Shared by the server benchmarks (sourced, not run): their scratch
+# repository, starting a server and waiting for its URL, and the servers
+# to stop at the end.
+#
+# PIDS        servers started; bench_cleanup stops them (by pid) and
+#             removes $W
+
+PIDS=()
+
+# bench_cleanup: trap it on EXIT after setting W.
+bench_cleanup() {
+	local p
+	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+	rm -rf "$W"
+}
+
+# trivial_repo DIR: a bare repository DIR/demo.git (and its clone
+# DIR/demo) whose branch main has one trivial job (script: ["true"]);
+# sets SHA to main's commit.
+trivial_repo() {
+	git init -q --bare "$1/demo.git"
+	git clone -q "$1/demo.git" "$1/demo" 2>/dev/null
+	(
+		cd "$1/demo"
+		printf 'job:\n  script: ["true"]\n' >.gitlab-ci.yml
+		git add .gitlab-ci.yml
+		git -c user.name=bench -c user.email=bench@cidre.invalid commit -q -m one
+		git push -q origin HEAD:main
+	)
+	SHA=$(git --git-dir="$1/demo.git" rev-parse main)
+}
+
+# many_branch DIR N: branch "many" of DIR/demo.git, a pipeline of N
+# trivial jobs in one stage.
+many_branch() {
+	(
+		cd "$1/demo"
+		git checkout -q -b many
+		: >.gitlab-ci.yml
+		for i in $(seq -w 1 "$2"); do
+			printf 'job-%s:\n  stage: test\n  script: ["true"]\n' "$i" >>.gitlab-ci.yml
+		done
+		git commit -q -a -m many
+		git push -q origin many
+	)
+}
+
+# wait_url DATA LOG PID: wait (10 s at most) for the server PID to write
+# DATA/server-url; its log is shown if it does not.
+wait_url() {
+	local n=0
+	while [ ! -s "$1/server-url" ]; do
+		n=$((n + 1))
+		if [ "$n" -gt 500 ] || ! kill -0 "$3" 2>/dev/null; then
+			cat "$2" >&2
+			echo "bench: the server did not write $1/server-url" >&2
+			exit 1
+		fi
+		sleep 0.02
+	done
+}
