@@ -634,15 +634,27 @@ static void close_later(int fd)
 	close(fd);
 }
 
+/*
+ * The job's rusage (its main process and what it waited for) where the
+ * cgroup said nothing, and as a floor where it did: v1's cpuacct
+ * usage_user/usage_sys are sampled at the tick (a job of a few
+ * milliseconds often reads 0), and a small job in a kept memory cgroup
+ * can be served from the pages the cgroup charged ahead per CPU, so its
+ * watermark may not move. A job that ran used more than nothing.
+ */
 static void rusage_fill(struct proc_result *res, const struct rusage *ru,
 			int cpu_known, int mem_known)
 {
-	if (!cpu_known) {
-		res->cpu_user = ru->ru_utime.tv_sec + ru->ru_utime.tv_usec / 1e6;
-		res->cpu_sys = ru->ru_stime.tv_sec + ru->ru_stime.tv_usec / 1e6;
+	double user = ru->ru_utime.tv_sec + ru->ru_utime.tv_usec / 1e6;
+	double sys = ru->ru_stime.tv_sec + ru->ru_stime.tv_usec / 1e6;
+	long long rss = (long long)ru->ru_maxrss * 1024;
+
+	if (!cpu_known || res->cpu_user + res->cpu_sys < user + sys) {
+		res->cpu_user = user;
+		res->cpu_sys = sys;
 	}
-	if (!mem_known)
-		res->peak_mem = (long long)ru->ru_maxrss * 1024;
+	if (!mem_known || res->peak_mem < rss)
+		res->peak_mem = rss;
 }
 
 static char *script_tempfile(const char *script, struct strbuf *err)
