@@ -636,11 +636,11 @@ static void close_later(int fd)
 
 /*
  * The job's rusage (its main process and what it waited for) where the
- * cgroup said nothing, and as a floor where it did: v1's cpuacct
- * usage_user/usage_sys are sampled at the tick (a job of a few
- * milliseconds often reads 0), and a small job in a kept memory cgroup
- * can be served from the pages the cgroup charged ahead per CPU, so its
- * watermark may not move. A job that ran used more than nothing.
+ * cgroup said nothing; for CPU also as a floor where it did: v1's
+ * cpuacct usage_user/usage_sys are sampled at the tick, so a job of a
+ * few milliseconds often reads 0. Not for memory: ru_maxrss counts the
+ * pages of the process the job was forked from (exec records the old
+ * address space's high-water mark), which the cgroup does not.
  */
 static void rusage_fill(struct proc_result *res, const struct rusage *ru,
 			int cpu_known, int mem_known)
@@ -653,7 +653,7 @@ static void rusage_fill(struct proc_result *res, const struct rusage *ru,
 		res->cpu_user = user;
 		res->cpu_sys = sys;
 	}
-	if (!mem_known || res->peak_mem < rss)
+	if (!mem_known)
 		res->peak_mem = rss;
 }
 
