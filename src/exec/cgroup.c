@@ -1011,7 +1011,14 @@ long long cgroup_peak_mem(const struct cgroup *cg)
 
 		if (v < 0 || cg->base_mem <= 0)
 			return v;
-		return v > cg->base_mem ? v - cg->base_mem : 0;
+		/*
+		 * What an earlier job left charged is not this one's. But a
+		 * small job can be served entirely from pages the controller
+		 * charged ahead (per CPU) before the watermark was reset, so
+		 * the watermark never moves: then the cgroup's whole use while
+		 * it ran, never a peak of 0 for a job that ran.
+		 */
+		return v > cg->base_mem ? v - cg->base_mem : v;
 	}
 	if (cg->has_peak)
 		return read_ll(cg->dir, "memory.peak");
