@@ -2,9 +2,11 @@
 
 # Three binaries, each loading only what it needs (shared libraries cost
 # start-up time and resident memory):
-#   cidre         run, lint, the job supervisor      libfyaml, jansson
+#   cidre         run, lint, the job supervisor,     libfyaml, jansson
+#                 the client commands (own HTTP/1.1)
 #   cidre-server  the server                         + sqlite3, libsodium, zlib
-#   cidre-client  the commands that talk to a server + libcurl
+#   cidre-client  the client commands over libcurl   + libcurl
+#                 (https://, host names; deliver)
 # cidre execs the other two for their commands (src/cidre.c).
 PKGS        := libfyaml jansson
 SERVER_PKGS := sqlite3 libsodium zlib
@@ -28,19 +30,24 @@ BUILD     ?= build
 # in-process object reader (zlib) is the server's alone
 SERVER_GIT := src/git/object.c
 CORE_SRC  := $(filter-out $(SERVER_GIT), $(sort $(wildcard src/util/*.c src/pipeline/*.c \
-			src/exec/*.c src/git/*.c src/sched/*.c) src/server/pctx.c src/server/supervisor.c))
+			src/exec/*.c src/git/*.c src/sched/*.c) src/server/pctx.c src/server/supervisor.c \
+			src/http/parse.c))
 SERVER_SRC := $(filter-out $(CORE_SRC), $(sort $(wildcard src/store/*.c src/http/*.c \
 			src/forge/*.c src/server/*.c src/web/*.c src/notify/*.c)) $(SERVER_GIT))
-CLIENT_SRC := $(sort $(wildcard src/client/*.c))
-LIB_SRC   := $(CORE_SRC) $(SERVER_SRC) $(CLIENT_SRC)
+# libcurl's part of the client: cidre-client only
+CURL_SRC  := src/client/curl.c
+CLIENT_SRC := $(filter-out $(CURL_SRC), $(sort $(wildcard src/client/*.c)))
+LIB_SRC   := $(CORE_SRC) $(SERVER_SRC) $(CLIENT_SRC) $(CURL_SRC)
 CORE_CMD  := src/cmd/run.c src/cmd/lint.c src/cmd/job_exec.c src/cmd/image.c \
 	     src/cmd/sandbox_init.c
 SERVER_CMD := src/cmd/server.c
-CLIENT_CMD := $(filter-out $(CORE_CMD) $(SERVER_CMD), $(sort $(wildcard src/cmd/*.c)))
+CURL_CMD  := src/cmd/deliver.c
+CLIENT_CMD := $(filter-out $(CORE_CMD) $(SERVER_CMD) $(CURL_CMD), $(sort $(wildcard src/cmd/*.c)))
 CMD_SRC   := $(sort $(wildcard src/cmd/*.c)) src/cidre.c
 CORE_OBJ  := $(CORE_SRC:%.c=$(BUILD)/%.o) $(CORE_CMD:%.c=$(BUILD)/%.o)
 SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o) $(SERVER_CMD:%.c=$(BUILD)/%.o)
 CLIENT_OBJ := $(CLIENT_SRC:%.c=$(BUILD)/%.o) $(CLIENT_CMD:%.c=$(BUILD)/%.o)
+CURL_OBJ  := $(CURL_SRC:%.c=$(BUILD)/%.o) $(CURL_CMD:%.c=$(BUILD)/%.o)
 # the web UI's templates and static files, embedded (scripts/embed.sh)
 WEB_FILES := $(sort $(wildcard src/web/templates/* src/web/static/*))
 WEB_OBJ   := $(BUILD)/gen/web_files.o
@@ -70,7 +77,7 @@ CORE_STATIC_LIBS := -static $(shell pkg-config --libs $(PKGS)) -lpthread
 else
 CORE_STATIC_LIBS := -Wl,-Bstatic $(shell pkg-config --libs $(PKGS)) -Wl,-Bdynamic -lpthread
 endif
-$(BIN): $(CORE_OBJ) $(BUILD)/src/cidre.o
+$(BIN): $(CORE_OBJ) $(CLIENT_OBJ) $(BUILD)/src/cidre.o
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(CORE_STATIC_LIBS)
 
 # the server runs for days and its idle memory is a goal (docs/benchmarks.md):
@@ -94,7 +101,7 @@ $(BUILD)/cidre-server: $(CORE_OBJ) $(SERVER_OBJ) $(BUILD)/src/cidre-server.o
 	@grep -v -e "in function .unixDlOpen.:" -e "Using .dlopen. in statically linked" $@.ld >&2; \
 		rm -f $@.ld
 
-$(BUILD)/cidre-client: $(CORE_OBJ) $(CLIENT_OBJ) $(BUILD)/src/cidre-client.o
+$(BUILD)/cidre-client: $(CORE_OBJ) $(CLIENT_OBJ) $(CURL_OBJ) $(BUILD)/src/cidre-client.o
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(CLIENT_LIBS) $(LDLIBS)
 
 # the same dispatcher, with the server's or the client's commands built in

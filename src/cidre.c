@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "client/client.h"
 #include "cmd/cmd.h"
 #include "exec/spawn.h"
 
@@ -18,20 +19,25 @@ static const char version_usage[] =
 	"Print cidre's version (same as cidre --version).\n";
 
 /*
- * The server and the commands that talk to one live in cidre-server and
- * cidre-client, next to cidre (built from this file with
- * CIDRE_WITH_SERVER / CIDRE_WITH_CLIENT): cidre loads only what a job
- * needs, and runs the others' commands by exec'ing them.
+ * The server lives in cidre-server, next to cidre (built from this file
+ * with CIDRE_WITH_SERVER): cidre loads only what a job needs, and runs
+ * the server by exec'ing it. The commands that talk to a server are in
+ * cidre itself (its own HTTP/1.1 for http:// to an address or localhost)
+ * and in cidre-client (built with CIDRE_WITH_CLIENT), which links
+ * libcurl: cidre execs it for https:// or a host name (client_open), and
+ * for deliver, whose outgoing notifications need TLS and SMTP.
  */
 #ifdef CIDRE_WITH_SERVER
 #define SRV(x) x
+#define CLI(x) NULL
 #else
 #define SRV(x) NULL
+#define CLI(x) x
 #endif
 #ifdef CIDRE_WITH_CLIENT
-#define CLI(x) x
+#define CURL(x) x
 #else
-#define CLI(x) NULL
+#define CURL(x) NULL
 #endif
 
 static const struct cmd commands[] = {
@@ -53,7 +59,7 @@ static const struct cmd commands[] = {
 	{ "token", CLI(cmd_token), "create, list or revoke your API tokens", CLI(cmd_token_usage), "cidre-client" },
 	{ "variable", CLI(cmd_variable), "set, list or remove a project's secret variables", CLI(cmd_variable_usage), "cidre-client" },
 	{ "hook", CLI(cmd_hook), "install the git post-receive hook that starts pipelines", CLI(cmd_hook_usage), "cidre-client" },
-	{ "deliver", CLI(cmd_deliver), NULL, CLI(cmd_deliver_usage), "cidre-client" },
+	{ "deliver", CURL(cmd_deliver), NULL, CURL(cmd_deliver_usage), "cidre-client" },
 	{ "help", cmd_help, "show help for cidre or a command", help_usage },
 	{ "version", cmd_version, "print the version", version_usage },
 };
@@ -159,6 +165,9 @@ int main(int argc, char **argv)
 	}
 	if (!c->fn)
 		return run_elsewhere(c, argv);
+#ifndef CIDRE_WITH_SERVER
+	client_reexec_argv = argv;
+#endif
 	if (cmd_wants_help(argc - 1, argv + 1)) {
 		cmd_print_help(c);
 		return 0;

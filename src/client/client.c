@@ -2,16 +2,17 @@
  * The REST API client; see client.h and docs/internals/client.md.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include <curl/curl.h>
-
 #include "client/client.h"
 #include "client/sse.h"
+#include "client/xfer.h"
+#include "exec/spawn.h"
 #include "util/xalloc.h"
 
 /* ---- configuration ---------------------------------------------------- */
@@ -186,7 +187,7 @@ char *client_normalize_server(const char *url, struct strbuf *err)
 
 /* ---- the connection --------------------------------------------------- */
 
-static int curl_ready;
+char **client_reexec_argv;
 
 static int load_config(struct client_config *cfg, char **ret_path,
 		       struct strbuf *err)
@@ -210,6 +211,17 @@ static int load_config(struct client_config *cfg, char **ret_path,
 done:
 	strbuf_release(&sb);
 	return rc;
+}
+
+/*
+ * Our own transport, unless the URL needs libcurl (https://, a host name)
+ * or $CIDRE_CLIENT_CURL asks for it.
+ */
+static int wants_curl(const char *url)
+{
+	const char *e = getenv("CIDRE_CLIENT_CURL");
+
+	return (e && *e && strcmp(e, "0")) || !http1_can(url);
 }
 
 int client_open(struct client *c, const struct client_opts *o, struct strbuf *err)
@@ -244,6 +256,18 @@ int client_open(struct client *c, const struct client_opts *o, struct strbuf *er
 	c->server = client_normalize_server(server, err);
 	if (!c->server)
 		goto done;
+	c->curl = wants_curl(c->server);
+	if (c->curl && !xfer_curl) {
+		/* this is the static cidre: cidre-client has libcurl */
+		if (client_reexec_argv) {
+			fflush(NULL);
+			spawn_exec_sibling("cidre-client", client_reexec_argv, err);
+		} else {
+			strbuf_addf(err, "%s needs libcurl (https:// or a host name), "
+				    "which this program does not have", c->server);
+		}
+		goto done;
+	}
 	if (token && *token)
 		c->token = xstrdup(token);
 	else if (token)
@@ -258,13 +282,6 @@ int client_open(struct client *c, const struct client_opts *o, struct strbuf *er
 		if (r < 0)
 			goto done;
 	}
-	if (!curl_ready) {
-		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-			strbuf_addstr(err, "cannot initialise libcurl");
-			goto done;
-		}
-		curl_ready = 1;
-	}
 	rc = 0;
 done:
 	client_config_release(&cfg);
@@ -278,10 +295,8 @@ void client_close(struct client *c)
 	free(c->token);
 	free(c->hook_token);
 	c->server = c->token = c->hook_token = NULL;
-	if (curl_ready) {
-		curl_global_cleanup();
-		curl_ready = 0;
-	}
+	if (xfer_curl_cleanup)
+		xfer_curl_cleanup();
 }
 
 int client_exit_code(int rc)
@@ -317,113 +332,88 @@ void client_escape(struct strbuf *out, const char *s, int keep_slash)
 	}
 }
 
-/*
- * One transfer: the body goes to sink while the status is 2xx, into
- * errbody (capped) otherwise.
- */
-struct xfer {
-	CURL *h;
-	struct curl_slist *headers;
-	char errbuf[CURL_ERROR_SIZE];
-	long status;
-	struct strbuf errbody;
-	client_sink_fn sink;
-	void *ctx;
-	size_t max, got;
-	int too_big;
-	int sink_failed;
-};
+/* ---- one transfer ----------------------------------------------------- */
 
-static size_t xfer_write(char *ptr, size_t size, size_t nmemb, void *ud)
+void xfer_header(struct xfer *x, const char *fmt, ...)
 {
-	struct xfer *x = ud;
-	size_t n = size * nmemb;
+	struct strbuf sb = STRBUF_INIT;
+	va_list ap;
 
-	if (!x->status)
-		curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &x->status);
+	if (x->nr_headers >= XFER_MAX_HEADERS)
+		xdie("too many request headers");
+	va_start(ap, fmt);
+	strbuf_vaddf(&sb, fmt, ap);
+	va_end(ap);
+	x->owned[x->nr_headers] = strbuf_detach(&sb, NULL);
+	x->headers[x->nr_headers] = x->owned[x->nr_headers];
+	x->headers[++x->nr_headers] = NULL;
+}
+
+/*
+ * The body goes to the sink while the status is 2xx, into errbody
+ * (capped) otherwise.
+ */
+int xfer_body(struct xfer *x, const char *buf, size_t n)
+{
 	if (x->status < 200 || x->status >= 300) {
 		if (x->errbody.len < CLIENT_MAX_ERROR)
-			strbuf_add(&x->errbody, ptr,
+			strbuf_add(&x->errbody, buf,
 				   n < CLIENT_MAX_ERROR - x->errbody.len ? n :
 				   CLIENT_MAX_ERROR - x->errbody.len);
-		return n;
+		return 0;
 	}
 	x->got += n;
 	if (x->max && x->got > x->max) {
 		x->too_big = 1;
-		return 0;
+		return -1;
 	}
-	if (n && x->sink(x->ctx, ptr, n)) {
+	if (n && x->sink(x->ctx, buf, n)) {
 		x->sink_failed = 1;
-		return 0;
+		return -1;
 	}
-	return n;
+	return 0;
 }
 
-static int xfer_setup(struct xfer *x, struct client *c, const char *method,
-		      const char *path, struct strbuf *err)
+static void xfer_setup(struct xfer *x, struct client *c, const char *method,
+		       const char *path)
 {
-	struct strbuf url = STRBUF_INIT, hdr = STRBUF_INIT;
-
 	memset(x, 0, sizeof(*x));
 	strbuf_init(&x->errbody, 0);
-	x->h = curl_easy_init();
-	if (!x->h) {
-		strbuf_addstr(err, "cannot initialise libcurl");
-		return CLIENT_ELOCAL;
-	}
-	strbuf_addf(&url, "%s%s", c->server, path);
-	curl_easy_setopt(x->h, CURLOPT_URL, url.buf);
-	strbuf_release(&url);
-	curl_easy_setopt(x->h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(x->h, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(x->h, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(x->h, CURLOPT_CONNECTTIMEOUT, c->connect_timeout);
-	curl_easy_setopt(x->h, CURLOPT_USERAGENT, "cidre/" CIDRE_VERSION);
-	curl_easy_setopt(x->h, CURLOPT_ERRORBUFFER, x->errbuf);
-	curl_easy_setopt(x->h, CURLOPT_WRITEFUNCTION, xfer_write);
-	curl_easy_setopt(x->h, CURLOPT_WRITEDATA, x);
-	curl_easy_setopt(x->h, CURLOPT_TCP_KEEPALIVE, 1L);
-	if (strcmp(method, "GET"))
-		curl_easy_setopt(x->h, CURLOPT_CUSTOMREQUEST, method);
-	if (c->token) {
-		strbuf_addf(&hdr, "Authorization: Bearer %s", c->token);
-		x->headers = curl_slist_append(x->headers, hdr.buf);
-		strbuf_reset(&hdr);
-	}
-	if (c->hook_token) {
-		strbuf_addf(&hdr, "X-Cidre-Hook-Token: %s", c->hook_token);
-		x->headers = curl_slist_append(x->headers, hdr.buf);
-	}
-	strbuf_release(&hdr);
-	return 0;
+	x->method = method;
+	x->url = xasprintf("%s%s", c->server, path);
+	x->connect_timeout = c->connect_timeout;
+	if (c->token)
+		xfer_header(x, "Authorization: Bearer %s", c->token);
+	if (c->hook_token)
+		xfer_header(x, "X-Cidre-Hook-Token: %s", c->hook_token);
 }
 
 static void xfer_release(struct xfer *x)
 {
-	if (x->h)
-		curl_easy_cleanup(x->h);
-	curl_slist_free_all(x->headers);
+	size_t i;
+
+	for (i = 0; i < x->nr_headers; i++)
+		free(x->owned[i]);
+	free(x->url);
+	free(x->location);
 	strbuf_release(&x->errbody);
-	x->h = NULL;
-	x->headers = NULL;
+	x->url = x->location = NULL;
+	x->nr_headers = 0;
 }
 
 /* The server's error text for a refused request. */
 static void describe_refusal(struct client *c, struct xfer *x, struct strbuf *err)
 {
 	json_t *j = NULL, *e;
-	char *loc = NULL;
 
 	if (x->errbody.len)
 		j = json_loadb(x->errbody.buf, x->errbody.len, 0, NULL);
 	e = json_is_object(j) ? json_object_get(j, "error") : NULL;
 	if (json_is_string(e) && json_string_length(e))
 		strbuf_addstr(err, json_string_value(e));
-	else if (x->status >= 300 && x->status < 400 &&
-		 curl_easy_getinfo(x->h, CURLINFO_REDIRECT_URL, &loc) == CURLE_OK && loc)
+	else if (x->status >= 300 && x->status < 400 && x->location && *x->location)
 		strbuf_addf(err, "the server at %s answered HTTP %ld, a redirect to %s "
-			    "(is that cidre's URL?)", c->server, x->status, loc);
+			    "(is that cidre's URL?)", c->server, x->status, x->location);
 	else
 		strbuf_addf(err, "the server at %s answered HTTP %ld", c->server,
 			    x->status);
@@ -436,13 +426,8 @@ static void describe_refusal(struct client *c, struct xfer *x, struct strbuf *er
 /* Perform x; map the outcome to a CLIENT_* code. */
 static int xfer_run(struct client *c, struct xfer *x, struct strbuf *err)
 {
-	CURLcode res;
+	int res = c->curl ? xfer_curl(x) : xfer_http1(x);
 
-	if (x->headers)
-		curl_easy_setopt(x->h, CURLOPT_HTTPHEADER, x->headers);
-	res = curl_easy_perform(x->h);
-	if (!x->status)
-		curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &x->status);
 	c->status = x->status;
 	if (x->sink_failed)
 		return CLIENT_ELOCAL;
@@ -450,9 +435,9 @@ static int xfer_run(struct client *c, struct xfer *x, struct strbuf *err)
 		strbuf_addf(err, "the server's answer is larger than %zu bytes", x->max);
 		return CLIENT_EPROTO;
 	}
-	if (res != CURLE_OK) {
+	if (res) {
 		strbuf_addf(err, "cannot reach the server at %s: %s", c->server,
-			    x->errbuf[0] ? x->errbuf : curl_easy_strerror(res));
+			    x->errbuf[0] ? x->errbuf : "the exchange failed");
 		return CLIENT_EUNREACHABLE;
 	}
 	if (x->status < 200 || x->status >= 300) {
@@ -476,27 +461,22 @@ int client_request(struct client *c, const char *method, const char *path,
 	char *payload = NULL;
 	int rc;
 
-	rc = xfer_setup(&x, c, method, path, err);
-	if (rc)
-		goto done;
+	xfer_setup(&x, c, method, path);
 	x.sink = sink_strbuf;
 	x.ctx = &resp;
 	x.max = CLIENT_MAX_RESPONSE;
-	if (c->timeout)
-		curl_easy_setopt(x.h, CURLOPT_TIMEOUT, c->timeout);
-	x.headers = curl_slist_append(x.headers, "Accept: application/json");
+	x.timeout = c->timeout;
+	xfer_header(&x, "Accept: application/json");
 	if (body) {
 		payload = json_dumps(body, JSON_COMPACT);
 		if (!payload)
 			xdie("out of memory");
-		x.headers = curl_slist_append(x.headers,
-					      "Content-Type: application/json");
-		curl_easy_setopt(x.h, CURLOPT_POSTFIELDS, payload);
-		curl_easy_setopt(x.h, CURLOPT_POSTFIELDSIZE, (long)strlen(payload));
+		xfer_header(&x, "Content-Type: application/json");
+		x.payload = payload;
+		x.payload_len = strlen(payload);
 	} else if (strcmp(method, "GET") && strcmp(method, "DELETE")) {
-		/* a POST with no body: say so, or curl would wait for one */
-		curl_easy_setopt(x.h, CURLOPT_POSTFIELDS, "");
-		curl_easy_setopt(x.h, CURLOPT_POSTFIELDSIZE, 0L);
+		/* a POST with no body: say so (Content-Length: 0) */
+		x.payload = "";
 	}
 	rc = xfer_run(c, &x, err);
 	if (rc || !ret)
@@ -544,17 +524,13 @@ int client_get_stream(struct client *c, const char *path, size_t max,
 	struct xfer x;
 	int rc;
 
-	rc = xfer_setup(&x, c, "GET", path, err);
-	if (rc)
-		goto done;
+	xfer_setup(&x, c, "GET", path);
 	x.sink = sink;
 	x.ctx = ctx;
 	x.max = max;
 	/* no overall timeout; a transfer stalled for a minute fails */
-	curl_easy_setopt(x.h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(x.h, CURLOPT_LOW_SPEED_TIME, 60L);
+	x.stall_timeout = 60;
 	rc = xfer_run(c, &x, err);
-done:
 	xfer_release(&x);
 	return rc;
 }

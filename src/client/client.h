@@ -2,9 +2,10 @@
 #define CIDRE_CLIENT_H
 
 /*
- * The HTTP client of cidre's REST API (docs/api.md), on libcurl: where the
- * server and the token come from, JSON requests, downloads, the live log
- * stream. Used by the client commands (status, log, trigger, ...); it
+ * The HTTP client of cidre's REST API (docs/api.md): where the server and
+ * the token come from, JSON requests, downloads, the live log stream. Its
+ * own HTTP/1.1 for http:// to an address or localhost, libcurl for the
+ * rest (xfer.h). Used by the client commands (status, log, trigger, ...); it
  * prints nothing: every failure is returned with its reason in err.
  *
  *	struct client c = CLIENT_INIT;
@@ -105,6 +106,7 @@ struct client {
 	long connect_timeout;  /* seconds */
 	long timeout;          /* seconds, for one JSON request; 0: none */
 	long status;           /* HTTP status of the last answer, 0 if none */
+	int curl;              /* requests go through libcurl (set by client_open) */
 };
 
 #define CLIENT_INIT { NULL, NULL, NULL, NULL, CLIENT_CONNECT_TIMEOUT, \
@@ -113,10 +115,15 @@ struct client {
 /*
  * Resolve the server (--server, $CIDRE_SERVER, the config file's server)
  * and the token (--token, $CIDRE_TOKEN, the config file's token, its
- * token_file) and get libcurl ready. A missing token is not an error
+ * token_file) and pick the transport. A missing token is not an error
  * (reads need none). Returns 0, or CLIENT_EUNREACHABLE with the reason
  * in err (no server named, a bad URL, an unreadable config file).
+ *
+ * A server that needs libcurl (https://, a host name), in a program
+ * without it (the static cidre): when client_reexec_argv is set,
+ * cidre-client is exec'ed with it (nothing returns), else an error.
  */
+extern char **client_reexec_argv;
 int client_open(struct client *c, const struct client_opts *o, struct strbuf *err);
 void client_close(struct client *c);
 

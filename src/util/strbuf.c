@@ -64,6 +64,14 @@ void strbuf_setlen(struct strbuf *sb, size_t len)
 	sb->buf[len] = '\0';
 }
 
+void strbuf_remove(struct strbuf *sb, size_t pos, size_t len)
+{
+	if (!len)
+		return;
+	memmove(sb->buf + pos, sb->buf + pos + len, sb->len - pos - len);
+	strbuf_setlen(sb, sb->len - len);
+}
+
 void strbuf_add(struct strbuf *sb, const void *data, size_t len)
 {
 	strbuf_grow(sb, len);
