@@ -415,6 +415,11 @@ static int hook_run(int argc, char **argv, struct hook_opts *o)
 		json_decref(refs);
 		return 0;
 	}
+	/* before stdin is read: an https:// server re-runs us in cidre-client */
+	if (client_open(&c, &conn, &err) < 0) {
+		fprintf(stderr, "cidre: %s\n", err.buf);
+		goto done;
+	}
 	r = read_refs(stdin, refs, &err);
 	if (r) {
 		fprintf(stderr, "cidre: %s\n", err.buf);
@@ -424,10 +429,6 @@ static int hook_run(int argc, char **argv, struct hook_opts *o)
 	}
 	if (!json_array_size(refs))
 		goto done;
-	if (client_open(&c, &conn, &err) < 0) {
-		fprintf(stderr, "cidre: %s\n", err.buf);
-		goto done;
-	}
 	c.hook_token = xstrdup(o->conn.token);
 	c.timeout = 30;
 	body = json_pack("{s:s,s:O}", "project", o->project, "refs", refs);

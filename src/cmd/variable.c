@@ -198,13 +198,8 @@ int cmd_variable(int argc, char **argv)
 	if (!strcmp(sub, "set")) {
 		if (from_stdin == (optind < argc))
 			return cli_usage_error("variable", "set wants a VALUE or --stdin");
-		if (from_stdin) {
-			if (read_stdin(&value) < 0)
-				return cli_usage_error("variable", "the value on stdin is over %d "
-						       "bytes", VALUE_MAX);
-		} else {
+		if (!from_stdin)
 			strbuf_addstr(&value, argv[optind++]);
-		}
 	} else if (from_stdin || masked || prot) {
 		return cli_usage_error("variable", "--stdin, --masked and --protected go with set");
 	}
@@ -212,8 +207,14 @@ int cmd_variable(int argc, char **argv)
 		strbuf_release(&value);
 		return cli_usage_error("variable", "unexpected argument '%s'", argv[optind]);
 	}
+	/* stdin is read once the server is known: an https:// server re-runs
+	 * the command in cidre-client, which must find the value there */
 	rc = cli_open(&c, &conn);
-	if (!rc) {
+	if (!rc && from_stdin && read_stdin(&value) < 0) {
+		client_close(&c);
+		rc = cli_usage_error("variable", "the value on stdin is over %d bytes",
+				     VALUE_MAX);
+	} else if (!rc) {
 		if (!strcmp(sub, "set"))
 			rc = do_set(&c, project, key, value.buf, masked, prot);
 		else if (!strcmp(sub, "list"))

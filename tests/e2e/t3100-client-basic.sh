@@ -180,6 +180,38 @@ test_expect_success 'log -f follows a running job until it ends, across a server
 	test "$(grep -c "^second line" follow.out)" = 1
 '
 
+test_expect_success 'localhost, and a trailing slash, reach the server' '
+	cidre status --server "http://localhost:${URL##*:}/" --json | jq -e "length >= 1"
+'
+
+test_expect_success 'libcurl (CIDRE_CLIENT_CURL, cidre-client) answers as the built-in HTTP does' '
+	cidre status --json >own.json &&
+	CIDRE_CLIENT_CURL=1 cidre status --json >curl.json &&
+	cmp own.json curl.json &&
+	id=$(jq -r ".[0].id" own.json) &&
+	cidre status "$id" --json >own.json &&
+	CIDRE_CLIENT_CURL=1 cidre status "$id" --json >curl.json &&
+	cmp own.json curl.json
+'
+
+test_expect_success 'https:// is handed to cidre-client: a plain server fails the handshake, exit 2' '
+	expect_exit 2 cidre status --server "https://127.0.0.1:${URL##*:}" >out 2>&1 &&
+	expect_grep "^cidre: cannot reach the server at https://127.0.0.1:${URL##*:}: " out &&
+	expect_no_grep "does not have" out
+'
+
+test_expect_success 'a value on stdin reaches the server through cidre-client too' '
+	printf "job:\n  script: [\"echo value=\$FROM_STDIN\"]\n" | bare_repo vars &&
+	cidre project add vars --repo vars.git >/dev/null &&
+	printf "over-the-hand-over\n" | CIDRE_CLIENT_CURL=1 \
+		cidre variable set vars FROM_STDIN --stdin >out &&
+	expect_grep "^variable FROM_STDIN of vars set" out &&
+	CIDRE_CLIENT_CURL=1 cidre trigger vars main --wait --json >p.json &&
+	cidre log "$(jq -r ".jobs[0].id" p.json)" >log &&
+	expect_grep "^value=over-the-hand-over$" log &&
+	cidre project rm vars >/dev/null
+'
+
 test_expect_success 'project rm removes the project; its pipelines stay readable' '
 	id=$(cidre status slow -n 1 --json | jq -r ".[0].id") &&
 	cidre project rm slow >out &&
