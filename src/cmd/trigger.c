@@ -141,6 +141,7 @@ struct watch {
 	int64_t id;
 	json_t *seen;
 	int stop;               /* W_* */
+	char status[16];        /* the pipeline's status at W_DONE */
 	struct strbuf *err;
 };
 #define W_DONE   1          /* the pipeline is final or waits for a manual job */
@@ -171,8 +172,10 @@ static int watch_event(void *ctx, const struct sse_event *ev)
 	} else if (cli_int(o, "id", 0) == w->id) {
 		const char *st = cli_str(o, "status", "");
 
-		if (cli_status_final(st) || !strcmp(st, "manual"))
+		if (cli_status_final(st) || !strcmp(st, "manual")) {
+			snprintf(w->status, sizeof(w->status), "%s", st);
 			rc = w->stop = W_DONE;
+		}
 	}
 	json_decref(o);
 	return rc;
@@ -196,7 +199,8 @@ static int watch_sink(void *ctx, const char *buf, size_t len)
  * (an older server, a stream that keeps dropping: poll instead), or a
  * CLIENT_E* code.
  */
-static int follow_pipeline(struct client *c, int64_t id, json_t *seen, struct strbuf *err)
+static int follow_pipeline(struct client *c, int64_t id, json_t *seen, char *status,
+			   size_t status_size, struct strbuf *err)
 {
 	struct strbuf path = STRBUF_INIT, why = STRBUF_INIT;
 	struct watch w;
@@ -213,6 +217,7 @@ static int follow_pipeline(struct client *c, int64_t id, json_t *seen, struct st
 		got = client_get_stream(c, path.buf, 0, watch_sink, &w, &why);
 		sse_parser_release(&w.sse);
 		if (w.stop == W_DONE) {
+			snprintf(status, status_size, "%s", w.status);
 			rc = 0;
 			break;
 		}
@@ -234,20 +239,27 @@ static int follow_pipeline(struct client *c, int64_t id, json_t *seen, struct st
  * Wait until the pipeline is final (or waits for a manual job): its
  * status events as they happen; if they cannot be followed, ask for it
  * soon, then less and less often (up to every second). Returns 0 and
- * *ret (the pipeline at its end, read once more), or a CLIENT_E* code.
+ * *ret (the pipeline at its end, read once more; when !full and the
+ * events said how it ended, only {"id", "status"}), or a CLIENT_E* code.
  */
-static int wait_pipeline(struct client *c, int64_t id, json_t **ret,
+static int wait_pipeline(struct client *c, int64_t id, int full, json_t **ret,
 			 struct strbuf *err)
 {
 	struct strbuf path = STRBUF_INIT;
 	json_t *seen = json_object(), *p = NULL;
 	long wait_ms = 10;	/* short jobs end in milliseconds: look soon, then less often */
 	int rc, failures = 0, followed;
+	char status[16] = "";
 
-	followed = follow_pipeline(c, id, seen, err);
+	followed = follow_pipeline(c, id, seen, status, sizeof(status), err);
 	if (followed < 0) {
 		json_decref(seen);
 		return followed;
+	}
+	if (!followed && !full && *status) {
+		json_decref(seen);
+		*ret = json_pack("{s:I,s:s}", "id", (json_int_t)id, "status", status);
+		return 0;
 	}
 	strbuf_addf(&path, "/api/v1/pipelines/%" PRId64, id);
 	for (;;) {
@@ -337,7 +349,8 @@ int cmd_trigger(int argc, char **argv)
 	}
 	if (!o.wait)
 		goto out;
-	rc = wait_pipeline(&c, id, &done, &err);
+	/* -q prints nothing more: the final status from the events will do */
+	rc = wait_pipeline(&c, id, o.json || !o.quiet, &done, &err);
 	if (rc) {
 		rc = cli_report(rc, &err);
 		goto out;
