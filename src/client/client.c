@@ -213,15 +213,28 @@ done:
 	return rc;
 }
 
+static int env_set(const char *name)
+{
+	const char *e = getenv(name);
+
+	return e && *e;
+}
+
 /*
- * Our own transport, unless the URL needs libcurl (https://, a host name)
- * or $CIDRE_CLIENT_CURL asks for it.
+ * Our own transport, unless the URL needs libcurl (https://, a host name,
+ * or an address other than the loopback while a proxy is configured:
+ * libcurl applies http_proxy and no_proxy) or $CIDRE_CLIENT_CURL asks
+ * for it.
  */
 static int wants_curl(const char *url)
 {
 	const char *e = getenv("CIDRE_CLIENT_CURL");
 
-	return (e && *e && strcmp(e, "0")) || !http1_can(url);
+	if ((e && *e && strcmp(e, "0")) || !http1_can(url))
+		return 1;
+	return !http1_loopback(url) &&
+	       (env_set("http_proxy") || env_set("HTTP_PROXY") ||
+		env_set("all_proxy") || env_set("ALL_PROXY"));
 }
 
 int client_open(struct client *c, const struct client_opts *o, struct strbuf *err)

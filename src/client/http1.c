@@ -105,6 +105,21 @@ int http1_can(const char *url)
 	return parse_target(url, &t) == 0;
 }
 
+int http1_loopback(const char *url)
+{
+	struct target t;
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	if (parse_target(url, &t) < 0)
+		return 0;
+	if (t.localhost)
+		return 1;
+	if (inet_pton(AF_INET, t.host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	return inet_pton(AF_INET6, t.host, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+}
+
 /* ---- time ------------------------------------------------------------- */
 
 static int64_t now_ms(void)
@@ -193,7 +208,7 @@ static int connect_one(struct xfer *x, const struct target *t, int family,
 	if (connect(fd, (struct sockaddr *)&ss, len) < 0) {
 		if (errno != EINPROGRESS) {
 			snprintf(x->errbuf, sizeof(x->errbuf), "connect to %s port %u: %s",
-				 addr, t->port, strerror(errno));
+				 t->localhost ? "localhost" : addr, t->port, strerror(errno));
 			close(fd);
 			return -1;
 		}
@@ -205,7 +220,8 @@ static int connect_one(struct xfer *x, const struct target *t, int family,
 			if (left <= 0) {
 				snprintf(x->errbuf, sizeof(x->errbuf),
 					 "connect to %s port %u: no answer within %ld s",
-					 addr, t->port, x->connect_timeout);
+					 t->localhost ? "localhost" : addr, t->port,
+					 x->connect_timeout);
 				close(fd);
 				return -1;
 			}
@@ -223,7 +239,7 @@ static int connect_one(struct xfer *x, const struct target *t, int family,
 			soerr = errno;
 		if (soerr) {
 			snprintf(x->errbuf, sizeof(x->errbuf), "connect to %s port %u: %s",
-				 addr, t->port, strerror(soerr));
+				 t->localhost ? "localhost" : addr, t->port, strerror(soerr));
 			close(fd);
 			return -1;
 		}

@@ -74,6 +74,8 @@ void xfer_curl_cleanup(void) __attribute__((weak));
  * bracketed IPv6 literal, or "localhost".
  */
 int http1_can(const char *url);
+/* Is url's host (as http1_can accepts it) localhost, 127.0.0.0/8 or ::1? */
+int http1_loopback(const char *url);
 
 /*
  * A response head being parsed (pure; fuzz/fuzz-http-client.c): feed it
