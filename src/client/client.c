@@ -541,8 +541,8 @@ int client_get_stream(struct client *c, const char *path, size_t max,
 	x.sink = sink;
 	x.ctx = ctx;
 	x.max = max;
-	/* no overall timeout; a transfer stalled for a minute fails */
-	x.stall_timeout = 60;
+	/* no overall timeout; a stalled transfer fails */
+	x.stall_timeout = c->stream_stall;
 	rc = xfer_run(c, &x, err);
 	xfer_release(&x);
 	return rc;

@@ -37,6 +37,7 @@
 /* Default timeouts, seconds. */
 #define CLIENT_CONNECT_TIMEOUT 10
 #define CLIENT_REQUEST_TIMEOUT 60
+#define CLIENT_STREAM_STALL    60 /* a download or stream without a byte */
 
 /* ---- configuration ---------------------------------------------------- */
 
@@ -105,12 +106,14 @@ struct client {
 	const char *server_from; /* where the server URL came from, for messages */
 	long connect_timeout;  /* seconds */
 	long timeout;          /* seconds, for one JSON request; 0: none */
+	long stream_stall;     /* seconds without a byte after which a download
+				* or stream fails; 0: never (CLIENT_INIT: 60) */
 	long status;           /* HTTP status of the last answer, 0 if none */
 	int curl;              /* requests go through libcurl (set by client_open) */
 };
 
 #define CLIENT_INIT { NULL, NULL, NULL, NULL, CLIENT_CONNECT_TIMEOUT, \
-		      CLIENT_REQUEST_TIMEOUT, 0 }
+		      CLIENT_REQUEST_TIMEOUT, CLIENT_STREAM_STALL, 0 }
 
 /*
  * Resolve the server (--server, $CIDRE_SERVER, the config file's server)
@@ -150,7 +153,8 @@ int client_get_array(struct client *c, const char *path, const char *what, json_
  * GET path and hand the body, as it arrives, to sink (a non-zero return
  * from sink stops the transfer: CLIENT_ELOCAL, with err left to the
  * sink). At most max bytes when max is not 0 (more: CLIENT_EPROTO). No
- * overall timeout: the transfer fails only when it stalls for a minute.
+ * overall timeout: the transfer fails only when no byte arrives for
+ * c->stream_stall seconds (a minute by default).
  */
 typedef int (*client_sink_fn)(void *ctx, const char *buf, size_t len);
 int client_get_stream(struct client *c, const char *path, size_t max,

@@ -130,6 +130,12 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static void timed_out(struct xfer *x)
+{
+	snprintf(x->errbuf, sizeof(x->errbuf), "no complete answer within %ld s",
+		 x->timeout);
+}
+
 /*
  * Wait for events on fd until the exchange's deadline or the stall
  * limit. Returns 0 when ready, -1 with x->errbuf set otherwise.
@@ -140,18 +146,19 @@ static int wait_fd(struct xfer *x, int fd, short events, int64_t deadline,
 	for (;;) {
 		struct pollfd p = { fd, events, 0 };
 		int64_t ms = limit_s > 0 ? (int64_t)limit_s * 1000 : -1;
-		int r;
+		int stall = limit_s > 0, r;
 
 		if (deadline) {
 			int64_t left = deadline - now_ms();
 
 			if (left <= 0) {
-				snprintf(x->errbuf, sizeof(x->errbuf),
-					 "no complete answer within %ld s", x->timeout);
+				timed_out(x);
 				return -1;
 			}
-			if (ms < 0 || left < ms)
+			if (ms < 0 || left < ms) {
 				ms = left;
+				stall = 0;      /* the deadline comes first */
+			}
 		}
 		r = poll(&p, 1, ms > INT32_MAX ? INT32_MAX : (int)ms);
 		if (r > 0)
@@ -162,10 +169,11 @@ static int wait_fd(struct xfer *x, int fd, short events, int64_t deadline,
 			snprintf(x->errbuf, sizeof(x->errbuf), "poll: %s", strerror(errno));
 			return -1;
 		}
-		if (!deadline || now_ms() < deadline) {
+		if (stall) {
 			snprintf(x->errbuf, sizeof(x->errbuf), "%s for %ld s", what, limit_s);
 			return -1;
 		}
+		/* the deadline's wait ran out: the next round says so */
 	}
 }
 
@@ -178,7 +186,9 @@ static int connect_one(struct xfer *x, const struct target *t, int family,
 	socklen_t len;
 	int fd, one = 1, soerr = 0;
 	socklen_t sl = sizeof(soerr);
-	int64_t cdeadline = now_ms() + (int64_t)x->connect_timeout * 1000;
+	/* connect_timeout 0: none of its own (libcurl's default is 300 s) */
+	int64_t cdeadline = x->connect_timeout > 0 ?
+			    now_ms() + (int64_t)x->connect_timeout * 1000 : 0;
 
 	memset(&ss, 0, sizeof(ss));
 	if (family == AF_INET) {
@@ -198,7 +208,7 @@ static int connect_one(struct xfer *x, const struct target *t, int family,
 			return -1;
 		len = sizeof(*s6);
 	}
-	if (deadline && deadline < cdeadline)
+	if (deadline && (!cdeadline || deadline < cdeadline))
 		cdeadline = deadline;
 	fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
@@ -214,14 +224,17 @@ static int connect_one(struct xfer *x, const struct target *t, int family,
 		}
 		for (;;) {
 			struct pollfd p = { fd, POLLOUT, 0 };
-			int64_t left = cdeadline - now_ms();
+			int64_t left = cdeadline ? cdeadline - now_ms() : -1;
 			int r;
 
-			if (left <= 0) {
-				snprintf(x->errbuf, sizeof(x->errbuf),
-					 "connect to %s port %u: no answer within %ld s",
-					 t->localhost ? "localhost" : addr, t->port,
-					 x->connect_timeout);
+			if (cdeadline && left <= 0) {
+				if (cdeadline == deadline)
+					timed_out(x);
+				else
+					snprintf(x->errbuf, sizeof(x->errbuf),
+						 "connect to %s port %u: no answer within %ld s",
+						 t->localhost ? "localhost" : addr, t->port,
+						 x->connect_timeout);
 				close(fd);
 				return -1;
 			}
@@ -410,8 +423,14 @@ static ssize_t recv_some(struct xfer *x, int fd, char *buf, size_t len,
 			 int64_t deadline)
 {
 	for (;;) {
-		ssize_t n = recv(fd, buf, len, 0);
+		ssize_t n;
 
+		/* a server that never pauses must not outlast the deadline */
+		if (deadline && now_ms() >= deadline) {
+			timed_out(x);
+			return -1;
+		}
+		n = recv(fd, buf, len, 0);
 		if (n >= 0)
 			return n;
 		if (errno == EINTR)
@@ -455,7 +474,7 @@ int xfer_http1(struct xfer *x)
 	struct http_chunked ch;
 	unsigned long long left = 0;
 	int64_t deadline = x->timeout > 0 ? now_ms() + (int64_t)x->timeout * 1000 : 0;
-	size_t scan = 0, head = 0;
+	size_t scan = 0, head = 0, interim = 0;
 	int fd, rc = -1;
 	const char *why;
 
@@ -472,11 +491,20 @@ int xfer_http1(struct xfer *x)
 	if (send_all(x, fd, req.buf, req.len, deadline))
 		goto out;
 
-	/* the head (and any 1xx heads before it) */
+	/*
+	 * The head, and any 1xx heads before it: together at most
+	 * HTTP1_MAX_HEAD bytes, however the reads cut them.
+	 */
 	for (;;) {
 		ssize_t n;
 
 		head = http_head_end(in.buf, in.len, &scan);
+		if (interim + (head ? head : in.len) > HTTP1_MAX_HEAD) {
+			snprintf(x->errbuf, sizeof(x->errbuf),
+				 "the answer's header is larger than %d KiB",
+				 HTTP1_MAX_HEAD >> 10);
+			goto out;
+		}
 		if (head) {
 			if (http1_parse_head(in.buf, head, &r, &why)) {
 				snprintf(x->errbuf, sizeof(x->errbuf), "%s", why);
@@ -490,16 +518,11 @@ int xfer_http1(struct xfer *x)
 				goto out;
 			}
 			strbuf_remove(&in, 0, head);    /* 100 Continue, 103 ... */
+			interim += head;
 			free(r.location);
 			r.location = NULL;
 			scan = 0;
 			continue;
-		}
-		if (in.len > HTTP1_MAX_HEAD) {
-			snprintf(x->errbuf, sizeof(x->errbuf),
-				 "the answer's header is larger than %d KiB",
-				 HTTP1_MAX_HEAD >> 10);
-			goto out;
 		}
 		strbuf_grow(&in, READ_SIZE);
 		n = recv_some(x, fd, in.buf + in.len, READ_SIZE, deadline);
