@@ -29,15 +29,8 @@ W=$(mktemp -d /tmp/cidre-bench-cli.XXXXXX)
 trap bench_cleanup EXIT
 
 trivial_repo "$W"
-d=$W/s
-mkdir -p "$d"
-printf 'runner:\n  slots: 4\n' >"$d/config.yml"
-"$new" server --data "$d" --listen 127.0.0.1:0 >"$d.log" 2>&1 &
-PIDS+=("$!")
-wait_url "$d" "$d.log" "$!"
-export CIDRE_SERVER CIDRE_TOKEN
-CIDRE_SERVER=$(cat "$d/server-url")
-CIDRE_TOKEN=$(cat "$d/admin-token")
+bench_server "$W/s" "$new"
+export CIDRE_SERVER=$URL CIDRE_TOKEN=$TOKEN
 "$new" project add demo --repo "$W/demo.git" >/dev/null
 for i in $(seq 1 20); do "$new" trigger --wait -q demo main >/dev/null 2>&1; done
 

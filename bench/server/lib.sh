@@ -60,3 +60,17 @@ wait_url() {
 		sleep 0.02
 	done
 }
+
+# bench_server DIR CIDRE [SLOTS]: start CIDRE's server on 127.0.0.1:0 with
+# data directory DIR (runner slots SLOTS, default 4), wait for it; sets
+# SPID, URL and TOKEN and adds the pid to PIDS.
+bench_server() {
+	mkdir -p "$1"
+	printf 'runner:\n  slots: %d\n' "${3:-4}" >"$1/config.yml"
+	"$2" server --data "$1" --listen 127.0.0.1:0 >"$1.log" 2>&1 &
+	SPID=$!
+	PIDS+=("$SPID")
+	wait_url "$1" "$1.log" "$SPID"
+	URL=$(cat "$1/server-url")
+	TOKEN=$(cat "$1/admin-token")
+}
