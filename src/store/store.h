@@ -281,6 +281,8 @@ struct store_job_group {
 };
 int store_job_tally(struct store *st, int64_t pipeline_id, struct store_job_group *ret,
 		    size_t max, size_t *nr, struct strbuf *err);
+/* *ret: the earliest start of a running job; 0 when none runs (the reaper's sweep). */
+int store_job_running_since(struct store *st, int64_t *ret, struct strbuf *err);
 /* Number of jobs with this status (metrics, queue limit). */
 int store_job_count(struct store *st, const char *status, int64_t *ret,
 		    struct strbuf *err);

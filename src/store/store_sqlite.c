@@ -40,7 +40,7 @@ enum stmt_id {
 	ST_ARTIFACT_ADD, ST_ARTIFACTS_LIST, ST_ARTIFACT_GET,
 	ST_ARTIFACTS_FROM, ST_ARTIFACTS_AFTER, ST_ARTIFACTS_SUM,
 	ST_ARTIFACTS_EXPIRE_AT, ST_ARTIFACTS_KEEP, ST_ARTIFACTS_EXPIRE, ST_ARTIFACTS_DELETE,
-	ST_ARTIFACT_BLOB_USED, ST_AUDIT_PRUNE,
+	ST_ARTIFACT_BLOB_USED, ST_AUDIT_PRUNE, ST_JOB_RUNNING_SINCE,
 	ST_TOKEN_ADD, ST_TOKEN_CHECK, ST_TOKEN_COUNT,
 	ST_PROJECT_SET_PUBLIC, ST_PROJECT_SET_PROTECTED,
 	ST_TOKEN_ADD_USER, ST_TOKEN_LOOKUP, ST_TOKEN_USED, ST_TOKEN_LIST, ST_TOKEN_REVOKE,
@@ -244,6 +244,8 @@ static const char *const stmt_sql[ST__NR] = {
 		" ORDER BY j.artifacts_expire_at LIMIT ?3)"
 		" AND artifacts_expire_at <= ?1 AND artifacts_expired = 0 RETURNING id",
 	[ST_ARTIFACTS_DELETE] = "DELETE FROM artifacts WHERE job_id = ?1",
+	[ST_JOB_RUNNING_SINCE] =
+		"SELECT coalesce(min(started), 0) FROM jobs WHERE status = 'running'",
 	[ST_ARTIFACT_BLOB_USED] = "SELECT 1 FROM artifacts WHERE sha256 = ?1 LIMIT 1",
 
 	[ST_TOKEN_ADD] = "INSERT INTO tokens (name, hash, created) VALUES (?1, ?2, ?3)",
@@ -1685,6 +1687,15 @@ static int get_count(struct store *st, sqlite3_stmt *s, int64_t *ret,
 	if (rc != SQLITE_ROW)
 		return db_fail(st, rc, what, err);
 	return 0;
+}
+
+int store_job_running_since(struct store *st, int64_t *ret, struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, ST_JOB_RUNNING_SINCE, err);
+
+	if (!s)
+		return -1;
+	return get_count(st, s, ret, "running since", err);
 }
 
 int store_job_count(struct store *st, const char *status, int64_t *ret,
