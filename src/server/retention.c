@@ -101,7 +101,9 @@ static void sweep_one(struct sweep *w, const char *dir, const char *pre, const c
 	}
 	if (strlen(name) != 62 || !is_hex(name, 62))
 		goto done;
-	snprintf(sha, sizeof(sha), "%s%s", pre, name);
+	memcpy(sha, pre, 2);
+	memcpy(sha + 2, name, 62);
+	sha[64] = '\0';
 	if (store_artifact_blob_used(w->st, sha, &used, &err) < 0) {
 		slog_warn("retention: %s", err.buf);
 		w->failed = 1;

@@ -12,9 +12,9 @@ blob() {
 	echo "data/artifacts/$(echo "$1" | cut -c1-2)/$(echo "$1" | cut -c3-)"
 }
 
-# sha JOB PATH: the SHA-256 the listing gives
+# sha JOB PATH: the SHA-256 the job's result recorded (readable after expiry too)
 sha() {
-	api GET "/api/v1/jobs/$1/artifacts" | jq -r ".[] | select(.path == \"$2\") | .sha256"
+	jq -r ".artifacts[] | select(.path == \"$2\") | .sha256" "data/results/$1.json"
 }
 
 # gone JOB: its artifacts listing answers 410
@@ -136,7 +136,8 @@ test_expect_success 'each job gets its expiry: finish + expire_in, never, the de
 	sha "$short" own.txt >own.sha && sha "$short" shared.txt >shared.sha &&
 	sha "$dflt" d.txt >d.sha &&
 	test "$(cat shared.sha)" = "$(sha "$keeper" shared.txt)" &&
-	test -f "$(blob "$(cat own.sha)")" && test -f "$(blob "$(cat d.sha)")"
+	test "$(api GET "/api/v1/jobs/$keeper/artifacts" | jq -r ".[] | select(.path == \"shared.txt\") | .sha256")" = "$(cat shared.sha)" &&
+	test -f "$(blob "$(cat shared.sha)")" && test -f "$(blob "$(cat d.sha)")"
 '
 
 test_expect_success 'expire_in: 1 second: 410 with the message; its own blob goes, the shared one stays' '
