@@ -95,7 +95,9 @@ static void sweep_one(struct sweep *w, const char *dir, const char *pre, const c
 	/* the later of the content's and the inode's change: a put renames, a reuse touches */
 	changed = ts_ms(&sb.st_ctim) > ts_ms(&sb.st_mtim) ? ts_ms(&sb.st_ctim) : ts_ms(&sb.st_mtim);
 	if (ends_with(name, ".tmp")) {
-		if (w->now - changed >= w->grace_ms && unlink(path.buf) == 0)
+		if (w->now - changed >= w->grace_ms &&
+		    (!w->running_since || changed < w->running_since - RUNNING_MARGIN_MS) &&
+		    unlink(path.buf) == 0)
 			w->bytes += sb.st_size;
 		goto done;
 	}
@@ -263,9 +265,25 @@ static void *reaper_main(void *arg)
 		server_cfg(srv, &cfg);
 		pfd.fd = srv->reaper_fd;
 		pfd.events = POLLIN;
-		poll(&pfd, 1, cfg.retention_interval * 1000);
+		if (poll(&pfd, 1, cfg.retention_interval * 1000) > 0) {
+			uint64_t n;
+
+			/* a reload (a round now, with the new settings) or the stop */
+			if (read(srv->reaper_fd, &n, sizeof(n)) < 0) {
+				/* EAGAIN: someone else drained it */
+			}
+		}
 	}
 	return NULL;
+}
+
+void retention_kick(struct server *srv)
+{
+	uint64_t one = 1;
+
+	if (srv->reaper_started && write(srv->reaper_fd, &one, sizeof(one)) < 0) {
+		/* the eventfd cannot be full */
+	}
 }
 
 int retention_start(struct server *srv, struct strbuf *err)

@@ -345,6 +345,7 @@ static void reload(struct server *srv)
 	slog_info("reload: %s is in use (runner slots %d, log size %zu bytes)",
 		  srv->config_path, c.slots, c.max_log);
 	server_kick(srv, 0);
+	retention_kick(srv);
 	strbuf_release(&err);
 }
 

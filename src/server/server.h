@@ -169,6 +169,8 @@ void runner_auto_cancel(struct server *srv, struct store *st, int64_t project_id
 /* ---- retention.c: artifacts' expiry, the sweep of DATA/artifacts, audit pruning ---- */
 
 int retention_start(struct server *srv, struct strbuf *err);
+/* A round now (the configuration was reloaded). */
+void retention_kick(struct server *srv);
 /* After stopping is set. */
 void retention_stop(struct server *srv);
 
