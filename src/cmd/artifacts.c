@@ -1,6 +1,6 @@
 /*
- * cidre artifacts: list a job's artifacts, or download them into a
- * directory.
+ * cidre artifacts: list a job's artifacts, download them into a
+ * directory, or keep them from expiring.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,13 +20,17 @@
 const char cmd_artifacts_usage[] =
 	"usage: cidre artifacts list JOB_ID [--json]\n"
 	"       cidre artifacts get JOB_ID [PATH...] [-o DIR]\n"
+	"       cidre artifacts keep JOB_ID\n"
 	"\n"
-	"list: the files a job uploaded as artifacts (path, size, SHA-256).\n"
+	"list: the files a job uploaded as artifacts (path, size, SHA-256), and\n"
+	"      when they expire.\n"
 	"get:  download them, or only the named ones (a name ending in '/'\n"
 	"      takes a whole directory), into DIR, under their paths. Each file\n"
 	"      is checked against its size and SHA-256, written to a temporary\n"
 	"      file and renamed into place. A path with '..', an absolute path,\n"
 	"      or a symbolic link on the way is refused.\n"
+	"keep: the job's artifacts never expire (needs the developer role).\n"
+	"Expired artifacts are gone: list and get say when they expired, exit 1.\n"
 	"\n"
 	"options:\n"
 	"  -o, --output DIR   where to write (default: the current directory;\n"
@@ -90,8 +94,30 @@ static int do_list(struct client *c, const struct art_opts *o)
 	}
 	cli_table_print(&t, stdout);
 	cli_table_release(&t);
+	{
+		const char *at = cli_str(json_array_get(list, 0), "expire_at", NULL);
+
+		if (at)
+			printf("expire at %s\n", at);
+		else
+			printf("never expire\n");
+	}
 	json_decref(list);
 	return 0;
+}
+
+static int do_keep(struct client *c, const struct art_opts *o)
+{
+	struct strbuf path = STRBUF_INIT, err = STRBUF_INIT;
+	int rc;
+
+	strbuf_addf(&path, "/api/v1/jobs/%" PRId64 "/artifacts/keep", o->job);
+	rc = cli_report(client_request(c, "POST", path.buf, NULL, NULL, &err), &err);
+	if (!rc)
+		printf("job %" PRId64 ": artifacts kept (never expire)\n", o->job);
+	strbuf_release(&path);
+	strbuf_release(&err);
+	return rc;
 }
 
 /*
@@ -354,10 +380,10 @@ int cmd_artifacts(int argc, char **argv)
 
 	memset(&o, 0, sizeof(o));
 	if (argc < 2)
-		return cli_usage_error("artifacts", "wants 'list' or 'get'");
+		return cli_usage_error("artifacts", "wants 'list', 'get' or 'keep'");
 	sub = argv[1];
-	if (strcmp(sub, "list") && strcmp(sub, "get"))
-		return cli_usage_error("artifacts", "unknown subcommand '%s' (list, get)",
+	if (strcmp(sub, "list") && strcmp(sub, "get") && strcmp(sub, "keep"))
+		return cli_usage_error("artifacts", "unknown subcommand '%s' (list, get, keep)",
 				       sub);
 	argc--;
 	argv++;
@@ -385,14 +411,17 @@ int cmd_artifacts(int argc, char **argv)
 	optind++;
 	o.paths = argv + optind;
 	o.npaths = argc - optind;
-	if (!strcmp(sub, "list") && (o.npaths || o.dir))
-		return cli_usage_error("artifacts", "list takes only a job id");
+	if (strcmp(sub, "get") && (o.npaths || o.dir))
+		return cli_usage_error("artifacts", "%s takes only a job id", sub);
+	if (!strcmp(sub, "keep") && o.json)
+		return cli_usage_error("artifacts", "--json goes with list");
 	if (!strcmp(sub, "get") && o.json)
 		return cli_usage_error("artifacts", "--json goes with list");
 	rc = cli_open(&c, &o.conn);
 	if (rc)
 		return rc;
-	rc = !strcmp(sub, "list") ? do_list(&c, &o) : do_get(&c, &o);
+	rc = !strcmp(sub, "list") ? do_list(&c, &o) : !strcmp(sub, "get") ? do_get(&c, &o) :
+	     do_keep(&c, &o);
 	client_close(&c);
 	return rc;
 }

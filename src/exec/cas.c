@@ -95,7 +95,13 @@ static int put_one(const char *rel, unsigned char type, void *data)
 		goto done;
 	f.mode = (st.st_mode & 0111) ? 0755 : 0644;
 	cas_path(p->root, f.sha256, &dst);
-	if (access(dst.buf, F_OK) < 0) {
+	/*
+	 * A blob already stored is reused, and touched by name: the server's
+	 * sweep spares a blob changed in its grace period and takes one out
+	 * of the way by a rename before it unlinks it, so a touch either
+	 * shows or fails (ENOENT) and the file is stored anew.
+	 */
+	if (utimensat(AT_FDCWD, dst.buf, NULL, 0) < 0) {
 		if (copy_mkparent(dst.buf, &p->last_parent, p->err) < 0)
 			goto done;
 		/* same content under the same name: whoever renames last wins */

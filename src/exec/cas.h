@@ -28,7 +28,9 @@ void cas_path(const char *root, const char *sha256, struct strbuf *out);
  * Store every regular file below dir (symlinks and special files are
  * skipped, their paths in skipped when not NULL) and list them, sorted
  * by path. Files are moved (renamed) into the store when on the same
- * file system, else copied; dir is left to the caller to remove.
+ * file system, else copied; a blob already there is touched (its mtime
+ * and ctime set to now: the server's sweep spares recent blobs) or, when
+ * it vanished meanwhile, stored again. dir is left to the caller to remove.
  * Returns 0, or -1 with err.
  */
 int cas_put_dir(const char *root, const char *dir, struct cas_file **ret,

@@ -453,7 +453,7 @@ static int check_keys(struct mctx *m, const struct ynode *map,
  * Parse a GitLab (ChronicDuration) duration: "3600", "1h 30m", "90 minutes",
  * "2 hours and 10 min", "1d". Returns seconds or -1.
  */
-static long parse_duration(const char *s)
+long pipeline_parse_duration(const char *s)
 {
 	static const struct { const char *name; long mult; } units[] = {
 		{ "s", 1 }, { "sec", 1 }, { "secs", 1 }, { "second", 1 }, { "seconds", 1 },
@@ -517,7 +517,7 @@ static int get_duration(struct mctx *m, const struct ynode *n, const char *kw,
 {
 	long v;
 
-	if (!is_stringish(n) || (v = parse_duration(n->str)) < 0) {
+	if (!is_stringish(n) || (v = pipeline_parse_duration(n->str)) < 0) {
 		ERR(m, &n->pos, "%s: \"%s\" must be a duration like \"1h 30m\" or "
 		    "\"90 minutes\"", m->what, kw);
 		return -1;

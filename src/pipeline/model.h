@@ -31,6 +31,12 @@ enum when {
 const char *when_name(enum when w);
 /* 0 and *ret set when s names a `when` value; -1 otherwise. */
 int when_parse(const char *s, enum when *ret);
+/*
+ * Seconds of a GitLab (ChronicDuration) duration: "3600", "1h 30m",
+ * "90 minutes", "2 hours and 10 min", "1 week", "30 days"; -1 when s is
+ * not one. ("never" is not a duration: callers that allow it check it.)
+ */
+long pipeline_parse_duration(const char *s);
 
 /* artifacts:when and cache:when */
 enum on_status {

@@ -137,6 +137,8 @@ static json_t *job_json(const struct store_job *j)
 								"url", json_str_or_null(j->env_url)));
 	else
 		json_object_set_new(o, "environment", json_null());
+	json_object_set_new(o, "artifacts_expire_at", json_time(j->artifacts_expire_at));
+	json_object_set_new(o, "artifacts_expired_at", json_time(j->artifacts_expired));
 	return o;
 }
 
@@ -1372,6 +1374,23 @@ static int h_job_tests(struct http_request *req, void *ud)
 	return 0;
 }
 
+/*
+ * 410 when job j's artifacts expired (the reaper deleted them): 1 then,
+ * else 0.
+ */
+static int artifacts_gone(struct http_request *req, const struct store_job *j)
+{
+	json_t *at;
+
+	if (!j->artifacts_expired)
+		return 0;
+	at = json_time(j->artifacts_expire_at ? j->artifacts_expire_at : j->artifacts_expired);
+	http_respond_error(req, 410, "the artifacts of job %lld expired at %s",
+			   (long long)j->id, json_string_value(at));
+	json_decref(at);
+	return 1;
+}
+
 static int h_job_artifacts(struct http_request *req, void *ud)
 {
 	struct store *st = store_or_500(req, SRV(ud));
@@ -1383,6 +1402,8 @@ static int h_job_artifacts(struct http_request *req, void *ud)
 
 	if (!st || get_job(req, SRV(ud), st, ROLE_VIEWER, &j) < 0)
 		return 0;
+	if (artifacts_gone(req, &j))
+		goto done;
 	rc = store_artifacts_list(st, j.id, &a, &n, &err);
 	if (rc < 0) {
 		store_error(req, rc, &err);
@@ -1390,13 +1411,58 @@ static int h_job_artifacts(struct http_request *req, void *ud)
 		json_t *arr = json_array();
 
 		for (i = 0; i < n; i++)
-			json_array_append_new(arr, json_pack("{s:o, s:I, s:s, s:i}",
+			json_array_append_new(arr, json_pack("{s:o, s:I, s:s, s:i, s:o}",
 							     "path", json_str_or_null(a[i].path),
 							     "size", (json_int_t)a[i].size,
-							     "sha256", a[i].sha256, "mode", a[i].mode));
+							     "sha256", a[i].sha256, "mode", a[i].mode,
+							     "expire_at",
+							     json_time(j.artifacts_expire_at)));
 		http_respond_json(req, 200, arr);
 		json_decref(arr);
 	}
+done:
+	store_artifacts_free(a, n);
+	store_job_release(&j);
+	strbuf_release(&err);
+	return 0;
+}
+
+/* POST /jobs/ID/artifacts/keep: GitLab's "Keep": the artifacts never expire. */
+static int h_job_artifacts_keep(struct http_request *req, void *ud)
+{
+	struct server *srv = SRV(ud);
+	struct store *st = store_or_500(req, srv);
+	struct strbuf err = STRBUF_INIT;
+	struct store_artifact *a = NULL;
+	struct principal who;
+	struct store_job j;
+	char target[48];
+	size_t n = 0;
+	int rc;
+
+	if (!st || who_changes(req, srv, st, &who) < 0 ||
+	    get_job(req, srv, st, ROLE_DEVELOPER, &j) < 0)
+		return 0;
+	if (artifacts_gone(req, &j))
+		goto done;
+	rc = store_artifacts_from(st, j.id, "", 0, 1, &a, &n, &err);
+	if (rc == 0 && !n) {
+		http_respond_error(req, 404, "job %lld has no artifacts", (long long)j.id);
+		goto done;
+	}
+	if (rc == 0)
+		rc = store_artifacts_set_expiry(st, j.id, 0, &err);
+	if (rc == STORE_CONFLICT) {
+		/* the reaper came first */
+		http_respond_error(req, 410, "%s", err.buf);
+	} else if (rc < 0) {
+		store_error(req, rc, &err);
+	} else {
+		snprintf(target, sizeof(target), "job %lld", (long long)j.id);
+		auth_audit(st, req, &who, "job.artifacts.keep", target, NULL);
+		respond_job(req, st, j.id, 200);
+	}
+done:
 	store_artifacts_free(a, n);
 	store_job_release(&j);
 	strbuf_release(&err);
@@ -1416,6 +1482,8 @@ static int h_job_artifact(struct http_request *req, void *ud)
 	if (!st || get_job(req, SRV(ud), st, ROLE_VIEWER, &j) < 0)
 		return 0;
 	memset(&a, 0, sizeof(a));
+	if (artifacts_gone(req, &j))
+		goto done;
 	rc = store_artifact_get(st, j.id, http_request_param(req, "path"), &a, &err);
 	if (rc < 0) {
 		store_error(req, rc, &err);
@@ -2521,6 +2589,21 @@ static int h_metrics(struct http_request *req, void *ud)
 	strbuf_addf(&out, "cidre_job_duration_seconds_sum %.3f\n"
 		    "cidre_job_duration_seconds_count %lld\n",
 		    (double)atomic_load(&srv->job_ms_sum) / 1000.0, cum);
+	strbuf_addf(&out, "# HELP cidre_artifacts_expired_jobs_total Jobs whose artifacts "
+		    "expired since start.\n"
+		    "# TYPE cidre_artifacts_expired_jobs_total counter\n"
+		    "cidre_artifacts_expired_jobs_total %lld\n"
+		    "# HELP cidre_artifacts_removed_blobs_total Unreferenced artifact files "
+		    "removed from the store since start.\n"
+		    "# TYPE cidre_artifacts_removed_blobs_total counter\n"
+		    "cidre_artifacts_removed_blobs_total %lld\n"
+		    "# HELP cidre_artifacts_removed_bytes_total Bytes of the artifact files "
+		    "removed since start.\n"
+		    "# TYPE cidre_artifacts_removed_bytes_total counter\n"
+		    "cidre_artifacts_removed_bytes_total %lld\n",
+		    (long long)atomic_load(&srv->artifacts_expired_jobs),
+		    (long long)atomic_load(&srv->reaped_blobs),
+		    (long long)atomic_load(&srv->reaped_bytes));
 	strbuf_addf(&out, "# HELP cidre_uptime_seconds Seconds since the server started.\n"
 		    "# TYPE cidre_uptime_seconds gauge\ncidre_uptime_seconds %.3f\n",
 		    (double)(server_now_ms() - srv->started_ms) / 1000.0);
@@ -2557,6 +2640,7 @@ const struct http_route server_routes[] = {
 	{ "GET", "/api/v1/jobs/:id/tests", h_job_tests },
 	{ "GET", "/api/v1/jobs/:id/artifacts", h_job_artifacts },
 	{ "GET", "/api/v1/jobs/:id/artifacts/*path", h_job_artifact },
+	{ "POST", "/api/v1/jobs/:id/artifacts/keep", h_job_artifacts_keep },
 	{ "PATCH", "/api/v1/projects/:name", h_project_patch },
 	{ "GET", "/api/v1/projects/:name/members", h_members },
 	{ "PUT", "/api/v1/projects/:name/members/:login", h_member_put },

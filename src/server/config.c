@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "pipeline/model.h"
 #include "pipeline/yaml.h"
 #include "util/diag.h"
 #include "util/xalloc.h"
@@ -34,6 +35,11 @@ void server_config_defaults(struct server_config *c)
 	c->notify_retry_base_ms = 5000;
 	c->notify_attempts = 6;
 	c->events_backlog = 256;	/* ~0.5 KB each: ~0.13 MB when full (1024 held ~0.5 MB) */
+	c->artifacts_expire_s = 30LL * 86400;	/* GitLab's default */
+	c->artifacts_keep_latest = 1;
+	c->retention_interval = 600;
+	c->retention_grace_s = 3600;
+	c->audit_keep_days = 365;
 	c->exec.sandbox = 0;
 	c->exec.host_fallback = 0;
 	c->exec.network = 0;
@@ -200,6 +206,51 @@ static void set_ms(struct cfg_ctx *x, const struct ynode *n, const char *key, in
 		return;
 	}
 	*dst = (int)(v * mul);
+}
+
+/*
+ * A GitLab duration ("30 days", "1 week", "1h 30m", "3600"; "never" when
+ * never_ok: *dst = -1) of at most max seconds.
+ */
+static void set_duration(struct cfg_ctx *x, const struct ynode *n, const char *key,
+			 int never_ok, long long max, long long *dst)
+{
+	const char *s = scalar(x, n, key);
+	long v;
+
+	if (!s)
+		return;
+	if (never_ok && !strcmp(s, "never")) {
+		*dst = -1;
+		return;
+	}
+	v = pipeline_parse_duration(s);
+	if (v < 0 || v > max) {
+		diag_error(x->d, &n->pos, "%s: must be a duration like \"30 days\", \"1h 30m\" "
+			   "or a number of seconds, at most %lld seconds%s", key, max,
+			   never_ok ? ", or never" : "");
+		return;
+	}
+	*dst = v;
+}
+
+/* A number of days from 0 to 100000; fractions allowed. */
+static void set_days(struct cfg_ctx *x, const struct ynode *n, const char *key, double *dst)
+{
+	const char *s = scalar(x, n, key);
+	char *end;
+	double v;
+
+	if (!s)
+		return;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !(v >= 0 && v <= 100000)) {
+		diag_error(x->d, &n->pos, "%s: must be a number of days from 0 to 100000 "
+			   "(0: forever; fractions allowed, e.g. 0.5)", key);
+		return;
+	}
+	*dst = v;
 }
 
 /* A URL with one of the schemes (", "-separated in the message). */
@@ -398,6 +449,18 @@ static void section(struct cfg_ctx *x, const char *name, const struct ynode *m)
 			set_int(x, v, "notify.attempts", 1, 20, &c->notify_attempts);
 		else if (!strcmp(name, "events") && !strcmp(k, "backlog"))
 			set_int(x, v, "events.backlog", 8, 65536, &c->events_backlog);
+		else if (!strcmp(name, "artifacts") && !strcmp(k, "expire_in"))
+			set_duration(x, v, "artifacts.expire_in", 1, 100LL * 365 * 86400,
+				     &c->artifacts_expire_s);
+		else if (!strcmp(name, "artifacts") && !strcmp(k, "keep_latest"))
+			set_bool(x, v, "artifacts.keep_latest", &c->artifacts_keep_latest);
+		else if (!strcmp(name, "retention") && !strcmp(k, "interval"))
+			set_int(x, v, "retention.interval", 1, 86400, &c->retention_interval);
+		else if (!strcmp(name, "retention") && !strcmp(k, "grace"))
+			set_duration(x, v, "retention.grace", 0, 30LL * 86400,
+				     &c->retention_grace_s);
+		else if (!strcmp(name, "audit") && !strcmp(k, "keep_days"))
+			set_days(x, v, "audit.keep_days", &c->audit_keep_days);
 		else
 			diag_error(x->d, &m->pairs[i].key_pos, "unknown setting %s.%s", name, k);
 	}
@@ -455,7 +518,8 @@ int server_config_load(const char *path, int missing_ok, struct server_config *c
 			else if (!strcmp(k, "runner") || !strcmp(k, "http") ||
 				 !strcmp(k, "limits") || !strcmp(k, "poll") ||
 				 !strcmp(k, "smtp") || !strcmp(k, "notify") ||
-				 !strcmp(k, "events"))
+				 !strcmp(k, "events") || !strcmp(k, "artifacts") ||
+				 !strcmp(k, "retention") || !strcmp(k, "audit"))
 				section(&x, k, v);
 			else
 				diag_error(&d, &root->pairs[i].key_pos, "unknown setting %s", k);

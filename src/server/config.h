@@ -28,6 +28,14 @@
  *   notify:
  *     retry_base: 5s                # back-off: base x 1, 6, 24, 120, 720
  *     attempts: 6                   # then the delivery is marked failed
+ *   artifacts:               # retention (docs/artifacts.md)
+ *     expire_in: 30 days     # a job without artifacts:expire_in; or never
+ *     keep_latest: true      # keep the newest successful pipeline's of each ref
+ *   retention:
+ *     interval: 600          # seconds between the reaper's rounds
+ *     grace: 1h              # an unreferenced blob younger than this stays
+ *   audit:
+ *     keep_days: 365         # 0: keep forever; a fraction is allowed
  *   images: /srv/images      # the image store; default DATA/images
  *   executor:                # how jobs run (docs/sandbox.md)
  *     executor: shell        # or sandbox
@@ -84,6 +92,11 @@ struct server_config {
 	int notify_retry_base_ms;
 	int notify_attempts;
 	int events_backlog;     /* status events kept for resume (read at start) */
+	long long artifacts_expire_s; /* artifacts.expire_in: seconds; -1 never */
+	int artifacts_keep_latest;
+	int retention_interval; /* seconds between the reaper's rounds, >= 1 */
+	long long retention_grace_s; /* an unreferenced blob younger than this stays */
+	double audit_keep_days; /* 0: forever */
 	char *images;           /* the image store; NULL: DATA/images */
 	struct server_exec exec;
 	struct server_exec exec_projects[SERVER_MAX_EXEC_PROJECTS];

@@ -27,6 +27,7 @@
 #include "exec/spawn.h"
 #include "git/mirror.h"
 #include "notify/notify.h"
+#include "pipeline/model.h"
 #include "sched/jobrun.h"
 #include "server/seal.h"
 #include "server/server.h"
@@ -567,6 +568,26 @@ static void record_duration(struct server *srv, double sec)
 }
 
 /*
+ * When the artifacts of a job that finished at finished expire (ms; 0
+ * never): its artifacts:expire_in from the result ("never" or a
+ * duration), else the server's artifacts.expire_in.
+ */
+static int64_t artifacts_expire_at(struct server *srv, const json_t *res, int64_t finished)
+{
+	struct server_config cfg;
+	const char *ei = json_string_value(json_object_get(res, "expire_in"));
+	long long secs;
+
+	server_cfg(srv, &cfg);
+	secs = cfg.artifacts_expire_s;
+	if (ei && !strcmp(ei, "never"))
+		secs = -1;
+	else if (ei && pipeline_parse_duration(ei) >= 0)
+		secs = pipeline_parse_duration(ei);
+	return secs < 0 ? 0 : finished + secs * 1000;
+}
+
+/*
  * Record the end of running job id from its result file (or its
  * absence: the supervisor died), retry it if its retry: allows.
  */
@@ -693,6 +714,10 @@ static void ingest(struct runner *r, int64_t id, const char *lost_reason)
 		}
 		if (store_artifacts_add(st, id, sa, n, &err) < 0)
 			slog_warn("job %lld: artifacts not recorded: %s", (long long)id, err.buf);
+		else if (store_artifacts_set_expiry(st, id, artifacts_expire_at(srv, res, f.finished),
+						    &err) < 0)
+			slog_warn("job %lld: artifacts' expiry not recorded: %s", (long long)id,
+				  err.buf);
 		strbuf_reset(&err);
 		free(sa);
 	}

@@ -345,6 +345,7 @@ static void reload(struct server *srv)
 	slog_info("reload: %s is in use (runner slots %d, log size %zu bytes)",
 		  srv->config_path, c.slots, c.max_log);
 	server_kick(srv, 0);
+	retention_kick(srv);
 	strbuf_release(&err);
 }
 
@@ -372,6 +373,7 @@ int server_main(const struct server_opts *o)
 	pthread_mutex_init(&srv.lock, NULL);
 	srv.kick_fd = -1;
 	srv.poll_fd = -1;
+	srv.reaper_fd = -1;
 	server_config_defaults(&srv.cfg);
 	if (server_config_load(srv.config_path, !o->config, &srv.cfg, &err) < 0) {
 		fprintf(stderr, "cidre server: %s\n", err.buf);
@@ -430,6 +432,7 @@ int server_main(const struct server_opts *o)
 	srv.started_ms = server_now_ms();
 	srv.kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	srv.poll_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	srv.reaper_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 
 	/* signals are taken by this thread only; every other thread blocks them */
 	sigemptyset(&set);
@@ -441,7 +444,7 @@ int server_main(const struct server_opts *o)
 
 	events_start(&srv, (size_t)srv.cfg.events_backlog);
 	if (logs_start(&srv, &err) < 0 || runner_start(&srv, &err) < 0 ||
-	    runner_poller_start(&srv, &err) < 0) {
+	    runner_poller_start(&srv, &err) < 0 || retention_start(&srv, &err) < 0) {
 		fprintf(stderr, "cidre server: %s\n", err.buf);
 		goto stop;
 	}
@@ -529,6 +532,7 @@ stop:
 		runner_stop(&srv);
 	if (srv.poller)
 		runner_poller_stop(&srv);
+	retention_stop(&srv);
 	notify_stop(&srv);
 	logs_stop(&srv);
 	events_stop(&srv);
@@ -543,6 +547,8 @@ out:
 		close(srv.kick_fd);
 	if (srv.poll_fd >= 0)
 		close(srv.poll_fd);
+	if (srv.reaper_fd >= 0)
+		close(srv.reaper_fd);
 	{
 		/* the main thread's handle (others closed at their exit) */
 		struct store *mine;

@@ -60,11 +60,15 @@ struct server {
 
 	pthread_t runner_thread, poller;
 	int poll_fd;                /* eventfd: wakes the poller (stop) */
+	pthread_t reaper;           /* retention.c */
+	int reaper_fd;              /* eventfd: wakes the reaper (stop) */
+	int reaper_started;
 
 	/* metrics (since start) */
 	atomic_llong jobs_finished, jobs_failed, pipelines_created;
 	long long trimmed_at;      /* the main thread's: work counted at the last malloc_trim */
 	atomic_llong http_requests;
+	atomic_llong reaped_blobs, reaped_bytes, artifacts_expired_jobs; /* the reaper's */
 	atomic_llong job_ms_sum;
 	atomic_llong job_seconds_bucket[8]; /* <=0.1 0.5 1 5 30 60 300 +Inf */
 	int64_t started_ms;
@@ -161,6 +165,14 @@ int runner_retry_pipeline(struct server *srv, struct store *st, int64_t id,
 /* Cancel interruptible work of pipelines on the same ref older than newer_id. */
 void runner_auto_cancel(struct server *srv, struct store *st, int64_t project_id,
 			const char *ref, int64_t newer_id);
+
+/* ---- retention.c: artifacts' expiry, the sweep of DATA/artifacts, audit pruning ---- */
+
+int retention_start(struct server *srv, struct strbuf *err);
+/* A round now (the configuration was reloaded). */
+void retention_kick(struct server *srv);
+/* After stopping is set. */
+void retention_stop(struct server *srv);
 
 /* ---- logs.c ---- */
 

@@ -199,8 +199,9 @@ static int json_files(json_t *a, struct cas_file **ret, size_t *nr)
 
 static const char *const junit_names[] = { "passed", "failed", "error", "skipped" };
 
+/* expire_in: the job's artifacts:expire_in as written, or NULL (the server's default). */
 static json_t *result_json(const struct job_result *r, const struct cas_file *arts,
-			   size_t arts_nr, long long log_size)
+			   size_t arts_nr, long long log_size, const char *expire_in)
 {
 	json_t *o = json_object(), *dot = json_object();
 	size_t i;
@@ -218,6 +219,8 @@ static json_t *result_json(const struct job_result *r, const struct cas_file *ar
 	json_object_set_new(o, "env_url", r->env_url ? json_string(r->env_url) : json_null());
 	json_object_set_new(o, "log_size", json_integer(log_size));
 	json_object_set_new(o, "artifacts", files_json(arts, arts_nr));
+	if (expire_in)
+		json_object_set_new(o, "expire_in", json_string(expire_in));
 	for (i = 0; i < r->dotenv.nr; i++)
 		json_object_set_new(dot, r->dotenv.v[i].key, json_str_or_null(r->dotenv.v[i].value));
 	json_object_set_new(o, "dotenv", dot);
@@ -598,7 +601,8 @@ int supervisor_main(const char *spec_path)
 write:
 	if (log_fd >= 0)
 		close(log_fd);
-	out = result_json(&r, arts, arts_nr, stat(s.log, &st) ? 0 : (long long)st.st_size);
+	out = result_json(&r, arts, arts_nr, stat(s.log, &st) ? 0 : (long long)st.st_size,
+			  pj ? pj->def->artifacts.expire_in : NULL);
 	if (write_result(s.result, out, &prep) == 0)
 		rc = 0;
 	else

@@ -219,6 +219,19 @@ const char *const store_migrations[] = {
 	"ALTER TABLE projects ADD COLUMN protected_branches TEXT;"
 	"ALTER TABLE variables ADD COLUMN protected INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE pipelines ADD COLUMN protected INTEGER NOT NULL DEFAULT 0;",
+	/*
+	 * 6: retention. A job's artifacts expire at artifacts_expire_at (ms;
+	 * NULL: never, or no artifacts); artifacts_expired is 0, or when the
+	 * reaper deleted their rows. Jobs recorded before this version keep
+	 * theirs (NULL). artifacts (sha256): "does any row still name this
+	 * blob?" for the sweep of DATA/artifacts; audit (time): its pruning.
+	 */
+	"ALTER TABLE jobs ADD COLUMN artifacts_expire_at INTEGER;"
+	"ALTER TABLE jobs ADD COLUMN artifacts_expired INTEGER NOT NULL DEFAULT 0;"
+	"CREATE INDEX jobs_artifacts_expire ON jobs (artifacts_expire_at)"
+	" WHERE artifacts_expire_at IS NOT NULL AND artifacts_expired = 0;"
+	"CREATE INDEX artifacts_sha256 ON artifacts (sha256);"
+	"CREATE INDEX audit_time ON audit (time);",
 };
 
 const size_t store_migrations_nr = ARRAY_SIZE(store_migrations);

@@ -212,6 +212,8 @@ struct store_job {
 	char *env_name;         /* environment, expanded; NULL */
 	char *env_url;
 	char *project;          /* project name (read side only) */
+	int64_t artifacts_expire_at; /* when its artifacts expire; 0: never (or none) */
+	int64_t artifacts_expired;   /* 0, or when the reaper deleted them */
 };
 void store_job_release(struct store_job *j);
 
@@ -279,6 +281,8 @@ struct store_job_group {
 };
 int store_job_tally(struct store *st, int64_t pipeline_id, struct store_job_group *ret,
 		    size_t max, size_t *nr, struct strbuf *err);
+/* *ret: the earliest start of a running job; 0 when none runs (the reaper's sweep). */
+int store_job_running_since(struct store *st, int64_t *ret, struct strbuf *err);
 /* Number of jobs with this status (metrics, queue limit). */
 int store_job_count(struct store *st, const char *status, int64_t *ret,
 		    struct strbuf *err);
@@ -389,6 +393,31 @@ int store_token_list(struct store *st, int64_t user_id, struct store_token **ret
 		     size_t *nr, struct strbuf *err);
 /* Revoke token id of user_id (-1: of anyone). STORE_NOTFOUND: no such live token. */
 int store_token_revoke(struct store *st, int64_t id, int64_t user_id, struct strbuf *err);
+
+/* ---- retention ---- */
+
+/*
+ * Set when job_id's artifacts expire (ms; 0: never, GitLab's "keep").
+ * STORE_CONFLICT: they expired already (the reaper deleted their rows);
+ * STORE_NOTFOUND: no such job.
+ */
+int store_artifacts_set_expiry(struct store *st, int64_t job_id, int64_t expire_at,
+			       struct strbuf *err);
+/*
+ * Expire up to limit jobs' artifacts due at now (artifacts_expire_at <=
+ * now), soonest due first, in one transaction: their artifact rows are
+ * deleted and the jobs marked artifacts_expired = now. With keep_latest,
+ * the jobs of the newest successful pipeline of each project's ref are
+ * passed over (kept until a newer pipeline of that ref succeeds).
+ * *ret_ids: the jobs expired (malloc'ed, free(); *ret_nr of them).
+ * The blobs are the caller's: unlink one only once no row names it
+ * (store_artifact_blob_used).
+ */
+int store_artifacts_expire(struct store *st, int64_t now, int keep_latest, int limit,
+			   int64_t **ret_ids, size_t *ret_nr, struct strbuf *err);
+/* *ret_used = 1 if some artifact row names the blob sha256, else 0. */
+int store_artifact_blob_used(struct store *st, const char *sha256, int *ret_used,
+			     struct strbuf *err);
 
 /* ---- users ---- */
 
@@ -513,6 +542,8 @@ struct store_audit {
 };
 void store_audit_free(struct store_audit *a, size_t nr);
 int store_audit_add(struct store *st, const struct store_audit *a, struct strbuf *err);
+/* Delete the records older than before (ms); *ret_n (may be NULL) how many. */
+int store_audit_prune(struct store *st, int64_t before, int64_t *ret_n, struct strbuf *err);
 /* Newest first. */
 int store_audit_list(struct store *st, int limit, int offset, struct store_audit **ret,
 		     size_t *nr, struct strbuf *err);

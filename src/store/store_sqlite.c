@@ -39,6 +39,8 @@ enum stmt_id {
 	ST_TEST_ADD, ST_TESTS_LIST, ST_TESTS_LIST_FAILED,
 	ST_ARTIFACT_ADD, ST_ARTIFACTS_LIST, ST_ARTIFACT_GET,
 	ST_ARTIFACTS_FROM, ST_ARTIFACTS_AFTER, ST_ARTIFACTS_SUM,
+	ST_ARTIFACTS_EXPIRE_AT, ST_ARTIFACTS_KEEP, ST_ARTIFACTS_EXPIRE, ST_ARTIFACTS_DELETE,
+	ST_ARTIFACT_BLOB_USED, ST_AUDIT_PRUNE, ST_JOB_RUNNING_SINCE,
 	ST_TOKEN_ADD, ST_TOKEN_CHECK, ST_TOKEN_COUNT,
 	ST_PROJECT_SET_PUBLIC, ST_PROJECT_SET_PROTECTED,
 	ST_TOKEN_ADD_USER, ST_TOKEN_LOOKUP, ST_TOKEN_USED, ST_TOKEN_LIST, ST_TOKEN_REVOKE,
@@ -72,7 +74,7 @@ enum stmt_id {
 	"j.peak_mem, j.cpu, j.log_size, j.coverage, j.tests_total, " \
 	"j.tests_failed, j.tests_skipped, j.tests_errors, j.env_name, " \
 	"j.env_url, (SELECT name FROM projects WHERE id = j.project_id), " \
-	"j.retry_when"
+	"j.retry_when, j.artifacts_expire_at, j.artifacts_expired"
 
 #define TOKEN_COLS "id, name, user_id, created, last_used, revoked"
 #define USER_COLS "id, login, name, email, password, admin, disabled, created"
@@ -218,6 +220,33 @@ static const char *const stmt_sql[ST__NR] = {
 	[ST_ARTIFACT_GET] =
 		"SELECT path, size, sha256, mode FROM artifacts "
 		"WHERE job_id = ?1 AND path = ?2",
+	[ST_ARTIFACTS_EXPIRE_AT] =
+		"UPDATE jobs SET artifacts_expire_at = ?2 WHERE id = ?1 AND artifacts_expired = 0 "
+		"RETURNING id",
+	[ST_ARTIFACTS_KEEP] =
+		"UPDATE jobs SET artifacts_expire_at = NULL WHERE id = ?1 AND artifacts_expired = 0 "
+		"RETURNING id",
+	/*
+	 * Due jobs (jobs_artifacts_expire), but with keep_latest (?2) not
+	 * those of the newest successful pipeline of their project's ref;
+	 * the outer WHERE repeats the due test, so that it is a
+	 * compare-and-set on the row even where the sub-select is not
+	 * re-evaluated (PostgreSQL's READ COMMITTED).
+	 */
+	[ST_ARTIFACTS_EXPIRE] =
+		"UPDATE jobs SET artifacts_expired = ?1 WHERE id IN ("
+		" SELECT j.id FROM jobs j WHERE j.artifacts_expire_at IS NOT NULL"
+		" AND j.artifacts_expire_at <= ?1 AND j.artifacts_expired = 0"
+		" AND NOT (?2 AND EXISTS (SELECT 1 FROM pipelines p WHERE p.id = j.pipeline_id"
+		"  AND p.status = 'success' AND NOT EXISTS (SELECT 1 FROM pipelines q"
+		"  WHERE q.project_id = p.project_id AND q.ref = p.ref AND q.id > p.id"
+		"  AND q.status = 'success')))"
+		" ORDER BY j.artifacts_expire_at LIMIT ?3)"
+		" AND artifacts_expire_at <= ?1 AND artifacts_expired = 0 RETURNING id",
+	[ST_ARTIFACTS_DELETE] = "DELETE FROM artifacts WHERE job_id = ?1",
+	[ST_JOB_RUNNING_SINCE] =
+		"SELECT coalesce(min(started), 0) FROM jobs WHERE status = 'running'",
+	[ST_ARTIFACT_BLOB_USED] = "SELECT 1 FROM artifacts WHERE sha256 = ?1 LIMIT 1",
 
 	[ST_TOKEN_ADD] = "INSERT INTO tokens (name, hash, created) VALUES (?1, ?2, ?3)",
 	[ST_TOKEN_CHECK] = "SELECT name FROM tokens WHERE hash = ?1 AND revoked = 0",
@@ -308,6 +337,7 @@ static const char *const stmt_sql[ST__NR] = {
 	[ST_AUDIT_LIST] =
 		"SELECT id, time, actor, remote, action, target, detail FROM audit "
 		"ORDER BY id DESC LIMIT ?1 OFFSET ?2",
+	[ST_AUDIT_PRUNE] = "DELETE FROM audit WHERE time < ?1",
 
 	/* the web UI: the jobs_queue index gives both statuses in order */
 	[ST_JOB_ACTIVE] =
@@ -1375,6 +1405,8 @@ static void read_job(sqlite3_stmt *s, struct store_job *j)
 	j->env_url = col_str(s, 36);
 	j->project = col_str(s, 37);
 	j->retry_when = col_str(s, 38);
+	j->artifacts_expire_at = sqlite3_column_int64(s, 39);
+	j->artifacts_expired = sqlite3_column_int64(s, 40);
 }
 
 int store_job_add(struct store *st, struct store_job *j, struct strbuf *err)
@@ -1655,6 +1687,15 @@ static int get_count(struct store *st, sqlite3_stmt *s, int64_t *ret,
 	if (rc != SQLITE_ROW)
 		return db_fail(st, rc, what, err);
 	return 0;
+}
+
+int store_job_running_since(struct store *st, int64_t *ret, struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, ST_JOB_RUNNING_SINCE, err);
+
+	if (!s)
+		return -1;
+	return get_count(st, s, ret, "running since", err);
 }
 
 int store_job_count(struct store *st, const char *status, int64_t *ret,
@@ -2682,6 +2723,102 @@ int store_secret_rewrite(struct store *st, const struct store_secret *x, const c
 	return exec_stmt(st, s, "secret rewrite", err);
 }
 
+/* ---- retention ---- */
+
+int store_artifacts_set_expiry(struct store *st, int64_t job_id, int64_t expire_at,
+			       struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, expire_at ? ST_ARTIFACTS_EXPIRE_AT : ST_ARTIFACTS_KEEP, err);
+	int r;
+
+	if (!s)
+		return -1;
+	if (b_int(s, 1, job_id) || (expire_at && b_int(s, 2, expire_at))) {
+		done(s);
+		return db_fail(st, -1, "artifacts expiry", err);
+	}
+	r = exec_returning(st, s, "artifacts expiry", err);
+	if (r != STORE_NOTFOUND)
+		return r;
+	/* no such job, or its artifacts are gone already */
+	s = prep(st, ST_JOB_EXISTS, err);
+	if (!s)
+		return -1;
+	b_int(s, 1, job_id);
+	r = sqlite3_step(s);
+	done(s);
+	if (r == SQLITE_ROW)
+		return fail(err, STORE_CONFLICT, "the artifacts of job %lld expired already",
+			    (long long)job_id);
+	if (r != SQLITE_DONE)
+		return db_fail(st, r, "artifacts expiry", err);
+	return fail(err, STORE_NOTFOUND, "no job %lld", (long long)job_id);
+}
+
+int store_artifacts_expire(struct store *st, int64_t now, int keep_latest, int limit,
+			   int64_t **ret_ids, size_t *ret_nr, struct strbuf *err)
+{
+	sqlite3_stmt *s;
+	int64_t *ids = NULL;
+	size_t n = 0, alloc = 0, i;
+	int nested, rc;
+
+	if (limit < 1)
+		return fail(err, -1, "artifacts expire: limit %d", limit);
+	if (op_begin(st, &nested, err))
+		return -1;
+	s = prep(st, ST_ARTIFACTS_EXPIRE, err);
+	if (!s)
+		goto fail;
+	b_int(s, 1, now);
+	b_int(s, 2, keep_latest ? 1 : 0);
+	b_int(s, 3, limit);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		ALLOC_GROW(ids, n + 1, alloc);
+		ids[n++] = sqlite3_column_int64(s, 0);
+	}
+	done(s);
+	if (rc != SQLITE_DONE) {
+		db_fail(st, rc, "artifacts expire", err);
+		goto fail;
+	}
+	for (i = 0; i < n; i++) {
+		s = prep(st, ST_ARTIFACTS_DELETE, err);
+		if (!s)
+			goto fail;
+		b_int(s, 1, ids[i]);
+		if (exec_stmt(st, s, "artifacts expire", err))
+			goto fail;
+	}
+	if (op_commit(st, nested, err))
+		goto fail_committed;
+	*ret_ids = ids;
+	*ret_nr = n;
+	return 0;
+fail:
+	op_rollback(st, nested);
+fail_committed:
+	free(ids);
+	return -1;
+}
+
+int store_artifact_blob_used(struct store *st, const char *sha256, int *ret_used,
+			     struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, ST_ARTIFACT_BLOB_USED, err);
+	int rc;
+
+	if (!s)
+		return -1;
+	b_text(s, 1, sha256);
+	rc = sqlite3_step(s);
+	done(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_fail(st, rc, "artifact blob", err);
+	*ret_used = rc == SQLITE_ROW;
+	return 0;
+}
+
 /* ---- audit log ---- */
 
 void store_audit_free(struct store_audit *a, size_t nr)
@@ -2747,6 +2884,20 @@ int store_audit_list(struct store *st, int limit, int offset, struct store_audit
 	*ret = a;
 	*nr = n;
 	return 0;
+}
+
+int store_audit_prune(struct store *st, int64_t before, int64_t *ret_n, struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, ST_AUDIT_PRUNE, err);
+	int r;
+
+	if (!s)
+		return -1;
+	b_int(s, 1, before);
+	r = exec_stmt(st, s, "audit prune", err);
+	if (!r && ret_n)
+		*ret_n = sqlite3_changes64(st->db);
+	return r;
 }
 
 /* ---- the web UI's reads ---- */

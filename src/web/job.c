@@ -396,15 +396,43 @@ done:
 	return rc;
 }
 
-/* The job page's artifacts: their top folder, as on the folder page. */
+/* "expire in 3 days", "expire in 5 min"; "never expire" for 0. */
+static void expire_in(char *buf, size_t n, int64_t at)
+{
+	int64_t d = (at - server_now_ms()) / 1000;
+
+	if (at <= 0)
+		snprintf(buf, n, "never expire");
+	else if (d < 60)
+		snprintf(buf, n, "expire in %" PRId64 " s", d < 0 ? 0 : d);
+	else if (d < 3600)
+		snprintf(buf, n, "expire in %" PRId64 " min", d / 60);
+	else if (d < 86400)
+		snprintf(buf, n, "expire in %" PRId64 " h", d / 3600);
+	else
+		snprintf(buf, n, "expire in %" PRId64 " days", d / 86400);
+}
+
+/* The job page's artifacts: their top folder, as on the folder page (or when they expired). */
 static void artifacts_section(struct page *pg, const struct store_job *j, struct strbuf *out)
 {
 	struct strbuf rows = STRBUF_INIT, unused = STRBUF_INIT;
 	char id[24];
 
 	snprintf(id, sizeof(id), "%" PRId64, j->id);
-	if (folder_rows(pg->st, j->id, "", &rows, &unused) == 0 && rows.len) {
-		struct tmpl_var v[] = { tmpl_str("id", id), tmpl_html("rows", rows.buf) };
+	if (j->artifacts_expired) {
+		char when[64];
+		int64_t at = j->artifacts_expire_at ? j->artifacts_expire_at : j->artifacts_expired;
+		struct tmpl_var v[] = { tmpl_str("when", when) };
+
+		page_age(when, sizeof(when), at);
+		page_render(out, "job", "artexpired", v, ARRAY_SIZE(v));
+	} else if (folder_rows(pg->st, j->id, "", &rows, &unused) == 0 && rows.len) {
+		char expiry[64];
+		struct tmpl_var v[] = { tmpl_str("id", id), tmpl_html("rows", rows.buf),
+					tmpl_str("expiry", expiry) };
+
+		expire_in(expiry, sizeof(expiry), j->artifacts_expire_at);
 
 		page_render(out, "job", "artifacts", v, ARRAY_SIZE(v));
 	}

@@ -1181,6 +1181,180 @@ static void test_artifacts(void **state)
 	strbuf_release(&err);
 }
 
+/* A job with one artifact file of blob sha (a letter repeated), expiring at expire_at. */
+static int64_t add_job_art(struct store *st, int64_t pipeline, int plan_idx, char sha,
+			   int64_t expire_at)
+{
+	struct strbuf err = STRBUF_INIT;
+	struct store_artifact a = { .path = "out/f", .size = 10, .mode = 0644 };
+	int64_t id = add_job(st, pipeline, plan_idx, 1, "success", 0, NULL);
+
+	memset(a.sha256, sha, 64);
+	assert_int_equal(store_artifacts_add(st, id, &a, 1, &err), 0);
+	assert_int_equal(store_artifacts_set_expiry(st, id, expire_at, &err), 0);
+	strbuf_release(&err);
+	return id;
+}
+
+static int blob_used(struct store *st, char sha)
+{
+	struct strbuf err = STRBUF_INIT;
+	char hex[65];
+	int used = -1;
+
+	memset(hex, sha, 64);
+	hex[64] = '\0';
+	assert_int_equal(store_artifact_blob_used(st, hex, &used, &err), 0);
+	strbuf_release(&err);
+	return used;
+}
+
+static int64_t expired_at(struct store *st, int64_t job)
+{
+	struct strbuf err = STRBUF_INIT;
+	struct store_job j;
+	int64_t r;
+
+	assert_int_equal(store_job_get(st, job, &j, &err), 0);
+	r = j.artifacts_expired;
+	store_job_release(&j);
+	strbuf_release(&err);
+	return r;
+}
+
+static size_t artifacts_nr(struct store *st, int64_t job)
+{
+	struct strbuf err = STRBUF_INIT;
+	struct store_artifact *a;
+	size_t nr;
+
+	assert_int_equal(store_artifacts_list(st, job, &a, &nr, &err), 0);
+	store_artifacts_free(a, nr);
+	strbuf_release(&err);
+	return nr;
+}
+
+static size_t expire(struct store *st, int64_t now, int keep_latest, int limit)
+{
+	struct strbuf err = STRBUF_INIT;
+	int64_t *ids = NULL;
+	size_t nr = 0;
+
+	if (store_artifacts_expire(st, now, keep_latest, limit, &ids, &nr, &err))
+		fail_msg("expire: %s", err.buf);
+	free(ids);
+	strbuf_release(&err);
+	return nr;
+}
+
+static void test_retention(void **state)
+{
+	struct strbuf err = STRBUF_INIT;
+	struct store *st = open_new();
+	int64_t prj = add_project(st, "p");
+	int64_t pl1 = add_pipeline(st, prj, "main", "success", "push");
+	int64_t pl2 = add_pipeline(st, prj, "main", "success", "push");
+	int64_t pl3 = add_pipeline(st, prj, "main", "failed", "push");
+	int64_t pl4 = add_pipeline(st, prj, "dev", "success", "push");
+	int64_t j1 = add_job_art(st, pl1, 0, 'a', 1000);
+	int64_t j5 = add_job_art(st, pl1, 1, 'c', 5000);
+	int64_t j6 = add_job_art(st, pl1, 2, 'c', 1000);
+	int64_t j4 = add_job_art(st, pl1, 3, 'd', 0);   /* never */
+	int64_t j2 = add_job_art(st, pl2, 0, 'b', 1000);
+	int64_t j3 = add_job_art(st, pl3, 0, 'e', 1000);
+	int64_t j7 = add_job_art(st, pl4, 0, 'f', 1000);
+	int64_t pl5, *ids;
+	size_t nr;
+	struct store_job j;
+
+	/* the expiry is read back with the job */
+	assert_int_equal(store_job_get(st, j1, &j, &err), 0);
+	assert_int_equal(j.artifacts_expire_at, 1000);
+	assert_int_equal(j.artifacts_expired, 0);
+	store_job_release(&j);
+	assert_int_equal(store_job_get(st, j4, &j, &err), 0);
+	assert_int_equal(j.artifacts_expire_at, 0);
+	store_job_release(&j);
+
+	/* nothing due yet */
+	assert_int_equal(expire(st, 999, 1, 100), 0);
+
+	/*
+	 * At 2000, keep_latest: pl2 is main's newest success (pl3 failed),
+	 * pl4 dev's; j5 is not due, j4 never. j1, j6 (pl1) and j3 (pl3) go,
+	 * at most 2 per call, soonest first.
+	 */
+	assert_int_equal(expire(st, 2000, 1, 2), 2);
+	assert_int_equal(expire(st, 2000, 1, 100), 1);
+	assert_int_equal(expire(st, 2000, 1, 100), 0);
+	assert_int_equal(expired_at(st, j1), 2000);
+	assert_int_equal(expired_at(st, j6), 2000);
+	assert_int_equal(expired_at(st, j3), 2000);
+	assert_int_equal(expired_at(st, j2), 0);
+	assert_int_equal(expired_at(st, j5), 0);
+	assert_int_equal(expired_at(st, j7), 0);
+	assert_int_equal(artifacts_nr(st, j1), 0);
+	assert_int_equal(artifacts_nr(st, j3), 0);
+	assert_int_equal(artifacts_nr(st, j2), 1);
+	/* blob a was j1's alone; c is still j5's (j6 shared it) */
+	assert_int_equal(blob_used(st, 'a'), 0);
+	assert_int_equal(blob_used(st, 'c'), 1);
+	assert_int_equal(blob_used(st, 'e'), 0);
+	assert_int_equal(blob_used(st, 'b'), 1);
+
+	/* keep on expired artifacts: a conflict; on no job: not found */
+	assert_int_equal(store_artifacts_set_expiry(st, j1, 0, &err), STORE_CONFLICT);
+	assert_int_equal(store_artifacts_set_expiry(st, 9999, 0, &err), STORE_NOTFOUND);
+
+	/* a newer successful pipeline of main releases pl2's */
+	pl5 = add_pipeline(st, prj, "main", "success", "push");
+	assert_true(pl5 > pl3);
+	assert_int_equal(expire(st, 3000, 1, 100), 1);
+	assert_int_equal(expired_at(st, j2), 3000);
+	assert_int_equal(blob_used(st, 'b'), 0);
+
+	/* without keep_latest dev's newest goes too; a kept one never */
+	assert_int_equal(store_artifacts_set_expiry(st, j5, 0, &err), 0);
+	assert_int_equal(store_artifacts_expire(st, 1000000, 0, 100, &ids, &nr, &err), 0);
+	assert_int_equal(nr, 1);
+	assert_int_equal(ids[0], j7);
+	free(ids);
+	assert_int_equal(expired_at(st, j4), 0);
+	assert_int_equal(expired_at(st, j5), 0);
+	assert_int_equal(blob_used(st, 'c'), 1);
+	assert_int_equal(blob_used(st, 'd'), 1);
+
+	store_close(st);
+	strbuf_release(&err);
+}
+
+static void test_audit_prune(void **state)
+{
+	struct strbuf err = STRBUF_INIT;
+	struct store *st = open_new();
+	struct store_audit a = { .actor = "admin", .remote = "127.0.0.1",
+				 .action = "user.add", .target = "user x", .detail = "" }, *l;
+	int64_t n = -1;
+	size_t nr;
+
+	a.time = 100;
+	assert_int_equal(store_audit_add(st, &a, &err), 0);
+	a.time = 200;
+	assert_int_equal(store_audit_add(st, &a, &err), 0);
+	a.time = 300;
+	assert_int_equal(store_audit_add(st, &a, &err), 0);
+	assert_int_equal(store_audit_prune(st, 250, &n, &err), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(store_audit_list(st, 10, 0, &l, &nr, &err), 0);
+	assert_int_equal(nr, 1);
+	assert_int_equal(l[0].time, 300);
+	store_audit_free(l, nr);
+	assert_int_equal(store_audit_prune(st, 250, &n, &err), 0);
+	assert_int_equal(n, 0);
+	store_close(st);
+	strbuf_release(&err);
+}
+
 static void test_tokens(void **state)
 {
 	struct strbuf err = STRBUF_INIT;
@@ -1416,6 +1590,8 @@ int main(void)
 		cmocka_unit_test(test_claim_two_handles),
 		cmocka_unit_test(test_test_cases),
 		cmocka_unit_test(test_artifacts),
+		cmocka_unit_test(test_retention),
+		cmocka_unit_test(test_audit_prune),
 		cmocka_unit_test(test_tokens),
 		cmocka_unit_test(test_accounts),
 		cmocka_unit_test(test_hostile_strings),
