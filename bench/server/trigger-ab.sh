@@ -12,8 +12,9 @@
 # order swapped every round. Prints per build the median and quartiles
 # of the wall time (client clock), the server process's CPU per trigger
 # (utime + stime of all its threads, from /proc/PID/stat) and the same
-# with its reaped children (the supervisors and their bash). Needs git
-# and curl.
+# with its reaped children (the supervisors and their bash). With
+# CLI=path/to/cidre, each trigger is `cidre trigger --wait -q` (that
+# client for both builds) instead of trigger-wait.sh. Needs git and curl.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -60,7 +61,12 @@ for k in $(seq 1 "$N"); do
 	if [ $((k % 2)) = 0 ]; then order="0 1"; else order="1 0"; fi
 	for j in $order; do
 		t0=$(now_us)
-		"$TW" "${URL[$j]}" "${TOKEN[$j]}" demo main "$SHA"
+		if [ -n "${CLI:-}" ]; then
+			CIDRE_SERVER=${URL[$j]} CIDRE_TOKEN=${TOKEN[$j]} "$CLI" trigger --wait -q \
+				demo main >/dev/null 2>&1
+		else
+			"$TW" "${URL[$j]}" "${TOKEN[$j]}" demo main "$SHA"
+		fi
 		t1=$(now_us)
 		echo $((t1 - t0)) >>"$W/t$j"
 	done

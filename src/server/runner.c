@@ -446,7 +446,7 @@ done:
 
 /*
  * A pipeline status change recorded by settle(), published after the
- * transaction that recorded it (publish()).
+ * transaction that recorded it (see ingest()).
  */
 struct settled {
 	int64_t id;
@@ -481,14 +481,6 @@ static int settle(struct runner *r, int64_t id, struct settled *ret)
 done:
 	store_pipeline_release(&pl);
 	return rc;
-}
-
-static void publish(struct runner *r, const struct settled *s)
-{
-	if (!s->status)
-		return;
-	notify_pipeline(r->srv, r->st, s->id, s->status);
-	events_pipeline(r->srv, r->st, s->id);
 }
 
 /* Decide every created job of pipeline id; set the pipeline's status. */
@@ -750,13 +742,19 @@ static void ingest(struct runner *r, int64_t id, const char *lost_reason)
 	 */
 	if (settled)
 		logs_job_finished(srv, id);
-	notify_job(srv, st, j.pipeline_id, id, status);
 	events_job(srv, st, id);
 	if (retried)
 		events_job(srv, st, retried);
-	if (settled) {
-		publish(r, &ps);
+	if (settled && ps.status) {
+		/* the status events first: `trigger --wait` stops on the
+		   pipeline's; the notifications' queue can wait for them */
+		events_pipeline(srv, st, ps.id);
+		notify_job(srv, st, j.pipeline_id, id, status);
+		notify_pipeline(srv, st, ps.id, ps.status);
+	} else if (settled) {
+		notify_job(srv, st, j.pipeline_id, id, status);
 	} else {
+		notify_job(srv, st, j.pipeline_id, id, status);
 		advance(r, j.pipeline_id);
 		logs_job_finished(srv, id);
 	}
