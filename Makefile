@@ -183,17 +183,9 @@ build-fuzz/bin/%: fuzz/%.c $(FUZZ_OBJ)
 	@mkdir -p $(dir $@)
 	clang $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_OBJ) $(NET_LIBS) $(LDLIBS)
 
+# every fuzzer for FUZZ_SECONDS, one per core at a time
 fuzz-run: fuzz
-	@for t in $(FUZZ_TARGETS); do \
-		n=$$(basename $$t); mkdir -p build-fuzz/corpus-$$n; \
-		seeds=; [ -d fuzz/corpus/$$n ] && seeds=fuzz/corpus/$$n; \
-		echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
-		LSAN_OPTIONS=suppressions=$(CURDIR)/fuzz/lsan.supp \
-		$$t -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -timeout=10 \
-			-rss_limit_mb=2048 build-fuzz/corpus-$$n $$seeds >build-fuzz/$$n.log 2>&1 \
-			|| { tail -50 build-fuzz/$$n.log; exit 1; }; \
-		tail -1 build-fuzz/$$n.log; \
-	done
+	@scripts/fuzz-run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 # curl's idea: functions with a history of buffer overflows stay out.
 lint-banned:
