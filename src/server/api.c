@@ -2707,7 +2707,8 @@ static int h_schedule_add(struct http_request *req, void *ud)
 		s.cron_timezone = xstrdup("UTC");
 	if (!s.variables)
 		s.variables = xstrdup("{}");
-	rc = schedule_check(srv, s.cron, s.cron_timezone, server_now_ms(), &s.next_run_at, &err);
+	rc = schedule_check(srv, s.cron, s.cron_timezone, server_now_ms(), 1, &s.next_run_at,
+			    &err);
 	if (rc) {
 		http_respond_error(req, (unsigned)rc, "%s", err.buf);
 		goto done;
@@ -2763,7 +2764,9 @@ static int h_schedule_patch(struct http_request *req, void *ud)
 	if (project_of(req, srv, st, &who, ROLE_DEVELOPER, &p) < 0 ||
 	    schedule_of(req, st, &p, &s) < 0 || schedule_body(req, o, &s) < 0)
 		goto done;
-	rc = schedule_check(srv, s.cron, s.cron_timezone, server_now_ms(), &s.next_run_at, &err);
+	/* min_interval holds for a new cron; one stored before a raise can still be edited */
+	rc = schedule_check(srv, s.cron, s.cron_timezone, server_now_ms(),
+			    json_object_get(o, "cron") != NULL, &s.next_run_at, &err);
 	if (rc) {
 		http_respond_error(req, (unsigned)rc, "%s", err.buf);
 		goto done;
@@ -2774,15 +2777,18 @@ static int h_schedule_patch(struct http_request *req, void *ud)
 		goto done;
 	}
 	{
+		struct strbuf what = STRBUF_INIT;
 		char target[48];
-		char *what = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
-		json_t *r = schedule_json(&s, p.name);
+		json_t *r = schedule_json(&s, p.name), *e;
+		const char *k;
 
+		/* the names of what changed, never a value */
+		json_object_foreach(o, k, e)
+			strbuf_addf(&what, "%s%s", what.len ? ", " : "", k);
 		snprintf(target, sizeof(target), "schedule %lld", (long long)s.id);
-		/* the body names what changed (variables' values included: they are not secrets) */
 		auth_audit(st, req, &who, "schedule.update", target, "project %s: %s", p.name,
-			   what ? what : "");
-		free(what);
+			   what.buf);
+		strbuf_release(&what);
 		scheduler_kick(srv);
 		http_respond_json(req, 200, r);
 		json_decref(r);

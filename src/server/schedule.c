@@ -48,7 +48,7 @@ static int next_time(const char *expr, const char *zone, int64_t now, struct cro
 }
 
 int schedule_check(struct server *srv, const char *expr, const char *zone, int64_t now,
-		   int64_t *ret_next, struct strbuf *err)
+		   int interval, int64_t *ret_next, struct strbuf *err)
 {
 	struct server_config cfg;
 	struct cron c;
@@ -58,7 +58,7 @@ int schedule_check(struct server *srv, const char *expr, const char *zone, int64
 	if (next_time(expr, zone, now, &c, ret_next, err) < 0)
 		return 400;
 	gap = cron_min_interval(&c);
-	if (gap < cfg.schedules_min_interval) {
+	if (interval && gap < cfg.schedules_min_interval) {
 		strbuf_addf(err, "\"%s\" fires every %lld s at times, more often than "
 			    "schedules.min_interval (%d s) allows", expr, (long long)gap,
 			    cfg.schedules_min_interval);

@@ -175,12 +175,12 @@ void runner_auto_cancel(struct server *srv, struct store *st, int64_t project_id
 struct store_schedule;
 struct cron;
 /*
- * Check a schedule's cron and zone against the configuration
- * (schedules.min_interval) and compute its next run after now (ms) in
- * *ret_next. 0, or 400 with the reason in err.
+ * Check a schedule's cron and zone (and, when interval is set, the
+ * cron against schedules.min_interval) and compute its next run after
+ * now (ms) in *ret_next. 0, or 400 with the reason in err.
  */
 int schedule_check(struct server *srv, const char *cron, const char *zone, int64_t now,
-		   int64_t *ret_next, struct strbuf *err);
+		   int interval, int64_t *ret_next, struct strbuf *err);
 /*
  * Make schedule s's pipeline now (source "schedule", its variables) and
  * record it as the schedule's last one. A project or ref that is gone is

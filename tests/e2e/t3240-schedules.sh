@@ -181,7 +181,7 @@ test_expect_success 'a ref that is gone: a failed pipeline that says so, and it 
 '
 
 test_expect_success 'schedules.* in the configuration: -n checks them' '
-	printf "schedules:\n  min_interval: 120\n  max_per_project: 3\n" >good.yml &&
+	printf "schedules:\n  min_interval: 120\n  max_per_project: 4\n" >good.yml &&
 	cidre server -n --config good.yml >out 2>&1 &&
 	expect_grep "configuration OK" out &&
 	printf "schedules:\n  min_interval: 30\n" >bad.yml &&
@@ -194,16 +194,21 @@ test_expect_success 'schedules.* in the configuration: -n checks them' '
 '
 
 test_expect_success 'min_interval 120 on reload refuses "* * * * *"; max_per_project' '
+	cidre schedule add app --cron "* * * * *" --inactive >out &&
+	id=$(sed -n "s/^schedule \([0-9]*\) .*/\1/p" out) &&
 	n=$(reloads)
 	cp good.yml data/config.yml &&
 	kill -HUP "$SERVER_PID" &&
 	wait_for 10 reloaded_since "$n" &&
 	expect_exit 1 cidre schedule add app --cron "* * * * *" >out 2>&1 &&
 	expect_grep "fires every 60 s at times, more often than schedules.min_interval \(120 s\)" out &&
+	cidre schedule edit app "$id" --description "kept from before" >/dev/null &&
+	expect_exit 1 cidre schedule edit app "$id" --cron "*/1 * * * *" >out 2>&1 &&
+	expect_grep "schedules.min_interval \(120 s\)" out &&
 	cidre schedule add app --cron "*/2 * * * *" --inactive >/dev/null &&
-	test "$(cidre schedule list app --json | jq length)" = 3 &&
+	test "$(cidre schedule list app --json | jq length)" = 4 &&
 	expect_exit 1 cidre schedule add app --cron "@daily" >out 2>&1 &&
-	expect_grep "the project has 3 schedules, the most it may have \(schedules.max_per_project\)" out
+	expect_grep "the project has 4 schedules, the most it may have \(schedules.max_per_project\)" out
 '
 
 test_done
