@@ -58,6 +58,7 @@ static const struct cmd commands[] = {
 	{ "user", CLI(cmd_user), "add or list the server's users", CLI(cmd_user_usage), "cidre-client" },
 	{ "token", CLI(cmd_token), "create, list or revoke your API tokens", CLI(cmd_token_usage), "cidre-client" },
 	{ "variable", CLI(cmd_variable), "set, list or remove a project's secret variables", CLI(cmd_variable_usage), "cidre-client" },
+	{ "schedule", CLI(cmd_schedule), "add, list, edit, remove or play a project's pipeline schedules", CLI(cmd_schedule_usage), "cidre-client" },
 	{ "hook", CLI(cmd_hook), "install the git post-receive hook that starts pipelines", CLI(cmd_hook_usage), "cidre-client" },
 	{ "deliver", CURL(cmd_deliver), NULL, CURL(cmd_deliver_usage), "cidre-client" },
 	{ "help", cmd_help, "show help for cidre or a command", help_usage },

@@ -36,6 +36,7 @@ int cmd_hook(int argc, char **argv);
 int cmd_user(int argc, char **argv);
 int cmd_token(int argc, char **argv);
 int cmd_variable(int argc, char **argv);
+int cmd_schedule(int argc, char **argv);
 int cmd_deliver(int argc, char **argv);
 int cmd_help(int argc, char **argv);
 int cmd_version(int argc, char **argv);
@@ -58,6 +59,7 @@ extern const char cmd_hook_usage[];
 extern const char cmd_user_usage[];
 extern const char cmd_token_usage[];
 extern const char cmd_variable_usage[];
+extern const char cmd_schedule_usage[];
 extern const char cmd_deliver_usage[];
 
 /* 1 if argv has -h or --help before a "--". */

@@ -25,7 +25,9 @@
 #include "util/hex.h"
 #include "util/hmac.h"
 #include "util/jsonx.h"
+#include "util/cron.h"
 #include "util/sha256.h"
+#include "util/tz.h"
 #include "util/xalloc.h"
 
 #define MAX_PER_PAGE 100
@@ -92,6 +94,8 @@ static json_t *pipeline_json(const struct store_pipeline *p)
 	json_object_set_new(o, "finished_at", json_time(p->finished));
 	json_object_set_new(o, "duration", json_seconds(p->started, p->finished));
 	json_object_set_new(o, "protected", json_boolean(p->protected_ref));
+	json_object_set_new(o, "schedule_id", p->schedule_id ? json_integer(p->schedule_id) :
+			    json_null());
 	return o;
 }
 
@@ -2487,6 +2491,392 @@ done:
 	return 0;
 }
 
+/* ---- pipeline schedules (schedule.c runs them) ---- */
+
+#define SCHEDULE_DESC_MAX 255
+
+static json_t *schedule_json(const struct store_schedule *s, const char *project)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "id", json_integer(s->id));
+	json_object_set_new(o, "project", json_str_or_null(project));
+	json_object_set_new(o, "description", json_str_or_null(s->description));
+	json_object_set_new(o, "cron", json_str_or_null(s->cron));
+	json_object_set_new(o, "cron_timezone", json_str_or_null(s->cron_timezone));
+	json_object_set_new(o, "ref", json_str_or_null(s->ref));
+	json_object_set_new(o, "variables", json_loads(s->variables ? s->variables : "{}", 0,
+						       NULL));
+	json_object_set_new(o, "active", json_boolean(s->active));
+	json_object_set_new(o, "owner_id", s->owner ? json_integer(s->owner) : json_null());
+	json_object_set_new(o, "next_run_at", json_time(s->next_run_at));
+	json_object_set_new(o, "last_pipeline_id", s->last_pipeline_id ?
+			    json_integer(s->last_pipeline_id) : json_null());
+	json_object_set_new(o, "created_at", json_time(s->created));
+	return o;
+}
+
+/*
+ * The members of a schedule's body into *s (only those present); the
+ * body must have at least one, and nothing else. -1 with 400 sent.
+ */
+static int schedule_body(struct http_request *req, json_t *o, struct store_schedule *s)
+{
+	static const char *const known[] = { "description", "cron", "cron_timezone", "ref",
+					     "variables", "active" };
+	const char *k, *str;
+	json_t *v;
+	size_t i;
+
+	if (!json_object_size(o)) {
+		http_respond_error(req, 400, "the body must have at least one of description, "
+				   "cron, cron_timezone, ref, variables, active");
+		return -1;
+	}
+	json_object_foreach(o, k, v) {
+		for (i = 0; i < ARRAY_SIZE(known) && strcmp(k, known[i]); i++)
+			;
+		if (i == ARRAY_SIZE(known)) {
+			http_respond_error(req, 400, "unknown field \"%s\" (known: description, "
+					   "cron, cron_timezone, ref, variables, active)", k);
+			return -1;
+		}
+	}
+	if (opt_str(req, o, "description", SCHEDULE_DESC_MAX, &str))
+		return -1;
+	if (str) {
+		free(s->description);
+		s->description = xstrdup(str);
+	}
+	if (opt_str(req, o, "cron", CRON_EXPR_MAX, &str))
+		return -1;
+	if (str) {
+		free(s->cron);
+		s->cron = xstrdup(str);
+	}
+	if (opt_str(req, o, "cron_timezone", TZ_NAME_MAX, &str))
+		return -1;
+	if (str) {
+		free(s->cron_timezone);
+		s->cron_timezone = xstrdup(str);
+	}
+	if (opt_str(req, o, "ref", 1024, &str))
+		return -1;
+	if (json_object_get(o, "ref")) {
+		free(s->ref);
+		s->ref = str && *str ? xstrdup(str) : NULL;
+	}
+	v = json_object_get(o, "active");
+	if (v && !json_is_boolean(v)) {
+		http_respond_error(req, 400, "active must be true or false");
+		return -1;
+	}
+	if (v)
+		s->active = json_is_true(v);
+	v = json_object_get(o, "variables");
+	if (v) {
+		json_t *e;
+
+		if (!json_is_null(v) && (!json_is_object(v) ||
+					 json_object_size(v) > MAX_VARIABLES)) {
+			http_respond_error(req, 400, "variables must be an object of at most %d "
+					   "string values", MAX_VARIABLES);
+			return -1;
+		}
+		json_object_foreach(v, k, e) {
+			int ok = *k && strlen(k) <= 255;
+
+			for (i = 0; k[i] && ok; i++)
+				ok = (k[i] >= 'A' && k[i] <= 'Z') || (k[i] >= 'a' && k[i] <= 'z') ||
+				     k[i] == '_' || (i && k[i] >= '0' && k[i] <= '9');
+			if (!ok || !json_is_string(e) || json_string_length(e) > MAX_VAR_VALUE) {
+				http_respond_error(req, 400, "variable \"%s\": names are "
+						   "[A-Za-z_][A-Za-z0-9_]*, values strings of at "
+						   "most %d bytes", k, MAX_VAR_VALUE);
+				return -1;
+			}
+		}
+		free(s->variables);
+		s->variables = json_is_null(v) ? xstrdup("{}") :
+			       json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+	}
+	return 0;
+}
+
+/* The schedule :id of project p (404 sent when it is not p's): 0 or -1. */
+static int schedule_of(struct http_request *req, struct store *st,
+		       const struct store_project *p, struct store_schedule *s)
+{
+	struct strbuf err = STRBUF_INIT;
+	int64_t id;
+	int rc;
+
+	if (id_param(req, "id", &id) < 0)
+		return -1;
+	rc = store_schedule_get(st, p->id, id, s, &err);
+	if (rc < 0)
+		store_error(req, rc, &err);
+	strbuf_release(&err);
+	return rc < 0 ? -1 : 0;
+}
+
+static int h_schedules(struct http_request *req, void *ud)
+{
+	struct server *srv = SRV(ud);
+	struct store *st = store_or_500(req, srv);
+	struct strbuf err = STRBUF_INIT;
+	struct store_schedule *a = NULL;
+	struct store_project p;
+	struct principal who;
+	size_t n = 0, i;
+	json_t *arr;
+
+	if (!st || who_asks(req, srv, st, &who) < 0)
+		return 0;
+	memset(&p, 0, sizeof(p));
+	if (project_of(req, srv, st, &who, ROLE_VIEWER, &p) < 0)
+		goto done;
+	if (store_schedule_list(st, p.id, &a, &n, &err) < 0) {
+		store_error(req, -1, &err);
+		goto done;
+	}
+	arr = json_array();
+	for (i = 0; i < n; i++)
+		json_array_append_new(arr, schedule_json(&a[i], p.name));
+	http_respond_json(req, 200, arr);
+	json_decref(arr);
+done:
+	store_schedules_free(a, n);
+	store_project_release(&p);
+	strbuf_release(&err);
+	return 0;
+}
+
+static int h_schedule(struct http_request *req, void *ud)
+{
+	struct server *srv = SRV(ud);
+	struct store *st = store_or_500(req, srv);
+	struct store_schedule s;
+	struct store_project p;
+	struct principal who;
+
+	if (!st || who_asks(req, srv, st, &who) < 0)
+		return 0;
+	memset(&p, 0, sizeof(p));
+	memset(&s, 0, sizeof(s));
+	if (project_of(req, srv, st, &who, ROLE_VIEWER, &p) == 0 &&
+	    schedule_of(req, st, &p, &s) == 0) {
+		json_t *o = schedule_json(&s, p.name);
+
+		http_respond_json(req, 200, o);
+		json_decref(o);
+	}
+	store_schedule_release(&s);
+	store_project_release(&p);
+	return 0;
+}
+
+/* POST {"cron", "cron_timezone"?, "ref"?, "variables"?, "description"?, "active"?} */
+static int h_schedule_add(struct http_request *req, void *ud)
+{
+	struct server *srv = SRV(ud);
+	struct store *st = store_or_500(req, srv);
+	struct strbuf err = STRBUF_INIT;
+	struct server_config cfg;
+	struct store_schedule s;
+	struct store_project p;
+	struct principal who;
+	json_t *o;
+	int rc;
+
+	if (!st || who_changes(req, srv, st, &who) < 0 || !(o = body_json(req)))
+		return 0;
+	memset(&p, 0, sizeof(p));
+	memset(&s, 0, sizeof(s));
+	s.active = 1;
+	if (project_of(req, srv, st, &who, ROLE_DEVELOPER, &p) < 0 ||
+	    schedule_body(req, o, &s) < 0)
+		goto done;
+	if (!s.cron) {
+		http_respond_error(req, 400, "cron is required, e.g. \"0 3 * * *\"");
+		goto done;
+	}
+	if (!s.description)
+		s.description = xstrdup("");
+	if (!s.cron_timezone)
+		s.cron_timezone = xstrdup("UTC");
+	if (!s.variables)
+		s.variables = xstrdup("{}");
+	rc = schedule_check(srv, s.cron, s.cron_timezone, server_now_ms(), 1, &s.next_run_at,
+			    &err);
+	if (rc) {
+		http_respond_error(req, (unsigned)rc, "%s", err.buf);
+		goto done;
+	}
+	s.project_id = p.id;
+	s.owner = who.user_id;
+	server_cfg(srv, &cfg);
+	rc = store_schedule_add(st, &s, cfg.schedules_max_per_project, &err);
+	if (rc == STORE_CONFLICT) {
+		strbuf_addstr(&err, " (schedules.max_per_project)");
+		http_respond_error(req, 409, "%s", err.buf);
+		goto done;
+	}
+	if (rc < 0) {
+		store_error(req, rc, &err);
+		goto done;
+	}
+	{
+		char target[48];
+		json_t *r = schedule_json(&s, p.name);
+
+		snprintf(target, sizeof(target), "schedule %lld", (long long)s.id);
+		auth_audit(st, req, &who, "schedule.create", target, "project %s, cron %s (%s)%s",
+			   p.name, s.cron, s.cron_timezone, s.active ? "" : ", inactive");
+		scheduler_kick(srv);
+		http_respond_json(req, 201, r);
+		json_decref(r);
+	}
+done:
+	store_schedule_release(&s);
+	store_project_release(&p);
+	json_decref(o);
+	strbuf_release(&err);
+	return 0;
+}
+
+/* PATCH: any of the POST's members; the next run is computed again from now. */
+static int h_schedule_patch(struct http_request *req, void *ud)
+{
+	struct server *srv = SRV(ud);
+	struct store *st = store_or_500(req, srv);
+	struct strbuf err = STRBUF_INIT;
+	struct store_schedule s;
+	struct store_project p;
+	struct principal who;
+	json_t *o;
+	int rc;
+
+	if (!st || who_changes(req, srv, st, &who) < 0 || !(o = body_json(req)))
+		return 0;
+	memset(&p, 0, sizeof(p));
+	memset(&s, 0, sizeof(s));
+	if (project_of(req, srv, st, &who, ROLE_DEVELOPER, &p) < 0 ||
+	    schedule_of(req, st, &p, &s) < 0 || schedule_body(req, o, &s) < 0)
+		goto done;
+	/* min_interval holds for a new cron; one stored before a raise can still be edited */
+	rc = schedule_check(srv, s.cron, s.cron_timezone, server_now_ms(),
+			    json_object_get(o, "cron") != NULL, &s.next_run_at, &err);
+	if (rc) {
+		http_respond_error(req, (unsigned)rc, "%s", err.buf);
+		goto done;
+	}
+	rc = store_schedule_update(st, &s, &err);
+	if (rc < 0) {
+		store_error(req, rc, &err);
+		goto done;
+	}
+	{
+		struct strbuf what = STRBUF_INIT;
+		char target[48];
+		json_t *r = schedule_json(&s, p.name), *e;
+		const char *k;
+
+		/* the names of what changed, never a value */
+		json_object_foreach(o, k, e)
+			strbuf_addf(&what, "%s%s", what.len ? ", " : "", k);
+		snprintf(target, sizeof(target), "schedule %lld", (long long)s.id);
+		auth_audit(st, req, &who, "schedule.update", target, "project %s: %s", p.name,
+			   what.buf);
+		strbuf_release(&what);
+		scheduler_kick(srv);
+		http_respond_json(req, 200, r);
+		json_decref(r);
+	}
+done:
+	store_schedule_release(&s);
+	store_project_release(&p);
+	json_decref(o);
+	strbuf_release(&err);
+	return 0;
+}
+
+static int h_schedule_delete(struct http_request *req, void *ud)
+{
+	struct server *srv = SRV(ud);
+	struct store *st = store_or_500(req, srv);
+	struct strbuf err = STRBUF_INIT;
+	struct store_schedule s;
+	struct store_project p;
+	struct principal who;
+	int rc;
+
+	if (!st || who_changes(req, srv, st, &who) < 0)
+		return 0;
+	memset(&p, 0, sizeof(p));
+	memset(&s, 0, sizeof(s));
+	if (project_of(req, srv, st, &who, ROLE_DEVELOPER, &p) < 0 ||
+	    schedule_of(req, st, &p, &s) < 0)
+		goto done;
+	rc = store_schedule_delete(st, p.id, s.id, &err);
+	if (rc < 0) {
+		store_error(req, rc, &err);
+		goto done;
+	}
+	{
+		char target[48];
+
+		snprintf(target, sizeof(target), "schedule %lld", (long long)s.id);
+		auth_audit(st, req, &who, "schedule.delete", target, "project %s, cron %s",
+			   p.name, s.cron);
+	}
+	scheduler_kick(srv);
+	http_respond_json_str(req, 200, "{\"deleted\":true}", 16);
+done:
+	store_schedule_release(&s);
+	store_project_release(&p);
+	strbuf_release(&err);
+	return 0;
+}
+
+/* Run now (GitLab's play button); the next run stays when it was. */
+static int h_schedule_play(struct http_request *req, void *ud)
+{
+	struct server *srv = SRV(ud);
+	struct store *st = store_or_500(req, srv);
+	struct strbuf err = STRBUF_INIT;
+	struct store_schedule s;
+	struct store_project p;
+	struct principal who;
+	int64_t id;
+	int status;
+
+	if (!st || who_changes(req, srv, st, &who) < 0)
+		return 0;
+	memset(&p, 0, sizeof(p));
+	memset(&s, 0, sizeof(s));
+	if (project_of(req, srv, st, &who, ROLE_DEVELOPER, &p) < 0 ||
+	    schedule_of(req, st, &p, &s) < 0)
+		goto done;
+	if (schedule_run(srv, st, &s, &id, &status, &err) < 0) {
+		http_respond_error(req, (unsigned)status, "%s", err.buf);
+		goto done;
+	}
+	{
+		char target[48];
+
+		snprintf(target, sizeof(target), "schedule %lld", (long long)s.id);
+		auth_audit(st, req, &who, "schedule.play", target, "project %s, pipeline %lld",
+			   p.name, (long long)id);
+	}
+	respond_pipeline(req, st, id, 201);
+done:
+	store_schedule_release(&s);
+	store_project_release(&p);
+	strbuf_release(&err);
+	return 0;
+}
+
 /* ---- audit log (admin) ---- */
 
 static int h_audit(struct http_request *req, void *ud)
@@ -2648,6 +3038,12 @@ const struct http_route server_routes[] = {
 	{ "GET", "/api/v1/projects/:name/variables", h_variables },
 	{ "PUT", "/api/v1/projects/:name/variables/:key", h_variable_put },
 	{ "DELETE", "/api/v1/projects/:name/variables/:key", h_variable_delete },
+	{ "GET", "/api/v1/projects/:name/schedules", h_schedules },
+	{ "POST", "/api/v1/projects/:name/schedules", h_schedule_add },
+	{ "GET", "/api/v1/projects/:name/schedules/:id", h_schedule },
+	{ "PATCH", "/api/v1/projects/:name/schedules/:id", h_schedule_patch },
+	{ "DELETE", "/api/v1/projects/:name/schedules/:id", h_schedule_delete },
+	{ "POST", "/api/v1/projects/:name/schedules/:id/play", h_schedule_play },
 	{ "GET", "/api/v1/tokens", h_tokens },
 	{ "POST", "/api/v1/tokens", h_token_add },
 	{ "DELETE", "/api/v1/tokens/:id", h_token_revoke },

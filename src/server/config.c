@@ -32,6 +32,8 @@ void server_config_defaults(struct server_config *c)
 	c->max_pipelines_per_push = 20;
 	c->max_artifacts = (size_t)1 << 30;
 	c->poll_min_interval = 10;
+	c->schedules_min_interval = 60;
+	c->schedules_max_per_project = 100;
 	c->notify_retry_base_ms = 5000;
 	c->notify_attempts = 6;
 	c->events_backlog = 256;	/* ~0.5 KB each: ~0.13 MB when full (1024 held ~0.5 MB) */
@@ -428,6 +430,12 @@ static void section(struct cfg_ctx *x, const char *name, const struct ynode *m)
 				&c->max_pipelines_per_push);
 		else if (!strcmp(name, "poll") && !strcmp(k, "min_interval"))
 			set_int(x, v, "poll.min_interval", 1, 86400, &c->poll_min_interval);
+		else if (!strcmp(name, "schedules") && !strcmp(k, "min_interval"))
+			set_int(x, v, "schedules.min_interval", 60, 31 * 86400,
+				&c->schedules_min_interval);
+		else if (!strcmp(name, "schedules") && !strcmp(k, "max_per_project"))
+			set_int(x, v, "schedules.max_per_project", 0, 100000,
+				&c->schedules_max_per_project);
 		else if (!strcmp(name, "smtp") && !strcmp(k, "url"))
 			set_url(x, v, "smtp.url", smtp_schemes, &c->smtp_url);
 		else if (!strcmp(name, "smtp") && !strcmp(k, "from")) {
@@ -517,6 +525,7 @@ int server_config_load(const char *path, int missing_ok, struct server_config *c
 				projects_section(&x, v);
 			else if (!strcmp(k, "runner") || !strcmp(k, "http") ||
 				 !strcmp(k, "limits") || !strcmp(k, "poll") ||
+				 !strcmp(k, "schedules") ||
 				 !strcmp(k, "smtp") || !strcmp(k, "notify") ||
 				 !strcmp(k, "events") || !strcmp(k, "artifacts") ||
 				 !strcmp(k, "retention") || !strcmp(k, "audit"))

@@ -19,6 +19,9 @@
  *     artifacts_size: 1GiB
  *   poll:
  *     min_interval: 10
+ *   schedules:               # pipeline schedules (docs/schedules.md)
+ *     min_interval: 60       # seconds; a cron firing more often is refused
+ *     max_per_project: 100
  *   url: https://ci.example.com    # links back in notifications; default: listen's
  *   smtp:                           # e-mail notifications (docs/notifications.md)
  *     url: smtp://127.0.0.1:25      # smtp:// or smtps://
@@ -86,6 +89,8 @@ struct server_config {
 	int max_pipelines_per_push;
 	size_t max_artifacts;   /* per job */
 	int poll_min_interval;  /* seconds */
+	int schedules_min_interval; /* seconds: a schedule may not fire more often */
+	int schedules_max_per_project;
 	/* notifications (src/notify/); strings: read under cfg_lock and copied */
 	char *public_url;       /* NULL: the listening URL */
 	char *smtp_url, *smtp_from, *smtp_username, *smtp_password;

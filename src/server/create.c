@@ -342,6 +342,7 @@ int server_create_pipeline(struct server *srv, const struct trigger *t,
 	pl.source = (char *)t->source;
 	pl.status = "created";
 	pl.variables = vars_text;
+	pl.schedule_id = t->schedule_id;
 	pl.protected_ref = server_branch_protected(pr, branch, gi.default_branch);
 	if (store_pipeline_add(st, &pl, err) < 0)
 		goto done;

@@ -346,6 +346,7 @@ static void reload(struct server *srv)
 		  srv->config_path, c.slots, c.max_log);
 	server_kick(srv, 0);
 	retention_kick(srv);
+	scheduler_kick(srv);
 	strbuf_release(&err);
 }
 
@@ -374,6 +375,7 @@ int server_main(const struct server_opts *o)
 	srv.kick_fd = -1;
 	srv.poll_fd = -1;
 	srv.reaper_fd = -1;
+	srv.sched_fd = -1;
 	server_config_defaults(&srv.cfg);
 	if (server_config_load(srv.config_path, !o->config, &srv.cfg, &err) < 0) {
 		fprintf(stderr, "cidre server: %s\n", err.buf);
@@ -433,6 +435,7 @@ int server_main(const struct server_opts *o)
 	srv.kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	srv.poll_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	srv.reaper_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	srv.sched_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 
 	/* signals are taken by this thread only; every other thread blocks them */
 	sigemptyset(&set);
@@ -444,7 +447,8 @@ int server_main(const struct server_opts *o)
 
 	events_start(&srv, (size_t)srv.cfg.events_backlog);
 	if (logs_start(&srv, &err) < 0 || runner_start(&srv, &err) < 0 ||
-	    runner_poller_start(&srv, &err) < 0 || retention_start(&srv, &err) < 0) {
+	    runner_poller_start(&srv, &err) < 0 || retention_start(&srv, &err) < 0 ||
+	    scheduler_start(&srv, &err) < 0) {
 		fprintf(stderr, "cidre server: %s\n", err.buf);
 		goto stop;
 	}
@@ -533,6 +537,7 @@ stop:
 	if (srv.poller)
 		runner_poller_stop(&srv);
 	retention_stop(&srv);
+	scheduler_stop(&srv);
 	notify_stop(&srv);
 	logs_stop(&srv);
 	events_stop(&srv);
@@ -549,6 +554,8 @@ out:
 		close(srv.poll_fd);
 	if (srv.reaper_fd >= 0)
 		close(srv.reaper_fd);
+	if (srv.sched_fd >= 0)
+		close(srv.sched_fd);
 	{
 		/* the main thread's handle (others closed at their exit) */
 		struct store *mine;

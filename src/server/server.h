@@ -63,6 +63,9 @@ struct server {
 	pthread_t reaper;           /* retention.c */
 	int reaper_fd;              /* eventfd: wakes the reaper (stop) */
 	int reaper_started;
+	pthread_t scheduler;        /* schedule.c */
+	int sched_fd;               /* eventfd: wakes the scheduler (change, stop) */
+	int sched_started;
 
 	/* metrics (since start) */
 	atomic_llong jobs_finished, jobs_failed, pipelines_created;
@@ -116,8 +119,9 @@ struct trigger {
 	const char *ref;         /* branch name (refs/heads/ stripped); NULL: default */
 	const char *sha;         /* NULL: the ref's head after a fetch */
 	const char *before;      /* NULL or the previous head (push) */
-	const char *source;      /* push, webhook, poll, api */
+	const char *source;      /* push, webhook, poll, api, schedule */
 	const struct varlist *vars; /* trigger variables; may be NULL */
+	int64_t schedule_id;     /* source "schedule": the schedule's id, else 0 */
 	int fetched;             /* the mirror was just fetched */
 };
 
@@ -165,6 +169,32 @@ int runner_retry_pipeline(struct server *srv, struct store *st, int64_t id,
 /* Cancel interruptible work of pipelines on the same ref older than newer_id. */
 void runner_auto_cancel(struct server *srv, struct store *st, int64_t project_id,
 			const char *ref, int64_t newer_id);
+
+/* ---- schedule.c: pipeline schedules ---- */
+
+struct store_schedule;
+struct cron;
+/*
+ * Check a schedule's cron and zone (and, when interval is set, the
+ * cron against schedules.min_interval) and compute its next run after
+ * now (ms) in *ret_next. 0, or 400 with the reason in err.
+ */
+int schedule_check(struct server *srv, const char *cron, const char *zone, int64_t now,
+		   int interval, int64_t *ret_next, struct strbuf *err);
+/*
+ * Make schedule s's pipeline now (source "schedule", its variables) and
+ * record it as the schedule's last one. A project or ref that is gone is
+ * recorded as a failed pipeline with the reason (a deleted project's
+ * schedule is also deactivated), and still returns 0 with its id. -1
+ * when nothing could be recorded, *ret_status the HTTP status and err why.
+ */
+int schedule_run(struct server *srv, struct store *st, const struct store_schedule *s,
+		 int64_t *ret_pipeline, int *ret_status, struct strbuf *err);
+int scheduler_start(struct server *srv, struct strbuf *err);
+/* Look at the schedules again now (one was added, changed or removed). */
+void scheduler_kick(struct server *srv);
+/* After stopping is set. */
+void scheduler_stop(struct server *srv);
 
 /* ---- retention.c: artifacts' expiry, the sweep of DATA/artifacts, audit pruning ---- */
 

@@ -232,6 +232,30 @@ const char *const store_migrations[] = {
 	" WHERE artifacts_expire_at IS NOT NULL AND artifacts_expired = 0;"
 	"CREATE INDEX artifacts_sha256 ON artifacts (sha256);"
 	"CREATE INDEX audit_time ON audit (time);",
+	/*
+	 * 7: pipeline schedules. next_run_at (ms) is the claim's
+	 * compare-and-set key: a scheduler moves it from the value it read
+	 * to the next time, and only the one whose UPDATE changed the row
+	 * makes the pipeline. variables is a JSON object; owner a user id
+	 * (0: the administrator's token). A pipeline a schedule made names
+	 * it in schedule_id.
+	 */
+	"CREATE TABLE schedules ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" project_id INTEGER NOT NULL REFERENCES projects (id),"
+	" description TEXT NOT NULL,"
+	" cron TEXT NOT NULL,"
+	" cron_timezone TEXT NOT NULL,"
+	" ref TEXT,"
+	" variables TEXT NOT NULL,"
+	" active INTEGER NOT NULL,"
+	" owner INTEGER NOT NULL,"
+	" next_run_at INTEGER NOT NULL,"
+	" last_pipeline_id INTEGER NOT NULL DEFAULT 0,"
+	" created INTEGER NOT NULL);"
+	"CREATE INDEX schedules_project ON schedules (project_id, id);"
+	"CREATE INDEX schedules_due ON schedules (next_run_at) WHERE active = 1;"
+	"ALTER TABLE pipelines ADD COLUMN schedule_id INTEGER NOT NULL DEFAULT 0;",
 };
 
 const size_t store_migrations_nr = ARRAY_SIZE(store_migrations);

@@ -123,7 +123,7 @@ struct store_pipeline {
 	char *ref;            /* branch name, e.g. "main" */
 	char *sha;
 	char *before_sha;     /* may be NULL */
-	char *source;         /* push, webhook, poll, api */
+	char *source;         /* push, webhook, poll, api, schedule */
 	char *status;         /* created ... canceled, skipped */
 	char *error;          /* NULL, or why it could not be created */
 	char *name;           /* workflow:name, may be NULL */
@@ -131,6 +131,7 @@ struct store_pipeline {
 	char *ctx;            /* JSON: what the planner was given (opaque here) */
 	int64_t created, started, finished;
 	int protected_ref;    /* made on a protected branch: protected variables go to its jobs */
+	int64_t schedule_id;  /* the schedule that made it (source "schedule"), else 0 */
 };
 void store_pipeline_release(struct store_pipeline *p);
 
@@ -547,5 +548,68 @@ int store_audit_prune(struct store *st, int64_t before, int64_t *ret_n, struct s
 /* Newest first. */
 int store_audit_list(struct store *st, int limit, int offset, struct store_audit **ret,
 		     size_t *nr, struct strbuf *err);
+
+/* ---- pipeline schedules ---- */
+
+struct store_schedule {
+	int64_t id;
+	int64_t project_id;
+	char *description;      /* may be "" */
+	char *cron;             /* the expression as given (util/cron.h) */
+	char *cron_timezone;    /* an IANA zone name, e.g. "UTC" */
+	char *ref;              /* branch; NULL: the default branch */
+	char *variables;        /* JSON object of string values, "{}" */
+	int active;
+	int64_t owner;          /* user id; 0: the administrator's token */
+	int64_t next_run_at;    /* ms */
+	int64_t last_pipeline_id; /* 0: none yet */
+	int64_t created;        /* ms; 0 on add: now */
+};
+void store_schedule_release(struct store_schedule *s);
+void store_schedules_free(struct store_schedule *a, size_t nr);
+
+/*
+ * Insert s (description, cron, cron_timezone required; variables NULL:
+ * "{}"); s->id and s->created are set. One statement that also counts:
+ * STORE_CONFLICT when the project has max schedules already,
+ * STORE_NOTFOUND when there is no such project.
+ */
+int store_schedule_add(struct store *st, struct store_schedule *s, int max,
+		       struct strbuf *err);
+/* Schedule id of project_id; STORE_NOTFOUND when it is not that project's. */
+int store_schedule_get(struct store *st, int64_t project_id, int64_t id,
+		       struct store_schedule *ret, struct strbuf *err);
+/* A project's schedules, by id. */
+int store_schedule_list(struct store *st, int64_t project_id, struct store_schedule **ret,
+			size_t *nr, struct strbuf *err);
+/*
+ * Store s's description, cron, cron_timezone, ref, variables, active and
+ * next_run_at (the row s->id of s->project_id). STORE_NOTFOUND: no such row.
+ */
+int store_schedule_update(struct store *st, const struct store_schedule *s,
+			  struct strbuf *err);
+int store_schedule_delete(struct store *st, int64_t project_id, int64_t id,
+			  struct strbuf *err);
+/*
+ * Active schedules with next_run_at <= now (of live and deleted projects),
+ * earliest first, at most limit.
+ */
+int store_schedule_due(struct store *st, int64_t now, int limit,
+		       struct store_schedule **ret, size_t *nr, struct strbuf *err);
+/* The earliest next_run_at of the active schedules in *ret; 0 when none. */
+int store_schedule_next_due(struct store *st, int64_t *ret, struct strbuf *err);
+/*
+ * Claim schedule id's run: move next_run_at from was to next, only if it
+ * is still active and still was (compare-and-set: of several servers on
+ * one database, exactly one claims a run). STORE_CONFLICT when it was not.
+ */
+int store_schedule_claim(struct store *st, int64_t id, int64_t was, int64_t next,
+			 struct strbuf *err);
+/* Record the pipeline a run made; active 0 also deactivates the schedule. */
+int store_schedule_ran(struct store *st, int64_t id, int64_t pipeline_id, int active,
+		       struct strbuf *err);
+/* How many schedules project_id has. */
+int store_schedule_count(struct store *st, int64_t project_id, int64_t *ret,
+			 struct strbuf *err);
 
 #endif

@@ -63,7 +63,7 @@ enum stmt_id {
 #define PIPELINE_COLS \
 	"p.id, p.project_id, (SELECT name FROM projects WHERE id = p.project_id), " \
 	"p.ref, p.sha, p.before_sha, p.source, p.status, p.error, p.name, " \
-	"p.variables, p.ctx, p.created, p.started, p.finished, p.protected"
+	"p.variables, p.ctx, p.created, p.started, p.finished, p.protected, p.schedule_id"
 
 #define JOB_COLS \
 	"j.id, j.pipeline_id, j.project_id, j.name, j.stage, j.stage_idx, " \
@@ -110,8 +110,9 @@ static const char *const stmt_sql[ST__NR] = {
 
 	[ST_PIPELINE_ADD] =
 		"INSERT INTO pipelines (project_id, ref, sha, before_sha, source, "
-		"status, error, name, variables, ctx, created, started, finished, protected) "
-		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+		"status, error, name, variables, ctx, created, started, finished, protected, "
+		"schedule_id) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
 	[ST_PIPELINE_GET] = "SELECT " PIPELINE_COLS " FROM pipelines p WHERE p.id = ?1",
 	[ST_PIPELINE_EXISTS] = "SELECT 1 FROM pipelines WHERE id = ?1",
 	[ST_PIPELINE_SET_STATUS] =
@@ -1095,6 +1096,7 @@ static void read_pipeline(sqlite3_stmt *s, struct store_pipeline *p)
 	p->started = sqlite3_column_int64(s, 13);
 	p->finished = sqlite3_column_int64(s, 14);
 	p->protected_ref = sqlite3_column_int(s, 15);
+	p->schedule_id = sqlite3_column_int64(s, 16);
 }
 
 int store_pipeline_add(struct store *st, struct store_pipeline *p, struct strbuf *err)
@@ -1114,7 +1116,8 @@ int store_pipeline_add(struct store *st, struct store_pipeline *p, struct strbuf
 	    b_text(s, 7, p->error) || b_text(s, 8, p->name) ||
 	    b_text(s, 9, p->variables ? p->variables : "{}") || b_text(s, 10, p->ctx) ||
 	    b_int(s, 11, created) || b_int(s, 12, p->started) ||
-	    b_int(s, 13, p->finished) || b_int(s, 14, p->protected_ref ? 1 : 0)) {
+	    b_int(s, 13, p->finished) || b_int(s, 14, p->protected_ref ? 1 : 0) ||
+	    b_int(s, 15, p->schedule_id)) {
 		done(s);
 		return db_fail(st, -1, "pipeline add", err);
 	}

@@ -1093,6 +1093,131 @@ static void test_claim_two_handles(void **state)
 	free(path);
 }
 
+/* ---- pipeline schedules ---- */
+
+static int64_t add_schedule(struct store *st, int64_t project, const char *cron,
+			    int64_t next, int active, int max)
+{
+	struct store_schedule s = {
+		.project_id = project, .description = "nightly", .cron = (char *)cron,
+		.cron_timezone = "UTC", .ref = "main", .variables = "{\"A\":\"1\"}",
+		.active = active, .owner = 7, .next_run_at = next,
+	};
+	struct strbuf err = STRBUF_INIT;
+	int rc = store_schedule_add(st, &s, max, &err);
+
+	strbuf_release(&err);
+	return rc ? rc : s.id;
+}
+
+static void test_schedules(void **state)
+{
+	char *path = db_path();
+	struct store *st = open_ok(path), *other = open_ok(path);
+	struct strbuf err = STRBUF_INIT;
+	struct store_schedule *a = NULL, one;
+	struct store_pipeline pl;
+	int64_t p = add_project(st, "p"), q = add_project(st, "q"), s1, s2, s3, next, n;
+	size_t nr = 0;
+
+	s1 = add_schedule(st, p, "0 3 * * *", 1000, 1, 2);
+	s2 = add_schedule(st, p, "*/5 * * * *", 500, 1, 2);
+	assert_true(s1 > 0 && s2 > s1);
+	/* the per-project limit, counted by the insert itself */
+	assert_int_equal(add_schedule(st, p, "@daily", 1, 1, 2), STORE_CONFLICT);
+	s3 = add_schedule(st, q, "@daily", 2000, 0, 2);
+	assert_true(s3 > s2);
+	assert_int_equal(add_schedule(st, 9999, "@daily", 1, 1, 2), STORE_NOTFOUND);
+	assert_int_equal(store_schedule_count(st, p, &n, &err), 0);
+	assert_int_equal(n, 2);
+
+	assert_int_equal(store_schedule_list(st, p, &a, &nr, &err), 0);
+	assert_int_equal(nr, 2);
+	assert_int_equal(a[0].id, s1);
+	assert_string_equal(a[0].cron, "0 3 * * *");
+	assert_string_equal(a[0].variables, "{\"A\":\"1\"}");
+	assert_string_equal(a[0].ref, "main");
+	assert_int_equal(a[0].owner, 7);
+	assert_true(a[0].created > 0);
+	store_schedules_free(a, nr);
+
+	/* get is per project: another project's id is not found */
+	memset(&one, 0, sizeof(one));
+	assert_int_equal(store_schedule_get(st, q, s1, &one, &err), STORE_NOTFOUND);
+	strbuf_reset(&err);
+	assert_int_equal(store_schedule_get(st, p, s1, &one, &err), 0);
+	free(one.ref);
+	one.ref = NULL;	/* the default branch */
+	free(one.description);
+	one.description = xstrdup("renamed");
+	one.next_run_at = 1500;
+	assert_int_equal(store_schedule_update(st, &one, &err), 0);
+	store_schedule_release(&one);
+	assert_int_equal(store_schedule_get(st, p, s1, &one, &err), 0);
+	assert_null(one.ref);
+	assert_string_equal(one.description, "renamed");
+	assert_int_equal(one.next_run_at, 1500);
+	store_schedule_release(&one);
+
+	/* due: active ones only, earliest first; the next due time */
+	assert_int_equal(store_schedule_next_due(st, &next, &err), 0);
+	assert_int_equal(next, 500);
+	assert_int_equal(store_schedule_due(st, 1600, 10, &a, &nr, &err), 0);
+	assert_int_equal(nr, 2);
+	assert_int_equal(a[0].id, s2);
+	assert_int_equal(a[1].id, s1);
+	store_schedules_free(a, nr);
+	assert_int_equal(store_schedule_due(st, 2500, 10, &a, &nr, &err), 0);
+	assert_int_equal(nr, 2);	/* s3 is inactive */
+	store_schedules_free(a, nr);
+
+	/* the claim is compare-and-set on next_run_at, across handles */
+	assert_int_equal(store_schedule_claim(st, s2, 500, 800, &err), 0);
+	assert_int_equal(store_schedule_claim(other, s2, 500, 800, &err), STORE_CONFLICT);
+	strbuf_reset(&err);
+	assert_int_equal(store_schedule_claim(other, s2, 800, 1100, &err), 0);
+	/* an inactive one cannot be claimed */
+	assert_int_equal(store_schedule_claim(st, s3, 2000, 3000, &err), STORE_CONFLICT);
+	strbuf_reset(&err);
+
+	/* a pipeline names its schedule */
+	memset(&pl, 0, sizeof(pl));
+	pl.project_id = p;
+	pl.ref = "main";
+	pl.sha = "0123456789abcdef0123456789abcdef01234567";
+	pl.source = "schedule";
+	pl.schedule_id = s2;
+	assert_int_equal(store_pipeline_add(st, &pl, &err), 0);
+	n = pl.id;
+	memset(&pl, 0, sizeof(pl));
+	assert_int_equal(store_pipeline_get(st, n, &pl, &err), 0);
+	assert_int_equal(pl.schedule_id, s2);
+	assert_string_equal(pl.source, "schedule");
+	assert_int_equal(store_schedule_ran(st, s2, pl.id, 1, &err), 0);
+	store_pipeline_release(&pl);
+	memset(&one, 0, sizeof(one));
+	assert_int_equal(store_schedule_get(st, p, s2, &one, &err), 0);
+	assert_int_equal(one.last_pipeline_id, n);
+	assert_true(one.active);
+	store_schedule_release(&one);
+	/* ran with active 0: deactivated */
+	assert_int_equal(store_schedule_ran(st, s2, 1, 0, &err), 0);
+	assert_int_equal(store_schedule_get(st, p, s2, &one, &err), 0);
+	assert_false(one.active);
+	store_schedule_release(&one);
+
+	assert_int_equal(store_schedule_delete(st, q, s1, &err), STORE_NOTFOUND);
+	strbuf_reset(&err);
+	assert_int_equal(store_schedule_delete(st, p, s1, &err), 0);
+	assert_int_equal(store_schedule_delete(st, p, s1, &err), STORE_NOTFOUND);
+	/* a freed slot is usable again */
+	assert_true(add_schedule(st, p, "@hourly", 1, 1, 2) > s3);
+	strbuf_release(&err);
+	store_close(st);
+	store_close(other);
+	free(path);
+}
+
 /* ---- tests, artifacts, tokens ---- */
 
 static void test_test_cases(void **state)
@@ -1588,6 +1713,7 @@ int main(void)
 		cmocka_unit_test(test_transactions),
 		cmocka_unit_test(test_claim_processes),
 		cmocka_unit_test(test_claim_two_handles),
+		cmocka_unit_test(test_schedules),
 		cmocka_unit_test(test_test_cases),
 		cmocka_unit_test(test_artifacts),
 		cmocka_unit_test(test_retention),
