@@ -5,7 +5,7 @@
 # apt-get line to run.
 set -e
 BUILD="build-essential pkg-config libfyaml-dev libjansson-dev libsqlite3-dev zlib1g-dev libcurl4-openssl-dev libsodium-dev git"
-TEST="libcmocka-dev clang libclang-rt-14-dev perl python3 sqlite3 curl jq openssl bubblewrap busybox-static"
+TEST="tzdata libcmocka-dev clang libclang-rt-14-dev perl python3 sqlite3 curl jq openssl bubblewrap busybox-static"
 want=$BUILD
 case "${1:-}" in
 --test)
