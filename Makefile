@@ -166,7 +166,7 @@ test-asan: asan
 		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 unit e2e
 
-FUZZ_SECONDS ?= 30
+FUZZ_SECONDS ?= 20
 FUZZ_TARGETS := $(patsubst fuzz/%.c,build-fuzz/bin/%,$(wildcard fuzz/fuzz-*.c))
 FUZZ_CFLAGS  := -std=gnu11 -g -O1 -fno-omit-frame-pointer -DCIDRE_FUZZING
 FUZZ_OBJ     := $(LIB_SRC:%.c=build-fuzz/%.o) build-fuzz/gen/web_files.o
