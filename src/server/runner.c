@@ -583,6 +583,28 @@ static int64_t artifacts_expire_at(struct server *srv, const json_t *res, int64_
  * Record the end of running job id from its result file (or its
  * absence: the supervisor died), retry it if its retry: allows.
  */
+/*
+ * A recorded result's test cases are in the store: the result file, kept
+ * for the job's dependants (dep_json reads its dotenv), is written again
+ * without them, or it would hold every case of every job for good (a
+ * suite of thousands: hundreds of KB per job). A failure leaves it whole.
+ */
+static void drop_cases(const char *path, json_t *res)
+{
+	json_t *t = json_object_get(res, "tests");
+	char *tmp;
+
+	if (!json_array_size(json_object_get(t, "cases")))
+		return;
+	json_object_del(t, "cases");
+	tmp = xasprintf("%s.tmp", path);
+	if (json_dump_file(res, tmp, JSON_COMPACT) < 0 || rename(tmp, path) < 0) {
+		slog_warn("cannot write %s without its test cases: %s", path, strerror(errno));
+		unlink(tmp);
+	}
+	free(tmp);
+}
+
 static void ingest(struct runner *r, int64_t id, const char *lost_reason)
 {
 	struct server *srv = r->srv;
@@ -735,6 +757,7 @@ static void ingest(struct runner *r, int64_t id, const char *lost_reason)
 		store_rollback(st);
 		goto done;
 	}
+	drop_cases(rpath, res);
 	/*
 	 * The pipeline's status before the live logs' end: a follower that
 	 * sees "end" finds it current. Settled with the job (the common
