@@ -779,6 +779,23 @@ done:
 	return 0;
 }
 
+/* The audit entry of a pipeline made through the API (struct trigger's record). */
+struct create_audit {
+	struct http_request *req;
+	const struct principal *who;
+	const char *project, *ref;
+};
+
+static void audit_create(struct store *st, int64_t id, void *ud)
+{
+	struct create_audit *a = ud;
+	char target[32];
+
+	snprintf(target, sizeof(target), "pipeline %lld", (long long)id);
+	auth_audit(st, a->req, a->who, "pipeline.create", target, "project %s, ref %s",
+		   a->project, a->ref ? a->ref : "(default)");
+}
+
 static int h_trigger(struct http_request *req, void *ud)
 {
 	struct server *srv = SRV(ud);
@@ -786,6 +803,7 @@ static int h_trigger(struct http_request *req, void *ud)
 	struct strbuf err = STRBUF_INIT;
 	struct store_project p;
 	struct varlist vars = VARLIST_INIT;
+	struct create_audit au;
 	struct trigger t;
 	const char *ref, *sha;
 	struct principal who;
@@ -831,16 +849,15 @@ static int h_trigger(struct http_request *req, void *ud)
 	t.sha = sha;
 	t.source = "api";
 	t.vars = &vars;
+	au.req = req;
+	au.who = &who;
+	au.project = p.name;
+	au.ref = ref;
+	t.record = audit_create;
+	t.record_ud = &au;
 	if (server_create_pipeline(srv, &t, &id, &status, &err) < 0) {
 		http_respond_error(req, (unsigned)status, "%s", err.buf);
 		goto done;
-	}
-	{
-		char target[32];
-
-		snprintf(target, sizeof(target), "pipeline %lld", (long long)id);
-		auth_audit(st, req, &who, "pipeline.create", target, "project %s, ref %s",
-			   p.name, ref ? ref : "(default)");
 	}
 	respond_pipeline(req, st, id, 201);
 done:

@@ -242,7 +242,7 @@ int server_create_pipeline(struct server *srv, const struct trigger *t,
 	struct server_config cfg;
 	struct diag d;
 	int64_t pending = 0;
-	int have_gi = 0, have_plan = 0, rc = -1, in_tx = 0, locked = 0;
+	int have_gi = 0, have_plan = 0, rc = -1, in_tx = 0, locked = 0, recorded = 0;
 
 	*ret_status = 500;
 	diag_init(&d);
@@ -458,11 +458,18 @@ int server_create_pipeline(struct server *srv, const struct trigger *t,
 commit:
 	pthread_mutex_unlock(&plan_lock);
 	locked = 0;
+	if (in_tx && t->record)
+		t->record(st, pl.id, t->record_ud);
 	if (in_tx && store_commit(st, err) < 0)
 		goto done;
+	recorded = in_tx && t->record;
 	in_tx = 0;
 	/* the runner first: what follows is not needed for the jobs to start */
 	server_kick(srv, pl.id);
+	if (!recorded && t->record) {
+		t->record(st, pl.id, t->record_ud);
+		recorded = 1;
+	}
 	atomic_fetch_add(&srv->pipelines_created, 1);
 	if (!have_plan || !plan.nr || plan.workflow_skip)
 		notify_pipeline(srv, st, pl.id, have_plan ? "skipped" : "failed");
@@ -487,6 +494,8 @@ done:
 		if (store_pipeline_set_status(st, pl.id, NULL, "failed", 0, server_now_ms(),
 					      err->buf, NULL) == 0) {
 			slog_warn("pipeline %lld: %s", (long long)pl.id, err->buf);
+			if (!recorded && t->record)
+				t->record(st, pl.id, t->record_ud);
 			notify_pipeline(srv, st, pl.id, "failed");
 			events_pipeline(srv, st, pl.id);
 			*ret_id = pl.id;

@@ -123,6 +123,15 @@ struct trigger {
 	const struct varlist *vars; /* trigger variables; may be NULL */
 	int64_t schedule_id;     /* source "schedule": the schedule's id, else 0 */
 	int fetched;             /* the mirror was just fetched */
+	/*
+	 * Optional: what the caller records with the pipeline (the audit
+	 * entry), called in the transaction that records its jobs, so that
+	 * it commits with them and the runner's claim of the first job never
+	 * waits for a write of its own; called after the pipeline is
+	 * recorded otherwise (a broken pipeline file).
+	 */
+	void (*record)(struct store *st, int64_t pipeline_id, void *ud);
+	void *record_ud;
 };
 
 /*
