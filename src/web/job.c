@@ -399,18 +399,14 @@ done:
 /* "expire in 3 days", "expire in 5 min"; "never expire" for 0. */
 static void expire_in(char *buf, size_t n, int64_t at)
 {
-	int64_t d = (at - server_now_ms()) / 1000;
+	char in[32];
 
-	if (at <= 0)
+	if (at <= 0) {
 		snprintf(buf, n, "never expire");
-	else if (d < 60)
-		snprintf(buf, n, "expire in %" PRId64 " s", d < 0 ? 0 : d);
-	else if (d < 3600)
-		snprintf(buf, n, "expire in %" PRId64 " min", d / 60);
-	else if (d < 86400)
-		snprintf(buf, n, "expire in %" PRId64 " h", d / 3600);
-	else
-		snprintf(buf, n, "expire in %" PRId64 " days", d / 86400);
+		return;
+	}
+	page_in(in, sizeof(in), at);
+	snprintf(buf, n, "expire %s", in);
 }
 
 /* The job page's artifacts: their top folder, as on the folder page (or when they expired). */

@@ -200,6 +200,20 @@ void page_age(char *buf, size_t n, int64_t ms)
 		snprintf(buf, n, "%" PRId64 " days ago", d / 86400);
 }
 
+void page_in(char *buf, size_t n, int64_t ms)
+{
+	int64_t d = (ms - server_now_ms()) / 1000;
+
+	if (d < 60)
+		snprintf(buf, n, "in %" PRId64 " s", d < 0 ? 0 : d);
+	else if (d < 3600)
+		snprintf(buf, n, "in %" PRId64 " min", d / 60);
+	else if (d < 86400)
+		snprintf(buf, n, "in %" PRId64 " h", d / 3600);
+	else
+		snprintf(buf, n, "in %" PRId64 " days", d / 86400);
+}
+
 void page_duration(char *buf, size_t n, int64_t from, int64_t to)
 {
 	int64_t ms;

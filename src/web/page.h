@@ -54,6 +54,8 @@ int page_redirect(struct http_request *req, const char *path);
 
 /* "3 min ago"; "" for 0. */
 void page_age(char *buf, size_t n, int64_t ms);
+/* A time ahead: "in 3 days", "in 5 min", "in 12 s" (a past one: "in 0 s"). */
+void page_in(char *buf, size_t n, int64_t ms);
 /* "1 min 12 s", "850 ms"; "" when not started/finished. */
 void page_duration(char *buf, size_t n, int64_t from, int64_t to);
 /* "12.3 MiB"; "" for < 0 */

@@ -135,6 +135,48 @@ done:
 	strbuf_release(&err);
 }
 
+/* The project's pipeline schedules (docs/schedules.md); nothing when none. */
+static void schedule_list(struct page *pg, const struct store_project *pr, struct strbuf *out)
+{
+	struct store_schedule *sc = NULL;
+	struct strbuf rows = STRBUF_INIT;
+	size_t n = 0, i;
+
+	if (store_schedule_list(pg->st, pr->id, &sc, &n, NULL) < 0 || !n)
+		goto done;
+	for (i = 0; i < n; i++) {
+		struct strbuf last = STRBUF_INIT;
+		char next[32], id[24];
+
+		if (!sc[i].active)
+			snprintf(next, sizeof(next), "inactive");
+		else
+			page_in(next, sizeof(next), sc[i].next_run_at);
+		if (sc[i].last_pipeline_id) {
+			snprintf(id, sizeof(id), "%" PRId64, sc[i].last_pipeline_id);
+			struct tmpl_var l[] = { tmpl_str("id", id) };
+
+			page_render(&last, "project", "lastrun", l, ARRAY_SIZE(l));
+		}
+		struct tmpl_var v[] = {
+			tmpl_str("description", sc[i].description), tmpl_str("cron", sc[i].cron),
+			tmpl_str("tz", sc[i].cron_timezone),
+			tmpl_str("ref", sc[i].ref ? sc[i].ref : "(default branch)"),
+			tmpl_str("next", next), tmpl_html("last", last.buf),
+		};
+		page_render(&rows, "project", "schedule", v, ARRAY_SIZE(v));
+		strbuf_release(&last);
+	}
+	{
+		struct tmpl_var v[] = { tmpl_html("rows", rows.buf) };
+
+		page_render(out, "project", "schedules", v, ARRAY_SIZE(v));
+	}
+done:
+	store_schedules_free(sc, n);
+	strbuf_release(&rows);
+}
+
 int web_project(struct http_request *req, void *ud)
 {
 	struct page pg;
@@ -144,7 +186,7 @@ int web_project(struct http_request *req, void *ud)
 	struct strbuf err = STRBUF_INIT, body = STRBUF_INIT, rows = STRBUF_INIT;
 	struct strbuf trend = STRBUF_INIT, opts = STRBUF_INIT, prev = STRBUF_INIT;
 	struct strbuf next = STRBUF_INIT, refnote = STRBUF_INIT, branches = STRBUF_INIT;
-	struct strbuf settings = STRBUF_INIT;
+	struct strbuf settings = STRBUF_INIT, schedules = STRBUF_INIT;
 	const char *ref = http_request_query(req, "ref");
 	const char *status = http_request_query(req, "status");
 	const char *pq = http_request_query(req, "page");
@@ -239,6 +281,7 @@ int web_project(struct http_request *req, void *ud)
 		strbuf_release(&h);
 	}
 	branch_list(&pg, &pr, &branches);
+	schedule_list(&pg, &pr, &schedules);
 	web_trend_svg(&trend, tr, nt);
 	snprintf(nstr, sizeof(nstr), "%zu", nt);
 	if (ref)
@@ -255,6 +298,7 @@ int web_project(struct http_request *req, void *ud)
 			tmpl_html("statuses", opts.buf), tmpl_html("rows", rows.buf),
 			tmpl_html("prev", prev.buf), tmpl_html("next", next.buf),
 			tmpl_html("branches", branches.buf), tmpl_html("settings", settings.buf),
+			tmpl_html("schedules", schedules.buf),
 		};
 		page_render(&body, "project", NULL, v, ARRAY_SIZE(v));
 	}
@@ -267,6 +311,7 @@ done:
 	strbuf_release(&body);
 	strbuf_release(&rows);
 	strbuf_release(&settings);
+	strbuf_release(&schedules);
 	strbuf_release(&trend);
 	strbuf_release(&opts);
 	strbuf_release(&prev);

@@ -102,6 +102,17 @@ test_expect_success 'project page, filters, badge and Atom feed' '
 	expect_grep "<id>$URL/pipelines/$(jq -r .id done.json)</id>" page.html
 '
 
+test_expect_success 'the project page lists its schedules, escaped' '
+	test "$(get /p/app)" = 200 && expect_no_grep "<h2>Schedules</h2>" page.html &&
+	api POST /api/v1/projects/app/schedules \
+		"{\"description\":\"nightly <b>\",\"cron\":\"0 3 * * *\",\"cron_timezone\":\"Europe/Paris\"}" \
+		>s.json &&
+	test "$(get /p/app)" = 200 &&
+	expect_grep "<h2>Schedules</h2>" page.html &&
+	expect_grep "<td>nightly &lt;b&gt;</td><td><code>0 3 \\* \\* \\*</code> <span class=\"muted\">Europe/Paris</span></td><td>\\(default branch\\)</td><td>in [0-9]+ (h|min)</td><td></td>" page.html &&
+	api DELETE "/api/v1/projects/app/schedules/$(jq -r .id s.json)" >/dev/null
+'
+
 test_expect_success 'a log of many pieces is rendered whole, line by line, in order' '
 	git clone -q app.git big 2>/dev/null &&
 	printf "big:\n  script:\n    - seq 1 300000\n" >big/.gitlab-ci.yml &&
