@@ -244,6 +244,18 @@ void cli_table_init(struct cli_table *t, const char *align)
 	strvec_init(&t->cells);
 }
 
+void cli_table_head(struct cli_table *t, const char *align, ...)
+{
+	const char *title;
+	va_list ap;
+
+	cli_table_init(t, align);
+	va_start(ap, align);
+	while ((title = va_arg(ap, const char *)))
+		cli_table_add(t, title);
+	va_end(ap);
+}
+
 void cli_table_add(struct cli_table *t, const char *cell)
 {
 	strvec_push(&t->cells, cell ? cell : "");
@@ -321,6 +333,30 @@ void cli_print_json(const json_t *j)
 		fputc('\n', stdout);
 		free(s);
 	}
+}
+
+int cli_list(struct client *c, const char *path, const char *what, int json,
+	     const char *empty, json_t **ret, int *rc)
+{
+	struct strbuf err = STRBUF_INIT;
+	int r = client_get_array(c, path, what, ret, &err);
+
+	*rc = CLI_OK;
+	if (r) {
+		*rc = cli_report(r, &err);
+		strbuf_release(&err);
+		return 0;
+	}
+	strbuf_release(&err);
+	if (json)
+		cli_print_json(*ret);
+	else if (!json_array_size(*ret) && empty)
+		fputs(empty, stdout);
+	else
+		return 1;
+	json_decref(*ret);
+	*ret = NULL;
+	return 0;
 }
 
 static void add_duration(struct cli_table *t, const json_t *o)

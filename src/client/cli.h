@@ -97,6 +97,9 @@ struct cli_table {
 	struct strvec cells;
 };
 void cli_table_init(struct cli_table *t, const char *align);
+/* cli_table_init, then the header row: one title per column, NULL-ended. */
+void cli_table_head(struct cli_table *t, const char *align, ...)
+	__attribute__((sentinel));
 void cli_table_add(struct cli_table *t, const char *cell);
 void cli_table_addf(struct cli_table *t, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -105,6 +108,16 @@ void cli_table_release(struct cli_table *t);
 
 /* Print j (indented JSON and a newline) on stdout. */
 void cli_print_json(const json_t *j);
+
+/*
+ * The start of every listing command: GET path, a JSON array of what.
+ * Returns 1 with *ret (decref it) when the caller prints its table;
+ * 0 when it is done: the refusal reported (*rc its exit status), the
+ * array printed with json, or empty (printf'ed when not NULL) printed
+ * for an empty list. *rc is CLI_OK otherwise.
+ */
+int cli_list(struct client *c, const char *path, const char *what, int json,
+	     const char *empty, json_t **ret, int *rc);
 
 /*
  * A pipeline object with jobs (GET /api/v1/pipelines/ID) as a header and

@@ -147,40 +147,29 @@ static int do_add(struct client *c, const char *name, const struct project_opts 
 
 static int do_list(struct client *c, const struct project_opts *o)
 {
-	struct strbuf err = STRBUF_INIT;
 	struct cli_table t;
 	json_t *res = NULL, *p;
 	size_t i;
-	int rc = client_get_array(c, "/api/v1/projects", "project", &res, &err);
+	int rc;
 
-	if (rc) {
-		rc = cli_report(rc, &err);
-	} else if (o->json) {
-		cli_print_json(res);
-	} else if (!json_array_size(res)) {
-		printf("no projects yet (cidre project add NAME --repo PATH)\n");
-	} else {
-		cli_table_init(&t, "lllr");
-		cli_table_add(&t, "NAME");
-		cli_table_add(&t, "REPO");
-		cli_table_add(&t, "BRANCHES");
-		cli_table_add(&t, "POLL");
-		json_array_foreach(res, i, p) {
-			int64_t poll = cli_int(p, "poll_interval", 0);
+	if (!cli_list(c, "/api/v1/projects", "project", o->json,
+		      "no projects yet (cidre project add NAME --repo PATH)\n", &res, &rc))
+		return rc;
+	cli_table_head(&t, "lllr", "NAME", "REPO", "BRANCHES", "POLL", NULL);
+	json_array_foreach(res, i, p) {
+		int64_t poll = cli_int(p, "poll_interval", 0);
 
-			cli_table_add(&t, cli_str(p, "name", "?"));
-			cli_table_add(&t, cli_str(p, "repo", "?"));
-			cli_table_add(&t, cli_str(p, "branches", "*"));
-			if (poll > 0)
-				cli_table_addf(&t, "%" PRId64 "s", poll);
-			else
-				cli_table_add(&t, "-");
-		}
-		cli_table_print(&t, stdout);
-		cli_table_release(&t);
+		cli_table_add(&t, cli_str(p, "name", "?"));
+		cli_table_add(&t, cli_str(p, "repo", "?"));
+		cli_table_add(&t, cli_str(p, "branches", "*"));
+		if (poll > 0)
+			cli_table_addf(&t, "%" PRId64 "s", poll);
+		else
+			cli_table_add(&t, "-");
 	}
+	cli_table_print(&t, stdout);
+	cli_table_release(&t);
 	json_decref(res);
-	strbuf_release(&err);
 	return rc;
 }
 

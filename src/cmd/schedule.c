@@ -75,30 +75,18 @@ static void fmt_time(struct strbuf *out, const char *iso)
 
 static int do_list(struct client *c, const char *project, int json)
 {
-	struct strbuf err = STRBUF_INIT, path = STRBUF_INIT;
+	struct strbuf path = STRBUF_INIT, empty = STRBUF_INIT;
 	struct cli_table t;
 	json_t *res = NULL, *e;
 	size_t i;
 	int rc;
 
 	path_of(&path, project, NULL, NULL);
-	rc = client_get_array(c, path.buf, "schedule", &res, &err);
-	if (rc) {
-		rc = cli_report(rc, &err);
-	} else if (json) {
-		cli_print_json(res);
-	} else if (!json_array_size(res)) {
-		printf("no schedules in %s (cidre schedule add %s --cron EXPR)\n", project, project);
-	} else {
-		cli_table_init(&t, "rlllllll");
-		cli_table_add(&t, "ID");
-		cli_table_add(&t, "DESCRIPTION");
-		cli_table_add(&t, "CRON");
-		cli_table_add(&t, "TZ");
-		cli_table_add(&t, "REF");
-		cli_table_add(&t, "ACTIVE");
-		cli_table_add(&t, "NEXT RUN");
-		cli_table_add(&t, "LAST PIPELINE");
+	strbuf_addf(&empty, "no schedules in %s (cidre schedule add %s --cron EXPR)\n",
+		    project, project);
+	if (cli_list(c, path.buf, "schedule", json, empty.buf, &res, &rc)) {
+		cli_table_head(&t, "rlllllll", "ID", "DESCRIPTION", "CRON", "TZ", "REF",
+			       "ACTIVE", "NEXT RUN", "LAST PIPELINE", NULL);
 		json_array_foreach(res, i, e) {
 			struct strbuf when = STRBUF_INIT;
 			const char *d = cli_str(e, "description", "");
@@ -121,10 +109,10 @@ static int do_list(struct client *c, const char *project, int json)
 		}
 		cli_table_print(&t, stdout);
 		cli_table_release(&t);
+		json_decref(res);
 	}
-	json_decref(res);
 	strbuf_release(&path);
-	strbuf_release(&err);
+	strbuf_release(&empty);
 	return rc;
 }
 

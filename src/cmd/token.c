@@ -55,42 +55,32 @@ static int do_create(struct client *c, const char *name, int json)
 
 static int do_list(struct client *c, int json)
 {
-	struct strbuf err = STRBUF_INIT, age = STRBUF_INIT;
+	struct strbuf age = STRBUF_INIT;
 	struct cli_table t;
 	json_t *res = NULL, *e;
 	time_t now = time(NULL);
 	size_t i;
-	int rc = client_get_array(c, "/api/v1/tokens", "token", &res, &err);
+	int rc;
 
-	if (rc) {
-		rc = cli_report(rc, &err);
-	} else if (json) {
-		cli_print_json(res);
-	} else {
-		cli_table_init(&t, "rllll");
-		cli_table_add(&t, "ID");
-		cli_table_add(&t, "NAME");
-		cli_table_add(&t, "CREATED");
-		cli_table_add(&t, "LAST USED");
-		cli_table_add(&t, "STATE");
-		json_array_foreach(res, i, e) {
-			cli_table_addf(&t, "%" PRId64, cli_int(e, "id", 0));
-			cli_table_add(&t, cli_str(e, "name", "?"));
-			strbuf_reset(&age);
-			cli_fmt_age(&age, cli_str(e, "created_at", NULL), now);
-			cli_table_add(&t, age.buf);
-			strbuf_reset(&age);
-			cli_fmt_age(&age, cli_str(e, "last_used_at", NULL), now);
-			cli_table_add(&t, age.buf);
-			cli_table_add(&t, json_is_true(json_object_get(e, "revoked")) ? "revoked" :
-					  "active");
-		}
-		cli_table_print(&t, stdout);
-		cli_table_release(&t);
+	if (!cli_list(c, "/api/v1/tokens", "token", json, NULL, &res, &rc))
+		return rc;
+	cli_table_head(&t, "rllll", "ID", "NAME", "CREATED", "LAST USED", "STATE", NULL);
+	json_array_foreach(res, i, e) {
+		cli_table_addf(&t, "%" PRId64, cli_int(e, "id", 0));
+		cli_table_add(&t, cli_str(e, "name", "?"));
+		strbuf_reset(&age);
+		cli_fmt_age(&age, cli_str(e, "created_at", NULL), now);
+		cli_table_add(&t, age.buf);
+		strbuf_reset(&age);
+		cli_fmt_age(&age, cli_str(e, "last_used_at", NULL), now);
+		cli_table_add(&t, age.buf);
+		cli_table_add(&t, json_is_true(json_object_get(e, "revoked")) ? "revoked" :
+				  "active");
 	}
+	cli_table_print(&t, stdout);
+	cli_table_release(&t);
 	json_decref(res);
 	strbuf_release(&age);
-	strbuf_release(&err);
 	return rc;
 }
 

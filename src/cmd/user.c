@@ -201,35 +201,25 @@ done:
 
 static int do_list(struct client *c, int json)
 {
-	struct strbuf err = STRBUF_INIT;
 	struct cli_table t;
 	json_t *res = NULL, *u;
 	size_t i;
-	int rc = client_get_array(c, "/api/v1/users", "user", &res, &err);
+	int rc;
 
-	if (rc) {
-		rc = cli_report(rc, &err);
-	} else if (json) {
-		cli_print_json(res);
-	} else {
-		cli_table_init(&t, "llll");
-		cli_table_add(&t, "LOGIN");
-		cli_table_add(&t, "NAME");
-		cli_table_add(&t, "EMAIL");
-		cli_table_add(&t, "ADMIN");
-		json_array_foreach(res, i, u) {
-			const char *n = cli_str(u, "name", ""), *e = cli_str(u, "email", "");
+	if (!cli_list(c, "/api/v1/users", "user", json, NULL, &res, &rc))
+		return rc;
+	cli_table_head(&t, "llll", "LOGIN", "NAME", "EMAIL", "ADMIN", NULL);
+	json_array_foreach(res, i, u) {
+		const char *n = cli_str(u, "name", ""), *e = cli_str(u, "email", "");
 
-			cli_table_add(&t, cli_str(u, "login", "?"));
-			cli_table_add(&t, *n ? n : "-");
-			cli_table_add(&t, *e ? e : "-");
-			cli_table_add(&t, json_is_true(json_object_get(u, "admin")) ? "yes" : "no");
-		}
-		cli_table_print(&t, stdout);
-		cli_table_release(&t);
+		cli_table_add(&t, cli_str(u, "login", "?"));
+		cli_table_add(&t, *n ? n : "-");
+		cli_table_add(&t, *e ? e : "-");
+		cli_table_add(&t, json_is_true(json_object_get(u, "admin")) ? "yes" : "no");
 	}
+	cli_table_print(&t, stdout);
+	cli_table_release(&t);
 	json_decref(res);
-	strbuf_release(&err);
 	return rc;
 }
 

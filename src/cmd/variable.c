@@ -90,25 +90,17 @@ static int do_set(struct client *c, const char *project, const char *key, const 
 
 static int do_list(struct client *c, const char *project, int json)
 {
-	struct strbuf err = STRBUF_INIT, path = STRBUF_INIT;
+	struct strbuf path = STRBUF_INIT, empty = STRBUF_INIT;
 	struct cli_table t;
 	json_t *res = NULL, *e;
 	size_t i;
 	int rc;
 
 	path_of(&path, project, NULL);
-	rc = client_get_array(c, path.buf, "variable", &res, &err);
-	if (rc) {
-		rc = cli_report(rc, &err);
-	} else if (json) {
-		cli_print_json(res);
-	} else if (!json_array_size(res)) {
-		printf("no variables in %s (cidre variable set %s KEY VALUE)\n", project, project);
-	} else {
-		cli_table_init(&t, "lll");
-		cli_table_add(&t, "KEY");
-		cli_table_add(&t, "MASKED");
-		cli_table_add(&t, "PROTECTED");
+	strbuf_addf(&empty, "no variables in %s (cidre variable set %s KEY VALUE)\n",
+		    project, project);
+	if (cli_list(c, path.buf, "variable", json, empty.buf, &res, &rc)) {
+		cli_table_head(&t, "lll", "KEY", "MASKED", "PROTECTED", NULL);
 		json_array_foreach(res, i, e) {
 			cli_table_add(&t, cli_str(e, "key", "?"));
 			cli_table_add(&t, json_is_true(json_object_get(e, "masked")) ? "yes" : "no");
@@ -116,10 +108,10 @@ static int do_list(struct client *c, const char *project, int json)
 		}
 		cli_table_print(&t, stdout);
 		cli_table_release(&t);
+		json_decref(res);
 	}
-	json_decref(res);
 	strbuf_release(&path);
-	strbuf_release(&err);
+	strbuf_release(&empty);
 	return rc;
 }
 
