@@ -184,6 +184,17 @@ int page_redirect(struct http_request *req, const char *path)
 	return http_respond_data(req, 303, "text/plain; charset=utf-8", "", 0);
 }
 
+/* pre + "N min" / "N h" / "N days" + post, for d seconds (d >= 60). */
+static void span(char *buf, size_t n, const char *pre, int64_t d, const char *post)
+{
+	if (d < 3600)
+		snprintf(buf, n, "%s%" PRId64 " min%s", pre, d / 60, post);
+	else if (d < 86400)
+		snprintf(buf, n, "%s%" PRId64 " h%s", pre, d / 3600, post);
+	else
+		snprintf(buf, n, "%s%" PRId64 " days%s", pre, d / 86400, post);
+}
+
 void page_age(char *buf, size_t n, int64_t ms)
 {
 	int64_t d = (server_now_ms() - ms) / 1000;
@@ -192,12 +203,8 @@ void page_age(char *buf, size_t n, int64_t ms)
 		snprintf(buf, n, "%s", "");
 	else if (d < 60)
 		snprintf(buf, n, "%s", "just now");
-	else if (d < 3600)
-		snprintf(buf, n, "%" PRId64 " min ago", d / 60);
-	else if (d < 86400)
-		snprintf(buf, n, "%" PRId64 " h ago", d / 3600);
 	else
-		snprintf(buf, n, "%" PRId64 " days ago", d / 86400);
+		span(buf, n, "", d, " ago");
 }
 
 void page_in(char *buf, size_t n, int64_t ms)
@@ -206,12 +213,8 @@ void page_in(char *buf, size_t n, int64_t ms)
 
 	if (d < 60)
 		snprintf(buf, n, "in %" PRId64 " s", d < 0 ? 0 : d);
-	else if (d < 3600)
-		snprintf(buf, n, "in %" PRId64 " min", d / 60);
-	else if (d < 86400)
-		snprintf(buf, n, "in %" PRId64 " h", d / 3600);
 	else
-		snprintf(buf, n, "in %" PRId64 " days", d / 86400);
+		span(buf, n, "in ", d, "");
 }
 
 void page_duration(char *buf, size_t n, int64_t from, int64_t to)
