@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <jansson.h>
 #include <poll.h>
 #include <signal.h>
@@ -31,6 +32,7 @@
 #include "sched/jobrun.h"
 #include "server/seal.h"
 #include "server/server.h"
+#include "util/utctime.h"
 #include "util/xalloc.h"
 
 struct slot {
@@ -605,7 +607,13 @@ static void drop_cases(const char *path, json_t *res)
 	free(tmp);
 }
 
-static void ingest(struct runner *r, int64_t id, const char *lost_reason)
+/*
+ * Record job id's end from its result file. Without one, it failed for
+ * lost_reason (a sentence for its log, or NULL), as reason (a GitLab
+ * failure reason; NULL: runner_system_failure).
+ */
+static void ingest_as(struct runner *r, int64_t id, const char *lost_reason,
+		      const char *reason)
 {
 	struct server *srv = r->srv;
 	struct store *st = r->st;
@@ -642,7 +650,7 @@ static void ingest(struct runner *r, int64_t id, const char *lost_reason)
 			    "the job's supervisor ended without a result");
 		append_log(srv, id, m.buf);
 		strbuf_release(&m);
-		f.failure_reason = "runner_system_failure";
+		f.failure_reason = (char *)(reason ? reason : "runner_system_failure");
 		f.log_size = stat(lpath, &sb) ? -1 : (int64_t)sb.st_size;
 	} else {
 		json_t *v;
@@ -801,6 +809,11 @@ out:
 	strbuf_release(&err);
 }
 
+static void ingest(struct runner *r, int64_t id, const char *lost_reason)
+{
+	ingest_as(r, id, lost_reason, NULL);
+}
+
 /* ---- starting jobs ---- */
 
 static json_t *dep_json(struct runner *r, const struct store_job *d)
@@ -867,10 +880,13 @@ done:
 
 /*
  * ret_running: whether the pipeline was "running" already; ret_secrets:
- * whether the spec holds secret variables.
+ * whether the spec holds secret variables; ret_missing: the job cannot
+ * start, the artifacts of a job it takes them from having expired (err
+ * says which).
  */
 static int write_spec(struct runner *r, const struct store_job *j, int no, const char *path,
-		      int *ret_running, int *ret_secrets, struct strbuf *err)
+		      int *ret_running, int *ret_secrets, int *ret_missing,
+		      struct strbuf *err)
 {
 	struct server *srv = r->srv;
 	struct store_pipeline pl;
@@ -896,6 +912,19 @@ static int write_spec(struct runner *r, const struct store_job *j, int no, const
 		const struct store_job *d = by_idx(jobs, nr,
 						   (int)json_integer_value(json_array_get(dl, i)));
 
+		if (d && d->artifacts_expired) {
+			/* as GitLab: the job fails rather than run without them */
+			char when[UTCTIME_ISO8601_LEN];
+
+			utctime_iso8601((time_t)(d->artifacts_expired / 1000), when);
+			strbuf_addf(err, "the artifacts of job %" PRId64 " (%s), which this job "
+				    "needs, expired (removed at %s); retry that job to make them "
+				    "again", d->id, d->name, when);
+			*ret_missing = 1;
+			json_decref(dl);
+			json_decref(deps);
+			goto done;
+		}
 		if (d)
 			json_array_append_new(deps, dep_json(r, d));
 	}
@@ -1104,12 +1133,12 @@ static void start(struct runner *r, struct store_job *j)
 	const char *argv[] = { self, "job-exec", spec, NULL };
 	struct store_job f;
 	pid_t pid;
-	int pidfd, running = 0, secrets = 0;
+	int pidfd, running = 0, secrets = 0, missing = 0;
 	char *runner = xasprintf("%s-%d", j->runner ? j->runner : "embedded", no);
 
 	unlink(res);
 	new_log(r, log);
-	if (write_spec(r, j, no, spec, &running, &secrets, &err) < 0 ||
+	if (write_spec(r, j, no, spec, &running, &secrets, &missing, &err) < 0 ||
 	    spawn_detached(argv, log, &pid, &pidfd, &err) < 0) {
 		struct strbuf m = STRBUF_INIT;
 
@@ -1117,7 +1146,7 @@ static void start(struct runner *r, struct store_job *j)
 			slog_warn("cannot empty %s: %s", spec, strerror(errno));
 		strbuf_addf(&m, "cannot start the job: %s", err.buf);
 		slog_warn("job %lld: %s", (long long)j->id, m.buf);
-		ingest(r, j->id, m.buf);
+		ingest_as(r, j->id, m.buf, missing ? "missing_dependency_failure" : NULL);
 		strbuf_release(&m);
 		goto done;
 	}

@@ -256,4 +256,34 @@ test_expect_success 'audit.keep_days (a fraction of a day): old records are prun
 	expect_grep "audit record" data.log
 '
 
+test_expect_success 'a job whose dependency'"'"'s artifacts expired fails (missing_dependency_failure)' '
+	config false && reload &&
+	cat >deps.yml <<-\YML &&
+	stages: [build, use]
+	make:
+	  stage: build
+	  script: echo made >x.txt
+	  artifacts:
+	    paths: [x.txt]
+	    expire_in: 1 second
+	use:
+	  stage: use
+	  when: manual
+	  script: cat x.txt
+	YML
+	bare_repo deps <deps.yml &&
+	add_project deps deps.git &&
+	api POST /api/v1/projects/deps/pipelines "{\"ref\":\"main\"}" >dp.json &&
+	expect_status 201 &&
+	wait_pipeline "$(jq -r .id dp.json)" >dp1.json &&
+	use=$(job use <dp1.json) &&
+	jq -e ".jobs[] | select(.name == \"use\") | .status == \"manual\"" dp1.json &&
+	wait_for 15 gone "$(job make <dp1.json)" &&
+	api POST "/api/v1/jobs/$use/play" >/dev/null && expect_status 200 &&
+	wait_for 15 job_status_is "$use" failed &&
+	api GET "/api/v1/jobs/$use" | jq -e ".failure_reason == \"missing_dependency_failure\"" &&
+	api GET "/api/v1/jobs/$use/log" >use.log &&
+	expect_grep "the artifacts of job $(job make <dp1.json) \\(make\\), which this job needs, expired" use.log
+'
+
 test_done
