@@ -15,20 +15,21 @@ bench_cleanup() {
 	rm -rf "$W"
 }
 
-# trivial_repo DIR: a bare repository DIR/demo.git (and its clone
-# DIR/demo) whose branch main has one trivial job (script: ["true"]);
-# sets SHA to main's commit.
+# trivial_repo DIR [NAME]: a bare repository DIR/NAME.git (NAME: demo) and
+# its clone DIR/NAME, whose branch main has one trivial job
+# (script: ["true"]); sets SHA to main's commit.
 trivial_repo() {
-	git init -q --bare "$1/demo.git"
-	git clone -q "$1/demo.git" "$1/demo" 2>/dev/null
+	local n=${2:-demo}
+	git init -q --bare "$1/$n.git"
+	git clone -q "$1/$n.git" "$1/$n" 2>/dev/null
 	(
-		cd "$1/demo"
+		cd "$1/$n"
 		printf 'job:\n  script: ["true"]\n' >.gitlab-ci.yml
 		git add .gitlab-ci.yml
 		git -c user.name=bench -c user.email=bench@cidre.invalid commit -q -m one
 		git push -q origin HEAD:main
 	)
-	SHA=$(git --git-dir="$1/demo.git" rev-parse main)
+	SHA=$(git --git-dir="$1/$n.git" rev-parse main)
 }
 
 # many_branch DIR N: branch "many" of DIR/demo.git, a pipeline of N

@@ -26,15 +26,7 @@ trap bench_cleanup EXIT
 bench_server "$W/s" "$new"
 export CIDRE_SERVER=$URL CIDRE_TOKEN=$TOKEN
 for b in old new; do
-	git init -q --bare "$W/$b.git"
-	git clone -q "$W/$b.git" "$W/$b" 2>/dev/null
-	(
-		cd "$W/$b"
-		printf 'job:\n  script: ["true"]\n' >.gitlab-ci.yml
-		git add .gitlab-ci.yml
-		git -c user.name=bench -c user.email=bench@cidre.invalid commit -q -m one
-		git push -q origin HEAD:main
-	)
+	trivial_repo "$W" "$b"
 	"$new" project add "$b" --repo "$W/$b.git" >/dev/null
 done
 "$old" hook install "$W/old.git" >/dev/null
