@@ -526,7 +526,7 @@ void cgroup_discover(void)
  * pool_lock: jobs start and end in several threads.
  */
 #define CGROUP_POOL_MAX 64
-#define CGROUP_REUSE_MAX_USAGE (1LL << 20)
+#define CGROUP_REUSE_MAX_USAGE (2LL << 20)
 
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct cgroup pool[CGROUP_POOL_MAX];

@@ -278,28 +278,38 @@ static void job_memcg(const char *out, char *buf, size_t size)
 /*
  * On cgroup v1 a finished job's cgroup serves the next job, with its
  * counters zeroed: a small job after a big one reports a small peak;
- * proc_prewarm_finish() removes the idle cgroups.
+ * proc_prewarm_finish() removes the idle cgroups. A cgroup still holding
+ * more than the pool's limit when its job ends (kernel objects freed after
+ * an RCU grace period, slow on a loaded machine) is removed instead, so
+ * the pair is tried up to five times: reuse must happen at least once.
  */
 static void test_cgroup_reuse(void **state)
 {
 	struct capture c;
 	struct proc_result r;
 	char first[512], second[512], path[1024];
+	int attempt;
 
 	cap_init(&c);
-	assert_int_equal(run("cat /proc/self/cgroup; "
-			     "x=$(head -c 50000000 /dev/zero | tr \"\\0\" a)",
-			     0, -1, 0, &c, &r), 0);
-	job_memcg(c.out.buf, first, sizeof(first));
-	if (strcmp(r.accounting, "cgroup1")) {
-		print_message("# %s accounting: no reuse to test\n", r.accounting);
-		strbuf_release(&c.out);
-		return;
+	for (attempt = 0; attempt < 5; attempt++) {
+		strbuf_reset(&c.out);
+		assert_int_equal(run("cat /proc/self/cgroup; "
+				     "x=$(head -c 50000000 /dev/zero | tr \"\\0\" a)",
+				     0, -1, 0, &c, &r), 0);
+		job_memcg(c.out.buf, first, sizeof(first));
+		if (strcmp(r.accounting, "cgroup1")) {
+			print_message("# %s accounting: no reuse to test\n", r.accounting);
+			strbuf_release(&c.out);
+			return;
+		}
+		assert_true(r.peak_mem >= 40LL * 1000 * 1000);
+		strbuf_reset(&c.out);
+		assert_int_equal(run("cat /proc/self/cgroup", 0, -1, 0, &c, &r), 0);
+		job_memcg(c.out.buf, second, sizeof(second));
+		if (!strcmp(first, second))
+			break;
+		print_message("# %s not reused (%s instead)\n", first, second);
 	}
-	assert_true(r.peak_mem >= 40LL * 1000 * 1000);
-	strbuf_reset(&c.out);
-	assert_int_equal(run("cat /proc/self/cgroup", 0, -1, 0, &c, &r), 0);
-	job_memcg(c.out.buf, second, sizeof(second));
 	print_message("# reused %s: peak %lld bytes\n", second, r.peak_mem);
 	assert_string_equal(first, second);
 	assert_true(r.peak_mem >= 0 && r.peak_mem < 20LL * 1000 * 1000);
