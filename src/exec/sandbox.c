@@ -11,6 +11,8 @@
 #include <link.h>
 #include <linux/openat2.h>
 #include <pthread.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +20,7 @@
 #include <sys/auxv.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "exec/proc.h"
@@ -563,45 +566,86 @@ static struct {
 static pthread_once_t probe_once = PTHREAD_ONCE_INIT;
 
 /*
+ * Whether this process can make a user and a pid namespace itself: a
+ * child made with both that exits at once (~0.2 ms, against 3-9 ms for
+ * starting bwrap). An unprivileged bwrap makes its namespaces with our
+ * privileges, so when we can, it can. Only whether the child was made
+ * counts: another thread of ours may reap it before we do.
+ */
+static int can_unshare(void)
+{
+	long pid = syscall(SYS_clone, CLONE_NEWUSER | CLONE_NEWPID | SIGCHLD,
+			   NULL, NULL, NULL, 0);
+
+	if (pid == 0)
+		syscall(SYS_exit_group, 0);
+	if (pid < 0)
+		return 0;
+	while (waitpid((pid_t)pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	return 1;
+}
+
+/*
  * Whether bwrap can make the namespaces a job needs, asked the cheapest
- * way: a user and a pid namespace around a command that does not exist.
- * Nothing is mounted, no network namespace is made (its teardown is
- * slow); bwrap then fails at execvp, after the namespaces, and says so.
+ * way. First the binary: $CIDRE_BWRAP or bwrap in PATH, executable.
+ * When it is not set-uid and this process can make the namespaces
+ * itself (can_unshare), that is the answer. Otherwise (a set-uid bwrap,
+ * or user namespaces only for programs a security module allows, as
+ * Ubuntu's AppArmor does for bwrap) bwrap itself is asked: a user and a
+ * pid namespace around a command that does not exist. Nothing is
+ * mounted, no network namespace is made (its teardown is slow); bwrap
+ * then fails at execvp, after the namespaces, and says so.
  */
 static void probe_bwrap(void)
 {
 	const char *env = getenv("CIDRE_BWRAP");
 	const char *cand = env && *env ? env : "bwrap";
-	const char *argv[] = { cand, "--unshare-user", "--unshare-pid", "--",
-			       "/nonexistent/cidre-probe", NULL };
 	struct strbuf out = STRBUF_INIT, err = STRBUF_INIT;
+	const char *argv[] = { NULL, "--unshare-user", "--unshare-pid", "--",
+			       "/nonexistent/cidre-probe", NULL };
+	char *path = NULL;
+	struct stat st;
 	int status = -1;
 
 	strbuf_init(&probe.err, 0);
-	if (proc_capture(argv, NULL, NULL, 4096, &out, &status, &err) < 0 ||
-	    !strstr(err.buf, "cidre-probe")) {
-		strbuf_rtrim(&err);
-		strbuf_addf(&probe.err, "bubblewrap (%s) cannot run here: %s",
-			    cand, err.len ? err.buf : "it failed");
-	} else if (cand[0] == '/') {
-		probe.path = xstrdup(cand);
+	if (strchr(cand, '/')) {
+		if (!access(cand, X_OK))
+			path = xstrdup(cand);
 	} else {
-		const char *path = getenv("PATH");
-		const char *p = path && *path ? path : "/usr/bin:/bin";
+		const char *dirs = getenv("PATH");
+		const char *p = dirs && *dirs ? dirs : "/usr/bin:/bin";
 
-		while (*p && !probe.path) {
+		while (*p && !path) {
 			size_t n = strcspn(p, ":");
 			char *full = xasprintf("%.*s/%s", (int)n, p, cand);
 
-			if (!access(full, X_OK))
-				probe.path = full;
+			if (n && full[0] == '/' && !access(full, X_OK))
+				path = full;
 			else
 				free(full);
 			p += n;
 			p += *p == ':';
 		}
-		if (!probe.path)
-			strbuf_addf(&probe.err, "%s not found in PATH", cand);
+	}
+	if (!path) {
+		strbuf_addf(&probe.err, "bubblewrap (%s) cannot run here: %s", cand,
+			    strchr(cand, '/') ? strerror(errno) : "not found in PATH");
+		return;
+	}
+	if (!stat(path, &st) && !(st.st_mode & S_ISUID) && can_unshare()) {
+		probe.path = path;
+		return;
+	}
+	argv[0] = path;
+	if (proc_capture(argv, NULL, NULL, 4096, &out, &status, &err) < 0 ||
+	    !strstr(err.buf, "cidre-probe")) {
+		strbuf_rtrim(&err);
+		strbuf_addf(&probe.err, "bubblewrap (%s) cannot run here: %s",
+			    cand, err.len ? err.buf : "it failed");
+		free(path);
+	} else {
+		probe.path = path;
 	}
 	strbuf_release(&out);
 	strbuf_release(&err);

@@ -148,4 +148,27 @@ test_expect_success 'cidre run --executor rejects an unknown executor' '
 	expect_grep "executor wants shell or sandbox" out
 '
 
+test_expect_success 'a bubblewrap that is not there is a clear error before any job' '
+	(cd p && expect_exit 2 env CIDRE_BWRAP=/nonexistent/bwrap \
+		"$CIDRE_BIN" run --executor sandbox >../out 2>&1) &&
+	expect_grep "bubblewrap \(/nonexistent/bwrap\) cannot run here: No such file" out &&
+	(cd p && expect_exit 2 env CIDRE_BWRAP=no-such-bwrap \
+		"$CIDRE_BIN" run --executor sandbox >../out 2>&1) &&
+	expect_grep "bubblewrap \(no-such-bwrap\) cannot run here: not found in PATH" out &&
+	expect_no_grep "^j " out
+'
+
+test_expect_success 'a set-uid bubblewrap is asked itself whether it can run' '
+	mkdir -p fakebin &&
+	cat >fakebin/bwrap <<-\EOF &&
+	#!/bin/sh
+	echo "bwrap: Creating new namespace failed: Operation not permitted" >&2
+	exit 1
+	EOF
+	chmod 4755 fakebin/bwrap &&
+	(cd p && expect_exit 2 env CIDRE_BWRAP=$SCRATCH/fakebin/bwrap \
+		"$CIDRE_BIN" run --executor sandbox >../out 2>&1) &&
+	expect_grep "cannot run here: bwrap: Creating new namespace failed" out
+'
+
 test_done
