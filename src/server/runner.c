@@ -586,25 +586,16 @@ static int64_t artifacts_expire_at(struct server *srv, const json_t *res, int64_
  * absence: the supervisor died), retry it if its retry: allows.
  */
 /*
- * A recorded result's test cases are in the store: the result file, kept
- * for the job's dependants (dep_json reads its dotenv), is written again
- * without them, or it would hold every case of every job for good (a
- * suite of thousands: hundreds of KB per job). A failure leaves it whole.
+ * The dotenv report of result res as store text: a JSON object of at
+ * least one variable, else NULL. malloc'ed.
  */
-static void drop_cases(const char *path, json_t *res)
+static char *dotenv_text(const json_t *res)
 {
-	json_t *t = json_object_get(res, "tests");
-	char *tmp;
+	const json_t *d = json_object_get(res, "dotenv");
 
-	if (!json_array_size(json_object_get(t, "cases")))
-		return;
-	json_object_del(t, "cases");
-	tmp = xasprintf("%s.tmp", path);
-	if (json_dump_file(res, tmp, JSON_COMPACT) < 0 || rename(tmp, path) < 0) {
-		slog_warn("cannot write %s without its test cases: %s", path, strerror(errno));
-		unlink(tmp);
-	}
-	free(tmp);
+	if (!json_is_object(d) || !json_object_size(d))
+		return NULL;
+	return json_dumps(d, JSON_COMPACT);
 }
 
 /*
@@ -627,13 +618,18 @@ static void ingest_as(struct runner *r, int64_t id, const char *lost_reason,
 	size_t i;
 	struct stat sb;
 	struct settled ps;
-	int settled = 0;
+	int settled = 0, keep_file = 0;
+	char *dotenv = NULL;
 
 	memset(&j, 0, sizeof(j));
 	if (store_job_get(st, id, &j, &err) < 0)
 		goto done;
-	if (strcmp(j.status, "running"))
+	if (strcmp(j.status, "running")) {
+		/* recorded already (canceled while it ran): its late result goes */
+		if (finished(j.status))
+			unlink(rpath);
 		goto done;
+	}
 	res = json_load_file(rpath, 0, NULL);
 	memset(&f, 0, sizeof(f));
 	f.exit_code = -1;
@@ -747,6 +743,13 @@ static void ingest_as(struct runner *r, int64_t id, const char *lost_reason,
 		store_rollback(st);
 		goto done;
 	}
+	dotenv = dotenv_text(res);
+	if (dotenv && store_job_set_dotenv(st, id, dotenv, &err) < 0) {
+		/* its dependants read it from the result file, kept then */
+		slog_warn("job %lld: dotenv not recorded: %s", (long long)id, err.buf);
+		strbuf_reset(&err);
+		keep_file = 1;
+	}
 	if (!strcmp(status, "failed") && !f.allow_failure &&
 	    retry_allows(&j, f.failure_reason, f.exit_code)) {
 		int64_t nid = 0;
@@ -765,7 +768,13 @@ static void ingest_as(struct runner *r, int64_t id, const char *lost_reason,
 		store_rollback(st);
 		goto done;
 	}
-	drop_cases(rpath, res);
+	/*
+	 * Everything the result said is in the store now: its file goes (it
+	 * would hold every test case of the job, for good), unless the
+	 * dotenv could not be recorded.
+	 */
+	if (res && !keep_file && unlink(rpath) < 0 && errno != ENOENT)
+		slog_warn("cannot remove %s: %s", rpath, strerror(errno));
 	/*
 	 * The pipeline's status before the live logs' end: a follower that
 	 * sees "end" finds it current. Settled with the job (the common
@@ -803,6 +812,7 @@ done:
 	logs_job_finished(srv, id);
 out:
 	json_decref(res);
+	free(dotenv);
 	store_job_release(&j);
 	free(rpath);
 	free(lpath);
@@ -822,7 +832,7 @@ static json_t *dep_json(struct runner *r, const struct store_job *d)
 	struct store_artifact *a = NULL;
 	size_t nr = 0, i;
 	json_t *o = json_object(), *files = json_array(), *res, *dot;
-	char *rpath = server_path(r->srv, "results", d->id, ".json");
+	char *rpath = server_path(r->srv, "results", d->id, ".json"), *text = NULL;
 
 	json_object_set_new(o, "name", json_string(d->name));
 	if (store_artifacts_list(r->st, d->id, &a, &nr, &err) == 0) {
@@ -835,7 +845,13 @@ static json_t *dep_json(struct runner *r, const struct store_job *d)
 		store_artifacts_free(a, nr);
 	}
 	json_object_set_new(o, "files", files);
-	res = json_load_file(rpath, 0, NULL);
+	/* in the store; a job recorded before it kept them: its result file */
+	strbuf_reset(&err);
+	if (store_job_dotenv(r->st, d->id, &text, &err) == 0 && text)
+		res = json_pack("{s:o?}", "dotenv", json_loads(text, 0, NULL));
+	else
+		res = json_load_file(rpath, 0, NULL);
+	free(text);
 	dot = json_object_get(res, "dotenv");
 	json_object_set(o, "dotenv", json_is_object(dot) ? dot : json_object());
 	json_decref(res);
@@ -1290,6 +1306,68 @@ static int own_pid(struct server *srv, struct store_job *j, int *ret_slot)
 	return 0;
 }
 
+/*
+ * The result files of jobs recorded before the store kept their dotenv
+ * (migration 8): for each finished job, its dotenv goes to the store and
+ * the file goes. Files of running jobs are recover()'s; a file that
+ * cannot be moved stays (dep_json still reads it).
+ */
+static void move_legacy_results(struct runner *r)
+{
+	char *dir = xasprintf("%s/results", r->srv->data);
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	struct strbuf err = STRBUF_INIT;
+	size_t moved = 0;
+
+	while (d && (de = readdir(d))) {
+		struct store_job j;
+		char *end, *path, *text = NULL, *had = NULL;
+		long long id = strtoll(de->d_name, &end, 10);
+		json_t *res;
+		int rc;
+
+		if (id <= 0 || end == de->d_name ||
+		    (strcmp(end, ".json") && strcmp(end, ".json.tmp")))
+			continue;
+		memset(&j, 0, sizeof(j));
+		strbuf_reset(&err);
+		rc = store_job_get(r->st, id, &j, &err);
+		if (rc == 0 && (!strcmp(j.status, "running") || !strcmp(j.status, "pending"))) {
+			store_job_release(&j);
+			continue;
+		}
+		store_job_release(&j);
+		if (rc < 0 && rc != STORE_NOTFOUND)
+			continue;
+		path = xasprintf("%s/%s", dir, de->d_name);
+		if (!strcmp(end, ".json") && rc == 0) {
+			res = json_load_file(path, 0, NULL);
+			text = dotenv_text(res);
+			json_decref(res);
+			if (text && (store_job_dotenv(r->st, id, &had, &err) < 0 ||
+				     (!had && store_job_set_dotenv(r->st, id, text, &err) < 0))) {
+				slog_warn("%s: dotenv not moved to the store: %s", path, err.buf);
+				free(text);
+				free(path);
+				continue;
+			}
+		}
+		if (unlink(path) == 0)
+			moved++;
+		free(had);
+		free(text);
+		free(path);
+	}
+	if (d)
+		closedir(d);
+	if (moved)
+		slog_info("recovery: %zu result files of recorded jobs removed "
+			  "(their dotenv is in the store)", moved);
+	strbuf_release(&err);
+	free(dir);
+}
+
 static void recover(struct runner *r)
 {
 	struct store_job *jobs = NULL;
@@ -1327,6 +1405,7 @@ static void recover(struct runner *r)
 		}
 		free(res);
 	}
+	move_legacy_results(r);
 	/* decide again for every unfinished pipeline (timers are rebuilt) */
 	for (i = 0; i < sizeof(unfinished) / sizeof(unfinished[0]); i++) {
 		struct store_pipeline_filter f;

@@ -256,6 +256,13 @@ const char *const store_migrations[] = {
 	"CREATE INDEX schedules_project ON schedules (project_id, id);"
 	"CREATE INDEX schedules_due ON schedules (next_run_at) WHERE active = 1;"
 	"ALTER TABLE pipelines ADD COLUMN schedule_id INTEGER NOT NULL DEFAULT 0;",
+	/*
+	 * 8: a finished job's dotenv report (a JSON object of its variables,
+	 * for the jobs that take them: needs, dependencies). NULL: none, or
+	 * the job was recorded before this version and its DATA/results
+	 * file still holds it (the runner moves it here at start-up).
+	 */
+	"ALTER TABLE jobs ADD COLUMN dotenv TEXT;",
 };
 
 const size_t store_migrations_nr = ARRAY_SIZE(store_migrations);

@@ -284,6 +284,15 @@ int store_job_tally(struct store *st, int64_t pipeline_id, struct store_job_grou
 		    size_t max, size_t *nr, struct strbuf *err);
 /* *ret: the earliest start of a running job; 0 when none runs (the reaper's sweep). */
 int store_job_running_since(struct store *st, int64_t *ret, struct strbuf *err);
+/*
+ * A finished job's dotenv report: json a JSON object of its variables
+ * (NULL: none). store_job_dotenv: *ret that text (malloc'ed; NULL when
+ * the job has none, or was recorded before the store kept them).
+ * STORE_NOTFOUND: no such job.
+ */
+int store_job_set_dotenv(struct store *st, int64_t id, const char *json,
+			 struct strbuf *err);
+int store_job_dotenv(struct store *st, int64_t id, char **ret, struct strbuf *err);
 /* Number of jobs with this status (metrics, queue limit). */
 int store_job_count(struct store *st, const char *status, int64_t *ret,
 		    struct strbuf *err);

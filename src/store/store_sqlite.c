@@ -53,6 +53,7 @@ enum stmt_id {
 	ST_SECRET_LIST, ST_SECRET_VAR_SET, ST_SECRET_NOTIFY_SET, ST_SECRET_WEBHOOK_SET,
 	ST_SECRET_HOOK_SET,
 	ST_JOB_ACTIVE, ST_TEST_HISTORY, ST_PIPELINE_REFS,
+	ST_JOB_SET_DOTENV, ST_JOB_DOTENV,
 	ST__NR
 };
 
@@ -138,6 +139,8 @@ static const char *const stmt_sql[ST__NR] = {
 		"RETURNING id, project_id",
 	[ST_JOB_GET] = "SELECT " JOB_COLS " FROM jobs j WHERE j.id = ?1",
 	[ST_JOB_EXISTS] = "SELECT 1 FROM jobs WHERE id = ?1",
+	[ST_JOB_SET_DOTENV] = "UPDATE jobs SET dotenv = ?2 WHERE id = ?1 RETURNING id",
+	[ST_JOB_DOTENV] = "SELECT dotenv FROM jobs WHERE id = ?1",
 	[ST_JOB_LIST_ALL] =
 		"SELECT " JOB_COLS " FROM jobs j WHERE j.pipeline_id = ?1 "
 		"ORDER BY j.plan_idx, j.attempt",
@@ -1699,6 +1702,50 @@ int store_job_running_since(struct store *st, int64_t *ret, struct strbuf *err)
 	if (!s)
 		return -1;
 	return get_count(st, s, ret, "running since", err);
+}
+
+static int exec_returning(struct store *st, sqlite3_stmt *s, const char *what,
+			  struct strbuf *err);
+
+int store_job_set_dotenv(struct store *st, int64_t id, const char *json,
+			 struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, ST_JOB_SET_DOTENV, err);
+	int rc;
+
+	if (!s)
+		return -1;
+	if (b_int(s, 1, id) || b_text(s, 2, json)) {
+		done(s);
+		return db_fail(st, -1, "job dotenv", err);
+	}
+	rc = exec_returning(st, s, "job dotenv", err);
+	if (rc == STORE_NOTFOUND)
+		return fail(err, rc, "no job %lld", (long long)id);
+	return rc;
+}
+
+int store_job_dotenv(struct store *st, int64_t id, char **ret, struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, ST_JOB_DOTENV, err);
+	int rc;
+
+	*ret = NULL;
+	if (!s)
+		return -1;
+	if (b_int(s, 1, id)) {
+		done(s);
+		return db_fail(st, -1, "job dotenv", err);
+	}
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*ret = col_str(s, 0);
+	done(s);
+	if (rc == SQLITE_DONE)
+		return fail(err, STORE_NOTFOUND, "no job %lld", (long long)id);
+	if (rc != SQLITE_ROW)
+		return db_fail(st, rc, "job dotenv", err);
+	return 0;
 }
 
 int store_job_count(struct store *st, const char *status, int64_t *ret,

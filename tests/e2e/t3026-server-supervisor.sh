@@ -47,7 +47,7 @@ test_expect_success 'a process left behind is killed; the slot serves the next j
 	curl -sS "$URL/api/v1/jobs/$j1" >j1.json && curl -sS "$URL/api/v1/jobs/$j2" >j2.json &&
 	test "$(jq -r .peak_memory j1.json)" -gt 0 &&
 	test "$(jq -r .peak_memory j2.json)" -gt 0 &&
-	test -s "data/results/$j1.json" && test -s "data/results/$j2.json" &&
+	! test -e "data/results/$j1.json" && ! test -e "data/results/$j2.json" &&
 	! ls data/results | grep -q "\.tmp$"
 '
 
@@ -63,7 +63,8 @@ test_expect_success 'a job that never starts gets its result, no temporary file 
 	test "$(jq -r .status p.json)" = failed &&
 	j=$(jq -r ".jobs[0].id" p.json) &&
 	curl -sS "$URL/api/v1/jobs/$j/log" | grep "executor is shell" &&
-	jq -e ".status == \"failed\"" "data/results/$j.json" &&
+	api GET "/api/v1/jobs/$j" | jq -e ".status == \"failed\"" &&
+	! test -e "data/results/$j.json" &&
 	! ls data/results | grep -q "\.tmp$"
 '
 

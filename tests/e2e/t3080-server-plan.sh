@@ -144,6 +144,33 @@ test_expect_success 'a retried job runs with its first attempt'"'"'s plan' '
 	wait_pipeline "$(jq -r .id a.json)" 30 | jq -e ".status == \"success\""
 '
 
+test_expect_success 'a dotenv report is kept in the store; no result file stays' '
+	build=$(jq -r ".jobs[] | select(.name == \"build\") | .id" a.json) &&
+	test "$(sqlite3 data/cidre.db "SELECT dotenv FROM jobs WHERE id = $build")" = \
+		"{\"BUILT\":\"built-by-build\"}" &&
+	ls data/results >left &&
+	test ! -s left
+'
+
+test_expect_success 'a result file of an older server: its dotenv moves to the store at start' '
+	stop_server &&
+	build=$(jq -r ".jobs[] | select(.name == \"build\") | .id" a.json) &&
+	sqlite3 data/cidre.db "UPDATE jobs SET dotenv = NULL WHERE id = $build" &&
+	echo "{\"status\":\"success\",\"dotenv\":{\"BUILT\":\"from-an-old-file\"}}" \
+		>"data/results/$build.json" &&
+	echo "{\"status\":\"succ" >"data/results/$build.json.tmp" &&
+	echo "{}" >data/results/999999.json &&
+	start_server data &&
+	wait_for 10 test ! -e "data/results/$build.json" &&
+	test ! -e "data/results/$build.json.tmp" && test ! -e data/results/999999.json &&
+	test "$(sqlite3 data/cidre.db "SELECT dotenv FROM jobs WHERE id = $build")" = \
+		"{\"BUILT\":\"from-an-old-file\"}" &&
+	api POST "/api/v1/jobs/$(jq -r .id ru.json)/retry" >ru2.json && expect_status 201 &&
+	wait_for 30 job_status_is "$(jq -r .id ru2.json)" success &&
+	api GET "/api/v1/jobs/$(jq -r .id ru2.json)/log" >use-retry2.log &&
+	expect_grep "^use v1 g-alice m-g-alice r-m-g-alice from-an-old-file use test" use-retry2.log
+'
+
 test_expect_success 'the server stops cleanly' '
 	stop_server
 '

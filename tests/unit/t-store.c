@@ -1220,6 +1220,34 @@ static void test_schedules(void **state)
 
 /* ---- tests, artifacts, tokens ---- */
 
+/* A job's dotenv: none until set, then the text; set again replaces it. */
+static void test_job_dotenv(void **state)
+{
+	struct strbuf err = STRBUF_INIT;
+	struct store *st = open_new();
+	int64_t pl = add_pipeline(st, add_project(st, "p"), "main", "running", "push");
+	int64_t job = add_job(st, pl, 0, 1, "success", 0, NULL);
+	char *text = (char *)"x";
+
+	assert_int_equal(store_job_dotenv(st, job, &text, &err), 0);
+	assert_null(text);
+	assert_int_equal(store_job_set_dotenv(st, job, "{\"A\":\"1\"}", &err), 0);
+	assert_int_equal(store_job_dotenv(st, job, &text, &err), 0);
+	assert_string_equal(text, "{\"A\":\"1\"}");
+	free(text);
+	assert_int_equal(store_job_set_dotenv(st, job, NULL, &err), 0);
+	assert_int_equal(store_job_dotenv(st, job, &text, &err), 0);
+	assert_null(text);
+	strbuf_reset(&err);
+	assert_int_equal(store_job_set_dotenv(st, 999, "{}", &err), STORE_NOTFOUND);
+	assert_string_equal(err.buf, "no job 999");
+	strbuf_reset(&err);
+	assert_int_equal(store_job_dotenv(st, 999, &text, &err), STORE_NOTFOUND);
+	assert_null(text);
+	store_close(st);
+	strbuf_release(&err);
+}
+
 static void test_test_cases(void **state)
 {
 	struct strbuf err = STRBUF_INIT;
@@ -1714,6 +1742,7 @@ int main(void)
 		cmocka_unit_test(test_claim_processes),
 		cmocka_unit_test(test_claim_two_handles),
 		cmocka_unit_test(test_schedules),
+		cmocka_unit_test(test_job_dotenv),
 		cmocka_unit_test(test_test_cases),
 		cmocka_unit_test(test_artifacts),
 		cmocka_unit_test(test_retention),
