@@ -14,7 +14,10 @@
 # (utime + stime of all its threads, from /proc/PID/stat) and the same
 # with its reaped children (the supervisors and their bash). With
 # CLI=path/to/cidre, each trigger is `cidre trigger --wait -q` (that
-# client for both builds) instead of trigger-wait.sh. Needs git and curl.
+# client for both builds) instead of trigger-wait.sh. With
+# EXECUTOR=sandbox, both servers run the job in the sandbox (executor:
+# in their configuration; the host's / read-only, as no image is named).
+# Needs git and curl (and bubblewrap for the sandbox).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -35,6 +38,7 @@ for c in "$@"; do
 	d=$W/s$i
 	mkdir -p "$d"
 	printf 'runner:\n  slots: 4\n' >"$d/config.yml"
+	[ -z "${EXECUTOR:-}" ] || printf 'executor:\n  executor: %s\n' "$EXECUTOR" >>"$d/config.yml"
 	"$c" server --data "$d" --listen 127.0.0.1:0 >"$d.log" 2>&1 &
 	PIDS+=("$!")
 	wait_url "$d" "$d.log" "$!"

@@ -145,6 +145,27 @@ done:
 	return rc < 0 ? -1 : 0;
 }
 
+/*
+ * A due run the server could not make a pipeline for (the job queue
+ * full, the repository unreachable): nobody asked for it who could be
+ * told, so it is a failed pipeline that says why, like a ref that is
+ * gone. The schedule stays active; its next time is claimed already.
+ */
+static void record_lost_run(struct store *st, const struct store_schedule *s,
+			    const char *reason)
+{
+	struct strbuf why = STRBUF_INIT, err = STRBUF_INIT;
+	int64_t id = 0;
+
+	strbuf_addf(&why, "schedule %lld: %s", (long long)s->id, reason);
+	if (record_failure(st, s, why.buf, &id, &err) < 0 ||
+	    store_schedule_ran(st, s->id, id, 1, &err) < 0)
+		slog_warn("scheduler: schedule %lld: the failed run not recorded: %s",
+			  (long long)s->id, err.buf);
+	strbuf_release(&why);
+	strbuf_release(&err);
+}
+
 /* Claim and run the schedules due at now; 1 when there may be more due. */
 static int run_due(struct server *srv, struct store *st, int64_t now)
 {
@@ -176,9 +197,11 @@ static int run_due(struct server *srv, struct store *st, int64_t now)
 		/* missed times (a server down over them) are one run, now */
 		if (store_schedule_claim(st, s->id, s->next_run_at, next, &err) < 0)
 			continue;	/* another server's, or changed meanwhile */
-		if (schedule_run(srv, st, s, &pl, &status, &err) < 0)
+		if (schedule_run(srv, st, s, &pl, &status, &err) < 0) {
 			slog_warn("scheduler: schedule %lld: %s", (long long)s->id, err.buf);
-		else
+			if (status == 502 || status == 503)
+				record_lost_run(st, s, err.buf);
+		} else
 			slog_info("scheduler: schedule %lld: pipeline %lld", (long long)s->id,
 				  (long long)pl);
 	}

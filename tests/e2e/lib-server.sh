@@ -82,12 +82,23 @@ curl() {
 }
 
 wait_for() {
-	limit=$(( $1 * 50 )); shift
-	n=0
+	# every 20 ms for the first second, every 100 ms up to 5 s, then
+	# every 250 ms: a long wait (a minute boundary) must not keep a CPU
+	# busy with curl and jq (~30 ms of CPU a look)
+	limit=$(( $1 * 1000 )); shift
+	waited=0
 	while ! "$@" >/dev/null 2>&1; do
-		n=$((n + 1))
-		[ "$n" -ge "$limit" ] && { echo "timed out waiting for: $*" >&2; return 1; }
-		sleep 0.02
+		[ "$waited" -ge "$limit" ] && { echo "timed out waiting for: $*" >&2; return 1; }
+		if [ "$waited" -lt 1000 ]; then
+			sleep 0.02
+			waited=$((waited + 20))
+		elif [ "$waited" -lt 5000 ]; then
+			sleep 0.1
+			waited=$((waited + 100))
+		else
+			sleep 0.25
+			waited=$((waited + 250))
+		fi
 	done
 }
 

@@ -180,6 +180,34 @@ test_expect_success 'a ref that is gone: a failed pipeline that says so, and it 
 	cidre schedule rm app "$id" >/dev/null
 '
 
+test_expect_success 'a due run with the job queue full: a failed pipeline that says so' '
+	kill_server &&
+	printf "runner:\n  slots: 1\nlimits:\n  queue_length: 1\n" >data/config.yml &&
+	start_server data &&
+	printf "a:\n  script: [sleep 60]\nb:\n  script: [sleep 60]\n" | bare_repo busy &&
+	cidre project add busy --repo busy.git >/dev/null &&
+	api POST /api/v1/projects/busy/pipelines "{}" >busy.json && expect_status 201 &&
+	busy=$(jq -r .id busy.json) &&
+	wait_for 20 sh -c "test \"\$(sqlite3 data/cidre.db \"SELECT count(*) FROM jobs WHERE status = '"'"'pending'"'"'\")\" = 1" &&
+	cidre schedule add app --cron "@daily" >out &&
+	id=$(sed -n "s/^schedule \([0-9]*\) .*/\1/p" out) &&
+	kill_server &&
+	past=$(( ($(date +%s) - 86400) * 1000 )) &&
+	sqlite3 data/cidre.db "UPDATE schedules SET next_run_at = $past WHERE id = $id" &&
+	start_server data &&
+	wait_for 20 schedule_ran_past "$id" null &&
+	pl=$(schedule_field "$id" last_pipeline_id) &&
+	api GET "/api/v1/pipelines/$pl" >p.json &&
+	jq -e ".status == \"failed\" and .source == \"schedule\" and .schedule_id == $id
+		and (.error | test(\"job queue is full .*limits.queue_length is 1\"))" p.json &&
+	test "$(schedule_field "$id" active)" = true &&
+	next=$(schedule_field "$id" next_run_at) &&
+	test "$(date -d "$next" +%s)" -gt "$(date +%s)" &&
+	api POST "/api/v1/pipelines/$busy/cancel" >/dev/null &&
+	cidre schedule rm app "$id" >/dev/null &&
+	rm data/config.yml && kill_server && start_server data
+'
+
 test_expect_success 'schedules.* in the configuration: -n checks them' '
 	printf "schedules:\n  min_interval: 120\n  max_per_project: 4\n" >good.yml &&
 	cidre server -n --config good.yml >out 2>&1 &&
