@@ -2698,13 +2698,12 @@ static int h_schedule_add(struct http_request *req, void *ud)
 {
 	struct server *srv = SRV(ud);
 	struct store *st = store_or_500(req, srv);
-	struct strbuf err = STRBUF_INIT;
-	struct server_config cfg;
+	struct strbuf msg = STRBUF_INIT;
 	struct store_schedule s;
 	struct store_project p;
 	struct principal who;
 	json_t *o;
-	int rc;
+	int status;
 
 	if (!st || who_changes(req, srv, st, &who) < 0 || !(o = body_json(req)))
 		return 0;
@@ -2714,51 +2713,20 @@ static int h_schedule_add(struct http_request *req, void *ud)
 	if (project_of(req, srv, st, &who, ROLE_DEVELOPER, &p) < 0 ||
 	    schedule_body(req, o, &s) < 0)
 		goto done;
-	if (!s.cron) {
-		http_respond_error(req, 400, "cron is required, e.g. \"0 3 * * *\"");
-		goto done;
-	}
-	if (!s.description)
-		s.description = xstrdup("");
-	if (!s.cron_timezone)
-		s.cron_timezone = xstrdup("UTC");
-	if (!s.variables)
-		s.variables = xstrdup("{}");
-	rc = schedule_check(srv, s.cron, s.cron_timezone, server_now_ms(), 1, &s.next_run_at,
-			    &err);
-	if (rc) {
-		http_respond_error(req, (unsigned)rc, "%s", err.buf);
-		goto done;
-	}
-	s.project_id = p.id;
-	s.owner = who.user_id;
-	server_cfg(srv, &cfg);
-	rc = store_schedule_add(st, &s, cfg.schedules_max_per_project, &err);
-	if (rc == STORE_CONFLICT) {
-		strbuf_addstr(&err, " (schedules.max_per_project)");
-		http_respond_error(req, 409, "%s", err.buf);
-		goto done;
-	}
-	if (rc < 0) {
-		store_error(req, rc, &err);
-		goto done;
-	}
-	{
-		char target[48];
+	status = schedule_add(srv, st, req, &who, &p, &s, &msg);
+	if (status == 201) {
 		json_t *r = schedule_json(&s, p.name);
 
-		snprintf(target, sizeof(target), "schedule %lld", (long long)s.id);
-		auth_audit(st, req, &who, "schedule.create", target, "project %s, cron %s (%s)%s",
-			   p.name, s.cron, s.cron_timezone, s.active ? "" : ", inactive");
-		scheduler_kick(srv);
 		http_respond_json(req, 201, r);
 		json_decref(r);
+	} else {
+		http_respond_error(req, (unsigned)status, "%s", msg.buf);
 	}
 done:
 	store_schedule_release(&s);
 	store_project_release(&p);
 	json_decref(o);
-	strbuf_release(&err);
+	strbuf_release(&msg);
 	return 0;
 }
 
@@ -2767,12 +2735,13 @@ static int h_schedule_patch(struct http_request *req, void *ud)
 {
 	struct server *srv = SRV(ud);
 	struct store *st = store_or_500(req, srv);
-	struct strbuf err = STRBUF_INIT;
+	struct strbuf msg = STRBUF_INIT, what = STRBUF_INIT;
 	struct store_schedule s;
 	struct store_project p;
 	struct principal who;
-	json_t *o;
-	int rc;
+	const char *k;
+	json_t *o, *e;
+	int status;
 
 	if (!st || who_changes(req, srv, st, &who) < 0 || !(o = body_json(req)))
 		return 0;
@@ -2781,40 +2750,25 @@ static int h_schedule_patch(struct http_request *req, void *ud)
 	if (project_of(req, srv, st, &who, ROLE_DEVELOPER, &p) < 0 ||
 	    schedule_of(req, st, &p, &s) < 0 || schedule_body(req, o, &s) < 0)
 		goto done;
-	/* min_interval holds for a new cron; one stored before a raise can still be edited */
-	rc = schedule_check(srv, s.cron, s.cron_timezone, server_now_ms(),
-			    json_object_get(o, "cron") != NULL, &s.next_run_at, &err);
-	if (rc) {
-		http_respond_error(req, (unsigned)rc, "%s", err.buf);
-		goto done;
-	}
-	rc = store_schedule_update(st, &s, &err);
-	if (rc < 0) {
-		store_error(req, rc, &err);
-		goto done;
-	}
-	{
-		struct strbuf what = STRBUF_INIT;
-		char target[48];
-		json_t *r = schedule_json(&s, p.name), *e;
-		const char *k;
+	/* the names of what changed, never a value */
+	json_object_foreach(o, k, e)
+		strbuf_addf(&what, "%s%s", what.len ? ", " : "", k);
+	status = schedule_update(srv, st, req, &who, &p, &s, json_object_get(o, "cron") != NULL,
+				 what.buf, &msg);
+	if (status == 200) {
+		json_t *r = schedule_json(&s, p.name);
 
-		/* the names of what changed, never a value */
-		json_object_foreach(o, k, e)
-			strbuf_addf(&what, "%s%s", what.len ? ", " : "", k);
-		snprintf(target, sizeof(target), "schedule %lld", (long long)s.id);
-		auth_audit(st, req, &who, "schedule.update", target, "project %s: %s", p.name,
-			   what.buf);
-		strbuf_release(&what);
-		scheduler_kick(srv);
 		http_respond_json(req, 200, r);
 		json_decref(r);
+	} else {
+		http_respond_error(req, (unsigned)status, "%s", msg.buf);
 	}
 done:
 	store_schedule_release(&s);
 	store_project_release(&p);
 	json_decref(o);
-	strbuf_release(&err);
+	strbuf_release(&msg);
+	strbuf_release(&what);
 	return 0;
 }
 
@@ -2822,50 +2776,10 @@ static int h_schedule_delete(struct http_request *req, void *ud)
 {
 	struct server *srv = SRV(ud);
 	struct store *st = store_or_500(req, srv);
-	struct strbuf err = STRBUF_INIT;
+	struct strbuf msg = STRBUF_INIT;
 	struct store_schedule s;
 	struct store_project p;
 	struct principal who;
-	int rc;
-
-	if (!st || who_changes(req, srv, st, &who) < 0)
-		return 0;
-	memset(&p, 0, sizeof(p));
-	memset(&s, 0, sizeof(s));
-	if (project_of(req, srv, st, &who, ROLE_DEVELOPER, &p) < 0 ||
-	    schedule_of(req, st, &p, &s) < 0)
-		goto done;
-	rc = store_schedule_delete(st, p.id, s.id, &err);
-	if (rc < 0) {
-		store_error(req, rc, &err);
-		goto done;
-	}
-	{
-		char target[48];
-
-		snprintf(target, sizeof(target), "schedule %lld", (long long)s.id);
-		auth_audit(st, req, &who, "schedule.delete", target, "project %s, cron %s",
-			   p.name, s.cron);
-	}
-	scheduler_kick(srv);
-	http_respond_json_str(req, 200, "{\"deleted\":true}", 16);
-done:
-	store_schedule_release(&s);
-	store_project_release(&p);
-	strbuf_release(&err);
-	return 0;
-}
-
-/* Run now (GitLab's play button); the next run stays when it was. */
-static int h_schedule_play(struct http_request *req, void *ud)
-{
-	struct server *srv = SRV(ud);
-	struct store *st = store_or_500(req, srv);
-	struct strbuf err = STRBUF_INIT;
-	struct store_schedule s;
-	struct store_project p;
-	struct principal who;
-	int64_t id;
 	int status;
 
 	if (!st || who_changes(req, srv, st, &who) < 0)
@@ -2875,22 +2789,46 @@ static int h_schedule_play(struct http_request *req, void *ud)
 	if (project_of(req, srv, st, &who, ROLE_DEVELOPER, &p) < 0 ||
 	    schedule_of(req, st, &p, &s) < 0)
 		goto done;
-	if (schedule_run(srv, st, &s, &id, &status, &err) < 0) {
-		http_respond_error(req, (unsigned)status, "%s", err.buf);
-		goto done;
-	}
-	{
-		char target[48];
-
-		snprintf(target, sizeof(target), "schedule %lld", (long long)s.id);
-		auth_audit(st, req, &who, "schedule.play", target, "project %s, pipeline %lld",
-			   p.name, (long long)id);
-	}
-	respond_pipeline(req, st, id, 201);
+	status = schedule_remove(srv, st, req, &who, &p, &s, &msg);
+	if (status == 200)
+		http_respond_json_str(req, 200, "{\"deleted\":true}", 16);
+	else
+		http_respond_error(req, (unsigned)status, "%s", msg.buf);
 done:
 	store_schedule_release(&s);
 	store_project_release(&p);
-	strbuf_release(&err);
+	strbuf_release(&msg);
+	return 0;
+}
+
+/* Run now (GitLab's play button); the next run stays when it was. */
+static int h_schedule_play(struct http_request *req, void *ud)
+{
+	struct server *srv = SRV(ud);
+	struct store *st = store_or_500(req, srv);
+	struct strbuf msg = STRBUF_INIT;
+	struct store_schedule s;
+	struct store_project p;
+	struct principal who;
+	int64_t id = 0;
+	int status;
+
+	if (!st || who_changes(req, srv, st, &who) < 0)
+		return 0;
+	memset(&p, 0, sizeof(p));
+	memset(&s, 0, sizeof(s));
+	if (project_of(req, srv, st, &who, ROLE_DEVELOPER, &p) < 0 ||
+	    schedule_of(req, st, &p, &s) < 0)
+		goto done;
+	status = schedule_play(srv, st, req, &who, &p, &s, &id, &msg);
+	if (status == 201)
+		respond_pipeline(req, st, id, 201);
+	else
+		http_respond_error(req, (unsigned)status, "%s", msg.buf);
+done:
+	store_schedule_release(&s);
+	store_project_release(&p);
+	strbuf_release(&msg);
 	return 0;
 }
 

@@ -11,12 +11,15 @@
  * ran runs once, not once per missed time.
  */
 #include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "pipeline/vars.h"
+#include "server/auth.h"
 #include "server/server.h"
 #include "util/cron.h"
 #include "util/tz.h"
@@ -143,6 +146,132 @@ done:
 	store_project_release(&p);
 	strbuf_release(&why);
 	return rc < 0 ? -1 : 0;
+}
+
+/* ---- the changes the API and the web UI make (server.h) ---- */
+
+static int schedule_store_status(int rc, const struct strbuf *err, struct strbuf *msg)
+{
+	strbuf_reset(msg);
+	strbuf_addstr(msg, err->len ? err->buf : "store error");
+	return rc == STORE_NOTFOUND ? 404 : rc == STORE_CONFLICT ? 409 : 500;
+}
+
+static void schedule_audit(struct store *st, struct http_request *req,
+			   const struct principal *who, const char *action,
+			   const struct store_schedule *s, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+static void schedule_audit(struct store *st, struct http_request *req,
+			   const struct principal *who, const char *action,
+			   const struct store_schedule *s, const char *fmt, ...)
+{
+	struct strbuf detail = STRBUF_INIT;
+	char target[48];
+	va_list ap;
+
+	va_start(ap, fmt);
+	strbuf_vaddf(&detail, fmt, ap);
+	va_end(ap);
+	snprintf(target, sizeof(target), "schedule %lld", (long long)s->id);
+	auth_audit(st, req, who, action, target, "%s", detail.buf);
+	strbuf_release(&detail);
+}
+
+int schedule_add(struct server *srv, struct store *st, struct http_request *req,
+		 const struct principal *who, const struct store_project *p,
+		 struct store_schedule *s, struct strbuf *msg)
+{
+	struct strbuf err = STRBUF_INIT;
+	struct server_config cfg;
+	int rc, status = 201;
+
+	if (!s->cron || !*s->cron) {
+		strbuf_addstr(msg, "cron is required, e.g. \"0 3 * * *\"");
+		return 400;
+	}
+	if (!s->description)
+		s->description = xstrdup("");
+	if (!s->cron_timezone || !*s->cron_timezone) {
+		free(s->cron_timezone);
+		s->cron_timezone = xstrdup("UTC");
+	}
+	if (!s->variables)
+		s->variables = xstrdup("{}");
+	rc = schedule_check(srv, s->cron, s->cron_timezone, server_now_ms(), 1, &s->next_run_at,
+			    msg);
+	if (rc)
+		return rc;
+	s->project_id = p->id;
+	s->owner = who->user_id;
+	server_cfg(srv, &cfg);
+	rc = store_schedule_add(st, s, cfg.schedules_max_per_project, &err);
+	if (rc == STORE_CONFLICT)
+		strbuf_addstr(&err, " (schedules.max_per_project)");
+	if (rc < 0) {
+		status = schedule_store_status(rc, &err, msg);
+	} else {
+		schedule_audit(st, req, who, "schedule.create", s, "project %s, cron %s (%s)%s",
+			       p->name, s->cron, s->cron_timezone, s->active ? "" : ", inactive");
+		scheduler_kick(srv);
+	}
+	strbuf_release(&err);
+	return status;
+}
+
+int schedule_update(struct server *srv, struct store *st, struct http_request *req,
+		    const struct principal *who, const struct store_project *p,
+		    struct store_schedule *s, int new_cron, const char *what,
+		    struct strbuf *msg)
+{
+	struct strbuf err = STRBUF_INIT;
+	int rc, status = 200;
+
+	/* min_interval holds for a new cron; one stored before a raise can still be edited */
+	rc = schedule_check(srv, s->cron, s->cron_timezone, server_now_ms(), new_cron,
+			    &s->next_run_at, msg);
+	if (rc)
+		return rc;
+	rc = store_schedule_update(st, s, &err);
+	if (rc < 0) {
+		status = schedule_store_status(rc, &err, msg);
+	} else {
+		schedule_audit(st, req, who, "schedule.update", s, "project %s: %s", p->name, what);
+		scheduler_kick(srv);
+	}
+	strbuf_release(&err);
+	return status;
+}
+
+int schedule_remove(struct server *srv, struct store *st, struct http_request *req,
+		    const struct principal *who, const struct store_project *p,
+		    const struct store_schedule *s, struct strbuf *msg)
+{
+	struct strbuf err = STRBUF_INIT;
+	int rc, status = 200;
+
+	rc = store_schedule_delete(st, p->id, s->id, &err);
+	if (rc < 0) {
+		status = schedule_store_status(rc, &err, msg);
+	} else {
+		schedule_audit(st, req, who, "schedule.delete", s, "project %s, cron %s", p->name,
+			       s->cron);
+		scheduler_kick(srv);
+	}
+	strbuf_release(&err);
+	return status;
+}
+
+int schedule_play(struct server *srv, struct store *st, struct http_request *req,
+		  const struct principal *who, const struct store_project *p,
+		  const struct store_schedule *s, int64_t *ret_pipeline, struct strbuf *msg)
+{
+	int status;
+
+	if (schedule_run(srv, st, s, ret_pipeline, &status, msg) < 0)
+		return status;
+	schedule_audit(st, req, who, "schedule.play", s, "project %s, pipeline %lld", p->name,
+		       (long long)*ret_pipeline);
+	return 201;
 }
 
 /*

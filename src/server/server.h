@@ -199,6 +199,33 @@ int schedule_check(struct server *srv, const char *cron, const char *zone, int64
  */
 int schedule_run(struct server *srv, struct store *st, const struct store_schedule *s,
 		 int64_t *ret_pipeline, int *ret_status, struct strbuf *err);
+/*
+ * The changes the API and the web UI make to schedules, with the same
+ * rules: the caller has read the project and checked the developer role
+ * (and for the web, the CSRF token). Each returns an HTTP status: the
+ * success one (201 added or played, 200 changed or removed), else
+ * 400/404/409/500 (502/503 for play) with the reason in msg and nothing
+ * changed. They write the audit log entry and wake the scheduler.
+ * schedule_add: s's cron is required; an empty description, zone
+ * (UTC) and variables ({}) are filled in; s gets its id, owner, next run.
+ * schedule_update: s as changed by the caller (read from the store
+ * first); new_cron when its cron is new (schedules.min_interval is
+ * checked then); what names the fields changed, for the audit log.
+ */
+struct principal;
+int schedule_add(struct server *srv, struct store *st, struct http_request *req,
+		 const struct principal *who, const struct store_project *p,
+		 struct store_schedule *s, struct strbuf *msg);
+int schedule_update(struct server *srv, struct store *st, struct http_request *req,
+		    const struct principal *who, const struct store_project *p,
+		    struct store_schedule *s, int new_cron, const char *what,
+		    struct strbuf *msg);
+int schedule_remove(struct server *srv, struct store *st, struct http_request *req,
+		    const struct principal *who, const struct store_project *p,
+		    const struct store_schedule *s, struct strbuf *msg);
+int schedule_play(struct server *srv, struct store *st, struct http_request *req,
+		  const struct principal *who, const struct store_project *p,
+		  const struct store_schedule *s, int64_t *ret_pipeline, struct strbuf *msg);
 int scheduler_start(struct server *srv, struct strbuf *err);
 /* Look at the schedules again now (one was added, changed or removed). */
 void scheduler_kick(struct server *srv);
