@@ -2510,7 +2510,6 @@ done:
 
 /* ---- pipeline schedules (schedule.c runs them) ---- */
 
-#define SCHEDULE_DESC_MAX 255
 
 static json_t *schedule_json(const struct store_schedule *s, const char *project)
 {

@@ -183,6 +183,8 @@ void runner_auto_cancel(struct server *srv, struct store *st, int64_t project_id
 
 struct store_schedule;
 struct cron;
+/* A schedule's description: at most this many bytes. */
+#define SCHEDULE_DESC_MAX 255
 /*
  * Check a schedule's cron and zone (and, when interval is set, the
  * cron against schedules.min_interval) and compute its next run after

@@ -192,7 +192,8 @@ static void span(char *buf, size_t n, const char *pre, int64_t d, const char *po
 	else if (d < 86400)
 		snprintf(buf, n, "%s%" PRId64 " h%s", pre, d / 3600, post);
 	else
-		snprintf(buf, n, "%s%" PRId64 " days%s", pre, d / 86400, post);
+		snprintf(buf, n, "%s%" PRId64 " day%s%s", pre, d / 86400,
+			 d / 86400 == 1 ? "" : "s", post);
 }
 
 void page_age(char *buf, size_t n, int64_t ms)

@@ -135,46 +135,86 @@ done:
 	strbuf_release(&err);
 }
 
-/* The project's pipeline schedules (docs/schedules.md); nothing when none. */
-static void schedule_list(struct page *pg, const struct store_project *pr, struct strbuf *out)
+/*
+ * The project's pipeline schedules (docs/schedules.md): nothing when
+ * none and the principal may not add one; with the developer role (and
+ * a session: a form needs its CSRF token), each one's buttons and the
+ * form that adds one.
+ */
+static void schedule_list(struct page *pg, const struct store_project *pr, enum role role,
+			  struct strbuf *out)
 {
 	struct store_schedule *sc = NULL;
-	struct strbuf rows = STRBUF_INIT;
+	struct strbuf rows = STRBUF_INIT, table = STRBUF_INIT, add = STRBUF_INIT;
+	int edit = role >= ROLE_DEVELOPER && pg->who.csrf[0];
 	size_t n = 0, i;
 
-	if (store_schedule_list(pg->st, pr->id, &sc, &n, NULL) < 0 || !n)
+	if (store_schedule_list(pg->st, pr->id, &sc, &n, NULL) < 0 || (!n && !edit))
 		goto done;
 	for (i = 0; i < n; i++) {
-		struct strbuf last = STRBUF_INIT;
-		char next[32], id[24];
+		struct strbuf last = STRBUF_INIT, actions = STRBUF_INIT;
+		char next[32], id[24], path[PAGE_MAX_FIELD];
 
 		if (!sc[i].active)
 			snprintf(next, sizeof(next), "inactive");
 		else
 			page_in(next, sizeof(next), sc[i].next_run_at);
+		snprintf(id, sizeof(id), "%" PRId64, sc[i].id);
 		if (sc[i].last_pipeline_id) {
-			snprintf(id, sizeof(id), "%" PRId64, sc[i].last_pipeline_id);
-			struct tmpl_var l[] = { tmpl_str("id", id) };
+			char lid[24];
+
+			snprintf(lid, sizeof(lid), "%" PRId64, sc[i].last_pipeline_id);
+			struct tmpl_var l[] = { tmpl_str("id", lid) };
 
 			page_render(&last, "project", "lastrun", l, ARRAY_SIZE(l));
 		}
+		if (edit) {
+			snprintf(path, sizeof(path), "/p/%s/schedules/%s/play", pr->name, id);
+			web_action(pg, &actions, path, "Run now", "play");
+			snprintf(path, sizeof(path), "/p/%s/schedules/%s/%s", pr->name, id,
+				 sc[i].active ? "deactivate" : "activate");
+			web_action(pg, &actions, path, sc[i].active ? "Deactivate" : "Activate",
+				   "retry");
+			struct tmpl_var d[] = {
+				tmpl_str("name", pr->name), tmpl_str("id", id),
+				tmpl_str("cron", sc[i].cron), tmpl_str("csrf", pg->who.csrf),
+			};
+			page_render(&actions, "project", "scheddelete", d, ARRAY_SIZE(d));
+		}
 		struct tmpl_var v[] = {
+			tmpl_str("id", id),
 			tmpl_str("description", sc[i].description), tmpl_str("cron", sc[i].cron),
 			tmpl_str("tz", sc[i].cron_timezone),
 			tmpl_str("ref", sc[i].ref ? sc[i].ref : "(default branch)"),
 			tmpl_str("next", next), tmpl_html("last", last.buf),
+			tmpl_html("actions", actions.buf),
 		};
 		page_render(&rows, "project", "schedule", v, ARRAY_SIZE(v));
 		strbuf_release(&last);
+		strbuf_release(&actions);
+	}
+	if (n) {
+		struct tmpl_var v[] = { tmpl_html("rows", rows.buf) };
+
+		page_render(&table, "project", "schedtable", v, ARRAY_SIZE(v));
+	} else {
+		page_render(&table, "project", "schednone", NULL, 0);
+	}
+	if (edit) {
+		struct tmpl_var v[] = { tmpl_str("name", pr->name), tmpl_str("csrf", pg->who.csrf) };
+
+		page_render(&add, "project", "schedadd", v, ARRAY_SIZE(v));
 	}
 	{
-		struct tmpl_var v[] = { tmpl_html("rows", rows.buf) };
+		struct tmpl_var v[] = { tmpl_html("table", table.buf), tmpl_html("add", add.buf) };
 
 		page_render(out, "project", "schedules", v, ARRAY_SIZE(v));
 	}
 done:
 	store_schedules_free(sc, n);
 	strbuf_release(&rows);
+	strbuf_release(&table);
+	strbuf_release(&add);
 }
 
 int web_project(struct http_request *req, void *ud)
@@ -281,7 +321,7 @@ int web_project(struct http_request *req, void *ud)
 		strbuf_release(&h);
 	}
 	branch_list(&pg, &pr, &branches);
-	schedule_list(&pg, &pr, &schedules);
+	schedule_list(&pg, &pr, role, &schedules);
 	web_trend_svg(&trend, tr, nt);
 	snprintf(nstr, sizeof(nstr), "%zu", nt);
 	if (ref)

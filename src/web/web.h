@@ -41,6 +41,12 @@ int web_settings_member(struct http_request *req, void *ud);
 int web_settings_member_remove(struct http_request *req, void *ud);
 int web_settings_variable(struct http_request *req, void *ud);
 int web_settings_variable_delete(struct http_request *req, void *ud);
+/* /p/NAME/schedules[/ID/ACTION] form posts (schedules.c): developers. */
+int web_schedule_add(struct http_request *req, void *ud);
+int web_schedule_play(struct http_request *req, void *ud);
+int web_schedule_activate(struct http_request *req, void *ud);
+int web_schedule_deactivate(struct http_request *req, void *ud);
+int web_schedule_delete(struct http_request *req, void *ud);
 /* /jobs/ID/artifacts[/DIR/]: one folder level of the job's artifacts. */
 int web_artifacts(struct http_request *req, void *ud);
 

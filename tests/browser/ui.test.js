@@ -370,6 +370,40 @@ async function statusText(page, sel) {
 		assert(!vars.json.some(v => v.key === 'BROWSER_SECRET'), 'deleted: ' + JSON.stringify(vars.json));
 	});
 
+	await step('a schedule added on the project page runs at once with "Run now"', async () => {
+		await page.goto(URL + '/p/app');
+		await page.fill('form.schedule-add input[name=description]', 'browser nightly');
+		await page.fill('form.schedule-add input[name=cron]', '30 2 * * 1-5');
+		await Promise.all([page.waitForNavigation(), page.click('form.schedule-add button')]);
+		assert(page.url() === URL + '/p/app#schedules', 'back on the project: ' + page.url());
+		const sc = await api('GET', '/api/v1/projects/app/schedules');
+		const s = sc.json.find(x => x.description === 'browser nightly');
+		assert(s && s.cron === '30 2 * * 1-5' && s.cron_timezone === 'UTC' && s.active,
+			'the API has it: ' + JSON.stringify(sc.json));
+		const row = await statusText(page, `#schedule-${s.id}`);
+		assert(row.includes('browser nightly') && row.includes('30 2 * * 1-5'), 'listed: ' + row);
+		await Promise.all([page.waitForNavigation(),
+			page.click(`form[action="/p/app/schedules/${s.id}/play"] button`)]);
+		assert(/\/pipelines\/[0-9]+$/.test(page.url()), 'on the new pipeline: ' + page.url());
+		const pid = page.url().split('/').pop();
+		const pl = await api('GET', '/api/v1/pipelines/' + pid);
+		assert(pl.json.source === 'schedule' && pl.json.schedule_id === s.id,
+			'a schedule pipeline: ' + JSON.stringify(pl.json));
+		await page.goto(URL + '/p/app');
+		const before = dialogs.length;
+		dialogAnswer = 'accept';
+		try {
+			await Promise.all([page.waitForNavigation(),
+				page.click(`form[action="/p/app/schedules/${s.id}/delete"] button`)]);
+		} finally {
+			dialogAnswer = 'dismiss';
+		}
+		const asked = dialogs.slice(before).join(', ');
+		assert(asked.includes('Delete the schedule 30 2 * * 1-5 of app?'), 'asked: ' + asked);
+		const after = await api('GET', '/api/v1/projects/app/schedules');
+		assert(!after.json.some(x => x.id === s.id), 'deleted: ' + JSON.stringify(after.json));
+	});
+
 	await ctx.close();
 	console.log(`1..${n}`);
 	process.exit(failed ? 1 : 0);

@@ -179,6 +179,37 @@ bare_repo() {
 	(cd "$1" && git add . && git commit -q -m "pipeline" && git push -q origin HEAD:main)
 }
 
+# ---- the web UI as a browser without JavaScript uses it ----
+
+# login_as LOGIN: a session for LOGIN (password LOGIN-password-1) in LOGIN.jar
+login_as() {
+	refresh
+	test "$(command curl -sS -m 10 -o /dev/null -w '%{http_code}' -c "$1.jar" \
+		-d "login=$1&password=$1-password-1" "$URL/login")" = 303
+}
+
+# page LOGIN PATH: GET as LOGIN ("-": anonymous); body in page.html, status on stdout
+page() {
+	refresh
+	if [ "$1" = - ]; then
+		command curl -sS -m 10 -o page.html -D headers -w '%{http_code}' "$URL$2"
+	else
+		command curl -sS -m 10 -b "$1.jar" -o page.html -D headers -w '%{http_code}' "$URL$2"
+	fi
+}
+
+# csrf: the session's CSRF token from the last page
+csrf() {
+	grep -o 'name="csrf" value="[0-9a-f]*"' page.html | head -n 1 | sed 's/.*value="//; s/"$//'
+}
+
+# post LOGIN PATH FORM: a form post as LOGIN; body in page.html, status on stdout
+post() {
+	refresh
+	command curl -sS -m 10 -b "$1.jar" -o page.html -D headers -w '%{http_code}' \
+		--data "$3" "$URL$2"
+}
+
 refresh
 TEST_PRELUDE=refresh
 TEST_CLEANUP=check_sanitizers

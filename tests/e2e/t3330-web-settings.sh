@@ -13,35 +13,6 @@ job:
     - echo "multi=$(printf %s "${MULTI:-}" | od -An -tx1 | tr -d " \n")"
 YML
 
-# login_as LOGIN: a session for LOGIN (password LOGIN-password-1) in LOGIN.jar
-login_as() {
-	refresh
-	test "$(command curl -sS -m 10 -o /dev/null -w '%{http_code}' -c "$1.jar" \
-		-d "login=$1&password=$1-password-1" "$URL/login")" = 303
-}
-
-# page LOGIN PATH: GET as LOGIN ("-": anonymous); body in page.html, status on stdout
-page() {
-	refresh
-	if [ "$1" = - ]; then
-		command curl -sS -m 10 -o page.html -D headers -w '%{http_code}' "$URL$2"
-	else
-		command curl -sS -m 10 -b "$1.jar" -o page.html -D headers -w '%{http_code}' "$URL$2"
-	fi
-}
-
-# csrf: the session's CSRF token from the last page
-csrf() {
-	grep -o 'name="csrf" value="[0-9a-f]*"' page.html | head -n 1 | sed 's/.*value="//; s/"$//'
-}
-
-# post LOGIN PATH FORM: a form post as LOGIN; body in page.html, status on stdout
-post() {
-	refresh
-	command curl -sS -m 10 -b "$1.jar" -o page.html -D headers -w '%{http_code}' \
-		--data "$3" "$URL$2"
-}
-
 # maint's token for its form posts
 tok() {
 	page maint /p/app/settings >/dev/null && csrf

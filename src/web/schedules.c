@@ -1,0 +1,194 @@
+/*
+ * A project's pipeline schedules from its page (web.h): add one, run one
+ * now, activate or deactivate it, delete it. For developers, as in the
+ * REST API, whose rules these posts share (schedule_add & co. in
+ * src/server/schedule.c). Each answers 303 (to the project page's
+ * schedules, or to the pipeline a play made) or an error page with the
+ * reason; nothing changes then.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/cron.h"
+#include "util/tz.h"
+#include "web/page.h"
+#include "web/web.h"
+
+/* The longest branch name the form takes (the project page's filter's). */
+#define SCHEDULE_REF_MAX 255
+
+/*
+ * A post's start: the project, the developer role and the CSRF token,
+ * and (with_schedule) the schedule :id of that project. -1 when a
+ * response was sent.
+ */
+static int post_begin(struct http_request *req, void *ud, struct page *pg,
+		      struct store_project *pr, struct store_schedule *s, int with_schedule)
+{
+	struct strbuf err = STRBUF_INIT;
+	int64_t id;
+	int rc;
+
+	memset(pr, 0, sizeof(*pr));
+	memset(s, 0, sizeof(*s));
+	if (page_begin(req, ud, pg) < 0 ||
+	    page_project(pg, http_request_param(req, "name"), 0, pr, NULL) < 0)
+		return -1;
+	if (page_may_change(pg, pr, ROLE_DEVELOPER) < 0)
+		goto fail;
+	if (!with_schedule)
+		return 0;
+	id = page_id(req, "id");
+	rc = id ? store_schedule_get(pg->st, pr->id, id, s, &err) : STORE_NOTFOUND;
+	if (rc == 0) {
+		strbuf_release(&err);
+		return 0;
+	}
+	if (rc == STORE_NOTFOUND)
+		page_error(req, 404, "No such schedule in this project.");
+	else
+		page_error(req, 500, err.buf);
+	strbuf_release(&err);
+fail:
+	store_project_release(pr);
+	return -1;
+}
+
+/* The answer for status: 303 to the project page's schedules, else the reason. */
+static void post_end(struct page *pg, struct store_project *pr, struct store_schedule *s,
+		     int status, int ok, const char *msg)
+{
+	if (status == ok) {
+		struct strbuf to = STRBUF_INIT;
+
+		strbuf_addf(&to, "/p/%s#schedules", pr->name);
+		page_redirect(pg->req, to.buf);
+		strbuf_release(&to);
+	} else {
+		page_error(pg->req, (unsigned)status, msg);
+	}
+	store_schedule_release(s);
+	store_project_release(pr);
+}
+
+/* Field name of the form into *dst (malloc'ed; "" when absent); -1 with 400 sent when too long. */
+static int field(struct page *pg, const char *name, size_t max, const char *what, char **dst)
+{
+	struct strbuf v = STRBUF_INIT;
+	int rc = page_form_max(pg->req, name, max, &v);
+
+	if (rc == -2) {
+		struct strbuf m = STRBUF_INIT;
+
+		strbuf_addf(&m, "The %s is longer than %zu bytes.", what, max);
+		page_error(pg->req, 400, m.buf);
+		strbuf_release(&m);
+		strbuf_release(&v);
+		return -1;
+	}
+	strbuf_rtrim(&v);
+	strbuf_remove(&v, 0, strspn(v.buf, " \t\r\n"));
+	*dst = strbuf_detach(&v, NULL);
+	return 0;
+}
+
+int web_schedule_add(struct http_request *req, void *ud)
+{
+	struct page pg;
+	struct store_project pr;
+	struct store_schedule s;
+	struct strbuf msg = STRBUF_INIT;
+	int status;
+
+	if (post_begin(req, ud, &pg, &pr, &s, 0) < 0)
+		return 0;
+	s.active = 1;
+	if (field(&pg, "description", SCHEDULE_DESC_MAX, "description", &s.description) < 0 ||
+	    field(&pg, "cron", CRON_EXPR_MAX, "cron expression", &s.cron) < 0 ||
+	    field(&pg, "cron_timezone", TZ_NAME_MAX, "time zone", &s.cron_timezone) < 0 ||
+	    field(&pg, "ref", SCHEDULE_REF_MAX, "branch", &s.ref) < 0) {
+		store_schedule_release(&s);
+		store_project_release(&pr);
+		return 0;
+	}
+	if (!*s.ref) {
+		free(s.ref);
+		s.ref = NULL;	/* the default branch */
+	}
+	status = schedule_add(pg.srv, pg.st, req, &pg.who, &pr, &s, &msg);
+	post_end(&pg, &pr, &s, status, 201, msg.buf);
+	strbuf_release(&msg);
+	return 0;
+}
+
+static int set_active(struct http_request *req, void *ud, int active)
+{
+	struct page pg;
+	struct store_project pr;
+	struct store_schedule s;
+	struct strbuf msg = STRBUF_INIT;
+	int status;
+
+	if (post_begin(req, ud, &pg, &pr, &s, 1) < 0)
+		return 0;
+	s.active = active;
+	status = schedule_update(pg.srv, pg.st, req, &pg.who, &pr, &s, 0, "active", &msg);
+	post_end(&pg, &pr, &s, status, 200, msg.buf);
+	strbuf_release(&msg);
+	return 0;
+}
+
+int web_schedule_activate(struct http_request *req, void *ud)
+{
+	return set_active(req, ud, 1);
+}
+
+int web_schedule_deactivate(struct http_request *req, void *ud)
+{
+	return set_active(req, ud, 0);
+}
+
+int web_schedule_delete(struct http_request *req, void *ud)
+{
+	struct page pg;
+	struct store_project pr;
+	struct store_schedule s;
+	struct strbuf msg = STRBUF_INIT;
+	int status;
+
+	if (post_begin(req, ud, &pg, &pr, &s, 1) < 0)
+		return 0;
+	status = schedule_remove(pg.srv, pg.st, req, &pg.who, &pr, &s, &msg);
+	post_end(&pg, &pr, &s, status, 200, msg.buf);
+	strbuf_release(&msg);
+	return 0;
+}
+
+/* Run now: to the new pipeline's page (a failed one says why it could not run). */
+int web_schedule_play(struct http_request *req, void *ud)
+{
+	struct page pg;
+	struct store_project pr;
+	struct store_schedule s;
+	struct strbuf msg = STRBUF_INIT;
+	int64_t id = 0;
+	int status;
+
+	if (post_begin(req, ud, &pg, &pr, &s, 1) < 0)
+		return 0;
+	status = schedule_play(pg.srv, pg.st, req, &pg.who, &pr, &s, &id, &msg);
+	if (status == 201) {
+		char to[48];
+
+		snprintf(to, sizeof(to), "/pipelines/%" PRId64, id);
+		page_redirect(req, to);
+	} else {
+		page_error(req, (unsigned)status, msg.buf);
+	}
+	store_schedule_release(&s);
+	store_project_release(&pr);
+	strbuf_release(&msg);
+	return 0;
+}

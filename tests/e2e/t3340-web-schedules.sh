@@ -1,0 +1,128 @@
+#!/bin/sh
+# A project's pipeline schedules from its web page, as a browser without
+# JavaScript uses it: developers see the form and each schedule's
+# buttons (run now, deactivate/activate, delete), form posts answered
+# 303 or an error page with the reason and nothing changed; viewers see
+# the list only; a stale CSRF token is refused.
+. "$(dirname "$0")/lib.sh"
+. "$TEST_DIR/lib-server.sh"
+
+cat >pipeline.yml <<'YML'
+nightly:
+  script:
+    - echo "source=$CI_PIPELINE_SOURCE ref=$CI_COMMIT_REF_NAME"
+YML
+
+# dev's CSRF token, from the project page
+tok() {
+	page dev /p/app >/dev/null && csrf
+}
+
+# schedules: the project's schedules (API JSON) in s.json
+schedules() {
+	api GET /api/v1/projects/app/schedules >s.json && expect_status 200
+}
+
+test_expect_success 'a project, a developer and a viewer' '
+	mkdir -p data && start_server data &&
+	bare_repo app <pipeline.yml &&
+	git -C app.git symbolic-ref HEAD refs/heads/main &&
+	(cd app && git push -q origin HEAD:release) &&
+	add_project app "$SCRATCH/app.git" &&
+	for u in dev view; do
+		api POST /api/v1/users "{\"login\":\"$u\",\"password\":\"$u-password-1\"}" \
+			>/dev/null && expect_status 201 || return 1
+	done &&
+	api PUT /api/v1/projects/app/members/dev "{\"role\":\"developer\"}" >/dev/null &&
+	api PUT /api/v1/projects/app/members/view "{\"role\":\"viewer\"}" >/dev/null &&
+	login_as dev && login_as view
+'
+
+test_expect_success 'no schedules: a developer gets the form, a viewer nothing' '
+	test "$(page dev /p/app)" = 200 &&
+	expect_grep "<h2 id=\"schedules\">Schedules</h2>" page.html &&
+	expect_grep "No schedules yet" page.html &&
+	expect_grep "<form method=\"post\" action=\"/p/app/schedules\" class=\"schedule-add\">" page.html &&
+	test "$(page view /p/app)" = 200 &&
+	expect_no_grep "Schedules|/p/app/schedules" page.html
+'
+
+test_expect_success 'add: 303 to the schedules, the store has it, the page lists it with buttons' '
+	test "$(post dev /p/app/schedules "csrf=$(tok)&description=nightly+build&cron=0+3+*+*+*&cron_timezone=Europe%2FParis&ref=release")" = 303 &&
+	grep -qi "^location: /p/app#schedules" headers &&
+	schedules &&
+	jq -e "length == 1 and .[0].description == \"nightly build\" and .[0].cron == \"0 3 * * *\"
+		and .[0].cron_timezone == \"Europe/Paris\" and .[0].ref == \"release\" and .[0].active" s.json &&
+	id=$(jq -r ".[0].id" s.json) && echo "$id" >id &&
+	test "$(page dev /p/app)" = 200 &&
+	expect_grep "<tr id=\"schedule-$id\"><td>nightly build</td><td><code>0 3 \* \* \*</code> <span class=\"muted\">Europe/Paris</span></td><td>release</td><td>in " page.html &&
+	expect_grep "action=\"/p/app/schedules/$id/play\"" page.html &&
+	expect_grep "action=\"/p/app/schedules/$id/deactivate\"" page.html &&
+	expect_grep "action=\"/p/app/schedules/$id/delete\" class=\"inline\" data-confirm=" page.html &&
+	test "$(page view /p/app)" = 200 &&
+	expect_grep "<td>nightly build</td>" page.html &&
+	expect_no_grep "/p/app/schedules/$id/|schedule-add" page.html &&
+	api GET /api/v1/audit | jq -e "any(.[]; .actor == \"dev\" and .action == \"schedule.create\" and .target == \"schedule $id\")"
+'
+
+test_expect_success 'a bad form: the reason, nothing added' '
+	test "$(post dev /p/app/schedules "csrf=$(tok)&cron=61+*+*+*+*")" = 400 &&
+	expect_grep "minute" page.html &&
+	test "$(post dev /p/app/schedules "csrf=$(tok)&cron=")" = 400 &&
+	expect_grep "cron is required" page.html &&
+	test "$(post dev /p/app/schedules "csrf=$(tok)&cron=0+3+*+*+*&cron_timezone=Mars%2FOlympus")" = 400 &&
+	long=$(head -c 300 /dev/zero | tr "\0" a) &&
+	test "$(post dev /p/app/schedules "csrf=$(tok)&cron=0+3+*+*+*&description=$long")" = 400 &&
+	expect_grep "description is longer than 255 bytes" page.html &&
+	schedules && jq -e "length == 1" s.json
+'
+
+test_expect_success 'a viewer, a stale token, someone else'"'"'s schedule id: refused' '
+	id=$(cat id) &&
+	test "$(post view /p/app/schedules "csrf=$(tok)&cron=0+4+*+*+*")" = 403 &&
+	test "$(post dev /p/app/schedules "csrf=0000&cron=0+4+*+*+*")" = 403 &&
+	expect_grep "CSRF" page.html &&
+	test "$(post dev "/p/app/schedules/$id/delete" "csrf=0000")" = 403 &&
+	test "$(post dev /p/app/schedules/99999/play "csrf=$(tok)")" = 404 &&
+	test "$(post dev /p/app/schedules/x/play "csrf=$(tok)")" = 404 &&
+	schedules && jq -e "length == 1" s.json
+'
+
+test_expect_success 'run now: to the new pipeline, a schedule pipeline of its branch' '
+	id=$(cat id) &&
+	test "$(post dev "/p/app/schedules/$id/play" "csrf=$(tok)")" = 303 &&
+	pl=$(sed -n "s/^[Ll]ocation: \/pipelines\/\([0-9]*\).*/\1/p" headers | tr -d "\r") &&
+	test -n "$pl" &&
+	wait_pipeline "$pl" >p.json &&
+	jq -e ".status == \"success\" and .source == \"schedule\" and .ref == \"release\"
+		and .schedule_id == $id" p.json &&
+	schedules && jq -e ".[0].last_pipeline_id == $pl" s.json &&
+	test "$(page dev /p/app)" = 200 &&
+	expect_grep "<a href=\"/pipelines/$pl\">#$pl</a>" page.html
+'
+
+test_expect_success 'deactivate, then activate again' '
+	id=$(cat id) &&
+	test "$(post dev "/p/app/schedules/$id/deactivate" "csrf=$(tok)")" = 303 &&
+	schedules && jq -e ".[0].active == false" s.json &&
+	test "$(page dev /p/app)" = 200 &&
+	expect_grep "<td>inactive</td>" page.html &&
+	expect_grep "action=\"/p/app/schedules/$id/activate\"" page.html &&
+	test "$(post dev "/p/app/schedules/$id/activate" "csrf=$(tok)")" = 303 &&
+	schedules && jq -e ".[0].active == true" s.json
+'
+
+test_expect_success 'delete: gone from the store and the page' '
+	id=$(cat id) &&
+	test "$(post dev "/p/app/schedules/$id/delete" "csrf=$(tok)")" = 303 &&
+	schedules && jq -e "length == 0" s.json &&
+	test "$(page dev /p/app)" = 200 &&
+	expect_grep "No schedules yet" page.html &&
+	test "$(post dev "/p/app/schedules/$id/delete" "csrf=$(tok)")" = 404
+'
+
+test_expect_success 'the server stops cleanly' '
+	stop_server
+'
+
+test_done
