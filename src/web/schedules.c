@@ -123,72 +123,65 @@ int web_schedule_add(struct http_request *req, void *ud)
 	return 0;
 }
 
-static int set_active(struct http_request *req, void *ud, int active)
-{
-	struct page pg;
-	struct store_project pr;
-	struct store_schedule s;
-	struct strbuf msg = STRBUF_INIT;
-	int status;
+enum schedule_op { SCHED_ACTIVATE, SCHED_DEACTIVATE, SCHED_DELETE, SCHED_PLAY };
 
-	if (post_begin(req, ud, &pg, &pr, &s, 1) < 0)
-		return 0;
-	s.active = active;
-	status = schedule_update(pg.srv, pg.st, req, &pg.who, &pr, &s, 0, "active", &msg);
-	post_end(&pg, &pr, &s, status, 200, msg.buf);
-	strbuf_release(&msg);
-	return 0;
-}
-
-int web_schedule_activate(struct http_request *req, void *ud)
-{
-	return set_active(req, ud, 1);
-}
-
-int web_schedule_deactivate(struct http_request *req, void *ud)
-{
-	return set_active(req, ud, 0);
-}
-
-int web_schedule_delete(struct http_request *req, void *ud)
-{
-	struct page pg;
-	struct store_project pr;
-	struct store_schedule s;
-	struct strbuf msg = STRBUF_INIT;
-	int status;
-
-	if (post_begin(req, ud, &pg, &pr, &s, 1) < 0)
-		return 0;
-	status = schedule_remove(pg.srv, pg.st, req, &pg.who, &pr, &s, &msg);
-	post_end(&pg, &pr, &s, status, 200, msg.buf);
-	strbuf_release(&msg);
-	return 0;
-}
-
-/* Run now: to the new pipeline's page (a failed one says why it could not run). */
-int web_schedule_play(struct http_request *req, void *ud)
+/* A button's post on the schedule :id; play goes to the new pipeline's page. */
+static int schedule_op(struct http_request *req, void *ud, enum schedule_op op)
 {
 	struct page pg;
 	struct store_project pr;
 	struct store_schedule s;
 	struct strbuf msg = STRBUF_INIT;
 	int64_t id = 0;
-	int status;
+	int status, ok = 200;
 
 	if (post_begin(req, ud, &pg, &pr, &s, 1) < 0)
 		return 0;
-	status = schedule_play(pg.srv, pg.st, req, &pg.who, &pr, &s, &id, &msg);
-	if (status == 201) {
-		char to[48];
+	switch (op) {
+	case SCHED_ACTIVATE:
+	case SCHED_DEACTIVATE:
+		s.active = op == SCHED_ACTIVATE;
+		status = schedule_update(pg.srv, pg.st, req, &pg.who, &pr, &s, 0, "active", &msg);
+		break;
+	case SCHED_DELETE:
+		status = schedule_remove(pg.srv, pg.st, req, &pg.who, &pr, &s, &msg);
+		break;
+	default:
+		ok = 201;
+		status = schedule_play(pg.srv, pg.st, req, &pg.who, &pr, &s, &id, &msg);
+		if (status == ok) {
+			char to[48];
 
-		snprintf(to, sizeof(to), "/pipelines/%" PRId64, id);
-		page_redirect(req, to);
-	} else {
-		page_error(req, (unsigned)status, msg.buf);
+			snprintf(to, sizeof(to), "/pipelines/%" PRId64, id);
+			page_redirect(req, to);
+			store_schedule_release(&s);
+			store_project_release(&pr);
+			strbuf_release(&msg);
+			return 0;
+		}
 	}
-	store_schedule_release(&s);
-	store_project_release(&pr);
+	post_end(&pg, &pr, &s, status, ok, msg.buf);
 	strbuf_release(&msg);
 	return 0;
+}
+
+int web_schedule_activate(struct http_request *req, void *ud)
+{
+	return schedule_op(req, ud, SCHED_ACTIVATE);
+}
+
+int web_schedule_deactivate(struct http_request *req, void *ud)
+{
+	return schedule_op(req, ud, SCHED_DEACTIVATE);
+}
+
+int web_schedule_delete(struct http_request *req, void *ud)
+{
+	return schedule_op(req, ud, SCHED_DELETE);
+}
+
+/* Run now: to the new pipeline's page (a failed one says why it could not run). */
+int web_schedule_play(struct http_request *req, void *ud)
+{
+	return schedule_op(req, ud, SCHED_PLAY);
 }
