@@ -103,12 +103,12 @@ test_expect_success 'project page, filters, badge and Atom feed' '
 '
 
 test_expect_success 'the project page lists its schedules, escaped' '
-	test "$(get /p/app)" = 200 && expect_no_grep "<h2>Schedules</h2>" page.html &&
+	test "$(get /p/app)" = 200 && expect_no_grep "Schedules</h2>" page.html &&
 	api POST /api/v1/projects/app/schedules \
 		"{\"description\":\"nightly <b>\",\"cron\":\"0 3 * * *\",\"cron_timezone\":\"Europe/Paris\"}" \
 		>s.json &&
 	test "$(get /p/app)" = 200 &&
-	expect_grep "<h2>Schedules</h2>" page.html &&
+	expect_grep "<h2 id=\"schedules\">Schedules</h2>" page.html &&
 	expect_grep "<td>nightly &lt;b&gt;</td><td><code>0 3 \\* \\* \\*</code> <span class=\"muted\">Europe/Paris</span></td><td>\\(default branch\\)</td><td>in [0-9]+ (h|min)</td><td></td>" page.html &&
 	api DELETE "/api/v1/projects/app/schedules/$(jq -r .id s.json)" >/dev/null
 '
