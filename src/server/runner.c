@@ -853,7 +853,7 @@ static json_t *dep_json(struct runner *r, const struct store_job *d)
 		res = json_load_file(rpath, 0, NULL);
 	free(text);
 	dot = json_object_get(res, "dotenv");
-	json_object_set(o, "dotenv", json_is_object(dot) ? dot : json_object());
+	json_object_set_new(o, "dotenv", json_is_object(dot) ? json_incref(dot) : json_object());
 	json_decref(res);
 	free(rpath);
 	strbuf_release(&err);
