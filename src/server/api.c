@@ -31,7 +31,6 @@
 #include "util/xalloc.h"
 
 #define MAX_PER_PAGE 100
-#define MAX_VARIABLES 200
 #define MAX_VAR_VALUE SETTINGS_MAX_VALUE
 
 #define SRV(ud) ((struct server *)(ud))
@@ -819,29 +818,17 @@ static int h_trigger(struct http_request *req, void *ud)
 		goto done;
 	v = json_object_get(o, "variables");
 	if (v && !json_is_null(v)) {
+		struct strbuf msg = STRBUF_INIT;
 		const char *k;
 		json_t *e;
 
-		if (!json_is_object(v) || json_object_size(v) > MAX_VARIABLES) {
-			http_respond_error(req, 400, "variables must be an object of at most %d "
-					   "string values", MAX_VARIABLES);
+		if (trigger_variables_check(v, &msg) < 0) {
+			http_respond_error(req, 400, "%s", msg.buf);
+			strbuf_release(&msg);
 			goto done;
 		}
-		json_object_foreach(v, k, e) {
-			size_t i;
-			int ok = *k && strlen(k) <= 255;
-
-			for (i = 0; k[i] && ok; i++)
-				ok = (k[i] >= 'A' && k[i] <= 'Z') || (k[i] >= 'a' && k[i] <= 'z') ||
-				     k[i] == '_' || (i && k[i] >= '0' && k[i] <= '9');
-			if (!ok || !json_is_string(e) || json_string_length(e) > MAX_VAR_VALUE) {
-				http_respond_error(req, 400, "variable \"%s\": names are "
-						   "[A-Za-z_][A-Za-z0-9_]*, values strings of at "
-						   "most %d bytes", k, MAX_VAR_VALUE);
-				goto done;
-			}
+		json_object_foreach(v, k, e)
 			varlist_set(&vars, k, json_string_value(e));
-		}
 	}
 	memset(&t, 0, sizeof(t));
 	t.project = &p;
@@ -2591,26 +2578,12 @@ static int schedule_body(struct http_request *req, json_t *o, struct store_sched
 		s->active = json_is_true(v);
 	v = json_object_get(o, "variables");
 	if (v) {
-		json_t *e;
+		struct strbuf msg = STRBUF_INIT;
 
-		if (!json_is_null(v) && (!json_is_object(v) ||
-					 json_object_size(v) > MAX_VARIABLES)) {
-			http_respond_error(req, 400, "variables must be an object of at most %d "
-					   "string values", MAX_VARIABLES);
+		if (!json_is_null(v) && trigger_variables_check(v, &msg) < 0) {
+			http_respond_error(req, 400, "%s", msg.buf);
+			strbuf_release(&msg);
 			return -1;
-		}
-		json_object_foreach(v, k, e) {
-			int ok = *k && strlen(k) <= 255;
-
-			for (i = 0; k[i] && ok; i++)
-				ok = (k[i] >= 'A' && k[i] <= 'Z') || (k[i] >= 'a' && k[i] <= 'z') ||
-				     k[i] == '_' || (i && k[i] >= '0' && k[i] <= '9');
-			if (!ok || !json_is_string(e) || json_string_length(e) > MAX_VAR_VALUE) {
-				http_respond_error(req, 400, "variable \"%s\": names are "
-						   "[A-Za-z_][A-Za-z0-9_]*, values strings of at "
-						   "most %d bytes", k, MAX_VAR_VALUE);
-				return -1;
-			}
 		}
 		free(s->variables);
 		s->variables = json_is_null(v) ? xstrdup("{}") :

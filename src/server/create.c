@@ -224,6 +224,32 @@ static int local_head_mirrored(const char *repo, const char *mirror, char **rev)
 	return ok;
 }
 
+int trigger_variables_check(const json_t *v, struct strbuf *msg)
+{
+	const char *k;
+	json_t *e;
+
+	if (!json_is_object(v) || json_object_size(v) > TRIGGER_MAX_VARIABLES) {
+		strbuf_addf(msg, "variables must be an object of at most %d string values",
+			    TRIGGER_MAX_VARIABLES);
+		return -1;
+	}
+	json_object_foreach((json_t *)v, k, e) {
+		size_t i;
+		int ok = *k && strlen(k) <= 255;
+
+		for (i = 0; k[i] && ok; i++)
+			ok = (k[i] >= 'A' && k[i] <= 'Z') || (k[i] >= 'a' && k[i] <= 'z') ||
+			     k[i] == '_' || (i && k[i] >= '0' && k[i] <= '9');
+		if (!ok || !json_is_string(e) || json_string_length(e) > TRIGGER_MAX_VALUE) {
+			strbuf_addf(msg, "variable \"%s\": names are [A-Za-z_][A-Za-z0-9_]*, "
+				    "values strings of at most %d bytes", k, TRIGGER_MAX_VALUE);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int server_create_pipeline(struct server *srv, const struct trigger *t,
 			   int64_t *ret_id, int *ret_status, struct strbuf *err)
 {

@@ -145,6 +145,18 @@ struct trigger {
 int server_create_pipeline(struct server *srv, const struct trigger *t,
 			   int64_t *ret_id, int *ret_status, struct strbuf *err);
 
+/*
+ * A pipeline's variables as callers give them (the API's trigger, a
+ * schedule): a JSON object of at most TRIGGER_MAX_VARIABLES string
+ * values of at most TRIGGER_MAX_VALUE bytes, names
+ * [A-Za-z_][A-Za-z0-9_]* of at most 255 bytes. 0, or -1 with the
+ * refusal in msg. json_t is jansson's.
+ */
+#define TRIGGER_MAX_VARIABLES 200
+#define TRIGGER_MAX_VALUE SETTINGS_MAX_VALUE
+struct json_t;
+int trigger_variables_check(const struct json_t *v, struct strbuf *msg);
+
 /* Fetch a mirror (one fetch at a time in this process). */
 int server_fetch(const char *mirror, struct strbuf *err);
 

@@ -7,17 +7,21 @@
  * reason; nothing changes then.
  */
 #include <inttypes.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "util/cron.h"
 #include "util/tz.h"
+#include "util/xalloc.h"
 #include "web/page.h"
 #include "web/web.h"
 
 /* The longest branch name the form takes (the project page's filter's). */
 #define SCHEDULE_REF_MAX 255
+/* The variables field: as many as the rules take, each at its longest. */
+#define VARIABLES_FIELD (TRIGGER_MAX_VARIABLES * (256 + TRIGGER_MAX_VALUE + 2))
 
 /*
  * A post's start: the project, the developer role and the CSRF token,
@@ -94,12 +98,63 @@ static int field(struct page *pg, const char *name, size_t max, const char *what
 	return 0;
 }
 
+/*
+ * The form's variables, one KEY=value a line (CR LF or LF; blank lines
+ * skipped; spaces around the key dropped, the value kept as typed), as
+ * the JSON object the rules check (trigger_variables_check). 0 with
+ * *ret (malloc'ed), or a status (400) with msg.
+ */
+static int form_variables(const char *text, char **ret, struct strbuf *msg)
+{
+	json_t *o = json_object();
+	const char *p = text;
+	int rc = 0;
+
+	while (*p) {
+		size_t n = strcspn(p, "\n"), kl;
+		const char *eq = memchr(p, '=', n), *k = p;
+		char *key, *value;
+
+		if (n && p[n - 1] == '\r')
+			n--;
+		if (strspn(p, " \t") >= n) {
+			p += strcspn(p, "\n");
+			p += *p == '\n';
+			continue;
+		}
+		if (!eq) {
+			strbuf_addf(msg, "Variables are one KEY=value a line: \"%.*s\" has no \"=\".",
+				    (int)(n > 64 ? 64 : n), p);
+			rc = 400;
+			break;
+		}
+		while (*k == ' ' || *k == '\t')
+			k++;
+		kl = (size_t)(eq - k);
+		while (kl && (k[kl - 1] == ' ' || k[kl - 1] == '\t'))
+			kl--;
+		key = xstrndup(k, kl);
+		value = xstrndup(eq + 1, (size_t)(p + n - eq - 1));
+		json_object_set_new(o, key, json_string(value));
+		free(key);
+		free(value);
+		p += strcspn(p, "\n");
+		p += *p == '\n';
+	}
+	if (!rc && trigger_variables_check(o, msg) < 0)
+		rc = 400;
+	if (!rc)
+		*ret = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(o);
+	return rc;
+}
+
 int web_schedule_add(struct http_request *req, void *ud)
 {
 	struct page pg;
 	struct store_project pr;
 	struct store_schedule s;
-	struct strbuf msg = STRBUF_INIT;
+	struct strbuf msg = STRBUF_INIT, vars = STRBUF_INIT;
 	int status;
 
 	if (post_begin(req, ud, &pg, &pr, &s, 0) < 0)
@@ -117,9 +172,17 @@ int web_schedule_add(struct http_request *req, void *ud)
 		free(s.ref);
 		s.ref = NULL;	/* the default branch */
 	}
-	status = schedule_add(pg.srv, pg.st, req, &pg.who, &pr, &s, &msg);
+	if (page_form_max(req, "variables", VARIABLES_FIELD, &vars) == -2) {
+		strbuf_addf(&msg, "The variables are longer than %d bytes.", VARIABLES_FIELD);
+		status = 400;
+	} else {
+		status = form_variables(vars.buf, &s.variables, &msg);
+	}
+	if (!status)
+		status = schedule_add(pg.srv, pg.st, req, &pg.who, &pr, &s, &msg);
 	post_end(&pg, &pr, &s, status, 201, msg.buf);
 	strbuf_release(&msg);
+	strbuf_release(&vars);
 	return 0;
 }
 

@@ -65,6 +65,20 @@ test_expect_success 'add: 303 to the schedules, the store has it, the page lists
 	api GET /api/v1/audit | jq -e "any(.[]; .actor == \"dev\" and .action == \"schedule.create\" and .target == \"schedule $id\")"
 '
 
+test_expect_success 'variables from the form, one KEY=value a line; a bad one refused' '
+	test "$(post dev /p/app/schedules "csrf=$(tok)&cron=0+4+*+*+*&variables=GREETING%3Dhello+there%3D1%0D%0A%0D%0A++NIGHTLY+%3D+%0D%0A")" = 303 &&
+	schedules &&
+	jq -e "length == 2 and (.[] | select(.cron == \"0 4 * * *\") | .variables ==
+		{\"GREETING\": \"hello there=1\", \"NIGHTLY\": \" \"})" s.json &&
+	test "$(post dev /p/app/schedules "csrf=$(tok)&cron=0+5+*+*+*&variables=1BAD%3Dx")" = 400 &&
+	expect_grep "variable &quot;1BAD&quot;: names are" page.html &&
+	test "$(post dev /p/app/schedules "csrf=$(tok)&cron=0+5+*+*+*&variables=NO_EQUALS")" = 400 &&
+	expect_grep "has no &quot;=&quot;" page.html &&
+	schedules && jq -e "length == 2" s.json &&
+	api DELETE "/api/v1/projects/app/schedules/$(jq -r ".[] | select(.cron == \"0 4 * * *\") | .id" s.json)" >/dev/null &&
+	expect_status 200
+'
+
 test_expect_success 'a bad form: the reason, nothing added' '
 	test "$(post dev /p/app/schedules "csrf=$(tok)&cron=61+*+*+*+*")" = 400 &&
 	expect_grep "minute" page.html &&
