@@ -169,6 +169,9 @@ static void schedule_list(struct page *pg, const struct store_project *pr, enum 
 			page_render(&last, "project", "lastrun", l, ARRAY_SIZE(l));
 		}
 		if (edit) {
+			struct tmpl_var e[] = { tmpl_str("name", pr->name), tmpl_str("id", id) };
+
+			page_render(&actions, "project", "schededitlink", e, ARRAY_SIZE(e));
 			snprintf(path, sizeof(path), "/p/%s/schedules/%s/play", pr->name, id);
 			web_action(pg, &actions, path, "Run now", "play");
 			snprintf(path, sizeof(path), "/p/%s/schedules/%s/%s", pr->name, id,

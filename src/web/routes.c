@@ -368,6 +368,8 @@ const struct http_route web_routes[] = {
 	{ "POST", "/p/:name/settings/variables", web_settings_variable },
 	{ "POST", "/p/:name/settings/variables/:key/delete", web_settings_variable_delete },
 	{ "POST", "/p/:name/schedules", web_schedule_add },
+	{ "GET", "/p/:name/schedules/:id/edit", web_schedule_edit },
+	{ "POST", "/p/:name/schedules/:id", web_schedule_update },
 	{ "POST", "/p/:name/schedules/:id/play", web_schedule_play },
 	{ "POST", "/p/:name/schedules/:id/activate", web_schedule_activate },
 	{ "POST", "/p/:name/schedules/:id/deactivate", web_schedule_deactivate },

@@ -186,6 +186,172 @@ int web_schedule_add(struct http_request *req, void *ud)
 	return 0;
 }
 
+/* s's variables as KEY=value lines; -1 when a value has a line feed (not editable so). */
+static int variables_text(const struct store_schedule *s, struct strbuf *out)
+{
+	json_t *o = json_loads(s->variables ? s->variables : "{}", 0, NULL), *v;
+	const char *k;
+	int rc = 0;
+
+	json_object_foreach(o, k, v) {
+		const char *t = json_string_value(v);
+
+		if (!t || strchr(t, '\n') || strchr(t, '\r')) {
+			rc = -1;
+			break;
+		}
+		strbuf_addf(out, "%s=%s\n", k, t);
+	}
+	json_decref(o);
+	return rc;
+}
+
+/* GET /p/NAME/schedules/ID/edit: the schedule's form, filled in. */
+int web_schedule_edit(struct http_request *req, void *ud)
+{
+	struct page pg;
+	struct store_project pr;
+	struct store_schedule s;
+	struct strbuf err = STRBUF_INIT, body = STRBUF_INIT, vars = STRBUF_INIT;
+	struct strbuf text = STRBUF_INIT, title = STRBUF_INIT;
+	enum role role = ROLE_NONE;
+	char id[24];
+	int rc;
+
+	memset(&pr, 0, sizeof(pr));
+	memset(&s, 0, sizeof(s));
+	if (page_begin(req, ud, &pg) < 0 ||
+	    page_project(&pg, http_request_param(req, "name"), 0, &pr, &role) < 0)
+		goto done;
+	if (role < ROLE_DEVELOPER || !pg.who.csrf[0]) {
+		page_error(req, 403, "Editing a schedule needs the developer role, logged in.");
+		goto done;
+	}
+	rc = page_id(req, "id") ? store_schedule_get(pg.st, pr.id, page_id(req, "id"), &s, &err)
+				: STORE_NOTFOUND;
+	if (rc < 0) {
+		page_error(req, rc == STORE_NOTFOUND ? 404 : 500,
+			   rc == STORE_NOTFOUND ? "No such schedule in this project." : err.buf);
+		goto done;
+	}
+	if (variables_text(&s, &text) == 0) {
+		struct tmpl_var v[] = { tmpl_str("text", text.buf) };
+
+		page_render(&vars, "project", "schedvars", v, ARRAY_SIZE(v));
+	} else {
+		page_render(&vars, "project", "schedvarsfixed", NULL, 0);
+	}
+	snprintf(id, sizeof(id), "%" PRId64, s.id);
+	{
+		struct tmpl_var v[] = {
+			tmpl_str("name", pr.name), tmpl_str("id", id), tmpl_str("csrf", pg.who.csrf),
+			tmpl_str("description", s.description), tmpl_str("cron", s.cron),
+			tmpl_str("tz", s.cron_timezone), tmpl_str("ref", s.ref ? s.ref : ""),
+			tmpl_html("variables", vars.buf),
+			tmpl_html("active", s.active ? " checked" : ""),
+		};
+		page_render(&body, "project", "schededit", v, ARRAY_SIZE(v));
+	}
+	strbuf_addf(&title, "schedule %s of %s", id, pr.name);
+	page_send(&pg, 200, title.buf, body.buf);
+done:
+	store_schedule_release(&s);
+	store_project_release(&pr);
+	strbuf_release(&err);
+	strbuf_release(&body);
+	strbuf_release(&vars);
+	strbuf_release(&text);
+	strbuf_release(&title);
+	return 0;
+}
+
+/*
+ * *field becomes *value (taken: *value is NULL after) when they differ,
+ * and name is added to what; 1 then, else 0.
+ */
+static int take(char **field, char **value, const char *name, struct strbuf *what)
+{
+	if (!strcmp(*field ? *field : "", *value ? *value : ""))
+		return 0;
+	strbuf_addf(what, "%s%s", what->len ? ", " : "", name);
+	free(*field);
+	*field = *value;
+	*value = NULL;
+	return 1;
+}
+
+/* POST /p/NAME/schedules/ID: the edit form's fields replace the schedule's. */
+int web_schedule_update(struct http_request *req, void *ud)
+{
+	struct page pg;
+	struct store_project pr;
+	struct store_schedule s;
+	struct strbuf msg = STRBUF_INIT, what = STRBUF_INIT, vars = STRBUF_INIT;
+	struct strbuf active = STRBUF_INIT;
+	char *desc = NULL, *cron = NULL, *tz = NULL, *ref = NULL, *variables = NULL;
+	int status = 0, rc, new_cron;
+
+	if (post_begin(req, ud, &pg, &pr, &s, 1) < 0)
+		return 0;
+	if (field(&pg, "description", SCHEDULE_DESC_MAX, "description", &desc) < 0 ||
+	    field(&pg, "cron", CRON_EXPR_MAX, "cron expression", &cron) < 0 ||
+	    field(&pg, "cron_timezone", TZ_NAME_MAX, "time zone", &tz) < 0 ||
+	    field(&pg, "ref", SCHEDULE_REF_MAX, "branch", &ref) < 0)
+		goto out;
+	/* a form without the field (values of several lines) keeps them */
+	rc = page_form_max(req, "variables", VARIABLES_FIELD, &vars);
+	if (rc == -2) {
+		strbuf_addf(&msg, "The variables are longer than %d bytes.", VARIABLES_FIELD);
+		status = 400;
+	} else if (rc == 0) {
+		status = form_variables(vars.buf, &variables, &msg);
+	}
+	if (!status && !*cron) {
+		strbuf_addstr(&msg, "cron is required, e.g. \"0 3 * * *\"");
+		status = 400;
+	}
+	if (!status) {
+		int on = page_form(req, "active", &active) == 0 && !strcmp(active.buf, "1");
+
+		if (!*tz) {
+			free(tz);
+			tz = xstrdup("UTC");
+		}
+		take(&s.description, &desc, "description", &what);
+		take(&s.cron_timezone, &tz, "cron_timezone", &what);
+		if (!*ref) {
+			free(ref);
+			ref = NULL;	/* the default branch */
+		}
+		take(&s.ref, &ref, "ref", &what);
+		if (variables)
+			take(&s.variables, &variables, "variables", &what);
+		if (on != s.active) {
+			strbuf_addf(&what, "%sactive", what.len ? ", " : "");
+			s.active = on;
+		}
+		new_cron = take(&s.cron, &cron, "cron", &what);
+		status = schedule_update(pg.srv, pg.st, req, &pg.who, &pr, &s, new_cron,
+					 what.len ? what.buf : "nothing", &msg);
+	}
+	post_end(&pg, &pr, &s, status, 200, msg.buf);
+	goto done;
+out:
+	store_schedule_release(&s);
+	store_project_release(&pr);
+done:
+	free(desc);
+	free(cron);
+	free(tz);
+	free(ref);
+	free(variables);
+	strbuf_release(&msg);
+	strbuf_release(&what);
+	strbuf_release(&vars);
+	strbuf_release(&active);
+	return 0;
+}
+
 enum schedule_op { SCHED_ACTIVATE, SCHED_DEACTIVATE, SCHED_DELETE, SCHED_PLAY };
 
 /* A button's post on the schedule :id; play goes to the new pipeline's page. */

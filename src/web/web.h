@@ -43,6 +43,8 @@ int web_settings_variable(struct http_request *req, void *ud);
 int web_settings_variable_delete(struct http_request *req, void *ud);
 /* /p/NAME/schedules[/ID/ACTION] form posts (schedules.c): developers. */
 int web_schedule_add(struct http_request *req, void *ud);
+int web_schedule_edit(struct http_request *req, void *ud);
+int web_schedule_update(struct http_request *req, void *ud);
 int web_schedule_play(struct http_request *req, void *ud);
 int web_schedule_activate(struct http_request *req, void *ud);
 int web_schedule_deactivate(struct http_request *req, void *ud);

@@ -102,6 +102,45 @@ test_expect_success 'a viewer, a stale token, someone else'"'"'s schedule id: re
 	schedules && jq -e "length == 1" s.json
 '
 
+test_expect_success 'edit: the form filled in; cron, zone, branch, variables, active saved' '
+	id=$(cat id) &&
+	test "$(page dev /p/app)" = 200 &&
+	expect_grep "<a href=\"/p/app/schedules/$id/edit\">Edit</a>" page.html &&
+	test "$(page dev "/p/app/schedules/$id/edit")" = 200 &&
+	expect_grep "<h1>Edit the schedule $id of app</h1>" page.html &&
+	expect_grep "name=\"cron\" required maxlength=\"256\" size=\"14\" value=\"0 3 \* \* \*\"" page.html &&
+	expect_grep "value=\"Europe/Paris\"" page.html &&
+	expect_grep "name=\"active\" value=\"1\" checked" page.html &&
+	test "$(post dev "/p/app/schedules/$id" "csrf=$(tok)&description=nightly+build&cron=15+4+*+*+*&cron_timezone=UTC&ref=&variables=A%3D1%0AB%3Dtwo")" = 303 &&
+	schedules &&
+	jq -e ".[0].cron == \"15 4 * * *\" and .[0].cron_timezone == \"UTC\" and .[0].ref == null
+		and .[0].variables == {\"A\": \"1\", \"B\": \"two\"} and .[0].active == false" s.json &&
+	api GET /api/v1/audit | jq -e "any(.[]; .action == \"schedule.update\" and
+		(.detail | test(\"cron_timezone, ref, variables, active, cron\")))" &&
+	test "$(page dev "/p/app/schedules/$id/edit")" = 200 &&
+	expect_grep "A=1" page.html && expect_no_grep "name=\"active\" value=\"1\" checked" page.html &&
+	test "$(post dev "/p/app/schedules/$id" "csrf=$(tok)&description=nightly+build&cron=0+3+*+*+*&cron_timezone=Europe%2FParis&ref=release&variables=&active=1")" = 303 &&
+	schedules &&
+	jq -e ".[0].cron == \"0 3 * * *\" and .[0].ref == \"release\" and .[0].variables == {} and .[0].active" s.json
+'
+
+test_expect_success 'edit: refusals change nothing; multi-line values are kept, not shown' '
+	id=$(cat id) &&
+	test "$(post dev "/p/app/schedules/$id" "csrf=$(tok)&cron=&cron_timezone=UTC")" = 400 &&
+	expect_grep "cron is required" page.html &&
+	test "$(post dev "/p/app/schedules/$id" "csrf=$(tok)&cron=0+3+*+*+*&cron_timezone=Nowhere%2FLand")" = 400 &&
+	test "$(page view "/p/app/schedules/$id/edit")" = 403 &&
+	test "$(post view "/p/app/schedules/$id" "csrf=$(tok)&cron=0+5+*+*+*")" = 403 &&
+	test "$(page dev /p/app/schedules/99999/edit)" = 404 &&
+	schedules && jq -e ".[0].cron == \"0 3 * * *\" and .[0].cron_timezone == \"Europe/Paris\"" s.json &&
+	api PATCH "/api/v1/projects/app/schedules/$id" "{\"variables\":{\"MULTI\":\"a\nb\"}}" >/dev/null &&
+	expect_status 200 &&
+	test "$(page dev "/p/app/schedules/$id/edit")" = 200 &&
+	expect_grep "values of several lines" page.html && expect_no_grep "name=\"variables\"" page.html &&
+	test "$(post dev "/p/app/schedules/$id" "csrf=$(tok)&description=renamed&cron=0+3+*+*+*&cron_timezone=Europe%2FParis&ref=release&active=1")" = 303 &&
+	schedules && jq -e ".[0].description == \"renamed\" and .[0].variables == {\"MULTI\": \"a\nb\"}" s.json
+'
+
 test_expect_success 'run now: to the new pipeline, a schedule pipeline of its branch' '
 	id=$(cat id) &&
 	test "$(post dev "/p/app/schedules/$id/play" "csrf=$(tok)")" = 303 &&
