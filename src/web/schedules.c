@@ -149,40 +149,89 @@ static int form_variables(const char *text, char **ret, struct strbuf *msg)
 	return rc;
 }
 
+/* The add and edit forms' fields (malloc'ed; variables NULL when the form has none). */
+struct form {
+	char *description, *cron, *tz, *ref, *variables;
+};
+
+static void form_release(struct form *f)
+{
+	free(f->description);
+	free(f->cron);
+	free(f->tz);
+	free(f->ref);
+	free(f->variables);
+}
+
+/*
+ * Read the form into f: -1 when a response was sent (a field too long),
+ * else 0 or 400 with the reason in msg. An empty zone is UTC, an empty
+ * branch NULL (the default branch); a form without the variables field
+ * leaves f->variables NULL.
+ */
+static int read_form(struct page *pg, struct form *f, struct strbuf *msg)
+{
+	struct strbuf vars = STRBUF_INIT;
+	int rc, status = 0;
+
+	memset(f, 0, sizeof(*f));
+	if (field(pg, "description", SCHEDULE_DESC_MAX, "description", &f->description) < 0 ||
+	    field(pg, "cron", CRON_EXPR_MAX, "cron expression", &f->cron) < 0 ||
+	    field(pg, "cron_timezone", TZ_NAME_MAX, "time zone", &f->tz) < 0 ||
+	    field(pg, "ref", SCHEDULE_REF_MAX, "branch", &f->ref) < 0)
+		return -1;
+	if (!*f->tz) {
+		free(f->tz);
+		f->tz = xstrdup("UTC");
+	}
+	if (!*f->ref) {
+		free(f->ref);
+		f->ref = NULL;	/* the default branch */
+	}
+	rc = page_form_max(pg->req, "variables", VARIABLES_FIELD, &vars);
+	if (rc == -2) {
+		strbuf_addf(msg, "The variables are longer than %d bytes.", VARIABLES_FIELD);
+		status = 400;
+	} else if (rc == 0) {
+		status = form_variables(vars.buf, &f->variables, msg);
+	}
+	if (!status && !*f->cron) {
+		strbuf_addstr(msg, "cron is required, e.g. \"0 3 * * *\"");
+		status = 400;
+	}
+	strbuf_release(&vars);
+	return status;
+}
+
 int web_schedule_add(struct http_request *req, void *ud)
 {
 	struct page pg;
 	struct store_project pr;
 	struct store_schedule s;
-	struct strbuf msg = STRBUF_INIT, vars = STRBUF_INIT;
+	struct strbuf msg = STRBUF_INIT;
+	struct form f;
 	int status;
 
 	if (post_begin(req, ud, &pg, &pr, &s, 0) < 0)
 		return 0;
-	s.active = 1;
-	if (field(&pg, "description", SCHEDULE_DESC_MAX, "description", &s.description) < 0 ||
-	    field(&pg, "cron", CRON_EXPR_MAX, "cron expression", &s.cron) < 0 ||
-	    field(&pg, "cron_timezone", TZ_NAME_MAX, "time zone", &s.cron_timezone) < 0 ||
-	    field(&pg, "ref", SCHEDULE_REF_MAX, "branch", &s.ref) < 0) {
+	status = read_form(&pg, &f, &msg);
+	if (status >= 0) {
+		s.active = 1;
+		s.description = f.description;
+		s.cron = f.cron;
+		s.cron_timezone = f.tz;
+		s.ref = f.ref;
+		s.variables = f.variables;
+		memset(&f, 0, sizeof(f));	/* s's now */
+		if (!status)
+			status = schedule_add(pg.srv, pg.st, req, &pg.who, &pr, &s, &msg);
+		post_end(&pg, &pr, &s, status, 201, msg.buf);
+	} else {
 		store_schedule_release(&s);
 		store_project_release(&pr);
-		return 0;
 	}
-	if (!*s.ref) {
-		free(s.ref);
-		s.ref = NULL;	/* the default branch */
-	}
-	if (page_form_max(req, "variables", VARIABLES_FIELD, &vars) == -2) {
-		strbuf_addf(&msg, "The variables are longer than %d bytes.", VARIABLES_FIELD);
-		status = 400;
-	} else {
-		status = form_variables(vars.buf, &s.variables, &msg);
-	}
-	if (!status)
-		status = schedule_add(pg.srv, pg.st, req, &pg.who, &pr, &s, &msg);
-	post_end(&pg, &pr, &s, status, 201, msg.buf);
+	form_release(&f);
 	strbuf_release(&msg);
-	strbuf_release(&vars);
 	return 0;
 }
 
@@ -286,68 +335,40 @@ int web_schedule_update(struct http_request *req, void *ud)
 	struct page pg;
 	struct store_project pr;
 	struct store_schedule s;
-	struct strbuf msg = STRBUF_INIT, what = STRBUF_INIT, vars = STRBUF_INIT;
-	struct strbuf active = STRBUF_INIT;
-	char *desc = NULL, *cron = NULL, *tz = NULL, *ref = NULL, *variables = NULL;
-	int status = 0, rc, new_cron;
+	struct strbuf msg = STRBUF_INIT, what = STRBUF_INIT, active = STRBUF_INIT;
+	struct form f;
+	int status, new_cron;
 
 	if (post_begin(req, ud, &pg, &pr, &s, 1) < 0)
 		return 0;
-	if (field(&pg, "description", SCHEDULE_DESC_MAX, "description", &desc) < 0 ||
-	    field(&pg, "cron", CRON_EXPR_MAX, "cron expression", &cron) < 0 ||
-	    field(&pg, "cron_timezone", TZ_NAME_MAX, "time zone", &tz) < 0 ||
-	    field(&pg, "ref", SCHEDULE_REF_MAX, "branch", &ref) < 0)
-		goto out;
-	/* a form without the field (values of several lines) keeps them */
-	rc = page_form_max(req, "variables", VARIABLES_FIELD, &vars);
-	if (rc == -2) {
-		strbuf_addf(&msg, "The variables are longer than %d bytes.", VARIABLES_FIELD);
-		status = 400;
-	} else if (rc == 0) {
-		status = form_variables(vars.buf, &variables, &msg);
-	}
-	if (!status && !*cron) {
-		strbuf_addstr(&msg, "cron is required, e.g. \"0 3 * * *\"");
-		status = 400;
+	status = read_form(&pg, &f, &msg);
+	if (status < 0) {
+		store_schedule_release(&s);
+		store_project_release(&pr);
+		goto done;
 	}
 	if (!status) {
 		int on = page_form(req, "active", &active) == 0 && !strcmp(active.buf, "1");
 
-		if (!*tz) {
-			free(tz);
-			tz = xstrdup("UTC");
-		}
-		take(&s.description, &desc, "description", &what);
-		take(&s.cron_timezone, &tz, "cron_timezone", &what);
-		if (!*ref) {
-			free(ref);
-			ref = NULL;	/* the default branch */
-		}
-		take(&s.ref, &ref, "ref", &what);
-		if (variables)
-			take(&s.variables, &variables, "variables", &what);
+		take(&s.description, &f.description, "description", &what);
+		take(&s.cron_timezone, &f.tz, "cron_timezone", &what);
+		take(&s.ref, &f.ref, "ref", &what);
+		/* a form without the field (values of several lines) keeps them */
+		if (f.variables)
+			take(&s.variables, &f.variables, "variables", &what);
 		if (on != s.active) {
 			strbuf_addf(&what, "%sactive", what.len ? ", " : "");
 			s.active = on;
 		}
-		new_cron = take(&s.cron, &cron, "cron", &what);
+		new_cron = take(&s.cron, &f.cron, "cron", &what);
 		status = schedule_update(pg.srv, pg.st, req, &pg.who, &pr, &s, new_cron,
 					 what.len ? what.buf : "nothing", &msg);
 	}
 	post_end(&pg, &pr, &s, status, 200, msg.buf);
-	goto done;
-out:
-	store_schedule_release(&s);
-	store_project_release(&pr);
 done:
-	free(desc);
-	free(cron);
-	free(tz);
-	free(ref);
-	free(variables);
+	form_release(&f);
 	strbuf_release(&msg);
 	strbuf_release(&what);
-	strbuf_release(&vars);
 	strbuf_release(&active);
 	return 0;
 }
