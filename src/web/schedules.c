@@ -98,13 +98,7 @@ static int field(struct page *pg, const char *name, size_t max, const char *what
 	return 0;
 }
 
-/*
- * The form's variables, one KEY=value a line (CR LF or LF; blank lines
- * skipped; spaces around the key dropped, the value kept as typed), as
- * the JSON object the rules check (trigger_variables_check). 0 with
- * *ret (malloc'ed), or a status (400) with msg.
- */
-static int form_variables(const char *text, char **ret, struct strbuf *msg)
+int web_schedule_variables(const char *text, char **ret, struct strbuf *msg)
 {
 	json_t *o = json_object();
 	const char *p = text;
@@ -193,7 +187,7 @@ static int read_form(struct page *pg, struct form *f, struct strbuf *msg)
 		strbuf_addf(msg, "The variables are longer than %d bytes.", VARIABLES_FIELD);
 		status = 400;
 	} else if (rc == 0) {
-		status = form_variables(vars.buf, &f->variables, msg);
+		status = web_schedule_variables(vars.buf, &f->variables, msg);
 	}
 	if (!status && !*f->cron) {
 		strbuf_addstr(msg, "cron is required, e.g. \"0 3 * * *\"");
@@ -235,10 +229,9 @@ int web_schedule_add(struct http_request *req, void *ud)
 	return 0;
 }
 
-/* s's variables as KEY=value lines; -1 when a value has a line feed (not editable so). */
-static int variables_text(const struct store_schedule *s, struct strbuf *out)
+int web_schedule_variables_text(const char *json, struct strbuf *out)
 {
-	json_t *o = json_loads(s->variables ? s->variables : "{}", 0, NULL), *v;
+	json_t *o = json_loads(json ? json : "{}", 0, NULL), *v;
 	const char *k;
 	int rc = 0;
 
@@ -283,7 +276,7 @@ int web_schedule_edit(struct http_request *req, void *ud)
 			   rc == STORE_NOTFOUND ? "No such schedule in this project." : err.buf);
 		goto done;
 	}
-	if (variables_text(&s, &text) == 0) {
+	if (web_schedule_variables_text(s.variables, &text) == 0) {
 		struct tmpl_var v[] = { tmpl_str("text", text.buf) };
 
 		page_render(&vars, "project", "schedvars", v, ARRAY_SIZE(v));

@@ -11,6 +11,7 @@
 
 #include "http/http.h"
 #include "store/store.h"
+#include "util/strbuf.h"
 #include "util/strvec.h"
 
 extern const struct http_route web_routes[];
@@ -49,6 +50,17 @@ int web_schedule_play(struct http_request *req, void *ud);
 int web_schedule_activate(struct http_request *req, void *ud);
 int web_schedule_deactivate(struct http_request *req, void *ud);
 int web_schedule_delete(struct http_request *req, void *ud);
+/*
+ * The schedule form's variables, one KEY=value a line (CR LF or LF;
+ * blank lines skipped; spaces around the key dropped, the value kept as
+ * typed), as the JSON object text the rules check
+ * (trigger_variables_check) and store: 0 with *ret (malloc'ed), or 400
+ * with the reason in msg. web_schedule_variables_text: the other way,
+ * a stored object as such lines appended to out; -1 when a value has a
+ * line feed or carriage return (it cannot be shown so).
+ */
+int web_schedule_variables(const char *text, char **ret, struct strbuf *msg);
+int web_schedule_variables_text(const char *json, struct strbuf *out);
 /* /jobs/ID/artifacts[/DIR/]: one folder level of the job's artifacts. */
 int web_artifacts(struct http_request *req, void *ud);
 
