@@ -82,13 +82,16 @@ curl() {
 }
 
 wait_for() {
-	# every 20 ms for the first second, every 100 ms up to 5 s, then
-	# every 250 ms: a long wait (a minute boundary) must not keep a CPU
-	# busy with curl and jq (~30 ms of CPU a look)
-	limit=$(( $1 * 1000 )); shift
+	# Polls every 20 ms for the first second, every 100 ms up to 5 s,
+	# then every 250 ms: a long wait (a minute boundary) must not keep a
+	# CPU busy with curl and jq (~30 ms of CPU a look). Gives up after
+	# 3 * N seconds of wall time: the looks themselves take time, several
+	# times more under the sanitizers on a busy machine, and a wait that
+	# counted only its sleeps would end too soon there.
+	deadline=$(( $(date +%s) + 3 * $1 )); shift
 	waited=0
 	while ! "$@" >/dev/null 2>&1; do
-		[ "$waited" -ge "$limit" ] && { echo "timed out waiting for: $*" >&2; return 1; }
+		[ "$(date +%s)" -ge "$deadline" ] && { echo "timed out waiting for: $*" >&2; return 1; }
 		if [ "$waited" -lt 1000 ]; then
 			sleep 0.02
 			waited=$((waited + 20))
