@@ -150,13 +150,6 @@ done:
 
 /* ---- the changes the API and the web UI make (server.h) ---- */
 
-static int schedule_store_status(int rc, const struct strbuf *err, struct strbuf *msg)
-{
-	strbuf_reset(msg);
-	strbuf_addstr(msg, err->len ? err->buf : "store error");
-	return rc == STORE_NOTFOUND ? 404 : rc == STORE_CONFLICT ? 409 : 500;
-}
-
 static void schedule_audit(struct store *st, struct http_request *req,
 			   const struct principal *who, const char *action,
 			   const struct store_schedule *s, const char *fmt, ...)
@@ -208,7 +201,7 @@ int schedule_add(struct server *srv, struct store *st, struct http_request *req,
 	if (rc == STORE_CONFLICT)
 		strbuf_addstr(&err, " (schedules.max_per_project)");
 	if (rc < 0) {
-		status = schedule_store_status(rc, &err, msg);
+		status = server_store_status(rc, &err, msg);
 	} else {
 		schedule_audit(st, req, who, "schedule.create", s, "project %s, cron %s (%s)%s",
 			       p->name, s->cron, s->cron_timezone, s->active ? "" : ", inactive");
@@ -233,7 +226,7 @@ int schedule_update(struct server *srv, struct store *st, struct http_request *r
 		return rc;
 	rc = store_schedule_update(st, s, &err);
 	if (rc < 0) {
-		status = schedule_store_status(rc, &err, msg);
+		status = server_store_status(rc, &err, msg);
 	} else {
 		schedule_audit(st, req, who, "schedule.update", s, "project %s: %s", p->name, what);
 		scheduler_kick(srv);
@@ -251,7 +244,7 @@ int schedule_remove(struct server *srv, struct store *st, struct http_request *r
 
 	rc = store_schedule_delete(st, p->id, s->id, &err);
 	if (rc < 0) {
-		status = schedule_store_status(rc, &err, msg);
+		status = server_store_status(rc, &err, msg);
 	} else {
 		schedule_audit(st, req, who, "schedule.delete", s, "project %s, cron %s", p->name,
 			       s->cron);

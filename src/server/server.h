@@ -191,6 +191,13 @@ int runner_retry_pipeline(struct server *srv, struct store *st, int64_t id,
 void runner_auto_cancel(struct server *srv, struct store *st, int64_t project_id,
 			const char *ref, int64_t newer_id);
 
+/*
+ * A store failure as the API answers it: 404 (STORE_NOTFOUND), 409
+ * (STORE_CONFLICT) or 500, with err's text (or "store error") in msg.
+ * For the rules shared by the API and the web UI (settings.c, schedule.c).
+ */
+int server_store_status(int rc, const struct strbuf *err, struct strbuf *msg);
+
 /* ---- schedule.c: pipeline schedules ---- */
 
 struct store_schedule;

@@ -14,8 +14,7 @@
 #include "util/strvec.h"
 #include "util/xalloc.h"
 
-/* A store failure as the API has always answered it. */
-static int store_status(int rc, const struct strbuf *err, struct strbuf *msg)
+int server_store_status(int rc, const struct strbuf *err, struct strbuf *msg)
 {
 	strbuf_reset(msg);
 	strbuf_addstr(msg, err->len ? err->buf : "store error");
@@ -87,7 +86,7 @@ int settings_project_update(struct server *srv, struct store *st, struct http_re
 	if ((status = maintainer(srv, st, who, p, msg)))
 		return status;
 	if (store_begin(st, &err) < 0) {
-		status = store_status(-1, &err, msg);
+		status = server_store_status(-1, &err, msg);
 		goto done;
 	}
 	if (pub >= 0)
@@ -98,7 +97,7 @@ int settings_project_update(struct server *srv, struct store *st, struct http_re
 		rc = store_commit(st, &err);
 	if (rc < 0) {
 		store_rollback(st);
-		status = store_status(rc, &err, msg);
+		status = server_store_status(rc, &err, msg);
 		goto done;
 	}
 	if (pub >= 0) {
@@ -156,7 +155,7 @@ int settings_member(struct server *srv, struct store *st, struct http_request *r
 		rc = role_str ? store_member_set(st, p->id, u.id, role, &err) :
 				store_member_delete(st, p->id, u.id, &err);
 	if (rc < 0) {
-		status = store_status(rc, &err, msg);
+		status = server_store_status(rc, &err, msg);
 		goto done;
 	}
 	snprintf(target, sizeof(target), "project %s member %s", p->name, u.login);
@@ -228,7 +227,7 @@ int settings_variable_set(struct server *srv, struct store *st, struct http_requ
 		free(sealed);
 	}
 	if (rc < 0) {
-		status = store_status(rc, &err, msg);
+		status = server_store_status(rc, &err, msg);
 		goto done;
 	}
 	snprintf(target, sizeof(target), "project %s variable %s", p->name, key);
@@ -253,7 +252,7 @@ int settings_variable_delete(struct server *srv, struct store *st, struct http_r
 		return status;
 	rc = store_variable_delete(st, p->id, key, &err);
 	if (rc < 0) {
-		status = store_status(rc, &err, msg);
+		status = server_store_status(rc, &err, msg);
 	} else {
 		snprintf(target, sizeof(target), "project %s variable %s", p->name, key);
 		auth_audit(st, req, who, "variable.delete", target, NULL);
