@@ -161,7 +161,9 @@ test_expect_success 'a result file of an older server: its dotenv moves to the s
 	echo "{\"status\":\"succ" >"data/results/$build.json.tmp" &&
 	echo "{}" >data/results/999999.json &&
 	start_server data &&
-	wait_for 10 test ! -e "data/results/$build.json" &&
+	# the runner moves them in its recovery, after the server listens
+	wait_for 10 grep -q "recovery: 3 result files of recorded jobs removed" data.log &&
+	test ! -e "data/results/$build.json" &&
 	test ! -e "data/results/$build.json.tmp" && test ! -e data/results/999999.json &&
 	test "$(sqlite3 data/cidre.db "SELECT dotenv FROM jobs WHERE id = $build")" = \
 		"{\"BUILT\":\"from-an-old-file\"}" &&
