@@ -1,7 +1,9 @@
 /*
  * libFuzzer target for the pipeline loader: the input becomes the
  * pipeline file of an otherwise empty repository and is loaded, resolved
- * and checked. Must never crash, hang or leak, whatever the input.
+ * and checked; each job of what loads is loaded again alone from its cut
+ * and must be the same job; and the input is read as a cut too. Must
+ * never crash, hang or leak, whatever the input.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -29,6 +31,37 @@ static const char *scratch_root(void)
 	return root;
 }
 
+/*
+ * Every job of a pipeline that loaded loads alone from its cut, as the
+ * same job (the server's supervisors rely on it).
+ */
+static void check_cuts(const struct load_opts *o, const struct pipeline *p)
+{
+	size_t i, k;
+
+	for (i = 0; i < p->jobs_nr; i++) {
+		const struct job *w = p->jobs[i];
+		struct diag d = DIAG_INIT;
+		struct load_opts co = *o;
+		struct pipeline *one = NULL;
+
+		co.file = p->file;
+		if (!w->cut || pipeline_load_cut(&co, p->cut_globals, w->cut, &one, &d) < 0)
+			abort();
+		if (one->jobs_nr != 1 || strcmp(one->jobs[0]->name, w->name) ||
+		    strcmp(one->jobs[0]->stage, w->stage) ||
+		    one->jobs[0]->script.nr != w->script.nr ||
+		    one->jobs[0]->variables.nr != w->variables.nr ||
+		    one->jobs[0]->when != w->when || one->stages.nr != p->stages.nr)
+			abort();
+		for (k = 0; k < w->script.nr; k++)
+			if (strcmp(one->jobs[0]->script.v[k], w->script.v[k]))
+				abort();
+		pipeline_free(one);
+		diag_clear(&d);
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct strbuf path = STRBUF_INIT;
@@ -47,9 +80,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	memset(&o, 0, sizeof(o));
 	o.root = scratch_root();
-	if (!pipeline_load(&o, &p, &d))
+	o.cut = 1;
+	if (!pipeline_load(&o, &p, &d)) {
+		check_cuts(&o, p);
 		pipeline_free(p);
+	}
 	diag_clear(&d);
+	/* the input as a cut itself: an error or a pipeline, never a crash */
+	if (memchr(data, 0, size) == NULL) {
+		char *text = strndup((const char *)data, size);
+
+		if (!text)
+			abort();
+		p = NULL;
+		if (!pipeline_load_cut(&o, "M0:", text, &p, &d))
+			pipeline_free(p);
+		diag_clear(&d);
+		free(text);
+	}
 	strbuf_release(&path);
 	return 0;
 }

@@ -841,6 +841,48 @@ static void resolve_refs(struct loader *ld, const struct ynode *root,
 
 /* --- entry point ------------------------------------------------------- */
 
+/*
+ * What a job's supervisor needs to plan that job alone (load_opts.cut):
+ * the resolved root's top-level keywords, and each job's resolved node.
+ */
+static void keep_cuts(struct pipeline *p, const struct ynode *root)
+{
+	struct strbuf sb = STRBUF_INIT;
+	size_t i, k, n = 0;
+	/* the model's jobs are the root's job pairs, in order */
+	char *is_job = xcalloc(root->pairs_nr + 1, 1);
+
+	for (i = k = 0; i < root->pairs_nr; i++) {
+		const char *key = root->pairs[i].key;
+
+		if (k < p->jobs_nr && !strcmp(key, p->jobs[k]->name)) {
+			is_job[i] = 1;
+			k++;
+		} else if (key[0] != '.') {
+			n++;	/* hidden keys were merged where they are used */
+		}
+	}
+	strbuf_addf(&sb, "M%zu:", n);
+	for (i = 0; i < root->pairs_nr; i++) {
+		const struct ypair *kv = &root->pairs[i];
+
+		if (is_job[i] || kv->key[0] == '.')
+			continue;
+		strbuf_addf(&sb, "%zu:%s", strlen(kv->key), kv->key);
+		ynode_encode(&sb, kv->val);
+	}
+	p->cut_globals = strbuf_detach(&sb, NULL);
+	for (i = k = 0; i < root->pairs_nr; i++) {
+		if (!is_job[i])
+			continue;
+		strbuf_addf(&sb, "M1:%zu:%s", strlen(root->pairs[i].key), root->pairs[i].key);
+		ynode_encode(&sb, root->pairs[i].val);
+		p->jobs[k++]->cut = strbuf_detach(&sb, NULL);
+	}
+	free(is_job);
+	strbuf_release(&sb);
+}
+
 void pipeline_free(struct pipeline *p);
 
 static int file_exists(const char *root, const char *rel)
@@ -903,8 +945,54 @@ int pipeline_load(const struct load_opts *opts, struct pipeline **ret,
 			resolve_refs(&ld, root, &root->pairs[i].val, 0);
 		if (!ld.budget_hit)
 			pipeline_model_build(p, root, d);
+		if (opts->cut && d->errors == errors)
+			keep_cuts(p, root);
 		ynode_free(root);
 	}
+	if (d->errors > errors) {
+		pipeline_free(p);
+		return -1;
+	}
+	*ret = p;
+	return 0;
+}
+
+int pipeline_load_cut(const struct load_opts *opts, const char *globals,
+		      const char *cut, struct pipeline **ret, struct diag *d)
+{
+	struct pipeline *p = xcalloc(1, sizeof(*p));
+	struct strbuf err = STRBUF_INIT;
+	struct ynode *root, *job = NULL;
+	struct pos pos;
+	size_t errors = d->errors;
+
+	strvec_init(&p->files);
+	strvec_init(&p->stages);
+	varlist_init(&p->variables);
+	p->one_job = 1;
+	p->file = xstrdup(opts->file && *opts->file ? opts->file : ".gitlab-ci.yml");
+	strvec_push(&p->files, p->file);
+	pos.file = p->files.v[0];
+	pos.line = pos.col = 0;
+	root = ynode_decode(globals, strlen(globals), &pos, LOAD_NODE_BUDGET, &err);
+	if (root && root->type != YNODE_MAP)
+		strbuf_addstr(&err, "resolved pipeline text: the globals are not a map");
+	else if (root && !(job = ynode_decode(cut, strlen(cut), &pos, LOAD_NODE_BUDGET, &err)))
+		;
+	else if (root && (job->type != YNODE_MAP || job->pairs_nr != 1 ||
+			  pipeline_is_global_keyword(job->pairs[0].key) ||
+			  job->pairs[0].key[0] == '.' || ymap_find(root, job->pairs[0].key)))
+		strbuf_addstr(&err, "resolved pipeline text: not one job");
+	if (err.len) {
+		diag_error(d, &pos, "%s", err.buf);
+	} else {
+		ymap_set_take(root, job->pairs[0].key, &pos, job->pairs[0].val);
+		job->pairs[0].val = NULL;
+		pipeline_model_build(p, root, d);
+	}
+	ynode_free(job);
+	ynode_free(root);
+	strbuf_release(&err);
 	if (d->errors > errors) {
 		pipeline_free(p);
 		return -1;

@@ -189,6 +189,7 @@ static void job_free(struct job *j)
 	if (!j)
 		return;
 	free(j->name);
+	free(j->cut);
 	free(j->stage);
 	strvec_clear(&j->before_script);
 	strvec_clear(&j->script);
@@ -225,6 +226,7 @@ void pipeline_free(struct pipeline *p)
 		job_free(p->jobs[i]);
 	free(p->jobs);
 	free(p->file);
+	free(p->cut_globals);
 	strvec_clear(&p->files);
 	strvec_clear(&p->stages);
 	varlist_clear(&p->variables);
@@ -2068,6 +2070,8 @@ static void check_jobs(struct mctx *m)
 			    "job \"%s\": stage \"%s\" is not defined in stages",
 			    j->name, j->stage);
 	}
+	if (p->one_job)
+		goto out;	/* its needs name jobs not loaded */
 	for (i = 0; i < p->jobs_nr; i++) {
 		struct job *j = p->jobs[i];
 
@@ -2107,6 +2111,7 @@ static void check_jobs(struct mctx *m)
 	for (i = 0; i < p->jobs_nr; i++)
 		if (!state[i])
 			needs_dfs(m, i, state, stack, 0);
+out:
 	free(state);
 	free(stack);
 }

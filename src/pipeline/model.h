@@ -233,6 +233,12 @@ struct job {
 	struct strvec tags;
 	char *image;                 /* image name (image:name or string) */
 	struct job_cidre cidre;      /* merged with the top level's */
+	/*
+	 * With load_opts.cut: this job's resolved definition (include,
+	 * extends and !reference applied) as a map of one pair, its name
+	 * and its node, in ynode_encode's form.
+	 */
+	char *cut;
 };
 
 struct pipeline {
@@ -246,6 +252,13 @@ struct pipeline {
 	struct job **jobs;           /* visible jobs in file order */
 	size_t jobs_nr, jobs_alloc;
 	struct job_cidre cidre;      /* top-level cidre: */
+	/*
+	 * With load_opts.cut: the resolved top-level keywords (a map in
+	 * ynode_encode's form), which with one job's cut make that job's
+	 * whole pipeline file again (pipeline_load_cut).
+	 */
+	char *cut_globals;
+	int one_job;                 /* loaded by pipeline_load_cut */
 };
 
 struct load_opts {
@@ -255,6 +268,7 @@ struct load_opts {
 	const struct varlist *vars;
 	size_t max_file_size;        /* per file; 0 = 1 MiB */
 	size_t max_includes;         /* 0 = 150, GitLab's limit */
+	int cut;                     /* fill cut_globals and each job's cut */
 };
 
 /*
@@ -264,6 +278,15 @@ struct load_opts {
  */
 int pipeline_load(const struct load_opts *opts, struct pipeline **ret,
 		  struct diag *d);
+/*
+ * Load one job from what pipeline_load(cut = 1) kept: globals (the
+ * pipeline's cut_globals) and the job's cut. The file is not read;
+ * opts->file names it (what CI_CONFIG_PATH says). The pipeline has that
+ * one job; its needs and dependencies are not checked against other
+ * jobs (the whole file was). 0, or -1 with d (a damaged text).
+ */
+int pipeline_load_cut(const struct load_opts *opts, const char *globals,
+		      const char *cut, struct pipeline **ret, struct diag *d);
 void pipeline_free(struct pipeline *p);
 struct job *pipeline_find_job(const struct pipeline *p, const char *name);
 /*

@@ -111,6 +111,18 @@ void yseq_push_take(struct ynode *seq, struct ynode *item);
 int ynode_deep_merge(struct ynode *dst, const struct ynode *src,
 		     size_t *budget);
 
+/*
+ * The exact text form of a tree (ycode.c): tags, plain/quoted scalars,
+ * sequences and maps in order, without positions. ynode_encode appends
+ * n's to sb. ynode_decode reads len bytes of s back, every node at pos,
+ * at most max_nodes of them; NULL with err on anything else than one
+ * whole node.
+ */
+struct strbuf;
+void ynode_encode(struct strbuf *sb, const struct ynode *n);
+struct ynode *ynode_decode(const char *s, size_t len, const struct pos *pos,
+			   size_t max_nodes, struct strbuf *err);
+
 /* Parsers kept undestroyed after a failed stream (see yaml.c), for tests. */
 size_t yaml_kept_parsers(void);
 

@@ -152,10 +152,13 @@ static char *retry_json(const struct retry *rt)
 
 /* Record the plan's jobs (in one transaction with the context). */
 static int add_jobs(struct store *st, int64_t pid, const struct plan *plan,
-		    const struct plan_ctx *pc, struct strbuf *err)
+		    const struct plan_ctx *pc, const char *globals, struct strbuf *err)
 {
 	size_t i;
 
+	/* what each job's supervisor plans its job from, without the file */
+	if (globals && store_job_def_add(st, pid, -1, globals, err) < 0)
+		return -1;
 	for (i = 0; i < plan->nr; i++) {
 		const struct plan_job *pj = &plan->jobs[i];
 		struct store_job j;
@@ -184,6 +187,8 @@ static int add_jobs(struct store *st, int64_t pid, const struct plan *plan,
 		j.max_retries = pj->def->retry.max;
 		j.retry_when = retry_json(&pj->def->retry);
 		rc = store_job_add(st, &j, err);
+		if (rc == 0 && globals && pj->def->cut)
+			rc = store_job_def_add(st, pid, (int)i, pj->def->cut, err);
 		free(j.resource_group);
 		free(j.needs);
 		free(j.deps);
@@ -479,7 +484,7 @@ int server_create_pipeline(struct server *srv, const struct trigger *t,
 	pc.overrides = &ctx.overrides;
 	pc.project_dir = plan_dir;
 	pc.changed = ctx.has_changed ? &ctx.changed : NULL;
-	if (add_jobs(st, pl.id, &plan, &pc, err) < 0)
+	if (add_jobs(st, pl.id, &plan, &pc, p->cut_globals, err) < 0)
 		goto done;
 commit:
 	pthread_mutex_unlock(&plan_lock);

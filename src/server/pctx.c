@@ -181,14 +181,15 @@ done:
 	return rc;
 }
 
-int pctx_plan(const char *root, const struct pctx *c, const char *one_job,
-	      struct pipeline **ret_p,
-	      struct plan *ret_plan, struct diag *d)
+static int plan(const char *root, const struct pctx *c, const char *one_job,
+		const char *globals, const char *cut, struct pipeline **ret_p,
+		struct plan *ret_plan, struct diag *d)
 {
 	struct load_opts lo;
 	struct plan_ctx ctx;
 	struct varlist pre = VARLIST_INIT;
 	struct pipeline *p = NULL;
+	int rc;
 
 	memset(&lo, 0, sizeof(lo));
 	lo.root = root;
@@ -196,12 +197,20 @@ int pctx_plan(const char *root, const struct pctx *c, const char *one_job,
 	varlist_copy(&pre, &c->predefined);
 	varlist_merge(&pre, &c->overrides);
 	lo.vars = &pre;
-	if (pipeline_load(&lo, &p, d) < 0) {
-		varlist_clear(&pre);
+	if (globals) {
+		const struct var *cf = varlist_find(&c->predefined, "CI_CONFIG_PATH");
+
+		lo.file = c->file ? c->file : cf ? cf->value : NULL;
+		rc = pipeline_load_cut(&lo, globals, cut, &p, d);
+	} else {
+		lo.cut = !one_job;
+		rc = pipeline_load(&lo, &p, d);
+	}
+	varlist_clear(&pre);
+	if (rc < 0) {
 		diag_sort(d);
 		return -1;
 	}
-	varlist_clear(&pre);
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.predefined = &c->predefined;
 	ctx.overrides = &c->overrides;
@@ -215,4 +224,18 @@ int pctx_plan(const char *root, const struct pctx *c, const char *one_job,
 	}
 	*ret_p = p;
 	return 0;
+}
+
+int pctx_plan(const char *root, const struct pctx *c, const char *one_job,
+	      struct pipeline **ret_p,
+	      struct plan *ret_plan, struct diag *d)
+{
+	return plan(root, c, one_job, NULL, NULL, ret_p, ret_plan, d);
+}
+
+int pctx_plan_cut(const char *root, const struct pctx *c, const char *instance,
+		  const char *globals, const char *cut,
+		  struct pipeline **ret_p, struct plan *ret_plan, struct diag *d)
+{
+	return plan(root, c, instance, globals, cut, ret_p, ret_plan, d);
 }

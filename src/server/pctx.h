@@ -56,10 +56,21 @@ int pctx_vars_parse(const char *json, struct varlist *out, struct strbuf *err);
  * Load the pipeline file of the tree at root and plan it with c. On
  * success *ret_p (pipeline_free) and *ret_plan (plan_release) are set;
  * on failure d holds the errors with positions. one_job non-NULL plans
- * that job instance alone (plan_ctx.one_job: the supervisor's case).
+ * that job instance alone (plan_ctx.one_job: the supervisor's case);
+ * without it the pipeline keeps the cuts (load_opts.cut).
  */
 int pctx_plan(const char *root, const struct pctx *c, const char *one_job,
 	      struct pipeline **ret_p,
 	      struct plan *ret_plan, struct diag *d);
+
+/*
+ * The same for one job, from what the whole planning kept (the
+ * pipeline's cut_globals and the job's cut): the file is not read, only
+ * the tree at root for rules:exists. instance is the job's name in the
+ * plan (a parallel instance's, e.g. "test 1/3").
+ */
+int pctx_plan_cut(const char *root, const struct pctx *c, const char *instance,
+		  const char *globals, const char *cut,
+		  struct pipeline **ret_p, struct plan *ret_plan, struct diag *d);
 
 #endif

@@ -999,6 +999,19 @@ static int write_spec(struct runner *r, const struct store_job *j, int no, const
 	json_object_set_new(spec, "ctx", json_string(pl.ctx ? pl.ctx : "{}"));
 	json_object_set_new(spec, "deps", deps);
 	{
+		/* the job's resolved definition: the supervisor need not parse the file */
+		char *globals = NULL, *def = NULL;
+
+		if (store_job_defs(r->st, j->pipeline_id, j->plan_idx, &globals, &def, err) < 0)
+			goto done;
+		if (globals && def) {
+			json_object_set_new(spec, "cut_globals", json_string(globals));
+			json_object_set_new(spec, "cut", json_string(def));
+		}
+		free(globals);
+		free(def);
+	}
+	{
 		/* the project's secret variables: the spec is the job's alone (0600) */
 		struct store_variable *v = NULL;
 		size_t vn = 0, k;

@@ -44,6 +44,8 @@ struct spec {
 	json_t *root;
 	long long job_id, pipeline_id;
 	const char *name, *mirror, *sha, *ref, *workdir, *log, *result, *cas, *cache_dir, *ctx;
+	/* the job's resolved definition (pctx_plan_cut); NULL: read the file */
+	const char *cut_globals, *cut;
 	size_t max_log;
 	size_t max_artifacts;   /* 0: no limit */
 };
@@ -90,6 +92,8 @@ static int read_spec(const char *path, struct spec *s, struct strbuf *err)
 	s->cas = str(s->root, "cas");
 	s->cache_dir = str(s->root, "cache_dir");
 	s->ctx = str(s->root, "ctx");
+	s->cut_globals = str(s->root, "cut_globals");
+	s->cut = str(s->root, "cut");
 	s->max_log = (size_t)json_integer_value(json_object_get(s->root, "max_log"));
 	s->max_artifacts = (size_t)json_integer_value(json_object_get(s->root, "max_artifacts"));
 	if (!s->name || !s->mirror || !s->sha || !s->workdir || !s->log ||
@@ -462,7 +466,9 @@ int supervisor_main(const char *spec_path)
 		goto write;
 	}
 	if (pctx_from_json(s.ctx, &ctx, &err) < 0 ||
-	    pctx_plan(s.workdir, &ctx, s.name, &p, &plan, &d) < 0) {
+	    (s.cut_globals && s.cut ?
+	     pctx_plan_cut(s.workdir, &ctx, s.name, s.cut_globals, s.cut, &p, &plan, &d) :
+	     pctx_plan(s.workdir, &ctx, s.name, &p, &plan, &d)) < 0) {
 		struct strbuf msg = STRBUF_INIT;
 
 		diag_format(&d, &msg);

@@ -263,6 +263,18 @@ const char *const store_migrations[] = {
 	 * file still holds it (the runner moves it here at start-up).
 	 */
 	"ALTER TABLE jobs ADD COLUMN dotenv TEXT;",
+	/*
+	 * 9: what a job's supervisor plans its job from, kept when the
+	 * pipeline was planned: per plan job (plan_idx, shared by its
+	 * attempts) its resolved definition, and at plan_idx -1 the
+	 * pipeline's resolved top-level keywords (ynode_encode's form).
+	 * Pipelines without rows (older ones) are planned from the file.
+	 */
+	"CREATE TABLE job_defs ("
+	" pipeline_id INTEGER NOT NULL REFERENCES pipelines (id) ON DELETE CASCADE,"
+	" plan_idx INTEGER NOT NULL,"
+	" def TEXT NOT NULL,"
+	" PRIMARY KEY (pipeline_id, plan_idx)) WITHOUT ROWID;",
 };
 
 const size_t store_migrations_nr = ARRAY_SIZE(store_migrations);

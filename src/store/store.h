@@ -293,6 +293,18 @@ int store_job_running_since(struct store *st, int64_t *ret, struct strbuf *err);
 int store_job_set_dotenv(struct store *st, int64_t id, const char *json,
 			 struct strbuf *err);
 int store_job_dotenv(struct store *st, int64_t id, char **ret, struct strbuf *err);
+
+/*
+ * What a job's supervisor plans its job from (migration 9): def is the
+ * job's resolved definition for plan_idx, or with plan_idx -1 the
+ * pipeline's resolved top-level keywords. store_job_defs sets both of
+ * the job's (malloc'ed), each NULL when not kept (a pipeline planned by
+ * an older server).
+ */
+int store_job_def_add(struct store *st, int64_t pipeline_id, int plan_idx,
+		      const char *def, struct strbuf *err);
+int store_job_defs(struct store *st, int64_t pipeline_id, int plan_idx,
+		   char **ret_globals, char **ret_def, struct strbuf *err);
 /* Number of jobs with this status (metrics, queue limit). */
 int store_job_count(struct store *st, const char *status, int64_t *ret,
 		    struct strbuf *err);

@@ -53,7 +53,7 @@ enum stmt_id {
 	ST_SECRET_LIST, ST_SECRET_VAR_SET, ST_SECRET_NOTIFY_SET, ST_SECRET_WEBHOOK_SET,
 	ST_SECRET_HOOK_SET,
 	ST_JOB_ACTIVE, ST_TEST_HISTORY, ST_PIPELINE_REFS,
-	ST_JOB_SET_DOTENV, ST_JOB_DOTENV,
+	ST_JOB_SET_DOTENV, ST_JOB_DOTENV, ST_JOB_DEF_ADD, ST_JOB_DEFS,
 	ST__NR
 };
 
@@ -141,6 +141,10 @@ static const char *const stmt_sql[ST__NR] = {
 	[ST_JOB_EXISTS] = "SELECT 1 FROM jobs WHERE id = ?1",
 	[ST_JOB_SET_DOTENV] = "UPDATE jobs SET dotenv = ?2 WHERE id = ?1 RETURNING id",
 	[ST_JOB_DOTENV] = "SELECT dotenv FROM jobs WHERE id = ?1",
+	[ST_JOB_DEF_ADD] =
+		"INSERT OR REPLACE INTO job_defs (pipeline_id, plan_idx, def) VALUES (?1, ?2, ?3)",
+	[ST_JOB_DEFS] =
+		"SELECT plan_idx, def FROM job_defs WHERE pipeline_id = ?1 AND plan_idx IN (-1, ?2)",
 	[ST_JOB_LIST_ALL] =
 		"SELECT " JOB_COLS " FROM jobs j WHERE j.pipeline_id = ?1 "
 		"ORDER BY j.plan_idx, j.attempt",
@@ -1723,6 +1727,49 @@ int store_job_set_dotenv(struct store *st, int64_t id, const char *json,
 	if (rc == STORE_NOTFOUND)
 		return fail(err, rc, "no job %lld", (long long)id);
 	return rc;
+}
+
+int store_job_def_add(struct store *st, int64_t pipeline_id, int plan_idx,
+		      const char *def, struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, ST_JOB_DEF_ADD, err);
+
+	if (!s)
+		return -1;
+	if (b_int(s, 1, pipeline_id) || b_int(s, 2, plan_idx) || b_text(s, 3, def)) {
+		done(s);
+		return db_fail(st, -1, "job definition", err);
+	}
+	return exec_stmt(st, s, "job definition", err);
+}
+
+int store_job_defs(struct store *st, int64_t pipeline_id, int plan_idx,
+		   char **ret_globals, char **ret_def, struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, ST_JOB_DEFS, err);
+	int rc;
+
+	*ret_globals = *ret_def = NULL;
+	if (!s)
+		return -1;
+	if (b_int(s, 1, pipeline_id) || b_int(s, 2, plan_idx)) {
+		done(s);
+		return db_fail(st, -1, "job definition", err);
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		char **to = sqlite3_column_int(s, 0) < 0 ? ret_globals : ret_def;
+
+		free(*to);
+		*to = col_str(s, 1);
+	}
+	done(s);
+	if (rc != SQLITE_DONE) {
+		free(*ret_globals);
+		free(*ret_def);
+		*ret_globals = *ret_def = NULL;
+		return db_fail(st, rc, "job definition", err);
+	}
+	return 0;
 }
 
 int store_job_dotenv(struct store *st, int64_t id, char **ret, struct strbuf *err)

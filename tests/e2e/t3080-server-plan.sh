@@ -144,6 +144,32 @@ test_expect_success 'a retried job runs with its first attempt'"'"'s plan' '
 	wait_pipeline "$(jq -r .id a.json)" 30 | jq -e ".status == \"success\""
 '
 
+test_expect_success 'each job is planned again from its resolved definition, not the file' '
+	pa=$(jq -r .id a.json) &&
+	test "$(sqlite3 data/cidre.db "SELECT count(*) FROM job_defs WHERE pipeline_id = $pa")" = \
+		"$(( $(sqlite3 data/cidre.db "SELECT count(DISTINCT plan_idx) FROM jobs WHERE pipeline_id = $pa") + 1 ))" &&
+	use=$(jq -r ".jobs[] | select(.name == \"use\") | .id" a.json) &&
+	idx=$(sqlite3 data/cidre.db "SELECT plan_idx FROM jobs WHERE id = $use") &&
+	sqlite3 data/cidre.db "UPDATE job_defs SET def = '"'"'M1:3:useM2:5:stageP4:test6:scriptS1:Q15:echo from-a-cut'"'"' WHERE pipeline_id = $pa AND plan_idx = $idx" &&
+	api POST "/api/v1/jobs/$(jq -r .id ru.json)/retry" >rc.json && expect_status 201 &&
+	wait_for 30 job_status_is "$(jq -r .id rc.json)" success &&
+	api GET "/api/v1/jobs/$(jq -r .id rc.json)/log" >use-cut.log &&
+	expect_grep "^from-a-cut" use-cut.log &&
+	sqlite3 data/cidre.db "UPDATE job_defs SET def = '"'"'M1:3:use'"'"' WHERE pipeline_id = $pa AND plan_idx = $idx" &&
+	api POST "/api/v1/jobs/$(jq -r .id rc.json)/retry" >rd.json && expect_status 201 &&
+	wait_for 30 job_status_is "$(jq -r .id rd.json)" failed &&
+	api GET "/api/v1/jobs/$(jq -r .id rd.json)/log" >use-damaged.log &&
+	expect_grep "cannot be planned again: .*resolved pipeline text: truncated" use-damaged.log
+'
+
+test_expect_success 'a pipeline planned by an older server: its jobs are planned from the file' '
+	sqlite3 data/cidre.db "DELETE FROM job_defs WHERE pipeline_id = $(jq -r .id a.json)" &&
+	api POST "/api/v1/jobs/$(jq -r .id rd.json)/retry" >re.json && expect_status 201 &&
+	wait_for 30 job_status_is "$(jq -r .id re.json)" success &&
+	api GET "/api/v1/jobs/$(jq -r .id re.json)/log" >use-file.log &&
+	expect_grep "^use v1 g-alice m-g-alice r-m-g-alice built-by-build use test" use-file.log
+'
+
 test_expect_success 'a dotenv report is kept in the store; no result file stays' '
 	build=$(jq -r ".jobs[] | select(.name == \"build\") | .id" a.json) &&
 	test "$(sqlite3 data/cidre.db "SELECT dotenv FROM jobs WHERE id = $build")" = \
@@ -167,7 +193,7 @@ test_expect_success 'a result file of an older server: its dotenv moves to the s
 	test ! -e "data/results/$build.json.tmp" && test ! -e data/results/999999.json &&
 	test "$(sqlite3 data/cidre.db "SELECT dotenv FROM jobs WHERE id = $build")" = \
 		"{\"BUILT\":\"from-an-old-file\"}" &&
-	api POST "/api/v1/jobs/$(jq -r .id ru.json)/retry" >ru2.json && expect_status 201 &&
+	api POST "/api/v1/jobs/$(jq -r .id re.json)/retry" >ru2.json && expect_status 201 &&
 	wait_for 30 job_status_is "$(jq -r .id ru2.json)" success &&
 	api GET "/api/v1/jobs/$(jq -r .id ru2.json)/log" >use-retry2.log &&
 	expect_grep "^use v1 g-alice m-g-alice r-m-g-alice from-an-old-file use test" use-retry2.log

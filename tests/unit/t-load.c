@@ -931,6 +931,213 @@ static void test_empty_and_non_map(void **state)
 	free(e);
 }
 
+/* --- cuts: one job without the file (load_opts.cut) --------------------- */
+
+static void assert_strvec_same(const struct strvec *a, const struct strvec *b)
+{
+	size_t i;
+
+	assert_int_equal(a->nr, b->nr);
+	for (i = 0; i < a->nr; i++)
+		assert_string_equal(a->v[i], b->v[i]);
+}
+
+static void assert_vars_same(const struct varlist *a, const struct varlist *b)
+{
+	size_t i;
+
+	assert_int_equal(a->nr, b->nr);
+	for (i = 0; i < a->nr; i++) {
+		assert_string_equal(a->v[i].key, b->v[i].key);
+		assert_string_equal(a->v[i].value, b->v[i].value);
+		assert_int_equal(a->v[i].expand, b->v[i].expand);
+	}
+}
+
+#define assert_opt_string_same(a, b) do { \
+	assert_int_equal(!(a), !(b)); \
+	if (a) \
+		assert_string_equal((a), (b)); \
+} while (0)
+
+/*
+ * Every job loaded alone from its cut and the pipeline's globals is the
+ * job the whole file gave: include, extends, !reference, anchors and
+ * merge keys, default: and inherit:, quoted and plain scalars, cidre:.
+ */
+static void test_cut_same_as_whole(void **state)
+{
+	struct load_opts o = opts();
+	struct diag d = DIAG_INIT;
+	struct pipeline *p = NULL;
+	size_t i, k;
+
+	(void)state;
+	write_file("ci/base.yml",
+		   ".tmpl: {script: [tmpl], tags: [base], retry: 1}\n"
+		   "included: {stage: build, script: [inc]}\n");
+	write_file(".cidre.yml",
+		   "include: ci/base.yml\n"
+		   "stages: [build, test, deploy]\n"
+		   "variables: {G: 'yes', N: 5, Q: \"007\", E: {value: '$X', expand: false}}\n"
+		   "workflow: {rules: [{if: $A == \"1\"}, {when: always}]}\n"
+		   "cidre: {memory: 64M, network: true}\n"
+		   "default: {image: debian:12, before_script: [setup], timeout: 10m}\n"
+		   ".anchor: &a {variables: {AN: anchored}, artifacts: {paths: [out/]}}\n"
+		   ".refs: {steps: [r1, r2]}\n"
+		   "build:\n  extends: .tmpl\n  stage: build\n  <<: *a\n"
+		   "  script: [!reference [.refs, steps], 'echo \"quoted: yes\"', plain]\n"
+		   "  cache: {key: k, paths: [c/]}\n"
+		   "  parallel: {matrix: [{OS: [linux, mac], ARCH: amd64}]}\n"
+		   "test:\n  needs: [build]\n  dependencies: [build]\n"
+		   "  inherit: {default: [image]}\n"
+		   "  rules: [{if: $G == \"yes\", when: manual, allow_failure: true}]\n"
+		   "  script: |\n    one\n    two\n"
+		   "  cidre: {pids: 50}\n"
+		   "deploy:\n  stage: deploy\n  when: delayed\n  start_in: 1 minute\n"
+		   "  environment: {name: prod/$G, on_stop: stop, url: 'https://x'}\n"
+		   "  script: [d]\n"
+		   "stop: {stage: deploy, when: manual, environment: {name: prod, action: stop},"
+		   " script: [s]}\n");
+	o.cut = 1;
+	assert_int_equal(pipeline_load(&o, &p, &d), 0);
+	assert_non_null(p->cut_globals);
+	assert_null(strstr(p->cut_globals, ".tmpl"));	/* hidden keys are merged */
+	assert_null(strstr(p->cut_globals, "include"));
+	for (i = 0; i < p->jobs_nr; i++) {
+		const struct job *w = p->jobs[i], *c;
+		struct load_opts co = opts();
+		struct pipeline *one = NULL;
+
+		assert_non_null(w->cut);
+		co.file = ".cidre.yml";
+		assert_int_equal(pipeline_load_cut(&co, p->cut_globals, w->cut, &one, &d), 0);
+		assert_int_equal(d.errors, 0);
+		assert_int_equal(one->jobs_nr, 1);
+		c = one->jobs[0];
+		assert_string_equal(c->name, w->name);
+		assert_string_equal(c->stage, w->stage);
+		assert_strvec_same(&one->stages, &p->stages);
+		assert_vars_same(&one->variables, &p->variables);
+		assert_int_equal(one->workflow_rules.nr, p->workflow_rules.nr);
+		assert_strvec_same(&c->before_script, &w->before_script);
+		assert_strvec_same(&c->script, &w->script);
+		assert_strvec_same(&c->after_script, &w->after_script);
+		assert_vars_same(&c->variables, &w->variables);
+		assert_strvec_same(&c->tags, &w->tags);
+		assert_strvec_same(&c->artifacts.paths, &w->artifacts.paths);
+		assert_strvec_same(&c->dependencies, &w->dependencies);
+		assert_int_equal(c->rules.nr, w->rules.nr);
+		for (k = 0; k < w->rules.nr; k++) {
+			assert_opt_string_same(c->rules.v[k].if_expr, w->rules.v[k].if_expr);
+			assert_int_equal(c->rules.v[k].when, w->rules.v[k].when);
+		}
+		assert_int_equal(c->needs_nr, w->needs_nr);
+		for (k = 0; k < w->needs_nr; k++)
+			assert_string_equal(c->needs[k].job, w->needs[k].job);
+		assert_int_equal(c->when, w->when);
+		assert_opt_string_same(c->start_in, w->start_in);
+		assert_opt_string_same(c->image, w->image);
+		assert_int_equal(c->timeout, w->timeout);
+		assert_int_equal(c->retry.max, w->retry.max);
+		assert_int_equal(c->caches_nr, w->caches_nr);
+		assert_int_equal(c->parallel.matrix_nr, w->parallel.matrix_nr);
+		assert_opt_string_same(c->environment.name, w->environment.name);
+		assert_opt_string_same(c->environment.on_stop, w->environment.on_stop);
+		assert_int_equal(c->cidre.memory, w->cidre.memory);
+		assert_int_equal(c->cidre.pids, w->cidre.pids);
+		assert_int_equal(c->cidre.network, w->cidre.network);
+		pipeline_free(one);
+	}
+	/* what the cases above rest on */
+	assert_string_equal(pipeline_find_job(p, "build")->script.v[1], "r2");
+	assert_string_equal(pipeline_find_job(p, "build")->script.v[3], "plain");
+	assert_string_equal(varlist_get(&pipeline_find_job(p, "build")->variables, "AN"),
+			    "anchored");
+	assert_string_equal(pipeline_find_job(p, "build")->tags.v[0], "base");
+	assert_non_null(pipeline_find_job(p, "included"));
+	assert_int_equal(pipeline_find_job(p, "test")->cidre.pids, 50);
+	assert_int_equal(pipeline_find_job(p, "test")->cidre.memory, 64 << 20);
+	pipeline_free(p);
+	diag_clear(&d);
+}
+
+/* The text form keeps tags, plain and quoted scalars, and order. */
+static void test_cut_text(void **state)
+{
+	struct diag d = DIAG_INIT;
+	struct ynode **docs = NULL, *n;
+	struct strbuf a = STRBUF_INIT, b = STRBUF_INIT, err = STRBUF_INIT;
+	struct pos pos = { "x.yml", 0, 0 };
+	size_t nr = 0;
+	static const char *const bad[] = {
+		"", "P", "P3:ab", "P2ab", "Pz:a", "X1:a", "S2:P1:a", "M1:1:aP1:bP1:c",
+		"M1:5:aP1:b", "P1:aP1:b", "!3:tagS0:x", "P99999999999999:a",
+		"S9999999:", "P1:\0", "!1:",
+	};
+	size_t i;
+	const char *y = "k: [1, '1', !t x, {z: null, a: ~}]\n"
+			"\"q\": \"multi\\nline: \\\"x\\\"\"\n";
+
+	(void)state;
+	assert_int_equal(yaml_parse("x.yml", y, strlen(y), NULL, &docs, &nr, &d), 0);
+	ynode_encode(&a, docs[0]);
+	assert_string_equal(a.buf, "M2:1:kS4:P1:1Q1:1!2:!tP1:xM2:1:zP4:null1:aP1:~"
+			    "1:qQ15:multi\nline: \"x\"");
+	n = ynode_decode(a.buf, a.len, &pos, 100, &err);
+	assert_non_null(n);
+	ynode_encode(&b, n);
+	assert_string_equal(a.buf, b.buf);
+	assert_int_equal(yscalar_kind(n->pairs[0].val->items[0]), YS_INT);
+	assert_int_equal(yscalar_kind(n->pairs[0].val->items[1]), YS_STR);
+	assert_string_equal(n->pairs[0].val->items[2]->tag, "!t");
+	assert_string_equal(n->pos.file, "x.yml");
+	ynode_free(n);
+	/* the node budget */
+	assert_null(ynode_decode(a.buf, a.len, &pos, 3, &err));
+	assert_non_null(strstr(err.buf, "too many nodes"));
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		strbuf_reset(&err);
+		assert_null(ynode_decode(bad[i], strlen(bad[i]) + (i == 13), &pos, 100, &err));
+		assert_non_null(strstr(err.buf, "resolved pipeline text: "));
+	}
+	yaml_docs_free(docs, nr);
+	strbuf_release(&a);
+	strbuf_release(&b);
+	strbuf_release(&err);
+	diag_clear(&d);
+}
+
+/* A damaged or wrong cut is an error, not a crash or another job. */
+static void test_cut_errors(void **state)
+{
+	struct load_opts o = opts();
+	struct diag d = DIAG_INIT;
+	struct pipeline *p = NULL;
+	struct strbuf sb = STRBUF_INIT;
+
+	(void)state;
+	assert_int_equal(pipeline_load_cut(&o, "M0:", "M1:1:jM1:6:scriptP1:x", &p, &d), 0);
+	assert_string_equal(p->jobs[0]->script.v[0], "x");
+	assert_string_equal(p->jobs[0]->stage, "test");
+	pipeline_free(p);
+	p = NULL;
+	assert_int_equal(pipeline_load_cut(&o, "S0:", "M1:1:jM0:", &p, &d), -1);
+	assert_int_equal(pipeline_load_cut(&o, "M0:", "M2:1:jM0:1:kM0:", &p, &d), -1);
+	assert_int_equal(pipeline_load_cut(&o, "M0:", "M1:9:variablesM0:", &p, &d), -1);
+	assert_int_equal(pipeline_load_cut(&o, "M0:", "M1:2:.jM0:", &p, &d), -1);
+	assert_int_equal(pipeline_load_cut(&o, "M1:1:jM0:", "M1:1:jM0:", &p, &d), -1);
+	assert_int_equal(pipeline_load_cut(&o, "M0:", "M1:1:jP1:x", &p, &d), -1);
+	assert_int_equal(pipeline_load_cut(&o, "M0:", "M1:1:j", &p, &d), -1);
+	assert_null(p);
+	diag_format(&d, &sb);
+	assert_has(sb.buf, ".gitlab-ci.yml: error: resolved pipeline text: not one job");
+	assert_has(sb.buf, "the globals are not a map");
+	assert_has(sb.buf, "job \"j\" must be a map of keywords");
+	strbuf_release(&sb);
+	diag_clear(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -971,6 +1178,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_job_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_discovery, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_empty_and_non_map, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cut_same_as_whole, setup, teardown),
+		cmocka_unit_test(test_cut_text),
+		cmocka_unit_test_setup_teardown(test_cut_errors, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1248,6 +1248,42 @@ static void test_job_dotenv(void **state)
 	strbuf_release(&err);
 }
 
+static void test_job_defs(void **state)
+{
+	struct strbuf err = STRBUF_INIT;
+	struct store *st = open_new();
+	int64_t pl = add_pipeline(st, add_project(st, "p"), "main", "running", "push");
+	int64_t other = add_pipeline(st, add_project(st, "q"), "main", "running", "push");
+	char *g = (char *)"x", *d = (char *)"x";
+
+	(void)state;
+	/* nothing kept: both NULL, not an error (an older server's pipeline) */
+	assert_int_equal(store_job_defs(st, pl, 0, &g, &d, &err), 0);
+	assert_null(g);
+	assert_null(d);
+	assert_int_equal(store_job_def_add(st, pl, -1, "M0:", &err), 0);
+	assert_int_equal(store_job_def_add(st, pl, 0, "M1:1:aM0:", &err), 0);
+	assert_int_equal(store_job_def_add(st, pl, 1, "M1:1:bM0:", &err), 0);
+	assert_int_equal(store_job_def_add(st, other, 1, "M1:1:cM0:", &err), 0);
+	assert_int_equal(store_job_defs(st, pl, 1, &g, &d, &err), 0);
+	assert_string_equal(g, "M0:");
+	assert_string_equal(d, "M1:1:bM0:");
+	free(g);
+	free(d);
+	assert_int_equal(store_job_defs(st, pl, 7, &g, &d, &err), 0);
+	assert_string_equal(g, "M0:");
+	assert_null(d);
+	free(g);
+	assert_int_equal(store_job_defs(st, other, 1, &g, &d, &err), 0);
+	assert_null(g);
+	assert_string_equal(d, "M1:1:cM0:");
+	free(d);
+	/* a pipeline that does not exist has no definitions */
+	assert_true(store_job_def_add(st, 999, 0, "M0:", &err) < 0);
+	store_close(st);
+	strbuf_release(&err);
+}
+
 static void test_test_cases(void **state)
 {
 	struct strbuf err = STRBUF_INIT;
@@ -1743,6 +1779,7 @@ int main(void)
 		cmocka_unit_test(test_claim_two_handles),
 		cmocka_unit_test(test_schedules),
 		cmocka_unit_test(test_job_dotenv),
+		cmocka_unit_test(test_job_defs),
 		cmocka_unit_test(test_test_cases),
 		cmocka_unit_test(test_artifacts),
 		cmocka_unit_test(test_retention),
