@@ -12,12 +12,13 @@
 #      same without the sha (the server fetches);
 #   2. where that time goes (medians of $N triggers, ms): POST → pipeline
 #      created → job started → job finished (server clock) → client done;
-#   3. drain: $DRAIN pipelines of 100 trivial jobs each, alternating the
-#      builds; jobs/s, the server's own CPU (utime + stime) per job, and
-#      with its reaped children (the supervisors, their bash and git);
+#   3. drain: $DRAIN pipelines of $DRAIN_JOBS trivial jobs each,
+#      alternating the builds; jobs/s, the server's own CPU (utime +
+#      stime) per job, and with its reaped children (the supervisors,
+#      their bash and git);
 #   4. VmRSS idle, and $SETTLE s after the drains.
 # Needs hyperfine, curl, jq, sqlite3, git. Environment: RUNS=40 N=30
-# DRAIN=3 SLOTS=4 SETTLE=2.
+# DRAIN=3 DRAIN_JOBS=100 SLOTS=4 SETTLE=2; DRAIN_ONLY=1 skips 1 and 2.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -26,6 +27,8 @@ RUNS=${RUNS:-40}
 N=${N:-30}
 DRAIN=${DRAIN:-3}
 SLOTS=${SLOTS:-4}
+DRAIN_JOBS=${DRAIN_JOBS:-100}
+DRAIN_ONLY=${DRAIN_ONLY:-}
 SETTLE=${SETTLE:-2}
 [ $# -ge 2 ] || { echo "usage: $0 OLD/cidre NEW/cidre" >&2; exit 2; }
 
@@ -34,7 +37,7 @@ W=$(mktemp -d /tmp/cidre-bench-ab.XXXXXX)
 trap bench_cleanup EXIT
 
 trivial_repo "$W"
-many_branch "$W" 100
+many_branch "$W" "$DRAIN_JOBS"
 
 URL=() TOKEN=() SPID=() NAME=()
 rss() { awk '$1 == "VmRSS:" { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
@@ -67,6 +70,7 @@ for j in "${!SPID[@]}"; do
 done
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
+[ -n "$DRAIN_ONLY" ] || {
 echo "== 1. trigger → finished, sha given (hyperfine -N, $RUNS runs)"
 args=()
 for j in "${!SPID[@]}"; do
@@ -103,9 +107,11 @@ for j in "${!SPID[@]}"; do
 	echo
 done
 
-echo "== 3. drain: $DRAIN × 100 jobs, $SLOTS slots"
+}
+
+echo "== 3. drain: $DRAIN × $DRAIN_JOBS jobs, $SLOTS slots"
 for j in "${!SPID[@]}"; do
-	echo 0 >"$W/us$j"; echo 0 >"$W/cpu$j"; echo 0 >"$W/all$j"
+	echo 0 >"$W/us$j"; echo 0 >"$W/cpu$j"; echo 0 >"$W/all$j"; : >"$W/srv$j"
 done
 for k in $(seq 1 "$DRAIN"); do
 	for j in "${!SPID[@]}"; do
@@ -116,6 +122,10 @@ for k in $(seq 1 "$DRAIN"); do
 		t1=$(now_us)
 		c1=$(cpu_ticks "${SPID[$j]}")
 		a1=$(all_ticks "${SPID[$j]}")
+		# the server's clock: the pipeline created → its last job finished
+		sqlite3 "$W/s$j/cidre.db" "SELECT max(j.finished) - p.created FROM pipelines p
+			JOIN jobs j ON j.pipeline_id = p.id WHERE p.id =
+			(SELECT max(id) FROM pipelines WHERE ref = 'many')" >>"$W/srv$j"
 		echo $(( $(cat "$W/us$j") + t1 - t0 )) >"$W/us$j"
 		echo $(( $(cat "$W/cpu$j") + c1 - c0 )) >"$W/cpu$j"
 		echo $(( $(cat "$W/all$j") + a1 - a0 )) >"$W/all$j"
@@ -123,9 +133,10 @@ for k in $(seq 1 "$DRAIN"); do
 done
 for j in "${!SPID[@]}"; do
 	awk -v us="$(cat "$W/us$j")" -v t="$(cat "$W/cpu$j")" -v a="$(cat "$W/all$j")" \
-		-v n=$((DRAIN * 100)) -v hz="$(getconf CLK_TCK)" -v j="$j" \
-		'BEGIN { printf "s%s %.0f jobs/s, server CPU %.2f ms per job, with its children %.2f ms\n",
-			j, n * 1e6 / us, t * 1000 / hz / n, a * 1000 / hz / n }'
+		-v n=$((DRAIN * DRAIN_JOBS)) -v hz="$(getconf CLK_TCK)" -v j="$j" \
+		-v srv="$(median <"$W/srv$j")" -v per="$DRAIN_JOBS" \
+		'BEGIN { printf "s%s %.0f jobs/s (client), %.0f jobs/s (server clock, median), server CPU %.2f ms per job, with its children %.2f ms\n",
+			j, n * 1e6 / us, per * 1000 / srv, t * 1000 / hz / n, a * 1000 / hz / n }'
 done
 
 sleep "$SETTLE"
