@@ -315,7 +315,20 @@ static int quick_status(struct store *st, int64_t id, const char **ret, int *ret
 	struct store_job_group g[64];
 	struct tally t;
 	size_t n = 0, i;
+	int undecided, running;
 
+	/*
+	 * Two index seeks first: while a job of the pipeline runs and none
+	 * is left to decide, it is running (tally_status), and counting its
+	 * jobs (all of them) after every finished one is spared.
+	 */
+	if (store_job_busy(st, id, &undecided, &running, NULL) < 0 || undecided)
+		return 0;
+	if (running) {
+		*ret = "running";
+		*ret_started = 1;
+		return 1;
+	}
 	if (store_job_tally(st, id, g, 64, &n, NULL) < 0 || !n)
 		return 0;
 	memset(&t, 0, sizeof(t));

@@ -275,6 +275,12 @@ const char *const store_migrations[] = {
 	" plan_idx INTEGER NOT NULL,"
 	" def TEXT NOT NULL,"
 	" PRIMARY KEY (pipeline_id, plan_idx)) WITHOUT ROWID;",
+	/*
+	 * 10: "has this pipeline a job to decide, or a running one?" by two
+	 * index seeks (store_job_busy), where counting its jobs after each
+	 * finished job read all of them (0.6 ms at 400 jobs).
+	 */
+	"CREATE INDEX jobs_pipeline_status ON jobs (pipeline_id, status);",
 };
 
 const size_t store_migrations_nr = ARRAY_SIZE(store_migrations);

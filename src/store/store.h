@@ -282,6 +282,13 @@ struct store_job_group {
 };
 int store_job_tally(struct store *st, int64_t pipeline_id, struct store_job_group *ret,
 		    size_t max, size_t *nr, struct strbuf *err);
+/*
+ * Whether pipeline_id has a job to decide (created or scheduled) and a
+ * running job, by index seeks whatever its size (migration 10): what
+ * spares the tally while the pipeline runs.
+ */
+int store_job_busy(struct store *st, int64_t pipeline_id, int *ret_undecided,
+		   int *ret_running, struct strbuf *err);
 /* *ret: the earliest start of a running job; 0 when none runs (the reaper's sweep). */
 int store_job_running_since(struct store *st, int64_t *ret, struct strbuf *err);
 /*

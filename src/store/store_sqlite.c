@@ -53,7 +53,7 @@ enum stmt_id {
 	ST_SECRET_LIST, ST_SECRET_VAR_SET, ST_SECRET_NOTIFY_SET, ST_SECRET_WEBHOOK_SET,
 	ST_SECRET_HOOK_SET,
 	ST_JOB_ACTIVE, ST_TEST_HISTORY, ST_PIPELINE_REFS,
-	ST_JOB_SET_DOTENV, ST_JOB_DOTENV, ST_JOB_DEF_ADD, ST_JOB_DEFS,
+	ST_JOB_SET_DOTENV, ST_JOB_DOTENV, ST_JOB_DEF_ADD, ST_JOB_DEFS, ST_JOB_BUSY,
 	ST__NR
 };
 
@@ -192,6 +192,11 @@ static const char *const stmt_sql[ST__NR] = {
 	[ST_JOB_RUNNING] =
 		"SELECT " JOB_COLS " FROM jobs j WHERE j.status = 'running' ORDER BY j.id",
 	[ST_JOB_COUNT] = "SELECT count(*) FROM jobs WHERE status = ?1",
+	/* created, scheduled and running jobs are always latest attempts */
+	[ST_JOB_BUSY] =
+		"SELECT EXISTS (SELECT 1 FROM jobs WHERE pipeline_id = ?1 "
+		"AND status IN ('created', 'scheduled')), "
+		"EXISTS (SELECT 1 FROM jobs WHERE pipeline_id = ?1 AND status = 'running')",
 	[ST_JOB_TALLY] =
 		"SELECT j.status, j.allow_failure != 0, j.started != 0, count(*) FROM jobs j "
 		"WHERE j.pipeline_id = ?1 "
@@ -1807,6 +1812,30 @@ int store_job_count(struct store *st, const char *status, int64_t *ret,
 		return db_fail(st, -1, "job count", err);
 	}
 	return get_count(st, s, ret, "job count", err);
+}
+
+int store_job_busy(struct store *st, int64_t pipeline_id, int *ret_undecided,
+		   int *ret_running, struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, ST_JOB_BUSY, err);
+	int rc;
+
+	*ret_undecided = *ret_running = 0;
+	if (!s)
+		return -1;
+	if (b_int(s, 1, pipeline_id)) {
+		done(s);
+		return db_fail(st, -1, "job busy", err);
+	}
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*ret_undecided = sqlite3_column_int(s, 0);
+		*ret_running = sqlite3_column_int(s, 1);
+	}
+	done(s);
+	if (rc != SQLITE_ROW)
+		return db_fail(st, rc, "job busy", err);
+	return 0;
 }
 
 int store_job_tally(struct store *st, int64_t pipeline_id, struct store_job_group *ret,

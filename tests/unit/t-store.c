@@ -723,6 +723,27 @@ static void test_jobs(void **state)
 		assert_int_equal(nr, 0);
 	}
 
+	/* busy: a job to decide (created, scheduled), a running one */
+	{
+		int64_t p2 = add_pipeline(st, add_project(st, "busy"), "main", "running", "push");
+		int64_t ja = add_job(st, p2, 0, 1, "scheduled", 0, NULL);
+		int64_t jb = add_job(st, p2, 1, 1, "pending", 1, NULL);
+		int und, run;
+
+		assert_int_equal(store_job_busy(st, p2, &und, &run, &err), 0);
+		assert_true(und && !run);
+		assert_int_equal(store_job_transition(st, ja, "scheduled", "skipped", NULL, &err), 0);
+		assert_int_equal(store_job_busy(st, p2, &und, &run, &err), 0);
+		assert_true(!und && !run);
+		assert_int_equal(store_job_transition(st, jb, "pending", "running", NULL, &err), 0);
+		assert_int_equal(store_job_busy(st, p2, &und, &run, &err), 0);
+		assert_true(!und && run);
+		assert_int_equal(store_job_busy(st, pl, &und, &run, &err), 0);
+		assert_true(und && !run);	/* the pipeline above: created jobs */
+		assert_int_equal(store_job_busy(st, 999, &und, &run, &err), 0);
+		assert_true(!und && !run);
+	}
+
 	store_close(st);
 	strbuf_release(&err);
 }
