@@ -522,6 +522,13 @@ static void advance(struct runner *r, int64_t id)
 		goto done;
 	decide_all(r, id, jobs, nr);
 	if (!nr && !strcmp(pl.status, "created") && !pl.error) {
+		/*
+		 * One this server is making now, its jobs not in yet: left to
+		 * create(), whose kick decides it (the scheduler's catch-up at
+		 * start can insert it while recovery walks the unfinished ones).
+		 */
+		if (pl.created >= r->srv->started_ms)
+			goto done;
 		/* planned but never recorded: the server stopped while creating it */
 		store_pipeline_set_status(st, id, "created", "failed", 0, now,
 					  "the server stopped while creating this pipeline", &err);

@@ -138,4 +138,24 @@ test_expect_success 'a spare log file left by a killed server is emptied before 
 	! test -s data/logs/.next.log
 '
 
+test_expect_success 'a pipeline left half-made fails at the next start; one being made now does not' '
+	kill_server &&
+	proj=$(sqlite3 data/cidre.db "SELECT id FROM projects WHERE name = '"'"'app'"'"'") &&
+	# made by the killed server, never given its jobs
+	old=$(sqlite3 data/cidre.db "INSERT INTO pipelines (project_id, ref, sha, source, status,
+		variables, created) VALUES ($proj, '"'"'main'"'"', '"'"'0000'"'"', '"'"'api'"'"',
+		'"'"'created'"'"', '"'"'{}'"'"', 1000) RETURNING id") &&
+	# as if this server were making it (the scheduler'"'"'s catch-up at start
+	# can, while recovery walks the unfinished pipelines): created later
+	new=$(sqlite3 data/cidre.db "INSERT INTO pipelines (project_id, ref, sha, source, status,
+		variables, created) VALUES ($proj, '"'"'main'"'"', '"'"'0000'"'"', '"'"'api'"'"',
+		'"'"'created'"'"', '"'"'{}'"'"', $(( ($(date +%s) + 3600) * 1000 ))) RETURNING id") &&
+	start_server data &&
+	wait_for 20 sh -c "test \"\$(sqlite3 data/cidre.db \"SELECT status FROM pipelines WHERE id = $old\")\" = failed" &&
+	test "$(sqlite3 data/cidre.db "SELECT error FROM pipelines WHERE id = $old")" = \
+		"the server stopped while creating this pipeline" &&
+	test "$(sqlite3 data/cidre.db "SELECT status FROM pipelines WHERE id = $new")" = created &&
+	sqlite3 data/cidre.db "DELETE FROM pipelines WHERE id = $new"
+'
+
 test_done
