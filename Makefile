@@ -146,8 +146,13 @@ $(BUILD)/tests/tools/%: tests/tools/%.c
 	$(CC) -D_GNU_SOURCE $(ALL_CFLAGS) $(LDFLAGS) -o $@ $<
 
 E2E ?= $(sort $(wildcard tests/e2e/t[0-9]*.sh))
+# A failure's own words are repeated at the end (E2E_FAILURES, lib.sh):
+# the end of the output is what a CI summary shows.
 e2e: $(BIN) $(NET_BIN) $(TOOLS)
-	@CIDRE_BIN=$(abspath $(BIN)) prove -j2 $(E2E)
+	@rm -f $(BUILD)/e2e-failures.txt
+	@CIDRE_BIN=$(abspath $(BIN)) E2E_FAILURES=$(abspath $(BUILD))/e2e-failures.txt \
+		prove -j2 $(E2E) || { echo "--- what the failed tests printed (last lines each):"; \
+		tail -n 40 $(BUILD)/e2e-failures.txt 2>/dev/null; exit 1; }
 
 # The whole suite, then again under AddressSanitizer + UBSan (with leak
 # checking), then the fuzzers for a bounded time.

@@ -31,6 +31,17 @@ test_failed=0
 
 cidre() { "$CIDRE_BIN" "$@"; }
 
+# test_note_failure DESC: with E2E_FAILURES set (make e2e sets it), what
+# the failed test printed goes there too, so that the end of a long run
+# (all a CI summary may show) says what failed and why, not only which.
+test_note_failure() {
+	[ -n "${E2E_FAILURES:-}" ] || return 0
+	{
+		echo "== $TEST_NAME $test_count - $1 (scratch $SCRATCH)"
+		tail -n 15 "$SCRATCH/.test-$test_count.out"
+	} >>"$E2E_FAILURES"
+}
+
 test_expect_success() {
 	test_count=$((test_count + 1))
 	# TEST_PRELUDE: run first in the body's subshell (lib-server.sh uses it)
@@ -40,6 +51,7 @@ test_expect_success() {
 		test_failed=$((test_failed + 1))
 		echo "not ok $test_count - $1"
 		sed 's/^/#   /' "$SCRATCH/.test-$test_count.out"
+		test_note_failure "$1"
 		if [ -f "$SCRATCH/out" ]; then
 			echo "#   --- last lines of out:"
 			tail -n 40 "$SCRATCH/out" | sed 's/^/#   /'
@@ -58,6 +70,7 @@ test_expect_failure_code() {
 		test_failed=$((test_failed + 1))
 		echo "not ok $test_count - $2 (exit $rc, wanted $1)"
 		sed 's/^/#   /' "$SCRATCH/.test-$test_count.out"
+		test_note_failure "$2 (exit $rc, wanted $1)"
 	fi
 }
 
