@@ -142,7 +142,8 @@ static const char *const stmt_sql[ST__NR] = {
 	[ST_JOB_SET_DOTENV] = "UPDATE jobs SET dotenv = ?2 WHERE id = ?1 RETURNING id",
 	[ST_JOB_DOTENV] = "SELECT dotenv FROM jobs WHERE id = ?1",
 	[ST_JOB_DEF_ADD] =
-		"INSERT OR REPLACE INTO job_defs (pipeline_id, plan_idx, def) VALUES (?1, ?2, ?3)",
+		"INSERT INTO job_defs (pipeline_id, plan_idx, def) VALUES (?1, ?2, ?3) "
+		"ON CONFLICT (pipeline_id, plan_idx) DO UPDATE SET def = excluded.def",
 	[ST_JOB_DEFS] =
 		"SELECT plan_idx, def FROM job_defs WHERE pipeline_id = ?1 AND plan_idx IN (-1, ?2)",
 	[ST_JOB_LIST_ALL] =

@@ -1285,7 +1285,8 @@ static void test_job_defs(void **state)
 	assert_int_equal(store_job_def_add(st, pl, -1, "M0:", &err), 0);
 	assert_int_equal(store_job_def_add(st, pl, 0, "M1:1:aM0:", &err), 0);
 	assert_int_equal(store_job_def_add(st, pl, 1, "M1:1:bM0:", &err), 0);
-	assert_int_equal(store_job_def_add(st, other, 1, "M1:1:cM0:", &err), 0);
+	assert_int_equal(store_job_def_add(st, other, 1, "M1:1:xM0:", &err), 0);
+	assert_int_equal(store_job_def_add(st, other, 1, "M1:1:cM0:", &err), 0);	/* replaces */
 	assert_int_equal(store_job_defs(st, pl, 1, &g, &d, &err), 0);
 	assert_string_equal(g, "M0:");
 	assert_string_equal(d, "M1:1:bM0:");
