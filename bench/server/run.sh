@@ -13,6 +13,11 @@
 #   SLOTS="1 2 4 8"   runner slots (runner: {slots: N}) for the drain workload
 #   DRAIN_JOBS=100    jobs in the drained pipeline (one stage)
 #   DRAIN_RUNS=3      drains per slot count (the median is reported)
+#   DRAIN_CLIENT=cli  what waits for each drain (and each pipeline of the
+#                     growth workload): `cidre trigger --wait` (one events
+#                     stream), or bash = trigger-wait.sh, which follows
+#                     every job's log stream in turn and takes a CPU's
+#                     worth of bash from the server during a drain
 #   GROWTH_JOBS=1000  jobs run between the two RSS readings (100 per pipeline)
 #   SETTLE=2          seconds between the last of those jobs and the reading
 #   LIST_SIZES="1000 100000"  pipelines in the database for the list workload
@@ -26,6 +31,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 CIDRE=${CIDRE:-$ROOT/build/cidre}
+DRAIN_CLIENT=${DRAIN_CLIENT:-cli}
 RUNS=${RUNS:-30}
 WARMUP=${WARMUP:-5}
 SLOTS=${SLOTS:-"1 2 4 8"}
@@ -125,7 +131,12 @@ add_project() { api POST /api/v1/projects "{\"name\":\"demo\",\"repo\":\"$W/demo
 run_many() {
 	local t0 p
 	t0=$(now_ms)
-	"$TW" "$URL" "$TOKEN" demo many || die "the $DRAIN_JOBS-job pipeline failed"
+	if [ "$DRAIN_CLIENT" = bash ]; then
+		"$TW" "$URL" "$TOKEN" demo many || die "the $DRAIN_JOBS-job pipeline failed"
+	else
+		CIDRE_SERVER=$URL CIDRE_TOKEN=$TOKEN "$CIDRE" trigger -q demo many --wait >/dev/null ||
+			die "the $DRAIN_JOBS-job pipeline failed"
+	fi
 	p=$(api GET "/api/v1/pipelines?ref=many&per_page=1" | jq '.[0].id')
 	api GET "/api/v1/pipelines/$p" >"$W/p.json"
 	echo "$t0 $(ms_of "$(jq -r .created_at "$W/p.json")")" \
@@ -297,7 +308,7 @@ l100k="${LIST_MEAN_100000:-?} / ${LIST_P50_100000:-?}"; n100k=${LIST_NET_100000:
 	echo "1: the bash client with the sha given (no fetch): $TS_MEAN ms mean, $TS_MED median;" \
 		"its floor (bash + 3 GETs): $TF_MEAN ms"
 	echo
-	echo "2: drain of $DRAIN_JOBS jobs, median of $DRAIN_RUNS (ms from the POST)"
+	echo "2: drain of $DRAIN_JOBS jobs, median of $DRAIN_RUNS (ms from the POST; waited for by $DRAIN_CLIENT)"
 	echo
 	echo "| slots | last job finished | first job started | jobs/s from the POST | jobs/s first start → last end |"
 	echo "|---:|---:|---:|---:|---:|"
