@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cmd/cmd.h"
+#include "exec/cgroup.h"
 #include "exec/image.h"
 #include "exec/proc.h"
 #include "exec/sandbox.h"
@@ -769,6 +770,8 @@ int cmd_run(int argc, char **argv)
 		ret = 130;
 	else
 		ret = !strcmp(status, "success") || !strcmp(status, "skipped") ? 0 : 1;
+	/* what an earlier run killed with -9 left, after the jobs: not on their path */
+	cgroup_remove_stale_kept();
 release_git:
 	if (listing)
 		pthread_join(lister.thread, NULL);

@@ -4,6 +4,7 @@
  */
 #include "exec/cgroup.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -647,21 +648,43 @@ void cgroup_remove_kept(const char *leaf)
 	}
 }
 
-/* Remove dir's entries "cidre-PID-slot-N" whose PID is no live process. */
+/*
+ * The PID of a name this code gives its cgroups: "cidre-PID-slot-N" (a
+ * server's slot) or "cidre-PID-N" (a job's own, or one in the pool);
+ * 0 for any other name.
+ */
+static long ours_of(const char *name)
+{
+	const char *p;
+	char *end;
+	long pid;
+
+	if (strncmp(name, "cidre-", 6) || !isdigit((unsigned char)name[6]))
+		return 0;
+	pid = strtol(name + 6, &end, 10);
+	if (pid <= 0 || *end != '-')
+		return 0;
+	p = end + 1;
+	if (!strncmp(p, "slot-", 5))
+		p += 5;
+	if (!isdigit((unsigned char)*p))
+		return 0;
+	while (isdigit((unsigned char)*p))
+		p++;
+	return *p ? 0 : pid;
+}
+
+/* Remove dir's cgroups of ours (ours_of) whose PID is no live process. */
 static void sweep_kept(const char *dir)
 {
 	DIR *d = dir ? opendir(dir) : NULL;
 	struct dirent *e;
 
 	while (d && (e = readdir(d))) {
-		long pid;
-		int no, end = 0;
+		long pid = ours_of(e->d_name);
 
-		if (sscanf(e->d_name, "cidre-%ld-slot-%d%n", &pid, &no, &end) != 2 ||
-		    e->d_name[end] || pid <= 0 || pid == (long)getpid() ||
-		    kill((pid_t)pid, 0) == 0 || errno != ESRCH) {
+		if (!pid || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
 			continue;
-		}
 		{
 			char *p = xasprintf("%s/%s", dir, e->d_name);
 

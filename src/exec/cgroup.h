@@ -150,9 +150,12 @@ void cgroup_keep_as(const char *leaf);
 void cgroup_remove_kept(const char *leaf);
 
 /*
- * Remove the empty kept cgroups named "cidre-PID-slot-N" (the server's
- * slot names) whose PID is gone: what a server killed before its runner
- * stopped left. Run by the server's runner at its start.
+ * Remove the empty cgroups of ours whose PID is gone: "cidre-PID-slot-N"
+ * (a server's slots) and "cidre-PID-N" (a job's own, or the pool's),
+ * among this process's own cgroup's children (where it makes them):
+ * what a process killed before it could clean up left (kill -9 of a
+ * server, a supervisor or `cidre run`). Run by the server's runner at
+ * its start and by `cidre run` after its pipeline.
  */
 void cgroup_remove_stale_kept(void);
 

@@ -10,10 +10,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "exec/cgroup.h"
 #include "exec/proc.h"
 #include "util/xalloc.h"
 
@@ -321,6 +324,55 @@ static void test_cgroup_reuse(void **state)
 	strbuf_release(&c.out);
 }
 
+/*
+ * Cgroups of ours whose process is gone (kill -9 left them) are removed
+ * by the sweep; a live process's, and names not ours, stay.
+ */
+static void test_cgroup_sweep(void **state)
+{
+	struct capture c;
+	struct proc_result r;
+	char cg[512], parent[1024], path[1200];
+	const char *names[] = { "-7", "-slot-2", "-x", "-slot-", "-7z" };
+	const int gone[] = { 1, 1, 0, 0, 0 };
+	pid_t dead = fork();
+	size_t i;
+	char *slash;
+
+	if (dead == 0)
+		_exit(0);
+	assert_true(dead > 0);
+	assert_int_equal(waitpid(dead, NULL, 0), dead);
+	cap_init(&c);
+	assert_int_equal(run("cat /proc/self/cgroup", 0, -1, 0, &c, &r), 0);
+	job_memcg(c.out.buf, cg, sizeof(cg));
+	strbuf_release(&c.out);
+	if (strcmp(r.accounting, "cgroup1")) {
+		print_message("# %s accounting: no v1 cgroups to sweep\n", r.accounting);
+		return;
+	}
+	snprintf(parent, sizeof(parent), "/sys/fs/cgroup/memory%s", cg);
+	slash = strrchr(parent, '/');
+	assert_non_null(slash);
+	*slash = '\0';
+	for (i = 0; i < ARRAY_SIZE(names); i++) {
+		snprintf(path, sizeof(path), "%s/cidre-%ld%s", parent, (long)dead, names[i]);
+		assert_int_equal(mkdir(path, 0755), 0);
+	}
+	snprintf(path, sizeof(path), "%s/cidre-%ld-9999", parent, (long)getpid());
+	assert_int_equal(mkdir(path, 0755), 0);
+	cgroup_remove_stale_kept();
+	assert_int_equal(access(path, F_OK), 0);	/* a live process's */
+	assert_int_equal(rmdir(path), 0);
+	for (i = 0; i < ARRAY_SIZE(names); i++) {
+		snprintf(path, sizeof(path), "%s/cidre-%ld%s", parent, (long)dead, names[i]);
+		assert_int_equal(access(path, F_OK), gone[i] ? -1 : 0);
+		if (!gone[i])
+			assert_int_equal(rmdir(path), 0);
+	}
+	proc_prewarm_finish();
+}
+
 /* No cgroup: process-group tracking and rusage still do the job. */
 static void test_rusage_fallback(void **state)
 {
@@ -556,6 +608,7 @@ int main(void)
 		cmocka_unit_test(test_cancel),
 		cmocka_unit_test(test_peak_memory),
 		cmocka_unit_test(test_cgroup_reuse),
+		cmocka_unit_test(test_cgroup_sweep),
 		cmocka_unit_test(test_rusage_fallback),
 		cmocka_unit_test(test_bad_workdir),
 		cmocka_unit_test(test_script_build),
