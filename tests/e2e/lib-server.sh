@@ -116,7 +116,10 @@ start_server() {
 }
 
 server_gone() {
-	! process_alive "$SERVER_PID"
+	# its main thread a zombie is not enough: the other threads may still
+	# be exiting, holding the files (and the database's locks) they share
+	! process_alive "$SERVER_PID" &&
+	[ "$(ls "/proc/$SERVER_PID/task" 2>/dev/null | wc -l)" -le 1 ]
 }
 
 stop_server() {
