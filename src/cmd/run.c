@@ -18,6 +18,7 @@
 #include "exec/cgroup.h"
 #include "exec/image.h"
 #include "exec/proc.h"
+#include "exec/pool.h"
 #include "exec/sandbox.h"
 #include "exec/workspace.h"
 #include "git/gitinfo.h"
@@ -589,6 +590,43 @@ static void state_dir_init(const char *state_dir)
 	strbuf_release(&p);
 }
 
+/*
+ * The sandbox pool the last run here used, started now (exec/pool.h,
+ * pool_warm): its set-up overlaps reading the working tree and planning.
+ * The repository's top is found as git finds it, by the nearest .git
+ * up from here; a wrong guess only starts a pool nobody uses.
+ */
+static void warm_pool(void)
+{
+	struct strbuf dir = STRBUF_INIT, err = STRBUF_INIT;
+	const char *v = getenv("CIDRE_SANDBOX_POOL");
+	struct stat st;
+	char cwd[4096];
+
+	if ((v && !strcmp(v, "0")) || !getcwd(cwd, sizeof(cwd)))
+		return;
+	strbuf_addstr(&dir, cwd);
+	for (;;) {
+		size_t len = dir.len;
+		char *slash;
+
+		strbuf_addstr(&dir, "/.git");
+		if (!lstat(dir.buf, &st)) {
+			strbuf_setlen(&dir, len);
+			strbuf_addstr(&dir, "/.cidre/pool-line");
+			pool_warm(dir.buf, sandbox_bwrap(&err), sandbox_init_exe());
+			break;
+		}
+		strbuf_setlen(&dir, len);
+		slash = strrchr(dir.buf, '/');
+		if (!slash || slash == dir.buf)
+			break;
+		strbuf_setlen(&dir, (size_t)(slash - dir.buf));
+	}
+	strbuf_release(&dir);
+	strbuf_release(&err);
+}
+
 int cmd_run(int argc, char **argv)
 {
 	struct run_opts o;
@@ -627,8 +665,10 @@ int cmd_run(int argc, char **argv)
 	}
 	if (!o.list)
 		proc_prewarm();
-	if (!o.list && o.executor && !strcmp(o.executor, "sandbox"))
+	if (!o.list && o.executor && !strcmp(o.executor, "sandbox")) {
 		sandbox_probe_start();
+		warm_pool();
+	}
 	if (gitinfo_read(".", &gi, &err) < 0) {
 		fprintf(stderr, "cidre run: %s\n", err.buf);
 		goto done;
@@ -712,6 +752,9 @@ int cmd_run(int argc, char **argv)
 	ex.image_on_host = 1;
 	ex.network = o.network;
 	ex.uid = ex.gid = -1;
+	/* one bwrap for every sandbox of the run (exec/pool.h) */
+	ex.pool = !getenv("CIDRE_SANDBOX_POOL") ||
+		  strcmp(getenv("CIDRE_SANDBOX_POOL"), "0");
 	if (limits_parse(&o, &ex.limits) < 0) {
 		ret = 2;
 		goto release_git;

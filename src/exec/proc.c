@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "exec/cgroup.h"
+#include "exec/pool.h"
 #include "exec/sandbox.h"
 #include "util/strvec.h"
 #include "util/xalloc.h"
@@ -359,6 +360,11 @@ struct run {
 	size_t job_len;
 	char **argv;
 	char *script_path;
+	/* Started in a pool (pool_spawn): no child of ours; ctl is the
+	   job's socket (its message out, its init's reports in). */
+	int pooled;
+	int ctl;
+	struct pool_status pst;
 };
 
 static void emit(struct run *r, const char *data, size_t len)
@@ -389,7 +395,8 @@ static int pump(struct run *r)
 
 static void signal_tree(struct run *r, int sig)
 {
-	kill(-r->pid, sig);
+	if (r->pid > 0)
+		kill(-r->pid, sig);
 	if (r->cg_ok)
 		cgroup_signal(&r->cg, sig);
 }
@@ -455,7 +462,7 @@ static void tree_members(struct run *r, pid_t **ret, size_t *ret_nr, int *cg_emp
 				push_pid(&v, &nr, &alloc, cgp[i]);
 		free(cgp);
 	}
-	if (!(cg_read && r->spec->wrap) && !kill(-r->pid, 0)) {
+	if (!(cg_read && r->spec->wrap) && r->pid > 0 && !kill(-r->pid, 0)) {
 		/* Someone in the group is left (maybe only zombies): look. */
 		DIR *d = opendir("/proc");
 		struct dirent *de;
@@ -860,7 +867,7 @@ static int shell_words(const struct proc_spec *spec, char **argv)
 #define RUN_INIT(spec_, res_) { .spec = (spec_), .res = (res_), \
 	.cg = CGROUP_INIT, .pid = -1, .out_r = -1, .info_r = -1, \
 	.info = STRBUF_INIT, .mntns_fd = -1, .block_w = -1, .tramp = 0, \
-	.job = NULL }
+	.job = NULL, .ctl = -1, .pst = { .mntns = -1 } }
 
 /* Free what run_begin made, but the cgroup (its caller's to release). */
 static void run_free(struct run *r)
@@ -874,6 +881,9 @@ static void run_free(struct run *r)
 	if (r->block_w >= 0)
 		close(r->block_w);
 	r->block_w = -1;
+	if (r->ctl >= 0)
+		close(r->ctl);
+	r->ctl = -1;
 	strbuf_release(&r->info);
 	close_later(r->mntns_fd);
 	r->mntns_fd = -1;
@@ -963,6 +973,23 @@ static void run_release(struct run *r)
 	const char *p = r->job ? r->job : "x";
 	size_t left = r->job ? r->job_len : 1;
 
+	if (r->pooled) {
+		/* ctl is non-blocking: wait for room, or for the init's end */
+		while (left && r->ctl >= 0) {
+			ssize_t n = send(r->ctl, p, left, MSG_NOSIGNAL);
+			struct pollfd pfd = { r->ctl, POLLOUT, 0 };
+
+			if (n > 0) {
+				p += n;
+				left -= (size_t)n;
+			} else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+				poll(&pfd, 1, 100);
+			} else {
+				break;
+			}
+		}
+		return;
+	}
 	if (r->block_w < 0)
 		return;
 	while (left) {
@@ -1001,7 +1028,7 @@ static void run_wait(struct run *r)
 	run_release(r);
 	if (spec->timeout_sec > 0)
 		deadline = now_ms() + (int64_t)spec->timeout_sec * 1000;
-	pidfd = sys_pidfd_open(r->pid);
+	pidfd = r->pooled ? r->ctl : sys_pidfd_open(r->pid);
 	if (spec->on_start)
 		spec->on_start(spec->ud);
 
@@ -1070,7 +1097,14 @@ static void run_wait(struct run *r)
 			signal_tree(r, SIGKILL);
 			kill_at = -1;
 		}
-		if (pidfd >= 0 ? (n > 0 && pfd[ipid].revents) : 1) {
+		if (r->pooled) {
+			if (n > 0 && pfd[ipid].revents)
+				main_done = pool_read(r->ctl, &r->pst) != 0;
+			if (r->pst.mntns >= 0 && r->mntns_fd < 0) {
+				r->mntns_fd = r->pst.mntns;
+				r->pst.mntns = -1;
+			}
+		} else if (pidfd >= 0 ? (n > 0 && pfd[ipid].revents) : 1) {
 			siginfo_t si;
 			int w;
 
@@ -1081,8 +1115,12 @@ static void run_wait(struct run *r)
 		}
 	}
 	/* The job ends when the main shell exits: reap it, kill leftovers. */
-	if (wait4(r->pid, &status, 0, &ru) < 0)
+	if (r->pooled) {
+		status = r->pst.status;
+		ru = r->pst.ru;
+	} else if (wait4(r->pid, &status, 0, &ru) < 0) {
 		memset(&ru, 0, sizeof(ru));
+	}
 	kill_tree_and_wait(r);
 	if (out_open)
 		pump(r);
@@ -1106,7 +1144,7 @@ static void run_wait(struct run *r)
 	}
 	rusage_fill(res, &ru, cpu_known, mem_known);
 
-	if (pidfd >= 0)
+	if (pidfd >= 0 && !r->pooled)
 		close(pidfd);
 	run_free(r);
 	cgroup_release(&r->cg);
@@ -1120,8 +1158,13 @@ static void run_wait(struct run *r)
  */
 static void run_abort(struct run *r)
 {
+	if (r->pooled) {
+		/* its init, told of no job, exits; anything else is killed */
+		close(r->ctl);
+		r->ctl = -1;
+	}
 	signal_tree(r, SIGKILL);
-	while (waitpid(r->pid, NULL, 0) < 0 && errno == EINTR)
+	while (r->pid > 0 && waitpid(r->pid, NULL, 0) < 0 && errno == EINTR)
 		;
 	kill_tree_and_wait(r);
 	run_free(r);
@@ -1216,6 +1259,62 @@ static int prestart_matches(const struct proc_prestart *p,
 	       st.st_ino == p->wd_ino;
 }
 
+/*
+ * A prestart through a trampoline, from the pool for its line
+ * (spec->pool; exec/pool.h): its cgroup made and limited here as for a
+ * bwrap of its own, its sandbox made by the pool. 0, or -1 with nothing
+ * left behind (the caller starts it the usual way).
+ */
+static int pool_begin(struct run *r)
+{
+	const struct proc_spec *spec = r->spec;
+	struct pool_spawn_opts o;
+	struct strbuf why = STRBUF_INIT;
+	int out[2], devnull, ctl = -1, ret;
+
+	if (cgroup_create(&r->cg, spec->name) < 0)
+		return -1;
+	if (PROC_LIMITS_SET(spec->limits) &&
+	    cgroup_limit(&r->cg, spec->limits, &why) < 0) {
+		strbuf_release(&why);
+		cgroup_destroy(&r->cg);
+		return -1;
+	}
+	devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (devnull < 0) {
+		cgroup_destroy(&r->cg);
+		return -1;
+	}
+	if (pipe2(out, O_CLOEXEC) < 0) {
+		close(devnull);
+		cgroup_destroy(&r->cg);
+		return -1;
+	}
+	memset(&o, 0, sizeof(o));
+	o.init_argv = spec->wrap;
+	o.exe_fd = spec->init_exe;
+	o.workdir = spec->workdir;
+	o.out_w = out[1];
+	o.devnull = devnull;
+	o.cg = &r->cg;
+	o.must_join = PROC_LIMITS_SET(spec->limits);
+	ret = pool_spawn(&o, &ctl, &why);
+	strbuf_release(&why);
+	close(out[1]);
+	close(devnull);
+	if (ret < 0) {
+		close(out[0]);
+		cgroup_destroy(&r->cg);
+		return -1;
+	}
+	fcntl(out[0], F_SETFL, fcntl(out[0], F_GETFL) | O_NONBLOCK);
+	r->cg_ok = 1;
+	r->out_r = out[0];
+	r->ctl = ctl;
+	r->pooled = 1;
+	return 0;
+}
+
 struct proc_prestart *proc_prestart(const struct proc_spec *spec,
 				    struct strbuf *err)
 {
@@ -1269,6 +1368,8 @@ struct proc_prestart *proc_prestart(const struct proc_spec *spec,
 		p->r = r0;
 		p->r.tramp = tramp;
 	}
+	if (tramp && spec->pool && pool_begin(&p->r) == 0)
+		return p;
 	if (run_begin(&p->r, err) < 0) {
 		proc_prestart_discard(p);
 		return NULL;
@@ -1291,7 +1392,7 @@ void proc_prestart_discard(struct proc_prestart *p)
 {
 	if (!p)
 		return;
-	if (p->r.pid > 0)
+	if (p->r.pid > 0 || p->r.pooled)
 		run_abort(&p->r);
 	prestart_free(p);
 }

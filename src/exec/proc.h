@@ -90,6 +90,13 @@ struct proc_spec {
 	 * Without: also the shell, script, environment and cwd.
 	 */
 	struct proc_prestart *prestart;
+	/*
+	 * 1: a prestart through a trampoline may make the job's sandbox in
+	 * the pool for its line (exec/pool.h: one bwrap for every such job
+	 * of this process, which must be the only user of the workspaces'
+	 * directory; `cidre run`). 0: a bwrap of its own.
+	 */
+	int pool;
 	/* Limits; NULL or all 0: none. A job with limits that cannot be
 	   applied (no usable cgroup) does not start. */
 	const struct proc_limits *limits;

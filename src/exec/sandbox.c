@@ -424,51 +424,93 @@ static char **env_with_ours(char **job)
 	return env;
 }
 
+int sandbox_job_read(int fd, char **ret_payload, struct sandbox_job *job,
+		     struct strbuf *err)
+{
+	unsigned char hdr[8];
+	char *payload = NULL;
+	uint32_t len;
+	ssize_t n;
+
+	memset(job, 0, sizeof(*job));
+	*ret_payload = NULL;
+	n = read_full(fd, hdr, sizeof(hdr));
+	if (n < 0) {
+		strbuf_addf(err, "reading the job: %s", strerror(errno));
+		return -1;
+	}
+	if (n == 0) {
+		strbuf_addstr(err, "the sandbox was let go of without a job");
+		return -1;
+	}
+	if ((size_t)n < sizeof(hdr) || memcmp(hdr, job_magic, 4)) {
+		strbuf_addf(err, "not a job description (%zd bytes)", n);
+		return -1;
+	}
+	len = get_le32(hdr + 4);
+	if (!len || len > SANDBOX_JOB_MAX) {
+		strbuf_addf(err, "a job description of %lu bytes (the limit is "
+			    "%d)", (unsigned long)len, SANDBOX_JOB_MAX);
+		return -1;
+	}
+	payload = malloc(len);
+	if (!payload) {
+		strbuf_addstr(err, "out of memory");
+		return -1;
+	}
+	n = read_full(fd, payload, len);
+	if (n < 0) {
+		strbuf_addf(err, "reading the job: %s", strerror(errno));
+		free(payload);
+		return -1;
+	}
+	if ((size_t)n < len) {
+		strbuf_addf(err, "the job description ended early (%zd of %lu "
+			    "bytes)", n, (unsigned long)len);
+		free(payload);
+		return -1;
+	}
+	if (sandbox_job_decode(payload, len, job, err) < 0) {
+		free(payload);
+		return -1;
+	}
+	*ret_payload = payload;
+	return 0;
+}
+
+char **sandbox_job_env(char **job_env)
+{
+	return env_with_ours(job_env);
+}
+
+void sandbox_init_fail(const struct strbuf *err)
+{
+	struct strbuf line = STRBUF_INIT;
+	const char *p;
+	size_t left;
+
+	strbuf_addf(&line, "cidre %s: %s\n", SANDBOX_INIT_CMD, err->buf);
+	for (p = line.buf, left = line.len; left; ) {
+		ssize_t w = write(2, p, left);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		p += w;
+		left -= (size_t)w;
+	}
+	strbuf_release(&line);
+}
+
 int sandbox_init_main(void)
 {
 	struct strbuf err = STRBUF_INIT;
 	struct sandbox_job job;
-	unsigned char hdr[8];
 	char *payload = NULL, **env = NULL;
-	uint32_t len;
-	ssize_t n;
 
 	memset(&job, 0, sizeof(job));
-	n = read_full(SANDBOX_BLOCK_FD, hdr, sizeof(hdr));
-	if (n < 0) {
-		strbuf_addf(&err, "reading the job: %s", strerror(errno));
-		goto fail;
-	}
-	if (n == 0) {
-		strbuf_addstr(&err, "the sandbox was let go of without a job");
-		goto fail;
-	}
-	if ((size_t)n < sizeof(hdr) || memcmp(hdr, job_magic, 4)) {
-		strbuf_addf(&err, "not a job description (%zd bytes)", n);
-		goto fail;
-	}
-	len = get_le32(hdr + 4);
-	if (!len || len > SANDBOX_JOB_MAX) {
-		strbuf_addf(&err, "a job description of %lu bytes (the limit is "
-			    "%d)", (unsigned long)len, SANDBOX_JOB_MAX);
-		goto fail;
-	}
-	payload = malloc(len);
-	if (!payload) {
-		strbuf_addstr(&err, "out of memory");
-		goto fail;
-	}
-	n = read_full(SANDBOX_BLOCK_FD, payload, len);
-	if (n < 0) {
-		strbuf_addf(&err, "reading the job: %s", strerror(errno));
-		goto fail;
-	}
-	if ((size_t)n < len) {
-		strbuf_addf(&err, "the job description ended early (%zd of %lu "
-			    "bytes)", n, (unsigned long)len);
-		goto fail;
-	}
-	if (sandbox_job_decode(payload, len, &job, &err) < 0)
+	if (sandbox_job_read(SANDBOX_BLOCK_FD, &payload, &job, &err) < 0)
 		goto fail;
 	env = env_with_ours(job.env);
 	if (!env) {
@@ -489,24 +531,7 @@ int sandbox_init_main(void)
 	execve(job.argv[0], job.argv, env);
 	strbuf_addf(&err, "cannot run %s: %s", job.argv[0], strerror(errno));
 fail:
-	{
-		struct strbuf line = STRBUF_INIT;
-		const char *p;
-		size_t left;
-
-		strbuf_addf(&line, "cidre %s: %s\n", SANDBOX_INIT_CMD, err.buf);
-		for (p = line.buf, left = line.len; left; ) {
-			ssize_t w = write(2, p, left);
-
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w <= 0)
-				break;
-			p += w;
-			left -= (size_t)w;
-		}
-		strbuf_release(&line);
-	}
+	sandbox_init_fail(&err);
 	free(env);
 	sandbox_job_release(&job);
 	free(payload);

@@ -99,6 +99,22 @@ int sandbox_job_decode(char *payload, size_t len, struct sandbox_job *job,
 void sandbox_job_release(struct sandbox_job *job);
 
 /*
+ * Read one whole message (header and payload) from fd and decode it
+ * into job; *payload holds its strings (the caller frees it and
+ * releases job). 0, or -1 with the reason in err: EOF before a whole
+ * message, a wrong header, a limit passed, a malformed payload.
+ */
+int sandbox_job_read(int fd, char **payload, struct sandbox_job *job,
+		     struct strbuf *err);
+/*
+ * The environment a job gets: its own, with what bwrap added to ours
+ * (PWD) applied as setenv() would (a new array; NULL: out of memory).
+ */
+char **sandbox_job_env(char **job_env);
+/* "cidre sandbox-init: " + err + newline on stderr (the job's log). */
+void sandbox_init_fail(const struct strbuf *err);
+
+/*
  * The trampoline itself (cidre sandbox-init): read the job from
  * SANDBOX_BLOCK_FD, change to its directory, close every descriptor
  * but 0..2, exec it. Returns only on failure (the reason on stderr,

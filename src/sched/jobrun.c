@@ -701,6 +701,7 @@ static void fill_spec(struct job_ctx *jc, struct proc_spec *ps, char **env)
 			ps->init_cwd = jc->inside;
 			ps->init_exe = sandbox_init_exe();
 			ps->init_exe_at = SANDBOX_EXE_FD;
+			ps->pool = jc->jr->exec && jc->jr->exec->pool;
 		}
 	}
 	ps->limits = &jc->lim;

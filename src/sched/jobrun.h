@@ -38,6 +38,12 @@ struct jobrun_exec {
 	struct proc_limits limits;   /* defaults; 0: none */
 	int network;                 /* sandbox: default for cidre:network */
 	long uid, gid;               /* sandbox: -1: nobody (65534) */
+	/*
+	 * sandbox: 1 lets sandboxes started ahead come from one pool per
+	 * sandbox line (proc_spec.pool): `cidre run`, whose workspaces
+	 * are all in one directory of its own.
+	 */
+	int pool;
 };
 
 struct jobrun_dep {

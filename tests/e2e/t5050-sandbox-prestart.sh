@@ -51,7 +51,7 @@ observe() {
 	    - tr "\\0" " " </proc/$$/cmdline; echo; readlink /proc/$$/exe; ls /proc/$$/fd
 	    - cat /proc/$$/oom_score_adj /proc/$$/loginuid /proc/$$/personality 2>&1
 	    - ls /proc/self/fd; ls /; cat /proc/self/uid_map
-	    - cat /proc/self/mountinfo | cut -d" " -f5,6 | sort
+	    - cat /proc/self/mountinfo | cut -d" " -f5,6 | sort -u
 	EOF
 }
 
@@ -132,11 +132,23 @@ test_expect_success 'with the host as image too' '
 	diff h0 h1
 '
 
-# trampolines waiting for their job in a sandbox whose bwrap names DIR
+# sandboxes waiting for their job whose bwrap names DIR: trampolines
+# (a bwrap's command), and in a pool (cidre run: one bwrap whose command
+# is "sandbox-init pool", the zygote), each job's init the zygote cloned,
+# while it has no child (no job) yet
+cmdline() { tr "\0" " " </proc/$1/cmdline 2>/dev/null; }
+ppid_of() { cut -d" " -f4 /proc/$1/stat 2>/dev/null; }
 waiting_trampolines() {
-	for p in $(pgrep -x -f "/proc/self/fd/5 sandbox-init"); do
-		pp=$(cut -d" " -f4 /proc/$p/stat 2>/dev/null) &&
-		tr "\0" " " </proc/$pp/cmdline 2>/dev/null | grep -qF "$1" && echo $p
+	for p in $(pgrep -x -f "/proc/self/fd/5 sandbox-init( pool)?"); do
+		pp=$(ppid_of $p) &&
+		case $(cmdline $pp) in
+		"/proc/self/fd/5 sandbox-init pool ")
+			test -z "$(cat /proc/$p/task/$p/children 2>/dev/null)" &&
+			cmdline "$(ppid_of $pp)" | grep -qF "$1" && echo $p;;
+		*)
+			test "$(cmdline $p)" = "/proc/self/fd/5 sandbox-init " &&
+			cmdline $pp | grep -qF "$1" && echo $p;;
+		esac
 	done | wc -l
 }
 
@@ -307,5 +319,65 @@ test_expect_success 'cancel (SIGINT) with sandboxes waiting: all torn down, noth
 	expect_no_grep "^used next" trace-c &&
 	nothing_left c $pid
 '
+
+# A static cidre run makes its sandboxes in a pool: one bwrap for the run
+# (per image and network), whose command is our "sandbox-init pool";
+# each job's own namespaces, /tmp, /dev and /proc are made inside it.
+if test -n "$TRAMPOLINE"; then
+test_expect_success 'the jobs of a run come from one pool, each with its own /tmp, /dev/shm and processes' '
+	new_repo pl <<-EOF &&
+	stages: [one, two]
+	a:
+	  stage: one
+	  script:
+	    - tr "\\0" " " </proc/1/cmdline; echo
+	    - echo a >/tmp/mine; echo a >/dev/shm/mine; sleep 30 & echo started
+	    - sleep 1; cat /tmp/mine /dev/shm/mine
+	b:
+	  stage: one
+	  script:
+	    - sleep 0.3; ps -e -o pid= | wc -l
+	    - test ! -e /tmp/mine && test ! -e /dev/shm/mine && echo b sees nothing of a
+	c:
+	  stage: two
+	  script:
+	    - ls /tmp /dev/shm | grep -c mine || true
+	    - cat /proc/self/uid_map; id -u; hostname
+	    - grep -E "^(CapEff|CapBnd|NoNewPrivs)" /proc/self/status
+	EOF
+	(cd pl && cidre run --executor sandbox --color=never -j 2 >../out 2>&1) &&
+	expect_grep "^a +\| /proc/self/fd/5 sandbox-init pool $" out &&
+	expect_grep "^b +\| b sees nothing of a$" out &&
+	expect_grep "^a +\| a$" out &&
+	expect_grep "^b +\| 4$" out &&
+	test $(grep -cE "^a +\| a$" out) = 2 &&
+	expect_grep "^c +\| 0$" out &&
+	expect_grep "^c +\| +65534 +0 +1$" out &&
+	expect_grep "^c +\| 65534$" out &&
+	expect_grep "^c +\| cidre-job$" out &&
+	expect_grep "^c +\| CapEff:	0000000000000000$" out &&
+	expect_grep "^c +\| CapBnd:	0000000000000000$" out &&
+	expect_grep "^c +\| NoNewPrivs:	1$" out &&
+	test -s pl/.cidre/pool-line &&
+	(cd pl && CIDRE_SANDBOX_POOL=0 cidre run --executor sandbox --color=never \
+		-j 2 >../outp0 2>&1) &&
+	expect_grep "^a +\| /[^ ]*bwrap --unshare-user " outp0
+'
+
+test_expect_success 'a pool line kept from an earlier run that is not ours is not started' '
+	printf "/bin/sh\0-c\0touch $SCRATCH/ran-it\0--\0/proc/self/fd/5\0sandbox-init\0pool\0" \
+		>pl/.cidre/pool-line &&
+	(cd pl && cidre run --executor sandbox --color=never -j 2 >../out 2>&1) &&
+	test ! -e ran-it &&
+	expect_grep "^a +\| /proc/self/fd/5 sandbox-init pool $" out &&
+	head -c 64 /dev/urandom >pl/.cidre/pool-line &&
+	(cd pl && cidre run --executor sandbox --color=never -j 2 >../out 2>&1) &&
+	expect_grep "^c +\| cidre-job$" out
+'
+else
+	test_count=$((test_count + 2))
+	echo "ok $((test_count - 1)) # skip a dynamic cidre has no pool"
+	echo "ok $test_count # skip a dynamic cidre has no pool"
+fi
 
 test_done

@@ -1,0 +1,964 @@
+/*
+ * Sandboxes from a pool: see pool.h and docs/internals/sandbox.md,
+ * "Pools". Two sides: the outside (pool_spawn, pool_read: the zygote
+ * started once per line, a request per job) and the inside (pool_main:
+ * the zygote, and each job's init it clones).
+ */
+#include "exec/pool.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/sched.h>
+#include <net/if.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "exec/cgroup.h"
+#include "exec/sandbox.h"
+#include "util/xalloc.h"
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+#ifndef CLONE_NEWCGROUP
+#define CLONE_NEWCGROUP 0x02000000
+#endif
+
+extern char **environ;
+
+#define POOL_MAGIC "CSZ1"
+/* A request: magic, slug, project dir, flags, count of join fds. */
+#define POOL_REQ_MAX 8192
+/* ctl, out, in, the v2 directory, four join fds */
+#define POOL_FDS_MAX 8
+/* pool_warm's file */
+#define POOL_LINE_MAX (256 * 1024)
+
+enum {
+	POOL_NET = 1,        /* a network namespace of its own */
+	POOL_CGDIR = 2,      /* a v2 cgroup directory: clone into it */
+	POOL_MUST_JOIN = 4,  /* no job unless it is in its cgroup */
+};
+
+/* What the job's init sends back on ctl: fixed-size records. */
+struct pool_msg {
+	char type;           /* 'R' ready (+ fd), 'S' status */
+	int status;
+	struct rusage ru;
+};
+
+/* ---- the outside --------------------------------------------------- */
+
+struct pool {
+	struct strvec argv;
+	int sock;            /* SOCK_SEQPACKET: requests */
+	pid_t pid;
+	int dead;            /* a request could not be sent: not used again */
+};
+
+static pthread_mutex_t pools_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct pool **pools;
+static size_t pools_nr, pools_alloc;
+/* pool_warm's file: the line of the first pool this process made */
+static char *remember_path;
+static int remembered;
+
+static int argv_same(const struct strvec *a, const struct strvec *b)
+{
+	size_t i;
+
+	if (a->nr != b->nr)
+		return 0;
+	for (i = 0; i < a->nr; i++)
+		if (strcmp(a->v[i], b->v[i]))
+			return 0;
+	return 1;
+}
+
+int pool_argv(char *const *in, const char *workdir, struct strvec *out,
+	      char **slug, char **project_dir, int *net, long *uid, long *gid)
+{
+	const char *base = strrchr(workdir, '/');
+	char *dir;
+	int tmp = 0, bound = 0, init = 0;
+	size_t i;
+
+	*slug = NULL;
+	*project_dir = NULL;
+	*net = 0;
+	*uid = *gid = -1;
+	if (!base || base == workdir || !base[1] || !strcmp(base + 1, ".") ||
+	    !strcmp(base + 1, "..") || workdir[0] != '/')
+		return -1;
+	dir = xstrndup(workdir, (size_t)(base - workdir));
+	for (i = 0; in[i]; i++) {
+		const char *a = in[i];
+
+		if (!strcmp(a, "--")) {
+			/* the rest: /proc/self/fd/N sandbox-init */
+			for (; in[i]; i++)
+				strvec_push(out, in[i]);
+			init = i >= 1 && !strcmp(in[i - 1], SANDBOX_INIT_CMD);
+			strvec_push(out, "pool");
+			break;
+		}
+		if (!strcmp(a, "--cap-drop") && in[i + 1] &&
+		    !strcmp(in[i + 1], "ALL")) {
+			strvec_push(out, "--cap-add");
+			strvec_push(out, "ALL");
+			i++;
+		} else if (!strcmp(a, "--unshare-cgroup-try") ||
+			   !strcmp(a, "--die-with-parent")) {
+			/* the job's init makes its own; EOF ends the pool */
+		} else if (!strcmp(a, "--unshare-net")) {
+			*net = 1;
+			strvec_push(out, a);
+		} else if (!strcmp(a, "--tmpfs") && in[i + 1] &&
+			   !strcmp(in[i + 1], "/tmp")) {
+			strvec_push(out, "--bind");
+			strvec_push(out, dir);
+			strvec_push(out, "/tmp");
+			tmp = 1;
+			i++;
+		} else if (!strcmp(a, "--bind") && in[i + 1] && in[i + 2] &&
+			   !strcmp(in[i + 1], workdir)) {
+			free(*project_dir);
+			*project_dir = xstrdup(in[i + 2]);
+			bound = 1;
+			i += 2;
+		} else if (!strcmp(a, "--info-fd") && in[i + 1]) {
+			i++;
+		} else if ((!strcmp(a, "--uid") || !strcmp(a, "--gid")) && in[i + 1]) {
+			/* the pool is root of its user namespace, which owns
+			   every mount; each job's init maps the job's ids in a
+			   namespace of its own, as bwrap's second one does */
+			char *end;
+			long v = strtol(in[i + 1], &end, 10);
+
+			if (*end || v < 0 || v > 0x7fffffffL)
+				v = -2;
+			*(a[2] == 'u' ? uid : gid) = v;
+			strvec_push(out, a);
+			strvec_push(out, "0");
+			i++;
+		} else {
+			strvec_push(out, a);
+		}
+	}
+	free(dir);
+	if (!tmp || !bound || !init || (*project_dir)[0] != '/' || *uid < 0 ||
+	    *gid < 0) {
+		free(*project_dir);
+		*project_dir = NULL;
+		return -1;
+	}
+	*slug = xstrdup(base + 1);
+	return 0;
+}
+
+/*
+ * Start the zygote: bwrap with the pool line, our socket at
+ * SANDBOX_BLOCK_FD and our executable at SANDBOX_EXE_FD, an empty
+ * environment, its own process group (a ^C to `cidre run` is ours to
+ * handle), stdin and stdout /dev/null. fork(): only async-signal-safe
+ * calls in the child.
+ */
+static int pool_start(struct pool *p, int exe_fd, struct strbuf *err)
+{
+	int sv[2], devnull;
+	char *empty[] = { NULL };
+	sigset_t all, old;
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		strbuf_addf(err, "socketpair: %s", strerror(errno));
+		return -1;
+	}
+	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (devnull < 0) {
+		strbuf_addf(err, "/dev/null: %s", strerror(errno));
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pid = fork();
+	if (pid == 0) {
+		struct sigaction sa;
+		sigset_t none;
+		int s, e, sig;
+
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = SIG_DFL;
+		for (sig = 1; sig < NSIG; sig++)
+			if (sig != SIGKILL && sig != SIGSTOP)
+				sigaction(sig, &sa, NULL);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		setpgid(0, 0);
+		s = fcntl(sv[1], F_DUPFD_CLOEXEC, 10);
+		e = fcntl(exe_fd, F_DUPFD_CLOEXEC, 10);
+		if (s < 0 || e < 0 || dup2(devnull, 0) < 0 || dup2(devnull, 1) < 0 ||
+		    dup2(s, SANDBOX_BLOCK_FD) < 0 || dup2(e, SANDBOX_EXE_FD) < 0)
+			_exit(127);
+		syscall(SYS_close_range, 6U, ~0U, CLOSE_RANGE_CLOEXEC);
+		fcntl(3, F_SETFD, FD_CLOEXEC);
+		execve(p->argv.v[0], p->argv.v, empty);
+		_exit(127);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	close(sv[1]);
+	close(devnull);
+	if (pid < 0) {
+		strbuf_addf(err, "fork: %s", strerror(errno));
+		close(sv[0]);
+		return -1;
+	}
+	p->sock = sv[0];
+	p->pid = pid;
+	return 0;
+}
+
+/* Reap zygotes that ended (bwrap failed, or we stopped one). */
+static void pool_reap(struct pool *p)
+{
+	if (p->pid > 0 && waitpid(p->pid, NULL, WNOHANG) == p->pid)
+		p->pid = -1;
+}
+
+static struct pool *pool_find(const struct strvec *argv, int exe_fd,
+			      struct strbuf *err)
+{
+	struct pool *p;
+	size_t i;
+
+	for (i = 0; i < pools_nr; i++)
+		if (!pools[i]->dead && argv_same(&pools[i]->argv, argv))
+			return pools[i];
+	p = xcalloc(1, sizeof(*p));
+	strvec_init(&p->argv);
+	for (i = 0; i < argv->nr; i++)
+		strvec_push(&p->argv, argv->v[i]);
+	p->sock = -1;
+	p->pid = -1;
+	if (pool_start(p, exe_fd, err) < 0) {
+		strvec_clear(&p->argv);
+		free(p);
+		return NULL;
+	}
+	ALLOC_GROW(pools, pools_nr + 1, pools_alloc);
+	pools[pools_nr++] = p;
+	return p;
+}
+
+/* Keep the first line served for the next run (pool_warm); best effort. */
+static void remember(const struct strvec *argv)
+{
+	struct strbuf sb = STRBUF_INIT, tmp = STRBUF_INIT;
+	size_t i;
+	int fd;
+
+	if (!remember_path || remembered)
+		return;
+	remembered = 1;
+	for (i = 0; i < argv->nr; i++)
+		strbuf_add(&sb, argv->v[i], strlen(argv->v[i]) + 1);
+	strbuf_addf(&tmp, "%s.%ld", remember_path, (long)getpid());
+	fd = open(tmp.buf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd >= 0) {
+		int ok = write(fd, sb.buf, sb.len) == (ssize_t)sb.len;
+
+		if (close(fd) < 0 || !ok || rename(tmp.buf, remember_path) < 0)
+			unlink(tmp.buf);
+	}
+	strbuf_release(&sb);
+	strbuf_release(&tmp);
+}
+
+void pool_warm(const char *path, const char *bwrap, int exe_fd)
+{
+	struct strvec argv = STRVEC_INIT;
+	struct strbuf sb = STRBUF_INIT, err = STRBUF_INIT;
+	size_t i;
+	char *p;
+
+	pthread_mutex_lock(&pools_lock);
+	free(remember_path);
+	remember_path = xstrdup(path);
+	remembered = 0;
+	if (exe_fd < 0 || !bwrap ||
+	    strbuf_read_file(&sb, path, POOL_LINE_MAX) < 0 || !sb.len ||
+	    sb.buf[sb.len - 1])
+		goto out;
+	for (p = sb.buf; p < sb.buf + sb.len; p += strlen(p) + 1)
+		strvec_push(&argv, p);
+	/* only a line this process would make: our bwrap, our zygote */
+	if (argv.nr < 4 || strcmp(argv.v[0], bwrap) ||
+	    strcmp(argv.v[argv.nr - 1], "pool") ||
+	    strcmp(argv.v[argv.nr - 2], SANDBOX_INIT_CMD))
+		goto out;
+	for (i = 0; i < argv.nr; i++)
+		if (!strcmp(argv.v[i], "--") && i + 4 != argv.nr)
+			goto out;
+	if (pool_find(&argv, exe_fd, &err))
+		remembered = 1;
+out:
+	pthread_mutex_unlock(&pools_lock);
+	strvec_clear(&argv);
+	strbuf_release(&sb);
+	strbuf_release(&err);
+}
+
+int pool_spawn(const struct pool_spawn_opts *o, int *ctl, struct strbuf *err)
+{
+	struct strvec argv = STRVEC_INIT;
+	struct strbuf req = STRBUF_INIT;
+	char *slug = NULL, *proj = NULL;
+	int fds[POOL_FDS_MAX], nfd = 0, flags = 0, net, sv[2] = { -1, -1 };
+	int ret = -1, njoin = 0, i;
+	long uid, gid;
+	struct pool *p;
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(int) * POOL_FDS_MAX)];
+	} c;
+	struct msghdr msg;
+	struct iovec iov;
+	struct cmsghdr *cm;
+	ssize_t n;
+
+	*ctl = -1;
+	if (o->exe_fd < 0 || !o->cg || o->cg->version == CGROUP_NONE) {
+		strbuf_addstr(err, "a pool needs our static executable and a cgroup");
+		return -1;
+	}
+	if (pool_argv(o->init_argv, o->workdir, &argv, &slug, &proj, &net,
+		      &uid, &gid) < 0) {
+		strbuf_addstr(err, "not a sandbox line a pool can serve");
+		goto out;
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		strbuf_addf(err, "socketpair: %s", strerror(errno));
+		goto out;
+	}
+	fds[nfd++] = sv[1];
+	fds[nfd++] = o->out_w;
+	fds[nfd++] = o->devnull;
+	if (net)
+		flags |= POOL_NET;
+	if (o->must_join)
+		flags |= POOL_MUST_JOIN;
+	if (o->cg->version == CGROUP_V2 && o->cg->dir_fd >= 0) {
+		flags |= POOL_CGDIR;
+		fds[nfd++] = o->cg->dir_fd;
+	}
+	for (i = 0; i < 4; i++)
+		if (o->cg->join_fd[i] >= 0) {
+			fds[nfd++] = o->cg->join_fd[i];
+			njoin++;
+		}
+	strbuf_add(&req, POOL_MAGIC, sizeof(POOL_MAGIC));
+	strbuf_add(&req, slug, strlen(slug) + 1);
+	strbuf_add(&req, proj, strlen(proj) + 1);
+	strbuf_addf(&req, "%d", flags);
+	strbuf_addch(&req, '\0');
+	strbuf_addf(&req, "%d", njoin);
+	strbuf_addch(&req, '\0');
+	strbuf_addf(&req, "%ld", uid);
+	strbuf_addch(&req, '\0');
+	strbuf_addf(&req, "%ld", gid);
+	strbuf_addch(&req, '\0');
+	if (req.len > POOL_REQ_MAX) {
+		strbuf_addstr(err, "the project directory's name is too long");
+		goto out;
+	}
+
+	memset(&msg, 0, sizeof(msg));
+	memset(&c, 0, sizeof(c));
+	iov.iov_base = req.buf;
+	iov.iov_len = req.len;
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = c.b;
+	msg.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfd);
+	cm = CMSG_FIRSTHDR(&msg);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfd);
+	memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)nfd);
+
+	pthread_mutex_lock(&pools_lock);
+	p = pool_find(&argv, o->exe_fd, err);
+	if (p)
+		remember(&argv);
+	if (p) {
+		do
+			n = sendmsg(p->sock, &msg, MSG_NOSIGNAL);
+		while (n < 0 && errno == EINTR);
+		if (n < 0) {
+			strbuf_addf(err, "the sandbox pool is gone: %s",
+				    strerror(errno));
+			p->dead = 1;
+			pool_reap(p);
+		}
+	}
+	pthread_mutex_unlock(&pools_lock);
+	if (!p || n < 0)
+		goto out;
+	*ctl = sv[0];
+	sv[0] = -1;
+	fcntl(*ctl, F_SETFL, fcntl(*ctl, F_GETFL) | O_NONBLOCK);
+	ret = 0;
+out:
+	if (sv[0] >= 0)
+		close(sv[0]);
+	if (sv[1] >= 0)
+		close(sv[1]);
+	strvec_clear(&argv);
+	strbuf_release(&req);
+	free(slug);
+	free(proj);
+	return ret;
+}
+
+int pool_read(int ctl, struct pool_status *st)
+{
+	for (;;) {
+		struct pool_msg m;
+		union {
+			struct cmsghdr h;
+			char b[CMSG_SPACE(sizeof(int))];
+		} c;
+		struct msghdr msg;
+		struct iovec iov;
+		struct cmsghdr *cm;
+		ssize_t n;
+
+		memset(&msg, 0, sizeof(msg));
+		iov.iov_base = &m;
+		iov.iov_len = sizeof(m);
+		msg.msg_iov = &iov;
+		msg.msg_iovlen = 1;
+		msg.msg_control = c.b;
+		msg.msg_controllen = sizeof(c.b);
+		n = recvmsg(ctl, &msg, MSG_CMSG_CLOEXEC | MSG_WAITALL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return 0;
+		for (cm = n > 0 ? CMSG_FIRSTHDR(&msg) : NULL; cm;
+		     cm = CMSG_NXTHDR(&msg, cm))
+			if (cm->cmsg_level == SOL_SOCKET &&
+			    cm->cmsg_type == SCM_RIGHTS &&
+			    cm->cmsg_len == CMSG_LEN(sizeof(int))) {
+				int fd;
+
+				memcpy(&fd, CMSG_DATA(cm), sizeof(fd));
+				if (m.type == 'R' && st->mntns < 0 &&
+				    (size_t)n == sizeof(m))
+					st->mntns = fd;
+				else
+					close(fd);
+			}
+		if (n == (ssize_t)sizeof(m) && m.type == 'S') {
+			st->done = 1;
+			st->status = m.status;
+			st->ru = m.ru;
+			return 1;
+		}
+		if (n == (ssize_t)sizeof(m) && m.type == 'R')
+			continue;
+		/* EOF or garbage: the init is gone without a word */
+		st->done = 1;
+		st->status = SIGKILL;
+		memset(&st->ru, 0, sizeof(st->ru));
+		return 1;
+	}
+}
+
+/* ---- the inside ---------------------------------------------------- */
+
+/* "cidre sandbox-init: WHAT ARG: strerror(err)" in the job's log */
+static void say(int fd, const char *what, const char *arg, int err)
+{
+	char line[512];
+	int n = snprintf(line, sizeof(line), "cidre sandbox-init: %s%s%s%s\n",
+			 what, arg, err ? ": " : "", err ? strerror(err) : "");
+
+	if (n > 0 && write(fd, line, (size_t)n < sizeof(line) ?
+			   (size_t)n : sizeof(line) - 1) < 0)
+		errno = 0;
+}
+
+static int send_msg(int ctl, char type, int status, const struct rusage *ru,
+		    int fd)
+{
+	struct pool_msg m;
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(int))];
+	} c;
+	struct msghdr msg;
+	struct iovec iov;
+	ssize_t n;
+
+	memset(&m, 0, sizeof(m));
+	m.type = type;
+	m.status = status;
+	if (ru)
+		m.ru = *ru;
+	memset(&msg, 0, sizeof(msg));
+	memset(&c, 0, sizeof(c));
+	iov.iov_base = &m;
+	iov.iov_len = sizeof(m);
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	if (fd >= 0) {
+		struct cmsghdr *cm;
+
+		msg.msg_control = c.b;
+		msg.msg_controllen = sizeof(c.b);
+		cm = CMSG_FIRSTHDR(&msg);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(fd));
+	}
+	do
+		n = sendmsg(ctl, &msg, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	return n == (ssize_t)sizeof(m) ? 0 : -1;
+}
+
+struct job_req {
+	const char *slug, *proj;
+	int flags, njoin;
+	long uid, gid;
+	int ctl, out, in, cgdir, join[4];
+	int in_cgroup;
+};
+
+/* mount(2), and on failure a line in the job's log; -1 */
+static int do_mount(const struct job_req *q, const char *src, const char *dst,
+		    const char *type, unsigned long fl, const char *data)
+{
+	if (mount(src, dst, type, fl, data) == 0)
+		return 0;
+	say(q->out, "cannot mount ", dst, errno);
+	return -1;
+}
+
+/*
+ * A /dev as bwrap makes it (--dev): a tmpfs with the host's harmless
+ * device nodes bound in, the usual links, shm, and a devpts instance of
+ * its own. Built at "/tmp" (not yet the job's) and moved onto /dev, over
+ * the pool's, which no job shares then.
+ */
+static int make_dev(const struct job_req *q)
+{
+	static const char *const nodes[] = { "null", "zero", "full", "random",
+					     "urandom", "tty" };
+	static const char *const links[][2] = {
+		{ "/proc/self/fd", "/tmp/fd" }, { "/proc/self/fd/0", "/tmp/stdin" },
+		{ "/proc/self/fd/1", "/tmp/stdout" }, { "/proc/self/fd/2", "/tmp/stderr" },
+		{ "/proc/kcore", "/tmp/core" }, { "pts/ptmx", "/tmp/ptmx" },
+	};
+	char src[64], dst[64];
+	size_t i;
+
+	if (do_mount(q, "tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
+		     "mode=0755") < 0)
+		return -1;
+	for (i = 0; i < sizeof(nodes) / sizeof(*nodes); i++) {
+		int fd;
+
+		snprintf(src, sizeof(src), "/dev/%s", nodes[i]);
+		snprintf(dst, sizeof(dst), "/tmp/%s", nodes[i]);
+		fd = open(dst, O_WRONLY | O_CREAT | O_CLOEXEC, 0444);
+		if (fd < 0) {
+			say(q->out, "cannot create ", dst, errno);
+			return -1;
+		}
+		close(fd);
+		if (do_mount(q, src, dst, NULL, MS_BIND, NULL) < 0)
+			return -1;
+	}
+	for (i = 0; i < sizeof(links) / sizeof(*links); i++)
+		if (symlink(links[i][0], links[i][1]) < 0) {
+			say(q->out, "cannot link ", links[i][1], errno);
+			return -1;
+		}
+	if (mkdir("/tmp/shm", 0755) < 0 || mkdir("/tmp/pts", 0755) < 0) {
+		say(q->out, "cannot make ", "/dev/shm", errno);
+		return -1;
+	}
+	if (do_mount(q, "devpts", "/tmp/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+		     "newinstance,ptmxmode=0666,mode=620") < 0)
+		return -1;
+	return do_mount(q, "/tmp", "/dev", NULL, MS_MOVE, NULL);
+}
+
+/* /proc of the job's pid namespace, its writable corners read-only */
+static int make_proc(const struct job_req *q)
+{
+	static const char *const cover[] = { "/proc/sys", "/proc/sysrq-trigger",
+					     "/proc/irq", "/proc/bus" };
+	const unsigned long fl = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+	size_t i;
+
+	if (do_mount(q, "proc", "/proc", "proc", fl, NULL) < 0)
+		return -1;
+	for (i = 0; i < sizeof(cover) / sizeof(*cover); i++) {
+		if (access(cover[i], W_OK) < 0 &&
+		    (errno == EACCES || errno == EROFS || errno == ENOENT))
+			continue;
+		if (do_mount(q, cover[i], cover[i], NULL, MS_BIND | MS_REC, NULL) < 0 ||
+		    do_mount(q, NULL, cover[i], NULL, MS_REMOUNT | MS_BIND |
+			     MS_RDONLY | fl, NULL) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* lo up, as bwrap does in a network namespace of the job's own */
+static int loopback_up(const struct job_req *q)
+{
+	struct ifreq ifr;
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (s < 0) {
+		say(q->out, "", "socket", errno);
+		return -1;
+	}
+	memset(&ifr, 0, sizeof(ifr));
+	strcpy(ifr.ifr_name, "lo");
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0 ||
+	    (ifr.ifr_flags |= IFF_UP, ioctl(s, SIOCSIFFLAGS, &ifr) < 0)) {
+		say(q->out, "cannot bring up ", "lo", errno);
+		close(s);
+		return -1;
+	}
+	close(s);
+	return 0;
+}
+
+static void drop_caps(void)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2];
+	int cap;
+
+	for (cap = 0; cap < 64; cap++)
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno == EINVAL)
+			break;
+	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	memset(d, 0, sizeof(d));
+	syscall(SYS_capset, &h, d);
+}
+
+/* Write a short text to a file of /proc/self; 0 or -1 (errno). */
+static int put_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, text, strlen(text));
+	close(fd);
+	return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+/*
+ * The job's ids: a user namespace of its own in which the job's uid
+ * and gid are the pool's (root of the namespace that owns every mount):
+ * what bwrap's second user namespace is. After it, no mount can change.
+ */
+static int enter_ids(const struct job_req *q)
+{
+	char map[64];
+
+	if (unshare(CLONE_NEWUSER) < 0) {
+		say(q->out, "cannot make the job's ", "user namespace", errno);
+		return -1;
+	}
+	snprintf(map, sizeof(map), "%ld 0 1\n", q->uid);
+	if (put_file("/proc/self/uid_map", map) < 0) {
+		say(q->out, "cannot write ", "uid_map", errno);
+		return -1;
+	}
+	snprintf(map, sizeof(map), "%ld 0 1\n", q->gid);
+	if (put_file("/proc/self/gid_map", map) < 0) {
+		say(q->out, "cannot write ", "gid_map", errno);
+		return -1;
+	}
+	return 0;
+}
+
+/* The job's process (pid 2 of its namespace): what bwrap's would be. */
+__attribute__((noreturn))
+static void job_exec(const struct job_req *q, const struct sandbox_job *job,
+		     char **env)
+{
+	struct strbuf err = STRBUF_INIT;
+	struct sigaction sa;
+	sigset_t none;
+	int sig;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	for (sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			sigaction(sig, &sa, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (dup2(q->in, 0) < 0 || dup2(q->out, 1) < 0 || dup2(q->out, 2) < 0)
+		_exit(127);
+	drop_caps();
+	if (chdir(job->cwd) < 0) {
+		strbuf_addf(&err, "cannot enter %s: %s", job->cwd, strerror(errno));
+		sandbox_init_fail(&err);
+		_exit(127);
+	}
+	syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
+	execve(job->argv[0], job->argv, env);
+	strbuf_addf(&err, "cannot run %s: %s", job->argv[0], strerror(errno));
+	sandbox_init_fail(&err);
+	_exit(127);
+}
+
+/*
+ * The job's init: pid 1 of the job's pid namespace, in its own mount,
+ * ipc, uts (and network) namespaces. Joins the job's cgroup, builds the
+ * job's mounts, says it is ready (with its mount namespace, which the
+ * outside holds so that tearing it down is not part of the job's end),
+ * waits for the job, runs it as pid 2, reaps everything, reports the
+ * job's status, and exits, which ends every process left in the
+ * namespace.
+ */
+__attribute__((noreturn))
+static void job_init(const struct job_req *q)
+{
+	struct strbuf err = STRBUF_INIT;
+	struct sandbox_job job;
+	struct sigaction sa;
+	struct rusage ru;
+	char *payload = NULL, **env, ws[4096];
+	int i, status = 0, fd;
+	pid_t pid, w;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGCHLD, &sa, NULL);
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	close(SANDBOX_BLOCK_FD);
+	if (!q->in_cgroup) {
+		int bad = 0;
+
+		for (i = 0; i < q->njoin; i++)
+			if (write(q->join[i], "0", 1) != 1)
+				bad = errno;
+		if (bad && (q->flags & POOL_MUST_JOIN)) {
+			say(q->out, "cannot join the job's cgroup", "", bad);
+			_exit(127);
+		}
+	}
+	for (i = 0; i < q->njoin; i++)
+		close(q->join[i]);
+	unshare(CLONE_NEWCGROUP);
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+		say(q->out, "cannot make mounts private at ", "/", errno);
+		_exit(127);
+	}
+	snprintf(ws, sizeof(ws), "/tmp/%s", q->slug);
+	if (do_mount(q, ws, q->proj, NULL, MS_BIND | MS_REC, NULL) < 0 ||
+	    make_dev(q) < 0 ||
+	    do_mount(q, "tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
+		     "mode=0755") < 0 ||
+	    make_proc(q) < 0 ||
+	    ((q->flags & POOL_NET) && loopback_up(q) < 0))
+		_exit(127);
+	fd = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+	if (enter_ids(q) < 0)
+		_exit(127);
+	send_msg(q->ctl, 'R', 0, NULL, fd);
+	if (fd >= 0)
+		close(fd);
+
+	if (sandbox_job_read(q->ctl, &payload, &job, &err) < 0) {
+		/* let go of without a job (the pool's user tore it down) */
+		_exit(0);
+	}
+	env = sandbox_job_env(job.env);
+	if (!env) {
+		say(q->out, "out of memory", "", 0);
+		_exit(127);
+	}
+	pid = fork();
+	if (pid == 0)
+		job_exec(q, &job, env);
+	if (pid < 0) {
+		say(q->out, "cannot ", "fork", errno);
+		_exit(127);
+	}
+	close(q->out);
+	close(q->in);
+	for (;;) {
+		w = waitpid(-1, &status, 0);
+		if (w == pid)
+			break;
+		if (w < 0 && errno != EINTR) {
+			status = SIGKILL;
+			break;
+		}
+	}
+	getrusage(RUSAGE_CHILDREN, &ru);
+	send_msg(q->ctl, 'S', status, &ru, -1);
+	_exit(0);
+}
+
+/* Parse a request; its fds are in fds[0..nfd). 0 or -1. */
+static int parse_req(char *buf, size_t len, const int *fds, int nfd,
+		     struct job_req *q)
+{
+	char *s[7], *p = buf, *end = buf + len;
+	int i, k;
+
+	memset(q, 0, sizeof(*q));
+	if (!len || buf[len - 1])
+		return -1;
+	for (i = 0; i < 7; i++) {
+		if (p >= end)
+			return -1;
+		s[i] = p;
+		p += strlen(p) + 1;
+	}
+	if (strcmp(s[0], POOL_MAGIC) || !*s[1] || strchr(s[1], '/') ||
+	    !strcmp(s[1], ".") || !strcmp(s[1], "..") || s[2][0] != '/')
+		return -1;
+	q->slug = s[1];
+	q->proj = s[2];
+	q->flags = atoi(s[3]);
+	q->njoin = atoi(s[4]);
+	q->uid = atol(s[5]);
+	q->gid = atol(s[6]);
+	if (q->uid < 0 || q->gid < 0)
+		return -1;
+	if (q->njoin < 0 || q->njoin > 4 ||
+	    nfd != 3 + !!(q->flags & POOL_CGDIR) + q->njoin)
+		return -1;
+	k = 0;
+	q->ctl = fds[k++];
+	q->out = fds[k++];
+	q->in = fds[k++];
+	q->cgdir = (q->flags & POOL_CGDIR) ? fds[k++] : -1;
+	for (i = 0; i < q->njoin; i++)
+		q->join[i] = fds[k++];
+	return 0;
+}
+
+static pid_t clone_init(const struct job_req *q, int into_cgroup)
+{
+	struct clone_args ca;
+
+	memset(&ca, 0, sizeof(ca));
+	ca.flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
+		   ((q->flags & POOL_NET) ? CLONE_NEWNET : 0);
+	if (into_cgroup) {
+		ca.flags |= CLONE_INTO_CGROUP;
+		ca.cgroup = (uint64_t)q->cgdir;
+	}
+	ca.exit_signal = SIGCHLD;
+	return (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
+}
+
+int pool_main(void)
+{
+	struct sigaction sa;
+
+	/* the jobs' inits are not waited for: they report on their socket */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	sa.sa_flags = SA_NOCLDWAIT;
+	sigaction(SIGCHLD, &sa, NULL);
+	for (;;) {
+		char buf[POOL_REQ_MAX];
+		union {
+			struct cmsghdr h;
+			char b[CMSG_SPACE(sizeof(int) * POOL_FDS_MAX)];
+		} c;
+		int fds[POOL_FDS_MAX], nfd = 0, i;
+		struct job_req q;
+		struct msghdr msg;
+		struct iovec iov;
+		struct cmsghdr *cm;
+		ssize_t n;
+		pid_t pid;
+
+		memset(&msg, 0, sizeof(msg));
+		iov.iov_base = buf;
+		iov.iov_len = sizeof(buf);
+		msg.msg_iov = &iov;
+		msg.msg_iovlen = 1;
+		msg.msg_control = c.b;
+		msg.msg_controllen = sizeof(c.b);
+		n = recvmsg(SANDBOX_BLOCK_FD, &msg, MSG_CMSG_CLOEXEC);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n == 0 ? 0 : 1;
+		for (cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+			size_t k, m;
+
+			if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+				continue;
+			m = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			for (k = 0; k < m; k++) {
+				int fd;
+
+				memcpy(&fd, CMSG_DATA(cm) + k * sizeof(int), sizeof(fd));
+				if (nfd < POOL_FDS_MAX)
+					fds[nfd++] = fd;
+				else
+					close(fd);
+			}
+		}
+		if ((msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
+		    parse_req(buf, (size_t)n, fds, nfd, &q) < 0) {
+			/* not ours to serve: the outside sees EOF on ctl */
+			for (i = 0; i < nfd; i++)
+				close(fds[i]);
+			continue;
+		}
+		q.in_cgroup = q.cgdir >= 0;
+		pid = clone_init(&q, q.in_cgroup);
+		if (pid < 0 && q.in_cgroup) {
+			q.in_cgroup = 0;
+			pid = clone_init(&q, 0);
+		}
+		if (pid == 0)
+			job_init(&q);
+		if (pid < 0)
+			say(q.out, "cannot start the job's sandbox", "", errno);
+		for (i = 0; i < nfd; i++)
+			close(fds[i]);
+	}
+}

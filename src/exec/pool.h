@@ -1,0 +1,83 @@
+#ifndef CIDRE_POOL_H
+#define CIDRE_POOL_H
+
+/*
+ * Sandboxes from a pool (docs/internals/sandbox.md, "Pools"): one bwrap
+ * per sandbox line (image, network, ids) for a whole `cidre run`, whose
+ * command is our own `sandbox-init pool`; it makes each job's sandbox
+ * inside it with clone(): new mount, pid, ipc, uts (and network)
+ * namespaces, the job's own workspace, /tmp, /dev and /proc, the job's
+ * cgroup, every capability dropped before the job's exec. What a job
+ * sees is what a sandbox of its own shows; what it costs is a clone
+ * and a few mounts instead of a bwrap.
+ */
+
+#include <sys/resource.h>
+#include <sys/types.h>
+
+#include "util/strbuf.h"
+#include "util/strvec.h"
+
+struct cgroup;
+
+/* What pool_spawn needs of a job. */
+struct pool_spawn_opts {
+	char *const *init_argv;   /* the job's sandbox_init_argv line */
+	int exe_fd;               /* sandbox_init_exe() */
+	const char *workdir;      /* the job's workspace on this host */
+	int out_w;                /* the job's stdout and stderr */
+	int devnull;              /* its stdin */
+	const struct cgroup *cg;  /* its cgroup, made (and limited) */
+	int must_join;            /* fail if the cgroup cannot be joined */
+};
+
+/*
+ * Start a job's sandbox in the pool for its line, started first if it
+ * is not running yet. On success *ctl is our end of the job's stream
+ * socket: the job's sandbox_job message goes there at its release, and
+ * pool_read reads what comes back. The pool ends when this process
+ * does (the zygote reads EOF). 0, or -1 with the reason in err (a line
+ * no pool can serve, bwrap gone): the job then starts as usual.
+ */
+int pool_spawn(const struct pool_spawn_opts *o, int *ctl, struct strbuf *err);
+
+/*
+ * Start, now, the pool whose line is kept in the file at path (by the
+ * last process that called this with the same path, from the first
+ * pool it made), if it runs our bwrap and our zygote: its set-up then
+ * overlaps what the caller does before its first job (`cidre run`:
+ * the working tree's facts, the plan). A pool nobody uses ends with
+ * this process. Remembers path to keep this process's first line in.
+ */
+void pool_warm(const char *path, const char *bwrap, int exe_fd);
+
+/* What pool_read saw. */
+struct pool_status {
+	int mntns;               /* 'R': the job's mount namespace; -1 */
+	int done;                /* the job's main process ended */
+	int status;              /* its wait status (done) */
+	struct rusage ru;        /* its children's usage (done) */
+};
+
+/*
+ * Read what the job's init sent on ctl (non-blocking): 1 when its end
+ * was read (or the socket closed: the init died, status SIGKILL), 0
+ * when not yet, st->mntns set when it came.
+ */
+int pool_read(int ctl, struct pool_status *st);
+
+/*
+ * The pool line for a job's trampoline line: capabilities kept for our
+ * init, no per-job mounts (the workspaces' directory at /tmp), ending
+ * "sandbox-init pool", the pool root of its user namespace. Also the
+ * workspace's name in that directory, the project directory inside,
+ * whether the job has a network namespace, its uid and gid. 0, or -1 when the line is not one
+ * sandbox_argv made.
+ */
+int pool_argv(char *const *init_argv, const char *workdir, struct strvec *out,
+	      char **slug, char **project_dir, int *net, long *uid, long *gid);
+
+/* The zygote itself: `cidre sandbox-init pool`, inside the sandbox. */
+int pool_main(void);
+
+#endif
