@@ -174,6 +174,25 @@ int pool_argv(char *const *in, const char *workdir, struct strvec *out,
 }
 
 /*
+ * Every signal's default disposition, none blocked: what a process we
+ * exec gets (ignored signals survive exec). Async-signal-safe.
+ */
+static void signals_default(void)
+{
+	struct sigaction sa;
+	sigset_t none;
+	int sig;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	for (sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			sigaction(sig, &sa, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/*
  * Start the zygote: bwrap with the pool line, our socket at
  * SANDBOX_BLOCK_FD and our executable at SANDBOX_EXE_FD, an empty
  * environment, its own process group (a ^C to `cidre run` is ours to
@@ -202,17 +221,9 @@ static int pool_start(struct pool *p, int exe_fd, struct strbuf *err)
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pid = fork();
 	if (pid == 0) {
-		struct sigaction sa;
-		sigset_t none;
-		int s, e, sig;
+		int s, e;
 
-		memset(&sa, 0, sizeof(sa));
-		sa.sa_handler = SIG_DFL;
-		for (sig = 1; sig < NSIG; sig++)
-			if (sig != SIGKILL && sig != SIGSTOP)
-				sigaction(sig, &sa, NULL);
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
+		signals_default();
 		setpgid(0, 0);
 		s = fcntl(sv[1], F_DUPFD_CLOEXEC, 10);
 		e = fcntl(exe_fd, F_DUPFD_CLOEXEC, 10);
@@ -719,17 +730,8 @@ static void job_exec(const struct job_req *q, const struct sandbox_job *job,
 		     char **env)
 {
 	struct strbuf err = STRBUF_INIT;
-	struct sigaction sa;
-	sigset_t none;
-	int sig;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
-	for (sig = 1; sig < NSIG; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			sigaction(sig, &sa, NULL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	signals_default();
 	if (dup2(q->in, 0) < 0 || dup2(q->out, 1) < 0 || dup2(q->out, 2) < 0)
 		_exit(127);
 	drop_caps();
