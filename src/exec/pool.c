@@ -175,7 +175,7 @@ int pool_argv(char *const *in, const char *workdir, struct strvec *out,
 
 /*
  * Every signal's default disposition, none blocked: what a process we
- * exec gets (ignored signals survive exec). Async-signal-safe.
+ * exec starts with (ignored signals survive exec). Async-signal-safe.
  */
 static void signals_default(void)
 {
