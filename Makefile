@@ -39,7 +39,7 @@ CURL_SRC  := src/client/curl.c
 CLIENT_SRC := $(filter-out $(CURL_SRC), $(sort $(wildcard src/client/*.c)))
 LIB_SRC   := $(CORE_SRC) $(SERVER_SRC) $(CLIENT_SRC) $(CURL_SRC)
 CORE_CMD  := src/cmd/run.c src/cmd/lint.c src/cmd/job_exec.c src/cmd/image.c \
-	     src/cmd/sandbox_init.c
+	     src/cmd/sandbox_init.c src/cmd/pool.c
 SERVER_CMD := src/cmd/server.c
 CURL_CMD  := src/cmd/deliver.c
 CLIENT_CMD := $(filter-out $(CORE_CMD) $(SERVER_CMD) $(CURL_CMD), $(sort $(wildcard src/cmd/*.c)))

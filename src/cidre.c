@@ -43,6 +43,7 @@ static const char version_usage[] =
 static const struct cmd commands[] = {
 	{ "run", cmd_run, "run the pipeline of the working tree locally", cmd_run_usage },
 	{ "lint", cmd_lint, "check a pipeline file and report every error", cmd_lint_usage },
+	{ "pool", cmd_pool, "list or stop the sandbox pools cidre run keeps here", cmd_pool_usage },
 	{ "image", cmd_image, "manage the images (root filesystems) sandboxed jobs run in", cmd_image_usage },
 	{ "server", SRV(cmd_server), "run the server: API, scheduler, embedded runner", SRV(cmd_server_usage), "cidre-server" },
 	{ "job-exec", cmd_job_exec, NULL, cmd_job_exec_usage },

@@ -18,7 +18,12 @@ struct cmd {
 const struct cmd *cmd_find(const char *name);
 void cmd_print_help(const struct cmd *c);
 
+struct strbuf;
+/* cmd/run.c: the repository's top (the nearest .git up); 0 or -1 */
+int run_repo_top(struct strbuf *dir);
+
 int cmd_run(int argc, char **argv);
+int cmd_pool(int argc, char **argv);
 int cmd_lint(int argc, char **argv);
 int cmd_image(int argc, char **argv);
 int cmd_server(int argc, char **argv);
@@ -44,6 +49,7 @@ int cmd_version(int argc, char **argv);
 extern const char cmd_run_usage[];
 extern const char cmd_lint_usage[];
 extern const char cmd_image_usage[];
+extern const char cmd_pool_usage[];
 extern const char cmd_server_usage[];
 extern const char cmd_job_exec_usage[];
 extern const char cmd_sandbox_init_usage[];

@@ -591,37 +591,64 @@ static void state_dir_init(const char *state_dir)
 }
 
 /*
+ * The repository's top as git finds it, by the nearest .git up from
+ * the working directory, in dir. 0, or -1 when there is none.
+ */
+int run_repo_top(struct strbuf *dir)
+{
+	struct stat st;
+	char cwd[4096];
+
+	strbuf_reset(dir);
+	if (!getcwd(cwd, sizeof(cwd)))
+		return -1;
+	strbuf_addstr(dir, cwd);
+	for (;;) {
+		size_t len = dir->len;
+		char *slash;
+
+		strbuf_addstr(dir, "/.git");
+		if (!lstat(dir->buf, &st)) {
+			strbuf_setlen(dir, len);
+			return 0;
+		}
+		strbuf_setlen(dir, len);
+		slash = strrchr(dir->buf, '/');
+		if (!slash || slash == dir->buf)
+			return -1;
+		strbuf_setlen(dir, (size_t)(slash - dir->buf));
+	}
+}
+
+/*
  * The sandbox pool the last run here used, started now (exec/pool.h,
  * pool_warm): its set-up overlaps reading the working tree and planning.
- * The repository's top is found as git finds it, by the nearest .git
- * up from here; a wrong guess only starts a pool nobody uses.
+ * A wrong guess of the repository only starts a pool nobody uses.
  */
 static void warm_pool(void)
 {
 	struct strbuf dir = STRBUF_INIT, err = STRBUF_INIT;
 	const char *v = getenv("CIDRE_SANDBOX_POOL");
-	struct stat st;
-	char cwd[4096];
+	const char *idle_s = getenv("CIDRE_SANDBOX_POOL_IDLE");
+	int idle = POOL_IDLE_DEFAULT;
 
-	if ((v && !strcmp(v, "0")) || !getcwd(cwd, sizeof(cwd)))
+	if (v && !strcmp(v, "0"))
 		return;
-	strbuf_addstr(&dir, cwd);
-	for (;;) {
-		size_t len = dir.len;
-		char *slash;
+	if (idle_s) {
+		char *end;
+		long n = strtol(idle_s, &end, 10);
 
-		strbuf_addstr(&dir, "/.git");
-		if (!lstat(dir.buf, &st)) {
-			strbuf_setlen(&dir, len);
-			strbuf_addstr(&dir, "/.cidre/pool-line");
-			pool_warm(dir.buf, sandbox_bwrap(&err), sandbox_init_exe());
-			break;
+		if (!*idle_s || *end || n < 0 || n > 86400) {
+			fprintf(stderr, "cidre: CIDRE_SANDBOX_POOL_IDLE=%s is not a "
+				"number of seconds (0 to 86400): the sandbox pool "
+				"ends with this run\n", idle_s);
+			n = 0;
 		}
-		strbuf_setlen(&dir, len);
-		slash = strrchr(dir.buf, '/');
-		if (!slash || slash == dir.buf)
-			break;
-		strbuf_setlen(&dir, (size_t)(slash - dir.buf));
+		idle = (int)n;
+	}
+	if (run_repo_top(&dir) == 0) {
+		strbuf_addstr(&dir, "/.cidre/pool-line");
+		pool_warm(dir.buf, sandbox_bwrap(&err), sandbox_init_exe(), idle);
 	}
 	strbuf_release(&dir);
 	strbuf_release(&err);

@@ -6,11 +6,13 @@
  */
 #include "exec/pool.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/sched.h>
 #include <net/if.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -21,14 +23,19 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/file.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "exec/cgroup.h"
 #include "exec/sandbox.h"
+#include "util/sha256.h"
 #include "util/xalloc.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC
@@ -44,6 +51,12 @@
 extern char **environ;
 
 #define POOL_MAGIC "CSZ1"
+/* A session's hello: magic, idle seconds (POOL_QUERY, POOL_STOP) */
+#define POOL_HELLO "CSH1"
+#define POOL_QUERY (-1)
+#define POOL_STOP (-2)
+/* A pool's sessions at once (each a `cidre run`) */
+#define POOL_SESSIONS_MAX 64
 /* A request: magic, slug, project dir, flags, count of join fds. */
 #define POOL_REQ_MAX 8192
 /* ctl, out, in, the v2 directory, four join fds */
@@ -55,6 +68,14 @@ enum {
 	POOL_NET = 1,        /* a network namespace of its own */
 	POOL_CGDIR = 2,      /* a v2 cgroup directory: clone into it */
 	POOL_MUST_JOIN = 4,  /* no job unless it is in its cgroup */
+};
+
+/* The zygote's answer to a hello. */
+struct pool_hello_reply {
+	char type;           /* 'Y' */
+	int sessions;        /* open sessions, this one included */
+	int idle;            /* seconds it stays without one */
+	long uptime;         /* seconds since it started */
 };
 
 /* What the job's init sends back on ctl: fixed-size records. */
@@ -69,7 +90,7 @@ struct pool_msg {
 struct pool {
 	struct strvec argv;
 	int sock;            /* SOCK_SEQPACKET: requests */
-	pid_t pid;
+	pid_t pid;           /* our child, or -1 (a daemon's, or gone) */
 	int dead;            /* a request could not be sent: not used again */
 };
 
@@ -79,6 +100,9 @@ static size_t pools_nr, pools_alloc;
 /* pool_warm's file: the line of the first pool this process made */
 static char *remember_path;
 static int remembered;
+/* pools that outlive us: their sockets' directory, seconds kept idle */
+static char *daemon_dir;
+static int daemon_idle;
 
 static int argv_same(const struct strvec *a, const struct strvec *b)
 {
@@ -193,59 +217,354 @@ static void signals_default(void)
 }
 
 /*
- * Start the zygote: bwrap with the pool line, our socket at
- * SANDBOX_BLOCK_FD and our executable at SANDBOX_EXE_FD, an empty
- * environment, its own process group (a ^C to `cidre run` is ours to
- * handle), stdin and stdout /dev/null. fork(): only async-signal-safe
- * calls in the child.
+ * Start the zygote: bwrap with the pool line, sock at SANDBOX_BLOCK_FD
+ * and our executable at SANDBOX_EXE_FD, an empty environment, stdin
+ * and stdout /dev/null, stderr errfd (-1: ours). Either our child in
+ * its own process group (a ^C to `cidre run` is ours to handle; *pid
+ * set), or a daemon (detach: a session of its own, no parent of ours,
+ * no descriptor of ours but those: *pid -1). fork(): only
+ * async-signal-safe calls in the child.
  */
-static int pool_start(struct pool *p, int exe_fd, struct strbuf *err)
+static int pool_exec(const struct strvec *argv, int exe_fd, int sock,
+		     int errfd, int detach, pid_t *pidp, struct strbuf *err)
 {
-	int sv[2], devnull;
 	char *empty[] = { NULL };
 	sigset_t all, old;
+	int devnull, status;
 	pid_t pid;
 
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
-		strbuf_addf(err, "socketpair: %s", strerror(errno));
-		return -1;
-	}
 	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (devnull < 0) {
 		strbuf_addf(err, "/dev/null: %s", strerror(errno));
-		close(sv[0]);
-		close(sv[1]);
 		return -1;
 	}
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pid = fork();
 	if (pid == 0) {
-		int s, e;
+		int s, e, f = -1;
 
 		signals_default();
-		setpgid(0, 0);
-		s = fcntl(sv[1], F_DUPFD_CLOEXEC, 10);
+		if (detach) {
+			pid_t gc;
+
+			setsid();
+			gc = fork();
+			if (gc != 0)
+				_exit(gc < 0 ? 127 : 0);
+		} else {
+			setpgid(0, 0);
+		}
+		s = fcntl(sock, F_DUPFD_CLOEXEC, 10);
 		e = fcntl(exe_fd, F_DUPFD_CLOEXEC, 10);
-		if (s < 0 || e < 0 || dup2(devnull, 0) < 0 || dup2(devnull, 1) < 0 ||
+		if (errfd >= 0)
+			f = fcntl(errfd, F_DUPFD_CLOEXEC, 10);
+		if (s < 0 || e < 0 || (errfd >= 0 && f < 0) ||
+		    dup2(devnull, 0) < 0 || dup2(devnull, 1) < 0 ||
+		    (f >= 0 && dup2(f, 2) < 0) ||
 		    dup2(s, SANDBOX_BLOCK_FD) < 0 || dup2(e, SANDBOX_EXE_FD) < 0)
 			_exit(127);
 		syscall(SYS_close_range, 6U, ~0U, CLOSE_RANGE_CLOEXEC);
 		fcntl(3, F_SETFD, FD_CLOEXEC);
-		execve(p->argv.v[0], p->argv.v, empty);
+		execve(argv->v[0], argv->v, empty);
 		_exit(127);
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	close(sv[1]);
 	close(devnull);
 	if (pid < 0) {
 		strbuf_addf(err, "fork: %s", strerror(errno));
-		close(sv[0]);
 		return -1;
 	}
-	p->sock = sv[0];
-	p->pid = pid;
+	if (detach) {
+		/* the first child only forks the daemon */
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+		*pidp = -1;
+		if (status) {
+			strbuf_addstr(err, "cannot start the pool");
+			return -1;
+		}
+		return 0;
+	}
+	*pidp = pid;
 	return 0;
+}
+
+/* A pool for this process alone: its socket's EOF ends it. */
+static int pool_start(struct pool *p, int exe_fd, struct strbuf *err)
+{
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		strbuf_addf(err, "socketpair: %s", strerror(errno));
+		return -1;
+	}
+	if (pool_exec(&p->argv, exe_fd, sv[1], -1, 0, &p->pid, err) < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	close(sv[1]);
+	p->sock = sv[0];
+	return 0;
+}
+
+/*
+ * A line's daemon's name: what it runs, with which executable (a new
+ * build of ours starts pools of its own), for whom, from which cgroup.
+ * 32 hex digits.
+ */
+static void pool_key(const struct strvec *argv, int exe_fd, char *hex)
+{
+	unsigned char md[SHA256_LEN];
+	char buf[192], full[SHA256_HEX_LEN + 1];
+	struct sha256 c;
+	struct stat st;
+	size_t i;
+	int n, fd;
+
+	memset(&st, 0, sizeof(st));
+	if (fstat(exe_fd, &st) < 0)
+		memset(&st, 0, sizeof(st));
+	n = snprintf(buf, sizeof(buf), "%s %s %lu %lu %lu %lld %lld.%09ld\n",
+		     POOL_MAGIC, POOL_HELLO, (unsigned long)getuid(),
+		     (unsigned long)st.st_dev, (unsigned long)st.st_ino,
+		     (long long)st.st_size, (long long)st.st_mtim.tv_sec,
+		     st.st_mtim.tv_nsec);
+	sha256_init(&c);
+	sha256_update(&c, buf, (size_t)n);
+	/* our cgroups: the jobs' are made beside them, and a daemon in
+	   another branch could not move its jobs' inits into them */
+	fd = open("/proc/self/cgroup", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		ssize_t k;
+
+		while ((k = read(fd, buf, sizeof(buf))) > 0)
+			sha256_update(&c, buf, (size_t)k);
+		close(fd);
+	}
+	for (i = 0; i < argv->nr; i++)
+		sha256_update(&c, argv->v[i], strlen(argv->v[i]) + 1);
+	sha256_final(&c, md);
+	sha256_to_hex(md, full);
+	memcpy(hex, full, 32);
+	hex[32] = '\0';
+}
+
+/* A session with the daemon listening at path, if it is our user's. */
+static int pool_connect(const char *path)
+{
+	struct sockaddr_un sa;
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+	int fd;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -1;
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0 ||
+	    cr.uid != getuid()) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * Say hello on a session: how long the pool stays without one (seconds,
+ * or POOL_QUERY, POOL_STOP). With wait_ms, read the answer and, if pid,
+ * the zygote's pid as we see it. 0, or -1 (no answer: the pool is
+ * ending, or not one).
+ */
+static int pool_hello(int fd, int idle, int wait_ms,
+		      struct pool_hello_reply *r, pid_t *pid)
+{
+	struct pool_hello_reply rr;
+	char req[32];
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(struct ucred))];
+	} c;
+	struct pollfd pf = { fd, POLLIN, 0 };
+	struct msghdr msg;
+	struct iovec iov;
+	struct cmsghdr *cm;
+	int on = 1, n;
+	size_t len;
+
+	len = sizeof(POOL_HELLO);
+	memcpy(req, POOL_HELLO, len);
+	n = snprintf(req + len, sizeof(req) - len, "%d", idle);
+	len += (size_t)n + 1;
+	if (pid) {
+		*pid = -1;
+		setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on));
+	}
+	if (send(fd, req, len, MSG_NOSIGNAL) != (ssize_t)len)
+		return -1;
+	if (!wait_ms)
+		return 0;
+	if (poll(&pf, 1, wait_ms) != 1)
+		return -1;
+	memset(&msg, 0, sizeof(msg));
+	iov.iov_base = r ? r : &rr;
+	iov.iov_len = sizeof(rr);
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = c.b;
+	msg.msg_controllen = sizeof(c.b);
+	if (recvmsg(fd, &msg, MSG_CMSG_CLOEXEC) != (ssize_t)sizeof(rr) ||
+	    ((struct pool_hello_reply *)iov.iov_base)->type != 'Y')
+		return -1;
+	for (cm = CMSG_FIRSTHDR(&msg); cm && pid; cm = CMSG_NXTHDR(&msg, cm))
+		if (cm->cmsg_level == SOL_SOCKET &&
+		    cm->cmsg_type == SCM_CREDENTIALS) {
+			struct ucred cr;
+
+			memcpy(&cr, CMSG_DATA(cm), sizeof(cr));
+			*pid = cr.pid;
+		}
+	if (pid) {
+		on = 0;
+		setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on));
+	}
+	return 0;
+}
+
+/* The pools' directory, ours alone (nobody else reaches or plants one). */
+static int daemon_dir_open(const char *dir, int make)
+{
+	struct stat st;
+	int dfd;
+
+	if (make && mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return -1;
+	dfd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		return -1;
+	if (fstat(dfd, &st) < 0 || st.st_uid != getuid() ||
+	    (st.st_mode & 077)) {
+		close(dfd);
+		errno = EPERM;
+		return -1;
+	}
+	return dfd;
+}
+
+/*
+ * The line's daemon (pool_warm's directory): a session with it, or
+ * with a new one started if none answers; under a lock, so that runs
+ * starting at once share one. Its socket is the key's name there, its
+ * stderr KEY.log. 0 (p->sock set), or -1.
+ */
+static int daemon_open(struct pool *p, int exe_fd, struct strbuf *err)
+{
+	char hex[40], name[64], path[108];
+	struct sockaddr_un sa;
+	int dfd, lock = -1, s = -1, ls = -1, logfd = -1, ret = -1;
+	pid_t pid;
+
+	dfd = daemon_dir_open(daemon_dir, 1);
+	if (dfd < 0)
+		return -1;
+	pool_key(&p->argv, exe_fd, hex);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", dfd, hex);
+	snprintf(name, sizeof(name), "%s.lock", hex);
+	lock = openat(dfd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (lock < 0 || flock(lock, LOCK_EX) < 0)
+		goto out;
+	s = pool_connect(path);
+	if (s >= 0 && pool_hello(s, daemon_idle, 1000, NULL, NULL) == 0) {
+		ret = 0;
+		goto out;
+	}
+	if (s >= 0)
+		close(s);
+	s = -1;
+	/* none, or one that is ending (or whose root is gone): a new one */
+	unlinkat(dfd, hex, 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	strcpy(sa.sun_path, path);
+	ls = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (ls < 0 || bind(ls, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    listen(ls, POOL_SESSIONS_MAX) < 0)
+		goto out;
+	snprintf(name, sizeof(name), "%s.log", hex);
+	logfd = openat(dfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+		       O_CLOEXEC, 0600);
+	if (pool_exec(&p->argv, exe_fd, ls, logfd, 1, &pid, err) < 0) {
+		unlinkat(dfd, hex, 0);
+		goto out;
+	}
+	s = pool_connect(path);
+	if (s >= 0 && pool_hello(s, daemon_idle, 0, NULL, NULL) == 0)
+		ret = 0;
+out:
+	if (ret == 0) {
+		p->sock = s;
+		s = -1;
+	}
+	if (s >= 0)
+		close(s);
+	if (ls >= 0)
+		close(ls);
+	if (logfd >= 0)
+		close(logfd);
+	if (lock >= 0)
+		close(lock);
+	close(dfd);
+	return ret;
+}
+
+int pool_daemons(const char *dir, int stop, struct strbuf *out)
+{
+	DIR *d;
+	struct dirent *e;
+	int dfd, n = 0;
+
+	dfd = daemon_dir_open(dir, 0);
+	if (dfd < 0)
+		return errno == ENOENT ? 0 : -1;
+	d = opendir(dir);
+	if (!d) {
+		close(dfd);
+		return -1;
+	}
+	while ((e = readdir(d))) {
+		struct pool_hello_reply r;
+		char path[108];
+		pid_t pid;
+		int s, k;
+
+		if (strlen(e->d_name) != 32 || e->d_type != DT_SOCK)
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", dfd, e->d_name);
+		s = pool_connect(path);
+		if (s < 0)
+			continue;
+		if (pool_hello(s, stop ? POOL_STOP : POOL_QUERY, 1000, &r,
+			       &pid) < 0) {
+			close(s);
+			continue;
+		}
+		n++;
+		close(s);
+		strbuf_addf(out, "%s\t%ld\t%d\t%ds\t%lds\n", e->d_name,
+			    (long)pid, r.sessions - 1, r.idle, r.uptime);
+		/* a stopped pool ends when its last session does */
+		for (k = 0; stop && pid > 0 && k < 500 && kill(pid, 0) == 0; k++)
+			usleep(10000);
+	}
+	closedir(d);
+	close(dfd);
+	return n;
 }
 
 /* Reap zygotes that ended (bwrap failed, or we stopped one). */
@@ -270,7 +589,9 @@ static struct pool *pool_find(const struct strvec *argv, int exe_fd,
 		strvec_push(&p->argv, argv->v[i]);
 	p->sock = -1;
 	p->pid = -1;
-	if (pool_start(p, exe_fd, err) < 0) {
+	if (daemon_dir && daemon_open(p, exe_fd, err) == 0)
+		;
+	else if (strbuf_reset(err), pool_start(p, exe_fd, err) < 0) {
 		strvec_clear(&p->argv);
 		free(p);
 		return NULL;
@@ -304,7 +625,7 @@ static void remember(const struct strvec *argv)
 	strbuf_release(&tmp);
 }
 
-void pool_warm(const char *path, const char *bwrap, int exe_fd)
+void pool_warm(const char *path, const char *bwrap, int exe_fd, int idle)
 {
 	struct strvec argv = STRVEC_INIT;
 	struct strbuf sb = STRBUF_INIT, err = STRBUF_INIT;
@@ -315,6 +636,15 @@ void pool_warm(const char *path, const char *bwrap, int exe_fd)
 	free(remember_path);
 	remember_path = xstrdup(path);
 	remembered = 0;
+	free(daemon_dir);
+	daemon_dir = NULL;
+	daemon_idle = idle;
+	p = strrchr(path, '/');
+	if (idle > 0 && p) {
+		strbuf_add(&sb, path, (size_t)(p - path));
+		strbuf_addstr(&sb, "/" POOL_DIR);
+		daemon_dir = strbuf_detach(&sb, NULL);
+	}
 	if (exe_fd < 0 || !bwrap ||
 	    strbuf_read_file(&sb, path, POOL_LINE_MAX) < 0 || !sb.len ||
 	    sb.buf[sb.len - 1])
@@ -506,6 +836,11 @@ int pool_read(int ctl, struct pool_status *st)
 }
 
 /* ---- the inside ---------------------------------------------------- */
+
+/* The zygote's state: its sessions (a daemon's), how long it idles. */
+static int zsess[POOL_SESSIONS_MAX], znsess;
+static int zidle = POOL_IDLE_DEFAULT, zstopping;
+static struct timespec zstart;
 
 /* "cidre sandbox-init: WHAT ARG: strerror(err)" in the job's log */
 static void say(int fd, const char *what, const char *arg, int err)
@@ -764,7 +1099,8 @@ static void job_init(const struct job_req *q)
 	struct sigaction sa;
 	struct rusage ru;
 	char *payload = NULL, **env, ws[4096];
-	int i, status = 0, fd;
+	int i, status = 0, fd, sfd;
+	sigset_t chld;
 	pid_t pid, w;
 
 	memset(&sa, 0, sizeof(sa));
@@ -772,6 +1108,8 @@ static void job_init(const struct job_req *q)
 	sigaction(SIGCHLD, &sa, NULL);
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	close(SANDBOX_BLOCK_FD);
+	for (i = 0; i < znsess; i++)
+		close(zsess[i]);
 	if (!q->in_cgroup) {
 		int bad = 0;
 
@@ -814,6 +1152,11 @@ static void job_init(const struct job_req *q)
 		say(q->out, "out of memory", "", 0);
 		_exit(127);
 	}
+	/* SIGCHLD read from sfd; the job's exec unblocks every signal */
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, NULL);
+	sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
 	pid = fork();
 	if (pid == 0)
 		job_exec(q, &job, env);
@@ -824,7 +1167,26 @@ static void job_init(const struct job_req *q)
 	close(q->out);
 	close(q->in);
 	for (;;) {
-		w = waitpid(-1, &status, 0);
+		struct pollfd pf[2] = { { sfd, POLLIN, 0 }, { q->ctl, POLLIN, 0 } };
+
+		/*
+		 * Nothing comes on ctl after the job: anything there is its
+		 * EOF (the run let go of the job, or ended), and our exit
+		 * ends the job and everything it left.
+		 */
+		if (sfd >= 0 && poll(pf, 2, -1) < 0 && errno != EINTR)
+			_exit(1);
+		if (sfd >= 0 && pf[1].revents)
+			_exit(1);
+		if (sfd >= 0) {
+			struct signalfd_siginfo si;
+
+			while (read(sfd, &si, sizeof(si)) > 0)
+				;
+		}
+		w = waitpid(-1, &status, sfd >= 0 ? WNOHANG : 0);
+		while (w > 0 && w != pid)
+			w = waitpid(-1, &status, sfd >= 0 ? WNOHANG : 0);
 		if (w == pid)
 			break;
 		if (w < 0 && errno != EINTR) {
@@ -892,75 +1254,214 @@ static pid_t clone_init(const struct job_req *q, int into_cgroup)
 	return (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
 }
 
+static long mono_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec;
+}
+
+/*
+ * What a daemon serves must still be there: its root (an image removed
+ * and made again is a new directory) and the workspaces' directory.
+ */
+static int root_gone(void)
+{
+	struct stat st;
+
+	return stat("/", &st) < 0 || !st.st_nlink ||
+	       stat("/tmp", &st) < 0 || !st.st_nlink;
+}
+
+/* A hello on a daemon's session: answered, unless it is to end. 1 or 0. */
+static int hello(int sock, const char *buf, size_t len)
+{
+	struct pool_hello_reply r;
+	long v;
+
+	if (len < sizeof(POOL_HELLO) + 2 || buf[len - 1])
+		return 0;
+	v = atol(buf + sizeof(POOL_HELLO));
+	if (v == POOL_STOP)
+		zstopping = 1;
+	else if (v >= 0)
+		zidle = v > 86400 ? 86400 : (int)v;
+	if (v != POOL_STOP && v != POOL_QUERY && root_gone())
+		zstopping = 1;
+	if (zstopping && v != POOL_STOP && v != POOL_QUERY)
+		return 0;
+	memset(&r, 0, sizeof(r));
+	r.type = 'Y';
+	r.sessions = znsess;
+	r.idle = zidle;
+	r.uptime = mono_seconds() - (long)zstart.tv_sec;
+	send(sock, &r, sizeof(r), MSG_NOSIGNAL);
+	return 1;
+}
+
+/*
+ * One message on a session: a job's request (its init cloned), or a
+ * daemon's hello. 1, or 0 when the session ended (or must).
+ */
+static int serve(int sock, int daemon)
+{
+	char buf[POOL_REQ_MAX];
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(int) * POOL_FDS_MAX)];
+	} c;
+	int fds[POOL_FDS_MAX], nfd = 0, i;
+	struct job_req q;
+	struct msghdr msg;
+	struct iovec iov;
+	struct cmsghdr *cm;
+	ssize_t n;
+	pid_t pid;
+
+	memset(&msg, 0, sizeof(msg));
+	iov.iov_base = buf;
+	iov.iov_len = sizeof(buf);
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = c.b;
+	msg.msg_controllen = sizeof(c.b);
+	n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | (daemon ? MSG_DONTWAIT : 0));
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return 1;
+	if (n <= 0)
+		return 0;
+	for (cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+		size_t k, m;
+
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		m = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (k = 0; k < m; k++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(cm) + k * sizeof(int), sizeof(fd));
+			if (nfd < POOL_FDS_MAX)
+				fds[nfd++] = fd;
+			else
+				close(fd);
+		}
+	}
+	if (daemon && !nfd && !(msg.msg_flags & MSG_TRUNC) &&
+	    (size_t)n >= sizeof(POOL_HELLO) &&
+	    !memcmp(buf, POOL_HELLO, sizeof(POOL_HELLO)))
+		return hello(sock, buf, (size_t)n);
+	if ((msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
+	    parse_req(buf, (size_t)n, fds, nfd, &q) < 0) {
+		/* not ours to serve: the outside sees EOF on ctl */
+		for (i = 0; i < nfd; i++)
+			close(fds[i]);
+		return 1;
+	}
+	q.in_cgroup = q.cgdir >= 0;
+	pid = clone_init(&q, q.in_cgroup);
+	if (pid < 0 && q.in_cgroup) {
+		q.in_cgroup = 0;
+		pid = clone_init(&q, 0);
+	}
+	if (pid == 0)
+		job_init(&q);
+	if (pid < 0)
+		say(q.out, "cannot start the job's sandbox", "", errno);
+	for (i = 0; i < nfd; i++)
+		close(fds[i]);
+	return 1;
+}
+
+/*
+ * A daemon's session: only from outside our pid namespace (not one of
+ * our jobs, which share our user) and of our user.
+ */
+static void accept_session(int lsock)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+	int fd = accept4(lsock, NULL, NULL, SOCK_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	if (znsess == POOL_SESSIONS_MAX ||
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0 ||
+	    cr.uid != getuid() || cr.pid != 0) {
+		close(fd);
+		return;
+	}
+	zsess[znsess++] = fd;
+}
+
+/*
+ * A daemon: sessions accepted on lsock, each served until its EOF; it
+ * ends zidle seconds after its last session ended (its root gone, or
+ * told to stop: when the last one ends).
+ */
+static int pool_daemon(int lsock)
+{
+	long idle_since = mono_seconds();
+
+	for (;;) {
+		struct pollfd pf[1 + POOL_SESSIONS_MAX];
+		int k = 0, i, n, timeout = -1;
+
+		if (zstopping && lsock >= 0) {
+			close(lsock);
+			lsock = -1;
+		}
+		if (!znsess) {
+			long left = idle_since + zidle - mono_seconds();
+
+			if (zstopping || left <= 0 || root_gone())
+				return 0;
+			timeout = (int)(left > 2 ? 2 : left) * 1000;
+		}
+		if (lsock >= 0) {
+			pf[k].fd = lsock;
+			pf[k++].events = POLLIN;
+		}
+		for (i = 0; i < znsess; i++) {
+			pf[k].fd = zsess[i];
+			pf[k++].events = POLLIN;
+		}
+		n = poll(pf, (nfds_t)k, timeout);
+		if (n < 0 && errno != EINTR)
+			return 1;
+		if (n <= 0)
+			continue;
+		k = lsock >= 0;
+		/* from the end: a session that ended takes the last's place */
+		for (i = znsess - 1; i >= 0; i--)
+			if (pf[k + i].revents && !serve(zsess[i], 1)) {
+				close(zsess[i]);
+				zsess[i] = zsess[--znsess];
+				if (!znsess)
+					idle_since = mono_seconds();
+			}
+		if (lsock >= 0 && (pf[0].revents & POLLIN))
+			accept_session(lsock);
+	}
+}
+
 int pool_main(void)
 {
 	struct sigaction sa;
+	socklen_t len = sizeof(int);
+	int listening = 0;
 
 	/* the jobs' inits are not waited for: they report on their socket */
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_IGN;
 	sa.sa_flags = SA_NOCLDWAIT;
 	sigaction(SIGCHLD, &sa, NULL);
-	for (;;) {
-		char buf[POOL_REQ_MAX];
-		union {
-			struct cmsghdr h;
-			char b[CMSG_SPACE(sizeof(int) * POOL_FDS_MAX)];
-		} c;
-		int fds[POOL_FDS_MAX], nfd = 0, i;
-		struct job_req q;
-		struct msghdr msg;
-		struct iovec iov;
-		struct cmsghdr *cm;
-		ssize_t n;
-		pid_t pid;
-
-		memset(&msg, 0, sizeof(msg));
-		iov.iov_base = buf;
-		iov.iov_len = sizeof(buf);
-		msg.msg_iov = &iov;
-		msg.msg_iovlen = 1;
-		msg.msg_control = c.b;
-		msg.msg_controllen = sizeof(c.b);
-		n = recvmsg(SANDBOX_BLOCK_FD, &msg, MSG_CMSG_CLOEXEC);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n == 0 ? 0 : 1;
-		for (cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
-			size_t k, m;
-
-			if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-				continue;
-			m = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-			for (k = 0; k < m; k++) {
-				int fd;
-
-				memcpy(&fd, CMSG_DATA(cm) + k * sizeof(int), sizeof(fd));
-				if (nfd < POOL_FDS_MAX)
-					fds[nfd++] = fd;
-				else
-					close(fd);
-			}
-		}
-		if ((msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
-		    parse_req(buf, (size_t)n, fds, nfd, &q) < 0) {
-			/* not ours to serve: the outside sees EOF on ctl */
-			for (i = 0; i < nfd; i++)
-				close(fds[i]);
-			continue;
-		}
-		q.in_cgroup = q.cgdir >= 0;
-		pid = clone_init(&q, q.in_cgroup);
-		if (pid < 0 && q.in_cgroup) {
-			q.in_cgroup = 0;
-			pid = clone_init(&q, 0);
-		}
-		if (pid == 0)
-			job_init(&q);
-		if (pid < 0)
-			say(q.out, "cannot start the job's sandbox", "", errno);
-		for (i = 0; i < nfd; i++)
-			close(fds[i]);
-	}
+	clock_gettime(CLOCK_MONOTONIC, &zstart);
+	if (getsockopt(SANDBOX_BLOCK_FD, SOL_SOCKET, SO_ACCEPTCONN, &listening,
+		       &len) == 0 && listening)
+		return pool_daemon(SANDBOX_BLOCK_FD);
+	/* one process's pool: its EOF is our end */
+	while (serve(SANDBOX_BLOCK_FD, 0))
+		;
+	return 0;
 }

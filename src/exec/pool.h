@@ -36,7 +36,7 @@ struct pool_spawn_opts {
  * is not running yet. On success *ctl is our end of the job's stream
  * socket: the job's sandbox_job message goes there at its release, and
  * pool_read reads what comes back. The pool ends when this process
- * does (the zygote reads EOF). 0, or -1 with the reason in err (a line
+ * does (the zygote reads EOF), unless it is a daemon (pool_warm). 0, or -1 with the reason in err (a line
  * no pool can serve, bwrap gone): the job then starts as usual.
  */
 int pool_spawn(const struct pool_spawn_opts *o, int *ctl, struct strbuf *err);
@@ -46,10 +46,31 @@ int pool_spawn(const struct pool_spawn_opts *o, int *ctl, struct strbuf *err);
  * last process that called this with the same path, from the first
  * pool it made), if it runs our bwrap and our zygote: its set-up then
  * overlaps what the caller does before its first job (`cidre run`:
- * the working tree's facts, the plan). A pool nobody uses ends with
- * this process. Remembers path to keep this process's first line in.
+ * the working tree's facts, the plan). Remembers path to keep this
+ * process's first line in.
+ *
+ * With idle > 0, pools are daemons that outlive this process: each
+ * listens in POOL_DIR beside path (a socket named by a hash of its
+ * line and our executable), serves every later process that asks for
+ * its line, and ends idle seconds after its last session did (or at
+ * once if its root or workspaces' directory is gone). The next run's
+ * jobs then start without a bwrap's start at all. With idle 0 (or
+ * without this call), a pool ends with this process.
  */
-void pool_warm(const char *path, const char *bwrap, int exe_fd);
+void pool_warm(const char *path, const char *bwrap, int exe_fd, int idle);
+
+/* pool_warm's daemons' directory, beside its file */
+#define POOL_DIR "pools"
+/* how long a daemon stays without a session unless told (seconds) */
+#define POOL_IDLE_DEFAULT 300
+
+/*
+ * The daemons listening in dir: a line "KEY PID SESSIONS IDLE UPTIME"
+ * (tab-separated; PID as this process sees it) for each in out; with
+ * stop, each is told to end when its last session does, and waited
+ * for (up to 5 s). The count, or -1 (dir not ours).
+ */
+int pool_daemons(const char *dir, int stop, struct strbuf *out);
 
 /* What pool_read saw. */
 struct pool_status {

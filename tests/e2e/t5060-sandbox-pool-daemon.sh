@@ -1,0 +1,171 @@
+#!/bin/sh
+# Sandbox pools that outlive `cidre run` (exec/pool.h, docs/sandbox.md
+# "Pools"): a run leaves its pool listening in .cidre/pools; the next
+# runs' jobs come from it without a bwrap of their own, each as isolated
+# as before; a run that dies takes its jobs with it, not the pool; the
+# pool ends when stopped, idle for CIDRE_SANDBOX_POOL_IDLE seconds, or
+# when its workspaces' directory is gone; `cidre pool ls|stop`.
+. "$(dirname "$0")/lib.sh"
+. "$TEST_DIR/lib-sandbox.sh"
+need_sandbox
+if ! file_is_static "$CIDRE_BIN"; then
+	echo "1..0 # SKIP a dynamic cidre (sanitizer build) has no pool"
+	exit 0
+fi
+
+# a bwrap that counts the pools it starts (their environment is empty:
+# the log's path is written in)
+BW=$(command -v bwrap)
+{
+	echo "#!/bin/sh"
+	echo "case \"\$*\" in *\"sandbox-init pool\") echo pool >>$SCRATCH/pools-started;; esac"
+	echo "exec $BW \"\$@\""
+} >bwrap-count
+chmod +x bwrap-count
+export CIDRE_BWRAP="$SCRATCH/bwrap-count"
+export CIDRE_SANDBOX_POOL_IDLE=60
+started() { cat "$SCRATCH/pools-started" 2>/dev/null | wc -l; }
+pool_pid() { (cd "$SCRATCH/$1" && cidre pool ls) | awk 'NR == 2 { print $2 }'; }
+# stop what a failed test left (our own pools, by their sockets)
+TEST_CLEANUP='for d in "$SCRATCH"/*/; do (cd "$d" && "$CIDRE_BIN" pool stop) >/dev/null 2>&1; done'
+
+test_expect_success 'a run leaves its pool; the next run uses it, starting no bwrap' '
+	new_repo d <<-\EOF &&
+	one:
+	  script:
+	    - echo mine >/tmp/mine; sleep 30 & echo started
+	    - tr "\\0" " " </proc/1/cmdline; echo
+	EOF
+	(cd d && cidre run --executor sandbox --color=never >../out1 2>&1) &&
+	expect_grep "^one +\| started$" out1 &&
+	test $(started) = 1 &&
+	(cd d && cidre pool ls) >ls1 &&
+	test $(wc -l <ls1) = 2 &&
+	pid=$(pool_pid d) &&
+	tr "\0" " " </proc/$pid/cmdline | grep "sandbox-init pool" &&
+	(cd d && cidre run --executor sandbox --color=never >../out2 2>&1) &&
+	expect_grep "^one +\| /proc/self/fd/5 sandbox-init pool $" out2 &&
+	test $(started) = 1 &&
+	test "$(pool_pid d)" = "$pid"
+'
+
+test_expect_success 'its jobs are isolated as before: fresh /tmp, own processes, no privileges' '
+	new_repo iso <<-\EOF &&
+	stages: [one, two]
+	a:
+	  stage: one
+	  script:
+	    - ls /tmp | grep -c mine || true
+	    - echo a >/tmp/mine; echo a >/dev/shm/mine; sleep 30 & echo started
+	    - sleep 0.5; ps -e -o pid= | wc -l
+	b:
+	  stage: two
+	  script:
+	    - ls /tmp /dev/shm | grep -c mine || true
+	    - cat /proc/self/uid_map; id -u; hostname
+	    - grep -E "^(CapEff|CapBnd|NoNewPrivs)" /proc/self/status
+	EOF
+	(cd iso && cidre run --executor sandbox --color=never >../out 2>&1) &&
+	(cd iso && cidre run --executor sandbox --color=never >../out 2>&1) &&
+	test $(started) = 2 &&
+	expect_grep "^a +\| 0$" out &&
+	expect_grep "^a +\| 5$" out &&
+	expect_grep "^b +\| 0$" out &&
+	expect_grep "^b +\| +65534 +0 +1$" out &&
+	expect_grep "^b +\| cidre-job$" out &&
+	expect_grep "^b +\| CapEff:	0000000000000000$" out &&
+	expect_grep "^b +\| CapBnd:	0000000000000000$" out &&
+	expect_grep "^b +\| NoNewPrivs:	1$" out
+'
+
+test_expect_success 'a run killed in the middle of a job: the job and what it started end, the pool stays' '
+	new_repo k <<-\EOF &&
+	long:
+	  script:
+	    - sleep 3017 & sleep 3018
+	EOF
+	(cd k && exec "$CIDRE_BIN" run --executor sandbox --color=never >/dev/null 2>&1) &
+	runpid=$! &&
+	n=0 && while ! pgrep -f "^sleep 3018" >/dev/null && [ $n -lt 100 ]; do
+		sleep 0.1; n=$((n + 1)); done &&
+	pgrep -f "^sleep 3017" &&
+	pid=$(pool_pid k) && test -n "$pid" &&
+	kill -9 $runpid && { wait $runpid; true; } &&
+	n=0 && while pgrep -f "^sleep 301[78]" >/dev/null && [ $n -lt 50 ]; do
+		sleep 0.1; n=$((n + 1)); done &&
+	! pgrep -f "^sleep 301[78]" &&
+	kill -0 $pid &&
+	test "$(pool_pid k)" = "$pid"
+'
+
+test_expect_success 'cidre pool stop ends it: no process of it is left' '
+	pid=$(pool_pid d) && test -n "$pid" &&
+	(cd d && cidre pool stop) >out &&
+	expect_grep "^1 pool stopped$" out &&
+	! kill -0 $pid 2>/dev/null &&
+	! ps -eo args | grep -F "$SCRATCH/d/.cidre/builds" | grep -v grep &&
+	(cd d && cidre pool ls) >out && test ! -s out &&
+	(cd d && cidre run --executor sandbox --color=never >../out 2>&1) &&
+	expect_grep "^one +\| started$" out &&
+	test $(started) = 4
+'
+
+test_expect_success 'an idle pool ends by itself after CIDRE_SANDBOX_POOL_IDLE seconds' '
+	new_repo idle <<-\EOF &&
+	one:
+	  script: [echo hi]
+	EOF
+	(cd idle && CIDRE_SANDBOX_POOL_IDLE=1 cidre run --executor sandbox \
+		--color=never >../out 2>&1) &&
+	pid=$(pool_pid idle) && test -n "$pid" &&
+	n=0 && while kill -0 $pid 2>/dev/null && [ $n -lt 50 ]; do
+		sleep 0.1; n=$((n + 1)); done &&
+	! kill -0 $pid 2>/dev/null
+'
+
+test_expect_success 'a pool whose workspaces directory is removed ends' '
+	pid=$(pool_pid iso) && test -n "$pid" &&
+	rm -rf iso/.cidre/builds &&
+	n=0 && while kill -0 $pid 2>/dev/null && [ $n -lt 60 ]; do
+		sleep 0.1; n=$((n + 1)); done &&
+	! kill -0 $pid 2>/dev/null
+'
+
+test_expect_success 'without an idle time, or with a pools directory others may enter, the pool ends with the run' '
+	new_repo p0 <<-\EOF &&
+	one:
+	  script: [echo hi]
+	EOF
+	(cd p0 && CIDRE_SANDBOX_POOL_IDLE=0 cidre run --executor sandbox \
+		--color=never >../out 2>&1) &&
+	expect_grep "^one +\| hi$" out &&
+	test ! -e p0/.cidre/pools &&
+	(cd p0 && CIDRE_SANDBOX_POOL_IDLE=soon cidre run --executor sandbox \
+		--color=never >../out 2>&1) &&
+	expect_grep "CIDRE_SANDBOX_POOL_IDLE=soon is not a number of seconds" out &&
+	test ! -e p0/.cidre/pools &&
+	mkdir -m 755 p0/.cidre/pools &&
+	before=$(started) &&
+	(cd p0 && cidre run --executor sandbox --color=never >../out 2>&1) &&
+	expect_grep "^one +\| hi$" out &&
+	test $(started) = $((before + 1)) &&
+	test -z "$(ls p0/.cidre/pools)" &&
+	! (cd p0 && cidre pool ls) 2>err &&
+	expect_grep "not this user.s alone" err &&
+	! ps -eo args | grep -F "$SCRATCH/p0/.cidre/builds" | grep -v grep
+'
+
+test_expect_success 'its socket is not in what a job sees' '
+	new_repo s <<-EOF &&
+	one:
+	  script:
+	    - ls $SCRATCH/s/.cidre 2>&1 || echo no state dir
+	EOF
+	(cd s && cidre run --executor sandbox --color=never >../out 2>&1) &&
+	expect_grep "^one +\| no state dir$" out &&
+	ls s/.cidre/pools | grep -E "^[0-9a-f]{32}$" >sock &&
+	test -S "s/.cidre/pools/$(cat sock)"
+'
+
+eval "$TEST_CLEANUP"
+test_done
