@@ -6,12 +6,14 @@ median, p25/p75 and the median of per-round ratios to the first variant
 (or to --base NAME), and the median CPU time (user + system) of the
 command and everything it waited for (rusage of the child).
 
-  ab.py [--rounds N] [--warmup N] [--base NAME] NAME=CMD... [--cwd DIR]
+  ab.py [--rounds N] [--warmup N] [--base NAME] [--gap S] NAME=CMD... [--cwd DIR]
+  (--gap: sleep S seconds before each command: runs after a pause, as
+  a developer's are, rather than back to back)
   (CMD is split on spaces; ENV=VAL words before it set its environment)
 """
 import os, random, statistics, subprocess, sys, time
 
-rounds, warmup, base, cwd, variants = 40, 3, None, None, []
+rounds, warmup, base, cwd, gap, variants = 40, 3, None, None, 0.0, []
 args = sys.argv[1:]
 while args:
     a = args.pop(0)
@@ -21,6 +23,8 @@ while args:
         warmup = int(args.pop(0))
     elif a == "--base":
         base = args.pop(0)
+    elif a == "--gap":
+        gap = float(args.pop(0))
     elif a == "--cwd":
         cwd = args.pop(0)
     else:
@@ -38,6 +42,8 @@ for r in range(warmup + rounds):
     order = variants[:]
     random.shuffle(order)
     for name, words, env in order:
+        if gap:
+            time.sleep(gap)
         t0 = time.monotonic()
         p = subprocess.Popen(words, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)

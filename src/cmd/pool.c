@@ -17,7 +17,8 @@ const char cmd_pool_usage[] =
 	"serving the next runs' jobs without starting bubblewrap, until it\n"
 	"has been idle for CIDRE_SANDBOX_POOL_IDLE seconds (300 by default).\n"
 	"\n"
-	"  ls     list them: key, pid, runs using it now, idle limit, uptime\n"
+	"  ls     list them: key, pid, runs using it now, jobs served,\n"
+	"         sandboxes made ahead and ready, idle limit, uptime\n"
 	"  stop   tell each to end when the runs using it have, and wait\n";
 
 int cmd_pool(int argc, char **argv)
@@ -46,7 +47,7 @@ int cmd_pool(int argc, char **argv)
 		return 1;
 	}
 	if (!stop && n)
-		printf("KEY\tPID\tRUNS\tIDLE\tUPTIME\n%s", out.buf);
+		printf("KEY\tPID\tRUNS\tJOBS\tREADY\tIDLE\tUPTIME\n%s", out.buf);
 	else if (stop)
 		printf("%d pool%s stopped\n", n, n == 1 ? "" : "s");
 	strbuf_release(&dir);

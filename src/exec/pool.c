@@ -57,6 +57,9 @@ extern char **environ;
 #define POOL_STOP (-2)
 /* A pool's sessions at once (each a `cidre run`) */
 #define POOL_SESSIONS_MAX 64
+/* kits a daemon keeps made ahead; used ones it holds on to, at most */
+#define POOL_KITS 8
+#define POOL_USED_MAX 64
 /* A request: magic, slug, project dir, flags, count of join fds. */
 #define POOL_REQ_MAX 8192
 /* ctl, out, in, the v2 directory, four join fds */
@@ -76,6 +79,8 @@ struct pool_hello_reply {
 	int sessions;        /* open sessions, this one included */
 	int idle;            /* seconds it stays without one */
 	long uptime;         /* seconds since it started */
+	long jobs;           /* jobs served */
+	int ready;           /* sandboxes made ahead, waiting (kits) */
 };
 
 /* What the job's init sends back on ctl: fixed-size records. */
@@ -84,6 +89,99 @@ struct pool_msg {
 	int status;
 	struct rusage ru;
 };
+
+/*
+ * A message with descriptors (SCM_RIGHTS), on either side: sent whole
+ * (EINTR retried); 0 or -1.
+ */
+static int send_fds(int sock, const void *buf, size_t len, const int *fds,
+		    int nfd)
+{
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(int) * POOL_FDS_MAX)];
+	} c;
+	struct msghdr msg;
+	struct iovec iov;
+	ssize_t n;
+
+	memset(&msg, 0, sizeof(msg));
+	memset(&c, 0, sizeof(c));
+	iov.iov_base = (void *)buf;
+	iov.iov_len = len;
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	if (nfd > 0 && nfd <= POOL_FDS_MAX) {
+		struct cmsghdr *cm;
+
+		msg.msg_control = c.b;
+		msg.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfd);
+		cm = CMSG_FIRSTHDR(&msg);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfd);
+		memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)nfd);
+	}
+	do
+		n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	return n == (ssize_t)len ? 0 : -1;
+}
+
+/*
+ * Receive a message and up to max descriptors (close-on-exec; more are
+ * closed) into fds, their count in *nfd. The message's length, or -1
+ * (errno; EINTR retried); *trunc set when the message or its
+ * descriptors did not fit.
+ */
+static ssize_t recv_fds(int sock, void *buf, size_t len, int *fds, int max,
+			int *nfd, int flags, int *trunc)
+{
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(int) * POOL_FDS_MAX)];
+	} c;
+	struct msghdr msg;
+	struct iovec iov;
+	struct cmsghdr *cm;
+	ssize_t n;
+
+	*nfd = 0;
+	*trunc = 0;
+	memset(&msg, 0, sizeof(msg));
+	iov.iov_base = buf;
+	iov.iov_len = len;
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = c.b;
+	msg.msg_controllen = sizeof(c.b);
+	do
+		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | flags);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -1;
+	for (cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+		size_t k, m;
+
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		m = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (k = 0; k < m; k++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(cm) + k * sizeof(int), sizeof(fd));
+			if (*nfd < max) {
+				fds[(*nfd)++] = fd;
+			} else {
+				close(fd);
+				*trunc = 1;
+			}
+		}
+	}
+	if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
+		*trunc = 1;
+	return n;
+}
 
 /* ---- the outside --------------------------------------------------- */
 
@@ -556,8 +654,9 @@ int pool_daemons(const char *dir, int stop, struct strbuf *out)
 		}
 		n++;
 		close(s);
-		strbuf_addf(out, "%s\t%ld\t%d\t%ds\t%lds\n", e->d_name,
-			    (long)pid, r.sessions - 1, r.idle, r.uptime);
+		strbuf_addf(out, "%s\t%ld\t%d\t%ld\t%d\t%ds\t%lds\n",
+			    e->d_name, (long)pid, r.sessions - 1, r.jobs,
+			    r.ready, r.idle, r.uptime);
 		/* a stopped pool ends when its last session does */
 		for (k = 0; stop && pid > 0 && k < 500 && kill(pid, 0) == 0; k++)
 			usleep(10000);
@@ -677,14 +776,7 @@ int pool_spawn(const struct pool_spawn_opts *o, int *ctl, struct strbuf *err)
 	int ret = -1, njoin = 0, i;
 	long uid, gid;
 	struct pool *p;
-	union {
-		struct cmsghdr h;
-		char b[CMSG_SPACE(sizeof(int) * POOL_FDS_MAX)];
-	} c;
-	struct msghdr msg;
-	struct iovec iov;
-	struct cmsghdr *cm;
-	ssize_t n;
+	int n = -1;
 
 	*ctl = -1;
 	if (o->exe_fd < 0 || !o->cg || o->cg->version == CGROUP_NONE) {
@@ -732,28 +824,12 @@ int pool_spawn(const struct pool_spawn_opts *o, int *ctl, struct strbuf *err)
 		goto out;
 	}
 
-	memset(&msg, 0, sizeof(msg));
-	memset(&c, 0, sizeof(c));
-	iov.iov_base = req.buf;
-	iov.iov_len = req.len;
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = c.b;
-	msg.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfd);
-	cm = CMSG_FIRSTHDR(&msg);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfd);
-	memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)nfd);
-
 	pthread_mutex_lock(&pools_lock);
 	p = pool_find(&argv, o->exe_fd, err);
 	if (p)
 		remember(&argv);
 	if (p) {
-		do
-			n = sendmsg(p->sock, &msg, MSG_NOSIGNAL);
-		while (n < 0 && errno == EINTR);
+		n = send_fds(p->sock, req.buf, req.len, fds, nfd);
 		if (n < 0) {
 			strbuf_addf(err, "the sandbox pool is gone: %s",
 				    strerror(errno));
@@ -784,41 +860,17 @@ int pool_read(int ctl, struct pool_status *st)
 {
 	for (;;) {
 		struct pool_msg m;
-		union {
-			struct cmsghdr h;
-			char b[CMSG_SPACE(sizeof(int))];
-		} c;
-		struct msghdr msg;
-		struct iovec iov;
-		struct cmsghdr *cm;
+		int fd, nfd, trunc;
 		ssize_t n;
 
-		memset(&msg, 0, sizeof(msg));
-		iov.iov_base = &m;
-		iov.iov_len = sizeof(m);
-		msg.msg_iov = &iov;
-		msg.msg_iovlen = 1;
-		msg.msg_control = c.b;
-		msg.msg_controllen = sizeof(c.b);
-		n = recvmsg(ctl, &msg, MSG_CMSG_CLOEXEC | MSG_WAITALL);
-		if (n < 0 && errno == EINTR)
-			continue;
+		n = recv_fds(ctl, &m, sizeof(m), &fd, 1, &nfd, MSG_WAITALL, &trunc);
 		if (n < 0 && errno == EAGAIN)
 			return 0;
-		for (cm = n > 0 ? CMSG_FIRSTHDR(&msg) : NULL; cm;
-		     cm = CMSG_NXTHDR(&msg, cm))
-			if (cm->cmsg_level == SOL_SOCKET &&
-			    cm->cmsg_type == SCM_RIGHTS &&
-			    cm->cmsg_len == CMSG_LEN(sizeof(int))) {
-				int fd;
-
-				memcpy(&fd, CMSG_DATA(cm), sizeof(fd));
-				if (m.type == 'R' && st->mntns < 0 &&
-				    (size_t)n == sizeof(m))
-					st->mntns = fd;
-				else
-					close(fd);
-			}
+		if (nfd && m.type == 'R' && st->mntns < 0 &&
+		    n == (ssize_t)sizeof(m))
+			st->mntns = fd;
+		else if (nfd)
+			close(fd);
 		if (n == (ssize_t)sizeof(m) && m.type == 'S') {
 			st->done = 1;
 			st->status = m.status;
@@ -840,7 +892,7 @@ int pool_read(int ctl, struct pool_status *st)
 /* The zygote's state: its sessions (a daemon's), how long it idles. */
 static int zsess[POOL_SESSIONS_MAX], znsess;
 static int zidle = POOL_IDLE_DEFAULT, zstopping;
-static struct timespec zstart;
+static long zstart;
 
 /* "cidre sandbox-init: WHAT ARG: strerror(err)" in the job's log */
 static void say(int fd, const char *what, const char *arg, int err)
@@ -858,40 +910,13 @@ static int send_msg(int ctl, char type, int status, const struct rusage *ru,
 		    int fd)
 {
 	struct pool_msg m;
-	union {
-		struct cmsghdr h;
-		char b[CMSG_SPACE(sizeof(int))];
-	} c;
-	struct msghdr msg;
-	struct iovec iov;
-	ssize_t n;
 
 	memset(&m, 0, sizeof(m));
 	m.type = type;
 	m.status = status;
 	if (ru)
 		m.ru = *ru;
-	memset(&msg, 0, sizeof(msg));
-	memset(&c, 0, sizeof(c));
-	iov.iov_base = &m;
-	iov.iov_len = sizeof(m);
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	if (fd >= 0) {
-		struct cmsghdr *cm;
-
-		msg.msg_control = c.b;
-		msg.msg_controllen = sizeof(c.b);
-		cm = CMSG_FIRSTHDR(&msg);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof(fd));
-	}
-	do
-		n = sendmsg(ctl, &msg, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
-	return n == (ssize_t)sizeof(m) ? 0 : -1;
+	return send_fds(ctl, &m, sizeof(m), &fd, fd >= 0);
 }
 
 struct job_req {
@@ -900,6 +925,7 @@ struct job_req {
 	long uid, gid;
 	int ctl, out, in, cgdir, join[4];
 	int in_cgroup;
+	int kit_mnt, kit_net;  /* made ahead (kits), or -1 */
 };
 
 /* mount(2), and on failure a line in the job's log; -1 */
@@ -1124,17 +1150,27 @@ static void job_init(const struct job_req *q)
 	for (i = 0; i < q->njoin; i++)
 		close(q->join[i]);
 	unshare(CLONE_NEWCGROUP);
+	/* a kit: the namespaces made ahead, /dev built, lo up */
+	if ((q->kit_mnt >= 0 && setns(q->kit_mnt, CLONE_NEWNS) < 0) ||
+	    (q->kit_net >= 0 && setns(q->kit_net, CLONE_NEWNET) < 0)) {
+		say(q->out, "cannot enter the sandbox made ahead", "", errno);
+		_exit(127);
+	}
+	if (q->kit_mnt >= 0)
+		close(q->kit_mnt);
+	if (q->kit_net >= 0)
+		close(q->kit_net);
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
 		say(q->out, "cannot make mounts private at ", "/", errno);
 		_exit(127);
 	}
 	snprintf(ws, sizeof(ws), "/tmp/%s", q->slug);
 	if (do_mount(q, ws, q->proj, NULL, MS_BIND | MS_REC, NULL) < 0 ||
-	    make_dev(q) < 0 ||
+	    (q->kit_mnt < 0 && make_dev(q) < 0) ||
 	    do_mount(q, "tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
 		     "mode=0755") < 0 ||
 	    make_proc(q) < 0 ||
-	    ((q->flags & POOL_NET) && loopback_up(q) < 0))
+	    ((q->flags & POOL_NET) && q->kit_net < 0 && loopback_up(q) < 0))
 		_exit(127);
 	fd = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
 	if (enter_ids(q) < 0)
@@ -1207,6 +1243,7 @@ static int parse_req(char *buf, size_t len, const int *fds, int nfd,
 	int i, k;
 
 	memset(q, 0, sizeof(*q));
+	q->kit_mnt = q->kit_net = -1;
 	if (!len || buf[len - 1])
 		return -1;
 	for (i = 0; i < 7; i++) {
@@ -1244,8 +1281,9 @@ static pid_t clone_init(const struct job_req *q, int into_cgroup)
 	struct clone_args ca;
 
 	memset(&ca, 0, sizeof(ca));
-	ca.flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
-		   ((q->flags & POOL_NET) ? CLONE_NEWNET : 0);
+	ca.flags = CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
+		   (q->kit_mnt < 0 ? CLONE_NEWNS : 0) |
+		   ((q->flags & POOL_NET) && q->kit_net < 0 ? CLONE_NEWNET : 0);
 	if (into_cgroup) {
 		ca.flags |= CLONE_INTO_CGROUP;
 		ca.cgroup = (uint64_t)q->cgdir;
@@ -1254,12 +1292,12 @@ static pid_t clone_init(const struct job_req *q, int into_cgroup)
 	return (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
 }
 
-static long mono_seconds(void)
+static long mono_ms(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec;
+	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /*
@@ -1272,6 +1310,170 @@ static int root_gone(void)
 
 	return stat("/", &st) < 0 || !st.st_nlink ||
 	       stat("/tmp", &st) < 0 || !st.st_nlink;
+}
+
+/*
+ * Kits: what a job's sandbox needs that does not depend on the job (a
+ * mount namespace with its own /dev, a network namespace with lo up),
+ * made ahead by a child of a daemon's at SCHED_IDLE, so only with CPU
+ * time nobody else wants; a job's init enters one (setns) instead of
+ * making them. A kit's namespaces are also let go of late: the daemon
+ * keeps them until it has been without a session for a second, so
+ * that their teardown is not part of a run either.
+ */
+static int zmaker = -1;
+static int zkit_mnt[POOL_KITS], zkit_net[POOL_KITS], znkits, zasked;
+static int zkit_net_wanted = -1;     /* -1 before the first job */
+static int zused[POOL_USED_MAX], znused;
+static long zjobs;
+
+static void kits_release(int keep)
+{
+	int i, n = znused - keep;
+
+	for (i = 0; i < n; i++)
+		close(zused[i]);
+	memmove(zused, zused + n, (size_t)keep * sizeof(*zused));
+	znused = keep;
+}
+
+static void kit_used(int fd)
+{
+	if (fd < 0)
+		return;
+	if (znused == POOL_USED_MAX)
+		kits_release(POOL_USED_MAX / 2);
+	zused[znused++] = fd;
+}
+
+/* The maker: a kit per byte asked ('N': with a network namespace). */
+__attribute__((noreturn))
+static void maker_main(int sock)
+{
+	struct sched_param sp;
+	struct job_req q;
+	int home;
+
+	memset(&q, 0, sizeof(q));
+	q.out = STDERR_FILENO;
+	memset(&sp, 0, sizeof(sp));
+	sched_setscheduler(0, SCHED_IDLE, &sp);
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	home = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+	for (;;) {
+		int fds[2], nfd = 0;
+		char c;
+
+		if (read(sock, &c, 1) != 1)
+			_exit(0);
+		if (c == 'N') {
+			if (unshare(CLONE_NEWNET) < 0 || loopback_up(&q) < 0 ||
+			    (fds[nfd++] = open("/proc/self/ns/net",
+					       O_RDONLY | O_CLOEXEC)) < 0)
+				_exit(1);
+		}
+		if (unshare(CLONE_NEWNS) < 0 ||
+		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+		    make_dev(&q) < 0 ||
+		    (fds[nfd++] = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC)) < 0 ||
+		    setns(home, CLONE_NEWNS) < 0)
+			_exit(1);
+		if (send_fds(sock, &c, 1, fds, nfd) < 0)
+			_exit(0);
+		while (nfd)
+			close(fds[--nfd]);
+	}
+}
+
+static void maker_start(void)
+{
+	int sv[2], i;
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return;
+	pid = fork();
+	if (pid == 0) {
+		close(SANDBOX_BLOCK_FD);
+		for (i = 0; i < znsess; i++)
+			close(zsess[i]);
+		close(sv[0]);
+		maker_main(sv[1]);
+	}
+	close(sv[1]);
+	if (pid < 0) {
+		close(sv[0]);
+		return;
+	}
+	zmaker = sv[0];
+	zasked = 0;
+}
+
+/* Ask for kits up to the stock's size. */
+static void kits_ask(void)
+{
+	char c = zkit_net_wanted ? 'N' : 'M';
+
+	if (zmaker < 0)
+		maker_start();
+	while (zmaker >= 0 && znkits + zasked < POOL_KITS &&
+	       send(zmaker, &c, 1, MSG_NOSIGNAL | MSG_DONTWAIT) == 1)
+		zasked++;
+}
+
+static void kits_drop(void)
+{
+	while (znkits--) {
+		close(zkit_mnt[znkits]);
+		if (zkit_net[znkits] >= 0)
+			close(zkit_net[znkits]);
+	}
+	znkits = 0;
+}
+
+/* A kit from the maker (readable); on its end, none more. */
+static void kit_take(void)
+{
+	int fds[2] = { -1, -1 }, nfd, trunc;
+	char c;
+	ssize_t n = recv_fds(zmaker, &c, 1, fds, 2, &nfd, MSG_DONTWAIT, &trunc);
+
+	if (n != 1) {
+		if (n < 0 && errno == EAGAIN)
+			return;
+		while (nfd > 0)
+			close(fds[--nfd]);
+		close(zmaker);
+		zmaker = -1;
+		zasked = 0;
+		return;
+	}
+	if (zasked)
+		zasked--;
+	if (znkits < POOL_KITS && nfd == (c == 'N' ? 2 : 1) &&
+	    (c == 'N') == (zkit_net_wanted == 1)) {
+		zkit_net[znkits] = c == 'N' ? fds[0] : -1;
+		zkit_mnt[znkits++] = fds[nfd - 1];
+		return;
+	}
+	while (nfd > 0)
+		close(fds[--nfd]);
+}
+
+/* A kit for a job's request, if one matches (the zygote keeps copies). */
+static void kit_for(struct job_req *q)
+{
+	int want = !!(q->flags & POOL_NET);
+
+	if (zkit_net_wanted != want) {
+		kits_drop();
+		zkit_net_wanted = want;
+	}
+	if (znkits) {
+		znkits--;
+		q->kit_mnt = zkit_mnt[znkits];
+		q->kit_net = zkit_net[znkits];
+	}
 }
 
 /* A hello on a daemon's session: answered, unless it is to end. 1 or 0. */
@@ -1295,7 +1497,9 @@ static int hello(int sock, const char *buf, size_t len)
 	r.type = 'Y';
 	r.sessions = znsess;
 	r.idle = zidle;
-	r.uptime = mono_seconds() - (long)zstart.tv_sec;
+	r.uptime = (mono_ms() - zstart) / 1000;
+	r.jobs = zjobs;
+	r.ready = znkits;
 	send(sock, &r, sizeof(r), MSG_NOSIGNAL);
 	return 1;
 }
@@ -1307,57 +1511,30 @@ static int hello(int sock, const char *buf, size_t len)
 static int serve(int sock, int daemon)
 {
 	char buf[POOL_REQ_MAX];
-	union {
-		struct cmsghdr h;
-		char b[CMSG_SPACE(sizeof(int) * POOL_FDS_MAX)];
-	} c;
-	int fds[POOL_FDS_MAX], nfd = 0, i;
+	int fds[POOL_FDS_MAX], nfd, i, trunc;
 	struct job_req q;
-	struct msghdr msg;
-	struct iovec iov;
-	struct cmsghdr *cm;
 	ssize_t n;
 	pid_t pid;
 
-	memset(&msg, 0, sizeof(msg));
-	iov.iov_base = buf;
-	iov.iov_len = sizeof(buf);
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = c.b;
-	msg.msg_controllen = sizeof(c.b);
-	n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | (daemon ? MSG_DONTWAIT : 0));
-	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+	n = recv_fds(sock, buf, sizeof(buf), fds, POOL_FDS_MAX, &nfd,
+		     daemon ? MSG_DONTWAIT : 0, &trunc);
+	if (n < 0 && errno == EAGAIN)
 		return 1;
 	if (n <= 0)
 		return 0;
-	for (cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
-		size_t k, m;
-
-		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-			continue;
-		m = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (k = 0; k < m; k++) {
-			int fd;
-
-			memcpy(&fd, CMSG_DATA(cm) + k * sizeof(int), sizeof(fd));
-			if (nfd < POOL_FDS_MAX)
-				fds[nfd++] = fd;
-			else
-				close(fd);
-		}
-	}
-	if (daemon && !nfd && !(msg.msg_flags & MSG_TRUNC) &&
+	if (daemon && !nfd && !trunc &&
 	    (size_t)n >= sizeof(POOL_HELLO) &&
 	    !memcmp(buf, POOL_HELLO, sizeof(POOL_HELLO)))
 		return hello(sock, buf, (size_t)n);
-	if ((msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
-	    parse_req(buf, (size_t)n, fds, nfd, &q) < 0) {
+	if (trunc || parse_req(buf, (size_t)n, fds, nfd, &q) < 0) {
 		/* not ours to serve: the outside sees EOF on ctl */
 		for (i = 0; i < nfd; i++)
 			close(fds[i]);
 		return 1;
 	}
+	zjobs++;
+	if (daemon)
+		kit_for(&q);
 	q.in_cgroup = q.cgdir >= 0;
 	pid = clone_init(&q, q.in_cgroup);
 	if (pid < 0 && q.in_cgroup) {
@@ -1370,6 +1547,10 @@ static int serve(int sock, int daemon)
 		say(q.out, "cannot start the job's sandbox", "", errno);
 	for (i = 0; i < nfd; i++)
 		close(fds[i]);
+	kit_used(q.kit_mnt);
+	kit_used(q.kit_net);
+	if (daemon)
+		kits_ask();
 	return 1;
 }
 
@@ -1401,46 +1582,58 @@ static void accept_session(int lsock)
  */
 static int pool_daemon(int lsock)
 {
-	long idle_since = mono_seconds();
+	long idle_since = mono_ms();
 
 	for (;;) {
-		struct pollfd pf[1 + POOL_SESSIONS_MAX];
-		int k = 0, i, n, timeout = -1;
+		struct pollfd pf[2 + POOL_SESSIONS_MAX];
+		int k = 0, i, n, timeout = -1, lk = -1, mk = -1;
 
 		if (zstopping && lsock >= 0) {
 			close(lsock);
 			lsock = -1;
 		}
 		if (!znsess) {
-			long left = idle_since + zidle - mono_seconds();
+			long now = mono_ms(), left = idle_since + zidle * 1000L - now;
 
 			if (zstopping || left <= 0 || root_gone())
 				return 0;
-			timeout = (int)(left > 2 ? 2 : left) * 1000;
+			/* what jobs used goes a second into a pause */
+			if (znused && now - idle_since >= 1000)
+				kits_release(0);
+			else if (znused)
+				left = idle_since + 1000 - now;
+			timeout = (int)(left > 2000 ? 2000 : left);
 		}
 		if (lsock >= 0) {
+			lk = k;
 			pf[k].fd = lsock;
 			pf[k++].events = POLLIN;
 		}
-		for (i = 0; i < znsess; i++) {
-			pf[k].fd = zsess[i];
+		if (zmaker >= 0) {
+			mk = k;
+			pf[k].fd = zmaker;
 			pf[k++].events = POLLIN;
 		}
-		n = poll(pf, (nfds_t)k, timeout);
+		for (i = 0; i < znsess; i++) {
+			pf[k + i].fd = zsess[i];
+			pf[k + i].events = POLLIN;
+		}
+		n = poll(pf, (nfds_t)(k + znsess), timeout);
 		if (n < 0 && errno != EINTR)
 			return 1;
 		if (n <= 0)
 			continue;
-		k = lsock >= 0;
 		/* from the end: a session that ended takes the last's place */
 		for (i = znsess - 1; i >= 0; i--)
 			if (pf[k + i].revents && !serve(zsess[i], 1)) {
 				close(zsess[i]);
 				zsess[i] = zsess[--znsess];
 				if (!znsess)
-					idle_since = mono_seconds();
+					idle_since = mono_ms();
 			}
-		if (lsock >= 0 && (pf[0].revents & POLLIN))
+		if (mk >= 0 && pf[mk].revents && zmaker >= 0)
+			kit_take();
+		if (lk >= 0 && (pf[lk].revents & POLLIN))
 			accept_session(lsock);
 	}
 }
@@ -1456,7 +1649,7 @@ int pool_main(void)
 	sa.sa_handler = SIG_IGN;
 	sa.sa_flags = SA_NOCLDWAIT;
 	sigaction(SIGCHLD, &sa, NULL);
-	clock_gettime(CLOCK_MONOTONIC, &zstart);
+	zstart = mono_ms();
 	if (getsockopt(SANDBOX_BLOCK_FD, SOL_SOCKET, SO_ACCEPTCONN, &listening,
 		       &len) == 0 && listening)
 		return pool_daemon(SANDBOX_BLOCK_FD);

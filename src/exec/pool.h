@@ -65,8 +65,9 @@ void pool_warm(const char *path, const char *bwrap, int exe_fd, int idle);
 #define POOL_IDLE_DEFAULT 300
 
 /*
- * The daemons listening in dir: a line "KEY PID SESSIONS IDLE UPTIME"
- * (tab-separated; PID as this process sees it) for each in out; with
+ * The daemons listening in dir: a line "KEY PID SESSIONS JOBS READY
+ * IDLE UPTIME" (tab-separated; PID as this process sees it; JOBS
+ * served, READY sandboxes made ahead) for each in out; with
  * stop, each is told to end when its last session does, and waited
  * for (up to 5 s). The count, or -1 (dir not ours).
  */

@@ -49,13 +49,13 @@ test_expect_success 'a run leaves its pool; the next run uses it, starting no bw
 	test "$(pool_pid d)" = "$pid"
 '
 
-test_expect_success 'its jobs are isolated as before: fresh /tmp, own processes, no privileges' '
+test_expect_success 'it makes sandboxes ahead while idle; its jobs are isolated as before: fresh /tmp and /dev, own processes, no privileges' '
 	new_repo iso <<-\EOF &&
 	stages: [one, two]
 	a:
 	  stage: one
 	  script:
-	    - ls /tmp | grep -c mine || true
+	    - ls /tmp /dev/shm | grep -c mine || true
 	    - echo a >/tmp/mine; echo a >/dev/shm/mine; sleep 30 & echo started
 	    - sleep 0.5; ps -e -o pid= | wc -l
 	b:
@@ -66,7 +66,13 @@ test_expect_success 'its jobs are isolated as before: fresh /tmp, own processes,
 	    - grep -E "^(CapEff|CapBnd|NoNewPrivs)" /proc/self/status
 	EOF
 	(cd iso && cidre run --executor sandbox --color=never >../out 2>&1) &&
+	n=0 && until (cd iso && cidre pool ls) | awk "NR == 2 && \$5 == 8 { ok = 1 } END { exit !ok }" &&
+		[ $n -lt 50 ]; do sleep 0.1; n=$((n + 1)); done &&
+	jobs=$( (cd iso && cidre pool ls) | awk "NR == 2 { print \$4 }") &&
+	test "$jobs" -ge 2 &&
 	(cd iso && cidre run --executor sandbox --color=never >../out 2>&1) &&
+	(cd iso && cidre pool ls) >ls &&
+	awk -v j=$jobs "NR == 2 { exit !(\$4 >= j + 2) }" ls &&
 	test $(started) = 2 &&
 	expect_grep "^a +\| 0$" out &&
 	expect_grep "^a +\| 5$" out &&
