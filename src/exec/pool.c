@@ -1085,6 +1085,8 @@ static int enter_ids(const struct job_req *q)
 	return 0;
 }
 
+static void zygote_fds_close(void);
+
 /* The job's process (pid 2 of its namespace): what bwrap's would be. */
 __attribute__((noreturn))
 static void job_exec(const struct job_req *q, const struct sandbox_job *job,
@@ -1133,9 +1135,7 @@ static void job_init(const struct job_req *q)
 	sa.sa_handler = SIG_DFL;
 	sigaction(SIGCHLD, &sa, NULL);
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-	close(SANDBOX_BLOCK_FD);
-	for (i = 0; i < znsess; i++)
-		close(zsess[i]);
+	zygote_fds_close();
 	if (!q->in_cgroup) {
 		int bad = 0;
 
@@ -1276,12 +1276,18 @@ static int parse_req(char *buf, size_t len, const int *fds, int nfd,
 	return 0;
 }
 
-static pid_t clone_init(const struct job_req *q, int into_cgroup)
+static pid_t clone_init(const struct job_req *q, int into_cgroup, int *pidfd)
 {
 	struct clone_args ca;
 
+	*pidfd = -1;
 	memset(&ca, 0, sizeof(ca));
-	ca.flags = CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
+	if (q->kit_net >= 0) {
+		/* its end gives the network namespace back (kit_after) */
+		ca.flags |= CLONE_PIDFD;
+		ca.pidfd = (uint64_t)(uintptr_t)pidfd;
+	}
+	ca.flags |= CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
 		   (q->kit_mnt < 0 ? CLONE_NEWNS : 0) |
 		   ((q->flags & POOL_NET) && q->kit_net < 0 ? CLONE_NEWNET : 0);
 	if (into_cgroup) {
@@ -1314,17 +1320,28 @@ static int root_gone(void)
 
 /*
  * Kits: what a job's sandbox needs that does not depend on the job (a
- * mount namespace with its own /dev, a network namespace with lo up),
+ * mount namespace with its own /dev; a network namespace with lo up),
  * made ahead by a child of a daemon's at SCHED_IDLE, so only with CPU
- * time nobody else wants; a job's init enters one (setns) instead of
- * making them. A kit's namespaces are also let go of late: the daemon
+ * time nobody else wants; a job's init enters them (setns) instead of
+ * making them. Used mount namespaces are let go of late: the daemon
  * keeps them until it has been without a session for a second, so
- * that their teardown is not part of a run either.
+ * that their teardown is not part of a run. A network namespace whose
+ * job has ended (its init's pidfd) goes back to the maker, which
+ * checks that nothing of the job is left in it (no socket of any kind,
+ * TIME_WAIT included: only lo, as it was made) and returns it to the
+ * stock, or lets it go: a run's later jobs then need no new one.
  */
+struct live_net {
+	int pidfd;                   /* the job's init */
+	int net;                     /* its network namespace (our copy) */
+};
 static int zmaker = -1;
-static int zkit_mnt[POOL_KITS], zkit_net[POOL_KITS], znkits, zasked;
+static int zmnt[POOL_KITS], znmnt, zmnt_asked;
+static int znet[POOL_KITS], znnet, znet_asked;
 static int zkit_net_wanted = -1;     /* -1 before the first job */
 static int zused[POOL_USED_MAX], znused;
+static struct live_net zlive[POOL_USED_MAX];
+static int znlive;
 static long zjobs;
 
 static void kits_release(int keep)
@@ -1346,7 +1363,60 @@ static void kit_used(int fd)
 	zused[znused++] = fd;
 }
 
-/* The maker: a kit per byte asked ('N': with a network namespace). */
+/*
+ * Nothing in this network namespace but what it was made with? Its
+ * own counts (sockstat: sockets of every family, TCP, UDP, raw and
+ * fragments, TIME_WAIT included; IPv6 the same), not the socket
+ * tables, whose walk is of the whole host's hash (milliseconds).
+ */
+static int net_clean(int net)
+{
+	static const char *const files[] = { "/proc/self/net/sockstat",
+					     "/proc/self/net/sockstat6" };
+	struct ifreq ifr;
+	char buf[1024];
+	size_t i;
+	int s, up;
+
+	if (setns(net, CLONE_NEWNET) < 0)
+		return 0;
+	for (i = 0; i < sizeof(files) / sizeof(*files); i++) {
+		int fd = open(files[i], O_RDONLY | O_CLOEXEC);
+		char *p, *save = NULL;
+		ssize_t n;
+
+		if (fd < 0)
+			return errno == ENOENT && i == 1;
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n <= 0)
+			return 0;
+		buf[n] = '\0';
+		/* "sockets: used 0", "TCP: inuse 0 orphan 0 tw 0 ..." */
+		for (p = strtok_r(buf, " \n", &save); p;
+		     p = strtok_r(NULL, " \n", &save))
+			if (!strcmp(p, "used") || !strcmp(p, "inuse") ||
+			    !strcmp(p, "tw")) {
+				p = strtok_r(NULL, " \n", &save);
+				if (!p || strcmp(p, "0"))
+					return 0;
+			}
+	}
+	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return 0;
+	memset(&ifr, 0, sizeof(ifr));
+	strcpy(ifr.ifr_name, "lo");
+	up = ioctl(s, SIOCGIFFLAGS, &ifr) == 0 && (ifr.ifr_flags & IFF_UP);
+	close(s);
+	return up;
+}
+
+/*
+ * The maker, at SCHED_IDLE: for each 'M' a mount namespace, for each
+ * 'N' a network namespace, for each 'C' with a used network namespace
+ * that one back if it is clean ('N' without a descriptor if not).
+ */
 __attribute__((noreturn))
 static void maker_main(int sock)
 {
@@ -1361,42 +1431,46 @@ static void maker_main(int sock)
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	home = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
 	for (;;) {
-		int fds[2], nfd = 0;
-		char c;
+		int fd = -1, nfd, trunc;
+		char c, r = 'N';
 
-		if (read(sock, &c, 1) != 1)
+		if (recv_fds(sock, &c, 1, &fd, 1, &nfd, 0, &trunc) != 1)
 			_exit(0);
-		if (c == 'N') {
+		if (c == 'C') {
+			if (nfd && !net_clean(fd)) {
+				close(fd);
+				fd = -1;
+			}
+		} else if (c == 'N') {
 			if (unshare(CLONE_NEWNET) < 0 || loopback_up(&q) < 0 ||
-			    (fds[nfd++] = open("/proc/self/ns/net",
-					       O_RDONLY | O_CLOEXEC)) < 0)
+			    (fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC)) < 0)
+				_exit(1);
+		} else {
+			r = 'M';
+			if (unshare(CLONE_NEWNS) < 0 ||
+			    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+			    make_dev(&q) < 0 ||
+			    (fd = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC)) < 0 ||
+			    setns(home, CLONE_NEWNS) < 0)
 				_exit(1);
 		}
-		if (unshare(CLONE_NEWNS) < 0 ||
-		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
-		    make_dev(&q) < 0 ||
-		    (fds[nfd++] = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC)) < 0 ||
-		    setns(home, CLONE_NEWNS) < 0)
-			_exit(1);
-		if (send_fds(sock, &c, 1, fds, nfd) < 0)
+		if (send_fds(sock, &r, 1, &fd, fd >= 0) < 0)
 			_exit(0);
-		while (nfd)
-			close(fds[--nfd]);
+		if (fd >= 0)
+			close(fd);
 	}
 }
 
 static void maker_start(void)
 {
-	int sv[2], i;
+	int sv[2];
 	pid_t pid;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return;
 	pid = fork();
 	if (pid == 0) {
-		close(SANDBOX_BLOCK_FD);
-		for (i = 0; i < znsess; i++)
-			close(zsess[i]);
+		zygote_fds_close();
 		close(sv[0]);
 		maker_main(sv[1]);
 	}
@@ -1406,74 +1480,127 @@ static void maker_start(void)
 		return;
 	}
 	zmaker = sv[0];
-	zasked = 0;
+	zmnt_asked = znet_asked = 0;
 }
 
-/* Ask for kits up to the stock's size. */
+static int maker_ask(char c)
+{
+	return zmaker >= 0 && send(zmaker, &c, 1, MSG_NOSIGNAL | MSG_DONTWAIT) == 1;
+}
+
+/* Ask for kits up to the stocks' size. */
 static void kits_ask(void)
 {
-	char c = zkit_net_wanted ? 'N' : 'M';
-
 	if (zmaker < 0)
 		maker_start();
-	while (zmaker >= 0 && znkits + zasked < POOL_KITS &&
-	       send(zmaker, &c, 1, MSG_NOSIGNAL | MSG_DONTWAIT) == 1)
-		zasked++;
+	while (znmnt + zmnt_asked < POOL_KITS && maker_ask('M'))
+		zmnt_asked++;
+	/* the running jobs' network namespaces come back (live_ended) */
+	while (zkit_net_wanted == 1 &&
+	       znnet + znet_asked + znlive < POOL_KITS && maker_ask('N'))
+		znet_asked++;
 }
 
-static void kits_drop(void)
+/* A job's init ended: its network namespace goes to be checked. */
+static void live_ended(int i)
 {
-	while (znkits--) {
-		close(zkit_mnt[znkits]);
-		if (zkit_net[znkits] >= 0)
-			close(zkit_net[znkits]);
-	}
-	znkits = 0;
+	char c = 'C';
+
+	if (zmaker >= 0 && send_fds(zmaker, &c, 1, &zlive[i].net, 1) == 0)
+		znet_asked++;
+	close(zlive[i].net);
+	close(zlive[i].pidfd);
+	zlive[i] = zlive[--znlive];
 }
 
 /* A kit from the maker (readable); on its end, none more. */
 static void kit_take(void)
 {
-	int fds[2] = { -1, -1 }, nfd, trunc;
+	int fd = -1, nfd, trunc;
 	char c;
-	ssize_t n = recv_fds(zmaker, &c, 1, fds, 2, &nfd, MSG_DONTWAIT, &trunc);
+	ssize_t n = recv_fds(zmaker, &c, 1, &fd, 1, &nfd, MSG_DONTWAIT, &trunc);
 
 	if (n != 1) {
 		if (n < 0 && errno == EAGAIN)
 			return;
-		while (nfd > 0)
-			close(fds[--nfd]);
+		if (nfd)
+			close(fd);
 		close(zmaker);
 		zmaker = -1;
-		zasked = 0;
+		zmnt_asked = znet_asked = 0;
 		return;
 	}
-	if (zasked)
-		zasked--;
-	if (znkits < POOL_KITS && nfd == (c == 'N' ? 2 : 1) &&
-	    (c == 'N') == (zkit_net_wanted == 1)) {
-		zkit_net[znkits] = c == 'N' ? fds[0] : -1;
-		zkit_mnt[znkits++] = fds[nfd - 1];
-		return;
+	if (c == 'M') {
+		if (zmnt_asked)
+			zmnt_asked--;
+		if (nfd && znmnt < POOL_KITS) {
+			zmnt[znmnt++] = fd;
+			return;
+		}
+	} else {
+		if (znet_asked)
+			znet_asked--;
+		if (nfd && znnet < POOL_KITS && zkit_net_wanted == 1) {
+			znet[znnet++] = fd;
+			return;
+		}
 	}
-	while (nfd > 0)
-		close(fds[--nfd]);
+	if (nfd)
+		kit_used(fd);
 }
 
-/* A kit for a job's request, if one matches (the zygote keeps copies). */
+/* Kits for a job's request, if there are (the zygote keeps copies). */
 static void kit_for(struct job_req *q)
 {
 	int want = !!(q->flags & POOL_NET);
 
 	if (zkit_net_wanted != want) {
-		kits_drop();
+		while (znnet)
+			close(znet[--znnet]);
 		zkit_net_wanted = want;
 	}
-	if (znkits) {
-		znkits--;
-		q->kit_mnt = zkit_mnt[znkits];
-		q->kit_net = zkit_net[znkits];
+	if (znmnt)
+		q->kit_mnt = zmnt[--znmnt];
+	if (want && znnet)
+		q->kit_net = znet[--znnet];
+}
+
+/* After the clone: what the job used, kept (and watched) or let go. */
+static void kit_after(struct job_req *q, int pidfd)
+{
+	kit_used(q->kit_mnt);
+	if (q->kit_net < 0)
+		return;
+	if (pidfd >= 0 && znlive < POOL_USED_MAX) {
+		zlive[znlive].pidfd = pidfd;
+		zlive[znlive++].net = q->kit_net;
+		return;
 	}
+	if (pidfd >= 0)
+		close(pidfd);
+	kit_used(q->kit_net);
+}
+
+/* What a child of the zygote (a job's init, the maker) has no use for. */
+static void zygote_fds_close(void)
+{
+	int i;
+
+	close(SANDBOX_BLOCK_FD);
+	for (i = 0; i < znsess; i++)
+		close(zsess[i]);
+	for (i = 0; i < znlive; i++) {
+		close(zlive[i].pidfd);
+		close(zlive[i].net);
+	}
+	for (i = 0; i < znmnt; i++)
+		close(zmnt[i]);
+	for (i = 0; i < znnet; i++)
+		close(znet[i]);
+	for (i = 0; i < znused; i++)
+		close(zused[i]);
+	if (zmaker >= 0)
+		close(zmaker);
 }
 
 /* A hello on a daemon's session: answered, unless it is to end. 1 or 0. */
@@ -1499,7 +1626,7 @@ static int hello(int sock, const char *buf, size_t len)
 	r.idle = zidle;
 	r.uptime = (mono_ms() - zstart) / 1000;
 	r.jobs = zjobs;
-	r.ready = znkits;
+	r.ready = znmnt;
 	send(sock, &r, sizeof(r), MSG_NOSIGNAL);
 	return 1;
 }
@@ -1511,7 +1638,7 @@ static int hello(int sock, const char *buf, size_t len)
 static int serve(int sock, int daemon)
 {
 	char buf[POOL_REQ_MAX];
-	int fds[POOL_FDS_MAX], nfd, i, trunc;
+	int fds[POOL_FDS_MAX], nfd, i, trunc, pidfd = -1;
 	struct job_req q;
 	ssize_t n;
 	pid_t pid;
@@ -1536,10 +1663,10 @@ static int serve(int sock, int daemon)
 	if (daemon)
 		kit_for(&q);
 	q.in_cgroup = q.cgdir >= 0;
-	pid = clone_init(&q, q.in_cgroup);
+	pid = clone_init(&q, q.in_cgroup, &pidfd);
 	if (pid < 0 && q.in_cgroup) {
 		q.in_cgroup = 0;
-		pid = clone_init(&q, 0);
+		pid = clone_init(&q, 0, &pidfd);
 	}
 	if (pid == 0)
 		job_init(&q);
@@ -1547,10 +1674,10 @@ static int serve(int sock, int daemon)
 		say(q.out, "cannot start the job's sandbox", "", errno);
 	for (i = 0; i < nfd; i++)
 		close(fds[i]);
-	kit_used(q.kit_mnt);
-	kit_used(q.kit_net);
-	if (daemon)
+	if (daemon) {
+		kit_after(&q, pid > 0 ? pidfd : -1);
 		kits_ask();
+	}
 	return 1;
 }
 
@@ -1585,8 +1712,8 @@ static int pool_daemon(int lsock)
 	long idle_since = mono_ms();
 
 	for (;;) {
-		struct pollfd pf[2 + POOL_SESSIONS_MAX];
-		int k = 0, i, n, timeout = -1, lk = -1, mk = -1;
+		struct pollfd pf[2 + POOL_USED_MAX + POOL_SESSIONS_MAX];
+		int k = 0, i, n, timeout = -1, lk = -1, mk = -1, pk, nlive;
 
 		if (zstopping && lsock >= 0) {
 			close(lsock);
@@ -1614,6 +1741,12 @@ static int pool_daemon(int lsock)
 			pf[k].fd = zmaker;
 			pf[k++].events = POLLIN;
 		}
+		pk = k;
+		nlive = znlive;
+		for (i = 0; i < nlive; i++) {
+			pf[k].fd = zlive[i].pidfd;
+			pf[k++].events = POLLIN;
+		}
 		for (i = 0; i < znsess; i++) {
 			pf[k + i].fd = zsess[i];
 			pf[k + i].events = POLLIN;
@@ -1633,6 +1766,10 @@ static int pool_daemon(int lsock)
 			}
 		if (mk >= 0 && pf[mk].revents && zmaker >= 0)
 			kit_take();
+		/* from the end, as sessions: zlive[] only shrinks here */
+		for (i = nlive - 1; i >= 0; i--)
+			if (pf[pk + i].revents)
+				live_ended(i);
 		if (lk >= 0 && (pf[lk].revents & POLLIN))
 			accept_session(lsock);
 	}

@@ -84,6 +84,51 @@ test_expect_success 'it makes sandboxes ahead while idle; its jobs are isolated 
 	expect_grep "^b +\| NoNewPrivs:	1$" out
 '
 
+test_expect_success 'a network namespace serves a later job only if its job left nothing in it' '
+	cat >tw.py <<-\EOF &&
+	import socket
+	s = socket.socket()
+	s.bind(("127.0.0.1", 0))
+	s.listen()
+	c = socket.create_connection(s.getsockname())
+	a, _ = s.accept()
+	a.close()
+	c.close()
+	s.close()
+	EOF
+	new_repo net <<-\EOF &&
+	stages: [one, two, three]
+	clean:
+	  stage: one
+	  script: [readlink /proc/self/ns/net]
+	dirty:
+	  stage: two
+	  script:
+	    - readlink /proc/self/ns/net
+	    - python3 tw.py
+	    - grep "^TCP:" /proc/net/sockstat
+	after:
+	  stage: three
+	  script:
+	    - readlink /proc/self/ns/net
+	    - grep "^TCP:" /proc/net/sockstat
+	    - grep "^sockets:" /proc/net/sockstat
+	EOF
+	cp tw.py net/ && (cd net && git add tw.py && git commit -qm tw) &&
+	for i in 1 2 3; do
+		(cd net && cidre run --executor sandbox --color=never >../out 2>&1) &&
+		expect_grep "^dirty +\| TCP: inuse 0 orphan [0-9]+ tw 1 " out &&
+		expect_grep "^after +\| TCP: inuse 0 orphan [0-9]+ tw 0 " out &&
+		expect_grep "^after +\| sockets: used 0$" out &&
+		d=$(sed -n "s/^dirty *| \(net:.*\)/\1/p" out) &&
+		a=$(sed -n "s/^after *| \(net:.*\)/\1/p" out) &&
+		test -n "$d" && test "$d" != "$a" &&
+		sed -n "s/^[a-z]* *| \(net:.*\)/\1/p" out >>seen || return 1
+	done &&
+	# and clean ones do serve again (what makes the above a test)
+	test -n "$(sort seen | uniq -d)"
+'
+
 test_expect_success 'a run killed in the middle of a job: the job and what it started end, the pool stays' '
 	new_repo k <<-\EOF &&
 	long:
@@ -106,6 +151,7 @@ test_expect_success 'a run killed in the middle of a job: the job and what it st
 
 test_expect_success 'cidre pool stop ends it: no process of it is left' '
 	pid=$(pool_pid d) && test -n "$pid" &&
+	before=$(started) &&
 	(cd d && cidre pool stop) >out &&
 	expect_grep "^1 pool stopped$" out &&
 	! kill -0 $pid 2>/dev/null &&
@@ -113,7 +159,7 @@ test_expect_success 'cidre pool stop ends it: no process of it is left' '
 	(cd d && cidre pool ls) >out && test ! -s out &&
 	(cd d && cidre run --executor sandbox --color=never >../out 2>&1) &&
 	expect_grep "^one +\| started$" out &&
-	test $(started) = 4
+	test $(started) = $((before + 1))
 '
 
 test_expect_success 'an idle pool ends by itself after CIDRE_SANDBOX_POOL_IDLE seconds' '
