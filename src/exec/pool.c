@@ -556,6 +556,53 @@ static int daemon_dir_open(const char *dir, int make)
 }
 
 /*
+ * Remove what ended pools left in the directory (a new build of ours
+ * has new keys): sockets nobody listens on, and their log and lock
+ * (taken first: a run starting that pool now keeps it).
+ */
+static void daemon_sweep(int dfd)
+{
+	DIR *d;
+	struct dirent *e;
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((e = readdir(d))) {
+		char path[108], name[64];
+		int s, lock;
+
+		if (strlen(e->d_name) != 32 || e->d_type != DT_SOCK)
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", dfd, e->d_name);
+		s = pool_connect(path);
+		if (s >= 0 || errno != ECONNREFUSED) {
+			if (s >= 0)
+				close(s);
+			continue;
+		}
+		snprintf(name, sizeof(name), "%s.lock", e->d_name);
+		lock = openat(dfd, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+		if (lock >= 0 && flock(lock, LOCK_EX | LOCK_NB) < 0) {
+			close(lock);
+			continue;
+		}
+		unlinkat(dfd, e->d_name, 0);
+		snprintf(name, sizeof(name), "%s.log", e->d_name);
+		unlinkat(dfd, name, 0);
+		if (lock >= 0) {
+			snprintf(name, sizeof(name), "%s.lock", e->d_name);
+			unlinkat(dfd, name, 0);
+			close(lock);
+		}
+	}
+	closedir(d);
+}
+
+/*
  * The line's daemon (pool_warm's directory): a session with it, or
  * with a new one started if none answers; under a lock, so that runs
  * starting at once share one. Its socket is the key's name there, its
@@ -587,6 +634,7 @@ static int daemon_open(struct pool *p, int exe_fd, struct strbuf *err)
 	s = -1;
 	/* none, or one that is ending (or whose root is gone): a new one */
 	unlinkat(dfd, hex, 0);
+	daemon_sweep(dfd);
 	memset(&sa, 0, sizeof(sa));
 	sa.sun_family = AF_UNIX;
 	strcpy(sa.sun_path, path);

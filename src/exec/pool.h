@@ -9,7 +9,11 @@
  * namespaces, the job's own workspace, /tmp, /dev and /proc, the job's
  * cgroup, every capability dropped before the job's exec. What a job
  * sees is what a sandbox of its own shows; what it costs is a clone
- * and a few mounts instead of a bwrap.
+ * and a few mounts instead of a bwrap. A pool can outlive its run
+ * (pool_warm: a daemon listening in the repository's .cidre/pools),
+ * and then makes the next jobs' mount and network namespaces ahead,
+ * at idle priority, and takes back a job's network namespace when
+ * nothing of the job is left in it ("Pool daemons").
  */
 
 #include <sys/resource.h>

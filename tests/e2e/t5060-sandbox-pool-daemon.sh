@@ -149,7 +149,7 @@ test_expect_success 'a run killed in the middle of a job: the job and what it st
 	test "$(pool_pid k)" = "$pid"
 '
 
-test_expect_success 'cidre pool stop ends it: no process of it is left' '
+test_expect_success 'cidre pool stop ends it: no process of it is left, and its files go' '
 	pid=$(pool_pid d) && test -n "$pid" &&
 	before=$(started) &&
 	(cd d && cidre pool stop) >out &&
@@ -159,7 +159,9 @@ test_expect_success 'cidre pool stop ends it: no process of it is left' '
 	(cd d && cidre pool ls) >out && test ! -s out &&
 	(cd d && cidre run --executor sandbox --color=never >../out 2>&1) &&
 	expect_grep "^one +\| started$" out &&
-	test $(started) = $((before + 1))
+	test $(started) = $((before + 1)) &&
+	# what the stopped one left is swept when the next one starts
+	test $(ls d/.cidre/pools | wc -l) = 3
 '
 
 test_expect_success 'an idle pool ends by itself after CIDRE_SANDBOX_POOL_IDLE seconds' '
