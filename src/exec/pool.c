@@ -36,6 +36,7 @@
 #include "exec/cgroup.h"
 #include "exec/sandbox.h"
 #include "util/sha256.h"
+#include "util/utctime.h"
 #include "util/xalloc.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC
@@ -90,6 +91,25 @@ struct pool_msg {
 	struct rusage ru;
 };
 
+/* Room for the descriptors of one message. */
+union fd_cmsg {
+	struct cmsghdr h;
+	char b[CMSG_SPACE(sizeof(int) * POOL_FDS_MAX)];
+};
+
+/* A message of one buffer, with c as its control data (all of it). */
+static void msg_init(struct msghdr *msg, struct iovec *iov, void *buf,
+		     size_t len, union fd_cmsg *c)
+{
+	memset(msg, 0, sizeof(*msg));
+	iov->iov_base = buf;
+	iov->iov_len = len;
+	msg->msg_iov = iov;
+	msg->msg_iovlen = 1;
+	msg->msg_control = c->b;
+	msg->msg_controllen = sizeof(c->b);
+}
+
 /*
  * A message with descriptors (SCM_RIGHTS), on either side: sent whole
  * (EINTR retried); 0 or -1.
@@ -97,20 +117,15 @@ struct pool_msg {
 static int send_fds(int sock, const void *buf, size_t len, const int *fds,
 		    int nfd)
 {
-	union {
-		struct cmsghdr h;
-		char b[CMSG_SPACE(sizeof(int) * POOL_FDS_MAX)];
-	} c;
+	union fd_cmsg c;
 	struct msghdr msg;
 	struct iovec iov;
 	ssize_t n;
 
-	memset(&msg, 0, sizeof(msg));
 	memset(&c, 0, sizeof(c));
-	iov.iov_base = (void *)buf;
-	iov.iov_len = len;
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
+	msg_init(&msg, &iov, (void *)buf, len, &c);
+	msg.msg_control = NULL;
+	msg.msg_controllen = 0;
 	if (nfd > 0 && nfd <= POOL_FDS_MAX) {
 		struct cmsghdr *cm;
 
@@ -137,10 +152,7 @@ static int send_fds(int sock, const void *buf, size_t len, const int *fds,
 static ssize_t recv_fds(int sock, void *buf, size_t len, int *fds, int max,
 			int *nfd, int flags, int *trunc)
 {
-	union {
-		struct cmsghdr h;
-		char b[CMSG_SPACE(sizeof(int) * POOL_FDS_MAX)];
-	} c;
+	union fd_cmsg c;
 	struct msghdr msg;
 	struct iovec iov;
 	struct cmsghdr *cm;
@@ -148,13 +160,7 @@ static ssize_t recv_fds(int sock, void *buf, size_t len, int *fds, int max,
 
 	*nfd = 0;
 	*trunc = 0;
-	memset(&msg, 0, sizeof(msg));
-	iov.iov_base = buf;
-	iov.iov_len = len;
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = c.b;
-	msg.msg_controllen = sizeof(c.b);
+	msg_init(&msg, &iov, buf, len, &c);
 	do
 		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | flags);
 	while (n < 0 && errno == EINTR);
@@ -940,7 +946,7 @@ int pool_read(int ctl, struct pool_status *st)
 /* The zygote's state: its sessions (a daemon's), how long it idles. */
 static int zsess[POOL_SESSIONS_MAX], znsess;
 static int zidle = POOL_IDLE_DEFAULT, zstopping;
-static long zstart;
+static int64_t zstart;
 
 /* "cidre sandbox-init: WHAT ARG: strerror(err)" in the job's log */
 static void say(int fd, const char *what, const char *arg, int err)
@@ -1346,14 +1352,6 @@ static pid_t clone_init(const struct job_req *q, int into_cgroup, int *pidfd)
 	return (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
 }
 
-static long mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * What a daemon serves must still be there: its root (an image removed
  * and made again is a new directory) and the workspaces' directory.
@@ -1672,7 +1670,7 @@ static int hello(int sock, const char *buf, size_t len)
 	r.type = 'Y';
 	r.sessions = znsess;
 	r.idle = zidle;
-	r.uptime = (mono_ms() - zstart) / 1000;
+	r.uptime = (long)((mono_ms() - zstart) / 1000);
 	r.jobs = zjobs;
 	r.ready = znmnt;
 	send(sock, &r, sizeof(r), MSG_NOSIGNAL);
@@ -1757,7 +1755,7 @@ static void accept_session(int lsock)
  */
 static int pool_daemon(int lsock)
 {
-	long idle_since = mono_ms();
+	int64_t idle_since = mono_ms();
 
 	for (;;) {
 		struct pollfd pf[2 + POOL_USED_MAX + POOL_SESSIONS_MAX];
@@ -1768,7 +1766,7 @@ static int pool_daemon(int lsock)
 			lsock = -1;
 		}
 		if (!znsess) {
-			long now = mono_ms(), left = idle_since + zidle * 1000L - now;
+			int64_t now = mono_ms(), left = idle_since + zidle * 1000L - now;
 
 			if (zstopping || left <= 0 || root_gone())
 				return 0;

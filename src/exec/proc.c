@@ -30,6 +30,7 @@
 #include "exec/pool.h"
 #include "exec/sandbox.h"
 #include "util/strvec.h"
+#include "util/utctime.h"
 #include "util/xalloc.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC
@@ -80,14 +81,6 @@ struct child_args {
 				  trampoline's executable); -1: none */
 	int exe_fd;
 };
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static double now_sec(void)
 {
@@ -1027,7 +1020,7 @@ static void run_wait(struct run *r)
 	t0 = now_sec();
 	run_release(r);
 	if (spec->timeout_sec > 0)
-		deadline = now_ms() + (int64_t)spec->timeout_sec * 1000;
+		deadline = mono_ms() + (int64_t)spec->timeout_sec * 1000;
 	pidfd = r->pooled ? r->ctl : sys_pidfd_open(r->pid);
 	if (spec->on_start)
 		spec->on_start(spec->ud);
@@ -1036,7 +1029,7 @@ static void run_wait(struct run *r)
 		struct pollfd pfd[4];
 		int nfds = 0, ipid = -1, iout = -1, icancel = -1, iinfo = -1;
 		int tmo = -1, n;
-		int64_t now = now_ms();
+		int64_t now = mono_ms();
 
 		if (out_open) {
 			iout = nfds;
@@ -1083,10 +1076,10 @@ static void run_wait(struct run *r)
 			if (!res->timed_out) {
 				res->canceled = 1;
 				signal_tree(r, SIGTERM);
-				kill_at = now_ms() + grace;
+				kill_at = mono_ms() + grace;
 			}
 		}
-		now = now_ms();
+		now = mono_ms();
 		if (deadline >= 0 && now >= deadline && !res->timed_out &&
 		    !res->canceled) {
 			res->timed_out = 1;

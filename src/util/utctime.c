@@ -68,3 +68,11 @@ void utctime_iso8601(time_t t, char out[UTCTIME_ISO8601_LEN])
 	*p++ = 'Z';
 	*p = '\0';
 }
+
+int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}

@@ -7,6 +7,7 @@
  * first call, a file read the per-job supervisor does not need.
  */
 
+#include <stdint.h>
 #include <time.h>
 
 #define UTCTIME_ISO8601_LEN 21	/* "2026-11-28T02:03:04Z" and its NUL */
@@ -16,5 +17,8 @@
  * UTCTIME_ISO8601_LEN bytes. Years 0..9999; t outside them is clamped.
  */
 void utctime_iso8601(time_t t, char out[UTCTIME_ISO8601_LEN]);
+
+/* Milliseconds of CLOCK_MONOTONIC: for deadlines and idle times. */
+int64_t mono_ms(void);
 
 #endif

@@ -26,6 +26,13 @@ export CIDRE_BWRAP="$SCRATCH/bwrap-count"
 export CIDRE_SANDBOX_POOL_IDLE=60
 started() { cat "$SCRATCH/pools-started" 2>/dev/null | wc -l; }
 pool_pid() { (cd "$SCRATCH/$1" && cidre pool ls) | awk 'NR == 2 { print $2 }'; }
+# gone PID: the process ends within 6 s
+gone() {
+	n=0
+	while kill -0 "$1" 2>/dev/null && [ $n -lt 60 ]; do
+		sleep 0.1; n=$((n + 1)); done
+	! kill -0 "$1" 2>/dev/null
+}
 # stop what a failed test left (our own pools, by their sockets)
 TEST_CLEANUP='for d in "$SCRATCH"/*/; do (cd "$d" && "$CIDRE_BIN" pool stop) >/dev/null 2>&1; done'
 
@@ -172,17 +179,13 @@ test_expect_success 'an idle pool ends by itself after CIDRE_SANDBOX_POOL_IDLE s
 	(cd idle && CIDRE_SANDBOX_POOL_IDLE=1 cidre run --executor sandbox \
 		--color=never >../out 2>&1) &&
 	pid=$(pool_pid idle) && test -n "$pid" &&
-	n=0 && while kill -0 $pid 2>/dev/null && [ $n -lt 50 ]; do
-		sleep 0.1; n=$((n + 1)); done &&
-	! kill -0 $pid 2>/dev/null
+	gone $pid
 '
 
 test_expect_success 'a pool whose workspaces directory is removed ends' '
 	pid=$(pool_pid iso) && test -n "$pid" &&
 	rm -rf iso/.cidre/builds &&
-	n=0 && while kill -0 $pid 2>/dev/null && [ $n -lt 60 ]; do
-		sleep 0.1; n=$((n + 1)); done &&
-	! kill -0 $pid 2>/dev/null
+	gone $pid
 '
 
 test_expect_success 'without an idle time, or with a pools directory others may enter, the pool ends with the run' '
