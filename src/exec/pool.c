@@ -583,24 +583,24 @@ static void daemon_sweep(int dfd)
 
 		if (strlen(e->d_name) != 32 || e->d_type != DT_SOCK)
 			continue;
-		snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", dfd, e->d_name);
+		snprintf(path, sizeof(path), "/proc/self/fd/%d/%.32s", dfd, e->d_name);
 		s = pool_connect(path);
 		if (s >= 0 || errno != ECONNREFUSED) {
 			if (s >= 0)
 				close(s);
 			continue;
 		}
-		snprintf(name, sizeof(name), "%s.lock", e->d_name);
+		snprintf(name, sizeof(name), "%.32s.lock", e->d_name);
 		lock = openat(dfd, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 		if (lock >= 0 && flock(lock, LOCK_EX | LOCK_NB) < 0) {
 			close(lock);
 			continue;
 		}
 		unlinkat(dfd, e->d_name, 0);
-		snprintf(name, sizeof(name), "%s.log", e->d_name);
+		snprintf(name, sizeof(name), "%.32s.log", e->d_name);
 		unlinkat(dfd, name, 0);
 		if (lock >= 0) {
-			snprintf(name, sizeof(name), "%s.lock", e->d_name);
+			snprintf(name, sizeof(name), "%.32s.lock", e->d_name);
 			unlinkat(dfd, name, 0);
 			close(lock);
 		}
@@ -697,7 +697,7 @@ int pool_daemons(const char *dir, int stop, struct strbuf *out)
 
 		if (strlen(e->d_name) != 32 || e->d_type != DT_SOCK)
 			continue;
-		snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", dfd, e->d_name);
+		snprintf(path, sizeof(path), "/proc/self/fd/%d/%.32s", dfd, e->d_name);
 		s = pool_connect(path);
 		if (s < 0)
 			continue;
