@@ -630,7 +630,10 @@ static void warm_pool(void)
 	struct strbuf dir = STRBUF_INIT, err = STRBUF_INIT;
 	const char *v = getenv("CIDRE_SANDBOX_POOL");
 	const char *idle_s = getenv("CIDRE_SANDBOX_POOL_IDLE");
-	int idle = POOL_IDLE_DEFAULT;
+	const char *ci = getenv("CI");
+	/* a CI job's processes should end with it: no pool stays there */
+	int idle = ci && *ci && strcmp(ci, "false") && strcmp(ci, "0") ?
+		   0 : POOL_IDLE_DEFAULT;
 
 	if (v && !strcmp(v, "0"))
 		return;

@@ -188,13 +188,17 @@ test_expect_success 'a pool whose workspaces directory is removed ends' '
 	gone $pid
 '
 
-test_expect_success 'without an idle time, or with a pools directory others may enter, the pool ends with the run' '
+test_expect_success 'without an idle time, in a CI job, or with a pools directory others may enter, the pool ends with the run' '
 	new_repo p0 <<-\EOF &&
 	one:
 	  script: [echo hi]
 	EOF
 	(cd p0 && CIDRE_SANDBOX_POOL_IDLE=0 cidre run --executor sandbox \
 		--color=never >../out 2>&1) &&
+	expect_grep "^one +\| hi$" out &&
+	test ! -e p0/.cidre/pools &&
+	(cd p0 && env -u CIDRE_SANDBOX_POOL_IDLE CI=true "$CIDRE_BIN" run \
+		--executor sandbox --color=never >../out 2>&1) &&
 	expect_grep "^one +\| hi$" out &&
 	test ! -e p0/.cidre/pools &&
 	(cd p0 && CIDRE_SANDBOX_POOL_IDLE=soon cidre run --executor sandbox \
