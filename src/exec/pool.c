@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "exec/cgroup.h"
+#include "exec/proc.h"
 #include "exec/sandbox.h"
 #include "util/sha256.h"
 #include "util/utctime.h"
@@ -302,25 +303,6 @@ int pool_argv(char *const *in, const char *workdir, struct strvec *out,
 }
 
 /*
- * Every signal's default disposition, none blocked: what a process we
- * exec starts with (ignored signals survive exec). Async-signal-safe.
- */
-static void signals_default(void)
-{
-	struct sigaction sa;
-	sigset_t none;
-	int sig;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
-	for (sig = 1; sig < NSIG; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			sigaction(sig, &sa, NULL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-}
-
-/*
  * Start the zygote: bwrap with the pool line, sock at SANDBOX_BLOCK_FD
  * and our executable at SANDBOX_EXE_FD, an empty environment, stdin
  * and stdout /dev/null, stderr errfd (-1: ours). Either our child in
@@ -348,7 +330,7 @@ static int pool_exec(const struct strvec *argv, int exe_fd, int sock,
 	if (pid == 0) {
 		int s, e, f = -1;
 
-		signals_default();
+		proc_signals_default();
 		if (detach) {
 			pid_t gc;
 
@@ -1148,7 +1130,7 @@ static void job_exec(const struct job_req *q, const struct sandbox_job *job,
 {
 	struct strbuf err = STRBUF_INIT;
 
-	signals_default();
+	proc_signals_default();
 	if (dup2(q->in, 0) < 0 || dup2(q->out, 1) < 0 || dup2(q->out, 2) < 0)
 		_exit(127);
 	drop_caps();

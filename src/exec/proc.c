@@ -155,6 +155,21 @@ static int place_fds(const struct child_args *a, int *msg)
 	return 0;
 }
 
+void proc_signals_default(void)
+{
+	struct sigaction sa;
+	sigset_t none;
+	int sig;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	for (sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			sigaction(sig, &sa, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
 /*
  * Between fork and exec: async-signal-safe calls only (no malloc, no
  * stdio, no locks), since other threads may have held locks at fork time.
@@ -162,9 +177,7 @@ static int place_fds(const struct child_args *a, int *msg)
 __attribute__((noreturn))
 static void child_exec(const struct child_args *a)
 {
-	struct sigaction sa;
-	sigset_t none;
-	int sig, msg = a->msg_w;
+	int msg = a->msg_w;
 
 	if (a->pinned && sched_setaffinity(0, sizeof(a->affinity), &a->affinity) < 0) {
 		/* the parent's CPUs changed meanwhile: every CPU we may use */
@@ -188,13 +201,7 @@ static void child_exec(const struct child_args *a)
 		_exit(127);
 	}
 	/* Ignored signals survive exec: give the job default dispositions. */
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
-	for (sig = 1; sig < NSIG; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			sigaction(sig, &sa, NULL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	proc_signals_default();
 	if (chdir(a->workdir) < 0) {
 		child_report(a->msg_w, CHILD_CHDIR, errno);
 		_exit(127);

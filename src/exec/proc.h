@@ -159,6 +159,13 @@ void proc_prewarm(void);
 void proc_prewarm_finish(void);
 
 /*
+ * Every signal's default disposition, none blocked: what a process we
+ * exec starts with (ignored signals survive exec). Async-signal-safe:
+ * for a child between fork and exec.
+ */
+void proc_signals_default(void);
+
+/*
  * Build the bash script for a list of commands the way GitLab's runner
  * does: each command echoed as "$ cmd" (green on colour) before it runs,
  * stop at the first failing command. Appends to out.
