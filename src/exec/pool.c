@@ -543,6 +543,38 @@ static int daemon_dir_open(const char *dir, int make)
 	return dfd;
 }
 
+/* dfd's directory for reading (the one checked, not its path again). */
+static DIR *pools_opendir(int dfd)
+{
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+
+	if (!d && fd >= 0)
+		close(fd);
+	return d;
+}
+
+/*
+ * The next pool's socket in d (dfd: the same directory): its name in
+ * name (33 bytes), and in *s a session with it, or -1 with errno
+ * (ECONNREFUSED: its pool has ended). 1, or 0 at the end.
+ */
+static int pools_next(DIR *d, int dfd, char *name, int *s)
+{
+	struct dirent *e;
+	char path[108];
+
+	while ((e = readdir(d)))
+		if (strlen(e->d_name) == 32 && e->d_type == DT_SOCK) {
+			memcpy(name, e->d_name, 33);
+			snprintf(path, sizeof(path), "/proc/self/fd/%d/%.32s",
+				 dfd, name);
+			*s = pool_connect(path);
+			return 1;
+		}
+	return 0;
+}
+
 /*
  * Remove what ended pools left in the directory (a new build of ours
  * has new keys): sockets nobody listens on, and their log and lock
@@ -550,44 +582,33 @@ static int daemon_dir_open(const char *dir, int make)
  */
 static void daemon_sweep(int dfd)
 {
-	DIR *d;
-	struct dirent *e;
-	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = pools_opendir(dfd);
+	char key[33], name[64];
+	int s, lock;
 
-	if (fd < 0 || !(d = fdopendir(fd))) {
-		if (fd >= 0)
-			close(fd);
-		return;
-	}
-	while ((e = readdir(d))) {
-		char path[108], name[64];
-		int s, lock;
-
-		if (strlen(e->d_name) != 32 || e->d_type != DT_SOCK)
-			continue;
-		snprintf(path, sizeof(path), "/proc/self/fd/%d/%.32s", dfd, e->d_name);
-		s = pool_connect(path);
+	while (d && pools_next(d, dfd, key, &s)) {
 		if (s >= 0 || errno != ECONNREFUSED) {
 			if (s >= 0)
 				close(s);
 			continue;
 		}
-		snprintf(name, sizeof(name), "%.32s.lock", e->d_name);
+		snprintf(name, sizeof(name), "%.32s.lock", key);
 		lock = openat(dfd, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 		if (lock >= 0 && flock(lock, LOCK_EX | LOCK_NB) < 0) {
 			close(lock);
 			continue;
 		}
-		unlinkat(dfd, e->d_name, 0);
-		snprintf(name, sizeof(name), "%.32s.log", e->d_name);
+		unlinkat(dfd, key, 0);
+		snprintf(name, sizeof(name), "%.32s.log", key);
 		unlinkat(dfd, name, 0);
 		if (lock >= 0) {
-			snprintf(name, sizeof(name), "%.32s.lock", e->d_name);
+			snprintf(name, sizeof(name), "%.32s.lock", key);
 			unlinkat(dfd, name, 0);
 			close(lock);
 		}
 	}
-	closedir(d);
+	if (d)
+		closedir(d);
 }
 
 /*
@@ -659,28 +680,23 @@ out:
 
 int pool_daemons(const char *dir, int stop, struct strbuf *out)
 {
+	char key[33];
 	DIR *d;
-	struct dirent *e;
-	int dfd, n = 0;
+	int dfd, n = 0, s;
 
 	dfd = daemon_dir_open(dir, 0);
 	if (dfd < 0)
 		return errno == ENOENT ? 0 : -1;
-	d = opendir(dir);
+	d = pools_opendir(dfd);
 	if (!d) {
 		close(dfd);
 		return -1;
 	}
-	while ((e = readdir(d))) {
+	while (pools_next(d, dfd, key, &s)) {
 		struct pool_hello_reply r;
-		char path[108];
 		pid_t pid;
-		int s, k;
+		int k;
 
-		if (strlen(e->d_name) != 32 || e->d_type != DT_SOCK)
-			continue;
-		snprintf(path, sizeof(path), "/proc/self/fd/%d/%.32s", dfd, e->d_name);
-		s = pool_connect(path);
 		if (s < 0)
 			continue;
 		if (pool_hello(s, stop ? POOL_STOP : POOL_QUERY, 1000, &r,
@@ -691,7 +707,7 @@ int pool_daemons(const char *dir, int stop, struct strbuf *out)
 		n++;
 		close(s);
 		strbuf_addf(out, "%s\t%ld\t%d\t%ld\t%d\t%ds\t%lds\n",
-			    e->d_name, (long)pid, r.sessions - 1, r.jobs,
+			    key, (long)pid, r.sessions - 1, r.jobs,
 			    r.ready, r.idle, r.uptime);
 		/* a stopped pool ends when its last session does */
 		for (k = 0; stop && pid > 0 && k < 500 && kill(pid, 0) == 0; k++)
