@@ -975,6 +975,10 @@ int http_respond_stream(struct http_request *req, unsigned status,
 	memcpy(s->heartbeat, ops->heartbeat ? ops->heartbeat : "", hb);
 	s->heartbeat_len = hb;
 	s->ending = stopping(req->srv);
+	/* best effort: a socket that refuses keeps its autotuning */
+	if (ops->sndbuf > 0)
+		(void)setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &ops->sndbuf,
+				 sizeof(ops->sndbuf));
 	put_head(req, status, content_type, 0, true);
 	c->stream = s;
 	if (ret) {

@@ -191,6 +191,11 @@ int http_respond_fd(struct http_request *req, int fd, uint64_t size,
  * heartbeat: optional bytes sent after heartbeat seconds of idleness (for
  *	SSE ": ping\n\n"); NULL sends nothing. A heartbeat write is how a
  *	client that went away is noticed.
+ * sndbuf: bytes the kernel may hold for the client (SO_SNDBUF), or 0 for
+ *	the system's autotuning (up to net.ipv4.tcp_wmem's maximum, 4 MB by
+ *	default). A stream whose reader may stall and that drops what such
+ *	a reader misses (the event ring) sets a small one: the stall then
+ *	shows as falling behind, not as megabytes queued in the kernel.
  *
  * read and free run on server threads, one at a time for a stream.
  */
@@ -198,6 +203,7 @@ struct http_stream_ops {
 	ssize_t (*read)(void *ud, uint64_t pos, char *buf, size_t max);
 	void (*free)(void *ud);
 	const char *heartbeat;
+	int sndbuf;
 };
 
 /*

@@ -11,10 +11,11 @@
  * are not scattered among the short-lived allocations of the threads
  * that publish them (a ring of 256 separately allocated texts kept
  * ~0.3 MB of malloc pages resident after 1,000 jobs). A stream keeps
- * only a cursor (the last sequence it sent) and the bytes of its current
- * batch: a slow reader costs no memory; when the ring has moved past its
- * cursor it gets a "resync" event and re-reads the JSON API. A client
- * reconnecting with Last-Event-ID resumes from the ring, or resyncs.
+ * only a cursor (the last sequence it sent), the bytes of its current
+ * batch and a small socket buffer (EVENTS_SNDBUF): a slow reader costs
+ * little memory; when the ring has moved past its cursor it gets a
+ * "resync" event and re-reads the JSON API. A client reconnecting with
+ * Last-Event-ID resumes from the ring, or resyncs.
  *
  * Sequence numbers start at the server's start time in microseconds, so
  * an id from an earlier run of the server is older than the ring (resync)
@@ -37,6 +38,13 @@
 #define EVENTS_MAX_CALLER  16        /* streams of one caller */
 #define EVENTS_AVG_BYTES   512       /* of text per event in the byte ring */
 #define EVENTS_TEXT_MAX    (EVENTS_MAX_DATA + 128)   /* one event's text */
+/*
+ * The kernel's buffer of a stream (Linux doubles it): ~100 events. The
+ * system's autotuning would let a stalled reader's socket take up to
+ * 4 MB, thousands of events the reader then gets late instead of a
+ * resync, and 256 such streams a gigabyte of kernel memory.
+ */
+#define EVENTS_SNDBUF      (32 * 1024)
 
 struct event {
 	uint64_t seq;           /* 0: empty slot */
@@ -342,6 +350,7 @@ static const struct http_stream_ops sub_ops = {
 	.read = sub_read,
 	.free = sub_free,
 	.heartbeat = ": ping\n\n",
+	.sndbuf = EVENTS_SNDBUF,
 };
 
 /*
