@@ -657,6 +657,12 @@ static void warm_pool(void)
 	strbuf_release(&err);
 }
 
+static void *warm_thread(void *arg)
+{
+	warm_pool();
+	return arg;
+}
+
 int cmd_run(int argc, char **argv)
 {
 	struct run_opts o;
@@ -679,6 +685,8 @@ int cmd_run(int argc, char **argv)
 	struct jobrun_exec ex;
 	char *images = NULL;
 	struct lister lister = { .ret = 0, .err = STRBUF_INIT };
+	pthread_t warmer;
+	int warming = 0;
 	size_t i;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -695,10 +703,13 @@ int cmd_run(int argc, char **argv)
 	}
 	if (!o.list)
 		proc_prewarm();
-	if (!o.list && o.executor && !strcmp(o.executor, "sandbox")) {
-		sandbox_probe_start();
-		warm_pool();
-	}
+	/*
+	 * The bwrap probe and the pool's hello (~1-2 ms) in a thread of their
+	 * own, beside reading the repository: joined before the first
+	 * sandbox is asked for.
+	 */
+	if (!o.list && o.executor && !strcmp(o.executor, "sandbox"))
+		warming = !pthread_create(&warmer, NULL, warm_thread, NULL);
 	if (gitinfo_read(".", &gi, &err) < 0) {
 		fprintf(stderr, "cidre run: %s\n", err.buf);
 		goto done;
@@ -807,6 +818,10 @@ int cmd_run(int argc, char **argv)
 	so.out = out;
 	so.pipeline_id = pipeline_id;
 	so.first_job_id = next_counter(state.buf, "job-id", (int)plan.nr);
+	if (warming) {
+		pthread_join(warmer, NULL);
+		warming = 0;
+	}
 	/* the first jobs' sandboxes set up while the tree is listed */
 	so.early = sched_prestart(&plan, &so);
 
@@ -858,6 +873,8 @@ release_git:
 	pipeline_free(p);
 	gitinfo_release(&gi);
 done:
+	if (warming)
+		pthread_join(warmer, NULL);
 	proc_prewarm_finish();
 	diag_clear(&d);
 	varlist_clear(&pre);

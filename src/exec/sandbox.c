@@ -676,25 +676,6 @@ static void probe_bwrap(void)
 	strbuf_release(&err);
 }
 
-static void *probe_thread(void *arg)
-{
-	pthread_once(&probe_once, probe_bwrap);
-	return arg;
-}
-
-void sandbox_probe_start(void)
-{
-	pthread_t t;
-	pthread_attr_t a;
-
-	if (pthread_attr_init(&a))
-		return;
-	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&t, &a, probe_thread, NULL))
-		errno = 0; /* sandbox_bwrap() will probe in its caller's thread */
-	pthread_attr_destroy(&a);
-}
-
 const char *sandbox_bwrap(struct strbuf *err)
 {
 	pthread_once(&probe_once, probe_bwrap);

@@ -136,9 +136,6 @@ const char *sandbox_shell(const char *root, struct strbuf *err);
  */
 const char *sandbox_bwrap(struct strbuf *err);
 
-/* Start finding that answer in the background (a thread); never fails. */
-void sandbox_probe_start(void);
-
 /*
  * Check a relative path as a member of an image tarball: non-empty, not
  * absolute, no ".." component. 0, or -1 with the reason in err.

@@ -551,10 +551,13 @@ int sched_run(const struct plan *plan, const struct sched_opts *o,
 	due = xcalloc(plan->nr ? plan->nr : 1, sizeof(*due));
 	if (o->exec && o->exec->executor == JOBRUN_SANDBOX &&
 	    jobrun_prestart_enabled()) {
-		const char *t = getenv("CIDRE_PRESTART_TRACE");
-
 		s.pre = xcalloc(plan->nr ? plan->nr : 1, sizeof(*s.pre));
 		s.pre_tried = xcalloc(plan->nr ? plan->nr : 1, 1);
+	}
+	{
+		/* every executor's launches and ends, to compare them */
+		const char *t = getenv("CIDRE_PRESTART_TRACE");
+
 		if (t && *t)
 			s.trace_fd = open(t, O_WRONLY | O_CREAT | O_APPEND |
 					  O_CLOEXEC, 0644);

@@ -91,7 +91,8 @@ test_expect_success 'the jobs of both stages run in sandboxes started ahead' '
 test_expect_success 'it sees what a sandbox made on the spot shows, and is accounted the same' '
 	(cd a && CIDRE_PRESTART=0 CIDRE_PRESTART_TRACE=$SCRATCH/trace0 cidre run \
 		--executor sandbox --color=never --json=../r0.json >../out0 2>&1) &&
-	test ! -s trace0 &&
+	! grep -q "^\(ahead\|handed\|used\) " trace0 &&
+	grep -q "^joined second " trace0 &&
 	grep -E "^second +\|" out1 >s1 && grep -E "^second +\|" out0 >s0 &&
 	test $(wc -l <s1) -gt 80 &&
 	expect_grep "^second +\| Running after_script$" s1 &&
