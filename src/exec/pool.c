@@ -62,6 +62,11 @@ extern char **environ;
 /* kits a daemon keeps made ahead; used ones it holds on to, at most */
 #define POOL_KITS 8
 #define POOL_USED_MAX 64
+/* inits a daemon keeps for jobs to come; inits it knows of, at most */
+#define POOL_IDLE_INITS 8
+#define POOL_INITS_MAX 64
+/* how long an init waits for what a job left to be gone, to be reused */
+#define POOL_REAP_MS 2000
 /* A request: magic, slug, project dir, flags, count of join fds. */
 #define POOL_REQ_MAX 8192
 /* ctl, out, in, the v2 directory, four join fds */
@@ -943,6 +948,13 @@ int pool_read(int ctl, struct pool_status *st)
 
 /* The zygote's state: its sessions (a daemon's), how long it idles. */
 static int zsess[POOL_SESSIONS_MAX], znsess;
+/* A daemon's inits that serve job after job: busy, or idle (waiting). */
+static struct zinit {
+	int sock;            /* the init's zsock's peer */
+	int net;             /* its jobs have a network namespace of their own */
+	int idle;
+} zinit[POOL_INITS_MAX];
+static int zninit;
 static int zidle = POOL_IDLE_DEFAULT, zstopping;
 static int64_t zstart;
 
@@ -976,7 +988,6 @@ struct job_req {
 	int flags, njoin;
 	long uid, gid;
 	int ctl, out, in, cgdir, join[4];
-	int in_cgroup;
 	int kit_mnt, kit_net;  /* made ahead (kits), or -1 */
 };
 
@@ -1037,7 +1048,15 @@ static int make_dev(const struct job_req *q)
 	if (do_mount(q, "devpts", "/tmp/pts", "devpts", MS_NOSUID | MS_NOEXEC,
 		     "newinstance,ptmxmode=0666,mode=620") < 0)
 		return -1;
-	return do_mount(q, "/tmp", "/dev", NULL, MS_MOVE, NULL);
+	/*
+	 * Read-only: the job's uid is the pool's root, the owner of this
+	 * tmpfs, and a reused init's /dev must be as the last job found
+	 * it. /dev/shm is a tmpfs of each job's own (init_job).
+	 */
+	if (do_mount(q, "/tmp", "/dev", NULL, MS_MOVE, NULL) < 0)
+		return -1;
+	return do_mount(q, NULL, "/dev", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY |
+			MS_NOSUID | MS_NODEV, NULL);
 }
 
 /* /proc of the job's pid namespace, its writable corners read-only */
@@ -1154,59 +1173,26 @@ static int enter_ids(const struct job_req *q)
 static void zygote_fds_close(void);
 
 /*
- * The job's process (pid 2 of its namespace): what bwrap's would be.
- * A vfork child of the init (which waits meanwhile): it shares the
- * init's memory, so it only makes system calls and writes on its stack.
- * The init has already set every signal to its default and dropped the
- * bounding set; SIGCHLD, blocked for the init's signalfd, is unblocked.
+ * The job's process, forked by the init for each job before the job
+ * comes: it joins the job's cgroup (on v2 it was cloned into it), takes
+ * a cgroup namespace and a user namespace of its own in which the job's
+ * uid and gid are the pool's root (what bwrap's second user namespace
+ * is: the mounts, owned by the pool's namespace, can no longer change),
+ * drops the bounding and ambient sets (~40 prctl calls), sets every
+ * signal to its default, says so on `ready` (the init then says the
+ * sandbox is ready) and waits for the job's message. Between that and
+ * the exec only what the job needs: stdio, no capabilities, its
+ * directory, fds above 2 closed on exec.
  */
 __attribute__((noreturn))
-static void job_exec(const struct job_req *q, const struct sandbox_job *job,
-		     char **env)
-{
-	sigset_t none;
-
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	if (dup2(q->in, 0) < 0 || dup2(q->out, 1) < 0 || dup2(q->out, 2) < 0)
-		_exit(127);
-	drop_caps();
-	if (chdir(job->cwd) < 0) {
-		say(2, "cannot enter ", job->cwd, errno);
-		_exit(127);
-	}
-	syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
-	execve(job->argv[0], job->argv, env);
-	say(2, "cannot run ", job->argv[0], errno);
-	_exit(127);
-}
-
-/*
- * The job's init: pid 1 of the job's pid namespace, in its own mount,
- * ipc, uts (and network) namespaces. Joins the job's cgroup, builds the
- * job's mounts, says it is ready (with its mount namespace, which the
- * outside holds so that tearing it down is not part of the job's end),
- * waits for the job, runs it as pid 2, reaps everything, reports the
- * job's status, and exits, which ends every process left in the
- * namespace.
- */
-__attribute__((noreturn))
-static void job_init(const struct job_req *q)
+static void job_main(const struct job_req *q, int ready, int in_cgroup)
 {
 	struct strbuf err = STRBUF_INIT;
 	struct sandbox_job job;
-	struct rusage ru;
-	char *payload = NULL, **env, ws[4096];
-	int i, status = 0, fd, sfd;
-	sigset_t chld;
-	pid_t pid, w;
+	char *payload = NULL, **env;
+	int i, bad = 0;
 
-	proc_signals_default();
-	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-	zygote_fds_close();
-	if (!q->in_cgroup) {
-		int bad = 0;
-
+	if (!in_cgroup) {
 		for (i = 0; i < q->njoin; i++)
 			if (write(q->join[i], "0", 1) != 1)
 				bad = errno;
@@ -1215,9 +1201,217 @@ static void job_init(const struct job_req *q)
 			_exit(127);
 		}
 	}
+	unshare(CLONE_NEWCGROUP);
+	if (enter_ids(q) < 0)
+		_exit(127);
+	drop_bounding();
+	proc_signals_default();
+	if (write(ready, "r", 1) != 1)
+		_exit(127);
+	if (sandbox_job_read(q->ctl, &payload, &job, &err) < 0)
+		_exit(0);       /* let go of without a job */
+	env = sandbox_job_env(job.env);
+	if (!env) {
+		say(q->out, "out of memory", "", 0);
+		_exit(127);
+	}
+	if (dup2(q->in, 0) < 0 || dup2(q->out, 1) < 0 || dup2(q->out, 2) < 0)
+		_exit(127);
+	drop_caps();
+	if (chdir(job.cwd) < 0) {
+		say(2, "cannot enter ", job.cwd, errno);
+		_exit(127);
+	}
+	syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
+	execve(job.argv[0], job.argv, env);
+	say(2, "cannot run ", job.argv[0], errno);
+	_exit(127);
+}
+
+/*
+ * Reap what is left in the pid namespace (killed already), waiting on
+ * the signalfd at most ms in all: 1 when nothing is left, else 0.
+ */
+static int reap_all(int sfd, int ms)
+{
+	int64_t end = mono_ms() + ms;
+
+	for (;;) {
+		struct pollfd pf = { sfd, POLLIN, 0 };
+		struct signalfd_siginfo si;
+		int64_t left;
+		pid_t w;
+
+		while ((w = waitpid(-1, NULL, WNOHANG)) > 0)
+			;
+		if (w < 0 && errno == ECHILD)
+			return 1;
+		left = end - mono_ms();
+		if (left <= 0 || poll(&pf, 1, (int)left) < 0)
+			return 0;
+		while (read(sfd, &si, sizeof(si)) > 0)
+			;
+	}
+}
+
+/*
+ * One job in this init: its workspace bound at the project dir, a fresh
+ * /tmp and /dev/shm, the job's process started and set up, "ready" (with
+ * the mount namespace, which the outside holds so that tearing it down
+ * is never part of a job's end), the job's end: everything it left in
+ * the pid namespace killed and reaped, then its status. 1 when this init
+ * may serve another job, 0 when it must end, -1 when the job's sandbox
+ * could not be made (said in the job's log).
+ */
+static int init_job(const struct job_req *q, int sfd)
+{
+	struct clone_args ca;
+	struct rusage ru;
+	char ws[4096], c;
+	int p[2], fd, st, status = SIGKILL, exec_seen = 0, in_cgroup = 0;
+	int done = 0, clean;
+	pid_t pid, w;
+
+	snprintf(ws, sizeof(ws), "/tmp/%s", q->slug);
+	if (do_mount(q, ws, q->proj, NULL, MS_BIND | MS_REC, NULL) < 0 ||
+	    do_mount(q, "tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
+		     "mode=0755") < 0 ||
+	    do_mount(q, "tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV,
+		     "mode=0755") < 0)
+		return -1;
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		say(q->out, "", "pipe", errno);
+		return -1;
+	}
+	memset(&ca, 0, sizeof(ca));
+	ca.exit_signal = SIGCHLD;
+	if (q->cgdir >= 0) {
+		ca.flags = CLONE_INTO_CGROUP;
+		ca.cgroup = (uint64_t)q->cgdir;
+		in_cgroup = 1;
+	}
+	pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
+	if (pid < 0 && in_cgroup) {
+		ca.flags = 0;
+		in_cgroup = 0;
+		pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
+	}
+	if (pid == 0) {
+		close(p[0]);
+		job_main(q, p[1], in_cgroup);
+	}
+	close(p[1]);
+	if (pid < 0) {
+		say(q->out, "cannot start the job's process", "", errno);
+		close(p[0]);
+		return -1;
+	}
+	close(q->in);
+	while (read(p[0], &c, 1) < 0 && errno == EINTR)
+		;
+	fd = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+	send_msg(q->ctl, 'R', 0, NULL, fd);
+	if (fd >= 0)
+		close(fd);
+	close(q->out);
+	for (;;) {
+		struct pollfd pf[2] = { { sfd, POLLIN, 0 },
+					{ exec_seen ? q->ctl : p[0], POLLIN, 0 } };
+		struct signalfd_siginfo si;
+
+		if (poll(pf, 2, -1) < 0 && errno != EINTR)
+			break;
+		/*
+		 * Until its exec the job's process reads ctl; after it,
+		 * nothing comes there but EOF: the run let go of the job,
+		 * or ended. What is left is then killed, and the init ends.
+		 */
+		if (pf[1].revents && !exec_seen) {
+			if (read(p[0], &c, 1) <= 0) {
+				exec_seen = 1;
+				close(p[0]);
+			}
+		} else if (pf[1].revents) {
+			kill(-1, SIGKILL);
+			return 0;
+		}
+		while (read(sfd, &si, sizeof(si)) > 0)
+			;
+		while ((w = wait4(-1, &st, WNOHANG, &ru)) > 0)
+			if (w == pid) {
+				status = st;
+				done = 1;
+				break;
+			}
+		if (done || (w < 0 && errno == ECHILD))
+			break;
+	}
+	if (!exec_seen)
+		close(p[0]);
+	if (!done)
+		memset(&ru, 0, sizeof(ru));
+	/* what the job left: gone before its status is told */
+	kill(-1, SIGKILL);
+	clean = reap_all(sfd, POOL_REAP_MS);
+	send_msg(q->ctl, 'S', status, &ru, -1);
+	return done && clean;
+}
+
+static int net_counts_clean(void);
+
+/*
+ * Ready for the next job: the last one's workspace, /tmp and /dev/shm
+ * unmounted, a new IPC namespace, and a private network namespace only
+ * if it holds no socket at all (sockstat: TIME_WAIT included) and lo is
+ * up. 0, or -1 when this init must end instead.
+ */
+static int init_reset(const struct job_req *q)
+{
+	if (umount2(q->proj, MNT_DETACH) < 0 || umount2("/tmp", MNT_DETACH) < 0 ||
+	    umount2("/dev/shm", MNT_DETACH) < 0 || unshare(CLONE_NEWIPC) < 0)
+		return -1;
+	if ((q->flags & POOL_NET) && !net_counts_clean())
+		return -1;
+	return 0;
+}
+
+static int parse_req(char *buf, size_t len, const int *fds, int nfd,
+		     struct job_req *q);
+
+/* This job's descriptors, but for in and out (init_job closes them). */
+static void req_close(const struct job_req *q)
+{
+	int i;
+
+	close(q->ctl);
+	if (q->cgdir >= 0)
+		close(q->cgdir);
 	for (i = 0; i < q->njoin; i++)
 		close(q->join[i]);
-	unshare(CLONE_NEWCGROUP);
+}
+
+/*
+ * A job's init: pid 1 of a pid namespace of its own, in its own mount,
+ * ipc, uts (and network) namespaces, in the pool's user namespace and
+ * cgroup. It builds what every job of it shares (a kit's /dev, or its
+ * own; /proc of its pid namespace and its read-only covers; lo), then
+ * serves its job (init_job). With a socket to the zygote (zsock, a
+ * daemon's) it then makes itself ready for another (init_reset), says
+ * so ('F'), and serves the request the zygote hands it, until the
+ * zygote closes the socket; else, or when anything is not as it should
+ * be, it exits, which ends every process left in its namespace.
+ */
+__attribute__((noreturn))
+static void job_init(struct job_req *q, int zsock)
+{
+	char buf[POOL_REQ_MAX];
+	int fds[POOL_FDS_MAX], nfd, trunc, sfd, r;
+	sigset_t chld;
+	ssize_t n;
+
+	proc_signals_default();
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	zygote_fds_close();
 	/* a kit: the namespaces made ahead, /dev built, lo up */
 	if ((q->kit_mnt >= 0 && setns(q->kit_mnt, CLONE_NEWNS) < 0) ||
 	    (q->kit_net >= 0 && setns(q->kit_net, CLONE_NEWNET) < 0)) {
@@ -1232,76 +1426,31 @@ static void job_init(const struct job_req *q)
 		say(q->out, "cannot make mounts private at ", "/", errno);
 		_exit(127);
 	}
-	snprintf(ws, sizeof(ws), "/tmp/%s", q->slug);
-	if (do_mount(q, ws, q->proj, NULL, MS_BIND | MS_REC, NULL) < 0 ||
-	    (q->kit_mnt < 0 && make_dev(q) < 0) ||
-	    do_mount(q, "tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
-		     "mode=0755") < 0 ||
-	    make_proc(q) < 0 ||
+	if ((q->kit_mnt < 0 && make_dev(q) < 0) || make_proc(q) < 0 ||
 	    ((q->flags & POOL_NET) && q->kit_net < 0 && loopback_up(q) < 0))
 		_exit(127);
-	fd = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
-	if (enter_ids(q) < 0)
-		_exit(127);
-	drop_bounding();
-	/* SIGCHLD read from sfd; the job unblocks it */
+	/* SIGCHLD read from sfd; the job's process sets its own */
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &chld, NULL);
 	sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
-	send_msg(q->ctl, 'R', 0, NULL, fd);
-	if (fd >= 0)
-		close(fd);
-
-	if (sandbox_job_read(q->ctl, &payload, &job, &err) < 0) {
-		/* let go of without a job (the pool's user tore it down) */
-		_exit(0);
-	}
-	env = sandbox_job_env(job.env);
-	if (!env) {
-		say(q->out, "out of memory", "", 0);
+	if (sfd < 0) {
+		say(q->out, "", "signalfd", errno);
 		_exit(127);
 	}
-	pid = vfork();
-	if (pid == 0)
-		job_exec(q, &job, env);
-	if (pid < 0) {
-		say(q->out, "cannot ", "vfork", errno);
-		_exit(127);
-	}
-	close(q->out);
-	close(q->in);
 	for (;;) {
-		struct pollfd pf[2] = { { sfd, POLLIN, 0 }, { q->ctl, POLLIN, 0 } };
-
-		/*
-		 * Nothing comes on ctl after the job: anything there is its
-		 * EOF (the run let go of the job, or ended), and our exit
-		 * ends the job and everything it left.
-		 */
-		if (sfd >= 0 && poll(pf, 2, -1) < 0 && errno != EINTR)
-			_exit(1);
-		if (sfd >= 0 && pf[1].revents)
-			_exit(1);
-		if (sfd >= 0) {
-			struct signalfd_siginfo si;
-
-			while (read(sfd, &si, sizeof(si)) > 0)
-				;
-		}
-		w = waitpid(-1, &status, sfd >= 0 ? WNOHANG : 0);
-		while (w > 0 && w != pid)
-			w = waitpid(-1, &status, sfd >= 0 ? WNOHANG : 0);
-		if (w == pid)
-			break;
-		if (w < 0 && errno != EINTR) {
-			status = SIGKILL;
-			break;
-		}
+		r = init_job(q, sfd);
+		req_close(q);
+		if (r < 0)
+			_exit(127);
+		if (!r || zsock < 0 || init_reset(q) < 0 ||
+		    send(zsock, "F", 1, MSG_NOSIGNAL) != 1)
+			_exit(0);
+		n = recv_fds(zsock, buf, sizeof(buf), fds, POOL_FDS_MAX, &nfd,
+			     0, &trunc);
+		if (n <= 0 || trunc || parse_req(buf, (size_t)n, fds, nfd, q) < 0)
+			_exit(0);
 	}
-	getrusage(RUSAGE_CHILDREN, &ru);
-	send_msg(q->ctl, 'S', status, &ru, -1);
-	_exit(0);
 }
 
 /* Parse a request; its fds are in fds[0..nfd). 0 or -1. */
@@ -1345,7 +1494,7 @@ static int parse_req(char *buf, size_t len, const int *fds, int nfd,
 	return 0;
 }
 
-static pid_t clone_init(const struct job_req *q, int into_cgroup, int *pidfd)
+static pid_t clone_init(const struct job_req *q, int *pidfd)
 {
 	struct clone_args ca;
 
@@ -1359,10 +1508,6 @@ static pid_t clone_init(const struct job_req *q, int into_cgroup, int *pidfd)
 	ca.flags |= CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
 		   (q->kit_mnt < 0 ? CLONE_NEWNS : 0) |
 		   ((q->flags & POOL_NET) && q->kit_net < 0 ? CLONE_NEWNET : 0);
-	if (into_cgroup) {
-		ca.flags |= CLONE_INTO_CGROUP;
-		ca.cgroup = (uint64_t)q->cgdir;
-	}
 	ca.exit_signal = SIGCHLD;
 	return (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
 }
@@ -1430,7 +1575,11 @@ static void kit_used(int fd)
  * fragments, TIME_WAIT included; IPv6 the same), not the socket
  * tables, whose walk is of the whole host's hash (milliseconds).
  */
-static int net_clean(int net)
+/*
+ * The network namespace we are in holds no socket (TIME_WAIT included:
+ * sockstat's used, inuse and tw all 0) and lo is up: 1, else 0.
+ */
+static int net_counts_clean(void)
 {
 	static const char *const files[] = { "/proc/self/net/sockstat",
 					     "/proc/self/net/sockstat6" };
@@ -1439,8 +1588,6 @@ static int net_clean(int net)
 	size_t i;
 	int s, up;
 
-	if (setns(net, CLONE_NEWNET) < 0)
-		return 0;
 	for (i = 0; i < sizeof(files) / sizeof(*files); i++) {
 		int fd = open(files[i], O_RDONLY | O_CLOEXEC);
 		char *p, *save = NULL;
@@ -1471,6 +1618,11 @@ static int net_clean(int net)
 	up = ioctl(s, SIOCGIFFLAGS, &ifr) == 0 && (ifr.ifr_flags & IFF_UP);
 	close(s);
 	return up;
+}
+
+static int net_clean(int net)
+{
+	return setns(net, CLONE_NEWNET) == 0 && net_counts_clean();
 }
 
 /*
@@ -1650,6 +1802,8 @@ static void zygote_fds_close(void)
 	close(SANDBOX_BLOCK_FD);
 	for (i = 0; i < znsess; i++)
 		close(zsess[i]);
+	for (i = 0; i < zninit; i++)
+		close(zinit[i].sock);
 	for (i = 0; i < znlive; i++) {
 		close(zlive[i].pidfd);
 		close(zlive[i].net);
@@ -1696,10 +1850,61 @@ static int hello(int sock, const char *buf, size_t len)
  * One message on a session: a job's request (its init cloned), or a
  * daemon's hello. 1, or 0 when the session ended (or must).
  */
+static void init_drop(int i)
+{
+	close(zinit[i].sock);
+	zinit[i] = zinit[--zninit];
+}
+
+/*
+ * An idle init for the request (its network namespace as the request
+ * wants): the request goes to it as it came. 1 when one took it.
+ */
+static int init_handoff(const struct job_req *q, const char *buf, size_t len,
+			const int *fds, int nfd)
+{
+	int i, net = !!(q->flags & POOL_NET);
+
+	for (i = zninit - 1; i >= 0; i--) {
+		if (!zinit[i].idle || zinit[i].net != net)
+			continue;
+		if (send_fds(zinit[i].sock, buf, len, fds, nfd) < 0) {
+			init_drop(i);   /* gone meanwhile */
+			continue;
+		}
+		zinit[i].idle = 0;
+		return 1;
+	}
+	return 0;
+}
+
+/* An init said it is free ('F'), or ended (EOF). */
+static void init_event(int i)
+{
+	int idle = 0, k;
+	ssize_t n;
+	char c;
+
+	n = recv(zinit[i].sock, &c, 1, MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n != 1 || c != 'F') {
+		init_drop(i);
+		return;
+	}
+	for (k = 0; k < zninit; k++)
+		idle += zinit[k].idle;
+	/* enough waiting: this one ends (EOF on its socket) */
+	if (idle >= POOL_IDLE_INITS)
+		init_drop(i);
+	else
+		zinit[i].idle = 1;
+}
+
 static int serve(int sock, int daemon)
 {
 	char buf[POOL_REQ_MAX];
-	int fds[POOL_FDS_MAX], nfd, i, trunc, pidfd = -1;
+	int fds[POOL_FDS_MAX], nfd, i, trunc, pidfd = -1, zs[2];
 	struct job_req q;
 	ssize_t n;
 	pid_t pid;
@@ -1721,18 +1926,30 @@ static int serve(int sock, int daemon)
 		return 1;
 	}
 	zjobs++;
+	if (daemon && init_handoff(&q, buf, (size_t)n, fds, nfd)) {
+		for (i = 0; i < nfd; i++)
+			close(fds[i]);
+		return 1;
+	}
 	if (daemon)
 		kit_for(&q);
-	q.in_cgroup = q.cgdir >= 0;
-	pid = clone_init(&q, q.in_cgroup, &pidfd);
-	if (pid < 0 && q.in_cgroup) {
-		q.in_cgroup = 0;
-		pid = clone_init(&q, 0, &pidfd);
+	zs[0] = zs[1] = -1;
+	if (daemon && zninit < POOL_INITS_MAX &&
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, zs) == 0) {
+		zinit[zninit].sock = zs[0];
+		zinit[zninit].net = !!(q.flags & POOL_NET);
+		zinit[zninit++].idle = 0;
 	}
+	pid = clone_init(&q, &pidfd);
 	if (pid == 0)
-		job_init(&q);
-	if (pid < 0)
+		job_init(&q, zs[1]);
+	if (pid < 0) {
 		say(q.out, "cannot start the job's sandbox", "", errno);
+		if (zs[0] >= 0)
+			init_drop(zninit - 1);
+	}
+	if (zs[1] >= 0)
+		close(zs[1]);
 	for (i = 0; i < nfd; i++)
 		close(fds[i]);
 	if (daemon) {
@@ -1773,8 +1990,10 @@ static int pool_daemon(int lsock)
 	int64_t idle_since = mono_ms();
 
 	for (;;) {
-		struct pollfd pf[2 + POOL_USED_MAX + POOL_SESSIONS_MAX];
-		int k = 0, i, n, timeout = -1, lk = -1, mk = -1, pk, nlive;
+		struct pollfd pf[2 + POOL_USED_MAX + POOL_INITS_MAX +
+				 POOL_SESSIONS_MAX];
+		int k = 0, i, n, timeout = -1, lk = -1, mk = -1, pk, ik, nlive;
+		int ninit;
 
 		if (zstopping && lsock >= 0) {
 			close(lsock);
@@ -1808,6 +2027,12 @@ static int pool_daemon(int lsock)
 			pf[k].fd = zlive[i].pidfd;
 			pf[k++].events = POLLIN;
 		}
+		ik = k;
+		ninit = zninit;
+		for (i = 0; i < ninit; i++) {
+			pf[k].fd = zinit[i].sock;
+			pf[k++].events = POLLIN;
+		}
 		for (i = 0; i < znsess; i++) {
 			pf[k + i].fd = zsess[i];
 			pf[k + i].events = POLLIN;
@@ -1817,6 +2042,10 @@ static int pool_daemon(int lsock)
 			return 1;
 		if (n <= 0)
 			continue;
+		/* inits first (serve adds to zinit[]); from the end, as below */
+		for (i = ninit - 1; i >= 0; i--)
+			if (pf[ik + i].revents)
+				init_event(i);
 		/* from the end: a session that ended takes the last's place */
 		for (i = znsess - 1; i >= 0; i--)
 			if (pf[k + i].revents && !serve(zsess[i], 1)) {

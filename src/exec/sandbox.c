@@ -153,6 +153,12 @@ int sandbox_argv(const struct sandbox_opts *o, struct strvec *argv,
 	}
 	strvec_push(argv, "--dev");
 	strvec_push(argv, "/dev");
+	/* /dev read-only but its shm, a tmpfs: what a pool's inits make,
+	   whose /dev serves job after job */
+	strvec_push(argv, "--tmpfs");
+	strvec_push(argv, "/dev/shm");
+	strvec_push(argv, "--remount-ro");
+	strvec_push(argv, "/dev");
 	strvec_push(argv, "--proc");
 	strvec_push(argv, "/proc");
 	strvec_push(argv, "--tmpfs");

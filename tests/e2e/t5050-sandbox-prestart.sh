@@ -144,8 +144,12 @@ waiting_trampolines() {
 		pp=$(ppid_of $p) &&
 		case $(cmdline $pp) in
 		"/proc/self/fd/5 sandbox-init pool ")
+			# a pool's job process before its exec: under its init,
+			# under the zygote, under bwrap
+			ppp=$(ppid_of $pp) &&
+			test "$(cmdline $ppp)" = "/proc/self/fd/5 sandbox-init pool " &&
 			test -z "$(cat /proc/$p/task/$p/children 2>/dev/null)" &&
-			cmdline "$(ppid_of $pp)" | grep -qF "$1" && echo $p;;
+			cmdline "$(ppid_of $ppp)" | grep -qF "$1" && echo $p;;
 		*)
 			test "$(cmdline $p)" = "/proc/self/fd/5 sandbox-init " &&
 			cmdline $pp | grep -qF "$1" && echo $p;;

@@ -136,6 +136,33 @@ test_expect_success 'a network namespace serves a later job only if its job left
 	test -n "$(sort seen | uniq -d)"
 '
 
+test_expect_success 'an init serves job after job; each finds nothing of the last: processes, /tmp, /dev/shm, /dev, IPC' '
+	new_repo re <<-\EOF &&
+	j:
+	  script:
+	    - echo "pid $$"
+	    - echo "procs $(ps -e -o pid= | wc -l)"
+	    - echo "left $(ls -A /tmp /dev/shm | grep -c left)"
+	    - echo "ipc $(ipcs -m | grep -c "^0x")"
+	    - touch /dev/left 2>/dev/null || echo "dev read-only"
+	    - echo left >/tmp/left; echo left >/dev/shm/left; ipcmk -M 4096 >/dev/null
+	    - (sleep 60 &); echo leaves
+	EOF
+	for i in 1 2 3 4; do
+		(cd re && cidre run --executor sandbox --color=never >../out 2>&1) &&
+		expect_grep "^j +\| leaves$" out &&
+		cat out >>outs || return 1
+	done &&
+	test "$(grep -c "^j *| procs 5$" outs)" = 4 &&
+	test "$(grep -c "^j *| left 0$" outs)" = 4 &&
+	test "$(grep -c "^j *| ipc 0$" outs)" = 4 &&
+	test "$(grep -c "^j *| dev read-only$" outs)" = 4 &&
+	# the later runs had inits that served before: their job is not
+	# the first process of its namespace
+	grep -E "^j +\| pid [0-9]+$" outs | grep -v " pid 2$" &&
+	! pgrep -f "^sleep 60$"
+'
+
 test_expect_success 'a run killed in the middle of a job: the job and what it started end, the pool stays' '
 	new_repo k <<-\EOF &&
 	long:
