@@ -47,7 +47,7 @@ int cmd_pool(int argc, char **argv)
 		return 1;
 	}
 	if (!stop && n)
-		printf("KEY\tPID\tRUNS\tJOBS\tREADY\tIDLE\tUPTIME\n%s", out.buf);
+		printf("KEY\tPID\tRUNS\tJOBS\tREADY\tIDLE\tUPTIME\tWAITING\n%s", out.buf);
 	else if (stop)
 		printf("%d pool%s stopped\n", n, n == 1 ? "" : "s");
 	strbuf_release(&dir);

@@ -88,6 +88,7 @@ struct pool_hello_reply {
 	long uptime;         /* seconds since it started */
 	long jobs;           /* jobs served */
 	int ready;           /* sandboxes made ahead, waiting (kits) */
+	int waiting;         /* inits that served a job, waiting for one */
 };
 
 /* What the job's init sends back on ctl: fixed-size records. */
@@ -711,9 +712,9 @@ int pool_daemons(const char *dir, int stop, struct strbuf *out)
 		}
 		n++;
 		close(s);
-		strbuf_addf(out, "%s\t%ld\t%d\t%ld\t%d\t%ds\t%lds\n",
+		strbuf_addf(out, "%s\t%ld\t%d\t%ld\t%d\t%ds\t%lds\t%d\n",
 			    key, (long)pid, r.sessions - 1, r.jobs,
-			    r.ready, r.idle, r.uptime);
+			    r.ready, r.idle, r.uptime, r.waiting);
 		/* a stopped pool ends when its last session does */
 		for (k = 0; stop && pid > 0 && k < 500 && kill(pid, 0) == 0; k++)
 			usleep(10000);
@@ -1823,6 +1824,7 @@ static int hello(int sock, const char *buf, size_t len)
 {
 	struct pool_hello_reply r;
 	long v;
+	int i;
 
 	if (len < sizeof(POOL_HELLO) + 2 || buf[len - 1])
 		return 0;
@@ -1842,6 +1844,8 @@ static int hello(int sock, const char *buf, size_t len)
 	r.uptime = (long)((mono_ms() - zstart) / 1000);
 	r.jobs = zjobs;
 	r.ready = znmnt;
+	for (i = 0; i < zninit; i++)
+		r.waiting += zinit[i].idle;
 	send(sock, &r, sizeof(r), MSG_NOSIGNAL);
 	return 1;
 }

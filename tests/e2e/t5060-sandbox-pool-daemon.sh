@@ -160,7 +160,10 @@ test_expect_success 'an init serves job after job; each finds nothing of the las
 	# the later runs had inits that served before: their job is not
 	# the first process of its namespace
 	grep -E "^j +\| pid [0-9]+$" outs | grep -v " pid 2$" &&
-	! pgrep -f "^sleep 60$"
+	! pgrep -f "^sleep 60$" &&
+	(cd re && cidre pool ls) >ls &&
+	head -1 ls | grep -q "	WAITING$" &&
+	awk "NR == 2 { exit !(\$8 >= 1 && \$8 <= 8) }" ls
 '
 
 test_expect_success 'a run killed in the middle of a job: the job and what it started end, the pool stays' '
