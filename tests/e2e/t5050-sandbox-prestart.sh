@@ -313,7 +313,7 @@ test_expect_success 'cancel (SIGINT) with sandboxes waiting: all torn down, noth
 	EOF
 	: >trace-c &&
 	(cd c && exec env CIDRE_PRESTART_TRACE=$SCRATCH/trace-c "$CIDRE_BIN" run \
-		--executor sandbox --color=never -j 2 >../out 2>&1) &
+		--executor sandbox --color=never -j 3 >../out 2>&1) &
 	pid=$! &&
 	n=0 && while ! grep -q "^ahead next-b " trace-c && [ $n -lt 600 ]; do
 		sleep 0.1; n=$((n + 1)); done &&

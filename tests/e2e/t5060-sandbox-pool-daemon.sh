@@ -146,7 +146,7 @@ test_expect_success 'an init serves job after job; each finds nothing of the las
 	    - echo "ipc $(ipcs -m | grep -c "^0x")"
 	    - touch /dev/left 2>/dev/null || echo "dev read-only"
 	    - echo left >/tmp/left; echo left >/dev/shm/left; ipcmk -M 4096 >/dev/null
-	    - (sleep 60 &); echo leaves
+	    - (sleep 3607 &); echo leaves
 	EOF
 	for i in 1 2 3 4; do
 		(cd re && cidre run --executor sandbox --color=never >../out 2>&1) &&
@@ -160,7 +160,7 @@ test_expect_success 'an init serves job after job; each finds nothing of the las
 	# the later runs had inits that served before: their job is not
 	# the first process of its namespace
 	grep -E "^j +\| pid [0-9]+$" outs | grep -v " pid 2$" &&
-	! pgrep -f "^sleep 60$" &&
+	! pgrep -f "^sleep 3607$" &&
 	(cd re && cidre pool ls) >ls &&
 	head -1 ls | grep -q "	WAITING$" &&
 	awk "NR == 2 { exit !(\$8 >= 1 && \$8 <= 8) }" ls
