@@ -949,7 +949,7 @@ int pool_read(int ctl, struct pool_status *st)
 
 /* The zygote's state: its sessions (a daemon's), how long it idles. */
 static int zsess[POOL_SESSIONS_MAX], znsess;
-/* A daemon's inits that serve job after job: busy, or idle (waiting). */
+/* Inits that serve job after job: busy, or idle (waiting). */
 static struct zinit {
 	int sock;            /* the init's zsock's peer */
 	int net;             /* its jobs have a network namespace of their own */
@@ -1396,8 +1396,8 @@ static void req_close(const struct job_req *q)
  * ipc, uts (and network) namespaces, in the pool's user namespace and
  * cgroup. It builds what every job of it shares (a kit's /dev, or its
  * own; /proc of its pid namespace and its read-only covers; lo), then
- * serves its job (init_job). With a socket to the zygote (zsock, a
- * daemon's) it then makes itself ready for another (init_reset), says
+ * serves its job (init_job). With a socket to the zygote (zsock) it
+ * then makes itself ready for another (init_reset), says
  * so ('F'), and serves the request the zygote hands it, until the
  * zygote closes the socket; else, or when anything is not as it should
  * be, it exits, which ends every process left in its namespace.
@@ -1930,7 +1930,7 @@ static int serve(int sock, int daemon)
 		return 1;
 	}
 	zjobs++;
-	if (daemon && init_handoff(&q, buf, (size_t)n, fds, nfd)) {
+	if (init_handoff(&q, buf, (size_t)n, fds, nfd)) {
 		for (i = 0; i < nfd; i++)
 			close(fds[i]);
 		return 1;
@@ -1938,7 +1938,7 @@ static int serve(int sock, int daemon)
 	if (daemon)
 		kit_for(&q);
 	zs[0] = zs[1] = -1;
-	if (daemon && zninit < POOL_INITS_MAX &&
+	if (zninit < POOL_INITS_MAX &&
 	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, zs) == 0) {
 		zinit[zninit].sock = zs[0];
 		zinit[zninit].net = !!(q.flags & POOL_NET);
@@ -2069,6 +2069,36 @@ static int pool_daemon(int lsock)
 	}
 }
 
+/*
+ * One process's pool: its session's EOF is our end (and, by their
+ * PDEATHSIG, that of its waiting inits). Its inits serve job after job
+ * too; no kits (nothing is idle long enough).
+ */
+static int pool_private(int sock)
+{
+	for (;;) {
+		struct pollfd pf[1 + POOL_INITS_MAX];
+		int i, n, ninit = zninit;
+
+		pf[0].fd = sock;
+		pf[0].events = POLLIN;
+		for (i = 0; i < ninit; i++) {
+			pf[1 + i].fd = zinit[i].sock;
+			pf[1 + i].events = POLLIN;
+		}
+		n = poll(pf, (nfds_t)(1 + ninit), -1);
+		if (n < 0 && errno != EINTR)
+			return 1;
+		if (n <= 0)
+			continue;
+		for (i = ninit - 1; i >= 0; i--)
+			if (pf[1 + i].revents)
+				init_event(i);
+		if (pf[0].revents && !serve(sock, 0))
+			return 0;
+	}
+}
+
 int pool_main(void)
 {
 	struct sigaction sa;
@@ -2084,8 +2114,5 @@ int pool_main(void)
 	if (getsockopt(SANDBOX_BLOCK_FD, SOL_SOCKET, SO_ACCEPTCONN, &listening,
 		       &len) == 0 && listening)
 		return pool_daemon(SANDBOX_BLOCK_FD);
-	/* one process's pool: its EOF is our end */
-	while (serve(SANDBOX_BLOCK_FD, 0))
-		;
-	return 0;
+	return pool_private(SANDBOX_BLOCK_FD);
 }
