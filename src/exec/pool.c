@@ -1105,11 +1105,10 @@ static int loopback_up(const struct job_req *q)
 }
 
 /*
- * The bounding and ambient sets, dropped by the init once it is in the
- * job's user namespace and before it says it is ready: the job inherits
- * them, and ~40 prctl calls (~0.1 ms here) are not between the job's
- * release and its exec. What the init may do itself is unchanged: the
- * bounding set only limits what an exec can gain.
+ * The bounding and ambient sets, dropped by the job's process once it
+ * is in the job's user namespace (which starts with a full bounding
+ * set) and before it says it is ready: ~40 prctl calls (~0.1 ms here)
+ * not between the job's release and its exec.
  */
 static void drop_bounding(void)
 {
