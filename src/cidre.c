@@ -47,6 +47,7 @@ static const struct cmd commands[] = {
 	{ "image", cmd_image, "manage the images (root filesystems) sandboxed jobs run in", cmd_image_usage },
 	{ "server", SRV(cmd_server), "run the server: API, scheduler, embedded runner", SRV(cmd_server_usage), "cidre-server" },
 	{ "job-exec", cmd_job_exec, NULL, cmd_job_exec_usage },
+	{ "job-launcher", cmd_job_launcher, NULL, cmd_job_launcher_usage },
 	{ "sandbox-init", cmd_sandbox_init, NULL, cmd_sandbox_init_usage },
 	{ "status", CLI(cmd_status), "show a server's recent pipelines, or one pipeline's jobs", CLI(cmd_status_usage), "cidre-client" },
 	{ "log", CLI(cmd_log), "print a job's log, or follow it live (-f)", CLI(cmd_log_usage), "cidre-client" },

@@ -14,8 +14,8 @@
 #      created → job started → job finished (server clock) → client done;
 #   3. drain: $DRAIN pipelines of $DRAIN_JOBS trivial jobs each,
 #      alternating the builds; jobs/s, the server's own CPU (utime +
-#      stime) per job, and with its reaped children (the supervisors,
-#      their bash and git);
+#      stime) per job, and with its children (the job launcher, the
+#      supervisors, their bash and git: all_ticks in lib.sh);
 #   4. VmRSS idle, and $SETTLE s after the drains.
 # Needs hyperfine, curl, jq, sqlite3, git. Environment: RUNS=40 N=30
 # DRAIN=3 DRAIN_JOBS=100 SLOTS=4 SETTLE=2; DRAIN_ONLY=1 skips 1 and 2.
@@ -42,8 +42,6 @@ many_branch "$W" "$DRAIN_JOBS"
 URL=() TOKEN=() SPID=() NAME=()
 rss() { awk '$1 == "VmRSS:" { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-# with the reaped children: the supervisors and what they ran (bash, git)
-all_ticks() { awk '{ print $14 + $15 + $16 + $17 }' "/proc/$1/stat"; }
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 now_us() { local t=$EPOCHREALTIME; echo $(( ${t%.*} * 1000000 + 10#${t#*.} )); }
 

@@ -11,8 +11,8 @@
 # first build's client for all: one events stream, no polling) and
 # takes, from the server's own database, the time from the pipeline's
 # creation to its last job's end, and from /proc/PID/stat the CPU of the
-# server alone and with its reaped children (the supervisors and their
-# bash). Prints per build the median drain, as jobs/s, and the CPU per
+# server alone and with its children (the job launcher, the supervisors
+# and their bash: all_ticks in lib.sh). Prints per build the median drain, as jobs/s, and the CPU per
 # job. The
 # first round is a warm-up. Environment: ROUNDS=7 JOBS=100 SLOTS=4.
 # Needs git, curl and sqlite3.
@@ -39,7 +39,6 @@ for c in "$@"; do
 		--data "{\"name\":\"demo\",\"repo\":\"$W/demo.git\"}" "$URL/api/v1/projects" >/dev/null
 	: >"$W/res$i"
 done
-all_ticks() { awk '{ print $14 + $15 + $16 + $17 }' "/proc/$1/stat"; }
 own_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"

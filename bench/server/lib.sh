@@ -75,3 +75,15 @@ bench_server() {
 	URL=$(cat "$1/server-url")
 	TOKEN=$(cat "$1/admin-token")
 }
+
+# all_ticks PID: CPU ticks (user + system) of the server PID and of what
+# it reaped, plus its live children's and what they reaped: the job
+# launcher is the parent of the supervisors (and their bash), and is
+# reaped only when the server stops.
+all_ticks() {
+	local p t=0
+	for p in "$1" $(pgrep -P "$1"); do
+		t=$(( t + $(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$p/stat" 2>/dev/null || echo 0) ))
+	done
+	echo "$t"
+}

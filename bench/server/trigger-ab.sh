@@ -12,7 +12,8 @@
 # order swapped every round. Prints per build the median and quartiles
 # of the wall time (client clock), the server process's CPU per trigger
 # (utime + stime of all its threads, from /proc/PID/stat) and the same
-# with its reaped children (the supervisors and their bash). With
+# with its children (the job launcher, the supervisors and their bash:
+# all_ticks in lib.sh). With
 # CLI=path/to/cidre, each trigger is `cidre trigger --wait -q` (that
 # client for both builds) instead of trigger-wait.sh. With
 # EXECUTOR=sandbox, both servers run the job in the sandbox (executor:
@@ -51,7 +52,6 @@ for c in "$@"; do
 done
 
 ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-all_ticks() { awk '{ print $14 + $15 + $16 + $17 }' "/proc/$1/stat"; }
 now_us() { local t=$EPOCHREALTIME; echo $(( ${t%.*} * 1000000 + 10#${t#*.} )); }
 
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"

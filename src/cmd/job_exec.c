@@ -1,10 +1,14 @@
 /*
  * cidre job-exec SPEC: the job supervisor the server's embedded runner
- * starts for each job (internal; see src/server/supervisor.h).
+ * starts for each job (internal; see src/server/supervisor.h), and
+ * cidre job-launcher, which forks those supervisors for a server
+ * (src/exec/spawn.h).
  */
 #include <stdio.h>
+#include <sys/stat.h>
 
 #include "cmd/cmd.h"
+#include "exec/spawn.h"
 #include "server/supervisor.h"
 
 const char cmd_job_exec_usage[] =
@@ -20,4 +24,23 @@ int cmd_job_exec(int argc, char **argv)
 		return 2;
 	}
 	return supervisor_main(argv[1]);
+}
+
+const char cmd_job_launcher_usage[] =
+	"usage: cidre job-launcher SPECDIR\n"
+	"\n"
+	"Internal: the server starts it once, with a socket on descriptor 3, and\n"
+	"it forks a job supervisor (as job-exec) for each spec in SPECDIR the\n"
+	"server asks for. It ends when the server closes the socket. People do\n"
+	"not run it.\n";
+
+int cmd_job_launcher(int argc, char **argv)
+{
+	struct stat st;
+
+	if (argc != 2 || fstat(3, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+		fputs(cmd_job_launcher_usage, stderr);
+		return 2;
+	}
+	return launcher_serve(3, argv[1], supervisor_main);
 }

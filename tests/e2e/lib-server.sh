@@ -45,7 +45,7 @@ stop_all_servers() {
 		kill -9 "$p" 2>/dev/null
 	done
 	# job supervisors this script's servers started (their own sessions)
-	for p in $(pgrep -f "job-exec $SCRATCH/" 2>/dev/null); do
+	for p in $(pgrep -f "job-(exec|launcher) $SCRATCH/" 2>/dev/null); do
 		kill -9 "$p" 2>/dev/null
 	done
 }

@@ -54,7 +54,7 @@ test_expect_success 'kill -9 the server, and the victim job with all its process
 	kill_server &&
 	vid=$(job_id victim p.json) &&
 	spid=$(cat data/work/slot-*.spec.json.pid | awk -v j="$vid" "\$1 == j { print \$2 }") &&
-	pgrep -f "job-exec $SCRATCH/data/work/slot-" | grep -qx "$spid" &&
+	pgrep -f "job-launcher $SCRATCH/data/work" | grep -qx "$spid" &&
 	test -n "$spid" &&
 	pkill -9 -s "$spid" &&
 	wait_for 10 sh -c "! pgrep -s $spid"

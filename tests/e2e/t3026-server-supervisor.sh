@@ -5,7 +5,8 @@
 # temporary file, made while the script runs (or when the result is
 # written, for a job that never starts), is never left behind; the job's
 # CI_JOB_STARTED_AT is the UTC time of its start; its CPU affinity is its
-# runner's.
+# runner's. The supervisors are forked by the server's job launcher, which
+# is started again when it dies and ends with the server.
 . "$(dirname "$0")/lib.sh"
 . "$TEST_DIR/lib-server.sh"
 
@@ -66,6 +67,35 @@ test_expect_success 'a job that never starts gets its result, no temporary file 
 	api GET "/api/v1/jobs/$j" | jq -e ".status == \"failed\"" &&
 	! test -e "data/results/$j.json" &&
 	! ls data/results | grep -q "\.tmp$"
+'
+
+# the supervisors' parent is the job launcher, not the server
+gone() { ! process_alive "$1"; }
+launcher_pid() {
+	pgrep -f "job-launcher $SCRATCH/data/work\$" | while read -r p; do
+		if [ "$(awk "{ print \$4 }" "/proc/$p/stat")" = "$SERVER_PID" ]; then
+			echo "$p"
+		fi
+	done
+}
+
+test_expect_success 'the job launcher forks the supervisors, and comes back when killed' '
+	(cd app && printf "job:\n  script:\n    - echo \"supervisor \$PPID\"\n    - cat /proc/\$PPID/cmdline | tr \"\\\\0\" \" \"; echo\n" >.gitlab-ci.yml &&
+	git commit -q -a -m ppid && git push -q origin HEAD:main) &&
+	api POST /api/v1/projects/app/pipelines "{}" >p.json && expect_status 201 &&
+	wait_pipeline "$(jq -r .id p.json)" >p.json &&
+	test "$(jq -r .status p.json)" = success &&
+	l=$(launcher_pid) && test -n "$l" && echo "launcher $l" &&
+	curl -sS "$URL/api/v1/jobs/$(jq -r ".jobs[0].id" p.json)/log" >log3 &&
+	grep "job-launcher $SCRATCH/data/work" log3 &&
+	kill -9 "$l" && wait_for 10 gone "$l" &&
+	api POST /api/v1/projects/app/pipelines "{}" >p.json && expect_status 201 &&
+	wait_pipeline "$(jq -r .id p.json)" >p.json &&
+	test "$(jq -r .status p.json)" = success &&
+	grep "the job launcher is gone" data.log &&
+	l2=$(launcher_pid) && test -n "$l2" && test "$l2" != "$l" &&
+	stop_server &&
+	wait_for 10 gone "$l2"
 '
 
 # the shell executor starts its child pinned to the parent's CPU, which the
