@@ -603,16 +603,26 @@ static pthread_once_t probe_once = PTHREAD_ONCE_INIT;
  * privileges, so when we can, it can. Only whether the child was made
  * counts: another thread of ours may reap it before we do.
  */
+static int unshare_child(void *arg)
+{
+	syscall(SYS_exit_group, 0);
+	return 0;
+}
+
 static int can_unshare(void)
 {
-	long pid = syscall(SYS_clone, CLONE_NEWUSER | CLONE_NEWPID | SIGCHLD,
-			   NULL, NULL, NULL, 0);
+	/*
+	 * Sharing our memory (vfork-like): no copy of the page tables, whose
+	 * lock a copy would hold while the run's other threads start git.
+	 */
+	char stack[4096] __attribute__((aligned(16)));
+	pid_t pid = clone(unshare_child, stack + sizeof(stack),
+			  CLONE_VM | CLONE_VFORK | CLONE_NEWUSER | CLONE_NEWPID | SIGCHLD,
+			  NULL);
 
-	if (pid == 0)
-		syscall(SYS_exit_group, 0);
 	if (pid < 0)
 		return 0;
-	while (waitpid((pid_t)pid, NULL, 0) < 0 && errno == EINTR)
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 		;
 	return 1;
 }
