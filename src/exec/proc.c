@@ -155,17 +155,38 @@ static int place_fds(const struct child_args *a, int *msg)
 	return 0;
 }
 
+/* proc_signals_changed_only(): the only dispositions not at their default */
+static sigset_t changed_sigs;
+static int changed_only;
+
+void proc_signals_changed_only(const sigset_t *set)
+{
+	changed_sigs = *set;
+	changed_only = 1;
+}
+
 void proc_signals_default(void)
 {
+	/* SIG_DFL, no flags, empty mask: zeroes in every kernel layout */
+	unsigned long ksa[4] = { 0, 0, 0, 0 };
 	struct sigaction sa;
 	sigset_t none;
-	int sig;
+	int sig, rtmin = SIGRTMIN;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_DFL;
 	for (sig = 1; sig < NSIG; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
+		if (sig != SIGKILL && sig != SIGSTOP && (sig < 32 || sig >= rtmin) &&
+		    (!changed_only || sigismember(&changed_sigs, sig) == 1))
 			sigaction(sig, &sa, NULL);
+	/*
+	 * glibc's own signals (32 and 33: thread cancellation, setxid),
+	 * which its sigaction() refuses to touch. posix_spawn leaves them
+	 * ignored in what it starts (the server's launcher and supervisors),
+	 * and an ignored signal survives exec: reset with the system call.
+	 */
+	for (sig = 32; sig < rtmin; sig++)
+		syscall(SYS_rt_sigaction, sig, ksa, NULL, (size_t)8);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }

@@ -9,6 +9,7 @@
  * This is the only module that forks or execs jobs.
  */
 
+#include <signal.h>
 #include <stddef.h>
 
 #include "util/strbuf.h"
@@ -164,6 +165,13 @@ void proc_prewarm_finish(void);
  * for a child between fork and exec.
  */
 void proc_signals_default(void);
+/*
+ * For a process that started with every disposition at its default
+ * (the server's job supervisor): set holds all it changed since, and
+ * proc_signals_default() then resets only those (each of the 62 others
+ * was one sigaction per job started).
+ */
+void proc_signals_changed_only(const sigset_t *set);
 
 /*
  * Build the bash script for a list of commands the way GitLab's runner

@@ -317,15 +317,16 @@ static void __attribute__((noreturn)) launched(int null, int log, const char *sp
 					       int (*run)(const char *spec))
 {
 	sigset_t none;
-	int s;
 
 	setsid();
 	if (dup2(null, 0) < 0 || dup2(log, 1) < 0 || dup2(log, 2) < 0)
 		_exit(127);
 	close_range(3, ~0U, 0);
-	for (s = 1; s < NSIG; s++)
-		if (s != SIGKILL && s != SIGSTOP)
-			signal(s, SIG_DFL);
+	/*
+	 * Every disposition is at its default already: the launcher was
+	 * started so (POSIX_SPAWN_SETSIGDEF) and changes none; it only
+	 * blocks SIGCHLD, for its signalfd.
+	 */
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	exit(run(spec));

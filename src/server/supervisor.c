@@ -22,6 +22,7 @@
 #include "exec/spawn.h"
 #include "exec/workspace.h"
 #include "git/mirror.h"
+#include "exec/proc.h"
 #include "sched/jobrun.h"
 #include "server/pctx.h"
 #include "util/jsonx.h"
@@ -438,6 +439,21 @@ int supervisor_main(const char *spec_path)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	{
+		/*
+		 * Started with every disposition at its default (the launcher's
+		 * fork, or posix_spawn's POSIX_SPAWN_SETSIGDEF): the job's
+		 * children need only these four reset.
+		 */
+		sigset_t mine;
+
+		sigemptyset(&mine);
+		sigaddset(&mine, SIGTERM);
+		sigaddset(&mine, SIGINT);
+		sigaddset(&mine, SIGHUP);
+		sigaddset(&mine, SIGPIPE);
+		proc_signals_changed_only(&mine);
+	}
 
 	/* the slot's cgroups, kept from job to job (see cgroup_keep_as) */
 	cgroup_keep_as(str(s.root, "cgroup"));

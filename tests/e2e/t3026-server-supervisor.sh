@@ -80,7 +80,7 @@ launcher_pid() {
 }
 
 test_expect_success 'the job launcher forks the supervisors, and comes back when killed' '
-	(cd app && printf "job:\n  script:\n    - echo \"supervisor \$PPID\"\n    - cat /proc/\$PPID/cmdline | tr \"\\\\0\" \" \"; echo\n" >.gitlab-ci.yml &&
+	(cd app && printf "job:\n  script:\n    - echo \"supervisor \$PPID\"\n    - cat /proc/\$PPID/cmdline | tr \"\\\\0\" \" \"; echo\n    - grep -E \"^Sig(Ign|Blk)\" /proc/self/status\n" >.gitlab-ci.yml &&
 	git commit -q -a -m ppid && git push -q origin HEAD:main) &&
 	api POST /api/v1/projects/app/pipelines "{}" >p.json && expect_status 201 &&
 	wait_pipeline "$(jq -r .id p.json)" >p.json &&
@@ -88,6 +88,9 @@ test_expect_success 'the job launcher forks the supervisors, and comes back when
 	l=$(launcher_pid) && test -n "$l" && echo "launcher $l" &&
 	curl -sS "$URL/api/v1/jobs/$(jq -r ".jobs[0].id" p.json)/log" >log3 &&
 	grep "job-launcher $SCRATCH/data/work" log3 &&
+	# the server ignores SIGPIPE (and, started in the background, SIGINT
+	# and SIGQUIT): the job ignores and blocks nothing
+	grep "^SigIgn:[[:space:]]*0*\$" log3 && grep "^SigBlk:[[:space:]]*0*\$" log3 &&
 	kill -9 "$l" && wait_for 10 gone "$l" &&
 	api POST /api/v1/projects/app/pipelines "{}" >p.json && expect_status 201 &&
 	wait_pipeline "$(jq -r .id p.json)" >p.json &&
