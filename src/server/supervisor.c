@@ -255,18 +255,18 @@ static json_t *result_json(const struct job_result *r, const struct cas_file *ar
 }
 
 /*
- * The result's temporary file RESULT.tmp, created while the job's
- * script runs (jobrun's started callback) rather than after it: a new
- * file's inode costs 0.05-1.5 ms of CPU on the development VM's ext4
- * (docs/internals/server.md), which then overlaps bash instead of
- * following it. A job that never starts gets it when its result is
- * written. (It used to be a helper thread's, started with the process:
- * the thread itself cost ~60 us of CPU, and on a busy machine it often
- * ran only after the main thread had started bash anyway.)
+ * The result file (the spec's "result": the runner slot's
+ * WORK/slot-N.result.json), opened while the job's script runs
+ * (jobrun's started callback) rather than after it, and rewritten in
+ * place: it is the slot's, job after job, so the open finds an inode
+ * that exists. A new file per job (RESULT.tmp renamed, as before) cost
+ * an inode allocation, 0.05-1.5 ms of CPU on the development VM's ext4
+ * (docs/internals/server.md). A job that never starts opens it when its
+ * result is written.
  */
 struct prep {
-	char *tmp;	/* RESULT.tmp */
-	int fd;		/* open on tmp, or -1 */
+	const char *path;
+	int fd;		/* open on path, or -1 */
 };
 
 static void prep_create(void *ud)
@@ -274,39 +274,41 @@ static void prep_create(void *ud)
 	struct prep *pr = ud;
 
 	if (pr->fd < 0)
-		pr->fd = open(pr->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		pr->fd = open(pr->path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
 }
 
 static void prep_release(struct prep *pr)
 {
 	if (pr->fd >= 0)
 		close(pr->fd);
-	free(pr->tmp);
 }
 
 /*
- * Write o to path atomically: a reader sees the whole file or none. The
- * temporary file PATH.tmp is pr's when prep_create() opened it (its fd
- * is taken: pr->fd becomes -1), else opened here.
+ * Write o, which names its job, to path in place: emptied, then written
+ * whole. A reader (the runner, after this process has ended) takes it
+ * only when it parses and names the job it asks about, so a file cut
+ * short by a crash, or the slot's previous job's, is no result.
  */
 static int write_result(const char *path, json_t *o, struct prep *pr)
 {
-	struct strbuf tmp = STRBUF_INIT;
 	int rc = -1, fd;
 	char *text = json_dumps(o, JSON_COMPACT);
 	size_t len = text ? strlen(text) : 0, off = 0;
 
 	if (!text)
 		goto done;
-	strbuf_addf(&tmp, "%s.tmp", path);
 	fd = pr->fd;
 	pr->fd = -1;
 	if (fd < 0)
-		fd = open(tmp.buf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0)
 		goto done;
+	if (ftruncate(fd, 0) < 0) {
+		close(fd);
+		goto done;
+	}
 	while (off < len) {
-		ssize_t w = write(fd, text + off, len - off);
+		ssize_t w = pwrite(fd, text + off, len - off, (off_t)off);
 
 		if (w < 0 && errno == EINTR)
 			continue;
@@ -315,15 +317,10 @@ static int write_result(const char *path, json_t *o, struct prep *pr)
 		off += (size_t)w;
 	}
 	/* no fsync: the runner records the result as soon as this process ends */
-	if (off < len) {
-		close(fd);
-		goto done;
-	}
 	close(fd);
-	rc = rename(tmp.buf, path);
+	rc = off < len ? -1 : 0;
 done:
 	free(text);
-	strbuf_release(&tmp);
 	return rc;
 }
 
@@ -457,7 +454,7 @@ int supervisor_main(const char *spec_path)
 
 	/* the slot's cgroups, kept from job to job (see cgroup_keep_as) */
 	cgroup_keep_as(str(s.root, "cgroup"));
-	prep.tmp = xasprintf("%s.tmp", s.result);
+	prep.path = s.result;
 	prep.fd = -1;
 	write_pid_file(spec_path, s.job_id);
 	log_fd = open(s.log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -625,6 +622,7 @@ write:
 		close(log_fd);
 	out = result_json(&r, arts, arts_nr, stat(s.log, &st) ? 0 : (long long)st.st_size,
 			  pj ? pj->def->artifacts.expire_in : NULL);
+	json_object_set_new(out, "job_id", json_integer((json_int_t)s.job_id));
 	if (write_result(s.result, out, &prep) == 0)
 		rc = 0;
 	else

@@ -167,6 +167,13 @@ wait_pipeline() {
 	curl -sS "$URL/api/v1/pipelines/$1"
 }
 
+# slot_result_of JOB: the runner slot's result file that holds JOB's
+# result (the supervisor writes DATA/work/slot-N.result.json in place,
+# naming its job; the runner empties it once recorded); fails if none
+slot_result_of() {
+	grep -l "\"job_id\":$1[,}]" data/work/slot-*.result.json 2>/dev/null
+}
+
 job_status_is() {
 	refresh
 	[ "$(curl -sS "$URL/api/v1/jobs/$1" | jq -r .status)" = "$2" ]

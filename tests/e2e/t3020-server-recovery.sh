@@ -112,7 +112,7 @@ test_expect_success 'a job that ended while the server was down is recorded at t
 	wait_for 20 job_status_is "$jid" running &&
 	kill_server &&
 	touch go2 &&
-	wait_for 20 test -f "data/results/$jid.json" &&
+	wait_for 20 slot_result_of "$jid" &&
 	start_server data &&
 	wait_pipeline "$id" >d2.json &&
 	jq -e ".status == \"success\"" d2.json &&

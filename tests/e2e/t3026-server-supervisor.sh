@@ -48,8 +48,8 @@ test_expect_success 'a process left behind is killed; the slot serves the next j
 	curl -sS "$URL/api/v1/jobs/$j1" >j1.json && curl -sS "$URL/api/v1/jobs/$j2" >j2.json &&
 	test "$(jq -r .peak_memory j1.json)" -gt 0 &&
 	test "$(jq -r .peak_memory j2.json)" -gt 0 &&
-	! test -e "data/results/$j1.json" && ! test -e "data/results/$j2.json" &&
-	! ls data/results | grep -q "\.tmp$"
+	! slot_result_of "$j1" && ! slot_result_of "$j2" &&
+	test -z "$(ls data/results)"
 '
 
 test_expect_success 'a job that never starts gets its result, no temporary file left' '
@@ -65,8 +65,33 @@ test_expect_success 'a job that never starts gets its result, no temporary file 
 	j=$(jq -r ".jobs[0].id" p.json) &&
 	curl -sS "$URL/api/v1/jobs/$j/log" | grep "executor is shell" &&
 	api GET "/api/v1/jobs/$j" | jq -e ".status == \"failed\"" &&
-	! test -e "data/results/$j.json" &&
-	! ls data/results | grep -q "\.tmp$"
+	! slot_result_of "$j" &&
+	test -z "$(ls data/results)"
+'
+
+# the slot's result file holds another job'"'"'s result (an earlier job of
+# the slot, or a file cut short): a supervisor killed before it wrote its
+# own leaves its job failed, not that job'"'"'s status
+test_expect_success 'another job'"'"'s result in the slot is not this job'"'"'s' '
+	(cd app && printf "first:\n  script: [\"true\"]\n" >.gitlab-ci.yml &&
+	git commit -q -a -m first && git push -q origin HEAD:main) &&
+	api POST /api/v1/projects/app/pipelines "{}" >p.json && expect_status 201 &&
+	wait_pipeline "$(jq -r .id p.json)" >p.json &&
+	test "$(jq -r .status p.json)" = success &&
+	first=$(jq -r ".jobs[0].id" p.json) &&
+	(cd app && printf "stuck:\n  script: [\"sleep 300\"]\n" >.gitlab-ci.yml &&
+	git commit -q -a -m stuck && git push -q origin HEAD:main) &&
+	api POST /api/v1/projects/app/pipelines "{}" >p.json && expect_status 201 &&
+	stuck=$(jq -r ".jobs[0].id" p.json) &&
+	wait_for 20 job_status_is "$stuck" running &&
+	wait_for 20 grep -q "^$stuck " data/work/slot-1.spec.json.pid &&
+	spid=$(cut -d" " -f2 data/work/slot-1.spec.json.pid) &&
+	printf "{\"status\":\"success\",\"exit_code\":0,\"job_id\":%s}" "$first" \
+		>data/work/slot-1.result.json &&
+	kill -9 "$spid" && pkill -9 -s "$spid"; wait_for 20 job_status_is "$stuck" failed &&
+	api GET "/api/v1/jobs/$stuck" >j.json &&
+	jq -e ".failure_reason == \"runner_system_failure\"" j.json &&
+	curl -sS "$URL/api/v1/jobs/$stuck/log" | grep "ended without a result"
 '
 
 # the supervisors' parent is the job launcher, not the server
