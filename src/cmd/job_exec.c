@@ -7,7 +7,10 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include <jansson.h>
+
 #include "cmd/cmd.h"
+#include "exec/cgroup.h"
 #include "exec/spawn.h"
 #include "server/supervisor.h"
 
@@ -42,5 +45,12 @@ int cmd_job_launcher(int argc, char **argv)
 		fputs(cmd_job_launcher_usage, stderr);
 		return 2;
 	}
+	/*
+	 * What every supervisor would find out for itself, found once and
+	 * inherited by each fork: the cgroup hierarchies (~15 system calls
+	 * a job) and jansson's hash seed (a read of /dev/urandom).
+	 */
+	cgroup_discover();
+	json_object_seed(0);
 	return launcher_serve(3, argv[1], supervisor_main);
 }
