@@ -179,6 +179,12 @@ struct launch_answer {
 	int32_t pid;
 };
 
+/* Room for the control message of one descriptor (SCM_RIGHTS). */
+union one_fd {
+	struct cmsghdr h;
+	char buf[CMSG_SPACE(sizeof(int))];
+};
+
 /* How long the server waits for an answer before it gives the launcher up. */
 #define LAUNCHER_ANSWER_MS 10000
 
@@ -245,10 +251,7 @@ int launcher_spawn(struct launcher *l, const char *spec, const char *errlog,
 	size_t a = strlen(errlog), b = strlen(spec);
 	struct launch_answer ans;
 	struct iovec iov = { &ans, sizeof(ans) };
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} cm;
+	union one_fd cm;
 	struct msghdr mh;
 	struct cmsghdr *c;
 	struct pollfd p = { l->fd, POLLIN, 0 };
@@ -336,10 +339,7 @@ static void answer(int fd, int e, pid_t pid, int pidfd)
 {
 	struct launch_answer ans = { e, (int32_t)pid };
 	struct iovec iov = { &ans, sizeof(ans) };
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} cm;
+	union one_fd cm;
 	struct msghdr mh;
 
 	memset(&mh, 0, sizeof(mh));
