@@ -83,6 +83,17 @@ test_expect_success 'predefined variables describe the commit' '
 	expect_grep "pwd=$dir\$" out
 '
 
+test_expect_success 'a job starts with no signal ignored or blocked, whatever cidre run had' '
+	new_repo sig <<-\EOF &&
+	sig:
+	  script:
+	    - grep -E "^Sig(Ign|Blk)" /proc/self/status
+	EOF
+	(trap "" USR1 PIPE HUP; cd sig && cidre run --color=never >../out 2>&1) &&
+	expect_grep "SigIgn:[[:space:]]*0+$" out &&
+	expect_grep "SigBlk:[[:space:]]*0+$" out
+'
+
 test_expect_success 'uncommitted and untracked files are seen; ignored ones are not' '
 	new_repo w <<-\EOF &&
 	look:

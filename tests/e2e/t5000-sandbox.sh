@@ -19,8 +19,12 @@ test_expect_success 'a job runs in its image, in its workspace, as nobody' '
 	    - echo made >made.txt
 	    - test -f .gitlab-ci.yml
 	    - hostname
+	    - grep -E "^Sig(Ign|Blk)" /proc/self/status
 	EOF
-	(cd p && cidre run --executor sandbox --color=never >../out 2>&1) &&
+	# ignored signals of cidre run are not the job'"'"'s
+	(trap "" USR1 PIPE; cd p && cidre run --executor sandbox --color=never >../out 2>&1) &&
+	expect_grep "^j +\| SigIgn:[[:space:]]*0+$" out &&
+	expect_grep "^j +\| SigBlk:[[:space:]]*0+$" out &&
 	expect_grep "^j +\| 65534$" out &&
 	expect_grep "^j +\| /builds/p$" out &&
 	expect_grep "^j +\| dir=/builds/p$" out &&
