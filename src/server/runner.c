@@ -624,11 +624,6 @@ static char *dotenv_text(const json_t *res)
 }
 
 /*
- * Record job id's end from its result file. Without one, it failed for
- * lost_reason (a sentence for its log, or NULL), as reason (a GitLab
- * failure reason; NULL: runner_system_failure).
- */
-/*
  * A job's result is in its runner slot's file WORK/slot-N.result.json,
  * rewritten in place by each job of the slot (a new file per job was an
  * inode allocation, ~0.3-1 ms of CPU on the development VM's ext4); it
@@ -689,6 +684,12 @@ static void slot_result_done(struct server *srv, int no)
 	free(p);
 }
 
+/*
+ * Record job id's end from its result (it ran in slot no; 0: not
+ * known). Without one, it failed for lost_reason (a sentence for its
+ * log, or NULL), as reason (a GitLab failure reason; NULL:
+ * runner_system_failure).
+ */
 static void ingest_as(struct runner *r, int64_t id, int no, const char *lost_reason,
 		      const char *reason)
 {
