@@ -19,10 +19,10 @@
 
 #include "exec/cas.h"
 #include "exec/cgroup.h"
+#include "exec/proc.h"
 #include "exec/spawn.h"
 #include "exec/workspace.h"
 #include "git/mirror.h"
-#include "exec/proc.h"
 #include "sched/jobrun.h"
 #include "server/pctx.h"
 #include "util/jsonx.h"
