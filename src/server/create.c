@@ -272,7 +272,8 @@ int server_create_pipeline(struct server *srv, const struct trigger *t,
 	struct store_pipeline pl;
 	struct server_config cfg;
 	struct diag d;
-	int64_t pending = 0;
+	int64_t pending = 0, created_project = 0;
+	json_t *created_ev = NULL;
 	int have_gi = 0, have_plan = 0, rc = -1, in_tx = 0, locked = 0, recorded = 0;
 
 	*ret_status = 500;
@@ -495,6 +496,8 @@ commit:
 		goto done;
 	recorded = in_tx && t->record;
 	in_tx = 0;
+	/* the pipeline's event as created: read before the runner moves it on */
+	created_ev = events_pipeline_read(srv, st, pl.id, &created_project);
 	/* the runner first: what follows is not needed for the jobs to start */
 	server_kick(srv, pl.id);
 	if (!recorded && t->record) {
@@ -504,7 +507,8 @@ commit:
 	atomic_fetch_add(&srv->pipelines_created, 1);
 	if (!have_plan || !plan.nr || plan.workflow_skip)
 		notify_pipeline(srv, st, pl.id, have_plan ? "skipped" : "failed");
-	events_pipeline(srv, st, pl.id);
+	events_pipeline_publish(srv, created_ev, created_project, pl.id);
+	created_ev = NULL;
 	/*
 	 * A newer pipeline makes older ones redundant, if it has jobs to run.
 	 * After the kick: the runner claims an older pipeline's pending job
@@ -542,6 +546,7 @@ done:
 		gitinfo_release(&gi);
 	pctx_release(&ctx);
 	diag_clear(&d);
+	json_decref(created_ev);
 	free(mirror);
 	free(branch);
 	free(vars_text);

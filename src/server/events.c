@@ -169,22 +169,39 @@ static void publish(struct server *srv, const char *type, int64_t project_id,
 	free(d);
 }
 
-void events_pipeline(struct server *srv, struct store *st, int64_t id)
+json_t *events_pipeline_read(struct server *srv, struct store *st, int64_t id,
+			     int64_t *project_id)
 {
 	struct strbuf err = STRBUF_INIT;
 	struct store_pipeline p;
+	json_t *o = NULL;
 
 	if (!srv->events || !st)
-		return;
+		return NULL;
 	memset(&p, 0, sizeof(p));
 	if (store_pipeline_get(st, id, &p, &err) == 0) {
-		json_t *o = api_pipeline_json(&p);
-
-		publish(srv, "pipeline", p.project_id, p.id, o);
-		json_decref(o);
+		o = api_pipeline_json(&p);
+		*project_id = p.project_id;
 	}
 	store_pipeline_release(&p);
 	strbuf_release(&err);
+	return o;
+}
+
+void events_pipeline_publish(struct server *srv, json_t *o, int64_t project_id, int64_t id)
+{
+	if (!o)
+		return;
+	publish(srv, "pipeline", project_id, id, o);
+	json_decref(o);
+}
+
+void events_pipeline(struct server *srv, struct store *st, int64_t id)
+{
+	int64_t project_id = 0;
+	json_t *o = events_pipeline_read(srv, st, id, &project_id);
+
+	events_pipeline_publish(srv, o, project_id, id);
 }
 
 void events_job(struct server *srv, struct store *st, int64_t id)

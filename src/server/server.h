@@ -290,6 +290,15 @@ void events_stop(struct server *srv);
  */
 void events_pipeline(struct server *srv, struct store *st, int64_t id);
 void events_job(struct server *srv, struct store *st, int64_t id);
+/*
+ * events_pipeline in two steps: the state read now (NULL without event
+ * streams), published later (and freed). A new pipeline's event is read
+ * before the runner is kicked, so that it says "created" even when the
+ * runner has moved the pipeline on by the time it is published.
+ */
+json_t *events_pipeline_read(struct server *srv, struct store *st, int64_t id,
+			     int64_t *project_id);
+void events_pipeline_publish(struct server *srv, json_t *o, int64_t project_id, int64_t id);
 
 /* What a stream may see, decided by the caller at connect. */
 struct events_filter {
