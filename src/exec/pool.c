@@ -1570,14 +1570,11 @@ static void kit_used(int fd)
 }
 
 /*
- * Nothing in this network namespace but what it was made with? Its
- * own counts (sockstat: sockets of every family, TCP, UDP, raw and
- * fragments, TIME_WAIT included; IPv6 the same), not the socket
- * tables, whose walk is of the whole host's hash (milliseconds).
- */
-/*
- * The network namespace we are in holds no socket (TIME_WAIT included:
- * sockstat's used, inuse and tw all 0) and lo is up: 1, else 0.
+ * Nothing in the network namespace we are in but what it was made
+ * with: no socket (sockstat's used, inuse and tw all 0, for every
+ * family, TCP, UDP, raw and fragments, TIME_WAIT included; IPv6 the
+ * same) and lo up: 1, else 0. Its own counts, not the socket tables,
+ * whose walk is of the whole host's hash (milliseconds).
  */
 static int net_counts_clean(void)
 {
@@ -1849,10 +1846,7 @@ static int hello(int sock, const char *buf, size_t len)
 	return 1;
 }
 
-/*
- * One message on a session: a job's request (its init cloned), or a
- * daemon's hello. 1, or 0 when the session ended (or must).
- */
+/* Forget init i (its socket closed: it ends). */
 static void init_drop(int i)
 {
 	close(zinit[i].sock);
@@ -1904,6 +1898,11 @@ static void init_event(int i)
 		zinit[i].idle = 1;
 }
 
+/*
+ * One message on a session: a job's request (handed to a waiting init,
+ * or to one cloned for it), or a daemon's hello. 1, or 0 when the
+ * session ended (or must).
+ */
 static int serve(int sock, int daemon)
 {
 	char buf[POOL_REQ_MAX];
