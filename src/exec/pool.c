@@ -1410,6 +1410,13 @@ static void job_init(struct job_req *q, int zsock)
 	ssize_t n;
 
 	proc_signals_default();
+	{
+		/* and so they stay: each job's process resets only its mask */
+		sigset_t none;
+
+		sigemptyset(&none);
+		proc_signals_changed_only(&none);
+	}
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	zygote_fds_close();
 	/* a kit: the namespaces made ahead, /dev built, lo up */
