@@ -207,7 +207,7 @@ test_expect_success 'a job gets the secrets; the masked one never reaches the lo
 	as "$(cat bob.tok)" GET "/api/v1/pipelines/$id" >p2.json &&
 	as "$(cat bob.tok)" GET "/api/v1/jobs/$jid" >j2.json &&
 	! grep -q "s3cr3t" p2.json j2.json &&
-	# the slot spec is emptied once the job is over: no secret at rest
+	# the slot spec is wiped once the job is over: no secret at rest
 	! grep -q "s3cr3t" data/work/*.spec.json
 '
 
