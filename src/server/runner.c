@@ -32,6 +32,7 @@
 #include "sched/jobrun.h"
 #include "server/seal.h"
 #include "server/server.h"
+#include "util/fileio.h"
 #include "util/utctime.h"
 #include "util/xalloc.h"
 
@@ -686,23 +687,19 @@ static int wipe_in_place(const char *path)
 {
 	static const char zeros[4096];
 	struct stat sb;
-	off_t off = 0;
+	off_t off;
 	int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW), rc = -1, saved;
 
 	if (fd < 0)
 		return -1;
 	if (fstat(fd, &sb) < 0)
 		goto done;
-	while (off < sb.st_size) {
+	for (off = 0; off < sb.st_size; off += (off_t)sizeof(zeros)) {
 		size_t n = sb.st_size - off < (off_t)sizeof(zeros) ?
 			   (size_t)(sb.st_size - off) : sizeof(zeros);
-		ssize_t w = pwrite(fd, zeros, n, off);
 
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
+		if (pwrite_full(fd, zeros, n, off) < 0)
 			goto done;
-		off += w;
 	}
 	rc = 0;
 done:
@@ -1004,23 +1001,13 @@ static json_t *dep_json(struct runner *r, const struct store_job *d)
  */
 static int write_over(const char *path, const char *text, size_t len)
 {
-	size_t off = 0;
 	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600), rc = -1, saved;
 
 	if (fd < 0)
 		return -1;
 	/* it holds the project's secrets: the job's alone, also if made 0644 before */
-	if (fchmod(fd, 0600) < 0)
+	if (fchmod(fd, 0600) < 0 || pwrite_full(fd, text, len, 0) < 0)
 		goto done;
-	while (off < len) {
-		ssize_t w = pwrite(fd, text + off, len - off, (off_t)off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			goto done;
-		off += (size_t)w;
-	}
 	rc = ftruncate(fd, (off_t)len);
 done:
 	saved = errno;

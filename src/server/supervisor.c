@@ -25,6 +25,7 @@
 #include "git/mirror.h"
 #include "sched/jobrun.h"
 #include "server/pctx.h"
+#include "util/fileio.h"
 #include "util/jsonx.h"
 #include "util/xalloc.h"
 
@@ -283,23 +284,6 @@ static void prep_release(struct prep *pr)
 		close(pr->fd);
 }
 
-/* pwrite all of len bytes at off (EINTR retried); 0, or -1 */
-static int pwrite_all(int fd, const char *buf, size_t len, off_t off)
-{
-	while (len) {
-		ssize_t w = pwrite(fd, buf, len, off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		buf += w;
-		len -= (size_t)w;
-		off += w;
-	}
-	return 0;
-}
-
 /*
  * Write o, which names its job, to path in place. A reader (the runner,
  * after this process has ended) takes it only when it parses and names
@@ -307,11 +291,13 @@ static int pwrite_all(int fd, const char *buf, size_t len, off_t off)
  * previous job's, is no result. The file is never emptied: a
  * truncation that frees its block is, on a file system mounted with
  * `discard`, a discard the caller waits for (0.1-6 ms on the
- * development VM's journal-less ext4). So its first byte is made 'x'
- * (the runner leaves it so after each ingest), the text after the
- * first byte written over the old, the length set (within the block),
- * and the opening brace written last: until then no JSON parses there,
- * whatever mix of old and new bytes a crash leaves.
+ * development VM's journal-less ext4). The runner wipes it (zero
+ * bytes) after each ingest; one it did not wipe (it stopped in
+ * between) still holds an old result. So the first byte is made 'x',
+ * the text after the first byte written over the old, the length set
+ * (within the block), and the opening brace written last: until then
+ * no JSON parses there, whatever mix of old and new bytes a crash
+ * leaves.
  */
 static int write_result(const char *path, json_t *o, struct prep *pr)
 {
@@ -328,10 +314,10 @@ static int write_result(const char *path, json_t *o, struct prep *pr)
 	if (fd < 0)
 		goto done;
 	/* no fsync: the runner records the result as soon as this process ends */
-	if (pwrite_all(fd, "x", 1, 0) == 0 &&
-	    pwrite_all(fd, text + 1, len - 1, 1) == 0 &&
+	if (pwrite_full(fd, "x", 1, 0) == 0 &&
+	    pwrite_full(fd, text + 1, len - 1, 1) == 0 &&
 	    ftruncate(fd, (off_t)len) == 0 &&
-	    pwrite_all(fd, text, 1, 0) == 0)
+	    pwrite_full(fd, text, 1, 0) == 0)
 		rc = 0;
 	close(fd);
 done:

@@ -1,0 +1,69 @@
+/* Unit tests for src/util/fileio.c: whole writes at an offset. */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "testlib.h"
+#include "util/fileio.h"
+#include "util/strbuf.h"
+
+static char tmp[4096];
+
+static int setup(void **state)
+{
+	return test_tmpdir(tmp, sizeof(tmp), "t-fileio");
+}
+
+static int teardown(void **state)
+{
+	return test_rmtree(tmp);
+}
+
+/* Over the old bytes, past the end (a hole before), and a large buffer. */
+static void test_pwrite_full(void **state)
+{
+	char path[4200], big[200000];
+	struct strbuf sb = STRBUF_INIT;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/f", tmp);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite_full(fd, "hello world", 11, 0), 0);
+	assert_int_equal(pwrite_full(fd, "W", 1, 6), 0);
+	assert_int_equal(pwrite_full(fd, "!", 1, 13), 0);
+	assert_int_equal(strbuf_read_file(&sb, path, 100), 0);
+	assert_int_equal((int)sb.len, 14);
+	assert_memory_equal(sb.buf, "hello World\0\0!", 14);
+	memset(big, 'b', sizeof(big));
+	assert_int_equal(pwrite_full(fd, big, sizeof(big), 1), 0);
+	strbuf_reset(&sb);
+	assert_int_equal(strbuf_read_file(&sb, path, sizeof(big) + 10), 0);
+	assert_int_equal((int)sb.len, (int)sizeof(big) + 1);
+	assert_int_equal(sb.buf[0], 'h');
+	assert_int_equal(sb.buf[sizeof(big)], 'b');
+	close(fd);
+	/* nothing to write: nothing done */
+	assert_int_equal(pwrite_full(fd, "x", 0, 0), 0);
+	/* an error is an error */
+	errno = 0;
+	assert_int_equal(pwrite_full(fd, "x", 1, 0), -1);
+	assert_int_equal(errno, EBADF);
+	strbuf_release(&sb);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_pwrite_full),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
