@@ -31,6 +31,14 @@ import sys
 # it saw, one instruction set after the other, so that a CPU that picks
 # another touches one compact group.
 SPARSE_SIZE = 16384
+# What posix_spawn's child runs before its exec: it shares the server's
+# memory (CLONE_VM | CLONE_VFORK), so its pages count in the server's, but
+# valgrind forks instead and a native pass sees only what happened to
+# fault first in a window. glibc members, placed after the start's code.
+SPAWN_CHILD = ["spawni.o", "sigaction.o", "libc_sigaction.o", "sigprocmask.o", "setsid.o",
+               "setpgid.o", "dup2.o", "closefrom.o", "close_range.o", "closefrom_fallback.o",
+               "open64_nocancel.o", "fcntl_nocancel.o", "spawn_valid_fd.o", "chdir.o",
+               "fchdir.o", "execve.o", "_exit.o"]
 # The older CPUs' variants (SSE2 to SSE4.2) stay out: those CPUs are rare
 # where a server runs now, and would make every other one carry them.
 ISA_ORDER = [".text.evex512", ".text.evex", ".text.avx512", ".text.avx"]
@@ -118,7 +126,12 @@ def section_ranges(binary):
 
 
 def native_faults(faults, faulted, pid, where):
-    """the functions of a laid-out server that faulted outside its hot text"""
+    """the functions of a laid-out server that faulted outside its hot text:
+    faults of the server (pid), and of its children until they exec (comm
+    still the server's name): posix_spawn's children share its memory
+    (CLONE_VM), so what they run before their exec is mapped in the
+    server's page tables. valgrind cannot show them (it forks instead)."""
+    comm = os.path.basename(faulted)[:15]
     secs = section_ranges(faulted)
     lo, hi = secs[".text"]
     syms = []
@@ -132,10 +145,10 @@ def native_faults(faults, faulted, pid, where):
     ran = []
     with open(faults) as f:
         for line in f:
-            p = line.split()
-            if len(p) < 3 or int(p[0]) != pid:
+            m = re.match(r"^\s*(.+?)\s+(\d+)\s+([0-9a-f]+)\s+[0-9a-f]+\s*$", line)
+            if not m or (int(m.group(2)) != pid and m.group(1) != comm):
                 continue
-            addr = int(p[1], 16)
+            addr = int(m.group(3), 16)
             if not lo <= addr < hi:
                 continue
             i = bisect.bisect_right(addrs, addr) - 1
@@ -150,9 +163,11 @@ def main():
     ap.add_argument("--map", required=True)
     ap.add_argument("--bin", required=True)
     ap.add_argument("--out", required=True)
-    ap.add_argument("--faults", help="perf script -F addr,ip of page faults in a laid-out server")
-    ap.add_argument("--faulted", help="that laid-out server")
-    ap.add_argument("--pid", type=int, help="the server's pid in --faults (not its children's)")
+    ap.add_argument("--native", nargs=3, action="append", default=[],
+                    metavar=("FAULTS", "BINARY", "PID"),
+                    help="perf script -F comm,pid,addr,ip of the page faults of a laid-out "
+                    "server BINARY, whose own pid (not its children's) was PID; "
+                    "repeated for each native pass")
     ap.add_argument("profiles", nargs="+")
     a = ap.parse_args()
 
@@ -172,6 +187,8 @@ def main():
                         text=True, check=True).stdout
     for line in nm.splitlines():
         p = line.split()
+        if len(p) == 3:
+            p.insert(1, "0")        # no size (crt objects' functions)
         if len(p) == 4 and p[2] in "tTiWw":
             i = section_at(int(p[0], 16))
             if i is not None:
@@ -179,7 +196,11 @@ def main():
                 fsize[(p[3], i)] = int(p[1], 16)
 
     phases = [parse_profile(p) for p in a.profiles]
-    extra = native_faults(a.faults, a.faulted, a.pid, where) if a.faults else []
+    extra = []
+    for faults, binary, pid in a.native:
+        for ran in native_faults(faults, binary, int(pid), where):
+            if ran not in extra:
+                extra.append(ran)
     # what only a native run shows comes after the start: most of it is
     # the start's (the vDSO, the re-exec, the CPU's string functions)
     names = [os.path.basename(p) for p in a.profiles]
@@ -244,7 +265,11 @@ def main():
     sparse = [i for i in order if text[i][1] >= SPARSE_SIZE and ran_bytes[i] * 4 < text[i][1]]
     print("sparse sections last: %d, %d kB" % (len(sparse), sum(text[i][1] for i in sparse) // 1024),
           file=sys.stderr)
-    dense = [i for i in order[:after_start] if i not in sparse] + variants + \
+    spawn = [i for i, t in enumerate(text)
+             if member(t[2])[0] == "libc.a" and member(t[2])[1] in SPAWN_CHILD
+             and t[3] == ".text" and i not in order]
+    print("posix_spawn's child: %d sections more" % len(spawn), file=sys.stderr)
+    dense = [i for i in order[:after_start] if i not in sparse] + variants + spawn + \
         [i for i in order[after_start:] if i not in sparse]
 
     with open(a.out, "w") as f:
