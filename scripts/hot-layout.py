@@ -3,13 +3,15 @@
 server runs together, at the front of its text, in the order it first runs.
 
     scripts/hot-layout.py --map LINK.map --bin cidre-server --out hot.ld \
-        PROFILE...
+        [--native FAULTS LAID-OUT-SERVER PID]... PROFILE...
 
 PROFILE: callgrind output files of one server run, one per phase (start and
 idle, pipelines, other requests, stop), as scripts/hot-profile.sh writes
-them. LINK.map and cidre-server: a link of the same objects without a
-layout (-Wl,-Map), compiled with -ffunction-sections, so that each of our
-functions is an input section of its own. Library archives come as they
+them. --native: the page faults of a laid-out server run natively (perf
+script -F comm,pid,addr,ip), one per pass. LINK.map and cidre-server: a
+link of the same objects without a layout (-Wl,-Map), compiled with
+-ffunction-sections, so that each of our functions is an input section of
+its own. Library archives come as they
 are built: one section per member (glibc: mostly one function each).
 
 Why: the kernel maps a file's pages 64 kB around each page fault (fault
@@ -25,11 +27,8 @@ import re
 import subprocess
 import sys
 
-# glibc's string functions: the variant a CPU runs is chosen at start
-# (IFUNC), in sections named after the instruction set. A profile run under
-# valgrind sees one of them; the layout keeps every variant of the families
-# it saw, one instruction set after the other, so that a CPU that picks
-# another touches one compact group.
+# A library member this large of which less than a quarter runs goes last
+# (see main()).
 SPARSE_SIZE = 16384
 # What posix_spawn's child runs before its exec: it shares the server's
 # memory (CLONE_VM | CLONE_VFORK), so its pages count in the server's, but
@@ -39,8 +38,13 @@ SPAWN_CHILD = ["spawni.o", "sigaction.o", "libc_sigaction.o", "sigprocmask.o", "
                "setpgid.o", "dup2.o", "closefrom.o", "close_range.o", "closefrom_fallback.o",
                "open64_nocancel.o", "fcntl_nocancel.o", "spawn_valid_fd.o", "chdir.o",
                "fchdir.o", "execve.o", "_exit.o"]
-# The older CPUs' variants (SSE2 to SSE4.2) stay out: those CPUs are rare
-# where a server runs now, and would make every other one carry them.
+# glibc's string functions: the variant a CPU runs is chosen at start
+# (IFUNC), in sections named after the instruction set. A profile run under
+# valgrind sees one of them; the layout keeps every variant of the families
+# it saw, one instruction set after the other, so that a CPU that picks
+# another touches one compact group. The older CPUs' variants (SSE2 to
+# SSE4.2) stay out: those CPUs are rare where a server runs now, and would
+# make every other one carry them.
 ISA_ORDER = [".text.evex512", ".text.evex", ".text.avx512", ".text.avx"]
 OLDER_ISA = [".text.sse4.2", ".text.sse4.1", ".text.ssse3", ".text.sse2"]
 
