@@ -8,11 +8,12 @@
 # four phases: start and idle; a project added and pipelines run (the API,
 # `cidre trigger --wait`, a `git push` to a hooked repository); reading the
 # results (status, logs, lists, metrics, the web pages); stop. Then
-# scripts/hot-layout.py writes the layout from them. With perf there, a
-# second pass runs the laid-out server natively and adds the functions
-# that still fault outside the hot text (what valgrind cannot see: the
-# vDSO's set-up, the re-exec of tune_malloc(), the CPU's own string
-# function variants, lock waits).
+# scripts/hot-layout.py writes the layout from them. With perf there,
+# three native passes run the laid-out server with the same workload and
+# add the functions that still fault outside the hot text (what valgrind
+# cannot see: the vDSO's set-up, the re-exec of tune_malloc(), the CPU's
+# own string function variants, lock waits, posix_spawn's vfork child).
+# About a minute in all.
 #
 # Needs valgrind, python3, git, curl (apt-get install valgrind); perf
 # (linux-perf) optional. Everything runs on 127.0.0.1 in a scratch
@@ -109,7 +110,7 @@ reading() {
 # GLIBC_TUNABLES as tune_malloc() sets it would be lost at its re-exec
 # (valgrind follows it with --trace-children); the jobs' processes and git
 # are left alone.
-echo "hot-profile: callgrind (a few minutes)" >&2
+echo "hot-profile: callgrind" >&2
 start "$W/cg" valgrind -q --tool=callgrind --trace-children=yes \
 	--trace-children-skip='*/cidre,*/git,*/git-*,/bin/*,/usr/bin/*' \
 	--callgrind-out-file="$W/cg.%p" "$B/cidre-server.plain"
