@@ -23,7 +23,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 B=$(cd "${1:-build}" && pwd)
-OUT=${HOT_LD:-$ROOT/src/server/hot.ld}
+OUT=$ROOT/src/server/hot.ld   # what the Makefile links the server with
 for t in valgrind callgrind_control python3 git curl; do
 	command -v "$t" >/dev/null || { echo "hot-profile: $t is needed" >&2; exit 2; }
 done
