@@ -28,6 +28,16 @@ VERSION   := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 CPPFLAGS  += -DCIDRE_VERSION='"$(VERSION)"'
 
 BUILD     ?= build
+
+# Objects are compiled again when the command that compiles them changes
+# (a flag, the compiler): $(BUILD)/.flags holds it, is rewritten only when
+# it differs, and every object depends on it.
+FLAGS_FILE := $(BUILD)/.flags
+FLAGS_NOW  := $(CC) $(CPPFLAGS) $(ALL_CFLAGS)
+ifneq ($(FLAGS_NOW),$(file <$(FLAGS_FILE)))
+$(shell mkdir -p $(BUILD))
+$(file >$(FLAGS_FILE),$(FLAGS_NOW))
+endif
 # what a job needs (the supervisor's part of src/server included); the
 # in-process object reader (zlib) is the server's alone
 SERVER_GIT := src/git/object.c
@@ -127,15 +137,15 @@ $(BUILD)/cidre-client: $(CORE_OBJ) $(CLIENT_OBJ) $(CURL_OBJ) $(BUILD)/src/cidre-
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(CLIENT_LIBS) $(LDLIBS)
 
 # the same dispatcher, with the server's or the client's commands built in
-$(BUILD)/src/cidre-server.o: src/cidre.c
+$(BUILD)/src/cidre-server.o: src/cidre.c $(FLAGS_FILE)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -DCIDRE_WITH_SERVER $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
-$(BUILD)/src/cidre-client.o: src/cidre.c
+$(BUILD)/src/cidre-client.o: src/cidre.c $(FLAGS_FILE)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -DCIDRE_WITH_CLIENT $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
-$(BUILD)/%.o: %.c
+$(BUILD)/%.o: %.c $(FLAGS_FILE)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
@@ -143,13 +153,13 @@ $(BUILD)/gen/web_files.c build-fuzz/gen/web_files.c: scripts/embed.sh $(WEB_FILE
 	@mkdir -p $(dir $@)
 	sh scripts/embed.sh $@ $(WEB_FILES)
 
-$(WEB_OBJ): $(BUILD)/gen/web_files.c
+$(WEB_OBJ): $(BUILD)/gen/web_files.c $(FLAGS_FILE)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
 # Every unit test links the shared helpers in tests/unit/testlib.c.
 UNIT_LIB  := $(BUILD)/tests/unit/testlib.o
 
-$(BUILD)/tests/unit/%: tests/unit/%.c $(UNIT_LIB) $(LIB_OBJ)
+$(BUILD)/tests/unit/%: tests/unit/%.c $(UNIT_LIB) $(LIB_OBJ) $(FLAGS_FILE)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(UNIT_LIB) $(LIB_OBJ) $(NET_LIBS) $(LDLIBS) -lcmocka
 
