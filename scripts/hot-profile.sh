@@ -17,8 +17,9 @@
 #
 # Needs valgrind, python3, git, curl (apt-get install valgrind); perf
 # (linux-perf) optional. Everything runs on 127.0.0.1 in a scratch
-# directory under /tmp, removed at the end; the servers started are
-# stopped by their pids.
+# directory under /tmp, removed at the end (KEEP=1 keeps it: the
+# callgrind profiles, perf data and servers' logs); the servers started
+# are stopped by their pids.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
