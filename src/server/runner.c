@@ -69,6 +69,7 @@ struct runner {
 	int spare_ready;        /* it exists (made by this runner) */
 	struct launcher *launcher;  /* forks the supervisors; NULL: spawned */
 	int launcher_fails;     /* starts or answers that failed, for good */
+	int ready_fd;           /* eventfd: written once recover() is done */
 };
 
 /* After this many failures of the launcher, supervisors are spawned. */
@@ -1738,6 +1739,15 @@ static void advance_dirty(struct runner *r)
 	r->dirty_nr = 0;
 }
 
+/* runner_start() waits for this: the API answers from a recovered store */
+static void runner_ready(struct runner *r)
+{
+	uint64_t one = 1;
+
+	if (r->ready_fd >= 0 && write(r->ready_fd, &one, sizeof(one)) < 0)
+		slog_warn("runner: cannot say it is ready: %s", strerror(errno));
+}
+
 static void *runner_main(void *arg)
 {
 	struct runner *r = arg;
@@ -1757,12 +1767,14 @@ static void *runner_main(void *arg)
 		if (!r->st) {
 			slog_warn("runner: %s", err.buf);
 			strbuf_release(&err);
+			runner_ready(r);
 			return NULL;
 		}
 		strbuf_release(&err);
 	}
 	cgroup_remove_stale_kept();
 	recover(r);
+	runner_ready(r);
 	while (!atomic_load(&srv->stopping)) {
 		int n, i;
 
@@ -1814,15 +1826,37 @@ int runner_start(struct server *srv, struct strbuf *err)
 		free(r);
 		return -1;
 	}
+	r->ready_fd = eventfd(0, EFD_CLOEXEC);
+	if (r->ready_fd < 0) {
+		strbuf_addf(err, "eventfd: %s", strerror(errno));
+		close(r->ep);
+		free(r->spare_log);
+		free(r);
+		return -1;
+	}
 	srv->runner = r;
 	if (pthread_create(&srv->runner_thread, NULL, runner_main, r)) {
 		strbuf_addstr(err, "cannot start the runner thread");
+		close(r->ready_fd);
 		close(r->ep);
 		free(r->spare_log);
 		free(r);
 		srv->runner = NULL;
 		return -1;
 	}
+	/*
+	 * Not listening before recovery is done: until then the store still
+	 * says "running" for a job whose process is gone, and a client that
+	 * asked would be told so.
+	 */
+	{
+		uint64_t v;
+
+		while (read(r->ready_fd, &v, sizeof(v)) < 0 && errno == EINTR)
+			;
+	}
+	close(r->ready_fd);
+	r->ready_fd = -1;
 	return 0;
 }
 
