@@ -5,7 +5,7 @@
 #
 # Runs BUILD/cidre-server.plain (no layout, with its link map) under
 # valgrind's callgrind through the life of a server, dumping what ran in
-# four phases: start and idle; a project added and pipelines run (the API,
+# four phases: start (with a config.yml) and idle; a project added and pipelines run (the API,
 # `cidre trigger --wait`, a `git push` to a hooked repository); reading the
 # results (status, logs, lists, metrics, the web pages); stop. Then
 # scripts/hot-layout.py writes the layout from them. With perf there,
@@ -61,6 +61,8 @@ start() {
 	local data=$1 n=0
 	shift
 	mkdir -p "$data"
+	# a config.yml, as most servers have: its reading is start code too
+	printf 'runner:\n  slots: 4\nlimits:\n  log_size: 64M\n' >"$data/config.yml"
 	"$@" server --data "$data" --listen 127.0.0.1:0 >"$data.log" 2>&1 &
 	SP=$!
 	until [ -s "$data/server-url" ]; do

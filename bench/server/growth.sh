@@ -10,7 +10,13 @@
 # idle (1 s after start), after each of PIPELINES (default 11) pipelines
 # run to their end with trigger-wait.sh, and 2 s after the last one
 # (settled). EXTRA_CONFIG is appended to the server's config.yml (e.g.
-# 'events:\n  backlog: 128\n'). Needs git and curl.
+# 'events:\n  backlog: 128\n'). RESTART=1: the project is added first and
+# the server started again, so "idle" is a server with its project, as
+# after a restart (Laminar's jobs are configured before it starts); the
+# code adding a project runs is then not counted. NO_CONFIG=1: no
+# config.yml (the embedded defaults: 2 slots): the YAML parser's code
+# is then paged in by the first pipeline rather than at start. Needs git
+# and curl.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -40,20 +46,32 @@ git clone -q "$W/demo.git" "$W/demo" 2>/dev/null
 	git push -q origin HEAD:main
 )
 mkdir "$W/d"
-printf "runner:\n  slots: 4\n${EXTRA_CONFIG:-}" >"$W/d/config.yml"
-"$C" server --data "$W/d" --listen 127.0.0.1:0 >"$W/log" 2>&1 &
-SP=$!
-wait_url "$W/d" "$W/log" "$SP"
+[ -n "${NO_CONFIG:-}" ] || printf "runner:\n  slots: 4\n${EXTRA_CONFIG:-}" >"$W/d/config.yml"
+start() {
+	rm -f "$W/d/server-url"
+	"$C" server --data "$W/d" --listen 127.0.0.1:0 >>"$W/log" 2>&1 &
+	SP=$!
+	wait_url "$W/d" "$W/log" "$SP"
+	U=$(cat "$W/d/server-url") T=$(cat "$W/d/admin-token")
+}
+add_project() {
+	curl -fsS -H "Authorization: Bearer $T" -H 'Content-Type: application/json' \
+		--data "{\"name\":\"demo\",\"repo\":\"$W/demo.git\"}" "$U/api/v1/projects" >/dev/null
+}
+start
+if [ -n "${RESTART:-}" ]; then
+	add_project
+	kill -TERM "$SP" && wait "$SP" || true
+	start
+fi
 rss() {
 	awk '/^(VmRSS|RssAnon|RssFile):/ { printf "%s %.2f MB  ", $1, $2 / 1024 }' "/proc/$SP/status"
 	echo
 }
-U=$(cat "$W/d/server-url") T=$(cat "$W/d/admin-token")
 sleep 1
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "idle: $(rss)"
-curl -fsS -H "Authorization: Bearer $T" -H 'Content-Type: application/json' \
-	--data "{\"name\":\"demo\",\"repo\":\"$W/demo.git\"}" "$U/api/v1/projects" >/dev/null
+echo "idle${RESTART:+ (with its project, restarted)}: $(rss)"
+[ -n "${RESTART:-}" ] || add_project
 for i in $(seq 1 "$N"); do
 	"$TW" "$U" "$T" demo main
 	echo "after $((i * 100)) jobs: $(rss)"

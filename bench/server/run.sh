@@ -112,6 +112,7 @@ api() {	# api METHOD PATH [JSON]
 
 rss_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+mb2() { awk -v k="$1" 'BEGIN { printf "%.2f", k / 1024 }'; }
 
 # ms since the epoch of an RFC 3339 time with milliseconds
 ms_of() { jq -rn --arg t "$1" '($t | sub("\\.[0-9]+Z$"; "Z") | fromdate) * 1000 + ($t | capture("\\.(?<m>[0-9]+)Z$").m | tonumber)'; }
@@ -297,9 +298,9 @@ l100k="${LIST_MEAN_100000:-?} / ${LIST_P50_100000:-?}"; n100k=${LIST_NET_100000:
 	echo "| 1 | trigger → trivial job finished, \`cidre trigger --wait -q\` (ms, mean; median) | $TC_MEAN ± $TC_SD; $TC_MED | 12 | ≤ 6 |"
 	echo "| 1 | … the bash client (no process started) | $T_MEAN ± $T_SD; $T_MED | – | – |"
 	echo "| 2 | $DRAIN_JOBS queued trivial jobs drained (jobs/s, best: $BEST_SLOTS slots) | $BEST_RATE | 103–162 | ≥ 500 |"
-	echo "| 3 | idle RSS (MB) | $(mb "$IDLE_RSS") | 8.7 | ≤ 4 |"
-	echo "| 4 | RSS growth over $GROWTH_JOBS jobs (MB), from idle | $(mb "$IDLE_RSS") → $(mb "$END_RSS") (+$(mb $((END_RSS - IDLE_RSS)))) | 8.7 → 10.8 (+2.1) | ≤ +0.5 |"
-	echo "| 4 | … from the end of the first pipeline (settled) | $(mb "$WARM_RSS") → $(mb "$END_RSS") ($(awk -v a="$WARM_RSS" -v b="$END_RSS" 'BEGIN { printf "%+.1f", (b - a) / 1024 }')) | – | ≤ +0.5 |"
+	echo "| 3 | idle RSS (MB) | $(mb2 "$IDLE_RSS") | 8.7 | ≤ 4 |"
+	echo "| 4 | RSS growth over $GROWTH_JOBS jobs (MB), from idle | $(mb2 "$IDLE_RSS") → $(mb2 "$END_RSS") ($(awk -v a="$IDLE_RSS" -v b="$END_RSS" 'BEGIN { printf "%+.2f", (b - a) / 1024 }')) | 8.7 → 10.8 (+2.1) | ≤ +0.5 |"
+	echo "| 4 | … from the end of the first pipeline (settled) | $(mb2 "$WARM_RSS") → $(mb2 "$END_RSS") ($(awk -v a="$WARM_RSS" -v b="$END_RSS" 'BEGIN { printf "%+.2f", (b - a) / 1024 }')) | – | ≤ +0.5 |"
 	echo "| 5 | pipeline list, 1,000 pipelines (ms: mean / p50; p50 − /healthz p50) | $l1k; $n1k | 2.9 | ≤ 0.5 |"
 	echo "| 5 | pipeline list, 100,000 pipelines (ms: mean / p50; p50 − /healthz p50) | $l100k; $n100k | – | ≤ 1 |"
 	echo "| 6 | wrk -t2 -c64 GET /healthz (req/s) | $RPS_HEALTHZ | 50k | ≥ 80k |"

@@ -34,6 +34,17 @@ test_expect_success 'the server has its hot text and constants' '
 	read start size <rohot && [ $((0x$size)) -gt 50000 ]
 '
 
+test_expect_success 'the hot constants are not executable (a segment of their own flags)' '
+	read start size <rohot &&
+	readelf -lW "$SERVER_BIN" | awk "\$1 == \"LOAD\"" >segs &&
+	cat segs &&
+	in=$(while read -r t off va pa fs ms rest; do
+		if [ $((0x$start >= va && 0x$start < va + ms)) = 1 ]; then echo "$rest"; fi
+	done <segs) &&
+	echo "the segment of .rodata.hot: $in" &&
+	test -n "$in" && ! echo "$in" | grep -q E
+'
+
 test_expect_success 'what the server runs is in it: start, HTTP, store, runner, YAML' '
 	read start size <hot &&
 	inside "$start" "$size" main server_main http_server_start runner_main fill_slots \
