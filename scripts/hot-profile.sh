@@ -5,9 +5,10 @@
 #
 # Runs BUILD/cidre-server.plain (no layout, with its link map) under
 # valgrind's callgrind through the life of a server, dumping what ran in
-# four phases: start (with a config.yml) and idle; a project added and pipelines run (the API,
-# `cidre trigger --wait`, a `git push` to a hooked repository); reading the
-# results (status, logs, lists, metrics, the web pages); stop. Then
+# four phases: start (with a config.yml) and idle; a project added and
+# pipelines run (the API, `cidre trigger --wait`, a `git push` to a hooked
+# repository); reading the results (status, logs, lists, metrics, the web
+# pages); stop. Then
 # scripts/hot-layout.py writes the layout from them. With perf there,
 # three native passes run the laid-out server with the same workload and
 # add the functions that still fault outside the hot text (what valgrind
