@@ -530,9 +530,9 @@ static void advance(struct runner *r, int64_t id)
 	decide_all(r, id, jobs, nr);
 	if (!nr && !strcmp(pl.status, "created") && !pl.error) {
 		/*
-		 * One this server is making now, its jobs not in yet: left to
-		 * create(), whose kick decides it (the scheduler's catch-up at
-		 * start can insert it while recovery walks the unfinished ones).
+		 * One this server is making now, its jobs not in yet (create()
+		 * adds the pipeline, plans, then adds the jobs): left to
+		 * create(), whose kick decides it.
 		 */
 		if (pl.created >= r->srv->started_ms)
 			goto done;
