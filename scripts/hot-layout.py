@@ -41,8 +41,9 @@ SPAWN_CHILD = ["spawni.o", "sigaction.o", "libc_sigaction.o", "sigprocmask.o", "
 # What runs only on a race or a wait, so that a profile may miss it, but
 # a busy server does it now and then: a job that ended before its pidfd
 # was opened is checked with kill(pid, 0), a store locked by another
-# connection waits in busy_wait() (nanosleep), the start waits for the
-# runner with usleep(). Small, and each would otherwise take a whole 64 kB
+# connection waits in busy_wait() (nanosleep), a restart waits with
+# usleep() for the data directory's lock a killed server still holds.
+# Small, and each would otherwise take a whole 64 kB
 # window of cold text: placed after the start's code, as
 # (library or None, member or object, section).
 RARE = [("libc.a", "kill.o", ".text"), ("libc.a", "nanosleep.o", ".text"),
