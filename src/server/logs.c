@@ -5,6 +5,13 @@
  * grows; logs_job_finished() wakes them for the last bytes and the end
  * event. Followers never poll.
  *
+ * DATA/logs is watched only while someone follows a log: a watch makes
+ * every write of every job's log queue an event and wake the watcher
+ * (about 2 % of all CPU in a 100-job drain nobody follows). The watch is
+ * added when the first follower of a running job registers, before its
+ * stream's first read, so no write after that read goes unseen; it is
+ * removed when the last follower is gone.
+ *
  * Ordering that makes the end exact: the runner records a job finished
  * only after its supervisor exited (every byte is in the file), and a
  * follower reads the "finished" flag before it reads the file; so when
@@ -47,7 +54,9 @@ struct follower {
 
 struct logs {
 	struct server *srv;
+	char *dir;              /* DATA/logs */
 	int ifd, stop_fd;
+	int wd;                 /* the watch on dir while nr > 0, else -1 */
 	pthread_t thread;
 	pthread_mutex_t lock;
 	struct follower **v;
@@ -209,6 +218,11 @@ static void follower_free(void *ud)
 			break;
 		}
 	f->registered = 0;
+	if (!l->nr && l->wd >= 0) {
+		/* nobody follows: jobs' writes no longer queue events */
+		inotify_rm_watch(l->ifd, l->wd);
+		l->wd = -1;
+	}
 	pthread_mutex_unlock(&l->lock);
 	follower_unref(f);
 }
@@ -237,10 +251,21 @@ int logs_stream(struct server *srv, struct http_request *req, int64_t job_id,
 		uint64_t offset, int is_finished, uint64_t access)
 {
 	struct logs *l = srv->logs;
-	struct follower *f = xcalloc(1, sizeof(*f));
+	struct follower *f;
 	struct http_stream *s = NULL;
 	int rc;
 
+	/* registered before the stream exists: a finish in between is seen */
+	pthread_mutex_lock(&l->lock);
+	if (!is_finished && l->wd < 0 &&
+	    (l->wd = inotify_add_watch(l->ifd, l->dir, IN_MODIFY | IN_CLOSE_WRITE)) < 0) {
+		int e = errno;
+
+		pthread_mutex_unlock(&l->lock);
+		http_add_header(req, "Retry-After", "5");
+		return http_respond_error(req, 503, "cannot watch %s: %s", l->dir, strerror(e));
+	}
+	f = xcalloc(1, sizeof(*f));
 	f->logs = l;
 	f->job_id = job_id;
 	f->fd = -1;
@@ -249,8 +274,6 @@ int logs_stream(struct server *srv, struct http_request *req, int64_t job_id,
 	strbuf_init(&f->out, 0);
 	atomic_store(&f->finished, is_finished);
 	atomic_store(&f->refs, 2);
-	/* registered before the stream exists: a finish in between is seen */
-	pthread_mutex_lock(&l->lock);
 	ALLOC_GROW(l->v, l->nr + 1, l->alloc);
 	l->v[l->nr++] = f;
 	f->registered = 1;
@@ -350,22 +373,25 @@ static void *watch_main(void *arg)
 int logs_start(struct server *srv, struct strbuf *err)
 {
 	struct logs *l = xcalloc(1, sizeof(*l));
-	char *dir = xasprintf("%s/logs", srv->data);
+	int wd = -1;
 
 	l->srv = srv;
+	l->dir = xasprintf("%s/logs", srv->data);
+	l->wd = -1;
 	pthread_mutex_init(&l->lock, NULL);
 	l->ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
 	l->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	/* a directory that cannot be watched is said at start, not at a follow */
 	if (l->ifd < 0 || l->stop_fd < 0 ||
-	    inotify_add_watch(l->ifd, dir, IN_MODIFY | IN_CLOSE_WRITE) < 0) {
-		strbuf_addf(err, "watching %s: %s", dir, strerror(errno));
+	    (wd = inotify_add_watch(l->ifd, l->dir, IN_MODIFY | IN_CLOSE_WRITE)) < 0) {
+		strbuf_addf(err, "watching %s: %s", l->dir, strerror(errno));
 		goto fail;
 	}
+	inotify_rm_watch(l->ifd, wd);
 	if (pthread_create(&l->thread, NULL, watch_main, l)) {
 		strbuf_addstr(err, "cannot start the log watcher thread");
 		goto fail;
 	}
-	free(dir);
 	srv->logs = l;
 	return 0;
 fail:
@@ -373,8 +399,8 @@ fail:
 		close(l->ifd);
 	if (l->stop_fd >= 0)
 		close(l->stop_fd);
+	free(l->dir);
 	free(l);
-	free(dir);
 	return -1;
 }
 
@@ -392,6 +418,7 @@ void logs_stop(struct server *srv)
 	pthread_join(l->thread, NULL);
 	close(l->ifd);
 	close(l->stop_fd);
+	free(l->dir);
 	free(l->v);
 	pthread_mutex_destroy(&l->lock);
 	free(l);

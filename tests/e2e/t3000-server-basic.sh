@@ -160,6 +160,31 @@ test_expect_success 'a live log followed at any moment of its job ends with the 
 	done
 '
 
+# the watches of the server's inotify descriptor (one per watched directory)
+log_watches() {
+	refresh &&
+	cat /proc/"$SERVER_PID"/fdinfo/* 2>/dev/null | grep -c "^inotify wd:"
+}
+
+log_has() { api GET "/api/v1/jobs/$1/log" | grep -q "$2"; }
+
+test_expect_success 'the logs are watched only while a running job is followed' '
+	printf "slow:\n  script:\n    - echo one\n    - sleep 1\n    - echo two\n    - sleep 1\n    - echo three\n" >app/.gitlab-ci.yml &&
+	(cd app && git commit -qam slow && git push -q origin HEAD:main) &&
+	api POST /api/v1/projects/app/pipelines "{}" >ps.json && expect_status 201 &&
+	j=$(jq -r ".jobs[0].id" ps.json) &&
+	wait_for 20 log_has "$j" one &&
+	test "$(log_watches)" = 0 &&
+	{ curl -sS -N --max-time 20 "$URL/api/v1/jobs/$j/log/stream" >slow.s & follower=$!; } &&
+	wait_for 20 grep -q "one" slow.s &&
+	test "$(log_watches)" = 1 &&
+	! grep -q "three" slow.s &&
+	wait "$follower" &&
+	grep -q "^event: end" slow.s &&
+	grep "^data:.*text" slow.s | tr -d "\n" | grep -q "one.*two.*three" &&
+	test "$(log_watches)" = 0
+'
+
 test_expect_success 'when a live log ends, its pipeline already shows what followed the job' '
 	# the status of the job, the decisions it allowed and the status of
 	# the pipeline are recorded before a follower gets its end event
