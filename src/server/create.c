@@ -19,21 +19,25 @@
 #include "notify/notify.h"
 #include "server/pctx.h"
 #include "server/server.h"
+#include "util/keylock.h"
 #include "util/xalloc.h"
 
-/* Serialises mirror fetches (git takes ref locks; a second fetch fails). */
-static pthread_mutex_t fetch_lock = PTHREAD_MUTEX_INITIALIZER;
-/* Serialises planning: the per-project plan trees are reused. */
-static pthread_mutex_t plan_lock = PTHREAD_MUTEX_INITIALIZER;
+/*
+ * One fetch of a mirror at a time (git takes ref locks; a second fetch
+ * fails), keyed by the mirror's path; and one planning in a project's
+ * plan tree at a time (the tree is reused), keyed by the tree's path.
+ * Other projects' fetches and plannings go on beside them: a slow
+ * remote or a huge pipeline file holds up only its own project.
+ */
+static struct keylock_table fetches = KEYLOCK_TABLE_INIT;
+static struct keylock_table plannings = KEYLOCK_TABLE_INIT;
 
 int server_fetch(const char *mirror, struct strbuf *err)
 {
-	int rc;
+	struct keylock *k = keylock_acquire(&fetches, mirror);
+	int rc = mirror_fetch(mirror, err);
 
-	/* one fetch at a time: git's ref locks would fail concurrent ones */
-	pthread_mutex_lock(&fetch_lock);
-	rc = mirror_fetch(mirror, err);
-	pthread_mutex_unlock(&fetch_lock);
+	keylock_release(&fetches, k);
 	return rc;
 }
 
@@ -274,7 +278,8 @@ int server_create_pipeline(struct server *srv, const struct trigger *t,
 	struct diag d;
 	int64_t pending = 0, created_project = 0;
 	json_t *created_ev = NULL;
-	int have_gi = 0, have_plan = 0, rc = -1, in_tx = 0, locked = 0, recorded = 0;
+	struct keylock *plan_key = NULL;
+	int have_gi = 0, have_plan = 0, rc = -1, in_tx = 0, recorded = 0;
 
 	*ret_status = 500;
 	diag_init(&d);
@@ -421,8 +426,7 @@ int server_create_pipeline(struct server *srv, const struct trigger *t,
 	 * commit (only what changed is written), one planning at a time.
 	 */
 	plan_dir = xasprintf("%s/work/%s/plan", srv->data, pr->name);
-	pthread_mutex_lock(&plan_lock);
-	locked = 1;
+	plan_key = keylock_acquire(&plannings, plan_dir);
 	{
 		char *pdir = xasprintf("%s/work/%s", srv->data, pr->name);
 
@@ -488,8 +492,8 @@ int server_create_pipeline(struct server *srv, const struct trigger *t,
 	if (add_jobs(st, pl.id, &plan, &pc, p->cut_globals, err) < 0)
 		goto done;
 commit:
-	pthread_mutex_unlock(&plan_lock);
-	locked = 0;
+	keylock_release(&plannings, plan_key);
+	plan_key = NULL;
 	if (in_tx && t->record)
 		t->record(st, pl.id, t->record_ud);
 	if (in_tx && store_commit(st, err) < 0)
@@ -520,8 +524,8 @@ commit:
 	*ret_id = pl.id;
 	rc = 0;
 done:
-	if (locked)
-		pthread_mutex_unlock(&plan_lock);
+	if (plan_key)
+		keylock_release(&plannings, plan_key);
 	if (in_tx)
 		store_rollback(st);
 	if (rc < 0 && pl.id) {
