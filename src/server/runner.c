@@ -1554,11 +1554,41 @@ static void move_legacy_results(struct runner *r)
 	free(dir);
 }
 
+/*
+ * How long recovery waits for the pid file of a job recorded running
+ * without a pid: the server may have died between asking the launcher
+ * for its supervisor and recording the pid, and the launcher goes on to
+ * start it (a request it has received is served, even once the server
+ * is gone), maybe only after this recovery began.
+ */
+#define RECOVER_PID_WAIT_MS 2000
+
+/*
+ * own_pid() again until the job's supervisor names itself or *until
+ * (set by the first call, shared by all: one wait in a recovery, not one
+ * per job) has passed.
+ */
+static void wait_own_pid(struct server *srv, struct store_job *j, int *ret_slot,
+			 int64_t *until)
+{
+	if (!*until) {
+		*until = server_now_ms() + RECOVER_PID_WAIT_MS;
+		slog_info("recovery: job %lld was starting when the server stopped: "
+			  "waiting up to %d ms for its supervisor", (long long)j->id,
+			  RECOVER_PID_WAIT_MS);
+	}
+	while (!j->pid && server_now_ms() < *until) {
+		usleep(10000);
+		own_pid(srv, j, ret_slot);
+	}
+}
+
 static void recover(struct runner *r)
 {
 	struct store_job *jobs = NULL;
 	struct strbuf err = STRBUF_INIT;
 	size_t nr = 0, i;
+	int64_t pid_wait = 0;
 	static const char *const unfinished[] = { "created", "pending", "running", "manual",
 						  "scheduled" };
 
@@ -1572,6 +1602,8 @@ static void recover(struct runner *r)
 		/* no runner recorded (killed right after the start): the pid file's */
 		if (!jobs[i].pid)
 			own_pid(r->srv, &jobs[i], &no);
+		if (!jobs[i].pid && !result_ready(r->srv, jobs[i].id, no))
+			wait_own_pid(r->srv, &jobs[i], &no, &pid_wait);
 		if (result_ready(r->srv, jobs[i].id, no)) {
 			slog_info("recovery: job %lld finished while the server was down",
 				  (long long)jobs[i].id);

@@ -158,4 +158,35 @@ test_expect_success 'a pipeline left half-made fails at the next start; one bein
 	sqlite3 data/cidre.db "DELETE FROM pipelines WHERE id = $new"
 '
 
+test_expect_success 'a supervisor that starts only once the next server recovers is waited for' '
+	# the server dies after asking the job launcher for a supervisor and
+	# before recording its pid; the launcher serves the request anyway,
+	# here only once the next server has begun its recovery
+	printf "one:\n  script:\n    - echo late start\n    - while [ ! -f \"\$MARK\" ]; do sleep 0.05; done\n    - echo late done\n" >app/.gitlab-ci.yml &&
+	(cd app && git commit -qam late && git push -q origin HEAD:main) &&
+	# a job first: the runner starts its launcher with its first job
+	touch go4 &&
+	api POST /api/v1/projects/app/pipelines "{\"variables\":{\"MARK\":\"$SCRATCH/go4\"}}" >p4.json &&
+	wait_pipeline "$(jq -r .id p4.json)" | jq -e ".status == \"success\"" &&
+	launcher=$(pgrep -P "$SERVER_PID" -f "job-launcher $SCRATCH/data/work") &&
+	test -n "$launcher" &&
+	kill -STOP "$launcher" &&
+	api POST /api/v1/projects/app/pipelines "{\"variables\":{\"MARK\":\"$SCRATCH/go5\"}}" >p5.json &&
+	id=$(jq -r .id p5.json) && jid=$(jq -r ".jobs[0].id" p5.json) &&
+	wait_for 20 job_status_is "$jid" running &&
+	test "$(sqlite3 data/cidre.db "SELECT coalesce(pid, 0) FROM jobs WHERE id = $jid")" = 0 &&
+	kill_server &&
+	{ start_server data & starting=$!; } &&
+	sleep 0.3 &&
+	kill -CONT "$launcher" &&
+	wait "$starting" &&
+	expect_grep "job $jid was starting when the server stopped" data.log &&
+	expect_grep "job $jid still runs .*re-attached" data.log &&
+	touch go5 &&
+	wait_pipeline "$id" >d5.json &&
+	jq -e ".status == \"success\" and .jobs[0].attempt == 1" d5.json &&
+	api GET "/api/v1/jobs/$jid/log" >log5 &&
+	expect_grep "late done" log5
+'
+
 test_done
