@@ -8,6 +8,7 @@
 #include "pipeline/expr.h"
 #include "pipeline/expr_regex.h"
 #include "pipeline/plan_glob.h"
+#include "util/slug.h"
 #include "util/xalloc.h"
 
 /*
@@ -1199,13 +1200,20 @@ void plan_job_vars(const struct plan *plan, const struct plan_job *job,
 	}
 	if (env->set && env->name) {
 		struct varlist all = VARLIST_INIT;
+		struct strbuf slug = STRBUF_INIT;
 		char *name;
 
 		compose_vars(plan, job, ctx, &pre, &all);
 		name = vars_expand_dup(env->name, &all);
+		slug_environment(&slug, name);
 		varlist_set(&pre, "CI_ENVIRONMENT_NAME", name);
+		varlist_set(&pre, "CI_ENVIRONMENT_SLUG", slug.buf);
 		varlist_set(&pre, "CI_ENVIRONMENT_ACTION",
 			    env->action ? env->action : "start");
+		/* the url may name them (https://$CI_ENVIRONMENT_SLUG.example.com) */
+		varlist_set(&all, "CI_ENVIRONMENT_NAME", name);
+		varlist_set(&all, "CI_ENVIRONMENT_SLUG", slug.buf);
+		strbuf_release(&slug);
 		if (env->url) {
 			s = vars_expand_dup(env->url, &all);
 			varlist_set(&pre, "CI_ENVIRONMENT_URL", s);

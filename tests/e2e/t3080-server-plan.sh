@@ -57,7 +57,7 @@ review:
     name: review/$WHO
     url: https://$WHO.example.invalid
   script:
-    - echo "env $CI_ENVIRONMENT_NAME $CI_ENVIRONMENT_URL"
+    - echo "env $CI_ENVIRONMENT_NAME $CI_ENVIRONMENT_URL $CI_ENVIRONMENT_SLUG"
 flaky:
   stage: test
   variables:
@@ -101,7 +101,7 @@ test_expect_success 'variables from the trigger, globals, rules and a need'"'"'s
 	job_log a.json "split 2/3" >s2.log &&
 	expect_grep "^split 2/3" s2.log &&
 	job_log a.json review >r.log &&
-	expect_grep "^env review/alice https://alice.example.invalid" r.log &&
+	expect_grep "^env review/alice https://alice.example.invalid review-alice-vif5bz$" r.log &&
 	job_log a.json flaky >f.log &&
 	expect_grep "^flaky alice g-alice" f.log
 '
