@@ -31,6 +31,48 @@ test_failed=0
 
 cidre() { "$CIDRE_BIN" "$@"; }
 
+# jq 1.6 exits 0 for `jq -e FILTER` with no input at all, so that
+# `wait_pipeline ID | jq -e '.status == "success"'` passed when the
+# pipeline never ended (wait_pipeline then prints nothing). With -e
+# (alone or in a group: -se, -re) on standard input, no input is a
+# failure here, as in later jq versions (exit 4).
+jq() {
+	_jq_e=0 _jq_stdin=1 _jq_filter=0 _jq_skip=0
+	for _jq_a in "$@"; do
+		if [ "$_jq_skip" -gt 0 ]; then
+			_jq_skip=$((_jq_skip - 1))
+			continue
+		fi
+		case "$_jq_a" in
+		--arg|--argjson|--slurpfile|--rawfile) _jq_skip=2 ;;
+		--indent) _jq_skip=1 ;;
+		--args|--jsonargs) break ;;
+		--exit-status) _jq_e=1 ;;
+		--null-input) _jq_stdin=0 ;;
+		--*) ;;
+		-*)
+			case "$_jq_a" in *e*) _jq_e=1 ;; esac
+			case "$_jq_a" in *n*) _jq_stdin=0 ;; esac ;;
+		*)
+			if [ "$_jq_filter" = 0 ]; then
+				_jq_filter=1
+			else
+				_jq_stdin=0	# a file to read
+			fi ;;
+		esac
+	done
+	if [ "$_jq_e" = 0 ] || [ "$_jq_stdin" = 0 ]; then
+		command jq "$@"
+		return
+	fi
+	_jq_in=$(cat; echo .)
+	_jq_in=${_jq_in%.}
+	case "$_jq_in" in
+	*[![:space:]]*) printf '%s' "$_jq_in" | command jq "$@" ;;
+	*) echo "jq -e: no input" >&2; return 4 ;;
+	esac
+}
+
 # test_note_failure DESC: with E2E_FAILURES set (make e2e sets it), what
 # the failed test printed goes there too, so that the end of a long run
 # (all a CI summary may show) says what failed and why, not only which.
