@@ -504,8 +504,8 @@ static int write_json(const char *path, const struct plan *plan,
 		if (pj->def->image)
 			json_object_set_new(j, "image", json_string(pj->def->image));
 		json_object_set_new(j, "tags", json_strvec(&pj->def->tags));
-		json_object_set_new(j, "interruptible", pj->def->interruptible < 0 ?
-				    json_null() : json_boolean(pj->def->interruptible));
+		json_object_set_new(j, "interruptible", pj->interruptible < 0 ?
+				    json_null() : json_boolean(pj->interruptible));
 		if (pj->def->resource_group)
 			json_object_set_new(j, "resource_group", json_string(pj->def->resource_group));
 		json_object_set_new(j, "log", r->log_path ? json_string(r->log_path) : json_null());

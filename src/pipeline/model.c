@@ -672,6 +672,7 @@ static int get_rule(struct mctx *m, const struct ynode *n, enum rules_ctx ctx,
 
 	r->pos = n->pos;
 	r->allow_failure = -1;
+	r->interruptible = -1;
 	strvec_init(&r->changes);
 	strvec_init(&r->exists);
 	if (n->type != YNODE_MAP) {
@@ -768,6 +769,8 @@ static int get_rule(struct mctx *m, const struct ynode *n, enum rules_ctx ctx,
 
 		if (get_bool(m, v, "rules:interruptible", &b))
 			ret = -1;
+		else
+			r->interruptible = b;
 	}
 	if ((v = ymap_get(n, "variables")) && get_variables(m, v, 0, &r->variables))
 		ret = -1;

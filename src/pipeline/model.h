@@ -74,6 +74,7 @@ struct rule {
 	enum when when;
 	char *start_in;        /* with when: delayed */
 	int allow_failure;     /* -1 unset, 0, 1 */
+	int interruptible;     /* -1 unset, 0, 1 */
 	struct varlist variables;
 	int has_needs;         /* rules:needs replaces the job's needs */
 	struct need *needs;

@@ -643,6 +643,8 @@ static void plan_instance(struct planner *pl, const struct job *j, int stage,
 		 * defaults to false.
 		 */
 		c->pj.allow_failure = when == WHEN_MANUAL && !when_from_rule;
+	c->pj.interruptible = rule && rule->interruptible >= 0 ? rule->interruptible :
+			      j->interruptible;
 	if (j->allow_failure_exit_codes.nr) {
 		size_t sz = j->allow_failure_exit_codes.nr * sizeof(int);
 

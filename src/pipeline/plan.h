@@ -44,6 +44,7 @@ struct plan_job {
 	enum when when;           /* after rules: on_success..delayed, never excluded */
 	char *start_in;           /* delayed */
 	int allow_failure;        /* resolved (manual jobs default to 1) */
+	int interruptible;        /* resolved: the matching rule's, else the job's; -1 unset */
 	struct int_list allow_exit_codes;
 	int run_manual;           /* manual job chosen to run (--manual) */
 	int has_needs;            /* 1: starts when needs are done; 0: stage order */

@@ -179,7 +179,7 @@ static int add_jobs(struct store *st, int64_t pid, const struct plan *plan,
 		j.when = (char *)when_names[pj->when];
 		j.start_in_ms = start_in_ms(pj->start_in);
 		j.allow_failure = pj->allow_failure == 1 || pj->allow_exit_codes.nr;
-		j.interruptible = pj->def->interruptible == 1;
+		j.interruptible = pj->interruptible == 1;
 		if (pj->def->resource_group) {
 			plan_job_vars(plan, pj, pc, &vars);
 			j.resource_group = vars_expand_dup(pj->def->resource_group, &vars);

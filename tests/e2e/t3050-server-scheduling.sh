@@ -19,6 +19,18 @@ b:
   script: [echo b]
 YML
 
+# not interruptible but for a rule on main (GitLab's rules:interruptible)
+cat >rulewait.yml <<'YML'
+a:
+  interruptible: false
+  rules:
+    - if: $CI_COMMIT_BRANCH == "main"
+      interruptible: true
+    - when: on_success
+  script:
+    - 'while [ ! -f "$MARK" ]; do sleep 0.05; done'
+YML
+
 cat >group.yml <<'YML'
 .d: &d
   resource_group: production
@@ -76,6 +88,16 @@ test_expect_success 'a newer pipeline on the ref cancels an older interruptible 
 	jq -e ".status == \"canceled\" and .jobs[0].status == \"canceled\" and .jobs[1].status == \"canceled\"" o.json &&
 	touch go1 &&
 	wait_pipeline "$(jq -r .id new.json)" | jq -e ".status == \"success\""
+'
+
+test_expect_success 'rules:interruptible makes a job of an older pipeline cancelable' '
+	commit rulewait.yml >/dev/null &&
+	trigger "\"MARK\":\"$SCRATCH/never\"" rold.json &&
+	wait_for 20 job_status_is "$(jq -r ".jobs[0].id" rold.json)" running &&
+	trigger "\"MARK\":\"$SCRATCH/go2\"" rnew.json &&
+	wait_pipeline "$(jq -r .id rold.json)" | jq -e ".status == \"canceled\"" &&
+	touch go2 &&
+	wait_pipeline "$(jq -r .id rnew.json)" | jq -e ".status == \"success\""
 '
 
 test_expect_success 'resource_group runs one job at a time' '

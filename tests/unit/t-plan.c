@@ -80,6 +80,7 @@ static struct rule *rule_add(struct rules *rs, const char *if_expr)
 	strvec_init(&r->changes);
 	strvec_init(&r->exists);
 	r->allow_failure = -1;
+	r->interruptible = -1;
 	return r;
 }
 
@@ -440,6 +441,29 @@ static void test_rules_if_error(void **state)
 	job_rule(j, "$A = \"x\"");
 	set_ref(f, "other", 0, "push");
 	build_fails(f, "rules:if", 102);
+}
+
+static void test_rules_interruptible(void **state)
+{
+	struct fx *f = *state;
+	struct job *a = job_add(f->p, "rule_sets", "test");
+	struct job *b = job_add(f->p, "rule_clears", "test");
+	struct job *c = job_add(f->p, "rule_silent", "test");
+	struct rule *r;
+
+	job_add(f->p, "no_rules", "test");
+	r = job_rule(a, "$CI_COMMIT_BRANCH == \"main\"");
+	r->interruptible = 1;
+	b->interruptible = 1;
+	r = job_rule(b, NULL);
+	r->interruptible = 0;
+	c->interruptible = 1;
+	job_rule(c, NULL);
+	assert_int_equal(build(f), 0);
+	assert_int_equal(pj(f, "rule_sets")->interruptible, 1);
+	assert_int_equal(pj(f, "rule_clears")->interruptible, 0);
+	assert_int_equal(pj(f, "rule_silent")->interruptible, 1);
+	assert_int_equal(pj(f, "no_rules")->interruptible, -1);
 }
 
 static void test_manual_allow_failure(void **state)
@@ -1379,6 +1403,7 @@ int main(void)
 		T(test_rules_when_defaults_to_job_when),
 		T(test_rules_see_job_variables_and_overrides),
 		T(test_rules_if_error),
+		T(test_rules_interruptible),
 		T(test_manual_allow_failure),
 		T(test_allow_failure_exit_codes),
 		T(test_when_never_job_level),
