@@ -530,6 +530,26 @@ static int rules_use_changes(const struct rules *r)
 	return 0;
 }
 
+/* The working tree's changed files, found once, when first asked for. */
+struct lazy_changed {
+	const struct gitinfo *gi;
+	struct strvec *files;
+	int state;              /* 0 not asked yet, 1 known, -1 nothing to compare with */
+};
+
+static const struct strvec *lazy_changed_get(void *ud)
+{
+	struct lazy_changed *l = ud;
+
+	if (!l->state) {
+		struct strbuf err = STRBUF_INIT;
+
+		l->state = gitinfo_changed_files(l->gi, l->files, &err) == 0 ? 1 : -1;
+		strbuf_release(&err);
+	}
+	return l->state > 0 ? l->files : NULL;
+}
+
 /* Whether any rules:changes / only:changes / except:changes needs the diff. */
 static int pipeline_uses_changes(const struct pipeline *p)
 {
@@ -676,12 +696,13 @@ int cmd_run(int argc, char **argv)
 	struct plan_ctx ctx;
 	struct varlist pre = VARLIST_INIT;
 	struct strvec files = STRVEC_INIT, changed = STRVEC_INIT;
+	struct lazy_changed lc = { 0 };
 	struct job_result *res = NULL;
 	struct sched_opts so;
 	struct timespec t0, t1;
 	const char *status;
 	FILE *out = stdout;
-	int ret = 2, pipeline_id, interrupted, has_plan = 0, changed_ok, listing = 0;
+	int ret = 2, pipeline_id, interrupted, has_plan = 0, listing = 0;
 	struct jobrun_exec ex;
 	char *images = NULL;
 	struct lister lister = { .ret = 0, .err = STRBUF_INIT };
@@ -733,6 +754,10 @@ int cmd_run(int argc, char **argv)
 	ci_predefined(&gi, &po, &pre);
 	varlist_merge(&pre, &o.vars);
 	lo.vars = &pre;
+	lc.gi = &gi;
+	lc.files = &changed;
+	lo.changed = lazy_changed_get;
+	lo.changed_ud = &lc;
 	if (pipeline_load(&lo, &p, &d) < 0) {
 		struct strbuf msg = STRBUF_INIT;
 
@@ -753,10 +778,7 @@ int cmd_run(int argc, char **argv)
 	ctx.predefined = &pre;
 	ctx.overrides = &o.vars;
 	ctx.project_dir = gi.toplevel;
-	changed_ok = pipeline_uses_changes(p) ?
-		     gitinfo_changed_files(&gi, &changed, &err) : 1;
-	strbuf_reset(&err);
-	ctx.changed = changed_ok == 0 ? &changed : NULL;
+	ctx.changed = pipeline_uses_changes(p) ? lazy_changed_get(&lc) : NULL;
 	ctx.only_jobs = o.only.nr ? &o.only : NULL;
 	ctx.with_needs = o.with_needs;
 	ctx.manual_jobs = &o.manual;

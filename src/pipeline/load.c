@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "pipeline/expr.h"
+#include "pipeline/plan_glob.h"
+#include "pipeline/vars.h"
 #include "util/strbuf.h"
 #include "util/xalloc.h"
 
@@ -271,6 +273,62 @@ static const char *const include_unsupported[] = {
 };
 
 /*
+ * include:rules:changes: a list of globs, or a map of them as `paths`
+ * (and `compare_to`, which, as for jobs, is not used: the caller's list
+ * is the push's). 1 when a glob (variables expanded) matches a changed
+ * file or the changed files are not known, 0 when none does or !asked
+ * (checked only), -1 on a malformed value (reported).
+ */
+static int include_changes(struct loader *ld, const struct ynode *v,
+			   const struct varlist *vars, int asked)
+{
+	const struct ynode *paths = v;
+	const struct strvec *changed;
+	size_t i, k;
+	int match = 0;
+
+	if (v->type == YNODE_MAP) {
+		for (i = 0; i < v->pairs_nr; i++)
+			if (strcmp(v->pairs[i].key, "paths") &&
+			    strcmp(v->pairs[i].key, "compare_to")) {
+				diag_error(ld->d, &v->pairs[i].key_pos,
+					   "unknown keyword \"%s\" in include:rules:changes",
+					   v->pairs[i].key);
+				return -1;
+			}
+		paths = ymap_get(v, "paths");
+		if (!paths) {
+			diag_error(ld->d, &v->pos, "include:rules:changes needs \"paths\"");
+			return -1;
+		}
+	}
+	if (paths->type != YNODE_SEQ) {
+		diag_error(ld->d, &paths->pos,
+			   "include:rules:changes must be a list of file patterns");
+		return -1;
+	}
+	for (i = 0; i < paths->nr; i++)
+		if (paths->items[i]->type != YNODE_SCALAR) {
+			diag_error(ld->d, &paths->items[i]->pos,
+				   "include:rules:changes must be a list of file patterns");
+			return -1;
+		}
+	if (!asked)
+		return 0;	/* the rule's if failed already: checked, not evaluated */
+	changed = ld->opts->changed ? ld->opts->changed(ld->opts->changed_ud) : NULL;
+	if (!changed)
+		return 1;
+	for (i = 0; i < paths->nr && !match; i++) {
+		char *g = vars_expand_dup(paths->items[i]->str, vars);
+
+		for (k = 0; k < changed->nr && !match; k++)
+			match = plan_glob_match(g, changed->v[k]);
+		free(g);
+	}
+	return match;
+}
+
+/*
  * Evaluate include:rules. 1 include, 0 skip, -1 error (reported).
  */
 static int include_rules(struct loader *ld, const struct ynode *rules)
@@ -295,11 +353,10 @@ static int include_rules(struct loader *ld, const struct ynode *rules)
 		for (j = 0; j < r->pairs_nr; j++) {
 			const char *k = r->pairs[j].key;
 
-			if (strcmp(k, "if") && strcmp(k, "exists") && strcmp(k, "when")) {
+			if (strcmp(k, "if") && strcmp(k, "exists") && strcmp(k, "when") &&
+			    strcmp(k, "changes")) {
 				diag_error(ld->d, &r->pairs[j].key_pos,
-					   "unknown keyword \"%s\" in include:rules%s", k,
-					   !strcmp(k, "changes") ?
-					   " (include:rules:changes is not supported by cidre)" : "");
+					   "unknown keyword \"%s\" in include:rules", k);
 				return -1;
 			}
 		}
@@ -320,6 +377,14 @@ static int include_rules(struct loader *ld, const struct ynode *rules)
 				return -1;
 			}
 			strbuf_release(&err);
+			match = match && t;
+		}
+		v = ymap_get(r, "changes");
+		if (v) {
+			int t = include_changes(ld, v, vars, match);
+
+			if (t < 0)
+				return -1;
 			match = match && t;
 		}
 		v = ymap_get(r, "exists");

@@ -267,6 +267,14 @@ struct load_opts {
 	const char *file;            /* NULL: .cidre.yml, else .gitlab-ci.yml */
 	/* variables used to evaluate include:rules (predefined + CLI) */
 	const struct varlist *vars;
+	/*
+	 * The files the push changed, for include:rules:changes: asked for
+	 * only when such a rule is met (a local run computes them then).
+	 * No getter, or NULL from it: not known, and changes holds, as in
+	 * GitLab (and as rules:changes of jobs).
+	 */
+	const struct strvec *(*changed)(void *ud);
+	void *changed_ud;
 	size_t max_file_size;        /* per file; 0 = 1 MiB */
 	size_t max_includes;         /* 0 = 150, GitLab's limit */
 	int cut;                     /* fill cut_globals and each job's cut */

@@ -181,6 +181,14 @@ done:
 	return rc;
 }
 
+/* include:rules:changes: the push's files, when the context has them */
+static const struct strvec *push_changed(void *ud)
+{
+	const struct pctx *c = ud;
+
+	return c->has_changed ? &c->changed : NULL;
+}
+
 static int plan(const char *root, const struct pctx *c, const char *one_job,
 		const char *globals, const char *cut, struct pipeline **ret_p,
 		struct plan *ret_plan, struct diag *d)
@@ -197,6 +205,8 @@ static int plan(const char *root, const struct pctx *c, const char *one_job,
 	varlist_copy(&pre, &c->predefined);
 	varlist_merge(&pre, &c->overrides);
 	lo.vars = &pre;
+	lo.changed = push_changed;
+	lo.changed_ud = (void *)c;
 	if (globals) {
 		const struct var *cf = varlist_find(&c->predefined, "CI_CONFIG_PATH");
 

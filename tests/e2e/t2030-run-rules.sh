@@ -58,6 +58,35 @@ test_expect_success 'rules:exists and rules:changes' '
 	expect_no_grep "^docs-changed" out
 '
 
+test_expect_success 'include:rules:changes includes a file only when the branch changed what it names' '
+	new_repo ic <<-\EOF &&
+	include:
+	  - local: ci/docs.yml
+	    rules:
+	      - changes: ["docs/**/*"]
+	  - local: ci/app.yml
+	    rules:
+	      - changes:
+	          paths: ["src/*.c"]
+	base:
+	  script: echo base
+	EOF
+	(cd ic && mkdir -p ci docs/guide src &&
+	 printf "docs-job:\n  script: echo docs\n" >ci/docs.yml &&
+	 printf "app-job:\n  script: echo app\n" >ci/app.yml &&
+	 echo x >docs/guide/a.md && echo "int x;" >src/a.c &&
+	 git add . && git commit -q -m files &&
+	 git checkout -q -b topic && echo y >>docs/guide/a.md && git commit -q -am docs &&
+	 cidre run --list >../out 2>&1) &&
+	expect_grep "^docs-job" out &&
+	expect_no_grep "^app-job" out &&
+	expect_grep "^base" out &&
+	(cd ic && git checkout -q main && git checkout -q -b code && echo "int y;" >>src/a.c &&
+	 git commit -q -am code && cidre run --list >../out 2>&1) &&
+	expect_no_grep "^docs-job" out &&
+	expect_grep "^app-job" out
+'
+
 test_expect_success 'rules:when, allow_failure and a rule without if' '
 	new_repo w <<-\EOF &&
 	j:

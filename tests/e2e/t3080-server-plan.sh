@@ -199,6 +199,23 @@ test_expect_success 'a result file of an older server: its dotenv moves to the s
 	expect_grep "^use v1 g-alice m-g-alice r-m-g-alice from-an-old-file use test" use-retry2.log
 '
 
+test_expect_success 'include:rules:changes on the server: the files of the push decide' '
+	printf "include:\n  - local: ci/docs.yml\n    rules:\n      - changes: [\"docs/**/*\"]\n  - local: ci/app.yml\n    rules:\n      - changes: [\"src/*\"]\nbase:\n  script: [echo base]\n" |
+		bare_repo inc &&
+	(cd inc && mkdir -p ci docs src &&
+	 printf "docs-job:\n  script: [echo docs]\n" >ci/docs.yml &&
+	 printf "app-job:\n  script: [echo app]\n" >ci/app.yml &&
+	 echo x >docs/a.md && echo x >src/a.c && git add . && git commit -qm files &&
+	 git push -q origin HEAD:main) &&
+	add_project inc "$SCRATCH/inc.git" &&
+	CIDRE_SERVER=$URL CIDRE_TOKEN=$TOKEN cidre hook install inc.git >/dev/null &&
+	(cd inc && echo y >>docs/a.md && git commit -qam docs && git push -q origin HEAD:main) &&
+	api GET "/api/v1/projects/inc/pipelines?per_page=1" >ip.json &&
+	jq -e ".[0].source == \"push\"" ip.json &&
+	wait_pipeline "$(jq -r ".[0].id" ip.json)" >ipd.json &&
+	jq -e "[.jobs[].name] | sort == [\"base\", \"docs-job\"]" ipd.json
+'
+
 test_expect_success 'the server stops cleanly' '
 	stop_server
 '

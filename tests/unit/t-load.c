@@ -800,6 +800,71 @@ static void test_include(void **state)
 	varlist_clear(&vars);
 }
 
+static const struct strvec *changed_of(void *ud)
+{
+	return ud;
+}
+
+static void test_include_rules_changes(void **state)
+{
+	static const char *yml =
+		"include:\n"
+		"  - local: ci/docs.yml\n    rules:\n      - changes: [\"docs/**/*\"]\n"
+		"  - local: ci/app.yml\n    rules:\n"
+		"      - changes:\n          paths: [\"$APP_DIR/*.c\"]\n          compare_to: main\n"
+		"  - local: ci/gated.yml\n    rules:\n"
+		"      - if: $GATE == \"open\"\n        changes: [\"docs/*\"]\n"
+		"j: {script: x}\n";
+	static struct varlist vars = VARLIST_INIT;
+	struct strvec changed = STRVEC_INIT;
+	struct load_opts o = opts();
+	struct diag d = DIAG_INIT;
+	struct pipeline *p;
+	char *e;
+
+	(void)state;
+	write_file("ci/docs.yml", "docs: {script: [d]}\n");
+	write_file("ci/app.yml", "app: {script: [a]}\n");
+	write_file("ci/gated.yml", "gated: {script: [g]}\n");
+	write_file(".gitlab-ci.yml", yml);
+	varlist_set(&vars, "APP_DIR", "src");
+	o.vars = &vars;
+
+	/* the changed files not known: every changes rule holds */
+	assert_int_equal(pipeline_load(&o, &p, &d), 0);
+	assert_non_null(pipeline_find_job(p, "docs"));
+	assert_non_null(pipeline_find_job(p, "app"));
+	assert_null(pipeline_find_job(p, "gated"));	/* its if fails */
+	pipeline_free(p);
+
+	/* known: only the files whose globs match a changed path */
+	strvec_push(&changed, "docs/guide/intro.md");
+	strvec_push(&changed, "README.md");
+	o.changed = changed_of;
+	o.changed_ud = &changed;
+	assert_int_equal(pipeline_load(&o, &p, &d), 0);
+	assert_non_null(pipeline_find_job(p, "docs"));
+	assert_null(pipeline_find_job(p, "app"));
+	pipeline_free(p);
+
+	strvec_clear(&changed);
+	strvec_push(&changed, "src/main.c");
+	assert_int_equal(pipeline_load(&o, &p, &d), 0);
+	assert_null(pipeline_find_job(p, "docs"));
+	assert_non_null(pipeline_find_job(p, "app"));	/* $APP_DIR expanded */
+	pipeline_free(p);
+	diag_clear(&d);
+
+	e = load_err("include:\n  - local: ci/docs.yml\n    rules:\n      - changes: docs\n"
+		     "  - local: ci/app.yml\n    rules:\n      - changes: {path: [x]}\n"
+		     "j: {script: x}\n");
+	assert_has(e, ":4:18: error: include:rules:changes must be a list of file patterns");
+	assert_has(e, "unknown keyword \"path\" in include:rules:changes");
+	free(e);
+	strvec_clear(&changed);
+	varlist_clear(&vars);
+}
+
 static void test_include_errors(void **state)
 {
 	char *e;
@@ -1171,6 +1236,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_default_inherit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_default_errors_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_include, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_include_rules_changes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_include_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_include_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_include_limit_opt, setup, teardown),
