@@ -16,9 +16,20 @@ if file_is_static "$CIDRE_BIN"; then TRAMPOLINE=1; else TRAMPOLINE=; fi
 
 # nothing of a run is left: no process naming its workspaces (bwrap's
 # command line binds them), no cgroup named after its pid
-nothing_left() { # nothing_left DIR PID
+# A pool daemon tears a discarded sandbox down on its own time, after
+# the run may have ended: on a loaded machine a moment later. So the
+# checks wait for it (up to 10 s) rather than look once.
+nothing_left_now() { # nothing_left_now DIR PID
 	! ps -eo args | grep -F "$SCRATCH/$1/.cidre/builds" | grep -v grep &&
 	test -z "$(find /sys/fs/cgroup -name "cidre-$2-*" 2>/dev/null | head -1)"
+}
+nothing_left() { # nothing_left DIR PID
+	n=0
+	until nothing_left_now "$1" "$2" >/dev/null; do
+		n=$((n + 1))
+		[ "$n" -lt 100 ] || { nothing_left_now "$1" "$2"; return 1; }
+		sleep 0.1
+	done
 }
 
 # until_used TRACE JOB cmd...: run cmd until the trace says JOB ran in a
