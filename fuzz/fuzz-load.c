@@ -13,6 +13,7 @@
 
 #include "pipeline/model.h"
 #include "util/strbuf.h"
+#include "util/strvec.h"
 
 /* The scratch directory, made once per fuzzing process. */
 static char *root;
@@ -62,6 +63,20 @@ static void check_cuts(const struct load_opts *o, const struct pipeline *p)
 	}
 }
 
+/* include:rules:changes sees a push's files: the globs are matched */
+static const struct strvec *changed_files(void *ud)
+{
+	static struct strvec files = STRVEC_INIT;
+
+	(void)ud;
+	if (!files.nr) {
+		strvec_push(&files, ".gitlab-ci.yml");
+		strvec_push(&files, "docs/guide/a.md");
+		strvec_push(&files, "src/{a}.c");
+	}
+	return &files;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct strbuf path = STRBUF_INIT;
@@ -81,6 +96,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&o, 0, sizeof(o));
 	o.root = scratch_root();
 	o.cut = 1;
+	/* half the inputs with a push's files, half without */
+	if (size && (data[0] & 1))
+		o.changed = changed_files;
 	if (!pipeline_load(&o, &p, &d)) {
 		check_cuts(&o, p);
 		pipeline_free(p);
