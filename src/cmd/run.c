@@ -550,6 +550,13 @@ static const struct strvec *lazy_changed_get(void *ud)
 	return l->state > 0 ? l->files : NULL;
 }
 
+/* rules:changes:compare_to in a local run */
+static int run_changed_since(void *ud, const char *ref, struct strvec *out,
+			     struct strbuf *err)
+{
+	return gitinfo_changed_since(ud, ref, out, err);
+}
+
 /* Whether any rules:changes / only:changes / except:changes needs the diff. */
 static int pipeline_uses_changes(const struct pipeline *p)
 {
@@ -779,6 +786,8 @@ int cmd_run(int argc, char **argv)
 	ctx.overrides = &o.vars;
 	ctx.project_dir = gi.toplevel;
 	ctx.changed = pipeline_uses_changes(p) ? lazy_changed_get(&lc) : NULL;
+	ctx.changed_since = run_changed_since;
+	ctx.changed_since_ud = &gi;
 	ctx.only_jobs = o.only.nr ? &o.only : NULL;
 	ctx.with_needs = o.with_needs;
 	ctx.manual_jobs = &o.manual;

@@ -461,3 +461,74 @@ done:
 	strvec_clear(&names);
 	return ret;
 }
+
+int gitinfo_changed_since(const struct gitinfo *gi, const char *ref, struct strvec *out,
+			  struct strbuf *err)
+{
+	const char *verify_argv[] = {
+		"git", "rev-parse", "--verify", "--quiet", NULL, NULL
+	};
+	const char *diff_argv[] = {
+		"git", "diff", "--name-only", "-z", "--no-renames", "--no-ext-diff",
+		"--no-relative", "--merge-base", NULL, "--", NULL
+	};
+	static const char *const others_argv[] = {
+		"git", "ls-files", "-z", "--others", "--exclude-standard", NULL
+	};
+	struct proc_capture pc[2];
+	struct strbuf spec = STRBUF_INIT;
+	struct strvec names = STRVEC_INIT;
+	size_t i;
+	int ret = -1;
+
+	if (!gi->is_repo) {
+		strbuf_addstr(err, "not in a git repository");
+		return -1;
+	}
+	if (!*ref || *ref == '-' || strlen(ref) > 1024) {
+		strbuf_addf(err, "invalid ref \"%s\"", ref);
+		return -1;
+	}
+	for (i = 0; i < 2; i++) {
+		proc_capture_init(&pc[i]);
+		pc[i].cwd = gi->toplevel;
+		pc[i].env = proc_git_env;
+		pc[i].max_out = GITINFO_LIST_MAX;
+	}
+	strbuf_addf(&spec, "%s^{commit}", ref);
+	verify_argv[4] = spec.buf;
+	pc[0].argv = verify_argv;
+	if (proc_capture_all(pc, 1, err) < 0)
+		goto done;
+	if (pc[0].status) {
+		strbuf_addf(err, "no commit named \"%s\" in the repository", ref);
+		goto done;
+	}
+	strbuf_reset(&pc[0].out);
+	strbuf_reset(&pc[0].errout);
+	diff_argv[8] = ref;
+	pc[0].argv = diff_argv;
+	pc[1].argv = others_argv;
+	if (proc_capture_all(pc, 2, err) < 0)
+		goto done;
+	for (i = 0; i < 2; i++)
+		if (pc[i].status) {
+			strbuf_addf(err, "git %s: %s", i ? "ls-files" : "diff --merge-base",
+				    pc[i].errout.buf);
+			strbuf_rtrim(err);
+			goto done;
+		}
+	push_names(&pc[0].out, &names);
+	push_names(&pc[1].out, &names);
+	qsort(names.v, names.nr, sizeof(char *), cmp_str);
+	for (i = 0; i < names.nr; i++)
+		if (!i || strcmp(names.v[i], names.v[i - 1]))
+			strvec_push(out, names.v[i]);
+	ret = 0;
+done:
+	for (i = 0; i < 2; i++)
+		proc_capture_release(&pc[i]);
+	strbuf_release(&spec);
+	strvec_clear(&names);
+	return ret;
+}

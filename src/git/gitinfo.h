@@ -42,5 +42,13 @@ void gitinfo_release(struct gitinfo *gi);
  */
 int gitinfo_changed_files(const struct gitinfo *gi, struct strvec *out,
 			  struct strbuf *err);
+/*
+ * rules:changes:compare_to in a local run: the files that differ between
+ * the merge base of ref and HEAD and the working tree, untracked files
+ * included, appended to out. 0, or -1 with err when ref names no commit
+ * (or git fails).
+ */
+int gitinfo_changed_since(const struct gitinfo *gi, const char *ref, struct strvec *out,
+			  struct strbuf *err);
 
 #endif

@@ -218,6 +218,40 @@ int mirror_changed(const char *dir, const char *before, const char *sha,
 	return git_names(argv, out, err);
 }
 
+int mirror_changed_since(const char *dir, const char *ref, const char *sha,
+			 struct strvec *out, struct strbuf *err)
+{
+	const char *base_argv[] = { "git", "--git-dir", dir, "merge-base", NULL, sha, NULL };
+	const char *diff_argv[] = { "git", "--git-dir", dir, "diff", "--name-only", "-z",
+				    "--no-renames", NULL, sha, "--", NULL };
+	struct strbuf base = STRBUF_INIT;
+	char commit[41];
+	int rc = -1;
+
+	if (!mirror_is_sha(sha)) {
+		strbuf_addf(err, "not a commit: %s", sha ? sha : "(none)");
+		return -1;
+	}
+	if (mirror_resolve(dir, ref, commit, err) < 0)
+		return -1;
+	base_argv[4] = commit;
+	if (git(base_argv, NULL, 4096, &base, NULL) < 0) {
+		/* no common history: everything of sha is new to it */
+		rc = mirror_tree_files(dir, sha, out, err);
+		goto done;
+	}
+	strbuf_rtrim(&base);
+	if (!mirror_is_sha(base.buf)) {
+		strbuf_addf(err, "git merge-base %s: unexpected output", ref);
+		goto done;
+	}
+	diff_argv[7] = base.buf;
+	rc = git_names(diff_argv, out, err);
+done:
+	strbuf_release(&base);
+	return rc;
+}
+
 int mirror_tree_files(const char *dir, const char *sha, struct strvec *out,
 		      struct strbuf *err)
 {

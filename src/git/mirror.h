@@ -41,6 +41,13 @@ int mirror_commit(const char *dir, const char *sha, struct gitinfo *gi,
 int mirror_changed(const char *dir, const char *before, const char *sha,
 		   struct strvec *out, struct strbuf *err);
 /*
+ * Files changed from the merge base of ref and sha to sha (GitLab's
+ * rules:changes:compare_to), appended to out. 0, or -1 with err set
+ * when ref names no commit (or git fails).
+ */
+int mirror_changed_since(const char *dir, const char *ref, const char *sha,
+			 struct strvec *out, struct strbuf *err);
+/*
  * The files of commit sha's tree (what a root commit adds), appended to
  * out; at most 256 MiB of names are read. 0, or -1 with err set.
  */

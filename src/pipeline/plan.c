@@ -50,6 +50,14 @@ struct planner {
 	struct cand *c;
 	size_t nr, alloc;
 
+	/* rules:changes:compare_to: the files since each ref, found once */
+	struct since {
+		char *ref;
+		int rc;                 /* 0, or -1: not a valid ref */
+		struct strvec files;
+	} *since;
+	size_t since_nr;
+
 	/* rules:exists: the project's files, listed once */
 	int files_listed;
 	struct strvec files;
@@ -139,15 +147,57 @@ static int eval_if(struct planner *pl, const char *expr, const struct pos *pos,
 	return rc;
 }
 
+/* The files changed since ref (expanded), or NULL with the error reported. */
+static const struct strvec *changed_since(struct planner *pl, const char *ref,
+					  const struct pos *pos)
+{
+	struct since *s = NULL;
+	size_t i;
+
+	for (i = 0; i < pl->since_nr; i++)
+		if (!strcmp(pl->since[i].ref, ref))
+			s = &pl->since[i];
+	if (!s) {
+		struct strbuf err = STRBUF_INIT;
+
+		pl->since = xrealloc(pl->since, (pl->since_nr + 1) * sizeof(*pl->since));
+		s = &pl->since[pl->since_nr++];
+		s->ref = xstrdup(ref);
+		strvec_init(&s->files);
+		s->rc = pl->ctx->changed_since(pl->ctx->changed_since_ud, ref, &s->files, &err);
+		if (s->rc < 0) {
+			/* reported once per ref, at its first use */
+			diag_error(pl->d, pos, "rules:changes:compare_to is not a valid ref: %s%s%s",
+				   ref, err.len ? ": " : "", err.buf);
+			pl->failed = 1;
+		}
+		strbuf_release(&err);
+	}
+	return s->rc < 0 ? NULL : &s->files;
+}
+
+/*
+ * rules:changes: a glob matches a file changed by the push, or since the
+ * merge base with compare_to (when given and the caller can tell).
+ */
 static int changes_match(struct planner *pl, const struct strvec *globs,
+			 const char *compare_to, const struct pos *pos,
 			 const struct varlist *vars)
 {
 	const struct strvec *changed = pl->ctx->changed;
 	size_t i, k;
 	int rc = 0;
 
-	if (!changed)
+	if (compare_to && pl->ctx->changed_since) {
+		char *ref = vars_expand_dup(compare_to, vars);
+
+		changed = changed_since(pl, ref, pos);
+		free(ref);
+		if (!changed)
+			return 0;
+	} else if (!changed) {
 		return 1;
+	}
 	for (i = 0; i < globs->nr && !rc; i++) {
 		char *g = vars_expand_dup(globs->v[i], vars);
 
@@ -256,7 +306,8 @@ static int rule_matches(struct planner *pl, const struct rule *r,
 		if (rc <= 0)
 			return rc;
 	}
-	if (r->has_changes && !changes_match(pl, &r->changes, vars))
+	if (r->has_changes &&
+	    !changes_match(pl, &r->changes, r->changes_compare_to, &r->pos, vars))
 		return 0;
 	if (r->has_exists && !exists_match(pl, &r->exists, vars))
 		return 0;
@@ -378,7 +429,7 @@ static int only_matches(struct planner *pl, const struct ref_filter *f,
 		return 0;
 	if (f->variables.nr && !any_expr(pl, f, vars, "only:variables"))
 		return 0;
-	if (f->changes.nr && !changes_match(pl, &f->changes, vars))
+	if (f->changes.nr && !changes_match(pl, &f->changes, NULL, NULL, vars))
 		return 0;
 	return !pl->failed;
 }
@@ -393,7 +444,7 @@ static int except_matches(struct planner *pl, const struct ref_filter *f,
 		return 1;
 	if (f->variables.nr && any_expr(pl, f, vars, "except:variables"))
 		return 1;
-	if (f->changes.nr && changes_match(pl, &f->changes, vars))
+	if (f->changes.nr && changes_match(pl, &f->changes, NULL, NULL, vars))
 		return 1;
 	return 0;
 }
@@ -1079,6 +1130,11 @@ done:
 		cand_free(&pl.c[i]);
 	free(pl.c);
 	strvec_clear(&pl.files);
+	for (i = 0; i < pl.since_nr; i++) {
+		free(pl.since[i].ref);
+		strvec_clear(&pl.since[i].files);
+	}
+	free(pl.since);
 	if (pl.failed) {
 		plan_release(out);
 		return -1;

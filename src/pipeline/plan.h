@@ -17,6 +17,16 @@ struct plan_ctx {
 	const struct varlist *overrides;  /* --variable K=V: highest precedence */
 	const char *project_dir;          /* base of rules:exists */
 	const struct strvec *changed;     /* rules:changes; NULL: always true */
+	/*
+	 * rules:changes:compare_to (GitLab's): the files changed from the
+	 * merge base of ref and the pipeline's commit, in *out (the
+	 * callee's, alive until the plan is built); -1 with err when ref
+	 * names no commit. Asked once per distinct ref. NULL: compare_to is
+	 * not evaluated and `changed` serves (cidre lint).
+	 */
+	int (*changed_since)(void *ud, const char *ref, struct strvec *out,
+			     struct strbuf *err);
+	void *changed_since_ud;
 	const struct strvec *only_jobs;   /* NULL: all; else these names */
 	int with_needs;                   /* with only_jobs: add their needs */
 	const struct strvec *manual_jobs; /* --manual: run these manual jobs */

@@ -444,6 +444,7 @@ int server_create_pipeline(struct server *srv, const struct trigger *t,
 		if (mirror_checkout(mirror, sha, NULL, plan_dir, 0, err) < 0)
 			goto done;
 	}
+	ctx.mirror = mirror;
 	if (pctx_plan(plan_dir, &ctx, NULL, &p, &plan, &d) < 0) {
 		struct strbuf msg = STRBUF_INIT;
 

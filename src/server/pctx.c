@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "git/mirror.h"
 #include "util/xalloc.h"
 
 void pctx_init(struct pctx *c)
@@ -181,6 +182,15 @@ done:
 	return rc;
 }
 
+/* rules:changes:compare_to: from the merge base of ref and the commit */
+static int mirror_since(void *ud, const char *ref, struct strvec *out, struct strbuf *err)
+{
+	const struct pctx *c = ud;
+
+	return mirror_changed_since(c->mirror, ref, varlist_get(&c->predefined, "CI_COMMIT_SHA"),
+				    out, err);
+}
+
 /* include:rules:changes: the push's files, when the context has them */
 static const struct strvec *push_changed(void *ud)
 {
@@ -226,6 +236,10 @@ static int plan(const char *root, const struct pctx *c, const char *one_job,
 	ctx.overrides = &c->overrides;
 	ctx.project_dir = root;
 	ctx.changed = c->has_changed ? &c->changed : NULL;
+	if (c->mirror) {
+		ctx.changed_since = mirror_since;
+		ctx.changed_since_ud = (void *)c;
+	}
 	ctx.one_job = one_job;
 	memset(ret_plan, 0, sizeof(*ret_plan));
 	if (plan_build(p, &ctx, ret_plan, d) < 0) {

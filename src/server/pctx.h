@@ -34,6 +34,13 @@ struct pctx {
 	 * trigger's path).
 	 */
 	char *parent;
+	/*
+	 * Not part of the JSON: the project's mirror, set by whoever plans
+	 * (the pipeline's creation, a job's supervisor), for
+	 * rules:changes:compare_to against the commit CI_COMMIT_SHA names.
+	 * NULL: compare_to is not evaluated.
+	 */
+	const char *mirror;
 };
 
 #define PCTX_MAX_FILES 1000

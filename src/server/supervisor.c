@@ -376,7 +376,7 @@ int supervisor_main(const char *spec_path)
 	struct sigaction sa;
 	size_t i, ndeps = 0, arts_nr = 0;
 	const struct plan_job *pj = NULL;
-	int have_plan = 0, log_fd = -1, rc = 1, need_files;
+	int have_plan = 0, log_fd = -1, rc = 1, need_files, planned;
 	json_t *out = NULL, *jdeps;
 	struct stat st;
 	struct prep prep;
@@ -479,10 +479,15 @@ int supervisor_main(const char *spec_path)
 		fail_result(&r, "runner_system_failure");
 		goto write;
 	}
-	if (pctx_from_json(s.ctx, &ctx, &err) < 0 ||
-	    (s.cut_globals && s.cut ?
-	     pctx_plan_cut(s.workdir, &ctx, s.name, s.cut_globals, s.cut, &p, &plan, &d) :
-	     pctx_plan(s.workdir, &ctx, s.name, &p, &plan, &d)) < 0) {
+	planned = pctx_from_json(s.ctx, &ctx, &err);
+	if (planned == 0) {
+		ctx.mirror = s.mirror;	/* rules:changes:compare_to */
+		planned = s.cut_globals && s.cut ?
+			  pctx_plan_cut(s.workdir, &ctx, s.name, s.cut_globals, s.cut, &p, &plan,
+					&d) :
+			  pctx_plan(s.workdir, &ctx, s.name, &p, &plan, &d);
+	}
+	if (planned < 0) {
 		struct strbuf msg = STRBUF_INIT;
 
 		diag_format(&d, &msg);

@@ -87,6 +87,32 @@ test_expect_success 'include:rules:changes includes a file only when the branch 
 	expect_grep "^app-job" out
 '
 
+test_expect_success 'rules:changes:compare_to compares with the merge base of the ref given' '
+	new_repo ct <<-\EOF &&
+	since-release:
+	  rules:
+	    - changes:
+	        paths: ["src/*"]
+	        compare_to: $BASE
+	  script: echo since-release
+	since-push:
+	  rules:
+	    - changes: ["src/*"]
+	  script: echo since-push
+	EOF
+	(cd ct && mkdir -p docs src && echo x >docs/x.md && git add . && git commit -q -m a &&
+	 git branch release &&
+	 echo "int b;" >src/b.c && git add . && git commit -q -m b &&
+	 git checkout -q -b topic && echo y >>docs/x.md && git commit -q -am c &&
+	 cidre run --list -v BASE=release >../out 2>&1) &&
+	expect_grep "^since-release" out &&
+	expect_no_grep "^since-push" out &&
+	(cd ct && cidre run --list -v BASE=main >../out 2>&1) &&
+	expect_no_grep "^since-release" out &&
+	(cd ct && expect_exit 2 cidre run --list -v BASE=no-such-ref >../out 2>&1) &&
+	expect_grep "^.gitlab-ci.yml:3:7: error: rules:changes:compare_to is not a valid ref: no-such-ref" out
+'
+
 test_expect_success 'rules:when, allow_failure and a rule without if' '
 	new_repo w <<-\EOF &&
 	j:

@@ -216,6 +216,21 @@ test_expect_success 'include:rules:changes on the server: the files of the push 
 	jq -e "[.jobs[].name] | sort == [\"base\", \"docs-job\"]" ipd.json
 '
 
+test_expect_success 'rules:changes:compare_to on the server: planned and run alike' '
+	printf "docs-since-base:\n  rules:\n    - changes:\n        paths: [\"docs/*\"]\n        compare_to: refs/heads/base\n  script: [echo docs]\nsrc-since-base:\n  rules:\n    - changes:\n        paths: [\"src/*\"]\n        compare_to: base\n  script: [echo src]\n" |
+		bare_repo ct &&
+	(cd ct && git push -q origin HEAD:base && mkdir -p src && echo x >src/a.c &&
+	 git add . && git commit -qm src && git push -q origin HEAD:main) &&
+	add_project ct "$SCRATCH/ct.git" &&
+	api POST /api/v1/projects/ct/pipelines "{}" >ct.json && expect_status 201 &&
+	wait_pipeline "$(jq -r .id ct.json)" >ctd.json &&
+	jq -e ".status == \"success\" and ([.jobs[].name] == [\"src-since-base\"])" ctd.json &&
+	printf "bad:\n  rules:\n    - changes:\n        paths: [x]\n        compare_to: nowhere\n  script: [x]\n" >ct/.gitlab-ci.yml &&
+	(cd ct && git commit -qam bad && git push -q origin HEAD:main) &&
+	api POST /api/v1/projects/ct/pipelines "{}" >ctb.json && expect_status 201 &&
+	jq -e ".status == \"failed\" and (.error | test(\"compare_to is not a valid ref: nowhere\"))" ctb.json
+'
+
 test_expect_success 'the server stops cleanly' '
 	stop_server
 '

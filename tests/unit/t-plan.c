@@ -683,6 +683,58 @@ static void test_only_bad_regex(void **state)
 	build_fails(f, "invalid regular expression", 42);
 }
 
+/* rules:changes:compare_to: a fake repository where "release" is a ref */
+static int since_calls;
+
+static int fake_since(void *ud, const char *ref, struct strvec *out, struct strbuf *err)
+{
+	since_calls++;
+	if (strcmp(ref, "release")) {
+		strbuf_addstr(err, "no such commit");
+		return -1;
+	}
+	strvec_push(out, "src/core.c");
+	return 0;
+}
+
+static void test_changes_compare_to(void **state)
+{
+	struct fx *f = *state;
+	struct job *a = job_add(f->p, "core", "test");
+	struct job *b = job_add(f->p, "docs", "test");
+	struct job *c = job_add(f->p, "pushed", "test");
+	struct rule *r;
+
+	r = job_rule(a, NULL);
+	r->has_changes = 1;
+	strvec_push(&r->changes, "src/*.c");
+	r->changes_compare_to = xstrdup("$BASE");
+	r = job_rule(b, NULL);
+	r->has_changes = 1;
+	strvec_push(&r->changes, "docs/*");
+	r->changes_compare_to = xstrdup("release");
+	r = job_rule(c, NULL);
+	r->has_changes = 1;
+	strvec_push(&r->changes, "docs/*");
+	varlist_set(&f->overrides, "BASE", "release");
+	/* the push changed docs/a.md; since release, src/core.c */
+	strvec_push(&f->changed, "docs/a.md");
+	f->ctx.changed = &f->changed;
+
+	/* no way to compare: compare_to is not evaluated, the push's files serve */
+	assert_int_equal(build(f), 0);
+	assert_jobs(f, "docs,pushed");
+
+	f->ctx.changed_since = fake_since;
+	since_calls = 0;
+	assert_int_equal(build(f), 0);
+	assert_jobs(f, "core,pushed");
+	assert_int_equal(since_calls, 1);       /* one ref, asked once */
+
+	varlist_set(&f->overrides, "BASE", "nowhere");
+	build_fails(f, "rules:changes:compare_to is not a valid ref: nowhere: no such commit", -1);
+}
+
 static void test_changes(void **state)
 {
 	struct fx *f = *state;
@@ -1414,6 +1466,7 @@ int main(void)
 		T(test_only_variables_and_except),
 		T(test_only_bad_regex),
 		T(test_changes),
+		T(test_changes_compare_to),
 		cmocka_unit_test(test_glob),
 		T(test_exists),
 		T(test_parallel),
