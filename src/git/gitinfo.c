@@ -374,6 +374,30 @@ static void push_names(const struct strbuf *sb, struct strvec *v)
 	}
 }
 
+/*
+ * The NUL-separated names of a (a diff) and b (untracked files), sorted,
+ * each once, appended to out; when out had names already (first), only
+ * those it lacks.
+ */
+static void add_names(const struct strbuf *a, const struct strbuf *b, struct strvec *out,
+		      size_t first)
+{
+	struct strvec names = STRVEC_INIT;
+	size_t i;
+
+	push_names(a, &names);
+	push_names(b, &names);
+	qsort(names.v, names.nr, sizeof(char *), cmp_str);
+	for (i = 0; i < names.nr; i++) {
+		if (i && !strcmp(names.v[i], names.v[i - 1]))
+			continue; /* deleted from the index, yet on disk */
+		if (first && strvec_find(out, names.v[i]) >= 0)
+			continue;
+		strvec_push(out, names.v[i]);
+	}
+	strvec_clear(&names);
+}
+
 int gitinfo_changed_files(const struct gitinfo *gi, struct strvec *out,
 			  struct strbuf *err)
 {
@@ -386,7 +410,6 @@ int gitinfo_changed_files(const struct gitinfo *gi, struct strvec *out,
 	};
 	struct proc_capture pc[2];
 	struct strbuf ref = STRBUF_INIT;
-	struct strvec names = STRVEC_INIT;
 	size_t i, first = out->nr;
 	int ret = 1, by_merge_base;
 
@@ -443,22 +466,12 @@ int gitinfo_changed_files(const struct gitinfo *gi, struct strvec *out,
 		ret = -1;
 		goto done;
 	}
-	push_names(&pc[0].out, &names);
-	push_names(&pc[1].out, &names);
-	qsort(names.v, names.nr, sizeof(char *), cmp_str);
-	for (i = 0; i < names.nr; i++) {
-		if (i && !strcmp(names.v[i], names.v[i - 1]))
-			continue; /* deleted from the index, yet on disk */
-		if (first && strvec_find(out, names.v[i]) >= 0)
-			continue;
-		strvec_push(out, names.v[i]);
-	}
+	add_names(&pc[0].out, &pc[1].out, out, first);
 	ret = 0;
 done:
 	for (i = 0; i < 2; i++)
 		proc_capture_release(&pc[i]);
 	strbuf_release(&ref);
-	strvec_clear(&names);
 	return ret;
 }
 
@@ -477,7 +490,6 @@ int gitinfo_changed_since(const struct gitinfo *gi, const char *ref, struct strv
 	};
 	struct proc_capture pc[2];
 	struct strbuf spec = STRBUF_INIT;
-	struct strvec names = STRVEC_INIT;
 	size_t i;
 	int ret = -1;
 
@@ -518,17 +530,11 @@ int gitinfo_changed_since(const struct gitinfo *gi, const char *ref, struct strv
 			strbuf_rtrim(err);
 			goto done;
 		}
-	push_names(&pc[0].out, &names);
-	push_names(&pc[1].out, &names);
-	qsort(names.v, names.nr, sizeof(char *), cmp_str);
-	for (i = 0; i < names.nr; i++)
-		if (!i || strcmp(names.v[i], names.v[i - 1]))
-			strvec_push(out, names.v[i]);
+	add_names(&pc[0].out, &pc[1].out, out, out->nr);
 	ret = 0;
 done:
 	for (i = 0; i < 2; i++)
 		proc_capture_release(&pc[i]);
 	strbuf_release(&spec);
-	strvec_clear(&names);
 	return ret;
 }
