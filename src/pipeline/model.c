@@ -210,6 +210,7 @@ static void job_free(struct job *j)
 	caches_clear(j);
 	environment_clear(&j->environment);
 	free(j->resource_group);
+	free(j->manual_confirmation);
 	free(j->coverage);
 	strvec_clear(&j->tags);
 	free(j->image);
@@ -1723,11 +1724,9 @@ static int job_key(struct mctx *m, struct job *j, const struct ypair *pr)
 	if (!strcmp(k, "cidre"))
 		return get_cidre(m, v, &j->cidre);
 	if (!strcmp(k, "manual_confirmation")) {
-		char *s = NULL;
-		int r = get_str(m, v, k, &s);
-
-		free(s);
-		return r;
+		free(j->manual_confirmation);
+		j->manual_confirmation = NULL;
+		return get_str(m, v, k, &j->manual_confirmation);
 	}
 	return 0;
 }

@@ -229,6 +229,7 @@ struct job {
 	struct environment environment;
 
 	char *resource_group;
+	char *manual_confirmation;   /* the message asked before playing it; NULL */
 	char *coverage;              /* regex, without the surrounding slashes */
 	int interruptible;           /* -1 unset, 0, 1 */
 	struct strvec tags;

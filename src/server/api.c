@@ -110,6 +110,8 @@ static json_t *job_json(const struct store_job *j)
 	json_object_set_new(o, "status", json_str_or_null(j->status));
 	json_object_set_new(o, "when", json_str_or_null(j->when));
 	json_object_set_new(o, "allow_failure", json_boolean(j->allow_failure));
+	if (j->manual_confirmation)	/* only when set: every job event carries this object */
+		json_object_set_new(o, "manual_confirmation", json_string(j->manual_confirmation));
 	json_object_set_new(o, "exit_code", j->exit_code >= 0 ? json_integer(j->exit_code) :
 			    json_null());
 	json_object_set_new(o, "failure_reason", json_str_or_null(j->failure_reason));

@@ -190,6 +190,11 @@ static int add_jobs(struct store *st, int64_t pid, const struct plan *plan,
 		j.attempt = 1;
 		j.max_retries = pj->def->retry.max;
 		j.retry_when = retry_json(&pj->def->retry);
+		if (pj->def->manual_confirmation && pj->when == WHEN_MANUAL) {
+			plan_job_vars(plan, pj, pc, &vars);
+			j.manual_confirmation = vars_expand_dup(pj->def->manual_confirmation, &vars);
+			varlist_clear(&vars);
+		}
 		rc = store_job_add(st, &j, err);
 		if (rc == 0 && globals && pj->def->cut)
 			rc = store_job_def_add(st, pid, (int)i, pj->def->cut, err);
@@ -197,6 +202,7 @@ static int add_jobs(struct store *st, int64_t pid, const struct plan *plan,
 		free(j.needs);
 		free(j.deps);
 		free(j.retry_when);
+		free(j.manual_confirmation);
 		if (rc < 0)
 			return -1;
 	}

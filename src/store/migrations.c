@@ -281,6 +281,11 @@ const char *const store_migrations[] = {
 	 * finished job read all of them (0.6 ms at 400 jobs).
 	 */
 	"CREATE INDEX jobs_pipeline_status ON jobs (pipeline_id, status);",
+	/*
+	 * 11: a manual job's manual_confirmation, the message the web page
+	 * asks before playing it. NULL: none (and jobs recorded before).
+	 */
+	"ALTER TABLE jobs ADD COLUMN manual_confirmation TEXT;",
 };
 
 const size_t store_migrations_nr = ARRAY_SIZE(store_migrations);

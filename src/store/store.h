@@ -198,6 +198,7 @@ struct store_job {
 	int attempt;            /* 1, 2, ... */
 	int max_retries;        /* retry:max */
 	char *retry_when;       /* JSON {"when": [...], "exit_codes": [...]} or NULL */
+	char *manual_confirmation; /* asked before a manual job is played; NULL */
 	int retried;            /* a later attempt replaced this one */
 	int exit_code;          /* -1 unknown */
 	char *failure_reason;

@@ -75,7 +75,7 @@ enum stmt_id {
 	"j.peak_mem, j.cpu, j.log_size, j.coverage, j.tests_total, " \
 	"j.tests_failed, j.tests_skipped, j.tests_errors, j.env_name, " \
 	"j.env_url, (SELECT name FROM projects WHERE id = j.project_id), " \
-	"j.retry_when, j.artifacts_expire_at, j.artifacts_expired"
+	"j.retry_when, j.artifacts_expire_at, j.artifacts_expired, j.manual_confirmation"
 
 #define TOKEN_COLS "id, name, user_id, created, last_used, revoked"
 #define USER_COLS "id, login, name, email, password, admin, disabled, created"
@@ -133,9 +133,9 @@ static const char *const stmt_sql[ST__NR] = {
 		"INSERT INTO jobs (pipeline_id, project_id, name, stage, stage_idx, "
 		"plan_idx, status, when_, start_in_ms, allow_failure, interruptible, "
 		"resource_group, needs, deps, attempt, max_retries, created, queued, "
-		"retry_when) "
+		"retry_when, manual_confirmation) "
 		"SELECT ?1, p.project_id, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
-		"?12, ?13, ?14, ?15, ?16, ?17, ?18 FROM pipelines p WHERE p.id = ?1 "
+		"?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19 FROM pipelines p WHERE p.id = ?1 "
 		"RETURNING id, project_id",
 	[ST_JOB_GET] = "SELECT " JOB_COLS " FROM jobs j WHERE j.id = ?1",
 	[ST_JOB_EXISTS] = "SELECT 1 FROM jobs WHERE id = ?1",
@@ -1367,6 +1367,7 @@ void store_job_release(struct store_job *j)
 	free(j->env_url);
 	free(j->project);
 	free(j->retry_when);
+	free(j->manual_confirmation);
 	memset(j, 0, sizeof(*j));
 }
 
@@ -1423,6 +1424,7 @@ static void read_job(sqlite3_stmt *s, struct store_job *j)
 	j->retry_when = col_str(s, 38);
 	j->artifacts_expire_at = sqlite3_column_int64(s, 39);
 	j->artifacts_expired = sqlite3_column_int64(s, 40);
+	j->manual_confirmation = col_str(s, 41);
 }
 
 int store_job_add(struct store *st, struct store_job *j, struct strbuf *err)
@@ -1449,7 +1451,8 @@ int store_job_add(struct store *st, struct store_job *j, struct strbuf *err)
 	    b_text(s, 12, j->needs) || b_text(s, 13, j->deps) ||
 	    b_int(s, 14, j->attempt > 0 ? j->attempt : 1) ||
 	    b_int(s, 15, j->max_retries) || b_int(s, 16, created) ||
-	    b_int(s, 17, queued) || b_text(s, 18, j->retry_when)) {
+	    b_int(s, 17, queued) || b_text(s, 18, j->retry_when) ||
+	    b_text(s, 19, j->manual_confirmation)) {
 		done(s);
 		return db_fail(st, -1, "job add", err);
 	}

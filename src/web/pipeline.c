@@ -17,14 +17,24 @@
 #define LABEL_H 20  /* stage names above the columns */
 #define FAILURES_SHOWN 50
 
-/* One button's form (csrf from the principal). */
+/*
+ * One button's form (csrf from the principal); confirm, when not empty,
+ * is asked in the browser before it is sent (cidre.js: data-confirm).
+ */
+static void action_confirm(struct page *pg, struct strbuf *out, const char *action,
+			   const char *label, const char *cls, const char *confirm)
+{
+	struct tmpl_var v[] = { tmpl_str("action", action), tmpl_str("label", label),
+				tmpl_str("class", cls), tmpl_str("csrf", pg->who.csrf),
+				tmpl_str("confirm", confirm ? confirm : "") };
+
+	page_render(out, "pipeline", "action", v, ARRAY_SIZE(v));
+}
+
 void web_action(struct page *pg, struct strbuf *out, const char *action, const char *label,
 		const char *cls)
 {
-	struct tmpl_var v[] = { tmpl_str("action", action), tmpl_str("label", label),
-				tmpl_str("class", cls), tmpl_str("csrf", pg->who.csrf) };
-
-	page_render(out, "pipeline", "action", v, ARRAY_SIZE(v));
+	action_confirm(pg, out, action, label, cls, NULL);
 }
 
 /* The job's buttons for a principal allowed to change it. */
@@ -34,7 +44,8 @@ void web_job_actions(struct page *pg, struct strbuf *out, const struct store_job
 
 	if (!strcmp(j->status, "manual")) {
 		snprintf(path, sizeof(path), "/jobs/%" PRId64 "/play", j->id);
-		web_action(pg, out, path, "Play", "play");
+		/* GitLab's manual_confirmation: asked before the job is played */
+		action_confirm(pg, out, path, "Play", "play", j->manual_confirmation);
 	}
 	if (!strcmp(j->status, "pending") || !strcmp(j->status, "running") ||
 	    !strcmp(j->status, "created") || !strcmp(j->status, "scheduled")) {

@@ -210,4 +210,21 @@ test_expect_success 'a root commit lists the files it adds' '
 	expect_grep "<li><code>src/a.c</code></li>" page.html
 '
 
+test_expect_success 'a manual job with manual_confirmation: the play button asks it first' '
+	git init -q --bare mc.git &&
+	git clone -q mc.git mc 2>/dev/null &&
+	(cd mc && printf "deploy:\n  when: manual\n  environment: production\n  manual_confirmation: \"Deploy to \$CI_ENVIRONMENT_NAME <now>?\"\n  script: [echo deployed]\nplain:\n  when: manual\n  script: [echo plain]\n" >.gitlab-ci.yml &&
+	 git add . && git commit -q -m manual && git push -q origin HEAD:main) &&
+	api POST /api/v1/projects "{\"name\":\"mc\",\"repo\":\"$SCRATCH/mc.git\"}" >/dev/null && expect_status 201 &&
+	api POST /api/v1/projects/mc/pipelines "{}" >pm.json && expect_status 201 &&
+	deploy=$(jq -r ".jobs[] | select(.name == \"deploy\") | .id" pm.json) &&
+	wait_for 20 job_status_is "$deploy" manual &&
+	api GET "/api/v1/jobs/$deploy" | jq -e ".manual_confirmation == \"Deploy to production <now>?\"" &&
+	api GET "/api/v1/pipelines/$(jq -r .id pm.json)" | jq -e ".jobs[] | select(.name == \"plain\") | has(\"manual_confirmation\") | not" &&
+	test "$(get "/pipelines/$(jq -r .id pm.json)")" = 200 &&
+	expect_grep "action=\"/jobs/$deploy/play\" class=\"inline\" data-confirm=\"Deploy to production &lt;now&gt;\?\"" page.html &&
+	test "$(get "/jobs/$deploy")" = 200 &&
+	expect_grep "data-confirm=\"Deploy to production &lt;now&gt;\?\"" page.html
+'
+
 test_done
