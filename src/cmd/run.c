@@ -765,6 +765,8 @@ int cmd_run(int argc, char **argv)
 	lc.files = &changed;
 	lo.changed = lazy_changed_get;
 	lo.changed_ud = &lc;
+	lo.changed_since = run_changed_since;
+	lo.changed_since_ud = &gi;
 	if (pipeline_load(&lo, &p, &d) < 0) {
 		struct strbuf msg = STRBUF_INIT;
 

@@ -274,16 +274,18 @@ static const char *const include_unsupported[] = {
 
 /*
  * include:rules:changes: a list of globs, or a map of them as `paths`
- * (and `compare_to`, which, as for jobs, is not used: the caller's list
- * is the push's). 1 when a glob (variables expanded) matches a changed
- * file or the changed files are not known, 0 when none does or !asked
- * (checked only), -1 on a malformed value (reported).
+ * and `compare_to` (a ref: the files since its merge base with the
+ * commit, as for jobs' rules). 1 when a glob (variables expanded)
+ * matches a changed file or the changed files are not known, 0 when
+ * none does or !asked (checked only), -1 on a malformed value or a
+ * compare_to that names no commit (reported).
  */
 static int include_changes(struct loader *ld, const struct ynode *v,
 			   const struct varlist *vars, int asked)
 {
-	const struct ynode *paths = v;
+	const struct ynode *paths = v, *compare_to = NULL;
 	const struct strvec *changed;
+	struct strvec since = STRVEC_INIT;
 	size_t i, k;
 	int match = 0;
 
@@ -301,6 +303,12 @@ static int include_changes(struct loader *ld, const struct ynode *v,
 			diag_error(ld->d, &v->pos, "include:rules:changes needs \"paths\"");
 			return -1;
 		}
+		compare_to = ymap_get(v, "compare_to");
+		if (compare_to && compare_to->type != YNODE_SCALAR) {
+			diag_error(ld->d, &compare_to->pos,
+				   "include:rules:changes:compare_to must be a string");
+			return -1;
+		}
 	}
 	if (paths->type != YNODE_SEQ) {
 		diag_error(ld->d, &paths->pos,
@@ -315,9 +323,27 @@ static int include_changes(struct loader *ld, const struct ynode *v,
 		}
 	if (!asked)
 		return 0;	/* the rule's if failed already: checked, not evaluated */
-	changed = ld->opts->changed ? ld->opts->changed(ld->opts->changed_ud) : NULL;
-	if (!changed)
-		return 1;
+	if (compare_to && ld->opts->changed_since) {
+		struct strbuf err = STRBUF_INIT;
+		char *ref = vars_expand_dup(compare_to->str, vars);
+		int rc = ld->opts->changed_since(ld->opts->changed_since_ud, ref, &since, &err);
+
+		if (rc < 0)
+			diag_error(ld->d, &compare_to->pos,
+				   "include:rules:changes:compare_to is not a valid ref: %s%s%s",
+				   ref, err.len ? ": " : "", err.buf);
+		free(ref);
+		strbuf_release(&err);
+		if (rc < 0) {
+			strvec_clear(&since);
+			return -1;
+		}
+		changed = &since;
+	} else {
+		changed = ld->opts->changed ? ld->opts->changed(ld->opts->changed_ud) : NULL;
+		if (!changed)
+			return 1;
+	}
 	for (i = 0; i < paths->nr && !match; i++) {
 		char *g = vars_expand_dup(paths->items[i]->str, vars);
 
@@ -325,6 +351,7 @@ static int include_changes(struct loader *ld, const struct ynode *v,
 			match = plan_glob_match(g, changed->v[k]);
 		free(g);
 	}
+	strvec_clear(&since);
 	return match;
 }
 

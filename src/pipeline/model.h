@@ -276,6 +276,15 @@ struct load_opts {
 	 */
 	const struct strvec *(*changed)(void *ud);
 	void *changed_ud;
+	/*
+	 * include:rules:changes:compare_to: as plan_ctx.changed_since (the
+	 * files since the merge base of ref and the commit; -1 with err when
+	 * ref names no commit). NULL: compare_to is not evaluated and the
+	 * push's files serve.
+	 */
+	int (*changed_since)(void *ud, const char *ref, struct strvec *out,
+			     struct strbuf *err);
+	void *changed_since_ud;
 	size_t max_file_size;        /* per file; 0 = 1 MiB */
 	size_t max_includes;         /* 0 = 150, GitLab's limit */
 	int cut;                     /* fill cut_globals and each job's cut */

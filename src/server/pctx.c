@@ -217,6 +217,10 @@ static int plan(const char *root, const struct pctx *c, const char *one_job,
 	lo.vars = &pre;
 	lo.changed = push_changed;
 	lo.changed_ud = (void *)c;
+	if (c->mirror) {
+		lo.changed_since = mirror_since;
+		lo.changed_since_ud = (void *)c;
+	}
 	if (globals) {
 		const struct var *cf = varlist_find(&c->predefined, "CI_CONFIG_PATH");
 

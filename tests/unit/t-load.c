@@ -805,6 +805,18 @@ static const struct strvec *changed_of(void *ud)
 	return ud;
 }
 
+/* include:rules:changes:compare_to: only "release" is a ref, src/x.c changed since */
+static int since_of(void *ud, const char *ref, struct strvec *out, struct strbuf *err)
+{
+	(void)ud;
+	if (strcmp(ref, "release")) {
+		strbuf_addstr(err, "no such commit");
+		return -1;
+	}
+	strvec_push(out, "src/x.c");
+	return 0;
+}
+
 static void test_include_rules_changes(void **state)
 {
 	static const char *yml =
@@ -854,6 +866,25 @@ static void test_include_rules_changes(void **state)
 	assert_non_null(pipeline_find_job(p, "app"));	/* $APP_DIR expanded */
 	pipeline_free(p);
 	diag_clear(&d);
+
+	/* compare_to: the files since the ref, not the push's */
+	write_file(".gitlab-ci.yml",
+		   "include:\n  - local: ci/app.yml\n    rules:\n"
+		   "      - changes:\n          paths: [\"src/*\"]\n          compare_to: $BASE\n"
+		   "j: {script: x}\n");
+	varlist_set(&vars, "BASE", "release");
+	o.changed_since = since_of;
+	assert_int_equal(pipeline_load(&o, &p, &d), 0);
+	assert_non_null(pipeline_find_job(p, "app"));	/* src/x.c since release */
+	pipeline_free(p);
+	varlist_set(&vars, "BASE", "nowhere");
+	assert_int_equal(pipeline_load(&o, &p, &d), -1);
+	assert_true(d.nr > 0);
+	assert_non_null(strstr(d.e[0].msg,
+			       "include:rules:changes:compare_to is not a valid ref: nowhere: "
+			       "no such commit"));
+	diag_clear(&d);
+	o.changed_since = NULL;
 
 	e = load_err("include:\n  - local: ci/docs.yml\n    rules:\n      - changes: docs\n"
 		     "  - local: ci/app.yml\n    rules:\n      - changes: {path: [x]}\n"
