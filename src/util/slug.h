@@ -12,7 +12,7 @@
 #include "util/strbuf.h"
 
 void slug_environment(struct strbuf *out, const char *name);
-/* The same with the name's SHA-256 given (GitLab's tests stub it). */
+/* The same with the name's SHA-256 given (GitLab's spec fixes it to test the rules). */
 void slug_environment_digest(struct strbuf *out, const char *name,
 			     const unsigned char digest[32]);
 

@@ -1,6 +1,6 @@
 /*
  * Unit tests for src/util/slug.c: GitLab's own cases for its
- * environment slug (its spec stubs the name's SHA-256 as 64 'a' hex
+ * environment slug (its spec fixes the name's SHA-256 as 64 'a' hex
  * digits, whose suffix is "q517sa"), and real suffixes computed from
  * SHA-256 as GitLab does (Digest::SHA2.hexdigest(name).to_i(16).to_s(36)
  * .last(6)).
@@ -15,7 +15,7 @@
 
 #include "util/slug.h"
 
-static void expect_slug(const char *name, const char *want, int stubbed)
+static void expect_slug(const char *name, const char *want, int fixed_digest)
 {
 	static const unsigned char aa[32] = {
 		0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa,
@@ -24,7 +24,7 @@ static void expect_slug(const char *name, const char *want, int stubbed)
 	};
 	struct strbuf sb = STRBUF_INIT;
 
-	if (stubbed)
+	if (fixed_digest)
 		slug_environment_digest(&sb, name, aa);
 	else
 		slug_environment(&sb, name);
