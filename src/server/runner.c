@@ -2160,32 +2160,54 @@ struct polled {
 	int64_t next;
 };
 
+/*
+ * One round of a polled project: fetch, then a pipeline for every
+ * matching branch whose head moved since the last round. The first
+ * round (no head recorded for any matching branch) records every head
+ * and builds only the default branch's, as a pull mirror or a poller
+ * that has just been set up does: not one pipeline per branch the
+ * repository has ever had.
+ */
 static void poll_project(struct server *srv, struct store *st, const struct store_project *p)
 {
 	struct strbuf err = STRBUF_INIT;
 	struct strvec br = STRVEC_INIT;
 	struct server_config cfg;
-	char *mirror = server_mirror_path(srv, p->name);
-	size_t i;
-	int created = 0;
+	char *mirror = server_mirror_path(srv, p->name), *def = NULL;
+	char (*seen)[41] = NULL;
+	size_t i, recorded = 0;
+	int created = 0, first = 1;
 
 	server_cfg(srv, &cfg);
 	if (server_fetch(mirror, &err) < 0 || mirror_branches(mirror, &br, &err) < 0) {
 		slog_warn("poll %s: %s", p->name, err.buf);
 		goto done;
 	}
+	seen = xcalloc(br.nr / 2 + 1, sizeof(*seen));
 	for (i = 0; i + 1 < br.nr; i += 2) {
-		char seen[41] = "";
+		if (!server_branch_matches(p->branches, br.v[i]))
+			continue;
+		if (store_ref_get(st, p->id, br.v[i], seen[i / 2], &err) < 0 && !seen[i / 2][0])
+			strbuf_reset(&err);
+		if (seen[i / 2][0])
+			first = 0;
+	}
+	if (first)
+		def = mirror_head_branch(mirror);
+	for (i = 0; i + 1 < br.nr; i += 2) {
+		const char *was = seen[i / 2];
 		struct trigger t;
 		int64_t id;
 		int status;
 
-		if (!server_branch_matches(p->branches, br.v[i]))
+		if (!server_branch_matches(p->branches, br.v[i]) || !strcmp(was, br.v[i + 1]))
 			continue;
-		if (store_ref_get(st, p->id, br.v[i], seen, &err) < 0 && !seen[0])
+		if (first && (!def || strcmp(def, br.v[i]))) {
+			store_ref_set(st, p->id, br.v[i], br.v[i + 1], &err);
 			strbuf_reset(&err);
-		if (!strcmp(seen, br.v[i + 1]))
+			recorded++;
 			continue;
+		}
 		if (created >= cfg.max_pipelines_per_push) {
 			slog_warn("poll %s: more than %d new heads at once (limits.pipelines_per_push)",
 				  p->name, cfg.max_pipelines_per_push);
@@ -2195,7 +2217,7 @@ static void poll_project(struct server *srv, struct store *st, const struct stor
 		t.project = p;
 		t.ref = br.v[i];
 		t.sha = br.v[i + 1];
-		t.before = seen[0] ? seen : NULL;
+		t.before = was[0] ? was : NULL;
 		t.source = "poll";
 		t.fetched = 1;
 		if (server_create_pipeline(srv, &t, &id, &status, &err) < 0) {
@@ -2209,7 +2231,12 @@ static void poll_project(struct server *srv, struct store *st, const struct stor
 		store_ref_set(st, p->id, br.v[i], br.v[i + 1], &err);
 		strbuf_reset(&err);
 	}
+	if (recorded)
+		slog_info("poll %s: first poll: %zu other branch head%s recorded, not built",
+			  p->name, recorded, recorded == 1 ? "" : "s");
 done:
+	free(seen);
+	free(def);
 	strvec_clear(&br);
 	free(mirror);
 	strbuf_release(&err);

@@ -155,7 +155,9 @@ test_expect_success 'a polled repository builds new commits by itself' '
 	git init -q --bare polled.git &&
 	git clone -q polled.git polled 2>/dev/null &&
 	printf "p:\n  script: [echo polled \$CI_PIPELINE_SOURCE]\n" >polled/.gitlab-ci.yml &&
-	(cd polled && git add . && git commit -qm p1 && git push -q origin HEAD:main) &&
+	(cd polled && git add . && git commit -qm p1 && git push -q origin HEAD:main &&
+	 git push -q origin HEAD:old-a HEAD:old-b) &&
+	git --git-dir=polled.git symbolic-ref HEAD refs/heads/main &&
 	printf "poll:\n  min_interval: 1\n" >>data/config.yml &&
 	kill -HUP "$SERVER_PID" &&
 	wait_for 10 grep -q "runner slots 1" data.log &&
@@ -166,6 +168,20 @@ test_expect_success 'a polled repository builds new commits by itself' '
 	wait_for 20 sh -c "curl -sS -H \"Authorization: Bearer $TOKEN\" \"$URL/api/v1/pipelines?project=polled\" | jq -e \"length == 2\"" &&
 	api GET "/api/v1/pipelines?project=polled" >pl.json &&
 	jq -e ".[0].source == \"poll\" and .[0].before_sha == .[1].sha" pl.json
+'
+
+test_expect_success 'the first poll builds the default branch only and records the others' '
+	api GET "/api/v1/pipelines?project=polled" >pl.json &&
+	jq -e "[.[].ref] == [\"main\", \"main\"]" pl.json &&
+	grep -q "poll polled: first poll: 2 other branch heads recorded, not built" data.log &&
+	old=$(git --git-dir=polled.git rev-parse old-a) &&
+	(cd polled && git push -q origin HEAD:old-a) &&
+	wait_for 20 sh -c "curl -sS -H \"Authorization: Bearer $TOKEN\" \"$URL/api/v1/pipelines?project=polled\" | jq -e \"length == 3\"" &&
+	api GET "/api/v1/pipelines?project=polled" >pl.json &&
+	jq -e --arg old "$old" ".[0].ref == \"old-a\" and .[0].before_sha == \$old" pl.json &&
+	sleep 2 &&
+	api GET "/api/v1/pipelines?project=polled" >pl.json &&
+	jq -e "length == 3" pl.json
 '
 
 test_done
