@@ -12,7 +12,7 @@
 #include "cmd/cmd.h"
 
 const char cmd_status_usage[] =
-	"usage: cidre status [PROJECT] [--ref REF] [--status S] [-n N] [--json]\n"
+	"usage: cidre status [PROJECT] [--ref REF] [--status S] [--sha SHA] [-n N] [--json]\n"
 	"       cidre status -p PIPELINE_ID [--json]\n"
 	"       cidre status PIPELINE_ID [--json]\n"
 	"\n"
@@ -26,6 +26,7 @@ const char cmd_status_usage[] =
 	"      --ref REF      only pipelines of this branch or tag\n"
 	"      --status S     only pipelines with this status (running, failed, ...)\n"
 	"      --source S     only pipelines from push, webhook, poll or api\n"
+	"      --sha SHA      only pipelines of this commit (at least 4 hex digits)\n"
 	"  -n N               show N pipelines (default 20, at most 1000)\n"
 	"      --json         print the server's JSON\n"
 	"\n"
@@ -45,6 +46,7 @@ struct status_opts {
 	const char *ref;
 	const char *status;
 	const char *source;
+	const char *sha;
 	int64_t pipeline;
 	long n;
 	int json;
@@ -52,12 +54,13 @@ struct status_opts {
 
 static int parse_opts(int argc, char **argv, struct status_opts *o)
 {
-	enum { OPT_REF = 256, OPT_STATUS, OPT_SOURCE, OPT_JSON };
+	enum { OPT_REF = 256, OPT_STATUS, OPT_SOURCE, OPT_SHA, OPT_JSON };
 	static const struct option longopts[] = {
 		{ "pipeline", required_argument, NULL, 'p' },
 		{ "ref", required_argument, NULL, OPT_REF },
 		{ "status", required_argument, NULL, OPT_STATUS },
 		{ "source", required_argument, NULL, OPT_SOURCE },
+		{ "sha", required_argument, NULL, OPT_SHA },
 		{ "json", no_argument, NULL, OPT_JSON },
 		CLI_LONGOPTS_CONN,
 		{ NULL, 0, NULL, 0 },
@@ -90,6 +93,9 @@ static int parse_opts(int argc, char **argv, struct status_opts *o)
 		case OPT_SOURCE:
 			o->source = optarg;
 			break;
+		case OPT_SHA:
+			o->sha = optarg;
+			break;
 		case OPT_JSON:
 			o->json = 1;
 			break;
@@ -108,7 +114,7 @@ static int parse_opts(int argc, char **argv, struct status_opts *o)
 	}
 	if (optind < argc)
 		return cli_usage_error("status", "unexpected argument '%s'", argv[optind]);
-	if (o->pipeline && (o->project || o->ref || o->status || o->source))
+	if (o->pipeline && (o->project || o->ref || o->status || o->source || o->sha))
 		return cli_usage_error("status", "a pipeline id takes no filter");
 	return 0;
 }
@@ -162,6 +168,7 @@ static int fetch_list(struct client *c, const struct status_opts *o, json_t *all
 		add_query(&path, "ref", o->ref);
 		add_query(&path, "status", o->status);
 		add_query(&path, "source", o->source);
+		add_query(&path, "sha", o->sha);
 		if (before)
 			strbuf_addf(&path, "&before=%" PRId64, before);
 		rc = client_get_array(c, path.buf, "pipeline", &page, err);

@@ -286,6 +286,11 @@ const char *const store_migrations[] = {
 	 * asks before playing it. NULL: none (and jobs recorded before).
 	 */
 	"ALTER TABLE jobs ADD COLUMN manual_confirmation TEXT;",
+	/*
+	 * 12: pipelines of a commit (`?sha=`, a prefix: a range on this
+	 * index), newest first.
+	 */
+	"CREATE INDEX pipelines_sha ON pipelines (sha, id);",
 };
 
 const size_t store_migrations_nr = ARRAY_SIZE(store_migrations);

@@ -147,17 +147,30 @@ struct store_pipeline_filter {
 	const char *ref;      /* NULL: any */
 	const char *status;
 	const char *source;
+	const char *sha;      /* a prefix of the commit, lowercase hex; NULL: any */
 	int64_t before_id;    /* keyset paging: id < before_id; 0: from newest */
 	/* 0: every project; else only public projects and those where user
 	 * visible_to is a member (-1: public ones only, for anonymous callers) */
 	int64_t visible_to;
 	int offset;           /* page paging, used when before_id is 0 */
 	int limit;            /* 1..1000 */
+	/* when counted already (store_pipeline_count with max at least
+	 * STORE_COUNT_MAX + 1): how many, which the listing then need not
+	 * count again to choose its plan */
+	int64_t count;
+	int counted;
 };
+/* What a listing is counted up to (X-Total) and chooses its plan by. */
+#define STORE_COUNT_MAX 1000
 /* Newest first. *ret: array of *nr (store_pipelines_free). */
 int store_pipeline_list(struct store *st, const struct store_pipeline_filter *f,
 			struct store_pipeline **ret, size_t *nr, struct strbuf *err);
 void store_pipelines_free(struct store_pipeline *a, size_t nr);
+/* How many pipelines filter f selects, ignoring its paging (offset,
+ * limit, before_id), counted up to max: *ret is max when there are at
+ * least that many. */
+int store_pipeline_count(struct store *st, const struct store_pipeline_filter *f,
+			 int64_t max, int64_t *ret, struct strbuf *err);
 
 /*
  * Set status (and started/finished when not 0, and error when not NULL).

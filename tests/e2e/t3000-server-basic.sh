@@ -102,6 +102,36 @@ test_expect_success 'listings filter and page' '
 	jq -e "length >= 1 and all(.status == \"success\")" l2.json
 '
 
+test_expect_success 'listings carry GitLab paging headers and a total' '
+	curl -sS -D hdr -o /dev/null "$URL/api/v1/pipelines?per_page=1&page=2" &&
+	tr -d "\r" <hdr >h &&
+	grep -x "X-Page: 2" h && grep -x "X-Per-Page: 1" h && grep -x "X-Prev-Page: 1" h &&
+	grep -x "X-Total: 2" h && grep -x "X-Total-Pages: 2" h &&
+	! grep -i "^X-Next-Page" h &&
+	curl -sS -D hdr -o /dev/null "$URL/api/v1/pipelines?per_page=100" &&
+	tr -d "\r" <hdr >h &&
+	grep -x "X-Total: 2" h && grep -x "X-Total-Pages: 1" h && ! grep -i "^X-Prev-Page" h &&
+	first=$(jq -r ".[0].id" l1.json) &&
+	curl -sS -D hdr -o /dev/null "$URL/api/v1/pipelines?per_page=1&before=$first" &&
+	tr -d "\r" <hdr >h &&
+	! grep -i "^X-Total" h && ! grep -i "^X-Page" h
+'
+
+test_expect_success 'listings filter by a commit, whole or a prefix' '
+	sha=$(jq -r ".[0].sha" l1.json) &&
+	api GET "/api/v1/pipelines?sha=$sha" >s1.json &&
+	jq -e --arg s "$sha" "length == 2 and all(.sha == \$s)" s1.json &&
+	short=$(printf %s "$sha" | cut -c1-7 | tr a-f A-F) &&
+	api GET "/api/v1/projects/app/pipelines?sha=$short&status=success" >s2.json &&
+	jq -e --arg s "$sha" "length >= 1 and all(.sha == \$s and .status == \"success\")" s2.json &&
+	other=$(printf %s "$sha" | cut -c1-6 | tr 0-9a-f 1-9a-f0) &&
+	curl -sS -D hdr -o s3.json "$URL/api/v1/pipelines?sha=$other" &&
+	jq -e "length == 0" s3.json && tr -d "\r" <hdr | grep -x "X-Total: 0" &&
+	api GET "/api/v1/pipelines?sha=abc" >body; expect_status 400 &&
+	jq -e ".error | test(\"sha must be\")" body &&
+	api GET "/api/v1/pipelines?sha=$sha,x" >body; expect_status 400
+'
+
 test_expect_success 'state changes need a token; bad requests get clear 4xx JSON' '
 	curl -sS -o body -w "%{http_code}" -X POST -d "{}" "$URL/api/v1/projects/app/pipelines" >code &&
 	test "$(cat code)" = 401 && jq -e ".status == 401" body &&

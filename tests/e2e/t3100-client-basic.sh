@@ -133,6 +133,17 @@ test_expect_success 'status filters: --ref, --status, --source, a project' '
 	cidre status app --ref nope --json | jq -e "length == 0"
 '
 
+test_expect_success 'status --sha: the pipelines of a commit, by a prefix too' '
+	sha=$(git -C app rev-parse HEAD) &&
+	cidre status --sha "$sha" --json | jq -e --arg s "$sha" "length == 1 and .[0].sha == \$s" &&
+	cidre status app --sha "$(git -C app rev-parse --short=7 HEAD)" >out &&
+	expect_grep "^ *[0-9]+ +app +main +${sha%${sha#????????}} +push +failed" out &&
+	other=$(printf %s "$sha" | cut -c1-6 | tr 0-9a-f 1-9a-f0) &&
+	cidre status --sha "$other" --json | jq -e "length == 0" &&
+	expect_exit 1 cidre status --sha xyz >out 2>&1 &&
+	expect_grep "sha must be 4 to 40 hexadecimal digits" out
+'
+
 test_expect_success 'status of a missing pipeline: the server message, exit 1' '
 	expect_exit 1 cidre status 9999 >out 2>&1 &&
 	expect_grep "^cidre: .*9999" out

@@ -371,6 +371,66 @@ static void list_ids(struct store *st, const struct store_pipeline_filter *f,
 	strbuf_release(&err);
 }
 
+/*
+ * A listing of the visible projects' pipelines reads the index when
+ * there are at most STORE_COUNT_MAX of them and the table backwards when
+ * there are more: both give the same pages, with a count given or not.
+ */
+static void test_pipelines_visible_plans(void **state)
+{
+	struct strbuf err = STRBUF_INIT, ids = STRBUF_INIT, want = STRBUF_INIT;
+	struct store *st = open_new();
+	int64_t pub = add_project(st, "pub"), priv = add_project(st, "priv");
+	int64_t last = 0, n, i;
+	struct store_pipeline_filter f;
+	int round;
+
+	assert_int_equal(store_project_set_public(st, "pub", 1, &err), 0);
+	for (round = 0; round < 2; round++) {
+		/* round 0: 400 visible of 1,200; round 1: 1,400 of 3,200 */
+		int add = round ? 1000 : 400;
+
+		for (i = 0; i < add; i++) {
+			last = add_pipeline(st, pub, "main", "success", "push");
+			add_pipeline(st, priv, "main", "success", "push");
+			if (!round || i < 500)
+				add_pipeline(st, priv, "dev", "success", "push");
+		}
+		f = (struct store_pipeline_filter){ .limit = 1, .visible_to = -1 };
+		assert_int_equal(store_pipeline_count(st, &f, STORE_COUNT_MAX + 1, &n, &err), 0);
+		assert_int_equal(n, round ? STORE_COUNT_MAX + 1 : 400);
+		/* newest first, then page 3 of 4, then before an id */
+		for (i = 0; i < 3; i++) {
+			int counted;
+
+			for (counted = 0; counted < 2; counted++) {
+				int64_t step = round ? 2 : 3, top = last;
+
+				if (round && i)
+					top = last - (i == 1 ? 8 : 4) * 2;
+				else if (i)
+					top = last - (i == 1 ? 8 : 4) * step;
+				f = (struct store_pipeline_filter){ .limit = 4, .visible_to = -1,
+					.count = n, .counted = counted };
+				if (i == 1)
+					f.offset = 8;
+				else if (i == 2)
+					f.before_id = top + 1;
+				list_ids(st, &f, &ids);
+				strbuf_reset(&want);
+				strbuf_addf(&want, "%lld %lld %lld %lld", (long long)top,
+					    (long long)(top - step), (long long)(top - 2 * step),
+					    (long long)(top - 3 * step));
+				assert_string_equal(ids.buf, want.buf);
+			}
+		}
+		}
+	strbuf_release(&want);
+	strbuf_release(&ids);
+	strbuf_release(&err);
+	store_close(st);
+}
+
 static void test_pipelines(void **state)
 {
 	struct strbuf err = STRBUF_INIT, ids = STRBUF_INIT;
@@ -458,6 +518,47 @@ static void test_pipelines(void **state)
 	f = (struct store_pipeline_filter){ .limit = 20, .ref = "x' OR '1'='1" };
 	list_ids(st, &f, &ids);
 	assert_string_equal(ids.buf, "");
+
+	/* a commit, whole or a prefix; pipeline 1's sha is "abc" */
+	f = (struct store_pipeline_filter){ .limit = 20,
+		.sha = "0123456789abcdef0123456789abcdef01234567" };
+	list_ids(st, &f, &ids);
+	assert_string_equal(ids.buf, "8 7 6 5 4 3 2");
+	f.sha = "0123";
+	f.project_id = b;
+	list_ids(st, &f, &ids);
+	assert_string_equal(ids.buf, "8 6 3");
+	f = (struct store_pipeline_filter){ .limit = 20, .sha = "ab" };
+	list_ids(st, &f, &ids);
+	assert_string_equal(ids.buf, "1");
+	f.sha = "abd";
+	list_ids(st, &f, &ids);
+	assert_string_equal(ids.buf, "");
+	f.sha = "0123456789abcdef0123456789abcdef012345670";
+	list_ids(st, &f, &ids);
+	assert_string_equal(ids.buf, "");
+
+	/* counts: every filter but the paging, up to a maximum */
+	{
+		int64_t n = -1;
+
+		f = (struct store_pipeline_filter){ .limit = 1, .offset = 5, .before_id = 3 };
+		assert_int_equal(store_pipeline_count(st, &f, 100, &n, &err), 0);
+		assert_int_equal(n, 8);
+		assert_int_equal(store_pipeline_count(st, &f, 5, &n, &err), 0);
+		assert_int_equal(n, 5);
+		f.project_id = a;
+		f.status = "success";
+		assert_int_equal(store_pipeline_count(st, &f, 100, &n, &err), 0);
+		assert_int_equal(n, 2);
+		f = (struct store_pipeline_filter){ .limit = 1, .sha = "0123", .source = "push" };
+		assert_int_equal(store_pipeline_count(st, &f, 100, &n, &err), 0);
+		assert_int_equal(n, 4);
+		f = (struct store_pipeline_filter){ .limit = 1, .visible_to = -1 };
+		assert_int_equal(store_pipeline_count(st, &f, 100, &n, &err), 0);
+		assert_int_equal(n, 0);
+		assert_int_equal(store_pipeline_count(st, &f, 0, &n, &err), -1);
+	}
 
 	/* page paging */
 	f = (struct store_pipeline_filter){ .limit = 3 };
@@ -1790,6 +1891,7 @@ int main(void)
 		cmocka_unit_test(test_projects),
 		cmocka_unit_test(test_refs),
 		cmocka_unit_test(test_pipelines),
+		cmocka_unit_test(test_pipelines_visible_plans),
 		cmocka_unit_test(test_pipeline_status),
 		cmocka_unit_test(test_jobs),
 		cmocka_unit_test(test_job_transition),
