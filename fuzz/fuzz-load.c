@@ -77,6 +77,39 @@ static const struct strvec *changed_files(void *ud)
 	return &files;
 }
 
+/*
+ * include:project: project "self" holds the input itself at every path
+ * (nesting runs into the limits), any other project a small template
+ * with a local include of its own, and no file "missing.yml".
+ */
+static const uint8_t *input;
+static size_t input_size;
+
+static int project_file(void *ud, const char *project, const char *ref, const char *file,
+			size_t max, struct strbuf *out, struct strbuf *err)
+{
+	(void)ud;
+	(void)ref;
+	if (!strcmp(file, "missing.yml")) {
+		strbuf_addstr(err, "no such file");
+		return -1;
+	}
+	if (!strcmp(project, "self")) {
+		if (input_size > max || memchr(input, 0, input_size)) {
+			strbuf_addstr(err, "too large");
+			return -1;
+		}
+		strbuf_add(out, input, input_size);
+		return 0;
+	}
+	if (!strcmp(file, "l.yml"))
+		strbuf_addstr(out, ".tmpl: {variables: {T: \"1\"}}\n");
+	else
+		strbuf_addstr(out, "include: [{local: l.yml}]\ntmpl-job: {extends: .tmpl, "
+			      "script: [x]}\n");
+	return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct strbuf path = STRBUF_INIT;
@@ -99,6 +132,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* half the inputs with a push's files, half without */
 	if (size && (data[0] & 1))
 		o.changed = changed_files;
+	/* and half with other projects to include */
+	input = data;
+	input_size = size;
+	if (size && (data[0] & 2))
+		o.project_file = project_file;
 	if (!pipeline_load(&o, &p, &d)) {
 		check_cuts(&o, p);
 		pipeline_free(p);

@@ -118,6 +118,43 @@ done:
 	return rc;
 }
 
+int mirror_read_file(const char *dir, const char *sha, const char *path, size_t max,
+		     struct strbuf *out, struct strbuf *err)
+{
+	struct strbuf spec = STRBUF_INIT, size = STRBUF_INIT;
+	const char *sargv[] = { "git", "--git-dir", dir, "cat-file", "-s", NULL, NULL };
+	const char *argv[] = { "git", "--git-dir", dir, "cat-file", "blob", NULL, NULL };
+	char *end;
+	unsigned long long n;
+	int rc = -1;
+
+	if (!mirror_is_sha(sha) || !*path || *path == '/' || strlen(path) > 4096) {
+		strbuf_addf(err, "invalid file \"%s\"", path);
+		return -1;
+	}
+	strbuf_addf(&spec, "%s:%s", sha, path);
+	sargv[5] = argv[5] = spec.buf;
+	if (git(sargv, NULL, 64, &size, NULL) < 0) {
+		strbuf_addf(err, "no file %s at commit %.8s", path, sha);
+		goto done;
+	}
+	n = strtoull(size.buf, &end, 10);
+	if (end == size.buf || n > max) {
+		strbuf_addf(err, "%s is too large (more than %zu bytes)", path, max);
+		goto done;
+	}
+	if (git(argv, NULL, max + 1, out, err) < 0) {
+		if (!err->len)
+			strbuf_addf(err, "%s is not a file at commit %.8s", path, sha);
+		goto done;
+	}
+	rc = 0;
+done:
+	strbuf_release(&spec);
+	strbuf_release(&size);
+	return rc;
+}
+
 int mirror_branches(const char *dir, struct strvec *out, struct strbuf *err)
 {
 	struct strbuf sb = STRBUF_INIT;

@@ -67,6 +67,12 @@ int mirror_tree_files(const char *dir, const char *sha, struct strvec *out,
  */
 int mirror_checkout(const char *dir, const char *sha, const char *branch,
 		    const char *dest, int clean, struct strbuf *err);
+/*
+ * The file at path (no leading '/') in commit sha, appended to out: at
+ * most max bytes. 0, or -1 with err (no such file, not a file, larger).
+ */
+int mirror_read_file(const char *dir, const char *sha, const char *path, size_t max,
+		     struct strbuf *out, struct strbuf *err);
 /* The branch the mirror's HEAD names ("main" when it names none). */
 char *mirror_head_branch(const char *dir);
 

@@ -37,6 +37,13 @@ struct loader {
 	int include_limit_hit;
 	size_t budget;
 	int budget_hit;
+	/*
+	 * The project whose file is being read (include:project), and its
+	 * ref (NULL: its default branch); NULL: the repository at root.
+	 * A local include inside such a file is that project's file.
+	 */
+	const char *src_project;
+	const char *src_ref;
 };
 
 static const char *const global_keywords[] = {
@@ -268,8 +275,7 @@ static int path_escapes(const char *path)
 }
 
 static const char *const include_unsupported[] = {
-	"remote", "project", "template", "component", "inputs", "file", "ref",
-	"integrity", "cache",
+	"remote", "template", "component", "inputs", "integrity", "cache",
 };
 
 /*
@@ -471,6 +477,11 @@ static void include_one(struct loader *ld, struct ynode *acc,
 			   path);
 		return;
 	}
+	if (strchr(path, '*') && ld->src_project) {
+		diag_error(ld->d, pos, "include \"%s\": wildcards are not supported in a file "
+			   "included from project %s", path, ld->src_project);
+		return;
+	}
 	if (strchr(path, '*')) {
 		struct strvec all = STRVEC_INIT;
 
@@ -510,6 +521,117 @@ static void include_one(struct loader *ld, struct ynode *acc,
 	strvec_clear(&files);
 }
 
+/* A string value of an include entry: its node, or NULL (reported). */
+static const struct ynode *include_str(struct loader *ld, const struct ynode *e,
+				       const char *key)
+{
+	const struct ynode *v = ymap_get(e, key);
+
+	if (v && (v->type != YNODE_SCALAR || yscalar_kind(v) == YS_NULL || !*v->str)) {
+		diag_error(ld->d, &v->pos, "include:%s must be a non-empty string", key);
+		return NULL;
+	}
+	return v;
+}
+
+/*
+ * include:project: files of another project at a ref (GitLab's shared
+ * templates), read through opts->project_file; local includes inside
+ * them are files of that project at that ref.
+ */
+static void include_project(struct loader *ld, struct ynode *acc,
+			    const struct ynode *e, int depth)
+{
+	const struct ynode *proj = include_str(ld, e, "project"), *ref, *file, *rules;
+	const char *saved_project = ld->src_project, *saved_ref = ld->src_ref;
+	struct strvec files = STRVEC_INIT;
+	size_t i;
+
+	if (!proj)
+		return;
+	if (ymap_get(e, "local")) {
+		diag_error(ld->d, &ymap_find(e, "local")->key_pos,
+			   "an include entry has either local or project, not both");
+		return;
+	}
+	ref = ymap_get(e, "ref");
+	if (ref && !include_str(ld, e, "ref"))
+		return;
+	file = ymap_get(e, "file");
+	if (!file) {
+		diag_error(ld->d, &e->pos, "include:project needs \"file\"");
+		return;
+	}
+	if (file->type == YNODE_SCALAR && yscalar_kind(file) != YS_NULL && *file->str) {
+		strvec_push(&files, file->str);
+	} else if (file->type == YNODE_SEQ && file->nr) {
+		for (i = 0; i < file->nr; i++) {
+			const struct ynode *f = file->items[i];
+
+			if (f->type != YNODE_SCALAR || yscalar_kind(f) == YS_NULL || !*f->str) {
+				diag_error(ld->d, &f->pos, "include:file entries must be "
+					   "non-empty strings");
+				strvec_clear(&files);
+				return;
+			}
+			strvec_push(&files, f->str);
+		}
+	} else {
+		diag_error(ld->d, &file->pos,
+			   "include:file must be a path or a list of paths");
+		return;
+	}
+	rules = ymap_get(e, "rules");
+	if (rules && include_rules(ld, rules) <= 0) {
+		strvec_clear(&files);
+		return;
+	}
+	if (!ld->opts->project_file) {
+		diag_error(ld->d, &proj->pos, "include:project needs the cidre server, which "
+			   "reads project %s from its mirror: cidre run and cidre lint read "
+			   "the repository's own files only", proj->str);
+		strvec_clear(&files);
+		return;
+	}
+	for (i = 0; i < files.nr; i++) {
+		const char *path = files.v[i];
+		const struct pos *pos = file->type == YNODE_SEQ ? &file->items[i]->pos : &file->pos;
+		struct ynode *child;
+
+		while (*path == '/')
+			path++;
+		if (!*path || path_escapes(path) || strchr(path, '*')) {
+			diag_error(ld->d, pos, "include:file \"%s\": a path inside project %s, "
+				   "without wildcards", files.v[i], proj->str);
+			continue;
+		}
+		if (!has_yaml_ext(path)) {
+			diag_error(ld->d, pos, "included file \"%s\" does not have a YAML "
+				   "extension (.yml or .yaml)", path);
+			continue;
+		}
+		if (ld->includes >= ld->max_includes) {
+			if (!ld->include_limit_hit)
+				diag_error(ld->d, pos, "maximum of %zu includes exceeded",
+					   ld->max_includes);
+			ld->include_limit_hit = 1;
+			break;
+		}
+		ld->includes++;
+		ld->src_project = proj->str;
+		ld->src_ref = ref ? ref->str : NULL;
+		child = load_file(ld, path, pos, depth + 1);
+		ld->src_project = saved_project;
+		ld->src_ref = saved_ref;
+		if (!child)
+			continue;
+		if (ynode_deep_merge(acc, child, &ld->budget))
+			budget_error(ld, pos);
+		ynode_free(child);
+	}
+	strvec_clear(&files);
+}
+
 static void include_entry(struct loader *ld, struct ynode *acc,
 			  const struct ynode *e, int depth)
 {
@@ -540,9 +662,23 @@ static void include_entry(struct loader *ld, struct ynode *acc,
 				return;
 			}
 		}
-		if (strcmp(k, "local") && strcmp(k, "rules")) {
+		if (strcmp(k, "local") && strcmp(k, "rules") && strcmp(k, "project") &&
+		    strcmp(k, "file") && strcmp(k, "ref")) {
 			diag_error(ld->d, &e->pairs[i].key_pos,
 				   "unknown keyword \"%s\" in include", k);
+			return;
+		}
+	}
+	if (ymap_get(e, "project")) {
+		include_project(ld, acc, e, depth);
+		return;
+	}
+	for (i = 0; i < e->pairs_nr; i++) {
+		const char *k = e->pairs[i].key;
+
+		if (!strcmp(k, "file") || !strcmp(k, "ref")) {
+			diag_error(ld->d, &e->pairs[i].key_pos,
+				   "include:%s goes with include:project", k);
 			return;
 		}
 	}
@@ -591,9 +727,22 @@ static void process_includes(struct loader *ld, struct ynode *acc,
 	include_entry(ld, acc, inc, depth);
 }
 
+/* A file's name in messages: its path, or PROJECT:PATH for another
+ * project's (PROJECT@REF:PATH at a ref named). */
 static const char *display_name(struct loader *ld, const char *rel)
 {
-	return intern_file(ld, rel);
+	struct strbuf sb = STRBUF_INIT;
+	const char *r;
+
+	if (!ld->src_project)
+		return intern_file(ld, rel);
+	strbuf_addstr(&sb, ld->src_project);
+	if (ld->src_ref)
+		strbuf_addf(&sb, "@%s", ld->src_ref);
+	strbuf_addf(&sb, ":%s", rel);
+	r = intern_file(ld, sb.buf);
+	strbuf_release(&sb);
+	return r;
 }
 
 /*
@@ -610,11 +759,24 @@ static struct ynode *load_file(struct loader *ld, const char *rel,
 	struct pos fpos = { file, 0, 0 };
 	size_t ndocs = 0;
 
-	if (!strcmp(ld->root, ".") || (!from && rel[0] == '/'))
-		strbuf_addstr(&path, rel);
-	else
-		strbuf_addf(&path, "%s/%s", ld->root, rel);
-	if (strbuf_read_file(&buf, path.buf, ld->max_file_size)) {
+	if (ld->src_project) {
+		struct strbuf err = STRBUF_INIT;
+
+		if (ld->opts->project_file(ld->opts->project_file_ud, ld->src_project,
+					   ld->src_ref, rel, ld->max_file_size, &buf, &err) < 0) {
+			diag_error(ld->d, from ? from : &fpos, "include:project %s: %s",
+				   ld->src_project, err.len ? err.buf : "cannot be read");
+			strbuf_release(&err);
+			goto out;
+		}
+		strbuf_release(&err);
+	} else {
+		if (!strcmp(ld->root, ".") || (!from && rel[0] == '/'))
+			strbuf_addstr(&path, rel);
+		else
+			strbuf_addf(&path, "%s/%s", ld->root, rel);
+	}
+	if (!ld->src_project && strbuf_read_file(&buf, path.buf, ld->max_file_size)) {
 		const struct pos *at = from ? from : &fpos;
 
 		if (errno == EFBIG)

@@ -285,6 +285,16 @@ struct load_opts {
 	int (*changed_since)(void *ud, const char *ref, struct strvec *out,
 			     struct strbuf *err);
 	void *changed_since_ud;
+	/*
+	 * include:project: the text of file (a path in that project, no
+	 * leading '/') of project at ref (NULL: its default branch) into
+	 * out, at most max bytes. 0, or -1 with err (no such project, ref or
+	 * file; a project the pipeline may not read; too large). NULL:
+	 * include:project is an error.
+	 */
+	int (*project_file)(void *ud, const char *project, const char *ref, const char *file,
+			    size_t max, struct strbuf *out, struct strbuf *err);
+	void *project_file_ud;
 	size_t max_file_size;        /* per file; 0 = 1 MiB */
 	size_t max_includes;         /* 0 = 150, GitLab's limit */
 	int cut;                     /* fill cut_globals and each job's cut */

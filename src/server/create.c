@@ -265,6 +265,71 @@ int trigger_variables_check(const json_t *v, struct strbuf *msg)
 	return 0;
 }
 
+/* include:project while planning one pipeline (pctx.project_file) */
+struct includer {
+	struct server *srv;
+	struct store *st;
+	const struct store_project *self;
+};
+
+/*
+ * A file of another project on this server, at ref (NULL: its default
+ * branch), from its mirror: the project named exactly, else by the last
+ * part of a GitLab path (`group/ci-templates` is `ci-templates`). Only
+ * the pipeline's own project and public ones: a private project's files
+ * would otherwise reach whoever can push to any project. A ref the
+ * mirror does not have yet is fetched once.
+ */
+static int include_project_file(void *ud, const char *project, const char *ref,
+				const char *file, size_t max, struct strbuf *out,
+				struct strbuf *err)
+{
+	struct includer *in = ud;
+	struct store_project p;
+	const char *slash = strrchr(project, '/');
+	char *mirror = NULL, *def = NULL, sha[41];
+	int rc;
+
+	memset(&p, 0, sizeof(p));
+	rc = store_project_get(in->st, project, &p, err);
+	if (rc == STORE_NOTFOUND && slash && slash[1]) {
+		strbuf_reset(err);
+		rc = store_project_get(in->st, slash + 1, &p, err);
+	}
+	if (rc == STORE_NOTFOUND) {
+		strbuf_reset(err);
+		strbuf_addf(err, "no project %s on this server", project);
+		return -1;
+	}
+	if (rc < 0)
+		return -1;
+	rc = -1;
+	if (p.id != in->self->id && !p.public_read) {
+		strbuf_addf(err, "project %s is not public: a pipeline includes files of its "
+			    "own project and of public ones only", p.name);
+		goto done;
+	}
+	mirror = server_mirror_path(in->srv, p.name);
+	if (!ref)
+		ref = def = mirror_head_branch(mirror);
+	if (mirror_resolve(mirror, ref, sha, err) < 0) {
+		strbuf_reset(err);
+		if (server_fetch(mirror, err) < 0)
+			goto done;
+		if (mirror_resolve(mirror, ref, sha, err) < 0) {
+			strbuf_reset(err);
+			strbuf_addf(err, "project %s has no branch, tag or commit %s", p.name, ref);
+			goto done;
+		}
+	}
+	rc = mirror_read_file(mirror, sha, file, max, out, err);
+done:
+	free(def);
+	free(mirror);
+	store_project_release(&p);
+	return rc;
+}
+
 int server_create_pipeline(struct server *srv, const struct trigger *t,
 			   int64_t *ret_id, int *ret_status, struct strbuf *err)
 {
@@ -285,7 +350,7 @@ int server_create_pipeline(struct server *srv, const struct trigger *t,
 	int64_t pending = 0, created_project = 0;
 	json_t *created_ev = NULL;
 	struct keylock *plan_key = NULL;
-	int have_gi = 0, have_plan = 0, rc = -1, in_tx = 0, recorded = 0;
+	int have_gi = 0, have_plan = 0, rc = -1, in_tx = 0, recorded = 0, broken;
 
 	*ret_status = 500;
 	diag_init(&d);
@@ -451,7 +516,16 @@ int server_create_pipeline(struct server *srv, const struct trigger *t,
 			goto done;
 	}
 	ctx.mirror = mirror;
-	if (pctx_plan(plan_dir, &ctx, NULL, &p, &plan, &d) < 0) {
+	{
+		struct includer in = { srv, st, pr };
+
+		ctx.project_file = include_project_file;
+		ctx.project_file_ud = &in;
+		broken = pctx_plan(plan_dir, &ctx, NULL, &p, &plan, &d) < 0;
+		ctx.project_file = NULL;
+		ctx.project_file_ud = NULL;
+	}
+	if (broken) {
 		struct strbuf msg = STRBUF_INIT;
 
 		/* a broken pipeline file: a failed pipeline that says where */

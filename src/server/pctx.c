@@ -221,6 +221,8 @@ static int plan(const char *root, const struct pctx *c, const char *one_job,
 		lo.changed_since = mirror_since;
 		lo.changed_since_ud = (void *)c;
 	}
+	lo.project_file = c->project_file;
+	lo.project_file_ud = c->project_file_ud;
 	if (globals) {
 		const struct var *cf = varlist_find(&c->predefined, "CI_CONFIG_PATH");
 

@@ -41,6 +41,13 @@ struct pctx {
 	 * NULL: compare_to is not evaluated.
 	 */
 	const char *mirror;
+	/*
+	 * Not part of the JSON either: include:project (load_opts's
+	 * project_file), set by the pipeline's creation. NULL: refused.
+	 */
+	int (*project_file)(void *ud, const char *project, const char *ref, const char *file,
+			    size_t max, struct strbuf *out, struct strbuf *err);
+	void *project_file_ud;
 };
 
 #define PCTX_MAX_FILES 1000

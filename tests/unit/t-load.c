@@ -561,7 +561,8 @@ static void test_unsupported(void **state)
 	assert_has(e, "keyword \"trigger\" is not supported");
 	assert_has(e, "keyword \"run\" is not supported");
 	assert_has(e, ":15:3: error: keyword \"services\" is not supported");
-	assert_has(e, "keyword \"include:project\" is not supported");
+	assert_has(e, ":17:14: error: include:project needs the cidre server, which reads "
+		   "project a/b from its mirror");
 	assert_has(e, "keyword \"include:template\" is not supported");
 	assert_has(e, "keyword \"include:component\" is not supported");
 	/* trigger/run jobs are not also blamed for missing script */
@@ -894,6 +895,132 @@ static void test_include_rules_changes(void **state)
 	free(e);
 	strvec_clear(&changed);
 	varlist_clear(&vars);
+}
+
+/* include:project through a getter: projects "tmpl" and "other" */
+struct fake_projects {
+	struct strvec calls;        /* "PROJECT@REF:FILE" asked */
+};
+
+static int fake_project_file(void *ud, const char *project, const char *ref,
+			     const char *file, size_t max, struct strbuf *out,
+			     struct strbuf *err)
+{
+	static const char *const files[][3] = {
+		{ "tmpl", "ci/build.yml",
+		  "include: [{local: ci/common.yml}]\n"
+		  "build: {extends: .common, script: [make]}\n" },
+		{ "tmpl", "ci/common.yml", ".common: {variables: {FROM: tmpl}}\n" },
+		{ "tmpl", "ci/test.yml", "test: {script: [make check]}\n" },
+		{ "tmpl", "ci/nested.yml",
+		  "include: [{project: other, ref: v1, file: o.yml}]\n" },
+		{ "tmpl", "ci/bad.yml", "oops: {script: x, scirpt: y}\n" },
+		{ "tmpl", "ci/wild.yml", "include: 'ci/*.yml'\n" },
+		{ "other", "o.yml", "other: {script: [ok]}\n" },
+	};
+	struct fake_projects *fp = ud;
+	size_t i;
+
+	strvec_pushf(&fp->calls, "%s@%s:%s", project, ref ? ref : "", file);
+	for (i = 0; i < ARRAY_SIZE(files); i++) {
+		if (!strcmp(files[i][0], project) && !strcmp(files[i][1], file)) {
+			if (strlen(files[i][2]) > max) {
+				strbuf_addstr(err, "too large");
+				return -1;
+			}
+			strbuf_addstr(out, files[i][2]);
+			return 0;
+		}
+	}
+	strbuf_addf(err, "no file %s", file);
+	return -1;
+}
+
+static int load_with_projects(const char *yaml, struct fake_projects *fp,
+			      struct pipeline **p, char **msgs)
+{
+	struct load_opts o = opts();
+	struct diag d = DIAG_INIT;
+	struct strbuf sb = STRBUF_INIT;
+	int rc;
+
+	o.project_file = fake_project_file;
+	o.project_file_ud = fp;
+	write_file(".gitlab-ci.yml", yaml);
+	rc = pipeline_load(&o, p, &d);
+	diag_sort(&d);
+	diag_format(&d, &sb);
+	diag_clear(&d);
+	*msgs = strbuf_detach(&sb, NULL);
+	return rc;
+}
+
+static void test_include_project(void **state)
+{
+	struct fake_projects fp = { STRVEC_INIT };
+	struct pipeline *p = NULL;
+	struct job *j;
+	char *e;
+
+	(void)state;
+	/* two files, a nested local include read from the same project */
+	assert_int_equal(load_with_projects(
+		"include:\n  - project: tmpl\n    ref: main\n"
+		"    file: [/ci/build.yml, ci/test.yml]\n"
+		"  - {project: tmpl, file: ci/nested.yml}\n"
+		"mine: {script: [x]}\n", &fp, &p, &e) ? (fprintf(stderr, "%s", e), -1) : 0, 0);
+	assert_string_equal(e, "");
+	free(e);
+	j = pipeline_find_job(p, "build");
+	assert_non_null(j);
+	assert_string_equal(varlist_find(&j->variables, "FROM")->value, "tmpl");
+	assert_non_null(pipeline_find_job(p, "test"));
+	assert_non_null(pipeline_find_job(p, "other"));
+	assert_non_null(pipeline_find_job(p, "mine"));
+	assert_int_equal(fp.calls.nr, 5);
+	assert_string_equal(fp.calls.v[0], "tmpl@main:ci/build.yml");
+	assert_string_equal(fp.calls.v[1], "tmpl@main:ci/common.yml");
+	assert_string_equal(fp.calls.v[2], "tmpl@main:ci/test.yml");
+	assert_string_equal(fp.calls.v[3], "tmpl@:ci/nested.yml");
+	assert_string_equal(fp.calls.v[4], "other@v1:o.yml");
+	pipeline_free(p);
+	p = NULL;
+	strvec_clear(&fp.calls);
+
+	/* errors name the project's file; a rule that does not match reads nothing */
+	assert_int_equal(load_with_projects(
+		"include:\n"
+		"  - {project: tmpl, file: ci/bad.yml}\n"
+		"  - {project: tmpl, file: ci/missing.yml}\n"
+		"  - {project: tmpl, file: ci/wild.yml}\n"
+		"  - {project: tmpl, file: '../x.yml'}\n"
+		"  - {project: tmpl, file: 'ci/*.yml'}\n"
+		"  - {project: tmpl, file: ci/notes.txt}\n"
+		"  - {project: tmpl}\n"
+		"  - {project: '', file: a.yml}\n"
+		"  - {project: tmpl, local: a.yml, file: a.yml}\n"
+		"  - {file: a.yml}\n"
+		"  - {project: tmpl, file: {a: b}}\n"
+		"  - {project: tmpl, file: ci/test.yml, rules: [{if: '$X == \"1\"'}]}\n"
+		"j: {script: x}\n", &fp, &p, &e), -1);
+	assert_null(p);
+	assert_has(e, "tmpl:ci/bad.yml:1:19: error: unknown keyword \"scirpt\" in job \"oops\"");
+	assert_has(e, ".gitlab-ci.yml:3:27: error: include:project tmpl: no file ci/missing.yml");
+	assert_has(e, "tmpl:ci/wild.yml:1:10: error: include \"ci/*.yml\": wildcards are not "
+		   "supported in a file included from project tmpl");
+	assert_has(e, ".gitlab-ci.yml:5:27: error: include:file \"../x.yml\": a path inside "
+		   "project tmpl, without wildcards");
+	assert_has(e, ".gitlab-ci.yml:6:27: error: include:file \"ci/*.yml\"");
+	assert_has(e, ".gitlab-ci.yml:7:27: error: included file \"ci/notes.txt\" does not "
+		   "have a YAML extension");
+	assert_has(e, ".gitlab-ci.yml:8:5: error: include:project needs \"file\"");
+	assert_has(e, ".gitlab-ci.yml:9:15: error: include:project must be a non-empty string");
+	assert_has(e, "either local or project, not both");
+	assert_has(e, ".gitlab-ci.yml:11:6: error: include:file goes with include:project");
+	assert_has(e, ".gitlab-ci.yml:12:27: error: include:file must be a path or a list");
+	free(e);
+	assert_int_equal(fp.calls.nr, 3);
+	strvec_clear(&fp.calls);
 }
 
 static void test_include_errors(void **state)
@@ -1268,6 +1395,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_default_errors_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_include, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_include_rules_changes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_include_project, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_include_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_include_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_include_limit_opt, setup, teardown),
