@@ -632,34 +632,85 @@ static void read_info(struct run *r)
 	r->info_r = -1;
 }
 
-static void *close_thread(void *arg)
-{
-	close((int)(intptr_t)arg);
-	return NULL;
-}
-
 /*
  * Drop our hold on a finished sandbox's mount namespace. Its last put
  * unmounts the sandbox's tree and waits for an RCU grace period
- * (milliseconds on a busy host): done by a detached thread, not on the
- * job's way to "finished". Every process of the job is gone already.
+ * (milliseconds on a busy host): done by one closer thread of the
+ * process, not on the job's way to "finished". Every process of the job
+ * is gone already. One thread for all, not one per job: a thread's
+ * creation and exit cost as much CPU as a pooled job's close saves
+ * (a pooled init that serves another job keeps its namespace, and the
+ * close is then only a reference dropped).
  */
+#define CLOSER_MAX 256
+
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t more;
+	int fds[CLOSER_MAX];
+	int nr;
+	int started;        /* 1 running, -1 could not start */
+	pid_t pid;          /* the process it runs in: a fork has none */
+} closer = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, { 0 }, 0, 0, 0 };
+
+static void *closer_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&closer.lock);
+	for (;;) {
+		while (!closer.nr)
+			pthread_cond_wait(&closer.more, &closer.lock);
+		while (closer.nr) {
+			int fd = closer.fds[--closer.nr];
+
+			pthread_mutex_unlock(&closer.lock);
+			close(fd);
+			pthread_mutex_lock(&closer.lock);
+		}
+	}
+	return NULL;
+}
+
 static void close_later(int fd)
 {
-	pthread_t t;
-	pthread_attr_t a;
+	int queued = 0;
 
 	if (fd < 0)
 		return;
-	if (!pthread_attr_init(&a)) {
-		pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-		if (!pthread_create(&t, &a, close_thread, (void *)(intptr_t)fd)) {
-			pthread_attr_destroy(&a);
-			return;
-		}
-		pthread_attr_destroy(&a);
+	pthread_mutex_lock(&closer.lock);
+	if (closer.started && closer.pid != getpid()) {
+		/* a forked copy of a process that had one: its own, then */
+		closer.started = 0;
+		closer.nr = 0;
 	}
-	close(fd);
+	if (!closer.started) {
+		pthread_attr_t a;
+		pthread_t t;
+		sigset_t all, old;
+
+		closer.started = -1;
+		if (!pthread_attr_init(&a)) {
+			/* the thread takes no signal: they are the main loop's */
+			sigfillset(&all);
+			pthread_sigmask(SIG_SETMASK, &all, &old);
+			pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+			pthread_attr_setstacksize(&a, 64 * 1024);
+			if (!pthread_create(&t, &a, closer_main, NULL)) {
+				closer.started = 1;
+				closer.pid = getpid();
+			}
+			pthread_sigmask(SIG_SETMASK, &old, NULL);
+			pthread_attr_destroy(&a);
+		}
+	}
+	if (closer.started > 0 && closer.nr < CLOSER_MAX) {
+		closer.fds[closer.nr++] = fd;
+		pthread_cond_signal(&closer.more);
+		queued = 1;
+	}
+	pthread_mutex_unlock(&closer.lock);
+	if (!queued)
+		close(fd);
 }
 
 /*

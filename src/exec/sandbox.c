@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "exec/proc.h"
@@ -51,38 +52,31 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int sandbox_argv(const struct sandbox_opts *o, struct strvec *argv,
-		 struct strbuf *err)
+/*
+ * The image's part of the command line: its top-level names (but what
+ * the sandbox provides itself, and on the host's / only its system
+ * directories) bound read-only or linked, and on the host its secrets
+ * covered. Appended to out.
+ */
+static int root_args_read(const char *root, const char *top, struct strvec *out,
+			  struct strbuf *err)
 {
 	struct strvec names = STRVEC_INIT;
-	char *top = NULL;
-	const char *slash;
-	DIR *d;
 	struct dirent *de;
 	size_t i;
-	int dfd, ret = -1;
+	int dfd;
+	DIR *d = opendir(root);
 
-	if (!o->root || o->root[0] != '/' || !o->project_dir ||
-	    o->project_dir[0] != '/' || !o->project_dir[1]) {
-		strbuf_addstr(err, "the image root and the project dir must be "
-			      "absolute paths");
-		return -1;
-	}
-	d = opendir(o->root);
 	if (!d) {
-		strbuf_addf(err, "cannot read image root %s: %s", o->root,
-			    strerror(errno));
+		strbuf_addf(err, "cannot read image root %s: %s", root, strerror(errno));
 		return -1;
 	}
 	dfd = dirfd(d);
-	slash = strchr(o->project_dir + 1, '/');
-	top = slash ? xstrndup(o->project_dir + 1, slash - (o->project_dir + 1))
-		    : xstrdup(o->project_dir + 1);
 	while ((de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
 		    provided(de->d_name, top))
 			continue;
-		if (!strcmp(o->root, "/")) {
+		if (!strcmp(root, "/")) {
 			for (i = 0; i < sizeof(host_dirs) / sizeof(*host_dirs); i++)
 				if (!strcmp(de->d_name, host_dirs[i]))
 					break;
@@ -93,6 +87,158 @@ int sandbox_argv(const struct sandbox_opts *o, struct strvec *argv,
 	}
 	/* the same image gives the same command line */
 	qsort(names.v, names.nr, sizeof(*names.v), cmp_str);
+	for (i = 0; i < names.nr; i++) {
+		const char *n = names.v[i];
+		struct stat st;
+
+		if (fstatat(dfd, n, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (S_ISLNK(st.st_mode)) {
+			char target[4096];
+			ssize_t len = readlinkat(dfd, n, target, sizeof(target) - 1);
+
+			if (len <= 0)
+				continue;
+			target[len] = '\0';
+			strvec_push(out, "--symlink");
+			strvec_push(out, target);
+			strvec_pushf(out, "/%s", n);
+		} else if (S_ISDIR(st.st_mode) || S_ISREG(st.st_mode)) {
+			strvec_push(out, "--ro-bind");
+			strvec_pushf(out, "%s%s%s", root, strcmp(root, "/") ? "/" : "", n);
+			strvec_pushf(out, "/%s", n);
+		}
+		/* devices, fifos, sockets at the top: left out */
+	}
+	if (!strcmp(root, "/")) {
+		for (i = 0; i < sizeof(host_masked) / sizeof(*host_masked); i++) {
+			struct stat st;
+
+			if (lstat(host_masked[i], &st) < 0)
+				continue;
+			if (S_ISDIR(st.st_mode)) {
+				strvec_push(out, "--tmpfs");
+				strvec_push(out, host_masked[i]);
+			} else if (S_ISREG(st.st_mode)) {
+				strvec_push(out, "--ro-bind");
+				strvec_push(out, "/dev/null");
+				strvec_push(out, host_masked[i]);
+			}
+		}
+	}
+	closedir(d);
+	strvec_clear(&names);
+	return 0;
+}
+
+/*
+ * root_args_read's answer, kept while the root directory (and, for the
+ * host's /, /etc, which holds what is covered) is the same inode with
+ * the same change times: a name added, removed or replaced there
+ * changes them. A run asks for every sandbox it prepares (19 times for
+ * six jobs), and each read of the host's / was some 25 system calls.
+ * Not kept when either changed in the last RACY_MS: a file system's
+ * times can be as coarse as the kernel's tick, so a change in the same
+ * tick as the read would leave the times as they were (git's "racy"
+ * index entries).
+ */
+#define RACY_MS 100
+static struct {
+	pthread_mutex_t lock;
+	int have;
+	char *root, *top;
+	struct stat st, etc;
+	struct strvec args;
+} root_cache = { PTHREAD_MUTEX_INITIALIZER, 0, NULL, NULL, { 0 }, { 0 }, STRVEC_INIT };
+
+static int same_dir(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	       a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	       a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
+	       a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+static int racy(const struct stat *st, const struct timespec *now)
+{
+	int64_t ms = (int64_t)(now->tv_sec - st->st_ctim.tv_sec) * 1000 +
+		     (now->tv_nsec - st->st_ctim.tv_nsec) / 1000000;
+
+	return ms < RACY_MS;
+}
+
+static int root_args(const char *root, const char *top, struct strvec *out,
+		     struct strbuf *err)
+{
+	struct timespec now;
+	struct strvec fresh = STRVEC_INIT;
+	struct stat st, etc;
+	size_t i;
+	int hit;
+
+	memset(&etc, 0, sizeof(etc));
+	if (stat(root, &st) < 0) {
+		strbuf_addf(err, "cannot read image root %s: %s", root, strerror(errno));
+		return -1;
+	}
+	if (!strcmp(root, "/") && stat("/etc", &etc) < 0)
+		memset(&etc, 0, sizeof(etc));
+	pthread_mutex_lock(&root_cache.lock);
+	hit = root_cache.have && !strcmp(root_cache.root, root) &&
+	      !strcmp(root_cache.top, top) && same_dir(&root_cache.st, &st) &&
+	      same_dir(&root_cache.etc, &etc);
+	if (hit)
+		for (i = 0; i < root_cache.args.nr; i++)
+			strvec_push(out, root_cache.args.v[i]);
+	pthread_mutex_unlock(&root_cache.lock);
+	if (hit)
+		return 0;
+	if (root_args_read(root, top, &fresh, err) < 0)
+		return -1;
+	for (i = 0; i < fresh.nr; i++)
+		strvec_push(out, fresh.v[i]);
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (racy(&st, &now) || racy(&etc, &now)) {
+		strvec_clear(&fresh);
+		return 0;
+	}
+	pthread_mutex_lock(&root_cache.lock);
+	free(root_cache.root);
+	free(root_cache.top);
+	strvec_clear(&root_cache.args);
+	root_cache.root = xstrdup(root);
+	root_cache.top = xstrdup(top);
+	root_cache.st = st;
+	root_cache.etc = etc;
+	root_cache.args = fresh;
+	root_cache.have = 1;
+	pthread_mutex_unlock(&root_cache.lock);
+	return 0;
+}
+
+int sandbox_argv(const struct sandbox_opts *o, struct strvec *argv,
+		 struct strbuf *err)
+{
+	struct strvec mounts = STRVEC_INIT;
+	char *top = NULL;
+	const char *slash;
+	size_t i;
+	int ret = -1;
+
+	if (!o->root || o->root[0] != '/' || !o->project_dir ||
+	    o->project_dir[0] != '/' || !o->project_dir[1]) {
+		strbuf_addstr(err, "the image root and the project dir must be "
+			      "absolute paths");
+		return -1;
+	}
+	slash = strchr(o->project_dir + 1, '/');
+	top = slash ? xstrndup(o->project_dir + 1, slash - (o->project_dir + 1))
+		    : xstrdup(o->project_dir + 1);
+	if (root_args(o->root, top, &mounts, err) < 0) {
+		free(top);
+		return -1;
+	}
 
 	strvec_push(argv, o->bwrap);
 	strvec_push(argv, "--unshare-user");
@@ -111,46 +257,9 @@ int sandbox_argv(const struct sandbox_opts *o, struct strvec *argv,
 	strvec_push(argv, "cidre-job");
 	strvec_push(argv, "--cap-drop");
 	strvec_push(argv, "ALL");
-	for (i = 0; i < names.nr; i++) {
-		const char *n = names.v[i];
-		struct stat st;
-
-		if (fstatat(dfd, n, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			continue;
-		if (S_ISLNK(st.st_mode)) {
-			char target[4096];
-			ssize_t len = readlinkat(dfd, n, target, sizeof(target) - 1);
-
-			if (len <= 0)
-				continue;
-			target[len] = '\0';
-			strvec_push(argv, "--symlink");
-			strvec_push(argv, target);
-			strvec_pushf(argv, "/%s", n);
-		} else if (S_ISDIR(st.st_mode) || S_ISREG(st.st_mode)) {
-			strvec_push(argv, "--ro-bind");
-			strvec_pushf(argv, "%s%s%s", o->root,
-				     strcmp(o->root, "/") ? "/" : "", n);
-			strvec_pushf(argv, "/%s", n);
-		}
-		/* devices, fifos, sockets at the top: left out */
-	}
-	if (!strcmp(o->root, "/")) {
-		for (i = 0; i < sizeof(host_masked) / sizeof(*host_masked); i++) {
-			struct stat st;
-
-			if (lstat(host_masked[i], &st) < 0)
-				continue;
-			if (S_ISDIR(st.st_mode)) {
-				strvec_push(argv, "--tmpfs");
-				strvec_push(argv, host_masked[i]);
-			} else if (S_ISREG(st.st_mode)) {
-				strvec_push(argv, "--ro-bind");
-				strvec_push(argv, "/dev/null");
-				strvec_push(argv, host_masked[i]);
-			}
-		}
-	}
+	for (i = 0; i < mounts.nr; i++)
+		strvec_push(argv, mounts.v[i]);
+	strvec_clear(&mounts);
 	strvec_push(argv, "--dev");
 	strvec_push(argv, "/dev");
 	/* /dev read-only but its shm, a tmpfs: what a pool's inits make,
@@ -178,9 +287,7 @@ int sandbox_argv(const struct sandbox_opts *o, struct strvec *argv,
 	strvec_pushf(argv, "%d", SANDBOX_BLOCK_FD);
 	strvec_push(argv, "--");
 	ret = 0;
-	closedir(d);
 	free(top);
-	strvec_clear(&names);
 	return ret;
 }
 

@@ -89,6 +89,41 @@ static void test_argv(void **state)
 	assert_true(find2(&v, "--uid", "1000") > 0);
 	strvec_clear(&v);
 
+	/*
+	 * the image's listing is kept between calls, and read again when
+	 * a name is added, replaced or removed (the root's times change)
+	 */
+	test_sh(tmp, "mkdir img/opt && sleep 0.15");	/* older than RACY_MS: kept */
+	assert_int_equal(sandbox_argv(&o, &v, &err), 0);
+	strvec_clear(&v);
+	assert_int_equal(sandbox_argv(&o, &v, &err), 0);
+	assert_true(find2(&v, "--ro-bind", NULL) > 0);
+	{
+		char *opt = NULL;
+
+		assert_true(asprintf(&opt, "%s/opt", root) > 0);
+		assert_true(find2(&v, opt, "/opt") > 0);
+		strvec_clear(&v);
+		test_sh(tmp, "rm img/lib && ln -s usr/lib64 img/lib && rmdir img/opt");
+		assert_int_equal(sandbox_argv(&o, &v, &err), 0);
+		assert_int_equal(find2(&v, opt, "/opt"), -1);
+		assert_int_equal(find2(&v, "--symlink", "usr/lib"), -1);
+		assert_true(find2(&v, "--symlink", "usr/lib64") > 0);
+		strvec_clear(&v);
+		/* another project dir's top is left out of another listing */
+		o.project_dir = "/opt/p";
+		test_sh(tmp, "mkdir img/opt");
+		assert_int_equal(sandbox_argv(&o, &v, &err), 0);
+		assert_int_equal(find2(&v, opt, "/opt"), -1);
+		assert_true(find2(&v, bin, "/bin") > 0);
+		o.project_dir = "/builds/p";
+		strvec_clear(&v);
+		assert_int_equal(sandbox_argv(&o, &v, &err), 0);
+		assert_true(find2(&v, opt, "/opt") > 0);
+		strvec_clear(&v);
+		free(opt);
+	}
+
 	/* bad input */
 	o.project_dir = "builds/p";
 	assert_int_equal(sandbox_argv(&o, &v, &err), -1);
