@@ -29,6 +29,7 @@ enum stmt_id {
 	ST_PROJECT_DELETE, ST_PROJECT_DELETE_REFS,
 	ST_REF_GET, ST_REF_SET,
 	ST_PIPELINE_ADD, ST_PIPELINE_GET, ST_PIPELINE_EXISTS, ST_PIPELINE_SET_STATUS,
+	ST_PIPELINE_MAX_ID,
 	ST_PIPELINE_UNFINISHED,
 	ST_PIPELINE_SET_CTX,
 	ST_JOB_ADD, ST_JOB_GET, ST_JOB_EXISTS, ST_JOB_LIST_ALL, ST_JOB_LIST_LATEST,
@@ -115,6 +116,7 @@ static const char *const stmt_sql[ST__NR] = {
 		"schedule_id) "
 		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
 	[ST_PIPELINE_GET] = "SELECT " PIPELINE_COLS " FROM pipelines p WHERE p.id = ?1",
+	[ST_PIPELINE_MAX_ID] = "SELECT coalesce(max(id), 0) FROM pipelines",
 	[ST_PIPELINE_EXISTS] = "SELECT 1 FROM pipelines WHERE id = ?1",
 	[ST_PIPELINE_SET_STATUS] =
 		"UPDATE pipelines SET status = ?1, "
@@ -1180,12 +1182,9 @@ static void pipeline_where(struct strbuf *sql, unsigned mask, const char *t)
 	/* with a sha, its index: the others are then checked, not used */
 	const char *u = (mask & PF_SHA) ? "+" : "";
 	/*
-	 * The visible projects' pipelines: when there are many (PF_SCAN),
-	 * the newest are found soonest by reading the table backwards, each
-	 * row's project looked up in the list; searched by project (the
-	 * index) they would all be read and sorted: 100 ms for a page of
-	 * 100,000. When there are few (a user who sees one small project),
-	 * the index reads least.
+	 * The visible projects' pipelines, when there are many (PF_SCAN):
+	 * the newest ids above ?10 read backwards, each row's project
+	 * looked up in the list (store_pipeline_list).
 	 */
 	const char *v = (mask & PF_SCAN) ? "+" : "";
 
@@ -1205,6 +1204,8 @@ static void pipeline_where(struct strbuf *sql, unsigned mask, const char *t)
 			    " UNION SELECT project_id FROM members WHERE user_id = ?8)", v, t);
 	if (mask & PF_SHA)
 		strbuf_addf(sql, " AND %s.sha >= ?9 AND %s.sha < ?9 || 'g'", t, t);
+	if (mask & PF_SCAN)
+		strbuf_addf(sql, " AND %s.id > ?10", t);
 }
 
 static sqlite3_stmt *pipeline_list_stmt(struct store *st, unsigned mask, int count,
@@ -1247,9 +1248,10 @@ static sqlite3_stmt *pipeline_list_stmt(struct store *st, unsigned mask, int cou
 
 /* The statement of filter f with its parameters bound, or NULL. */
 static sqlite3_stmt *pipeline_list_bind(struct store *st, const struct store_pipeline_filter *f,
-					int count, int scan, int64_t limit, struct strbuf *err)
+					int count, int64_t scan_floor, int64_t limit,
+					struct strbuf *err)
 {
-	unsigned mask = scan ? PF_SCAN : 0;
+	unsigned mask = scan_floor >= 0 ? PF_SCAN : 0;
 	sqlite3_stmt *s;
 
 	if (f->project_id)
@@ -1276,6 +1278,7 @@ static sqlite3_stmt *pipeline_list_bind(struct store *st, const struct store_pip
 	    ((mask & PF_BEFORE) && b_int(s, 5, f->before_id)) ||
 	    ((mask & PF_VISIBLE) && b_int(s, 8, f->visible_to)) ||
 	    ((mask & PF_SHA) && b_text(s, 9, f->sha)) ||
+	    ((mask & PF_SCAN) && b_int(s, 10, scan_floor)) ||
 	    b_int(s, 6, limit) || b_int(s, 7, f->before_id || count ? 0 : f->offset)) {
 		done(s);
 		db_fail(st, -1, "pipeline list", err);
@@ -1292,7 +1295,7 @@ int store_pipeline_count(struct store *st, const struct store_pipeline_filter *f
 
 	if (max < 1)
 		return fail(err, -1, "pipeline count: max %lld below 1", (long long)max);
-	s = pipeline_list_bind(st, f, 1, 0, max, err);
+	s = pipeline_list_bind(st, f, 1, -1, max, err);
 	if (!s)
 		return -1;
 	rc = sqlite3_step(s);
@@ -1304,39 +1307,91 @@ int store_pipeline_count(struct store *st, const struct store_pipeline_filter *f
 	return 0;
 }
 
+/* One listing statement's rows appended to *a; 0, or -1 (rows freed). */
+static int pipeline_rows(struct store *st, const struct store_pipeline_filter *f,
+			 int64_t scan_floor, struct store_pipeline **a, size_t *n,
+			 struct strbuf *err)
+{
+	size_t alloc = 0;
+	sqlite3_stmt *s = pipeline_list_bind(st, f, 0, scan_floor, f->limit, err);
+	int rc;
+
+	*a = NULL;
+	*n = 0;
+	if (!s)
+		return -1;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		ALLOC_GROW(*a, *n + 1, alloc);
+		read_pipeline(s, &(*a)[(*n)++]);
+	}
+	done(s);
+	if (rc != SQLITE_DONE) {
+		store_pipelines_free(*a, *n);
+		*a = NULL;
+		*n = 0;
+		return db_fail(st, rc, "pipeline list", err);
+	}
+	return 0;
+}
+
+/*
+ * The visible projects' pipelines (f->visible_to, no project or sha
+ * filter), newest first, have no index in that order: searched by
+ * project they are all read and sorted (100 ms for a page of 100,000).
+ * When there are at most STORE_COUNT_MAX of them (counted, bounded),
+ * their ids alone are sorted from the covering index (pipeline_list_stmt).
+ * When there are more, the newest window of ids is read backwards,
+ * each row's project looked up in the list: a full page there is the
+ * answer (the newest visible ones are in it); else (the visible ones
+ * are rare among the newest) the index serves after all.
+ */
+#define SCAN_WINDOW_MIN 4096
+
 int store_pipeline_list(struct store *st, const struct store_pipeline_filter *f,
 			struct store_pipeline **ret, size_t *nr, struct strbuf *err)
 {
 	struct store_pipeline *a = NULL;
-	size_t n = 0, alloc = 0;
-	sqlite3_stmt *s;
-	int rc, scan = 0;
+	size_t n = 0;
 
 	if (f->limit < 1 || f->limit > 1000)
 		return fail(err, -1, "pipeline list: limit %d not in 1..1000", f->limit);
 	if (f->offset < 0)
 		return fail(err, -1, "pipeline list: negative offset");
 	if (f->visible_to && !f->project_id && !f->sha) {
-		/* more visible pipelines than this: the table read backwards */
-		int64_t many = f->count;
+		int64_t many = f->count, top = f->before_id, floor, window;
 
 		if (!f->counted &&
 		    store_pipeline_count(st, f, STORE_COUNT_MAX + 1, &many, err) < 0)
 			return -1;
-		scan = many > STORE_COUNT_MAX;
+		if (many > STORE_COUNT_MAX) {
+			if (!top) {
+				sqlite3_stmt *s = prep(st, ST_PIPELINE_MAX_ID, err);
+
+				if (!s)
+					return -1;
+				if (sqlite3_step(s) != SQLITE_ROW) {
+					done(s);
+					return db_fail(st, -1, "pipeline list", err);
+				}
+				top = sqlite3_column_int64(s, 0) + 1;
+				done(s);
+			}
+			window = 32 * ((int64_t)(f->before_id ? 0 : f->offset) + f->limit);
+			if (window < SCAN_WINDOW_MIN)
+				window = SCAN_WINDOW_MIN;
+			floor = top - window > 0 ? top - window : 0;
+			if (pipeline_rows(st, f, floor, &a, &n, err) < 0)
+				return -1;
+			if (n == (size_t)f->limit || !floor) {
+				*ret = a;
+				*nr = n;
+				return 0;
+			}
+			store_pipelines_free(a, n);
+		}
 	}
-	s = pipeline_list_bind(st, f, 0, scan, f->limit, err);
-	if (!s)
+	if (pipeline_rows(st, f, -1, &a, &n, err) < 0)
 		return -1;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		ALLOC_GROW(a, n + 1, alloc);
-		read_pipeline(s, &a[n++]);
-	}
-	done(s);
-	if (rc != SQLITE_DONE) {
-		store_pipelines_free(a, n);
-		return db_fail(st, rc, "pipeline list", err);
-	}
 	*ret = a;
 	*nr = n;
 	return 0;

@@ -425,6 +425,23 @@ static void test_pipelines_visible_plans(void **state)
 			}
 		}
 		}
+	/* the newest 4,096 hold none of them: the index serves after all */
+	for (i = 0; i < 5000; i++)
+		add_pipeline(st, priv, "main", "success", "push");
+	for (i = 0; i < 3; i++) {
+		int64_t top = last - (i == 1 ? 16 : i == 2 ? 8 : 0);
+
+		f = (struct store_pipeline_filter){ .limit = 4, .visible_to = -1 };
+		if (i == 1)
+			f.offset = 8;
+		else if (i == 2)
+			f.before_id = top + 1;
+		list_ids(st, &f, &ids);
+		strbuf_reset(&want);
+		strbuf_addf(&want, "%lld %lld %lld %lld", (long long)top, (long long)(top - 2),
+			    (long long)(top - 4), (long long)(top - 6));
+		assert_string_equal(ids.buf, want.buf);
+	}
 	strbuf_release(&want);
 	strbuf_release(&ids);
 	strbuf_release(&err);
