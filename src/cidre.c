@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "client/cli.h"
 #include "client/client.h"
 #include "cmd/cmd.h"
 #include "exec/spawn.h"
@@ -170,6 +171,7 @@ int main(int argc, char **argv)
 		return run_elsewhere(c, argv);
 #ifndef CIDRE_WITH_SERVER
 	client_reexec_argv = argv;
+	cmd_project_file = cli_project_file;
 #endif
 	if (cmd_wants_help(argc - 1, argv + 1)) {
 		cmd_print_help(c);

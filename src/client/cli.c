@@ -564,3 +564,47 @@ done:
 	client_close(&c);
 	return rc;
 }
+
+/* ---- include:project for cidre run and cidre lint -------------------- */
+
+static int append_sink(void *ctx, const char *buf, size_t len)
+{
+	strbuf_add(ctx, buf, len);
+	return 0;
+}
+
+int cli_project_file(void *ud, const char *project, const char *ref, const char *file,
+		     size_t max, struct strbuf *out, struct strbuf *err)
+{
+	/* opened at the first include, kept for the rest of the run */
+	static struct client c = CLIENT_INIT;
+	static struct strbuf why = STRBUF_INIT;
+	static int state;       /* 0 not yet, 1 open, -1 no server */
+	struct strbuf path = STRBUF_INIT;
+	int rc;
+
+	(void)ud;
+	if (!state) {
+		struct client_opts o = { NULL, NULL };
+
+		state = client_open(&c, &o, &why) ? -1 : 1;
+	}
+	if (state < 0) {
+		strbuf_addf(err, "files of other projects are read from a cidre server, and "
+			    "there is none: %s", why.buf);
+		return -1;
+	}
+	strbuf_addstr(&path, "/api/v1/files?project=");
+	client_escape(&path, project, 0);
+	strbuf_addstr(&path, "&path=");
+	client_escape(&path, file, 1);
+	if (ref) {
+		strbuf_addstr(&path, "&ref=");
+		client_escape(&path, ref, 0);
+	}
+	rc = client_get_stream(&c, path.buf, max, append_sink, out, err);
+	strbuf_release(&path);
+	if (rc && !err->len)
+		strbuf_addstr(err, "the server did not give it");
+	return rc ? -1 : 0;
+}

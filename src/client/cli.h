@@ -135,6 +135,16 @@ void cli_print_pipeline(const json_t *p, FILE *f, time_t now);
 int cli_path_safe(const char *path);
 
 /*
+ * load_opts.project_file for cidre run and cidre lint (cmd_project_file):
+ * the file from GET /api/v1/files of the server the client configuration
+ * names (--server is not seen here: $CIDRE_SERVER or the config file),
+ * with its token. The connection is opened at the first call. 0, or -1
+ * with err (no server configured, the server's refusal, too large).
+ */
+int cli_project_file(void *ud, const char *project, const char *ref, const char *file,
+		     size_t max, struct strbuf *out, struct strbuf *err);
+
+/*
  * The job actions: POST /api/v1/jobs/ID/ACTION, or with -p
  * /api/v1/pipelines/ID/ACTION when pipeline_too. For cidre retry,
  * cancel, play.

@@ -1,6 +1,8 @@
 #ifndef CIDRE_CMD_H
 #define CIDRE_CMD_H
 
+#include <stddef.h>
+
 /*
  * Subcommands. Each lives in src/cmd/<name>.c and is listed in the
  * command table of src/cidre.c. A command returns the process exit code;
@@ -21,6 +23,15 @@ void cmd_print_help(const struct cmd *c);
 struct strbuf;
 /* cmd/run.c: the repository's top (the nearest .git up); 0 or -1 */
 int run_repo_top(struct strbuf *dir);
+/*
+ * include:project for cidre run and cidre lint (load_opts.project_file):
+ * set by the binaries that can talk to a server (cli_project_file reads
+ * the file from the server the client configuration names); NULL in
+ * cidre-server, where the loader then refuses include:project.
+ */
+extern int (*cmd_project_file)(void *ud, const char *project, const char *ref,
+			       const char *file, size_t max, struct strbuf *out,
+			       struct strbuf *err);
 
 int cmd_run(int argc, char **argv);
 int cmd_pool(int argc, char **argv);

@@ -138,6 +138,7 @@ int cmd_lint(int argc, char **argv)
 	lo.root = o.dir ? o.dir : ".";
 	lo.file = o.file;
 	lo.vars = &vars;
+	lo.project_file = cmd_project_file;
 	ret = pipeline_load(&lo, &p, &d) ? 2 : 0;
 	diag_sort(&d);
 

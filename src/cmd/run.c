@@ -621,6 +621,9 @@ static void state_dir_init(const char *state_dir)
  * The repository's top as git finds it, by the nearest .git up from
  * the working directory, in dir. 0, or -1 when there is none.
  */
+int (*cmd_project_file)(void *ud, const char *project, const char *ref, const char *file,
+			size_t max, struct strbuf *out, struct strbuf *err);
+
 int run_repo_top(struct strbuf *dir)
 {
 	struct stat st;
@@ -767,6 +770,7 @@ int cmd_run(int argc, char **argv)
 	lo.changed_ud = &lc;
 	lo.changed_since = run_changed_since;
 	lo.changed_since_ud = &gi;
+	lo.project_file = cmd_project_file;
 	if (pipeline_load(&lo, &p, &d) < 0) {
 		struct strbuf msg = STRBUF_INIT;
 

@@ -762,6 +762,59 @@ static int list_pipelines(struct http_request *req, struct server *srv,
 	return 0;
 }
 
+/* the largest file GET /api/v1/files answers (include:project's are 1 MiB) */
+#define PROJECT_FILE_MAX (8u << 20)
+
+/*
+ * GET /api/v1/files?project=P&path=F[&ref=R]: a file of a project at a
+ * ref (its default branch without one), raw: what `cidre run` reads for
+ * include:project. The project by name or GitLab path, as include:project
+ * names it; read access as for its pipelines.
+ */
+static int h_file(struct http_request *req, void *ud)
+{
+	struct server *srv = SRV(ud);
+	struct store *st = store_or_500(req, srv);
+	const char *name = http_request_query(req, "project");
+	const char *path = http_request_query(req, "path");
+	const char *ref = http_request_query(req, "ref");
+	struct strbuf err = STRBUF_INIT, out = STRBUF_INIT;
+	struct store_project p;
+	struct principal who;
+	int rc;
+
+	if (!st || who_asks(req, srv, st, &who) < 0)
+		return 0;
+	while (path && *path == '/')
+		path++;
+	if (!name || !*name || strlen(name) > 1024 || !path || !*path || strlen(path) > 4096 ||
+	    (ref && (!*ref || strlen(ref) > 1024))) {
+		http_respond_error(req, 400, "project and path are required (and ref, when given, "
+				   "is not empty)");
+		return 0;
+	}
+	rc = server_project_by_path(st, name, &p, &err);
+	if (rc == 0 && auth_role(srv, st, &who, &p) < ROLE_VIEWER) {
+		store_project_release(&p);
+		strbuf_reset(&err);
+		strbuf_addf(&err, "no project %s on this server", name);
+		rc = STORE_NOTFOUND;
+	}
+	if (rc == 0) {
+		rc = server_project_file(srv, &p, ref, path, PROJECT_FILE_MAX, &out, &err);
+		store_project_release(&p);
+	}
+	if (rc == STORE_NOTFOUND)
+		http_respond_error(req, 404, "%s", err.buf);
+	else if (rc < 0)
+		store_error(req, rc, &err);
+	else
+		http_respond_data(req, 200, "application/octet-stream", out.buf, out.len);
+	strbuf_release(&out);
+	strbuf_release(&err);
+	return 0;
+}
+
 static int h_pipelines(struct http_request *req, void *ud)
 {
 	struct store *st = store_or_500(req, SRV(ud));
@@ -3006,6 +3059,7 @@ const struct http_route server_routes[] = {
 	{ "GET", "/api/v1/projects/:name/pipelines", h_project_pipelines },
 	{ "POST", "/api/v1/projects/:name/pipelines", h_trigger },
 	{ "GET", "/api/v1/pipelines", h_pipelines },
+	{ "GET", "/api/v1/files", h_file },
 	{ "GET", "/api/v1/pipelines/:id", h_pipeline },
 	{ "POST", "/api/v1/pipelines/:id/cancel", h_pipeline_cancel },
 	{ "POST", "/api/v1/pipelines/:id/retry", h_pipeline_retry },

@@ -265,6 +265,54 @@ int trigger_variables_check(const json_t *v, struct strbuf *msg)
 	return 0;
 }
 
+int server_project_by_path(struct store *st, const char *project, struct store_project *p,
+			   struct strbuf *err)
+{
+	const char *slash = strrchr(project, '/');
+	int rc;
+
+	memset(p, 0, sizeof(*p));
+	rc = store_project_get(st, project, p, err);
+	if (rc == STORE_NOTFOUND && slash && slash[1]) {
+		strbuf_reset(err);
+		rc = store_project_get(st, slash + 1, p, err);
+	}
+	if (rc == STORE_NOTFOUND) {
+		strbuf_reset(err);
+		strbuf_addf(err, "no project %s on this server", project);
+	}
+	return rc;
+}
+
+int server_project_file(struct server *srv, const struct store_project *p, const char *ref,
+			const char *file, size_t max, struct strbuf *out, struct strbuf *err)
+{
+	char *mirror = server_mirror_path(srv, p->name), *def = NULL, sha[41];
+	int rc = -1;
+
+	if (!ref)
+		ref = def = mirror_head_branch(mirror);
+	if (mirror_resolve(mirror, ref, sha, err) < 0) {
+		/* a ref pushed a moment ago to a repository without our hook */
+		strbuf_reset(err);
+		if (server_fetch(mirror, err) < 0)
+			goto done;
+		if (mirror_resolve(mirror, ref, sha, err) < 0) {
+			strbuf_reset(err);
+			strbuf_addf(err, "project %s has no branch, tag or commit %s", p->name, ref);
+			rc = STORE_NOTFOUND;
+			goto done;
+		}
+	}
+	rc = mirror_read_file(mirror, sha, file, max, out, err);
+	if (rc < 0)
+		rc = STORE_NOTFOUND;
+done:
+	free(def);
+	free(mirror);
+	return rc;
+}
+
 /* include:project while planning one pipeline (pctx.project_file) */
 struct includer {
 	struct server *srv;
@@ -273,12 +321,10 @@ struct includer {
 };
 
 /*
- * A file of another project on this server, at ref (NULL: its default
- * branch), from its mirror: the project named exactly, else by the last
- * part of a GitLab path (`group/ci-templates` is `ci-templates`). Only
- * the pipeline's own project and public ones: a private project's files
- * would otherwise reach whoever can push to any project. A ref the
- * mirror does not have yet is fetched once.
+ * A file of another project on this server (server_project_by_path,
+ * server_project_file). Only the pipeline's own project and public
+ * ones: a private project's files would otherwise reach whoever can
+ * push to any project.
  */
 static int include_project_file(void *ud, const char *project, const char *ref,
 				const char *file, size_t max, struct strbuf *out,
@@ -286,46 +332,17 @@ static int include_project_file(void *ud, const char *project, const char *ref,
 {
 	struct includer *in = ud;
 	struct store_project p;
-	const char *slash = strrchr(project, '/');
-	char *mirror = NULL, *def = NULL, sha[41];
 	int rc;
 
-	memset(&p, 0, sizeof(p));
-	rc = store_project_get(in->st, project, &p, err);
-	if (rc == STORE_NOTFOUND && slash && slash[1]) {
-		strbuf_reset(err);
-		rc = store_project_get(in->st, slash + 1, &p, err);
-	}
-	if (rc == STORE_NOTFOUND) {
-		strbuf_reset(err);
-		strbuf_addf(err, "no project %s on this server", project);
+	if (server_project_by_path(in->st, project, &p, err) < 0)
 		return -1;
-	}
-	if (rc < 0)
-		return -1;
-	rc = -1;
 	if (p.id != in->self->id && !p.public_read) {
 		strbuf_addf(err, "project %s is not public: a pipeline includes files of its "
 			    "own project and of public ones only", p.name);
-		goto done;
+		rc = -1;
+	} else {
+		rc = server_project_file(in->srv, &p, ref, file, max, out, err) < 0 ? -1 : 0;
 	}
-	mirror = server_mirror_path(in->srv, p.name);
-	if (!ref)
-		ref = def = mirror_head_branch(mirror);
-	if (mirror_resolve(mirror, ref, sha, err) < 0) {
-		strbuf_reset(err);
-		if (server_fetch(mirror, err) < 0)
-			goto done;
-		if (mirror_resolve(mirror, ref, sha, err) < 0) {
-			strbuf_reset(err);
-			strbuf_addf(err, "project %s has no branch, tag or commit %s", p.name, ref);
-			goto done;
-		}
-	}
-	rc = mirror_read_file(mirror, sha, file, max, out, err);
-done:
-	free(def);
-	free(mirror);
 	store_project_release(&p);
 	return rc;
 }

@@ -159,6 +159,21 @@ int trigger_variables_check(const struct json_t *v, struct strbuf *msg);
 
 /* Fetch a mirror (one fetch at a time in this process). */
 int server_fetch(const char *mirror, struct strbuf *err);
+/*
+ * The project a name or a GitLab path names: the project of that name,
+ * else of the path's last part (`group/ci-templates`). 0, or
+ * STORE_NOTFOUND ("no project NAME on this server") or -1, with err.
+ */
+int server_project_by_path(struct store *st, const char *project, struct store_project *p,
+			   struct strbuf *err);
+/*
+ * The file at path (no leading '/') of project p at ref (NULL: its
+ * default branch), from its mirror, appended to out: at most max bytes.
+ * A ref the mirror lacks is fetched once. 0, STORE_NOTFOUND (no such
+ * ref or file; too large) or -1, with err.
+ */
+int server_project_file(struct server *srv, const struct store_project *p, const char *ref,
+			const char *file, size_t max, struct strbuf *out, struct strbuf *err);
 
 /* Branch name matches the project's branches: comma-separated globs, "*" all. */
 int server_branch_matches(const char *glob, const char *branch);

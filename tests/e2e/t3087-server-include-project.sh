@@ -96,10 +96,42 @@ test_expect_success 'a missing project, ref or file fails the pipeline and says 
 	expect_grep "4:[0-9]+: error: include:project app: no file ci/none.yml at commit [0-9a-f]{8}" err
 '
 
-test_expect_success 'cidre run and cidre lint say that include:project needs the server' '
-	(cd app && git checkout -q . &&
-	 expect_exit 2 "$CIDRE_BIN" lint >../lint.out 2>&1) &&
-	expect_grep "include:project needs the cidre server" lint.out
+test_expect_success 'GET /api/v1/files: a file of a project at a ref, as its reader may' '
+	refresh &&
+	api GET "/api/v1/files?project=my-group/tmpl&path=/ci/common.yml&ref=v2" >f.out &&
+	expect_status 200 && expect_grep "TOOL: tmpl-v2" f.out &&
+	api GET "/api/v1/files?project=tmpl&path=ci/common.yml" >f.out &&
+	expect_status 200 && expect_grep "TOOL: tmpl-v1" f.out &&
+	api PATCH /api/v1/projects/tmpl "{\"public\": true}" >/dev/null && expect_status 200 &&
+	curl -sS -o f.out -w "%{http_code}" "$URL/api/v1/files?project=tmpl&path=ci/build.yml&ref=main" >code &&
+	test "$(cat code)" = 200 && expect_grep "extends: .common" f.out &&
+	api GET "/api/v1/files?project=tmpl&path=ci/none.yml" >f.out && expect_status 404 &&
+	jq -e ".error | test(\"no file ci/none.yml at commit\")" f.out &&
+	api GET "/api/v1/files?project=tmpl&path=ci/common.yml&ref=nope" >f.out && expect_status 404 &&
+	api GET "/api/v1/files?project=nope&path=a.yml" >f.out && expect_status 404 &&
+	api GET "/api/v1/files?path=a.yml" >f.out && expect_status 400
+'
+
+test_expect_success 'cidre run and cidre lint read include:project from the configured server' '
+	refresh &&
+	cat >app/.gitlab-ci.yml <<-\EOF &&
+	include:
+	  - project: my-group/tmpl
+	    ref: v2
+	    file: /ci/build.yml
+	EOF
+	(cd app && export CIDRE_SERVER=$URL && "$CIDRE_BIN" lint >../lint.out 2>&1 &&
+	 "$CIDRE_BIN" run --color=never >../run.out 2>&1) &&
+	expect_grep "built with tmpl-v2 from app$" run.out &&
+	sed -i "s/ref: v2/ref: no-such-ref/" app/.gitlab-ci.yml &&
+	(cd app && export CIDRE_SERVER=$URL && expect_exit 2 "$CIDRE_BIN" lint >../lint.out 2>&1) &&
+	expect_grep "include:project my-group/tmpl: project tmpl has no branch, tag or commit no-such-ref" lint.out
+'
+
+test_expect_success 'without a server, cidre lint says where include:project is read from' '
+	(cd app && unset CIDRE_SERVER && export CIDRE_CONFIG=/nonexistent &&
+	 expect_exit 2 "$CIDRE_BIN" lint >../lint2.out 2>&1) &&
+	expect_grep "include:project my-group/tmpl: files of other projects are read from a cidre server, and there is none" lint2.out
 '
 
 test_done
