@@ -460,6 +460,33 @@ static int include_rules(struct loader *ld, const struct ynode *rules)
 	return 0;
 }
 
+/*
+ * Load one included file (of the project ld->src_project names, if any)
+ * and merge it into acc. -1 when the include limit is reached (said
+ * once): the caller includes nothing more.
+ */
+static int include_file(struct loader *ld, struct ynode *acc, const char *path,
+			const struct pos *pos, int depth)
+{
+	struct ynode *child;
+
+	if (ld->includes >= ld->max_includes) {
+		if (!ld->include_limit_hit)
+			diag_error(ld->d, pos, "maximum of %zu includes exceeded",
+				   ld->max_includes);
+		ld->include_limit_hit = 1;
+		return -1;
+	}
+	ld->includes++;
+	child = load_file(ld, path, pos, depth + 1);
+	if (!child)
+		return 0;
+	if (ynode_deep_merge(acc, child, &ld->budget))
+		budget_error(ld, pos);
+	ynode_free(child);
+	return 0;
+}
+
 static void include_one(struct loader *ld, struct ynode *acc,
 			const char *path, const struct pos *pos, int depth)
 {
@@ -500,24 +527,9 @@ static void include_one(struct loader *ld, struct ynode *acc,
 	} else {
 		strvec_push(&files, path);
 	}
-	for (i = 0; i < files.nr; i++) {
-		struct ynode *child;
-
-		if (ld->includes >= ld->max_includes) {
-			if (!ld->include_limit_hit)
-				diag_error(ld->d, pos, "maximum of %zu includes exceeded",
-					   ld->max_includes);
-			ld->include_limit_hit = 1;
+	for (i = 0; i < files.nr; i++)
+		if (include_file(ld, acc, files.v[i], pos, depth) < 0)
 			break;
-		}
-		ld->includes++;
-		child = load_file(ld, files.v[i], pos, depth + 1);
-		if (!child)
-			continue;
-		if (ynode_deep_merge(acc, child, &ld->budget))
-			budget_error(ld, pos);
-		ynode_free(child);
-	}
 	strvec_clear(&files);
 }
 
@@ -596,7 +608,7 @@ static void include_project(struct loader *ld, struct ynode *acc,
 	for (i = 0; i < files.nr; i++) {
 		const char *path = files.v[i];
 		const struct pos *pos = file->type == YNODE_SEQ ? &file->items[i]->pos : &file->pos;
-		struct ynode *child;
+		int stop;
 
 		while (*path == '/')
 			path++;
@@ -610,24 +622,13 @@ static void include_project(struct loader *ld, struct ynode *acc,
 				   "extension (.yml or .yaml)", path);
 			continue;
 		}
-		if (ld->includes >= ld->max_includes) {
-			if (!ld->include_limit_hit)
-				diag_error(ld->d, pos, "maximum of %zu includes exceeded",
-					   ld->max_includes);
-			ld->include_limit_hit = 1;
-			break;
-		}
-		ld->includes++;
 		ld->src_project = proj->str;
 		ld->src_ref = ref ? ref->str : NULL;
-		child = load_file(ld, path, pos, depth + 1);
+		stop = include_file(ld, acc, path, pos, depth) < 0;
 		ld->src_project = saved_project;
 		ld->src_ref = saved_ref;
-		if (!child)
-			continue;
-		if (ynode_deep_merge(acc, child, &ld->budget))
-			budget_error(ld, pos);
-		ynode_free(child);
+		if (stop)
+			break;
 	}
 	strvec_clear(&files);
 }
