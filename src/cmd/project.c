@@ -130,6 +130,21 @@ static int do_add(struct client *c, const char *name, const struct project_opts 
 	if (o->public_read)
 		json_object_set_new(body, "public", json_true());
 	rc = client_request(c, "POST", "/api/v1/projects", body, &res, &err);
+	if (!rc && c->status == 202) {
+		/* a long clone: the server adds the project when it ends */
+		struct strbuf path = STRBUF_INIT;
+
+		fprintf(stderr, "cloning %s (the server adds project %s when it is done)...\n",
+			repo, name);
+		project_path(&path, name);
+		do {
+			json_decref(res);
+			res = NULL;
+			cli_pause_ms(500);
+			rc = client_request(c, "GET", path.buf, NULL, &res, &err);
+		} while (!rc && c->status == 202);
+		strbuf_release(&path);
+	}
 	if (rc)
 		rc = cli_report(rc, &err);
 	else if (o->json)

@@ -32,6 +32,8 @@
 #include "util/xalloc.h"
 
 #define MAX_PER_PAGE 100
+/* how long POST /projects waits for the clone before answering 202 */
+#define CLONE_WAIT_MS 2000
 /* a listing counts its total up to this many (GitLab: 10,000; each
  * row counted costs ~50 ns here: 10,000 would double a page's time) */
 #define LIST_TOTAL_MAX STORE_COUNT_MAX
@@ -542,11 +544,36 @@ static int h_project_add(struct http_request *req, void *ud)
 		strbuf_reset(&err);
 	}
 	mirror = server_mirror_path(srv, name);
-	cas_rmtree(mirror, NULL);
-	if (mirror_create(repo, mirror, &err) < 0) {
-		http_respond_error(req, 400, "cannot clone %s: %s", repo, err.buf);
-		cas_rmtree(mirror, NULL);
-		goto done;
+	{
+		/*
+		 * The clone on a thread of its own, waited for a while: a large
+		 * repository must not hold an HTTP thread. One that takes
+		 * longer goes on alone and its thread adds the project: 202.
+		 */
+		struct clone *c;
+
+		rc = server_clone_start(srv, &p, json_is_true(pub), &c, &err);
+		if (rc < 0) {
+			http_respond_error(req, rc == CLONE_BUSY ? 409 : 503, "%s", err.buf);
+			goto done;
+		}
+		rc = server_clone_wait(c, CLONE_WAIT_MS, &err);
+		if (rc < 0) {
+			http_respond_error(req, 400, "cannot clone %s: %s", repo, err.buf);
+			goto done;
+		}
+		if (rc > 0) {
+			json_t *r = json_pack("{s:s, s:s, s:s, s:i, s:b, s:s}", "name", name,
+					      "repo", repo, "branches", p.branches,
+					      "poll_interval", p.poll_interval,
+					      "public", json_is_true(pub), "mirror", "cloning");
+
+			slog_info("project %s: cloning %s in the background", name, repo);
+			auth_audit(st, req, &who, "project.create", name, "repo %s, cloning", repo);
+			http_respond_json(req, 202, r);
+			json_decref(r);
+			goto done;
+		}
 	}
 	rc = store_project_add(st, &p, &err);
 	if (rc < 0) {
@@ -594,6 +621,43 @@ static int h_project(struct http_request *req, void *ud)
 	if (!st || who_asks(req, srv, st, &who) < 0)
 		return 0;
 	memset(&p, 0, sizeof(p));
+	{
+		/* a project being cloned is not one yet; nor is one whose clone failed */
+		const char *name = http_request_param(req, "name");
+		struct strbuf repo = STRBUF_INIT;
+		int64_t since = 0;
+		int cl = server_clone_state(name, &repo, &since, &err);
+
+		if (cl) {
+			struct strbuf scratch = STRBUF_INIT;
+
+			if (store_project_get(st, name, &p, &scratch) == 0) {
+				cl = 0;  /* added meanwhile (or again) */
+				store_project_release(&p);
+				memset(&p, 0, sizeof(p));
+			}
+			strbuf_release(&scratch);
+		}
+		if (cl && !who.admin)
+			cl = 0;  /* only who may add projects learns of clones */
+		if (cl == 1) {
+			json_t *c = json_pack("{s:s, s:s, s:s, s:I}", "name", name, "repo", repo.buf,
+					      "mirror", "cloning", "cloning_ms",
+					      (json_int_t)(server_now_ms() - since));
+
+			http_respond_json(req, 202, c);
+			json_decref(c);
+		} else if (cl == 2) {
+			http_respond_error(req, 404, "project %s not found: cloning %s failed: %s",
+					   name, repo.buf, err.buf);
+		}
+		strbuf_release(&repo);
+		strbuf_reset(&err);
+		if (cl) {
+			strbuf_release(&err);
+			return 0;
+		}
+	}
 	rc = project_of(req, srv, st, &who, ROLE_VIEWER, &p);
 	if (rc == 0) {
 		enum role r = auth_role(srv, st, &who, &p);

@@ -445,6 +445,7 @@ int server_main(const struct server_opts *o)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	server_clones_sweep(&srv);
 	events_start(&srv, (size_t)srv.cfg.events_backlog);
 	if (logs_start(&srv, &err) < 0 || runner_start(&srv, &err) < 0 ||
 	    runner_poller_start(&srv, &err) < 0 || retention_start(&srv, &err) < 0 ||
@@ -531,6 +532,7 @@ int server_main(const struct server_opts *o)
 stop:
 	atomic_store(&srv.stopping, 1);
 	http_server_stop(srv.http);
+	server_clones_abandon();
 	free(routes);
 	if (srv.runner)
 		runner_stop(&srv);

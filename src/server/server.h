@@ -160,6 +160,30 @@ int trigger_variables_check(const struct json_t *v, struct strbuf *msg);
 /* Fetch a mirror (one fetch at a time in this process). */
 int server_fetch(const char *mirror, struct strbuf *err);
 /*
+ * Clones (clone.c): a project's first clone runs on a thread of its own.
+ * server_clone_start registers it (CLONE_BUSY: that name is being cloned;
+ * CLONE_FULL: too many at once; err says so) and starts it with copies of
+ * p and public_read. server_clone_wait waits at most ms: 0 cloned (the
+ * caller adds the project), -1 failed (err), 1 still cloning: its thread
+ * adds the project when it ends, or records why it could not. Either way
+ * the caller lets go of *c. server_clone_state: 1 name is being cloned,
+ * 2 its last clone failed (failure), 0 neither; repo and since_ms set
+ * for 1 and 2. server_clones_abandon at stop: clones ending later only
+ * clean up. server_clones_sweep at start: what a stopped server's clones
+ * left (DATA/repos/NAME.git.cloning) is removed.
+ */
+struct clone;
+#define CLONE_BUSY -2
+#define CLONE_FULL -3
+int server_clone_start(struct server *srv, const struct store_project *p, int public_read,
+		       struct clone **ret, struct strbuf *err);
+int server_clone_wait(struct clone *c, int ms, struct strbuf *err);
+int server_clone_state(const char *name, struct strbuf *repo, int64_t *since_ms,
+		       struct strbuf *failure);
+void server_clones_abandon(void);
+void server_clones_sweep(const struct server *srv);
+
+/*
  * The project a name or a GitLab path names: the project of that name,
  * else of the path's last part (`group/ci-templates`). 0, or
  * STORE_NOTFOUND ("no project NAME on this server") or -1, with err.
