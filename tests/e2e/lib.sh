@@ -116,6 +116,14 @@ test_expect_failure_code() {
 	fi
 }
 
+# skip_all REASON: the whole script is skipped (TAP "1..0 # SKIP"), its
+# scratch directory removed
+skip_all() {
+	echo "1..0 # SKIP $1"
+	cd / && rm -rf "$SCRATCH"
+	exit 0
+}
+
 test_done() {
 	# TEST_CLEANUP: stop what the script started (lib-server.sh's servers)
 	eval "${TEST_CLEANUP:-:}"
