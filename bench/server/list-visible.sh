@@ -20,22 +20,15 @@ set -euo pipefail
 N=100000
 case ${1:-} in [0-9]*) N=$1; shift ;; esac
 [ $# -ge 1 ] || { echo "usage: $0 [N] BUILD/cidre..." >&2; exit 2; }
-W=$(mktemp -d /tmp/cidre-bench-listv.XXXXXX)
-PID=
-cleanup() {
-	[ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
-	rm -rf "$W"
-}
-trap cleanup EXIT
+HERE=$(cd "$(dirname "$0")" && pwd)
+W=$(mktemp -d /tmp/cidre-bench-listv.XXXXXX)   # removed by bench_cleanup
+. "$HERE/lib.sh"
+trap bench_cleanup EXIT
 
-start() {
-	rm -f "$2/server-url" "$2/server.lock"
-	"$1" server --data "$2" --listen 127.0.0.1:0 >>"$2.log" 2>&1 &
-	PID=$!
-	for _ in $(seq 100); do [ -s "$2/server-url" ] && break; sleep 0.1; done
-	URL=$(cat "$2/server-url")
-}
-stop() { kill "$PID"; wait "$PID" 2>/dev/null || true; PID=; }
+# start BUILD DIR: its server on DIR (what it wrote there at its last stop
+# cleared); stop: that server, by its pid
+start() { rm -f "$2/server-url"; bench_server "$2" "$1"; }
+stop() { kill "$SPID"; wait "$SPID" 2>/dev/null || true; }
 p50() { wrk -t1 -c1 -d"${SECONDS_EACH:-3}s" --latency "$1" | awk '/^     50%/ { print $2 }'; }
 
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg); $N pipelines"

@@ -183,6 +183,16 @@ add_project() {
 	api POST /api/v1/projects "{\"name\":\"$1\",\"repo\":\"$2\"}" >/dev/null && expect_status 201
 }
 
+# pack_hook: SCRATCH/gitconfig, for a server's GIT_CONFIG_GLOBAL, makes
+# git run SCRATCH/slow-pack for every pack it sends (a slow or broken
+# remote): the arms of a `case "$PWD" in` read from stdin, then the pack.
+pack_hook() {
+	{ echo '#!/bin/sh'; echo 'case "$PWD" in'; cat; echo 'esac'; echo 'exec "$@"'; } \
+		>"$SCRATCH/slow-pack" &&
+	chmod +x "$SCRATCH/slow-pack" &&
+	printf "[uploadpack]\n\tpackObjectsHook = %s/slow-pack\n" "$SCRATCH" >"$SCRATCH/gitconfig"
+}
+
 # bare_repo NAME: NAME.git (bare) and a clone NAME/ to commit in, with the
 # pipeline from stdin as .gitlab-ci.yml, pushed to main.
 bare_repo() {

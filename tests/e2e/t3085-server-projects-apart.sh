@@ -7,20 +7,14 @@
 
 # git runs this for every pack it sends; it sleeps while slow-now exists
 # and the repository sent is slow.git
-cat >slow-pack <<EOF2
-#!/bin/sh
-case "\$PWD" in
+pack_hook <<EOF2
 */slow.git)
 	if [ -e "$SCRATCH/slow-now" ]; then
 		: >"$SCRATCH/slow-started"
 		sleep 6
 		: >"$SCRATCH/slow-done"
 	fi ;;
-esac
-exec "\$@"
 EOF2
-chmod +x slow-pack
-printf "[uploadpack]\n\tpackObjectsHook = %s/slow-pack\n" "$SCRATCH" >gitconfig
 
 test_expect_success 'two projects, one of them with a slow remote' '
 	printf "one:\n  script: [echo slow]\n" | bare_repo slow &&

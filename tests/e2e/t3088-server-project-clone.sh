@@ -8,9 +8,7 @@
 
 # git runs this for every pack it sends: slow.git takes 5 s while
 # slow-now exists; broken.git fails after 3 s
-cat >slow-pack <<EOF2
-#!/bin/sh
-case "\$PWD" in
+pack_hook <<EOF2
 */slow.git)
 	if [ -e "$SCRATCH/slow-now" ]; then
 		: >"$SCRATCH/slow-started"
@@ -20,11 +18,7 @@ case "\$PWD" in
 	sleep 3
 	echo "the pack cannot be made" >&2
 	exit 1 ;;
-esac
-exec "\$@"
 EOF2
-chmod +x slow-pack
-printf "[uploadpack]\n\tpackObjectsHook = %s/slow-pack\n" "$SCRATCH" >gitconfig
 
 test_expect_success 'a server and two remotes, one slow and one broken' '
 	printf "one:\n  script: [echo slow]\n" | bare_repo slow &&
