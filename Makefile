@@ -110,10 +110,15 @@ endif
 # hot-layout` writes from a profile): 1 MB less resident memory, idle and
 # after a thousand jobs (docs/internals/build.md). Static links only.
 SERVER_LAYOUT := $(if $(findstring sanitize,$(LDFLAGS)),,$(wildcard src/server/hot.ld))
+# SQLite's modules the store never uses (full-text search, R-trees, the
+# dbstat and sqlite_stmt tables): their registration at every open goes
+# to src/store/sqlite_modules.c instead, and their code is not linked.
+SQLITE_OMIT := $(foreach f,sqlite3Fts3Init sqlite3Fts5Init sqlite3RtreeInit \
+	sqlite3DbstatRegister sqlite3StmtVtabInit,-Wl,--wrap=$(f))
 # The linker's note that static SQLite refers to dlopen (its extension
 # loading, which the store never enables) is dropped; any other message stays.
 define link_server
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $(SERVER_LINK) -o $@ $(filter %.o,$^) $(SERVER_STATIC_LIBS) 2>$@.ld || \
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $(SERVER_LINK) $(SQLITE_OMIT) -o $@ $(filter %.o,$^) $(SERVER_STATIC_LIBS) 2>$@.ld || \
 		{ cat $@.ld >&2; rm -f $@.ld; exit 1; }
 	@grep -v -e "in function .unixDlOpen.:" -e "Using .dlopen. in statically linked" $@.ld >&2; \
 		rm -f $@.ld

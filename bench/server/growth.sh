@@ -16,7 +16,8 @@
 # code adding a project runs is then not counted. NO_CONFIG=1: no
 # config.yml (the embedded defaults: 2 slots): the YAML parser's code
 # is then paged in by the first pipeline rather than at start. Needs git
-# and curl.
+# and curl. SMAPS=PREFIX: /proc/PID/smaps saved idle and settled, as
+# PREFIX.idle and PREFIX.settled (what grew, mapping by mapping).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -71,6 +72,7 @@ rss() {
 sleep 1
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "idle${RESTART:+ (with its project, restarted)}: $(rss)"
+[ -z "${SMAPS:-}" ] || cat /proc/$SP/smaps >"$SMAPS.idle"
 [ -n "${RESTART:-}" ] || add_project
 for i in $(seq 1 "$N"); do
 	"$TW" "$U" "$T" demo main
@@ -78,3 +80,4 @@ for i in $(seq 1 "$N"); do
 done
 sleep 2
 echo "settled: $(rss)"
+[ -z "${SMAPS:-}" ] || cat /proc/$SP/smaps >"$SMAPS.settled"

@@ -58,6 +58,16 @@ test_expect_success 'what it never runs is not: cidre run, lint, image builds' '
 	done
 '
 
+test_expect_success 'SQLite modules the store never uses are not linked (sqlite_modules.c)' '
+	nm --defined-only "$SERVER_BIN" | awk "{ print \$3 }" >syms &&
+	grep -qx sqlite3_open_v2 syms &&
+	grep -qx __wrap_sqlite3Fts5Init syms &&
+	for f in sqlite3Fts3Init sqlite3Fts5Init sqlite3RtreeInit fts5ApiCallback rtreeInsertCell \
+		sqlite3DbstatRegister; do
+		! grep -qx "$f" syms || { echo "$f is linked"; return 1; }
+	done
+'
+
 test_expect_success 'the layout names functions that exist (9 in 10 at least)' '
 	sed -n "s/^ *\*src\/.*(\.text\.\(.*\))$/\1/p" "$ROOT/src/server/hot.ld" |
 		sed -E "s/^(unlikely|startup|hot)\.//" | sort -u >listed &&
