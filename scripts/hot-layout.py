@@ -49,6 +49,12 @@ SPAWN_CHILD = ["spawni.o", "sigaction.o", "libc_sigaction.o", "sigprocmask.o", "
 RARE = [("libc.a", "kill.o", ".text"), ("libc.a", "nanosleep.o", ".text"),
         ("libc.a", "clock_nanosleep.o", ".text"), ("libc.a", "usleep.o", ".text"),
         (None, "src/store/store_sqlite.o", ".text.busy_wait")]
+# Constants the server reads in members without code, which a profile of
+# functions never names: glibc's C locale, whose decimal point
+# printf("%f") reads (jansson formats every real, the job spec has some).
+# It was a 3-byte string merged into the cold constants, and the first
+# job's spec paged in a 64 kB window of them.
+RODATA_ONLY = ["C-numeric.o", "C_name.o"]
 # glibc's string functions: the variant a CPU runs is chosen at start
 # (IFUNC), in sections named after the instruction set. A profile run under
 # valgrind sees one of them; the layout keeps every variant of the families
@@ -274,9 +280,8 @@ def main():
     print("functions not placed (no symbol, or a name in several members): %d" % len(unplaced),
           file=sys.stderr)
 
-    # a library member of which little runs (SQLite's full-text search and
-    # R-tree modules, of which only the registration runs) goes last: in
-    # the middle it would take whole pages around its few functions
+    # a library member of which little runs goes last: in the middle it
+    # would take whole pages around its few functions
     sparse = [i for i in order if text[i][1] >= SPARSE_SIZE and ran_bytes[i] * 4 < text[i][1]]
     print("sparse sections last: %d, %d kB" % (len(sparse), sum(text[i][1] for i in sparse) // 1024),
           file=sys.stderr)
@@ -308,6 +313,8 @@ def main():
         f.write("SECTIONS\n{\n  .rodata.hot :\n  {\n")
         for obj in hot_objs:
             f.write("    %s\n" % pattern(obj, ".rodata .rodata.*"))
+        for mem in RODATA_ONLY:
+            f.write("    *libc.a:%s(.rodata .rodata.*)\n" % mem)
         f.write("  }\n}\nINSERT AFTER .rodata;\n")
 
 

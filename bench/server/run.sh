@@ -24,6 +24,8 @@
 #   WRK_SECONDS=10    wrk -t2 -c64 duration; LAT_SECONDS=5 for the -c1 latency runs
 #   OUT=/tmp/cidre-bench-server-results  where the summary and raw outputs go
 #                     (kept; outside bench/results, which bench/run.sh owns)
+#   SMAPS=PREFIX      the server's /proc/PID/smaps at idle and after the
+#                     growth jobs, as PREFIX.idle and PREFIX.end (smaps-diff.py)
 # A benchmark, not a test: missing a goal is reported, the exit status is
 # 0 unless something could not be measured.
 set -euo pipefail
@@ -160,6 +162,7 @@ sleep 1
 IDLE_RSS=$(rss_kb "$SPID" VmRSS)
 IDLE_ANON=$(rss_kb "$SPID" RssAnon)
 IDLE_FILE=$(rss_kb "$SPID" RssFile)
+[ -z "${SMAPS:-}" ] || cat "/proc/$SPID/smaps" >"$SMAPS.idle"
 add_project
 
 say "growth over $GROWTH_JOBS jobs"
@@ -180,6 +183,7 @@ END0_RSS=$(rss_kb "$SPID" VmRSS)
 sleep "$SETTLE"
 END_RSS=$(rss_kb "$SPID" VmRSS)
 END_ANON=$(rss_kb "$SPID" RssAnon)
+[ -z "${SMAPS:-}" ] || cat "/proc/$SPID/smaps" >"$SMAPS.end"
 
 say "trigger → finished (hyperfine)"
 cat >"$W/floor.sh" <<'EOF'

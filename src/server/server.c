@@ -29,6 +29,7 @@
 #include "notify/notify.h"
 #include "server/server.h"
 #include "util/sha256.h"
+#include "util/stack.h"
 #include "util/xalloc.h"
 #include "web/web.h"
 
@@ -137,12 +138,14 @@ void server_store_release(struct server *srv)
 
 	pthread_once(&store_once, make_key);
 	st = pthread_getspecific(store_key);
-	if (!st)
-		return;
-	pthread_setspecific(store_key, NULL);
-	store_close(st);
-	/* now: the main thread's trim after a burst may have come before */
-	malloc_trim(0);
+	if (st) {
+		pthread_setspecific(store_key, NULL);
+		store_close(st);
+		/* now: the main thread's trim after a burst may have come before */
+		malloc_trim(0);
+	}
+	/* and the stack the work went down to (a pipeline file parsed...) */
+	stack_trim();
 }
 
 void server_store_shrink(struct server *srv)
@@ -155,6 +158,7 @@ void server_store_shrink(struct server *srv)
 		return;
 	store_shrink(st);
 	malloc_trim(0);
+	stack_trim();
 }
 
 /* The HTTP workers' idle hook: an idle worker keeps no connection. */

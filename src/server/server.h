@@ -83,8 +83,9 @@ struct store *server_store(struct server *srv, struct strbuf *err);
  * Close this thread's store handle, if it has one (the next
  * server_store() opens another): for a thread going idle, so that its
  * connection's statements, schema and page cache are not kept, and the
- * heap's free pages go back to the system. No handle of this thread may
- * be in use.
+ * heap's free pages go back to the system. The stack's pages below the
+ * caller go too (stack_trim()): call it at a shallow frame. No handle of
+ * this thread may be in use.
  */
 void server_store_release(struct server *srv);
 /*
