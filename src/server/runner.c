@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -1584,6 +1585,83 @@ static void wait_own_pid(struct server *srv, struct store_job *j, int *ret_slot,
 	}
 }
 
+/* How long recovery tries for a spec's lock (a supervisor holds it for ms) */
+#define FENCE_LOCK_MS 1000
+
+/* Whether the spec at path names job id (its "job_id"). */
+static int spec_names(const char *path, int64_t id)
+{
+	struct strbuf sb = STRBUF_INIT;
+	json_t *o;
+	int r = 0;
+
+	if (strbuf_read_file(&sb, path, 256 << 20) == 0 && sb.len && sb.buf[0]) {
+		o = json_loadb(sb.buf, sb.len, 0, NULL);
+		r = o && json_integer_value(json_object_get(o, "job_id")) == id;
+		json_decref(o);
+	}
+	strbuf_release(&sb);
+	return r;
+}
+
+/*
+ * Before a job recorded running is given up because no supervisor named
+ * itself (no pid after wait_own_pid()): the spec of its slot, if it
+ * still names the job, is wiped under the spec's lock. The old server's
+ * job launcher serves a request it received even once that server is
+ * gone; held up long enough (stopped, starved), it would start the
+ * supervisor after this recovery, beside the retry, in a slot this
+ * server reuses. That supervisor finds a wiped spec, or another job's,
+ * and runs nothing (supervisor.c, spec_is_mine()). A supervisor holds
+ * the lock from its start until its pid file is written, so under the
+ * lock the pid file is read once more: one that came first is
+ * re-attached instead (j->pid set, *no its slot). The slot: *no, or with
+ * no runner recorded, every slot's spec that names the job.
+ */
+static void fence_spec(struct server *srv, struct store_job *j, int *no)
+{
+	char *dir = xasprintf("%s/work", srv->data);
+	DIR *d = *no > 0 ? NULL : opendir(dir);
+	struct dirent *de;
+	int next = *no;
+
+	while (!j->pid) {
+		char *spec;
+		int k = next, end = 0, fd, waited = 0;
+
+		next = 0;
+		if (!k) {
+			if (!d || !(de = readdir(d)))
+				break;
+			if (sscanf(de->d_name, "slot-%d.spec.json%n", &k, &end) != 1 ||
+			    de->d_name[end] || k <= 0)
+				continue;
+		}
+		spec = xasprintf("%s/slot-%d.spec.json", dir, k);
+		fd = open(spec, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+		while (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) < 0 && waited < FENCE_LOCK_MS) {
+			usleep(10000);
+			waited += 10;
+		}
+		own_pid(srv, j, no);
+		if (fd >= 0 && !j->pid && waited < FENCE_LOCK_MS && spec_names(spec, j->id)) {
+			if (wipe_in_place(spec) < 0)
+				slog_warn("recovery: cannot wipe %s: %s", spec, strerror(errno));
+			else
+				slog_info("recovery: job %lld: the spec of slot %d wiped (a supervisor "
+					  "started late runs nothing)", (long long)j->id, k);
+		} else if (fd >= 0 && waited >= FENCE_LOCK_MS) {
+			slog_warn("recovery: %s stays locked", spec);
+		}
+		if (fd >= 0)
+			close(fd);
+		free(spec);
+	}
+	if (d)
+		closedir(d);
+	free(dir);
+}
+
 static void recover(struct runner *r)
 {
 	struct store_job *jobs = NULL;
@@ -1605,6 +1683,8 @@ static void recover(struct runner *r)
 			own_pid(r->srv, &jobs[i], &no);
 		if (!jobs[i].pid && !result_ready(r->srv, jobs[i].id, no))
 			wait_own_pid(r->srv, &jobs[i], &no, &pid_wait);
+		if (!jobs[i].pid && !result_ready(r->srv, jobs[i].id, no))
+			fence_spec(r->srv, &jobs[i], &no);
 		if (result_ready(r->srv, jobs[i].id, no)) {
 			slog_info("recovery: job %lld finished while the server was down",
 				  (long long)jobs[i].id);

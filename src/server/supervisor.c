@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -75,6 +76,11 @@ static int read_spec(const char *path, struct spec *s, struct strbuf *err)
 			    "larger than the supervisor's limit of 256 MiB" : strerror(errno));
 		strbuf_release(&text);
 		return -1;
+	}
+	if (!text.len || !text.buf[0]) {
+		/* wiped: the job it held was given up (see claim_spec) */
+		strbuf_release(&text);
+		return -2;
 	}
 	s->root = json_loadb(text.buf, text.len, 0, &je);
 	strbuf_release(&text);
@@ -355,6 +361,34 @@ static void write_pid_file(const char *spec_path, long long job)
 	free(pf);
 }
 
+/*
+ * The slot's spec is rewritten for each job the slot runs, and a
+ * supervisor may start late: the old server's job launcher serves a
+ * request it received even once that server is gone, and a launcher held
+ * up (stopped, starved) may do so after the next server's recovery gave
+ * the job up and the slot went on to another job. So the spec is read
+ * under its lock (flock, held until the pid file is written: recovery
+ * takes the same lock before it gives a job up, runner.c fence_spec())
+ * and is this supervisor's only if
+ *   - it was not wiped (recovery wipes the spec of a job it gives up), and
+ *   - the log it names is the file our stdout is: the launcher (or
+ *     posix_spawn) opened the job's log from the request, so a spec
+ *     written since for another job names another log.
+ * Otherwise nothing is run, nothing written: exit SUPERVISOR_NOT_MINE.
+ */
+#define SUPERVISOR_NOT_MINE 3
+
+static int spec_is_mine(const struct spec *s)
+{
+	struct stat out, log;
+
+	if (!s->log || fstat(1, &out) < 0 || !S_ISREG(out.st_mode))
+		return 1;	/* no log to tell by: as before this check */
+	if (stat(s->log, &log) < 0)
+		return errno != ENOENT;
+	return out.st_dev == log.st_dev && out.st_ino == log.st_ino;
+}
+
 int supervisor_main(const char *spec_path)
 {
 	struct spec s;
@@ -376,7 +410,7 @@ int supervisor_main(const char *spec_path)
 	struct sigaction sa;
 	size_t i, ndeps = 0, arts_nr = 0;
 	const struct plan_job *pj = NULL;
-	int have_plan = 0, log_fd = -1, rc = 1, need_files, planned;
+	int have_plan = 0, log_fd = -1, rc = 1, need_files, planned, lock_fd, got;
 	json_t *out = NULL, *jdeps;
 	struct stat st;
 	struct prep prep;
@@ -403,10 +437,24 @@ int supervisor_main(const char *spec_path)
 	strvec_init(&r.artifacts);
 	varlist_init(&r.dotenv);
 
-	if (read_spec(spec_path, &s, &err) < 0) {
+	lock_fd = open(spec_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	while (lock_fd >= 0 && flock(lock_fd, LOCK_EX) < 0 && errno == EINTR)
+		;
+	got = read_spec(spec_path, &s, &err);
+	if (got == -2 || (got == 0 && !spec_is_mine(&s))) {
+		/* not ours to run (see spec_is_mine): not a word in another job's log */
+		json_decref(s.root);
+		strbuf_release(&err);
+		if (lock_fd >= 0)
+			close(lock_fd);
+		return SUPERVISOR_NOT_MINE;
+	}
+	if (got < 0) {
 		fprintf(stderr, "cidre job-exec: %s\n", err.buf);
 		json_decref(s.root);
 		strbuf_release(&err);
+		if (lock_fd >= 0)
+			close(lock_fd);
 		return 2;
 	}
 	{
@@ -458,6 +506,8 @@ int supervisor_main(const char *spec_path)
 	prep.path = s.result;
 	prep.fd = -1;
 	write_pid_file(spec_path, s.job_id);
+	if (lock_fd >= 0)
+		close(lock_fd);	/* the pid file says who runs it: the spec's lock goes */
 	log_fd = open(s.log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	log_note(log_fd, "Running with cidre %s on the embedded runner (shell executor)",
 		 CIDRE_VERSION);

@@ -189,4 +189,63 @@ test_expect_success 'a supervisor that starts only once the next server recovers
 	expect_grep "late done" log5
 '
 
+# the old server's job launcher, stopped while a request waits for it
+stop_launcher() {
+	launcher=$(pgrep -P "$SERVER_PID" -f "job-launcher $SCRATCH/data/work") &&
+	test -n "$launcher" &&
+	kill -STOP "$launcher"
+}
+# no process of the old launcher is left: neither it nor a supervisor it
+# forked (whose command line is the launcher's); the new server's
+# launcher is its child
+late_gone() {
+	! process_alive "$launcher" &&
+	for p in $(pgrep -f "job-launcher $SCRATCH/data/work"); do
+		[ "$(ps -o ppid= -p "$p" | tr -d " ")" = "$SERVER_PID" ] || return 1
+	done
+}
+# a job that counts its runs in the file $COUNT
+printf "one:\n  script:\n    - echo \"ran \$CI_JOB_ID\" >>\"\$COUNT\"\n" >count.yml
+
+test_expect_success 'a supervisor started after the next server gave its job up runs nothing' '
+	# as above, but the launcher is held up past the recovery wait: the
+	# job is given up (failed), and only then does the old launcher
+	# start its supervisor, for the same slot
+	cp count.yml app/.gitlab-ci.yml &&
+	(cd app && git commit -qam count && git push -q origin HEAD:main) &&
+	api POST /api/v1/projects/app/pipelines "{\"variables\":{\"COUNT\":\"$SCRATCH/count5\"}}" >p5b.json &&
+	wait_pipeline "$(jq -r .id p5b.json)" | jq -e ".status == \"success\"" &&
+	stop_launcher &&
+	api POST /api/v1/projects/app/pipelines "{\"variables\":{\"COUNT\":\"$SCRATCH/count6\"}}" >p6.json &&
+	id=$(jq -r .id p6.json) && jid=$(jq -r ".jobs[0].id" p6.json) &&
+	wait_for 20 job_status_is "$jid" running &&
+	kill_server &&
+	start_server data &&
+	expect_grep "job $jid was running when the server stopped and its process is gone" data.log &&
+	expect_grep "job $jid: the spec of slot 1 wiped" data.log &&
+	wait_pipeline "$id" | jq -e ".status == \"failed\"" &&
+	kill -CONT "$launcher" &&
+	wait_for 20 late_gone &&
+	test ! -e count6
+'
+
+test_expect_success '... nor when the slot went on to another job meanwhile' '
+	api POST /api/v1/projects/app/pipelines "{\"variables\":{\"COUNT\":\"$SCRATCH/count7\"}}" >p7.json &&
+	wait_pipeline "$(jq -r .id p7.json)" | jq -e ".status == \"success\"" &&
+	stop_launcher &&
+	api POST /api/v1/projects/app/pipelines "{\"variables\":{\"COUNT\":\"$SCRATCH/count8\"}}" >p8.json &&
+	jid=$(jq -r ".jobs[0].id" p8.json) &&
+	wait_for 20 job_status_is "$jid" running &&
+	kill_server &&
+	start_server data &&
+	expect_grep "job $jid: the spec of slot 1 wiped" data.log &&
+	# slot 1 runs another job, with its own spec, before the late start
+	api POST /api/v1/projects/app/pipelines "{\"variables\":{\"COUNT\":\"$SCRATCH/count9\"}}" >p9.json &&
+	wait_pipeline "$(jq -r .id p9.json)" | jq -e ".status == \"success\"" &&
+	kill -CONT "$launcher" &&
+	wait_for 20 late_gone &&
+	test ! -e count8 &&
+	test "$(wc -l <count9)" = 1
+'
+
 test_done
