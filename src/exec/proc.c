@@ -1780,9 +1780,9 @@ static void capture_read(struct proc_capture *c, struct capture_child *ch,
 int proc_capture_all(struct proc_capture *cmds, size_t nr, struct strbuf *err)
 {
 	struct capture_child *ch = xcalloc(nr ? nr : 1, sizeof(*ch));
-	struct pollfd *pfd = xcalloc(2 * nr + 1, sizeof(*pfd));
-	size_t *who = xcalloc(2 * nr + 1, sizeof(*who));
-	posix_spawnattr_t attr;
+	struct pollfd *pfd = xcalloc(3 * nr + 1, sizeof(*pfd));
+	size_t *who = xcalloc(3 * nr + 1, sizeof(*who));
+	posix_spawnattr_t attr, grouped;
 	sigset_t all, none;
 	int devnull, ret = 0, status;
 	size_t i, np;
@@ -1792,6 +1792,7 @@ int proc_capture_all(struct proc_capture *cmds, size_t nr, struct strbuf *err)
 		ch[i].fd[0] = ch[i].fd[1] = -1;
 		cmds[i].status = -1;
 		cmds[i].too_big = 0;
+		cmds[i].canceled = 0;
 	}
 	devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (devnull < 0) {
@@ -1807,10 +1808,18 @@ int proc_capture_all(struct proc_capture *cmds, size_t nr, struct strbuf *err)
 	posix_spawnattr_setsigmask(&attr, &none);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF |
 					POSIX_SPAWN_SETSIGMASK);
+	/* a cancelable command: a process group of its own, killed whole */
+	posix_spawnattr_init(&grouped);
+	posix_spawnattr_setsigdefault(&grouped, &all);
+	posix_spawnattr_setsigmask(&grouped, &none);
+	posix_spawnattr_setpgroup(&grouped, 0);
+	posix_spawnattr_setflags(&grouped, POSIX_SPAWN_SETSIGDEF |
+				 POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP);
 	for (i = 0; i < nr; i++) {
 		struct strbuf why = STRBUF_INIT;
 
-		if (capture_start(&cmds[i], &ch[i], devnull, &attr, &why) < 0) {
+		if (capture_start(&cmds[i], &ch[i], devnull,
+				  cmds[i].cancel_fd ? &grouped : &attr, &why) < 0) {
 			if (!ret)
 				strbuf_add(err, why.buf, why.len);
 			ret = -1;
@@ -1818,6 +1827,7 @@ int proc_capture_all(struct proc_capture *cmds, size_t nr, struct strbuf *err)
 		strbuf_release(&why);
 	}
 	posix_spawnattr_destroy(&attr);
+	posix_spawnattr_destroy(&grouped);
 	close(devnull);
 
 	for (;;) {
@@ -1830,6 +1840,13 @@ int proc_capture_all(struct proc_capture *cmds, size_t nr, struct strbuf *err)
 			}
 		if (!np)
 			break;
+		/* the cancel descriptors of commands still running */
+		for (i = 0; i < nr; i++)
+			if (cmds[i].cancel_fd && !cmds[i].canceled && ch[i].pid > 0) {
+				pfd[np].fd = *cmds[i].cancel_fd;
+				pfd[np].events = POLLIN;
+				who[np++] = 2 * nr + i;
+			}
 		if (poll(pfd, np, -1) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -1844,10 +1861,20 @@ int proc_capture_all(struct proc_capture *cmds, size_t nr, struct strbuf *err)
 				}
 			break;
 		}
-		for (i = 0; i < np; i++)
-			if (pfd[i].revents)
-				capture_read(&cmds[who[i] / 2], &ch[who[i] / 2],
-					     (int)(who[i] % 2));
+		for (i = 0; i < np; i++) {
+			if (!pfd[i].revents)
+				continue;
+			if (who[i] >= 2 * nr) {
+				size_t k = who[i] - 2 * nr;
+
+				/* the group: git's own children (index-pack...) too */
+				cmds[k].canceled = 1;
+				kill(-ch[k].pid, SIGKILL);
+				continue;
+			}
+			capture_read(&cmds[who[i] / 2], &ch[who[i] / 2],
+				     (int)(who[i] % 2));
+		}
 	}
 
 	for (i = 0; i < nr; i++) {
@@ -1857,6 +1884,10 @@ int proc_capture_all(struct proc_capture *cmds, size_t nr, struct strbuf *err)
 			;
 		cmds[i].status = WIFSIGNALED(status) ? 128 + WTERMSIG(status) :
 				 WEXITSTATUS(status);
+		if (cmds[i].canceled && !ret) {
+			strbuf_addf(err, "%s stopped", cmds[i].argv[0]);
+			ret = -1;
+		}
 		if (cmds[i].too_big && !ret) {
 			strbuf_addf(err, "output of %s passed %zu bytes",
 				    cmds[i].argv[0], cmds[i].max_out);

@@ -201,6 +201,15 @@ struct proc_capture {
 	int status;                /* 0..255; 128+N killed by signal N;
 				      -1 not started */
 	int too_big;               /* stdout passed max_out: killed */
+	/*
+	 * NULL, or a descriptor that becomes readable to stop the command:
+	 * it then runs in a process group of its own, and the whole group
+	 * is killed (SIGKILL) once the descriptor is readable (canceled
+	 * set). For the server's long helpers (a first clone), whose git
+	 * must not outlive a stopping server.
+	 */
+	const int *cancel_fd;
+	int canceled;
 };
 
 void proc_capture_init(struct proc_capture *pc);

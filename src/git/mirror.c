@@ -34,39 +34,61 @@ int mirror_is_sha(const char *s)
 }
 
 /* Run git; 0 when it exited 0, else -1 with what it said in err. */
-static int git(const char *const *argv, const char *cwd, size_t max,
-	       struct strbuf *out, struct strbuf *err)
+/*
+ * Run git, its stdout into out (at most max bytes; 0: MIRROR_OUT_MAX),
+ * stopped when cancel_fd (NULL: never) becomes readable. 0 when it ran
+ * and succeeded; else -1 with "git VERB failed: its stderr" in err.
+ */
+static int git_stoppable(const char *const *argv, const char *cwd, size_t max,
+			 struct strbuf *out, const int *cancel_fd, struct strbuf *err)
 {
-	struct strbuf sink = STRBUF_INIT, e = STRBUF_INIT;
-	int status = -1, ret = -1;
+	struct proc_capture pc;
+	struct strbuf e = STRBUF_INIT;
+	int ret = -1;
 
-	if (proc_capture(argv, cwd, proc_git_env, max ? max : MIRROR_OUT_MAX,
-			 out ? out : &sink, &status, &e) < 0) {
+	proc_capture_init(&pc);
+	pc.argv = argv;
+	pc.cwd = cwd;
+	pc.env = proc_git_env;
+	pc.max_out = max ? max : MIRROR_OUT_MAX;
+	pc.cancel_fd = cancel_fd;
+	if (proc_capture_all(&pc, 1, &e) < 0) {
 		if (err)
 			strbuf_add(err, e.buf, e.len);
-		goto done;
-	}
-	if (status) {
+	} else if (pc.status) {
 		if (err) {
 			strbuf_addf(err, "git %s failed", argv[1]);
-			strbuf_rtrim(&e);
-			if (e.len)
-				strbuf_addf(err, ": %s", e.buf);
+			strbuf_rtrim(&pc.errout);
+			if (pc.errout.len)
+				strbuf_addf(err, ": %s", pc.errout.buf);
 		}
-		goto done;
+	} else {
+		if (out && !out->len) {
+			struct strbuf t = *out;	/* no copy of a large listing */
+
+			*out = pc.out;
+			pc.out = t;
+		} else if (out) {
+			strbuf_add(out, pc.out.buf, pc.out.len);
+		}
+		ret = 0;
 	}
-	ret = 0;
-done:
-	strbuf_release(&sink);
+	proc_capture_release(&pc);
 	strbuf_release(&e);
 	return ret;
 }
 
-int mirror_create(const char *url, const char *dir, struct strbuf *err)
+static int git(const char *const *argv, const char *cwd, size_t max,
+	       struct strbuf *out, struct strbuf *err)
+{
+	return git_stoppable(argv, cwd, max, out, NULL, err);
+}
+
+int mirror_create(const char *url, const char *dir, const int *cancel_fd, struct strbuf *err)
 {
 	const char *argv[] = { "git", "clone", "--mirror", "--quiet", "--", url, dir, NULL };
 
-	return git(argv, NULL, 0, NULL, err);
+	return git_stoppable(argv, NULL, 0, NULL, cancel_fd, err);
 }
 
 int mirror_fetch(const char *dir, struct strbuf *err)

@@ -12,8 +12,12 @@
 #include "util/strbuf.h"
 #include "util/strvec.h"
 
-/* Clone url (a path or URL) as a mirror into dir, which must not exist. */
-int mirror_create(const char *url, const char *dir, struct strbuf *err);
+/*
+ * Clone url (a path or URL) as a mirror into dir, which must not exist.
+ * cancel_fd: NULL, or a descriptor that becomes readable to stop the
+ * clone (its git and their children killed; fails with "git stopped").
+ */
+int mirror_create(const char *url, const char *dir, const int *cancel_fd, struct strbuf *err);
 /* Fetch every ref of the mirror's origin, pruning deleted ones. */
 int mirror_fetch(const char *dir, struct strbuf *err);
 /* Whether the mirror has this commit. */

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,6 +22,8 @@
 
 #define CLONES_MAX 64
 #define CLONE_SUFFIX ".cloning"
+/* How long a stopping server waits for its clones' ends (git killed, cleaned up) */
+#define CLONE_STOP_WAIT_MS 2000
 
 enum clone_state { CLONE_RUNNING, CLONE_OK, CLONE_FAILED };
 
@@ -42,7 +45,8 @@ static struct {
 	pthread_cond_t ended;
 	struct clone *v[CLONES_MAX];
 	size_t nr;
-} clones = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, { NULL }, 0 };
+	int stop_fd;    /* an eventfd, readable once the server stops: every clone's git is killed */
+} clones = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, { NULL }, 0, -1 };
 
 static void clone_free(struct clone *c)
 {
@@ -116,6 +120,7 @@ static void finish_alone(struct clone *c, int ok)
 	}
 	pthread_mutex_lock(&clones.lock);
 	c->state = ok ? CLONE_OK : CLONE_FAILED;
+	pthread_cond_broadcast(&clones.ended);	/* a stopping server waits for it */
 	if (ok) {
 		int k = clone_find(c->p.name);
 
@@ -132,7 +137,8 @@ static void *clone_main(void *arg)
 	int ok;
 
 	cas_rmtree(c->tmp, NULL);
-	ok = mirror_create(c->p.repo, c->tmp, &c->err) == 0;
+	ok = mirror_create(c->p.repo, c->tmp, clones.stop_fd >= 0 ? &clones.stop_fd : NULL,
+			   &c->err) == 0;
 	if (ok) {
 		cas_rmtree(c->mirror, NULL);
 		if (rename(c->tmp, c->mirror) < 0) {
@@ -190,6 +196,8 @@ int server_clone_start(struct server *srv, const struct store_project *p, int pu
 		pthread_mutex_unlock(&clones.lock);
 		return CLONE_FULL;
 	}
+	if (clones.stop_fd < 0)
+		clones.stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	c = xcalloc(1, sizeof(*c));
 	c->p.name = xstrdup(p->name);
 	c->p.repo = xstrdup(p->repo);
@@ -273,13 +281,37 @@ int server_clone_state(const char *name, struct strbuf *repo, int64_t *since_ms,
 	return r;
 }
 
-void server_clones_abandon(void)
+/* Under clones.lock: whether a clone is still running. */
+static int clones_running(void)
 {
 	size_t i;
 
+	for (i = 0; i < clones.nr; i++)
+		if (clones.v[i]->state == CLONE_RUNNING)
+			return 1;
+	return 0;
+}
+
+void server_clones_abandon(void)
+{
+	struct timespec until;
+	uint64_t one = 1;
+	size_t i;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += CLONE_STOP_WAIT_MS / 1000;
 	pthread_mutex_lock(&clones.lock);
 	for (i = 0; i < clones.nr; i++)
 		clones.v[i]->abandoned = 1;
+	/* every clone's git (and its children) killed; their threads clean up */
+	if (clones.stop_fd >= 0 && write(clones.stop_fd, &one, sizeof(one)) < 0)
+		slog_warn("cannot stop the clones: %s", strerror(errno));
+	while (clones_running() &&
+	       pthread_cond_timedwait(&clones.ended, &clones.lock, &until) == 0)
+		;
+	if (clones_running())
+		slog_warn("a clone's clean-up goes on as the server stops; the next start "
+			  "removes what it leaves");
 	pthread_mutex_unlock(&clones.lock);
 }
 
@@ -289,7 +321,14 @@ void server_clones_sweep(const struct server *srv)
 	size_t n = strlen(CLONE_SUFFIX);
 	struct dirent *de;
 	DIR *d = opendir(dir);
+	uint64_t v;
 
+	/* a server started again in this process: its clones run */
+	pthread_mutex_lock(&clones.lock);
+	if (clones.stop_fd >= 0 && read(clones.stop_fd, &v, sizeof(v)) < 0) {
+		/* EAGAIN: not stopped */
+	}
+	pthread_mutex_unlock(&clones.lock);
 	while (d && (de = readdir(d))) {
 		size_t len = strlen(de->d_name);
 

@@ -78,4 +78,22 @@ test_expect_success 'a clone a stopped server left behind is removed at the next
 	grep -q "removing .*/repos/left.git.cloning, a clone a stopped server left" data.log
 '
 
+test_expect_success 'a server stopped during a clone stops its git and removes what it made' '
+	stop_server &&
+	(export GIT_CONFIG_GLOBAL="$SCRATCH/gitconfig" && start_server data) &&
+	rm -f slow-started && : >slow-now &&
+	api POST /api/v1/projects "{\"name\":\"slow3\",\"repo\":\"file://$SCRATCH/slow.git\"}" >add.json &&
+	expect_status 202 &&
+	test -e slow-started &&
+	pgrep -f "$SCRATCH/slow-pack" >running && test -s running &&
+	stop_server &&
+	rm slow-now &&
+	! pgrep -f "clone --mirror --quiet -- file://$SCRATCH/slow.git" &&
+	! pgrep -f "$SCRATCH/slow-pack" &&
+	! test -e data/repos/slow3.git.cloning && ! test -e data/repos/slow3.git &&
+	expect_no_grep "clean-up goes on" data.log &&
+	start_server data &&
+	api GET /api/v1/projects/slow3 >p.json && expect_status 404
+'
+
 test_done

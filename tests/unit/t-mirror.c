@@ -87,7 +87,7 @@ static void test_mirror_facts(void **state)
 
 	strbuf_addf(&m, "%s/m.git", root);
 	strbuf_addf(&src, "%s/src", root);
-	assert_int_equal(mirror_create(src.buf, m.buf, &err), 0);
+	assert_int_equal(mirror_create(src.buf, m.buf, NULL, &err), 0);
 	assert_int_equal(mirror_fetch(m.buf, &err), 0);
 	assert_int_equal(mirror_resolve(m.buf, "main", sha, &err), 0);
 	assert_string_equal(sha, sha2);

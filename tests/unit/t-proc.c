@@ -244,6 +244,71 @@ static void test_cancel(void **state)
 }
 
 /* A child process of the script allocates ~50 MB; the peak must show it. */
+/* A helper's process state letter from /proc, or 0 when it is gone. */
+static char proc_state(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
+	fclose(f);
+	return p && p[1] == ' ' ? p[2] : 0;
+}
+
+static void *cancel_later(void *arg)
+{
+	int fd = *(int *)arg;
+
+	usleep(300 * 1000);
+	if (write(fd, "x", 1) != 1)
+		abort();
+	return NULL;
+}
+
+/* A cancelable capture: its whole process group is killed once the fd is readable. */
+static void test_capture_cancel(void **state)
+{
+	const char *argv[] = { "sh", "-c", "sleep 30 & echo $!; sleep 1; echo late; wait", NULL };
+	struct proc_capture pc;
+	struct strbuf err = STRBUF_INIT;
+	struct timespec t0, t1;
+	int fds[2];
+	pthread_t t;
+	pid_t bg;
+	char st;
+
+	(void)state;
+	assert_int_equal(pipe(fds), 0);
+	proc_capture_init(&pc);
+	pc.argv = argv;
+	pc.max_out = 4096;
+	pc.cancel_fd = &fds[0];
+	/* readable 0.3 s in: the background sleep runs, its pid is out */
+	assert_int_equal(pthread_create(&t, NULL, cancel_later, &fds[1]), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(proc_capture_all(&pc, 1, &err), -1);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	pthread_join(t, NULL);
+	assert_true(pc.canceled);
+	assert_int_equal(pc.status, 128 + SIGKILL);
+	assert_non_null(strstr(err.buf, "sh stopped"));
+	assert_null(strstr(pc.out.buf, "late"));
+	assert_true(t1.tv_sec - t0.tv_sec < 5);
+	/* the background sleep was in the group: killed too (gone, or a zombie of init's) */
+	bg = (pid_t)atoi(pc.out.buf);
+	assert_true(bg > 0);
+	st = proc_state(bg);
+	assert_true(st == 0 || st == 'Z' || st == 'X');
+	proc_capture_release(&pc);
+	strbuf_release(&err);
+	close(fds[0]);
+	close(fds[1]);
+}
+
 static void test_peak_memory(void **state)
 {
 	struct capture c;
@@ -606,6 +671,7 @@ int main(void)
 		cmocka_unit_test(test_timeout),
 		cmocka_unit_test(test_timeout_term_ignored),
 		cmocka_unit_test(test_cancel),
+		cmocka_unit_test(test_capture_cancel),
 		cmocka_unit_test(test_peak_memory),
 		cmocka_unit_test(test_cgroup_reuse),
 		cmocka_unit_test(test_cgroup_sweep),
