@@ -206,6 +206,7 @@ static void job_free(struct job *j)
 	parallel_clear(&j->parallel);
 	needs_free(j->needs, j->needs_nr);
 	strvec_clear(&j->dependencies);
+	free(j->dependencies_pos);
 	artifacts_clear(&j->artifacts);
 	caches_clear(j);
 	environment_clear(&j->environment);
@@ -1689,8 +1690,21 @@ static int job_key(struct mctx *m, struct job *j, const struct ypair *pr)
 		return get_needs(m, v, &j->needs, &j->needs_nr);
 	}
 	if (!strcmp(k, "dependencies")) {
+		size_t i;
+		int flat;
+
 		j->has_dependencies = 1;
-		return get_str_list(m, v, k, 0, &j->dependencies);
+		if (get_str_list(m, v, k, 0, &j->dependencies))
+			return -1;
+		/* where each entry is, for the checks once every job is known */
+		flat = v->type == YNODE_SEQ && v->nr == j->dependencies.nr;
+		for (i = 0; flat && i < v->nr; i++)
+			flat = v->items[i]->type == YNODE_SCALAR;
+		free(j->dependencies_pos);
+		j->dependencies_pos = xcalloc(j->dependencies.nr + 1, sizeof(struct pos));
+		for (i = 0; i < j->dependencies.nr; i++)
+			j->dependencies_pos[i] = flat ? v->items[i]->pos : v->pos;
+		return 0;
 	}
 	if (!strcmp(k, "artifacts"))
 		return get_artifacts(m, v, &j->artifacts);
@@ -2083,22 +2097,23 @@ static void check_jobs(struct mctx *m)
 		for (k = 0; k < j->dependencies.nr; k++) {
 			const char *dn = j->dependencies.v[k];
 			const struct job *t = pipeline_find_job(p, dn);
+			const struct pos *at = j->dependencies_pos ? &j->dependencies_pos[k] : &j->pos;
 			size_t x;
 			int in_needs = 0;
 
 			if (!t) {
-				ERR(m, &j->pos, "job \"%s\": dependency \"%s\" is not a job",
+				ERR(m, at, "job \"%s\": dependency \"%s\" is not a job",
 				    j->name, dn);
 				continue;
 			}
 			if (stage_of(p, t) > stage_of(p, j))
-				ERR(m, &j->pos, "job \"%s\": dependency \"%s\" is not in the "
+				ERR(m, at, "job \"%s\": dependency \"%s\" is not in the "
 				    "current or an earlier stage", j->name, dn);
 			for (x = 0; x < j->needs_nr; x++)
 				if (!strcmp(j->needs[x].job, dn))
 					in_needs = 1;
 			if (j->has_needs && !in_needs)
-				ERR(m, &j->pos, "job \"%s\": dependency \"%s\" must also be "
+				ERR(m, at, "job \"%s\": dependency \"%s\" must also be "
 				    "listed in needs", j->name, dn);
 		}
 	}

@@ -222,6 +222,7 @@ struct job {
 	size_t needs_nr;
 	int has_dependencies;
 	struct strvec dependencies;
+	struct pos *dependencies_pos;    /* each entry's (the list's for a nested one) */
 
 	struct artifacts artifacts;
 	struct cache *caches;

@@ -588,7 +588,8 @@ static void test_needs_errors(void **state)
 		"c: {script: x, needs: [d]}\n"
 		"d: {script: x, needs: [c]}\n"
 		"e: {script: x, needs: [e]}\n"
-		"f: {stage: build, script: x, dependencies: [b]}\n");
+		"f: {stage: build, script: x, dependencies: [a, b]}\n"
+		"g: {script: x, needs: [a], dependencies: [a, nope, b]}\n");
 
 	(void)state;
 	assert_has(e, ":1:38: error: job \"a\" needs job \"b\", which is in a later stage (\"test\")");
@@ -596,7 +597,11 @@ static void test_needs_errors(void **state)
 	assert_true(strstr(e, "gone") == NULL);
 	assert_has(e, "needs cycle: c -> d -> c");
 	assert_has(e, "job \"e\" needs itself");
-	assert_has(e, "dependency \"b\" is not in the current or an earlier stage");
+	/* each entry's own place */
+	assert_has(e, ":6:48: error: job \"f\": dependency \"b\" is not in the current or an "
+		   "earlier stage");
+	assert_has(e, ":7:46: error: job \"g\": dependency \"nope\" is not a job");
+	assert_has(e, ":7:52: error: job \"g\": dependency \"b\" must also be listed in needs");
 	free(e);
 }
 
