@@ -44,6 +44,9 @@ struct loader {
 	 */
 	const char *src_project;
 	const char *src_ref;
+	/* the files being loaded, the outermost first (interned names): a cycle's */
+	const char **chain;
+	size_t chain_nr, chain_alloc;
 };
 
 static const char *const global_keywords[] = {
@@ -758,7 +761,28 @@ static struct ynode *load_file(struct loader *ld, const char *rel,
 	struct ynode **docs = NULL, *root = NULL, *acc = NULL, *inc;
 	const char *file = display_name(ld, rel);
 	struct pos fpos = { file, 0, 0 };
-	size_t ndocs = 0;
+	size_t ndocs = 0, i;
+
+	/*
+	 * A file that includes itself, directly or through others (a
+	 * wildcard such as "**.yml" matches the file it is in): said as the
+	 * cycle it is, rather than by the nesting limit it would reach.
+	 * Including a file again from elsewhere (a diamond) is allowed.
+	 */
+	for (i = 0; from && i < ld->chain_nr; i++)
+		if (ld->chain[i] == file) {
+			struct strbuf c = STRBUF_INIT;
+			size_t k;
+
+			for (k = i; k < ld->chain_nr; k++)
+				strbuf_addf(&c, "%s -> ", ld->chain[k]);
+			strbuf_addstr(&c, file);
+			diag_error(ld->d, from, "include cycle: %s", c.buf);
+			strbuf_release(&c);
+			return NULL;
+		}
+	ALLOC_GROW(ld->chain, ld->chain_nr + 1, ld->chain_alloc);
+	ld->chain[ld->chain_nr++] = file;
 
 	if (ld->src_project) {
 		struct strbuf err = STRBUF_INIT;
@@ -837,6 +861,7 @@ static struct ynode *load_file(struct loader *ld, const char *rel,
 		budget_error(ld, &fpos);
 	}
 out:
+	ld->chain_nr--;
 	yaml_docs_free(docs, ndocs);
 	ynode_free(root);
 	strbuf_release(&path);
@@ -1194,6 +1219,7 @@ int pipeline_load(const struct load_opts *opts, struct pipeline **ret,
 	}
 
 	root = load_file(&ld, file, NULL, 0);
+	free(ld.chain);
 	if (root) {
 		process_extends(&ld, root);
 		for (i = 0; i < root->pairs_nr && !ld.budget_hit; i++)

@@ -1050,14 +1050,55 @@ static void test_include_errors(void **state)
 
 static void test_include_limit(void **state)
 {
+	char name[32], text[64];
+	char *e;
+	int i;
+
+	(void)state;
+	/* a chain of distinct files runs into the nesting limit */
+	for (i = 0; i < 110; i++) {
+		snprintf(name, sizeof(name), "deep%d.yml", i);
+		snprintf(text, sizeof(text), "include: deep%d.yml\n", i + 1);
+		write_file(name, text);
+	}
+	e = load_err("include: deep0.yml\nj: {script: x}\n");
+	assert_has(e, "error: includes nested too deep (more than 100 levels)");
+	free(e);
+}
+
+static void test_include_cycle(void **state)
+{
+	struct pipeline *p;
 	char *e;
 
 	(void)state;
-	/* a file including itself runs into a limit, not forever */
+	/* first, alone in the directory: a wildcard that matches the file it is in */
+	write_file("frag/one.yml", "include: 'frag/*.yml'\none: {script: x}\n");
+	write_file("frag/two.yml", "two: {script: x}\n");
+	e = load_err("include: '**.yml'\nj: {script: x}\n");
+	assert_has(e, ".gitlab-ci.yml:1:10: error: include cycle: .gitlab-ci.yml -> .gitlab-ci.yml");
+	assert_has(e, "frag/one.yml:1:10: error: include cycle: frag/one.yml -> frag/one.yml");
+	free(e);
+	/* a file including itself: the cycle is said, not a limit reached */
 	write_file("self.yml", "include: self.yml\n");
 	e = load_err("include: self.yml\nj: {script: x}\n");
-	assert_has(e, "self.yml:1:10: error: includes nested too deep (more than 100 levels)");
+	assert_has(e, "self.yml:1:10: error: include cycle: self.yml -> self.yml");
+	assert_true(strstr(e, "nested too deep") == NULL);
 	free(e);
+	/* through another file */
+	write_file("cyc/a.yml", "include: cyc/b.yml\na: {script: x}\n");
+	write_file("cyc/b.yml", "include: cyc/a.yml\nb: {script: x}\n");
+	e = load_err("include: cyc/a.yml\nj: {script: x}\n");
+	assert_has(e, "cyc/b.yml:1:10: error: include cycle: cyc/a.yml -> cyc/b.yml -> cyc/a.yml");
+	free(e);
+	/* the same file from two others (a diamond) is no cycle */
+	write_file("dia/base.yml", ".base: {script: x}\n");
+	write_file("dia/l.yml", "include: dia/base.yml\nl: {extends: .base}\n");
+	write_file("dia/r.yml", "include: dia/base.yml\nr: {extends: .base}\n");
+	p = load_ok("include: [dia/l.yml, dia/r.yml]\n");
+	assert_non_null(pipeline_find_job(p, "l"));
+	assert_non_null(pipeline_find_job(p, "r"));
+	pipeline_free(p);
 }
 
 static void test_include_limit_opt(void **state)
@@ -1403,6 +1444,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_include_project, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_include_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_include_limit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_include_cycle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_include_limit_opt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_size_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_job_limit, setup, teardown),
