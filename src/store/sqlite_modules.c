@@ -19,38 +19,17 @@
  */
 #include <sqlite3.h>
 
-int __wrap_sqlite3Fts3Init(sqlite3 *db);
-int __wrap_sqlite3Fts5Init(sqlite3 *db);
-int __wrap_sqlite3RtreeInit(sqlite3 *db);
-int __wrap_sqlite3DbstatRegister(sqlite3 *db);
-int __wrap_sqlite3StmtVtabInit(sqlite3 *db);
+/* A registration that registers nothing, in place of NAME's. */
+#define NO_MODULE(name)                          \
+	int __wrap_##name(sqlite3 *db);          \
+	int __wrap_##name(sqlite3 *db)           \
+	{                                        \
+		(void)db;                        \
+		return SQLITE_OK;                \
+	}
 
-int __wrap_sqlite3Fts3Init(sqlite3 *db)
-{
-	(void)db;
-	return SQLITE_OK;
-}
-
-int __wrap_sqlite3Fts5Init(sqlite3 *db)
-{
-	(void)db;
-	return SQLITE_OK;
-}
-
-int __wrap_sqlite3RtreeInit(sqlite3 *db)
-{
-	(void)db;
-	return SQLITE_OK;
-}
-
-int __wrap_sqlite3DbstatRegister(sqlite3 *db)
-{
-	(void)db;
-	return SQLITE_OK;
-}
-
-int __wrap_sqlite3StmtVtabInit(sqlite3 *db)
-{
-	(void)db;
-	return SQLITE_OK;
-}
+NO_MODULE(sqlite3Fts3Init)
+NO_MODULE(sqlite3Fts5Init)
+NO_MODULE(sqlite3RtreeInit)
+NO_MODULE(sqlite3DbstatRegister)
+NO_MODULE(sqlite3StmtVtabInit)
