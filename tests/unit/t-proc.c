@@ -259,12 +259,20 @@ static char proc_state(pid_t pid)
 	return p && p[1] == ' ' ? p[2] : 0;
 }
 
-static void *cancel_later(void *arg)
-{
-	int fd = *(int *)arg;
+struct cancel_when {
+	int fd;             /* written once the file exists */
+	const char *file;
+};
 
-	usleep(300 * 1000);
-	if (write(fd, "x", 1) != 1)
+/* Cancel once the script has written its background child's pid. */
+static void *cancel_when_ready(void *arg)
+{
+	struct cancel_when *c = arg;
+	int i;
+
+	for (i = 0; i < 2000 && access(c->file, F_OK) < 0; i++)
+		usleep(10 * 1000);
+	if (write(c->fd, "x", 1) != 1)
 		abort();
 	return NULL;
 }
@@ -272,23 +280,35 @@ static void *cancel_later(void *arg)
 /* A cancelable capture: its whole process group is killed once the fd is readable. */
 static void test_capture_cancel(void **state)
 {
-	const char *argv[] = { "sh", "-c", "sleep 30 & echo $!; sleep 1; echo late; wait", NULL };
+	char file[] = "/tmp/cidre-t-proc-XXXXXX", script[256], buf[32];
+	const char *argv[] = { "sh", "-c", script, NULL };
 	struct proc_capture pc;
 	struct strbuf err = STRBUF_INIT;
 	struct timespec t0, t1;
-	int fds[2];
+	struct cancel_when c;
+	int fds[2], fd;
+	ssize_t n;
 	pthread_t t;
 	pid_t bg;
 	char st;
 
 	(void)state;
+	fd = mkstemp(file);
+	assert_true(fd >= 0);
+	close(fd);
+	unlink(file);
+	/* a child in the background, its pid in file; then the script waits for it */
+	snprintf(script, sizeof(script),
+		 "sleep 30 & echo $! >%s.tmp && mv %s.tmp %s; echo started; wait", file, file,
+		 file);
 	assert_int_equal(pipe(fds), 0);
 	proc_capture_init(&pc);
 	pc.argv = argv;
 	pc.max_out = 4096;
 	pc.cancel_fd = &fds[0];
-	/* readable 0.3 s in: the background sleep runs, its pid is out */
-	assert_int_equal(pthread_create(&t, NULL, cancel_later, &fds[1]), 0);
+	c.fd = fds[1];
+	c.file = file;
+	assert_int_equal(pthread_create(&t, NULL, cancel_when_ready, &c), 0);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	assert_int_equal(proc_capture_all(&pc, 1, &err), -1);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -296,12 +316,25 @@ static void test_capture_cancel(void **state)
 	assert_true(pc.canceled);
 	assert_int_equal(pc.status, 128 + SIGKILL);
 	assert_non_null(strstr(err.buf, "sh stopped"));
-	assert_null(strstr(pc.out.buf, "late"));
-	assert_true(t1.tv_sec - t0.tv_sec < 5);
+	/* not the 30 s of its child: killed, not waited for */
+	assert_true(t1.tv_sec - t0.tv_sec < 25);
 	/* the background sleep was in the group: killed too (gone, or a zombie of init's) */
-	bg = (pid_t)atoi(pc.out.buf);
+	fd = open(file, O_RDONLY);
+	assert_true(fd >= 0);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	unlink(file);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	bg = (pid_t)atoi(buf);
 	assert_true(bg > 0);
-	st = proc_state(bg);
+	/* its descriptors closed first (our EOF), then it is done exiting */
+	for (n = 0; n < 200; n++) {
+		st = proc_state(bg);
+		if (st == 0 || st == 'Z' || st == 'X')
+			break;
+		usleep(10 * 1000);
+	}
 	assert_true(st == 0 || st == 'Z' || st == 'X');
 	proc_capture_release(&pc);
 	strbuf_release(&err);
