@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """A reader that does not read: connect to URL's event stream with a tiny
 receive buffer, send the request, wait until the file GO exists, then read
-for SECONDS and write everything received to OUT.
+for at most SECONDS (until a "resync" event, which ends what a reader that
+fell behind is owed, or the stream's end) and write everything received
+to OUT.
 
     slow-sse.py HOST PORT PATH TOKEN GO SECONDS OUT
 """
@@ -30,4 +32,6 @@ while time.time() < end:
     if not b:
         break
     data += b
+    if b"\nevent: resync\n" in data or data.startswith(b"event: resync\n"):
+        break
 open(out, "wb").write(data)
