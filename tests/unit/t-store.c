@@ -372,13 +372,34 @@ static void list_ids(struct store *st, const struct store_pipeline_filter *f,
 }
 
 /*
+ * One page of 4 of f: the newest (way 0), past the first 8 (way 1) or
+ * before top + 1 (way 2); it must hold top, top - step, ... in that order.
+ */
+static void check_page(struct store *st, struct store_pipeline_filter f, int way,
+		       int64_t top, int64_t step)
+{
+	struct strbuf ids = STRBUF_INIT, want = STRBUF_INIT;
+
+	if (way == 1)
+		f.offset = 8;
+	else if (way == 2)
+		f.before_id = top + 1;
+	list_ids(st, &f, &ids);
+	strbuf_addf(&want, "%lld %lld %lld %lld", (long long)top, (long long)(top - step),
+		    (long long)(top - 2 * step), (long long)(top - 3 * step));
+	assert_string_equal(ids.buf, want.buf);
+	strbuf_release(&want);
+	strbuf_release(&ids);
+}
+
+/*
  * A listing of the visible projects' pipelines reads the index when
  * there are at most STORE_COUNT_MAX of them and the table backwards when
  * there are more: both give the same pages, with a count given or not.
  */
 static void test_pipelines_visible_plans(void **state)
 {
-	struct strbuf err = STRBUF_INIT, ids = STRBUF_INIT, want = STRBUF_INIT;
+	struct strbuf err = STRBUF_INIT;
 	struct store *st = open_new();
 	int64_t pub = add_project(st, "pub"), priv = add_project(st, "priv");
 	int64_t last = 0, n, i;
@@ -412,16 +433,7 @@ static void test_pipelines_visible_plans(void **state)
 					top = last - (i == 1 ? 8 : 4) * step;
 				f = (struct store_pipeline_filter){ .limit = 4, .visible_to = -1,
 					.count = n, .counted = counted };
-				if (i == 1)
-					f.offset = 8;
-				else if (i == 2)
-					f.before_id = top + 1;
-				list_ids(st, &f, &ids);
-				strbuf_reset(&want);
-				strbuf_addf(&want, "%lld %lld %lld %lld", (long long)top,
-					    (long long)(top - step), (long long)(top - 2 * step),
-					    (long long)(top - 3 * step));
-				assert_string_equal(ids.buf, want.buf);
+				check_page(st, f, (int)i, top, step);
 			}
 		}
 		}
@@ -432,18 +444,8 @@ static void test_pipelines_visible_plans(void **state)
 		int64_t top = last - (i == 1 ? 16 : i == 2 ? 8 : 0);
 
 		f = (struct store_pipeline_filter){ .limit = 4, .visible_to = -1 };
-		if (i == 1)
-			f.offset = 8;
-		else if (i == 2)
-			f.before_id = top + 1;
-		list_ids(st, &f, &ids);
-		strbuf_reset(&want);
-		strbuf_addf(&want, "%lld %lld %lld %lld", (long long)top, (long long)(top - 2),
-			    (long long)(top - 4), (long long)(top - 6));
-		assert_string_equal(ids.buf, want.buf);
+		check_page(st, f, (int)i, top, 2);
 	}
-	strbuf_release(&want);
-	strbuf_release(&ids);
 	strbuf_release(&err);
 	store_close(st);
 }
