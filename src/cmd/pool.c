@@ -10,12 +10,14 @@
 #include "util/strbuf.h"
 
 const char cmd_pool_usage[] =
-	"usage: cidre pool [ls | stop]\n"
+	"usage: cidre pool [ls | stop] [--data DIR]\n"
 	"\n"
 	"The sandbox pools `cidre run --executor sandbox` left running for\n"
 	"this repository: one per sandbox line (image, network, ids), each\n"
 	"serving the next runs' jobs without starting bubblewrap, until it\n"
 	"has been idle for CIDRE_SANDBOX_POOL_IDLE seconds (300 by default).\n"
+	"With --data, those the server with data directory DIR keeps for its\n"
+	"sandboxed projects' jobs instead.\n"
 	"\n"
 	"  ls     list them: key, pid, runs using it now, jobs served,\n"
 	"         sandboxes made ahead and ready, idle limit, uptime\n"
@@ -24,20 +26,31 @@ const char cmd_pool_usage[] =
 int cmd_pool(int argc, char **argv)
 {
 	struct strbuf dir = STRBUF_INIT, out = STRBUF_INIT;
-	int stop = 0, n;
+	const char *data = NULL, *verb = NULL;
+	int stop = 0, n, i;
 
-	if (argc > 2 || (argc == 2 && strcmp(argv[1], "ls") &&
-			 strcmp(argv[1], "stop"))) {
-		fputs(cmd_pool_usage, stderr);
-		return 2;
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--data") && i + 1 < argc && *argv[i + 1])
+			data = argv[++i];
+		else if (!strncmp(argv[i], "--data=", 7) && argv[i][7])
+			data = argv[i] + 7;
+		else if (!verb && (!strcmp(argv[i], "ls") || !strcmp(argv[i], "stop")))
+			verb = argv[i];
+		else {
+			fputs(cmd_pool_usage, stderr);
+			return 2;
+		}
 	}
-	stop = argc == 2 && !strcmp(argv[1], "stop");
-	if (run_repo_top(&dir) < 0) {
+	stop = verb && !strcmp(verb, "stop");
+	if (data) {
+		strbuf_addf(&dir, "%s/sandbox/" POOL_DIR, data);
+	} else if (run_repo_top(&dir) < 0) {
 		fprintf(stderr, "cidre pool: not in a git repository\n");
 		strbuf_release(&dir);
 		return 2;
+	} else {
+		strbuf_addstr(&dir, "/.cidre/" POOL_DIR);
 	}
-	strbuf_addstr(&dir, "/.cidre/" POOL_DIR);
 	n = pool_daemons(dir.buf, stop, &out);
 	if (n < 0) {
 		fprintf(stderr, "cidre pool: %s is not this user's alone: "

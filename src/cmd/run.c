@@ -667,17 +667,12 @@ static void warm_pool(void)
 
 	if (v && !strcmp(v, "0"))
 		return;
-	if (idle_s) {
-		char *end;
-		long n = strtol(idle_s, &end, 10);
-
-		if (!*idle_s || *end || n < 0 || n > 86400) {
-			fprintf(stderr, "cidre: CIDRE_SANDBOX_POOL_IDLE=%s is not a "
-				"number of seconds (0 to 86400): the sandbox pool "
-				"ends with this run\n", idle_s);
-			n = 0;
-		}
-		idle = (int)n;
+	idle = pool_idle_env(idle_s, idle);
+	if (idle < 0) {
+		fprintf(stderr, "cidre: CIDRE_SANDBOX_POOL_IDLE=%s is not a "
+			"number of seconds (0 to 86400): the sandbox pool "
+			"ends with this run\n", idle_s);
+		idle = 0;
 	}
 	if (run_repo_top(&dir) == 0) {
 		strbuf_addstr(&dir, "/.cidre/pool-line");

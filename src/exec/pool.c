@@ -716,7 +716,7 @@ int pool_daemons(const char *dir, int stop, struct strbuf *out)
 			    key, (long)pid, r.sessions - 1, r.jobs,
 			    r.ready, r.idle, r.uptime, r.waiting);
 		/* a stopped pool ends when its last session does */
-		for (k = 0; stop && pid > 0 && k < 500 && kill(pid, 0) == 0; k++)
+		for (k = 0; stop == 1 && pid > 0 && k < 500 && kill(pid, 0) == 0; k++)
 			usleep(10000);
 	}
 	closedir(d);
@@ -823,6 +823,19 @@ out:
 	strvec_clear(&argv);
 	strbuf_release(&sb);
 	strbuf_release(&err);
+}
+
+int pool_idle_env(const char *v, int dflt)
+{
+	char *end;
+	long n;
+
+	if (!v)
+		return dflt;
+	n = strtol(v, &end, 10);
+	if (!*v || *end || n < 0 || n > 86400)
+		return -1;
+	return (int)n;
 }
 
 int pool_spawn(const struct pool_spawn_opts *o, int *ctl, struct strbuf *err)

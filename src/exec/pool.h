@@ -63,6 +63,12 @@ int pool_spawn(const struct pool_spawn_opts *o, int *ctl, struct strbuf *err);
  */
 void pool_warm(const char *path, const char *bwrap, int exe_fd, int idle);
 
+/*
+ * $CIDRE_SANDBOX_POOL_IDLE (v, may be NULL): the idle seconds a daemon
+ * stays, 0 to 86400; dflt when unset; -1 when not such a number.
+ */
+int pool_idle_env(const char *v, int dflt);
+
 /* pool_warm's daemons' directory, beside its file */
 #define POOL_DIR "pools"
 /* how long a daemon stays without a session unless told (seconds) */
@@ -72,8 +78,8 @@ void pool_warm(const char *path, const char *bwrap, int exe_fd, int idle);
  * The daemons listening in dir: a line "KEY PID SESSIONS JOBS READY
  * IDLE UPTIME" (tab-separated; PID as this process sees it; JOBS
  * served, READY sandboxes made ahead) for each in out; with
- * stop, each is told to end when its last session does, and waited
- * for (up to 5 s). The count, or -1 (dir not ours).
+ * stop, each is told to end when its last session does, and with stop
+ * 1 waited for (up to 5 s each). The count, or -1 (dir not ours).
  */
 int pool_daemons(const char *dir, int stop, struct strbuf *out);
 

@@ -708,6 +708,10 @@ static int h_project_delete(struct http_request *req, void *ud)
 		cas_rmtree(w, NULL);
 		free(m);
 		free(w);
+		/* its sandbox pool ends by itself, its workspaces gone (exec/pool.h) */
+		w = xasprintf("%s/sandbox/%s.line", srv->data, http_request_param(req, "name"));
+		unlink(w);
+		free(w);
 		slog_info("project %s removed", http_request_param(req, "name"));
 		auth_audit(st, req, &who, "project.delete", http_request_param(req, "name"), NULL);
 		events_access_changed(srv);

@@ -46,6 +46,7 @@ void server_config_defaults(struct server_config *c)
 	c->exec.host_fallback = 0;
 	c->exec.network = 0;
 	c->exec.uid = c->exec.gid = -1;
+	c->exec.pool = 1;
 }
 
 void server_config_exec(const struct server_config *c, const char *project,
@@ -65,6 +66,8 @@ void server_config_exec(const struct server_config *c, const char *project,
 			out->host_fallback = p->host_fallback;
 		if (p->network >= 0)
 			out->network = p->network;
+		if (p->pool >= 0)
+			out->pool = p->pool;
 		if (p->memory)
 			out->memory = p->memory;
 		if (p->pids)
@@ -333,6 +336,8 @@ static void exec_section(struct cfg_ctx *x, const char *where, const struct ynod
 			set_bool(x, v, key, &e->host_fallback);
 		} else if (!strcmp(k, "network")) {
 			set_bool(x, v, key, &e->network);
+		} else if (!strcmp(k, "pool")) {
+			set_bool(x, v, key, &e->pool);
 		} else if (!strcmp(k, "memory")) {
 			size_t b = 0;
 
@@ -387,7 +392,7 @@ static void projects_section(struct cfg_ctx *x, const struct ynode *m)
 		}
 		e = &c->exec_projects[c->exec_projects_nr++];
 		memset(e, 0, sizeof(*e));
-		e->sandbox = e->host_fallback = e->network = -1;
+		e->sandbox = e->host_fallback = e->network = e->pool = -1;
 		e->uid = e->gid = -1;
 		strcpy(e->project, m->pairs[i].key);
 		snprintf(where, sizeof(where), "projects.%s", e->project);

@@ -71,6 +71,7 @@ struct server_exec {
 	long long memory, pids; /* 0 unset */
 	double cpus;            /* 0 unset */
 	int uid, gid;           /* sandbox: the job's ids inside; -1 unset */
+	int pool;               /* sandbox: jobs from a pool daemon; -1 unset */
 };
 
 #define SERVER_MAX_EXEC_PROJECTS 64

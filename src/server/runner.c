@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "exec/cgroup.h"
+#include "exec/pool.h"
 #include "exec/spawn.h"
 #include "git/mirror.h"
 #include "notify/notify.h"
@@ -1111,6 +1112,13 @@ static int write_spec(struct runner *r, const struct store_job *j, int no, const
 			"memory", (json_int_t)ex.memory, "pids", (json_int_t)ex.pids,
 			"cpus", ex.cpus, "images", s, "uid", ex.uid, "gid", ex.gid));
 		free(s);
+		if (ex.sandbox > 0 && ex.pool > 0) {
+			/* the project's pool daemons (exec/pool.h) */
+			s = xasprintf("%s/sandbox/%s.line", srv->data, pl.project);
+			json_object_set_new(json_object_get(spec, "exec"), "pool_line",
+					    json_string(s));
+			free(s);
+		}
 	}
 	s = slot_result_path(srv, no);
 	json_object_set_new(spec, "result", json_string(s));
@@ -1911,6 +1919,18 @@ static void *runner_main(void *arg)
 		}
 		check_slots(r);
 		idle_upkeep(r);
+	}
+	{
+		/*
+		 * The projects' sandbox pool daemons end with the server; while
+		 * a job still runs (its supervisor goes on), when it ends.
+		 */
+		struct strbuf out = STRBUF_INIT;
+		char *dir = xasprintf("%s/sandbox/" POOL_DIR, srv->data);
+
+		pool_daemons(dir, r->nr ? 2 : 1, &out);
+		free(dir);
+		strbuf_release(&out);
 	}
 	{
 		/* the slots' kept cgroups (one still in use stays) */

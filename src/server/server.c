@@ -197,7 +197,7 @@ void server_kill_job(struct server *srv, int64_t job_id)
 static int mkdirs(const char *data, struct strbuf *err)
 {
 	static const char *const subs[] = { "", "/repos", "/logs", "/artifacts", "/cache",
-					    "/work", "/results" };
+					    "/work", "/results", "/sandbox" };
 	size_t i;
 
 	for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {

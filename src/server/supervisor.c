@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,7 +21,9 @@
 
 #include "exec/cas.h"
 #include "exec/cgroup.h"
+#include "exec/pool.h"
 #include "exec/proc.h"
+#include "exec/sandbox.h"
 #include "exec/spawn.h"
 #include "exec/workspace.h"
 #include "git/mirror.h"
@@ -112,6 +115,46 @@ static int read_spec(const char *path, struct spec *s, struct strbuf *err)
 	return 0;
 }
 
+/*
+ * The project's pool line file when its jobs' sandboxes come from pool
+ * daemons (exec/pool.h; the server's executor.pool, DATA/sandbox), else
+ * NULL: not the sandbox, the pool turned off by $CIDRE_SANDBOX_POOL=0,
+ * or daemons by $CIDRE_SANDBOX_POOL_IDLE=0 (a pool ending with this
+ * one-job process would only add its start to a bwrap's).
+ */
+static const char *spec_pool_line(const struct spec *s, int *idle)
+{
+	json_t *e = json_object_get(s->root, "exec");
+	const char *v = getenv("CIDRE_SANDBOX_POOL");
+
+	if (!json_is_object(e) || !str(e, "executor") ||
+	    strcmp(str(e, "executor"), "sandbox") || (v && !strcmp(v, "0")))
+		return NULL;
+	*idle = pool_idle_env(getenv("CIDRE_SANDBOX_POOL_IDLE"), POOL_IDLE_DEFAULT);
+	return *idle > 0 ? str(e, "pool_line") : NULL;
+}
+
+struct warm {
+	const char *line;
+	int idle;
+};
+
+/*
+ * The project's pool daemon said hello to (or started) beside the
+ * checkout; joined before the job's sandbox is asked for (pool_warm also
+ * says where the daemons are: until then a sandbox would come from a
+ * pool of this process's own).
+ */
+static void *warm_thread(void *arg)
+{
+	const struct warm *w = arg;
+	struct strbuf err = STRBUF_INIT;
+
+	pool_warm(w->line, sandbox_bwrap(&err), sandbox_init_exe(), w->idle);
+	strbuf_release(&err);
+	return NULL;
+}
+
 /* The spec's "exec" (the server's executor settings for the project). */
 static void spec_exec(const struct spec *s, struct jobrun_exec *ex)
 {
@@ -136,6 +179,11 @@ static void spec_exec(const struct spec *s, struct jobrun_exec *ex)
 		ex->uid = (long)json_integer_value(json_object_get(e, "uid"));
 	if (json_is_integer(json_object_get(e, "gid")))
 		ex->gid = (long)json_integer_value(json_object_get(e, "gid"));
+	{
+		int idle;
+
+		ex->pool = spec_pool_line(s, &idle) != NULL;
+	}
 }
 
 /* Bytes of the regular files below dir. */
@@ -414,6 +462,9 @@ int supervisor_main(const char *spec_path)
 	json_t *out = NULL, *jdeps;
 	struct stat st;
 	struct prep prep;
+	struct warm warm;
+	pthread_t warm_tid;
+	int warming = 0;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	{
@@ -508,6 +559,9 @@ int supervisor_main(const char *spec_path)
 	write_pid_file(spec_path, s.job_id);
 	if (lock_fd >= 0)
 		close(lock_fd);	/* the pid file says who runs it: the spec's lock goes */
+	warm.line = spec_pool_line(&s, &warm.idle);
+	if (warm.line)
+		warming = pthread_create(&warm_tid, NULL, warm_thread, &warm) == 0;
 	log_fd = open(s.log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	log_note(log_fd, "Running with cidre %s on the embedded runner (shell executor)",
 		 CIDRE_VERSION);
@@ -645,6 +699,11 @@ int supervisor_main(const char *spec_path)
 	jr.mask = &mask;
 	spec_exec(&s, &ex);
 	jr.exec = &ex;
+	if (warming) {
+		/* the pool's hello, before its first sandbox is asked for */
+		pthread_join(warm_tid, NULL);
+		warming = 0;
+	}
 	jr.started = prep_create;
 	jr.started_ud = &prep;
 	jobrun_run(&jr, &r);
@@ -685,6 +744,8 @@ write:
 		fprintf(stderr, "cidre job-exec: cannot write %s: %s\n", s.result, strerror(errno));
 	json_decref(out);
 	prep_release(&prep);
+	if (warming)
+		pthread_join(warm_tid, NULL);
 
 	for (i = 0; i < ndeps; i++) {
 		free((char *)deps[i].artifacts_dir);

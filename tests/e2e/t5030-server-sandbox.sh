@@ -4,6 +4,9 @@
 # job naming an image on a shell project fails clearly unless host
 # fallback is allowed.
 . "$(dirname "$0")/lib.sh"
+# the server's sandboxed jobs come from its pool daemons, as by default
+# (t5035 tests the pools themselves; a sanitizer build has none)
+export CIDRE_SANDBOX_POOL_IDLE=60
 . "$TEST_DIR/lib-sandbox.sh"
 need_sandbox
 . "$TEST_DIR/lib-server.sh"
@@ -52,6 +55,8 @@ test_expect_success 'sandboxed jobs run in the image; OOM at the project limit s
 	id=$(jq -r ".jobs[] | select(.name == \"hog\") | .id" done.json) &&
 	api GET "/api/v1/jobs/$id/log" >log &&
 	expect_grep "ERROR: Job failed: out of memory" log &&
+	{ ! file_is_static "$CIDRE_BIN" ||
+	  test "$(cidre pool ls --data data | awk "NR > 1" | wc -l)" = 1; } &&
 	cidre image --data data ls >out &&
 	expect_grep "^bb +directory +[0-9.]+M +2  " out
 '
@@ -104,7 +109,10 @@ test_expect_success 'images: names another store; uid and gid are set' '
 test_expect_success 'a bad executor setting is refused with its position' '
 	printf "executor:\n  executor: docker\n" >bad.yml &&
 	! "$CIDRE_BIN" server --data data --config bad.yml -n >out 2>&1 &&
-	expect_grep "bad.yml:2:13: .*executor.executor: must be shell or sandbox" out
+	expect_grep "bad.yml:2:13: .*executor.executor: must be shell or sandbox" out &&
+	printf "projects:\n  p:\n    pool: sometimes\n" >bad.yml &&
+	! "$CIDRE_BIN" server --data data --config bad.yml -n >out 2>&1 &&
+	expect_grep "bad.yml:3:11: .*projects.p.pool: must be true or false" out
 '
 
 test_done
