@@ -14,7 +14,8 @@
 # server alone and with its children (the job launcher, the supervisors
 # and their bash: all_ticks in lib.sh). Prints per build the median drain, as jobs/s, and the CPU per
 # job. The
-# first round is a warm-up. Environment: ROUNDS=7 JOBS=100 SLOTS=4.
+# first round is a warm-up. Environment: ROUNDS=7 JOBS=100 SLOTS=4;
+# EXECUTOR=sandbox runs the jobs in the sandbox (bench_server, lib.sh).
 # Needs git, curl and sqlite3.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)

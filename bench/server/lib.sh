@@ -68,6 +68,8 @@ wait_url() {
 bench_server() {
 	mkdir -p "$1"
 	printf 'runner:\n  slots: %d\n' "${3:-4}" >"$1/config.yml"
+	# EXECUTOR=sandbox: the jobs in the sandbox (the host's / read-only)
+	[ -z "${EXECUTOR:-}" ] || printf 'executor:\n  executor: %s\n' "$EXECUTOR" >>"$1/config.yml"
 	"$2" server --data "$1" --listen 127.0.0.1:0 >"$1.log" 2>&1 &
 	SPID=$!
 	PIDS+=("$SPID")
