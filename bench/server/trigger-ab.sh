@@ -33,21 +33,15 @@ trap bench_cleanup EXIT
 
 trivial_repo "$W"
 
-URL=() TOKEN=()
+SU=() ST=()
 i=0
 for c in "$@"; do
-	d=$W/s$i
-	mkdir -p "$d"
-	printf 'runner:\n  slots: 4\n' >"$d/config.yml"
-	[ -z "${EXECUTOR:-}" ] || printf 'executor:\n  executor: %s\n' "$EXECUTOR" >>"$d/config.yml"
-	"$c" server --data "$d" --listen 127.0.0.1:0 >"$d.log" 2>&1 &
-	PIDS+=("$!")
-	wait_url "$d" "$d.log" "$!"
-	URL[$i]=$(cat "$d/server-url")
-	TOKEN[$i]=$(cat "$d/admin-token")
-	curl -fsS -H "Authorization: Bearer ${TOKEN[$i]}" -H 'Content-Type: application/json' \
-		--data "{\"name\":\"demo\",\"repo\":\"$W/demo.git\"}" "${URL[$i]}/api/v1/projects" >/dev/null
-	for k in 1 2 3 4 5; do "$TW" "${URL[$i]}" "${TOKEN[$i]}" demo main "$SHA"; done
+	bench_server "$W/s$i" "$c" 4
+	SU[$i]=$URL
+	ST[$i]=$TOKEN
+	curl -fsS -H "Authorization: Bearer ${ST[$i]}" -H 'Content-Type: application/json' \
+		--data "{\"name\":\"demo\",\"repo\":\"$W/demo.git\"}" "${SU[$i]}/api/v1/projects" >/dev/null
+	for k in 1 2 3 4 5; do "$TW" "${SU[$i]}" "${ST[$i]}" demo main "$SHA"; done
 	i=$((i + 1))
 done
 
@@ -66,10 +60,10 @@ for k in $(seq 1 "$N"); do
 	for j in $order; do
 		t0=$(now_us)
 		if [ -n "${CLI:-}" ]; then
-			CIDRE_SERVER=${URL[$j]} CIDRE_TOKEN=${TOKEN[$j]} "$CLI" trigger --wait -q \
+			CIDRE_SERVER=${SU[$j]} CIDRE_TOKEN=${ST[$j]} "$CLI" trigger --wait -q \
 				demo main >/dev/null 2>&1
 		else
-			"$TW" "${URL[$j]}" "${TOKEN[$j]}" demo main "$SHA"
+			"$TW" "${SU[$j]}" "${ST[$j]}" demo main "$SHA"
 		fi
 		t1=$(now_us)
 		echo $((t1 - t0)) >>"$W/t$j"
