@@ -84,11 +84,38 @@ static int git(const char *const *argv, const char *cwd, size_t max,
 	return git_stoppable(argv, cwd, max, out, NULL, err);
 }
 
+/* mirror_create's command line but its last two words (URL and directory) */
+static const char *const create_words[] = { "git", "clone", "--mirror", "--quiet", "--" };
+#define CREATE_WORDS (sizeof(create_words) / sizeof(create_words[0]))
+
 int mirror_create(const char *url, const char *dir, const int *cancel_fd, struct strbuf *err)
 {
-	const char *argv[] = { "git", "clone", "--mirror", "--quiet", "--", url, dir, NULL };
+	const char *argv[CREATE_WORDS + 3];
+	size_t i;
 
+	for (i = 0; i < CREATE_WORDS; i++)
+		argv[i] = create_words[i];
+	argv[i++] = url;
+	argv[i++] = dir;
+	argv[i] = NULL;
 	return git_stoppable(argv, NULL, 0, NULL, cancel_fd, err);
+}
+
+int mirror_create_cmdline(const char *cmdline, size_t len, const char *dir)
+{
+	const char *p = cmdline, *end = cmdline + len;
+	size_t i;
+
+	if (!len || cmdline[len - 1])
+		return 0;
+	for (i = 0; i < CREATE_WORDS + 2; i++) {
+		const char *w = i < CREATE_WORDS ? create_words[i] : i == CREATE_WORDS ? NULL : dir;
+
+		if (p >= end || (w && strcmp(p, w)))
+			return 0;
+		p += strlen(p) + 1;
+	}
+	return p == end;
 }
 
 int mirror_fetch(const char *dir, struct strbuf *err)

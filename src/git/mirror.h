@@ -18,6 +18,11 @@
  * clone (its git and their children killed; fails with "git stopped").
  */
 int mirror_create(const char *url, const char *dir, const int *cancel_fd, struct strbuf *err);
+/*
+ * Whether a process's command line (len bytes, NUL-separated words as
+ * /proc/PID/cmdline has them) is the git mirror_create runs for dir.
+ */
+int mirror_create_cmdline(const char *cmdline, size_t len, const char *dir);
 /* Fetch every ref of the mirror's origin, pruning deleted ones. */
 int mirror_fetch(const char *dir, struct strbuf *err);
 /* Whether the mirror has this commit. */

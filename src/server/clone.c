@@ -8,16 +8,19 @@
 #include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "exec/cas.h"
 #include "git/mirror.h"
 #include "server/server.h"
+#include "util/strbuf.h"
 #include "util/xalloc.h"
 
 #define CLONES_MAX 64
@@ -315,6 +318,75 @@ void server_clones_abandon(void)
 	pthread_mutex_unlock(&clones.lock);
 }
 
+/* Whether a process of group pgid is alive (not a zombie), from /proc. */
+static int group_alive(pid_t pgid)
+{
+	struct strbuf st = STRBUF_INIT;
+	struct dirent *de;
+	DIR *d = opendir("/proc");
+	int alive = 0;
+
+	while (d && !alive && (de = readdir(d))) {
+		char path[64], state, *p, *end;
+		long pid = strtol(de->d_name, &end, 10), grp = 0;
+
+		if (*end || pid <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+		strbuf_reset(&st);
+		/* "PID (COMM) STATE PPID PGRP ...": COMM may hold anything */
+		if (strbuf_read_file(&st, path, 4096) < 0 || !(p = strrchr(st.buf, ')')) ||
+		    sscanf(p + 1, " %c %*d %ld", &state, &grp) != 2)
+			continue;
+		alive = grp == (long)pgid && state != 'Z' && state != 'X';
+	}
+	if (d)
+		closedir(d);
+	strbuf_release(&st);
+	return alive;
+}
+
+/*
+ * The git of a clone into dir that a killed server left running (kill
+ * -9: nothing stopped it): a process of ours whose command line is
+ * mirror_create's for dir and that leads its own process group (as
+ * git_stoppable starts it), killed with that group. Waited for, up to
+ * CLONE_STOP_WAIT_MS, so that nothing writes into dir once it is gone
+ * (until each of its processes is a zombie: their reaper may be slow).
+ */
+static void kill_left_clone(const char *dir)
+{
+	struct strbuf cmd = STRBUF_INIT;
+	struct dirent *de;
+	DIR *d = opendir("/proc");
+
+	while (d && (de = readdir(d))) {
+		char path[64], *end;
+		long pid = strtol(de->d_name, &end, 10);
+		struct stat st;
+		int k;
+
+		if (*end || pid <= 1 || pid == (long)getpid())
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/cmdline", pid);
+		strbuf_reset(&cmd);
+		if (strbuf_read_file(&cmd, path, 1 << 16) < 0 ||
+		    !mirror_create_cmdline(cmd.buf, cmd.len, dir))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld", pid);
+		if (stat(path, &st) < 0 || st.st_uid != getuid() ||
+		    getpgid((pid_t)pid) != (pid_t)pid)
+			continue;
+		slog_info("stopping the git of a clone a killed server left (pid %ld)", pid);
+		kill(-(pid_t)pid, SIGKILL);
+		for (k = 0; k < CLONE_STOP_WAIT_MS / 10 && group_alive((pid_t)pid); k++)
+			usleep(10000);
+	}
+	if (d)
+		closedir(d);
+	strbuf_release(&cmd);
+}
+
 void server_clones_sweep(const struct server *srv)
 {
 	char *dir = xasprintf("%s/repos", srv->data);
@@ -335,6 +407,7 @@ void server_clones_sweep(const struct server *srv)
 		if (len > n && !strcmp(de->d_name + len - n, CLONE_SUFFIX)) {
 			char *p = xasprintf("%s/%s", dir, de->d_name);
 
+			kill_left_clone(p);
 			slog_info("removing %s, a clone a stopped server left", p);
 			cas_rmtree(p, NULL);
 			free(p);

@@ -6,13 +6,14 @@
 . "$(dirname "$0")/lib.sh"
 . "$TEST_DIR/lib-server.sh"
 
-# git runs this for every pack it sends: slow.git takes 5 s while
-# slow-now exists; broken.git fails after 3 s
+# git runs this for every pack it sends: slow.git takes 5 s (or the
+# seconds slow-now holds) while slow-now exists; broken.git fails after 3 s
 pack_hook <<EOF2
 */slow.git)
 	if [ -e "$SCRATCH/slow-now" ]; then
 		: >"$SCRATCH/slow-started"
-		sleep 5
+		s=\$(cat "$SCRATCH/slow-now")
+		sleep "\${s:-5}"
 	fi ;;
 */broken.git)
 	sleep 3
@@ -94,6 +95,26 @@ test_expect_success 'a server stopped during a clone stops its git and removes w
 	expect_no_grep "clean-up goes on" data.log &&
 	start_server data &&
 	api GET /api/v1/projects/slow3 >p.json && expect_status 404
+'
+
+test_expect_success 'the git of a clone a killed server left is stopped at the next start' '
+	stop_server &&
+	(export GIT_CONFIG_GLOBAL="$SCRATCH/gitconfig" && start_server data) &&
+	rm -f slow-started && echo 120 >slow-now &&
+	api POST /api/v1/projects "{\"name\":\"slow4\",\"repo\":\"file://$SCRATCH/slow.git\"}" >add.json &&
+	expect_status 202 &&
+	test -e slow-started &&
+	kill_server &&
+	pgrep -f "clone --mirror --quiet -- file://$SCRATCH/slow.git" >left && test -s left &&
+	pgrep -f "$SCRATCH/slow-pack" >left && test -s left &&
+	test -d data/repos/slow4.git.cloning &&
+	start_server data &&
+	rm slow-now &&
+	! pgrep -f "clone --mirror --quiet -- file://$SCRATCH/slow.git" &&
+	! pgrep -f "$SCRATCH/slow-pack" &&
+	! test -e data/repos/slow4.git.cloning &&
+	expect_grep "stopping the git of a clone a killed server left" data.log &&
+	api GET /api/v1/projects/slow4 >p.json && expect_status 404
 '
 
 test_done

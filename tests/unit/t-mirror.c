@@ -591,6 +591,27 @@ static void test_checkout_large_reused(void **state)
 	strbuf_release(&err);
 }
 
+/* A left clone's git is known by its whole command line, and only so. */
+static void test_create_cmdline(void **state)
+{
+	static const char ok[] = "git\0clone\0--mirror\0--quiet\0--\0file:///r.git\0/d/x.git.cloning";
+	static const char other_dir[] = "git\0clone\0--mirror\0--quiet\0--\0u\0/d/y.git.cloning";
+	static const char more[] = "git\0clone\0--mirror\0--quiet\0--\0u\0/d/x.git.cloning\0x";
+	static const char fetch[] = "git\0fetch\0--mirror\0--quiet\0--\0u\0/d/x.git.cloning";
+	static const char short_[] = "git\0clone\0--mirror\0--quiet\0--\0/d/x.git.cloning";
+	const char *dir = "/d/x.git.cloning";
+
+	(void)state;
+	assert_true(mirror_create_cmdline(ok, sizeof(ok), dir));
+	assert_false(mirror_create_cmdline(ok, sizeof(ok) - 1, dir));  /* no final NUL */
+	assert_false(mirror_create_cmdline(other_dir, sizeof(other_dir), dir));
+	assert_false(mirror_create_cmdline(more, sizeof(more), dir));
+	assert_false(mirror_create_cmdline(fetch, sizeof(fetch), dir));
+	assert_false(mirror_create_cmdline(short_, sizeof(short_), dir));
+	assert_false(mirror_create_cmdline("", 0, dir));
+	assert_false(mirror_create_cmdline("git", 4, dir));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -601,6 +622,7 @@ int main(void)
 		cmocka_unit_test(test_checkout_skips_clean_tree),
 		cmocka_unit_test(test_object_reader),
 		cmocka_unit_test(test_object_packs),
+		cmocka_unit_test(test_create_cmdline),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
