@@ -563,8 +563,14 @@ int supervisor_main(const char *spec_path)
 	if (warm.line)
 		warming = pthread_create(&warm_tid, NULL, warm_thread, &warm) == 0;
 	log_fd = open(s.log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-	log_note(log_fd, "Running with cidre %s on the embedded runner (shell executor)",
-		 CIDRE_VERSION);
+	{
+		json_t *e = json_object_get(s.root, "exec");
+		const char *how = json_is_object(e) && str(e, "executor") &&
+				  !strcmp(str(e, "executor"), "sandbox") ? "sandbox" : "shell";
+
+		log_note(log_fd, "Running with cidre %s on the embedded runner (%s executor)",
+			 CIDRE_VERSION, how);
+	}
 	log_note(log_fd, "Checking out %.8s as detached HEAD (ref %s)...", s.sha,
 		 s.ref ? s.ref : "");
 	strbuf_addf(&deps_root, "%s.deps", s.workdir);

@@ -48,6 +48,7 @@ test_expect_success 'sandboxed jobs run in the image; OOM at the project limit s
 	jq -e ".jobs[] | select(.name == \"hog\") | .status == \"failed\" and .failure_reason == \"out_of_memory\"" done.json &&
 	id=$(jq -r ".jobs[] | select(.name == \"j\") | .id" done.json) &&
 	api GET "/api/v1/jobs/$id/log" >log &&
+	expect_grep "^Running with cidre .* on the embedded runner \\(sandbox executor\\)$" log &&
 	expect_grep "^Running in a sandbox: image bb \\($SCRATCH/img\\), network loopback only, memory 48 MiB, pids 500$" log &&
 	expect_grep "^65534$" log &&
 	expect_grep "^/builds/sb$" log &&
