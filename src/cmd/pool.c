@@ -53,8 +53,9 @@ int cmd_pool(int argc, char **argv)
 	}
 	n = pool_daemons(dir.buf, stop, &out);
 	if (n < 0) {
-		fprintf(stderr, "cidre pool: %s is not this user's alone: "
-			"no pool is used from it\n", dir.buf);
+		fprintf(stderr, "cidre pool: %s is not this user's alone (it must be "
+			"yours, mode 0700): no pool is used from it%s\n", dir.buf,
+			data ? "; run cidre pool as the server's user" : "");
 		strbuf_release(&dir);
 		strbuf_release(&out);
 		return 1;

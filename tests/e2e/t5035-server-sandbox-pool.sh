@@ -148,6 +148,9 @@ test_expect_success 'cidre pool ls|stop --data; the server'"'"'s stop ends its p
 	test "$(echo $pids | wc -w)" = 1 &&
 	(cidre pool frob --data data 2>err; test $? = 2) &&
 	expect_grep "^usage: cidre pool \[ls \| stop\] \[--data DIR\]" err &&
+	mkdir -p open/sandbox/pools && chmod 755 open/sandbox/pools &&
+	(cidre pool ls --data open 2>err; test $? = 1) &&
+	expect_grep "open/sandbox/pools is not this user.s alone .*run cidre pool as the server.s user" err &&
 	stop_server &&
 	for pid in $pids; do gone "$pid" || return 1; done &&
 	test "$(pools | wc -l)" = 0 &&
