@@ -115,6 +115,14 @@ static int read_spec(const char *path, struct spec *s, struct strbuf *err)
 	return 0;
 }
 
+/* Whether the spec's project runs its jobs on the sandbox executor. */
+static int spec_sandboxed(const struct spec *s)
+{
+	json_t *e = json_object_get(s->root, "exec");
+
+	return json_is_object(e) && str(e, "executor") && !strcmp(str(e, "executor"), "sandbox");
+}
+
 /*
  * The project's pool line file when its jobs' sandboxes come from pool
  * daemons (exec/pool.h; the server's executor.pool, DATA/sandbox), else
@@ -124,14 +132,12 @@ static int read_spec(const char *path, struct spec *s, struct strbuf *err)
  */
 static const char *spec_pool_line(const struct spec *s, int *idle)
 {
-	json_t *e = json_object_get(s->root, "exec");
 	const char *v = getenv("CIDRE_SANDBOX_POOL");
 
-	if (!json_is_object(e) || !str(e, "executor") ||
-	    strcmp(str(e, "executor"), "sandbox") || (v && !strcmp(v, "0")))
+	if (!spec_sandboxed(s) || (v && !strcmp(v, "0")))
 		return NULL;
 	*idle = pool_idle_env(getenv("CIDRE_SANDBOX_POOL_IDLE"), POOL_IDLE_DEFAULT);
-	return *idle > 0 ? str(e, "pool_line") : NULL;
+	return *idle > 0 ? str(json_object_get(s->root, "exec"), "pool_line") : NULL;
 }
 
 struct warm {
@@ -167,8 +173,7 @@ static void spec_exec(const struct spec *s, struct jobrun_exec *ex)
 		ex->image_on_host = 1;
 		return;
 	}
-	ex->executor = str(e, "executor") && !strcmp(str(e, "executor"), "sandbox") ?
-		       JOBRUN_SANDBOX : JOBRUN_SHELL;
+	ex->executor = spec_sandboxed(s) ? JOBRUN_SANDBOX : JOBRUN_SHELL;
 	ex->image_store = str(e, "images");
 	ex->host_fallback = json_is_true(json_object_get(e, "host_fallback"));
 	ex->network = json_is_true(json_object_get(e, "network"));
@@ -560,17 +565,11 @@ int supervisor_main(const char *spec_path)
 	if (lock_fd >= 0)
 		close(lock_fd);	/* the pid file says who runs it: the spec's lock goes */
 	warm.line = spec_pool_line(&s, &warm.idle);
-	if (warm.line)
-		warming = pthread_create(&warm_tid, NULL, warm_thread, &warm) == 0;
+	if (warm.line && !(warming = pthread_create(&warm_tid, NULL, warm_thread, &warm) == 0))
+		warm_thread(&warm);
 	log_fd = open(s.log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-	{
-		json_t *e = json_object_get(s.root, "exec");
-		const char *how = json_is_object(e) && str(e, "executor") &&
-				  !strcmp(str(e, "executor"), "sandbox") ? "sandbox" : "shell";
-
-		log_note(log_fd, "Running with cidre %s on the embedded runner (%s executor)",
-			 CIDRE_VERSION, how);
-	}
+	log_note(log_fd, "Running with cidre %s on the embedded runner (%s executor)",
+		 CIDRE_VERSION, spec_sandboxed(&s) ? "sandbox" : "shell");
 	log_note(log_fd, "Checking out %.8s as detached HEAD (ref %s)...", s.sha,
 		 s.ref ? s.ref : "");
 	strbuf_addf(&deps_root, "%s.deps", s.workdir);
