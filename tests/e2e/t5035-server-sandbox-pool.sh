@@ -166,4 +166,24 @@ test_expect_success 'a restarted server starts the pool again with its next job'
 	test "$(pools | wc -l)" = 1
 '
 
+test_expect_success 'a job running in its pool when the server stops goes on; its result is recorded' '
+	bare_repo slow <<-\EOF &&
+	j:
+	  script: [sleep 2.5, echo slept]
+	EOF
+	add_project slow "$SCRATCH/slow.git" &&
+	api POST /api/v1/projects/slow/pipelines "{}" >p.json && expect_status 201 &&
+	jid=$(jq -r ".jobs[0].id" p.json) &&
+	wait_for 20 pgrep -f "^sleep 2.5$" &&
+	test "$(pools | wc -l)" = 2 &&
+	stop_server &&
+	pgrep -f "^sleep 2.5$" &&
+	start_server data &&
+	run_pipeline p &&
+	jq -e ".status == \"success\"" done.json &&
+	wait_for 30 job_status_is "$jid" success &&
+	api GET "/api/v1/jobs/$jid/log" | grep -q "^slept$" &&
+	wait_for 10 pools_are 1
+'
+
 test_done
