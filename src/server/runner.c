@@ -22,6 +22,7 @@
 #include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1613,6 +1614,90 @@ static int spec_names(const char *path, int64_t id)
 }
 
 /*
+ * Whether process pid is one of this data directory's supervisors: a
+ * fork of its job launcher (whose command line it keeps: self,
+ * "job-launcher", DATA/work) or a spawned "job-exec SPEC", of our user.
+ */
+static int is_supervisor(const char *workdir, const char *spec, long pid)
+{
+	struct strbuf cmd = STRBUF_INIT;
+	char path[64];
+	struct stat st;
+	const char *w[3];
+	size_t i = 0, off = 0;
+	int r = 0;
+
+	snprintf(path, sizeof(path), "/proc/%ld", pid);
+	if (stat(path, &st) < 0 || st.st_uid != getuid())
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%ld/cmdline", pid);
+	if (strbuf_read_file(&cmd, path, 1 << 16) < 0 || !cmd.len || cmd.buf[cmd.len - 1])
+		goto out;
+	while (i < 3 && off < cmd.len) {
+		w[i++] = cmd.buf + off;
+		off += strlen(cmd.buf + off) + 1;
+	}
+	r = i == 3 && off == cmd.len &&
+	    ((!strcmp(w[1], "job-launcher") && !strcmp(w[2], workdir)) ||
+	     (!strcmp(w[1], "job-exec") && !strcmp(w[2], spec)));
+out:
+	strbuf_release(&cmd);
+	return r;
+}
+
+/*
+ * The supervisors holding the lock of the spec open at fd, killed (the
+ * lock's taker is in /proc/locks): a supervisor holds it from its start
+ * until its pid file is written, before anything of its job runs, so one
+ * stopped there (a starved or stopped process) runs nothing once killed.
+ * The count killed.
+ */
+static int kill_spec_holders(const char *workdir, const char *spec, int fd)
+{
+	char line[256];
+	struct stat st;
+	FILE *f;
+	int n = 0;
+
+	if (fstat(fd, &st) < 0 || !(f = fopen("/proc/locks", "re")))
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		char kind[16];
+		unsigned int maj, min;
+		unsigned long ino;
+		long pid;
+
+		/* "1: FLOCK  ADVISORY  WRITE PID MAJ:MIN:INODE 0 EOF" ("->": a waiter) */
+		if (strstr(line, "->") ||
+		    sscanf(line, "%*d: %15s %*s %*s %ld %x:%x:%lu", kind, &pid, &maj, &min,
+			   &ino) != 5 ||
+		    strcmp(kind, "FLOCK") || ino != (unsigned long)st.st_ino ||
+		    maj != major(st.st_dev) || min != minor(st.st_dev) || pid <= 1 ||
+		    pid == (long)getpid() || !is_supervisor(workdir, spec, pid))
+			continue;
+		if (kill((pid_t)pid, SIGKILL) == 0) {
+			slog_warn("recovery: the supervisor %ld held %s for over %d ms: killed",
+				  pid, spec, FENCE_LOCK_MS);
+			n++;
+		}
+	}
+	fclose(f);
+	return n;
+}
+
+/* Take fd's lock, trying for up to ms; the time waited (>= ms: not taken). */
+static int lock_within(int fd, int ms)
+{
+	int waited = 0;
+
+	while (flock(fd, LOCK_EX | LOCK_NB) < 0 && waited < ms) {
+		usleep(10000);
+		waited += 10;
+	}
+	return waited;
+}
+
+/*
  * Before a job recorded running is given up because no supervisor named
  * itself (no pid after wait_own_pid()): the spec of its slot, if it
  * still names the job, is wiped under the spec's lock. The old server's
@@ -1623,8 +1708,10 @@ static int spec_names(const char *path, int64_t id)
  * and runs nothing (supervisor.c, spec_is_mine()). A supervisor holds
  * the lock from its start until its pid file is written, so under the
  * lock the pid file is read once more: one that came first is
- * re-attached instead (j->pid set, *no its slot). The slot: *no, or with
- * no runner recorded, every slot's spec that names the job.
+ * re-attached instead (j->pid set, *no its slot). A supervisor that holds
+ * the lock for over FENCE_LOCK_MS (stopped before its pid file) is
+ * killed, and the lock taken then. The slot: *no, or with no runner
+ * recorded, every slot's spec that names the job.
  */
 static void fence_spec(struct server *srv, struct store_job *j, int *no)
 {
@@ -1647,10 +1734,10 @@ static void fence_spec(struct server *srv, struct store_job *j, int *no)
 		}
 		spec = xasprintf("%s/slot-%d.spec.json", dir, k);
 		fd = open(spec, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-		while (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) < 0 && waited < FENCE_LOCK_MS) {
-			usleep(10000);
-			waited += 10;
-		}
+		if (fd >= 0)
+			waited = lock_within(fd, FENCE_LOCK_MS);
+		if (fd >= 0 && waited >= FENCE_LOCK_MS && kill_spec_holders(dir, spec, fd))
+			waited = lock_within(fd, FENCE_LOCK_MS);
 		own_pid(srv, j, no);
 		if (fd >= 0 && !j->pid && waited < FENCE_LOCK_MS && spec_names(spec, j->id)) {
 			if (wipe_in_place(spec) < 0)

@@ -561,6 +561,13 @@ int supervisor_main(const char *spec_path)
 	cgroup_keep_as(str(s.root, "cgroup"));
 	prep.path = s.result;
 	prep.fd = -1;
+	{
+		/* tests (t3020): stalled with the spec's lock held while FILE exists */
+		const char *t = getenv("CIDRE_TEST_SUPERVISOR_STOP");
+
+		if (t && *t && access(t, F_OK) == 0)
+			raise(SIGSTOP);
+	}
 	write_pid_file(spec_path, s.job_id);
 	if (lock_fd >= 0)
 		close(lock_fd);	/* the pid file says who runs it: the spec's lock goes */

@@ -248,4 +248,38 @@ test_expect_success '... nor when the slot went on to another job meanwhile' '
 	test "$(wc -l <count9)" = 1
 '
 
+# a supervisor of the old launcher stopped with its spec's lock held
+stalled() {
+	sup=$(ps -e -o pid=,stat=,args= | awk -v l="$launcher" -v w="job-launcher $SCRATCH/data/work" \
+		"\$1 != l && \$2 ~ /^T/ && index(\$0, w) { print \$1 }") &&
+	test -n "$sup"
+}
+
+test_expect_success 'a supervisor stalled holding its spec'"'"'s lock is killed by the next start; nothing runs' '
+	# the old launcher is held up until its server is gone, then starts
+	# the supervisor, which stops itself (CIDRE_TEST_SUPERVISOR_STOP=FILE,
+	# while FILE exists) with its spec'"'"'s lock taken and no pid file
+	# written: the next server finds no supervisor and a locked spec
+	stop_server &&
+	(export CIDRE_TEST_SUPERVISOR_STOP="$SCRATCH/stall" && start_server data) &&
+	api POST /api/v1/projects/app/pipelines "{\"variables\":{\"COUNT\":\"$SCRATCH/count9b\"}}" >p9b.json &&
+	wait_pipeline "$(jq -r .id p9b.json)" | jq -e ".status == \"success\"" &&
+	stop_launcher &&
+	: >stall &&
+	api POST /api/v1/projects/app/pipelines "{\"variables\":{\"COUNT\":\"$SCRATCH/count10\"}}" >p10.json &&
+	id=$(jq -r .id p10.json) && jid=$(jq -r ".jobs[0].id" p10.json) &&
+	wait_for 20 job_status_is "$jid" running &&
+	kill_server &&
+	kill -CONT "$launcher" &&
+	wait_for 20 stalled &&
+	stalled &&
+	rm stall &&
+	start_server data &&
+	expect_grep "recovery: the supervisor $sup held .*slot-1.spec.json for over 1000 ms: killed" data.log &&
+	expect_grep "job $jid: the spec of slot 1 wiped" data.log &&
+	wait_pipeline "$id" | jq -e ".status == \"failed\"" &&
+	wait_for 10 sh -c "! kill -0 $sup 2>/dev/null" &&
+	test ! -e count10
+'
+
 test_done
