@@ -13,13 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "exec/cas.h"
 #include "git/mirror.h"
 #include "server/server.h"
+#include "util/fileio.h"
 #include "util/strbuf.h"
 #include "util/xalloc.h"
 
@@ -361,20 +361,13 @@ static void kill_left_clone(const char *dir)
 	DIR *d = opendir("/proc");
 
 	while (d && (de = readdir(d))) {
-		char path[64], *end;
+		char *end;
 		long pid = strtol(de->d_name, &end, 10);
-		struct stat st;
 		int k;
 
-		if (*end || pid <= 1 || pid == (long)getpid())
-			continue;
-		snprintf(path, sizeof(path), "/proc/%ld/cmdline", pid);
-		strbuf_reset(&cmd);
-		if (strbuf_read_file(&cmd, path, 1 << 16) < 0 ||
-		    !mirror_create_cmdline(cmd.buf, cmd.len, dir))
-			continue;
-		snprintf(path, sizeof(path), "/proc/%ld", pid);
-		if (stat(path, &st) < 0 || st.st_uid != getuid() ||
+		if (*end || pid <= 1 || pid == (long)getpid() ||
+		    read_own_cmdline(pid, &cmd) < 0 ||
+		    !mirror_create_cmdline(cmd.buf, cmd.len, dir) ||
 		    getpgid((pid_t)pid) != (pid_t)pid)
 			continue;
 		slog_info("stopping the git of a clone a killed server left (pid %ld)", pid);

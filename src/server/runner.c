@@ -1621,17 +1621,11 @@ static int spec_names(const char *path, int64_t id)
 static int is_supervisor(const char *workdir, const char *spec, long pid)
 {
 	struct strbuf cmd = STRBUF_INIT;
-	char path[64];
-	struct stat st;
 	const char *w[3];
 	size_t i = 0, off = 0;
 	int r = 0;
 
-	snprintf(path, sizeof(path), "/proc/%ld", pid);
-	if (stat(path, &st) < 0 || st.st_uid != getuid())
-		return 0;
-	snprintf(path, sizeof(path), "/proc/%ld/cmdline", pid);
-	if (strbuf_read_file(&cmd, path, 1 << 16) < 0 || !cmd.len || cmd.buf[cmd.len - 1])
+	if (read_own_cmdline(pid, &cmd) < 0)
 		goto out;
 	while (i < 3 && off < cmd.len) {
 		w[i++] = cmd.buf + off;

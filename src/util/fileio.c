@@ -1,8 +1,11 @@
-/* Whole writes at an offset (see fileio.h). */
+/* Whole writes at an offset; another process's command line (see fileio.h). */
 #include <errno.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util/fileio.h"
+#include "util/strbuf.h"
 
 int pwrite_full(int fd, const void *buf, size_t len, off_t off)
 {
@@ -22,6 +25,24 @@ int pwrite_full(int fd, const void *buf, size_t len, off_t off)
 		p += w;
 		len -= (size_t)w;
 		off += w;
+	}
+	return 0;
+}
+
+int read_own_cmdline(long pid, struct strbuf *out)
+{
+	char path[64];
+	struct stat st;
+
+	strbuf_reset(out);
+	snprintf(path, sizeof(path), "/proc/%ld", pid);
+	if (pid <= 0 || stat(path, &st) < 0 || st.st_uid != getuid())
+		return -1;
+	snprintf(path, sizeof(path), "/proc/%ld/cmdline", pid);
+	if (strbuf_read_file(out, path, 1 << 16) < 0 || !out->len ||
+	    out->buf[out->len - 1]) {
+		strbuf_reset(out);
+		return -1;
 	}
 	return 0;
 }

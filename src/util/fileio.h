@@ -10,4 +10,13 @@
  */
 int pwrite_full(int fd, const void *buf, size_t len, off_t off);
 
+struct strbuf;
+
+/*
+ * The command line of process pid into out (replaced): its words, each
+ * NUL-terminated, as /proc/PID/cmdline has them, when it is a process
+ * of our user and has one (not a zombie or a kernel thread). 0, or -1.
+ */
+int read_own_cmdline(long pid, struct strbuf *out);
+
 #endif

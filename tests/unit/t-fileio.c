@@ -1,4 +1,4 @@
-/* Unit tests for src/util/fileio.c: whole writes at an offset. */
+/* Unit tests for src/util/fileio.c: whole writes at an offset, command lines. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -59,10 +59,32 @@ static void test_pwrite_full(void **state)
 	strbuf_release(&sb);
 }
 
+/* Our own command line word by word; no process, or a kernel thread's. */
+static void test_read_own_cmdline(void **state)
+{
+	struct strbuf sb = STRBUF_INIT, comm = STRBUF_INIT;
+
+	(void)state;
+	assert_int_equal(read_own_cmdline((long)getpid(), &sb), 0);
+	assert_true(sb.len > 0 && sb.buf[sb.len - 1] == '\0');
+	assert_non_null(strstr(sb.buf, "t-fileio"));      /* argv[0] */
+	assert_int_equal(read_own_cmdline(0, &sb), -1);
+	assert_int_equal(sb.len, 0);
+	assert_int_equal(read_own_cmdline(-5, &sb), -1);
+	assert_int_equal(read_own_cmdline(1L << 30, &sb), -1);  /* over pid_max */
+	/* a kernel thread (kthreadd, where it is visible and ours) has none */
+	if (getuid() == 0 && strbuf_read_file(&comm, "/proc/2/comm", 64) == 0 &&
+	    !strcmp(comm.buf, "kthreadd\n"))
+		assert_int_equal(read_own_cmdline(2, &sb), -1);
+	strbuf_release(&sb);
+	strbuf_release(&comm);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pwrite_full),
+		cmocka_unit_test(test_read_own_cmdline),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
