@@ -1679,16 +1679,17 @@ static int kill_spec_holders(const char *workdir, const char *spec, int fd)
 	return n;
 }
 
-/* Take fd's lock, trying for up to ms; the time waited (>= ms: not taken). */
+/* Take fd's lock, trying for up to ms: 1 when taken. */
 static int lock_within(int fd, int ms)
 {
-	int waited = 0;
+	int waited;
 
-	while (flock(fd, LOCK_EX | LOCK_NB) < 0 && waited < ms) {
+	for (waited = 0; flock(fd, LOCK_EX | LOCK_NB) < 0; waited += 10) {
+		if (waited >= ms)
+			return 0;
 		usleep(10000);
-		waited += 10;
 	}
-	return waited;
+	return 1;
 }
 
 /*
@@ -1716,7 +1717,7 @@ static void fence_spec(struct server *srv, struct store_job *j, int *no)
 
 	while (!j->pid) {
 		char *spec;
-		int k = next, end = 0, fd, waited = 0;
+		int k = next, end = 0, fd, locked = 0;
 
 		next = 0;
 		if (!k) {
@@ -1729,17 +1730,17 @@ static void fence_spec(struct server *srv, struct store_job *j, int *no)
 		spec = xasprintf("%s/slot-%d.spec.json", dir, k);
 		fd = open(spec, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
 		if (fd >= 0)
-			waited = lock_within(fd, FENCE_LOCK_MS);
-		if (fd >= 0 && waited >= FENCE_LOCK_MS && kill_spec_holders(dir, spec, fd))
-			waited = lock_within(fd, FENCE_LOCK_MS);
+			locked = lock_within(fd, FENCE_LOCK_MS);
+		if (fd >= 0 && !locked && kill_spec_holders(dir, spec, fd))
+			locked = lock_within(fd, FENCE_LOCK_MS);
 		own_pid(srv, j, no);
-		if (fd >= 0 && !j->pid && waited < FENCE_LOCK_MS && spec_names(spec, j->id)) {
+		if (locked && !j->pid && spec_names(spec, j->id)) {
 			if (wipe_in_place(spec) < 0)
 				slog_warn("recovery: cannot wipe %s: %s", spec, strerror(errno));
 			else
 				slog_info("recovery: job %lld: the spec of slot %d wiped (a supervisor "
 					  "started late runs nothing)", (long long)j->id, k);
-		} else if (fd >= 0 && waited >= FENCE_LOCK_MS) {
+		} else if (fd >= 0 && !locked) {
 			slog_warn("recovery: %s stays locked", spec);
 		}
 		if (fd >= 0)
