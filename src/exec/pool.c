@@ -850,8 +850,8 @@ int pool_spawn(const struct pool_spawn_opts *o, int *ctl, struct strbuf *err)
 	int n = -1;
 
 	*ctl = -1;
-	if (o->exe_fd < 0 || !o->cg || o->cg->version == CGROUP_NONE) {
-		strbuf_addstr(err, "a pool needs our static executable and a cgroup");
+	if (o->exe_fd < 0 || !o->cg) {
+		strbuf_addstr(err, "a pool needs our static executable");
 		return -1;
 	}
 	if (pool_argv(o->init_argv, o->workdir, &argv, &slug, &proj, &net,
@@ -1336,8 +1336,10 @@ static int init_job(const struct job_req *q, int sfd)
 			break;
 		/*
 		 * Until its exec the job's process reads ctl; after it,
-		 * nothing comes there but EOF: the run let go of the job,
-		 * or ended. What is left is then killed, and the init ends.
+		 * what comes there is a signal for the whole job (a byte,
+		 * pool.h: a job without a cgroup) or EOF: the run let go
+		 * of the job, or ended. What is left is then killed, and
+		 * the init ends.
 		 */
 		if (pf[1].revents && !exec_seen) {
 			if (read(p[0], &c, 1) <= 0) {
@@ -1345,8 +1347,20 @@ static int init_job(const struct job_req *q, int sfd)
 				close(p[0]);
 			}
 		} else if (pf[1].revents) {
-			kill(-1, SIGKILL);
-			return 0;
+			unsigned char sig;
+			ssize_t n = read(q->ctl, &sig, 1);
+
+			if (n == 1 && sig >= 1 && sig <= POOL_SIGNAL_MAX) {
+				/* the outside's signal, for all of the job */
+				kill(-1, sig);
+			} else if (n != 1 && !(n < 0 && (errno == EAGAIN ||
+							errno == EINTR))) {
+				/* let go of: all of it killed, then told */
+				kill(-1, SIGKILL);
+				reap_all(sfd, POOL_REAP_MS);
+				send_msg(q->ctl, 'S', SIGKILL, NULL, -1);
+				return 0;
+			}
 		}
 		while (read(sfd, &si, sizeof(si)) > 0)
 			;

@@ -31,7 +31,8 @@ struct pool_spawn_opts {
 	const char *workdir;      /* the job's workspace on this host */
 	int out_w;                /* the job's stdout and stderr */
 	int devnull;              /* its stdin */
-	const struct cgroup *cg;  /* its cgroup, made (and limited) */
+	const struct cgroup *cg;  /* its cgroup, made (and limited), or
+				     one of version CGROUP_NONE: see below */
 	int must_join;            /* fail if the cgroup cannot be joined */
 };
 
@@ -44,6 +45,15 @@ struct pool_spawn_opts {
  * no pool can serve, bwrap gone): the job then starts as usual.
  */
 int pool_spawn(const struct pool_spawn_opts *o, int *ctl, struct strbuf *err);
+
+/*
+ * After the job's message, one byte on ctl is a signal (1..64) for
+ * every process of the job's sandbox, which its init sends: how a job
+ * without a cgroup is told to end (a timeout's SIGTERM, then SIGKILL).
+ * Our end's hang-up (shutdown or close) makes the init kill them all
+ * and stop serving.
+ */
+#define POOL_SIGNAL_MAX 64
 
 /*
  * Start, now, the pool whose line is kept in the file at path (by the

@@ -416,10 +416,20 @@ static int pump(struct run *r)
 
 static void signal_tree(struct run *r, int sig)
 {
+	unsigned char c = (unsigned char)sig;
+
 	if (r->pid > 0)
 		kill(-r->pid, sig);
 	if (r->cg_ok)
 		cgroup_signal(&r->cg, sig);
+	else if (r->pooled && r->ctl >= 0 &&
+		 send(r->ctl, &c, 1, MSG_NOSIGNAL | MSG_DONTWAIT) != 1)
+		/*
+		 * A pooled job without a cgroup: its init signals every
+		 * process of its namespace for us (pool.h). Should the byte
+		 * not go, our end's hang-up makes it kill them all.
+		 */
+		shutdown(r->ctl, SHUT_WR);
 }
 
 /* Parse /proc/<pid>/stat: state and process group. Returns 0 or -1. */
@@ -1334,7 +1344,7 @@ static int prestart_matches(const struct proc_prestart *p,
 /*
  * A prestart through a trampoline, from the pool for its line
  * (spec->pool; exec/pool.h): its cgroup made and limited here as for a
- * bwrap of its own, its sandbox made by the pool. 0, or -1 with nothing
+ * bwrap of its own (or none, see below), its sandbox made by the pool. 0, or -1 with nothing
  * left behind (the caller starts it the usual way).
  */
 static int pool_begin(struct run *r)
@@ -1342,11 +1352,17 @@ static int pool_begin(struct run *r)
 	const struct proc_spec *spec = r->spec;
 	struct pool_spawn_opts o;
 	struct strbuf why = STRBUF_INIT;
-	int out[2], devnull, ctl = -1, ret;
+	int out[2], devnull, ctl = -1, ret, cg_ok;
 
-	if (cgroup_create(&r->cg, spec->name) < 0)
+	/*
+	 * Without a cgroup the pool still serves a job that asked for no
+	 * limits: its init's pid namespace is its tree, which the init
+	 * signals, kills and reaps (signal_tree); accounting is rusage.
+	 */
+	cg_ok = cgroup_create(&r->cg, spec->name) == 0;
+	if (!cg_ok && PROC_LIMITS_SET(spec->limits))
 		return -1;
-	if (PROC_LIMITS_SET(spec->limits) &&
+	if (cg_ok && PROC_LIMITS_SET(spec->limits) &&
 	    cgroup_limit(&r->cg, spec->limits, &why) < 0) {
 		strbuf_release(&why);
 		cgroup_destroy(&r->cg);
@@ -1380,7 +1396,7 @@ static int pool_begin(struct run *r)
 		return -1;
 	}
 	fcntl(out[0], F_SETFL, fcntl(out[0], F_GETFL) | O_NONBLOCK);
-	r->cg_ok = 1;
+	r->cg_ok = cg_ok;
 	r->out_r = out[0];
 	r->ctl = ctl;
 	r->pooled = 1;

@@ -257,5 +257,32 @@ test_expect_success 'its socket is not in what a job sees' '
 	test -S "s/.cidre/pools/$(cat sock)"
 '
 
+test_expect_success 'without a cgroup the jobs still come from the pool: its init signals, kills and reaps all of a job' '
+	new_repo ncg <<-\EOF &&
+	stages: [one, two]
+	left:
+	  stage: one
+	  script:
+	    - (sleep 3061 &); echo left
+	slow:
+	  stage: two
+	  timeout: 2s
+	  script:
+	    - trap "echo got TERM; exit 3" TERM
+	    - (sleep 3062; echo survived) &
+	    - sleep 3063
+	EOF
+	(cd ncg && CIDRE_CGROUP=none expect_exit 1 \
+		cidre run --executor sandbox --color=never >../out 2>&1) &&
+	expect_grep "^left +\| left$" out &&
+	expect_grep "^slow +\| got TERM$" out &&
+	expect_grep "execution took longer than 2s" out &&
+	expect_grep "^slow +two +failed" out &&
+	! grep "| survived$" out &&
+	! pgrep -f "^sleep 306[123]$" &&
+	(cd ncg && cidre pool ls) >ls &&
+	awk "NR == 2 { exit !(\$4 == 2) }" ls
+'
+
 eval "$TEST_CLEANUP"
 test_done
