@@ -5,7 +5,9 @@
 # next jobs start in it without a bwrap, each as isolated as before;
 # a canceled job's processes end with it; projects do not share a pool;
 # executor.pool false starts a bwrap per job; a removed project's pool
-# ends; the server's stop ends its pools; `cidre pool ls|stop --data DIR`.
+# ends; the server's stop ends its pools; `cidre pool ls|stop --data DIR`;
+# without a cgroup the jobs still come from the pool, and a canceled
+# one ends with everything it started.
 . "$(dirname "$0")/lib.sh"
 . "$TEST_DIR/lib-sandbox.sh"
 need_sandbox
@@ -184,6 +186,25 @@ test_expect_success 'a job running in its pool when the server stops goes on; it
 	wait_for 30 job_status_is "$jid" success &&
 	api GET "/api/v1/jobs/$jid/log" | grep -q "^slept$" &&
 	wait_for 10 pools_are 1
+'
+
+test_expect_success 'without a cgroup the jobs still come from the pool; a canceled one ends with all it started' '
+	stop_server &&
+	(export CIDRE_CGROUP=none; start_server data) &&
+	jobs=$(started job) &&
+	run_pipeline p &&
+	jq -e ".status == \"success\"" done.json &&
+	job_log b &&
+	test "$(grep -c "^0$" log)" = 2 &&
+	add_project cn "$SCRATCH/c.git" &&
+	api POST /api/v1/projects/cn/pipelines "{}" >p.json && expect_status 201 &&
+	jid=$(jq -r ".jobs[0].id" p.json) &&
+	wait_for 30 pgrep -f "^sleep 98765$" &&
+	child=$(pgrep -f "^sleep 98765$") &&
+	api POST "/api/v1/jobs/$jid/cancel" >/dev/null && expect_status 202 &&
+	wait_for 20 job_status_is "$jid" canceled &&
+	gone "$child" &&
+	test "$(started job)" = "$jobs"
 '
 
 test_done
