@@ -257,7 +257,7 @@ test_expect_success 'its socket is not in what a job sees' '
 	test -S "s/.cidre/pools/$(cat sock)"
 '
 
-test_expect_success 'without a cgroup the jobs still come from the pool: its init signals, kills and reaps all of a job' '
+test_expect_success 'without a cgroup the jobs still come from the pool: its init signals, kills and reaps all of a job (SIGTERM, then SIGKILL)' '
 	new_repo ncg <<-\EOF &&
 	stages: [one, two]
 	left:
@@ -271,6 +271,12 @@ test_expect_success 'without a cgroup the jobs still come from the pool: its ini
 	    - trap "echo got TERM; exit 3" TERM
 	    - (sleep 3062; echo survived) &
 	    - sleep 3063
+	deaf:
+	  stage: two
+	  timeout: 1s
+	  script:
+	    - trap "" TERM
+	    - sleep 3064
 	EOF
 	(cd ncg && CIDRE_CGROUP=none expect_exit 1 \
 		cidre run --executor sandbox --color=never >../out 2>&1) &&
@@ -278,10 +284,11 @@ test_expect_success 'without a cgroup the jobs still come from the pool: its ini
 	expect_grep "^slow +\| got TERM$" out &&
 	expect_grep "execution took longer than 2s" out &&
 	expect_grep "^slow +two +failed" out &&
+	expect_grep "^deaf +two +failed" out &&
 	! grep "| survived$" out &&
-	! pgrep -f "^sleep 306[123]$" &&
+	! pgrep -f "^sleep 306[1234]$" &&
 	(cd ncg && cidre pool ls) >ls &&
-	awk "NR == 2 { exit !(\$4 == 2) }" ls
+	awk "NR == 2 { exit !(\$4 == 3) }" ls
 '
 
 eval "$TEST_CLEANUP"
