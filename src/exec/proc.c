@@ -1344,8 +1344,9 @@ static int prestart_matches(const struct proc_prestart *p,
 /*
  * A prestart through a trampoline, from the pool for its line
  * (spec->pool; exec/pool.h): its cgroup made and limited here as for a
- * bwrap of its own (or none, see below), its sandbox made by the pool. 0, or -1 with nothing
- * left behind (the caller starts it the usual way).
+ * bwrap of its own (or none, see below), its sandbox made by the pool.
+ * 0, or -1 with nothing left behind (the caller starts it the usual
+ * way).
  */
 static int pool_begin(struct run *r)
 {
