@@ -301,21 +301,97 @@ static char *make_child(const char *parent, const char *leaf)
 	return dir;
 }
 
+/*
+ * v2's no-internal-process rule: a cgroup other than the root that holds
+ * processes cannot give its children a domain controller (memory, pids,
+ * cpu: EBUSY). A delegated cgroup cidre runs in (a systemd service's or
+ * scope's with Delegate=yes) holds cidre itself, so its processes move
+ * into a leaf of it, CGROUP_V2_LEAF, as systemd's delegation rules ask
+ * of a delegatee that wants controllers for its children. Everything in
+ * base is ours: it was delegated to us, or named by $CIDRE_CGROUP.
+ * 0 when base holds no process any more.
+ */
+static pthread_mutex_t enable_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int v2_vacate(const char *base)
+{
+	char *leaf = xasprintf("%s/" CGROUP_V2_LEAF, base);
+	char *procs = xasprintf("%s/cgroup.procs", base);
+	struct strbuf sb = STRBUF_INIT;
+	int fd = -1, round, ret = -1;
+
+	if (mkdir(leaf, 0755) < 0 && errno != EEXIST)
+		goto out;
+	fd = open_in(leaf, "cgroup.procs", O_WRONLY);
+	/* a process may fork while the others move: look again */
+	for (round = 0; fd >= 0 && round < 16; round++) {
+		char *p, *end;
+		int moved = 0;
+
+		if (read_small(procs, &sb) < 0)
+			break;
+		for (p = sb.buf; *p; p = end) {
+			long pid = strtol(p, &end, 10);
+			char num[32];
+			int n;
+
+			if (end == p)
+				break;
+			while (*end == '\n')
+				end++;
+			n = snprintf(num, sizeof(num), "%ld", pid);
+			if (write(fd, num, (size_t)n) != n && errno != ESRCH)
+				goto out;
+			moved++;
+		}
+		if (!moved) {
+			ret = 0;
+			break;
+		}
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	strbuf_release(&sb);
+	free(procs);
+	free(leaf);
+	return ret;
+}
+
+/*
+ * Controller ctl for base's children (dir is one) when base has it:
+ * enabled in base's subtree_control, base vacated first if it must be.
+ */
+static void v2_enable(const char *base, const char *dir, const char *ctl)
+{
+	char *sc, *plus;
+
+	if (file_has_word(dir, "cgroup.controllers", ctl) ||
+	    !file_has_word(base, "cgroup.controllers", ctl))
+		return;
+	sc = xasprintf("%s/cgroup.subtree_control", base);
+	plus = xasprintf("+%s", ctl);
+	pthread_mutex_lock(&enable_lock);
+	/* still without it: no controller here, as before */
+	if (write_str(sc, plus) < 0 && errno == EBUSY && !v2_vacate(base) &&
+	    write_str(sc, plus) < 0)
+		errno = 0;
+	pthread_mutex_unlock(&enable_lock);
+	free(plus);
+	free(sc);
+}
+
 static int try_v2(struct cgroup *cg, const char *base, const char *leaf)
 {
 	char *dir = make_child(base, leaf);
+	const char *extra = getenv("CIDRE_TEST_CGROUP_ENABLE");
 
 	if (!dir)
 		return -1;
-	if (!file_has_word(dir, "cgroup.controllers", "memory") &&
-	    file_has_word(base, "cgroup.controllers", "memory")) {
-		char *sc = xasprintf("%s/cgroup.subtree_control", base);
-
-		/* EBUSY when base holds processes: then no memory here. */
-		if (write_str(sc, "+memory") < 0)
-			errno = 0;
-		free(sc);
-	}
+	v2_enable(base, dir, "memory");
+	/* a test's stand-in for memory where v2 has no memory controller */
+	if (extra && *extra)
+		v2_enable(base, dir, extra);
 	cg->join_fd[0] = open_in(dir, "cgroup.procs", O_WRONLY);
 	if (cg->join_fd[0] < 0) {
 		rmdir(dir);
@@ -493,6 +569,13 @@ static void discover(void)
 		goto done;
 	if (discover_usual(&procs) < 0)
 		discover_mounts(&procs, ctls, out, ARRAY_SIZE(out));
+	/* in the leaf cidre vacates a delegated cgroup into: that cgroup */
+	if (where.v2) {
+		char *slash = strrchr(where.v2, '/');
+
+		if (slash && !strcmp(slash + 1, CGROUP_V2_LEAF))
+			*slash = '\0';
+	}
 	where.v2_mem = where.v2 &&
 		       file_has_word(where.v2, "cgroup.controllers", "memory");
 done:
@@ -1207,10 +1290,10 @@ static int limit_v2(struct cgroup *cg, const struct proc_limits *lim,
 
 	if (slash)
 		*slash = '\0';
-	if (lim->pids > 0 && !file_has_word(cg->dir, "cgroup.controllers", "pids"))
-		write_in(parent, "cgroup.subtree_control", "+pids");
-	if (lim->cpus > 0 && !file_has_word(cg->dir, "cgroup.controllers", "cpu"))
-		write_in(parent, "cgroup.subtree_control", "+cpu");
+	if (lim->pids > 0)
+		v2_enable(parent, cg->dir, "pids");
+	if (lim->cpus > 0)
+		v2_enable(parent, cg->dir, "cpu");
 	if (lim->memory > 0) {
 		if (!cg->has_mem) {
 			strbuf_addf(err, "the memory controller is not available "

@@ -18,6 +18,14 @@
 
 enum cgroup_version { CGROUP_NONE = 0, CGROUP_V1 = 1, CGROUP_V2 = 2 };
 
+/*
+ * v2: the leaf of a delegated cgroup that the cgroup's processes (cidre
+ * among them) move into, so that the jobs' cgroups beside it can have
+ * the memory, pids and cpu controllers (the no-internal-process rule).
+ * A process found in it takes its parent as the jobs' parent.
+ */
+#define CGROUP_V2_LEAF "cidre-main"
+
 struct cgroup {
 	enum cgroup_version version;
 	char *dir;            /* v2 dir, or v1 memory dir; NULL when none */

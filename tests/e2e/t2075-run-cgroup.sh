@@ -54,4 +54,30 @@ test_expect_success 'a delegated v2 cgroup: the job is born in its own child cgr
 '
 fi
 
+if [ -n "$v2" ] && grep -qw hugetlb "$v2/cgroup.controllers"; then
+# hugetlb stands in for memory, pids and cpu, which this kind of host
+# has on v1 only: the same rule holds for every domain controller
+test_expect_success 'a delegated v2 cgroup that holds cidre: its processes move into a leaf, the jobs get its controllers' '
+	new_repo lf <<-\EOF &&
+	j:
+	  script:
+	    - echo controllers=$(cat "$CG_MNT$(sed -n "s/^0:://p" /proc/self/cgroup)/cgroup.controllers")
+	EOF
+	enabled= &&
+	if ! grep -qw hugetlb "$v2/cgroup.subtree_control"; then
+		echo +hugetlb >"$v2/cgroup.subtree_control" && enabled=1
+	fi &&
+	T="$v2/cidre-test-leaf-$$" && mkdir "$T" &&
+	(echo 0 >"$T/cgroup.procs" && cd lf && CIDRE_CGROUP="$T" CG_MNT="$v2" \
+		CIDRE_TEST_CGROUP_ENABLE=hugetlb exec "$CIDRE_BIN" run --color=never >../out 2>&1)
+	rc=$?
+	sub=$(cat "$T/cgroup.subtree_control") procs=$(cat "$T/cgroup.procs") leaf=no
+	[ -d "$T/cidre-main" ] && leaf=yes
+	rmdir "$T/cidre-main" "$T" 2>/dev/null
+	[ -z "$enabled" ] || echo -hugetlb >"$v2/cgroup.subtree_control"
+	test $rc = 0 && test "$sub" = hugetlb && test -z "$procs" && test $leaf = yes &&
+	expect_grep "^j +\| controllers=hugetlb$" out
+'
+fi
+
 test_done
