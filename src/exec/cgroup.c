@@ -1297,7 +1297,8 @@ static int limit_v2(struct cgroup *cg, const struct proc_limits *lim,
 	if (lim->memory > 0) {
 		if (!cg->has_mem) {
 			strbuf_addf(err, "the memory controller is not available "
-				    "in %s", parent);
+				    "in %s (it is not in its cgroup.controllers: "
+				    "delegate it, e.g. Delegate=yes)", parent);
 			goto done;
 		}
 		snprintf(v, sizeof(v), "%lld", lim->memory);
@@ -1333,8 +1334,20 @@ int cgroup_limit(struct cgroup *cg, const struct proc_limits *lim,
 		return limit_v1(cg, lim, err);
 	if (cg->version == CGROUP_V2)
 		return limit_v2(cg, lim, err);
-	strbuf_addstr(err, "no usable cgroup (v1 memory hierarchy or v2) "
-		      "to apply limits in");
+	{
+		const char *v = getenv("CIDRE_CGROUP");
+
+		if (v && !strcmp(v, "none"))
+			strbuf_addstr(err, "CIDRE_CGROUP=none: no cgroup to "
+				      "apply them in");
+		else
+			strbuf_addstr(err, "no cgroup could be made for the job: "
+				      "run cidre in a cgroup delegated to you "
+				      "(systemd-run --user --scope -p "
+				      "Delegate=yes, or Delegate=yes in its "
+				      "service's unit), or set CIDRE_CGROUP to "
+				      "a delegated directory");
+	}
 	return -1;
 }
 

@@ -124,6 +124,23 @@ test_expect_success 'cidre:cpus caps CPU time: a busy loop of 1 s gets about hal
 	PY
 '
 
+test_expect_success 'a job with limits where no cgroup can be made fails before it starts, saying why and how to get one' '
+	new_repo nocg <<-\EOF &&
+	j:
+	  cidre: {memory: 64M}
+	  script: [echo ran]
+	EOF
+	for ex in shell sandbox; do
+		(cd nocg && CIDRE_CGROUP=none expect_exit 1 \
+			cidre run --executor $ex --color=never >../out 2>&1) &&
+		expect_grep "^j +\| ERROR: cannot start the job: cannot apply the job.s limits: CIDRE_CGROUP=none: no cgroup to apply them in$" out &&
+		! grep "| ran$" out || return 1
+	done &&
+	(cd nocg && CIDRE_CGROUP=$SCRATCH/no-such-cgroup expect_exit 1 \
+		cidre run --color=never >../out 2>&1) &&
+	expect_grep "cannot apply the job.s limits: no cgroup could be made for the job: run cidre in a cgroup delegated to you \(systemd-run --user --scope -p Delegate=yes" out
+'
+
 test_expect_success 'command-line defaults apply where the job sets none; bad ones are refused' '
 	(cd cpu && expect_exit 2 cidre run --executor sandbox --memory 1K >../out 2>&1) &&
 	expect_grep "memory wants a size" out &&
