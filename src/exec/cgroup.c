@@ -301,6 +301,9 @@ static char *make_child(const char *parent, const char *leaf)
 	return dir;
 }
 
+/* v2_enable's, one job's cgroup at a time: jobs start in several threads */
+static pthread_mutex_t enable_lock = PTHREAD_MUTEX_INITIALIZER;
+
 /*
  * v2's no-internal-process rule: a cgroup other than the root that holds
  * processes cannot give its children a domain controller (memory, pids,
@@ -311,8 +314,6 @@ static char *make_child(const char *parent, const char *leaf)
  * base is ours: it was delegated to us, or named by $CIDRE_CGROUP.
  * 0 when base holds no process any more.
  */
-static pthread_mutex_t enable_lock = PTHREAD_MUTEX_INITIALIZER;
-
 static int v2_vacate(const char *base)
 {
 	char *leaf = xasprintf("%s/" CGROUP_V2_LEAF, base);
@@ -1297,8 +1298,8 @@ static int limit_v2(struct cgroup *cg, const struct proc_limits *lim,
 	if (lim->memory > 0) {
 		if (!cg->has_mem) {
 			strbuf_addf(err, "the memory controller is not available "
-				    "in %s (it is not in its cgroup.controllers: "
-				    "delegate it, e.g. Delegate=yes)", parent);
+				    "below %s (systemd gives it to a unit's "
+				    "cgroup with Delegate=yes)", parent);
 			goto done;
 		}
 		snprintf(v, sizeof(v), "%lld", lim->memory);
