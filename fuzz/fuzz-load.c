@@ -18,6 +18,17 @@
 /* The scratch directory, made once per fuzzing process. */
 static char *root;
 
+/* At the fuzzer's exit: the scratch directory and its one file go. */
+static void scratch_remove(void)
+{
+	struct strbuf path = STRBUF_INIT;
+
+	strbuf_addf(&path, "%s/.gitlab-ci.yml", root);
+	unlink(path.buf);
+	rmdir(root);
+	strbuf_release(&path);
+}
+
 static const char *scratch_root(void)
 {
 	char tmpl[] = "/tmp/fuzz-load.XXXXXX";
@@ -28,6 +39,7 @@ static const char *scratch_root(void)
 		root = strdup(tmpl);
 		if (!root)
 			abort();
+		atexit(scratch_remove);
 	}
 	return root;
 }
