@@ -29,6 +29,7 @@
 #include "exec/cgroup.h"
 #include "exec/pool.h"
 #include "exec/sandbox.h"
+#include "util/fileio.h"
 #include "util/strvec.h"
 #include "util/utctime.h"
 #include "util/xalloc.h"
@@ -432,24 +433,12 @@ static void signal_tree(struct run *r, int sig)
 		shutdown(r->ctl, SHUT_WR);
 }
 
-/* Parse /proc/<pid>/stat: state and process group. Returns 0 or -1. */
+/* /proc/<pid>/stat's state and process group: 0 or -1. */
 static int proc_stat(pid_t pid, char *state, pid_t *pgrp)
 {
-	char path[64], buf[512], *p;
-	int fd, n;
 	long pg;
 
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = (int)read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 1, " %c %*d %ld", state, &pg) != 2)
+	if (read_proc_stat((long)pid, state, &pg) < 0)
 		return -1;
 	*pgrp = (pid_t)pg;
 	return 0;

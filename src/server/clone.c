@@ -321,28 +321,20 @@ void server_clones_abandon(void)
 /* Whether a process of group pgid is alive (not a zombie), from /proc. */
 static int group_alive(pid_t pgid)
 {
-	struct strbuf st = STRBUF_INIT;
 	struct dirent *de;
 	DIR *d = opendir("/proc");
 	int alive = 0;
 
 	while (d && !alive && (de = readdir(d))) {
-		char path[64], state, *p, *end;
-		long pid = strtol(de->d_name, &end, 10), grp = 0;
+		char state, *end;
+		long pid = strtol(de->d_name, &end, 10), grp;
 
-		if (*end || pid <= 0)
-			continue;
-		snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-		strbuf_reset(&st);
-		/* "PID (COMM) STATE PPID PGRP ...": COMM may hold anything */
-		if (strbuf_read_file(&st, path, 4096) < 0 || !(p = strrchr(st.buf, ')')) ||
-		    sscanf(p + 1, " %c %*d %ld", &state, &grp) != 2)
+		if (*end || pid <= 0 || read_proc_stat(pid, &state, &grp) < 0)
 			continue;
 		alive = grp == (long)pgid && state != 'Z' && state != 'X';
 	}
 	if (d)
 		closedir(d);
-	strbuf_release(&st);
 	return alive;
 }
 

@@ -1,6 +1,8 @@
-/* Whole writes at an offset; another process's command line (see fileio.h). */
+/* Whole writes at an offset; another process's command line and stat (see fileio.h). */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -44,5 +46,27 @@ int read_own_cmdline(long pid, struct strbuf *out)
 		strbuf_reset(out);
 		return -1;
 	}
+	return 0;
+}
+
+int read_proc_stat(long pid, char *state, long *pgrp)
+{
+	char path[64], buf[512], *p;
+	int fd;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	/* "PID (COMM) STATE PPID PGRP ..." */
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 1, " %c %*d %ld", state, pgrp) != 2)
+		return -1;
 	return 0;
 }

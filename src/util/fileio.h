@@ -19,4 +19,11 @@ struct strbuf;
  */
 int read_own_cmdline(long pid, struct strbuf *out);
 
+/*
+ * Process pid's state letter and process group, from /proc/PID/stat
+ * (whose command name may hold anything, parentheses and spaces too).
+ * 0, or -1 when it cannot be read.
+ */
+int read_proc_stat(long pid, char *state, long *pgrp);
+
 #endif

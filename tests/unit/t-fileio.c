@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -80,11 +81,38 @@ static void test_read_own_cmdline(void **state)
 	strbuf_release(&comm);
 }
 
+static void test_read_proc_stat(void **state)
+{
+	char st = 0;
+	long pg = 0;
+	pid_t child;
+	int status;
+
+	(void)state;
+	assert_int_equal(read_proc_stat((long)getpid(), &st, &pg), 0);
+	assert_int_equal(st, 'R');                        /* reading it */
+	assert_int_equal(pg, (long)getpgrp());
+	assert_int_equal(read_proc_stat(1L << 30, &st, &pg), -1);
+	/* a zombie of its own group: "Z" and the group it made */
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		setpgid(0, 0);
+		_exit(0);
+	}
+	while (read_proc_stat((long)child, &st, &pg) == 0 && st != 'Z')
+		usleep(1000);
+	assert_int_equal(st, 'Z');
+	assert_int_equal(pg, (long)child);
+	assert_int_equal(waitpid(child, &status, 0), child);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pwrite_full),
 		cmocka_unit_test(test_read_own_cmdline),
+		cmocka_unit_test(test_read_proc_stat),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
