@@ -18,6 +18,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "util/fileio.h"
+
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
 #endif
@@ -71,25 +73,12 @@ int spawn_detached(const char *const *argv, const char *errlog, pid_t *ret_pid,
 
 int64_t spawn_start_time(pid_t pid)
 {
-	char path[64], buf[1024];
-	const char *p;
-	ssize_t n;
-	int fd, field;
+	char buf[1024];
+	const char *p = proc_stat_fields((long)pid, buf, sizeof(buf));
+	int field;
 
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	/* the command name may hold spaces and parentheses: skip to the last ')' */
-	p = strrchr(buf, ')');
 	if (!p)
 		return -1;
-	p++;
 	/* p is before field 3; field 22 is starttime */
 	for (field = 3; field <= 22 && *p; field++) {
 		while (*p == ' ')

@@ -49,24 +49,32 @@ int read_own_cmdline(long pid, struct strbuf *out)
 	return 0;
 }
 
-int read_proc_stat(long pid, char *state, long *pgrp)
+const char *proc_stat_fields(long pid, char *buf, size_t size)
 {
-	char path[64], buf[512], *p;
+	char path[64], *p;
 	int fd;
 	ssize_t n;
 
+	if (size < 2)
+		return NULL;
 	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
+		return NULL;
+	n = read(fd, buf, size - 1);
 	close(fd);
 	if (n <= 0)
-		return -1;
+		return NULL;
 	buf[n] = '\0';
-	/* "PID (COMM) STATE PPID PGRP ..." */
+	/* "PID (COMM) STATE PPID PGRP ...": COMM may hold anything */
 	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 1, " %c %*d %ld", state, pgrp) != 2)
-		return -1;
-	return 0;
+	return p ? p + 1 : NULL;
+}
+
+int read_proc_stat(long pid, char *state, long *pgrp)
+{
+	char buf[512];
+	const char *p = proc_stat_fields(pid, buf, sizeof(buf));
+
+	return p && sscanf(p, " %c %*d %ld", state, pgrp) == 2 ? 0 : -1;
 }

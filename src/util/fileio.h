@@ -20,6 +20,12 @@ struct strbuf;
 int read_own_cmdline(long pid, struct strbuf *out);
 
 /*
+ * /proc/PID/stat read into buf (size bytes), from after the command
+ * name on (" STATE PPID PGRP ..."), or NULL when it cannot be read.
+ */
+const char *proc_stat_fields(long pid, char *buf, size_t size);
+
+/*
  * Process pid's state letter and process group, from /proc/PID/stat
  * (whose command name may hold anything, parentheses and spaces too).
  * 0, or -1 when it cannot be read.
