@@ -392,8 +392,9 @@ static void print_pipeline(struct client *c, const json_t *entry)
 		if (!client_request(c, "GET", path.buf, NULL, &p, &err))
 			ref = cli_str(p, "ref", NULL);
 	}
-	printf("cidre: pipeline %" PRId64 " for %s: %s/api/v1/pipelines/%" PRId64 "\n",
-	       id, ref ? ref : "?", c->server, id);
+	printf("cidre: pipeline %" PRId64 " for %s%s: %s/api/v1/pipelines/%" PRId64 "\n",
+	       id, json_is_true(json_object_get(entry, "tag")) ? "tag " : "",
+	       ref ? ref : "?", c->server, id);
 	json_decref(p);
 	strbuf_release(&path);
 	strbuf_release(&err);

@@ -18,9 +18,9 @@
 const char cmd_trigger_usage[] =
 	"usage: cidre trigger PROJECT [REF] [-v KEY=VALUE]... [--wait]\n"
 	"\n"
-	"Start a pipeline of PROJECT at the tip of REF (default: the project's\n"
-	"default branch) and print its id and URL. Its CI_PIPELINE_SOURCE is\n"
-	"\"api\".\n"
+	"Start a pipeline of PROJECT at the tip of REF, a branch or a tag\n"
+	"(default: the project's default branch), and print its id and URL. Its\n"
+	"CI_PIPELINE_SOURCE is \"api\".\n"
 	"\n"
 	"options:\n"
 	"  -v, --variable K=V set a pipeline variable (repeatable)\n"

@@ -226,6 +226,43 @@ int mirror_branches(const char *dir, struct strvec *out, struct strbuf *err)
 	return 0;
 }
 
+char *mirror_tag_message(const char *dir, const char *name)
+{
+	struct strbuf out = STRBUF_INIT, ref = STRBUF_INIT;
+	const char *argv[] = { "git", "--git-dir", dir, "for-each-ref", "--count=1",
+			       "--format=%(objecttype)%00%(contents:subject)%00%(contents:body)",
+			       NULL, NULL };
+	char *ret = NULL;
+
+	if (!*name || *name == '-' || strlen(name) > 1024 || strpbrk(name, "*?[\\"))
+		return NULL;        /* not a ref name: for-each-ref would glob it */
+	strbuf_addf(&ref, "refs/tags/%s", name);
+	argv[6] = ref.buf;
+	if (git(argv, NULL, MIRROR_OUT_MAX, &out, NULL) == 0 && out.len) {
+		const char *type = out.buf, *subject, *body;
+
+		subject = memchr(out.buf, '\0', out.len);
+		body = subject ? memchr(subject + 1, '\0', out.len - (size_t)(subject + 1 - out.buf)) : NULL;
+		if (!subject || !body) {
+			ret = NULL;
+		} else if (strcmp(type, "tag")) {
+			ret = xstrdup("");
+		} else {
+			struct strbuf m = STRBUF_INIT;
+
+			strbuf_addstr(&m, subject + 1);
+			strbuf_rtrim(&m);
+			strbuf_add(&m, "\n\n", 2);
+			strbuf_add(&m, body + 1, out.len - (size_t)(body + 1 - out.buf));
+			strbuf_rtrim(&m);
+			ret = strbuf_detach(&m, NULL);
+		}
+	}
+	strbuf_release(&out);
+	strbuf_release(&ref);
+	return ret;
+}
+
 int mirror_commit(const char *dir, const char *sha, struct gitinfo *gi,
 		  struct strbuf *err)
 {

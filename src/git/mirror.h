@@ -43,6 +43,12 @@ int mirror_branches(const char *dir, struct strvec *out, struct strbuf *err);
 int mirror_commit(const char *dir, const char *sha, struct gitinfo *gi,
 		  struct strbuf *err);
 /*
+ * The message of tag name (without refs/tags/) for CI_COMMIT_TAG_MESSAGE:
+ * an annotated tag's subject and body (its signature left out), "" for
+ * a lightweight tag. NULL when there is no such tag.
+ */
+char *mirror_tag_message(const char *dir, const char *name);
+/*
  * Files changed from before to sha (rules:changes of a push). Returns 1
  * without a list when before is all zeros or unknown (then every
  * rules:changes is true, as in GitLab for a new branch).

@@ -88,6 +88,7 @@ static json_t *pipeline_json(const struct store_pipeline *p)
 	json_object_set_new(o, "id", json_integer(p->id));
 	json_object_set_new(o, "project", json_str_or_null(p->project));
 	json_object_set_new(o, "ref", json_str_or_null(p->ref));
+	json_object_set_new(o, "tag", json_boolean(p->tag));
 	json_object_set_new(o, "sha", json_str_or_null(p->sha));
 	json_object_set_new(o, "before_sha", json_str_or_null(p->before_sha));
 	json_object_set_new(o, "source", json_str_or_null(p->source));
@@ -1755,12 +1756,16 @@ static int h_hook(struct http_request *req, void *ud)
 		const char *new = json_string_value(json_object_get(r, "new"));
 		struct trigger t;
 		int64_t id;
-		int status;
+		int status, tag;
 
-		if (!ref || !new || strncmp(ref, "refs/heads/", 11) || !mirror_is_sha(new) ||
+		if (!ref || !new || !mirror_is_sha(new) ||
 		    !strcmp(new, "0000000000000000000000000000000000000000"))
-			continue; /* tags, deletions, others: not built */
-		if (!server_branch_matches(p.branches, ref + 11))
+			continue; /* deletions, bad lines: not built */
+		tag = !strncmp(ref, "refs/tags/", 10);
+		if (!tag && strncmp(ref, "refs/heads/", 11))
+			continue; /* notes, merge requests' refs, others */
+		/* every tag is built, as GitLab's; branches as the project says */
+		if (!tag && !server_branch_matches(p.branches, ref + 11))
 			continue;
 		if (json_array_size(ids) >= (size_t)cfg.max_pipelines_per_push) {
 			json_array_append_new(dropped, json_pack("{s:s, s:s}", "ref", ref, "reason",
@@ -1776,9 +1781,11 @@ static int h_hook(struct http_request *req, void *ud)
 		}
 		memset(&t, 0, sizeof(t));
 		t.project = &p;
-		t.ref = ref + 11;
+		t.ref = ref + (tag ? 10 : 11);
+		t.tag = tag;
 		t.sha = new;
-		t.before = old && mirror_is_sha(old) &&
+		/* a tag's previous target is no earlier commit of it */
+		t.before = !tag && old && mirror_is_sha(old) &&
 			   strcmp(old, "0000000000000000000000000000000000000000") ? old : NULL;
 		t.source = "push";
 		t.fetched = 1;
@@ -1788,8 +1795,8 @@ static int h_hook(struct http_request *req, void *ud)
 			strbuf_reset(&err);
 			continue;
 		}
-		json_array_append_new(ids, json_pack("{s:I, s:s}", "id", (json_int_t)id, "ref",
-						     ref + 11));
+		json_array_append_new(ids, json_pack("{s:I, s:s, s:b}", "id", (json_int_t)id,
+						     "ref", t.ref, "tag", tag));
 	}
 	resp = json_pack("{s:O, s:O}", "pipelines", ids, "dropped", dropped);
 	http_respond_json(req, 200, resp);
@@ -1818,7 +1825,7 @@ static int h_webhook(struct http_request *req, void *ud)
 	struct webhook_input in;
 	struct webhook_push push = WEBHOOK_PUSH_INIT;
 	struct server_config cfg;
-	int rc, status;
+	int rc, status, tag;
 	int64_t id;
 
 	if (!st)
@@ -1849,8 +1856,9 @@ static int h_webhook(struct http_request *req, void *ud)
 		http_respond_error(req, 400, "%s", err.buf);
 		goto done;
 	}
-	if (rc == WEBHOOK_IGNORED || strncmp(push.ref, "refs/heads/", 11) ||
-	    !server_branch_matches(p.branches, push.ref + 11)) {
+	tag = rc == WEBHOOK_PUSH && !strncmp(push.ref, "refs/tags/", 10);
+	if (rc == WEBHOOK_IGNORED || (!tag && (strncmp(push.ref, "refs/heads/", 11) ||
+	    !server_branch_matches(p.branches, push.ref + 11)))) {
 		json_t *o = json_pack("{s:s}", "ignored",
 				      rc == WEBHOOK_IGNORED && err.len ? err.buf :
 				      "not a push to a branch this project builds");
@@ -1864,9 +1872,10 @@ static int h_webhook(struct http_request *req, void *ud)
 
 		memset(&t, 0, sizeof(t));
 		t.project = &p;
-		t.ref = push.ref + 11;
+		t.ref = push.ref + (tag ? 10 : 11);
+		t.tag = tag;
 		t.sha = push.after;
-		t.before = push.before;
+		t.before = tag ? NULL : push.before;
 		t.source = "webhook";
 		strbuf_reset(&err);
 		if (server_create_pipeline(srv, &t, &id, &status, &err) < 0) {
@@ -1875,8 +1884,9 @@ static int h_webhook(struct http_request *req, void *ud)
 		}
 	}
 	{
-		json_t *o = json_pack("{s:[{s:I, s:s}], s:[]}", "pipelines", "id", (json_int_t)id,
-				      "ref", push.ref + 11, "dropped");
+		json_t *o = json_pack("{s:[{s:I, s:s, s:b}], s:[]}", "pipelines", "id",
+				      (json_int_t)id, "ref", push.ref + (tag ? 10 : 11), "tag", tag,
+				      "dropped");
 
 		http_respond_json(req, 201, o);
 		json_decref(o);

@@ -368,6 +368,8 @@ int server_create_pipeline(struct server *srv, const struct trigger *t,
 	json_t *created_ev = NULL;
 	struct keylock *plan_key = NULL;
 	int have_gi = 0, have_plan = 0, rc = -1, in_tx = 0, recorded = 0, broken;
+	int tag = 0, qualified = 0;
+	char *tag_message = NULL;
 
 	*ret_status = 500;
 	diag_init(&d);
@@ -399,11 +401,18 @@ int server_create_pipeline(struct server *srv, const struct trigger *t,
 	 */
 	gi.default_branch = mirror_head_branch(mirror);
 	branch = xstrdup(t->ref ? t->ref : gi.default_branch);
-	if (!strncmp(branch, "refs/heads/", 11))
+	tag = t->tag;
+	if (!strncmp(branch, "refs/heads/", 11)) {
 		memmove(branch, branch + 11, strlen(branch + 11) + 1);
+		qualified = 1;
+	} else if (!strncmp(branch, "refs/tags/", 10)) {
+		memmove(branch, branch + 10, strlen(branch + 10) + 1);
+		tag = qualified = 1;
+	}
 	{
 		char *db = gi.default_branch, *rev = t->sha ? xstrdup(t->sha) :
-						   xasprintf("refs/heads/%s", branch);
+						   xasprintf("refs/%s/%s", tag ? "tags" : "heads",
+							     branch);
 		int got;
 
 		gi.default_branch = NULL;
@@ -425,6 +434,14 @@ int server_create_pipeline(struct server *srv, const struct trigger *t,
 			strbuf_reset(err);
 			got = commit_facts(mirror, rev, &gi, err) == 0;
 		}
+		if (!got && !t->sha && !tag && !qualified && t->ref) {
+			/* a name that is no branch may be a tag (as GitLab's ref) */
+			free(rev);
+			rev = xasprintf("refs/tags/%s", branch);
+			strbuf_reset(err);
+			got = commit_facts(mirror, rev, &gi, err) == 0;
+			tag = got;
+		}
 		free(rev);
 		if (!got) {
 			free(db);
@@ -432,8 +449,13 @@ int server_create_pipeline(struct server *srv, const struct trigger *t,
 			strbuf_reset(err);
 			if (t->sha)
 				strbuf_addf(err, "commit %s is not in the repository", t->sha);
-			else
+			else if (tag)
+				strbuf_addf(err, "no tag \"%s\" in the repository", branch);
+			else if (qualified || !t->ref)
 				strbuf_addf(err, "no branch \"%s\" in the repository", branch);
+			else
+				strbuf_addf(err, "no branch or tag \"%s\" in the repository",
+					    branch);
 			goto done;
 		}
 		gi.default_branch = db;
@@ -446,7 +468,12 @@ int server_create_pipeline(struct server *srv, const struct trigger *t,
 		free(gi.before_sha);
 		gi.before_sha = xstrdup(t->before);
 	}
-	gi.branch = xstrdup(branch);
+	if (tag) {
+		gi.tag = xstrdup(branch);
+		tag_message = mirror_tag_message(mirror, branch);
+	} else {
+		gi.branch = xstrdup(branch);
+	}
 	free(gi.toplevel);
 	gi.toplevel = xstrdup(pr->repo);
 	gi.remote_url = xstrdup(pr->repo);
@@ -468,7 +495,9 @@ int server_create_pipeline(struct server *srv, const struct trigger *t,
 	pl.status = "created";
 	pl.variables = vars_text;
 	pl.schedule_id = t->schedule_id;
-	pl.protected_ref = server_branch_protected(pr, branch, gi.default_branch);
+	pl.tag = tag;
+	/* protected tags are not kept: a tag's pipeline gets no protected variable */
+	pl.protected_ref = !tag && server_branch_protected(pr, branch, gi.default_branch);
 	if (store_pipeline_add(st, &pl, err) < 0)
 		goto done;
 
@@ -488,6 +517,8 @@ int server_create_pipeline(struct server *srv, const struct trigger *t,
 		ci_predefined(&gi, &po, &ctx.predefined);
 		if (pl.protected_ref)
 			varlist_set(&ctx.predefined, "CI_COMMIT_REF_PROTECTED", "true");
+		if (tag_message)
+			varlist_set(&ctx.predefined, "CI_COMMIT_TAG_MESSAGE", tag_message);
 		free(b);
 	}
 	if (t->vars)
@@ -617,7 +648,7 @@ commit:
 	 * only when a slot is free, and then it would have claimed it before
 	 * this pipeline existed; a running one is killed by the cancel.
 	 */
-	if (have_plan && plan.nr && !plan.workflow_skip)
+	if (have_plan && plan.nr && !plan.workflow_skip && !tag)
 		runner_auto_cancel(srv, st, pr->id, branch, pl.id);
 	*ret_id = pl.id;
 	rc = 0;
@@ -651,6 +682,7 @@ done:
 	json_decref(created_ev);
 	free(mirror);
 	free(branch);
+	free(tag_message);
 	free(vars_text);
 	free(ctx_text);
 	return rc;

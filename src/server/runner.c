@@ -2306,9 +2306,17 @@ void runner_auto_cancel(struct server *srv, struct store *st, int64_t project_id
 		goto done;
 	for (i = 0; i < nr; i++) {
 		struct store_job *jobs = NULL;
+		struct store_pipeline old;
 		size_t n = 0;
-		int protected = 0;
+		int protected = 0, tag;
 
+		/* a tag's pipeline is no older run of a branch of its name */
+		if (store_pipeline_get(st, ids[i], &old, &err) < 0)
+			break;
+		tag = old.tag;
+		store_pipeline_release(&old);
+		if (tag)
+			continue;
 		if (store_job_list(st, ids[i], 0, &jobs, &n, &err) < 0)
 			break;
 		/* a started job that is not interruptible keeps the pipeline */

@@ -117,13 +117,19 @@ void slog_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 struct trigger {
 	const struct store_project *project;
-	const char *ref;         /* branch name (refs/heads/ stripped); NULL: default */
+	/*
+	 * A branch's name (or refs/heads/NAME), a tag's (refs/tags/NAME, or
+	 * NAME with tag set); NULL: the default branch. A bare name that is
+	 * no branch is looked up as a tag, as GitLab's ref.
+	 */
+	const char *ref;
 	const char *sha;         /* NULL: the ref's head after a fetch */
 	const char *before;      /* NULL or the previous head (push) */
 	const char *source;      /* push, webhook, poll, api, schedule */
 	const struct varlist *vars; /* trigger variables; may be NULL */
 	int64_t schedule_id;     /* source "schedule": the schedule's id, else 0 */
 	int fetched;             /* the mirror was just fetched */
+	int tag;                 /* ref names a tag */
 	/*
 	 * Optional: what the caller records with the pipeline (the audit
 	 * entry), called in the transaction that records its jobs, so that

@@ -291,6 +291,11 @@ const char *const store_migrations[] = {
 	 * index), newest first.
 	 */
 	"CREATE INDEX pipelines_sha ON pipelines (sha, id);",
+	/*
+	 * 13: tag pipelines. ref is then the tag's name (no refs/tags/),
+	 * and tag 1; pipelines recorded before are all of branches.
+	 */
+	"ALTER TABLE pipelines ADD COLUMN tag INTEGER NOT NULL DEFAULT 0;",
 };
 
 const size_t store_migrations_nr = ARRAY_SIZE(store_migrations);

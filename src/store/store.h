@@ -120,7 +120,7 @@ struct store_pipeline {
 	int64_t id;
 	int64_t project_id;
 	char *project;        /* project name (read side only) */
-	char *ref;            /* branch name, e.g. "main" */
+	char *ref;            /* branch name, e.g. "main"; a tag's when tag */
 	char *sha;
 	char *before_sha;     /* may be NULL */
 	char *source;         /* push, webhook, poll, api, schedule */
@@ -132,6 +132,7 @@ struct store_pipeline {
 	int64_t created, started, finished;
 	int protected_ref;    /* made on a protected branch: protected variables go to its jobs */
 	int64_t schedule_id;  /* the schedule that made it (source "schedule"), else 0 */
+	int tag;              /* ref names a tag (refs/tags/REF), not a branch */
 };
 void store_pipeline_release(struct store_pipeline *p);
 

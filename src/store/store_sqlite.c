@@ -65,7 +65,8 @@ enum stmt_id {
 #define PIPELINE_COLS \
 	"p.id, p.project_id, (SELECT name FROM projects WHERE id = p.project_id), " \
 	"p.ref, p.sha, p.before_sha, p.source, p.status, p.error, p.name, " \
-	"p.variables, p.ctx, p.created, p.started, p.finished, p.protected, p.schedule_id"
+	"p.variables, p.ctx, p.created, p.started, p.finished, p.protected, p.schedule_id, " \
+	"p.tag"
 
 #define JOB_COLS \
 	"j.id, j.pipeline_id, j.project_id, j.name, j.stage, j.stage_idx, " \
@@ -113,8 +114,8 @@ static const char *const stmt_sql[ST__NR] = {
 	[ST_PIPELINE_ADD] =
 		"INSERT INTO pipelines (project_id, ref, sha, before_sha, source, "
 		"status, error, name, variables, ctx, created, started, finished, protected, "
-		"schedule_id) "
-		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+		"schedule_id, tag) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
 	[ST_PIPELINE_GET] = "SELECT " PIPELINE_COLS " FROM pipelines p WHERE p.id = ?1",
 	[ST_PIPELINE_MAX_ID] = "SELECT coalesce(max(id), 0) FROM pipelines",
 	[ST_PIPELINE_EXISTS] = "SELECT 1 FROM pipelines WHERE id = ?1",
@@ -1119,6 +1120,7 @@ static void read_pipeline(sqlite3_stmt *s, struct store_pipeline *p)
 	p->finished = sqlite3_column_int64(s, 14);
 	p->protected_ref = sqlite3_column_int(s, 15);
 	p->schedule_id = sqlite3_column_int64(s, 16);
+	p->tag = sqlite3_column_int(s, 17);
 }
 
 int store_pipeline_add(struct store *st, struct store_pipeline *p, struct strbuf *err)
@@ -1139,7 +1141,7 @@ int store_pipeline_add(struct store *st, struct store_pipeline *p, struct strbuf
 	    b_text(s, 9, p->variables ? p->variables : "{}") || b_text(s, 10, p->ctx) ||
 	    b_int(s, 11, created) || b_int(s, 12, p->started) ||
 	    b_int(s, 13, p->finished) || b_int(s, 14, p->protected_ref ? 1 : 0) ||
-	    b_int(s, 15, p->schedule_id)) {
+	    b_int(s, 15, p->schedule_id) || b_int(s, 16, p->tag ? 1 : 0)) {
 		done(s);
 		return db_fail(st, -1, "pipeline add", err);
 	}

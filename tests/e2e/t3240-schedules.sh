@@ -175,7 +175,7 @@ test_expect_success 'a ref that is gone: a failed pipeline that says so, and it 
 	pl=$(sed -n "s/^pipeline \([0-9]*\) .*/\1/p" out) &&
 	api GET "/api/v1/pipelines/$pl" >p.json &&
 	jq -e ".status == \"failed\" and .source == \"schedule\" and .schedule_id == $id
-		and (.error | test(\"no branch .gone.\"))" p.json &&
+		and (.error | test(\"no branch or tag .gone.\"))" p.json &&
 	test "$(schedule_field "$id" active)" = true &&
 	cidre schedule rm app "$id" >/dev/null
 '
