@@ -2,8 +2,10 @@
  * libFuzzer target: webhook_parse on arbitrary bodies. The first byte
  * picks the forge and event; the body is signed with the fuzzer's secret
  * (so parsing is reached) unless the byte's high bit asks for the raw
- * signature path. Must not crash, leak, or print; a push must have its
- * strings set.
+ * signature path; bit 0x40 makes it a form delivery (the JSON in a
+ * percent-encoded payload field: GitHub's signature still covers the
+ * body as sent, so its parsing is reached). Must not crash, leak, or
+ * print; a push must have its strings set.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -53,12 +55,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		in.gitlab_event = event;
 		in.gitlab_token = sel & 0x80 ? "nope" : SECRET;
 		break;
-	default:
+	case 2:
 		in.gitea_event = event;
 		in.github_event = event;
 		in.gitea_signature = sig + 7;
 		break;
+	default:
+		in.gogs_event = event;
+		in.gogs_signature = sig + 7;
+		break;
 	}
+	if (sel & 0x40)
+		in.content_type = "application/x-www-form-urlencoded";
 	rc = webhook_parse(&in, SECRET, &p, &err);
 	if (rc == WEBHOOK_PUSH) {
 		if (!p.ref || !p.before || !p.after || !p.clone_url ||

@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "forge/webhook.h"
+#include "http/parse.h"
 #include "util/hex.h"
 #include "util/hmac.h"
 #include "util/xalloc.h"
@@ -16,6 +17,7 @@ static const char *const forge_names[] = {
 	[WEBHOOK_GITHUB] = "GitHub",
 	[WEBHOOK_GITLAB] = "GitLab",
 	[WEBHOOK_GITEA] = "Gitea",
+	[WEBHOOK_GOGS] = "Gogs",
 };
 
 void webhook_input_headers(struct webhook_input *in,
@@ -28,6 +30,9 @@ void webhook_input_headers(struct webhook_input *in,
 	in->gitlab_token = header(ctx, "X-Gitlab-Token");
 	in->gitea_event = header(ctx, "X-Gitea-Event");
 	in->gitea_signature = header(ctx, "X-Gitea-Signature");
+	in->gogs_event = header(ctx, "X-Gogs-Event");
+	in->gogs_signature = header(ctx, "X-Gogs-Signature");
+	in->content_type = header(ctx, "Content-Type");
 }
 
 void webhook_push_clear(struct webhook_push *p)
@@ -70,10 +75,17 @@ static int hmac_matches(const char *secret, const void *body, size_t len,
 	return ok;
 }
 
-/* Check the delivery's credentials: 0 if authentic, else -1 with err. */
+/*
+ * Check the delivery's credentials: 0 if authentic, else -1 with err.
+ * json[0..len) is what Gitea and Gogs sign (the body, or a form's
+ * payload); GitHub signs the body as sent.
+ */
 static int authenticate(enum webhook_forge forge, const struct webhook_input *in,
-			const char *secret, struct strbuf *err)
+			const void *json, size_t len, const char *secret,
+			struct strbuf *err)
 {
+	const void *body = in->body;
+	size_t body_len = in->len;
 	const char *sig;
 
 	switch (forge) {
@@ -93,6 +105,17 @@ static int authenticate(enum webhook_forge forge, const struct webhook_input *in
 			strbuf_addstr(err, "Gitea webhook without X-Gitea-Signature");
 			return -1;
 		}
+		body = json;
+		body_len = len;
+		break;
+	case WEBHOOK_GOGS:
+		sig = in->gogs_signature;
+		if (!sig) {
+			strbuf_addstr(err, "Gogs webhook without X-Gogs-Signature");
+			return -1;
+		}
+		body = json;
+		body_len = len;
 		break;
 	case WEBHOOK_GITHUB:
 	default:
@@ -109,7 +132,7 @@ static int authenticate(enum webhook_forge forge, const struct webhook_input *in
 		sig += 7;
 		break;
 	}
-	if (!hmac_matches(secret, in->body, in->len, sig)) {
+	if (!hmac_matches(secret, body, body_len, sig)) {
 		strbuf_addf(err, "%s webhook: bad signature", forge_names[forge]);
 		return -1;
 	}
@@ -167,6 +190,7 @@ static int parse_push(enum webhook_forge forge, const json_t *root,
 	const char *after = str_at(root, "after");
 	const json_t *repo, *pusher;
 	const char *url, *name, *who, *msg;
+	int gitea;
 
 	if (!ref || !before || !after) {
 		strbuf_addf(err, "%s push: \"ref\", \"before\" and \"after\" "
@@ -211,11 +235,10 @@ static int parse_push(enum webhook_forge forge, const json_t *root,
 		url = str_at(repo, "clone_url");
 		name = str_at(repo, "full_name");
 		pusher = json_object_get(root, "pusher");
-		who = forge == WEBHOOK_GITEA ? str_at(pusher, "login") :
-			str_at(pusher, "name");
+		gitea = forge == WEBHOOK_GITEA || forge == WEBHOOK_GOGS;
+		who = gitea ? str_at(pusher, "login") : str_at(pusher, "name");
 		if (!who)
-			who = str_at(pusher, forge == WEBHOOK_GITEA ?
-				     "username" : "login");
+			who = str_at(pusher, gitea ? "username" : "login");
 		if (!who)
 			who = str_at(json_object_get(root, "sender"), "login");
 		msg = str_at(json_object_get(root, "head_commit"), "message");
@@ -241,20 +264,73 @@ static int parse_push(enum webhook_forge forge, const json_t *root,
 	return WEBHOOK_PUSH;
 }
 
+/* Whether the delivery is form-encoded (a media type, then maybe ";..."). */
+static int is_form(const char *type)
+{
+	static const char form[] = "application/x-www-form-urlencoded";
+	size_t n = sizeof(form) - 1;
+
+	if (!type)
+		return 0;
+	type += strspn(type, " \t");
+	return !strncasecmp(type, form, n) &&
+		(!type[n] || type[n] == ';' || type[n] == ' ' || type[n] == '\t');
+}
+
+/*
+ * A form delivery's JSON: its payload field, percent-decoded, into out
+ * (never longer than the body). 0, or -1 with err.
+ */
+static int form_payload(enum webhook_forge forge, const struct webhook_input *in,
+			struct strbuf *out, struct strbuf *err)
+{
+	const char *p = in->body, *end = p + in->len;
+
+	while (p < end) {
+		const char *amp = memchr(p, '&', (size_t)(end - p));
+		const char *f_end = amp ? amp : end;
+
+		if (f_end - p >= 8 && !memcmp(p, "payload=", 8)) {
+			bool nul = false;
+			size_t n = (size_t)(f_end - p - 8);
+
+			strbuf_grow(out, n + 1);
+			strbuf_setlen(out, http_pct_decode(out->buf, p + 8, n, true, &nul,
+							   NULL));
+			if (nul) {
+				strbuf_addf(err, "%s push: a NUL byte in the form's payload",
+					    forge_names[forge]);
+				return -1;
+			}
+			return 0;
+		}
+		p = amp ? amp + 1 : end;
+	}
+	strbuf_addf(err, "%s push: a form body without a payload field",
+		    forge_names[forge]);
+	return -1;
+}
+
 int webhook_parse(const struct webhook_input *in, const char *secret,
 		  struct webhook_push *ret, struct strbuf *err)
 {
 	size_t max = in->max_body ? in->max_body : WEBHOOK_DEFAULT_MAX_BODY;
+	struct strbuf form = STRBUF_INIT;
 	enum webhook_forge forge;
 	const char *event;
+	const void *json = in->body;
+	size_t json_len = in->len;
 	json_t *root;
 	json_error_t jerr;
 	int push, rc;
 
-	/* Gitea also sends X-GitHub-Event (and Gogs headers): test it first */
+	/* Gitea also sends X-GitHub-Event and Gogs headers: test it first */
 	if (in->gitea_event) {
 		forge = WEBHOOK_GITEA;
 		event = in->gitea_event;
+	} else if (in->gogs_event) {
+		forge = WEBHOOK_GOGS;
+		event = in->gogs_event;
 	} else if (in->gitlab_event) {
 		forge = WEBHOOK_GITLAB;
 		event = in->gitlab_event;
@@ -263,7 +339,7 @@ int webhook_parse(const struct webhook_input *in, const char *secret,
 		event = in->github_event;
 	} else {
 		strbuf_addstr(err, "not a forge webhook: no X-GitHub-Event, "
-			      "X-Gitlab-Event or X-Gitea-Event header");
+			      "X-Gitlab-Event, X-Gitea-Event or X-Gogs-Event header");
 		return WEBHOOK_BAD_REQUEST;
 	}
 	if (in->len > max) {
@@ -276,8 +352,18 @@ int webhook_parse(const struct webhook_input *in, const char *secret,
 			    "webhook secret configured", forge_names[forge]);
 		return WEBHOOK_UNAUTHORIZED;
 	}
-	if (authenticate(forge, in, secret, err) < 0)
+	if (in->body && is_form(in->content_type)) {
+		if (form_payload(forge, in, &form, err) < 0) {
+			strbuf_release(&form);
+			return WEBHOOK_BAD_REQUEST;
+		}
+		json = form.buf;
+		json_len = form.len;
+	}
+	if (authenticate(forge, in, json, json_len, secret, err) < 0) {
+		strbuf_release(&form);
 		return WEBHOOK_UNAUTHORIZED;
+	}
 
 	if (forge == WEBHOOK_GITLAB)
 		push = !strcmp(event, "Push Hook") ||
@@ -287,26 +373,28 @@ int webhook_parse(const struct webhook_input *in, const char *secret,
 	if (!push) {
 		strbuf_addf(err, "%s event \"%.64s\" ignored", forge_names[forge],
 			    event);
-		return WEBHOOK_IGNORED;
+		rc = WEBHOOK_IGNORED;
+		goto done;
 	}
 
-	if (!in->len || !in->body) {
+	rc = WEBHOOK_BAD_REQUEST;
+	if (!json_len || !json) {
 		strbuf_addf(err, "%s push: empty body", forge_names[forge]);
-		return WEBHOOK_BAD_REQUEST;
+		goto done;
 	}
-	root = json_loadb(in->body, in->len, JSON_REJECT_DUPLICATES, &jerr);
+	root = json_loadb(json, json_len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root) {
 		strbuf_addf(err, "%s push: bad JSON at line %d column %d: %s",
 			    forge_names[forge], jerr.line, jerr.column, jerr.text);
-		return WEBHOOK_BAD_REQUEST;
+		goto done;
 	}
-	if (!json_is_object(root)) {
+	if (!json_is_object(root))
 		strbuf_addf(err, "%s push: the body is not a JSON object",
 			    forge_names[forge]);
-		json_decref(root);
-		return WEBHOOK_BAD_REQUEST;
-	}
-	rc = parse_push(forge, root, ret, err);
+	else
+		rc = parse_push(forge, root, ret, err);
 	json_decref(root);
+done:
+	strbuf_release(&form);
 	return rc;
 }

@@ -2,8 +2,8 @@
 #define CIDRE_WEBHOOK_H
 
 /*
- * Forge push webhooks (GitHub, GitLab, Gitea): authenticate, classify and
- * parse one delivery. No I/O: the caller hands over the headers and body
+ * Forge push webhooks (GitHub, GitLab, Gitea and Forgejo, Gogs):
+ * authenticate, classify and parse one delivery. No I/O: the caller hands over the headers and body
  * and acts on the result. See docs/internals/forge.md.
  */
 
@@ -20,8 +20,15 @@ struct webhook_input {
 	const char *github_signature;  /* X-Hub-Signature-256 */
 	const char *gitlab_event;      /* X-Gitlab-Event */
 	const char *gitlab_token;      /* X-Gitlab-Token */
-	const char *gitea_event;       /* X-Gitea-Event */
+	const char *gitea_event;       /* X-Gitea-Event (Forgejo sends it too) */
 	const char *gitea_signature;   /* X-Gitea-Signature */
+	const char *gogs_event;        /* X-Gogs-Event */
+	const char *gogs_signature;    /* X-Gogs-Signature */
+	/*
+	 * Content-Type: application/x-www-form-urlencoded is a "form"
+	 * delivery (the JSON in the payload field), anything else JSON.
+	 */
+	const char *content_type;
 	const void *body;
 	size_t len;
 	size_t max_body;               /* 0 = WEBHOOK_DEFAULT_MAX_BODY */
@@ -39,6 +46,7 @@ enum webhook_forge {
 	WEBHOOK_GITHUB = 1,
 	WEBHOOK_GITLAB,
 	WEBHOOK_GITEA,
+	WEBHOOK_GOGS,
 };
 
 /* Results of webhook_parse(). */
@@ -67,10 +75,13 @@ void webhook_push_clear(struct webhook_push *p);
  * Authenticate and parse one delivery against the project's secret
  * (NULL or "" = none configured: always WEBHOOK_UNAUTHORIZED).
  *
- * The forge is Gitea if X-Gitea-Event is present (Gitea also sends
- * X-GitHub-Event), else GitLab if X-Gitlab-Event is, else GitHub if
- * X-GitHub-Event is; none is WEBHOOK_BAD_REQUEST. The signature or token
- * is checked (constant time) before the body is parsed. A push whose
+ * The forge is Gitea if X-Gitea-Event is present (Gitea and Forgejo
+ * also send X-Gogs-Event and X-GitHub-Event), else Gogs if X-Gogs-Event
+ * is, else GitLab if X-Gitlab-Event is, else GitHub if X-GitHub-Event
+ * is; none is WEBHOOK_BAD_REQUEST. The signature or token is checked
+ * (constant time) before the JSON is parsed: GitHub's over the body as
+ * sent, Gitea's and Gogs' over the JSON (a form delivery's payload field,
+ * decoded), as each forge signs. A push whose
  * "after" is all zeros (deletion) is WEBHOOK_IGNORED; a tag push is a
  * push (ref keeps its refs/tags/ name; the caller decides).
  *

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Inbound push webhooks of GitHub, GitLab and Gitea: signed deliveries
+# Inbound push webhooks of GitHub, GitLab, Gitea and Gogs (JSON or form): signed deliveries
 # start pipelines (CI_PIPELINE_SOURCE=webhook); a missing or bad signature
 # gets 401 and records nothing; other events are acknowledged and ignored.
 . "$(dirname "$0")/lib.sh"
@@ -80,6 +80,25 @@ test_expect_success 'Gitea: X-Gitea-Signature is checked (before the GitHub head
 	test "$(pipelines_count)" = "$n" &&
 	post_hook gt.json "X-Gitea-Event: push" "X-GitHub-Event: push" "X-Gitea-Signature: $(hmac gt.json)" >r.json &&
 	expect_status 201
+'
+
+test_expect_success 'form deliveries: GitHub signs the form, Gogs the JSON in it' '
+	printf "payload=%s" "$(jq -sRr @uri gh.json)" >gh.form &&
+	n=$(pipelines_count) &&
+	code=$(curl -sS -o r.json -w "%{http_code}" -H "Content-Type: application/x-www-form-urlencoded" \
+		-H "X-GitHub-Event: push" -H "X-Hub-Signature-256: sha256=$(hmac gh.form)" \
+		--data-binary @gh.form "$URL/api/v1/webhooks/app") &&
+	test "$code" = 201 &&
+	wait_pipeline "$(jq -r ".pipelines[0].id" r.json)" | jq -e ".status == \"success\" and .source == \"webhook\"" &&
+	code=$(curl -sS -o r.json -w "%{http_code}" -H "Content-Type: application/x-www-form-urlencoded" \
+		-H "X-GitHub-Event: push" -H "X-Hub-Signature-256: sha256=$(hmac gh.json)" \
+		--data-binary @gh.form "$URL/api/v1/webhooks/app") &&
+	test "$code" = 401 &&
+	code=$(curl -sS -o r.json -w "%{http_code}" -H "Content-Type: application/x-www-form-urlencoded" \
+		-H "X-Gogs-Event: push" -H "X-Gogs-Signature: $(hmac gh.json)" \
+		--data-binary @gh.form "$URL/api/v1/webhooks/app") &&
+	test "$code" = 201 &&
+	test "$(pipelines_count)" = "$((n + 2))"
 '
 
 test_expect_success 'other events are acknowledged and ignored; junk is a 400' '

@@ -331,6 +331,115 @@ static const char *hdr_lookup(void *ctx, const char *name)
 	return NULL;
 }
 
+/* body as a form's payload field, percent-encoded as a forge does */
+static char *form_of(const char *json)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char *out = malloc(8 + 3 * strlen(json) + 1), *o = out;
+
+	strcpy(o, "payload=");
+	o += 8;
+	for (; *json; json++) {
+		unsigned char c = (unsigned char)*json;
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || strchr("-_.~", c)) {
+			*o++ = (char)c;
+		} else if (c == ' ') {
+			*o++ = '+';
+		} else {
+			*o++ = '%';
+			*o++ = hex[c >> 4];
+			*o++ = hex[c & 15];
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+/* GitHub signs the form body as sent; Gitea and Gogs the JSON in it. */
+static void test_form_deliveries(void **state)
+{
+	char *form = form_of(github_push), *gform = form_of(gitea_push);
+	struct webhook_push p = WEBHOOK_PUSH_INIT;
+	struct strbuf err = STRBUF_INIT;
+	struct webhook_input in;
+	char gsig[128];
+
+	(void)state;
+	in = github("push", form);
+	in.content_type = "application/x-www-form-urlencoded";
+	assert_int_equal(parse(&in, SECRET, &p, &err), WEBHOOK_PUSH);
+	assert_string_equal(p.ref, "refs/heads/main");
+	assert_string_equal(p.message, "fix: the thing");
+	webhook_push_clear(&p);
+
+	/* a signature of the JSON inside is not GitHub's */
+	sign(SECRET, github_push, sigbuf, "sha256=");
+	assert_int_equal(parse(&in, SECRET, &p, &err), WEBHOOK_UNAUTHORIZED);
+
+	/* the same body as JSON (no form content type) is bad JSON */
+	in = github("push", form);
+	in.content_type = "application/json";
+	assert_int_equal(parse(&in, SECRET, &p, &err), WEBHOOK_BAD_REQUEST);
+
+	/* Gitea: the JSON is signed, with a charset parameter on the type */
+	in = gitea("push", gitea_push);
+	in.body = gform;
+	in.len = strlen(gform);
+	in.content_type = "Application/X-WWW-Form-Urlencoded; charset=utf-8";
+	assert_int_equal(parse(&in, SECRET, &p, &err), WEBHOOK_PUSH);
+	assert_string_equal(p.ref, "refs/tags/v1.0");
+	assert_string_equal(p.pusher, "gitea");
+	webhook_push_clear(&p);
+	sign(SECRET, gform, gsig, "");
+	in.gitea_signature = gsig;     /* the form body's: not what Gitea signs */
+	assert_int_equal(parse(&in, SECRET, &p, &err), WEBHOOK_UNAUTHORIZED);
+
+	/* a form without a payload field, and one with a NUL in it */
+	in = github("push", "a=1&b=2");
+	in.content_type = "application/x-www-form-urlencoded";
+	assert_int_equal(parse(&in, SECRET, &p, &err), WEBHOOK_BAD_REQUEST);
+	assert_non_null(strstr(err.buf, "without a payload field"));
+	in = github("push", "x=1&payload=%7B%00%7D");
+	in.content_type = "application/x-www-form-urlencoded";
+	assert_int_equal(parse(&in, SECRET, &p, &err), WEBHOOK_BAD_REQUEST);
+	assert_non_null(strstr(err.buf, "NUL"));
+	strbuf_release(&err);
+	free(form);
+	free(gform);
+}
+
+/* Gogs sends only its own headers; Gitea sends them too, and wins. */
+static void test_gogs_push(void **state)
+{
+	struct webhook_push p = WEBHOOK_PUSH_INIT;
+	struct strbuf err = STRBUF_INIT;
+	struct webhook_input in = { 0 };
+
+	(void)state;
+	sign(SECRET, gitea_push, sigbuf, "");
+	in.gogs_event = "push";
+	in.gogs_signature = sigbuf;
+	in.body = gitea_push;
+	in.len = strlen(gitea_push);
+	assert_int_equal(parse(&in, SECRET, &p, &err), WEBHOOK_PUSH);
+	assert_int_equal(p.forge, WEBHOOK_GOGS);
+	assert_string_equal(p.pusher, "gitea");
+	webhook_push_clear(&p);
+	in.gogs_signature = NULL;
+	assert_int_equal(parse(&in, SECRET, &p, &err), WEBHOOK_UNAUTHORIZED);
+	assert_non_null(strstr(err.buf, "X-Gogs-Signature"));
+
+	in = gitea("push", gitea_push);
+	in.gogs_event = "push";
+	in.gogs_signature = "wrong";
+	assert_int_equal(parse(&in, SECRET, &p, &err), WEBHOOK_PUSH);
+	assert_int_equal(p.forge, WEBHOOK_GITEA);
+	webhook_push_clear(&p);
+	strbuf_release(&err);
+}
+
 static void test_input_headers(void **state)
 {
 	struct webhook_input in = { 0 };
@@ -357,6 +466,8 @@ int main(void)
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_oversized),
 		cmocka_unit_test(test_input_headers),
+		cmocka_unit_test(test_form_deliveries),
+		cmocka_unit_test(test_gogs_push),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
