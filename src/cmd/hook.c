@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <spawn.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "client/cli.h"
@@ -28,11 +30,12 @@ const char cmd_hook_usage[] =
 	"         (fetched from the server: needs a token). The project is the\n"
 	"         one whose repository is REPO, unless --project names it. An\n"
 	"         existing post-receive that cidre did not write is left alone\n"
-	"         unless --force.\n"
+	"         unless --force. It also sets receive.advertisePushOptions, so\n"
+	"         that 'git push -o ci.skip' and '-o ci.variable=KEY=VALUE' work.\n"
 	"run:     (run by the hook) read the pushed refs, \"OLD NEW REF\" lines,\n"
-	"         on standard input, send them to the server, and print the\n"
-	"         pipelines it started. It never fails the push: errors are\n"
-	"         printed and the exit status is 0.\n"
+	"         on standard input, and the push options, send them to the\n"
+	"         server, and print the pipelines it started. It never fails the\n"
+	"         push: errors are printed and the exit status is 0.\n"
 	"\n"
 	"options:\n"
 	"      --project NAME   the project (install: default, the one whose\n"
@@ -48,6 +51,9 @@ const char cmd_hook_usage[] =
 #define HOOK_MARKER "# written by cidre hook install"
 #define HOOK_MAX_REFS 1000
 #define HOOK_MAX_LINE 4096
+#define HOOK_MAX_OPTIONS 100   /* the server's HOOK_MAX_PUSH_OPTIONS */
+
+extern char **environ;
 
 struct hook_opts {
 	struct client_opts conn;
@@ -56,6 +62,25 @@ struct hook_opts {
 };
 
 /* ---- install ---------------------------------------------------------- */
+
+/*
+ * git push -o needs the receiving repository to advertise push options:
+ * receive.advertisePushOptions in gitdir's config (git config). 0 or -1.
+ */
+static int push_options_on(const char *gitdir)
+{
+	char *argv[] = { "git", "--git-dir", (char *)gitdir, "config",
+			 "receive.advertisePushOptions", "true", NULL };
+	pid_t pid;
+	int st;
+
+	if (posix_spawnp(&pid, "git", NULL, NULL, argv, environ))
+		return -1;
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
 
 static int is_dir(const char *p)
 {
@@ -308,6 +333,9 @@ static int hook_install(int argc, char **argv, struct hook_opts *o)
 	}
 	printf("installed %s/post-receive: pushes to %s start pipelines of project "
 	       "%s on %s\n", hooks, work ? work : gitdir, name, c.server);
+	if (push_options_on(gitdir) < 0)
+		fprintf(stderr, "cidre: warning: cannot set receive.advertisePushOptions in "
+			"%s: 'git push -o ci.skip' will be refused\n", gitdir);
 	rc = 0;
 out:
 	json_decref(proj);
@@ -400,6 +428,34 @@ static void print_pipeline(struct client *c, const json_t *entry)
 	strbuf_release(&err);
 }
 
+/*
+ * The push's options (git push -o OPTION: GIT_PUSH_OPTION_COUNT and
+ * GIT_PUSH_OPTION_<i>, set when the repository advertises them), at most
+ * HOOK_MAX_OPTIONS; NULL when there are none.
+ */
+static json_t *push_options(void)
+{
+	const char *n = getenv("GIT_PUSH_OPTION_COUNT");
+	long i, count = n ? strtol(n, NULL, 10) : 0;
+	json_t *a;
+
+	if (count <= 0)
+		return NULL;
+	a = json_array();
+	for (i = 0; i < count && i < HOOK_MAX_OPTIONS; i++) {
+		char name[64];
+		const char *v;
+		json_t *s;
+
+		snprintf(name, sizeof(name), "GIT_PUSH_OPTION_%ld", i);
+		v = getenv(name);
+		s = v ? json_string(v) : NULL;     /* NULL too when not UTF-8 */
+		if (s)
+			json_array_append_new(a, s);
+	}
+	return a;
+}
+
 static int hook_run(int argc, char **argv, struct hook_opts *o)
 {
 	struct client c = CLIENT_INIT;
@@ -433,6 +489,12 @@ static int hook_run(int argc, char **argv, struct hook_opts *o)
 	c.hook_token = xstrdup(o->conn.token);
 	c.timeout = 30;
 	body = json_pack("{s:s,s:O}", "project", o->project, "refs", refs);
+	{
+		json_t *opts = push_options();
+
+		if (opts)
+			json_object_set_new(body, "push_options", opts);
+	}
 	if (client_request(&c, "POST", "/api/v1/hook", body, &res, &err)) {
 		fprintf(stderr, "cidre: no pipeline started: %s\n", err.buf);
 		goto done;

@@ -1708,6 +1708,64 @@ done:
 
 /* ---- triggers from git: hook and webhooks ---- */
 
+/*
+ * The push options of a hook's push (git push -o OPTION): ci.skip, and
+ * ci.variable=KEY=VALUE as pipeline variables, as GitLab; others are
+ * ignored. 0, or -1 with a 400 sent.
+ */
+static int hook_push_options(struct http_request *req, const json_t *o, int *skip,
+			     struct varlist *vars)
+{
+	json_t *a = json_object_get(o, "push_options"), *e, *obj;
+	struct strbuf msg = STRBUF_INIT;
+	const char *k;
+	size_t i;
+	int rc = -1;
+
+	if (!a || json_is_null(a))
+		return 0;
+	if (!json_is_array(a) || json_array_size(a) > HOOK_MAX_PUSH_OPTIONS) {
+		http_respond_error(req, 400, "push_options must be an array of at most %d strings",
+				   HOOK_MAX_PUSH_OPTIONS);
+		return -1;
+	}
+	obj = json_object();
+	json_array_foreach(a, i, e) {
+		const char *s = json_string_value(e), *eq;
+
+		if (!s) {
+			http_respond_error(req, 400, "push_options must be strings");
+			goto done;
+		}
+		if (!strcmp(s, "ci.skip")) {
+			*skip = 1;
+		} else if (!strncmp(s, "ci.variable=", 12)) {
+			char *key;
+
+			eq = strchr(s + 12, '=');
+			if (!eq) {
+				http_respond_error(req, 400, "push option %.80s: ci.variable wants "
+						   "KEY=VALUE", s);
+				goto done;
+			}
+			key = xstrndup(s + 12, (size_t)(eq - (s + 12)));
+			json_object_set_new(obj, key, json_string(eq + 1));
+			free(key);
+		}
+	}
+	if (json_object_size(obj) && trigger_variables_check(obj, &msg) < 0) {
+		http_respond_error(req, 400, "push option ci.variable: %s", msg.buf);
+		goto done;
+	}
+	json_object_foreach(obj, k, e)
+		varlist_set(vars, k, json_string_value(e));
+	rc = 0;
+done:
+	json_decref(obj);
+	strbuf_release(&msg);
+	return rc;
+}
+
 static int h_hook(struct http_request *req, void *ud)
 {
 	struct server *srv = SRV(ud);
@@ -1717,9 +1775,10 @@ static int h_hook(struct http_request *req, void *ud)
 	struct server_config cfg;
 	const char *name, *tok = http_request_header(req, "X-Cidre-Hook-Token");
 	json_t *o, *refs, *ids = NULL, *dropped = NULL, *resp;
+	struct varlist vars = VARLIST_INIT;
 	char *mirror = NULL;
 	size_t i;
-	int fetched = 0;
+	int fetched = 0, skip = 0;
 
 	if (!st || !(o = body_json(req)))
 		return 0;
@@ -1746,6 +1805,8 @@ static int h_hook(struct http_request *req, void *ud)
 		http_respond_error(req, 400, "refs must be an array of {old, new, ref}");
 		goto done;
 	}
+	if (hook_push_options(req, o, &skip, &vars) < 0)
+		goto done;
 	ids = json_array();
 	dropped = json_array();
 	mirror = server_mirror_path(srv, p.name);
@@ -1789,6 +1850,8 @@ static int h_hook(struct http_request *req, void *ud)
 			   strcmp(old, "0000000000000000000000000000000000000000") ? old : NULL;
 		t.source = "push";
 		t.fetched = 1;
+		t.skip_ci = skip;
+		t.vars = &vars;
 		if (server_create_pipeline(srv, &t, &id, &status, &err) < 0) {
 			json_array_append_new(dropped, json_pack("{s:s, s:s}", "ref", ref,
 								 "reason", err.buf));
@@ -1804,6 +1867,7 @@ static int h_hook(struct http_request *req, void *ud)
 done:
 	json_decref(ids);
 	json_decref(dropped);
+	varlist_clear(&vars);
 	free(mirror);
 	store_project_release(&p);
 	json_decref(o);

@@ -347,6 +347,24 @@ static int include_project_file(void *ud, const char *project, const char *ref,
 	return rc;
 }
 
+/*
+ * Why a pipeline of t at a commit with this message is skipped, or NULL:
+ * as GitLab, "[skip ci]" or "[ci skip]" (any case) in the message of a
+ * pushed commit, or the push option ci.skip; never for a trigger or a
+ * schedule, whose caller asked for it.
+ */
+static const char *skip_ci(const struct trigger *t, const char *message)
+{
+	if (strcmp(t->source, "push") && strcmp(t->source, "webhook") &&
+	    strcmp(t->source, "poll"))
+		return NULL;
+	if (t->skip_ci)
+		return "skipped by the push option ci.skip";
+	if (message && (strcasestr(message, "[skip ci]") || strcasestr(message, "[ci skip]")))
+		return "skipped by [skip ci] in the commit message";
+	return NULL;
+}
+
 int server_create_pipeline(struct server *srv, const struct trigger *t,
 			   int64_t *ret_id, int *ret_status, struct strbuf *err)
 {
@@ -370,6 +388,7 @@ int server_create_pipeline(struct server *srv, const struct trigger *t,
 	int have_gi = 0, have_plan = 0, rc = -1, in_tx = 0, recorded = 0, broken;
 	int tag = 0, qualified = 0;
 	char *tag_message = NULL;
+	const char *skip = NULL;
 
 	*ret_status = 500;
 	diag_init(&d);
@@ -538,6 +557,20 @@ int server_create_pipeline(struct server *srv, const struct trigger *t,
 	else if (parent[0])
 		ctx.parent = xstrdup(parent);
 
+	skip = skip_ci(t, gi.message);
+	if (skip) {
+		/* recorded as skipped, with no job: nothing is planned */
+		ctx_text = pctx_to_json(&ctx);
+		if (store_begin(st, err) < 0)
+			goto done;
+		in_tx = 1;
+		if (store_pipeline_set_ctx(st, pl.id, ctx_text, NULL, err) < 0 ||
+		    store_pipeline_set_status(st, pl.id, NULL, "skipped", 0, server_now_ms(),
+					      skip, err) < 0)
+			goto done;
+		goto commit;
+	}
+
 	/* plan at the commit */
 	/*
 	 * The commit's tree, to read the pipeline file and its includes and
@@ -621,7 +654,8 @@ int server_create_pipeline(struct server *srv, const struct trigger *t,
 	if (add_jobs(st, pl.id, &plan, &pc, p->cut_globals, err) < 0)
 		goto done;
 commit:
-	keylock_release(&plannings, plan_key);
+	if (plan_key)
+		keylock_release(&plannings, plan_key);
 	plan_key = NULL;
 	if (in_tx && t->record)
 		t->record(st, pl.id, t->record_ud);
@@ -639,7 +673,7 @@ commit:
 	}
 	atomic_fetch_add(&srv->pipelines_created, 1);
 	if (!have_plan || !plan.nr || plan.workflow_skip)
-		notify_pipeline(srv, st, pl.id, have_plan ? "skipped" : "failed");
+		notify_pipeline(srv, st, pl.id, have_plan || skip ? "skipped" : "failed");
 	events_pipeline_publish(srv, created_ev, created_project, pl.id);
 	created_ev = NULL;
 	/*

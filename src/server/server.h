@@ -130,6 +130,7 @@ struct trigger {
 	int64_t schedule_id;     /* source "schedule": the schedule's id, else 0 */
 	int fetched;             /* the mirror was just fetched */
 	int tag;                 /* ref names a tag */
+	int skip_ci;             /* the push said ci.skip (git push -o ci.skip) */
 	/*
 	 * Optional: what the caller records with the pipeline (the audit
 	 * entry), called in the transaction that records its jobs, so that
@@ -160,6 +161,8 @@ int server_create_pipeline(struct server *srv, const struct trigger *t,
  * refusal in msg. json_t is jansson's.
  */
 #define TRIGGER_MAX_VARIABLES 200
+/* Push options one hook call may carry (git push -o). */
+#define HOOK_MAX_PUSH_OPTIONS 100
 #define TRIGGER_MAX_VALUE SETTINGS_MAX_VALUE
 struct json_t;
 int trigger_variables_check(const struct json_t *v, struct strbuf *msg);
