@@ -21,6 +21,12 @@ const char cmd_artifacts_usage[] =
 	"usage: cidre artifacts list JOB_ID [--json]\n"
 	"       cidre artifacts get JOB_ID [PATH...] [-o DIR]\n"
 	"       cidre artifacts keep JOB_ID\n"
+	"       cidre artifacts list|get|keep --project NAME --job JOB [--ref REF] ...\n"
+	"\n"
+	"The job is JOB_ID, or the job named JOB of the newest successful\n"
+	"pipeline of REF (a branch or tag; default: the project's default\n"
+	"branch) of project NAME, that job itself successful: the latest\n"
+	"build's artifacts.\n"
 	"\n"
 	"list: the files a job uploaded as artifacts (path, size, SHA-256), and\n"
 	"      when they expire.\n"
@@ -35,6 +41,9 @@ const char cmd_artifacts_usage[] =
 	"options:\n"
 	"  -o, --output DIR   where to write (default: the current directory;\n"
 	"                     created if missing)\n"
+	"  -p, --project NAME, -j, --job JOB, -r, --ref REF\n"
+	"                     the latest successful job JOB of REF instead of a\n"
+	"                     job id\n"
 	"      --json         (list) print the server's JSON\n"
 	"\n"
 	CLI_USAGE_CONN
@@ -45,6 +54,7 @@ const char cmd_artifacts_usage[] =
 struct art_opts {
 	struct client_opts conn;
 	const char *dir;
+	const char *project, *job_name, *ref;
 	int json;
 	int64_t job;
 	char **paths;
@@ -364,12 +374,44 @@ done:
 	return rc;
 }
 
+/* o->job from --project, --job and --ref: the latest such job's id */
+static int latest_job(struct client *c, struct art_opts *o)
+{
+	struct strbuf path = STRBUF_INIT, err = STRBUF_INIT;
+	json_t *res = NULL;
+	int rc;
+
+	strbuf_addstr(&path, "/api/v1/projects/");
+	client_escape(&path, o->project, 0);
+	strbuf_addstr(&path, "/artifacts?job=");
+	client_escape(&path, o->job_name, 0);
+	if (o->ref) {
+		strbuf_addstr(&path, "&ref=");
+		client_escape(&path, o->ref, 0);
+	}
+	rc = cli_report(client_request(c, "GET", path.buf, NULL, &res, &err), &err);
+	if (!rc) {
+		o->job = cli_int(json_object_get(res, "job"), "id", 0);
+		if (o->job <= 0) {
+			fprintf(stderr, "cidre: the server's answer names no job\n");
+			rc = CLI_FAILED;
+		}
+	}
+	json_decref(res);
+	strbuf_release(&path);
+	strbuf_release(&err);
+	return rc;
+}
+
 int cmd_artifacts(int argc, char **argv)
 {
 	enum { OPT_JSON = 256 };
 	static const struct option longopts[] = {
 		{ "output", required_argument, NULL, 'o' },
 		{ "json", no_argument, NULL, OPT_JSON },
+		{ "project", required_argument, NULL, 'p' },
+		{ "job", required_argument, NULL, 'j' },
+		{ "ref", required_argument, NULL, 'r' },
 		CLI_LONGOPTS_CONN,
 		{ NULL, 0, NULL, 0 },
 	};
@@ -389,12 +431,21 @@ int cmd_artifacts(int argc, char **argv)
 	argv++;
 	optind = 1;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "o:", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "o:p:j:r:", longopts, NULL)) != -1) {
 		if (cli_conn_opt(ch, optarg, &o.conn))
 			continue;
 		switch (ch) {
 		case 'o':
 			o.dir = optarg;
+			break;
+		case 'p':
+			o.project = optarg;
+			break;
+		case 'j':
+			o.job_name = optarg;
+			break;
+		case 'r':
+			o.ref = optarg;
 			break;
 		case OPT_JSON:
 			o.json = 1;
@@ -404,15 +455,21 @@ int cmd_artifacts(int argc, char **argv)
 					       argv[optind - 1]);
 		}
 	}
-	if (optind == argc)
-		return cli_usage_error("artifacts", "wants a job id");
-	if (cli_parse_id(argv[optind], &o.job) < 0)
-		return cli_usage_error("artifacts", "'%s' is not a job id", argv[optind]);
-	optind++;
+	if (o.project || o.job_name || o.ref) {
+		if (!o.project || !o.job_name)
+			return cli_usage_error("artifacts", "--project and --job go together "
+					       "(--ref with them)");
+	} else {
+		if (optind == argc)
+			return cli_usage_error("artifacts", "wants a job id, or --project and --job");
+		if (cli_parse_id(argv[optind], &o.job) < 0)
+			return cli_usage_error("artifacts", "'%s' is not a job id", argv[optind]);
+		optind++;
+	}
 	o.paths = argv + optind;
 	o.npaths = argc - optind;
 	if (strcmp(sub, "get") && (o.npaths || o.dir))
-		return cli_usage_error("artifacts", "%s takes only a job id", sub);
+		return cli_usage_error("artifacts", "%s takes only a job", sub);
 	if (!strcmp(sub, "keep") && o.json)
 		return cli_usage_error("artifacts", "--json goes with list");
 	if (!strcmp(sub, "get") && o.json)
@@ -420,6 +477,10 @@ int cmd_artifacts(int argc, char **argv)
 	rc = cli_open(&c, &o.conn);
 	if (rc)
 		return rc;
+	if (o.job_name && (rc = latest_job(&c, &o))) {
+		client_close(&c);
+		return rc;
+	}
 	rc = !strcmp(sub, "list") ? do_list(&c, &o) : !strcmp(sub, "get") ? do_get(&c, &o) :
 	     do_keep(&c, &o);
 	client_close(&c);

@@ -1585,39 +1585,146 @@ static int artifacts_gone(struct http_request *req, const struct store_job *j)
 	return 1;
 }
 
-static int h_job_artifacts(struct http_request *req, void *ud)
+/*
+ * Job j's artifacts as a JSON array, or NULL with the error sent (410
+ * when they expired).
+ */
+static json_t *artifacts_json(struct http_request *req, struct store *st,
+			      const struct store_job *j)
 {
-	struct store *st = store_or_500(req, SRV(ud));
 	struct strbuf err = STRBUF_INIT;
 	struct store_artifact *a = NULL;
-	struct store_job j;
+	json_t *arr = NULL;
 	size_t n = 0, i;
 	int rc;
 
-	if (!st || get_job(req, SRV(ud), st, ROLE_VIEWER, &j) < 0)
-		return 0;
-	if (artifacts_gone(req, &j))
-		goto done;
-	rc = store_artifacts_list(st, j.id, &a, &n, &err);
+	if (artifacts_gone(req, j))
+		return NULL;
+	rc = store_artifacts_list(st, j->id, &a, &n, &err);
 	if (rc < 0) {
 		store_error(req, rc, &err);
 	} else {
-		json_t *arr = json_array();
-
+		arr = json_array();
 		for (i = 0; i < n; i++)
 			json_array_append_new(arr, json_pack("{s:o, s:I, s:s, s:i, s:o}",
 							     "path", json_str_or_null(a[i].path),
 							     "size", (json_int_t)a[i].size,
 							     "sha256", a[i].sha256, "mode", a[i].mode,
 							     "expire_at",
-							     json_time(j.artifacts_expire_at)));
-		http_respond_json(req, 200, arr);
-		json_decref(arr);
+							     json_time(j->artifacts_expire_at)));
 	}
-done:
 	store_artifacts_free(a, n);
-	store_job_release(&j);
 	strbuf_release(&err);
+	return arr;
+}
+
+static int h_job_artifacts(struct http_request *req, void *ud)
+{
+	struct store *st = store_or_500(req, SRV(ud));
+	struct store_job j;
+	json_t *arr;
+
+	if (!st || get_job(req, SRV(ud), st, ROLE_VIEWER, &j) < 0)
+		return 0;
+	arr = artifacts_json(req, st, &j);
+	if (arr)
+		http_respond_json(req, 200, arr);
+	json_decref(arr);
+	store_job_release(&j);
+	return 0;
+}
+
+/*
+ * The job whose artifacts a project's "latest" routes serve (GitLab's
+ * jobs/artifacts/REF/...): the job named by ?job= of the newest
+ * successful pipeline of ?ref= (a branch or tag; default: the default
+ * branch), that job itself successful. 0, or -1 with the error sent.
+ */
+static int latest_job(struct http_request *req, struct server *srv, struct store *st,
+		      struct store_job *j)
+{
+	const char *name = http_request_query(req, "job"), *ref = http_request_query(req, "ref");
+	struct store_pipeline_filter f;
+	struct store_pipeline *ps = NULL;
+	struct store_job *jobs = NULL;
+	struct strbuf err = STRBUF_INIT;
+	struct store_project p;
+	struct principal who;
+	char *def = NULL;
+	size_t n = 0, nj = 0, i;
+	int rc = -1;
+
+	memset(j, 0, sizeof(*j));
+	memset(&p, 0, sizeof(p));
+	if (who_asks(req, srv, st, &who) < 0 ||
+	    project_of(req, srv, st, &who, ROLE_VIEWER, &p) < 0)
+		goto done;
+	if (!name || !*name || strlen(name) > 255 || (ref && (!*ref || strlen(ref) > 1024))) {
+		http_respond_error(req, 400, "job=NAME is needed (and ref=, when given, "
+				   "a branch or tag name)");
+		goto done;
+	}
+	if (!ref) {
+		char *mirror = server_mirror_path(srv, p.name);
+
+		ref = def = mirror_head_branch(mirror);
+		free(mirror);
+	}
+	memset(&f, 0, sizeof(f));
+	f.project_id = p.id;
+	f.ref = ref;
+	f.status = "success";
+	f.limit = 1;
+	if (store_pipeline_list(st, &f, &ps, &n, &err) < 0) {
+		store_error(req, -1, &err);
+		goto done;
+	}
+	if (!n) {
+		http_respond_error(req, 404, "project %s has no successful pipeline on %s",
+				   p.name, ref);
+		goto done;
+	}
+	if (store_job_list(st, ps[0].id, 0, &jobs, &nj, &err) < 0) {
+		store_error(req, -1, &err);
+		goto done;
+	}
+	for (i = 0; i < nj; i++)
+		if (!strcmp(jobs[i].name, name) && !strcmp(jobs[i].status, "success"))
+			break;
+	if (i == nj) {
+		http_respond_error(req, 404, "no successful job %s in pipeline %lld, the "
+				   "latest successful one of %s", name, (long long)ps[0].id, ref);
+		goto done;
+	}
+	rc = store_job_get(st, jobs[i].id, j, &err);
+	if (rc < 0)
+		store_error(req, rc, &err);
+done:
+	store_jobs_free(jobs, nj);
+	store_pipelines_free(ps, n);
+	store_project_release(&p);
+	strbuf_release(&err);
+	free(def);
+	return rc < 0 ? -1 : 0;
+}
+
+/* GET /projects/NAME/artifacts?job=&ref=: {"job": JOB, "artifacts": [...]} */
+static int h_latest_artifacts(struct http_request *req, void *ud)
+{
+	struct store *st = store_or_500(req, SRV(ud));
+	struct store_job j;
+	json_t *arr;
+
+	if (!st || latest_job(req, SRV(ud), st, &j) < 0)
+		return 0;
+	arr = artifacts_json(req, st, &j);
+	if (arr) {
+		json_t *o = json_pack("{s:o, s:o}", "job", job_json(&j), "artifacts", arr);
+
+		http_respond_json(req, 200, o);
+		json_decref(o);
+	}
+	store_job_release(&j);
 	return 0;
 }
 
@@ -1663,22 +1770,19 @@ done:
 	return 0;
 }
 
-static int h_job_artifact(struct http_request *req, void *ud)
+/* The file of job j's artifact at the route's *path. */
+static void artifact_file(struct http_request *req, struct server *srv, struct store *st,
+			  const struct store_job *j)
 {
-	struct server *srv = SRV(ud);
-	struct store *st = store_or_500(req, srv);
 	struct strbuf err = STRBUF_INIT, path = STRBUF_INIT;
 	struct store_artifact a;
-	struct store_job j;
 	struct stat sb;
 	int rc, fd;
 
-	if (!st || get_job(req, SRV(ud), st, ROLE_VIEWER, &j) < 0)
-		return 0;
 	memset(&a, 0, sizeof(a));
-	if (artifacts_gone(req, &j))
+	if (artifacts_gone(req, j))
 		goto done;
-	rc = store_artifact_get(st, j.id, http_request_param(req, "path"), &a, &err);
+	rc = store_artifact_get(st, j->id, http_request_param(req, "path"), &a, &err);
 	if (rc < 0) {
 		store_error(req, rc, &err);
 		goto done;
@@ -1700,9 +1804,32 @@ static int h_job_artifact(struct http_request *req, void *ud)
 	http_respond_fd(req, fd, (uint64_t)sb.st_size, "application/octet-stream");
 done:
 	store_artifact_release(&a);
-	store_job_release(&j);
 	strbuf_release(&err);
 	strbuf_release(&path);
+}
+
+static int h_job_artifact(struct http_request *req, void *ud)
+{
+	struct store *st = store_or_500(req, SRV(ud));
+	struct store_job j;
+
+	if (!st || get_job(req, SRV(ud), st, ROLE_VIEWER, &j) < 0)
+		return 0;
+	artifact_file(req, SRV(ud), st, &j);
+	store_job_release(&j);
+	return 0;
+}
+
+/* GET /projects/NAME/artifacts/PATH?job=&ref=: that file of the latest job */
+static int h_latest_artifact(struct http_request *req, void *ud)
+{
+	struct store *st = store_or_500(req, SRV(ud));
+	struct store_job j;
+
+	if (!st || latest_job(req, SRV(ud), st, &j) < 0)
+		return 0;
+	artifact_file(req, SRV(ud), st, &j);
+	store_job_release(&j);
 	return 0;
 }
 
@@ -3199,6 +3326,8 @@ const struct http_route server_routes[] = {
 	{ "GET", "/api/v1/projects/:name", h_project },
 	{ "DELETE", "/api/v1/projects/:name", h_project_delete },
 	{ "GET", "/api/v1/projects/:name/pipelines", h_project_pipelines },
+	{ "GET", "/api/v1/projects/:name/artifacts", h_latest_artifacts },
+	{ "GET", "/api/v1/projects/:name/artifacts/*path", h_latest_artifact },
 	{ "POST", "/api/v1/projects/:name/pipelines", h_trigger },
 	{ "GET", "/api/v1/pipelines", h_pipelines },
 	{ "GET", "/api/v1/files", h_file },

@@ -196,6 +196,47 @@ test_expect_success 'artifacts get does not follow a symbolic link on the way' '
 	test -z "$(ls elsewhere)"
 '
 
+test_expect_success 'artifacts of the latest successful job of a ref: --project, --job, --ref' '
+	build=$(cat build.id) &&
+	cidre artifacts list --project app --job build --json |
+		jq -e "map(.path) | sort == [\"out/a.txt\", \"out/sub/tool\"]" &&
+	cidre artifacts get -p app -j build -r main -o latest >out &&
+	expect_grep "^job $build: 2 files" out &&
+	test "$(cat latest/out/a.txt)" = data &&
+	curl -sS -H "Authorization: Bearer $TOKEN" \
+		"$URL/api/v1/projects/app/artifacts/out/a.txt?job=build&ref=main" >raw &&
+	test "$(cat raw)" = data &&
+	curl -sS -H "Authorization: Bearer $TOKEN" "$URL/api/v1/projects/app/artifacts?job=build" |
+		jq -e ".job.id == $build and .job.name == \"build\" and (.artifacts | length) == 2"
+'
+
+test_expect_success 'a failed pipeline is passed over; a newer successful one is taken' '
+	build=$(cat build.id) &&
+	failed=$(cidre trigger app -q) &&
+	wait_pipeline "$failed" | jq -e ".status == \"failed\"" &&
+	cidre artifacts get -p app -j build -o again >out &&
+	expect_grep "^job $build: " out &&
+	id=$(cidre trigger app -v MUST_PASS=yes -q) &&
+	wait_pipeline "$id" >done2.json &&
+	newer=$(jq -r ".jobs[] | select(.name == \"build\") | .id" done2.json) &&
+	cidre artifacts get -p app -j build -o again >out &&
+	expect_grep "^job $newer: " out
+'
+
+test_expect_success 'latest artifacts: no such job, ref or project; usage' '
+	expect_exit 1 cidre artifacts get -p app -j nope 2>err &&
+	expect_grep "no successful job nope in pipeline [0-9]+, the latest successful one of main" err &&
+	expect_exit 1 cidre artifacts list -p app -j build -r gone 2>err &&
+	expect_grep "project app has no successful pipeline on gone" err &&
+	expect_exit 1 cidre artifacts list -p nothere -j build 2>err &&
+	expect_grep "project nothere not found" err &&
+	expect_exit 2 cidre artifacts list --job build 2>err &&
+	expect_grep "project and --job go together" err &&
+	code=$(curl -sS -o /dev/null -w "%{http_code}" -H "Authorization: Bearer $TOKEN" \
+		"$URL/api/v1/projects/app/artifacts") &&
+	test "$code" = 400
+'
+
 test_expect_success 'hook install: a work tree or its .git, --project, refusals' '
 	git init -q wt &&
 	cidre project add wt --repo wt >/dev/null &&
