@@ -23,6 +23,7 @@ const char cmd_project_usage[] =
 	"       cidre project member NAME LOGIN viewer|developer|maintainer\n"
 	"       cidre project member NAME LOGIN --remove\n"
 	"       cidre project protect NAME GLOB... | --none | --default\n"
+	"       cidre project protect NAME --tags GLOB... | --tags --none\n"
 	"\n"
 	"add:  register a repository with the server. A local path is made\n"
 	"      absolute. Pipelines start on a push (see 'cidre hook install'),\n"
@@ -35,7 +36,9 @@ const char cmd_project_usage[] =
 	"      their pipelines get protected variables, and their jobs see\n"
 	"      CI_COMMIT_REF_PROTECTED=true. --none protects no branch;\n"
 	"      --default goes back to the repository's default branch alone\n"
-	"      (what a new project has).\n"
+	"      (what a new project has). With --tags, the protected tags\n"
+	"      (e.g. 'v*'): their pipelines get protected variables too; a\n"
+	"      new project protects none.\n"
 	"add and rm need an administrator's token, member and protect a\n"
 	"maintainer's;\n"
 	"without a token only public projects are seen.\n"
@@ -55,6 +58,7 @@ const char cmd_project_usage[] =
 	"                            logs without a token (default: members only)\n"
 	"      --remove              (member) remove LOGIN from the project\n"
 	"      --none, --default     (protect) see above\n"
+	"      --tags                (protect) the protected tags, not branches\n"
 	"      --json                print the server's JSON\n"
 	"\n"
 	CLI_USAGE_CONN
@@ -73,7 +77,7 @@ struct project_opts {
 	int json;
 	int public_read;
 	int remove;
-	int prot_none, prot_default;
+	int prot_none, prot_default, prot_tags;
 };
 
 /*
@@ -267,12 +271,13 @@ static int do_protect(struct client *c, const char *name, char **globs, int n,
 		      const struct project_opts *o)
 {
 	struct strbuf err = STRBUF_INIT, path = STRBUF_INIT;
+	const char *key = o->prot_tags ? "protected_tags" : "protected_branches";
 	json_t *list = o->prot_default ? json_null() : json_array(), *body, *res = NULL;
 	int i, rc;
 
 	for (i = 0; i < n && !o->prot_default; i++)
 		json_append_list(list, globs[i]);
-	body = json_pack("{s:o}", "protected_branches", list);
+	body = json_pack("{s:o}", key, list);
 	project_path(&path, name);
 	rc = client_request(c, "PATCH", path.buf, body, &res, &err);
 	if (rc) {
@@ -280,11 +285,11 @@ static int do_protect(struct client *c, const char *name, char **globs, int n,
 	} else if (o->json) {
 		cli_print_json(res);
 	} else {
-		json_t *pb = json_object_get(res, "protected_branches");
+		json_t *pb = json_object_get(res, key);
 		char *s = json_is_array(pb) && json_array_size(pb) ?
 			  json_dumps(pb, JSON_COMPACT) : NULL;
 
-		printf("protected branches of %s: %s\n", name,
+		printf("protected %s of %s: %s\n", o->prot_tags ? "tags" : "branches", name,
 		       json_is_null(pb) ? "the default branch" : s ? s : "none");
 		free(s);
 	}
@@ -298,7 +303,7 @@ static int do_protect(struct client *c, const char *name, char **globs, int n,
 int cmd_project(int argc, char **argv)
 {
 	enum { OPT_REPO = 256, OPT_BRANCHES, OPT_POLL, OPT_SECRET, OPT_JSON, OPT_PUBLIC,
-	       OPT_REMOVE, OPT_NONE, OPT_DEFAULT };
+	       OPT_REMOVE, OPT_NONE, OPT_DEFAULT, OPT_TAGS };
 	static const struct option longopts[] = {
 		{ "repo", required_argument, NULL, OPT_REPO },
 		{ "branches", required_argument, NULL, OPT_BRANCHES },
@@ -310,6 +315,7 @@ int cmd_project(int argc, char **argv)
 		{ "remove", no_argument, NULL, OPT_REMOVE },
 		{ "none", no_argument, NULL, OPT_NONE },
 		{ "default", no_argument, NULL, OPT_DEFAULT },
+		{ "tags", no_argument, NULL, OPT_TAGS },
 		CLI_LONGOPTS_CONN,
 		{ NULL, 0, NULL, 0 },
 	};
@@ -373,6 +379,9 @@ int cmd_project(int argc, char **argv)
 		case OPT_DEFAULT:
 			o.prot_default = 1;
 			break;
+		case OPT_TAGS:
+			o.prot_tags = 1;
+			break;
 		default:
 			return cli_usage_error("project", "unknown or incomplete option '%s'",
 					       argv[optind - 1]);
@@ -395,9 +404,12 @@ int cmd_project(int argc, char **argv)
 		}
 	}
 	if ((o.remove && strcmp(sub, "member")) || (o.public_read && strcmp(sub, "add")) ||
-	    ((o.prot_none || o.prot_default) && strcmp(sub, "protect")))
+	    ((o.prot_none || o.prot_default || o.prot_tags) && strcmp(sub, "protect")))
 		return cli_usage_error("project", "--remove goes with member, --public with add, "
-				       "--none and --default with protect");
+				       "--none, --default and --tags with protect");
+	if (o.prot_tags && o.prot_default)
+		return cli_usage_error("project", "--default is for branches: no tag is "
+				       "protected by default (--tags --none)");
 	if (!strcmp(sub, "protect")) {
 		if (o.prot_none + o.prot_default + (optind < argc) != 1)
 			return cli_usage_error("project", "protect wants branch globs, --none "

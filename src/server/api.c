@@ -64,6 +64,8 @@ static json_t *project_json(const struct store_project *p, int secrets)
 	json_object_set_new(o, "created_at", json_time(p->created));
 	json_object_set_new(o, "public", json_boolean(p->public_read));
 	json_object_set_new(o, "protected_branches", protected_json(p->protected_branches));
+	json_object_set_new(o, "protected_tags", protected_json(p->protected_tags ?
+								 p->protected_tags : ""));
 	if (secrets) {
 		struct strbuf err = STRBUF_INIT;
 		char *hook = NULL, *web = NULL;
@@ -2592,7 +2594,7 @@ static int h_session_delete(struct http_request *req, void *ud)
  * strings, checked by settings_protected_list. The comma-joined list in
  * *ret (NULL for null). 400 and -1 when it is something else.
  */
-static int protected_arg(struct http_request *req, json_t *v, char **ret)
+static int protected_arg(struct http_request *req, json_t *v, int tags, char **ret)
 {
 	struct strbuf msg = STRBUF_INIT;
 	struct strvec globs = STRVEC_INIT;
@@ -2621,14 +2623,21 @@ static int protected_arg(struct http_request *req, json_t *v, char **ret)
 	}
 	if (!rc)
 		rc = settings_protected_list(&globs, ret, &msg);
-	if (rc)
+	if (rc && tags)
+		http_respond_error(req, 400, "protected_tags must be null (none) or an array of "
+				   "at most %d tag globs of 1 to %d bytes, without commas or "
+				   "control characters", SETTINGS_MAX_PROTECTED, SETTINGS_MAX_GLOB);
+	else if (rc)
 		http_respond_error(req, 400, "%s", msg.buf);
 	strvec_clear(&globs);
 	strbuf_release(&msg);
 	return rc ? -1 : 0;
 }
 
-/* {"public": bool, "protected_branches": [glob...] | null}, either or both (maintainer) */
+/*
+ * {"public": bool, "protected_branches": [glob...] | null,
+ *  "protected_tags": [glob...] | null}, any of them (maintainer)
+ */
 static int h_project_patch(struct http_request *req, void *ud)
 {
 	struct server *srv = SRV(ud);
@@ -2636,9 +2645,9 @@ static int h_project_patch(struct http_request *req, void *ud)
 	struct strbuf err = STRBUF_INIT;
 	struct store_project p;
 	struct principal who;
-	json_t *o, *pub, *prot;
-	char *list = NULL;
-	int rc, known;
+	json_t *o, *pub, *prot, *tags;
+	char *list = NULL, *tag_list = NULL;
+	int rc = 200, known;
 
 	if (!st || who_changes(req, srv, st, &who) < 0 || !(o = body_json(req)))
 		return 0;
@@ -2647,16 +2656,22 @@ static int h_project_patch(struct http_request *req, void *ud)
 		goto done;
 	pub = json_object_get(o, "public");
 	prot = json_object_get(o, "protected_branches");
-	known = !!pub + !!prot;
+	tags = json_object_get(o, "protected_tags");
+	known = !!pub + !!prot + !!tags;
 	if (!known || json_object_size(o) != (size_t)known || (pub && !json_is_boolean(pub))) {
 		http_respond_error(req, 400, "the body must be {\"public\": true|false, "
-				   "\"protected_branches\": [glob...]|null}, either or both");
+				   "\"protected_branches\": [glob...]|null, \"protected_tags\": "
+				   "[glob...]|null}, any of them");
 		goto done;
 	}
-	if (prot && protected_arg(req, prot, &list) < 0)
+	if ((prot && protected_arg(req, prot, 0, &list) < 0) ||
+	    (tags && protected_arg(req, tags, 1, &tag_list) < 0))
 		goto done;
-	rc = settings_project_update(srv, st, req, &who, &p, pub ? json_is_true(pub) : -1, !!prot,
-				     list, &err);
+	if (pub || prot)
+		rc = settings_project_update(srv, st, req, &who, &p, pub ? json_is_true(pub) : -1,
+					     !!prot, list, &err);
+	if (rc == 200 && tags)
+		rc = settings_project_protect_tags(srv, st, req, &who, &p, tag_list, &err);
 	if (rc != 200) {
 		http_respond_error(req, (unsigned)rc, "%s", err.buf);
 		goto done;
@@ -2669,6 +2684,7 @@ static int h_project_patch(struct http_request *req, void *ud)
 	}
 done:
 	free(list);
+	free(tag_list);
 	store_project_release(&p);
 	json_decref(o);
 	strbuf_release(&err);

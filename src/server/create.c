@@ -76,6 +76,12 @@ int server_branch_protected(const struct store_project *p, const char *branch,
 	return *p->protected_branches && server_branch_matches(p->protected_branches, branch);
 }
 
+int server_tag_protected(const struct store_project *p, const char *tag)
+{
+	return tag && p->protected_tags && *p->protected_tags &&
+		server_branch_matches(p->protected_tags, tag);
+}
+
 static const char *const when_names[] = {
 	[WHEN_ON_SUCCESS] = "on_success", [WHEN_ON_FAILURE] = "on_failure",
 	[WHEN_ALWAYS] = "always", [WHEN_MANUAL] = "manual",
@@ -515,8 +521,8 @@ int server_create_pipeline(struct server *srv, const struct trigger *t,
 	pl.variables = vars_text;
 	pl.schedule_id = t->schedule_id;
 	pl.tag = tag;
-	/* protected tags are not kept: a tag's pipeline gets no protected variable */
-	pl.protected_ref = !tag && server_branch_protected(pr, branch, gi.default_branch);
+	pl.protected_ref = tag ? server_tag_protected(pr, branch) :
+			   server_branch_protected(pr, branch, gi.default_branch);
 	if (store_pipeline_add(st, &pl, err) < 0)
 		goto done;
 

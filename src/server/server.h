@@ -406,6 +406,16 @@ void settings_protected_error(struct strbuf *msg);
 int settings_project_update(struct server *srv, struct store *st, struct http_request *req,
 			    const struct principal *who, struct store_project *p, int pub,
 			    int set_protected, const char *list, struct strbuf *msg);
+/*
+ * Set project p's protected tags (list from settings_protected_list; NULL
+ * or "": none), as settings_project_update: the maintainer's role, the
+ * audit entry, p updated; an HTTP status, msg saying why when not 200.
+ */
+int settings_project_protect_tags(struct server *srv, struct store *st, struct http_request *req,
+				  const struct principal *who, struct store_project *p,
+				  const char *list, struct strbuf *msg);
+/* Whether tag is one of p's protected tags. */
+int server_tag_protected(const struct store_project *p, const char *tag);
 /* The role named name (viewer, developer, maintainer), or -1 with msg. */
 int settings_role_parse(const char *name, struct strbuf *msg);
 /* Give user login role_str on p, or remove the membership (role_str NULL). */

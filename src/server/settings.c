@@ -118,6 +118,30 @@ done:
 	return status;
 }
 
+int settings_project_protect_tags(struct server *srv, struct store *st, struct http_request *req,
+				  const struct principal *who, struct store_project *p,
+				  const char *list, struct strbuf *msg)
+{
+	struct strbuf err = STRBUF_INIT;
+	int rc, status;
+
+	if ((status = maintainer(srv, st, who, p, msg)))
+		return status;
+	rc = store_project_set_protected_tags(st, p->name, list, &err);
+	if (rc < 0) {
+		status = server_store_status(rc, &err, msg);
+		goto done;
+	}
+	free(p->protected_tags);
+	p->protected_tags = list && *list ? xstrdup(list) : NULL;
+	auth_audit(st, req, who, "project.update", p->name, "protected_tags %s",
+		   p->protected_tags ? p->protected_tags : "(none)");
+	status = 200;
+done:
+	strbuf_release(&err);
+	return status;
+}
+
 int settings_role_parse(const char *name, struct strbuf *msg)
 {
 	int role = role_parse(name);

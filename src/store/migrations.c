@@ -296,6 +296,11 @@ const char *const store_migrations[] = {
 	 * and tag 1; pipelines recorded before are all of branches.
 	 */
 	"ALTER TABLE pipelines ADD COLUMN tag INTEGER NOT NULL DEFAULT 0;",
+	/*
+	 * 14: protected tags, comma-separated globs as protected_branches;
+	 * NULL or "" none (GitLab protects no tag unless told).
+	 */
+	"ALTER TABLE projects ADD COLUMN protected_tags TEXT;",
 };
 
 const size_t store_migrations_nr = ARRAY_SIZE(store_migrations);

@@ -75,6 +75,8 @@ struct store_project {
 	 * server_branch_protected).
 	 */
 	char *protected_branches;
+	/* Globs of the protected tags, comma-separated; NULL or "" none. */
+	char *protected_tags;
 };
 void store_project_release(struct store_project *p);
 
@@ -106,6 +108,10 @@ int store_project_set_public(struct store *st, const char *name, int on, struct 
  * NULL back to the default branch). STORE_NOTFOUND: no such project. */
 int store_project_set_protected(struct store *st, const char *name, const char *patterns,
 				struct strbuf *err);
+/* Set a live project's protected tags (comma-separated globs; "" or NULL
+ * none). STORE_NOTFOUND: no such project. */
+int store_project_set_protected_tags(struct store *st, const char *name,
+				     const char *patterns, struct strbuf *err);
 
 /* Last sha seen on a ref by polling (ret_sha: 41 bytes, "" if none).
  * store_ref_set refuses a sha longer than 40 characters. */

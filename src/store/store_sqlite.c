@@ -43,7 +43,7 @@ enum stmt_id {
 	ST_ARTIFACTS_EXPIRE_AT, ST_ARTIFACTS_KEEP, ST_ARTIFACTS_EXPIRE, ST_ARTIFACTS_DELETE,
 	ST_ARTIFACT_BLOB_USED, ST_AUDIT_PRUNE, ST_JOB_RUNNING_SINCE,
 	ST_TOKEN_ADD, ST_TOKEN_CHECK, ST_TOKEN_COUNT,
-	ST_PROJECT_SET_PUBLIC, ST_PROJECT_SET_PROTECTED,
+	ST_PROJECT_SET_PUBLIC, ST_PROJECT_SET_PROTECTED, ST_PROJECT_SET_PROTECTED_TAGS,
 	ST_TOKEN_ADD_USER, ST_TOKEN_LOOKUP, ST_TOKEN_USED, ST_TOKEN_LIST, ST_TOKEN_REVOKE,
 	ST_USER_ADD, ST_USER_GET, ST_USER_GET_ID, ST_USER_LIST, ST_USER_UPDATE,
 	ST_SESSION_ADD, ST_SESSION_GET, ST_SESSION_TOUCH, ST_SESSION_DELETE,
@@ -60,7 +60,7 @@ enum stmt_id {
 
 #define PROJECT_COLS \
 	"id, name, repo, branches, poll_interval, hook_secret, webhook_secret, " \
-	"created, deleted, public, protected_branches"
+	"created, deleted, public, protected_branches, protected_tags"
 
 #define PIPELINE_COLS \
 	"p.id, p.project_id, (SELECT name FROM projects WHERE id = p.project_id), " \
@@ -273,6 +273,9 @@ static const char *const stmt_sql[ST__NR] = {
 		"UPDATE projects SET public = ?2 WHERE name = ?1 AND deleted = 0 RETURNING id",
 	[ST_PROJECT_SET_PROTECTED] =
 		"UPDATE projects SET protected_branches = ?2 WHERE name = ?1 AND deleted = 0 "
+		"RETURNING id",
+	[ST_PROJECT_SET_PROTECTED_TAGS] =
+		"UPDATE projects SET protected_tags = ?2 WHERE name = ?1 AND deleted = 0 "
 		"RETURNING id",
 
 	[ST_TOKEN_ADD_USER] =
@@ -842,6 +845,7 @@ void store_project_release(struct store_project *p)
 	free(p->hook_secret);
 	free(p->webhook_secret);
 	free(p->protected_branches);
+	free(p->protected_tags);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -867,6 +871,7 @@ static void read_project(sqlite3_stmt *s, struct store_project *p)
 	p->deleted = sqlite3_column_int64(s, 8);
 	p->public_read = sqlite3_column_int(s, 9);
 	p->protected_branches = col_str(s, 10);
+	p->protected_tags = col_str(s, 11);
 }
 
 int store_project_name_ok(const char *name)
@@ -2387,6 +2392,22 @@ int store_project_set_protected(struct store *st, const char *name, const char *
 	b_text0(s, 1, name);
 	b_text(s, 2, patterns);
 	rc = exec_returning(st, s, "project set protected branches", err);
+	if (rc == STORE_NOTFOUND)
+		return fail(err, rc, "no project %s", name ? name : "");
+	return rc;
+}
+
+int store_project_set_protected_tags(struct store *st, const char *name,
+				     const char *patterns, struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, ST_PROJECT_SET_PROTECTED_TAGS, err);
+	int rc;
+
+	if (!s)
+		return -1;
+	b_text0(s, 1, name);
+	b_text(s, 2, patterns && *patterns ? patterns : NULL);
+	rc = exec_returning(st, s, "project set protected tags", err);
 	if (rc == STORE_NOTFOUND)
 		return fail(err, rc, "no project %s", name ? name : "");
 	return rc;

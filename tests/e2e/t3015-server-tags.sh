@@ -17,6 +17,7 @@ build:
   script:
     - echo "tag=[$CI_COMMIT_TAG] branch=[$CI_COMMIT_BRANCH] ref=[$CI_COMMIT_REF_NAME] sha=[$CI_COMMIT_SHA]"
     - printf "message=[%s]\n" "$CI_COMMIT_TAG_MESSAGE"
+    - echo "key=${DEPLOY_KEY:-none} protected=$CI_COMMIT_REF_PROTECTED"
 release:
   rules:
     - if: $CI_COMMIT_TAG
@@ -98,6 +99,30 @@ test_expect_success 'a trigger names a tag by its name or refs/tags/NAME' '
 test_expect_success 'the list filters by a tag name' '
 	api GET "/api/v1/pipelines?ref=v2" >l.json &&
 	jq -e "length >= 3 and all(.[]; .tag == true and .ref == \"v2\")" l.json
+'
+
+test_expect_success 'protected tags: their pipelines get protected variables, others not' '
+	api PUT /api/v1/projects/app/variables/DEPLOY_KEY "{\"value\":\"tag-secret\",\"protected\":true}" >/dev/null &&
+	expect_status 201 &&
+	api GET /api/v1/projects/app >proj.json &&
+	jq -e ".protected_tags == []" proj.json &&
+	cidre project protect app --tags "v*" "rel-*,stable" >out &&
+	expect_grep "^protected tags of app: \[\"v\*\",\"rel-\*\",\"stable\"\]$" out &&
+	(cd app && git tag v9 && git tag other9 && git push origin v9 other9) >out 2>&1 &&
+	grep "^remote: cidre: pipeline [0-9]* for tag v9:" out | sed "s/^remote: cidre: pipeline \([0-9]*\) .*/\1/" >v9.id &&
+	grep "^remote: cidre: pipeline [0-9]* for tag other9:" out | sed "s/^remote: cidre: pipeline \([0-9]*\) .*/\1/" >o9.id &&
+	job_log "$(cat v9.id)" build >log &&
+	jq -e ".protected == true" "p$(cat v9.id).json" &&
+	expect_grep "key=tag-secret protected=true" log &&
+	job_log "$(cat o9.id)" build >log &&
+	jq -e ".protected == false" "p$(cat o9.id).json" &&
+	expect_grep "key=none protected=false" log &&
+	expect_exit 2 cidre project protect app --tags --default 2>err &&
+	cidre project protect app --tags --none >out &&
+	expect_grep "^protected tags of app: none$" out &&
+	api PATCH /api/v1/projects/app "{\"protected_tags\":[\"a,b\"]}" >/dev/null &&
+	expect_status 400 &&
+	expect_grep "protected_tags must be null" "$SCRATCH/.http-body"
 '
 
 hmac() {
