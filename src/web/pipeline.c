@@ -305,8 +305,10 @@ int web_pipeline(struct http_request *req, void *ud)
 	}
 	failures(&pg, jobs, nj, &fail);
 	{
+		/* a tag pipeline says so: "tag v1.2" */
+		char *ref = xasprintf("%s%s", p.tag ? "tag " : "", p.ref);
 		struct tmpl_var v[] = {
-			tmpl_str("project", pr.name), tmpl_str("ref", p.ref), tmpl_str("id", sid),
+			tmpl_str("project", pr.name), tmpl_str("ref", ref), tmpl_str("id", sid),
 			tmpl_html("status", status.buf), tmpl_html("error", error.buf),
 			tmpl_str("title", ctitle), tmpl_str("author", author), tmpl_str("sha", p.sha),
 			tmpl_str("source", p.source), tmpl_str("age", age), tmpl_str("duration", dur),
@@ -315,6 +317,7 @@ int web_pipeline(struct http_request *req, void *ud)
 			tmpl_html("jobs", jrows.buf), tmpl_html("failures", fail.buf),
 		};
 		page_render(&body, "pipeline", NULL, v, ARRAY_SIZE(v));
+		free(ref);
 	}
 	strbuf_addf(&title, "Pipeline #%" PRId64 " · %s", p.id, pr.name);
 	page_send(&pg, 200, title.buf, body.buf);

@@ -51,7 +51,10 @@ test_expect_success 'a lightweight tag push gets a tag pipeline, release include
 	jq -e ".status == \"success\" and .ref == \"v1\" and .tag == true and .source == \"push\" and .sha == \"$(cat head)\"" "p$id.json" &&
 	jq -e "[.jobs[].name] | sort == [\"build\", \"release\"]" "p$id.json" &&
 	expect_grep "tag=\[v1\] branch=\[\] ref=\[v1\] sha=\[$(cat head)\]" log &&
-	expect_grep "^message=\[\]$" log
+	expect_grep "^message=\[\]$" log &&
+	api PATCH /api/v1/projects/app "{\"public\":true}" >/dev/null &&
+	test "$(page - "/pipelines/$id")" = 200 &&
+	expect_grep "<p class=\"crumbs\"><a href=\"/p/app\">app</a> › tag v1</p>" page.html
 '
 
 test_expect_success 'an annotated tag: its commit is built, its message is CI_COMMIT_TAG_MESSAGE' '
