@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "exec/proc.h"
+#include "git/mirror.h"
 #include "util/xalloc.h"
 
 /* Output caps (bytes) for the git commands below. */
@@ -307,6 +308,8 @@ int gitinfo_read(const char *dir, struct gitinfo *gi, struct strbuf *err)
 	parse_refs(&pc[0].out, pos, pc[0].status == 0, gi, &rs);
 	if (pc[0].status == 0 && pc[1].status == 0) {
 		parse_commit(&pc[1].out, gi);
+		if (gi->tag)
+			gi->tag_message = git_tag_message(NULL, abs, gi->tag);
 	} else {
 		/* An unborn branch: HEAD still names it. */
 		set_unborn(gi);
@@ -347,6 +350,7 @@ void gitinfo_release(struct gitinfo *gi)
 	free(gi->before_sha);
 	free(gi->branch);
 	free(gi->tag);
+	free(gi->tag_message);
 	free(gi->default_branch);
 	free(gi->message);
 	free(gi->author);

@@ -17,6 +17,7 @@ struct gitinfo {
 	char *before_sha;      /* first parent of HEAD, or 40 zeros */
 	char *branch;          /* current branch, NULL when detached */
 	char *tag;             /* a tag pointing at HEAD when detached, else NULL */
+	char *tag_message;     /* its message ("" lightweight), NULL: unknown */
 	char *default_branch;  /* origin/HEAD, else init.defaultBranch, else main */
 	char *message;         /* full commit message */
 	char *author;          /* "Name <email>" */

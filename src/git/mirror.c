@@ -228,17 +228,28 @@ int mirror_branches(const char *dir, struct strvec *out, struct strbuf *err)
 
 char *mirror_tag_message(const char *dir, const char *name)
 {
+	return git_tag_message(dir, NULL, name);
+}
+
+char *git_tag_message(const char *gitdir, const char *cwd, const char *name)
+{
 	struct strbuf out = STRBUF_INIT, ref = STRBUF_INIT;
-	const char *argv[] = { "git", "--git-dir", dir, "for-each-ref", "--count=1",
+	const char *argv[] = { "git", "--git-dir", gitdir, "for-each-ref", "--count=1",
 			       "--format=%(objecttype)%00%(contents:subject)%00%(contents:body)",
 			       NULL, NULL };
+	const char *const *av = argv;
 	char *ret = NULL;
 
 	if (!*name || *name == '-' || strlen(name) > 1024 || strpbrk(name, "*?[\\"))
 		return NULL;        /* not a ref name: for-each-ref would glob it */
 	strbuf_addf(&ref, "refs/tags/%s", name);
 	argv[6] = ref.buf;
-	if (git(argv, NULL, MIRROR_OUT_MAX, &out, NULL) == 0 && out.len) {
+	if (!gitdir) {
+		/* the repository cwd is in: "git for-each-ref ..." */
+		argv[2] = "git";
+		av = argv + 2;
+	}
+	if (git(av, cwd, MIRROR_OUT_MAX, &out, NULL) == 0 && out.len) {
 		const char *type = out.buf, *subject, *body;
 
 		subject = memchr(out.buf, '\0', out.len);

@@ -48,6 +48,8 @@ int mirror_commit(const char *dir, const char *sha, struct gitinfo *gi,
  * a lightweight tag. NULL when there is no such tag.
  */
 char *mirror_tag_message(const char *dir, const char *name);
+/* The same in the repository gitdir is, or (gitdir NULL) the one cwd is in. */
+char *git_tag_message(const char *gitdir, const char *cwd, const char *name);
 /*
  * Files changed from before to sha (rules:changes of a push). Returns 1
  * without a list when before is all zeros or unknown (then every

@@ -68,7 +68,7 @@ void ci_predefined(const struct gitinfo *gi, const struct ci_predef *o,
 		varlist_set(vl, "CI_COMMIT_BRANCH", gi->branch);
 	if (gi->tag) {
 		varlist_set(vl, "CI_COMMIT_TAG", gi->tag);
-		varlist_set(vl, "CI_COMMIT_TAG_MESSAGE", "");
+		varlist_set(vl, "CI_COMMIT_TAG_MESSAGE", gi->tag_message ? gi->tag_message : "");
 	}
 	varlist_set(vl, "CI_COMMIT_MESSAGE", gi->message);
 	nl = strchr(gi->message, '\n');

@@ -393,7 +393,6 @@ int server_create_pipeline(struct server *srv, const struct trigger *t,
 	struct keylock *plan_key = NULL;
 	int have_gi = 0, have_plan = 0, rc = -1, in_tx = 0, recorded = 0, broken;
 	int tag = 0, qualified = 0;
-	char *tag_message = NULL;
 	const char *skip = NULL;
 
 	*ret_status = 500;
@@ -495,7 +494,7 @@ int server_create_pipeline(struct server *srv, const struct trigger *t,
 	}
 	if (tag) {
 		gi.tag = xstrdup(branch);
-		tag_message = mirror_tag_message(mirror, branch);
+		gi.tag_message = mirror_tag_message(mirror, branch);
 	} else {
 		gi.branch = xstrdup(branch);
 	}
@@ -542,8 +541,6 @@ int server_create_pipeline(struct server *srv, const struct trigger *t,
 		ci_predefined(&gi, &po, &ctx.predefined);
 		if (pl.protected_ref)
 			varlist_set(&ctx.predefined, "CI_COMMIT_REF_PROTECTED", "true");
-		if (tag_message)
-			varlist_set(&ctx.predefined, "CI_COMMIT_TAG_MESSAGE", tag_message);
 		free(b);
 	}
 	if (t->vars)
@@ -722,7 +719,6 @@ done:
 	json_decref(created_ev);
 	free(mirror);
 	free(branch);
-	free(tag_message);
 	free(vars_text);
 	free(ctx_text);
 	return rc;
