@@ -206,9 +206,14 @@ done:
 
 int mirror_branches(const char *dir, struct strvec *out, struct strbuf *err)
 {
+	return mirror_refs(dir, "refs/heads/", out, err);
+}
+
+int mirror_refs(const char *dir, const char *prefix, struct strvec *out, struct strbuf *err)
+{
 	struct strbuf sb = STRBUF_INIT;
 	const char *argv[] = { "git", "--git-dir", dir, "for-each-ref",
-			       "--format=%(objectname) %(refname:lstrip=2)", "refs/heads/", NULL };
+			       "--format=%(objectname) %(refname:lstrip=2)", prefix, NULL };
 	char *line, *save = NULL;
 
 	if (git(argv, NULL, MIRROR_LIST_MAX, &sb, err) < 0) {

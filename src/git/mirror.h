@@ -34,6 +34,9 @@ int mirror_resolve(const char *dir, const char *ref, char *ret, struct strbuf *e
  * out->v[2k] = "NAME", out->v[2k+1] = sha.
  */
 int mirror_branches(const char *dir, struct strvec *out, struct strbuf *err);
+/* The same for the refs under prefix ("refs/tags/": tags, their object's
+ * id: an annotated tag's, not its commit's). */
+int mirror_refs(const char *dir, const char *prefix, struct strvec *out, struct strbuf *err);
 /*
  * The facts of commit sha (any revision: a sha, refs/heads/NAME) for the
  * CI_COMMIT_* variables: gi gets sha (the full id),

@@ -2351,6 +2351,85 @@ struct polled {
 };
 
 /*
+ * The tags of a polled project's round (the mirror just fetched): a tag
+ * pipeline for every tag that is new or moved since the last round,
+ * within the round's limits.pipelines_per_push (*created counts). Tags
+ * are recorded in refs as "refs/tags/NAME" (branches by their bare
+ * names); "refs/tags/" itself says the tags were read once: that first
+ * time they are only recorded, as the first poll's branches.
+ */
+static void poll_tags(struct server *srv, struct store *st, const struct store_project *p,
+		      const char *mirror, int *created)
+{
+	static const char zero[] = "0000000000000000000000000000000000000000";
+	struct strbuf err = STRBUF_INIT, key = STRBUF_INIT;
+	struct strvec tags = STRVEC_INIT;
+	struct server_config cfg;
+	char was[41], mark[41] = "";
+	size_t i, recorded = 0;
+	int first;
+
+	server_cfg(srv, &cfg);
+	if (mirror_refs(mirror, "refs/tags/", &tags, &err) < 0) {
+		slog_warn("poll %s: %s", p->name, err.buf);
+		goto done;
+	}
+	if (store_ref_get(st, p->id, "refs/tags/", mark, &err) < 0)
+		strbuf_reset(&err);
+	first = !mark[0];
+	for (i = 0; i + 1 < tags.nr; i += 2) {
+		struct trigger t;
+		int64_t id;
+		int status;
+
+		strbuf_reset(&key);
+		strbuf_addf(&key, "refs/tags/%s", tags.v[i]);
+		was[0] = '\0';
+		if (store_ref_get(st, p->id, key.buf, was, &err) < 0)
+			strbuf_reset(&err);
+		if (!strcmp(was, tags.v[i + 1]))
+			continue;
+		if (first) {
+			store_ref_set(st, p->id, key.buf, tags.v[i + 1], &err);
+			strbuf_reset(&err);
+			recorded++;
+			continue;
+		}
+		if (*created >= cfg.max_pipelines_per_push) {
+			slog_warn("poll %s: more than %d new heads and tags at once "
+				  "(limits.pipelines_per_push)", p->name, cfg.max_pipelines_per_push);
+			break;
+		}
+		memset(&t, 0, sizeof(t));
+		t.project = p;
+		t.ref = tags.v[i];
+		t.tag = 1;
+		t.sha = tags.v[i + 1];
+		t.source = "poll";
+		t.fetched = 1;
+		if (server_create_pipeline(srv, &t, &id, &status, &err) < 0) {
+			slog_warn("poll %s tag %s: %s", p->name, tags.v[i], err.buf);
+			strbuf_reset(&err);
+			continue;
+		}
+		(*created)++;
+		slog_info("poll %s: tag %s: pipeline %lld", p->name, tags.v[i], (long long)id);
+		store_ref_set(st, p->id, key.buf, tags.v[i + 1], &err);
+		strbuf_reset(&err);
+	}
+	if (first) {
+		store_ref_set(st, p->id, "refs/tags/", zero, &err);
+		if (recorded)
+			slog_info("poll %s: first poll: %zu tag%s recorded, not built", p->name,
+				  recorded, recorded == 1 ? "" : "s");
+	}
+done:
+	strvec_clear(&tags);
+	strbuf_release(&key);
+	strbuf_release(&err);
+}
+
+/*
  * One round of a polled project: fetch, then a pipeline for every
  * matching branch whose head moved since the last round. The first
  * round (no head recorded for any matching branch) records every head
@@ -2424,6 +2503,7 @@ static void poll_project(struct server *srv, struct store *st, const struct stor
 	if (recorded)
 		slog_info("poll %s: first poll: %zu other branch head%s recorded, not built",
 			  p->name, recorded, recorded == 1 ? "" : "s");
+	poll_tags(srv, st, p, mirror, &created);
 done:
 	free(seen);
 	free(def);

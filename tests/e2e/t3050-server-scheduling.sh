@@ -156,7 +156,7 @@ test_expect_success 'a polled repository builds new commits by itself' '
 	git clone -q polled.git polled 2>/dev/null &&
 	printf "p:\n  script: [echo polled \$CI_PIPELINE_SOURCE]\n" >polled/.gitlab-ci.yml &&
 	(cd polled && git add . && git commit -qm p1 && git push -q origin HEAD:main &&
-	 git push -q origin HEAD:old-a HEAD:old-b) &&
+	 git tag v1 && git push -q origin HEAD:old-a HEAD:old-b v1) &&
 	git --git-dir=polled.git symbolic-ref HEAD refs/heads/main &&
 	printf "poll:\n  min_interval: 1\n" >>data/config.yml &&
 	kill -HUP "$SERVER_PID" &&
@@ -182,6 +182,16 @@ test_expect_success 'the first poll builds the default branch only and records t
 	sleep 2 &&
 	api GET "/api/v1/pipelines?project=polled" >pl.json &&
 	jq -e "length == 3" pl.json
+'
+
+test_expect_success 'a polled repository builds new tags; the first poll recorded the old ones' '
+	grep -q "poll polled: first poll: 1 tag recorded, not built" data.log &&
+	(cd polled && git tag -a v2 -m "two" && git push -q origin v2) &&
+	wait_for 20 sh -c "curl -sS -H \"Authorization: Bearer $TOKEN\" \"$URL/api/v1/pipelines?project=polled\" | jq -e \"length == 4\"" &&
+	api GET "/api/v1/pipelines?project=polled" >pl.json &&
+	jq -e --arg head "$(git -C polled rev-parse HEAD)" ".[0].ref == \"v2\" and .[0].tag == true and .[0].source == \"poll\" and .[0].sha == \$head" pl.json &&
+	sleep 2 &&
+	api GET "/api/v1/pipelines?project=polled" | jq -e "length == 4"
 '
 
 test_done
