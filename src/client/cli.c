@@ -397,8 +397,9 @@ void cli_print_pipeline(const json_t *p, FILE *f, time_t now)
 	size_t i;
 	double d;
 
-	fprintf(f, "pipeline %" PRId64 "  %s  %s  %.8s  %s  %s", cli_int(p, "id", 0),
-		cli_str(p, "project", "?"), cli_str(p, "ref", "?"), sha,
+	fprintf(f, "pipeline %" PRId64 "  %s  %s%s  %.8s  %s  %s", cli_int(p, "id", 0),
+		cli_str(p, "project", "?"), cli_str(p, "ref", "?"),
+		json_is_true(json_object_get(p, "tag")) ? " (tag)" : "", sha,
 		cli_str(p, "source", "?"), cli_str(p, "status", "?"));
 	if (cli_num(p, "duration", &d) == 0) {
 		cli_fmt_duration(&sb, d);

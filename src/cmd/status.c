@@ -211,7 +211,9 @@ static void print_list(const json_t *all)
 
 		cli_table_addf(&t, "%" PRId64, cli_int(p, "id", 0));
 		cli_table_add(&t, cli_str(p, "project", "?"));
-		cli_table_add(&t, cli_str(p, "ref", "?"));
+		/* a tag's pipeline: "v1.2 (tag)" */
+		cli_table_addf(&t, "%s%s", cli_str(p, "ref", "?"),
+			       json_is_true(json_object_get(p, "tag")) ? " (tag)" : "");
 		cli_table_addf(&t, "%.8s", cli_str(p, "sha", ""));
 		cli_table_add(&t, cli_str(p, "source", ""));
 		strbuf_addstr(&sb, cli_str(p, "status", "?"));

@@ -99,9 +99,13 @@ test_expect_success 'a trigger names a tag by its name or refs/tags/NAME' '
 	jq -e ".error | test(\"no tag .nope.\")" t.json
 '
 
-test_expect_success 'the list filters by a tag name' '
+test_expect_success 'the list filters by a tag name; status says (tag)' '
 	api GET "/api/v1/pipelines?ref=v2" >l.json &&
-	jq -e "length >= 3 and all(.[]; .tag == true and .ref == \"v2\")" l.json
+	jq -e "length >= 3 and all(.[]; .tag == true and .ref == \"v2\")" l.json &&
+	cidre status app --ref v2 -n 1 >out &&
+	expect_grep "^ *[0-9]+ +app +v2 \(tag\) +[0-9a-f]{8} +api +success " out &&
+	cidre status "$(jq -r ".[0].id" l.json)" >out &&
+	expect_grep "^pipeline [0-9]+  app  v2 \(tag\)  [0-9a-f]{8}  api  success" out
 '
 
 test_expect_success 'protected tags: their pipelines get protected variables, others not' '
