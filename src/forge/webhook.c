@@ -100,18 +100,11 @@ static int authenticate(enum webhook_forge forge, const struct webhook_input *in
 		}
 		return 0;
 	case WEBHOOK_GITEA:
-		sig = in->gitea_signature;
-		if (!sig) {
-			strbuf_addstr(err, "Gitea webhook without X-Gitea-Signature");
-			return -1;
-		}
-		body = json;
-		body_len = len;
-		break;
 	case WEBHOOK_GOGS:
-		sig = in->gogs_signature;
+		sig = forge == WEBHOOK_GITEA ? in->gitea_signature : in->gogs_signature;
 		if (!sig) {
-			strbuf_addstr(err, "Gogs webhook without X-Gogs-Signature");
+			strbuf_addf(err, "%s webhook without X-%s-Signature", forge_names[forge],
+				    forge_names[forge]);
 			return -1;
 		}
 		body = json;

@@ -2350,6 +2350,34 @@ struct polled {
 	int64_t next;
 };
 
+/* A polled ref's pipeline (t.fetched: the round fetched); its id, or 0 logged. */
+static int64_t poll_build(struct server *srv, const struct store_project *p, const char *ref,
+			  int tag, const char *sha, const char *before)
+{
+	struct strbuf err = STRBUF_INIT;
+	struct trigger t;
+	int64_t id = 0;
+	int status;
+
+	memset(&t, 0, sizeof(t));
+	t.project = p;
+	t.ref = ref;
+	t.tag = tag;
+	t.sha = sha;
+	t.before = before;
+	t.source = "poll";
+	t.fetched = 1;
+	if (server_create_pipeline(srv, &t, &id, &status, &err) < 0) {
+		slog_warn("poll %s %s%s: %s", p->name, tag ? "tag " : "", ref, err.buf);
+		id = 0;
+	} else {
+		slog_info("poll %s: %s%s is at %.8s: pipeline %lld", p->name, tag ? "tag " : "",
+			  ref, sha, (long long)id);
+	}
+	strbuf_release(&err);
+	return id;
+}
+
 /*
  * The tags of a polled project's round (the mirror just fetched): a tag
  * pipeline for every tag that is new or moved since the last round,
@@ -2378,10 +2406,6 @@ static void poll_tags(struct server *srv, struct store *st, const struct store_p
 		strbuf_reset(&err);
 	first = !mark[0];
 	for (i = 0; i + 1 < tags.nr; i += 2) {
-		struct trigger t;
-		int64_t id;
-		int status;
-
 		strbuf_reset(&key);
 		strbuf_addf(&key, "refs/tags/%s", tags.v[i]);
 		was[0] = '\0';
@@ -2400,20 +2424,9 @@ static void poll_tags(struct server *srv, struct store *st, const struct store_p
 				  "(limits.pipelines_per_push)", p->name, cfg.max_pipelines_per_push);
 			break;
 		}
-		memset(&t, 0, sizeof(t));
-		t.project = p;
-		t.ref = tags.v[i];
-		t.tag = 1;
-		t.sha = tags.v[i + 1];
-		t.source = "poll";
-		t.fetched = 1;
-		if (server_create_pipeline(srv, &t, &id, &status, &err) < 0) {
-			slog_warn("poll %s tag %s: %s", p->name, tags.v[i], err.buf);
-			strbuf_reset(&err);
+		if (!poll_build(srv, p, tags.v[i], 1, tags.v[i + 1], NULL))
 			continue;
-		}
 		(*created)++;
-		slog_info("poll %s: tag %s: pipeline %lld", p->name, tags.v[i], (long long)id);
 		store_ref_set(st, p->id, key.buf, tags.v[i + 1], &err);
 		strbuf_reset(&err);
 	}
@@ -2465,9 +2478,6 @@ static void poll_project(struct server *srv, struct store *st, const struct stor
 		def = mirror_head_branch(mirror);
 	for (i = 0; i + 1 < br.nr; i += 2) {
 		const char *was = seen[i / 2];
-		struct trigger t;
-		int64_t id;
-		int status;
 
 		if (!server_branch_matches(p->branches, br.v[i]) || !strcmp(was, br.v[i + 1]))
 			continue;
@@ -2482,21 +2492,9 @@ static void poll_project(struct server *srv, struct store *st, const struct stor
 				  p->name, cfg.max_pipelines_per_push);
 			break;
 		}
-		memset(&t, 0, sizeof(t));
-		t.project = p;
-		t.ref = br.v[i];
-		t.sha = br.v[i + 1];
-		t.before = was[0] ? was : NULL;
-		t.source = "poll";
-		t.fetched = 1;
-		if (server_create_pipeline(srv, &t, &id, &status, &err) < 0) {
-			slog_warn("poll %s %s: %s", p->name, br.v[i], err.buf);
-			strbuf_reset(&err);
+		if (!poll_build(srv, p, br.v[i], 0, br.v[i + 1], was[0] ? was : NULL))
 			continue;
-		}
 		created++;
-		slog_info("poll %s: %s is at %.8s: pipeline %lld", p->name, br.v[i],
-			  br.v[i + 1], (long long)id);
 		store_ref_set(st, p->id, br.v[i], br.v[i + 1], &err);
 		strbuf_reset(&err);
 	}
