@@ -420,9 +420,11 @@ static void print_pipeline(struct client *c, const json_t *entry)
 		if (!client_request(c, "GET", path.buf, NULL, &p, &err))
 			ref = cli_str(p, "ref", NULL);
 	}
-	printf("cidre: pipeline %" PRId64 " for %s%s: %s/api/v1/pipelines/%" PRId64 "\n",
+	printf("cidre: pipeline %" PRId64 " for %s%s: %s/api/v1/pipelines/%" PRId64 "%s%s%s\n",
 	       id, json_is_true(json_object_get(entry, "tag")) ? "tag " : "",
-	       ref ? ref : "?", c->server, id);
+	       ref ? ref : "?", c->server, id,
+	       cli_str(entry, "skipped", NULL) ? " (" : "", cli_str(entry, "skipped", ""),
+	       cli_str(entry, "skipped", NULL) ? ")" : "");
 	json_decref(p);
 	strbuf_release(&path);
 	strbuf_release(&err);

@@ -1987,8 +1987,21 @@ static int h_hook(struct http_request *req, void *ud)
 			strbuf_reset(&err);
 			continue;
 		}
-		json_array_append_new(ids, json_pack("{s:I, s:s, s:b}", "id", (json_int_t)id,
-						     "ref", t.ref, "tag", tag));
+		{
+			json_t *e = json_pack("{s:I, s:s, s:b}", "id", (json_int_t)id, "ref", t.ref,
+					      "tag", tag);
+			struct store_pipeline pl;
+
+			/* a pipeline skipped at once ([skip ci]) says so */
+			memset(&pl, 0, sizeof(pl));
+			if (store_pipeline_get(st, id, &pl, &err) == 0 &&
+			    !strcmp(pl.status, "skipped") && pl.error)
+				json_object_set_new(e, "skipped", json_string(pl.error));
+			else
+				strbuf_reset(&err);
+			store_pipeline_release(&pl);
+			json_array_append_new(ids, e);
+		}
 	}
 	resp = json_pack("{s:O, s:O}", "pipelines", ids, "dropped", dropped);
 	http_respond_json(req, 200, resp);

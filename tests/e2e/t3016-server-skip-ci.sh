@@ -32,6 +32,7 @@ test_expect_success '[skip ci] in the message: a skipped pipeline without jobs' 
 	(cd app && echo 1 >f && git add f && git commit -q -m "docs: typo [skip ci]" &&
 	 git push origin HEAD:main) >out 2>&1 &&
 	id=$(pushed_id out) &&
+	expect_grep "^remote: cidre: pipeline $id for main: $URL/api/v1/pipelines/$id \(skipped by \[skip ci\] in the commit message\)" out &&
 	api GET "/api/v1/pipelines/$id" >p.json &&
 	jq -e ".status == \"skipped\" and (.jobs | length) == 0 and .error == \"skipped by [skip ci] in the commit message\"" p.json
 '
