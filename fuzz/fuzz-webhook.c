@@ -1,11 +1,12 @@
 /*
  * libFuzzer target: webhook_parse on arbitrary bodies. The first byte
- * picks the forge and event; the body is signed with the fuzzer's secret
+ * picks the forge (bits 0-1) and event (bits 2-4: pushes, tag pushes,
+ * merge requests, ping); the body is signed with the fuzzer's secret
  * (so parsing is reached) unless the byte's high bit asks for the raw
- * signature path; bit 0x40 makes it a form delivery (the JSON in a
- * percent-encoded payload field: GitHub's signature still covers the
- * body as sent, so its parsing is reached). Must not crash, leak, or
- * print; a push must have its strings set.
+ * signature path; bit 0x40 without 0x20 makes it a form delivery (the
+ * JSON in a percent-encoded payload field: GitHub's signature still
+ * covers the body as sent, so its parsing is reached). Must not crash,
+ * leak, or print; a push or merge request must have its strings set.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -21,7 +22,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *const events[] = { "push", "Push Hook",
-		"Tag Push Hook", "ping" };
+		"Tag Push Hook", "ping", "pull_request", "Merge Request Hook",
+		"push", "pull_request" };
 	struct webhook_input in = { 0 };
 	struct webhook_push p = WEBHOOK_PUSH_INIT;
 	struct strbuf err = STRBUF_INIT;
@@ -36,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sel = data[0];
 	data++;
 	size--;
-	event = events[(sel >> 2) & 3];
+	event = events[(sel >> 2) & 7];
 	hmac_sha256(SECRET, strlen(SECRET), data, size, mac);
 	sha256_to_hex(mac, hex);
 	memcpy(sig, "sha256=", 7);
@@ -65,13 +67,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		in.gogs_signature = sig + 7;
 		break;
 	}
-	if (sel & 0x40)
+	if ((sel & 0x40) && !(sel & 0x20))
 		in.content_type = "application/x-www-form-urlencoded";
 	rc = webhook_parse(&in, SECRET, &p, &err);
-	if (rc == WEBHOOK_PUSH) {
+	if (rc == WEBHOOK_PUSH || rc == WEBHOOK_MERGE_REQUEST) {
 		if (!p.ref || !p.before || !p.after || !p.clone_url ||
 		    !p.repo_name || !p.pusher || !p.message ||
 		    strncmp(p.ref, "refs/", 5) || (sel & 0x80))
+			__builtin_trap();
+		if (rc == WEBHOOK_MERGE_REQUEST &&
+		    (p.mr_iid <= 0 || !p.mr_title || !p.mr_url || !p.target_branch ||
+		     !p.target_sha || strncmp(p.ref, "refs/heads/", 11)))
 			__builtin_trap();
 	} else if (!err.len || p.ref) {
 		__builtin_trap();

@@ -44,6 +44,10 @@ void webhook_push_clear(struct webhook_push *p)
 	free(p->repo_name);
 	free(p->pusher);
 	free(p->message);
+	free(p->mr_title);
+	free(p->mr_url);
+	free(p->target_branch);
+	free(p->target_sha);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -304,6 +308,102 @@ static int form_payload(enum webhook_forge forge, const struct webhook_input *in
 	return -1;
 }
 
+/* A branch name as a forge sends it: no refs/ prefix, nothing git refuses. */
+static int branch_ok(const char *b)
+{
+	return b && *b && strlen(b) <= 1024 && *b != '-' && *b != '/' &&
+		!strpbrk(b, " \t\r\n~^:?*[\\") && !strstr(b, "..") && !strstr(b, "@{");
+}
+
+/*
+ * A merge request event of forge into ret: WEBHOOK_MERGE_REQUEST for one
+ * to build, WEBHOOK_IGNORED for the other actions, else
+ * WEBHOOK_BAD_REQUEST.
+ */
+static int parse_merge_request(enum webhook_forge forge, const json_t *root,
+			       struct webhook_push *ret, struct strbuf *err)
+{
+	const char *action, *source, *target, *head, *base, *url, *name, *who, *title, *web;
+	const json_t *pr, *attrs;
+	json_int_t iid;
+	int build;
+
+	if (forge == WEBHOOK_GITLAB) {
+		attrs = json_object_get(root, "object_attributes");
+		action = str_at(attrs, "action");
+		/* an update builds when it brought commits (GitLab sends oldrev) */
+		build = action && (!strcmp(action, "open") || !strcmp(action, "reopen") ||
+				   (!strcmp(action, "update") &&
+				    json_object_get(attrs, "oldrev")));
+		source = str_at(attrs, "source_branch");
+		target = str_at(attrs, "target_branch");
+		head = str_at(json_object_get(attrs, "last_commit"), "id");
+		base = NULL;
+		iid = json_integer_value(json_object_get(attrs, "iid"));
+		title = str_at(attrs, "title");
+		web = str_at(attrs, "url");
+		url = str_at(json_object_get(root, "project"), "git_http_url");
+		if (!url)
+			url = str_at(json_object_get(attrs, "target"), "git_http_url");
+		name = str_at(json_object_get(root, "project"), "path_with_namespace");
+		who = str_at(json_object_get(root, "user"), "username");
+	} else {
+		pr = json_object_get(root, "pull_request");
+		action = str_at(root, "action");
+		build = action && (!strcmp(action, "opened") || !strcmp(action, "reopened") ||
+				   !strcmp(action, "synchronize") ||
+				   !strcmp(action, "synchronized"));
+		source = str_at(json_object_get(pr, "head"), "ref");
+		target = str_at(json_object_get(pr, "base"), "ref");
+		head = str_at(json_object_get(pr, "head"), "sha");
+		base = str_at(json_object_get(pr, "base"), "sha");
+		iid = json_integer_value(json_object_get(root, "number"));
+		if (!iid)
+			iid = json_integer_value(json_object_get(pr, "number"));
+		title = str_at(pr, "title");
+		web = str_at(pr, "html_url");
+		url = str_at(json_object_get(root, "repository"), "clone_url");
+		name = str_at(json_object_get(root, "repository"), "full_name");
+		who = str_at(json_object_get(root, "sender"), "login");
+	}
+	if (!action) {
+		strbuf_addf(err, "%s merge request event without an action: ignored",
+			    forge_names[forge]);
+		return WEBHOOK_IGNORED;
+	}
+	if (!build) {
+		strbuf_addf(err, "%s merge request action \"%.64s\" ignored",
+			    forge_names[forge], action);
+		return WEBHOOK_IGNORED;
+	}
+	if (!branch_ok(source) || !branch_ok(target) || !is_sha(head) ||
+	    (base && !is_sha(base)) || iid <= 0) {
+		strbuf_addf(err, "%s merge request: it needs its number, source and target "
+			    "branches and head commit", forge_names[forge]);
+		return WEBHOOK_BAD_REQUEST;
+	}
+	if (!url || !*url) {
+		strbuf_addf(err, "%s merge request: no repository clone URL",
+			    forge_names[forge]);
+		return WEBHOOK_BAD_REQUEST;
+	}
+	memset(ret, 0, sizeof(*ret));
+	ret->forge = forge;
+	ret->ref = xasprintf("refs/heads/%s", source);
+	ret->before = xstrdup("");
+	ret->after = xstrdup(head);
+	ret->clone_url = xstrdup(url);
+	ret->repo_name = dup_or_empty(name);
+	ret->pusher = dup_or_empty(who);
+	ret->message = dup_or_empty(title);
+	ret->mr_iid = (long long)iid;
+	ret->mr_title = dup_or_empty(title);
+	ret->mr_url = dup_or_empty(web);
+	ret->target_branch = xstrdup(target);
+	ret->target_sha = dup_or_empty(base);
+	return WEBHOOK_MERGE_REQUEST;
+}
+
 int webhook_parse(const struct webhook_input *in, const char *secret,
 		  struct webhook_push *ret, struct strbuf *err)
 {
@@ -315,7 +415,7 @@ int webhook_parse(const struct webhook_input *in, const char *secret,
 	size_t json_len = in->len;
 	json_t *root;
 	json_error_t jerr;
-	int push, rc;
+	int push, mr, rc;
 
 	/* Gitea also sends X-GitHub-Event and Gogs headers: test it first */
 	if (in->gitea_event) {
@@ -358,12 +458,15 @@ int webhook_parse(const struct webhook_input *in, const char *secret,
 		return WEBHOOK_UNAUTHORIZED;
 	}
 
-	if (forge == WEBHOOK_GITLAB)
+	if (forge == WEBHOOK_GITLAB) {
 		push = !strcmp(event, "Push Hook") ||
 			!strcmp(event, "Tag Push Hook");
-	else
+		mr = !strcmp(event, "Merge Request Hook");
+	} else {
 		push = !strcmp(event, "push");
-	if (!push) {
+		mr = !strcmp(event, "pull_request");
+	}
+	if (!push && !mr) {
 		strbuf_addf(err, "%s event \"%.64s\" ignored", forge_names[forge],
 			    event);
 		rc = WEBHOOK_IGNORED;
@@ -384,6 +487,8 @@ int webhook_parse(const struct webhook_input *in, const char *secret,
 	if (!json_is_object(root))
 		strbuf_addf(err, "%s push: the body is not a JSON object",
 			    forge_names[forge]);
+	else if (mr)
+		rc = parse_merge_request(forge, root, ret, err);
 	else
 		rc = parse_push(forge, root, ret, err);
 	json_decref(root);

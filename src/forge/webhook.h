@@ -51,6 +51,7 @@ enum webhook_forge {
 
 /* Results of webhook_parse(). */
 #define WEBHOOK_PUSH          0   /* *ret filled: create a pipeline */
+#define WEBHOOK_MERGE_REQUEST 2   /* *ret filled, its mr fields too: a merge request pipeline */
 #define WEBHOOK_IGNORED       1   /* authentic, not a push to build (202) */
 #define WEBHOOK_UNAUTHORIZED (-1) /* no secret, bad signature/token (401) */
 #define WEBHOOK_BAD_REQUEST  (-2) /* unknown forge, bad JSON, too big (400/413) */
@@ -64,7 +65,16 @@ struct webhook_push {
 	char *clone_url;  /* https clone URL of the repository */
 	char *repo_name;  /* "owner/name" (GitLab: path_with_namespace) */
 	char *pusher;     /* login of who pushed */
-	char *message;    /* the head commit's message */
+	char *message;    /* the head commit's message (a merge request's title) */
+	/*
+	 * A merge request (pull request) opened, reopened or given new
+	 * commits: ref is refs/heads/SOURCE, after its head, before "".
+	 */
+	long long mr_iid;      /* its number in the project (GitHub's, Gitea's number) */
+	char *mr_title;
+	char *mr_url;          /* its web page, or "" */
+	char *target_branch;   /* the branch it would merge into */
+	char *target_sha;      /* that branch's head the forge saw, or "" */
 };
 #define WEBHOOK_PUSH_INIT { 0 }
 
@@ -85,8 +95,13 @@ void webhook_push_clear(struct webhook_push *p);
  * "after" is all zeros (deletion) is WEBHOOK_IGNORED; a tag push is a
  * push (ref keeps its refs/tags/ name; the caller decides).
  *
- * Returns one of WEBHOOK_*; *ret is written only for WEBHOOK_PUSH; err
- * says why for every other result.
+ * Merge requests: GitHub's and Gitea's pull_request (opened, reopened,
+ * synchronize[d]) and GitLab's Merge Request Hook (open, reopen, and
+ * update with new commits) are WEBHOOK_MERGE_REQUEST; their other
+ * actions are WEBHOOK_IGNORED.
+ *
+ * Returns one of WEBHOOK_*; *ret is written only for WEBHOOK_PUSH and
+ * WEBHOOK_MERGE_REQUEST; err says why for every other result.
  */
 int webhook_parse(const struct webhook_input *in, const char *secret,
 		  struct webhook_push *ret, struct strbuf *err);

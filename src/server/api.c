@@ -2063,8 +2063,10 @@ static int h_webhook(struct http_request *req, void *ud)
 		goto done;
 	}
 	tag = rc == WEBHOOK_PUSH && !strncmp(push.ref, "refs/tags/", 10);
-	if (rc == WEBHOOK_IGNORED || (!tag && (strncmp(push.ref, "refs/heads/", 11) ||
-	    !server_branch_matches(p.branches, push.ref + 11)))) {
+	/* a merge request builds whatever its source branch, as GitLab */
+	if (rc == WEBHOOK_IGNORED || (rc == WEBHOOK_PUSH && !tag &&
+	    (strncmp(push.ref, "refs/heads/", 11) ||
+	     !server_branch_matches(p.branches, push.ref + 11)))) {
 		json_t *o = json_pack("{s:s}", "ignored",
 				      rc == WEBHOOK_IGNORED && err.len ? err.buf :
 				      "not a push to a branch this project builds");
@@ -2083,6 +2085,15 @@ static int h_webhook(struct http_request *req, void *ud)
 		t.sha = push.after;
 		t.before = tag ? NULL : push.before;
 		t.source = "webhook";
+		if (rc == WEBHOOK_MERGE_REQUEST) {
+			t.before = NULL;
+			t.source = "merge_request_event";
+			t.mr_iid = push.mr_iid;
+			t.mr_title = push.mr_title;
+			t.mr_url = push.mr_url;
+			t.mr_target = push.target_branch;
+			t.mr_target_sha = push.target_sha;
+		}
 		strbuf_reset(&err);
 		if (server_create_pipeline(srv, &t, &id, &status, &err) < 0) {
 			http_respond_error(req, (unsigned)status, "%s", err.buf);
@@ -2094,6 +2105,9 @@ static int h_webhook(struct http_request *req, void *ud)
 				      (json_int_t)id, "ref", push.ref + (tag ? 10 : 11), "tag", tag,
 				      "dropped");
 
+		if (rc == WEBHOOK_MERGE_REQUEST)
+			json_object_set_new(json_array_get(json_object_get(o, "pipelines"), 0),
+					    "merge_request", json_integer(push.mr_iid));
 		http_respond_json(req, 201, o);
 		json_decref(o);
 	}

@@ -362,13 +362,37 @@ static int include_project_file(void *ud, const char *project, const char *ref,
 static const char *skip_ci(const struct trigger *t, const char *message)
 {
 	if (strcmp(t->source, "push") && strcmp(t->source, "webhook") &&
-	    strcmp(t->source, "poll"))
+	    strcmp(t->source, "poll") && strcmp(t->source, "merge_request_event"))
 		return NULL;
 	if (t->skip_ci)
 		return "skipped by the push option ci.skip";
 	if (message && (strcasestr(message, "[skip ci]") || strcasestr(message, "[ci skip]")))
 		return "skipped by [skip ci] in the commit message";
 	return NULL;
+}
+
+/*
+ * GitLab's CI_MERGE_REQUEST_* variables of a merge request pipeline of
+ * branch at sha (a "detached" one: the source branch's head, not a merge
+ * result).
+ */
+static void merge_request_vars(const struct trigger *t, const char *branch, const char *sha,
+			       struct varlist *vl)
+{
+	char iid[32];
+
+	snprintf(iid, sizeof(iid), "%lld", t->mr_iid);
+	varlist_set(vl, "CI_MERGE_REQUEST_IID", iid);
+	varlist_set(vl, "CI_MERGE_REQUEST_ID", iid);
+	varlist_set(vl, "CI_MERGE_REQUEST_TITLE", t->mr_title ? t->mr_title : "");
+	varlist_set(vl, "CI_MERGE_REQUEST_EVENT_TYPE", "detached");
+	varlist_set(vl, "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME", branch);
+	varlist_set(vl, "CI_MERGE_REQUEST_SOURCE_BRANCH_SHA", sha);
+	varlist_set(vl, "CI_MERGE_REQUEST_TARGET_BRANCH_NAME", t->mr_target);
+	if (t->mr_target_sha && *t->mr_target_sha)
+		varlist_set(vl, "CI_MERGE_REQUEST_TARGET_BRANCH_SHA", t->mr_target_sha);
+	if (t->mr_url && *t->mr_url)
+		varlist_set(vl, "CI_MERGE_REQUEST_URL", t->mr_url);
 }
 
 int server_create_pipeline(struct server *srv, const struct trigger *t,
@@ -520,7 +544,8 @@ int server_create_pipeline(struct server *srv, const struct trigger *t,
 	pl.variables = vars_text;
 	pl.schedule_id = t->schedule_id;
 	pl.tag = tag;
-	pl.protected_ref = tag ? server_tag_protected(pr, branch) :
+	/* a merge request's code is not trusted: never protected */
+	pl.protected_ref = t->mr_iid ? 0 : tag ? server_tag_protected(pr, branch) :
 			   server_branch_protected(pr, branch, gi.default_branch);
 	if (store_pipeline_add(st, &pl, err) < 0)
 		goto done;
@@ -543,9 +568,19 @@ int server_create_pipeline(struct server *srv, const struct trigger *t,
 			varlist_set(&ctx.predefined, "CI_COMMIT_REF_PROTECTED", "true");
 		free(b);
 	}
+	if (t->mr_iid)
+		merge_request_vars(t, branch, sha, &ctx.predefined);
 	if (t->vars)
 		varlist_copy(&ctx.overrides, t->vars);
-	if (t->before && mirror_is_sha(t->before)) {
+	if (t->mr_iid) {
+		/* rules:changes of a merge request: since it left its target */
+		char *target = xasprintf("refs/heads/%s", t->mr_target);
+
+		ctx.has_changed = mirror_changed_since(mirror, target, sha, &ctx.changed,
+						       err) == 0;
+		strbuf_reset(err);
+		free(target);
+	} else if (t->before && mirror_is_sha(t->before)) {
 		int c = mirror_changed(mirror, t->before, sha, &ctx.changed, NULL);
 
 		ctx.has_changed = c == 0;
@@ -685,7 +720,7 @@ commit:
 	 * only when a slot is free, and then it would have claimed it before
 	 * this pipeline existed; a running one is killed by the cancel.
 	 */
-	if (have_plan && plan.nr && !plan.workflow_skip && !tag)
+	if (have_plan && plan.nr && !plan.workflow_skip && !tag && !t->mr_iid)
 		runner_auto_cancel(srv, st, pr->id, branch, pl.id);
 	*ret_id = pl.id;
 	rc = 0;

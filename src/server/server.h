@@ -132,6 +132,13 @@ struct trigger {
 	int tag;                 /* ref names a tag */
 	int skip_ci;             /* the push said ci.skip (git push -o ci.skip) */
 	/*
+	 * A merge request's pipeline (source merge_request_event, ref its
+	 * source branch, sha its head): its number, title, web page, target
+	 * branch and that branch's head as the forge saw it (may be NULL).
+	 */
+	long long mr_iid;
+	const char *mr_title, *mr_url, *mr_target, *mr_target_sha;
+	/*
 	 * Optional: what the caller records with the pipeline (the audit
 	 * entry), called in the transaction that records its jobs, so that
 	 * it commits with them and the runner's claim of the first job never

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -440,6 +441,82 @@ static void test_gogs_push(void **state)
 	strbuf_release(&err);
 }
 
+static const char github_pr[] =
+	"{\"action\":\"opened\",\"number\":42,\"pull_request\":{\"number\":42,"
+	"\"title\":\"Add the thing\",\"html_url\":\"https://github.com/octo/hello/pull/42\","
+	"\"head\":{\"ref\":\"feature/x\",\"sha\":\"" SHA_A "\"},"
+	"\"base\":{\"ref\":\"main\",\"sha\":\"" SHA_C "\"}},"
+	"\"repository\":{\"full_name\":\"octo/hello\",\"clone_url\":\"https://github.com/octo/hello.git\"},"
+	"\"sender\":{\"login\":\"octocat\"}}";
+
+static const char gitlab_mr[] =
+	"{\"object_kind\":\"merge_request\",\"user\":{\"username\":\"jsmith\"},"
+	"\"project\":{\"path_with_namespace\":\"mike/diaspora\","
+	"\"git_http_url\":\"http://example.com/mike/diaspora.git\"},"
+	"\"object_attributes\":{\"iid\":7,\"title\":\"MS-Viewport\",\"url\":\"http://example.com/mike/diaspora/-/merge_requests/7\","
+	"\"source_branch\":\"ms-viewport\",\"target_branch\":\"master\",\"action\":\"%s\"%s,"
+	"\"last_commit\":{\"id\":\"" SHA_A "\"}}}";
+
+/* Pull and merge requests: the actions that bring commits build; the rest are ignored. */
+static void test_merge_requests(void **state)
+{
+	struct webhook_push p = WEBHOOK_PUSH_INIT;
+	struct strbuf err = STRBUF_INIT;
+	struct webhook_input in;
+	char body[2048];
+
+	(void)state;
+	in = github("pull_request", github_pr);
+	assert_int_equal(parse(&in, SECRET, &p, &err), WEBHOOK_MERGE_REQUEST);
+	assert_string_equal(p.ref, "refs/heads/feature/x");
+	assert_string_equal(p.after, SHA_A);
+	assert_string_equal(p.target_branch, "main");
+	assert_string_equal(p.target_sha, SHA_C);
+	assert_string_equal(p.mr_title, "Add the thing");
+	assert_string_equal(p.mr_url, "https://github.com/octo/hello/pull/42");
+	assert_string_equal(p.clone_url, "https://github.com/octo/hello.git");
+	assert_int_equal(p.mr_iid, 42);
+	webhook_push_clear(&p);
+
+	/* closed, labeled: ignored; Gitea says synchronized */
+	strcpy(body, github_pr);
+	memcpy(strstr(body, "opened"), "closed", 6);
+	in = github("pull_request", body);
+	assert_int_equal(parse(&in, SECRET, &p, &err), WEBHOOK_IGNORED);
+	assert_non_null(strstr(err.buf, "\"closed\" ignored"));
+	snprintf(body, sizeof(body), "{\"action\":\"synchronized\"%s", strchr(github_pr, ','));
+	in = gitea("pull_request", body);
+	assert_int_equal(parse(&in, SECRET, &p, &err), WEBHOOK_MERGE_REQUEST);
+	assert_int_equal(p.forge, WEBHOOK_GITEA);
+	webhook_push_clear(&p);
+
+	/* GitLab: open builds; an update builds only with new commits (oldrev) */
+	snprintf(body, sizeof(body), gitlab_mr, "open", "");
+	in = gitlab("Merge Request Hook", body);
+	assert_int_equal(parse(&in, SECRET, &p, &err), WEBHOOK_MERGE_REQUEST);
+	assert_string_equal(p.ref, "refs/heads/ms-viewport");
+	assert_string_equal(p.target_branch, "master");
+	assert_string_equal(p.target_sha, "");
+	assert_string_equal(p.pusher, "jsmith");
+	assert_int_equal(p.mr_iid, 7);
+	webhook_push_clear(&p);
+	snprintf(body, sizeof(body), gitlab_mr, "update", "");
+	in = gitlab("Merge Request Hook", body);
+	assert_int_equal(parse(&in, SECRET, &p, &err), WEBHOOK_IGNORED);
+	snprintf(body, sizeof(body), gitlab_mr, "update", ",\"oldrev\":\"" SHA_C "\"");
+	in = gitlab("Merge Request Hook", body);
+	assert_int_equal(parse(&in, SECRET, &p, &err), WEBHOOK_MERGE_REQUEST);
+	webhook_push_clear(&p);
+
+	/* what a build needs, checked */
+	strcpy(body, github_pr);
+	memcpy(strstr(body, "feature/x"), "featu..ex", 9);
+	in = github("pull_request", body);
+	assert_int_equal(parse(&in, SECRET, &p, &err), WEBHOOK_BAD_REQUEST);
+	assert_null(p.ref);
+	strbuf_release(&err);
+}
+
 static void test_input_headers(void **state)
 {
 	struct webhook_input in = { 0 };
@@ -468,6 +545,7 @@ int main(void)
 		cmocka_unit_test(test_input_headers),
 		cmocka_unit_test(test_form_deliveries),
 		cmocka_unit_test(test_gogs_push),
+		cmocka_unit_test(test_merge_requests),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
