@@ -920,6 +920,10 @@ static int resolve_extends(struct ext_ctx *x, size_t idx)
 		return -1;
 	}
 	ext = job->val->type == YNODE_MAP ? ymap_get(job->val, "extends") : NULL;
+	/* `extends:` with no value extends nothing (GitLab's Array(nil)) */
+	if (ext && ext->type == YNODE_SCALAR && !ext->tag &&
+	    yscalar_kind(ext) == YS_NULL)
+		ext = NULL;
 	if (!ext) {
 		x->state[idx] = EXT_DONE;
 		x->height[idx] = 0;

@@ -1588,6 +1588,24 @@ static const char *const default_keywords[] = {
 	"services", "hooks", "id_tokens", "identity",
 };
 
+/*
+ * A keyword written without a value (`dependencies:`, `variables: ~`) is
+ * as if it were not written: GitLab's entry factory makes a null value
+ * "unspecified", so the default or the job's own default applies.
+ */
+static int is_unset(const struct ynode *n)
+{
+	return n->type == YNODE_SCALAR && !n->tag && yscalar_kind(n) == YS_NULL;
+}
+
+/* ymap_get(), a null value counting as absent (is_unset()) */
+static const struct ynode *ymap_get_set(const struct ynode *map, const char *key)
+{
+	const struct ynode *v = ymap_get(map, key);
+
+	return v && !is_unset(v) ? v : NULL;
+}
+
 static const struct unsupported *find_unsupported(const char *key)
 {
 	size_t i;
@@ -1838,6 +1856,10 @@ static struct job *build_job(struct pipeline *p, struct diag *d,
 	for (i = 0; i < n->pairs_nr; i++) {
 		const struct ypair *pr = &n->pairs[i];
 
+		if (is_unset(pr->val) && strcmp(pr->key, "script") &&
+		    (in_list(pr->key, job_keywords, ARRAY_SIZE(job_keywords)) ||
+		     find_unsupported(pr->key) || !strcmp(pr->key, "type")))
+			continue;
 		if (report_unsupported(&m, pr)) {
 			if (!strcmp(pr->key, "trigger") || !strcmp(pr->key, "run"))
 				blocked_script = 1;
@@ -1882,8 +1904,9 @@ static struct job *build_job(struct pipeline *p, struct diag *d,
 
 		for (i = 0; i < defs->map->pairs_nr; i++) {
 			const struct ypair *pr = &defs->map->pairs[i];
+			const struct ynode *own = ymap_get(n, pr->key);
 
-			if (ymap_find(n, pr->key))
+			if (own && !is_unset(own))
 				continue;
 			if (def_mode == INHERIT_LIST && strvec_find(&def_list, pr->key) < 0)
 				continue;
@@ -1906,7 +1929,7 @@ static void build_defaults(struct pipeline *p, struct diag *d,
 		"image", "services", "cache", "before_script", "after_script",
 	};
 	struct mctx m = { p, d, "default" };
-	const struct ynode *def = ymap_get(root, "default");
+	const struct ynode *def = ymap_get_set(root, "default");
 	struct job *scratch;
 	struct pos nopos = { NULL, 0, 0 };
 	size_t i;
@@ -1926,6 +1949,8 @@ static void build_defaults(struct pipeline *p, struct diag *d,
 				    pr->key);
 				continue;
 			}
+			if (is_unset(pr->val))
+				continue;
 			if (report_unsupported(&m, pr))
 				continue;
 			ymap_set_take(defs->map, pr->key, &pr->key_pos,
@@ -1935,7 +1960,7 @@ static void build_defaults(struct pipeline *p, struct diag *d,
 	for (i = 0; i < ARRAY_SIZE(globals); i++) {
 		const struct ypair *pr = ymap_find(root, globals[i]);
 
-		if (!pr)
+		if (!pr || is_unset(pr->val))
 			continue;
 		if (report_unsupported(&m, pr))
 			continue;
@@ -1955,8 +1980,12 @@ static void build_stages(struct mctx *m, const struct ynode *root)
 	struct strvec user = STRVEC_INIT;
 	size_t i;
 
+	if (pr && is_unset(pr->val))
+		pr = NULL;
 	if (!pr)
 		pr = ymap_find(root, "types");
+	if (pr && is_unset(pr->val))
+		pr = NULL;
 	strvec_push(&m->p->stages, ".pre");
 	if (!pr || get_str_list(m, pr->val, "stages", 0, &user)) {
 		if (!pr || !user.nr) {
@@ -1980,7 +2009,7 @@ static void build_stages(struct mctx *m, const struct ynode *root)
 static void build_workflow(struct mctx *m, const struct ynode *root)
 {
 	static const char *const keys[] = { "rules", "name", "auto_cancel" };
-	const struct ynode *wf = ymap_get(root, "workflow"), *v;
+	const struct ynode *wf = ymap_get_set(root, "workflow"), *v;
 	struct mctx wm = { m->p, m->d, "workflow" };
 
 	if (!wf)
@@ -2159,7 +2188,7 @@ void pipeline_model_build(struct pipeline *p, const struct ynode *root,
 	int too_many = 0, settings;
 
 	build_stages(&m, root);
-	if ((v = ymap_get(root, "variables"))) {
+	if ((v = ymap_get_set(root, "variables"))) {
 		struct mctx vm = { p, d, "variables" };
 
 		get_variables(&vm, v, 1, &p->variables);

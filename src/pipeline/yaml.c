@@ -547,6 +547,15 @@ static int handle_event(struct builder *b, struct fy_event *e)
 	size_t i;
 
 	mark_pos(b, fy_event_start_mark(e), &pos);
+	if (!pos.line && b->depth) {
+		/*
+		 * An empty value (`key:` with nothing after it) has no mark:
+		 * it is where its key is, else where its list is.
+		 */
+		const struct frame *f = &b->stack[b->depth - 1];
+
+		pos = f->have_key ? f->key_pos : f->node->pos;
+	}
 	switch (e->type) {
 	case FYET_SCALAR:
 		if (take_budget(b, &pos, 1))

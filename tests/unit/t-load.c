@@ -741,6 +741,51 @@ static void test_default_inherit(void **state)
 	pipeline_free(p);
 }
 
+/*
+ * A keyword with no value is as if it were not written (GitLab's entry
+ * factory): the default applies, and a template's value is cleared.
+ */
+static void test_null_keywords_unset(void **state)
+{
+	struct pipeline *p = load_ok(
+		"stages:\nvariables:\nworkflow:\n"
+		"default:\n  before_script: [setup]\n  tags:\n"
+		".t:\n  dependencies: [a]\n  tags: [big]\n"
+		"a:\n  script: x\n  dependencies:\n  variables:\n  when:\n"
+		"  allow_failure:\n  before_script:\n  cache:\n  artifacts:\n"
+		"  needs:\n  rules:\n  only:\n  except:\n  environment:\n"
+		"  retry:\n  timeout:\n  interruptible:\n  coverage:\n"
+		"  parallel:\n  stage:\n  image:\n  services:\n  extends:\n"
+		"b:\n  extends: .t\n  script: x\n  tags:\n  dependencies:\n");
+	struct job *a = pipeline_find_job(p, "a");
+	struct job *b = pipeline_find_job(p, "b");
+
+	(void)state;
+	assert_int_equal(p->stages.nr, 5);
+	assert_string_equal(a->stage, "test");
+	assert_int_equal(a->has_dependencies, 0);
+	assert_int_equal(a->has_needs, 0);
+	assert_int_equal(a->has_rules, 0);
+	assert_int_equal(a->allow_failure, -1);
+	assert_int_equal(a->before_script.nr, 1);
+	assert_string_equal(a->before_script.v[0], "setup");
+	assert_int_equal(b->has_dependencies, 0);
+	assert_int_equal(b->tags.nr, 0);
+	pipeline_free(p);
+}
+
+/* An empty value is reported where its key is, not without a line. */
+static void test_null_value_position(void **state)
+{
+	char *e = load_err("a:\n  script: x\n  retry: {max: 1}\n  tags:\n    -\n"
+			   "  artifacts:\n    paths:\n");
+
+	(void)state;
+	assert_has(e, ":5:5: error: job \"a\": \"tags\" must be a list of strings");
+	assert_has(e, ":7:5: error:");
+	free(e);
+}
+
 static void test_default_errors_once(void **state)
 {
 	char *e = load_err(
@@ -1438,6 +1483,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reference, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reference_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_default_inherit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_null_keywords_unset, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_null_value_position, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_default_errors_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_include, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_include_rules_changes, setup, teardown),
