@@ -365,37 +365,39 @@ static int refs_match(struct planner *pl, const struct ref_filter *f)
 		source = "push";
 	for (i = 0; i < f->refs.nr; i++) {
 		const char *r = f->refs.v[i];
-		struct strbuf name = STRBUF_INIT;
-		const char *at;
+		const char *at = strchr(r, '@');
+		const char *body, *flags;
+		size_t len, flags_len;
+		char *pat;
 		int rc;
 
-		rc = ref_keyword(r, source, is_tag);
-		if (rc >= 0) {
-			if (rc)
-				return 1;
+		/*
+		 * GitLab splits "pattern@group/project" at the first '@' and
+		 * then reads the pattern: a keyword, a /regex/ or a ref name.
+		 */
+		if (at && project && strcmp(at + 1, project))
 			continue;
-		}
-		if (r[0] == '/') {
+		pat = at ? xstrndup(r, (size_t)(at - r)) : xstrdup(r);
+		rc = ref_keyword(pat, source, is_tag);
+		if (rc < 0 && !strcmp(pat, "//")) {
+			rc = 1; /* the empty regular expression matches every ref */
+		} else if (rc < 0 && expr_regex_literal(pat, &body, &len, &flags,
+							&flags_len)) {
 			struct strbuf err = STRBUF_INIT;
 
-			rc = expr_regex_match_literal(r, ref, &err);
+			rc = expr_regex_match_literal(pat, ref, &err);
 			if (rc < 0) {
 				diag_error(pl->d, &f->pos, "only/except refs: %s", err.buf);
 				pl->failed = 1;
+				rc = 0;
 			}
 			strbuf_release(&err);
-			if (rc > 0)
-				return 1;
-			continue;
+		} else if (rc < 0) {
+			/* a name, or a pattern that is not a regex: as written */
+			rc = !strcmp(pat, ref);
 		}
-		/* "name@group/project": only in that project */
-		at = strrchr(r, '@');
-		if (at && project && strcmp(at + 1, project))
-			continue;
-		strbuf_add(&name, r, at ? (size_t)(at - r) : strlen(r));
-		rc = !strcmp(name.buf, ref);
-		strbuf_release(&name);
-		if (rc)
+		free(pat);
+		if (rc > 0)
 			return 1;
 	}
 	return 0;

@@ -672,6 +672,42 @@ static void test_only_variables_and_except(void **state)
 	assert_jobs(f, "");
 }
 
+/*
+ * GitLab splits "pattern@group/project" at the first '@' before reading
+ * the pattern, so keywords and regular expressions may name a project
+ * too; "//" is the empty regular expression, matching every ref.
+ */
+static void test_only_refs_at_project(void **state)
+{
+	struct fx *f = *state;
+	struct job *a = job_add(f->p, "re_here", "test");
+	struct job *b = job_add(f->p, "branches_here", "test");
+	struct job *c = job_add(f->p, "re_elsewhere", "test");
+	struct job *d = job_add(f->p, "empty_re", "test");
+	struct job *e = job_add(f->p, "not_main_here", "test");
+
+	varlist_set(&f->predefined, "CI_PROJECT_PATH", "group/app");
+	a->only.set = 1;
+	strvec_push(&a->only.refs, "/^rel.*/@group/app");
+	b->only.set = 1;
+	strvec_push(&b->only.refs, "branches@group/app");
+	c->only.set = 1;
+	strvec_push(&c->only.refs, "/.*/@group/other");
+	d->only.set = 1;
+	strvec_push(&d->only.refs, "//@group/app");
+	e->except.set = 1;
+	strvec_push(&e->except.refs, "main@group/app");
+
+	assert_int_equal(build(f), 0);
+	assert_jobs(f, "branches_here,empty_re");
+	set_ref(f, "release", 0, "push");
+	assert_int_equal(build(f), 0);
+	assert_jobs(f, "re_here,branches_here,empty_re,not_main_here");
+	set_ref(f, "v1", 1, "push");
+	assert_int_equal(build(f), 0);
+	assert_jobs(f, "empty_re,not_main_here");
+}
+
 static void test_only_bad_regex(void **state)
 {
 	struct fx *f = *state;
@@ -1464,6 +1500,7 @@ int main(void)
 		T(test_only_except_default),
 		T(test_only_refs),
 		T(test_only_variables_and_except),
+		T(test_only_refs_at_project),
 		T(test_only_bad_regex),
 		T(test_changes),
 		T(test_changes_compare_to),
