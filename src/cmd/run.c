@@ -775,6 +775,16 @@ int cmd_run(int argc, char **argv)
 		strbuf_release(&msg);
 		goto release_git;
 	}
+	if (d.nr) {
+		/* warnings only: the load succeeded */
+		struct strbuf msg = STRBUF_INIT;
+
+		diag_sort(&d);
+		diag_format(&d, &msg);
+		fputs(msg.buf, stderr);
+		strbuf_release(&msg);
+		diag_clear(&d);
+	}
 	varlist_clear(&pre);
 	state_dir_init(state.buf);
 	pipeline_id = o.list ? 0 : next_counter(state.buf, "pipeline-id", 1);

@@ -757,7 +757,7 @@ static struct ynode *load_file(struct loader *ld, const char *rel,
 			       const struct pos *from, int depth)
 {
 	struct strbuf path = STRBUF_INIT, buf = STRBUF_INIT;
-	struct yaml_limits lim = { PIPELINE_MAX_DEPTH, 0 };
+	struct yaml_limits lim = { PIPELINE_MAX_DEPTH, 0, 1 };
 	struct ynode **docs = NULL, *root = NULL, *acc = NULL, *inc;
 	const char *file = display_name(ld, rel);
 	struct pos fpos = { file, 0, 0 };

@@ -310,6 +310,7 @@ struct builder {
 	const char *file;
 	struct diag *d;
 	int max_depth;
+	int dup_keys_warn;
 	size_t budget;
 	struct frame *stack;
 	size_t depth, stack_alloc;
@@ -473,7 +474,11 @@ static void attach(struct builder *b, struct ynode *n)
 		f->key_is_merge = n->plain && !strcmp(n->str, "<<") && !n->tag;
 		if (!f->key_is_merge && ymap_find(f->node, n->str)) {
 			/* recoverable: reported, the later value wins as in GitLab */
-			diag_error(b->d, &n->pos, "duplicate key \"%s\"", n->str);
+			if (b->dup_keys_warn)
+				diag_warning(b->d, &n->pos, "duplicate key \"%s\": the "
+					     "later value is used, as GitLab does", n->str);
+			else
+				diag_error(b->d, &n->pos, "duplicate key \"%s\"", n->str);
 		}
 		f->key = xstrdup(n->str);
 		f->key_pos = n->pos;
@@ -879,6 +884,7 @@ int yaml_parse(const char *file, const char *buf, size_t len,
 	b.d = d;
 	b.max_depth = lim && lim->max_depth ? lim->max_depth : YAML_DEFAULT_DEPTH;
 	b.budget = lim && lim->max_nodes ? lim->max_nodes : YAML_DEFAULT_NODES;
+	b.dup_keys_warn = lim && lim->dup_keys_warn;
 
 	fy_diag_cfg_default(&dcfg);
 	dcfg.fp = NULL;

@@ -58,6 +58,11 @@ struct ynode {
 struct yaml_limits {
 	int max_depth;        /* nesting levels; 0 = 100 */
 	size_t max_nodes;     /* per document after alias expansion; 0 = 500000 */
+	/*
+	 * A duplicate key is a warning, not an error: GitLab's Ruby parser
+	 * takes the later value without a word, and pipelines rely on it.
+	 */
+	int dup_keys_warn;
 };
 
 /*
@@ -66,7 +71,8 @@ struct yaml_limits {
  * tree; an empty stream yields no documents. On success returns 0 and
  * sets *ret_docs (malloc'ed array, free with yaml_docs_free) and *ret_nr.
  * Recoverable problems (a duplicate key: the later value wins, as in
- * GitLab; a non-scalar key: dropped) are added to d and a tree is still
+ * GitLab, an error or with lim->dup_keys_warn a warning; a non-scalar
+ * key: dropped) are added to d and a tree is still
  * returned, so the caller can go on and report more. Fatal ones (syntax,
  * unknown alias, limits) are added to d and -1 is returned.
  */

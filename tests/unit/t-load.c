@@ -238,9 +238,35 @@ static void test_yaml_duplicate_and_more(void **state)
 
 	(void)state;
 	/* both reported: parsing goes on after a duplicate key */
-	assert_has(e, ".gitlab-ci.yml:3:3: error: duplicate key \"script\"");
+	assert_has(e, ".gitlab-ci.yml:3:3: warning: duplicate key \"script\"");
 	assert_has(e, ".gitlab-ci.yml:4:3: error: unknown keyword \"scirpt\" in job \"j\"");
 	free(e);
+}
+
+/*
+ * GitLab's parser takes the later of two equal keys without a word, and
+ * real pipelines rely on it: a warning, and the later value.
+ */
+static void test_yaml_duplicate_is_warning(void **state)
+{
+	struct load_opts o = opts();
+	struct diag d = DIAG_INIT;
+	struct pipeline *p = NULL;
+	struct job *j;
+
+	(void)state;
+	write_file(".gitlab-ci.yml", "j:\n  before_script: []\n  script: a\n"
+		   "  before_script: [b]\n");
+	assert_int_equal(pipeline_load(&o, &p, &d), 0);
+	assert_int_equal(d.errors, 0);
+	assert_int_equal(d.nr, 1);
+	assert_int_equal(d.e[0].level, DIAG_WARNING);
+	assert_int_equal(d.e[0].pos.line, 4);
+	j = pipeline_find_job(p, "j");
+	assert_int_equal(j->before_script.nr, 1);
+	assert_string_equal(j->before_script.v[0], "b");
+	pipeline_free(p);
+	diag_clear(&d);
 }
 
 static void test_yaml_merge_keys(void **state)
@@ -1463,6 +1489,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_variables_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_yaml_syntax_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_yaml_duplicate_and_more, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_yaml_duplicate_is_warning, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_yaml_merge_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_yaml_billion_laughs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_yaml_depth_limit, setup, teardown),
