@@ -1606,6 +1606,18 @@ static const struct ynode *ymap_get_set(const struct ynode *map, const char *key
 	return v && !is_unset(v) ? v : NULL;
 }
 
+/*
+ * An out-of-scope keyword that asks for nothing: written without a value,
+ * or `services: []`, the usual way to clear the default's services.
+ */
+static int asks_nothing(const struct ypair *pr)
+{
+	if (!strcmp(pr->key, "services") && pr->val->type == YNODE_SEQ &&
+	    !pr->val->tag && !pr->val->nr)
+		return 1;
+	return is_unset(pr->val);
+}
+
 static const struct unsupported *find_unsupported(const char *key)
 {
 	size_t i;
@@ -1767,7 +1779,7 @@ static int report_unsupported(struct mctx *m, const struct ypair *pr)
 {
 	const struct unsupported *u = find_unsupported(pr->key);
 
-	if (!u)
+	if (!u || asks_nothing(pr))
 		return 0;
 	ERR(m, &pr->key_pos, "keyword \"%s\" is not supported by cidre (%s)",
 	    pr->key, u->why);
@@ -1865,6 +1877,8 @@ static struct job *build_job(struct pipeline *p, struct diag *d,
 				blocked_script = 1;
 			continue;
 		}
+		if (find_unsupported(pr->key))
+			continue; /* asks_nothing() */
 		if (!strcmp(pr->key, "type")) {
 			/* deprecated alias of stage */
 			j->stage_pos = pr->val->pos;

@@ -800,6 +800,25 @@ static void test_null_keywords_unset(void **state)
 	pipeline_free(p);
 }
 
+/*
+ * An out-of-scope keyword that asks for nothing (`services: []`, which
+ * clears the default's services) is accepted; with a value it is not.
+ */
+static void test_unsupported_none(void **state)
+{
+	struct pipeline *p = load_ok(
+		"services: []\ndefault:\n  services:\n"
+		"a:\n  script: x\n  services: []\n  secrets:\n  release:\n");
+	char *e;
+
+	(void)state;
+	assert_non_null(pipeline_find_job(p, "a"));
+	pipeline_free(p);
+	e = load_err("a:\n  script: x\n  services: [postgres]\n");
+	assert_has(e, ":3:3: error: keyword \"services\" is not supported by cidre");
+	free(e);
+}
+
 /* An empty value is reported where its key is, not without a line. */
 static void test_null_value_position(void **state)
 {
@@ -1512,6 +1531,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_default_inherit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_null_keywords_unset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_null_value_position, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unsupported_none, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_default_errors_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_include, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_include_rules_changes, setup, teardown),
