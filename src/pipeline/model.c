@@ -541,6 +541,8 @@ static int get_variables(struct mctx *m, const struct ynode *n, int global,
 {
 	static const char *const keys_global[] = { "value", "description", "expand", "options" };
 	static const char *const keys_job[] = { "value", "expand", "description" };
+	/* numbers as GitLab has them: PYTHON: 3.10 is "3.1" there */
+	struct strbuf num = STRBUF_INIT;
 	size_t i;
 	int ret = 0;
 
@@ -557,7 +559,7 @@ static int get_variables(struct mctx *m, const struct ynode *n, int global,
 			continue;
 		}
 		if (is_stringish(v)) {
-			var = varlist_set(out, pr->key, v->str);
+			var = varlist_set(out, pr->key, yscalar_ruby_str(v, &num));
 			var->pos = pr->key_pos;
 			continue;
 		}
@@ -601,7 +603,8 @@ static int get_variables(struct mctx *m, const struct ynode *n, int global,
 				}
 				strvec_clear(&o);
 			}
-			var = varlist_set(out, pr->key, val ? val->str : "");
+			var = varlist_set(out, pr->key,
+					  val ? yscalar_ruby_str(val, &num) : "");
 			var->pos = pr->key_pos;
 			var->expand = expand;
 			free(var->description);
@@ -612,6 +615,7 @@ static int get_variables(struct mctx *m, const struct ynode *n, int global,
 		    "map with \"value\", not %s", m->what, pr->key, ynode_type_name(v));
 		ret = -1;
 	}
+	strbuf_release(&num);
 	return ret;
 }
 
@@ -1301,6 +1305,32 @@ static int get_environment(struct mctx *m, const struct ynode *n,
 	return ret;
 }
 
+/*
+ * Matrix values as GitLab names and sets them: a number is Ruby's to_s
+ * of it (PYTHON: [3.9, 3.10] gives "test: [3.1]"). values holds v's
+ * strings in order, as get_str_list() left them.
+ */
+static void matrix_numbers(const struct ynode *v, struct strvec *values)
+{
+	struct strbuf num = STRBUF_INIT;
+	size_t i;
+
+	if (v->type == YNODE_SCALAR) {
+		if (values->nr == 1) {
+			free(values->v[0]);
+			values->v[0] = xstrdup(yscalar_ruby_str(v, &num));
+		}
+	} else if (v->type == YNODE_SEQ && v->nr == values->nr) {
+		for (i = 0; i < v->nr; i++) {
+			if (v->items[i]->type != YNODE_SCALAR)
+				continue;
+			free(values->v[i]);
+			values->v[i] = xstrdup(yscalar_ruby_str(v->items[i], &num));
+		}
+	}
+	strbuf_release(&num);
+}
+
 static int get_parallel(struct mctx *m, const struct ynode *n,
 			struct parallel *pl)
 {
@@ -1347,6 +1377,7 @@ static int get_parallel(struct mctx *m, const struct ynode *n,
 				ret = -1;
 				continue;
 			}
+			matrix_numbers(v, &dim->values);
 			if (!dim->values.nr) {
 				ERR(m, &v->pos, "%s: \"parallel:matrix\" variable \"%s\" has "
 				    "no values", m->what, dim->key);

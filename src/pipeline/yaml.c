@@ -3,7 +3,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libfyaml.h>
+#include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -157,6 +159,231 @@ enum yscalar_kind yscalar_kind(const struct ynode *n)
 	if (*p == '.' && (!strcasecmp(p, ".inf") || !strcasecmp(s, ".nan")))
 		return YS_FLOAT;
 	return YS_STR;
+}
+
+/* Psych's decimal integer: [-+]?(0|[1-9]([0-9]|,[0-9]|_[0-9])*) */
+static int psych_decimal(const char *p)
+{
+	if (*p == '0')
+		return !p[1];
+	if (*p < '1' || *p > '9')
+		return 0;
+	for (p++; *p; p++) {
+		if ((*p == ',' || *p == '_') && p[1] >= '0' && p[1] <= '9')
+			p++;
+		else if (*p < '0' || *p > '9')
+			return 0;
+	}
+	return 1;
+}
+
+/* p (after the sign) made only of chars in set, with at least one */
+static int all_in(const char *p, const char *set)
+{
+	if (!*p)
+		return 0;
+	for (; *p; p++)
+		if (!strchr(set, *p))
+			return 0;
+	return 1;
+}
+
+/* Ruby's Float#to_s: shortest round-trip digits, fixed or 1.0e+16 form. */
+static void ruby_float_str(double d, struct strbuf *out)
+{
+	char buf[40], digits[24];
+	int prec, exp10, decpt, nd = 0, i;
+	const char *q;
+
+	if (isnan(d)) {
+		strbuf_addstr(out, "NaN");
+		return;
+	}
+	if (isinf(d)) {
+		strbuf_addstr(out, d < 0 ? "-Infinity" : "Infinity");
+		return;
+	}
+	if (d == 0) {
+		strbuf_addstr(out, signbit(d) ? "-0.0" : "0.0");
+		return;
+	}
+	for (prec = 1; prec <= 17; prec++) {
+		snprintf(buf, sizeof(buf), "%.*e", prec - 1, d);
+		if (strtod(buf, NULL) == d)
+			break;
+	}
+	q = buf;
+	if (*q == '-') {
+		strbuf_addch(out, '-');
+		q++;
+	}
+	for (; *q && *q != 'e'; q++)
+		if (*q >= '0' && *q <= '9' && nd < (int)sizeof(digits) - 1)
+			digits[nd++] = *q;
+	exp10 = *q == 'e' ? atoi(q + 1) : 0;
+	while (nd > 1 && digits[nd - 1] == '0')
+		nd--;
+	digits[nd] = '\0';
+	decpt = exp10 + 1;
+	if (decpt > 0 && decpt <= 16) {
+		for (i = 0; i < decpt; i++)
+			strbuf_addch(out, i < nd ? digits[i] : '0');
+		strbuf_addch(out, '.');
+		if (nd > decpt)
+			strbuf_addstr(out, digits + decpt);
+		else
+			strbuf_addch(out, '0');
+	} else if (decpt <= 0 && decpt > -4) {
+		strbuf_addstr(out, "0.");
+		for (i = decpt; i < 0; i++)
+			strbuf_addch(out, '0');
+		strbuf_addstr(out, digits);
+	} else {
+		strbuf_addch(out, digits[0]);
+		strbuf_addch(out, '.');
+		strbuf_addstr(out, nd > 1 ? digits + 1 : "0");
+		strbuf_addf(out, "e%c%02d", exp10 < 0 ? '-' : '+',
+			    exp10 < 0 ? -exp10 : exp10);
+	}
+}
+
+/* Psych's FLOAT: [-+]?([0-9][0-9_,]*)?\.[0-9]*([eE][-+][0-9]+)? */
+static int psych_float(const char *p)
+{
+	const char *start = p;
+
+	if (*p >= '0' && *p <= '9')
+		while ((*p >= '0' && *p <= '9') || *p == '_' || *p == ',')
+			p++;
+	if (*p != '.' || (p == start && !p[1]))
+		return 0;
+	for (p++; *p >= '0' && *p <= '9'; p++)
+		;
+	if (*p == 'e' || *p == 'E') {
+		p++;
+		if (*p != '-' && *p != '+')
+			return 0;
+		p++;
+		if (*p < '0' || *p > '9')
+			return 0;
+		while (*p >= '0' && *p <= '9')
+			p++;
+	}
+	return !*p;
+}
+
+/* Psych's sexagesimal integer: [0-9][0-9_]*(:[0-5]?[0-9]){1,2} */
+static int psych_sexagesimal(const char *p)
+{
+	int parts = 0, n;
+
+	if (*p < '0' || *p > '9')
+		return 0;
+	while ((*p >= '0' && *p <= '9') || *p == '_')
+		p++;
+	while (*p == ':') {
+		p++;
+		for (n = 0; *p >= '0' && *p <= '9'; p++)
+			n++;
+		if (n < 1 || n > 2 || (n == 2 && p[-2] > '5'))
+			return 0;
+		parts++;
+	}
+	return !*p && parts >= 1 && parts <= 2;
+}
+
+const char *yscalar_ruby_str(const struct ynode *n, struct strbuf *buf)
+{
+	struct strbuf clean = STRBUF_INIT;
+	const char *s, *p;
+	int neg = 0;
+
+	strbuf_reset(buf);
+	if (!n || n->type != YNODE_SCALAR || !n->plain || n->tag)
+		return n ? n->str : NULL;
+	s = n->str;
+	p = s;
+	if (*p == '-' || *p == '+')
+		neg = *p++ == '-';
+	for (; *s; s++)
+		if (*s != '_' && *s != ',')
+			strbuf_addch(&clean, *s);
+	if (!strcmp(p, ".inf") || !strcmp(p, ".Inf") || !strcmp(p, ".INF")) {
+		strbuf_addstr(buf, neg ? "-Infinity" : "Infinity");
+	} else if (p == n->str && (!strcmp(p, ".nan") || !strcmp(p, ".NaN") ||
+				   !strcmp(p, ".NAN"))) {
+		strbuf_addstr(buf, "NaN");
+	} else if (psych_sexagesimal(p)) {
+		long long total = 0;
+		int e = 0;
+		const char *q;
+
+		/* Psych: each part times 60 ** |index - 2| */
+		for (q = p; *q; e++) {
+			long long v = 0, mult = 1;
+			int k;
+
+			for (; *q && *q != ':'; q++)
+				if (*q != '_')
+					v = v * 10 + (*q - '0');
+			if (*q == ':')
+				q++;
+			for (k = 0; k < (e > 2 ? e - 2 : 2 - e); k++)
+				mult *= 60;
+			total += v * mult;
+			if (total > 1000000000000LL)
+				break;
+		}
+		/* "-1:30" is -1 * 3600 + 30 * 60 in Psych: only the first part's sign */
+		if (neg) {
+			long long first = 0;
+
+			for (q = p; *q && *q != ':'; q++)
+				if (*q != '_')
+					first = first * 10 + (*q - '0');
+			total -= 2 * first * 3600;
+		}
+		strbuf_addf(buf, "%lld", total);
+	} else if (psych_float(p)) {
+		char *end;
+		double d;
+
+		/* Psych drops a '.' before an exponent or at the end */
+		if (clean.len && clean.buf[clean.len - 1] == '.')
+			strbuf_setlen(&clean, clean.len - 1);
+		d = strtod(clean.buf, &end);
+		if (*end) {
+			strbuf_release(&clean);
+			return n->str;
+		}
+		ruby_float_str(d, buf);
+	} else if (psych_decimal(p)) {
+		const char *q = clean.buf + (clean.buf[0] == '-' || clean.buf[0] == '+');
+
+		if (neg && strcmp(q, "0"))
+			strbuf_addch(buf, '-');
+		strbuf_addstr(buf, q);
+	} else if ((p[0] == '0' && (p[1] == 'x' || p[1] == 'b') &&
+		    all_in(p + 2, p[1] == 'x' ? "0123456789abcdefABCDEF_," : "01_,")) ||
+		   (p[0] == '0' && all_in(p + 1, "01234567_,"))) {
+		const char *q = clean.buf + (clean.buf[0] == '-' || clean.buf[0] == '+');
+		int base = q[1] == 'x' ? 16 : q[1] == 'b' ? 2 : 8;
+		unsigned long long v;
+		char *end;
+
+		errno = 0;
+		v = strtoull(base == 8 ? q : q + 2, &end, base);
+		if (errno || *end) {
+			strbuf_release(&clean);
+			return n->str; /* beyond 64 bits: keep the text */
+		}
+		strbuf_addf(buf, "%s%llu", neg && v ? "-" : "", v);
+	} else {
+		strbuf_release(&clean);
+		return n->str;
+	}
+	strbuf_release(&clean);
+	return buf->buf;
 }
 
 int ynode_is_null(const struct ynode *n)

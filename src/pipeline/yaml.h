@@ -95,6 +95,14 @@ size_t ynode_count(const struct ynode *node);
 enum yscalar_kind yscalar_kind(const struct ynode *node);
 /* 1 if node is a scalar resolving to null (or node is NULL). */
 int ynode_is_null(const struct ynode *node);
+/*
+ * The text GitLab gets for a plain scalar that its parser (Ruby's Psych,
+ * YAML 1.1) reads as a number and then turns back into a string with
+ * to_s: 3.10 is "3.1", 010 is "8", 0x1F "31", 1_000 "1000", 1:30 "5400".
+ * Any other node's text is returned as it is. The result is node->str or
+ * buf->buf; buf is reset first.
+ */
+const char *yscalar_ruby_str(const struct ynode *node, struct strbuf *buf);
 const char *ynode_type_name(const struct ynode *node);
 
 /* Map access; NULL when node is not a map or key is absent. */

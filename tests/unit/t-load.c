@@ -205,6 +205,48 @@ static void test_variables(void **state)
 	pipeline_free(p);
 }
 
+/*
+ * GitLab reads numbers with Ruby's YAML 1.1 parser and gives jobs their
+ * to_s: PYTHON: 3.10 is "3.1" there, and a matrix job is named with it.
+ */
+static void test_variables_numbers_as_gitlab(void **state)
+{
+	static const char *const want[][2] = {
+		{ "A", "3.1" }, { "B", "1.0" }, { "C", "8" }, { "D", "1000" },
+		{ "E", "0.5" }, { "F", "1e3" }, { "G", "1" }, { "H", "31" },
+		{ "I", "1500.0" }, { "K", "5400" }, { "L", "0o17" },
+		{ "M", "3.10" }, { "O", "1.0e+20" }, { "P", "1.0e-05" },
+		{ "Q", "08" }, { "R", "0.1" }, { "S", "-7" }, { "T", "3.10" },
+	};
+	struct pipeline *p = load_ok(
+		"variables:\n  A: 3.10\n  B: 1.0\n  C: 010\n  D: 1_000\n  E: .5\n"
+		"  F: 1e3\n  G: +1\n  H: 0x1F\n  I: 1.5e+3\n  K: 1:30\n  L: 0o17\n"
+		"  M: \"3.10\"\n  O: 100000000000000000000.0\n  P: 0.00001\n"
+		"  Q: 08\n  R: 0.1\n  S: -7\n  T: !!str 3.10\n"
+		"t:\n  script: x\n  variables:\n    V: {value: 2.50}\n"
+		"  parallel:\n    matrix:\n      - PY: [3.9, 3.10, \"3.11\"]\n"
+		"        N: 1.20\n");
+	struct job *t = pipeline_find_job(p, "t");
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < ARRAY_SIZE(want); i++) {
+		const char *got = varlist_get(&p->variables, want[i][0]);
+
+		if (!got || strcmp(got, want[i][1]))
+			fprintf(stderr, "%s: got %s, want %s\n", want[i][0],
+				got ? got : "(none)", want[i][1]);
+		assert_non_null(got);
+		assert_string_equal(got, want[i][1]);
+	}
+	assert_string_equal(varlist_get(&t->variables, "V"), "2.5");
+	assert_string_equal(t->parallel.matrix[0].dims[0].values.v[0], "3.9");
+	assert_string_equal(t->parallel.matrix[0].dims[0].values.v[1], "3.1");
+	assert_string_equal(t->parallel.matrix[0].dims[0].values.v[2], "3.11");
+	assert_string_equal(t->parallel.matrix[0].dims[1].values.v[0], "1.2");
+	pipeline_free(p);
+}
+
 static void test_variables_errors(void **state)
 {
 	char *e = load_err(
@@ -1505,6 +1547,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stages_pre_post, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_script_flatten, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_variables, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_variables_numbers_as_gitlab, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_variables_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_yaml_syntax_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_yaml_duplicate_and_more, setup, teardown),
