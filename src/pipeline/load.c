@@ -820,6 +820,19 @@ static struct ynode *load_file(struct loader *ld, const char *rel,
 	if (yaml_parse(file, buf.buf, buf.len, &lim, &docs, &ndocs, ld->d))
 		goto out;
 	if (ndocs > 1) {
+		/* empty documents do not count (GitLab's reject_empty): a
+		 * file may end in "---" */
+		size_t d, kept = 0;
+
+		for (d = 0; d < ndocs; d++) {
+			if (ynode_is_null(docs[d]) && !docs[d]->tag)
+				ynode_free(docs[d]);
+			else
+				docs[kept++] = docs[d];
+		}
+		ndocs = kept;
+	}
+	if (ndocs > 1) {
 		struct ynode *spec = ymap_get(docs[0], "spec");
 
 		if (spec)

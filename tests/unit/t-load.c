@@ -861,6 +861,20 @@ static void test_unsupported_none(void **state)
 	free(e);
 }
 
+/* Empty YAML documents do not count, as in GitLab: a file may end in ---. */
+static void test_empty_documents(void **state)
+{
+	struct pipeline *p = load_ok("---\n---\nb:\n  script: x\n---\n");
+	char *e;
+
+	(void)state;
+	assert_non_null(pipeline_find_job(p, "b"));
+	pipeline_free(p);
+	e = load_err("a:\n  script: x\n---\nb:\n  script: x\n");
+	assert_has(e, ":4:1: error: a pipeline file must hold one YAML document");
+	free(e);
+}
+
 /* An empty value is reported where its key is, not without a line. */
 static void test_null_value_position(void **state)
 {
@@ -1575,6 +1589,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_null_keywords_unset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_null_value_position, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unsupported_none, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_empty_documents, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_default_errors_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_include, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_include_rules_changes, setup, teardown),
