@@ -2283,7 +2283,8 @@ void pipeline_model_build(struct pipeline *p, const struct ynode *root,
 		if (c->host_fallback < 0)
 			c->host_fallback = p->cidre.host_fallback;
 	}
-	if (!p->jobs_nr && !too_many)
+	/* after other errors (an include refused, say) it would only add noise */
+	if (!p->jobs_nr && !too_many && !d->errors)
 		ERR(&m, &filepos, "the pipeline has no visible jobs (job names "
 		    "starting with \".\" are hidden)");
 	check_jobs(&m);

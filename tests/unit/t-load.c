@@ -861,6 +861,21 @@ static void test_unsupported_none(void **state)
 	free(e);
 }
 
+/* A file whose jobs all come from a refused include gets one error. */
+static void test_no_jobs_after_refused_include(void **state)
+{
+	char *e = load_err("include:\n  - remote: https://example.com/ci.yml\n"
+			   "variables:\n  A: b\n");
+
+	(void)state;
+	assert_has(e, "keyword \"include:remote\" is not supported");
+	assert_null(strstr(e, "no visible jobs"));
+	free(e);
+	e = load_err("variables:\n  A: b\n");
+	assert_has(e, "the pipeline has no visible jobs");
+	free(e);
+}
+
 /* Empty YAML documents do not count, as in GitLab: a file may end in ---. */
 static void test_empty_documents(void **state)
 {
@@ -1590,6 +1605,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_null_value_position, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unsupported_none, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_empty_documents, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_jobs_after_refused_include, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_default_errors_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_include, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_include_rules_changes, setup, teardown),
