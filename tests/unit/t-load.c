@@ -876,6 +876,20 @@ static void test_no_jobs_after_refused_include(void **state)
 	free(e);
 }
 
+/* An error inside an anchor is reported once, not once per job using it. */
+static void test_anchor_error_once(void **state)
+{
+	char *e = load_err(".db: &db\n  services: [postgres]\n"
+			   "a:\n  <<: *db\n  script: x\nb:\n  <<: *db\n  script: x\n");
+	const char *first;
+
+	(void)state;
+	first = strstr(e, ":2:3: error: keyword \"services\"");
+	assert_non_null(first);
+	assert_null(strstr(first + 1, ":2:3: error: keyword \"services\""));
+	free(e);
+}
+
 /* Empty YAML documents do not count, as in GitLab: a file may end in ---. */
 static void test_empty_documents(void **state)
 {
@@ -1605,6 +1619,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_null_value_position, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unsupported_none, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_empty_documents, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_anchor_error_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_jobs_after_refused_include, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_default_errors_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_include, setup, teardown),
