@@ -139,6 +139,7 @@ int cmd_lint(int argc, char **argv)
 	lo.root = o.dir ? o.dir : ".";
 	lo.file = o.file;
 	lo.vars = &vars;
+	lo.vars_partial = 1; /* no ref, no pipeline: see docs/lint.md */
 	lo.project_file = cmd_project_file;
 	ret = pipeline_load(&lo, &p, &d) ? 2 : 0;
 	diag_sort(&d);

@@ -935,6 +935,50 @@ static void test_default_errors_once(void **state)
 
 /* --- include ------------------------------------------------------------ */
 
+/*
+ * Include locations expand variables as GitLab's do: predefined and
+ * project ones; an unknown one is empty. cidre lint (vars_partial)
+ * does not know them and skips such an include with a warning.
+ */
+static void test_include_variables(void **state)
+{
+	struct varlist vars = VARLIST_INIT;
+	struct load_opts o = opts();
+	struct diag d = DIAG_INIT;
+	struct pipeline *p = NULL;
+	size_t i;
+	int warned = 0;
+
+	(void)state;
+	write_file("ci/app.yml", "app: {script: [a]}\n");
+	write_file("ci/feature.yml", "feat: {script: [f]}\n");
+	write_file(".gitlab-ci.yml",
+		   "include:\n  - local: ci/$CI_PROJECT_NAME.yml\n"
+		   "  - ci/${CI_COMMIT_REF_NAME}.yml\n"
+		   "j: {script: [x]}\n");
+	varlist_set(&vars, "CI_PROJECT_NAME", "app");
+	varlist_set(&vars, "CI_COMMIT_REF_NAME", "feature");
+	o.vars = &vars;
+	assert_int_equal(pipeline_load(&o, &p, &d), 0);
+	assert_non_null(pipeline_find_job(p, "app"));
+	assert_non_null(pipeline_find_job(p, "feat"));
+	pipeline_free(p);
+	p = NULL;
+	diag_clear(&d);
+
+	/* lint: nothing known, nothing followed, a warning each */
+	varlist_clear(&vars);
+	o.vars_partial = 1;
+	assert_int_equal(pipeline_load(&o, &p, &d), 0);
+	assert_null(pipeline_find_job(p, "app"));
+	for (i = 0; i < d.nr; i++)
+		warned += d.e[i].level == DIAG_WARNING &&
+			  strstr(d.e[i].msg, "not checked") != NULL;
+	assert_int_equal(warned, 2);
+	pipeline_free(p);
+	diag_clear(&d);
+}
+
 static void test_include(void **state)
 {
 	struct pipeline *p;
@@ -1622,6 +1666,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_anchor_error_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_jobs_after_refused_include, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_default_errors_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_include_variables, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_include, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_include_rules_changes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_include_project, setup, teardown),
