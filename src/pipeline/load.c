@@ -734,7 +734,7 @@ static void include_entry(struct loader *ld, struct ynode *acc,
 	if (e->type == YNODE_SCALAR && yscalar_kind(e) != YS_NULL) {
 		if (!strncmp(e->str, "http://", 7) || !strncmp(e->str, "https://", 8)) {
 			diag_error(ld->d, &e->pos, "keyword \"include:remote\" is not "
-				   "supported by cidre (only local files can be included)");
+				   "supported by cidre (only files of the repository and of projects on the cidre server can be included)");
 			return;
 		}
 		path = include_expand(ld, e->str, &e->pos);
@@ -754,7 +754,7 @@ static void include_entry(struct loader *ld, struct ynode *acc,
 			if (!strcmp(k, include_unsupported[j])) {
 				diag_error(ld->d, &e->pairs[i].key_pos,
 					   "keyword \"include:%s\" is not supported by cidre "
-					   "(only local files can be included)", k);
+					   "(only files of the repository and of projects on the cidre server can be included)", k);
 				return;
 			}
 		}
