@@ -615,6 +615,35 @@ static void cand_free(struct cand *c)
 	free(c->rneeds);
 }
 
+static char *slugify(const char *s);
+
+/*
+ * Set the predefined variables of one job in vl: CI_JOB_NAME (the
+ * instance's name), CI_JOB_NAME_SLUG, CI_JOB_STAGE and, for a parallel
+ * job (node_total > 0), CI_NODE_INDEX and CI_NODE_TOTAL.
+ */
+static void job_predefined(struct varlist *vl, const char *name, const char *stage,
+			   int node_index, int node_total)
+{
+	char *s = slugify(name);
+
+	varlist_set(vl, "CI_JOB_NAME", name);
+	varlist_set(vl, "CI_JOB_NAME_SLUG", s);
+	free(s);
+	if (stage)
+		varlist_set(vl, "CI_JOB_STAGE", stage);
+	if (node_total > 0) {
+		struct strbuf n = STRBUF_INIT;
+
+		strbuf_addf(&n, "%d", node_index);
+		varlist_set(vl, "CI_NODE_INDEX", n.buf);
+		strbuf_reset(&n);
+		strbuf_addf(&n, "%d", node_total);
+		varlist_set(vl, "CI_NODE_TOTAL", n.buf);
+		strbuf_release(&n);
+	}
+}
+
 /*
  * Decide whether instance `in` of job j is created, and add it to the
  * candidates. The instance takes ownership of nothing; everything copied.
@@ -631,6 +660,9 @@ static void plan_instance(struct planner *pl, const struct job *j, int stage,
 
 	if (pl->ctx->predefined)
 		varlist_merge(&vars, pl->ctx->predefined);
+	/* the job's predefined variables: GitLab's rules see them too */
+	job_predefined(&vars, in->name, pl->p->stages.v[stage], in->node_index,
+		       in->node_total);
 	merge_globals(&vars, &pl->plan->vars, j);
 	varlist_merge(&vars, &j->variables);
 	varlist_merge(&vars, &in->matrix);
@@ -1242,22 +1274,9 @@ void plan_job_vars(const struct plan *plan, const struct plan_job *job,
 	char *s;
 
 	varlist_init(out);
-	varlist_set(&pre, "CI_JOB_NAME", job->name);
-	s = slugify(job->name);
-	varlist_set(&pre, "CI_JOB_NAME_SLUG", s);
-	free(s);
-	if (job->stage < plan->stages.nr)
-		varlist_set(&pre, "CI_JOB_STAGE", plan->stages.v[job->stage]);
-	if (job->node_total > 0) {
-		struct strbuf n = STRBUF_INIT;
-
-		strbuf_addf(&n, "%d", job->node_index);
-		varlist_set(&pre, "CI_NODE_INDEX", n.buf);
-		strbuf_reset(&n);
-		strbuf_addf(&n, "%d", job->node_total);
-		varlist_set(&pre, "CI_NODE_TOTAL", n.buf);
-		strbuf_release(&n);
-	}
+	job_predefined(&pre, job->name, job->stage < plan->stages.nr ?
+		       plan->stages.v[job->stage] : NULL, job->node_index,
+		       job->node_total);
 	if (env->set && env->name) {
 		struct varlist all = VARLIST_INIT;
 		struct strbuf slug = STRBUF_INIT;

@@ -708,6 +708,25 @@ static void test_only_refs_at_project(void **state)
 	assert_jobs(f, "empty_re,not_main_here");
 }
 
+/* GitLab's rules see the job's own predefined variables too. */
+static void test_rules_see_job_predefined(void **state)
+{
+	struct fx *f = *state;
+
+	load_yaml(f,
+		  "stages: [prep, test]\n"
+		  "a:\n  stage: prep\n  script: x\n  rules:\n"
+		  "    - if: $CI_JOB_STAGE == \"prep\"\n"
+		  "b:\n  script: x\n  rules:\n    - if: $CI_JOB_NAME == \"b\"\n"
+		  "m:\n  script: x\n  parallel:\n    matrix:\n      - OS: [x, y]\n"
+		  "  rules:\n    - if: $CI_JOB_NAME =~ /\\[y\\]/\n"
+		  "n:\n  script: x\n  parallel: 3\n  rules:\n"
+		  "    - if: $CI_NODE_INDEX == \"2\" && $CI_NODE_TOTAL == \"3\"\n"
+		  "s:\n  script: x\n  rules:\n    - if: $CI_JOB_NAME_SLUG == \"s\"\n");
+	assert_int_equal(build(f), 0);
+	assert_jobs(f, "a,b,m: [y],n 2/3,s");
+}
+
 static void test_only_bad_regex(void **state)
 {
 	struct fx *f = *state;
@@ -1501,6 +1520,7 @@ int main(void)
 		T(test_only_refs),
 		T(test_only_variables_and_except),
 		T(test_only_refs_at_project),
+		T(test_rules_see_job_predefined),
 		T(test_only_bad_regex),
 		T(test_changes),
 		T(test_changes_compare_to),
