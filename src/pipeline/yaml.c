@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "util/strbuf.h"
+#include "util/strvec.h"
 #include "util/xalloc.h"
 
 #define YAML_DEFAULT_DEPTH 100
@@ -528,9 +529,8 @@ struct frame {
 	char *key;
 	struct pos key_pos;
 	int key_is_merge;
-	/* merge key values, applied when the map ends */
-	struct ynode **merges;
-	size_t merges_nr, merges_alloc;
+	/* the keys written in the map itself (not merged): duplicates */
+	struct strvec explicit;
 };
 
 struct builder {
@@ -580,14 +580,10 @@ static char *token_dup(struct fy_token *t)
 
 static void frame_release(struct frame *f)
 {
-	size_t i;
-
 	ynode_free(f->node);
 	free(f->anchor);
 	free(f->key);
-	for (i = 0; i < f->merges_nr; i++)
-		ynode_free(f->merges[i]);
-	free(f->merges);
+	strvec_clear(&f->explicit);
 	memset(f, 0, sizeof(*f));
 }
 
@@ -621,34 +617,26 @@ static int take_budget(struct builder *b, const struct pos *pos, size_t n)
 	return 0;
 }
 
-static void apply_merges(struct builder *b, struct frame *f)
+/* Set key to a copy of val in map, replacing a value it has. */
+static void merge_pair(struct ynode *map, const struct ypair *pr)
 {
-	size_t i, j;
-
-	/* explicit keys win over merged ones; earlier merges over later */
-	for (i = 0; i < f->merges_nr; i++) {
-		struct ynode *m = f->merges[i];
-
-		for (j = 0; j < m->pairs_nr; j++) {
-			if (ymap_find(f->node, m->pairs[j].key))
-				continue;
-			ymap_set_take(f->node, m->pairs[j].key,
-				      &m->pairs[j].key_pos,
-				      ynode_dup(m->pairs[j].val, NULL));
-		}
-		bury(b, m);
-		f->merges[i] = NULL;
-	}
-	f->merges_nr = 0;
+	ymap_set_take(map, pr->key, &pr->key_pos, ynode_dup(pr->val, NULL));
 }
 
+/*
+ * A merge key's value, merged into f's map at once, as GitLab's YAML
+ * reader (Ruby's Psych) does: the merged keys replace the ones the map
+ * has so far, explicit or merged, and keys written after the merge
+ * replace merged ones. In a list of maps the earlier map wins.
+ */
 static int add_merge(struct builder *b, struct frame *f, struct ynode *v)
 {
-	size_t i;
+	size_t i, j, k;
 
 	if (v->type == YNODE_MAP) {
-		ALLOC_GROW(f->merges, f->merges_nr + 1, f->merges_alloc);
-		f->merges[f->merges_nr++] = v;
+		for (j = 0; j < v->pairs_nr; j++)
+			merge_pair(f->node, &v->pairs[j]);
+		bury(b, v);
 		return 0;
 	}
 	if (v->type == YNODE_SEQ) {
@@ -661,10 +649,17 @@ static int add_merge(struct builder *b, struct frame *f, struct ynode *v)
 			}
 		}
 		for (i = 0; i < v->nr; i++) {
-			ALLOC_GROW(f->merges, f->merges_nr + 1, f->merges_alloc);
-			f->merges[f->merges_nr++] = v->items[i];
+			const struct ynode *m = v->items[i];
+
+			for (j = 0; j < m->pairs_nr; j++) {
+				int earlier = 0;
+
+				for (k = 0; k < i && !earlier; k++)
+					earlier = ymap_find(v->items[k], m->pairs[j].key) != NULL;
+				if (!earlier)
+					merge_pair(f->node, &m->pairs[j]);
+			}
 		}
-		v->nr = 0;
 		bury(b, v);
 		return 0;
 	}
@@ -699,7 +694,7 @@ static void attach(struct builder *b, struct ynode *n)
 			return;
 		}
 		f->key_is_merge = n->plain && !strcmp(n->str, "<<") && !n->tag;
-		if (!f->key_is_merge && ymap_find(f->node, n->str)) {
+		if (!f->key_is_merge && strvec_find(&f->explicit, n->str) >= 0) {
 			/* recoverable: reported, the later value wins as in GitLab */
 			if (b->dup_keys_warn)
 				diag_warning(b->d, &n->pos, "duplicate key \"%s\": the "
@@ -707,6 +702,8 @@ static void attach(struct builder *b, struct ynode *n)
 			else
 				diag_error(b->d, &n->pos, "duplicate key \"%s\"", n->str);
 		}
+		if (!f->key_is_merge && strvec_find(&f->explicit, n->str) < 0)
+			strvec_push(&f->explicit, n->str);
 		f->key = xstrdup(n->str);
 		f->key_pos = n->pos;
 		f->have_key = 1;
@@ -728,7 +725,7 @@ static void attach(struct builder *b, struct ynode *n)
 	} else {
 		struct ypair *dup = ymap_find(f->node, f->key);
 
-		/* duplicate, already reported: the later value wins */
+		/* a duplicate (reported) or a merged key: the later value wins */
 		bury(b, dup->val);
 		dup->val = n;
 		dup->key_pos = f->key_pos;
@@ -761,8 +758,6 @@ static void pop_frame(struct builder *b)
 	struct frame *f = &b->stack[b->depth - 1];
 	struct ynode *n = f->node;
 
-	if (n->type == YNODE_MAP)
-		apply_merges(b, f);
 	if (f->anchor)
 		add_anchor(b, f->anchor, n);
 	f->node = NULL;

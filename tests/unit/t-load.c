@@ -327,6 +327,29 @@ static void test_yaml_merge_keys(void **state)
 	pipeline_free(p);
 }
 
+/*
+ * GitLab reads merge keys as Ruby's Psych does, in the order written: a
+ * merge replaces the keys the map has so far (explicit ones too), a
+ * later << replaces an earlier one, keys after a merge replace it.
+ */
+static void test_yaml_merge_keys_in_order(void **state)
+{
+	struct pipeline *p = load_ok(
+		".a: &a\n  stage: build\n  script: [a]\n"
+		".b: &b\n  stage: deploy\n  script: [b]\n"
+		"before:\n  stage: test\n  <<: *a\n"
+		"two:\n  <<: *a\n  <<: *b\n"
+		"after:\n  <<: *a\n  stage: test\n");
+
+	(void)state;
+	assert_string_equal(pipeline_find_job(p, "before")->stage, "build");
+	assert_string_equal(pipeline_find_job(p, "two")->stage, "deploy");
+	assert_string_equal(pipeline_find_job(p, "two")->script.v[0], "b");
+	assert_string_equal(pipeline_find_job(p, "after")->stage, "test");
+	assert_string_equal(pipeline_find_job(p, "after")->script.v[0], "a");
+	pipeline_free(p);
+}
+
 static void test_yaml_billion_laughs(void **state)
 {
 	char *e = load_err(
@@ -1640,6 +1663,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_yaml_duplicate_and_more, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_yaml_duplicate_is_warning, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_yaml_merge_keys, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_yaml_merge_keys_in_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_yaml_billion_laughs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_yaml_depth_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_yaml_invalid_utf8, setup, teardown),
