@@ -812,8 +812,15 @@ int cmd_run(int argc, char **argv)
 		goto release_git;
 	}
 	has_plan = 1;
+	if (plan.only_pre_post)
+		fprintf(stderr, "cidre run: only jobs of the .pre and .post stages would "
+			"run, and GitLab creates no pipeline of those alone\n");
 	if (o.list) {
 		print_list(&plan);
+		ret = 0;
+		goto release_git;
+	}
+	if (plan.only_pre_post) {
 		ret = 0;
 		goto release_git;
 	}

@@ -616,6 +616,8 @@ static void cand_free(struct cand *c)
 }
 
 static char *slugify(const char *s);
+static void plan_jobs_free(struct plan *plan);
+static int only_pre_post(const struct plan *plan);
 
 /*
  * Set the predefined variables of one job in vl: CI_JOB_NAME (the
@@ -1159,6 +1161,16 @@ int plan_build(const struct pipeline *p, const struct plan_ctx *ctx,
 	if (pl.failed)
 		goto done;
 	plan_finish(&pl);
+	/*
+	 * GitLab creates no pipeline whose jobs are all in .pre and .post
+	 * ("No stages / jobs for this pipeline"); a selection of jobs
+	 * (only_jobs, one_job) is the caller's choice, not a pipeline.
+	 */
+	if (!pl.failed && !pl.ctx->only_jobs && !pl.ctx->one_job &&
+	    only_pre_post(out)) {
+		plan_jobs_free(out);
+		out->only_pre_post = 1;
+	}
 done:
 	for (i = 0; i < pl.nr; i++)
 		cand_free(&pl.c[i]);
@@ -1176,12 +1188,11 @@ done:
 	return 0;
 }
 
-void plan_release(struct plan *plan)
+/* Free plan's jobs, leaving it with none. */
+static void plan_jobs_free(struct plan *plan)
 {
 	size_t i;
 
-	if (!plan)
-		return;
 	for (i = 0; i < plan->nr; i++) {
 		struct plan_job *pj = &plan->jobs[i];
 
@@ -1193,6 +1204,29 @@ void plan_release(struct plan *plan)
 		free(pj->deps);
 	}
 	free(plan->jobs);
+	plan->jobs = NULL;
+	plan->nr = 0;
+}
+
+/* 1 if plan has jobs and every one is in .pre or .post. */
+static int only_pre_post(const struct plan *plan)
+{
+	size_t i;
+
+	for (i = 0; i < plan->nr; i++) {
+		const char *st = plan->stages.v[plan->jobs[i].stage];
+
+		if (strcmp(st, ".pre") && strcmp(st, ".post"))
+			return 0;
+	}
+	return plan->nr > 0;
+}
+
+void plan_release(struct plan *plan)
+{
+	if (!plan)
+		return;
+	plan_jobs_free(plan);
 	strvec_clear(&plan->stages);
 	free(plan->name);
 	varlist_clear(&plan->vars);

@@ -727,6 +727,28 @@ static void test_rules_see_job_predefined(void **state)
 	assert_jobs(f, "a,b,m: [y],n 2/3,s");
 }
 
+/* GitLab creates no pipeline whose jobs are all in .pre and .post. */
+static void test_only_pre_post_is_no_pipeline(void **state)
+{
+	struct fx *f = *state;
+
+	load_yaml(f, "a:\n  stage: .pre\n  script: x\nb:\n  stage: .post\n  script: x\n"
+		  "c:\n  script: x\n  rules:\n    - if: $C\n");
+	assert_int_equal(build(f), 0);
+	assert_int_equal(f->plan.nr, 0);
+	assert_int_equal(f->plan.only_pre_post, 1);
+	varlist_set(&f->overrides, "C", "1");
+	assert_int_equal(build(f), 0);
+	assert_int_equal(f->plan.only_pre_post, 0);
+	assert_jobs(f, "a,c,b");
+	/* a job chosen by name is the caller's choice */
+	varlist_clear(&f->overrides);
+	strvec_push(&f->only_jobs, "a");
+	f->ctx.only_jobs = &f->only_jobs;
+	assert_int_equal(build(f), 0);
+	assert_jobs(f, "a");
+}
+
 static void test_only_bad_regex(void **state)
 {
 	struct fx *f = *state;
@@ -1521,6 +1543,7 @@ int main(void)
 		T(test_only_variables_and_except),
 		T(test_only_refs_at_project),
 		T(test_rules_see_job_predefined),
+		T(test_only_pre_post_is_no_pipeline),
 		T(test_only_bad_regex),
 		T(test_changes),
 		T(test_changes_compare_to),
