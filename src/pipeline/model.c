@@ -989,13 +989,14 @@ static int get_filter(struct mctx *m, const struct ynode *n, const char *kw,
 
 /* --- artifacts, cache, environment, parallel ----------------------------- */
 
+/* GitLab's report types (entry/reports.rb), those of older releases too */
 static const char *const report_types[] = {
 	"junit", "dotenv", "accessibility", "annotations", "api_fuzzing",
-	"browser_performance", "codequality", "container_scanning",
-	"coverage_fuzzing", "coverage_report", "cyclonedx", "dast",
-	"dependency_scanning", "license_scanning", "load_performance", "metrics",
-	"performance", "requirements", "repository_xray", "sast",
-	"secret_detection", "terraform",
+	"browser_performance", "cluster_image_scanning", "codequality",
+	"container_scanning", "coverage_fuzzing", "coverage_report", "cyclonedx",
+	"dast", "dependency_scanning", "license_scanning", "load_performance",
+	"lsif", "metrics", "performance", "requirements", "requirements_v2",
+	"repository_xray", "sast", "secret_detection", "terraform",
 };
 
 static int get_on_status(struct mctx *m, const struct ynode *n, const char *kw,

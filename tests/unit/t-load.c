@@ -913,6 +913,19 @@ static void test_anchor_error_once(void **state)
 	free(e);
 }
 
+/* Report types GitLab accepts, those older pipelines use included. */
+static void test_report_types(void **state)
+{
+	struct pipeline *p = load_ok(
+		"j:\n  script: x\n  artifacts:\n    reports:\n"
+		"      lsif: dump.lsif\n      cluster_image_scanning: c.json\n"
+		"      requirements_v2: r.json\n      annotations: a.json\n");
+
+	(void)state;
+	assert_int_equal(pipeline_find_job(p, "j")->artifacts.reports_other.nr, 4);
+	pipeline_free(p);
+}
+
 /* Empty YAML documents do not count, as in GitLab: a file may end in ---. */
 static void test_empty_documents(void **state)
 {
@@ -1687,6 +1700,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_null_value_position, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unsupported_none, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_empty_documents, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_report_types, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_anchor_error_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_jobs_after_refused_include, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_default_errors_once, setup, teardown),
