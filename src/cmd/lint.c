@@ -72,7 +72,8 @@ static int parse_opts(int argc, char **argv, struct lint_opts *o)
 	return 0;
 }
 
-static json_t *json_errors(const struct diag *d)
+/* The entries of d at level, as [{file, line, column, message}]. */
+static json_t *json_diags(const struct diag *d, enum diag_level level)
 {
 	json_t *arr = json_array();
 	size_t i;
@@ -80,7 +81,7 @@ static json_t *json_errors(const struct diag *d)
 	for (i = 0; i < d->nr; i++) {
 		const struct diag_entry *e = &d->e[i];
 
-		if (e->level != DIAG_ERROR)
+		if (e->level != level)
 			continue;
 		json_array_append_new(arr, json_pack("{s:s?, s:i, s:i, s:s}",
 			"file", e->file, "line", e->pos.line,
@@ -138,15 +139,17 @@ int cmd_lint(int argc, char **argv)
 	lo.root = o.dir ? o.dir : ".";
 	lo.file = o.file;
 	lo.vars = &vars;
+	lo.vars_partial = 1; /* no ref, no pipeline: see docs/lint.md */
 	lo.project_file = cmd_project_file;
 	ret = pipeline_load(&lo, &p, &d) ? 2 : 0;
 	diag_sort(&d);
 
 	if (o.json) {
-		json_t *obj = json_pack("{s:b, s:s, s:o, s:o, s:o}",
+		json_t *obj = json_pack("{s:b, s:s, s:o, s:o, s:o, s:o}",
 			"valid", ret == 0,
 			"file", p ? p->file : (o.file ? o.file : ""),
-			"errors", json_errors(&d),
+			"errors", json_diags(&d, DIAG_ERROR),
+			"warnings", json_diags(&d, DIAG_WARNING),
 			"jobs", json_jobs(p),
 			"stages", json_stages(p));
 		char *s = obj ? json_dumps(obj, JSON_INDENT(2)) : NULL;
@@ -160,6 +163,9 @@ int cmd_lint(int argc, char **argv)
 		diag_format(&d, &out);
 		fputs(out.buf, stderr);
 	} else {
+		/* warnings: what GitLab accepts silently but is likely a slip */
+		diag_format(&d, &out);
+		fputs(out.buf, stderr);
 		printf("%s: pipeline is valid (%zu job%s, %zu stage%s)\n", p->file,
 		       p->jobs_nr, p->jobs_nr == 1 ? "" : "s", user_stages(p),
 		       user_stages(p) == 1 ? "" : "s");

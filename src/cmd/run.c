@@ -775,6 +775,16 @@ int cmd_run(int argc, char **argv)
 		strbuf_release(&msg);
 		goto release_git;
 	}
+	if (d.nr) {
+		/* warnings only: the load succeeded */
+		struct strbuf msg = STRBUF_INIT;
+
+		diag_sort(&d);
+		diag_format(&d, &msg);
+		fputs(msg.buf, stderr);
+		strbuf_release(&msg);
+		diag_clear(&d);
+	}
 	varlist_clear(&pre);
 	state_dir_init(state.buf);
 	pipeline_id = o.list ? 0 : next_counter(state.buf, "pipeline-id", 1);
@@ -802,8 +812,15 @@ int cmd_run(int argc, char **argv)
 		goto release_git;
 	}
 	has_plan = 1;
+	if (plan.only_pre_post)
+		fprintf(stderr, "cidre run: only jobs of the .pre and .post stages would "
+			"run, and GitLab creates no pipeline of those alone\n");
 	if (o.list) {
 		print_list(&plan);
+		ret = 0;
+		goto release_git;
+	}
+	if (plan.only_pre_post) {
 		ret = 0;
 		goto release_git;
 	}

@@ -40,6 +40,11 @@ static void set_slug(struct varlist *vl, const char *key, const char *value)
 	strbuf_release(&sb);
 }
 
+static int is_merge_request(const char *source)
+{
+	return source && !strcmp(source, "merge_request_event");
+}
+
 void ci_predefined(const struct gitinfo *gi, const struct ci_predef *o,
 		   struct varlist *vl)
 {
@@ -64,8 +69,21 @@ void ci_predefined(const struct gitinfo *gi, const struct ci_predef *o,
 	varlist_set(vl, "CI_COMMIT_REF_NAME", ref);
 	set_slug(vl, "CI_COMMIT_REF_SLUG", ref);
 	varlist_set(vl, "CI_COMMIT_REF_PROTECTED", "false");
-	if (gi->branch)
+	if (gi->branch && is_merge_request(o->source)) {
+		/*
+		 * A merge request pipeline of the branch into the default
+		 * branch: GitLab sets no CI_COMMIT_BRANCH there, and the
+		 * CI_MERGE_REQUEST_* variables that rules test instead.
+		 */
+		varlist_set(vl, "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME", gi->branch);
+		varlist_set(vl, "CI_MERGE_REQUEST_TARGET_BRANCH_NAME",
+			    gi->default_branch);
+		varlist_set(vl, "CI_MERGE_REQUEST_EVENT_TYPE", "detached");
+		varlist_set(vl, "CI_MERGE_REQUEST_ID", "1");
+		varlist_set(vl, "CI_MERGE_REQUEST_IID", "1");
+	} else if (gi->branch) {
 		varlist_set(vl, "CI_COMMIT_BRANCH", gi->branch);
+	}
 	if (gi->tag) {
 		varlist_set(vl, "CI_COMMIT_TAG", gi->tag);
 		varlist_set(vl, "CI_COMMIT_TAG_MESSAGE", gi->tag_message ? gi->tag_message : "");

@@ -537,6 +537,68 @@ static void include_one(struct loader *ld, struct ynode *acc,
 }
 
 /* A string value of an include entry: its node, or NULL (reported). */
+/*
+ * The first variable s refers to ($NAME or ${NAME}) that vars lacks,
+ * copied into name; 0 when there is none.
+ */
+static int unknown_var(const char *s, const struct varlist *vars,
+		       struct strbuf *name)
+{
+	const char *p;
+
+	for (p = s; (p = strchr(p, '$')); ) {
+		const char *n = p + 1, *e;
+		int brace = *n == '{';
+
+		if (*n == '$') {
+			p += 2;
+			continue;
+		}
+		n += brace;
+		for (e = n; (*e >= 'A' && *e <= 'Z') || (*e >= 'a' && *e <= 'z') ||
+			    (*e >= '0' && *e <= '9') || *e == '_'; e++)
+			;
+		p = e;
+		if (e == n || (brace && *e != '}'))
+			continue;
+		strbuf_reset(name);
+		strbuf_add(name, n, (size_t)(e - n));
+		if (!varlist_find(vars, name->buf))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * An include location (local path, project, ref, file) with variables
+ * expanded, as GitLab expands them: an unknown one is empty. With
+ * opts->vars_partial (cidre lint: the pipeline's variables are not
+ * known) a location naming an unknown variable is not followed: a
+ * warning at pos, and NULL. Caller frees.
+ */
+static char *include_expand(struct loader *ld, const char *s, const struct pos *pos)
+{
+	static const struct varlist empty = VARLIST_INIT;
+	const struct varlist *vars = ld->opts->vars ? ld->opts->vars : &empty;
+	struct strbuf name = STRBUF_INIT;
+
+	if (!strchr(s, '$'))
+		return xstrdup(s);
+	if (ld->opts->vars_partial && unknown_var(s, vars, &name)) {
+		diag_warning(ld->d, pos, "include \"%s\" not checked: $%s is only known "
+			     "when the pipeline runs (cidre run --list resolves it)",
+			     s, name.buf);
+		strbuf_release(&name);
+		return NULL;
+	}
+	if (unknown_var(s, vars, &name))
+		diag_warning(ld->d, pos, "include \"%s\": $%s is not defined, so it is "
+			     "empty (includes see predefined and project variables, not "
+			     "the file's own variables:)", s, name.buf);
+	strbuf_release(&name);
+	return vars_expand_dup(s, vars);
+}
+
 static const struct ynode *include_str(struct loader *ld, const struct ynode *e,
 				       const char *key)
 {
@@ -560,6 +622,7 @@ static void include_project(struct loader *ld, struct ynode *acc,
 	const struct ynode *proj = include_str(ld, e, "project"), *ref, *file, *rules;
 	const char *saved_project = ld->src_project, *saved_ref = ld->src_ref;
 	struct strvec files = STRVEC_INIT;
+	char *proj_name = NULL, *ref_name = NULL;
 	size_t i;
 
 	if (!proj)
@@ -601,12 +664,34 @@ static void include_project(struct loader *ld, struct ynode *acc,
 		strvec_clear(&files);
 		return;
 	}
+	/* variables in the project, ref and files, as GitLab expands them */
+	proj_name = include_expand(ld, proj->str, &proj->pos);
+	ref_name = ref ? include_expand(ld, ref->str, &ref->pos) : NULL;
+	if (!proj_name || (ref && !ref_name)) {
+		free(proj_name);
+		free(ref_name);
+		strvec_clear(&files);
+		return;
+	}
+	for (i = 0; i < files.nr; i++) {
+		const struct pos *fpos = file->type == YNODE_SEQ ? &file->items[i]->pos :
+					 &file->pos;
+		char *x = include_expand(ld, files.v[i], fpos);
+
+		if (!x) {
+			free(proj_name);
+			free(ref_name);
+			strvec_clear(&files);
+			return;
+		}
+		free(files.v[i]);
+		files.v[i] = x;
+	}
 	if (!ld->opts->project_file) {
 		diag_error(ld->d, &proj->pos, "include:project needs the cidre server, which "
 			   "reads project %s from its mirror: cidre run and cidre lint read "
-			   "the repository's own files only", proj->str);
-		strvec_clear(&files);
-		return;
+			   "the repository's own files only", proj_name);
+		goto out;
 	}
 	for (i = 0; i < files.nr; i++) {
 		const char *path = files.v[i];
@@ -617,7 +702,7 @@ static void include_project(struct loader *ld, struct ynode *acc,
 			path++;
 		if (!*path || path_escapes(path) || strchr(path, '*')) {
 			diag_error(ld->d, pos, "include:file \"%s\": a path inside project %s, "
-				   "without wildcards", files.v[i], proj->str);
+				   "without wildcards", files.v[i], proj_name);
 			continue;
 		}
 		if (!has_yaml_ext(path)) {
@@ -625,14 +710,17 @@ static void include_project(struct loader *ld, struct ynode *acc,
 				   "extension (.yml or .yaml)", path);
 			continue;
 		}
-		ld->src_project = proj->str;
-		ld->src_ref = ref ? ref->str : NULL;
+		ld->src_project = proj_name;
+		ld->src_ref = ref_name;
 		stop = include_file(ld, acc, path, pos, depth) < 0;
 		ld->src_project = saved_project;
 		ld->src_ref = saved_ref;
 		if (stop)
 			break;
 	}
+out:
+	free(proj_name);
+	free(ref_name);
 	strvec_clear(&files);
 }
 
@@ -640,15 +728,19 @@ static void include_entry(struct loader *ld, struct ynode *acc,
 			  const struct ynode *e, int depth)
 {
 	const struct ynode *local, *rules;
+	char *path;
 	size_t i, j;
 
 	if (e->type == YNODE_SCALAR && yscalar_kind(e) != YS_NULL) {
 		if (!strncmp(e->str, "http://", 7) || !strncmp(e->str, "https://", 8)) {
 			diag_error(ld->d, &e->pos, "keyword \"include:remote\" is not "
-				   "supported by cidre (only local files can be included)");
+				   "supported by cidre (only files of the repository and of projects on the cidre server can be included)");
 			return;
 		}
-		include_one(ld, acc, e->str, &e->pos, depth);
+		path = include_expand(ld, e->str, &e->pos);
+		if (path)
+			include_one(ld, acc, path, &e->pos, depth);
+		free(path);
 		return;
 	}
 	if (e->type != YNODE_MAP) {
@@ -662,7 +754,7 @@ static void include_entry(struct loader *ld, struct ynode *acc,
 			if (!strcmp(k, include_unsupported[j])) {
 				diag_error(ld->d, &e->pairs[i].key_pos,
 					   "keyword \"include:%s\" is not supported by cidre "
-					   "(only local files can be included)", k);
+					   "(only files of the repository and of projects on the cidre server can be included)", k);
 				return;
 			}
 		}
@@ -702,7 +794,10 @@ static void include_entry(struct loader *ld, struct ynode *acc,
 		if (r <= 0)
 			return;
 	}
-	include_one(ld, acc, local->str, &local->pos, depth);
+	path = include_expand(ld, local->str, &local->pos);
+	if (path)
+		include_one(ld, acc, path, &local->pos, depth);
+	free(path);
 }
 
 /* Expand the include: of root (removed from it) into acc. */
@@ -757,7 +852,7 @@ static struct ynode *load_file(struct loader *ld, const char *rel,
 			       const struct pos *from, int depth)
 {
 	struct strbuf path = STRBUF_INIT, buf = STRBUF_INIT;
-	struct yaml_limits lim = { PIPELINE_MAX_DEPTH, 0 };
+	struct yaml_limits lim = { PIPELINE_MAX_DEPTH, 0, 1 };
 	struct ynode **docs = NULL, *root = NULL, *acc = NULL, *inc;
 	const char *file = display_name(ld, rel);
 	struct pos fpos = { file, 0, 0 };
@@ -819,6 +914,19 @@ static struct ynode *load_file(struct loader *ld, const char *rel,
 	}
 	if (yaml_parse(file, buf.buf, buf.len, &lim, &docs, &ndocs, ld->d))
 		goto out;
+	if (ndocs > 1) {
+		/* empty documents do not count (GitLab's reject_empty): a
+		 * file may end in "---" */
+		size_t d, kept = 0;
+
+		for (d = 0; d < ndocs; d++) {
+			if (ynode_is_null(docs[d]) && !docs[d]->tag)
+				ynode_free(docs[d]);
+			else
+				docs[kept++] = docs[d];
+		}
+		ndocs = kept;
+	}
 	if (ndocs > 1) {
 		struct ynode *spec = ymap_get(docs[0], "spec");
 
@@ -920,6 +1028,10 @@ static int resolve_extends(struct ext_ctx *x, size_t idx)
 		return -1;
 	}
 	ext = job->val->type == YNODE_MAP ? ymap_get(job->val, "extends") : NULL;
+	/* `extends:` with no value extends nothing (GitLab's Array(nil)) */
+	if (ext && ext->type == YNODE_SCALAR && !ext->tag &&
+	    yscalar_kind(ext) == YS_NULL)
+		ext = NULL;
 	if (!ext) {
 		x->state[idx] = EXT_DONE;
 		x->height[idx] = 0;

@@ -541,6 +541,8 @@ static int get_variables(struct mctx *m, const struct ynode *n, int global,
 {
 	static const char *const keys_global[] = { "value", "description", "expand", "options" };
 	static const char *const keys_job[] = { "value", "expand", "description" };
+	/* numbers as GitLab has them: PYTHON: 3.10 is "3.1" there */
+	struct strbuf num = STRBUF_INIT;
 	size_t i;
 	int ret = 0;
 
@@ -557,7 +559,7 @@ static int get_variables(struct mctx *m, const struct ynode *n, int global,
 			continue;
 		}
 		if (is_stringish(v)) {
-			var = varlist_set(out, pr->key, v->str);
+			var = varlist_set(out, pr->key, yscalar_ruby_str(v, &num));
 			var->pos = pr->key_pos;
 			continue;
 		}
@@ -601,7 +603,8 @@ static int get_variables(struct mctx *m, const struct ynode *n, int global,
 				}
 				strvec_clear(&o);
 			}
-			var = varlist_set(out, pr->key, val ? val->str : "");
+			var = varlist_set(out, pr->key,
+					  val ? yscalar_ruby_str(val, &num) : "");
 			var->pos = pr->key_pos;
 			var->expand = expand;
 			free(var->description);
@@ -612,6 +615,7 @@ static int get_variables(struct mctx *m, const struct ynode *n, int global,
 		    "map with \"value\", not %s", m->what, pr->key, ynode_type_name(v));
 		ret = -1;
 	}
+	strbuf_release(&num);
 	return ret;
 }
 
@@ -985,13 +989,14 @@ static int get_filter(struct mctx *m, const struct ynode *n, const char *kw,
 
 /* --- artifacts, cache, environment, parallel ----------------------------- */
 
+/* GitLab's report types (entry/reports.rb), those of older releases too */
 static const char *const report_types[] = {
 	"junit", "dotenv", "accessibility", "annotations", "api_fuzzing",
-	"browser_performance", "codequality", "container_scanning",
-	"coverage_fuzzing", "coverage_report", "cyclonedx", "dast",
-	"dependency_scanning", "license_scanning", "load_performance", "metrics",
-	"performance", "requirements", "repository_xray", "sast",
-	"secret_detection", "terraform",
+	"browser_performance", "cluster_image_scanning", "codequality",
+	"container_scanning", "coverage_fuzzing", "coverage_report", "cyclonedx",
+	"dast", "dependency_scanning", "license_scanning", "load_performance",
+	"lsif", "metrics", "performance", "requirements", "requirements_v2",
+	"repository_xray", "sast", "secret_detection", "terraform",
 };
 
 static int get_on_status(struct mctx *m, const struct ynode *n, const char *kw,
@@ -1301,6 +1306,32 @@ static int get_environment(struct mctx *m, const struct ynode *n,
 	return ret;
 }
 
+/*
+ * Matrix values as GitLab names and sets them: a number is Ruby's to_s
+ * of it (PYTHON: [3.9, 3.10] gives "test: [3.1]"). values holds v's
+ * strings in order, as get_str_list() left them.
+ */
+static void matrix_numbers(const struct ynode *v, struct strvec *values)
+{
+	struct strbuf num = STRBUF_INIT;
+	size_t i;
+
+	if (v->type == YNODE_SCALAR) {
+		if (values->nr == 1) {
+			free(values->v[0]);
+			values->v[0] = xstrdup(yscalar_ruby_str(v, &num));
+		}
+	} else if (v->type == YNODE_SEQ && v->nr == values->nr) {
+		for (i = 0; i < v->nr; i++) {
+			if (v->items[i]->type != YNODE_SCALAR)
+				continue;
+			free(values->v[i]);
+			values->v[i] = xstrdup(yscalar_ruby_str(v->items[i], &num));
+		}
+	}
+	strbuf_release(&num);
+}
+
 static int get_parallel(struct mctx *m, const struct ynode *n,
 			struct parallel *pl)
 {
@@ -1347,6 +1378,7 @@ static int get_parallel(struct mctx *m, const struct ynode *n,
 				ret = -1;
 				continue;
 			}
+			matrix_numbers(v, &dim->values);
 			if (!dim->values.nr) {
 				ERR(m, &v->pos, "%s: \"parallel:matrix\" variable \"%s\" has "
 				    "no values", m->what, dim->key);
@@ -1588,6 +1620,36 @@ static const char *const default_keywords[] = {
 	"services", "hooks", "id_tokens", "identity",
 };
 
+/*
+ * A keyword written without a value (`dependencies:`, `variables: ~`) is
+ * as if it were not written: GitLab's entry factory makes a null value
+ * "unspecified", so the default or the job's own default applies.
+ */
+static int is_unset(const struct ynode *n)
+{
+	return n->type == YNODE_SCALAR && !n->tag && yscalar_kind(n) == YS_NULL;
+}
+
+/* ymap_get(), a null value counting as absent (is_unset()) */
+static const struct ynode *ymap_get_set(const struct ynode *map, const char *key)
+{
+	const struct ynode *v = ymap_get(map, key);
+
+	return v && !is_unset(v) ? v : NULL;
+}
+
+/*
+ * An out-of-scope keyword that asks for nothing: written without a value,
+ * or `services: []`, the usual way to clear the default's services.
+ */
+static int asks_nothing(const struct ypair *pr)
+{
+	if (!strcmp(pr->key, "services") && pr->val->type == YNODE_SEQ &&
+	    !pr->val->tag && !pr->val->nr)
+		return 1;
+	return is_unset(pr->val);
+}
+
 static const struct unsupported *find_unsupported(const char *key)
 {
 	size_t i;
@@ -1749,7 +1811,7 @@ static int report_unsupported(struct mctx *m, const struct ypair *pr)
 {
 	const struct unsupported *u = find_unsupported(pr->key);
 
-	if (!u)
+	if (!u || asks_nothing(pr))
 		return 0;
 	ERR(m, &pr->key_pos, "keyword \"%s\" is not supported by cidre (%s)",
 	    pr->key, u->why);
@@ -1838,11 +1900,17 @@ static struct job *build_job(struct pipeline *p, struct diag *d,
 	for (i = 0; i < n->pairs_nr; i++) {
 		const struct ypair *pr = &n->pairs[i];
 
+		if (is_unset(pr->val) && strcmp(pr->key, "script") &&
+		    (in_list(pr->key, job_keywords, ARRAY_SIZE(job_keywords)) ||
+		     find_unsupported(pr->key) || !strcmp(pr->key, "type")))
+			continue;
 		if (report_unsupported(&m, pr)) {
 			if (!strcmp(pr->key, "trigger") || !strcmp(pr->key, "run"))
 				blocked_script = 1;
 			continue;
 		}
+		if (find_unsupported(pr->key))
+			continue; /* asks_nothing() */
 		if (!strcmp(pr->key, "type")) {
 			/* deprecated alias of stage */
 			j->stage_pos = pr->val->pos;
@@ -1882,8 +1950,9 @@ static struct job *build_job(struct pipeline *p, struct diag *d,
 
 		for (i = 0; i < defs->map->pairs_nr; i++) {
 			const struct ypair *pr = &defs->map->pairs[i];
+			const struct ynode *own = ymap_get(n, pr->key);
 
-			if (ymap_find(n, pr->key))
+			if (own && !is_unset(own))
 				continue;
 			if (def_mode == INHERIT_LIST && strvec_find(&def_list, pr->key) < 0)
 				continue;
@@ -1906,7 +1975,7 @@ static void build_defaults(struct pipeline *p, struct diag *d,
 		"image", "services", "cache", "before_script", "after_script",
 	};
 	struct mctx m = { p, d, "default" };
-	const struct ynode *def = ymap_get(root, "default");
+	const struct ynode *def = ymap_get_set(root, "default");
 	struct job *scratch;
 	struct pos nopos = { NULL, 0, 0 };
 	size_t i;
@@ -1926,6 +1995,8 @@ static void build_defaults(struct pipeline *p, struct diag *d,
 				    pr->key);
 				continue;
 			}
+			if (is_unset(pr->val))
+				continue;
 			if (report_unsupported(&m, pr))
 				continue;
 			ymap_set_take(defs->map, pr->key, &pr->key_pos,
@@ -1935,7 +2006,7 @@ static void build_defaults(struct pipeline *p, struct diag *d,
 	for (i = 0; i < ARRAY_SIZE(globals); i++) {
 		const struct ypair *pr = ymap_find(root, globals[i]);
 
-		if (!pr)
+		if (!pr || is_unset(pr->val))
 			continue;
 		if (report_unsupported(&m, pr))
 			continue;
@@ -1955,8 +2026,12 @@ static void build_stages(struct mctx *m, const struct ynode *root)
 	struct strvec user = STRVEC_INIT;
 	size_t i;
 
+	if (pr && is_unset(pr->val))
+		pr = NULL;
 	if (!pr)
 		pr = ymap_find(root, "types");
+	if (pr && is_unset(pr->val))
+		pr = NULL;
 	strvec_push(&m->p->stages, ".pre");
 	if (!pr || get_str_list(m, pr->val, "stages", 0, &user)) {
 		if (!pr || !user.nr) {
@@ -1980,7 +2055,7 @@ static void build_stages(struct mctx *m, const struct ynode *root)
 static void build_workflow(struct mctx *m, const struct ynode *root)
 {
 	static const char *const keys[] = { "rules", "name", "auto_cancel" };
-	const struct ynode *wf = ymap_get(root, "workflow"), *v;
+	const struct ynode *wf = ymap_get_set(root, "workflow"), *v;
 	struct mctx wm = { m->p, m->d, "workflow" };
 
 	if (!wf)
@@ -2159,7 +2234,7 @@ void pipeline_model_build(struct pipeline *p, const struct ynode *root,
 	int too_many = 0, settings;
 
 	build_stages(&m, root);
-	if ((v = ymap_get(root, "variables"))) {
+	if ((v = ymap_get_set(root, "variables"))) {
 		struct mctx vm = { p, d, "variables" };
 
 		get_variables(&vm, v, 1, &p->variables);
@@ -2209,7 +2284,8 @@ void pipeline_model_build(struct pipeline *p, const struct ynode *root,
 		if (c->host_fallback < 0)
 			c->host_fallback = p->cidre.host_fallback;
 	}
-	if (!p->jobs_nr && !too_many)
+	/* after other errors (an include refused, say) it would only add noise */
+	if (!p->jobs_nr && !too_many && !d->errors)
 		ERR(&m, &filepos, "the pipeline has no visible jobs (job names "
 		    "starting with \".\" are hidden)");
 	check_jobs(&m);

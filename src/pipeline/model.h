@@ -267,8 +267,15 @@ struct pipeline {
 struct load_opts {
 	const char *root;            /* repository root ("." by default) */
 	const char *file;            /* NULL: .cidre.yml, else .gitlab-ci.yml */
-	/* variables used to evaluate include:rules (predefined + CLI) */
+	/* variables used to evaluate include:rules and expand include
+	 * locations (predefined + CLI) */
 	const struct varlist *vars;
+	/*
+	 * vars lacks the pipeline's own variables (cidre lint): an include
+	 * location naming a variable not in vars is skipped with a warning
+	 * instead of expanding it to nothing.
+	 */
+	int vars_partial;
 	/*
 	 * The files the push changed, for include:rules:changes: asked for
 	 * only when such a rule is met (a local run computes them then).

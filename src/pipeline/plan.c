@@ -365,37 +365,39 @@ static int refs_match(struct planner *pl, const struct ref_filter *f)
 		source = "push";
 	for (i = 0; i < f->refs.nr; i++) {
 		const char *r = f->refs.v[i];
-		struct strbuf name = STRBUF_INIT;
-		const char *at;
+		const char *at = strchr(r, '@');
+		const char *body, *flags;
+		size_t len, flags_len;
+		char *pat;
 		int rc;
 
-		rc = ref_keyword(r, source, is_tag);
-		if (rc >= 0) {
-			if (rc)
-				return 1;
+		/*
+		 * GitLab splits "pattern@group/project" at the first '@' and
+		 * then reads the pattern: a keyword, a /regex/ or a ref name.
+		 */
+		if (at && project && strcmp(at + 1, project))
 			continue;
-		}
-		if (r[0] == '/') {
+		pat = at ? xstrndup(r, (size_t)(at - r)) : xstrdup(r);
+		rc = ref_keyword(pat, source, is_tag);
+		if (rc < 0 && !strcmp(pat, "//")) {
+			rc = 1; /* the empty regular expression matches every ref */
+		} else if (rc < 0 && expr_regex_literal(pat, &body, &len, &flags,
+							&flags_len)) {
 			struct strbuf err = STRBUF_INIT;
 
-			rc = expr_regex_match_literal(r, ref, &err);
+			rc = expr_regex_match_literal(pat, ref, &err);
 			if (rc < 0) {
 				diag_error(pl->d, &f->pos, "only/except refs: %s", err.buf);
 				pl->failed = 1;
+				rc = 0;
 			}
 			strbuf_release(&err);
-			if (rc > 0)
-				return 1;
-			continue;
+		} else if (rc < 0) {
+			/* a name, or a pattern that is not a regex: as written */
+			rc = !strcmp(pat, ref);
 		}
-		/* "name@group/project": only in that project */
-		at = strrchr(r, '@');
-		if (at && project && strcmp(at + 1, project))
-			continue;
-		strbuf_add(&name, r, at ? (size_t)(at - r) : strlen(r));
-		rc = !strcmp(name.buf, ref);
-		strbuf_release(&name);
-		if (rc)
+		free(pat);
+		if (rc > 0)
 			return 1;
 	}
 	return 0;
@@ -613,6 +615,37 @@ static void cand_free(struct cand *c)
 	free(c->rneeds);
 }
 
+static char *slugify(const char *s);
+static void plan_jobs_free(struct plan *plan);
+static int only_pre_post(const struct plan *plan);
+
+/*
+ * Set the predefined variables of one job in vl: CI_JOB_NAME (the
+ * instance's name), CI_JOB_NAME_SLUG, CI_JOB_STAGE and, for a parallel
+ * job (node_total > 0), CI_NODE_INDEX and CI_NODE_TOTAL.
+ */
+static void job_predefined(struct varlist *vl, const char *name, const char *stage,
+			   int node_index, int node_total)
+{
+	char *s = slugify(name);
+
+	varlist_set(vl, "CI_JOB_NAME", name);
+	varlist_set(vl, "CI_JOB_NAME_SLUG", s);
+	free(s);
+	if (stage)
+		varlist_set(vl, "CI_JOB_STAGE", stage);
+	if (node_total > 0) {
+		struct strbuf n = STRBUF_INIT;
+
+		strbuf_addf(&n, "%d", node_index);
+		varlist_set(vl, "CI_NODE_INDEX", n.buf);
+		strbuf_reset(&n);
+		strbuf_addf(&n, "%d", node_total);
+		varlist_set(vl, "CI_NODE_TOTAL", n.buf);
+		strbuf_release(&n);
+	}
+}
+
 /*
  * Decide whether instance `in` of job j is created, and add it to the
  * candidates. The instance takes ownership of nothing; everything copied.
@@ -629,6 +662,9 @@ static void plan_instance(struct planner *pl, const struct job *j, int stage,
 
 	if (pl->ctx->predefined)
 		varlist_merge(&vars, pl->ctx->predefined);
+	/* the job's predefined variables: GitLab's rules see them too */
+	job_predefined(&vars, in->name, pl->p->stages.v[stage], in->node_index,
+		       in->node_total);
 	merge_globals(&vars, &pl->plan->vars, j);
 	varlist_merge(&vars, &j->variables);
 	varlist_merge(&vars, &in->matrix);
@@ -1125,6 +1161,16 @@ int plan_build(const struct pipeline *p, const struct plan_ctx *ctx,
 	if (pl.failed)
 		goto done;
 	plan_finish(&pl);
+	/*
+	 * GitLab creates no pipeline whose jobs are all in .pre and .post
+	 * ("No stages / jobs for this pipeline"); a selection of jobs
+	 * (only_jobs, one_job) is the caller's choice, not a pipeline.
+	 */
+	if (!pl.failed && !pl.ctx->only_jobs && !pl.ctx->one_job &&
+	    only_pre_post(out)) {
+		plan_jobs_free(out);
+		out->only_pre_post = 1;
+	}
 done:
 	for (i = 0; i < pl.nr; i++)
 		cand_free(&pl.c[i]);
@@ -1142,12 +1188,11 @@ done:
 	return 0;
 }
 
-void plan_release(struct plan *plan)
+/* Free plan's jobs, leaving it with none. */
+static void plan_jobs_free(struct plan *plan)
 {
 	size_t i;
 
-	if (!plan)
-		return;
 	for (i = 0; i < plan->nr; i++) {
 		struct plan_job *pj = &plan->jobs[i];
 
@@ -1159,6 +1204,29 @@ void plan_release(struct plan *plan)
 		free(pj->deps);
 	}
 	free(plan->jobs);
+	plan->jobs = NULL;
+	plan->nr = 0;
+}
+
+/* 1 if plan has jobs and every one is in .pre or .post. */
+static int only_pre_post(const struct plan *plan)
+{
+	size_t i;
+
+	for (i = 0; i < plan->nr; i++) {
+		const char *st = plan->stages.v[plan->jobs[i].stage];
+
+		if (strcmp(st, ".pre") && strcmp(st, ".post"))
+			return 0;
+	}
+	return plan->nr > 0;
+}
+
+void plan_release(struct plan *plan)
+{
+	if (!plan)
+		return;
+	plan_jobs_free(plan);
 	strvec_clear(&plan->stages);
 	free(plan->name);
 	varlist_clear(&plan->vars);
@@ -1240,22 +1308,9 @@ void plan_job_vars(const struct plan *plan, const struct plan_job *job,
 	char *s;
 
 	varlist_init(out);
-	varlist_set(&pre, "CI_JOB_NAME", job->name);
-	s = slugify(job->name);
-	varlist_set(&pre, "CI_JOB_NAME_SLUG", s);
-	free(s);
-	if (job->stage < plan->stages.nr)
-		varlist_set(&pre, "CI_JOB_STAGE", plan->stages.v[job->stage]);
-	if (job->node_total > 0) {
-		struct strbuf n = STRBUF_INIT;
-
-		strbuf_addf(&n, "%d", job->node_index);
-		varlist_set(&pre, "CI_NODE_INDEX", n.buf);
-		strbuf_reset(&n);
-		strbuf_addf(&n, "%d", job->node_total);
-		varlist_set(&pre, "CI_NODE_TOTAL", n.buf);
-		strbuf_release(&n);
-	}
+	job_predefined(&pre, job->name, job->stage < plan->stages.nr ?
+		       plan->stages.v[job->stage] : NULL, job->node_index,
+		       job->node_total);
 	if (env->set && env->name) {
 		struct varlist all = VARLIST_INIT;
 		struct strbuf slug = STRBUF_INIT;

@@ -69,6 +69,7 @@ struct plan {
 	struct plan_job *jobs;    /* in stage order, then file order */
 	size_t nr;
 	int workflow_skip;        /* workflow:rules decided not to run */
+	int only_pre_post;        /* only .pre/.post jobs: no pipeline, no jobs */
 	char *name;               /* workflow:name, expanded */
 	struct varlist vars;      /* global variables after workflow:rules:variables */
 };

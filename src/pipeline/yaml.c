@@ -3,7 +3,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libfyaml.h>
+#include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -12,6 +14,7 @@
 #include <unistd.h>
 
 #include "util/strbuf.h"
+#include "util/strvec.h"
 #include "util/xalloc.h"
 
 #define YAML_DEFAULT_DEPTH 100
@@ -159,6 +162,231 @@ enum yscalar_kind yscalar_kind(const struct ynode *n)
 	return YS_STR;
 }
 
+/* Psych's decimal integer: [-+]?(0|[1-9]([0-9]|,[0-9]|_[0-9])*) */
+static int psych_decimal(const char *p)
+{
+	if (*p == '0')
+		return !p[1];
+	if (*p < '1' || *p > '9')
+		return 0;
+	for (p++; *p; p++) {
+		if ((*p == ',' || *p == '_') && p[1] >= '0' && p[1] <= '9')
+			p++;
+		else if (*p < '0' || *p > '9')
+			return 0;
+	}
+	return 1;
+}
+
+/* p (after the sign) made only of chars in set, with at least one */
+static int all_in(const char *p, const char *set)
+{
+	if (!*p)
+		return 0;
+	for (; *p; p++)
+		if (!strchr(set, *p))
+			return 0;
+	return 1;
+}
+
+/* Ruby's Float#to_s: shortest round-trip digits, fixed or 1.0e+16 form. */
+static void ruby_float_str(double d, struct strbuf *out)
+{
+	char buf[40], digits[24];
+	int prec, exp10, decpt, nd = 0, i;
+	const char *q;
+
+	if (isnan(d)) {
+		strbuf_addstr(out, "NaN");
+		return;
+	}
+	if (isinf(d)) {
+		strbuf_addstr(out, d < 0 ? "-Infinity" : "Infinity");
+		return;
+	}
+	if (d == 0) {
+		strbuf_addstr(out, signbit(d) ? "-0.0" : "0.0");
+		return;
+	}
+	for (prec = 1; prec <= 17; prec++) {
+		snprintf(buf, sizeof(buf), "%.*e", prec - 1, d);
+		if (strtod(buf, NULL) == d)
+			break;
+	}
+	q = buf;
+	if (*q == '-') {
+		strbuf_addch(out, '-');
+		q++;
+	}
+	for (; *q && *q != 'e'; q++)
+		if (*q >= '0' && *q <= '9' && nd < (int)sizeof(digits) - 1)
+			digits[nd++] = *q;
+	exp10 = *q == 'e' ? atoi(q + 1) : 0;
+	while (nd > 1 && digits[nd - 1] == '0')
+		nd--;
+	digits[nd] = '\0';
+	decpt = exp10 + 1;
+	if (decpt > 0 && decpt <= 16) {
+		for (i = 0; i < decpt; i++)
+			strbuf_addch(out, i < nd ? digits[i] : '0');
+		strbuf_addch(out, '.');
+		if (nd > decpt)
+			strbuf_addstr(out, digits + decpt);
+		else
+			strbuf_addch(out, '0');
+	} else if (decpt <= 0 && decpt > -4) {
+		strbuf_addstr(out, "0.");
+		for (i = decpt; i < 0; i++)
+			strbuf_addch(out, '0');
+		strbuf_addstr(out, digits);
+	} else {
+		strbuf_addch(out, digits[0]);
+		strbuf_addch(out, '.');
+		strbuf_addstr(out, nd > 1 ? digits + 1 : "0");
+		strbuf_addf(out, "e%c%02d", exp10 < 0 ? '-' : '+',
+			    exp10 < 0 ? -exp10 : exp10);
+	}
+}
+
+/* Psych's FLOAT: [-+]?([0-9][0-9_,]*)?\.[0-9]*([eE][-+][0-9]+)? */
+static int psych_float(const char *p)
+{
+	const char *start = p;
+
+	if (*p >= '0' && *p <= '9')
+		while ((*p >= '0' && *p <= '9') || *p == '_' || *p == ',')
+			p++;
+	if (*p != '.' || (p == start && !p[1]))
+		return 0;
+	for (p++; *p >= '0' && *p <= '9'; p++)
+		;
+	if (*p == 'e' || *p == 'E') {
+		p++;
+		if (*p != '-' && *p != '+')
+			return 0;
+		p++;
+		if (*p < '0' || *p > '9')
+			return 0;
+		while (*p >= '0' && *p <= '9')
+			p++;
+	}
+	return !*p;
+}
+
+/* Psych's sexagesimal integer: [0-9][0-9_]*(:[0-5]?[0-9]){1,2} */
+static int psych_sexagesimal(const char *p)
+{
+	int parts = 0, n;
+
+	if (*p < '0' || *p > '9')
+		return 0;
+	while ((*p >= '0' && *p <= '9') || *p == '_')
+		p++;
+	while (*p == ':') {
+		p++;
+		for (n = 0; *p >= '0' && *p <= '9'; p++)
+			n++;
+		if (n < 1 || n > 2 || (n == 2 && p[-2] > '5'))
+			return 0;
+		parts++;
+	}
+	return !*p && parts >= 1 && parts <= 2;
+}
+
+const char *yscalar_ruby_str(const struct ynode *n, struct strbuf *buf)
+{
+	struct strbuf clean = STRBUF_INIT;
+	const char *s, *p;
+	int neg = 0;
+
+	strbuf_reset(buf);
+	if (!n || n->type != YNODE_SCALAR || !n->plain || n->tag)
+		return n ? n->str : NULL;
+	s = n->str;
+	p = s;
+	if (*p == '-' || *p == '+')
+		neg = *p++ == '-';
+	for (; *s; s++)
+		if (*s != '_' && *s != ',')
+			strbuf_addch(&clean, *s);
+	if (!strcmp(p, ".inf") || !strcmp(p, ".Inf") || !strcmp(p, ".INF")) {
+		strbuf_addstr(buf, neg ? "-Infinity" : "Infinity");
+	} else if (p == n->str && (!strcmp(p, ".nan") || !strcmp(p, ".NaN") ||
+				   !strcmp(p, ".NAN"))) {
+		strbuf_addstr(buf, "NaN");
+	} else if (psych_sexagesimal(p)) {
+		long long total = 0;
+		int e = 0;
+		const char *q;
+
+		/* Psych: each part times 60 ** |index - 2| */
+		for (q = p; *q; e++) {
+			long long v = 0, mult = 1;
+			int k;
+
+			for (; *q && *q != ':'; q++)
+				if (*q != '_')
+					v = v * 10 + (*q - '0');
+			if (*q == ':')
+				q++;
+			for (k = 0; k < (e > 2 ? e - 2 : 2 - e); k++)
+				mult *= 60;
+			total += v * mult;
+			if (total > 1000000000000LL)
+				break;
+		}
+		/* "-1:30" is -1 * 3600 + 30 * 60 in Psych: only the first part's sign */
+		if (neg) {
+			long long first = 0;
+
+			for (q = p; *q && *q != ':'; q++)
+				if (*q != '_')
+					first = first * 10 + (*q - '0');
+			total -= 2 * first * 3600;
+		}
+		strbuf_addf(buf, "%lld", total);
+	} else if (psych_float(p)) {
+		char *end;
+		double d;
+
+		/* Psych drops a '.' before an exponent or at the end */
+		if (clean.len && clean.buf[clean.len - 1] == '.')
+			strbuf_setlen(&clean, clean.len - 1);
+		d = strtod(clean.buf, &end);
+		if (*end) {
+			strbuf_release(&clean);
+			return n->str;
+		}
+		ruby_float_str(d, buf);
+	} else if (psych_decimal(p)) {
+		const char *q = clean.buf + (clean.buf[0] == '-' || clean.buf[0] == '+');
+
+		if (neg && strcmp(q, "0"))
+			strbuf_addch(buf, '-');
+		strbuf_addstr(buf, q);
+	} else if ((p[0] == '0' && (p[1] == 'x' || p[1] == 'b') &&
+		    all_in(p + 2, p[1] == 'x' ? "0123456789abcdefABCDEF_," : "01_,")) ||
+		   (p[0] == '0' && all_in(p + 1, "01234567_,"))) {
+		const char *q = clean.buf + (clean.buf[0] == '-' || clean.buf[0] == '+');
+		int base = q[1] == 'x' ? 16 : q[1] == 'b' ? 2 : 8;
+		unsigned long long v;
+		char *end;
+
+		errno = 0;
+		v = strtoull(base == 8 ? q : q + 2, &end, base);
+		if (errno || *end) {
+			strbuf_release(&clean);
+			return n->str; /* beyond 64 bits: keep the text */
+		}
+		strbuf_addf(buf, "%s%llu", neg && v ? "-" : "", v);
+	} else {
+		strbuf_release(&clean);
+		return n->str;
+	}
+	strbuf_release(&clean);
+	return buf->buf;
+}
+
 int ynode_is_null(const struct ynode *n)
 {
 	return !n || (n->type == YNODE_SCALAR && yscalar_kind(n) == YS_NULL);
@@ -301,15 +529,15 @@ struct frame {
 	char *key;
 	struct pos key_pos;
 	int key_is_merge;
-	/* merge key values, applied when the map ends */
-	struct ynode **merges;
-	size_t merges_nr, merges_alloc;
+	/* the keys written in the map itself (not merged): duplicates */
+	struct strvec explicit;
 };
 
 struct builder {
 	const char *file;
 	struct diag *d;
 	int max_depth;
+	int dup_keys_warn;
 	size_t budget;
 	struct frame *stack;
 	size_t depth, stack_alloc;
@@ -352,14 +580,10 @@ static char *token_dup(struct fy_token *t)
 
 static void frame_release(struct frame *f)
 {
-	size_t i;
-
 	ynode_free(f->node);
 	free(f->anchor);
 	free(f->key);
-	for (i = 0; i < f->merges_nr; i++)
-		ynode_free(f->merges[i]);
-	free(f->merges);
+	strvec_clear(&f->explicit);
 	memset(f, 0, sizeof(*f));
 }
 
@@ -393,34 +617,26 @@ static int take_budget(struct builder *b, const struct pos *pos, size_t n)
 	return 0;
 }
 
-static void apply_merges(struct builder *b, struct frame *f)
+/* Set key to a copy of val in map, replacing a value it has. */
+static void merge_pair(struct ynode *map, const struct ypair *pr)
 {
-	size_t i, j;
-
-	/* explicit keys win over merged ones; earlier merges over later */
-	for (i = 0; i < f->merges_nr; i++) {
-		struct ynode *m = f->merges[i];
-
-		for (j = 0; j < m->pairs_nr; j++) {
-			if (ymap_find(f->node, m->pairs[j].key))
-				continue;
-			ymap_set_take(f->node, m->pairs[j].key,
-				      &m->pairs[j].key_pos,
-				      ynode_dup(m->pairs[j].val, NULL));
-		}
-		bury(b, m);
-		f->merges[i] = NULL;
-	}
-	f->merges_nr = 0;
+	ymap_set_take(map, pr->key, &pr->key_pos, ynode_dup(pr->val, NULL));
 }
 
+/*
+ * A merge key's value, merged into f's map at once, as GitLab's YAML
+ * reader (Ruby's Psych) does: the merged keys replace the ones the map
+ * has so far, explicit or merged, and keys written after the merge
+ * replace merged ones. In a list of maps the earlier map wins.
+ */
 static int add_merge(struct builder *b, struct frame *f, struct ynode *v)
 {
-	size_t i;
+	size_t i, j, k;
 
 	if (v->type == YNODE_MAP) {
-		ALLOC_GROW(f->merges, f->merges_nr + 1, f->merges_alloc);
-		f->merges[f->merges_nr++] = v;
+		for (j = 0; j < v->pairs_nr; j++)
+			merge_pair(f->node, &v->pairs[j]);
+		bury(b, v);
 		return 0;
 	}
 	if (v->type == YNODE_SEQ) {
@@ -433,10 +649,17 @@ static int add_merge(struct builder *b, struct frame *f, struct ynode *v)
 			}
 		}
 		for (i = 0; i < v->nr; i++) {
-			ALLOC_GROW(f->merges, f->merges_nr + 1, f->merges_alloc);
-			f->merges[f->merges_nr++] = v->items[i];
+			const struct ynode *m = v->items[i];
+
+			for (j = 0; j < m->pairs_nr; j++) {
+				int earlier = 0;
+
+				for (k = 0; k < i && !earlier; k++)
+					earlier = ymap_find(v->items[k], m->pairs[j].key) != NULL;
+				if (!earlier)
+					merge_pair(f->node, &m->pairs[j]);
+			}
 		}
-		v->nr = 0;
 		bury(b, v);
 		return 0;
 	}
@@ -471,10 +694,16 @@ static void attach(struct builder *b, struct ynode *n)
 			return;
 		}
 		f->key_is_merge = n->plain && !strcmp(n->str, "<<") && !n->tag;
-		if (!f->key_is_merge && ymap_find(f->node, n->str)) {
+		if (!f->key_is_merge && strvec_find(&f->explicit, n->str) >= 0) {
 			/* recoverable: reported, the later value wins as in GitLab */
-			diag_error(b->d, &n->pos, "duplicate key \"%s\"", n->str);
+			if (b->dup_keys_warn)
+				diag_warning(b->d, &n->pos, "duplicate key \"%s\": the "
+					     "later value is used, as GitLab does", n->str);
+			else
+				diag_error(b->d, &n->pos, "duplicate key \"%s\"", n->str);
 		}
+		if (!f->key_is_merge && strvec_find(&f->explicit, n->str) < 0)
+			strvec_push(&f->explicit, n->str);
 		f->key = xstrdup(n->str);
 		f->key_pos = n->pos;
 		f->have_key = 1;
@@ -496,7 +725,7 @@ static void attach(struct builder *b, struct ynode *n)
 	} else {
 		struct ypair *dup = ymap_find(f->node, f->key);
 
-		/* duplicate, already reported: the later value wins */
+		/* a duplicate (reported) or a merged key: the later value wins */
 		bury(b, dup->val);
 		dup->val = n;
 		dup->key_pos = f->key_pos;
@@ -529,8 +758,6 @@ static void pop_frame(struct builder *b)
 	struct frame *f = &b->stack[b->depth - 1];
 	struct ynode *n = f->node;
 
-	if (n->type == YNODE_MAP)
-		apply_merges(b, f);
 	if (f->anchor)
 		add_anchor(b, f->anchor, n);
 	f->node = NULL;
@@ -547,6 +774,15 @@ static int handle_event(struct builder *b, struct fy_event *e)
 	size_t i;
 
 	mark_pos(b, fy_event_start_mark(e), &pos);
+	if (!pos.line && b->depth) {
+		/*
+		 * An empty value (`key:` with nothing after it) has no mark:
+		 * it is where its key is, else where its list is.
+		 */
+		const struct frame *f = &b->stack[b->depth - 1];
+
+		pos = f->have_key ? f->key_pos : f->node->pos;
+	}
 	switch (e->type) {
 	case FYET_SCALAR:
 		if (take_budget(b, &pos, 1))
@@ -870,6 +1106,7 @@ int yaml_parse(const char *file, const char *buf, size_t len,
 	b.d = d;
 	b.max_depth = lim && lim->max_depth ? lim->max_depth : YAML_DEFAULT_DEPTH;
 	b.budget = lim && lim->max_nodes ? lim->max_nodes : YAML_DEFAULT_NODES;
+	b.dup_keys_warn = lim && lim->dup_keys_warn;
 
 	fy_diag_cfg_default(&dcfg);
 	dcfg.fp = NULL;

@@ -58,6 +58,11 @@ struct ynode {
 struct yaml_limits {
 	int max_depth;        /* nesting levels; 0 = 100 */
 	size_t max_nodes;     /* per document after alias expansion; 0 = 500000 */
+	/*
+	 * A duplicate key is a warning, not an error: GitLab's Ruby parser
+	 * takes the later value without a word, and pipelines rely on it.
+	 */
+	int dup_keys_warn;
 };
 
 /*
@@ -66,7 +71,8 @@ struct yaml_limits {
  * tree; an empty stream yields no documents. On success returns 0 and
  * sets *ret_docs (malloc'ed array, free with yaml_docs_free) and *ret_nr.
  * Recoverable problems (a duplicate key: the later value wins, as in
- * GitLab; a non-scalar key: dropped) are added to d and a tree is still
+ * GitLab, an error or with lim->dup_keys_warn a warning; a non-scalar
+ * key: dropped) are added to d and a tree is still
  * returned, so the caller can go on and report more. Fatal ones (syntax,
  * unknown alias, limits) are added to d and -1 is returned.
  */
@@ -89,6 +95,14 @@ size_t ynode_count(const struct ynode *node);
 enum yscalar_kind yscalar_kind(const struct ynode *node);
 /* 1 if node is a scalar resolving to null (or node is NULL). */
 int ynode_is_null(const struct ynode *node);
+/*
+ * The text GitLab gets for a plain scalar that its parser (Ruby's Psych,
+ * YAML 1.1) reads as a number and then turns back into a string with
+ * to_s: 3.10 is "3.1", 010 is "8", 0x1F "31", 1_000 "1000", 1:30 "5400".
+ * Any other node's text is returned as it is. The result is node->str or
+ * buf->buf; buf is reset first.
+ */
+const char *yscalar_ruby_str(const struct ynode *node, struct strbuf *buf);
 const char *ynode_type_name(const struct ynode *node);
 
 /* Map access; NULL when node is not a map or key is absent. */

@@ -680,6 +680,8 @@ int server_create_pipeline(struct server *srv, const struct trigger *t,
 		if (store_pipeline_set_status(st, pl.id, NULL, "skipped", 0, server_now_ms(),
 					      plan.workflow_skip ?
 					      "filtered out by workflow:rules" :
+					      plan.only_pre_post ?
+					      "only .pre and .post jobs to run" :
 					      "no job to run for this commit", err) < 0)
 			goto done;
 		goto commit;

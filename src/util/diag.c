@@ -89,9 +89,8 @@ void diag_format(const struct diag *d, struct strbuf *out)
 			    d->errors - d->nr);
 }
 
-static int entry_cmp(const void *a, const void *b)
+static int entry_cmp_pos(const struct diag_entry *x, const struct diag_entry *y)
 {
-	const struct diag_entry *x = a, *y = b;
 	int c = strcmp(x->file ? x->file : "", y->file ? y->file : "");
 
 	if (c)
@@ -100,11 +99,48 @@ static int entry_cmp(const void *a, const void *b)
 		return x->pos.line < y->pos.line ? -1 : 1;
 	if (x->pos.col != y->pos.col)
 		return x->pos.col < y->pos.col ? -1 : 1;
+	return 0;
+}
+
+static int entry_cmp(const void *a, const void *b)
+{
+	const struct diag_entry *x = a, *y = b;
+	int c = entry_cmp_pos(x, y);
+
+	if (c)
+		return c;
 	return x->seq < y->seq ? -1 : (x->seq > y->seq);
+}
+
+static int same_entry(const struct diag_entry *x, const struct diag_entry *y)
+{
+	return !entry_cmp_pos(x, y) && x->level == y->level &&
+	       !strcmp(x->msg, y->msg);
 }
 
 void diag_sort(struct diag *d)
 {
-	if (d->nr > 1)
-		qsort(d->e, d->nr, sizeof(*d->e), entry_cmp);
+	size_t i, j, start, kept = 0;
+
+	if (d->nr < 2)
+		return;
+	qsort(d->e, d->nr, sizeof(*d->e), entry_cmp);
+	/* drop repeats: one anchor's error comes once per job using it */
+	for (start = 0, i = 0; i < d->nr; i++) {
+		int dup = 0;
+
+		if (kept && entry_cmp_pos(&d->e[kept - 1], &d->e[i]))
+			start = kept;
+		for (j = start; j < kept && !dup; j++)
+			dup = same_entry(&d->e[j], &d->e[i]);
+		if (dup) {
+			if (d->e[i].level == DIAG_ERROR && d->errors)
+				d->errors--;
+			free(d->e[i].file);
+			free(d->e[i].msg);
+			continue;
+		}
+		d->e[kept++] = d->e[i];
+	}
+	d->nr = kept;
 }

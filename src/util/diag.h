@@ -44,7 +44,10 @@ void diag_warning(struct diag *d, const struct pos *pos, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* Append "file:line:col: error: msg\n" for each entry. */
 void diag_format(const struct diag *d, struct strbuf *out);
-/* Sort entries by file, line, column (stable). */
+/*
+ * Sort entries by file, line, column (stable), dropping an entry equal to
+ * an earlier one (same place, level and message).
+ */
 void diag_sort(struct diag *d);
 
 #endif

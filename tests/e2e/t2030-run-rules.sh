@@ -185,4 +185,23 @@ test_expect_success 'a bad rules:if expression is a configuration error with its
 	expect_grep "^.gitlab-ci.yml:3:[0-9]+: error:" out
 '
 
+test_expect_success '--source merge_request_event plans a merge request pipeline' '
+	new_repo mr <<-\EOF &&
+	branch-only:
+	  rules:
+	    - if: $CI_COMMIT_BRANCH
+	  script: "true"
+	mr-only:
+	  rules:
+	    - if: $CI_MERGE_REQUEST_IID && $CI_MERGE_REQUEST_TARGET_BRANCH_NAME == $CI_DEFAULT_BRANCH
+	  script: echo "from $CI_MERGE_REQUEST_SOURCE_BRANCH_NAME"
+	EOF
+	(cd mr && git checkout -q -b topic && cidre run --list >../out 2>&1) &&
+	expect_grep "^branch-only" out &&
+	expect_no_grep "^mr-only" out &&
+	(cd mr && cidre run --list --source merge_request_event >../out 2>&1) &&
+	expect_no_grep "^branch-only" out &&
+	expect_grep "^mr-only" out
+'
+
 test_done

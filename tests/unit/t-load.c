@@ -205,6 +205,48 @@ static void test_variables(void **state)
 	pipeline_free(p);
 }
 
+/*
+ * GitLab reads numbers with Ruby's YAML 1.1 parser and gives jobs their
+ * to_s: PYTHON: 3.10 is "3.1" there, and a matrix job is named with it.
+ */
+static void test_variables_numbers_as_gitlab(void **state)
+{
+	static const char *const want[][2] = {
+		{ "A", "3.1" }, { "B", "1.0" }, { "C", "8" }, { "D", "1000" },
+		{ "E", "0.5" }, { "F", "1e3" }, { "G", "1" }, { "H", "31" },
+		{ "I", "1500.0" }, { "K", "5400" }, { "L", "0o17" },
+		{ "M", "3.10" }, { "O", "1.0e+20" }, { "P", "1.0e-05" },
+		{ "Q", "08" }, { "R", "0.1" }, { "S", "-7" }, { "T", "3.10" },
+	};
+	struct pipeline *p = load_ok(
+		"variables:\n  A: 3.10\n  B: 1.0\n  C: 010\n  D: 1_000\n  E: .5\n"
+		"  F: 1e3\n  G: +1\n  H: 0x1F\n  I: 1.5e+3\n  K: 1:30\n  L: 0o17\n"
+		"  M: \"3.10\"\n  O: 100000000000000000000.0\n  P: 0.00001\n"
+		"  Q: 08\n  R: 0.1\n  S: -7\n  T: !!str 3.10\n"
+		"t:\n  script: x\n  variables:\n    V: {value: 2.50}\n"
+		"  parallel:\n    matrix:\n      - PY: [3.9, 3.10, \"3.11\"]\n"
+		"        N: 1.20\n");
+	struct job *t = pipeline_find_job(p, "t");
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < ARRAY_SIZE(want); i++) {
+		const char *got = varlist_get(&p->variables, want[i][0]);
+
+		if (!got || strcmp(got, want[i][1]))
+			fprintf(stderr, "%s: got %s, want %s\n", want[i][0],
+				got ? got : "(none)", want[i][1]);
+		assert_non_null(got);
+		assert_string_equal(got, want[i][1]);
+	}
+	assert_string_equal(varlist_get(&t->variables, "V"), "2.5");
+	assert_string_equal(t->parallel.matrix[0].dims[0].values.v[0], "3.9");
+	assert_string_equal(t->parallel.matrix[0].dims[0].values.v[1], "3.1");
+	assert_string_equal(t->parallel.matrix[0].dims[0].values.v[2], "3.11");
+	assert_string_equal(t->parallel.matrix[0].dims[1].values.v[0], "1.2");
+	pipeline_free(p);
+}
+
 static void test_variables_errors(void **state)
 {
 	char *e = load_err(
@@ -238,9 +280,35 @@ static void test_yaml_duplicate_and_more(void **state)
 
 	(void)state;
 	/* both reported: parsing goes on after a duplicate key */
-	assert_has(e, ".gitlab-ci.yml:3:3: error: duplicate key \"script\"");
+	assert_has(e, ".gitlab-ci.yml:3:3: warning: duplicate key \"script\"");
 	assert_has(e, ".gitlab-ci.yml:4:3: error: unknown keyword \"scirpt\" in job \"j\"");
 	free(e);
+}
+
+/*
+ * GitLab's parser takes the later of two equal keys without a word, and
+ * real pipelines rely on it: a warning, and the later value.
+ */
+static void test_yaml_duplicate_is_warning(void **state)
+{
+	struct load_opts o = opts();
+	struct diag d = DIAG_INIT;
+	struct pipeline *p = NULL;
+	struct job *j;
+
+	(void)state;
+	write_file(".gitlab-ci.yml", "j:\n  before_script: []\n  script: a\n"
+		   "  before_script: [b]\n");
+	assert_int_equal(pipeline_load(&o, &p, &d), 0);
+	assert_int_equal(d.errors, 0);
+	assert_int_equal(d.nr, 1);
+	assert_int_equal(d.e[0].level, DIAG_WARNING);
+	assert_int_equal(d.e[0].pos.line, 4);
+	j = pipeline_find_job(p, "j");
+	assert_int_equal(j->before_script.nr, 1);
+	assert_string_equal(j->before_script.v[0], "b");
+	pipeline_free(p);
+	diag_clear(&d);
 }
 
 static void test_yaml_merge_keys(void **state)
@@ -256,6 +324,29 @@ static void test_yaml_merge_keys(void **state)
 	assert_string_equal(j->script.v[0], "own");   /* explicit key wins */
 	assert_string_equal(j->tags.v[0], "t1");      /* earlier merge wins */
 	assert_int_equal(j->interruptible, 1);
+	pipeline_free(p);
+}
+
+/*
+ * GitLab reads merge keys as Ruby's Psych does, in the order written: a
+ * merge replaces the keys the map has so far (explicit ones too), a
+ * later << replaces an earlier one, keys after a merge replace it.
+ */
+static void test_yaml_merge_keys_in_order(void **state)
+{
+	struct pipeline *p = load_ok(
+		".a: &a\n  stage: build\n  script: [a]\n"
+		".b: &b\n  stage: deploy\n  script: [b]\n"
+		"before:\n  stage: test\n  <<: *a\n"
+		"two:\n  <<: *a\n  <<: *b\n"
+		"after:\n  <<: *a\n  stage: test\n");
+
+	(void)state;
+	assert_string_equal(pipeline_find_job(p, "before")->stage, "build");
+	assert_string_equal(pipeline_find_job(p, "two")->stage, "deploy");
+	assert_string_equal(pipeline_find_job(p, "two")->script.v[0], "b");
+	assert_string_equal(pipeline_find_job(p, "after")->stage, "test");
+	assert_string_equal(pipeline_find_job(p, "after")->script.v[0], "a");
 	pipeline_free(p);
 }
 
@@ -741,6 +832,126 @@ static void test_default_inherit(void **state)
 	pipeline_free(p);
 }
 
+/*
+ * A keyword with no value is as if it were not written (GitLab's entry
+ * factory): the default applies, and a template's value is cleared.
+ */
+static void test_null_keywords_unset(void **state)
+{
+	struct pipeline *p = load_ok(
+		"stages:\nvariables:\nworkflow:\n"
+		"default:\n  before_script: [setup]\n  tags:\n"
+		".t:\n  dependencies: [a]\n  tags: [big]\n"
+		"a:\n  script: x\n  dependencies:\n  variables:\n  when:\n"
+		"  allow_failure:\n  before_script:\n  cache:\n  artifacts:\n"
+		"  needs:\n  rules:\n  only:\n  except:\n  environment:\n"
+		"  retry:\n  timeout:\n  interruptible:\n  coverage:\n"
+		"  parallel:\n  stage:\n  image:\n  services:\n  extends:\n"
+		"b:\n  extends: .t\n  script: x\n  tags:\n  dependencies:\n");
+	struct job *a = pipeline_find_job(p, "a");
+	struct job *b = pipeline_find_job(p, "b");
+
+	(void)state;
+	assert_int_equal(p->stages.nr, 5);
+	assert_string_equal(a->stage, "test");
+	assert_int_equal(a->has_dependencies, 0);
+	assert_int_equal(a->has_needs, 0);
+	assert_int_equal(a->has_rules, 0);
+	assert_int_equal(a->allow_failure, -1);
+	assert_int_equal(a->before_script.nr, 1);
+	assert_string_equal(a->before_script.v[0], "setup");
+	assert_int_equal(b->has_dependencies, 0);
+	assert_int_equal(b->tags.nr, 0);
+	pipeline_free(p);
+}
+
+/*
+ * An out-of-scope keyword that asks for nothing (`services: []`, which
+ * clears the default's services) is accepted; with a value it is not.
+ */
+static void test_unsupported_none(void **state)
+{
+	struct pipeline *p = load_ok(
+		"services: []\ndefault:\n  services:\n"
+		"a:\n  script: x\n  services: []\n  secrets:\n  release:\n");
+	char *e;
+
+	(void)state;
+	assert_non_null(pipeline_find_job(p, "a"));
+	pipeline_free(p);
+	e = load_err("a:\n  script: x\n  services: [postgres]\n");
+	assert_has(e, ":3:3: error: keyword \"services\" is not supported by cidre");
+	free(e);
+}
+
+/* A file whose jobs all come from a refused include gets one error. */
+static void test_no_jobs_after_refused_include(void **state)
+{
+	char *e = load_err("include:\n  - remote: https://example.com/ci.yml\n"
+			   "variables:\n  A: b\n");
+
+	(void)state;
+	assert_has(e, "keyword \"include:remote\" is not supported");
+	assert_null(strstr(e, "no visible jobs"));
+	free(e);
+	e = load_err("variables:\n  A: b\n");
+	assert_has(e, "the pipeline has no visible jobs");
+	free(e);
+}
+
+/* An error inside an anchor is reported once, not once per job using it. */
+static void test_anchor_error_once(void **state)
+{
+	char *e = load_err(".db: &db\n  services: [postgres]\n"
+			   "a:\n  <<: *db\n  script: x\nb:\n  <<: *db\n  script: x\n");
+	const char *first;
+
+	(void)state;
+	first = strstr(e, ":2:3: error: keyword \"services\"");
+	assert_non_null(first);
+	assert_null(strstr(first + 1, ":2:3: error: keyword \"services\""));
+	free(e);
+}
+
+/* Report types GitLab accepts, those older pipelines use included. */
+static void test_report_types(void **state)
+{
+	struct pipeline *p = load_ok(
+		"j:\n  script: x\n  artifacts:\n    reports:\n"
+		"      lsif: dump.lsif\n      cluster_image_scanning: c.json\n"
+		"      requirements_v2: r.json\n      annotations: a.json\n");
+
+	(void)state;
+	assert_int_equal(pipeline_find_job(p, "j")->artifacts.reports_other.nr, 4);
+	pipeline_free(p);
+}
+
+/* Empty YAML documents do not count, as in GitLab: a file may end in ---. */
+static void test_empty_documents(void **state)
+{
+	struct pipeline *p = load_ok("---\n---\nb:\n  script: x\n---\n");
+	char *e;
+
+	(void)state;
+	assert_non_null(pipeline_find_job(p, "b"));
+	pipeline_free(p);
+	e = load_err("a:\n  script: x\n---\nb:\n  script: x\n");
+	assert_has(e, ":4:1: error: a pipeline file must hold one YAML document");
+	free(e);
+}
+
+/* An empty value is reported where its key is, not without a line. */
+static void test_null_value_position(void **state)
+{
+	char *e = load_err("a:\n  script: x\n  retry: {max: 1}\n  tags:\n    -\n"
+			   "  artifacts:\n    paths:\n");
+
+	(void)state;
+	assert_has(e, ":5:5: error: job \"a\": \"tags\" must be a list of strings");
+	assert_has(e, ":7:5: error:");
+	free(e);
+}
+
 static void test_default_errors_once(void **state)
 {
 	char *e = load_err(
@@ -759,6 +970,50 @@ static void test_default_errors_once(void **state)
 }
 
 /* --- include ------------------------------------------------------------ */
+
+/*
+ * Include locations expand variables as GitLab's do: predefined and
+ * project ones; an unknown one is empty. cidre lint (vars_partial)
+ * does not know them and skips such an include with a warning.
+ */
+static void test_include_variables(void **state)
+{
+	struct varlist vars = VARLIST_INIT;
+	struct load_opts o = opts();
+	struct diag d = DIAG_INIT;
+	struct pipeline *p = NULL;
+	size_t i;
+	int warned = 0;
+
+	(void)state;
+	write_file("ci/app.yml", "app: {script: [a]}\n");
+	write_file("ci/feature.yml", "feat: {script: [f]}\n");
+	write_file(".gitlab-ci.yml",
+		   "include:\n  - local: ci/$CI_PROJECT_NAME.yml\n"
+		   "  - ci/${CI_COMMIT_REF_NAME}.yml\n"
+		   "j: {script: [x]}\n");
+	varlist_set(&vars, "CI_PROJECT_NAME", "app");
+	varlist_set(&vars, "CI_COMMIT_REF_NAME", "feature");
+	o.vars = &vars;
+	assert_int_equal(pipeline_load(&o, &p, &d), 0);
+	assert_non_null(pipeline_find_job(p, "app"));
+	assert_non_null(pipeline_find_job(p, "feat"));
+	pipeline_free(p);
+	p = NULL;
+	diag_clear(&d);
+
+	/* lint: nothing known, nothing followed, a warning each */
+	varlist_clear(&vars);
+	o.vars_partial = 1;
+	assert_int_equal(pipeline_load(&o, &p, &d), 0);
+	assert_null(pipeline_find_job(p, "app"));
+	for (i = 0; i < d.nr; i++)
+		warned += d.e[i].level == DIAG_WARNING &&
+			  strstr(d.e[i].msg, "not checked") != NULL;
+	assert_int_equal(warned, 2);
+	pipeline_free(p);
+	diag_clear(&d);
+}
 
 static void test_include(void **state)
 {
@@ -1415,10 +1670,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stages_pre_post, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_script_flatten, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_variables, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_variables_numbers_as_gitlab, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_variables_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_yaml_syntax_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_yaml_duplicate_and_more, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_yaml_duplicate_is_warning, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_yaml_merge_keys, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_yaml_merge_keys_in_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_yaml_billion_laughs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_yaml_depth_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_yaml_invalid_utf8, setup, teardown),
@@ -1438,7 +1696,15 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reference, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reference_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_default_inherit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_null_keywords_unset, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_null_value_position, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unsupported_none, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_empty_documents, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_report_types, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_anchor_error_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_jobs_after_refused_include, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_default_errors_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_include_variables, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_include, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_include_rules_changes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_include_project, setup, teardown),

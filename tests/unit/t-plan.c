@@ -672,6 +672,83 @@ static void test_only_variables_and_except(void **state)
 	assert_jobs(f, "");
 }
 
+/*
+ * GitLab splits "pattern@group/project" at the first '@' before reading
+ * the pattern, so keywords and regular expressions may name a project
+ * too; "//" is the empty regular expression, matching every ref.
+ */
+static void test_only_refs_at_project(void **state)
+{
+	struct fx *f = *state;
+	struct job *a = job_add(f->p, "re_here", "test");
+	struct job *b = job_add(f->p, "branches_here", "test");
+	struct job *c = job_add(f->p, "re_elsewhere", "test");
+	struct job *d = job_add(f->p, "empty_re", "test");
+	struct job *e = job_add(f->p, "not_main_here", "test");
+
+	varlist_set(&f->predefined, "CI_PROJECT_PATH", "group/app");
+	a->only.set = 1;
+	strvec_push(&a->only.refs, "/^rel.*/@group/app");
+	b->only.set = 1;
+	strvec_push(&b->only.refs, "branches@group/app");
+	c->only.set = 1;
+	strvec_push(&c->only.refs, "/.*/@group/other");
+	d->only.set = 1;
+	strvec_push(&d->only.refs, "//@group/app");
+	e->except.set = 1;
+	strvec_push(&e->except.refs, "main@group/app");
+
+	assert_int_equal(build(f), 0);
+	assert_jobs(f, "branches_here,empty_re");
+	set_ref(f, "release", 0, "push");
+	assert_int_equal(build(f), 0);
+	assert_jobs(f, "re_here,branches_here,empty_re,not_main_here");
+	set_ref(f, "v1", 1, "push");
+	assert_int_equal(build(f), 0);
+	assert_jobs(f, "empty_re,not_main_here");
+}
+
+/* GitLab's rules see the job's own predefined variables too. */
+static void test_rules_see_job_predefined(void **state)
+{
+	struct fx *f = *state;
+
+	load_yaml(f,
+		  "stages: [prep, test]\n"
+		  "a:\n  stage: prep\n  script: x\n  rules:\n"
+		  "    - if: $CI_JOB_STAGE == \"prep\"\n"
+		  "b:\n  script: x\n  rules:\n    - if: $CI_JOB_NAME == \"b\"\n"
+		  "m:\n  script: x\n  parallel:\n    matrix:\n      - OS: [x, y]\n"
+		  "  rules:\n    - if: $CI_JOB_NAME =~ /\\[y\\]/\n"
+		  "n:\n  script: x\n  parallel: 3\n  rules:\n"
+		  "    - if: $CI_NODE_INDEX == \"2\" && $CI_NODE_TOTAL == \"3\"\n"
+		  "s:\n  script: x\n  rules:\n    - if: $CI_JOB_NAME_SLUG == \"s\"\n");
+	assert_int_equal(build(f), 0);
+	assert_jobs(f, "a,b,m: [y],n 2/3,s");
+}
+
+/* GitLab creates no pipeline whose jobs are all in .pre and .post. */
+static void test_only_pre_post_is_no_pipeline(void **state)
+{
+	struct fx *f = *state;
+
+	load_yaml(f, "a:\n  stage: .pre\n  script: x\nb:\n  stage: .post\n  script: x\n"
+		  "c:\n  script: x\n  rules:\n    - if: $C\n");
+	assert_int_equal(build(f), 0);
+	assert_int_equal(f->plan.nr, 0);
+	assert_int_equal(f->plan.only_pre_post, 1);
+	varlist_set(&f->overrides, "C", "1");
+	assert_int_equal(build(f), 0);
+	assert_int_equal(f->plan.only_pre_post, 0);
+	assert_jobs(f, "a,c,b");
+	/* a job chosen by name is the caller's choice */
+	varlist_clear(&f->overrides);
+	strvec_push(&f->only_jobs, "a");
+	f->ctx.only_jobs = &f->only_jobs;
+	assert_int_equal(build(f), 0);
+	assert_jobs(f, "a");
+}
+
 static void test_only_bad_regex(void **state)
 {
 	struct fx *f = *state;
@@ -1464,6 +1541,9 @@ int main(void)
 		T(test_only_except_default),
 		T(test_only_refs),
 		T(test_only_variables_and_except),
+		T(test_only_refs_at_project),
+		T(test_rules_see_job_predefined),
+		T(test_only_pre_post_is_no_pipeline),
 		T(test_only_bad_regex),
 		T(test_changes),
 		T(test_changes_compare_to),
