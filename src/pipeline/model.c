@@ -663,6 +663,49 @@ static int get_changes(struct mctx *m, const struct ynode *v, const char *kw,
 	return 0;
 }
 
+/*
+ * An auto_cancel map (workflow:, workflow:rules:): on_new_commit
+ * conservative, interruptible or none; on_job_failure none or all. The
+ * values are static strings. 0, or -1 with the error.
+ */
+static int get_auto_cancel(struct mctx *m, const struct ynode *v, const char *what,
+			   const char **new_commit, const char **job_failure)
+{
+	static const char *const keys[] = { "on_new_commit", "on_job_failure" };
+	static const char *const commit_modes[] = { "conservative", "interruptible", "none" };
+	static const char *const failure_modes[] = { "none", "all" };
+	const struct ynode *x;
+	size_t i;
+	int ret = 0;
+
+	if (v->type != YNODE_MAP) {
+		ERR(m, &v->pos, "%s must be a map of on_new_commit and on_job_failure", what);
+		return -1;
+	}
+	if (check_keys(m, v, keys, ARRAY_SIZE(keys), what))
+		ret = -1;
+	if ((x = ymap_get(v, "on_new_commit"))) {
+		for (i = 0; i < ARRAY_SIZE(commit_modes); i++)
+			if (x->type == YNODE_SCALAR && !strcmp(x->str, commit_modes[i]))
+				*new_commit = commit_modes[i];
+		if (!*new_commit) {
+			ERR(m, &x->pos, "%s:on_new_commit must be conservative, interruptible "
+			    "or none", what);
+			ret = -1;
+		}
+	}
+	if ((x = ymap_get(v, "on_job_failure"))) {
+		for (i = 0; i < ARRAY_SIZE(failure_modes); i++)
+			if (x->type == YNODE_SCALAR && !strcmp(x->str, failure_modes[i]))
+				*job_failure = failure_modes[i];
+		if (!*job_failure) {
+			ERR(m, &x->pos, "%s:on_job_failure must be none or all", what);
+			ret = -1;
+		}
+	}
+	return ret;
+}
+
 static int get_rule(struct mctx *m, const struct ynode *n, enum rules_ctx ctx,
 		    struct rule *r)
 {
@@ -690,11 +733,10 @@ static int get_rule(struct mctx *m, const struct ynode *n, enum rules_ctx ctx,
 	    check_keys(m, n, keys_job, ARRAY_SIZE(keys_job), "rules") :
 	    check_keys(m, n, keys_wf, ARRAY_SIZE(keys_wf), "workflow:rules"))
 		ret = -1;
-	if ((v = ymap_get(n, "auto_cancel"))) {
-		ERR(m, &ymap_find(n, "auto_cancel")->key_pos, "keyword \"auto_cancel\" "
-		    "is not supported by cidre");
+	if ((v = ymap_get(n, "auto_cancel")) && ctx != RULES_JOB &&
+	    get_auto_cancel(m, v, "workflow:rules:auto_cancel", &r->auto_cancel_new_commit,
+			    &r->auto_cancel_job_failure))
 		ret = -1;
-	}
 	if ((v = ymap_get(n, "if"))) {
 		if (get_str(m, v, "rules:if", &r->if_expr))
 			ret = -1;
@@ -2063,9 +2105,9 @@ static void build_workflow(struct mctx *m, const struct ynode *root)
 	if (check_map(&wm, wf, "workflow"))
 		return;
 	check_keys(&wm, wf, keys, ARRAY_SIZE(keys), "workflow");
-	if (ymap_get(wf, "auto_cancel"))
-		ERR(m, &ymap_find(wf, "auto_cancel")->key_pos, "keyword "
-		    "\"workflow:auto_cancel\" is not supported by cidre");
+	if ((v = ymap_get(wf, "auto_cancel")))
+		get_auto_cancel(&wm, v, "workflow:auto_cancel", &m->p->auto_cancel_new_commit,
+				&m->p->auto_cancel_job_failure);
 	if ((v = ymap_get(wf, "rules"))) {
 		m->p->has_workflow_rules = 1;
 		get_rules(&wm, v, RULES_WORKFLOW, &m->p->workflow_rules);

@@ -79,6 +79,9 @@ struct rule {
 	int has_needs;         /* rules:needs replaces the job's needs */
 	struct need *needs;
 	size_t needs_nr;
+	/* workflow:rules:auto_cancel (static strings; NULL: not set) */
+	const char *auto_cancel_new_commit;   /* conservative, interruptible, none */
+	const char *auto_cancel_job_failure;  /* none, all */
 };
 
 struct rules {
@@ -252,6 +255,9 @@ struct pipeline {
 	int has_workflow_rules;
 	struct rules workflow_rules;
 	char *workflow_name;
+	/* workflow:auto_cancel (static strings; NULL: GitLab's defaults) */
+	const char *auto_cancel_new_commit;
+	const char *auto_cancel_job_failure;
 	struct job **jobs;           /* visible jobs in file order */
 	size_t jobs_nr, jobs_alloc;
 	struct job_cidre cidre;      /* top-level cidre: */

@@ -466,6 +466,8 @@ static int plan_workflow(struct planner *pl)
 	struct varlist vars = VARLIST_INIT;
 	size_t i;
 
+	pl->plan->auto_cancel_new_commit = p->auto_cancel_new_commit;
+	pl->plan->auto_cancel_job_failure = p->auto_cancel_job_failure;
 	if (p->has_workflow_rules) {
 		eval_base_vars(pl, &vars);
 		if (pl->ctx->overrides)
@@ -483,6 +485,11 @@ static int plan_workflow(struct planner *pl)
 				break;
 			pl->plan->workflow_skip = 0;
 			varlist_merge(&pl->plan->vars, &r->variables);
+			/* the matching rule's auto_cancel wins over workflow:'s */
+			if (r->auto_cancel_new_commit)
+				pl->plan->auto_cancel_new_commit = r->auto_cancel_new_commit;
+			if (r->auto_cancel_job_failure)
+				pl->plan->auto_cancel_job_failure = r->auto_cancel_job_failure;
 			break;
 		}
 		varlist_clear(&vars);

@@ -71,6 +71,12 @@ struct plan {
 	int workflow_skip;        /* workflow:rules decided not to run */
 	int only_pre_post;        /* only .pre/.post jobs: no pipeline, no jobs */
 	char *name;               /* workflow:name, expanded */
+	/*
+	 * workflow:auto_cancel, the matching workflow rule's winning (static
+	 * strings; NULL: the defaults, conservative and none)
+	 */
+	const char *auto_cancel_new_commit;
+	const char *auto_cancel_job_failure;
 	struct varlist vars;      /* global variables after workflow:rules:variables */
 };
 

@@ -676,6 +676,10 @@ int server_create_pipeline(struct server *srv, const struct trigger *t,
 	in_tx = 1;
 	if (store_pipeline_set_ctx(st, pl.id, ctx_text, plan.name, err) < 0)
 		goto done;
+	if ((plan.auto_cancel_new_commit || plan.auto_cancel_job_failure) &&
+	    store_pipeline_set_auto_cancel(st, pl.id, plan.auto_cancel_new_commit,
+					   plan.auto_cancel_job_failure, err) < 0)
+		goto done;
 	if (plan.workflow_skip || !plan.nr) {
 		if (store_pipeline_set_status(st, pl.id, NULL, "skipped", 0, server_now_ms(),
 					      plan.workflow_skip ?

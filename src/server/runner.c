@@ -730,6 +730,34 @@ static void slot_result_done(struct server *srv, int no)
  * log, or NULL), as reason (a GitLab failure reason; NULL:
  * runner_system_failure).
  */
+/*
+ * workflow:auto_cancel:on_job_failure all: a job of the pipeline failed
+ * (not allowed to, not retried), so the rest of it is canceled.
+ */
+static void cancel_on_failure(struct server *srv, struct store *st, int64_t pipeline_id,
+			      int64_t job_id)
+{
+	struct strbuf err = STRBUF_INIT;
+	struct store_pipeline p;
+	int all;
+
+	memset(&p, 0, sizeof(p));
+	if (store_pipeline_get(st, pipeline_id, &p, &err) < 0) {
+		strbuf_release(&err);
+		return;
+	}
+	all = p.auto_cancel_on_job_failure && !strcmp(p.auto_cancel_on_job_failure, "all");
+	store_pipeline_release(&p);
+	if (all) {
+		slog_info("pipeline %lld: job %lld failed, the rest canceled "
+			  "(auto_cancel:on_job_failure all)", (long long)pipeline_id,
+			  (long long)job_id);
+		if (runner_cancel_pipeline(srv, st, pipeline_id, &err) < 0 && err.len)
+			slog_warn("pipeline %lld: %s", (long long)pipeline_id, err.buf);
+	}
+	strbuf_release(&err);
+}
+
 static void ingest_as(struct runner *r, int64_t id, int no, const char *lost_reason,
 		      const char *reason)
 {
@@ -935,6 +963,8 @@ static void ingest_as(struct runner *r, int64_t id, int no, const char *lost_rea
 		advance(r, j.pipeline_id);
 		logs_job_finished(srv, id);
 	}
+	if (!strcmp(status, "failed") && !f.allow_failure && !retried)
+		cancel_on_failure(srv, st, j.pipeline_id, id);
 	atomic_fetch_add(&srv->jobs_finished, 1);
 	if (!strcmp(status, "failed"))
 		atomic_fetch_add(&srv->jobs_failed, 1);
@@ -2308,17 +2338,34 @@ void runner_auto_cancel(struct server *srv, struct store *st, int64_t project_id
 		struct store_job *jobs = NULL;
 		struct store_pipeline old;
 		size_t n = 0;
-		int protected = 0, tag;
+		int protected = 0, tag, only_interruptible = 0, never = 0;
 
-		/* a tag's pipeline is no older run of a branch of its name */
+		/*
+		 * A tag's pipeline is no older run of a branch of its name; the
+		 * older pipeline's workflow:auto_cancel:on_new_commit says how
+		 * it goes: conservative (the default), interruptible, none.
+		 */
 		if (store_pipeline_get(st, ids[i], &old, &err) < 0)
 			break;
 		tag = old.tag;
+		if (old.auto_cancel_on_new_commit) {
+			only_interruptible = !strcmp(old.auto_cancel_on_new_commit, "interruptible");
+			never = !strcmp(old.auto_cancel_on_new_commit, "none");
+		}
 		store_pipeline_release(&old);
-		if (tag)
+		if (tag || never)
 			continue;
 		if (store_job_list(st, ids[i], 0, &jobs, &n, &err) < 0)
 			break;
+		if (only_interruptible) {
+			/* its interruptible jobs only, started or not */
+			for (k = 0; k < n; k++)
+				if (!finished(jobs[k].status) && jobs[k].interruptible &&
+				    cancel_one(srv, st, &jobs[k], &err) < 0)
+					strbuf_reset(&err);
+			store_jobs_free(jobs, n);
+			continue;
+		}
 		/* a started job that is not interruptible keeps the pipeline */
 		for (k = 0; k < n; k++)
 			if (jobs[k].started && !jobs[k].interruptible)

@@ -301,6 +301,13 @@ const char *const store_migrations[] = {
 	 * NULL or "" none (GitLab protects no tag unless told).
 	 */
 	"ALTER TABLE projects ADD COLUMN protected_tags TEXT;",
+	/*
+	 * 15: a pipeline's workflow:auto_cancel, as planned: on_new_commit
+	 * (conservative, interruptible, none) and on_job_failure (none,
+	 * all); NULL is GitLab's default (conservative; none).
+	 */
+	"ALTER TABLE pipelines ADD COLUMN auto_cancel_on_new_commit TEXT;"
+	"ALTER TABLE pipelines ADD COLUMN auto_cancel_on_job_failure TEXT;",
 };
 
 const size_t store_migrations_nr = ARRAY_SIZE(store_migrations);

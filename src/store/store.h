@@ -139,6 +139,9 @@ struct store_pipeline {
 	int protected_ref;    /* made on a protected branch: protected variables go to its jobs */
 	int64_t schedule_id;  /* the schedule that made it (source "schedule"), else 0 */
 	int tag;              /* ref names a tag (refs/tags/REF), not a branch */
+	/* workflow:auto_cancel as planned; NULL: the defaults */
+	char *auto_cancel_on_new_commit;   /* conservative, interruptible, none */
+	char *auto_cancel_on_job_failure;  /* none, all */
 };
 void store_pipeline_release(struct store_pipeline *p);
 
@@ -188,6 +191,9 @@ int store_pipeline_set_status(struct store *st, int64_t id, const char *from,
 			      const char *to, int64_t started, int64_t finished,
 			      const char *error, struct strbuf *err);
 /* Set the planning context and workflow:name (NULL: none) of pipeline id. */
+/* Record a pipeline's planned workflow:auto_cancel (NULL: default). */
+int store_pipeline_set_auto_cancel(struct store *st, int64_t id, const char *on_new_commit,
+				   const char *on_job_failure, struct strbuf *err);
 int store_pipeline_set_ctx(struct store *st, int64_t id, const char *ctx,
 			   const char *name, struct strbuf *err);
 /* Unfinished pipelines (created, pending, running, manual, scheduled) of a project's

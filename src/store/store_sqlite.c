@@ -31,7 +31,7 @@ enum stmt_id {
 	ST_PIPELINE_ADD, ST_PIPELINE_GET, ST_PIPELINE_EXISTS, ST_PIPELINE_SET_STATUS,
 	ST_PIPELINE_MAX_ID,
 	ST_PIPELINE_UNFINISHED,
-	ST_PIPELINE_SET_CTX,
+	ST_PIPELINE_SET_CTX, ST_PIPELINE_SET_AUTO_CANCEL,
 	ST_JOB_ADD, ST_JOB_GET, ST_JOB_EXISTS, ST_JOB_LIST_ALL, ST_JOB_LIST_LATEST,
 	ST_JOB_TO_PENDING, ST_JOB_TO_RUNNING, ST_JOB_TO_FINISHED, ST_JOB_TO_CREATED,
 	ST_JOB_TO_OTHER,
@@ -66,7 +66,7 @@ enum stmt_id {
 	"p.id, p.project_id, (SELECT name FROM projects WHERE id = p.project_id), " \
 	"p.ref, p.sha, p.before_sha, p.source, p.status, p.error, p.name, " \
 	"p.variables, p.ctx, p.created, p.started, p.finished, p.protected, p.schedule_id, " \
-	"p.tag"
+	"p.tag, p.auto_cancel_on_new_commit, p.auto_cancel_on_job_failure"
 
 #define JOB_COLS \
 	"j.id, j.pipeline_id, j.project_id, j.name, j.stage, j.stage_idx, " \
@@ -130,6 +130,9 @@ static const char *const stmt_sql[ST__NR] = {
 		"AND id < ?3 AND status IN ('created', 'pending', 'running', 'manual', 'scheduled') "
 		"ORDER BY id",
 	[ST_PIPELINE_SET_CTX] = "UPDATE pipelines SET ctx = ?2, name = ?3 WHERE id = ?1",
+	[ST_PIPELINE_SET_AUTO_CANCEL] =
+		"UPDATE pipelines SET auto_cancel_on_new_commit = ?2, "
+		"auto_cancel_on_job_failure = ?3 WHERE id = ?1",
 
 	/* project_id comes from the pipeline: a job cannot disagree with it */
 	[ST_JOB_ADD] =
@@ -1093,6 +1096,8 @@ void store_pipeline_release(struct store_pipeline *p)
 	free(p->name);
 	free(p->variables);
 	free(p->ctx);
+	free(p->auto_cancel_on_new_commit);
+	free(p->auto_cancel_on_job_failure);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -1126,6 +1131,8 @@ static void read_pipeline(sqlite3_stmt *s, struct store_pipeline *p)
 	p->protected_ref = sqlite3_column_int(s, 15);
 	p->schedule_id = sqlite3_column_int64(s, 16);
 	p->tag = sqlite3_column_int(s, 17);
+	p->auto_cancel_on_new_commit = col_str(s, 18);
+	p->auto_cancel_on_job_failure = col_str(s, 19);
 }
 
 int store_pipeline_add(struct store *st, struct store_pipeline *p, struct strbuf *err)
@@ -1467,6 +1474,20 @@ int store_pipeline_set_ctx(struct store *st, int64_t id, const char *ctx,
 	if (sqlite3_changes(st->db) == 0)
 		return fail(err, STORE_NOTFOUND, "no pipeline %lld", (long long)id);
 	return 0;
+}
+
+int store_pipeline_set_auto_cancel(struct store *st, int64_t id, const char *on_new_commit,
+				   const char *on_job_failure, struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, ST_PIPELINE_SET_AUTO_CANCEL, err);
+
+	if (!s)
+		return -1;
+	if (b_int(s, 1, id) || b_text(s, 2, on_new_commit) || b_text(s, 3, on_job_failure)) {
+		done(s);
+		return db_fail(st, -1, "pipeline set auto_cancel", err);
+	}
+	return exec_stmt(st, s, "pipeline set auto_cancel", err);
 }
 
 int store_pipeline_unfinished(struct store *st, int64_t project_id, const char *ref,
