@@ -322,18 +322,23 @@ const char *yscalar_ruby_str(const struct ynode *n, struct strbuf *buf)
 		/* Psych: each part times 60 ** |index - 2| */
 		for (q = p; *q; e++) {
 			long long v = 0, mult = 1;
-			int k;
+			int k, digits = 0;
 
-			for (; *q && *q != ':'; q++)
-				if (*q != '_')
-					v = v * 10 + (*q - '0');
+			for (; *q && *q != ':'; q++) {
+				if (*q == '_')
+					continue;
+				if (++digits > 12) {
+					/* no pipeline means such a number: keep the text */
+					strbuf_release(&clean);
+					return n->str;
+				}
+				v = v * 10 + (*q - '0');
+			}
 			if (*q == ':')
 				q++;
 			for (k = 0; k < (e > 2 ? e - 2 : 2 - e); k++)
 				mult *= 60;
 			total += v * mult;
-			if (total > 1000000000000LL)
-				break;
 		}
 		/* "-1:30" is -1 * 3600 + 30 * 60 in Psych: only the first part's sign */
 		if (neg) {

@@ -217,12 +217,14 @@ static void test_variables_numbers_as_gitlab(void **state)
 		{ "I", "1500.0" }, { "K", "5400" }, { "L", "0o17" },
 		{ "M", "3.10" }, { "O", "1.0e+20" }, { "P", "1.0e-05" },
 		{ "Q", "08" }, { "R", "0.1" }, { "S", "-7" }, { "T", "3.10" },
+		{ "U", "99999999999999999999:30" }, { "V", "-1800" },
 	};
 	struct pipeline *p = load_ok(
 		"variables:\n  A: 3.10\n  B: 1.0\n  C: 010\n  D: 1_000\n  E: .5\n"
 		"  F: 1e3\n  G: +1\n  H: 0x1F\n  I: 1.5e+3\n  K: 1:30\n  L: 0o17\n"
 		"  M: \"3.10\"\n  O: 100000000000000000000.0\n  P: 0.00001\n"
 		"  Q: 08\n  R: 0.1\n  S: -7\n  T: !!str 3.10\n"
+		"  U: 99999999999999999999:30\n  V: -1:30\n"
 		"t:\n  script: x\n  variables:\n    V: {value: 2.50}\n"
 		"  parallel:\n    matrix:\n      - PY: [3.9, 3.10, \"3.11\"]\n"
 		"        N: 1.20\n");
