@@ -70,16 +70,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if ((sel & 0x40) && !(sel & 0x20))
 		in.content_type = "application/x-www-form-urlencoded";
 	rc = webhook_parse(&in, SECRET, &p, &err);
-	if (rc == WEBHOOK_PUSH || rc == WEBHOOK_MERGE_REQUEST) {
+	if (rc == WEBHOOK_PUSH || rc == WEBHOOK_MERGE_REQUEST ||
+	    rc == WEBHOOK_MERGE_REQUEST_STATE) {
 		if (!p.ref || !p.before || !p.after || !p.clone_url ||
 		    !p.repo_name || !p.pusher || !p.message ||
 		    strncmp(p.ref, "refs/", 5) || (sel & 0x80))
 			__builtin_trap();
-		if (rc == WEBHOOK_MERGE_REQUEST &&
+		if (rc != WEBHOOK_PUSH &&
 		    (p.mr_iid <= 0 || !p.mr_title || !p.mr_url || !p.target_branch ||
-		     !p.target_sha || strncmp(p.ref, "refs/heads/", 11)))
+		     !p.target_sha || !p.mr_state || strncmp(p.ref, "refs/heads/", 11)))
 			__builtin_trap();
-	} else if (!err.len || p.ref) {
+	}
+	if (rc == WEBHOOK_PUSH || rc == WEBHOOK_MERGE_REQUEST) {
+		/* nothing to say */
+	} else if (!err.len || (p.ref && rc != WEBHOOK_MERGE_REQUEST_STATE)) {
 		__builtin_trap();
 	}
 	webhook_push_clear(&p);

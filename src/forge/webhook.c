@@ -48,6 +48,7 @@ void webhook_push_clear(struct webhook_push *p)
 	free(p->mr_url);
 	free(p->target_branch);
 	free(p->target_sha);
+	free(p->mr_state);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -324,6 +325,7 @@ static int parse_merge_request(enum webhook_forge forge, const json_t *root,
 			       struct webhook_push *ret, struct strbuf *err)
 {
 	const char *action, *source, *target, *head, *base, *url, *name, *who, *title, *web;
+	const char *state = NULL, *s;
 	const json_t *pr, *attrs;
 	json_int_t iid;
 	int build;
@@ -347,6 +349,10 @@ static int parse_merge_request(enum webhook_forge forge, const json_t *root,
 			url = str_at(json_object_get(attrs, "target"), "git_http_url");
 		name = str_at(json_object_get(root, "project"), "path_with_namespace");
 		who = str_at(json_object_get(root, "user"), "username");
+		s = str_at(attrs, "state");
+		if (s && (!strcmp(s, "opened") || !strcmp(s, "closed") || !strcmp(s, "merged") ||
+			  !strcmp(s, "locked")))
+			state = s;
 	} else {
 		pr = json_object_get(root, "pull_request");
 		action = str_at(root, "action");
@@ -365,6 +371,13 @@ static int parse_merge_request(enum webhook_forge forge, const json_t *root,
 		url = str_at(json_object_get(root, "repository"), "clone_url");
 		name = str_at(json_object_get(root, "repository"), "full_name");
 		who = str_at(json_object_get(root, "sender"), "login");
+		s = str_at(pr, "state");
+		if (json_is_true(json_object_get(pr, "merged")))
+			state = "merged";
+		else if (s && !strcmp(s, "open"))
+			state = "opened";
+		else if (s && !strcmp(s, "closed"))
+			state = "closed";
 	}
 	if (!action) {
 		strbuf_addf(err, "%s merge request event without an action: ignored",
@@ -374,7 +387,25 @@ static int parse_merge_request(enum webhook_forge forge, const json_t *root,
 	if (!build) {
 		strbuf_addf(err, "%s merge request action \"%.64s\" ignored",
 			    forge_names[forge], action);
-		return WEBHOOK_IGNORED;
+		/* its state is still news: an open request of a branch, or not */
+		if (!state || !branch_ok(source) || !branch_ok(target) || iid <= 0)
+			return WEBHOOK_IGNORED;
+		memset(ret, 0, sizeof(*ret));
+		ret->forge = forge;
+		ret->ref = xasprintf("refs/heads/%s", source);
+		ret->before = xstrdup("");
+		ret->after = xstrdup(is_sha(head) ? head : "");
+		ret->clone_url = dup_or_empty(url);
+		ret->repo_name = dup_or_empty(name);
+		ret->pusher = dup_or_empty(who);
+		ret->message = dup_or_empty(title);
+		ret->mr_iid = (long long)iid;
+		ret->mr_title = dup_or_empty(title);
+		ret->mr_url = dup_or_empty(web);
+		ret->target_branch = xstrdup(target);
+		ret->target_sha = xstrdup(base && is_sha(base) ? base : "");
+		ret->mr_state = xstrdup(state);
+		return WEBHOOK_MERGE_REQUEST_STATE;
 	}
 	if (!branch_ok(source) || !branch_ok(target) || !is_sha(head) ||
 	    (base && !is_sha(base)) || iid <= 0) {
@@ -401,6 +432,7 @@ static int parse_merge_request(enum webhook_forge forge, const json_t *root,
 	ret->mr_url = dup_or_empty(web);
 	ret->target_branch = xstrdup(target);
 	ret->target_sha = dup_or_empty(base);
+	ret->mr_state = xstrdup("opened");
 	return WEBHOOK_MERGE_REQUEST;
 }
 

@@ -52,6 +52,7 @@ enum webhook_forge {
 /* Results of webhook_parse(). */
 #define WEBHOOK_PUSH          0   /* *ret filled: create a pipeline */
 #define WEBHOOK_MERGE_REQUEST 2   /* *ret filled, its mr fields too: a merge request pipeline */
+#define WEBHOOK_MERGE_REQUEST_STATE 3 /* *ret filled: a merge request's state, nothing to build */
 #define WEBHOOK_IGNORED       1   /* authentic, not a push to build (202) */
 #define WEBHOOK_UNAUTHORIZED (-1) /* no secret, bad signature/token (401) */
 #define WEBHOOK_BAD_REQUEST  (-2) /* unknown forge, bad JSON, too big (400/413) */
@@ -75,6 +76,7 @@ struct webhook_push {
 	char *mr_url;          /* its web page, or "" */
 	char *target_branch;   /* the branch it would merge into */
 	char *target_sha;      /* that branch's head the forge saw, or "" */
+	char *mr_state;        /* opened, closed, merged (locked: GitLab's) */
 };
 #define WEBHOOK_PUSH_INIT { 0 }
 
@@ -98,10 +100,12 @@ void webhook_push_clear(struct webhook_push *p);
  * Merge requests: GitHub's and Gitea's pull_request (opened, reopened,
  * synchronize[d]) and GitLab's Merge Request Hook (open, reopen, and
  * update with new commits) are WEBHOOK_MERGE_REQUEST; their other
- * actions are WEBHOOK_IGNORED.
+ * actions are WEBHOOK_MERGE_REQUEST_STATE (what the request is now:
+ * open, closed, merged), or WEBHOOK_IGNORED when the event does not say.
  *
  * Returns one of WEBHOOK_*; *ret is written only for WEBHOOK_PUSH and
- * WEBHOOK_MERGE_REQUEST; err says why for every other result.
+ * WEBHOOK_MERGE_REQUEST[_STATE]; err says why for every other result
+ * (and, for WEBHOOK_MERGE_REQUEST_STATE, why nothing is built).
  */
 int webhook_parse(const struct webhook_input *in, const char *secret,
 		  struct webhook_push *ret, struct strbuf *err);

@@ -2062,6 +2062,25 @@ static int h_webhook(struct http_request *req, void *ud)
 		http_respond_error(req, 400, "%s", err.buf);
 		goto done;
 	}
+	if (rc == WEBHOOK_MERGE_REQUEST || rc == WEBHOOK_MERGE_REQUEST_STATE) {
+		/* what CI_OPEN_MERGE_REQUESTS of the branch's pipelines lists */
+		struct strbuf e2 = STRBUF_INIT;
+
+		if (store_merge_request_set(st, p.id, push.mr_iid, push.ref + 11,
+					    push.target_branch, push.mr_title, push.mr_url,
+					    push.mr_state, &e2) < 0)
+			slog_warn("webhook for %s: merge request %lld not recorded: %s", p.name,
+				  push.mr_iid, e2.buf);
+		strbuf_release(&e2);
+	}
+	if (rc == WEBHOOK_MERGE_REQUEST_STATE) {
+		json_t *o = json_pack("{s:s, s:{s:I, s:s}}", "ignored", err.buf, "merge_request",
+				      "iid", (json_int_t)push.mr_iid, "state", push.mr_state);
+
+		http_respond_json(req, 202, o);
+		json_decref(o);
+		goto done;
+	}
 	tag = rc == WEBHOOK_PUSH && !strncmp(push.ref, "refs/tags/", 10);
 	/* a merge request builds whatever its source branch, as GitLab */
 	if (rc == WEBHOOK_IGNORED || (rc == WEBHOOK_PUSH && !tag &&

@@ -395,6 +395,29 @@ static void merge_request_vars(const struct trigger *t, const char *branch, cons
 		varlist_set(vl, "CI_MERGE_REQUEST_URL", t->mr_url);
 }
 
+/*
+ * CI_OPEN_MERGE_REQUESTS of a branch's (or merge request's) pipeline:
+ * "PATH!IID" of up to four open merge requests from that branch, as the
+ * forges' webhooks told of them; not set when there is none.
+ */
+static void open_merge_requests(struct store *st, const struct store_project *pr,
+				const char *branch, struct varlist *vl)
+{
+	struct strbuf err = STRBUF_INIT, list = STRBUF_INIT;
+	const char *path = varlist_get(vl, "CI_PROJECT_PATH");
+	long long iids[4];
+	size_t n = 0, i;
+
+	if (store_merge_requests_open(st, pr->id, branch, iids, 4, &n, &err) < 0)
+		slog_warn("open merge requests of %s %s: %s", pr->name, branch, err.buf);
+	for (i = 0; i < n; i++)
+		strbuf_addf(&list, "%s%s!%lld", i ? "," : "", path ? path : pr->name, iids[i]);
+	if (n)
+		varlist_set(vl, "CI_OPEN_MERGE_REQUESTS", list.buf);
+	strbuf_release(&list);
+	strbuf_release(&err);
+}
+
 int server_create_pipeline(struct server *srv, const struct trigger *t,
 			   int64_t *ret_id, int *ret_status, struct strbuf *err)
 {
@@ -570,6 +593,8 @@ int server_create_pipeline(struct server *srv, const struct trigger *t,
 	}
 	if (t->mr_iid)
 		merge_request_vars(t, branch, sha, &ctx.predefined);
+	if (!tag)
+		open_merge_requests(st, pr, branch, &ctx.predefined);
 	if (t->vars)
 		varlist_copy(&ctx.overrides, t->vars);
 	if (t->mr_iid) {

@@ -308,6 +308,22 @@ const char *const store_migrations[] = {
 	 */
 	"ALTER TABLE pipelines ADD COLUMN auto_cancel_on_new_commit TEXT;"
 	"ALTER TABLE pipelines ADD COLUMN auto_cancel_on_job_failure TEXT;",
+	/*
+	 * 16: the merge (pull) requests the forges' webhooks told of: what
+	 * CI_OPEN_MERGE_REQUESTS lists for a branch's pipelines.
+	 */
+	"CREATE TABLE merge_requests ("
+	" project_id INTEGER NOT NULL REFERENCES projects (id),"
+	" iid INTEGER NOT NULL,"
+	" source_branch TEXT NOT NULL,"
+	" target_branch TEXT NOT NULL,"
+	" title TEXT,"
+	" url TEXT,"
+	" state TEXT NOT NULL,"
+	" updated INTEGER NOT NULL,"
+	" PRIMARY KEY (project_id, iid)) WITHOUT ROWID;"
+	"CREATE INDEX merge_requests_open ON merge_requests (project_id, source_branch)"
+	" WHERE state = 'opened';",
 };
 
 const size_t store_migrations_nr = ARRAY_SIZE(store_migrations);

@@ -191,6 +191,18 @@ int store_pipeline_set_status(struct store *st, int64_t id, const char *from,
 			      const char *to, int64_t started, int64_t finished,
 			      const char *error, struct strbuf *err);
 /* Set the planning context and workflow:name (NULL: none) of pipeline id. */
+/*
+ * A forge's merge request, as its last webhook said: upsert by (project,
+ * iid). state: opened, closed, merged, locked.
+ */
+int store_merge_request_set(struct store *st, int64_t project_id, long long iid,
+			    const char *source_branch, const char *target_branch,
+			    const char *title, const char *url, const char *state,
+			    struct strbuf *err);
+/* The numbers of the open merge requests of a source branch, lowest first, at most max. */
+int store_merge_requests_open(struct store *st, int64_t project_id, const char *source_branch,
+			      long long *ret, size_t max, size_t *nr, struct strbuf *err);
+
 /* Record a pipeline's planned workflow:auto_cancel (NULL: default). */
 int store_pipeline_set_auto_cancel(struct store *st, int64_t id, const char *on_new_commit,
 				   const char *on_job_failure, struct strbuf *err);

@@ -31,7 +31,7 @@ enum stmt_id {
 	ST_PIPELINE_ADD, ST_PIPELINE_GET, ST_PIPELINE_EXISTS, ST_PIPELINE_SET_STATUS,
 	ST_PIPELINE_MAX_ID,
 	ST_PIPELINE_UNFINISHED,
-	ST_PIPELINE_SET_CTX, ST_PIPELINE_SET_AUTO_CANCEL,
+	ST_PIPELINE_SET_CTX, ST_PIPELINE_SET_AUTO_CANCEL, ST_MR_SET, ST_MR_OPEN,
 	ST_JOB_ADD, ST_JOB_GET, ST_JOB_EXISTS, ST_JOB_LIST_ALL, ST_JOB_LIST_LATEST,
 	ST_JOB_TO_PENDING, ST_JOB_TO_RUNNING, ST_JOB_TO_FINISHED, ST_JOB_TO_CREATED,
 	ST_JOB_TO_OTHER,
@@ -130,6 +130,15 @@ static const char *const stmt_sql[ST__NR] = {
 		"AND id < ?3 AND status IN ('created', 'pending', 'running', 'manual', 'scheduled') "
 		"ORDER BY id",
 	[ST_PIPELINE_SET_CTX] = "UPDATE pipelines SET ctx = ?2, name = ?3 WHERE id = ?1",
+	[ST_MR_SET] =
+		"INSERT INTO merge_requests (project_id, iid, source_branch, target_branch, "
+		"title, url, state, updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+		"ON CONFLICT (project_id, iid) DO UPDATE SET source_branch = excluded.source_branch, "
+		"target_branch = excluded.target_branch, title = excluded.title, "
+		"url = excluded.url, state = excluded.state, updated = excluded.updated",
+	[ST_MR_OPEN] =
+		"SELECT iid FROM merge_requests WHERE project_id = ?1 AND source_branch = ?2 "
+		"AND state = 'opened' ORDER BY iid LIMIT ?3",
 	[ST_PIPELINE_SET_AUTO_CANCEL] =
 		"UPDATE pipelines SET auto_cancel_on_new_commit = ?2, "
 		"auto_cancel_on_job_failure = ?3 WHERE id = ?1",
@@ -1473,6 +1482,45 @@ int store_pipeline_set_ctx(struct store *st, int64_t id, const char *ctx,
 		return r;
 	if (sqlite3_changes(st->db) == 0)
 		return fail(err, STORE_NOTFOUND, "no pipeline %lld", (long long)id);
+	return 0;
+}
+
+int store_merge_request_set(struct store *st, int64_t project_id, long long iid,
+			    const char *source_branch, const char *target_branch,
+			    const char *title, const char *url, const char *state,
+			    struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, ST_MR_SET, err);
+
+	if (!s)
+		return -1;
+	if (b_int(s, 1, project_id) || b_int(s, 2, (int64_t)iid) || b_text(s, 3, source_branch) ||
+	    b_text(s, 4, target_branch) || b_text(s, 5, title) || b_text(s, 6, url) ||
+	    b_text(s, 7, state) || b_int(s, 8, now_ms())) {
+		done(s);
+		return db_fail(st, -1, "merge request set", err);
+	}
+	return exec_stmt(st, s, "merge request set", err);
+}
+
+int store_merge_requests_open(struct store *st, int64_t project_id, const char *source_branch,
+			      long long *ret, size_t max, size_t *nr, struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, ST_MR_OPEN, err);
+	int rc;
+
+	*nr = 0;
+	if (!s)
+		return -1;
+	if (b_int(s, 1, project_id) || b_text(s, 2, source_branch) || b_int(s, 3, (int64_t)max)) {
+		done(s);
+		return db_fail(st, -1, "merge requests open", err);
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW && *nr < max)
+		ret[(*nr)++] = sqlite3_column_int64(s, 0);
+	done(s);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		return db_fail(st, rc, "merge requests open", err);
 	return 0;
 }
 

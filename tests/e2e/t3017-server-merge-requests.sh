@@ -26,7 +26,8 @@ mr:
 branch-only:
   rules:
     - if: $CI_COMMIT_BRANCH
-  script: [echo branch]
+  script:
+    - echo "open=($CI_OPEN_MERGE_REQUESTS)"
 docs:
   rules:
     - changes: [docs/*]
@@ -98,6 +99,25 @@ test_expect_success 'a push of the topic branch itself is not built (branches: m
 	printf "{\"ref\":\"refs/heads/feature/x\",\"before\":\"%s\",\"after\":\"%s\",\"repository\":{\"full_name\":\"o/app\",\"clone_url\":\"https://example.invalid/o/app.git\"},\"pusher\":{\"name\":\"dev\"}}" "$(cat head)" "$(cat head2)" >push.json &&
 	deliver push.json "X-GitHub-Event: push" "X-Hub-Signature-256: sha256=$(hmac push.json)" &&
 	test "$(cat code)" = 202
+'
+
+test_expect_success 'CI_OPEN_MERGE_REQUESTS lists the open requests of a branch; closing one takes it out' '
+	id=$(cidre trigger app feature/x -q) &&
+	wait_pipeline "$id" >t.json &&
+	api GET "/api/v1/jobs/$(jq -r ".jobs[] | select(.name == \"branch-only\") | .id" t.json)/log" >log &&
+	expect_grep "open=\(cidre/app!5,cidre/app!42\)" log &&
+	printf "{\"action\":\"closed\",\"number\":42,\"pull_request\":{\"state\":\"closed\",\"merged\":false,\"title\":\"Add docs\",\"head\":{\"ref\":\"feature/x\",\"sha\":\"%s\"},\"base\":{\"ref\":\"main\",\"sha\":\"%s\"}},\"repository\":{\"full_name\":\"o/app\",\"clone_url\":\"https://example.invalid/o/app.git\"},\"sender\":{\"login\":\"dev\"}}" "$(cat head2)" "$(cat base)" >closed2.json &&
+	deliver closed2.json "X-GitHub-Event: pull_request" "X-Hub-Signature-256: sha256=$(hmac closed2.json)" &&
+	test "$(cat code)" = 202 &&
+	jq -e ".merge_request.iid == 42 and .merge_request.state == \"closed\"" r.json &&
+	id=$(cidre trigger app feature/x -q) &&
+	wait_pipeline "$id" >t.json &&
+	api GET "/api/v1/jobs/$(jq -r ".jobs[] | select(.name == \"branch-only\") | .id" t.json)/log" >log &&
+	expect_grep "open=\(cidre/app!5\)" log &&
+	id=$(cidre trigger app main -q) &&
+	wait_pipeline "$id" >t.json &&
+	api GET "/api/v1/jobs/$(jq -r ".jobs[] | select(.name == \"branch-only\") | .id" t.json)/log" >log &&
+	expect_grep "open=\(\)" log
 '
 
 test_done

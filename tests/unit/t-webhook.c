@@ -484,6 +484,15 @@ static void test_merge_requests(void **state)
 	in = github("pull_request", body);
 	assert_int_equal(parse(&in, SECRET, &p, &err), WEBHOOK_IGNORED);
 	assert_non_null(strstr(err.buf, "\"closed\" ignored"));
+	/* ... but with the request's state, that is news: merged */
+	snprintf(body, sizeof(body), "{\"action\":\"closed\",\"number\":42,\"pull_request\":"
+		 "{\"state\":\"closed\",\"merged\":true,%s", strstr(github_pr, "\"title\""));
+	in = github("pull_request", body);
+	assert_int_equal(parse(&in, SECRET, &p, &err), WEBHOOK_MERGE_REQUEST_STATE);
+	assert_string_equal(p.mr_state, "merged");
+	assert_string_equal(p.ref, "refs/heads/feature/x");
+	assert_int_equal(p.mr_iid, 42);
+	webhook_push_clear(&p);
 	snprintf(body, sizeof(body), "{\"action\":\"synchronized\"%s", strchr(github_pr, ','));
 	in = gitea("pull_request", body);
 	assert_int_equal(parse(&in, SECRET, &p, &err), WEBHOOK_MERGE_REQUEST);
