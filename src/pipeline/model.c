@@ -455,8 +455,38 @@ static int check_keys(struct mctx *m, const struct ynode *map,
 
 /*
  * Parse a GitLab (ChronicDuration) duration: "3600", "1h 30m", "90 minutes",
- * "2 hours and 10 min", "1d". Returns seconds or -1.
+ * "2 hours and 10 min", "1d", and clock forms "1:30" (minutes and
+ * seconds), "1:30:00" (hours first), "2:01:30:00" (days first). Returns
+ * seconds or -1.
  */
+static long clock_duration(const char *s)
+{
+	static const long mult[] = { 1, 60, 3600, 86400 };
+	long part[4], total = 0;
+	int n = 0, i;
+
+	for (;;) {
+		char *end;
+
+		if (!isdigit((unsigned char)*s) || n == 4)
+			return -1;
+		errno = 0;
+		part[n++] = strtol(s, &end, 10);
+		if (errno || part[n - 1] > 1000000)
+			return -1;
+		s = end;
+		if (!*s)
+			break;
+		if (*s++ != ':')
+			return -1;
+	}
+	if (n < 2)
+		return -1;
+	for (i = 0; i < n; i++)
+		total += part[i] * mult[n - 1 - i];
+	return total;
+}
+
 long pipeline_parse_duration(const char *s)
 {
 	static const struct { const char *name; long mult; } units[] = {
@@ -470,6 +500,8 @@ long pipeline_parse_duration(const char *s)
 	double total = 0;
 	int any = 0;
 
+	if (strchr(s, ':'))
+		return clock_duration(s);
 	for (;;) {
 		char unit[16];
 		size_t ul = 0, i;

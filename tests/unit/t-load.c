@@ -527,11 +527,14 @@ static void test_timeouts(void **state)
 	static const struct { const char *in; int secs; } cases[] = {
 		{ "3600", 3600 }, { "2h", 7200 }, { "90 minutes", 5400 },
 		{ "1h 30m", 5400 }, { "10m 20s", 620 }, { "1 hour and 5 minutes", 3900 },
-		{ "1d", 86400 },
+		{ "1d", 86400 }, { "1:30:00", 5400 }, { "1:30", 90 }, { "2:01:00:05", 176405 },
 	};
+	static const char *const bad[] = { "1:", ":30", "1:2:3:4:5", "1:x", "1h:30" };
 	size_t i;
 
 	(void)state;
+	for (i = 0; i < ARRAY_SIZE(bad); i++)
+		assert_int_equal(pipeline_parse_duration(bad[i]), -1);
 	for (i = 0; i < ARRAY_SIZE(cases); i++) {
 		struct strbuf y = STRBUF_INIT;
 		struct pipeline *p;
