@@ -390,22 +390,8 @@ static int parse_merge_request(enum webhook_forge forge, const json_t *root,
 		/* its state is still news: an open request of a branch, or not */
 		if (!state || !branch_ok(source) || !branch_ok(target) || iid <= 0)
 			return WEBHOOK_IGNORED;
-		memset(ret, 0, sizeof(*ret));
-		ret->forge = forge;
-		ret->ref = xasprintf("refs/heads/%s", source);
-		ret->before = xstrdup("");
-		ret->after = xstrdup(is_sha(head) ? head : "");
-		ret->clone_url = dup_or_empty(url);
-		ret->repo_name = dup_or_empty(name);
-		ret->pusher = dup_or_empty(who);
-		ret->message = dup_or_empty(title);
-		ret->mr_iid = (long long)iid;
-		ret->mr_title = dup_or_empty(title);
-		ret->mr_url = dup_or_empty(web);
-		ret->target_branch = xstrdup(target);
-		ret->target_sha = xstrdup(base && is_sha(base) ? base : "");
-		ret->mr_state = xstrdup(state);
-		return WEBHOOK_MERGE_REQUEST_STATE;
+		base = base && is_sha(base) ? base : NULL;
+		goto fill;
 	}
 	if (!branch_ok(source) || !branch_ok(target) || !is_sha(head) ||
 	    (base && !is_sha(base)) || iid <= 0) {
@@ -418,12 +404,14 @@ static int parse_merge_request(enum webhook_forge forge, const json_t *root,
 			    forge_names[forge]);
 		return WEBHOOK_BAD_REQUEST;
 	}
+	state = "opened";
+fill:
 	memset(ret, 0, sizeof(*ret));
 	ret->forge = forge;
 	ret->ref = xasprintf("refs/heads/%s", source);
 	ret->before = xstrdup("");
-	ret->after = xstrdup(head);
-	ret->clone_url = xstrdup(url);
+	ret->after = xstrdup(is_sha(head) ? head : "");
+	ret->clone_url = dup_or_empty(url);
 	ret->repo_name = dup_or_empty(name);
 	ret->pusher = dup_or_empty(who);
 	ret->message = dup_or_empty(title);
@@ -432,8 +420,8 @@ static int parse_merge_request(enum webhook_forge forge, const json_t *root,
 	ret->mr_url = dup_or_empty(web);
 	ret->target_branch = xstrdup(target);
 	ret->target_sha = dup_or_empty(base);
-	ret->mr_state = xstrdup("opened");
-	return WEBHOOK_MERGE_REQUEST;
+	ret->mr_state = xstrdup(state);
+	return build ? WEBHOOK_MERGE_REQUEST : WEBHOOK_MERGE_REQUEST_STATE;
 }
 
 int webhook_parse(const struct webhook_input *in, const char *secret,
