@@ -1535,7 +1535,17 @@ static int get_image(struct mctx *m, const struct ynode *n, char **out)
 		ret = -1;
 	for (i = 0; i < n->pairs_nr; i++) {
 		const char *k = n->pairs[i].key;
+		const struct ynode *e = n->pairs[i].val;
 
+		/*
+		 * entrypoint: [""] (or []) asks for no entrypoint, the usual
+		 * override of a container image's: what a job in an image
+		 * here always has.
+		 */
+		if (!strcmp(k, "entrypoint") && e->type == YNODE_SEQ &&
+		    (e->nr == 0 || (e->nr == 1 && e->items[0]->type == YNODE_SCALAR &&
+				    !*e->items[0]->str)))
+			continue;
 		if (!strcmp(k, "entrypoint") || !strcmp(k, "docker") ||
 		    !strcmp(k, "kubernetes")) {
 			ERR(m, &n->pairs[i].key_pos, "keyword \"image:%s\" is not "

@@ -931,6 +931,22 @@ static void test_report_types(void **state)
 	pipeline_free(p);
 }
 
+/* image:entrypoint [""] or [] (no entrypoint) is what an image here has; others are refused. */
+static void test_image_entrypoint(void **state)
+{
+	struct pipeline *p = load_ok(
+		"a:\n  image: {name: base, entrypoint: [\"\"]}\n  script: x\n"
+		"b:\n  image: {name: base, entrypoint: []}\n  script: x\n");
+	char *e;
+
+	(void)state;
+	assert_string_equal(pipeline_find_job(p, "a")->image, "base");
+	pipeline_free(p);
+	e = load_err("c:\n  image: {name: base, entrypoint: [/bin/sh, -c]}\n  script: x\n");
+	assert_has(e, "keyword \"image:entrypoint\" is not supported by cidre");
+	free(e);
+}
+
 /* Empty YAML documents do not count, as in GitLab: a file may end in ---. */
 static void test_empty_documents(void **state)
 {
@@ -1706,6 +1722,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unsupported_none, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_empty_documents, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_report_types, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_image_entrypoint, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_anchor_error_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_jobs_after_refused_include, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_default_errors_once, setup, teardown),
