@@ -57,6 +57,7 @@ static const struct cmd commands[] = {
 	{ "cancel", CLI(cmd_cancel), "cancel a job, or a whole pipeline", CLI(cmd_cancel_usage), "cidre-client" },
 	{ "play", CLI(cmd_play), "start a manual job", CLI(cmd_play_usage), "cidre-client" },
 	{ "artifacts", CLI(cmd_artifacts), "list or download a job's artifacts", CLI(cmd_artifacts_usage), "cidre-client" },
+	{ "release", CLI(cmd_release), "a project's releases (the release: keyword)", CLI(cmd_release_usage), "cidre-client" },
 	{ "project", CLI(cmd_project), "add, list or remove the server's projects", CLI(cmd_project_usage), "cidre-client" },
 	{ "user", CLI(cmd_user), "add or list the server's users", CLI(cmd_user_usage), "cidre-client" },
 	{ "token", CLI(cmd_token), "create, list or revoke your API tokens", CLI(cmd_token_usage), "cidre-client" },

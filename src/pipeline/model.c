@@ -147,6 +147,28 @@ static void artifacts_clear(struct artifacts *a)
 	strvec_init(&a->reports_other);
 }
 
+static void release_clear(struct release *r)
+{
+	size_t i;
+
+	free(r->tag_name);
+	free(r->name);
+	free(r->description);
+	free(r->ref);
+	free(r->tag_message);
+	free(r->released_at);
+	strvec_clear(&r->milestones);
+	for (i = 0; i < r->links_nr; i++) {
+		free(r->links[i].name);
+		free(r->links[i].url);
+		free(r->links[i].link_type);
+		free(r->links[i].filepath);
+	}
+	free(r->links);
+	memset(r, 0, sizeof(*r));
+	strvec_init(&r->milestones);
+}
+
 static void environment_clear(struct environment *e)
 {
 	free(e->name);
@@ -210,6 +232,7 @@ static void job_free(struct job *j)
 	artifacts_clear(&j->artifacts);
 	caches_clear(j);
 	environment_clear(&j->environment);
+	release_clear(&j->release);
 	free(j->resource_group);
 	free(j->manual_confirmation);
 	free(j->coverage);
@@ -256,6 +279,7 @@ struct job *pipeline_job_new(const char *name, const struct pos *pos)
 	strvec_init(&j->retry.when);
 	strvec_init(&j->dependencies);
 	strvec_init(&j->tags);
+	strvec_init(&j->release.milestones);
 	artifacts_clear(&j->artifacts);
 	j->allow_failure = -1;
 	j->interruptible = -1;
@@ -1307,6 +1331,119 @@ static int get_caches(struct mctx *m, const struct ynode *n, struct job *j)
 	return ret;
 }
 
+/* release:assets:links[] */
+static int get_release_links(struct mctx *m, const struct ynode *n, struct release *r)
+{
+	static const char *const keys[] = {
+		"name", "url", "link_type", "filepath", "direct_asset_path",
+	};
+	static const char *const types[] = { "other", "runbook", "image", "package" };
+	size_t i;
+	int ret = 0;
+
+	if (n->type != YNODE_SEQ) {
+		ERR(m, &n->pos, "%s: \"release:assets:links\" must be a list", m->what);
+		return -1;
+	}
+	if (n->nr > 100) {
+		ERR(m, &n->pos, "%s: at most 100 release:assets:links", m->what);
+		return -1;
+	}
+	r->links = xcalloc(n->nr + 1, sizeof(*r->links));
+	for (i = 0; i < n->nr; i++) {
+		const struct ynode *l = n->items[i], *v;
+		struct release_link *k = &r->links[r->links_nr++];
+
+		if (l->type != YNODE_MAP) {
+			ERR(m, &l->pos, "%s: each release:assets:links entry must be a map of "
+			    "name and url", m->what);
+			ret = -1;
+			continue;
+		}
+		if (check_keys(m, l, keys, ARRAY_SIZE(keys), "release:assets:links"))
+			ret = -1;
+		if (!(v = ymap_get(l, "name")) || get_str(m, v, "release:assets:links:name",
+							  &k->name)) {
+			if (!v)
+				ERR(m, &l->pos, "%s: a release link needs \"name\"", m->what);
+			ret = -1;
+		}
+		if (!(v = ymap_get(l, "url")) || get_str(m, v, "release:assets:links:url",
+							 &k->url)) {
+			if (!v)
+				ERR(m, &l->pos, "%s: a release link needs \"url\"", m->what);
+			ret = -1;
+		}
+		if ((v = ymap_get(l, "link_type"))) {
+			if (get_str(m, v, "release:assets:links:link_type", &k->link_type)) {
+				ret = -1;
+			} else if (!in_list(k->link_type, types, ARRAY_SIZE(types))) {
+				ERR(m, &v->pos, "%s: \"release:assets:links:link_type\" must be "
+				    "other, runbook, image or package", m->what);
+				ret = -1;
+			}
+		}
+		if (((v = ymap_get(l, "filepath")) || (v = ymap_get(l, "direct_asset_path"))) &&
+		    get_str(m, v, "release:assets:links:filepath", &k->filepath))
+			ret = -1;
+	}
+	return ret;
+}
+
+/* release: {tag_name, name, description, ref, tag_message, released_at, milestones, assets} */
+static int get_release(struct mctx *m, const struct ynode *n, struct release *r)
+{
+	static const char *const keys[] = {
+		"tag_name", "name", "description", "ref", "tag_message", "released_at",
+		"milestones", "assets",
+	};
+	static const char *const asset_keys[] = { "links" };
+	const struct ynode *v;
+	int ret = 0;
+
+	release_clear(r);
+	r->set = 1;
+	if (check_map(m, n, "release"))
+		return -1;
+	if (check_keys(m, n, keys, ARRAY_SIZE(keys), "release"))
+		ret = -1;
+	if (!(v = ymap_get(n, "tag_name"))) {
+		ERR(m, &n->pos, "%s: \"release\" needs \"tag_name\"", m->what);
+		ret = -1;
+	} else if (get_str(m, v, "release:tag_name", &r->tag_name)) {
+		ret = -1;
+	}
+	if ((v = ymap_get(n, "name")) && get_str(m, v, "release:name", &r->name))
+		ret = -1;
+	if ((v = ymap_get(n, "description")) &&
+	    get_str(m, v, "release:description", &r->description))
+		ret = -1;
+	if ((v = ymap_get(n, "ref")) && get_str(m, v, "release:ref", &r->ref))
+		ret = -1;
+	if ((v = ymap_get(n, "tag_message")) &&
+	    get_str(m, v, "release:tag_message", &r->tag_message))
+		ret = -1;
+	if ((v = ymap_get(n, "released_at")) &&
+	    get_str(m, v, "release:released_at", &r->released_at))
+		ret = -1;
+	if ((v = ymap_get(n, "milestones")) &&
+	    get_str_list(m, v, "release:milestones", 1, &r->milestones))
+		ret = -1;
+	if ((v = ymap_get(n, "assets"))) {
+		const struct ynode *l;
+
+		if (check_map(m, v, "release:assets")) {
+			ret = -1;
+		} else {
+			if (check_keys(m, v, asset_keys, ARRAY_SIZE(asset_keys), "release:assets"))
+				ret = -1;
+			if ((l = ymap_get(v, "links")) && get_release_links(m, l, r))
+				ret = -1;
+		}
+	}
+	return ret;
+}
+
 static int get_environment(struct mctx *m, const struct ynode *n,
 			   struct environment *e)
 {
@@ -1595,7 +1732,6 @@ static const struct unsupported unsupported_job[] = {
 	{ "id_tokens", "OIDC ID tokens" },
 	{ "pages", "GitLab Pages" },
 	{ "publish", "GitLab Pages" },
-	{ "release", "GitLab releases" },
 	{ "hooks", "runner hooks" },
 	{ "identity", "cloud identity federation" },
 	{ "run", "CI/CD steps" },
@@ -1694,7 +1830,7 @@ static const char *const job_keywords[] = {
 	"rules", "only", "except", "when", "start_in", "allow_failure", "retry",
 	"timeout", "parallel", "needs", "dependencies", "artifacts", "cache",
 	"environment", "resource_group", "coverage", "interruptible", "tags",
-	"image", "extends", "manual_confirmation", "cidre",
+	"image", "extends", "manual_confirmation", "cidre", "release",
 };
 
 static const char *const default_keywords[] = {
@@ -1858,6 +1994,8 @@ static int job_key(struct mctx *m, struct job *j, const struct ypair *pr)
 		return get_caches(m, v, j);
 	if (!strcmp(k, "environment"))
 		return get_environment(m, v, &j->environment);
+	if (!strcmp(k, "release"))
+		return get_release(m, v, &j->release);
 	if (!strcmp(k, "resource_group"))
 		return get_str(m, v, k, &j->resource_group);
 	if (!strcmp(k, "coverage")) {

@@ -165,6 +165,28 @@ struct environment {
 	char *auto_stop_in;
 };
 
+/* release:assets:links */
+struct release_link {
+	char *name;
+	char *url;
+	char *link_type;        /* other, runbook, image, package; NULL: other */
+	char *filepath;         /* filepath or direct_asset_path, or NULL */
+};
+
+/* release: what the job records once its script passed (unexpanded) */
+struct release {
+	int set;
+	char *tag_name;
+	char *name;
+	char *description;      /* text, or a file of the project dir */
+	char *ref;
+	char *tag_message;
+	char *released_at;      /* ISO 8601, or NULL: when the job ends */
+	struct strvec milestones;
+	struct release_link *links;
+	size_t links_nr;
+};
+
 enum inherit_mode {
 	INHERIT_ALL = 0,
 	INHERIT_NONE,
@@ -231,6 +253,7 @@ struct job {
 	struct cache *caches;
 	size_t caches_nr;
 	struct environment environment;
+	struct release release;
 
 	char *resource_group;
 	char *manual_confirmation;   /* the message asked before playing it; NULL */

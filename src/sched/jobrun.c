@@ -4,6 +4,7 @@
  * before_script+script in one shell, after_script in another, collect
  * artifacts, reports and caches, and retry as `retry:` allows.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -13,6 +14,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <jansson.h>
 
 #include "exec/artifacts.h"
 #include "exec/cache.h"
@@ -717,6 +720,155 @@ static int make_workdir(const char *dir)
 	return ret;
 }
 
+/* "2026-11-28T10:00:00Z", with optional fraction and a Z or ±hh:mm zone */
+static int iso8601_ok(const char *s)
+{
+	static const char shape[] = "dddd-dd-ddTdd:dd:dd";
+	size_t i;
+
+	for (i = 0; shape[i]; i++)
+		if (shape[i] == 'd' ? !isdigit((unsigned char)s[i]) : s[i] != shape[i])
+			return 0;
+	s += i;
+	if (*s == '.')
+		for (s++; isdigit((unsigned char)*s); s++)
+			;
+	if (*s == 'Z')
+		return !s[1];
+	return (*s == '+' || *s == '-') && isdigit((unsigned char)s[1]) &&
+		isdigit((unsigned char)s[2]) && s[3] == ':' && isdigit((unsigned char)s[4]) &&
+		isdigit((unsigned char)s[5]) && !s[6];
+}
+
+/* a release's text field: expanded, its length checked; NULL when unset */
+static char *release_text(const char *s, const struct varlist *vars)
+{
+	return s ? vars_expand_dup(s, vars) : NULL;
+}
+
+/*
+ * The job's release: (its script passed): the fields expanded with the
+ * job's variables, the description read from a file of the project
+ * directory when it names one (as GitLab's release step does), then
+ * checked. r->release gets the release as JSON, which the server
+ * records; 0, or -1 with the job failed and the log saying why.
+ */
+static int release_step(struct job_ctx *jc, const struct varlist *vars)
+{
+	const struct release *rel = &jc->pj->def->release;
+	struct strbuf err = STRBUF_INIT, path = STRBUF_INIT, text = STRBUF_INIT;
+	char *tag = release_text(rel->tag_name, vars), *name = release_text(rel->name, vars);
+	char *desc = release_text(rel->description, vars), *ref = release_text(rel->ref, vars);
+	char *msg = release_text(rel->tag_message, vars);
+	char *at = release_text(rel->released_at, vars);
+	json_t *o = NULL, *links, *ms;
+	struct stat st;
+	size_t i;
+	int rc = -1;
+
+	if (!tag || !*tag || strlen(tag) > 255 || strpbrk(tag, " \t\r\n~^:?*[\\") ||
+	    strstr(tag, "..")) {
+		strbuf_addf(&err, "tag_name \"%.80s\" is not a tag name", tag ? tag : "");
+		goto done;
+	}
+	if (name && strlen(name) > 1024) {
+		strbuf_addstr(&err, "name is longer than 1024 bytes");
+		goto done;
+	}
+	if (at && !iso8601_ok(at)) {
+		strbuf_addf(&err, "released_at \"%.80s\" is not an ISO 8601 time "
+			    "(2026-11-28T10:00:00Z)", at);
+		goto done;
+	}
+	if (desc && *desc && !strchr(desc, '\n') && strlen(desc) < 4096) {
+		/* a description naming a file of the project directory is its text */
+		strbuf_addf(&path, "%s/%s", jc->workdir, desc);
+		if (!strstr(desc, "..") && stat(path.buf, &st) == 0 && S_ISREG(st.st_mode)) {
+			if (strbuf_read_file(&text, path.buf, RELEASE_MAX_DESCRIPTION) < 0) {
+				strbuf_addf(&err, "description file %s cannot be read, or is "
+					    "over %d bytes", desc, RELEASE_MAX_DESCRIPTION);
+				goto done;
+			}
+			strbuf_rtrim(&text);
+			free(desc);
+			desc = strbuf_detach(&text, NULL);
+		}
+	}
+	if (desc && strlen(desc) > RELEASE_MAX_DESCRIPTION) {
+		strbuf_addf(&err, "description is over %d bytes", RELEASE_MAX_DESCRIPTION);
+		goto done;
+	}
+	o = json_object();
+	json_object_set_new(o, "tag_name", json_string(tag));
+	json_object_set_new(o, "name", json_string(name && *name ? name : tag));
+	json_object_set_new(o, "description", json_string(desc ? desc : ""));
+	if (ref && *ref)
+		json_object_set_new(o, "ref", json_string(ref));
+	if (msg && *msg)
+		json_object_set_new(o, "tag_message", json_string(msg));
+	if (at)
+		json_object_set_new(o, "released_at", json_string(at));
+	ms = json_array();
+	for (i = 0; i < rel->milestones.nr; i++) {
+		char *m = vars_expand_dup(rel->milestones.v[i], vars);
+
+		json_array_append_new(ms, json_string(m));
+		free(m);
+	}
+	json_object_set_new(o, "milestones", ms);
+	links = json_array();
+	for (i = 0; i < rel->links_nr; i++) {
+		const struct release_link *l = &rel->links[i];
+		char *n = vars_expand_dup(l->name, vars), *u = vars_expand_dup(l->url, vars);
+		char *f = l->filepath ? vars_expand_dup(l->filepath, vars) : NULL;
+		json_t *e;
+
+		if (strncmp(u, "https://", 8) && strncmp(u, "http://", 7)) {
+			strbuf_addf(&err, "link %s: url \"%.80s\" is not http(s)://", n, u);
+			free(n);
+			free(u);
+			free(f);
+			json_decref(links);
+			goto done;
+		}
+		e = json_pack("{s:s, s:s, s:s}", "name", n, "url", u, "link_type",
+			      l->link_type ? l->link_type : "other");
+		if (e && f)
+			json_object_set_new(e, "filepath", json_string(f));
+		if (e)
+			json_array_append_new(links, e);
+		free(n);
+		free(u);
+		free(f);
+	}
+	json_object_set_new(o, "assets", json_pack("{s:o}", "links", links));
+	free(jc->r->release);
+	jc->r->release = json_dumps(o, JSON_COMPACT);
+	note(jc, "Release %s (\"%s\"): %zu link%s, %zu bytes of description", tag,
+	     name && *name ? name : tag, rel->links_nr, rel->links_nr == 1 ? "" : "s",
+	     desc ? strlen(desc) : 0);
+	rc = jc->r->release ? 0 : -1;
+	if (rc < 0)
+		strbuf_addstr(&err, "the release holds text that is not UTF-8");
+done:
+	if (rc < 0) {
+		note(jc, "ERROR: Job failed: release: %s", err.buf);
+		jc->r->status = JOB_FAILED;
+		jc->r->failure_reason = "script_failure";
+	}
+	json_decref(o);
+	free(tag);
+	free(name);
+	free(desc);
+	free(ref);
+	free(msg);
+	free(at);
+	strbuf_release(&err);
+	strbuf_release(&path);
+	strbuf_release(&text);
+	return rc;
+}
+
 static void run_attempt(struct job_ctx *jc, const struct varlist *vars, char **env)
 {
 	const struct job *def = jc->pj->def;
@@ -810,6 +962,9 @@ static void run_attempt(struct job_ctx *jc, const struct varlist *vars, char **e
 	} else {
 		r->status = JOB_SUCCESS;
 	}
+	/* GitLab's release step: after the script, before after_script */
+	if (r->status == JOB_SUCCESS && def->release.set)
+		release_step(jc, vars);
 
 	if (def->after_script.nr && r->status != JOB_CANCELED) {
 		struct varlist after = VARLIST_INIT;

@@ -767,5 +767,6 @@ void job_result_release(struct job_result *r)
 	free(r->cache_hit);
 	free(r->env_name);
 	free(r->env_url);
+	free(r->release);
 	memset(r, 0, sizeof(*r));
 }

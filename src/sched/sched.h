@@ -57,7 +57,11 @@ struct job_result {
 	char *cache_hit;
 	char *env_name;          /* environment name and URL, expanded */
 	char *env_url;
+	char *release;           /* release: the release recorded, as JSON; NULL: none */
 };
+
+/* A release's description, in the file or as text, is at most this long. */
+#define RELEASE_MAX_DESCRIPTION (1024 * 1024)
 
 struct jobrun_exec;
 

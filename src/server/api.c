@@ -1710,6 +1710,109 @@ done:
 	return rc < 0 ? -1 : 0;
 }
 
+/* ---- releases ---- */
+
+static json_t *release_json(const struct store_release *r)
+{
+	json_t *o = json_object(), *data = json_loads(r->data ? r->data : "{}", 0, NULL);
+	json_t *v;
+
+	json_object_set_new(o, "tag_name", json_str_or_null(r->tag_name));
+	json_object_set_new(o, "name", json_str_or_null(r->name));
+	json_object_set_new(o, "description", json_str_or_null(r->description));
+	json_object_set_new(o, "ref", json_str_or_null(r->ref));
+	json_object_set_new(o, "commit", json_pack("{s:s?}", "id", r->sha));
+	json_object_set_new(o, "released_at", json_str_or_null(r->released_at));
+	json_object_set_new(o, "created_at", json_time(r->created));
+	json_object_set_new(o, "updated_at", json_time(r->updated));
+	v = json_object_get(data, "milestones");
+	json_object_set(o, "milestones", json_is_array(v) ? v : json_array());
+	v = json_object_get(data, "assets");
+	if (json_is_object(v))
+		json_object_set(o, "assets", v);
+	else
+		json_object_set_new(o, "assets", json_pack("{s:[]}", "links"));
+	v = json_object_get(data, "tag_message");
+	json_object_set(o, "tag_message", json_is_string(v) ? v : json_null());
+	json_object_set_new(o, "pipeline_id", json_integer(r->pipeline_id));
+	json_object_set_new(o, "job_id", json_integer(r->job_id));
+	json_decref(data);
+	return o;
+}
+
+/* GET /projects/NAME/releases: the latest released first, at most 100 (?per_page) */
+static int h_releases(struct http_request *req, void *ud)
+{
+	struct store *st = store_or_500(req, SRV(ud));
+	struct strbuf err = STRBUF_INIT;
+	struct store_release *a = NULL;
+	struct store_project p;
+	struct principal who;
+	const char *pp = http_request_query(req, "per_page");
+	size_t n = 0, i;
+	int limit = pp ? atoi(pp) : 20;
+
+	if (!st || who_asks(req, SRV(ud), st, &who) < 0)
+		return 0;
+	memset(&p, 0, sizeof(p));
+	if (project_of(req, SRV(ud), st, &who, ROLE_VIEWER, &p) < 0)
+		goto done;
+	if (limit < 1 || limit > 100) {
+		http_respond_error(req, 400, "per_page must be 1 to 100");
+		goto done;
+	}
+	if (store_release_list(st, p.id, limit, &a, &n, &err) < 0) {
+		store_error(req, -1, &err);
+	} else {
+		json_t *arr = json_array();
+
+		for (i = 0; i < n; i++)
+			json_array_append_new(arr, release_json(&a[i]));
+		http_respond_json(req, 200, arr);
+		json_decref(arr);
+	}
+done:
+	store_releases_free(a, n);
+	store_project_release(&p);
+	strbuf_release(&err);
+	return 0;
+}
+
+/* GET /projects/NAME/releases/TAG */
+static int h_release(struct http_request *req, void *ud)
+{
+	struct store *st = store_or_500(req, SRV(ud));
+	struct strbuf err = STRBUF_INIT;
+	struct store_release r;
+	struct store_project p;
+	struct principal who;
+	int rc;
+
+	if (!st || who_asks(req, SRV(ud), st, &who) < 0)
+		return 0;
+	memset(&p, 0, sizeof(p));
+	memset(&r, 0, sizeof(r));
+	if (project_of(req, SRV(ud), st, &who, ROLE_VIEWER, &p) < 0)
+		goto done;
+	rc = store_release_get(st, p.id, http_request_param(req, "tag"), &r, &err);
+	if (rc == STORE_NOTFOUND) {
+		http_respond_error(req, 404, "project %s has no release %s", p.name,
+				   http_request_param(req, "tag"));
+	} else if (rc < 0) {
+		store_error(req, rc, &err);
+	} else {
+		json_t *o = release_json(&r);
+
+		http_respond_json(req, 200, o);
+		json_decref(o);
+	}
+done:
+	store_release_release(&r);
+	store_project_release(&p);
+	strbuf_release(&err);
+	return 0;
+}
+
 /* GET /projects/NAME/artifacts?job=&ref=: {"job": JOB, "artifacts": [...]} */
 static int h_latest_artifacts(struct http_request *req, void *ud)
 {
@@ -3390,6 +3493,8 @@ const struct http_route server_routes[] = {
 	{ "GET", "/api/v1/projects/:name/pipelines", h_project_pipelines },
 	{ "GET", "/api/v1/projects/:name/artifacts", h_latest_artifacts },
 	{ "GET", "/api/v1/projects/:name/artifacts/*path", h_latest_artifact },
+	{ "GET", "/api/v1/projects/:name/releases", h_releases },
+	{ "GET", "/api/v1/projects/:name/releases/*tag", h_release },
 	{ "POST", "/api/v1/projects/:name/pipelines", h_trigger },
 	{ "GET", "/api/v1/pipelines", h_pipelines },
 	{ "GET", "/api/v1/files", h_file },

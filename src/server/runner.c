@@ -731,6 +731,57 @@ static void slot_result_done(struct server *srv, int no)
  * runner_system_failure).
  */
 /*
+ * A job's release: (in its result once its script passed): recorded for
+ * its project and tag, a later one of the same tag updating it. A
+ * failure to record it is logged; the job passed.
+ */
+static void record_release(struct store *st, const struct store_job *j, const json_t *rel)
+{
+	struct strbuf err = STRBUF_INIT;
+	struct store_release r;
+	struct store_pipeline p;
+	char when[UTCTIME_ISO8601_LEN];
+	json_t *data;
+	const char *at = json_string_value(json_object_get(rel, "released_at"));
+
+	memset(&p, 0, sizeof(p));
+	memset(&r, 0, sizeof(r));
+	if (store_pipeline_get(st, j->pipeline_id, &p, &err) < 0)
+		goto done;
+	if (!at) {
+		utctime_iso8601(time(NULL), when);
+		at = when;
+	}
+	data = json_pack("{s:O?, s:O?, s:O?}", "milestones", json_object_get(rel, "milestones"),
+			 "assets", json_object_get(rel, "assets"),
+			 "tag_message", json_object_get(rel, "tag_message"));
+	r.project_id = j->project_id;
+	r.tag_name = (char *)json_string_value(json_object_get(rel, "tag_name"));
+	r.name = (char *)json_string_value(json_object_get(rel, "name"));
+	r.description = (char *)json_string_value(json_object_get(rel, "description"));
+	r.ref = (char *)json_string_value(json_object_get(rel, "ref"));
+	r.sha = p.sha;
+	r.released_at = (char *)at;
+	r.data = data ? json_dumps(data, JSON_COMPACT) : NULL;
+	r.pipeline_id = j->pipeline_id;
+	r.job_id = j->id;
+	json_decref(data);
+	if (!r.tag_name || !r.name || !r.description || !r.data) {
+		strbuf_addstr(&err, "the job's release is incomplete");
+		free(r.data);
+		goto done;
+	}
+	if (store_release_set(st, &r, &err) == 0)
+		slog_info("job %lld: release %s recorded", (long long)j->id, r.tag_name);
+	free(r.data);
+done:
+	if (err.len)
+		slog_warn("job %lld: release not recorded: %s", (long long)j->id, err.buf);
+	store_pipeline_release(&p);
+	strbuf_release(&err);
+}
+
+/*
  * workflow:auto_cancel:on_job_failure all: a job of the pipeline failed
  * (not allowed to, not retried), so the rest of it is canceled.
  */
@@ -904,6 +955,8 @@ static void ingest_as(struct runner *r, int64_t id, int no, const char *lost_rea
 		store_rollback(st);
 		goto done;
 	}
+	if (!strcmp(status, "success") && json_is_object(json_object_get(res, "release")))
+		record_release(st, &j, json_object_get(res, "release"));
 	dotenv = dotenv_text(res);
 	if (dotenv && store_job_set_dotenv(st, id, dotenv, &err) < 0) {
 		/* its dependants read it from the result file, kept then */

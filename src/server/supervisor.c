@@ -282,6 +282,8 @@ static json_t *result_json(const struct job_result *r, const struct cas_file *ar
 	json_object_set_new(o, "coverage", r->has_coverage ? json_real(r->coverage) : json_null());
 	json_object_set_new(o, "env_name", r->env_name ? json_string(r->env_name) : json_null());
 	json_object_set_new(o, "env_url", r->env_url ? json_string(r->env_url) : json_null());
+	if (r->release)
+		json_object_set_new(o, "release", json_loads(r->release, 0, NULL));
 	json_object_set_new(o, "log_size", json_integer(log_size));
 	json_object_set_new(o, "artifacts", files_json(arts, arts_nr));
 	if (expire_in)

@@ -324,6 +324,26 @@ const char *const store_migrations[] = {
 	" PRIMARY KEY (project_id, iid)) WITHOUT ROWID;"
 	"CREATE INDEX merge_requests_open ON merge_requests (project_id, source_branch)"
 	" WHERE state = 'opened';",
+	/*
+	 * 17: releases, as jobs' release: keyword records them: one per
+	 * project and tag (a later job's updates it). data is JSON:
+	 * milestones, assets, tag_message. released_at is ISO 8601 text.
+	 */
+	"CREATE TABLE releases ("
+	" project_id INTEGER NOT NULL REFERENCES projects (id),"
+	" tag_name TEXT NOT NULL,"
+	" name TEXT NOT NULL,"
+	" description TEXT NOT NULL,"
+	" ref TEXT,"
+	" sha TEXT NOT NULL,"
+	" released_at TEXT NOT NULL,"
+	" data TEXT NOT NULL,"
+	" pipeline_id INTEGER NOT NULL,"
+	" job_id INTEGER NOT NULL,"
+	" created INTEGER NOT NULL,"
+	" updated INTEGER NOT NULL,"
+	" PRIMARY KEY (project_id, tag_name)) WITHOUT ROWID;"
+	"CREATE INDEX releases_newest ON releases (project_id, released_at);",
 };
 
 const size_t store_migrations_nr = ARRAY_SIZE(store_migrations);

@@ -203,6 +203,30 @@ int store_merge_request_set(struct store *st, int64_t project_id, long long iid,
 int store_merge_requests_open(struct store *st, int64_t project_id, const char *source_branch,
 			      long long *ret, size_t max, size_t *nr, struct strbuf *err);
 
+/* A release (the release: keyword of a job that passed). */
+struct store_release {
+	int64_t project_id;
+	char *tag_name;
+	char *name;
+	char *description;
+	char *ref;            /* may be NULL */
+	char *sha;            /* the pipeline's commit */
+	char *released_at;    /* ISO 8601 */
+	char *data;           /* JSON: milestones, assets, tag_message */
+	int64_t pipeline_id, job_id;
+	int64_t created, updated;
+};
+void store_release_release(struct store_release *r);
+void store_releases_free(struct store_release *a, size_t nr);
+/* Record r, or update the release of its project and tag (created kept). */
+int store_release_set(struct store *st, const struct store_release *r, struct strbuf *err);
+/* A project's releases, the latest released first, at most limit. */
+int store_release_list(struct store *st, int64_t project_id, int limit,
+		       struct store_release **ret, size_t *nr, struct strbuf *err);
+/* One release by tag. STORE_NOTFOUND: none. */
+int store_release_get(struct store *st, int64_t project_id, const char *tag,
+		      struct store_release *ret, struct strbuf *err);
+
 /* Record a pipeline's planned workflow:auto_cancel (NULL: default). */
 int store_pipeline_set_auto_cancel(struct store *st, int64_t id, const char *on_new_commit,
 				   const char *on_job_failure, struct strbuf *err);

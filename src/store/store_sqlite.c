@@ -32,6 +32,7 @@ enum stmt_id {
 	ST_PIPELINE_MAX_ID,
 	ST_PIPELINE_UNFINISHED,
 	ST_PIPELINE_SET_CTX, ST_PIPELINE_SET_AUTO_CANCEL, ST_MR_SET, ST_MR_OPEN,
+	ST_RELEASE_SET, ST_RELEASE_LIST, ST_RELEASE_GET,
 	ST_JOB_ADD, ST_JOB_GET, ST_JOB_EXISTS, ST_JOB_LIST_ALL, ST_JOB_LIST_LATEST,
 	ST_JOB_TO_PENDING, ST_JOB_TO_RUNNING, ST_JOB_TO_FINISHED, ST_JOB_TO_CREATED,
 	ST_JOB_TO_OTHER,
@@ -80,6 +81,9 @@ enum stmt_id {
 	"j.retry_when, j.artifacts_expire_at, j.artifacts_expired, j.manual_confirmation"
 
 #define TOKEN_COLS "id, name, user_id, created, last_used, revoked"
+#define RELEASE_COLS \
+	"project_id, tag_name, name, description, ref, sha, released_at, data, " \
+	"pipeline_id, job_id, created, updated"
 #define USER_COLS "id, login, name, email, password, admin, disabled, created"
 
 /* Fields a finished transition fills; ?1 status, ?2 from, ?3 id. */
@@ -139,6 +143,20 @@ static const char *const stmt_sql[ST__NR] = {
 	[ST_MR_OPEN] =
 		"SELECT iid FROM merge_requests WHERE project_id = ?1 AND source_branch = ?2 "
 		"AND state = 'opened' ORDER BY iid LIMIT ?3",
+	[ST_RELEASE_SET] =
+		"INSERT INTO releases (project_id, tag_name, name, description, ref, sha, "
+		"released_at, data, pipeline_id, job_id, created, updated) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11) "
+		"ON CONFLICT (project_id, tag_name) DO UPDATE SET name = excluded.name, "
+		"description = excluded.description, ref = excluded.ref, sha = excluded.sha, "
+		"released_at = excluded.released_at, data = excluded.data, "
+		"pipeline_id = excluded.pipeline_id, job_id = excluded.job_id, "
+		"updated = excluded.updated",
+	[ST_RELEASE_LIST] =
+		"SELECT " RELEASE_COLS " FROM releases WHERE project_id = ?1 "
+		"ORDER BY released_at DESC, tag_name LIMIT ?2",
+	[ST_RELEASE_GET] =
+		"SELECT " RELEASE_COLS " FROM releases WHERE project_id = ?1 AND tag_name = ?2",
 	[ST_PIPELINE_SET_AUTO_CANCEL] =
 		"UPDATE pipelines SET auto_cancel_on_new_commit = ?2, "
 		"auto_cancel_on_job_failure = ?3 WHERE id = ?1",
@@ -1522,6 +1540,112 @@ int store_merge_requests_open(struct store *st, int64_t project_id, const char *
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
 		return db_fail(st, rc, "merge requests open", err);
 	return 0;
+}
+
+void store_release_release(struct store_release *r)
+{
+	free(r->tag_name);
+	free(r->name);
+	free(r->description);
+	free(r->ref);
+	free(r->sha);
+	free(r->released_at);
+	free(r->data);
+	memset(r, 0, sizeof(*r));
+}
+
+void store_releases_free(struct store_release *a, size_t nr)
+{
+	size_t i;
+
+	for (i = 0; a && i < nr; i++)
+		store_release_release(&a[i]);
+	free(a);
+}
+
+static void read_release(sqlite3_stmt *s, struct store_release *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->project_id = sqlite3_column_int64(s, 0);
+	r->tag_name = col_str(s, 1);
+	r->name = col_str(s, 2);
+	r->description = col_str(s, 3);
+	r->ref = col_str(s, 4);
+	r->sha = col_str(s, 5);
+	r->released_at = col_str(s, 6);
+	r->data = col_str(s, 7);
+	r->pipeline_id = sqlite3_column_int64(s, 8);
+	r->job_id = sqlite3_column_int64(s, 9);
+	r->created = sqlite3_column_int64(s, 10);
+	r->updated = sqlite3_column_int64(s, 11);
+}
+
+int store_release_set(struct store *st, const struct store_release *r, struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, ST_RELEASE_SET, err);
+
+	if (!s)
+		return -1;
+	if (b_int(s, 1, r->project_id) || b_text(s, 2, r->tag_name) || b_text(s, 3, r->name) ||
+	    b_text(s, 4, r->description) || b_text(s, 5, r->ref) || b_text(s, 6, r->sha) ||
+	    b_text(s, 7, r->released_at) || b_text(s, 8, r->data) ||
+	    b_int(s, 9, r->pipeline_id) || b_int(s, 10, r->job_id) || b_int(s, 11, now_ms())) {
+		done(s);
+		return db_fail(st, -1, "release set", err);
+	}
+	return exec_stmt(st, s, "release set", err);
+}
+
+int store_release_list(struct store *st, int64_t project_id, int limit,
+		       struct store_release **ret, size_t *nr, struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, ST_RELEASE_LIST, err);
+	struct store_release *a = NULL;
+	size_t n = 0, alloc = 0;
+	int rc;
+
+	*ret = NULL;
+	*nr = 0;
+	if (!s)
+		return -1;
+	b_int(s, 1, project_id);
+	b_int(s, 2, limit);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		ALLOC_GROW(a, n + 1, alloc);
+		read_release(s, &a[n++]);
+	}
+	done(s);
+	if (rc != SQLITE_DONE) {
+		store_releases_free(a, n);
+		return db_fail(st, rc, "release list", err);
+	}
+	*ret = a;
+	*nr = n;
+	return 0;
+}
+
+int store_release_get(struct store *st, int64_t project_id, const char *tag,
+		      struct store_release *ret, struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, ST_RELEASE_GET, err);
+	int rc;
+
+	if (!s)
+		return -1;
+	b_int(s, 1, project_id);
+	if (b_text0(s, 2, tag)) {
+		done(s);
+		return db_fail(st, -1, "release get", err);
+	}
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		read_release(s, ret);
+	done(s);
+	if (rc == SQLITE_ROW)
+		return 0;
+	if (rc == SQLITE_DONE)
+		return fail(err, STORE_NOTFOUND, "no release %s", tag ? tag : "");
+	return db_fail(st, rc, "release get", err);
 }
 
 int store_pipeline_set_auto_cancel(struct store *st, int64_t id, const char *on_new_commit,

@@ -177,14 +177,12 @@ test_expect_success 'out-of-scope keywords are still refused by name' '
 	    TOKEN: {aud: https://example.com}
 	  secrets:
 	    DB: {vault: db/password@ops}
-	  release: {tag_name: v1, description: x}
 	  script: echo sign
 	EOF
 	(cd oos && expect_exit 2 cidre lint 2>../err) &&
 	expect_grep "keyword \"trigger\" is not supported" err &&
 	expect_grep "keyword \"id_tokens\" is not supported" err &&
 	expect_grep "keyword \"secrets\" is not supported" err &&
-	expect_grep "keyword \"release\" is not supported" err &&
 	expect_no_grep "job \"child\" has no" err &&
 	new_repo inputs <<-\EOF &&
 	spec:

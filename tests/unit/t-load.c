@@ -649,7 +649,7 @@ static void test_unsupported(void **state)
 	(void)state;
 	assert_has(e, ":3:3: error: keyword \"services\" is not supported by cidre (needs a container engine)");
 	assert_has(e, "keyword \"secrets\" is not supported");
-	assert_has(e, "keyword \"release\" is not supported");
+	assert_has(e, "\"release\" needs \"tag_name\"");    /* supported now */
 	assert_has(e, "keyword \"id_tokens\" is not supported");
 	assert_has(e, "keyword \"hooks\" is not supported");
 	assert_has(e, "keyword \"identity\" is not supported");
