@@ -135,6 +135,34 @@ done:
 	strbuf_release(&err);
 }
 
+/* The project's five latest releases (the release: keyword), nothing when none. */
+static void release_list(struct page *pg, const struct store_project *pr, struct strbuf *out)
+{
+	struct store_release *r = NULL;
+	struct strbuf items = STRBUF_INIT;
+	size_t n = 0, i;
+
+	if (store_release_list(pg->st, pr->id, 5, &r, &n, NULL) < 0 || !n)
+		goto done;
+	for (i = 0; i < n; i++) {
+		char id[24], day[11];
+
+		snprintf(id, sizeof(id), "%" PRId64, r[i].pipeline_id);
+		snprintf(day, sizeof(day), "%.10s", r[i].released_at ? r[i].released_at : "");
+		struct tmpl_var v[] = { tmpl_str("tag", r[i].tag_name), tmpl_str("name", r[i].name),
+					tmpl_str("day", day), tmpl_str("id", id) };
+		page_render(&items, "project", "release", v, ARRAY_SIZE(v));
+	}
+	{
+		struct tmpl_var v[] = { tmpl_html("items", items.buf) };
+
+		page_render(out, "project", "releases", v, ARRAY_SIZE(v));
+	}
+done:
+	store_releases_free(r, n);
+	strbuf_release(&items);
+}
+
 /*
  * The project's pipeline schedules (docs/schedules.md): nothing when
  * none and the principal may not add one; with the developer role (and
@@ -229,7 +257,7 @@ int web_project(struct http_request *req, void *ud)
 	struct strbuf err = STRBUF_INIT, body = STRBUF_INIT, rows = STRBUF_INIT;
 	struct strbuf trend = STRBUF_INIT, opts = STRBUF_INIT, prev = STRBUF_INIT;
 	struct strbuf next = STRBUF_INIT, refnote = STRBUF_INIT, branches = STRBUF_INIT;
-	struct strbuf settings = STRBUF_INIT, schedules = STRBUF_INIT;
+	struct strbuf settings = STRBUF_INIT, schedules = STRBUF_INIT, releases = STRBUF_INIT;
 	const char *ref = http_request_query(req, "ref");
 	const char *status = http_request_query(req, "status");
 	const char *pq = http_request_query(req, "page");
@@ -324,6 +352,7 @@ int web_project(struct http_request *req, void *ud)
 		strbuf_release(&h);
 	}
 	branch_list(&pg, &pr, &branches);
+	release_list(&pg, &pr, &releases);
 	schedule_list(&pg, &pr, role, &schedules);
 	web_trend_svg(&trend, tr, nt);
 	snprintf(nstr, sizeof(nstr), "%zu", nt);
@@ -341,7 +370,7 @@ int web_project(struct http_request *req, void *ud)
 			tmpl_html("statuses", opts.buf), tmpl_html("rows", rows.buf),
 			tmpl_html("prev", prev.buf), tmpl_html("next", next.buf),
 			tmpl_html("branches", branches.buf), tmpl_html("settings", settings.buf),
-			tmpl_html("schedules", schedules.buf),
+			tmpl_html("schedules", schedules.buf), tmpl_html("releases", releases.buf),
 		};
 		page_render(&body, "project", NULL, v, ARRAY_SIZE(v));
 	}
@@ -355,6 +384,7 @@ done:
 	strbuf_release(&rows);
 	strbuf_release(&settings);
 	strbuf_release(&schedules);
+	strbuf_release(&releases);
 	strbuf_release(&trend);
 	strbuf_release(&opts);
 	strbuf_release(&prev);

@@ -68,7 +68,11 @@ test_expect_success 'cidre release list and show' '
 	expect_grep "^- one for v1.0$" out &&
 	expect_exit 1 cidre release show app v9 2>err &&
 	expect_grep "project app has no release v9" err &&
-	cidre release list app --json | jq -e "length == 1"
+	cidre release list app --json | jq -e "length == 1" &&
+	api PATCH /api/v1/projects/app "{\"public\":true}" >/dev/null &&
+	test "$(page - /p/app)" = 200 &&
+	expect_grep "<h2 id=\"releases\">Releases</h2>" page.html &&
+	expect_grep "<li><strong>v1.0</strong> Release v1.0 <span class=\"muted\">[0-9-]{10}</span>" page.html
 '
 
 test_expect_success 'a later pipeline of the tag updates its release; a branch records none' '
