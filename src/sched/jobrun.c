@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
 
 #include "exec/artifacts.h"
 #include "exec/cache.h"
@@ -740,6 +742,32 @@ static int iso8601_ok(const char *s)
 		isdigit((unsigned char)s[5]) && !s[6];
 }
 
+/*
+ * rel opened for reading beneath dir (openat2: no symbolic link, no
+ * "..", nothing outside dir): its fd; -1 when it names no file there
+ * (the text is no file name), -2 when a symbolic link is in the way.
+ */
+static int release_file(const char *dir, const char *rel)
+{
+	struct open_how how;
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), e;
+	long fd;
+
+	if (dfd < 0)
+		return -1;
+	while (*rel == '/')
+		rel++;
+	memset(&how, 0, sizeof(how));
+	how.flags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK;
+	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+	fd = *rel ? syscall(SYS_openat2, dfd, rel, &how, sizeof(how)) : -1;
+	e = errno;
+	close(dfd);
+	if (fd >= 0)
+		return (int)fd;
+	return e == ELOOP ? -2 : -1;
+}
+
 /* a release's text field: expanded, its length checked; NULL when unset */
 static char *release_text(const char *s, const struct varlist *vars)
 {
@@ -756,7 +784,7 @@ static char *release_text(const char *s, const struct varlist *vars)
 static int release_step(struct job_ctx *jc, const struct varlist *vars)
 {
 	const struct release *rel = &jc->pj->def->release;
-	struct strbuf err = STRBUF_INIT, path = STRBUF_INIT, text = STRBUF_INIT;
+	struct strbuf err = STRBUF_INIT, text = STRBUF_INIT;
 	char *tag = release_text(rel->tag_name, vars), *name = release_text(rel->name, vars);
 	char *desc = release_text(rel->description, vars), *ref = release_text(rel->ref, vars);
 	char *msg = release_text(rel->tag_message, vars);
@@ -781,10 +809,39 @@ static int release_step(struct job_ctx *jc, const struct varlist *vars)
 		goto done;
 	}
 	if (desc && *desc && !strchr(desc, '\n') && strlen(desc) < 4096) {
-		/* a description naming a file of the project directory is its text */
-		strbuf_addf(&path, "%s/%s", jc->workdir, desc);
-		if (!strstr(desc, "..") && stat(path.buf, &st) == 0 && S_ISREG(st.st_mode)) {
-			if (strbuf_read_file(&text, path.buf, RELEASE_MAX_DESCRIPTION) < 0) {
+		/*
+		 * A description naming a file of the project directory is its
+		 * text. The job wrote that directory and this process may read
+		 * more than the job: no symbolic link is followed, and nothing
+		 * outside it is reached.
+		 */
+		int fd = release_file(jc->workdir, desc);
+
+		if (fd == -2) {
+			strbuf_addf(&err, "description file %s: symbolic links are not "
+				    "followed", desc);
+			goto done;
+		}
+		if (fd >= 0) {
+			ssize_t n = 1;
+
+			if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+			    st.st_size > RELEASE_MAX_DESCRIPTION) {
+				close(fd);
+				strbuf_addf(&err, "description file %s is not a regular file of "
+					    "at most %d bytes", desc, RELEASE_MAX_DESCRIPTION);
+				goto done;
+			}
+			strbuf_grow(&text, (size_t)st.st_size + 1);
+			while (n > 0 && text.len <= RELEASE_MAX_DESCRIPTION) {
+				n = read(fd, text.buf + text.len, text.alloc - text.len - 1);
+				if (n > 0)
+					strbuf_setlen(&text, text.len + (size_t)n);
+				if (n > 0 && text.alloc - text.len < 2)
+					strbuf_grow(&text, 4096);
+			}
+			close(fd);
+			if (n < 0 || text.len > RELEASE_MAX_DESCRIPTION) {
 				strbuf_addf(&err, "description file %s cannot be read, or is "
 					    "over %d bytes", desc, RELEASE_MAX_DESCRIPTION);
 				goto done;
@@ -864,7 +921,6 @@ done:
 	free(msg);
 	free(at);
 	strbuf_release(&err);
-	strbuf_release(&path);
 	strbuf_release(&text);
 	return rc;
 }

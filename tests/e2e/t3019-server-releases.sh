@@ -107,6 +107,31 @@ test_expect_success 'cidre run: a release is checked and shown; a bad one fails 
 	expect_grep "ERROR: Job failed: release: link x: url \"ftp://example.invalid/x\" is not http\(s\)://" out
 '
 
+test_expect_success 'a description file is read without following links' '
+	echo "top secret" >secret.txt &&
+	new_repo s <<-EOF &&
+	leak:
+	  script:
+	    - ln -s $SCRATCH/secret.txt notes.md
+	    - mkdir -p d && ln -s $SCRATCH d/up
+	  release:
+	    tag_name: v4
+	    description: ./notes.md
+	through-dir:
+	  script:
+	    - mkdir -p d && ln -s $SCRATCH d/up
+	  release:
+	    tag_name: v5
+	    description: d/up/secret.txt
+	EOF
+	(cd s && expect_exit 1 cidre run leak --color=never >../out 2>&1) &&
+	expect_grep "ERROR: Job failed: release: description file ./notes.md: symbolic links are not followed" out &&
+	expect_no_grep "top secret" out &&
+	(cd s && expect_exit 1 cidre run through-dir --color=never >../out 2>&1) &&
+	expect_grep "description file d/up/secret.txt: symbolic links are not followed" out &&
+	expect_no_grep "top secret" out
+'
+
 test_expect_success 'lint: what a release needs, and its link types' '
 	new_repo l <<-\EOF &&
 	a:
