@@ -3,6 +3,7 @@
  * expand `include`, then resolve `extends` and `!reference` on the YAML
  * tree. model.c builds the typed pipeline from the result.
  */
+#include "pipeline/inputs.h"
 #include "pipeline/loader.h"
 
 #include <dirent.h>
@@ -47,6 +48,9 @@ struct loader {
 	/* the files being loaded, the outermost first (interned names): a cycle's */
 	const char **chain;
 	size_t chain_nr, chain_alloc;
+	/* include:inputs of the include being loaded (taken by load_file) */
+	const struct ynode *inputs;
+	const struct pos *inputs_pos;
 };
 
 static const char *const global_keywords[] = {
@@ -278,7 +282,7 @@ static int path_escapes(const char *path)
 }
 
 static const char *const include_unsupported[] = {
-	"remote", "template", "component", "inputs", "integrity", "cache",
+	"remote", "template", "component", "integrity", "cache",
 };
 
 /*
@@ -471,6 +475,8 @@ static int include_rules(struct loader *ld, const struct ynode *rules)
 static int include_file(struct loader *ld, struct ynode *acc, const char *path,
 			const struct pos *pos, int depth)
 {
+	const struct ynode *given;
+	const struct pos *given_pos;
 	struct ynode *child;
 
 	if (ld->includes >= ld->max_includes) {
@@ -481,7 +487,11 @@ static int include_file(struct loader *ld, struct ynode *acc, const char *path,
 		return -1;
 	}
 	ld->includes++;
+	given = ld->inputs;
+	given_pos = ld->inputs_pos;
 	child = load_file(ld, path, pos, depth + 1);
+	ld->inputs = given;
+	ld->inputs_pos = given_pos;
 	if (!child)
 		return 0;
 	if (ynode_deep_merge(acc, child, &ld->budget))
@@ -759,14 +769,17 @@ static void include_entry(struct loader *ld, struct ynode *acc,
 			}
 		}
 		if (strcmp(k, "local") && strcmp(k, "rules") && strcmp(k, "project") &&
-		    strcmp(k, "file") && strcmp(k, "ref")) {
+		    strcmp(k, "file") && strcmp(k, "ref") && strcmp(k, "inputs")) {
 			diag_error(ld->d, &e->pairs[i].key_pos,
 				   "unknown keyword \"%s\" in include", k);
 			return;
 		}
 	}
 	if (ymap_get(e, "project")) {
+		ld->inputs = ymap_get(e, "inputs");
+		ld->inputs_pos = ld->inputs ? &ymap_find(e, "inputs")->key_pos : NULL;
 		include_project(ld, acc, e, depth);
+		ld->inputs = NULL;
 		return;
 	}
 	for (i = 0; i < e->pairs_nr; i++) {
@@ -795,8 +808,11 @@ static void include_entry(struct loader *ld, struct ynode *acc,
 			return;
 	}
 	path = include_expand(ld, local->str, &local->pos);
+	ld->inputs = ymap_get(e, "inputs");
+	ld->inputs_pos = ld->inputs ? &ymap_find(e, "inputs")->key_pos : NULL;
 	if (path)
 		include_one(ld, acc, path, &local->pos, depth);
+	ld->inputs = NULL;
 	free(path);
 }
 
@@ -853,10 +869,16 @@ static struct ynode *load_file(struct loader *ld, const char *rel,
 {
 	struct strbuf path = STRBUF_INIT, buf = STRBUF_INIT;
 	struct yaml_limits lim = { PIPELINE_MAX_DEPTH, 0, 1 };
-	struct ynode **docs = NULL, *root = NULL, *acc = NULL, *inc;
+	struct ynode **docs = NULL, *root = NULL, *acc = NULL, *inc, *header = NULL;
 	const char *file = display_name(ld, rel);
 	struct pos fpos = { file, 0, 0 };
+	const struct ynode *given = ld->inputs;
+	const struct pos *given_pos = ld->inputs_pos;
 	size_t ndocs = 0, i;
+
+	/* the inputs are this file's, not its own includes' */
+	ld->inputs = NULL;
+	ld->inputs_pos = NULL;
 
 	/*
 	 * A file that includes itself, directly or through others (a
@@ -927,23 +949,30 @@ static struct ynode *load_file(struct loader *ld, const char *rel,
 		}
 		ndocs = kept;
 	}
-	if (ndocs > 1) {
-		struct ynode *spec = ymap_get(docs[0], "spec");
-
-		if (spec)
-			diag_error(ld->d, &ymap_find(docs[0], "spec")->key_pos,
-				   "keyword \"spec:inputs\" is not supported by cidre "
-				   "(pipeline inputs)");
-		else
-			diag_error(ld->d, &docs[1]->pos,
-				   "a pipeline file must hold one YAML document");
+	if (ndocs > 1 && (ndocs > 2 || !ymap_get(docs[0], "spec"))) {
+		diag_error(ld->d, &docs[1]->pos, ndocs > 2 ?
+			   "a pipeline file holds at most two YAML documents: its spec: "
+			   "header and its content" :
+			   "a pipeline file must hold one YAML document (or a spec: header "
+			   "and its content)");
 		goto out;
 	}
-	if (!ndocs || ynode_is_null(docs[0])) {
+	if (ndocs == 2) {
+		header = docs[0];
+		root = docs[1];
+		docs[0] = docs[1] = NULL;
+	} else if (!ndocs || ynode_is_null(docs[0])) {
 		root = ynode_new(YNODE_MAP, &fpos);
 	} else {
 		root = docs[0];
 		docs[0] = NULL;
+	}
+	if (root->type == YNODE_MAP) {
+		static const struct varlist none = VARLIST_INIT;
+
+		if (inputs_apply(ld->d, file, header, given, given_pos ? given_pos : from,
+				 root, ld->opts->vars ? ld->opts->vars : &none, &ld->budget) < 0)
+			goto out;
 	}
 	if (root->type != YNODE_MAP) {
 		diag_error(ld->d, &root->pos, "the pipeline must be a map of keywords and "
@@ -971,6 +1000,7 @@ static struct ynode *load_file(struct loader *ld, const char *rel,
 out:
 	ld->chain_nr--;
 	yaml_docs_free(docs, ndocs);
+	ynode_free(header);
 	ynode_free(root);
 	strbuf_release(&path);
 	strbuf_release(&buf);

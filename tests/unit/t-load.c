@@ -667,12 +667,52 @@ static void test_unsupported(void **state)
 	free(e);
 }
 
+/* spec:inputs: declared in a header document, valued by include:inputs or defaults */
 static void test_spec_inputs(void **state)
 {
-	char *e = load_err("spec:\n  inputs:\n    a: {}\n---\nj: {script: x}\n");
+	struct pipeline *p;
+	const struct job *j;
+	char *e;
 
 	(void)state;
-	assert_has(e, ":1:1: error: keyword \"spec:inputs\" is not supported");
+	e = load_err("spec:\n  inputs:\n    a: {}\n---\nj: {script: x}\n");
+	assert_has(e, ":3:5: error: input a is required: .gitlab-ci.yml gives it no default");
+	free(e);
+
+	write_file("ci/job.yml",
+		   "spec:\n  inputs:\n    stage: {options: [build, test]}\n"
+		   "    n: {type: number, default: 2}\n"
+		   "    flags: {type: array, default: [-v]}\n"
+		   "    env: {default: staging-area, regex: '^[a-z-]+$'}\n---\n"
+		   "unit-$[[ inputs.stage ]]:\n  stage: $[[ inputs.stage ]]\n"
+		   "  parallel: $[[ inputs.n ]]\n  script: $[[ inputs.flags ]]\n"
+		   "  variables: {E: '$[[ inputs.env | truncate(0,7) ]]', "
+		   "Q: '$[[ inputs.env | posix_escape ]]'}\n");
+	p = load_ok("include:\n  - local: ci/job.yml\n    inputs: {stage: test}\n");
+	j = pipeline_find_job(p, "unit-test");
+	assert_non_null(j);
+	assert_string_equal(j->stage, "test");
+	assert_int_equal(j->parallel.count, 2);
+	assert_int_equal(j->script.nr, 1);
+	assert_string_equal(j->script.v[0], "-v");
+	assert_string_equal(varlist_get(&j->variables, "E"), "staging");
+	assert_string_equal(varlist_get(&j->variables, "Q"), "staging-area");
+	pipeline_free(p);
+
+	e = load_err("include:\n  - local: ci/job.yml\n    inputs: {stage: deploy, n: x, zz: 1}\n"
+		     "  - local: ci/job.yml\n    inputs: {stage: build, env: Upper}\n");
+	assert_has(e, "input stage: \"deploy\" is not one of its options");
+	assert_has(e, "input n must be a number");
+	assert_has(e, "ci/job.yml declares no input zz");
+	assert_has(e, "input env: \"Upper\" does not match its regex");
+	free(e);
+
+	write_file("ci/plain.yml", "p: {script: x}\n");
+	write_file("ci/bad.yml", "spec:\n  inputs:\n    a: {default: 1}\n---\n"
+		   "k: {script: 'echo $[[ inputs.b ]]'}\n");
+	e = load_err("include:\n  - local: ci/plain.yml\n    inputs: {x: 1}\n  - ci/bad.yml\n");
+	assert_has(e, "include:inputs given, but ci/plain.yml has no spec:inputs header");
+	assert_has(e, "unknown input \"b\"");
 	free(e);
 }
 
