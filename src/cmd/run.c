@@ -45,6 +45,8 @@ const char cmd_run_usage[] =
 	"      --job JOB      run only JOB (repeatable; same as naming it)\n"
 	"      --needs        also run what the selected jobs need, transitively\n"
 	"  -v, --variable K=V set a pipeline variable (repeatable; wins over all)\n"
+	"      --input N=V    an input of the pipeline file's spec:inputs (repeatable;\n"
+	"                     V is YAML: 3, true, [a, b], text)\n"
 	"      --manual JOB   run the manual job JOB too (repeatable)\n"
 	"      --all-manual   run every manual job\n"
 	"      --list         show the plan (job, stage, when, needs) and exit\n"
@@ -71,6 +73,7 @@ struct run_opts {
 	struct strvec only;
 	int with_needs;
 	struct varlist vars;
+	struct varlist inputs;   /* --input: the pipeline file's spec:inputs */
 	struct strvec manual;
 	int all_manual;
 	int list;
@@ -139,13 +142,14 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 {
 	enum { OPT_JOB = 256, OPT_NEEDS, OPT_MANUAL, OPT_ALL_MANUAL, OPT_LIST,
 	       OPT_JSON, OPT_COLOR, OPT_SOURCE, OPT_EXECUTOR, OPT_IMAGES,
-	       OPT_MEMORY, OPT_PIDS, OPT_CPUS, OPT_NETWORK };
+	       OPT_MEMORY, OPT_PIDS, OPT_CPUS, OPT_NETWORK, OPT_INPUT };
 	static const struct option longopts[] = {
 		{ "file", required_argument, NULL, 'f' },
 		{ "jobs", required_argument, NULL, 'j' },
 		{ "job", required_argument, NULL, OPT_JOB },
 		{ "needs", no_argument, NULL, OPT_NEEDS },
 		{ "variable", required_argument, NULL, 'v' },
+		{ "input", required_argument, NULL, OPT_INPUT },
 		{ "manual", required_argument, NULL, OPT_MANUAL },
 		{ "all-manual", no_argument, NULL, OPT_ALL_MANUAL },
 		{ "list", no_argument, NULL, OPT_LIST },
@@ -202,6 +206,20 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 			}
 			k = xstrndup(optarg, (size_t)(eq - optarg));
 			varlist_set(&o->vars, k, eq + 1);
+			free(k);
+			break;
+		}
+		case OPT_INPUT: {
+			const char *eq = strchr(optarg, '=');
+			char *k;
+
+			if (!eq || eq == optarg) {
+				fprintf(stderr, "cidre run: --input wants NAME=VALUE, got '%s'\n",
+					optarg);
+				return -1;
+			}
+			k = xstrndup(optarg, (size_t)(eq - optarg));
+			varlist_set(&o->inputs, k, eq + 1);
 			free(k);
 			break;
 		}
@@ -720,6 +738,7 @@ int cmd_run(int argc, char **argv)
 	strvec_init(&o.only);
 	strvec_init(&o.manual);
 	varlist_init(&o.vars);
+	varlist_init(&o.inputs);
 	memset(&plan, 0, sizeof(plan));
 	if (parse_opts(argc, argv, &o) < 0)
 		goto done;
@@ -759,6 +778,7 @@ int cmd_run(int argc, char **argv)
 	ci_predefined(&gi, &po, &pre);
 	varlist_merge(&pre, &o.vars);
 	lo.vars = &pre;
+	lo.inputs = &o.inputs;
 	lc.gi = &gi;
 	lc.files = &changed;
 	lo.changed = lazy_changed_get;
@@ -928,6 +948,7 @@ done:
 	diag_clear(&d);
 	varlist_clear(&pre);
 	varlist_clear(&o.vars);
+	varlist_clear(&o.inputs);
 	strvec_clear(&o.only);
 	strvec_clear(&o.manual);
 	strvec_clear(&files);

@@ -24,6 +24,8 @@ const char cmd_trigger_usage[] =
 	"\n"
 	"options:\n"
 	"  -v, --variable K=V set a pipeline variable (repeatable)\n"
+	"      --input N=V    an input of the pipeline file's spec:inputs\n"
+	"                     (repeatable; V is YAML: 3, true, [a, b], text)\n"
 	"      --sha SHA      run this commit of REF instead of its tip\n"
 	"  -w, --wait         follow the pipeline until it finishes: print each\n"
 	"                     job's status changes, then the jobs table\n"
@@ -43,6 +45,7 @@ struct trigger_opts {
 	const char *ref;
 	const char *sha;
 	json_t *vars;
+	json_t *inputs;
 	int wait;
 	int quiet;
 	int json;
@@ -50,9 +53,10 @@ struct trigger_opts {
 
 static int parse_opts(int argc, char **argv, struct trigger_opts *o)
 {
-	enum { OPT_SHA = 256, OPT_JSON };
+	enum { OPT_SHA = 256, OPT_JSON, OPT_INPUT };
 	static const struct option longopts[] = {
 		{ "variable", required_argument, NULL, 'v' },
+		{ "input", required_argument, NULL, OPT_INPUT },
 		{ "sha", required_argument, NULL, OPT_SHA },
 		{ "wait", no_argument, NULL, 'w' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -77,6 +81,18 @@ static int parse_opts(int argc, char **argv, struct trigger_opts *o)
 						       "got '%s'", optarg);
 			k = xstrndup(optarg, (size_t)(eq - optarg));
 			json_object_set_new(o->vars, k, json_string(eq + 1));
+			free(k);
+			break;
+		}
+		case OPT_INPUT: {
+			const char *eq = strchr(optarg, '=');
+			char *k;
+
+			if (!eq || eq == optarg)
+				return cli_usage_error("trigger", "--input wants NAME=VALUE, "
+						       "got '%s'", optarg);
+			k = xstrndup(optarg, (size_t)(eq - optarg));
+			json_object_set_new(o->inputs, k, json_string(eq + 1));
 			free(k);
 			break;
 		}
@@ -305,6 +321,7 @@ int cmd_trigger(int argc, char **argv)
 
 	memset(&o, 0, sizeof(o));
 	o.vars = json_object();
+	o.inputs = json_object();
 	rc = parse_opts(argc, argv, &o);
 	if (rc)
 		goto out;
@@ -318,6 +335,8 @@ int cmd_trigger(int argc, char **argv)
 		json_object_set_new(body, "sha", json_string(o.sha));
 	if (json_object_size(o.vars))
 		json_object_set(body, "variables", o.vars);
+	if (json_object_size(o.inputs))
+		json_object_set(body, "inputs", o.inputs);
 	strbuf_addstr(&path, "/api/v1/projects/");
 	client_escape(&path, o.project, 0);
 	strbuf_addstr(&path, "/pipelines");
@@ -366,6 +385,7 @@ int cmd_trigger(int argc, char **argv)
 	rc = !strcmp(st, "success") || !strcmp(st, "skipped") ? CLI_OK : CLI_FAILED;
 out:
 	json_decref(o.vars);
+	json_decref(o.inputs);
 	json_decref(body);
 	json_decref(p);
 	json_decref(done);

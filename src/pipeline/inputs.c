@@ -244,6 +244,38 @@ static char *apply_functions(struct inputs *in, const struct pos *pos, const cha
 	return value;
 }
 
+/* A list of scalars as JSON text into sb; -1 when an item is no scalar. */
+static int array_json(const struct ynode *seq, struct strbuf *sb)
+{
+	struct strbuf t = STRBUF_INIT;
+	size_t i;
+	const char *p;
+
+	strbuf_reset(sb);
+	strbuf_addch(sb, '[');
+	for (i = 0; i < seq->nr; i++) {
+		const struct ynode *e = seq->items[i];
+
+		if (e->type != YNODE_SCALAR) {
+			strbuf_release(&t);
+			return -1;
+		}
+		strbuf_addstr(sb, i ? ",\"" : "\"");
+		for (p = yscalar_ruby_str(e, &t); *p; p++) {
+			if (*p == '"' || *p == '\\')
+				strbuf_addch(sb, '\\');
+			if ((unsigned char)*p < 0x20)
+				strbuf_addf(sb, "\\u%04x", (unsigned char)*p);
+			else
+				strbuf_addch(sb, *p);
+		}
+		strbuf_addch(sb, '"');
+	}
+	strbuf_addch(sb, ']');
+	strbuf_release(&t);
+	return 0;
+}
+
 /*
  * s with every $[[ inputs.NAME | fn ]] replaced (NULL when s has none);
  * *whole set to the input when s is exactly one interpolation without a
@@ -286,19 +318,25 @@ static char *interpolate(struct inputs *in, const char *s, const struct pos *pos
 			return NULL;
 		}
 		bar = memchr(ne, '|', (size_t)(c - ne));
-		if (inp->value->type == YNODE_SEQ || inp->value->type == YNODE_MAP) {
-			if (o == s && !c[2] && !bar) {
-				*whole = inp;
-				strbuf_release(&out);
-				return xstrdup(s);
-			}
-			diag_error(in->d, pos, "input %s is an array: it can only be a whole "
-				   "value", inp->name);
-			in->failed = 1;
+		if (inp->value->type == YNODE_SEQ && o == s && !c[2] && !bar) {
+			*whole = inp;
 			strbuf_release(&out);
-			return NULL;
+			return xstrdup(s);
 		}
-		val = xstrdup(yscalar_ruby_str(inp->value, &buf));
+		if (inp->value->type == YNODE_SEQ) {
+			/* inside text, a list is its JSON: ["a","b"] */
+			if (array_json(inp->value, &buf) < 0) {
+				diag_error(in->d, pos, "input %s: only a list of plain values can "
+					   "be part of a text", inp->name);
+				in->failed = 1;
+				strbuf_release(&buf);
+				strbuf_release(&out);
+				return NULL;
+			}
+			val = strbuf_detach(&buf, NULL);
+		} else {
+			val = xstrdup(yscalar_ruby_str(inp->value, &buf));
+		}
 		strbuf_release(&buf);
 		if (bar)
 			val = apply_functions(in, pos, bar, c, val, vars);
@@ -414,7 +452,7 @@ int inputs_apply(struct diag *d, const char *file, const struct ynode *header,
 	}
 	if (!spec) {
 		if (given && given->pairs_nr) {
-			diag_error(d, given_pos, "include:inputs given, but %s has no spec:inputs "
+			diag_error(d, given_pos, "inputs given, but %s has no spec:inputs "
 				   "header", file);
 			return -1;
 		}

@@ -861,6 +861,43 @@ static const char *display_name(struct loader *ld, const char *rel)
 }
 
 /*
+ * The pipeline's own inputs (load_opts.inputs: name -> YAML text) as a
+ * map of nodes, each value read as YAML (3 a number, [a, b] a list). NULL
+ * when one cannot be read (reported).
+ */
+static struct ynode *inputs_of(struct loader *ld, const struct varlist *in,
+			       const struct pos *pos)
+{
+	struct yaml_limits lim = { 8, 1000, 1 };
+	struct ynode *map = ynode_new(YNODE_MAP, pos);
+	size_t i;
+
+	for (i = 0; i < in->nr; i++) {
+		struct diag d = DIAG_INIT;
+		struct ynode **docs = NULL;
+		size_t n = 0;
+		const char *v = in->v[i].value ? in->v[i].value : "";
+
+		if (strlen(v) > 65536 ||
+		    yaml_parse("(input)", v, strlen(v), &lim, &docs, &n, &d) || n > 1 ||
+		    (n == 1 && docs[0]->type == YNODE_MAP)) {
+			diag_error(ld->d, pos, "input %s: \"%.80s\" is not a value (text, a "
+				   "number, true or false, or a [list])", in->v[i].key, v);
+			diag_clear(&d);
+			yaml_docs_free(docs, n);
+			ynode_free(map);
+			return NULL;
+		}
+		ymap_set_take(map, in->v[i].key, pos, n ? docs[0] : ynode_new_scalar("", pos));
+		if (n)
+			docs[0] = NULL;
+		yaml_docs_free(docs, n);
+		diag_clear(&d);
+	}
+	return map;
+}
+
+/*
  * Read, parse and include-expand one file. Returns its tree (a map) or
  * NULL when it could not be loaded (reported).
  */
@@ -874,6 +911,7 @@ static struct ynode *load_file(struct loader *ld, const char *rel,
 	struct pos fpos = { file, 0, 0 };
 	const struct ynode *given = ld->inputs;
 	const struct pos *given_pos = ld->inputs_pos;
+	struct ynode *pipeline_inputs = NULL;
 	size_t ndocs = 0, i;
 
 	/* the inputs are this file's, not its own includes' */
@@ -967,10 +1005,16 @@ static struct ynode *load_file(struct loader *ld, const char *rel,
 		root = docs[0];
 		docs[0] = NULL;
 	}
+	if (!from && ld->opts->inputs && ld->opts->inputs->nr) {
+		pipeline_inputs = inputs_of(ld, ld->opts->inputs, &fpos);
+		if (!pipeline_inputs)
+			goto out;
+		given = pipeline_inputs;
+	}
 	if (root->type == YNODE_MAP) {
 		static const struct varlist none = VARLIST_INIT;
 
-		if (inputs_apply(ld->d, file, header, given, given_pos ? given_pos : from,
+		if (inputs_apply(ld->d, file, header, given, given_pos ? given_pos : &fpos,
 				 root, ld->opts->vars ? ld->opts->vars : &none, &ld->budget) < 0)
 			goto out;
 	}
@@ -1001,6 +1045,7 @@ out:
 	ld->chain_nr--;
 	yaml_docs_free(docs, ndocs);
 	ynode_free(header);
+	ynode_free(pipeline_inputs);
 	ynode_free(root);
 	strbuf_release(&path);
 	strbuf_release(&buf);

@@ -335,6 +335,12 @@ struct load_opts {
 	size_t max_file_size;        /* per file; 0 = 1 MiB */
 	size_t max_includes;         /* 0 = 150, GitLab's limit */
 	int cut;                     /* fill cut_globals and each job's cut */
+	/*
+	 * The pipeline's inputs (its file's spec:inputs): name -> the value
+	 * as YAML text ("3", "true", "[a, b]", "text"; JSON is YAML). NULL:
+	 * the defaults.
+	 */
+	const struct varlist *inputs;
 };
 
 /*

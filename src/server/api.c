@@ -983,13 +983,53 @@ static void audit_create(struct store *st, int64_t id, void *ud)
 		   a->project, a->ref ? a->ref : "(default)");
 }
 
+/*
+ * A trigger's "inputs" (the pipeline file's spec:inputs): an object of at
+ * most 100 names, each a string (read as YAML: "3" is a number, "[a, b]"
+ * a list) or a number, boolean or list, into out as YAML text. 0, or -1
+ * with a 400 sent.
+ */
+static int trigger_inputs(struct http_request *req, const json_t *v, struct varlist *out)
+{
+	const char *k;
+	json_t *e;
+
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_object(v) || json_object_size(v) > 100) {
+		http_respond_error(req, 400, "inputs must be an object of at most 100 inputs");
+		return -1;
+	}
+	json_object_foreach((json_t *)v, k, e) {
+		char *text = json_is_string(e) ? xstrdup(json_string_value(e)) :
+			     (json_is_number(e) || json_is_boolean(e) || json_is_array(e)) ?
+			     json_dumps(e, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+		size_t i, n = strlen(k);
+		int ok = n && n <= 64 && text && strlen(text) <= 65536;
+
+		for (i = 0; i < n && ok; i++)
+			ok = (k[i] >= 'a' && k[i] <= 'z') || (k[i] >= 'A' && k[i] <= 'Z') ||
+			     (k[i] >= '0' && k[i] <= '9') || k[i] == '_' || k[i] == '-';
+		if (!ok) {
+			free(text);
+			http_respond_error(req, 400, "input \"%.64s\": names are [A-Za-z0-9_-], "
+					   "1 to 64 characters; values strings, numbers, booleans "
+					   "or lists, at most 64 KiB", k);
+			return -1;
+		}
+		varlist_set(out, k, text);
+		free(text);
+	}
+	return 0;
+}
+
 static int h_trigger(struct http_request *req, void *ud)
 {
 	struct server *srv = SRV(ud);
 	struct store *st = store_or_500(req, srv);
 	struct strbuf err = STRBUF_INIT;
 	struct store_project p;
-	struct varlist vars = VARLIST_INIT;
+	struct varlist vars = VARLIST_INIT, inputs = VARLIST_INIT;
 	struct create_audit au;
 	struct trigger t;
 	const char *ref, *sha;
@@ -1018,12 +1058,15 @@ static int h_trigger(struct http_request *req, void *ud)
 		json_object_foreach(v, k, e)
 			varlist_set(&vars, k, json_string_value(e));
 	}
+	if (trigger_inputs(req, json_object_get(o, "inputs"), &inputs) < 0)
+		goto done;
 	memset(&t, 0, sizeof(t));
 	t.project = &p;
 	t.ref = ref;
 	t.sha = sha;
 	t.source = "api";
 	t.vars = &vars;
+	t.inputs = &inputs;
 	au.req = req;
 	au.who = &who;
 	au.project = p.name;
@@ -1037,6 +1080,7 @@ static int h_trigger(struct http_request *req, void *ud)
 	respond_pipeline(req, st, id, 201);
 done:
 	varlist_clear(&vars);
+	varlist_clear(&inputs);
 	store_project_release(&p);
 	json_decref(o);
 	strbuf_release(&err);

@@ -597,6 +597,8 @@ int server_create_pipeline(struct server *srv, const struct trigger *t,
 		open_merge_requests(st, pr, branch, &ctx.predefined);
 	if (t->vars)
 		varlist_copy(&ctx.overrides, t->vars);
+	if (t->inputs)
+		varlist_copy(&ctx.inputs, t->inputs);
 	if (t->mr_iid) {
 		/* rules:changes of a merge request: since it left its target */
 		char *target = xasprintf("refs/heads/%s", t->mr_target);

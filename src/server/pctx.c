@@ -15,6 +15,7 @@ void pctx_init(struct pctx *c)
 	memset(c, 0, sizeof(*c));
 	varlist_init(&c->predefined);
 	varlist_init(&c->overrides);
+	varlist_init(&c->inputs);
 	strvec_init(&c->changed);
 	strvec_init(&c->files);
 }
@@ -28,6 +29,7 @@ void pctx_release(struct pctx *c)
 	c->parent = NULL;
 	varlist_clear(&c->predefined);
 	varlist_clear(&c->overrides);
+	varlist_clear(&c->inputs);
 	strvec_clear(&c->changed);
 	strvec_clear(&c->files);
 	c->file = NULL;
@@ -97,6 +99,8 @@ char *pctx_to_json(const struct pctx *c)
 		json_object_set_new(o, "file", json_string(c->file));
 	json_object_set_new(o, "predefined", vars_obj(&c->predefined));
 	json_object_set_new(o, "overrides", vars_obj(&c->overrides));
+	if (c->inputs.nr)
+		json_object_set_new(o, "inputs", vars_obj(&c->inputs));
 	if (c->has_changed) {
 		ch = json_array();
 		for (i = 0; i < c->changed.nr; i++)
@@ -149,6 +153,9 @@ int pctx_from_json(const char *json, struct pctx *c, struct strbuf *err)
 		goto done;
 	v = json_object_get(o, "overrides");
 	if (v && obj_vars(v, &c->overrides, err) < 0)
+		goto done;
+	v = json_object_get(o, "inputs");
+	if (v && obj_vars(v, &c->inputs, err) < 0)
 		goto done;
 	v = json_object_get(o, "changed");
 	if (json_is_array(v)) {
@@ -223,6 +230,7 @@ static int plan(const char *root, const struct pctx *c, const char *one_job,
 	}
 	lo.project_file = c->project_file;
 	lo.project_file_ud = c->project_file_ud;
+	lo.inputs = &c->inputs;
 	if (globals) {
 		const struct var *cf = varlist_find(&c->predefined, "CI_CONFIG_PATH");
 

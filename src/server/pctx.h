@@ -17,6 +17,7 @@ struct pctx {
 	char *file;                /* NULL: .cidre.yml, else .gitlab-ci.yml */
 	struct varlist predefined;
 	struct varlist overrides;  /* trigger variables */
+	struct varlist inputs;     /* the pipeline file's spec:inputs: name -> YAML text */
 	int has_changed;           /* 0: every rules:changes is true */
 	struct strvec changed;
 	/*

@@ -127,6 +127,7 @@ struct trigger {
 	const char *before;      /* NULL or the previous head (push) */
 	const char *source;      /* push, webhook, poll, api, schedule */
 	const struct varlist *vars; /* trigger variables; may be NULL */
+	const struct varlist *inputs; /* the file's spec:inputs (name -> YAML text); may be NULL */
 	int64_t schedule_id;     /* source "schedule": the schedule's id, else 0 */
 	int fetched;             /* the mirror was just fetched */
 	int tag;                 /* ref names a tag */

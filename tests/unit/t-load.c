@@ -711,7 +711,7 @@ static void test_spec_inputs(void **state)
 	write_file("ci/bad.yml", "spec:\n  inputs:\n    a: {default: 1}\n---\n"
 		   "k: {script: 'echo $[[ inputs.b ]]'}\n");
 	e = load_err("include:\n  - local: ci/plain.yml\n    inputs: {x: 1}\n  - ci/bad.yml\n");
-	assert_has(e, "include:inputs given, but ci/plain.yml has no spec:inputs header");
+	assert_has(e, "inputs given, but ci/plain.yml has no spec:inputs header");
 	assert_has(e, "unknown input \"b\"");
 	free(e);
 }
