@@ -463,6 +463,18 @@ void cli_print_pipeline(const json_t *p, FILE *f, time_t now)
 
 /* ---- artifact paths --------------------------------------------------- */
 
+void cli_project_path(struct strbuf *p, const char *project, const char *what,
+		      const char *item, int keep_slash)
+{
+	strbuf_addstr(p, "/api/v1/projects/");
+	client_escape(p, project, 0);
+	strbuf_addf(p, "/%s", what);
+	if (item) {
+		strbuf_addch(p, '/');
+		client_escape(p, item, keep_slash);
+	}
+}
+
 int cli_path_safe(const char *path)
 {
 	const char *p = path, *slash;

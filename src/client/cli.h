@@ -125,6 +125,13 @@ int cli_list(struct client *c, const char *path, const char *what, int json,
  */
 void cli_print_pipeline(const json_t *p, FILE *f, time_t now);
 
+/*
+ * "/api/v1/projects/PROJECT/WHAT[/ITEM]" into p, PROJECT and ITEM
+ * %-escaped (ITEM's '/' kept when keep_slash: a tag, a path).
+ */
+void cli_project_path(struct strbuf *p, const char *project, const char *what,
+		      const char *item, int keep_slash);
+
 /* ---- artifact paths --------------------------------------------------- */
 
 /*

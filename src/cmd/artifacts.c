@@ -381,9 +381,8 @@ static int latest_job(struct client *c, struct art_opts *o)
 	json_t *res = NULL;
 	int rc;
 
-	strbuf_addstr(&path, "/api/v1/projects/");
-	client_escape(&path, o->project, 0);
-	strbuf_addstr(&path, "/artifacts?job=");
+	cli_project_path(&path, o->project, "artifacts", NULL, 0);
+	strbuf_addstr(&path, "?job=");
 	client_escape(&path, o->job_name, 0);
 	if (o->ref) {
 		strbuf_addstr(&path, "&ref=");

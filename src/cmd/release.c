@@ -29,17 +29,6 @@ const char cmd_release_usage[] =
 	"exit status: 0 done, 1 the server refused (no such project or\n"
 	"release), 2 usage error or the server cannot be reached.\n";
 
-static void release_path(struct strbuf *p, const char *project, const char *tag)
-{
-	strbuf_addstr(p, "/api/v1/projects/");
-	client_escape(p, project, 0);
-	strbuf_addstr(p, "/releases");
-	if (tag) {
-		strbuf_addch(p, '/');
-		client_escape(p, tag, 1);
-	}
-}
-
 static int do_list(struct client *c, const char *project, int n, int json)
 {
 	struct strbuf path = STRBUF_INIT, empty = STRBUF_INIT;
@@ -48,7 +37,7 @@ static int do_list(struct client *c, const char *project, int n, int json)
 	size_t i;
 	int rc;
 
-	release_path(&path, project, NULL);
+	cli_project_path(&path, project, "releases", NULL, 0);
 	strbuf_addf(&path, "?per_page=%d", n);
 	strbuf_addf(&empty, "no releases in %s (a job's release: keyword records one)\n",
 		    project);
@@ -78,7 +67,7 @@ static int do_show(struct client *c, const char *project, const char *tag, int j
 	size_t i;
 	int rc;
 
-	release_path(&path, project, tag);
+	cli_project_path(&path, project, "releases", tag, 1);
 	rc = cli_report(client_request(c, "GET", path.buf, NULL, &res, &err), &err);
 	if (!rc && json) {
 		cli_print_json(res);

@@ -42,13 +42,7 @@ const char cmd_variable_usage[] =
 
 static void path_of(struct strbuf *p, const char *project, const char *key)
 {
-	strbuf_addstr(p, "/api/v1/projects/");
-	client_escape(p, project, 0);
-	strbuf_addstr(p, "/variables");
-	if (key) {
-		strbuf_addch(p, '/');
-		client_escape(p, key, 0);
-	}
+	cli_project_path(p, project, "variables", key, 0);
 }
 
 static int read_stdin(struct strbuf *sb)
