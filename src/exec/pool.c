@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/fs.h>
 #include <linux/sched.h>
 #include <net/if.h>
 #include <poll.h>
@@ -21,7 +22,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/ipc.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/msg.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
+#include <sys/xattr.h>
 #include <sys/prctl.h>
 #include <sys/file.h>
 #include <sys/signalfd.h>
@@ -36,6 +43,7 @@
 #include "exec/cgroup.h"
 #include "exec/proc.h"
 #include "exec/sandbox.h"
+#include "exec/vmclone.h"
 #include "util/sha256.h"
 #include "util/utctime.h"
 #include "util/xalloc.h"
@@ -71,6 +79,8 @@ extern char **environ;
 #define POOL_REQ_MAX 8192
 /* ctl, out, in, the v2 directory, four join fds */
 #define POOL_FDS_MAX 8
+/* the workspace's name an init remembers as bound */
+#define POOL_SLUG_MAX 256
 /* pool_warm's file */
 #define POOL_LINE_MAX (256 * 1024)
 
@@ -967,6 +977,7 @@ static struct zinit {
 	int sock;            /* the init's zsock's peer */
 	int net;             /* its jobs have a network namespace of their own */
 	int idle;
+	char slug[POOL_SLUG_MAX]; /* the workspace it has bound, or "" */
 } zinit[POOL_INITS_MAX];
 static int zninit;
 static int zidle = POOL_IDLE_DEFAULT, zstopping;
@@ -1197,15 +1208,24 @@ static void zygote_fds_close(void);
  * the exec only what the job needs: stdio, no capabilities, its
  * directory, fds above 2 closed on exec.
  */
-__attribute__((noreturn))
-static void job_main(const struct job_req *q, int ready, int in_cgroup)
-{
-	struct strbuf err = STRBUF_INIT;
+struct job_child {
+	const struct job_req *q;
+	int ready;            /* the pipe's end: "r" once set up */
+	int in_cgroup;        /* born in the job's v2 cgroup */
+	/* what it allocates: the init's memory while they share it */
+	char *payload;
 	struct sandbox_job job;
-	char *payload = NULL, **env;
+	char **env;
+	struct strbuf err;
+};
+
+__attribute__((noreturn))
+static void job_main(struct job_child *c)
+{
+	const struct job_req *q = c->q;
 	int i, bad = 0;
 
-	if (!in_cgroup) {
+	if (!c->in_cgroup) {
 		for (i = 0; i < q->njoin; i++)
 			if (write(q->join[i], "0", 1) != 1)
 				bad = errno;
@@ -1219,26 +1239,31 @@ static void job_main(const struct job_req *q, int ready, int in_cgroup)
 		_exit(127);
 	drop_bounding();
 	proc_signals_default();
-	if (write(ready, "r", 1) != 1)
+	if (write(c->ready, "r", 1) != 1)
 		_exit(127);
-	if (sandbox_job_read(q->ctl, &payload, &job, &err) < 0)
+	if (sandbox_job_read(q->ctl, &c->payload, &c->job, &c->err) < 0)
 		_exit(0);       /* let go of without a job */
-	env = sandbox_job_env(job.env);
-	if (!env) {
+	c->env = sandbox_job_env(c->job.env);
+	if (!c->env) {
 		say(q->out, "out of memory", "", 0);
 		_exit(127);
 	}
 	if (dup2(q->in, 0) < 0 || dup2(q->out, 1) < 0 || dup2(q->out, 2) < 0)
 		_exit(127);
 	drop_caps();
-	if (chdir(job.cwd) < 0) {
-		say(2, "cannot enter ", job.cwd, errno);
+	if (chdir(c->job.cwd) < 0) {
+		say(2, "cannot enter ", c->job.cwd, errno);
 		_exit(127);
 	}
 	syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
-	execve(job.argv[0], job.argv, env);
-	say(2, "cannot run ", job.argv[0], errno);
+	execve(c->job.argv[0], c->job.argv, c->env);
+	say(2, "cannot run ", c->job.argv[0], errno);
 	_exit(127);
+}
+
+static int job_child_main(void *c)
+{
+	job_main(c);
 }
 
 /*
@@ -1268,51 +1293,329 @@ static int reap_all(int sfd, int ms)
 }
 
 /*
- * One job in this init: its workspace bound at the project dir, a fresh
- * /tmp and /dev/shm, the job's process started and set up, "ready" (with
- * the mount namespace, which the outside holds so that tearing it down
- * is never part of a job's end), the job's end: everything it left in
- * the pid namespace killed and reaped, then its status. 1 when this init
- * may serve another job, 0 when it must end, -1 when the job's sandbox
- * could not be made (said in the job's log).
+ * What an init keeps between its jobs (docs/internals/sandbox.md,
+ * "What an init keeps between jobs"): the workspace it bound, and /tmp
+ * and /dev/shm as long as a job leaves them as they came, so that a job
+ * after one that left nothing makes no mount and no unmount (each
+ * unmount waits for an expedited RCU grace period, which interrupts
+ * every CPU); its IPC namespace while no job left an object in it.
+ */
+static struct init_state {
+	int wsdir;                /* the pool's /tmp, the workspaces (O_PATH) */
+	char slug[POOL_SLUG_MAX]; /* the workspace bound at proj, or "" */
+	char proj[4096];
+	dev_t dev;                /* ... and its directory */
+	ino_t ino;
+	int tmps;                 /* /tmp and /dev/shm are mounted */
+	struct tmp_seen {
+		struct stat st;   /* its root as mounted */
+		int flags;        /* FS_IOC_GETFLAGS, or -1 */
+	} tmp, shm;
+	int mq;                   /* the IPC namespace's mqueue fs, or -1 */
+	char *stack;              /* the job's process's, until its exec */
+} ist = { .wsdir = -1, .mq = -1 };
+
+#define POOL_CHILD_STACK (256 * 1024)
+
+/* A tmpfs at path, and what its root is like: 0, or -1 (said). */
+static int tmp_mount(const struct job_req *q, const char *path,
+		     struct tmp_seen *seen)
+{
+	int fd;
+
+	if (do_mount(q, "tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV,
+		     "mode=0755") < 0)
+		return -1;
+	seen->flags = -1;
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &seen->st) < 0) {
+		say(q->out, "", path, errno);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (ioctl(fd, FS_IOC_GETFLAGS, &seen->flags) < 0)
+		seen->flags = -1;
+	close(fd);
+	return 0;
+}
+
+/*
+ * Whether a job left the tmpfs at path as it came: the same root, with
+ * the same mode, owner, flags, no extended attribute (ACLs included) and
+ * no entry. The job's uid owns it (it maps to the pool's root), so
+ * those are what it could have changed; its processes are gone, so
+ * nothing of it is open. The times are set afresh, as a new mount's.
+ */
+static int tmp_as_mounted(const char *path, const struct tmp_seen *seen)
+{
+	char buf[512];
+	struct stat st;
+	int fd, flags = -1, ok = 0;
+	long n;
+
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	if (fstat(fd, &st) < 0 || st.st_dev != seen->st.st_dev ||
+	    st.st_ino != seen->st.st_ino || st.st_mode != seen->st.st_mode ||
+	    st.st_uid != seen->st.st_uid || st.st_gid != seen->st.st_gid ||
+	    st.st_nlink != seen->st.st_nlink)
+		goto out;
+	if (seen->flags >= 0 &&
+	    (ioctl(fd, FS_IOC_GETFLAGS, &flags) < 0 || flags != seen->flags))
+		goto out;
+	if (flistxattr(fd, NULL, 0) != 0)
+		goto out;
+	/* "." and ".." only: two entries of a few bytes in one read */
+	n = syscall(SYS_getdents64, fd, buf, sizeof(buf));
+	if (n < 0)
+		goto out;
+	{
+		long off = 0;
+		int names = 0;
+
+		while (off < n) {
+			struct {
+				uint64_t ino;
+				int64_t off;
+				unsigned short reclen;
+				unsigned char type;
+				char name[];
+			} *d = (void *)(buf + off);
+
+			if (strcmp(d->name, ".") && strcmp(d->name, ".."))
+				goto out;
+			names++;
+			off += d->reclen;
+		}
+		if (names != 2 || syscall(SYS_getdents64, fd, buf, sizeof(buf)) != 0)
+			goto out;
+	}
+	ok = futimens(fd, NULL) == 0;
+out:
+	close(fd);
+	return ok;
+}
+
+/* The IPC namespace's POSIX message queues, as a mount of our own only. */
+static int mq_fs(void)
+{
+	int fs = (int)syscall(SYS_fsopen, "mqueue", FSOPEN_CLOEXEC), m;
+
+	if (fs < 0)
+		return -1;
+	if (syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
+		close(fs);
+		return -1;
+	}
+	m = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, 0);
+	close(fs);
+	return m;
+}
+
+union semun_info {
+	int val;
+	struct semid_ds *buf;
+	unsigned short *array;
+	struct seminfo *info;
+};
+
+/*
+ * Whether the IPC namespace holds nothing: no System V segment,
+ * semaphore set or message queue (the namespace's own counts), no POSIX
+ * message queue (its mqueue fs is empty). Without that fs, never.
+ */
+static int ipc_empty(void)
+{
+	struct shm_info shm;
+	struct seminfo sem;
+	struct msginfo msg;
+	union semun_info u = { .info = &sem };
+	char buf[512];
+	int fd;
+	long n, off = 0, names = 0;
+
+	if (ist.mq < 0 ||
+	    shmctl(0, SHM_INFO, (struct shmid_ds *)(void *)&shm) < 0 || shm.used_ids ||
+	    semctl(0, 0, SEM_INFO, u) < 0 || sem.semusz ||
+	    msgctl(0, MSG_INFO, (struct msqid_ds *)(void *)&msg) < 0 || msg.msgpool)
+		return 0;
+	fd = openat(ist.mq, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = syscall(SYS_getdents64, fd, buf, sizeof(buf));
+	close(fd);
+	while (n > 0 && off < n) {
+		unsigned short reclen;
+
+		memcpy(&reclen, buf + off + 16, sizeof(reclen));
+		names++;
+		off += reclen;
+	}
+	return n > 0 && names == 2;
+}
+
+/* A new IPC namespace, and its mqueue fs. 0 or -1. */
+static int ipc_new(void)
+{
+	if (ist.mq >= 0)
+		close(ist.mq);
+	ist.mq = -1;
+	if (unshare(CLONE_NEWIPC) < 0)
+		return -1;
+	ist.mq = mq_fs();
+	return 0;
+}
+
+/*
+ * The job's workspace at the project dir, unless it is there already
+ * (the same name, and the same directory: one removed and made again
+ * is bound anew); /tmp and /dev/shm unless kept. 0, or -1 (said).
+ */
+static int init_mounts(const struct job_req *q)
+{
+	struct stat st;
+	char *src;
+	int r;
+
+	if (fstatat(ist.wsdir, q->slug, &st, 0) < 0) {
+		say(q->out, "cannot find the workspace ", q->slug, errno);
+		return -1;
+	}
+	if (!ist.slug[0] || strcmp(ist.slug, q->slug) ||
+	    strcmp(ist.proj, q->proj) || st.st_dev != ist.dev ||
+	    st.st_ino != ist.ino) {
+		if (ist.slug[0] && umount2(ist.proj, MNT_DETACH) < 0) {
+			say(q->out, "cannot unmount ", ist.proj, errno);
+			return -1;
+		}
+		ist.slug[0] = 0;
+		src = xasprintf("/proc/self/fd/%d/%s", ist.wsdir, q->slug);
+		r = do_mount(q, src, q->proj, NULL, MS_BIND | MS_REC, NULL);
+		free(src);
+		if (r < 0)
+			return -1;
+		/* a mount point is shorter than PATH_MAX; a name too long
+		   to remember is "/", which no workspace's name is */
+		snprintf(ist.proj, sizeof(ist.proj), "%s", q->proj);
+		snprintf(ist.slug, sizeof(ist.slug), "%s",
+			 strlen(q->slug) < sizeof(ist.slug) ? q->slug : "/");
+		ist.dev = st.st_dev;
+		ist.ino = st.st_ino;
+	}
+	if (!ist.tmps) {
+		if (tmp_mount(q, "/tmp", &ist.tmp) < 0 ||
+		    tmp_mount(q, "/dev/shm", &ist.shm) < 0)
+			return -1;
+		ist.tmps = 1;
+	}
+	return 0;
+}
+
+/*
+ * Start the job's process. It shares our memory until its exec (no copy
+ * of our page tables, no copy-on-write faults: a third of what a pooled
+ * job cost here, ../../docs/benchmarks.md), and we sleep meanwhile;
+ * with a v2 cgroup it is born in it. So "ready" goes first: the job's
+ * process reads the job itself, whenever it comes. Where that cannot be
+ * (no stack, an architecture without vm_clone3), it is forked, and
+ * "ready" waits for its set-up. Its pid, or -1.
+ */
+static pid_t start_job_process(const struct job_req *q, struct job_child *jc,
+			       int *ready_sent)
+{
+	struct clone_args ca;
+	sigset_t all, old;
+	pid_t pid = -1;
+	int fd;
+
+	*ready_sent = 0;
+	if (!ist.stack) {
+		void *m = mmap(NULL, POOL_CHILD_STACK, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+
+		if (m != MAP_FAILED) {
+			/* a guard page at its bottom */
+			mprotect(m, 4096, PROT_NONE);
+			ist.stack = m;
+		}
+	}
+	if (ist.stack) {
+		fd = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+		send_msg(q->ctl, 'R', 0, NULL, fd);
+		if (fd >= 0)
+			close(fd);
+		*ready_sent = 1;
+		sigfillset(&all);
+		sigprocmask(SIG_SETMASK, &all, &old);
+		jc->in_cgroup = q->cgdir >= 0;
+		pid = vm_clone3(0, q->cgdir, job_child_main, jc, ist.stack,
+				POOL_CHILD_STACK);
+		if (pid < 0 && jc->in_cgroup && errno != ENOSYS) {
+			jc->in_cgroup = 0;
+			pid = vm_clone3(0, -1, job_child_main, jc, ist.stack,
+					POOL_CHILD_STACK);
+		}
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		/* what it allocated before its exec is ours to free */
+		free(jc->payload);
+		sandbox_job_release(&jc->job);
+		free(jc->env);
+		strbuf_release(&jc->err);
+		jc->payload = NULL;
+		jc->env = NULL;
+		if (pid > 0 || errno != ENOSYS)
+			return pid;
+	}
+	memset(&ca, 0, sizeof(ca));
+	ca.exit_signal = SIGCHLD;
+	jc->in_cgroup = 0;
+	if (q->cgdir >= 0) {
+		ca.flags = CLONE_INTO_CGROUP;
+		ca.cgroup = (uint64_t)q->cgdir;
+		jc->in_cgroup = 1;
+	}
+	pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
+	if (pid < 0 && jc->in_cgroup) {
+		ca.flags = 0;
+		jc->in_cgroup = 0;
+		pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
+	}
+	if (pid == 0)
+		job_main(jc);
+	return pid;
+}
+
+/*
+ * One job in this init: its mounts (init_mounts), the job's process
+ * started and set up, "ready" (with the mount namespace, which the
+ * outside holds so that tearing it down is never part of a job's end),
+ * the job's end: everything it left in the pid namespace killed and
+ * reaped, then its status. 1 when this init may serve another job, 0
+ * when it must end, -1 when the job's sandbox could not be made (said
+ * in the job's log).
  */
 static int init_job(const struct job_req *q, int sfd)
 {
-	struct clone_args ca;
+	struct job_child jc;
 	struct rusage ru;
-	char ws[4096], c;
-	int p[2], fd, st, status = SIGKILL, exec_seen = 0, in_cgroup = 0;
+	char c;
+	int p[2], fd, st, status = SIGKILL, exec_seen = 0, ready_sent;
 	int done = 0, clean;
 	pid_t pid, w;
 
-	snprintf(ws, sizeof(ws), "/tmp/%s", q->slug);
-	if (do_mount(q, ws, q->proj, NULL, MS_BIND | MS_REC, NULL) < 0 ||
-	    do_mount(q, "tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
-		     "mode=0755") < 0 ||
-	    do_mount(q, "tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV,
-		     "mode=0755") < 0)
+	if (init_mounts(q) < 0)
 		return -1;
 	if (pipe2(p, O_CLOEXEC) < 0) {
 		say(q->out, "", "pipe", errno);
 		return -1;
 	}
-	memset(&ca, 0, sizeof(ca));
-	ca.exit_signal = SIGCHLD;
-	if (q->cgdir >= 0) {
-		ca.flags = CLONE_INTO_CGROUP;
-		ca.cgroup = (uint64_t)q->cgdir;
-		in_cgroup = 1;
-	}
-	pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
-	if (pid < 0 && in_cgroup) {
-		ca.flags = 0;
-		in_cgroup = 0;
-		pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
-	}
-	if (pid == 0) {
-		close(p[0]);
-		job_main(q, p[1], in_cgroup);
-	}
+	memset(&jc, 0, sizeof(jc));
+	jc.q = q;
+	jc.ready = p[1];
+	strbuf_init(&jc.err, 0);
+	pid = start_job_process(q, &jc, &ready_sent);
 	close(p[1]);
 	if (pid < 0) {
 		say(q->out, "cannot start the job's process", "", errno);
@@ -1322,10 +1625,12 @@ static int init_job(const struct job_req *q, int sfd)
 	close(q->in);
 	while (read(p[0], &c, 1) < 0 && errno == EINTR)
 		;
-	fd = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
-	send_msg(q->ctl, 'R', 0, NULL, fd);
-	if (fd >= 0)
-		close(fd);
+	if (!ready_sent) {
+		fd = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+		send_msg(q->ctl, 'R', 0, NULL, fd);
+		if (fd >= 0)
+			close(fd);
+	}
 	close(q->out);
 	for (;;) {
 		struct pollfd pf[2] = { { sfd, POLLIN, 0 },
@@ -1387,15 +1692,30 @@ static int init_job(const struct job_req *q, int sfd)
 static int net_counts_clean(void);
 
 /*
- * Ready for the next job: the last one's workspace, /tmp and /dev/shm
- * unmounted, a new IPC namespace, and a private network namespace only
- * if it holds no socket at all (sockstat: TIME_WAIT included) and lo is
- * up. 0, or -1 when this init must end instead.
+ * Ready for the next job: /tmp and /dev/shm mounted afresh unless the
+ * job left them as they came, a new IPC namespace unless it left it
+ * empty, and a private network namespace only if it holds no socket at
+ * all (sockstat: TIME_WAIT included) and lo is up. The workspace stays
+ * bound (init_mounts changes it if the next job's is another). 0, or -1
+ * when this init must end instead.
  */
-static int init_reset(const struct job_req *q)
+static int init_reset(const struct job_req *job)
 {
-	if (umount2(q->proj, MNT_DETACH) < 0 || umount2("/tmp", MNT_DETACH) < 0 ||
-	    umount2("/dev/shm", MNT_DETACH) < 0 || unshare(CLONE_NEWIPC) < 0)
+	struct job_req r = *job, *q = &r;
+
+	q->out = -1;    /* closed: nothing of this goes to the job's log */
+	if (!tmp_as_mounted("/tmp", &ist.tmp) ||
+	    !tmp_as_mounted("/dev/shm", &ist.shm)) {
+		if (umount2("/tmp", MNT_DETACH) < 0 ||
+		    umount2("/dev/shm", MNT_DETACH) < 0)
+			return -1;
+		ist.tmps = 0;
+		if (tmp_mount(q, "/tmp", &ist.tmp) < 0 ||
+		    tmp_mount(q, "/dev/shm", &ist.shm) < 0)
+			return -1;
+		ist.tmps = 1;
+	}
+	if (!ipc_empty() && ipc_new() < 0)
 		return -1;
 	if ((q->flags & POOL_NET) && !net_counts_clean())
 		return -1;
@@ -1472,13 +1792,26 @@ static void job_init(struct job_req *q, int zsock)
 		say(q->out, "", "signalfd", errno);
 		_exit(127);
 	}
+	/* the workspaces, before a job's /tmp hides them */
+	ist.wsdir = open("/tmp", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (ist.wsdir < 0) {
+		say(q->out, "", "/tmp", errno);
+		_exit(127);
+	}
+	ist.mq = mq_fs();
 	for (;;) {
+		char free_msg[1 + POOL_SLUG_MAX];
+
 		r = init_job(q, sfd);
 		req_close(q);
 		if (r < 0)
 			_exit(127);
+		/* free, with the workspace it has bound (init_handoff) */
+		free_msg[0] = 'F';
+		memcpy(free_msg + 1, ist.slug, strlen(ist.slug) + 1);
 		if (!r || zsock < 0 || init_reset(q) < 0 ||
-		    send(zsock, "F", 1, MSG_NOSIGNAL) != 1)
+		    send(zsock, free_msg, strlen(free_msg) + 1,
+			 MSG_NOSIGNAL) < 0)
 			_exit(0);
 		n = recv_fds(zsock, buf, sizeof(buf), fds, POOL_FDS_MAX, &nfd,
 			     0, &trunc);
@@ -1889,15 +2222,18 @@ static void init_drop(int i)
 
 /*
  * An idle init for the request (its network namespace as the request
- * wants): the request goes to it as it came. 1 when one took it.
+ * wants; one that has the request's workspace bound already first):
+ * the request goes to it as it came. 1 when one took it.
  */
 static int init_handoff(const struct job_req *q, const char *buf, size_t len,
 			const int *fds, int nfd)
 {
-	int i, net = !!(q->flags & POOL_NET);
+	int i, net = !!(q->flags & POOL_NET), any;
 
+	for (any = 0; any < 2; any++)
 	for (i = zninit - 1; i >= 0; i--) {
-		if (!zinit[i].idle || zinit[i].net != net)
+		if (!zinit[i].idle || zinit[i].net != net ||
+		    (!any && strcmp(zinit[i].slug, q->slug)))
 			continue;
 		if (send_fds(zinit[i].sock, buf, len, fds, nfd) < 0) {
 			init_drop(i);   /* gone meanwhile */
@@ -1912,17 +2248,19 @@ static int init_handoff(const struct job_req *q, const char *buf, size_t len,
 /* An init said it is free ('F'), or ended (EOF). */
 static void init_event(int i)
 {
+	char msg[1 + POOL_SLUG_MAX];
 	int idle = 0, k;
 	ssize_t n;
-	char c;
 
-	n = recv(zinit[i].sock, &c, 1, MSG_DONTWAIT);
+	n = recv(zinit[i].sock, msg, sizeof(msg), MSG_DONTWAIT);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
-	if (n != 1 || c != 'F') {
+	/* 'F', the workspace's name, NUL */
+	if (n < 2 || msg[0] != 'F' || msg[n - 1] || memchr(msg, 0, (size_t)n - 1)) {
 		init_drop(i);
 		return;
 	}
+	memcpy(zinit[i].slug, msg + 1, (size_t)n - 1);
 	for (k = 0; k < zninit; k++)
 		idle += zinit[k].idle;
 	/* enough waiting: this one ends (EOF on its socket) */
@@ -1974,6 +2312,7 @@ static int serve(int sock, int daemon)
 	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, zs) == 0) {
 		zinit[zninit].sock = zs[0];
 		zinit[zninit].net = !!(q.flags & POOL_NET);
+		zinit[zninit].slug[0] = 0;
 		zinit[zninit++].idle = 0;
 	}
 	pid = clone_init(&q, &pidfd);

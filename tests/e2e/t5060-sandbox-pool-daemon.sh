@@ -165,6 +165,46 @@ test_expect_success 'an init serves job after job; each finds nothing of the las
 	awk "NR == 2 { exit !(\$8 >= 1 && \$8 <= 8) }" ls
 '
 
+test_expect_success 'what a job leaves in /tmp, /dev/shm, their modes and attributes, or IPC is gone for the next; a workspace made again is bound again' '
+	mkdir lo && cp "$(dirname "$CIDRE_BIN")/tests/tools/leftover" lo/ &&
+	new_repo lo <<-\EOF &&
+	stages: [a, b, c, d, e]
+	.check: &check
+	  - test -x leftover && echo "workspace ok"
+	  - echo "modes $(stat -c %a /tmp /dev/shm | tr "\n" " ")"
+	  - echo "entries $(find /tmp /dev/shm -mindepth 1 | wc -l)"
+	  - echo "xattrs $(./leftover xattrs /tmp) $(./leftover xattrs /dev/shm)"
+	  - echo "sysv $(ipcs -m -s -q | grep -c "^0x")"
+	  - if ./leftover mq-has /left; then echo "mq left"; else echo "mq none"; fi
+	check1: { stage: a, script: *check }
+	leave:
+	  stage: b
+	  script:
+	    - chmod 700 /tmp && chmod 1777 /dev/shm
+	    - ./leftover xattr-set /tmp && ./leftover xattr-set /dev/shm
+	    - ./leftover mq-make /left && ipcmk -S 1 >/dev/null && ipcmk -Q >/dev/null
+	    - echo left >/dev/shm/left && mkdir /tmp/dir
+	check2: { stage: c, script: *check }
+	tidy:
+	  stage: d
+	  script:
+	    - mkdir /tmp/d && echo x >/tmp/d/f && rm -r /tmp/d && echo tidy
+	check3: { stage: e, script: *check }
+	EOF
+	for i in 1 2 3; do
+		if [ $i = 3 ]; then rm -rf lo/.cidre/builds/* || return 1; fi &&
+		(cd lo && cidre run --executor sandbox --color=never >../out 2>&1) &&
+		cat out >>outs || { cat out; return 1; }
+	done &&
+	test "$(grep -c "^check[123] *| workspace ok$" outs)" = 9 &&
+	test "$(grep -c "^check[123] *| modes 755 755 $" outs)" = 9 &&
+	test "$(grep -c "^check[123] *| entries 0$" outs)" = 9 &&
+	test "$(grep -c "^check[123] *| xattrs 0 0$" outs)" = 9 &&
+	test "$(grep -c "^check[123] *| sysv 0$" outs)" = 9 &&
+	test "$(grep -c "^check[123] *| mq none$" outs)" = 9 &&
+	test "$(grep -c "^tidy *| tidy$" outs)" = 3
+'
+
 test_expect_success 'a run killed in the middle of a job: the job and what it started end, the pool stays' '
 	new_repo k <<-\EOF &&
 	long:
