@@ -978,6 +978,7 @@ static struct zinit {
 	int net;             /* its jobs have a network namespace of their own */
 	int idle;
 	char slug[POOL_SLUG_MAX]; /* the workspace it has bound, or "" */
+	int64_t used;             /* zjobs when it was last handed a job */
 } zinit[POOL_INITS_MAX];
 static int zninit;
 static int zidle = POOL_IDLE_DEFAULT, zstopping;
@@ -1308,12 +1309,15 @@ static struct init_state {
 	ino_t ino;
 	int tmps;                 /* /tmp and /dev/shm are mounted */
 	struct tmp_seen {
+		int fd;           /* its root, open (read again, not opened) */
 		struct stat st;   /* its root as mounted */
 		int flags;        /* FS_IOC_GETFLAGS, or -1 */
 	} tmp, shm;
-	int mq;                   /* the IPC namespace's mqueue fs, or -1 */
+	int mq;                   /* the IPC namespace's mqueues (a directory
+				     of a mount of our own only), or -1 */
+	int mntns;                /* our mount namespace, sent with "ready" */
 	char *stack;              /* the job's process's, until its exec */
-} ist = { .wsdir = -1, .mq = -1 };
+} ist = { .wsdir = -1, .tmp.fd = -1, .shm.fd = -1, .mq = -1, .mntns = -1 };
 
 #define POOL_CHILD_STACK (256 * 1024)
 
@@ -1323,6 +1327,9 @@ static int tmp_mount(const struct job_req *q, const char *path,
 {
 	int fd;
 
+	if (seen->fd >= 0)
+		close(seen->fd);
+	seen->fd = -1;
 	if (do_mount(q, "tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV,
 		     "mode=0755") < 0)
 		return -1;
@@ -1336,8 +1343,32 @@ static int tmp_mount(const struct job_req *q, const char *path,
 	}
 	if (ioctl(fd, FS_IOC_GETFLAGS, &seen->flags) < 0)
 		seen->flags = -1;
-	close(fd);
+	seen->fd = fd;
 	return 0;
+}
+
+/* Whether the open directory fd holds "." and ".." only. */
+static int dir_empty(int fd)
+{
+	char buf[512];
+	long n, off = 0;
+	int names = 0;
+
+	if (lseek(fd, 0, SEEK_SET) < 0)
+		return 0;
+	/* two entries of a few bytes each: one read, then the end */
+	n = syscall(SYS_getdents64, fd, buf, sizeof(buf));
+	while (n > 0 && off < n) {
+		unsigned short reclen;
+		const char *name = buf + off + 19;   /* d_name */
+
+		memcpy(&reclen, buf + off + 16, sizeof(reclen));   /* d_reclen */
+		if (strcmp(name, ".") && strcmp(name, ".."))
+			return 0;
+		names++;
+		off += reclen;
+	}
+	return n > 0 && names == 2 && syscall(SYS_getdents64, fd, buf, sizeof(buf)) == 0;
 }
 
 /*
@@ -1347,61 +1378,30 @@ static int tmp_mount(const struct job_req *q, const char *path,
  * those are what it could have changed; its processes are gone, so
  * nothing of it is open. The times are set afresh, as a new mount's.
  */
-static int tmp_as_mounted(const char *path, const struct tmp_seen *seen)
+static int tmp_as_mounted(const struct tmp_seen *seen)
 {
-	char buf[512];
 	struct stat st;
-	int fd, flags = -1, ok = 0;
-	long n;
+	int flags = -1;
 
-	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
+	if (seen->fd < 0 || fstat(seen->fd, &st) < 0 ||
+	    st.st_dev != seen->st.st_dev || st.st_ino != seen->st.st_ino ||
+	    st.st_mode != seen->st.st_mode || st.st_uid != seen->st.st_uid ||
+	    st.st_gid != seen->st.st_gid || st.st_nlink != seen->st.st_nlink)
 		return 0;
-	if (fstat(fd, &st) < 0 || st.st_dev != seen->st.st_dev ||
-	    st.st_ino != seen->st.st_ino || st.st_mode != seen->st.st_mode ||
-	    st.st_uid != seen->st.st_uid || st.st_gid != seen->st.st_gid ||
-	    st.st_nlink != seen->st.st_nlink)
-		goto out;
-	if (seen->flags >= 0 &&
-	    (ioctl(fd, FS_IOC_GETFLAGS, &flags) < 0 || flags != seen->flags))
-		goto out;
-	if (flistxattr(fd, NULL, 0) != 0)
-		goto out;
-	/* "." and ".." only: two entries of a few bytes in one read */
-	n = syscall(SYS_getdents64, fd, buf, sizeof(buf));
-	if (n < 0)
-		goto out;
-	{
-		long off = 0;
-		int names = 0;
-
-		while (off < n) {
-			struct {
-				uint64_t ino;
-				int64_t off;
-				unsigned short reclen;
-				unsigned char type;
-				char name[];
-			} *d = (void *)(buf + off);
-
-			if (strcmp(d->name, ".") && strcmp(d->name, ".."))
-				goto out;
-			names++;
-			off += d->reclen;
-		}
-		if (names != 2 || syscall(SYS_getdents64, fd, buf, sizeof(buf)) != 0)
-			goto out;
-	}
-	ok = futimens(fd, NULL) == 0;
-out:
-	close(fd);
-	return ok;
+	if (seen->flags >= 0 && (ioctl(seen->fd, FS_IOC_GETFLAGS, &flags) < 0 ||
+				 flags != seen->flags))
+		return 0;
+	return flistxattr(seen->fd, NULL, 0) == 0 && dir_empty(seen->fd) &&
+	       futimens(seen->fd, NULL) == 0;
 }
 
-/* The IPC namespace's POSIX message queues, as a mount of our own only. */
-static int mq_fs(void)
+/*
+ * The IPC namespace's POSIX message queues: the directory of its mqueue
+ * fs, mounted nowhere (a mount of our own only, which no job sees).
+ */
+static int mq_dir(void)
 {
-	int fs = (int)syscall(SYS_fsopen, "mqueue", FSOPEN_CLOEXEC), m;
+	int fs = (int)syscall(SYS_fsopen, "mqueue", FSOPEN_CLOEXEC), m, d;
 
 	if (fs < 0)
 		return -1;
@@ -1411,7 +1411,11 @@ static int mq_fs(void)
 	}
 	m = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, 0);
 	close(fs);
-	return m;
+	if (m < 0)
+		return -1;
+	d = openat(m, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	close(m);
+	return d;
 }
 
 union semun_info {
@@ -1432,28 +1436,12 @@ static int ipc_empty(void)
 	struct seminfo sem;
 	struct msginfo msg;
 	union semun_info u = { .info = &sem };
-	char buf[512];
-	int fd;
-	long n, off = 0, names = 0;
 
-	if (ist.mq < 0 ||
-	    shmctl(0, SHM_INFO, (struct shmid_ds *)(void *)&shm) < 0 || shm.used_ids ||
-	    semctl(0, 0, SEM_INFO, u) < 0 || sem.semusz ||
-	    msgctl(0, MSG_INFO, (struct msqid_ds *)(void *)&msg) < 0 || msg.msgpool)
-		return 0;
-	fd = openat(ist.mq, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = syscall(SYS_getdents64, fd, buf, sizeof(buf));
-	close(fd);
-	while (n > 0 && off < n) {
-		unsigned short reclen;
-
-		memcpy(&reclen, buf + off + 16, sizeof(reclen));
-		names++;
-		off += reclen;
-	}
-	return n > 0 && names == 2;
+	return ist.mq >= 0 &&
+	       shmctl(0, SHM_INFO, (struct shmid_ds *)(void *)&shm) >= 0 &&
+	       !shm.used_ids && semctl(0, 0, SEM_INFO, u) >= 0 && !sem.semusz &&
+	       msgctl(0, MSG_INFO, (struct msqid_ds *)(void *)&msg) >= 0 &&
+	       !msg.msgpool && dir_empty(ist.mq);
 }
 
 /* A new IPC namespace, and its mqueue fs. 0 or -1. */
@@ -1464,7 +1452,7 @@ static int ipc_new(void)
 	ist.mq = -1;
 	if (unshare(CLONE_NEWIPC) < 0)
 		return -1;
-	ist.mq = mq_fs();
+	ist.mq = mq_dir();
 	return 0;
 }
 
@@ -1528,7 +1516,6 @@ static pid_t start_job_process(const struct job_req *q, struct job_child *jc,
 	struct clone_args ca;
 	sigset_t all, old;
 	pid_t pid = -1;
-	int fd;
 
 	*ready_sent = 0;
 	if (!ist.stack) {
@@ -1542,10 +1529,7 @@ static pid_t start_job_process(const struct job_req *q, struct job_child *jc,
 		}
 	}
 	if (ist.stack) {
-		fd = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
-		send_msg(q->ctl, 'R', 0, NULL, fd);
-		if (fd >= 0)
-			close(fd);
+		send_msg(q->ctl, 'R', 0, NULL, ist.mntns);
 		*ready_sent = 1;
 		sigfillset(&all);
 		sigprocmask(SIG_SETMASK, &all, &old);
@@ -1601,7 +1585,7 @@ static int init_job(const struct job_req *q, int sfd)
 	struct job_child jc;
 	struct rusage ru;
 	char c;
-	int p[2], fd, st, status = SIGKILL, exec_seen = 0, ready_sent;
+	int p[2], st, status = SIGKILL, exec_seen = 0, ready_sent;
 	int done = 0, clean;
 	pid_t pid, w;
 
@@ -1625,12 +1609,8 @@ static int init_job(const struct job_req *q, int sfd)
 	close(q->in);
 	while (read(p[0], &c, 1) < 0 && errno == EINTR)
 		;
-	if (!ready_sent) {
-		fd = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
-		send_msg(q->ctl, 'R', 0, NULL, fd);
-		if (fd >= 0)
-			close(fd);
-	}
+	if (!ready_sent)
+		send_msg(q->ctl, 'R', 0, NULL, ist.mntns);
 	close(q->out);
 	for (;;) {
 		struct pollfd pf[2] = { { sfd, POLLIN, 0 },
@@ -1704,8 +1684,7 @@ static int init_reset(const struct job_req *job)
 	struct job_req r = *job, *q = &r;
 
 	q->out = -1;    /* closed: nothing of this goes to the job's log */
-	if (!tmp_as_mounted("/tmp", &ist.tmp) ||
-	    !tmp_as_mounted("/dev/shm", &ist.shm)) {
+	if (!tmp_as_mounted(&ist.tmp) || !tmp_as_mounted(&ist.shm)) {
 		if (umount2("/tmp", MNT_DETACH) < 0 ||
 		    umount2("/dev/shm", MNT_DETACH) < 0)
 			return -1;
@@ -1798,7 +1777,8 @@ static void job_init(struct job_req *q, int zsock)
 		say(q->out, "", "/tmp", errno);
 		_exit(127);
 	}
-	ist.mq = mq_fs();
+	ist.mq = mq_dir();
+	ist.mntns = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
 	for (;;) {
 		char free_msg[1 + POOL_SLUG_MAX];
 
@@ -2222,27 +2202,39 @@ static void init_drop(int i)
 
 /*
  * An idle init for the request (its network namespace as the request
- * wants; one that has the request's workspace bound already first):
- * the request goes to it as it came. 1 when one took it.
+ * wants), which gets the request as it came: one that has the request's
+ * workspace bound already; else, in a daemon, none while it has fewer
+ * than POOL_IDLE_INITS inits (a new one is cloned, and keeps that
+ * workspace: a pipeline's jobs each find theirs bound from the second
+ * run on, with no mount to make or undo); else the one idle longest. 1
+ * when one took it.
  */
 static int init_handoff(const struct job_req *q, const char *buf, size_t len,
-			const int *fds, int nfd)
+			const int *fds, int nfd, int daemon)
 {
-	int i, net = !!(q->flags & POOL_NET), any;
+	int i, pick, net = !!(q->flags & POOL_NET);
 
-	for (any = 0; any < 2; any++)
-	for (i = zninit - 1; i >= 0; i--) {
-		if (!zinit[i].idle || zinit[i].net != net ||
-		    (!any && strcmp(zinit[i].slug, q->slug)))
-			continue;
-		if (send_fds(zinit[i].sock, buf, len, fds, nfd) < 0) {
-			init_drop(i);   /* gone meanwhile */
+	for (;;) {
+		pick = -1;
+		for (i = 0; i < zninit; i++)
+			if (zinit[i].idle && zinit[i].net == net &&
+			    !strcmp(zinit[i].slug, q->slug))
+				pick = i;
+		if (pick < 0 && (!daemon || zninit >= POOL_IDLE_INITS))
+			for (i = 0; i < zninit; i++)
+				if (zinit[i].idle && zinit[i].net == net &&
+				    (pick < 0 || zinit[i].used < zinit[pick].used))
+					pick = i;
+		if (pick < 0)
+			return 0;
+		if (send_fds(zinit[pick].sock, buf, len, fds, nfd) < 0) {
+			init_drop(pick);   /* gone meanwhile */
 			continue;
 		}
-		zinit[i].idle = 0;
+		zinit[pick].idle = 0;
+		zinit[pick].used = zjobs;
 		return 1;
 	}
-	return 0;
 }
 
 /* An init said it is free ('F'), or ended (EOF). */
@@ -2300,7 +2292,7 @@ static int serve(int sock, int daemon)
 		return 1;
 	}
 	zjobs++;
-	if (init_handoff(&q, buf, (size_t)n, fds, nfd)) {
+	if (init_handoff(&q, buf, (size_t)n, fds, nfd, daemon)) {
 		for (i = 0; i < nfd; i++)
 			close(fds[i]);
 		return 1;
@@ -2313,6 +2305,7 @@ static int serve(int sock, int daemon)
 		zinit[zninit].sock = zs[0];
 		zinit[zninit].net = !!(q.flags & POOL_NET);
 		zinit[zninit].slug[0] = 0;
+		zinit[zninit].used = zjobs;
 		zinit[zninit++].idle = 0;
 	}
 	pid = clone_init(&q, &pidfd);
