@@ -1213,6 +1213,8 @@ struct job_child {
 	const struct job_req *q;
 	int ready;            /* the pipe's end: "r" once set up */
 	int in_cgroup;        /* born in the job's v2 cgroup */
+	int pinned;           /* born on the init's CPU: affinity to restore */
+	cpu_set_t affinity;
 	/* what it allocates: the init's memory while they share it */
 	char *payload;
 	struct sandbox_job job;
@@ -1226,6 +1228,8 @@ static void job_main(struct job_child *c)
 	const struct job_req *q = c->q;
 	int i, bad = 0;
 
+	if (c->pinned)
+		sched_setaffinity(0, sizeof(c->affinity), &c->affinity);
 	if (!c->in_cgroup) {
 		for (i = 0; i < q->njoin; i++)
 			if (write(q->join[i], "0", 1) != 1)
@@ -1515,7 +1519,9 @@ static pid_t start_job_process(const struct job_req *q, struct job_child *jc,
 {
 	struct clone_args ca;
 	sigset_t all, old;
+	cpu_set_t one;
 	pid_t pid = -1;
+	int cpu;
 
 	*ready_sent = 0;
 	if (!ist.stack) {
@@ -1531,6 +1537,19 @@ static pid_t start_job_process(const struct job_req *q, struct job_child *jc,
 	if (ist.stack) {
 		send_msg(q->ctl, 'R', 0, NULL, ist.mntns);
 		*ready_sent = 1;
+		/*
+		 * Born on our CPU, which we leave to it until its exec: on
+		 * a busy machine the kernel's placement often left the new
+		 * task waiting 1-2 ms behind another (as the shell
+		 * executor's, proc.c); it restores our affinity first.
+		 */
+		cpu = sched_getcpu();
+		CPU_ZERO(&one);
+		if (cpu >= 0 && cpu < CPU_SETSIZE &&
+		    !sched_getaffinity(0, sizeof(jc->affinity), &jc->affinity)) {
+			CPU_SET(cpu, &one);
+			jc->pinned = !sched_setaffinity(0, sizeof(one), &one);
+		}
 		sigfillset(&all);
 		sigprocmask(SIG_SETMASK, &all, &old);
 		jc->in_cgroup = q->cgdir >= 0;
@@ -1542,6 +1561,9 @@ static pid_t start_job_process(const struct job_req *q, struct job_child *jc,
 					POOL_CHILD_STACK);
 		}
 		sigprocmask(SIG_SETMASK, &old, NULL);
+		if (jc->pinned)
+			sched_setaffinity(0, sizeof(jc->affinity), &jc->affinity);
+		jc->pinned = 0;
 		/* what it allocated before its exec is ours to free */
 		free(jc->payload);
 		sandbox_job_release(&jc->job);
