@@ -103,7 +103,7 @@ struct pool_hello_reply {
 
 /* What the job's init sends back on ctl: fixed-size records. */
 struct pool_msg {
-	char type;           /* 'R' ready (+ fd), 'S' status */
+	char type;           /* 'R' ready, 'S' status */
 	int status;
 	struct rusage ru;
 };
@@ -1319,9 +1319,8 @@ static struct init_state {
 	} tmp, shm;
 	int mq;                   /* the IPC namespace's mqueues (a directory
 				     of a mount of our own only), or -1 */
-	int mntns;                /* our mount namespace, sent with "ready" */
 	char *stack;              /* the job's process's, until its exec */
-} ist = { .wsdir = -1, .tmp.fd = -1, .shm.fd = -1, .mq = -1, .mntns = -1 };
+} ist = { .wsdir = -1, .tmp.fd = -1, .shm.fd = -1, .mq = -1 };
 
 #define POOL_CHILD_STACK (256 * 1024)
 
@@ -1535,7 +1534,7 @@ static pid_t start_job_process(const struct job_req *q, struct job_child *jc,
 		}
 	}
 	if (ist.stack) {
-		send_msg(q->ctl, 'R', 0, NULL, ist.mntns);
+		send_msg(q->ctl, 'R', 0, NULL, -1);
 		*ready_sent = 1;
 		/*
 		 * Born on our CPU, which we leave to it until its exec: on
@@ -1595,9 +1594,9 @@ static pid_t start_job_process(const struct job_req *q, struct job_child *jc,
 
 /*
  * One job in this init: its mounts (init_mounts), the job's process
- * started and set up, "ready" (with the mount namespace, which the
- * outside holds so that tearing it down is never part of a job's end),
- * the job's end: everything it left in the pid namespace killed and
+ * started and set up, "ready" (no mount namespace with it, as an init
+ * of old sent: this one stays, and when the init ends its teardown
+ * comes after the job's status), the job's end: everything it left in the pid namespace killed and
  * reaped, then its status. 1 when this init may serve another job, 0
  * when it must end, -1 when the job's sandbox could not be made (said
  * in the job's log).
@@ -1632,7 +1631,7 @@ static int init_job(const struct job_req *q, int sfd)
 	while (read(p[0], &c, 1) < 0 && errno == EINTR)
 		;
 	if (!ready_sent)
-		send_msg(q->ctl, 'R', 0, NULL, ist.mntns);
+		send_msg(q->ctl, 'R', 0, NULL, -1);
 	close(q->out);
 	for (;;) {
 		struct pollfd pf[2] = { { sfd, POLLIN, 0 },
@@ -1800,7 +1799,6 @@ static void job_init(struct job_req *q, int zsock)
 		_exit(127);
 	}
 	ist.mq = mq_dir();
-	ist.mntns = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
 	for (;;) {
 		char free_msg[1 + POOL_SLUG_MAX];
 
