@@ -1214,6 +1214,7 @@ struct job_child {
 	int ready;            /* the pipe's end: "r" once set up */
 	int in_cgroup;        /* born in the job's v2 cgroup */
 	int pinned;           /* born on the init's CPU: affinity to restore */
+	int says_ready;       /* it sends "ready" itself, once set up */
 	cpu_set_t affinity;
 	/* what it allocates: the init's memory while they share it */
 	char *payload;
@@ -1244,7 +1245,8 @@ static void job_main(struct job_child *c)
 		_exit(127);
 	drop_bounding();
 	proc_signals_default();
-	if (write(c->ready, "r", 1) != 1)
+	if (write(c->ready, "r", 1) != 1 ||
+	    (c->says_ready && send_msg(q->ctl, 'R', 0, NULL, -1) < 0))
 		_exit(127);
 	if (sandbox_job_read(q->ctl, &c->payload, &c->job, &c->err) < 0)
 		_exit(0);       /* let go of without a job */
@@ -1508,10 +1510,10 @@ static int init_mounts(const struct job_req *q)
  * Start the job's process. It shares our memory until its exec (no copy
  * of our page tables, no copy-on-write faults: a third of what a pooled
  * job cost here, ../../docs/benchmarks.md), and we sleep meanwhile;
- * with a v2 cgroup it is born in it. So "ready" goes first: the job's
- * process reads the job itself, whenever it comes. Where that cannot be
- * (no stack, an architecture without vm_clone3), it is forked, and
- * "ready" waits for its set-up. Its pid, or -1.
+ * with a v2 cgroup it is born in it. So it says "ready" itself once set
+ * up, and reads the job itself, whenever it comes. Where that cannot be
+ * (no stack, an architecture without vm_clone3), it is forked, and we
+ * say "ready" when it is set up. Its pid, or -1.
  */
 static pid_t start_job_process(const struct job_req *q, struct job_child *jc,
 			       int *ready_sent)
@@ -1534,7 +1536,8 @@ static pid_t start_job_process(const struct job_req *q, struct job_child *jc,
 		}
 	}
 	if (ist.stack) {
-		send_msg(q->ctl, 'R', 0, NULL, -1);
+		/* set up, it says so itself: the outside's "ready" means it */
+		jc->says_ready = 1;
 		*ready_sent = 1;
 		/*
 		 * Born on our CPU, which we leave to it until its exec: on
@@ -1572,6 +1575,8 @@ static pid_t start_job_process(const struct job_req *q, struct job_child *jc,
 		jc->env = NULL;
 		if (pid > 0 || errno != ENOSYS)
 			return pid;
+		jc->says_ready = 0;
+		*ready_sent = 0;
 	}
 	memset(&ca, 0, sizeof(ca));
 	ca.exit_signal = SIGCHLD;

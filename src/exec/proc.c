@@ -1253,6 +1253,7 @@ static void res_init(struct proc_result *res)
 
 struct proc_prestart {
 	struct run r;
+	int ready;          /* a pool's sandbox said it is set up */
 	/* the spec it was started from, copied (r.spec points here) */
 	struct proc_spec own;
 	struct strvec wrap, env;
@@ -1453,6 +1454,28 @@ struct proc_prestart *proc_prestart(const struct proc_spec *spec,
 		return NULL;
 	}
 	return p;
+}
+
+int proc_prestart_busy(struct proc_prestart *p, int *fd)
+{
+	char c;
+	ssize_t n;
+
+	if (fd)
+		*fd = -1;
+	if (!p->r.pooled || p->r.ctl < 0)
+		return 1;
+	if (p->ready)
+		return 0;
+	/* "ready" (or the init's end): what pool_read takes later */
+	n = recv(p->r.ctl, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (n >= 0 || (errno != EAGAIN && errno != EINTR)) {
+		p->ready = 1;
+		return 0;
+	}
+	if (fd)
+		*fd = p->r.ctl;
+	return 1;
 }
 
 static void prestart_free(struct proc_prestart *p)

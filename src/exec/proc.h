@@ -141,6 +141,15 @@ struct proc_prestart *proc_prestart(const struct proc_spec *spec,
 				    struct strbuf *err);
 
 /*
+ * Whether a prestarted sandbox is still being set up, i.e. uses a CPU:
+ * 1, with *fd (if fd) the descriptor that becomes readable when it is
+ * done (a pool's sandbox says "ready"), or -1 when there is none to
+ * wait on (a bwrap of its own counts as busy until its job starts); 0
+ * once it waits for its job, using nothing.
+ */
+int proc_prestart_busy(struct proc_prestart *p, int *fd);
+
+/*
  * Tear down a prestarted sandbox that will not be used: every process
  * killed and waited for, its cgroup removed. Accepts NULL.
  */

@@ -279,6 +279,9 @@ static int mkdirs(const char *base, struct strbuf *err)
 	return 0;
 }
 
+/* sandboxes ahead whose "ready" the scheduler waits for at once, at most */
+#define SCHED_POLL_AHEAD 16
+
 /*
  * $CIDRE_PRESTART_TRACE: "WHAT JOB MS" lines (MS since the pipeline
  * started), for tests and benchmarks.
@@ -367,7 +370,12 @@ static int wave_of(const struct sched *s, size_t i, const int *wave)
  * Sandboxes ahead: tear down those of jobs that will not run now
  * (skipped, canceled, manual), then start some for the jobs that can
  * run next, only onto CPUs no job uses: running jobs and sandboxes
- * ahead together at most max_parallel (ncpus by default). A sandbox's
+ * ahead still being set up together at most max_parallel (ncpus by
+ * default). A pool's sandbox that said it is ready uses no CPU while it
+ * waits for its job, so the next one can start on that CPU: a stage's
+ * second job then finds its sandbox made too, instead of making it
+ * when it starts, after three hand-overs between processes on busy
+ * CPUs (0.6-1 ms; ../../docs/benchmarks.md). A sandbox's
  * set-up on a CPU a job runs on slows that job down by as much: on 2
  * CPUs the 6-job pipeline went from 1.28x to 1.23x the shell's with
  * pool inits that serve job after job, whose hand-over at the job's
@@ -384,16 +392,16 @@ static int job_done_waiting(const struct sched *s)
 	return s->done_pipe[0] >= 0 && poll(&pfd, 1, 0) > 0;
 }
 
-static void prestart_ahead(struct sched *s, int interrupted)
+static void prestart_ahead(struct sched *s, int interrupted, int early)
 {
-	size_t i, alive = 0;
+	size_t i, busy = 0, made = 0, max = (size_t)s->o->max_parallel;
 	int *wave, waves = prestart_waves();
 
 	if (!s->pre)
 		return;
 	for (i = 0; i < s->plan->nr; i++) {
 		if (s->view[i] == JOB_RUNNING)
-			alive++;
+			busy++;
 		if (!s->pre[i])
 			continue;
 		if (interrupted || (s->view[i] != JOB_CREATED &&
@@ -403,7 +411,8 @@ static void prestart_ahead(struct sched *s, int interrupted)
 			trace(s, "discarded", i);
 			continue;
 		}
-		alive++;
+		made++;
+		busy += early || proc_prestart_busy(s->pre[i], NULL);
 	}
 	if (interrupted)
 		return;
@@ -416,7 +425,8 @@ static void prestart_ahead(struct sched *s, int interrupted)
 	for (i = 0; i < s->plan->nr; i++)
 		if (wave[i] == -2)
 			wave[i] = wave_of(s, i, wave);
-	for (i = 0; i < s->plan->nr && alive < (size_t)s->o->max_parallel; i++) {
+	/* at most max_parallel made and waiting: one wave's worth */
+	for (i = 0; i < s->plan->nr && busy < max && made < max; i++) {
 		struct jobrun jr;
 		struct sched_job_paths jp;
 
@@ -430,7 +440,8 @@ static void prestart_ahead(struct sched *s, int interrupted)
 		s->pre[i] = jobrun_prestart(&jr);
 		sched_job_paths_release(&jp);
 		if (s->pre[i]) {
-			alive++;
+			made++;
+			busy += early || proc_prestart_busy(s->pre[i], NULL);
 			trace(s, "ahead", i);
 		}
 	}
@@ -470,7 +481,7 @@ struct sched_early *sched_prestart(const struct plan *plan,
 	e->nr = plan->nr;
 	e->pre = s.pre = xcalloc(n, sizeof(*s.pre));
 	e->tried = s.pre_tried = xcalloc(n, 1);
-	prestart_ahead(&s, 0);
+	prestart_ahead(&s, 0, 1);
 	for (i = 0; i < plan->nr; i++) {
 		any |= s.pre[i] != NULL;
 		free(slugs[i]);
@@ -599,7 +610,8 @@ int sched_run(const struct plan *plan, const struct sched_opts *o,
 
 	for (;;) {
 		int progress = 1, slots, timeout_ms = -1;
-		struct pollfd pfd[2];
+		struct pollfd pfd[2 + SCHED_POLL_AHEAD];
+		nfds_t npfd = 2;
 		double now;
 
 		while (progress && !interrupted) {
@@ -663,7 +675,7 @@ int sched_run(const struct plan *plan, const struct sched_opts *o,
 			slots--;
 			trace(&s, "launched", i);
 		}
-		prestart_ahead(&s, interrupted);
+		prestart_ahead(&s, interrupted, 0);
 		if (!running) {
 			int waiting = 0;
 
@@ -675,9 +687,18 @@ int sched_run(const struct plan *plan, const struct sched_opts *o,
 		}
 		pfd[0].fd = s.done_pipe[0];
 		pfd[0].events = POLLIN;
-		pfd[1].fd = sfd;
+		pfd[1].fd = sfd;        /* -1: ignored */
 		pfd[1].events = POLLIN;
-		if (poll(pfd, sfd >= 0 ? 2 : 1, timeout_ms) < 0) {
+		/* sandboxes ahead being set up: when one is, another may start */
+		for (i = 0; s.pre && i < plan->nr && npfd < 2 + SCHED_POLL_AHEAD; i++) {
+			int fd;
+
+			if (s.pre[i] && proc_prestart_busy(s.pre[i], &fd) && fd >= 0) {
+				pfd[npfd].fd = fd;
+				pfd[npfd++].events = POLLIN;
+			}
+		}
+		if (poll(pfd, npfd, timeout_ms) < 0) {
 			if (errno == EINTR)
 				continue;
 			strbuf_addf(err, "poll: %s", strerror(errno));
@@ -712,7 +733,7 @@ int sched_run(const struct plan *plan, const struct sched_opts *o,
 	}
 	ret = interrupted;
 out:
-	prestart_ahead(&s, 1);
+	prestart_ahead(&s, 1, 0);
 	if (s.trace_fd >= 0)
 		close(s.trace_fd);
 	free(s.pre);
