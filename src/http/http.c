@@ -40,7 +40,8 @@
 #define SCAN_MS           1000     /* timeouts and heartbeats resolution */
 #define ACCEPT_PAUSE_MS   100      /* out of descriptors: accept again after */
 
-enum seg_kind { SEG_LIT, SEG_PARAM, SEG_WILD };
+/* SEG_WILD0: "**name", a wildcard that may be empty ("/pages/NAME/") */
+enum seg_kind { SEG_LIT, SEG_PARAM, SEG_WILD, SEG_WILD0 };
 
 struct seg {
 	enum seg_kind kind;
@@ -399,15 +400,15 @@ static int compile_route(const struct http_route *r, struct route *out,
 			goto fail;
 		}
 		if (*s == ':' || *s == '*') {
-			seg.kind = *s == ':' ? SEG_PARAM : SEG_WILD;
-			seg.text = s + 1;
-			seg.len = len - 1;
+			seg.kind = *s == ':' ? SEG_PARAM : s[1] == '*' ? SEG_WILD0 : SEG_WILD;
+			seg.text = s + 1 + (seg.kind == SEG_WILD0);
+			seg.len = len - 1 - (seg.kind == SEG_WILD0);
 			if (!seg.len) {
 				strbuf_addf(err, "route %s: unnamed parameter",
 					    r->pattern);
 				goto fail;
 			}
-			if (seg.kind == SEG_WILD && s[len]) {
+			if (seg.kind >= SEG_WILD && s[len]) {
 				strbuf_addf(err, "route %s: '*' must be the "
 					    "last segment", r->pattern);
 				goto fail;
@@ -456,8 +457,8 @@ static int match_route(const struct route *rt, const char *raw,
 		if (*p != '/')
 			return 0;
 		s = p + 1;
-		len = sg->kind == SEG_WILD ? strlen(s) : strcspn(s, "/");
-		if (!len)
+		len = sg->kind >= SEG_WILD ? strlen(s) : strcspn(s, "/");
+		if (!len && sg->kind != SEG_WILD0)
 			return 0;
 		dlen = pct_decode(vbuf, s, len, false, NULL);
 		if (sg->kind == SEG_LIT) {

@@ -93,7 +93,9 @@ typedef int (*http_handler_fn)(struct http_request *req, void *ud);
 /*
  * A route: method ("GET", "POST", ...) and a pattern of literal segments,
  * ":name" segments (one non-empty segment) and a final "*name" (the rest
- * of the path, at least one character, slashes included). The first
+ * of the path, at least one character, slashes included) or "**name" (the
+ * same, possibly empty: a path ending in the slash before it matches; one
+ * without that slash does not). The first
  * matching route wins. A GET route also answers HEAD (without a body).
  * The table is not copied: it must outlive the server.
  */

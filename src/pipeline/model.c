@@ -233,6 +233,9 @@ static void job_free(struct job *j)
 	caches_clear(j);
 	environment_clear(&j->environment);
 	release_clear(&j->release);
+	free(j->pages_publish);
+	free(j->pages_path_prefix);
+	free(j->pages_expire_in);
 	free(j->resource_group);
 	free(j->manual_confirmation);
 	free(j->coverage);
@@ -283,6 +286,7 @@ struct job *pipeline_job_new(const char *name, const struct pos *pos)
 	artifacts_clear(&j->artifacts);
 	j->allow_failure = -1;
 	j->interruptible = -1;
+	j->pages = -1;
 	j->cidre.network = -1;
 	j->cidre.host_fallback = -1;
 	return j;
@@ -1391,6 +1395,86 @@ static int get_release_links(struct mctx *m, const struct ynode *n, struct relea
 }
 
 /* release: {tag_name, name, description, ref, tag_message, released_at, milestones, assets} */
+/*
+ * pages: true | false | {publish, path_prefix, expire_in}. A map makes
+ * the job a Pages job, as true does.
+ */
+static int get_pages(struct mctx *m, const struct ynode *n, struct job *j)
+{
+	static const char *const keys[] = { "publish", "path_prefix", "expire_in" };
+	const struct ynode *v;
+	long secs;
+	int ret = 0;
+
+	if (n->type == YNODE_SCALAR && yscalar_kind(n) == YS_BOOL)
+		return get_bool(m, n, "pages", &j->pages);
+	if (n->type != YNODE_MAP) {
+		ERR(m, &n->pos, "%s: \"pages\" must be true, false or a map of "
+		    "publish, path_prefix and expire_in", m->what);
+		return -1;
+	}
+	j->pages = 1;
+	if (check_keys(m, n, keys, ARRAY_SIZE(keys), "pages"))
+		ret = -1;
+	if ((v = ymap_get(n, "publish"))) {
+		free(j->pages_publish);
+		j->pages_publish = NULL;
+		j->pages_publish_set = 1;
+		if (get_str(m, v, "pages:publish", &j->pages_publish))
+			ret = -1;
+	}
+	if ((v = ymap_get(n, "path_prefix"))) {
+		free(j->pages_path_prefix);
+		j->pages_path_prefix = NULL;
+		if (get_str(m, v, "pages:path_prefix", &j->pages_path_prefix))
+			ret = -1;
+	}
+	if ((v = ymap_get(n, "expire_in"))) {
+		free(j->pages_expire_in);
+		j->pages_expire_in = NULL;
+		if (is_stringish(v) && !strcmp(v->str, "never"))
+			j->pages_expire_in = xstrdup("never");
+		else if (get_duration(m, v, "pages:expire_in", 0, &secs) ||
+			 get_str(m, v, "pages:expire_in", &j->pages_expire_in))
+			ret = -1;
+	}
+	return ret;
+}
+
+/*
+ * A Pages job's publish directory among its artifacts' paths, as GitLab
+ * adds it: the files a Pages site is made of are the job's artifacts.
+ */
+static void pages_finish(struct mctx *m, struct job *j, const char *name,
+			 const struct pos *pos)
+{
+	const char *dir;
+	size_t n;
+
+	if (j->pages < 0)
+		j->pages = !strcmp(name, "pages");
+	if (j->pages <= 0)
+		return;
+	dir = j->pages_publish ? j->pages_publish : "public";
+	n = strlen(dir);
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	if (!n || dir[0] == '/' || !strcmp(dir, "..") || !strncmp(dir, "../", 3) ||
+	    strstr(dir, "/../")) {
+		ERR(m, pos, "%s: the Pages directory \"%s\" must be a relative path "
+		    "inside the project", m->what, dir);
+		return;
+	}
+	if (strvec_find(&j->artifacts.paths, dir) < 0) {
+		char *d = xstrndup(dir, n);
+
+		if (strvec_find(&j->artifacts.paths, d) < 0)
+			strvec_push(&j->artifacts.paths, d);
+		free(d);
+	}
+	j->artifacts.set = 1;
+}
+
 static int get_release(struct mctx *m, const struct ynode *n, struct release *r)
 {
 	static const char *const keys[] = {
@@ -1730,8 +1814,6 @@ static const struct unsupported unsupported_job[] = {
 	{ "trigger", "downstream pipelines" },
 	{ "secrets", "external secret managers" },
 	{ "id_tokens", "OIDC ID tokens" },
-	{ "pages", "GitLab Pages" },
-	{ "publish", "GitLab Pages" },
 	{ "hooks", "runner hooks" },
 	{ "identity", "cloud identity federation" },
 	{ "run", "CI/CD steps" },
@@ -1831,6 +1913,7 @@ static const char *const job_keywords[] = {
 	"timeout", "parallel", "needs", "dependencies", "artifacts", "cache",
 	"environment", "resource_group", "coverage", "interruptible", "tags",
 	"image", "extends", "manual_confirmation", "cidre", "release",
+	"pages", "publish",
 };
 
 static const char *const default_keywords[] = {
@@ -1996,6 +2079,16 @@ static int job_key(struct mctx *m, struct job *j, const struct ypair *pr)
 		return get_environment(m, v, &j->environment);
 	if (!strcmp(k, "release"))
 		return get_release(m, v, &j->release);
+	if (!strcmp(k, "pages"))
+		return get_pages(m, v, j);
+	if (!strcmp(k, "publish")) {
+		/* the older spelling of pages:publish, which wins */
+		if (j->pages_publish_set)
+			return 0;
+		free(j->pages_publish);
+		j->pages_publish = NULL;
+		return get_str(m, v, "publish", &j->pages_publish);
+	}
 	if (!strcmp(k, "resource_group"))
 		return get_str(m, v, k, &j->resource_group);
 	if (!strcmp(k, "coverage")) {
@@ -2183,6 +2276,7 @@ static struct job *build_job(struct pipeline *p, struct diag *d,
 		}
 		diag_clear(&quiet);
 	}
+	pages_finish(&m, j, jp->key, &jp->key_pos);
 out:
 	strvec_clear(&def_list);
 	strbuf_release(&what);

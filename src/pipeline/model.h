@@ -254,6 +254,17 @@ struct job {
 	size_t caches_nr;
 	struct environment environment;
 	struct release release;
+	/*
+	 * GitLab Pages: a job named "pages" (unless pages: false) or with
+	 * pages: true|{publish, path_prefix, expire_in}. Its publish
+	 * directory (pages:publish, or the older job-level publish:;
+	 * "public" by default) is among its artifacts' paths.
+	 */
+	int pages;                   /* -1 unset, 0, 1 */
+	char *pages_publish;         /* NULL: "public" */
+	int pages_publish_set;       /* by pages:publish, which wins */
+	char *pages_path_prefix;
+	char *pages_expire_in;
 
 	char *resource_group;
 	char *manual_confirmation;   /* the message asked before playing it; NULL */

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -1982,6 +1983,205 @@ static int h_latest_artifact(struct http_request *req, void *ud)
 	return 0;
 }
 
+/* ---- Pages: a project's site, its newest Pages job's artifacts ---- */
+
+/* The Content-Type of a site's file, by its extension. */
+static const char *pages_type(const char *path)
+{
+	static const struct { const char *ext, *type; } types[] = {
+		{ "html", "text/html; charset=utf-8" }, { "htm", "text/html; charset=utf-8" },
+		{ "css", "text/css; charset=utf-8" }, { "js", "text/javascript; charset=utf-8" },
+		{ "mjs", "text/javascript; charset=utf-8" }, { "json", "application/json" },
+		{ "map", "application/json" }, { "txt", "text/plain; charset=utf-8" },
+		{ "md", "text/plain; charset=utf-8" }, { "xml", "application/xml" },
+		{ "svg", "image/svg+xml" }, { "png", "image/png" }, { "jpg", "image/jpeg" },
+		{ "jpeg", "image/jpeg" }, { "gif", "image/gif" }, { "webp", "image/webp" },
+		{ "avif", "image/avif" }, { "ico", "image/x-icon" }, { "pdf", "application/pdf" },
+		{ "woff", "font/woff" }, { "woff2", "font/woff2" }, { "ttf", "font/ttf" },
+		{ "otf", "font/otf" }, { "wasm", "application/wasm" }, { "csv", "text/csv" },
+		{ "mp4", "video/mp4" }, { "webm", "video/webm" }, { "zip", "application/zip" },
+		{ "gz", "application/gzip" }, { "atom", "application/atom+xml" },
+		{ "rss", "application/rss+xml" }, { "webmanifest", "application/manifest+json" },
+	};
+	const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
+	size_t i;
+
+	if (dot && (!slash || dot > slash))
+		for (i = 0; i < ARRAY_SIZE(types); i++)
+			if (!strcasecmp(dot + 1, types[i].ext))
+				return types[i].type;
+	return "application/octet-stream";
+}
+
+/*
+ * The artifact DIR/rel of job j, opened: its fd and size, 1; 0 when the
+ * job has no such file; -1 with the error sent.
+ */
+static int pages_open(struct http_request *req, struct server *srv, struct store *st,
+		      const struct store_job *j, const char *rel, int *fd, uint64_t *size)
+{
+	struct strbuf err = STRBUF_INIT, path = STRBUF_INIT, blob = STRBUF_INIT;
+	struct store_artifact a;
+	struct stat sb;
+	int rc;
+
+	memset(&a, 0, sizeof(a));
+	if (!strcmp(j->pages, "."))
+		strbuf_addstr(&path, rel);
+	else
+		strbuf_addf(&path, "%s/%s", j->pages, rel);
+	rc = store_artifact_get(st, j->id, path.buf, &a, &err);
+	if (rc == STORE_NOTFOUND) {
+		rc = 0;
+		goto done;
+	}
+	if (rc < 0) {
+		store_error(req, rc, &err);
+		goto done;
+	}
+	strbuf_addf(&blob, "%s/artifacts", srv->data);
+	{
+		struct strbuf p2 = STRBUF_INIT;
+
+		cas_path(blob.buf, a.sha256, &p2);
+		*fd = open(p2.buf, O_RDONLY | O_CLOEXEC);
+		strbuf_release(&p2);
+	}
+	if (*fd < 0 || fstat(*fd, &sb) < 0) {
+		if (*fd >= 0)
+			close(*fd);
+		http_respond_error(req, 410, "the file of %s is gone from the store", a.path);
+		rc = -1;
+		goto done;
+	}
+	*size = (uint64_t)sb.st_size;
+	rc = 1;
+done:
+	store_artifact_release(&a);
+	strbuf_release(&err);
+	strbuf_release(&path);
+	strbuf_release(&blob);
+	return rc;
+}
+
+/*
+ * GET /pages/NAME/[PATH]: the project's site, the directory of its newest
+ * successful Pages job (pages:publish, "public" by default) among that
+ * job's artifacts, to whoever may see the project. PATH or PATH/ is
+ * PATH/index.html, PATH may also be PATH.html, a directory without its
+ * slash is redirected to it, and a missing file is the site's 404.html
+ * (status 404) when it has one. Every response runs in a sandbox of its
+ * own (CSP "sandbox" without allow-same-origin): the site's scripts get
+ * an opaque origin, so they can neither read this server's pages nor
+ * call its API with the visitor's session.
+ */
+static int h_pages(struct http_request *req, void *ud)
+{
+	struct server *srv = SRV(ud);
+	struct store *st = store_or_500(req, srv);
+	const char *rel = http_request_param(req, "path");
+	struct strbuf err = STRBUF_INIT, try = STRBUF_INIT;
+	struct store_project p;
+	struct store_job j;
+	struct principal who;
+	uint64_t size = 0;
+	size_t len;
+	int fd = -1, rc, status = 200;
+
+	memset(&p, 0, sizeof(p));
+	memset(&j, 0, sizeof(j));
+	if (!st || who_asks(req, srv, st, &who) < 0 ||
+	    project_of(req, srv, st, &who, ROLE_VIEWER, &p) < 0)
+		goto out;
+	rc = store_job_pages(st, p.id, &j, &err);
+	if (rc == STORE_NOTFOUND) {
+		http_respond_error(req, 404, "project %s has no Pages site: no Pages job "
+				   "has succeeded (a job named pages, or with pages:)", p.name);
+		goto out;
+	}
+	if (rc < 0) {
+		store_error(req, rc, &err);
+		goto out;
+	}
+	http_add_header(req, "Content-Security-Policy", "sandbox allow-scripts allow-forms "
+			"allow-popups allow-popups-to-escape-sandbox allow-modals allow-downloads");
+	http_add_header(req, "X-Content-Type-Options", "nosniff");
+	http_add_header(req, "Cache-Control", "no-cache");
+	if (!rel)
+		rel = "";
+	len = strlen(rel);
+	if (len > 4096) {
+		http_respond_error(req, 414, "a path of at most 4096 bytes");
+		goto out;
+	}
+	if (!len || rel[len - 1] == '/') {
+		strbuf_addf(&try, "%sindex.html", rel);
+		rc = pages_open(req, srv, st, &j, try.buf, &fd, &size);
+	} else {
+		strbuf_addstr(&try, rel);
+		rc = pages_open(req, srv, st, &j, try.buf, &fd, &size);
+		if (!rc) {
+			strbuf_reset(&try);
+			strbuf_addf(&try, "%s/index.html", rel);
+			rc = pages_open(req, srv, st, &j, try.buf, &fd, &size);
+			if (rc > 0) {
+				/* a directory: its relative links need the slash */
+				struct strbuf loc = STRBUF_INIT;
+
+				close(fd);
+				strbuf_addf(&loc, "/pages/%s/%s/", p.name, rel);
+				http_add_header(req, "Location", loc.buf);
+				http_respond_data(req, 301, "text/plain; charset=utf-8", "", 0);
+				strbuf_release(&loc);
+				goto out;
+			}
+		}
+		if (!rc) {
+			strbuf_reset(&try);
+			strbuf_addf(&try, "%s.html", rel);
+			rc = pages_open(req, srv, st, &j, try.buf, &fd, &size);
+		}
+	}
+	if (!rc) {
+		strbuf_reset(&try);
+		strbuf_addstr(&try, "404.html");
+		rc = pages_open(req, srv, st, &j, try.buf, &fd, &size);
+		status = 404;
+		if (!rc) {
+			http_respond_error(req, 404, "no file %s in the Pages site of %s", rel,
+					   p.name);
+			goto out;
+		}
+	}
+	if (rc < 0)
+		goto out;
+	if (status == 404) {
+		/* the site's own "not found" page, read whole: it is small */
+		char *body = size <= (1 << 20) ? malloc(size ? size : 1) : NULL;
+		uint64_t got = 0;
+		ssize_t n = 1;
+
+		while (body && got < size &&
+		       (n = pread(fd, body + got, size - got, (off_t)got)) > 0)
+			got += (uint64_t)n;
+		close(fd);
+		if (!body || got < size)
+			http_respond_error(req, 404, "no file %s in the Pages site of %s", rel,
+					   p.name);
+		else
+			http_respond_data(req, 404, "text/html; charset=utf-8", body, size);
+		free(body);
+		goto out;
+	}
+	http_respond_fd(req, fd, size, pages_type(try.buf));
+out:
+	store_job_release(&j);
+	store_project_release(&p);
+	strbuf_release(&err);
+	strbuf_release(&try);
+	return 0;
+}
+
 /* ---- triggers from git: hook and webhooks ---- */
 
 /*
@@ -3537,6 +3737,8 @@ const struct http_route server_routes[] = {
 	{ "GET", "/api/v1/projects/:name/pipelines", h_project_pipelines },
 	{ "GET", "/api/v1/projects/:name/artifacts", h_latest_artifacts },
 	{ "GET", "/api/v1/projects/:name/artifacts/*path", h_latest_artifact },
+	{ "GET", "/pages/:name", h_pages },
+	{ "GET", "/pages/:name/**path", h_pages },
 	{ "GET", "/api/v1/projects/:name/releases", h_releases },
 	{ "GET", "/api/v1/projects/:name/releases/*tag", h_release },
 	{ "POST", "/api/v1/projects/:name/pipelines", h_trigger },

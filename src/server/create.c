@@ -160,6 +160,42 @@ static char *retry_json(const struct retry *rt)
 	return s;
 }
 
+/*
+ * A Pages job's directory, its variables expanded, without trailing
+ * slashes; NULL when it is not the project's site: a parallel deployment
+ * (pages:path_prefix not empty once expanded), which is not served, or
+ * a directory that expands to nothing or outside the project.
+ */
+static char *pages_dir(const struct plan *plan, const struct plan_job *pj,
+		       const struct plan_ctx *pc)
+{
+	struct varlist vars = VARLIST_INIT;
+	const struct job *def = pj->def;
+	char *dir = NULL, *prefix = NULL;
+	size_t n;
+
+	plan_job_vars(plan, pj, pc, &vars);
+	if (def->pages_path_prefix)
+		prefix = vars_expand_dup(def->pages_path_prefix, &vars);
+	if (!prefix || !*prefix)
+		dir = vars_expand_dup(def->pages_publish ? def->pages_publish : "public",
+				      &vars);
+	varlist_clear(&vars);
+	free(prefix);
+	if (!dir)
+		return NULL;
+	n = strlen(dir);
+	while (n > 1 && dir[n - 1] == '/')
+		dir[--n] = '\0';
+	if (!n || dir[0] == '/' || !strcmp(dir, "..") || !strncmp(dir, "../", 3) ||
+	    strstr(dir, "/../") || (n >= 3 && !strcmp(dir + n - 3, "/..")) ||
+	    n > 1024) {
+		free(dir);
+		return NULL;
+	}
+	return dir;
+}
+
 /* Record the plan's jobs (in one transaction with the context). */
 static int add_jobs(struct store *st, int64_t pid, const struct plan *plan,
 		    const struct plan_ctx *pc, const char *globals, struct strbuf *err)
@@ -201,6 +237,8 @@ static int add_jobs(struct store *st, int64_t pid, const struct plan *plan,
 			j.manual_confirmation = vars_expand_dup(pj->def->manual_confirmation, &vars);
 			varlist_clear(&vars);
 		}
+		if (pj->def->pages > 0)
+			j.pages = pages_dir(plan, pj, pc);
 		rc = store_job_add(st, &j, err);
 		if (rc == 0 && globals && pj->def->cut)
 			rc = store_job_def_add(st, pid, (int)i, pj->def->cut, err);
@@ -209,6 +247,7 @@ static int add_jobs(struct store *st, int64_t pid, const struct plan *plan,
 		free(j.deps);
 		free(j.retry_when);
 		free(j.manual_confirmation);
+		free(j.pages);
 		if (rc < 0)
 			return -1;
 	}

@@ -344,6 +344,13 @@ const char *const store_migrations[] = {
 	" updated INTEGER NOT NULL,"
 	" PRIMARY KEY (project_id, tag_name)) WITHOUT ROWID;"
 	"CREATE INDEX releases_newest ON releases (project_id, released_at);",
+	/*
+	 * 18: a Pages job's directory (pages:publish, expanded; NULL: not a
+	 * Pages job); the site is the newest successful one's artifacts.
+	 */
+	"ALTER TABLE jobs ADD COLUMN pages TEXT;"
+	"CREATE INDEX jobs_pages ON jobs (project_id, finished) WHERE pages IS NOT NULL"
+	" AND status = 'success';",
 };
 
 const size_t store_migrations_nr = ARRAY_SIZE(store_migrations);

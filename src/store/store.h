@@ -278,8 +278,16 @@ struct store_job {
 	char *project;          /* project name (read side only) */
 	int64_t artifacts_expire_at; /* when its artifacts expire; 0: never (or none) */
 	int64_t artifacts_expired;   /* 0, or when the reaper deleted them */
+	char *pages;                 /* a Pages job's directory; NULL: not one */
 };
 void store_job_release(struct store_job *j);
+/*
+ * The job whose artifacts are a project's Pages site: its newest
+ * successful Pages job (store_job.pages) whose artifacts remain.
+ * STORE_NOTFOUND when there is none.
+ */
+int store_job_pages(struct store *st, int64_t project_id, struct store_job *ret,
+		    struct strbuf *err);
 
 /*
  * Insert the plan fields of *j (pipeline_id ... max_retries; status NULL:

@@ -33,7 +33,7 @@ enum stmt_id {
 	ST_PIPELINE_UNFINISHED,
 	ST_PIPELINE_SET_CTX, ST_PIPELINE_SET_AUTO_CANCEL, ST_MR_SET, ST_MR_OPEN,
 	ST_RELEASE_SET, ST_RELEASE_LIST, ST_RELEASE_GET,
-	ST_JOB_ADD, ST_JOB_GET, ST_JOB_EXISTS, ST_JOB_LIST_ALL, ST_JOB_LIST_LATEST,
+	ST_JOB_ADD, ST_JOB_GET, ST_JOB_PAGES, ST_JOB_EXISTS, ST_JOB_LIST_ALL, ST_JOB_LIST_LATEST,
 	ST_JOB_TO_PENDING, ST_JOB_TO_RUNNING, ST_JOB_TO_FINISHED, ST_JOB_TO_CREATED,
 	ST_JOB_TO_OTHER,
 	ST_JOB_SET_RETRIED, ST_JOB_SET_LOG_SIZE, ST_JOB_CLAIM, ST_JOB_RUNNING,
@@ -78,7 +78,8 @@ enum stmt_id {
 	"j.peak_mem, j.cpu, j.log_size, j.coverage, j.tests_total, " \
 	"j.tests_failed, j.tests_skipped, j.tests_errors, j.env_name, " \
 	"j.env_url, (SELECT name FROM projects WHERE id = j.project_id), " \
-	"j.retry_when, j.artifacts_expire_at, j.artifacts_expired, j.manual_confirmation"
+	"j.retry_when, j.artifacts_expire_at, j.artifacts_expired, j.manual_confirmation, " \
+	"j.pages"
 
 #define TOKEN_COLS "id, name, user_id, created, last_used, revoked"
 #define RELEASE_COLS \
@@ -166,11 +167,15 @@ static const char *const stmt_sql[ST__NR] = {
 		"INSERT INTO jobs (pipeline_id, project_id, name, stage, stage_idx, "
 		"plan_idx, status, when_, start_in_ms, allow_failure, interruptible, "
 		"resource_group, needs, deps, attempt, max_retries, created, queued, "
-		"retry_when, manual_confirmation) "
+		"retry_when, manual_confirmation, pages) "
 		"SELECT ?1, p.project_id, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
-		"?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19 FROM pipelines p WHERE p.id = ?1 "
+		"?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20 FROM pipelines p WHERE p.id = ?1 "
 		"RETURNING id, project_id",
 	[ST_JOB_GET] = "SELECT " JOB_COLS " FROM jobs j WHERE j.id = ?1",
+	/* the site: the newest successful Pages job whose artifacts remain */
+	[ST_JOB_PAGES] = "SELECT " JOB_COLS " FROM jobs j WHERE j.project_id = ?1 "
+		"AND j.pages IS NOT NULL AND j.status = 'success' "
+		"AND j.artifacts_expired = 0 ORDER BY j.finished DESC, j.id DESC LIMIT 1",
 	[ST_JOB_EXISTS] = "SELECT 1 FROM jobs WHERE id = ?1",
 	[ST_JOB_SET_DOTENV] = "UPDATE jobs SET dotenv = ?2 WHERE id = ?1 RETURNING id",
 	[ST_JOB_DOTENV] = "SELECT dotenv FROM jobs WHERE id = ?1",
@@ -1713,6 +1718,7 @@ void store_job_release(struct store_job *j)
 	free(j->project);
 	free(j->retry_when);
 	free(j->manual_confirmation);
+	free(j->pages);
 	memset(j, 0, sizeof(*j));
 }
 
@@ -1770,6 +1776,7 @@ static void read_job(sqlite3_stmt *s, struct store_job *j)
 	j->artifacts_expire_at = sqlite3_column_int64(s, 39);
 	j->artifacts_expired = sqlite3_column_int64(s, 40);
 	j->manual_confirmation = col_str(s, 41);
+	j->pages = col_str(s, 42);
 }
 
 int store_job_add(struct store *st, struct store_job *j, struct strbuf *err)
@@ -1797,7 +1804,7 @@ int store_job_add(struct store *st, struct store_job *j, struct strbuf *err)
 	    b_int(s, 14, j->attempt > 0 ? j->attempt : 1) ||
 	    b_int(s, 15, j->max_retries) || b_int(s, 16, created) ||
 	    b_int(s, 17, queued) || b_text(s, 18, j->retry_when) ||
-	    b_text(s, 19, j->manual_confirmation)) {
+	    b_text(s, 19, j->manual_confirmation) || b_text(s, 20, j->pages)) {
 		done(s);
 		return db_fail(st, -1, "job add", err);
 	}
@@ -1845,6 +1852,26 @@ int store_job_get(struct store *st, int64_t id, struct store_job *ret,
 	if (rc == SQLITE_DONE)
 		return fail(err, STORE_NOTFOUND, "no job %lld", (long long)id);
 	return db_fail(st, rc, "job get", err);
+}
+
+int store_job_pages(struct store *st, int64_t project_id, struct store_job *ret,
+		    struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, ST_JOB_PAGES, err);
+	int rc;
+
+	if (!s)
+		return -1;
+	b_int(s, 1, project_id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		read_job(s, ret);
+	done(s);
+	if (rc == SQLITE_ROW)
+		return 0;
+	if (rc == SQLITE_DONE)
+		return fail(err, STORE_NOTFOUND, "no Pages site: no successful Pages job");
+	return db_fail(st, rc, "pages job", err);
 }
 
 /* Step s (bound) into an array of jobs; reset s. */

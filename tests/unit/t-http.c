@@ -320,6 +320,7 @@ static int h_bigfile(struct http_request *req, void *ud);
 static const struct http_route routes[] = {
 	{ "GET", "/api/v1/jobs/:id/log", h_echo },
 	{ "GET", "/api/v1/jobs/:id/artifacts/*path", h_echo },
+	{ "GET", "/site/:id/**path", h_echo },
 	{ "POST", "/api/v1/jobs/:id/log", h_echo },
 	{ "DELETE", "/api/v1/jobs/:id", h_echo },
 	{ "POST", "/api/v1/projects", h_created },
@@ -394,6 +395,15 @@ static void test_routing_params(void **state)
 	assert_int_equal(status_of(&r), 404);
 	/* a parameter is one non-empty segment */
 	get(port, "/api/v1/jobs//log", &r);
+	assert_int_equal(status_of(&r), 404);
+	/* "**name" may be empty: a trailing slash alone */
+	get(port, "/site/x/", &r);
+	assert_int_equal(status_of(&r), 200);
+	assert_non_null(strstr(body_of(&r), "\"file\":\"\""));
+	get(port, "/site/x/a/b.html", &r);
+	assert_int_equal(status_of(&r), 200);
+	assert_non_null(strstr(body_of(&r), "\"file\":\"a/b.html\""));
+	get(port, "/site/x", &r);
 	assert_int_equal(status_of(&r), 404);
 	strbuf_release(&r);
 }
@@ -1293,6 +1303,8 @@ static void test_start_errors(void **state)
 		{ { "GET", "/a/*rest/b", h_echo } },
 		{ { "GET", "/a//b", h_echo } },
 		{ { "GET", "/a/:", h_echo } },
+		{ { "GET", "/a/**", h_echo } },
+		{ { "GET", "/a/**x/b", h_echo } },
 		{ { NULL, "/a", h_echo } },
 		{ { "GET", "/a/:1/:2/:3/:4/:5/:6/:7/:8/:9", h_echo } },
 	};

@@ -451,6 +451,64 @@ static void test_yaml_errors_keep_nothing(void **state)
 
 /* --- keywords ----------------------------------------------------------- */
 
+/* GitLab Pages: which jobs are Pages jobs, and their directory kept */
+static void test_pages(void **state)
+{
+	struct pipeline *p = load_ok(
+		"pages:\n  script: make\n"
+		"docs:\n  script: make\n  pages:\n    publish: dist/\n"
+		"    path_prefix: mr$CI_MERGE_REQUEST_IID\n    expire_in: 1 week\n"
+		"site:\n  script: make\n  pages: true\n  publish: out\n"
+		"both:\n  script: make\n  pages: {publish: a}\n  publish: b\n"
+		"kept:\n  script: make\n  artifacts: {paths: [public, x]}\n  pages: true\n"
+		"off:\n  extends: .t\n  pages: false\n"
+		".t:\n  script: make\n"
+		"notpages:\n  script: make\n  publish: c\n");
+	struct job *j;
+	char *e;
+
+	(void)state;
+	j = pipeline_find_job(p, "pages");
+	assert_int_equal(j->pages, 1);
+	assert_true(j->artifacts.set);
+	assert_int_equal(j->artifacts.paths.nr, 1);
+	assert_string_equal(j->artifacts.paths.v[0], "public");
+	j = pipeline_find_job(p, "docs");
+	assert_int_equal(j->pages, 1);
+	assert_string_equal(j->pages_publish, "dist/");
+	assert_string_equal(j->artifacts.paths.v[0], "dist");
+	assert_string_equal(j->pages_path_prefix, "mr$CI_MERGE_REQUEST_IID");
+	assert_string_equal(j->pages_expire_in, "1 week");
+	j = pipeline_find_job(p, "site");
+	assert_string_equal(j->artifacts.paths.v[0], "out");
+	/* pages:publish wins over the older publish:, in either order */
+	j = pipeline_find_job(p, "both");
+	assert_string_equal(j->pages_publish, "a");
+	assert_int_equal(j->artifacts.paths.nr, 1);
+	assert_string_equal(j->artifacts.paths.v[0], "a");
+	j = pipeline_find_job(p, "kept");
+	assert_int_equal(j->artifacts.paths.nr, 2);
+	j = pipeline_find_job(p, "off");
+	assert_int_equal(j->pages, 0);
+	assert_false(j->artifacts.set);
+	j = pipeline_find_job(p, "notpages");
+	assert_int_equal(j->pages, 0);
+	assert_false(j->artifacts.set);
+	pipeline_free(p);
+
+	e = load_err("a:\n  script: x\n  pages: 3\n"
+		     "b:\n  script: x\n  pages: {publish: /srv}\n"
+		     "c:\n  script: x\n  pages: {bogus: 1}\n"
+		     "d:\n  script: x\n  pages: {expire_in: soon}\n"
+		     "pages:\n  script: x\n  publish: ../up\n");
+	assert_has(e, "job \"a\": \"pages\" must be true, false or a map");
+	assert_has(e, "the Pages directory \"/srv\" must be a relative path");
+	assert_has(e, "unknown keyword \"bogus\" in pages");
+	assert_has(e, "\"pages:expire_in\" must be a duration");
+	assert_has(e, "the Pages directory \"../up\" must be a relative path");
+	free(e);
+}
+
 static void test_full_job(void **state)
 {
 	struct pipeline *p = load_ok(
@@ -653,7 +711,7 @@ static void test_unsupported(void **state)
 	assert_has(e, "keyword \"id_tokens\" is not supported");
 	assert_has(e, "keyword \"hooks\" is not supported");
 	assert_has(e, "keyword \"identity\" is not supported");
-	assert_has(e, "keyword \"pages\" is not supported");
+	assert_false(strstr(e, "\"pages\""));    /* supported now */
 	assert_has(e, "keyword \"trigger\" is not supported");
 	assert_has(e, "keyword \"run\" is not supported");
 	assert_has(e, ":15:3: error: keyword \"services\" is not supported");
@@ -1780,6 +1838,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_empty_and_non_map, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cut_same_as_whole, setup, teardown),
 		cmocka_unit_test(test_cut_text),
+		cmocka_unit_test_setup_teardown(test_pages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cut_errors, setup, teardown),
 	};
 

@@ -1,0 +1,99 @@
+#!/bin/sh
+# GitLab Pages (docs/pages.md): a Pages job's directory is kept as its
+# artifacts, and the server serves the newest successful one's at
+# /pages/NAME/, with index.html, directories, .html, 404.html, content
+# types, a sandbox for the site's scripts, and who may see it.
+. "$(dirname "$0")/lib.sh"
+. "$TEST_DIR/lib-server.sh"
+
+start_server data || { echo "Bail out! the server does not start"; exit 1; }
+unset CIDRE_CONFIG XDG_CONFIG_HOME
+export CIDRE_SERVER=$URL CIDRE_TOKEN=$TOKEN
+
+cat >pipeline.yml <<'YML'
+build-site:
+  script:
+    - mkdir -p site/docs site/css
+    - echo "<h1>home $SITE_VERSION</h1>" >site/index.html
+    - echo "<p>docs</p>" >site/docs/index.html
+    - echo "<p>about</p>" >site/about.html
+    - echo "body {}" >site/css/main.css
+    - echo "<p>lost</p>" >site/404.html
+  pages:
+    publish: site
+other:
+  script: [mkdir -p public, echo not-the-site >public/index.html]
+  artifacts:
+    paths: [public]
+YML
+
+test_expect_success 'set-up: a public project whose Pages job publishes site/' '
+	bare_repo web <pipeline.yml &&
+	cidre project add web --repo web.git --public >/dev/null &&
+	cidre trigger web main -v SITE_VERSION=one --wait -q >id
+'
+
+test_expect_success 'the site: index.html at its root, types, the sandbox' '
+	curl -sS -D h "$URL/pages/web/" >body &&
+	expect_grep "^HTTP/1.1 200" h &&
+	expect_grep "^Content-Type: text/html; charset=utf-8" h &&
+	expect_grep "^Content-Security-Policy: sandbox allow-scripts" h &&
+	expect_no_grep "allow-same-origin" h &&
+	expect_grep "^X-Content-Type-Options: nosniff" h &&
+	expect_grep "^<h1>home one</h1>$" body &&
+	curl -sS -D h "$URL/pages/web/css/main.css" >body &&
+	expect_grep "^Content-Type: text/css" h &&
+	expect_grep "^body \{\}$" body
+'
+
+test_expect_success 'a directory: its index.html, and without its slash a redirect to it' '
+	curl -sS "$URL/pages/web/docs/" >body &&
+	expect_grep "^<p>docs</p>$" body &&
+	curl -sS -D h -o /dev/null "$URL/pages/web/docs" &&
+	expect_grep "^HTTP/1.1 301" h &&
+	expect_grep "^Location: /pages/web/docs/" h &&
+	curl -sS "$URL/pages/web/about" >body &&
+	expect_grep "^<p>about</p>$" body
+'
+
+test_expect_success 'a missing file: the site 404.html with status 404' '
+	curl -sS -D h "$URL/pages/web/nope.html" >body &&
+	expect_grep "^HTTP/1.1 404" h &&
+	expect_grep "^<p>lost</p>$" body &&
+	curl -sS --path-as-is -o /dev/null -w "%{http_code}" "$URL/pages/web/../../etc/passwd" >code &&
+	grep -qx "40[04]" code
+'
+
+test_expect_success 'the newest successful Pages job is the site; a failed one changes nothing' '
+	cidre trigger web main -v SITE_VERSION=two --wait -q >/dev/null &&
+	curl -sS "$URL/pages/web/" >body &&
+	expect_grep "^<h1>home two</h1>$" body &&
+	cat >web/.gitlab-ci.yml <<-\EOF &&
+	build-site:
+	  script:
+	    - mkdir -p site && echo "<h1>broken</h1>" >site/index.html && exit 3
+	  pages:
+	    publish: site
+	EOF
+	(cd web && git commit -q -am broken && git push -q origin HEAD:main) &&
+	expect_exit 1 cidre trigger web main -v SITE_VERSION=three --wait -q >/dev/null &&
+	curl -sS "$URL/pages/web/" >body &&
+	expect_grep "^<h1>home two</h1>$" body
+'
+
+test_expect_success 'who may see it: a private project needs a viewer; none without a Pages job' '
+	bare_repo private <pipeline.yml &&
+	cidre project add private --repo private.git >/dev/null &&
+	cidre trigger private main -v SITE_VERSION=p --wait -q >/dev/null &&
+	command curl -sS -o /dev/null -w "%{http_code}" "$URL/pages/private/" >code &&
+	test "$(cat code)" = 401 -o "$(cat code)" = 404 &&
+	curl -sS -H "Authorization: Bearer $TOKEN" "$URL/pages/private/" >body &&
+	expect_grep "^<h1>home p</h1>$" body &&
+	printf "j:\n  script: [echo]\n" | bare_repo nosite &&
+	cidre project add nosite --repo nosite.git --public >/dev/null &&
+	command curl -sS -D h "$URL/pages/nosite/" >body &&
+	expect_grep "^HTTP/1.1 404" h &&
+	expect_grep "has no Pages site" body
+'
+
+test_done
