@@ -358,6 +358,17 @@ int web_project(struct http_request *req, void *ud)
 	snprintf(nstr, sizeof(nstr), "%zu", nt);
 	if (ref)
 		strbuf_addf(&refnote, " on %s", ref);
+	{
+		/* its Pages site, when it has one (docs/pages.md) */
+		struct store_job pj;
+
+		if (store_job_pages(pg.st, pr.id, &pj, NULL) == 0) {
+			struct tmpl_var v[] = { tmpl_str("name", pr.name) };
+
+			page_render(&settings, "project", "pages", v, ARRAY_SIZE(v));
+			store_job_release(&pj);
+		}
+	}
 	if (role >= ROLE_MAINTAINER) {
 		struct tmpl_var v[] = { tmpl_str("name", pr.name) };
 

@@ -96,4 +96,11 @@ test_expect_success 'who may see it: a private project needs a viewer; none with
 	expect_grep "has no Pages site" body
 '
 
+test_expect_success 'the project page links to its site, when it has one' '
+	command curl -sS "$URL/p/web" >page &&
+	expect_grep "<a href=\"/pages/web/\">Pages site</a>" page &&
+	command curl -sS "$URL/p/nosite" >page &&
+	expect_no_grep "Pages site" page
+'
+
 test_done
