@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -2064,23 +2065,103 @@ done:
 	return rc;
 }
 
+/* s percent-encoded for a Location header, slashes kept */
+static void pct_path(struct strbuf *out, const char *s)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (isalnum(c) || strchr("-._~/", c))
+			strbuf_addch(out, (char)c);
+		else
+			strbuf_addf(out, "%%%02X", c);
+	}
+}
+
 /*
- * GET /pages/NAME/[PATH]: the project's site, the directory of its newest
- * successful Pages job (pages:publish, "public" by default) among that
- * job's artifacts, to whoever may see the project. PATH or PATH/ is
- * PATH/index.html, PATH may also be PATH.html, a directory without its
- * slash is redirected to it, and a missing file is the site's 404.html
- * (status 404) when it has one. Every response runs in a sandbox of its
- * own (CSP "sandbox" without allow-same-origin): the site's scripts get
- * an opaque origin, so they can neither read this server's pages nor
- * call its API with the visitor's session.
+ * Pages capabilities: a private project's site in a browser. The page
+ * itself comes with the session cookie, but a sandboxed page's own
+ * requests (stylesheets, scripts, images) do not: its origin is opaque.
+ * So a session's visit is redirected under /pages/NAME/-/CAP/, where
+ * relative links keep CAP, which stands for the visitor for
+ * PAGES_CAP_SECONDS: "EXPIRY.USER.ADMIN.MAC", the MAC an HMAC-SHA256
+ * of the project id and those three under a key made at the server's
+ * start (a restart ends every capability: the next visit with the
+ * cookie gets a new one). The visitor's role is asked again each time.
+ */
+#define PAGES_CAP_SECONDS (8 * 3600)
+static unsigned char pages_key[32];
+static pthread_once_t pages_key_once = PTHREAD_ONCE_INIT;
+
+static void pages_key_init(void)
+{
+	randombytes_buf(pages_key, sizeof(pages_key));
+}
+
+static void pages_mac(int64_t project, long long expiry, int64_t user, int admin,
+		      char hex[65])
+{
+	unsigned char mac[32];
+	char msg[128];
+	int n;
+
+	pthread_once(&pages_key_once, pages_key_init);
+	n = snprintf(msg, sizeof(msg), "pages:%" PRId64 ":%lld:%" PRId64 ":%d", project,
+		     expiry, user, admin);
+	hmac_sha256(pages_key, sizeof(pages_key), msg, (size_t)n, mac);
+	sodium_bin2hex(hex, 65, mac, sizeof(mac));
+}
+
+static void pages_cap_new(struct strbuf *out, int64_t project, const struct principal *who)
+{
+	long long expiry = (long long)time(NULL) + PAGES_CAP_SECONDS;
+	char hex[65];
+
+	pages_mac(project, expiry, who->user_id, !!who->admin, hex);
+	strbuf_addf(out, "%lld.%" PRId64 ".%d.%s", expiry, who->user_id, !!who->admin, hex);
+}
+
+/* cap's visitor, when cap is one of ours for project and still good: 0 */
+static int pages_cap_check(const char *cap, int64_t project, struct principal *who)
+{
+	long long expiry, user;
+	int admin, n = 0;
+	char hex[65], want[65];
+
+	if (strlen(cap) > 200 ||
+	    sscanf(cap, "%lld.%lld.%d.%64[0-9a-f]%n", &expiry, &user, &admin, hex, &n) != 4 ||
+	    cap[n] || strlen(hex) != 64 || (admin != 0 && admin != 1) || user < 0 ||
+	    expiry < (long long)time(NULL))
+		return -1;
+	pages_mac(project, expiry, (int64_t)user, admin, want);
+	if (sodium_memcmp(hex, want, 64))
+		return -1;
+	memset(who, 0, sizeof(*who));
+	who->user_id = (int64_t)user;
+	who->admin = admin;
+	return 0;
+}
+
+/*
+ * GET /pages/NAME/[PATH] (and /pages/NAME/-/CAP/[PATH], above): the
+ * project's site, the directory of its newest successful Pages job
+ * (pages:publish, "public" by default) among that job's artifacts, to
+ * whoever may see the project. PATH or PATH/ is PATH/index.html, PATH
+ * may also be PATH.html, a directory without its slash is redirected to
+ * it, and a missing file is the site's 404.html (status 404) when it has
+ * one. Every response runs in a sandbox of its own (CSP "sandbox"
+ * without allow-same-origin): the site's scripts get an opaque origin,
+ * so they can neither read this server's pages nor call its API with
+ * the visitor's session.
  */
 static int h_pages(struct http_request *req, void *ud)
 {
 	struct server *srv = SRV(ud);
 	struct store *st = store_or_500(req, srv);
 	const char *rel = http_request_param(req, "path");
-	struct strbuf err = STRBUF_INIT, try = STRBUF_INIT;
+	const char *cap = http_request_param(req, "cap");
+	struct strbuf err = STRBUF_INIT, try = STRBUF_INIT, base = STRBUF_INIT;
+	struct strbuf loc = STRBUF_INIT;
 	struct store_project p;
 	struct store_job j;
 	struct principal who;
@@ -2090,9 +2171,42 @@ static int h_pages(struct http_request *req, void *ud)
 
 	memset(&p, 0, sizeof(p));
 	memset(&j, 0, sizeof(j));
-	if (!st || who_asks(req, srv, st, &who) < 0 ||
-	    project_of(req, srv, st, &who, ROLE_VIEWER, &p) < 0)
+	if (!st)
 		goto out;
+	if (cap) {
+		rc = store_project_get(st, http_request_param(req, "name"), &p, &err);
+		if (rc != 0 || pages_cap_check(cap, p.id, &who) < 0 ||
+		    auth_role(srv, st, &who, &p) < ROLE_VIEWER) {
+			int renew = 0;
+
+			/* an old capability, the visitor still here: a new one */
+			if (rc == 0 && http_request_header(req, "Cookie")) {
+				if (who_asks(req, srv, st, &who) < 0)
+					goto out;       /* answered */
+				renew = who.via_session &&
+					auth_role(srv, st, &who, &p) >= ROLE_VIEWER;
+			}
+			if (renew) {
+				strbuf_addf(&loc, "/pages/%s/-/", p.name);
+				pages_cap_new(&loc, p.id, &who);
+				strbuf_addch(&loc, '/');
+				pct_path(&loc, rel ? rel : "");
+				http_add_header(req, "Location", loc.buf);
+				http_respond_data(req, 302, "text/plain; charset=utf-8", "", 0);
+			} else {
+				http_respond_error(req, 404, "no such Pages site, or this link "
+						   "has expired: open /pages/%s/ again",
+						   http_request_param(req, "name"));
+			}
+			goto out;
+		}
+		strbuf_addf(&base, "/pages/%s/-/%s/", p.name, cap);
+	} else {
+		if (who_asks(req, srv, st, &who) < 0 ||
+		    project_of(req, srv, st, &who, ROLE_VIEWER, &p) < 0)
+			goto out;
+		strbuf_addf(&base, "/pages/%s/", p.name);
+	}
 	rc = store_job_pages(st, p.id, &j, &err);
 	if (rc == STORE_NOTFOUND) {
 		http_respond_error(req, 404, "project %s has no Pages site: no Pages job "
@@ -2103,12 +2217,27 @@ static int h_pages(struct http_request *req, void *ud)
 		store_error(req, rc, &err);
 		goto out;
 	}
+	if (!cap && !p.public_read && who.via_session) {
+		/* a browser on a private site: its files need the capability */
+		strbuf_addf(&loc, "/pages/%s/-/", p.name);
+		pages_cap_new(&loc, p.id, &who);
+		strbuf_addch(&loc, '/');
+		pct_path(&loc, rel ? rel : "");
+		http_add_header(req, "Location", loc.buf);
+		http_respond_data(req, 302, "text/plain; charset=utf-8", "", 0);
+		goto out;
+	}
+	if (!rel) {
+		/* the site's root without its slash */
+		http_add_header(req, "Location", base.buf);
+		http_respond_data(req, 301, "text/plain; charset=utf-8", "", 0);
+		goto out;
+	}
 	http_add_header(req, "Content-Security-Policy", "sandbox allow-scripts allow-forms "
 			"allow-popups allow-popups-to-escape-sandbox allow-modals allow-downloads");
 	http_add_header(req, "X-Content-Type-Options", "nosniff");
-	http_add_header(req, "Cache-Control", "no-cache");
-	if (!rel)
-		rel = "";
+	http_add_header(req, "Cache-Control", cap ? "private, no-cache" : "no-cache");
+	http_add_header(req, "Referrer-Policy", "no-referrer");
 	len = strlen(rel);
 	if (len > 4096) {
 		http_respond_error(req, 414, "a path of at most 4096 bytes");
@@ -2126,13 +2255,12 @@ static int h_pages(struct http_request *req, void *ud)
 			rc = pages_open(req, srv, st, &j, try.buf, &fd, &size);
 			if (rc > 0) {
 				/* a directory: its relative links need the slash */
-				struct strbuf loc = STRBUF_INIT;
-
 				close(fd);
-				strbuf_addf(&loc, "/pages/%s/%s/", p.name, rel);
+				strbuf_add(&loc, base.buf, base.len);
+				pct_path(&loc, rel);
+				strbuf_addch(&loc, '/');
 				http_add_header(req, "Location", loc.buf);
 				http_respond_data(req, 301, "text/plain; charset=utf-8", "", 0);
-				strbuf_release(&loc);
 				goto out;
 			}
 		}
@@ -2179,6 +2307,8 @@ out:
 	store_project_release(&p);
 	strbuf_release(&err);
 	strbuf_release(&try);
+	strbuf_release(&base);
+	strbuf_release(&loc);
 	return 0;
 }
 
@@ -3737,6 +3867,8 @@ const struct http_route server_routes[] = {
 	{ "GET", "/api/v1/projects/:name/pipelines", h_project_pipelines },
 	{ "GET", "/api/v1/projects/:name/artifacts", h_latest_artifacts },
 	{ "GET", "/api/v1/projects/:name/artifacts/*path", h_latest_artifact },
+	{ "GET", "/pages/:name/-/:cap", h_pages },
+	{ "GET", "/pages/:name/-/:cap/**path", h_pages },
 	{ "GET", "/pages/:name", h_pages },
 	{ "GET", "/pages/:name/**path", h_pages },
 	{ "GET", "/api/v1/projects/:name/releases", h_releases },

@@ -96,6 +96,39 @@ test_expect_success 'who may see it: a private project needs a viewer; none with
 	expect_grep "has no Pages site" body
 '
 
+test_expect_success 'a browser on a private site: the page and its own files, under a capability' '
+	for u in eve mallory; do
+		api POST /api/v1/users "{\"login\":\"$u\",\"password\":\"$u-password-1\"}" >/dev/null ||
+			return 1
+	done &&
+	api PUT /api/v1/projects/private/members/eve "{\"role\":\"viewer\"}" >/dev/null &&
+	login_as eve && login_as mallory &&
+	command curl -sS -b eve.jar -D h -o /dev/null "$URL/pages/private/docs/" &&
+	expect_grep "^HTTP/1.1 302" h &&
+	loc=$(sed -n "s/^Location: \(.*\)\r$/\1/p" h) &&
+	echo "$loc" | grep -Eq "^/pages/private/-/[0-9]+\.[0-9]+\.0\.[0-9a-f]{64}/docs/$" &&
+	cap=$(echo "$loc" | cut -d/ -f5) &&
+	command curl -sS "$URL/pages/private/-/$cap/docs/" >body &&
+	expect_grep "^<p>docs</p>$" body &&
+	command curl -sS -D h "$URL/pages/private/-/$cap/css/main.css" >body &&
+	expect_grep "^Content-Security-Policy: sandbox" h &&
+	expect_grep "^body \{\}$" body &&
+	command curl -sS -D h -o /dev/null "$URL/pages/private/-/$cap/docs" &&
+	expect_grep "^Location: /pages/private/-/$cap/docs/" h &&
+	# not for another project, not altered, not for a non-member
+	command curl -sS -o /dev/null -w "%{http_code}" "$URL/pages/web/-/$cap/" >code &&
+	test "$(cat code)" = 404 &&
+	bad=$(echo "$cap" | sed "s/\.0\./.1./") &&
+	command curl -sS -o /dev/null -w "%{http_code}" "$URL/pages/private/-/$bad/" >code &&
+	test "$(cat code)" = 404 &&
+	command curl -sS -b mallory.jar -o /dev/null -w "%{http_code}" "$URL/pages/private/" >code &&
+	test "$(cat code)" = 404 &&
+	# a member no more: the capability stops at once
+	api DELETE /api/v1/projects/private/members/eve >/dev/null &&
+	command curl -sS -o /dev/null -w "%{http_code}" "$URL/pages/private/-/$cap/docs/" >code &&
+	test "$(cat code)" = 404
+'
+
 test_expect_success 'the project page links to its site, when it has one' '
 	command curl -sS "$URL/p/web" >page &&
 	expect_grep "<a href=\"/pages/web/\">Pages site</a>" page &&
