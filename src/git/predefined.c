@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "git/predefined.h"
+#include "util/strbuf.h"
 #include "util/xalloc.h"
 
 void ci_slugify(struct strbuf *out, const char *s)
@@ -38,6 +39,54 @@ static void set_slug(struct varlist *vl, const char *key, const char *value)
 	ci_slugify(&sb, value);
 	varlist_set(vl, key, sb.buf);
 	strbuf_release(&sb);
+}
+
+/*
+ * What a server's URL ("https://ci.example.com:8443/cidre") says, as
+ * GitLab's CI_SERVER_* variables, and its pages' URLs.
+ */
+static void server_urls(const char *url, const char *project, long long pipeline,
+			struct varlist *vl)
+{
+	const char *sep = strstr(url, "://"), *hp, *end, *colon;
+	char *scheme, *host, *port, *fqdn;
+	struct strbuf s = STRBUF_INIT;
+
+	if (!sep)
+		return;
+	scheme = xstrndup(url, (size_t)(sep - url));
+	hp = sep + 3;
+	end = hp + strcspn(hp, "/?#");
+	if (*hp == '[') {
+		const char *rb = memchr(hp, ']', (size_t)(end - hp));
+
+		colon = rb && rb + 1 < end && rb[1] == ':' ? rb + 1 : NULL;
+	} else {
+		colon = memchr(hp, ':', (size_t)(end - hp));
+	}
+	host = xstrndup(hp, (size_t)((colon ? colon : end) - hp));
+	port = colon ? xstrndup(colon + 1, (size_t)(end - colon - 1)) :
+	       xstrdup(!strcmp(scheme, "https") ? "443" : "80");
+	fqdn = xstrndup(hp, (size_t)(end - hp));
+	varlist_set(vl, "CI_SERVER_URL", url);
+	varlist_set(vl, "CI_SERVER_PROTOCOL", scheme);
+	varlist_set(vl, "CI_SERVER_HOST", host);
+	varlist_set(vl, "CI_SERVER_PORT", port);
+	varlist_set(vl, "CI_SERVER_FQDN", fqdn);
+	strbuf_addf(&s, "%s/p/%s", url, project);
+	varlist_set(vl, "CI_PROJECT_URL", s.buf);
+	strbuf_reset(&s);
+	strbuf_addf(&s, "%s/pipelines/%lld", url, pipeline);
+	varlist_set(vl, "CI_PIPELINE_URL", s.buf);
+	strbuf_reset(&s);
+	strbuf_addf(&s, "%s/pages/%s", url, project);
+	varlist_set(vl, "CI_PAGES_URL", s.buf);
+	varlist_set(vl, "CI_PAGES_HOSTNAME", host);
+	strbuf_release(&s);
+	free(scheme);
+	free(host);
+	free(port);
+	free(fqdn);
 }
 
 static int is_merge_request(const char *source)
@@ -132,5 +181,7 @@ void ci_predefined(const struct gitinfo *gi, const struct ci_predef *o,
 	varlist_set(vl, "CI_RUNNER_EXECUTABLE_ARCH", "linux/amd64");
 	varlist_set(vl, "CI_RUNNER_VERSION", CIDRE_VERSION);
 	varlist_set(vl, "CI_JOB_STATUS", "running");
+	if (o->server_url)
+		server_urls(o->server_url, name, o->pipeline_id, vl);
 }
 

@@ -12,6 +12,10 @@ struct ci_predef {
 	const char *project;      /* CI_PROJECT_NAME; NULL: toplevel's base name */
 	const char *namespace;    /* CI_PROJECT_NAMESPACE; NULL: "local" */
 	long long pipeline_id;    /* CI_PIPELINE_ID and _IID */
+	/* the server's own URL (no trailing slash), or NULL (cidre run):
+	   CI_SERVER_URL and the rest, CI_PROJECT_URL, CI_PIPELINE_URL,
+	   CI_PAGES_URL */
+	const char *server_url;
 };
 
 /*

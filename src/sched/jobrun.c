@@ -654,6 +654,17 @@ static void job_vars(struct job_ctx *jc, struct varlist *vars)
 	varlist_set(vars, "CI_PROJECT_DIR", jc->workdir);
 	snprintf(num, sizeof(num), "%lld", jr->job_id);
 	varlist_set(vars, "CI_JOB_ID", num);
+	{
+		/* the server's job page, when a server runs it */
+		const char *url = varlist_get(vars, "CI_SERVER_URL");
+
+		if (url) {
+			char *u = xasprintf("%s/jobs/%s", url, num);
+
+			varlist_set(vars, "CI_JOB_URL", u);
+			free(u);
+		}
+	}
 	snprintf(num, sizeof(num), "%d", pj->def->timeout ? pj->def->timeout : DEFAULT_TIMEOUT);
 	varlist_set(vars, "CI_JOB_TIMEOUT", num);
 	/* not gmtime_r + strftime: their tzset reads /etc/localtime per job */

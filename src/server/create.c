@@ -467,6 +467,7 @@ int server_create_pipeline(struct server *srv, const struct trigger *t,
 	char sha[41], parent[41] = "";
 	struct gitinfo gi;
 	struct ci_predef po;
+	char *base_url = NULL;
 	struct pctx ctx;
 	struct pipeline *p = NULL;
 	struct plan plan;
@@ -621,6 +622,13 @@ int server_create_pipeline(struct server *srv, const struct trigger *t,
 	po.project = pr->name;
 	po.namespace = "cidre";
 	po.pipeline_id = pl.id;
+	pthread_mutex_lock(&srv->cfg_lock);
+	base_url = xstrdup(srv->cfg.public_url ? srv->cfg.public_url :
+			   srv->url ? srv->url : "http://127.0.0.1:8080");
+	pthread_mutex_unlock(&srv->cfg_lock);
+	while (*base_url && base_url[strlen(base_url) - 1] == '/')
+		base_url[strlen(base_url) - 1] = '\0';
+	po.server_url = base_url;
 	{
 		char *b = xasprintf("%s/work", srv->data);
 
@@ -815,6 +823,7 @@ done:
 		}
 	}
 	free(plan_dir);
+	free(base_url);
 	if (have_plan) {
 		plan_release(&plan);
 		pipeline_free(p);

@@ -19,6 +19,8 @@ build-site:
     - echo "<p>about</p>" >site/about.html
     - echo "body {}" >site/css/main.css
     - echo "<p>lost</p>" >site/404.html
+    - echo "$CI_PAGES_URL $CI_PROJECT_URL $CI_PIPELINE_URL $CI_JOB_URL" >site/urls.txt
+    - echo "$CI_SERVER_URL $CI_SERVER_PROTOCOL $CI_SERVER_HOST $CI_SERVER_PORT $CI_SERVER_FQDN" >>site/urls.txt
   pages:
     publish: site
 other:
@@ -44,6 +46,14 @@ test_expect_success 'the site: index.html at its root, types, the sandbox' '
 	curl -sS -D h "$URL/pages/web/css/main.css" >body &&
 	expect_grep "^Content-Type: text/css" h &&
 	expect_grep "^body \{\}$" body
+'
+
+test_expect_success 'jobs of a server know its URLs: the site, the project, the pipeline, the job' '
+	curl -sS "$URL/pages/web/urls.txt" >urls &&
+	pid=$(cat id) &&
+	host=${URL#http://} &&
+	expect_grep "^$URL/pages/web $URL/p/web $URL/pipelines/$pid $URL/jobs/[0-9]+$" urls &&
+	expect_grep "^$URL http ${host%:*} ${host##*:} $host$" urls
 '
 
 test_expect_success 'a directory: its index.html, and without its slash a redirect to it' '

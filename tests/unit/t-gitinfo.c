@@ -16,6 +16,7 @@
 
 #include "exec/proc.h"
 #include "git/gitinfo.h"
+#include "git/predefined.h"
 #include "util/xalloc.h"
 #include "testlib.h"
 
@@ -359,6 +360,53 @@ static void test_proc_capture(void **state)
 	strbuf_release(&want);
 }
 
+/* A server's URL as GitLab's CI_SERVER_* and its pages' URLs */
+static void test_server_urls(void **state)
+{
+	static const struct { const char *url, *proto, *host, *port, *fqdn; } cases[] = {
+		{ "http://127.0.0.1:8080", "http", "127.0.0.1", "8080", "127.0.0.1:8080" },
+		{ "https://ci.example.com", "https", "ci.example.com", "443", "ci.example.com" },
+		{ "http://ci.example.com/cidre", "http", "ci.example.com", "80", "ci.example.com" },
+		{ "http://[::1]:9000", "http", "[::1]", "9000", "[::1]:9000" },
+		{ "https://[::1]/x", "https", "[::1]", "443", "[::1]" },
+	};
+	struct gitinfo gi = { 1, "/srv/app", ZEROS, ZEROS, "main", NULL, NULL, "main",
+			      "m", "a <a@b>", "2026-01-01T00:00:00Z", NULL };
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct ci_predef o = { "/b", ".gitlab-ci.yml", "push", "r", "app", "g", 7,
+				       cases[i].url };
+		struct varlist vl = VARLIST_INIT;
+		char want[256];
+
+		ci_predefined(&gi, &o, &vl);
+		assert_string_equal(varlist_get(&vl, "CI_SERVER_URL"), cases[i].url);
+		assert_string_equal(varlist_get(&vl, "CI_SERVER_PROTOCOL"), cases[i].proto);
+		assert_string_equal(varlist_get(&vl, "CI_SERVER_HOST"), cases[i].host);
+		assert_string_equal(varlist_get(&vl, "CI_SERVER_PORT"), cases[i].port);
+		assert_string_equal(varlist_get(&vl, "CI_SERVER_FQDN"), cases[i].fqdn);
+		snprintf(want, sizeof(want), "%s/pipelines/7", cases[i].url);
+		assert_string_equal(varlist_get(&vl, "CI_PIPELINE_URL"), want);
+		snprintf(want, sizeof(want), "%s/pages/app", cases[i].url);
+		assert_string_equal(varlist_get(&vl, "CI_PAGES_URL"), want);
+		snprintf(want, sizeof(want), "%s/p/app", cases[i].url);
+		assert_string_equal(varlist_get(&vl, "CI_PROJECT_URL"), want);
+		varlist_clear(&vl);
+	}
+	{
+		/* cidre run: no server, none of them */
+		struct ci_predef o = { "/b", ".gitlab-ci.yml", "push", "r", "app", "g", 7, NULL };
+		struct varlist vl = VARLIST_INIT;
+
+		ci_predefined(&gi, &o, &vl);
+		assert_null(varlist_get(&vl, "CI_SERVER_URL"));
+		assert_null(varlist_get(&vl, "CI_PAGES_URL"));
+		varlist_clear(&vl);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -370,6 +418,7 @@ int main(void)
 		cmocka_unit_test(test_changed_files),
 		cmocka_unit_test(test_env_and_bare),
 		cmocka_unit_test(test_proc_capture),
+		cmocka_unit_test(test_server_urls),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
