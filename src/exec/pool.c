@@ -1520,9 +1520,7 @@ static pid_t start_job_process(const struct job_req *q, struct job_child *jc,
 {
 	struct clone_args ca;
 	sigset_t all, old;
-	cpu_set_t one;
 	pid_t pid = -1;
-	int cpu;
 
 	*ready_sent = 0;
 	if (!ist.stack) {
@@ -1545,13 +1543,7 @@ static pid_t start_job_process(const struct job_req *q, struct job_child *jc,
 		 * task waiting 1-2 ms behind another (as the shell
 		 * executor's, proc.c); it restores our affinity first.
 		 */
-		cpu = sched_getcpu();
-		CPU_ZERO(&one);
-		if (cpu >= 0 && cpu < CPU_SETSIZE &&
-		    !sched_getaffinity(0, sizeof(jc->affinity), &jc->affinity)) {
-			CPU_SET(cpu, &one);
-			jc->pinned = !sched_setaffinity(0, sizeof(one), &one);
-		}
+		jc->pinned = proc_pin_here(&jc->affinity);
 		sigfillset(&all);
 		sigprocmask(SIG_SETMASK, &all, &old);
 		jc->in_cgroup = q->cgdir >= 0;

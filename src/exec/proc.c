@@ -274,6 +274,18 @@ static int child_main(void *arg)
  * 2.6 -> 0.9 ms; docs/internals/exec.md). The job's affinity is the
  * parent's, as without.
  */
+int proc_pin_here(cpu_set_t *saved)
+{
+	cpu_set_t one;
+	int cpu = sched_getcpu();
+
+	CPU_ZERO(&one);
+	if (cpu < 0 || cpu >= CPU_SETSIZE || sched_getaffinity(0, sizeof(*saved), saved))
+		return 0;
+	CPU_SET(cpu, &one);
+	return !sched_setaffinity(0, sizeof(one), &one);
+}
+
 static pid_t spawn_child(const struct cgroup *cg, struct child_args *a)
 {
 	sigset_t all, old;
@@ -303,17 +315,8 @@ static pid_t spawn_child(const struct cgroup *cg, struct child_args *a)
 	}
 #endif
 	stack = xmalloc(PROC_CHILD_STACK);
-	if (pin) {
-		cpu_set_t one;
-		int cpu = sched_getcpu();
-
-		CPU_ZERO(&one);
-		if (cpu >= 0 && cpu < CPU_SETSIZE &&
-		    !sched_getaffinity(0, sizeof(a->affinity), &a->affinity)) {
-			CPU_SET(cpu, &one);
-			a->pinned = !sched_setaffinity(0, sizeof(one), &one);
-		}
-	}
+	if (pin)
+		a->pinned = proc_pin_here(&a->affinity);
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	/* the stack grows down on every architecture we build for */

@@ -9,6 +9,7 @@
  * This is the only module that forks or execs jobs.
  */
 
+#include <sched.h>
 #include <signal.h>
 #include <stddef.h>
 
@@ -139,6 +140,14 @@ int proc_run(const struct proc_spec *spec, struct proc_result *res,
  */
 struct proc_prestart *proc_prestart(const struct proc_spec *spec,
 				    struct strbuf *err);
+
+/*
+ * Pin the calling thread to the CPU it runs on, its affinity saved in
+ * *saved: 1, or 0 (nothing changed). For a vfork-like clone: the child,
+ * born with that affinity on the CPU the parent leaves to it, restores
+ * *saved first (see spawn_child).
+ */
+int proc_pin_here(cpu_set_t *saved);
 
 /*
  * Whether a prestarted sandbox is still being set up, i.e. uses a CPU:

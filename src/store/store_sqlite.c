@@ -1834,15 +1834,16 @@ int store_job_add(struct store *st, struct store_job *j, struct strbuf *err)
 	return db_fail(st, rc, "job add", err);
 }
 
-int store_job_get(struct store *st, int64_t id, struct store_job *ret,
-		  struct strbuf *err)
+/* The job statement id answers for key: 0, STORE_NOTFOUND (none), -1. */
+static int job_one(struct store *st, enum stmt_id id, int64_t key, struct store_job *ret,
+		   const char *none, const char *what, struct strbuf *err)
 {
-	sqlite3_stmt *s = prep(st, ST_JOB_GET, err);
+	sqlite3_stmt *s = prep(st, id, err);
 	int rc;
 
 	if (!s)
 		return -1;
-	b_int(s, 1, id);
+	b_int(s, 1, key);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW)
 		read_job(s, ret);
@@ -1850,28 +1851,24 @@ int store_job_get(struct store *st, int64_t id, struct store_job *ret,
 	if (rc == SQLITE_ROW)
 		return 0;
 	if (rc == SQLITE_DONE)
-		return fail(err, STORE_NOTFOUND, "no job %lld", (long long)id);
-	return db_fail(st, rc, "job get", err);
+		return fail(err, STORE_NOTFOUND, "%s", none);
+	return db_fail(st, rc, what, err);
+}
+
+int store_job_get(struct store *st, int64_t id, struct store_job *ret,
+		  struct strbuf *err)
+{
+	char none[48];
+
+	snprintf(none, sizeof(none), "no job %lld", (long long)id);
+	return job_one(st, ST_JOB_GET, id, ret, none, "job get", err);
 }
 
 int store_job_pages(struct store *st, int64_t project_id, struct store_job *ret,
 		    struct strbuf *err)
 {
-	sqlite3_stmt *s = prep(st, ST_JOB_PAGES, err);
-	int rc;
-
-	if (!s)
-		return -1;
-	b_int(s, 1, project_id);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		read_job(s, ret);
-	done(s);
-	if (rc == SQLITE_ROW)
-		return 0;
-	if (rc == SQLITE_DONE)
-		return fail(err, STORE_NOTFOUND, "no Pages site: no successful Pages job");
-	return db_fail(st, rc, "pages job", err);
+	return job_one(st, ST_JOB_PAGES, project_id, ret,
+		       "no Pages site: no successful Pages job", "pages job", err);
 }
 
 /* Step s (bound) into an array of jobs; reset s. */
