@@ -2207,16 +2207,6 @@ static int h_pages(struct http_request *req, void *ud)
 			goto out;
 		strbuf_addf(&base, "/pages/%s/", p.name);
 	}
-	rc = store_job_pages(st, p.id, &j, &err);
-	if (rc == STORE_NOTFOUND) {
-		http_respond_error(req, 404, "project %s has no Pages site: no Pages job "
-				   "has succeeded (a job named pages, or with pages:)", p.name);
-		goto out;
-	}
-	if (rc < 0) {
-		store_error(req, rc, &err);
-		goto out;
-	}
 	if (!cap && !p.public_read && who.via_session) {
 		/* a browser on a private site: its files need the capability */
 		strbuf_addf(&loc, "/pages/%s/-/", p.name);
@@ -2225,6 +2215,43 @@ static int h_pages(struct http_request *req, void *ud)
 		pct_path(&loc, rel ? rel : "");
 		http_add_header(req, "Location", loc.buf);
 		http_respond_data(req, 302, "text/plain; charset=utf-8", "", 0);
+		goto out;
+	}
+	/* a parallel deployment: a first segment that is one's path prefix */
+	rc = STORE_NOTFOUND;
+	if (rel && *rel) {
+		size_t n = strcspn(rel, "/");
+		char *seg = xstrndup(rel, n);
+
+		if (n <= 63 && strcmp(seg, "-"))
+			rc = store_job_pages(st, p.id, seg, server_now_ms(), &j, &err);
+		if (rc == 0 && !rel[n]) {
+			strbuf_add(&loc, base.buf, base.len);
+			pct_path(&loc, seg);
+			strbuf_addch(&loc, '/');
+			http_add_header(req, "Location", loc.buf);
+			http_respond_data(req, 301, "text/plain; charset=utf-8", "", 0);
+			free(seg);
+			goto out;
+		}
+		if (rc == 0) {
+			pct_path(&base, seg);
+			strbuf_addch(&base, '/');
+			rel += n + 1;
+		}
+		free(seg);
+	}
+	if (rc == STORE_NOTFOUND) {
+		strbuf_reset(&err);
+		rc = store_job_pages(st, p.id, "", server_now_ms(), &j, &err);
+	}
+	if (rc == STORE_NOTFOUND) {
+		http_respond_error(req, 404, "project %s has no Pages site: no Pages job "
+				   "has succeeded (a job named pages, or with pages:)", p.name);
+		goto out;
+	}
+	if (rc < 0) {
+		store_error(req, rc, &err);
 		goto out;
 	}
 	if (!rel) {

@@ -3,6 +3,7 @@
  * read the pipeline file at that commit, plan it as GitLab would for the
  * push, and record the pipeline and its jobs.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fnmatch.h>
 #include <jansson.h>
@@ -161,39 +162,68 @@ static char *retry_json(const struct retry *rt)
 }
 
 /*
- * A Pages job's directory, its variables expanded, without trailing
- * slashes; NULL when it is not the project's site: a parallel deployment
- * (pages:path_prefix not empty once expanded), which is not served, or
- * a directory that expands to nothing or outside the project.
+ * A parallel deployment's path prefix as GitLab makes it: lowercase;
+ * letters, digits and periods kept, anything else a hyphen; no hyphen or
+ * period at either end; at most 63 bytes. In place.
  */
-static char *pages_dir(const struct plan *plan, const struct plan_job *pj,
-		       const struct plan_ctx *pc)
+static void pages_prefix_norm(char *s)
+{
+	size_t i, n = 0, start = 0;
+
+	for (i = 0; s[i]; i++) {
+		unsigned char c = (unsigned char)tolower((unsigned char)s[i]);
+
+		s[i] = isalnum(c) && c < 0x80 ? (char)c : c == '.' ? '.' : '-';
+	}
+	while (s[start] == '-' || s[start] == '.')
+		start++;
+	memmove(s, s + start, strlen(s + start) + 1);
+	n = strlen(s);
+	if (n > 63)
+		n = 63;
+	while (n && (s[n - 1] == '-' || s[n - 1] == '.'))
+		n--;
+	s[n] = '\0';
+}
+
+/*
+ * A Pages job's deployment, its variables expanded with the job's: its
+ * directory (pages:publish or public, without trailing slashes; NULL
+ * when it expands to nothing or leaves the project: not served), its
+ * path prefix ("" the main site) and how long it is served after the
+ * job's end (expire_in; by default always for the main site, a day for
+ * a prefix, as GitLab).
+ */
+static void pages_of(const struct plan *plan, const struct plan_job *pj,
+		     const struct plan_ctx *pc, struct store_job *j)
 {
 	struct varlist vars = VARLIST_INIT;
 	const struct job *def = pj->def;
-	char *dir = NULL, *prefix = NULL;
+	char *dir, *prefix;
+	long secs;
 	size_t n;
 
 	plan_job_vars(plan, pj, pc, &vars);
-	if (def->pages_path_prefix)
-		prefix = vars_expand_dup(def->pages_path_prefix, &vars);
-	if (!prefix || !*prefix)
-		dir = vars_expand_dup(def->pages_publish ? def->pages_publish : "public",
-				      &vars);
+	prefix = vars_expand_dup(def->pages_path_prefix ? def->pages_path_prefix : "", &vars);
+	dir = vars_expand_dup(def->pages_publish ? def->pages_publish : "public", &vars);
 	varlist_clear(&vars);
-	free(prefix);
-	if (!dir)
-		return NULL;
+	pages_prefix_norm(prefix);
 	n = strlen(dir);
 	while (n > 1 && dir[n - 1] == '/')
 		dir[--n] = '\0';
 	if (!n || dir[0] == '/' || !strcmp(dir, "..") || !strncmp(dir, "../", 3) ||
-	    strstr(dir, "/../") || (n >= 3 && !strcmp(dir + n - 3, "/..")) ||
-	    n > 1024) {
+	    strstr(dir, "/../") || (n >= 3 && !strcmp(dir + n - 3, "/..")) || n > 1024) {
 		free(dir);
-		return NULL;
+		dir = NULL;
 	}
-	return dir;
+	j->pages = dir;
+	j->pages_prefix = prefix;
+	if (def->pages_expire_in && !strcmp(def->pages_expire_in, "never"))
+		j->pages_expire_ms = 0;
+	else if (def->pages_expire_in && (secs = pipeline_parse_duration(def->pages_expire_in)) > 0)
+		j->pages_expire_ms = (int64_t)secs * 1000;
+	else
+		j->pages_expire_ms = *prefix ? 86400 * 1000LL : 0;
 }
 
 /* Record the plan's jobs (in one transaction with the context). */
@@ -238,7 +268,7 @@ static int add_jobs(struct store *st, int64_t pid, const struct plan *plan,
 			varlist_clear(&vars);
 		}
 		if (pj->def->pages > 0)
-			j.pages = pages_dir(plan, pj, pc);
+			pages_of(plan, pj, pc, &j);
 		rc = store_job_add(st, &j, err);
 		if (rc == 0 && globals && pj->def->cut)
 			rc = store_job_def_add(st, pid, (int)i, pj->def->cut, err);
@@ -248,6 +278,7 @@ static int add_jobs(struct store *st, int64_t pid, const struct plan *plan,
 		free(j.retry_when);
 		free(j.manual_confirmation);
 		free(j.pages);
+		free(j.pages_prefix);
 		if (rc < 0)
 			return -1;
 	}

@@ -157,6 +157,8 @@ static int new_attempt_as(struct store *st, const struct store_job *j, int as_ma
 	n.retry_when = j->retry_when;
 	n.manual_confirmation = j->manual_confirmation;
 	n.pages = j->pages;
+	n.pages_prefix = j->pages_prefix;
+	n.pages_expire_ms = j->pages_expire_ms;
 	if (store_job_add(st, &n, err) < 0 || store_job_set_retried(st, j->id, err) < 0)
 		return -1;
 	if (ret_id)

@@ -346,11 +346,15 @@ const char *const store_migrations[] = {
 	"CREATE INDEX releases_newest ON releases (project_id, released_at);",
 	/*
 	 * 18: a Pages job's directory (pages:publish, expanded; NULL: not a
-	 * Pages job); the site is the newest successful one's artifacts.
+	 * Pages job), its deployment's path prefix ("" the main site) and
+	 * how long after the job's end it is served (0: always); a site is
+	 * the newest successful such job's artifacts.
 	 */
 	"ALTER TABLE jobs ADD COLUMN pages TEXT;"
-	"CREATE INDEX jobs_pages ON jobs (project_id, finished) WHERE pages IS NOT NULL"
-	" AND status = 'success';",
+	"ALTER TABLE jobs ADD COLUMN pages_prefix TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE jobs ADD COLUMN pages_expire_ms INTEGER NOT NULL DEFAULT 0;"
+	"CREATE INDEX jobs_pages ON jobs (project_id, pages_prefix, finished)"
+	" WHERE pages IS NOT NULL AND status = 'success';",
 };
 
 const size_t store_migrations_nr = ARRAY_SIZE(store_migrations);

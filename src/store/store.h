@@ -279,15 +279,19 @@ struct store_job {
 	int64_t artifacts_expire_at; /* when its artifacts expire; 0: never (or none) */
 	int64_t artifacts_expired;   /* 0, or when the reaper deleted them */
 	char *pages;                 /* a Pages job's directory; NULL: not one */
+	char *pages_prefix;          /* its deployment's path prefix; NULL or "": the main site */
+	int64_t pages_expire_ms;     /* served until finished + this; 0: always */
 };
 void store_job_release(struct store_job *j);
 /*
- * The job whose artifacts are a project's Pages site: its newest
- * successful Pages job (store_job.pages) whose artifacts remain.
- * STORE_NOTFOUND when there is none.
+ * The job whose artifacts are a project's Pages site (prefix "") or one
+ * of its parallel deployments (a path prefix): its newest successful
+ * Pages job (store_job.pages) of that prefix whose artifacts remain and
+ * whose deployment has not expired at now_ms. STORE_NOTFOUND when there
+ * is none.
  */
-int store_job_pages(struct store *st, int64_t project_id, struct store_job *ret,
-		    struct strbuf *err);
+int store_job_pages(struct store *st, int64_t project_id, const char *prefix,
+		    int64_t now_ms, struct store_job *ret, struct strbuf *err);
 
 /*
  * Insert the plan fields of *j (pipeline_id ... max_retries; status NULL:

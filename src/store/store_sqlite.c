@@ -79,7 +79,7 @@ enum stmt_id {
 	"j.tests_failed, j.tests_skipped, j.tests_errors, j.env_name, " \
 	"j.env_url, (SELECT name FROM projects WHERE id = j.project_id), " \
 	"j.retry_when, j.artifacts_expire_at, j.artifacts_expired, j.manual_confirmation, " \
-	"j.pages"
+	"j.pages, j.pages_prefix, j.pages_expire_ms"
 
 #define TOKEN_COLS "id, name, user_id, created, last_used, revoked"
 #define RELEASE_COLS \
@@ -167,15 +167,18 @@ static const char *const stmt_sql[ST__NR] = {
 		"INSERT INTO jobs (pipeline_id, project_id, name, stage, stage_idx, "
 		"plan_idx, status, when_, start_in_ms, allow_failure, interruptible, "
 		"resource_group, needs, deps, attempt, max_retries, created, queued, "
-		"retry_when, manual_confirmation, pages) "
+		"retry_when, manual_confirmation, pages, pages_prefix, pages_expire_ms) "
 		"SELECT ?1, p.project_id, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
-		"?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20 FROM pipelines p WHERE p.id = ?1 "
+		"?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22 FROM pipelines p "
+		"WHERE p.id = ?1 "
 		"RETURNING id, project_id",
 	[ST_JOB_GET] = "SELECT " JOB_COLS " FROM jobs j WHERE j.id = ?1",
 	/* the site: the newest successful Pages job whose artifacts remain */
 	[ST_JOB_PAGES] = "SELECT " JOB_COLS " FROM jobs j WHERE j.project_id = ?1 "
-		"AND j.pages IS NOT NULL AND j.status = 'success' "
-		"AND j.artifacts_expired = 0 ORDER BY j.finished DESC, j.id DESC LIMIT 1",
+		"AND j.pages_prefix = ?2 AND j.pages IS NOT NULL AND j.status = 'success' "
+		"AND j.artifacts_expired = 0 "
+		"AND (j.pages_expire_ms = 0 OR j.finished + j.pages_expire_ms > ?3) "
+		"ORDER BY j.finished DESC, j.id DESC LIMIT 1",
 	[ST_JOB_EXISTS] = "SELECT 1 FROM jobs WHERE id = ?1",
 	[ST_JOB_SET_DOTENV] = "UPDATE jobs SET dotenv = ?2 WHERE id = ?1 RETURNING id",
 	[ST_JOB_DOTENV] = "SELECT dotenv FROM jobs WHERE id = ?1",
@@ -1719,6 +1722,7 @@ void store_job_release(struct store_job *j)
 	free(j->retry_when);
 	free(j->manual_confirmation);
 	free(j->pages);
+	free(j->pages_prefix);
 	memset(j, 0, sizeof(*j));
 }
 
@@ -1777,6 +1781,8 @@ static void read_job(sqlite3_stmt *s, struct store_job *j)
 	j->artifacts_expired = sqlite3_column_int64(s, 40);
 	j->manual_confirmation = col_str(s, 41);
 	j->pages = col_str(s, 42);
+	j->pages_prefix = col_str(s, 43);
+	j->pages_expire_ms = sqlite3_column_int64(s, 44);
 }
 
 int store_job_add(struct store *st, struct store_job *j, struct strbuf *err)
@@ -1804,7 +1810,9 @@ int store_job_add(struct store *st, struct store_job *j, struct strbuf *err)
 	    b_int(s, 14, j->attempt > 0 ? j->attempt : 1) ||
 	    b_int(s, 15, j->max_retries) || b_int(s, 16, created) ||
 	    b_int(s, 17, queued) || b_text(s, 18, j->retry_when) ||
-	    b_text(s, 19, j->manual_confirmation) || b_text(s, 20, j->pages)) {
+	    b_text(s, 19, j->manual_confirmation) || b_text(s, 20, j->pages) ||
+	    b_text(s, 21, j->pages_prefix ? j->pages_prefix : "") ||
+	    b_int(s, 22, j->pages_expire_ms)) {
 		done(s);
 		return db_fail(st, -1, "job add", err);
 	}
@@ -1834,9 +1842,13 @@ int store_job_add(struct store *st, struct store_job *j, struct strbuf *err)
 	return db_fail(st, rc, "job add", err);
 }
 
-/* The job statement id answers for key: 0, STORE_NOTFOUND (none), -1. */
-static int job_one(struct store *st, enum stmt_id id, int64_t key, struct store_job *ret,
-		   const char *none, const char *what, struct strbuf *err)
+/*
+ * The job statement id answers for key (and, for ST_JOB_PAGES, prefix and
+ * now): 0, STORE_NOTFOUND (none), -1.
+ */
+static int job_one(struct store *st, enum stmt_id id, int64_t key, const char *prefix,
+		   int64_t now, struct store_job *ret, const char *none, const char *what,
+		   struct strbuf *err)
 {
 	sqlite3_stmt *s = prep(st, id, err);
 	int rc;
@@ -1844,6 +1856,10 @@ static int job_one(struct store *st, enum stmt_id id, int64_t key, struct store_
 	if (!s)
 		return -1;
 	b_int(s, 1, key);
+	if (prefix && (b_text(s, 2, prefix) || b_int(s, 3, now))) {
+		done(s);
+		return db_fail(st, -1, what, err);
+	}
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW)
 		read_job(s, ret);
@@ -1861,13 +1877,13 @@ int store_job_get(struct store *st, int64_t id, struct store_job *ret,
 	char none[48];
 
 	snprintf(none, sizeof(none), "no job %lld", (long long)id);
-	return job_one(st, ST_JOB_GET, id, ret, none, "job get", err);
+	return job_one(st, ST_JOB_GET, id, NULL, 0, ret, none, "job get", err);
 }
 
-int store_job_pages(struct store *st, int64_t project_id, struct store_job *ret,
-		    struct strbuf *err)
+int store_job_pages(struct store *st, int64_t project_id, const char *prefix,
+		    int64_t now_ms, struct store_job *ret, struct strbuf *err)
 {
-	return job_one(st, ST_JOB_PAGES, project_id, ret,
+	return job_one(st, ST_JOB_PAGES, project_id, prefix ? prefix : "", now_ms, ret,
 		       "no Pages site: no successful Pages job", "pages job", err);
 }
 

@@ -362,7 +362,7 @@ int web_project(struct http_request *req, void *ud)
 		/* its Pages site, when it has one (docs/pages.md) */
 		struct store_job pj;
 
-		if (store_job_pages(pg.st, pr.id, &pj, NULL) == 0) {
+		if (store_job_pages(pg.st, pr.id, "", server_now_ms(), &pj, NULL) == 0) {
 			struct tmpl_var v[] = { tmpl_str("name", pr.name) };
 
 			page_render(&settings, "project", "pages", v, ARRAY_SIZE(v));

@@ -139,6 +139,46 @@ test_expect_success 'a browser on a private site: the page and its own files, un
 	test "$(cat code)" = 404
 '
 
+test_expect_success 'parallel deployments: path_prefix, GitLab normalized; they expire' '
+	cat >prev.yml <<-\EOF &&
+	site:
+	  script: [mkdir -p public, echo main >public/index.html]
+	  pages: true
+	  rules:
+	    - if: $PREVIEW == null
+	preview:
+	  script: [mkdir -p public/d, echo "preview $PREVIEW" >public/index.html, echo d >public/d/index.html]
+	  pages:
+	    path_prefix: "-MR_$PREVIEW."
+	  rules:
+	    - if: $PREVIEW
+	short:
+	  script: [mkdir -p public, echo short >public/index.html]
+	  pages:
+	    path_prefix: short
+	    expire_in: 2 seconds
+	  rules:
+	    - if: $PREVIEW
+	EOF
+	bare_repo prev <prev.yml &&
+	cidre project add prev --repo prev.git --public >/dev/null &&
+	cidre trigger prev main --wait -q >/dev/null &&
+	cidre trigger prev main -v PREVIEW=7 --wait -q >/dev/null &&
+	command curl -sS "$URL/pages/prev/" >body && expect_grep "^main$" body &&
+	command curl -sS "$URL/pages/prev/mr-7/" >body && expect_grep "^preview 7$" body &&
+	command curl -sS "$URL/pages/prev/mr-7/d/" >body && expect_grep "^d$" body &&
+	command curl -sS -D h -o /dev/null "$URL/pages/prev/mr-7" &&
+	expect_grep "^Location: /pages/prev/mr-7/" h &&
+	command curl -sS -D h -o /dev/null "$URL/pages/prev/mr-7/d" &&
+	expect_grep "^Location: /pages/prev/mr-7/d/" h &&
+	command curl -sS -o /dev/null -w "%{http_code}" "$URL/pages/prev/short/" >code &&
+	test "$(cat code)" = 200 &&
+	sleep 3 &&
+	command curl -sS -o /dev/null -w "%{http_code}" "$URL/pages/prev/short/" >code &&
+	test "$(cat code)" = 404 &&
+	command curl -sS "$URL/pages/prev/" >body && expect_grep "^main$" body
+'
+
 test_expect_success 'the project page links to its site, when it has one' '
 	command curl -sS "$URL/p/web" >page &&
 	expect_grep "<a href=\"/pages/web/\">Pages site</a>" page &&
