@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
+#include "exec/fetch.h"
 #include "pipeline/model.h"
 #include "util/strbuf.h"
 
@@ -141,6 +142,7 @@ int cmd_lint(int argc, char **argv)
 	lo.vars = &vars;
 	lo.vars_partial = 1; /* no ref, no pipeline: see docs/lint.md */
 	lo.project_file = cmd_project_file;
+	lo.remote_file = fetch_url;
 	ret = pipeline_load(&lo, &p, &d) ? 2 : 0;
 	diag_sort(&d);
 

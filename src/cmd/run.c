@@ -16,9 +16,10 @@
 
 #include "cmd/cmd.h"
 #include "exec/cgroup.h"
+#include "exec/fetch.h"
 #include "exec/image.h"
-#include "exec/proc.h"
 #include "exec/pool.h"
+#include "exec/proc.h"
 #include "exec/sandbox.h"
 #include "exec/workspace.h"
 #include "git/gitinfo.h"
@@ -786,6 +787,7 @@ int cmd_run(int argc, char **argv)
 	lo.changed_since = run_changed_since;
 	lo.changed_since_ud = &gi;
 	lo.project_file = cmd_project_file;
+	lo.remote_file = fetch_url;
 	if (pipeline_load(&lo, &p, &d) < 0) {
 		struct strbuf msg = STRBUF_INIT;
 

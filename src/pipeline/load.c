@@ -45,6 +45,7 @@ struct loader {
 	 */
 	const char *src_project;
 	const char *src_ref;
+	int src_remote;         /* the file being read is a URL (include:remote) */
 	/* the files being loaded, the outermost first (interned names): a cycle's */
 	const char **chain;
 	size_t chain_nr, chain_alloc;
@@ -282,7 +283,7 @@ static int path_escapes(const char *path)
 }
 
 static const char *const include_unsupported[] = {
-	"remote", "template", "component", "integrity", "cache",
+	"template", "component", "integrity", "cache",
 };
 
 /*
@@ -734,6 +735,40 @@ out:
 	strvec_clear(&files);
 }
 
+/*
+ * include:remote (or a URL as the entry): the file at url, read with
+ * load_opts.remote_file. Its own local includes are the project's files,
+ * as in GitLab.
+ */
+static void include_remote(struct loader *ld, struct ynode *acc, const char *url,
+			   const struct pos *pos, int depth)
+{
+	const char *saved_project = ld->src_project, *saved_ref = ld->src_ref;
+	int saved_remote = ld->src_remote;
+
+	if (strncmp(url, "http://", 7) && strncmp(url, "https://", 8)) {
+		diag_error(ld->d, pos, "include:remote \"%s\" must be an http:// or "
+			   "https:// URL", url);
+		return;
+	}
+	if (strlen(url) > 2048 || strpbrk(url, " \t\r\n")) {
+		diag_error(ld->d, pos, "include:remote: not a URL (spaces, or more than "
+			   "2048 bytes)");
+		return;
+	}
+	if (!ld->opts->remote_file) {
+		diag_error(ld->d, pos, "include:remote cannot be read here");
+		return;
+	}
+	ld->src_project = NULL;
+	ld->src_ref = NULL;
+	ld->src_remote = 1;
+	include_file(ld, acc, url, pos, depth);
+	ld->src_project = saved_project;
+	ld->src_ref = saved_ref;
+	ld->src_remote = saved_remote;
+}
+
 static void include_entry(struct loader *ld, struct ynode *acc,
 			  const struct ynode *e, int depth)
 {
@@ -743,8 +778,10 @@ static void include_entry(struct loader *ld, struct ynode *acc,
 
 	if (e->type == YNODE_SCALAR && yscalar_kind(e) != YS_NULL) {
 		if (!strncmp(e->str, "http://", 7) || !strncmp(e->str, "https://", 8)) {
-			diag_error(ld->d, &e->pos, "keyword \"include:remote\" is not "
-				   "supported by cidre (only files of the repository and of projects on the cidre server can be included)");
+			path = include_expand(ld, e->str, &e->pos);
+			if (path)
+				include_remote(ld, acc, path, &e->pos, depth);
+			free(path);
 			return;
 		}
 		path = include_expand(ld, e->str, &e->pos);
@@ -764,12 +801,13 @@ static void include_entry(struct loader *ld, struct ynode *acc,
 			if (!strcmp(k, include_unsupported[j])) {
 				diag_error(ld->d, &e->pairs[i].key_pos,
 					   "keyword \"include:%s\" is not supported by cidre "
-					   "(only files of the repository and of projects on the cidre server can be included)", k);
+					   "(only files of the repository, of projects on the cidre server and at URLs can be included)", k);
 				return;
 			}
 		}
 		if (strcmp(k, "local") && strcmp(k, "rules") && strcmp(k, "project") &&
-		    strcmp(k, "file") && strcmp(k, "ref") && strcmp(k, "inputs")) {
+		    strcmp(k, "file") && strcmp(k, "ref") && strcmp(k, "inputs") &&
+		    strcmp(k, "remote")) {
 			diag_error(ld->d, &e->pairs[i].key_pos,
 				   "unknown keyword \"%s\" in include", k);
 			return;
@@ -790,6 +828,28 @@ static void include_entry(struct loader *ld, struct ynode *acc,
 				   "include:%s goes with include:project", k);
 			return;
 		}
+	}
+	if ((local = ymap_get(e, "remote"))) {
+		if (ymap_get(e, "local")) {
+			diag_error(ld->d, &ymap_find(e, "remote")->key_pos,
+				   "include:remote and include:local do not go together");
+			return;
+		}
+		if (local->type != YNODE_SCALAR || yscalar_kind(local) == YS_NULL) {
+			diag_error(ld->d, &local->pos, "include:remote must be a string");
+			return;
+		}
+		rules = ymap_get(e, "rules");
+		if (rules && include_rules(ld, rules) <= 0)
+			return;
+		path = include_expand(ld, local->str, &local->pos);
+		ld->inputs = ymap_get(e, "inputs");
+		ld->inputs_pos = ld->inputs ? &ymap_find(e, "inputs")->key_pos : NULL;
+		if (path)
+			include_remote(ld, acc, path, &local->pos, depth);
+		ld->inputs = NULL;
+		free(path);
+		return;
 	}
 	local = ymap_get(e, "local");
 	if (!local) {
@@ -939,7 +999,20 @@ static struct ynode *load_file(struct loader *ld, const char *rel,
 	ALLOC_GROW(ld->chain, ld->chain_nr + 1, ld->chain_alloc);
 	ld->chain[ld->chain_nr++] = file;
 
-	if (ld->src_project) {
+	if (ld->src_remote) {
+		struct strbuf err = STRBUF_INIT;
+
+		if (ld->opts->remote_file(ld->opts->remote_file_ud, rel, ld->max_file_size,
+					  &buf, &err) < 0) {
+			diag_error(ld->d, from ? from : &fpos, "include:remote %s: %s", rel,
+				   err.len ? err.buf : "cannot be read");
+			strbuf_release(&err);
+			goto out;
+		}
+		strbuf_release(&err);
+		/* its includes: local ones are the project's */
+		ld->src_remote = 0;
+	} else if (ld->src_project) {
 		struct strbuf err = STRBUF_INIT;
 
 		if (ld->opts->project_file(ld->opts->project_file_ud, ld->src_project,
@@ -956,7 +1029,8 @@ static struct ynode *load_file(struct loader *ld, const char *rel,
 		else
 			strbuf_addf(&path, "%s/%s", ld->root, rel);
 	}
-	if (!ld->src_project && strbuf_read_file(&buf, path.buf, ld->max_file_size)) {
+	if (!ld->src_project && !buf.len && path.len &&
+	    strbuf_read_file(&buf, path.buf, ld->max_file_size)) {
 		const struct pos *at = from ? from : &fpos;
 
 		if (errno == EFBIG)

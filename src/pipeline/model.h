@@ -343,6 +343,14 @@ struct load_opts {
 	int (*project_file)(void *ud, const char *project, const char *ref, const char *file,
 			    size_t max, struct strbuf *out, struct strbuf *err);
 	void *project_file_ud;
+	/*
+	 * include:remote: the text at url (http or https) into out, at most
+	 * max bytes. 0, or -1 with err. NULL: include:remote is an error
+	 * (exec/fetch.c fetch_url is one).
+	 */
+	int (*remote_file)(void *ud, const char *url, size_t max, struct strbuf *out,
+			   struct strbuf *err);
+	void *remote_file_ud;
 	size_t max_file_size;        /* per file; 0 = 1 MiB */
 	size_t max_includes;         /* 0 = 150, GitLab's limit */
 	int cut;                     /* fill cut_globals and each job's cut */

@@ -2,6 +2,7 @@
  * A server pipeline's planning context as JSON, and planning with it.
  */
 #include "server/pctx.h"
+#include "exec/fetch.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -230,6 +231,7 @@ static int plan(const char *root, const struct pctx *c, const char *one_job,
 	}
 	lo.project_file = c->project_file;
 	lo.project_file_ud = c->project_file_ud;
+	lo.remote_file = fetch_url;
 	lo.inputs = &c->inputs;
 	if (globals) {
 		const struct var *cf = varlist_find(&c->predefined, "CI_CONFIG_PATH");

@@ -13,7 +13,7 @@ test_expect_success 'setup' '
 	include:
 	  - local: ci/jobs.yml
 	  - local: ci/missing.yml
-	  - remote: https://example.com/ci.yml
+	  - template: Auto-DevOps.gitlab-ci.yml
 	main_job:
 	  script: x
 	EOT
@@ -22,7 +22,7 @@ test_expect_success 'setup' '
 test_expect_success 'errors point into the included file and the includer' '
 	expect_exit 2 cidre lint -C repo 2>err &&
 	expect_grep "^\.gitlab-ci\.yml:3:12: error: included file \"ci/missing\.yml\" does not exist" err &&
-	expect_grep "^\.gitlab-ci\.yml:4:5: error: keyword \"include:remote\" is not supported" err &&
+	expect_grep "^\.gitlab-ci\.yml:4:5: error: keyword \"include:template\" is not supported" err &&
 	expect_grep "^ci/jobs\.yml:3:9: error: job \"included_job\": \"when\" must be one of" err
 '
 

@@ -990,11 +990,11 @@ static void test_unsupported_none(void **state)
 /* A file whose jobs all come from a refused include gets one error. */
 static void test_no_jobs_after_refused_include(void **state)
 {
-	char *e = load_err("include:\n  - remote: https://example.com/ci.yml\n"
+	char *e = load_err("include:\n  - template: Auto-DevOps.gitlab-ci.yml\n"
 			   "variables:\n  A: b\n");
 
 	(void)state;
-	assert_has(e, "keyword \"include:remote\" is not supported");
+	assert_has(e, "keyword \"include:template\" is not supported");
 	assert_null(strstr(e, "no visible jobs"));
 	free(e);
 	e = load_err("variables:\n  A: b\n");
@@ -1410,14 +1410,17 @@ static void test_include_errors(void **state)
 	write_file("bad.yml", "oops: {script: x, scirpt: y}\n");
 	write_file("notyaml.txt", "x\n");
 	e = load_err("include:\n  - missing.yml\n  - bad.yml\n  - notyaml.txt\n"
-		     "  - ../outside.yml\n  - https://example.com/ci.yml\n"
+		     "  - ../outside.yml\n  - https://127.0.0.1:1/ci.yml\n"
+		     "  - remote: ftp://127.0.0.1/x.yml\n"
 		     "  - nothing/*.yml\n"
 		     "j: {script: x}\n");
 	assert_has(e, ".gitlab-ci.yml:2:5: error: included file \"missing.yml\" does not exist");
 	assert_has(e, "bad.yml:1:19: error: unknown keyword \"scirpt\" in job \"oops\"");
 	assert_has(e, "does not have a YAML extension");
 	assert_has(e, "path must stay inside the repository");
-	assert_has(e, "keyword \"include:remote\" is not supported");
+	/* no remote_file here: nothing is fetched */
+	assert_has(e, "include:remote cannot be read here");
+	assert_has(e, "include:remote \"ftp://127.0.0.1/x.yml\" must be an http:// or https:// URL");
 	assert_has(e, "include \"nothing/*.yml\": no file matches");
 	free(e);
 }
