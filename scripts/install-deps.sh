@@ -4,7 +4,7 @@
 # as root, or through sudo when it is there; otherwise prints the exact
 # apt-get line to run.
 set -e
-BUILD="build-essential pkg-config libfyaml-dev libjansson-dev libsqlite3-dev zlib1g-dev libcurl4-openssl-dev libsodium-dev git"
+BUILD="build-essential pkg-config libfyaml-dev libjansson-dev libsqlite3-dev zlib1g-dev libcurl4-openssl-dev libsodium-dev git curl"
 TEST="tzdata libcmocka-dev clang libclang-rt-14-dev perl python3 sqlite3 curl jq openssl bubblewrap busybox-static"
 want=$BUILD
 case "${1:-}" in
