@@ -436,6 +436,19 @@ static void print_summary(FILE *f, const struct plan *plan,
 			allowed > 1 ? "s" : "");
 	fprintf(f, " in %.2fs", total);
 	fputc('\n', f);
+	/* a Pages job's site, as a server would serve it (docs/pages.md) */
+	for (i = 0; i < plan->nr; i++) {
+		const struct job *def = plan->jobs[i].def;
+
+		const char *dir = def->pages_publish ? def->pages_publish : "public";
+		int n = (int)strlen(dir);
+
+		while (n > 1 && dir[n - 1] == '/')
+			n--;
+		if (def->pages > 0 && res[i].status == JOB_SUCCESS)
+			fprintf(f, "Pages site of %s: .cidre/artifacts/%s/%.*s/index.html\n",
+				plan->jobs[i].name, plan->jobs[i].name, n, dir);
+	}
 }
 
 static json_t *json_strvec(const struct strvec *sv)

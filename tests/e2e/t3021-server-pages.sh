@@ -35,6 +35,13 @@ test_expect_success 'set-up: a public project whose Pages job publishes site/' '
 	cidre trigger web main -v SITE_VERSION=one --wait -q >id
 '
 
+test_expect_success 'cidre run says where a Pages job put its site' '
+	(cd web && cidre run --color=never -v SITE_VERSION=local) >out &&
+	expect_grep "^Pages site of build-site: \.cidre/artifacts/build-site/site/index\.html$" out &&
+	grep -q "home local" web/.cidre/artifacts/build-site/site/index.html &&
+	expect_no_grep "Pages site of other" out
+'
+
 test_expect_success 'the site: index.html at its root, types, the sandbox' '
 	curl -sS -D h "$URL/pages/web/" >body &&
 	expect_grep "^HTTP/1.1 200" h &&
