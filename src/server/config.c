@@ -94,6 +94,7 @@ void server_config_release(struct server_config *c)
 	free(c->smtp_username);
 	free(c->smtp_password);
 	free(c->images);
+	free(c->include_remote);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -296,6 +297,60 @@ static int is_map(struct cfg_ctx *x, const struct ynode *n, const char *key)
 
 static const char *const http_schemes[] = { "http://", "https://", NULL };
 static const char *const smtp_schemes[] = { "smtp://", "smtps://", NULL };
+/* include_remote: a list of http(s) URL prefixes ([] refuses every URL) */
+#define CONFIG_MAX_REMOTE 100
+static void set_remote(struct cfg_ctx *x, const struct ynode *n, struct server_config *c)
+{
+	struct strbuf all = STRBUF_INIT;
+	size_t i;
+	int nr = 0;
+
+	if (n->type != YNODE_SEQ || n->nr > CONFIG_MAX_REMOTE) {
+		diag_error(x->d, &n->pos, "include_remote: must be a list of at most %d "
+			   "URL prefixes (http:// or https://)", CONFIG_MAX_REMOTE);
+		return;
+	}
+	for (i = 0; i < n->nr; i++) {
+		char *u = NULL;
+
+		set_url(x, n->items[i], "include_remote", http_schemes, &u);
+		if (!u)
+			continue;
+		strbuf_add(&all, u, strlen(u) + 1);
+		nr++;
+		free(u);
+	}
+	free(c->include_remote);
+	c->include_remote = strbuf_detach(&all, NULL);
+	c->include_remote_nr = nr;
+	c->include_remote_set = 1;
+}
+
+int server_config_remote_ok(const struct server_config *c, const char *url,
+			    struct strbuf *err)
+{
+	const char *p = c->include_remote;
+	int i;
+
+	if (!c->include_remote_set)
+		return 0;
+	for (i = 0; i < c->include_remote_nr; i++, p += strlen(p) + 1) {
+		size_t n = strlen(p);
+		const char *host = strstr(p, "://");
+
+		if (strncmp(url, p, n))
+			continue;
+		/* a prefix that is a host alone ends there: not host.evil */
+		if (host && !strchr(host + 3, '/') && url[n] && !strchr("/:?#", url[n]))
+			continue;
+		return 0;
+	}
+	strbuf_addstr(err, c->include_remote_nr ?
+		      "not under a URL the server's include_remote allows" :
+		      "the server's include_remote allows no URL");
+	return -1;
+}
+
 static void set_bool(struct cfg_ctx *x, const struct ynode *n, const char *key, int *dst)
 {
 	const char *s = scalar(x, n, key);
@@ -524,6 +579,8 @@ int server_config_load(const char *path, int missing_ok, struct server_config *c
 				set_url(&x, v, "url", http_schemes, &c->public_url);
 			else if (!strcmp(k, "images"))
 				set_str(&x, v, "images", &c->images);
+			else if (!strcmp(k, "include_remote"))
+				set_remote(&x, v, c);
 			else if (!strcmp(k, "executor"))
 				exec_section(&x, "executor", v, &c->exec);
 			else if (!strcmp(k, "projects"))

@@ -104,6 +104,14 @@ struct server_config {
 	long long retention_grace_s; /* an unreferenced blob younger than this stays */
 	double audit_keep_days; /* 0: forever */
 	char *images;           /* the image store; NULL: DATA/images */
+	/*
+	 * include:remote: the URL prefixes pipeline files may include from
+	 * (include_remote_nr of them, each a NUL-terminated string in one
+	 * block); include_remote_set 0: any http(s) URL. Read under cfg_lock.
+	 */
+	char *include_remote;
+	int include_remote_nr;
+	int include_remote_set;
 	struct server_exec exec;
 	struct server_exec exec_projects[SERVER_MAX_EXEC_PROJECTS];
 	int exec_projects_nr;
@@ -114,6 +122,12 @@ void server_config_exec(const struct server_config *c, const char *project,
 			struct server_exec *out);
 
 void server_config_defaults(struct server_config *c);
+/*
+ * Whether a pipeline file may include url (include_remote); 0, or -1
+ * with the reason in err.
+ */
+int server_config_remote_ok(const struct server_config *c, const char *url,
+			    struct strbuf *err);
 void server_config_release(struct server_config *c);
 /*
  * Read path over the defaults into c. A missing file is fine when

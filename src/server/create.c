@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "exec/cas.h"
+#include "exec/fetch.h"
 #include "git/mirror.h"
 #include "git/object.h"
 #include "git/predefined.h"
@@ -224,6 +225,19 @@ static void pages_of(const struct plan *plan, const struct plan_job *pj,
 		j->pages_expire_ms = (int64_t)secs * 1000;
 	else
 		j->pages_expire_ms = *prefix ? 86400 * 1000LL : 0;
+}
+
+/* include:remote while planning: the configuration's include_remote first */
+static int include_remote_file(void *ud, const char *url, size_t max, struct strbuf *out,
+			       struct strbuf *err)
+{
+	struct server *srv = ud;
+	int ok;
+
+	pthread_mutex_lock(&srv->cfg_lock);
+	ok = server_config_remote_ok(&srv->cfg, url, err);
+	pthread_mutex_unlock(&srv->cfg_lock);
+	return ok < 0 ? -1 : fetch_url(NULL, url, max, out, err);
 }
 
 /* Record the plan's jobs (in one transaction with the context). */
@@ -744,6 +758,8 @@ int server_create_pipeline(struct server *srv, const struct trigger *t,
 		struct includer in = { srv, st, pr };
 
 		ctx.project_file = include_project_file;
+		ctx.remote_file = include_remote_file;
+		ctx.remote_file_ud = srv;
 		ctx.project_file_ud = &in;
 		broken = pctx_plan(plan_dir, &ctx, NULL, &p, &plan, &d) < 0;
 		ctx.project_file = NULL;

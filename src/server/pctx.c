@@ -231,7 +231,8 @@ static int plan(const char *root, const struct pctx *c, const char *one_job,
 	}
 	lo.project_file = c->project_file;
 	lo.project_file_ud = c->project_file_ud;
-	lo.remote_file = fetch_url;
+	lo.remote_file = c->remote_file ? c->remote_file : fetch_url;
+	lo.remote_file_ud = c->remote_file_ud;
 	lo.inputs = &c->inputs;
 	if (globals) {
 		const struct var *cf = varlist_find(&c->predefined, "CI_CONFIG_PATH");

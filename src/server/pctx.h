@@ -49,6 +49,10 @@ struct pctx {
 	int (*project_file)(void *ud, const char *project, const char *ref, const char *file,
 			    size_t max, struct strbuf *out, struct strbuf *err);
 	void *project_file_ud;
+	/* include:remote (load_opts.remote_file); NULL: exec/fetch.c's */
+	int (*remote_file)(void *ud, const char *url, size_t max, struct strbuf *out,
+			   struct strbuf *err);
+	void *remote_file_ud;
 };
 
 #define PCTX_MAX_FILES 1000

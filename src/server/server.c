@@ -345,6 +345,7 @@ static void reload(struct server *srv)
 	free(old.smtp_from);
 	free(old.smtp_username);
 	free(old.smtp_password);
+	free(old.include_remote);
 	pthread_mutex_unlock(&srv->cfg_lock);
 	slog_info("reload: %s is in use (runner slots %d, log size %zu bytes)",
 		  srv->config_path, c.slots, c.max_log);

@@ -104,4 +104,25 @@ test_expect_success 'the server fetches it when it creates the pipeline' '
 	expect_grep "^shared job for remote-app$" log
 '
 
+test_expect_success 'the server fetches only under include_remote when the configuration has it' '
+	export CIDRE_SERVER=$URL CIDRE_TOKEN=$TOKEN &&
+	printf "include_remote:\n  - http://127.0.0.1:1/ci/\n" >data/config.yml &&
+	cidre server -n --config data/config.yml >out &&
+	expect_grep "configuration OK" out &&
+	kill -HUP "$(cat data.pid)" &&
+	wait_for 10 grep -q "reload" data.log &&
+	expect_exit 1 cidre trigger remote-app main --wait -q >id &&
+	cidre status "$(cat id)" --json | jq -r .error >why &&
+	expect_grep "include:remote $WEB/shared\.yml: not under a URL the server.s include_remote allows" why &&
+	printf "include_remote:\n  - $WEB/\n" >data/config.yml &&
+	kill -HUP "$(cat data.pid)" &&
+	n=0 && while [ $n -lt 50 ]; do
+		[ "$(grep -c reload data.log)" -ge 2 ] && break
+		sleep 0.1; n=$((n + 1)); done &&
+	cidre trigger remote-app main --wait -q >/dev/null &&
+	printf "include_remote: [ftp://x/]\n" >bad.yml &&
+	expect_exit 1 cidre server -n --config bad.yml >out 2>&1 &&
+	expect_grep "include_remote: must be a URL http://... or https://..." out
+'
+
 test_done
