@@ -2339,6 +2339,68 @@ out:
 	return 0;
 }
 
+/*
+ * GET /api/v1/projects/NAME/pages: the project's live Pages deployments,
+ * the main site ("prefix": "") first: where each is served, its job, and
+ * when it expires (null: not by itself).
+ */
+static int h_pages_list(struct http_request *req, void *ud)
+{
+	struct server *srv = SRV(ud);
+	struct store *st = store_or_500(req, srv);
+	struct strbuf err = STRBUF_INIT;
+	struct store_project p;
+	struct store_job *jobs = NULL;
+	struct principal who;
+	size_t n = 0, i;
+	json_t *a;
+	char *base;
+
+	memset(&p, 0, sizeof(p));
+	if (!st || who_asks(req, srv, st, &who) < 0 ||
+	    project_of(req, srv, st, &who, ROLE_VIEWER, &p) < 0)
+		goto out;
+	if (store_pages_list(st, p.id, server_now_ms(), &jobs, &n, &err) < 0) {
+		store_error(req, -1, &err);
+		goto out;
+	}
+	pthread_mutex_lock(&srv->cfg_lock);
+	base = xstrdup(srv->cfg.public_url ? srv->cfg.public_url :
+		       srv->url ? srv->url : "");
+	pthread_mutex_unlock(&srv->cfg_lock);
+	while (*base && base[strlen(base) - 1] == '/')
+		base[strlen(base) - 1] = '\0';
+	a = json_array();
+	for (i = 0; i < n; i++) {
+		const char *prefix = jobs[i].pages_prefix ? jobs[i].pages_prefix : "";
+		char *path = *prefix ? xasprintf("/pages/%s/%s/", p.name, prefix) :
+				       xasprintf("/pages/%s/", p.name);
+		char *url = xasprintf("%s%s", base, path);
+		json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:o}", "prefix", prefix,
+				      "path", path, "url", url, "directory", jobs[i].pages,
+				      "job", job_json(&jobs[i]));
+
+		json_object_set_new(o, "expires_at", jobs[i].pages_expire_ms ?
+				    json_time(jobs[i].finished + jobs[i].pages_expire_ms) :
+				    json_null());
+		json_array_append_new(a, o);
+		free(path);
+		free(url);
+	}
+	free(base);
+	{
+		json_t *r = json_pack("{s:o}", "deployments", a);
+
+		http_respond_json(req, 200, r);
+		json_decref(r);
+	}
+out:
+	store_jobs_free(jobs, n);
+	store_project_release(&p);
+	strbuf_release(&err);
+	return 0;
+}
+
 /* ---- triggers from git: hook and webhooks ---- */
 
 /*
@@ -3894,6 +3956,7 @@ const struct http_route server_routes[] = {
 	{ "GET", "/api/v1/projects/:name/pipelines", h_project_pipelines },
 	{ "GET", "/api/v1/projects/:name/artifacts", h_latest_artifacts },
 	{ "GET", "/api/v1/projects/:name/artifacts/*path", h_latest_artifact },
+	{ "GET", "/api/v1/projects/:name/pages", h_pages_list },
 	{ "GET", "/pages/:name/-/:cap", h_pages },
 	{ "GET", "/pages/:name/-/:cap/**path", h_pages },
 	{ "GET", "/pages/:name", h_pages },

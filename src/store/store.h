@@ -292,6 +292,12 @@ void store_job_release(struct store_job *j);
  */
 int store_job_pages(struct store *st, int64_t project_id, const char *prefix,
 		    int64_t now_ms, struct store_job *ret, struct strbuf *err);
+/*
+ * Every live deployment of a project: for each path prefix ("" first,
+ * then by name; at most 1,000) the job store_job_pages would serve.
+ */
+int store_pages_list(struct store *st, int64_t project_id, int64_t now_ms,
+		     struct store_job **ret, size_t *nr, struct strbuf *err);
 
 /*
  * Insert the plan fields of *j (pipeline_id ... max_retries; status NULL:

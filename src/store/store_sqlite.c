@@ -33,7 +33,7 @@ enum stmt_id {
 	ST_PIPELINE_UNFINISHED,
 	ST_PIPELINE_SET_CTX, ST_PIPELINE_SET_AUTO_CANCEL, ST_MR_SET, ST_MR_OPEN,
 	ST_RELEASE_SET, ST_RELEASE_LIST, ST_RELEASE_GET,
-	ST_JOB_ADD, ST_JOB_GET, ST_JOB_PAGES, ST_JOB_EXISTS, ST_JOB_LIST_ALL, ST_JOB_LIST_LATEST,
+	ST_JOB_ADD, ST_JOB_GET, ST_JOB_PAGES, ST_JOB_PAGES_ALL, ST_JOB_EXISTS, ST_JOB_LIST_ALL, ST_JOB_LIST_LATEST,
 	ST_JOB_TO_PENDING, ST_JOB_TO_RUNNING, ST_JOB_TO_FINISHED, ST_JOB_TO_CREATED,
 	ST_JOB_TO_OTHER,
 	ST_JOB_SET_RETRIED, ST_JOB_SET_LOG_SIZE, ST_JOB_CLAIM, ST_JOB_RUNNING,
@@ -179,6 +179,14 @@ static const char *const stmt_sql[ST__NR] = {
 		"AND j.artifacts_expired = 0 "
 		"AND (j.pages_expire_ms = 0 OR j.finished + j.pages_expire_ms > ?3) "
 		"ORDER BY j.finished DESC, j.id DESC LIMIT 1",
+	/* each live deployment: the newest such job of each prefix */
+	[ST_JOB_PAGES_ALL] = "SELECT " JOB_COLS " FROM jobs j WHERE j.project_id = ?1 "
+		"AND j.id = (SELECT k.id FROM jobs k WHERE k.project_id = ?1 "
+		"AND k.pages_prefix = j.pages_prefix AND k.pages IS NOT NULL "
+		"AND k.status = 'success' AND k.artifacts_expired = 0 "
+		"AND (k.pages_expire_ms = 0 OR k.finished + k.pages_expire_ms > ?2) "
+		"ORDER BY k.finished DESC, k.id DESC LIMIT 1) "
+		"ORDER BY j.pages_prefix LIMIT 1000",
 	[ST_JOB_EXISTS] = "SELECT 1 FROM jobs WHERE id = ?1",
 	[ST_JOB_SET_DOTENV] = "UPDATE jobs SET dotenv = ?2 WHERE id = ?1 RETURNING id",
 	[ST_JOB_DOTENV] = "SELECT dotenv FROM jobs WHERE id = ?1",
@@ -1907,6 +1915,18 @@ static int collect_jobs(struct store *st, sqlite3_stmt *s, struct store_job **re
 	*ret = a;
 	*nr = n;
 	return 0;
+}
+
+int store_pages_list(struct store *st, int64_t project_id, int64_t now_ms,
+		     struct store_job **ret, size_t *nr, struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, ST_JOB_PAGES_ALL, err);
+
+	if (!s)
+		return -1;
+	b_int(s, 1, project_id);
+	b_int(s, 2, now_ms);
+	return collect_jobs(st, s, ret, nr, "pages list", err);
 }
 
 int store_job_list(struct store *st, int64_t pipeline_id, int all,

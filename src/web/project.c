@@ -359,15 +359,20 @@ int web_project(struct http_request *req, void *ud)
 	if (ref)
 		strbuf_addf(&refnote, " on %s", ref);
 	{
-		/* its Pages site, when it has one (docs/pages.md) */
-		struct store_job pj;
+		/* its Pages site and previews, when it has them (docs/pages.md) */
+		struct store_job *pj = NULL;
+		size_t npj = 0, k;
 
-		if (store_job_pages(pg.st, pr.id, "", server_now_ms(), &pj, NULL) == 0) {
-			struct tmpl_var v[] = { tmpl_str("name", pr.name) };
+		if (store_pages_list(pg.st, pr.id, server_now_ms(), &pj, &npj, NULL) == 0)
+			for (k = 0; k < npj && k < 20; k++) {
+				const char *pfx = pj[k].pages_prefix ? pj[k].pages_prefix : "";
+				struct tmpl_var v[] = { tmpl_str("name", pr.name),
+							tmpl_str("prefix", pfx) };
 
-			page_render(&settings, "project", "pages", v, ARRAY_SIZE(v));
-			store_job_release(&pj);
-		}
+				page_render(&settings, "project", *pfx ? "preview" : "pages",
+					    v, ARRAY_SIZE(v));
+			}
+		store_jobs_free(pj, npj);
 	}
 	if (role >= ROLE_MAINTAINER) {
 		struct tmpl_var v[] = { tmpl_str("name", pr.name) };

@@ -180,10 +180,19 @@ test_expect_success 'parallel deployments: path_prefix, GitLab normalized; they 
 	expect_grep "^Location: /pages/prev/mr-7/d/" h &&
 	command curl -sS -o /dev/null -w "%{http_code}" "$URL/pages/prev/short/" >code &&
 	test "$(cat code)" = 200 &&
+	curl -sS "$URL/api/v1/projects/prev/pages" >dep.json &&
+	jq -e "[.deployments[].prefix] == [\"\", \"mr-7\", \"short\"]" dep.json &&
+	jq -e ".deployments[0].url == \"$URL/pages/prev/\" and .deployments[0].expires_at == null" dep.json &&
+	jq -e ".deployments[1].path == \"/pages/prev/mr-7/\" and .deployments[1].job.name == \"preview\"" dep.json &&
+	jq -e ".deployments[1].expires_at != null and .deployments[1].directory == \"public\"" dep.json &&
+	command curl -sS "$URL/p/prev" >page &&
+	expect_grep "<a href=\"/pages/prev/mr-7/\">mr-7</a>" page &&
 	sleep 3 &&
 	command curl -sS -o /dev/null -w "%{http_code}" "$URL/pages/prev/short/" >code &&
 	test "$(cat code)" = 404 &&
-	command curl -sS "$URL/pages/prev/" >body && expect_grep "^main$" body
+	command curl -sS "$URL/pages/prev/" >body && expect_grep "^main$" body &&
+	curl -sS "$URL/api/v1/projects/prev/pages" >dep.json &&
+	jq -e "[.deployments[].prefix] == [\"\", \"mr-7\"]" dep.json
 '
 
 test_expect_success 'the project page links to its site, when it has one' '
