@@ -12,7 +12,7 @@
  * too large, too slow, a bad scheme. The signature of
  * load_opts.remote_file (ud unused).
  */
-#define FETCH_TIMEOUT 30
+#define FETCH_TIMEOUT 10
 int fetch_url(void *ud, const char *url, size_t max, struct strbuf *out,
 	      struct strbuf *err);
 

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -46,6 +47,7 @@ struct loader {
 	const char *src_project;
 	const char *src_ref;
 	int src_remote;         /* the file being read is a URL (include:remote) */
+	double remote_start;    /* when the first remote file was asked for, or 0 */
 	/* the files being loaded, the outermost first (interned names): a cycle's */
 	const char **chain;
 	size_t chain_nr, chain_alloc;
@@ -759,6 +761,21 @@ static void include_remote(struct loader *ld, struct ynode *acc, const char *url
 	if (!ld->opts->remote_file) {
 		diag_error(ld->d, pos, "include:remote cannot be read here");
 		return;
+	}
+	{
+		/* all of a pipeline's remote files in a bounded time */
+		struct timespec t;
+		double now;
+
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		now = (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+		if (!ld->remote_start)
+			ld->remote_start = now;
+		else if (now - ld->remote_start > PIPELINE_REMOTE_SECONDS) {
+			diag_error(ld->d, pos, "include:remote %s: the remote files took more "
+				   "than %d seconds in all", url, PIPELINE_REMOTE_SECONDS);
+			return;
+		}
 	}
 	ld->src_project = NULL;
 	ld->src_ref = NULL;

@@ -351,6 +351,8 @@ struct load_opts {
 	int (*remote_file)(void *ud, const char *url, size_t max, struct strbuf *out,
 			   struct strbuf *err);
 	void *remote_file_ud;
+	/* include:remote: no further one once this many seconds went to them */
+#define PIPELINE_REMOTE_SECONDS 30
 	size_t max_file_size;        /* per file; 0 = 1 MiB */
 	size_t max_includes;         /* 0 = 150, GitLab's limit */
 	int cut;                     /* fill cut_globals and each job's cut */
