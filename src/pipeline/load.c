@@ -789,7 +789,7 @@ static void include_remote(struct loader *ld, struct ynode *acc, const char *url
 static void include_entry(struct loader *ld, struct ynode *acc,
 			  const struct ynode *e, int depth)
 {
-	const struct ynode *local, *rules;
+	const struct ynode *local, *remote, *rules;
 	char *path;
 	size_t i, j;
 
@@ -846,35 +846,20 @@ static void include_entry(struct loader *ld, struct ynode *acc,
 			return;
 		}
 	}
-	if ((local = ymap_get(e, "remote"))) {
-		if (ymap_get(e, "local")) {
-			diag_error(ld->d, &ymap_find(e, "remote")->key_pos,
-				   "include:remote and include:local do not go together");
-			return;
-		}
-		if (local->type != YNODE_SCALAR || yscalar_kind(local) == YS_NULL) {
-			diag_error(ld->d, &local->pos, "include:remote must be a string");
-			return;
-		}
-		rules = ymap_get(e, "rules");
-		if (rules && include_rules(ld, rules) <= 0)
-			return;
-		path = include_expand(ld, local->str, &local->pos);
-		ld->inputs = ymap_get(e, "inputs");
-		ld->inputs_pos = ld->inputs ? &ymap_find(e, "inputs")->key_pos : NULL;
-		if (path)
-			include_remote(ld, acc, path, &local->pos, depth);
-		ld->inputs = NULL;
-		free(path);
+	remote = ymap_get(e, "remote");
+	if (remote && ymap_get(e, "local")) {
+		diag_error(ld->d, &ymap_find(e, "remote")->key_pos,
+			   "include:remote and include:local do not go together");
 		return;
 	}
-	local = ymap_get(e, "local");
+	local = remote ? remote : ymap_get(e, "local");
 	if (!local) {
 		diag_error(ld->d, &e->pos, "include entry needs \"local\"");
 		return;
 	}
 	if (local->type != YNODE_SCALAR || yscalar_kind(local) == YS_NULL) {
-		diag_error(ld->d, &local->pos, "include:local must be a string");
+		diag_error(ld->d, &local->pos, "include:%s must be a string",
+			   remote ? "remote" : "local");
 		return;
 	}
 	rules = ymap_get(e, "rules");
@@ -887,7 +872,9 @@ static void include_entry(struct loader *ld, struct ynode *acc,
 	path = include_expand(ld, local->str, &local->pos);
 	ld->inputs = ymap_get(e, "inputs");
 	ld->inputs_pos = ld->inputs ? &ymap_find(e, "inputs")->key_pos : NULL;
-	if (path)
+	if (path && remote)
+		include_remote(ld, acc, path, &local->pos, depth);
+	else if (path)
 		include_one(ld, acc, path, &local->pos, depth);
 	ld->inputs = NULL;
 	free(path);

@@ -2364,12 +2364,7 @@ static int h_pages_list(struct http_request *req, void *ud)
 		store_error(req, -1, &err);
 		goto out;
 	}
-	pthread_mutex_lock(&srv->cfg_lock);
-	base = xstrdup(srv->cfg.public_url ? srv->cfg.public_url :
-		       srv->url ? srv->url : "");
-	pthread_mutex_unlock(&srv->cfg_lock);
-	while (*base && base[strlen(base) - 1] == '/')
-		base[strlen(base) - 1] = '\0';
+	base = server_base_url(srv);
 	a = json_array();
 	for (i = 0; i < n; i++) {
 		const char *prefix = jobs[i].pages_prefix ? jobs[i].pages_prefix : "";

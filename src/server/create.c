@@ -667,12 +667,7 @@ int server_create_pipeline(struct server *srv, const struct trigger *t,
 	po.project = pr->name;
 	po.namespace = "cidre";
 	po.pipeline_id = pl.id;
-	pthread_mutex_lock(&srv->cfg_lock);
-	base_url = xstrdup(srv->cfg.public_url ? srv->cfg.public_url :
-			   srv->url ? srv->url : "http://127.0.0.1:8080");
-	pthread_mutex_unlock(&srv->cfg_lock);
-	while (*base_url && base_url[strlen(base_url) - 1] == '/')
-		base_url[strlen(base_url) - 1] = '\0';
+	base_url = server_base_url(srv);
 	po.server_url = base_url;
 	{
 		char *b = xasprintf("%s/work", srv->data);

@@ -94,6 +94,21 @@ char *server_mirror_path(const struct server *srv, const char *project)
 	return xasprintf("%s/repos/%s.git", srv->data, project);
 }
 
+char *server_base_url(struct server *srv)
+{
+	char *u;
+	size_t n;
+
+	pthread_mutex_lock(&srv->cfg_lock);
+	u = xstrdup(srv->cfg.public_url ? srv->cfg.public_url :
+		    srv->url ? srv->url : "http://127.0.0.1:8080");
+	pthread_mutex_unlock(&srv->cfg_lock);
+	n = strlen(u);
+	while (n && u[n - 1] == '/')
+		u[--n] = '\0';
+	return u;
+}
+
 void server_cfg(struct server *srv, struct server_config *out)
 {
 	pthread_mutex_lock(&srv->cfg_lock);

@@ -104,6 +104,12 @@ void server_kick(struct server *srv, int64_t pipeline_id);
 void server_kill_job(struct server *srv, int64_t job_id);
 
 int64_t server_now_ms(void);
+/*
+ * The address people reach the server at, without a trailing slash: the
+ * configuration's url, else the listening URL (read under cfg_lock; the
+ * caller frees it).
+ */
+char *server_base_url(struct server *srv);
 /* DATA/<sub>/<id><ext> */
 char *server_path(const struct server *srv, const char *sub, int64_t id, const char *ext);
 /* DATA/repos/NAME.git */
