@@ -205,6 +205,38 @@ test_expect_success 'what a job leaves in /tmp, /dev/shm, their modes and attrib
 	test "$(grep -c "^tidy *| tidy$" outs)" = 3
 '
 
+v2=
+for d in /sys/fs/cgroup/unified /sys/fs/cgroup; do
+	if [ "$(stat -f -c %T "$d" 2>/dev/null)" = cgroup2fs ] && [ -w "$d" ]; then
+		v2=$d; break
+	fi
+done
+if [ -n "$v2" ]; then
+test_expect_success 'cgroup v2: jobs from the pool are born in their own cgroups (CLONE_INTO_CGROUP with the shared memory)' '
+	parent="$v2/cidre-test-pool-$$" && mkdir "$parent" &&
+	new_repo cg2 <<-\EOF &&
+	a:
+	  script:
+	    - cat /proc/self/cgroup
+	    - head -c 3000000 /dev/zero | tail -c 1 >/dev/null; echo big
+	b:
+	  script: [echo small]
+	EOF
+	for i in 1 2; do
+		(cd cg2 && CIDRE_CGROUP="$parent" cidre run --executor sandbox --color=never \
+			>../out 2>&1) || { cat out; rmdir "$parent" 2>/dev/null; return 1; }
+		cat out >>outs
+	done
+	(cd cg2 && cidre pool stop >/dev/null)
+	n=0; while ! rmdir "$parent" 2>/dev/null && [ $n -lt 50 ]; do
+		sleep 0.1; n=$((n + 1)); done
+	test "$(grep -c "^a *| 0::/$" outs)" = 2 &&
+	test "$(grep -c "^a *| big$" outs)" = 2 &&
+	test "$(grep -cE "^a +test +success +[0-9.]+s +[0-9.]+ [KM]B" outs)" = 2 &&
+	! test -d "$parent"
+'
+fi
+
 test_expect_success 'a run killed in the middle of a job: the job and what it started end, the pool stays' '
 	new_repo k <<-\EOF &&
 	long:
