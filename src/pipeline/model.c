@@ -1441,6 +1441,24 @@ static int get_pages(struct mctx *m, const struct ynode *n, struct job *j)
 	return ret;
 }
 
+int pipeline_path_inside(const char *path, size_t n)
+{
+	size_t i = 0;
+
+	if (!n || n > 1024 || path[0] == '/')
+		return 0;
+	while (i < n) {
+		size_t k = i;
+
+		while (k < n && path[k] != '/')
+			k++;
+		if (k - i == 2 && path[i] == '.' && path[i + 1] == '.')
+			return 0;
+		i = k + 1;
+	}
+	return 1;
+}
+
 /*
  * A Pages job's publish directory among its artifacts' paths, as GitLab
  * adds it: the files a Pages site is made of are the job's artifacts.
@@ -1459,8 +1477,7 @@ static void pages_finish(struct mctx *m, struct job *j, const char *name,
 	n = strlen(dir);
 	while (n > 1 && dir[n - 1] == '/')
 		n--;
-	if (!n || dir[0] == '/' || !strcmp(dir, "..") || !strncmp(dir, "../", 3) ||
-	    strstr(dir, "/../")) {
+	if (!pipeline_path_inside(dir, n)) {
 		ERR(m, pos, "%s: the Pages directory \"%s\" must be a relative path "
 		    "inside the project", m->what, dir);
 		return;

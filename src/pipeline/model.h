@@ -37,6 +37,12 @@ int when_parse(const char *s, enum when *ret);
  * not one. ("never" is not a duration: callers that allow it check it.)
  */
 long pipeline_parse_duration(const char *s);
+/*
+ * Whether the first n bytes of path name a place inside the project:
+ * not empty, relative, no ".." component, at most 1024 bytes (a Pages
+ * directory, before and after its variables are expanded).
+ */
+int pipeline_path_inside(const char *path, size_t n);
 
 /* artifacts:when and cache:when */
 enum on_status {

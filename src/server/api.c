@@ -1922,12 +1922,38 @@ done:
 }
 
 /* The file of job j's artifact at the route's *path. */
+/*
+ * The stored file of artifact a (its blob in the CAS), opened: 0 with
+ * *fd and *size, or -1 with a 410 sent.
+ */
+static int artifact_blob(struct http_request *req, struct server *srv,
+			 const struct store_artifact *a, int *fd, uint64_t *size)
+{
+	struct strbuf dir = STRBUF_INIT, p = STRBUF_INIT;
+	struct stat sb;
+
+	strbuf_addf(&dir, "%s/artifacts", srv->data);
+	cas_path(dir.buf, a->sha256, &p);
+	*fd = open(p.buf, O_RDONLY | O_CLOEXEC);
+	strbuf_release(&dir);
+	strbuf_release(&p);
+	if (*fd < 0 || fstat(*fd, &sb) < 0) {
+		if (*fd >= 0)
+			close(*fd);
+		http_respond_error(req, 410, "the file of artifact %s is gone from the store",
+				   a->path);
+		return -1;
+	}
+	*size = (uint64_t)sb.st_size;
+	return 0;
+}
+
 static void artifact_file(struct http_request *req, struct server *srv, struct store *st,
 			  const struct store_job *j)
 {
-	struct strbuf err = STRBUF_INIT, path = STRBUF_INIT;
+	struct strbuf err = STRBUF_INIT;
 	struct store_artifact a;
-	struct stat sb;
+	uint64_t size;
 	int rc, fd;
 
 	memset(&a, 0, sizeof(a));
@@ -1938,25 +1964,11 @@ static void artifact_file(struct http_request *req, struct server *srv, struct s
 		store_error(req, rc, &err);
 		goto done;
 	}
-	strbuf_addf(&path, "%s/artifacts", srv->data);
-	{
-		struct strbuf p2 = STRBUF_INIT;
-
-		cas_path(path.buf, a.sha256, &p2);
-		fd = open(p2.buf, O_RDONLY | O_CLOEXEC);
-		strbuf_release(&p2);
-	}
-	if (fd < 0 || fstat(fd, &sb) < 0) {
-		if (fd >= 0)
-			close(fd);
-		http_respond_error(req, 410, "the file of artifact %s is gone from the store", a.path);
-		goto done;
-	}
-	http_respond_fd(req, fd, (uint64_t)sb.st_size, "application/octet-stream");
+	if (artifact_blob(req, srv, &a, &fd, &size) == 0)
+		http_respond_fd(req, fd, size, "application/octet-stream");
 done:
 	store_artifact_release(&a);
 	strbuf_release(&err);
-	strbuf_release(&path);
 }
 
 static int h_job_artifact(struct http_request *req, void *ud)
@@ -2021,9 +2033,8 @@ static const char *pages_type(const char *path)
 static int pages_open(struct http_request *req, struct server *srv, struct store *st,
 		      const struct store_job *j, const char *rel, int *fd, uint64_t *size)
 {
-	struct strbuf err = STRBUF_INIT, path = STRBUF_INIT, blob = STRBUF_INIT;
+	struct strbuf err = STRBUF_INIT, path = STRBUF_INIT;
 	struct store_artifact a;
-	struct stat sb;
 	int rc;
 
 	memset(&a, 0, sizeof(a));
@@ -2040,42 +2051,12 @@ static int pages_open(struct http_request *req, struct server *srv, struct store
 		store_error(req, rc, &err);
 		goto done;
 	}
-	strbuf_addf(&blob, "%s/artifacts", srv->data);
-	{
-		struct strbuf p2 = STRBUF_INIT;
-
-		cas_path(blob.buf, a.sha256, &p2);
-		*fd = open(p2.buf, O_RDONLY | O_CLOEXEC);
-		strbuf_release(&p2);
-	}
-	if (*fd < 0 || fstat(*fd, &sb) < 0) {
-		if (*fd >= 0)
-			close(*fd);
-		http_respond_error(req, 410, "the file of %s is gone from the store", a.path);
-		rc = -1;
-		goto done;
-	}
-	*size = (uint64_t)sb.st_size;
-	rc = 1;
+	rc = artifact_blob(req, srv, &a, fd, size) < 0 ? -1 : 1;
 done:
 	store_artifact_release(&a);
 	strbuf_release(&err);
 	strbuf_release(&path);
-	strbuf_release(&blob);
 	return rc;
-}
-
-/* s percent-encoded for a Location header, slashes kept */
-static void pct_path(struct strbuf *out, const char *s)
-{
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (isalnum(c) || strchr("-._~/", c))
-			strbuf_addch(out, (char)c);
-		else
-			strbuf_addf(out, "%%%02X", c);
-	}
 }
 
 /*
@@ -2142,6 +2123,26 @@ static int pages_cap_check(const char *cap, int64_t project, struct principal *w
 	return 0;
 }
 
+static void pages_redirect(struct http_request *req, unsigned status, const char *loc)
+{
+	http_add_header(req, "Location", loc);
+	http_respond_data(req, status, "text/plain; charset=utf-8", "", 0);
+}
+
+/* The same path of the site under a new capability for who (302). */
+static void pages_cap_redirect(struct http_request *req, const struct store_project *p,
+			       const struct principal *who, const char *rel)
+{
+	struct strbuf loc = STRBUF_INIT;
+
+	strbuf_addf(&loc, "/pages/%s/-/", p->name);
+	pages_cap_new(&loc, p->id, who);
+	strbuf_addch(&loc, '/');
+	strbuf_add_urlpath(&loc, rel ? rel : "");
+	pages_redirect(req, 302, loc.buf);
+	strbuf_release(&loc);
+}
+
 /*
  * GET /pages/NAME/[PATH] (and /pages/NAME/-/CAP/[PATH], above): the
  * project's site, the directory of its newest successful Pages job
@@ -2187,12 +2188,7 @@ static int h_pages(struct http_request *req, void *ud)
 					auth_role(srv, st, &who, &p) >= ROLE_VIEWER;
 			}
 			if (renew) {
-				strbuf_addf(&loc, "/pages/%s/-/", p.name);
-				pages_cap_new(&loc, p.id, &who);
-				strbuf_addch(&loc, '/');
-				pct_path(&loc, rel ? rel : "");
-				http_add_header(req, "Location", loc.buf);
-				http_respond_data(req, 302, "text/plain; charset=utf-8", "", 0);
+				pages_cap_redirect(req, &p, &who, rel);
 			} else {
 				http_respond_error(req, 404, "no such Pages site, or this link "
 						   "has expired: open /pages/%s/ again",
@@ -2209,12 +2205,7 @@ static int h_pages(struct http_request *req, void *ud)
 	}
 	if (!cap && !p.public_read && who.via_session) {
 		/* a browser on a private site: its files need the capability */
-		strbuf_addf(&loc, "/pages/%s/-/", p.name);
-		pages_cap_new(&loc, p.id, &who);
-		strbuf_addch(&loc, '/');
-		pct_path(&loc, rel ? rel : "");
-		http_add_header(req, "Location", loc.buf);
-		http_respond_data(req, 302, "text/plain; charset=utf-8", "", 0);
+		pages_cap_redirect(req, &p, &who, rel);
 		goto out;
 	}
 	/* a parallel deployment: a first segment that is one's path prefix */
@@ -2227,15 +2218,14 @@ static int h_pages(struct http_request *req, void *ud)
 			rc = store_job_pages(st, p.id, seg, server_now_ms(), &j, &err);
 		if (rc == 0 && !rel[n]) {
 			strbuf_add(&loc, base.buf, base.len);
-			pct_path(&loc, seg);
+			strbuf_add_urlpath(&loc, seg);
 			strbuf_addch(&loc, '/');
-			http_add_header(req, "Location", loc.buf);
-			http_respond_data(req, 301, "text/plain; charset=utf-8", "", 0);
+			pages_redirect(req, 301, loc.buf);
 			free(seg);
 			goto out;
 		}
 		if (rc == 0) {
-			pct_path(&base, seg);
+			strbuf_add_urlpath(&base, seg);
 			strbuf_addch(&base, '/');
 			rel += n + 1;
 		}
@@ -2256,8 +2246,7 @@ static int h_pages(struct http_request *req, void *ud)
 	}
 	if (!rel) {
 		/* the site's root without its slash */
-		http_add_header(req, "Location", base.buf);
-		http_respond_data(req, 301, "text/plain; charset=utf-8", "", 0);
+		pages_redirect(req, 301, base.buf);
 		goto out;
 	}
 	http_add_header(req, "Content-Security-Policy", "sandbox allow-scripts allow-forms "
@@ -2284,10 +2273,9 @@ static int h_pages(struct http_request *req, void *ud)
 				/* a directory: its relative links need the slash */
 				close(fd);
 				strbuf_add(&loc, base.buf, base.len);
-				pct_path(&loc, rel);
+				strbuf_add_urlpath(&loc, rel);
 				strbuf_addch(&loc, '/');
-				http_add_header(req, "Location", loc.buf);
-				http_respond_data(req, 301, "text/plain; charset=utf-8", "", 0);
+				pages_redirect(req, 301, loc.buf);
 				goto out;
 			}
 		}

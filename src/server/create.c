@@ -212,8 +212,7 @@ static void pages_of(const struct plan *plan, const struct plan_job *pj,
 	n = strlen(dir);
 	while (n > 1 && dir[n - 1] == '/')
 		dir[--n] = '\0';
-	if (!n || dir[0] == '/' || !strcmp(dir, "..") || !strncmp(dir, "../", 3) ||
-	    strstr(dir, "/../") || (n >= 3 && !strcmp(dir + n - 3, "/..")) || n > 1024) {
+	if (!pipeline_path_inside(dir, n)) {
 		free(dir);
 		dir = NULL;
 	}

@@ -119,6 +119,19 @@ void strbuf_addf(struct strbuf *sb, const char *fmt, ...)
 	va_end(ap);
 }
 
+void strbuf_add_urlpath(struct strbuf *sb, const char *p)
+{
+	for (; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    c == '/' || c == '-' || c == '_' || c == '.' || c == '~')
+			strbuf_addch(sb, (char)c);
+		else
+			strbuf_addf(sb, "%%%02X", c);
+	}
+}
+
 void strbuf_rtrim(struct strbuf *sb)
 {
 	while (sb->len && isspace((unsigned char)sb->buf[sb->len - 1]))

@@ -39,6 +39,8 @@ void strbuf_addf(struct strbuf *sb, const char *fmt, ...)
 void strbuf_vaddf(struct strbuf *sb, const char *fmt, va_list ap);
 /* Strip trailing whitespace. */
 void strbuf_rtrim(struct strbuf *sb);
+/* path percent-encoded for a URL: letters, digits, "-._~" and "/" kept */
+void strbuf_add_urlpath(struct strbuf *sb, const char *path);
 /* Append the file's contents; -1 with errno set on failure. */
 int strbuf_read_file(struct strbuf *sb, const char *path, size_t max);
 

@@ -279,15 +279,7 @@ void page_status(struct strbuf *out, const char *kind, int64_t id, const char *s
 
 void page_path_encode(struct strbuf *out, const char *p)
 {
-	for (; *p; p++) {
-		unsigned char c = (unsigned char)*p;
-
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		    c == '/' || c == '-' || c == '_' || c == '.' || c == '~')
-			strbuf_addch(out, (char)c);
-		else
-			strbuf_addf(out, "%%%02X", c);
-	}
+	strbuf_add_urlpath(out, p);
 }
 
 int64_t page_id(struct http_request *req, const char *name)
