@@ -157,13 +157,20 @@ run_many() {
 } | tee "$OUT/machine.txt" >&2
 
 say "idle RSS"
+# Laminar's idle figure is a daemon whose jobs are configured before it
+# starts: the project is added, the server started again, then read.
+# An empty server (no project yet) is read too, for the row beside it.
+start_server main
+sleep 1
+EMPTY_RSS=$(rss_kb "$SPID" VmRSS)
+add_project
+stop_server
 start_server main
 sleep 1
 IDLE_RSS=$(rss_kb "$SPID" VmRSS)
 IDLE_ANON=$(rss_kb "$SPID" RssAnon)
 IDLE_FILE=$(rss_kb "$SPID" RssFile)
 [ -z "${SMAPS:-}" ] || cat "/proc/$SPID/smaps" >"$SMAPS.idle"
-add_project
 
 say "growth over $GROWTH_JOBS jobs"
 run_many >/dev/null	# warm-up: first pipeline, first jobs
@@ -302,8 +309,9 @@ l100k="${LIST_MEAN_100000:-?} / ${LIST_P50_100000:-?}"; n100k=${LIST_NET_100000:
 	echo "| 1 | trigger → trivial job finished, \`cidre trigger --wait -q\` (ms, mean; median) | $TC_MEAN ± $TC_SD; $TC_MED | 12 | ≤ 6 |"
 	echo "| 1 | … the bash client (no process started) | $T_MEAN ± $T_SD; $T_MED | – | – |"
 	echo "| 2 | $DRAIN_JOBS queued trivial jobs drained (jobs/s, best: $BEST_SLOTS slots) | $BEST_RATE | 103–162 | ≥ 500 |"
-	echo "| 3 | idle RSS (MB) | $(mb2 "$IDLE_RSS") | 8.7 | ≤ 4 |"
+	echo "| 3 | idle RSS (MB), its project configured | $(mb2 "$IDLE_RSS") | 8.7 | ≤ 4 |"
 	echo "| 4 | RSS growth over $GROWTH_JOBS jobs (MB), from idle | $(mb2 "$IDLE_RSS") → $(mb2 "$END_RSS") ($(awk -v a="$IDLE_RSS" -v b="$END_RSS" 'BEGIN { printf "%+.2f", (b - a) / 1024 }')) | 8.7 → 10.8 (+2.1) | ≤ +0.5 |"
+	echo "| 4 | … from an empty server (the project added, then the jobs) | $(mb2 "$EMPTY_RSS") → $(mb2 "$END_RSS") ($(awk -v a="$EMPTY_RSS" -v b="$END_RSS" 'BEGIN { printf "%+.2f", (b - a) / 1024 }')) | – | – |"
 	echo "| 4 | … from the end of the first pipeline (settled) | $(mb2 "$WARM_RSS") → $(mb2 "$END_RSS") ($(awk -v a="$WARM_RSS" -v b="$END_RSS" 'BEGIN { printf "%+.2f", (b - a) / 1024 }')) | – | ≤ +0.5 |"
 	echo "| 5 | pipeline list, 1,000 pipelines (ms: mean / p50; p50 − /healthz p50) | $l1k; $n1k | 2.9 | ≤ 0.5 |"
 	echo "| 5 | pipeline list, 100,000 pipelines (ms: mean / p50; p50 − /healthz p50) | $l100k; $n100k | – | ≤ 1 |"
