@@ -32,7 +32,7 @@ DRAIN_ONLY=${DRAIN_ONLY:-}
 SETTLE=${SETTLE:-2}
 [ $# -ge 2 ] || { echo "usage: $0 OLD/cidre NEW/cidre" >&2; exit 2; }
 
-W=$(mktemp -d /tmp/cidre-bench-ab.XXXXXX)
+W=$(mktemp -d "${TMPDIR:-/tmp}/cidre-bench-ab.XXXXXX")
 . "$HERE/lib.sh"
 trap bench_cleanup EXIT
 

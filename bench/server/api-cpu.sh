@@ -12,7 +12,7 @@
 # -d5s on /api/v1/pipelines. Needs git, curl and wrk.
 set -euo pipefail
 C=$1 TAG=$2
-W=$(mktemp -d /tmp/cidre-bench-api-cpu.XXXXXX); SP=
+W=$(mktemp -d "${TMPDIR:-/tmp}/cidre-bench-api-cpu.XXXXXX"); SP=
 cleanup() { [ -n "$SP" ] && kill -TERM "$SP" 2>/dev/null && wait "$SP" 2>/dev/null; rm -rf "$W"; }
 trap cleanup EXIT
 git init -q --bare "$W/demo.git"; git clone -q "$W/demo.git" "$W/demo" 2>/dev/null

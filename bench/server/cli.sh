@@ -24,7 +24,7 @@ new=$(cd "$(dirname "$2")" && pwd)/$(basename "$2")
 RUNS=${RUNS:-40}
 WARMUP=${WARMUP:-5}
 
-W=$(mktemp -d /tmp/cidre-bench-cli.XXXXXX)
+W=$(mktemp -d "${TMPDIR:-/tmp}/cidre-bench-cli.XXXXXX")
 . "$HERE/lib.sh"
 trap bench_cleanup EXIT
 

@@ -24,7 +24,7 @@ JOBS=${JOBS:-100}
 SLOTS=${SLOTS:-4}
 [ $# -ge 1 ] || { echo "usage: $0 OLD/cidre [NEW/cidre...]" >&2; exit 2; }
 
-W=$(mktemp -d /tmp/cidre-bench-drain.XXXXXX)
+W=$(mktemp -d "${TMPDIR:-/tmp}/cidre-bench-drain.XXXXXX")
 . "$HERE/lib.sh"
 trap bench_cleanup EXIT
 

@@ -25,7 +25,7 @@ TW=$HERE/trigger-wait.sh
 [ $# -ge 1 ] || { echo "usage: $0 path/to/cidre [PIPELINES]" >&2; exit 2; }
 C=$1 N=${2:-11}
 
-W=$(mktemp -d /tmp/cidre-bench-growth.XXXXXX)
+W=$(mktemp -d "${TMPDIR:-/tmp}/cidre-bench-growth.XXXXXX")
 . "$HERE/lib.sh"
 SP=
 cleanup() {

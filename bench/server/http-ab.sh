@@ -16,7 +16,7 @@ set -euo pipefail
 ROUNDS=${ROUNDS:-3}
 WRK_SECONDS=${WRK_SECONDS:-10}
 SETTLE=${SETTLE:-1}
-W=$(mktemp -d /tmp/cidre-http-ab.XXXXXX)
+W=$(mktemp -d "${TMPDIR:-/tmp}/cidre-http-ab.XXXXXX")
 SPID=
 cleanup() {
 	[ -n "$SPID" ] && kill "$SPID" 2>/dev/null && wait "$SPID" 2>/dev/null

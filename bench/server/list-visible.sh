@@ -21,7 +21,7 @@ N=100000
 case ${1:-} in [0-9]*) N=$1; shift ;; esac
 [ $# -ge 1 ] || { echo "usage: $0 [N] BUILD/cidre..." >&2; exit 2; }
 HERE=$(cd "$(dirname "$0")" && pwd)
-W=$(mktemp -d /tmp/cidre-bench-listv.XXXXXX)   # removed by bench_cleanup
+W=$(mktemp -d "${TMPDIR:-/tmp}/cidre-bench-listv.XXXXXX")   # removed by bench_cleanup
 . "$HERE/lib.sh"
 trap bench_cleanup EXIT
 

@@ -19,7 +19,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 old=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 new=$(cd "$(dirname "$2")" && pwd)/$(basename "$2")
 
-W=$(mktemp -d /tmp/cidre-bench-push.XXXXXX)
+W=$(mktemp -d "${TMPDIR:-/tmp}/cidre-bench-push.XXXXXX")
 . "$HERE/lib.sh"
 trap bench_cleanup EXIT
 

@@ -6,9 +6,12 @@
 #
 # Builds nothing; needs hyperfine, wrk, curl, jq, sqlite3 and git. Every
 # server it starts listens on 127.0.0.1 (any free port), has its own data
-# directory under a scratch directory in /tmp (removed at the end), and is
-# stopped by its pid. Environment:
+# directory under a scratch directory in $TMPDIR or /tmp (removed at the
+# end), and is stopped by its pid. Environment:
 #   CIDRE=PATH        the cidre binary (default: build/cidre of this tree)
+#   TMPDIR=DIR        where the scratch directory goes (default /tmp; on
+#                     this VM a /tmp churned by tests creates files 20x
+#                     slower: docs/benchmarks.md, "the disk under /tmp")
 #   RUNS=30 WARMUP=5  hyperfine runs of the trigger → finished workload
 #   SLOTS="1 2 4 8"   runner slots (runner: {slots: N}) for the drain workload
 #   DRAIN_JOBS=100    jobs in the drained pipeline (one stage)
@@ -58,7 +61,7 @@ for t in hyperfine wrk curl jq sqlite3 git; do
 done
 mkdir -p "$OUT"
 
-W=$(mktemp -d /tmp/cidre-bench-server.XXXXXX)
+W=$(mktemp -d "${TMPDIR:-/tmp}/cidre-bench-server.XXXXXX")
 PIDS=()
 cleanup() {
 	local p

@@ -15,7 +15,7 @@ ROUNDS=${ROUNDS:-4}
 RUNS=${RUNS:-40}
 [ $# -ge 3 ] || { echo "usage: $0 OLD/cidre NEW/cidre SPEC [NEW_SPEC]" >&2; exit 2; }
 old=$1 new=$2 spec=$3 nspec=${4:-$3}
-J=$(mktemp /tmp/cidre-sup-ab.XXXXXX)
+J=$(mktemp "${TMPDIR:-/tmp}/cidre-sup-ab.XXXXXX")
 trap 'rm -f "$J"' EXIT
 tc() { perf stat -x, -e task-clock -r "$RUNS" "$@" 2>&1 >/dev/null | awk -F, '/task-clock/ { printf "%.2f", $1 }'; }
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -27,7 +27,7 @@ TW=$HERE/trigger-wait.sh
 N=$1
 shift
 
-W=$(mktemp -d /tmp/cidre-bench-trigger-ab.XXXXXX)
+W=$(mktemp -d "${TMPDIR:-/tmp}/cidre-bench-trigger-ab.XXXXXX")
 . "$HERE/lib.sh"
 trap bench_cleanup EXIT
 
