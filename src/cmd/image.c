@@ -16,6 +16,7 @@
 #include "exec/image.h"
 #include "exec/proc.h"
 #include "util/strbuf.h"
+#include "util/strvec.h"
 #include "util/xalloc.h"
 
 const char cmd_image_usage[] =
@@ -28,9 +29,11 @@ const char cmd_image_usage[] =
 	"                          tarball (.tar, .tar.gz, .tar.xz, .tar.zst)\n"
 	"  ls                      list images: size, kind, jobs that used them\n"
 	"  rm NAME...              unregister (an unpacked tarball is removed)\n"
-	"  build NAME --debootstrap SUITE [--packages a,b,c]\n"
-	"                          make a Debian image with debootstrap\n"
+	"  build NAME --debootstrap SUITE [--packages a,b,c] [--mirror URL]\n"
+	"        [--keyring FILE]  make a Debian image with debootstrap\n"
 	"                          --variant=minbase from this machine's mirror\n"
+	"                          (or URL), its Release signed by Debian's\n"
+	"                          keys (or one of FILE's)\n"
 	"\n"
 	"options:\n"
 	"  --store DIR   the image store (default: $CIDRE_IMAGES, else\n"
@@ -141,18 +144,43 @@ static char *apt_mirror(void)
 	return first;
 }
 
+/*
+ * A mirror URL debootstrap can take: http, https or file, at most
+ * PATH_MAX bytes, with no space, control character or quote (it goes
+ * into debootstrap's own shell code and apt's sources.list).
+ */
+static int mirror_ok(const char *url)
+{
+	const char *p;
+
+	if (strncmp(url, "http://", 7) && strncmp(url, "https://", 8) &&
+	    strncmp(url, "file:/", 6))
+		return 0;
+	if (strlen(url) > 4096)
+		return 0;
+	for (p = url; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f || *p == '"' ||
+		    *p == '\'' || *p == '\\' || *p == '`' || *p == '$')
+			return 0;
+	return 1;
+}
+
 static int image_build(const char *store, int argc, char **argv)
 {
-	enum { OPT_DEBOOTSTRAP = 256, OPT_PACKAGES };
+	enum { OPT_DEBOOTSTRAP = 256, OPT_PACKAGES, OPT_MIRROR, OPT_KEYRING };
 	static const struct option longopts[] = {
 		{ "debootstrap", required_argument, NULL, OPT_DEBOOTSTRAP },
 		{ "packages", required_argument, NULL, OPT_PACKAGES },
+		{ "mirror", required_argument, NULL, OPT_MIRROR },
+		{ "keyring", required_argument, NULL, OPT_KEYRING },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *suite = NULL, *packages = NULL, *name;
+	const char *suite = NULL, *packages = NULL, *name, *keyring = NULL;
 	struct strbuf out = STRBUF_INIT, err = STRBUF_INIT, msg = STRBUF_INIT;
-	char *mirror = NULL, *dir = NULL, *tmp = NULL, *inc = NULL;
+	struct strvec av = STRVEC_INIT;
+	char *mirror = NULL, *dir = NULL, *tmp = NULL, *key = NULL;
 	int c, status = -1, ret = 1;
+	struct stat st;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -160,12 +188,17 @@ static int image_build(const char *store, int argc, char **argv)
 			suite = optarg;
 		else if (c == OPT_PACKAGES)
 			packages = optarg;
+		else if (c == OPT_MIRROR)
+			mirror = xstrdup(optarg);
+		else if (c == OPT_KEYRING)
+			keyring = optarg;
 		else
 			return 2;
 	}
 	if (optind + 1 != argc || !suite) {
 		fprintf(stderr, "usage: cidre image build NAME --debootstrap SUITE "
-			"[--packages a,b,c]\n");
+			"[--packages a,b,c] [--mirror URL] [--keyring FILE]\n");
+		free(mirror);
 		return 2;
 	}
 	name = argv[optind];
@@ -175,12 +208,36 @@ static int image_build(const char *store, int argc, char **argv)
 			 strlen(packages))) {
 		fprintf(stderr, "cidre image build: bad image name, suite or "
 			"package list\n");
+		free(mirror);
 		return 2;
 	}
-	mirror = apt_mirror();
+	if (mirror && !mirror_ok(mirror)) {
+		fprintf(stderr, "cidre image build: --mirror wants an http://, "
+			"https:// or file:/ URL without spaces or quotes\n");
+		free(mirror);
+		return 2;
+	}
+	if (keyring) {
+		/* debootstrap runs gpgv on it, from another directory */
+		key = realpath(keyring, NULL);
+		if (!key || stat(key, &st) < 0 || !S_ISREG(st.st_mode) ||
+		    access(key, R_OK) < 0 ||
+		    strspn(key, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			   "0123456789/._+-") != strlen(key)) {
+			fprintf(stderr, "cidre image build: --keyring %s: %s\n", keyring,
+				!key ? strerror(errno) : "not a readable file with a "
+				"plain name");
+			free(key);
+			free(mirror);
+			return 2;
+		}
+	}
+	if (!mirror)
+		mirror = apt_mirror();
 	if (!mirror) {
 		fprintf(stderr, "cidre image build: no Debian mirror found in "
-			"/etc/apt/sources.list or /etc/apt/sources.list.d\n");
+			"/etc/apt/sources.list or /etc/apt/sources.list.d "
+			"(--mirror URL names one)\n");
 		goto done;
 	}
 	dir = xasprintf("%s/built/%s", store, name);
@@ -189,16 +246,19 @@ static int image_build(const char *store, int argc, char **argv)
 		fprintf(stderr, "cidre image build: %s\n", err.buf);
 		goto done;
 	}
+	strvec_push(&av, "debootstrap");
+	strvec_push(&av, "--variant=minbase");
 	if (packages)
-		inc = xasprintf("--include=%s", packages);
+		strvec_pushf(&av, "--include=%s", packages);
+	if (key)
+		strvec_pushf(&av, "--keyring=%s", key);
+	strvec_push(&av, suite);
+	strvec_push(&av, tmp);
+	strvec_push(&av, mirror);
 	fprintf(stderr, "debootstrap --variant=minbase %s from %s ...\n", suite, mirror);
 	{
-		const char *av[] = { "debootstrap", "--variant=minbase",
-				     inc ? inc : suite, inc ? suite : tmp,
-				     inc ? tmp : mirror, inc ? mirror : NULL, NULL };
-
-		if (proc_capture(av, NULL, NULL, 64 << 20, &out, &status, &err) < 0 ||
-		    status) {
+		if (proc_capture((const char *const *)av.v, NULL, NULL, 64 << 20, &out,
+				 &status, &err) < 0 || status) {
 			strbuf_rtrim(&err);
 			fprintf(stderr, "cidre image build: debootstrap failed: %s\n%s\n",
 				err.buf, out.buf);
@@ -254,7 +314,8 @@ done:
 	free(mirror);
 	free(dir);
 	free(tmp);
-	free(inc);
+	free(key);
+	strvec_clear(&av);
 	strbuf_release(&out);
 	strbuf_release(&err);
 	strbuf_release(&msg);

@@ -10,27 +10,9 @@ if ! command -v curl >/dev/null || ! command -v python3 >/dev/null; then
 fi
 
 # a static file server on 127.0.0.1 (any port, written to web.port)
-cat >serve.py <<'PY'
-import http.server, os, socketserver, sys
-os.chdir(sys.argv[1])
-class H(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *a):
-        pass
-    def do_GET(self):
-        if self.path == "/moved.yml":
-            self.send_response(302)
-            self.send_header("Location", "/shared.yml")
-            self.end_headers()
-            return
-        return super().do_GET()
-s = socketserver.TCPServer(("127.0.0.1", 0), H)
-with open(sys.argv[2] + ".tmp", "w") as f:
-    f.write(str(s.server_address[1]))
-os.rename(sys.argv[2] + ".tmp", sys.argv[2])
-s.serve_forever()
-PY
 mkdir -p files
-python3 serve.py files "$SCRATCH/web.port" 2>web.log &
+python3 "$TEST_DIR/../tools/static-http.py" files "$SCRATCH/web.port" \
+	/moved.yml=/shared.yml 2>web.log &
 WEB_PID=$!
 TEST_CLEANUP="${TEST_CLEANUP:+$TEST_CLEANUP; }kill $WEB_PID 2>/dev/null"
 n=0
