@@ -26,6 +26,7 @@
 #include "http/clients.h"
 #include "http/http.h"
 #include "http/parse.h"
+#include "util/jsonx.h"
 #include "util/xalloc.h"
 
 #define STREAM_BLOCK      8192     /* bytes asked of a stream's read */
@@ -732,7 +733,7 @@ int http_respond_json(struct http_request *req, unsigned status,
 
 	if (req->responded)
 		return -1;
-	s = json_dumps(json, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(10));
+	s = json_dumps(json, JSONX_OUT | JSON_ENCODE_ANY);
 	if (!s)
 		return -1;
 	ret = respond_bytes(req, status, "application/json", s, strlen(s));

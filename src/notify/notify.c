@@ -21,6 +21,7 @@
 #include "server/seal.h"
 #include "server/server.h"
 #include "store/store_notify.h"
+#include "util/jsonx.h"
 #include "util/strvec.h"
 #include "util/xalloc.h"
 
@@ -303,7 +304,7 @@ static int expand(struct notify *n, const struct ncfg *c, const struct store_not
 		ji.finished = job.finished;
 		json_decref(doc);
 		doc = notify_webhook_body(&pi, &ji);
-		body = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		body = json_dumps(doc, JSONX_OUT | JSON_PRESERVE_ORDER);
 		for (i = 0; i < s.hooks_nr && rc == 0; i++) {
 			if (!s.hooks[i].job)
 				continue;
@@ -329,7 +330,7 @@ static int expand(struct notify *n, const struct ncfg *c, const struct store_not
 	}
 	json_decref(doc);
 	doc = notify_webhook_body(&pi, NULL);
-	body = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	body = json_dumps(doc, JSONX_OUT | JSON_PRESERVE_ORDER);
 	for (i = 0; i < s.hooks_nr && rc == 0; i++) {
 		if (!s.hooks[i].pipeline)
 			continue;

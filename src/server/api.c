@@ -818,7 +818,7 @@ static int list_pipelines(struct http_request *req, struct server *srv,
 	strbuf_addch(&out, '[');
 	for (i = 0; i < n && i < (size_t)f.limit; i++) {
 		json_t *o = pipeline_json(&ps[i]);
-		char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+		char *s = json_dumps(o, JSONX_OUT | JSON_PRESERVE_ORDER);
 
 		if (i)
 			strbuf_addch(&out, ',');

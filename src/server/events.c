@@ -29,6 +29,7 @@
 #include <jansson.h>
 
 #include "server/server.h"
+#include "util/jsonx.h"
 #include "util/textring.h"
 #include "util/xalloc.h"
 
@@ -123,14 +124,14 @@ static void wake_all(struct events *e)
  */
 static char *json_dumps_of(json_t *o)
 {
-	char *d = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	char *d = o ? json_dumps(o, JSONX_OUT) : NULL;
 
 	if (d && strlen(d) > EVENTS_MAX_DATA) {
 		json_t *small = json_pack("{s:O, s:O}", "id", json_object_get(o, "id"),
 					  "status", json_object_get(o, "status"));
 
 		free(d);
-		d = small ? json_dumps(small, JSON_COMPACT) : NULL;
+		d = small ? json_dumps(small, JSONX_OUT) : NULL;
 		json_decref(small);
 	}
 	json_decref(o);

@@ -7,6 +7,13 @@
 
 #include <jansson.h>
 
+/*
+ * How the JSON others read is written (API responses, status events,
+ * webhooks): compact, reals to 10 significant digits, so that a CPU time
+ * of 4 ms is 0.004 and not 0.0040000000000000001.
+ */
+#define JSONX_OUT (JSON_COMPACT | JSON_REAL_PRECISION(10))
+
 /* RFC 3339 UTC with milliseconds ("2026-11-28T02:03:04.005Z"); null for ms <= 0. */
 json_t *json_time(int64_t ms);
 /* s as a string (each byte that is not UTF-8 as U+FFFD); null for NULL. */

@@ -128,10 +128,21 @@ test_expect_success 'a pipeline stream starts with its current state; not when r
 	test "$(sed -n "/^event: /{s/^event: //p;q}" snap.sse)" = pipeline &&
 	has snap pipeline "$pa" success &&
 	some snap job ".pipeline_id == $pa and .name == \"one\" and .status == \"success\"" &&
+	# an event holds the object as the API gives it, to the byte (its
+	# CPU seconds 0.004, not 0.0040000000000000001)
+	datas snap job | head -n 1 >event.json &&
+	curl -sS -o api.json "$URL/api/v1/jobs/$(jq -r .id event.json)" &&
+	echo >>api.json && cmp event.json api.json &&
 	first=$(ids snap pipeline | head -1) && test -n "$first" &&
 	command curl -sSN -m 2 -o snap2.sse -H "Authorization: Bearer $TOKEN" \
 		-H "Last-Event-ID: $first" "$URL/api/v1/events?pipeline=$pa"
 	! grep -q "^event: \(pipeline\|job\)" snap2.sse
+'
+
+test_expect_success 'numbers in events have at most 10 significant digits, as in the API' '
+	cat ./*.sse | grep "^data: " >all.data &&
+	test -s all.data &&
+	! grep -E "[.]0*[1-9][0-9]{10,}" all.data
 '
 
 test_expect_success 'a reader the ring has left behind, or an unknown id, gets resync' '
