@@ -8,7 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cmd/cmd.h"
@@ -165,6 +168,47 @@ static int mirror_ok(const char *url)
 	return 1;
 }
 
+/*
+ * Run debootstrap with our stderr as its stdout and stderr: its notes
+ * ("I: Retrieving ...") show as it goes, for the half minute or more
+ * it takes, and its errors are said where they happen. A ^C (the
+ * terminal's SIGINT reaches the whole process group) stops debootstrap,
+ * not us: the caller then removes what it left. 0 and *status (as
+ * waitpid gives it), or -1 when it could not start.
+ */
+static int run_debootstrap(char **av, int *status, struct strbuf *err)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	struct sigaction ign, old;
+	sigset_t def;
+	pid_t pid;
+	int rc;
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, 2, 1);
+	posix_spawnattr_init(&at);
+	sigemptyset(&def);
+	sigaddset(&def, SIGINT);
+	posix_spawnattr_setsigdefault(&at, &def);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF);
+	memset(&ign, 0, sizeof(ign));
+	ign.sa_handler = SIG_IGN;
+	sigaction(SIGINT, &ign, &old);
+	rc = posix_spawnp(&pid, av[0], &fa, &at, av, environ);
+	if (rc == 0)
+		while (waitpid(pid, status, 0) < 0 && errno == EINTR)
+			;
+	sigaction(SIGINT, &old, NULL);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	if (rc) {
+		strbuf_addf(err, "%s: %s", av[0], strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
 static int image_build(const char *store, int argc, char **argv)
 {
 	enum { OPT_DEBOOTSTRAP = 256, OPT_PACKAGES, OPT_MIRROR, OPT_KEYRING };
@@ -256,14 +300,22 @@ static int image_build(const char *store, int argc, char **argv)
 	strvec_push(&av, tmp);
 	strvec_push(&av, mirror);
 	fprintf(stderr, "debootstrap --variant=minbase %s from %s ...\n", suite, mirror);
-	{
-		if (proc_capture((const char *const *)av.v, NULL, NULL, 64 << 20, &out,
-				 &status, &err) < 0 || status) {
-			strbuf_rtrim(&err);
-			fprintf(stderr, "cidre image build: debootstrap failed: %s\n%s\n",
-				err.buf, out.buf);
-			goto done;
-		}
+	fflush(stderr);
+	if (run_debootstrap(av.v, &status, &err) < 0) {
+		fprintf(stderr, "cidre image build: cannot run debootstrap: %s\n", err.buf);
+		goto done;
+	}
+	if (status) {
+		int intr = (WIFSIGNALED(status) && WTERMSIG(status) == SIGINT) ||
+			   (WIFEXITED(status) && WEXITSTATUS(status) == 130);
+
+		fprintf(stderr, "cidre image build: debootstrap failed (%s %d)%s\n",
+			WIFEXITED(status) ? "exit" : "signal",
+			WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
+			intr ? ": interrupted, nothing kept" : "");
+		if (intr)
+			ret = 130;
+		goto done;
 	}
 	/* no .deb caches or package lists in an image */
 	{
