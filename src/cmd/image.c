@@ -149,7 +149,7 @@ static char *apt_mirror(void)
 
 /*
  * A mirror URL debootstrap can take: http, https or file, at most
- * PATH_MAX bytes, with no space, control character or quote (it goes
+ * 4096 bytes, with no space, control character or quote (it goes
  * into debootstrap's own shell code and apt's sources.list).
  */
 static int mirror_ok(const char *url)
@@ -220,7 +220,7 @@ static int image_build(const char *store, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *suite = NULL, *packages = NULL, *name, *keyring = NULL;
-	struct strbuf out = STRBUF_INIT, err = STRBUF_INIT, msg = STRBUF_INIT;
+	struct strbuf err = STRBUF_INIT, msg = STRBUF_INIT;
 	struct strvec av = STRVEC_INIT;
 	char *mirror = NULL, *dir = NULL, *tmp = NULL, *key = NULL;
 	int c, status = -1, ret = 1;
@@ -232,12 +232,15 @@ static int image_build(const char *store, int argc, char **argv)
 			suite = optarg;
 		else if (c == OPT_PACKAGES)
 			packages = optarg;
-		else if (c == OPT_MIRROR)
+		else if (c == OPT_MIRROR) {
+			free(mirror);
 			mirror = xstrdup(optarg);
-		else if (c == OPT_KEYRING)
+		} else if (c == OPT_KEYRING) {
 			keyring = optarg;
-		else
+		} else {
+			free(mirror);
 			return 2;
+		}
 	}
 	if (optind + 1 != argc || !suite) {
 		fprintf(stderr, "usage: cidre image build NAME --debootstrap SUITE "
@@ -368,7 +371,6 @@ done:
 	free(tmp);
 	free(key);
 	strvec_clear(&av);
-	strbuf_release(&out);
 	strbuf_release(&err);
 	strbuf_release(&msg);
 	return ret;
