@@ -1322,7 +1322,10 @@ static struct init_state {
 	int mq;                   /* the IPC namespace's mqueues (a directory
 				     of a mount of our own only), or -1 */
 	char *stack;              /* the job's process's, until its exec */
-} ist = { .wsdir = -1, .tmp.fd = -1, .shm.fd = -1, .mq = -1 };
+	int sockstat[2];          /* its network namespace's counts (IPv4,
+				     IPv6), open, or -1 */
+} ist = { .wsdir = -1, .tmp.fd = -1, .shm.fd = -1, .mq = -1,
+	  .sockstat = { -1, -1 } };
 
 #define POOL_CHILD_STACK (256 * 1024)
 
@@ -1680,14 +1683,24 @@ static int init_job(const struct job_req *q, int sfd)
 		close(p[0]);
 	if (!done)
 		memset(&ru, 0, sizeof(ru));
-	/* what the job left: gone before its status is told */
-	kill(-1, SIGKILL);
-	clean = reap_all(sfd, POOL_REAP_MS);
+	/*
+	 * What the job left: gone before its status is told. Every other
+	 * process of this pid namespace descends from this init (nothing
+	 * that could join it from outside does), so with no child left
+	 * there is nobody: kill(-1) would only walk every process of the
+	 * host under tasklist_lock to find that out.
+	 */
+	if (done && waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD) {
+		clean = 1;
+	} else {
+		kill(-1, SIGKILL);
+		clean = reap_all(sfd, POOL_REAP_MS);
+	}
 	send_msg(q->ctl, 'S', status, &ru, -1);
 	return done && clean;
 }
 
-static int net_counts_clean(void);
+static int net_counts_clean(int *keep);
 
 /*
  * Ready for the next job: /tmp and /dev/shm mounted afresh unless the
@@ -1714,7 +1727,7 @@ static int init_reset(const struct job_req *job)
 	}
 	if (!ipc_empty() && ipc_new() < 0)
 		return -1;
-	if ((q->flags & POOL_NET) && !net_counts_clean())
+	if ((q->flags & POOL_NET) && !net_counts_clean(ist.sockstat))
 		return -1;
 	return 0;
 }
@@ -1938,9 +1951,13 @@ static void kit_used(int fd)
  * with: no socket (sockstat's used, inuse and tw all 0, for every
  * family, TCP, UDP, raw and fragments, TIME_WAIT included; IPv6 the
  * same) and lo up: 1, else 0. Its own counts, not the socket tables,
- * whose walk is of the whole host's hash (milliseconds).
+ * whose walk is of the whole host's hash (milliseconds). keep: an
+ * init's two descriptors of those files (-1 until first opened), read
+ * again from the start each time (a seq file starts afresh at offset 0):
+ * its network namespace is the same for life. NULL: opened and closed,
+ * as the maker does for each namespace it checks.
  */
-static int net_counts_clean(void)
+static int net_counts_clean(int *keep)
 {
 	static const char *const files[] = { "/proc/self/net/sockstat",
 					     "/proc/self/net/sockstat6" };
@@ -1950,14 +1967,19 @@ static int net_counts_clean(void)
 	int s, up;
 
 	for (i = 0; i < sizeof(files) / sizeof(*files); i++) {
-		int fd = open(files[i], O_RDONLY | O_CLOEXEC);
+		int fd = keep ? keep[i] : -1;
 		char *p, *save = NULL;
 		ssize_t n;
 
 		if (fd < 0)
+			fd = open(files[i], O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
 			return errno == ENOENT && i == 1;
-		n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
+		n = pread(fd, buf, sizeof(buf) - 1, 0);
+		if (keep)
+			keep[i] = fd;
+		else
+			close(fd);
 		if (n <= 0)
 			return 0;
 		buf[n] = '\0';
@@ -1983,7 +2005,7 @@ static int net_counts_clean(void)
 
 static int net_clean(int net)
 {
-	return setns(net, CLONE_NEWNET) == 0 && net_counts_clean();
+	return setns(net, CLONE_NEWNET) == 0 && net_counts_clean(NULL);
 }
 
 /*
