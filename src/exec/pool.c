@@ -1287,7 +1287,7 @@ static int reap_all(int sfd, int ms)
 		int64_t left;
 		pid_t w;
 
-		while ((w = waitpid(-1, NULL, WNOHANG)) > 0)
+		while ((w = waitpid(-1, NULL, WNOHANG | __WALL)) > 0)
 			;
 		if (w < 0 && errno == ECHILD)
 			return 1;
@@ -1688,9 +1688,12 @@ static int init_job(const struct job_req *q, int sfd)
 	 * process of this pid namespace descends from this init (nothing
 	 * that could join it from outside does), so with no child left
 	 * there is nobody: kill(-1) would only walk every process of the
-	 * host under tasklist_lock to find that out.
+	 * host under tasklist_lock to find that out. __WALL: a child whose
+	 * end signal is not SIGCHLD counts too (none should be: orphans
+	 * are given SIGCHLD when they come to us, and CLONE_PARENT takes
+	 * the job process's).
 	 */
-	if (done && waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD) {
+	if (done && waitpid(-1, NULL, WNOHANG | __WALL) < 0 && errno == ECHILD) {
 		clean = 1;
 	} else {
 		kill(-1, SIGKILL);
