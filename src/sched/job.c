@@ -13,11 +13,11 @@
 #include "sched/sched_int.h"
 #include "util/xalloc.h"
 
-static void print_cb(void *ud, const char *line, size_t len, int note)
+static void print_cb(void *ud, const char *lines, size_t len, int note)
 {
 	struct worker *w = ud;
 
-	sched_print_line(w->s, w->idx, line, len, note);
+	sched_print_lines(w->s, w->idx, lines, len, note);
 }
 
 static int done_status(enum job_status st)

@@ -114,45 +114,77 @@ static void note(struct job_ctx *jc, const char *fmt, ...)
 	va_start(ap, fmt);
 	strbuf_vaddf(&sb, fmt, ap);
 	va_end(ap);
+	strbuf_addch(&sb, '\n');
 	if (jc->jr->print)
 		jc->jr->print(jc->jr->ud, sb.buf, sb.len, 1);
-	strbuf_addch(&sb, '\n');
 	log_raw(jc, sb.buf, sb.len);
 	strbuf_release(&sb);
 }
 
-static void print_line(struct job_ctx *jc)
+#define LIVE_LINE_MAX 65536
+
+/* The held partial line, ended, to the live output. */
+static void print_held(struct job_ctx *jc)
 {
-	if (jc->jr->print)
-		jc->jr->print(jc->jr->ud, jc->line.buf, jc->line.len, 0);
+	strbuf_addch(&jc->line, '\n');
+	jc->jr->print(jc->jr->ud, jc->line.buf, jc->line.len, 0);
+	strbuf_reset(&jc->line);
 }
 
-/* Live output: cut into lines; a line longer than 64 KiB is cut too. */
+/* Hold p, n as the partial line: a held line is cut at LIVE_LINE_MAX. */
+static void hold(struct job_ctx *jc, const char *p, size_t n)
+{
+	size_t take;
+
+	while (n) {
+		if (jc->line.len >= LIVE_LINE_MAX)
+			print_held(jc);
+		take = LIVE_LINE_MAX - jc->line.len;
+		if (take > n)
+			take = n;
+		strbuf_add(&jc->line, p, take);
+		p += take;
+		n -= take;
+	}
+}
+
+/*
+ * Live output: the whole lines of what was read, handed on in one call
+ * (the lines ended in this chunk; the one held from before is completed
+ * and handed on first); what follows the last newline is held. A line
+ * longer than LIVE_LINE_MAX comes in pieces (a chunk is at most
+ * PROC_READ_CHUNK, 64 KiB, so only a held line can be). Nothing is cut
+ * or copied without a live output (the server's supervisors keep the
+ * log only).
+ */
 static void on_output(void *ud, const char *data, size_t len)
 {
 	struct job_ctx *jc = ud;
-	size_t i, start = 0;
+	const char *end = data + len, *first, *last;
 
 	log_raw(jc, data, len);
-	for (i = 0; i < len; i++) {
-		if (data[i] != '\n')
-			continue;
-		strbuf_add(&jc->line, data + start, i - start);
-		print_line(jc);
-		strbuf_reset(&jc->line);
-		start = i + 1;
+	if (!jc->jr->print || !len)
+		return;
+	last = memrchr(data, '\n', len);
+	if (!last) {
+		hold(jc, data, len);
+		return;
 	}
-	strbuf_add(&jc->line, data + start, len - start);
-	if (jc->line.len > 65536) {
-		print_line(jc);
-		strbuf_reset(&jc->line);
+	if (jc->line.len) {
+		first = memchr(data, '\n', len);
+		hold(jc, data, (size_t)(first - data));
+		print_held(jc);
+		data = first + 1;
 	}
+	if (data <= last)
+		jc->jr->print(jc->jr->ud, data, (size_t)(last - data) + 1, 0);
+	hold(jc, last + 1, (size_t)(end - last - 1));
 }
 
 static void flush_line(struct job_ctx *jc)
 {
-	if (jc->line.len)
-		print_line(jc);
+	if (jc->line.len && jc->jr->print)
+		print_held(jc);
 	strbuf_reset(&jc->line);
 }
 

@@ -92,8 +92,12 @@ struct jobrun {
 	 * sandbox is still started before its workspace is prepared.
 	 */
 	struct proc_prestart *prestart;
-	/* Live output, one whole line at a time (note: cidre's own). */
-	void (*print)(void *ud, const char *line, size_t len, int note);
+	/*
+	 * Live output: one or more whole lines, each ending in '\n' (a
+	 * line over 64 KiB comes in pieces, each ended so), as they are
+	 * read; note: cidre's own. NULL: none (the log only).
+	 */
+	void (*print)(void *ud, const char *lines, size_t len, int note);
 	void *ud;
 	/*
 	 * Called once, when the job's first script runs (its process has

@@ -47,34 +47,41 @@ double sched_now(const struct sched *s)
 
 static const int colours[] = { 36, 33, 35, 32, 34, 96, 93, 95, 92, 94 };
 
-void sched_print_line(struct sched *s, size_t idx, const char *line,
-		      size_t len, int is_note)
+void sched_print_lines(struct sched *s, size_t idx, const char *lines,
+		       size_t len, int is_note)
 {
 	const struct sched_opts *o = s->o;
-	const char *name = s->plan->jobs[idx].name;
-	struct strbuf sb = STRBUF_INIT;
+	const char *name = s->plan->jobs[idx].name, *end = lines + len, *nl;
+	struct strbuf sb = STRBUF_INIT, prefix = STRBUF_INIT;
 	int w = s->name_width;
+	size_t n;
 
 	if (o->quiet || !o->out)
 		return;
-	if (len && line[len - 1] == '\r')
-		len--;
 	if (o->colour)
-		strbuf_addf(&sb, "\033[%dm%-*.*s\033[0m \033[2m|\033[0m ",
+		strbuf_addf(&prefix, "\033[%dm%-*.*s\033[0m \033[2m|\033[0m ",
 			    colours[idx % ARRAY_SIZE(colours)], w, w, name);
 	else
-		strbuf_addf(&sb, "%-*.*s | ", w, w, name);
+		strbuf_addf(&prefix, "%-*.*s | ", w, w, name);
 	if (is_note && o->colour)
-		strbuf_addstr(&sb, "\033[1m");
-	strbuf_add(&sb, line, len);
-	if (is_note && o->colour)
-		strbuf_addstr(&sb, "\033[0m");
-	strbuf_addch(&sb, '\n');
+		strbuf_addstr(&prefix, "\033[1m");
+	strbuf_grow(&sb, len + len / 8 + prefix.len + 16);
+	while (lines < end) {
+		nl = memchr(lines, '\n', (size_t)(end - lines));
+		n = nl ? (size_t)(nl - lines) : (size_t)(end - lines);
+		strbuf_add(&sb, prefix.buf, prefix.len);
+		strbuf_add(&sb, lines, n && lines[n - 1] == '\r' ? n - 1 : n);
+		if (is_note && o->colour)
+			strbuf_addstr(&sb, "\033[0m");
+		strbuf_addch(&sb, '\n');
+		lines += n + 1;
+	}
 	pthread_mutex_lock(&s->out_lock);
 	fwrite(sb.buf, 1, sb.len, o->out);
 	fflush(o->out);
 	pthread_mutex_unlock(&s->out_lock);
 	strbuf_release(&sb);
+	strbuf_release(&prefix);
 }
 
 /* The job name made file-name safe: [A-Za-z0-9_.], runs of others as "-". */

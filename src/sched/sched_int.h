@@ -68,8 +68,11 @@ void sched_job_paths_release(struct sched_job_paths *jp);
 
 double sched_now(const struct sched *s);
 void *sched_job_worker(void *arg);
-/* Print one whole line of a job's output (or a note from cidre). */
-void sched_print_line(struct sched *s, size_t idx, const char *line,
-		      size_t len, int note);
+/*
+ * Print whole lines of a job's output (or a note from cidre), each
+ * ending in '\n', each behind the job's name, in one write.
+ */
+void sched_print_lines(struct sched *s, size_t idx, const char *lines,
+		       size_t len, int note);
 
 #endif
