@@ -7,6 +7,8 @@
 
 #include <jansson.h>
 
+#include "util/strbuf.h"
+
 /*
  * How the JSON others read is written (API responses, status events,
  * webhooks): compact, reals to 10 significant digits, so that a CPU time
@@ -22,5 +24,25 @@ json_t *json_str_or_null(const char *s);
 json_t *json_seconds(int64_t a, int64_t b);
 /* Append the non-empty pieces of the comma-separated list to array a. */
 void json_append_list(json_t *a, const char *list);
+
+/*
+ * Strings written and read without building JSON values, for the bulk
+ * of a log (the live log's events: megabytes of text each second).
+ *
+ * json_str_escape_clean appends s[0..n) to out as the inside of a JSON
+ * string (no quotes): " and \ and control characters escaped the way
+ * jansson writes them, each byte that is not UTF-8 as U+FFFD; a
+ * sequence cut by the end of s is left out unless last. Returns the
+ * bytes of s consumed (n, or less by a cut sequence).
+ *
+ * json_str_unescape reads the inside of a JSON string at s (after its
+ * opening quote), n bytes, appending its value to out; returns the bytes
+ * consumed up to and with the closing quote, or 0 (out as it was) when
+ * it is not a valid string: a control character, an unknown escape, a
+ * surrogate not in a pair, bytes that are not UTF-8, or no closing
+ * quote. \u0000 gives a NUL byte.
+ */
+size_t json_str_escape_clean(struct strbuf *out, const char *s, size_t n, int last);
+size_t json_str_unescape(struct strbuf *out, const char *s, size_t n);
 
 #endif

@@ -395,6 +395,41 @@ static void test_log_events(void **state)
 	d = "not json";
 	assert_int_equal(client_parse_log_event(d, strlen(d), &off, &text), -1);
 
+	/* the server's compact form (read without the parser) */
+	d = "{\"offset\":16384,\"text\":\"a\\\"b\\\\c\\n\\u00e9\\ud83d\\ude00\xc3\xa9\"}";
+	assert_int_equal(client_parse_log_event(d, strlen(d), &off, &text), 0);
+	assert_int_equal(off, 16384);
+	assert_string_equal(text.buf, "a\"b\\c\n\xc3\xa9\xf0\x9f\x98\x80\xc3\xa9");
+	strbuf_reset(&text);
+	d = "{\"offset\":0,\"text\":\"\"}";
+	assert_int_equal(client_parse_log_event(d, strlen(d), &off, &text), 0);
+	assert_int_equal(off, 0);
+	assert_int_equal(text.len, 0);
+	/* what the compact form does not take, the parser decides */
+	d = "{\"offset\":07,\"text\":\"x\"}";	/* not JSON */
+	assert_int_equal(client_parse_log_event(d, strlen(d), &off, &text), -1);
+	d = "{\"offset\":7,\"text\":\"x\"} ";	/* JSON, with a blank after */
+	assert_int_equal(client_parse_log_event(d, strlen(d), &off, &text), 0);
+	assert_int_equal(off, 7);
+	assert_string_equal(text.buf, "x");
+	strbuf_reset(&text);
+	d = "{\"offset\":7,\"text\":\"x\",\"more\":1}";
+	assert_int_equal(client_parse_log_event(d, strlen(d), &off, &text), 0);
+	assert_string_equal(text.buf, "x");
+	strbuf_reset(&text);
+	d = "{\"offset\":123456789012345678901,\"text\":\"x\"}";	/* too big */
+	assert_int_equal(client_parse_log_event(d, strlen(d), &off, &text), -1);
+	assert_int_equal(text.len, 0);
+	d = "{\"offset\":1,\"text\":\"a\tb\"}";	/* a raw tab: not JSON */
+	assert_int_equal(client_parse_log_event(d, strlen(d), &off, &text), -1);
+	d = "{\"offset\":1,\"text\":\"\\udc00\"}";	/* a lone low surrogate */
+	assert_int_equal(client_parse_log_event(d, strlen(d), &off, &text), -1);
+	d = "{\"offset\":1,\"text\":\"a\xff\"}";	/* not UTF-8 */
+	assert_int_equal(client_parse_log_event(d, strlen(d), &off, &text), -1);
+	d = "{\"offset\":1,\"text\":\"abc";	/* cut */
+	assert_int_equal(client_parse_log_event(d, strlen(d), &off, &text), -1);
+	assert_int_equal(text.len, 0);
+
 	d = "{\"status\": \"failed\", \"log_size\": 1234}";
 	assert_int_equal(client_parse_end_event(d, strlen(d), &status, &size), 0);
 	assert_string_equal(status, "failed");
