@@ -17,6 +17,13 @@
 #include "web/web.h"
 
 #define LOG_CHUNK (64 * 1024)
+/*
+ * The page shows the last LOG_SHOWN bytes of a longer log, from the
+ * first line that starts in them, as GitLab shows the end of a long
+ * log (its last 500 KiB): a log at the 64 MiB cap is 100 MB or more of
+ * HTML, past what a browser tab renders. The raw log has it all.
+ */
+#define LOG_SHOWN (4 * 1024 * 1024)
 #define FAILURES_SHOWN 100
 #define HISTORY 10
 #define ARTIFACTS_SHOWN 1000
@@ -133,6 +140,46 @@ static ssize_t stream_read(void *ud, uint64_t pos, char *buf, size_t max)
 	memcpy(buf, s->out.buf + s->out_off, n);
 	s->out_off += n;
 	return (ssize_t)n;
+}
+
+/*
+ * Start s at the first line that begins in the last LOG_SHOWN bytes of
+ * its log, numbering lines as from the log's start (the lines skipped
+ * are counted, so each line keeps its anchor). 1 if the log was cut.
+ */
+static int skip_to_tail(struct job_stream *s)
+{
+	char chunk[LOG_CHUNK];
+	uint64_t from, off = 0, lines = 0;
+	ssize_t r;
+	const char *p, *e;
+
+	if (s->fd < 0 || s->end <= LOG_SHOWN)
+		return 0;
+	from = s->end - LOG_SHOWN;
+	/* count the newlines before from, and find the first one at or after it */
+	for (;;) {
+		do {
+			r = pread(s->fd, chunk, sizeof(chunk), (off_t)off);
+		} while (r < 0 && errno == EINTR);
+		if (r <= 0)
+			return 0;	/* shorter than it was: show it whole */
+		for (p = chunk, e = chunk + r; (p = memchr(p, '\n', (size_t)(e - p))); p++) {
+			uint64_t at = off + (uint64_t)(p - chunk);
+
+			if (at + 1 >= from) {
+				if (at + 1 >= s->end)
+					return 0;	/* no line starts in the tail */
+				s->off = at + 1;
+				s->ansi.lineno = lines + 1;
+				return 1;
+			}
+			lines++;
+		}
+		off += (uint64_t)r;
+		if (off >= s->end)
+			return 0;
+	}
 }
 
 static const struct http_stream_ops job_stream_ops = {
@@ -513,7 +560,7 @@ int web_job(struct http_request *req, void *ud)
 	struct strbuf err = STRBUF_INIT, head = STRBUF_INIT, status = STRBUF_INIT;
 	struct strbuf pstatus = STRBUF_INIT, env = STRBUF_INIT, reason = STRBUF_INIT;
 	struct strbuf actions = STRBUF_INIT, tests = STRBUF_INIT, arts = STRBUF_INIT;
-	struct strbuf title = STRBUF_INIT;
+	struct strbuf title = STRBUF_INIT, cut = STRBUF_INIT;
 	struct job_stream *s;
 	enum role role;
 	int64_t id = page_id(req, "id");
@@ -569,20 +616,6 @@ int web_job(struct http_request *req, void *ud)
 	artifacts_section(&pg, &j, &arts);
 	strbuf_addf(&title, "%s · #%" PRId64 " · %s", j.name, j.pipeline_id, pr.name);
 	page_top(&pg, &head, title.buf);
-	{
-		struct tmpl_var v[] = {
-			tmpl_str("project", pr.name), tmpl_str("pipeline", pid),
-			tmpl_html("pstatus", pstatus.buf), tmpl_str("name", j.name),
-			tmpl_html("status", status.buf), tmpl_str("stage", j.stage),
-			tmpl_str("attempt", attempt), tmpl_str("runner", j.runner),
-			tmpl_str("queued", queued), tmpl_str("duration", dur), tmpl_str("exit", ex),
-			tmpl_str("memory", mem), tmpl_str("cpu", cpu), tmpl_html("env", env.buf),
-			tmpl_html("reason", reason.buf), tmpl_html("actions", actions.buf),
-			tmpl_html("tests", tests.buf), tmpl_html("artifacts", arts.buf),
-			tmpl_str("id", sid),
-		};
-		page_render(&head, "job", NULL, v, ARRAY_SIZE(v));
-	}
 	s = calloc(1, sizeof(*s));
 	if (!s) {
 		page_error(req, 500, "out of memory");
@@ -594,14 +627,37 @@ int web_job(struct http_request *req, void *ud)
 	ansi_init(&s->ansi);
 	strbuf_init(&s->tail, 0);
 	page_bottom(&pg, &s->tail);
-	/* the page starts with the head, then the log as it is now */
-	s->out = head;
-	strbuf_init(&head, 0);
 	path = server_path(pg.srv, "logs", j.id, ".log");
 	s->fd = open(path, O_RDONLY | O_CLOEXEC);
 	free(path);
 	if (s->fd >= 0 && fstat(s->fd, &sb) == 0)
 		s->end = (uint64_t)sb.st_size;
+	if (skip_to_tail(s)) {
+		char shown[32], size[32];
+
+		page_bytes(shown, sizeof(shown), (int64_t)(s->end - s->off));
+		page_bytes(size, sizeof(size), (int64_t)s->end);
+		struct tmpl_var v[] = { tmpl_str("id", sid), tmpl_str("shown", shown),
+					tmpl_str("size", size) };
+		page_render(&cut, "job", "cut", v, ARRAY_SIZE(v));
+	}
+	{
+		struct tmpl_var v[] = {
+			tmpl_str("project", pr.name), tmpl_str("pipeline", pid),
+			tmpl_html("pstatus", pstatus.buf), tmpl_str("name", j.name),
+			tmpl_html("status", status.buf), tmpl_str("stage", j.stage),
+			tmpl_str("attempt", attempt), tmpl_str("runner", j.runner),
+			tmpl_str("queued", queued), tmpl_str("duration", dur), tmpl_str("exit", ex),
+			tmpl_str("memory", mem), tmpl_str("cpu", cpu), tmpl_html("env", env.buf),
+			tmpl_html("reason", reason.buf), tmpl_html("actions", actions.buf),
+			tmpl_html("tests", tests.buf), tmpl_html("artifacts", arts.buf),
+			tmpl_str("id", sid), tmpl_html("cut", cut.buf),
+		};
+		page_render(&head, "job", NULL, v, ARRAY_SIZE(v));
+	}
+	/* the page starts with the head, then the log as it is now */
+	s->out = head;
+	strbuf_init(&head, 0);
 	page_headers(req);
 	http_respond_stream(req, 200, "text/html; charset=utf-8", &job_stream_ops, s, NULL);
 done:
@@ -618,6 +674,7 @@ done:
 	strbuf_release(&tests);
 	strbuf_release(&arts);
 	strbuf_release(&title);
+	strbuf_release(&cut);
 	return 0;
 }
 

@@ -227,4 +227,30 @@ test_expect_success 'a manual job with manual_confirmation: the play button asks
 	expect_grep "data-confirm=\"Deploy to production &lt;now&gt;\?\"" page.html
 '
 
+test_expect_success 'a long log: the page shows its last 4 MiB, lines numbered as in the whole log' '
+	git init -q --bare long.git &&
+	git clone -q long.git long 2>/dev/null &&
+	(cd long && printf "%s\n" "print:" "  script:" "    - seq -f \"line %06g ....................................................................................\" 1 60000" >.gitlab-ci.yml &&
+	 git add . && git commit -q -m long && git push -q origin HEAD:main) &&
+	api POST /api/v1/projects "{\"name\":\"long\",\"repo\":\"$SCRATCH/long.git\",\"public\":true}" \
+		>/dev/null && expect_status 201 &&
+	api POST /api/v1/projects/long/pipelines "{\"ref\":\"main\"}" >pl.json && expect_status 201 &&
+	wait_pipeline "$(jq -r .id pl.json)" >dl.json &&
+	lj=$(jq -r ".jobs[0].id" dl.json) &&
+	api GET "/api/v1/jobs/$lj/log" >long.log &&
+	test "$(wc -c <long.log)" -gt 5000000 &&
+	test "$(get /jobs/$lj)" = 200 &&
+	expect_grep "class=\"log-cut\">This log is 5.[0-9] MiB: the last 4.0 MiB is shown. <a href=\"/api/v1/jobs/$lj/log\">" page.html &&
+	test "$(wc -c <page.html)" -lt 8000000 &&
+	expect_no_grep "line 000001 " page.html &&
+	expect_grep "id=\"L[0-9]+\"><a href=\"#L[0-9]+\">[0-9]+</a>line 060000 " page.html &&
+	n=$(grep -n "^line 060000 " long.log | cut -d: -f1) &&
+	expect_grep "id=\"L$n\"><a href=\"#L$n\">$n</a>line 060000 " page.html &&
+	first=$(grep -o "id=\"L[0-9]*\"><a href=\"#L[0-9]*\">[0-9]*</a>line [0-9]*" page.html | head -1) &&
+	fn=$(echo "$first" | sed "s/^id=\"L\([0-9]*\)\".*/\1/") &&
+	test "$(sed -n "${fn}p" long.log | cut -c1-11)" = "$(echo "$first" | sed "s/.*<\/a>//")" &&
+	test "$(get /jobs/$(jq -r ".jobs[0].id" done.json))" = 200 &&
+	expect_no_grep "log-cut" page.html
+'
+
 test_done
