@@ -23,6 +23,42 @@ int mask_active(const struct mask *m)
 	return m->nr > 0;
 }
 
+/*
+ * What scan() looks up instead of comparing every secret at every byte:
+ * the first byte and the first two bytes of each, and the secrets
+ * grouped by first byte (a counting sort; rebuilt at each add, of which
+ * there are at most MASK_MAX_SECRETS).
+ */
+static void index_secrets(struct mask *m)
+{
+	unsigned short count[256];
+	size_t k;
+
+	memset(m->first, 0, sizeof(m->first));
+	memset(m->pair, 0, sizeof(m->pair));
+	memset(count, 0, sizeof(count));
+	m->order = xrealloc(m->order, m->nr * sizeof(*m->order));
+	for (k = 0; k < m->nr; k++) {
+		const unsigned char *v = (const unsigned char *)m->secrets[k];
+
+		m->first[v[0]] |= MASK_FIRST;
+		if (m->lens[k] == 1)
+			m->first[v[0]] |= MASK_ONE;
+		else
+			m->pair[(v[0] << 8 | v[1]) >> 3] |= (unsigned char)(1 << (v[1] & 7));
+		count[v[0]]++;
+	}
+	m->bucket[0] = 0;
+	for (k = 0; k < 256; k++)
+		m->bucket[k + 1] = (unsigned short)(m->bucket[k] + count[k]);
+	memset(count, 0, sizeof(count));
+	for (k = 0; k < m->nr; k++) {
+		unsigned char c = (unsigned char)m->secrets[k][0];
+
+		m->order[m->bucket[c] + count[c]++] = (unsigned short)k;
+	}
+}
+
 int mask_add(struct mask *m, const char *value)
 {
 	size_t n = value ? strlen(value) : 0, i;
@@ -42,7 +78,7 @@ int mask_add(struct mask *m, const char *value)
 	m->nr++;
 	if (n > m->maxlen)
 		m->maxlen = n;
-	m->first[(unsigned char)value[0]] = 1;
+	index_secrets(m);
 	return 0;
 }
 
@@ -53,18 +89,30 @@ int mask_add(struct mask *m, const char *value)
 static size_t scan(struct mask *m, const char *buf, size_t len, int at_end,
 		   mask_write_fn fn, void *ud)
 {
-	size_t i = 0, plain = 0, k;
+	const unsigned char *u = (const unsigned char *)buf;
+	size_t i = 0, plain = 0, j, k;
 
 	while (i < len) {
 		size_t left = len - i, best = 0;
+		unsigned c = u[i], p;
 		int wait = 0;
 
-		if (!m->first[(unsigned char)buf[i]]) {
+		if (!m->first[c]) {
 			i++;
 			continue;
 		}
-		for (k = 0; k < m->nr; k++) {
-			size_t n = m->lens[k];
+		/* no secret starts with these two bytes (nor is this byte alone) */
+		p = left >= 2 ? c << 8 | u[i + 1] : 0;
+		if (left >= 2 && !(m->first[c] & MASK_ONE) &&
+		    !(m->pair[p >> 3] & (1 << (p & 7)))) {
+			i++;
+			continue;
+		}
+		for (j = m->bucket[c]; j < m->bucket[c + 1]; j++) {
+			size_t n;
+
+			k = m->order[j];
+			n = m->lens[k];
 
 			if (n <= left) {
 				if (n > best && !memcmp(buf + i, m->secrets[k], n))
@@ -131,6 +179,7 @@ void mask_release(struct mask *m)
 	}
 	free(m->secrets);
 	free(m->lens);
+	free(m->order);
 	if (m->held.alloc)
 		memset(m->held.buf, 0, m->held.alloc);
 	strbuf_release(&m->held);

@@ -25,9 +25,17 @@ struct mask {
 	size_t *lens;
 	size_t nr, alloc;
 	size_t maxlen;
-	unsigned char first[256]; /* 1 for a byte some secret starts with */
+	/* MASK_FIRST: a secret starts with the byte; MASK_ONE: one is that byte */
+	unsigned char first[256];
+	/* a bit for each pair of bytes a secret of two or more starts with */
+	unsigned char pair[65536 / 8];
+	/* the secrets by their first byte: order[bucket[c]..bucket[c + 1]) */
+	unsigned short *order;
+	unsigned short bucket[257];
 	struct strbuf held;
 };
+#define MASK_FIRST 1
+#define MASK_ONE   2
 
 void mask_init(struct mask *m);
 /* Mask value from now on (copied). An empty one, a duplicate, one longer
