@@ -5,6 +5,7 @@
  */
 #include "util/sha256.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static const uint32_t K[64] = {
@@ -55,6 +56,95 @@ static void compress(uint32_t h[8], const unsigned char *p)
 	h[4] += e; h[5] += f; h[6] += g; h[7] += hh;
 }
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#include <immintrin.h>
+
+/*
+ * The same compression with the CPU's SHA extensions (Intel since Goldmont
+ * and Ice Lake, AMD since Zen): SHA256RNDS2 does two rounds, SHA256MSG1/2
+ * the message schedule, four words at a time. The state is kept as the
+ * instructions want it, ABEF and CDGH, over all of blocks. Several times
+ * the portable loop's speed: the artifacts' digests (a 200 MB file) were
+ * most of an upload's and a download's time.
+ */
+__attribute__((target("sha,sse4.1,ssse3")))
+static void compress_ni(uint32_t h[8], const unsigned char *p, size_t blocks)
+{
+	const __m128i bswap = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
+	__m128i abef, cdgh, t, w[4], m, abef0, cdgh0;
+	int g;
+
+	t = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&h[0]), 0xb1);   /* CDAB */
+	cdgh = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&h[4]), 0x1b); /* HGFE */
+	abef = _mm_alignr_epi8(t, cdgh, 8);
+	cdgh = _mm_blend_epi16(cdgh, t, 0xf0);
+	for (; blocks; blocks--, p += 64) {
+		abef0 = abef;
+		cdgh0 = cdgh;
+		for (g = 0; g < 16; g++) {
+			if (g < 4) {
+				m = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16 * g)), bswap);
+			} else {
+				/* w[t-16] + s0(w[t-15]) + w[t-7], then + s1(w[t-2]) */
+				m = _mm_sha256msg1_epu32(w[g & 3], w[(g + 1) & 3]);
+				m = _mm_add_epi32(m, _mm_alignr_epi8(w[(g + 3) & 3], w[(g + 2) & 3], 4));
+				m = _mm_sha256msg2_epu32(m, w[(g + 3) & 3]);
+			}
+			w[g & 3] = m;
+			m = _mm_add_epi32(m, _mm_loadu_si128((const __m128i *)&K[4 * g]));
+			cdgh = _mm_sha256rnds2_epu32(cdgh, abef, m);
+			abef = _mm_sha256rnds2_epu32(abef, cdgh, _mm_shuffle_epi32(m, 0x0e));
+		}
+		abef = _mm_add_epi32(abef, abef0);
+		cdgh = _mm_add_epi32(cdgh, cdgh0);
+	}
+	t = _mm_shuffle_epi32(abef, 0x1b);        /* FEBA */
+	cdgh = _mm_shuffle_epi32(cdgh, 0xb1);     /* DCHG */
+	_mm_storeu_si128((__m128i *)&h[0], _mm_blend_epi16(t, cdgh, 0xf0));  /* DCBA */
+	_mm_storeu_si128((__m128i *)&h[4], _mm_alignr_epi8(cdgh, t, 8));     /* HGFE */
+}
+
+/* 1 when the CPU has the SHA extensions (and SSE4.1, SSSE3); asked once. */
+static int have_ni(void)
+{
+	static int known = -1;
+	unsigned a, b, c, d;
+	int v = 0;
+
+	if (known >= 0)
+		return known;
+	if (__get_cpuid(1, &a, &b, &c, &d) && (c & bit_SSE4_1) && (c & bit_SSSE3) &&
+	    __get_cpuid_count(7, 0, &a, &b, &c, &d))
+		v = !!(b & bit_SHA);
+	if (getenv("CIDRE_SHA256_PORTABLE"))
+		v = 0;
+	known = v;	/* a race writes the same value */
+	return v;
+}
+#else
+static void compress_ni(uint32_t h[8], const unsigned char *p, size_t blocks)
+{
+	(void)h; (void)p; (void)blocks;
+}
+
+static int have_ni(void)
+{
+	return 0;
+}
+#endif
+
+/* Compress blocks 64-byte blocks at p into h. */
+static void compress_blocks(uint32_t h[8], const unsigned char *p, size_t blocks)
+{
+	if (have_ni()) {
+		compress_ni(h, p, blocks);
+		return;
+	}
+	for (; blocks; blocks--, p += 64)
+		compress(h, p);
+}
+
 void sha256_init(struct sha256 *c)
 {
 	static const uint32_t h0[8] = {
@@ -80,10 +170,13 @@ void sha256_update(struct sha256 *c, const void *data, size_t len)
 		len -= take;
 		if (have + take < 64)
 			return;
-		compress(c->h, c->block);
+		compress_blocks(c->h, c->block, 1);
 	}
-	for (; len >= 64; p += 64, len -= 64)
-		compress(c->h, p);
+	if (len >= 64) {
+		compress_blocks(c->h, p, len / 64);
+		p += len / 64 * 64;
+		len %= 64;
+	}
 	if (len)
 		memcpy(c->block, p, len);
 }
@@ -98,13 +191,13 @@ void sha256_final(struct sha256 *c, unsigned char md[SHA256_LEN])
 	c->block[have++] = 0x80;
 	if (have > 56) {
 		memset(c->block + have, 0, 64 - have);
-		compress(c->h, c->block);
+		compress_blocks(c->h, c->block, 1);
 		have = 0;
 	}
 	memset(c->block + have, 0, 56 - have);
 	for (i = 0; i < 8; i++)
 		c->block[56 + i] = (unsigned char)(bits >> (56 - 8 * i));
-	compress(c->h, c->block);
+	compress_blocks(c->h, c->block, 1);
 	for (i = 0; i < 8; i++) {
 		md[4 * i] = (unsigned char)(c->h[i] >> 24);
 		md[4 * i + 1] = (unsigned char)(c->h[i] >> 16);

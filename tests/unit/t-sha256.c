@@ -3,10 +3,12 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
+#include <sodium.h>
 
 #include "util/sha256.h"
 
@@ -89,13 +91,69 @@ static void test_boundaries(void **state)
 	}
 }
 
-int main(void)
+/*
+ * Random messages of every length up to 1100 bytes, fed in random
+ * pieces, against libsodium's SHA-256: whichever compression this CPU
+ * takes (the SHA extensions, or the portable loop when
+ * CIDRE_SHA256_PORTABLE is set, as the second run below does).
+ */
+static void test_against_libsodium(void **state)
+{
+	unsigned char msg[1100], want[SHA256_LEN], got[SHA256_LEN];
+	unsigned seed = 7;
+	size_t n, i, off;
+
+	memset(msg, 0, sizeof(msg));
+	for (n = 0; n <= sizeof(msg); n++) {
+		struct sha256 c;
+
+		for (i = 0; i < n; i++) {
+			seed = seed * 1103515245u + 12345u;
+			msg[i] = (unsigned char)(seed >> 16);
+		}
+		crypto_hash_sha256(want, msg, n);
+		sha256_init(&c);
+		for (off = 0; off < n;) {
+			size_t k;
+
+			seed = seed * 1103515245u + 12345u;
+			k = 1 + (seed >> 16) % 200;
+			if (k > n - off)
+				k = n - off;
+			sha256_update(&c, msg + off, k);
+			off += k;
+		}
+		sha256_final(&c, got);
+		assert_memory_equal(got, want, SHA256_LEN);
+	}
+}
+
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_nist_vectors),
 		cmocka_unit_test(test_million_a),
 		cmocka_unit_test(test_boundaries),
+		cmocka_unit_test(test_against_libsodium),
 	};
+	int rc;
+
+	/* the same tests again with the portable compression (a fresh process) */
+	if (argc == 1 && !getenv("CIDRE_SHA256_PORTABLE")) {
+		char *cmd = NULL;
+		size_t len = strlen(argv[0]) + 64;
+
+		cmd = malloc(len);
+		assert_non_null(cmd);
+		snprintf(cmd, len, "CIDRE_SHA256_PORTABLE=1 '%s' portable >/dev/null 2>&1", argv[0]);
+		rc = system(cmd);
+		free(cmd);
+		if (rc != 0) {
+			fprintf(stderr, "t-sha256: the portable compression failed these tests "
+				"(run it with CIDRE_SHA256_PORTABLE=1)\n");
+			return 1;
+		}
+	}
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
