@@ -24,6 +24,12 @@
  * HTML, past what a browser tab renders. The raw log has it all.
  */
 #define LOG_SHOWN (4 * 1024 * 1024)
+/*
+ * Lines a page keeps while it follows a running job (data-max-lines):
+ * past them the script takes the oldest off the page, so that a job
+ * printing without end does not grow its tab without end.
+ */
+#define LIVE_LINES_MAX 100000
 #define FAILURES_SHOWN 100
 #define HISTORY 10
 #define ARTIFACTS_SHOWN 1000
@@ -83,7 +89,7 @@ static void sgr_params(const struct ansi_sgr *g, struct strbuf *out)
 static void stream_tail(struct job_stream *s)
 {
 	struct strbuf sgr = STRBUF_INIT;
-	char id[24], off[24], lines[24], pid[24];
+	char id[24], off[24], lines[24], pid[24], max[24];
 	uint64_t shown;
 
 	if (s->finished)
@@ -96,11 +102,13 @@ static void stream_tail(struct job_stream *s)
 	snprintf(pid, sizeof(pid), "%" PRId64, s->pipeline_id);
 	snprintf(off, sizeof(off), "%llu", (unsigned long long)shown);
 	snprintf(lines, sizeof(lines), "%llu", (unsigned long long)s->ansi.lineno);
+	snprintf(max, sizeof(max), "%d", LIVE_LINES_MAX);
 	/* the colours in effect where the live script takes over */
 	sgr_params(&s->ansi.sgr, &sgr);
 	struct tmpl_var v[] = { tmpl_str("id", id), tmpl_str("offset", off),
 				tmpl_str("lines", lines), tmpl_str("live", s->finished ? "0" : "1"),
-				tmpl_str("pipeline", pid), tmpl_str("sgr", sgr.buf ? sgr.buf : "") };
+				tmpl_str("pipeline", pid), tmpl_str("sgr", sgr.buf ? sgr.buf : ""),
+				tmpl_str("max", max) };
 	page_render(&s->out, "job", "tail", v, ARRAY_SIZE(v));
 	strbuf_release(&sgr);
 	strbuf_add(&s->out, s->tail.buf, s->tail.len);

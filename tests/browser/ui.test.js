@@ -404,6 +404,48 @@ async function statusText(page, sel) {
 		assert(!after.json.some(x => x.id === s.id), 'deleted: ' + JSON.stringify(after.json));
 	});
 
+	await step('a live log past the page\'s line limit loses its oldest lines, keeps its newest', async () => {
+		// a branch whose one job waits for a gate, then prints 125,000 lines
+		const gate = GATE + '-long';
+		git('checkout', '-q', '-B', 'long-live', 'main');
+		fs.writeFileSync(path.join(WORK, '.gitlab-ci.yml'),
+			'long:\n  script:\n    - echo waiting\n' +
+			`    - while [ ! -f "${gate}" ]; do sleep 0.05; done\n` +
+			'    - seq -f "long line %g" 1 125000\n');
+		git('add', '.gitlab-ci.yml');
+		git('-c', 'user.name=t', '-c', 'user.email=t@example.invalid', 'commit', '-q', '-m', 'long');
+		git('push', '-q', 'origin', 'HEAD:long-live');
+		git('checkout', '-q', 'main');
+		const lp = await latestPipeline(0, 'long-live');
+		const job = (await api('GET', `/api/v1/pipelines/${lp}/jobs`)).json[0].id;
+		await waitFor('the long job running', async () =>
+			(await api('GET', `/api/v1/jobs/${job}`)).json.status === 'running');
+		const lpage = await ctx.newPage();
+		lpage.setDefaultTimeout(60000);
+		await lpage.goto(`${URL}/jobs/${job}`);
+		await lpage.waitForFunction(() => document.getElementById('log').textContent.includes('waiting'));
+		const max = parseInt(await lpage.getAttribute('#log-end', 'data-max-lines'), 10);
+		assert(max === 100000, 'the page says how many lines it keeps: ' + max);
+		fs.writeFileSync(gate, 'open\n');
+		await lpage.waitForFunction(id =>
+			document.querySelector(`h1 [data-job="${id}"]`).textContent === 'success', job);
+		await lpage.waitForFunction(() => document.getElementById('log').textContent.includes('long line 125000'));
+		const lines = await lpage.$$eval('#log span.l', a => a.length);
+		assert(lines >= max && lines <= max + max / 10, 'lines kept on the page: ' + lines);
+		assert(await lpage.$('#L1') === null, 'the first line was taken off');
+		const last = await lpage.$eval('#log span.l:last-of-type', e => [e.id, e.textContent]);
+		const whole = await (await fetch(`${URL}/api/v1/jobs/${job}/log`,
+			{ headers: { Authorization: 'Bearer ' + TOKEN } })).text();
+		const at = whole.split('\n').findIndex(l => l === 'long line 125000') + 1;
+		assert(last[0] === 'L' + at && last[1].endsWith('long line 125000\n'),
+			`the last line keeps its number (${at}): ` + last.join(' '));
+		const note = await lpage.textContent('#log-trimmed');
+		assert(note.includes('The oldest lines were taken off'), 'the page says so: ' + note);
+		assert(await lpage.getAttribute('#log-trimmed a', 'href') === `/api/v1/jobs/${job}/log`,
+			'with a link to the whole log');
+		await lpage.close();
+	});
+
 	await ctx.close();
 	console.log(`1..${n}`);
 	process.exit(failed ? 1 : 0);

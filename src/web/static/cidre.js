@@ -167,6 +167,10 @@
 		this.stack = [];
 		var self = this;
 		pre.querySelectorAll('i.sec-end').forEach(function (i) { self.stack.push(i.parentNode); });
+		// lines on the page; past max (plus a tenth) the oldest are taken off
+		this.max = parseInt(end.getAttribute('data-max-lines'), 10) || 0;
+		this.count = pre.getElementsByClassName('l').length;
+		this.raw = '/api/v1/jobs/' + end.getAttribute('data-job') + '/log';
 	}
 	Log.prototype.reset = function () {
 		this.fg = -1; this.bg = -1;
@@ -261,6 +265,32 @@
 		this.text(l, s);
 		l.appendChild(document.createTextNode('\n'));
 		parent.appendChild(l);
+		this.count++;
+	};
+	// Take the oldest lines off the page (whole sections at a time, never
+	// one still open) until max are left, and say so once, above the log.
+	Log.prototype.trim = function () {
+		if (!this.max || this.count <= this.max + this.max / 10) return;
+		var pre = this.pre, cut = 0;
+		while (this.count > this.max && pre.firstChild) {
+			var node = pre.firstChild;
+			if (this.stack.indexOf(node) >= 0) break;
+			var lines = node.nodeType !== 1 ? 0 :
+				node.classList.contains('l') ? 1 : node.getElementsByClassName('l').length;
+			pre.removeChild(node);
+			this.count -= lines;
+			cut += lines;
+		}
+		if (!cut || document.getElementById('log-trimmed')) return;
+		var p = document.createElement('p');
+		p.className = 'log-cut';
+		p.id = 'log-trimmed';
+		p.appendChild(document.createTextNode('The oldest lines were taken off this page as the job went on. '));
+		var a = document.createElement('a');
+		a.href = this.raw;
+		a.textContent = 'The whole log';
+		p.appendChild(a);
+		pre.parentNode.insertBefore(p, pre);
 	};
 	Log.prototype.addLine = function (s) {
 		if (s.slice(-1) === '\r') s = s.slice(0, -1);
@@ -293,6 +323,7 @@
 		var parts = (this.partial + t).split('\n');
 		this.partial = parts.pop();
 		for (var i = 0; i < parts.length; i++) this.addLine(parts[i]);
+		this.trim();
 	};
 	Log.prototype.finish = function () {
 		if (this.partial) this.addLine(this.partial);
