@@ -78,6 +78,18 @@ static int plain(unsigned char c)
 	return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
 }
 
+/* Append the run of plain bytes of s at i (before n) to out; where it ends. */
+static size_t copy_plain(struct strbuf *out, const char *s, size_t i, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t run = i;
+
+	while (run < n && plain(u[run]))
+		run++;
+	strbuf_add(out, s + i, run - i);
+	return run;
+}
+
 size_t json_str_escape_clean(struct strbuf *out, const char *s, size_t n, int last)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -88,10 +100,7 @@ size_t json_str_escape_clean(struct strbuf *out, const char *s, size_t n, int la
 
 	strbuf_grow(out, n + n / 8 + 8);
 	while (i < n) {
-		for (run = i; run < n && plain(u[run]); run++)
-			;
-		if (run > i) {
-			strbuf_add(out, s + i, run - i);
+		if ((run = copy_plain(out, s, i, n)) > i) {
 			i = run;
 			continue;
 		}
@@ -187,10 +196,7 @@ size_t json_str_unescape(struct strbuf *out, const char *s, size_t n)
 
 	strbuf_grow(out, n);
 	while (i < n) {
-		for (run = i; run < n && plain(u[run]); run++)
-			;
-		if (run > i) {
-			strbuf_add(out, s + i, run - i);
+		if ((run = copy_plain(out, s, i, n)) > i) {
 			i = run;
 			continue;
 		}
