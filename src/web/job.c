@@ -153,7 +153,9 @@ static ssize_t stream_read(void *ud, uint64_t pos, char *buf, size_t max)
 /*
  * Start s at the first line that begins in the last LOG_SHOWN bytes of
  * its log, numbering lines as from the log's start (the lines skipped
- * are counted, so each line keeps its anchor). 1 if the log was cut.
+ * are counted, so each line keeps its anchor); where no line begins
+ * there (one long line), at the start of those bytes. 1 if the log was
+ * cut.
  */
 static int skip_to_tail(struct job_stream *s)
 {
@@ -171,23 +173,28 @@ static int skip_to_tail(struct job_stream *s)
 			r = pread(s->fd, chunk, sizeof(chunk), (off_t)off);
 		} while (r < 0 && errno == EINTR);
 		if (r <= 0)
-			return 0;	/* shorter than it was: show it whole */
+			break;	/* shorter than it was */
 		for (p = chunk, e = chunk + r; (p = memchr(p, '\n', (size_t)(e - p))); p++) {
 			uint64_t at = off + (uint64_t)(p - chunk);
 
 			if (at + 1 >= from) {
-				if (at + 1 >= s->end)
-					return 0;	/* no line starts in the tail */
-				s->off = at + 1;
-				s->ansi.lineno = lines + 1;
-				return 1;
+				if (at + 1 < s->end) {
+					s->off = at + 1;
+					s->ansi.lineno = lines + 1;
+					return 1;
+				}
+				break;	/* the log's last newline: no line starts after it */
 			}
 			lines++;
 		}
 		off += (uint64_t)r;
-		if (off >= s->end)
-			return 0;
+		if (p || off >= s->end)
+			break;
 	}
+	/* no line starts in the last LOG_SHOWN bytes: show them as they are */
+	s->off = from;
+	s->ansi.lineno = lines;
+	return 1;
 }
 
 static const struct http_stream_ops job_stream_ops = {

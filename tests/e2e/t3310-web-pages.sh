@@ -253,4 +253,17 @@ test_expect_success 'a long log: the page shows its last 4 MiB, lines numbered a
 	expect_no_grep "log-cut" page.html
 '
 
+test_expect_success 'a long log that is one line: the page shows its last 4 MiB all the same' '
+	(cd long && printf "%s\n" "print:" "  script:" "    - head -c 6000000 /dev/zero | tr \"\\\\0\" y" >.gitlab-ci.yml &&
+	 git commit -q -am one-line && git push -q origin HEAD:main) &&
+	api POST /api/v1/projects/long/pipelines "{\"ref\":\"main\"}" >po.json && expect_status 201 &&
+	wait_pipeline "$(jq -r .id po.json)" >do.json &&
+	oj=$(jq -r ".jobs[0].id" do.json) &&
+	api GET "/api/v1/jobs/$oj/log" | grep -c yyyyyyyyyy >n && test "$(cat n)" = 1 &&
+	test "$(get /jobs/$oj)" = 200 &&
+	expect_grep "class=\"log-cut\">This log is 5.[0-9] MiB: the last 4.0 MiB is shown." page.html &&
+	test "$(wc -c <page.html)" -lt 6000000 &&
+	expect_grep "id=\"log-end\"" page.html
+'
+
 test_done
