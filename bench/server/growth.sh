@@ -18,6 +18,8 @@
 # is then paged in by the first pipeline rather than at start. Needs git
 # and curl. SMAPS=PREFIX: /proc/PID/smaps saved idle and settled, as
 # PREFIX.idle and PREFIX.settled (what grew, mapping by mapping).
+# RESIDENT=PREFIX: the server's resident text, 64 kB window by window
+# (resident.py), saved idle and settled as PREFIX.idle and PREFIX.settled.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -73,6 +75,7 @@ sleep 1
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "idle${RESTART:+ (with its project, restarted)}: $(rss)"
 [ -z "${SMAPS:-}" ] || cat /proc/$SP/smaps >"$SMAPS.idle"
+[ -z "${RESIDENT:-}" ] || "$HERE/resident.py" "$SP" >"$RESIDENT.idle"
 [ -n "${RESTART:-}" ] || add_project
 for i in $(seq 1 "$N"); do
 	"$TW" "$U" "$T" demo main
@@ -81,3 +84,4 @@ done
 sleep 2
 echo "settled: $(rss)"
 [ -z "${SMAPS:-}" ] || cat /proc/$SP/smaps >"$SMAPS.settled"
+[ -z "${RESIDENT:-}" ] || "$HERE/resident.py" "$SP" >"$RESIDENT.settled"
