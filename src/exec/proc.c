@@ -390,12 +390,13 @@ struct run {
 	int pooled;
 	int ctl;
 	struct pool_status pst;
+	int output_failed;      /* on_output said it could not keep it */
 };
 
 static void emit(struct run *r, const char *data, size_t len)
 {
-	if (len && r->spec->on_output)
-		r->spec->on_output(r->spec->ud, data, len);
+	if (len && r->spec->on_output && r->spec->on_output(r->spec->ud, data, len))
+		r->output_failed = 1;
 }
 
 /* Read what is available; returns 0 on EOF, 1 if more may come. */
@@ -1154,15 +1155,21 @@ static void run_wait(struct run *r)
 			read_info(r);
 		if (n > 0 && icancel >= 0 && pfd[icancel].revents) {
 			cancel_fd = -1;
-			if (!res->timed_out) {
+			if (!res->timed_out && !res->output_lost) {
 				res->canceled = 1;
 				signal_tree(r, SIGTERM);
 				kill_at = mono_ms() + grace;
 			}
 		}
+		if (r->output_failed && !res->output_lost && !res->canceled && !res->timed_out) {
+			/* what it prints is lost: it is stopped as a cancel would */
+			res->output_lost = 1;
+			signal_tree(r, SIGTERM);
+			kill_at = mono_ms() + grace;
+		}
 		now = mono_ms();
 		if (deadline >= 0 && now >= deadline && !res->timed_out &&
-		    !res->canceled) {
+		    !res->canceled && !res->output_lost) {
 			res->timed_out = 1;
 			signal_tree(r, SIGTERM);
 			kill_at = now + grace;

@@ -36,8 +36,12 @@ struct proc_spec {
 	int timeout_sec;           /* 0: none */
 	int cancel_fd;             /* becomes readable to cancel; -1: none */
 	int kill_grace_ms;         /* SIGTERM -> SIGKILL delay; 0: 2000 */
-	/* Output in arbitrary chunks, in order, from the calling thread. */
-	void (*on_output)(void *ud, const char *data, size_t len);
+	/*
+	 * Output in arbitrary chunks, in order, from the calling thread.
+	 * Nonzero when it cannot be kept (its log cannot be written): the
+	 * job is then stopped as a cancel would (res->output_lost).
+	 */
+	int (*on_output)(void *ud, const char *data, size_t len);
 	void *ud;
 	/*
 	 * Called (with ud, from the calling thread) once the job's process
@@ -109,6 +113,7 @@ struct proc_result {
 	int signal;                /* terminating signal or 0 */
 	int timed_out;
 	int canceled;
+	int output_lost;           /* stopped: on_output could not keep its output */
 	long long peak_mem;        /* bytes, whole tree; -1 unknown */
 	double cpu_user, cpu_sys;  /* seconds, whole tree */
 	double wall;               /* seconds */

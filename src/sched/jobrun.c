@@ -44,6 +44,7 @@ struct job_ctx {
 	size_t log_bytes;
 	size_t max_log;
 	int log_truncated;
+	int log_errno;            /* a write of the log failed so: no more output */
 	char *workdir;
 	/* the executor as set up for this job (setup_exec) */
 	int sandbox;              /* 1: runs in a sandbox */
@@ -60,35 +61,47 @@ struct job_ctx {
 	int started;              /* jr->started was called */
 };
 
-static void write_all(int fd, const char *p, size_t n)
+/* 0, or -1 with errno (ENOSPC: the disk is full) */
+static int write_all(int fd, const char *p, size_t n)
 {
 	while (n) {
 		ssize_t w = write(fd, p, n);
 
 		if (w < 0 && errno == EINTR)
 			continue;
-		if (w <= 0)
-			return;
+		if (w <= 0) {
+			if (w == 0)
+				errno = EIO;
+			return -1;
+		}
 		p += w;
 		n -= (size_t)w;
 	}
+	return 0;
 }
 
+/*
+ * The log, up to its limit. A write that fails (a full disk) ends it:
+ * log_errno says why, and on_output then asks for the job to be stopped
+ * (docs/server.md, "When the disk is full").
+ */
 static void log_write(void *ud, const char *data, size_t len)
 {
 	struct job_ctx *jc = ud;
 	static const char marker[] =
 		"\n[cidre: log truncated: job output exceeded the log size limit]\n";
 
-	if (jc->log_fd < 0 || jc->log_truncated)
+	if (jc->log_fd < 0 || jc->log_truncated || jc->log_errno)
 		return;
 	if (jc->log_bytes + len > jc->max_log) {
-		write_all(jc->log_fd, data, jc->max_log - jc->log_bytes);
-		write_all(jc->log_fd, marker, sizeof(marker) - 1);
+		if (write_all(jc->log_fd, data, jc->max_log - jc->log_bytes) < 0 ||
+		    write_all(jc->log_fd, marker, sizeof(marker) - 1) < 0)
+			jc->log_errno = errno;
 		jc->log_truncated = 1;
 		return;
 	}
-	write_all(jc->log_fd, data, len);
+	if (write_all(jc->log_fd, data, len) < 0)
+		jc->log_errno = errno;
 	jc->log_bytes += len;
 }
 
@@ -157,18 +170,18 @@ static void hold(struct job_ctx *jc, const char *p, size_t n)
  * or copied without a live output (the server's supervisors keep the
  * log only).
  */
-static void on_output(void *ud, const char *data, size_t len)
+static int on_output(void *ud, const char *data, size_t len)
 {
 	struct job_ctx *jc = ud;
 	const char *end = data + len, *first, *last;
 
 	log_raw(jc, data, len);
 	if (!jc->jr->print || !len)
-		return;
+		return jc->log_errno ? -1 : 0;
 	last = memrchr(data, '\n', len);
 	if (!last) {
 		hold(jc, data, len);
-		return;
+		return jc->log_errno ? -1 : 0;
 	}
 	if (jc->line.len) {
 		first = memchr(data, '\n', len);
@@ -179,6 +192,7 @@ static void on_output(void *ud, const char *data, size_t len)
 	if (data <= last)
 		jc->jr->print(jc->jr->ud, data, (size_t)(last - data) + 1, 0);
 	hold(jc, last + 1, (size_t)(end - last - 1));
+	return jc->log_errno ? -1 : 0;
 }
 
 static void flush_line(struct job_ctx *jc)
@@ -569,8 +583,14 @@ static void collect_artifacts(struct job_ctx *jc, const struct varlist *vars, in
 	strbuf_addstr(&dest, jc->jr->artifacts_dir);
 	strvec_clear(&jc->r->artifacts);
 	if (artifacts_collect(jc->workdir, &spec, dest.buf, &jc->r->artifacts,
-			      &warn, &err) < 0)
-		note(jc, "collecting artifacts failed: %s", err.buf);
+			      &warn, &err) < 0) {
+		/* a job whose artifacts are not kept did not pass (a full disk) */
+		note(jc, "ERROR: collecting artifacts failed: %s", err.buf);
+		if (jc->r->status == JOB_SUCCESS) {
+			jc->r->status = JOB_FAILED;
+			jc->r->failure_reason = "runner_system_failure";
+		}
+	}
 	if (warn.len) {
 		char *line, *save = NULL;
 
@@ -1043,7 +1063,14 @@ static void run_attempt(struct job_ctx *jc, const struct varlist *vars, char **e
 		     jc->lim.memory ? " at its memory limit of " : "",
 		     jc->lim.memory ? b : "");
 	}
-	if (pr.canceled) {
+	if (pr.output_lost) {
+		r->status = JOB_FAILED;
+		r->failure_reason = "runner_system_failure";
+		free(r->error);
+		r->error = xasprintf("stopped: its log cannot be written: %s",
+				     strerror(jc->log_errno ? jc->log_errno : EIO));
+		note(jc, "ERROR: Job failed: %s", r->error);
+	} else if (pr.canceled) {
 		r->status = JOB_CANCELED;
 		note(jc, "Job canceled");
 	} else if (pr.timed_out) {

@@ -792,6 +792,7 @@ void job_result_release(struct job_result *r)
 	free(r->slug);
 	free(r->log_path);
 	free(r->skip_reason);
+	free(r->error);
 	free(r->cache_hit);
 	free(r->env_name);
 	free(r->env_url);

@@ -58,6 +58,7 @@ struct job_result {
 	char *env_name;          /* environment name and URL, expanded */
 	char *env_url;
 	char *release;           /* release: the release recorded, as JSON; NULL: none */
+	char *error;             /* why cidre failed it (its log may not say); NULL */
 };
 
 /* A release's description, in the file or as text, is at most this long. */

@@ -27,17 +27,21 @@ struct capture {
 	struct strbuf out;
 	int cancel_w;          /* write here when `trigger` shows up; -1 */
 	const char *trigger;
+	size_t keep;           /* > 0: output past this many bytes is not kept */
 };
 
-static void on_output(void *ud, const char *data, size_t len)
+static int on_output(void *ud, const char *data, size_t len)
 {
 	struct capture *c = ud;
 
+	if (c->keep && c->out.len + len > c->keep)
+		return -1;
 	strbuf_add(&c->out, data, len);
 	if (c->cancel_w >= 0 && c->trigger && strstr(c->out.buf, c->trigger)) {
 		assert_int_equal(write(c->cancel_w, "x", 1), 1);
 		c->cancel_w = -1;
 	}
+	return 0;
 }
 
 static int run(const char *script, int timeout, int cancel_fd, int grace,
@@ -63,6 +67,7 @@ static void cap_init(struct capture *c)
 	strbuf_init(&c->out, 0);
 	c->cancel_w = -1;
 	c->trigger = NULL;
+	c->keep = 0;
 }
 
 /* 1 if pid is gone (or a zombie waiting for init). */
@@ -205,6 +210,40 @@ static void test_timeout(void **state)
 	assert_int_equal(r.exit_code, 128 + SIGTERM);
 	assert_true(r.wall >= 0.9 && r.wall < 5);
 	assert_string_equal(c.out.buf, "start\n");
+	strbuf_release(&c.out);
+}
+
+/*
+ * Output that cannot be kept (a log on a full disk) stops the job as a
+ * cancel would: SIGTERM to the tree, SIGKILL after the grace; the job's
+ * own trap still runs.
+ */
+static void test_output_lost(void **state)
+{
+	struct capture c;
+	struct proc_result r;
+
+	cap_init(&c);
+	c.keep = 4096;
+	assert_int_equal(run("trap 'exit 9' TERM; while :; do echo line; done", 60, -1, 500,
+			     &c, &r), 0);
+	assert_true(r.output_lost);
+	assert_false(r.canceled);
+	assert_false(r.timed_out);
+	assert_int_equal(r.exit_code, 9);
+	assert_true(r.wall < 5);
+	assert_true(c.out.len <= 4096);
+	strbuf_release(&c.out);
+
+	/* one that ignores SIGTERM is killed after the grace period */
+	cap_init(&c);
+	c.keep = 10;
+	assert_int_equal(run("trap '' TERM; echo more than ten bytes; sleep 30", 60, -1, 300,
+			     &c, &r), 0);
+	assert_true(r.output_lost);
+	assert_int_equal(r.signal, SIGKILL);
+	assert_true(r.wall >= 0.25 && r.wall < 5);
+	assert_int_equal(c.out.len, 0);
 	strbuf_release(&c.out);
 }
 
@@ -697,6 +736,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_exit_code_and_output),
+		cmocka_unit_test(test_output_lost),
 		cmocka_unit_test(test_set_e_and_pipefail),
 		cmocka_unit_test(test_stdin_is_dev_null),
 		cmocka_unit_test(test_big_output_background_child),
