@@ -176,6 +176,12 @@ static int store_error(struct http_request *req, int rc, const struct strbuf *er
 {
 	unsigned status = rc == STORE_NOTFOUND ? 404 : rc == STORE_CONFLICT ? 409 : 500;
 
+	if (rc == STORE_UNAVAILABLE) {
+		/* a full or failing disk: nothing was recorded, the same request may pass later */
+		http_add_header(req, "Retry-After", "5");
+		return http_respond_error(req, 503, "the server cannot record this now: %s",
+					  err->len ? err->buf : "store unavailable");
+	}
 	return http_respond_error(req, status, "%s", err->len ? err->buf : "store error");
 }
 
@@ -1076,6 +1082,8 @@ static int h_trigger(struct http_request *req, void *ud)
 	t.record = audit_create;
 	t.record_ud = &au;
 	if (server_create_pipeline(srv, &t, &id, &status, &err) < 0) {
+		if (status == 503)
+			http_add_header(req, "Retry-After", "5");
 		http_respond_error(req, (unsigned)status, "%s", err.buf);
 		goto done;
 	}
@@ -3894,6 +3902,10 @@ static int h_metrics(struct http_request *req, void *ud)
 		    "cidre_jobs_failed_total %lld\n",
 		    (long long)atomic_load(&srv->jobs_finished),
 		    (long long)atomic_load(&srv->jobs_failed));
+	strbuf_addf(&out, "# HELP cidre_jobs_unrecorded Jobs that ended but whose end the "
+		    "store cannot record now (its disk full or failing); retried every second.\n"
+		    "# TYPE cidre_jobs_unrecorded gauge\ncidre_jobs_unrecorded %lld\n",
+		    (long long)atomic_load(&srv->jobs_unrecorded));
 	strbuf_addstr(&out, "# HELP cidre_job_duration_seconds Job durations since start.\n"
 		      "# TYPE cidre_job_duration_seconds histogram\n");
 	for (i = 0; i < 8; i++) {

@@ -501,6 +501,22 @@ static void open_merge_requests(struct store *st, const struct store_project *pr
 	strbuf_release(&err);
 }
 
+/* rc; when the store cannot write now (a full disk): 503, and err says so */
+static int busy(int rc, int *ret_status, struct strbuf *err)
+{
+	if (rc == STORE_UNAVAILABLE) {
+		struct strbuf m = STRBUF_INIT;
+
+		*ret_status = 503;
+		strbuf_addf(&m, "the server cannot record a pipeline now (%s): try again later",
+			    err->buf);
+		strbuf_reset(err);
+		strbuf_add(err, m.buf, m.len);
+		strbuf_release(&m);
+	}
+	return rc;
+}
+
 int server_create_pipeline(struct server *srv, const struct trigger *t,
 			   int64_t *ret_id, int *ret_status, struct strbuf *err)
 {
@@ -535,7 +551,7 @@ int server_create_pipeline(struct server *srv, const struct trigger *t,
 	if (!st)
 		goto done;
 	server_cfg(srv, &cfg);
-	if (store_job_count(st, "pending", &pending, err) < 0)
+	if (busy(store_job_count(st, "pending", &pending, err), ret_status, err) < 0)
 		goto done;
 	if (pending >= cfg.max_queue) {
 		*ret_status = 503;
@@ -654,7 +670,7 @@ int server_create_pipeline(struct server *srv, const struct trigger *t,
 	/* a merge request's code is not trusted: never protected */
 	pl.protected_ref = t->mr_iid ? 0 : tag ? server_tag_protected(pr, branch) :
 			   server_branch_protected(pr, branch, gi.default_branch);
-	if (store_pipeline_add(st, &pl, err) < 0)
+	if (busy(store_pipeline_add(st, &pl, err), ret_status, err) < 0)
 		goto done;
 
 	/* the planning context */
@@ -786,10 +802,10 @@ int server_create_pipeline(struct server *srv, const struct trigger *t,
 		}
 	}
 	ctx_text = pctx_to_json(&ctx);
-	if (store_begin(st, err) < 0)
+	if (busy(store_begin(st, err), ret_status, err) < 0)
 		goto done;
 	in_tx = 1;
-	if (store_pipeline_set_ctx(st, pl.id, ctx_text, plan.name, err) < 0)
+	if (busy(store_pipeline_set_ctx(st, pl.id, ctx_text, plan.name, err), ret_status, err) < 0)
 		goto done;
 	if ((plan.auto_cancel_new_commit || plan.auto_cancel_job_failure) &&
 	    store_pipeline_set_auto_cancel(st, pl.id, plan.auto_cancel_new_commit,
@@ -818,7 +834,7 @@ commit:
 	plan_key = NULL;
 	if (in_tx && t->record)
 		t->record(st, pl.id, t->record_ud);
-	if (in_tx && store_commit(st, err) < 0)
+	if (in_tx && busy(store_commit(st, err), ret_status, err) < 0)
 		goto done;
 	recorded = in_tx && t->record;
 	in_tx = 0;

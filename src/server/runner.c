@@ -22,10 +22,12 @@
 #include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "exec/cas.h"
 #include "exec/cgroup.h"
 #include "exec/pool.h"
 #include "exec/spawn.h"
@@ -73,7 +75,29 @@ struct runner {
 	struct launcher *launcher;  /* forks the supervisors; NULL: spawned */
 	int launcher_fails;     /* starts or answers that failed, for good */
 	int ready_fd;           /* eventfd: written once recover() is done */
+	struct unrecorded *unrec;   /* ended jobs the store could not record yet */
+	size_t unrec_nr, unrec_alloc;
+	int64_t unrec_next;     /* ms: when they are tried again */
 };
+
+/*
+ * A job's end to record: from its result, or as failed for lost_reason
+ * (a sentence for its log; NULL: none) as reason (a GitLab failure
+ * reason; NULL: runner_system_failure). When the store cannot write it
+ * (STORE_UNAVAILABLE: its disk is full), it waits in runner.unrec and is
+ * tried again every UNRECORDED_RETRY_MS; its slot (no) stays held, so
+ * that no other job writes over its result file.
+ */
+struct unrecorded {
+	int64_t job_id;
+	int no;                 /* the slot it ran in; 0: none, or not known */
+	char *lost_reason;
+	const char *reason;
+	int noted;              /* lost_reason is in its log already */
+	int noted_store;        /* the server's log said it waits */
+};
+
+#define UNRECORDED_RETRY_MS 1000
 
 /* After this many failures of the launcher, supervisors are spawned. */
 #define LAUNCHER_MAX_FAILS 5
@@ -812,12 +836,19 @@ static void cancel_on_failure(struct server *srv, struct store *st, int64_t pipe
 	strbuf_release(&err);
 }
 
-static void ingest_as(struct runner *r, int64_t id, int no, const char *lost_reason,
-		      const char *reason)
+/*
+ * Record u's end. 0 when done (or when it cannot ever be: the error is
+ * logged), -1 when the store cannot write now: nothing of it changed, it
+ * is to be tried again.
+ */
+static int record_end(struct runner *r, struct unrecorded *u)
 {
 	struct server *srv = r->srv;
 	struct store *st = r->st;
 	struct strbuf err = STRBUF_INIT;
+	int64_t id = u->job_id;
+	int no = u->no, rc = 0, src = 0;
+	const char *lost_reason = u->lost_reason, *reason = u->reason;
 	char *rpath = server_path(srv, "results", id, ".json");
 	char *lpath = server_path(srv, "logs", id, ".log");
 	json_t *res = NULL, *t, *a;
@@ -831,7 +862,7 @@ static void ingest_as(struct runner *r, int64_t id, int no, const char *lost_rea
 	char *dotenv = NULL;
 
 	memset(&j, 0, sizeof(j));
-	if (store_job_get(st, id, &j, &err) < 0)
+	if ((src = store_job_get(st, id, &j, &err)) < 0)
 		goto done;
 	res = load_result(srv, id, no, &from_slot);
 	if (strcmp(j.status, "running")) {
@@ -859,7 +890,9 @@ static void ingest_as(struct runner *r, int64_t id, int no, const char *lost_rea
 
 		strbuf_addf(&m, "\ncidre: ERROR: %s\n", lost_reason ? lost_reason :
 			    "the job's supervisor ended without a result");
-		append_log(srv, id, m.buf);
+		if (!u->noted)
+			append_log(srv, id, m.buf);
+		u->noted = 1;
 		strbuf_release(&m);
 		f.failure_reason = (char *)(reason ? reason : "runner_system_failure");
 		f.log_size = stat(lpath, &sb) ? -1 : (int64_t)sb.st_size;
@@ -882,6 +915,10 @@ static void ingest_as(struct runner *r, int64_t id, int no, const char *lost_rea
 		f.env_name = json_is_string(v) ? (char *)json_string_value(v) : NULL;
 		v = json_object_get(res, "env_url");
 		f.env_url = json_is_string(v) ? (char *)json_string_value(v) : NULL;
+		v = json_object_get(res, "error");
+		if (json_is_string(v) && !u->noted)
+			slog_warn("job %lld: %s", (long long)id, json_string_value(v));
+		u->noted = 1;
 		f.allow_failure = json_is_true(json_object_get(res, "allowed_failure")) ||
 				  (j.allow_failure && strcmp(status, "failed"));
 		t = json_object_get(res, "tests");
@@ -897,7 +934,7 @@ static void ingest_as(struct runner *r, int64_t id, int no, const char *lost_rea
 	if (res && strcmp(status, "failed"))
 		f.allow_failure = j.allow_failure;
 
-	if (store_begin(st, &err) < 0)
+	if ((src = store_begin(st, &err)) < 0)
 		goto done;
 	t = json_object_get(res, "tests");
 	a = json_object_get(t, "cases");
@@ -954,7 +991,7 @@ static void ingest_as(struct runner *r, int64_t id, int no, const char *lost_rea
 		strbuf_reset(&err);
 		free(sa);
 	}
-	if (store_job_transition(st, id, "running", status, &f, &err) < 0) {
+	if ((src = store_job_transition(st, id, "running", status, &f, &err)) < 0) {
 		store_rollback(st);
 		goto done;
 	}
@@ -971,7 +1008,7 @@ static void ingest_as(struct runner *r, int64_t id, int no, const char *lost_rea
 	    retry_allows(&j, f.failure_reason, f.exit_code)) {
 		int64_t nid = 0;
 
-		if (new_attempt(st, &j, &nid, &err) < 0) {
+		if ((src = new_attempt(st, &j, &nid, &err)) < 0) {
 			store_rollback(st);
 			goto done;
 		}
@@ -981,7 +1018,7 @@ static void ingest_as(struct runner *r, int64_t id, int no, const char *lost_rea
 	}
 	/* the pipeline's status with the job's, when nothing is left to decide */
 	settled = settle(r, j.pipeline_id, &ps);
-	if (store_commit(st, &err) < 0) {
+	if ((src = store_commit(st, &err)) < 0) {
 		store_rollback(st);
 		goto done;
 	}
@@ -1028,23 +1065,160 @@ static void ingest_as(struct runner *r, int64_t id, int no, const char *lost_rea
 		record_duration(srv, json_number_value(json_object_get(res, "duration")));
 	goto out;
 done:
+	if (src == STORE_UNAVAILABLE) {
+		/* nothing changed: the same again later, its followers still wait */
+		rc = -1;
+		goto out;
+	}
 	if (err.len)
 		slog_warn("job %lld: %s", (long long)id, err.buf);
 	if (j.pipeline_id)
 		advance(r, j.pipeline_id);
 	logs_job_finished(srv, id);
 out:
+	if (rc < 0 && !u->noted_store) {
+		slog_warn("job %lld: its end cannot be recorded now (%s): tried again "
+			  "every second%s", (long long)id, err.buf,
+			  no ? ", its runner slot held until then" : "");
+		u->noted_store = 1;
+	}
 	json_decref(res);
 	free(dotenv);
 	store_job_release(&j);
 	free(rpath);
 	free(lpath);
 	strbuf_release(&err);
+	return rc;
+}
+
+/* Slot no is held by a job whose end waits to be recorded. */
+static int slot_held(const struct runner *r, int no)
+{
+	size_t i;
+
+	for (i = 0; i < r->unrec_nr; i++)
+		if (r->unrec[i].no == no)
+			return 1;
+	return 0;
+}
+
+/* A job runs in slot no. */
+static int slot_running(const struct runner *r, int no)
+{
+	size_t i;
+
+	for (i = 0; i < r->nr; i++)
+		if (r->slots[i].no == no)
+			return 1;
+	return 0;
+}
+
+/* Free bytes on the file system of path, or -1. */
+static long long free_bytes(const char *path)
+{
+	struct statvfs v;
+
+	return statvfs(path, &v) == 0 ? (long long)v.f_bavail * (long long)v.f_frsize : -1;
+}
+
+/*
+ * The store cannot write (the data directory's disk is full): the
+ * workspaces of the slots that run no job go, every project's. They are
+ * the one thing the server keeps that it can make again: a slot's next
+ * job checks its commit out afresh. Logs, artifacts, caches and the
+ * store are the users' and stay.
+ */
+static void free_idle_workspaces(struct runner *r)
+{
+	char *work = xasprintf("%s/work", r->srv->data);
+	struct strbuf p = STRBUF_INIT, err = STRBUF_INIT;
+	long long before = free_bytes(work), after;
+	DIR *d = opendir(work), *pd;
+	struct dirent *de, *e;
+	int removed = 0;
+
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] == '.' || !strncmp(de->d_name, "slot-", 5))
+			continue;
+		strbuf_reset(&p);
+		strbuf_addf(&p, "%s/%s", work, de->d_name);
+		pd = opendir(p.buf);
+		while (pd && (e = readdir(pd))) {
+			size_t k, len = strlen(e->d_name);
+
+			for (k = 0; k < len && e->d_name[k] >= '0' && e->d_name[k] <= '9'; k++)
+				;
+			if (!len || k != len || len > 6 || slot_running(r, atoi(e->d_name)))
+				continue;
+			strbuf_reset(&p);
+			strbuf_addf(&p, "%s/%s/%s", work, de->d_name, e->d_name);
+			if (cas_rmtree(p.buf, &err) < 0) {
+				slog_warn("cannot remove %s: %s", p.buf, err.buf);
+				strbuf_reset(&err);
+			} else {
+				removed++;
+			}
+		}
+		if (pd)
+			closedir(pd);
+	}
+	if (d)
+		closedir(d);
+	after = free_bytes(work);
+	if (removed)
+		slog_warn("the store cannot record what jobs did: %d idle workspace%s "
+			  "removed to make room (%lld kB free before, %lld kB after)", removed,
+			  removed == 1 ? "" : "s", before < 0 ? -1 : before / 1024,
+			  after < 0 ? -1 : after / 1024);
+	strbuf_release(&p);
+	strbuf_release(&err);
+	free(work);
+}
+
+static void ingest_as(struct runner *r, int64_t id, int no, const char *lost_reason,
+		      const char *reason)
+{
+	struct unrecorded u = { id, no, (char *)lost_reason, reason, 0, 0 };
+
+	if (record_end(r, &u) == 0)
+		return;
+	if (r->unrec_nr == r->unrec_alloc) {
+		r->unrec_alloc = r->unrec_alloc ? 2 * r->unrec_alloc : 4;
+		r->unrec = xrealloc(r->unrec, r->unrec_alloc * sizeof(*r->unrec));
+	}
+	u.lost_reason = xstrdup_or_null(lost_reason);
+	r->unrec[r->unrec_nr++] = u;
+	atomic_store(&r->srv->jobs_unrecorded, (long long)r->unrec_nr);
+	/* room made (its workspace is idle now too), then tried again at once */
+	free_idle_workspaces(r);
+	r->unrec_next = server_now_ms();
 }
 
 static void ingest(struct runner *r, int64_t id, int no, const char *lost_reason)
 {
 	ingest_as(r, id, no, lost_reason, NULL);
+}
+
+/*
+ * The ends that wait, in the order the jobs ended, once their time has
+ * come; the first that still cannot be recorded stops the round (the
+ * store is no better for the next).
+ */
+static void retry_unrecorded(struct runner *r)
+{
+	size_t done = 0;
+
+	if (!r->unrec_nr || server_now_ms() < r->unrec_next)
+		return;
+	while (done < r->unrec_nr && record_end(r, &r->unrec[done]) == 0) {
+		slog_info("job %lld: its end is recorded now", (long long)r->unrec[done].job_id);
+		free(r->unrec[done].lost_reason);
+		done++;
+	}
+	memmove(r->unrec, r->unrec + done, (r->unrec_nr - done) * sizeof(*r->unrec));
+	r->unrec_nr -= done;
+	atomic_store(&r->srv->jobs_unrecorded, (long long)r->unrec_nr);
+	r->unrec_next = r->unrec_nr ? server_now_ms() + UNRECORDED_RETRY_MS : 0;
 }
 
 /* ---- starting jobs ---- */
@@ -1282,7 +1456,7 @@ static int free_slot_no(const struct runner *r)
 	for (no = 1;; no++) {
 		for (i = 0; i < r->nr && r->slots[i].no != no; i++)
 			;
-		if (i == r->nr)
+		if (i == r->nr && !slot_held(r, no))
 			return no;
 	}
 }
@@ -1528,7 +1702,7 @@ static void fill_slots(struct runner *r)
 	struct strbuf err = STRBUF_INIT;
 
 	server_cfg(r->srv, &cfg);
-	while ((int)r->nr < cfg.slots && !atomic_load(&r->srv->stopping)) {
+	while ((int)(r->nr + r->unrec_nr) < cfg.slots && !atomic_load(&r->srv->stopping)) {
 		struct store_job j;
 		int rc;
 
@@ -2069,6 +2243,7 @@ static void *runner_main(void *arg)
 
 		take_requests(r);
 		fire_timers(r);
+		retry_unrecorded(r);
 		fill_slots(r);
 		advance_dirty(r);
 		make_spare_log(r);
@@ -2178,6 +2353,10 @@ void runner_stop(struct server *srv)
 		if (r->slots[i].pidfd >= 0)
 			close(r->slots[i].pidfd);
 	free(r->slots);
+	/* what waits is recorded at the next start, from the slots' results */
+	for (i = 0; i < r->unrec_nr; i++)
+		free(r->unrec[i].lost_reason);
+	free(r->unrec);
 	free(r->timers);
 	free(r->dirty);
 	free(r->spare_log);

@@ -69,6 +69,7 @@ struct server {
 
 	/* metrics (since start) */
 	atomic_llong jobs_finished, jobs_failed, pipelines_created;
+	atomic_llong jobs_unrecorded;  /* ended, not recorded yet (the runner's) */
 	long long trimmed_at;      /* the main thread's: work counted at the last malloc_trim */
 	atomic_llong http_requests;
 	atomic_llong reaped_blobs, reaped_bytes, artifacts_expired_jobs; /* the reaper's */

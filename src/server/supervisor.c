@@ -285,6 +285,8 @@ static json_t *result_json(const struct job_result *r, const struct cas_file *ar
 	if (r->release)
 		json_object_set_new(o, "release", json_loads(r->release, 0, NULL));
 	json_object_set_new(o, "log_size", json_integer(log_size));
+	if (r->error)
+		json_object_set_new(o, "error", json_string(r->error));
 	json_object_set_new(o, "artifacts", files_json(arts, arts_nr));
 	if (expire_in)
 		json_object_set_new(o, "expire_in", json_string(expire_in));
@@ -331,12 +333,24 @@ struct prep {
 	int fd;		/* open on path, or -1 */
 };
 
+/*
+ * A new result file gets a block of its own at once (zeros: no result):
+ * the result is written within it, and its length set within it, so a
+ * result of up to a block is kept even once the disk has filled up
+ * while the job ran (docs/server.md, "When the disk is full").
+ */
 static void prep_create(void *ud)
 {
+	static const char zeros[4096];
 	struct prep *pr = ud;
+	struct stat sb;
 
 	if (pr->fd < 0)
 		pr->fd = open(pr->path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (pr->fd >= 0 && fstat(pr->fd, &sb) == 0 && sb.st_size == 0 &&
+	    pwrite_full(pr->fd, zeros, sizeof(zeros), 0) < 0) {
+		/* the disk is full already: the result is tried when known */
+	}
 }
 
 static void prep_release(struct prep *pr)
@@ -745,6 +759,10 @@ int supervisor_main(const char *spec_path)
 		log_note(log_fd, "ERROR: storing artifacts failed: %s", err.buf);
 		arts = NULL;
 		arts_nr = 0;
+		if (r.status == JOB_SUCCESS) {
+			r.status = JOB_FAILED;
+			r.failure_reason = "runner_system_failure";
+		}
 	}
 write:
 	if (log_fd >= 0)

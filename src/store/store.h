@@ -14,7 +14,9 @@
  *
  * Conventions: functions return 0 on success, STORE_NOTFOUND when the
  * record does not exist, STORE_CONFLICT when a compare-and-set lost or a
- * unique name is taken, -1 on any other error with the reason in err
+ * unique name is taken, STORE_UNAVAILABLE when it cannot read or write
+ * now (its disk is full or failing, its file locked too long: the same
+ * call may succeed later), -1 on any other error with the reason in err
  * (err may be NULL). Out-parameters are written only on success. Strings
  * in records are malloc'ed and owned by the record; *_release() frees
  * them and accepts zeroed records. Times are milliseconds since the
@@ -29,6 +31,7 @@
 
 #define STORE_NOTFOUND (-2)
 #define STORE_CONFLICT (-3)
+#define STORE_UNAVAILABLE (-4)
 
 struct store;
 

@@ -453,8 +453,9 @@ static int64_t now_ms(void)
 
 /*
  * Turn a SQLite result code into the store's: a unique key taken is
- * STORE_CONFLICT, a missing referenced row STORE_NOTFOUND, anything else
- * -1. The message goes to err either way.
+ * STORE_CONFLICT, a missing referenced row STORE_NOTFOUND, a disk that is
+ * full, failing or locked STORE_UNAVAILABLE, anything else -1. The
+ * message goes to err either way.
  */
 static int db_fail(struct store *st, int rc, const char *what, struct strbuf *err)
 {
@@ -466,6 +467,15 @@ static int db_fail(struct store *st, int rc, const char *what, struct strbuf *er
 		return STORE_CONFLICT;
 	case SQLITE_CONSTRAINT_FOREIGNKEY:
 		return STORE_NOTFOUND;
+	}
+	switch (rc & 0xff) {
+	case SQLITE_FULL:
+	case SQLITE_IOERR:
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+	case SQLITE_NOMEM:
+	case SQLITE_CANTOPEN:
+		return STORE_UNAVAILABLE;
 	default:
 		return -1;
 	}

@@ -66,8 +66,8 @@ int page_project(struct page *pg, const char *name, int64_t id, struct store_pro
 	if (rc == 0)
 		r = auth_role(pg->srv, pg->st, &pg->who, p);
 	strbuf_release(&err);
-	if (rc == -1) {
-		page_error(pg->req, 500, "the store failed");
+	if (rc < 0 && rc != STORE_NOTFOUND) {
+		page_error(pg->req, rc == STORE_UNAVAILABLE ? 503 : 500, "the store failed");
 		return -1;
 	}
 	if (rc < 0 || r == ROLE_NONE) {
