@@ -16,10 +16,12 @@
 #include "cmd/cmd.h"
 #include "util/sha256.h"
 #include "util/xalloc.h"
+#include "util/zipr.h"
 
 const char cmd_artifacts_usage[] =
 	"usage: cidre artifacts list JOB_ID [--json]\n"
 	"       cidre artifacts get JOB_ID [PATH...] [-o DIR]\n"
+	"       cidre artifacts get JOB_ID --zip FILE\n"
 	"       cidre artifacts keep JOB_ID\n"
 	"       cidre artifacts list|get|keep --project NAME --job JOB [--ref REF] ...\n"
 	"\n"
@@ -31,16 +33,20 @@ const char cmd_artifacts_usage[] =
 	"list: the files a job uploaded as artifacts (path, size, SHA-256), and\n"
 	"      when they expire.\n"
 	"get:  download them, or only the named ones (a name ending in '/'\n"
-	"      takes a whole directory), into DIR, under their paths. Each file\n"
+	"      takes a whole directory), into DIR, under their paths: all of\n"
+	"      them come in one ZIP archive, unpacked as it arrives. Each file\n"
 	"      is checked against its size and SHA-256, written to a temporary\n"
 	"      file and renamed into place. A path with '..', an absolute path,\n"
-	"      or a symbolic link on the way is refused.\n"
+	"      or a symbolic link on the way is refused. --zip saves the\n"
+	"      archive itself instead.\n"
 	"keep: the job's artifacts never expire (needs the developer role).\n"
 	"Expired artifacts are gone: list and get say when they expired, exit 1.\n"
 	"\n"
 	"options:\n"
 	"  -o, --output DIR   where to write (default: the current directory;\n"
 	"                     created if missing)\n"
+	"  -z, --zip FILE     (get) save all the artifacts as one ZIP archive,\n"
+	"                     FILE or '-' for the standard output\n"
 	"  -p, --project NAME, -j, --job JOB, -r, --ref REF\n"
 	"                     the latest successful job JOB of REF instead of a\n"
 	"                     job id\n"
@@ -54,6 +60,7 @@ const char cmd_artifacts_usage[] =
 struct art_opts {
 	struct client_opts conn;
 	const char *dir;
+	const char *zip;                /* --zip FILE, "-": stdout */
 	const char *project, *job_name, *ref;
 	int json;
 	int64_t job;
@@ -206,39 +213,101 @@ static mode_t entry_mode(const json_t *a)
 	return 0644;
 }
 
+/*
+ * The temporary file that artifact rel (from the listing) is written to
+ * before it is renamed to DIR/rel: rel a safe relative path, the
+ * directories on the way real ones (created), DIR/rel not something
+ * else than a regular file. 0 with *fd open on tmp and dest filled, or
+ * -1 with err.
+ */
+static int open_dest(const char *dir, const char *rel, struct strbuf *dest,
+		     struct strbuf *tmp, int *fd, struct strbuf *err)
+{
+	struct stat st;
+
+	*fd = -1;
+	strbuf_reset(dest);
+	strbuf_reset(tmp);
+	if (!cli_path_safe(rel)) {
+		strbuf_addf(err, "refusing the artifact path '%s' (absolute, '..' or "
+			    "not a plain relative path)", rel);
+		return -1;
+	}
+	if (make_parents(dir, rel, err) < 0)
+		return -1;
+	strbuf_addf(dest, "%s/%s", dir, rel);
+	if (lstat(dest->buf, &st) == 0 && !S_ISREG(st.st_mode)) {
+		strbuf_addf(err, "%s is in the way (not a regular file)", dest->buf);
+		return -1;
+	}
+	strbuf_addf(tmp, "%s.cidre-XXXXXX", dest->buf);
+	*fd = mkstemp(tmp->buf);
+	if (*fd < 0) {
+		strbuf_addf(err, "cannot create %s: %s", tmp->buf, strerror(errno));
+		strbuf_reset(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The download d of listed artifact a is complete: check its size and
+ * SHA-256 against the listing, give it its mode and rename tmp to dest.
+ * d->fd is closed in every case; tmp is emptied once renamed (the caller
+ * unlinks a tmp left). 0, or -1 with err.
+ */
+static int place(struct dl *d, const json_t *a, struct strbuf *tmp, const char *dest,
+		 struct strbuf *err)
+{
+	const char *rel = cli_str(a, "path", ""), *want_sha = cli_str(a, "sha256", NULL);
+	int64_t want_size = cli_int(a, "size", -1);
+	unsigned char md[SHA256_LEN];
+	char hex[SHA256_HEX_LEN + 1];
+	int fd = d->fd;
+
+	d->fd = -1;
+	sha256_final(&d->sha, md);
+	sha256_to_hex(md, hex);
+	if (want_size >= 0 && d->size != want_size) {
+		strbuf_addf(err, "%s: got %" PRId64 " bytes, the listing says %" PRId64,
+			    rel, d->size, want_size);
+		goto fail;
+	}
+	if (want_sha && strcasecmp(want_sha, hex)) {
+		strbuf_addf(err, "%s: SHA-256 %s, the listing says %s", rel, hex, want_sha);
+		goto fail;
+	}
+	if (fchmod(fd, entry_mode(a)) < 0 || close(fd) < 0) {
+		fd = -1;
+		strbuf_addf(err, "cannot write %s: %s", tmp->buf, strerror(errno));
+		goto fail;
+	}
+	if (rename(tmp->buf, dest) < 0) {
+		strbuf_addf(err, "cannot rename %s to %s: %s", tmp->buf, dest,
+			    strerror(errno));
+		return -1;
+	}
+	strbuf_reset(tmp);
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
 /* Download one listed artifact into dir. 0, or -1 with err. */
 static int get_one(struct client *c, int64_t job, const json_t *a,
 		   const char *dir, struct strbuf *err)
 {
-	const char *rel = cli_str(a, "path", ""), *want_sha = cli_str(a, "sha256", NULL);
+	const char *rel = cli_str(a, "path", "");
 	int64_t want_size = cli_int(a, "size", -1);
 	struct strbuf url = STRBUF_INIT, dest = STRBUF_INIT, tmp = STRBUF_INIT,
 		      why = STRBUF_INIT;
 	struct dl d;
-	struct stat st;
-	unsigned char md[SHA256_LEN];
-	char hex[SHA256_HEX_LEN + 1];
 	int rc = -1, r;
 
-	d.fd = -1;
-	if (!cli_path_safe(rel)) {
-		strbuf_addf(err, "refusing the artifact path '%s' (absolute, '..' or "
-			    "not a plain relative path)", rel);
+	if (open_dest(dir, rel, &dest, &tmp, &d.fd, err) < 0)
 		goto done;
-	}
-	if (make_parents(dir, rel, err) < 0)
-		goto done;
-	strbuf_addf(&dest, "%s/%s", dir, rel);
-	if (lstat(dest.buf, &st) == 0 && !S_ISREG(st.st_mode)) {
-		strbuf_addf(err, "%s is in the way (not a regular file)", dest.buf);
-		goto done;
-	}
-	strbuf_addf(&tmp, "%s.cidre-XXXXXX", dest.buf);
-	d.fd = mkstemp(tmp.buf);
-	if (d.fd < 0) {
-		strbuf_addf(err, "cannot create %s: %s", tmp.buf, strerror(errno));
-		goto done;
-	}
 	sha256_init(&d.sha);
 	d.size = 0;
 	d.werr = 0;
@@ -254,30 +323,7 @@ static int get_one(struct client *c, int64_t job, const json_t *a,
 		strbuf_addf(err, "%s: %s", rel, why.buf);
 		goto done;
 	}
-	sha256_final(&d.sha, md);
-	sha256_to_hex(md, hex);
-	if (want_size >= 0 && d.size != want_size) {
-		strbuf_addf(err, "%s: got %" PRId64 " bytes, the listing says %" PRId64,
-			    rel, d.size, want_size);
-		goto done;
-	}
-	if (want_sha && strcasecmp(want_sha, hex)) {
-		strbuf_addf(err, "%s: SHA-256 %s, the listing says %s", rel, hex, want_sha);
-		goto done;
-	}
-	if (fchmod(d.fd, entry_mode(a)) < 0 || close(d.fd) < 0) {
-		d.fd = -1;
-		strbuf_addf(err, "cannot write %s: %s", tmp.buf, strerror(errno));
-		goto done;
-	}
-	d.fd = -1;
-	if (rename(tmp.buf, dest.buf) < 0) {
-		strbuf_addf(err, "cannot rename %s to %s: %s", tmp.buf, dest.buf,
-			    strerror(errno));
-		goto done;
-	}
-	strbuf_reset(&tmp);
-	rc = 0;
+	rc = place(&d, a, &tmp, dest.buf, err);
 done:
 	if (d.fd >= 0)
 		close(d.fd);
@@ -308,6 +354,284 @@ static int selected(const struct art_opts *o, const char *p, char *used)
 		}
 	}
 	return any;
+}
+
+/* ---- the whole set as one archive (GET /jobs/ID/artifacts.zip) ---- */
+
+/* What the server's error says when it has no such route (an older one). */
+#define NO_ROUTE "no such route"
+
+/* An archive being unpacked into dir against the job's listing. */
+struct unzip {
+	int64_t job;
+	const char *dir;
+	const json_t **rows;            /* the listing, by path */
+	char *seen;
+	size_t n;
+	struct zipr z;
+	const json_t *a;                /* the entry being written; NULL: skipped */
+	struct dl d;
+	struct strbuf dest, tmp;
+	struct strbuf err;              /* why a callback stopped the reader */
+	size_t files, failed;
+	int64_t bytes;
+};
+
+static int row_cmp(const void *x, const void *y)
+{
+	return strcmp(cli_str(*(const json_t *const *)x, "path", ""),
+		      cli_str(*(const json_t *const *)y, "path", ""));
+}
+
+static int row_find(const void *key, const void *row)
+{
+	return strcmp(key, cli_str(*(const json_t *const *)row, "path", ""));
+}
+
+/* A local header: the entry must be one of the listing's, once. */
+static int unzip_entry(void *ctx, const struct zipr_entry *e, uint64_t *size)
+{
+	struct unzip *u = ctx;
+	const json_t **row = bsearch(e->name, u->rows, u->n, sizeof(*u->rows), row_find);
+	struct strbuf why = STRBUF_INIT;
+	int64_t want;
+
+	if (!row) {
+		strbuf_addf(&u->err, "%s: in the archive, not in the listing of job %" PRId64,
+			    e->name, u->job);
+		return -1;
+	}
+	if (u->seen[row - u->rows]++) {
+		strbuf_addf(&u->err, "%s: twice in the archive", e->name);
+		return -1;
+	}
+	want = cli_int(*row, "size", -1);
+	if (want < 0 || (e->has_size && e->size != (uint64_t)want)) {
+		strbuf_addf(&u->err, "%s: %" PRIu64 " bytes in the archive, the listing says "
+			    "%" PRId64, e->name, e->size, want);
+		return -1;
+	}
+	*size = (uint64_t)want;
+	/* a file that cannot be placed is reported and its data passed over */
+	u->a = NULL;
+	if (open_dest(u->dir, e->name, &u->dest, &u->tmp, &u->d.fd, &why) < 0) {
+		fprintf(stderr, "cidre: %s\n", why.buf);
+		u->failed++;
+	} else {
+		u->a = *row;
+		sha256_init(&u->d.sha);
+		u->d.size = 0;
+		u->d.werr = 0;
+	}
+	strbuf_release(&why);
+	return 0;
+}
+
+static int unzip_data(void *ctx, const char *buf, size_t len)
+{
+	struct unzip *u = ctx;
+
+	if (!u->a)
+		return 0;
+	if (dl_sink(&u->d, buf, len) < 0) {
+		strbuf_addf(&u->err, "cannot write %s: %s", u->tmp.buf, strerror(u->d.werr));
+		return -1;
+	}
+	return 0;
+}
+
+/* An entry's end: checked and renamed into place, or reported. */
+static int unzip_done(void *ctx, const struct zipr_entry *e)
+{
+	struct unzip *u = ctx;
+	struct strbuf why = STRBUF_INIT;
+
+	if (!u->a)
+		return 0;
+	if (place(&u->d, u->a, &u->tmp, u->dest.buf, &why) < 0) {
+		fprintf(stderr, "cidre: %s\n", why.buf);
+		u->failed++;
+	} else {
+		u->files++;
+		u->bytes += u->d.size;
+	}
+	if (u->tmp.len)
+		unlink(u->tmp.buf);
+	strbuf_reset(&u->tmp);
+	u->a = NULL;
+	strbuf_release(&why);
+	return 0;
+}
+
+static const struct zipr_ops unzip_ops = { unzip_entry, unzip_data, unzip_done };
+
+static int unzip_sink(void *ctx, const char *buf, size_t len)
+{
+	struct unzip *u = ctx;
+	int rc = zipr_feed(&u->z, buf, len);
+
+	if (rc == ZIPR_EFORMAT)
+		strbuf_addstr(&u->err, zipr_error(&u->z));
+	return rc ? -1 : 0;
+}
+
+/* The entry being written when the archive stopped: its file is not left. */
+static void unzip_abandon(struct unzip *u)
+{
+	if (u->a && u->d.fd >= 0)
+		close(u->d.fd);
+	if (u->tmp.len)
+		unlink(u->tmp.buf);
+	u->a = NULL;
+}
+
+/*
+ * Fetch the archive of o->job and unpack it into dir against list (every
+ * entry listed, of its size and SHA-256; every listed file in it). The
+ * CLI exit code, or -1 when the server has no archive route (then
+ * nothing was written).
+ */
+static int get_archive(struct client *c, const struct art_opts *o, json_t *list,
+		       const char *dir, size_t *files, int64_t *bytes)
+{
+	struct strbuf path = STRBUF_INIT, why = STRBUF_INIT;
+	struct unzip *u = xcalloc(1, sizeof(*u));
+	const json_t *a;
+	size_t i;
+	int rc;
+
+	u->job = o->job;
+	u->dir = dir;
+	u->n = json_array_size(list);
+	u->rows = xcalloc(u->n + 1, sizeof(*u->rows));
+	u->seen = xcalloc(u->n + 1, 1);
+	json_array_foreach(list, i, a)
+		u->rows[i] = a;
+	qsort(u->rows, u->n, sizeof(*u->rows), row_cmp);
+	u->d.fd = -1;
+	strbuf_init(&u->dest, 0);
+	strbuf_init(&u->tmp, 0);
+	strbuf_init(&u->err, 0);
+	zipr_init(&u->z, &unzip_ops, u);
+
+	strbuf_addf(&path, "/api/v1/jobs/%" PRId64 "/artifacts.zip", o->job);
+	rc = client_get_stream(c, path.buf, 0, unzip_sink, u, &why);
+	if (!rc && zipr_finish(&u->z)) {
+		strbuf_addstr(&u->err, zipr_error(&u->z));
+		rc = CLIENT_ELOCAL;
+	}
+	unzip_abandon(u);
+	if (rc == CLIENT_EREFUSED && c->status == 404 && !strcmp(why.buf, NO_ROUTE)) {
+		rc = -1;
+		goto done;
+	}
+	if (rc == CLIENT_ELOCAL) {
+		fprintf(stderr, "cidre: %s\n", u->err.buf);
+		u->failed++;
+	} else if (rc && u->z.pos) {
+		/* cut on the way: name the entry it was in */
+		if (zipr_current(&u->z))
+			fprintf(stderr, "cidre: %s: the archive was cut: %s\n",
+				zipr_current(&u->z), why.buf);
+		else
+			fprintf(stderr, "cidre: the archive was cut: %s\n", why.buf);
+		u->failed++;
+	} else if (rc) {
+		rc = cli_report(rc, &why);
+		goto done;
+	}
+	if (!rc)
+		for (i = 0; i < u->n; i++)
+			if (!u->seen[i]) {
+				fprintf(stderr, "cidre: job %" PRId64 ": the archive lacks '%s'\n",
+					o->job, cli_str(u->rows[i], "path", ""));
+				u->failed++;
+			}
+	*files = u->files;
+	*bytes = u->bytes;
+	rc = u->failed ? CLI_FAILED : CLI_OK;
+done:
+	zipr_release(&u->z);
+	strbuf_release(&u->dest);
+	strbuf_release(&u->tmp);
+	strbuf_release(&u->err);
+	free(u->rows);
+	free(u->seen);
+	free(u);
+	strbuf_release(&path);
+	strbuf_release(&why);
+	return rc;
+}
+
+/* --zip FILE: the archive as the server sends it, into FILE or stdout ("-"). */
+static int do_zip(struct client *c, const struct art_opts *o)
+{
+	struct strbuf path = STRBUF_INIT, tmp = STRBUF_INIT, why = STRBUF_INIT,
+		      sb = STRBUF_INIT;
+	int to_stdout = !strcmp(o->zip, "-");
+	struct dl d;
+	mode_t mask;
+	int rc;
+
+	memset(&d, 0, sizeof(d));
+	sha256_init(&d.sha);
+	d.fd = 1;
+	if (!to_stdout) {
+		strbuf_addf(&tmp, "%s.cidre-XXXXXX", o->zip);
+		d.fd = mkstemp(tmp.buf);
+		if (d.fd < 0) {
+			fprintf(stderr, "cidre: cannot create %s: %s\n", tmp.buf, strerror(errno));
+			strbuf_reset(&tmp);
+			rc = CLI_FAILED;
+			goto done;
+		}
+	}
+	strbuf_addf(&path, "/api/v1/jobs/%" PRId64 "/artifacts.zip", o->job);
+	rc = client_get_stream(c, path.buf, 0, dl_sink, &d, &why);
+	if (rc == CLIENT_ELOCAL) {
+		fprintf(stderr, "cidre: cannot write %s: %s\n", to_stdout ? "the archive" : tmp.buf,
+			strerror(d.werr));
+		rc = CLI_FAILED;
+		goto done;
+	}
+	if (rc == CLIENT_EREFUSED && c->status == 404 && !strcmp(why.buf, NO_ROUTE)) {
+		fprintf(stderr, "cidre: the server at %s sends no archives (an older version): "
+			"get the files without --zip\n", c->server);
+		rc = CLI_FAILED;
+		goto done;
+	}
+	if (rc) {
+		rc = d.size ? (fprintf(stderr, "cidre: the archive was cut: %s\n", why.buf),
+			       CLI_FAILED) : cli_report(rc, &why);
+		goto done;
+	}
+	if (!to_stdout) {
+		mask = umask(0);
+		umask(mask);
+		if (fchmod(d.fd, 0666 & ~mask) < 0 || close(d.fd) < 0 ||
+		    rename(tmp.buf, o->zip) < 0) {
+			d.fd = -1;
+			fprintf(stderr, "cidre: cannot write %s: %s\n", o->zip, strerror(errno));
+			rc = CLI_FAILED;
+			goto done;
+		}
+		d.fd = -1;
+		strbuf_reset(&tmp);
+		cli_fmt_bytes(&sb, (double)d.size);
+		printf("job %" PRId64 ": artifacts archive (%s) written to %s\n", o->job, sb.buf,
+		       o->zip);
+	}
+	rc = CLI_OK;
+done:
+	if (!to_stdout && d.fd >= 0)
+		close(d.fd);
+	if (tmp.len)
+		unlink(tmp.buf);
+	strbuf_release(&path);
+	strbuf_release(&tmp);
+	strbuf_release(&why);
+	strbuf_release(&sb);
+	return rc;
 }
 
 static int do_get(struct client *c, const struct art_opts *o)
@@ -342,6 +666,13 @@ static int do_get(struct client *c, const struct art_opts *o)
 		rc = CLI_FAILED;
 		goto done;
 	}
+	/* the whole set: one archive, unless the server is older than that */
+	if (!o->npaths && json_array_size(list)) {
+		rc = get_archive(c, o, list, dir, &files, &bytes);
+		if (rc >= 0)
+			goto summary;
+		rc = 0;
+	}
 	json_array_foreach(list, i, a) {
 		const char *p = cli_str(a, "path", "");
 
@@ -362,10 +693,11 @@ static int do_get(struct client *c, const struct art_opts *o)
 				o->job, o->paths[i2]);
 			failed++;
 		}
+	rc = failed ? CLI_FAILED : CLI_OK;
+summary:
 	cli_fmt_bytes(&sb, (double)bytes);
 	printf("job %" PRId64 ": %zu file%s (%s) written to %s\n", o->job, files,
 	       files == 1 ? "" : "s", sb.buf, dir);
-	rc = failed ? CLI_FAILED : CLI_OK;
 done:
 	json_decref(list);
 	free(used);
@@ -407,6 +739,7 @@ int cmd_artifacts(int argc, char **argv)
 	enum { OPT_JSON = 256 };
 	static const struct option longopts[] = {
 		{ "output", required_argument, NULL, 'o' },
+		{ "zip", required_argument, NULL, 'z' },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "project", required_argument, NULL, 'p' },
 		{ "job", required_argument, NULL, 'j' },
@@ -430,12 +763,15 @@ int cmd_artifacts(int argc, char **argv)
 	argv++;
 	optind = 1;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "o:p:j:r:", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "o:z:p:j:r:", longopts, NULL)) != -1) {
 		if (cli_conn_opt(ch, optarg, &o.conn))
 			continue;
 		switch (ch) {
 		case 'o':
 			o.dir = optarg;
+			break;
+		case 'z':
+			o.zip = optarg;
 			break;
 		case 'p':
 			o.project = optarg;
@@ -467,8 +803,11 @@ int cmd_artifacts(int argc, char **argv)
 	}
 	o.paths = argv + optind;
 	o.npaths = argc - optind;
-	if (strcmp(sub, "get") && (o.npaths || o.dir))
+	if (strcmp(sub, "get") && (o.npaths || o.dir || o.zip))
 		return cli_usage_error("artifacts", "%s takes only a job", sub);
+	if (o.zip && (o.npaths || o.dir))
+		return cli_usage_error("artifacts", "--zip takes the whole archive: no paths, "
+				       "no --output");
 	if (!strcmp(sub, "keep") && o.json)
 		return cli_usage_error("artifacts", "--json goes with list");
 	if (!strcmp(sub, "get") && o.json)
@@ -480,8 +819,11 @@ int cmd_artifacts(int argc, char **argv)
 		client_close(&c);
 		return rc;
 	}
-	rc = !strcmp(sub, "list") ? do_list(&c, &o) : !strcmp(sub, "get") ? do_get(&c, &o) :
-	     do_keep(&c, &o);
+	if (o.zip)
+		rc = do_zip(&c, &o);
+	else
+		rc = !strcmp(sub, "list") ? do_list(&c, &o) :
+		     !strcmp(sub, "get") ? do_get(&c, &o) : do_keep(&c, &o);
 	client_close(&c);
 	return rc;
 }

@@ -30,6 +30,7 @@
 #include "util/xalloc.h"
 
 #define STREAM_BLOCK      8192     /* bytes asked of a stream's read */
+#define SIZED_BLOCK       65536    /* the same, a stream of known length */
 #define STREAM_BURST      16       /* chunks per turn before others' turn */
 #define IN_INITIAL        4096     /* a connection's first input buffer */
 #define OUT_KEEP          65536    /* output buffer kept between requests */
@@ -153,6 +154,8 @@ struct http_stream {
 	char heartbeat[HEARTBEAT_MAX];
 	size_t heartbeat_len;
 	uint64_t pos;          /* bytes read() produced so far */
+	uint64_t length;       /* a sized stream's Content-Length */
+	bool sized;            /* its length is known: not chunked */
 	uint64_t gen;          /* wake counter */
 	uint64_t idle_since;   /* monotonic ms, when it went to sleep */
 	bool suspended;        /* asleep, not yet queued for a wake */
@@ -950,22 +953,14 @@ static void nop_free(void *ud)
 {
 }
 
-int http_respond_stream(struct http_request *req, unsigned status,
-			const char *content_type,
-			const struct http_stream_ops *ops, void *ud,
-			struct http_stream **ret)
+/* The stream of a response, its connection's: one reference. */
+static struct http_stream *stream_new(struct http_request *req,
+				      const struct http_stream_ops *ops, void *ud,
+				      size_t hb)
 {
 	struct conn *c = req->conn;
 	struct http_stream *s;
-	size_t hb = ops->heartbeat ? strlen(ops->heartbeat) : 0;
 
-	if (req->responded || !ops->read || hb > HEARTBEAT_MAX ||
-	    http_add_header(req, "Cache-Control", "no-cache") < 0 ||
-	    http_add_header(req, "X-Accel-Buffering", "no") < 0) {
-		if (ops->free)
-			ops->free(ud);
-		return -1;
-	}
 	s = xcalloc(1, sizeof(*s));
 	s->refs = 1;                   /* the connection's */
 	pthread_mutex_init(&s->lock, NULL);
@@ -981,12 +976,51 @@ int http_respond_stream(struct http_request *req, unsigned status,
 	if (ops->sndbuf > 0)
 		(void)setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &ops->sndbuf,
 				 sizeof(ops->sndbuf));
+	return s;
+}
+
+int http_respond_stream(struct http_request *req, unsigned status,
+			const char *content_type,
+			const struct http_stream_ops *ops, void *ud,
+			struct http_stream **ret)
+{
+	struct http_stream *s;
+	size_t hb = ops->heartbeat ? strlen(ops->heartbeat) : 0;
+
+	if (req->responded || !ops->read || hb > HEARTBEAT_MAX ||
+	    http_add_header(req, "Cache-Control", "no-cache") < 0 ||
+	    http_add_header(req, "X-Accel-Buffering", "no") < 0) {
+		if (ops->free)
+			ops->free(ud);
+		return -1;
+	}
+	s = stream_new(req, ops, ud, hb);
 	put_head(req, status, content_type, 0, true);
-	c->stream = s;
+	req->conn->stream = s;
 	if (ret) {
 		http_stream_ref(s);
 		*ret = s;
 	}
+	return 0;
+}
+
+int http_respond_stream_sized(struct http_request *req, unsigned status,
+			      const char *content_type, uint64_t length,
+			      const struct http_stream_ops *ops, void *ud)
+{
+	struct http_stream *s;
+
+	if (req->responded || !ops->read) {
+		if (ops->free)
+			ops->free(ud);
+		return -1;
+	}
+	/* no heartbeat: its bytes would be taken for the body's */
+	s = stream_new(req, ops, ud, 0);
+	s->sized = true;
+	s->length = length;
+	put_head(req, status, content_type, length, false);
+	req->conn->stream = s;
 	return 0;
 }
 
@@ -1005,8 +1039,34 @@ static void put_chunk(struct conn *c, const char *data, size_t n)
 }
 
 /*
+ * A sized stream's read, straight into the output: no framing to put
+ * around the bytes, and blocks as large as a file's reads want. As
+ * stream_pump, and -2 when the read broke or ended short of the length.
+ */
+static int stream_read_sized(struct conn *c, struct http_stream *s)
+{
+	uint64_t left = s->length - s->pos;
+	size_t want = left < SIZED_BLOCK ? (size_t)left : SIZED_BLOCK;
+	ssize_t n;
+
+	if (!left)
+		return -1;
+	strbuf_grow(&c->out, want);
+	n = s->read(s->ud, s->pos, c->out.buf + c->out.len, want);
+	if (n < 0 || (size_t)n > want)
+		return -2;
+	if (!n)
+		return 0;
+	s->pos += (uint64_t)n;
+	strbuf_setlen(&c->out, c->out.len + (size_t)n);
+	return 1;
+}
+
+/*
  * Produce the stream's next bytes into the output: 1 if some were added,
- * 0 if it went to sleep (state C_SLEEP), -1 if it is over.
+ * 0 if it went to sleep (state C_SLEEP), -1 if it is over, -2 if it broke
+ * (HTTP_STREAM_ABORT, or a sized stream's short or long read): the
+ * connection is to be closed without the body's end.
  */
 static int stream_pump(struct conn *c)
 {
@@ -1033,7 +1093,16 @@ static int stream_pump(struct conn *c)
 		gen = s->gen;
 		pthread_mutex_unlock(&s->lock);
 
+		if (s->sized) {
+			int r = stream_read_sized(c, s);
+
+			if (r)
+				return r;
+			goto sleep;
+		}
 		n = s->read(s->ud, s->pos, buf, sizeof(buf));
+		if (n == HTTP_STREAM_ABORT)
+			return -2;
 		if (n < 0 || (size_t)n > sizeof(buf))
 			return -1;
 		if (n > 0) {
@@ -1041,6 +1110,7 @@ static int stream_pump(struct conn *c)
 			put_chunk(c, buf, (size_t)n);
 			return 1;
 		}
+sleep:
 		pthread_mutex_lock(&s->lock);
 		if (s->gen == gen && !s->ending && !s->beat) {
 			/* nothing now and no wake since the read: sleep */
@@ -1299,10 +1369,16 @@ static int conn_output(struct conn *c)
 			break;
 		case 0:
 			return 0;
+		case -2:
+			/* cut: the client must not take it for a whole body */
+			return -1;
 		default:
+			if (c->stream->sized && !c->head_only &&
+			    c->stream->pos != c->stream->length)
+				return -1;      /* ended short (server stop): cut */
 			if (c->chunked_out && !c->head_only)
 				strbuf_addstr(&c->out, "0\r\n\r\n");
-			if (!c->chunked_out)
+			if (!c->chunked_out && !c->stream->sized)
 				c->keep_alive = false;
 			stream_finish(c);
 			c->state = C_WRITE;

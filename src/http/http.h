@@ -184,9 +184,12 @@ int http_respond_fd(struct http_request *req, int fd, uint64_t size,
  * A streamed response of unknown length (chunked), for server-sent events.
  *
  * read(ud, pos, buf, max): write up to max bytes of the stream from pos;
- *	return the number written (> 0), 0 when there is nothing now, or
- *	-1 when the stream is over. After 0 the connection sleeps, without
- *	polling, until http_stream_wake(); then read is called again.
+ *	return the number written (> 0), 0 when there is nothing now, -1
+ *	when the stream is over, or HTTP_STREAM_ABORT when it broke (the
+ *	connection is then closed without the body's end, so that the
+ *	client sees a cut response, not a whole one). After 0 the
+ *	connection sleeps, without polling, until http_stream_wake(); then
+ *	read is called again.
  * free(ud): called exactly once, when the response is finished for any
  *	reason (end, client gone, server stop, or an error before it started),
  *	on a server thread. After it, read is never called again.
@@ -201,6 +204,8 @@ int http_respond_fd(struct http_request *req, int fd, uint64_t size,
  *
  * read and free run on server threads, one at a time for a stream.
  */
+#define HTTP_STREAM_ABORT (-2)
+
 struct http_stream_ops {
 	ssize_t (*read)(void *ud, uint64_t pos, char *buf, size_t max);
 	void (*free)(void *ud);
@@ -219,6 +224,21 @@ int http_respond_stream(struct http_request *req, unsigned status,
 			const char *content_type,
 			const struct http_stream_ops *ops, void *ud,
 			struct http_stream **ret);
+/*
+ * A streamed response of known length: "Content-Length: length", not
+ * chunked, so that a client sees its progress and its end, and the
+ * connection is kept alive after it. read is asked for at most the bytes
+ * left, up to 64 KiB at a time (a file's reads), straight into the
+ * output; the stream is over when length bytes have been produced. A
+ * read that returns -1 or HTTP_STREAM_ABORT before that cuts the
+ * response (the connection is closed). ops->heartbeat is ignored; no
+ * handle is returned (a file-like body is never woken from elsewhere).
+ * ud belongs to the stream as with http_respond_stream(). HEAD sends the
+ * head alone.
+ */
+int http_respond_stream_sized(struct http_request *req, unsigned status,
+			      const char *content_type, uint64_t length,
+			      const struct http_stream_ops *ops, void *ud);
 /*
  * Wake the stream: its read is called again soon. Any thread, any time,
  * also after the stream ended (then a no-op). A wake between a read that

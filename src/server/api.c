@@ -2004,6 +2004,51 @@ static int h_latest_artifact(struct http_request *req, void *ud)
 	return 0;
 }
 
+/* Job j's artifacts as one ZIP archive (artzip.c), or the listing's errors. */
+static void artifacts_zip(struct http_request *req, struct server *srv, struct store *st,
+			  const struct store_job *j)
+{
+	struct strbuf err = STRBUF_INIT;
+	struct store_artifact *a = NULL;
+	size_t n = 0;
+
+	if (artifacts_gone(req, j))
+		return;
+	if (store_artifacts_list(st, j->id, &a, &n, &err) < 0) {
+		store_error(req, -1, &err);
+		store_artifacts_free(a, n);
+	} else {
+		artzip_respond(req, srv, j, a, n);
+	}
+	strbuf_release(&err);
+}
+
+/* GET /jobs/ID/artifacts.zip: GitLab's "Download artifacts" */
+static int h_job_artifacts_zip(struct http_request *req, void *ud)
+{
+	struct store *st = store_or_500(req, SRV(ud));
+	struct store_job j;
+
+	if (!st || get_job(req, SRV(ud), st, ROLE_VIEWER, &j) < 0)
+		return 0;
+	artifacts_zip(req, SRV(ud), st, &j);
+	store_job_release(&j);
+	return 0;
+}
+
+/* GET /projects/NAME/artifacts.zip?job=&ref=: the latest job's, as one archive */
+static int h_latest_artifacts_zip(struct http_request *req, void *ud)
+{
+	struct store *st = store_or_500(req, SRV(ud));
+	struct store_job j;
+
+	if (!st || latest_job(req, SRV(ud), st, &j) < 0)
+		return 0;
+	artifacts_zip(req, SRV(ud), st, &j);
+	store_job_release(&j);
+	return 0;
+}
+
 /* ---- Pages: a project's site, its newest Pages job's artifacts ---- */
 
 /* The Content-Type of a site's file, by its extension. */
@@ -3950,6 +3995,7 @@ const struct http_route server_routes[] = {
 	{ "DELETE", "/api/v1/projects/:name", h_project_delete },
 	{ "GET", "/api/v1/projects/:name/pipelines", h_project_pipelines },
 	{ "GET", "/api/v1/projects/:name/artifacts", h_latest_artifacts },
+	{ "GET", "/api/v1/projects/:name/artifacts.zip", h_latest_artifacts_zip },
 	{ "GET", "/api/v1/projects/:name/artifacts/*path", h_latest_artifact },
 	{ "GET", "/api/v1/projects/:name/pages", h_pages_list },
 	{ "GET", "/pages/:name/-/:cap", h_pages },
@@ -3975,6 +4021,7 @@ const struct http_route server_routes[] = {
 	{ "GET", "/api/v1/events", h_events },
 	{ "GET", "/api/v1/jobs/:id/tests", h_job_tests },
 	{ "GET", "/api/v1/jobs/:id/artifacts", h_job_artifacts },
+	{ "GET", "/api/v1/jobs/:id/artifacts.zip", h_job_artifacts_zip },
 	{ "GET", "/api/v1/jobs/:id/artifacts/*path", h_job_artifact },
 	{ "POST", "/api/v1/jobs/:id/artifacts/keep", h_job_artifacts_keep },
 	{ "PATCH", "/api/v1/projects/:name", h_project_patch },

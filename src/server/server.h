@@ -453,6 +453,19 @@ int settings_variable_delete(struct server *srv, struct store *st, struct http_r
 			     const struct principal *who, const struct store_project *p,
 			     const char *key, struct strbuf *msg);
 
+/* ---- artzip.c ---- */
+
+/*
+ * Answer req with job j's n artifacts a (in path order; taken: freed in
+ * every case) as one ZIP archive of stored entries, streamed with a
+ * Content-Length (docs/internals/server.md): 410 when a blob is missing
+ * from the store before the first byte; later, a blob gone or changed
+ * cuts the response and is logged. Memory: the entries' names and
+ * CRCs, and one header; the data is read 64 KiB at a time.
+ */
+void artzip_respond(struct http_request *req, struct server *srv,
+		    const struct store_job *j, struct store_artifact *a, size_t n);
+
 /* ---- api.c ---- */
 
 /* The API's JSON of a pipeline / job (new references). */

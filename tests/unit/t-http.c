@@ -317,6 +317,50 @@ static int feed_get(int *v)
 
 static int h_bigfile(struct http_request *req, void *ud);
 
+/*
+ * A sized stream of SIZED_LEN bytes (byte i is i % 251); ?cut=N aborts
+ * at N, ?short=N ends at N.
+ */
+#define SIZED_LEN 300000
+
+struct sized {
+	uint64_t cut, end;
+	int abort;
+};
+
+static ssize_t sized_read(void *ud, uint64_t pos, char *buf, size_t max)
+{
+	struct sized *z = ud;
+	size_t i;
+
+	if (pos >= z->end)
+		return z->abort ? HTTP_STREAM_ABORT : -1;
+	if (max > z->end - pos)
+		max = (size_t)(z->end - pos);
+	for (i = 0; i < max; i++)
+		buf[i] = (char)((pos + i) % 251);
+	return (ssize_t)max;
+}
+
+static const struct http_stream_ops sized_ops = { sized_read, free, NULL, 0 };
+
+static int h_sized(struct http_request *req, void *ud)
+{
+	struct sized *z = xcalloc(1, sizeof(*z));
+	const char *cut = http_request_query(req, "cut");
+	const char *end = http_request_query(req, "short");
+
+	z->end = SIZED_LEN;
+	if (cut) {
+		z->end = strtoull(cut, NULL, 10);
+		z->abort = 1;
+	} else if (end) {
+		z->end = strtoull(end, NULL, 10);
+	}
+	return http_respond_stream_sized(req, 200, "application/zip", SIZED_LEN,
+					 &sized_ops, z);
+}
+
 static const struct http_route routes[] = {
 	{ "GET", "/api/v1/jobs/:id/log", h_echo },
 	{ "GET", "/api/v1/jobs/:id/artifacts/*path", h_echo },
@@ -329,6 +373,7 @@ static const struct http_route routes[] = {
 	{ "GET", "/file", h_file },
 	{ "GET", "/stream", h_stream },
 	{ "GET", "/big", h_bigfile },
+	{ "GET", "/sized", h_sized },
 };
 
 static struct http_server *start(unsigned heartbeat)
@@ -1262,6 +1307,45 @@ static void test_big_file(void **state)
 	strbuf_release(&r);
 }
 
+/*
+ * A sized stream: Content-Length, the bytes, the connection kept; one
+ * that breaks or ends short is cut (closed short of its length).
+ */
+static void test_sized_stream(void **state)
+{
+	unsigned port = http_server_port(*state);
+	struct strbuf r = STRBUF_INIT;
+	const char *body;
+	size_t i;
+	int fd;
+
+	fd = connect_to(port);
+	send_str(fd, "GET /sized HTTP/1.1\r\nHost: t\r\n\r\n");
+	read_response(fd, &r);
+	assert_int_equal(status_of(&r), 200);
+	assert_non_null(strstr(r.buf, "Content-Length: 300000\r\n"));
+	assert_null(strstr(r.buf, "Transfer-Encoding"));
+	body = body_of(&r);
+	assert_int_equal(r.len - (size_t)(body - r.buf), SIZED_LEN);
+	for (i = 0; i < SIZED_LEN; i++)
+		if ((unsigned char)body[i] != i % 251)
+			fail_msg("byte %zu is %d", i, body[i]);
+	send_str(fd, "GET /api/v1/jobs/9/log HTTP/1.1\r\nHost: t\r\n\r\n");
+	strbuf_reset(&r);
+	assert_int_equal(read_until(fd, &r, "\"id\":\"9\"", TIMEOUT_MS), 0);
+	close(fd);
+
+	request(port, "GET /sized?cut=100000 HTTP/1.1\r\nHost: t\r\n\r\n", &r);
+	assert_non_null(strstr(r.buf, "Content-Length: 300000\r\n"));
+	assert_true(r.len - (size_t)(body_of(&r) - r.buf) <= 100000);
+	request(port, "GET /sized?short=5 HTTP/1.1\r\nHost: t\r\n\r\n", &r);
+	assert_int_equal(r.len - (size_t)(body_of(&r) - r.buf), 5);
+	request(port, "HEAD /sized HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", &r);
+	assert_non_null(strstr(r.buf, "Content-Length: 300000\r\n"));
+	assert_string_equal(body_of(&r), "");
+	strbuf_release(&r);
+}
+
 /* Stop while streams are stuck on a client that does not read. */
 static void test_stop_with_busy_streams(void **state)
 {
@@ -1494,6 +1578,7 @@ int main(void)
 		cmocka_unit_test(test_max_per_client),
 		cmocka_unit_test(test_per_client_many),
 		cmocka_unit_test_setup_teardown(test_big_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sized_stream, setup, teardown),
 		cmocka_unit_test(test_stop_with_busy_streams),
 		cmocka_unit_test_setup_teardown(test_out_of_fds, setup, teardown),
 		cmocka_unit_test(test_idle_hook),

@@ -1,0 +1,274 @@
+/*
+ * A job's artifacts as one ZIP archive (server.h, artzip_respond): the
+ * store's rows give every name and size, so the archive's layout and
+ * length are known before the first byte (zipw.h); the blobs are then
+ * read from the CAS as the connection drains, 64 KiB at a time, and
+ * their CRC-32s computed on the way for the data descriptors and the
+ * central directory.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "exec/cas.h"
+#include "server/server.h"
+#include "util/xalloc.h"
+#include "util/zipw.h"
+
+enum az_phase { AZ_LOCAL, AZ_DATA, AZ_CENTRAL, AZ_DONE };
+
+struct artzip {
+	int64_t job_id;
+	char *root;                     /* DATA/artifacts */
+	struct store_artifact *a;
+	struct zipw_entry *e;
+	size_t n, i;                    /* entries; the one being sent */
+	struct zipw_layout lay;
+	enum az_phase phase;
+	int fd;                         /* entry i's blob, in AZ_DATA */
+	uint64_t done;                  /* of its bytes, sent */
+	uint32_t crc;
+	unsigned char *hdr;             /* a header being sent */
+	size_t hlen, hoff;
+};
+
+static void az_free(void *ud)
+{
+	struct artzip *z = ud;
+
+	if (z->fd >= 0)
+		close(z->fd);
+	store_artifacts_free(z->a, z->n);
+	free(z->e);
+	free(z->root);
+	free(z->hdr);
+	free(z);
+}
+
+/* The blob of artifact a, opened; -1 with errno (ENOENT: gone). */
+static int blob_open(const char *root, const struct store_artifact *a, struct stat *sb)
+{
+	struct strbuf p = STRBUF_INIT;
+	int fd;
+
+	cas_path(root, a->sha256, &p);
+	fd = open(p.buf, O_RDONLY | O_CLOEXEC);
+	strbuf_release(&p);
+	if (fd >= 0 && fstat(fd, sb) < 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/* Open entry i's blob for its data: 0, or -1 logged (the stream is cut). */
+static int az_open(struct artzip *z)
+{
+	const struct store_artifact *a = &z->a[z->i];
+	struct stat sb;
+
+	z->fd = blob_open(z->root, a, &sb);
+	if (z->fd < 0) {
+		slog_warn("artifacts.zip of job %" PRId64 " cut at %s: its file is gone "
+			  "from the store (%s)", z->job_id, a->path, strerror(errno));
+		return -1;
+	}
+	if ((uint64_t)sb.st_size != (uint64_t)a->size) {
+		slog_warn("artifacts.zip of job %" PRId64 " cut at %s: its file has %lld "
+			  "bytes, its record %" PRId64, z->job_id, a->path,
+			  (long long)sb.st_size, a->size);
+		return -1;
+	}
+	z->done = 0;
+	z->crc = (uint32_t)crc32(0, NULL, 0);
+	return 0;
+}
+
+static void put_hdr(struct artzip *z, size_t len)
+{
+	z->hlen = len;
+	z->hoff = 0;
+}
+
+/*
+ * Up to max bytes of entry i's data into buf: how many (0 at its end,
+ * when its descriptor is queued), or -1 logged.
+ */
+static ssize_t az_data(struct artzip *z, char *buf, size_t max)
+{
+	struct zipw_entry *e = &z->e[z->i];
+	uint64_t left = e->size - z->done;
+	ssize_t n;
+
+	if (!left) {
+		close(z->fd);
+		z->fd = -1;
+		e->crc = z->crc;
+		put_hdr(z, zipw_descriptor(e, z->hdr));
+		z->i++;
+		z->phase = AZ_LOCAL;
+		return 0;
+	}
+	if (max > left)
+		max = (size_t)left;
+	do
+		n = pread(z->fd, buf, max, (off_t)z->done);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0) {
+		slog_warn("artifacts.zip of job %" PRId64 " cut at %s: %s", z->job_id,
+			  z->a[z->i].path, n ? strerror(errno) : "its file shrank");
+		return -1;
+	}
+	z->crc = (uint32_t)crc32(z->crc, (const Bytef *)buf, (uInt)n);
+	z->done += (uint64_t)n;
+	return n;
+}
+
+/* The stream's read: headers, data and the directory, in order. */
+static ssize_t az_read(void *ud, uint64_t pos, char *buf, size_t max)
+{
+	struct artzip *z = ud;
+	size_t got = 0;
+
+	while (got < max) {
+		ssize_t n;
+
+		if (z->hoff < z->hlen) {
+			size_t k = z->hlen - z->hoff < max - got ? z->hlen - z->hoff : max - got;
+
+			memcpy(buf + got, z->hdr + z->hoff, k);
+			z->hoff += k;
+			got += k;
+			continue;
+		}
+		switch (z->phase) {
+		case AZ_LOCAL:
+			if (z->i == z->n) {
+				z->i = 0;
+				z->phase = AZ_CENTRAL;
+				break;
+			}
+			if (az_open(z) < 0)
+				return HTTP_STREAM_ABORT;
+			put_hdr(z, zipw_local(&z->e[z->i], z->hdr));
+			z->phase = AZ_DATA;
+			break;
+		case AZ_DATA:
+			n = az_data(z, buf + got, max - got);
+			if (n < 0)
+				return HTTP_STREAM_ABORT;
+			got += (size_t)n;
+			break;
+		case AZ_CENTRAL:
+			if (z->i == z->n) {
+				put_hdr(z, zipw_end(&z->lay, z->hdr));
+				z->phase = AZ_DONE;
+				break;
+			}
+			put_hdr(z, zipw_central(&z->e[z->i++], z->hdr));
+			break;
+		case AZ_DONE:
+			return got ? (ssize_t)got : -1;
+		}
+	}
+	return (ssize_t)got;
+}
+
+static const struct http_stream_ops az_ops = { az_read, az_free, NULL, 0 };
+
+/* "NAME-ID-artifacts.zip", the name's bytes outside [A-Za-z0-9._-] as '_'. */
+static void zip_filename(struct strbuf *out, const struct store_job *j)
+{
+	const char *s;
+
+	strbuf_addstr(out, "attachment; filename=\"");
+	for (s = j->name ? j->name : "job"; *s; s++) {
+		char c = *s;
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+			c = '_';
+		strbuf_addch(out, c);
+	}
+	strbuf_addf(out, "-%" PRId64 "-artifacts.zip\"", j->id);
+}
+
+/*
+ * Every blob is there with its recorded size: 0, or -1 with the error
+ * sent (410 as for one file: gone; 500: not the size recorded).
+ */
+static int blobs_there(struct http_request *req, struct artzip *z)
+{
+	size_t i;
+
+	for (i = 0; i < z->n; i++) {
+		struct stat sb;
+		int fd = blob_open(z->root, &z->a[i], &sb);
+
+		if (fd < 0) {
+			http_respond_error(req, 410, "the file of artifact %s is gone from the "
+					   "store", z->a[i].path);
+			return -1;
+		}
+		close(fd);
+		if ((uint64_t)sb.st_size != (uint64_t)z->a[i].size) {
+			slog_warn("job %" PRId64 ": the file of artifact %s has %lld bytes, "
+				  "its record %" PRId64, z->job_id, z->a[i].path,
+				  (long long)sb.st_size, z->a[i].size);
+			http_respond_error(req, 500, "the file of artifact %s is damaged in "
+					   "the store", z->a[i].path);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void artzip_respond(struct http_request *req, struct server *srv,
+		    const struct store_job *j, struct store_artifact *a, size_t n)
+{
+	struct artzip *z = xcalloc(1, sizeof(*z));
+	struct strbuf cd = STRBUF_INIT;
+	int64_t mtime = (j->finished ? j->finished : server_now_ms()) / 1000;
+	size_t i, longest = 0;
+	uint16_t t, d;
+
+	z->job_id = j->id;
+	z->a = a;
+	z->n = n;
+	z->fd = -1;
+	z->root = xasprintf("%s/artifacts", srv->data);
+	z->e = xcalloc(n ? n : 1, sizeof(*z->e));
+	zipw_dos_time(mtime, &t, &d);
+	for (i = 0; i < n; i++) {
+		z->e[i].name = a[i].path;
+		z->e[i].name_len = strlen(a[i].path);
+		z->e[i].size = (uint64_t)a[i].size;
+		z->e[i].mode = (unsigned)a[i].mode & 0777;
+		z->e[i].dos_time = t;
+		z->e[i].dos_date = d;
+		if (z->e[i].name_len > longest)
+			longest = z->e[i].name_len;
+	}
+	if (zipw_layout(z->e, n, &z->lay) < 0) {
+		http_respond_error(req, 500, "an artifact's path is too long for a ZIP archive");
+		az_free(z);
+		return;
+	}
+	if (blobs_there(req, z) < 0) {
+		az_free(z);
+		return;
+	}
+	/* room for the largest header: a central one with ZIP64 fields, or the end */
+	z->hdr = xmalloc(46 + longest + 28 + ZIPW_END_MAX);
+	zip_filename(&cd, j);
+	http_add_header(req, "Content-Disposition", cd.buf);
+	strbuf_release(&cd);
+	http_respond_stream_sized(req, 200, "application/zip", z->lay.total, &az_ops, z);
+}
