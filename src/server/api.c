@@ -2011,11 +2011,12 @@ static void artifacts_zip(struct http_request *req, struct server *srv, struct s
 	struct strbuf err = STRBUF_INIT;
 	struct store_artifact *a = NULL;
 	size_t n = 0;
+	int rc;
 
 	if (artifacts_gone(req, j))
 		return;
-	if (store_artifacts_list(st, j->id, &a, &n, &err) < 0) {
-		store_error(req, -1, &err);
+	if ((rc = store_artifacts_list(st, j->id, &a, &n, &err)) < 0) {
+		store_error(req, rc, &err);
 		store_artifacts_free(a, n);
 	} else {
 		artzip_respond(req, srv, j, a, n);
