@@ -35,20 +35,6 @@ enum zr_phase { PH_ENTRIES, PH_CENTRAL, PH_Z64END, PH_Z64LOC };
 #define Z64LOC_FIXED  20
 #define Z64END_MAX    4096      /* the ZIP64 end record with its extensible data */
 
-static unsigned get16(const unsigned char *p)
-{
-	return (unsigned)p[0] | (unsigned)p[1] << 8;
-}
-
-static uint32_t get32(const unsigned char *p)
-{
-	return (uint32_t)get16(p) | (uint32_t)get16(p + 2) << 16;
-}
-
-static uint64_t get64(const unsigned char *p)
-{
-	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
-}
 
 void zipr_init(struct zipr *z, const struct zipr_ops *ops, void *ctx)
 {
@@ -133,7 +119,7 @@ static void skip(struct zipr *z, uint64_t n, int then)
 /* The signature read: on to its record, if it may come here. */
 static int on_signature(struct zipr *z)
 {
-	uint32_t sig = get32(z->hdr);
+	uint32_t sig = zip_le32(z->hdr);
 
 	switch (sig) {
 	case ZIP_SIG_LOCAL:
@@ -185,8 +171,8 @@ static int local_extra(struct zipr *z, const unsigned char *p, size_t n,
 
 		if (n < 4)
 			return fail(z, "a truncated extra field");
-		id = get16(p);
-		len = get16(p + 2);
+		id = zip_le16(p);
+		len = zip_le16(p + 2);
 		if (len > n - 4)
 			return fail(z, "an extra field longer than its header");
 		if (id == ZIP_EXTRA_ZIP64) {
@@ -194,9 +180,9 @@ static int local_extra(struct zipr *z, const unsigned char *p, size_t n,
 			if (len < 16)
 				return fail(z, "a ZIP64 field without both sizes");
 			if (*usize == ZIP_MAX32)
-				*usize = get64(p + 4);
+				*usize = zip_le64(p + 4);
 			if (*csize == ZIP_MAX32)
-				*csize = get64(p + 12);
+				*csize = zip_le64(p + 12);
 			/* and the data descriptor has 64-bit sizes */
 			z->zip64 = 1;
 		}
@@ -212,9 +198,9 @@ static int start_data(struct zipr *z);
 static int on_local(struct zipr *z)
 {
 	const unsigned char *h = z->hdr;
-	unsigned flags = get16(h + 6), method = get16(h + 8);
-	size_t nlen = get16(h + 26), xlen = get16(h + 28);
-	uint64_t usize = get32(h + 22), csize = get32(h + 18), size = 0;
+	unsigned flags = zip_le16(h + 6), method = zip_le16(h + 8);
+	size_t nlen = zip_le16(h + 26), xlen = zip_le16(h + 28);
+	uint64_t usize = zip_le32(h + 22), csize = zip_le32(h + 18), size = 0;
 
 	if (z->need == LOCAL_FIXED) {
 		if (!nlen)
@@ -252,7 +238,7 @@ static int on_local(struct zipr *z)
 				    usize);
 		z->cur.has_size = 1;
 		z->cur.size = usize;
-		z->cur.crc = get32(h + 14);
+		z->cur.crc = zip_le32(h + 14);
 	}
 	if (z->ops->entry(z->ctx, &z->cur, &size))
 		return refused(z);
@@ -290,15 +276,15 @@ static int on_descriptor(struct zipr *z)
 	uint64_t csize, usize;
 
 	/* the signature is optional in APPNOTE; the writers we read put it */
-	if (get32(h) != ZIP_SIG_DESC)
+	if (zip_le32(h) != ZIP_SIG_DESC)
 		return fail(z, "no data descriptor after the data");
-	z->cur.crc = get32(h + 4);
+	z->cur.crc = zip_le32(h + 4);
 	if (z->zip64) {
-		csize = get64(h + 8);
-		usize = get64(h + 16);
+		csize = zip_le64(h + 8);
+		usize = zip_le64(h + 16);
 	} else {
-		csize = get32(h + 8);
-		usize = get32(h + 12);
+		csize = zip_le32(h + 8);
+		usize = zip_le32(h + 12);
 	}
 	if (csize != z->cur.size || usize != z->cur.size)
 		return fail(z, "the archive says %" PRIu64 " bytes, %" PRIu64 " were expected",
@@ -309,7 +295,7 @@ static int on_descriptor(struct zipr *z)
 static int on_central(struct zipr *z)
 {
 	const unsigned char *h = z->hdr;
-	uint64_t rest = (uint64_t)get16(h + 28) + get16(h + 30) + get16(h + 32);
+	uint64_t rest = (uint64_t)zip_le16(h + 28) + zip_le16(h + 30) + zip_le16(h + 32);
 
 	if (++z->nr_central > z->nr_local)
 		return fail(z, "more central directory headers than entries");
@@ -320,12 +306,12 @@ static int on_central(struct zipr *z)
 static int on_z64end(struct zipr *z)
 {
 	const unsigned char *h = z->hdr;
-	uint64_t len = get64(h + 4), nr = get64(h + 24), total = get64(h + 32);
-	uint64_t size = get64(h + 40), off = get64(h + 48);
+	uint64_t len = zip_le64(h + 4), nr = zip_le64(h + 24), total = zip_le64(h + 32);
+	uint64_t size = zip_le64(h + 40), off = zip_le64(h + 48);
 
 	if (len < Z64END_FIXED - 12 || len > Z64END_MAX)
 		return fail(z, "a ZIP64 end record of %" PRIu64 " bytes", len);
-	if (get32(h + 16) || get32(h + 20))
+	if (zip_le32(h + 16) || zip_le32(h + 20))
 		return fail(z, "an archive on several disks");
 	if (nr != total || nr != z->nr_central || off != z->cd_start ||
 	    size != z->z64_at - z->cd_start)
@@ -339,9 +325,9 @@ static int on_z64loc(struct zipr *z)
 {
 	const unsigned char *h = z->hdr;
 
-	if (get32(h + 4) || get32(h + 16) != 1)
+	if (zip_le32(h + 4) || zip_le32(h + 16) != 1)
 		return fail(z, "an archive on several disks");
-	if (get64(h + 8) != z->z64_at)
+	if (zip_le64(h + 8) != z->z64_at)
 		return fail(z, "the ZIP64 locator points elsewhere than its end record");
 	next_record(z);
 	return 0;
@@ -358,14 +344,14 @@ static int on_end(struct zipr *z)
 	const unsigned char *h = z->hdr;
 	uint64_t end_at = z->pos - END_FIXED;
 	uint64_t cd_end = z->z64_seen ? z->z64_at : end_at;
-	unsigned comment = get16(h + 20);
+	unsigned comment = zip_le16(h + 20);
 
-	if (get16(h + 4) || get16(h + 6))
+	if (zip_le16(h + 4) || zip_le16(h + 6))
 		return fail(z, "an archive on several disks");
-	if (!agrees(get16(h + 8), ZIP_MAX16, z->nr_central, z->z64_seen) ||
-	    !agrees(get16(h + 10), ZIP_MAX16, z->nr_central, z->z64_seen) ||
-	    !agrees(get32(h + 12), ZIP_MAX32, cd_end - z->cd_start, z->z64_seen) ||
-	    !agrees(get32(h + 16), ZIP_MAX32, z->cd_start, z->z64_seen))
+	if (!agrees(zip_le16(h + 8), ZIP_MAX16, z->nr_central, z->z64_seen) ||
+	    !agrees(zip_le16(h + 10), ZIP_MAX16, z->nr_central, z->z64_seen) ||
+	    !agrees(zip_le32(h + 12), ZIP_MAX32, cd_end - z->cd_start, z->z64_seen) ||
+	    !agrees(zip_le32(h + 16), ZIP_MAX32, z->cd_start, z->z64_seen))
 		return fail(z, "the end record does not match the central directory");
 	if (z->nr_central != z->nr_local)
 		return fail(z, "the central directory lists %" PRIu64 " entries, the archive "

@@ -29,6 +29,22 @@
 
 #include "util/strbuf.h"
 
+/* Little-endian fields of a header. */
+static inline unsigned zip_le16(const unsigned char *p)
+{
+	return (unsigned)p[0] | (unsigned)p[1] << 8;
+}
+
+static inline uint32_t zip_le32(const unsigned char *p)
+{
+	return (uint32_t)zip_le16(p) | (uint32_t)zip_le16(p + 2) << 16;
+}
+
+static inline uint64_t zip_le64(const unsigned char *p)
+{
+	return (uint64_t)zip_le32(p) | (uint64_t)zip_le32(p + 4) << 32;
+}
+
 #define ZIPR_MAX_NAME   4096
 #define ZIPR_MAX_EXTRA  1024            /* a local header's extra fields */
 #define ZIPR_MAX_HEADER (30 + ZIPR_MAX_NAME + ZIPR_MAX_EXTRA)

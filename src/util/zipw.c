@@ -4,6 +4,7 @@
  */
 #include <string.h>
 
+#include "util/tz.h"
 #include "util/zipw.h"
 
 #define VERSION_MADE_BY   ((3u << 8) | 63) /* Unix, APPNOTE 6.3 (UTF-8 names) */
@@ -220,31 +221,12 @@ size_t zipw_end(const struct zipw_layout *lay, unsigned char *buf)
 	return (size_t)(p - buf);
 }
 
-/* Days since 1970-01-01 as a civil date (proleptic Gregorian). */
-static void civil_from_days(int64_t z, int *y, unsigned *m, unsigned *d)
-{
-	int64_t era, yy;
-	unsigned doe, yoe, doy, mp;
-
-	z += 719468;
-	era = (z >= 0 ? z : z - 146096) / 146097;
-	doe = (unsigned)(z - era * 146097);
-	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	yy = (int64_t)yoe + era * 400;
-	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	mp = (5 * doy + 2) / 153;
-	*d = doy - (153 * mp + 2) / 5 + 1;
-	*m = mp < 10 ? mp + 3 : mp - 9;
-	*y = (int)(yy + (*m <= 2));
-}
-
 void zipw_dos_time(int64_t t, uint16_t *ret_time, uint16_t *ret_date)
 {
 	/* 1980-01-01T00:00:00Z and 2107-12-31T23:59:58Z */
 	static const int64_t lo = 315532800, hi = 4354819198;
-	int64_t days, secs;
+	int64_t days, secs, y;
 	unsigned m, d;
-	int y;
 
 	if (t < lo)
 		t = lo;
@@ -252,7 +234,7 @@ void zipw_dos_time(int64_t t, uint16_t *ret_time, uint16_t *ret_date)
 		t = hi;
 	days = t / 86400;
 	secs = t % 86400;
-	civil_from_days(days, &y, &m, &d);
+	tz_civil_from_days(days, &y, &m, &d);
 	*ret_time = (uint16_t)((secs / 3600) << 11 | (secs / 60 % 60) << 5 | (secs % 60) / 2);
 	*ret_date = (uint16_t)((unsigned)(y - 1980) << 9 | m << 5 | d);
 }

@@ -21,20 +21,6 @@
 #include "util/zipr.h"
 #include "util/zipw.h"
 
-static unsigned get16(const unsigned char *p)
-{
-	return (unsigned)p[0] | (unsigned)p[1] << 8;
-}
-
-static uint32_t get32(const unsigned char *p)
-{
-	return (uint32_t)get16(p) | (uint32_t)get16(p + 2) << 16;
-}
-
-static uint64_t get64(const unsigned char *p)
-{
-	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
-}
 
 static void test_dos_time(void **state)
 {
@@ -137,32 +123,32 @@ static void test_zip64_headers(void **state)
 	n = zipw_local(&e, buf);
 	assert_int_equal(n, zipw_local_len(&e));
 	assert_int_equal(n, 30 + 3 + 20);
-	assert_int_equal(get16(buf + 4), 45);
-	assert_int_equal(get16(buf + 6), 0x0808);
-	assert_int_equal(get32(buf + 18), 0);
-	assert_int_equal(get32(buf + 22), 0);
-	assert_int_equal(get16(buf + 28), 20);
-	assert_int_equal(get16(buf + 33), 1);           /* the ZIP64 field */
-	assert_int_equal(get16(buf + 35), 16);
+	assert_int_equal(zip_le16(buf + 4), 45);
+	assert_int_equal(zip_le16(buf + 6), 0x0808);
+	assert_int_equal(zip_le32(buf + 18), 0);
+	assert_int_equal(zip_le32(buf + 22), 0);
+	assert_int_equal(zip_le16(buf + 28), 20);
+	assert_int_equal(zip_le16(buf + 33), 1);           /* the ZIP64 field */
+	assert_int_equal(zip_le16(buf + 35), 16);
 
 	n = zipw_descriptor(&e, buf);
 	assert_int_equal(n, 24);
-	assert_int_equal(get32(buf), ZIP_SIG_DESC);
-	assert_int_equal(get32(buf + 4), 0x12345678);
-	assert_true(get64(buf + 8) == e.size && get64(buf + 16) == e.size);
+	assert_int_equal(zip_le32(buf), ZIP_SIG_DESC);
+	assert_int_equal(zip_le32(buf + 4), 0x12345678);
+	assert_true(zip_le64(buf + 8) == e.size && zip_le64(buf + 16) == e.size);
 
 	n = zipw_central(&e, buf);
 	assert_int_equal(n, zipw_central_len(&e));
 	assert_int_equal(n, 46 + 3 + 4 + 24);
-	assert_int_equal(get16(buf + 4), 3 << 8 | 63);
-	assert_int_equal(get32(buf + 20), ZIP_MAX32);
-	assert_int_equal(get32(buf + 24), ZIP_MAX32);
-	assert_int_equal(get32(buf + 38), 0100644u << 16);
-	assert_int_equal(get32(buf + 42), ZIP_MAX32);
-	assert_int_equal(get16(buf + 49), 1);
-	assert_int_equal(get16(buf + 51), 24);
-	assert_true(get64(buf + 53) == e.size && get64(buf + 61) == e.size);
-	assert_true(get64(buf + 69) == e.offset);
+	assert_int_equal(zip_le16(buf + 4), 3 << 8 | 63);
+	assert_int_equal(zip_le32(buf + 20), ZIP_MAX32);
+	assert_int_equal(zip_le32(buf + 24), ZIP_MAX32);
+	assert_int_equal(zip_le32(buf + 38), 0100644u << 16);
+	assert_int_equal(zip_le32(buf + 42), ZIP_MAX32);
+	assert_int_equal(zip_le16(buf + 49), 1);
+	assert_int_equal(zip_le16(buf + 51), 24);
+	assert_true(zip_le64(buf + 53) == e.size && zip_le64(buf + 61) == e.size);
+	assert_true(zip_le64(buf + 69) == e.offset);
 
 	/* only the offset is too large: an 8-byte field, 32-bit sizes */
 	e.size = 10;
@@ -170,8 +156,8 @@ static void test_zip64_headers(void **state)
 	assert_int_equal(zipw_desc_len(&e), 16);
 	n = zipw_central(&e, buf);
 	assert_int_equal(n, 46 + 3 + 4 + 8);
-	assert_int_equal(get32(buf + 20), 10);
-	assert_true(get64(buf + 53) == e.offset);
+	assert_int_equal(zip_le32(buf + 20), 10);
+	assert_true(zip_le64(buf + 53) == e.offset);
 
 	/* the end: ZIP64 record, locator, then the clamped classic one */
 	lay.nr = 70000;
@@ -180,15 +166,15 @@ static void test_zip64_headers(void **state)
 	n = zipw_end(&lay, buf);
 	assert_int_equal(n, zipw_end_len(&lay));
 	assert_int_equal(n, 56 + 20 + 22);
-	assert_int_equal(get32(buf), ZIP_SIG_Z64_END);
-	assert_true(get64(buf + 24) == 70000 && get64(buf + 32) == 70000);
-	assert_true(get64(buf + 40) == 1000 && get64(buf + 48) == lay.cd_offset);
-	assert_int_equal(get32(buf + 56), ZIP_SIG_Z64_LOC);
-	assert_true(get64(buf + 64) == lay.cd_offset + lay.cd_size);
-	assert_int_equal(get32(buf + 76), ZIP_SIG_END);
-	assert_int_equal(get16(buf + 84), ZIP_MAX16);
-	assert_int_equal(get32(buf + 88), 1000);
-	assert_int_equal(get32(buf + 92), ZIP_MAX32);
+	assert_int_equal(zip_le32(buf), ZIP_SIG_Z64_END);
+	assert_true(zip_le64(buf + 24) == 70000 && zip_le64(buf + 32) == 70000);
+	assert_true(zip_le64(buf + 40) == 1000 && zip_le64(buf + 48) == lay.cd_offset);
+	assert_int_equal(zip_le32(buf + 56), ZIP_SIG_Z64_LOC);
+	assert_true(zip_le64(buf + 64) == lay.cd_offset + lay.cd_size);
+	assert_int_equal(zip_le32(buf + 76), ZIP_SIG_END);
+	assert_int_equal(zip_le16(buf + 84), ZIP_MAX16);
+	assert_int_equal(zip_le32(buf + 88), 1000);
+	assert_int_equal(zip_le32(buf + 92), ZIP_MAX32);
 
 	/* a small archive has the classic end alone */
 	lay.nr = 65534;
@@ -212,7 +198,7 @@ static void test_many_entries(void **state)
 		entry(&e[i], names[i], data[i], 0644);
 	}
 	build(e, data, n, &zip);
-	assert_int_equal(get32((unsigned char *)zip.buf + zip.len - 22 - 20 - 56),
+	assert_int_equal(zip_le32((unsigned char *)zip.buf + zip.len - 22 - 20 - 56),
 			 ZIP_SIG_Z64_END);
 	assert_int_equal(test_tmpdir(dir, sizeof(dir), "t-zip"), 0);
 	path = test_write_file(dir, "many.zip", zip.buf, zip.len);
