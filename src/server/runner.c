@@ -78,6 +78,7 @@ struct runner {
 	struct unrecorded *unrec;   /* ended jobs the store could not record yet */
 	size_t unrec_nr, unrec_alloc;
 	int64_t unrec_next;     /* ms: when they are tried again */
+	int64_t claim_warned;   /* ms: when a claim that failed was last logged */
 };
 
 /*
@@ -1711,7 +1712,11 @@ static void fill_slots(struct runner *r)
 		if (rc == STORE_NOTFOUND)
 			break;
 		if (rc < 0) {
-			slog_warn("claiming a job: %s", err.buf);
+			/* a full disk fails every turn: said once a minute */
+			if (rc != STORE_UNAVAILABLE || server_now_ms() - r->claim_warned >= 60000) {
+				slog_warn("claiming a job: %s", err.buf);
+				r->claim_warned = server_now_ms();
+			}
 			break;
 		}
 		start(r, &j);
