@@ -1134,7 +1134,8 @@ static void free_idle_workspaces(struct runner *r)
 	char *work = xasprintf("%s/work", r->srv->data);
 	struct strbuf p = STRBUF_INIT, err = STRBUF_INIT;
 	long long before = free_bytes(work), after;
-	DIR *d = opendir(work), *pd;
+	/* a test hook: no room is made (t3045 then sees the ends wait) */
+	DIR *d = getenv("CIDRE_TEST_NO_ROOM") ? NULL : opendir(work), *pd;
 	struct dirent *de, *e;
 	int removed = 0;
 

@@ -105,8 +105,9 @@ void page_render(struct strbuf *out, const char *name, const char *block,
 
 void page_top(struct page *pg, struct strbuf *out, const char *title)
 {
-	struct strbuf user = STRBUF_INIT;
-	struct tmpl_var v[3];
+	struct strbuf user = STRBUF_INIT, notice = STRBUF_INIT;
+	struct tmpl_var v[4];
+	long long waiting = atomic_load(&pg->srv->jobs_unrecorded);
 
 	if (pg->who.login[0]) {
 		struct tmpl_var u[] = { tmpl_str("login", pg->who.login),
@@ -117,11 +118,21 @@ void page_top(struct page *pg, struct strbuf *out, const char *title)
 	} else {
 		page_render(&user, "layout", "anon", NULL, 0);
 	}
+	if (waiting > 0) {
+		/* a full disk: jobs look "running" until their ends are recorded */
+		char n[32];
+		struct tmpl_var c = tmpl_str("count", n);
+
+		snprintf(n, sizeof(n), "%lld job%s", waiting, waiting == 1 ? "" : "s");
+		page_render(&notice, "layout", "unrecorded", &c, 1);
+	}
 	v[0] = tmpl_str("title", title);
 	v[1] = tmpl_html("user", user.buf);
 	v[2] = tmpl_str("csrf", pg->who.csrf);
-	page_render(out, "layout", "top", v, 3);
+	v[3] = tmpl_html("notice", notice.buf);
+	page_render(out, "layout", "top", v, 4);
 	strbuf_release(&user);
+	strbuf_release(&notice);
 }
 
 void page_bottom(struct page *pg, struct strbuf *out)

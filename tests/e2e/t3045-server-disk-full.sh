@@ -53,6 +53,7 @@ test_expect_success 'a job whose log fills the disk is stopped and fails, saying
 	dd if=/dev/zero of=data/spare bs=1M count=8 2>/dev/null &&
 	id=$(cidre trigger -q app main --server "$URL" --token "$TOKEN") &&
 	wait_for 30 log_has "job 1: stopped: its log cannot be written: No space left on device" &&
+	wait_for 10 log_has "idle workspace removed to make room" &&
 	rm data/spare &&
 	p=$(wait_pipeline "$id") &&
 	echo "$p" | jq -e ".status == \"failed\"" &&
@@ -87,6 +88,12 @@ test_expect_success 'a job whose artifacts cannot be kept fails' '
 	jq -e "length == 0" arts
 '
 
+test_expect_success 'the server again, making no room by itself (a test hook)' '
+	stop_server &&
+	export CIDRE_TEST_NO_ROOM=1 &&
+	start_server data
+'
+
 test_expect_success 'a full disk: new pipelines get 503, the server answers' '
 	(
 		cd app &&
@@ -117,11 +124,18 @@ test_expect_success 'a job ending on the full disk: its end waits, kept, and is 
 	jid=$(curl -sS "$URL/api/v1/pipelines/$id" | jq ".jobs[0].id") &&
 	touch "$MARK" &&
 	wait_for 20 log_has "job $jid: its end cannot be recorded now" &&
+	sleep 1.5 &&
+	job_status_is "$jid" running &&
+	test "$(metric cidre_jobs_unrecorded)" = 1 &&
+	command curl -sS -H "Authorization: Bearer $TOKEN" "$URL/pipelines/$id" >page.html &&
+	grep "cannot record what jobs do now: 1 job ended" page.html &&
 	rm data/ballast &&
 	p=$(wait_pipeline "$id" 20) &&
 	echo "$p" | jq -e ".status == \"success\"" &&
 	log_has "job $jid: its end is recorded now" &&
-	test "$(metric cidre_jobs_unrecorded)" = 0
+	test "$(metric cidre_jobs_unrecorded)" = 0 &&
+	command curl -sS -H "Authorization: Bearer $TOKEN" "$URL/pipelines/$id" >page.html &&
+	grep -q "<main>" page.html && ! grep "cannot record what jobs do" page.html
 '
 
 test_expect_success 'with room again, pipelines run as before' '
