@@ -96,6 +96,7 @@ struct unrecorded {
 	const char *reason;
 	int noted;              /* lost_reason is in its log already */
 	int noted_store;        /* the server's log said it waits */
+	int64_t ended;          /* ms: when it was seen to end, its finish time */
 };
 
 #define UNRECORDED_RETRY_MS 1000
@@ -510,16 +511,16 @@ struct settled {
 /*
  * The pipeline's status from counts alone, recorded (compare-and-set),
  * when nothing is left to decide (quick_status); in the caller's
- * transaction, if one is open. 1 when done so (ret->status set if it
- * changed); 0 when advance() must run.
+ * transaction, if one is open. now: the time of the job's end that
+ * decides it (recorded late when the store could not write). 1 when
+ * done so (ret->status set if it changed); 0 when advance() must run.
  */
-static int settle(struct runner *r, int64_t id, struct settled *ret)
+static int settle(struct runner *r, int64_t id, struct settled *ret, int64_t now)
 {
 	struct store *st = r->st;
 	struct store_pipeline pl;
 	const char *status;
 	int started, rc = 0;
-	int64_t now = server_now_ms();
 
 	ret->id = id;
 	ret->status = NULL;
@@ -884,7 +885,7 @@ static int record_end(struct runner *r, struct unrecorded *u)
 	f.cpu = -1;
 	f.coverage = -1;
 	f.tests_total = -1;
-	f.finished = server_now_ms();
+	f.finished = u->ended;
 	f.log_size = stat(lpath, &sb) ? -1 : (int64_t)sb.st_size;
 	if (!res) {
 		struct strbuf m = STRBUF_INIT;
@@ -1018,7 +1019,7 @@ static int record_end(struct runner *r, struct unrecorded *u)
 		retried = nid;
 	}
 	/* the pipeline's status with the job's, when nothing is left to decide */
-	settled = settle(r, j.pipeline_id, &ps);
+	settled = settle(r, j.pipeline_id, &ps, f.finished);
 	if ((src = store_commit(st, &err)) < 0) {
 		store_rollback(st);
 		goto done;
@@ -1122,6 +1123,19 @@ static long long free_bytes(const char *path)
 	return statvfs(path, &v) == 0 ? (long long)v.f_bavail * (long long)v.f_frsize : -1;
 }
 
+/* Below this much free space (or 1,024 inodes), the disk is taken as full. */
+#define ROOM_LOW (64LL << 20)
+
+/* Path's file system is (nearly) full: not some other store failure. */
+static int low_on_room(const char *path)
+{
+	struct statvfs v;
+
+	return statvfs(path, &v) == 0 &&
+	       ((long long)v.f_bavail * (long long)v.f_frsize < ROOM_LOW ||
+		(v.f_files && v.f_favail < 1024));
+}
+
 /*
  * The store cannot write (the data directory's disk is full): the
  * workspaces of the slots that run no job go, every project's. They are
@@ -1134,8 +1148,11 @@ static void free_idle_workspaces(struct runner *r)
 	char *work = xasprintf("%s/work", r->srv->data);
 	struct strbuf p = STRBUF_INIT, err = STRBUF_INIT;
 	long long before = free_bytes(work), after;
-	/* a test hook: no room is made (t3045 then sees the ends wait) */
-	DIR *d = getenv("CIDRE_TEST_NO_ROOM") ? NULL : opendir(work), *pd;
+	/*
+	 * Only for a full disk (a database locked by another process is
+	 * not one); a test hook makes no room (t3045 then sees ends wait).
+	 */
+	DIR *d = getenv("CIDRE_TEST_NO_ROOM") || !low_on_room(work) ? NULL : opendir(work), *pd;
 	struct dirent *de, *e;
 	int removed = 0;
 
@@ -1180,7 +1197,7 @@ static void free_idle_workspaces(struct runner *r)
 static void ingest_as(struct runner *r, int64_t id, int no, const char *lost_reason,
 		      const char *reason)
 {
-	struct unrecorded u = { id, no, (char *)lost_reason, reason, 0, 0 };
+	struct unrecorded u = { id, no, (char *)lost_reason, reason, 0, 0, server_now_ms() };
 
 	if (record_end(r, &u) == 0)
 		return;

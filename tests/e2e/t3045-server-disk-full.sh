@@ -129,9 +129,14 @@ test_expect_success 'a job ending on the full disk: its end waits, kept, and is 
 	test "$(metric cidre_jobs_unrecorded)" = 1 &&
 	command curl -sS -H "Authorization: Bearer $TOKEN" "$URL/pipelines/$id" >page.html &&
 	grep "cannot record what jobs do now: 1 job ended" page.html &&
+	freed=$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ) &&
 	rm data/ballast &&
 	p=$(wait_pipeline "$id" 20) &&
 	echo "$p" | jq -e ".status == \"success\"" &&
+	fin=$(curl -sS "$URL/api/v1/jobs/$jid" | jq -r .finished_at) &&
+	echo "the job finished at $fin, recorded after $freed" &&
+	test "$(printf "%s\n%s\n" "$fin" "$freed" | sort | head -n 1)" = "$fin" &&
+	echo "$p" | jq -e ".finished_at == \"$fin\"" &&
 	log_has "job $jid: its end is recorded now" &&
 	test "$(metric cidre_jobs_unrecorded)" = 0 &&
 	command curl -sS -H "Authorization: Bearer $TOKEN" "$URL/pipelines/$id" >page.html &&
