@@ -283,10 +283,19 @@ async function statusText(page, sel) {
 		assert(page.url() === `${URL}/jobs/${unitJob}/artifacts/dist/sub/`, 'in dist/sub/: ' + page.url());
 		const crumbs = await page.textContent('p.crumbs');
 		assert(/artifacts \/ dist \/ sub \//.test(crumbs), 'the breadcrumb: ' + crumbs);
-		const [dl] = await Promise.all([page.waitForEvent('download'), page.click('a[download]')]);
+		const [dl] = await Promise.all([page.waitForEvent('download'),
+			page.click('a[download][href$="/dist/sub/file.txt"]')]);
 		const got = fs.readFileSync(await dl.path(), 'utf8');
 		assert(got === 'nested-content', 'the downloaded file: ' + got);
 		assert(dl.suggestedFilename() === 'file.txt', 'its name: ' + dl.suggestedFilename());
+		// "Download all (.zip)": the whole set, one archive, named after the job
+		const [zip] = await Promise.all([page.waitForEvent('download'),
+			page.click(`a[href="/api/v1/jobs/${unitJob}/artifacts.zip"]`)]);
+		const z = fs.readFileSync(await zip.path());
+		assert(z.subarray(0, 4).equals(Buffer.from([0x50, 0x4b, 0x03, 0x04])), 'a ZIP archive');
+		assert(z.includes('dist/sub/file.txt') && z.includes('nested-content'), 'it holds the nested file');
+		assert(new RegExp(`-${unitJob}-artifacts\\.zip$`).test(zip.suggestedFilename()),
+			'its name: ' + zip.suggestedFilename());
 	});
 
 	await step('a manual job is played from the pipeline page and runs; a forged post is refused', async () => {
