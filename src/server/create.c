@@ -868,8 +868,13 @@ done:
 		store_rollback(st);
 	if (rc < 0 && pl.id) {
 		/* the pipeline exists: it failed, and says why */
-		if (store_pipeline_set_status(st, pl.id, NULL, "failed", 0, server_now_ms(),
-					      err->buf, NULL) == 0) {
+		int src = store_pipeline_set_status(st, pl.id, NULL, "failed", 0, server_now_ms(),
+						    err->buf, NULL);
+
+		if (src == STORE_UNAVAILABLE) {
+			/* not even that now: the runner fails it once it can */
+			server_orphan_pipeline(srv, pl.id);
+		} else if (src == 0) {
 			slog_warn("pipeline %lld: %s", (long long)pl.id, err->buf);
 			if (!recorded && t->record)
 				t->record(st, pl.id, t->record_ud);

@@ -79,6 +79,8 @@ struct runner {
 	size_t unrec_nr, unrec_alloc;
 	int64_t unrec_next;     /* ms: when they are tried again */
 	int64_t claim_warned;   /* ms: when a claim that failed was last logged */
+	int64_t *orphans;       /* pipelines to fail (server_orphan_pipeline) */
+	size_t orphans_nr, orphans_alloc;
 };
 
 /*
@@ -1223,12 +1225,15 @@ static void ingest(struct runner *r, int64_t id, int no, const char *lost_reason
  * come; the first that still cannot be recorded stops the round (the
  * store is no better for the next).
  */
+static void fail_orphans(struct runner *r);
+
 static void retry_unrecorded(struct runner *r)
 {
 	size_t done = 0;
 
-	if (!r->unrec_nr || server_now_ms() < r->unrec_next)
+	if ((!r->unrec_nr && !r->orphans_nr) || server_now_ms() < r->unrec_next)
 		return;
+	fail_orphans(r);
 	while (done < r->unrec_nr && record_end(r, &r->unrec[done]) == 0) {
 		slog_info("job %lld: its end is recorded now", (long long)r->unrec[done].job_id);
 		free(r->unrec[done].lost_reason);
@@ -1237,7 +1242,7 @@ static void retry_unrecorded(struct runner *r)
 	memmove(r->unrec, r->unrec + done, (r->unrec_nr - done) * sizeof(*r->unrec));
 	r->unrec_nr -= done;
 	atomic_store(&r->srv->jobs_unrecorded, (long long)r->unrec_nr);
-	r->unrec_next = r->unrec_nr ? server_now_ms() + UNRECORDED_RETRY_MS : 0;
+	r->unrec_next = r->unrec_nr || r->orphans_nr ? server_now_ms() + UNRECORDED_RETRY_MS : 0;
 }
 
 /* ---- starting jobs ---- */
@@ -2109,6 +2114,34 @@ done:
 	strbuf_release(&err);
 }
 
+/*
+ * The pipelines create() recorded but could neither give their jobs nor
+ * fail (a full disk): failed, saying so, as soon as the store can write,
+ * tried with the waiting ends' rhythm.
+ */
+static void fail_orphans(struct runner *r)
+{
+	static const char why[] = "the server could not record this pipeline's jobs "
+				  "(its data directory's disk was full): trigger it again";
+	size_t i = 0;
+
+	while (i < r->orphans_nr) {
+		int rc = store_pipeline_set_status(r->st, r->orphans[i], "created", "failed", 0,
+						   server_now_ms(), why, NULL);
+
+		if (rc == STORE_UNAVAILABLE)
+			break;
+		if (rc == 0) {
+			slog_warn("pipeline %lld: %s", (long long)r->orphans[i], why);
+			notify_pipeline(r->srv, r->st, r->orphans[i], "failed");
+			events_pipeline(r->srv, r->st, r->orphans[i]);
+		}
+		i++;
+	}
+	memmove(r->orphans, r->orphans + i, (r->orphans_nr - i) * sizeof(*r->orphans));
+	r->orphans_nr -= i;
+}
+
 /* ---- the loop ---- */
 
 static void fire_timers(struct runner *r)
@@ -2187,6 +2220,13 @@ static void take_requests(struct runner *r)
 	nd = srv->dirty_nr;
 	kill_ids = srv->kill;
 	nk = srv->kill_nr;
+	for (i = 0; i < srv->orphans_nr; i++) {
+		ALLOC_GROW(r->orphans, r->orphans_nr + 1, r->orphans_alloc);
+		r->orphans[r->orphans_nr++] = srv->orphans[i];
+	}
+	free(srv->orphans);
+	srv->orphans = NULL;
+	srv->orphans_nr = srv->orphans_alloc = 0;
 	srv->dirty = NULL;
 	srv->dirty_nr = srv->dirty_alloc = 0;
 	srv->kill = NULL;
@@ -2380,6 +2420,7 @@ void runner_stop(struct server *srv)
 	for (i = 0; i < r->unrec_nr; i++)
 		free(r->unrec[i].lost_reason);
 	free(r->unrec);
+	free(r->orphans);
 	free(r->timers);
 	free(r->dirty);
 	free(r->spare_log);

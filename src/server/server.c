@@ -207,6 +207,11 @@ void server_kill_job(struct server *srv, int64_t job_id)
 	push_id(srv, &srv->kill, &srv->kill_nr, &srv->kill_alloc, job_id);
 }
 
+void server_orphan_pipeline(struct server *srv, int64_t id)
+{
+	push_id(srv, &srv->orphans, &srv->orphans_nr, &srv->orphans_alloc, id);
+}
+
 /* ---- start-up ---- */
 
 static int mkdirs(const char *data, struct strbuf *err)

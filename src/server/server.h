@@ -56,6 +56,8 @@ struct server {
 	size_t dirty_nr, dirty_alloc;
 	int64_t *kill;              /* running jobs to cancel */
 	size_t kill_nr, kill_alloc;
+	int64_t *orphans;           /* pipelines create() could not finish nor fail */
+	size_t orphans_nr, orphans_alloc;
 	atomic_int stopping;
 
 	pthread_t runner_thread, poller;
@@ -103,6 +105,11 @@ void server_cfg(struct server *srv, struct server_config *out);
 void server_kick(struct server *srv, int64_t pipeline_id);
 /* Ask the runner to kill running job id (it records the job canceled). */
 void server_kill_job(struct server *srv, int64_t job_id);
+/*
+ * Pipeline id was recorded but neither its jobs nor its failure could be
+ * (the store cannot write: a full disk): the runner fails it once it can.
+ */
+void server_orphan_pipeline(struct server *srv, int64_t id);
 
 int64_t server_now_ms(void);
 /*
