@@ -1370,8 +1370,16 @@ static int conn_output(struct conn *c)
 		case 0:
 			return 0;
 		case -2:
-			/* cut: the client must not take it for a whole body */
-			return -1;
+			/*
+			 * Cut: what was made goes out first (a client then
+			 * sees the cut where it is), and the connection closes
+			 * short of the body's end, no last chunk: the client
+			 * cannot take it for a whole body.
+			 */
+			c->keep_alive = false;
+			stream_finish(c);
+			c->state = C_WRITE;
+			break;
 		default:
 			if (c->stream->sized && !c->head_only &&
 			    c->stream->pos != c->stream->length)
