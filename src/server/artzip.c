@@ -4,7 +4,9 @@
  * length are known before the first byte (zipw.h); the blobs are then
  * read from the CAS as the connection drains, 64 KiB at a time, and
  * their CRC-32s computed on the way for the data descriptors and the
- * central directory.
+ * central directory. Each blob's SHA-256 is checked on the way too: a
+ * damaged one cuts the archive before its descriptor, so no reader takes
+ * its bytes (the CRC, made from them, would not tell).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +21,7 @@
 
 #include "exec/cas.h"
 #include "server/server.h"
+#include "util/sha256.h"
 #include "util/xalloc.h"
 #include "util/zipw.h"
 
@@ -35,8 +38,10 @@ struct artzip {
 	int fd;                         /* entry i's blob, in AZ_DATA */
 	uint64_t done;                  /* of its bytes, sent */
 	uint32_t crc;
+	struct sha256 sha;              /* of its bytes, to check them */
 	unsigned char *hdr;             /* a header being sent */
 	size_t hlen, hoff;
+	int broken;                     /* cut: what was read goes out, then nothing */
 };
 
 static void az_free(void *ud)
@@ -88,6 +93,7 @@ static int az_open(struct artzip *z)
 	}
 	z->done = 0;
 	z->crc = (uint32_t)crc32(0, NULL, 0);
+	sha256_init(&z->sha);
 	return 0;
 }
 
@@ -108,8 +114,19 @@ static ssize_t az_data(struct artzip *z, char *buf, size_t max)
 	ssize_t n;
 
 	if (!left) {
+		unsigned char md[SHA256_LEN];
+		char hex[SHA256_HEX_LEN + 1];
+
 		close(z->fd);
 		z->fd = -1;
+		sha256_final(&z->sha, md);
+		sha256_to_hex(md, hex);
+		if (strcmp(hex, z->a[z->i].sha256)) {
+			slog_warn("artifacts.zip of job %" PRId64 " cut at %s: its file is damaged "
+				  "in the store (SHA-256 %s, recorded %s)", z->job_id,
+				  z->a[z->i].path, hex, z->a[z->i].sha256);
+			return -1;
+		}
 		e->crc = z->crc;
 		put_hdr(z, zipw_descriptor(e, z->hdr));
 		z->i++;
@@ -127,6 +144,7 @@ static ssize_t az_data(struct artzip *z, char *buf, size_t max)
 		return -1;
 	}
 	z->crc = (uint32_t)crc32(z->crc, (const Bytef *)buf, (uInt)n);
+	sha256_update(&z->sha, buf, (size_t)n);
 	z->done += (uint64_t)n;
 	return n;
 }
@@ -137,6 +155,8 @@ static ssize_t az_read(void *ud, uint64_t pos, char *buf, size_t max)
 	struct artzip *z = ud;
 	size_t got = 0;
 
+	if (z->broken)
+		return HTTP_STREAM_ABORT;
 	while (got < max) {
 		ssize_t n;
 
@@ -156,14 +176,14 @@ static ssize_t az_read(void *ud, uint64_t pos, char *buf, size_t max)
 				break;
 			}
 			if (az_open(z) < 0)
-				return HTTP_STREAM_ABORT;
+				goto cut;
 			put_hdr(z, zipw_local(&z->e[z->i], z->hdr));
 			z->phase = AZ_DATA;
 			break;
 		case AZ_DATA:
 			n = az_data(z, buf + got, max - got);
 			if (n < 0)
-				return HTTP_STREAM_ABORT;
+				goto cut;
 			got += (size_t)n;
 			break;
 		case AZ_CENTRAL:
@@ -179,6 +199,10 @@ static ssize_t az_read(void *ud, uint64_t pos, char *buf, size_t max)
 		}
 	}
 	return (ssize_t)got;
+cut:
+	/* the bytes before the cut go out first: a reader sees where it is */
+	z->broken = 1;
+	return got ? (ssize_t)got : HTTP_STREAM_ABORT;
 }
 
 static const struct http_stream_ops az_ops = { az_read, az_free, NULL, 0 };
