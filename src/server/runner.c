@@ -1239,8 +1239,10 @@ static void retry_unrecorded(struct runner *r)
 		free(r->unrec[done].lost_reason);
 		done++;
 	}
-	memmove(r->unrec, r->unrec + done, (r->unrec_nr - done) * sizeof(*r->unrec));
-	r->unrec_nr -= done;
+	if (done) {
+		memmove(r->unrec, r->unrec + done, (r->unrec_nr - done) * sizeof(*r->unrec));
+		r->unrec_nr -= done;
+	}
 	atomic_store(&r->srv->jobs_unrecorded, (long long)r->unrec_nr);
 	r->unrec_next = r->unrec_nr || r->orphans_nr ? server_now_ms() + UNRECORDED_RETRY_MS : 0;
 }
@@ -2138,8 +2140,10 @@ static void fail_orphans(struct runner *r)
 		}
 		i++;
 	}
-	memmove(r->orphans, r->orphans + i, (r->orphans_nr - i) * sizeof(*r->orphans));
-	r->orphans_nr -= i;
+	if (i) {
+		memmove(r->orphans, r->orphans + i, (r->orphans_nr - i) * sizeof(*r->orphans));
+		r->orphans_nr -= i;
+	}
 }
 
 /* ---- the loop ---- */
