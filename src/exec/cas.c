@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "exec/copy.h"
+#include "util/crc32.h"
 #include "util/sha256.h"
 #include "util/xalloc.h"
 
@@ -30,7 +31,8 @@ void cas_path(const char *root, const char *sha256, struct strbuf *out)
 	strbuf_addf(out, "%s/%.2s/%s", root, sha256, sha256 + 2);
 }
 
-static int hash_file(const char *path, char hex[65], int64_t *size, struct strbuf *err)
+static int hash_file(const char *path, char hex[65], int64_t *size, uint32_t *crc,
+		     struct strbuf *err)
 {
 	unsigned char buf[65536], md[SHA256_LEN];
 	struct sha256 c;
@@ -43,6 +45,7 @@ static int hash_file(const char *path, char hex[65], int64_t *size, struct strbu
 	}
 	sha256_init(&c);
 	*size = 0;
+	*crc = 0;
 	while ((n = read(fd, buf, sizeof(buf))) != 0) {
 		if (n < 0) {
 			if (errno == EINTR)
@@ -52,6 +55,7 @@ static int hash_file(const char *path, char hex[65], int64_t *size, struct strbu
 			return -1;
 		}
 		sha256_update(&c, buf, (size_t)n);
+		*crc = crc32_update(*crc, buf, (size_t)n);
 		*size += n;
 	}
 	close(fd);
@@ -91,7 +95,7 @@ static int put_one(const char *rel, unsigned char type, void *data)
 		strbuf_addf(p->err, "%s: %s", src.buf, strerror(errno));
 		goto done;
 	}
-	if (hash_file(src.buf, f.sha256, &f.size, p->err) < 0)
+	if (hash_file(src.buf, f.sha256, &f.size, &f.crc32, p->err) < 0)
 		goto done;
 	f.mode = (st.st_mode & 0111) ? 0755 : 0644;
 	cas_path(p->root, f.sha256, &dst);

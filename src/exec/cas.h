@@ -17,6 +17,7 @@ struct cas_file {
 	int64_t size;
 	char sha256[65];
 	int mode;            /* 0644 or 0755 */
+	uint32_t crc32;      /* CRC-32 of its bytes (an archive's headers want it) */
 };
 
 void cas_files_free(struct cas_file *a, size_t nr);

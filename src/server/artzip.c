@@ -2,9 +2,10 @@
  * A job's artifacts as one ZIP archive (server.h, artzip_respond): the
  * store's rows give every name and size, so the archive's layout and
  * length are known before the first byte (zipw.h); the blobs are then
- * read from the CAS as the connection drains, 64 KiB at a time, and
- * their CRC-32s computed on the way for the data descriptors and the
- * central directory. Each blob's SHA-256 is checked on the way too: a
+ * read from the CAS as the connection drains, 64 KiB at a time. An
+ * artifact's CRC-32, kept since it was stored, goes in its local header;
+ * one stored before it was kept is computed on the way, for a data
+ * descriptor after its data. Each blob's SHA-256 is checked on the way: a
  * damaged one cuts the archive before its descriptor, so no reader takes
  * its bytes (the CRC, made from them, would not tell).
  */
@@ -121,14 +122,14 @@ static ssize_t az_data(struct artzip *z, char *buf, size_t max)
 		z->fd = -1;
 		sha256_final(&z->sha, md);
 		sha256_to_hex(md, hex);
-		if (strcmp(hex, z->a[z->i].sha256)) {
+		if (strcmp(hex, z->a[z->i].sha256) || (e->crc_first && e->crc != z->crc)) {
 			slog_warn("artifacts.zip of job %" PRId64 " cut at %s: its file is damaged "
 				  "in the store (SHA-256 %s, recorded %s)", z->job_id,
 				  z->a[z->i].path, hex, z->a[z->i].sha256);
 			return -1;
 		}
 		e->crc = z->crc;
-		put_hdr(z, zipw_descriptor(e, z->hdr));
+		put_hdr(z, e->crc_first ? 0 : zipw_descriptor(e, z->hdr));
 		z->i++;
 		z->phase = AZ_LOCAL;
 		return 0;
@@ -277,6 +278,9 @@ void artzip_respond(struct http_request *req, struct server *srv,
 		z->e[i].mode = (unsigned)a[i].mode & 0777;
 		z->e[i].dos_time = t;
 		z->e[i].dos_date = d;
+		/* kept since it was stored: in the local header, no descriptor */
+		z->e[i].crc_first = a[i].crc32 >= 0;
+		z->e[i].crc = a[i].crc32 >= 0 ? (uint32_t)a[i].crc32 : 0;
 		if (z->e[i].name_len > longest)
 			longest = z->e[i].name_len;
 	}

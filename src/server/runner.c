@@ -978,9 +978,15 @@ static int record_end(struct runner *r, struct unrecorded *u)
 			json_t *e = json_array_get(a, i);
 			const char *h = json_string_value(json_object_get(e, "sha256"));
 
+			json_t *crc = json_object_get(e, "crc32");
+
 			sa[i].path = (char *)json_string_value(json_object_get(e, "path"));
 			sa[i].size = json_integer_value(json_object_get(e, "size"));
 			sa[i].mode = (int)json_integer_value(json_object_get(e, "mode"));
+			/* a supervisor of an earlier version gives none */
+			sa[i].crc32 = json_is_integer(crc) && json_integer_value(crc) >= 0 &&
+				      json_integer_value(crc) <= 0xFFFFFFFF ?
+				      json_integer_value(crc) : -1;
 			if (h && strlen(h) == 64)
 				memcpy(sa[i].sha256, h, 65);
 			if (!sa[i].path)

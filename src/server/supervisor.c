@@ -232,10 +232,11 @@ static json_t *files_json(const struct cas_file *f, size_t nr)
 
 	/* a name that is not UTF-8 is kept with U+FFFD for its bad bytes, not lost */
 	for (i = 0; i < nr; i++)
-		json_array_append_new(a, json_pack("{s:o, s:I, s:s, s:i}",
+		json_array_append_new(a, json_pack("{s:o, s:I, s:s, s:i, s:I}",
 						   "path", json_str_or_null(f[i].path),
 						   "size", (json_int_t)f[i].size,
-						   "sha256", f[i].sha256, "mode", f[i].mode));
+						   "sha256", f[i].sha256, "mode", f[i].mode,
+						   "crc32", (json_int_t)f[i].crc32));
 	return a;
 }
 

@@ -355,6 +355,12 @@ const char *const store_migrations[] = {
 	"ALTER TABLE jobs ADD COLUMN pages_expire_ms INTEGER NOT NULL DEFAULT 0;"
 	"CREATE INDEX jobs_pages ON jobs (project_id, pages_prefix, finished)"
 	" WHERE pages IS NOT NULL AND status = 'success';",
+	/*
+	 * 19: an artifact's CRC-32, computed when it is stored, so that an
+	 * archive of a job's artifacts gives it before each file's data
+	 * (NULL: stored before; the archive then puts it after the data).
+	 */
+	"ALTER TABLE artifacts ADD COLUMN crc32 INTEGER;",
 };
 
 const size_t store_migrations_nr = ARRAY_SIZE(store_migrations);

@@ -424,6 +424,7 @@ struct store_artifact {
 	int64_t size;
 	char sha256[65];
 	int mode;               /* 0644 or 0755 */
+	int64_t crc32;          /* its CRC-32; -1: not known (stored before it was kept) */
 };
 void store_artifact_release(struct store_artifact *a);
 /* All or none; a path already recorded for the job is replaced (an upload

@@ -265,23 +265,24 @@ static const char *const stmt_sql[ST__NR] = {
 		"WHERE job_id = ?1 AND status IN ('failed', 'error') ORDER BY id",
 
 	[ST_ARTIFACT_ADD] =
-		"INSERT INTO artifacts (job_id, path, size, sha256, mode) "
-		"VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (job_id, path) DO UPDATE "
-		"SET size = excluded.size, sha256 = excluded.sha256, mode = excluded.mode",
+		"INSERT INTO artifacts (job_id, path, size, sha256, mode, crc32) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (job_id, path) DO UPDATE "
+		"SET size = excluded.size, sha256 = excluded.sha256, mode = excluded.mode, "
+		"crc32 = excluded.crc32",
 	[ST_ARTIFACTS_LIST] =
-		"SELECT path, size, sha256, mode FROM artifacts WHERE job_id = ?1 "
+		"SELECT path, size, sha256, mode, crc32 FROM artifacts WHERE job_id = ?1 "
 		"ORDER BY path",
 	[ST_ARTIFACTS_FROM] =
-		"SELECT path, size, sha256, mode FROM artifacts WHERE job_id = ?1 AND path >= ?2 "
-		"ORDER BY path LIMIT ?3",
+		"SELECT path, size, sha256, mode, crc32 FROM artifacts "
+		"WHERE job_id = ?1 AND path >= ?2 ORDER BY path LIMIT ?3",
 	[ST_ARTIFACTS_AFTER] =
-		"SELECT path, size, sha256, mode FROM artifacts WHERE job_id = ?1 AND path > ?2 "
-		"ORDER BY path LIMIT ?3",
+		"SELECT path, size, sha256, mode, crc32 FROM artifacts "
+		"WHERE job_id = ?1 AND path > ?2 ORDER BY path LIMIT ?3",
 	[ST_ARTIFACTS_SUM] =
 		"SELECT count(*), coalesce(sum(size), 0) FROM artifacts "
 		"WHERE job_id = ?1 AND path >= ?2 AND path < ?3",
 	[ST_ARTIFACT_GET] =
-		"SELECT path, size, sha256, mode FROM artifacts "
+		"SELECT path, size, sha256, mode, crc32 FROM artifacts "
 		"WHERE job_id = ?1 AND path = ?2",
 	[ST_ARTIFACTS_EXPIRE_AT] =
 		"UPDATE jobs SET artifacts_expire_at = ?2 WHERE id = ?1 AND artifacts_expired = 0 "
@@ -2411,6 +2412,7 @@ static void read_artifact(sqlite3_stmt *s, struct store_artifact *a)
 	memcpy(a->sha256, sha ? sha : "", n);
 	a->sha256[n] = '\0';
 	a->mode = sqlite3_column_int(s, 3);
+	a->crc32 = sqlite3_column_type(s, 4) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 4);
 }
 
 int store_artifacts_add(struct store *st, int64_t job_id, const struct store_artifact *a,
@@ -2437,7 +2439,8 @@ int store_artifacts_add(struct store *st, int64_t job_id, const struct store_art
 		    b_int(s, 3, a[i].size) ||
 		    sqlite3_bind_text(s, 4, a[i].sha256, (int)strnlen(a[i].sha256, 64),
 				      SQLITE_STATIC) ||
-		    b_int(s, 5, a[i].mode)) {
+		    b_int(s, 5, a[i].mode) ||
+		    (a[i].crc32 >= 0 ? b_int(s, 6, a[i].crc32) : sqlite3_bind_null(s, 6))) {
 			done(s);
 			r = db_fail(st, -1, "artifacts add", err);
 			goto fail;

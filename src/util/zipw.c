@@ -1,6 +1,7 @@
 /*
- * ZIP headers for stored entries with data descriptors (zipw.h). Every
- * multi-byte field is little-endian.
+ * ZIP headers for stored entries, with their CRC-32 in the local header
+ * or in a data descriptor (zipw.h). Every multi-byte field is
+ * little-endian.
  */
 #include <string.h>
 
@@ -66,7 +67,14 @@ size_t zipw_local_len(const struct zipw_entry *e)
 
 size_t zipw_desc_len(const struct zipw_entry *e)
 {
+	if (e->crc_first)
+		return 0;
 	return local_zip64(e) ? 24 : 16;
+}
+
+static unsigned flags(const struct zipw_entry *e)
+{
+	return (e->crc_first ? 0 : ZIP_FLAG_DESCRIPTOR) | ZIP_FLAG_UTF8;
 }
 
 size_t zipw_central_len(const struct zipw_entry *e)
@@ -108,27 +116,29 @@ size_t zipw_local(const struct zipw_entry *e, unsigned char *buf)
 {
 	unsigned char *p = buf;
 	int z64 = local_zip64(e);
+	/* with a descriptor (bit 3), CRC and sizes follow the data: zero here */
+	uint64_t size = e->crc_first ? e->size : 0;
+	uint32_t size32 = z64 ? (e->crc_first ? ZIP_MAX32 : 0) : (uint32_t)size;
 
 	p = put32(p, ZIP_SIG_LOCAL);
 	p = put16(p, version_needed(e));
-	p = put16(p, ZIP_FLAG_DESCRIPTOR | ZIP_FLAG_UTF8);
+	p = put16(p, flags(e));
 	p = put16(p, 0);                        /* stored */
 	p = put16(p, e->dos_time);
 	p = put16(p, e->dos_date);
-	/* CRC and sizes follow the data (bit 3): zero here */
-	p = put32(p, 0);
-	p = put32(p, 0);
-	p = put32(p, 0);
+	p = put32(p, e->crc_first ? e->crc : 0);
+	p = put32(p, size32);
+	p = put32(p, size32);
 	p = put16(p, (unsigned)e->name_len);
 	p = put16(p, z64 ? 20 : 0);
 	memcpy(p, e->name, e->name_len);
 	p += e->name_len;
 	if (z64) {
-		/* both sizes, zero as the 32-bit ones: the descriptor has them */
+		/* both sizes (zero with a descriptor: it has them) */
 		p = put16(p, ZIP_EXTRA_ZIP64);
 		p = put16(p, 16);
-		p = put64(p, 0);
-		p = put64(p, 0);
+		p = put64(p, size);
+		p = put64(p, size);
 	}
 	return (size_t)(p - buf);
 }
@@ -158,7 +168,7 @@ size_t zipw_central(const struct zipw_entry *e, unsigned char *buf)
 	p = put32(p, ZIP_SIG_CENTRAL);
 	p = put16(p, VERSION_MADE_BY);
 	p = put16(p, version_needed(e));
-	p = put16(p, ZIP_FLAG_DESCRIPTOR | ZIP_FLAG_UTF8);
+	p = put16(p, flags(e));
 	p = put16(p, 0);
 	p = put16(p, e->dos_time);
 	p = put16(p, e->dos_date);

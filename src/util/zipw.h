@@ -7,15 +7,19 @@
  * whose sizes are known before their data, and write its headers into
  * buffers. The caller sends each entry's data after its local header and
  * computes the entry's CRC-32 as it goes; nothing here does I/O or
- * allocates. Every entry has a data descriptor (flag bit 3: its CRC is
- * known only after its data) and a UTF-8 name (bit 11). ZIP64 fields are
+ * allocates. An entry whose CRC-32 is known before its data (crc_first)
+ * has it and its sizes in its local header, as every reader wants; one
+ * whose CRC is known only after its data has a data descriptor (flag
+ * bit 3), which readers that stream an archive without its central
+ * directory (Java's ZipInputStream) refuse for stored entries. Every
+ * name is UTF-8 (bit 11). ZIP64 fields are
  * used where a size or offset does not fit 32 bits, and ZIP64 end
  * records where the entry count does not fit 16 bits or the central
  * directory's size or offset 32 bits. See docs/internals/util.md.
  *
  *	zipw_layout(e, n, &lay);                 offsets and total size
- *	for each entry: zipw_local(), its data (e[i].crc = CRC-32 of it),
- *	                zipw_descriptor()
+ *	for each entry: zipw_local(), its data; unless crc_first,
+ *	                e[i].crc = CRC-32 of it and zipw_descriptor()
  *	for each entry: zipw_central()
  *	zipw_end(&lay, buf)
  */
@@ -51,6 +55,7 @@ struct zipw_entry {
 	unsigned mode;          /* permission bits, e.g. 0644, 0755 */
 	uint16_t dos_time, dos_date;
 	uint32_t crc;           /* CRC-32 of the data: set before descriptor/central */
+	int crc_first;          /* crc is set before zipw_layout(): no descriptor */
 	uint64_t offset;        /* of its local header: set by zipw_layout() */
 };
 
@@ -67,7 +72,7 @@ struct zipw_layout {
  */
 int zipw_layout(struct zipw_entry *e, size_t n, struct zipw_layout *lay);
 
-/* The sizes of each record of entry e (its name included). */
+/* The sizes of each record of entry e (its name included; 0: it has none). */
 size_t zipw_local_len(const struct zipw_entry *e);
 size_t zipw_desc_len(const struct zipw_entry *e);
 size_t zipw_central_len(const struct zipw_entry *e);

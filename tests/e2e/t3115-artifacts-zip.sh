@@ -98,22 +98,40 @@ proxy() {
 	PROXY=http://127.0.0.1:$(cat proxy.port)
 }
 
-# zipcheck ZIP LISTING.json: the archive holds exactly the listed files, in
-# order, stored, made by Unix with their modes, UTF-8 flagged, intact
+# zipcheck ZIP LISTING.json [PATH...]: the archive holds exactly the listed
+# files, in order, stored, made by Unix with their modes, UTF-8 flagged,
+# intact; each CRC in its local header (no data descriptor: bit 3 clear)
+# but for the PATHs given, which have a descriptor. Then the archive is
+# walked by its local headers alone, as a streaming reader (Java's
+# ZipInputStream) does, which takes a stored entry only with its sizes.
 cat >zipcheck.py <<'PY'
-import hashlib, json, sys, zipfile
+import hashlib, json, struct, sys, zipfile, zlib
 z = zipfile.ZipFile(sys.argv[1])
 want = json.load(open(sys.argv[2]))
+late = set(sys.argv[3:])
 infos = z.infolist()
 assert [i.filename for i in infos] == [a["path"] for a in want], [i.filename for i in infos]
 for i, a in zip(infos, want):
     assert i.compress_type == zipfile.ZIP_STORED, i
     assert i.create_system == 3, i
     assert i.external_attr >> 16 == 0o100000 | a["mode"], (i.filename, oct(i.external_attr >> 16))
-    assert i.flag_bits & 0x808 == 0x808, i.flag_bits
+    assert i.flag_bits & 0x808 == (0x808 if i.filename in late else 0x800), (i.filename, i.flag_bits)
     assert i.file_size == a["size"], i
     assert hashlib.sha256(z.read(i)).hexdigest() == a["sha256"], i.filename
 assert z.testzip() is None
+d, p, n = open(sys.argv[1], "rb").read(), 0, 0
+while d[p:p + 4] == b"PK\x03\x04":
+    flags, crc, csize, size, nl, xl = struct.unpack("<6xH6xIIIHH", d[p:p + 30])
+    name = d[p + 30:p + 30 + nl].decode()
+    p += 30 + nl + xl
+    if flags & 8:
+        assert name in late, name
+        size = z.getinfo(name).file_size
+        crc = struct.unpack("<I", d[p + size + 4:p + size + 8])[0]
+    assert zlib.crc32(d[p:p + size]) == crc, name
+    p += size + (16 if flags & 8 else 0)
+    n += 1
+assert n == len(want) and d[p:p + 4] == b"PK\x01\x02", (n, d[p:p + 4])
 PY
 
 cat >pipeline.yml <<'YML'
@@ -263,7 +281,8 @@ test_expect_success 'a tampered blob: the server cuts the archive there, get kee
 	cp "$(blob "$sha")" blob.bak &&
 	printf X | dd of="$(blob "$sha")" bs=1 seek=0 conv=notrunc 2>/dev/null &&
 	expect_exit 1 cidre artifacts get "$build" -o bad >out 2>err &&
-	expect_grep "^cidre: out/with space.txt: the archive was cut" err &&
+	expect_grep "^cidre: out/with space.txt: SHA-256 [0-9a-f]{64}, the listing says $sha$" err &&
+	expect_grep "the archive was cut" err &&
 	expect_grep "^job $build: 305 files" out &&
 	wait_for 10 grep -q "artifacts.zip of job $build cut at out/with space.txt: its file is damaged in the store (SHA-256 [0-9a-f]*, recorded $sha)" data.log &&
 	test ! -e "bad/out/with space.txt" &&
@@ -324,6 +343,28 @@ test_expect_success 'a blob gone halfway: the response is cut, and the server sa
 		"$(blob "$sha")" &&
 	wait_for 10 grep -q "artifacts.zip of job $build cut at out/with space.txt: its file is gone" \
 		data.log &&
+	curl -sS -o again.zip "$URL/api/v1/jobs/$build/artifacts.zip" && cmp again.zip a.zip
+'
+
+# art_crc JOB PATH: the CRC-32 the store keeps for it; set_crc JOB PATH VALUE
+art_crc() {
+	sqlite3 data/cidre.db "SELECT crc32 FROM artifacts WHERE job_id = $1 AND path = '$2'"
+}
+set_crc() {
+	sqlite3 data/cidre.db "UPDATE artifacts SET crc32 = $3 WHERE job_id = $1 AND path = '$2'"
+}
+
+test_expect_success 'an artifact stored before CRCs were kept: its CRC after its data' '
+	build=$(cat build.id) &&
+	crc=$(art_crc "$build" out/a.txt) &&
+	test "$crc" = "$(printf "data\n" | python3 -c "import sys, zlib; print(zlib.crc32(sys.stdin.buffer.read()))")" &&
+	set_crc "$build" out/a.txt NULL &&
+	curl -sS -o old.zip "$URL/api/v1/jobs/$build/artifacts.zip" &&
+	python3 zipcheck.py old.zip listing.json out/a.txt &&
+	test $(($(wc -c <old.zip) - $(wc -c <a.zip))) = 16 &&
+	cidre artifacts get "$build" -o old >out &&
+	test "$(cat old/out/a.txt)" = data &&
+	set_crc "$build" out/a.txt "$crc" &&
 	curl -sS -o again.zip "$URL/api/v1/jobs/$build/artifacts.zip" && cmp again.zip a.zip
 '
 

@@ -1473,8 +1473,8 @@ static void test_artifacts(void **state)
 	int64_t pl = add_pipeline(st, add_project(st, "p"), "main", "running", "push");
 	int64_t job = add_job(st, pl, 0, 1, "running", 0, NULL);
 	struct store_artifact in[2] = {
-		{ .path = "dist/app", .size = 1000, .mode = 0755 },
-		{ .path = "README", .size = 5, .mode = 0644 },
+		{ .path = "dist/app", .size = 1000, .mode = 0755, .crc32 = 0xFEDCBA98 },
+		{ .path = "README", .size = 5, .mode = 0644, .crc32 = -1 },
 	}, g, *a;
 	size_t nr;
 
@@ -1488,12 +1488,15 @@ static void test_artifacts(void **state)
 	assert_int_equal(a[0].mode, 0644);
 	assert_int_equal(strlen(a[0].sha256), 64);
 	assert_int_equal(a[0].sha256[0], 'b');
+	assert_true(a[0].crc32 == -1);          /* not known: NULL, not 0 */
 	assert_string_equal(a[1].path, "dist/app");
+	assert_true(a[1].crc32 == 0xFEDCBA98);  /* all 32 bits, none negative */
 	store_artifacts_free(a, nr);
 
 	assert_int_equal(store_artifact_get(st, job, "dist/app", &g, &err), 0);
 	assert_int_equal(g.size, 1000);
 	assert_int_equal(g.mode, 0755);
+	assert_true(g.crc32 == 0xFEDCBA98);
 	assert_int_equal(g.sha256[63], 'a');
 	store_artifact_release(&g);
 	assert_int_equal(store_artifact_get(st, job, "nope", &g, &err), STORE_NOTFOUND);
@@ -1517,7 +1520,7 @@ static int64_t add_job_art(struct store *st, int64_t pipeline, int plan_idx, cha
 			   int64_t expire_at)
 {
 	struct strbuf err = STRBUF_INIT;
-	struct store_artifact a = { .path = "out/f", .size = 10, .mode = 0644 };
+	struct store_artifact a = { .path = "out/f", .size = 10, .mode = 0644, .crc32 = -1 };
 	int64_t id = add_job(st, pipeline, plan_idx, 1, "success", 0, NULL);
 
 	memset(a.sha256, sha, 64);

@@ -47,11 +47,17 @@ static void build(struct zipw_entry *e, const char **data, size_t n, struct strb
 	struct zipw_layout lay;
 	size_t i;
 
+	/* an entry whose CRC is known first has it before the layout */
+	for (i = 0; i < n; i++)
+		if (e[i].crc_first)
+			e[i].crc = (uint32_t)crc32(0, (const Bytef *)data[i], (uInt)e[i].size);
 	assert_int_equal(zipw_layout(e, n, &lay), 0);
 	for (i = 0; i < n; i++) {
 		assert_int_equal(out->len, e[i].offset);
 		strbuf_add(out, buf, zipw_local(&e[i], buf));
 		strbuf_add(out, data[i], (size_t)e[i].size);
+		if (e[i].crc_first)
+			continue;
 		e[i].crc = (uint32_t)crc32(0, (const Bytef *)data[i], (uInt)e[i].size);
 		strbuf_add(out, buf, zipw_descriptor(&e[i], buf));
 	}
@@ -298,6 +304,97 @@ static void sample(struct strbuf *zip)
 	build(e, data, 3, zip);
 }
 
+/*
+ * Entries whose CRC is known first: CRC and sizes in the local header, no
+ * descriptor, bit 3 clear; mixed with entries that have one. Python reads
+ * the archive; a reader that walks the local headers alone, as a
+ * streaming one does (Java's ZipInputStream), finds every such entry's
+ * data by its header; zipr reads it in any piece size.
+ */
+static void test_crc_first(void **state)
+{
+	const char *data[] = { "data\n", "#!/bin/sh\necho tool\n", "", "last\n" };
+	struct zipw_entry e[4];
+	struct strbuf zip = STRBUF_INIT, err = STRBUF_INIT, want = STRBUF_INIT;
+	struct got g = { STRBUF_INIT, NULL, 0, 0 };
+	const char *const sz[] = { "out/a.txt", "5", "out/sub/tool", "20", "out/empty", "0",
+				   "out/z.txt", "5", NULL };
+	char dir[256], *path;
+	size_t step;
+
+	entry(&e[0], "out/a.txt", data[0], 0644);
+	entry(&e[1], "out/sub/tool", data[1], 0755);
+	entry(&e[2], "out/empty", data[2], 0644);
+	entry(&e[3], "out/z.txt", data[3], 0644);
+	e[0].crc_first = e[2].crc_first = e[3].crc_first = 1;
+	build(e, data, 4, &zip);
+	assert_int_equal(zipw_desc_len(&e[0]), 0);
+	assert_int_equal(zipw_desc_len(&e[1]), 16);
+	/* the first local header: flags, CRC, both sizes */
+	assert_int_equal(zip_le16((const unsigned char *)zip.buf + 6), 0x0800);
+	assert_int_equal(zip_le32((const unsigned char *)zip.buf + 14),
+			 (uint32_t)crc32(0, (const Bytef *)"data\n", 5));
+	assert_int_equal(zip_le32((const unsigned char *)zip.buf + 18), 5);
+	assert_int_equal(zip_le32((const unsigned char *)zip.buf + 22), 5);
+	assert_int_equal(test_tmpdir(dir, sizeof(dir), "t-zip"), 0);
+	path = test_write_file(dir, "m.zip", zip.buf, zip.len);
+	test_sh(dir, "python3 -c '\n"
+		"import struct, zipfile, zlib\n"
+		"z = zipfile.ZipFile(\"m.zip\")\n"
+		"assert z.testzip() is None\n"
+		"assert [i.flag_bits for i in z.infolist()] == [0x800, 0x808, 0x800, 0x800]\n"
+		"d = open(\"m.zip\", \"rb\").read()\n"
+		"p, seen = 0, []\n"
+		"while d[p:p + 4] == b\"PK\\x03\\x04\":\n"
+		"    flags, crc, csize, size, nl, xl = struct.unpack(\"<6xH6xIIIHH\", d[p:p + 30])\n"
+		"    name = d[p + 30:p + 30 + nl].decode()\n"
+		"    p += 30 + nl + xl\n"
+		"    if flags & 8:\n"
+		"        seen.append(name)\n"
+		"        p += z.getinfo(name).file_size + 16\n"
+		"        continue\n"
+		"    assert zlib.crc32(d[p:p + size]) == crc and csize == size, name\n"
+		"    seen.append(name)\n"
+		"    p += size\n"
+		"assert seen == [\"out/a.txt\", \"out/sub/tool\", \"out/empty\", \"out/z.txt\"], seen\n"
+		"assert d[p:p + 4] == b\"PK\\x01\\x02\"\n'");
+	g.sizes = sz;
+	strbuf_addf(&want, "[out/a.txt]data\n<%08x>[out/sub/tool]#!/bin/sh\necho tool\n"
+		    "<%08x>[out/empty]<00000000>[out/z.txt]last\n<%08x>",
+		    (unsigned)crc32(0, (const Bytef *)"data\n", 5),
+		    (unsigned)crc32(0, (const Bytef *)"#!/bin/sh\necho tool\n", 20),
+		    (unsigned)crc32(0, (const Bytef *)"last\n", 5));
+	for (step = 1; step <= zip.len; step++) {
+		assert_int_equal(read_zip(zip.buf, zip.len, step, &g, &err), 0);
+		assert_string_equal(g.log.buf, want.buf);
+	}
+	/* a ZIP64 one: the 32-bit sizes say so, the field has them */
+	{
+		unsigned char buf[ZIPW_LOCAL_MAX];
+		struct zipw_entry b;
+
+		memset(&b, 0, sizeof(b));
+		b.name = "big";
+		b.name_len = 3;
+		b.size = UINT64_C(5) << 30;
+		b.crc = 0x12345678;
+		b.crc_first = 1;
+		assert_int_equal(zipw_local(&b, buf), 30 + 3 + 20);
+		assert_int_equal(zip_le16(buf + 6), 0x0800);
+		assert_int_equal(zip_le32(buf + 14), 0x12345678);
+		assert_int_equal(zip_le32(buf + 18), ZIP_MAX32);
+		assert_int_equal(zip_le32(buf + 22), ZIP_MAX32);
+		assert_true(zip_le64(buf + 37) == b.size && zip_le64(buf + 45) == b.size);
+		assert_int_equal(zipw_desc_len(&b), 0);
+	}
+	free(path);
+	test_rmtree(dir);
+	strbuf_release(&zip);
+	strbuf_release(&err);
+	strbuf_release(&want);
+	strbuf_release(&g.log);
+}
+
 static void test_reader_round_trip(void **state)
 {
 	struct strbuf zip = STRBUF_INIT, err = STRBUF_INIT, want = STRBUF_INIT;
@@ -412,6 +509,7 @@ int main(void)
 		cmocka_unit_test(test_zip64_headers),
 		cmocka_unit_test(test_many_entries),
 		cmocka_unit_test(test_reader_round_trip),
+		cmocka_unit_test(test_crc_first),
 		cmocka_unit_test(test_reader_truncated),
 		cmocka_unit_test(test_reader_refusals),
 	};
