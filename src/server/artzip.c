@@ -5,9 +5,11 @@
  * read from the CAS as the connection drains, 64 KiB at a time. An
  * artifact's CRC-32, kept since it was stored, goes in its local header;
  * one stored before it was kept is computed on the way, for a data
- * descriptor after its data. Each blob's SHA-256 is checked on the way: a
- * damaged one cuts the archive before its descriptor, so no reader takes
- * its bytes (the CRC, made from them, would not tell).
+ * descriptor after its data. Each blob is checked on the way against
+ * what was recorded when it was stored: its CRC-32 when kept (computed
+ * anyway, at zlib's 2.3 GB/s here), else its SHA-256 (0.8 GB/s: the
+ * CRC made from the bytes read would tell nothing). A damaged one cuts
+ * the archive, before its descriptor if it has one.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -39,7 +41,7 @@ struct artzip {
 	int fd;                         /* entry i's blob, in AZ_DATA */
 	uint64_t done;                  /* of its bytes, sent */
 	uint32_t crc;
-	struct sha256 sha;              /* of its bytes, to check them */
+	struct sha256 sha;              /* of its bytes, to check them (no CRC kept) */
 	unsigned char *hdr;             /* a header being sent */
 	size_t hlen, hoff;
 	int broken;                     /* cut: what was read goes out, then nothing */
@@ -120,13 +122,21 @@ static ssize_t az_data(struct artzip *z, char *buf, size_t max)
 
 		close(z->fd);
 		z->fd = -1;
-		sha256_final(&z->sha, md);
-		sha256_to_hex(md, hex);
-		if (strcmp(hex, z->a[z->i].sha256) || (e->crc_first && e->crc != z->crc)) {
+		if (e->crc_first && e->crc != z->crc) {
 			slog_warn("artifacts.zip of job %" PRId64 " cut at %s: its file is damaged "
-				  "in the store (SHA-256 %s, recorded %s)", z->job_id,
-				  z->a[z->i].path, hex, z->a[z->i].sha256);
+				  "in the store (CRC-32 %08x, recorded %08x)", z->job_id,
+				  z->a[z->i].path, (unsigned)z->crc, (unsigned)e->crc);
 			return -1;
+		}
+		if (!e->crc_first) {
+			sha256_final(&z->sha, md);
+			sha256_to_hex(md, hex);
+			if (strcmp(hex, z->a[z->i].sha256)) {
+				slog_warn("artifacts.zip of job %" PRId64 " cut at %s: its file is "
+					  "damaged in the store (SHA-256 %s, recorded %s)", z->job_id,
+					  z->a[z->i].path, hex, z->a[z->i].sha256);
+				return -1;
+			}
 		}
 		e->crc = z->crc;
 		put_hdr(z, e->crc_first ? 0 : zipw_descriptor(e, z->hdr));
@@ -145,7 +155,8 @@ static ssize_t az_data(struct artzip *z, char *buf, size_t max)
 		return -1;
 	}
 	z->crc = (uint32_t)crc32(z->crc, (const Bytef *)buf, (uInt)n);
-	sha256_update(&z->sha, buf, (size_t)n);
+	if (!e->crc_first)
+		sha256_update(&z->sha, buf, (size_t)n);
 	z->done += (uint64_t)n;
 	return n;
 }

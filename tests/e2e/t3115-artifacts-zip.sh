@@ -284,7 +284,7 @@ test_expect_success 'a tampered blob: the server cuts the archive there, get kee
 	expect_grep "^cidre: out/with space.txt: SHA-256 [0-9a-f]{64}, the listing says $sha$" err &&
 	expect_grep "the archive was cut" err &&
 	expect_grep "^job $build: 305 files" out &&
-	wait_for 10 grep -q "artifacts.zip of job $build cut at out/with space.txt: its file is damaged in the store (SHA-256 [0-9a-f]*, recorded $sha)" data.log &&
+	wait_for 10 grep -q "artifacts.zip of job $build cut at out/with space.txt: its file is damaged in the store (CRC-32 [0-9a-f]*, recorded [0-9a-f]*)" data.log &&
 	test ! -e "bad/out/with space.txt" &&
 	test "$(cat bad/out/a.txt)" = data &&
 	test -z "$(find bad -name "*.cidre-*")" &&
@@ -364,6 +364,13 @@ test_expect_success 'an artifact stored before CRCs were kept: its CRC after its
 	test $(($(wc -c <old.zip) - $(wc -c <a.zip))) = 16 &&
 	cidre artifacts get "$build" -o old >out &&
 	test "$(cat old/out/a.txt)" = data &&
+	# no CRC kept: a damaged file is found by its SHA-256
+	asha=$(jq -r ".[] | select(.path == \"out/a.txt\") | .sha256" listing.json) &&
+	cp "$(blob "$asha")" a.bak &&
+	printf Y | dd of="$(blob "$asha")" bs=1 seek=0 conv=notrunc 2>/dev/null &&
+	! curl -sS -o /dev/null "$URL/api/v1/jobs/$build/artifacts.zip" &&
+	wait_for 10 grep -q "artifacts.zip of job $build cut at out/a.txt: its file is damaged in the store (SHA-256 [0-9a-f]*, recorded $asha)" data.log &&
+	cp a.bak "$(blob "$asha")" &&
 	set_crc "$build" out/a.txt "$crc" &&
 	curl -sS -o again.zip "$URL/api/v1/jobs/$build/artifacts.zip" && cmp again.zip a.zip
 '
