@@ -31,6 +31,7 @@
 enum az_phase { AZ_LOCAL, AZ_DATA, AZ_CENTRAL, AZ_DONE };
 
 struct artzip {
+	struct server *srv;
 	int64_t job_id;
 	char *root;                     /* DATA/artifacts */
 	struct store_artifact *a;
@@ -107,6 +108,22 @@ static void put_hdr(struct artzip *z, size_t len)
 }
 
 /*
+ * A blob stored before CRCs were kept, its bytes just checked by their
+ * SHA-256: its CRC goes to the store, so that the next archive has it
+ * in the local header. Best effort: a store that cannot write now
+ * learns it at a later download.
+ */
+static void learn_crc(struct artzip *z, const char *sha256, uint32_t crc)
+{
+	struct strbuf err = STRBUF_INIT;
+	struct store *st = server_store(z->srv, &err);
+
+	if (st && store_artifacts_set_crc(st, sha256, crc, &err) < 0)
+		slog_warn("artifact %s: its CRC-32 not kept: %s", sha256, err.buf);
+	strbuf_release(&err);
+}
+
+/*
  * Up to max bytes of entry i's data into buf: how many (0 at its end,
  * when its descriptor is queued), or -1 logged.
  */
@@ -137,6 +154,7 @@ static ssize_t az_data(struct artzip *z, char *buf, size_t max)
 					  z->a[z->i].path, hex, z->a[z->i].sha256);
 				return -1;
 			}
+			learn_crc(z, z->a[z->i].sha256, z->crc);
 		}
 		e->crc = z->crc;
 		put_hdr(z, e->crc_first ? 0 : zipw_descriptor(e, z->hdr));
@@ -275,6 +293,7 @@ void artzip_respond(struct http_request *req, struct server *srv,
 	size_t i, longest = 0;
 	uint16_t t, d;
 
+	z->srv = srv;
 	z->job_id = j->id;
 	z->a = a;
 	z->n = n;

@@ -532,6 +532,12 @@ int store_artifacts_expire(struct store *st, int64_t now, int keep_latest, int l
 /* *ret_used = 1 if some artifact row names the blob sha256, else 0. */
 int store_artifact_blob_used(struct store *st, const char *sha256, int *ret_used,
 			     struct strbuf *err);
+/*
+ * The CRC-32 of blob sha256, for every row naming it that has none (stored
+ * before CRCs were kept): learnt once its bytes were checked by the hash.
+ */
+int store_artifacts_set_crc(struct store *st, const char *sha256, uint32_t crc,
+			    struct strbuf *err);
 
 /* ---- users ---- */
 

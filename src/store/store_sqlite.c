@@ -42,7 +42,7 @@ enum stmt_id {
 	ST_ARTIFACT_ADD, ST_ARTIFACTS_LIST, ST_ARTIFACT_GET,
 	ST_ARTIFACTS_FROM, ST_ARTIFACTS_AFTER, ST_ARTIFACTS_SUM,
 	ST_ARTIFACTS_EXPIRE_AT, ST_ARTIFACTS_KEEP, ST_ARTIFACTS_EXPIRE, ST_ARTIFACTS_DELETE,
-	ST_ARTIFACT_BLOB_USED, ST_AUDIT_PRUNE, ST_JOB_RUNNING_SINCE,
+	ST_ARTIFACT_BLOB_USED, ST_ARTIFACT_SET_CRC, ST_AUDIT_PRUNE, ST_JOB_RUNNING_SINCE,
 	ST_TOKEN_ADD, ST_TOKEN_CHECK, ST_TOKEN_COUNT,
 	ST_PROJECT_SET_PUBLIC, ST_PROJECT_SET_PROTECTED, ST_PROJECT_SET_PROTECTED_TAGS,
 	ST_TOKEN_ADD_USER, ST_TOKEN_LOOKUP, ST_TOKEN_USED, ST_TOKEN_LIST, ST_TOKEN_REVOKE,
@@ -311,6 +311,8 @@ static const char *const stmt_sql[ST__NR] = {
 	[ST_JOB_RUNNING_SINCE] =
 		"SELECT coalesce(min(started), 0) FROM jobs WHERE status = 'running'",
 	[ST_ARTIFACT_BLOB_USED] = "SELECT 1 FROM artifacts WHERE sha256 = ?1 LIMIT 1",
+	[ST_ARTIFACT_SET_CRC] =
+		"UPDATE artifacts SET crc32 = ?2 WHERE sha256 = ?1 AND crc32 IS NULL",
 
 	[ST_TOKEN_ADD] = "INSERT INTO tokens (name, hash, created) VALUES (?1, ?2, ?3)",
 	[ST_TOKEN_CHECK] = "SELECT name FROM tokens WHERE hash = ?1 AND revoked = 0",
@@ -3381,6 +3383,20 @@ int store_artifact_blob_used(struct store *st, const char *sha256, int *ret_used
 		return db_fail(st, rc, "artifact blob", err);
 	*ret_used = rc == SQLITE_ROW;
 	return 0;
+}
+
+int store_artifacts_set_crc(struct store *st, const char *sha256, uint32_t crc,
+			    struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, ST_ARTIFACT_SET_CRC, err);
+
+	if (!s)
+		return -1;
+	if (b_text(s, 1, sha256) || b_int(s, 2, crc)) {
+		done(s);
+		return db_fail(st, -1, "artifact crc", err);
+	}
+	return exec_stmt(st, s, "artifact crc", err);
 }
 
 /* ---- audit log ---- */

@@ -1497,6 +1497,23 @@ static void test_artifacts(void **state)
 	assert_int_equal(g.size, 1000);
 	assert_int_equal(g.mode, 0755);
 	assert_true(g.crc32 == 0xFEDCBA98);
+	store_artifact_release(&g);
+	/* a CRC learnt for a blob: rows without one get it, the others keep theirs */
+	{
+		char b[65], a64[65];
+
+		memset(b, 'b', 64);
+		b[64] = '\0';
+		memset(a64, 'a', 64);
+		a64[64] = '\0';
+		assert_int_equal(store_artifacts_set_crc(st, b, 0x1234, &err), 0);
+		assert_int_equal(store_artifacts_set_crc(st, a64, 0x5678, &err), 0);
+	}
+	assert_int_equal(store_artifact_get(st, job, "README", &g, &err), 0);
+	assert_true(g.crc32 == 0x1234);
+	store_artifact_release(&g);
+	assert_int_equal(store_artifact_get(st, job, "dist/app", &g, &err), 0);
+	assert_true(g.crc32 == 0xFEDCBA98);
 	assert_int_equal(g.sha256[63], 'a');
 	store_artifact_release(&g);
 	assert_int_equal(store_artifact_get(st, job, "nope", &g, &err), STORE_NOTFOUND);
