@@ -427,6 +427,11 @@ static int unzip_entry(void *ctx, const struct zipr_entry *e, uint64_t *size)
 	return 0;
 }
 
+/*
+ * A file that cannot be written (a full disk) is reported, its temporary
+ * file removed and the rest of its data passed over: the entries after
+ * it are still written, as when the files are fetched one by one.
+ */
 static int unzip_data(void *ctx, const char *buf, size_t len)
 {
 	struct unzip *u = ctx;
@@ -434,8 +439,13 @@ static int unzip_data(void *ctx, const char *buf, size_t len)
 	if (!u->a)
 		return 0;
 	if (dl_sink(&u->d, buf, len) < 0) {
-		strbuf_addf(&u->err, "cannot write %s: %s", u->tmp.buf, strerror(u->d.werr));
-		return -1;
+		fprintf(stderr, "cidre: cannot write %s: %s\n", u->tmp.buf, strerror(u->d.werr));
+		u->failed++;
+		close(u->d.fd);
+		u->d.fd = -1;
+		unlink(u->tmp.buf);
+		strbuf_reset(&u->tmp);
+		u->a = NULL;
 	}
 	return 0;
 }

@@ -377,6 +377,22 @@ test_expect_success 'an artifact stored before CRCs were kept: checked by its SH
 	test "$(cat old/out/a.txt)" = data
 '
 
+# A directory on a 4 MiB file system of the test's own (root only: the CI
+# runs as root): the 12 MB file does not fit, the 305 others do.
+if [ "$(id -u)" = 0 ] && mkdir -p small && mount -t tmpfs -o size=4m cidre-test-small small 2>/dev/null; then
+	TEST_CLEANUP="${TEST_CLEANUP:-:}; umount -l '$SCRATCH/small' 2>/dev/null"
+	test_expect_success 'a full disk where get writes: that file reported, the others written' '
+		build=$(cat build.id) &&
+		expect_exit 1 cidre artifacts get "$build" -o small/x >out 2>err &&
+		expect_grep "^cidre: cannot write small/x/out/big.bin.cidre-[A-Za-z0-9]*: No space left on device$" err &&
+		expect_grep "^job $build: 305 files" out &&
+		test ! -e small/x/out/big.bin &&
+		test "$(cat "small/x/out/with space.txt")" = spaced &&
+		test "$(ls small/x/out/many | wc -l)" = 300 &&
+		test -z "$(find small -name "*.cidre-*")"
+	'
+fi
+
 # gone JOB: its artifacts listing answers 410
 gone() {
 	api GET "/api/v1/jobs/$1/artifacts" >/dev/null && test "$(cat "$STATUS_FILE")" = 410
