@@ -285,6 +285,7 @@ static int expand(struct notify *n, const struct ncfg *c, const struct store_not
 	pi.created = pl.created;
 	pi.started = pl.started;
 	pi.finished = pl.finished;
+	pi.duration = store_pipeline_ms(&pl);
 	pi.title = title;
 	pi.author = author;
 	d.project_id = pl.project_id;

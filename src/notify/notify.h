@@ -115,6 +115,7 @@ struct notify_pipeline_info {
 	const char *status;      /* at the event */
 	const char *url;         /* link back */
 	int64_t created, finished, started;
+	int64_t duration;        /* running time, ms (store_pipeline_ms), or -1 */
 	const char *title;       /* the commit's first line, may be NULL */
 	const char *author;      /* "Name <email>", may be NULL */
 };

@@ -122,8 +122,8 @@ json_t *notify_webhook_body(const struct notify_pipeline_info *p,
 	json_object_set_new(pl, "url", json_str_or_null(p->url));
 	json_object_set_new(pl, "created_at", json_time(p->created));
 	json_object_set_new(pl, "finished_at", fin && !job ? json_time(p->finished) : json_null());
-	json_object_set_new(pl, "duration", fin && !job ? json_seconds(p->started, p->finished) :
-			    json_null());
+	json_object_set_new(pl, "duration", fin && !job && p->duration >= 0 ?
+			    json_real((double)p->duration / 1000.0) : json_null());
 	json_object_set_new(o, "pipeline", pl);
 	if (job) {
 		json_t *j = json_object();

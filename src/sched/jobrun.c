@@ -599,7 +599,8 @@ static void collect_artifacts(struct job_ctx *jc, const struct varlist *vars, in
 			note(jc, "artifacts: %s", line);
 	}
 	if (jc->r->artifacts.nr)
-		note(jc, "Uploading artifacts: %zu files", jc->r->artifacts.nr);
+		note(jc, "Uploading artifacts: %zu file%s", jc->r->artifacts.nr,
+		     jc->r->artifacts.nr == 1 ? "" : "s");
 	strvec_clear(&paths);
 	strvec_clear(&exclude);
 	strbuf_release(&warn);
@@ -624,7 +625,8 @@ static int prepare(struct job_ctx *jc, const struct varlist *vars, struct strbuf
 			continue;
 		if (artifacts_restore(d->artifacts_dir, jc->workdir, err) < 0)
 			goto done;
-		note(jc, "Downloaded artifacts of %s (%zu files)", d->name, d->files);
+		note(jc, "Downloaded artifacts of %s (%zu file%s)", d->name, d->files,
+		     d->files == 1 ? "" : "s");
 	}
 	for (i = 0; i < pj->def->caches_nr; i++) {
 		const struct cache *c = &pj->def->caches[i];

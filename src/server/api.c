@@ -102,7 +102,14 @@ static json_t *pipeline_json(const struct store_pipeline *p)
 	json_object_set_new(o, "created_at", json_time(p->created));
 	json_object_set_new(o, "started_at", json_time(p->started));
 	json_object_set_new(o, "finished_at", json_time(p->finished));
-	json_object_set_new(o, "duration", json_seconds(p->started, p->finished));
+	{
+		/* GitLab's: the time its jobs ran, and the wait for the first */
+		int64_t ms = store_pipeline_ms(p);
+
+		json_object_set_new(o, "duration", ms >= 0 ? json_real((double)ms / 1000.0) :
+				    json_null());
+		json_object_set_new(o, "queued_duration", json_seconds(p->created, p->started));
+	}
 	json_object_set_new(o, "protected", json_boolean(p->protected_ref));
 	json_object_set_new(o, "schedule_id", p->schedule_id ? json_integer(p->schedule_id) :
 			    json_null());

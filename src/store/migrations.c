@@ -361,6 +361,14 @@ const char *const store_migrations[] = {
 	 * (NULL: stored before; the archive then puts it after the data).
 	 */
 	"ALTER TABLE artifacts ADD COLUMN crc32 INTEGER;",
+	/*
+	 * 20: a finished pipeline's running time in ms, GitLab's "duration":
+	 * the union of its jobs' runs (latest attempts), so that the wait
+	 * for a manual job, the queue and a retry's gap are not in it. -1:
+	 * not known (running, or finished before this column), and the
+	 * readers take finished - started.
+	 */
+	"ALTER TABLE pipelines ADD COLUMN duration INTEGER NOT NULL DEFAULT -1;",
 };
 
 const size_t store_migrations_nr = ARRAY_SIZE(store_migrations);

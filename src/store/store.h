@@ -139,6 +139,9 @@ struct store_pipeline {
 	char *variables;      /* JSON object of trigger variables, "{}" */
 	char *ctx;            /* JSON: what the planner was given (opaque here) */
 	int64_t created, started, finished;
+	/* running time in ms once finished: the union of its jobs' runs
+	   (latest attempts); -1: not known (see store_pipeline_duration) */
+	int64_t duration;
 	int protected_ref;    /* made on a protected branch: protected variables go to its jobs */
 	int64_t schedule_id;  /* the schedule that made it (source "schedule"), else 0 */
 	int tag;              /* ref names a tag (refs/tags/REF), not a branch */
@@ -147,6 +150,18 @@ struct store_pipeline {
 	char *auto_cancel_on_job_failure;  /* none, all */
 };
 void store_pipeline_release(struct store_pipeline *p);
+
+/*
+ * A finished pipeline's running time in ms: its duration, or for one
+ * finished before that was kept, finished - started; -1 when it has not
+ * both started and finished.
+ */
+static inline int64_t store_pipeline_ms(const struct store_pipeline *p)
+{
+	if (p->started <= 0 || p->finished < p->started)
+		return -1;
+	return p->duration >= 0 ? p->duration : p->finished - p->started;
+}
 
 /* Insert; id and created (now, when 0) are set in *p. ref, sha and source
  * are required; status NULL: "created"; variables NULL: "{}".

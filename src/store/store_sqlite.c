@@ -67,7 +67,7 @@ enum stmt_id {
 	"p.id, p.project_id, (SELECT name FROM projects WHERE id = p.project_id), " \
 	"p.ref, p.sha, p.before_sha, p.source, p.status, p.error, p.name, " \
 	"p.variables, p.ctx, p.created, p.started, p.finished, p.protected, p.schedule_id, " \
-	"p.tag, p.auto_cancel_on_new_commit, p.auto_cancel_on_job_failure"
+	"p.tag, p.auto_cancel_on_new_commit, p.auto_cancel_on_job_failure, p.duration"
 
 #define JOB_COLS \
 	"j.id, j.pipeline_id, j.project_id, j.name, j.stage, j.stage_idx, " \
@@ -124,10 +124,27 @@ static const char *const stmt_sql[ST__NR] = {
 	[ST_PIPELINE_GET] = "SELECT " PIPELINE_COLS " FROM pipelines p WHERE p.id = ?1",
 	[ST_PIPELINE_MAX_ID] = "SELECT coalesce(max(id), 0) FROM pipelines",
 	[ST_PIPELINE_EXISTS] = "SELECT 1 FROM pipelines WHERE id = ?1",
+	/*
+	 * Finished: the running time, GitLab's union of its jobs' runs
+	 * (latest attempts that started and ended): a run starts a new
+	 * piece where it begins after every earlier one ended (the gaps and
+	 * islands of the window below), each piece's length summed. Running
+	 * again (a retry, a manual job played): not finished, not known.
+	 */
 	[ST_PIPELINE_SET_STATUS] =
 		"UPDATE pipelines SET status = ?1, "
 		"started = CASE WHEN ?3 <> 0 THEN ?3 ELSE started END, "
-		"finished = CASE WHEN ?4 <> 0 THEN ?4 ELSE finished END, "
+		"finished = CASE WHEN ?4 <> 0 THEN ?4 "
+		"WHEN ?1 IN ('created', 'pending', 'running') THEN 0 ELSE finished END, "
+		"duration = CASE WHEN ?4 <> 0 THEN (SELECT coalesce(sum(e - b), 0) FROM ("
+		"  SELECT min(s) AS b, max(f) AS e FROM ("
+		"   SELECT s, f, sum(piece) OVER (ORDER BY s, f ROWS UNBOUNDED PRECEDING) AS k FROM ("
+		"    SELECT s, f, CASE WHEN s <= max(f) OVER (ORDER BY s, f ROWS BETWEEN "
+		"     UNBOUNDED PRECEDING AND 1 PRECEDING) THEN 0 ELSE 1 END AS piece FROM ("
+		"     SELECT started AS s, max(finished, started) AS f FROM jobs "
+		"     WHERE pipeline_id = ?6 AND retried = 0 AND started > 0 AND finished > 0)))"
+		"  GROUP BY k)) "
+		"WHEN ?1 IN ('created', 'pending', 'running') THEN -1 ELSE duration END, "
 		"error = coalesce(?5, error) "
 		"WHERE id = ?6 AND (?2 IS NULL OR status = ?2)",
 	[ST_PIPELINE_UNFINISHED] =
@@ -1189,6 +1206,7 @@ static void read_pipeline(sqlite3_stmt *s, struct store_pipeline *p)
 	p->tag = sqlite3_column_int(s, 17);
 	p->auto_cancel_on_new_commit = col_str(s, 18);
 	p->auto_cancel_on_job_failure = col_str(s, 19);
+	p->duration = sqlite3_column_int64(s, 20);
 }
 
 int store_pipeline_add(struct store *st, struct store_pipeline *p, struct strbuf *err)

@@ -231,13 +231,25 @@ void page_in(char *buf, size_t n, int64_t ms)
 
 void page_duration(char *buf, size_t n, int64_t from, int64_t to)
 {
-	int64_t ms;
-
 	if (from <= 0) {
 		snprintf(buf, n, "%s", "");
 		return;
 	}
-	ms = (to > 0 ? to : server_now_ms()) - from;
+	page_ms(buf, n, (to > 0 ? to : server_now_ms()) - from);
+}
+
+void page_pipeline_duration(char *buf, size_t n, const struct store_pipeline *p)
+{
+	int64_t ms = store_pipeline_ms(p);
+
+	if (ms >= 0)
+		page_ms(buf, n, ms);
+	else
+		page_duration(buf, n, p->started, p->finished);
+}
+
+void page_ms(char *buf, size_t n, int64_t ms)
+{
 	if (ms < 0)
 		ms = 0;
 	if (ms < 1000)

@@ -58,6 +58,10 @@ void page_age(char *buf, size_t n, int64_t ms);
 void page_in(char *buf, size_t n, int64_t ms);
 /* "1 min 12 s", "850 ms"; "" when not started/finished. */
 void page_duration(char *buf, size_t n, int64_t from, int64_t to);
+/* ms as page_duration writes it */
+void page_ms(char *buf, size_t n, int64_t ms);
+/* A pipeline's running time (store_pipeline_ms); so far, when running */
+void page_pipeline_duration(char *buf, size_t n, const struct store_pipeline *p);
 /* "12.3 MiB"; "" for < 0 */
 void page_bytes(char *buf, size_t n, int64_t bytes);
 /* A live status label: <span class="st st-S" data-KIND="ID">S</span> (KIND: pipeline, job). */

@@ -230,7 +230,7 @@ int web_pipeline(struct http_request *req, void *ud)
 	web_commit_files(&pg, &p, &ctitle, &author, &message, &files, &has_changed, &more);
 	snprintf(sid, sizeof(sid), "%" PRId64, p.id);
 	page_age(age, sizeof(age), p.created);
-	page_duration(dur, sizeof(dur), p.started, p.finished);
+	page_pipeline_duration(dur, sizeof(dur), &p);
 	page_status(&status, "pipeline", p.id, p.status);
 	if (p.error) {
 		struct tmpl_var v[] = { tmpl_str("error", p.error) };

@@ -41,8 +41,8 @@ void web_trend_svg(struct strbuf *out, const struct store_pipeline *p, size_t n)
 	double bw;
 
 	for (i = 0; i < n; i++)
-		if (p[i].finished > p[i].started && p[i].started > 0 && p[i].finished - p[i].started > max)
-			max = p[i].finished - p[i].started;
+		if (store_pipeline_ms(&p[i]) > max)
+			max = store_pipeline_ms(&p[i]);
 	bw = n ? (double)(TREND_W - 40) / (double)n : 1;
 	strbuf_addf(out, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"trendchart\" width=\"%d\" "
 		    "height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\" "
@@ -52,7 +52,7 @@ void web_trend_svg(struct strbuf *out, const struct store_pipeline *p, size_t n)
 		    "<text class=\"axis\" x=\"0\" y=\"%d\">0</text>\n", (double)max / 1000.0, TREND_H);
 	for (k = 0; k < n; k++) {
 		const struct store_pipeline *q = &p[n - 1 - k];
-		int64_t d = q->finished > q->started && q->started > 0 ? q->finished - q->started : 0;
+		int64_t d = store_pipeline_ms(q) > 0 ? store_pipeline_ms(q) : 0;
 		double h = (double)d * (TREND_H - 20) / (double)max;
 
 		if (h < 2)
@@ -304,7 +304,7 @@ int web_project(struct http_request *req, void *ud)
 		snprintf(id, sizeof(id), "%" PRId64, pl[i].id);
 		snprintf(sha, sizeof(sha), "%.8s", pl[i].sha ? pl[i].sha : "");
 		page_age(age, sizeof(age), pl[i].created);
-		page_duration(dur, sizeof(dur), pl[i].started, pl[i].finished);
+		page_pipeline_duration(dur, sizeof(dur), &pl[i]);
 		page_status(&st, "pipeline", pl[i].id, pl[i].status);
 		page_path_encode(&refq, pl[i].ref);
 		struct tmpl_var v[] = {

@@ -116,6 +116,64 @@ test_expect_success 'play starts a manual job; playing another job is refused' '
 	expect_exit 2 cidre play -p "$id" 2>err
 '
 
+cat >later.yml <<'YML'
+stages: [build, deploy]
+build:
+  stage: build
+  script: [echo built]
+deploy:
+  stage: deploy
+  when: manual
+  script: [sleep 1, echo deployed]
+YML
+
+# union_ms PIPELINE_JSON: the union of its jobs' runs (started..finished),
+# in ms, as GitLab counts a pipeline's duration
+union_ms() {
+	python3 - "$1" <<-\PY
+	import json, sys
+	from datetime import datetime
+	t = lambda s: datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp() * 1000
+	runs = sorted((t(j["started_at"]), t(j["finished_at"])) for j in json.load(open(sys.argv[1]))["jobs"]
+	              if j["started_at"] and j["finished_at"])
+	total, end = 0, None
+	for b, e in runs:
+	    if end is None or b > end:
+	        total += e - b
+	        end = e
+	    elif e > end:
+	        total += e - end
+	        end = e
+	print(round(total))
+	PY
+}
+
+test_expect_success 'a pipeline lasts as long as its jobs ran: not the wait for a manual job' '
+	bare_repo later <later.yml &&
+	cidre project add later --repo later.git >/dev/null &&
+	id=$(cidre trigger later -q) &&
+	wait_pipeline "$id" >p1.json &&
+	jq -e ".status == \"success\" and .duration >= 0 and .duration < 1 and
+		.queued_duration >= 0" p1.json &&
+	deploy=$(jq -r ".jobs[] | select(.name == \"deploy\") | .id" p1.json) &&
+	sleep 2 &&
+	cidre play "$deploy" >/dev/null &&
+	wait_for 30 job_status_is "$deploy" running &&
+	api GET "/api/v1/pipelines/$id" >p2.json &&
+	jq -e ".status == \"running\" and .finished_at == null and .duration == null" p2.json &&
+	wait_for 30 job_status_is "$deploy" success &&
+	wait_pipeline "$id" >p3.json &&
+	jq -e ".status == \"success\" and .duration >= 1 and .duration < 2" p3.json &&
+	created=$(date -d "$(jq -r .created_at p3.json)" +%s) &&
+	finished=$(date -d "$(jq -r .finished_at p3.json)" +%s) &&
+	test $((finished - created)) -ge 3 &&
+	ms=$(jq ".duration * 1000 | round" p3.json) &&
+	union=$(union_ms p3.json) &&
+	test $((ms - union)) -le 2 && test $((union - ms)) -le 2 &&
+	cidre status "$id" >st.out &&
+	expect_grep "^pipeline $id  later  main  [0-9a-f]{8}  api  success  in 1\.[0-9]{2}s  " st.out
+'
+
 cat >slow.yml <<'YML'
 wait:
   script:

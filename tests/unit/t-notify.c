@@ -36,6 +36,7 @@ static const struct notify_pipeline_info pinfo = {
 	.sha = "0123456789abcdef0123456789abcdef01234567", .source = "push",
 	.status = "success", .url = "https://ci.example.com/pipelines/42",
 	.created = 1700000000000, .started = 1700000001000, .finished = 1700000003500,
+	.duration = 2500,
 	.title = "fix the build", .author = "A U Thor <author@example.com>",
 };
 

@@ -705,6 +705,89 @@ static void test_pipeline_status(void **state)
 	strbuf_release(&err);
 }
 
+/*
+ * A finished pipeline's duration: the union of its latest attempts'
+ * runs (GitLab's): overlaps counted once, gaps (a manual job's wait)
+ * not at all, retried attempts and jobs that never ran left out.
+ */
+static void test_pipeline_duration(void **state)
+{
+	struct strbuf err = STRBUF_INIT;
+	char *path = db_path();
+	struct store *st = open_ok(path);
+	int64_t a = add_project(st, "a");
+	int64_t p1 = add_pipeline(st, a, "main", "created", "push");
+	int64_t p2 = add_pipeline(st, a, "main", "created", "push");
+	int64_t j[6];
+	struct store_pipeline q;
+	char *sql;
+	int i;
+
+	for (i = 0; i < 6; i++)
+		j[i] = add_job(st, p1, i, 1, "success", 0, NULL);
+	/* 1000..3000 and 2000..4000 overlap; 6000..7000 after a gap; a
+	   retried 0..10000 and a job that never started are not counted;
+	   one that ended before it started counts as 0 */
+	sql = xasprintf("UPDATE jobs SET started = 1000, finished = 3000 WHERE id = %lld;"
+			"UPDATE jobs SET started = 2000, finished = 4000 WHERE id = %lld;"
+			"UPDATE jobs SET started = 6000, finished = 7000 WHERE id = %lld;"
+			"UPDATE jobs SET started = 1, finished = 10000, retried = 1 WHERE id = %lld;"
+			"UPDATE jobs SET started = 0, finished = 9000 WHERE id = %lld;"
+			"UPDATE jobs SET started = 6500, finished = 6400 WHERE id = %lld;",
+			(long long)j[0], (long long)j[1], (long long)j[2], (long long)j[3],
+			(long long)j[4], (long long)j[5]);
+	raw_sql(path, sql);
+	free(sql);
+	assert_int_equal(store_pipeline_set_status(st, p1, NULL, "running", 1000, 0, NULL,
+						   &err), 0);
+	assert_int_equal(store_pipeline_get(st, p1, &q, &err), 0);
+	assert_int_equal(q.duration, -1);
+	assert_int_equal(store_pipeline_ms(&q), -1);
+	store_pipeline_release(&q);
+	assert_int_equal(store_pipeline_set_status(st, p1, NULL, "success", 0, 7000, NULL,
+						   &err), 0);
+	assert_int_equal(store_pipeline_get(st, p1, &q, &err), 0);
+	assert_int_equal(q.duration, 4000);
+	assert_int_equal(store_pipeline_ms(&q), 4000);
+	store_pipeline_release(&q);
+
+	/* running again: neither finished nor a duration; then again */
+	assert_int_equal(store_pipeline_set_status(st, p1, NULL, "running", 0, 0, NULL,
+						   &err), 0);
+	assert_int_equal(store_pipeline_get(st, p1, &q, &err), 0);
+	assert_int_equal(q.finished, 0);
+	assert_int_equal(q.duration, -1);
+	assert_int_equal(store_pipeline_ms(&q), -1);
+	store_pipeline_release(&q);
+	sql = xasprintf("UPDATE jobs SET started = 86400000, finished = 86401500 WHERE id = %lld",
+			(long long)j[4]);
+	raw_sql(path, sql);
+	free(sql);
+	assert_int_equal(store_pipeline_set_status(st, p1, NULL, "success", 0, 86401500, NULL,
+						   &err), 0);
+	assert_int_equal(store_pipeline_get(st, p1, &q, &err), 0);
+	assert_int_equal(q.finished, 86401500);
+	assert_int_equal(q.duration, 5500);
+	store_pipeline_release(&q);
+
+	/* no job ran (a broken file): 0; known only when it had started */
+	assert_int_equal(store_pipeline_set_status(st, p2, NULL, "failed", 0, 5000, "bad",
+						   &err), 0);
+	assert_int_equal(store_pipeline_get(st, p2, &q, &err), 0);
+	assert_int_equal(q.duration, 0);
+	assert_int_equal(store_pipeline_ms(&q), -1);
+	q.started = 4000;
+	assert_int_equal(store_pipeline_ms(&q), 0);
+	/* finished before the duration was kept: the wall time */
+	q.duration = -1;
+	assert_int_equal(store_pipeline_ms(&q), 1000);
+	store_pipeline_release(&q);
+
+	free(path);
+	store_close(st);
+	strbuf_release(&err);
+}
+
 /* ---- jobs ---- */
 
 static void test_jobs(void **state)
@@ -1932,6 +2015,7 @@ int main(void)
 		cmocka_unit_test(test_pipelines),
 		cmocka_unit_test(test_pipelines_visible_plans),
 		cmocka_unit_test(test_pipeline_status),
+		cmocka_unit_test(test_pipeline_duration),
 		cmocka_unit_test(test_jobs),
 		cmocka_unit_test(test_job_transition),
 		cmocka_unit_test(test_job_reset),
