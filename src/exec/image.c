@@ -43,6 +43,7 @@ char *image_default_store(void)
 int image_name_ok(const char *name)
 {
 	size_t i;
+	int colons = 0;
 
 	if (!name || !*name || strlen(name) > IMAGE_NAME_MAX)
 		return 0;
@@ -52,7 +53,10 @@ int image_name_ok(const char *name)
 		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 		    (c >= '0' && c <= '9'))
 			continue;
-		if (i && (c == '.' || c == '_' || c == '-'))
+		if (i && (c == '.' || c == '_' || c == '-') && name[i - 1] != ':')
+			continue;
+		/* one tag, as a container image's reference has: node:20 */
+		if (i && c == ':' && !colons++ && name[i + 1])
 			continue;
 		return 0;
 	}
@@ -341,8 +345,8 @@ int image_add(const char *store, const char *name, const char *path,
 
 	if (!image_name_ok(name)) {
 		strbuf_addf(err, "bad image name \"%s\": letters, digits, \".\", "
-			    "\"_\" and \"-\", at most %d, not starting with "
-			    "punctuation", name, IMAGE_NAME_MAX);
+			    "\"_\" and \"-\", and one \":\" before a tag, at most "
+			    "%d, not starting with punctuation", name, IMAGE_NAME_MAX);
 		return -1;
 	}
 	src = absolute(path, NULL);

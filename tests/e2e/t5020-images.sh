@@ -64,6 +64,32 @@ test_expect_success 'jobs name images by name; ls counts them and shows the last
 	expect_grep "last: [0-9TZ:-]+ local/p job a #[0-9]+$" out
 '
 
+test_expect_success 'a name with a tag: image: node:20 as a pipeline written for containers has it' '
+	cidre image add node:20 img >out &&
+	expect_grep "^image node:20: directory " out &&
+	new_repo tagged <<-\EOF &&
+	a:
+	  image: node:20
+	  script: [ls /bin/busybox]
+	b:
+	  image:
+	    name: node:20
+	    entrypoint: [""]
+	  script: [echo in b]
+	EOF
+	(cd tagged && cidre run --executor sandbox --color=never >../out 2>&1) &&
+	expect_grep "^a +\| /bin/busybox$" out &&
+	expect_grep "^b +\| in b$" out &&
+	cidre image ls >out &&
+	expect_grep "^node:20 +directory +[0-9.]+M +2  " out &&
+	for bad in node: :20 a:b:c a:.b "a b" a/b:1; do
+		expect_exit 1 cidre image add "$bad" img 2>out &&
+		expect_grep "bad image name" out || return 1
+	done &&
+	cidre image rm node:20 &&
+	! cidre image ls | grep -q "^node:20 "
+'
+
 test_expect_success 'a missing image is a clear error before the job starts' '
 	new_repo m <<-\EOF &&
 	j:
