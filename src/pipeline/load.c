@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "pipeline/expr.h"
+#include "util/suggest.h"
 #include "pipeline/plan_glob.h"
 #include "pipeline/vars.h"
 #include "util/strbuf.h"
@@ -60,6 +61,11 @@ static const char *const global_keywords[] = {
 	"default", "include", "stages", "variables", "workflow", "image",
 	"services", "cache", "before_script", "after_script", "types", "spec",
 };
+
+const char *pipeline_global_keyword_near(const char *key)
+{
+	return suggest_from(key, global_keywords, ARRAY_SIZE(global_keywords));
+}
 
 int pipeline_is_global_keyword(const char *key)
 {
@@ -1218,8 +1224,16 @@ static int resolve_extends(struct ext_ctx *x, size_t idx)
 		}
 		bi = pair_index(x->root, b->str);
 		if (bi < 0 || pipeline_is_global_keyword(b->str)) {
-			diag_error(x->ld->d, &b->pos, "job \"%s\" extends unknown job \"%s\"",
-				   job->key, b->str);
+			struct suggest sg;
+			char hint[320];
+			size_t k;
+
+			suggest_init(&sg, b->str);
+			for (k = 0; k < x->root->pairs_nr; k++)
+				if (!pipeline_is_global_keyword(x->root->pairs[k].key))
+					suggest_add(&sg, x->root->pairs[k].key);
+			diag_error(x->ld->d, &b->pos, "job \"%s\" extends unknown job \"%s\"%s",
+				   job->key, b->str, suggest_hint(hint, sizeof(hint), sg.best));
 			goto fail;
 		}
 		if (x->root->pairs[bi].val->type != YNODE_MAP) {

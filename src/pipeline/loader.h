@@ -19,6 +19,8 @@
 
 /* 1 if key is a top-level keyword rather than a job name. */
 int pipeline_is_global_keyword(const char *key);
+/* The global keyword key is a typo of, if it is one (util/suggest.h), or NULL */
+const char *pipeline_global_keyword_near(const char *key);
 
 /*
  * Fill p (stages, variables, workflow, jobs) from the fully resolved root

@@ -9,11 +9,13 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "pipeline/expr.h"
 #include "util/strbuf.h"
+#include "util/suggest.h"
 #include "util/xalloc.h"
 
 #define MAX_NEEDS 50
@@ -302,6 +304,25 @@ struct mctx {
 
 #define ERR(m, pos, ...) diag_error((m)->d, (pos), __VA_ARGS__)
 
+/* Room for "; did you mean \"NAME\"?" with a job's name in it */
+#define PIPELINE_HINT_MAX (MAX_JOB_NAME + 64)
+
+/*
+ * "; did you mean the keyword ..." for a top-level key taken as a job
+ * that is one of the global keywords mistyped (`stgaes:`), else "".
+ */
+static const char *keyword_hint(char *buf, size_t n, const char *key)
+{
+	const char *k = pipeline_global_keyword_near(key);
+
+	if (!k) {
+		buf[0] = '\0';
+		return buf;
+	}
+	snprintf(buf, n, "; did you mean the keyword \"%s\"?", k);
+	return buf;
+}
+
 static int is_stringish(const struct ynode *n)
 {
 	enum yscalar_kind k;
@@ -470,10 +491,13 @@ static int check_keys(struct mctx *m, const struct ynode *map,
 	int ret = 0;
 
 	for (i = 0; i < map->pairs_nr; i++) {
+		char hint[96];
+
 		if (in_list(map->pairs[i].key, allowed, nr))
 			continue;
-		ERR(m, &map->pairs[i].key_pos, "unknown keyword \"%s\" in %s",
-		    map->pairs[i].key, where);
+		ERR(m, &map->pairs[i].key_pos, "unknown keyword \"%s\" in %s%s",
+		    map->pairs[i].key, where, suggest_hint(hint, sizeof(hint),
+		    suggest_from(map->pairs[i].key, allowed, nr)));
 		ret = -1;
 	}
 	return ret;
@@ -2216,6 +2240,7 @@ static struct job *build_job(struct pipeline *p, struct diag *d,
 	enum inherit_mode def_mode = INHERIT_ALL;
 	struct strvec def_list = STRVEC_INIT;
 	int blocked_script = 0;
+	char hint[PIPELINE_HINT_MAX];
 	size_t i;
 
 	strbuf_addf(&what, "job \"%s\"", jp->key);
@@ -2225,8 +2250,8 @@ static struct job *build_job(struct pipeline *p, struct diag *d,
 		ERR(&m, &jp->key_pos, "job name too long (more than %d characters)",
 		    MAX_JOB_NAME);
 	if (n->type != YNODE_MAP) {
-		ERR(&m, &n->pos, "job \"%s\" must be a map of keywords, not %s",
-		    jp->key, ynode_type_name(n));
+		ERR(&m, &n->pos, "job \"%s\" must be a map of keywords, not %s%s",
+		    jp->key, ynode_type_name(n), keyword_hint(hint, sizeof(hint), jp->key));
 		goto out;
 	}
 	for (i = 0; i < n->pairs_nr; i++) {
@@ -2250,8 +2275,9 @@ static struct job *build_job(struct pipeline *p, struct diag *d,
 			continue;
 		}
 		if (!in_list(pr->key, job_keywords, ARRAY_SIZE(job_keywords))) {
-			ERR(&m, &pr->key_pos, "unknown keyword \"%s\" in job \"%s\"",
-			    pr->key, jp->key);
+			ERR(&m, &pr->key_pos, "unknown keyword \"%s\" in job \"%s\"%s",
+			    pr->key, jp->key, suggest_hint(hint, sizeof(hint),
+			    suggest_from(pr->key, job_keywords, ARRAY_SIZE(job_keywords))));
 			continue;
 		}
 		if (!strcmp(pr->key, "inherit")) {
@@ -2270,7 +2296,8 @@ static struct job *build_job(struct pipeline *p, struct diag *d,
 		ERR(&m, &ymap_get(n, "when")->pos, "%s: \"when: delayed\" needs "
 		    "\"start_in\"", m.what);
 	if (!j->has_script && !blocked_script)
-		ERR(&m, &jp->key_pos, "job \"%s\" has no \"script\"", jp->key);
+		ERR(&m, &jp->key_pos, "job \"%s\" has no \"script\"%s", jp->key,
+		    keyword_hint(hint, sizeof(hint), jp->key));
 	else if (j->has_script && !j->script.nr)
 		ERR(&m, &ymap_get(n, "script")->pos, "job \"%s\": \"script\" must "
 		    "not be empty", jp->key);
@@ -2324,8 +2351,12 @@ static void build_defaults(struct pipeline *p, struct diag *d,
 			const struct ypair *pr = &def->pairs[i];
 
 			if (!in_list(pr->key, default_keywords, ARRAY_SIZE(default_keywords))) {
-				ERR(&m, &pr->key_pos, "unknown keyword \"%s\" in default",
-				    pr->key);
+				char hint[96];
+
+				ERR(&m, &pr->key_pos, "unknown keyword \"%s\" in default%s",
+				    pr->key, suggest_hint(hint, sizeof(hint),
+				    suggest_from(pr->key, default_keywords,
+						 ARRAY_SIZE(default_keywords))));
 				continue;
 			}
 			if (is_unset(pr->val))
@@ -2409,6 +2440,19 @@ static void build_workflow(struct mctx *m, const struct ynode *root)
 
 /* --- cross-job checks --------------------------------------------------- */
 
+/* "; did you mean ..." for a job name that names no job of p */
+static const char *job_hint(char *buf, size_t n, const struct pipeline *p,
+			    const char *name)
+{
+	struct suggest s;
+	size_t i;
+
+	suggest_init(&s, name);
+	for (i = 0; i < p->jobs_nr; i++)
+		suggest_add(&s, p->jobs[i]->name);
+	return suggest_hint(buf, n, s.best);
+}
+
 static int stage_of(const struct pipeline *p, const struct job *j)
 {
 	return pipeline_stage_index(p, j->stage);
@@ -2423,9 +2467,12 @@ static void check_needs_list(struct mctx *m, const struct job *j,
 		const struct job *t = pipeline_find_job(m->p, needs[i].job);
 
 		if (!t) {
+			char hint[PIPELINE_HINT_MAX];
+
 			if (!needs[i].optional)
 				ERR(m, &needs[i].pos, "job \"%s\" needs job \"%s\", which "
-				    "does not exist", j->name, needs[i].job);
+				    "does not exist%s", j->name, needs[i].job,
+				    job_hint(hint, sizeof(hint), m->p, needs[i].job));
 			continue;
 		}
 		if (t == j) {
@@ -2489,10 +2536,15 @@ static void check_jobs(struct mctx *m)
 
 		if (!j->stage)
 			j->stage = xstrdup("test");
-		if (pipeline_stage_index(p, j->stage) < 0)
+		if (pipeline_stage_index(p, j->stage) < 0) {
+			char hint[PIPELINE_HINT_MAX];
+
 			ERR(m, j->stage_pos.file ? &j->stage_pos : &j->pos,
-			    "job \"%s\": stage \"%s\" is not defined in stages",
-			    j->name, j->stage);
+			    "job \"%s\": stage \"%s\" is not defined in stages%s",
+			    j->name, j->stage, suggest_hint(hint, sizeof(hint),
+			    suggest_from(j->stage, (const char *const *)p->stages.v,
+					 p->stages.nr)));
+		}
 	}
 	if (p->one_job)
 		goto out;	/* its needs name jobs not loaded */

@@ -28,9 +28,9 @@ test_expect_success 'every error is printed with its position, in order' '
 	test ! -s out &&
 	cat >expect <<-\EOT &&
 	.gitlab-ci.yml:2:1: error: job "build" has no "script"
-	.gitlab-ci.yml:4:3: error: unknown keyword "scirpt" in job "build"
-	.gitlab-ci.yml:6:10: error: job "test": stage "tset" is not defined in stages
-	.gitlab-ci.yml:8:11: error: job "test" needs job "biuld", which does not exist
+	.gitlab-ci.yml:4:3: error: unknown keyword "scirpt" in job "build"; did you mean "script"?
+	.gitlab-ci.yml:6:10: error: job "test": stage "tset" is not defined in stages; did you mean "test"?
+	.gitlab-ci.yml:8:11: error: job "test" needs job "biuld", which does not exist; did you mean "build"?
 	.gitlab-ci.yml:11:10: error: job "deploy": "retry" must be between 0 and 2
 	.gitlab-ci.yml:12:3: error: keyword "services" is not supported by cidre (needs a container engine)
 	EOT
