@@ -9,6 +9,7 @@
 #include "pipeline/expr_regex.h"
 #include "pipeline/plan_glob.h"
 #include "util/slug.h"
+#include "util/suggest.h"
 #include "util/xalloc.h"
 
 /*
@@ -889,6 +890,50 @@ static int name_selects(const struct cand *c, const char *name)
 	return !strcmp(c->pj.name, name) || !strcmp(c->pj.def->name, name);
 }
 
+/* A name that selects no job: why, with the closest job's name if any. */
+static void no_such_job(struct planner *pl, const char *name, const char *opt)
+{
+	struct suggest sg;
+	char hint[320];
+	size_t i;
+
+	if (job_defined(pl->p, name)) {
+		diag_error(pl->d, NULL, "%sjob \"%s\" is not in this pipeline: its rules, "
+			   "only or except exclude it", opt, name);
+	} else {
+		suggest_init(&sg, name);
+		for (i = 0; i < pl->p->jobs_nr; i++)
+			suggest_add(&sg, pl->p->jobs[i]->name);
+		diag_error(pl->d, NULL, "%sno job named \"%s\" in the pipeline%s", opt, name,
+			   suggest_hint(hint, sizeof(hint), sg.best));
+	}
+	pl->failed = 1;
+}
+
+/* --manual names: each a manual job of this pipeline */
+static void check_manual_names(struct planner *pl)
+{
+	const struct strvec *names = pl->ctx->manual_jobs;
+	size_t k, i;
+
+	for (k = 0; names && k < names->nr; k++) {
+		int found = 0, manual = 0;
+
+		for (i = 0; i < pl->nr; i++)
+			if (name_selects(&pl->c[i], names->v[k])) {
+				found = 1;
+				manual |= pl->c[i].pj.when == WHEN_MANUAL;
+			}
+		if (!found) {
+			no_such_job(pl, names->v[k], "--manual: ");
+		} else if (!manual) {
+			diag_error(pl->d, NULL, "--manual: job \"%s\" is not a manual job "
+				   "(it runs without being asked)", names->v[k]);
+			pl->failed = 1;
+		}
+	}
+}
+
 static void plan_select(struct planner *pl)
 {
 	const struct plan_ctx *ctx = pl->ctx;
@@ -900,6 +945,7 @@ static void plan_select(struct planner *pl)
 			pl->c[i].selected = 1;
 		return;
 	}
+	check_manual_names(pl);
 	if (!ctx->only_jobs) {
 		for (i = 0; i < pl->nr; i++) {
 			pl->c[i].selected = 1;
@@ -923,13 +969,7 @@ static void plan_select(struct planner *pl)
 		}
 		if (found)
 			continue;
-		if (job_defined(pl->p, name))
-			diag_error(pl->d, NULL,
-				   "job '%s' is not in this pipeline: its rules, only or except exclude it",
-				   name);
-		else
-			diag_error(pl->d, NULL, "no job named '%s' in the pipeline", name);
-		pl->failed = 1;
+		no_such_job(pl, name, "");
 	}
 	while (head < tail) {
 		struct cand *c = &pl->c[queue[head++]];

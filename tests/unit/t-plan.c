@@ -476,6 +476,8 @@ static void test_manual_allow_failure(void **state)
 	struct job *e = job_add(f->p, "job_manual_af_false", "test");
 	struct rule *r;
 
+	job_add(f->p, "plain", "test");
+
 	a->has_when = 1;
 	a->when = WHEN_MANUAL;
 	b->has_when = 1;
@@ -511,6 +513,16 @@ static void test_manual_allow_failure(void **state)
 	assert_int_equal(build(f), 0);
 	assert_int_equal(pj(f, "job_manual")->run_manual, 0);
 	assert_int_equal(pj(f, "rule_manual")->run_manual, 1);
+
+	/* a name that is no manual job of this pipeline is an error */
+	strvec_push(&f->manual, "rule_manaul");
+	build_fails(f, "--manual: no job named \"rule_manaul\" in the pipeline; "
+		    "did you mean \"rule_manual\"?", -1);
+	strvec_pop(&f->manual);
+	strvec_push(&f->manual, "plain");
+	build_fails(f, "--manual: job \"plain\" is not a manual job", -1);
+	strvec_pop(&f->manual);
+	assert_int_equal(build(f), 0);
 }
 
 static void test_allow_failure_exit_codes(void **state)
@@ -1148,7 +1160,7 @@ static void test_only_jobs(void **state)
 	assert_int_equal(pj(f, "test")->needs[0].job, idx(f, "build"));
 
 	strvec_push(&f->only_jobs, "nosuchjob");
-	build_fails(f, "no job named 'nosuchjob'", -1);
+	build_fails(f, "no job named \"nosuchjob\"", -1);
 	strvec_pop(&f->only_jobs);
 	strvec_push(&f->only_jobs, "excluded");
 	build_fails(f, "not in this pipeline", -1);
