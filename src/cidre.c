@@ -8,6 +8,7 @@
 #include "client/client.h"
 #include "cmd/cmd.h"
 #include "exec/spawn.h"
+#include "util/suggest.h"
 
 static const char help_usage[] =
 	"usage: cidre help [COMMAND]\n"
@@ -79,6 +80,24 @@ const struct cmd *cmd_find(const char *name)
 	return NULL;
 }
 
+/* "'x' is not a cidre command", with the command meant if it is close */
+static void not_a_command(const char *name)
+{
+	struct suggest sg;
+	size_t i;
+
+	suggest_init(&sg, name);
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (commands[i].summary)   /* the hidden ones are not suggested */
+			suggest_add(&sg, commands[i].name);
+	if (sg.best)
+		fprintf(stderr, "cidre: '%s' is not a cidre command; did you mean "
+			"'%s'? See 'cidre --help'.\n", name, sg.best);
+	else
+		fprintf(stderr, "cidre: '%s' is not a cidre command. See 'cidre --help'.\n",
+			name);
+}
+
 void cmd_print_help(const struct cmd *c)
 {
 	fputs(c->usage, stdout);
@@ -132,8 +151,7 @@ int cmd_help(int argc, char **argv)
 	}
 	c = cmd_find(argv[1]);
 	if (!c) {
-		fprintf(stderr, "cidre: '%s' is not a cidre command. See 'cidre --help'.\n",
-			argv[1]);
+		not_a_command(argv[1]);
 		return 2;
 	}
 	if (!c->usage)
@@ -164,8 +182,7 @@ int main(int argc, char **argv)
 		return cmd_version(1, argv);
 	c = cmd_find(argv[1]);
 	if (!c) {
-		fprintf(stderr, "cidre: '%s' is not a cidre command. See 'cidre --help'.\n",
-			argv[1]);
+		not_a_command(argv[1]);
 		return 2;
 	}
 	if (!c->fn)

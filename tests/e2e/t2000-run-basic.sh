@@ -192,7 +192,12 @@ test_expect_success 'help and version' '
 	cidre help run >out && expect_grep "usage: cidre run" out &&
 	cidre run -h >out && expect_grep "usage: cidre run" out &&
 	cidre --version >out && expect_grep "^cidre [0-9]" out &&
-	expect_exit 2 cidre frobnicate 2>out
+	expect_exit 2 cidre frobnicate 2>out &&
+	expect_grep "^cidre: .frobnicate. is not a cidre command. See .cidre --help.\.$" out &&
+	expect_exit 2 cidre lnit 2>out &&
+	expect_grep "^cidre: .lnit. is not a cidre command; did you mean .lint.\? " out &&
+	expect_exit 2 cidre sandbox-int 2>out &&
+	expect_no_grep "did you mean" out
 '
 
 test_done
