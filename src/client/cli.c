@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "client/cli.h"
+#include "util/suggest.h"
 #include "util/xalloc.h"
 
 int cli_conn_opt(int c, const char *arg, struct client_opts *o)
@@ -35,6 +36,16 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "\nsee 'cidre %s -h'\n", cmd);
 	return CLI_USAGE;
+}
+
+int cli_bad_option(const char *cmd, const char *arg, const struct option *opts)
+{
+	const char *best = suggest_long_option(arg, opts);
+
+	if (best)
+		return cli_usage_error(cmd, "unknown or incomplete option '%s'; did you "
+				       "mean '--%s'?", arg, best);
+	return cli_usage_error(cmd, "unknown or incomplete option '%s'", arg);
 }
 
 int cli_open(struct client *c, const struct client_opts *o)
@@ -532,8 +543,7 @@ int cli_job_action(int argc, char **argv, const char *action, int pipeline_too)
 			json = 1;
 			break;
 		default:
-			return cli_usage_error(action, "unknown or incomplete option '%s'",
-					       argv[optind - 1]);
+			return cli_bad_option(action, argv[optind - 1], longopts);
 		}
 	}
 	if (optind + 1 != argc)

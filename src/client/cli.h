@@ -46,6 +46,10 @@ int cli_conn_opt(int c, const char *arg, struct client_opts *o);
 /* "cidre CMD: message" and a pointer to -h on stderr; returns CLI_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* The same for an option getopt_long refused (arg), with the long option
+   of opts it is a typo of, if any (util/suggest.h). */
+struct option;
+int cli_bad_option(const char *cmd, const char *arg, const struct option *opts);
 
 /* Connect (client_open); on failure print "cidre: why" and return
  * CLI_USAGE, else 0. */

@@ -796,8 +796,7 @@ int cmd_artifacts(int argc, char **argv)
 			o.json = 1;
 			break;
 		default:
-			return cli_usage_error("artifacts", "unknown or incomplete option '%s'",
-					       argv[optind - 1]);
+			return cli_bad_option("artifacts", argv[optind - 1], longopts);
 		}
 	}
 	if (o.project || o.job_name || o.ref) {

@@ -555,8 +555,7 @@ int cmd_hook(int argc, char **argv)
 					argv[optind - 1]);
 				return 0;
 			}
-			return cli_usage_error("hook", "unknown or incomplete option '%s'",
-					       argv[optind - 1]);
+			return cli_bad_option("hook", argv[optind - 1], longopts);
 		}
 	}
 	if (!strcmp(sub, "run"))

@@ -11,6 +11,7 @@
 #include "exec/fetch.h"
 #include "pipeline/model.h"
 #include "util/strbuf.h"
+#include "util/suggest.h"
 
 const char cmd_lint_usage[] =
 	"usage: cidre lint [--file PATH] [-C DIR] [--json]\n"
@@ -61,9 +62,14 @@ static int parse_opts(int argc, char **argv, struct lint_opts *o)
 			o->json = 1;
 			break;
 		default:
-			fprintf(stderr, "cidre lint: unknown or incomplete option '%s'\n",
-				argv[optind - 1]);
+		{
+			const char *best = suggest_long_option(argv[optind - 1], longopts);
+
+			fprintf(stderr, "cidre lint: unknown or incomplete option '%s'%s%s%s\n",
+				argv[optind - 1], best ? "; did you mean '--" : "",
+				best ? best : "", best ? "'?" : "");
 			return -1;
+		}
 		}
 	}
 	if (optind < argc) {

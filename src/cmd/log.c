@@ -207,8 +207,7 @@ int cmd_log(int argc, char **argv)
 		else if (ch == 'p' && cli_parse_id(optarg, &pipeline) == 0)
 			;
 		else
-			return cli_usage_error("log", "unknown or incomplete option '%s'",
-					       argv[optind - 1]);
+			return cli_bad_option("log", argv[optind - 1], longopts);
 	}
 	if (pipeline) {
 		if (optind != argc)

@@ -383,8 +383,7 @@ int cmd_project(int argc, char **argv)
 			o.prot_tags = 1;
 			break;
 		default:
-			return cli_usage_error("project", "unknown or incomplete option '%s'",
-					       argv[optind - 1]);
+			return cli_bad_option("project", argv[optind - 1], longopts);
 		}
 	}
 	if (strcmp(sub, "list")) {

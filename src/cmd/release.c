@@ -129,8 +129,7 @@ int cmd_release(int argc, char **argv)
 			json = 1;
 			break;
 		default:
-			return cli_usage_error("release", "unknown or incomplete option '%s'",
-					       argv[optind - 1]);
+			return cli_bad_option("release", argv[optind - 1], longopts);
 		}
 	}
 	if (argc - optind != (!strcmp(sub, "list") ? 1 : 2))

@@ -28,6 +28,7 @@
 #include "pipeline/plan.h"
 #include "sched/jobrun.h"
 #include "sched/sched.h"
+#include "util/suggest.h"
 #include "util/xalloc.h"
 
 extern char **environ;
@@ -268,9 +269,15 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 		case OPT_NETWORK:
 			o->network = 1;
 			break;
-		default:
+		default: {
+			/* getopt said what it refused */
+			const char *best = suggest_long_option(argv[optind - 1], longopts);
+
+			if (best)
+				fprintf(stderr, "did you mean '--%s'?\n", best);
 			fprintf(stderr, "see 'cidre run -h'\n");
 			return -1;
+		}
 		}
 	}
 	for (; optind < argc; optind++)

@@ -244,8 +244,7 @@ int cmd_schedule(int argc, char **argv)
 		default:
 			json_decref(body);
 			json_decref(vars);
-			return cli_usage_error("schedule", "unknown or incomplete option '%s'",
-					       argv[optind - 1]);
+			return cli_bad_option("schedule", argv[optind - 1], longopts);
 		}
 	}
 	if (vars) {

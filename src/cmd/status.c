@@ -100,8 +100,7 @@ static int parse_opts(int argc, char **argv, struct status_opts *o)
 			o->json = 1;
 			break;
 		default:
-			return cli_usage_error("status", "unknown or incomplete option '%s'",
-					       argv[optind - 1]);
+			return cli_bad_option("status", argv[optind - 1], longopts);
 		}
 	}
 	if (optind < argc) {

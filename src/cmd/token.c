@@ -131,8 +131,7 @@ int cmd_token(int argc, char **argv)
 		if (ch == OPT_JSON)
 			json = 1;
 		else
-			return cli_usage_error("token", "unknown or incomplete option '%s'",
-					       argv[optind - 1]);
+			return cli_bad_option("token", argv[optind - 1], longopts);
 	}
 	if (strcmp(sub, "list")) {
 		if (optind == argc)

@@ -109,8 +109,7 @@ static int parse_opts(int argc, char **argv, struct trigger_opts *o)
 			o->json = 1;
 			break;
 		default:
-			return cli_usage_error("trigger", "unknown or incomplete option '%s'",
-					       argv[optind - 1]);
+			return cli_bad_option("trigger", argv[optind - 1], longopts);
 		}
 	}
 	if (optind == argc)

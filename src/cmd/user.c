@@ -276,8 +276,7 @@ int cmd_user(int argc, char **argv)
 			current = 1;
 			break;
 		default:
-			return cli_usage_error("user", "unknown or incomplete option '%s'",
-					       argv[optind - 1]);
+			return cli_bad_option("user", argv[optind - 1], longopts);
 		}
 	}
 	if (strcmp(sub, "list")) {

@@ -169,8 +169,7 @@ int cmd_variable(int argc, char **argv)
 			json = 1;
 			break;
 		default:
-			return cli_usage_error("variable", "unknown or incomplete option '%s'",
-					       argv[optind - 1]);
+			return cli_bad_option("variable", argv[optind - 1], longopts);
 		}
 	}
 	if (optind == argc)

@@ -1,6 +1,7 @@
 /* "Did you mean": see suggest.h. */
 #include "util/suggest.h"
 
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -105,4 +106,27 @@ const char *suggest_hint(char *buf, size_t n, const char *best)
 	}
 	snprintf(buf, n, "; did you mean \"%s\"?", best);
 	return buf;
+}
+
+const char *suggest_long_option(const char *arg, const struct option *opts)
+{
+	char name[SUGGEST_MAX + 1];
+	struct suggest s;
+	size_t n;
+
+	if (!arg || strncmp(arg, "--", 2) || !opts)
+		return NULL;
+	arg += 2;
+	n = strcspn(arg, "=");
+	if (!n || n > SUGGEST_MAX)
+		return NULL;
+	memcpy(name, arg, n);
+	name[n] = '\0';
+	suggest_init(&s, name);
+	for (; opts->name; opts++) {
+		if (!strcmp(opts->name, name))
+			return NULL;    /* known: its argument was the trouble */
+		suggest_add(&s, opts->name);
+	}
+	return s.best;
 }

@@ -27,4 +27,12 @@ const char *suggest_from(const char *word, const char *const *cands, size_t nr);
  */
 const char *suggest_hint(char *buf, size_t n, const char *best);
 
+/*
+ * For a command-line argument getopt_long refused ("--exector",
+ * "--jsno=x"): the long option of opts (getopt's array, ending with a
+ * zero name) it is a typo of, without its dashes, or NULL.
+ */
+struct option;
+const char *suggest_long_option(const char *arg, const struct option *opts);
+
 #endif

@@ -197,7 +197,11 @@ test_expect_success 'help and version' '
 	expect_exit 2 cidre lnit 2>out &&
 	expect_grep "^cidre: .lnit. is not a cidre command; did you mean .lint.\? " out &&
 	expect_exit 2 cidre sandbox-int 2>out &&
-	expect_no_grep "did you mean" out
+	expect_no_grep "did you mean" out &&
+	expect_exit 2 cidre run --exector sandbox 2>out &&
+	expect_grep "^did you mean .--executor.\?$" out &&
+	expect_exit 129 cidre lint --jsno 2>out &&
+	expect_grep "^cidre lint: unknown or incomplete option .--jsno.; did you mean .--json.\?$" out
 '
 
 test_done

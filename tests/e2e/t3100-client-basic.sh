@@ -144,6 +144,16 @@ test_expect_success 'status --sha: the pipelines of a commit, by a prefix too' '
 	expect_grep "sha must be 4 to 40 hexadecimal digits" out
 '
 
+test_expect_success 'a mistyped option: the one meant, and where the help is' '
+	expect_exit 2 cidre status --jsno 2>err &&
+	expect_grep "^cidre status: unknown or incomplete option .--jsno.; did you mean .--json.\?$" err &&
+	expect_grep "^see .cidre status -h.$" err &&
+	expect_exit 2 cidre trigger app --wiat 2>err &&
+	expect_grep "did you mean .--wait.\?$" err &&
+	expect_exit 2 cidre status --frobnicate 2>err &&
+	expect_no_grep "did you mean" err
+'
+
 test_expect_success 'status of a missing pipeline: the server message, exit 1' '
 	expect_exit 1 cidre status 9999 >out 2>&1 &&
 	expect_grep "^cidre: .*9999" out
