@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <getopt.h>
 
 #include "util/suggest.h"
 
@@ -87,6 +88,29 @@ static void test_incremental_and_hint(void **state)
 	assert_string_equal(suggest_hint(buf, 8, "build"), "; did y");
 }
 
+static void test_long_options(void **state)
+{
+	static const struct option opts[] = {
+		{ "executor", required_argument, NULL, 1 },
+		{ "json", optional_argument, NULL, 2 },
+		{ "jobs", required_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+
+	assert_string_equal(suggest_long_option("--exector", opts), "executor");
+	assert_string_equal(suggest_long_option("--jsno=x", opts), "json");
+	assert_string_equal(suggest_long_option("--jbos", opts), "jobs");
+	/* known (its argument was the trouble), short, not an option */
+	assert_null(suggest_long_option("--executor", opts));
+	assert_null(suggest_long_option("--json=", opts));
+	assert_null(suggest_long_option("-x", opts));
+	assert_null(suggest_long_option("exector", opts));
+	assert_null(suggest_long_option("--", opts));
+	assert_null(suggest_long_option("--=x", opts));
+	assert_null(suggest_long_option("--frobnicate", opts));
+	assert_null(suggest_long_option(NULL, opts));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -94,6 +118,7 @@ int main(void)
 		cmocka_unit_test(test_too_far),
 		cmocka_unit_test(test_first_of_equals),
 		cmocka_unit_test(test_incremental_and_hint),
+		cmocka_unit_test(test_long_options),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
