@@ -227,6 +227,30 @@ test_expect_success 'a manual job with manual_confirmation: the play button asks
 	expect_grep "data-confirm=\"Deploy to production &lt;now&gt;\?\"" page.html
 '
 
+test_expect_success 'a pipeline'"'"'s duration is its jobs'"'"' time, running again or done' '
+	git init -q --bare later.git &&
+	git clone -q later.git later 2>/dev/null &&
+	(cd later && printf "build:\n  script: [echo built]\ndeploy:\n  when: manual\n  script: [sleep 2]\n" >.gitlab-ci.yml &&
+	 git add . && git commit -q -m later && git push -q origin HEAD:main) &&
+	api POST /api/v1/projects "{\"name\":\"later\",\"repo\":\"$SCRATCH/later.git\",\"public\":true}" >/dev/null &&
+	expect_status 201 &&
+	api POST /api/v1/projects/later/pipelines "{}" >pl.json && expect_status 201 &&
+	id=$(jq -r .id pl.json) &&
+	deploy=$(jq -r ".jobs[] | select(.name == \"deploy\") | .id" pl.json) &&
+	wait_pipeline "$id" >/dev/null &&
+	sleep 3 &&
+	api POST "/api/v1/jobs/$deploy/play" >/dev/null && expect_status 200 &&
+	wait_for 20 job_status_is "$deploy" running &&
+	test "$(get "/pipelines/$id")" = 200 &&
+	expect_grep "<span data-duration>([0-9]+ ms|[01]\.[0-9] s)</span>" page.html &&
+	wait_for 20 job_status_is "$deploy" success &&
+	wait_pipeline "$id" >/dev/null &&
+	test "$(get "/pipelines/$id")" = 200 &&
+	expect_grep "<span data-duration>2\.[0-9] s</span>" page.html &&
+	test "$(get "/p/later")" = 200 &&
+	expect_grep "<td>2\.[0-9] s</td></tr>" page.html
+'
+
 test_expect_success 'a long log: the page shows its last 4 MiB, lines numbered as in the whole log' '
 	git init -q --bare long.git &&
 	git clone -q long.git long 2>/dev/null &&
