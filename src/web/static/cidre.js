@@ -59,7 +59,8 @@
 	function onPipeline(kind, d) {
 		var els = document.querySelectorAll('[data-pipeline="' + d.id + '"]');
 		els.forEach(function (el) { if (el.id !== 'log-end') setStatus(el, d.status); });
-		if (kind.pipeline === String(d.id))
+		// a running pipeline has none yet: the page's "so far" stays
+		if (kind.pipeline === String(d.id) && d.duration !== null && d.duration !== undefined)
 			document.querySelectorAll('[data-duration]').forEach(function (el) {
 				el.textContent = duration(d.duration);
 			});
