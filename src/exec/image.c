@@ -644,8 +644,20 @@ int image_resolve(const char *store, const char *image, const char *base,
 		}
 	}
 	if (stat(root, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		const char *last = strrchr(image, '/');
+
 		strbuf_addf(err, "image \"%s\": root %s is %s", image, root,
 			    errno == ENOENT || !errno ? "missing" : strerror(errno));
+		/*
+		 * registry.example.com/team/app:1.0, a container image's
+		 * reference, is a path here: say what to do instead
+		 */
+		last = last ? last + 1 : image;
+		if (image[0] != '/' && image[0] != '.' && strchr(last, ':') &&
+		    image_name_ok(last))
+			strbuf_addf(err, " (a name with a \"/\" is a path: register a root "
+				    "filesystem as `cidre image add %s PATH|TARBALL` and "
+				    "name \"%s\" in image:)", last, last);
 		free(root);
 		free(*ret_name);
 		*ret_name = NULL;

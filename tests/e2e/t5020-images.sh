@@ -87,7 +87,15 @@ test_expect_success 'a name with a tag: image: node:20 as a pipeline written for
 		expect_grep "bad image name" out || return 1
 	done &&
 	cidre image rm node:20 &&
-	! cidre image ls | grep -q "^node:20 "
+	! cidre image ls | grep -q "^node:20 " &&
+	new_repo registry <<-\EOF &&
+	a:
+	  image: registry.example.com/team/app:1.0
+	  script: [echo never]
+	EOF
+	(cd registry && expect_exit 1 cidre run --executor sandbox --color=never >../out 2>&1) &&
+	expect_grep "root .*/registry.example.com/team/app:1.0 is missing \(a name with a \"/\" is a path: register a root filesystem as .cidre image add app:1.0 PATH\|TARBALL. and name \"app:1.0\" in image:\)" out &&
+	expect_no_grep "never" out
 '
 
 test_expect_success 'a missing image is a clear error before the job starts' '
