@@ -2130,7 +2130,8 @@ done:
 static void fail_orphans(struct runner *r)
 {
 	static const char why[] = "the server could not record this pipeline's jobs "
-				  "(its data directory's disk was full): trigger it again";
+				  "(its store could not be written: a full disk, or the "
+				  "database locked by another process): trigger it again";
 	size_t i = 0;
 
 	while (i < r->orphans_nr) {
