@@ -430,7 +430,9 @@ async function statusText(page, sel) {
 		await waitFor('the long job running', async () =>
 			(await api('GET', `/api/v1/jobs/${job}`)).json.status === 'running');
 		const lpage = await ctx.newPage();
-		lpage.setDefaultTimeout(60000);
+		// 125,000 lines through the page's live log: minutes on a loaded
+		// machine under the sanitizers (the suite runs two tests at once)
+		lpage.setDefaultTimeout(150000);
 		await lpage.goto(`${URL}/jobs/${job}`);
 		await lpage.waitForFunction(() => document.getElementById('log').textContent.includes('waiting'));
 		const max = parseInt(await lpage.getAttribute('#log-end', 'data-max-lines'), 10);

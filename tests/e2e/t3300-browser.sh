@@ -77,7 +77,7 @@ test_expect_success 'a server and a repository whose pushes start pipelines' '
 test_expect_success 'the web UI in chromium' '
 	CIDRE_URL=$URL CIDRE_TOKEN=$TOKEN WORK=$SCRATCH/work GATE=$SCRATCH/gate \
 		PROFILE=$SCRATCH/profile CHROMIUM=$CHROMIUM \
-		timeout 180 node "$BROWSER_DIR/ui.test.js" >browser.tap 2>&1;
+		timeout 420 node "$BROWSER_DIR/ui.test.js" >browser.tap 2>&1;
 	rc=$?; cat browser.tap; test $rc = 0 && grep -q "^1\.\.[1-9]" browser.tap &&
 	! grep -q "^not ok" browser.tap
 '
