@@ -238,14 +238,76 @@ void page_duration(char *buf, size_t n, int64_t from, int64_t to)
 	page_ms(buf, n, (to > 0 ? to : server_now_ms()) - from);
 }
 
-void page_pipeline_duration(char *buf, size_t n, const struct store_pipeline *p)
+struct span {
+	int64_t b, e;
+};
+
+static int span_cmp(const void *a, const void *b)
+{
+	const struct span *x = a, *y = b;
+
+	return x->b < y->b ? -1 : x->b > y->b;
+}
+
+/*
+ * The time the jobs of a running pipeline have run so far, as its
+ * duration will count them once it finishes (the union of the latest
+ * attempts' runs; a running one up to now).
+ */
+static int64_t running_ms(const struct store_job *jobs, size_t n, int64_t now)
+{
+	struct span *v = xcalloc(n ? n : 1, sizeof(*v));
+	int64_t total = 0, end = INT64_MIN;
+	size_t k = 0, i;
+
+	for (i = 0; i < n; i++) {
+		if (jobs[i].started <= 0)
+			continue;
+		v[k].b = jobs[i].started;
+		v[k].e = jobs[i].finished > 0 ? jobs[i].finished : now;
+		if (v[k].e < v[k].b)
+			v[k].e = v[k].b;
+		k++;
+	}
+	qsort(v, k, sizeof(*v), span_cmp);
+	for (i = 0; i < k; i++) {
+		if (v[i].b > end) {
+			total += v[i].e - v[i].b;
+			end = v[i].e;
+		} else if (v[i].e > end) {
+			total += v[i].e - end;
+			end = v[i].e;
+		}
+	}
+	free(v);
+	return total;
+}
+
+void page_pipeline_duration(struct page *pg, char *buf, size_t n,
+			    const struct store_pipeline *p,
+			    const struct store_job *jobs, size_t nj)
 {
 	int64_t ms = store_pipeline_ms(p);
+	struct store_job *own = NULL;
+	struct strbuf err = STRBUF_INIT;
 
-	if (ms >= 0)
-		page_ms(buf, n, ms);
-	else
-		page_duration(buf, n, p->started, p->finished);
+	if (ms >= 0 || p->started <= 0 || p->finished) {
+		if (ms >= 0)
+			page_ms(buf, n, ms);
+		else
+			page_duration(buf, n, p->started, p->finished);
+		return;
+	}
+	/* running: read its jobs unless the caller has them */
+	if (!jobs && store_job_list(pg->st, p->id, 0, &own, &nj, &err) < 0) {
+		/* the time since its first start, as before the jobs */
+		page_duration(buf, n, p->started, 0);
+		strbuf_release(&err);
+		return;
+	}
+	page_ms(buf, n, running_ms(jobs ? jobs : own, nj, server_now_ms()));
+	store_jobs_free(own, own ? nj : 0);
+	strbuf_release(&err);
 }
 
 void page_ms(char *buf, size_t n, int64_t ms)

@@ -60,8 +60,15 @@ void page_in(char *buf, size_t n, int64_t ms);
 void page_duration(char *buf, size_t n, int64_t from, int64_t to);
 /* ms as page_duration writes it */
 void page_ms(char *buf, size_t n, int64_t ms);
-/* A pipeline's running time (store_pipeline_ms); so far, when running */
-void page_pipeline_duration(char *buf, size_t n, const struct store_pipeline *p);
+/*
+ * A pipeline's duration (store_pipeline_ms): the time its jobs ran.
+ * While it runs (again), the time they have run so far, from jobs[0..nj)
+ * or, jobs NULL, its jobs read from the store: a pipeline running again
+ * days after its first run shows minutes, not days.
+ */
+void page_pipeline_duration(struct page *pg, char *buf, size_t n,
+			    const struct store_pipeline *p,
+			    const struct store_job *jobs, size_t nj);
 /* "12.3 MiB"; "" for < 0 */
 void page_bytes(char *buf, size_t n, int64_t bytes);
 /* A live status label: <span class="st st-S" data-KIND="ID">S</span> (KIND: pipeline, job). */

@@ -194,52 +194,6 @@ static void failures(struct page *pg, const struct store_job *jobs, size_t n, st
 	strbuf_release(&err);
 }
 
-struct span {
-	int64_t b, e;
-};
-
-static int span_cmp(const void *a, const void *b)
-{
-	const struct span *x = a, *y = b;
-
-	return x->b < y->b ? -1 : x->b > y->b;
-}
-
-/*
- * The time the jobs of a running pipeline have run so far, as its
- * duration will count them once it finishes (the union of the latest
- * attempts' runs; a running one up to now): a pipeline running again
- * days later, a manual job played, does not show the days between.
- */
-static int64_t running_ms(const struct store_job *jobs, size_t n, int64_t now)
-{
-	struct span *v = xcalloc(n ? n : 1, sizeof(*v));
-	int64_t total = 0, end = INT64_MIN;
-	size_t k = 0, i;
-
-	for (i = 0; i < n; i++) {
-		if (jobs[i].started <= 0)
-			continue;
-		v[k].b = jobs[i].started;
-		v[k].e = jobs[i].finished > 0 ? jobs[i].finished : now;
-		if (v[k].e < v[k].b)
-			v[k].e = v[k].b;
-		k++;
-	}
-	qsort(v, k, sizeof(*v), span_cmp);
-	for (i = 0; i < k; i++) {
-		if (v[i].b > end) {
-			total += v[i].e - v[i].b;
-			end = v[i].e;
-		} else if (v[i].e > end) {
-			total += v[i].e - end;
-			end = v[i].e;
-		}
-	}
-	free(v);
-	return total;
-}
-
 int web_pipeline(struct http_request *req, void *ud)
 {
 	struct page pg;
@@ -276,10 +230,7 @@ int web_pipeline(struct http_request *req, void *ud)
 	web_commit_files(&pg, &p, &ctitle, &author, &message, &files, &has_changed, &more);
 	snprintf(sid, sizeof(sid), "%" PRId64, p.id);
 	page_age(age, sizeof(age), p.created);
-	if (store_pipeline_ms(&p) < 0 && p.started > 0 && !p.finished)
-		page_ms(dur, sizeof(dur), running_ms(jobs, nj, server_now_ms()));
-	else
-		page_pipeline_duration(dur, sizeof(dur), &p);
+	page_pipeline_duration(&pg, dur, sizeof(dur), &p, jobs, nj);
 	page_status(&status, "pipeline", p.id, p.status);
 	if (p.error) {
 		struct tmpl_var v[] = { tmpl_str("error", p.error) };

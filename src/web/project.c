@@ -304,7 +304,7 @@ int web_project(struct http_request *req, void *ud)
 		snprintf(id, sizeof(id), "%" PRId64, pl[i].id);
 		snprintf(sha, sizeof(sha), "%.8s", pl[i].sha ? pl[i].sha : "");
 		page_age(age, sizeof(age), pl[i].created);
-		page_pipeline_duration(dur, sizeof(dur), &pl[i]);
+		page_pipeline_duration(&pg, dur, sizeof(dur), &pl[i], NULL, 0);
 		page_status(&st, "pipeline", pl[i].id, pl[i].status);
 		page_path_encode(&refq, pl[i].ref);
 		struct tmpl_var v[] = {

@@ -113,7 +113,7 @@ static void dashboard_row(struct page *pg, const struct store_project *pr, struc
 		snprintf(id, sizeof(id), "%" PRId64, pl[0].id);
 		snprintf(sha, sizeof(sha), "%.8s", pl[0].sha ? pl[0].sha : "");
 		page_age(age, sizeof(age), pl[0].created);
-		page_pipeline_duration(dur, sizeof(dur), &pl[0]);
+		page_pipeline_duration(pg, dur, sizeof(dur), &pl[0], NULL, 0);
 		page_status(&status, "pipeline", pl[0].id, pl[0].status);
 		struct tmpl_var v[] = {
 			tmpl_str("project", pr->name), tmpl_str("ref", pl[0].ref),

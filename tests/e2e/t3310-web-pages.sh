@@ -243,6 +243,10 @@ test_expect_success 'a pipeline'"'"'s duration is its jobs'"'"' time, running ag
 	wait_for 20 job_status_is "$deploy" running &&
 	test "$(get "/pipelines/$id")" = 200 &&
 	expect_grep "<span data-duration>([0-9]+ ms|[01]\.[0-9] s)</span>" page.html &&
+	test "$(get "/p/later")" = 200 &&
+	expect_grep "<td>([0-9]+ ms|[0-2]\.[0-9] s)</td></tr>" page.html &&
+	test "$(get /)" = 200 &&
+	expect_grep "href=\"/p/later\">later</a>.*<td>([0-9]+ ms|[0-2]\.[0-9] s)</td></tr>" page.html &&
 	wait_for 20 job_status_is "$deploy" success &&
 	wait_pipeline "$id" >/dev/null &&
 	test "$(get "/pipelines/$id")" = 200 &&
