@@ -5,7 +5,9 @@
 # next jobs start in it without a bwrap, each as isolated as before;
 # a canceled job's processes end with it; projects do not share a pool;
 # executor.pool false starts a bwrap per job; a removed project's pool
-# ends; the server's stop ends its pools; `cidre pool ls|stop --data DIR`;
+# ends; the server's stop ends its pools, and a job running in one goes
+# on through the server's stop or kill -9 (a killed server's pools
+# serve the next one); `cidre pool ls|stop --data DIR`;
 # without a cgroup the jobs still come from the pool, and a canceled
 # one ends with everything it started.
 . "$(dirname "$0")/lib.sh"
@@ -186,6 +188,23 @@ test_expect_success 'a job running in its pool when the server stops goes on; it
 	wait_for 30 job_status_is "$jid" success &&
 	api GET "/api/v1/jobs/$jid/log" | grep -q "^slept$" &&
 	wait_for 10 pools_are 1
+'
+
+test_expect_success '... and when the server is killed (kill -9) mid-job; the next server uses its pool' '
+	api POST /api/v1/projects/slow/pipelines "{}" >p.json && expect_status 201 &&
+	jid=$(jq -r ".jobs[0].id" p.json) &&
+	wait_for 20 pgrep -f "^sleep 2.5$" &&
+	pools_before=$(started pool) &&
+	kill_server &&
+	pgrep -f "^sleep 2.5$" &&
+	start_server data &&
+	wait_for 30 job_status_is "$jid" success &&
+	api GET "/api/v1/jobs/$jid/log" >log &&
+	expect_grep "^slept$" log &&
+	run_pipeline slow &&
+	jq -e ".status == \"success\"" done.json &&
+	test "$(started pool)" = "$pools_before" &&
+	pools_are 2
 '
 
 test_expect_success 'without a cgroup the jobs still come from the pool; a canceled one ends with all it started' '
