@@ -48,7 +48,8 @@ test_expect_success 'what the server runs is in it: start, HTTP, store, runner, 
 	read start size <hot &&
 	inside "$start" "$size" main server_main http_server_start runner_main fill_slots \
 		store_open sqlite3_step sqlite3VdbeExec malloc h_trigger yaml_parse \
-		pipeline_load plan_build json_loadb fy_parser_parse
+		pipeline_load plan_build json_loadb fy_parser_parse \
+		server_create_pipeline record_end
 '
 
 test_expect_success 'what it never runs is not: cidre run, lint, image builds' '
