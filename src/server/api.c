@@ -140,9 +140,14 @@ static json_t *job_json(const struct store_job *j)
 	json_object_set_new(o, "queued_at", json_time(j->queued));
 	json_object_set_new(o, "started_at", json_time(j->started));
 	json_object_set_new(o, "finished_at", json_time(j->finished));
-	json_object_set_new(o, "duration", json_seconds(j->started, j->finished));
-	/* GitLab's: from the time it could run (queued) to its start */
-	json_object_set_new(o, "queued_duration", json_seconds(j->queued, j->started));
+	/*
+	 * GitLab's: while a job runs, the seconds since its start; while it
+	 * waits for a runner, since it could run (queued) so far.
+	 */
+	json_object_set_new(o, "duration", json_seconds(j->started, j->finished > 0 ?
+			    j->finished : j->started > 0 ? server_now_ms() : 0));
+	json_object_set_new(o, "queued_duration", json_seconds(j->queued, j->started > 0 ?
+			    j->started : j->finished > 0 ? 0 : server_now_ms()));
 	json_object_set_new(o, "peak_memory", j->peak_mem >= 0 ? json_integer(j->peak_mem) :
 			    json_null());
 	json_object_set_new(o, "cpu", j->cpu >= 0 ? json_real(j->cpu) : json_null());

@@ -579,7 +579,8 @@ int web_job(struct http_request *req, void *ud)
 	struct job_stream *s;
 	enum role role;
 	int64_t id = page_id(req, "id");
-	char sid[24], pid[24], attempt[16], queued[32], dur[32], ex[16] = "", mem[32], cpu[32] = "";
+	char sid[24], pid[24], attempt[16], queued[32], dur[32], run[48], ex[16] = "", mem[32];
+	char cpu[32] = "";
 	char *path;
 	struct stat sb;
 
@@ -603,6 +604,7 @@ int web_job(struct http_request *req, void *ud)
 	snprintf(attempt, sizeof(attempt), "%d", j.attempt);
 	page_duration(queued, sizeof(queued), j.queued, j.started ? j.started : 0);
 	page_duration(dur, sizeof(dur), j.started, j.finished);
+	page_running(run, sizeof(run), j.started, j.finished);
 	if (j.exit_code >= 0)
 		snprintf(ex, sizeof(ex), "%d", j.exit_code);
 	page_bytes(mem, sizeof(mem), j.peak_mem);
@@ -662,7 +664,7 @@ int web_job(struct http_request *req, void *ud)
 			tmpl_html("pstatus", pstatus.buf), tmpl_str("name", j.name),
 			tmpl_html("status", status.buf), tmpl_str("stage", j.stage),
 			tmpl_str("attempt", attempt), tmpl_str("runner", j.runner),
-			tmpl_str("queued", queued), tmpl_str("duration", dur), tmpl_str("exit", ex),
+			tmpl_str("queued", queued), tmpl_str("duration", dur), tmpl_html("run", run), tmpl_str("exit", ex),
 			tmpl_str("memory", mem), tmpl_str("cpu", cpu), tmpl_html("env", env.buf),
 			tmpl_html("reason", reason.buf), tmpl_html("actions", actions.buf),
 			tmpl_html("tests", tests.buf), tmpl_html("artifacts", arts.buf),

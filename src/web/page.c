@@ -310,6 +310,16 @@ void page_pipeline_duration(struct page *pg, char *buf, size_t n,
 	strbuf_release(&err);
 }
 
+void page_running(char *buf, size_t n, int64_t started, int64_t finished)
+{
+	int64_t ms = server_now_ms() - started;
+
+	if (started > 0 && finished <= 0)
+		snprintf(buf, n, " data-run-ms=\"%" PRId64 "\"", ms < 0 ? 0 : ms);
+	else
+		snprintf(buf, n, "%s", "");
+}
+
 void page_ms(char *buf, size_t n, int64_t ms)
 {
 	if (ms < 0)

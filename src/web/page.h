@@ -61,6 +61,12 @@ void page_duration(char *buf, size_t n, int64_t from, int64_t to);
 /* ms as page_duration writes it */
 void page_ms(char *buf, size_t n, int64_t ms);
 /*
+ * What runs: ` data-run-ms="ELAPSED"` for the tag of its duration, whose
+ * text the page's script then counts on (cidre.js); "" once it ended or
+ * before it started.
+ */
+void page_running(char *buf, size_t n, int64_t started, int64_t finished);
+/*
  * A pipeline's duration (store_pipeline_ms): the time its jobs ran.
  * While it runs (again), the time they have run so far, from jobs[0..nj)
  * or, jobs NULL, its jobs read from the store: a pipeline running again

@@ -279,10 +279,11 @@ int web_pipeline(struct http_request *req, void *ud)
 	web_dag_svg(&dag, jobs, nj);
 	for (i = 0; i < nj; i++) {
 		struct strbuf st = STRBUF_INIT, ja = STRBUF_INIT, att = STRBUF_INIT;
-		char jid[24], jd[32], tests[64] = "";
+		char jid[24], jd[32], run[48], tests[64] = "";
 
 		snprintf(jid, sizeof(jid), "%" PRId64, jobs[i].id);
 		page_duration(jd, sizeof(jd), jobs[i].started, jobs[i].finished);
+		page_running(run, sizeof(run), jobs[i].started, jobs[i].finished);
 		if (jobs[i].tests_total >= 0)
 			snprintf(tests, sizeof(tests), "%d/%d passed",
 				 jobs[i].tests_total - jobs[i].tests_failed - jobs[i].tests_errors -
@@ -295,7 +296,7 @@ int web_pipeline(struct http_request *req, void *ud)
 		struct tmpl_var v[] = {
 			tmpl_str("id", jid), tmpl_str("name", jobs[i].name),
 			tmpl_str("stage", jobs[i].stage), tmpl_html("status", st.buf),
-			tmpl_str("duration", jd), tmpl_str("tests", tests),
+			tmpl_str("duration", jd), tmpl_html("run", run), tmpl_str("tests", tests),
 			tmpl_html("actions", ja.buf), tmpl_html("attempt", att.buf),
 		};
 		page_render(&jrows, "pipeline", "job", v, ARRAY_SIZE(v));

@@ -184,6 +184,16 @@ async function statusText(page, sel) {
 		await pipePage.waitForFunction(() => !!window.cidreEvents && window.cidreEvents.readyState === 1);
 		await jobPage.waitForFunction(() => !!window.cidreEvents && window.cidreEvents.readyState === 1);
 
+		// a running job's duration counts on, with no event: both pages
+		for (const pg of [pipePage, jobPage]) {
+			const t0 = await pg.$eval(`[data-dur-job="${buildJob}"]`, e => e.textContent);
+			await pg.waitForFunction(([id, t]) => {
+				const e = document.querySelector(`[data-dur-job="${id}"]`);
+				return e && e.hasAttribute('data-run-ms') && e.textContent !== t &&
+					/^[0-9.]+ (ms|s)$/.test(e.textContent);
+			}, [buildJob, t0], { timeout: 5000 });
+		}
+
 		fs.writeFileSync(GATE, 'open\n');
 		await dash.waitForFunction(id =>
 			document.querySelector(`[data-pipeline="${id}"]`).textContent === 'success', pid);
@@ -198,6 +208,8 @@ async function statusText(page, sel) {
 		assert(nodeClass.includes('st-success'), 'the graph node turned green: ' + nodeClass);
 		const dur = await pipePage.$eval(`[data-dur-job="${buildJob}"]`, e => e.textContent);
 		assert(/^[0-9.]+ (ms|s)$/.test(dur), 'the job duration arrived: ' + dur);
+		assert(!(await pipePage.$eval(`[data-dur-job="${buildJob}"]`, e => e.hasAttribute('data-run-ms'))),
+			'the ended job\'s duration no longer counts on');
 		assert(await eventsOpen(pipePage), 'the pipeline page follows an EventSource');
 		assert(pipePage.__polls.length === 0, 'the pipeline page polled: ' + pipePage.__polls.join(' '));
 	});

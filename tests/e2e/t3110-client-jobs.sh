@@ -162,6 +162,14 @@ test_expect_success 'a pipeline lasts as long as its jobs ran: not the wait for 
 	wait_for 30 job_status_is "$deploy" running &&
 	api GET "/api/v1/pipelines/$id" >p2.json &&
 	jq -e ".status == \"running\" and .finished_at == null and .duration == null" p2.json &&
+	jq -e ".jobs[] | select(.name == \"deploy\") | .finished_at == null and
+		.duration >= 0 and .duration < 2" p2.json &&
+	d1=$(jq ".jobs[] | select(.name == \"deploy\") | .duration * 1000 | round" p2.json) &&
+	cidre status "$id" >st-running.out &&
+	sleep 0.2 &&
+	api GET "/api/v1/jobs/$deploy" >j2.json &&
+	jq -e ".status == \"success\" or (.duration * 1000 | round) >= $d1 + 150" j2.json &&
+	expect_grep "^ *$deploy +deploy +deploy +(running|success) +[0-9]+\.[0-9]{2}s " st-running.out &&
 	wait_for 30 job_status_is "$deploy" success &&
 	wait_pipeline "$id" >p3.json &&
 	jq -e ".status == \"success\" and .duration >= 1 and .duration < 2" p3.json &&

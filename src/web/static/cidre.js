@@ -66,14 +66,34 @@
 			});
 		if (kind.newPipelines && !els.length) refresh();
 	}
+	// A job's duration cells. A running job's (data-run-ms: the time it
+	// had run when the page was made, or the event sent) counts on: tick().
+	function setDuration(id, status, sec) {
+		document.querySelectorAll('[data-dur-job="' + id + '"]').forEach(function (el) {
+			if (status === 'running' && sec !== null && sec !== undefined) {
+				el.setAttribute('data-run-ms', String(Math.round(sec * 1000)));
+				el.runFrom = performance.now();
+			} else {
+				el.removeAttribute('data-run-ms');
+			}
+			el.textContent = duration(sec);
+		});
+	}
+	// Once a second. The page's own cells count from the navigation's
+	// start (performance.now()'s origin), about when the page was made.
+	function tick() {
+		var now = performance.now();
+		document.querySelectorAll('[data-run-ms]').forEach(function (el) {
+			var ms = Number(el.getAttribute('data-run-ms')) + now - (el.runFrom || 0);
+			el.textContent = duration(ms / 1000);
+		});
+	}
 	function onJob(kind, d) {
 		var els = document.querySelectorAll('[data-job="' + d.id + '"]');
 		els.forEach(function (el) {
 			if (el.id !== 'log-end' && el.id !== 'log') setStatus(el, d.status);
 		});
-		document.querySelectorAll('[data-dur-job="' + d.id + '"]').forEach(function (el) {
-			el.textContent = duration(d.duration);
-		});
+		setDuration(d.id, d.status, d.duration);
 		if (kind.anyJob || (kind.newJobs && !els.length)) refresh();
 	}
 	function live() {
@@ -128,13 +148,17 @@
 				if (!o) return;
 				if (Array.isArray(o)) {
 					var by = {};
-					o.forEach(function (j) { by[j.id] = j.status; });
+					o.forEach(function (j) {
+						by[j.id] = j.status;
+						setDuration(j.id, j.status, j.duration);
+					});
 					want[k].forEach(function (el) {
 						var s = by[el.getAttribute('data-job')];
 						if (s) setStatus(el, s);
 					});
 				} else if (o.status) {
 					want[k].forEach(function (el) { setStatus(el, o.status); });
+					if (k.indexOf('jobs/') === 0) setDuration(o.id, o.status, o.duration);
 				}
 			}).catch(function () {}).then(function () {
 				if (--left === 0) done(true);
@@ -382,5 +406,6 @@
 		var end = document.getElementById('log-end');
 		if (end && end.getAttribute('data-live') === '1') follow(end);
 		live();
+		if (document.querySelector('[data-dur-job]')) setInterval(tick, 1000);
 	});
 })();
