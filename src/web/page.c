@@ -310,6 +310,22 @@ void page_pipeline_duration(struct page *pg, char *buf, size_t n,
 	strbuf_release(&err);
 }
 
+void page_pipeline_running(char *buf, size_t n, const struct store_pipeline *p,
+			   const struct store_job *jobs, size_t nj)
+{
+	size_t i;
+
+	snprintf(buf, n, "%s", "");
+	if (store_pipeline_ms(p) >= 0 || p->started <= 0 || p->finished)
+		return;
+	for (i = 0; i < nj; i++)
+		if (jobs[i].started > 0 && jobs[i].finished <= 0) {
+			snprintf(buf, n, " data-run-ms=\"%" PRId64 "\"",
+				 running_ms(jobs, nj, server_now_ms()));
+			return;
+		}
+}
+
 void page_running(char *buf, size_t n, int64_t started, int64_t finished)
 {
 	int64_t ms = server_now_ms() - started;

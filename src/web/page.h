@@ -75,6 +75,13 @@ void page_running(char *buf, size_t n, int64_t started, int64_t finished);
 void page_pipeline_duration(struct page *pg, char *buf, size_t n,
 			    const struct store_pipeline *p,
 			    const struct store_job *jobs, size_t nj);
+/*
+ * page_running() for a pipeline: while one of its jobs[0..nj) runs,
+ * ` data-run-ms="SO_FAR"` (its jobs' time so far, which grows as long
+ * as one of them runs); else "".
+ */
+void page_pipeline_running(char *buf, size_t n, const struct store_pipeline *p,
+			   const struct store_job *jobs, size_t nj);
 /* "12.3 MiB"; "" for < 0 */
 void page_bytes(char *buf, size_t n, int64_t bytes);
 /* A live status label: <span class="st st-S" data-KIND="ID">S</span> (KIND: pipeline, job). */

@@ -211,7 +211,7 @@ int web_pipeline(struct http_request *req, void *ud)
 	enum role role;
 	size_t nj = 0, i;
 	int64_t id = page_id(req, "id");
-	char sid[24], age[32], dur[32];
+	char sid[24], age[32], dur[32], prun[48];
 
 	memset(&p, 0, sizeof(p));
 	memset(&pr, 0, sizeof(pr));
@@ -231,6 +231,7 @@ int web_pipeline(struct http_request *req, void *ud)
 	snprintf(sid, sizeof(sid), "%" PRId64, p.id);
 	page_age(age, sizeof(age), p.created);
 	page_pipeline_duration(&pg, dur, sizeof(dur), &p, jobs, nj);
+	page_pipeline_running(prun, sizeof(prun), &p, jobs, nj);
 	page_status(&status, "pipeline", p.id, p.status);
 	if (p.error) {
 		struct tmpl_var v[] = { tmpl_str("error", p.error) };
@@ -313,6 +314,7 @@ int web_pipeline(struct http_request *req, void *ud)
 			tmpl_html("status", status.buf), tmpl_html("error", error.buf),
 			tmpl_str("title", ctitle), tmpl_str("author", author), tmpl_str("sha", p.sha),
 			tmpl_str("source", p.source), tmpl_str("age", age), tmpl_str("duration", dur),
+			tmpl_html("prun", prun),
 			tmpl_html("message", msg.buf), tmpl_html("changed", changed.buf),
 			tmpl_html("actions", actions.buf), tmpl_html("dag", dag.buf),
 			tmpl_html("jobs", jrows.buf), tmpl_html("failures", fail.buf),

@@ -193,6 +193,13 @@ async function statusText(page, sel) {
 					/^[0-9.]+ (ms|s)$/.test(e.textContent);
 			}, [buildJob, t0], { timeout: 5000 });
 		}
+		// and so does the pipeline's, its jobs' time so far, while one runs
+		const p0 = await pipePage.$eval('[data-duration]', e => e.textContent);
+		await pipePage.waitForFunction(t => {
+			const e = document.querySelector('[data-duration]');
+			return e.hasAttribute('data-run-ms') && e.textContent !== t &&
+				/^[0-9.]+ (ms|s)$/.test(e.textContent);
+		}, p0, { timeout: 5000 });
 
 		fs.writeFileSync(GATE, 'open\n');
 		await dash.waitForFunction(id =>
@@ -210,6 +217,8 @@ async function statusText(page, sel) {
 		assert(/^[0-9.]+ (ms|s)$/.test(dur), 'the job duration arrived: ' + dur);
 		assert(!(await pipePage.$eval(`[data-dur-job="${buildJob}"]`, e => e.hasAttribute('data-run-ms'))),
 			'the ended job\'s duration no longer counts on');
+		assert(!(await pipePage.$eval('[data-duration]', e => e.hasAttribute('data-run-ms'))),
+			'the ended pipeline\'s duration no longer counts on');
 		assert(await eventsOpen(pipePage), 'the pipeline page follows an EventSource');
 		assert(pipePage.__polls.length === 0, 'the pipeline page polled: ' + pipePage.__polls.join(' '));
 	});

@@ -242,7 +242,7 @@ test_expect_success 'a pipeline'"'"'s duration is its jobs'"'"' time, running ag
 	api POST "/api/v1/jobs/$deploy/play" >/dev/null && expect_status 200 &&
 	wait_for 20 job_status_is "$deploy" running &&
 	test "$(get "/pipelines/$id")" = 200 &&
-	expect_grep "<span data-duration>([0-9]+ ms|[01]\.[0-9] s)</span>" page.html &&
+	expect_grep "<span data-duration data-run-ms=\"[0-9]+\">([0-9]+ ms|[01]\.[0-9] s)</span>" page.html &&
 	expect_grep "<td data-dur-job=\"$deploy\" data-run-ms=\"[0-9]+\">([0-9]+ ms|[0-2]\.[0-9] s)</td>" page.html &&
 	test "$(get "/jobs/$deploy")" = 200 &&
 	expect_grep "<dd data-dur-job=\"$deploy\" data-run-ms=\"[0-9]+\">" page.html &&

@@ -43,6 +43,7 @@
 		if (refreshing) { again = true; return; }
 		refreshing = true;
 		setTimeout(function () {
+			var asked = performance.now();
 			fetch(location.href, { credentials: 'same-origin' }).then(function (r) {
 				return r.ok ? r.text() : null;
 			}).then(function (t) {
@@ -50,6 +51,7 @@
 				var doc = new DOMParser().parseFromString(t, 'text/html');
 				var fresh = doc.querySelector('main'), old = document.querySelector('main');
 				if (fresh && old) old.replaceWith(document.importNode(fresh, true));
+				madeAt(asked);
 			}).catch(function () {}).then(function () {
 				refreshing = false;
 				if (again) { again = false; refresh(); }
@@ -59,9 +61,11 @@
 	function onPipeline(kind, d) {
 		var els = document.querySelectorAll('[data-pipeline="' + d.id + '"]');
 		els.forEach(function (el) { if (el.id !== 'log-end') setStatus(el, d.status); });
-		// a running pipeline has none yet: the page's "so far" stays
+		// a running pipeline has none yet: the page's "so far" stays (and
+		// counts on while a job runs, tick())
 		if (kind.pipeline === String(d.id) && d.duration !== null && d.duration !== undefined)
 			document.querySelectorAll('[data-duration]').forEach(function (el) {
+				el.removeAttribute('data-run-ms');
 				el.textContent = duration(d.duration);
 			});
 		if (kind.newPipelines && !els.length) refresh();
@@ -81,11 +85,28 @@
 	}
 	// Once a second. The page's own cells count from the navigation's
 	// start (performance.now()'s origin), about when the page was made.
+	// A running pipeline's (data-duration): its jobs' time so far, which
+	// grows while one of them runs.
 	function tick() {
-		var now = performance.now();
-		document.querySelectorAll('[data-run-ms]').forEach(function (el) {
-			var ms = Number(el.getAttribute('data-run-ms')) + now - (el.runFrom || 0);
+		var now = performance.now(), running = false;
+		document.querySelectorAll('[data-dur-job][data-run-ms]').forEach(function (el) {
+			var ms = Number(el.getAttribute('data-run-ms')) + now - el.runFrom;
 			el.textContent = duration(ms / 1000);
+			running = true;
+		});
+		document.querySelectorAll('[data-duration][data-run-ms]').forEach(function (el) {
+			if (running) el.runSum += now - el.runAt;
+			el.runAt = now;
+			el.textContent = duration(el.runSum / 1000);
+		});
+	}
+	// The server made what runs at t (performance.now()'s scale): the
+	// page at the navigation's start (0), a refreshed <main> when asked.
+	function madeAt(t) {
+		document.querySelectorAll('[data-run-ms]').forEach(function (el) {
+			if (el.runFrom !== undefined || el.runAt !== undefined) return;
+			el.runFrom = el.runAt = t;
+			el.runSum = Number(el.getAttribute('data-run-ms'));
 		});
 	}
 	function onJob(kind, d) {
@@ -406,6 +427,7 @@
 		var end = document.getElementById('log-end');
 		if (end && end.getAttribute('data-live') === '1') follow(end);
 		live();
+		madeAt(0);
 		if (document.querySelector('[data-dur-job]')) setInterval(tick, 1000);
 	});
 })();
