@@ -399,6 +399,53 @@ static void tests_text(struct strbuf *out, const json_t *job)
 		strbuf_addf(out, ", %" PRId64 " skipped", skipped);
 }
 
+struct span {
+	double b, e;
+};
+
+static int span_cmp(const void *a, const void *b)
+{
+	const struct span *x = a, *y = b;
+
+	return x->b < y->b ? -1 : x->b > y->b;
+}
+
+/*
+ * A running pipeline's time so far, as its duration will count it: the
+ * union of its jobs' runs, each from its start for its duration (the
+ * server's, so far for a running job: no clock of ours in it). -1 when
+ * no job has started.
+ */
+static double so_far(const json_t *jobs)
+{
+	size_t n = json_is_array(jobs) ? json_array_size(jobs) : 0, k = 0, i;
+	struct span *v = xcalloc(n ? n : 1, sizeof(*v));
+	const json_t *job;
+	double total = 0, end = -INFINITY;
+
+	json_array_foreach(jobs, i, job) {
+		double b, d;
+
+		if (cli_parse_time(cli_str(job, "started_at", NULL), &b) < 0 ||
+		    cli_num(job, "duration", &d) < 0 || d < 0)
+			continue;
+		v[k].b = b;
+		v[k++].e = b + d;
+	}
+	qsort(v, k, sizeof(*v), span_cmp);
+	for (i = 0; i < k; i++) {
+		if (v[i].b > end) {
+			total += v[i].e - v[i].b;
+			end = v[i].e;
+		} else if (v[i].e > end) {
+			total += v[i].e - end;
+			end = v[i].e;
+		}
+	}
+	free(v);
+	return k ? total : -1;
+}
+
 void cli_print_pipeline(const json_t *p, FILE *f, time_t now)
 {
 	const json_t *jobs = json_object_get(p, "jobs"), *job;
@@ -415,6 +462,11 @@ void cli_print_pipeline(const json_t *p, FILE *f, time_t now)
 	if (cli_num(p, "duration", &d) == 0) {
 		cli_fmt_duration(&sb, d);
 		fprintf(f, "  in %s", sb.buf);
+		strbuf_reset(&sb);
+	} else if (!strcmp(cli_str(p, "status", ""), "running") &&
+		   (d = so_far(jobs)) >= 0) {
+		cli_fmt_duration(&sb, d);
+		fprintf(f, "  %s so far", sb.buf);
 		strbuf_reset(&sb);
 	}
 	cli_fmt_age(&sb, cli_str(p, "created_at", NULL), now);

@@ -170,6 +170,7 @@ test_expect_success 'a pipeline lasts as long as its jobs ran: not the wait for 
 	api GET "/api/v1/jobs/$deploy" >j2.json &&
 	jq -e ".status == \"success\" or (.duration * 1000 | round) >= $d1 + 150" j2.json &&
 	expect_grep "^ *$deploy +deploy +deploy +(running|success) +[0-9]+\.[0-9]{2}s " st-running.out &&
+	expect_grep "^pipeline $id  later  main  [0-9a-f]{8}  api  (running  [0-9]\.[0-9]{2}s so far|success  in 1\.[0-9]{2}s)  created " st-running.out &&
 	wait_for 30 job_status_is "$deploy" success &&
 	wait_pipeline "$id" >p3.json &&
 	jq -e ".status == \"success\" and .duration >= 1 and .duration < 2" p3.json &&
