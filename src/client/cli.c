@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "client/cli.h"
+#include "util/spans.h"
 #include "util/suggest.h"
 #include "util/xalloc.h"
 
@@ -399,17 +400,6 @@ static void tests_text(struct strbuf *out, const json_t *job)
 		strbuf_addf(out, ", %" PRId64 " skipped", skipped);
 }
 
-struct span {
-	double b, e;
-};
-
-static int span_cmp(const void *a, const void *b)
-{
-	const struct span *x = a, *y = b;
-
-	return x->b < y->b ? -1 : x->b > y->b;
-}
-
 /*
  * A running pipeline's time so far, as its duration will count it: the
  * union of its jobs' runs, each from its start for its duration (the
@@ -421,7 +411,7 @@ static double so_far(const json_t *jobs)
 	size_t n = json_is_array(jobs) ? json_array_size(jobs) : 0, k = 0, i;
 	struct span *v = xcalloc(n ? n : 1, sizeof(*v));
 	const json_t *job;
-	double total = 0, end = -INFINITY;
+	double total;
 
 	json_array_foreach(jobs, i, job) {
 		double b, d;
@@ -432,18 +422,9 @@ static double so_far(const json_t *jobs)
 		v[k].b = b;
 		v[k++].e = b + d;
 	}
-	qsort(v, k, sizeof(*v), span_cmp);
-	for (i = 0; i < k; i++) {
-		if (v[i].b > end) {
-			total += v[i].e - v[i].b;
-			end = v[i].e;
-		} else if (v[i].e > end) {
-			total += v[i].e - end;
-			end = v[i].e;
-		}
-	}
+	total = k ? spans_union(v, k) : -1;
 	free(v);
-	return k ? total : -1;
+	return total;
 }
 
 void cli_print_pipeline(const json_t *p, FILE *f, time_t now)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "util/hex.h"
+#include "util/spans.h"
 #include "web/files.h"
 #include "web/page.h"
 
@@ -238,17 +239,6 @@ void page_duration(char *buf, size_t n, int64_t from, int64_t to)
 	page_ms(buf, n, (to > 0 ? to : server_now_ms()) - from);
 }
 
-struct span {
-	int64_t b, e;
-};
-
-static int span_cmp(const void *a, const void *b)
-{
-	const struct span *x = a, *y = b;
-
-	return x->b < y->b ? -1 : x->b > y->b;
-}
-
 /*
  * The time the jobs of a running pipeline have run so far, as its
  * duration will count them once it finishes (the union of the latest
@@ -257,30 +247,18 @@ static int span_cmp(const void *a, const void *b)
 static int64_t running_ms(const struct store_job *jobs, size_t n, int64_t now)
 {
 	struct span *v = xcalloc(n ? n : 1, sizeof(*v));
-	int64_t total = 0, end = INT64_MIN;
 	size_t k = 0, i;
+	double total;
 
 	for (i = 0; i < n; i++) {
 		if (jobs[i].started <= 0)
 			continue;
-		v[k].b = jobs[i].started;
-		v[k].e = jobs[i].finished > 0 ? jobs[i].finished : now;
-		if (v[k].e < v[k].b)
-			v[k].e = v[k].b;
-		k++;
+		v[k].b = (double)jobs[i].started;
+		v[k++].e = (double)(jobs[i].finished > 0 ? jobs[i].finished : now);
 	}
-	qsort(v, k, sizeof(*v), span_cmp);
-	for (i = 0; i < k; i++) {
-		if (v[i].b > end) {
-			total += v[i].e - v[i].b;
-			end = v[i].e;
-		} else if (v[i].e > end) {
-			total += v[i].e - end;
-			end = v[i].e;
-		}
-	}
+	total = spans_union(v, k);
 	free(v);
-	return total;
+	return (int64_t)total;
 }
 
 void page_pipeline_duration(struct page *pg, char *buf, size_t n,
