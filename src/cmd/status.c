@@ -9,12 +9,14 @@
 #include <time.h>
 
 #include "client/cli.h"
+#include "client/wait.h"
 #include "cmd/cmd.h"
 
 const char cmd_status_usage[] =
 	"usage: cidre status [PROJECT] [--ref REF] [--status S] [--sha SHA] [-n N] [--json]\n"
-	"       cidre status -p PIPELINE_ID [--json]\n"
-	"       cidre status PIPELINE_ID [--json]\n"
+	"       cidre status -p PIPELINE_ID [--wait] [--json]\n"
+	"       cidre status PIPELINE_ID [--wait] [--json]\n"
+	"       cidre status [PROJECT] [--ref REF] [--sha SHA] [--source S] --wait\n"
 	"\n"
 	"Show the server's recent pipelines, newest first: id, project, ref,\n"
 	"short commit, source, status, duration and age. With a pipeline id,\n"
@@ -28,6 +30,9 @@ const char cmd_status_usage[] =
 	"      --source S     only pipelines from push, webhook, poll or api\n"
 	"      --sha SHA      only pipelines of this commit (at least 4 hex digits)\n"
 	"  -n N               show N pipelines (default 20, at most 1000)\n"
+	"  -w, --wait         follow the pipeline (with filters: the newest that\n"
+	"                     matches them) until it finishes: print each job's\n"
+	"                     status changes, then the pipeline and its jobs\n"
 	"      --json         print the server's JSON\n"
 	"\n"
 	CLI_USAGE_CONN
@@ -37,8 +42,10 @@ const char cmd_status_usage[] =
 	"  server = http://127.0.0.1:8080\n"
 	"  token_file = /var/lib/cidre/admin-token   # or: token = TOKEN\n"
 	"\n"
-	"exit status: 0 shown, 1 the server refused (e.g. no such pipeline),\n"
-	"2 usage error or the server cannot be reached.\n";
+	"exit status: 0 shown (with --wait: the pipeline succeeded), 1 the server\n"
+	"refused (e.g. no such pipeline; with --wait: none matches, or it failed,\n"
+	"was canceled or waits for a manual job), 2 usage error or the server\n"
+	"cannot be reached.\n";
 
 struct status_opts {
 	struct client_opts conn;
@@ -50,6 +57,7 @@ struct status_opts {
 	int64_t pipeline;
 	long n;
 	int json;
+	int wait;
 };
 
 static int parse_opts(int argc, char **argv, struct status_opts *o)
@@ -62,6 +70,7 @@ static int parse_opts(int argc, char **argv, struct status_opts *o)
 		{ "source", required_argument, NULL, OPT_SOURCE },
 		{ "sha", required_argument, NULL, OPT_SHA },
 		{ "json", no_argument, NULL, OPT_JSON },
+		{ "wait", no_argument, NULL, 'w' },
 		CLI_LONGOPTS_CONN,
 		{ NULL, 0, NULL, 0 },
 	};
@@ -70,7 +79,7 @@ static int parse_opts(int argc, char **argv, struct status_opts *o)
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "p:n:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:n:w", longopts, NULL)) != -1) {
 		if (cli_conn_opt(c, optarg, &o->conn))
 			continue;
 		switch (c) {
@@ -99,6 +108,9 @@ static int parse_opts(int argc, char **argv, struct status_opts *o)
 		case OPT_JSON:
 			o->json = 1;
 			break;
+		case 'w':
+			o->wait = 1;
+			break;
 		default:
 			return cli_bad_option("status", argv[optind - 1], longopts);
 		}
@@ -115,7 +127,41 @@ static int parse_opts(int argc, char **argv, struct status_opts *o)
 		return cli_usage_error("status", "unexpected argument '%s'", argv[optind]);
 	if (o->pipeline && (o->project || o->ref || o->status || o->source || o->sha))
 		return cli_usage_error("status", "a pipeline id takes no filter");
+	if (o->wait && o->status)
+		return cli_usage_error("status", "--wait follows a pipeline to its end: "
+				       "--status does not go with it");
 	return 0;
+}
+
+/*
+ * --wait: follow the pipeline to its end, then show it as show_pipeline
+ * does. CLI_OK when it succeeded (or was skipped), else CLI_FAILED.
+ */
+static int wait_pipeline(struct client *c, const struct status_opts *o)
+{
+	struct strbuf err = STRBUF_INIT;
+	json_t *done = NULL;
+	const char *st;
+	int rc;
+
+	rc = cli_wait_pipeline(c, o->pipeline, 1, &done, &err);
+	if (rc) {
+		rc = cli_report(rc, &err);
+		strbuf_release(&err);
+		return rc;
+	}
+	if (o->json)
+		cli_print_json(done);
+	else
+		cli_print_pipeline(done, stdout, time(NULL));
+	st = cli_str(done, "status", "");
+	if (!strcmp(st, "manual"))
+		fprintf(stderr, "cidre: pipeline %" PRId64 " waits for a manual job "
+			"(cidre play JOB_ID)\n", o->pipeline);
+	rc = !strcmp(st, "success") || !strcmp(st, "skipped") ? CLI_OK : CLI_FAILED;
+	json_decref(done);
+	strbuf_release(&err);
+	return rc;
 }
 
 static int show_pipeline(struct client *c, const struct status_opts *o)
@@ -251,12 +297,28 @@ int cmd_status(int argc, char **argv)
 	if (rc)
 		return rc;
 	if (o.pipeline) {
-		rc = show_pipeline(&c, &o);
+		rc = o.wait ? wait_pipeline(&c, &o) : show_pipeline(&c, &o);
 		client_close(&c);
 		return rc;
 	}
 	all = json_array();
+	if (o.wait)
+		o.n = 1;	/* the newest that matches */
 	rc = fetch_list(&c, &o, all, &err);
+	if (!rc && o.wait) {
+		if (json_array_size(all)) {
+			o.pipeline = cli_int(json_array_get(all, 0), "id", 0);
+			fprintf(stderr, "pipeline %" PRId64 "\n", o.pipeline);
+			rc = wait_pipeline(&c, &o);
+		} else {
+			fprintf(stderr, "cidre: no pipeline matches\n");
+			rc = CLI_FAILED;
+		}
+		json_decref(all);
+		strbuf_release(&err);
+		client_close(&c);
+		return rc;
+	}
 	if (rc)
 		rc = cli_report(rc, &err);
 	else if (o.json)

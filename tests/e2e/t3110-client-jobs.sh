@@ -1,6 +1,6 @@
 #!/bin/sh
 # The command-line client against a real server: trigger (variables,
-# --wait, exit codes), retry, cancel, play, artifacts list/get, and the
+# --wait, exit codes), status --wait, retry, cancel, play, artifacts list/get, and the
 # corner cases of hook install and hook run.
 . "$(dirname "$0")/lib.sh"
 . "$TEST_DIR/lib-server.sh"
@@ -59,6 +59,31 @@ test_expect_success 'trigger --wait: exit 1 when it fails; -q prints only the id
 	test "$(wc -l <out)" = 1 &&
 	expect_grep "^[0-9]+$" out &&
 	expect_grep "^job [0-9]+ test: failed$" err
+'
+
+test_expect_success 'status --wait follows a pipeline it did not start, to its end' '
+	id=$(cidre trigger app -v MUST_PASS=yes -q) &&
+	cidre status "$id" --wait >out 2>err &&
+	expect_grep "^job [0-9]+ test: success$" err &&
+	expect_grep "^pipeline $id  app  main  [0-9a-f]{8}  api  success  in " out &&
+	expect_grep "^ *[0-9]+ +test +test +success " out &&
+	id=$(cidre trigger app -q) &&
+	expect_exit 1 cidre status -p "$id" -w >out 2>err &&
+	expect_grep "^pipeline $id  app  main  [0-9a-f]{8}  api  failed  in " out &&
+	expect_exit 1 cidre status "$id" --wait --json >out.json 2>err &&
+	jq -e ".id == $id and .status == \"failed\" and (.jobs | length) == 3" out.json
+'
+
+test_expect_success 'status --wait with filters takes the newest that matches' '
+	sha=$(git --git-dir=app.git rev-parse main) &&
+	id=$(cidre trigger app -v MUST_PASS=yes -q) &&
+	cidre status app --sha "$sha" --wait >out 2>err &&
+	expect_grep "^pipeline $id$" err &&
+	expect_grep "^pipeline $id  app  main  [0-9a-f]{8}  api  success" out &&
+	expect_exit 1 cidre status app --ref no-such-branch --wait 2>err &&
+	expect_grep "^cidre: no pipeline matches$" err &&
+	expect_exit 2 cidre status app --status failed --wait 2>err &&
+	expect_grep "status: --wait follows a pipeline to its end: --status does not go with it" err
 '
 
 test_expect_success 'trigger --json prints the server object' '
