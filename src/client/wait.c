@@ -138,6 +138,16 @@ static int follow_pipeline(struct client *c, int64_t id, json_t *seen, char *sta
 	return rc;
 }
 
+int cli_wait_outcome(const json_t *done)
+{
+	const char *st = cli_str(done, "status", "");
+
+	if (!strcmp(st, "manual"))
+		fprintf(stderr, "cidre: pipeline %" PRId64 " waits for a manual job "
+			"(cidre play JOB_ID)\n", cli_int(done, "id", 0));
+	return !strcmp(st, "success") || !strcmp(st, "skipped") ? CLI_OK : CLI_FAILED;
+}
+
 int cli_wait_pipeline(struct client *c, int64_t id, int full, json_t **ret,
 		      struct strbuf *err)
 {

@@ -20,4 +20,11 @@
 int cli_wait_pipeline(struct client *c, int64_t id, int full, json_t **ret,
 		      struct strbuf *err);
 
+/*
+ * The exit status of a wait for the pipeline done: CLI_OK when it
+ * succeeded (or was skipped), else CLI_FAILED, saying so on stderr when
+ * it waits for a manual job.
+ */
+int cli_wait_outcome(const json_t *done);
+
 #endif

@@ -141,7 +141,6 @@ static int wait_pipeline(struct client *c, const struct status_opts *o)
 {
 	struct strbuf err = STRBUF_INIT;
 	json_t *done = NULL;
-	const char *st;
 	int rc;
 
 	rc = cli_wait_pipeline(c, o->pipeline, 1, &done, &err);
@@ -154,11 +153,7 @@ static int wait_pipeline(struct client *c, const struct status_opts *o)
 		cli_print_json(done);
 	else
 		cli_print_pipeline(done, stdout, time(NULL));
-	st = cli_str(done, "status", "");
-	if (!strcmp(st, "manual"))
-		fprintf(stderr, "cidre: pipeline %" PRId64 " waits for a manual job "
-			"(cidre play JOB_ID)\n", o->pipeline);
-	rc = !strcmp(st, "success") || !strcmp(st, "skipped") ? CLI_OK : CLI_FAILED;
+	rc = cli_wait_outcome(done);
 	json_decref(done);
 	strbuf_release(&err);
 	return rc;

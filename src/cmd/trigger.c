@@ -128,7 +128,6 @@ int cmd_trigger(int argc, char **argv)
 	struct client c = CLIENT_INIT;
 	struct strbuf path = STRBUF_INIT, err = STRBUF_INIT;
 	json_t *body = NULL, *p = NULL, *done = NULL;
-	const char *st;
 	int64_t id;
 	int rc;
 
@@ -191,11 +190,7 @@ int cmd_trigger(int argc, char **argv)
 		cli_print_json(done);
 	else if (!o.quiet)
 		cli_print_pipeline(done, stdout, time(NULL));
-	st = cli_str(done, "status", "");
-	if (!strcmp(st, "manual"))
-		fprintf(stderr, "cidre: pipeline %" PRId64 " waits for a manual job "
-			"(cidre play JOB_ID)\n", id);
-	rc = !strcmp(st, "success") || !strcmp(st, "skipped") ? CLI_OK : CLI_FAILED;
+	rc = cli_wait_outcome(done);
 out:
 	json_decref(o.vars);
 	json_decref(o.inputs);
