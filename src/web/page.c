@@ -262,13 +262,17 @@ static int64_t running_ms(const struct store_job *jobs, size_t n, int64_t now)
 }
 
 void page_pipeline_duration(struct page *pg, char *buf, size_t n,
+			    char *run, size_t rn, enum page_run when,
 			    const struct store_pipeline *p,
 			    const struct store_job *jobs, size_t nj)
 {
 	int64_t ms = store_pipeline_ms(p);
 	struct store_job *own = NULL;
 	struct strbuf err = STRBUF_INIT;
+	int job_runs = 0;
+	size_t i;
 
+	snprintf(run, rn, "%s", "");
 	if (ms >= 0 || p->started <= 0 || p->finished) {
 		if (ms >= 0)
 			page_ms(buf, n, ms);
@@ -283,25 +287,18 @@ void page_pipeline_duration(struct page *pg, char *buf, size_t n,
 		strbuf_release(&err);
 		return;
 	}
-	page_ms(buf, n, running_ms(jobs ? jobs : own, nj, server_now_ms()));
+	if (!jobs)
+		jobs = own;
+	ms = running_ms(jobs, nj, server_now_ms());
+	page_ms(buf, n, ms);
+	for (i = 0; i < nj; i++)
+		if (jobs[i].started > 0 && jobs[i].finished <= 0)
+			job_runs = 1;
+	if (p->status && !strcmp(p->status, "running") &&
+	    (job_runs || when == PAGE_RUN_PIPELINE))
+		snprintf(run, rn, " data-run-ms=\"%" PRId64 "\"", ms < 0 ? 0 : ms);
 	store_jobs_free(own, own ? nj : 0);
 	strbuf_release(&err);
-}
-
-void page_pipeline_running(char *buf, size_t n, const struct store_pipeline *p,
-			   const struct store_job *jobs, size_t nj)
-{
-	size_t i;
-
-	snprintf(buf, n, "%s", "");
-	if (store_pipeline_ms(p) >= 0 || p->started <= 0 || p->finished)
-		return;
-	for (i = 0; i < nj; i++)
-		if (jobs[i].started > 0 && jobs[i].finished <= 0) {
-			snprintf(buf, n, " data-run-ms=\"%" PRId64 "\"",
-				 running_ms(jobs, nj, server_now_ms()));
-			return;
-		}
 }
 
 void page_running(char *buf, size_t n, int64_t started, int64_t finished)

@@ -66,22 +66,24 @@ void page_ms(char *buf, size_t n, int64_t ms);
  * before it started.
  */
 void page_running(char *buf, size_t n, int64_t started, int64_t finished);
+/* When a running pipeline's duration counts on (page_pipeline_duration) */
+enum page_run {
+	PAGE_RUN_JOB,        /* while one of its jobs runs (a row of a list) */
+	PAGE_RUN_PIPELINE,   /* while it runs (its page: the job cells say when) */
+};
 /*
- * A pipeline's duration (store_pipeline_ms): the time its jobs ran.
- * While it runs (again), the time they have run so far, from jobs[0..nj)
- * or, jobs NULL, its jobs read from the store: a pipeline running again
- * days after its first run shows minutes, not days.
+ * A pipeline's duration (store_pipeline_ms) into buf: the time its jobs
+ * ran. While it runs (again), the time they have run so far, from
+ * jobs[0..nj) or, jobs NULL, its jobs read from the store: a pipeline
+ * running again days after its first run shows minutes, not days.
+ * run: page_running() for it, ` data-run-ms="SO_FAR"`, while its
+ * status is running, as `when` says; else "" (one that waits for a
+ * manual job stands still).
  */
 void page_pipeline_duration(struct page *pg, char *buf, size_t n,
+			    char *run, size_t rn, enum page_run when,
 			    const struct store_pipeline *p,
 			    const struct store_job *jobs, size_t nj);
-/*
- * page_running() for a pipeline: while one of its jobs[0..nj) runs,
- * ` data-run-ms="SO_FAR"` (its jobs' time so far, which grows as long
- * as one of them runs); else "".
- */
-void page_pipeline_running(char *buf, size_t n, const struct store_pipeline *p,
-			   const struct store_job *jobs, size_t nj);
 /* "12.3 MiB"; "" for < 0 */
 void page_bytes(char *buf, size_t n, int64_t bytes);
 /* A live status label: <span class="st st-S" data-KIND="ID">S</span> (KIND: pipeline, job). */

@@ -230,8 +230,8 @@ int web_pipeline(struct http_request *req, void *ud)
 	web_commit_files(&pg, &p, &ctitle, &author, &message, &files, &has_changed, &more);
 	snprintf(sid, sizeof(sid), "%" PRId64, p.id);
 	page_age(age, sizeof(age), p.created);
-	page_pipeline_duration(&pg, dur, sizeof(dur), &p, jobs, nj);
-	page_pipeline_running(prun, sizeof(prun), &p, jobs, nj);
+	page_pipeline_duration(&pg, dur, sizeof(dur), prun, sizeof(prun), PAGE_RUN_PIPELINE,
+			       &p, jobs, nj);
 	page_status(&status, "pipeline", p.id, p.status);
 	if (p.error) {
 		struct tmpl_var v[] = { tmpl_str("error", p.error) };

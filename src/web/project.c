@@ -297,14 +297,15 @@ int web_project(struct http_request *req, void *ud)
 	}
 	for (i = 0; i < n && i < PER_PAGE; i++) {
 		struct strbuf st = STRBUF_INIT, refq = STRBUF_INIT;
-		char id[24], sha[9], age[32], dur[32];
+		char id[24], sha[9], age[32], dur[32], run[48];
 		char *title, *author;
 
 		web_commit_facts(&pl[i], &title, &author, NULL, NULL, NULL, NULL);
 		snprintf(id, sizeof(id), "%" PRId64, pl[i].id);
 		snprintf(sha, sizeof(sha), "%.8s", pl[i].sha ? pl[i].sha : "");
 		page_age(age, sizeof(age), pl[i].created);
-		page_pipeline_duration(&pg, dur, sizeof(dur), &pl[i], NULL, 0);
+		page_pipeline_duration(&pg, dur, sizeof(dur), run, sizeof(run), PAGE_RUN_JOB,
+				       &pl[i], NULL, 0);
 		page_status(&st, "pipeline", pl[i].id, pl[i].status);
 		page_path_encode(&refq, pl[i].ref);
 		struct tmpl_var v[] = {
@@ -312,7 +313,7 @@ int web_project(struct http_request *req, void *ud)
 			tmpl_str("refq", refq.buf),
 			tmpl_html("status", st.buf), tmpl_str("sha", sha), tmpl_str("title", title),
 			tmpl_str("author", author), tmpl_str("source", pl[i].source),
-			tmpl_str("age", age), tmpl_str("duration", dur),
+			tmpl_str("age", age), tmpl_str("duration", dur), tmpl_html("run", run),
 		};
 		page_render(&rows, "project", "row", v, ARRAY_SIZE(v));
 		strbuf_release(&st);

@@ -106,20 +106,21 @@ static void dashboard_row(struct page *pg, const struct store_project *pr, struc
 		store_pipeline_list(pg->st, &f, &pl, &n, &err);
 	}
 	if (n) {
-		char id[24], sha[9], age[32], dur[32];
+		char id[24], sha[9], age[32], dur[32], run[48];
 		char *title, *author;
 
 		web_commit_facts(&pl[0], &title, &author, NULL, NULL, NULL, NULL);
 		snprintf(id, sizeof(id), "%" PRId64, pl[0].id);
 		snprintf(sha, sizeof(sha), "%.8s", pl[0].sha ? pl[0].sha : "");
 		page_age(age, sizeof(age), pl[0].created);
-		page_pipeline_duration(pg, dur, sizeof(dur), &pl[0], NULL, 0);
+		page_pipeline_duration(pg, dur, sizeof(dur), run, sizeof(run), PAGE_RUN_JOB,
+				       &pl[0], NULL, 0);
 		page_status(&status, "pipeline", pl[0].id, pl[0].status);
 		struct tmpl_var v[] = {
 			tmpl_str("project", pr->name), tmpl_str("ref", pl[0].ref),
 			tmpl_html("status", status.buf), tmpl_str("id", id), tmpl_str("sha", sha),
 			tmpl_str("title", title), tmpl_str("author", author), tmpl_str("age", age),
-			tmpl_str("duration", dur),
+			tmpl_str("duration", dur), tmpl_html("run", run),
 		};
 		page_render(rows, "dashboard", "row", v, ARRAY_SIZE(v));
 		free(title);

@@ -194,12 +194,20 @@ async function statusText(page, sel) {
 			}, [buildJob, t0], { timeout: 5000 });
 		}
 		// and so does the pipeline's, its jobs' time so far, while one runs
-		const p0 = await pipePage.$eval('[data-duration]', e => e.textContent);
-		await pipePage.waitForFunction(t => {
-			const e = document.querySelector('[data-duration]');
+		const p0 = await pipePage.$eval(`[data-duration="${pid}"]`, e => e.textContent);
+		await pipePage.waitForFunction(([id, t]) => {
+			const e = document.querySelector(`[data-duration="${id}"]`);
 			return e.hasAttribute('data-run-ms') && e.textContent !== t &&
 				/^[0-9.]+ (ms|s)$/.test(e.textContent);
-		}, p0, { timeout: 5000 });
+		}, [pid, p0], { timeout: 5000 });
+		// and the dashboard's row of it (no job cells there: the server
+		// marked the row while a job of it runs)
+		const d0 = await dash.$eval(`[data-duration="${pid}"]`, e => e.textContent);
+		await dash.waitForFunction(([id, t]) => {
+			const e = document.querySelector(`[data-duration="${id}"]`);
+			return e && e.hasAttribute('data-run-ms') && e.textContent !== t &&
+				/^[0-9.]+ (ms|s)$/.test(e.textContent);
+		}, [pid, d0], { timeout: 5000 });
 
 		fs.writeFileSync(GATE, 'open\n');
 		await dash.waitForFunction(id =>
@@ -207,6 +215,10 @@ async function statusText(page, sel) {
 		assert(await dash.evaluate(() => window.__notReloaded === 1), 'the dashboard was not reloaded');
 		assert(await eventsOpen(dash), 'the dashboard follows an EventSource');
 		assert(dash.__polls.length === 0, 'the dashboard polled the JSON API: ' + dash.__polls.join(' '));
+		await dash.waitForFunction(id => {
+			const e = document.querySelector(`[data-duration="${id}"]`);
+			return e && !e.hasAttribute('data-run-ms') && /^[0-9.]+ (ms|s)$/.test(e.textContent);
+		}, pid, { timeout: 5000 });
 		await dash.close();
 		await pipePage.waitForFunction(id =>
 			document.querySelector(`h1 [data-pipeline="${id}"]`).textContent === 'success', pid);

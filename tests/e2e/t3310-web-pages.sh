@@ -238,25 +238,27 @@ test_expect_success 'a pipeline'"'"'s duration is its jobs'"'"' time, running ag
 	id=$(jq -r .id pl.json) &&
 	deploy=$(jq -r ".jobs[] | select(.name == \"deploy\") | .id" pl.json) &&
 	wait_pipeline "$id" >/dev/null &&
+	test "$(get "/pipelines/$id")" = 200 &&
+	expect_grep "<span data-duration=\"$id\">[0-9]+ ms</span>" page.html &&
 	sleep 3 &&
 	api POST "/api/v1/jobs/$deploy/play" >/dev/null && expect_status 200 &&
 	wait_for 20 job_status_is "$deploy" running &&
 	test "$(get "/pipelines/$id")" = 200 &&
-	expect_grep "<span data-duration data-run-ms=\"[0-9]+\">([0-9]+ ms|[01]\.[0-9] s)</span>" page.html &&
+	expect_grep "<span data-duration=\"$id\" data-run-ms=\"[0-9]+\">([0-9]+ ms|[01]\.[0-9] s)</span>" page.html &&
 	expect_grep "<td data-dur-job=\"$deploy\" data-run-ms=\"[0-9]+\">([0-9]+ ms|[0-2]\.[0-9] s)</td>" page.html &&
 	test "$(get "/jobs/$deploy")" = 200 &&
 	expect_grep "<dd data-dur-job=\"$deploy\" data-run-ms=\"[0-9]+\">" page.html &&
 	test "$(get "/p/later")" = 200 &&
-	expect_grep "<td>([0-9]+ ms|[0-2]\.[0-9] s)</td></tr>" page.html &&
+	expect_grep "<td data-duration=\"$id\" data-run-ms=\"[0-9]+\">([0-9]+ ms|[0-2]\.[0-9] s)</td></tr>" page.html &&
 	test "$(get /)" = 200 &&
-	expect_grep "href=\"/p/later\">later</a>.*<td>([0-9]+ ms|[0-2]\.[0-9] s)</td></tr>" page.html &&
+	expect_grep "href=\"/p/later\">later</a>.*<td data-duration=\"$id\" data-run-ms=\"[0-9]+\">([0-9]+ ms|[0-2]\.[0-9] s)</td></tr>" page.html &&
 	wait_for 20 job_status_is "$deploy" success &&
 	wait_pipeline "$id" >/dev/null &&
 	test "$(get "/pipelines/$id")" = 200 &&
-	expect_grep "<span data-duration>2\.[0-9] s</span>" page.html &&
+	expect_grep "<span data-duration=\"$id\">2\.[0-9] s</span>" page.html &&
 	expect_grep "<td data-dur-job=\"$deploy\">2\.[0-9] s</td>" page.html &&
 	test "$(get "/p/later")" = 200 &&
-	expect_grep "<td>2\.[0-9] s</td></tr>" page.html
+	expect_grep "<td data-duration=\"$id\">2\.[0-9] s</td></tr>" page.html
 '
 
 test_expect_success 'a long log: the page shows its last 4 MiB, lines numbered as in the whole log' '

@@ -60,15 +60,22 @@
 	}
 	function onPipeline(kind, d) {
 		var els = document.querySelectorAll('[data-pipeline="' + d.id + '"]');
+		var stale = false;
 		els.forEach(function (el) { if (el.id !== 'log-end') setStatus(el, d.status); });
-		// a running pipeline has none yet: the page's "so far" stays (and
-		// counts on while a job runs, tick())
-		if (kind.pipeline === String(d.id) && d.duration !== null && d.duration !== undefined)
-			document.querySelectorAll('[data-duration]').forEach(function (el) {
+		// A running pipeline has no duration yet: the page's "so far"
+		// stays, and counts on (tick()). One that runs (again) with a
+		// cell that does not count needs the server's figure: a refresh.
+		document.querySelectorAll('[data-duration="' + d.id + '"]').forEach(function (el) {
+			if (d.duration !== null && d.duration !== undefined) {
 				el.removeAttribute('data-run-ms');
 				el.textContent = duration(d.duration);
-			});
-		if (kind.newPipelines && !els.length) refresh();
+			} else if (d.status !== 'running') {
+				el.removeAttribute('data-run-ms');
+			} else if (!el.hasAttribute('data-run-ms')) {
+				stale = true;
+			}
+		});
+		if (stale || (kind.newPipelines && !els.length)) refresh();
 	}
 	// A job's duration cells. A running job's (data-run-ms: the time it
 	// had run when the page was made, or the event sent) counts on: tick().
@@ -86,16 +93,19 @@
 	// Once a second. The page's own cells count from the navigation's
 	// start (performance.now()'s origin), about when the page was made.
 	// A running pipeline's (data-duration): its jobs' time so far, which
-	// grows while one of them runs.
+	// grows while one of them runs: on its page, while a job cell
+	// counts; in a list (no job cells), while the server's attribute
+	// says one runs (a pipeline or job event ends or renews it).
 	function tick() {
 		var now = performance.now(), running = false;
+		var cells = document.querySelectorAll('[data-dur-job]').length > 0;
 		document.querySelectorAll('[data-dur-job][data-run-ms]').forEach(function (el) {
 			var ms = Number(el.getAttribute('data-run-ms')) + now - el.runFrom;
 			el.textContent = duration(ms / 1000);
 			running = true;
 		});
 		document.querySelectorAll('[data-duration][data-run-ms]').forEach(function (el) {
-			if (running) el.runSum += now - el.runAt;
+			if (running || !cells) el.runSum += now - el.runAt;
 			el.runAt = now;
 			el.textContent = duration(el.runSum / 1000);
 		});
@@ -115,7 +125,11 @@
 			if (el.id !== 'log-end' && el.id !== 'log') setStatus(el, d.status);
 		});
 		setDuration(d.id, d.status, d.duration);
-		if (kind.anyJob || (kind.newJobs && !els.length)) refresh();
+		// a list row whose pipeline's time stands still while a job of
+		// it now runs (the next stage's, a played one): the server's figure
+		var still = d.status === 'running' && d.pipeline_id !== undefined &&
+			document.querySelector('[data-duration="' + d.pipeline_id + '"]:not([data-run-ms])');
+		if (kind.anyJob || (kind.newJobs && !els.length) || still) refresh();
 	}
 	function live() {
 		var kind = pageKind();
@@ -428,6 +442,7 @@
 		if (end && end.getAttribute('data-live') === '1') follow(end);
 		live();
 		madeAt(0);
-		if (document.querySelector('[data-dur-job]')) setInterval(tick, 1000);
+		// what counts on may also come later, with a refreshed <main>
+		if (pageKind()) setInterval(tick, 1000);
 	});
 })();
