@@ -132,6 +132,20 @@ int cli_status_final(const char *s)
 	       !strcmp(s, "canceled") || !strcmp(s, "skipped");
 }
 
+void cli_job_status(struct strbuf *out, const json_t *job)
+{
+	const char *st = cli_str(job, "status", "?");
+	const char *reason = cli_str(job, "failure_reason", NULL);
+
+	strbuf_addstr(out, st);
+	if (json_is_true(json_object_get(job, "allow_failure")) && !strcmp(st, "failed"))
+		strbuf_addstr(out, " (allowed)");
+	if (cli_int(job, "attempt", 1) > 1)
+		strbuf_addf(out, " x%" PRId64, cli_int(job, "attempt", 1));
+	if (reason && strcmp(reason, "script_failure"))
+		strbuf_addf(out, " (%s)", reason);
+}
+
 /* ---- formatting ------------------------------------------------------- */
 
 static int digits(const char *s, int n, int *ret)
@@ -471,19 +485,11 @@ void cli_print_pipeline(const json_t *p, FILE *f, time_t now)
 	cli_table_add(&t, "TESTS");
 	json_array_foreach(jobs, i, job) {
 		const json_t *ec = json_object_get(job, "exit_code");
-		const char *reason = cli_str(job, "failure_reason", NULL);
 
 		cli_table_addf(&t, "%" PRId64, cli_int(job, "id", 0));
 		cli_table_add(&t, cli_str(job, "name", "?"));
 		cli_table_add(&t, cli_str(job, "stage", ""));
-		strbuf_addstr(&sb, cli_str(job, "status", "?"));
-		if (json_is_true(json_object_get(job, "allow_failure")) &&
-		    !strcmp(sb.buf, "failed"))
-			strbuf_addstr(&sb, " (allowed)");
-		if (cli_int(job, "attempt", 1) > 1)
-			strbuf_addf(&sb, " x%" PRId64, cli_int(job, "attempt", 1));
-		if (reason && strcmp(reason, "script_failure"))
-			strbuf_addf(&sb, " (%s)", reason);
+		cli_job_status(&sb, job);
 		cli_table_add(&t, sb.buf);
 		strbuf_reset(&sb);
 		add_duration(&t, job);

@@ -72,6 +72,12 @@ int cli_num(const json_t *o, const char *key, double *ret);
 
 /* 1 for a status nothing more happens to: success, failed, canceled, skipped. */
 int cli_status_final(const char *status);
+/*
+ * A job's status as the tables show it, appended to out: "failed
+ * (allowed)", " x2" for a later attempt, and a failure reason other
+ * than the script's own ("failed (out_of_memory)").
+ */
+void cli_job_status(struct strbuf *out, const json_t *job);
 /* Sleep ms milliseconds (signals do not cut it short). */
 void cli_pause_ms(long ms);
 

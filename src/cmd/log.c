@@ -72,6 +72,40 @@ static int whole_log(struct client *c, int64_t id)
 	return rc;
 }
 
+/*
+ * How a followed job that did not succeed ended, on stderr: "cidre: job
+ * 62 failed, exit code 1"; "failed (allowed)" for one allowed to fail,
+ * the reason instead of the exit code when it is not the script's
+ * (out_of_memory, job_execution_timeout). From the job as the API has it, or the end
+ * event's status alone when that cannot be read.
+ */
+static void say_end(struct client *c, int64_t id, const char *status)
+{
+	struct strbuf path = STRBUF_INIT, err = STRBUF_INIT, st = STRBUF_INIT;
+	json_t *job = NULL;
+	const json_t *ec;
+	const char *reason;
+
+	strbuf_addf(&path, "/api/v1/jobs/%" PRId64, id);
+	if (client_request(c, "GET", path.buf, NULL, &job, &err) == 0 &&
+	    !strcmp(cli_str(job, "status", ""), status)) {
+		cli_job_status(&st, job);
+		ec = json_object_get(job, "exit_code");
+		reason = cli_str(job, "failure_reason", "script_failure");
+		/* a timeout's or an OOM kill's exit code is the signal's */
+		if (json_is_integer(ec) && !strcmp(status, "failed") &&
+		    !strcmp(reason, "script_failure"))
+			strbuf_addf(&st, ", exit code %" PRId64, (int64_t)json_integer_value(ec));
+	} else {
+		strbuf_addstr(&st, status);
+	}
+	fprintf(stderr, "cidre: job %" PRId64 " %s\n", id, st.buf);
+	json_decref(job);
+	strbuf_release(&path);
+	strbuf_release(&err);
+	strbuf_release(&st);
+}
+
 static int follow_log(struct client *c, int64_t id)
 {
 	struct strbuf err = STRBUF_INIT;
@@ -86,7 +120,7 @@ static int follow_log(struct client *c, int64_t id)
 		rc = cli_report(rc, &err);
 	} else {
 		if (strcmp(status, "success"))
-			fprintf(stderr, "cidre: job %" PRId64 " %s\n", id, status);
+			say_end(c, id, status);
 		rc = status_exit(status, 1);
 	}
 	free(status);

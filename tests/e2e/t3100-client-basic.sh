@@ -169,7 +169,7 @@ test_expect_success 'log prints the whole log; exit 0 for a success, 1 for a fai
 	expect_grep "^testing$" out &&
 	expect_exit 1 cidre log -f "$test" >out 2>err &&
 	expect_grep "^testing$" out &&
-	expect_grep "^cidre: job $test failed$" err &&
+	expect_grep "^cidre: job $test failed, exit code 3$" err &&
 	expect_exit 1 cidre log 99999 2>err &&
 	expect_grep "^cidre: " err
 '
@@ -231,6 +231,23 @@ test_expect_success 'a value on stdin reaches the server through cidre-client to
 	cidre log "$(jq -r ".jobs[0].id" p.json)" >log &&
 	expect_grep "^value=over-the-hand-over$" log &&
 	cidre project rm vars >/dev/null
+'
+
+test_expect_success 'log -f says how a job ended: allowed to fail, timed out, exit code' '
+	printf "%s\n" "lint:" "  script: [\"exit 4\"]" "  allow_failure: true" \
+		"hang:" "  script: [\"sleep 30\"]" "  timeout: 1s" | bare_repo ends &&
+	cidre project add ends --repo ends.git >/dev/null &&
+	expect_exit 1 cidre trigger ends main --wait --json >p.json 2>/dev/null &&
+	lint=$(jq -r ".jobs[] | select(.name == \"lint\") | .id" p.json) &&
+	hang=$(jq -r ".jobs[] | select(.name == \"hang\") | .id" p.json) &&
+	expect_exit 1 cidre log -f "$lint" >out 2>err &&
+	expect_grep "^cidre: job $lint failed \(allowed\), exit code 4$" err &&
+	expect_exit 1 cidre log -f "$hang" >out 2>err &&
+	expect_grep "^cidre: job $hang failed \(job_execution_timeout\)$" err &&
+	cidre status "$(jq -r .id p.json)" >out &&
+	expect_grep "failed \(allowed\) " out &&
+	expect_grep "failed \(job_execution_timeout\)" out &&
+	cidre project rm ends >/dev/null
 '
 
 test_expect_success 'project rm removes the project; its pipelines stay readable' '
