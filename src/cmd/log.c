@@ -76,8 +76,8 @@ static int whole_log(struct client *c, int64_t id)
  * How a followed job that did not succeed ended, on stderr: "cidre: job
  * 62 failed, exit code 1"; "failed (allowed)" for one allowed to fail,
  * the reason instead of the exit code when it is not the script's
- * (out_of_memory, job_execution_timeout). From the job as the API has it, or the end
- * event's status alone when that cannot be read.
+ * (out_of_memory, job_execution_timeout). From the job as the API has
+ * it, or the end event's status alone when that cannot be read.
  */
 static void say_end(struct client *c, int64_t id, const char *status)
 {
