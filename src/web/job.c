@@ -610,7 +610,7 @@ int web_job(struct http_request *req, void *ud)
 	page_bytes(mem, sizeof(mem), j.peak_mem);
 	if (j.cpu >= 0)
 		snprintf(cpu, sizeof(cpu), "%.2f s", j.cpu);
-	page_job_status(&status, j.id, j.pipeline_id, j.status);
+	page_job_status(&status, &j);
 	page_status(&pstatus, "pipeline", p.id, p.status);
 	if (j.env_name) {
 		struct strbuf link = STRBUF_INIT;
@@ -623,7 +623,13 @@ int web_job(struct http_request *req, void *ud)
 		strbuf_release(&link);
 	}
 	if (j.failure_reason) {
-		struct tmpl_var v[] = { tmpl_str("reason", j.failure_reason) };
+		char why[64];
+
+		page_failure(why, sizeof(why), j.failure_reason);
+		if (j.allow_failure && !strcmp(j.status, "failed"))
+			snprintf(why + strlen(why), sizeof(why) - strlen(why), "%s",
+				 " (allowed to fail)");
+		struct tmpl_var v[] = { tmpl_str("reason", why) };
 
 		page_render(&reason, "job", "reason", v, 1);
 	}

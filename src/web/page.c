@@ -339,13 +339,37 @@ void page_bytes(char *buf, size_t n, int64_t b)
 		snprintf(buf, n, "%.2f GiB", (double)b / (1024.0 * 1024.0 * 1024.0));
 }
 
-void page_job_status(struct strbuf *out, int64_t id, int64_t pipeline_id, const char *status)
+void page_job_status(struct strbuf *out, const struct store_job *j)
 {
 	strbuf_addstr(out, "<span class=\"st st-");
-	tmpl_escape(out, status);
-	strbuf_addf(out, "\" data-job=\"%" PRId64 "\" data-in=\"%" PRId64 "\">", id, pipeline_id);
-	tmpl_escape(out, status);
+	tmpl_escape(out, j->status);
+	if (j->allow_failure)
+		strbuf_addstr(out, " allowed\" title=\"allowed to fail");
+	strbuf_addf(out, "\" data-job=\"%" PRId64 "\" data-in=\"%" PRId64 "\">",
+		    j->id, j->pipeline_id);
+	tmpl_escape(out, j->status);
 	strbuf_addstr(out, "</span>");
+}
+
+void page_failure(char *buf, size_t n, const char *reason)
+{
+	static const char *const words[][2] = {
+		{ "script_failure", "the script failed" },
+		{ "job_execution_timeout", "timed out" },
+		{ "out_of_memory", "out of memory" },
+		{ "api_failure", "API failure" },
+	};
+	size_t i;
+
+	snprintf(buf, n, "%s", reason ? reason : "");
+	for (i = 0; reason && i < ARRAY_SIZE(words); i++)
+		if (!strcmp(reason, words[i][0])) {
+			snprintf(buf, n, "%s", words[i][1]);
+			return;
+		}
+	for (i = 0; buf[i]; i++)
+		if (buf[i] == '_')
+			buf[i] = ' ';
 }
 
 int page_finished(const char *s)
@@ -356,8 +380,18 @@ int page_finished(const char *s)
 
 void page_status(struct strbuf *out, const char *kind, int64_t id, const char *status)
 {
+	page_status_warn(out, kind, id, status, 0);
+}
+
+void page_status_warn(struct strbuf *out, const char *kind, int64_t id, const char *status,
+		      int allowed_failed)
+{
 	strbuf_addstr(out, "<span class=\"st st-");
 	tmpl_escape(out, status);
+	if (allowed_failed > 0 && !strcmp(status, "success"))
+		strbuf_addf(out, " warnings\" title=\"passed with warnings: %d %s allowed to fail",
+			    allowed_failed, allowed_failed == 1 ? "job failed that is" :
+			    "jobs failed that are");
 	strbuf_addf(out, "\" data-%s=\"%" PRId64 "\">", kind, id);
 	tmpl_escape(out, status);
 	strbuf_addstr(out, "</span>");

@@ -88,8 +88,21 @@ void page_pipeline_duration(struct page *pg, char *buf, size_t n,
 void page_bytes(char *buf, size_t n, int64_t bytes);
 /* A live status label: <span class="st st-S" data-KIND="ID">S</span> (KIND: pipeline, job). */
 void page_status(struct strbuf *out, const char *kind, int64_t id, const char *status);
-/* A job's: data-in names its pipeline, whose jobs the script polls at once. */
-void page_job_status(struct strbuf *out, int64_t id, int64_t pipeline_id, const char *status);
+/* page_status(), for a pipeline that passed with allowed_failed jobs failed that were allowed to: class `warnings` */
+void page_status_warn(struct strbuf *out, const char *kind, int64_t id, const char *status,
+		      int allowed_failed);
+/*
+ * A job's: data-in names its pipeline, whose jobs the script polls at
+ * once. A job allowed to fail has the class `allowed` (and says so in
+ * its title): failed, it shows as a warning, not as a failure.
+ */
+void page_job_status(struct strbuf *out, const struct store_job *j);
+/*
+ * Why a job failed, in words: "the script failed", "timed out", "out of
+ * memory"; the store's name for any other reason, its underscores as
+ * spaces. "" for none.
+ */
+void page_failure(char *buf, size_t n, const char *reason);
 int page_finished(const char *status);
 /* The path with each segment percent-encoded (for links to artifacts). */
 void page_path_encode(struct strbuf *out, const char *path);

@@ -145,11 +145,15 @@ void web_dag_svg(struct strbuf *out, const struct store_job *jobs, size_t n)
 
 		strbuf_addf(out, "<a href=\"/jobs/%" PRId64 "\"><g class=\"node st-", jobs[i].id);
 		tmpl_escape(out, jobs[i].status);
+		if (jobs[i].allow_failure)
+			strbuf_addstr(out, " allowed");
 		strbuf_addf(out, "\" data-job=\"%" PRId64 "\" data-in=\"%" PRId64 "\"><title>",
 			    jobs[i].id, jobs[i].pipeline_id);
 		tmpl_escape(out, jobs[i].name);
 		strbuf_addstr(out, ": ");
 		tmpl_escape(out, jobs[i].status);
+		if (jobs[i].allow_failure)
+			strbuf_addstr(out, " (allowed to fail)");
 		strbuf_addf(out, "</title><rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" rx=\"6\"/>"
 			    "<circle cx=\"%d\" cy=\"%d\" r=\"5\"/><text x=\"%d\" y=\"%d\">",
 			    x, y, NODE_W, NODE_H, x + 14, y + NODE_H / 2, x + 26, y + NODE_H / 2 + 4);
@@ -206,7 +210,7 @@ int web_pipeline(struct http_request *req, void *ud)
 	struct strbuf fail = STRBUF_INIT, title = STRBUF_INIT;
 	struct strvec files = STRVEC_INIT;
 	char *ctitle = NULL, *author = NULL, *message = NULL;
-	int has_changed = 0;
+	int has_changed = 0, allowed_failed = 0;
 	size_t more = 0;
 	enum role role;
 	size_t nj = 0, i;
@@ -232,7 +236,9 @@ int web_pipeline(struct http_request *req, void *ud)
 	page_age(age, sizeof(age), p.created);
 	page_pipeline_duration(&pg, dur, sizeof(dur), prun, sizeof(prun), PAGE_RUN_PIPELINE,
 			       &p, jobs, nj);
-	page_status(&status, "pipeline", p.id, p.status);
+	for (i = 0; i < nj; i++)
+		allowed_failed += jobs[i].allow_failure && !strcmp(jobs[i].status, "failed");
+	page_status_warn(&status, "pipeline", p.id, p.status, allowed_failed);
 	if (p.error) {
 		struct tmpl_var v[] = { tmpl_str("error", p.error) };
 
@@ -291,7 +297,7 @@ int web_pipeline(struct http_request *req, void *ud)
 					 jobs[i].tests_skipped, jobs[i].tests_total);
 		if (jobs[i].attempt > 1)
 			strbuf_addf(&att, " <span class=\"muted\">(attempt %d)</span>", jobs[i].attempt);
-		page_job_status(&st, jobs[i].id, jobs[i].pipeline_id, jobs[i].status);
+		page_job_status(&st, &jobs[i]);
 		if (role >= ROLE_DEVELOPER)
 			web_job_actions(&pg, &ja, &jobs[i]);
 		struct tmpl_var v[] = {

@@ -168,7 +168,7 @@ static int h_dashboard(struct http_request *req, void *ud)
 		snprintf(id, sizeof(id), "%" PRId64, jobs[i].id);
 		snprintf(pid, sizeof(pid), "%" PRId64, jobs[i].pipeline_id);
 		page_age(age, sizeof(age), jobs[i].started ? jobs[i].started : jobs[i].queued);
-		page_job_status(&st, jobs[i].id, jobs[i].pipeline_id, jobs[i].status);
+		page_job_status(&st, &jobs[i]);
 		struct tmpl_var v[] = {
 			tmpl_str("id", id), tmpl_str("name", jobs[i].name),
 			tmpl_str("project", jobs[i].project), tmpl_str("pipeline", pid),

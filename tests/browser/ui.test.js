@@ -223,6 +223,24 @@ async function statusText(page, sel) {
 		await pipePage.waitForFunction(id =>
 			document.querySelector(`h1 [data-pipeline="${id}"]`).textContent === 'success', pid);
 		assert(await pipePage.evaluate(() => window.__notReloaded === 1), 'the pipeline page was not reloaded');
+		// unit failed, allowed to: orange, not red; the pipeline passed with warnings
+		const unitBadge = await pipePage.$eval(`td .st[data-job="${unitJob}"]`,
+			e => [e.className, e.textContent, getComputedStyle(e).backgroundColor]);
+		assert(unitBadge[0].includes('st-failed') && unitBadge[0].includes('allowed') &&
+			unitBadge[1] === 'failed', 'the allowed failure\'s badge: ' + unitBadge.join(' '));
+		const redBadge = await pipePage.evaluate(() => {
+			const e = document.createElement('span');
+			e.className = 'st st-failed';
+			document.body.appendChild(e);
+			const c = getComputedStyle(e).backgroundColor;
+			e.remove();
+			return c;
+		});
+		assert(unitBadge[2] !== redBadge, 'an allowed failure is not shown as a failure: ' + unitBadge[2]);
+		await pipePage.waitForFunction(id => {
+			const e = document.querySelector(`h1 [data-pipeline="${id}"]`);
+			return e.classList.contains('warnings') && e.title === 'passed with warnings';
+		}, pid, { timeout: 5000 });
 		const nodeClass = await pipePage.$eval(`svg.graph g[data-job="${buildJob}"]`, g => g.getAttribute('class'));
 		assert(nodeClass.includes('st-success'), 'the graph node turned green: ' + nodeClass);
 		const dur = await pipePage.$eval(`[data-dur-job="${buildJob}"]`, e => e.textContent);

@@ -261,6 +261,35 @@ test_expect_success 'a pipeline'"'"'s duration is its jobs'"'"' time, running ag
 	expect_grep "<td data-duration=\"$id\">2\.[0-9] s</td></tr>" page.html
 '
 
+test_expect_success 'a failure allowed shows as a warning; the pipeline passed with warnings' '
+	git init -q --bare warn.git &&
+	git clone -q warn.git warn 2>/dev/null &&
+	(cd warn && printf "%s\n" "lint:" "  script: [\"exit 3\"]" "  allow_failure: true" \
+		"test:" "  script: [\"true\"]" "slow:" "  script: [\"sleep 30\"]" "  timeout: 1s" \
+		"  allow_failure: true" >.gitlab-ci.yml &&
+	 git add . && git commit -q -m warn && git push -q origin HEAD:main) &&
+	api POST /api/v1/projects "{\"name\":\"warn\",\"repo\":\"$SCRATCH/warn.git\",\"public\":true}" >/dev/null &&
+	expect_status 201 &&
+	api POST /api/v1/projects/warn/pipelines "{}" >pl.json && expect_status 201 &&
+	id=$(jq -r .id pl.json) &&
+	wait_pipeline "$id" >wd.json &&
+	jq -e ".status == \"success\"" wd.json &&
+	lint=$(jq -r ".jobs[] | select(.name == \"lint\") | .id" wd.json) &&
+	slow=$(jq -r ".jobs[] | select(.name == \"slow\") | .id" wd.json) &&
+	test=$(jq -r ".jobs[] | select(.name == \"test\") | .id" wd.json) &&
+	test "$(get "/pipelines/$id")" = 200 &&
+	expect_grep "<h1>Pipeline #$id <span class=\"st st-success warnings\" title=\"passed with warnings: 2 jobs failed that are allowed to fail\" data-pipeline=\"$id\">success</span>" page.html &&
+	expect_grep "<span class=\"st st-failed allowed\" title=\"allowed to fail\" data-job=\"$lint\" data-in=\"$id\">failed</span>" page.html &&
+	expect_grep "<span class=\"st st-success\" data-job=\"$test\" data-in=\"$id\">success</span>" page.html &&
+	expect_grep "<g class=\"node st-failed allowed\" data-job=\"$lint\" data-in=\"$id\"><title>lint: failed \(allowed to fail\)</title>" page.html &&
+	test "$(get "/jobs/$lint")" = 200 &&
+	expect_grep "<dt>Failure</dt><dd>the script failed \(allowed to fail\)</dd>" page.html &&
+	test "$(get "/jobs/$slow")" = 200 &&
+	expect_grep "<dt>Failure</dt><dd>timed out \(allowed to fail\)</dd>" page.html &&
+	test "$(get /)" = 200 &&
+	expect_grep "data-pipeline=\"$id\">success</span>" page.html
+'
+
 test_expect_success 'a long log: the page shows its last 4 MiB, lines numbered as in the whole log' '
 	git init -q --bare long.git &&
 	git clone -q long.git long 2>/dev/null &&

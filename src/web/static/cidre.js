@@ -62,6 +62,18 @@
 		var els = document.querySelectorAll('[data-pipeline="' + d.id + '"]');
 		var stale = false;
 		els.forEach(function (el) { if (el.id !== 'log-end') setStatus(el, d.status); });
+		// its own page has its jobs: passed, with a job failed that was
+		// allowed to (the server's page_status_warn())
+		if (kind.pipeline === String(d.id)) {
+			var warn = d.status === 'success' &&
+				!!document.querySelector('.st.st-failed.allowed[data-job]');
+			els.forEach(function (el) {
+				if (!el.classList.contains('st')) return;
+				el.classList.toggle('warnings', warn);
+				if (warn) el.setAttribute('title', 'passed with warnings');
+				else el.removeAttribute('title');
+			});
+		}
 		// A running pipeline has no duration yet: the page's "so far"
 		// stays, and counts on (tick()). One that runs (again) with a
 		// cell that does not count needs the server's figure: a refresh.
