@@ -33,6 +33,8 @@ static int known_status(const char *s)
 /*
  * The last pipelines as bars (height: duration, colour: status, oldest on
  * the left) and the pass rate over a sliding window of ten as a line.
+ * A bar is as wide whatever their number (room for TREND_N): a project's
+ * first pipeline is one narrow bar, not the whole chart.
  */
 void web_trend_svg(struct strbuf *out, const struct store_pipeline *p, size_t n)
 {
@@ -43,7 +45,7 @@ void web_trend_svg(struct strbuf *out, const struct store_pipeline *p, size_t n)
 	for (i = 0; i < n; i++)
 		if (store_pipeline_ms(&p[i]) > max)
 			max = store_pipeline_ms(&p[i]);
-	bw = n ? (double)(TREND_W - 40) / (double)n : 1;
+	bw = (double)(TREND_W - 40) / (double)(n > TREND_N ? n : TREND_N);
 	strbuf_addf(out, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"trendchart\" width=\"%d\" "
 		    "height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\" "
 		    "aria-label=\"duration and pass rate\">\n", TREND_W, TREND_H + 20, TREND_W,

@@ -91,6 +91,7 @@ test_expect_success 'pipeline page: graph, commit, jobs' '
 test_expect_success 'project page, filters, badge and Atom feed' '
 	test "$(get "/p/app?ref=main&status=success")" = 200 &&
 	expect_grep "class=\"trendchart\"" page.html &&
+	expect_grep "<rect class=\"bar st-success\" x=\"40.0\" y=\"[0-9.]+\" width=\"11.6\" height=\"[0-9.]+\"><title>#$(jq -r .id done.json) success" page.html &&
 	expect_grep "<option value=\"success\" selected>" page.html &&
 	test "$(get "/p/app?status=bogus&page=-3")" = 200 &&
 	test "$(get /p/app/badge.svg)" = 200 &&
