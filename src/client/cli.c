@@ -441,19 +441,34 @@ static double so_far(const json_t *jobs)
 	return total;
 }
 
+/* Jobs that failed and were allowed to: a pipeline that passed "with warnings" */
+static int allowed_failed(const json_t *jobs)
+{
+	const json_t *job;
+	size_t i;
+	int n = 0;
+
+	json_array_foreach(jobs, i, job)
+		n += json_is_true(json_object_get(job, "allow_failure")) &&
+		     !strcmp(cli_str(job, "status", ""), "failed");
+	return n;
+}
+
 void cli_print_pipeline(const json_t *p, FILE *f, time_t now)
 {
 	const json_t *jobs = json_object_get(p, "jobs"), *job;
 	const char *sha = cli_str(p, "sha", "");
+	const char *status = cli_str(p, "status", "?");
 	struct strbuf sb = STRBUF_INIT;
 	struct cli_table t;
 	size_t i;
 	double d;
 
-	fprintf(f, "pipeline %" PRId64 "  %s  %s%s  %.8s  %s  %s", cli_int(p, "id", 0),
+	fprintf(f, "pipeline %" PRId64 "  %s  %s%s  %.8s  %s  %s%s", cli_int(p, "id", 0),
 		cli_str(p, "project", "?"), cli_str(p, "ref", "?"),
 		json_is_true(json_object_get(p, "tag")) ? " (tag)" : "", sha,
-		cli_str(p, "source", "?"), cli_str(p, "status", "?"));
+		cli_str(p, "source", "?"), status,
+		!strcmp(status, "success") && allowed_failed(jobs) ? " with warnings" : "");
 	if (cli_num(p, "duration", &d) == 0) {
 		cli_fmt_duration(&sb, d);
 		fprintf(f, "  in %s", sb.buf);

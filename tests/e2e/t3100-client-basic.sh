@@ -250,6 +250,18 @@ test_expect_success 'log -f says how a job ended: allowed to fail, timed out, ex
 	cidre project rm ends >/dev/null
 '
 
+test_expect_success 'a pipeline that passed with a failure allowed: success with warnings' '
+	printf "%s\n" "lint:" "  script: [\"exit 2\"]" "  allow_failure: true" \
+		"test:" "  script: [\"true\"]" | bare_repo warns &&
+	cidre project add warns --repo warns.git >/dev/null &&
+	cidre trigger warns main --wait >out 2>/dev/null &&
+	expect_grep "^pipeline [0-9]+  warns  main  [0-9a-f]{8}  api  success with warnings  in " out &&
+	expect_grep "lint +test +failed \(allowed\) " out &&
+	cidre trigger warns main --wait --json >p.json 2>/dev/null &&
+	jq -e ".status == \"success\"" p.json &&
+	cidre project rm warns >/dev/null
+'
+
 test_expect_success 'project rm removes the project; its pipelines stay readable' '
 	id=$(cidre status slow -n 1 --json | jq -r ".[0].id") &&
 	cidre project rm slow >out &&
