@@ -441,8 +441,7 @@ static double so_far(const json_t *jobs)
 	return total;
 }
 
-/* Jobs that failed and were allowed to: a pipeline that passed "with warnings" */
-static int allowed_failed(const json_t *jobs)
+int cli_allowed_failed(const json_t *jobs)
 {
 	const json_t *job;
 	size_t i;
@@ -468,7 +467,7 @@ void cli_print_pipeline(const json_t *p, FILE *f, time_t now)
 		cli_str(p, "project", "?"), cli_str(p, "ref", "?"),
 		json_is_true(json_object_get(p, "tag")) ? " (tag)" : "", sha,
 		cli_str(p, "source", "?"), status,
-		!strcmp(status, "success") && allowed_failed(jobs) ? " with warnings" : "");
+		!strcmp(status, "success") && cli_allowed_failed(jobs) ? " with warnings" : "");
 	if (cli_num(p, "duration", &d) == 0) {
 		cli_fmt_duration(&sb, d);
 		fprintf(f, "  in %s", sb.buf);

@@ -78,6 +78,8 @@ int cli_status_final(const char *status);
  * than the script's own ("failed (out_of_memory)").
  */
 void cli_job_status(struct strbuf *out, const json_t *job);
+/* How many of jobs failed and were allowed to: a pipeline that passed "with warnings". */
+int cli_allowed_failed(const json_t *jobs);
 /* Sleep ms milliseconds (signals do not cut it short). */
 void cli_pause_ms(long ms);
 

@@ -198,7 +198,9 @@ static int pipeline_logs(struct client *c, int64_t id, int follow)
 		}
 		if (i == json_array_size(jobs) &&
 		    (cli_status_final(pst) || !strcmp(pst, "manual") || !follow)) {
-			printf("== pipeline %" PRId64 ": %s\n", id, pst);
+			printf("== pipeline %" PRId64 ": %s%s\n", id, pst,
+			       !strcmp(pst, "success") && cli_allowed_failed(jobs) ?
+			       " with warnings" : "");
 			rc = !strcmp(pst, "success") || !strcmp(pst, "manual") ? CLI_OK : CLI_FAILED;
 			break;
 		}

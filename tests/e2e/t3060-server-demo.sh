@@ -9,7 +9,9 @@ test_expect_success 'the server demo pushes and runs the demo pipeline to succes
 	expect_grep "^== build \\(build\\), job 1" out &&
 	expect_grep "^4 passed, 0 failed" out &&
 	expect_grep "^Hello, staging!" out &&
-	expect_grep "^== pipeline 1: success" out &&
+	expect_grep "^== pipeline 1: success with warnings$" out &&
+	expect_grep "^cidre: job 3 failed \\(allowed\\), exit code 3$" out &&
+	expect_grep "^pipeline 1  demo  main  [0-9a-f]{8}  push  success with warnings  in " out &&
 	expect_grep "style +test +failed \\(allowed\\)" out
 '
 
