@@ -508,6 +508,48 @@ async function statusText(page, sel) {
 		await lpage.close();
 	});
 
+	await step('without server-sent events a page polls: a running pipeline\'s row counts on, then ends', async () => {
+		const gate = GATE + '-polled';
+		git('checkout', '-q', '-B', 'polled', 'main');
+		fs.writeFileSync(path.join(WORK, '.gitlab-ci.yml'),
+			`wait:\n  script:\n    - while [ ! -f "${gate}" ]; do sleep 0.05; done\n`);
+		git('add', '.gitlab-ci.yml');
+		git('-c', 'user.name=t', '-c', 'user.email=t@example.invalid', 'commit', '-q', '-m', 'polled');
+		git('push', '-q', 'origin', 'HEAD:polled');
+		git('checkout', '-q', 'main');
+		const pp = await latestPipeline(0, 'polled');
+		const job = (await api('GET', `/api/v1/pipelines/${pp}/jobs`)).json[0].id;
+		await waitFor('the gated job running', async () =>
+			(await api('GET', `/api/v1/jobs/${job}`)).json.status === 'running');
+		const poller = await ctx.newPage();
+		poller.setDefaultTimeout(30000);
+		await poller.addInitScript(() => { window.EventSource = undefined; });
+		countPolls(poller);
+		await poller.goto(`${URL}/p/app?ref=polled`);
+		assert(await poller.evaluate(() => !window.cidreEvents), 'no event stream');
+		const d0 = await poller.$eval(`[data-duration="${pp}"]`, e => e.textContent);
+		await poller.waitForFunction(([id, t]) => {
+			const e = document.querySelector(`[data-duration="${id}"]`);
+			return e.hasAttribute('data-run-ms') && e.textContent !== t;
+		}, [pp, d0], { timeout: 5000 });
+		fs.writeFileSync(gate, 'open\n');
+		await poller.waitForFunction(id => {
+			const s = document.querySelector(`table.list [data-pipeline="${id}"]`);
+			const e = document.querySelector(`[data-duration="${id}"]`);
+			return s.textContent === 'success' && !e.hasAttribute('data-run-ms');
+		}, pp, { timeout: 15000 });
+		const end = await api('GET', `/api/v1/pipelines/${pp}`);
+		const shown = await poller.$eval(`[data-duration="${pp}"]`, e => e.textContent);
+		await new Promise(r => setTimeout(r, 1500));
+		assert(await poller.$eval(`[data-duration="${pp}"]`, e => e.textContent) === shown,
+			'the ended pipeline\'s duration no longer counts on: ' + shown);
+		assert(/^[0-9.]+ (ms|s)$/.test(shown) && end.json.duration !== null,
+			'its duration, as the API has it: ' + shown + ' / ' + end.json.duration);
+		assert(poller.__polls.some(u => u.startsWith(`/api/v1/pipelines/${pp}`)),
+			'it polled the API: ' + poller.__polls.join(' '));
+		await poller.close();
+	});
+
 	await ctx.close();
 	console.log(`1..${n}`);
 	process.exit(failed ? 1 : 0);

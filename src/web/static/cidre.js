@@ -74,9 +74,15 @@
 				else el.removeAttribute('title');
 			});
 		}
-		// A running pipeline has no duration yet: the page's "so far"
-		// stays, and counts on (tick()). One that runs (again) with a
-		// cell that does not count needs the server's figure: a refresh.
+		stale = pipelineDuration(d);
+		if (stale || (kind.newPipelines && !els.length)) refresh();
+	}
+	// A pipeline's duration cells, from its event or the API's object
+	// d. A running pipeline has no duration yet: the page's "so far"
+	// stays, and counts on (tick()). True when one runs (again) with a
+	// cell that does not count: the server's figure is needed, a refresh.
+	function pipelineDuration(d) {
+		var stale = false;
 		document.querySelectorAll('[data-duration="' + d.id + '"]').forEach(function (el) {
 			if (d.duration !== null && d.duration !== undefined) {
 				el.removeAttribute('data-run-ms');
@@ -87,7 +93,7 @@
 				stale = true;
 			}
 		});
-		if (stale || (kind.newPipelines && !els.length)) refresh();
+		return stale;
 	}
 	// A job's duration cells. A running job's (data-run-ms: the time it
 	// had run when the page was made, or the event sent) counts on: tick().
@@ -206,6 +212,7 @@
 				} else if (o.status) {
 					want[k].forEach(function (el) { setStatus(el, o.status); });
 					if (k.indexOf('jobs/') === 0) setDuration(o.id, o.status, o.duration);
+					else if (pipelineDuration(o)) refresh();
 				}
 			}).catch(function () {}).then(function () {
 				if (--left === 0) done(true);
