@@ -414,6 +414,12 @@ int store_job_defs(struct store *st, int64_t pipeline_id, int plan_idx,
 /* Number of jobs with this status (metrics, queue limit). */
 int store_job_count(struct store *st, const char *status, int64_t *ret,
 		    struct strbuf *err);
+/*
+ * Of a pipeline's jobs (latest attempts), how many failed and were
+ * allowed to: a pipeline that passed "with warnings" (the web's lists).
+ */
+int store_job_allowed_failed(struct store *st, int64_t pipeline_id, int64_t *ret,
+			     struct strbuf *err);
 
 /* ---- test cases (JUnit) ---- */
 

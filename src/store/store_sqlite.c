@@ -37,7 +37,7 @@ enum stmt_id {
 	ST_JOB_TO_PENDING, ST_JOB_TO_RUNNING, ST_JOB_TO_FINISHED, ST_JOB_TO_CREATED,
 	ST_JOB_TO_OTHER,
 	ST_JOB_SET_RETRIED, ST_JOB_SET_LOG_SIZE, ST_JOB_CLAIM, ST_JOB_RUNNING,
-	ST_JOB_COUNT, ST_JOB_TALLY,
+	ST_JOB_COUNT, ST_JOB_TALLY, ST_JOB_ALLOWED_FAILED,
 	ST_TEST_ADD, ST_TESTS_LIST, ST_TESTS_LIST_FAILED,
 	ST_ARTIFACT_ADD, ST_ARTIFACTS_LIST, ST_ARTIFACT_GET,
 	ST_ARTIFACTS_FROM, ST_ARTIFACTS_AFTER, ST_ARTIFACTS_SUM,
@@ -259,6 +259,11 @@ static const char *const stmt_sql[ST__NR] = {
 	[ST_JOB_RUNNING] =
 		"SELECT " JOB_COLS " FROM jobs j WHERE j.status = 'running' ORDER BY j.id",
 	[ST_JOB_COUNT] = "SELECT count(*) FROM jobs WHERE status = ?1",
+	[ST_JOB_ALLOWED_FAILED] =
+		"SELECT count(*) FROM jobs j WHERE j.pipeline_id = ?1 AND j.status = 'failed' "
+		"AND j.allow_failure <> 0 "
+		"AND NOT EXISTS (SELECT 1 FROM jobs k WHERE k.pipeline_id = j.pipeline_id "
+		"AND k.plan_idx = j.plan_idx AND k.attempt > j.attempt)",
 	/* created, scheduled and running jobs are always latest attempts */
 	[ST_JOB_BUSY] =
 		"SELECT EXISTS (SELECT 1 FROM jobs WHERE pipeline_id = ?1 "
@@ -2252,6 +2257,17 @@ int store_job_count(struct store *st, const char *status, int64_t *ret,
 		return db_fail(st, -1, "job count", err);
 	}
 	return get_count(st, s, ret, "job count", err);
+}
+
+int store_job_allowed_failed(struct store *st, int64_t pipeline_id, int64_t *ret,
+			     struct strbuf *err)
+{
+	sqlite3_stmt *s = prep(st, ST_JOB_ALLOWED_FAILED, err);
+
+	if (!s)
+		return -1;
+	b_int(s, 1, pipeline_id);
+	return get_count(st, s, ret, "allowed failures", err);
 }
 
 int store_job_busy(struct store *st, int64_t pipeline_id, int *ret_undecided,

@@ -611,7 +611,7 @@ int web_job(struct http_request *req, void *ud)
 	if (j.cpu >= 0)
 		snprintf(cpu, sizeof(cpu), "%.2f s", j.cpu);
 	page_job_status(&status, &j);
-	page_status(&pstatus, "pipeline", p.id, p.status);
+	page_pipeline_status(&pg, &pstatus, &p);
 	if (j.env_name) {
 		struct strbuf link = STRBUF_INIT;
 		struct tmpl_var l[] = { tmpl_str("url", j.env_url) };

@@ -383,6 +383,18 @@ void page_status(struct strbuf *out, const char *kind, int64_t id, const char *s
 	page_status_warn(out, kind, id, status, 0);
 }
 
+void page_pipeline_status(struct page *pg, struct strbuf *out, const struct store_pipeline *p)
+{
+	struct strbuf err = STRBUF_INIT;
+	int64_t n = 0;
+
+	if (p->status && !strcmp(p->status, "success") &&
+	    store_job_allowed_failed(pg->st, p->id, &n, &err) < 0)
+		n = 0;	/* the badge without its warnings: nothing else is lost */
+	strbuf_release(&err);
+	page_status_warn(out, "pipeline", p->id, p->status, (int)n);
+}
+
 void page_status_warn(struct strbuf *out, const char *kind, int64_t id, const char *status,
 		      int allowed_failed)
 {

@@ -88,7 +88,10 @@ void page_pipeline_duration(struct page *pg, char *buf, size_t n,
 void page_bytes(char *buf, size_t n, int64_t bytes);
 /* A live status label: <span class="st st-S" data-KIND="ID">S</span> (KIND: pipeline, job). */
 void page_status(struct strbuf *out, const char *kind, int64_t id, const char *status);
-/* page_status(), for a pipeline that passed with allowed_failed jobs failed that were allowed to: class `warnings` */
+/*
+ * page_status(), for a pipeline that passed with allowed_failed jobs
+ * failed that were allowed to: class `warnings` (and a title saying so).
+ */
 void page_status_warn(struct strbuf *out, const char *kind, int64_t id, const char *status,
 		      int allowed_failed);
 /*
@@ -104,6 +107,8 @@ void page_job_status(struct strbuf *out, const struct store_job *j);
  */
 void page_failure(char *buf, size_t n, const char *reason);
 int page_finished(const char *status);
+/* A pipeline's live status label, with its warnings when it passed with any (a store read) */
+void page_pipeline_status(struct page *pg, struct strbuf *out, const struct store_pipeline *p);
 /* The path with each segment percent-encoded (for links to artifacts). */
 void page_path_encode(struct strbuf *out, const char *path);
 /* A positive id from a route parameter; 0 when it is not one. */

@@ -122,7 +122,7 @@ static void branch_list(struct page *pg, const struct store_project *pr, struct 
 			continue;
 		snprintf(id, sizeof(id), "%" PRId64, p.id);
 		page_age(age, sizeof(age), p.created);
-		page_status(&st, "pipeline", p.id, p.status);
+		page_pipeline_status(pg, &st, &p);
 		page_path_encode(&refq, r[i].ref);
 		struct tmpl_var v[] = { tmpl_str("project", pr->name), tmpl_str("ref", r[i].ref),
 					tmpl_str("refq", refq.buf), tmpl_html("status", st.buf),
@@ -308,7 +308,7 @@ int web_project(struct http_request *req, void *ud)
 		page_age(age, sizeof(age), pl[i].created);
 		page_pipeline_duration(&pg, dur, sizeof(dur), run, sizeof(run), PAGE_RUN_JOB,
 				       &pl[i], NULL, 0);
-		page_status(&st, "pipeline", pl[i].id, pl[i].status);
+		page_pipeline_status(&pg, &st, &pl[i]);
 		page_path_encode(&refq, pl[i].ref);
 		struct tmpl_var v[] = {
 			tmpl_str("id", id), tmpl_str("project", pr.name), tmpl_str("ref", pl[i].ref),

@@ -115,7 +115,7 @@ static void dashboard_row(struct page *pg, const struct store_project *pr, struc
 		page_age(age, sizeof(age), pl[0].created);
 		page_pipeline_duration(pg, dur, sizeof(dur), run, sizeof(run), PAGE_RUN_JOB,
 				       &pl[0], NULL, 0);
-		page_status(&status, "pipeline", pl[0].id, pl[0].status);
+		page_pipeline_status(pg, &status, &pl[0]);
 		struct tmpl_var v[] = {
 			tmpl_str("project", pr->name), tmpl_str("ref", pl[0].ref),
 			tmpl_html("status", status.buf), tmpl_str("id", id), tmpl_str("sha", sha),

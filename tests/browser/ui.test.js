@@ -212,6 +212,10 @@ async function statusText(page, sel) {
 		fs.writeFileSync(GATE, 'open\n');
 		await dash.waitForFunction(id =>
 			document.querySelector(`[data-pipeline="${id}"]`).textContent === 'success', pid);
+		// unit failed, allowed to: the row passed with warnings
+		await dash.waitForFunction(id =>
+			document.querySelector(`[data-pipeline="${id}"]`).classList.contains('warnings'), pid,
+			{ timeout: 5000 });
 		assert(await dash.evaluate(() => window.__notReloaded === 1), 'the dashboard was not reloaded');
 		assert(await eventsOpen(dash), 'the dashboard follows an EventSource');
 		assert(dash.__polls.length === 0, 'the dashboard polled the JSON API: ' + dash.__polls.join(' '));

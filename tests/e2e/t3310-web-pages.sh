@@ -285,10 +285,15 @@ test_expect_success 'a failure allowed shows as a warning; the pipeline passed w
 	expect_grep "<g class=\"node st-failed allowed\" data-job=\"$lint\" data-in=\"$id\"><title>lint: failed \(allowed to fail\)</title>" page.html &&
 	test "$(get "/jobs/$lint")" = 200 &&
 	expect_grep "<dt>Failure</dt><dd>the script failed \(allowed to fail\)</dd>" page.html &&
+	expect_grep "<a href=\"/pipelines/$id\">pipeline #$id</a> <span class=\"st st-success warnings\" title=\"passed with warnings: 2 jobs failed that are allowed to fail\" data-pipeline=\"$id\">" page.html &&
 	test "$(get "/jobs/$slow")" = 200 &&
 	expect_grep "<dt>Failure</dt><dd>timed out \(allowed to fail\)</dd>" page.html &&
 	test "$(get /)" = 200 &&
-	expect_grep "data-pipeline=\"$id\">success</span>" page.html
+	expect_grep "<span class=\"st st-success warnings\" title=\"passed with warnings: 2 jobs failed that are allowed to fail\" data-pipeline=\"$id\">success</span>" page.html &&
+	test "$(get /p/warn)" = 200 &&
+	test "$(grep -o "class=\"st st-success warnings\" title=\"passed with warnings: 2 jobs failed that are allowed to fail\" data-pipeline=\"$id\"" page.html | wc -l)" = 2 &&
+	test "$(get /p/app)" = 200 &&
+	expect_no_grep "warnings" page.html
 '
 
 test_expect_success 'a long log: the page shows its last 4 MiB, lines numbered as in the whole log' '

@@ -790,6 +790,50 @@ static void test_pipeline_duration(void **state)
 
 /* ---- jobs ---- */
 
+/* a job of plan_idx's attempt, its status and allow_failure */
+static void add_allowed(struct store *st, int64_t pl, int idx, int attempt,
+			const char *status, int allowed)
+{
+	struct strbuf err = STRBUF_INIT;
+	struct store_job j = {
+		.pipeline_id = pl, .name = "lint", .stage = "test", .plan_idx = idx,
+		.attempt = attempt, .status = (char *)status, .allow_failure = allowed,
+	};
+
+	if (store_job_add(st, &j, &err))
+		fail_msg("job add: %s", err.buf);
+	strbuf_release(&err);
+}
+
+static void test_allowed_failed(void **state)
+{
+	struct strbuf err = STRBUF_INIT;
+	struct store *st = open_new();
+	int64_t proj = add_project(st, "p");
+	int64_t pl = add_pipeline(st, proj, "main", "success", "push");
+	int64_t other = add_pipeline(st, proj, "main", "success", "push");
+	int64_t n = -1;
+
+	(void)state;
+	assert_int_equal(store_job_allowed_failed(st, pl, &n, &err), 0);
+	assert_int_equal(n, 0);
+	add_allowed(st, pl, 0, 1, "failed", 1);   /* counted */
+	add_allowed(st, pl, 1, 1, "failed", 0);   /* not allowed */
+	add_allowed(st, pl, 2, 1, "failed", 1);   /* retried, then passed */
+	add_allowed(st, pl, 2, 2, "success", 1);
+	add_allowed(st, pl, 3, 1, "success", 1);
+	add_allowed(st, pl, 4, 1, "failed", 1);   /* counted */
+	add_allowed(st, other, 0, 1, "failed", 1);
+	assert_int_equal(store_job_allowed_failed(st, pl, &n, &err), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(store_job_allowed_failed(st, other, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_job_allowed_failed(st, 999, &n, &err), 0);
+	assert_int_equal(n, 0);
+	store_close(st);
+	strbuf_release(&err);
+}
+
 static void test_jobs(void **state)
 {
 	struct strbuf err = STRBUF_INIT;
@@ -2017,6 +2061,7 @@ int main(void)
 		cmocka_unit_test(test_pipeline_status),
 		cmocka_unit_test(test_pipeline_duration),
 		cmocka_unit_test(test_jobs),
+		cmocka_unit_test(test_allowed_failed),
 		cmocka_unit_test(test_job_transition),
 		cmocka_unit_test(test_job_reset),
 		cmocka_unit_test(test_claim_order),

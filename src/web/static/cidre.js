@@ -23,10 +23,10 @@
 	// whether a pipeline or job it does not show yet calls for a refresh.
 	function pageKind() {
 		var p = location.pathname, m;
-		if (p === '/') return { url: '/api/v1/events', newPipelines: true, anyJob: true };
+		if (p === '/') return { url: '/api/v1/events', newPipelines: true, anyJob: true, rows: true };
 		if ((m = /^\/p\/([^\/]+)$/.exec(p))) {
 			var first = !/[?&]page=(?!1(&|$))/.test(location.search);
-			return { url: '/api/v1/events?project=' + m[1], newPipelines: first };
+			return { url: '/api/v1/events?project=' + m[1], newPipelines: first, rows: true };
 		}
 		if ((m = /^\/pipelines\/(\d+)$/.exec(p)))
 			return { url: '/api/v1/events?pipeline=' + m[1], pipeline: m[1], newJobs: true };
@@ -75,6 +75,9 @@
 			});
 		}
 		stale = pipelineDuration(d);
+		// a list's row that passed: whether with warnings (a job failed
+		// that was allowed to) is the server's to say
+		if (kind.rows && d.status === 'success' && els.length) stale = true;
 		if (stale || (kind.newPipelines && !els.length)) refresh();
 	}
 	// A pipeline's duration cells, from its event or the API's object
