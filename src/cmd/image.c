@@ -29,7 +29,9 @@ const char cmd_image_usage[] =
 	"\n"
 	"commands:\n"
 	"  add NAME PATH|TARBALL   register a directory, or check and unpack a\n"
-	"                          tarball (.tar, .tar.gz, .tar.xz, .tar.zst)\n"
+	"                          tarball (.tar, .tar.gz, .tar.xz, .tar.zst),\n"
+	"                          a container image (docker save, an OCI\n"
+	"                          archive or layout: NAME picks one of several)\n"
 	"  ls                      list images: size, kind, jobs that used them\n"
 	"  rm NAME...              unregister (an unpacked tarball is removed)\n"
 	"  build NAME --debootstrap SUITE [--packages a,b,c] [--mirror URL]\n"
@@ -55,14 +57,14 @@ static int image_ls(const char *store)
 		strbuf_release(&err);
 		return 1;
 	}
-	printf("%-20s %-9s %10s %5s  %s\n", "NAME", "KIND", "SIZE", "JOBS",
+	printf("%-20s %-14s %10s %5s  %s\n", "NAME", "KIND", "SIZE", "JOBS",
 	       "ROOT / LAST JOB");
 	for (i = 0; i < nr; i++) {
-		printf("%-20s %-9s %9.1fM %5lld  %s%s\n", v[i].name,
+		printf("%-20s %-14s %9.1fM %5lld  %s%s\n", v[i].name,
 		       v[i].kind ? v[i].kind : "?", v[i].size / 1e6, v[i].uses,
 		       v[i].root, v[i].ok ? "" : " (MISSING)");
 		if (v[i].last_use)
-			printf("%-20s %-9s %10s %5s  last: %s\n", "", "", "", "",
+			printf("%-20s %-14s %10s %5s  last: %s\n", "", "", "", "",
 			       v[i].last_use);
 	}
 	image_info_release(v, nr);
@@ -287,8 +289,13 @@ static int image_build(const char *store, int argc, char **argv)
 			"(--mirror URL names one)\n");
 		goto done;
 	}
-	dir = xasprintf("%s/built/%s", store, name);
-	tmp = xasprintf("%s/built/.tmp-%s-%ld", store, name, (long)getpid());
+	{
+		char *f = image_name_file(name);
+
+		dir = xasprintf("%s/built/%s", store, f);
+		tmp = xasprintf("%s/built/.tmp-%s-%ld", store, f, (long)getpid());
+		free(f);
+	}
 	if (copy_mkdirs(tmp, &err) < 0) {
 		fprintf(stderr, "cidre image build: %s\n", err.buf);
 		goto done;
@@ -408,6 +415,18 @@ int cmd_image(int argc, char **argv)
 	}
 	if (!store)
 		store = image_default_store();
+	if (store[0] != '/') {
+		/* the roots it records are absolute: jobs run elsewhere */
+		char *cwd = getcwd(NULL, 0);
+
+		if (cwd) {
+			char *abs = xasprintf("%s/%s", cwd, store);
+
+			free(store);
+			store = abs;
+			free(cwd);
+		}
+	}
 	sub = argv[i];
 	if (!strcmp(sub, "add")) {
 		if (argc - i != 3) {

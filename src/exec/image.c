@@ -8,6 +8,7 @@
  */
 #include "exec/image.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -22,9 +23,11 @@
 #include <unistd.h>
 
 #include "exec/copy.h"
+#include "exec/oci.h"
 #include "exec/proc.h"
 #include "exec/sandbox.h"
 #include "util/sha256.h"
+#include "util/strvec.h"
 #include "util/xalloc.h"
 
 char *image_default_store(void)
@@ -40,55 +43,72 @@ char *image_default_store(void)
 	return xasprintf("%s/.local/share/cidre/images", e && *e ? e : "/tmp");
 }
 
-int image_name_ok(const char *name)
+/* n bytes at p: [A-Za-z0-9][A-Za-z0-9._-]* */
+static int word_ok(const char *p, size_t n)
 {
 	size_t i;
-	int colons = 0;
 
-	if (!name || !*name || strlen(name) > IMAGE_NAME_MAX)
+	if (!n || !isalnum((unsigned char)p[0]))
 		return 0;
-	for (i = 0; name[i]; i++) {
-		char c = name[i];
-
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9'))
-			continue;
-		if (i && (c == '.' || c == '_' || c == '-') && name[i - 1] != ':')
-			continue;
-		/* one tag, as a container image's reference has: node:20 */
-		if (i && c == ':' && !colons++ && name[i + 1])
-			continue;
-		return 0;
-	}
+	for (i = 1; i < n; i++)
+		if (!isalnum((unsigned char)p[i]) && !strchr("._-", p[i]))
+			return 0;
 	return 1;
 }
 
-static int file_digest(const char *path, char hex[SHA256_HEX_LEN + 1],
-		       struct strbuf *err)
+int image_name_ok(const char *name)
 {
-	struct sha256 c;
-	unsigned char md[SHA256_LEN];
-	char *buf;
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	const char *at, *last, *c, *end;
+	size_t len;
 
-	if (fd < 0) {
-		strbuf_addf(err, "%s: %s", path, strerror(errno));
-		return -1;
+	if (!name || !*name || (len = strlen(name)) > IMAGE_NAME_MAX)
+		return 0;
+	end = name + len;
+	/* a digest: @sha256:HEX */
+	at = strchr(name, '@');
+	if (at) {
+		const char *hex = at + 1;
+
+		if (strchr(hex, '@') || strncmp(hex, "sha256:", 7) ||
+		    strlen(hex + 7) != 64 || strspn(hex + 7, "0123456789abcdef") != 64)
+			return 0;
+		end = at;
 	}
-	buf = xmalloc(1 << 16);
-	sha256_init(&c);
-	while ((n = read(fd, buf, 1 << 16)) > 0)
-		sha256_update(&c, buf, (size_t)n);
-	free(buf);
-	close(fd);
-	if (n < 0) {
-		strbuf_addf(err, "%s: %s", path, strerror(errno));
-		return -1;
+	last = name;
+	for (c = name; c < end; c++)
+		if (*c == '/')
+			last = c + 1;
+	/* the components before the last: words; the first may have a port */
+	for (c = name; c < last;) {
+		const char *slash = memchr(c, '/', (size_t)(last - c));
+		const char *colon = memchr(c, ':', (size_t)(slash - c));
+
+		if (colon) {
+			if (c != name || colon + 1 == slash ||
+			    strspn(colon + 1, "0123456789") != (size_t)(slash - colon - 1))
+				return 0;
+		}
+		if (!word_ok(c, (size_t)((colon ? colon : slash) - c)))
+			return 0;
+		c = slash + 1;
 	}
-	sha256_final(&c, md);
-	sha256_to_hex(md, hex);
-	return 0;
+	/* the last: a word, and a tag after one ":" */
+	c = memchr(last, ':', (size_t)(end - last));
+	if (c)
+		return word_ok(last, (size_t)(c - last)) &&
+		       word_ok(c + 1, (size_t)(end - c - 1)) &&
+		       !memchr(c + 1, ':', (size_t)(end - c - 1));
+	return word_ok(last, (size_t)(end - last));
+}
+
+char *image_name_file(const char *name)
+{
+	char *f = xstrdup(name), *p;
+
+	for (p = f; *p; p++)
+		if (*p == '/')
+			*p = '+';
+	return f;
 }
 
 struct size_walk {
@@ -190,22 +210,89 @@ static int check_listing(const char *tarball, char *list, struct strbuf *err)
 	return 0;
 }
 
-int image_unpack(const char *store, const char *tarball, char **ret_root,
-		 char **ret_digest, struct strbuf *err)
+/* Whether an image of this kind was unpacked into the store. */
+static int kind_unpacked(const char *kind)
+{
+	return kind && strcmp(kind, "directory");
+}
+
+/* ROOT.image.json: what a container image's config says, or NULL. */
+static json_t *root_info(const char *root)
+{
+	char *path = xasprintf("%s.image.json", root);
+	json_t *o = json_load_file(path, 0, NULL);
+
+	free(path);
+	return o;
+}
+
+/* Unpack a plain tarball (a root filesystem) into tmp. */
+static int unpack_plain(const char *tarball, const char *tmp, struct strbuf *err)
+{
+	const char *argv[] = { "tar", "-xf", tarball, "-C", tmp, "--no-same-owner",
+			       "--delay-directory-restore", NULL };
+	struct strbuf out = STRBUF_INIT, why = STRBUF_INIT;
+	int status = -1, ret = 0;
+
+	if (proc_capture(argv, NULL, NULL, 1 << 20, &out, &status, &why) < 0 ||
+	    status) {
+		strbuf_rtrim(&why);
+		strbuf_addf(err, "unpacking %s failed: %s", tarball,
+			    why.len ? why.buf : "tar failed");
+		ret = -1;
+	}
+	strbuf_release(&out);
+	strbuf_release(&why);
+	return ret;
+}
+
+/* The store's key of an OCI layout directory: its index's digest. */
+static int layout_digest(const char *dir, char hex[SHA256_HEX_LEN + 1],
+			 struct strbuf *err)
+{
+	char *index = xasprintf("%s/index.json", dir), ih[SHA256_HEX_LEN + 1];
+	char *both;
+	int r = oci_file_sha256(index, ih, err);
+
+	free(index);
+	if (r < 0)
+		return -1;
+	both = xasprintf("oci-layout\n%s", ih);
+	sha256_hex(both, strlen(both), hex);
+	free(both);
+	return 0;
+}
+
+int image_unpack(const char *store, const char *src, const char *want,
+		 char **ret_root, char **ret_digest, char **ret_kind,
+		 struct strbuf *err)
 {
 	char hex[SHA256_HEX_LEN + 1];
 	char *roots = NULL, *root = NULL, *ok = NULL, *tmp = NULL, *lock = NULL;
+	char *archive = NULL;
+	const char *kind = "tarball";
 	struct strbuf out = STRBUF_INIT, why = STRBUF_INIT;
-	int status = -1, ret = -1, fd, lock_fd = -1;
+	int status = -1, ret = -1, fd, lock_fd = -1, many = 0;
+	json_t *info = NULL;
 	struct stat st;
 
-	if (stat(tarball, &st) < 0 || !S_ISREG(st.st_mode)) {
-		strbuf_addf(err, "%s is not a tarball: %s", tarball,
+	if (stat(src, &st) < 0 || (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))) {
+		strbuf_addf(err, "%s is not a tarball: %s", src,
 			    errno ? strerror(errno) : "not a regular file");
 		return -1;
 	}
-	if (file_digest(tarball, hex, err) < 0)
+	if (S_ISDIR(st.st_mode)) {
+		if (!oci_is_layout(src)) {
+			strbuf_addf(err, "%s is a directory, not an OCI image layout "
+				    "(no oci-layout and index.json)", src);
+			return -1;
+		}
+		kind = "oci-layout";
+		if (layout_digest(src, hex, err) < 0)
+			return -1;
+	} else if (oci_file_sha256(src, hex, err) < 0) {
 		return -1;
+	}
 	roots = xasprintf("%s/roots", store);
 	root = xasprintf("%s/%s", roots, hex);
 	ok = xasprintf("%s.ok", root);
@@ -226,20 +313,23 @@ int image_unpack(const char *store, const char *tarball, char **ret_root,
 	}
 	if (!access(ok, F_OK) && !stat(root, &st) && S_ISDIR(st.st_mode))
 		goto found;
-	{
+	if (!strcmp(kind, "tarball")) {
 		const char *argv[] = { "tar", "-P", "--quoting-style=escape", "-tf",
-				       tarball, NULL };
+				       src, NULL };
 
 		if (proc_capture(argv, NULL, NULL, IMAGE_MAX_LISTING, &out,
 				 &status, &why) < 0 || status) {
 			strbuf_rtrim(&why);
-			strbuf_addf(err, "tarball %s cannot be read: %s", tarball,
+			strbuf_addf(err, "tarball %s cannot be read: %s", src,
 				    why.len ? why.buf : "tar failed");
 			goto done;
 		}
+		if (check_listing(src, out.buf, err) < 0)
+			goto done;
+		if (oci_archive_kind(out.buf))
+			kind = !strcmp(oci_archive_kind(out.buf), "docker-archive") ?
+			       "docker-archive" : "oci-archive";
 	}
-	if (check_listing(tarball, out.buf, err) < 0)
-		goto done;
 	tmp = xasprintf("%s/.tmp-%s-%ld", roots, hex, (long)getpid());
 	if (copy_rmtree(tmp, err) < 0)
 		goto done;
@@ -247,19 +337,41 @@ int image_unpack(const char *store, const char *tarball, char **ret_root,
 		strbuf_addf(err, "cannot make %s: %s", tmp, strerror(errno));
 		goto done;
 	}
-	{
-		const char *argv[] = { "tar", "-xf", tarball, "-C", tmp,
-				       "--no-same-owner", "--delay-directory-restore",
-				       NULL };
-
-		strbuf_reset(&out);
-		strbuf_reset(&why);
-		if (proc_capture(argv, NULL, NULL, 1 << 20, &out, &status,
-				 &why) < 0 || status) {
-			strbuf_rtrim(&why);
-			strbuf_addf(err, "unpacking %s failed: %s", tarball,
-				    why.len ? why.buf : "tar failed");
+	if (!strcmp(kind, "tarball")) {
+		if (unpack_plain(src, tmp, err) < 0)
 			goto done;
+	} else {
+		const char *dir = src;
+
+		if (strcmp(kind, "oci-layout")) {
+			/* the archive's files, then the image from them */
+			archive = xasprintf("%s.archive", tmp);
+			if (copy_rmtree(archive, err) < 0)
+				goto done;
+			if (mkdir(archive, 0700) < 0) {
+				strbuf_addf(err, "cannot make %s: %s", archive,
+					    strerror(errno));
+				goto done;
+			}
+			if (unpack_plain(src, archive, err) < 0)
+				goto done;
+			dir = archive;
+		}
+		if (oci_unpack(dir, want, tmp, &info, &many, &why) < 0) {
+			strbuf_addf(err, "%s refused: %s", src, why.buf);
+			goto done;
+		}
+		json_object_set_new(info, "kind", json_string(kind));
+		if (many) {
+			/* which image of several depends on the name asked for */
+			char *both = xasprintf("%s\n%s", hex, want ? want : "");
+
+			sha256_hex(both, strlen(both), hex);
+			free(both);
+			free(root);
+			free(ok);
+			root = xasprintf("%s/%s", roots, hex);
+			ok = xasprintf("%s.ok", root);
 		}
 	}
 	{
@@ -267,7 +379,7 @@ int image_unpack(const char *store, const char *tarball, char **ret_root,
 
 		strbuf_reset(&why);
 		if (copy_walk(tmp, 0, link_cb, &w, &why) < 0) {
-			strbuf_addf(err, "tarball %s refused: %s", tarball, why.buf);
+			strbuf_addf(err, "tarball %s refused: %s", src, why.buf);
 			goto done;
 		}
 	}
@@ -277,6 +389,16 @@ int image_unpack(const char *store, const char *tarball, char **ret_root,
 		strbuf_addf(err, "cannot move %s to %s: %s", tmp, root, strerror(errno));
 		goto done;
 	}
+	if (info) {
+		char *path = xasprintf("%s.image.json", root);
+
+		if (json_dump_file(info, path, JSON_INDENT(2)) < 0) {
+			strbuf_addf(err, "cannot write %s", path);
+			free(path);
+			goto done;
+		}
+		free(path);
+	}
 	fd = open(ok, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		strbuf_addf(err, "cannot write %s: %s", ok, strerror(errno));
@@ -284,6 +406,13 @@ int image_unpack(const char *store, const char *tarball, char **ret_root,
 	}
 	close(fd);
 found:
+	if (ret_kind) {
+		json_t *o = info ? json_incref(info) : root_info(root);
+		const char *k = json_string_value(json_object_get(o, "kind"));
+
+		*ret_kind = xstrdup(k ? k : kind);
+		json_decref(o);
+	}
 	*ret_root = root;
 	root = NULL;
 	if (ret_digest)
@@ -298,8 +427,18 @@ done:
 		}
 		strbuf_release(&e2);
 	}
+	if (archive) {
+		struct strbuf e2 = STRBUF_INIT;
+
+		if (copy_rmtree(archive, &e2) < 0) {
+			/* left for the next unpack of the same tarball */
+		}
+		strbuf_release(&e2);
+	}
 	if (lock_fd >= 0)
 		close(lock_fd); /* releases the lock */
+	json_decref(info);
+	free(archive);
 	free(lock);
 	free(tmp);
 	free(roots);
@@ -310,9 +449,28 @@ done:
 	return ret;
 }
 
+char **image_env(const char *root)
+{
+	json_t *o = root_info(root), *env = json_object_get(o, "env"), *e;
+	struct strvec v = STRVEC_INIT;
+	size_t i;
+
+	json_array_foreach(env, i, e)
+		if (json_is_string(e) && strchr(json_string_value(e), '='))
+			strvec_push(&v, json_string_value(e));
+	json_decref(o);
+	if (!v.nr)
+		return NULL;
+	return v.v;     /* malloc'ed once pushed to */
+}
+
 static char *name_file(const char *store, const char *name, const char *ext)
 {
-	return xasprintf("%s/names/%s.%s", store, name, ext);
+	char *f = image_name_file(name), *path;
+
+	path = xasprintf("%s/names/%s.%s", store, f, ext);
+	free(f);
+	return path;
 }
 
 static char *absolute(const char *path, const char *base)
@@ -332,7 +490,7 @@ int image_add(const char *store, const char *name, const char *path,
 	      struct strbuf *msg, struct strbuf *err)
 {
 	char *src = NULL, *root = NULL, *digest = NULL, *json = NULL, *dir = NULL;
-	char *tmp = NULL;
+	char *tmp = NULL, *ukind = NULL;
 	const char *kind;
 	struct stat st;
 	json_t *o = NULL;
@@ -344,9 +502,11 @@ int image_add(const char *store, const char *name, const char *path,
 	struct strbuf why = STRBUF_INIT;
 
 	if (!image_name_ok(name)) {
-		strbuf_addf(err, "bad image name \"%s\": letters, digits, \".\", "
-			    "\"_\" and \"-\", and one \":\" before a tag, at most "
-			    "%d, not starting with punctuation", name, IMAGE_NAME_MAX);
+		strbuf_addf(err, "bad image name \"%s\": words of letters, digits, "
+			    "\".\", \"_\" and \"-\" (each starting with a letter or a "
+			    "digit) separated by \"/\", a \":TAG\" after the last, a "
+			    "\":PORT\" after the first, an \"@sha256:DIGEST\" at the end; "
+			    "at most %d", name, IMAGE_NAME_MAX);
 		return -1;
 	}
 	src = absolute(path, NULL);
@@ -354,13 +514,13 @@ int image_add(const char *store, const char *name, const char *path,
 		strbuf_addf(err, "%s: %s", path, strerror(errno));
 		goto done;
 	}
-	if (S_ISDIR(st.st_mode)) {
+	if (S_ISDIR(st.st_mode) && !oci_is_layout(src)) {
 		kind = "directory";
 		root = xstrdup(src);
-	} else if (S_ISREG(st.st_mode)) {
-		kind = "tarball";
-		if (image_unpack(store, src, &root, &digest, err) < 0)
+	} else if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) {
+		if (image_unpack(store, src, name, &root, &digest, &ukind, err) < 0)
 			goto done;
+		kind = ukind;
 	} else {
 		strbuf_addf(err, "%s is neither a directory nor a tarball", path);
 		goto done;
@@ -396,6 +556,7 @@ done:
 	free(src);
 	free(root);
 	free(digest);
+	free(ukind);
 	free(json);
 	free(dir);
 	free(tmp);
@@ -423,6 +584,16 @@ static json_t *read_name(const char *store, const char *name, struct strbuf *err
 	}
 	free(path);
 	return o;
+}
+
+/* Whether name is registered in store. */
+static int registered(const char *store, const char *name)
+{
+	char *path = name_file(store, name, "json");
+	int yes = !access(path, F_OK);
+
+	free(path);
+	return yes;
 }
 
 /* Whether some registered image other than skip has root. */
@@ -461,14 +632,17 @@ int image_rm(const char *store, const char *name, struct strbuf *err)
 		return -1;
 	kind = json_string_value(json_object_get(o, "kind"));
 	root = json_string_value(json_object_get(o, "root"));
-	if (kind && !strcmp(kind, "tarball") && !root_in_use(store, root, name)) {
+	if (kind_unpacked(kind) && !root_in_use(store, root, name)) {
 		char *okf = xasprintf("%s.ok", root);
 		char *lockf = xasprintf("%s.lock", root);
+		char *infof = xasprintf("%s.image.json", root);
 
 		unlink(okf);
 		unlink(lockf);
+		unlink(infof);
 		free(okf);
 		free(lockf);
+		free(infof);
 		ret = copy_rmtree(root, err);
 	}
 	json = name_file(store, name, "json");
@@ -519,7 +693,7 @@ int image_list(const char *store, struct image_info **ret, size_t *nr,
 	DIR *d = opendir(dir);
 	struct dirent *de;
 	struct image_info *v = NULL;
-	size_t n = 0, alloc = 0;
+	size_t n = 0, alloc = 0, i;
 
 	*ret = NULL;
 	*nr = 0;
@@ -540,6 +714,9 @@ int image_list(const char *store, struct image_info **ret, size_t *nr,
 		if (l < 6 || strcmp(de->d_name + l - 5, ".json"))
 			continue;
 		name = xstrndup(de->d_name, l - 5);
+		for (i = 0; name[i]; i++)
+			if (name[i] == '+')
+				name[i] = '/';
 		if (!image_name_ok(name) || !(o = read_name(store, name, &why))) {
 			free(name);
 			strbuf_release(&why);
@@ -553,7 +730,7 @@ int image_list(const char *store, struct image_info **ret, size_t *nr,
 		v[n].kind = xstrdup_or_null(json_string_value(json_object_get(o, "kind")));
 		v[n].size = json_integer_value(json_object_get(o, "size"));
 		v[n].ok = !stat(v[n].root, &st) && S_ISDIR(st.st_mode);
-		if (v[n].ok && v[n].kind && !strcmp(v[n].kind, "tarball")) {
+		if (v[n].ok && kind_unpacked(v[n].kind)) {
 			char *okf = xasprintf("%s.ok", v[n].root);
 
 			v[n].ok = !access(okf, F_OK);
@@ -598,15 +775,15 @@ int image_resolve(const char *store, const char *image, const char *base,
 		strbuf_addstr(err, "empty image name");
 		return -1;
 	}
-	if (!strchr(image, '/')) {
+	/*
+	 * A registered name first (registry.example.com/team/app:1 too, as a
+	 * container pipeline names it), then a path: anything with a "/"
+	 */
+	if (image_name_ok(image) && (!strchr(image, '/') ||
+				     registered(store, image))) {
 		json_t *o;
 		const char *kind;
 
-		if (!image_name_ok(image)) {
-			strbuf_addf(err, "image \"%s\": not a valid name nor a path "
-				    "(paths contain a \"/\")", image);
-			return -1;
-		}
 		o = read_name(store, image, err);
 		if (!o) {
 			strbuf_addf(err, " (register it with `cidre image add %s "
@@ -615,7 +792,7 @@ int image_resolve(const char *store, const char *image, const char *base,
 		}
 		root = xstrdup(json_string_value(json_object_get(o, "root")));
 		kind = json_string_value(json_object_get(o, "kind"));
-		if (kind && !strcmp(kind, "tarball")) {
+		if (kind_unpacked(kind)) {
 			char *okf = xasprintf("%s.ok", root);
 			int complete = !access(okf, F_OK);
 
@@ -630,13 +807,17 @@ int image_resolve(const char *store, const char *image, const char *base,
 		}
 		json_decref(o);
 		*ret_name = xstrdup(image);
+	} else if (!strchr(image, '/')) {
+		strbuf_addf(err, "image \"%s\": not a valid name nor a path "
+			    "(paths contain a \"/\")", image);
+		return -1;
 	} else {
 		root = absolute(image, base);
-		if (!stat(root, &st) && S_ISREG(st.st_mode)) {
+		if (!stat(root, &st) && (S_ISREG(st.st_mode) || oci_is_layout(root))) {
 			char *tb = root;
 
 			root = NULL;
-			if (image_unpack(store, tb, &root, NULL, err) < 0) {
+			if (image_unpack(store, tb, NULL, &root, NULL, NULL, err) < 0) {
 				free(tb);
 				return -1;
 			}
@@ -650,14 +831,14 @@ int image_resolve(const char *store, const char *image, const char *base,
 			    errno == ENOENT || !errno ? "missing" : strerror(errno));
 		/*
 		 * registry.example.com/team/app:1.0, a container image's
-		 * reference, is a path here: say what to do instead
+		 * reference, not registered: say what to do
 		 */
 		last = last ? last + 1 : image;
 		if (image[0] != '/' && image[0] != '.' && strchr(last, ':') &&
-		    image_name_ok(last))
-			strbuf_addf(err, " (a name with a \"/\" is a path: register a root "
-				    "filesystem as `cidre image add %s PATH|TARBALL` and "
-				    "name \"%s\" in image:)", last, last);
+		    image_name_ok(image))
+			strbuf_addf(err, " (nor is it a registered image: register "
+				    "the image as `cidre image add %s ARCHIVE|PATH`, from "
+				    "`docker save %s` or a root filesystem)", image, image);
 		free(root);
 		free(*ret_name);
 		*ret_name = NULL;

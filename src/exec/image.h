@@ -14,8 +14,12 @@
 
 #include "util/strbuf.h"
 
-/* Longest image name; names are [A-Za-z0-9][A-Za-z0-9._-]*. */
-#define IMAGE_NAME_MAX 128
+/*
+ * Longest image name. A name is a container image's reference: words of
+ * [A-Za-z0-9][A-Za-z0-9._-]* separated by "/", a ":TAG" after the last,
+ * a ":PORT" after the first, an "@sha256:HEX" at the end.
+ */
+#define IMAGE_NAME_MAX 255
 /* Caps on an image tarball: its listing and the members in it. */
 #define IMAGE_MAX_MEMBERS 1000000
 #define IMAGE_MAX_LISTING (256u << 20)
@@ -41,6 +45,9 @@ char *image_default_store(void);
 
 /* Whether name is a valid image name. */
 int image_name_ok(const char *name);
+
+/* name as a file name in the store ("/" as "+"), malloc'ed. */
+char *image_name_file(const char *name);
 
 /*
  * Register name for a directory or a tarball at path (a tarball is
@@ -73,11 +80,23 @@ int image_resolve(const char *store, const char *image, const char *base,
 void image_record_use(const char *store, const char *name, const char *line);
 
 /*
- * Unpack tarball into the store under its SHA-256, after checking every
+ * Unpack src into the store under its SHA-256, after checking every
  * member (sandbox_check_member) and, once unpacked, every symbolic link
- * (sandbox_check_symlink). The root's path malloc'ed into *ret_root.
+ * (sandbox_check_symlink). src is a tarball of a root filesystem, a
+ * container image archive (docker-archive, OCI) or an OCI layout
+ * directory (exec/oci.h); want names the image in one that holds several.
+ * The root's path malloc'ed into *ret_root, its kind ("tarball",
+ * "docker-archive", "oci-archive", "oci-layout") into *ret_kind.
  */
-int image_unpack(const char *store, const char *tarball, char **ret_root,
-		 char **ret_digest, struct strbuf *err);
+int image_unpack(const char *store, const char *src, const char *want,
+		 char **ret_root, char **ret_digest, char **ret_kind,
+		 struct strbuf *err);
+
+/*
+ * The environment a container image's config sets (its Env), for a root
+ * image_resolve() gave: "NAME=value" strings, NULL-terminated, malloc'ed
+ * (each and the array); NULL when it sets none.
+ */
+char **image_env(const char *root);
 
 #endif

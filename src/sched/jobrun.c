@@ -53,6 +53,8 @@ struct job_ctx {
 				     none; sandbox_init_argv) */
 	char *inside;             /* the job's directory inside */
 	const char *shell;        /* the shell inside */
+	struct strvec senv;       /* a container image's base environment
+				     (empty: sandbox_env) */
 	struct proc_limits lim;
 	char *setup_err;          /* the job cannot start: why */
 	int silent;               /* jobrun_prestart: no notes, no records */
@@ -213,6 +215,12 @@ static char *const sandbox_env[] = {
 	NULL
 };
 
+/* A sandboxed job's environment before its variables. */
+static char *const *base_env(const struct job_ctx *jc)
+{
+	return jc->senv.nr ? jc->senv.v : sandbox_env;
+}
+
 static void human_size(char *buf, size_t n, long long b)
 {
 	if (b >= (1LL << 30) && !(b % (1LL << 30)))
@@ -300,6 +308,22 @@ static void setup_exec(struct job_ctx *jc, struct varlist *vars)
 				 &root, &name, &err) < 0) {
 		jc->setup_err = xasprintf("image: %s", err.buf);
 		goto done;
+	}
+	strvec_clear(&jc->senv);
+	if (name || def->image) {
+		/* the image's Env over ours, as a container runtime starts the
+		   job; HOME stays a writable one */
+		char **ie = image_env(root);
+		size_t k;
+
+		for (k = 0; ie && sandbox_env[k]; k++)
+			strvec_push(&jc->senv, sandbox_env[k]);
+		for (k = 0; ie && ie[k]; k++) {
+			if (strncmp(ie[k], "HOME=", 5))
+				strvec_push(&jc->senv, ie[k]);
+			free(ie[k]);
+		}
+		free(ie);
 	}
 	jc->shell = sandbox_shell(root, &err);
 	if (!jc->shell) {
@@ -1101,7 +1125,7 @@ static void run_attempt(struct job_ctx *jc, const struct varlist *vars, char **e
 		varlist_copy(&after, vars);
 		varlist_set(&after, "CI_JOB_STATUS",
 			    r->status == JOB_SUCCESS ? "success" : "failed");
-		aenv = make_env(jc->sandbox ? sandbox_env : jr->host_env, &after);
+		aenv = make_env(jc->sandbox ? base_env(jc) : jr->host_env, &after);
 		strbuf_reset(&script);
 		script_of(&script, &def->after_script, NULL, jr->colour);
 		note(jc, "Running after_script");
@@ -1167,6 +1191,7 @@ struct proc_prestart *jobrun_prestart(const struct jobrun *jr)
 	strbuf_init(&jc.line, 0);
 	jc.workdir = xstrdup(jr->workdir);
 	strvec_init(&jc.wrap);
+	strvec_init(&jc.senv);
 	strvec_init(&jc.init);
 	/* exactly what jobrun_run computes for it, so that proc_run can
 	   tell whether the job is still the same when it starts */
@@ -1174,7 +1199,7 @@ struct proc_prestart *jobrun_prestart(const struct jobrun *jr)
 	setup_exec(&jc, &vars);
 	if (!jc.sandbox || jc.setup_err || make_workdir(jc.workdir) < 0)
 		goto done;
-	env = make_env(sandbox_env, &vars);
+	env = make_env(base_env(&jc), &vars);
 	fill_spec(&jc, &ps, env);
 	script_of(&script, &jc.pj->def->before_script, &jc.pj->def->script,
 		  jr->colour);
@@ -1188,6 +1213,7 @@ done:
 	strbuf_release(&err);
 	strbuf_release(&jc.line);
 	strvec_clear(&jc.wrap);
+	strvec_clear(&jc.senv);
 	strvec_clear(&jc.init);
 	free(jc.inside);
 	free(jc.setup_err);
@@ -1227,13 +1253,14 @@ void jobrun_run(const struct jobrun *jr, struct job_result *r)
 	r->start = since(jr->t0);
 	job_vars(&jc, &vars);
 	strvec_init(&jc.wrap);
+	strvec_init(&jc.senv);
 	strvec_init(&jc.init);
 	setup_exec(&jc, &vars);
 	if (jc.pj->def->environment.set) {
 		r->env_name = xstrdup_or_null(varlist_get(&vars, "CI_ENVIRONMENT_NAME"));
 		r->env_url = xstrdup_or_null(varlist_get(&vars, "CI_ENVIRONMENT_URL"));
 	}
-	env = make_env(jc.sandbox ? sandbox_env : jr->host_env, &vars);
+	env = make_env(jc.sandbox ? base_env(&jc) : jr->host_env, &vars);
 	for (;;) {
 		r->attempts++;
 		run_attempt(&jc, &vars, env);
@@ -1272,6 +1299,7 @@ void jobrun_run(const struct jobrun *jr, struct job_result *r)
 	varlist_clear(&vars);
 	strbuf_release(&jc.line);
 	strvec_clear(&jc.wrap);
+	strvec_clear(&jc.senv);
 	strvec_clear(&jc.init);
 	free(jc.inside);
 	free(jc.setup_err);
