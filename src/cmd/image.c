@@ -49,7 +49,7 @@ const char cmd_image_usage[] =
 static int image_ls(const char *store)
 {
 	struct image_info *v;
-	size_t nr, i;
+	size_t nr, i, w = 20;
 	struct strbuf err = STRBUF_INIT;
 
 	if (image_list(store, &v, &nr, &err) < 0) {
@@ -57,14 +57,21 @@ static int image_ls(const char *store)
 		strbuf_release(&err);
 		return 1;
 	}
-	printf("%-20s %-14s %10s %5s  %s\n", "NAME", "KIND", "SIZE", "JOBS",
+	/* the name column as wide as the longest name, 20 to 60 */
+	for (i = 0; i < nr; i++)
+		if (strlen(v[i].name) > w)
+			w = strlen(v[i].name) > 60 ? 60 : strlen(v[i].name);
+	printf("%-*s %-14s %10s %5s  %s\n", (int)w, "NAME", "KIND", "SIZE", "JOBS",
 	       "ROOT / LAST JOB");
 	for (i = 0; i < nr; i++) {
-		printf("%-20s %-14s %9.1fM %5lld  %s%s\n", v[i].name,
+		printf("%-*s %-14s %9.1fM %5lld  %s%s\n", (int)w, v[i].name,
 		       v[i].kind ? v[i].kind : "?", v[i].size / 1e6, v[i].uses,
 		       v[i].root, v[i].ok ? "" : " (MISSING)");
+		if (v[i].from)
+			printf("%-*s %-14s %10s %5s  image: %s\n", (int)w, "", "", "",
+			       "", v[i].from);
 		if (v[i].last_use)
-			printf("%-20s %-14s %10s %5s  last: %s\n", "", "", "", "",
+			printf("%-*s %-14s %10s %5s  last: %s\n", (int)w, "", "", "", "",
 			       v[i].last_use);
 	}
 	image_info_release(v, nr);

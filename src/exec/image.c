@@ -449,11 +449,22 @@ done:
 	return ret;
 }
 
-char **image_env(const char *root)
+char **image_env(const char *store, const char *root)
 {
-	json_t *o = root_info(root), *env = json_object_get(o, "env"), *e;
+	char *roots = xasprintf("%s/roots/", store);
+	json_t *o, *env, *e;
 	struct strvec v = STRVEC_INIT;
 	size_t i;
+
+	/* only what the store unpacked has one: never a file beside a
+	   directory registered where it is */
+	if (strncmp(root, roots, strlen(roots))) {
+		free(roots);
+		return NULL;
+	}
+	free(roots);
+	o = root_info(root);
+	env = json_object_get(o, "env");
 
 	json_array_foreach(env, i, e)
 		if (json_is_string(e) && strchr(json_string_value(e), '='))
@@ -737,6 +748,22 @@ int image_list(const char *store, struct image_info **ret, size_t *nr,
 			free(okf);
 		}
 		read_uses(store, &v[n]);
+		if (v[n].ok && kind_unpacked(v[n].kind) && strcmp(v[n].kind, "tarball")) {
+			json_t *info = root_info(v[n].root);
+			const char *ref = json_string_value(json_object_get(info, "ref"));
+			const char *arch = json_string_value(
+				json_object_get(info, "architecture"));
+
+			if (info)
+				v[n].from = xasprintf("%s, linux/%s, %lld layers, %zu "
+						      "variables", ref && *ref ? ref :
+						      "(no name)", arch ? arch : "?",
+						      (long long)json_integer_value(
+							      json_object_get(info, "layers")),
+						      json_array_size(json_object_get(
+							      info, "env")));
+			json_decref(info);
+		}
 		n++;
 		json_decref(o);
 		strbuf_release(&why);
@@ -760,6 +787,7 @@ void image_info_release(struct image_info *v, size_t nr)
 		free(v[i].source);
 		free(v[i].kind);
 		free(v[i].last_use);
+		free(v[i].from);
 	}
 	free(v);
 }

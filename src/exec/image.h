@@ -34,6 +34,8 @@ struct image_info {
 	long long size;    /* bytes at registration */
 	long long uses;    /* jobs that ran in it */
 	char *last_use;    /* the last such line, or NULL */
+	char *from;        /* a container image's: "REF, ARCH, N layers,
+			      M variables", or NULL */
 	int ok;            /* its root is there (and complete) */
 };
 
@@ -94,9 +96,10 @@ int image_unpack(const char *store, const char *src, const char *want,
 
 /*
  * The environment a container image's config sets (its Env), for a root
- * image_resolve() gave: "NAME=value" strings, NULL-terminated, malloc'ed
- * (each and the array); NULL when it sets none.
+ * image_resolve() gave from store: "NAME=value" strings, NULL-terminated,
+ * malloc'ed (each and the array); NULL when it sets none or root is not
+ * one the store unpacked.
  */
-char **image_env(const char *root);
+char **image_env(const char *store, const char *root);
 
 #endif

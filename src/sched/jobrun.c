@@ -313,7 +313,8 @@ static void setup_exec(struct job_ctx *jc, struct varlist *vars)
 	if (name || def->image) {
 		/* the image's Env over ours, as a container runtime starts the
 		   job; HOME stays a writable one */
-		char **ie = image_env(root);
+		char **ie = image_env(ex->image_store ? ex->image_store :
+				      "/nonexistent", root);
 		size_t k;
 
 		for (k = 0; ie && sandbox_env[k]; k++)

@@ -56,6 +56,8 @@ test_expect_success 'each format is registered, under a reference as its name' '
 	expect_grep "^registry.example.com:5000/team/app:v1 +docker-archive +[0-9.]+M +0  $SCRATCH/store/roots/" out &&
 	expect_grep "^v1 +oci-layout " out &&
 	expect_grep "^o:1 +oci-archive " out &&
+	expect_grep "^ +image: docker.io/team/app:v1, linux/$ARCH, 2 layers, 2 variables$" out &&
+	expect_grep "^ +image: v1, linux/$ARCH, 2 layers, 2 variables$" out &&
 	ls store/names >out &&
 	expect_grep "^registry.example.com:5000\+team\+app:v1.json$" out
 '
