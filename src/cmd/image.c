@@ -232,6 +232,7 @@ static int image_build(const char *store, int argc, char **argv)
 	struct strbuf err = STRBUF_INIT, msg = STRBUF_INIT;
 	struct strvec av = STRVEC_INIT;
 	char *mirror = NULL, *dir = NULL, *tmp = NULL, *key = NULL;
+	char *work = NULL;
 	int c, status = -1, ret = 1;
 	struct stat st;
 
@@ -300,11 +301,16 @@ static int image_build(const char *store, int argc, char **argv)
 		char *f = image_name_file(name);
 
 		dir = xasprintf("%s/built/%s", store, f);
-		tmp = xasprintf("%s/built/.tmp-%s-%ld", store, f, (long)getpid());
+		/* debootstrap makes setuid files: in a directory only we
+		   can enter until image_tree_check() cleared them */
+		work = xasprintf("%s/built/.tmp-%s-%ld", store, f, (long)getpid());
+		tmp = xasprintf("%s/root", work);
 		free(f);
 	}
-	if (copy_mkdirs(tmp, &err) < 0) {
-		fprintf(stderr, "cidre image build: %s\n", err.buf);
+	if (copy_rmtree(work, &err) < 0 || copy_mkdirs(work, &err) < 0 ||
+	    chmod(work, 0700) < 0 || mkdir(tmp, 0755) < 0) {
+		fprintf(stderr, "cidre image build: %s\n",
+			err.len ? err.buf : strerror(errno));
 		goto done;
 	}
 	strvec_push(&av, "debootstrap");
@@ -363,6 +369,10 @@ static int image_build(const char *store, int argc, char **argv)
 		}
 	}
 	strbuf_reset(&err);
+	if (image_tree_check(tmp, &err) < 0) {
+		fprintf(stderr, "cidre image build: %s\n", err.buf);
+		goto done;
+	}
 	if (copy_rmtree(dir, &err) < 0 || rename(tmp, dir) < 0) {
 		fprintf(stderr, "cidre image build: cannot move it to %s: %s\n", dir,
 			err.len ? err.buf : strerror(errno));
@@ -375,14 +385,15 @@ static int image_build(const char *store, int argc, char **argv)
 	printf("%s\n", msg.buf);
 	ret = 0;
 done:
-	if (ret && tmp) {
+	if (work) {
 		strbuf_reset(&err);
-		if (copy_rmtree(tmp, &err) < 0)
+		if (copy_rmtree(work, &err) < 0)
 			fprintf(stderr, "cidre image build: %s\n", err.buf);
 	}
 	free(mirror);
 	free(dir);
 	free(tmp);
+	free(work);
 	free(key);
 	strvec_clear(&av);
 	strbuf_release(&err);

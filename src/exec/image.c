@@ -149,14 +149,34 @@ struct link_walk {
 	struct strbuf *err;
 };
 
-/* Every symbolic link of an unpacked tarball must stay inside it. */
+/*
+ * Every symbolic link of an unpacked tarball must stay inside it; no
+ * file keeps a setuid or setgid bit. In a job they do nothing (the
+ * sandbox mounts the image nosuid, and no_new_privs is set), but on this
+ * host a setuid root shell from an image unpacked as root would be one
+ * for whoever can reach the store.
+ */
 static int link_cb(const char *rel, unsigned char type, void *data)
 {
 	struct link_walk *w = data;
 	char target[PATH_MAX];
 	char *p;
 	ssize_t n;
+	struct stat st;
 
+	if (type == DT_REG || type == DT_DIR) {
+		p = xasprintf("%s/%s", w->root, rel);
+		if (!lstat(p, &st) && (st.st_mode & (S_ISUID | S_ISGID)) &&
+		    (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) &&
+		    chmod(p, st.st_mode & 01777) < 0) {
+			strbuf_addf(w->err, "cannot clear the setuid bit of %s: %s",
+				    rel, strerror(errno));
+			free(p);
+			return -1;
+		}
+		free(p);
+		return 0;
+	}
 	if (type != DT_LNK)
 		return 0;
 	p = xasprintf("%s/%s", w->root, rel);
@@ -168,6 +188,13 @@ static int link_cb(const char *rel, unsigned char type, void *data)
 	}
 	target[n] = '\0';
 	return sandbox_check_symlink(rel, target, w->err) < 0 ? -1 : 0;
+}
+
+int image_tree_check(const char *root, struct strbuf *err)
+{
+	struct link_walk w = { root, err };
+
+	return copy_walk(root, 0, link_cb, &w, err);
 }
 
 /* Check the member list `tar -tf` printed (one escaped name a line). */
@@ -269,7 +296,7 @@ int image_unpack(const char *store, const char *src, const char *want,
 {
 	char hex[SHA256_HEX_LEN + 1];
 	char *roots = NULL, *root = NULL, *ok = NULL, *tmp = NULL, *lock = NULL;
-	char *archive = NULL;
+	char *archive = NULL, *work = NULL;
 	const char *kind = "tarball";
 	struct strbuf out = STRBUF_INIT, why = STRBUF_INIT;
 	int status = -1, ret = -1, fd, lock_fd = -1, many = 0;
@@ -330,10 +357,13 @@ int image_unpack(const char *store, const char *src, const char *want,
 			kind = !strcmp(oci_archive_kind(out.buf), "docker-archive") ?
 			       "docker-archive" : "oci-archive";
 	}
-	tmp = xasprintf("%s/.tmp-%s-%ld", roots, hex, (long)getpid());
-	if (copy_rmtree(tmp, err) < 0)
+	/* the work is done in a directory only we can enter: no one runs
+	   what it holds before its setuid bits are cleared */
+	work = xasprintf("%s/.tmp-%s-%ld", roots, hex, (long)getpid());
+	tmp = xasprintf("%s/root", work);
+	if (copy_rmtree(work, err) < 0)
 		goto done;
-	if (mkdir(tmp, 0755) < 0) {
+	if (mkdir(work, 0700) < 0 || mkdir(tmp, 0755) < 0) {
 		strbuf_addf(err, "cannot make %s: %s", tmp, strerror(errno));
 		goto done;
 	}
@@ -345,9 +375,7 @@ int image_unpack(const char *store, const char *src, const char *want,
 
 		if (strcmp(kind, "oci-layout")) {
 			/* the archive's files, then the image from them */
-			archive = xasprintf("%s.archive", tmp);
-			if (copy_rmtree(archive, err) < 0)
-				goto done;
+			archive = xasprintf("%s/archive", work);
 			if (mkdir(archive, 0700) < 0) {
 				strbuf_addf(err, "cannot make %s: %s", archive,
 					    strerror(errno));
@@ -374,14 +402,10 @@ int image_unpack(const char *store, const char *src, const char *want,
 			ok = xasprintf("%s.ok", root);
 		}
 	}
-	{
-		struct link_walk w = { tmp, &why };
-
-		strbuf_reset(&why);
-		if (copy_walk(tmp, 0, link_cb, &w, &why) < 0) {
-			strbuf_addf(err, "tarball %s refused: %s", src, why.buf);
-			goto done;
-		}
+	strbuf_reset(&why);
+	if (image_tree_check(tmp, &why) < 0) {
+		strbuf_addf(err, "tarball %s refused: %s", src, why.buf);
+		goto done;
 	}
 	if (copy_rmtree(root, err) < 0)
 		goto done;
@@ -419,18 +443,10 @@ found:
 		*ret_digest = xstrdup(hex);
 	ret = 0;
 done:
-	if (tmp) {
+	if (work) {
 		struct strbuf e2 = STRBUF_INIT;
 
-		if (ret < 0 && copy_rmtree(tmp, &e2) < 0) {
-			/* left for the next unpack of the same tarball */
-		}
-		strbuf_release(&e2);
-	}
-	if (archive) {
-		struct strbuf e2 = STRBUF_INIT;
-
-		if (copy_rmtree(archive, &e2) < 0) {
+		if (copy_rmtree(work, &e2) < 0) {
 			/* left for the next unpack of the same tarball */
 		}
 		strbuf_release(&e2);
@@ -439,6 +455,7 @@ done:
 		close(lock_fd); /* releases the lock */
 	json_decref(info);
 	free(archive);
+	free(work);
 	free(lock);
 	free(tmp);
 	free(roots);

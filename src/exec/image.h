@@ -78,6 +78,14 @@ void image_info_release(struct image_info *v, size_t nr);
 int image_resolve(const char *store, const char *image, const char *base,
 		  char **ret_root, char **ret_name, struct strbuf *err);
 
+/*
+ * Check a tree about to become an image root: every symbolic link stays
+ * inside it (sandbox_check_symlink), and no file or directory keeps a
+ * setuid or setgid bit (cleared: inert in a job, a danger on the host).
+ * 0, or -1 with the reason in err.
+ */
+int image_tree_check(const char *root, struct strbuf *err);
+
 /* Record that a job (line: who, what) ran in the registered image name. */
 void image_record_use(const char *store, const char *name, const char *line);
 

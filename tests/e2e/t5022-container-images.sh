@@ -242,6 +242,27 @@ test_expect_success 'bad members, media types, digests and configs are refused' 
 	done
 '
 
+test_expect_success 'no setuid or setgid bit is left in the store' '
+	cat >spec.json <<-EOF &&
+	{"out": "suid", "images": [{"arch": "$ARCH", "layers": [
+	  ["d:bin", "F:bin/busybox:$BUSYBOX", "l:bin/sh:busybox", "s:bin/su", "d:tmp"]]}]}
+	EOF
+	$MKOCI spec.json &&
+	cidre image add suid suid >out &&
+	r=$(sed -n "s/.*unpacked to //p" out) &&
+	test "$(stat -c %a "$r/bin/su")" = 755 &&
+	mkdir -p flat/bin && cp "$BUSYBOX" flat/bin/busybox && ln -s busybox flat/bin/sh &&
+	cp "$BUSYBOX" flat/bin/su && chmod 6755 flat/bin/su &&
+	mkdir -m 2775 flat/shared && mkdir -m 1777 flat/tmp &&
+	tar -C flat -cf flat.tar . &&
+	tar -tvf flat.tar | grep -q "rwsr-sr-x.*bin/su" &&
+	cidre image add flat flat.tar >out &&
+	r=$(sed -n "s/.*unpacked to //p" out) &&
+	test "$(stat -c %a "$r/bin/su")" = 755 &&
+	test "$(stat -c %a "$r/shared")" = 775 &&
+	test "$(stat -c %a "$r/tmp")" = 1777
+'
+
 test_expect_success 'rm removes an unpacked image and its config' '
 	r=$(cidre image ls | sed -n "s/^o:1 .* \([^ ]*\)$/\1/p") &&
 	test -f "$r.image.json" &&

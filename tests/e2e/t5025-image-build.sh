@@ -108,6 +108,8 @@ test_expect_success 'image build makes and registers a Debian image from the mir
 	expect_grep "^deb +directory +[0-9.]+M +0  $STORE/built/deb$" ls &&
 	test -x "$STORE/built/deb/bin/bash" &&
 	test -s "$STORE/built/deb/etc/debian_version" &&
+	test -x "$STORE/built/deb/bin/su" &&
+	test -z "$(find "$STORE/built/deb" -xdev -perm /6000 \( -type f -o -type d \))" &&
 	# no .deb cache and no package lists in an image
 	! ls "$STORE"/built/deb/var/cache/apt/archives/*.deb >/dev/null 2>&1 &&
 	test -z "$(ls "$STORE/built/deb/var/lib/apt/lists" | grep -v -e "^partial$" -e "^lock$")"

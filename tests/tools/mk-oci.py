@@ -14,7 +14,8 @@ SPEC: {"out": DIR, "images": [IMAGE...]}, IMAGE:
    "layers": [[ENTRY...]...]}
 ENTRY: "d:NAME" a directory, "f:NAME" a small file, "F:NAME:HOSTPATH" a
 host file's content (mode kept), "l:NAME:TARGET" a symbolic link,
-"h:NAME:TARGET" a hard link, "x:NAME" an executable small script.
+"h:NAME:TARGET" a hard link, "x:NAME" an executable small script, "s:NAME"
+the same, setuid and setgid.
 A digest beginning "raw:" in "config_digest" is written as given.
 """
 import gzip, hashlib, io, json, os, sys, tarfile
@@ -52,8 +53,9 @@ def layer(entries):
             elif kind == "F":
                 data = open(target, "rb").read()
                 ti.mode = os.stat(target).st_mode & 0o7777
-            elif kind == "x":
-                data, ti.mode = b"#!/bin/sh\necho from-image\n", 0o755
+            elif kind in "xs":
+                data = b"#!/bin/sh\necho from-image\n"
+                ti.mode = 0o6755 if kind == "s" else 0o755
             else:
                 data, ti.mode = b"content of " + name.encode() + b"\n", 0o644
             if data is not None:
