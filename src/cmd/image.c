@@ -28,10 +28,12 @@ const char cmd_image_usage[] =
 	"Manage the root filesystems jobs of the sandbox executor run in.\n"
 	"\n"
 	"commands:\n"
-	"  add NAME PATH|TARBALL   register a directory, or check and unpack a\n"
+	"  add NAME PATH|TARBALL|-\n"
+	"                          register a directory, or check and unpack a\n"
 	"                          tarball (.tar, .tar.gz, .tar.xz, .tar.zst),\n"
 	"                          a container image (docker save, an OCI\n"
-	"                          archive or layout: NAME picks one of several)\n"
+	"                          archive or layout: NAME picks one of several);\n"
+	"                          - reads the tarball from standard input\n"
 	"  ls                      list images: size, kind, jobs that used them\n"
 	"  rm NAME...              unregister (an unpacked tarball is removed)\n"
 	"  build NAME --debootstrap SUITE [--packages a,b,c] [--mirror URL]\n"
@@ -448,7 +450,7 @@ int cmd_image(int argc, char **argv)
 	sub = argv[i];
 	if (!strcmp(sub, "add")) {
 		if (argc - i != 3) {
-			fprintf(stderr, "usage: cidre image add NAME PATH|TARBALL\n");
+			fprintf(stderr, "usage: cidre image add NAME PATH|TARBALL|-\n");
 			ret = 2;
 		} else if (image_add(store, argv[i + 1], argv[i + 2], &msg, &err) < 0) {
 			fprintf(stderr, "cidre image add: %s\n", err.buf);

@@ -514,12 +514,62 @@ static char *absolute(const char *path, const char *base)
 	return joined;
 }
 
+/* Standard input into a new file at path (0600). 0, or -1 (removed). */
+static int save_stdin(const char *path, struct strbuf *err)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	char *buf;
+	ssize_t n = 0;
+
+	if (fd < 0) {
+		strbuf_addf(err, "cannot write %s: %s", path, strerror(errno));
+		return -1;
+	}
+	buf = xmalloc(1 << 16);
+	for (;;) {
+		ssize_t off = 0;
+
+		n = read(0, buf, 1 << 16);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		while (off < n) {
+			ssize_t w = write(fd, buf + off, (size_t)(n - off));
+
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0) {
+				strbuf_addf(err, "cannot write %s: %s", path,
+					    w < 0 ? strerror(errno) : "short write");
+				n = -2;
+				break;
+			}
+			off += w;
+		}
+		if (n == -2)
+			break;
+	}
+	free(buf);
+	if (n == -1)
+		strbuf_addf(err, "cannot read standard input: %s", strerror(errno));
+	if (close(fd) < 0 && n == 0) {
+		strbuf_addf(err, "cannot write %s: %s", path, strerror(errno));
+		n = -1;
+	}
+	if (n < 0) {
+		unlink(path);
+		return -1;
+	}
+	return 0;
+}
+
 int image_add(const char *store, const char *name, const char *path,
 	      struct strbuf *msg, struct strbuf *err)
 {
 	char *src = NULL, *root = NULL, *digest = NULL, *json = NULL, *dir = NULL;
-	char *tmp = NULL, *ukind = NULL;
-	const char *kind;
+	char *tmp = NULL, *ukind = NULL, *in = NULL;
+	const char *kind, *label = NULL;
 	struct stat st;
 	json_t *o = NULL;
 	long long size;
@@ -537,7 +587,24 @@ int image_add(const char *store, const char *name, const char *path,
 			    "at most %d", name, IMAGE_NAME_MAX);
 		return -1;
 	}
-	src = absolute(path, NULL);
+	if (!strcmp(path, "-")) {
+		/* docker save app | cidre image add app - */
+		if (isatty(0)) {
+			strbuf_addstr(err, "\"-\" reads a tarball from standard input, "
+				      "which is a terminal (docker save IMAGE | cidre "
+				      "image add NAME -)");
+			goto done;
+		}
+		if (copy_mkdirs(store, err) < 0)
+			goto done;
+		in = xasprintf("%s/.stdin-%ld.tar", store, (long)getpid());
+		if (save_stdin(in, err) < 0)
+			goto done;
+		src = xstrdup(in);
+		label = "(standard input)";
+	} else {
+		src = absolute(path, NULL);
+	}
 	if (stat(src, &st) < 0) {
 		strbuf_addf(err, "%s: %s", path, strerror(errno));
 		goto done;
@@ -561,8 +628,8 @@ int image_add(const char *store, const char *name, const char *path,
 	gmtime_r(&now, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s}", "name", name, "root", root,
-		      "source", src, "kind", kind, "size", (json_int_t)size,
-		      "added", when);
+		      "source", label ? label : src, "kind", kind,
+		      "size", (json_int_t)size, "added", when);
 	if (digest)
 		json_object_set_new(o, "digest", json_string(digest));
 	dir = xasprintf("%s/names", store);
@@ -575,10 +642,15 @@ int image_add(const char *store, const char *name, const char *path,
 		unlink(tmp);
 		goto done;
 	}
-	strbuf_addf(msg, "image %s: %s %s (%.1f MB)%s%s", name, kind, src,
-		    size / 1e6, digest ? ", unpacked to " : "", digest ? root : "");
+	strbuf_addf(msg, "image %s: %s %s (%.1f MB)%s%s", name, kind,
+		    label ? label : src, size / 1e6, digest ? ", unpacked to " : "",
+		    digest ? root : "");
 	ret = 0;
 done:
+	if (in) {
+		unlink(in);
+		free(in);
+	}
 	json_decref(o);
 	strbuf_release(&why);
 	free(src);

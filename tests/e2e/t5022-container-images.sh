@@ -62,6 +62,20 @@ test_expect_success 'each format is registered, under a reference as its name' '
 	expect_grep "^registry.example.com:5000\+team\+app:v1.json$" out
 '
 
+test_expect_success 'an archive on standard input, as docker save | cidre image add NAME -' '
+	cidre image add s:1 - <d.tar >out &&
+	expect_grep "^image s:1: docker-archive \(standard input\) .*unpacked to $SCRATCH/store/roots/" out &&
+	cat o.tar | cidre image add s:2 - >out &&
+	expect_grep "^image s:2: oci-archive \(standard input\) " out &&
+	cidre image ls >out &&
+	expect_grep "^s:1 +docker-archive " out &&
+	! ls -a store | grep -q stdin &&
+	printf "not a tarball" | expect_exit 1 cidre image add s:3 - 2>out &&
+	expect_grep "cannot be read" out &&
+	! ls -a store | grep -q stdin &&
+	! cidre image ls | grep -q "^s:3 "
+'
+
 test_expect_success 'layers apply in order: whiteouts remove what is under them' '
 	for r in store/roots/*/; do
 		test -x "$r/bin/busybox" &&
@@ -263,10 +277,12 @@ test_expect_success 'no setuid or setgid bit is left in the store' '
 	test "$(stat -c %a "$r/tmp")" = 1777
 '
 
-test_expect_success 'rm removes an unpacked image and its config' '
+test_expect_success 'rm removes an unpacked image and its config once no name uses it' '
 	r=$(cidre image ls | sed -n "s/^o:1 .* \([^ ]*\)$/\1/p") &&
 	test -f "$r.image.json" &&
 	cidre image rm o:1 &&
+	test -d "$r" && test -f "$r.image.json" &&
+	cidre image rm s:2 &&
 	test ! -e "$r" && test ! -e "$r.image.json"
 '
 
