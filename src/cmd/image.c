@@ -435,18 +435,7 @@ int cmd_image(int argc, char **argv)
 	}
 	if (!store)
 		store = image_default_store();
-	if (store[0] != '/') {
-		/* the roots it records are absolute: jobs run elsewhere */
-		char *cwd = getcwd(NULL, 0);
-
-		if (cwd) {
-			char *abs = xasprintf("%s/%s", cwd, store);
-
-			free(store);
-			store = abs;
-			free(cwd);
-		}
-	}
+	store = image_store_absolute(store);
 	sub = argv[i];
 	if (!strcmp(sub, "add")) {
 		if (argc - i != 3) {

@@ -879,7 +879,8 @@ int cmd_run(int argc, char **argv)
 	memset(&ex, 0, sizeof(ex));
 	ex.executor = o.executor && !strcmp(o.executor, "sandbox") ?
 		      JOBRUN_SANDBOX : JOBRUN_SHELL;
-	images = o.images ? xstrdup(o.images) : image_default_store();
+	images = image_store_absolute(o.images ? xstrdup(o.images) :
+				      image_default_store());
 	ex.image_store = images;
 	ex.image_on_host = 1;
 	ex.network = o.network;

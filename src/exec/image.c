@@ -56,6 +56,18 @@ static int word_ok(const char *p, size_t n)
 	return 1;
 }
 
+char *image_store_absolute(char *store)
+{
+	char *cwd, *abs;
+
+	if (!store || store[0] == '/' || !(cwd = getcwd(NULL, 0)))
+		return store;
+	abs = xasprintf("%s/%s", cwd, store);
+	free(cwd);
+	free(store);
+	return abs;
+}
+
 int image_name_ok(const char *name)
 {
 	const char *at, *last, *c, *end;

@@ -45,6 +45,12 @@ struct image_info {
  */
 char *image_default_store(void);
 
+/*
+ * store made absolute (it is freed and a new string returned, or returned
+ * as it is): the roots it records are read by jobs with another cwd.
+ */
+char *image_store_absolute(char *store);
+
 /* Whether name is a valid image name. */
 int image_name_ok(const char *name);
 
