@@ -403,8 +403,11 @@ int image_unpack(const char *store, const char *src, const char *want,
 		}
 		json_object_set_new(info, "kind", json_string(kind));
 		if (many) {
-			/* which image of several depends on the name asked for */
-			char *both = xasprintf("%s\n%s", hex, want ? want : "");
+			/* one of several: the key is the source's and the image's,
+			   so that names picking the same image share its root */
+			const char *id = json_string_value(json_object_get(info,
+									   "manifest"));
+			char *both = xasprintf("%s\n%s", hex, id ? id : "");
 
 			sha256_hex(both, strlen(both), hex);
 			free(both);
@@ -412,6 +415,9 @@ int image_unpack(const char *store, const char *src, const char *want,
 			free(ok);
 			root = xasprintf("%s/%s", roots, hex);
 			ok = xasprintf("%s.ok", root);
+			/* there already: never replaced under running jobs */
+			if (!access(ok, F_OK) && !stat(root, &st) && S_ISDIR(st.st_mode))
+				goto found;
 		}
 	}
 	strbuf_reset(&why);

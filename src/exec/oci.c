@@ -463,7 +463,7 @@ static int choose(struct pick *pk, const char *want, int *many,
 	if (found)
 		return (int)match;
 	strbuf_addf(err, "it holds %zu images (%s): register one under its "
-		    "name, as in `cidre image add %s ARCHIVE`", pk->nr, pk->refs.buf,
+		    "name, as in `cidre image add %s ARCHIVE`", distinct, pk->refs.buf,
 		    pk->v[0].ref && strchr(pk->v[0].ref, ':') ? pk->v[0].ref : "NAME:TAG");
 	return -1;
 }
@@ -531,7 +531,8 @@ static int is_compressed(const char *path)
 }
 
 static int docker_archive(const char *dir, const char *want, struct strvec *layers,
-			  json_t **config, char **ref, int *many, struct strbuf *err)
+			  json_t **config, char **ref, char **id, int *many,
+			  struct strbuf *err)
 {
 	char *mpath = xasprintf("%s/manifest.json", dir), *cpath = NULL;
 	json_t *m = load_json(mpath, "manifest.json", err), *e, *ls, *l, *diffs;
@@ -579,6 +580,7 @@ static int docker_archive(const char *dir, const char *want, struct strvec *laye
 	}
 	e = json_array_get(m, pk.v[at].entry);
 	*ref = xstrdup_or_null(pk.v[at].ref);
+	*id = xasprintf("entry %zu", pk.v[at].entry);
 	cpath = inside(dir, json_string_value(json_object_get(e, "Config")), err);
 	if (!cpath || !(*config = load_json(cpath, "the image's config", err)))
 		goto out;
@@ -631,7 +633,8 @@ static const char *const layer_types[] = {
 };
 
 static int oci_layout(const char *dir, const char *want, struct strvec *layers,
-		      json_t **config, char **ref, int *many, struct strbuf *err)
+		      json_t **config, char **ref, char **id, int *many,
+		      struct strbuf *err)
 {
 	char *ipath = xasprintf("%s/index.json", dir), *mpath = NULL, *cpath = NULL;
 	json_t *index = load_json(ipath, "index.json", err), *man = NULL, *ls, *l;
@@ -647,6 +650,7 @@ static int oci_layout(const char *dir, const char *want, struct strvec *layers,
 	if (at < 0)
 		goto out;
 	*ref = xstrdup_or_null(pk.v[at].ref);
+	*id = xstrdup(pk.v[at].digest);
 	mpath = blob(dir, pk.v[at].digest, err);
 	if (!mpath || !(man = load_json(mpath, "the image's manifest", err)))
 		goto out;
@@ -694,7 +698,7 @@ int oci_unpack(const char *dir, const char *want, const char *root,
 {
 	struct strvec layers = STRVEC_INIT;
 	json_t *config = NULL;
-	char *ref = NULL, *mf = xasprintf("%s/manifest.json", dir);
+	char *ref = NULL, *id = NULL, *mf = xasprintf("%s/manifest.json", dir);
 	const char *format = access(mf, F_OK) ? "OCI" : "docker-archive";
 	struct strbuf why = STRBUF_INIT;
 	size_t i;
@@ -703,7 +707,7 @@ int oci_unpack(const char *dir, const char *want, const char *root,
 	free(mf);
 	*ret_info = NULL;
 	if ((!strcmp(format, "OCI") ? oci_layout : docker_archive)(
-		    dir, want, &layers, &config, &ref, &many, &why) < 0)
+		    dir, want, &layers, &config, &ref, &id, &many, &why) < 0)
 		goto out;
 	if (ret_many)
 		*ret_many = many;
@@ -715,6 +719,8 @@ int oci_unpack(const char *dir, const char *want, const char *root,
 	*ret_info = image_info(format, ref, config, layers.nr, &why);
 	if (!*ret_info)
 		goto out;
+	/* which image of the source: its manifest's digest, or its entry */
+	json_object_set_new(*ret_info, "manifest", json_string(id));
 	for (i = 0; i < layers.nr; i++)
 		if (oci_apply_layer(root, layers.v[i], &why) < 0) {
 			strbuf_addf(&why, " (layer %zu of %zu)", i + 1, layers.nr);
@@ -731,6 +737,7 @@ out:
 	strvec_clear(&layers);
 	json_decref(config);
 	free(ref);
+	free(id);
 	return ret;
 }
 

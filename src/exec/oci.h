@@ -45,7 +45,8 @@ int oci_ref_match(const char *ref, const char *want);
  * docker-archive or an OCI layout). want names the image when dir holds
  * several (a reference, as oci_ref_match() reads it); NULL takes the only
  * one. *ret_info gets {"format", "ref", "architecture", "env": [...],
- * "layers"}; *ret_many is set when dir holds more than one image (the
+ * "layers", "manifest" (the chosen manifest's digest, or "entry N" of a
+ * docker-archive)}; *ret_many is set when dir holds more than one image (the
  * choice then depends on want). 0, or -1 with the reason in err (nothing
  * promised about root then).
  */

@@ -126,7 +126,11 @@ test_expect_success 'of several images, the name picks one; else the choice is a
 	expect_grep "holds 2 images \(base, v1\)" out &&
 	cidre image add base oci >out &&
 	r=$(sed -n "s/.*unpacked to //p" out) &&
-	test -f "$r/etc/gone" && test -f "$r/etc/sub/x"
+	test -f "$r/etc/gone" && test -f "$r/etc/sub/x" &&
+	ino=$(stat -c %i "$r/etc/gone") &&
+	cidre image add base2:base oci >out &&
+	expect_grep "unpacked to $r$" out &&
+	test "$(stat -c %i "$r/etc/gone")" = "$ino"
 '
 
 test_expect_success 'a path in image: takes an archive too (one image)' '
