@@ -251,9 +251,23 @@ static void setup_exec(struct job_ctx *jc, struct varlist *vars)
 	const struct job *def = jc->pj->def;
 	struct strbuf err = STRBUF_INIT, lims = STRBUF_INIT;
 	struct sandbox_opts so;
-	char *root = NULL, *name = NULL, *inside = NULL;
+	char *root = NULL, *name = NULL, *inside = NULL, *image = NULL;
 	const char *proj, *bwrap;
 	char b[64];
+
+	/* image: takes the job's variables, as GitLab's does:
+	   "node:$NODE_VERSION", "$CI_REGISTRY_IMAGE/builder:latest" */
+	if (def->image && strchr(def->image, '$')) {
+		image = vars_expand_dup(def->image, vars);
+		if (strspn(image, " \t") == strlen(image)) {
+			jc->setup_err = xasprintf("image \"%s\" expands to nothing "
+						  "(are its variables set?)", def->image);
+			free(image);
+			return;
+		}
+	} else if (def->image) {
+		image = xstrdup(def->image);
+	}
 
 	memset(&jc->lim, 0, sizeof(jc->lim));
 	if (ex)
@@ -274,20 +288,20 @@ static void setup_exec(struct job_ctx *jc, struct varlist *vars)
 		strbuf_addf(&lims, ", cpus %g", jc->lim.cpus);
 
 	if (!ex || ex->executor == JOBRUN_SHELL) {
-		if (!def->image)
+		if (!image)
 			goto limits;
 		if (!ex || ex->image_on_host)
 			note(jc, "image \"%s\" is not used: the shell executor runs "
-			     "the job on this host", def->image);
+			     "the job on this host", image);
 		else if (fallback_allowed(ex, def))
 			note(jc, "image \"%s\" is not used: this runner has no sandbox; "
 			     "host_fallback allows running the job on this host",
-			     def->image);
+			     image);
 		else
 			jc->setup_err = xasprintf("the job names image \"%s\" but this "
 						  "runner's executor is shell, which cannot "
 						  "run images (set cidre: {host_fallback: true} "
-						  "to run it on the host)", def->image);
+						  "to run it on the host)", image);
 		goto limits;
 	}
 	bwrap = sandbox_bwrap(&err);
@@ -301,16 +315,16 @@ static void setup_exec(struct job_ctx *jc, struct varlist *vars)
 					  err.buf);
 		goto done;
 	}
-	if (!def->image) {
+	if (!image) {
 		root = xstrdup("/");
 	} else if (image_resolve(ex->image_store ? ex->image_store : "/nonexistent",
-				 def->image, jr->ctx ? jr->ctx->project_dir : NULL,
+				 image, jr->ctx ? jr->ctx->project_dir : NULL,
 				 &root, &name, &err) < 0) {
 		jc->setup_err = xasprintf("image: %s", err.buf);
 		goto done;
 	}
 	strvec_clear(&jc->senv);
-	if (name || def->image) {
+	if (name || image) {
 		/* the image's Env over ours, as a container runtime starts the
 		   job; HOME stays a writable one */
 		char **ie = image_env(ex->image_store ? ex->image_store :
@@ -329,7 +343,7 @@ static void setup_exec(struct job_ctx *jc, struct varlist *vars)
 	jc->shell = sandbox_shell(root, &err);
 	if (!jc->shell) {
 		jc->setup_err = xasprintf("image \"%s\": %s",
-					  def->image ? def->image : "/", err.buf);
+					  image ? image : "/", err.buf);
 		goto done;
 	}
 	proj = varlist_get(vars, "CI_PROJECT_NAME");
@@ -357,7 +371,7 @@ static void setup_exec(struct job_ctx *jc, struct varlist *vars)
 	varlist_set(vars, "CI_PROJECT_DIR", inside);
 	varlist_set(vars, "CI_BUILDS_DIR", SANDBOX_BUILDS_DIR);
 	note(jc, "Running in a sandbox: image %s%s%s%s, network %s%s",
-	     def->image ? def->image : "/ (this host's system directories, read-only)",
+	     image ? image : "/ (this host's system directories, read-only)",
 	     name ? " (" : "", name ? root : "", name ? ")" : "",
 	     so.network ? "shared" : "loopback only", lims.buf);
 	strbuf_reset(&lims);
@@ -380,6 +394,7 @@ limits:
 	if (lims.len)
 		note(jc, "Limits:%s", lims.buf + 1);
 done:
+	free(image);
 	free(root);
 	free(name);
 	free(inside);

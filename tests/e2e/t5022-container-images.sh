@@ -111,6 +111,30 @@ test_expect_success 'a job runs in each, with the image config Env, variables ov
 	expect_grep "^v1 +oci-layout +[0-9.]+M +1  " out
 '
 
+test_expect_success 'variables in image: are expanded, as GitLab does' '
+	new_repo vars <<-\EOF &&
+	variables:
+	  REGISTRY: registry.example.com:5000
+	  TAG: v1
+	a:
+	  image: "$REGISTRY/team/app:${TAG}"
+	  script: echo "a GREETING=$GREETING"
+	b:
+	  image: {name: "o:$B_TAG"}
+	  variables: {B_TAG: "1"}
+	  script: echo "b GREETING=$GREETING"
+	c:
+	  image: "$NOT_SET"
+	  script: echo never
+	EOF
+	(cd vars && expect_exit 1 cidre run --executor sandbox --color=never >../out 2>&1) &&
+	expect_grep "Running in a sandbox: image registry.example.com:5000/team/app:v1 " out &&
+	expect_grep "^a +\| a GREETING=hello$" out &&
+	expect_grep "^b +\| b GREETING=hello$" out &&
+	expect_grep "^c +\| ERROR: Job failed: image \"\\\$NOT_SET\" expands to nothing \(are its variables set\?\)" out &&
+	expect_no_grep never out
+'
+
 test_expect_success 'an unregistered reference says how to register it' '
 	new_repo q <<-\EOF &&
 	a:
