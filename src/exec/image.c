@@ -309,7 +309,7 @@ int image_unpack(const char *store, const char *src, const char *want,
 	char hex[SHA256_HEX_LEN + 1];
 	char *roots = NULL, *root = NULL, *ok = NULL, *tmp = NULL, *lock = NULL;
 	char *archive = NULL, *work = NULL;
-	const char *kind = "tarball";
+	const char *kind = "tarball", *ck;
 	struct strbuf out = STRBUF_INIT, why = STRBUF_INIT;
 	int status = -1, ret = -1, fd, lock_fd = -1, many = 0;
 	json_t *info = NULL;
@@ -365,9 +365,9 @@ int image_unpack(const char *store, const char *src, const char *want,
 		}
 		if (check_listing(src, out.buf, err) < 0)
 			goto done;
-		if (oci_archive_kind(out.buf))
-			kind = !strcmp(oci_archive_kind(out.buf), "docker-archive") ?
-			       "docker-archive" : "oci-archive";
+		/* a container image's archive, or a root filesystem */
+		if ((ck = oci_archive_kind(out.buf)))
+			kind = ck;
 	}
 	/* the work is done in a directory only we can enter: no one runs
 	   what it holds before its setuid bits are cleared */
