@@ -17,6 +17,7 @@
 #include "cmd/cmd.h"
 #include "exec/copy.h"
 #include "exec/image.h"
+#include "exec/oci.h"
 #include "exec/proc.h"
 #include "util/strbuf.h"
 #include "util/strvec.h"
@@ -436,6 +437,7 @@ int cmd_image(int argc, char **argv)
 	if (!store)
 		store = image_default_store();
 	store = image_store_absolute(store);
+	oci_progress = stderr;
 	sub = argv[i];
 	if (!strcmp(sub, "add")) {
 		if (argc - i != 3) {

@@ -31,6 +31,8 @@
 #include "util/strvec.h"
 #include "util/xalloc.h"
 
+FILE *oci_progress;
+
 int oci_file_sha256(const char *path, char hex[SHA256_HEX_LEN + 1],
 		    struct strbuf *err)
 {
@@ -721,11 +723,20 @@ int oci_unpack(const char *dir, const char *want, const char *root,
 		goto out;
 	/* which image of the source: its manifest's digest, or its entry */
 	json_object_set_new(*ret_info, "manifest", json_string(id));
-	for (i = 0; i < layers.nr; i++)
+	for (i = 0; i < layers.nr; i++) {
+		if (oci_progress) {
+			struct stat st;
+
+			fprintf(oci_progress, "unpacking layer %zu of %zu (%.1f MB)\n",
+				i + 1, layers.nr, stat(layers.v[i], &st) ? 0.0 :
+				st.st_size / 1e6);
+			fflush(oci_progress);
+		}
 		if (oci_apply_layer(root, layers.v[i], &why) < 0) {
 			strbuf_addf(&why, " (layer %zu of %zu)", i + 1, layers.nr);
 			goto out;
 		}
+	}
 	ret = 0;
 out:
 	if (ret < 0) {

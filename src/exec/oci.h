@@ -9,9 +9,17 @@
  * image store's checks (docs/internals/sandbox.md, "Container images").
  */
 #include <jansson.h>
+#include <stdio.h>
 
 #include "util/sha256.h"
 #include "util/strbuf.h"
+
+/*
+ * Where oci_unpack() says which layer it unpacks ("unpacking layer 2 of
+ * 7 (88.2 MB)"), or NULL (the default: jobs say nothing of it).
+ * `cidre image add` sets stderr: a big image takes a while.
+ */
+extern FILE *oci_progress;
 
 /* Caps on what an image may hold. */
 #define OCI_MAX_LAYERS 256

@@ -46,10 +46,14 @@ test_expect_success 'umoci and skopeo make an image in three formats' '
 '
 
 test_expect_success 'each format is registered, under a reference as its name' '
-	cidre image add v1 oci >out &&
+	cidre image add v1 oci >out 2>err &&
 	expect_grep "^image v1: oci-layout $SCRATCH/oci .*unpacked to $SCRATCH/store/roots/[0-9a-f]{64}$" out &&
+	expect_grep "^unpacking layer 1 of 2 \([0-9.]+ MB\)$" err &&
+	expect_grep "^unpacking layer 2 of 2 \([0-9.]+ MB\)$" err &&
 	cidre image add registry.example.com:5000/team/app:v1 d.tar >out &&
 	expect_grep "^image registry.example.com:5000/team/app:v1: docker-archive $SCRATCH/d.tar " out &&
+	cidre image add again:v1 d.tar >out 2>err &&
+	test ! -s err &&
 	cidre image add o:1 o.tar >out &&
 	expect_grep "^image o:1: oci-archive $SCRATCH/o.tar " out &&
 	cidre image ls >out &&
