@@ -47,7 +47,7 @@ CORE_SRC  := $(filter-out $(SERVER_GIT), $(sort $(wildcard src/util/*.c src/pipe
 SERVER_SRC := $(filter-out $(CORE_SRC), $(sort $(wildcard src/store/*.c src/http/*.c \
 			src/forge/*.c src/server/*.c src/web/*.c src/notify/*.c)) $(SERVER_GIT))
 # libcurl's part of the client: cidre-client only
-CURL_SRC  := src/client/curl.c
+CURL_SRC  := src/client/curl.c src/client/pull.c
 CLIENT_SRC := $(filter-out $(CURL_SRC), $(sort $(wildcard src/client/*.c)))
 LIB_SRC   := $(CORE_SRC) $(SERVER_SRC) $(CLIENT_SRC) $(CURL_SRC)
 CORE_CMD  := src/cmd/run.c src/cmd/lint.c src/cmd/job_exec.c src/cmd/image.c \

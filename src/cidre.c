@@ -6,6 +6,9 @@
 
 #include "client/cli.h"
 #include "client/client.h"
+#ifdef CIDRE_WITH_CLIENT
+#include "client/pull.h"
+#endif
 #include "cmd/cmd.h"
 #include "exec/spawn.h"
 #include "util/suggest.h"
@@ -187,6 +190,9 @@ int main(int argc, char **argv)
 	}
 	if (!c->fn)
 		return run_elsewhere(c, argv);
+#ifdef CIDRE_WITH_CLIENT
+	cmd_image_pull = pull_cmd;
+#endif
 #ifndef CIDRE_WITH_SERVER
 	client_reexec_argv = argv;
 	cmd_project_file = cli_project_file;

@@ -37,6 +37,8 @@ int cmd_run(int argc, char **argv);
 int cmd_pool(int argc, char **argv);
 int cmd_lint(int argc, char **argv);
 int cmd_image(int argc, char **argv);
+/* cidre image pull: set where libcurl is (cidre-client), else NULL */
+extern int (*cmd_image_pull)(const char *store, int argc, char **argv);
 int cmd_server(int argc, char **argv);
 int cmd_job_exec(int argc, char **argv);
 int cmd_job_launcher(int argc, char **argv);

@@ -19,6 +19,7 @@
 #include "exec/image.h"
 #include "exec/oci.h"
 #include "exec/proc.h"
+#include "exec/spawn.h"
 #include "util/strbuf.h"
 #include "util/strvec.h"
 #include "util/xalloc.h"
@@ -35,6 +36,9 @@ const char cmd_image_usage[] =
 	"                          a container image (docker save, an OCI\n"
 	"                          archive or layout: NAME picks one of several);\n"
 	"                          - reads the tarball from standard input\n"
+	"  pull NAME...            pull images from their registries (node:20,\n"
+	"                          registry.example.com/team/app:1.4), for this\n"
+	"                          machine's platform, and register them\n"
 	"  ls                      list images: size, kind, jobs that used them\n"
 	"  rm NAME...              unregister (an unpacked tarball is removed)\n"
 	"  build NAME --debootstrap SUITE [--packages a,b,c] [--mirror URL]\n"
@@ -404,6 +408,8 @@ done:
 	return ret;
 }
 
+int (*cmd_image_pull)(const char *store, int argc, char **argv);
+
 int cmd_image(int argc, char **argv)
 {
 	struct strbuf err = STRBUF_INIT, msg = STRBUF_INIT;
@@ -466,9 +472,17 @@ int cmd_image(int argc, char **argv)
 		}
 	} else if (!strcmp(sub, "build")) {
 		ret = image_build(store, argc - i, argv + i);
+	} else if (!strcmp(sub, "pull")) {
+		if (!cmd_image_pull) {
+			/* libcurl's: cidre-client has it */
+			spawn_exec_sibling("cidre-client", argv - 1, &err);
+			fprintf(stderr, "cidre image pull: %s\n", err.buf);
+		} else {
+			ret = cmd_image_pull(store, argc - i, argv + i);
+		}
 	} else {
-		fprintf(stderr, "cidre image: unknown command '%s' (add, ls, rm, "
-			"build)\n", sub);
+		fprintf(stderr, "cidre image: unknown command '%s' (add, pull, ls, "
+			"rm, build)\n", sub);
 		ret = 2;
 	}
 	free(store);

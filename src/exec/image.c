@@ -585,6 +585,62 @@ static int save_stdin(const char *path, struct strbuf *err)
 int image_add(const char *store, const char *name, const char *path,
 	      struct strbuf *msg, struct strbuf *err)
 {
+	return image_add_from(store, name, path, NULL, NULL, msg, err);
+}
+
+int image_registered(const char *store, const char *name)
+{
+	char *path;
+	int yes;
+
+	if (!image_name_ok(name))
+		return 0;
+	path = name_file(store, name, "json");
+	yes = !access(path, F_OK);
+	free(path);
+	return yes;
+}
+
+int image_is_path(const char *image, const char *base)
+{
+	char *p;
+	struct stat st;
+	int yes;
+
+	if (image[0] == '/' || image[0] == '.' || !image_name_ok(image))
+		return 1;
+	if (!strchr(image, '/'))
+		return 0;
+	p = absolute(image, base);
+	yes = !stat(p, &st);
+	free(p);
+	return yes;
+}
+
+int image_layout_unpacked(const char *store, const char *dir)
+{
+	char hex[SHA256_HEX_LEN + 1];
+	struct strbuf err = STRBUF_INIT;
+	struct stat st;
+	char *root, *ok;
+	int yes;
+
+	if (layout_digest(dir, hex, &err) < 0) {
+		strbuf_release(&err);
+		return 0;
+	}
+	root = xasprintf("%s/roots/%s", store, hex);
+	ok = xasprintf("%s.ok", root);
+	yes = !access(ok, F_OK) && !stat(root, &st) && S_ISDIR(st.st_mode);
+	free(root);
+	free(ok);
+	return yes;
+}
+
+int image_add_from(const char *store, const char *name, const char *path,
+		   const char *source, const char *as_kind, struct strbuf *msg,
+		   struct strbuf *err)
+{
 	char *src = NULL, *root = NULL, *digest = NULL, *json = NULL, *dir = NULL;
 	char *tmp = NULL, *ukind = NULL, *in = NULL;
 	const char *kind, *label = NULL;
@@ -622,6 +678,7 @@ int image_add(const char *store, const char *name, const char *path,
 		label = "(standard input)";
 	} else {
 		src = absolute(path, NULL);
+		label = source;
 	}
 	if (stat(src, &st) < 0) {
 		strbuf_addf(err, "%s: %s", path, strerror(errno));
@@ -633,7 +690,7 @@ int image_add(const char *store, const char *name, const char *path,
 	} else if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) {
 		if (image_unpack(store, src, name, &root, &digest, &ukind, err) < 0)
 			goto done;
-		kind = ukind;
+		kind = as_kind ? as_kind : ukind;
 	} else {
 		strbuf_addf(err, "%s is neither a directory nor a tarball", path);
 		goto done;
@@ -861,6 +918,9 @@ int image_list(const char *store, struct image_info **ret, size_t *nr,
 			const char *arch = json_string_value(
 				json_object_get(info, "architecture"));
 
+			/* a pulled image: where from, and which manifest */
+			if (!strcmp(v[n].kind, "registry") && v[n].source)
+				ref = v[n].source;
 			if (info)
 				v[n].from = xasprintf("%s, linux/%s, %lld layers, %zu "
 						      "variables", ref && *ref ? ref :

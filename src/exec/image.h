@@ -66,6 +66,28 @@ char *image_name_file(const char *name);
 int image_add(const char *store, const char *name, const char *path,
 	      struct strbuf *msg, struct strbuf *err);
 
+/*
+ * image_add() of what was made from elsewhere (a registry's image, pulled
+ * into the layout path): source is what the listing shows as its source,
+ * kind its kind ("registry"), instead of path's.
+ */
+int image_add_from(const char *store, const char *name, const char *path,
+		   const char *source, const char *kind, struct strbuf *msg,
+		   struct strbuf *err);
+
+/* Whether name is registered in store. */
+int image_registered(const char *store, const char *name);
+
+/*
+ * Whether image (not registered) is a path rather than a reference to
+ * pull: it starts with "/" or ".", is no valid name, or has a "/" and
+ * exists (relative to base).
+ */
+int image_is_path(const char *image, const char *base);
+
+/* Whether the OCI layout dir's image is unpacked in store already. */
+int image_layout_unpacked(const char *store, const char *dir);
+
 /* Unregister name; an unpacked root no other name uses is removed. */
 int image_rm(const char *store, const char *name, struct strbuf *err);
 

@@ -281,7 +281,7 @@ static char *blob(const char *dir, const char *digest, struct strbuf *err)
 	return path;
 }
 
-static const char *host_arch(void)
+const char *oci_host_arch(void)
 {
 	static struct utsname u;
 	static const char *const map[][2] = {
@@ -408,7 +408,7 @@ static int collect(const char *dir, json_t *index, const char *ref, int depth,
 				json_object_get(plat, "architecture"));
 
 			if ((os && strcmp(os, "linux")) ||
-			    (arch && strcmp(arch, host_arch()))) {
+			    (arch && strcmp(arch, oci_host_arch()))) {
 				pk->other_platforms++;
 				continue;
 			}
@@ -443,7 +443,7 @@ static int choose(struct pick *pk, const char *want, int *many,
 	if (!pk->nr) {
 		if (pk->other_platforms)
 			strbuf_addf(err, "it has no image for linux/%s (%zu for other "
-				    "platforms)", host_arch(), pk->other_platforms);
+				    "platforms)", oci_host_arch(), pk->other_platforms);
 		else
 			strbuf_addstr(err, "it holds no image");
 		return -1;
@@ -485,9 +485,9 @@ static json_t *image_info(const char *format, const char *ref, json_t *config,
 		strbuf_addf(err, "it is an image for %s, not linux", os);
 		return NULL;
 	}
-	if (arch && strcmp(arch, host_arch())) {
+	if (arch && strcmp(arch, oci_host_arch())) {
 		strbuf_addf(err, "it is an image for %s; this machine runs %s",
-			    arch, host_arch());
+			    arch, oci_host_arch());
 		return NULL;
 	}
 	out = json_array();

@@ -38,6 +38,9 @@ const char *oci_archive_kind(const char *listing);
 int oci_file_sha256(const char *path, char hex[SHA256_HEX_LEN + 1],
 		    struct strbuf *err);
 
+/* This machine's architecture as images name it: "amd64", "arm64". */
+const char *oci_host_arch(void);
+
 /* Whether dir is an OCI image layout: it has oci-layout and index.json. */
 int oci_is_layout(const char *dir);
 

@@ -1780,7 +1780,8 @@ static int get_retry(struct mctx *m, const struct ynode *n, struct retry *r)
 	return ret;
 }
 
-static int get_image(struct mctx *m, const struct ynode *n, char **out)
+static int get_image(struct mctx *m, const struct ynode *n, char **out,
+		     unsigned *pull)
 {
 	static const char *const keys[] = {
 		"name", "entrypoint", "docker", "pull_policy", "kubernetes",
@@ -1789,6 +1790,7 @@ static int get_image(struct mctx *m, const struct ynode *n, char **out)
 	size_t i;
 	int ret = 0;
 
+	*pull = 0;
 	if (is_stringish(n))
 		return get_str(m, n, "image", out);
 	if (check_map(m, n, "image"))
@@ -1828,6 +1830,10 @@ static int get_image(struct mctx *m, const struct ynode *n, char **out)
 					ERR(m, &v->pos, "%s: \"image:pull_policy\" must be "
 					    "always, if-not-present or never", m->what);
 					ret = -1;
+				} else {
+					*pull |= !strcmp(pp.v[i], "always") ? JOB_PULL_ALWAYS :
+						 !strcmp(pp.v[i], "never") ? JOB_PULL_NEVER :
+						 JOB_PULL_IF_NOT_PRESENT;
 				}
 			}
 		}
@@ -2152,7 +2158,7 @@ static int job_key(struct mctx *m, struct job *j, const struct ypair *pr)
 	if (!strcmp(k, "tags"))
 		return get_str_list(m, v, k, 0, &j->tags);
 	if (!strcmp(k, "image"))
-		return get_image(m, v, &j->image);
+		return get_image(m, v, &j->image, &j->pull_policy);
 	if (!strcmp(k, "cidre"))
 		return get_cidre(m, v, &j->cidre);
 	if (!strcmp(k, "manual_confirmation")) {

@@ -204,6 +204,11 @@ enum inherit_mode {
  * in a job: for that job, key by key over the top level's). GitLab
  * never reads them: they are only for a `.cidre.yml`.
  */
+/* image:pull_policy (GitLab's): several are tried in order, always first */
+#define JOB_PULL_ALWAYS 1u
+#define JOB_PULL_IF_NOT_PRESENT 2u
+#define JOB_PULL_NEVER 4u
+
 struct job_cidre {
 	long long memory;            /* bytes; 0 unset */
 	long long pids;              /* 0 unset */
@@ -278,6 +283,7 @@ struct job {
 	int interruptible;           /* -1 unset, 0, 1 */
 	struct strvec tags;
 	char *image;                 /* image name (image:name or string) */
+	unsigned pull_policy;        /* image:pull_policy, JOB_PULL_*; 0 unset */
 	struct job_cidre cidre;      /* merged with the top level's */
 	/*
 	 * With load_opts.cut: this job's resolved definition (include,

@@ -25,6 +25,7 @@
 #include "exec/image.h"
 #include "exec/proc.h"
 #include "exec/sandbox.h"
+#include "exec/spawn.h"
 #include "exec/mask.h"
 #include "exec/workspace.h"
 #include "sched/jobrun.h"
@@ -237,6 +238,87 @@ static int fallback_allowed(const struct jobrun_exec *ex, const struct job *def)
 	       (def->cidre.host_fallback < 0 && ex && ex->host_fallback);
 }
 
+/* The pull policy when a job names none: $CIDRE_PULL_POLICY, else
+   if-not-present. */
+static unsigned default_pull_policy(void)
+{
+	const char *e = getenv("CIDRE_PULL_POLICY");
+
+	if (e && !strcmp(e, "always"))
+		return JOB_PULL_ALWAYS | JOB_PULL_IF_NOT_PRESENT;
+	if (e && !strcmp(e, "never"))
+		return JOB_PULL_NEVER;
+	return JOB_PULL_IF_NOT_PRESENT;
+}
+
+/*
+ * Pull image from its registry when the policy asks (as GitLab's runner
+ * does: always, if-not-present, never, tried in that order), through
+ * cidre-client, which has libcurl; the job's DOCKER_AUTH_CONFIG gives
+ * the credentials. 0 (pulled, or nothing to do), or -1 with setup_err.
+ */
+static int pull_for_job(struct job_ctx *jc, const char *store, const char *image,
+			unsigned pol, struct varlist *vars)
+{
+	const char *base = jc->jr->ctx ? jc->jr->ctx->project_dir : NULL;
+	const char *auth = varlist_get(vars, "DOCKER_AUTH_CONFIG");
+	int registered = image_registered(store, image);
+	struct strbuf out = STRBUF_INIT, err = STRBUF_INIT;
+	char *exe, *envs[2] = { NULL, NULL };
+	int status = -1, ret = 0;
+
+	if (!pol)
+		pol = default_pull_policy();
+	if (registered ? !(pol & JOB_PULL_ALWAYS) :
+	    (!(pol & (JOB_PULL_ALWAYS | JOB_PULL_IF_NOT_PRESENT)) ||
+	     image_is_path(image, base)))
+		return 0;
+	if (jc->silent) {
+		/* jobrun_prestart: the pull is the job's, said in its log */
+		jc->setup_err = xstrdup("pulled when the job starts");
+		return -1;
+	}
+	exe = spawn_sibling("cidre-client");
+	{
+		const char *argv[] = { exe, "image", "--store", store, "pull", image,
+				       NULL };
+
+		if (auth)
+			envs[0] = xasprintf("DOCKER_AUTH_CONFIG=%s", auth);
+		note(jc, "Pulling image %s%s", image,
+		     registered ? " (pull_policy: always)" : "");
+		if (proc_capture(argv, NULL, (const char *const *)envs, 64 * 1024,
+				 &out, &status, &err) < 0)
+			status = -1;
+	}
+	strbuf_rtrim(&out);
+	strbuf_rtrim(&err);
+	if (!status) {
+		note(jc, "%s", out.buf);
+	} else {
+		/* "cidre image pull: why", the last line */
+		const char *why = strrchr(err.buf, '\n');
+
+		why = why ? why + 1 : err.buf;
+		if (!strncmp(why, "cidre image pull: ", 18))
+			why += 18;
+		if (registered && (pol & JOB_PULL_IF_NOT_PRESENT)) {
+			note(jc, "WARNING: pulling image %s failed (%s); the image "
+			     "registered here is used (pull_policy: if-not-present)",
+			     image, why);
+		} else {
+			jc->setup_err = xasprintf("image \"%s\": pulling it failed: %s",
+						  image, *why ? why : "cidre-client failed");
+			ret = -1;
+		}
+	}
+	free(envs[0]);
+	free(exe);
+	strbuf_release(&out);
+	strbuf_release(&err);
+	return ret;
+}
+
 /*
  * Decide how the job runs: its limits (the job's cidre: keys over the
  * executor's defaults) and, for the sandbox executor, its image, shell
@@ -315,6 +397,9 @@ static void setup_exec(struct job_ctx *jc, struct varlist *vars)
 					  err.buf);
 		goto done;
 	}
+	if (image && ex->image_store &&
+	    pull_for_job(jc, ex->image_store, image, def->pull_policy, vars) < 0)
+		goto done;
 	if (!image) {
 		root = xstrdup("/");
 	} else if (image_resolve(ex->image_store ? ex->image_store : "/nonexistent",

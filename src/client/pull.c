@@ -1,0 +1,921 @@
+/*
+ * cidre image pull: an image from a registry, over the OCI distribution
+ * API (GET /v2/REPO/manifests/REF, /v2/REPO/blobs/DIGEST), with the
+ * token dance of Docker Hub and its kind (a 401's WWW-Authenticate
+ * names a token server) or basic credentials. What comes back is written
+ * as an OCI layout of one image, then unpacked and registered by the
+ * image store (image_add_from), whose checks it passes like any other
+ * image. See pull.h and docs/internals/registry.md.
+ */
+#include "client/pull.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "exec/copy.h"
+#include "exec/image.h"
+#include "exec/oci.h"
+#include "exec/registry.h"
+#include "util/sha256.h"
+#include "util/xalloc.h"
+
+#define MANIFEST_TYPES \
+	"Accept: application/vnd.oci.image.index.v1+json, " \
+	"application/vnd.docker.distribution.manifest.list.v2+json, " \
+	"application/vnd.oci.image.manifest.v1+json, " \
+	"application/vnd.docker.distribution.manifest.v2+json"
+/* the largest blob a manifest may declare */
+#define MAX_BLOB (64LL << 30)
+#define TRIES 3
+
+struct pull {
+	const struct pull_opts *o;
+	struct reg_ref ref;
+	char *base;          /* "https://host", "http://127.0.0.1:5000" */
+	int may_plain;       /* an insecure registry: http:// when TLS fails */
+	char *user, *secret; /* credentials for the host, or NULL */
+	char *auth;          /* "Authorization: …" once the registry asked */
+	CURL *h;
+};
+
+/* One answer: its headers, and its body into a buffer or a file. */
+struct answer {
+	long status;
+	struct strbuf type, digest, challenge;
+	struct strbuf *body;  /* 2xx body here (capped at max) … */
+	size_t max;
+	int fd;               /* … or into fd, hashed, capped at limit */
+	struct sha256 sha;
+	long long got, limit;
+	struct strbuf errbody; /* a non-2xx body, capped */
+	int over;
+};
+
+static void answer_init(struct answer *a)
+{
+	memset(a, 0, sizeof(*a));
+	strbuf_init(&a->type, 0);
+	strbuf_init(&a->digest, 0);
+	strbuf_init(&a->challenge, 0);
+	strbuf_init(&a->errbody, 0);
+	a->fd = -1;
+	sha256_init(&a->sha);
+}
+
+static void answer_release(struct answer *a)
+{
+	strbuf_release(&a->type);
+	strbuf_release(&a->digest);
+	strbuf_release(&a->challenge);
+	strbuf_release(&a->errbody);
+}
+
+static size_t on_header(char *buf, size_t size, size_t nitems, void *ud)
+{
+	struct answer *a = ud;
+	size_t n = size * nitems, k;
+	struct strbuf *to = NULL;
+	const char *v;
+
+	if (n > 5 && !strncmp(buf, "HTTP/", 5)) {
+		/* a new answer (after a redirect or a 100): its own headers */
+		strbuf_reset(&a->type);
+		strbuf_reset(&a->digest);
+		strbuf_reset(&a->challenge);
+		return n;
+	}
+	v = memchr(buf, ':', n);
+	if (!v)
+		return n;
+	k = (size_t)(v - buf);
+	if (k == 12 && !strncasecmp(buf, "Content-Type", 12))
+		to = &a->type;
+	else if (k == 21 && !strncasecmp(buf, "Docker-Content-Digest", 21))
+		to = &a->digest;
+	else if (k == 16 && !strncasecmp(buf, "WWW-Authenticate", 16) &&
+		 !a->challenge.len)
+		to = &a->challenge;
+	if (to && n - k < 8192) {
+		strbuf_reset(to);
+		strbuf_add(to, v + 1, n - k - 1);
+		strbuf_rtrim(to);
+		while (to->len && (to->buf[0] == ' ' || to->buf[0] == '\t'))
+			strbuf_remove(to, 0, 1);
+	}
+	return n;
+}
+
+static size_t on_body(char *buf, size_t size, size_t nitems, void *ud)
+{
+	void **pair = ud;
+	struct answer *a = pair[0];
+	size_t n = size * nitems;
+
+	if (!a->status)
+		curl_easy_getinfo(pair[1], CURLINFO_RESPONSE_CODE, &a->status);
+	if (a->status < 200 || a->status > 299) {
+		if (a->errbody.len < 4096)
+			strbuf_add(&a->errbody, buf, n < 4096 ? n : 4096);
+		return n;
+	}
+	a->got += (long long)n;
+	if (a->fd >= 0) {
+		size_t off = 0;
+
+		if (a->got > a->limit) {
+			a->over = 1;
+			return 0;
+		}
+		sha256_update(&a->sha, buf, n);
+		while (off < n) {
+			ssize_t w = write(a->fd, buf + off, n - off);
+
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0)
+				return 0;
+			off += (size_t)w;
+		}
+		return n;
+	}
+	if (a->body->len + n > a->max) {
+		a->over = 1;
+		return 0;
+	}
+	strbuf_add(a->body, buf, n);
+	return n;
+}
+
+static int is_loopback(const char *host)
+{
+	size_t n = strcspn(host, ":");
+
+	return (n == 9 && !strncmp(host, "localhost", 9)) ||
+	       !strncmp(host, "127.", 4);
+}
+
+/* Whether host is in $CIDRE_INSECURE_REGISTRIES ("a:5000,b"). */
+static int listed_insecure(const char *host)
+{
+	const char *l = getenv("CIDRE_INSECURE_REGISTRIES"), *p;
+	size_t n = strlen(host);
+
+	for (p = l; p && *p; p += strcspn(p, ",")) {
+		while (*p == ',' || *p == ' ')
+			p++;
+		if (!strncmp(p, host, n) && (!p[n] || p[n] == ',' || p[n] == ' '))
+			return 1;
+	}
+	return 0;
+}
+
+/* A Docker config's credentials for the host: the first that has them. */
+static int find_credentials(struct pull *p, struct strbuf *err)
+{
+	const char *env = getenv("DOCKER_AUTH_CONFIG"), *home = getenv("HOME");
+	const char *dc = getenv("DOCKER_CONFIG"), *rt = getenv("XDG_RUNTIME_DIR");
+	const char *raf = getenv("REGISTRY_AUTH_FILE");
+	char *files[4] = { NULL };
+	size_t i;
+	int r = 0;
+
+	if (raf && *raf)
+		files[0] = xstrdup(raf);
+	if (rt && *rt)
+		files[1] = xasprintf("%s/containers/auth.json", rt);
+	if (dc && *dc)
+		files[2] = xasprintf("%s/config.json", dc);
+	else if (home && *home)
+		files[2] = xasprintf("%s/.docker/config.json", home);
+	for (i = 0; i < 2 && !r; i++) {
+		const char *text = i ? env : p->o->auth;
+		struct strbuf why = STRBUF_INIT;
+
+		if (!text || !*text)
+			continue;
+		r = reg_auth_find(text, strlen(text), p->ref.host, &p->user,
+				  &p->secret, &why);
+		if (r < 0)
+			strbuf_addf(err, "DOCKER_AUTH_CONFIG: %s", why.buf);
+		strbuf_release(&why);
+	}
+	for (i = 0; i < 3 && !r; i++) {
+		struct strbuf t = STRBUF_INIT, why = STRBUF_INIT;
+
+		if (!files[i] || access(files[i], F_OK))
+			continue;
+		if (strbuf_read_file(&t, files[i], REG_MAX_AUTH_CONFIG + 1) < 0) {
+			strbuf_addf(err, "cannot read %s: %s", files[i], strerror(errno));
+			r = -1;
+		} else {
+			r = reg_auth_find(t.buf, t.len, p->ref.host, &p->user,
+					  &p->secret, &why);
+			if (r < 0)
+				strbuf_addf(err, "%s: %s", files[i], why.buf);
+		}
+		strbuf_release(&t);
+		strbuf_release(&why);
+	}
+	for (i = 0; i < 4; i++)
+		free(files[i]);
+	return r < 0 ? -1 : 0;
+}
+
+static void reset_handle(struct pull *p)
+{
+	curl_easy_reset(p->h);
+	curl_easy_setopt(p->h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(p->h, CURLOPT_USERAGENT, "cidre/" CIDRE_VERSION);
+	curl_easy_setopt(p->h, CURLOPT_CONNECTTIMEOUT, 30L);
+	/* a registry that stops sending for a minute is gone */
+	curl_easy_setopt(p->h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(p->h, CURLOPT_LOW_SPEED_TIME, 60L);
+	curl_easy_setopt(p->h, CURLOPT_TCP_KEEPALIVE, 1L);
+}
+
+/*
+ * GET url into a (headers always, the body as a was set up), with
+ * accept and the registry's authorization. 0 when an answer came (any
+ * status), -1 with the reason when none did.
+ */
+static int fetch(struct pull *p, const char *url, const char *accept,
+		 struct answer *a, int follow, struct strbuf *err)
+{
+	struct curl_slist *hs = NULL;
+	char ebuf[CURL_ERROR_SIZE] = "";
+	void *pair[2] = { a, p->h };
+	CURLcode res;
+
+	reset_handle(p);
+	curl_easy_setopt(p->h, CURLOPT_URL, url);
+	curl_easy_setopt(p->h, CURLOPT_ERRORBUFFER, ebuf);
+	curl_easy_setopt(p->h, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(p->h, CURLOPT_HEADERDATA, a);
+	curl_easy_setopt(p->h, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(p->h, CURLOPT_WRITEDATA, pair);
+	curl_easy_setopt(p->h, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (follow) {
+		/* blobs are often served by a CDN the registry redirects to;
+		   libcurl sends the Authorization header to the same host only */
+		curl_easy_setopt(p->h, CURLOPT_FOLLOWLOCATION, 1L);
+		curl_easy_setopt(p->h, CURLOPT_MAXREDIRS, 5L);
+		curl_easy_setopt(p->h, CURLOPT_REDIR_PROTOCOLS_STR,
+				 p->may_plain ? "http,https" : "https");
+	}
+	if (accept)
+		hs = curl_slist_append(hs, accept);
+	if (p->auth)
+		hs = curl_slist_append(hs, p->auth);
+	if (hs)
+		curl_easy_setopt(p->h, CURLOPT_HTTPHEADER, hs);
+	res = curl_easy_perform(p->h);
+	curl_easy_getinfo(p->h, CURLINFO_RESPONSE_CODE, &a->status);
+	curl_slist_free_all(hs);
+	if (res == CURLE_OK)
+		return 0;
+	if (a->over)
+		strbuf_addf(err, "%s: the answer is larger than it may be", url);
+	else
+		strbuf_addf(err, "%s: %s", url, *ebuf ? ebuf : curl_easy_strerror(res));
+	return -1;
+}
+
+/* "Authorization: Basic …" for the credentials. */
+static char *basic_header(const char *user, const char *secret)
+{
+	static const char b64[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	char *up = xasprintf("%s:%s", user, secret);
+	struct strbuf h = STRBUF_INIT;
+	size_t i, n = strlen(up);
+
+	strbuf_addstr(&h, "Authorization: Basic ");
+	for (i = 0; i < n; i += 3) {
+		unsigned v = (unsigned)(unsigned char)up[i] << 16;
+
+		if (i + 1 < n)
+			v |= (unsigned)(unsigned char)up[i + 1] << 8;
+		if (i + 2 < n)
+			v |= (unsigned char)up[i + 2];
+		strbuf_addch(&h, b64[(v >> 18) & 63]);
+		strbuf_addch(&h, b64[(v >> 12) & 63]);
+		strbuf_addch(&h, i + 1 < n ? b64[(v >> 6) & 63] : '=');
+		strbuf_addch(&h, i + 2 < n ? b64[v & 63] : '=');
+	}
+	free(up);
+	return strbuf_detach(&h, NULL);
+}
+
+/* The token server's token for the challenge (Docker Hub and its kind). */
+static int get_token(struct pull *p, const struct reg_challenge *c,
+		     struct strbuf *err)
+{
+	struct strbuf url = STRBUF_INIT, body = STRBUF_INIT;
+	struct answer a;
+	json_t *o = NULL;
+	const char *tok;
+	char *e;
+	int ret = -1;
+
+	if (!c->realm || (strncmp(c->realm, "https://", 8) &&
+			  !(p->may_plain && !strncmp(c->realm, "http://", 7)))) {
+		strbuf_addf(err, "%s asks for a token from \"%s\", not an https:// "
+			    "address", p->ref.host, c->realm ? c->realm : "");
+		return -1;
+	}
+	strbuf_addf(&url, "%s%s", c->realm, strchr(c->realm, '?') ? "&" : "?");
+	if (c->service) {
+		e = curl_easy_escape(p->h, c->service, 0);
+		strbuf_addf(&url, "service=%s&", e);
+		curl_free(e);
+	}
+	if (c->scope)
+		e = curl_easy_escape(p->h, c->scope, 0);
+	else {
+		char *s = xasprintf("repository:%s:pull", p->ref.repo);
+
+		e = curl_easy_escape(p->h, s, 0);
+		free(s);
+	}
+	strbuf_addf(&url, "scope=%s", e);
+	curl_free(e);
+	answer_init(&a);
+	a.body = &body;
+	a.max = REG_MAX_TOKEN;
+	{
+		char *saved = p->auth;
+
+		p->auth = NULL;
+		if (p->user)
+			p->auth = basic_header(p->user, p->secret);
+		if (fetch(p, url.buf, NULL, &a, 0, err) < 0) {
+			free(p->auth);
+			p->auth = saved;
+			goto done;
+		}
+		free(p->auth);
+		p->auth = saved;
+	}
+	if (a.status == 401 || a.status == 403) {
+		strbuf_addf(err, "%s refused %s (HTTP %ld): %s", c->realm,
+			    p->user ? "the credentials" : "to give a token without "
+			    "credentials (docker login, or DOCKER_AUTH_CONFIG)",
+			    a.status, p->ref.repo);
+		goto done;
+	}
+	if (a.status != 200) {
+		strbuf_addf(err, "%s answered HTTP %ld", c->realm, a.status);
+		goto done;
+	}
+	o = json_loadb(body.buf, body.len, 0, NULL);
+	tok = json_string_value(json_object_get(o, "token"));
+	if (!tok)
+		tok = json_string_value(json_object_get(o, "access_token"));
+	if (!tok || !*tok || strpbrk(tok, "\r\n") || strlen(tok) > 64 * 1024) {
+		strbuf_addf(err, "%s answered no token", c->realm);
+		goto done;
+	}
+	free(p->auth);
+	p->auth = xasprintf("Authorization: Bearer %s", tok);
+	ret = 0;
+done:
+	json_decref(o);
+	strbuf_release(&url);
+	strbuf_release(&body);
+	answer_release(&a);
+	return ret;
+}
+
+/* What a registry's error body says: {"errors":[{"code","message"}]}. */
+static void add_registry_error(struct strbuf *err, const struct strbuf *body)
+{
+	json_t *o = json_loadb(body->buf, body->len, 0, NULL);
+	json_t *e = json_array_get(json_object_get(o, "errors"), 0);
+	const char *code = json_string_value(json_object_get(e, "code"));
+	const char *msg = json_string_value(json_object_get(e, "message"));
+
+	if (code || msg)
+		strbuf_addf(err, ": %s%s%s", code ? code : "", code && msg ? " " : "",
+			    msg ? msg : "");
+	json_decref(o);
+}
+
+/*
+ * GET the registry's path (under base) into a, authenticating when it
+ * asks, falling back to http:// for an insecure registry, trying again
+ * after a network error or a 5xx/429. 0 with a 2xx answer, -1 otherwise.
+ * reset(a) empties a for a new try.
+ */
+static int get(struct pull *p, const char *path, const char *accept,
+	       struct answer *a, int follow, void (*reset)(struct answer *),
+	       struct strbuf *err)
+{
+	int tries = 0, authed = 0;
+
+	for (;;) {
+		struct strbuf why = STRBUF_INIT;
+		char *url = xasprintf("%s%s", p->base, path);
+		int r = fetch(p, url, accept, a, follow, &why);
+
+		if (r < 0 && p->may_plain && !strncmp(p->base, "https://", 8)) {
+			/* a registry without TLS: as Docker does for insecure ones */
+			char *plain = xasprintf("http://%s", p->base + 8);
+
+			free(p->base);
+			p->base = plain;
+			free(url);
+			strbuf_release(&why);
+			reset(a);
+			continue;
+		}
+		free(url);
+		if (r < 0 || a->status >= 500 || a->status == 429) {
+			if (++tries < TRIES) {
+				strbuf_release(&why);
+				sleep((unsigned)tries);
+				reset(a);
+				continue;
+			}
+			if (r < 0)
+				strbuf_add(err, why.buf, why.len);
+			else
+				strbuf_addf(err, "%s answered HTTP %ld for %s", p->ref.host,
+					    a->status, path);
+			strbuf_release(&why);
+			return -1;
+		}
+		strbuf_release(&why);
+		if (a->status == 401 && !authed) {
+			struct reg_challenge c;
+
+			authed = 1;
+			if (reg_challenge_parse(a->challenge.buf, &c) < 0) {
+				strbuf_addf(err, "%s asks for credentials in a way cidre "
+					    "does not read (\"%s\")", p->ref.host,
+					    a->challenge.buf);
+				return -1;
+			}
+			if (!strcmp(c.scheme, "bearer")) {
+				r = get_token(p, &c, err);
+			} else if (!strcmp(c.scheme, "basic") && p->user) {
+				free(p->auth);
+				p->auth = basic_header(p->user, p->secret);
+				r = 0;
+			} else {
+				strbuf_addf(err, "%s asks for credentials (%s): log in with "
+					    "`docker login %s`, or set DOCKER_AUTH_CONFIG",
+					    p->ref.host, c.scheme, p->ref.host);
+				r = -1;
+			}
+			reg_challenge_release(&c);
+			if (r < 0)
+				return -1;
+			reset(a);
+			continue;
+		}
+		if (a->status < 200 || a->status > 299) {
+			if (a->status == 401 || a->status == 403)
+				strbuf_addf(err, "%s refused access to %s (HTTP %ld)%s",
+					    p->ref.host, p->ref.repo, a->status,
+					    p->user ? "" : ": log in with `docker login`, "
+					    "or set DOCKER_AUTH_CONFIG");
+			else if (a->status == 404)
+				strbuf_addf(err, "%s has no %s", p->ref.host, path);
+			else
+				strbuf_addf(err, "%s answered HTTP %ld for %s", p->ref.host,
+					    a->status, path);
+			add_registry_error(err, &a->errbody);
+			return -1;
+		}
+		return 0;
+	}
+}
+
+static void reset_buffer(struct answer *a)
+{
+	struct strbuf *body = a->body;
+	size_t max = a->max;
+
+	answer_release(a);
+	answer_init(a);
+	strbuf_reset(body);
+	a->body = body;
+	a->max = max;
+}
+
+static void reset_file(struct answer *a)
+{
+	int fd = a->fd;
+	long long limit = a->limit;
+
+	answer_release(a);
+	answer_init(a);
+	a->fd = fd;
+	a->limit = limit;
+	if (ftruncate(fd, 0) < 0 || lseek(fd, 0, SEEK_SET) < 0) {
+		/* the next write fails and says so */
+	}
+}
+
+/*
+ * A manifest or an index by tag or digest, checked against the digest
+ * asked for (want) or the registry's Docker-Content-Digest. Its body
+ * into body, its media type into *type, its digest into digest.
+ */
+static int get_manifest(struct pull *p, const char *ref, const char *want,
+			struct strbuf *body, char **type,
+			char digest[7 + SHA256_HEX_LEN + 1], struct strbuf *err)
+{
+	char *path = xasprintf("/v2/%s/manifests/%s", p->ref.repo, ref);
+	char hex[SHA256_HEX_LEN + 1];
+	struct answer a;
+	json_t *o = NULL;
+	const char *mt;
+	int ret = -1;
+
+	answer_init(&a);
+	a.body = body;
+	a.max = REG_MAX_MANIFEST;
+	if (get(p, path, MANIFEST_TYPES, &a, 0, reset_buffer, err) < 0)
+		goto done;
+	sha256_hex(body->buf, body->len, hex);
+	snprintf(digest, 7 + SHA256_HEX_LEN + 1, "sha256:%s", hex);
+	if (want && strcmp(want, digest)) {
+		strbuf_addf(err, "%s sent a manifest for %s whose digest is %s",
+			    p->ref.host, want, digest);
+		goto done;
+	}
+	if (a.digest.len && !strncmp(a.digest.buf, "sha256:", 7) &&
+	    strcmp(a.digest.buf, digest)) {
+		strbuf_addf(err, "%s sent a manifest whose digest is %s, not the %s "
+			    "it says", p->ref.host, digest, a.digest.buf);
+		goto done;
+	}
+	o = json_loadb(body->buf, body->len, JSON_REJECT_DUPLICATES, NULL);
+	if (!json_is_object(o)) {
+		strbuf_addf(err, "%s sent a manifest that is not JSON", p->ref.host);
+		goto done;
+	}
+	mt = json_string_value(json_object_get(o, "mediaType"));
+	if (!mt) {
+		/* the Content-Type, without parameters */
+		strbuf_setlen(&a.type, strcspn(a.type.buf, "; "));
+		mt = a.type.buf;
+	}
+	if (json_integer_value(json_object_get(o, "schemaVersion")) == 1 ||
+	    strstr(mt, "distribution.manifest.v1+")) {
+		strbuf_addf(err, "%s:%s is a schema 1 image, which Docker no longer "
+			    "reads: push it again with a current docker or skopeo",
+			    p->ref.repo, ref);
+		goto done;
+	}
+	if (!reg_is_index(mt) && !reg_is_manifest(mt)) {
+		strbuf_addf(err, "%s sent a %s, not an image manifest or index",
+			    p->ref.host, *mt ? mt : "manifest of no type");
+		goto done;
+	}
+	*type = xstrdup(mt);
+	ret = 0;
+done:
+	json_decref(o);
+	answer_release(&a);
+	free(path);
+	return ret;
+}
+
+/* A descriptor's digest and size, checked. */
+static int descriptor(json_t *d, const char **digest, long long *size,
+		      const char *what, struct strbuf *err)
+{
+	json_t *s = json_object_get(d, "size");
+
+	*digest = json_string_value(json_object_get(d, "digest"));
+	if (!reg_digest_ok(*digest)) {
+		strbuf_addf(err, "the manifest's %s has no sha256 digest", what);
+		return -1;
+	}
+	if (!json_is_integer(s) || json_integer_value(s) < 0 ||
+	    json_integer_value(s) > MAX_BLOB) {
+		strbuf_addf(err, "the manifest's %s has no size (or one over 64 GiB)",
+			    what);
+		return -1;
+	}
+	*size = json_integer_value(s);
+	return 0;
+}
+
+/* Write data to path (a new file). */
+static int write_file(const char *path, const void *data, size_t len,
+		      struct strbuf *err)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	const char *c = data;
+	size_t off = 0;
+
+	if (fd < 0) {
+		strbuf_addf(err, "cannot write %s: %s", path, strerror(errno));
+		return -1;
+	}
+	while (off < len) {
+		ssize_t w = write(fd, c + off, len - off);
+
+		if (w <= 0) {
+			if (w < 0 && errno == EINTR)
+				continue;
+			strbuf_addf(err, "cannot write %s: %s", path, strerror(errno));
+			close(fd);
+			return -1;
+		}
+		off += (size_t)w;
+	}
+	if (close(fd) < 0) {
+		strbuf_addf(err, "cannot write %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* A blob into dir/blobs/sha256/HEX, its size and digest checked. */
+static int get_blob(struct pull *p, const char *dir, const char *digest,
+		    long long size, struct strbuf *err)
+{
+	char *path = xasprintf("%s/blobs/sha256/%s", dir, digest + 7);
+	char *tmp = xasprintf("%s.part", path);
+	char *url = xasprintf("/v2/%s/blobs/%s", p->ref.repo, digest);
+	unsigned char md[SHA256_LEN];
+	char hex[SHA256_HEX_LEN + 1];
+	struct answer a;
+	int ret = -1;
+
+	answer_init(&a);
+	a.fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	a.limit = size;
+	if (a.fd < 0) {
+		strbuf_addf(err, "cannot write %s: %s", tmp, strerror(errno));
+		goto done;
+	}
+	if (get(p, url, NULL, &a, 1, reset_file, err) < 0)
+		goto done;
+	sha256_final(&a.sha, md);
+	sha256_to_hex(md, hex);
+	if (a.got != size) {
+		strbuf_addf(err, "%s sent %lld bytes of %s, which has %lld",
+			    p->ref.host, a.got, digest, size);
+		goto done;
+	}
+	if (strcmp(hex, digest + 7)) {
+		strbuf_addf(err, "%s sent a blob for %s whose digest is sha256:%s",
+			    p->ref.host, digest, hex);
+		goto done;
+	}
+	if (close(a.fd) < 0 || rename(tmp, path) < 0) {
+		a.fd = -1;
+		strbuf_addf(err, "cannot write %s: %s", path, strerror(errno));
+		goto done;
+	}
+	a.fd = -1;
+	ret = 0;
+done:
+	if (a.fd >= 0)
+		close(a.fd);
+	if (ret < 0)
+		unlink(tmp);
+	answer_release(&a);
+	free(path);
+	free(tmp);
+	free(url);
+	return ret;
+}
+
+/* Where the registry is: https://host, or the mirror for Docker Hub. */
+static int set_base(struct pull *p, struct strbuf *err)
+{
+	const char *mirror = getenv("CIDRE_REGISTRY_MIRROR");
+
+	if (!strcmp(p->ref.host, "docker.io") && mirror && *mirror) {
+		size_t n = strlen(mirror);
+
+		if (strncmp(mirror, "https://", 8) && strncmp(mirror, "http://", 7)) {
+			strbuf_addf(err, "CIDRE_REGISTRY_MIRROR=%s is not an http:// "
+				    "or https:// address", mirror);
+			return -1;
+		}
+		while (n && mirror[n - 1] == '/')
+			n--;
+		p->base = xstrndup(mirror, n);
+		p->may_plain = !strncmp(mirror, "http://", 7);
+		return 0;
+	}
+	p->base = xasprintf("https://%s", !strcmp(p->ref.host, "docker.io") ?
+			    "registry-1.docker.io" : p->ref.host);
+	p->may_plain = is_loopback(p->ref.host) || listed_insecure(p->ref.host);
+	return 0;
+}
+
+int pull_image(const struct pull_opts *o, const char *name, struct strbuf *msg,
+	       struct strbuf *err)
+{
+	struct pull p = { .o = o };
+	struct strbuf body = STRBUF_INIT, sub = STRBUF_INIT;
+	char digest[7 + SHA256_HEX_LEN + 1], mdigest[7 + SHA256_HEX_LEN + 1];
+	char *type = NULL, *dir = NULL, *lock = NULL, *label = NULL;
+	const char *cdigest, *arch = oci_host_arch();
+	json_t *m = NULL, *index = NULL, *layers, *l;
+	long long csize, total = 0;
+	int ret = -1, lock_fd = -1, have;
+	size_t i;
+
+	if (reg_ref_parse(name, &p.ref, err) < 0)
+		return -1;
+	if (set_base(&p, err) < 0 || find_credentials(&p, err) < 0)
+		goto done;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
+	    !(p.h = curl_easy_init())) {
+		strbuf_addstr(err, "cannot initialise libcurl");
+		goto done;
+	}
+	if (get_manifest(&p, p.ref.digest ? p.ref.digest : p.ref.tag, p.ref.digest,
+			 &body, &type, digest, err) < 0)
+		goto done;
+	strcpy(mdigest, digest);
+	if (reg_is_index(type)) {
+		const char *d, *t;
+		long long s;
+		json_t *pick;
+
+		index = json_loadb(body.buf, body.len, 0, NULL);
+		pick = reg_pick_platform(index, arch, NULL, &sub);
+		if (!pick) {
+			strbuf_addf(err, "%s: %s", name, sub.buf);
+			goto done;
+		}
+		t = json_string_value(json_object_get(pick, "mediaType"));
+		if (descriptor(pick, &d, &s, "platform's manifest", err) < 0)
+			goto done;
+		free(type);
+		type = NULL;
+		strbuf_reset(&body);
+		if (get_manifest(&p, d, d, &body, &type, mdigest, err) < 0)
+			goto done;
+		if (!reg_is_manifest(type) || strcmp(type, t) ||
+		    (long long)body.len != s) {
+			strbuf_addf(err, "%s sent a manifest for %s that is not the one "
+				    "its index describes", p.ref.host, d);
+			goto done;
+		}
+	}
+	m = json_loadb(body.buf, body.len, 0, NULL);
+	if (descriptor(json_object_get(m, "config"), &cdigest, &csize, "config",
+		       err) < 0)
+		goto done;
+	if (csize > OCI_MAX_JSON) {
+		strbuf_addf(err, "its config is over %d bytes", OCI_MAX_JSON);
+		goto done;
+	}
+	layers = json_object_get(m, "layers");
+	if (!json_is_array(layers) || json_array_size(layers) > OCI_MAX_LAYERS) {
+		strbuf_addf(err, "the manifest has no \"layers\" (or more than %d)",
+			    OCI_MAX_LAYERS);
+		goto done;
+	}
+	json_array_foreach(layers, i, l) {
+		const char *d;
+		long long s;
+
+		if (descriptor(l, &d, &s, "layer", err) < 0)
+			goto done;
+		total += s;
+	}
+
+	/* an OCI layout of the one image: its key is the manifest's */
+	if (copy_mkdirs(o->store, err) < 0)
+		goto done;
+	lock = xasprintf("%s/.pull-%s.lock", o->store, mdigest + 7);
+	lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lock_fd < 0 || flock(lock_fd, LOCK_EX) < 0) {
+		strbuf_addf(err, "cannot lock %s: %s", lock, strerror(errno));
+		goto done;
+	}
+	dir = xasprintf("%s/.pull-%s-%ld", o->store, mdigest + 7, (long)getpid());
+	if (copy_rmtree(dir, err) < 0)
+		goto done;
+	{
+		char *blobs = xasprintf("%s/blobs/sha256", dir);
+		char *f = xasprintf("%s/oci-layout", dir);
+		char *mf = xasprintf("%s/%s", blobs, mdigest + 7);
+		char *idx = xasprintf("%s/index.json", dir);
+		json_t *ij = json_pack("{s:i, s:[{s:s, s:s, s:I}]}", "schemaVersion", 2,
+				       "manifests", "mediaType", type, "digest",
+				       mdigest, "size", (json_int_t)body.len);
+		char *it = json_dumps(ij, JSON_COMPACT);
+		int r = mkdir(dir, 0700) < 0 ? -1 : copy_mkdirs(blobs, err);
+
+		if (r < 0 && !err->len)
+			strbuf_addf(err, "cannot make %s: %s", dir, strerror(errno));
+		if (!r)
+			r = write_file(f, "{\"imageLayoutVersion\":\"1.0.0\"}", 30, err);
+		if (!r)
+			r = write_file(mf, body.buf, body.len, err);
+		if (!r)
+			r = write_file(idx, it, strlen(it), err);
+		free(it);
+		json_decref(ij);
+		free(blobs);
+		free(f);
+		free(mf);
+		free(idx);
+		if (r < 0)
+			goto done;
+	}
+	have = image_layout_unpacked(o->store, dir);
+	if (!have) {
+		size_t n = json_array_size(layers);
+
+		if (get_blob(&p, dir, cdigest, csize, err) < 0)
+			goto done;
+		json_array_foreach(layers, i, l) {
+			const char *d;
+			long long s;
+
+			descriptor(l, &d, &s, "layer", err);
+			if (o->progress) {
+				fprintf(o->progress, "pulling layer %zu of %zu (%.1f MB)\n",
+					i + 1, n, s / 1e6);
+				fflush(o->progress);
+			}
+			if (get_blob(&p, dir, d, s, err) < 0)
+				goto done;
+		}
+	}
+	label = p.ref.tag ?
+		xasprintf("%s/%s:%s@%s", p.ref.host, p.ref.repo, p.ref.tag, digest) :
+		xasprintf("%s/%s@%s", p.ref.host, p.ref.repo, digest);
+	if (image_add_from(o->store, name, dir, label, "registry", &sub, err) < 0)
+		goto done;
+	if (have)
+		strbuf_addf(msg, "image %s: %s, up to date", name, label);
+	else
+		strbuf_addf(msg, "image %s: pulled %s (%zu layer%s, %.1f MB)", name,
+			    label, json_array_size(layers),
+			    json_array_size(layers) == 1 ? "" : "s",
+			    (total + csize) / 1e6);
+	ret = 0;
+done:
+	if (dir) {
+		struct strbuf why = STRBUF_INIT;
+
+		copy_rmtree(dir, &why);
+		strbuf_release(&why);
+	}
+	if (lock_fd >= 0)
+		close(lock_fd);   /* the file stays: a waiter holds it open */
+	if (p.h)
+		curl_easy_cleanup(p.h);
+	json_decref(m);
+	json_decref(index);
+	free(type);
+	free(dir);
+	free(lock);
+	free(label);
+	free(p.base);
+	free(p.user);
+	free(p.secret);
+	free(p.auth);
+	reg_ref_release(&p.ref);
+	strbuf_release(&body);
+	strbuf_release(&sub);
+	return ret;
+}
+
+int pull_cmd(const char *store, int argc, char **argv)
+{
+	struct pull_opts o = { .store = store, .progress = stderr };
+	int i, ret = 0;
+
+	if (argc < 2) {
+		fprintf(stderr, "usage: cidre image pull NAME...\n");
+		return 2;
+	}
+	oci_progress = stderr;
+	for (i = 1; i < argc; i++) {
+		struct strbuf msg = STRBUF_INIT, err = STRBUF_INIT;
+
+		if (pull_image(&o, argv[i], &msg, &err) < 0) {
+			fprintf(stderr, "cidre image pull: %s\n", err.buf);
+			ret = 1;
+		} else {
+			printf("%s\n", msg.buf);
+			fflush(stdout);
+		}
+		strbuf_release(&msg);
+		strbuf_release(&err);
+	}
+	return ret;
+}
