@@ -11,7 +11,7 @@
 # own on 127.0.0.1, since tests reach nothing but loopback.
 set -e
 BUILD="build-essential pkg-config libfyaml-dev libjansson-dev libsqlite3-dev zlib1g-dev libcurl4-openssl-dev libsodium-dev git curl"
-TEST="tzdata libcmocka-dev clang libclang-rt-14-dev perl python3 sqlite3 curl jq unzip openssl bubblewrap busybox-static debootstrap dpkg-dev apt-utils gnupg umoci skopeo zstd"
+TEST="tzdata libcmocka-dev clang libclang-rt-14-dev perl python3 sqlite3 curl jq unzip openssl bubblewrap busybox-static debootstrap dpkg-dev apt-utils gnupg umoci skopeo zstd docker-registry"
 want=$BUILD
 case "${1:-}" in
 --test)

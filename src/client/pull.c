@@ -363,11 +363,16 @@ static int get_token(struct pull *p, const struct reg_challenge *c,
 		free(p->auth);
 		p->auth = saved;
 	}
+	if ((a.status == 401 || a.status == 403) && p->user) {
+		strbuf_addf(err, "token server %s refused the credentials for %s "
+			    "(HTTP %ld)", c->realm, p->ref.repo, a.status);
+		goto done;
+	}
 	if (a.status == 401 || a.status == 403) {
-		strbuf_addf(err, "%s refused %s (HTTP %ld): %s", c->realm,
-			    p->user ? "the credentials" : "to give a token without "
-			    "credentials (docker login, or DOCKER_AUTH_CONFIG)",
-			    a.status, p->ref.repo);
+		strbuf_addf(err, "token server %s refused a token for %s without "
+			    "credentials (HTTP %ld): log in with `docker login %s`, "
+			    "or set DOCKER_AUTH_CONFIG", c->realm, p->ref.repo,
+			    a.status, p->ref.host);
 		goto done;
 	}
 	if (a.status != 200) {

@@ -1031,9 +1031,10 @@ int image_resolve(const char *store, const char *image, const char *base,
 		last = last ? last + 1 : image;
 		if (image[0] != '/' && image[0] != '.' && strchr(last, ':') &&
 		    image_name_ok(image))
-			strbuf_addf(err, " (nor is it a registered image: register "
-				    "the image as `cidre image add %s ARCHIVE|PATH`, from "
-				    "`docker save %s` or a root filesystem)", image, image);
+			strbuf_addf(err, " (nor is it a registered image: pull it "
+				    "with `cidre image pull %s`, or register it with "
+				    "`cidre image add %s ARCHIVE|PATH`, from `docker save "
+				    "%s` or a root filesystem)", image, image, image);
 		free(root);
 		free(*ret_name);
 		*ret_name = NULL;

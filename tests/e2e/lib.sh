@@ -24,6 +24,10 @@ export GIT_CONFIG_NOSYSTEM=1
 git config --global init.defaultBranch main
 git config --global advice.detachedHead false
 unset CI GITLAB_CI CI_COMMIT_SHA CIDRE 2>/dev/null || true
+# tests talk to loopback only: an image not registered is never pulled
+# (a test that pulls from its own registry says so), nor credentials read
+export CIDRE_PULL_POLICY=never
+unset DOCKER_AUTH_CONFIG CIDRE_REGISTRY_MIRROR REGISTRY_AUTH_FILE DOCKER_CONFIG 2>/dev/null || true
 cd "$SCRATCH" || exit 1
 
 test_count=0

@@ -94,7 +94,7 @@ test_expect_success 'a name with a tag: image: node:20 as a pipeline written for
 	  script: [echo never]
 	EOF
 	(cd registry && expect_exit 1 cidre run --executor sandbox --color=never >../out 2>&1) &&
-	expect_grep "root .*/registry.example.com/team/app:1.0 is missing \(nor is it a registered image: register the image as .cidre image add registry.example.com/team/app:1.0 ARCHIVE\|PATH., from .docker save registry.example.com/team/app:1.0. or a root filesystem\)" out &&
+	expect_grep "root .*/registry.example.com/team/app:1.0 is missing \(nor is it a registered image: pull it with .cidre image pull registry.example.com/team/app:1.0., or register it with .cidre image add registry.example.com/team/app:1.0 ARCHIVE\|PATH., from .docker save registry.example.com/team/app:1.0. or a root filesystem\)" out &&
 	expect_no_grep "never" out
 '
 

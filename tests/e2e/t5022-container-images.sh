@@ -146,7 +146,7 @@ test_expect_success 'an unregistered reference says how to register it' '
 	  script: "true"
 	EOF
 	(cd q && expect_exit 1 cidre run --executor sandbox --color=never >../out 2>&1) &&
-	expect_grep "register the image as .cidre image add registry.example.com/team/other:2 ARCHIVE\|PATH., from .docker save registry.example.com/team/other:2. or a root filesystem" out
+	expect_grep "pull it with .cidre image pull registry.example.com/team/other:2., or register it with .cidre image add registry.example.com/team/other:2 ARCHIVE\|PATH., from .docker save registry.example.com/team/other:2. or a root filesystem" out
 '
 
 test_expect_success 'of several images, the name picks one; else the choice is asked for' '

@@ -1,0 +1,239 @@
+#!/bin/sh
+# Pulling images from a registry: a real one (docker-registry, on
+# loopback), images pushed there by skopeo; a job's image: pulled when it
+# is not registered, per image:pull_policy; Docker Hub's token dance, a
+# CDN's redirect, a flaky or a corrupt registry, through the tests' own
+# front (tests/tools/registry-front.py); nothing ever leaves loopback.
+. "$(dirname "$0")/lib.sh"
+. "$TEST_DIR/lib-sandbox.sh"
+need_sandbox
+for t in umoci skopeo docker-registry; do
+	command -v $t >/dev/null 2>&1 || {
+		echo "not ok 1 - $t is needed (scripts/install-deps.sh --test)"
+		echo "1..1"; exit 1; }
+done
+export CIDRE_IMAGES="$SCRATCH/store"
+MKOCI="python3 $ROOT/tests/tools/mk-oci.py"
+case $(uname -m) in
+x86_64) ARCH=amd64 ;;
+aarch64) ARCH=arm64 ;;
+*) ARCH=$(uname -m) ;;
+esac
+export CIDRE_PULL_POLICY=if-not-present
+# what the script starts writes its pid to a *.pid file: stopped at the end
+stop_all() {
+	for f in "$SCRATCH"/*.pid; do
+		[ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null
+		rm -f "$f"
+	done
+}
+trap stop_all EXIT
+
+# start_registry NAME: docker-registry on 127.0.0.1, any port (printed)
+start_registry() {
+	cat >"$1.yml" <<-EOF &&
+	version: 0.1
+	log:
+	  level: info
+	storage:
+	  filesystem:
+	    rootdirectory: $SCRATCH/$1-data
+	http:
+	  addr: 127.0.0.1:0
+	EOF
+	{ docker-registry serve "$1.yml" >"$1.log" 2>&1 & echo $! >"$1.pid"; } &&
+	for i in $(seq 100); do
+		grep -q "listening on 127.0.0.1:" "$1.log" && break
+		sleep 0.1
+	done
+	sed -n "s/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p" "$1.log" | head -n1
+}
+
+# start_front NAME ARGS...: tests/tools/registry-front.py before the
+# registry; its port and its CDN's in NAME
+start_front() {
+	n=$1; shift
+	{ python3 "$ROOT/tests/tools/registry-front.py" $P "$n" "$@" 2>"$n.log" &
+	  echo $! >"$n.pid"; } &&
+	for i in $(seq 100); do test -s "$n" && break; sleep 0.1; done &&
+	test -s "$n"
+}
+
+push() { skopeo copy -q --dest-tls-verify=false "$@"; }
+
+P=$(start_registry reg)
+test_expect_success 'a registry with images that skopeo pushed' '
+	umoci init --layout oci &&
+	umoci new --image oci:app &&
+	umoci unpack --rootless --image oci:app b >/dev/null &&
+	bb_image b/rootfs &&
+	echo from-the-registry >b/rootfs/etc/hello &&
+	umoci repack --image oci:app b &&
+	umoci config --image oci:app --config.env GREETING=pulled &&
+	test -n "$P" &&
+	push oci:oci:app docker://127.0.0.1:$P/team/app:1 &&
+	push --format v2s2 oci:oci:app docker://127.0.0.1:$P/library/busy:latest &&
+	cat >spec.json <<-EOF &&
+	{"out": "multi", "images": [{"ref": "m", "platforms": ["s390x", "$ARCH"],
+	  "layers": [["d:bin", "F:bin/busybox:$BUSYBOX", "l:bin/sh:busybox",
+	              "f:multi-$ARCH"]]}]}
+	EOF
+	$MKOCI spec.json &&
+	push --all oci:multi:m docker://127.0.0.1:$P/team/multi:1 &&
+	cat >spec.json <<-EOF &&
+	{"out": "other", "images": [{"ref": "o", "platforms": ["s390x", "ppc64le"],
+	  "layers": [["d:bin", "F:bin/busybox:$BUSYBOX", "l:bin/sh:busybox"]]}]}
+	EOF
+	$MKOCI spec.json &&
+	push --all oci:other:o docker://127.0.0.1:$P/team/other:1
+'
+
+test_expect_success 'cidre image pull: pulled, checked, unpacked and registered' '
+	cidre image pull 127.0.0.1:$P/team/app:1 >out 2>err &&
+	expect_grep "^image 127.0.0.1:$P/team/app:1: pulled 127.0.0.1:$P/team/app:1@sha256:[0-9a-f]{64} \(1 layer, [0-9.]+ MB\)$" out &&
+	expect_grep "^pulling layer 1 of 1 \([0-9.]+ MB\)$" err &&
+	expect_grep "^unpacking layer 1 of 1 " err &&
+	cidre image ls >out &&
+	expect_grep "^127.0.0.1:$P/team/app:1 +registry " out &&
+	expect_grep "^ +image: 127.0.0.1:$P/team/app:1@sha256:[0-9a-f]{64}, linux/$ARCH, 1 layers, 1 variables$" out &&
+	r=$(sed -n "s/^127.0.0.1:$P\/team\/app:1 *registry *[0-9.]*M *[0-9]*  //p" out) &&
+	test "$(cat "$r/etc/hello")" = from-the-registry &&
+	! ls -a store | grep -q "^\.pull-.*[0-9]$"
+'
+
+test_expect_success 'pulled again: the manifest is asked for, nothing downloaded' '
+	n=$(grep -c "GET /v2/team/app/blobs/" reg.log) &&
+	cidre image pull 127.0.0.1:$P/team/app:1 >out 2>err &&
+	expect_grep "^image 127.0.0.1:$P/team/app:1: 127.0.0.1:$P/team/app:1@sha256:[0-9a-f]{64}, up to date$" out &&
+	test ! -s err &&
+	test "$(grep -c "GET /v2/team/app/blobs/" reg.log)" = "$n"
+'
+
+test_expect_success 'a Docker Hub name through a mirror: library/ filled in' '
+	CIDRE_REGISTRY_MIRROR=http://127.0.0.1:$P/ "$CIDRE_BIN" image pull busy >out &&
+	expect_grep "^image busy: pulled docker.io/library/busy:latest@sha256:" out &&
+	grep -q "GET /v2/library/busy/manifests/latest" reg.log
+'
+
+test_expect_success 'a multi-platform image gives this machine its own' '
+	cidre image pull 127.0.0.1:$P/team/multi:1 >out &&
+	r=$(cidre image ls | sed -n "s/^127.0.0.1:$P\/team\/multi:1 *registry *[0-9.]*M *[0-9]*  //p") &&
+	test -f "$r/multi-$ARCH" &&
+	expect_exit 1 cidre image pull 127.0.0.1:$P/team/other:1 2>out &&
+	expect_grep "it has no image for linux/$ARCH \(linux/s390x, linux/ppc64le\)" out
+'
+
+test_expect_success 'by digest; a digest or a tag the registry lacks is refused' '
+	d=$(cidre image ls | sed -n "s/.*image: 127.0.0.1:$P\/team\/app:1@\(sha256:[0-9a-f]*\),.*/\1/p") &&
+	test -n "$d" &&
+	cidre image pull 127.0.0.1:$P/team/app@$d >out &&
+	expect_grep "^image 127.0.0.1:$P/team/app@$d: " out &&
+	expect_exit 1 cidre image pull 127.0.0.1:$P/team/app:2 2>out &&
+	expect_grep "has no /v2/team/app/manifests/2: MANIFEST_UNKNOWN" out &&
+	expect_exit 1 cidre image pull 127.0.0.1:$P/Team/App:1 2>out &&
+	expect_grep "lower-case" out &&
+	! cidre image ls | grep -q "team/app:2"
+'
+
+test_expect_success 'a job in an image not registered: pulled before it starts' '
+	rm -rf store &&
+	new_repo r1 <<-EOF &&
+	job:
+	  image: 127.0.0.1:$P/team/app:1
+	  script:
+	    - echo "greeting=\$GREETING \$(cat /etc/hello)"
+	EOF
+	cd r1 &&
+	cidre run --executor sandbox --color=never >out 2>&1 &&
+	expect_grep "^job +\| Pulling image 127.0.0.1:$P/team/app:1$" out &&
+	expect_grep "^job +\| image 127.0.0.1:$P/team/app:1: pulled " out &&
+	expect_grep "^job +\| greeting=pulled from-the-registry$" out &&
+	cidre run --executor sandbox --color=never >out 2>&1 &&
+	expect_no_grep "Pulling" out
+'
+
+test_expect_success 'pull_policy: never, always, and always with a fallback' '
+	cd r1 &&
+	cat >.gitlab-ci.yml <<-EOF &&
+	never:
+	  image: {name: "127.0.0.1:$P/team/other2:1", pull_policy: never}
+	  script: [echo never]
+	always:
+	  image: {name: "127.0.0.1:$P/team/app:1", pull_policy: always}
+	  script: [echo always]
+	EOF
+	git commit -qam ci &&
+	expect_exit 1 cidre run --executor sandbox --color=never >out 2>&1 &&
+	expect_grep "^never +\| .*image \"127.0.0.1:$P/team/other2:1\": root .* is missing \(nor is it a registered image: .*cidre image pull 127.0.0.1:$P/team/other2:1" out &&
+	expect_grep "^always +\| Pulling image 127.0.0.1:$P/team/app:1 \(pull_policy: always\)$" out &&
+	expect_grep "^always +\| image 127.0.0.1:$P/team/app:1: .*, up to date$" out &&
+	expect_grep "^always +\| always$" out &&
+	cat >.gitlab-ci.yml <<-EOF &&
+	fallback:
+	  image: {name: "127.0.0.1:1/team/app:1", pull_policy: [always, if-not-present]}
+	  script: [echo fallback]
+	strict:
+	  image: {name: "127.0.0.1:1/team/app:1", pull_policy: always}
+	  script: [echo strict]
+	EOF
+	git commit -qam ci &&
+	cidre image add 127.0.0.1:1/team/app:1 "$(cidre image ls | sed -n "s/^127.0.0.1:$P\/team\/app:1 *registry *[0-9.]*M *[0-9]*  //p")" &&
+	expect_exit 1 cidre run --executor sandbox --color=never >out 2>&1 &&
+	expect_grep "^fallback +\| WARNING: pulling image 127.0.0.1:1/team/app:1 failed \(.*\); the image registered here is used \(pull_policy: if-not-present\)$" out &&
+	expect_grep "^fallback +\| fallback$" out &&
+	expect_grep "^strict +\| ERROR: .*image \"127.0.0.1:1/team/app:1\": pulling it failed: " out &&
+	expect_no_grep "^strict +\| strict$" out
+'
+
+test_expect_success 'a token server, a CDN, and credentials from where Docker keeps them' '
+	export CIDRE_IMAGES="$SCRATCH/store-front" &&
+	start_front front ci:s3cret --flaky 1 &&
+	read F C <front &&
+	expect_exit 1 cidre image pull 127.0.0.1:$F/team/app:1 2>out &&
+	expect_grep "token server http://127.0.0.1:$F/token refused a token for team/app without credentials \(HTTP 401\): log in with .docker login 127.0.0.1:$F., or set DOCKER_AUTH_CONFIG" out &&
+	mkdir -p home/.docker &&
+	printf "{\"auths\": {\"http://127.0.0.1:%s/v2/\": {\"auth\": \"%s\"}}}" \
+		$F "$(printf ci:s3cret | base64)" >home/.docker/config.json &&
+	cidre image pull 127.0.0.1:$F/team/app:1 >out &&
+	expect_grep "^image 127.0.0.1:$F/team/app:1: pulled " out &&
+	grep -q "\"GET /v2/team/app/blobs/.*\" 503" front.log &&
+	grep -q "^cdn \"GET /cdn/v2/team/app/blobs/.*\" 200" front.log &&
+	! grep -q "^cdn .* 400" front.log &&
+	rm home/.docker/config.json &&
+	printf "{\"auths\": {\"127.0.0.1:%s\": {\"auth\": \"%s\"}}}" \
+		$F "$(printf ci:wrong | base64)" >bad.json &&
+	expect_exit 1 env DOCKER_AUTH_CONFIG="$(cat bad.json)" \
+		"$CIDRE_BIN" image pull 127.0.0.1:$F/team/multi:1 2>out &&
+	expect_grep "refused the credentials for team/multi \(HTTP 401\)" out
+'
+
+test_expect_success 'a job pulls with its DOCKER_AUTH_CONFIG variable' '
+	read F C <front &&
+	cd r1 &&
+	cat >.gitlab-ci.yml <<-EOF &&
+	variables:
+	  DOCKER_AUTH_CONFIG: "{\"auths\": {\"127.0.0.1:$F\": {\"username\": \"ci\", \"password\": \"s3cret\"}}}"
+	job:
+	  image: 127.0.0.1:$F/team/multi:1
+	  script: [ls /]
+	EOF
+	git commit -qam ci &&
+	cidre run --executor sandbox --color=never >out 2>&1 &&
+	expect_grep "^job +\| image 127.0.0.1:$F/team/multi:1: pulled " out &&
+	expect_grep "^job +\| multi-$ARCH$" out
+'
+
+test_expect_success 'a blob whose digest is wrong is refused, nothing registered or left' '
+	export CIDRE_IMAGES="$SCRATCH/store-corrupt" &&
+	start_front corrupt ci:s3cret --corrupt &&
+	read F2 C2 <corrupt &&
+	expect_exit 1 env DOCKER_AUTH_CONFIG="{\"auths\": {\"127.0.0.1:$F2\": {\"username\": \"ci\", \"password\": \"s3cret\"}}}" \
+		"$CIDRE_BIN" image pull 127.0.0.1:$F2/team/app:1 2>out &&
+	expect_grep "sent a blob for sha256:[0-9a-f]{64} whose digest is sha256:" out &&
+	! cidre image ls | grep -q "^127.0.0.1:$F2/" &&
+	! ls -a store-corrupt | grep -q "^\.pull-.*[0-9]$" &&
+	! ls store-corrupt/roots | grep -v "\.lock$"
+'
+
+stop_all
+test_done

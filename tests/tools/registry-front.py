@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""A registry's front as Docker Hub's is, for the tests: in front of a
+real registry (docker-registry, on loopback), it asks for a token
+(401 with WWW-Authenticate: Bearer realm=…/token,service=…,scope=…),
+hands one out at /token for the right basic credentials, and redirects
+blobs to a "CDN" on another port, which refuses any request that carries
+an Authorization header (a client must not send a registry's token to
+another host).
+
+  registry-front.py UPSTREAM_PORT PORT_FILE USER:PASSWORD [--flaky N]
+                    [--corrupt]
+
+--flaky N: the first N blob requests answer 503.
+--corrupt: the CDN changes a byte of every blob.
+Writes "FRONT_PORT CDN_PORT" to PORT_FILE once listening; a line per
+request to stderr.
+"""
+import base64
+import http.client
+import http.server
+import sys
+import threading
+import urllib.parse
+
+upstream = int(sys.argv[1])
+port_file = sys.argv[2]
+creds = sys.argv[3]
+flaky = int(sys.argv[sys.argv.index("--flaky") + 1]) if "--flaky" in sys.argv else 0
+corrupt = "--corrupt" in sys.argv
+TOKEN = "tok-" + base64.b64encode(creds.encode()).decode()[:8]
+state = {"flaky": flaky, "cdn": None, "front": None}
+
+
+def fetch(path, headers):
+    c = http.client.HTTPConnection("127.0.0.1", upstream, timeout=30)
+    c.request("GET", path, headers=headers)
+    r = c.getresponse()
+    return r.status, r.getheaders(), r.read()
+
+
+class Quiet(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *args):
+        sys.stderr.write("%s %s\n" % (self.server.name, fmt % args))
+
+    def send(self, status, body=b"", headers=()):
+        self.send_response(status)
+        for k, v in headers:
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class Front(Quiet):
+    def do_GET(self):
+        u = urllib.parse.urlsplit(self.path)
+        if u.path == "/token":
+            q = urllib.parse.parse_qs(u.query)
+            want = "Basic " + base64.b64encode(creds.encode()).decode()
+            if self.headers.get("Authorization") != want:
+                return self.send(401, b'{"details":"bad credentials"}')
+            if q.get("service") != ["front.test"] or \
+                    not q.get("scope", [""])[0].startswith("repository:"):
+                return self.send(400, b'{"details":"bad service or scope"}')
+            return self.send(200, b'{"token":"%s","expires_in":300}' % TOKEN.encode())
+        if not u.path.startswith("/v2/"):
+            return self.send(404)
+        if self.headers.get("Authorization") != "Bearer " + TOKEN:
+            repo = u.path[4:].rsplit("/", 2)[0]
+            chal = ('Bearer realm="http://127.0.0.1:%d/token",service="front.test",'
+                    'scope="repository:%s:pull"' % (state["front"], repo))
+            return self.send(401, b'{"errors":[{"code":"UNAUTHORIZED",'
+                             b'"message":"authentication required"}]}',
+                             [("WWW-Authenticate", chal)])
+        if "/blobs/" in u.path:
+            if state["flaky"] > 0:
+                state["flaky"] -= 1
+                return self.send(503, b"busy")
+            return self.send(307, b"", [("Location", "http://127.0.0.1:%d/cdn%s?sig=1"
+                                          % (state["cdn"], u.path))])
+        hs = {k: v for k, v in self.headers.items() if k.lower() == "accept"}
+        status, headers, body = fetch(u.path, hs)
+        keep = [(k, v) for k, v in headers
+                if k.lower() in ("content-type", "docker-content-digest")]
+        self.send(status, body, keep)
+
+
+class Cdn(Quiet):
+    def do_GET(self):
+        if "Authorization" in self.headers:
+            return self.send(400, b"an Authorization header reached the CDN")
+        u = urllib.parse.urlsplit(self.path)
+        if not u.path.startswith("/cdn/v2/"):
+            return self.send(404)
+        status, headers, body = fetch(u.path[4:], {})
+        if corrupt and body:
+            body = bytes([body[0] ^ 1]) + body[1:]
+        self.send(status, body, [("Content-Type", "application/octet-stream")])
+
+
+def serve(handler, name):
+    s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    s.name = name
+    s.daemon_threads = True
+    return s
+
+
+front = serve(Front, "front")
+cdn = serve(Cdn, "cdn")
+state["front"] = front.server_address[1]
+state["cdn"] = cdn.server_address[1]
+threading.Thread(target=cdn.serve_forever, daemon=True).start()
+with open(port_file + ".tmp", "w") as f:
+    f.write("%d %d\n" % (state["front"], state["cdn"]))
+import os
+os.rename(port_file + ".tmp", port_file)
+front.serve_forever()
