@@ -756,7 +756,7 @@ int pull_image(const struct pull_opts *o, const char *name, struct strbuf *msg,
 		json_t *pick;
 
 		index = json_loadb(body.buf, body.len, 0, NULL);
-		pick = reg_pick_platform(index, arch, NULL, &sub);
+		pick = reg_pick_platform(index, arch, oci_host_variant(), &sub);
 		if (!pick) {
 			strbuf_addf(err, "%s: %s", name, sub.buf);
 			goto done;
@@ -862,7 +862,10 @@ int pull_image(const struct pull_opts *o, const char *name, struct strbuf *msg,
 	label = p.ref.tag ?
 		xasprintf("%s/%s:%s@%s", p.ref.host, p.ref.repo, p.ref.tag, digest) :
 		xasprintf("%s/%s@%s", p.ref.host, p.ref.repo, digest);
-	if (image_add_from(o->store, name, dir, label, "registry", &sub, err) < 0)
+	/* registered from this manifest already: nothing to write (its
+	   size would be measured again, a walk of the whole tree) */
+	if (!(have && image_current(o->store, name, label)) &&
+	    image_add_from(o->store, name, dir, label, "registry", &sub, err) < 0)
 		goto done;
 	if (have)
 		strbuf_addf(msg, "image %s: %s, up to date", name, label);

@@ -761,6 +761,25 @@ static json_t *read_name(const char *store, const char *name, struct strbuf *err
 	return o;
 }
 
+int image_current(const char *store, const char *name, const char *source)
+{
+	struct strbuf err = STRBUF_INIT;
+	json_t *o = image_name_ok(name) ? read_name(store, name, &err) : NULL;
+	const char *src = json_string_value(json_object_get(o, "source"));
+	const char *root = json_string_value(json_object_get(o, "root"));
+	int yes = 0;
+
+	if (src && root && !strcmp(src, source)) {
+		char *ok = xasprintf("%s.ok", root);
+
+		yes = !access(ok, F_OK);
+		free(ok);
+	}
+	json_decref(o);
+	strbuf_release(&err);
+	return yes;
+}
+
 /* Whether name is registered in store. */
 static int registered(const char *store, const char *name)
 {

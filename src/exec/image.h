@@ -85,6 +85,13 @@ int image_registered(const char *store, const char *name);
  */
 int image_is_path(const char *image, const char *base);
 
+/*
+ * Whether name is registered from source (as image_add_from() recorded
+ * it) and its unpacked root is complete: a pull of the same manifest
+ * has nothing to do.
+ */
+int image_current(const char *store, const char *name, const char *source);
+
 /* Whether the OCI layout dir's image is unpacked in store already. */
 int image_layout_unpacked(const char *store, const char *dir);
 

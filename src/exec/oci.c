@@ -300,6 +300,21 @@ const char *oci_host_arch(void)
 	return u.machine;
 }
 
+const char *oci_host_variant(void)
+{
+	static struct utsname u;
+
+	if (uname(&u) < 0)
+		return NULL;
+	if (!strcmp(u.machine, "aarch64"))
+		return "v8";
+	if (!strncmp(u.machine, "armv", 4) && u.machine[4] >= '5' &&
+	    u.machine[4] <= '8' && u.machine[5] == 'l')
+		return u.machine[4] == '8' ? "v8" : u.machine[4] == '7' ? "v7" :
+		       u.machine[4] == '6' ? "v6" : "v5";
+	return NULL;
+}
+
 /* ---- choosing the image ---- */
 
 struct cand {

@@ -41,6 +41,9 @@ int oci_file_sha256(const char *path, char hex[SHA256_HEX_LEN + 1],
 /* This machine's architecture as images name it: "amd64", "arm64". */
 const char *oci_host_arch(void);
 
+/* Its variant ("v8" for arm64, "v7" for armv7l), or NULL (amd64 has none). */
+const char *oci_host_variant(void);
+
 /* Whether dir is an OCI image layout: it has oci-layout and index.json. */
 int oci_is_layout(const char *dir);
 

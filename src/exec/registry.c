@@ -355,8 +355,8 @@ json_t *reg_pick_platform(json_t *index, const char *arch, const char *variant,
 		if (!os || !a || !strcmp(os, "unknown"))
 			continue;   /* attestations and the like */
 		if (seen.len < 512)
-			strbuf_addf(&seen, "%s%s/%s%s%s", seen.len ? ", " : "", os, a,
-				    v ? "/" : "", v ? v : "");
+			strbuf_addf(&seen, "%s%.32s/%.32s%s%.32s", seen.len ? ", " : "",
+				    os, a, v ? "/" : "", v ? v : "");
 		if (strcmp(os, "linux") || strcmp(a, arch) || !reg_is_manifest(t))
 			continue;
 		if (variant && v && strcmp(variant, v))
