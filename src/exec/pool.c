@@ -447,6 +447,22 @@ static void pool_key(const struct strvec *argv, int exe_fd, char *hex)
 	}
 	for (i = 0; i < argv->nr; i++)
 		sha256_update(&c, argv->v[i], strlen(argv->v[i]) + 1);
+	/*
+	 * The image's first bound entry, as a file: an image removed and
+	 * unpacked again at the same path (cidre image rm, then pull) is
+	 * new files, which a daemon's sandboxes, bound to the old ones,
+	 * would not show.
+	 */
+	for (i = 0; i + 1 < argv->nr; i++)
+		if (!strcmp(argv->v[i], "--ro-bind")) {
+			if (!stat(argv->v[i + 1], &st)) {
+				n = snprintf(buf, sizeof(buf), "root %lu %lu\n",
+					     (unsigned long)st.st_dev,
+					     (unsigned long)st.st_ino);
+				sha256_update(&c, buf, (size_t)n);
+			}
+			break;
+		}
 	sha256_final(&c, md);
 	sha256_to_hex(md, full);
 	memcpy(hex, full, 32);

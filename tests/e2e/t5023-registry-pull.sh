@@ -152,6 +152,21 @@ test_expect_success 'a job in an image not registered: pulled before it starts' 
 	expect_no_grep "Pulling" out
 '
 
+# a pool that outlives its run holds sandboxes of the image as it was:
+# removed and unpacked again at the same path, it is new files
+test_expect_success 'removed, then pulled again: a kept pool shows the new files' '
+	cd r1 &&
+	export CIDRE_SANDBOX_POOL_IDLE=60 &&
+	cidre run --executor sandbox --color=never >out 2>&1 &&
+	cidre pool ls >pools &&
+	test "$(wc -l <pools)" -gt 1 &&
+	cidre image rm 127.0.0.1:$P/team/app:1 &&
+	cidre run --executor sandbox --color=never >out 2>&1;
+	r=$?; cidre pool stop >/dev/null 2>&1; test $r = 0 &&
+	expect_grep "^job +\| image 127.0.0.1:$P/team/app:1: pulled " out &&
+	expect_grep "^job +\| greeting=pulled from-the-registry$" out
+'
+
 test_expect_success 'pull_policy: never, always, and always with a fallback' '
 	cd r1 &&
 	cat >.gitlab-ci.yml <<-EOF &&
