@@ -58,6 +58,7 @@ struct job_ctx {
 				     (empty: sandbox_env) */
 	struct proc_limits lim;
 	char *setup_err;          /* the job cannot start: why */
+	int setup_canceled;       /* … because it was canceled (a pull) */
 	int silent;               /* jobrun_prestart: no notes, no records */
 	/* a sandbox started ahead for the first attempt's script; NULL */
 	struct proc_prestart *pre;
@@ -263,9 +264,10 @@ static int pull_for_job(struct job_ctx *jc, const char *store, const char *image
 	const char *base = jc->jr->ctx ? jc->jr->ctx->project_dir : NULL;
 	const char *auth = varlist_get(vars, "DOCKER_AUTH_CONFIG");
 	int registered = image_registered(store, image);
-	struct strbuf out = STRBUF_INIT, err = STRBUF_INIT;
+	struct proc_capture pc;
+	struct strbuf err = STRBUF_INIT;
 	char *exe, *envs[2] = { NULL, NULL };
-	int status = -1, ret = 0;
+	int cancel = jc->jr->cancel_fd, ret = 0;
 
 	if (!pol)
 		pol = default_pull_policy();
@@ -287,18 +289,31 @@ static int pull_for_job(struct job_ctx *jc, const char *store, const char *image
 			envs[0] = xasprintf("DOCKER_AUTH_CONFIG=%s", auth);
 		note(jc, "Pulling image %s%s", image,
 		     registered ? " (pull_policy: always)" : "");
-		if (proc_capture(argv, NULL, (const char *const *)envs, 64 * 1024,
-				 &out, &status, &err) < 0)
-			status = -1;
+		proc_capture_init(&pc);
+		pc.argv = argv;
+		pc.env = (const char *const *)envs;
+		pc.max_out = 64 * 1024;
+		/* a job canceled while its image is pulled stops the pull */
+		pc.cancel_fd = cancel >= 0 ? &cancel : NULL;
+		if (proc_capture_all(&pc, 1, &err) < 0)
+			pc.status = -1;
 	}
-	strbuf_rtrim(&out);
-	strbuf_rtrim(&err);
-	if (!status) {
-		note(jc, "%s", out.buf);
+	strbuf_rtrim(&pc.out);
+	strbuf_rtrim(&pc.errout);
+	if (pc.canceled) {
+		jc->setup_err = xasprintf("canceled while image \"%s\" was pulled",
+					  image);
+		jc->setup_canceled = 1;
+		ret = -1;
+	} else if (!pc.status) {
+		note(jc, "%s", pc.out.buf);
 	} else {
 		/* "cidre image pull: why", the last line */
-		const char *why = strrchr(err.buf, '\n');
+		const char *why;
 
+		if (!err.len)
+			strbuf_add(&err, pc.errout.buf, pc.errout.len);
+		why = strrchr(err.buf, '\n');
 		why = why ? why + 1 : err.buf;
 		if (!strncmp(why, "cidre image pull: ", 18))
 			why += 18;
@@ -314,7 +329,7 @@ static int pull_for_job(struct job_ctx *jc, const char *store, const char *image
 	}
 	free(envs[0]);
 	free(exe);
-	strbuf_release(&out);
+	proc_capture_release(&pc);
 	strbuf_release(&err);
 	return ret;
 }
@@ -1128,6 +1143,11 @@ static void run_attempt(struct job_ctx *jc, const struct varlist *vars, char **e
 
 	fill_spec(jc, &ps, env);
 
+	if (jc->setup_canceled) {
+		r->status = JOB_CANCELED;
+		note(jc, "Job canceled (%s)", jc->setup_err);
+		goto done;
+	}
 	if (jc->setup_err) {
 		note(jc, "ERROR: Job failed: %s", jc->setup_err);
 		r->status = JOB_FAILED;

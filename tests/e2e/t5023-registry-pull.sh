@@ -250,5 +250,28 @@ test_expect_success 'a blob whose digest is wrong is refused, nothing registered
 	! ls store-corrupt/roots | grep -v "\.lock$"
 '
 
+test_expect_success 'a run interrupted while its image is pulled ends at once' '
+	export CIDRE_IMAGES="$SCRATCH/store-slow" &&
+	start_front slow ci:s3cret --slow 60 &&
+	read F3 C3 <slow &&
+	new_repo r2 <<-EOF &&
+	variables:
+	  DOCKER_AUTH_CONFIG: "{\"auths\": {\"127.0.0.1:$F3\": {\"username\": \"ci\", \"password\": \"s3cret\"}}}"
+	job:
+	  image: 127.0.0.1:$F3/team/app:1
+	  script: [echo ran]
+	EOF
+	cd r2 &&
+	{ "$CIDRE_BIN" run --executor sandbox --color=never >out 2>&1 & echo $! >"$SCRATCH/run.pid"; } &&
+	for i in $(seq 100); do grep -q "Pulling image" out && break; sleep 0.1; done &&
+	for i in $(seq 100); do grep -q "^cdn" ../slow.log && break; sleep 0.1; done &&
+	kill -INT "$(cat "$SCRATCH/run.pid")" &&
+	for i in $(seq 50); do kill -0 "$(cat "$SCRATCH/run.pid")" 2>/dev/null || break; sleep 0.1; done &&
+	! kill -0 "$(cat "$SCRATCH/run.pid")" 2>/dev/null &&
+	expect_grep "^job +\| Job canceled \(canceled while image \"127.0.0.1:$F3/team/app:1\" was pulled\)$" out &&
+	expect_no_grep "ran$" out &&
+	! pgrep -f "cidre-client image --store $SCRATCH/store-slow" >/dev/null
+'
+
 stop_all
 test_done

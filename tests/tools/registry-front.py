@@ -8,10 +8,11 @@ an Authorization header (a client must not send a registry's token to
 another host).
 
   registry-front.py UPSTREAM_PORT PORT_FILE USER:PASSWORD [--flaky N]
-                    [--corrupt]
+                    [--corrupt] [--slow S]
 
 --flaky N: the first N blob requests answer 503.
 --corrupt: the CDN changes a byte of every blob.
+--slow S: the CDN waits S seconds before it answers.
 Writes "FRONT_PORT CDN_PORT" to PORT_FILE once listening; a line per
 request to stderr.
 """
@@ -20,6 +21,7 @@ import http.client
 import http.server
 import sys
 import threading
+import time
 import urllib.parse
 
 upstream = int(sys.argv[1])
@@ -27,6 +29,7 @@ port_file = sys.argv[2]
 creds = sys.argv[3]
 flaky = int(sys.argv[sys.argv.index("--flaky") + 1]) if "--flaky" in sys.argv else 0
 corrupt = "--corrupt" in sys.argv
+slow = float(sys.argv[sys.argv.index("--slow") + 1]) if "--slow" in sys.argv else 0
 TOKEN = "tok-" + base64.b64encode(creds.encode()).decode()[:8]
 state = {"flaky": flaky, "cdn": None, "front": None}
 
@@ -92,6 +95,8 @@ class Cdn(Quiet):
         if "Authorization" in self.headers:
             return self.send(400, b"an Authorization header reached the CDN")
         u = urllib.parse.urlsplit(self.path)
+        if slow:
+            time.sleep(slow)
         if not u.path.startswith("/cdn/v2/"):
             return self.send(404)
         status, headers, body = fetch(u.path[4:], {})
