@@ -270,6 +270,8 @@ static int pull_for_job(struct job_ctx *jc, const char *store, const char *image
 	int cancel = jc->jr->cancel_fd, ret = 0;
 
 	if (!pol)
+		pol = jc->jr->exec->pull_policy;
+	if (!pol)
 		pol = default_pull_policy();
 	if (registered ? !(pol & JOB_PULL_ALWAYS) :
 	    (!(pol & (JOB_PULL_ALWAYS | JOB_PULL_IF_NOT_PRESENT)) ||

@@ -44,6 +44,9 @@ struct jobrun_exec {
 	 * are all in one directory of its own.
 	 */
 	int pool;
+	/* jobs naming no image:pull_policy (JOB_PULL_*); 0: $CIDRE_PULL_POLICY,
+	   else if-not-present */
+	unsigned pull_policy;
 };
 
 struct jobrun_dep {

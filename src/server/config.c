@@ -78,6 +78,8 @@ void server_config_exec(const struct server_config *c, const char *project,
 			out->uid = p->uid;
 		if (p->gid >= 0)
 			out->gid = p->gid;
+		if (p->pull_policy)
+			out->pull_policy = p->pull_policy;
 	}
 }
 
@@ -393,6 +395,18 @@ static void exec_section(struct cfg_ctx *x, const char *where, const struct ynod
 			set_bool(x, v, key, &e->network);
 		} else if (!strcmp(k, "pool")) {
 			set_bool(x, v, key, &e->pool);
+		} else if (!strcmp(k, "pull_policy")) {
+			if (!(sv = scalar(x, v, key)))
+				continue;
+			if (!strcmp(sv, "always"))
+				e->pull_policy = JOB_PULL_ALWAYS | JOB_PULL_IF_NOT_PRESENT;
+			else if (!strcmp(sv, "if-not-present"))
+				e->pull_policy = JOB_PULL_IF_NOT_PRESENT;
+			else if (!strcmp(sv, "never"))
+				e->pull_policy = JOB_PULL_NEVER;
+			else
+				diag_error(x->d, &v->pos, "%s: must be always, "
+					   "if-not-present or never", key);
 		} else if (!strcmp(k, "memory")) {
 			size_t b = 0;
 

@@ -49,6 +49,7 @@
  *     cpus: 2
  *     uid: 65534             # sandbox: the job's uid and gid inside
  *     gid: 65534
+ *     pull_policy: if-not-present  # or always, never: jobs naming none
  *   projects:                # the same settings for one project
  *     NAME: {executor: sandbox, network: true}
  *
@@ -72,6 +73,7 @@ struct server_exec {
 	double cpus;            /* 0 unset */
 	int uid, gid;           /* sandbox: the job's ids inside; -1 unset */
 	int pool;               /* sandbox: jobs from a pool daemon; -1 unset */
+	unsigned pull_policy;   /* jobs naming none (JOB_PULL_*); 0 unset */
 };
 
 #define SERVER_MAX_EXEC_PROJECTS 64

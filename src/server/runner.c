@@ -1404,6 +1404,9 @@ static int write_spec(struct runner *r, const struct store_job *j, int no, const
 			"host_fallback", ex.host_fallback > 0, "network", ex.network > 0,
 			"memory", (json_int_t)ex.memory, "pids", (json_int_t)ex.pids,
 			"cpus", ex.cpus, "images", s, "uid", ex.uid, "gid", ex.gid));
+		if (ex.pull_policy)
+			json_object_set_new(json_object_get(spec, "exec"), "pull_policy",
+					    json_integer(ex.pull_policy));
 		free(s);
 		if (ex.sandbox > 0 && ex.pool > 0) {
 			/* the project's pool daemons (exec/pool.h) */

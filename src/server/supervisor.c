@@ -184,6 +184,8 @@ static void spec_exec(const struct spec *s, struct jobrun_exec *ex)
 		ex->uid = (long)json_integer_value(json_object_get(e, "uid"));
 	if (json_is_integer(json_object_get(e, "gid")))
 		ex->gid = (long)json_integer_value(json_object_get(e, "gid"));
+	ex->pull_policy = (unsigned)json_integer_value(json_object_get(e, "pull_policy")) &
+			  (JOB_PULL_ALWAYS | JOB_PULL_IF_NOT_PRESENT | JOB_PULL_NEVER);
 	{
 		int idle;
 

@@ -20,6 +20,7 @@ aarch64) ARCH=arm64 ;;
 *) ARCH=$(uname -m) ;;
 esac
 export CIDRE_PULL_POLICY=if-not-present
+. "$TEST_DIR/lib-server.sh"
 # what the script starts writes its pid to a *.pid file: stopped at the end
 stop_all() {
 	for f in "$SCRATCH"/*.pid; do
@@ -248,6 +249,43 @@ test_expect_success 'a blob whose digest is wrong is refused, nothing registered
 	! cidre image ls | grep -q "^127.0.0.1:$F2/" &&
 	! ls -a store-corrupt | grep -q "^\.pull-.*[0-9]$" &&
 	! ls store-corrupt/roots | grep -v "\.lock$"
+'
+
+test_expect_success 'a server: pull_policy of its executor and of a project' '
+	mkdir -p data && cat >data/config.yml <<-\EOF &&
+	executor:
+	  executor: sandbox
+	  pull_policy: never
+	projects:
+	  pulls:
+	    pull_policy: if-not-present
+	EOF
+	start_server data &&
+	for p in pulls stays; do
+		bare_repo $p <<-EOF || exit 1
+		j:
+		  image: 127.0.0.1:$P/team/app:1
+		  script: [cat /etc/hello]
+		EOF
+		add_project $p "$SCRATCH/$p.git" || exit 1
+	done &&
+	api POST /api/v1/projects/pulls/pipelines "{}" >p.json && expect_status 201 &&
+	wait_pipeline "$(jq -r .id p.json)" 60 | jq -e ".status == \"success\"" &&
+	api GET "/api/v1/jobs/$(jq -r ".jobs[0].id" p.json)/log" >log &&
+	expect_grep "^Pulling image 127.0.0.1:$P/team/app:1$" log &&
+	expect_grep "^image 127.0.0.1:$P/team/app:1: pulled " log &&
+	expect_grep "^from-the-registry$" log &&
+	cidre image --data data ls >out &&
+	expect_grep "^127.0.0.1:$P/team/app:1 +registry " out &&
+	cidre image --data data rm 127.0.0.1:$P/team/app:1 &&
+	api POST /api/v1/projects/stays/pipelines "{}" >p.json && expect_status 201 &&
+	wait_pipeline "$(jq -r .id p.json)" 60 | jq -e ".status == \"failed\"" &&
+	api GET "/api/v1/jobs/$(jq -r ".jobs[0].id" p.json)/log" >log &&
+	expect_no_grep "Pulling" log &&
+	expect_grep "nor is it a registered image: pull it with" log &&
+	printf "executor:\n  pull_policy: sometimes\n" >bad.yml &&
+	! "$CIDRE_BIN" server --data data --config bad.yml -n >out 2>&1 &&
+	expect_grep "bad.yml:2:16: .*executor.pull_policy: must be always, if-not-present or never" out
 '
 
 test_expect_success 'a run interrupted while its image is pulled ends at once' '
