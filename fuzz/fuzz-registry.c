@@ -102,6 +102,33 @@ static void auth(const char *host, const char *text, size_t len)
 		__builtin_trap();
 	free(user);
 	free(secret);
+	/* the helper a config names, and a helper's answer, on the same text */
+	{
+		char *helper = NULL;
+		size_t i;
+
+		strbuf_reset(&err);
+		r = reg_auth_helper(text, len, host, &helper, &err);
+		if (r == 1) {
+			if (!helper || !*helper || helper[0] == '.' || helper[0] == '-')
+				__builtin_trap();
+			for (i = 0; helper[i]; i++)
+				if (!isalnum((unsigned char)helper[i]) &&
+				    !strchr("._-", helper[i]))
+					__builtin_trap();
+		} else if (helper || (r == -1 && !err.len) || (r != 0 && r != -1)) {
+			__builtin_trap();
+		}
+		free(helper);
+		strbuf_reset(&err);
+		user = secret = NULL;
+		r = reg_helper_answer(text, len, &user, &secret, &err);
+		if (r == 1 ? !user || !secret || !strcmp(user, "<token>") :
+		    r == -1 ? user || secret || !err.len : 1)
+			__builtin_trap();
+		free(user);
+		free(secret);
+	}
 	strbuf_release(&err);
 }
 

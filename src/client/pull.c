@@ -12,6 +12,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "exec/coproc.h"
 #include "exec/copy.h"
 #include "exec/image.h"
 #include "exec/oci.h"
@@ -176,6 +178,117 @@ static int listed_insecure(const char *host)
 	return 0;
 }
 
+/* docker-credential-NAME in PATH, malloc'ed, or NULL. */
+static char *helper_path(const char *name)
+{
+	const char *path = getenv("PATH"), *d;
+
+	for (d = path && *path ? path : "/usr/local/bin:/usr/bin:/bin"; *d;) {
+		size_t n = strcspn(d, ":");
+		char *f = xasprintf("%.*s/docker-credential-%s", (int)n,
+				    n ? d : ".", name);
+
+		if (!access(f, X_OK))
+			return f;
+		free(f);
+		d += n;
+		if (*d == ':')
+			d++;
+	}
+	return NULL;
+}
+
+/*
+ * Ask a credential helper (docker-credential-NAME get, the registry on
+ * its stdin), as Docker does. 1 with the credentials, 0 when it has
+ * none for the registry, -1 with the reason.
+ */
+static int run_helper(struct pull *p, const char *name, struct strbuf *err)
+{
+	char *exe = helper_path(name);
+	const char *argv[] = { exe, "get", NULL };
+	const char *server = !strcmp(p->ref.host, "docker.io") ?
+			     "https://index.docker.io/v1/" : p->ref.host;
+	struct strbuf out = STRBUF_INIT;
+	struct coproc c;
+	int r = -1, waited = 0;
+
+	if (!exe) {
+		strbuf_addf(err, "its credential helper docker-credential-%s is not "
+			    "in PATH", name);
+		return -1;
+	}
+	if (coproc_start(argv, &c, err) < 0) {
+		free(exe);
+		return -1;
+	}
+	if (write(c.in, server, strlen(server)) < 0) {
+		/* it said nothing: its answer tells */
+	}
+	close(c.in);
+	c.in = -1;
+	for (;;) {
+		struct pollfd pf = { .fd = c.out, .events = POLLIN };
+		char buf[4096];
+		ssize_t n;
+
+		if (poll(&pf, 1, 1000) == 0) {
+			if (++waited >= 30) {
+				strbuf_addf(err, "docker-credential-%s get did not answer "
+					    "in 30 s", name);
+				goto done;
+			}
+			continue;
+		}
+		n = read(c.out, buf, sizeof(buf));
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n <= 0)
+			break;
+		if (out.len + (size_t)n > 64 * 1024) {
+			strbuf_addf(err, "docker-credential-%s get answered more than "
+				    "64 KiB", name);
+			goto done;
+		}
+		strbuf_add(&out, buf, (size_t)n);
+	}
+	if (strstr(out.buf, "credentials not found")) {
+		r = 0;
+	} else {
+		struct strbuf why = STRBUF_INIT;
+
+		r = reg_helper_answer(out.buf, out.len, &p->user, &p->secret, &why);
+		if (r < 0)
+			strbuf_addf(err, "docker-credential-%s get: %s", name, why.buf);
+		strbuf_release(&why);
+	}
+done:
+	coproc_end(&c, r < 0);
+	strbuf_release(&out);
+	free(exe);
+	return r;
+}
+
+/* One Docker config's credentials for the host: its helper's, else its
+   "auths". 1, 0 (none), or -1 with the reason. */
+static int creds_from(struct pull *p, const char *text, size_t len,
+		      const char *where, struct strbuf *err)
+{
+	struct strbuf why = STRBUF_INIT;
+	char *helper = NULL;
+	int r = reg_auth_helper(text, len, p->ref.host, &helper, &why);
+
+	if (r == 1)
+		r = run_helper(p, helper, &why);
+	if (!r)
+		r = reg_auth_find(text, len, p->ref.host, &p->user, &p->secret, &why);
+	if (r < 0)
+		strbuf_addf(err, "%s: %s", where, why.buf);
+	free(helper);
+	strbuf_release(&why);
+	return r;
+}
+
 /* A Docker config's credentials for the host: the first that has them. */
 static int find_credentials(struct pull *p, struct strbuf *err)
 {
@@ -196,18 +309,12 @@ static int find_credentials(struct pull *p, struct strbuf *err)
 		files[2] = xasprintf("%s/.docker/config.json", home);
 	for (i = 0; i < 2 && !r; i++) {
 		const char *text = i ? env : p->o->auth;
-		struct strbuf why = STRBUF_INIT;
 
-		if (!text || !*text)
-			continue;
-		r = reg_auth_find(text, strlen(text), p->ref.host, &p->user,
-				  &p->secret, &why);
-		if (r < 0)
-			strbuf_addf(err, "DOCKER_AUTH_CONFIG: %s", why.buf);
-		strbuf_release(&why);
+		if (text && *text)
+			r = creds_from(p, text, strlen(text), "DOCKER_AUTH_CONFIG", err);
 	}
 	for (i = 0; i < 3 && !r; i++) {
-		struct strbuf t = STRBUF_INIT, why = STRBUF_INIT;
+		struct strbuf t = STRBUF_INIT;
 
 		if (!files[i] || access(files[i], F_OK))
 			continue;
@@ -215,13 +322,9 @@ static int find_credentials(struct pull *p, struct strbuf *err)
 			strbuf_addf(err, "cannot read %s: %s", files[i], strerror(errno));
 			r = -1;
 		} else {
-			r = reg_auth_find(t.buf, t.len, p->ref.host, &p->user,
-					  &p->secret, &why);
-			if (r < 0)
-				strbuf_addf(err, "%s: %s", files[i], why.buf);
+			r = creds_from(p, t.buf, t.len, files[i], err);
 		}
 		strbuf_release(&t);
-		strbuf_release(&why);
 	}
 	for (i = 0; i < 4; i++)
 		free(files[i]);

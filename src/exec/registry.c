@@ -322,6 +322,88 @@ int reg_auth_find(const char *text, size_t len, const char *host, char **user,
 	return ret;
 }
 
+static int helper_name_ok(const char *n)
+{
+	size_t i;
+
+	if (!n || !*n || strlen(n) > 64 || n[0] == '.' || n[0] == '-')
+		return 0;
+	for (i = 0; n[i]; i++)
+		if (!isalnum((unsigned char)n[i]) && !strchr("._-", n[i]))
+			return 0;
+	return 1;
+}
+
+int reg_auth_helper(const char *text, size_t len, const char *host,
+		    char **helper, struct strbuf *err)
+{
+	json_error_t je;
+	json_t *o, *hs, *e;
+	const char *key, *name = NULL;
+	int ret = 0;
+
+	*helper = NULL;
+	if (len > REG_MAX_AUTH_CONFIG) {
+		strbuf_addf(err, "it is over %d bytes", REG_MAX_AUTH_CONFIG);
+		return -1;
+	}
+	o = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+	if (!json_is_object(o)) {
+		strbuf_addf(err, "not a Docker config: %s", o ? "not an object" : je.text);
+		json_decref(o);
+		return -1;
+	}
+	hs = json_object_get(o, "credHelpers");
+	json_object_foreach(hs, key, e) {
+		char *h = key_host(key);
+		int same = !strcmp(h, host);
+
+		free(h);
+		if (same) {
+			name = json_string_value(e);
+			break;
+		}
+	}
+	if (!name)
+		name = json_string_value(json_object_get(o, "credsStore"));
+	if (name && *name) {
+		if (!helper_name_ok(name)) {
+			strbuf_addf(err, "\"%.64s\" is not a credential helper's name",
+				    name);
+			ret = -1;
+		} else {
+			*helper = xstrdup(name);
+			ret = 1;
+		}
+	}
+	json_decref(o);
+	return ret;
+}
+
+int reg_helper_answer(const char *text, size_t len, char **user, char **secret,
+		      struct strbuf *err)
+{
+	json_t *o = json_loadb(text, len, 0, NULL);
+	const char *u = json_string_value(json_object_get(o, "Username"));
+	const char *s = json_string_value(json_object_get(o, "Secret"));
+	int ret = -1;
+
+	*user = *secret = NULL;
+	if (!u || !s)
+		strbuf_addstr(err, "its answer has no Username and Secret");
+	else if (!strcmp(u, "<token>"))
+		strbuf_addstr(err, "it gives an identity token (an OAuth login), "
+			      "which cidre does not use: give a password or an "
+			      "access token");
+	else {
+		*user = xstrdup(u);
+		*secret = xstrdup(s);
+		ret = 1;
+	}
+	json_decref(o);
+	return ret;
+}
+
 /* ---- platforms ---- */
 
 int reg_is_index(const char *t)

@@ -65,6 +65,24 @@ int reg_auth_find(const char *text, size_t len, const char *host, char **user,
 		  char **secret, struct strbuf *err);
 
 /*
+ * The credential helper a Docker config names for host, as Docker picks
+ * it: "credHelpers" for the host, else "credsStore". 1 with the helper's
+ * name (run as docker-credential-NAME) malloc'ed, 0 when there is none,
+ * -1 when the text is not a config or the name is not a helper's (a
+ * word of letters, digits, ".", "_", "-": never a path).
+ */
+int reg_auth_helper(const char *text, size_t len, const char *host,
+		    char **helper, struct strbuf *err);
+
+/*
+ * A credential helper's answer to `get`: {"Username", "Secret"}. 1 with
+ * both malloc'ed, -1 when it is not one, or an identity token (Username
+ * "<token>", which needs OAuth), err saying why.
+ */
+int reg_helper_answer(const char *text, size_t len, char **user, char **secret,
+		      struct strbuf *err);
+
+/*
  * The manifest of index (an OCI index or a Docker manifest list) for
  * linux/arch (and variant, when not NULL: "v7", "v8"): its descriptor,
  * borrowed from index. NULL when it has none (err lists the platforms

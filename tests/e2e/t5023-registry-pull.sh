@@ -223,6 +223,40 @@ test_expect_success 'a token server, a CDN, and credentials from where Docker ke
 	expect_grep "refused the credentials for team/multi \(HTTP 401\)" out
 '
 
+test_expect_success 'a credential helper, as Docker runs it (credHelpers, credsStore)' '
+	read F C <front &&
+	export CIDRE_IMAGES="$SCRATCH/store-helper" &&
+	mkdir -p bin home/.docker &&
+	cat >bin/docker-credential-fake <<-EOF &&
+	#!/bin/sh
+	read -r server
+	echo "\$1 \$server" >>"$SCRATCH/helper.log"
+	case \$server in
+	127.0.0.1:$F) echo "{\"ServerURL\": \"\$server\", \"Username\": \"ci\", \"Secret\": \"s3cret\"}" ;;
+	*) echo "credentials not found in native keychain"; exit 1 ;;
+	esac
+	EOF
+	cat >bin/docker-credential-oauth <<-\EOF &&
+	#!/bin/sh
+	echo "{\"Username\": \"<token>\", \"Secret\": \"refresh\"}"
+	EOF
+	chmod +x bin/docker-credential-fake bin/docker-credential-oauth &&
+	printf "{\"credHelpers\": {\"127.0.0.1:%s\": \"fake\"}}" $F >home/.docker/config.json &&
+	PATH="$SCRATCH/bin:$PATH" "$CIDRE_BIN" image pull 127.0.0.1:$F/team/app:1 >out &&
+	expect_grep "^image 127.0.0.1:$F/team/app:1: pulled " out &&
+	expect_grep "^get 127.0.0.1:$F$" helper.log &&
+	printf "{\"credsStore\": \"oauth\"}" >home/.docker/config.json &&
+	! PATH="$SCRATCH/bin:$PATH" "$CIDRE_BIN" image pull 127.0.0.1:$F/team/multi:1 2>out &&
+	expect_grep "docker-credential-oauth get: it gives an identity token" out &&
+	printf "{\"credsStore\": \"../../bin/sh\"}" >home/.docker/config.json &&
+	! "$CIDRE_BIN" image pull 127.0.0.1:$F/team/multi:1 2>out &&
+	expect_grep "is not a credential helper.s name" out &&
+	printf "{\"credsStore\": \"missing\"}" >home/.docker/config.json &&
+	! "$CIDRE_BIN" image pull 127.0.0.1:$F/team/multi:1 2>out &&
+	expect_grep "its credential helper docker-credential-missing is not in PATH" out &&
+	rm home/.docker/config.json
+'
+
 test_expect_success 'a job pulls with its DOCKER_AUTH_CONFIG variable' '
 	read F C <front &&
 	cd r1 &&

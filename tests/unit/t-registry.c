@@ -559,6 +559,55 @@ static void picks_none(json_t *index, const char *arch, const char *variant,
 	strbuf_release(&err);
 }
 
+static void test_auth_helper(void **state)
+{
+	struct strbuf err = STRBUF_INIT;
+	char *h = NULL, *u = NULL, *sec = NULL;
+	const char *both = "{\"credsStore\": \"desktop\", \"credHelpers\": "
+			   "{\"123.dkr.ecr.us-east-1.amazonaws.com\": \"ecr-login\", "
+			   "\"https://index.docker.io/v1/\": \"hub\"}}";
+
+	(void)state;
+	assert_int_equal(reg_auth_helper(both, strlen(both),
+					 "123.dkr.ecr.us-east-1.amazonaws.com", &h, &err), 1);
+	assert_string_equal(h, "ecr-login");
+	free(h);
+	assert_int_equal(reg_auth_helper(both, strlen(both), "docker.io", &h, &err), 1);
+	assert_string_equal(h, "hub");
+	free(h);
+	/* no helper for the host: the store */
+	assert_int_equal(reg_auth_helper(both, strlen(both), "ghcr.io", &h, &err), 1);
+	assert_string_equal(h, "desktop");
+	free(h);
+	assert_int_equal(reg_auth_helper("{\"auths\": {}}", 13, "ghcr.io", &h, &err), 0);
+	assert_null(h);
+	/* never a path */
+	assert_int_equal(reg_auth_helper("{\"credsStore\": \"../x\"}", 22, "a",
+					 &h, &err), -1);
+	assert_null(h);
+	assert_non_null(strstr(err.buf, "is not a credential helper's name"));
+	strbuf_reset(&err);
+	assert_int_equal(reg_auth_helper("nope", 4, "a", &h, &err), -1);
+	strbuf_reset(&err);
+
+	assert_int_equal(reg_helper_answer("{\"ServerURL\": \"x\", \"Username\": "
+					   "\"u\", \"Secret\": \"p:q\"}", 52, &u, &sec,
+					   &err), 1);
+	assert_string_equal(u, "u");
+	assert_string_equal(sec, "p:q");
+	free(u);
+	free(sec);
+	assert_int_equal(reg_helper_answer("{\"Username\": \"<token>\", \"Secret\": "
+					   "\"r\"}", 38, &u, &sec, &err), -1);
+	assert_null(u);
+	assert_non_null(strstr(err.buf, "identity token"));
+	strbuf_reset(&err);
+	assert_int_equal(reg_helper_answer("credentials not found", 21, &u, &sec,
+					   &err), -1);
+	assert_null(sec);
+	strbuf_release(&err);
+}
+
 static void test_pick_platform(void **state)
 {
 	json_t *ix = load(node_index), *j;
@@ -680,6 +729,7 @@ int main(void)
 		cmocka_unit_test(test_challenge_garbage),
 		cmocka_unit_test(test_auth_find),
 		cmocka_unit_test(test_auth_find_bad),
+		cmocka_unit_test(test_auth_helper),
 		cmocka_unit_test(test_pick_platform),
 		cmocka_unit_test(test_media_types),
 	};
