@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -837,7 +838,7 @@ int pull_image(const struct pull_opts *o, const char *name, struct strbuf *msg,
 	const char *cdigest, *arch = oci_host_arch();
 	json_t *m = NULL, *index = NULL, *layers, *l;
 	long long csize, total = 0;
-	int ret = -1, lock_fd = -1, have;
+	int ret = -1, lock_fd = -1, have, current;
 	size_t i;
 
 	if (reg_ref_parse(name, &p.ref, err) < 0)
@@ -967,11 +968,15 @@ int pull_image(const struct pull_opts *o, const char *name, struct strbuf *msg,
 		xasprintf("%s/%s@%s", p.ref.host, p.ref.repo, digest);
 	/* registered from this manifest already: nothing to write (its
 	   size would be measured again, a walk of the whole tree) */
-	if (!(have && image_current(o->store, name, label)) &&
+	current = have && image_current(o->store, name, label);
+	if (!current &&
 	    image_add_from(o->store, name, dir, label, "registry", &sub, err) < 0)
 		goto done;
-	if (have)
+	if (current)
 		strbuf_addf(msg, "image %s: %s, up to date", name, label);
+	else if (have)
+		strbuf_addf(msg, "image %s: pulled %s (unpacked here already)", name,
+			    label);
 	else
 		strbuf_addf(msg, "image %s: pulled %s (%zu layer%s, %.1f MB)", name,
 			    label, json_array_size(layers),
@@ -1015,6 +1020,9 @@ int pull_cmd(const char *store, int argc, char **argv)
 		return 2;
 	}
 	oci_progress = stderr;
+	/* a credential helper that exits without reading its stdin must not
+	   kill us with SIGPIPE: the write fails, its answer tells */
+	signal(SIGPIPE, SIG_IGN);
 	for (i = 1; i < argc; i++) {
 		struct strbuf msg = STRBUF_INIT, err = STRBUF_INIT;
 

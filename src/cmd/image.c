@@ -40,7 +40,9 @@ const char cmd_image_usage[] =
 	"                          registry.example.com/team/app:1.4), for this\n"
 	"                          machine's platform, and register them\n"
 	"  ls                      list images: size, kind, jobs that used them\n"
-	"  rm NAME...              unregister (an unpacked tarball is removed)\n"
+	"  rm NAME...              unregister (an unpacked image is set aside,\n"
+	"                          removed a day later: jobs may still run in it)\n"
+	"  prune                   remove now the unpacked images no name uses\n"
 	"  build NAME --debootstrap SUITE [--packages a,b,c] [--mirror URL]\n"
 	"        [--keyring FILE]  make a Debian image with debootstrap\n"
 	"                          --variant=minbase from this machine's mirror\n"
@@ -470,6 +472,19 @@ int cmd_image(int argc, char **argv)
 				ret = 1;
 			}
 		}
+	} else if (!strcmp(sub, "prune")) {
+		struct image_sweep_result res = { 0, 0 };
+
+		if (argc - i != 1) {
+			fprintf(stderr, "usage: cidre image prune\n");
+			ret = 2;
+		} else if (image_prune(store, &res, &err) < 0) {
+			fprintf(stderr, "cidre image prune: %s\n", err.buf);
+		} else {
+			printf("removed %lld root%s no image uses (%.1f MB)\n", res.removed,
+			       res.removed == 1 ? "" : "s", res.bytes / 1e6);
+			ret = 0;
+		}
 	} else if (!strcmp(sub, "build")) {
 		ret = image_build(store, argc - i, argv + i);
 	} else if (!strcmp(sub, "pull")) {
@@ -482,7 +497,7 @@ int cmd_image(int argc, char **argv)
 		}
 	} else {
 		fprintf(stderr, "cidre image: unknown command '%s' (add, pull, ls, "
-			"rm, build)\n", sub);
+			"rm, prune, build)\n", sub);
 		ret = 2;
 	}
 	free(store);

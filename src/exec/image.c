@@ -637,6 +637,10 @@ int image_layout_unpacked(const char *store, const char *dir)
 	return yes;
 }
 
+static json_t *read_name(const char *store, const char *name, struct strbuf *err);
+static int root_in_use(const char *store, const char *root, const char *skip);
+static int retire_root(const char *store, const char *root, struct strbuf *err);
+
 int image_add_from(const char *store, const char *name, const char *path,
 		   const char *source, const char *as_kind, struct strbuf *msg,
 		   struct strbuf *err)
@@ -712,10 +716,30 @@ int image_add_from(const char *store, const char *name, const char *path,
 		goto done;
 	json = name_file(store, name, "json");
 	tmp = xasprintf("%s.tmp-%ld", json, (long)getpid());
-	if (json_dump_file(o, tmp, JSON_INDENT(2)) < 0 || rename(tmp, json) < 0) {
-		strbuf_addf(err, "cannot write %s: %s", json, strerror(errno));
-		unlink(tmp);
-		goto done;
+	{
+		/* what the name had: set aside once nothing uses it */
+		struct strbuf aside = STRBUF_INIT;
+		json_t *was = access(json, F_OK) ? NULL : read_name(store, name, &aside);
+
+		strbuf_release(&aside);
+		if (json_dump_file(o, tmp, JSON_INDENT(2)) < 0 || rename(tmp, json) < 0) {
+			strbuf_addf(err, "cannot write %s: %s", json, strerror(errno));
+			unlink(tmp);
+			json_decref(was);
+			goto done;
+		}
+		if (was) {
+			const char *wk = json_string_value(json_object_get(was, "kind"));
+			const char *wr = json_string_value(json_object_get(was, "root"));
+
+			if (wr && strcmp(wr, root) && kind_unpacked(wk) &&
+			    !root_in_use(store, wr, name))
+				retire_root(store, wr, &aside);
+			strbuf_release(&aside);
+			json_decref(was);
+		}
+		image_sweep(store, IMAGE_RETIRED_KEEP, NULL, &aside);
+		strbuf_release(&aside);
 	}
 	strbuf_addf(msg, "image %s: %s %s (%.1f MB)%s%s", name, kind,
 		    label ? label : src, size / 1e6, digest ? ", unpacked to " : "",
@@ -810,6 +834,150 @@ static int root_in_use(const char *store, const char *root, const char *skip)
 	return used;
 }
 
+/*
+ * An unpacked root no name uses any more, set aside: renamed to
+ * roots/.old-HEX-TIME (its .ok, .lock and .image.json removed), so that
+ * a job still running in it keeps its files, and deleted by
+ * image_sweep() once it is older than IMAGE_RETIRED_KEEP (or by `cidre
+ * image prune`). A root unpacked again under the same key is new files.
+ */
+static int retire_root(const char *store, const char *root, struct strbuf *err)
+{
+	const char *hex = strrchr(root, '/');
+	char *okf = xasprintf("%s.ok", root), *lockf = xasprintf("%s.lock", root);
+	char *infof = xasprintf("%s.image.json", root), *old;
+	int ret = 0;
+
+	unlink(okf);
+	unlink(lockf);
+	unlink(infof);
+	old = xasprintf("%s/roots/.old-%s-%lld", store, hex ? hex + 1 : "root",
+			(long long)time(NULL));
+	if (rename(root, old) < 0 && errno != ENOENT)
+		ret = copy_rmtree(root, err);
+	free(old);
+	free(okf);
+	free(lockf);
+	free(infof);
+	return ret;
+}
+
+/* The number after the last "-" of name, or -1. */
+static long long name_suffix(const char *name)
+{
+	const char *d = strrchr(name, '-');
+	char *end;
+	long long v;
+
+	if (!d || !d[1])
+		return -1;
+	v = strtoll(d + 1, &end, 10);
+	return *end || v < 0 ? -1 : v;
+}
+
+/* Whether pid (a number) is a running process. */
+static int pid_alive(long long pid)
+{
+	return pid > 0 && pid <= INT32_MAX && (!kill((pid_t)pid, 0) || errno == EPERM);
+}
+
+int image_sweep(const char *store, long long keep, struct image_sweep_result *res,
+		struct strbuf *err)
+{
+	const char *const dirs[] = { "roots", "built", "" };
+	time_t now = time(NULL);
+	size_t d;
+	int ret = 0;
+
+	for (d = 0; d < sizeof(dirs) / sizeof(dirs[0]); d++) {
+		char *dir = xasprintf("%s%s%s", store, *dirs[d] ? "/" : "", dirs[d]);
+		DIR *dp = opendir(dir);
+		struct dirent *e;
+
+		while (dp && (e = readdir(dp))) {
+			const char *n = e->d_name;
+			long long v = name_suffix(n);
+			int gone = 0;
+			char *path;
+
+			if (n[0] != '.' || !strcmp(n, ".") || !strcmp(n, ".."))
+				continue;
+			if (!strncmp(n, ".old-", 5))
+				gone = v >= 0 && now - v >= keep;      /* retired roots */
+			else if (!strncmp(n, ".stdin-", 7))
+				/* .stdin-PID.tar */
+				gone = !pid_alive(strtoll(n + 7, NULL, 10));
+			else if (!strncmp(n, ".tmp-", 5) || !strncmp(n, ".pull-", 6))
+				/* what a cidre that died was making */
+				gone = v >= 0 && !pid_alive(v);
+			if (!gone)
+				continue;
+			if (!strncmp(n, ".stdin-", 7)) {
+				if (d != 2)
+					continue;
+				path = xasprintf("%s/%s", dir, n);
+				unlink(path);
+				free(path);
+				continue;
+			}
+			path = xasprintf("%s/%s", dir, n);
+			{
+				long long sz = res ? tree_size(path) : 0;
+
+				if (copy_rmtree(path, err) < 0) {
+					ret = -1;
+				} else if (res) {
+					res->removed++;
+					res->bytes += sz > 0 ? sz : 0;
+				}
+			}
+			free(path);
+		}
+		if (dp)
+			closedir(dp);
+		free(dir);
+	}
+	return ret;
+}
+
+int image_prune(const char *store, struct image_sweep_result *res,
+		struct strbuf *err)
+{
+	struct image_info *v = NULL;
+	size_t nr = 0, i;
+	char *dir = xasprintf("%s/roots", store);
+	DIR *dp;
+	struct dirent *e;
+	int ret = 0;
+
+	if (image_list(store, &v, &nr, err) < 0) {
+		free(dir);
+		return -1;
+	}
+	/* unpacked roots no name uses: set aside, then swept with the rest */
+	dp = opendir(dir);
+	while (dp && (e = readdir(dp))) {
+		char *root;
+		int used = 0;
+
+		if (e->d_name[0] == '.' || strlen(e->d_name) != SHA256_HEX_LEN)
+			continue;
+		root = xasprintf("%s/%s", dir, e->d_name);
+		for (i = 0; i < nr && !used; i++)
+			used = !strcmp(v[i].root, root);
+		if (!used && retire_root(store, root, err) < 0)
+			ret = -1;
+		free(root);
+	}
+	if (dp)
+		closedir(dp);
+	image_info_release(v, nr);
+	free(dir);
+	if (image_sweep(store, 0, res, err) < 0)
+		ret = -1;
+	return ret;
+}
+
 int image_rm(const char *store, const char *name, struct strbuf *err)
 {
 	json_t *o;
@@ -826,19 +994,8 @@ int image_rm(const char *store, const char *name, struct strbuf *err)
 		return -1;
 	kind = json_string_value(json_object_get(o, "kind"));
 	root = json_string_value(json_object_get(o, "root"));
-	if (kind_unpacked(kind) && !root_in_use(store, root, name)) {
-		char *okf = xasprintf("%s.ok", root);
-		char *lockf = xasprintf("%s.lock", root);
-		char *infof = xasprintf("%s.image.json", root);
-
-		unlink(okf);
-		unlink(lockf);
-		unlink(infof);
-		free(okf);
-		free(lockf);
-		free(infof);
-		ret = copy_rmtree(root, err);
-	}
+	if (kind_unpacked(kind) && !root_in_use(store, root, name))
+		ret = retire_root(store, root, err);
 	json = name_file(store, name, "json");
 	uses = name_file(store, name, "uses");
 	if (unlink(json) < 0 && errno != ENOENT) {
@@ -849,6 +1006,8 @@ int image_rm(const char *store, const char *name, struct strbuf *err)
 	free(json);
 	free(uses);
 	json_decref(o);
+	if (image_sweep(store, IMAGE_RETIRED_KEEP, NULL, err) < 0)
+		ret = -1;
 	return ret;
 }
 

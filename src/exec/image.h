@@ -95,6 +95,31 @@ int image_current(const char *store, const char *name, const char *source);
 /* Whether the OCI layout dir's image is unpacked in store already. */
 int image_layout_unpacked(const char *store, const char *dir);
 
+/* How long a root no name uses is kept for the jobs still in it. */
+#define IMAGE_RETIRED_KEEP (24 * 3600)
+
+struct image_sweep_result {
+	long long removed;   /* directories removed */
+	long long bytes;     /* their files' sizes */
+};
+
+/*
+ * Remove what the store no longer needs: roots set aside (an image
+ * removed, a name registered again with another image) more than keep
+ * seconds ago, and what a cidre that is gone was unpacking, pulling or
+ * reading from standard input. Counted into res (may be NULL).
+ */
+int image_sweep(const char *store, long long keep, struct image_sweep_result *res,
+		struct strbuf *err);
+
+/*
+ * cidre image prune: every unpacked root no name uses, and every one set
+ * aside, removed now (jobs still running in one lose it); then
+ * image_sweep().
+ */
+int image_prune(const char *store, struct image_sweep_result *res,
+		struct strbuf *err);
+
 /* Unregister name; an unpacked root no other name uses is removed. */
 int image_rm(const char *store, const char *name, struct strbuf *err);
 

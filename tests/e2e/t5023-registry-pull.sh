@@ -136,6 +136,32 @@ test_expect_success 'by digest; a digest or a tag the registry lacks is refused'
 	! cidre image ls | grep -q "team/app:2"
 '
 
+test_expect_success 'a tag that moved: its old root set aside, then pruned' '
+	umoci config --image oci:app --tag app2 --config.env MOVED=1 &&
+	push oci:oci:app2 docker://127.0.0.1:$P/team/moving:1 &&
+	cidre image pull 127.0.0.1:$P/team/moving:1 >out &&
+	cidre image ls >ls1 &&
+	r1=$(sed -n "s/^127.0.0.1:$P\/team\/moving:1 *registry *[0-9.]*M *[0-9]*  //p" ls1) &&
+	test -d "$r1" &&
+	push oci:oci:app docker://127.0.0.1:$P/team/moving:1 &&
+	cidre image pull 127.0.0.1:$P/team/moving:1 >out &&
+	expect_grep ": pulled 127.0.0.1:$P/team/moving:1@" out &&
+	cidre image ls >ls2 &&
+	r2=$(sed -n "s/^127.0.0.1:$P\/team\/moving:1 *registry *[0-9.]*M *[0-9]*  //p" ls2) &&
+	test "$r1" != "$r2" && test -d "$r2" && test ! -e "$r1" &&
+	ls -a store/roots | grep -q "^\.old-" &&
+	mkdir store/roots/.tmp-0000-999999999 &&
+	cidre image prune >out &&
+	expect_grep "^removed 2 roots no image uses \([0-9.]+ MB\)$" out &&
+	! ls -a store/roots | grep -q "^\.old-" &&
+	! ls -a store/roots | grep -q "^\.tmp-" &&
+	test -d "$r2" &&
+	cidre image prune >out &&
+	expect_grep "^removed 0 roots " out &&
+	cidre image rm 127.0.0.1:$P/team/multi:1 &&
+	ls -a store/roots | grep -q "^\.old-"
+'
+
 test_expect_success 'a job in an image not registered: pulled before it starts' '
 	rm -rf store &&
 	new_repo r1 <<-EOF &&
