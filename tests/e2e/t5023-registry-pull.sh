@@ -186,7 +186,7 @@ test_expect_success 'removed, then pulled again: a kept pool shows the new files
 	export CIDRE_SANDBOX_POOL_IDLE=60 &&
 	cidre run --executor sandbox --color=never >out 2>&1 &&
 	cidre pool ls >pools &&
-	test "$(wc -l <pools)" -gt 1 &&
+	{ ! file_is_static "$CIDRE_BIN" || test "$(wc -l <pools)" -gt 1; } &&
 	cidre image rm 127.0.0.1:$P/team/app:1 &&
 	cidre run --executor sandbox --color=never >out 2>&1;
 	r=$?; cidre pool stop >/dev/null 2>&1; test $r = 0 &&
