@@ -64,6 +64,9 @@ const char cmd_run_usage[] =
 	"      --memory SIZE, --pids N, --cpus N\n"
 	"                     default limits of every job (cidre: keys win)\n"
 	"      --network      sandboxed jobs share this host's network\n"
+	"      --pull POLICY  pull images not registered (if-not-present, the\n"
+	"                     default), ask the registry each time (always), or\n"
+	"                     never; for jobs whose image:pull_policy is unset\n"
 	"\n"
 	"exit status: 0 pipeline passed (allowed failures warn), 1 it failed,\n"
 	"2 configuration error, 130 interrupted (jobs canceled).\n";
@@ -87,6 +90,7 @@ struct run_opts {
 	const char *images;
 	const char *memory, *pids, *cpus;
 	int network;
+	unsigned pull;        /* --pull, JOB_PULL_*; 0 unset */
 };
 
 /* --memory, --pids, --cpus into lim, checked as the cidre: keys are. */
@@ -144,7 +148,7 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 {
 	enum { OPT_JOB = 256, OPT_NEEDS, OPT_MANUAL, OPT_ALL_MANUAL, OPT_LIST,
 	       OPT_JSON, OPT_COLOR, OPT_SOURCE, OPT_EXECUTOR, OPT_IMAGES,
-	       OPT_MEMORY, OPT_PIDS, OPT_CPUS, OPT_NETWORK, OPT_INPUT };
+	       OPT_MEMORY, OPT_PIDS, OPT_CPUS, OPT_NETWORK, OPT_INPUT, OPT_PULL };
 	static const struct option longopts[] = {
 		{ "file", required_argument, NULL, 'f' },
 		{ "jobs", required_argument, NULL, 'j' },
@@ -166,6 +170,7 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 		{ "pids", required_argument, NULL, OPT_PIDS },
 		{ "cpus", required_argument, NULL, OPT_CPUS },
 		{ "network", no_argument, NULL, OPT_NETWORK },
+		{ "pull", required_argument, NULL, OPT_PULL },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *colour = "auto";
@@ -256,6 +261,19 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 			break;
 		case OPT_IMAGES:
 			o->images = optarg;
+			break;
+		case OPT_PULL:
+			if (!strcmp(optarg, "always"))
+				o->pull = JOB_PULL_ALWAYS | JOB_PULL_IF_NOT_PRESENT;
+			else if (!strcmp(optarg, "if-not-present"))
+				o->pull = JOB_PULL_IF_NOT_PRESENT;
+			else if (!strcmp(optarg, "never"))
+				o->pull = JOB_PULL_NEVER;
+			else {
+				fprintf(stderr, "cidre run: --pull wants always, "
+					"if-not-present or never, got '%s'\n", optarg);
+				return -1;
+			}
 			break;
 		case OPT_MEMORY:
 			o->memory = optarg;
@@ -884,6 +902,7 @@ int cmd_run(int argc, char **argv)
 	ex.image_store = images;
 	ex.image_on_host = 1;
 	ex.network = o.network;
+	ex.pull_policy = o.pull;
 	ex.uid = ex.gid = -1;
 	/* one bwrap for every sandbox of the run (exec/pool.h) */
 	ex.pool = !getenv("CIDRE_SANDBOX_POOL") ||

@@ -176,7 +176,12 @@ test_expect_success 'a job in an image not registered: pulled before it starts' 
 	expect_grep "^job +\| image 127.0.0.1:$P/team/app:1: pulled " out &&
 	expect_grep "^job +\| greeting=pulled from-the-registry$" out &&
 	cidre run --executor sandbox --color=never >out 2>&1 &&
-	expect_no_grep "Pulling" out
+	expect_no_grep "Pulling" out &&
+	cidre run --executor sandbox --color=never --pull always >out 2>&1 &&
+	expect_grep "^job +\| Pulling image 127.0.0.1:$P/team/app:1 \(pull_policy: always\)$" out &&
+	expect_grep "^job +\| image 127.0.0.1:$P/team/app:1: .*, up to date$" out &&
+	expect_exit 2 cidre run --pull sometimes 2>out &&
+	expect_grep "pull wants always, if-not-present or never, got .sometimes." out
 '
 
 # a pool that outlives its run holds sandboxes of the image as it was:
