@@ -46,6 +46,7 @@ struct pull {
 	char *user, *secret; /* credentials for the host, or NULL */
 	char *auth;          /* "Authorization: …" once the registry asked */
 	CURL *h;
+	CURLcode last;       /* the last transfer's result */
 };
 
 /* One answer: its headers, and its body into a buffer or a file. */
@@ -365,6 +366,12 @@ static int fetch(struct pull *p, const char *url, const char *accept,
 	curl_easy_setopt(p->h, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(p->h, CURLOPT_WRITEDATA, pair);
 	curl_easy_setopt(p->h, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (p->may_plain) {
+		/* an insecure registry, as Docker treats one: its https
+		   certificate is not checked (nor the CA bundle loaded) */
+		curl_easy_setopt(p->h, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(p->h, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
 	if (follow) {
 		/* blobs are often served by a CDN the registry redirects to;
 		   libcurl sends the Authorization header to the same host only */
@@ -380,6 +387,7 @@ static int fetch(struct pull *p, const char *url, const char *accept,
 	if (hs)
 		curl_easy_setopt(p->h, CURLOPT_HTTPHEADER, hs);
 	res = curl_easy_perform(p->h);
+	p->last = res;
 	curl_easy_getinfo(p->h, CURLINFO_RESPONSE_CODE, &a->status);
 	curl_slist_free_all(hs);
 	if (res == CURLE_OK)
@@ -533,7 +541,8 @@ static int get(struct pull *p, const char *path, const char *accept,
 		char *url = xasprintf("%s%s", p->base, path);
 		int r = fetch(p, url, accept, a, follow, &why);
 
-		if (r < 0 && p->may_plain && !strncmp(p->base, "https://", 8)) {
+		if (r < 0 && p->may_plain && !strncmp(p->base, "https://", 8) &&
+		    p->last == CURLE_SSL_CONNECT_ERROR) {
 			/* a registry without TLS: as Docker does for insecure ones */
 			char *plain = xasprintf("http://%s", p->base + 8);
 
