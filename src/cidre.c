@@ -54,6 +54,7 @@ static const struct cmd commands[] = {
 	{ "job-exec", cmd_job_exec, NULL, cmd_job_exec_usage },
 	{ "job-launcher", cmd_job_launcher, NULL, cmd_job_launcher_usage },
 	{ "sandbox-init", cmd_sandbox_init, NULL, cmd_sandbox_init_usage },
+	{ "sandbox-enter", cmd_sandbox_enter, NULL, cmd_sandbox_enter_usage },
 	{ "status", CLI(cmd_status), "show a server's recent pipelines, or one pipeline's jobs", CLI(cmd_status_usage), "cidre-client" },
 	{ "log", CLI(cmd_log), "print a job's log, or follow it live (-f)", CLI(cmd_log_usage), "cidre-client" },
 	{ "trigger", CLI(cmd_trigger), "start a pipeline on the server (--wait for it)", CLI(cmd_trigger_usage), "cidre-client" },

@@ -205,8 +205,33 @@ static int link_cb(const char *rel, unsigned char type, void *data)
 int image_tree_check(const char *root, struct strbuf *err)
 {
 	struct link_walk w = { root, err };
+	char *etc = xasprintf("%s/etc", root), *hosts;
+	struct stat st;
+	int r = copy_walk(root, 0, link_cb, &w, err), fd;
 
-	return copy_walk(root, 0, link_cb, &w, err);
+	/*
+	 * An empty /etc/hosts (Docker writes one into every container): the
+	 * mount point of the one that names a job's services. Made in a
+	 * real directory only, never through a link.
+	 */
+	hosts = xasprintf("%s/hosts", etc);
+	if (!r && !lstat(etc, &st) && S_ISDIR(st.st_mode) && lstat(hosts, &st) < 0 &&
+	    errno == ENOENT) {
+		fd = open(hosts, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			  0644);
+		if (fd >= 0) {
+			static const char text[] = "127.0.0.1\tlocalhost\n"
+						   "::1\tlocalhost\n";
+
+			if (write(fd, text, sizeof(text) - 1) < 0) {
+				/* an empty one is a mount point all the same */
+			}
+			close(fd);
+		}
+	}
+	free(etc);
+	free(hosts);
+	return r;
 }
 
 /* Check the member list `tar -tf` printed (one escaped name a line). */
@@ -482,6 +507,15 @@ done:
 	strbuf_release(&out);
 	strbuf_release(&why);
 	return ret;
+}
+
+json_t *image_config(const char *store, const char *root)
+{
+	char *roots = xasprintf("%s/roots/", store);
+	int inside = !strncmp(root, roots, strlen(roots));
+
+	free(roots);
+	return inside ? root_info(root) : NULL;
 }
 
 char **image_env(const char *store, const char *root)

@@ -12,6 +12,8 @@
  *   STORE/roots/HEX/        an unpacked tarball; HEX.ok once complete
  */
 
+#include <jansson.h>
+
 #include "util/strbuf.h"
 
 /*
@@ -142,7 +144,8 @@ int image_resolve(const char *store, const char *image, const char *base,
  * Check a tree about to become an image root: every symbolic link stays
  * inside it (sandbox_check_symlink), and no file or directory keeps a
  * setuid or setgid bit (cleared: inert in a job, a danger on the host).
- * 0, or -1 with the reason in err.
+ * A missing /etc/hosts is made (where services' names go). 0, or -1
+ * with the reason in err.
  */
 int image_tree_check(const char *root, struct strbuf *err);
 
@@ -169,5 +172,12 @@ int image_unpack(const char *store, const char *src, const char *want,
  * one the store unpacked.
  */
 char **image_env(const char *store, const char *root);
+
+/*
+ * What a container image's config said (ROOT.image.json: "env",
+ * "entrypoint", "cmd", "workdir", "user", "ports" [numbers]), for a root
+ * the store unpacked; NULL otherwise. A new reference.
+ */
+json_t *image_config(const char *store, const char *root);
 
 #endif

@@ -526,9 +526,46 @@ static json_t *image_info(const char *format, const char *ref, json_t *config,
 			json_array_append(out, e);
 		}
 	}
-	return json_pack("{s:s, s:s, s:s, s:o, s:I}", "format", format,
-			 "ref", ref ? ref : "", "architecture", arch ? arch : "",
-			 "env", out, "layers", (json_int_t)layers);
+	{
+		/* what running it as a service needs (jobs override them) */
+		json_t *cfg = json_object_get(config, "config");
+		json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:I}", "format", format,
+				      "ref", ref ? ref : "", "architecture",
+				      arch ? arch : "", "env", out, "layers",
+				      (json_int_t)layers);
+		static const char *const keys[][2] = {
+			{ "Entrypoint", "entrypoint" }, { "Cmd", "cmd" },
+			{ "WorkingDir", "workdir" }, { "User", "user" },
+			{ "ExposedPorts", "ports" },
+		};
+		size_t k;
+
+		for (k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+			json_t *v = json_object_get(cfg, keys[k][0]);
+
+			if (json_is_array(v) && json_array_size(v) > 4096)
+				continue;
+			if (json_is_array(v) || json_is_string(v))
+				json_object_set(o, keys[k][1], v);
+			else if (json_is_object(v) && json_object_size(v) <= 1024) {
+				/* ExposedPorts: {"5432/tcp": {}} */
+				json_t *ports = json_array(), *x;
+				const char *key;
+
+				json_object_foreach(v, key, x) {
+					char *end;
+					long port = strtol(key, &end, 10);
+
+					if (port > 0 && port < 65536 &&
+					    (!*end || !strcmp(end, "/tcp")))
+						json_array_append_new(ports,
+								      json_integer(port));
+				}
+				json_object_set_new(o, keys[k][1], ports);
+			}
+		}
+		return o;
+	}
 }
 
 /* ---- the two formats ---- */

@@ -260,6 +260,12 @@ int sandbox_argv(const struct sandbox_opts *o, struct strvec *argv,
 	for (i = 0; i < mounts.nr; i++)
 		strvec_push(argv, mounts.v[i]);
 	strvec_clear(&mounts);
+	if (o->hosts) {
+		/* the services' names (the image's /etc/hosts is the mount point) */
+		strvec_push(argv, "--ro-bind");
+		strvec_push(argv, o->hosts);
+		strvec_push(argv, "/etc/hosts");
+	}
 	strvec_push(argv, "--dev");
 	strvec_push(argv, "/dev");
 	/* /dev read-only but its shm, a tmpfs: what a pool's inits make,

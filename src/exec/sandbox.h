@@ -38,7 +38,9 @@ struct sandbox_opts {
 	const char *root;         /* the image's root directory (absolute) */
 	const char *workdir;      /* the job's workspace on this host */
 	const char *project_dir;  /* where it appears inside (absolute) */
-	int network;              /* 1: share this host's network */
+	int network;              /* 1: share this host's network (or the
+				     services' one it is started in) */
+	const char *hosts;        /* a file bound at /etc/hosts, or NULL */
 	long uid, gid;            /* inside the sandbox */
 };
 

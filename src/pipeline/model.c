@@ -208,6 +208,24 @@ static void caches_clear(struct job *j)
 	j->caches_nr = 0;
 }
 
+static void services_clear(struct job *j)
+{
+	size_t i;
+
+	for (i = 0; i < j->services_nr; i++) {
+		struct job_service *s = &j->services[i];
+
+		free(s->name);
+		strvec_clear(&s->aliases);
+		strvec_clear(&s->entrypoint);
+		strvec_clear(&s->command);
+		varlist_clear(&s->variables);
+	}
+	free(j->services);
+	j->services = NULL;
+	j->services_nr = 0;
+}
+
 static void job_free(struct job *j)
 {
 	if (!j)
@@ -243,6 +261,7 @@ static void job_free(struct job *j)
 	free(j->coverage);
 	strvec_clear(&j->tags);
 	free(j->image);
+	services_clear(j);
 	free(j);
 }
 
@@ -1780,6 +1799,124 @@ static int get_retry(struct mctx *m, const struct ynode *n, struct retry *r)
 	return ret;
 }
 
+
+static int get_pull_policy(struct mctx *m, const struct ynode *v, const char *kw,
+			   unsigned *pull)
+{
+	static const char *const pol[] = { "always", "if-not-present", "never" };
+	struct strvec pp = STRVEC_INIT;
+	size_t i;
+	int ret = 0;
+
+	*pull = 0;
+	if (get_str_list(m, v, kw, 1, &pp)) {
+		ret = -1;
+	} else {
+		for (i = 0; i < pp.nr; i++) {
+			if (!in_list(pp.v[i], pol, ARRAY_SIZE(pol))) {
+				ERR(m, &v->pos, "%s: \"%s\" must be always, "
+				    "if-not-present or never", m->what, kw);
+				ret = -1;
+			} else {
+				*pull |= !strcmp(pp.v[i], "always") ? JOB_PULL_ALWAYS :
+					 !strcmp(pp.v[i], "never") ? JOB_PULL_NEVER :
+					 JOB_PULL_IF_NOT_PRESENT;
+			}
+		}
+	}
+	strvec_clear(&pp);
+	return ret;
+}
+
+/*
+ * services: a list of images (strings) or maps {name, alias, entrypoint,
+ * command, variables, pull_policy}, as GitLab has them.
+ */
+static int get_services(struct mctx *m, const struct ynode *n, struct job *j)
+{
+	static const char *const keys[] = {
+		"name", "alias", "entrypoint", "command", "variables", "pull_policy",
+		"docker", "kubernetes",
+	};
+	size_t i;
+	int ret = 0;
+
+	services_clear(j);
+	if (n->type != YNODE_SEQ) {
+		ERR(m, &n->pos, "%s: \"services\" must be a list of images", m->what);
+		return -1;
+	}
+	if (n->nr > JOB_MAX_SERVICES) {
+		ERR(m, &n->pos, "%s: at most %d services", m->what, JOB_MAX_SERVICES);
+		return -1;
+	}
+	j->services = xcalloc(n->nr ? n->nr : 1, sizeof(*j->services));
+	for (i = 0; i < n->nr; i++) {
+		const struct ynode *e = n->items[i], *v;
+		struct job_service *s = &j->services[j->services_nr++];
+
+		strvec_init(&s->aliases);
+		strvec_init(&s->entrypoint);
+		strvec_init(&s->command);
+		varlist_init(&s->variables);
+		if (is_stringish(e)) {
+			if (get_str(m, e, "services", &s->name))
+				ret = -1;
+			continue;
+		}
+		if (check_map(m, e, "services") ||
+		    check_keys(m, e, keys, ARRAY_SIZE(keys), "services")) {
+			ret = -1;
+			continue;
+		}
+		if ((v = ymap_get(e, "docker")) || (v = ymap_get(e, "kubernetes"))) {
+			ERR(m, &v->pos, "%s: \"services\" options of other executors "
+			    "(docker:, kubernetes:) are not supported", m->what);
+			ret = -1;
+		}
+		v = ymap_get(e, "name");
+		if (!v) {
+			ERR(m, &e->pos, "%s: a service needs \"name\"", m->what);
+			ret = -1;
+			continue;
+		}
+		if (get_str(m, v, "services:name", &s->name))
+			ret = -1;
+		if ((v = ymap_get(e, "alias"))) {
+			char *a = NULL;
+
+			if (get_str(m, v, "services:alias", &a)) {
+				ret = -1;
+			} else {
+				/* "db,postgres" or "db postgres": several names */
+				char *p = a, *tok;
+
+				while ((tok = strsep(&p, ", ")))
+					if (*tok)
+						strvec_push(&s->aliases, tok);
+			}
+			free(a);
+		}
+		if ((v = ymap_get(e, "entrypoint"))) {
+			s->has_entrypoint = 1;
+			if (get_str_list(m, v, "services:entrypoint", 1, &s->entrypoint))
+				ret = -1;
+		}
+		if ((v = ymap_get(e, "command"))) {
+			s->has_command = 1;
+			if (get_str_list(m, v, "services:command", 1, &s->command))
+				ret = -1;
+		}
+		if ((v = ymap_get(e, "variables")) &&
+		    get_variables(m, v, 0, &s->variables))
+			ret = -1;
+		if ((v = ymap_get(e, "pull_policy")) &&
+		    get_pull_policy(m, v, "services:pull_policy", &s->pull_policy))
+			ret = -1;
+	}
+	return ret;
+}
+
 static int get_image(struct mctx *m, const struct ynode *n, char **out,
 		     unsigned *pull)
 {
@@ -1857,7 +1994,6 @@ struct unsupported {
 };
 
 static const struct unsupported unsupported_job[] = {
-	{ "services", "needs a container engine" },
 	{ "trigger", "downstream pipelines" },
 	{ "secrets", "external secret managers" },
 	{ "id_tokens", "OIDC ID tokens" },
@@ -1960,14 +2096,14 @@ static const char *const job_keywords[] = {
 	"timeout", "parallel", "needs", "dependencies", "artifacts", "cache",
 	"environment", "resource_group", "coverage", "interruptible", "tags",
 	"image", "extends", "manual_confirmation", "cidre", "release",
-	"pages", "publish",
+	"pages", "publish", "services",
 };
 
 static const char *const default_keywords[] = {
 	"after_script", "artifacts", "before_script", "cache", "image",
-	"interruptible", "retry", "tags", "timeout",
+	"interruptible", "retry", "tags", "timeout", "services",
 	/* out of scope, reported as such */
-	"services", "hooks", "id_tokens", "identity",
+	"hooks", "id_tokens", "identity",
 };
 
 /*
@@ -2159,6 +2295,8 @@ static int job_key(struct mctx *m, struct job *j, const struct ypair *pr)
 		return get_str_list(m, v, k, 0, &j->tags);
 	if (!strcmp(k, "image"))
 		return get_image(m, v, &j->image, &j->pull_policy);
+	if (!strcmp(k, "services"))
+		return get_services(m, v, j);
 	if (!strcmp(k, "cidre"))
 		return get_cidre(m, v, &j->cidre);
 	if (!strcmp(k, "manual_confirmation")) {

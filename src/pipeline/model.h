@@ -209,6 +209,18 @@ enum inherit_mode {
 #define JOB_PULL_IF_NOT_PRESENT 2u
 #define JOB_PULL_NEVER 4u
 
+/* services: (GitLab's): containers the job reaches by name */
+#define JOB_MAX_SERVICES 16
+struct job_service {
+	char *name;                  /* the image */
+	struct strvec aliases;       /* alias: (one or several); none: from name */
+	struct strvec entrypoint;    /* has_entrypoint: given (empty: none) */
+	struct strvec command;       /* has_command: given */
+	int has_entrypoint, has_command;
+	struct varlist variables;    /* its own, over the job's */
+	unsigned pull_policy;        /* JOB_PULL_*; 0 unset */
+};
+
 struct job_cidre {
 	long long memory;            /* bytes; 0 unset */
 	long long pids;              /* 0 unset */
@@ -284,6 +296,8 @@ struct job {
 	struct strvec tags;
 	char *image;                 /* image name (image:name or string) */
 	unsigned pull_policy;        /* image:pull_policy, JOB_PULL_*; 0 unset */
+	struct job_service *services;
+	size_t services_nr;
 	struct job_cidre cidre;      /* merged with the top level's */
 	/*
 	 * With load_opts.cut: this job's resolved definition (include,

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,6 +26,7 @@
 #include "exec/image.h"
 #include "exec/proc.h"
 #include "exec/sandbox.h"
+#include "exec/service.h"
 #include "exec/spawn.h"
 #include "exec/mask.h"
 #include "exec/workspace.h"
@@ -63,6 +65,26 @@ struct job_ctx {
 	/* a sandbox started ahead for the first attempt's script; NULL */
 	struct proc_prestart *pre;
 	int started;              /* jr->started was called */
+	/* services: (setup_services, start_services) */
+	struct job_svc *svcs;
+	size_t svcs_nr;
+	struct svc_holder holder;
+	char *svc_dir;            /* WORKDIR.services: hosts, logs, overlays */
+};
+
+/* A service of the job, as it will run. */
+struct job_svc {
+	char *image;              /* expanded */
+	char *root;
+	struct strvec argv;
+	char **env;
+	char *workdir;
+	uid_t uid;
+	gid_t gid;
+	struct strvec aliases;
+	int ports[16];
+	size_t ports_nr;
+	pid_t pid;
 };
 
 /* 0, or -1 with errno (ENOSPC: the disk is full) */
@@ -336,6 +358,9 @@ static int pull_for_job(struct job_ctx *jc, const char *store, const char *image
 	return ret;
 }
 
+static int setup_services(struct job_ctx *jc, struct varlist *vars,
+			  const char *store);
+
 /*
  * Decide how the job runs: its limits (the job's cidre: keys over the
  * executor's defaults) and, for the sandbox executor, its image, shell
@@ -351,6 +376,7 @@ static void setup_exec(struct job_ctx *jc, struct varlist *vars)
 	struct strbuf err = STRBUF_INIT, lims = STRBUF_INIT;
 	struct sandbox_opts so;
 	char *root = NULL, *name = NULL, *inside = NULL, *image = NULL;
+	char *hosts_path = NULL;
 	const char *proj, *bwrap;
 	char b[64];
 
@@ -387,6 +413,25 @@ static void setup_exec(struct job_ctx *jc, struct varlist *vars)
 		strbuf_addf(&lims, ", cpus %g", jc->lim.cpus);
 
 	if (!ex || ex->executor == JOBRUN_SHELL) {
+		if (def->services_nr) {
+			if (!ex || ex->image_on_host)
+				note(jc, "services are not started: the shell executor "
+				     "runs the job on this host (--executor sandbox "
+				     "starts them)");
+			else if (fallback_allowed(ex, def))
+				note(jc, "services are not started: this runner has no "
+				     "sandbox; host_fallback allows running the job on "
+				     "this host");
+			else {
+				jc->setup_err = xasprintf("the job has services but this "
+							  "runner's executor is shell, "
+							  "which cannot run them (set "
+							  "cidre: {host_fallback: true} "
+							  "to run the job on the host "
+							  "without them)");
+				goto limits;
+			}
+		}
 		if (!image)
 			goto limits;
 		if (!ex || ex->image_on_host)
@@ -453,6 +498,10 @@ static void setup_exec(struct job_ctx *jc, struct varlist *vars)
 	    !strcmp(proj, ".."))
 		proj = "project";
 	inside = xasprintf("%s/%s", SANDBOX_BUILDS_DIR, proj);
+	if (def->services_nr &&
+	    setup_services(jc, vars, ex->image_store ? ex->image_store :
+			   "/nonexistent") < 0)
+		goto done;
 	memset(&so, 0, sizeof(so));
 	so.bwrap = bwrap;
 	so.root = root;
@@ -461,12 +510,27 @@ static void setup_exec(struct job_ctx *jc, struct varlist *vars)
 	so.network = def->cidre.network >= 0 ? def->cidre.network : ex->network;
 	so.uid = ex->uid;
 	so.gid = ex->gid;
+	if (jc->svcs_nr) {
+		/* the services' network, their names in /etc/hosts */
+		char *eh = xasprintf("%s/etc/hosts", strcmp(root, "/") ? root : "");
+		struct stat hst;
+
+		so.network = 1;
+		if (!lstat(eh, &hst) && S_ISREG(hst.st_mode))
+			so.hosts = hosts_path = xasprintf("%s/hosts", jc->svc_dir);
+		else
+			note(jc, "WARNING: the image has no /etc/hosts to name the "
+			     "services in: the job reaches them at 127.0.0.1");
+		free(eh);
+	}
 	if (sandbox_argv(&so, &jc->wrap, &err) < 0) {
 		jc->setup_err = xasprintf("sandbox: %s", err.buf);
 		goto done;
 	}
 	jc->sandbox = 1;
-	if (sandbox_init_exe() >= 0)
+	/* a job with services starts in their namespaces: no pool, no
+	   trampoline (start_services) */
+	if (sandbox_init_exe() >= 0 && !jc->svcs_nr)
 		sandbox_init_argv(jc->wrap.v, &jc->init);
 	free(jc->inside);
 	jc->inside = xstrdup(inside);
@@ -475,6 +539,7 @@ static void setup_exec(struct job_ctx *jc, struct varlist *vars)
 	note(jc, "Running in a sandbox: image %s%s%s%s, network %s%s",
 	     image ? image : "/ (this host's system directories, read-only)",
 	     name ? " (" : "", name ? root : "", name ? ")" : "",
+	     jc->svcs_nr ? "loopback only, with its services" :
 	     so.network ? "shared" : "loopback only", lims.buf);
 	strbuf_reset(&lims);
 	if (name && ex->image_store && !jc->silent) {
@@ -496,6 +561,7 @@ limits:
 	if (lims.len)
 		note(jc, "Limits:%s", lims.buf + 1);
 done:
+	free(hosts_path);
 	free(image);
 	free(root);
 	free(name);
@@ -892,6 +958,310 @@ static void on_start(void *ud)
 	jc->jr->started(jc->jr->started_ud);
 }
 
+/* ---- services ---- */
+
+static int write_file_all(const char *path, const char *p, size_t n)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644), r;
+
+	if (fd < 0)
+		return -1;
+	r = write_all(fd, p, n);
+	if (close(fd) < 0)
+		r = -1;
+	return r;
+}
+
+static void services_release(struct job_ctx *jc)
+{
+	size_t i;
+
+	for (i = 0; i < jc->svcs_nr; i++) {
+		struct job_svc *v = &jc->svcs[i];
+
+		free(v->image);
+		free(v->root);
+		strvec_clear(&v->argv);
+		if (v->env)
+			varlist_env_free(v->env);
+		free(v->workdir);
+		strvec_clear(&v->aliases);
+	}
+	free(jc->svcs);
+	jc->svcs = NULL;
+	jc->svcs_nr = 0;
+	free(jc->svc_dir);
+	jc->svc_dir = NULL;
+}
+
+static void push_json_strings(struct strvec *v, json_t *a)
+{
+	json_t *e;
+	size_t i;
+
+	if (json_is_string(a)) {
+		/* the shell form: ["/bin/sh", "-c", "…"], as Docker runs it */
+		strvec_push(v, "/bin/sh");
+		strvec_push(v, "-c");
+		strvec_push(v, json_string_value(a));
+		return;
+	}
+	json_array_foreach(a, i, e)
+		if (json_is_string(e))
+			strvec_push(v, json_string_value(e));
+}
+
+/*
+ * The job's services: each image resolved (pulled when the policy says
+ * so), what it runs (its entrypoint and command, or the job's), its
+ * environment (its image's, the job's variables, its own), its user,
+ * ports and names. 0, or -1 with setup_err.
+ */
+static int setup_services(struct job_ctx *jc, struct varlist *vars,
+			  const char *store)
+{
+	const struct job *def = jc->pj->def;
+	const char *base = jc->jr->ctx ? jc->jr->ctx->project_dir : NULL;
+	struct strbuf err = STRBUF_INIT;
+	size_t i, k;
+
+	if (jc->silent) {
+		/* jobrun_prestart: services start with the job, in its log */
+		jc->setup_err = xstrdup("services start with the job");
+		return -1;
+	}
+	jc->svcs = xcalloc(def->services_nr, sizeof(*jc->svcs));
+	for (i = 0; i < def->services_nr; i++) {
+		const struct job_service *ds = &def->services[i];
+		struct job_svc *v = &jc->svcs[jc->svcs_nr++];
+		struct varlist sv = VARLIST_INIT;
+		json_t *cfg, *a;
+		char *rname = NULL, **ie;
+		struct strvec base_env = STRVEC_INIT;
+
+		strvec_init(&v->argv);
+		strvec_init(&v->aliases);
+		v->image = strchr(ds->name, '$') ? vars_expand_dup(ds->name, vars) :
+			   xstrdup(ds->name);
+		if (!*v->image) {
+			jc->setup_err = xasprintf("service \"%s\" expands to nothing "
+						  "(are its variables set?)", ds->name);
+			return -1;
+		}
+		if (pull_for_job(jc, store, v->image, ds->pull_policy, vars) < 0)
+			return -1;
+		strbuf_reset(&err);
+		if (image_resolve(store, v->image, base, &v->root, &rname, &err) < 0) {
+			jc->setup_err = xasprintf("service %s: %s", v->image, err.buf);
+			strbuf_release(&err);
+			return -1;
+		}
+		free(rname);
+		cfg = image_config(store, v->root);
+		/* Docker's rule: an entrypoint given drops the image's command */
+		if (ds->has_entrypoint) {
+			for (k = 0; k < ds->entrypoint.nr; k++)
+				strvec_push(&v->argv, ds->entrypoint.v[k]);
+		} else {
+			push_json_strings(&v->argv, json_object_get(cfg, "entrypoint"));
+		}
+		if (ds->has_command) {
+			for (k = 0; k < ds->command.nr; k++)
+				strvec_push(&v->argv, ds->command.v[k]);
+		} else if (!ds->has_entrypoint) {
+			push_json_strings(&v->argv, json_object_get(cfg, "cmd"));
+		}
+		v->workdir = xstrdup_or_null(json_string_value(json_object_get(cfg,
+									      "workdir")));
+		a = json_object_get(cfg, "ports");
+		for (k = 0; k < json_array_size(a) && v->ports_nr < 16; k++)
+			v->ports[v->ports_nr++] = (int)json_integer_value(json_array_get(a, k));
+		strbuf_reset(&err);
+		if (svc_user(v->root, json_string_value(json_object_get(cfg, "user")),
+			     &v->uid, &v->gid, &err) < 0) {
+			jc->setup_err = xasprintf("service %s: %s", v->image, err.buf);
+			json_decref(cfg);
+			strbuf_release(&err);
+			return -1;
+		}
+		json_decref(cfg);
+		if (!v->argv.nr) {
+			jc->setup_err = xasprintf("service %s: its image has neither an "
+						  "entrypoint nor a command (give "
+						  "services:command)", v->image);
+			return -1;
+		}
+		/* its names: alias:, else from the image's name */
+		for (k = 0; k < ds->aliases.nr; k++)
+			strvec_push(&v->aliases, ds->aliases.v[k]);
+		if (!v->aliases.nr) {
+			char *al[2] = { NULL, NULL };
+			size_t n = svc_default_aliases(v->image, al);
+
+			for (k = 0; k < n; k++) {
+				strvec_push(&v->aliases, al[k]);
+				free(al[k]);
+			}
+		}
+		/* the image's environment, the job's variables, its own */
+		ie = image_env(store, v->root);
+		strvec_push(&base_env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:"
+			    "/usr/bin:/sbin:/bin");
+		for (k = 0; ie && ie[k]; k++) {
+			strvec_push(&base_env, ie[k]);
+			free(ie[k]);
+		}
+		free(ie);
+		for (k = 0; k < vars->nr; k++)
+			varlist_set(&sv, vars->v[k].key, vars->v[k].value);
+		for (k = 0; k < ds->variables.nr; k++) {
+			char *x = vars_expand_dup(ds->variables.v[k].value, vars);
+
+			varlist_set(&sv, ds->variables.v[k].key, x);
+			free(x);
+		}
+		v->env = make_env(base_env.v, &sv);
+		strvec_clear(&base_env);
+		varlist_clear(&sv);
+	}
+	jc->svc_dir = xasprintf("%s.services", jc->workdir);
+	strbuf_release(&err);
+	return 0;
+}
+
+/*
+ * Start the services before the job's script: their namespaces, each
+ * service, the names in hosts; the job's bwrap then joins them. Waits
+ * for each one's ports (GitLab's 30 s), warning with its last lines
+ * when they do not open. 0, or -1 with err.
+ */
+static int start_services(struct job_ctx *jc, struct strbuf *err)
+{
+	struct strbuf hosts = STRBUF_INIT, why = STRBUF_INIT;
+	struct strvec wrap = STRVEC_INIT;
+	char *path;
+	size_t i, k;
+
+	if (copy_rmtree(jc->svc_dir, err) < 0 || copy_mkdirs(jc->svc_dir, err) < 0)
+		return -1;
+	strbuf_addstr(&hosts, "127.0.0.1\tlocalhost");
+	for (i = 0; i < jc->svcs_nr; i++)
+		for (k = 0; k < jc->svcs[i].aliases.nr; k++)
+			strbuf_addf(&hosts, " %s", jc->svcs[i].aliases.v[k]);
+	strbuf_addstr(&hosts, "\n::1\tlocalhost ip6-localhost ip6-loopback\n");
+	path = xasprintf("%s/hosts", jc->svc_dir);
+	if (write_file_all(path, hosts.buf, hosts.len) < 0) {
+		strbuf_addf(err, "cannot write %s: %s", path, strerror(errno));
+		free(path);
+		strbuf_release(&hosts);
+		return -1;
+	}
+	strbuf_release(&hosts);
+	if (svc_holder_start(&jc->holder, err) < 0) {
+		free(path);
+		return -1;
+	}
+	for (i = 0; i < jc->svcs_nr; i++) {
+		struct job_svc *v = &jc->svcs[i];
+		char *scratch = xasprintf("%s/%zu", jc->svc_dir, i);
+		char *log = xasprintf("%s/%zu.log", jc->svc_dir, i);
+		struct svc_spec sp;
+		int fd;
+
+		memset(&sp, 0, sizeof(sp));
+		sp.root = v->root;
+		sp.scratch = scratch;
+		sp.argv = v->argv.v;
+		sp.env = v->env;
+		sp.workdir = v->workdir;
+		sp.uid = v->uid;
+		sp.gid = v->gid;
+		sp.hosts = path;
+		sp.hostname = v->aliases.v[0];
+		note(jc, "Starting service %s as %s", v->image, v->aliases.v[0]);
+		fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		sp.log_fd = fd;
+		if (fd < 0 || mkdir(scratch, 0755) < 0) {
+			strbuf_addf(err, "cannot make %s: %s", scratch, strerror(errno));
+			v->pid = -1;
+		} else {
+			strbuf_reset(&why);
+			v->pid = svc_start(&jc->holder, &sp, &why);
+			if (v->pid < 0)
+				strbuf_addf(err, "service %s: %s", v->image, why.buf);
+		}
+		if (fd >= 0)
+			close(fd);
+		free(scratch);
+		free(log);
+		if (v->pid < 0) {
+			free(path);
+			strbuf_release(&why);
+			return -1;
+		}
+	}
+	free(path);
+	for (i = 0; i < jc->svcs_nr; i++) {
+		struct job_svc *v = &jc->svcs[i];
+
+		strbuf_reset(&why);
+		if (svc_wait_ports(&jc->holder, v->ports, v->ports_nr, 30000, &why) < 0) {
+			struct strbuf tail = STRBUF_INIT;
+			char *log = xasprintf("%s/%zu.log", jc->svc_dir, i);
+			int status, gone = v->pid > 0 &&
+					   waitpid(v->pid, &status, WNOHANG) == v->pid;
+
+			if (gone)
+				v->pid = 0;
+			note(jc, "WARNING: service %s probably did not start properly: "
+			     "port %s not open after 30 s%s", v->image, why.buf,
+			     gone ? " (it has exited)" : "");
+			/* its last lines, as GitLab shows them */
+			if (strbuf_read_file(&tail, log, 1 << 20) >= 0 && tail.len) {
+				size_t start = tail.len > 2000 ? tail.len - 2000 : 0;
+
+				note(jc, "Service %s said:\n%s", v->image, tail.buf + start);
+			}
+			strbuf_release(&tail);
+			free(log);
+		}
+	}
+	/* the job's sandbox in the services' namespaces (a retry: the new ones) */
+	if (jc->wrap.nr > 2 && !strcmp(jc->wrap.v[1], "sandbox-enter")) {
+		free(jc->wrap.v[2]);
+		jc->wrap.v[2] = xasprintf("/proc/%ld/ns", (long)jc->holder.pid);
+		strbuf_release(&why);
+		return 0;
+	}
+	strvec_push(&wrap, spawn_self_exe());
+	strvec_push(&wrap, "sandbox-enter");
+	strvec_pushf(&wrap, "/proc/%ld/ns", (long)jc->holder.pid);
+	strvec_push(&wrap, "--");
+	for (i = 0; i < jc->wrap.nr; i++)
+		strvec_push(&wrap, jc->wrap.v[i]);
+	strvec_clear(&jc->wrap);
+	jc->wrap = wrap;
+	strbuf_release(&why);
+	return 0;
+}
+
+static void stop_services(struct job_ctx *jc)
+{
+	struct strbuf err = STRBUF_INIT;
+	size_t i;
+
+	if (!jc->svc_dir)
+		return;
+	for (i = 0; i < jc->svcs_nr; i++) {
+		if (jc->svcs[i].pid > 0)
+			svc_stop(jc->svcs[i].pid);
+		jc->svcs[i].pid = 0;
+	}
+	svc_holder_stop(&jc->holder);
+	copy_rmtree(jc->svc_dir, &err);
+	strbuf_release(&err);
+}
+
 /* The process spec of the job's scripts (script and timeout apart). */
 static void fill_spec(struct job_ctx *jc, struct proc_spec *ps, char **env)
 {
@@ -1157,11 +1527,22 @@ static void run_attempt(struct job_ctx *jc, const struct varlist *vars, char **e
 		r->exit_code = -1;
 		goto done;
 	}
+	if (jc->svcs_nr) {
+		if (start_services(jc, &err) < 0) {
+			note(jc, "ERROR: Job failed: services: %s", err.buf);
+			r->status = JOB_FAILED;
+			r->failure_reason = "runner_system_failure";
+			r->exit_code = -1;
+			goto done;
+		}
+		strbuf_reset(&err);
+		ps.wrap = jc->wrap.v;
+	}
 	script_of(&script, &def->before_script, &def->script, jr->colour);
 	ps.script = script.buf;
 	ps.timeout_sec = def->timeout ? def->timeout : DEFAULT_TIMEOUT;
 	/* the sandbox is set up while the workspace is (docs/internals/sandbox.md) */
-	if (jc->sandbox && !jc->pre && jobrun_prestart_enabled() &&
+	if (jc->sandbox && !jc->pre && jobrun_prestart_enabled() && !jc->svcs_nr &&
 	    !make_workdir(jc->workdir))
 		jc->pre = proc_prestart(&ps, &err);
 	strbuf_reset(&err);
@@ -1180,7 +1561,7 @@ static void run_attempt(struct job_ctx *jc, const struct varlist *vars, char **e
 	 * starts, so it can be started before they are known.
 	 */
 	if (jc->sandbox && def->after_script.nr && jobrun_prestart_enabled() &&
-	    jobrun_prestart_takes_env())
+	    jobrun_prestart_takes_env() && !jc->svcs_nr)
 		pre_after = proc_prestart(&ps, &err);
 	strbuf_reset(&err);
 	if (proc_run(&ps, &pr, &err) < 0) {
@@ -1270,6 +1651,7 @@ static void run_attempt(struct job_ctx *jc, const struct varlist *vars, char **e
 		varlist_env_free(aenv);
 		varlist_clear(&after);
 	}
+	stop_services(jc);
 	if (r->status != JOB_CANCELED) {
 		ok = r->status == JOB_SUCCESS;
 		collect_artifacts(jc, vars, ok);
@@ -1277,6 +1659,7 @@ static void run_attempt(struct job_ctx *jc, const struct varlist *vars, char **e
 		save_caches(jc, vars, ok);
 	}
 done:
+	stop_services(jc);
 	proc_prestart_discard(pre_after);
 	proc_prestart_discard(jc->pre);
 	jc->pre = NULL;
@@ -1339,6 +1722,7 @@ done:
 	strvec_clear(&jc.senv);
 	strvec_clear(&jc.init);
 	free(jc.inside);
+	services_release(&jc);
 	free(jc.setup_err);
 	free(jc.workdir);
 	return p;
@@ -1425,6 +1809,7 @@ void jobrun_run(const struct jobrun *jr, struct job_result *r)
 	strvec_clear(&jc.senv);
 	strvec_clear(&jc.init);
 	free(jc.inside);
+	services_release(&jc);
 	free(jc.setup_err);
 	free(jc.workdir);
 }

@@ -15,7 +15,7 @@ test_expect_success 'setup a pipeline with many mistakes' '
 	deploy:
 	  script: x
 	  retry: 7
-	  services: [postgres]
+	  hooks: {pre_get_sources_script: x}
 	EOT
 '
 
@@ -32,7 +32,7 @@ test_expect_success 'every error is printed with its position, in order' '
 	.gitlab-ci.yml:6:10: error: job "test": stage "tset" is not defined in stages; did you mean "test"?
 	.gitlab-ci.yml:8:11: error: job "test" needs job "biuld", which does not exist; did you mean "build"?
 	.gitlab-ci.yml:11:10: error: job "deploy": "retry" must be between 0 and 2
-	.gitlab-ci.yml:12:3: error: keyword "services" is not supported by cidre (needs a container engine)
+	.gitlab-ci.yml:12:3: error: keyword "hooks" is not supported by cidre (runner hooks)
 	EOT
 	diff -u expect err
 '
