@@ -40,8 +40,8 @@ struct sandbox_opts {
 	const char *project_dir;  /* where it appears inside (absolute) */
 	int network;              /* 1: share this host's network (or the
 				     services' one it is started in) */
-	const char *hosts;        /* a file bound at /etc/hosts, or NULL */
 	long uid, gid;            /* inside the sandbox */
+	const char *hosts;        /* a file bound at /etc/hosts, or NULL */
 };
 
 /*
