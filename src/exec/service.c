@@ -462,8 +462,8 @@ void svc_stop(pid_t pid)
 
 /* ---- readiness ---- */
 
-int svc_wait_ports(const struct svc_holder *h, const int *ports, size_t nr,
-		   int timeout_ms, struct strbuf *err)
+int svc_wait_ports(const struct svc_holder *h, pid_t svc, const int *ports,
+		   size_t nr, int timeout_ms, struct strbuf *err)
 {
 	int user, net, res[2];
 	unsigned char open_[64] = { 0 };
@@ -530,6 +530,25 @@ int svc_wait_ports(const struct svc_holder *h, const int *ports, size_t nr,
 		close(res[0]);
 		strbuf_addf(err, "fork: %s", strerror(errno));
 		return -1;
+	}
+	/* the answer, unless the service ends first (then why wait) */
+	for (;;) {
+		struct pollfd pf = { .fd = res[0], .events = POLLIN };
+		int status;
+
+		if (poll(&pf, 1, 100) > 0)
+			break;
+		if (svc > 0 && waitpid(svc, &status, WNOHANG) == svc) {
+			kill(pid, SIGKILL);
+			close(res[0]);
+			while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+				;
+			strbuf_addf(err, "it exited (%s %d) before its port%s opened",
+				    WIFEXITED(status) ? "status" : "signal",
+				    WIFEXITED(status) ? WEXITSTATUS(status) :
+				    WTERMSIG(status), nr == 1 ? "" : "s");
+			return -2;
+		}
 	}
 	n = read(res[0], open_, nr);
 	close(res[0]);

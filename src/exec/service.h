@@ -57,11 +57,12 @@ void svc_stop(pid_t pid);
 
 /*
  * Wait until every port accepts a TCP connection on 127.0.0.1 in h's
- * network namespace, or timeout_ms passes: 0, or -1 with the ports not
- * open in err.
+ * network namespace, or timeout_ms passes: 0; -1 with the ports not
+ * open in err; -2 when the service svc (svc_start()'s pid, then reaped)
+ * ended before, err saying how.
  */
-int svc_wait_ports(const struct svc_holder *h, const int *ports, size_t nr,
-		   int timeout_ms, struct strbuf *err);
+int svc_wait_ports(const struct svc_holder *h, pid_t svc, const int *ports,
+		   size_t nr, int timeout_ms, struct strbuf *err);
 
 /*
  * The user and group a config's "User" names ("999", "postgres",

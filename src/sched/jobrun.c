@@ -960,6 +960,9 @@ static void on_start(void *ud)
 
 /* ---- services ---- */
 
+/* How long a service's ports are waited for (GitLab's runner: 30 s). */
+#define SERVICES_WAIT_MS 30000
+
 static int write_file_all(const char *path, const char *p, size_t n)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644), r;
@@ -1204,18 +1207,24 @@ static int start_services(struct job_ctx *jc, struct strbuf *err)
 	for (i = 0; i < jc->svcs_nr; i++) {
 		struct job_svc *v = &jc->svcs[i];
 
+		int r;
+
 		strbuf_reset(&why);
-		if (svc_wait_ports(&jc->holder, v->ports, v->ports_nr, 30000, &why) < 0) {
+		r = svc_wait_ports(&jc->holder, v->pid, v->ports, v->ports_nr,
+				   SERVICES_WAIT_MS, &why);
+		if (r < 0) {
 			struct strbuf tail = STRBUF_INIT;
 			char *log = xasprintf("%s/%zu.log", jc->svc_dir, i);
-			int status, gone = v->pid > 0 &&
-					   waitpid(v->pid, &status, WNOHANG) == v->pid;
 
-			if (gone)
-				v->pid = 0;
-			note(jc, "WARNING: service %s probably did not start properly: "
-			     "port %s not open after 30 s%s", v->image, why.buf,
-			     gone ? " (it has exited)" : "");
+			if (r == -2)
+				v->pid = 0;     /* reaped */
+			if (r == -2)
+				note(jc, "WARNING: service %s probably did not start "
+				     "properly: %s", v->image, why.buf);
+			else
+				note(jc, "WARNING: service %s probably did not start "
+				     "properly: port %s not open after %d s", v->image,
+				     why.buf, SERVICES_WAIT_MS / 1000);
 			/* its last lines, as GitLab shows them */
 			if (strbuf_read_file(&tail, log, 1 << 20) >= 0 && tail.len) {
 				size_t start = tail.len > 2000 ? tail.len - 2000 : 0;

@@ -1,0 +1,167 @@
+#!/bin/sh
+# services: (GitLab's) on the sandbox executor: each service runs its own
+# image (written by umoci here), writable through an overlay, in the
+# job's network namespace, named in the job's /etc/hosts; its entrypoint,
+# command, user (a switch to another uid included), ports and
+# environment; stopped with the job, nothing left; the shell executor
+# says it does not start them.
+. "$(dirname "$0")/lib.sh"
+. "$TEST_DIR/lib-sandbox.sh"
+need_sandbox
+for t in umoci skopeo; do
+	command -v $t >/dev/null 2>&1 || {
+		echo "not ok 1 - $t is needed (scripts/install-deps.sh --test)"
+		echo "1..1"; exit 1; }
+done
+if ! unshare --user --map-root-user --mount sh -c \
+	'mkdir -p /tmp/.ovl-probe-$$/l /tmp/.ovl-probe-$$/u /tmp/.ovl-probe-$$/w /tmp/.ovl-probe-$$/m &&
+	 mount -t overlay overlay -o lowerdir=/tmp/.ovl-probe-$$/l,upperdir=/tmp/.ovl-probe-$$/u,workdir=/tmp/.ovl-probe-$$/w,userxattr /tmp/.ovl-probe-$$/m;
+	 r=$?; umount /tmp/.ovl-probe-$$/m 2>/dev/null; rm -rf /tmp/.ovl-probe-$$; exit $r' 2>/dev/null; then
+	skip_all "skipped: no overlay mounts in a user namespace here (Linux 5.11+)"
+fi
+export CIDRE_IMAGES="$SCRATCH/store"
+
+# what no test of ours leaves running: the services' programs
+leftovers() {
+	pgrep -f "httpd -f -p 1808[0-9] -h /www" || true
+}
+
+test_expect_success 'a service image (busybox httpd as user www) and a job image' '
+	umoci init --layout oci &&
+	umoci new --image oci:web &&
+	umoci unpack --rootless --image oci:web b >/dev/null &&
+	bb_image b/rootfs &&
+	mkdir -p b/rootfs/www &&
+	echo "www:x:999:999::/www:/bin/sh" >>b/rootfs/etc/passwd &&
+	echo "www:x:999:" >b/rootfs/etc/group &&
+	echo "hello from the service" >b/rootfs/www/index.html &&
+	umoci repack --image oci:web b &&
+	umoci config --image oci:web --config.cmd httpd --config.cmd -f \
+		--config.cmd -p --config.cmd 18080 --config.cmd -h --config.cmd /www \
+		--config.exposedports 18080/tcp --config.env SVC=set-by-the-image &&
+	umoci config --image oci:web --tag bare --clear config.cmd \
+		--clear config.exposedports &&
+	skopeo copy -q oci:oci:bare oci:bare:bare && umoci rm --image oci:bare &&
+	cidre image add team/web:1 oci >/dev/null 2>&1 &&
+	cidre image add bare:1 bare >/dev/null 2>&1 &&
+	bb_image job && touch job/etc/hosts && cidre image add bb job >/dev/null
+'
+
+test_expect_success 'the job reaches its service by its names; the service stops with it' '
+	new_repo r1 <<-\EOF &&
+	test:
+	  image: bb
+	  services: [team/web:1]
+	  script:
+	    - cat /etc/hosts
+	    - wget -qO- http://team-web:18080/index.html
+	    - wget -qO- http://team__web:18080/index.html
+	  after_script:
+	    - 'wget -qO- http://team-web:18080/index.html | sed "s/^/after: /"'
+	EOF
+	cd r1 &&
+	cidre run --executor sandbox --color=never >out 2>&1 &&
+	expect_grep "^test +\| Running in a sandbox: image bb .*, network loopback only, with its services$" out &&
+	expect_grep "^test +\| Starting service team/web:1 as team-web$" out &&
+	expect_grep "^test +\| 127.0.0.1	localhost team-web team__web$" out &&
+	test "$(grep -c "^test +| hello from the service$" out)" = 2 &&
+	expect_grep "^test +\| after: hello from the service$" out &&
+	test -z "$(leftovers)" &&
+	! ls .cidre/builds | grep -q services
+'
+
+test_expect_success 'entrypoint, command, variables; a switch of user; writes stay in the job' '
+	new_repo r2 <<-\EOF &&
+	variables:
+	  FROM_JOB: job-value
+	test:
+	  image: bb
+	  services:
+	    - name: team/web:1
+	      alias: web, site
+	      entrypoint: ["/bin/sh", "-c"]
+	      command:
+	        - >-
+	          mkdir -p /data && echo "$SVC $FROM_JOB $OWN" >/data/env.txt &&
+	          chown -R www:www /data &&
+	          exec su -s /bin/sh www -c "touch /data/mine && ls -ln /data >/data/list.txt; exec httpd -f -p 18080 -h /data"
+	      variables:
+	        OWN: own-$FROM_JOB
+	    - name: bare:1
+	      alias: db
+	      command: ["httpd", "-f", "-p", "18082", "-h", "/www"]
+	  script:
+	    - wget -qO- http://web:18080/env.txt
+	    - wget -qO- http://site:18080/list.txt
+	    - wget -qO- http://db:18082/index.html
+	EOF
+	cd r2 &&
+	cidre run --executor sandbox --color=never >out 2>&1 &&
+	expect_grep "^test +\| Starting service team/web:1 as web$" out &&
+	expect_grep "^test +\| Starting service bare:1 as db$" out &&
+	expect_no_grep "WARNING" out &&
+	expect_grep "^test +\| set-by-the-image job-value own-job-value$" out &&
+	expect_grep "^test +\| -rw-r--r-- +1 999 +999 +0 .* mine$" out &&
+	expect_grep "^test +\| -rw-r--r-- +1 999 +999 .* env.txt$" out &&
+	expect_grep "^test +\| hello from the service$" out &&
+	r=$(cidre image ls | sed -n "s/^team\/web:1 .*  \(\/.*\)$/\1/p") &&
+	test -d "$r/www" && test ! -e "$r/data" &&
+	test -z "$(leftovers)"
+'
+
+test_expect_success 'a service that ends before its port opens: a warning with its words' '
+	new_repo r3 <<-\EOF &&
+	test:
+	  image: bb
+	  services:
+	    - name: team/web:1
+	      alias: broken
+	      command: ["sh", "-c", "echo cannot start: no config >&2; exit 3"]
+	  script:
+	    - echo the job runs anyway
+	EOF
+	cd r3 &&
+	cidre run --executor sandbox --color=never >out 2>&1 &&
+	expect_grep "^test +\| WARNING: service team/web:1 probably did not start properly: it exited \(status 3\) before its port opened$" out &&
+	expect_grep "^test +\| cannot start: no config$" out &&
+	expect_grep "^test +\| the job runs anyway$" out
+'
+
+test_expect_success 'an image with nothing to run, and the shell executor' '
+	new_repo r4 <<-\EOF &&
+	test:
+	  image: bb
+	  services: [bare:1]
+	  script: [echo SHOULD-NOT-RUN]
+	EOF
+	cd r4 &&
+	expect_exit 1 cidre run --executor sandbox --color=never >out 2>&1 &&
+	expect_grep "ERROR: Job failed: service bare:1: its image has neither an entrypoint nor a command \(give services:command\)" out &&
+	expect_no_grep "^test +\| SHOULD-NOT-RUN" out &&
+	cidre run --color=never >out 2>&1 &&
+	expect_grep "^test +\| services are not started: the shell executor runs the job on this host" out &&
+	expect_grep "^test +\| SHOULD-NOT-RUN$" out
+'
+
+test_expect_success 'lint: what a service may say' '
+	new_repo r5 <<-\EOF &&
+	default:
+	  services: [postgres:16]
+	a:
+	  services:
+	    - name: db:1
+	      docker: {platform: linux/amd64}
+	    - alias: nameless
+	  script: x
+	b:
+	  services: {name: x}
+	  script: x
+	EOF
+	expect_exit 2 cidre lint -C r5 2>err &&
+	expect_grep ":6:15: error: job \"a\": \"services\" options of other executors" err &&
+	expect_grep ":7:7: error: job \"a\": a service needs \"name\"" err &&
+	expect_grep ":10:13: error: job \"b\": \"services\" must be a list of images" err &&
+	expect_no_grep "postgres" err
+'
+
+test_done
