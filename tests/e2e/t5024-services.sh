@@ -57,15 +57,23 @@ test_expect_success 'the job reaches its service by its names; the service stops
 	    - wget -qO- http://team-web:18080/index.html
 	    - wget -qO- http://team__web:18080/index.html
 	  after_script:
-	    - 'wget -qO- http://team-web:18080/index.html | sed "s/^/after: /"'
+	    - wget -qO- http://team-web:18080/index.html | sed s/^/after-/
+	later:
+	  stage: deploy
+	  image: bb
+	  script: [echo later-started, sleep 2]
 	EOF
 	cd r1 &&
-	cidre run --executor sandbox --color=never >out 2>&1 &&
+	{ "$CIDRE_BIN" run --executor sandbox --color=never >out 2>&1 & echo $! >run.pid; } &&
+	for i in $(seq 200); do grep -q "later-started" out && break; sleep 0.05; done &&
+	grep -q "later-started" out &&
+	test -z "$(leftovers)" &&
+	wait "$(cat run.pid)" &&
 	expect_grep "^test +\| Running in a sandbox: image bb .*, network loopback only, with its services$" out &&
 	expect_grep "^test +\| Starting service team/web:1 as team-web$" out &&
 	expect_grep "^test +\| 127.0.0.1	localhost team-web team__web$" out &&
-	test "$(grep -c "^test +| hello from the service$" out)" = 2 &&
-	expect_grep "^test +\| after: hello from the service$" out &&
+	test "$(grep -cE "^test +\| hello from the service$" out)" = 2 &&
+	expect_grep "^test +\| after-hello from the service$" out &&
 	test -z "$(leftovers)" &&
 	! ls .cidre/builds | grep -q services
 '
@@ -99,7 +107,7 @@ test_expect_success 'entrypoint, command, variables; a switch of user; writes st
 	cidre run --executor sandbox --color=never >out 2>&1 &&
 	expect_grep "^test +\| Starting service team/web:1 as web$" out &&
 	expect_grep "^test +\| Starting service bare:1 as db$" out &&
-	expect_no_grep "WARNING" out &&
+	expect_no_grep "WARNING: service" out &&
 	expect_grep "^test +\| set-by-the-image job-value own-job-value$" out &&
 	expect_grep "^test +\| -rw-r--r-- +1 999 +999 +0 .* mine$" out &&
 	expect_grep "^test +\| -rw-r--r-- +1 999 +999 .* env.txt$" out &&
