@@ -487,7 +487,8 @@ int svc_wait_ports(const struct svc_holder *h, pid_t svc, const int *ports,
 	}
 	pid = fork();
 	if (!pid) {
-		struct timespec t0, now, pause = { 0, 50 * 1000 * 1000 };
+		/* 1 ms, doubling to 50: most services listen within milliseconds */
+		struct timespec t0, now, pause = { 0, 1000 * 1000 };
 		size_t left = nr;
 
 		if (setns(user, CLONE_NEWUSER) < 0 || setns(net, CLONE_NEWNET) < 0)
@@ -518,6 +519,8 @@ int svc_wait_ports(const struct svc_holder *h, pid_t svc, const int *ports,
 				     (now.tv_nsec - t0.tv_nsec) / 1000000 >= timeout_ms)
 				break;
 			nanosleep(&pause, NULL);
+			if (pause.tv_nsec < 50 * 1000 * 1000)
+				pause.tv_nsec *= 2;
 		}
 		if (write(res[1], open_, nr) < 0)
 			_exit(1);
