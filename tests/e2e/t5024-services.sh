@@ -20,6 +20,7 @@ if ! unshare --user --map-root-user --mount sh -c \
 	skip_all "skipped: no overlay mounts in a user namespace here (Linux 5.11+)"
 fi
 export CIDRE_IMAGES="$SCRATCH/store"
+. "$TEST_DIR/lib-server.sh"
 
 # what no test of ours leaves running: the services' programs
 leftovers() {
@@ -149,6 +150,26 @@ test_expect_success 'an image with nothing to run, and the shell executor' '
 	cidre run --color=never >out 2>&1 &&
 	expect_grep "^test +\| services are not started: the shell executor runs the job on this host" out &&
 	expect_grep "^test +\| SHOULD-NOT-RUN$" out
+'
+
+test_expect_success 'a server runs a job with its services' '
+	mkdir -p data && printf "executor:\n  executor: sandbox\n" >data/config.yml &&
+	cidre image --data data add team/web:1 oci >/dev/null 2>&1 &&
+	cidre image --data data add bb job >/dev/null &&
+	start_server data &&
+	bare_repo srv <<-\EOF &&
+	j:
+	  image: bb
+	  services: [team/web:1]
+	  script: [wget -qO- http://team-web:18080/index.html]
+	EOF
+	add_project srv "$SCRATCH/srv.git" &&
+	api POST /api/v1/projects/srv/pipelines "{}" >p.json && expect_status 201 &&
+	wait_pipeline "$(jq -r .id p.json)" 60 | jq -e ".status == \"success\"" &&
+	api GET "/api/v1/jobs/$(jq -r ".jobs[0].id" p.json)/log" >log &&
+	expect_grep "^Starting service team/web:1 as team-web$" log &&
+	expect_grep "^hello from the service$" log &&
+	test -z "$(leftovers)"
 '
 
 test_expect_success 'lint: what a service may say' '
