@@ -247,6 +247,17 @@ static int cap_kept(int cap)
 	return 0;
 }
 
+/* Say why on the service's log, and end (a child: write(2) only). */
+__attribute__((noreturn))
+static void svc_fail(const struct svc_spec *s, const char *msg, int code)
+{
+	if (write(s->log_fd, msg, strlen(msg)) < 0 ||
+	    write(s->log_fd, "\n", 1) < 0) {
+		/* the warning still says it exited, and how */
+	}
+	_exit(code);
+}
+
 /* pid 1 of the service's pid namespace: its root, then its program. */
 __attribute__((noreturn))
 static void svc_init(const struct svc_plan *p)
@@ -258,18 +269,19 @@ static void svc_init(const struct svc_plan *p)
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
 	    mount("overlay", p->merged, "overlay", 0, p->opts) < 0)
-		_exit(120);
+		svc_fail(s, "cidre: cannot mount the service's overlay (an overlay in "
+			 "a user namespace needs Linux 5.11 or later)", 120);
 	mkdir(p->proc, 0555);
 	mkdir(p->dev, 0755);
 	if (mount("proc", p->proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0 ||
 	    mount("tmpfs", p->dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755") < 0)
-		_exit(121);
+		svc_fail(s, "cidre: cannot mount the service's /proc or /dev", 121);
 	for (i = 0; i < 6; i++) {
 		fd = open(p->devs[i][1], O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
 		if (fd >= 0)
 			close(fd);
 		if (mount(p->devs[i][0], p->devs[i][1], NULL, MS_BIND, NULL) < 0 && i < 5)
-			_exit(122);
+			svc_fail(s, "cidre: cannot make the service's /dev", 122);
 	}
 	mkdir(p->shm, 01777);
 	mount("tmpfs", p->shm, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
@@ -282,12 +294,12 @@ static void svc_init(const struct svc_plan *p)
 		if (fd >= 0)
 			close(fd);
 		if (mount(s->hosts, p->hosts, NULL, MS_BIND, NULL) < 0)
-			_exit(123);
+			svc_fail(s, "cidre: cannot bind the service's /etc/hosts", 123);
 		mount(NULL, p->hosts, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL);
 	}
 	if (chdir(p->merged) < 0 || syscall(SYS_pivot_root, ".", ".") < 0 ||
 	    umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
-		_exit(124);
+		svc_fail(s, "cidre: cannot enter the service's root", 124);
 	if (s->hostname)
 		sethostname(s->hostname, strlen(s->hostname));
 	if (s->workdir && chdir(s->workdir) < 0 && chdir("/") < 0)
@@ -324,10 +336,12 @@ static void svc_init(const struct svc_plan *p)
 			_exit(126);
 	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 	if (p->ranged && setgroups(1, &s->gid) < 0)
-		_exit(127);
+		svc_fail(s, "cidre: cannot set the service's groups", 127);
 	if (setresgid(s->gid, s->gid, s->gid) < 0 ||
 	    setresuid(s->uid, s->uid, s->uid) < 0)
-		_exit(127);
+		svc_fail(s, "cidre: cannot switch to the service's user (only cidre's "
+			 "own ids exist in its namespace unless cidre runs as root)",
+			 127);
 	fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || dup2(fd, 0) < 0 || dup2(s->log_fd, 1) < 0 ||
 	    dup2(s->log_fd, 2) < 0)
