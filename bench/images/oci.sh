@@ -20,22 +20,8 @@ W=$(mktemp -d "${TMPDIR:-/var/tmp}/cidre-bench-oci.XXXXXX")
 trap 'rm -rf "$W"' EXIT
 cd "$W"
 
-umoci init --layout oci >/dev/null
-umoci new --image oci:base >/dev/null
-umoci unpack --rootless --image oci:base b >/dev/null
-r=b/rootfs
-mkdir -p "$r/bin" "$r/usr/lib" "$r/usr/share"
-cp "$(command -v busybox)" "$r/bin/busybox"
-ln -s busybox "$r/bin/sh"
-cp -a /usr/lib/python3.11 "$r/usr/lib/"
-cp -a /usr/share/doc "$r/usr/share/"
-umoci repack --image oci:base b >/dev/null
-rm -rf b
-umoci unpack --rootless --image oci:base b >/dev/null
-cp -a /usr/lib/python3 "$r/usr/lib/"
-rm -rf "$r"/usr/share/doc/[a-c]*
-umoci repack --image oci:base b >/dev/null
-umoci config --image oci:base --tag app --config.env A=b >/dev/null
+. "$BENCH/images/mkimage.sh"
+mk_bench_image
 umoci rm --image oci:base
 rm -rf b
 skopeo copy -q oci:oci:app docker-archive:"$W/app.tar":app:1

@@ -25,23 +25,8 @@ stop() {
 trap stop EXIT
 cd "$W"
 
-umoci init --layout oci >/dev/null
-umoci new --image oci:base >/dev/null
-umoci unpack --rootless --image oci:base b >/dev/null
-r=b/rootfs
-mkdir -p "$r/bin" "$r/usr/lib" "$r/usr/share"
-cp "$(command -v busybox)" "$r/bin/busybox"
-ln -s busybox "$r/bin/sh"
-cp -a /usr/lib/python3.11 "$r/usr/lib/"
-cp -a /usr/share/doc "$r/usr/share/"
-umoci repack --image oci:base b >/dev/null
-rm -rf b
-umoci unpack --rootless --image oci:base b >/dev/null
-cp -a /usr/lib/python3 "$r/usr/lib/"
-rm -rf "$r"/usr/share/doc/[a-c]*
-umoci repack --image oci:base b >/dev/null
-umoci config --image oci:base --tag app --config.env A=b >/dev/null
-rm -rf b
+. "$BENCH/images/mkimage.sh"
+mk_bench_image
 
 cat >reg.yml <<EOF
 version: 0.1

@@ -23,6 +23,24 @@ need_sandbox() {
 		echo "1..1"; exit 1; }
 }
 
+# need_tools TOOL...: each in PATH, or the script fails saying what installs it
+need_tools() {
+	for t in "$@"; do
+		command -v "$t" >/dev/null 2>&1 || {
+			echo "not ok 1 - $t is needed (scripts/install-deps.sh --test)"
+			echo "1..1"; exit 1; }
+	done
+}
+
+# image_arch: this machine's architecture as images name it
+image_arch() {
+	case $(uname -m) in
+	x86_64) echo amd64 ;;
+	aarch64) echo arm64 ;;
+	*) uname -m ;;
+	esac
+}
+
 file_is_static() {
 	! ldd "$1" >/dev/null 2>&1
 }

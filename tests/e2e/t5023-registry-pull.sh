@@ -7,18 +7,10 @@
 . "$(dirname "$0")/lib.sh"
 . "$TEST_DIR/lib-sandbox.sh"
 need_sandbox
-for t in umoci skopeo docker-registry; do
-	command -v $t >/dev/null 2>&1 || {
-		echo "not ok 1 - $t is needed (scripts/install-deps.sh --test)"
-		echo "1..1"; exit 1; }
-done
+need_tools umoci skopeo docker-registry
 export CIDRE_IMAGES="$SCRATCH/store"
 MKOCI="python3 $ROOT/tests/tools/mk-oci.py"
-case $(uname -m) in
-x86_64) ARCH=amd64 ;;
-aarch64) ARCH=arm64 ;;
-*) ARCH=$(uname -m) ;;
-esac
+ARCH=$(image_arch)
 export CIDRE_PULL_POLICY=if-not-present
 . "$TEST_DIR/lib-server.sh"
 # what the script starts writes its pid to a *.pid file: stopped at the end

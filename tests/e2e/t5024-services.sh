@@ -8,11 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$TEST_DIR/lib-sandbox.sh"
 need_sandbox
-for t in umoci skopeo; do
-	command -v $t >/dev/null 2>&1 || {
-		echo "not ok 1 - $t is needed (scripts/install-deps.sh --test)"
-		echo "1..1"; exit 1; }
-done
+need_tools umoci skopeo
 if ! unshare --user --map-root-user --mount sh -c \
 	'mkdir -p /tmp/.ovl-probe-$$/l /tmp/.ovl-probe-$$/u /tmp/.ovl-probe-$$/w /tmp/.ovl-probe-$$/m &&
 	 mount -t overlay overlay -o lowerdir=/tmp/.ovl-probe-$$/l,upperdir=/tmp/.ovl-probe-$$/u,workdir=/tmp/.ovl-probe-$$/w,userxattr /tmp/.ovl-probe-$$/m;

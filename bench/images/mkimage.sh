@@ -1,0 +1,24 @@
+# Sourced by bench/images/*.sh: mk_bench_image writes, in ./oci, the
+# benchmarks' image as umoci makes it: two gzip layers, ~230 MB of this
+# machine's files (Python's standard library and /usr/share/doc, then
+# /usr/lib/python3 and the removal of /usr/share/doc/[a-c]* by
+# whiteouts), tagged app, its config's Env A=b.
+mk_bench_image() {
+	umoci init --layout oci >/dev/null
+	umoci new --image oci:base >/dev/null
+	umoci unpack --rootless --image oci:base b >/dev/null
+	local r=b/rootfs
+	mkdir -p "$r/bin" "$r/usr/lib" "$r/usr/share"
+	cp "$(command -v busybox)" "$r/bin/busybox"
+	ln -s busybox "$r/bin/sh"
+	cp -a /usr/lib/python3.11 "$r/usr/lib/"
+	cp -a /usr/share/doc "$r/usr/share/"
+	umoci repack --image oci:base b >/dev/null
+	rm -rf b
+	umoci unpack --rootless --image oci:base b >/dev/null
+	cp -a /usr/lib/python3 "$r/usr/lib/"
+	rm -rf "$r"/usr/share/doc/[a-c]*
+	umoci repack --image oci:base b >/dev/null
+	umoci config --image oci:base --tag app --config.env A=b >/dev/null
+	rm -rf b
+}
