@@ -31,10 +31,125 @@
 #include <unistd.h>
 #include <grp.h>
 
+#include "exec/proc.h"
 #include "util/strvec.h"
 #include "util/xalloc.h"
 
 /* ---- the holder ---- */
+
+/*
+ * Our subordinate ids in /etc/subuid or /etc/subgid ("NAME:START:COUNT"
+ * or "ID:START:COUNT"), as newuidmap reads them: 0 with the first range
+ * (at most 65535 ids), -1 when there is none.
+ */
+static int sub_range(const char *file, unsigned long id, const char *name,
+		     unsigned long *start, unsigned long *count)
+{
+	struct strbuf sb = STRBUF_INIT;
+	char idbuf[32];
+	const char *line;
+	int ret = -1;
+
+	snprintf(idbuf, sizeof(idbuf), "%lu", id);
+	if (strbuf_read_file(&sb, file, 1 << 20) < 0) {
+		strbuf_release(&sb);
+		return -1;
+	}
+	for (line = sb.buf; line && *line && ret < 0;) {
+		const char *end = strchr(line, '\n'), *c = strchr(line, ':');
+		size_t n = c ? (size_t)(c - line) : 0;
+
+		if (c && (!end || c < end) &&
+		    ((name && strlen(name) == n && !strncmp(line, name, n)) ||
+		     (strlen(idbuf) == n && !strncmp(line, idbuf, n)))) {
+			char *e;
+
+			*start = strtoul(c + 1, &e, 10);
+			if (*e == ':') {
+				*count = strtoul(e + 1, &e, 10);
+				if (*count > 0 && *start > 0 && (!*e || *e == '\n'))
+					ret = 0;
+			}
+		}
+		line = end ? end + 1 : NULL;
+	}
+	strbuf_release(&sb);
+	if (!ret && *count > 65535)
+		*count = 65535;
+	return ret;
+}
+
+/* Our user's name in /etc/passwd (no name service here), or NULL. */
+static char *user_name(unsigned long uid)
+{
+	struct strbuf sb = STRBUF_INIT;
+	const char *line;
+	char *name = NULL;
+
+	if (strbuf_read_file(&sb, "/etc/passwd", 1 << 20) < 0) {
+		strbuf_release(&sb);
+		return NULL;
+	}
+	for (line = sb.buf; line && *line && !name;) {
+		const char *end = strchr(line, '\n'), *c1 = strchr(line, ':');
+		const char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+
+		if (c2 && (!end || c2 < end) && strtoul(c2 + 1, NULL, 10) == uid &&
+		    c2[1] >= '0' && c2[1] <= '9')
+			name = xstrndup(line, (size_t)(c1 - line));
+		line = end ? end + 1 : NULL;
+	}
+	strbuf_release(&sb);
+	return name;
+}
+
+/*
+ * Not root: our ids as 0, and a range of subordinate ids as 1.. through
+ * newuidmap and newgidmap (what rootless podman does), so that an image
+ * that switches users works. 1 when both maps are written, 0 when there
+ * is no range or no newuidmap (nothing written), -1 when the uid map was
+ * written but the gid map could not be (the holder is then unusable).
+ */
+static int ranged_maps(pid_t pid, uid_t uid, gid_t gid)
+{
+	unsigned long us, uc, gs, gc;
+	char *name = user_name(uid), p[32], a[4][32];
+	const char *nu = "/usr/bin/newuidmap", *ng = "/usr/bin/newgidmap";
+	struct strbuf out = STRBUF_INIT, err = STRBUF_INIT;
+	int st = -1, ret = 0;
+
+	if (access(nu, X_OK) || access(ng, X_OK) ||
+	    sub_range("/etc/subuid", uid, name, &us, &uc) < 0 ||
+	    sub_range("/etc/subgid", uid, name, &gs, &gc) < 0) {
+		free(name);
+		return 0;
+	}
+	free(name);
+	snprintf(p, sizeof(p), "%ld", (long)pid);
+	snprintf(a[0], sizeof(a[0]), "%lu", (unsigned long)uid);
+	snprintf(a[1], sizeof(a[1]), "%lu", us);
+	snprintf(a[2], sizeof(a[2]), "%lu", uc);
+	{
+		const char *argv[] = { nu, p, "0", a[0], "1", "1", a[1], a[2], NULL };
+
+		if (proc_capture(argv, NULL, NULL, 4096, &out, &st, &err) < 0 || st)
+			goto done;
+	}
+	ret = -1;
+	snprintf(a[0], sizeof(a[0]), "%lu", (unsigned long)gid);
+	snprintf(a[1], sizeof(a[1]), "%lu", gs);
+	snprintf(a[2], sizeof(a[2]), "%lu", gc > uc ? uc : gc);
+	{
+		const char *argv[] = { ng, p, "0", a[0], "1", "1", a[1], a[2], NULL };
+
+		if (proc_capture(argv, NULL, NULL, 4096, &out, &st, &err) == 0 && !st)
+			ret = 1;
+	}
+done:
+	strbuf_release(&out);
+	strbuf_release(&err);
+	return ret;
+}
 
 static int write_file(const char *path, const char *s)
 {
@@ -120,26 +235,38 @@ int svc_holder_start(struct svc_holder *h, struct strbuf *err)
 	 * chowns to its user and switches to it (postgres, redis) works.
 	 * Otherwise our ids as 0, alone.
 	 */
-	snprintf(path, sizeof(path), "/proc/%ld/uid_map", (long)pid);
-	if (!uid) {
-		h->ranged = 1;
-		snprintf(map, sizeof(map), "0 0 65536\n");
-	} else {
-		snprintf(map, sizeof(map), "0 %lu 1\n", (unsigned long)uid);
-	}
-	if (write_file(path, map) < 0) {
-		strbuf_addf(err, "cannot write %s: %s", path, strerror(errno));
-		goto fail_child;
-	}
 	if (uid) {
-		snprintf(path, sizeof(path), "/proc/%ld/setgroups", (long)pid);
-		write_file(path, "deny");
-		snprintf(map, sizeof(map), "0 %lu 1\n", (unsigned long)gid);
+		int r = ranged_maps(pid, uid, gid);
+
+		if (r < 0) {
+			strbuf_addstr(err, "newuidmap mapped our subordinate uids, but "
+				      "newgidmap refused the gids (/etc/subgid)");
+			goto fail_child;
+		}
+		h->ranged = r;
+	} else {
+		h->ranged = 1;
 	}
-	snprintf(path, sizeof(path), "/proc/%ld/gid_map", (long)pid);
-	if (write_file(path, map) < 0) {
-		strbuf_addf(err, "cannot write %s: %s", path, strerror(errno));
-		goto fail_child;
+	snprintf(path, sizeof(path), "/proc/%ld/uid_map", (long)pid);
+	if (!uid)
+		snprintf(map, sizeof(map), "0 0 65536\n");
+	else
+		snprintf(map, sizeof(map), "0 %lu 1\n", (unsigned long)uid);
+	if (!h->ranged || !uid) {
+		if (write_file(path, map) < 0) {
+			strbuf_addf(err, "cannot write %s: %s", path, strerror(errno));
+			goto fail_child;
+		}
+		if (uid) {
+			snprintf(path, sizeof(path), "/proc/%ld/setgroups", (long)pid);
+			write_file(path, "deny");
+			snprintf(map, sizeof(map), "0 %lu 1\n", (unsigned long)gid);
+		}
+		snprintf(path, sizeof(path), "/proc/%ld/gid_map", (long)pid);
+		if (write_file(path, map) < 0) {
+			strbuf_addf(err, "cannot write %s: %s", path, strerror(errno));
+			goto fail_child;
+		}
 	}
 	if (write(go[1], "g", 1) != 1 || read(ready[0], &c, 1) != 1 || c != 'r') {
 		strbuf_addf(err, "cannot bring lo up in the services' network");

@@ -1266,6 +1266,21 @@ static void stop_services(struct job_ctx *jc)
 			svc_stop(jc->svcs[i].pid);
 		jc->svcs[i].pid = 0;
 	}
+	if (jc->holder.pid > 0 && jc->holder.ranged && geteuid()) {
+		/*
+		 * What the services wrote belongs to our subordinate ids,
+		 * which only the holder's namespace lets us remove.
+		 */
+		char *ns = xasprintf("/proc/%ld/ns", (long)jc->holder.pid);
+		const char *argv[] = { spawn_self_exe(), "sandbox-enter", ns, "--",
+				       "/bin/rm", "-rf", jc->svc_dir, NULL };
+		struct strbuf out = STRBUF_INIT;
+		int st;
+
+		proc_capture(argv, NULL, NULL, 4096, &out, &st, &err);
+		strbuf_release(&out);
+		free(ns);
+	}
 	svc_holder_stop(&jc->holder);
 	copy_rmtree(jc->svc_dir, &err);
 	strbuf_release(&err);
