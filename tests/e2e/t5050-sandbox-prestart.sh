@@ -23,11 +23,13 @@ nothing_left_now() { # nothing_left_now DIR PID
 	! ps -eo args | grep -F "$SCRATCH/$1/.cidre/builds" | grep -v grep &&
 	test -z "$(find /sys/fs/cgroup -name "cidre-$2-*" 2>/dev/null | head -1)"
 }
-nothing_left() { # nothing_left DIR PID
+nothing_left() { # nothing_left DIR PID (a loaded CI machine: up to 30 s)
 	n=0
 	until nothing_left_now "$1" "$2" >/dev/null; do
 		n=$((n + 1))
-		[ "$n" -lt 100 ] || { nothing_left_now "$1" "$2"; return 1; }
+		[ "$n" -lt 300 ] || { nothing_left_now "$1" "$2";
+			echo "left after 30 s: $(find /sys/fs/cgroup -name "cidre-$2-*" 2>/dev/null)"
+			return 1; }
 		sleep 0.1
 	done
 }
