@@ -149,7 +149,8 @@ test_expect_success 'an image with nothing to run, and the shell executor' '
 '
 
 test_expect_success 'a server runs a job with its services' '
-	mkdir -p data && printf "executor:\n  executor: sandbox\n" >data/config.yml &&
+	mkdir -p data &&
+	printf "executor:\n  executor: sandbox\nprojects:\n  onhost:\n    executor: shell\n" >data/config.yml &&
 	cidre image --data data add team/web:1 oci >/dev/null 2>&1 &&
 	cidre image --data data add bb job >/dev/null &&
 	start_server data &&
@@ -165,7 +166,18 @@ test_expect_success 'a server runs a job with its services' '
 	api GET "/api/v1/jobs/$(jq -r ".jobs[0].id" p.json)/log" >log &&
 	expect_grep "^Starting service team/web:1 as team-web$" log &&
 	expect_grep "^hello from the service$" log &&
-	test -z "$(leftovers)"
+	test -z "$(leftovers)" &&
+	bare_repo onhost <<-\EOF &&
+	j:
+	  services: [team/web:1]
+	  script: [echo SHOULD-NOT-RUN]
+	EOF
+	add_project onhost "$SCRATCH/onhost.git" &&
+	api POST /api/v1/projects/onhost/pipelines "{}" >p.json && expect_status 201 &&
+	wait_pipeline "$(jq -r .id p.json)" 60 | jq -e ".status == \"failed\"" &&
+	api GET "/api/v1/jobs/$(jq -r ".jobs[0].id" p.json)/log" >log &&
+	expect_grep "ERROR: Job failed: the job has services but this runner.s executor is shell" log &&
+	expect_no_grep "^SHOULD-NOT-RUN" log
 '
 
 test_expect_success 'lint: what a service may say' '
