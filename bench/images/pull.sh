@@ -4,7 +4,8 @@
 # the usual tools, `skopeo copy docker://… oci:` then `umoci unpack`, from
 # a docker-registry on loopback, in one hyperfine run; then the cost of
 # asking again when the image is there (`pull_policy: always`: cidre's
-# pull, skopeo inspect); then each one's peak memory (/usr/bin/time).
+# pull, skopeo inspect); then a new tag on the same base, whose layers
+# the store kept; then each one's peak memory (/usr/bin/time).
 # Results in docs/benchmarks.md ("Pulling images").
 #
 #   bench/images/pull.sh    # needs hyperfine, umoci, skopeo, docker-registry
@@ -62,6 +63,28 @@ hyperfine -N --runs 30 --warmup 3 \
 	-n "skopeo inspect" "skopeo inspect --tls-verify=false docker://$IMG" \
 	--export-markdown "$W/md2"
 cat "$W/md2"
+# a new tag on the same base (a rebuild: one small layer more): cidre
+# with the base's layers kept from app:1, and without them; skopeo into
+# a layout that has app:1 (it skips the blobs there) + umoci unpack
+umoci unpack --rootless --image oci:app b2 >/dev/null
+echo 2 >b2/rootfs/bench-v2
+umoci repack --image oci:app2 b2
+rm -rf b2
+IMG2=127.0.0.1:$P/bench/app:2
+skopeo copy -q --dest-tls-verify=false oci:oci:app2 docker://$IMG2
+skopeo copy -q --src-tls-verify=false docker://$IMG oci:$W/o1:app
+hyperfine -N --runs "$RUNS" --warmup 1 \
+	--prepare "bash -c '$CIDRE image --store $W/s1 rm $IMG2 2>/dev/null; $CIDRE image --store $W/s1 prune >/dev/null'" \
+	-n "cidre image pull app:2 (app:1's layers kept)" \
+	"$CIDRE image --store $W/s1 pull $IMG2" \
+	--prepare "rm -rf $W/s3" -n "cidre image pull app:2 (an empty store)" \
+	"$CIDRE image --store $W/s3 pull $IMG2" \
+	--prepare "bash -c 'rm -rf $W/o3 $W/u && cp -r $W/o1 $W/o3'" \
+	-n "skopeo copy into app:1's layout + umoci unpack" \
+	"bash -c 'skopeo copy -q --src-tls-verify=false docker://$IMG2 oci:$W/o3:app2 && umoci unpack --rootless --image $W/o3:app2 $W/u'" \
+	--export-markdown "$W/md3"
+cat "$W/md3"
+"$CIDRE" image --store "$W/s1" pull "$IMG2" | tail -n1
 for what in cidre skopeo umoci; do
 	rm -rf "$W/s" "$W/o2" "$W/u"
 	case $what in

@@ -27,6 +27,7 @@
 #include "exec/oci.h"
 #include "exec/registry.h"
 #include "util/sha256.h"
+#include "util/strvec.h"
 #include "util/xalloc.h"
 
 #define MANIFEST_TYPES \
@@ -812,6 +813,46 @@ done:
 	return ret;
 }
 
+/*
+ * Layer digest into dir's layout from the store's cache of pulled layers
+ * (a link: no copy). 1 if it is there now, 0 if it is to be downloaded.
+ */
+static int cached_layer(const char *dir, const char *cache, const char *digest,
+			long long size)
+{
+	char *path = xasprintf("%s/blobs/sha256/%s", dir, digest + 7);
+	char *cpath = xasprintf("%s/%s", cache, digest + 7);
+	struct stat st;
+	int yes = 0;
+
+	if (!lstat(path, &st)) {
+		yes = 1;        /* listed twice in the manifest */
+	} else if (!link(cpath, path)) {
+		yes = !stat(path, &st) && S_ISREG(st.st_mode) && st.st_size == size;
+		if (!yes) {
+			/* not what it says it is: replaced by the download */
+			unlink(path);
+			unlink(cpath);
+		}
+	}
+	free(path);
+	free(cpath);
+	return yes;
+}
+
+/* A downloaded (checked) layer kept in the cache for the next pulls. */
+static void cache_layer(const char *dir, const char *cache, const char *digest)
+{
+	char *path = xasprintf("%s/blobs/sha256/%s", dir, digest + 7);
+	char *cpath = xasprintf("%s/%s", cache, digest + 7);
+
+	if (link(path, cpath) < 0 && errno == EEXIST) {
+		/* there already: the same bytes, checked by whoever put it */
+	}
+	free(path);
+	free(cpath);
+}
+
 /* Where the registry is: https://host, or the mirror for Docker Hub. */
 static int set_base(struct pull *p, struct strbuf *err)
 {
@@ -843,7 +884,10 @@ int pull_image(const struct pull_opts *o, const char *name, struct strbuf *msg,
 	struct pull p = { .o = o };
 	struct strbuf body = STRBUF_INIT, sub = STRBUF_INIT;
 	char digest[7 + SHA256_HEX_LEN + 1], mdigest[7 + SHA256_HEX_LEN + 1];
-	char *type = NULL, *dir = NULL, *lock = NULL, *label = NULL;
+	char *type = NULL, *dir = NULL, *lock = NULL, *label = NULL, *cache = NULL;
+	struct strvec hits = STRVEC_INIT;
+	struct strbuf first = STRBUF_INIT;
+	long long hit_bytes = 0;
 	const char *cdigest, *arch = oci_host_arch();
 	json_t *m = NULL, *index = NULL, *layers, *l;
 	long long csize, total = 0;
@@ -956,20 +1000,36 @@ int pull_image(const struct pull_opts *o, const char *name, struct strbuf *msg,
 	if (!have) {
 		size_t n = json_array_size(layers);
 
+		cache = image_layer_cache(o->store);
+		if (copy_mkdirs(cache, &sub) < 0) {
+			/* no cache: every layer downloaded */
+			strbuf_reset(&sub);
+		}
 		if (get_blob(&p, dir, cdigest, csize, err) < 0)
 			goto done;
 		json_array_foreach(layers, i, l) {
 			const char *d;
 			long long s;
+			int hit;
 
 			descriptor(l, &d, &s, "layer", err);
+			hit = cached_layer(dir, cache, d, s);
+			if (hit) {
+				strvec_push(&hits, d);
+				hit_bytes += s;
+			}
 			if (o->progress) {
-				fprintf(o->progress, "pulling layer %zu of %zu (%.1f MB)\n",
+				fprintf(o->progress, hit ?
+					"layer %zu of %zu here already (%.1f MB)\n" :
+					"pulling layer %zu of %zu (%.1f MB)\n",
 					i + 1, n, s / 1e6);
 				fflush(o->progress);
 			}
+			if (hit)
+				continue;
 			if (get_blob(&p, dir, d, s, err) < 0)
 				goto done;
+			cache_layer(dir, cache, d);
 		}
 	}
 	label = p.ref.tag ?
@@ -979,13 +1039,65 @@ int pull_image(const struct pull_opts *o, const char *name, struct strbuf *msg,
 	   size would be measured again, a walk of the whole tree) */
 	current = have && image_current(o->store, name, label);
 	if (!current &&
-	    image_add_from(o->store, name, dir, label, "registry", &sub, err) < 0)
-		goto done;
+	    image_add_from(o->store, name, dir, label, "registry", &sub,
+			   hits.nr ? &first : err) < 0) {
+		if (!hits.nr)
+			goto done;
+		if (!strstr(first.buf, "does not match its digest")) {
+			strbuf_addstr(err, first.buf);
+			goto done;
+		}
+		/* a kept layer that went bad on disk (the unpack checks every
+		   digest): downloaded again, once */
+		if (o->progress) {
+			fprintf(o->progress, "%s: the layers kept here are "
+				"downloaded again\n", first.buf);
+			fflush(o->progress);
+		}
+		for (i = 0; i < hits.nr; i++) {
+			char *path = xasprintf("%s/blobs/sha256/%s", dir, hits.v[i] + 7);
+			char *cpath = xasprintf("%s/%s", cache, hits.v[i] + 7);
+
+			unlink(path);
+			unlink(cpath);
+			free(path);
+			free(cpath);
+		}
+		json_array_foreach(layers, i, l) {
+			const char *d;
+			long long s;
+			char *path;
+			struct stat st;
+			int gone;
+
+			descriptor(l, &d, &s, "layer", err);
+			path = xasprintf("%s/blobs/sha256/%s", dir, d + 7);
+			gone = lstat(path, &st) < 0;
+			free(path);
+			if (!gone)
+				continue;
+			if (get_blob(&p, dir, d, s, err) < 0)
+				goto done;
+			cache_layer(dir, cache, d);
+		}
+		strvec_clear(&hits);
+		hit_bytes = 0;
+		strbuf_reset(&sub);
+		if (image_add_from(o->store, name, dir, label, "registry", &sub,
+				   err) < 0)
+			goto done;
+	}
 	if (current)
 		strbuf_addf(msg, "image %s: %s, up to date", name, label);
 	else if (have)
 		strbuf_addf(msg, "image %s: pulled %s (unpacked here already)", name,
 			    label);
+	else if (hits.nr)
+		strbuf_addf(msg, "image %s: pulled %s (%zu layer%s, %.1f MB; %zu of "
+			    "them here already, %.1f MB)", name, label,
+			    json_array_size(layers),
+			    json_array_size(layers) == 1 ? "" : "s",
+			    (total + csize) / 1e6, hits.nr, hit_bytes / 1e6);
 	else
 		strbuf_addf(msg, "image %s: pulled %s (%zu layer%s, %.1f MB)", name,
 			    label, json_array_size(layers),
@@ -1009,6 +1121,9 @@ done:
 	free(dir);
 	free(lock);
 	free(label);
+	free(cache);
+	strvec_clear(&hits);
+	strbuf_release(&first);
 	free(p.base);
 	free(p.user);
 	free(p.secret);

@@ -473,7 +473,7 @@ int cmd_image(int argc, char **argv)
 			}
 		}
 	} else if (!strcmp(sub, "prune")) {
-		struct image_sweep_result res = { 0, 0 };
+		struct image_sweep_result res = { 0, 0, 0, 0 };
 
 		if (argc - i != 1) {
 			fprintf(stderr, "usage: cidre image prune\n");
@@ -483,6 +483,10 @@ int cmd_image(int argc, char **argv)
 		} else {
 			printf("removed %lld root%s no image uses (%.1f MB)\n", res.removed,
 			       res.removed == 1 ? "" : "s", res.bytes / 1e6);
+			if (res.layers)
+				printf("removed %lld pulled layer%s no image uses "
+				       "(%.1f MB)\n", res.layers,
+				       res.layers == 1 ? "" : "s", res.layer_bytes / 1e6);
 			ret = 0;
 		}
 	} else if (!strcmp(sub, "build")) {

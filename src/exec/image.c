@@ -915,6 +915,98 @@ static int pid_alive(long long pid)
 	return pid > 0 && pid <= INT32_MAX && (!kill((pid_t)pid, 0) || errno == EPERM);
 }
 
+char *image_layer_cache(const char *store)
+{
+	return xasprintf("%s/blobs/sha256", store);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The layers' hex digests the unpacked roots list, sorted. */
+static void listed_layers(const char *store, struct strvec *out)
+{
+	char *dir = xasprintf("%s/roots", store);
+	DIR *dp = opendir(dir);
+	struct dirent *e;
+
+	while (dp && (e = readdir(dp))) {
+		size_t n = strlen(e->d_name), i;
+		json_t *o, *ds, *d;
+		char *path;
+
+		if (n != SHA256_HEX_LEN + 11 || e->d_name[0] == '.' ||
+		    strcmp(e->d_name + SHA256_HEX_LEN, ".image.json"))
+			continue;
+		path = xasprintf("%s/%s", dir, e->d_name);
+		o = json_load_file(path, 0, NULL);
+		free(path);
+		ds = json_object_get(o, "layer_digests");
+		json_array_foreach(ds, i, d) {
+			const char *s = json_string_value(d);
+
+			if (s && !strncmp(s, "sha256:", 7))
+				strvec_push(out, s + 7);
+		}
+		json_decref(o);
+	}
+	if (dp)
+		closedir(dp);
+	free(dir);
+	if (out->nr)
+		qsort(out->v, out->nr, sizeof(*out->v), cmp_str);
+}
+
+/* Cached layers no root lists, last linked more than keep seconds ago. */
+static int sweep_layers(const char *store, long long keep,
+			struct image_sweep_result *res, struct strbuf *err)
+{
+	char *dir = image_layer_cache(store);
+	struct strvec listed = STRVEC_INIT;
+	time_t now = time(NULL);
+	DIR *dp = opendir(dir);
+	struct dirent *e;
+	int ret = 0;
+
+	if (dp)
+		listed_layers(store, &listed);
+	while (dp && (e = readdir(dp))) {
+		const char *n = e->d_name;
+		struct stat st;
+
+		if (n[0] == '.')
+			continue;
+		if (listed.nr && bsearch(&n, listed.v, listed.nr, sizeof(*listed.v),
+					 cmp_str))
+			continue;
+		/* a link's ctime is when it was last linked: a pull that
+		   linked it is still unpacking, or was interrupted and will
+		   be run again */
+		if (fstatat(dirfd(dp), n, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    now - st.st_ctime < keep)
+			continue;
+		if (unlinkat(dirfd(dp), n, 0) < 0) {
+			if (errno != ENOENT) {
+				strbuf_addf(err, "cannot remove %s/%s: %s", dir, n,
+					    strerror(errno));
+				ret = -1;
+			}
+			continue;
+		}
+		if (res) {
+			res->layers++;
+			res->layer_bytes += st.st_nlink == 1 ? st.st_size : 0;
+		}
+	}
+	if (dp)
+		closedir(dp);
+	strvec_clear(&listed);
+	free(dir);
+	return ret;
+}
+
 int image_sweep(const char *store, long long keep, struct image_sweep_result *res,
 		struct strbuf *err)
 {
@@ -971,6 +1063,8 @@ int image_sweep(const char *store, long long keep, struct image_sweep_result *re
 			closedir(dp);
 		free(dir);
 	}
+	if (sweep_layers(store, keep, res, err) < 0)
+		ret = -1;
 	return ret;
 }
 

@@ -103,12 +103,25 @@ int image_layout_unpacked(const char *store, const char *dir);
 struct image_sweep_result {
 	long long removed;   /* directories removed */
 	long long bytes;     /* their files' sizes */
+	long long layers;    /* cached layers removed */
+	long long layer_bytes;
 };
+
+/*
+ * The store's cache of pulled layers, STORE/blobs/sha256: each file a
+ * compressed layer as a registry sent it, named by its digest, complete
+ * and checked (written only by link(2) from a blob whose digest was
+ * checked). A pull links from it instead of downloading; it keeps the
+ * layers of every unpacked root's ROOT.image.json ("layer_digests").
+ * malloc'ed.
+ */
+char *image_layer_cache(const char *store);
 
 /*
  * Remove what the store no longer needs: roots set aside (an image
  * removed, a name registered again with another image) more than keep
- * seconds ago, and what a cidre that is gone was unpacking, pulling or
+ * seconds ago, cached layers no root lists whose last link is older
+ * than that, and what a cidre that is gone was unpacking, pulling or
  * reading from standard input. Counted into res (may be NULL).
  */
 int image_sweep(const char *store, long long keep, struct image_sweep_result *res,

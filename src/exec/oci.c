@@ -775,6 +775,20 @@ int oci_unpack(const char *dir, const char *want, const char *root,
 		goto out;
 	/* which image of the source: its manifest's digest, or its entry */
 	json_object_set_new(*ret_info, "manifest", json_string(id));
+	if (!strcmp(format, "OCI")) {
+		/* the blobs it was unpacked from: the store's cache of
+		   pulled layers keeps these while the root is registered */
+		json_t *ds = json_array();
+
+		for (i = 0; i < layers.nr; i++) {
+			const char *hex = strrchr(layers.v[i], '/');
+			char *d = xasprintf("sha256:%s", hex ? hex + 1 : layers.v[i]);
+
+			json_array_append_new(ds, json_string(d));
+			free(d);
+		}
+		json_object_set_new(*ret_info, "layer_digests", ds);
+	}
 	for (i = 0; i < layers.nr; i++) {
 		if (oci_progress) {
 			struct stat st;

@@ -154,6 +154,57 @@ test_expect_success 'a tag that moved: its old root set aside, then pruned' '
 	ls -a store/roots | grep -q "^\.old-"
 '
 
+test_expect_success 'a second image on the same layers: only its own downloaded' '
+	umoci unpack --rootless --image oci:app c >/dev/null &&
+	echo more >c/rootfs/etc/more &&
+	umoci repack --image oci:app3 c &&
+	push oci:oci:app3 docker://127.0.0.1:$P/team/app3:1 &&
+	r=$(cidre image ls | sed -n "s/^127.0.0.1:$P\/team\/app:1 *registry *[0-9.]*M *[0-9]*  //p") &&
+	base=$(jq -r ".layer_digests[0]" "$r.image.json") &&
+	echo "$base" >base &&
+	test -f "store/blobs/sha256/${base#sha256:}" &&
+	cidre image pull 127.0.0.1:$P/team/app3:1 >out 2>err &&
+	expect_grep "^layer 1 of 2 here already \([0-9.]+ MB\)$" err &&
+	expect_grep "^pulling layer 2 of 2 " err &&
+	expect_grep ": pulled 127.0.0.1:$P/team/app3:1@sha256:[0-9a-f]{64} \(2 layers, [0-9.]+ MB; 1 of them here already, [0-9.]+ MB\)$" out &&
+	! grep -q "GET /v2/team/app3/blobs/$base" reg.log &&
+	grep -q "GET /v2/team/app3/blobs/" reg.log &&
+	r3=$(cidre image ls | sed -n "s/^127.0.0.1:$P\/team\/app3:1 *registry *[0-9.]*M *[0-9]*  //p") &&
+	test "$(cat "$r3/etc/hello")" = from-the-registry &&
+	test "$(cat "$r3/etc/more")" = more
+'
+
+test_expect_success 'a kept layer gone bad on disk is downloaded again' '
+	base=$(cat base) &&
+	f=store/blobs/sha256/${base#sha256:} &&
+	cidre image rm 127.0.0.1:$P/team/app3:1 &&
+	test -f "$f" &&
+	printf XXXX | dd of="$f" bs=1 seek=64 conv=notrunc 2>/dev/null &&
+	! echo "${base#sha256:}  $f" | sha256sum -c --status &&
+	cidre image pull 127.0.0.1:$P/team/app3:1 >out 2>err &&
+	expect_grep "^layer 1 of 2 here already " err &&
+	expect_grep "does not match its digest .*: the layers kept here are downloaded again$" err &&
+	expect_grep ": pulled 127.0.0.1:$P/team/app3:1@sha256:[0-9a-f]{64} \(2 layers, [0-9.]+ MB\)$" out &&
+	grep -q "GET /v2/team/app3/blobs/$base" reg.log &&
+	echo "${base#sha256:}  $f" | sha256sum -c --status &&
+	r3=$(cidre image ls | sed -n "s/^127.0.0.1:$P\/team\/app3:1 *registry *[0-9.]*M *[0-9]*  //p") &&
+	test "$(cat "$r3/etc/more")" = more
+'
+
+test_expect_success 'prune: the pulled layers no image uses removed, the others kept' '
+	base=$(cat base) &&
+	n=$(ls store/blobs/sha256 | wc -l) &&
+	cidre image rm 127.0.0.1:$P/team/app3:1 &&
+	cidre image ls >ls &&
+	test "$(ls store/blobs/sha256 | wc -l)" = "$n" &&
+	cidre image prune >out &&
+	expect_grep "^removed 2 pulled layers no image uses \([0-9.]+ MB\)$" out &&
+	test "$(ls store/blobs/sha256 | wc -l)" = "$((n - 2))" &&
+	test -f "store/blobs/sha256/${base#sha256:}" &&
+	cidre image prune >out &&
+	expect_no_grep "pulled layer" out
+'
+
 test_expect_success 'a job in an image not registered: pulled before it starts' '
 	rm -rf store &&
 	new_repo r1 <<-EOF &&
