@@ -1108,10 +1108,11 @@ static void run_wait(struct run *r)
 		spec->on_start(spec->ud);
 
 	while (!main_done) {
-		struct pollfd pfd[4];
+		struct pollfd pfd[4 + PROC_MAX_SIDE];
 		int nfds = 0, ipid = -1, iout = -1, icancel = -1, iinfo = -1;
-		int tmo = -1, n;
+		int iside = -1, tmo = -1, n;
 		int64_t now = mono_ms();
+		size_t k;
 
 		if (out_open) {
 			iout = nfds;
@@ -1135,6 +1136,13 @@ static void run_wait(struct run *r)
 			pfd[nfds].fd = r->info_r;
 			pfd[nfds++].events = POLLIN;
 		}
+		if (spec->on_side && spec->side_nr) {
+			iside = nfds;
+			for (k = 0; k < spec->side_nr && k < PROC_MAX_SIDE; k++) {
+				pfd[nfds].fd = spec->side_fds[k]; /* -1: ignored */
+				pfd[nfds++].events = POLLIN;
+			}
+		}
 		if (deadline >= 0 && !res->timed_out && !res->canceled)
 			tmo = (tmo < 0 || deadline - now < tmo) ?
 			      (int)(deadline > now ? deadline - now : 0) : tmo;
@@ -1153,6 +1161,9 @@ static void run_wait(struct run *r)
 			out_open = pump(r);
 		if (n > 0 && iinfo >= 0 && pfd[iinfo].revents)
 			read_info(r);
+		for (k = 0; n > 0 && iside >= 0 && (int)k + iside < nfds; k++)
+			if (pfd[iside + k].fd >= 0 && pfd[iside + k].revents)
+				spec->on_side(spec->ud, k);
 		if (n > 0 && icancel >= 0 && pfd[icancel].revents) {
 			cancel_fd = -1;
 			if (!res->timed_out && !res->output_lost) {

@@ -28,6 +28,8 @@ struct proc_limits {
 #define PROC_LIMITS_SET(l) ((l) && ((l)->memory > 0 || (l)->pids > 0 || \
 				     (l)->cpus > 0))
 
+#define PROC_MAX_SIDE 16
+
 struct proc_spec {
 	const char *name;          /* for messages and the cgroup name */
 	const char *workdir;       /* cwd; must exist */
@@ -50,6 +52,15 @@ struct proc_spec {
 	 * meanwhile. NULL: none.
 	 */
 	void (*on_start)(void *ud);
+	/*
+	 * More pipes read while the job runs (its services' output, which
+	 * must not fill its pipe): on_side(ud, i), from the calling thread,
+	 * when side_fds[i] (>= 0) is readable or at its end; it reads, and
+	 * sets side_fds[i] to -1 once it is done. At most PROC_MAX_SIDE.
+	 */
+	int *side_fds;
+	size_t side_nr;
+	void (*on_side)(void *ud, size_t i);
 	/*
 	 * Sandbox: argv (NULL-terminated, argv[0] an absolute path) that
 	 * runs the rest of the command line inside it (bwrap ... --); the

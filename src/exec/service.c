@@ -604,7 +604,8 @@ void svc_stop(pid_t pid)
 /* ---- readiness ---- */
 
 int svc_wait_ports(const struct svc_holder *h, pid_t svc, const int *ports,
-		   size_t nr, int timeout_ms, struct strbuf *err)
+		   size_t nr, int timeout_ms, const struct svc_drain *d,
+		   struct strbuf *err)
 {
 	int user, net, res[2];
 	unsigned char open_[64] = { 0 };
@@ -677,10 +678,21 @@ int svc_wait_ports(const struct svc_holder *h, pid_t svc, const int *ports,
 	}
 	/* the answer, unless the service ends first (then why wait) */
 	for (;;) {
-		struct pollfd pf = { .fd = res[0], .events = POLLIN };
-		int status;
+		struct pollfd pf[1 + SVC_MAX_DRAIN];
+		size_t k, np = 1;
+		int status, got;
 
-		if (poll(&pf, 1, 100) > 0)
+		pf[0].fd = res[0];
+		pf[0].events = POLLIN;
+		for (k = 0; d && k < d->nr && k < SVC_MAX_DRAIN; k++) {
+			pf[np].fd = d->fds[k];   /* -1: ignored by poll */
+			pf[np++].events = POLLIN;
+		}
+		got = poll(pf, np, 100);
+		for (k = 1; got > 0 && k < np; k++)
+			if (pf[k].fd >= 0 && pf[k].revents)
+				d->on_out(d->ud, k - 1);
+		if (got > 0 && pf[0].revents)
 			break;
 		if (svc > 0 && waitpid(svc, &status, WNOHANG) == svc) {
 			kill(pid, SIGKILL);

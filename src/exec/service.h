@@ -56,13 +56,28 @@ pid_t svc_start(const struct svc_holder *h, const struct svc_spec *s,
 void svc_stop(pid_t pid);
 
 /*
+ * Pipes read while svc_wait_ports() waits (the services' output, which
+ * must not fill its pipe): on_out(ud, i) when fds[i] (>= 0) is readable
+ * or at its end; it reads, and sets fds[i] to -1 once it is done.
+ */
+#define SVC_MAX_DRAIN 16
+
+struct svc_drain {
+	int *fds;
+	size_t nr;
+	void (*on_out)(void *ud, size_t i);
+	void *ud;
+};
+
+/*
  * Wait until every port accepts a TCP connection on 127.0.0.1 in h's
  * network namespace, or timeout_ms passes: 0; -1 with the ports not
  * open in err; -2 when the service svc (svc_start()'s pid, then reaped)
- * ended before, err saying how.
+ * ended before, err saying how. d (may be NULL): pipes read meanwhile.
  */
 int svc_wait_ports(const struct svc_holder *h, pid_t svc, const int *ports,
-		   size_t nr, int timeout_ms, struct strbuf *err);
+		   size_t nr, int timeout_ms, const struct svc_drain *d,
+		   struct strbuf *err);
 
 /*
  * The user and group a config's "User" names ("999", "postgres",

@@ -69,7 +69,12 @@ struct job_ctx {
 	struct job_svc *svcs;
 	size_t svcs_nr;
 	struct svc_holder holder;
-	char *svc_dir;            /* WORKDIR.services: hosts, logs, overlays */
+	char *svc_dir;            /* WORKDIR.services: hosts, overlays */
+	int svc_out[JOB_MAX_SERVICES]; /* their output's pipes (-1: none) */
+	int debug_services;       /* CI_DEBUG_SERVICES: their output logged */
+	struct strbuf svc_lines;  /* … its lines, until the log is at a
+				     line's start */
+	int log_bol;              /* the log is at a line's start */
 };
 
 /* A service of the job, as it will run. */
@@ -85,6 +90,8 @@ struct job_svc {
 	int ports[16];
 	size_t ports_nr;
 	pid_t pid;
+	struct strbuf tail;       /* its last output (for a warning) */
+	struct strbuf part;       /* CI_DEBUG_SERVICES: its partial line */
 };
 
 /* 0, or -1 with errno (ENOSPC: the disk is full) */
@@ -157,6 +164,7 @@ static void note(struct job_ctx *jc, const char *fmt, ...)
 	if (jc->jr->print)
 		jc->jr->print(jc->jr->ud, sb.buf, sb.len, 1);
 	log_raw(jc, sb.buf, sb.len);
+	jc->log_bol = 1;
 	strbuf_release(&sb);
 }
 
@@ -196,12 +204,18 @@ static void hold(struct job_ctx *jc, const char *p, size_t n)
  * or copied without a live output (the server's supervisors keep the
  * log only).
  */
+static void svc_lines_flush(struct job_ctx *jc, int force);
+
 static int on_output(void *ud, const char *data, size_t len)
 {
 	struct job_ctx *jc = ud;
 	const char *end = data + len, *first, *last;
 
 	log_raw(jc, data, len);
+	if (len)
+		jc->log_bol = data[len - 1] == '\n';
+	if (jc->svc_lines.len && jc->log_bol)
+		svc_lines_flush(jc, 0);
 	if (!jc->jr->print || !len)
 		return jc->log_errno ? -1 : 0;
 	last = memrchr(data, '\n', len);
@@ -989,6 +1003,8 @@ static void services_release(struct job_ctx *jc)
 			varlist_env_free(v->env);
 		free(v->workdir);
 		strvec_clear(&v->aliases);
+		strbuf_release(&v->tail);
+		strbuf_release(&v->part);
 	}
 	free(jc->svcs);
 	jc->svcs = NULL;
@@ -1034,6 +1050,16 @@ static int setup_services(struct job_ctx *jc, struct varlist *vars,
 		return -1;
 	}
 	jc->svcs = xcalloc(def->services_nr, sizeof(*jc->svcs));
+	for (i = 0; i < JOB_MAX_SERVICES; i++)
+		jc->svc_out[i] = -1;
+	{
+		/* as GitLab's runner reads it (Go's ParseBool) */
+		const char *d = varlist_get(vars, "CI_DEBUG_SERVICES");
+
+		jc->debug_services = d && (!strcmp(d, "1") || !strcmp(d, "t") ||
+					   !strcmp(d, "T") || !strcmp(d, "true") ||
+					   !strcmp(d, "TRUE") || !strcmp(d, "True"));
+	}
 	for (i = 0; i < def->services_nr; i++) {
 		const struct job_service *ds = &def->services[i];
 		struct job_svc *v = &jc->svcs[jc->svcs_nr++];
@@ -1044,6 +1070,8 @@ static int setup_services(struct job_ctx *jc, struct varlist *vars,
 
 		strvec_init(&v->argv);
 		strvec_init(&v->aliases);
+		strbuf_init(&v->tail, 0);
+		strbuf_init(&v->part, 0);
 		v->image = strchr(ds->name, '$') ? vars_expand_dup(ds->name, vars) :
 			   xstrdup(ds->name);
 		if (!*v->image) {
@@ -1138,6 +1166,89 @@ static int setup_services(struct job_ctx *jc, struct varlist *vars,
  * for each one's ports (GitLab's 30 s), warning with its last lines
  * when they do not open. 0, or -1 with err.
  */
+#define SVC_TAIL_KEEP 4000        /* a service's last output kept */
+#define SVC_LINES_MAX (1 << 20)   /* held for the log's line start */
+
+/* The services' lines held (CI_DEBUG_SERVICES), to the log and the live
+   output: when the job's output is at a line's start, or force. */
+static void svc_lines_flush(struct job_ctx *jc, int force)
+{
+	if (!jc->svc_lines.len || (!force && !jc->log_bol))
+		return;
+	if (!jc->log_bol)
+		log_raw(jc, "\n", 1);
+	if (jc->jr->print)
+		jc->jr->print(jc->jr->ud, jc->svc_lines.buf, jc->svc_lines.len, 0);
+	log_raw(jc, jc->svc_lines.buf, jc->svc_lines.len);
+	jc->log_bol = 1;
+	strbuf_reset(&jc->svc_lines);
+}
+
+/* A line of service i's output, "[service:ALIAS] ", held for the log. */
+static void svc_line(struct job_ctx *jc, size_t i, const char *p, size_t n)
+{
+	strbuf_addf(&jc->svc_lines, "[service:%s] ", jc->svcs[i].aliases.v[0]);
+	strbuf_add(&jc->svc_lines, p, n && p[n - 1] == '\r' ? n - 1 : n);
+	strbuf_addch(&jc->svc_lines, '\n');
+}
+
+/*
+ * Service i's output is readable (or at its end): its last
+ * SVC_TAIL_KEEP bytes are kept for a warning, and with
+ * CI_DEBUG_SERVICES its lines go to the job's log, prefixed as GitLab's
+ * runner prefixes them. Never more than a few reads: the job's own
+ * output is read by the same loop.
+ */
+static void svc_side(void *ud, size_t i)
+{
+	struct job_ctx *jc = ud;
+	struct job_svc *v = &jc->svcs[i];
+	char buf[16384];
+	int rounds;
+
+	for (rounds = 0; rounds < 4; rounds++) {
+		ssize_t n = read(jc->svc_out[i], buf, sizeof(buf));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n < 0 && errno == EAGAIN)
+				break;
+			close(jc->svc_out[i]);  /* its end, or an error */
+			jc->svc_out[i] = -1;
+			if (jc->debug_services && v->part.len) {
+				svc_line(jc, i, v->part.buf, v->part.len);
+				strbuf_reset(&v->part);
+			}
+			break;
+		}
+		strbuf_add(&v->tail, buf, (size_t)n);
+		if (v->tail.len > 2 * SVC_TAIL_KEEP) {
+			memmove(v->tail.buf, v->tail.buf + v->tail.len - SVC_TAIL_KEEP,
+				SVC_TAIL_KEEP);
+			strbuf_setlen(&v->tail, SVC_TAIL_KEEP);
+		}
+		if (jc->debug_services) {
+			const char *p = buf, *end = buf + n, *nl;
+
+			while ((nl = memchr(p, '\n', (size_t)(end - p)))) {
+				strbuf_add(&v->part, p, (size_t)(nl - p));
+				svc_line(jc, i, v->part.buf, v->part.len);
+				strbuf_reset(&v->part);
+				p = nl + 1;
+			}
+			strbuf_add(&v->part, p, (size_t)(end - p));
+			if (v->part.len >= LIVE_LINE_MAX) {
+				svc_line(jc, i, v->part.buf, v->part.len);
+				strbuf_reset(&v->part);
+			}
+		}
+		if ((size_t)n < sizeof(buf))
+			break;
+	}
+	svc_lines_flush(jc, jc->svc_lines.len >= SVC_LINES_MAX);
+}
+
 static int start_services(struct job_ctx *jc, struct strbuf *err)
 {
 	struct strbuf hosts = STRBUF_INIT, why = STRBUF_INIT;
@@ -1167,9 +1278,8 @@ static int start_services(struct job_ctx *jc, struct strbuf *err)
 	for (i = 0; i < jc->svcs_nr; i++) {
 		struct job_svc *v = &jc->svcs[i];
 		char *scratch = xasprintf("%s/%zu", jc->svc_dir, i);
-		char *log = xasprintf("%s/%zu.log", jc->svc_dir, i);
 		struct svc_spec sp;
-		int fd;
+		int fd = -1, pp[2];
 
 		memset(&sp, 0, sizeof(sp));
 		sp.root = v->root;
@@ -1182,9 +1292,20 @@ static int start_services(struct job_ctx *jc, struct strbuf *err)
 		sp.hosts = path;
 		sp.hostname = v->aliases.v[0];
 		note(jc, "Starting service %s as %s", v->image, v->aliases.v[0]);
-		fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		strbuf_reset(&v->tail);
+		strbuf_reset(&v->part);
+		/* its output: read by the job's loop (svc_side), never a file
+		   it could fill the disk with */
+		if (!pipe2(pp, O_CLOEXEC)) {
+			fd = pp[1];
+			jc->svc_out[i] = pp[0];
+			fcntl(pp[0], F_SETFL, O_NONBLOCK);
+		}
 		sp.log_fd = fd;
-		if (fd < 0 || mkdir(scratch, 0755) < 0) {
+		if (fd < 0) {
+			strbuf_addf(err, "pipe: %s", strerror(errno));
+			v->pid = -1;
+		} else if (mkdir(scratch, 0755) < 0) {
 			strbuf_addf(err, "cannot make %s: %s", scratch, strerror(errno));
 			v->pid = -1;
 		} else {
@@ -1196,7 +1317,6 @@ static int start_services(struct job_ctx *jc, struct strbuf *err)
 		if (fd >= 0)
 			close(fd);
 		free(scratch);
-		free(log);
 		if (v->pid < 0) {
 			free(path);
 			strbuf_release(&why);
@@ -1206,16 +1326,13 @@ static int start_services(struct job_ctx *jc, struct strbuf *err)
 	free(path);
 	for (i = 0; i < jc->svcs_nr; i++) {
 		struct job_svc *v = &jc->svcs[i];
-
+		struct svc_drain d = { jc->svc_out, jc->svcs_nr, svc_side, jc };
 		int r;
 
 		strbuf_reset(&why);
 		r = svc_wait_ports(&jc->holder, v->pid, v->ports, v->ports_nr,
-				   SERVICES_WAIT_MS, &why);
+				   SERVICES_WAIT_MS, &d, &why);
 		if (r < 0) {
-			struct strbuf tail = STRBUF_INIT;
-			char *log = xasprintf("%s/%zu.log", jc->svc_dir, i);
-
 			if (r == -2)
 				v->pid = 0;     /* reaped */
 			if (r == -2)
@@ -1225,16 +1342,21 @@ static int start_services(struct job_ctx *jc, struct strbuf *err)
 				note(jc, "WARNING: service %s probably did not start "
 				     "properly: port %s not open after %d s", v->image,
 				     why.buf, SERVICES_WAIT_MS / 1000);
-			/* its last lines, as GitLab shows them */
-			if (strbuf_read_file(&tail, log, 1 << 20) >= 0 && tail.len) {
-				size_t start = tail.len > 2000 ? tail.len - 2000 : 0;
+			/* its last lines, as GitLab shows them (all it wrote:
+			   it ended, or its port wait has read its pipe) */
+			if (r == -2)
+				while (jc->svc_out[i] >= 0)
+					svc_side(jc, i);
+			svc_lines_flush(jc, 1);
+			if (v->tail.len) {
+				size_t start = v->tail.len > 2000 ? v->tail.len - 2000 : 0;
 
-				note(jc, "Service %s said:\n%s", v->image, tail.buf + start);
+				note(jc, "Service %s said:\n%.*s", v->image,
+				     (int)(v->tail.len - start), v->tail.buf + start);
 			}
-			strbuf_release(&tail);
-			free(log);
 		}
 	}
+	svc_lines_flush(jc, 1);
 	/* the job's sandbox in the services' namespaces (a retry: the new ones) */
 	if (jc->wrap.nr > 2 && !strcmp(jc->wrap.v[1], "sandbox-enter")) {
 		free(jc->wrap.v[2]);
@@ -1261,10 +1383,17 @@ static void stop_services(struct job_ctx *jc)
 
 	if (!jc->svc_dir)
 		return;
+	for (i = 0; i < jc->svcs_nr; i++)
+		if (jc->svc_out[i] >= 0)
+			svc_side(jc, i);   /* what they wrote while the job ended */
+	svc_lines_flush(jc, 1);
 	for (i = 0; i < jc->svcs_nr; i++) {
 		if (jc->svcs[i].pid > 0)
 			svc_stop(jc->svcs[i].pid);
 		jc->svcs[i].pid = 0;
+		if (jc->svc_out[i] >= 0)
+			close(jc->svc_out[i]);
+		jc->svc_out[i] = -1;
 	}
 	if (jc->holder.pid > 0 && jc->holder.ranged && geteuid()) {
 		/*
@@ -1297,6 +1426,11 @@ static void fill_spec(struct job_ctx *jc, struct proc_spec *ps, char **env)
 	ps->on_output = on_output;
 	ps->on_start = on_start;
 	ps->ud = jc;
+	if (jc->svcs_nr) {
+		ps->side_fds = jc->svc_out;
+		ps->side_nr = jc->svcs_nr;
+		ps->on_side = svc_side;
+	}
 	if (jc->sandbox) {
 		ps->wrap = jc->wrap.v;
 		ps->shell = jc->shell;
@@ -1764,6 +1898,8 @@ void jobrun_run(const struct jobrun *jr, struct job_result *r)
 	jc.r = r;
 	jc.max_log = jr->max_log ? jr->max_log : DEFAULT_MAX_LOG;
 	strbuf_init(&jc.line, 0);
+	strbuf_init(&jc.svc_lines, 0);
+	jc.log_bol = 1;
 	jc.workdir = xstrdup(jr->workdir);
 	jc.pre = jr->prestart;
 	r->log_path = xstrdup(jr->log_path);
@@ -1834,6 +1970,7 @@ void jobrun_run(const struct jobrun *jr, struct job_result *r)
 	strvec_clear(&jc.init);
 	free(jc.inside);
 	services_release(&jc);
+	strbuf_release(&jc.svc_lines);
 	free(jc.setup_err);
 	free(jc.workdir);
 }

@@ -132,6 +132,51 @@ test_expect_success 'a service that ends before its port opens: a warning with i
 	expect_grep "^test +\| the job runs anyway$" out
 '
 
+test_expect_success 'CI_DEBUG_SERVICES: their output in the job log; a chatty one never blocks' '
+	new_repo r6 <<-\EOF &&
+	.svc:
+	  image: bb
+	  services:
+	    - name: team/web:1
+	      alias: chatty
+	      command:
+	        - sh
+	        - -c
+	        - >-
+	          i=0; while [ $i -lt 3000 ]; do
+	          echo "line $i of a chatty service, long enough to fill a pipe soon";
+	          i=$((i+1)); done; echo ready >&2;
+	          exec httpd -f -p 18080 -h /www -vv
+	  script:
+	    - wget -qO- http://chatty:18080/index.html
+	    - sleep 0.5
+	    - echo job-done
+	loud:
+	  extends: .svc
+	  variables:
+	    CI_DEBUG_SERVICES: "true"
+	quiet:
+	  extends: .svc
+	EOF
+	cd r6 &&
+	cidre run --executor sandbox --color=never >out 2>&1 &&
+	expect_no_grep "WARNING: service" out &&
+	test "$(grep -cE "^loud +\| \[service:chatty\] line [0-9]+ of a chatty service, long enough to fill a pipe soon$" out)" = 3000 &&
+	expect_grep "^loud +\| \[service:chatty\] line 2999 of a" out &&
+	expect_grep "^loud +\| \[service:chatty\] ready$" out &&
+	expect_grep "^loud +\| \[service:chatty\] .*/index.html" out &&
+	expect_grep "^loud +\| hello from the service$" out &&
+	test "$(grep -c "^\[service:chatty\] line " .cidre/logs/loud.log)" = 3000 &&
+	expect_grep "^job-done$" .cidre/logs/loud.log &&
+	req=$(grep -n "^\[service:chatty\] .*/index.html" .cidre/logs/loud.log | head -n1 | cut -d: -f1) &&
+	done=$(grep -n "^job-done$" .cidre/logs/loud.log | cut -d: -f1) &&
+	test "$req" -lt "$done" &&
+	expect_no_grep "^quiet +\| \[service:" out &&
+	expect_grep "^quiet +\| hello from the service$" out &&
+	expect_grep "^quiet +\| job-done$" out &&
+	test -z "$(leftovers)"
+'
+
 test_expect_success 'an image with nothing to run, and the shell executor' '
 	new_repo r4 <<-\EOF &&
 	test:
