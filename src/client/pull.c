@@ -61,6 +61,13 @@ struct answer {
 	long long got, limit;
 	struct strbuf errbody; /* a non-2xx body, capped */
 	int over;
+	/* a blob's download resumed where a broken one stopped: asked from
+	   byte from (Range), its sha and file kept; started once this try's
+	   body came (and was checked to be the rest); broken when what was
+	   written is not what was hashed (then a try starts over) */
+	long long from;
+	int started, broken;
+	struct strbuf range;   /* Content-Range */
 };
 
 static void answer_init(struct answer *a)
@@ -70,6 +77,7 @@ static void answer_init(struct answer *a)
 	strbuf_init(&a->digest, 0);
 	strbuf_init(&a->challenge, 0);
 	strbuf_init(&a->errbody, 0);
+	strbuf_init(&a->range, 0);
 	a->fd = -1;
 	sha256_init(&a->sha);
 }
@@ -80,6 +88,7 @@ static void answer_release(struct answer *a)
 	strbuf_release(&a->digest);
 	strbuf_release(&a->challenge);
 	strbuf_release(&a->errbody);
+	strbuf_release(&a->range);
 }
 
 static size_t on_header(char *buf, size_t size, size_t nitems, void *ud)
@@ -94,6 +103,7 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *ud)
 		strbuf_reset(&a->type);
 		strbuf_reset(&a->digest);
 		strbuf_reset(&a->challenge);
+		strbuf_reset(&a->range);
 		return n;
 	}
 	v = memchr(buf, ':', n);
@@ -107,6 +117,8 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *ud)
 	else if (k == 16 && !strncasecmp(buf, "WWW-Authenticate", 16) &&
 		 !a->challenge.len)
 		to = &a->challenge;
+	else if (k == 13 && !strncasecmp(buf, "Content-Range", 13))
+		to = &a->range;
 	if (to && n - k < 8192) {
 		strbuf_reset(to);
 		strbuf_add(to, v + 1, n - k - 1);
@@ -130,6 +142,28 @@ static size_t on_body(char *buf, size_t size, size_t nitems, void *ud)
 			strbuf_add(&a->errbody, buf, n < 4096 ? n : 4096);
 		return n;
 	}
+	if (a->fd >= 0 && !a->started) {
+		a->started = 1;
+		if (a->from > 0 && a->status == 206) {
+			/* "bytes FROM-LAST/SIZE": the rest, or nothing to use */
+			char want[40];
+
+			snprintf(want, sizeof(want), "bytes %lld-", a->from);
+			if (strncmp(a->range.buf, want, strlen(want))) {
+				a->broken = 1;
+				return 0;
+			}
+		} else if (a->from > 0) {
+			/* the whole blob again (no Range here): from its start */
+			if (ftruncate(a->fd, 0) < 0 || lseek(a->fd, 0, SEEK_SET) < 0) {
+				a->broken = 1;
+				return 0;
+			}
+			sha256_init(&a->sha);
+			a->got = 0;
+			a->from = 0;
+		}
+	}
 	a->got += (long long)n;
 	if (a->fd >= 0) {
 		size_t off = 0;
@@ -144,8 +178,10 @@ static size_t on_body(char *buf, size_t size, size_t nitems, void *ud)
 
 			if (w < 0 && errno == EINTR)
 				continue;
-			if (w <= 0)
+			if (w <= 0) {
+				a->broken = 1;
 				return 0;
+			}
 			off += (size_t)w;
 		}
 		return n;
@@ -380,6 +416,12 @@ static int fetch(struct pull *p, const char *url, const char *accept,
 		curl_easy_setopt(p->h, CURLOPT_MAXREDIRS, 5L);
 		curl_easy_setopt(p->h, CURLOPT_REDIR_PROTOCOLS_STR,
 				 p->may_plain ? "http,https" : "https");
+	}
+	if (a->fd >= 0 && a->from > 0) {
+		char range[32];
+
+		snprintf(range, sizeof(range), "%lld-", a->from);
+		curl_easy_setopt(p->h, CURLOPT_RANGE, range);
 	}
 	if (accept)
 		hs = curl_slist_append(hs, accept);
@@ -644,6 +686,30 @@ static void reset_file(struct answer *a)
 }
 
 /*
+ * A blob's next try: from where the last one stopped when what it wrote
+ * is sound (Range: bytes=N-; a server that sends the whole blob again
+ * is read from its start), else from the start.
+ */
+static void resume_file(struct answer *a)
+{
+	struct answer keep = *a;
+
+	if (a->broken || a->over || a->got <= 0 || a->got >= a->limit ||
+	    ftruncate(a->fd, a->got) < 0 || lseek(a->fd, a->got, SEEK_SET) < 0) {
+		reset_file(a);
+		return;
+	}
+	strbuf_reset(&a->type);
+	strbuf_reset(&a->digest);
+	strbuf_reset(&a->challenge);
+	strbuf_reset(&a->errbody);
+	strbuf_reset(&a->range);
+	a->status = 0;
+	a->from = keep.got;
+	a->started = 0;
+}
+
+/*
  * A manifest or an index by tag or digest, checked against the digest
  * asked for (want) or the registry's Docker-Content-Digest. Its body
  * into body, its media type into *type, its digest into digest.
@@ -780,7 +846,7 @@ static int get_blob(struct pull *p, const char *dir, const char *digest,
 		strbuf_addf(err, "cannot write %s: %s", tmp, strerror(errno));
 		goto done;
 	}
-	if (get(p, url, NULL, &a, 1, reset_file, err) < 0)
+	if (get(p, url, NULL, &a, 1, resume_file, err) < 0)
 		goto done;
 	sha256_final(&a.sha, md);
 	sha256_to_hex(md, hex);

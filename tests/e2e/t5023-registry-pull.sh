@@ -359,6 +359,22 @@ test_expect_success 'a blob whose digest is wrong is refused, nothing registered
 	! ls store-corrupt/roots | grep -v "\.lock$"
 '
 
+test_expect_success 'a layer whose download breaks halfway: resumed where it stopped' '
+	start_front cut ci:s3cret --cut 1 &&
+	read F3 C3 <cut &&
+	CIDRE_IMAGES="$SCRATCH/store-cut" DOCKER_AUTH_CONFIG="{\"auths\": {\"127.0.0.1:$F3\": {\"username\": \"ci\", \"password\": \"s3cret\"}}}" \
+		"$CIDRE_BIN" image pull 127.0.0.1:$F3/team/app:1 >out 2>err &&
+	expect_grep ": pulled 127.0.0.1:$F3/team/app:1@sha256:[0-9a-f]{64} \(1 layer, " out &&
+	grep -q "^cdn \"GET /cdn/v2/team/app/blobs/.*\" 206 " cut.log &&
+	start_front cutall ci:s3cret --cut 1 --no-range &&
+	read F4 C4 <cutall &&
+	CIDRE_IMAGES="$SCRATCH/store-cut2" DOCKER_AUTH_CONFIG="{\"auths\": {\"127.0.0.1:$F4\": {\"username\": \"ci\", \"password\": \"s3cret\"}}}" \
+		"$CIDRE_BIN" image pull 127.0.0.1:$F4/team/app:1 >out 2>err &&
+	expect_grep ": pulled 127.0.0.1:$F4/team/app:1@sha256:[0-9a-f]{64} \(1 layer, " out &&
+	! grep -q "\" 206 " cutall.log &&
+	test "$(grep -c "^cdn \"GET /cdn/v2/team/app/blobs/.*\" 200 " cutall.log)" -ge 3
+'
+
 test_expect_success 'a server: pull_policy of its executor and of a project' '
 	mkdir -p data && cat >data/config.yml <<-\EOF &&
 	executor:

@@ -8,11 +8,14 @@ an Authorization header (a client must not send a registry's token to
 another host).
 
   registry-front.py UPSTREAM_PORT PORT_FILE USER:PASSWORD [--flaky N]
-                    [--corrupt] [--slow S]
+                    [--corrupt] [--slow S] [--cut N] [--no-range]
 
 --flaky N: the first N blob requests answer 503.
 --corrupt: the CDN changes a byte of every blob.
 --slow S: the CDN waits S seconds before it answers.
+--cut N: the CDN's first N answers of a layer (over 4 KiB) stop halfway (the connection
+  closed); a Range asked for is passed to the registry, whose 206 and
+  Content-Range come back, unless --no-range (then the whole blob).
 Writes "FRONT_PORT CDN_PORT" to PORT_FILE once listening; a line per
 request to stderr.
 """
@@ -30,8 +33,10 @@ creds = sys.argv[3]
 flaky = int(sys.argv[sys.argv.index("--flaky") + 1]) if "--flaky" in sys.argv else 0
 corrupt = "--corrupt" in sys.argv
 slow = float(sys.argv[sys.argv.index("--slow") + 1]) if "--slow" in sys.argv else 0
+cut = int(sys.argv[sys.argv.index("--cut") + 1]) if "--cut" in sys.argv else 0
+no_range = "--no-range" in sys.argv
 TOKEN = "tok-" + base64.b64encode(creds.encode()).decode()[:8]
-state = {"flaky": flaky, "cdn": None, "front": None}
+state = {"flaky": flaky, "cut": cut, "cdn": None, "front": None}
 
 
 def fetch(path, headers):
@@ -99,10 +104,25 @@ class Cdn(Quiet):
             time.sleep(slow)
         if not u.path.startswith("/cdn/v2/"):
             return self.send(404)
-        status, headers, body = fetch(u.path[4:], {})
+        hs = {}
+        if self.headers.get("Range") and not no_range:
+            hs["Range"] = self.headers["Range"]
+        status, headers, body = fetch(u.path[4:], hs)
         if corrupt and body:
             body = bytes([body[0] ^ 1]) + body[1:]
-        self.send(status, body, [("Content-Type", "application/octet-stream")])
+        keep = [("Content-Type", "application/octet-stream")] + \
+            [(k, v) for k, v in headers if k.lower() == "content-range"]
+        if state["cut"] > 0 and status == 200 and len(body) > 4096:
+            state["cut"] -= 1
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body[:len(body) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return
+        self.send(status, body, keep)
 
 
 def serve(handler, name):
