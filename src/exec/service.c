@@ -329,6 +329,7 @@ static int open_ns(const struct svc_holder *h, int *user, int *net)
 struct svc_plan {
 	const struct svc_spec *s;
 	char *upper, *work, *merged, *opts, *proc, *dev, *pts, *shm, *etc, *hosts;
+	char *sys, *masks[2];     /* /sys, and what Docker hides of it */
 	char *devs[6][2];         /* host device, its file in merged */
 	struct strvec exe;        /* candidates for argv[0] */
 	int ranged;
@@ -351,6 +352,9 @@ static void plan_release(struct svc_plan *p)
 	free(p->shm);
 	free(p->etc);
 	free(p->hosts);
+	free(p->sys);
+	free(p->masks[0]);
+	free(p->masks[1]);
 	for (i = 0; i < 6; i++) {
 		free(p->devs[i][0]);
 		free(p->devs[i][1]);
@@ -415,6 +419,25 @@ static void svc_init(const struct svc_plan *p)
 	mkdir(p->pts, 0755);
 	mount("devpts", p->pts, "devpts", MS_NOSUID | MS_NOEXEC,
 	      "newinstance,ptmxmode=0666,mode=620");
+	/*
+	 * /sys read-only, as Docker gives it: the holder's user namespace
+	 * owns the network namespace, so its sysfs shows only lo. What
+	 * Docker masks (firmware tables, power readings: a side channel)
+	 * is covered by an empty read-only tmpfs. Optional: an image that
+	 * has no /sys, or a kernel that refuses, gets none.
+	 */
+	if (!mkdir(p->sys, 0555) || errno == EEXIST) {
+		if (!mount("sysfs", p->sys, "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV |
+			   MS_NOEXEC, NULL)) {
+			for (i = 0; i < 2; i++)
+				if (!access(p->masks[i], F_OK) &&
+				    mount("tmpfs", p->masks[i], "tmpfs", MS_RDONLY |
+					  MS_NOSUID | MS_NODEV | MS_NOEXEC,
+					  "size=0,mode=555") < 0)
+					svc_fail(s, "cidre: cannot hide parts of the "
+						 "service's /sys", 121);
+		}
+	}
 	if (p->hosts) {
 		mkdir(p->etc, 0755);
 		fd = open(p->hosts, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
@@ -527,6 +550,9 @@ pid_t svc_start(const struct svc_holder *h, const struct svc_spec *s,
 	p.pts = xasprintf("%s/dev/pts", p.merged);
 	p.shm = xasprintf("%s/dev/shm", p.merged);
 	p.etc = xasprintf("%s/etc", p.merged);
+	p.sys = xasprintf("%s/sys", p.merged);
+	p.masks[0] = xasprintf("%s/sys/firmware", p.merged);
+	p.masks[1] = xasprintf("%s/sys/devices/virtual/powercap", p.merged);
 	if (s->hosts)
 		p.hosts = xasprintf("%s/etc/hosts", p.merged);
 	for (i = 0; i < 6; i++) {

@@ -94,11 +94,14 @@ test_expect_success 'entrypoint, command, variables; a switch of user; writes st
 	        OWN: own-$FROM_JOB
 	    - name: bare:1
 	      alias: db
-	      command: ["httpd", "-f", "-p", "18082", "-h", "/www"]
+	      command: ["sh", "-c", "ls /sys/class/net >/www/net.txt; ls -A /sys/firmware | wc -l >/www/fw.txt; touch /sys/x 2>/www/ro.txt; exec httpd -f -p 18082 -h /www"]
 	  script:
 	    - wget -qO- http://web:18080/env.txt
 	    - wget -qO- http://site:18080/list.txt
 	    - wget -qO- http://db:18082/index.html
+	    - wget -qO- http://db:18082/net.txt | sed s/^/net-/
+	    - wget -qO- http://db:18082/fw.txt | sed s/^/fw-/
+	    - wget -qO- http://db:18082/ro.txt | sed s/^/ro-/
 	EOF
 	cd r2 &&
 	cidre run --executor sandbox --color=never >out 2>&1 &&
@@ -109,6 +112,9 @@ test_expect_success 'entrypoint, command, variables; a switch of user; writes st
 	expect_grep "^test +\| -rw-r--r-- +1 999 +999 +0 .* mine$" out &&
 	expect_grep "^test +\| -rw-r--r-- +1 999 +999 .* env.txt$" out &&
 	expect_grep "^test +\| hello from the service$" out &&
+	test "$(grep -E "^test +\| net-" out | sed "s/.*| //")" = net-lo &&
+	expect_grep "^test +\| fw-0$" out &&
+	expect_grep "^test +\| ro-touch: /sys/x: Read-only file system$" out &&
 	r=$(cidre image ls | sed -n "s/^team\/web:1 .*  \(\/.*\)$/\1/p") &&
 	test -d "$r/www" && test ! -e "$r/data" &&
 	test -z "$(leftovers)"
