@@ -1342,11 +1342,10 @@ static int start_services(struct job_ctx *jc, struct strbuf *err)
 				note(jc, "WARNING: service %s probably did not start "
 				     "properly: port %s not open after %d s", v->image,
 				     why.buf, SERVICES_WAIT_MS / 1000);
-			/* its last lines, as GitLab shows them (all it wrote:
-			   it ended, or its port wait has read its pipe) */
-			if (r == -2)
-				while (jc->svc_out[i] >= 0)
-					svc_side(jc, i);
+			/* its last lines, as GitLab shows them: what is left in
+			   its pipe (a pipe's worth at most, one call's reads) */
+			if (jc->svc_out[i] >= 0)
+				svc_side(jc, i);
 			svc_lines_flush(jc, 1);
 			if (v->tail.len) {
 				size_t start = v->tail.len > 2000 ? v->tail.len - 2000 : 0;
