@@ -16,6 +16,20 @@
 
 #include "util/xalloc.h"
 
+/*
+ * A directory of ours that we may not read or change (a job's 000 or
+ * 0555 one, Go's read-only module cache, an overlay's work/work): given
+ * u+rwx, so that it can be emptied and removed. Root needs none of it.
+ */
+static void dir_usable(int at, const char *name)
+{
+	struct stat st;
+
+	if (!fstatat(at, name, &st, AT_SYMLINK_NOFOLLOW) && S_ISDIR(st.st_mode) &&
+	    (st.st_mode & 0700) != 0700)
+		fchmodat(at, name, (st.st_mode & 07777) | 0700, 0);
+}
+
 /* Remove everything inside the directory open as dfd (closed here). */
 static int rm_children(int dfd, const char *path, struct strbuf *err)
 {
@@ -41,8 +55,11 @@ static int rm_children(int dfd, const char *path, struct strbuf *err)
 				isdir = S_ISDIR(st.st_mode);
 		}
 		if (isdir) {
-			int sub = openat(dirfd(d), n, O_RDONLY | O_DIRECTORY |
-					 O_NOFOLLOW | O_CLOEXEC);
+			int sub;
+
+			dir_usable(dirfd(d), n);
+			sub = openat(dirfd(d), n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+				     O_CLOEXEC);
 
 			if (sub < 0 || rm_children(sub, n, err) < 0) {
 				if (sub < 0)
@@ -87,6 +104,7 @@ int copy_rmtree(const char *path, struct strbuf *err)
 		}
 		return 0;
 	}
+	dir_usable(AT_FDCWD, path);
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		strbuf_addf(err, "cannot open %s: %s", path, strerror(errno));

@@ -489,9 +489,10 @@ static void svc_init(const struct svc_plan *p)
 		svc_fail(s, "cidre: cannot set the service's groups", 127);
 	if (setresgid(s->gid, s->gid, s->gid) < 0 ||
 	    setresuid(s->uid, s->uid, s->uid) < 0)
-		svc_fail(s, "cidre: cannot switch to the service's user (only cidre's "
-			 "own ids exist in its namespace unless cidre runs as root)",
-			 127);
+		svc_fail(s, "cidre: cannot switch to the service's user: only cidre's "
+			 "own ids exist in its namespace (run cidre as root, or give "
+			 "its user a range in /etc/subuid and /etc/subgid and install "
+			 "newuidmap: docs/services.md)", 127);
 	fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || dup2(fd, 0) < 0 || dup2(s->log_fd, 1) < 0 ||
 	    dup2(s->log_fd, 2) < 0)

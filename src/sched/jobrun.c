@@ -1347,6 +1347,7 @@ static int start_services(struct job_ctx *jc, struct strbuf *err)
 			if (jc->svc_out[i] >= 0)
 				svc_side(jc, i);
 			svc_lines_flush(jc, 1);
+			strbuf_rtrim(&v->tail);
 			if (v->tail.len) {
 				size_t start = v->tail.len > 2000 ? v->tail.len - 2000 : 0;
 
