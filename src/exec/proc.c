@@ -915,13 +915,30 @@ static int is_bash(const char *path)
 	return !strcmp(base ? base + 1 : path, "bash");
 }
 
+/* Words of spec's entrypoint (0: none). */
+static size_t entry_nr(const struct proc_spec *spec)
+{
+	size_t n = 0;
+
+	while (spec->wrap && spec->entrypoint && spec->entrypoint[n])
+		n++;
+	return n;
+}
+
 /*
- * The shell and its options, the job's command line before its script
- * (at most 6 words): into argv, the count returned.
+ * The entrypoint, the shell and its options: the job's command line
+ * before its script (at most entry_nr() + 6 words): into argv, the count
+ * returned.
  */
 static int shell_words(const struct proc_spec *spec, char **argv)
 {
 	int argc = 0;
+
+	/* the image's entrypoint (or image:entrypoint) runs the shell */
+	while (spec->wrap && spec->entrypoint && spec->entrypoint[argc]) {
+		argv[argc] = spec->entrypoint[argc];
+		argc++;
+	}
 
 	if (spec->wrap && spec->shell && !is_bash(spec->shell)) {
 		/* a POSIX sh (busybox, dash): no bash-only options */
@@ -999,7 +1016,7 @@ static int run_begin(struct run *r, struct strbuf *err)
 	}
 	while (spec->wrap && spec->wrap[wrap_nr])
 		wrap_nr++;
-	r->argv = xcalloc(wrap_nr + 10, sizeof(*r->argv));
+	r->argv = xcalloc(wrap_nr + entry_nr(spec) + 10, sizeof(*r->argv));
 	for (argc = 0; (size_t)argc < wrap_nr; argc++)
 		r->argv[argc] = spec->wrap[argc];
 	/* through a trampoline, wrap is the whole command line: the job's
@@ -1277,7 +1294,7 @@ struct proc_prestart {
 	int ready;          /* a pool's sandbox said it is set up */
 	/* the spec it was started from, copied (r.spec points here) */
 	struct proc_spec own;
-	struct strvec wrap, env;
+	struct strvec wrap, env, entry;
 	char *script, *workdir, *shell, *name;
 	struct proc_limits lim;
 	dev_t wd_dev;
@@ -1345,6 +1362,7 @@ static int prestart_matches(const struct proc_prestart *p,
 	       vec_same(&p->env, spec->env ? spec->env : environ) &&
 	       str_same(p->script, spec->script) &&
 	       str_same(p->shell, spec->shell) &&
+	       vec_same(&p->entry, spec->entrypoint) &&
 	       str_same(p->workdir, spec->workdir) &&
 	       l.memory == p->lim.memory && l.pids == p->lim.pids &&
 	       l.cpus == p->lim.cpus &&
@@ -1448,6 +1466,7 @@ struct proc_prestart *proc_prestart(const struct proc_spec *spec,
 	}
 	p->workdir = xstrdup(spec->workdir);
 	p->shell = xstrdup_or_null(spec->shell);
+	vec_copy(&p->entry, spec->entrypoint);
 	p->name = xstrdup_or_null(spec->name);
 	limits_of(spec, &p->lim);
 	p->own.name = p->name;
@@ -1457,6 +1476,7 @@ struct proc_prestart *proc_prestart(const struct proc_spec *spec,
 	p->own.cancel_fd = -1;
 	p->own.wrap = p->wrap.v;
 	p->own.shell = p->shell;
+	p->own.entrypoint = p->entry.nr ? p->entry.v : NULL;
 	p->own.wrap_info_fd = spec->wrap_info_fd;
 	p->own.wrap_block_fd = spec->wrap_block_fd;
 	p->own.init_exe = tramp ? spec->init_exe : -1;
@@ -1503,6 +1523,7 @@ static void prestart_free(struct proc_prestart *p)
 {
 	strvec_clear(&p->wrap);
 	strvec_clear(&p->env);
+	strvec_clear(&p->entry);
 	free(p->script);
 	free(p->workdir);
 	free(p->shell);
@@ -1528,7 +1549,7 @@ void proc_prestart_discard(struct proc_prestart *p)
 static int job_message(struct proc_prestart *p, const struct proc_spec *spec)
 {
 	struct strbuf msg = STRBUF_INIT, why = STRBUF_INIT;
-	char *argv[10];
+	char **argv = xcalloc(entry_nr(spec) + 10, sizeof(*argv));
 	int argc = shell_words(spec, argv);
 
 	argv[argc++] = "-c";
@@ -1538,8 +1559,10 @@ static int job_message(struct proc_prestart *p, const struct proc_spec *spec)
 			       spec->env ? spec->env : environ, &why) < 0) {
 		strbuf_release(&msg);
 		strbuf_release(&why);
+		free(argv);
 		return -1;
 	}
+	free(argv);
 	strbuf_release(&why);
 	free(p->r.job);
 	p->r.job = strbuf_detach(&msg, &p->r.job_len);

@@ -70,6 +70,13 @@ struct proc_spec {
 	char *const *wrap;
 	const char *shell;
 	/*
+	 * Sandbox: words run before the shell's (NULL-terminated, the
+	 * first a path inside), which then run it as Docker's ENTRYPOINT
+	 * runs a container's command: [entrypoint..., shell, options...,
+	 * -c, script]. NULL: the shell itself.
+	 */
+	char *const *entrypoint;
+	/*
 	 * > 2: wrap is bwrap and its argv has --info-fd N with this N:
 	 * proc_run gives it a pipe there, and holds the sandbox's mount
 	 * namespace from then on, so that tearing it down is not part of

@@ -698,6 +698,52 @@ const char *sandbox_shell(const char *root, struct strbuf *err)
 	return sh;
 }
 
+char *sandbox_which(const char *root, const char *name, const char *path,
+		    struct strbuf *err)
+{
+	int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	char *found = NULL;
+
+	if (fd < 0) {
+		strbuf_addf(err, "image root %s: %s", root, strerror(errno));
+		return NULL;
+	}
+	if (strchr(name, '/')) {
+		char *abs = name[0] == '/' ? xstrdup(name) : xasprintf("/%s", name);
+
+		if (exec_in_root(fd, abs + 1))
+			found = abs;
+		else
+			free(abs);
+	} else {
+		const char *p = path ? path : "";
+
+		while (!found && *p) {
+			size_t n = strcspn(p, ":");
+
+			if (n && p[0] == '/') {
+				char *cand = xasprintf("%.*s/%s", (int)n, p, name);
+
+				if (exec_in_root(fd, cand + 1))
+					found = cand;
+				else
+					free(cand);
+			}
+			p += n;
+			if (*p == ':')
+				p++;
+		}
+	}
+	close(fd);
+	if (!found)
+		strbuf_addf(err, "%s is not an executable file in the image%s%s",
+			    name, strchr(name, '/') ? "" : " (PATH=",
+			    strchr(name, '/') ? "" : path ? path : "");
+	if (!found && !strchr(name, '/'))
+		strbuf_addch(err, ')');
+	return found;
+}
+
 /*
  * Whether bwrap can run here, found once per process (the answer does
  * not change under a running cidre): bwrap_path is the binary, bwrap_err

@@ -132,6 +132,16 @@ int sandbox_init_main(void);
 const char *sandbox_shell(const char *root, struct strbuf *err);
 
 /*
+ * name as the image's execvp would find it inside root: itself when it
+ * has a "/" (absolute, or made so from "/"), else the first executable
+ * file of that name in path's directories (a PATH value; absolute ones
+ * only). Symbolic links are resolved inside root. The path inside,
+ * malloc'ed, or NULL with the reason in err.
+ */
+char *sandbox_which(const char *root, const char *name, const char *path,
+		    struct strbuf *err);
+
+/*
  * The bwrap to use ($CIDRE_BWRAP, else bwrap in PATH) once it was seen
  * to work here (a trivial sandbox is started once per process, the
  * answer kept). NULL, with the reason in err, when it cannot run.

@@ -261,6 +261,7 @@ static void job_free(struct job *j)
 	free(j->coverage);
 	strvec_clear(&j->tags);
 	free(j->image);
+	strvec_clear(&j->image_entrypoint);
 	services_clear(j);
 	free(j);
 }
@@ -303,6 +304,7 @@ struct job *pipeline_job_new(const char *name, const struct pos *pos)
 	strvec_init(&j->retry.when);
 	strvec_init(&j->dependencies);
 	strvec_init(&j->tags);
+	strvec_init(&j->image_entrypoint);
 	strvec_init(&j->release.milestones);
 	artifacts_clear(&j->artifacts);
 	j->allow_failure = -1;
@@ -1918,7 +1920,7 @@ static int get_services(struct mctx *m, const struct ynode *n, struct job *j)
 }
 
 static int get_image(struct mctx *m, const struct ynode *n, char **out,
-		     unsigned *pull)
+		     unsigned *pull, int *entry_set, struct strvec *entry)
 {
 	static const char *const keys[] = {
 		"name", "entrypoint", "docker", "pull_policy", "kubernetes",
@@ -1939,16 +1941,30 @@ static int get_image(struct mctx *m, const struct ynode *n, char **out,
 		const struct ynode *e = n->pairs[i].val;
 
 		/*
-		 * entrypoint: [""] (or []) asks for no entrypoint, the usual
-		 * override of a container image's: what a job in an image
-		 * here always has.
+		 * entrypoint: what runs the job's shell, as Docker's
+		 * ENTRYPOINT (GitLab's Docker executor); [""] or [] none.
 		 */
-		if (!strcmp(k, "entrypoint") && e->type == YNODE_SEQ &&
-		    (e->nr == 0 || (e->nr == 1 && e->items[0]->type == YNODE_SCALAR &&
-				    !*e->items[0]->str)))
+		if (!strcmp(k, "entrypoint")) {
+			strvec_clear(entry);
+			*entry_set = 1;
+			if (e->type == YNODE_SEQ && e->nr == 1 &&
+			    e->items[0]->type == YNODE_SCALAR && !*e->items[0]->str)
+				continue;
+			if (get_str_list(m, e, "image:entrypoint", 0, entry)) {
+				ret = -1;
+			} else if (entry->nr > JOB_MAX_ENTRYPOINT) {
+				ERR(m, &n->pairs[i].key_pos, "%s: \"image:entrypoint\" "
+				    "has more than %d words", m->what,
+				    JOB_MAX_ENTRYPOINT);
+				ret = -1;
+			} else if (entry->nr && !*entry->v[0]) {
+				ERR(m, &n->pairs[i].key_pos, "%s: \"image:entrypoint\" "
+				    "starts with an empty word", m->what);
+				ret = -1;
+			}
 			continue;
-		if (!strcmp(k, "entrypoint") || !strcmp(k, "docker") ||
-		    !strcmp(k, "kubernetes")) {
+		}
+		if (!strcmp(k, "docker") || !strcmp(k, "kubernetes")) {
 			ERR(m, &n->pairs[i].key_pos, "keyword \"image:%s\" is not "
 			    "supported by cidre (images are root filesystems, not "
 			    "containers)", k);
@@ -2294,7 +2310,8 @@ static int job_key(struct mctx *m, struct job *j, const struct ypair *pr)
 	if (!strcmp(k, "tags"))
 		return get_str_list(m, v, k, 0, &j->tags);
 	if (!strcmp(k, "image"))
-		return get_image(m, v, &j->image, &j->pull_policy);
+		return get_image(m, v, &j->image, &j->pull_policy,
+				 &j->image_entrypoint_set, &j->image_entrypoint);
 	if (!strcmp(k, "services"))
 		return get_services(m, v, j);
 	if (!strcmp(k, "cidre"))

@@ -211,6 +211,8 @@ enum inherit_mode {
 
 /* services: (GitLab's): containers the job reaches by name */
 #define JOB_MAX_SERVICES 16
+/* words of image:entrypoint */
+#define JOB_MAX_ENTRYPOINT 64
 struct job_service {
 	char *name;                  /* the image */
 	struct strvec aliases;       /* alias: (one or several); none: from name */
@@ -296,6 +298,10 @@ struct job {
 	struct strvec tags;
 	char *image;                 /* image name (image:name or string) */
 	unsigned pull_policy;        /* image:pull_policy, JOB_PULL_*; 0 unset */
+	/* image:entrypoint: what runs the job's shell instead of the
+	   image's ENTRYPOINT (none when set to [""] or []) */
+	int image_entrypoint_set;
+	struct strvec image_entrypoint;
 	struct job_service *services;
 	size_t services_nr;
 	struct job_cidre cidre;      /* merged with the top level's */

@@ -58,6 +58,9 @@ struct job_ctx {
 	const char *shell;        /* the shell inside */
 	struct strvec senv;       /* a container image's base environment
 				     (empty: sandbox_env) */
+	struct strvec entry;      /* what runs the shell: image:entrypoint,
+				     else the image's (the first word a
+				     path inside); empty: none */
 	struct proc_limits lim;
 	char *setup_err;          /* the job cannot start: why */
 	int setup_canceled;       /* … because it was canceled (a pull) */
@@ -382,6 +385,61 @@ static int setup_services(struct job_ctx *jc, struct varlist *vars,
  * inside. A job that cannot run as asked gets setup_err (it fails before
  * starting).
  */
+static void push_json_strings(struct strvec *v, json_t *a);
+
+/*
+ * What runs the job's shell in its image, as GitLab's Docker executor
+ * starts a job: image:entrypoint when the job sets it ([""] or []:
+ * nothing), else the image's ENTRYPOINT; its first word found as
+ * execvp would inside the image, along the job's PATH. 0, or -1 with
+ * jc->setup_err.
+ */
+static int setup_entrypoint(struct job_ctx *jc, const struct jobrun_exec *ex,
+			    const char *root, const char *image)
+{
+	const struct job *def = jc->pj->def;
+	struct strvec want = STRVEC_INIT;
+	struct strbuf err = STRBUF_INIT;
+	const char *path = NULL;
+	char *exe;
+	size_t i;
+
+	strvec_clear(&jc->entry);
+	if (def->image_entrypoint_set) {
+		strvec_copy(&want, &def->image_entrypoint);
+	} else if (ex->image_store) {
+		json_t *cfg = image_config(ex->image_store, root);
+
+		push_json_strings(&want, json_object_get(cfg, "entrypoint"));
+		json_decref(cfg);
+	}
+	if (!want.nr || !*want.v[0]) {
+		strvec_clear(&want);
+		return 0;
+	}
+	for (i = 0; i < jc->senv.nr; i++)
+		if (!strncmp(jc->senv.v[i], "PATH=", 5))
+			path = jc->senv.v[i] + 5;
+	for (i = 0; !path && sandbox_env[i]; i++)
+		if (!strncmp(sandbox_env[i], "PATH=", 5))
+			path = sandbox_env[i] + 5;
+	exe = sandbox_which(root, want.v[0], path, &err);
+	if (!exe) {
+		jc->setup_err = xasprintf("image \"%s\": its entrypoint cannot run: "
+					  "%s (image:entrypoint: [\"\"] runs the job "
+					  "without it)", image, err.buf);
+		strvec_clear(&want);
+		strbuf_release(&err);
+		return -1;
+	}
+	strvec_push_nodup(&jc->entry, exe);
+	for (i = 1; i < want.nr; i++)
+		strvec_push(&jc->entry, want.v[i]);
+	strvec_clear(&want);
+	strbuf_release(&err);
+	return 0;
+}
+
 static void setup_exec(struct job_ctx *jc, struct varlist *vars)
 {
 	const struct jobrun *jr = jc->jr;
@@ -507,6 +565,8 @@ static void setup_exec(struct job_ctx *jc, struct varlist *vars)
 					  image ? image : "/", err.buf);
 		goto done;
 	}
+	if (image && setup_entrypoint(jc, ex, root, image) < 0)
+		goto done;
 	proj = varlist_get(vars, "CI_PROJECT_NAME");
 	if (!proj || !*proj || strchr(proj, '/') || !strcmp(proj, ".") ||
 	    !strcmp(proj, ".."))
@@ -550,9 +610,11 @@ static void setup_exec(struct job_ctx *jc, struct varlist *vars)
 	jc->inside = xstrdup(inside);
 	varlist_set(vars, "CI_PROJECT_DIR", inside);
 	varlist_set(vars, "CI_BUILDS_DIR", SANDBOX_BUILDS_DIR);
-	note(jc, "Running in a sandbox: image %s%s%s%s, network %s%s",
+	note(jc, "Running in a sandbox: image %s%s%s%s%s%s, network %s%s",
 	     image ? image : "/ (this host's system directories, read-only)",
 	     name ? " (" : "", name ? root : "", name ? ")" : "",
+	     jc->entry.nr ? ", entrypoint " : "",
+	     jc->entry.nr ? jc->entry.v[0] : "",
 	     jc->svcs_nr ? "loopback only, with its services" :
 	     so.network ? "shared" : "loopback only", lims.buf);
 	strbuf_reset(&lims);
@@ -1434,6 +1496,7 @@ static void fill_spec(struct job_ctx *jc, struct proc_spec *ps, char **env)
 	if (jc->sandbox) {
 		ps->wrap = jc->wrap.v;
 		ps->shell = jc->shell;
+		ps->entrypoint = jc->entry.nr ? jc->entry.v : NULL;
 		ps->wrap_info_fd = SANDBOX_INFO_FD;
 		ps->wrap_block_fd = SANDBOX_BLOCK_FD;
 		if (jc->init.nr) {
@@ -1856,6 +1919,7 @@ struct proc_prestart *jobrun_prestart(const struct jobrun *jr)
 	jc.workdir = xstrdup(jr->workdir);
 	strvec_init(&jc.wrap);
 	strvec_init(&jc.senv);
+	strvec_init(&jc.entry);
 	strvec_init(&jc.init);
 	/* exactly what jobrun_run computes for it, so that proc_run can
 	   tell whether the job is still the same when it starts */
@@ -1878,6 +1942,7 @@ done:
 	strbuf_release(&jc.line);
 	strvec_clear(&jc.wrap);
 	strvec_clear(&jc.senv);
+	strvec_clear(&jc.entry);
 	strvec_clear(&jc.init);
 	free(jc.inside);
 	services_release(&jc);
@@ -1921,6 +1986,7 @@ void jobrun_run(const struct jobrun *jr, struct job_result *r)
 	job_vars(&jc, &vars);
 	strvec_init(&jc.wrap);
 	strvec_init(&jc.senv);
+	strvec_init(&jc.entry);
 	strvec_init(&jc.init);
 	setup_exec(&jc, &vars);
 	if (jc.pj->def->environment.set) {
@@ -1967,6 +2033,7 @@ void jobrun_run(const struct jobrun *jr, struct job_result *r)
 	strbuf_release(&jc.line);
 	strvec_clear(&jc.wrap);
 	strvec_clear(&jc.senv);
+	strvec_clear(&jc.entry);
 	strvec_clear(&jc.init);
 	free(jc.inside);
 	services_release(&jc);

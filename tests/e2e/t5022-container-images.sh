@@ -163,6 +163,65 @@ test_expect_success 'a path in image: takes an archive too (one image)' '
 	expect_grep "^a +\| GREETING=hello$" out
 '
 
+test_expect_success 'the image ENTRYPOINT runs the job shell; image:entrypoint replaces it' '
+	rm -rf b && umoci unpack --rootless --image oci:base b >/dev/null &&
+	mkdir -p b/rootfs/usr/local/bin &&
+	printf "#!/bin/sh\nexport FROM_ENTRY=\"entry ran \$1\"\nexec \"\$@\"\n" >b/rootfs/usr/local/bin/entry.sh &&
+	printf "#!/bin/sh\nexport FROM_ENTRY=\"other \$1 \$2\"\nshift\nexec \"\$@\"\n" >b/rootfs/other.sh &&
+	printf "#!/bin/sh\necho i am a tool, not a shell\nexit 3\n" >b/rootfs/usr/local/bin/tool &&
+	chmod 755 b/rootfs/usr/local/bin/entry.sh b/rootfs/other.sh b/rootfs/usr/local/bin/tool &&
+	umoci repack --image oci:ep b &&
+	umoci config --image oci:ep --config.entrypoint entry.sh &&
+	umoci config --image oci:ep --tag tool --config.entrypoint tool &&
+	umoci config --image oci:ep --tag gone --config.entrypoint /no/such &&
+	for t in ep tool gone; do
+		skopeo copy -q oci:oci:$t oci:$t:$t && umoci rm --image oci:$t || return 1
+	done &&
+	cidre image add ep:1 ep >/dev/null 2>&1 &&
+	cidre image add tool:1 tool >/dev/null 2>&1 &&
+	cidre image add gone:1 gone >/dev/null 2>&1 &&
+	new_repo ep <<-\EOF &&
+	entry:
+	  image: ep:1
+	  script: echo "FROM_ENTRY=$FROM_ENTRY"
+	after-entry:
+	  image: ep:1
+	  script: echo main
+	  after_script: [echo "after FROM_ENTRY=$FROM_ENTRY"]
+	none:
+	  image: {name: "ep:1", entrypoint: [""]}
+	  script: echo "FROM_ENTRY=${FROM_ENTRY:-unset}"
+	own:
+	  image: {name: "ep:1", entrypoint: ["/other.sh", "first-word"]}
+	  script: echo "FROM_ENTRY=$FROM_ENTRY"
+	tool:
+	  image: tool:1
+	  script: echo SHOULD-NOT-RUN
+	tool-overridden:
+	  image: {name: tool:1, entrypoint: [""]}
+	  script: echo ran without the tool
+	EOF
+	(cd ep && cidre run --executor sandbox --color=never >../out 2>&1) ;
+	expect_grep "^entry +\| Running in a sandbox: image ep:1 \(.*\), entrypoint /usr/local/bin/entry.sh, network " out &&
+	expect_grep "^entry +\| FROM_ENTRY=entry ran /bin/sh$" out &&
+	expect_grep "^after-entry +\| after FROM_ENTRY=entry ran /bin/sh$" out &&
+	expect_grep "^none +\| FROM_ENTRY=unset$" out &&
+	expect_grep "^own +\| FROM_ENTRY=other first-word /bin/sh$" out &&
+	expect_grep "^tool +\| i am a tool, not a shell$" out &&
+	expect_no_grep "SHOULD-NOT-RUN" out &&
+	expect_grep "^tool +test +failed " out &&
+	expect_grep "^tool-overridden +\| ran without the tool$" out &&
+	new_repo gone <<-\EOF &&
+	gone:
+	  image: gone:1
+	  script: echo SHOULD-NOT-RUN
+	EOF
+	(cd gone && expect_exit 1 cidre run --executor sandbox --color=never >../out 2>&1) &&
+	expect_grep "ERROR: Job failed: image \"gone:1\": its entrypoint cannot run: /no/such is not an executable file in the image \(image:entrypoint: \[\"\"\] runs the job without it\)$" out &&
+	(cd ep && cidre run --color=never entry >../out 2>&1) &&
+	expect_grep "^entry +\| FROM_ENTRY=$" out
+'
+
 test_expect_success 'a corrupt blob is refused, nothing registered' '
 	cp -r oci bad &&
 	big=$(ls -S bad/blobs/sha256/* | head -1) &&

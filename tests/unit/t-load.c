@@ -1028,19 +1028,39 @@ static void test_report_types(void **state)
 	pipeline_free(p);
 }
 
-/* image:entrypoint [""] or [] (no entrypoint) is what an image here has; others are refused. */
+/* image:entrypoint: [""] or [] is none; a list runs the job's shell. */
 static void test_image_entrypoint(void **state)
 {
 	struct pipeline *p = load_ok(
 		"a:\n  image: {name: base, entrypoint: [\"\"]}\n  script: x\n"
-		"b:\n  image: {name: base, entrypoint: []}\n  script: x\n");
+		"b:\n  image: {name: base, entrypoint: []}\n  script: x\n"
+		"c:\n  image: {name: base, entrypoint: [/bin/sh, -c]}\n  script: x\n"
+		"d:\n  image: base\n  script: x\n");
+	const struct job *j;
 	char *e;
 
 	(void)state;
-	assert_string_equal(pipeline_find_job(p, "a")->image, "base");
+	j = pipeline_find_job(p, "a");
+	assert_string_equal(j->image, "base");
+	assert_int_equal(j->image_entrypoint_set, 1);
+	assert_int_equal(j->image_entrypoint.nr, 0);
+	j = pipeline_find_job(p, "b");
+	assert_int_equal(j->image_entrypoint_set, 1);
+	assert_int_equal(j->image_entrypoint.nr, 0);
+	j = pipeline_find_job(p, "c");
+	assert_int_equal(j->image_entrypoint.nr, 2);
+	assert_string_equal(j->image_entrypoint.v[0], "/bin/sh");
+	assert_string_equal(j->image_entrypoint.v[1], "-c");
+	assert_int_equal(pipeline_find_job(p, "d")->image_entrypoint_set, 0);
 	pipeline_free(p);
-	e = load_err("c:\n  image: {name: base, entrypoint: [/bin/sh, -c]}\n  script: x\n");
-	assert_has(e, "keyword \"image:entrypoint\" is not supported by cidre");
+	e = load_err("c:\n  image: {name: base, entrypoint: /bin/sh}\n  script: x\n");
+	assert_has(e, "\"image:entrypoint\" must be a list of strings");
+	free(e);
+	e = load_err("c:\n  image: {name: base, entrypoint: [\"\", x]}\n  script: x\n");
+	assert_has(e, "\"image:entrypoint\" starts with an empty word");
+	free(e);
+	e = load_err("c:\n  image: {name: base, docker: {user: x}}\n  script: x\n");
+	assert_has(e, "keyword \"image:docker\" is not supported by cidre");
 	free(e);
 }
 
