@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <jansson.h>
 #include <stdlib.h>
@@ -38,6 +39,10 @@
 /* the largest blob a manifest may declare */
 #define MAX_BLOB (64LL << 30)
 #define TRIES 3
+/* layers downloaded at once, as podman and skopeo (Docker: 3);
+   CIDRE_PULL_PARALLEL, 1 to PULL_PARALLEL_MAX */
+#define PULL_PARALLEL 6
+#define PULL_PARALLEL_MAX 16
 
 struct pull {
 	const struct pull_opts *o;
@@ -919,6 +924,120 @@ static void cache_layer(const char *dir, const char *cache, const char *digest)
 	free(cpath);
 }
 
+/*
+ * Layers to download, by PULL_PARALLEL threads at once: each has a
+ * connection (a curl handle) and a copy of the registry's state (its
+ * base, its token) of its own; what they share is read-only (the
+ * reference, the credentials) or under lock (the next layer, the first
+ * error, the progress lines).
+ */
+struct downloads {
+	struct pull *p;
+	const char *dir, *cache;
+	json_t *layers;
+	const size_t *todo;      /* indexes into layers */
+	size_t nr, next;
+	int failed;
+	struct strbuf err;
+	pthread_mutex_t lock;
+};
+
+static void *download_main(void *arg)
+{
+	struct downloads *dl = arg;
+	struct pull q = *dl->p;
+	struct strbuf err = STRBUF_INIT;
+
+	q.h = curl_easy_init();
+	q.base = xstrdup(dl->p->base);
+	q.auth = xstrdup_or_null(dl->p->auth);
+	for (;;) {
+		size_t k, n = json_array_size(dl->layers);
+		const char *d;
+		long long sz;
+
+		pthread_mutex_lock(&dl->lock);
+		k = dl->failed || !q.h ? dl->nr : dl->next++;
+		if (k < dl->nr && dl->p->o->progress) {
+			descriptor(json_array_get(dl->layers, dl->todo[k]), &d, &sz,
+				   "layer", &err);
+			fprintf(dl->p->o->progress, "pulling layer %zu of %zu (%.1f MB)\n",
+				dl->todo[k] + 1, n, sz / 1e6);
+			fflush(dl->p->o->progress);
+		}
+		pthread_mutex_unlock(&dl->lock);
+		if (k >= dl->nr)
+			break;
+		descriptor(json_array_get(dl->layers, dl->todo[k]), &d, &sz, "layer",
+			   &err);
+		strbuf_reset(&err);
+		if (get_blob(&q, dl->dir, d, sz, &err) < 0) {
+			pthread_mutex_lock(&dl->lock);
+			if (!dl->failed)
+				strbuf_addstr(&dl->err, err.buf);
+			dl->failed = 1;
+			pthread_mutex_unlock(&dl->lock);
+			break;
+		}
+		cache_layer(dl->dir, dl->cache, d);
+	}
+	if (!q.h) {
+		pthread_mutex_lock(&dl->lock);
+		if (!dl->failed)
+			strbuf_addstr(&dl->err, "cannot initialise libcurl");
+		dl->failed = 1;
+		pthread_mutex_unlock(&dl->lock);
+	} else {
+		curl_easy_cleanup(q.h);
+	}
+	free(q.base);
+	free(q.auth);
+	strbuf_release(&err);
+	return NULL;
+}
+
+/*
+ * The layers todo[0..nr) of layers into dir's layout, PULL_PARALLEL (or
+ * CIDRE_PULL_PARALLEL) at once, each kept in cache once checked. 0, or -1
+ * with the first failure in err.
+ */
+static int download_layers(struct pull *p, const char *dir, const char *cache,
+			   json_t *layers, const size_t *todo, size_t nr,
+			   struct strbuf *err)
+{
+	struct downloads dl = { .p = p, .dir = dir, .cache = cache,
+				.layers = layers, .todo = todo, .nr = nr };
+	pthread_t t[PULL_PARALLEL_MAX];
+	const char *env = getenv("CIDRE_PULL_PARALLEL");
+	size_t i, started = 0, want = PULL_PARALLEL;
+
+	if (env && *env) {
+		char *end;
+		long v = strtol(env, &end, 10);
+
+		if (*end || v < 1 || v > PULL_PARALLEL_MAX) {
+			strbuf_addf(err, "CIDRE_PULL_PARALLEL=%s is not a number of "
+				    "layers from 1 to %d", env, PULL_PARALLEL_MAX);
+			return -1;
+		}
+		want = (size_t)v;
+	}
+	strbuf_init(&dl.err, 0);
+	pthread_mutex_init(&dl.lock, NULL);
+	for (i = 0; i < want && i < nr; i++)
+		if (!pthread_create(&t[i], NULL, download_main, &dl))
+			started++;
+	if (!started)
+		download_main(&dl);     /* no thread: this one, in order */
+	for (i = 0; i < started; i++)
+		pthread_join(t[i], NULL);
+	pthread_mutex_destroy(&dl.lock);
+	if (dl.failed)
+		strbuf_addstr(err, dl.err.buf);
+	strbuf_release(&dl.err);
+	return dl.failed ? -1 : 0;
+}
+
 /* Where the registry is: https://host, or the mirror for Docker Hub. */
 static int set_base(struct pull *p, struct strbuf *err)
 {
@@ -951,6 +1070,7 @@ int pull_image(const struct pull_opts *o, const char *name, struct strbuf *msg,
 	struct strbuf body = STRBUF_INIT, sub = STRBUF_INIT;
 	char digest[7 + SHA256_HEX_LEN + 1], mdigest[7 + SHA256_HEX_LEN + 1];
 	char *type = NULL, *dir = NULL, *lock = NULL, *label = NULL, *cache = NULL;
+	size_t *todo = NULL, todo_nr = 0;
 	struct strvec hits = STRVEC_INIT;
 	struct strbuf first = STRBUF_INIT;
 	long long hit_bytes = 0;
@@ -1073,30 +1193,33 @@ int pull_image(const struct pull_opts *o, const char *name, struct strbuf *msg,
 		}
 		if (get_blob(&p, dir, cdigest, csize, err) < 0)
 			goto done;
+		todo = xcalloc(n ? n : 1, sizeof(*todo));
 		json_array_foreach(layers, i, l) {
 			const char *d;
 			long long s;
-			int hit;
+			size_t k;
+			int dup = 0;
 
 			descriptor(l, &d, &s, "layer", err);
-			hit = cached_layer(dir, cache, d, s);
-			if (hit) {
-				strvec_push(&hits, d);
-				hit_bytes += s;
+			for (k = 0; k < todo_nr && !dup; k++)
+				dup = !strcmp(d, json_string_value(json_object_get(
+					json_array_get(layers, todo[k]), "digest")));
+			if (dup || strvec_find(&hits, d) >= 0)
+				continue;       /* listed twice: one download */
+			if (!cached_layer(dir, cache, d, s)) {
+				todo[todo_nr++] = i;
+				continue;
 			}
+			strvec_push(&hits, d);
+			hit_bytes += s;
 			if (o->progress) {
-				fprintf(o->progress, hit ?
-					"layer %zu of %zu here already (%.1f MB)\n" :
-					"pulling layer %zu of %zu (%.1f MB)\n",
-					i + 1, n, s / 1e6);
+				fprintf(o->progress, "layer %zu of %zu here already "
+					"(%.1f MB)\n", i + 1, n, s / 1e6);
 				fflush(o->progress);
 			}
-			if (hit)
-				continue;
-			if (get_blob(&p, dir, d, s, err) < 0)
-				goto done;
-			cache_layer(dir, cache, d);
 		}
+		if (download_layers(&p, dir, cache, layers, todo, todo_nr, err) < 0)
+			goto done;
 	}
 	label = p.ref.tag ?
 		xasprintf("%s/%s:%s@%s", p.ref.host, p.ref.repo, p.ref.tag, digest) :
@@ -1188,6 +1311,7 @@ done:
 	free(lock);
 	free(label);
 	free(cache);
+	free(todo);
 	strvec_clear(&hits);
 	strbuf_release(&first);
 	free(p.base);

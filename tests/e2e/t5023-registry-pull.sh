@@ -375,6 +375,26 @@ test_expect_success 'a layer whose download breaks halfway: resumed where it sto
 	test "$(grep -c "^cdn \"GET /cdn/v2/team/app/blobs/.*\" 200 " cutall.log)" -ge 3
 '
 
+test_expect_success 'layers are downloaded three at a time, each checked' '
+	rm -rf b3 && umoci unpack --rootless --image oci:app b3 >/dev/null &&
+	head -c 400000 /dev/urandom >b3/rootfs/second &&
+	umoci repack --image oci:three b3 &&
+	rm -rf b3 && umoci unpack --rootless --image oci:three b3 >/dev/null &&
+	head -c 400000 /dev/urandom >b3/rootfs/third &&
+	umoci repack --image oci:three b3 &&
+	push oci:oci:three docker://127.0.0.1:$P/team/three:1 &&
+	start_front rate ci:s3cret --rate 1000000 &&
+	read F5 C5 <rate &&
+	CIDRE_IMAGES="$SCRATCH/store-rate" DOCKER_AUTH_CONFIG="{\"auths\": {\"127.0.0.1:$F5\": {\"username\": \"ci\", \"password\": \"s3cret\"}}}" \
+		"$CIDRE_BIN" image pull 127.0.0.1:$F5/team/three:1 >out 2>err &&
+	expect_grep ": pulled 127.0.0.1:$F5/team/three:1@sha256:[0-9a-f]{64} \(3 layers, " out &&
+	for i in 1 2 3; do expect_grep "^pulling layer $i of 3 " err || return 1; done &&
+	grep -q "^cdn busy [23]$" rate.log &&
+	r=$(CIDRE_IMAGES="$SCRATCH/store-rate" "$CIDRE_BIN" image ls | sed -n "s/^127.0.0.1:$F5\/team\/three:1 *registry *[0-9.]*M *[0-9]*  //p") &&
+	test "$(wc -c <"$r/second")" = 400000 && test "$(wc -c <"$r/third")" = 400000 &&
+	test "$(cat "$r/etc/hello")" = from-the-registry
+'
+
 test_expect_success 'a server: pull_policy of its executor and of a project' '
 	mkdir -p data && cat >data/config.yml <<-\EOF &&
 	executor:

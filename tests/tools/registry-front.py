@@ -9,6 +9,7 @@ another host).
 
   registry-front.py UPSTREAM_PORT PORT_FILE USER:PASSWORD [--flaky N]
                     [--corrupt] [--slow S] [--cut N] [--no-range]
+                    [--rate BYTES_PER_S]
 
 --flaky N: the first N blob requests answer 503.
 --corrupt: the CDN changes a byte of every blob.
@@ -16,8 +17,10 @@ another host).
 --cut N: the CDN's first N answers of a layer (over 4 KiB) stop halfway (the connection
   closed); a Range asked for is passed to the registry, whose 206 and
   Content-Range come back, unless --no-range (then the whole blob).
+--rate B: the CDN sends each answer at B bytes a second (a slow link).
 Writes "FRONT_PORT CDN_PORT" to PORT_FILE once listening; a line per
-request to stderr.
+request to stderr, and "cdn busy N" when N answers are being sent at
+once (N > 1).
 """
 import base64
 import http.client
@@ -35,6 +38,9 @@ corrupt = "--corrupt" in sys.argv
 slow = float(sys.argv[sys.argv.index("--slow") + 1]) if "--slow" in sys.argv else 0
 cut = int(sys.argv[sys.argv.index("--cut") + 1]) if "--cut" in sys.argv else 0
 no_range = "--no-range" in sys.argv
+rate = float(sys.argv[sys.argv.index("--rate") + 1]) if "--rate" in sys.argv else 0
+busy = {"now": 0}
+busy_lock = threading.Lock()
 TOKEN = "tok-" + base64.b64encode(creds.encode()).decode()[:8]
 state = {"flaky": flaky, "cut": cut, "cdn": None, "front": None}
 
@@ -88,7 +94,9 @@ class Front(Quiet):
                 return self.send(503, b"busy")
             return self.send(307, b"", [("Location", "http://127.0.0.1:%d/cdn%s?sig=1"
                                           % (state["cdn"], u.path))])
-        hs = {k: v for k, v in self.headers.items() if k.lower() == "accept"}
+        # every Accept header (a client may send one per media type)
+        accept = ", ".join(self.headers.get_all("Accept") or [])
+        hs = {"Accept": accept} if accept else {}
         status, headers, body = fetch(u.path, hs)
         keep = [(k, v) for k, v in headers
                 if k.lower() in ("content-type", "docker-content-digest")]
@@ -122,7 +130,29 @@ class Cdn(Quiet):
             self.close_connection = True
             self.connection.shutdown(2)
             return
+        if rate:
+            return self.send_slowly(status, body, keep)
         self.send(status, body, keep)
+
+    def send_slowly(self, status, body, headers):
+        with busy_lock:
+            busy["now"] += 1
+            if busy["now"] > 1:
+                sys.stderr.write("cdn busy %d\n" % busy["now"])
+        try:
+            self.send_response(status)
+            for k, v in headers:
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            step = max(1, int(rate / 20))
+            for i in range(0, len(body), step):
+                self.wfile.write(body[i:i + step])
+                self.wfile.flush()
+                time.sleep(len(body[i:i + step]) / rate)
+        finally:
+            with busy_lock:
+                busy["now"] -= 1
 
 
 def serve(handler, name):
