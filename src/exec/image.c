@@ -290,11 +290,15 @@ static json_t *root_info(const char *root)
 	return o;
 }
 
-/* Unpack a plain tarball (a root filesystem) into tmp. */
-static int unpack_plain(const char *tarball, const char *tmp, struct strbuf *err)
+/*
+ * Unpack a plain tarball (a root filesystem) into tmp: tarball, or its
+ * decompressed copy plain (NULL: none).
+ */
+static int unpack_plain(const char *tarball, const char *plain, const char *tmp,
+			struct strbuf *err)
 {
-	const char *argv[] = { "tar", "-xf", tarball, "-C", tmp, "--no-same-owner",
-			       "--delay-directory-restore", NULL };
+	const char *argv[] = { "tar", "-xf", plain ? plain : tarball, "-C", tmp,
+			       "--no-same-owner", "--delay-directory-restore", NULL };
 	struct strbuf out = STRBUF_INIT, why = STRBUF_INIT;
 	int status = -1, ret = 0;
 
@@ -333,7 +337,7 @@ int image_unpack(const char *store, const char *src, const char *want,
 {
 	char hex[SHA256_HEX_LEN + 1];
 	char *roots = NULL, *root = NULL, *ok = NULL, *tmp = NULL, *lock = NULL;
-	char *archive = NULL, *work = NULL;
+	char *archive = NULL, *work = NULL, *tsrc = NULL;
 	const char *kind = "tarball", *ck;
 	struct strbuf out = STRBUF_INIT, why = STRBUF_INIT;
 	int status = -1, ret = -1, fd, lock_fd = -1, many = 0;
@@ -377,9 +381,28 @@ int image_unpack(const char *store, const char *src, const char *want,
 	}
 	if (!access(ok, F_OK) && !stat(root, &st) && S_ISDIR(st.st_mode))
 		goto found;
+	/* the work is done in a directory only we can enter: no one runs
+	   what it holds before its setuid bits are cleared */
+	work = xasprintf("%s/.tmp-%s-%ld", roots, hex, (long)getpid());
+	tmp = xasprintf("%s/root", work);
+	if (copy_rmtree(work, err) < 0)
+		goto done;
+	if (mkdir(work, 0700) < 0 || mkdir(tmp, 0755) < 0) {
+		strbuf_addf(err, "cannot make %s: %s", tmp, strerror(errno));
+		goto done;
+	}
 	if (!strcmp(kind, "tarball")) {
+		/* a gzip tarball decompressed once, for the listing and the
+		   unpack both (oci_gunzip_copy) */
+		char *plain = xasprintf("%s/source.tar", work);
 		const char *argv[] = { "tar", "-P", "--quoting-style=escape", "-tf",
 				       src, NULL };
+
+		if (oci_gunzip_copy(src, plain) == 1)
+			tsrc = plain;
+		else
+			free(plain);
+		argv[4] = tsrc ? tsrc : src;
 
 		if (proc_capture(argv, NULL, NULL, IMAGE_MAX_LISTING, &out,
 				 &status, &why) < 0 || status) {
@@ -394,18 +417,8 @@ int image_unpack(const char *store, const char *src, const char *want,
 		if ((ck = oci_archive_kind(out.buf)))
 			kind = ck;
 	}
-	/* the work is done in a directory only we can enter: no one runs
-	   what it holds before its setuid bits are cleared */
-	work = xasprintf("%s/.tmp-%s-%ld", roots, hex, (long)getpid());
-	tmp = xasprintf("%s/root", work);
-	if (copy_rmtree(work, err) < 0)
-		goto done;
-	if (mkdir(work, 0700) < 0 || mkdir(tmp, 0755) < 0) {
-		strbuf_addf(err, "cannot make %s: %s", tmp, strerror(errno));
-		goto done;
-	}
 	if (!strcmp(kind, "tarball")) {
-		if (unpack_plain(src, tmp, err) < 0)
+		if (unpack_plain(src, tsrc, tmp, err) < 0)
 			goto done;
 	} else {
 		const char *dir = src;
@@ -418,7 +431,7 @@ int image_unpack(const char *store, const char *src, const char *want,
 					    strerror(errno));
 				goto done;
 			}
-			if (unpack_plain(src, archive, err) < 0)
+			if (unpack_plain(src, tsrc, archive, err) < 0)
 				goto done;
 			dir = archive;
 		}
@@ -498,6 +511,7 @@ done:
 		close(lock_fd); /* releases the lock */
 	json_decref(info);
 	free(archive);
+	free(tsrc);
 	free(work);
 	free(lock);
 	free(tmp);

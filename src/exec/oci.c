@@ -16,11 +16,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "exec/copy.h"
@@ -1093,11 +1096,92 @@ int oci_check_listing(const char *listing, size_t len, struct strbuf *err)
 	return r;
 }
 
+/* Whether prog is an executable in PATH. */
+static int in_path(const char *prog)
+{
+	const char *p = getenv("PATH");
+	int found = 0;
+
+	while (!found && p && *p) {
+		size_t n = strcspn(p, ":");
+		char *f = xasprintf("%.*s/%s", (int)n, p, prog);
+
+		found = n && !access(f, X_OK);
+		free(f);
+		p += n;
+		if (*p == ':')
+			p++;
+	}
+	return found;
+}
+
+int oci_gunzip_copy(const char *src, const char *dst)
+{
+	static const char *const progs[] = { "pigz", "gzip" };
+	unsigned char m[2];
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	sigset_t all, none;
+	const char *prog = NULL;
+	char *argv[5];
+	int fd = open(src, O_RDONLY | O_CLOEXEC), out, st = -1;
+	ssize_t n = fd >= 0 ? read(fd, m, 2) : -1;
+	size_t i;
+	pid_t pid;
+
+	if (fd >= 0)
+		close(fd);
+	if (n != 2 || m[0] != 0x1f || m[1] != 0x8b)
+		return 0;
+	for (i = 0; !prog && i < sizeof(progs) / sizeof(*progs); i++)
+		if (in_path(progs[i]))
+			prog = progs[i];
+	if (!prog)
+		return -1;
+	out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (out < 0)
+		return -1;
+	argv[0] = (char *)prog;
+	argv[1] = "-dc";
+	argv[2] = "--";
+	argv[3] = (char *)src;
+	argv[4] = NULL;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, out, 1);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	posix_spawnattr_init(&at);
+	sigfillset(&all);
+	sigemptyset(&none);
+	posix_spawnattr_setsigdefault(&at, &all);
+	posix_spawnattr_setsigmask(&at, &none);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+	if (!posix_spawnp(&pid, prog, &fa, &at, argv, environ))
+		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+			;
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	if (close(out) < 0 || !WIFEXITED(st) || WEXITSTATUS(st)) {
+		unlink(dst);
+		return -1;
+	}
+	return 1;
+}
+
 int oci_apply_layer(const char *root, const char *layer, struct strbuf *err)
 {
+	char *plain = xasprintf("%s.layer.tar", root);
+	const char *src;
+
+	/* decompressed once, for the listing and the unpack both */
+	if (oci_gunzip_copy(layer, plain) <= 0) {
+		free(plain);
+		plain = NULL;
+	}
+	src = plain ? plain : layer;
 	const char *list_argv[] = { "tar", "--numeric-owner", "--quoting-style=c",
-				    "-tvf", layer, NULL };
-	const char *x_argv[] = { "tar", "-xf", layer, "-C", root, "--no-same-owner",
+				    "-tvf", src, NULL };
+	const char *x_argv[] = { "tar", "-xf", src, "-C", root, "--no-same-owner",
 				 "--delay-directory-restore", "--exclude=.wh.*",
 				 NULL };
 	struct strbuf out = STRBUF_INIT, why = STRBUF_INIT, link = STRBUF_INIT;
@@ -1168,6 +1252,10 @@ int oci_apply_layer(const char *root, const char *layer, struct strbuf *err)
 	}
 	ret = 0;
 out:
+	if (plain) {
+		unlink(plain);
+		free(plain);
+	}
 	if (planned)
 		plan_release(&lp);
 	strbuf_release(&out);

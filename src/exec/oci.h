@@ -82,4 +82,16 @@ int oci_check_listing(const char *listing, size_t len, struct strbuf *err);
  */
 int oci_apply_layer(const char *root, const char *layer, struct strbuf *err);
 
+/*
+ * src, when it is gzip, decompressed into dst (a new file) once, so that
+ * tar reads it twice (a listing, then the unpack) without decompressing
+ * it twice: a gzip pass is, after the kernel's work of making the
+ * files, the largest part of an unpack (1.25 s of a 230 MB image's
+ * 6.5 s here). pigz when it is installed (1.5x gzip's speed here), else
+ * gzip. 1 when dst was written; 0 when src is not gzip; -1 when it could
+ * not be (no room, no gzip: dst removed; tar then reads src itself, as
+ * before, and says what is wrong with it).
+ */
+int oci_gunzip_copy(const char *src, const char *dst);
+
 #endif

@@ -151,6 +151,17 @@ test_expect_success 'tarballs with ../ members, absolute members, or links out a
 	test -z "$(ls -A store/roots | grep tmp)"
 '
 
+test_expect_success 'a gzip tarball (decompressed once): refused alike; a cut one cannot be read' '
+	mk_tar dd2.tar f:bin/sh f:../evil2 && gzip -9 dd2.tar &&
+	expect_exit 1 cidre image add x dd2.tar.gz 2>out &&
+	expect_grep "tarball .*dd2.tar.gz refused: member \"../evil2\" has a \"..\" component" out &&
+	tar -C img -czf whole.tar.gz . && head -c 5000 whole.tar.gz >cut.tar.gz &&
+	expect_exit 1 cidre image add y cut.tar.gz 2>out &&
+	expect_grep "tarball .*cut.tar.gz cannot be read" out &&
+	! cidre image ls | grep -q "^[xy] " &&
+	test -z "$(ls -A store/roots | grep tmp)"
+'
+
 test_expect_success 'an absolute link inside a tarball stays inside the image' '
 	mkdir -p li/bin li/etc && cp "$BUSYBOX" li/bin/busybox && ln -s busybox li/bin/sh &&
 	ln -s busybox li/bin/cat && echo inside >li/etc/motd && ln -s /etc/motd li/hello &&
