@@ -1241,14 +1241,22 @@ int image_list(const char *store, struct image_info **ret, size_t *nr,
 			/* a pulled image: where from, and which manifest */
 			if (!strcmp(v[n].kind, "registry") && v[n].source)
 				ref = v[n].source;
-			if (info)
+			if (info) {
+				/* what runs a job's shell in it (jobrun's
+				   setup_entrypoint), when it has one */
+				json_t *ep = json_object_get(info, "entrypoint");
+				const char *e0 = json_string_value(json_array_get(ep, 0));
+
 				v[n].from = xasprintf("%s, linux/%s, %lld layers, %zu "
-						      "variables", ref && *ref ? ref :
+						      "variables%s%s", ref && *ref ? ref :
 						      "(no name)", arch ? arch : "?",
 						      (long long)json_integer_value(
 							      json_object_get(info, "layers")),
 						      json_array_size(json_object_get(
-							      info, "env")));
+							      info, "env")),
+						      e0 && *e0 ? ", entrypoint " : "",
+						      e0 && *e0 ? e0 : "");
+			}
 			json_decref(info);
 		}
 		n++;

@@ -180,6 +180,8 @@ test_expect_success 'the image ENTRYPOINT runs the job shell; image:entrypoint r
 	cidre image add ep:1 ep >/dev/null 2>&1 &&
 	cidre image add tool:1 tool >/dev/null 2>&1 &&
 	cidre image add gone:1 gone >/dev/null 2>&1 &&
+	cidre image ls >ls &&
+	expect_grep "^ +image: ep, linux/$ARCH, 2 layers, 0 variables, entrypoint entry.sh$" ls &&
 	new_repo ep <<-\EOF &&
 	entry:
 	  image: ep:1
