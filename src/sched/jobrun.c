@@ -417,6 +417,20 @@ static int setup_entrypoint(struct job_ctx *jc, const struct jobrun_exec *ex,
 		strvec_clear(&want);
 		return 0;
 	}
+	if (want.nr >= 2 && !strcmp(want.v[want.nr - 1], "-c")) {
+		/*
+		 * A shell taking a command string (["/bin/sh", "-c"], what
+		 * GitLab's docs once advised as "no entrypoint"): given the
+		 * job's shell and its words, it would run that shell with no
+		 * script, which ends at once with 0. GitLab's runner feeds the
+		 * script on standard input, where that works; here the shell
+		 * runs the job itself.
+		 */
+		note(jc, "The entrypoint \"%s %s\" takes a command string: the job's "
+		     "shell runs without it", want.v[0], want.v[1]);
+		strvec_clear(&want);
+		return 0;
+	}
 	for (i = 0; i < jc->senv.nr; i++)
 		if (!strncmp(jc->senv.v[i], "PATH=", 5))
 			path = jc->senv.v[i] + 5;

@@ -202,6 +202,9 @@ test_expect_success 'the image ENTRYPOINT runs the job shell; image:entrypoint r
 	tool-overridden:
 	  image: {name: tool:1, entrypoint: [""]}
 	  script: echo ran without the tool
+	shell-c:
+	  image: {name: "ep:1", entrypoint: ["/bin/sh", "-c"]}
+	  script: [echo the script ran, "false"]
 	EOF
 	(cd ep && cidre run --executor sandbox --color=never >../out 2>&1) ;
 	expect_grep "^entry +\| Running in a sandbox: image ep:1 \(.*\), entrypoint /usr/local/bin/entry.sh, network " out &&
@@ -213,6 +216,9 @@ test_expect_success 'the image ENTRYPOINT runs the job shell; image:entrypoint r
 	expect_no_grep "SHOULD-NOT-RUN" out &&
 	expect_grep "^tool +test +failed " out &&
 	expect_grep "^tool-overridden +\| ran without the tool$" out &&
+	expect_grep "^shell-c +\| The entrypoint \"/bin/sh -c\" takes a command string: the job.s shell runs without it$" out &&
+	expect_grep "^shell-c +\| the script ran$" out &&
+	expect_grep "^shell-c +test +failed " out &&
 	new_repo gone <<-\EOF &&
 	gone:
 	  image: gone:1
