@@ -1,4 +1,6 @@
-# Sourced by bench/images/*.sh: mk_bench_image writes, in ./oci, the
+# Sourced by bench/images/*.sh. start_bench_registry starts Debian's
+# docker-registry on 127.0.0.1 (any port) with its storage in ./reg, its
+# pid in REG_PID and its port in REG_PORT. mk_bench_image writes, in ./oci, the
 # benchmarks' image as umoci makes it: two gzip layers, ~230 MB of this
 # machine's files (Python's standard library and /usr/share/doc, then
 # /usr/lib/python3 and the removal of /usr/share/doc/[a-c]* by
@@ -21,4 +23,24 @@ mk_bench_image() {
 	umoci repack --image oci:base b >/dev/null
 	umoci config --image oci:base --tag app --config.env A=b >/dev/null
 	rm -rf b
+}
+
+start_bench_registry() {
+	cat >reg.yml <<-EOF
+	version: 0.1
+	log:
+	  level: info
+	storage:
+	  filesystem:
+	    rootdirectory: $PWD/reg
+	http:
+	  addr: 127.0.0.1:0
+	EOF
+	docker-registry serve reg.yml >reg.log 2>&1 &
+	REG_PID=$!
+	for i in $(seq 100); do
+		grep -q "listening on 127.0.0.1:" reg.log && break
+		sleep 0.1
+	done
+	REG_PORT=$(sed -n "s/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p" reg.log | head -n1)
 }

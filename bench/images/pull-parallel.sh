@@ -25,6 +25,7 @@ stop() {
 }
 trap stop EXIT
 cd "$W"
+. "$BENCH/images/mkimage.sh"
 
 umoci init --layout oci
 umoci new --image oci:app
@@ -40,23 +41,9 @@ for i in 1 2 3 4; do
 	umoci repack --image oci:app b
 done
 
-cat >reg.yml <<EOF
-version: 0.1
-log:
-  level: info
-storage:
-  filesystem:
-    rootdirectory: $W/reg
-http:
-  addr: 127.0.0.1:0
-EOF
-docker-registry serve reg.yml >reg.log 2>&1 &
-PIDS+=($!)
-for i in $(seq 100); do
-	grep -q "listening on 127.0.0.1:" reg.log && break
-	sleep 0.1
-done
-P=$(sed -n "s/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p" reg.log | head -n1)
+start_bench_registry
+PIDS+=("$REG_PID")
+P=$REG_PORT
 skopeo copy -q --dest-tls-verify=false oci:oci:app docker://127.0.0.1:$P/bench/app:1
 python3 "$ROOT/tests/tools/registry-front.py" "$P" front ci:s3cret --rate "$RATE" 2>front.log &
 PIDS+=($!)

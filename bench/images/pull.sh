@@ -29,23 +29,9 @@ cd "$W"
 . "$BENCH/images/mkimage.sh"
 mk_bench_image
 
-cat >reg.yml <<EOF
-version: 0.1
-log:
-  level: info
-storage:
-  filesystem:
-    rootdirectory: $W/reg
-http:
-  addr: 127.0.0.1:0
-EOF
-docker-registry serve reg.yml >reg.log 2>&1 &
-REG=$!
-for i in $(seq 100); do
-	grep -q "listening on 127.0.0.1:" reg.log && break
-	sleep 0.1
-done
-P=$(sed -n "s/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p" reg.log | head -n1)
+start_bench_registry
+REG=$REG_PID
+P=$REG_PORT
 IMG=127.0.0.1:$P/bench/app:1
 skopeo copy -q --dest-tls-verify=false oci:oci:app docker://$IMG
 echo "image: $IMG, $(du -sh oci | cut -f1) as a layout"

@@ -55,3 +55,25 @@ bb_image() {
 	echo "root:x:0:0:root:/root:/bin/sh" >"$1/etc/passwd" &&
 	echo "image-secret" >"$1/etc/shadow"
 }
+
+# web_image LAYOUT PORT TEXT [UMOCI-CONFIG-ARGS...]: an OCI layout whose
+# image "web" is busybox's httpd serving TEXT at /index.html on PORT
+# (exposed), a user www (uid 999) in its /etc/passwd and /etc/group
+web_image() {
+	_l=$1 _p=$2 _t=$3
+	shift 3
+	umoci init --layout "$_l" &&
+	umoci new --image "$_l:web" &&
+	rm -rf "$_l.b" &&
+	umoci unpack --rootless --image "$_l:web" "$_l.b" >/dev/null &&
+	bb_image "$_l.b/rootfs" &&
+	mkdir -p "$_l.b/rootfs/www" &&
+	echo "www:x:999:999::/www:/bin/sh" >>"$_l.b/rootfs/etc/passwd" &&
+	echo "www:x:999:" >"$_l.b/rootfs/etc/group" &&
+	echo "$_t" >"$_l.b/rootfs/www/index.html" &&
+	umoci repack --image "$_l:web" "$_l.b" &&
+	rm -rf "$_l.b" &&
+	umoci config --image "$_l:web" --config.cmd httpd --config.cmd -f \
+		--config.cmd -p --config.cmd "$_p" --config.cmd -h --config.cmd /www \
+		--config.exposedports "$_p/tcp" "$@"
+}

@@ -24,18 +24,7 @@ leftovers() {
 }
 
 test_expect_success 'a service image (busybox httpd as user www) and a job image' '
-	umoci init --layout oci &&
-	umoci new --image oci:web &&
-	umoci unpack --rootless --image oci:web b >/dev/null &&
-	bb_image b/rootfs &&
-	mkdir -p b/rootfs/www &&
-	echo "www:x:999:999::/www:/bin/sh" >>b/rootfs/etc/passwd &&
-	echo "www:x:999:" >b/rootfs/etc/group &&
-	echo "hello from the service" >b/rootfs/www/index.html &&
-	umoci repack --image oci:web b &&
-	umoci config --image oci:web --config.cmd httpd --config.cmd -f \
-		--config.cmd -p --config.cmd 18080 --config.cmd -h --config.cmd /www \
-		--config.exposedports 18080/tcp --config.env SVC=set-by-the-image &&
+	web_image oci 18080 "hello from the service" --config.env SVC=set-by-the-image &&
 	umoci config --image oci:web --tag bare --clear config.cmd \
 		--clear config.exposedports &&
 	skopeo copy -q oci:oci:bare oci:bare:bare && umoci rm --image oci:bare &&

@@ -35,18 +35,7 @@ nobody_repo() {
 
 test_expect_success 'images made (a busybox root, a web service, one that runs as www)' '
 	bb_image "$U/bb" && touch "$U/bb/etc/hosts" &&
-	umoci init --layout oci &&
-	umoci new --image oci:web &&
-	umoci unpack --rootless --image oci:web b >/dev/null &&
-	bb_image b/rootfs &&
-	mkdir -p b/rootfs/www &&
-	echo "www:x:999:999::/www:/bin/sh" >>b/rootfs/etc/passwd &&
-	echo "www:x:999:" >b/rootfs/etc/group &&
-	echo "served to nobody" >b/rootfs/www/index.html &&
-	umoci repack --image oci:web b &&
-	umoci config --image oci:web --config.cmd httpd --config.cmd -f \
-		--config.cmd -p --config.cmd 18090 --config.cmd -h --config.cmd /www \
-		--config.exposedports 18090/tcp &&
+	web_image oci 18090 "served to nobody" &&
 	umoci config --image oci:web --tag www --config.user www &&
 	skopeo copy -q oci:oci:www "oci:$U/www:www" && umoci rm --image oci:www &&
 	cp -r oci "$U/web" &&
