@@ -162,6 +162,24 @@ test_expect_success 'a gzip tarball (decompressed once): refused alike; a cut on
 	test -z "$(ls -A store/roots | grep tmp)"
 '
 
+test_expect_success 'a gzip tarball is decompressed once, not once per tar run' '
+	mkdir -p zbin &&
+	printf "#!/bin/sh\necho \"gzip \$*\" >>$SCRATCH/z.log\nexec /bin/gzip \"\$@\"\n" >zbin/gzip &&
+	printf "#!/bin/sh\necho \"pigz \$*\" >>$SCRATCH/z.log\nexec /bin/gzip \"\$@\"\n" >zbin/pigz &&
+	chmod +x zbin/gzip zbin/pigz &&
+	echo 1 >img/z1 && tar -C img -czf z1.tar.gz . &&
+	echo 2 >img/z1 && tar -C img -czf z2.tar.gz . && rm img/z1 &&
+	rm -f z.log &&
+	PATH="$SCRATCH/zbin:$PATH" "$CIDRE_BIN" image add once z1.tar.gz >out &&
+	expect_grep "^image once: tarball " out &&
+	test "$(grep -c . z.log)" = 1 &&
+	expect_grep "^pigz -dc -- $SCRATCH/z1.tar.gz$" z.log &&
+	rm -f z.log zbin/pigz &&
+	PATH="$SCRATCH/zbin:/usr/bin:/bin" "$CIDRE_BIN" image add once2 z2.tar.gz >out &&
+	test "$(grep -c . z.log)" = 1 &&
+	expect_grep "^gzip -dc -- $SCRATCH/z2.tar.gz$" z.log
+'
+
 test_expect_success 'an absolute link inside a tarball stays inside the image' '
 	mkdir -p li/bin li/etc && cp "$BUSYBOX" li/bin/busybox && ln -s busybox li/bin/sh &&
 	ln -s busybox li/bin/cat && echo inside >li/etc/motd && ln -s /etc/motd li/hello &&
