@@ -66,8 +66,9 @@ WEB_OBJ   := $(BUILD)/gen/web_files.o
 SERVER_OBJ += $(WEB_OBJ)
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o) $(WEB_OBJ)
 CMD_OBJ   := $(CMD_SRC:%.c=$(BUILD)/%.o)
-UNIT_SRC  := $(sort $(wildcard tests/unit/t-*.c))
-UNIT_BIN  := $(UNIT_SRC:%.c=$(BUILD)/%)
+# UNIT=tests/unit/t-load.c narrows `make unit` as E2E= narrows `make e2e`
+UNIT      ?= $(sort $(wildcard tests/unit/t-*.c))
+UNIT_BIN  := $(UNIT:%.c=$(BUILD)/%)
 
 BIN       := $(BUILD)/cidre
 NET_BIN   := $(BUILD)/cidre-server $(BUILD)/cidre-client
@@ -208,7 +209,7 @@ test-asan: asan
 		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 unit e2e
 
-FUZZ_SECONDS ?= 20
+FUZZ_SECONDS ?= 10
 FUZZ_TARGETS := $(patsubst fuzz/%.c,build-fuzz/bin/%,$(wildcard fuzz/fuzz-*.c))
 FUZZ_CFLAGS  := -std=gnu11 -g -O1 -fno-omit-frame-pointer -DCIDRE_FUZZING
 FUZZ_OBJ     := $(LIB_SRC:%.c=build-fuzz/%.o) build-fuzz/gen/web_files.o

@@ -177,10 +177,11 @@ test_expect_success 'a supervisor that starts only once the next server recovers
 	test "$(sqlite3 data/cidre.db "SELECT coalesce(pid, 0) FROM jobs WHERE id = $jid")" = 0 &&
 	kill_server &&
 	{ start_server data & starting=$!; } &&
-	sleep 0.3 &&
+	# let the launcher go once the recovery waits for it: a fixed sleep
+	# let it go too soon where the new server starts slowly
+	wait_for 20 grep -q "job $jid was starting when the server stopped" data.log &&
 	kill -CONT "$launcher" &&
 	wait "$starting" &&
-	expect_grep "job $jid was starting when the server stopped" data.log &&
 	expect_grep "job $jid still runs .*re-attached" data.log &&
 	touch go5 &&
 	wait_pipeline "$id" >d5.json &&

@@ -51,6 +51,14 @@ audit:
 EOF
 }
 
+# blob_or_expired SHAFILE JOB: the blob is there, or the reaper already
+# expired JOB's artifacts (1 or 6 seconds after its end: a slow machine
+# gets there first); the metrics' removed blobs show it was there
+blob_or_expired() {
+	test -f "$(blob "$(cat "$1")")" ||
+		api GET "/api/v1/jobs/$2" | jq -e ".artifacts_expired_at != null"
+}
+
 reloads() {
 	grep -c "reload: .* is in use" data.log
 }
@@ -135,9 +143,9 @@ test_expect_success 'each job gets its expiry: finish + expire_in, never, the de
 	expect_grep "^never expire$" out &&
 	sha_of "short $short" >own.sha && sha_of same >shared.sha &&
 	sha_of "dflt $dflt" >d.sha &&
-	test -f "$(blob "$(cat own.sha)")" &&
+	blob_or_expired own.sha "$short" &&
 	test "$(api GET "/api/v1/jobs/$keeper/artifacts" | jq -r ".[] | select(.path == \"shared.txt\") | .sha256")" = "$(cat shared.sha)" &&
-	test -f "$(blob "$(cat shared.sha)")" && test -f "$(blob "$(cat d.sha)")"
+	test -f "$(blob "$(cat shared.sha)")" && blob_or_expired d.sha "$dflt"
 '
 
 test_expect_success 'expire_in: 1 second: 410 with the message; its own blob goes, the shared one stays' '
