@@ -51,6 +51,7 @@ struct pull {
 	int may_plain;       /* an insecure registry: http:// when TLS fails */
 	char *user, *secret; /* credentials for the host, or NULL */
 	char *auth;          /* "Authorization: …" once the registry asked */
+	const char *form;    /* a POST's form body (an OAuth token request) */
 	CURL *h;
 	CURLcode last;       /* the last transfer's result */
 };
@@ -428,6 +429,11 @@ static int fetch(struct pull *p, const char *url, const char *accept,
 		snprintf(range, sizeof(range), "%lld-", a->from);
 		curl_easy_setopt(p->h, CURLOPT_RANGE, range);
 	}
+	if (p->form) {
+		curl_easy_setopt(p->h, CURLOPT_POSTFIELDS, p->form);
+		hs = curl_slist_append(hs, "Content-Type: "
+				       "application/x-www-form-urlencoded");
+	}
 	if (accept)
 		hs = curl_slist_append(hs, accept);
 	if (p->auth)
@@ -473,27 +479,20 @@ static char *basic_header(const char *user, const char *secret)
 	return strbuf_detach(&h, NULL);
 }
 
-/* The token server's token for the challenge (Docker Hub and its kind). */
-static int get_token(struct pull *p, const struct reg_challenge *c,
-		     struct strbuf *err)
+static int is_identity(const struct pull *p)
 {
-	struct strbuf url = STRBUF_INIT, body = STRBUF_INIT;
-	struct answer a;
-	json_t *o = NULL;
-	const char *tok;
-	char *e;
-	int ret = -1;
+	return p->user && !strcmp(p->user, REG_IDENTITY_USER);
+}
 
-	if (!c->realm || (strncmp(c->realm, "https://", 8) &&
-			  !(p->may_plain && !strncmp(c->realm, "http://", 7)))) {
-		strbuf_addf(err, "%s asks for a token from \"%s\", not an https:// "
-			    "address", p->ref.host, c->realm ? c->realm : "");
-		return -1;
-	}
-	strbuf_addf(&url, "%s%s", c->realm, strchr(c->realm, '?') ? "&" : "?");
+/* service=…&scope=… for the challenge, URL-encoded, into q. */
+static void token_query(struct pull *p, const struct reg_challenge *c,
+			struct strbuf *q)
+{
+	char *e;
+
 	if (c->service) {
 		e = curl_easy_escape(p->h, c->service, 0);
-		strbuf_addf(&url, "service=%s&", e);
+		strbuf_addf(q, "service=%s&", e);
 		curl_free(e);
 	}
 	if (c->scope)
@@ -504,14 +503,71 @@ static int get_token(struct pull *p, const struct reg_challenge *c,
 		e = curl_easy_escape(p->h, s, 0);
 		free(s);
 	}
-	strbuf_addf(&url, "scope=%s", e);
+	strbuf_addf(q, "scope=%s", e);
 	curl_free(e);
+}
+
+/*
+ * An identity token's request, as Docker's OAuth2 flow makes it: a POST
+ * to the realm of grant_type=refresh_token with the token, the service
+ * and scope, and a client_id; the answer's access_token is the bearer.
+ */
+static int post_identity(struct pull *p, const struct reg_challenge *c,
+			 struct answer *a, struct strbuf *err)
+{
+	struct strbuf form = STRBUF_INIT;
+	char *e = curl_easy_escape(p->h, p->secret, 0);
+	char *saved = p->auth;
+	int r;
+
+	strbuf_addf(&form, "grant_type=refresh_token&client_id=cidre&"
+		    "refresh_token=%s&", e);
+	curl_free(e);
+	token_query(p, c, &form);
+	p->auth = NULL;
+	p->form = form.buf;
+	r = fetch(p, c->realm, NULL, a, 0, err);
+	p->form = NULL;
+	p->auth = saved;
+	strbuf_release(&form);
+	return r;
+}
+
+/* The token server's token for the challenge (Docker Hub and its kind). */
+static int get_token(struct pull *p, const struct reg_challenge *c,
+		     struct strbuf *err)
+{
+	struct strbuf url = STRBUF_INIT, body = STRBUF_INIT;
+	struct answer a;
+	json_t *o = NULL;
+	const char *tok;
+	int ret = -1;
+
+	if (!c->realm || (strncmp(c->realm, "https://", 8) &&
+			  !(p->may_plain && !strncmp(c->realm, "http://", 7)))) {
+		strbuf_addf(err, "%s asks for a token from \"%s\", not an https:// "
+			    "address", p->ref.host, c->realm ? c->realm : "");
+		return -1;
+	}
 	answer_init(&a);
 	a.body = &body;
 	a.max = REG_MAX_TOKEN;
-	{
+	if (is_identity(p)) {
+		if (post_identity(p, c, &a, err) < 0)
+			goto done;
+		if (a.status == 400 || a.status == 401 || a.status == 403) {
+			strbuf_addf(err, "token server %s refused the identity token "
+				    "for %s (HTTP %ld)%s: log in again with `docker "
+				    "login %s`", c->realm, p->ref.repo, a.status,
+				    a.status == 400 ? ", an expired or revoked one" : "",
+				    p->ref.host);
+			goto done;
+		}
+	} else {
 		char *saved = p->auth;
 
+		strbuf_addf(&url, "%s%s", c->realm, strchr(c->realm, '?') ? "&" : "?");
+		token_query(p, c, &url);
 		p->auth = NULL;
 		if (p->user)
 			p->auth = basic_header(p->user, p->secret);
@@ -630,6 +686,12 @@ static int get(struct pull *p, const char *path, const char *accept,
 			}
 			if (!strcmp(c.scheme, "bearer")) {
 				r = get_token(p, &c, err);
+			} else if (!strcmp(c.scheme, "basic") && is_identity(p)) {
+				strbuf_addf(err, "%s asks for a user and password, and its "
+					    "credentials are an identity token (an OAuth "
+					    "login), which only a token server takes",
+					    p->ref.host);
+				r = -1;
 			} else if (!strcmp(c.scheme, "basic") && p->user) {
 				free(p->auth);
 				p->auth = basic_header(p->user, p->secret);

@@ -285,7 +285,7 @@ int reg_auth_find(const char *text, size_t len, const char *host, char **user,
 	}
 	json_object_foreach(auths, key, e) {
 		char *h = key_host(key);
-		const char *a, *u, *pw;
+		const char *a, *u, *pw, *id;
 		int same = !strcmp(h, host);
 
 		free(h);
@@ -294,6 +294,14 @@ int reg_auth_find(const char *text, size_t len, const char *host, char **user,
 		a = json_string_value(json_object_get(e, "auth"));
 		u = json_string_value(json_object_get(e, "username"));
 		pw = json_string_value(json_object_get(e, "password"));
+		id = json_string_value(json_object_get(e, "identitytoken"));
+		if (id && *id) {
+			/* as Docker: the identity token wins over "auth" */
+			*user = xstrdup(REG_IDENTITY_USER);
+			*secret = xstrdup(id);
+			ret = 1;
+			break;
+		}
 		if (a && *a) {
 			size_t n;
 			char *dec = b64_decode(a, &n), *colon;
@@ -391,10 +399,6 @@ int reg_helper_answer(const char *text, size_t len, char **user, char **secret,
 	*user = *secret = NULL;
 	if (!u || !s)
 		strbuf_addstr(err, "its answer has no Username and Secret");
-	else if (!strcmp(u, "<token>"))
-		strbuf_addstr(err, "it gives an identity token (an OAuth login), "
-			      "which cidre does not use: give a password or an "
-			      "access token");
 	else {
 		*user = xstrdup(u);
 		*secret = xstrdup(s);

@@ -56,10 +56,11 @@ void reg_challenge_release(struct reg_challenge *c);
  * The credentials for host in a Docker config's JSON (text, len bytes):
  * its "auths" entry for the host (keyed "host", "https://host",
  * "http://host/…"; docker.io's as Docker writes it,
- * "https://index.docker.io/v1/"), from "auth" (base64 of USER:SECRET) or
- * "username" and "password". 1 with *user and *secret malloc'ed, 0 when
- * it has none for host, -1 when the text is not such a config (err says
- * why).
+ * "https://index.docker.io/v1/"), from "identitytoken" (an OAuth
+ * refresh token, as `docker login` keeps one: *user is then
+ * REG_IDENTITY_USER), else "auth" (base64 of USER:SECRET) or "username"
+ * and "password". 1 with *user and *secret malloc'ed, 0 when it has none
+ * for host, -1 when the text is not such a config (err says why).
  */
 int reg_auth_find(const char *text, size_t len, const char *host, char **user,
 		  char **secret, struct strbuf *err);
@@ -75,9 +76,17 @@ int reg_auth_helper(const char *text, size_t len, const char *host,
 		    char **helper, struct strbuf *err);
 
 /*
+ * The user name that stands for an identity token (an OAuth refresh
+ * token) in a helper's answer, and in what reg_auth_find returns: the
+ * token server is then asked for an access token with it (a POST of
+ * grant_type=refresh_token), never sent it as a password.
+ */
+#define REG_IDENTITY_USER "<token>"
+
+/*
  * A credential helper's answer to `get`: {"Username", "Secret"}. 1 with
- * both malloc'ed, -1 when it is not one, or an identity token (Username
- * "<token>", which needs OAuth), err saying why.
+ * both malloc'ed (Username REG_IDENTITY_USER: Secret is an identity
+ * token), -1 when it is not one, err saying why.
  */
 int reg_helper_answer(const char *text, size_t len, char **user, char **secret,
 		      struct strbuf *err);

@@ -312,22 +312,39 @@ test_expect_success 'a credential helper, as Docker runs it (credHelpers, credsS
 	EOF
 	cat >bin/docker-credential-oauth <<-\EOF &&
 	#!/bin/sh
-	echo "{\"Username\": \"<token>\", \"Secret\": \"refresh\"}"
+	echo "{\"Username\": \"<token>\", \"Secret\": \"idtok-s3cret\"}"
 	EOF
 	chmod +x bin/docker-credential-fake bin/docker-credential-oauth &&
 	printf "{\"credHelpers\": {\"127.0.0.1:%s\": \"fake\"}}" $F >home/.docker/config.json &&
 	PATH="$SCRATCH/bin:$PATH" "$CIDRE_BIN" image pull 127.0.0.1:$F/team/app:1 >out &&
 	expect_grep "^image 127.0.0.1:$F/team/app:1: pulled " out &&
 	expect_grep "^get 127.0.0.1:$F$" helper.log &&
+	# an identity token: traded for an access token by a POST, as
+	# Docker does it (the front checks the form), never sent as a password
 	printf "{\"credsStore\": \"oauth\"}" >home/.docker/config.json &&
-	! PATH="$SCRATCH/bin:$PATH" "$CIDRE_BIN" image pull 127.0.0.1:$F/team/multi:1 2>out &&
-	expect_grep "docker-credential-oauth get: it gives an identity token" out &&
+	PATH="$SCRATCH/bin:$PATH" "$CIDRE_BIN" image pull 127.0.0.1:$F/team/multi:1 >out &&
+	expect_grep "^image 127.0.0.1:$F/team/multi:1: pulled " out &&
+	expect_grep "\"POST /token HTTP/1.1\" 200" front.log &&
 	printf "{\"credsStore\": \"../../bin/sh\"}" >home/.docker/config.json &&
 	! "$CIDRE_BIN" image pull 127.0.0.1:$F/team/multi:1 2>out &&
 	expect_grep "is not a credential helper.s name" out &&
 	printf "{\"credsStore\": \"missing\"}" >home/.docker/config.json &&
 	! "$CIDRE_BIN" image pull 127.0.0.1:$F/team/multi:1 2>out &&
 	expect_grep "its credential helper docker-credential-missing is not in PATH" out &&
+	rm home/.docker/config.json
+'
+
+test_expect_success 'an identity token in a Docker config; a revoked one is refused' '
+	read F C <front &&
+	export CIDRE_IMAGES="$SCRATCH/store-idtok" &&
+	printf "{\"auths\": {\"127.0.0.1:%s\": {\"auth\": \"%s\", \"identitytoken\": \"idtok-s3cret\"}}}" \
+		$F "$(printf "00000000-0000-0000-0000-000000000000:" | base64)" >home/.docker/config.json &&
+	cidre image pull 127.0.0.1:$F/team/app:1 >out &&
+	expect_grep "^image 127.0.0.1:$F/team/app:1: pulled " out &&
+	printf "{\"auths\": {\"127.0.0.1:%s\": {\"identitytoken\": \"idtok-revoked\"}}}" \
+		$F >home/.docker/config.json &&
+	expect_exit 1 cidre image pull 127.0.0.1:$F/team/multi:1 2>out &&
+	expect_grep "token server http://127.0.0.1:$F/token refused the identity token for team/multi \(HTTP 400\), an expired or revoked one: log in again with .docker login 127.0.0.1:$F." out &&
 	rm home/.docker/config.json
 '
 

@@ -2,7 +2,10 @@
 """A registry's front as Docker Hub's is, for the tests: in front of a
 real registry (docker-registry, on loopback), it asks for a token
 (401 with WWW-Authenticate: Bearer realm=…/token,service=…,scope=…),
-hands one out at /token for the right basic credentials, and redirects
+hands one out at /token for the right basic credentials (GET), or for
+the identity token "idtok-PASSWORD" as Docker's OAuth2 flow asks with one
+(POST of grant_type=refresh_token, refresh_token, service, scope,
+client_id; a wrong one gets 400 invalid_grant), and redirects
 blobs to a "CDN" on another port, which refuses any request that carries
 an Authorization header (a client must not send a registry's token to
 another host).
@@ -68,6 +71,24 @@ class Quiet(http.server.BaseHTTPRequestHandler):
 
 
 class Front(Quiet):
+    def do_POST(self):
+        u = urllib.parse.urlsplit(self.path)
+        n = int(self.headers.get("Content-Length") or 0)
+        form = urllib.parse.parse_qs(self.rfile.read(n).decode()) if n <= 65536 else {}
+        if u.path != "/token":
+            return self.send(404)
+        if self.headers.get("Content-Type") != "application/x-www-form-urlencoded" or \
+                "Authorization" in self.headers:
+            return self.send(400, b'{"error":"invalid_request"}')
+        if form.get("grant_type") != ["refresh_token"] or not form.get("client_id") or \
+                form.get("service") != ["front.test"] or \
+                not form.get("scope", [""])[0].startswith("repository:"):
+            return self.send(400, b'{"error":"invalid_request"}')
+        if form.get("refresh_token") != ["idtok-" + creds.split(":", 1)[1]]:
+            return self.send(400, b'{"error":"invalid_grant"}')
+        return self.send(200, b'{"access_token":"%s","expires_in":300,'
+                         b'"refresh_token":"next"}' % TOKEN.encode())
+
     def do_GET(self):
         u = urllib.parse.urlsplit(self.path)
         if u.path == "/token":

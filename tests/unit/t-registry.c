@@ -391,6 +391,14 @@ static void test_auth_find(void **state)
 	auth_none(config, "index.docker.io/v1");
 	auth_none(config, "example.com");
 
+	/* an identity token (`docker login` to an OAuth registry) wins over
+	   "auth", whose password part is then empty */
+	auth_is("{\"auths\":{\"acr.example.io\":{\"auth\":\"MDAwMDA6\","
+		"\"identitytoken\":\"eyJhbGciOi.refresh\"}}}", "acr.example.io",
+		REG_IDENTITY_USER, "eyJhbGciOi.refresh");
+	auth_is("{\"auths\":{\"h\":{\"auth\":\"dXNlcjpwYXNzdw==\","
+		"\"identitytoken\":\"\"}}}", "h", "user", "passw");
+
 	/* padded and not */
 	auth_is("{\"auths\":{\"h\":{\"auth\":\"dXNlcjpwYXNzdw==\"}}}", "h",
 		"user", "passw");
@@ -597,10 +605,17 @@ static void test_auth_helper(void **state)
 	assert_string_equal(sec, "p:q");
 	free(u);
 	free(sec);
+	/* an identity token: kept, and named by its user */
 	assert_int_equal(reg_helper_answer("{\"Username\": \"<token>\", \"Secret\": "
-					   "\"r\"}", 38, &u, &sec, &err), -1);
+					   "\"r\"}", 38, &u, &sec, &err), 1);
+	assert_string_equal(u, REG_IDENTITY_USER);
+	assert_string_equal(sec, "r");
+	free(u);
+	free(sec);
+	assert_int_equal(reg_helper_answer("{\"Username\": \"u\"}", 15, &u, &sec,
+					   &err), -1);
 	assert_null(u);
-	assert_non_null(strstr(err.buf, "identity token"));
+	assert_non_null(strstr(err.buf, "no Username and Secret"));
 	strbuf_reset(&err);
 	assert_int_equal(reg_helper_answer("credentials not found", 21, &u, &sec,
 					   &err), -1);
