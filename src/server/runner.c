@@ -1710,6 +1710,12 @@ static void finish_slot(struct runner *r, size_t i)
 	}
 	r->slots[i] = r->slots[--r->nr];
 	ingest(r, s.job_id, s.no, NULL);
+	if (!s.child) {
+		/* a job re-attached after a restart ran in the slot cgroup of
+		   the server before this one, which is gone: its cgroup is
+		   empty now, and no one else would remove it */
+		cgroup_remove_stale_kept();
+	}
 }
 
 /* Slots whose process is gone but gave no pidfd event (no pidfd support). */

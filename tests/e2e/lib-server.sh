@@ -48,6 +48,22 @@ stop_all_servers() {
 	for p in $(pgrep -f "job-(exec|launcher) $SCRATCH/" 2>/dev/null); do
 		kill -9 "$p" 2>/dev/null
 	done
+	# their jobs, which outlive them by design (a server re-attaches
+	# them): a failed test may have left one waiting for ever, whose
+	# cgroup a later test (its pid reused) would take for its own
+	for d in /proc/[0-9]*; do
+		case $(readlink "$d/cwd" 2>/dev/null) in
+		"$SCRATCH"/*/*) kill -9 "${d#/proc/}" 2>/dev/null ;;
+		esac
+	done
+	# and their cgroups, named after a server that is gone (one that
+	# re-attached them is not the one whose name they carry): empty
+	# cgroups of no live process, as the next server's start sweeps them
+	for d in $(find /sys/fs/cgroup -depth -type d -name "cidre-[0-9]*-slot-*" 2>/dev/null); do
+		p=${d##*/cidre-}
+		kill -0 "${p%%-*}" 2>/dev/null || rmdir "$d" 2>/dev/null
+	done
+	return 0
 }
 trap stop_all_servers EXIT
 

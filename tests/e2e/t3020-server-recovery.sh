@@ -51,6 +51,7 @@ test_expect_success 'a pipeline is mid-way: one job done, two running' '
 '
 
 test_expect_success 'kill -9 the server, and the victim job with all its processes' '
+	refresh && echo "$SERVER_PID" >first-server &&
 	kill_server &&
 	vid=$(job_id victim p.json) &&
 	spid=$(cat data/work/slot-*.spec.json.pid | awk -v j="$vid" "\$1 == j { print \$2 }") &&
@@ -93,7 +94,10 @@ test_expect_success 'the queue resumes and the pipeline ends in success' '
 	wait_pipeline "$(cat pid)" >done.json &&
 	jq -e ".status == \"success\"" done.json &&
 	jq -e "[.jobs[] | select(.name == \"victim\")][0] | .attempt == 2 and .status == \"success\"" done.json &&
-	jq -e ".jobs[] | select(.name == \"after\") | .status == \"success\"" done.json
+	jq -e ".jobs[] | select(.name == \"after\") | .status == \"success\"" done.json &&
+	# the re-attached job ran in the killed server'"'"'s slot cgroup: removed
+	# once it ended, not left for the next start
+	wait_for 10 test -z "$(find /sys/fs/cgroup -name "cidre-$(cat first-server)-slot-*")"
 '
 
 test_expect_success 'every log line of the re-attached job is there, before and after the kill' '
