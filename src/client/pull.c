@@ -994,19 +994,14 @@ static void cache_layer(const char *dir, const char *cache, const char *digest)
  * error, the progress lines).
  */
 struct downloads {
-	struct oci_waiter waiter; /* the unpack's: first, see waiter_wait */
 	struct pull *p;
 	const char *dir, *cache;
 	json_t *layers;
 	const size_t *todo;      /* indexes into layers */
 	size_t nr, next;
-	unsigned char *done;     /* per todo entry: in the layout, checked */
 	int failed;
 	struct strbuf err;
 	pthread_mutex_t lock;
-	pthread_cond_t changed;  /* a layer done, or failed */
-	pthread_t t[PULL_PARALLEL_MAX];
-	size_t started;
 };
 
 static void *download_main(void *arg)
@@ -1043,22 +1038,16 @@ static void *download_main(void *arg)
 			if (!dl->failed)
 				strbuf_addstr(&dl->err, err.buf);
 			dl->failed = 1;
-			pthread_cond_broadcast(&dl->changed);
 			pthread_mutex_unlock(&dl->lock);
 			break;
 		}
 		cache_layer(dl->dir, dl->cache, d);
-		pthread_mutex_lock(&dl->lock);
-		dl->done[k] = 1;
-		pthread_cond_broadcast(&dl->changed);
-		pthread_mutex_unlock(&dl->lock);
 	}
 	if (!q.h) {
 		pthread_mutex_lock(&dl->lock);
 		if (!dl->failed)
 			strbuf_addstr(&dl->err, "cannot initialise libcurl");
 		dl->failed = 1;
-		pthread_cond_broadcast(&dl->changed);
 		pthread_mutex_unlock(&dl->lock);
 	} else {
 		curl_easy_cleanup(q.h);
@@ -1070,49 +1059,20 @@ static void *download_main(void *arg)
 }
 
 /*
- * The unpack's wait for a layer (struct oci_waiter): one this pull is
- * downloading is waited for; any other (kept here already) is there.
+ * The layers todo[0..nr) of layers into dir's layout, PULL_PARALLEL (or
+ * CIDRE_PULL_PARALLEL) at once, each kept in cache once checked. 0, or -1
+ * with the first failure in err.
  */
-static int waiter_wait(struct oci_waiter *w, const char *digest,
-		       struct strbuf *err)
+static int download_layers(struct pull *p, const char *dir, const char *cache,
+			   json_t *layers, const size_t *todo, size_t nr,
+			   struct strbuf *err)
 {
-	struct downloads *dl = (struct downloads *)w;
-	size_t k;
-	int ret = 0;
-
-	for (k = 0; k < dl->nr; k++) {
-		const char *d = json_string_value(json_object_get(
-			json_array_get(dl->layers, dl->todo[k]), "digest"));
-
-		if (d && !strcmp(d, digest))
-			break;
-	}
-	if (k == dl->nr)
-		return 0;
-	pthread_mutex_lock(&dl->lock);
-	while (!dl->done[k] && !dl->failed)
-		pthread_cond_wait(&dl->changed, &dl->lock);
-	if (!dl->done[k]) {
-		strbuf_addf(err, "the download of %.19s... failed", digest);
-		ret = -1;
-	}
-	pthread_mutex_unlock(&dl->lock);
-	return ret;
-}
-
-/*
- * Start downloading the layers todo[0..nr) of layers into dir's layout,
- * PULL_PARALLEL (or CIDRE_PULL_PARALLEL) at once, each kept in cache once
- * checked; download_finish() waits for them. 0, or -1 with err.
- */
-static int download_start(struct downloads *dl, struct pull *p,
-			  const char *dir, const char *cache, json_t *layers,
-			  const size_t *todo, size_t nr, struct strbuf *err)
-{
+	struct downloads dl = { .p = p, .dir = dir, .cache = cache,
+				.layers = layers, .todo = todo, .nr = nr };
+	pthread_t t[PULL_PARALLEL_MAX];
 	const char *env = getenv("CIDRE_PULL_PARALLEL");
-	size_t i, want = PULL_PARALLEL;
+	size_t i, started = 0, want = PULL_PARALLEL;
 
-	memset(dl, 0, sizeof(*dl));
 	if (env && *env) {
 		char *end;
 		long v = strtol(env, &end, 10);
@@ -1124,50 +1084,20 @@ static int download_start(struct downloads *dl, struct pull *p,
 		}
 		want = (size_t)v;
 	}
-	dl->waiter.wait = waiter_wait;
-	dl->p = p;
-	dl->dir = dir;
-	dl->cache = cache;
-	dl->layers = layers;
-	dl->todo = todo;
-	dl->nr = nr;
-	dl->done = xcalloc(nr ? nr : 1, 1);
-	strbuf_init(&dl->err, 0);
-	pthread_mutex_init(&dl->lock, NULL);
-	pthread_cond_init(&dl->changed, NULL);
+	strbuf_init(&dl.err, 0);
+	pthread_mutex_init(&dl.lock, NULL);
 	for (i = 0; i < want && i < nr; i++)
-		if (!pthread_create(&dl->t[dl->started], NULL, download_main, dl))
-			dl->started++;
-	if (!dl->started)
-		download_main(dl);      /* no thread: this one, in order */
-	return 0;
-}
-
-/* Stop taking new layers (the unpack failed). */
-static void download_stop(struct downloads *dl)
-{
-	pthread_mutex_lock(&dl->lock);
-	dl->next = dl->nr;
-	pthread_mutex_unlock(&dl->lock);
-}
-
-/* Wait for the downloads: 0, or -1 with the first failure in err. */
-static int download_finish(struct downloads *dl, struct strbuf *err)
-{
-	size_t i;
-	int failed;
-
-	for (i = 0; i < dl->started; i++)
-		pthread_join(dl->t[i], NULL);
-	failed = dl->failed;
-	if (failed)
-		strbuf_addstr(err, dl->err.buf);
-	pthread_cond_destroy(&dl->changed);
-	pthread_mutex_destroy(&dl->lock);
-	strbuf_release(&dl->err);
-	free(dl->done);
-	dl->done = NULL;
-	return failed ? -1 : 0;
+		if (!pthread_create(&t[i], NULL, download_main, &dl))
+			started++;
+	if (!started)
+		download_main(&dl);     /* no thread: this one, in order */
+	for (i = 0; i < started; i++)
+		pthread_join(t[i], NULL);
+	pthread_mutex_destroy(&dl.lock);
+	if (dl.failed)
+		strbuf_addstr(err, dl.err.buf);
+	strbuf_release(&dl.err);
+	return dl.failed ? -1 : 0;
 }
 
 /* Where the registry is: https://host, or the mirror for Docker Hub. */
@@ -1209,8 +1139,7 @@ int pull_image(const struct pull_opts *o, const char *name, struct strbuf *msg,
 	const char *cdigest, *arch = oci_host_arch();
 	json_t *m = NULL, *index = NULL, *layers, *l;
 	long long csize, total = 0;
-	int ret = -1, lock_fd = -1, have = 0, current = 0, downloading = 0, added = 0;
-	struct downloads dl;
+	int ret = -1, lock_fd = -1, have, current;
 	size_t i;
 
 	if (reg_ref_parse(name, &p.ref, err) < 0)
@@ -1351,12 +1280,8 @@ int pull_image(const struct pull_opts *o, const char *name, struct strbuf *msg,
 				fflush(o->progress);
 			}
 		}
-		/* unpacked as they arrive: image_add_from() waits for each
-		   (oci_waiter) */
-		if (download_start(&dl, &p, dir, cache, layers, todo, todo_nr,
-				   err) < 0)
+		if (download_layers(&p, dir, cache, layers, todo, todo_nr, err) < 0)
 			goto done;
-		downloading = 1;
 	}
 	label = p.ref.tag ?
 		xasprintf("%s/%s:%s@%s", p.ref.host, p.ref.repo, p.ref.tag, digest) :
@@ -1364,28 +1289,9 @@ int pull_image(const struct pull_opts *o, const char *name, struct strbuf *msg,
 	/* registered from this manifest already: nothing to write (its
 	   size would be measured again, a walk of the whole tree) */
 	current = have && image_current(o->store, name, label);
-	if (!current) {
-		oci_waiter = downloading ? &dl.waiter : NULL;
-		added = image_add_from(o->store, name, dir, label, "registry", &sub,
-				       hits.nr ? &first : err);
-		oci_waiter = NULL;
-	}
-	if (downloading) {
-		struct strbuf why = STRBUF_INIT;
-
-		if (added < 0)
-			download_stop(&dl);
-		downloading = 0;
-		if (download_finish(&dl, &why) < 0) {
-			/* what the unpack said of it is only "failed" */
-			strbuf_reset(err);
-			strbuf_add(err, why.buf, why.len);
-			strbuf_release(&why);
-			goto done;
-		}
-		strbuf_release(&why);
-	}
-	if (!current && added < 0) {
+	if (!current &&
+	    image_add_from(o->store, name, dir, label, "registry", &sub,
+			   hits.nr ? &first : err) < 0) {
 		if (!hits.nr)
 			goto done;
 		if (!strstr(first.buf, "does not match its digest")) {
@@ -1450,13 +1356,6 @@ int pull_image(const struct pull_opts *o, const char *name, struct strbuf *msg,
 			    (total + csize) / 1e6);
 	ret = 0;
 done:
-	if (downloading) {
-		struct strbuf why = STRBUF_INIT;
-
-		download_stop(&dl);
-		download_finish(&dl, &why);
-		strbuf_release(&why);
-	}
 	if (dir) {
 		struct strbuf why = STRBUF_INIT;
 

@@ -35,7 +35,6 @@
 #include "util/xalloc.h"
 
 FILE *oci_progress;
-__thread struct oci_waiter *oci_waiter;
 
 int oci_file_sha256(const char *path, char hex[SHA256_HEX_LEN + 1],
 		    struct strbuf *err)
@@ -251,30 +250,22 @@ static json_t *load_json(const char *path, const char *what, struct strbuf *err)
 }
 
 /* A blob's path for digest, its content checked against it. */
-static int digest_ok(const char *digest, struct strbuf *err)
+static char *blob(const char *dir, const char *digest, struct strbuf *err)
 {
+	char hex[SHA256_HEX_LEN + 1], *rel, *path;
 	size_t i;
 
 	if (!digest || strncmp(digest, "sha256:", 7) ||
 	    strlen(digest + 7) != SHA256_HEX_LEN) {
 		strbuf_addf(err, "digest \"%s\" is not a sha256 digest",
 			    digest ? digest : "");
-		return 0;
+		return NULL;
 	}
 	for (i = 7; digest[i]; i++)
 		if (!strchr("0123456789abcdef", digest[i])) {
 			strbuf_addf(err, "digest \"%s\" is not a sha256 digest", digest);
-			return 0;
+			return NULL;
 		}
-	return 1;
-}
-
-static char *blob(const char *dir, const char *digest, struct strbuf *err)
-{
-	char hex[SHA256_HEX_LEN + 1], *rel, *path;
-
-	if (!digest_ok(digest, err))
-		return NULL;
 	rel = xasprintf("blobs/sha256/%s", digest + 7);
 	path = inside(dir, rel, err);
 	free(rel);
@@ -698,11 +689,6 @@ static const char *const layer_types[] = {
 	NULL
 };
 
-/*
- * The chosen image of an OCI layout: its layers' digests (checked and
- * resolved one at a time as they are unpacked: a pull may still be
- * downloading the later ones), its config, reference and manifest digest.
- */
 static int oci_layout(const char *dir, const char *want, struct strvec *layers,
 		      json_t **config, char **ref, char **id, int *many,
 		      struct strbuf *err)
@@ -736,7 +722,7 @@ static int oci_layout(const char *dir, const char *want, struct strvec *layers,
 	}
 	json_array_foreach(ls, i, l) {
 		const char *type = json_string_value(json_object_get(l, "mediaType"));
-		const char *d;
+		char *p;
 		size_t k;
 
 		for (k = 0; type && layer_types[k] && strcmp(type, layer_types[k]); k++)
@@ -746,12 +732,13 @@ static int oci_layout(const char *dir, const char *want, struct strvec *layers,
 				    "unpack", i + 1, type ? type : "(none)");
 			goto out;
 		}
-		d = json_string_value(json_object_get(l, "digest"));
-		if (!digest_ok(d, err)) {
+		p = blob(dir, json_string_value(json_object_get(l, "digest")), err);
+		if (!p) {
 			strbuf_addf(err, " (layer %zu)", i + 1);
 			goto out;
 		}
-		strvec_push(layers, d);
+		strvec_push(layers, p);
+		free(p);
 	}
 	ret = 0;
 out:
@@ -772,11 +759,11 @@ int oci_unpack(const char *dir, const char *want, const char *root,
 	const char *format = access(mf, F_OK) ? "OCI" : "docker-archive";
 	struct strbuf why = STRBUF_INIT;
 	size_t i;
-	int ret = -1, many = 0, oci = !strcmp(format, "OCI");
+	int ret = -1, many = 0;
 
 	free(mf);
 	*ret_info = NULL;
-	if ((oci ? oci_layout : docker_archive)(
+	if ((!strcmp(format, "OCI") ? oci_layout : docker_archive)(
 		    dir, want, &layers, &config, &ref, &id, &many, &why) < 0)
 		goto out;
 	if (ret_many)
@@ -791,40 +778,30 @@ int oci_unpack(const char *dir, const char *want, const char *root,
 		goto out;
 	/* which image of the source: its manifest's digest, or its entry */
 	json_object_set_new(*ret_info, "manifest", json_string(id));
-	if (oci) {
+	if (!strcmp(format, "OCI")) {
 		/* the blobs it was unpacked from: the store's cache of
 		   pulled layers keeps these while the root is registered */
 		json_t *ds = json_array();
 
-		for (i = 0; i < layers.nr; i++)
-			json_array_append_new(ds, json_string(layers.v[i]));
+		for (i = 0; i < layers.nr; i++) {
+			const char *hex = strrchr(layers.v[i], '/');
+			char *d = xasprintf("sha256:%s", hex ? hex + 1 : layers.v[i]);
+
+			json_array_append_new(ds, json_string(d));
+			free(d);
+		}
 		json_object_set_new(*ret_info, "layer_digests", ds);
 	}
 	for (i = 0; i < layers.nr; i++) {
-		char *path = NULL;
-		int r;
-
-		if (oci) {
-			/* a layer still downloading is waited for, then
-			   checked against its digest */
-			if ((oci_waiter &&
-			     oci_waiter->wait(oci_waiter, layers.v[i], &why) < 0) ||
-			    !(path = blob(dir, layers.v[i], &why))) {
-				strbuf_addf(&why, " (layer %zu)", i + 1);
-				goto out;
-			}
-		}
 		if (oci_progress) {
 			struct stat st;
 
 			fprintf(oci_progress, "unpacking layer %zu of %zu (%.1f MB)\n",
-				i + 1, layers.nr, stat(path ? path : layers.v[i], &st) ?
-				0.0 : st.st_size / 1e6);
+				i + 1, layers.nr, stat(layers.v[i], &st) ? 0.0 :
+				st.st_size / 1e6);
 			fflush(oci_progress);
 		}
-		r = oci_apply_layer(root, path ? path : layers.v[i], &why);
-		free(path);
-		if (r < 0) {
+		if (oci_apply_layer(root, layers.v[i], &why) < 0) {
 			strbuf_addf(&why, " (layer %zu of %zu)", i + 1, layers.nr);
 			goto out;
 		}

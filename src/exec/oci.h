@@ -21,19 +21,6 @@
  */
 extern FILE *oci_progress;
 
-/*
- * A pull whose layers are still downloading: oci_unpack() of an OCI
- * layout asks wait() for each layer before it reads it (this thread
- * only, NULL otherwise), so that unpacking starts with the first layer
- * while the others arrive. wait() returns 0 once the layer is in the
- * layout (at once for one that is not being downloaded), -1 when its
- * download failed (err says so).
- */
-struct oci_waiter {
-	int (*wait)(struct oci_waiter *w, const char *digest, struct strbuf *err);
-};
-extern __thread struct oci_waiter *oci_waiter;
-
 /* Caps on what an image may hold. */
 #define OCI_MAX_LAYERS 256
 #define OCI_MAX_JSON (4 << 20)      /* a manifest, an index or a config */

@@ -412,35 +412,6 @@ test_expect_success 'layers are downloaded three at a time, each checked' '
 	test "$(cat "$r/etc/hello")" = from-the-registry
 '
 
-test_expect_success 'unpacked as they arrive: layer 1 while 2 and 3 download' '
-	# one at a time at 500 kB/s: the 400 kB layers take 0.8 s each, and
-	# layer 1 is unpacked meanwhile, not once all three are here
-	read F5 C5 <rate &&
-	CIDRE_PULL_PARALLEL=1 CIDRE_IMAGES="$SCRATCH/store-rate1" DOCKER_AUTH_CONFIG="{\"auths\": {\"127.0.0.1:$F5\": {\"username\": \"ci\", \"password\": \"s3cret\"}}}" \
-		"$CIDRE_BIN" image pull 127.0.0.1:$F5/team/three:1 >out 2>err &&
-	expect_grep ": pulled 127.0.0.1:$F5/team/three:1@sha256:[0-9a-f]{64} \(3 layers, " out &&
-	grep -n "^unpacking layer 1 of 3 \|^pulling layer 3 of 3 " err >order &&
-	sed -n 1p order | grep -q "unpacking layer 1 of 3" &&
-	sed -n 2p order | grep -q "pulling layer 3 of 3" &&
-	expect_grep "^unpacking layer 3 of 3 " err
-'
-
-test_expect_success 'a layer whose download fails while the first is unpacked: the download error' '
-	read F C <front &&
-	export CIDRE_IMAGES="$SCRATCH/store-fail" &&
-	# the config, layer 1, then layer 2 corrupt: it fails while layer 1
-	# is unpacked, and says what the download found
-	start_front broken ci:s3cret --corrupt-from 3 --rate 500000 &&
-	read F6 C6 <broken &&
-	expect_exit 1 env CIDRE_PULL_PARALLEL=1 DOCKER_AUTH_CONFIG="{\"auths\": {\"127.0.0.1:$F6\": {\"username\": \"ci\", \"password\": \"s3cret\"}}}" \
-		"$CIDRE_BIN" image pull 127.0.0.1:$F6/team/three:1 >out 2>err &&
-	expect_grep "127.0.0.1:$F6 sent a blob for sha256:[0-9a-f]{64} whose digest is sha256:" err &&
-	expect_grep "^unpacking layer 1 of 3 " err &&
-	! grep -q "the download of .* failed" err &&
-	test -z "$(find "$CIDRE_IMAGES" "$CIDRE_IMAGES/roots" -maxdepth 1 -name ".*-*" ! -name "*.lock")" &&
-	! ls "$CIDRE_IMAGES"/roots/*.ok 2>/dev/null
-'
-
 test_expect_success 'a server: pull_policy of its executor and of a project' '
 	mkdir -p data && cat >data/config.yml <<-\EOF &&
 	executor:

@@ -16,7 +16,6 @@ another host).
 
 --flaky N: the first N blob requests answer 503.
 --corrupt: the CDN changes a byte of every blob.
---corrupt-from N: only of its Nth answer and those after it.
 --slow S: the CDN waits S seconds before it answers.
 --cut N: the CDN's first N answers of a layer (over 4 KiB) stop halfway (the connection
   closed); a Range asked for is passed to the registry, whose 206 and
@@ -39,8 +38,6 @@ port_file = sys.argv[2]
 creds = sys.argv[3]
 flaky = int(sys.argv[sys.argv.index("--flaky") + 1]) if "--flaky" in sys.argv else 0
 corrupt = "--corrupt" in sys.argv
-corrupt_from = int(sys.argv[sys.argv.index("--corrupt-from") + 1]) \
-    if "--corrupt-from" in sys.argv else (1 if corrupt else 0)
 slow = float(sys.argv[sys.argv.index("--slow") + 1]) if "--slow" in sys.argv else 0
 cut = int(sys.argv[sys.argv.index("--cut") + 1]) if "--cut" in sys.argv else 0
 no_range = "--no-range" in sys.argv
@@ -48,7 +45,7 @@ rate = float(sys.argv[sys.argv.index("--rate") + 1]) if "--rate" in sys.argv els
 busy = {"now": 0}
 busy_lock = threading.Lock()
 TOKEN = "tok-" + base64.b64encode(creds.encode()).decode()[:8]
-state = {"flaky": flaky, "cut": cut, "cdn": None, "front": None, "answers": 0}
+state = {"flaky": flaky, "cut": cut, "cdn": None, "front": None}
 
 
 def fetch(path, headers):
@@ -140,8 +137,7 @@ class Cdn(Quiet):
         if self.headers.get("Range") and not no_range:
             hs["Range"] = self.headers["Range"]
         status, headers, body = fetch(u.path[4:], hs)
-        state["answers"] += 1
-        if corrupt_from and state["answers"] >= corrupt_from and body:
+        if corrupt and body:
             body = bytes([body[0] ^ 1]) + body[1:]
         keep = [("Content-Type", "application/octet-stream")] + \
             [(k, v) for k, v in headers if k.lower() == "content-range"]
