@@ -11,7 +11,9 @@
 #   bench/images/pull.sh    # needs hyperfine, umoci, skopeo, docker-registry
 #
 # The image is bench/images/oci.sh's: two gzip layers, ~230 MB of this
-# machine's files. Environment: CIDRE (default build/cidre), RUNS (5).
+# machine's files. Environment: CIDRE (default build/cidre), RUNS (5);
+# OLD: another cidre binary (an earlier build) pulled with in the same
+# first hyperfine run (an A/B on the same load).
 set -euo pipefail
 BENCH=$(cd "$(dirname "$0")/.." && pwd)
 ROOT=$(cd "$BENCH/.." && pwd)
@@ -36,9 +38,12 @@ IMG=127.0.0.1:$P/bench/app:1
 skopeo copy -q --dest-tls-verify=false oci:oci:app docker://$IMG
 echo "image: $IMG, $(du -sh oci | cut -f1) as a layout"
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+old=()
+[ -n "${OLD:-}" ] && old=(--prepare "rm -rf $W/s0" -n "cidre image pull (OLD)"
+	"$OLD image --store $W/s0 pull $IMG")
 hyperfine -N --runs "$RUNS" --warmup 1 \
 	--prepare "rm -rf $W/s1" -n "cidre image pull" \
-	"$CIDRE image --store $W/s1 pull $IMG" \
+	"$CIDRE image --store $W/s1 pull $IMG" "${old[@]}" \
 	--prepare "rm -rf $W/o $W/u" -n "skopeo copy + umoci unpack" \
 	"bash -c 'skopeo copy -q --src-tls-verify=false docker://$IMG oci:$W/o:app && umoci unpack --rootless --image $W/o:app $W/u'" \
 	--export-markdown "$W/md"
