@@ -123,7 +123,8 @@ static void auth(const char *host, const char *text, size_t len)
 		strbuf_reset(&err);
 		user = secret = NULL;
 		r = reg_helper_answer(text, len, &user, &secret, &err);
-		if (r == 1 ? !user || !secret || !strcmp(user, "<token>") :
+		/* an identity token is an answer too (user "<token>") */
+		if (r == 1 ? !user || !secret :
 		    r == -1 ? user || secret || !err.len : 1)
 			__builtin_trap();
 		free(user);
