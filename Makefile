@@ -183,12 +183,7 @@ $(BUILD)/tests/tools/%: tests/tools/%.c
 	@mkdir -p $(dir $@)
 	$(CC) -D_GNU_SOURCE $(ALL_CFLAGS) $(LDFLAGS) -o $@ $<
 
-# The longest first (measured with --timer): two at a time, a long one
-# started last would keep one CPU idle at the end of the run.
-E2E_SLOW := $(wildcard $(addprefix tests/e2e/,t2090-*.sh t5025-*.sh t3300-*.sh \
-	t3200-*.sh t5023-*.sh t3240-*.sh t3330-*.sh t3000-*.sh t3320-*.sh \
-	t3020-*.sh t3400-*.sh t5050-*.sh t3500-*.sh t3310-*.sh t3050-*.sh))
-E2E ?= $(E2E_SLOW) $(filter-out $(E2E_SLOW),$(sort $(wildcard tests/e2e/t[0-9]*.sh)))
+E2E ?= $(sort $(wildcard tests/e2e/t[0-9]*.sh))
 # A failure's own words are repeated at the end (E2E_FAILURES, lib.sh):
 # the end of the output is what a CI summary shows.
 e2e: $(BIN) $(NET_BIN) $(TOOLS)
